@@ -1,0 +1,46 @@
+// An alert and the interface every alert consumer implements.
+#ifndef KONSEKI_COMMON_ALERT_H_
+#define KONSEKI_COMMON_ALERT_H_
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/clock.h"
+
+namespace konseki {
+
+enum class Severity : uint8_t { kInfo, kLow, kMedium, kHigh, kCritical };
+
+// "info", "low", "medium", "high", "critical".
+const char* SeverityName(Severity s);
+// Parses the names above; false if unknown.
+bool ParseSeverity(std::string_view name, Severity* out);
+
+// Owns all its strings: alerts are rare and outlive the batch they came from.
+struct Alert {
+  TimePoint time;      // event time (the message's timestamp, or detection time)
+  TimePoint received;  // when the triggering message arrived (or detection time)
+  std::string host;
+  std::string sender;
+  std::string rule;  // rule id, or detector id such as "heartbeat.silent"
+  std::string sign;  // e.g. "ssh.auth_failure", "host.silent"
+  Severity severity = Severity::kMedium;
+  std::string title;
+  std::string program;
+  std::string pid;
+  std::vector<std::pair<std::string, std::string>> fields;  // extracted values, in order
+  std::string message;  // the original line (raw frame), empty for pure detector alerts
+};
+
+// Receives alerts. Implementations say whether they are thread-safe; the
+// pipeline only hands alerts to a thread-safe sink.
+class AlertSink {
+ public:
+  virtual ~AlertSink() = default;
+  virtual void Emit(const Alert& alert) = 0;
+};
+
+}  // namespace konseki
+
+#endif  // KONSEKI_COMMON_ALERT_H_

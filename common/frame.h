@@ -1,0 +1,42 @@
+// The interface between a listener (UDP, TCP, RELP) and the pipeline.
+#ifndef KONSEKI_COMMON_FRAME_H_
+#define KONSEKI_COMMON_FRAME_H_
+
+#include <cstdint>
+#include <string_view>
+
+#include "common/clock.h"
+
+namespace konseki {
+
+// One syslog message as cut out of the transport, before parsing.
+// The views are valid only during the FrameSink::Push call.
+struct Frame {
+  std::string_view bytes;   // message bytes, framing removed, at most max size
+  std::string_view sender;  // sender address as text ("127.0.0.1", "::1")
+  TimePoint received;
+  uint16_t listener_id = 0;  // index of the listener in the config
+  bool truncated = false;    // the original was longer than the max message size
+};
+
+// Where a listener hands its frames. One FrameSink instance is used by exactly
+// one listener thread (it keeps per-thread batching state); it is not
+// thread-safe. Push copies the bytes.
+class FrameSink {
+ public:
+  virtual ~FrameSink() = default;
+  // Takes a copy of the frame. Returns false if the frame was dropped because
+  // the pipeline is full (UDP counts that as a drop; TCP should have checked
+  // HasCapacity() first and stopped reading).
+  virtual bool Push(const Frame& frame) = 0;
+  // Hands partially filled batches to the workers. Listeners call it after
+  // each burst (one recvmmsg, one epoll round) so latency stays low.
+  virtual void Flush() = 0;
+  // False while the workers' queues are full: TCP and RELP stop reading
+  // (backpressure) until it turns true again.
+  virtual bool HasCapacity() const = 0;
+};
+
+}  // namespace konseki
+
+#endif  // KONSEKI_COMMON_FRAME_H_

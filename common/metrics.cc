@@ -1,0 +1,157 @@
+#include "common/metrics.h"
+
+#include <cmath>
+#include <cstdio>
+
+namespace konseki {
+
+size_t Counter::ShardIndex() {
+  static std::atomic<size_t> next{0};
+  thread_local size_t index = next.fetch_add(1, std::memory_order_relaxed) % kShards;
+  return index;
+}
+
+uint64_t Counter::Value() const {
+  uint64_t sum = 0;
+  for (const Cell& c : cells_) sum += c.v.load(std::memory_order_relaxed);
+  return sum;
+}
+
+void Gauge::Add(double d) {
+  double cur = v_.load(std::memory_order_relaxed);
+  while (!v_.compare_exchange_weak(cur, cur + d, std::memory_order_relaxed)) {
+  }
+}
+
+MetricsRegistry::Family* MetricsRegistry::FamilyFor(std::string_view name, std::string_view help,
+                                                    Type type) {
+  auto it = families_.find(name);
+  if (it == families_.end()) {
+    it = families_.emplace(std::string(name), Family{type, std::string(help), {}, {}, {}}).first;
+  }
+  return &it->second;
+}
+
+Counter* MetricsRegistry::GetCounter(std::string_view name, std::string_view help,
+                                     const Labels& labels) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Family* f = FamilyFor(name, help, Type::kCounter);
+  auto& slot = f->counters[labels];
+  if (!slot) slot = std::make_unique<Counter>();
+  return slot.get();
+}
+
+Gauge* MetricsRegistry::GetGauge(std::string_view name, std::string_view help,
+                                 const Labels& labels) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Family* f = FamilyFor(name, help, Type::kGauge);
+  auto& slot = f->gauges[labels];
+  if (!slot) slot = std::make_unique<Gauge>();
+  return slot.get();
+}
+
+void MetricsRegistry::AddGaugeCallback(std::string_view name, std::string_view help,
+                                       std::function<void(std::vector<Sample>*)> callback) {
+  std::lock_guard<std::mutex> lock(mu_);
+  FamilyFor(name, help, Type::kGauge)->callbacks.push_back(std::move(callback));
+}
+
+std::string EscapeLabelValue(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  for (char c : v) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+namespace {
+
+void AppendSample(std::string* out, const std::string& name, const Labels& labels, double v) {
+  *out += name;
+  if (!labels.empty()) {
+    *out += '{';
+    bool first = true;
+    for (const auto& [k, val] : labels) {
+      if (!first) *out += ',';
+      first = false;
+      *out += k;
+      *out += "=\"";
+      *out += EscapeLabelValue(val);
+      *out += '"';
+    }
+    *out += '}';
+  }
+  *out += ' ';
+  char buf[64];
+  if (std::isnan(v)) {
+    *out += "NaN";
+  } else if (std::isinf(v)) {
+    *out += v > 0 ? "+Inf" : "-Inf";
+  } else if (v == std::floor(v) && std::fabs(v) < 1e15) {
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+    *out += buf;
+  } else {
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    *out += buf;
+  }
+  *out += '\n';
+}
+
+std::string EscapeHelp(std::string_view h) {
+  std::string out;
+  for (char c : h) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string MetricsRegistry::RenderPrometheus() const {
+  std::string out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [name, f] : families_) {
+    out += "# HELP " + name + " " + EscapeHelp(f.help) + "\n";
+    out += "# TYPE " + name + (f.type == Type::kCounter ? " counter\n" : " gauge\n");
+    for (const auto& [labels, c] : f.counters) {
+      AppendSample(&out, name, labels, static_cast<double>(c->Value()));
+    }
+    for (const auto& [labels, g] : f.gauges) AppendSample(&out, name, labels, g->Value());
+    for (const auto& cb : f.callbacks) {
+      std::vector<Sample> samples;
+      cb(&samples);
+      for (const Sample& s : samples) AppendSample(&out, name, s.labels, s.value);
+    }
+  }
+  return out;
+}
+
+double MetricsRegistry::ValueOf(std::string_view name, const Labels& labels) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = families_.find(name);
+  if (it == families_.end()) return 0;
+  if (auto c = it->second.counters.find(labels); c != it->second.counters.end()) {
+    return static_cast<double>(c->second->Value());
+  }
+  if (auto g = it->second.gauges.find(labels); g != it->second.gauges.end()) {
+    return g->second->Value();
+  }
+  return 0;
+}
+
+}  // namespace konseki
