@@ -1,0 +1,37 @@
+// The parser chain: try RFC 5424, fall back to RFC 3164 (as real senders
+// write it), fall back to an unparsed message kept whole. Pure: no I/O, no
+// allocation, no clock (year inference uses the receive time).
+#ifndef KONSEKI_RECEIVER_PARSER_H_
+#define KONSEKI_RECEIVER_PARSER_H_
+
+#include <string_view>
+
+#include "common/clock.h"
+#include "common/message.h"
+
+namespace konseki::receiver {
+
+struct ParserOptions {
+  // Offset from UTC, in seconds, assumed for RFC 3164 timestamps that carry
+  // no zone ("Mar  7 18:53:20"). The app sets it to the host's local offset.
+  int default_utc_offset_secs = 0;
+};
+
+// Thread-safe (const, stateless apart from options).
+class Parser {
+ public:
+  explicit Parser(const ParserOptions& options = {}) : options_(options) {}
+
+  // Never fails. Fills every field of *out except sender (the caller's);
+  // all views point into `bytes`, which must outlive *out. `received` is
+  // stored in out->received and used for year inference and as the
+  // timestamp when the header has none.
+  void Parse(std::string_view bytes, TimePoint received, Message* out) const;
+
+ private:
+  ParserOptions options_;
+};
+
+}  // namespace konseki::receiver
+
+#endif  // KONSEKI_RECEIVER_PARSER_H_
