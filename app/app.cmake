@@ -1,0 +1,16 @@
+add_library(konseki_app
+  ${CMAKE_CURRENT_LIST_DIR}/batch_queues.cc
+  ${CMAKE_CURRENT_LIST_DIR}/config.cc
+  ${CMAKE_CURRENT_LIST_DIR}/router.cc
+  ${CMAKE_CURRENT_LIST_DIR}/server.cc
+  ${CMAKE_CURRENT_LIST_DIR}/worker.cc
+)
+target_compile_definitions(konseki_app PRIVATE KONSEKI_VERSION="${PROJECT_VERSION}")
+target_link_libraries(konseki_app PUBLIC
+  konseki_common konseki_parse konseki_net konseki_rules konseki_heartbeat konseki_outputs
+  konseki_metrics_http concurrentqueue yaml-cpp)
+
+add_executable(konseki ${CMAKE_CURRENT_LIST_DIR}/main.cc)
+target_compile_definitions(konseki PRIVATE KONSEKI_VERSION="${PROJECT_VERSION}")
+target_link_libraries(konseki PRIVATE konseki_app)
+set_target_properties(konseki PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR})

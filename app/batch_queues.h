@@ -1,0 +1,91 @@
+// The hand-off between listener threads and worker threads: batches of frames
+// that own their bytes, one bounded lock-free queue per worker, and a pool of
+// recycled batches so the steady state allocates nothing.
+#ifndef KONSEKI_APP_BATCH_QUEUES_H_
+#define KONSEKI_APP_BATCH_QUEUES_H_
+
+#include <concurrentqueue/blockingconcurrentqueue.h>
+#include <concurrentqueue/concurrentqueue.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/metrics.h"
+
+namespace konseki::app {
+
+// Frames concatenated into one buffer. Filled by one Router, then owned by
+// one worker, then returned to the pool.
+struct Batch {
+  struct Entry {
+    uint32_t offset;
+    uint32_t length;
+    uint32_t sender_offset;
+    uint16_t sender_length;
+    uint16_t listener_id;
+    bool truncated;
+    TimePoint received;
+  };
+  std::string bytes;
+  std::vector<Entry> entries;
+
+  std::string_view frame(const Entry& e) const { return {bytes.data() + e.offset, e.length}; }
+  std::string_view sender(const Entry& e) const {
+    return {bytes.data() + e.sender_offset, e.sender_length};
+  }
+  void Clear() {
+    bytes.clear();
+    entries.clear();
+  }
+};
+
+// Thread-safe. Owns every batch ever created.
+class BatchQueues {
+ public:
+  // max_batches_per_worker bounds each worker's queue (soft: see TryEnqueue).
+  BatchQueues(size_t num_workers, size_t max_batches_per_worker, MetricsRegistry& metrics);
+  ~BatchQueues();
+  BatchQueues(const BatchQueues&) = delete;
+  BatchQueues& operator=(const BatchQueues&) = delete;
+
+  size_t num_workers() const { return queues_.size(); }
+
+  // A cleared batch from the pool (or a new one).
+  Batch* Acquire();
+  // Gives a processed batch back to the pool.
+  void Release(Batch* batch);
+
+  // True while worker `w` has room under its limit.
+  bool HasRoom(size_t w) const {
+    return queues_[w]->depth.load(std::memory_order_relaxed) < max_per_worker_;
+  }
+  // True while every worker has room (TCP reads only then).
+  bool AllHaveRoom() const;
+
+  // Always enqueues (TCP already checked AllHaveRoom before reading, so the
+  // overshoot is bounded by one read).
+  void Enqueue(size_t w, Batch* batch);
+
+  // Waits up to `timeout` for a batch for worker `w`. nullptr on timeout.
+  Batch* Dequeue(size_t w, std::chrono::microseconds timeout);
+  size_t Depth(size_t w) const { return queues_[w]->depth.load(std::memory_order_relaxed); }
+
+ private:
+  struct WorkerQueue {
+    moodycamel::BlockingConcurrentQueue<Batch*> q;
+    std::atomic<size_t> depth{0};
+  };
+  std::vector<std::unique_ptr<WorkerQueue>> queues_;
+  moodycamel::ConcurrentQueue<Batch*> pool_;
+  std::atomic<size_t> created_{0};
+  size_t max_per_worker_;
+};
+
+}  // namespace konseki::app
+
+#endif  // KONSEKI_APP_BATCH_QUEUES_H_

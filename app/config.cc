@@ -1,0 +1,320 @@
+#include "app/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <ctime>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "receiver/listen_address.h"
+
+namespace konseki::app {
+namespace {
+
+constexpr std::string_view kDefaultConfig = R"(# konseki embedded default configuration
+listen:
+  - udp://127.0.0.1:5514
+  - tcp://127.0.0.1:5514
+archive:
+  dir: ./var/archive
+alerts:
+  stdout: true
+metrics:
+  listen: 127.0.0.1:9514
+)";
+
+// Builds "file:line: key 'a.b': what" errors from a node's position.
+class Ctx {
+ public:
+  explicit Ctx(std::string_view source) : source_(source) {}
+  Status Error(const YAML::Node& node, const std::string& key, const std::string& what) const {
+    std::ostringstream os;
+    os << source_;
+    if (node.Mark().line >= 0) os << ":" << node.Mark().line + 1;
+    os << ": ";
+    if (!key.empty()) os << "key '" << key << "': ";
+    os << what;
+    return Status::InvalidArgument(os.str());
+  }
+
+ private:
+  std::string source_;
+};
+
+Status CheckKeys(const Ctx& ctx, const YAML::Node& map, const std::string& prefix,
+                 const std::set<std::string>& allowed) {
+  if (!map.IsMap()) return ctx.Error(map, prefix, "expected a mapping");
+  for (const auto& kv : map) {
+    std::string key = kv.first.as<std::string>();
+    if (!allowed.count(key)) {
+      std::string all;
+      for (const auto& a : allowed) all += (all.empty() ? "" : ", ") + a;
+      return ctx.Error(kv.first, prefix.empty() ? key : prefix + "." + key,
+                       "unknown key (allowed here: " + all + ")");
+    }
+  }
+  return Status::Ok();
+}
+
+Status GetString(const Ctx& ctx, const YAML::Node& node, const std::string& key,
+                 std::string* out) {
+  if (!node.IsScalar()) return ctx.Error(node, key, "expected a string");
+  *out = node.as<std::string>();
+  return Status::Ok();
+}
+
+Status GetBool(const Ctx& ctx, const YAML::Node& node, const std::string& key, bool* out) {
+  if (!node.IsScalar()) return ctx.Error(node, key, "expected true or false");
+  try {
+    *out = node.as<bool>();
+  } catch (const YAML::Exception&) {
+    return ctx.Error(node, key, "expected true or false, got '" + node.Scalar() + "'");
+  }
+  return Status::Ok();
+}
+
+Status GetNumber(const Ctx& ctx, const YAML::Node& node, const std::string& key, double min,
+                 double max, double* out) {
+  if (!node.IsScalar()) return ctx.Error(node, key, "expected a number");
+  double v = 0;
+  try {
+    v = node.as<double>();
+  } catch (const YAML::Exception&) {
+    return ctx.Error(node, key, "expected a number, got '" + node.Scalar() + "'");
+  }
+  if (!std::isfinite(v) || v < min || v > max) {
+    std::ostringstream os;
+    os << "value " << node.Scalar() << " out of range [" << min << ", " << max << "]";
+    return ctx.Error(node, key, os.str());
+  }
+  *out = v;
+  return Status::Ok();
+}
+
+template <typename Int>
+Status GetInt(const Ctx& ctx, const YAML::Node& node, const std::string& key, double min,
+              double max, Int* out) {
+  double v = 0;
+  if (Status s = GetNumber(ctx, node, key, min, max, &v); !s.ok()) return s;
+  if (v != std::floor(v)) return ctx.Error(node, key, "expected a whole number");
+  *out = static_cast<Int>(v);
+  return Status::Ok();
+}
+
+Status GetStringList(const Ctx& ctx, const YAML::Node& node, const std::string& key,
+                     std::vector<std::string>* out) {
+  if (!node.IsSequence()) return ctx.Error(node, key, "expected a list");
+  out->clear();
+  for (const auto& item : node) {
+    std::string s;
+    if (Status st = GetString(ctx, item, key, &s); !st.ok()) return st;
+    out->push_back(std::move(s));
+  }
+  return Status::Ok();
+}
+
+#define KONSEKI_RETURN_IF_ERROR(expr)   \
+  do {                                  \
+    ::konseki::Status _s = (expr);      \
+    if (!_s.ok()) return _s;            \
+  } while (0)
+
+Status ParseHeartbeat(const Ctx& ctx, const YAML::Node& hb, HeartbeatConfig* out) {
+  KONSEKI_RETURN_IF_ERROR(CheckKeys(
+      ctx, hb, "heartbeat",
+      {"enabled", "silence_after_secs", "multiplier", "floor_secs", "ceiling_secs",
+       "clock_jump_tolerance_secs", "save_interval_secs", "startup_grace_secs",
+       "expected_hosts", "overrides", "state_dir"}));
+  constexpr double kYear = 366 * 86400.0;
+  for (const auto& kv : hb) {
+    std::string k = kv.first.as<std::string>();
+    std::string key = "heartbeat." + k;
+    const YAML::Node& v = kv.second;
+    if (k == "enabled") {
+      KONSEKI_RETURN_IF_ERROR(GetBool(ctx, v, key, &out->enabled));
+    } else if (k == "silence_after_secs") {
+      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, v, key, 0.001, kYear, &out->silence_after_secs));
+    } else if (k == "multiplier") {
+      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, v, key, 1, 1000, &out->multiplier));
+    } else if (k == "floor_secs") {
+      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, v, key, 0.001, kYear, &out->floor_secs));
+    } else if (k == "ceiling_secs") {
+      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, v, key, 0.001, kYear, &out->ceiling_secs));
+    } else if (k == "clock_jump_tolerance_secs") {
+      KONSEKI_RETURN_IF_ERROR(
+          GetNumber(ctx, v, key, 0.001, kYear, &out->clock_jump_tolerance_secs));
+    } else if (k == "save_interval_secs") {
+      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, v, key, 0.1, kYear, &out->save_interval_secs));
+    } else if (k == "startup_grace_secs") {
+      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, v, key, 0, kYear, &out->startup_grace_secs));
+    } else if (k == "expected_hosts") {
+      KONSEKI_RETURN_IF_ERROR(GetStringList(ctx, v, key, &out->expected_hosts));
+    } else if (k == "state_dir") {
+      KONSEKI_RETURN_IF_ERROR(GetString(ctx, v, key, &out->state_dir));
+    } else if (k == "overrides") {
+      if (!v.IsSequence()) return ctx.Error(v, key, "expected a list of {host, silence_after_secs}");
+      for (const auto& item : v) {
+        KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, item, key, {"host", "silence_after_secs"}));
+        HeartbeatOverride o;
+        if (!item["host"]) return ctx.Error(item, key, "each override needs 'host'");
+        if (!item["silence_after_secs"]) {
+          return ctx.Error(item, key, "each override needs 'silence_after_secs'");
+        }
+        KONSEKI_RETURN_IF_ERROR(GetString(ctx, item["host"], key + ".host", &o.host_pattern));
+        KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, item["silence_after_secs"],
+                                          key + ".silence_after_secs", 0.001, kYear,
+                                          &o.silence_after_secs));
+        out->overrides.push_back(std::move(o));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status ParseRoot(const Ctx& ctx, const YAML::Node& root, Config* c) {
+  if (root.IsNull()) return Status::Ok();  // an empty file: every default
+  KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, root, "",
+                                    {"listen", "archive", "alerts", "rules", "workers", "udp",
+                                     "tcp", "max_message_bytes", "queue", "metrics", "parser",
+                                     "heartbeat"}));
+  for (const auto& kv : root) {
+    std::string k = kv.first.as<std::string>();
+    const YAML::Node& v = kv.second;
+    if (k == "listen") {
+      KONSEKI_RETURN_IF_ERROR(GetStringList(ctx, v, "listen", &c->listen));
+      size_t i = 0;
+      for (const auto& item : v) {
+        auto addr = receiver::ListenAddress::Parse(c->listen[i++]);
+        if (!addr.ok()) return ctx.Error(item, "listen", addr.status().message());
+      }
+    } else if (k == "archive") {
+      KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "archive", {"dir", "sync", "sync_interval_secs"}));
+      if (v["dir"]) KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["dir"], "archive.dir", &c->archive_dir));
+      if (v["sync"]) {
+        KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["sync"], "archive.sync", &c->archive_sync));
+        if (c->archive_sync != "none" && c->archive_sync != "interval" &&
+            c->archive_sync != "batch") {
+          return ctx.Error(v["sync"], "archive.sync",
+                           "expected one of none, interval, batch; got '" + c->archive_sync + "'");
+        }
+      }
+      if (v["sync_interval_secs"]) {
+        KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, v["sync_interval_secs"], "archive.sync_interval_secs",
+                                          0.001, 3600, &c->archive_sync_interval_secs));
+      }
+      if (c->archive_dir.empty()) return ctx.Error(v, "archive.dir", "must not be empty");
+    } else if (k == "alerts") {
+      KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "alerts", {"file", "stdout"}));
+      if (v["file"]) KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["file"], "alerts.file", &c->alerts_file));
+      if (v["stdout"]) {
+        KONSEKI_RETURN_IF_ERROR(GetBool(ctx, v["stdout"], "alerts.stdout", &c->alerts_stdout));
+      }
+    } else if (k == "rules") {
+      KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "rules", {"dir"}));
+      if (v["dir"]) KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["dir"], "rules.dir", &c->rules_dir));
+    } else if (k == "workers") {
+      KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v, "workers", 0, 256, &c->workers));
+    } else if (k == "udp") {
+      KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "udp", {"receive_buffer_bytes"}));
+      if (v["receive_buffer_bytes"]) {
+        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v["receive_buffer_bytes"], "udp.receive_buffer_bytes",
+                                       4096, 1 << 30, &c->udp_receive_buffer_bytes));
+      }
+    } else if (k == "tcp") {
+      KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "tcp", {"max_connections"}));
+      if (v["max_connections"]) {
+        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v["max_connections"], "tcp.max_connections", 1,
+                                       1'000'000, &c->tcp_max_connections));
+      }
+    } else if (k == "max_message_bytes") {
+      KONSEKI_RETURN_IF_ERROR(
+          GetInt(ctx, v, "max_message_bytes", 480, 16 << 20, &c->max_message_bytes));
+    } else if (k == "queue") {
+      KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "queue", {"max_batches_per_worker"}));
+      if (v["max_batches_per_worker"]) {
+        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v["max_batches_per_worker"],
+                                       "queue.max_batches_per_worker", 2, 1 << 20,
+                                       &c->queue_max_batches_per_worker));
+      }
+    } else if (k == "metrics") {
+      KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "metrics", {"listen", "max_host_series"}));
+      if (v["listen"]) {
+        KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["listen"], "metrics.listen", &c->metrics_listen));
+      }
+      if (v["max_host_series"]) {
+        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v["max_host_series"], "metrics.max_host_series", 0,
+                                       1'000'000, &c->metrics_max_host_series));
+      }
+    } else if (k == "parser") {
+      KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "parser", {"timezone"}));
+      if (v["timezone"]) {
+        KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["timezone"], "parser.timezone", &c->parser_timezone));
+        if (auto off = ResolveUtcOffsetSecs(c->parser_timezone, 0); !off.ok()) {
+          return ctx.Error(v["timezone"], "parser.timezone", off.status().message());
+        }
+      }
+    } else if (k == "heartbeat") {
+      KONSEKI_RETURN_IF_ERROR(ParseHeartbeat(ctx, v, &c->heartbeat));
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string_view EmbeddedDefaultConfig() { return kDefaultConfig; }
+
+StatusOr<Config> ParseConfig(std::string_view yaml_text, std::string_view source) {
+  Ctx ctx(source);
+  Config c;
+  c.source = std::string(source);
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml_text));
+  } catch (const YAML::ParserException& e) {
+    return Status::InvalidArgument(std::string(source) + ":" + std::to_string(e.mark.line + 1) +
+                                   ": YAML syntax error: " + e.msg);
+  }
+  try {
+    if (Status s = ParseRoot(ctx, root, &c); !s.ok()) return s;
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(std::string(source) + ":" + std::to_string(e.mark.line + 1) +
+                                   ": " + e.msg);
+  }
+  if (c.listen.empty()) {
+    return Status::InvalidArgument(std::string(source) +
+                                   ": key 'listen': at least one listener is needed, e.g. "
+                                   "'listen: [udp://127.0.0.1:5514]'");
+  }
+  return c;
+}
+
+StatusOr<Config> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::FromErrno("cannot read config file " + path, errno);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseConfig(ss.str(), path);
+}
+
+StatusOr<int> ResolveUtcOffsetSecs(const std::string& tz, int64_t unix_secs) {
+  if (tz == "local") {
+    time_t t = static_cast<time_t>(unix_secs);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    return static_cast<int>(tm.tm_gmtoff);
+  }
+  if (tz == "UTC" || tz == "utc" || tz == "Z") return 0;
+  // [+-]HH:MM
+  if (tz.size() == 6 && (tz[0] == '+' || tz[0] == '-') && tz[3] == ':' && isdigit(tz[1]) &&
+      isdigit(tz[2]) && isdigit(tz[4]) && isdigit(tz[5])) {
+    int h = (tz[1] - '0') * 10 + (tz[2] - '0');
+    int m = (tz[4] - '0') * 10 + (tz[5] - '0');
+    if (h <= 14 && m < 60) return (tz[0] == '-' ? -1 : 1) * (h * 3600 + m * 60);
+  }
+  return Status::InvalidArgument("timezone '" + tz + "' is not 'local', 'UTC' or an offset like +09:00");
+}
+
+}  // namespace konseki::app

@@ -1,0 +1,92 @@
+// konseki's configuration: the YAML file an admin writes, validated whole at
+// start-up. Unknown keys and bad values are errors naming file, line and key;
+// nothing is silently ignored.
+#ifndef KONSEKI_APP_CONFIG_H_
+#define KONSEKI_APP_CONFIG_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace konseki::app {
+
+struct HeartbeatOverride {
+  std::string host_pattern;  // exact host name or a glob ("db-*")
+  double silence_after_secs = 0;
+};
+
+struct HeartbeatConfig {
+  bool enabled = true;
+  double silence_after_secs = 0;  // fixed threshold for every host; 0 = learn per host
+  double multiplier = 0;          // 0 = the tracker's default
+  double floor_secs = 0;          // 0 = the tracker's default
+  double ceiling_secs = 0;        // 0 = the tracker's default
+  double clock_jump_tolerance_secs = 0;  // 0 = the tracker's default
+  double save_interval_secs = 0;         // 0 = the tracker's default
+  double startup_grace_secs = -1;        // -1 = one threshold (the tracker's default)
+  std::vector<std::string> expected_hosts;
+  std::vector<HeartbeatOverride> overrides;
+  std::string state_dir;  // default: <archive.dir>/../state
+};
+
+struct Config {
+  std::string source;  // file name the config came from ("<embedded default>")
+
+  // listen: one URI per listener, "udp://127.0.0.1:5514", "tcp://[::1]:5514".
+  std::vector<std::string> listen;
+
+  // archive:
+  std::string archive_dir = "./var/archive";
+  std::string archive_sync = "interval";  // none | interval | batch
+  double archive_sync_interval_secs = 1;
+
+  // alerts:
+  std::string alerts_file;     // JSON lines; empty = none
+  bool alerts_stdout = true;
+
+  // rules: dir with *.yaml packs; empty = the bundled packs.
+  std::string rules_dir;
+
+  // workers: threads that parse, archive and analyse. 0 = number of cores.
+  size_t workers = 0;
+
+  // udp:
+  int udp_receive_buffer_bytes = 4 << 20;
+  // tcp:
+  size_t tcp_max_connections = 4096;
+  // Messages longer than this are truncated (and counted), on every transport.
+  size_t max_message_bytes = 64 << 10;
+  // queue: batches waiting per worker before TCP stops reading / UDP drops.
+  size_t queue_max_batches_per_worker = 256;
+
+  // metrics: listen address of the Prometheus endpoint; empty = disabled.
+  std::string metrics_listen = "127.0.0.1:9514";
+  // Cap on per-host metric series (konseki_host_last_seen_timestamp_seconds).
+  size_t metrics_max_host_series = 1000;
+
+  // parser: offset assumed for RFC 3164 timestamps without a zone.
+  // "local" (the log host's zone, as rsyslog does) or "+09:00" / "UTC".
+  std::string parser_timezone = "local";
+
+  HeartbeatConfig heartbeat;
+};
+
+// The config used when no --config is given: loopback listeners on 5514,
+// archive under ./var/archive, alerts on stdout.
+std::string_view EmbeddedDefaultConfig();
+
+// Parses and validates. `source` names the file in error messages.
+StatusOr<Config> ParseConfig(std::string_view yaml_text, std::string_view source);
+// Reads `path` and parses it.
+StatusOr<Config> LoadConfigFile(const std::string& path);
+
+// Resolves parser_timezone into seconds east of UTC at `unix_secs`.
+StatusOr<int> ResolveUtcOffsetSecs(const std::string& tz, int64_t unix_secs);
+
+}  // namespace konseki::app
+
+#endif  // KONSEKI_APP_CONFIG_H_

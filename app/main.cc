@@ -1,0 +1,123 @@
+// konseki: syslog receiver and streaming intrusion analyzer.
+//
+// CLI parsing uses CLI11 (Debian libcli11-dev): subcommands, --help and
+// precise usage errors for free, header-only, no global state.
+#include <CLI/CLI.hpp>
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "app/config.h"
+#include "app/server.h"
+#include "common/clock.h"
+#include "matchers/rule_tool.h"
+
+namespace {
+
+int Run(const std::string& config_path) {
+  using konseki::app::Config;
+  konseki::StatusOr<Config> config =
+      config_path.empty()
+          ? konseki::app::ParseConfig(konseki::app::EmbeddedDefaultConfig(), "<embedded default>")
+          : konseki::app::LoadConfigFile(config_path);
+  if (!config.ok()) {
+    std::fprintf(stderr, "konseki: %s\n", config.status().message().c_str());
+    return 2;
+  }
+
+  // Block the signals we handle before any thread starts, so every thread
+  // inherits the mask and only sigwait below sees them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  konseki::SystemClock clock;
+  auto server = konseki::app::Server::Create(*config, clock);
+  if (!server.ok()) {
+    std::fprintf(stderr, "konseki: cannot start: %s\n", server.status().message().c_str());
+    return 1;
+  }
+  (*server)->Start();
+  for (const std::string& l : (*server)->BoundListeners()) {
+    std::fprintf(stderr, "konseki: listening on %s\n", l.c_str());
+  }
+  if ((*server)->metrics_port() != 0) {
+    std::fprintf(stderr, "konseki: metrics on port %u\n", (*server)->metrics_port());
+  }
+  std::fprintf(stderr, "konseki: ready (config %s)\n", config->source.c_str());
+
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      std::fprintf(stderr, "konseki: SIGHUP: reopening files and reloading rules\n");
+      (*server)->Reload();
+      continue;
+    }
+    std::fprintf(stderr, "konseki: %s: draining and stopping\n", strsignal(sig));
+    break;
+  }
+  (*server)->Stop();
+  std::fprintf(stderr, "konseki: stopped\n");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"konseki: syslog receiver and streaming intrusion analyzer"};
+  app.set_version_flag("--version", std::string("konseki ") + KONSEKI_VERSION);
+  std::string config_path;
+  app.add_option("-c,--config", config_path,
+                 "YAML config file (default: the embedded config: UDP and TCP on "
+                 "127.0.0.1:5514, archive under ./var/archive, alerts on stdout)");
+
+  auto* check_config = app.add_subcommand("check-config", "Validate a config file and exit");
+  std::string check_path;
+  check_config->add_option("FILE", check_path, "config file")->required();
+
+  auto* check_rules =
+      app.add_subcommand("check-rules", "Validate every rule and run its examples");
+  std::string rules_dir;
+  check_rules->add_option("DIR", rules_dir, "rule pack folder (default: the bundled packs)");
+
+  auto* test_rules = app.add_subcommand(
+      "test-rules", "Run the parser and rules over log files and report matches");
+  konseki::matchers::TestRulesOptions test_opts;
+  test_rules->add_option("--rules", test_opts.rules_dir,
+                         "rule pack folder (default: the bundled packs)");
+  test_rules->add_flag("--json", test_opts.json, "one JSON object per match");
+  test_rules->add_option("FILE", test_opts.files, "log files")->required();
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*check_config) {
+    auto c = konseki::app::LoadConfigFile(check_path);
+    if (!c.ok()) {
+      std::fprintf(stderr, "konseki: %s\n", c.status().message().c_str());
+      return 1;
+    }
+    auto rules = konseki::app::LoadRules(c->rules_dir);
+    if (!rules.ok()) {
+      std::fprintf(stderr, "konseki: %s\n", rules.status().message().c_str());
+      return 1;
+    }
+    std::printf("%s: OK (%zu listeners, %zu rules)\n", check_path.c_str(), c->listen.size(),
+                (*rules)->rules().size());
+    return 0;
+  }
+  if (*check_rules) {
+    return konseki::matchers::RunCheckRules(
+        rules_dir.empty() ? konseki::matchers::DefaultRulesDir() : rules_dir, std::cout,
+        std::cerr);
+  }
+  if (*test_rules) return konseki::matchers::RunTestRules(test_opts, std::cout, std::cerr);
+  return Run(config_path);
+}

@@ -1,0 +1,61 @@
+#include "app/router.h"
+
+#include "common/host_shard.h"
+#include "common/message.h"
+
+namespace konseki::app {
+
+Router::Router(BatchQueues& queues, const receiver::Parser& parser, bool drop_when_full,
+               std::string listener_name, MetricsRegistry& metrics)
+    : queues_(queues),
+      parser_(parser),
+      drop_when_full_(drop_when_full),
+      open_(queues.num_workers(), nullptr),
+      dropped_(metrics.GetCounter("konseki_dropped_messages_total",
+                                  "Messages dropped, by pipeline stage and reason.",
+                                  {{"stage", "queue"}, {"reason", "worker_queue_full"},
+                                   {"listener", std::move(listener_name)}})) {}
+
+Router::~Router() {
+  Flush();
+}
+
+bool Router::Push(const Frame& frame) {
+  Message msg;
+  parser_.Parse(frame.bytes, frame.received, &msg);
+  std::string_view host = msg.hostname.empty() ? frame.sender : msg.hostname;
+  size_t w = HostShard(host, open_.size());
+  if (drop_when_full_ && !queues_.HasRoom(w)) {
+    dropped_->Inc();
+    return false;
+  }
+  Batch*& b = open_[w];
+  if (b == nullptr) b = queues_.Acquire();
+  Batch::Entry e;
+  e.offset = static_cast<uint32_t>(b->bytes.size());
+  e.length = static_cast<uint32_t>(frame.bytes.size());
+  b->bytes.append(frame.bytes);
+  e.sender_offset = static_cast<uint32_t>(b->bytes.size());
+  e.sender_length = static_cast<uint16_t>(std::min<size_t>(frame.sender.size(), 0xffff));
+  b->bytes.append(frame.sender.substr(0, e.sender_length));
+  e.listener_id = frame.listener_id;
+  e.truncated = frame.truncated;
+  e.received = frame.received;
+  b->entries.push_back(e);
+  if (b->entries.size() >= kMaxFramesPerBatch || b->bytes.size() >= kMaxBytesPerBatch) {
+    queues_.Enqueue(w, b);
+    b = nullptr;
+  }
+  return true;
+}
+
+void Router::Flush() {
+  for (size_t w = 0; w < open_.size(); ++w) {
+    if (open_[w] != nullptr) {
+      queues_.Enqueue(w, open_[w]);
+      open_[w] = nullptr;
+    }
+  }
+}
+
+}  // namespace konseki::app

@@ -1,0 +1,43 @@
+// Router: the FrameSink a listener thread pushes into. It finds each frame's
+// host, picks the worker that owns that host (common/host_shard.h) and packs
+// the frame into that worker's open batch, so one host's messages keep their
+// order and all its state lives on one thread.
+#ifndef KONSEKI_APP_ROUTER_H_
+#define KONSEKI_APP_ROUTER_H_
+
+#include <vector>
+
+#include "app/batch_queues.h"
+#include "common/frame.h"
+#include "common/metrics.h"
+#include "receiver/parser.h"
+
+namespace konseki::app {
+
+// Not thread-safe: one Router per listener thread.
+class Router final : public FrameSink {
+ public:
+  // drop_when_full: UDP (true) drops frames for a full worker queue and
+  // counts them; TCP/RELP (false) rely on HasCapacity() backpressure.
+  Router(BatchQueues& queues, const receiver::Parser& parser, bool drop_when_full,
+         std::string listener_name, MetricsRegistry& metrics);
+  ~Router() override;
+
+  bool Push(const Frame& frame) override;
+  void Flush() override;
+  bool HasCapacity() const override { return queues_.AllHaveRoom(); }
+
+ private:
+  static constexpr size_t kMaxFramesPerBatch = 256;
+  static constexpr size_t kMaxBytesPerBatch = 256 << 10;
+
+  BatchQueues& queues_;
+  const receiver::Parser& parser_;
+  bool drop_when_full_;
+  std::vector<Batch*> open_;  // one per worker, nullptr when none
+  Counter* dropped_;
+};
+
+}  // namespace konseki::app
+
+#endif  // KONSEKI_APP_ROUTER_H_

@@ -1,0 +1,76 @@
+// The running konseki: the only place that knows every stage. Create() binds
+// the listeners, compiles the rules, opens the outputs; any failure there is
+// fatal and precise. Start() starts the threads; Stop() drains.
+#ifndef KONSEKI_APP_SERVER_H_
+#define KONSEKI_APP_SERVER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "app/batch_queues.h"
+#include "app/config.h"
+#include "app/router.h"
+#include "app/rule_slot.h"
+#include "app/worker.h"
+#include "common/alert.h"
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "common/status.h"
+#include "outputs/alert_writer.h"
+#include "outputs/metrics_server.h"
+#include "receiver/parser.h"
+#include "receiver/tcp_listener.h"
+#include "receiver/udp_listener.h"
+
+namespace konseki::app {
+
+// Loads and compiles the rule packs of `dir` (empty = bundled packs).
+StatusOr<std::shared_ptr<const matchers::RuleSet>> LoadRules(const std::string& dir);
+
+// Not thread-safe: driven by main's signal loop.
+class Server {
+ public:
+  static StatusOr<std::unique_ptr<Server>> Create(const Config& config, const Clock& clock);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  void Start();
+  // SIGHUP: reopen archive and alert files; recompile the rules and swap them
+  // in if they are valid, else keep the old ones and raise an alert.
+  void Reload();
+  // SIGTERM: stop accepting, drain every queued message into the archive.
+  void Stop();
+
+  // "udp://127.0.0.1:5514" as configured -> the address actually bound
+  // (with the kernel's port when 0 was asked), for logs and tests.
+  std::vector<std::string> BoundListeners() const;
+  uint16_t metrics_port() const { return metrics_server_ ? metrics_server_->port() : 0; }
+  MetricsRegistry& metrics() { return metrics_; }
+
+ private:
+  Server(const Config& config, const Clock& clock);
+  Status Init();
+
+  Config config_;
+  const Clock& clock_;
+  MetricsRegistry metrics_;
+  receiver::Parser parser_;
+  RuleSlot rules_;
+  std::unique_ptr<outputs::AlertWriter> alert_writer_;
+  std::unique_ptr<BatchQueues> queues_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::unique_ptr<Router>> routers_;
+  std::vector<std::unique_ptr<receiver::UdpListener>> udp_;
+  std::vector<std::unique_ptr<receiver::TcpListener>> tcp_;
+  std::vector<std::string> bound_;
+  std::unique_ptr<outputs::MetricsServer> metrics_server_;
+  Gauge* rules_loaded_ = nullptr;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace konseki::app
+
+#endif  // KONSEKI_APP_SERVER_H_

@@ -1,0 +1,94 @@
+// A worker thread: takes batches for the hosts it owns, parses each frame,
+// writes it to the archive, runs the rules and the detectors, and hands
+// alerts to the (thread-safe) alert sink.
+#ifndef KONSEKI_APP_WORKER_H_
+#define KONSEKI_APP_WORKER_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "app/batch_queues.h"
+#include "app/rule_slot.h"
+#include "common/alert.h"
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "matchers/heartbeat_tracker.h"
+#include "matchers/rule_set.h"
+#include "outputs/archive.h"
+#include "receiver/parser.h"
+
+namespace konseki::app {
+
+struct WorkerOptions {
+  size_t index = 0;
+  // Flush (and so, with archive.sync: batch, fsync) after every batch.
+  bool flush_each_batch = false;
+  // Longest time a message waits in the archive's buffers while busy; when
+  // the queue runs empty the worker flushes at once.
+  Duration flush_interval = std::chrono::seconds(1);
+};
+
+// Everything a worker uses but does not own. All must outlive the worker.
+struct WorkerDeps {
+  BatchQueues* queues;
+  const receiver::Parser* parser;
+  const RuleSlot* rules;
+  AlertSink* alerts;  // thread-safe
+  MetricsRegistry* metrics;
+  const Clock* clock;
+};
+
+class Worker {
+ public:
+  // Takes ownership of the archive and the tracker (nullptr = heartbeat off).
+  Worker(const WorkerOptions& options, const WorkerDeps& deps,
+         std::unique_ptr<outputs::Archive> archive,
+         std::unique_ptr<matchers::HeartbeatTracker> heartbeat);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void Start();
+  // Asks the thread to finish: it drains its queue first. Join waits.
+  void RequestStop() { stop_.store(true, std::memory_order_release); }
+  void Join();
+  // Asks the thread to reopen its archive files (SIGHUP, logrotate).
+  void RequestReopen() { reopen_.store(true, std::memory_order_release); }
+
+ private:
+  void Run();
+  void Process(Batch& batch);
+  void Housekeeping(bool idle);
+  void RefreshRules();
+
+  WorkerOptions options_;
+  WorkerDeps deps_;
+  std::unique_ptr<outputs::Archive> archive_;
+  std::unique_ptr<matchers::HeartbeatTracker> heartbeat_;
+
+  uint64_t rules_generation_ = ~uint64_t{0};
+  std::shared_ptr<const matchers::RuleSet> rules_;
+  std::unique_ptr<matchers::RuleSet::Scratch> scratch_;
+  std::vector<matchers::RuleHit> hits_;
+  std::unordered_map<std::string, Counter*> rule_counters_;
+
+  Counter* processed_;
+  Counter* archive_errors_;
+  Counter* truncated_seen_;
+  std::vector<Counter*> parse_issue_counters_;
+
+  TimePoint last_flush_;
+  bool dirty_ = false;  // appended since the last flush
+
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> reopen_{false};
+  std::thread thread_;
+};
+
+}  // namespace konseki::app
+
+#endif  // KONSEKI_APP_WORKER_H_

@@ -1,0 +1,5 @@
+konseki_add_test(app_test
+  SOURCES
+    ${CMAKE_CURRENT_LIST_DIR}/config_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/router_test.cc
+  LIBS konseki_app)
