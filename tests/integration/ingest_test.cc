@@ -1,0 +1,250 @@
+// End-to-end: the real konseki binary, real senders (util-linux logger, a
+// real rsyslogd started by the test), every message in the archive once.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "tests/integration/konseki_process.h"
+
+namespace konseki::testing {
+namespace {
+
+std::string BaseConfig(const TempDir& dir) {
+  return "listen:\n  - udp://127.0.0.1:0\n  - tcp://127.0.0.1:0\n"
+         "archive:\n  dir: " + dir.File("archive") + "\n"
+         "alerts:\n  file: " + dir.File("alerts.jsonl") + "\n  stdout: false\n"
+         "workers: 2\n"
+         "metrics:\n  listen: 127.0.0.1:0\n"
+         "heartbeat:\n  state_dir: " + dir.File("state") + "\n";
+}
+
+int ConnectTcp(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool SendAll(int fd, const std::string& data) {
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+void SendUdp(int port, const std::string& msg) {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sendto(fd, msg.data(), msg.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  close(fd);
+}
+
+// Lines in the archive of `host` that contain `needle`.
+size_t CountIn(const std::string& archive, const std::string& host, const std::string& needle) {
+  size_t n = 0;
+  for (const auto& l : ArchiveLines(archive, host)) n += l.find(needle) != std::string::npos;
+  return n;
+}
+
+std::string LocalHostName() {
+  char buf[256] = {};
+  gethostname(buf, sizeof buf - 1);
+  std::string h(buf);
+  for (char& c : h) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  return h;
+}
+
+class IngestTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+    std::string err;
+    ASSERT_TRUE(k_.Start(dir_, BaseConfig(dir_), &err)) << err;
+    archive_ = dir_.File("archive");
+  }
+  TempDir dir_;
+  Konseki k_;
+  std::string archive_;
+};
+
+TEST_F(IngestTest, LoggerOverEveryFramingArrivesExactlyOnce) {
+  if (!HaveProgram("/usr/bin/logger")) GTEST_SKIP() << "util-linux logger not installed";
+  const std::string host = LocalHostName();
+  struct Mode {
+    std::vector<std::string> args;
+    std::string tag;
+  } modes[] = {
+      {{"--udp", "--rfc3164"}, "udp3164"},
+      {{"--udp", "--rfc5424"}, "udp5424"},
+      {{"--tcp", "--rfc3164"}, "tcplf3164"},
+      {{"--tcp", "--rfc5424", "--octet-count"}, "tcpoct5424"},
+  };
+  const int kPerMode = 50;
+  for (const Mode& m : modes) {
+    bool udp = m.args[0] == "--udp";
+    for (int i = 0; i < kPerMode; ++i) {
+      std::vector<std::string> argv = {"/usr/bin/logger", "--server", "127.0.0.1", "--port",
+                                       std::to_string(k_.Port(udp ? "udp" : "tcp")), "-t",
+                                       "itest"};
+      argv.insert(argv.end(), m.args.begin(), m.args.end());
+      argv.push_back("mode=" + m.tag + " seq=" + std::to_string(i) + " end");
+      ChildProcess p;
+      ASSERT_TRUE(p.Start(argv, dir_.File("logger")));
+      ASSERT_TRUE(WaitFor([&] { return !p.running(); }));
+    }
+  }
+  for (const Mode& m : modes) {
+    ASSERT_TRUE(WaitFor([&] { return CountIn(archive_, host, "mode=" + m.tag) >= kPerMode; }))
+        << m.tag << ": " << CountIn(archive_, host, "mode=" + m.tag) << " of " << kPerMode;
+    for (int i = 0; i < kPerMode; ++i) {
+      EXPECT_EQ(CountIn(archive_, host, "mode=" + m.tag + " seq=" + std::to_string(i) + " end"),
+                1u)
+          << m.tag << " seq " << i;
+    }
+  }
+}
+
+TEST_F(IngestTest, ArchiveLineHasReceiveTimeSenderAndEscapedRaw) {
+  int fd = ConnectTcp(k_.Port("tcp"));
+  ASSERT_GE(fd, 0);
+  std::string msg = "<13>Nov 23 08:00:00 web1 app[7]: tab\there 日本語";
+  ASSERT_TRUE(SendAll(fd, std::to_string(msg.size()) + " " + msg));
+  close(fd);
+  ASSERT_TRUE(WaitFor([&] { return !ArchiveLines(archive_, "web1").empty(); }));
+  std::string line = ArchiveLines(archive_, "web1")[0];
+  EXPECT_THAT(line, ::testing::MatchesRegex(
+                        R"(^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{6}Z 127\.0\.0\.1 .*)"));
+  EXPECT_THAT(line, ::testing::EndsWith("web1 app[7]: tab#011here 日本語"));
+}
+
+TEST_F(IngestTest, HostileInputNeitherCrashesNorStopsOtherSenders) {
+  // A silent client and a half-sent message hold connections open.
+  int silent = ConnectTcp(k_.Port("tcp"));
+  ASSERT_GE(silent, 0);
+  int half = ConnectTcp(k_.Port("tcp"));
+  ASSERT_TRUE(SendAll(half, "<13>Nov 23 08:00:00 half app: never finish"));
+  // A 1 GB octet count followed by a bit of data.
+  int huge = ConnectTcp(k_.Port("tcp"));
+  ASSERT_TRUE(SendAll(huge, "1000000000 <13>Nov 23 08:00:00 huge app: " + std::string(100000, 'A')));
+  // A 1 MB line without newline, then a good message on the same connection.
+  int big = ConnectTcp(k_.Port("tcp"));
+  ASSERT_TRUE(SendAll(big, "<13>Nov 23 08:00:00 bigline app: " + std::string(1 << 20, 'B') +
+                               "\n<13>Nov 23 08:00:00 bigline app: after-the-big-one\n"));
+  // Binary garbage, NUL bytes, invalid UTF-8 and a path-traversal hostname.
+  int junk = ConnectTcp(k_.Port("tcp"));
+  std::string garbage;
+  for (int i = 0; i < 4096; ++i) garbage += static_cast<char>((i * 7919) & 0xff);
+  ASSERT_TRUE(SendAll(junk, garbage + "\n<13>Nov 23 08:00:00 ../../etc app: traversal\n" +
+                                std::string("<13>Nov 23 08:00:00 nul app: a\0b\n", 34) +
+                                "<13>Nov 23 08:00:00 utf app: \xff\xfe\xc3\x28\n"));
+  SendUdp(k_.Port("udp"), std::string("\0\0\0\xff", 4));
+
+  // Meanwhile a normal sender keeps flowing.
+  int good = ConnectTcp(k_.Port("tcp"));
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(SendAll(good, "<13>Nov 23 08:00:00 good app: n=" + std::to_string(i) + "\n"));
+  }
+  ASSERT_TRUE(WaitFor([&] { return CountIn(archive_, "good", "app: n=") == 200; }))
+      << CountIn(archive_, "good", "app: n=");
+  ASSERT_TRUE(WaitFor([&] { return CountIn(archive_, "bigline", "after-the-big-one") == 1; }));
+  ASSERT_TRUE(WaitFor([&] { return CountIn(archive_, "utf", "app: ") == 1; }));
+  ASSERT_TRUE(WaitFor([&] { return CountIn(archive_, "nul", "a#000b") == 1; }));
+  EXPECT_TRUE(k_.process().running());
+  // Nothing escaped the archive dir.
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("etc")));
+  for (const auto& e : std::filesystem::recursive_directory_iterator(archive_)) {
+    EXPECT_EQ(e.path().string().find(".."), std::string::npos) << e.path();
+  }
+  // Memory stays bounded (1 GB announced, 1 MB lines): well under 300 MB.
+  std::string status = ReadFile("/proc/" + std::to_string(k_.process().pid()) + "/status");
+  auto pos = status.find("VmHWM:");
+  ASSERT_NE(pos, std::string::npos);
+  long hwm_kb = std::stol(status.substr(pos + 6));
+  EXPECT_LT(hwm_kb, 300 * 1024) << "peak RSS " << hwm_kb << " kB";
+  for (int fd : {silent, half, huge, big, junk, good}) close(fd);
+}
+
+TEST_F(IngestTest, SigtermDrainsEverythingIntoTheArchive) {
+  int fd = ConnectTcp(k_.Port("tcp"));
+  const int kCount = 100000;
+  std::string buf;
+  for (int i = 0; i < kCount; ++i) {
+    buf += "<13>Nov 23 08:00:00 drain app: n=" + std::to_string(i) + "\n";
+  }
+  ASSERT_TRUE(SendAll(fd, buf));
+  shutdown(fd, SHUT_WR);
+  // Wait until konseki has read the whole stream (the connection is closed by
+  // it on EOF), then stop it at once: what is queued must still be archived.
+  char c;
+  ASSERT_TRUE(WaitFor([&] { return recv(fd, &c, 1, MSG_DONTWAIT) == 0; }));
+  close(fd);
+  int status = k_.process().Signal(SIGTERM, std::chrono::seconds(20));
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(CountIn(archive_, "drain", "app: n="), static_cast<size_t>(kCount));
+}
+
+TEST_F(IngestTest, RuleHitsBecomeJsonAlertLines) {
+  int fd = ConnectTcp(k_.Port("tcp"));
+  ASSERT_TRUE(SendAll(
+      fd,
+      "<38>Nov 23 08:00:00 gw sshd[4242]: refused connect from 203.0.113.9 (203.0.113.9)\n"
+      "<22>Nov 23 08:00:01 mx postfix/smtpd[99]: NOQUEUE: reject: RCPT from unknown[198.51.100.4]: "
+      "554 5.7.1 <x@example.net>: Relay access denied; from=<a@b.c> to=<x@example.net> "
+      "proto=ESMTP helo=<h>\n"
+      "<13>Nov 23 08:00:02 gw app: an ordinary line\n"));
+  close(fd);
+  const std::string alerts = dir_.File("alerts.jsonl");
+  ASSERT_TRUE(WaitFor([&] {
+    std::string a = ReadFile(alerts);
+    return a.find("tcpd.refused") != std::string::npos &&
+           a.find("mail.relay_denied") != std::string::npos;
+  })) << ReadFile(alerts);
+  std::string a = ReadFile(alerts);
+  EXPECT_THAT(a, ::testing::HasSubstr("\"src_ip\""));
+  EXPECT_THAT(a, ::testing::HasSubstr("203.0.113.9"));
+  EXPECT_EQ(a.find("ordinary"), std::string::npos);
+}
+
+TEST(CliTest, CheckConfigNamesTheBadKey) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  std::ofstream(dir.File("bad.yaml")) << "listen: [udp://127.0.0.1:0]\nworkerz: 2\n";
+  ChildProcess p;
+  ASSERT_TRUE(p.Start({KonsekiBinary(), "check-config", dir.File("bad.yaml")}, dir.File("cc")));
+  ASSERT_TRUE(WaitFor([&] { return !p.running(); }));
+  EXPECT_THAT(p.Stderr(), ::testing::HasSubstr("bad.yaml:2"));
+  EXPECT_THAT(p.Stderr(), ::testing::HasSubstr("workerz"));
+
+  std::ofstream(dir.File("good.yaml")) << "listen: [udp://127.0.0.1:0]\n";
+  ChildProcess q;
+  ASSERT_TRUE(q.Start({KonsekiBinary(), "check-config", dir.File("good.yaml")}, dir.File("cg")));
+  ASSERT_TRUE(WaitFor([&] { return !q.running(); }));
+  EXPECT_THAT(q.Stdout(), ::testing::HasSubstr("OK"));
+}
+
+}  // namespace
+}  // namespace konseki::testing

@@ -1,0 +1,14 @@
+add_library(konseki_test_process STATIC ${CMAKE_CURRENT_LIST_DIR}/konseki_process.cc)
+target_compile_definitions(konseki_test_process PRIVATE KONSEKI_BINARY_DIR="${CMAKE_BINARY_DIR}")
+
+konseki_add_test(ingest_integration_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/ingest_test.cc
+  LIBS konseki_test_process
+  LABELS integration)
+add_dependencies(ingest_integration_test konseki)
+
+konseki_add_test(rsyslog_forward_integration_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/rsyslog_forward_test.cc
+  LIBS konseki_test_process
+  LABELS integration)
+add_dependencies(rsyslog_forward_integration_test konseki)

@@ -1,0 +1,173 @@
+#include "tests/integration/konseki_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+namespace konseki::testing {
+
+namespace fs = std::filesystem;
+
+TempDir::TempDir() {
+  std::string tmpl = (fs::temp_directory_path() / "konseki-test-XXXXXX").string();
+  char* p = mkdtemp(tmpl.data());
+  path_ = p ? p : "";
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  if (!path_.empty() && std::getenv("KONSEKI_KEEP_TEMP") == nullptr) fs::remove_all(path_, ec);
+}
+
+ChildProcess::~ChildProcess() { Kill(); }
+
+bool ChildProcess::Start(const std::vector<std::string>& argv, const std::string& log_prefix,
+                         const std::map<std::string, std::string>& env) {
+  log_prefix_ = log_prefix;
+  std::string out = log_prefix + ".out", err = log_prefix + ".err";
+  pid_ = fork();
+  if (pid_ < 0) return false;
+  if (pid_ == 0) {
+    int o = open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int e = open(err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int devnull = open("/dev/null", O_RDONLY);
+    dup2(devnull, 0);
+    dup2(o, 1);
+    dup2(e, 2);
+    // Reset the signal mask and dispositions the test may have changed.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  return true;
+}
+
+bool ChildProcess::running() {
+  if (pid_ <= 0) return false;
+  int status = 0;
+  pid_t r = waitpid(pid_, &status, WNOHANG);
+  if (r == pid_) {
+    pid_ = -1;
+    return false;
+  }
+  return true;
+}
+
+int ChildProcess::Signal(int sig, std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return -1;
+  kill(pid_, sig);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    pid_t r = waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+      pid_ = -1;
+      return status;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  Kill();
+  return -1;
+}
+
+void ChildProcess::Kill() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+std::string ChildProcess::Stdout() const { return ReadFile(log_prefix_ + ".out"); }
+std::string ChildProcess::Stderr() const { return ReadFile(log_prefix_ + ".err"); }
+
+bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (cond()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+std::string KonsekiBinary() { return std::string(KONSEKI_BINARY_DIR) + "/konseki"; }
+
+bool Konseki::Start(const TempDir& dir, const std::string& config_yaml, std::string* error) {
+  std::string conf = dir.File("konseki.yaml");
+  std::ofstream(conf) << config_yaml;
+  if (!process_.Start({KonsekiBinary(), "--config", conf}, dir.File("konseki"))) {
+    *error = "fork failed";
+    return false;
+  }
+  bool ready = WaitFor([&] {
+    return process_.Stderr().find("konseki: ready") != std::string::npos || !process_.running();
+  });
+  std::string err = process_.Stderr();
+  if (!ready || err.find("konseki: ready") == std::string::npos) {
+    *error = "konseki did not start:\n" + err;
+    return false;
+  }
+  static const std::regex kListen(R"(listening on (udp|tcp|relp|tls)://\S*:(\d+))");
+  for (std::sregex_iterator it(err.begin(), err.end(), kListen), end; it != end; ++it) {
+    ports_.emplace((*it)[1].str(), std::stoi((*it)[2].str()));
+  }
+  static const std::regex kMetrics(R"(metrics on port (\d+))");
+  std::smatch m;
+  if (std::regex_search(err, m, kMetrics)) metrics_port_ = std::stoi(m[1].str());
+  return true;
+}
+
+int Konseki::Port(const std::string& transport) const {
+  auto it = ports_.find(transport);
+  return it == ports_.end() ? 0 : it->second;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> ReadAllLines(const std::string& dir) {
+  std::vector<std::string> files;
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return {};
+  for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (it->is_regular_file(ec)) files.push_back(it->path().string());
+  }
+  std::sort(files.begin(), files.end());
+  std::vector<std::string> lines;
+  for (const auto& f : files) {
+    std::istringstream in(ReadFile(f));
+    std::string line;
+    while (std::getline(in, line)) lines.push_back(line);
+  }
+  return lines;
+}
+
+std::vector<std::string> ArchiveLines(const std::string& archive_dir, const std::string& host) {
+  return ReadAllLines(archive_dir + "/" + host);
+}
+
+bool HaveProgram(const std::string& path) { return access(path.c_str(), X_OK) == 0; }
+
+}  // namespace konseki::testing

@@ -1,0 +1,88 @@
+// Test support: runs the real konseki binary (or any peer such as rsyslogd)
+// as a child process in a temp dir, and waits on conditions with bounded
+// timeouts. Used by the integration tests only.
+#ifndef KONSEKI_TESTS_INTEGRATION_KONSEKI_PROCESS_H_
+#define KONSEKI_TESTS_INTEGRATION_KONSEKI_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace konseki::testing {
+
+// A fresh temp dir, removed (recursively) on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// A child process with stdout and stderr captured to files in a dir.
+class ChildProcess {
+ public:
+  ChildProcess() = default;
+  ~ChildProcess();  // SIGKILLs the child if still running
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  // Starts argv[0] (a path) with argv; output to <log_prefix>.out/.err.
+  bool Start(const std::vector<std::string>& argv, const std::string& log_prefix,
+             const std::map<std::string, std::string>& env = {});
+  pid_t pid() const { return pid_; }
+  bool running();
+  // Sends sig and waits up to timeout for exit; returns the exit status as
+  // from waitpid (or -1 on timeout, after which the child is SIGKILLed).
+  int Signal(int sig, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  void Kill();  // SIGKILL and reap
+  std::string Stdout() const;
+  std::string Stderr() const;
+
+ private:
+  pid_t pid_ = -1;
+  std::string log_prefix_;
+};
+
+// Polls cond every 20 ms until it is true or timeout passes.
+bool WaitFor(const std::function<bool()>& cond,
+             std::chrono::milliseconds timeout = std::chrono::seconds(15));
+
+// The konseki binary in the build tree.
+std::string KonsekiBinary();
+
+// konseki started on a config text; knows its bound ports.
+class Konseki {
+ public:
+  // Writes config_yaml to <dir>/konseki.yaml and starts the binary; waits for
+  // "ready" on stderr. Returns false (with the log in *error) if it failed.
+  bool Start(const TempDir& dir, const std::string& config_yaml, std::string* error);
+  // "udp" / "tcp" -> port of the first such listener.
+  int Port(const std::string& transport) const;
+  int MetricsPort() const { return metrics_port_; }
+  ChildProcess& process() { return process_; }
+
+ private:
+  ChildProcess process_;
+  std::map<std::string, int> ports_;
+  int metrics_port_ = 0;
+};
+
+// All lines of every file below dir (recursively), in path order.
+std::vector<std::string> ReadAllLines(const std::string& dir);
+std::string ReadFile(const std::string& path);
+// Lines of all files in <archive>/<host>/.
+std::vector<std::string> ArchiveLines(const std::string& archive_dir, const std::string& host);
+// True if `path` names an executable.
+bool HaveProgram(const std::string& path);
+
+}  // namespace konseki::testing
+
+#endif  // KONSEKI_TESTS_INTEGRATION_KONSEKI_PROCESS_H_

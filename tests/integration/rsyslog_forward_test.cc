@@ -1,0 +1,129 @@
+// A real rsyslogd, started by the test with its own config in a temp dir,
+// forwards to konseki with omfwd: TCP octet-counted RFC 5424 and UDP in the
+// traditional format. Every message must land in the archive once, under the
+// host name it was written with.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
+
+#include "tests/integration/konseki_process.h"
+
+namespace konseki::testing {
+namespace {
+
+constexpr char kRsyslogd[] = "/usr/sbin/rsyslogd";
+
+int FreeTcpPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+int Connect(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+size_t Count(const std::string& archive, const std::string& host, const std::string& needle) {
+  size_t n = 0;
+  for (const auto& l : ArchiveLines(archive, host)) n += l.find(needle) != std::string::npos;
+  return n;
+}
+
+TEST(RsyslogForwardTest, OmfwdTcpOctetCountedAndUdpTraditionalArriveOnce) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  if (!HaveProgram(kRsyslogd)) GTEST_SKIP() << "rsyslogd not installed (apt-get install rsyslog)";
+  TempDir dir;
+  Konseki k;
+  std::string err;
+  ASSERT_TRUE(k.Start(dir,
+                      "listen: [udp://127.0.0.1:0, tcp://127.0.0.1:0]\n"
+                      "archive: {dir: " + dir.File("archive") + "}\n"
+                      "alerts: {stdout: false}\nmetrics: {listen: ''}\nworkers: 2\n"
+                      "heartbeat: {state_dir: " + dir.File("state") + "}\n",
+                      &err))
+      << err;
+
+  const int in_tcp = FreeTcpPort();
+  const int in_udp_fwd = FreeTcpPort();
+  std::filesystem::create_directories(dir.File("rs"));
+  std::ofstream(dir.File("rsyslog.conf"))
+      << "global(workDirectory=\"" << dir.File("rs") << "\")\n"
+      << "module(load=\"imtcp\")\n"
+      << "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"" << in_tcp
+      << "\" ruleset=\"tcpfwd\")\n"
+      << "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"" << in_udp_fwd
+      << "\" ruleset=\"udpfwd\")\n"
+      << "ruleset(name=\"tcpfwd\") { action(type=\"omfwd\" target=\"127.0.0.1\" port=\""
+      << k.Port("tcp")
+      << "\" protocol=\"tcp\" TCP_Framing=\"octet-counted\" "
+         "template=\"RSYSLOG_SyslogProtocol23Format\") }\n"
+      << "ruleset(name=\"udpfwd\") { action(type=\"omfwd\" target=\"127.0.0.1\" port=\""
+      << k.Port("udp") << "\" protocol=\"udp\" template=\"RSYSLOG_TraditionalForwardFormat\") }\n";
+  ChildProcess rs;
+  ASSERT_TRUE(rs.Start({kRsyslogd, "-n", "-f", dir.File("rsyslog.conf"), "-i",
+                        dir.File("rsyslog.pid")},
+                       dir.File("rsyslogd")));
+  int a = -1, b = -1;
+  ASSERT_TRUE(WaitFor([&] {
+    if (a < 0) a = Connect(in_tcp);
+    if (b < 0) b = Connect(in_udp_fwd);
+    return a >= 0 && b >= 0;
+  })) << rs.Stderr();
+
+  const int kCount = 500;
+  std::string to_tcp, to_udp;
+  for (int i = 0; i < kCount; ++i) {
+    to_tcp += "<13>Nov 23 08:00:00 rs-tcp-host app[1]: via=tcp seq=" + std::to_string(i) + " end\n";
+    to_udp += "<13>Nov 23 08:00:00 rs-udp-host app[1]: via=udp seq=" + std::to_string(i) + " end\n";
+  }
+  ASSERT_EQ(send(a, to_tcp.data(), to_tcp.size(), MSG_NOSIGNAL), static_cast<ssize_t>(to_tcp.size()));
+  // UDP has no flow control: pace it so loopback does not drop.
+  for (size_t off = 0; off < to_udp.size();) {
+    size_t end = to_udp.find('\n', off) + 1;
+    ASSERT_GT(send(b, to_udp.data() + off, end - off, MSG_NOSIGNAL), 0);
+    off = end;
+    if (off % 50 == 0) usleep(1000);
+  }
+  close(a);
+  close(b);
+
+  const std::string archive = dir.File("archive");
+  ASSERT_TRUE(WaitFor([&] {
+    return Count(archive, "rs-tcp-host", "via=tcp") >= kCount &&
+           Count(archive, "rs-udp-host", "via=udp") >= kCount;
+  }, std::chrono::seconds(30)))
+      << "tcp " << Count(archive, "rs-tcp-host", "via=tcp") << " udp "
+      << Count(archive, "rs-udp-host", "via=udp") << "\n" << rs.Stderr();
+  for (int i = 0; i < kCount; ++i) {
+    std::string s = " seq=" + std::to_string(i) + " end";
+    EXPECT_EQ(Count(archive, "rs-tcp-host", "via=tcp" + s), 1u) << i;
+    EXPECT_EQ(Count(archive, "rs-udp-host", "via=udp" + s), 1u) << i;
+  }
+  // The RFC 5424 form really was RFC 5424 on the wire.
+  EXPECT_NE(ArchiveLines(archive, "rs-tcp-host")[0].find("<13>1 "), std::string::npos)
+      << ArchiveLines(archive, "rs-tcp-host")[0];
+}
+
+}  // namespace
+}  // namespace konseki::testing
