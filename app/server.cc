@@ -97,9 +97,10 @@ Status Server::Init() {
         o.max_message_bytes = config_.max_message_bytes;
         auto l = receiver::UdpListener::Bind(*addr, o, static_cast<uint16_t>(id), metrics_, clock_);
         if (!l.ok()) return l.status();
-        bound_.push_back(name + " bound to port " + std::to_string((*l)->port()) +
-                         ", receive buffer " + std::to_string((*l)->granted_rcvbuf_bytes()) +
-                         " bytes");
+        receiver::ListenAddress bound = *addr;
+        bound.port = (*l)->port();
+        bound_.push_back(bound.ToString() + " (receive buffer " +
+                         std::to_string((*l)->granted_rcvbuf_bytes()) + " bytes)");
         udp_.push_back(std::move(l).value());
         routers_.push_back(std::make_unique<Router>(*queues_, parser_, true, name, metrics_));
         break;
@@ -110,7 +111,9 @@ Status Server::Init() {
         o.max_connections = config_.tcp_max_connections;
         auto l = receiver::TcpListener::Bind(*addr, o, static_cast<uint16_t>(id), metrics_, clock_);
         if (!l.ok()) return l.status();
-        bound_.push_back(name + " bound to port " + std::to_string((*l)->port()));
+        receiver::ListenAddress bound = *addr;
+        bound.port = (*l)->port();
+        bound_.push_back(bound.ToString());
         tcp_.push_back(std::move(l).value());
         routers_.push_back(std::make_unique<Router>(*queues_, parser_, false, name, metrics_));
         break;
