@@ -1,0 +1,7 @@
+# konseki_relp: the RELP protocol (frame decoder, server session), pure over
+# bytes. The RELP listener (sockets, TLS) links it.
+add_library(konseki_relp
+  ${CMAKE_CURRENT_LIST_DIR}/relp_frame.cc
+  ${CMAKE_CURRENT_LIST_DIR}/relp_session.cc
+)
+target_link_libraries(konseki_relp PUBLIC konseki_common)

@@ -1,0 +1,186 @@
+#include "receiver/relp_frame.h"
+
+#include <algorithm>
+#include <charconv>
+
+namespace konseki::receiver {
+namespace {
+
+constexpr uint32_t kMaxDigits = 9;
+constexpr uint8_t kMaxCommandLen = 32;
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+RelpCommand Classify(std::string_view name) {
+  if (name == "syslog") return RelpCommand::kSyslog;
+  if (name == "open") return RelpCommand::kOpen;
+  if (name == "close") return RelpCommand::kClose;
+  if (name == "rsp") return RelpCommand::kRsp;
+  if (name == "serverclose") return RelpCommand::kServerClose;
+  return RelpCommand::kOther;
+}
+
+}  // namespace
+
+std::string_view RelpFrameErrorName(RelpFrameError error) {
+  switch (error) {
+    case RelpFrameError::kNone:
+      return "none";
+    case RelpFrameError::kBadTxnr:
+      return "bad_txnr";
+    case RelpFrameError::kBadCommand:
+      return "bad_command";
+    case RelpFrameError::kBadDatalen:
+      return "bad_datalen";
+    case RelpFrameError::kBadTrailer:
+      return "bad_trailer";
+    case RelpFrameError::kDataTooLong:
+      return "data_too_long";
+  }
+  return "unknown";
+}
+
+RelpFrameDecoder::RelpFrameDecoder(const RelpFrameDecoderOptions& options) : options_(options) {}
+
+RelpFrameDecoder::Result RelpFrameDecoder::Fail(RelpFrameError error) {
+  state_ = State::kError;
+  error_ = error;
+  return Result::kError;
+}
+
+void RelpFrameDecoder::Reset() {
+  state_ = State::kTxnr;
+  digits_ = 0;
+  txnr_ = 0;
+  datalen_ = 0;
+  data_seen_ = 0;
+  command_len_ = 0;
+}
+
+RelpFrameDecoder::Result RelpFrameDecoder::Next(std::string_view* input, RelpFrame* frame) {
+  std::string_view& in = *input;
+  while (!in.empty()) {
+    switch (state_) {
+      case State::kError:
+        return Result::kError;
+
+      case State::kTxnr: {
+        const char c = in.front();
+        if (IsDigit(c)) {
+          if (digits_ == kMaxDigits) return Fail(RelpFrameError::kBadTxnr);
+          txnr_ = txnr_ * 10 + static_cast<uint32_t>(c - '0');
+          ++digits_;
+        } else if (c == ' ' && digits_ > 0) {
+          state_ = State::kCommand;
+          command_len_ = 0;
+        } else {
+          return Fail(RelpFrameError::kBadTxnr);
+        }
+        in.remove_prefix(1);
+        break;
+      }
+
+      case State::kCommand: {
+        const char c = in.front();
+        if (IsAlpha(c)) {
+          if (command_len_ == kMaxCommandLen) return Fail(RelpFrameError::kBadCommand);
+          command_[command_len_++] = c;
+        } else if (c == ' ' && command_len_ > 0) {
+          state_ = State::kDatalen;
+          digits_ = 0;
+        } else {
+          return Fail(RelpFrameError::kBadCommand);
+        }
+        in.remove_prefix(1);
+        break;
+      }
+
+      case State::kDatalen: {
+        const char c = in.front();
+        if (IsDigit(c)) {
+          if (digits_ == kMaxDigits) return Fail(RelpFrameError::kBadDatalen);
+          datalen_ = datalen_ * 10 + static_cast<uint32_t>(c - '0');
+          ++digits_;
+          in.remove_prefix(1);
+          break;
+        }
+        if (digits_ == 0) return Fail(RelpFrameError::kBadDatalen);
+        if (datalen_ == 0) {
+          // No SP DATA part: the trailer follows the length directly.
+          data_view_ = {};
+          data_in_buffer_ = false;
+          state_ = State::kTrailer;
+          break;  // the trailer state examines this same byte
+        }
+        if (c != ' ') return Fail(RelpFrameError::kBadDatalen);
+        if (datalen_ > options_.max_data_bytes && !options_.truncate_oversize) {
+          return Fail(RelpFrameError::kDataTooLong);
+        }
+        in.remove_prefix(1);
+        state_ = State::kData;
+        data_seen_ = 0;
+        data_in_buffer_ = false;
+        data_view_ = {};
+        break;
+      }
+
+      case State::kData: {
+        const size_t keep = std::min<size_t>(datalen_, options_.max_data_bytes);
+        if (data_seen_ == 0 && in.size() >= datalen_) {
+          // Whole DATA present: hand out a view of the caller's bytes.
+          data_view_ = in.substr(0, keep);
+          in.remove_prefix(datalen_);
+          data_seen_ = datalen_;
+          state_ = State::kTrailer;
+          break;
+        }
+        if (!data_in_buffer_) {
+          buffer_.clear();
+          data_in_buffer_ = true;
+        }
+        const size_t n = std::min<size_t>(datalen_ - data_seen_, in.size());
+        if (data_seen_ < keep) {
+          buffer_.append(in.data(), std::min(n, keep - data_seen_));
+        }
+        in.remove_prefix(n);
+        data_seen_ += static_cast<uint32_t>(n);
+        if (data_seen_ == datalen_) state_ = State::kTrailer;
+        break;
+      }
+
+      case State::kTrailer: {
+        if (in.front() != '\n') return Fail(RelpFrameError::kBadTrailer);
+        in.remove_prefix(1);
+        frame->txnr = txnr_;
+        frame->command_name = std::string_view(command_, command_len_);
+        frame->command = Classify(frame->command_name);
+        frame->data = data_in_buffer_ ? std::string_view(buffer_) : data_view_;
+        frame->datalen = datalen_;
+        frame->truncated = datalen_ > frame->data.size();
+        Reset();
+        return Result::kFrame;
+      }
+    }
+  }
+  return state_ == State::kError ? Result::kError : Result::kNeedMore;
+}
+
+void AppendRelpFrame(uint32_t txnr, std::string_view command, std::string_view data,
+                     std::string* out) {
+  char num[16];
+  auto r = std::to_chars(num, num + sizeof(num), txnr);
+  out->append(num, r.ptr);
+  out->push_back(' ');
+  out->append(command);
+  out->push_back(' ');
+  r = std::to_chars(num, num + sizeof(num), data.size());
+  out->append(num, r.ptr);
+  if (!data.empty()) {
+    out->push_back(' ');
+    out->append(data);
+  }
+  out->push_back('\n');
+}
+
+}  // namespace konseki::receiver
