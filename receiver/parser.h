@@ -15,6 +15,10 @@ struct ParserOptions {
   // Offset from UTC, in seconds, assumed for RFC 3164 timestamps that carry
   // no zone ("Mar  7 18:53:20"). The app sets it to the host's local offset.
   int default_utc_offset_secs = 0;
+  // Check that parsed messages are valid UTF-8 and set ParseIssue::kInvalidUtf8
+  // (a count hint only: bytes are never altered) when they are not and no
+  // other issue was found. Costs one pass over the bytes.
+  bool validate_utf8 = true;
 };
 
 // Thread-safe (const, stateless apart from options).

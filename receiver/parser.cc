@@ -1,0 +1,125 @@
+#include "receiver/parser.h"
+
+#include <cstdint>
+#include <cstring>
+
+#include "receiver/rfc3164_parser.h"
+#include "receiver/rfc5424_parser.h"
+
+namespace konseki::receiver {
+namespace {
+
+// Reads "<PRI>" at line[0]. Returns bytes consumed (0: no '<'), or -1 when a
+// '<' starts something that is not a valid PRI (0..191, 1-3 digits).
+int ReadPri(std::string_view line, int* pri) {
+  if (line.empty() || line[0] != '<') return 0;
+  int value = 0;
+  size_t p = 1;
+  while (p < line.size() && p <= 3 && line[p] >= '0' && line[p] <= '9') {
+    value = value * 10 + (line[p] - '0');
+    ++p;
+  }
+  if (p == 1 || p >= line.size() || line[p] != '>' || value > 191) return -1;
+  *pri = value;
+  return static_cast<int>(p + 1);
+}
+
+// Structural UTF-8 check (RFC 3629: no overlongs, no surrogates, <= U+10FFFF).
+bool IsValidUtf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const unsigned char* const end = p + s.size();
+  while (p < end) {
+    // Fast path: eight ASCII bytes at a time.
+    if (end - p >= 8) {
+      uint64_t word;
+      std::memcpy(&word, p, 8);
+      if ((word & 0x8080808080808080ULL) == 0) {
+        p += 8;
+        continue;
+      }
+    }
+    const unsigned char c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    int len;
+    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return false;
+    }
+    if (end - p < len) return false;
+    if (p[1] < lo || p[1] > hi) return false;
+    for (int i = 2; i < len; ++i) {
+      if ((p[i] & 0xC0) != 0x80) return false;
+    }
+    p += len;
+  }
+  return true;
+}
+
+}  // namespace
+
+void Parser::Parse(std::string_view bytes, TimePoint received, Message* out) const {
+  *out = Message();
+  out->raw = bytes;
+  out->received = received;
+  out->timestamp = received;
+
+  // The framer strips line ends; tolerate them anyway, outside every view but raw.
+  std::string_view line = bytes;
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+
+  if (line.empty()) {
+    out->issue = ParseIssue::kEmpty;
+    out->msg = line;
+    return;
+  }
+
+  int pri = -1;
+  const int pri_len = ReadPri(line, &pri);
+  if (pri_len < 0) {
+    out->issue = ParseIssue::kBadPri;
+    out->msg = line;
+    return;
+  }
+  out->pri = pri;
+  const size_t pos = static_cast<size_t>(pri_len);
+
+  if (pri_len > 0 && LooksLikeRfc5424(line, pos)) {
+    ParseRfc5424(line, pos, options_, out);
+  } else if (!ParseRfc3164(line, pos, pri_len > 0, options_, out)) {
+    out->format = MessageFormat::kUnparsed;
+    out->issue = ParseIssue::kNoHeader;
+    out->msg = line;
+  }
+
+  if (out->format == MessageFormat::kUnparsed) {
+    // Nothing of a half-read header survives: the line is kept whole.
+    const int kept_pri = out->pri;
+    const ParseIssue issue = out->issue;
+    *out = Message();
+    out->raw = bytes;
+    out->received = received;
+    out->timestamp = received;
+    out->pri = kept_pri;
+    out->issue = issue == ParseIssue::kNone ? ParseIssue::kNoHeader : issue;
+    out->msg = line;
+    return;
+  }
+  if (options_.validate_utf8 && out->issue == ParseIssue::kNone && !IsValidUtf8(line)) {
+    out->issue = ParseIssue::kInvalidUtf8;
+  }
+}
+
+}  // namespace konseki::receiver

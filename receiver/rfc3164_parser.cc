@@ -1,0 +1,143 @@
+#include "receiver/rfc3164_parser.h"
+
+#include <chrono>
+
+#include "receiver/timestamp.h"
+
+namespace konseki::receiver {
+namespace {
+
+// A BSD stamp without a year may lie at most this far after reception
+// (sender clocks run ahead; a stamp further ahead belongs to last year).
+constexpr Duration kMaxFuture = std::chrono::hours(24 * 31);
+
+// Longest "[pid]" we look for; longer brackets are message text.
+constexpr size_t kMaxPidLength = 128;
+
+size_t SkipSpaces(std::string_view s, size_t pos) {
+  while (pos < s.size() && s[pos] == ' ') ++pos;
+  return pos;
+}
+
+size_t TokenEnd(std::string_view s, size_t pos) {
+  const size_t end = s.find(' ', pos);
+  return end == std::string_view::npos ? s.size() : end;
+}
+
+// "2001:db8::1:" style tokens: hex digits, dots and at least two colons.
+bool IsIpv6Like(std::string_view token) {
+  int colons = 0;
+  for (const char c : token) {
+    if (c == ':') {
+      ++colons;
+    } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+                 c == '.')) {
+      return false;
+    }
+  }
+  return colons >= 2;
+}
+
+bool LooksLikeTag(std::string_view token) {
+  if (token.find('[') != std::string_view::npos) return true;
+  return token.ends_with(':') && !IsIpv6Like(token);
+}
+
+// A timestamp at line[pos] must end at the end of input or a space; a ':'
+// right after it (Cisco's "Mar  1 18:46:11.123: ...") is taken with it.
+bool AtBoundary(std::string_view line, size_t* end) {
+  if (*end < line.size() && line[*end] == ':' &&
+      (*end + 1 == line.size() || line[*end + 1] == ' ')) {
+    ++*end;
+  }
+  return *end == line.size() || line[*end] == ' ';
+}
+
+bool ReadTimestamp(std::string_view line, size_t pos, const ParserOptions& options, Message* out,
+                   size_t* end) {
+  const std::string_view s = line.substr(pos);
+  TimePoint t;
+  size_t n = ReadIsoTimestamp(s, options.default_utc_offset_secs, &t);
+  if (n > 0) {
+    *end = pos + n;
+    if (!AtBoundary(line, end)) return false;
+    out->timestamp = t;
+    return true;
+  }
+  BsdTimestamp bsd;
+  n = ReadBsdTimestamp(s, &bsd);
+  if (n == 0) return false;
+  *end = pos + n;
+  if (!AtBoundary(line, end)) return false;
+  if (!ResolveBsdTimestamp(bsd, out->received, options.default_utc_offset_secs, kMaxFuture, &t)) {
+    return false;
+  }
+  out->timestamp = t;
+  return true;
+}
+
+// Reads TAG[pid]: at line[pos]; sets app_name/procid and returns where msg
+// starts. With strong_only, a bare word ("hello world") is not a tag.
+size_t ReadTag(std::string_view line, size_t pos, bool strong_only, Message* out) {
+  size_t p = pos;
+  while (p < line.size() && line[p] != ' ' && line[p] != ':' && line[p] != '[') ++p;
+  if (p == pos) return pos;
+  const std::string_view tag = line.substr(pos, p - pos);
+  if (p == line.size() || line[p] == ' ') {
+    if (strong_only) return pos;
+    out->app_name = tag;
+    return p == line.size() ? p : p + 1;
+  }
+  if (line[p] == '[') {
+    const size_t open = p;
+    size_t close = open + 1;
+    while (close < line.size() && close - open <= kMaxPidLength && line[close] != ']' &&
+           line[close] != ' ') {
+      ++close;
+    }
+    if (close >= line.size() || line[close] != ']') {
+      if (strong_only) return pos;
+      out->app_name = tag;
+      return open;
+    }
+    out->app_name = tag;
+    out->procid = line.substr(open + 1, close - open - 1);
+    p = close + 1;
+    if (p < line.size() && line[p] == ':') ++p;
+  } else {  // ':'
+    out->app_name = tag;
+    ++p;
+  }
+  if (p < line.size() && line[p] == ' ') ++p;
+  return p;
+}
+
+}  // namespace
+
+bool ParseRfc3164(std::string_view line, size_t pos, bool has_pri, const ParserOptions& options,
+                  Message* out) {
+  if (has_pri) pos = SkipSpaces(line, pos);
+  size_t ts_end = 0;
+  if (!ReadTimestamp(line, pos, options, out, &ts_end)) {
+    out->timestamp = out->received;
+    if (!has_pri) return false;
+    out->format = MessageFormat::kRfc3164;
+    out->issue = ParseIssue::kBadTimestamp;
+    const size_t msg_pos = ReadTag(line, pos, /*strong_only=*/true, out);
+    out->msg = line.substr(msg_pos);
+    return true;
+  }
+  out->format = MessageFormat::kRfc3164;
+  out->has_timestamp = true;
+  pos = SkipSpaces(line, ts_end);
+  const size_t token_end = TokenEnd(line, pos);
+  if (token_end > pos && !LooksLikeTag(line.substr(pos, token_end - pos))) {
+    out->hostname = line.substr(pos, token_end - pos);
+    pos = SkipSpaces(line, token_end);
+  }
+  pos = ReadTag(line, pos, /*strong_only=*/false, out);
+  out->msg = line.substr(pos);
+  return true;
+}
+
+}  // namespace konseki::receiver

@@ -1,0 +1,124 @@
+#include "receiver/rfc5424_parser.h"
+
+#include "receiver/timestamp.h"
+
+namespace konseki::receiver {
+namespace {
+
+constexpr std::string_view kNil = "-";
+constexpr std::string_view kBom = "\xEF\xBB\xBF";
+
+// The token at line[*pos] up to the next space; advances *pos past that
+// space. False when no space follows (the header is cut short).
+bool NextField(std::string_view line, size_t* pos, std::string_view* field) {
+  const size_t end = line.find(' ', *pos);
+  if (end == std::string_view::npos) return false;
+  *field = line.substr(*pos, end - *pos);
+  *pos = end + 1;
+  return true;
+}
+
+std::string_view NilToEmpty(std::string_view field) {
+  return field == kNil ? std::string_view() : field;
+}
+
+// SD-NAME: 1..32 printable US-ASCII except '=', SP, ']', '"'. Returns its
+// length (0 if none); stops at the first byte not allowed.
+size_t ScanSdName(std::string_view s, size_t pos) {
+  size_t p = pos;
+  while (p < s.size() && p - pos < 32) {
+    const unsigned char c = static_cast<unsigned char>(s[p]);
+    if (c <= 32 || c >= 127 || c == '=' || c == ']' || c == '"') break;
+    ++p;
+  }
+  return p - pos;
+}
+
+}  // namespace
+
+bool LooksLikeRfc5424(std::string_view line, size_t pos) {
+  return pos + 2 <= line.size() && line[pos] == '1' && line[pos + 1] == ' ';
+}
+
+size_t ScanStructuredData(std::string_view sd) {
+  size_t p = 0;
+  if (sd.empty() || sd[0] != '[') return 0;
+  while (p < sd.size() && sd[p] == '[') {
+    ++p;
+    const size_t id_len = ScanSdName(sd, p);
+    if (id_len == 0) return 0;
+    p += id_len;
+    for (;;) {
+      if (p >= sd.size()) return 0;
+      if (sd[p] == ']') {
+        ++p;
+        break;
+      }
+      if (sd[p] != ' ') return 0;
+      ++p;
+      const size_t name_len = ScanSdName(sd, p);
+      if (name_len == 0) return 0;
+      p += name_len;
+      if (p + 1 >= sd.size() || sd[p] != '=' || sd[p + 1] != '"') return 0;
+      p += 2;
+      // PARAM-VALUE up to the closing quote; a backslash escapes the next byte.
+      for (;;) {
+        if (p >= sd.size()) return 0;
+        const char c = sd[p];
+        if (c == '"') break;
+        p += c == '\\' ? 2 : 1;
+      }
+      ++p;  // closing quote
+    }
+  }
+  if (p < sd.size() && sd[p] != ' ') return 0;
+  return p;
+}
+
+void ParseRfc5424(std::string_view line, size_t pos, const ParserOptions& options, Message* out) {
+  size_t p = pos + 2;  // "1 "
+  std::string_view ts, host, app, procid, msgid;
+  if (!NextField(line, &p, &ts) || !NextField(line, &p, &host) || !NextField(line, &p, &app) ||
+      !NextField(line, &p, &procid) || !NextField(line, &p, &msgid) || p >= line.size()) {
+    out->format = MessageFormat::kUnparsed;
+    out->issue = ParseIssue::kNoHeader;
+    out->msg = line;
+    return;
+  }
+  out->format = MessageFormat::kRfc5424;
+  if (ts != kNil) {
+    TimePoint t;
+    if (ReadIsoTimestamp(ts, options.default_utc_offset_secs, &t) == ts.size()) {
+      out->has_timestamp = true;
+      out->timestamp = t;
+    } else {
+      out->issue = ParseIssue::kBadTimestamp;
+    }
+  }
+  out->hostname = NilToEmpty(host);
+  out->app_name = NilToEmpty(app);
+  out->procid = NilToEmpty(procid);
+  out->msgid = NilToEmpty(msgid);
+
+  const std::string_view rest = line.substr(p);
+  size_t sd_len = 0;
+  if (rest[0] == '-' && (rest.size() == 1 || rest[1] == ' ')) {
+    sd_len = 1;
+  } else {
+    sd_len = ScanStructuredData(rest);
+    if (sd_len == 0) {
+      // Keep every byte reachable: the unreadable SD stays at the head of msg.
+      if (out->issue == ParseIssue::kNone) out->issue = ParseIssue::kBadStructuredData;
+      out->msg = rest;
+      return;
+    }
+    out->structured_data = rest.substr(0, sd_len);
+  }
+  if (sd_len < rest.size()) {
+    std::string_view msg = rest.substr(sd_len + 1);  // past the SP
+    if (msg.starts_with(kBom)) msg.remove_prefix(kBom.size());
+    out->msg = msg;
+  }
+}
+
+}  // namespace konseki::receiver

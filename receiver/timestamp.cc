@@ -1,0 +1,207 @@
+#include "receiver/timestamp.h"
+
+#include <chrono>
+
+namespace konseki::receiver {
+namespace {
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// Reads exactly `n` digits at s[pos..]; false if short or not digits.
+bool ReadFixedDigits(std::string_view s, size_t pos, size_t n, unsigned* out) {
+  if (pos + n > s.size()) return false;
+  unsigned v = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const char c = s[pos + i];
+    if (!IsDigit(c)) return false;
+    v = v * 10 + static_cast<unsigned>(c - '0');
+  }
+  *out = v;
+  return true;
+}
+
+// Reads ".ddd..." at s[*pos]; keeps up to 9 digits as nanoseconds, skips the
+// rest. Leaves *pos alone when there is no fraction. False on "." without
+// digits.
+bool ReadFraction(std::string_view s, size_t* pos, uint32_t* nanos) {
+  *nanos = 0;
+  if (*pos >= s.size() || (s[*pos] != '.' && s[*pos] != ',')) return true;
+  size_t p = *pos + 1;
+  uint32_t v = 0;
+  int digits = 0;
+  while (p < s.size() && IsDigit(s[p])) {
+    if (digits < 9) {
+      v = v * 10 + static_cast<uint32_t>(s[p] - '0');
+      ++digits;
+    }
+    ++p;
+  }
+  if (p == *pos + 1) return false;
+  for (int i = digits; i < 9; ++i) v *= 10;
+  *nanos = v;
+  *pos = p;
+  return true;
+}
+
+// "hh:mm:ss" at s[pos..], range-checked (second may be 60: leap second).
+bool ReadClock(std::string_view s, size_t pos, unsigned* h, unsigned* m, unsigned* sec) {
+  if (pos + 8 > s.size() || s[pos + 2] != ':' || s[pos + 5] != ':') return false;
+  if (!ReadFixedDigits(s, pos, 2, h) || !ReadFixedDigits(s, pos + 3, 2, m) ||
+      !ReadFixedDigits(s, pos + 6, 2, sec)) {
+    return false;
+  }
+  return *h < 24 && *m < 60 && *sec <= 60;
+}
+
+// Case-insensitive English month abbreviation; 0 if none.
+unsigned MonthFromName(std::string_view s, size_t pos) {
+  if (pos + 3 > s.size()) return 0;
+  const auto lower = [](char c) { return static_cast<char>(c | 0x20); };
+  const char a = lower(s[pos]), b = lower(s[pos + 1]), c = lower(s[pos + 2]);
+  static constexpr char kNames[] = "janfebmaraprmayjunjulaugsepoctnovdec";
+  for (unsigned i = 0; i < 12; ++i) {
+    if (kNames[i * 3] == a && kNames[i * 3 + 1] == b && kNames[i * 3 + 2] == c) return i + 1;
+  }
+  return 0;
+}
+
+bool IsLeap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+TimePoint MakeTime(int64_t days, unsigned h, unsigned m, unsigned s, uint32_t nanos,
+                   int64_t offset_secs) {
+  const int64_t secs = days * 86400 + h * 3600 + m * 60 + s - offset_secs;
+  return TimePoint(std::chrono::seconds(secs) + std::chrono::nanoseconds(nanos));
+}
+
+}  // namespace
+
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  // H. Hinnant's days_from_civil: exact for the proleptic Gregorian calendar.
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+unsigned DaysInMonth(int64_t year, unsigned month) {
+  static constexpr unsigned char kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (month < 1 || month > 12) return 0;
+  return month == 2 && IsLeap(year) ? 29 : kDays[month - 1];
+}
+
+size_t ReadIsoTimestamp(std::string_view s, int default_utc_offset_secs, TimePoint* out) {
+  // YYYY-MM-DD?hh:mm:ss is 19 bytes.
+  if (s.size() < 19 || s[4] != '-' || s[7] != '-') return 0;
+  unsigned year, month, day;
+  if (!ReadFixedDigits(s, 0, 4, &year) || !ReadFixedDigits(s, 5, 2, &month) ||
+      !ReadFixedDigits(s, 8, 2, &day)) {
+    return 0;
+  }
+  if (month < 1 || month > 12 || day < 1 || day > DaysInMonth(year, month)) return 0;
+  const char sep = s[10];
+  if (sep != 'T' && sep != 't' && sep != ' ') return 0;
+  unsigned h, m, sec;
+  if (!ReadClock(s, 11, &h, &m, &sec)) return 0;
+  size_t pos = 19;
+  uint32_t nanos;
+  if (!ReadFraction(s, &pos, &nanos)) return 0;
+
+  int64_t offset = default_utc_offset_secs;
+  if (pos < s.size()) {
+    const char z = s[pos];
+    if (z == 'Z' || z == 'z') {
+      offset = 0;
+      ++pos;
+    } else if (z == '+' || z == '-') {
+      unsigned oh, om = 0;
+      if (!ReadFixedDigits(s, pos + 1, 2, &oh)) return 0;
+      size_t p = pos + 3;
+      if (p < s.size() && s[p] == ':') {
+        if (!ReadFixedDigits(s, p + 1, 2, &om)) return 0;
+        p += 3;
+      } else if (ReadFixedDigits(s, p, 2, &om)) {
+        p += 2;
+      }
+      if (oh > 23 || om > 59) return 0;
+      offset = static_cast<int64_t>(oh * 3600 + om * 60) * (z == '-' ? -1 : 1);
+      pos = p;
+    }
+  }
+  *out = MakeTime(DaysFromCivil(year, month, day), h, m, sec, nanos, offset);
+  return pos;
+}
+
+size_t ReadBsdTimestamp(std::string_view s, BsdTimestamp* out) {
+  BsdTimestamp t;
+  size_t pos = 0;
+  unsigned v;
+  // Optional leading year: "2015 Nov 13 13:40:01".
+  if (s.size() > 5 && s[4] == ' ' && ReadFixedDigits(s, 0, 4, &v)) {
+    t.year = static_cast<int>(v);
+    pos = 5;
+  }
+  t.month = MonthFromName(s, pos);
+  if (t.month == 0) return 0;
+  pos += 3;
+  if (pos >= s.size() || s[pos] != ' ') return 0;
+  ++pos;
+  // Day: "23", " 3" (RFC 3164's padding), "03" or "3" followed by a space.
+  if (pos < s.size() && s[pos] == ' ') ++pos;
+  if (pos >= s.size() || !IsDigit(s[pos])) return 0;
+  t.day = static_cast<unsigned>(s[pos++] - '0');
+  if (pos < s.size() && IsDigit(s[pos])) t.day = t.day * 10 + static_cast<unsigned>(s[pos++] - '0');
+  if (t.day < 1 || t.day > 31 || t.day > DaysInMonth(2000, t.month)) return 0;
+  if (pos >= s.size() || s[pos] != ' ') return 0;
+  ++pos;
+  // Optional year after the day: "Nov 13 2015 13:40:01".
+  if (t.year == 0 && pos + 5 <= s.size() && s[pos + 4] == ' ' && ReadFixedDigits(s, pos, 4, &v)) {
+    t.year = static_cast<int>(v);
+    pos += 5;
+  }
+  if (!ReadClock(s, pos, &t.hour, &t.minute, &t.second)) return 0;
+  pos += 8;
+  if (!ReadFraction(s, &pos, &t.nanos)) return 0;
+  *out = t;
+  return pos;
+}
+
+bool ResolveBsdTimestamp(const BsdTimestamp& bsd, TimePoint received, int utc_offset_secs,
+                         Duration max_future, TimePoint* out) {
+  if (bsd.year != 0) {
+    if (bsd.day > DaysInMonth(bsd.year, bsd.month)) return false;
+    *out = MakeTime(DaysFromCivil(bsd.year, bsd.month, bsd.day), bsd.hour, bsd.minute, bsd.second,
+                    bsd.nanos, utc_offset_secs);
+    return true;
+  }
+  // The sender's wall-clock year at reception.
+  const int64_t local_secs =
+      std::chrono::floor<std::chrono::seconds>(received.time_since_epoch()).count() +
+      utc_offset_secs;
+  int64_t local_days = local_secs / 86400;
+  if (local_secs % 86400 < 0) --local_days;
+  // civil_from_days, year only.
+  const int64_t z = local_days + 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned month = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t year = static_cast<int64_t>(yoe) + era * 400 + (month <= 2);
+
+  const TimePoint limit = received + max_future;
+  for (int64_t y = year + 1; y >= year - 4; --y) {
+    if (bsd.day > DaysInMonth(y, bsd.month)) continue;  // Feb 29 outside leap years
+    const TimePoint t = MakeTime(DaysFromCivil(y, bsd.month, bsd.day), bsd.hour, bsd.minute,
+                                 bsd.second, bsd.nanos, utc_offset_secs);
+    if (t <= limit) {
+      *out = t;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace konseki::receiver

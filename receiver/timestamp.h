@@ -1,0 +1,60 @@
+// Syslog timestamp readers: RFC 3339 / ISO 8601 ("2026-11-23T08:00:00.123+09:00",
+// "2020-03-23 06:47:42.801612-0700") and BSD ("Nov 23 08:00:00", "Nov  3 ...",
+// "2015 Nov 13 ..."), with year inference for the BSD form. Pure functions over
+// bytes: no allocation, no clock, no locale. Thread-safe.
+//
+// Every reader takes the remaining input as a string_view, never reads past its
+// end, and on success returns the number of bytes consumed (0 = not a timestamp).
+#ifndef KONSEKI_RECEIVER_TIMESTAMP_H_
+#define KONSEKI_RECEIVER_TIMESTAMP_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "common/clock.h"
+
+namespace konseki::receiver {
+
+// Days since 1970-01-01 of a proleptic Gregorian date (month 1..12, day 1..31).
+int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day);
+
+// Days in `month` (1..12) of `year`.
+unsigned DaysInMonth(int64_t year, unsigned month);
+
+// Reads "YYYY-MM-DD" then 'T'/'t'/' ' then "hh:mm:ss", an optional fraction
+// (".1" to ".123456789"; further digits are read and ignored), and an optional
+// zone ("Z", "+hh:mm", "+hhmm", "+hh"). Without a zone, the local time is taken
+// to be `default_utc_offset_secs` ahead of UTC. Fields are range-checked
+// (month, day of that month, hour < 24, minute < 60, second <= 60).
+// Returns the bytes consumed and sets *out, or returns 0.
+size_t ReadIsoTimestamp(std::string_view s, int default_utc_offset_secs, TimePoint* out);
+
+// A BSD (RFC 3164) date and time without a year, or with one when the sender
+// wrote it ("2015 Nov 13 13:40:01", "Nov 13 2015 13:40:01").
+struct BsdTimestamp {
+  int year = 0;        // 0 when the sender gave none
+  unsigned month = 0;  // 1..12
+  unsigned day = 0;    // 1..31
+  unsigned hour = 0, minute = 0, second = 0;
+  uint32_t nanos = 0;  // from an optional ".123" after the seconds
+};
+
+// Reads "Mmm dd hh:mm:ss" where dd is "23", " 3" (the usual double space),
+// "03" or "3"; month names are case-insensitive English abbreviations. Also
+// accepts a year before ("2015 Nov 13 ...") or after the day ("Nov 13 2015
+// ..."), and a fraction after the seconds. Returns bytes consumed or 0.
+size_t ReadBsdTimestamp(std::string_view s, BsdTimestamp* out);
+
+// Turns a BSD timestamp into a point in time. The wall clock is taken to be
+// `utc_offset_secs` ahead of UTC. When the year is missing, picks the latest
+// year in which the stamp is at most `max_future` ahead of `received`, so a
+// December stamp received in January lands in the previous year and a stamp
+// never lies more than `max_future` in the future. Feb 29 only lands in leap
+// years. Returns false if no year fits (the day does not exist).
+bool ResolveBsdTimestamp(const BsdTimestamp& bsd, TimePoint received, int utc_offset_secs,
+                         Duration max_future, TimePoint* out);
+
+}  // namespace konseki::receiver
+
+#endif  // KONSEKI_RECEIVER_TIMESTAMP_H_

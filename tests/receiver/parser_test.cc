@@ -1,0 +1,497 @@
+// Behaviour of the parser chain on RFC 5424 (incl. the RFC's own examples) and
+// on RFC 3164 as real senders write it.
+#include "receiver/parser.h"
+
+#include <gtest/gtest.h>
+#include <time.h>
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+namespace konseki::receiver {
+namespace {
+
+using std::chrono::hours;
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// Independent reference for expected instants: libc timegm.
+TimePoint Utc(int y, int mo, int d, int h, int mi, int s) {
+  struct tm tm = {};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = s;
+  return TimePoint(seconds(timegm(&tm)));
+}
+
+const TimePoint kReceived = Utc(2026, 11, 23, 8, 30, 0);
+
+Message ParseWith(std::string_view bytes, const ParserOptions& options = {},
+                  TimePoint received = kReceived) {
+  Message m;
+  Parser(options).Parse(bytes, received, &m);
+  return m;
+}
+
+// --- RFC 5424, section 6.5 examples ---
+
+TEST(Rfc5424Test, Example1NoStructuredDataWithBom) {
+  const std::string in =
+      "<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su - ID47 - "
+      "\xEF\xBB\xBF'su root' failed for lonvick on /dev/pts/8";
+  const Message m = ParseWith(in);
+  EXPECT_EQ(m.format, MessageFormat::kRfc5424);
+  EXPECT_EQ(m.issue, ParseIssue::kNone);
+  EXPECT_EQ(m.pri, 34);
+  EXPECT_EQ(m.facility(), 4);
+  EXPECT_EQ(m.severity(), 2);
+  EXPECT_TRUE(m.has_timestamp);
+  EXPECT_EQ(m.timestamp, Utc(2003, 10, 11, 22, 14, 15) + milliseconds(3));
+  EXPECT_EQ(m.hostname, "mymachine.example.com");
+  EXPECT_EQ(m.app_name, "su");
+  EXPECT_EQ(m.procid, "");
+  EXPECT_EQ(m.msgid, "ID47");
+  EXPECT_EQ(m.structured_data, "");
+  EXPECT_EQ(m.msg, "'su root' failed for lonvick on /dev/pts/8");
+  EXPECT_EQ(m.raw, in);
+  EXPECT_EQ(m.received, kReceived);
+}
+
+TEST(Rfc5424Test, Example2NegativeOffsetAndMicroseconds) {
+  const Message m = ParseWith(
+      "<165>1 2003-08-24T05:14:15.000003-07:00 192.0.2.1 myproc 8710 - - %% It's time to make "
+      "the do-nuts.");
+  EXPECT_EQ(m.format, MessageFormat::kRfc5424);
+  EXPECT_EQ(m.pri, 165);
+  EXPECT_EQ(m.timestamp, Utc(2003, 8, 24, 12, 14, 15) + microseconds(3));
+  EXPECT_EQ(m.hostname, "192.0.2.1");
+  EXPECT_EQ(m.app_name, "myproc");
+  EXPECT_EQ(m.procid, "8710");
+  EXPECT_EQ(m.msgid, "");
+  EXPECT_EQ(m.msg, "%% It's time to make the do-nuts.");
+}
+
+TEST(Rfc5424Test, Example3StructuredDataAndBomMessage) {
+  const Message m = ParseWith(
+      "<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 "
+      "[exampleSDID@32473 iut=\"3\" eventSource=\"Application\" eventID=\"1011\"] "
+      "\xEF\xBB\xBF"
+      "An application event log entry...");
+  EXPECT_EQ(m.format, MessageFormat::kRfc5424);
+  EXPECT_EQ(m.issue, ParseIssue::kNone);
+  EXPECT_EQ(m.app_name, "evntslog");
+  EXPECT_EQ(m.msgid, "ID47");
+  EXPECT_EQ(m.structured_data,
+            "[exampleSDID@32473 iut=\"3\" eventSource=\"Application\" eventID=\"1011\"]");
+  EXPECT_EQ(m.msg, "An application event log entry...");
+}
+
+TEST(Rfc5424Test, Example4TwoElementsAndNoMsg) {
+  const Message m = ParseWith(
+      "<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 "
+      "[exampleSDID@32473 iut=\"3\" eventSource=\"Application\" eventID=\"1011\"]"
+      "[examplePriority@32473 class=\"high\"]");
+  EXPECT_EQ(m.format, MessageFormat::kRfc5424);
+  EXPECT_EQ(m.issue, ParseIssue::kNone);
+  EXPECT_EQ(m.structured_data,
+            "[exampleSDID@32473 iut=\"3\" eventSource=\"Application\" eventID=\"1011\"]"
+            "[examplePriority@32473 class=\"high\"]");
+  EXPECT_TRUE(m.msg.empty());
+}
+
+TEST(Rfc5424Test, NilValueForEveryHeaderField) {
+  const Message m = ParseWith("<13>1 - - - - - -");
+  EXPECT_EQ(m.format, MessageFormat::kRfc5424);
+  EXPECT_EQ(m.issue, ParseIssue::kNone);
+  EXPECT_FALSE(m.has_timestamp);
+  EXPECT_EQ(m.timestamp, kReceived);
+  EXPECT_TRUE(m.hostname.empty());
+  EXPECT_TRUE(m.app_name.empty());
+  EXPECT_TRUE(m.procid.empty());
+  EXPECT_TRUE(m.msgid.empty());
+  EXPECT_TRUE(m.structured_data.empty());
+  EXPECT_TRUE(m.msg.empty());
+}
+
+TEST(Rfc5424Test, EmptyMsgAfterSpace) {
+  const Message m = ParseWith("<13>1 - host app 1 - - ");
+  EXPECT_EQ(m.format, MessageFormat::kRfc5424);
+  EXPECT_EQ(m.hostname, "host");
+  EXPECT_TRUE(m.msg.empty());
+}
+
+TEST(Rfc5424Test, StructuredDataEscapesDoNotEndTheValue) {
+  const Message m =
+      ParseWith(R"(<13>1 - h a - - [id@1 q="say \"hi\"" bs="c:\\" br="x\]y"][b@2] the msg)");
+  EXPECT_EQ(m.issue, ParseIssue::kNone);
+  EXPECT_EQ(m.structured_data, R"([id@1 q="say \"hi\"" bs="c:\\" br="x\]y"][b@2])");
+  EXPECT_EQ(m.msg, "the msg");
+}
+
+TEST(Rfc5424Test, UnescapedBracketInsideQuotedValueIsTolerated) {
+  const Message m = ParseWith(R"(<13>1 - h a - - [id v="a]b"] m)");
+  EXPECT_EQ(m.structured_data, R"([id v="a]b"])");
+  EXPECT_EQ(m.msg, "m");
+}
+
+TEST(Rfc5424Test, MalformedStructuredDataStaysInMsg) {
+  const Message m = ParseWith(R"(<13>1 - h app - - [id a="unterminated] rest)");
+  EXPECT_EQ(m.format, MessageFormat::kRfc5424);
+  EXPECT_EQ(m.issue, ParseIssue::kBadStructuredData);
+  EXPECT_EQ(m.hostname, "h");
+  EXPECT_TRUE(m.structured_data.empty());
+  EXPECT_EQ(m.msg, R"([id a="unterminated] rest)");
+}
+
+TEST(Rfc5424Test, GarbageAfterStructuredDataIsMalformed) {
+  const Message m = ParseWith("<13>1 - h app - - [id]x msg");
+  EXPECT_EQ(m.issue, ParseIssue::kBadStructuredData);
+  EXPECT_EQ(m.msg, "[id]x msg");
+}
+
+TEST(Rfc5424Test, UnreadableTimestampKeepsTheRestOfTheHeader) {
+  const Message m = ParseWith("<13>1 2003-13-01T00:00:00Z host app 7 ID - msg");
+  EXPECT_EQ(m.format, MessageFormat::kRfc5424);
+  EXPECT_EQ(m.issue, ParseIssue::kBadTimestamp);
+  EXPECT_FALSE(m.has_timestamp);
+  EXPECT_EQ(m.timestamp, kReceived);
+  EXPECT_EQ(m.hostname, "host");
+  EXPECT_EQ(m.procid, "7");
+  EXPECT_EQ(m.msg, "msg");
+}
+
+TEST(Rfc5424Test, HeaderCutShortIsKeptWholeAsUnparsed) {
+  const std::string in = "<13>1 2003-10-11T22:14:15.003Z host app";
+  const Message m = ParseWith(in);
+  EXPECT_EQ(m.format, MessageFormat::kUnparsed);
+  EXPECT_EQ(m.issue, ParseIssue::kNoHeader);
+  EXPECT_EQ(m.msg, in);
+  EXPECT_EQ(m.raw, in);
+  EXPECT_TRUE(m.hostname.empty());
+  EXPECT_TRUE(m.app_name.empty());
+  EXPECT_FALSE(m.has_timestamp);
+}
+
+TEST(Rfc5424Test, BomOnlyStrippedAtStartOfMsg) {
+  const Message m = ParseWith("<13>1 - h a - - - x\xEF\xBB\xBFy");
+  EXPECT_EQ(m.msg, "x\xEF\xBB\xBFy");
+}
+
+// --- RFC 3164 as real senders write it ---
+
+TEST(Rfc3164Test, ClassicHeaderWithPid) {
+  const Message m = ParseWith("<38>Nov 23 08:00:01 web1 sshd[4242]: Accepted publickey for ops");
+  EXPECT_EQ(m.format, MessageFormat::kRfc3164);
+  EXPECT_EQ(m.issue, ParseIssue::kNone);
+  EXPECT_EQ(m.pri, 38);
+  EXPECT_TRUE(m.has_timestamp);
+  EXPECT_EQ(m.timestamp, Utc(2026, 11, 23, 8, 0, 1));
+  EXPECT_EQ(m.hostname, "web1");
+  EXPECT_EQ(m.app_name, "sshd");
+  EXPECT_EQ(m.procid, "4242");
+  EXPECT_TRUE(m.msgid.empty());
+  EXPECT_EQ(m.msg, "Accepted publickey for ops");
+}
+
+TEST(Rfc3164Test, DoubleSpaceBeforeSingleDigitDay) {
+  const Message m = ParseWith("<13>Nov  3 07:05:09 host app: x");
+  EXPECT_EQ(m.format, MessageFormat::kRfc3164);
+  EXPECT_EQ(m.timestamp, Utc(2026, 11, 3, 7, 5, 9));
+  EXPECT_EQ(m.hostname, "host");
+  EXPECT_EQ(m.app_name, "app");
+  EXPECT_EQ(m.msg, "x");
+}
+
+TEST(Rfc3164Test, SingleSpaceSingleDigitAndZeroPaddedDays) {
+  EXPECT_EQ(ParseWith("Feb 1 00:00:00 myhost proftpd[1]: x").timestamp, Utc(2026, 2, 1, 0, 0, 0));
+  EXPECT_EQ(ParseWith("Jun 09 07:30:58 myhost proftpd[1]: x").timestamp,
+            Utc(2026, 6, 9, 7, 30, 58));
+}
+
+TEST(Rfc3164Test, RsyslogForwardFormatWithRfc3339Stamp) {
+  const Message m = ParseWith("<13>2026-11-23T08:00:00.123456+09:00 host tag[123]: msg");
+  EXPECT_EQ(m.format, MessageFormat::kRfc3164);
+  EXPECT_EQ(m.issue, ParseIssue::kNone);
+  EXPECT_EQ(m.timestamp, Utc(2026, 11, 22, 23, 0, 0) + microseconds(123456));
+  EXPECT_EQ(m.hostname, "host");
+  EXPECT_EQ(m.app_name, "tag");
+  EXPECT_EQ(m.procid, "123");
+  EXPECT_EQ(m.msg, "msg");
+}
+
+TEST(Rfc3164Test, IsoSpaceSeparatedStampWithCompactOffsetAndDoubleSpace) {
+  const Message m =
+      ParseWith("2020-03-23 06:47:42.801612-0700  localhost sshd[3186]: error: PAM: unknown user");
+  EXPECT_EQ(m.format, MessageFormat::kRfc3164);
+  EXPECT_EQ(m.timestamp, Utc(2020, 3, 23, 13, 47, 42) + microseconds(801612));
+  EXPECT_EQ(m.hostname, "localhost");
+  EXPECT_EQ(m.app_name, "sshd");
+  EXPECT_EQ(m.procid, "3186");
+  EXPECT_EQ(m.msg, "error: PAM: unknown user");
+}
+
+TEST(Rfc3164Test, IsoStampWithoutZoneUsesDefaultOffset) {
+  ParserOptions options;
+  options.default_utc_offset_secs = 9 * 3600;
+  const Message m = ParseWith("2026-11-23 08:00:00 host app: x", options);
+  EXPECT_EQ(m.timestamp, Utc(2026, 11, 22, 23, 0, 0));
+}
+
+TEST(Rfc3164Test, YearBeforeMonth) {
+  const Message m =
+      ParseWith("2015 Nov 13 13:40:01 ether rsyslogd-2177: imuxsock begins to drop messages");
+  EXPECT_EQ(m.format, MessageFormat::kRfc3164);
+  EXPECT_EQ(m.timestamp, Utc(2015, 11, 13, 13, 40, 1));
+  EXPECT_EQ(m.hostname, "ether");
+  EXPECT_EQ(m.app_name, "rsyslogd-2177");
+}
+
+TEST(Rfc3164Test, MissingHostnameDecidedByBracketOrColon) {
+  Message m = ParseWith("<13>Nov 23 08:00:00 sshd[12]: msg");
+  EXPECT_EQ(m.format, MessageFormat::kRfc3164);
+  EXPECT_TRUE(m.hostname.empty());
+  EXPECT_EQ(m.app_name, "sshd");
+  EXPECT_EQ(m.procid, "12");
+  EXPECT_EQ(m.msg, "msg");
+
+  m = ParseWith("<13>Nov 23 08:00:00 myapp: hello there");
+  EXPECT_TRUE(m.hostname.empty());
+  EXPECT_EQ(m.app_name, "myapp");
+  EXPECT_EQ(m.msg, "hello there");
+}
+
+TEST(Rfc3164Test, KernelUptimeStaysInMsg) {
+  Message m = ParseWith("<6>Nov 23 08:00:00 kernel: [  123.456] usb 1-1: new device");
+  EXPECT_TRUE(m.hostname.empty());
+  EXPECT_EQ(m.app_name, "kernel");
+  EXPECT_TRUE(m.procid.empty());
+  EXPECT_EQ(m.msg, "[  123.456] usb 1-1: new device");
+
+  m = ParseWith(
+      "Jun  8 14:34:33 sd-126005 kernel: [50028442.088484] IN=enp1s0 OUT= SRC=195.54.160.107");
+  EXPECT_EQ(m.hostname, "sd-126005");
+  EXPECT_EQ(m.app_name, "kernel");
+  EXPECT_EQ(m.msg, "[50028442.088484] IN=enp1s0 OUT= SRC=195.54.160.107");
+}
+
+struct TagCase {
+  const char* line;
+  const char* app;
+  const char* procid;
+  const char* msg;
+};
+
+class TagTest : public testing::TestWithParam<TagCase> {};
+
+TEST_P(TagTest, SplitsTagPidAndMsg) {
+  const TagCase& c = GetParam();
+  const Message m = ParseWith(c.line);
+  EXPECT_EQ(m.format, MessageFormat::kRfc3164);
+  EXPECT_EQ(m.hostname, "h1");
+  EXPECT_EQ(m.app_name, c.app);
+  EXPECT_EQ(m.procid, c.procid);
+  EXPECT_EQ(m.msg, c.msg);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    RealWorldTags, TagTest,
+    testing::Values(
+        TagCase{"<86>Nov 23 08:00:00 h1 sshd-session[4242]: Connection closed", "sshd-session",
+                "4242", "Connection closed"},
+        TagCase{"<22>Nov 23 08:00:00 h1 postfix/smtpd[26897]: warning: unknown[192.0.2.1]: "
+                "SASL LOGIN authentication failed",
+                "postfix/smtpd", "26897",
+                "warning: unknown[192.0.2.1]: SASL LOGIN authentication failed"},
+        TagCase{"<85>Nov 23 08:00:00 h1 (sd-pam)[1234]: pam_unix(systemd-user:session): closed",
+                "(sd-pam)", "1234", "pam_unix(systemd-user:session): closed"},
+        TagCase{"<78>Nov 23 08:00:01 h1 CRON[999]: (root) CMD (run-parts /etc/cron.hourly)", "CRON",
+                "999", "(root) CMD (run-parts /etc/cron.hourly)"},
+        TagCase{"Jun 14 15:16:01 h1 sshd(pam_unix)[19939]: authentication failure;",
+                "sshd(pam_unix)", "19939", "authentication failure;"},
+        TagCase{"Feb  7 15:10:42 h1 pure-ftpd: (pam_unix) authentication failure;", "pure-ftpd", "",
+                "(pam_unix) authentication failure;"},
+        // Tag ended by a space (rsyslog's rule): the rest is msg.
+        TagCase{"Jun 19 04:09:11 h1 syslogd 1.4.1: restart.", "syslogd", "", "1.4.1: restart."},
+        TagCase{"Jul  7 08:06:15 h1  -- root[2421]: ROOT LOGIN ON tty2", "--", "",
+                "root[2421]: ROOT LOGIN ON tty2"},
+        // "[pid]" without a colon (proftpd).
+        TagCase{"Jan 10 00:00:00 h1 proftpd[12345] h1.example.com (1.2.3.4[1.2.3.4]): USER x",
+                "proftpd", "12345", "h1.example.com (1.2.3.4[1.2.3.4]): USER x"},
+        // An unclosed bracket is message text.
+        TagCase{"Jan 10 00:00:00 h1 foo[bar baz", "foo", "", "[bar baz"},
+        TagCase{"Jan 10 00:00:00 h1 app:", "app", "", ""}));
+
+TEST(Rfc3164Test, NoPriUsesDefaultFacilityAndSeverity) {
+  const Message m = ParseWith("Nov 23 08:00:00 host sshd[1]: x");
+  EXPECT_EQ(m.format, MessageFormat::kRfc3164);
+  EXPECT_EQ(m.pri, -1);
+  EXPECT_EQ(m.facility(), 1);
+  EXPECT_EQ(m.severity(), 5);
+}
+
+TEST(Rfc3164Test, PriWithoutTimestampKeepsTextAsMsg) {
+  Message m = ParseWith("<13>sshd[12]: hi");
+  EXPECT_EQ(m.format, MessageFormat::kRfc3164);
+  EXPECT_EQ(m.issue, ParseIssue::kBadTimestamp);
+  EXPECT_FALSE(m.has_timestamp);
+  EXPECT_EQ(m.timestamp, kReceived);
+  EXPECT_TRUE(m.hostname.empty());
+  EXPECT_EQ(m.app_name, "sshd");
+  EXPECT_EQ(m.procid, "12");
+  EXPECT_EQ(m.msg, "hi");
+
+  m = ParseWith("<13>hello world");
+  EXPECT_EQ(m.format, MessageFormat::kRfc3164);
+  EXPECT_TRUE(m.app_name.empty());
+  EXPECT_EQ(m.msg, "hello world");
+}
+
+TEST(Rfc3164Test, Ipv6HostnameIsNotATag) {
+  const Message m = ParseWith("<13>Nov 23 08:00:00 2001:db8::1 sshd[1]: x");
+  EXPECT_EQ(m.hostname, "2001:db8::1");
+  EXPECT_EQ(m.app_name, "sshd");
+}
+
+TEST(Rfc3164Test, DefaultOffsetAppliesToBsdStamps) {
+  ParserOptions options;
+  options.default_utc_offset_secs = 9 * 3600;
+  const Message m = ParseWith("<13>Nov 23 08:00:00 host app: x", options);
+  EXPECT_EQ(m.timestamp, Utc(2026, 11, 22, 23, 0, 0));
+  // An explicit zone wins over the default.
+  EXPECT_EQ(ParseWith("<13>2026-11-23T08:00:00Z host app: x", options).timestamp,
+            Utc(2026, 11, 23, 8, 0, 0));
+}
+
+// --- Year inference ---
+
+TEST(YearInferenceTest, DecemberReceivedInJanuaryIsLastYear) {
+  const Message m = ParseWith("<13>Dec 31 23:59:58 host app: x", {}, Utc(2027, 1, 1, 0, 0, 5));
+  EXPECT_EQ(m.timestamp, Utc(2026, 12, 31, 23, 59, 58));
+}
+
+TEST(YearInferenceTest, JanuaryFromAFastClockReceivedOnNewYearsEveIsNextYear) {
+  const Message m = ParseWith("<13>Jan  1 00:00:02 host app: x", {}, Utc(2026, 12, 31, 23, 59, 0));
+  EXPECT_EQ(m.timestamp, Utc(2027, 1, 1, 0, 0, 2));
+}
+
+TEST(YearInferenceTest, NeverMoreThanAMonthInTheFuture) {
+  const TimePoint received = Utc(2026, 11, 23, 8, 0, 0);
+  // 27 days ahead: a sender clock that is off, kept in this year.
+  EXPECT_EQ(ParseWith("<13>Dec 20 08:00:00 h a: x", {}, received).timestamp,
+            Utc(2026, 12, 20, 8, 0, 0));
+  // 32 days ahead: must be last year.
+  const Message m = ParseWith("<13>Dec 25 08:00:00 h a: x", {}, received);
+  EXPECT_EQ(m.timestamp, Utc(2025, 12, 25, 8, 0, 0));
+  EXPECT_LE(m.timestamp, received + hours(24 * 31));
+}
+
+TEST(YearInferenceTest, ZoneOffsetAppliesAcrossTheYearBoundary) {
+  // 2026-12-31T16:00Z is already Jan 1 in UTC+9: "Jan  1 00:30" is this new year.
+  ParserOptions options;
+  options.default_utc_offset_secs = 9 * 3600;
+  const Message m = ParseWith("<13>Jan  1 00:30:00 h a: x", options, Utc(2026, 12, 31, 15, 31, 0));
+  EXPECT_EQ(m.timestamp, Utc(2026, 12, 31, 15, 30, 0));
+}
+
+TEST(YearInferenceTest, Feb29OnlyInLeapYears) {
+  const Message m = ParseWith("<13>Feb 29 12:00:00 h a: x", {}, Utc(2027, 3, 1, 0, 0, 0));
+  EXPECT_EQ(m.timestamp, Utc(2024, 2, 29, 12, 0, 0));
+}
+
+// --- Unparsed, line ends, UTF-8 ---
+
+TEST(UnparsedTest, PlainTextIsKeptWhole) {
+  for (const std::string_view in :
+       {std::string_view("hello world"),
+        std::string_view("[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok"),
+        std::string_view("type=SYSCALL msg=audit(1684329817.579:2995): arch=c000003e"),
+        std::string_view("2015/01/08 11:31:23 [error] 80:2 blah")}) {
+    const Message m = ParseWith(in);
+    EXPECT_EQ(m.format, MessageFormat::kUnparsed) << in;
+    EXPECT_EQ(m.issue, ParseIssue::kNoHeader) << in;
+    EXPECT_EQ(m.msg, in);
+    EXPECT_EQ(m.raw.data(), in.data());
+    EXPECT_EQ(m.raw.size(), in.size());
+    EXPECT_TRUE(m.hostname.empty());
+    EXPECT_EQ(m.pri, -1);
+  }
+}
+
+TEST(UnparsedTest, BadPriIsKeptWhole) {
+  for (const std::string_view in :
+       {std::string_view("<999>Nov 23 08:00:00 host app: x"), std::string_view("<>x"),
+        std::string_view("<192>x"), std::string_view("<1234>x"), std::string_view("<"),
+        std::string_view("<13"), std::string_view("<a>x"), std::string_view("<html>")}) {
+    const Message m = ParseWith(in);
+    EXPECT_EQ(m.format, MessageFormat::kUnparsed) << in;
+    EXPECT_EQ(m.issue, ParseIssue::kBadPri) << in;
+    EXPECT_EQ(m.msg, in);
+    EXPECT_EQ(m.raw, in);
+    EXPECT_TRUE(m.hostname.empty());
+  }
+}
+
+TEST(UnparsedTest, EmptyFrame) {
+  const Message m = ParseWith("");
+  EXPECT_EQ(m.format, MessageFormat::kUnparsed);
+  EXPECT_EQ(m.issue, ParseIssue::kEmpty);
+  EXPECT_TRUE(m.msg.empty());
+}
+
+TEST(LineEndTest, TrailingNewlineIsOutsideMsgButInRaw) {
+  for (const std::string& in : {std::string("<13>Nov 23 08:00:00 host app: text\n"),
+                                std::string("<13>Nov 23 08:00:00 host app: text\r\n")}) {
+    const Message m = ParseWith(in);
+    EXPECT_EQ(m.msg, "text");
+    EXPECT_EQ(m.raw, in);
+  }
+  EXPECT_EQ(ParseWith("<13>1 - h a - - - text\r\n").msg, "text");
+  EXPECT_EQ(ParseWith("plain text\n").msg, "plain text");
+}
+
+TEST(Utf8Test, JapanesePassesThroughUntouched) {
+  const std::string in =
+      "<13>Nov 23 08:00:00 ホスト app[1]: ログイン失敗 ユーザー=太郎 from 192.0.2.1";
+  const Message m = ParseWith(in);
+  EXPECT_EQ(m.format, MessageFormat::kRfc3164);
+  EXPECT_EQ(m.issue, ParseIssue::kNone);
+  EXPECT_EQ(m.hostname, "ホスト");
+  EXPECT_EQ(m.msg, "ログイン失敗 ユーザー=太郎 from 192.0.2.1");
+}
+
+TEST(Utf8Test, InvalidUtf8IsOnlyCounted) {
+  const std::string in = "<13>Nov 23 08:00:00 host app: bad \xC3\x28 and \xED\xA0\x80 end";
+  Message m = ParseWith(in);
+  EXPECT_EQ(m.format, MessageFormat::kRfc3164);
+  EXPECT_EQ(m.issue, ParseIssue::kInvalidUtf8);
+  EXPECT_EQ(m.msg, "bad \xC3\x28 and \xED\xA0\x80 end");
+
+  ParserOptions options;
+  options.validate_utf8 = false;
+  m = ParseWith(in, options);
+  EXPECT_EQ(m.issue, ParseIssue::kNone);
+}
+
+TEST(Utf8Test, OverlongAndTruncatedSequencesAreInvalid) {
+  for (const std::string tail :
+       {"\xC0\xAF", "\xE0\x80\xAF", "\xF4\x90\x80\x80", "\xE3\x81", "\xFF", "\x80"}) {
+    EXPECT_EQ(ParseWith("<13>1 - h a - - - x" + tail).issue, ParseIssue::kInvalidUtf8);
+  }
+  EXPECT_EQ(ParseWith("<13>1 - h a - - - \xF0\x9F\x98\x80 ok").issue, ParseIssue::kNone);
+}
+
+TEST(NulTest, NulBytesAreKeptInMsg) {
+  static constexpr char kIn[] = "<13>Nov 23 08:00:00 host app: a\0b\0";
+  const std::string in(kIn, sizeof(kIn) - 1);
+  const Message m = ParseWith(in);
+  EXPECT_EQ(m.format, MessageFormat::kRfc3164);
+  EXPECT_EQ(m.msg, std::string_view("a\0b\0", 4));
+}
+
+}  // namespace
+}  // namespace konseki::receiver

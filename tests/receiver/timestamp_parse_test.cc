@@ -1,0 +1,143 @@
+#include <gtest/gtest.h>
+#include <time.h>
+
+#include <chrono>
+#include <string_view>
+
+#include "receiver/timestamp.h"
+
+namespace konseki::receiver {
+namespace {
+
+using std::chrono::hours;
+using std::chrono::microseconds;
+using std::chrono::nanoseconds;
+using std::chrono::seconds;
+
+TimePoint Utc(int y, int mo, int d, int h, int mi, int s) {
+  struct tm tm = {};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = s;
+  return TimePoint(seconds(timegm(&tm)));
+}
+
+TEST(DaysFromCivilTest, AgreesWithTimegmOverCenturies) {
+  for (int y = 1900; y <= 2200; y += 7) {
+    for (unsigned m = 1; m <= 12; ++m) {
+      for (unsigned d = 1; d <= DaysInMonth(y, m); d += 3) {
+        const TimePoint expected = Utc(y, static_cast<int>(m), static_cast<int>(d), 0, 0, 0);
+        EXPECT_EQ(DaysFromCivil(y, m, d) * 86400, expected.time_since_epoch() / seconds(1))
+            << y << "-" << m << "-" << d;
+      }
+    }
+  }
+}
+
+TEST(DaysInMonthTest, LeapRules) {
+  EXPECT_EQ(DaysInMonth(2024, 2), 29u);
+  EXPECT_EQ(DaysInMonth(2026, 2), 28u);
+  EXPECT_EQ(DaysInMonth(1900, 2), 28u);
+  EXPECT_EQ(DaysInMonth(2000, 2), 29u);
+  EXPECT_EQ(DaysInMonth(2026, 4), 30u);
+  EXPECT_EQ(DaysInMonth(2026, 13), 0u);
+}
+
+TEST(ReadIsoTimestampTest, Rfc3339Forms) {
+  TimePoint t;
+  EXPECT_EQ(ReadIsoTimestamp("1985-04-12T23:20:50.52Z", 0, &t), 23u);
+  EXPECT_EQ(t, Utc(1985, 4, 12, 23, 20, 50) + nanoseconds(520'000'000));
+  EXPECT_EQ(ReadIsoTimestamp("1996-12-19T16:39:57-08:00", 0, &t), 25u);
+  EXPECT_EQ(t, Utc(1996, 12, 20, 0, 39, 57));
+  EXPECT_EQ(ReadIsoTimestamp("2026-11-23t08:00:00.123456789123+09:00 rest", 0, &t), 38u);
+  EXPECT_EQ(t, Utc(2026, 11, 22, 23, 0, 0) + nanoseconds(123456789));
+  EXPECT_EQ(ReadIsoTimestamp("2026-11-23 08:00:00+0530", 0, &t), 24u);
+  EXPECT_EQ(t, Utc(2026, 11, 23, 2, 30, 0));
+  EXPECT_EQ(ReadIsoTimestamp("2026-11-23 08:00:00-07", 0, &t), 22u);
+  EXPECT_EQ(t, Utc(2026, 11, 23, 15, 0, 0));
+}
+
+TEST(ReadIsoTimestampTest, NoZoneUsesDefaultOffset) {
+  TimePoint t;
+  EXPECT_EQ(ReadIsoTimestamp("2026-11-23 08:00:00 host", -3600, &t), 19u);
+  EXPECT_EQ(t, Utc(2026, 11, 23, 9, 0, 0));
+}
+
+TEST(ReadIsoTimestampTest, RejectsOutOfRangeAndShortForms) {
+  TimePoint t;
+  for (const std::string_view bad :
+       {"2026-13-01T00:00:00Z", "2026-02-29T00:00:00Z", "2026-04-31T00:00:00Z",
+        "2026-11-23T24:00:00Z", "2026-11-23T23:60:00Z", "2026-11-23T23:59:61Z",
+        "2026-11-23X08:00:00Z", "2026-11-23T08:00:0", "2026-11-23T08:00:00.Z",
+        "2026-11-23T08:00:00+2", "2026-11-23T08:00:00+25:00", "26-11-23T08:00:00Z", ""}) {
+    EXPECT_EQ(ReadIsoTimestamp(bad, 0, &t), 0u) << bad;
+  }
+}
+
+TEST(ReadBsdTimestampTest, DayForms) {
+  BsdTimestamp b;
+  EXPECT_EQ(ReadBsdTimestamp("Nov  3 07:05:09 host", &b), 15u);
+  EXPECT_EQ(b.month, 11u);
+  EXPECT_EQ(b.day, 3u);
+  EXPECT_EQ(b.hour, 7u);
+  EXPECT_EQ(b.minute, 5u);
+  EXPECT_EQ(b.second, 9u);
+  EXPECT_EQ(b.year, 0);
+  EXPECT_EQ(ReadBsdTimestamp("Nov 3 07:05:09", &b), 14u);
+  EXPECT_EQ(ReadBsdTimestamp("nov 03 07:05:09", &b), 15u);
+  EXPECT_EQ(b.day, 3u);
+  EXPECT_EQ(ReadBsdTimestamp("Dec 31 23:59:60", &b), 15u);
+}
+
+TEST(ReadBsdTimestampTest, OptionalYearAndFraction) {
+  BsdTimestamp b;
+  EXPECT_EQ(ReadBsdTimestamp("2015 Nov 13 13:40:01 ether", &b), 20u);
+  EXPECT_EQ(b.year, 2015);
+  EXPECT_EQ(ReadBsdTimestamp("Nov 13 2015 13:40:01", &b), 20u);
+  EXPECT_EQ(b.year, 2015);
+  EXPECT_EQ(ReadBsdTimestamp("Mar  1 18:46:11.123: %SYS", &b), 19u);
+  EXPECT_EQ(b.nanos, 123'000'000u);
+}
+
+TEST(ReadBsdTimestampTest, RejectsMalformed) {
+  BsdTimestamp b;
+  for (const std::string_view bad :
+       {"Foo 23 08:00:00", "Nov 32 08:00:00", "Nov 00 08:00:00", "Feb 30 08:00:00",
+        "Nov 23 8:00:00", "Nov 23 08:00", "Nov   3 08:00:00", "Nov23 08:00:00", "Nov 23  08:00:00",
+        "No", ""}) {
+    EXPECT_EQ(ReadBsdTimestamp(bad, &b), 0u) << bad;
+  }
+}
+
+TEST(ResolveBsdTimestampTest, ExplicitYearIgnoresReception) {
+  BsdTimestamp b;
+  ASSERT_GT(ReadBsdTimestamp("2015 Nov 13 13:40:01", &b), 0u);
+  TimePoint t;
+  ASSERT_TRUE(ResolveBsdTimestamp(b, Utc(2026, 1, 1, 0, 0, 0), 3600, hours(24 * 31), &t));
+  EXPECT_EQ(t, Utc(2015, 11, 13, 12, 40, 1));
+}
+
+TEST(ResolveBsdTimestampTest, NeverBeyondMaxFutureOverAYearOfReceptions) {
+  // For every reception day of a year and a spread of stamps, the chosen
+  // instant is within (received - 1 year, received + max_future].
+  const Duration max_future = hours(24 * 31);
+  TimePoint t;
+  for (int day = 0; day < 366; day += 5) {
+    const TimePoint received = Utc(2026, 1, 1, 12, 0, 0) + hours(24 * day);
+    for (unsigned month = 1; month <= 12; ++month) {
+      BsdTimestamp b;
+      b.month = month;
+      b.day = 28;
+      b.hour = 6;
+      ASSERT_TRUE(ResolveBsdTimestamp(b, received, 0, max_future, &t));
+      EXPECT_LE(t, received + max_future);
+      EXPECT_GT(t, received - hours(24 * 366) + max_future - hours(24 * 31));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace konseki::receiver
