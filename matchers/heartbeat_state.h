@@ -1,0 +1,67 @@
+// What the heartbeat tracker knows about one host, and how it is written to
+// and read from the state files that survive a restart.
+//
+// State file (text, one host per line, so a damaged line costs one host):
+//   konseki-heartbeat-state 1
+//   H <name> <sender> <flags> <first_seen_ns> <last_seen_ns> <stop_time_ns>
+//     <last_ts_ns> <offset_baseline_ns> <last_clock_alert_ns> <observed_secs>
+//     <decayed_at_secs> <20 time weights> <20 square weights> <stop_message>
+//     <last_message>                                   (all on one line)
+//   end <number of H lines>
+// Strings are written as ':' followed by the bytes with '%', space, control
+// characters and 0x7f as %XX, so any host name or message survives.
+#ifndef KONSEKI_MATCHERS_HEARTBEAT_STATE_H_
+#define KONSEKI_MATCHERS_HEARTBEAT_STATE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "matchers/cadence_estimator.h"
+
+namespace konseki::matchers {
+
+// Times are Unix nanoseconds; 0 means "never". A plain value, not thread-safe.
+struct HostState {
+  std::string name;          // as first seen (lookups are case-insensitive)
+  std::string sender;        // last sender address
+  std::string last_message;  // last raw line, cut to HeartbeatOptions::max_last_message_bytes
+  std::string stop_message;  // raw line the rule engine flagged as syslog.stopped
+  int64_t first_seen_ns = 0;
+  int64_t last_seen_ns = 0;         // receive time of the newest message
+  int64_t stop_time_ns = 0;         // receive time of stop_message
+  int64_t last_ts_ns = 0;           // newest host timestamp (reset when the clock went back)
+  int64_t offset_baseline_ns = 0;   // max of (host timestamp - receive time) since last reset
+  int64_t last_clock_alert_ns = 0;  // when host.clock_jump last fired
+  bool seen = false;                // false: an expected host that never reported
+  bool silent = false;              // host.silent fired and the host has not come back
+  bool stop_seen = false;           // stop_message/stop_time_ns are set
+  bool has_ts = false;              // last_ts_ns/offset_baseline_ns are set
+  bool silent_after_stop = false;   // the host.silent alert said a stop message preceded it
+  CadenceEstimator cadence;
+};
+
+inline constexpr std::string_view kStateFileHeader = "konseki-heartbeat-state 1";
+
+// "heartbeat.<shard>.state".
+std::string StateFileName(size_t shard);
+// True for "heartbeat.<digits>.state" (not for the ".tmp" files of a write).
+bool IsStateFileName(std::string_view file_name);
+
+// Appends one "H ..." line, newline included.
+void AppendHostStateLine(const HostState& host, std::string* out);
+// Parses one "H ..." line (without its newline). False if malformed; *out is
+// then unspecified.
+bool ParseHostStateLine(std::string_view line, HostState* out);
+
+// Writes data to path.tmp, fsyncs it, renames it over path and fsyncs the
+// directory, so readers see the old file or the new one, never a mix.
+Status WriteFileAtomically(const std::string& path, std::string_view data);
+// Reads a whole file.
+Status ReadFileToString(const std::string& path, std::string* out);
+
+}  // namespace konseki::matchers
+
+#endif  // KONSEKI_MATCHERS_HEARTBEAT_STATE_H_

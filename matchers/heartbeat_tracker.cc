@@ -1,0 +1,728 @@
+#include "matchers/heartbeat_tracker.h"
+
+#include <fnmatch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <mutex>
+#include <system_error>
+#include <utility>
+
+#include "common/host_shard.h"
+
+namespace konseki::matchers {
+namespace {
+
+constexpr size_t kMaxHostLength = 255;  // DNS limit; longer "hosts" are junk
+constexpr double kNsPerSec = 1e9;
+
+int64_t Ns(TimePoint t) { return t.time_since_epoch().count(); }
+int64_t SecsToNs(double secs) {
+  if (!(secs > 0)) return 0;
+  if (secs > 9e9) return INT64_MAX / 4;  // ~290 years: "never" without overflow
+  return static_cast<int64_t>(secs * kNsPerSec);
+}
+double NsToSecs(int64_t ns) { return static_cast<double>(ns) / kNsPerSec; }
+TimePoint FromNs(int64_t ns) { return TimePoint(Duration(ns)); }
+
+std::string FormatSecs(double secs, int decimals) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, secs);
+  return buf;
+}
+
+char FoldCase(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+
+}  // namespace
+
+struct HeartbeatTracker::Snapshot {
+  std::mutex mu;                // guards samples
+  std::vector<Sample> samples;  // konseki_host_last_seen_timestamp_seconds of this shard
+};
+
+Status ValidateHeartbeatOptions(const HeartbeatOptions& o) {
+  auto bad = [](const std::string& m) { return Status::InvalidArgument("heartbeat." + m); };
+  if (o.silence_after_secs < 0) return bad("silence_after_secs must be >= 0 (0: learn)");
+  if (!(o.multiplier > 0)) return bad("multiplier must be > 0");
+  if (!(o.floor_secs > 0)) return bad("floor_secs must be > 0");
+  if (!(o.ceiling_secs >= o.floor_secs)) return bad("ceiling_secs must be >= floor_secs");
+  if (!(o.initial_cadence_secs > 0)) return bad("initial_cadence_secs must be > 0");
+  if (o.learning_secs < 0) return bad("learning_secs must be >= 0");
+  if (!(o.cadence_quantile > 0 && o.cadence_quantile <= 1)) {
+    return bad("cadence_quantile must be in (0, 1]");
+  }
+  if (!(o.cadence_half_life_secs > 0)) return bad("cadence_half_life_secs must be > 0");
+  for (size_t i = 0; i < o.overrides.size(); ++i) {
+    const HeartbeatOverride& ov = o.overrides[i];
+    std::string where = "overrides[" + std::to_string(i) + "]";
+    if (ov.host.empty() == ov.host_pattern.empty()) {
+      return bad(where + ": give exactly one of host and host_pattern");
+    }
+    if (ov.silence_after_secs < 0) return bad(where + ".silence_after_secs must be >= 0");
+  }
+  for (size_t i = 0; i < o.expected_hosts.size(); ++i) {
+    if (o.expected_hosts[i].empty() || o.expected_hosts[i].size() > kMaxHostLength) {
+      return bad("expected_hosts[" + std::to_string(i) + "] must be 1 to 255 bytes");
+    }
+  }
+  if (o.clock_jump_tolerance_secs < 0) return bad("clock_jump_tolerance_secs must be >= 0");
+  if (o.save_interval_secs < 0) return bad("save_interval_secs must be >= 0");
+  if (o.startup_grace_secs < 0) return bad("startup_grace_secs must be >= 0");
+  if (o.stall_secs < 0) return bad("stall_secs must be >= 0");
+  if (o.forget_after_secs < 0) return bad("forget_after_secs must be >= 0");
+  if (o.max_hosts == 0) return bad("max_hosts must be > 0");
+  return Status::Ok();
+}
+
+size_t HeartbeatTracker::HostHash::operator()(std::string_view h) const {
+  // Shards are chosen by konseki::HostHash modulo N, so within one shard that
+  // hash is biased; mix it before the table uses it.
+  uint64_t x = ::konseki::HostHash(h) * 0x9E3779B97F4A7C15ull;
+  return static_cast<size_t>(x ^ (x >> 29));
+}
+
+bool HeartbeatTracker::HostEq::operator()(std::string_view a, std::string_view b) const {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (FoldCase(a[i]) != FoldCase(b[i])) return false;
+  }
+  return true;
+}
+
+HeartbeatTracker::HeartbeatTracker(const HeartbeatOptions& options, size_t shard, size_t num_shards,
+                                   const Clock& clock, AlertSink& sink, MetricsRegistry& metrics)
+    : options_(options),
+      shard_(shard),
+      num_shards_(num_shards == 0 ? 1 : num_shards),
+      clock_(clock),
+      sink_(sink),
+      max_hosts_((options.max_hosts + num_shards_ - 1) / num_shards_),
+      snapshot_(std::make_shared<Snapshot>()) {
+  start_ns_ = watch_from_ns_ = last_save_ns_ = new_host_tokens_at_ns_ = Ns(clock_.Now());
+  new_host_tokens_ = std::max(1.0, options_.new_host_alerts_per_minute);
+
+  hosts_tracked_ = metrics.GetGauge("konseki_hosts_tracked", "Hosts tracked by the heartbeat.");
+  hosts_silent_ = metrics.GetGauge("konseki_hosts_silent",
+                                   "Hosts silent longer than their threshold (alerted, not back).");
+  messages_ = metrics.GetCounter("konseki_heartbeat_messages_total",
+                                 "Messages observed by the heartbeat tracker.");
+  const char* dropped_help = "Messages the heartbeat could not track, by reason.";
+  dropped_max_hosts_ = metrics.GetCounter("konseki_heartbeat_dropped_total", dropped_help,
+                                          {{"reason", "max_hosts"}});
+  dropped_no_host_ =
+      metrics.GetCounter("konseki_heartbeat_dropped_total", dropped_help, {{"reason", "no_host"}});
+  dropped_host_too_long_ = metrics.GetCounter("konseki_heartbeat_dropped_total", dropped_help,
+                                              {{"reason", "host_too_long"}});
+  const char* alerts_help = "Heartbeat alerts emitted, by sign.";
+  alerts_silent_ =
+      metrics.GetCounter("konseki_heartbeat_alerts_total", alerts_help, {{"sign", "host.silent"}});
+  alerts_resumed_ =
+      metrics.GetCounter("konseki_heartbeat_alerts_total", alerts_help, {{"sign", "host.resumed"}});
+  alerts_new_ =
+      metrics.GetCounter("konseki_heartbeat_alerts_total", alerts_help, {{"sign", "host.new"}});
+  alerts_clock_jump_ = metrics.GetCounter("konseki_heartbeat_alerts_total", alerts_help,
+                                          {{"sign", "host.clock_jump"}});
+  const char* suppressed_help = "Heartbeat alerts not emitted, by sign and reason.";
+  suppressed_new_first_run_ =
+      metrics.GetCounter("konseki_heartbeat_suppressed_alerts_total", suppressed_help,
+                         {{"sign", "host.new"}, {"reason", "first_run"}});
+  suppressed_new_rate_limit_ =
+      metrics.GetCounter("konseki_heartbeat_suppressed_alerts_total", suppressed_help,
+                         {{"sign", "host.new"}, {"reason", "rate_limit"}});
+  suppressed_clock_jump_ =
+      metrics.GetCounter("konseki_heartbeat_suppressed_alerts_total", suppressed_help,
+                         {{"sign", "host.clock_jump"}, {"reason", "rate_limit"}});
+  const char* errors_help = "Heartbeat state file errors, by reason.";
+  errors_save_ =
+      metrics.GetCounter("konseki_heartbeat_errors_total", errors_help, {{"reason", "state_save"}});
+  errors_load_ =
+      metrics.GetCounter("konseki_heartbeat_errors_total", errors_help, {{"reason", "state_load"}});
+  errors_parse_ = metrics.GetCounter("konseki_heartbeat_errors_total", errors_help,
+                                     {{"reason", "state_parse"}});
+  saves_ =
+      metrics.GetCounter("konseki_heartbeat_state_saves_total", "Heartbeat state files written.");
+  forgotten_ = metrics.GetCounter("konseki_heartbeat_forgotten_hosts_total",
+                                  "Hosts dropped after forget_after_secs of silence.");
+  stalls_ = metrics.GetCounter("konseki_heartbeat_stalls_total",
+                               "Times Tick was late by more than stall_secs (grace restarted).");
+  metrics.AddGaugeCallback("konseki_host_last_seen_timestamp_seconds",
+                           "Receive time of each host's last message (capped, silent hosts first).",
+                           [snap = snapshot_](std::vector<Sample>* out) {
+                             std::lock_guard<std::mutex> lock(snap->mu);
+                             out->insert(out->end(), snap->samples.begin(), snap->samples.end());
+                           });
+
+  for (const std::string& host : options_.expected_hosts) {
+    if (HostShard(host, num_shards_) != shard_ || index_.contains(host)) continue;
+    int64_t slot = AddHost(host);
+    if (slot < 0) {
+      dropped_max_hosts_->Inc();
+      continue;
+    }
+    slots_[slot].expected = true;
+    double t = ThresholdFor(slots_[slot]);
+    if (t > 0) Arm(static_cast<uint32_t>(slot), DueFor(slots_[slot], t));
+  }
+  PublishSnapshot();
+}
+
+HeartbeatTracker::~HeartbeatTracker() {
+  hosts_tracked_->Add(-published_tracked_);
+  hosts_silent_->Add(-published_silent_);
+  std::lock_guard<std::mutex> lock(snapshot_->mu);
+  snapshot_->samples.clear();
+}
+
+int64_t HeartbeatTracker::AddHost(std::string_view name) {
+  if (index_.size() >= max_hosts_) return -1;
+  uint32_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    slot = static_cast<uint32_t>(slots_.size());
+    slots_.emplace_back();
+  }
+  Slot& s = slots_[slot];
+  s = Slot();
+  s.live = true;
+  s.state.name.assign(name);
+  for (const HeartbeatOverride& o : options_.overrides) {
+    bool match = !o.host.empty()
+                     ? HostEq()(o.host, name)
+                     : fnmatch(o.host_pattern.c_str(), s.state.name.c_str(), FNM_CASEFOLD) == 0;
+    if (match) {
+      s.override_secs = o.silence_after_secs;
+      break;
+    }
+  }
+  index_.emplace(s.state.name, slot);
+  return slot;
+}
+
+void HeartbeatTracker::RemoveHost(uint32_t slot) {
+  Slot& s = slots_[slot];
+  if (s.state.silent) --silent_count_;
+  index_.erase(s.state.name);
+  s = Slot();
+  free_slots_.push_back(slot);
+}
+
+double HeartbeatTracker::ThresholdFor(const Slot& s) const {
+  if (s.override_secs >= 0) return s.override_secs;
+  if (options_.silence_after_secs > 0) return options_.silence_after_secs;
+  const CadenceEstimator& c = s.state.cadence;
+  double cadence = c.CadenceSecs(options_.cadence_quantile);
+  double learned =
+      std::clamp(options_.multiplier * cadence, options_.floor_secs, options_.ceiling_secs);
+  if (cadence <= 0 || c.observed_secs() < options_.learning_secs) {
+    double prior = std::clamp(options_.multiplier * options_.initial_cadence_secs,
+                              options_.floor_secs, options_.ceiling_secs);
+    learned = std::max(learned, prior);
+  }
+  return learned;
+}
+
+int64_t HeartbeatTracker::DueFor(const Slot& s, double threshold_secs) const {
+  int64_t t = SecsToNs(threshold_secs);
+  int64_t after_start = watch_from_ns_ + std::max(t, SecsToNs(options_.startup_grace_secs));
+  if (!s.state.seen) return after_start;
+  return std::max(s.state.last_seen_ns + t, after_start);
+}
+
+void HeartbeatTracker::Arm(uint32_t slot, int64_t due_ns) {
+  slots_[slot].armed_due_ns = due_ns;
+  deadlines_.Push(due_ns, slot);
+}
+
+void HeartbeatTracker::ArmForgetCheck(uint32_t slot) {
+  const Slot& s = slots_[slot];
+  if (options_.forget_after_secs <= 0 || s.expected || !s.state.seen) return;
+  Arm(slot, std::max(s.state.last_seen_ns, watch_from_ns_) + SecsToNs(options_.forget_after_secs));
+}
+
+void HeartbeatTracker::Observe(const Message& msg) {
+  std::string_view host = msg.host();
+  if (host.empty()) {
+    dropped_no_host_->Inc();
+    return;
+  }
+  if (host.size() > kMaxHostLength) {
+    dropped_host_too_long_->Inc();
+    return;
+  }
+  messages_->Inc();
+  const int64_t now = Ns(msg.received);
+
+  uint32_t slot;
+  bool is_new = false;
+  if (auto it = index_.find(host); it != index_.end()) {
+    slot = it->second;
+  } else {
+    int64_t added = AddHost(host);
+    if (added < 0) {
+      dropped_max_hosts_->Inc();
+      return;
+    }
+    slot = static_cast<uint32_t>(added);
+    is_new = true;
+  }
+  Slot& s = slots_[slot];
+  HostState& h = s.state;
+
+  const bool was_seen = h.seen;
+  const int64_t prev_seen_ns = h.last_seen_ns;
+  if (!h.seen) {
+    h.seen = true;
+    h.first_seen_ns = h.last_seen_ns = now;
+  } else if (now > h.last_seen_ns) {
+    // Time konseki itself was down or stalled is not the host's silence.
+    int64_t learn_from = std::max(h.last_seen_ns, watch_from_ns_);
+    if (now > learn_from) {
+      double gap = NsToSecs(now - learn_from);
+      // After learning, an outage we alerted on does not teach the host's
+      // cadence beyond the threshold that caught it.
+      if (h.silent && h.cadence.observed_secs() >= options_.learning_secs) {
+        gap = std::min(gap, ThresholdFor(s));
+      }
+      h.cadence.AddGap(gap, NsToSecs(now), options_.cadence_half_life_secs);
+    }
+    h.last_seen_ns = now;
+  }
+  if (h.sender != msg.sender) h.sender.assign(msg.sender);
+  h.last_message.assign(msg.raw.substr(0, options_.max_last_message_bytes));
+  CheckClock(s, msg);
+
+  if (h.silent) {
+    FireResumed(s, msg, was_seen ? prev_seen_ns : 0);
+  } else if (is_new && !s.expected) {
+    FireNew(s, msg);
+  }
+
+  double threshold = ThresholdFor(s);
+  if (threshold > 0) {
+    int64_t due = DueFor(s, threshold);
+    if (due < s.armed_due_ns) Arm(slot, due);
+  } else if (s.armed_due_ns == kNotArmed) {
+    ArmForgetCheck(slot);
+  }
+}
+
+void HeartbeatTracker::NoteStopMessage(const Message& msg) {
+  auto it = index_.find(msg.host());
+  if (it == index_.end()) return;
+  HostState& h = slots_[it->second].state;
+  h.stop_seen = true;
+  h.stop_time_ns = Ns(msg.received);
+  h.stop_message.assign(msg.raw.substr(0, options_.max_last_message_bytes));
+}
+
+bool HeartbeatTracker::StopLinked(const Slot& s) const {
+  const HostState& h = s.state;
+  return h.seen && h.stop_seen &&
+         h.stop_time_ns >= h.last_seen_ns - SecsToNs(options_.stop_link_secs);
+}
+
+void HeartbeatTracker::CheckClock(Slot& s, const Message& msg) {
+  if (options_.clock_jump_tolerance_secs <= 0 || !msg.has_timestamp) return;
+  HostState& h = s.state;
+  const int64_t ts = Ns(msg.timestamp);
+  const int64_t received = Ns(msg.received);
+  const int64_t offset = ts - received;
+  const int64_t tol = SecsToNs(options_.clock_jump_tolerance_secs);
+  const char* kind = nullptr;
+  int64_t jump_ns = 0;
+  std::string previous;
+  if (!h.has_ts) {
+    h.has_ts = true;
+    h.last_ts_ns = ts;
+    h.offset_baseline_ns = offset;
+    // Late timestamps are normal (queued or relayed lines); early ones are not.
+    if (offset > tol) {
+      kind = "ahead";
+      jump_ns = offset;
+    }
+  } else if (ts < h.last_ts_ns - tol) {
+    kind = "backwards";
+    jump_ns = h.last_ts_ns - ts;
+    previous = FormatRfc3339Micros(FromNs(h.last_ts_ns));
+    h.last_ts_ns = ts;
+    h.offset_baseline_ns = offset;
+  } else if (offset > h.offset_baseline_ns + tol) {
+    // The baseline is the highest offset seen: queueing only makes offsets
+    // smaller, so a rise beyond it is the host's clock moving forward.
+    kind = "forward";
+    jump_ns = offset - h.offset_baseline_ns;
+    previous = FormatRfc3339Micros(FromNs(h.last_ts_ns));
+    h.offset_baseline_ns = offset;
+    h.last_ts_ns = std::max(h.last_ts_ns, ts);
+  } else {
+    h.last_ts_ns = std::max(h.last_ts_ns, ts);
+    h.offset_baseline_ns = std::max(h.offset_baseline_ns, offset);
+  }
+  if (kind == nullptr) return;
+  if (h.last_clock_alert_ns != 0 &&
+      received - h.last_clock_alert_ns < SecsToNs(options_.clock_jump_alert_interval_secs)) {
+    suppressed_clock_jump_->Inc();
+    return;
+  }
+  h.last_clock_alert_ns = received;
+
+  Alert a;
+  a.time = a.received = msg.received;
+  a.host = h.name;
+  a.sender.assign(msg.sender);
+  a.rule = "heartbeat.clock_jump";
+  a.sign = "host.clock_jump";
+  a.severity = Severity::kMedium;
+  std::string secs = FormatSecs(NsToSecs(jump_ns), 0);
+  if (std::string_view(kind) == "ahead") {
+    a.title = "clock of " + h.name + " is " + secs + " s ahead of the receive time";
+  } else {
+    a.title = "clock of " + h.name + " jumped " + kind + " by " + secs + " s";
+  }
+  a.program.assign(msg.app_name);
+  a.pid.assign(msg.procid);
+  a.fields = {{"kind", kind},
+              {"jump_secs", secs},
+              {"host_timestamp", FormatRfc3339Micros(msg.timestamp)},
+              {"received", FormatRfc3339Micros(msg.received)},
+              {"offset_secs", FormatSecs(NsToSecs(offset), 0)},
+              {"tolerance_secs", FormatSecs(options_.clock_jump_tolerance_secs, 0)}};
+  if (!previous.empty()) a.fields.emplace_back("previous_host_timestamp", previous);
+  a.message.assign(msg.raw);
+  Emit(a);
+}
+
+void HeartbeatTracker::FireNew(Slot& s, const Message& msg) {
+  if (!options_.new_host_alerts) return;
+  const int64_t now = Ns(msg.received);
+  if (!state_loaded_ && now - start_ns_ < SecsToNs(options_.new_host_learning_secs)) {
+    suppressed_new_first_run_->Inc();
+    return;
+  }
+  if (options_.new_host_alerts_per_minute > 0) {
+    double per_min = options_.new_host_alerts_per_minute;
+    if (now > new_host_tokens_at_ns_) {
+      new_host_tokens_ =
+          std::min(std::max(1.0, per_min),
+                   new_host_tokens_ + NsToSecs(now - new_host_tokens_at_ns_) / 60 * per_min);
+      new_host_tokens_at_ns_ = now;
+    }
+    if (new_host_tokens_ < 1) {
+      suppressed_new_rate_limit_->Inc();
+      return;
+    }
+    new_host_tokens_ -= 1;
+  }
+  const HostState& h = s.state;
+  Alert a;
+  a.time = a.received = msg.received;
+  a.host = h.name;
+  a.sender = h.sender;
+  a.rule = "heartbeat.new";
+  a.sign = "host.new";
+  a.severity = Severity::kMedium;
+  a.title = "first message ever from " + h.name + " (sender " + h.sender + ")";
+  a.program.assign(msg.app_name);
+  a.pid.assign(msg.procid);
+  a.fields = {{"first_seen", FormatRfc3339Micros(msg.received)}, {"sender", h.sender}};
+  a.message.assign(msg.raw);
+  Emit(a);
+}
+
+void HeartbeatTracker::FireResumed(Slot& s, const Message& msg, int64_t prev_seen_ns) {
+  HostState& h = s.state;
+  const int64_t gap_ns = Ns(msg.received) - (prev_seen_ns != 0 ? prev_seen_ns : start_ns_);
+  h.silent = false;
+  --silent_count_;
+  Alert a;
+  a.time = a.received = msg.received;
+  a.host = h.name;
+  a.sender = h.sender;
+  a.rule = "heartbeat.resumed";
+  a.sign = "host.resumed";
+  a.severity = Severity::kMedium;
+  std::string gap = FormatSecs(NsToSecs(gap_ns), 0);
+  a.title = h.name + " resumed after " + gap + " s of silence";
+  a.program.assign(msg.app_name);
+  a.pid.assign(msg.procid);
+  a.fields = {
+      {"gap_secs", gap},
+      {"last_seen", prev_seen_ns != 0 ? FormatRfc3339Micros(FromNs(prev_seen_ns)) : "never"},
+      {"preceded_by_stop", h.silent_after_stop ? "true" : "false"}};
+  h.silent_after_stop = false;
+  a.message.assign(msg.raw);
+  Emit(a);
+}
+
+void HeartbeatTracker::FireSilent(Slot& s, int64_t now_ns, double threshold_secs) {
+  HostState& h = s.state;
+  const bool stop = StopLinked(s);
+  h.silent = true;
+  h.silent_after_stop = stop;
+  ++silent_count_;
+  const int64_t since = h.seen ? h.last_seen_ns : start_ns_;
+  std::string silence = FormatSecs(NsToSecs(now_ns - since), 0);
+  std::string threshold = FormatSecs(threshold_secs, 0);
+  double cadence = h.cadence.CadenceSecs(options_.cadence_quantile);
+
+  Alert a;
+  a.time = a.received = FromNs(now_ns);
+  a.host = h.name;
+  a.sender = h.sender;
+  a.rule = "heartbeat.silent";
+  a.sign = "host.silent";
+  a.severity = stop ? Severity::kCritical : Severity::kHigh;
+  if (h.seen) {
+    a.title = h.name + " silent for " + silence + " s (threshold " + threshold + " s)";
+    if (stop) a.title += " after a syslog stop message";
+  } else {
+    a.title = "expected host " + h.name + " has not reported for " + silence + " s";
+  }
+  const char* source = s.override_secs >= 0                                 ? "override"
+                       : options_.silence_after_secs > 0                    ? "fixed"
+                       : h.cadence.observed_secs() < options_.learning_secs ? "learning"
+                                                                            : "learned";
+  a.fields = {{"last_seen", h.seen ? FormatRfc3339Micros(FromNs(h.last_seen_ns)) : "never"},
+              {"silence_secs", silence},
+              {"expected_cadence_secs", FormatSecs(cadence, 1)},
+              {"threshold_secs", threshold},
+              {"threshold_source", source},
+              {"preceded_by_stop", stop ? "true" : "false"}};
+  if (stop) a.fields.emplace_back("stop_message", h.stop_message);
+  a.fields.emplace_back("last_message", h.last_message);
+  Emit(a);
+}
+
+void HeartbeatTracker::Emit(Alert& alert) {
+  if (alert.sign == "host.silent") {
+    alerts_silent_->Inc();
+  } else if (alert.sign == "host.resumed") {
+    alerts_resumed_->Inc();
+  } else if (alert.sign == "host.new") {
+    alerts_new_->Inc();
+  } else {
+    alerts_clock_jump_->Inc();
+  }
+  sink_.Emit(alert);
+}
+
+void HeartbeatTracker::Tick() {
+  const int64_t now = Ns(clock_.Now());
+  if (last_tick_ns_ != 0 && options_.stall_secs > 0 &&
+      now - last_tick_ns_ > SecsToNs(options_.stall_secs)) {
+    watch_from_ns_ = now;
+    stalls_->Inc();
+  }
+  last_tick_ns_ = now;
+
+  while (!deadlines_.empty() && deadlines_.Top().due_ns <= now) {
+    DeadlineQueue::Entry e = deadlines_.Top();
+    deadlines_.Pop();
+    if (e.slot >= slots_.size()) continue;
+    Slot& s = slots_[e.slot];
+    if (!s.live || s.armed_due_ns != e.due_ns) continue;  // stale entry
+    s.armed_due_ns = kNotArmed;
+    double threshold = ThresholdFor(s);
+    if (s.state.silent || threshold <= 0) {
+      if (options_.forget_after_secs > 0 && !s.expected && s.state.seen &&
+          now - s.state.last_seen_ns >= SecsToNs(options_.forget_after_secs)) {
+        RemoveHost(e.slot);
+        forgotten_->Inc();
+      } else {
+        ArmForgetCheck(e.slot);
+      }
+      continue;
+    }
+    int64_t due = DueFor(s, threshold);
+    if (due > now) {
+      Arm(e.slot, due);
+      continue;
+    }
+    FireSilent(s, now, threshold);
+    ArmForgetCheck(e.slot);
+  }
+  if (deadlines_.size() > 2 * index_.size() + 1024) CompactDeadlines();
+
+  if (now - last_snapshot_ns_ >= SecsToNs(options_.metrics_interval_secs)) PublishSnapshot();
+  if (options_.save_interval_secs > 0 && !options_.state_dir.empty() &&
+      now - last_save_ns_ >= SecsToNs(options_.save_interval_secs)) {
+    last_save_ns_ = now;
+    (void)SaveState();  // failures are counted in konseki_heartbeat_errors_total
+  }
+}
+
+void HeartbeatTracker::CompactDeadlines() {
+  deadlines_.Clear();
+  for (uint32_t i = 0; i < slots_.size(); ++i) {
+    if (slots_[i].live && slots_[i].armed_due_ns != kNotArmed) {
+      deadlines_.Push(slots_[i].armed_due_ns, i);
+    }
+  }
+}
+
+void HeartbeatTracker::PublishSnapshot() {
+  last_snapshot_ns_ = Ns(clock_.Now());
+  double tracked = static_cast<double>(index_.size());
+  double silent = static_cast<double>(silent_count_);
+  hosts_tracked_->Add(tracked - published_tracked_);
+  hosts_silent_->Add(silent - published_silent_);
+  published_tracked_ = tracked;
+  published_silent_ = silent;
+
+  size_t cap = (options_.max_host_metrics + num_shards_ - 1) / num_shards_;
+  std::vector<Sample> samples;
+  samples.reserve(std::min(cap, index_.size()));
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const Slot& s : slots_) {
+      if (samples.size() >= cap) break;
+      if (!s.live || !s.state.seen || s.state.silent != (pass == 0)) continue;
+      samples.push_back(Sample{{{"host", s.state.name}}, NsToSecs(s.state.last_seen_ns)});
+    }
+  }
+  std::lock_guard<std::mutex> lock(snapshot_->mu);
+  snapshot_->samples.swap(samples);
+}
+
+Status HeartbeatTracker::SaveState() {
+  if (options_.state_dir.empty()) return Status::Ok();
+  std::error_code ec;
+  std::filesystem::create_directories(options_.state_dir, ec);
+  if (ec) {
+    errors_save_->Inc();
+    return Status::IoError("heartbeat: cannot create state_dir " + options_.state_dir + ": " +
+                           ec.message());
+  }
+  std::string data;
+  data.reserve(index_.size() * 400 + 64);
+  data.append(kStateFileHeader);
+  data.push_back('\n');
+  size_t n = 0;
+  for (const Slot& s : slots_) {
+    if (!s.live) continue;
+    AppendHostStateLine(s.state, &data);
+    ++n;
+  }
+  data.append("end " + std::to_string(n) + "\n");
+  Status st = WriteFileAtomically(options_.state_dir + "/" + StateFileName(shard_), data);
+  if (st.ok()) {
+    saves_->Inc();
+  } else {
+    errors_save_->Inc();
+  }
+  return st;
+}
+
+bool HeartbeatTracker::MergeLoaded(HostState&& loaded) {
+  if (auto it = index_.find(loaded.name); it != index_.end()) {
+    Slot& s = slots_[it->second];
+    if (s.state.seen && (!loaded.seen || s.state.last_seen_ns >= loaded.last_seen_ns)) {
+      return false;
+    }
+    if (s.state.silent) --silent_count_;
+    std::string name = std::move(s.state.name);  // the index key's spelling
+    s.state = std::move(loaded);
+    s.state.name = std::move(name);
+    if (s.state.silent) ++silent_count_;
+    return true;
+  }
+  int64_t slot = AddHost(loaded.name);
+  if (slot < 0) {
+    dropped_max_hosts_->Inc();
+    return false;
+  }
+  Slot& s = slots_[slot];
+  std::string name = std::move(s.state.name);
+  s.state = std::move(loaded);
+  s.state.name = std::move(name);
+  if (s.state.silent) ++silent_count_;
+  return true;
+}
+
+Status HeartbeatTracker::LoadState() {
+  if (options_.state_dir.empty()) return Status::Ok();
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::directory_iterator dir(options_.state_dir, ec);
+  if (ec) {
+    if (ec == std::errc::no_such_file_or_directory) return Status::Ok();
+    errors_load_->Inc();
+    return Status::IoError("heartbeat: cannot list state_dir " + options_.state_dir + ": " +
+                           ec.message());
+  }
+  std::vector<std::string> files;
+  for (const fs::directory_entry& entry : dir) {
+    std::string name = entry.path().filename().string();
+    if (IsStateFileName(name)) files.push_back(entry.path().string());
+  }
+  std::sort(files.begin(), files.end());
+
+  Status result;
+  std::string data;
+  for (const std::string& path : files) {
+    Status st = ReadFileToString(path, &data);
+    if (!st.ok()) {
+      errors_load_->Inc();
+      if (result.ok()) result = st;
+      continue;
+    }
+    std::string_view rest = data;
+    size_t nl = rest.find('\n');
+    if (nl == std::string_view::npos || rest.substr(0, nl) != kStateFileHeader) {
+      errors_parse_->Inc();
+      continue;
+    }
+    rest.remove_prefix(nl + 1);
+    state_loaded_ = true;
+    size_t records = 0;
+    bool ended = false;
+    while (!rest.empty()) {
+      nl = rest.find('\n');
+      std::string_view line = rest.substr(0, nl);
+      rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+      if (line.starts_with("end ")) {
+        ended = line.substr(4) == std::to_string(records);
+        break;
+      }
+      ++records;
+      HostState loaded;
+      if (!ParseHostStateLine(line, &loaded) || loaded.name.size() > kMaxHostLength) {
+        errors_parse_->Inc();
+        continue;
+      }
+      if (HostShard(loaded.name, num_shards_) != shard_) continue;
+      MergeLoaded(std::move(loaded));
+    }
+    if (!ended) errors_parse_->Inc();  // truncated or edited by hand
+  }
+
+  for (uint32_t i = 0; i < slots_.size(); ++i) {
+    Slot& s = slots_[i];
+    if (!s.live) continue;
+    double threshold = ThresholdFor(s);
+    if (s.state.silent || threshold <= 0) {
+      ArmForgetCheck(i);
+    } else {
+      Arm(i, DueFor(s, threshold));
+    }
+  }
+  PublishSnapshot();
+  return result;
+}
+
+double HeartbeatTracker::ThresholdSecs(std::string_view host) const {
+  auto it = index_.find(host);
+  return it == index_.end() ? -1 : ThresholdFor(slots_[it->second]);
+}
+
+double HeartbeatTracker::CadenceSecs(std::string_view host) const {
+  auto it = index_.find(host);
+  return it == index_.end()
+             ? -1
+             : slots_[it->second].state.cadence.CadenceSecs(options_.cadence_quantile);
+}
+
+}  // namespace konseki::matchers

@@ -1,0 +1,283 @@
+// Per-host heartbeat: notices when a host stops sending (rsyslogd killed,
+// forwarding cut), when it comes back, when a host is new, and when a host's
+// clock jumps.
+//
+// One HeartbeatTracker per worker thread. Hosts are sharded by
+// HostShard(host, num_shards) (common/host_shard.h); a tracker only ever sees
+// the hosts of its shard and only loads those from the state files.
+//
+// Cost: Observe is O(1) (one hash lookup by string_view, a few float adds) and
+// does not allocate for a known host once its last_message buffer has grown to
+// the longest line it sends. Deadlines live in a lazy min-heap
+// (DeadlineQueue): a host costs one O(log n) heap push per threshold period,
+// and Tick only looks at the hosts whose deadline has passed.
+#ifndef KONSEKI_MATCHERS_HEARTBEAT_TRACKER_H_
+#define KONSEKI_MATCHERS_HEARTBEAT_TRACKER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/alert.h"
+#include "common/clock.h"
+#include "common/message.h"
+#include "common/metrics.h"
+#include "common/status.h"
+#include "matchers/deadline_queue.h"
+#include "matchers/heartbeat_state.h"
+
+namespace konseki::matchers {
+
+// One entry of heartbeat.overrides.
+struct HeartbeatOverride {
+  // heartbeat.overrides[].host: exact host name (case-insensitive).
+  std::string host;
+  // heartbeat.overrides[].host_pattern: shell glob (fnmatch, case-insensitive),
+  // e.g. "laptop-*". Used when host is empty. The first matching override wins.
+  std::string host_pattern;
+  // heartbeat.overrides[].silence_after_secs: fixed threshold for matching
+  // hosts. 0 means never alert silence for them (still tracked).
+  double silence_after_secs = 0;
+};
+
+// Config keys (heartbeat.<name>) map one to one onto the fields; all times
+// are seconds. The threshold of a host is, in order of precedence:
+//   1. the first matching override's silence_after_secs;
+//   2. silence_after_secs when > 0 (one fixed threshold for everyone);
+//   3. learned: clamp(multiplier * cadence, floor_secs, ceiling_secs), where
+//      cadence comes from CadenceEstimator (time-weighted high quantile of
+//      the host's gaps). While a host has been watched for less than
+//      learning_secs, the threshold is at least
+//      clamp(multiplier * initial_cadence_secs, floor_secs, ceiling_secs),
+//      so a new host's first quiet night is learned, not alarmed.
+struct HeartbeatOptions {
+  // heartbeat.silence_after_secs: > 0: fixed threshold for all hosts; 0: learn.
+  double silence_after_secs = 0;
+  // heartbeat.multiplier: learned threshold = multiplier * cadence.
+  double multiplier = 3.0;
+  // heartbeat.floor_secs: lowest learned threshold.
+  double floor_secs = 300;
+  // heartbeat.ceiling_secs: highest learned threshold (6 h). A host silent
+  // that long is worth a look whatever its habits.
+  double ceiling_secs = 21600;
+  // heartbeat.initial_cadence_secs: assumed cadence while learning (rsyslog
+  // immark's default MARK interval).
+  double initial_cadence_secs = 1200;
+  // heartbeat.learning_secs: how much of a host's life must be watched before
+  // the learned threshold is trusted alone (one day: covers a night).
+  double learning_secs = 86400;
+  // heartbeat.cadence_quantile: share of a host's time that normal gaps cover;
+  // gaps covering less than 1 - quantile of its time are taken as outliers.
+  double cadence_quantile = 0.99;
+  // heartbeat.cadence_half_life_secs: how fast old gaps are forgotten (7 days).
+  double cadence_half_life_secs = 604800;
+  // heartbeat.overrides: per-host or per-pattern thresholds.
+  std::vector<HeartbeatOverride> overrides;
+  // heartbeat.expected_hosts: hosts that must report. One that never does is
+  // alerted silent one threshold after start. Such hosts never raise host.new.
+  std::vector<std::string> expected_hosts;
+  // heartbeat.clock_jump_tolerance_secs: how far a host's timestamps may go
+  // back, or ahead of the receive time, before host.clock_jump. 0 disables.
+  double clock_jump_tolerance_secs = 300;
+  // heartbeat.clock_jump_alert_interval_secs: at most one host.clock_jump per
+  // host per this interval (a host with two clocks would alert every line).
+  double clock_jump_alert_interval_secs = 3600;
+  // heartbeat.state_dir: where heartbeat.<shard>.state files live; empty
+  // disables persistence. Created if missing.
+  std::string state_dir;
+  // heartbeat.save_interval_secs: Tick saves the state this often (on the
+  // worker thread: one write + fsync). 0: only when SaveState is called.
+  double save_interval_secs = 60;
+  // heartbeat.startup_grace_secs: after konseki starts, nobody is declared
+  // silent before max(host threshold, startup_grace_secs) has passed.
+  double startup_grace_secs = 0;
+  // heartbeat.stall_secs: if Tick was not called for this long (process
+  // stopped, VM paused, worker stuck) the missed time is not the hosts' fault:
+  // the tracker restarts its grace period instead of alerting everyone.
+  double stall_secs = 30;
+  // heartbeat.forget_after_secs: a host silent this long (and not expected)
+  // is dropped from the state. 0: never.
+  double forget_after_secs = 30 * 86400;
+  // heartbeat.new_host_alerts: raise host.new for hosts never seen before.
+  bool new_host_alerts = true;
+  // heartbeat.new_host_learning_secs: when there was no saved state (first
+  // run), hosts first seen within this time after start are the known fleet:
+  // no host.new for them.
+  double new_host_learning_secs = 3600;
+  // heartbeat.new_host_alerts_per_minute: per tracker; beyond it host.new is
+  // counted as suppressed (spoofed UDP senders cannot flood). 0: unlimited.
+  double new_host_alerts_per_minute = 60;
+  // heartbeat.stop_link_secs: a syslog.stopped message this close to (or
+  // after) the host's last message makes the following silence "preceded by
+  // a stop message" (severity critical instead of high).
+  double stop_link_secs = 60;
+  // heartbeat.max_hosts: hosts tracked over all shards (each shard takes
+  // ceil(max_hosts / num_shards)); further hosts are refused and counted.
+  size_t max_hosts = 100000;
+  // heartbeat.max_host_metrics: konseki_host_last_seen_timestamp_seconds
+  // series over all shards (silent hosts first).
+  size_t max_host_metrics = 1000;
+  // heartbeat.max_last_message_bytes: how much of a host's last line is kept.
+  size_t max_last_message_bytes = 512;
+  // heartbeat.metrics_interval_secs: how often Tick refreshes the per-host
+  // last-seen snapshot (an O(hosts) pass).
+  double metrics_interval_secs = 10;
+};
+
+// Checks ranges (multiplier > 0, floor <= ceiling, quantile in (0, 1], ...).
+// The message names the offending key.
+Status ValidateHeartbeatOptions(const HeartbeatOptions& options);
+
+// Not thread-safe: owned and called by one worker thread. The gauge callback
+// it registers reads a snapshot (refreshed by Tick) under its own mutex and
+// stays valid after the tracker is destroyed (it then reports nothing).
+//
+// Metrics (unlabelled gauges are sums over all shards):
+//   konseki_hosts_tracked, konseki_hosts_silent (gauges)
+//   konseki_host_last_seen_timestamp_seconds{host} (callback gauge)
+//   konseki_heartbeat_messages_total
+//   konseki_heartbeat_dropped_total{reason=max_hosts|no_host|host_too_long}
+//   konseki_heartbeat_alerts_total{sign}
+//   konseki_heartbeat_suppressed_alerts_total{sign,reason=first_run|rate_limit}
+//   konseki_heartbeat_errors_total{reason=state_save|state_load|state_parse}
+//   konseki_heartbeat_state_saves_total, konseki_heartbeat_forgotten_hosts_total,
+//   konseki_heartbeat_stalls_total
+class HeartbeatTracker {
+ public:
+  // clock, sink and metrics must outlive the tracker. sink.Emit is called
+  // from the caller's thread inside Observe/NoteStopMessage/Tick.
+  // Precondition: shard < num_shards (num_shards 0 is taken as 1).
+  HeartbeatTracker(const HeartbeatOptions& options, size_t shard, size_t num_shards,
+                   const Clock& clock, AlertSink& sink, MetricsRegistry& metrics);
+  ~HeartbeatTracker();
+  HeartbeatTracker(const HeartbeatTracker&) = delete;
+  HeartbeatTracker& operator=(const HeartbeatTracker&) = delete;
+
+  // Per message of a host of this shard. Uses host(), sender, received,
+  // has_timestamp/timestamp, raw, app_name, procid. The views need only live
+  // during the call.
+  void Observe(const Message& msg);
+
+  // After Observe(msg), when the rule engine gave msg the sign
+  // syslog.stopped. Unknown hosts are ignored.
+  void NoteStopMessage(const Message& msg);
+
+  // At least once a second and after idle waits: fires due host.silent
+  // alerts, saves the state every save_interval_secs and refreshes metrics.
+  void Tick();
+
+  // Writes this shard's hosts to state_dir/heartbeat.<shard>.state
+  // atomically. Ok and no-op when state_dir is empty.
+  Status SaveState();
+
+  // Call once, before the first Observe. Reads every heartbeat.*.state in
+  // state_dir and keeps the hosts of this shard (the newest record of a host
+  // wins when several files hold it, e.g. after a change of worker count).
+  // A missing directory or file is a first run (Ok). Unreadable files are an
+  // error; malformed lines are skipped and counted (state_parse).
+  Status LoadState();
+
+  // Introspection for tests and tools.
+  size_t hosts_tracked() const { return index_.size(); }
+  size_t hosts_silent() const { return silent_count_; }
+  // Current threshold in seconds for a tracked host (0: never alerts), or -1
+  // when the host is unknown.
+  double ThresholdSecs(std::string_view host) const;
+  // Learned cadence in seconds (0 before the first gap), -1 when unknown.
+  double CadenceSecs(std::string_view host) const;
+  // Entries in the deadline heap (live and stale).
+  size_t deadline_entries() const { return deadlines_.size(); }
+
+ private:
+  struct Slot {
+    HostState state;
+    int64_t armed_due_ns = kNotArmed;  // due time of the live heap entry
+    double override_secs = -1;         // >= 0 when an override matches
+    bool expected = false;
+    bool live = false;
+  };
+  // Case-insensitive, transparent: lookups by string_view do not allocate.
+  struct HostHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view h) const;
+  };
+  struct HostEq {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const;
+  };
+  struct Snapshot;
+
+  static constexpr int64_t kNotArmed = INT64_MAX;
+
+  // Returns the slot of a new host, or -1 when max_hosts is reached.
+  int64_t AddHost(std::string_view name);
+  void RemoveHost(uint32_t slot);
+  double ThresholdFor(const Slot& s) const;
+  // Deadline of a non-silent host under threshold t (> 0).
+  int64_t DueFor(const Slot& s, double threshold_secs) const;
+  void Arm(uint32_t slot, int64_t due_ns);
+  void ArmForgetCheck(uint32_t slot);
+  void CheckClock(Slot& s, const Message& msg);
+  void FireSilent(Slot& s, int64_t now_ns, double threshold_secs);
+  // prev_seen_ns: last message before the gap, 0 if none ever.
+  void FireResumed(Slot& s, const Message& msg, int64_t prev_seen_ns);
+  void FireNew(Slot& s, const Message& msg);
+  bool StopLinked(const Slot& s) const;
+  void Emit(Alert& alert);
+  void PublishSnapshot();
+  void CompactDeadlines();
+  bool MergeLoaded(HostState&& loaded);
+
+  const HeartbeatOptions options_;
+  const size_t shard_;
+  const size_t num_shards_;
+  const Clock& clock_;
+  AlertSink& sink_;
+  const size_t max_hosts_;  // this shard's share
+
+  std::vector<Slot> slots_;
+  std::vector<uint32_t> free_slots_;
+  std::unordered_map<std::string, uint32_t, HostHash, HostEq> index_;
+  DeadlineQueue deadlines_;
+
+  int64_t start_ns_;       // construction time
+  int64_t watch_from_ns_;  // start, or the end of the last stall
+  int64_t last_tick_ns_ = 0;
+  int64_t last_save_ns_;
+  int64_t last_snapshot_ns_ = 0;
+  bool state_loaded_ = false;  // a saved state was found: unknown hosts are news
+  double new_host_tokens_;
+  int64_t new_host_tokens_at_ns_;
+  size_t silent_count_ = 0;
+  double published_tracked_ = 0;
+  double published_silent_ = 0;
+
+  std::shared_ptr<Snapshot> snapshot_;
+  Gauge* hosts_tracked_;
+  Gauge* hosts_silent_;
+  Counter* messages_;
+  Counter* dropped_max_hosts_;
+  Counter* dropped_no_host_;
+  Counter* dropped_host_too_long_;
+  Counter* alerts_silent_;
+  Counter* alerts_resumed_;
+  Counter* alerts_new_;
+  Counter* alerts_clock_jump_;
+  Counter* suppressed_new_first_run_;
+  Counter* suppressed_new_rate_limit_;
+  Counter* suppressed_clock_jump_;
+  Counter* errors_save_;
+  Counter* errors_load_;
+  Counter* errors_parse_;
+  Counter* saves_;
+  Counter* forgotten_;
+  Counter* stalls_;
+};
+
+}  // namespace konseki::matchers
+
+#endif  // KONSEKI_MATCHERS_HEARTBEAT_TRACKER_H_
