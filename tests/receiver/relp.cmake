@@ -3,3 +3,8 @@ konseki_add_test(relp_test
     ${CMAKE_CURRENT_LIST_DIR}/relp_frame_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/relp_session_test.cc
   LIBS konseki_relp)
+
+# Real peers on loopback: librelp's client (and rsyslogd with omrelp if installed).
+konseki_add_test(relp_interop_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/relp_interop_test.cc
+  LIBS konseki_relp PkgConfig::RELP)

@@ -1,0 +1,415 @@
+// RelpSession against real RELP clients: librelp's own client API, and (when
+// installed) rsyslogd forwarding with omrelp. A small loopback TCP server in
+// this file feeds the bytes of each accepted connection to a RelpSession.
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/metrics.h"
+#include "receiver/relp_session.h"
+
+extern "C" {
+#include <librelp.h>
+}
+
+namespace konseki::receiver {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Serves RELP on 127.0.0.1:<ephemeral>, one connection at a time, on its own
+// thread. kImmediate acks each message inside OnSyslog; kDeferredReverse acks
+// only when the session stops taking input (window full) or the client
+// closes, and then newest first, to exercise out-of-order acks.
+class LoopbackRelpServer {
+ public:
+  enum class AckPolicy { kImmediate, kDeferredReverse };
+  struct SessionEnd {
+    RelpSession::State state;
+    RelpError error;
+    size_t unacked;
+    size_t stalls;  // times Feed left input unconsumed (backpressure)
+  };
+
+  LoopbackRelpServer(const RelpSessionOptions& options, AckPolicy policy)
+      : options_(options), policy_(policy), counters_(RelpCounters::Register(&registry_)) {
+    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    if (listen_fd_ < 0 || bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        listen(listen_fd_, 8) != 0) {
+      ADD_FAILURE() << "cannot listen on 127.0.0.1:0";
+      return;
+    }
+    socklen_t len = sizeof(addr);
+    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~LoopbackRelpServer() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    if (listen_fd_ >= 0) close(listen_fd_);
+  }
+
+  uint16_t port() const { return port_; }
+  MetricsRegistry& registry() { return registry_; }
+
+  // Waits (bounded) until at least n messages arrived; returns a copy.
+  std::vector<std::string> WaitForMessages(size_t n, std::chrono::seconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return messages_.size() >= n; });
+    return messages_;
+  }
+  // Waits (bounded) until n connections have ended; returns how they ended.
+  std::vector<SessionEnd> WaitForSessions(size_t n, std::chrono::seconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return ends_.size() >= n; });
+    return ends_;
+  }
+
+ private:
+  class Handler : public RelpHandler {
+   public:
+    Handler(LoopbackRelpServer* server) : server_(server) {}
+    void OnSyslog(uint32_t txnr, std::string_view data, bool) override {
+      {
+        std::lock_guard<std::mutex> lock(server_->mu_);
+        server_->messages_.emplace_back(data);
+      }
+      server_->cv_.notify_all();
+      if (server_->policy_ == AckPolicy::kImmediate) {
+        session->Ack(txnr);
+      } else {
+        pending.push_back(txnr);
+      }
+    }
+    RelpSession* session = nullptr;
+    std::vector<uint32_t> pending;
+
+   private:
+    LoopbackRelpServer* server_;
+  };
+
+  void Run() {
+    while (!stop_) {
+      pollfd p{listen_fd_, POLLIN, 0};
+      if (poll(&p, 1, 20) <= 0) continue;
+      int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) continue;
+      Serve(fd);
+      close(fd);
+    }
+  }
+
+  static bool WriteAll(int fd, std::string_view bytes) {
+    while (!bytes.empty()) {
+      ssize_t n = send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+
+  void Serve(int fd) {
+    Handler handler(this);
+    RelpSession session(options_, &handler, &counters_);
+    handler.session = &session;
+    std::string in;
+    std::vector<char> buf(64 * 1024);
+    size_t stalls = 0;
+    bool peer_gone = false;
+    while (!stop_) {
+      for (;;) {
+        in.erase(0, session.Feed(in));
+        if (!in.empty() && !session.Done()) ++stalls;
+        const bool blocked = !session.WantsInput() && !session.Done();
+        const bool closing = session.state() == RelpSession::State::kClosing;
+        if (policy_ == AckPolicy::kDeferredReverse && !handler.pending.empty() &&
+            (blocked || closing)) {
+          for (auto it = handler.pending.rbegin(); it != handler.pending.rend(); ++it) {
+            session.Ack(*it);
+          }
+          handler.pending.clear();
+          continue;
+        }
+        break;
+      }
+      if (!WriteAll(fd, session.PendingOutput())) break;
+      session.ConsumeOutput(session.PendingOutput().size());
+      if (session.Done() || peer_gone) break;
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 20) <= 0) continue;
+      ssize_t n = recv(fd, buf.data(), buf.size(), 0);
+      if (n <= 0) {
+        peer_gone = true;
+        continue;
+      }
+      in.append(buf.data(), static_cast<size_t>(n));
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ends_.push_back({session.state(), session.error(), session.unacked(), stalls});
+    }
+    cv_.notify_all();
+  }
+
+  const RelpSessionOptions options_;
+  const AckPolicy policy_;
+  MetricsRegistry registry_;
+  RelpCounters counters_;
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::mutex mu_;  // guards messages_ and ends_
+  std::condition_variable cv_;
+  std::vector<std::string> messages_;
+  std::vector<SessionEnd> ends_;
+};
+
+// librelp's error callback; pUsr is the client's std::vector<std::string>.
+void RecordRelpError(void* usr, char* objinfo, char* errmsg, relpRetVal code) {
+  static_cast<std::vector<std::string>*>(usr)->push_back(std::string(objinfo) + ": " + errmsg +
+                                                         " (" + std::to_string(code) + ")");
+}
+
+// librelp calls its debug hook unconditionally: give it one that is silent.
+void IgnoreRelpDebug(char*, ...) {}
+
+// Sends `messages` with librelp's client and closes the session. Returns the
+// errors librelp reported (empty on a clean run); failed calls are added too.
+std::vector<std::string> SendWithLibrelp(uint16_t port, const std::vector<std::string>& messages,
+                                         int window) {
+  std::vector<std::string> errors;
+  relpEngine_t* engine = nullptr;
+  relpClt_t* client = nullptr;
+  auto check = [&](relpRetVal r, const char* what) {
+    if (r != RELP_RET_OK) errors.push_back(std::string(what) + " returned " + std::to_string(r));
+    return r == RELP_RET_OK;
+  };
+  if (!check(relpEngineConstruct(&engine), "relpEngineConstruct")) return errors;
+  check(relpEngineSetDbgprint(engine, IgnoreRelpDebug), "relpEngineSetDbgprint");
+  check(relpEngineSetOnErr(engine, RecordRelpError), "relpEngineSetOnErr");
+  check(
+      relpEngineSetEnableCmd(engine, reinterpret_cast<unsigned char*>(const_cast<char*>("syslog")),
+                             eRelpCmdState_Required),
+      "relpEngineSetEnableCmd");
+  if (check(relpEngineCltConstruct(engine, &client), "relpEngineCltConstruct")) {
+    check(relpCltSetUsrPtr(client, &errors), "relpCltSetUsrPtr");
+    check(relpCltSetTimeout(client, 10), "relpCltSetTimeout");
+    check(relpCltSetWindowSize(client, window), "relpCltSetWindowSize");
+    std::string port_text = std::to_string(port);
+    if (check(relpCltConnect(client, AF_INET, reinterpret_cast<unsigned char*>(port_text.data()),
+                             reinterpret_cast<unsigned char*>(const_cast<char*>("127.0.0.1"))),
+              "relpCltConnect")) {
+      for (const std::string& m : messages) {
+        if (!check(relpCltSendSyslog(client,
+                                     reinterpret_cast<unsigned char*>(const_cast<char*>(m.data())),
+                                     m.size()),
+                   "relpCltSendSyslog")) {
+          break;
+        }
+      }
+    }
+    check(relpEngineCltDestruct(engine, &client), "relpEngineCltDestruct");
+  }
+  check(relpEngineDestruct(&engine), "relpEngineDestruct");
+  return errors;
+}
+
+std::vector<std::string> MakeMessages(size_t n, size_t pad = 0) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < n; ++i) {
+    out.push_back("<13>Nov 23 08:00:00 host app[1]: message " + std::to_string(i) + " " +
+                  std::string(pad, 'p'));
+  }
+  return out;
+}
+
+TEST(RelpLibrelpInteropTest, ClientGetsEveryMessageAcknowledged) {
+  LoopbackRelpServer server(RelpSessionOptions{}, LoopbackRelpServer::AckPolicy::kImmediate);
+  const auto messages = MakeMessages(2000);
+  // A window of 16 means the client blocks unless our answers reach it.
+  EXPECT_THAT(SendWithLibrelp(server.port(), messages, 16), testing::IsEmpty());
+  EXPECT_EQ(server.WaitForMessages(messages.size(), 10s), messages);
+  auto ends = server.WaitForSessions(1, 10s);
+  ASSERT_EQ(ends.size(), 1u);
+  EXPECT_EQ(ends[0].state, RelpSession::State::kClosed);  // the client's close was answered
+  EXPECT_EQ(ends[0].unacked, 0u);
+  EXPECT_EQ(server.registry().ValueOf("konseki_relp_acks_total"), 2000);
+  EXPECT_EQ(server.registry().ValueOf("konseki_relp_client_closes_total"), 1);
+}
+
+TEST(RelpLibrelpInteropTest, ClientWithLargerWindowIsThrottledByDeferredReverseAcks) {
+  LoopbackRelpServer server(RelpSessionOptions{.max_unacked = 4},
+                            LoopbackRelpServer::AckPolicy::kDeferredReverse);
+  const auto messages = MakeMessages(500);
+  EXPECT_THAT(SendWithLibrelp(server.port(), messages, 64), testing::IsEmpty());
+  EXPECT_EQ(server.WaitForMessages(messages.size(), 10s), messages);
+  auto ends = server.WaitForSessions(1, 10s);
+  ASSERT_EQ(ends.size(), 1u);
+  EXPECT_EQ(ends[0].state, RelpSession::State::kClosed);
+  EXPECT_EQ(ends[0].unacked, 0u);
+  EXPECT_GT(ends[0].stalls, 0u);  // the window of 4 did hold the client back
+  EXPECT_EQ(server.registry().ValueOf("konseki_relp_acks_total"), 500);
+}
+
+TEST(RelpLibrelpInteropTest, OversizeMessagesAreTruncatedAndStillAcknowledged) {
+  LoopbackRelpServer server(RelpSessionOptions{.max_data_bytes = 16 * 1024},
+                            LoopbackRelpServer::AckPolicy::kImmediate);
+  const auto messages = MakeMessages(5, 100 * 1024);
+  EXPECT_THAT(SendWithLibrelp(server.port(), messages, 16), testing::IsEmpty());
+  auto got = server.WaitForMessages(messages.size(), 10s);
+  ASSERT_EQ(got.size(), messages.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], messages[i].substr(0, 16 * 1024));
+  EXPECT_EQ(server.registry().ValueOf("konseki_relp_truncated_messages_total"), 5);
+}
+
+// --- rsyslogd with omrelp -------------------------------------------------
+
+const char kRsyslogd[] = "/usr/sbin/rsyslogd";
+const char kOmrelp[] = "/usr/lib/x86_64-linux-gnu/rsyslog/omrelp.so";
+
+// A temp dir removed at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "konseki-relp-XXXXXX").string();
+    if (mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// rsyslogd -n with its own config; SIGTERM and reaped on destruction.
+class Rsyslogd {
+ public:
+  Rsyslogd(const std::filesystem::path& conf, const std::filesystem::path& pidfile) {
+    pid_ = fork();
+    if (pid_ == 0) {
+      execl(kRsyslogd, kRsyslogd, "-n", "-f", conf.c_str(), "-i", pidfile.c_str(),
+            static_cast<char*>(nullptr));
+      _exit(127);
+    }
+  }
+  ~Rsyslogd() { Stop(); }
+  bool running() const { return pid_ > 0; }
+  // SIGTERM, then waits up to 10 s; returns the exit status (-1 if killed).
+  int Stop() {
+    if (pid_ <= 0) return status_;
+    kill(pid_, SIGTERM);
+    for (int i = 0; i < 1000; ++i) {
+      int st = 0;
+      if (waitpid(pid_, &st, WNOHANG) == pid_) {
+        status_ = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        pid_ = -1;
+        return status_;
+      }
+      std::this_thread::sleep_for(10ms);  // polling a child's exit, not a result
+    }
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+    return status_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = -1;
+};
+
+// Reads the port imtcp wrote to listenPortFileName, waiting up to 10 s.
+int WaitForPortFile(const std::filesystem::path& file) {
+  for (int i = 0; i < 1000; ++i) {
+    std::ifstream in(file);
+    int port = 0;
+    if (in >> port && port > 0) return port;
+    std::this_thread::sleep_for(10ms);
+  }
+  return 0;
+}
+
+TEST(RelpRsyslogInteropTest, OmrelpForwardsEveryMessageAndClosesCleanly) {
+  if (access(kRsyslogd, X_OK) != 0 || access(kOmrelp, R_OK) != 0) {
+    GTEST_SKIP() << "rsyslogd with omrelp not installed (Debian: rsyslog rsyslog-relp)";
+  }
+  LoopbackRelpServer server(RelpSessionOptions{.max_unacked = 16},
+                            LoopbackRelpServer::AckPolicy::kDeferredReverse);
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  const auto conf = dir.path() / "rsyslog.conf";
+  const auto port_file = dir.path() / "imtcp.port";
+  {
+    std::ofstream out(conf);
+    out << "global(workDirectory=\"" << dir.path().string() << "\")\n"
+        << "module(load=\"imtcp\")\n"
+        << "module(load=\"omrelp\")\n"
+        << "template(name=\"raw\" type=\"string\" string=\"%rawmsg%\")\n"
+        << "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"0\" listenPortFileName=\""
+        << port_file.string() << "\" ruleset=\"fwd\")\n"
+        << "ruleset(name=\"fwd\") {\n"
+        << "  action(type=\"omrelp\" target=\"127.0.0.1\" port=\"" << server.port()
+        << "\" template=\"raw\" windowSize=\"64\")\n"
+        << "}\n";
+  }
+  Rsyslogd rsyslogd(conf, dir.path() / "rsyslogd.pid");
+  ASSERT_TRUE(rsyslogd.running());
+  const int tcp_port = WaitForPortFile(port_file);
+  ASSERT_GT(tcp_port, 0) << "rsyslogd did not start; config in " << conf;
+
+  const auto messages = MakeMessages(1000);
+  {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(tcp_port));
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    std::string lines;
+    for (const std::string& m : messages) lines += m + "\n";
+    std::string_view rest = lines;
+    while (!rest.empty()) {
+      ssize_t n = send(fd, rest.data(), rest.size(), MSG_NOSIGNAL);
+      ASSERT_GT(n, 0);
+      rest.remove_prefix(static_cast<size_t>(n));
+    }
+    close(fd);
+  }
+  EXPECT_EQ(server.WaitForMessages(messages.size(), 20s), messages);
+  EXPECT_EQ(rsyslogd.Stop(), 0);
+  // On shutdown omrelp closes its RELP session: the close must have been
+  // answered after every message was acked.
+  auto ends = server.WaitForSessions(1, 10s);
+  ASSERT_GE(ends.size(), 1u);
+  EXPECT_EQ(ends.back().state, RelpSession::State::kClosed);
+  EXPECT_EQ(ends.back().unacked, 0u);
+  EXPECT_EQ(server.registry().ValueOf("konseki_relp_acks_total"), messages.size());
+}
+
+}  // namespace
+}  // namespace konseki::receiver
