@@ -1,0 +1,67 @@
+// A detection rule as written in patterns/*.yaml: the value type shared by
+// the loader, the matcher and the rule tools. Plain data, copyable.
+#ifndef KONSEKI_MATCHERS_RULE_H_
+#define KONSEKI_MATCHERS_RULE_H_
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/alert.h"
+
+namespace konseki::matchers {
+
+// The fixed sign vocabulary. A rule whose `sign` is not one of these is a
+// load error: consumers (alert routing, dashboards) key on these names.
+inline constexpr std::string_view kSigns[] = {
+    "tcpd.refused", "mail.relay_denied", "crash",          "web.5xx",     "ssh.auth_failure",
+    "ssh.login",    "sudo.violation",    "account.change", "cron.change", "kernel.module",
+    "system.boot",  "syslog.stopped",    "firewall.drop",
+};
+
+// True if `sign` is in kSigns.
+bool IsKnownSign(std::string_view sign);
+
+// One example line of a rule: a full syslog line (header included) that is
+// run through the real receiver::Parser and then the whole RuleSet.
+struct RuleExample {
+  std::string line;
+  // For `match` examples: fields the hit must yield, each with exactly this
+  // value (other extracted fields are allowed). Empty for `no_match`.
+  std::vector<std::pair<std::string, std::string>> fields;
+  int source_line = 0;  // 1-based line in the YAML file, for error messages
+};
+
+struct Rule {
+  std::string id;    // stable, unique across all packs ("sshd.failed_password")
+  std::string sign;  // one of kSigns
+  std::string title;
+  Severity severity = Severity::kMedium;
+  std::string description;  // what it means and what to check next
+
+  // Anchored, case-insensitive RE2 over Message::app_name, applied after a
+  // Hyperscan hit ("sshd|sshd-session"). Empty: any program.
+  std::string program;
+
+  // Hyperscan expressions (PCRE syntax subset) over Message::msg; any of them
+  // hitting makes the rule hit. At least one.
+  std::vector<std::string> match;
+  // RE2 patterns with named groups, tried in order on the same text; the
+  // first that matches yields the fields. May be empty (a hit without fields).
+  std::vector<std::string> extract;
+  // Both `match` and `extract` are caseless unless this is set.
+  bool case_sensitive = false;
+
+  std::vector<RuleExample> examples_match;
+  std::vector<RuleExample> examples_no_match;
+
+  // Where the rule was written, for start-up errors.
+  std::string file;
+  int line = 0;                  // 1-based line of the rule's `id`
+  std::vector<int> match_lines;  // 1-based line of each `match` entry
+};
+
+}  // namespace konseki::matchers
+
+#endif  // KONSEKI_MATCHERS_RULE_H_

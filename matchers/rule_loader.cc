@@ -1,0 +1,326 @@
+#include "matchers/rule_loader.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace konseki::matchers {
+
+bool IsKnownSign(std::string_view sign) {
+  return std::find(std::begin(kSigns), std::end(kSigns), sign) != std::end(kSigns);
+}
+
+namespace {
+
+// yaml-cpp reports 0-based lines; humans and editors count from 1.
+int LineOf(const YAML::Node& node) { return node.Mark().line + 1; }
+
+std::string KindName(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Null:
+      return "null";
+    case YAML::NodeType::Scalar:
+      return "a scalar";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    default:
+      return "undefined";
+  }
+}
+
+// Builds errors of the form "<file>:<line>: <key>: <what>".
+class Reporter {
+ public:
+  explicit Reporter(const std::string& path) : path_(path) {}
+
+  Status Error(int line, std::string_view key, std::string_view what) const {
+    std::ostringstream os;
+    os << path_ << ":" << line << ": ";
+    if (!key.empty()) os << key << ": ";
+    os << what;
+    return Status::InvalidArgument(os.str());
+  }
+
+ private:
+  const std::string& path_;
+};
+
+Status ReadString(const Reporter& r, const YAML::Node& node, std::string_view key,
+                  std::string* out) {
+  if (!node.IsScalar()) {
+    return r.Error(LineOf(node), key, "expected a string, found " + KindName(node));
+  }
+  *out = node.Scalar();
+  return Status::Ok();
+}
+
+// A string or a list of strings; records each entry's line when asked.
+Status ReadStringList(const Reporter& r, const YAML::Node& node, std::string_view key,
+                      std::vector<std::string>* out, std::vector<int>* lines) {
+  if (node.IsScalar()) {
+    out->push_back(node.Scalar());
+    if (lines) lines->push_back(LineOf(node));
+    return Status::Ok();
+  }
+  if (!node.IsSequence()) {
+    return r.Error(LineOf(node), key,
+                   "expected a string or a list of strings, found " + KindName(node));
+  }
+  for (const YAML::Node& item : node) {
+    if (!item.IsScalar()) {
+      return r.Error(LineOf(item), key, "list entries must be strings, found " + KindName(item));
+    }
+    out->push_back(item.Scalar());
+    if (lines) lines->push_back(LineOf(item));
+  }
+  return Status::Ok();
+}
+
+// Checks that `node` is a mapping whose keys are all in `allowed` and appear
+// once each.
+Status CheckKeys(const Reporter& r, const YAML::Node& node, std::string_view what,
+                 std::initializer_list<std::string_view> allowed) {
+  if (!node.IsMap()) {
+    return r.Error(LineOf(node), what, "expected a mapping, found " + KindName(node));
+  }
+  std::set<std::string> seen;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    if (!it->first.IsScalar()) return r.Error(LineOf(it->first), what, "keys must be strings");
+    const std::string& key = it->first.Scalar();
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      std::string list;
+      for (std::string_view a : allowed) {
+        if (!list.empty()) list += ", ";
+        list += a;
+      }
+      return r.Error(LineOf(it->first), key,
+                     "unknown key in " + std::string(what) + " (allowed: " + list + ")");
+    }
+    if (!seen.insert(key).second) return r.Error(LineOf(it->first), key, "duplicate key");
+  }
+  return Status::Ok();
+}
+
+Status ReadExample(const Reporter& r, const YAML::Node& node, bool with_fields, RuleExample* ex) {
+  ex->source_line = LineOf(node);
+  if (node.IsScalar()) {
+    ex->line = node.Scalar();
+  } else {
+    Status s = with_fields ? CheckKeys(r, node, "example", {"line", "fields"})
+                           : CheckKeys(r, node, "example", {"line"});
+    if (!s.ok()) return s;
+    if (!node["line"]) return r.Error(LineOf(node), "line", "example has no line");
+    s = ReadString(r, node["line"], "line", &ex->line);
+    if (!s.ok()) return s;
+    if (const YAML::Node fields = node["fields"]) {
+      if (!fields.IsMap()) {
+        return r.Error(LineOf(fields), "fields", "expected a mapping, found " + KindName(fields));
+      }
+      for (auto it = fields.begin(); it != fields.end(); ++it) {
+        if (!it->first.IsScalar() || !it->second.IsScalar()) {
+          return r.Error(LineOf(it->first), "fields", "field names and values must be strings");
+        }
+        ex->fields.emplace_back(it->first.Scalar(), it->second.Scalar());
+      }
+    }
+  }
+  if (ex->line.empty()) return r.Error(ex->source_line, "line", "example line is empty");
+  if (ex->line.find('\n') != std::string::npos) {
+    return r.Error(ex->source_line, "line", "example line must be a single line");
+  }
+  return Status::Ok();
+}
+
+Status ReadExamples(const Reporter& r, const YAML::Node& node, Rule* rule) {
+  Status s = CheckKeys(r, node, "examples", {"match", "no_match"});
+  if (!s.ok()) return s;
+  for (const char* key : {"match", "no_match"}) {
+    const YAML::Node list = node[key];
+    if (!list) continue;
+    if (!list.IsSequence()) {
+      return r.Error(LineOf(list), key, "expected a list of examples, found " + KindName(list));
+    }
+    const bool is_match = std::string_view(key) == "match";
+    for (const YAML::Node& item : list) {
+      RuleExample ex;
+      s = ReadExample(r, item, is_match, &ex);
+      if (!s.ok()) return s;
+      (is_match ? rule->examples_match : rule->examples_no_match).push_back(std::move(ex));
+    }
+  }
+  if (rule->examples_match.empty()) {
+    return r.Error(LineOf(node), "examples", "a rule needs at least one `match` example");
+  }
+  return Status::Ok();
+}
+
+Status ReadRule(const Reporter& r, const std::string& path, const YAML::Node& node, Rule* rule) {
+  Status s = CheckKeys(r, node, "rule",
+                       {"id", "sign", "title", "severity", "description", "program", "match",
+                        "extract", "case_sensitive", "examples"});
+  if (!s.ok()) return s;
+  rule->file = path;
+  rule->line = LineOf(node);
+  for (const char* key : {"id", "sign", "title", "severity", "description", "match", "examples"}) {
+    if (!node[key]) {
+      return r.Error(LineOf(node), key, "missing required key in rule");
+    }
+  }
+  rule->line = LineOf(node["id"]);
+  if (!(s = ReadString(r, node["id"], "id", &rule->id)).ok()) return s;
+  if (rule->id.empty() || rule->id.find_first_of(" \t\"'") != std::string::npos) {
+    return r.Error(rule->line, "id", "must be non-empty without spaces or quotes");
+  }
+  if (!(s = ReadString(r, node["sign"], "sign", &rule->sign)).ok()) return s;
+  if (!IsKnownSign(rule->sign)) {
+    std::string list;
+    for (std::string_view k : kSigns) list += (list.empty() ? "" : ", ") + std::string(k);
+    return r.Error(
+        LineOf(node["sign"]), "sign",
+        "unknown sign \"" + rule->sign + "\" in rule " + rule->id + " (known: " + list + ")");
+  }
+  if (!(s = ReadString(r, node["title"], "title", &rule->title)).ok()) return s;
+  std::string severity;
+  if (!(s = ReadString(r, node["severity"], "severity", &severity)).ok()) return s;
+  if (!ParseSeverity(severity, &rule->severity)) {
+    return r.Error(LineOf(node["severity"]), "severity",
+                   "unknown severity \"" + severity + "\" in rule " + rule->id +
+                       " (use info, low, medium, high or critical)");
+  }
+  if (!(s = ReadString(r, node["description"], "description", &rule->description)).ok()) {
+    return s;
+  }
+  if (node["program"]) {
+    if (!(s = ReadString(r, node["program"], "program", &rule->program)).ok()) return s;
+  }
+  if (!(s = ReadStringList(r, node["match"], "match", &rule->match, &rule->match_lines)).ok()) {
+    return s;
+  }
+  if (rule->match.empty()) return r.Error(LineOf(node["match"]), "match", "no expression");
+  for (size_t i = 0; i < rule->match.size(); ++i) {
+    if (rule->match[i].empty()) {
+      return r.Error(rule->match_lines[i], "match", "empty expression in rule " + rule->id);
+    }
+  }
+  if (node["extract"]) {
+    if (!(s = ReadStringList(r, node["extract"], "extract", &rule->extract, nullptr)).ok()) {
+      return s;
+    }
+  }
+  if (const YAML::Node cs = node["case_sensitive"]) {
+    if (!cs.IsScalar() || (cs.Scalar() != "true" && cs.Scalar() != "false")) {
+      return r.Error(LineOf(cs), "case_sensitive", "expected true or false");
+    }
+    rule->case_sensitive = cs.Scalar() == "true";
+  }
+  return ReadExamples(r, node["examples"], rule);
+}
+
+}  // namespace
+
+StatusOr<std::vector<Rule>> LoadRuleText(const std::string& text, const std::string& path) {
+  Reporter r(path);
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return r.Error(e.mark.line + 1, "", "YAML syntax error: " + e.msg);
+  }
+  std::vector<Rule> rules;
+  try {
+    if (root.IsNull()) return r.Error(1, "", "empty rule file");
+    Status s = CheckKeys(r, root, "rule file", {"pack", "rules"});
+    if (!s.ok()) return s;
+    const YAML::Node list = root["rules"];
+    if (!list) return r.Error(LineOf(root), "rules", "missing required key");
+    if (!list.IsSequence()) {
+      return r.Error(LineOf(list), "rules", "expected a list of rules, found " + KindName(list));
+    }
+    std::map<std::string, int> ids;
+    for (const YAML::Node& node : list) {
+      Rule rule;
+      s = ReadRule(r, path, node, &rule);
+      if (!s.ok()) return s;
+      auto [it, inserted] = ids.emplace(rule.id, rule.line);
+      if (!inserted) {
+        return r.Error(rule.line, "id",
+                       "duplicate rule id " + rule.id + " (first defined at line " +
+                           std::to_string(it->second) + ")");
+      }
+      rules.push_back(std::move(rule));
+    }
+  } catch (const YAML::Exception& e) {
+    // Conversions above are guarded by type checks; this is a safety net.
+    return r.Error(e.mark.line + 1, "", e.msg);
+  }
+  return rules;
+}
+
+StatusOr<std::vector<Rule>> LoadRuleFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::FromErrno("cannot open rule file " + path, errno);
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  if (in.bad()) return Status::FromErrno("cannot read rule file " + path, errno);
+  return LoadRuleText(buf.str(), path);
+}
+
+StatusOr<std::vector<Rule>> LoadRuleDir(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return Status::NotFound("rule directory " + dir +
+                            " does not exist (set KONSEKI_RULES_DIR or --rules-dir)");
+  }
+  std::vector<std::string> files;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+    const std::string ext = e.path().extension().string();
+    if (e.is_regular_file() && (ext == ".yaml" || ext == ".yml")) {
+      files.push_back(e.path().string());
+    }
+  }
+  if (ec) return Status::IoError("cannot list rule directory " + dir + ": " + ec.message());
+  std::sort(files.begin(), files.end());
+  std::vector<Rule> all;
+  std::map<std::string, const Rule*> ids;
+  for (const std::string& f : files) {
+    StatusOr<std::vector<Rule>> rules = LoadRuleFile(f);
+    if (!rules.ok()) return rules.status();
+    for (Rule& rule : *rules) all.push_back(std::move(rule));
+  }
+  for (const Rule& rule : all) {
+    auto [it, inserted] = ids.emplace(rule.id, &rule);
+    if (!inserted) {
+      return Status::InvalidArgument(
+          rule.file + ":" + std::to_string(rule.line) + ": id: duplicate rule id " + rule.id +
+          " (first defined at " + it->second->file + ":" + std::to_string(it->second->line) + ")");
+    }
+  }
+  if (all.empty()) {
+    return Status::NotFound("no rules in " + dir + " (expected *.yaml rule packs)");
+  }
+  return all;
+}
+
+std::string DefaultRulesDir() {
+  if (const char* env = std::getenv("KONSEKI_RULES_DIR"); env != nullptr && *env != '\0') {
+    return env;
+  }
+#ifdef KONSEKI_PATTERNS_SOURCE_DIR
+  std::error_code ec;
+  if (std::filesystem::is_directory(KONSEKI_PATTERNS_SOURCE_DIR, ec)) {
+    return KONSEKI_PATTERNS_SOURCE_DIR;
+  }
+#endif
+  return "/usr/share/konseki/patterns";
+}
+
+}  // namespace konseki::matchers

@@ -1,0 +1,56 @@
+// Loading rule packs (patterns/*.yaml) into Rule values.
+//
+// File format (every key below is the complete set; any other key is an error):
+//
+//   pack: sshd                 # optional, a name for humans
+//   rules:
+//     - id: sshd.failed_password
+//       sign: ssh.auth_failure   # one of kSigns (matchers/rule.h)
+//       title: SSH password or key rejected
+//       severity: medium         # info | low | medium | high | critical
+//       description: what it means and what to check next
+//       program: sshd|sshd-session   # optional, anchored, caseless
+//       match: 'Failed \S+ for '     # string or list of strings (Hyperscan)
+//       extract: '(?P<user>\S+)'     # optional, string or list (RE2)
+//       case_sensitive: false        # optional
+//       examples:
+//         match:                     # at least one
+//           - line: "<full syslog line>"
+//             fields: {user: root}   # optional
+//           - "<full syslog line>"   # same as {line: ...}
+//         no_match:                  # optional
+//           - "<full syslog line>"
+//
+// Errors name the file, the line (1-based) and the key.
+#ifndef KONSEKI_MATCHERS_RULE_LOADER_H_
+#define KONSEKI_MATCHERS_RULE_LOADER_H_
+
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "matchers/rule.h"
+
+namespace konseki::matchers {
+
+// Parses one YAML file. Does not compile the expressions (RuleSet::Compile
+// does) but checks every key, type, severity and sign, and that ids are
+// unique within the file.
+StatusOr<std::vector<Rule>> LoadRuleFile(const std::string& path);
+
+// Parses YAML text as if read from `path` (used by LoadRuleFile and tests).
+StatusOr<std::vector<Rule>> LoadRuleText(const std::string& text, const std::string& path);
+
+// Loads every *.yaml / *.yml file of `dir` in name order. Fails on the first
+// bad file, on a duplicate id across files (naming both places), and when
+// the directory is missing or holds no rule.
+StatusOr<std::vector<Rule>> LoadRuleDir(const std::string& dir);
+
+// Where the rule packs are: $KONSEKI_RULES_DIR if set and non-empty, else the
+// source tree's patterns/ if it exists (compile-time path), else
+// /usr/share/konseki/patterns.
+std::string DefaultRulesDir();
+
+}  // namespace konseki::matchers
+
+#endif  // KONSEKI_MATCHERS_RULE_LOADER_H_

@@ -1,0 +1,221 @@
+#include "matchers/rule_set.h"
+
+#include <hs/hs.h>
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <cassert>
+#include <climits>
+
+namespace konseki::matchers {
+
+struct RuleSet::Compiled {
+  std::unique_ptr<re2::RE2> program;  // null: any program
+  struct Extractor {
+    std::unique_ptr<re2::RE2> re;
+    std::vector<std::pair<int, std::string>> named;  // group index -> name, by index
+  };
+  std::vector<Extractor> extract;
+};
+
+namespace {
+
+std::string Where(const Rule& rule, int line) {
+  return rule.file + ":" + std::to_string(line > 0 ? line : rule.line) + ": rule " + rule.id;
+}
+
+re2::RE2::Options Re2Options(bool case_sensitive) {
+  re2::RE2::Options o;
+  o.set_case_sensitive(case_sensitive);
+  o.set_log_errors(false);
+  // Bytes, not UTF-8: senders write invalid UTF-8, and a field must still
+  // be extracted around it (Hyperscan, which found the hit, is byte-based
+  // too). Rule patterns are ASCII, so this changes nothing else.
+  o.set_encoding(re2::RE2::Options::EncodingLatin1);
+  return o;
+}
+
+constexpr int kMaxGroups = 31;  // Match() keeps submatches on the stack
+
+struct ScanContext {
+  const std::vector<unsigned>* expr_rule;
+  std::vector<unsigned>* rule_hits;
+};
+
+// Only records; every other step runs after the scan for the rules that hit.
+int OnMatch(unsigned int id, unsigned long long /*from*/, unsigned long long /*to*/,
+            unsigned int /*flags*/, void* ctx) {
+  auto* c = static_cast<ScanContext*>(ctx);
+  c->rule_hits->push_back((*c->expr_rule)[id]);
+  return 0;
+}
+
+}  // namespace
+
+RuleSet::RuleSet() = default;
+
+RuleSet::~RuleSet() {
+  if (db_ != nullptr) hs_free_database(db_);
+}
+
+RuleSet::Scratch::~Scratch() {
+  if (hs_ != nullptr) hs_free_scratch(hs_);
+}
+
+StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rules) {
+  std::shared_ptr<RuleSet> set(new RuleSet());
+  set->rules_ = std::move(rules);
+
+  std::vector<std::string> exprs;
+  std::vector<unsigned> flags;
+  for (size_t i = 0; i < set->rules_.size(); ++i) {
+    const Rule& rule = set->rules_[i];
+    if (rule.match.empty()) {
+      return Status::InvalidArgument(Where(rule, rule.line) + ": match: no expression");
+    }
+    for (const std::string& m : rule.match) {
+      exprs.push_back(m);
+      flags.push_back(HS_FLAG_SINGLEMATCH | (rule.case_sensitive ? 0u : HS_FLAG_CASELESS));
+      set->expr_rule_.push_back(static_cast<unsigned>(i));
+    }
+
+    auto compiled = std::make_unique<Compiled>();
+    if (!rule.program.empty()) {
+      compiled->program = std::make_unique<re2::RE2>("(?:" + rule.program + ")", Re2Options(false));
+      if (!compiled->program->ok()) {
+        return Status::InvalidArgument(Where(rule, rule.line) + ": program: RE2: " +
+                                       compiled->program->error() + " in \"" + rule.program + "\"");
+      }
+    }
+    for (const std::string& e : rule.extract) {
+      Compiled::Extractor ex;
+      ex.re = std::make_unique<re2::RE2>(e, Re2Options(rule.case_sensitive));
+      if (!ex.re->ok()) {
+        return Status::InvalidArgument(Where(rule, rule.line) +
+                                       ": extract: RE2: " + ex.re->error() + " in \"" + e + "\"");
+      }
+      if (ex.re->NumberOfCapturingGroups() > kMaxGroups) {
+        return Status::InvalidArgument(Where(rule, rule.line) + ": extract: more than " +
+                                       std::to_string(kMaxGroups) + " capturing groups in \"" + e +
+                                       "\"");
+      }
+      for (const auto& [name, index] : ex.re->NamedCapturingGroups()) {
+        ex.named.emplace_back(index, name);
+      }
+      std::sort(ex.named.begin(), ex.named.end());
+      compiled->extract.push_back(std::move(ex));
+    }
+    set->compiled_.push_back(std::move(compiled));
+  }
+
+  if (exprs.empty()) return std::shared_ptr<const RuleSet>(std::move(set));
+
+  std::vector<const char*> cexprs;
+  std::vector<unsigned> ids;
+  for (size_t i = 0; i < exprs.size(); ++i) {
+    cexprs.push_back(exprs[i].c_str());
+    ids.push_back(static_cast<unsigned>(i));
+  }
+  hs_compile_error_t* err = nullptr;
+  hs_error_t rc = hs_compile_multi(cexprs.data(), flags.data(), ids.data(),
+                                   static_cast<unsigned>(cexprs.size()), HS_MODE_BLOCK, nullptr,
+                                   &set->db_, &err);
+  if (rc != HS_SUCCESS) {
+    std::string msg = err != nullptr && err->message != nullptr ? err->message : "unknown error";
+    const int index = err != nullptr ? err->expression : -1;
+    hs_free_compile_error(err);
+    set->db_ = nullptr;
+    if (index >= 0 && static_cast<size_t>(index) < exprs.size()) {
+      const unsigned r = set->expr_rule_[index];
+      const Rule& rule = set->rules_[r];
+      // Which of this rule's expressions it was, to point at its own line.
+      size_t first = 0;
+      while (set->expr_rule_[first] != r) ++first;
+      const size_t k = static_cast<size_t>(index) - first;
+      const int line = k < rule.match_lines.size() ? rule.match_lines[k] : rule.line;
+      return Status::InvalidArgument(Where(rule, line) + ": match: Hyperscan cannot compile \"" +
+                                     exprs[index] + "\": " + msg);
+    }
+    return Status::InvalidArgument("Hyperscan cannot compile the rule set: " + msg);
+  }
+  return std::shared_ptr<const RuleSet>(std::move(set));
+}
+
+StatusOr<std::unique_ptr<RuleSet::Scratch>> RuleSet::NewScratch() const {
+  hs_scratch_t* s = nullptr;
+  if (db_ != nullptr) {
+    if (hs_error_t rc = hs_alloc_scratch(db_, &s); rc != HS_SUCCESS) {
+      return Status::Internal("hs_alloc_scratch failed with code " + std::to_string(rc));
+    }
+  }
+  std::unique_ptr<Scratch> scratch(new Scratch(s, this));
+  scratch->rule_hits_.reserve(16);
+  return scratch;
+}
+
+bool RuleSet::ProgramMatches(size_t rule_index, std::string_view app_name) const {
+  const re2::RE2* program = compiled_[rule_index]->program.get();
+  return program == nullptr || re2::RE2::FullMatch(re2::StringPiece(app_name), *program);
+}
+
+void RuleSet::Match(const Message& msg, Scratch& scratch, std::vector<RuleHit>* hits) const {
+  assert(scratch.owner_ == this);
+  hits->clear();
+  if (db_ == nullptr) return;
+  std::string_view text = msg.format == MessageFormat::kUnparsed ? msg.raw : msg.msg;
+  if (text.size() > UINT_MAX) text = text.substr(0, UINT_MAX);
+
+  scratch.rule_hits_.clear();
+  ScanContext ctx{&expr_rule_, &scratch.rule_hits_};
+  hs_scan(db_, text.data(), static_cast<unsigned>(text.size()), 0, scratch.hs_, OnMatch, &ctx);
+  if (scratch.rule_hits_.empty()) return;
+
+  std::vector<unsigned>& ids = scratch.rule_hits_;
+  if (ids.size() > 1) {
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  }
+  re2::StringPiece groups[kMaxGroups + 1];
+  const re2::StringPiece input(text.data(), text.size());
+  for (unsigned r : ids) {
+    if (!ProgramMatches(r, msg.app_name)) continue;
+    RuleHit& hit = hits->emplace_back();
+    hit.rule = &rules_[r];
+    for (const Compiled::Extractor& ex : compiled_[r]->extract) {
+      const int n = ex.re->NumberOfCapturingGroups() + 1;
+      if (!ex.re->Match(input, 0, input.size(), re2::RE2::UNANCHORED, groups, n)) continue;
+      for (const auto& [index, name] : ex.named) {
+        if (index < n && groups[index].data() != nullptr) {
+          hit.fields.emplace_back(name, std::string(groups[index].data(), groups[index].size()));
+        }
+      }
+      break;
+    }
+  }
+}
+
+const Rule* RuleSet::FindRule(std::string_view id) const {
+  for (const Rule& r : rules_) {
+    if (r.id == id) return &r;
+  }
+  return nullptr;
+}
+
+Alert MakeAlert(const Message& msg, const RuleHit& hit) {
+  Alert a;
+  a.time = msg.timestamp;
+  a.received = msg.received;
+  a.host = std::string(msg.host());
+  a.sender = std::string(msg.sender);
+  a.rule = hit.rule->id;
+  a.sign = hit.rule->sign;
+  a.severity = hit.rule->severity;
+  a.title = hit.rule->title;
+  a.program = std::string(msg.app_name);
+  a.pid = std::string(msg.procid);
+  a.fields = hit.fields;
+  a.message = std::string(msg.raw);
+  return a;
+}
+
+}  // namespace konseki::matchers

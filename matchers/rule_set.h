@@ -1,0 +1,101 @@
+// The rule matcher: every rule's `match` expressions in ONE Hyperscan
+// block-mode database, then RE2 extraction only for the rules that hit.
+//
+//   auto set = RuleSet::Compile(std::move(rules));      // once, at start-up
+//   auto scratch = (*set)->NewScratch();                // once per worker thread
+//   std::vector<RuleHit> hits;
+//   (*set)->Match(msg, **scratch, &hits);               // per message
+//   for (const RuleHit& h : hits) sink.Emit(MakeAlert(msg, h));
+#ifndef KONSEKI_MATCHERS_RULE_SET_H_
+#define KONSEKI_MATCHERS_RULE_SET_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/alert.h"
+#include "common/message.h"
+#include "common/status.h"
+#include "matchers/rule.h"
+
+struct hs_database;
+struct hs_scratch;
+
+namespace re2 {
+class RE2;
+}
+
+namespace konseki::matchers {
+
+// One rule that matched one message. `rule` points into the RuleSet that
+// produced it and stays valid as long as that RuleSet lives.
+struct RuleHit {
+  const Rule* rule = nullptr;
+  std::vector<std::pair<std::string, std::string>> fields;  // extracted, in group order
+};
+
+// Immutable once compiled; all const methods are thread-safe. Share it with
+// std::shared_ptr<const RuleSet>; each thread brings its own Scratch.
+class RuleSet {
+ public:
+  // Per-thread scan state (RAII over hs_scratch_t plus a small hit buffer).
+  // Not thread-safe: one per worker. Valid only with the RuleSet that made it,
+  // which must outlive it.
+  class Scratch {
+   public:
+    ~Scratch();
+    Scratch(const Scratch&) = delete;
+    Scratch& operator=(const Scratch&) = delete;
+
+   private:
+    friend class RuleSet;
+    Scratch(hs_scratch* s, const RuleSet* owner) : hs_(s), owner_(owner) {}
+    hs_scratch* hs_;
+    const RuleSet* owner_;
+    std::vector<unsigned> rule_hits_;  // rule indices recorded by the callback
+  };
+
+  // Compiles all rules (Hyperscan for `match`, RE2 for `program` and
+  // `extract`). Any failure fails the whole set; the message names the file,
+  // the line, the rule id and the library's error. Zero rules is allowed
+  // (Match then never hits).
+  static StatusOr<std::shared_ptr<const RuleSet>> Compile(std::vector<Rule> rules);
+
+  ~RuleSet();
+  RuleSet(const RuleSet&) = delete;
+  RuleSet& operator=(const RuleSet&) = delete;
+
+  StatusOr<std::unique_ptr<Scratch>> NewScratch() const;
+
+  // Scans msg.msg (the whole raw frame for kUnparsed messages) and appends one
+  // RuleHit per rule that hit, in rule order, to *hits (which it clears
+  // first). The callback only records rule indices; the program filter and
+  // RE2 extraction run afterwards for those rules only. Field values are
+  // copies, so hits outlive the message.
+  void Match(const Message& msg, Scratch& scratch, std::vector<RuleHit>* hits) const;
+
+  const std::vector<Rule>& rules() const { return rules_; }
+  // nullptr if no rule has this id.
+  const Rule* FindRule(std::string_view id) const;
+
+ private:
+  struct Compiled;  // per-rule RE2 objects
+  RuleSet();
+  bool ProgramMatches(size_t rule_index, std::string_view app_name) const;
+
+  std::vector<Rule> rules_;
+  std::vector<std::unique_ptr<Compiled>> compiled_;  // parallel to rules_
+  std::vector<unsigned> expr_rule_;                  // Hyperscan id -> rule index
+  hs_database* db_ = nullptr;                        // null when there are no rules
+};
+
+// Builds the alert for one hit: time = msg.timestamp, received, host =
+// msg.host(), sender, rule id, sign, severity, title, program = app_name,
+// pid = procid, fields, message = raw. Owns all its strings.
+Alert MakeAlert(const Message& msg, const RuleHit& hit);
+
+}  // namespace konseki::matchers
+
+#endif  // KONSEKI_MATCHERS_RULE_SET_H_

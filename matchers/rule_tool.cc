@@ -1,0 +1,267 @@
+#include "matchers/rule_tool.h"
+
+#include <algorithm>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+
+#include "matchers/rule_loader.h"
+#include "matchers/rule_set.h"
+#include "receiver/parser.h"
+
+namespace konseki::matchers {
+namespace {
+
+// Year inference in the parser uses the receive time; the examples and the
+// corpus carry no year, so any fixed instant gives reproducible results.
+const TimePoint kExampleReceived = TimePoint(std::chrono::seconds(1'767'225'600));  // 2026-01-01
+
+StatusOr<std::shared_ptr<const RuleSet>> LoadAndCompile(const std::string& dir) {
+  StatusOr<std::vector<Rule>> rules = LoadRuleDir(dir);
+  if (!rules.ok()) return rules.status();
+  return RuleSet::Compile(std::move(rules).value());
+}
+
+std::string FieldsText(const std::vector<std::pair<std::string, std::string>>& fields) {
+  std::string s;
+  for (const auto& [k, v] : fields) {
+    if (!s.empty()) s += ' ';
+    s += k + "=" + v;
+  }
+  return s.empty() ? "(no fields)" : s;
+}
+
+// Appends s as a JSON string. Valid UTF-8 passes through; control characters
+// are escaped; each byte of an invalid sequence becomes U+FFFD, so the output
+// is always valid JSON whatever a sender wrote.
+void AppendJsonString(std::string_view s, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const unsigned char* end = p + s.size();
+  while (p < end) {
+    const unsigned char c = *p;
+    if (c < 0x80) {
+      switch (c) {
+        case '"':
+          *out += "\\\"";
+          break;
+        case '\\':
+          *out += "\\\\";
+          break;
+        case '\n':
+          *out += "\\n";
+          break;
+        case '\r':
+          *out += "\\r";
+          break;
+        case '\t':
+          *out += "\\t";
+          break;
+        default:
+          if (c < 0x20 || c == 0x7f) {
+            *out += "\\u00";
+            out->push_back(kHex[c >> 4]);
+            out->push_back(kHex[c & 15]);
+          } else {
+            out->push_back(static_cast<char>(c));
+          }
+      }
+      ++p;
+      continue;
+    }
+    int len = 0;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    }
+    bool valid = len > 0 && end - p >= len && p[1] >= lo && p[1] <= hi;
+    for (int i = 2; valid && i < len; ++i) valid = (p[i] & 0xC0) == 0x80;
+    if (valid) {
+      out->append(reinterpret_cast<const char*>(p), len);
+      p += len;
+    } else {
+      *out += "\\ufffd";
+      ++p;
+    }
+  }
+  out->push_back('"');
+}
+
+}  // namespace
+
+int RunCheckRules(const std::string& dir, std::ostream& out, std::ostream& err) {
+  StatusOr<std::shared_ptr<const RuleSet>> set = LoadAndCompile(dir);
+  if (!set.ok()) {
+    err << "check-rules: " << set.status().message() << "\n";
+    return 1;
+  }
+  StatusOr<std::unique_ptr<RuleSet::Scratch>> scratch = (*set)->NewScratch();
+  if (!scratch.ok()) {
+    err << "check-rules: " << scratch.status().message() << "\n";
+    return 1;
+  }
+  const receiver::Parser parser;
+  Message msg;
+  std::vector<RuleHit> hits;
+  int failures = 0;
+  int examples = 0;
+  for (const Rule& rule : (*set)->rules()) {
+    auto fail = [&](const RuleExample& ex, const std::string& what) {
+      ++failures;
+      err << rule.file << ":" << ex.source_line << ": rule " << rule.id << ": " << what
+          << "\n    line: " << ex.line << "\n";
+    };
+    for (const RuleExample& ex : rule.examples_match) {
+      ++examples;
+      parser.Parse(ex.line, kExampleReceived, &msg);
+      (*set)->Match(msg, **scratch, &hits);
+      const RuleHit* own = nullptr;
+      for (const RuleHit& h : hits) {
+        if (h.rule == &rule) {
+          own = &h;
+        } else {
+          fail(ex, "match example also hits rule " + h.rule->id + " (" + h.rule->sign +
+                       "): one line must raise one alert");
+        }
+      }
+      if (own == nullptr) {
+        fail(ex, "match example does not hit (parsed app_name=\"" + std::string(msg.app_name) +
+                     "\", msg=\"" + std::string(msg.msg) + "\")");
+        continue;
+      }
+      for (const auto& [key, want] : ex.fields) {
+        auto it = std::find_if(own->fields.begin(), own->fields.end(),
+                               [&](const auto& f) { return f.first == key; });
+        if (it == own->fields.end()) {
+          fail(ex, "field " + key + " not extracted (got " + FieldsText(own->fields) + ")");
+        } else if (it->second != want) {
+          fail(ex, "field " + key + " = \"" + it->second + "\", want \"" + want + "\"");
+        }
+      }
+    }
+    for (const RuleExample& ex : rule.examples_no_match) {
+      ++examples;
+      parser.Parse(ex.line, kExampleReceived, &msg);
+      (*set)->Match(msg, **scratch, &hits);
+      for (const RuleHit& h : hits) {
+        if (h.rule == &rule) fail(ex, "no_match example hits (" + FieldsText(h.fields) + ")");
+      }
+    }
+  }
+  out << "check-rules: " << (*set)->rules().size() << " rules, " << examples << " examples, "
+      << failures << " failure" << (failures == 1 ? "" : "s") << "\n";
+  return failures == 0 ? 0 : 1;
+}
+
+int RunTestRules(const TestRulesOptions& opts, std::ostream& out, std::ostream& err) {
+  const std::string dir = opts.rules_dir.empty() ? DefaultRulesDir() : opts.rules_dir;
+  StatusOr<std::shared_ptr<const RuleSet>> set = LoadAndCompile(dir);
+  if (!set.ok()) {
+    err << "test-rules: " << set.status().message() << "\n";
+    return 1;
+  }
+  if (opts.files.empty()) {
+    err << "test-rules: no input file (give log files, or - for standard input)\n";
+    return 1;
+  }
+  StatusOr<std::unique_ptr<RuleSet::Scratch>> scratch = (*set)->NewScratch();
+  if (!scratch.ok()) {
+    err << "test-rules: " << scratch.status().message() << "\n";
+    return 1;
+  }
+  const receiver::Parser parser;
+  const RuleSet& rules = **set;
+  std::map<const Rule*, uint64_t> per_rule;
+  uint64_t lines_read = 0, lines_skipped = 0, lines_matched = 0, total_hits = 0;
+  Message msg;
+  std::vector<RuleHit> hits;
+  std::string line, json;
+  constexpr uint64_t kProgressEvery = 1 << 18;
+
+  for (const std::string& file : opts.files) {
+    std::ifstream in;
+    std::istream* is = &std::cin;
+    if (file != "-") {
+      in.open(file, std::ios::binary);
+      if (!in) {
+        err << "test-rules: cannot open " << file << "\n";
+        return 1;
+      }
+      is = &in;
+    }
+    uint64_t line_no = 0;
+    while (std::getline(*is, line)) {
+      ++line_no;
+      if (line_no % kProgressEvery == 0) {
+        err << "test-rules: " << file << ": " << line_no << " lines, " << total_hits
+            << " matches so far\n";
+      }
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.empty() || line[0] == '#') {
+        ++lines_skipped;
+        continue;
+      }
+      ++lines_read;
+      parser.Parse(line, kExampleReceived, &msg);
+      rules.Match(msg, **scratch, &hits);
+      if (hits.empty()) continue;
+      ++lines_matched;
+      for (const RuleHit& h : hits) {
+        ++total_hits;
+        ++per_rule[h.rule];
+        if (opts.json) {
+          json.clear();
+          json += "{\"file\":";
+          AppendJsonString(file, &json);
+          json += ",\"line\":" + std::to_string(line_no) + ",\"rule\":";
+          AppendJsonString(h.rule->id, &json);
+          json += ",\"sign\":";
+          AppendJsonString(h.rule->sign, &json);
+          json += ",\"severity\":";
+          AppendJsonString(SeverityName(h.rule->severity), &json);
+          json += ",\"fields\":{";
+          bool first = true;
+          for (const auto& [k, v] : h.fields) {
+            if (!first) json += ',';
+            first = false;
+            AppendJsonString(k, &json);
+            json += ':';
+            AppendJsonString(v, &json);
+          }
+          json += "}}\n";
+          out << json;
+        } else {
+          out << file << ":" << line_no << ": " << h.rule->id << " [" << h.rule->sign << "] "
+              << FieldsText(h.fields) << "\n    " << line << "\n";
+        }
+      }
+    }
+    if (in.is_open() && in.bad()) {
+      err << "test-rules: read error in " << file << "\n";
+      return 1;
+    }
+  }
+
+  std::ostream& summary = opts.json ? err : out;
+  summary << "\nLines: " << lines_read << " read, " << lines_skipped << " skipped (empty or #), "
+          << lines_matched << " matched, " << total_hits << " matches\n";
+  summary << "Rules (" << rules.rules().size() << " loaded from " << dir << "):\n";
+  for (const Rule& r : rules.rules()) {
+    auto it = per_rule.find(&r);
+    if (it == per_rule.end()) continue;
+    summary << "  " << it->second << "\t" << r.id << " [" << r.sign << "]\n";
+  }
+  return 0;
+}
+
+}  // namespace konseki::matchers

@@ -1,0 +1,43 @@
+// The rule tools behind `konseki check-rules` and `konseki test-rules`
+// (the app's main parses the command line and calls these). Both run the
+// very Parser and RuleSet the server runs, so what they report is what the
+// server would alert on.
+#ifndef KONSEKI_MATCHERS_RULE_TOOL_H_
+#define KONSEKI_MATCHERS_RULE_TOOL_H_
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace konseki::matchers {
+
+// Loads and compiles every rule of `dir`, then runs each rule's examples:
+// every `match` line, parsed by receiver::Parser, must hit its rule, no other
+// rule, and yield the listed fields with those values; every `no_match` line
+// must not hit its rule. Prints each failure to `err` as
+// "<file>:<line>: rule <id>: <what>" and a one-line summary to `out`.
+// Returns the process exit code: 0 when everything passes, 1 otherwise.
+int RunCheckRules(const std::string& dir, std::ostream& out, std::ostream& err);
+
+struct TestRulesOptions {
+  // Rule packs to load; empty means DefaultRulesDir().
+  std::string rules_dir;
+  // One JSON object per match on `out` (keys: file, line, rule, sign,
+  // severity, fields) instead of text; the summary then goes to `err` so
+  // `out` stays pure JSON Lines.
+  bool json = false;
+  // Log files as rsyslog / syslog-ng write them, or raw RFC 5424 / RFC 3164
+  // lines, one message per line. "-" reads standard input. Empty lines and
+  // lines starting with '#' (comments in test corpora) are skipped.
+  std::vector<std::string> files;
+};
+
+// Runs every line of every file through the Parser and the RuleSet, like
+// fail2ban-regex: prints each match and a per-rule summary (hits per rule,
+// lines read, lines skipped), with progress on `err` for large files.
+// Returns 0 on success (matches or not), 1 on a rule or file error.
+int RunTestRules(const TestRulesOptions& opts, std::ostream& out, std::ostream& err);
+
+}  // namespace konseki::matchers
+
+#endif  // KONSEKI_MATCHERS_RULE_TOOL_H_

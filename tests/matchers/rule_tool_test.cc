@@ -1,0 +1,171 @@
+#include "matchers/rule_tool.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace konseki::matchers {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const std::string kPatterns = std::string(KONSEKI_SOURCE_DIR) + "/patterns";
+const std::string kTestdata = std::string(KONSEKI_SOURCE_DIR) + "/tests/matchers/testdata";
+
+// A temp dir removed at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "konseki_rules_XXXXXX").string();
+    path_ = mkdtemp(tmpl.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string Write(const std::string& name, const std::string& text) const {
+    const std::string p = path_ + "/" + name;
+    std::ofstream(p) << text;
+    return p;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+TEST(RunCheckRulesTest, EveryShippedRuleExamplePasses) {
+  std::ostringstream out, err;
+  const int rc = RunCheckRules(kPatterns, out, err);
+  EXPECT_EQ(rc, 0) << err.str();
+  EXPECT_EQ(err.str(), "");
+  EXPECT_THAT(out.str(), HasSubstr(" 0 failures"));
+}
+
+TEST(RunCheckRulesTest, ReportsAFailingExampleWithFileLineAndRule) {
+  TempDir dir;
+  dir.Write("bad.yaml", R"(rules:
+  - id: t.failed
+    sign: ssh.auth_failure
+    title: t
+    severity: low
+    description: d
+    program: sshd
+    match: 'Failed password for '
+    extract: 'for (?P<user>\S+) from'
+    examples:
+      match:
+        - line: "Jan  1 00:00:00 h sshd[1]: Failed password for root from 192.0.2.1 port 22 ssh2"
+          fields: {user: admin}
+        - "Jan  1 00:00:00 h sshd[1]: Accepted password for root from 192.0.2.1 port 22 ssh2"
+      no_match:
+        - "Jan  1 00:00:00 h sshd[1]: Failed password for bob from 192.0.2.1 port 22 ssh2"
+)");
+  std::ostringstream out, err;
+  EXPECT_EQ(RunCheckRules(dir.path(), out, err), 1);
+  const std::string file = dir.path() + "/bad.yaml";
+  EXPECT_THAT(err.str(),
+              HasSubstr(file + ":12: rule t.failed: field user = \"root\", want \"admin\""));
+  EXPECT_THAT(err.str(), HasSubstr(file + ":14: rule t.failed: match example does not hit"));
+  EXPECT_THAT(err.str(), HasSubstr(file + ":16: rule t.failed: no_match example hits"));
+  EXPECT_THAT(out.str(), HasSubstr("3 failures"));
+}
+
+TEST(RunCheckRulesTest, ReportsAMatchExampleThatAlsoHitsAnotherRule) {
+  TempDir dir;
+  const char* rule = R"(  - id: %s
+    sign: crash
+    title: t
+    severity: low
+    description: d
+    match: 'segfault'
+    examples:
+      match: ["Jan  1 00:00:00 h kernel: a[1]: segfault at 0 ip 0 sp 0 error 4"]
+)";
+  char buf[1024];
+  std::string text = "rules:\n";
+  snprintf(buf, sizeof buf, rule, "t.one");
+  text += buf;
+  snprintf(buf, sizeof buf, rule, "t.two");
+  text += buf;
+  dir.Write("dup.yaml", text);
+  std::ostringstream out, err;
+  EXPECT_EQ(RunCheckRules(dir.path(), out, err), 1);
+  EXPECT_THAT(err.str(), HasSubstr("rule t.one: match example also hits rule t.two"));
+}
+
+TEST(RunCheckRulesTest, CompileErrorNamesFileLineAndRule) {
+  std::ostringstream out, err;
+  EXPECT_EQ(RunCheckRules(kTestdata + "/bad_expression", out, err), 1);
+  EXPECT_THAT(err.str(), HasSubstr(kTestdata + "/bad_expression/bad.yaml:17: rule "
+                                               "test.unbalanced: match: Hyperscan cannot compile"));
+}
+
+TEST(RunTestRulesTest, PrintsMatchesAndSummary) {
+  TempDir dir;
+  const std::string log = dir.Write("auth.log",
+                                    "# a comment line is skipped\n"
+                                    "Mar  7 18:53:20 bar sshd[1556]: Accepted password for rda "
+                                    "from 192.0.2.113 port 52100 ssh2\n"
+                                    "\n"
+                                    "Mar  7 18:53:21 bar sshd[1557]: Server listening on 0.0.0.0\n"
+                                    "Mar  7 18:53:22 bar sshd[1558]: Invalid user x from "
+                                    "192.0.2.9 port 1\r\n");
+  TestRulesOptions opts;
+  opts.rules_dir = kPatterns;
+  opts.files = {log};
+  std::ostringstream out, err;
+  ASSERT_EQ(RunTestRules(opts, out, err), 0) << err.str();
+  EXPECT_THAT(out.str(), HasSubstr(log + ":2: sshd.accepted [ssh.login] method=password user=rda "
+                                         "src_ip=192.0.2.113 port=52100"));
+  EXPECT_THAT(out.str(), HasSubstr(log + ":5: sshd.invalid_user [ssh.auth_failure] user=x"));
+  EXPECT_THAT(out.str(), HasSubstr("Lines: 3 read, 2 skipped (empty or #), 2 matched, 2 matches"));
+  EXPECT_THAT(out.str(), HasSubstr("  1\tsshd.accepted [ssh.login]"));
+}
+
+TEST(RunTestRulesTest, JsonModeWritesOneEscapedObjectPerMatch) {
+  TempDir dir;
+  const std::string log = dir.Write(
+      "a\"b.log",
+      "Mar  7 18:53:20 bar sshd[1]: Invalid user we\"ird\\\x01\xff from 192.0.2.9 port 7\n"
+      "Mar  7 18:53:20 bar sshd[1]: Server listening\n"
+      "Mar  7 18:53:20 bar sshd[1]: Invalid user caf\xc3\xa9 from 192.0.2.10\n");
+  TestRulesOptions opts;
+  opts.rules_dir = kPatterns;
+  opts.json = true;
+  opts.files = {log};
+  std::ostringstream out, err;
+  ASSERT_EQ(RunTestRules(opts, out, err), 0) << err.str();
+  std::string escaped_file = log;
+  escaped_file.replace(escaped_file.find('"'), 1, "\\\"");
+  EXPECT_EQ(out.str(),
+            "{\"file\":\"" + escaped_file +
+                "\",\"line\":1,\"rule\":\"sshd.invalid_user\",\"sign\":\"ssh.auth_failure\","
+                "\"severity\":\"medium\",\"fields\":{\"user\":\"we\\\"ird\\\\\\u0001\\ufffd\","
+                "\"src_ip\":\"192.0.2.9\",\"port\":\"7\"}}\n"
+                "{\"file\":\"" +
+                escaped_file +
+                "\",\"line\":3,\"rule\":\"sshd.invalid_user\",\"sign\":\"ssh.auth_failure\","
+                "\"severity\":\"medium\",\"fields\":{\"user\":\"caf\xc3\xa9\","
+                "\"src_ip\":\"192.0.2.10\"}}\n");
+  EXPECT_THAT(err.str(), HasSubstr("Lines: 3 read"));
+}
+
+TEST(RunTestRulesTest, MissingFileAndMissingRulesAreErrors) {
+  std::ostringstream out, err;
+  TestRulesOptions opts;
+  opts.rules_dir = kPatterns;
+  opts.files = {"/nonexistent/konseki.log"};
+  EXPECT_EQ(RunTestRules(opts, out, err), 1);
+  EXPECT_THAT(err.str(), HasSubstr("cannot open /nonexistent/konseki.log"));
+
+  opts.rules_dir = "/nonexistent/patterns";
+  std::ostringstream out2, err2;
+  EXPECT_EQ(RunTestRules(opts, out2, err2), 1);
+  EXPECT_THAT(err2.str(), HasSubstr("/nonexistent/patterns"));
+  EXPECT_THAT(out2.str(), Not(HasSubstr("Lines:")));
+}
+
+}  // namespace
+}  // namespace konseki::matchers

@@ -1,0 +1,8 @@
+# Tests of konseki_rules: loader, matcher, tools, the shipped packs and the corpus.
+konseki_add_test(rules_test
+  SOURCES
+    ${CMAKE_CURRENT_LIST_DIR}/rule_loader_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/rule_set_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/rule_tool_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/rule_corpus_test.cc
+  LIBS konseki_rules konseki_parse konseki_common)
