@@ -1,0 +1,131 @@
+// RFC 6587 stream framing for one TCP connection, pure over bytes (no sockets).
+#ifndef KONSEKI_RECEIVER_FRAMER_H_
+#define KONSEKI_RECEIVER_FRAMER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace konseki::receiver {
+
+// Counts of malformed framing. A plain struct, not thread-safe: one listener
+// thread may share one FramerStats between all of its connections' framers.
+struct FramerStats {
+  uint64_t frames = 0;                 // frames emitted, truncated ones included
+  uint64_t truncated = 0;              // frames longer than the max, cut to the max
+  uint64_t malformed_octet_count = 0;  // digits not followed by SP; framed by LF instead
+  uint64_t incomplete_at_close = 0;    // an octet-counted frame cut short by close
+};
+
+// One frame that owns its bytes (for tests and tools; the listeners use the
+// callback form, which does not copy).
+struct OwnedFrame {
+  std::string bytes;
+  bool truncated = false;
+  friend bool operator==(const OwnedFrame&, const OwnedFrame&) = default;
+};
+
+// Cuts a byte stream into syslog messages. Framing is detected per frame:
+//   - a frame starting with a digit is octet-counted: "LEN SP MSG" where LEN is
+//     a decimal count of MSG bytes (RFC 6587 3.4.1), at most 12 digits, no
+//     leading zero;
+//   - anything else is non-transparent framing (RFC 6587 3.4.2) ended by LF or
+//     NUL; a CR just before the terminator is removed. Empty frames are skipped.
+//   - digits followed by anything but SP (or a leading 0, or too many digits)
+//     is a malformed octet count: the frame, digits included, is framed by LF
+//     instead and counted in FramerStats::malformed_octet_count.
+//
+// Messages longer than max_message_bytes are emitted cut to that size with
+// truncated = true, as soon as the max is reached; the rest of that message is
+// skipped without buffering (exactly LEN bytes for octet counting, up to the
+// next LF/NUL otherwise), so the connection stays usable after a hostile
+// "1073741824 " prefix. Memory is bounded: the framer buffers at most
+// max_message_bytes + 1 bytes of an unfinished frame, and nothing when frames
+// arrive whole within one Feed call (they are emitted as views into the input).
+//
+// Not thread-safe; one Framer per connection. Not copyable, movable.
+class Framer {
+ public:
+  static constexpr size_t kDefaultMaxMessageBytes = 64 * 1024;
+
+  // stats may be null; if not, it must outlive the Framer.
+  explicit Framer(size_t max_message_bytes = kDefaultMaxMessageBytes, FramerStats* stats = nullptr);
+  Framer(const Framer&) = delete;
+  Framer& operator=(const Framer&) = delete;
+  Framer(Framer&&) = default;
+  Framer& operator=(Framer&&) = default;
+
+  // Consumes the next bytes of the stream and calls
+  // on_frame(std::string_view bytes, bool truncated) for each complete frame.
+  // The view is valid only during the call (it points into `data` or into the
+  // framer's buffer). Any split of the stream into Feed calls gives the same
+  // frames.
+  template <typename F>
+  void Feed(std::string_view data, F&& on_frame) {
+    using Fn = std::remove_reference_t<F>;
+    FeedImpl(
+        data,
+        [](void* ctx, std::string_view bytes, bool truncated) {
+          (*static_cast<Fn*>(ctx))(bytes, truncated);
+        },
+        const_cast<void*>(static_cast<const void*>(&on_frame)));
+  }
+
+  // The connection closed: emits a final unterminated LF frame if any, or
+  // what arrived of an octet-counted frame (truncated = true, counted in
+  // incomplete_at_close). The framer is then reset and may be reused.
+  template <typename F>
+  void Finish(F&& on_frame) {
+    using Fn = std::remove_reference_t<F>;
+    FinishImpl([](void* ctx, std::string_view bytes,
+                  bool truncated) { (*static_cast<Fn*>(ctx))(bytes, truncated); },
+               const_cast<void*>(static_cast<const void*>(&on_frame)));
+  }
+
+  // Convenience forms that append copies to *out.
+  void Feed(std::string_view data, std::vector<OwnedFrame>* out);
+  void Finish(std::vector<OwnedFrame>* out);
+
+  // Bytes of an unfinished frame held right now (<= max_message_bytes + 1).
+  size_t buffered_bytes() const { return buf_.size(); }
+  size_t max_message_bytes() const { return max_; }
+  // The counters this framer adds to (the shared ones if given).
+  const FramerStats& stats() const { return stats_ != nullptr ? *stats_ : own_stats_; }
+
+ private:
+  using Emit = void (*)(void* ctx, std::string_view bytes, bool truncated);
+  enum class State : uint8_t {
+    kFrameStart,  // nothing of the next frame seen yet
+    kOctetLen,    // reading LEN digits (held in buf_)
+    kOctetBody,   // collecting MSG bytes into buf_; remaining_ bytes of MSG left
+    kOctetSkip,   // MSG was longer than the max; skipping remaining_ bytes
+    kLf,          // collecting an LF-terminated frame into buf_
+    kLfSkip,      // an LF frame exceeded the max; skipping to the next LF/NUL
+  };
+  static constexpr size_t kMaxLenDigits = 12;
+
+  void FeedImpl(std::string_view data, Emit emit, void* ctx);
+  void FinishImpl(Emit emit, void* ctx);
+  // Emits an LF-framed message: strips one trailing CR, cuts to the max.
+  void EmitLf(std::string_view msg, Emit emit, void* ctx);
+  void EmitFrame(std::string_view msg, bool truncated, Emit emit, void* ctx);
+  // Empties buf_, giving back a large allocation so idle connections stay small.
+  void ClearBuffer();
+  FramerStats& mutable_stats() { return stats_ != nullptr ? *stats_ : own_stats_; }
+
+  size_t max_;
+  FramerStats* stats_;  // not owned; null means own_stats_
+  FramerStats own_stats_;
+  State state_ = State::kFrameStart;
+  uint64_t remaining_ = 0;  // kOctetBody: MSG bytes not yet seen; kOctetSkip: to skip
+  uint64_t kept_ = 0;       // kOctetBody: MSG bytes to keep in total (min(LEN, max))
+  bool octet_truncated_ = false;
+  std::string buf_;
+};
+
+}  // namespace konseki::receiver
+
+#endif  // KONSEKI_RECEIVER_FRAMER_H_

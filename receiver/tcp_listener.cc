@@ -1,0 +1,287 @@
+#include "receiver/tcp_listener.h"
+
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace konseki::receiver {
+namespace {
+
+constexpr int kMaxEvents = 256;
+// Connections accepted per round, so a connect storm cannot starve reads.
+constexpr int kMaxAcceptsPerRound = 64;
+// How often a blocked listener re-checks HasCapacity().
+constexpr int kBackpressurePollMs = 5;
+// How long accepting pauses after running out of file descriptors.
+constexpr auto kAcceptPause = std::chrono::milliseconds(100);
+// Read chunks per connection taken on Stop().
+constexpr int kDrainChunksPerConnection = 16;
+// Wake-up period while an idle timeout is configured (the Clock may be fake,
+// so it is consulted on each wake-up rather than slept on).
+constexpr int kIdleCheckMs = 100;
+
+}  // namespace
+
+StatusOr<std::unique_ptr<TcpListener>> TcpListener::Bind(const ListenAddress& address,
+                                                         const TcpOptions& options,
+                                                         uint16_t listener_id,
+                                                         MetricsRegistry& metrics,
+                                                         const Clock& clock) {
+  if (address.transport != Transport::kTcp) {
+    return Status::InvalidArgument("TCP listener given non-TCP address " + address.ToString());
+  }
+  if (options.max_message_bytes == 0 || options.read_chunk_bytes == 0 ||
+      options.max_connections == 0 || options.idle_timeout_secs < 0) {
+    return Status::InvalidArgument(
+        "TCP listener " + address.ToString() +
+        ": max_message_bytes, read_chunk_bytes and max_connections must be positive, "
+        "idle_timeout_secs >= 0");
+  }
+  StatusOr<UniqueFd> fd = BindSocket(address, SOCK_STREAM);
+  if (!fd.ok()) return fd.status();
+  if (::listen(fd->get(), options.backlog) != 0) {
+    return Status::FromErrno("listen " + address.ToString(), errno);
+  }
+  StatusOr<WakeFd> wake = WakeFd::Create();
+  if (!wake.ok()) return wake.status();
+  std::unique_ptr<TcpListener> l(new TcpListener(address, options, listener_id, metrics, clock,
+                                                 std::move(fd).value(), std::move(wake).value()));
+  l->epoll_fd_.Reset(epoll_create1(EPOLL_CLOEXEC));
+  if (!l->epoll_fd_.valid()) return Status::FromErrno("epoll_create1", errno);
+  for (int watched : {l->listen_fd_.get(), l->wake_.fd()}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = watched;
+    if (epoll_ctl(l->epoll_fd_.get(), EPOLL_CTL_ADD, watched, &ev) != 0) {
+      return Status::FromErrno("epoll_ctl", errno);
+    }
+  }
+  return l;
+}
+
+TcpListener::TcpListener(const ListenAddress& address, const TcpOptions& options,
+                         uint16_t listener_id, MetricsRegistry& metrics, const Clock& clock,
+                         UniqueFd fd, WakeFd wake)
+    : options_(options),
+      listener_id_(listener_id),
+      clock_(clock),
+      listen_fd_(std::move(fd)),
+      wake_(std::move(wake)),
+      read_buf_(options.read_chunk_bytes) {
+  port_ = BoundPort(listen_fd_.get());
+  const std::string name = address.ToString();
+  const Labels l = {{"listener", name}};
+  const Labels lt = {{"listener", name}, {"transport", "tcp"}};
+  received_messages_ =
+      metrics.GetCounter("konseki_received_messages_total", "Messages received by a listener", lt);
+  received_bytes_ = metrics.GetCounter("konseki_received_bytes_total",
+                                       "Message bytes received by a listener", lt);
+  truncated_ = metrics.GetCounter("konseki_truncated_messages_total",
+                                  "Messages cut to the max message size", l);
+  malformed_octet_count_ =
+      metrics.GetCounter("konseki_framing_errors_total", "Input that could not be framed as sent",
+                         {{"listener", name}, {"reason", "malformed_octet_count"}});
+  incomplete_frame_ =
+      metrics.GetCounter("konseki_framing_errors_total", "Input that could not be framed as sent",
+                         {{"listener", name}, {"reason", "incomplete_frame"}});
+  queue_full_drops_ = metrics.GetCounter("konseki_dropped_messages_total", "Messages dropped",
+                                         {{"stage", "receiver"}, {"reason", "queue_full"}});
+  rejected_max_connections_ =
+      metrics.GetCounter("konseki_connections_rejected_total", "Connections closed on accept",
+                         {{"listener", name}, {"reason", "max_connections"}});
+  accept_errors_ = metrics.GetCounter("konseki_accept_errors_total", "accept(2) failures", l);
+  connections_ = metrics.GetGauge("konseki_connections", "Open connections", l);
+}
+
+TcpListener::~TcpListener() { Stop(); }
+
+void TcpListener::Start(FrameSink* sink) {
+  sink_ = sink;
+  last_idle_scan_ = clock_.Now();
+  thread_ = std::thread([this] { Run(); });
+}
+
+void TcpListener::Stop() {
+  if (!thread_.joinable()) return;
+  wake_.Signal();
+  thread_.join();
+}
+
+void TcpListener::PushFrame(const Connection& c, std::string_view bytes, bool truncated,
+                            TimePoint now) {
+  Frame f;
+  f.bytes = bytes;
+  f.sender = std::string_view(c.sender, c.sender_len);
+  f.received = now;
+  f.listener_id = listener_id_;
+  f.truncated = truncated;
+  ++pending_frames_;
+  if (!sink_->Push(f)) ++pending_refused_;
+}
+
+void TcpListener::AcceptSome() {
+  for (int i = 0; i < kMaxAcceptsPerRound; ++i) {
+    sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    int fd = accept4(listen_fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      if (errno == EINTR) continue;
+      accept_errors_->Inc();
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        // Level-triggered epoll would report the pending connection forever:
+        // stop watching the listen socket for a moment.
+        epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, listen_fd_.get(), nullptr);
+        accept_paused_ = true;
+        accept_resume_ = std::chrono::steady_clock::now() + kAcceptPause;
+        return;
+      }
+      continue;  // ECONNABORTED and the like concern one connection only
+    }
+    if (conns_.size() >= options_.max_connections) {
+      ::close(fd);
+      rejected_max_connections_->Inc();
+      continue;
+    }
+    auto c = std::make_unique<Connection>();
+    c->fd.Reset(fd);
+    c->framer = Framer(options_.max_message_bytes, &framer_stats_);
+    c->last_activity = clock_.Now();
+    c->sender_len = FormatSender(reinterpret_cast<const sockaddr*>(&ss), c->sender).size();
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
+      accept_errors_->Inc();
+      continue;  // c closes fd
+    }
+    conns_.emplace(fd, std::move(c));
+    connections_->Set(static_cast<double>(conns_.size()));
+  }
+}
+
+bool TcpListener::ReadOnce(Connection* c, TimePoint now) {
+  ssize_t n = ::recv(c->fd.get(), read_buf_.data(), read_buf_.size(), 0);
+  if (n > 0) {
+    pending_bytes_ += static_cast<uint64_t>(n);
+    c->last_activity = now;
+    c->framer.Feed(
+        std::string_view(read_buf_.data(), static_cast<size_t>(n)),
+        [&](std::string_view bytes, bool truncated) { PushFrame(*c, bytes, truncated, now); });
+    return true;
+  }
+  if (n == 0) return false;
+  return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+}
+
+void TcpListener::CloseConnection(int fd) {
+  auto it = conns_.find(fd);
+  if (it == conns_.end()) return;
+  Connection* c = it->second.get();
+  const TimePoint now = clock_.Now();
+  c->framer.Finish(
+      [&](std::string_view bytes, bool truncated) { PushFrame(*c, bytes, truncated, now); });
+  // close(2) removes the fd from the epoll set.
+  conns_.erase(it);
+  connections_->Set(static_cast<double>(conns_.size()));
+}
+
+void TcpListener::CloseIdle(TimePoint now) {
+  if (options_.idle_timeout_secs <= 0) return;
+  if (now - last_idle_scan_ < std::chrono::seconds(1) &&
+      now - last_idle_scan_ >= Duration::zero()) {
+    return;
+  }
+  last_idle_scan_ = now;
+  const auto limit = std::chrono::seconds(options_.idle_timeout_secs);
+  std::vector<int> idle;
+  for (const auto& [fd, c] : conns_) {
+    if (now - c->last_activity >= limit) idle.push_back(fd);
+  }
+  for (int fd : idle) CloseConnection(fd);
+}
+
+void TcpListener::PublishCounters() {
+  if (pending_frames_ > 0) received_messages_->Inc(pending_frames_);
+  if (pending_bytes_ > 0) received_bytes_->Inc(pending_bytes_);
+  if (pending_refused_ > 0) queue_full_drops_->Inc(pending_refused_);
+  pending_frames_ = pending_bytes_ = pending_refused_ = 0;
+  const FramerStats& s = framer_stats_;
+  FramerStats& p = published_stats_;
+  if (s.truncated != p.truncated) truncated_->Inc(s.truncated - p.truncated);
+  if (s.malformed_octet_count != p.malformed_octet_count) {
+    malformed_octet_count_->Inc(s.malformed_octet_count - p.malformed_octet_count);
+  }
+  if (s.incomplete_at_close != p.incomplete_at_close) {
+    incomplete_frame_->Inc(s.incomplete_at_close - p.incomplete_at_close);
+  }
+  p = s;
+}
+
+void TcpListener::Drain() {
+  const TimePoint now = clock_.Now();
+  std::vector<int> fds;
+  fds.reserve(conns_.size());
+  for (const auto& [fd, c] : conns_) fds.push_back(fd);
+  for (int fd : fds) {
+    Connection* c = conns_[fd].get();
+    for (int i = 0; i < kDrainChunksPerConnection && sink_->HasCapacity(); ++i) {
+      ssize_t before = static_cast<ssize_t>(pending_bytes_);
+      if (!ReadOnce(c, now) || static_cast<ssize_t>(pending_bytes_) == before) break;
+    }
+    CloseConnection(fd);
+  }
+}
+
+void TcpListener::Run() {
+  std::vector<epoll_event> events(kMaxEvents);
+  bool stopping = false;
+  while (!stopping) {
+    if (!sink_->HasCapacity()) {
+      // Backpressure: leave the data in the kernel. Only Stop() wakes us early.
+      pollfd p{wake_.fd(), POLLIN, 0};
+      if (poll(&p, 1, kBackpressurePollMs) > 0) stopping = true;
+      continue;
+    }
+    if (accept_paused_ && std::chrono::steady_clock::now() >= accept_resume_) {
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.fd = listen_fd_.get();
+      epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, listen_fd_.get(), &ev);
+      accept_paused_ = false;
+    }
+    int timeout = -1;
+    if (options_.idle_timeout_secs > 0) timeout = kIdleCheckMs;
+    if (accept_paused_) timeout = static_cast<int>(kAcceptPause.count());
+    int n = epoll_wait(epoll_fd_.get(), events.data(), kMaxEvents, timeout);
+    if (n < 0 && errno != EINTR) break;
+    const TimePoint now = clock_.Now();
+    for (int i = 0; i < n; ++i) {
+      const int fd = events[i].data.fd;
+      if (fd == wake_.fd()) {
+        stopping = true;
+      } else if (fd == listen_fd_.get()) {
+        if (!stopping) AcceptSome();
+      } else {
+        // Events not handled this round stay pending (level-triggered).
+        if (!sink_->HasCapacity()) break;
+        auto it = conns_.find(fd);
+        if (it == conns_.end()) continue;
+        if (!ReadOnce(it->second.get(), now)) CloseConnection(fd);
+      }
+    }
+    CloseIdle(now);
+    if (pending_frames_ > 0) sink_->Flush();
+    PublishCounters();
+  }
+  Drain();
+  sink_->Flush();
+  PublishCounters();
+  connections_->Set(0);
+}
+
+}  // namespace konseki::receiver

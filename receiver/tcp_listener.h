@@ -1,0 +1,147 @@
+// Syslog over plain TCP (RFC 6587): many connections, one epoll thread.
+#ifndef KONSEKI_RECEIVER_TCP_LISTENER_H_
+#define KONSEKI_RECEIVER_TCP_LISTENER_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/frame.h"
+#include "common/metrics.h"
+#include "common/status.h"
+#include "receiver/framer.h"
+#include "receiver/listen_address.h"
+#include "receiver/socket_util.h"
+#include "receiver/unique_fd.h"
+
+namespace konseki::receiver {
+
+struct TcpOptions {
+  // Longer messages are cut to this many bytes (truncated = true, counted) and
+  // the rest of the message is skipped; also bounds each connection's buffer.
+  size_t max_message_bytes = 65536;
+  // Connections open at once. Further ones are accepted and closed at once and
+  // counted in konseki_connections_rejected_total{reason="max_connections"}.
+  size_t max_connections = 4096;
+  // Bytes read from one connection per epoll round, so one busy sender cannot
+  // starve the others; also the size of the listener's single read buffer.
+  size_t read_chunk_bytes = 64 * 1024;
+  // A connection with no bytes received for this long (by the injected Clock)
+  // is closed. 0 means never.
+  int idle_timeout_secs = 0;
+  // listen(2) backlog: connections the kernel queues before we accept them.
+  int backlog = 1024;
+};
+
+// Accepts connections and reads all of them on one epoll thread, framing each
+// with its own Framer and pushing frames to the sink.
+//
+// Never blocks on one connection: sockets are non-blocking, each readable
+// connection gets at most read_chunk_bytes per round. Backpressure: while
+// sink->HasCapacity() is false nothing is read (data waits in the kernel and
+// the senders' TCP windows close) and the thread re-checks every few ms;
+// nothing is dropped. Push is only called after HasCapacity() said true, so a
+// sink must accept at least one read chunk's worth of frames beyond that
+// point; a refused Push is counted as dropped{stage="receiver",reason="queue_full"}.
+//
+// Metrics (listener = address.ToString(), transport = "tcp"):
+//   konseki_received_messages_total{listener,transport}, konseki_received_bytes_total
+//   konseki_truncated_messages_total{listener}
+//   konseki_framing_errors_total{listener,reason="malformed_octet_count"|"incomplete_frame"}
+//   konseki_connections{listener} (gauge)
+//   konseki_connections_rejected_total{listener,reason="max_connections"}
+//   konseki_accept_errors_total{listener} (e.g. out of file descriptors)
+//
+// Thread-safety: Bind, Start, Stop and the destructor are called from one
+// control thread; port() from any thread.
+class TcpListener {
+ public:
+  // Creates, binds and listens; no thread runs yet. The registry and clock
+  // must outlive the listener.
+  static StatusOr<std::unique_ptr<TcpListener>> Bind(const ListenAddress& address,
+                                                     const TcpOptions& options,
+                                                     uint16_t listener_id, MetricsRegistry& metrics,
+                                                     const Clock& clock);
+  TcpListener(const TcpListener&) = delete;
+  TcpListener& operator=(const TcpListener&) = delete;
+  // Stops if running.
+  ~TcpListener();
+
+  // The bound port (the kernel's choice when the address said port 0).
+  uint16_t port() const { return port_; }
+
+  // Starts the epoll thread. sink must stay valid until Stop() returns and is
+  // used only by that thread. Call at most once.
+  void Start(FrameSink* sink);
+  // Stops accepting, reads what is already readable on each connection (a
+  // bounded amount, while the sink has capacity), emits each connection's
+  // unterminated last frame, closes all connections, flushes the sink and
+  // joins the thread. Returns within well under a second. Idempotent.
+  void Stop();
+
+ private:
+  struct Connection {
+    UniqueFd fd;
+    Framer framer;
+    TimePoint last_activity;
+    char sender[kSenderTextSize];
+    size_t sender_len = 0;
+  };
+
+  TcpListener(const ListenAddress& address, const TcpOptions& options, uint16_t listener_id,
+              MetricsRegistry& metrics, const Clock& clock, UniqueFd fd, WakeFd wake);
+  void Run();
+  void AcceptSome();
+  // One bounded read. Returns false if the connection ended (EOF or error);
+  // the caller then closes it.
+  bool ReadOnce(Connection* c, TimePoint now);
+  // Emits the connection's last frame and closes it.
+  void CloseConnection(int fd);
+  void CloseIdle(TimePoint now);
+  void Drain();
+  void PublishCounters();
+  void PushFrame(const Connection& c, std::string_view bytes, bool truncated, TimePoint now);
+
+  const TcpOptions options_;
+  const uint16_t listener_id_;
+  const Clock& clock_;
+  UniqueFd listen_fd_;
+  WakeFd wake_;
+  UniqueFd epoll_fd_;
+  uint16_t port_ = 0;
+
+  FrameSink* sink_ = nullptr;
+  std::thread thread_;
+
+  // Owned by the epoll thread while it runs.
+  std::unordered_map<int, std::unique_ptr<Connection>> conns_;
+  std::vector<char> read_buf_;
+  FramerStats framer_stats_;     // shared by all connections' framers
+  FramerStats published_stats_;  // what has been added to the metrics so far
+  uint64_t pending_frames_ = 0;
+  uint64_t pending_bytes_ = 0;
+  uint64_t pending_refused_ = 0;
+  bool accept_paused_ = false;
+  std::chrono::steady_clock::time_point accept_resume_;
+  TimePoint last_idle_scan_;
+
+  Counter* received_messages_;
+  Counter* received_bytes_;
+  Counter* truncated_;
+  Counter* malformed_octet_count_;
+  Counter* incomplete_frame_;
+  Counter* queue_full_drops_;
+  Counter* rejected_max_connections_;
+  Counter* accept_errors_;
+  Gauge* connections_;
+};
+
+}  // namespace konseki::receiver
+
+#endif  // KONSEKI_RECEIVER_TCP_LISTENER_H_

@@ -1,0 +1,203 @@
+#include "receiver/udp_listener.h"
+
+#include <poll.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace konseki::receiver {
+namespace {
+
+// Batches received per wake-up before going back to poll; bounds how long one
+// flood keeps the thread from seeing Stop().
+constexpr int kMaxBatchesPerWake = 64;
+
+}  // namespace
+
+StatusOr<std::unique_ptr<UdpListener>> UdpListener::Bind(const ListenAddress& address,
+                                                         const UdpOptions& options,
+                                                         uint16_t listener_id,
+                                                         MetricsRegistry& metrics,
+                                                         const Clock& clock) {
+  if (address.transport != Transport::kUdp) {
+    return Status::InvalidArgument("UDP listener given non-UDP address " + address.ToString());
+  }
+  if (options.max_message_bytes == 0 || options.batch_size == 0) {
+    return Status::InvalidArgument("UDP listener " + address.ToString() +
+                                   ": max_message_bytes and batch_size must be positive");
+  }
+  StatusOr<UniqueFd> fd = BindSocket(address, SOCK_DGRAM);
+  if (!fd.ok()) return fd.status();
+  StatusOr<WakeFd> wake = WakeFd::Create();
+  if (!wake.ok()) return wake.status();
+  int one = 1;
+  if (setsockopt(fd->get(), SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one) != 0) {
+    return Status::FromErrno("setsockopt(SO_RXQ_OVFL) for " + address.ToString(), errno);
+  }
+  std::unique_ptr<UdpListener> l(new UdpListener(address, options, listener_id, metrics, clock,
+                                                 std::move(fd).value(), std::move(wake).value()));
+  if (options.rcvbuf_bytes > 0) {
+    int want = options.rcvbuf_bytes;
+    if (setsockopt(l->fd_.get(), SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) == 0) {
+      l->rcvbuf_forced_ = true;
+    } else if (setsockopt(l->fd_.get(), SOL_SOCKET, SO_RCVBUF, &want, sizeof want) != 0) {
+      return Status::FromErrno("setsockopt(SO_RCVBUF) for " + address.ToString(), errno);
+    }
+  }
+  int got = 0;
+  socklen_t got_len = sizeof got;
+  if (getsockopt(l->fd_.get(), SOL_SOCKET, SO_RCVBUF, &got, &got_len) == 0) {
+    l->granted_rcvbuf_bytes_ = got / 2;
+  }
+  return l;
+}
+
+UdpListener::UdpListener(const ListenAddress& address, const UdpOptions& options,
+                         uint16_t listener_id, MetricsRegistry& metrics, const Clock& clock,
+                         UniqueFd fd, WakeFd wake)
+    : options_(options),
+      listener_id_(listener_id),
+      clock_(clock),
+      fd_(std::move(fd)),
+      wake_(std::move(wake)) {
+  port_ = BoundPort(fd_.get());
+  const std::string name = address.ToString();
+  const Labels lt = {{"listener", name}, {"transport", "udp"}};
+  received_messages_ =
+      metrics.GetCounter("konseki_received_messages_total", "Messages received by a listener", lt);
+  received_bytes_ = metrics.GetCounter("konseki_received_bytes_total",
+                                       "Message bytes received by a listener", lt);
+  truncated_ = metrics.GetCounter("konseki_truncated_messages_total",
+                                  "Messages cut to the max message size", {{"listener", name}});
+  empty_datagrams_ =
+      metrics.GetCounter("konseki_framing_errors_total", "Input that could not be framed as sent",
+                         {{"listener", name}, {"reason", "empty_datagram"}});
+  kernel_drops_ = metrics.GetCounter("konseki_dropped_messages_total", "Messages dropped",
+                                     {{"stage", "kernel"}, {"reason", "udp_receive_buffer"}});
+  queue_full_drops_ = metrics.GetCounter("konseki_dropped_messages_total", "Messages dropped",
+                                         {{"stage", "receiver"}, {"reason", "queue_full"}});
+
+  const size_t n = options_.batch_size;
+  const size_t slot = options_.max_message_bytes + 1;
+  control_slot_ = CMSG_SPACE(sizeof(uint32_t));
+  data_.resize(n * slot);
+  msgs_.resize(n);
+  iovs_.resize(n);
+  addrs_.resize(n);
+  control_.resize(n * control_slot_);
+  for (size_t i = 0; i < n; ++i) {
+    iovs_[i].iov_base = data_.data() + i * slot;
+    iovs_[i].iov_len = slot;
+  }
+}
+
+UdpListener::~UdpListener() { Stop(); }
+
+void UdpListener::Start(FrameSink* sink) {
+  sink_ = sink;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void UdpListener::Stop() {
+  if (!thread_.joinable()) return;
+  wake_.Signal();
+  thread_.join();
+}
+
+int UdpListener::ReceiveBatch() {
+  const size_t n = msgs_.size();
+  for (size_t i = 0; i < n; ++i) {
+    msghdr& h = msgs_[i].msg_hdr;
+    h.msg_name = &addrs_[i];
+    h.msg_namelen = sizeof(sockaddr_storage);
+    h.msg_iov = &iovs_[i];
+    h.msg_iovlen = 1;
+    h.msg_control = control_.data() + i * control_slot_;
+    h.msg_controllen = control_slot_;
+    h.msg_flags = 0;
+    msgs_[i].msg_len = 0;
+  }
+  int got = recvmmsg(fd_.get(), msgs_.data(), static_cast<unsigned>(n), MSG_DONTWAIT, nullptr);
+  if (got <= 0) return 0;
+
+  const TimePoint now = clock_.Now();
+  char sender_buf[kSenderTextSize];
+  std::string_view sender;
+  const sockaddr_storage* last_addr = nullptr;
+  uint64_t bytes = 0;
+  uint64_t truncated = 0;
+  uint64_t empty = 0;
+  uint64_t refused = 0;
+  bool saw_ovfl = false;
+  uint32_t ovfl = 0;
+  for (int i = 0; i < got; ++i) {
+    msghdr& h = msgs_[i].msg_hdr;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+        std::memcpy(&ovfl, CMSG_DATA(c), sizeof ovfl);
+        saw_ovfl = true;
+      }
+    }
+    size_t len = msgs_[i].msg_len;
+    bytes += len;
+    const char* p = static_cast<const char*>(iovs_[i].iov_base);
+    bool cut = (h.msg_flags & MSG_TRUNC) != 0;
+    while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\0' || p[len - 1] == '\r')) --len;
+    if (len > options_.max_message_bytes) {
+      len = options_.max_message_bytes;
+      cut = true;
+    }
+    if (len == 0) {
+      ++empty;
+      continue;
+    }
+    if (last_addr == nullptr || h.msg_namelen != sizeof(sockaddr_storage) ||
+        std::memcmp(last_addr, &addrs_[i], h.msg_namelen) != 0) {
+      sender = FormatSender(reinterpret_cast<const sockaddr*>(&addrs_[i]), sender_buf);
+      last_addr = &addrs_[i];
+    }
+    Frame f;
+    f.bytes = std::string_view(p, len);
+    f.sender = sender;
+    f.received = now;
+    f.listener_id = listener_id_;
+    f.truncated = cut;
+    if (cut) ++truncated;
+    if (!sink_->Push(f)) ++refused;
+  }
+  sink_->Flush();
+  received_messages_->Inc(static_cast<uint64_t>(got));
+  received_bytes_->Inc(bytes);
+  if (truncated > 0) truncated_->Inc(truncated);
+  if (empty > 0) empty_datagrams_->Inc(empty);
+  if (refused > 0) queue_full_drops_->Inc(refused);
+  if (saw_ovfl) {
+    // The kernel reports a running total (wrapping at 2^32) per socket.
+    uint32_t delta = ovfl - last_kernel_drops_;
+    last_kernel_drops_ = ovfl;
+    if (delta > 0) kernel_drops_->Inc(delta);
+  }
+  return got;
+}
+
+void UdpListener::Run() {
+  pollfd fds[2] = {{fd_.get(), POLLIN, 0}, {wake_.fd(), POLLIN, 0}};
+  bool stopping = false;
+  while (!stopping) {
+    int r = poll(fds, 2, -1);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    stopping = (fds[1].revents & POLLIN) != 0;
+    // On stop, still take what is already queued (bounded), so a datagram
+    // that arrived before Stop() is not lost.
+    for (int b = 0; b < kMaxBatchesPerWake; ++b) {
+      if (ReceiveBatch() < static_cast<int>(msgs_.size())) break;
+    }
+  }
+  sink_->Flush();
+}
+
+}  // namespace konseki::receiver

@@ -1,0 +1,118 @@
+// Syslog over UDP (RFC 5426): one datagram is one message.
+#ifndef KONSEKI_RECEIVER_UDP_LISTENER_H_
+#define KONSEKI_RECEIVER_UDP_LISTENER_H_
+
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/frame.h"
+#include "common/metrics.h"
+#include "common/status.h"
+#include "receiver/listen_address.h"
+#include "receiver/socket_util.h"
+#include "receiver/unique_fd.h"
+
+namespace konseki::receiver {
+
+struct UdpOptions {
+  // Longer datagrams are cut to this many bytes, flagged truncated and counted
+  // in konseki_truncated_messages_total. 65536 holds any UDP payload.
+  size_t max_message_bytes = 65536;
+  // SO_RCVBUF to ask for, in bytes; 0 keeps the kernel default. When the
+  // process may (root / CAP_NET_ADMIN) SO_RCVBUFFORCE is used so that
+  // net.core.rmem_max does not cap it; granted_rcvbuf_bytes() says what we got.
+  int rcvbuf_bytes = 8 * 1024 * 1024;
+  // Datagrams fetched per recvmmsg(2) call; the sink is flushed after each.
+  size_t batch_size = 64;
+};
+
+// Receives datagrams on one socket with recvmmsg on its own thread and pushes
+// each one as a Frame (a trailing LF, CR or NUL is removed; empty datagrams are
+// counted as framing errors and skipped).
+//
+// Metrics (listener = address.ToString(), transport = "udp"):
+//   konseki_received_messages_total{listener,transport}, konseki_received_bytes_total
+//   konseki_truncated_messages_total{listener}
+//   konseki_framing_errors_total{listener,reason="empty_datagram"}
+//   konseki_dropped_messages_total{stage="kernel",reason="udp_receive_buffer"} (SO_RXQ_OVFL)
+//   konseki_dropped_messages_total{stage="receiver",reason="queue_full"} (Push refused)
+//
+// Thread-safety: Bind, Start, Stop and the destructor are called from one
+// control thread; port() and granted_rcvbuf_bytes() from any thread.
+class UdpListener {
+ public:
+  // Creates and binds the socket; no thread runs yet. The registry and clock
+  // must outlive the listener.
+  static StatusOr<std::unique_ptr<UdpListener>> Bind(const ListenAddress& address,
+                                                     const UdpOptions& options,
+                                                     uint16_t listener_id, MetricsRegistry& metrics,
+                                                     const Clock& clock);
+  UdpListener(const UdpListener&) = delete;
+  UdpListener& operator=(const UdpListener&) = delete;
+  // Stops if running.
+  ~UdpListener();
+
+  // The bound port (the kernel's choice when the address said port 0).
+  uint16_t port() const { return port_; }
+  // The receive buffer the kernel granted, comparable with
+  // UdpOptions::rcvbuf_bytes (Linux reports twice this through getsockopt to
+  // account for bookkeeping; we halve it back).
+  int granted_rcvbuf_bytes() const { return granted_rcvbuf_bytes_; }
+  // True if SO_RCVBUFFORCE was accepted (running with CAP_NET_ADMIN).
+  bool rcvbuf_forced() const { return rcvbuf_forced_; }
+
+  // Starts the receive thread. sink must stay valid until Stop() returns and is
+  // used only by that thread. Call at most once.
+  void Start(FrameSink* sink);
+  // Wakes the thread, which receives what is already queued on the socket,
+  // flushes the sink and exits; then joins it. Returns promptly (no blocking
+  // receive). Idempotent.
+  void Stop();
+
+ private:
+  UdpListener(const ListenAddress& address, const UdpOptions& options, uint16_t listener_id,
+              MetricsRegistry& metrics, const Clock& clock, UniqueFd fd, WakeFd wake);
+  void Run();
+  // One recvmmsg and the pushes of what it returned; returns the datagram count
+  // (0 when nothing was queued).
+  int ReceiveBatch();
+
+  const UdpOptions options_;
+  const uint16_t listener_id_;
+  const Clock& clock_;
+  UniqueFd fd_;
+  WakeFd wake_;
+  uint16_t port_ = 0;
+  int granted_rcvbuf_bytes_ = 0;
+  bool rcvbuf_forced_ = false;
+
+  FrameSink* sink_ = nullptr;
+  std::thread thread_;
+
+  // Receive buffers, owned by the receive thread while it runs.
+  std::vector<char> data_;  // batch_size slots of max_message_bytes + 1
+  std::vector<mmsghdr> msgs_;
+  std::vector<iovec> iovs_;
+  std::vector<sockaddr_storage> addrs_;
+  std::vector<char> control_;  // per-slot cmsg space for SO_RXQ_OVFL
+  size_t control_slot_ = 0;
+  uint32_t last_kernel_drops_ = 0;
+
+  Counter* received_messages_;
+  Counter* received_bytes_;
+  Counter* truncated_;
+  Counter* empty_datagrams_;
+  Counter* kernel_drops_;
+  Counter* queue_full_drops_;
+};
+
+}  // namespace konseki::receiver
+
+#endif  // KONSEKI_RECEIVER_UDP_LISTENER_H_

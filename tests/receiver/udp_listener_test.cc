@@ -1,0 +1,256 @@
+#include "receiver/udp_listener.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <regex>
+#include <string>
+
+#include "tests/receiver/capturing_frame_sink.h"
+
+namespace konseki::receiver {
+namespace {
+
+class UdpListenerTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<UdpListener> Start(const std::string& uri, UdpOptions options = {}) {
+    StatusOr<ListenAddress> address = ListenAddress::Parse(uri);
+    EXPECT_TRUE(address.ok()) << address.status().ToString();
+    StatusOr<std::unique_ptr<UdpListener>> l =
+        UdpListener::Bind(*address, options, 7, metrics_, clock_);
+    EXPECT_TRUE(l.ok()) << l.status().ToString();
+    if (!l.ok()) return nullptr;
+    std::unique_ptr<UdpListener> listener = std::move(l).value();
+    listener->Start(&sink_);
+    return listener;
+  }
+
+  // Sends datagrams from one client socket to 127.0.0.1:port.
+  static void SendTo(uint16_t port, const std::vector<std::string>& datagrams) {
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (const std::string& d : datagrams) {
+      ASSERT_EQ(sendto(fd, d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
+                static_cast<ssize_t>(d.size()));
+    }
+    close(fd);
+  }
+
+  double Metric(const std::string& name, const Labels& labels) {
+    return metrics_.ValueOf(name, labels);
+  }
+
+  MetricsRegistry metrics_;
+  SystemClock clock_;
+  CapturingFrameSink sink_;
+};
+
+// Counts "<tag>-N" markers in the captured frames; every N in [1, n] must be
+// seen exactly once.
+void ExpectEachExactlyOnce(const std::vector<CapturedFrame>& frames, const std::string& tag,
+                           int n) {
+  std::map<int, int> seen;
+  const std::regex re(tag + "-([0-9]+)");
+  for (const CapturedFrame& f : frames) {
+    std::smatch m;
+    if (std::regex_search(f.bytes, m, re)) ++seen[std::stoi(m[1])];
+  }
+  EXPECT_EQ(seen.size(), static_cast<size_t>(n));
+  for (int i = 1; i <= n; ++i) EXPECT_EQ(seen[i], 1) << tag << "-" << i;
+}
+
+int RunLogger(const std::string& args, const std::string& tag, int n) {
+  std::string cmd = "seq -f '" + tag + "-%g end' 1 " + std::to_string(n) + " | logger " + args;
+  return std::system(cmd.c_str());
+}
+
+TEST_F(UdpListenerTest, LoggerRfc5424MessagesArriveExactlyOnce) {
+  auto l = Start("udp://127.0.0.1:0");
+  ASSERT_NE(l, nullptr);
+  ASSERT_NE(l->port(), 0);
+  const int n = 300;
+  ASSERT_EQ(
+      RunLogger("-n 127.0.0.1 -P " + std::to_string(l->port()) + " -d --rfc5424 -t kt", "u5424", n),
+      0);
+  ASSERT_TRUE(sink_.WaitForCount(n)) << sink_.count();
+  l->Stop();
+  std::vector<CapturedFrame> frames = sink_.frames();
+  ExpectEachExactlyOnce(frames, "u5424", n);
+  for (const CapturedFrame& f : frames) {
+    EXPECT_EQ(f.bytes.rfind("<13>1 ", 0), 0u) << f.bytes;
+    EXPECT_NE(f.bytes.back(), '\n');
+    EXPECT_EQ(f.sender, "127.0.0.1");
+    EXPECT_EQ(f.listener_id, 7);
+    EXPECT_FALSE(f.truncated);
+  }
+  const Labels lt = {{"listener", "udp://127.0.0.1:0"}, {"transport", "udp"}};
+  EXPECT_EQ(Metric("konseki_received_messages_total", lt), n);
+  EXPECT_GT(Metric("konseki_received_bytes_total", lt), n * 20);
+  EXPECT_GT(sink_.flushes(), 0u);
+}
+
+TEST_F(UdpListenerTest, LoggerRfc3164MessagesArriveExactlyOnce) {
+  auto l = Start("udp://127.0.0.1:0");
+  ASSERT_NE(l, nullptr);
+  const int n = 200;
+  ASSERT_EQ(
+      RunLogger("-n 127.0.0.1 -P " + std::to_string(l->port()) + " -d --rfc3164 -t kt", "u3164", n),
+      0);
+  ASSERT_TRUE(sink_.WaitForCount(n)) << sink_.count();
+  l->Stop();
+  ExpectEachExactlyOnce(sink_.frames(), "u3164", n);
+}
+
+TEST_F(UdpListenerTest, Ipv6LoopbackWithLogger) {
+  auto l = Start("udp://[::1]:0");
+  ASSERT_NE(l, nullptr);
+  const int n = 50;
+  ASSERT_EQ(RunLogger("-n ::1 -P " + std::to_string(l->port()) + " -d -t kt6", "u6", n), 0);
+  ASSERT_TRUE(sink_.WaitForCount(n)) << sink_.count();
+  l->Stop();
+  std::vector<CapturedFrame> frames = sink_.frames();
+  ExpectEachExactlyOnce(frames, "u6", n);
+  EXPECT_EQ(frames[0].sender, "::1");
+}
+
+TEST_F(UdpListenerTest, StripsTrailingLfCrNulAndKeepsBinaryBytes) {
+  auto l = Start("udp://127.0.0.1:0");
+  ASSERT_NE(l, nullptr);
+  std::string binary;
+  for (int i = 1; i < 256; ++i) binary.push_back(static_cast<char>(i));
+  binary += "x";  // does not end in a stripped byte
+  std::string inner_nul("a\0b", 3);
+  SendTo(l->port(), {"<13>lf\n", "<13>crlf\r\n", std::string("<13>nul\0", 8), binary, inner_nul});
+  ASSERT_TRUE(sink_.WaitForCount(5));
+  l->Stop();
+  std::vector<CapturedFrame> f = sink_.frames();
+  ASSERT_EQ(f.size(), 5u);
+  EXPECT_EQ(f[0].bytes, "<13>lf");
+  EXPECT_EQ(f[1].bytes, "<13>crlf");
+  EXPECT_EQ(f[2].bytes, "<13>nul");
+  EXPECT_EQ(f[3].bytes, binary);
+  EXPECT_EQ(f[4].bytes, inner_nul);
+}
+
+TEST_F(UdpListenerTest, EmptyDatagramsAreCountedNotPushed) {
+  auto l = Start("udp://127.0.0.1:0");
+  ASSERT_NE(l, nullptr);
+  SendTo(l->port(), {"\n", std::string("\0", 1), "<13>real"});
+  ASSERT_TRUE(sink_.WaitForCount(1));
+  ASSERT_TRUE(WaitUntil([&] {
+    return Metric("konseki_framing_errors_total",
+                  {{"listener", "udp://127.0.0.1:0"}, {"reason", "empty_datagram"}}) == 2;
+  }));
+  l->Stop();
+  EXPECT_EQ(sink_.count(), 1u);
+}
+
+TEST_F(UdpListenerTest, OversizeDatagramIsTruncatedAndCounted) {
+  UdpOptions o;
+  o.max_message_bytes = 100;
+  auto l = Start("udp://127.0.0.1:0", o);
+  ASSERT_NE(l, nullptr);
+  SendTo(l->port(), {std::string(500, 'z'), std::string(100, 'e') + "\n"});
+  ASSERT_TRUE(sink_.WaitForCount(2));
+  l->Stop();
+  std::vector<CapturedFrame> f = sink_.frames();
+  EXPECT_EQ(f[0].bytes, std::string(100, 'z'));
+  EXPECT_TRUE(f[0].truncated);
+  EXPECT_EQ(f[1].bytes, std::string(100, 'e'));
+  EXPECT_FALSE(f[1].truncated);
+  EXPECT_EQ(Metric("konseki_truncated_messages_total", {{"listener", "udp://127.0.0.1:0"}}), 1);
+}
+
+TEST_F(UdpListenerTest, RefusedPushesAreCountedAsQueueFullDrops) {
+  sink_.SetRefuse(true);
+  auto l = Start("udp://127.0.0.1:0");
+  ASSERT_NE(l, nullptr);
+  SendTo(l->port(), {"<13>a", "<13>b", "<13>c"});
+  ASSERT_TRUE(WaitUntil([&] {
+    return Metric("konseki_dropped_messages_total",
+                  {{"stage", "receiver"}, {"reason", "queue_full"}}) == 3;
+  }));
+  l->Stop();
+  EXPECT_EQ(sink_.refused(), 3u);
+}
+
+// With a tiny receive buffer and the pipeline stalled, the kernel drops
+// datagrams; SO_RXQ_OVFL reports them, so received + kernel drops == sent.
+TEST_F(UdpListenerTest, KernelDropsAreCounted) {
+  UdpOptions o;
+  o.rcvbuf_bytes = 4096;
+  o.batch_size = 4;
+  sink_.SetGate(false);
+  auto l = Start("udp://127.0.0.1:0", o);
+  ASSERT_NE(l, nullptr);
+  std::vector<std::string> burst(400, std::string(200, 'k'));
+  SendTo(l->port(), burst);
+  sink_.SetGate(true);
+  const Labels lt = {{"listener", "udp://127.0.0.1:0"}, {"transport", "udp"}};
+  const Labels kernel = {{"stage", "kernel"}, {"reason", "udp_receive_buffer"}};
+  // Drops are reported with the next datagram queued after them, so keep
+  // sending markers until every datagram sent is accounted for.
+  int sent = static_cast<int>(burst.size());
+  ASSERT_TRUE(WaitUntil([&] {
+    if (Metric("konseki_received_messages_total", lt) +
+            Metric("konseki_dropped_messages_total", kernel) ==
+        sent) {
+      return true;
+    }
+    SendTo(l->port(), {"<13>marker"});
+    ++sent;
+    return false;
+  })) << Metric("konseki_received_messages_total", lt)
+      << " received, " << Metric("konseki_dropped_messages_total", kernel) << " dropped, " << sent
+      << " sent";
+  l->Stop();
+  EXPECT_GT(Metric("konseki_dropped_messages_total", kernel), 0);
+  EXPECT_EQ(sink_.count(), Metric("konseki_received_messages_total", lt));
+}
+
+TEST_F(UdpListenerTest, ReportsGrantedReceiveBuffer) {
+  UdpOptions o;
+  o.rcvbuf_bytes = 4 * 1024 * 1024;
+  StatusOr<std::unique_ptr<UdpListener>> l =
+      UdpListener::Bind(*ListenAddress::Parse("udp://127.0.0.1:0"), o, 0, metrics_, clock_);
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  EXPECT_GT((*l)->granted_rcvbuf_bytes(), 0);
+  if ((*l)->rcvbuf_forced()) {
+    EXPECT_GE((*l)->granted_rcvbuf_bytes(), o.rcvbuf_bytes);
+  }
+}
+
+TEST_F(UdpListenerTest, StopWithoutTrafficReturns) {
+  auto l = Start("udp://127.0.0.1:0");
+  ASSERT_NE(l, nullptr);
+  l->Stop();
+  l->Stop();  // idempotent
+  EXPECT_GE(sink_.flushes(), 1u);
+}
+
+TEST_F(UdpListenerTest, BindErrorsArePrecise) {
+  auto first = Start("udp://127.0.0.1:0");
+  ASSERT_NE(first, nullptr);
+  ListenAddress taken = *ListenAddress::Parse("udp://127.0.0.1:0");
+  taken.port = first->port();
+  StatusOr<std::unique_ptr<UdpListener>> l = UdpListener::Bind(taken, {}, 0, metrics_, clock_);
+  ASSERT_FALSE(l.ok());
+  EXPECT_NE(l.status().message().find(taken.ToString()), std::string::npos);
+  EXPECT_NE(l.status().message().find("in use"), std::string::npos) << l.status().message();
+  StatusOr<std::unique_ptr<UdpListener>> tcp =
+      UdpListener::Bind(*ListenAddress::Parse("tcp://127.0.0.1:0"), {}, 0, metrics_, clock_);
+  EXPECT_EQ(tcp.status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace konseki::receiver
