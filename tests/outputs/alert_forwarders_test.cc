@@ -1,0 +1,386 @@
+// AlertDeliveryQueue and SyslogForwarder, against real UDP and TCP sockets
+// the test binds on loopback.
+#include "outputs/alert_forwarders.h"
+
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <libfastjson/json.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "outputs/syslog_forwarder.h"
+
+namespace konseki::outputs {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
+using ::testing::StartsWith;
+
+bool WaitFor(const std::function<bool()>& cond,
+             std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return cond();
+}
+
+Alert MakeAlert(std::string rule = "ssh-accepted", std::string host = "web-1") {
+  Alert a;
+  a.time = TimePoint(std::chrono::seconds(1'700'000'000) + std::chrono::microseconds(123456));
+  a.received = a.time;
+  a.host = std::move(host);
+  a.sender = "127.0.0.1";
+  a.rule = std::move(rule);
+  a.sign = "ssh.login";
+  a.severity = Severity::kHigh;
+  a.title = "SSH login accepted";
+  a.program = "sshd";
+  a.pid = "4242";
+  a.fields = {{"user", "root"}, {"src", "203.0.113.9"}};
+  a.message = "<38>Nov 14 22:13:20 web-1 sshd[4242]: Accepted password for root";
+  return a;
+}
+
+// The string value of key in a JSON object text, or "<missing>".
+std::string JsonString(const std::string& json, const char* key) {
+  fjson_object* root = fjson_tokener_parse(json.c_str());
+  if (root == nullptr) return "<invalid json>";
+  fjson_object* v = nullptr;
+  std::string out = "<missing>";
+  if (fjson_object_object_get_ex(root, key, &v)) out = fjson_object_get_string(v);
+  fjson_object_put(root);
+  return out;
+}
+
+// --- AlertDeliveryQueue -------------------------------------------------------
+
+TEST(AlertDeliveryQueueTest, FullQueueDropsAndCountsWithoutBlockingTheCaller) {
+  MetricsRegistry registry;
+  DeliveryQueueOptions options;
+  options.capacity = 3;
+  options.drain_timeout = std::chrono::milliseconds(100);
+  AlertDeliveryQueue queue("test", options, registry);
+  std::atomic<bool> release{false};
+  std::atomic<int> delivered{0};
+  queue.Start([&](const Alert&) {
+    // A delivery stuck on a dead peer, until the test lets it go.
+    while (!release.load()) {
+      if (!queue.Sleep(std::chrono::milliseconds(5))) return DeliveryResult::Dropped("shutdown");
+    }
+    ++delivered;
+    return DeliveryResult::Delivered();
+  });
+  // The first alert is taken by the delivery thread, three wait, the rest
+  // are dropped, and every Push returned at once.
+  EXPECT_TRUE(queue.Push(MakeAlert()));
+  ASSERT_TRUE(WaitFor([&] { return queue.Depth() == 0; }));
+  int accepted = 0;
+  for (int i = 0; i < 10; ++i) accepted += queue.Push(MakeAlert()) ? 1 : 0;
+  EXPECT_EQ(accepted, 3);
+  EXPECT_EQ(registry.ValueOf("konseki_alert_delivery_dropped_total",
+                             {{"sink", "test"}, {"reason", "queue_full"}}),
+            7);
+  EXPECT_EQ(registry.ValueOf("konseki_alert_delivery_queue_depth", {{"sink", "test"}}), 3);
+  release = true;
+  ASSERT_TRUE(WaitFor([&] { return delivered.load() == 4; }));
+  EXPECT_TRUE(WaitFor([&] {
+    return registry.ValueOf("konseki_alert_deliveries_total", {{"sink", "test"}}) == 4;
+  }));
+}
+
+TEST(AlertDeliveryQueueTest, StopAbandonsRetriesAfterTheDrainTimeoutAndCountsThem) {
+  MetricsRegistry registry;
+  DeliveryQueueOptions options;
+  options.drain_timeout = std::chrono::milliseconds(50);
+  AlertDeliveryQueue queue("stuck", options, registry);
+  queue.Start([&](const Alert&) {
+    while (queue.Sleep(std::chrono::milliseconds(10))) {
+    }
+    return DeliveryResult::Dropped("shutdown");
+  });
+  for (int i = 0; i < 5; ++i) queue.Push(MakeAlert());
+  queue.Stop();
+  // One abandoned mid-delivery, four still queued: all five accounted for.
+  EXPECT_EQ(registry.ValueOf("konseki_alert_delivery_dropped_total",
+                             {{"sink", "stuck"}, {"reason", "shutdown"}}),
+            5);
+  EXPECT_FALSE(queue.Push(MakeAlert()));
+  EXPECT_EQ(registry.ValueOf("konseki_alert_delivery_dropped_total",
+                             {{"sink", "stuck"}, {"reason", "shutdown"}}),
+            6);
+}
+
+TEST(BackoffTest, DoublesUpToTheCapAndResets) {
+  Backoff b(std::chrono::milliseconds(100), std::chrono::milliseconds(350));
+  EXPECT_EQ(b.Next().count(), 100);
+  EXPECT_EQ(b.Next().count(), 200);
+  EXPECT_EQ(b.Next().count(), 350);
+  EXPECT_EQ(b.Next().count(), 350);
+  b.Reset();
+  EXPECT_EQ(b.Next().count(), 100);
+}
+
+// --- RFC 5424 formatting ------------------------------------------------------
+
+TEST(SyslogFormatTest, BuildsAnRfc5424LineWithStructuredDataAndJsonMsg) {
+  SyslogForwarderOptions options;
+  options.facility = 10;  // authpriv
+  Alert a = MakeAlert();
+  a.host = "evil\"]host\\\nx";
+  const std::string line = FormatSyslog5424(a, "{\"k\":1}", options, "collector box", "77");
+  // PRI 10*8 + 3 (high → err) = 83; hostname space replaced; SD values escaped.
+  EXPECT_EQ(line,
+            "<83>1 2023-11-14T22:13:20.123456Z collector_box konseki 77 alert "
+            "[konseki@32473 sign=\"ssh.login\" rule=\"ssh-accepted\" severity=\"high\" "
+            "host=\"evil\\\"\\]host\\\\?x\"] {\"k\":1}");
+}
+
+TEST(SyslogFormatTest, MapsEverySeverity) {
+  SyslogForwarderOptions options;
+  options.facility = 16;  // local0 = 128
+  const std::pair<Severity, const char*> cases[] = {{Severity::kCritical, "<130>"},
+                                                    {Severity::kHigh, "<131>"},
+                                                    {Severity::kMedium, "<132>"},
+                                                    {Severity::kLow, "<133>"},
+                                                    {Severity::kInfo, "<134>"}};
+  for (const auto& [sev, pri] : cases) {
+    Alert a = MakeAlert();
+    a.severity = sev;
+    EXPECT_THAT(FormatSyslog5424(a, "{}", options, "h", "1"), StartsWith(pri));
+  }
+}
+
+TEST(SyslogForwarderTest, CreateRejectsImpossibleOptions) {
+  MetricsRegistry registry;
+  SyslogForwarderOptions o;
+  EXPECT_FALSE(SyslogForwarder::Create(o, registry).ok());  // no host
+  o.host = "127.0.0.1";
+  o.port = 0;
+  EXPECT_FALSE(SyslogForwarder::Create(o, registry).ok());
+  o.port = 514;
+  o.facility = 24;
+  EXPECT_FALSE(SyslogForwarder::Create(o, registry).ok());
+}
+
+// --- real sockets ---------------------------------------------------------------
+
+// A loopback socket of the given type bound to a free port.
+struct Bound {
+  int fd = -1;
+  uint16_t port = 0;
+  ~Bound() {
+    if (fd >= 0) close(fd);
+  }
+};
+
+void BindLoopback(int type, uint16_t port, Bound* b) {
+  b->fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+  ASSERT_GE(b->fd, 0);
+  int yes = 1;
+  setsockopt(b->fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(b->fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << strerror(errno);
+  socklen_t len = sizeof a;
+  getsockname(b->fd, reinterpret_cast<sockaddr*>(&a), &len);
+  b->port = ntohs(a.sin_port);
+  if (type == SOCK_STREAM) {
+    ASSERT_EQ(listen(b->fd, 8), 0);
+  }
+}
+
+// Waits up to 5 s for fd to be readable.
+bool Readable(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return poll(&p, 1, 5000) == 1;
+}
+
+std::string RecvDatagram(int fd) {
+  if (!Readable(fd)) return "<timeout>";
+  char buf[65536];
+  ssize_t n = recv(fd, buf, sizeof buf, 0);
+  return n < 0 ? "<error>" : std::string(buf, static_cast<size_t>(n));
+}
+
+// Reads RFC 6587 octet-counted frames from a stream until `count` are read.
+std::vector<std::string> ReadOctetCounted(int fd, size_t count) {
+  std::vector<std::string> frames;
+  std::string buf;
+  while (frames.size() < count) {
+    size_t sp = buf.find(' ');
+    if (sp != std::string::npos) {
+      const size_t len = std::stoul(buf.substr(0, sp));
+      if (buf.size() >= sp + 1 + len) {
+        frames.push_back(buf.substr(sp + 1, len));
+        buf.erase(0, sp + 1 + len);
+        continue;
+      }
+    }
+    if (!Readable(fd)) break;
+    char tmp[4096];
+    ssize_t n = recv(fd, tmp, sizeof tmp, 0);
+    if (n <= 0) break;
+    buf.append(tmp, static_cast<size_t>(n));
+  }
+  return frames;
+}
+
+std::string JsonPart(const std::string& line) {
+  const size_t brace = line.find("] {");
+  return brace == std::string::npos ? "" : line.substr(brace + 2);
+}
+
+TEST(SyslogForwarderTest, SendsEachAlertAsOneUdpDatagram) {
+  Bound collector;
+  ASSERT_NO_FATAL_FAILURE(BindLoopback(SOCK_DGRAM, 0, &collector));
+  MetricsRegistry registry;
+  SyslogForwarderOptions o;
+  o.host = "127.0.0.1";
+  o.port = collector.port;
+  o.transport = SyslogTransport::kUdp;
+  o.hostname = "konseki-host";
+  auto fwd = SyslogForwarder::Create(o, registry);
+  ASSERT_TRUE(fwd.ok()) << fwd.status().ToString();
+
+  (*fwd)->Emit(MakeAlert("ssh-accepted"));
+  (*fwd)->Emit(MakeAlert("sudo-root"));
+  const std::string first = RecvDatagram(collector.fd);
+  const std::string second = RecvDatagram(collector.fd);
+  EXPECT_THAT(first, StartsWith("<83>1 2023-11-14T22:13:20.123456Z konseki-host konseki "));
+  EXPECT_THAT(first, HasSubstr("[konseki@32473 sign=\"ssh.login\" rule=\"ssh-accepted\""));
+  EXPECT_EQ(JsonString(JsonPart(first), "rule"), "ssh-accepted");
+  EXPECT_EQ(JsonString(JsonPart(first), "host"), "web-1");
+  EXPECT_EQ(JsonString(JsonPart(second), "rule"), "sudo-root");
+  EXPECT_TRUE(WaitFor([&] {
+    return registry.ValueOf("konseki_alert_deliveries_total", {{"sink", "syslog"}}) == 2;
+  }));
+}
+
+TEST(SyslogForwarderTest, TcpUsesOctetCountingAndReconnectsAfterTheCollectorRestarts) {
+  Bound collector;
+  ASSERT_NO_FATAL_FAILURE(BindLoopback(SOCK_STREAM, 0, &collector));
+  const uint16_t port = collector.port;
+  MetricsRegistry registry;
+  SyslogForwarderOptions o;
+  o.host = "127.0.0.1";
+  o.port = port;
+  o.transport = SyslogTransport::kTcp;
+  o.initial_backoff = std::chrono::milliseconds(10);
+  o.max_backoff = std::chrono::milliseconds(50);
+  o.max_attempts = 1000;
+  auto fwd = SyslogForwarder::Create(o, registry);
+  ASSERT_TRUE(fwd.ok());
+
+  (*fwd)->Emit(MakeAlert("first"));
+  ASSERT_TRUE(Readable(collector.fd));
+  int conn = accept(collector.fd, nullptr, nullptr);
+  ASSERT_GE(conn, 0);
+  auto frames = ReadOctetCounted(conn, 1);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_THAT(frames[0], StartsWith("<83>1 "));
+  EXPECT_EQ(JsonString(JsonPart(frames[0]), "rule"), "first");
+
+  // The collector goes away: connection and listener closed.
+  close(conn);
+  close(collector.fd);
+  collector.fd = -1;
+  (*fwd)->Emit(MakeAlert("while-down"));
+  ASSERT_TRUE(WaitFor([&] {
+    return registry.ValueOf("konseki_alert_delivery_failures_total",
+                            {{"sink", "syslog"}, {"reason", "connect"}}) >= 2;
+  })) << registry.RenderPrometheus();
+
+  // It comes back on the same port: the waiting alert arrives, then new ones.
+  Bound again;
+  ASSERT_NO_FATAL_FAILURE(BindLoopback(SOCK_STREAM, port, &again));
+  ASSERT_TRUE(Readable(again.fd));
+  conn = accept(again.fd, nullptr, nullptr);
+  ASSERT_GE(conn, 0);
+  (*fwd)->Emit(MakeAlert("after"));
+  frames = ReadOctetCounted(conn, 2);
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_EQ(JsonString(JsonPart(frames[0]), "rule"), "while-down");
+  EXPECT_EQ(JsonString(JsonPart(frames[1]), "rule"), "after");
+  close(conn);
+  EXPECT_TRUE(WaitFor([&] {
+    return registry.ValueOf("konseki_alert_deliveries_total", {{"sink", "syslog"}}) == 3;
+  }));
+}
+
+TEST(SyslogForwarderTest, GivesUpAfterMaxAttemptsAndCountsTheDrop) {
+  // A TCP port nobody listens on: bind, note the port, close.
+  uint16_t port;
+  {
+    Bound b;
+    ASSERT_NO_FATAL_FAILURE(BindLoopback(SOCK_STREAM, 0, &b));
+    port = b.port;
+  }
+  MetricsRegistry registry;
+  SyslogForwarderOptions o;
+  o.host = "127.0.0.1";
+  o.port = port;
+  o.transport = SyslogTransport::kTcp;
+  o.name = "syslog-dead";
+  o.max_attempts = 3;
+  o.initial_backoff = std::chrono::milliseconds(1);
+  auto fwd = SyslogForwarder::Create(o, registry);
+  ASSERT_TRUE(fwd.ok());
+  (*fwd)->Emit(MakeAlert());
+  ASSERT_TRUE(WaitFor([&] {
+    return registry.ValueOf("konseki_alert_delivery_dropped_total",
+                            {{"sink", "syslog-dead"}, {"reason", "retries_exhausted"}}) == 1;
+  }));
+  EXPECT_EQ(registry.ValueOf("konseki_alert_delivery_failures_total",
+                             {{"sink", "syslog-dead"}, {"reason", "connect"}}),
+            3);
+  EXPECT_EQ(registry.ValueOf("konseki_alert_deliveries_total", {{"sink", "syslog-dead"}}), 0);
+}
+
+TEST(SyslogForwarderTest, LfFramingForOldReceivers) {
+  Bound collector;
+  ASSERT_NO_FATAL_FAILURE(BindLoopback(SOCK_STREAM, 0, &collector));
+  MetricsRegistry registry;
+  SyslogForwarderOptions o;
+  o.host = "localhost";
+  o.port = collector.port;
+  o.transport = SyslogTransport::kTcp;
+  o.octet_counting = false;
+  auto fwd = SyslogForwarder::Create(o, registry);
+  ASSERT_TRUE(fwd.ok());
+  Alert a = MakeAlert();
+  a.message = "line one\nline two";  // must not split the frame
+  (*fwd)->Emit(a);
+  ASSERT_TRUE(Readable(collector.fd));
+  int conn = accept(collector.fd, nullptr, nullptr);
+  ASSERT_GE(conn, 0);
+  std::string got;
+  while (got.find('\n') == std::string::npos && Readable(conn)) {
+    char tmp[4096];
+    ssize_t n = recv(conn, tmp, sizeof tmp, 0);
+    if (n <= 0) break;
+    got.append(tmp, static_cast<size_t>(n));
+  }
+  close(conn);
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got.find('\n'), got.size() - 1);
+  EXPECT_THAT(got, StartsWith("<83>1 "));
+  EXPECT_EQ(JsonString(JsonPart(got.substr(0, got.size() - 1)), "message"), "line one\nline two");
+}
+
+}  // namespace
+}  // namespace konseki::outputs
