@@ -5,6 +5,11 @@
 namespace konseki::receiver {
 namespace {
 
+// Years a TimePoint (int64 nanoseconds since 1970, good for 1678..2261) holds
+// with room for any zone offset; stamps outside are unreadable, not wrapped.
+constexpr int64_t kMinYear = 1900;
+constexpr int64_t kMaxYear = 2200;
+
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 // Reads exactly `n` digits at s[pos..]; false if short or not digits.
@@ -99,6 +104,7 @@ size_t ReadIsoTimestamp(std::string_view s, int default_utc_offset_secs, TimePoi
       !ReadFixedDigits(s, 8, 2, &day)) {
     return 0;
   }
+  if (year < kMinYear || year > kMaxYear) return 0;
   if (month < 1 || month > 12 || day < 1 || day > DaysInMonth(year, month)) return 0;
   const char sep = s[10];
   if (sep != 'T' && sep != 't' && sep != ' ') return 0;
@@ -170,6 +176,7 @@ size_t ReadBsdTimestamp(std::string_view s, BsdTimestamp* out) {
 bool ResolveBsdTimestamp(const BsdTimestamp& bsd, TimePoint received, int utc_offset_secs,
                          Duration max_future, TimePoint* out) {
   if (bsd.year != 0) {
+    if (bsd.year < kMinYear || bsd.year > kMaxYear) return false;
     if (bsd.day > DaysInMonth(bsd.year, bsd.month)) return false;
     *out = MakeTime(DaysFromCivil(bsd.year, bsd.month, bsd.day), bsd.hour, bsd.minute, bsd.second,
                     bsd.nanos, utc_offset_secs);
@@ -193,6 +200,7 @@ bool ResolveBsdTimestamp(const BsdTimestamp& bsd, TimePoint received, int utc_of
 
   const TimePoint limit = received + max_future;
   for (int64_t y = year + 1; y >= year - 4; --y) {
+    if (y < kMinYear || y > kMaxYear) continue;
     if (bsd.day > DaysInMonth(y, bsd.month)) continue;  // Feb 29 outside leap years
     const TimePoint t = MakeTime(DaysFromCivil(y, bsd.month, bsd.day), bsd.hour, bsd.minute,
                                  bsd.second, bsd.nanos, utc_offset_secs);

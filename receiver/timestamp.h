@@ -26,7 +26,8 @@ unsigned DaysInMonth(int64_t year, unsigned month);
 // (".1" to ".123456789"; further digits are read and ignored), and an optional
 // zone ("Z", "+hh:mm", "+hhmm", "+hh"). Without a zone, the local time is taken
 // to be `default_utc_offset_secs` ahead of UTC. Fields are range-checked
-// (month, day of that month, hour < 24, minute < 60, second <= 60).
+// (year 1900..2200, month, day of that month, hour < 24, minute < 60,
+// second <= 60).
 // Returns the bytes consumed and sets *out, or returns 0.
 size_t ReadIsoTimestamp(std::string_view s, int default_utc_offset_secs, TimePoint* out);
 
@@ -51,7 +52,8 @@ size_t ReadBsdTimestamp(std::string_view s, BsdTimestamp* out);
 // year in which the stamp is at most `max_future` ahead of `received`, so a
 // December stamp received in January lands in the previous year and a stamp
 // never lies more than `max_future` in the future. Feb 29 only lands in leap
-// years. Returns false if no year fits (the day does not exist).
+// years. Returns false if no year fits (the day does not exist, or the year is
+// outside 1900..2200).
 bool ResolveBsdTimestamp(const BsdTimestamp& bsd, TimePoint received, int utc_offset_secs,
                          Duration max_future, TimePoint* out);
 
