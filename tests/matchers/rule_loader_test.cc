@@ -1,0 +1,180 @@
+#include "matchers/rule_loader.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace konseki::matchers {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kGood[] = R"(pack: test
+rules:
+  - id: t.one
+    sign: ssh.auth_failure
+    title: One
+    severity: high
+    description: what to check
+    program: sshd|sshd-session
+    match:
+      - 'Failed password'
+      - 'Invalid user'
+    extract: 'for (?P<user>\S+)'
+    case_sensitive: true
+    examples:
+      match:
+        - line: "a line"
+          fields: {user: root, port: "22"}
+        - "another line"
+      no_match:
+        - "third line"
+  - id: t.two
+    sign: crash
+    title: Two
+    severity: info
+    description: d
+    match: 'segfault'
+    examples:
+      match: ["x"]
+)";
+
+TEST(LoadRuleTextTest, ReadsEveryKey) {
+  StatusOr<std::vector<Rule>> rules = LoadRuleText(kGood, "good.yaml");
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  ASSERT_EQ(rules->size(), 2u);
+  const Rule& r = (*rules)[0];
+  EXPECT_EQ(r.id, "t.one");
+  EXPECT_EQ(r.sign, "ssh.auth_failure");
+  EXPECT_EQ(r.title, "One");
+  EXPECT_EQ(r.severity, Severity::kHigh);
+  EXPECT_EQ(r.description, "what to check");
+  EXPECT_EQ(r.program, "sshd|sshd-session");
+  EXPECT_THAT(r.match, ::testing::ElementsAre("Failed password", "Invalid user"));
+  EXPECT_THAT(r.match_lines, ::testing::ElementsAre(10, 11));
+  EXPECT_THAT(r.extract, ::testing::ElementsAre("for (?P<user>\\S+)"));
+  EXPECT_TRUE(r.case_sensitive);
+  EXPECT_EQ(r.file, "good.yaml");
+  EXPECT_EQ(r.line, 3);
+  ASSERT_EQ(r.examples_match.size(), 2u);
+  EXPECT_EQ(r.examples_match[0].line, "a line");
+  EXPECT_EQ(r.examples_match[0].source_line, 16);
+  using Field = std::pair<std::string, std::string>;
+  EXPECT_THAT(r.examples_match[0].fields,
+              ::testing::ElementsAre(Field{"user", "root"}, Field{"port", "22"}));
+  EXPECT_EQ(r.examples_match[1].line, "another line");
+  ASSERT_EQ(r.examples_no_match.size(), 1u);
+  EXPECT_EQ(r.examples_no_match[0].line, "third line");
+  EXPECT_FALSE((*rules)[1].case_sensitive);
+  EXPECT_TRUE((*rules)[1].program.empty());
+}
+
+// Replaces the first occurrence of `from` in kGood.
+std::string Edit(const std::string& from, const std::string& to) {
+  std::string s = kGood;
+  const size_t p = s.find(from);
+  EXPECT_NE(p, std::string::npos) << from;
+  return s.replace(p, from.size(), to);
+}
+
+std::string ErrorOf(const std::string& text) {
+  StatusOr<std::vector<Rule>> rules = LoadRuleText(text, "f.yaml");
+  EXPECT_FALSE(rules.ok());
+  return rules.ok() ? "" : rules.status().message();
+}
+
+TEST(LoadRuleTextTest, UnknownKeyNamesFileLineAndKey) {
+  EXPECT_THAT(ErrorOf(Edit("    title: One\n", "    title: One\n    tittle: x\n")),
+              HasSubstr("f.yaml:6: tittle: unknown key in rule"));
+  EXPECT_THAT(ErrorOf(Edit("pack: test", "pak: test")), HasSubstr("f.yaml:1: pak: unknown key"));
+  EXPECT_THAT(ErrorOf(Edit("        - line: \"a line\"", "        - lines: \"a line\"")),
+              HasSubstr("f.yaml:16: lines: unknown key in example"));
+}
+
+TEST(LoadRuleTextTest, BadValuesAreErrors) {
+  EXPECT_THAT(ErrorOf(Edit("severity: high", "severity: urgent")),
+              HasSubstr("f.yaml:6: severity: unknown severity \"urgent\" in rule t.one"));
+  EXPECT_THAT(ErrorOf(Edit("sign: ssh.auth_failure", "sign: ssh.failure")),
+              HasSubstr("f.yaml:4: sign: unknown sign \"ssh.failure\" in rule t.one"));
+  EXPECT_THAT(ErrorOf(Edit("case_sensitive: true", "case_sensitive: yes please")),
+              HasSubstr("f.yaml:13: case_sensitive: expected true or false"));
+  EXPECT_THAT(ErrorOf(Edit("title: One", "title: [a, b]")),
+              HasSubstr("f.yaml:5: title: expected a string, found a list"));
+  EXPECT_THAT(ErrorOf(Edit("      match: [\"x\"]", "      no_match: [\"x\"]")),
+              HasSubstr("examples: a rule needs at least one `match` example"));
+  EXPECT_THAT(ErrorOf(Edit("    match: 'segfault'\n", "")),
+              HasSubstr("f.yaml:21: match: missing required key in rule"));
+  EXPECT_THAT(ErrorOf("rules: [\n"), HasSubstr("f.yaml:2: YAML syntax error"));
+  EXPECT_THAT(ErrorOf(""), HasSubstr("empty rule file"));
+}
+
+TEST(LoadRuleTextTest, DuplicateIdInOneFile) {
+  EXPECT_THAT(ErrorOf(Edit("id: t.two", "id: t.one")),
+              HasSubstr("f.yaml:21: id: duplicate rule id t.one (first defined at line 3)"));
+}
+
+class RuleDirTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "konseki_rdir_XXXXXX").string();
+    dir_ = mkdtemp(tmpl.data());
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void Write(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ + "/" + name) << text;
+  }
+  std::string dir_;
+};
+
+TEST_F(RuleDirTest, LoadsYamlFilesInNameOrderAndIgnoresOthers) {
+  Write("b.yaml", kGood);
+  std::string a = kGood;
+  a.replace(a.find("id: t.one"), 9, "id: a.one");
+  a.replace(a.find("id: t.two"), 9, "id: a.two");
+  Write("a.yml", a);
+  Write("README.md", "not rules");
+  StatusOr<std::vector<Rule>> rules = LoadRuleDir(dir_);
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  ASSERT_EQ(rules->size(), 4u);
+  EXPECT_EQ((*rules)[0].id, "a.one");
+  EXPECT_EQ((*rules)[2].id, "t.one");
+  EXPECT_EQ((*rules)[2].file, dir_ + "/b.yaml");
+}
+
+TEST_F(RuleDirTest, DuplicateIdAcrossFilesNamesBothPlaces) {
+  Write("a.yaml", kGood);
+  Write("b.yaml", kGood);
+  StatusOr<std::vector<Rule>> rules = LoadRuleDir(dir_);
+  ASSERT_FALSE(rules.ok());
+  EXPECT_THAT(rules.status().message(),
+              HasSubstr(dir_ + "/b.yaml:3: id: duplicate rule id t.one (first defined at " + dir_ +
+                        "/a.yaml:3)"));
+}
+
+TEST_F(RuleDirTest, EmptyOrMissingDirectoryIsAnError) {
+  EXPECT_EQ(LoadRuleDir(dir_).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(LoadRuleDir(dir_ + "/missing").status().code(), StatusCode::kNotFound);
+}
+
+TEST(DefaultRulesDirTest, EnvironmentWinsThenSourceTree) {
+  ASSERT_EQ(setenv("KONSEKI_RULES_DIR", "/opt/rules", 1), 0);
+  EXPECT_EQ(DefaultRulesDir(), "/opt/rules");
+  ASSERT_EQ(unsetenv("KONSEKI_RULES_DIR"), 0);
+  EXPECT_EQ(DefaultRulesDir(), std::string(KONSEKI_SOURCE_DIR) + "/patterns");
+}
+
+TEST(ShippedPacksTest, LoadAndCoverEverySign) {
+  StatusOr<std::vector<Rule>> rules = LoadRuleDir(std::string(KONSEKI_SOURCE_DIR) + "/patterns");
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  for (std::string_view sign : kSigns) {
+    const bool covered =
+        std::any_of(rules->begin(), rules->end(), [&](const Rule& r) { return r.sign == sign; });
+    EXPECT_TRUE(covered) << "no rule raises " << sign;
+  }
+}
+
+}  // namespace
+}  // namespace konseki::matchers

@@ -1,0 +1,249 @@
+#include "matchers/rule_set.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+namespace konseki::matchers {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using Field = std::pair<std::string, std::string>;
+
+Rule MakeRule(std::string id, std::vector<std::string> match, std::vector<std::string> extract = {},
+              std::string program = "") {
+  Rule r;
+  r.id = std::move(id);
+  r.sign = "ssh.auth_failure";
+  r.title = "title of " + r.id;
+  r.severity = Severity::kHigh;
+  r.description = "d";
+  r.program = std::move(program);
+  r.match = std::move(match);
+  r.extract = std::move(extract);
+  r.file = "test.yaml";
+  r.line = 7;
+  for (size_t i = 0; i < r.match.size(); ++i) r.match_lines.push_back(10 + static_cast<int>(i));
+  return r;
+}
+
+// A message filled by hand, as the parser would for an RFC 3164 line.
+Message Msg(std::string_view app, std::string_view text) {
+  Message m;
+  m.raw = text;
+  m.format = MessageFormat::kRfc3164;
+  m.app_name = app;
+  m.msg = text;
+  return m;
+}
+
+std::shared_ptr<const RuleSet> MustCompile(std::vector<Rule> rules) {
+  auto set = RuleSet::Compile(std::move(rules));
+  EXPECT_TRUE(set.ok()) << set.status().ToString();
+  return set.ok() ? *set : nullptr;
+}
+
+std::vector<std::string> HitIds(const std::vector<RuleHit>& hits) {
+  std::vector<std::string> ids;
+  for (const RuleHit& h : hits) ids.push_back(h.rule->id);
+  return ids;
+}
+
+TEST(RuleSetTest, ExtractsNamedGroupsInGroupOrderOnlyForRulesThatHit) {
+  auto set = MustCompile({
+      MakeRule("a", {"Failed password for "},
+               {R"(for (?P<user>\S+) from (?P<src_ip>\S+)(?: port (?P<port>\d+))?)"}),
+      MakeRule("b", {"Accepted "}, {R"((?P<user>\S+))"}),
+  });
+  auto scratch = set->NewScratch();
+  ASSERT_TRUE(scratch.ok());
+  std::vector<RuleHit> hits;
+  set->Match(Msg("sshd", "Failed password for root from 192.0.2.1 port 22 ssh2"), **scratch, &hits);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].rule->id, "a");
+  EXPECT_THAT(hits[0].fields, ElementsAre(Field{"user", "root"}, Field{"src_ip", "192.0.2.1"},
+                                          Field{"port", "22"}));
+
+  // An optional group that did not take part yields no field.
+  set->Match(Msg("sshd", "Failed password for root from 192.0.2.1"), **scratch, &hits);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_THAT(hits[0].fields, ElementsAre(Field{"user", "root"}, Field{"src_ip", "192.0.2.1"}));
+
+  set->Match(Msg("sshd", "Server listening on 0.0.0.0 port 22."), **scratch, &hits);
+  EXPECT_TRUE(hits.empty());
+}
+
+TEST(RuleSetTest, CaselessByDefaultCaseSensitiveOnRequest) {
+  Rule sensitive = MakeRule("cs", {"RELOAD"}, {"(?P<word>RELOAD)"});
+  sensitive.case_sensitive = true;
+  auto set = MustCompile({MakeRule("ci", {"segfault at"}, {"(?P<what>SEGFAULT) AT"}), sensitive});
+  auto scratch = set->NewScratch();
+  std::vector<RuleHit> hits;
+  set->Match(Msg("kernel", "a[1]: SegFault At 0"), **scratch, &hits);
+  ASSERT_THAT(HitIds(hits), ElementsAre("ci"));
+  EXPECT_THAT(hits[0].fields, ElementsAre(Field{"what", "SegFault"}));
+  set->Match(Msg("cron", "(root) reload (x)"), **scratch, &hits);
+  EXPECT_TRUE(hits.empty());
+  set->Match(Msg("cron", "(root) RELOAD (x)"), **scratch, &hits);
+  EXPECT_THAT(HitIds(hits), ElementsAre("cs"));
+}
+
+TEST(RuleSetTest, ProgramFilterIsAnchoredAndCaseless) {
+  auto set = MustCompile({MakeRule("p", {"Invalid user"}, {}, "sshd|sshd-session")});
+  auto scratch = set->NewScratch();
+  std::vector<RuleHit> hits;
+  for (const char* app : {"sshd", "SSHD", "sshd-session"}) {
+    set->Match(Msg(app, "Invalid user x from 192.0.2.1"), **scratch, &hits);
+    EXPECT_EQ(hits.size(), 1u) << app;
+  }
+  for (const char* app : {"sshd2", "xsshd", "sshd-sessionx", "", "cron"}) {
+    set->Match(Msg(app, "Invalid user x from 192.0.2.1"), **scratch, &hits);
+    EXPECT_TRUE(hits.empty()) << app;
+  }
+}
+
+TEST(RuleSetTest, SeveralExpressionsOfOneRuleGiveOneHitAndRulesComeInOrder) {
+  auto set = MustCompile({
+      MakeRule("first", {"alpha", "beta", "gamma"}),
+      MakeRule("second", {"beta"}),
+  });
+  auto scratch = set->NewScratch();
+  std::vector<RuleHit> hits;
+  set->Match(Msg("x", "gamma beta alpha"), **scratch, &hits);
+  EXPECT_THAT(HitIds(hits), ElementsAre("first", "second"));
+}
+
+TEST(RuleSetTest, FirstMatchingExtractWinsAndNoExtractMatchStillHits) {
+  auto set = MustCompile({MakeRule(
+      "r", {"refused connect from"},
+      {R"(from (?P<host>\S+) \((?P<src_ip>[^)]+)\))", R"(from (?P<src_ip>\d+\.\d+\.\d+\.\d+)$)"})});
+  auto scratch = set->NewScratch();
+  std::vector<RuleHit> hits;
+  set->Match(Msg("sshd", "refused connect from h.example (192.0.2.5)"), **scratch, &hits);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_THAT(hits[0].fields,
+              ElementsAre(Field{"host", "h.example"}, Field{"src_ip", "192.0.2.5"}));
+  set->Match(Msg("sshd", "refused connect from 192.0.2.6"), **scratch, &hits);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_THAT(hits[0].fields, ElementsAre(Field{"src_ip", "192.0.2.6"}));
+  set->Match(Msg("sshd", "refused connect from ???"), **scratch, &hits);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_TRUE(hits[0].fields.empty());
+}
+
+TEST(RuleSetTest, UnparsedMessagesAreScannedWhole) {
+  auto set = MustCompile({MakeRule("w", {R"(" 5[0-9]{2} )"}, {R"(" (?P<status>5\d\d) )"})});
+  auto scratch = set->NewScratch();
+  std::vector<RuleHit> hits;
+  Message m;
+  m.raw = "192.0.2.1 - - [08/Jun/2020:06:49:01 +0000] \"GET / HTTP/1.0\" 502 803";
+  m.format = MessageFormat::kUnparsed;
+  set->Match(m, **scratch, &hits);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_THAT(hits[0].fields, ElementsAre(Field{"status", "502"}));
+}
+
+TEST(RuleSetTest, InvalidUtf8DoesNotStopExtraction) {
+  auto set = MustCompile({MakeRule("u", {"Invalid user "}, {R"(user (?P<user>.*?) from)"})});
+  auto scratch = set->NewScratch();
+  std::vector<RuleHit> hits;
+  set->Match(Msg("sshd", "Invalid user a\xff\xfe b from 192.0.2.1"), **scratch, &hits);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_THAT(hits[0].fields, ElementsAre(Field{"user", "a\xff\xfe b"}));
+}
+
+TEST(RuleSetTest, HyperscanErrorNamesFileLineRuleAndExpression) {
+  auto set = RuleSet::Compile(
+      {MakeRule("ok", {"fine"}), MakeRule("broken", {"also fine", "(unbalanced", "x"})});
+  ASSERT_FALSE(set.ok());
+  EXPECT_THAT(set.status().message(),
+              HasSubstr("test.yaml:11: rule broken: match: Hyperscan cannot compile "
+                        "\"(unbalanced\": "));
+  EXPECT_THAT(set.status().message(), HasSubstr("parenthes"));
+}
+
+TEST(RuleSetTest, Re2ErrorsNameTheRule) {
+  auto bad_extract = RuleSet::Compile({MakeRule("e", {"x"}, {"(?P<a>"})});
+  ASSERT_FALSE(bad_extract.ok());
+  EXPECT_THAT(bad_extract.status().message(), HasSubstr("test.yaml:7: rule e: extract: RE2: "));
+  auto bad_program = RuleSet::Compile({MakeRule("p", {"x"}, {}, "sshd(")});
+  ASSERT_FALSE(bad_program.ok());
+  EXPECT_THAT(bad_program.status().message(), HasSubstr("test.yaml:7: rule p: program: RE2: "));
+}
+
+TEST(RuleSetTest, EmptySetNeverHits) {
+  auto set = MustCompile({});
+  auto scratch = set->NewScratch();
+  ASSERT_TRUE(scratch.ok());
+  std::vector<RuleHit> hits{RuleHit{}};
+  set->Match(Msg("x", "anything"), **scratch, &hits);
+  EXPECT_TRUE(hits.empty());
+  EXPECT_EQ(set->FindRule("x"), nullptr);
+}
+
+TEST(RuleSetTest, FindRule) {
+  auto set = MustCompile({MakeRule("a", {"x"}), MakeRule("b", {"y"})});
+  ASSERT_NE(set->FindRule("b"), nullptr);
+  EXPECT_EQ(set->FindRule("b")->id, "b");
+  EXPECT_EQ(set->FindRule("c"), nullptr);
+}
+
+TEST(RuleSetTest, ThreadsWithTheirOwnScratchShareOneSet) {
+  auto set = MustCompile({MakeRule("a", {"Failed password for "}, {R"(for (?P<user>\S+))"}),
+                          MakeRule("b", {"Invalid user "}, {R"(user (?P<user>\S+))"})});
+  constexpr int kThreads = 4;
+  constexpr int kIterations = 2000;
+  std::vector<int> correct(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto scratch = set->NewScratch();
+      std::vector<RuleHit> hits;
+      const std::string user = "u" + std::to_string(t);
+      const std::string a = "Failed password for " + user + " from x";
+      const std::string b = "Invalid user " + user + " from x";
+      for (int i = 0; i < kIterations; ++i) {
+        set->Match(Msg("sshd", i % 2 ? a : b), **scratch, &hits);
+        if (hits.size() == 1 && hits[0].rule->id == (i % 2 ? "a" : "b") &&
+            hits[0].fields == std::vector<Field>{{"user", user}}) {
+          ++correct[t];
+        }
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(correct[t], kIterations) << "thread " << t;
+}
+
+TEST(MakeAlertTest, FillsEveryFieldFromMessageAndHit) {
+  Rule rule = MakeRule("sshd.x", {"y"});
+  Message m = Msg("sshd", "Failed password for root");
+  m.raw = "<38>Mar  7 18:53:20 bastion sshd[42]: Failed password for root";
+  m.hostname = "bastion";
+  m.procid = "42";
+  m.sender = "192.0.2.77";
+  m.timestamp = TimePoint(std::chrono::seconds(1000));
+  m.received = TimePoint(std::chrono::seconds(1002));
+  RuleHit hit{&rule, {{"user", "root"}}};
+  Alert a = MakeAlert(m, hit);
+  EXPECT_EQ(a.time, m.timestamp);
+  EXPECT_EQ(a.received, m.received);
+  EXPECT_EQ(a.host, "bastion");
+  EXPECT_EQ(a.sender, "192.0.2.77");
+  EXPECT_EQ(a.rule, "sshd.x");
+  EXPECT_EQ(a.sign, "ssh.auth_failure");
+  EXPECT_EQ(a.severity, Severity::kHigh);
+  EXPECT_EQ(a.title, "title of sshd.x");
+  EXPECT_EQ(a.program, "sshd");
+  EXPECT_EQ(a.pid, "42");
+  EXPECT_THAT(a.fields, ElementsAre(Field{"user", "root"}));
+  EXPECT_EQ(a.message, m.raw);
+
+  m.hostname = "";  // no hostname in the header: the sender is the host
+  EXPECT_EQ(MakeAlert(m, hit).host, "192.0.2.77");
+}
+
+}  // namespace
+}  // namespace konseki::matchers
