@@ -282,10 +282,12 @@ void HeartbeatTracker::Observe(const Message& msg) {
     int64_t learn_from = std::max(h.last_seen_ns, watch_from_ns_);
     if (now > learn_from) {
       double gap = NsToSecs(now - learn_from);
-      // After learning, an outage we alerted on does not teach the host's
-      // cadence beyond the threshold that caught it.
+      // After learning, an outage we alerted on teaches nothing beyond the
+      // host's usual cadence: otherwise silencing a host once would buy a
+      // longer leash the next time. Gaps below the threshold are learned in
+      // full, so slow changes of habit are still followed.
       if (h.silent && h.cadence.observed_secs() >= options_.learning_secs) {
-        gap = std::min(gap, ThresholdFor(s));
+        gap = std::min(gap, std::max(1.0, h.cadence.CadenceSecs(options_.cadence_quantile)));
       }
       h.cadence.AddGap(gap, NsToSecs(now), options_.cadence_half_life_secs);
     }

@@ -1,0 +1,687 @@
+#include "matchers/heartbeat_tracker.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "common/host_shard.h"
+#include "tests/matchers/heartbeat_test_util.h"
+
+namespace konseki::matchers {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testing::CapturingSink;
+using testing::Field;
+using testing::TestMessage;
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/konseki-heartbeat-XXXXXX";
+    path_ = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+class HeartbeatTrackerTest : public ::testing::Test {
+ protected:
+  HeartbeatTrackerTest() {
+    options_.new_host_learning_secs = 0;  // most tests want host.new at once
+    options_.save_interval_secs = 0;
+    options_.stall_secs = 600;  // tests tick every 60 s at most, except the stall test
+  }
+
+  HeartbeatTracker& Make(size_t shard = 0, size_t num_shards = 1) {
+    tracker_ =
+        std::make_unique<HeartbeatTracker>(options_, shard, num_shards, clock_, sink_, metrics_);
+    return *tracker_;
+  }
+
+  void Send(std::string_view host, std::string raw = "", std::optional<TimePoint> ts = std::nullopt,
+            std::string sender = "192.0.2.10") {
+    TestMessage m(std::string(host), clock_.Now(), std::move(raw), std::move(sender), ts);
+    tracker_->Observe(m.msg());
+  }
+
+  // Advances the clock by `total` in `step`s, ticking after each.
+  void Run(Duration total, Duration step = seconds(1)) {
+    for (Duration d{0}; d < total; d += step) {
+      clock_.Advance(step);
+      tracker_->Tick();
+    }
+  }
+
+  FakeClock clock_;
+  CapturingSink sink_;
+  MetricsRegistry metrics_;
+  HeartbeatOptions options_;
+  std::unique_ptr<HeartbeatTracker> tracker_;
+};
+
+TEST_F(HeartbeatTrackerTest, OptionsValidationNamesTheKey) {
+  EXPECT_TRUE(ValidateHeartbeatOptions(HeartbeatOptions()).ok());
+  HeartbeatOptions o;
+  o.floor_secs = 100;
+  o.ceiling_secs = 50;
+  Status st = ValidateHeartbeatOptions(o);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("heartbeat.ceiling_secs"), std::string::npos);
+  o = HeartbeatOptions();
+  o.overrides.push_back({"a", "b*", 10});
+  EXPECT_NE(ValidateHeartbeatOptions(o).message().find("overrides[0]"), std::string::npos);
+  o = HeartbeatOptions();
+  o.cadence_quantile = 1.5;
+  EXPECT_FALSE(ValidateHeartbeatOptions(o).ok());
+}
+
+TEST_F(HeartbeatTrackerTest, FirstMessageOfAHostRaisesHostNewOnce) {
+  Make();
+  Send("web1", "<13>1 - web1 sshd - - - first");
+  Send("web1");
+  ASSERT_EQ(sink_.Count("host.new"), 1u);
+  const Alert* a = sink_.Last("host.new");
+  EXPECT_EQ(a->host, "web1");
+  EXPECT_EQ(a->rule, "heartbeat.new");
+  EXPECT_EQ(a->sender, "192.0.2.10");
+  EXPECT_EQ(a->message, "<13>1 - web1 sshd - - - first");
+  EXPECT_EQ(Field(*a, "sender"), "192.0.2.10");
+  EXPECT_EQ(metrics_.ValueOf("konseki_heartbeat_alerts_total", {{"sign", "host.new"}}), 1);
+}
+
+TEST_F(HeartbeatTrackerTest, OnAFirstRunTheFleetSeenAtStartIsNotNew) {
+  options_.new_host_learning_secs = 600;
+  Make();
+  Send("a");
+  clock_.Advance(seconds(599));
+  Send("b");
+  clock_.Advance(seconds(2));
+  Send("c");
+  EXPECT_EQ(sink_.Count("host.new"), 1u);
+  EXPECT_EQ(sink_.Last("host.new")->host, "c");
+  EXPECT_EQ(metrics_.ValueOf("konseki_heartbeat_suppressed_alerts_total",
+                             {{"sign", "host.new"}, {"reason", "first_run"}}),
+            2);
+}
+
+TEST_F(HeartbeatTrackerTest, HostNewIsRateLimited) {
+  options_.new_host_alerts_per_minute = 5;
+  Make();
+  for (int i = 0; i < 20; ++i) Send("spoof" + std::to_string(i));
+  EXPECT_EQ(sink_.Count("host.new"), 5u);
+  clock_.Advance(seconds(60));
+  for (int i = 20; i < 40; ++i) Send("spoof" + std::to_string(i));
+  EXPECT_EQ(sink_.Count("host.new"), 10u);
+  EXPECT_EQ(metrics_.ValueOf("konseki_heartbeat_suppressed_alerts_total",
+                             {{"sign", "host.new"}, {"reason", "rate_limit"}}),
+            30);
+  EXPECT_EQ(tracker_->hosts_tracked(), 40u);
+}
+
+TEST_F(HeartbeatTrackerTest, FixedThresholdFiresOncePerOutageAndResumes) {
+  options_.silence_after_secs = 60;
+  Make();
+  Send("web1", "<13>1 - web1 app - - - last words");
+  TimePoint last = clock_.Now();
+  Run(seconds(59));
+  EXPECT_EQ(sink_.Count("host.silent"), 0u);
+  Run(seconds(2));
+  ASSERT_EQ(sink_.Count("host.silent"), 1u);
+  const Alert a = *sink_.Last("host.silent");
+  EXPECT_EQ(a.rule, "heartbeat.silent");
+  EXPECT_EQ(a.severity, Severity::kHigh);
+  EXPECT_EQ(a.host, "web1");
+  EXPECT_EQ(Field(a, "last_seen"), FormatRfc3339Micros(last));
+  EXPECT_EQ(Field(a, "silence_secs"), "60");
+  EXPECT_EQ(Field(a, "threshold_secs"), "60");
+  EXPECT_EQ(Field(a, "threshold_source"), "fixed");
+  EXPECT_EQ(Field(a, "preceded_by_stop"), "false");
+  EXPECT_EQ(Field(a, "last_message"), "<13>1 - web1 app - - - last words");
+  EXPECT_NE(Field(a, "expected_cadence_secs"), "<absent>");
+  EXPECT_EQ(tracker_->hosts_silent(), 1u);
+
+  Run(seconds(3 * 3600), seconds(10));  // a long outage is still one alert
+  EXPECT_EQ(sink_.Count("host.silent"), 1u);
+
+  Send("web1");
+  ASSERT_EQ(sink_.Count("host.resumed"), 1u);
+  const Alert* r = sink_.Last("host.resumed");
+  EXPECT_EQ(Field(*r, "gap_secs"), std::to_string(61 + 3 * 3600));
+  EXPECT_EQ(Field(*r, "last_seen"), FormatRfc3339Micros(last));
+  EXPECT_EQ(tracker_->hosts_silent(), 0u);
+
+  Run(seconds(61));  // a second outage is a second alert
+  EXPECT_EQ(sink_.Count("host.silent"), 2u);
+  EXPECT_EQ(sink_.Count("host.new"), 1u);
+}
+
+TEST_F(HeartbeatTrackerTest, StopMessageJustBeforeTheSilenceMakesItCritical) {
+  options_.silence_after_secs = 60;
+  Make();
+  Send("web1");
+  TestMessage stop("web1", clock_.Now(), "<46>1 - web1 rsyslogd - - - exiting on signal 15");
+  tracker_->Observe(stop.msg());
+  tracker_->NoteStopMessage(stop.msg());
+  Run(seconds(61));
+  ASSERT_EQ(sink_.Count("host.silent"), 1u);
+  const Alert* a = sink_.Last("host.silent");
+  EXPECT_EQ(a->severity, Severity::kCritical);
+  EXPECT_EQ(Field(*a, "preceded_by_stop"), "true");
+  EXPECT_EQ(Field(*a, "stop_message"), "<46>1 - web1 rsyslogd - - - exiting on signal 15");
+  EXPECT_NE(a->title.find("stop"), std::string::npos);
+  Send("web1");
+  EXPECT_EQ(Field(*sink_.Last("host.resumed"), "preceded_by_stop"), "true");
+}
+
+TEST_F(HeartbeatTrackerTest, StopMessageLongBeforeTheLastMessageIsNotLinked) {
+  options_.silence_after_secs = 120;
+  Make();
+  TestMessage stop("web1", clock_.Now(), "<46>1 - web1 rsyslogd - - - exiting on signal 15");
+  tracker_->Observe(stop.msg());
+  tracker_->NoteStopMessage(stop.msg());
+  for (int i = 0; i < 10; ++i) {  // rsyslogd came back and logged for ten minutes
+    Run(seconds(60));
+    Send("web1");
+  }
+  Run(seconds(121));
+  ASSERT_EQ(sink_.Count("host.silent"), 1u);
+  EXPECT_EQ(sink_.Last("host.silent")->severity, Severity::kHigh);
+  EXPECT_EQ(Field(*sink_.Last("host.silent"), "preceded_by_stop"), "false");
+}
+
+TEST_F(HeartbeatTrackerTest, StopMessageForAnUnknownHostIsIgnored) {
+  Make();
+  TestMessage stop("ghost", clock_.Now());
+  tracker_->NoteStopMessage(stop.msg());
+  EXPECT_EQ(tracker_->hosts_tracked(), 0u);
+}
+
+TEST_F(HeartbeatTrackerTest, NewHostThresholdIsTheLearningPrior) {
+  Make();
+  Send("web1");
+  // 3 x 1200 s (initial cadence) while learning.
+  EXPECT_DOUBLE_EQ(tracker_->ThresholdSecs("web1"), 3600);
+  EXPECT_EQ(tracker_->ThresholdSecs("nobody"), -1);
+  for (int i = 0; i < 100; ++i) {
+    clock_.Advance(seconds(5));
+    Send("web1");
+  }
+  EXPECT_NEAR(tracker_->CadenceSecs("web1"), 5, 0.01);
+  EXPECT_DOUBLE_EQ(tracker_->ThresholdSecs("web1"), 3600);  // still learning
+}
+
+TEST_F(HeartbeatTrackerTest, BurstyHostLearnsItsQuietGapWithoutFalseAlarms) {
+  Make();
+  TimePoint last;
+  for (int cycle = 0; cycle < 2 * 144; ++cycle) {  // two days of 10-minute cycles
+    for (int i = 0; i < 50; ++i) {
+      Send("bursty");
+      last = clock_.Now();
+      clock_.Advance(milliseconds(100));
+      tracker_->Tick();
+    }
+    Run(seconds(600), seconds(10));
+  }
+  EXPECT_EQ(sink_.Count("host.silent"), 0u);
+  EXPECT_NEAR(tracker_->CadenceSecs("bursty"), 600, 1);
+  EXPECT_NEAR(tracker_->ThresholdSecs("bursty"), 1800, 3);
+  // Now kill it: the alert comes one threshold after the last message.
+  Run(seconds(1800 - 600 - 20), seconds(10));
+  EXPECT_EQ(sink_.Count("host.silent"), 0u);
+  Run(seconds(40), seconds(1));
+  ASSERT_EQ(sink_.Count("host.silent"), 1u);
+  double silence = std::stod(Field(*sink_.Last("host.silent"), "silence_secs"));
+  EXPECT_GE(silence, 1800);
+  EXPECT_LE(silence, 1805);
+  EXPECT_EQ(Field(*sink_.Last("host.silent"), "threshold_source"), "learned");
+  (void)last;
+}
+
+TEST_F(HeartbeatTrackerTest, BusyDayAndMarkOnlyNightsRaiseNoFalseAlarm) {
+  Make();
+  for (int day = 0; day < 4; ++day) {
+    for (int i = 0; i < 16 * 360; ++i) {  // 16 h, a line every 10 s
+      Send("office");
+      Run(seconds(10), seconds(10));
+    }
+    for (int i = 0; i < 24; ++i) {  // 8 h of "-- MARK --" every 20 min
+      Send("office", "<46>1 - office rsyslogd - - - -- MARK --");
+      Run(seconds(1200), seconds(10));
+    }
+  }
+  EXPECT_EQ(sink_.Count("host.silent"), 0u);
+  EXPECT_NEAR(tracker_->CadenceSecs("office"), 1200, 1);
+  EXPECT_NEAR(tracker_->ThresholdSecs("office"), 3600, 5);
+}
+
+TEST_F(HeartbeatTrackerTest, AnOutageAfterLearningDoesNotRaiseTheThreshold) {
+  options_.learning_secs = 3600;
+  Make();
+  for (int i = 0; i < 720; ++i) {  // 2 h, a line every 10 s
+    Send("steady");
+    Run(seconds(10), seconds(10));
+  }
+  ASSERT_DOUBLE_EQ(tracker_->ThresholdSecs("steady"), 300);  // floor
+  Run(seconds(3 * 3600), seconds(10));
+  ASSERT_EQ(sink_.Count("host.silent"), 1u);
+  Send("steady");
+  EXPECT_EQ(sink_.Count("host.resumed"), 1u);
+  // The outage taught nothing beyond the usual 10 s cadence.
+  EXPECT_NEAR(tracker_->CadenceSecs("steady"), 10, 0.01);
+  EXPECT_DOUBLE_EQ(tracker_->ThresholdSecs("steady"), 300);
+}
+
+TEST_F(HeartbeatTrackerTest, ExpectedHostThatNeverReportsIsAlertedAndIsNeverNew) {
+  options_.silence_after_secs = 60;
+  options_.expected_hosts = {"db1"};
+  Make();
+  EXPECT_EQ(tracker_->hosts_tracked(), 1u);
+  Run(seconds(59));
+  EXPECT_EQ(sink_.Count("host.silent"), 0u);
+  Run(seconds(2));
+  ASSERT_EQ(sink_.Count("host.silent"), 1u);
+  const Alert* a = sink_.Last("host.silent");
+  EXPECT_EQ(a->host, "db1");
+  EXPECT_EQ(Field(*a, "last_seen"), "never");
+  EXPECT_NE(a->title.find("expected"), std::string::npos);
+  Run(seconds(100));
+  Send("DB1");  // case-insensitive
+  EXPECT_EQ(sink_.Count("host.new"), 0u);
+  ASSERT_EQ(sink_.Count("host.resumed"), 1u);
+  EXPECT_EQ(Field(*sink_.Last("host.resumed"), "last_seen"), "never");
+}
+
+TEST_F(HeartbeatTrackerTest, ExpectedHostsAreSplitByShard) {
+  for (int i = 0; i < 100; ++i) options_.expected_hosts.push_back("h" + std::to_string(i));
+  size_t total = 0;
+  for (size_t shard = 0; shard < 4; ++shard) {
+    HeartbeatTracker t(options_, shard, 4, clock_, sink_, metrics_);
+    size_t mine = 0;
+    for (const std::string& h : options_.expected_hosts) {
+      bool own = HostShard(h, 4) == shard;
+      EXPECT_EQ(t.ThresholdSecs(h) >= 0, own) << h;
+      mine += own;
+    }
+    EXPECT_EQ(t.hosts_tracked(), mine);
+    total += t.hosts_tracked();
+  }
+  EXPECT_EQ(total, 100u);
+}
+
+TEST_F(HeartbeatTrackerTest, OverridesByNameAndPatternWin) {
+  options_.silence_after_secs = 60;
+  options_.overrides = {{"web1", "", 120}, {"", "laptop-*", 0}, {"", "web*", 30}};
+  Make();
+  Send("WEB1");
+  Send("web2");
+  Send("Laptop-7");
+  Send("db");
+  EXPECT_DOUBLE_EQ(tracker_->ThresholdSecs("web1"), 120);
+  EXPECT_DOUBLE_EQ(tracker_->ThresholdSecs("web2"), 30);
+  EXPECT_DOUBLE_EQ(tracker_->ThresholdSecs("laptop-7"), 0);
+  EXPECT_DOUBLE_EQ(tracker_->ThresholdSecs("db"), 60);
+  Run(seconds(31));
+  EXPECT_EQ(sink_.Count("host.silent", "web2"), 1u);
+  EXPECT_EQ(sink_.Count("host.silent"), 1u);
+  Run(seconds(30));
+  EXPECT_EQ(sink_.Count("host.silent", "db"), 1u);
+  Run(seconds(60));
+  EXPECT_EQ(sink_.Count("host.silent", "WEB1"), 1u);
+  EXPECT_EQ(Field(*sink_.Last("host.silent"), "threshold_source"), "override");
+  Run(seconds(86400), seconds(60));
+  EXPECT_EQ(sink_.Count("host.silent", "Laptop-7"), 0u);
+  EXPECT_EQ(sink_.Count("host.silent"), 3u);
+}
+
+TEST_F(HeartbeatTrackerTest, ClockJumpsAreAlertedOncePerIntervalAndLateLinesAreNot) {
+  options_.clock_jump_tolerance_secs = 300;
+  options_.clock_jump_alert_interval_secs = 3600;
+  Make();
+  TimePoint t0 = clock_.Now();
+  Send("h", "", t0 - seconds(2));
+  clock_.Advance(seconds(4000));  // link down; the relay queues lines and then replays them
+  for (int i = 0; i < 10; ++i) {
+    clock_.Advance(seconds(1));
+    Send("h", "", t0 + seconds(60 * i));
+  }
+  EXPECT_EQ(sink_.Count("host.clock_jump"), 0u) << "queued lines are not a jump";
+  clock_.Advance(seconds(1));
+  Send("h", "", clock_.Now() + seconds(290));  // within tolerance of the baseline (-2 s)
+  EXPECT_EQ(sink_.Count("host.clock_jump"), 0u);
+  clock_.Advance(seconds(1));
+  Send("h", "<13>1 - h app - - - back", clock_.Now() - seconds(7200));  // set back 2 h
+  ASSERT_EQ(sink_.Count("host.clock_jump"), 1u);
+  const Alert* a = sink_.Last("host.clock_jump");
+  EXPECT_EQ(a->rule, "heartbeat.clock_jump");
+  EXPECT_EQ(Field(*a, "kind"), "backwards");
+  EXPECT_EQ(Field(*a, "offset_secs"), "-7200");
+  EXPECT_EQ(a->message, "<13>1 - h app - - - back");
+  clock_.Advance(seconds(1));
+  Send("h", "", clock_.Now() + seconds(3600));  // forward again, inside the interval
+  EXPECT_EQ(sink_.Count("host.clock_jump"), 1u);
+  EXPECT_EQ(metrics_.ValueOf("konseki_heartbeat_suppressed_alerts_total",
+                             {{"sign", "host.clock_jump"}, {"reason", "rate_limit"}}),
+            1);
+  clock_.Advance(seconds(3600));
+  Send("h", "", clock_.Now() + seconds(3600));  // steady at +1 h: baseline
+  Send("h", "", clock_.Now() + seconds(5000));  // +23 min more
+  ASSERT_EQ(sink_.Count("host.clock_jump"), 2u);
+  EXPECT_EQ(Field(*sink_.Last("host.clock_jump"), "kind"), "forward");
+}
+
+TEST_F(HeartbeatTrackerTest, ClockAheadAtFirstSightIsAlertedOnce) {
+  Make();
+  Send("tz", "", clock_.Now() + seconds(3600));
+  ASSERT_EQ(sink_.Count("host.clock_jump"), 1u);
+  EXPECT_EQ(Field(*sink_.Last("host.clock_jump"), "kind"), "ahead");
+  for (int i = 0; i < 100; ++i) {
+    clock_.Advance(seconds(3600));
+    Send("tz", "", clock_.Now() + seconds(3600));
+  }
+  EXPECT_EQ(sink_.Count("host.clock_jump"), 1u);
+}
+
+TEST_F(HeartbeatTrackerTest, StartupWaitsOneThresholdEvenForStaleRestoredHosts) {
+  TempDir dir;
+  options_.state_dir = dir.path();
+  options_.silence_after_secs = 300;
+  Make();
+  for (int i = 0; i < 100; ++i) Send("host" + std::to_string(i));
+  Run(seconds(301));
+  ASSERT_EQ(sink_.Count("host.silent"), 100u);
+  Send("host0");                                                  // host0 came back
+  for (int i = 1; i < 50; ++i) Send("host" + std::to_string(i));  // so did 49 more
+  ASSERT_TRUE(tracker_->SaveState().ok());
+  tracker_.reset();
+  sink_.alerts.clear();
+
+  clock_.Advance(seconds(3600));  // konseki down for an hour
+  Make();
+  ASSERT_TRUE(tracker_->LoadState().ok());
+  EXPECT_EQ(tracker_->hosts_tracked(), 100u);
+  EXPECT_EQ(tracker_->hosts_silent(), 50u);
+  Run(seconds(150));
+  for (int i = 0; i < 25; ++i) Send("host" + std::to_string(i));  // half report again
+  Run(seconds(149));
+  EXPECT_EQ(sink_.alerts.size(), 0u) << "no flood: no host.new, no silent before one threshold";
+  Run(seconds(2));
+  // host25..49 were fine before the restart and did not report since.
+  EXPECT_EQ(sink_.Count("host.silent"), 25u);
+  EXPECT_EQ(sink_.Count("host.silent", "host25"), 1u);
+  EXPECT_EQ(sink_.Count("host.silent", "host60"), 0u) << "already alerted before the restart";
+  Send("host60");
+  EXPECT_EQ(sink_.Count("host.resumed", "host60"), 1u);
+  EXPECT_EQ(sink_.Count("host.new"), 0u);
+}
+
+TEST_F(HeartbeatTrackerTest, StartupGraceDelaysSilence) {
+  options_.silence_after_secs = 60;
+  options_.startup_grace_secs = 600;
+  Make();
+  Send("a");
+  Run(seconds(599));
+  EXPECT_EQ(sink_.Count("host.silent"), 0u);
+  Run(seconds(2));
+  EXPECT_EQ(sink_.Count("host.silent"), 1u);
+}
+
+TEST_F(HeartbeatTrackerTest, LearnedStateSurvivesARestart) {
+  TempDir dir;
+  options_.state_dir = dir.path();
+  Make();
+  for (int i = 0; i < 3 * 72; ++i) {  // 3 days of MARKs every 20 min
+    Send("quiet");
+    Run(seconds(1200), seconds(60));
+  }
+  double threshold = tracker_->ThresholdSecs("quiet");
+  ASSERT_NEAR(threshold, 3600, 5);
+  ASSERT_TRUE(tracker_->SaveState().ok());
+  tracker_.reset();
+  Make();
+  ASSERT_TRUE(tracker_->LoadState().ok());
+  EXPECT_NEAR(tracker_->ThresholdSecs("quiet"), threshold, 0.01);
+  EXPECT_NEAR(tracker_->CadenceSecs("quiet"), 1200, 1);
+}
+
+TEST_F(HeartbeatTrackerTest, ChangingTheWorkerCountKeepsEveryHostExactlyOnce) {
+  TempDir dir;
+  options_.state_dir = dir.path();
+  std::set<std::string> all;
+  for (size_t shard = 0; shard < 3; ++shard) {
+    HeartbeatTracker t(options_, shard, 3, clock_, sink_, metrics_);
+    for (int i = 0; i < 300; ++i) {
+      std::string h = "host" + std::to_string(i);
+      if (HostShard(h, 3) != shard) continue;
+      TestMessage m(h, clock_.Now());
+      t.Observe(m.msg());
+      all.insert(h);
+    }
+    ASSERT_TRUE(t.SaveState().ok());
+  }
+  ASSERT_EQ(all.size(), 300u);
+  std::set<std::string> seen;
+  size_t total = 0;
+  for (size_t shard = 0; shard < 2; ++shard) {
+    HeartbeatTracker t(options_, shard, 2, clock_, sink_, metrics_);
+    ASSERT_TRUE(t.LoadState().ok());
+    total += t.hosts_tracked();
+    for (const std::string& h : all) {
+      if (t.ThresholdSecs(h) >= 0) {
+        EXPECT_EQ(HostShard(h, 2), shard) << h;
+        seen.insert(h);
+      }
+    }
+  }
+  EXPECT_EQ(total, 300u);
+  EXPECT_EQ(seen, all);
+}
+
+TEST_F(HeartbeatTrackerTest, NewestRecordWinsWhenStaleFilesHoldAHost) {
+  TempDir dir;
+  options_.state_dir = dir.path();
+  options_.silence_after_secs = 60;
+  {
+    HeartbeatTracker old(options_, 1, 2, clock_, sink_, metrics_);  // writes heartbeat.1.state
+    for (int i = 0; i < 50; ++i) {
+      std::string h = "n" + std::to_string(i);
+      if (HostShard(h, 2) == 1) {
+        TestMessage m(h, clock_.Now());
+        old.Observe(m.msg());
+      }
+    }
+    ASSERT_TRUE(old.SaveState().ok());
+  }
+  clock_.Advance(seconds(1000));
+  {
+    HeartbeatTracker one(options_, 0, 1, clock_, sink_, metrics_);  // now one worker
+    ASSERT_TRUE(one.LoadState().ok());
+    for (int i = 0; i < 50; ++i) {
+      TestMessage m("n" + std::to_string(i), clock_.Now());
+      one.Observe(m.msg());
+    }
+    ASSERT_TRUE(one.SaveState().ok());  // heartbeat.0.state; heartbeat.1.state is stale
+  }
+  clock_.Advance(seconds(30));
+  sink_.alerts.clear();
+  Make();
+  ASSERT_TRUE(tracker_->LoadState().ok());
+  EXPECT_EQ(tracker_->hosts_tracked(), 50u);
+  Run(seconds(59));  // one threshold after the restart
+  EXPECT_EQ(sink_.Count("host.silent"), 0u);
+  Run(seconds(2));
+  EXPECT_EQ(sink_.Count("host.silent"), 50u);
+  // Silence counted from the newest record (90 s), not the stale one (1090 s).
+  EXPECT_EQ(Field(*sink_.Last("host.silent"), "silence_secs"), "90");
+}
+
+TEST_F(HeartbeatTrackerTest, DamagedStateLinesAreSkippedAndCounted) {
+  TempDir dir;
+  options_.state_dir = dir.path();
+  Make();
+  Send("good");
+  ASSERT_TRUE(tracker_->SaveState().ok());
+  std::string path = dir.path() + "/heartbeat.0.state";
+  std::string content;
+  {
+    std::ifstream in(path);
+    std::getline(in, content, '\0');
+  }
+  size_t end = content.find("end ");
+  ASSERT_NE(end, std::string::npos);
+  content = content.substr(0, end) + "H garbage line\n";  // and no "end": truncated
+  {
+    std::ofstream out(path, std::ios::trunc);
+    out << content;
+  }
+  {
+    std::ofstream junk(dir.path() + "/heartbeat.7.state");
+    junk << "not a state file\n";
+  }
+  tracker_.reset();
+  Make();
+  EXPECT_TRUE(tracker_->LoadState().ok());
+  EXPECT_EQ(tracker_->hosts_tracked(), 1u);
+  EXPECT_GE(tracker_->ThresholdSecs("good"), 0);
+  EXPECT_EQ(metrics_.ValueOf("konseki_heartbeat_errors_total", {{"reason", "state_parse"}}), 3);
+}
+
+TEST_F(HeartbeatTrackerTest, MissingStateDirIsAFirstRunAndSaveCreatesIt) {
+  TempDir dir;
+  options_.state_dir = dir.path() + "/sub/dir";
+  Make();
+  EXPECT_TRUE(tracker_->LoadState().ok());
+  Send("a");
+  ASSERT_TRUE(tracker_->SaveState().ok());
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(options_.state_dir)) {
+    names.push_back(e.path().filename().string());
+  }
+  EXPECT_EQ(names, std::vector<std::string>{"heartbeat.0.state"});
+  EXPECT_EQ(metrics_.ValueOf("konseki_heartbeat_state_saves_total"), 1);
+}
+
+TEST_F(HeartbeatTrackerTest, TickSavesPeriodically) {
+  TempDir dir;
+  options_.state_dir = dir.path();
+  options_.save_interval_secs = 60;
+  Make();
+  Send("a");
+  Run(seconds(59));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/heartbeat.0.state"));
+  Run(seconds(1));
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/heartbeat.0.state"));
+  Run(seconds(120));
+  EXPECT_EQ(metrics_.ValueOf("konseki_heartbeat_state_saves_total"), 3);
+}
+
+TEST_F(HeartbeatTrackerTest, MaxHostsRefusesAndCounts) {
+  options_.max_hosts = 20;
+  HeartbeatTracker t(options_, 1, 2, clock_, sink_, metrics_);  // this shard's share: 10
+  for (int i = 0; i < 15; ++i) {
+    TestMessage m("h" + std::to_string(i), clock_.Now());
+    t.Observe(m.msg());
+  }
+  EXPECT_EQ(t.hosts_tracked(), 10u);
+  EXPECT_EQ(metrics_.ValueOf("konseki_heartbeat_dropped_total", {{"reason", "max_hosts"}}), 5);
+}
+
+TEST_F(HeartbeatTrackerTest, MessagesWithoutAUsableHostAreCounted) {
+  Make();
+  TestMessage none("", clock_.Now(), "x", "");
+  tracker_->Observe(none.msg());
+  TestMessage huge(std::string(300, 'a'), clock_.Now());
+  tracker_->Observe(huge.msg());
+  TestMessage by_sender("", clock_.Now(), "plain text", "198.51.100.7");
+  tracker_->Observe(by_sender.msg());
+  EXPECT_EQ(tracker_->hosts_tracked(), 1u);
+  EXPECT_GE(tracker_->ThresholdSecs("198.51.100.7"), 0);
+  EXPECT_EQ(metrics_.ValueOf("konseki_heartbeat_dropped_total", {{"reason", "no_host"}}), 1);
+  EXPECT_EQ(metrics_.ValueOf("konseki_heartbeat_dropped_total", {{"reason", "host_too_long"}}), 1);
+}
+
+TEST_F(HeartbeatTrackerTest, GaugesAndTheLastSeenSnapshotArePublishedByTick) {
+  options_.silence_after_secs = 60;
+  options_.max_host_metrics = 3;
+  Make();
+  for (std::string h : {"a", "b", "c", "d"}) Send(h);
+  Run(seconds(30));
+  Send("z");
+  Run(seconds(31));  // a..d silent, z not
+  Send("a");
+  Run(seconds(10));
+  EXPECT_EQ(metrics_.ValueOf("konseki_hosts_tracked"), 5);
+  EXPECT_EQ(metrics_.ValueOf("konseki_hosts_silent"), 3);
+  std::string text = metrics_.RenderPrometheus();
+  size_t series = 0;
+  for (size_t p = 0;
+       (p = text.find("konseki_host_last_seen_timestamp_seconds{", p)) != std::string::npos; ++p) {
+    ++series;
+  }
+  EXPECT_EQ(series, 3u) << text;
+  // The silent ones come first.
+  EXPECT_NE(text.find("konseki_host_last_seen_timestamp_seconds{host=\"b\"} 1700000000"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("{host=\"z\"}"), std::string::npos) << text;
+  tracker_.reset();
+  EXPECT_EQ(metrics_.ValueOf("konseki_hosts_tracked"), 0);
+  EXPECT_EQ(metrics_.RenderPrometheus().find("{host="), std::string::npos);
+}
+
+TEST_F(HeartbeatTrackerTest, AStallOfKonsekiItselfRestartsTheGrace) {
+  options_.silence_after_secs = 60;
+  Make();
+  Send("a");
+  tracker_->Tick();
+  clock_.Advance(seconds(3600));  // the worker was stuck (or the VM paused)
+  tracker_->Tick();
+  EXPECT_EQ(sink_.Count("host.silent"), 0u);
+  EXPECT_EQ(metrics_.ValueOf("konseki_heartbeat_stalls_total"), 1);
+  Run(seconds(59));
+  EXPECT_EQ(sink_.Count("host.silent"), 0u);
+  Run(seconds(2));
+  EXPECT_EQ(sink_.Count("host.silent"), 1u);
+}
+
+TEST_F(HeartbeatTrackerTest, LongSilentHostsAreForgotten) {
+  options_.silence_after_secs = 60;
+  options_.forget_after_secs = 86400;
+  options_.expected_hosts = {"keep"};
+  Make();
+  Send("gone");
+  Send("keep");
+  Run(seconds(86400 - 60), seconds(60));
+  EXPECT_EQ(tracker_->hosts_tracked(), 2u);
+  Run(seconds(120), seconds(60));
+  EXPECT_EQ(tracker_->hosts_tracked(), 1u);
+  EXPECT_EQ(tracker_->ThresholdSecs("gone"), -1);
+  EXPECT_EQ(metrics_.ValueOf("konseki_heartbeat_forgotten_hosts_total"), 1);
+  Send("gone");
+  EXPECT_EQ(sink_.Count("host.new", "gone"), 2u);
+}
+
+TEST_F(HeartbeatTrackerTest, TheDeadlineHeapStaysProportionalToHosts) {
+  Make();
+  for (int minute = 0; minute < 24 * 60; ++minute) {
+    for (int h = 0; h < 200; ++h) {
+      if ((h + minute) % 3 == 0) Send("h" + std::to_string(h));
+    }
+    Run(seconds(60), seconds(60));
+    ASSERT_LE(tracker_->deadline_entries(), 2 * tracker_->hosts_tracked() + 1024);
+  }
+  EXPECT_EQ(sink_.Count("host.silent"), 0u);
+}
+
+}  // namespace
+}  // namespace konseki::matchers
