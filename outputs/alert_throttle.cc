@@ -17,6 +17,10 @@ ThrottledSink::Window& ThrottledSink::Current(Window& w, TimePoint now) const {
 }
 
 void ThrottledSink::PruneHosts(TimePoint now) {
+  // A full table under a storm of new (spoofed) hosts would otherwise be
+  // scanned on every alert; once per tenth of a window is enough.
+  if (now >= last_prune_ && now - last_prune_ < options_.window / 10) return;
+  last_prune_ = now;
   for (auto it = hosts_.begin(); it != hosts_.end();) {
     if (now - it->second.start >= options_.window) {
       it = hosts_.erase(it);

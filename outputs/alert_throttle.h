@@ -92,6 +92,7 @@ class ThrottledSink final : public AlertSink {
   std::mutex mu_;  // guards rules_ and hosts_
   std::map<std::string, RuleState, std::less<>> rules_;
   std::map<std::pair<std::string, std::string>, Window> hosts_;
+  TimePoint last_prune_{};
 };
 
 }  // namespace konseki::outputs
