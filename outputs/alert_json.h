@@ -1,0 +1,34 @@
+// One alert as one line of JSON (JSON Lines), built with libfastjson.
+#ifndef KONSEKI_OUTPUTS_ALERT_JSON_H_
+#define KONSEKI_OUTPUTS_ALERT_JSON_H_
+
+#include <string>
+#include <string_view>
+
+#include "common/alert.h"
+
+namespace konseki::outputs {
+
+// A single-line JSON object without trailing newline and without spaces:
+//   {"time":"2026-11-23T08:08:42.123456Z","received":"...","host":"...",
+//    "sender":"...","rule":"...","sign":"...","severity":"high","title":"...",
+//    "program":"...","pid":"...","fields":{"user":"root",...},"message":"..."}
+// Times are RFC 3339 UTC with microseconds. Every field is always present
+// (empty strings when unknown); pid is a string as received. When a field
+// name repeats, the last value wins.
+//
+// The output is always valid UTF-8 JSON whatever the alert holds: control
+// characters are escaped by libfastjson ("\n", "\u0001"), and because
+// libfastjson copies other bytes verbatim and stops at NUL, every invalid
+// UTF-8 sequence (stray continuation byte, overlong form, surrogate, code
+// point above U+10FFFF, truncated sequence) and every NUL byte is replaced by
+// U+FFFD before encoding. The raw bytes stay in the archive.
+std::string AlertToJson(const Alert& alert);
+
+// Appends s to *out with invalid UTF-8 sequences and NUL replaced by U+FFFD
+// (one replacement per maximal invalid subpart, as in WHATWG/Unicode 15 §3.9).
+void AppendValidUtf8(std::string_view s, std::string* out);
+
+}  // namespace konseki::outputs
+
+#endif  // KONSEKI_OUTPUTS_ALERT_JSON_H_

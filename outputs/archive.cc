@@ -1,0 +1,605 @@
+#include "outputs/archive.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <functional>
+#include <utility>
+
+#include "outputs/host_path.h"
+
+namespace konseki::outputs {
+namespace {
+
+constexpr mode_t kFileMode = 0640;
+constexpr mode_t kDirMode = 0750;
+constexpr int64_t kNoDay = INT64_MIN;
+// Room above buffer_bytes for the line that crosses it.
+constexpr size_t kLineSlack = 8 * 1024;
+constexpr int64_t kNanosPerDay = 86'400LL * 1'000'000'000LL;
+
+// Why a write failed, as the {reason} label of the error counter.
+enum Reason : size_t { kNoSpace, kPermission, kPath, kTooManyFiles, kSync, kOther, kNumReasons };
+constexpr std::array<const char*, kNumReasons> kReasonNames = {
+    "no_space", "permission", "path", "too_many_files", "sync", "other"};
+
+Reason ReasonOf(int err) {
+  switch (err) {
+    case ENOSPC:
+    case EDQUOT:
+    case EFBIG:
+      return kNoSpace;
+    case EACCES:
+    case EPERM:
+    case EROFS:
+      return kPermission;
+    case ENOENT:
+    case ENOTDIR:
+    case EEXIST:
+    case EISDIR:
+    case ELOOP:
+    case ENAMETOOLONG:
+      return kPath;
+    case EMFILE:
+    case ENFILE:
+      return kTooManyFiles;
+    default:
+      return kOther;
+  }
+}
+
+int64_t DayOf(TimePoint t) {
+  int64_t ns = t.time_since_epoch().count();
+  int64_t d = ns / kNanosPerDay;
+  if (ns % kNanosPerDay < 0) --d;
+  return d;
+}
+
+// "YYYY-MM-DD" of a day number (H. Hinnant's civil_from_days).
+void FormatDay(int64_t z, char out[10]) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int64_t d = doy - (153 * mp + 2) / 5 + 1;
+  const int64_t m = mp < 10 ? mp + 3 : mp - 9;
+  int64_t y = yoe + era * 400 + (m <= 2);
+  if (y < 0) y = 0;
+  if (y > 9999) y = 9999;
+  out[0] = static_cast<char>('0' + y / 1000);
+  out[1] = static_cast<char>('0' + y / 100 % 10);
+  out[2] = static_cast<char>('0' + y / 10 % 10);
+  out[3] = static_cast<char>('0' + y % 10);
+  out[4] = '-';
+  out[5] = static_cast<char>('0' + m / 10);
+  out[6] = static_cast<char>('0' + m % 10);
+  out[7] = '-';
+  out[8] = static_cast<char>('0' + d / 10);
+  out[9] = static_cast<char>('0' + d % 10);
+}
+
+// mkdir -p with kDirMode for the folders it creates.
+int MakeDirs(const std::string& path) {
+  std::string prefix;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = path.find('/', pos + 1);
+    prefix = path.substr(0, pos);
+    if (prefix.empty()) continue;
+    if (mkdir(prefix.c_str(), kDirMode) == 0) {
+      chmod(prefix.c_str(), kDirMode);  // exact mode whatever the umask
+    } else if (errno != EEXIST) {
+      return errno;
+    }
+  }
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return errno;
+  if (!S_ISDIR(st.st_mode)) return ENOTDIR;
+  return 0;
+}
+
+}  // namespace
+
+struct Archive::Metrics {
+  Counter* written_messages;
+  Counter* written_bytes;
+  std::array<Counter*, kNumReasons> errors;
+  Counter* dropped_buffer_full;
+  Counter* dropped_shutdown;
+
+  explicit Metrics(MetricsRegistry& r) {
+    written_messages =
+        r.GetCounter("konseki_archive_written_messages_total", "Lines written to archive files.");
+    written_bytes =
+        r.GetCounter("konseki_archive_written_bytes_total", "Bytes written to archive files.");
+    for (size_t i = 0; i < kNumReasons; ++i) {
+      errors[i] = r.GetCounter("konseki_archive_write_errors_total",
+                               "Failed opens, writes and fsyncs in the archive, by cause.",
+                               {{"reason", kReasonNames[i]}});
+    }
+    const char* help = "Messages dropped, by pipeline stage and reason.";
+    dropped_buffer_full = r.GetCounter("konseki_dropped_messages_total", help,
+                                       {{"stage", "archive"}, {"reason", "buffer_full"}});
+    dropped_shutdown = r.GetCounter("konseki_dropped_messages_total", help,
+                                    {{"stage", "archive"}, {"reason", "shutdown"}});
+  }
+};
+
+bool ParseSyncPolicy(std::string_view name, SyncPolicy* out) {
+  if (name == "none") {
+    *out = SyncPolicy::kNone;
+  } else if (name == "interval") {
+    *out = SyncPolicy::kInterval;
+  } else if (name == "batch") {
+    *out = SyncPolicy::kBatch;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+const char* SyncPolicyName(SyncPolicy p) {
+  switch (p) {
+    case SyncPolicy::kNone:
+      return "none";
+    case SyncPolicy::kInterval:
+      return "interval";
+    case SyncPolicy::kBatch:
+      return "batch";
+  }
+  return "?";
+}
+
+namespace {
+void AppendLineRest(const Message& msg, std::string* out);
+}  // namespace
+
+void AppendEscaped(std::string_view raw, std::string* out) {
+  const char* p = raw.data();
+  const size_t n = raw.size();
+  size_t start = 0;
+  size_t i = 0;
+  while (i < n) {
+    // Skip 8 clean bytes at a time (no byte < 0x20, none == 0x7f): messages
+    // rarely hold control characters, so this is most of the work.
+    if (i + 8 <= n) {
+      uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      constexpr uint64_t kOnes = 0x0101010101010101ull;
+      constexpr uint64_t kHigh = 0x8080808080808080ull;
+      const uint64_t below_space = (w - kOnes * 0x20) & ~w & kHigh;
+      const uint64_t x = w ^ (kOnes * 0x7f);
+      const uint64_t is_del = (x - kOnes) & ~x & kHigh;
+      if ((below_space | is_del) == 0) {
+        i += 8;
+        continue;
+      }
+    }
+    const auto c = static_cast<unsigned char>(p[i]);
+    if (c >= 0x20 && c != 0x7f) {
+      ++i;
+      continue;
+    }
+    out->append(p + start, i - start);
+    const char esc[4] = {'#', static_cast<char>('0' + (c >> 6)),
+                         static_cast<char>('0' + ((c >> 3) & 7)), static_cast<char>('0' + (c & 7))};
+    out->append(esc, 4);
+    start = ++i;
+  }
+  out->append(p + start, n - start);
+}
+
+void AppendArchiveLine(const Message& msg, std::string* out) {
+  AppendRfc3339Micros(msg.received, out);
+  AppendLineRest(msg, out);
+}
+
+void Archive::AppendLine(const Message& msg, std::string* out) {
+  // Same text as AppendRfc3339Micros, but the "YYYY-MM-DDTHH:MM:SS." part
+  // is formatted once per second rather than once per message.
+  const int64_t ns = msg.received.time_since_epoch().count();
+  int64_t secs = ns / 1'000'000'000;
+  int64_t frac = ns % 1'000'000'000;
+  if (frac < 0) {
+    frac += 1'000'000'000;
+    --secs;
+  }
+  if (secs != ts_second_) {
+    ts_scratch_.clear();
+    AppendRfc3339Micros(TimePoint(std::chrono::seconds(secs)), &ts_scratch_);
+    std::memcpy(ts_prefix_, ts_scratch_.data(), sizeof(ts_prefix_));
+    ts_second_ = secs;
+  }
+  char stamp[sizeof(ts_prefix_) + 7];
+  std::memcpy(stamp, ts_prefix_, sizeof(ts_prefix_));
+  int64_t us = frac / 1000;
+  for (size_t i = sizeof(ts_prefix_) + 5; i >= sizeof(ts_prefix_); --i) {
+    stamp[i] = static_cast<char>('0' + us % 10);
+    us /= 10;
+  }
+  stamp[sizeof(stamp) - 1] = 'Z';
+  out->append(stamp, sizeof(stamp));
+  AppendLineRest(msg, out);
+}
+
+namespace {
+
+void AppendLineRest(const Message& msg, std::string* out) {
+  out->push_back(' ');
+  if (msg.sender.empty()) {
+    out->push_back('-');
+  } else {
+    // The sender comes from the socket address, but escape it anyway so a
+    // line can never be split by what a transport put there.
+    AppendEscaped(msg.sender, out);
+  }
+  out->push_back(' ');
+  AppendEscaped(msg.raw, out);
+  out->push_back('\n');
+}
+
+}  // namespace
+
+size_t Archive::StringHash::operator()(std::string_view s) const {
+  return std::hash<std::string_view>()(s);
+}
+
+StatusOr<std::unique_ptr<Archive>> Archive::Open(const ArchiveOptions& options, const Clock& clock,
+                                                 MetricsRegistry& metrics) {
+  if (options.dir.empty()) {
+    return Status::InvalidArgument("archive.dir is empty: set the folder for the per-host archive");
+  }
+  if (options.sync == SyncPolicy::kInterval && options.sync_interval_secs <= 0) {
+    return Status::InvalidArgument(
+        "archive.sync_interval_secs must be > 0 with archive.sync: interval");
+  }
+  if (options.buffer_bytes == 0 || options.max_open_files == 0) {
+    return Status::InvalidArgument("archive: buffer_bytes and max_open_files must be > 0");
+  }
+  std::unique_ptr<Archive> a(new Archive(options, clock, std::make_unique<Metrics>(metrics)));
+  Status st = a->OpenDir();
+  if (!st.ok()) return st;
+  return a;
+}
+
+Archive::Archive(const ArchiveOptions& options, const Clock& clock,
+                 std::unique_ptr<Metrics> metrics)
+    : options_(options), clock_(clock), metrics_(std::move(metrics)), last_sync_(clock.Now()) {
+  entries_.reserve(options_.max_open_files);
+  key_.reserve(kMaxHostDirLen);
+  path_.reserve(kMaxHostDirLen + 32);
+  ts_scratch_.reserve(32);
+}
+
+Archive::~Archive() {
+  Flush();
+  for (auto& [key, e] : entries_) CloseEntry(&e);
+  if (!stranded_.empty()) {
+    WriteStranded();
+    for (const Stranded& s : stranded_) metrics_->dropped_shutdown->Inc(s.messages);
+  }
+  if (options_.sync != SyncPolicy::kNone) Sync();
+  if (dir_fd_ >= 0) close(dir_fd_);
+}
+
+size_t Archive::open_files() const {
+  size_t n = 0;
+  for (const auto& [key, e] : entries_) n += e.fd >= 0;
+  return n;
+}
+
+Status Archive::CountError(std::string_view what, std::string_view path, int err) {
+  metrics_->errors[what == "fsync" || what == "syncfs" ? kSync : ReasonOf(err)]->Inc();
+  std::string m = "archive: ";
+  m.append(what).append(" ").append(options_.dir);
+  if (!path.empty()) m.append("/").append(path);
+  return Status::FromErrno(m, err);
+}
+
+Status Archive::OpenDir() {
+  if (dir_fd_ >= 0) return Status::Ok();
+  int err = MakeDirs(options_.dir);
+  if (err == 0) {
+    dir_fd_ = open(options_.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd_ < 0) err = errno;
+  }
+  if (err != 0) return CountError("cannot create or open the archive folder", "", err);
+  return Status::Ok();
+}
+
+void Archive::BuildPath(std::string_view host, int64_t day) {
+  char date[10];
+  FormatDay(day, date);
+  path_.assign(host);
+  path_.push_back('/');
+  path_.append(date, sizeof(date));
+  path_.append(".log");
+}
+
+int Archive::OpenFile(std::string_view host, int64_t day, int* err) {
+  *err = 0;
+  if (dir_fd_ < 0) {
+    Status st = OpenDir();
+    if (!st.ok()) {
+      *err = EBADF;
+      return -1;
+    }
+  }
+  BuildPath(host, day);
+  int fd = openat(dir_fd_, path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd >= 0 || errno != ENOENT) {
+    if (fd < 0) *err = errno;
+    return fd;
+  }
+  // First line of the day (or of the host): create what is missing.
+  path_[host.size()] = '\0';
+  if (mkdirat(dir_fd_, path_.c_str(), kDirMode) == 0) {
+    fchmodat(dir_fd_, path_.c_str(), kDirMode, 0);
+    need_syncfs_ = true;
+  } else if (errno != EEXIST) {
+    *err = errno;
+    path_[host.size()] = '/';
+    return -1;
+  }
+  path_[host.size()] = '/';
+  fd =
+      openat(dir_fd_, path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, kFileMode);
+  if (fd >= 0) {
+    fchmod(fd, kFileMode);
+    need_syncfs_ = true;
+    return fd;
+  }
+  if (errno == EEXIST) {  // someone created it in between
+    fd = openat(dir_fd_, path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd >= 0) return fd;
+  }
+  *err = errno;
+  return -1;
+}
+
+Status Archive::OpenEntry(Entry* e) {
+  int err = 0;
+  e->fd = OpenFile(e->host, e->day, &err);
+  if (e->fd >= 0) return Status::Ok();
+  e->blocked = true;
+  return CountError("open", path_, err);
+}
+
+Status Archive::WriteAll(int fd, std::string* buf, uint64_t* messages) {
+  size_t off = 0;
+  const size_t n = buf->size();
+  int err = 0;
+  while (off < n) {
+    ssize_t w = write(fd, buf->data() + off, n - off);
+    if (w > 0) {
+      off += static_cast<size_t>(w);
+    } else if (w < 0 && errno == EINTR) {
+      continue;
+    } else {
+      err = w < 0 ? errno : EIO;
+      break;
+    }
+  }
+  metrics_->written_bytes->Inc(off);
+  pending_bytes_ -= off;
+  if (err == 0) {
+    buf->clear();
+    metrics_->written_messages->Inc(*messages);
+    *messages = 0;
+    return Status::Ok();
+  }
+  // Keep what was not written; a line cut in two is completed by the retry.
+  buf->erase(0, off);
+  return CountError("write", path_, err);
+}
+
+Status Archive::WriteEntry(Entry* e) {
+  if (e->buf.empty()) return Status::Ok();
+  BuildPath(e->host, e->day);  // for the error message only
+  Status st = WriteAll(e->fd, &e->buf, &e->messages);
+  e->unsynced = true;
+  if (!st.ok()) {
+    // Reopen by path on retry: the file may have been removed or replaced.
+    close(e->fd);
+    e->fd = -1;
+    e->blocked = true;
+    need_syncfs_ = true;
+  }
+  return st;
+}
+
+void Archive::CloseEntry(Entry* e) {
+  if (!e->buf.empty()) {
+    if (e->fd < 0 && !e->blocked && e->day != kNoDay) OpenEntry(e);
+    if (e->fd >= 0) WriteEntry(e);
+    if (!e->buf.empty()) {
+      stranded_.push_back(Stranded{std::string(e->host), e->day, std::move(e->buf), e->messages});
+      e->buf = std::string();
+      e->messages = 0;
+    }
+  }
+  if (e->fd >= 0) {
+    if (e->unsynced) need_syncfs_ = true;
+    close(e->fd);
+    e->fd = -1;
+  }
+  e->unsynced = false;
+  e->blocked = false;
+}
+
+Status Archive::WriteStranded() {
+  Status first;
+  size_t kept = 0;
+  for (size_t i = 0; i < stranded_.size(); ++i) {
+    Stranded& s = stranded_[i];
+    int err = 0;
+    int fd = OpenFile(s.host, s.day, &err);
+    Status st = fd >= 0 ? WriteAll(fd, &s.data, &s.messages) : CountError("open", path_, err);
+    if (fd >= 0) {
+      close(fd);
+      need_syncfs_ = true;
+    }
+    if (!st.ok()) {
+      if (first.ok()) first = st;
+      if (kept != i) stranded_[kept] = std::move(s);
+      ++kept;
+    }
+  }
+  stranded_.resize(kept);
+  return first;
+}
+
+void Archive::LruUnlink(Entry* e) {
+  if (e->prev) e->prev->next = e->next;
+  if (e->next) e->next->prev = e->prev;
+  if (lru_head_ == e) lru_head_ = e->next;
+  if (lru_tail_ == e) lru_tail_ = e->prev;
+  e->prev = e->next = nullptr;
+}
+
+void Archive::LruPushFront(Entry* e) {
+  e->prev = nullptr;
+  e->next = lru_head_;
+  if (lru_head_) lru_head_->prev = e;
+  lru_head_ = e;
+  if (!lru_tail_) lru_tail_ = e;
+}
+
+Archive::Entry* Archive::FindOrCreate(std::string_view key) {
+  auto it = entries_.find(key);
+  if (it != entries_.end()) {
+    Entry* e = &it->second;
+    if (lru_head_ != e) {
+      LruUnlink(e);
+      LruPushFront(e);
+    }
+    return e;
+  }
+  if (entries_.size() >= options_.max_open_files) {
+    // Recycle the least recently used entry's node: no allocation.
+    Entry* victim = lru_tail_;
+    CloseEntry(victim);
+    LruUnlink(victim);
+    auto node = entries_.extract(entries_.find(victim->host));
+    node.key().assign(key);
+    Entry& e = node.mapped();
+    e.day = kNoDay;
+    e.messages = 0;
+    e.buf.clear();
+    auto res = entries_.insert(std::move(node));
+    Entry* fresh = &res.position->second;
+    fresh->host = res.position->first;
+    LruPushFront(fresh);
+    return fresh;
+  }
+  std::string k;
+  k.reserve(kMaxHostDirLen);
+  k.assign(key);
+  auto res = entries_.emplace(std::move(k), Entry());
+  Entry* fresh = &res.first->second;
+  fresh->host = res.first->first;
+  LruPushFront(fresh);
+  return fresh;
+}
+
+Status Archive::Append(const Message& msg) {
+  SanitizeHost(msg.host(), &key_);
+  const int64_t day = DayOf(msg.received);
+  Entry* e = FindOrCreate(key_);
+  if (e->day != day) {
+    CloseEntry(e);  // writes out the previous day's lines
+    e->day = day;
+  }
+  Status st;
+  if (e->fd < 0 && !e->blocked) st = OpenEntry(e);
+
+  // Sized once per entry (entries are recycled), so appends never reallocate
+  // unless a single line is longer than the slack.
+  if (e->buf.capacity() < options_.buffer_bytes) e->buf.reserve(options_.buffer_bytes + kLineSlack);
+  const size_t before = e->buf.size();
+  AppendLine(msg, &e->buf);
+  const size_t len = e->buf.size() - before;
+  if (e->fd < 0 && pending_bytes_ + len > options_.max_pending_bytes) {
+    e->buf.resize(before);
+    metrics_->dropped_buffer_full->Inc();
+    if (!st.ok()) return st;
+    return Status::Unavailable(
+        "archive: " + std::string(e->host) +
+        ": line dropped, archive.max_pending_bytes of unwritable data reached");
+  }
+  pending_bytes_ += len;
+  ++e->messages;
+  if (e->fd >= 0 && e->buf.size() >= options_.buffer_bytes) {
+    Status w = WriteEntry(e);
+    if (st.ok()) st = w;
+  }
+  return st;
+}
+
+Status Archive::Flush() {
+  Status first;
+  for (auto& [key, e] : entries_) {
+    e.blocked = false;
+    if (e.buf.empty()) continue;
+    Status st;
+    if (e.fd < 0) st = OpenEntry(&e);
+    if (st.ok()) st = WriteEntry(&e);
+    if (!st.ok() && first.ok()) first = st;
+  }
+  if (!stranded_.empty()) {
+    Status st = WriteStranded();
+    if (!st.ok() && first.ok()) first = st;
+  }
+  bool sync = false;
+  if (options_.sync == SyncPolicy::kBatch) {
+    sync = true;
+  } else if (options_.sync == SyncPolicy::kInterval) {
+    sync = clock_.Now() - last_sync_ >= std::chrono::seconds(options_.sync_interval_secs);
+  }
+  if (sync) {
+    Status st = Sync();
+    if (!st.ok() && first.ok()) first = st;
+  }
+  return first;
+}
+
+Status Archive::Sync() {
+  Status first;
+  for (auto& [key, e] : entries_) {
+    if (e.fd < 0 || !e.unsynced) continue;
+    if (fsync(e.fd) == 0) {
+      e.unsynced = false;
+    } else if (first.ok()) {
+      BuildPath(e.host, e.day);
+      first = CountError("fsync", path_, errno);
+    }
+  }
+  if (need_syncfs_ && dir_fd_ >= 0) {
+    // Covers files closed before they were synced and new folder entries.
+    if (syncfs(dir_fd_) == 0) {
+      need_syncfs_ = false;
+    } else if (first.ok()) {
+      first = CountError("syncfs", "", errno);
+    }
+  }
+  last_sync_ = clock_.Now();
+  return first;
+}
+
+void Archive::Reopen() {
+  Flush();
+  for (auto& [key, e] : entries_) CloseEntry(&e);
+  if (dir_fd_ >= 0) {
+    close(dir_fd_);
+    dir_fd_ = -1;
+  }
+}
+
+}  // namespace konseki::outputs

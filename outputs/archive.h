@@ -1,0 +1,189 @@
+// Per-host archive of every received message, one file per host and UTC day:
+//
+//   <dir>/<host>/<YYYY-MM-DD>.log
+//
+// Each line is "<received RFC 3339 UTC micros> <sender> <raw>\n" where raw is
+// the frame exactly as received with control bytes escaped the way rsyslog's
+// $EscapeControlCharactersOnReceive does ('#' + three octal digits, e.g. LF is
+// "#012", TAB "#011", DEL "#177"). '#' itself is not escaped (as in rsyslog);
+// bytes >= 0x80 are copied untouched, so UTF-8 (and invalid UTF-8) survive.
+// An empty sender is written as "-". <host> is msg.host() passed through
+// SanitizeHost (outputs/host_path.h) and <YYYY-MM-DD> is the UTC date of
+// msg.received, so a line always lands in the file of the day it arrived.
+//
+// Files are created 0640, folders (the archive dir included, when it has to be
+// created) 0750, independent of the umask.
+//
+// Failure model: nothing a sender sends and no disk error crashes or grows
+// memory without bound. A failed open or write is counted in
+// konseki_archive_write_errors_total{reason}, the data stays buffered and the
+// write is retried on the next Flush() (not on every Append, so a full disk
+// costs no syscall per message). Buffered bytes that could not be written are
+// capped by ArchiveOptions::max_pending_bytes; past it new messages are
+// dropped and counted in konseki_dropped_messages_total{stage="archive",
+// reason="buffer_full"}. After a write error lines may reach the file out of
+// order (data buffered for a file that had to be closed is appended later).
+#ifndef KONSEKI_OUTPUTS_ARCHIVE_H_
+#define KONSEKI_OUTPUTS_ARCHIVE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/message.h"
+#include "common/metrics.h"
+#include "common/status.h"
+
+namespace konseki::outputs {
+
+// Config key archive.sync.
+enum class SyncPolicy : uint8_t {
+  kNone,      // "none": never fsync; the kernel writes back when it likes.
+  kInterval,  // "interval": Flush() fsyncs dirty files every sync_interval_secs.
+  kBatch,     // "batch": every Flush() fsyncs what it wrote (the worker flushes
+              // after each batch): slowest, loses nothing acknowledged.
+};
+
+// Parses "none", "interval", "batch"; false if unknown.
+bool ParseSyncPolicy(std::string_view name, SyncPolicy* out);
+const char* SyncPolicyName(SyncPolicy p);
+
+struct ArchiveOptions {
+  // Root folder of the archive (archive.dir). Required. Created (with missing
+  // parents) 0750 if absent; an existing folder keeps its mode.
+  std::string dir;
+  // archive.sync; default interval.
+  SyncPolicy sync = SyncPolicy::kInterval;
+  // archive.sync_interval_secs: with kInterval, the longest time written data
+  // stays without fsync (given the worker calls Flush at least every second).
+  int sync_interval_secs = 1;
+  // Userspace buffer per open file. A file's buffer is written out when the
+  // next line would not fit, and on every Flush().
+  size_t buffer_bytes = 64 * 1024;
+  // Open files kept per Archive instance; the least recently used is closed
+  // when a new one is needed. Each instance uses at most this many fds.
+  size_t max_open_files = 256;
+  // Cap on bytes kept in memory because writes failed (full disk, permission).
+  // Messages that would exceed it are dropped and counted.
+  size_t max_pending_bytes = 64 * 1024 * 1024;
+};
+
+// Appends "<received> <sender|-> <escaped raw>\n" to *out (the line format
+// described above). Does not allocate once *out has room.
+void AppendArchiveLine(const Message& msg, std::string* out);
+// Appends bytes with control characters escaped as described above.
+void AppendEscaped(std::string_view raw, std::string* out);
+
+// Not thread-safe: one instance per worker thread. The pipeline routes every
+// host to exactly one worker (common/host_shard.h), so no two instances write
+// the same file. Not copyable. The Clock and MetricsRegistry must outlive it.
+class Archive {
+ public:
+  static StatusOr<std::unique_ptr<Archive>> Open(const ArchiveOptions& options, const Clock& clock,
+                                                 MetricsRegistry& metrics);
+  // Writes out and closes everything; errors are counted, data that still
+  // cannot be written is counted as dropped (reason "shutdown").
+  ~Archive();
+
+  Archive(const Archive&) = delete;
+  Archive& operator=(const Archive&) = delete;
+
+  // Buffers one line for msg (see the format above). msg's views need only be
+  // valid during the call. Returns non-OK when this call hit an open/write
+  // error (the line is still buffered) or the line was dropped because
+  // max_pending_bytes was reached (kUnavailable). No allocation in steady
+  // state (file already open, buffer already grown).
+  Status Append(const Message& msg);
+
+  // Writes all buffers to their files and retries data held back by earlier
+  // errors; then fsyncs according to the sync policy. Call at least once a
+  // second and at shutdown. Returns the first error met (all were counted).
+  Status Flush();
+
+  // fsyncs every file written since the last sync (and the file system of
+  // the archive when files were created or closed unsynced since then),
+  // whatever the policy. Does not write buffers: call Flush() first.
+  Status Sync();
+
+  // Flushes, then closes every file and the archive dir handle, so the next
+  // Append reopens by path: after logrotate renamed or removed files (SIGHUP).
+  void Reopen();
+
+  // For tests and metrics: files currently open, bytes held in buffers.
+  size_t open_files() const;
+  size_t buffered_bytes() const { return pending_bytes_; }
+
+ private:
+  // One host's current file. Lives in entries_ (node-based, so its address is
+  // stable) and in the LRU list; at most max_open_files of them.
+  struct Entry {
+    std::string_view host;    // the map key owning this entry
+    int64_t day = INT64_MIN;  // UTC days since the epoch of the current file
+    int fd = -1;              // -1: not open (never, closed, or failed)
+    bool blocked = false;     // open/write failed: no retry until Flush()
+    bool unsynced = false;    // written since the last fsync
+    uint64_t messages = 0;    // lines in buf
+    std::string buf;          // lines not yet written
+    Entry* prev = nullptr;
+    Entry* next = nullptr;
+  };
+  // Data that could not be written when its file had to be closed (LRU
+  // eviction, day rollover, Reopen); retried by Flush().
+  struct Stranded {
+    std::string host;
+    int64_t day;
+    std::string data;
+    uint64_t messages;
+  };
+  struct Metrics;
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const;
+  };
+  using Map = std::unordered_map<std::string, Entry, StringHash, std::equal_to<>>;
+
+  Archive(const ArchiveOptions& options, const Clock& clock, std::unique_ptr<Metrics> metrics);
+
+  Status OpenDir();
+  Entry* FindOrCreate(std::string_view key);
+  // Opens (creating folder and file if needed) <host>/<day>.log; -1 and *err.
+  int OpenFile(std::string_view host, int64_t day, int* err);
+  Status OpenEntry(Entry* e);
+  Status WriteEntry(Entry* e);
+  // Writes and closes e's file; unwritable data moves to stranded_.
+  void CloseEntry(Entry* e);
+  Status WriteStranded();
+  Status WriteAll(int fd, std::string* buf, uint64_t* messages);
+  Status CountError(std::string_view what, std::string_view path, int err);
+  void LruUnlink(Entry* e);
+  void LruPushFront(Entry* e);
+  void BuildPath(std::string_view host, int64_t day);
+  // AppendArchiveLine with the timestamp's seconds cached.
+  void AppendLine(const Message& msg, std::string* out);
+
+  const ArchiveOptions options_;
+  const Clock& clock_;
+  std::unique_ptr<Metrics> metrics_;
+  int dir_fd_ = -1;
+  Map entries_;
+  Entry* lru_head_ = nullptr;  // most recently used
+  Entry* lru_tail_ = nullptr;
+  std::vector<Stranded> stranded_;
+  size_t pending_bytes_ = 0;  // bytes in all buffers and stranded_
+  bool need_syncfs_ = false;  // files created or closed since the last sync
+  TimePoint last_sync_;
+  std::string key_;                // scratch: sanitized host of the current message
+  std::string path_;               // scratch: "<host>/<YYYY-MM-DD>.log"
+  int64_t ts_second_ = INT64_MIN;  // second whose text is in ts_prefix_
+  char ts_prefix_[20] = {};        // "YYYY-MM-DDTHH:MM:SS."
+  std::string ts_scratch_;
+};
+
+}  // namespace konseki::outputs
+
+#endif  // KONSEKI_OUTPUTS_ARCHIVE_H_

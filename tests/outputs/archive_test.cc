@@ -1,0 +1,462 @@
+#include "outputs/archive.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/message.h"
+#include "common/metrics.h"
+
+namespace konseki::outputs {
+namespace {
+
+namespace fs = std::filesystem;
+
+// 2023-11-14T22:13:20Z
+constexpr int64_t kBaseSecs = 1'700'000'000;
+
+TimePoint At(int64_t secs, int64_t micros = 0) {
+  return TimePoint(std::chrono::seconds(secs) + std::chrono::microseconds(micros));
+}
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+mode_t ModeOf(const fs::path& p) {
+  struct stat st;
+  EXPECT_EQ(stat(p.c_str(), &st), 0) << p;
+  return st.st_mode & 07777;
+}
+
+class ArchiveTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = ::testing::TempDir() + "/archive_test_XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    root_ = tmpl;
+    options_.dir = (root_ / "archive").string();
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  std::unique_ptr<Archive> OpenArchive() {
+    auto a = Archive::Open(options_, clock_, metrics_);
+    EXPECT_TRUE(a.ok()) << a.status().ToString();
+    return a.ok() ? std::move(a).value() : nullptr;
+  }
+
+  static Message Msg(std::string_view host, std::string_view raw, TimePoint received,
+                     std::string_view sender = "192.0.2.7") {
+    Message m;
+    m.raw = raw;
+    m.hostname = host;
+    m.sender = sender;
+    m.received = received;
+    return m;
+  }
+
+  double Errors(const char* reason) {
+    return metrics_.ValueOf("konseki_archive_write_errors_total", {{"reason", reason}});
+  }
+
+  fs::path root_;
+  ArchiveOptions options_;
+  FakeClock clock_;
+  MetricsRegistry metrics_;
+};
+
+TEST(ArchiveEscapeTest, ControlCharactersBecomeOctalLikeRsyslog) {
+  std::string out;
+  AppendEscaped(std::string_view("a\nb\rc\0d\te\x7f"
+                                 "f\x1b#",
+                                 13),
+                &out);
+  EXPECT_EQ(out, "a#012b#015c#000d#011e#177f#033#");
+}
+
+TEST(ArchiveEscapeTest, Utf8AndHighBytesPassUntouched) {
+  std::string jp =
+      "\xe3\x83\xad\xe3\x82\xb0\xe3\x82\xa4\xe3\x83\xb3\xe5\xa4\xb1\xe6\x95\x97";  // ログイン失敗
+  std::string out;
+  AppendEscaped(jp + " \xff\xfe", &out);
+  EXPECT_EQ(out, jp + " \xff\xfe");
+}
+
+TEST(ArchiveEscapeTest, MatchesBytewiseReferenceAtEveryPosition) {
+  // The escaper skips 8 clean bytes at a time: put each special byte at each
+  // offset of a long clean string, next to bytes that look almost special.
+  auto reference = [](std::string_view in) {
+    std::string out;
+    for (unsigned char c : in) {
+      if (c < 0x20 || c == 0x7f) {
+        char buf[5];
+        std::snprintf(buf, sizeof(buf), "#%03o", c);
+        out += buf;
+      } else {
+        out.push_back(static_cast<char>(c));
+      }
+    }
+    return out;
+  };
+  const std::string clean = "abc \x20\x7e\x80\xff!~ defghij klmnopq";
+  for (unsigned char special : {0x00, 0x01, 0x09, 0x0a, 0x1f, 0x7f}) {
+    for (size_t pos = 0; pos <= clean.size(); ++pos) {
+      std::string in = clean;
+      in.insert(in.begin() + pos, static_cast<char>(special));
+      std::string out;
+      AppendEscaped(in, &out);
+      ASSERT_EQ(out, reference(in)) << "byte " << int(special) << " at " << pos;
+    }
+  }
+  std::string out;
+  AppendEscaped(clean, &out);
+  EXPECT_EQ(out, clean);
+}
+
+TEST(ArchiveEscapeTest, LineFormat) {
+  Message m;
+  m.raw = "<34>Oct 11 22:14:15 mymachine su: 'su root' failed\n";
+  m.sender = "::1";
+  m.received = At(kBaseSecs, 123456);
+  std::string out;
+  AppendArchiveLine(m, &out);
+  EXPECT_EQ(out,
+            "2023-11-14T22:13:20.123456Z ::1 <34>Oct 11 22:14:15 mymachine su: 'su root' "
+            "failed#012\n");
+  m.sender = "";
+  out.clear();
+  AppendArchiveLine(m, &out);
+  EXPECT_EQ(out.substr(0, 30), "2023-11-14T22:13:20.123456Z - ");
+}
+
+TEST(ArchiveEscapeTest, SyncPolicyNames) {
+  SyncPolicy p;
+  ASSERT_TRUE(ParseSyncPolicy("batch", &p));
+  EXPECT_EQ(p, SyncPolicy::kBatch);
+  ASSERT_TRUE(ParseSyncPolicy("none", &p));
+  EXPECT_STREQ(SyncPolicyName(p), "none");
+  EXPECT_FALSE(ParseSyncPolicy("always", &p));
+  EXPECT_EQ(ArchiveOptions().sync, SyncPolicy::kInterval);
+}
+
+TEST_F(ArchiveTest, WritesOneLinePerMessageIntoHostAndDayFile) {
+  auto a = OpenArchive();
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(a->Append(Msg("Web01", "first\tline", At(kBaseSecs, 1))).ok());
+  ASSERT_TRUE(a->Append(Msg("web01", "second", At(kBaseSecs + 1, 2))).ok());
+  // Buffered until Flush.
+  fs::path file = fs::path(options_.dir) / "web01" / "2023-11-14.log";
+  EXPECT_EQ(ReadFile(file), "");
+  ASSERT_TRUE(a->Flush().ok());
+  EXPECT_EQ(ReadFile(file),
+            "2023-11-14T22:13:20.000001Z 192.0.2.7 first#011line\n"
+            "2023-11-14T22:13:21.000002Z 192.0.2.7 second\n");
+  EXPECT_EQ(metrics_.ValueOf("konseki_archive_written_messages_total"), 2);
+  EXPECT_EQ(metrics_.ValueOf("konseki_archive_written_bytes_total"),
+            static_cast<double>(fs::file_size(file)));
+}
+
+TEST_F(ArchiveTest, TimestampsMatchTheReferenceFormat) {
+  auto a = OpenArchive();
+  ASSERT_TRUE(a);
+  // Seconds go forward, back and repeat; micros hit both ends.
+  const int64_t offsets_us[] = {
+      0,          999'999,
+      1'000'000,  1'000'001,
+      500,        59'999'999,
+      60'000'000, 3'000'000,
+      3'000'000,  86'399'999'999 - 1'700'000'000'000'000 % 86'400'000'000};
+  std::string want;
+  for (int64_t off : offsets_us) {
+    Message m = Msg("h", "t", At(kBaseSecs, off));
+    AppendArchiveLine(m, &want);
+    ASSERT_TRUE(a->Append(m).ok());
+  }
+  ASSERT_TRUE(a->Flush().ok());
+  EXPECT_EQ(ReadFile(fs::path(options_.dir) / "h" / "2023-11-14.log"), want);
+}
+
+TEST_F(ArchiveTest, HostFallsBackToSender) {
+  auto a = OpenArchive();
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(a->Append(Msg("", "no header", At(kBaseSecs), "2001:db8::1")).ok());
+  ASSERT_TRUE(a->Flush().ok());
+  EXPECT_TRUE(fs::exists(fs::path(options_.dir) / "2001:db8::1" / "2023-11-14.log"));
+}
+
+TEST_F(ArchiveTest, HostileHostNamesStayInsideTheArchive) {
+  auto a = OpenArchive();
+  ASSERT_TRUE(a);
+  const std::string nul("a\0b", 3);
+  const std::string long_name(1000, 'x');
+  for (std::string_view h :
+       {std::string_view("../etc"), std::string_view(".."), std::string_view("."),
+        std::string_view("/"), std::string_view("a/b"), std::string_view(nul),
+        std::string_view(long_name), std::string_view("../../../../tmp/evil")}) {
+    ASSERT_TRUE(a->Append(Msg(h, "x", At(kBaseSecs))).ok()) << h;
+  }
+  ASSERT_TRUE(a->Flush().ok());
+  // Everything is exactly one level below the archive dir, and nothing else
+  // appeared next to it.
+  size_t files = 0;
+  for (const auto& e : fs::recursive_directory_iterator(options_.dir)) {
+    fs::path rel = fs::relative(e.path(), options_.dir);
+    if (e.is_regular_file()) {
+      ++files;
+      EXPECT_EQ(std::distance(rel.begin(), rel.end()), 2) << rel;
+    }
+  }
+  EXPECT_EQ(files, 8u);
+  std::vector<fs::path> top;
+  for (const auto& e : fs::directory_iterator(root_)) top.push_back(e.path().filename());
+  EXPECT_EQ(top, std::vector<fs::path>{"archive"});
+  EXPECT_TRUE(fs::exists(fs::path(options_.dir) / "%2e.%2fetc" / "2023-11-14.log"));
+}
+
+TEST_F(ArchiveTest, FilesAre0640AndFolders0750) {
+  options_.dir = (root_ / "deep" / "archive").string();
+  umask(022);
+  auto a = OpenArchive();
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(a->Append(Msg("h1", "x", At(kBaseSecs))).ok());
+  ASSERT_TRUE(a->Flush().ok());
+  EXPECT_EQ(ModeOf(root_ / "deep"), 0750u);
+  EXPECT_EQ(ModeOf(options_.dir), 0750u);
+  EXPECT_EQ(ModeOf(fs::path(options_.dir) / "h1"), 0750u);
+  EXPECT_EQ(ModeOf(fs::path(options_.dir) / "h1" / "2023-11-14.log"), 0640u);
+}
+
+TEST_F(ArchiveTest, UtcMidnightStartsTheNextFile) {
+  auto a = OpenArchive();
+  ASSERT_TRUE(a);
+  // 2023-11-14 ends 1'700'006'400 - 1.
+  const int64_t midnight = 1'700'006'400;
+  ASSERT_TRUE(a->Append(Msg("h", "before", At(midnight - 1, 999'999))).ok());
+  ASSERT_TRUE(a->Append(Msg("h", "after", At(midnight))).ok());
+  ASSERT_TRUE(a->Append(Msg("h", "later", At(midnight + 86'399))).ok());
+  ASSERT_TRUE(a->Flush().ok());
+  fs::path dir = fs::path(options_.dir) / "h";
+  EXPECT_EQ(ReadFile(dir / "2023-11-14.log"), "2023-11-14T23:59:59.999999Z 192.0.2.7 before\n");
+  EXPECT_EQ(ReadFile(dir / "2023-11-15.log"),
+            "2023-11-15T00:00:00.000000Z 192.0.2.7 after\n"
+            "2023-11-15T23:59:59.000000Z 192.0.2.7 later\n");
+  EXPECT_EQ(a->open_files(), 1u);
+}
+
+TEST_F(ArchiveTest, LruKeepsOpenFilesUnderTheCapAndLosesNothing) {
+  options_.max_open_files = 4;
+  auto a = OpenArchive();
+  ASSERT_TRUE(a);
+  const int kHosts = 11, kRounds = 5;
+  for (int r = 0; r < kRounds; ++r) {
+    for (int h = 0; h < kHosts; ++h) {
+      std::string raw = "round " + std::to_string(r);
+      ASSERT_TRUE(a->Append(Msg("host" + std::to_string(h), raw, At(kBaseSecs + r))).ok());
+      ASSERT_LE(a->open_files(), 4u);
+    }
+  }
+  ASSERT_TRUE(a->Flush().ok());
+  for (int h = 0; h < kHosts; ++h) {
+    std::string want;
+    for (int r = 0; r < kRounds; ++r) {
+      want +=
+          FormatRfc3339Micros(At(kBaseSecs + r)) + " 192.0.2.7 round " + std::to_string(r) + "\n";
+    }
+    EXPECT_EQ(ReadFile(fs::path(options_.dir) / ("host" + std::to_string(h)) / "2023-11-14.log"),
+              want);
+  }
+  EXPECT_EQ(metrics_.ValueOf("konseki_archive_written_messages_total"), kHosts * kRounds);
+}
+
+TEST_F(ArchiveTest, FullBufferIsWrittenWithoutFlush) {
+  options_.buffer_bytes = 256;
+  auto a = OpenArchive();
+  ASSERT_TRUE(a);
+  std::string raw(100, 'm');
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(a->Append(Msg("h", raw, At(kBaseSecs))).ok());
+  EXPECT_GE(fs::file_size(fs::path(options_.dir) / "h" / "2023-11-14.log"), 256u);
+  EXPECT_LT(a->buffered_bytes(), 256u + 200u);
+}
+
+TEST_F(ArchiveTest, ReopenAfterRenameCreatesANewFile) {
+  auto a = OpenArchive();
+  ASSERT_TRUE(a);
+  fs::path file = fs::path(options_.dir) / "h" / "2023-11-14.log";
+  ASSERT_TRUE(a->Append(Msg("h", "one", At(kBaseSecs))).ok());
+  ASSERT_TRUE(a->Flush().ok());
+  fs::rename(file, file.string() + ".1");  // logrotate
+  ASSERT_TRUE(a->Append(Msg("h", "two", At(kBaseSecs))).ok());
+  a->Reopen();  // SIGHUP: "two" still goes to the old file, which was open
+  ASSERT_TRUE(a->Append(Msg("h", "three", At(kBaseSecs))).ok());
+  ASSERT_TRUE(a->Flush().ok());
+  EXPECT_EQ(ReadFile(file.string() + ".1"),
+            "2023-11-14T22:13:20.000000Z 192.0.2.7 one\n"
+            "2023-11-14T22:13:20.000000Z 192.0.2.7 two\n");
+  EXPECT_EQ(ReadFile(file), "2023-11-14T22:13:20.000000Z 192.0.2.7 three\n");
+  EXPECT_EQ(ModeOf(file), 0640u);
+}
+
+TEST_F(ArchiveTest, ReopenAfterTheWholeArchiveDirWasMoved) {
+  auto a = OpenArchive();
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(a->Append(Msg("h", "one", At(kBaseSecs))).ok());
+  ASSERT_TRUE(a->Flush().ok());
+  fs::rename(options_.dir, root_ / "old");
+  a->Reopen();
+  ASSERT_TRUE(a->Append(Msg("h", "two", At(kBaseSecs))).ok());
+  ASSERT_TRUE(a->Flush().ok());
+  EXPECT_EQ(ReadFile(fs::path(options_.dir) / "h" / "2023-11-14.log"),
+            "2023-11-14T22:13:20.000000Z 192.0.2.7 two\n");
+}
+
+TEST_F(ArchiveTest, UnwritablePathKeepsDataAndRecovers) {
+  auto a = OpenArchive();
+  ASSERT_TRUE(a);
+  // A regular file where the host folder should be: open fails (ENOTDIR).
+  fs::path host_dir = fs::path(options_.dir) / "h";
+  { std::ofstream(host_dir) << "in the way"; }
+  Status st = a->Append(Msg("h", "kept one", At(kBaseSecs)));
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("h/2023-11-14.log"), std::string::npos) << st.ToString();
+  // Blocked until the next Flush: no retry (and no new error) per message.
+  EXPECT_TRUE(a->Append(Msg("h", "kept two", At(kBaseSecs))).ok());
+  EXPECT_EQ(Errors("path"), 1);
+  EXPECT_FALSE(a->Flush().ok());
+  EXPECT_EQ(Errors("path"), 2);
+  EXPECT_GT(a->buffered_bytes(), 0u);
+
+  fs::remove(host_dir);
+  ASSERT_TRUE(a->Flush().ok());
+  EXPECT_EQ(ReadFile(host_dir / "2023-11-14.log"),
+            "2023-11-14T22:13:20.000000Z 192.0.2.7 kept one\n"
+            "2023-11-14T22:13:20.000000Z 192.0.2.7 kept two\n");
+  EXPECT_EQ(a->buffered_bytes(), 0u);
+  EXPECT_EQ(metrics_.ValueOf("konseki_dropped_messages_total",
+                             {{"stage", "archive"}, {"reason", "buffer_full"}}),
+            0);
+}
+
+TEST_F(ArchiveTest, DiskFullKeepsDataAndRecovers) {
+  if (!fs::exists("/dev/full")) GTEST_SKIP() << "/dev/full is missing";
+  auto a = OpenArchive();
+  ASSERT_TRUE(a);
+  fs::path host_dir = fs::path(options_.dir) / "h";
+  fs::create_directories(host_dir);
+  fs::path file = host_dir / "2023-11-14.log";
+  fs::create_symlink("/dev/full", file);  // every write fails with ENOSPC
+
+  ASSERT_TRUE(a->Append(Msg("h", "one", At(kBaseSecs))).ok());  // opened, buffered
+  Status st = a->Flush();
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("No space"), std::string::npos) << st.ToString();
+  EXPECT_EQ(Errors("no_space"), 1);
+  EXPECT_TRUE(a->Append(Msg("h", "two", At(kBaseSecs))).ok());
+  EXPECT_FALSE(a->Flush().ok());
+  EXPECT_EQ(Errors("no_space"), 2);
+
+  fs::remove(file);  // space again
+  ASSERT_TRUE(a->Flush().ok());
+  EXPECT_EQ(ReadFile(file),
+            "2023-11-14T22:13:20.000000Z 192.0.2.7 one\n"
+            "2023-11-14T22:13:20.000000Z 192.0.2.7 two\n");
+  EXPECT_EQ(metrics_.ValueOf("konseki_archive_written_messages_total"), 2);
+}
+
+TEST_F(ArchiveTest, PendingCapDropsAndCountsPastTheLimit) {
+  options_.max_pending_bytes = 500;
+  auto a = OpenArchive();
+  ASSERT_TRUE(a);
+  fs::path host_dir = fs::path(options_.dir) / "h";
+  { std::ofstream(host_dir) << "in the way"; }
+  std::string raw(62, 'x');  // 27 + 1 + 9 + 1 + 62 + 1 = 101 bytes a line
+  int kept = 0, dropped = 0;
+  for (int i = 0; i < 20; ++i) {
+    Status st = a->Append(Msg("h", raw, At(kBaseSecs)));
+    if (a->buffered_bytes() == static_cast<size_t>(101 * (kept + 1))) {
+      ++kept;
+    } else {
+      EXPECT_EQ(st.code(), StatusCode::kUnavailable) << st.ToString();
+      ++dropped;
+    }
+  }
+  EXPECT_EQ(kept, 4);
+  EXPECT_EQ(dropped, 16);
+  EXPECT_LE(a->buffered_bytes(), options_.max_pending_bytes);
+  EXPECT_EQ(metrics_.ValueOf("konseki_dropped_messages_total",
+                             {{"stage", "archive"}, {"reason", "buffer_full"}}),
+            16);
+  fs::remove(host_dir);
+  ASSERT_TRUE(a->Flush().ok());
+  EXPECT_EQ(fs::file_size(host_dir / "2023-11-14.log"), 404u);
+}
+
+TEST_F(ArchiveTest, DataOfAnEvictedUnwritableFileIsRetriedByFlush) {
+  options_.max_open_files = 1;
+  auto a = OpenArchive();
+  ASSERT_TRUE(a);
+  fs::path bad = fs::path(options_.dir) / "bad";
+  { std::ofstream(bad) << "in the way"; }
+  EXPECT_FALSE(a->Append(Msg("bad", "stranded", At(kBaseSecs))).ok());
+  ASSERT_TRUE(a->Append(Msg("good", "fine", At(kBaseSecs))).ok());  // evicts "bad"
+  EXPECT_FALSE(a->Flush().ok());
+  fs::remove(bad);
+  ASSERT_TRUE(a->Flush().ok());
+  EXPECT_EQ(ReadFile(bad / "2023-11-14.log"), "2023-11-14T22:13:20.000000Z 192.0.2.7 stranded\n");
+  EXPECT_EQ(ReadFile(fs::path(options_.dir) / "good" / "2023-11-14.log"),
+            "2023-11-14T22:13:20.000000Z 192.0.2.7 fine\n");
+}
+
+TEST_F(ArchiveTest, DestructorWritesEverything) {
+  {
+    auto a = OpenArchive();
+    ASSERT_TRUE(a);
+    ASSERT_TRUE(a->Append(Msg("h", "bye", At(kBaseSecs))).ok());
+  }
+  EXPECT_EQ(ReadFile(fs::path(options_.dir) / "h" / "2023-11-14.log"),
+            "2023-11-14T22:13:20.000000Z 192.0.2.7 bye\n");
+}
+
+TEST_F(ArchiveTest, SyncPoliciesFlushAndSyncWithoutError) {
+  for (SyncPolicy p : {SyncPolicy::kNone, SyncPolicy::kInterval, SyncPolicy::kBatch}) {
+    options_.sync = p;
+    auto a = OpenArchive();
+    ASSERT_TRUE(a);
+    ASSERT_TRUE(a->Append(Msg("h", SyncPolicyName(p), At(kBaseSecs))).ok());
+    ASSERT_TRUE(a->Flush().ok());
+    clock_.Advance(std::chrono::seconds(options_.sync_interval_secs));
+    ASSERT_TRUE(a->Flush().ok());
+    ASSERT_TRUE(a->Sync().ok());
+  }
+  EXPECT_EQ(Errors("sync"), 0);
+  EXPECT_EQ(ReadFile(fs::path(options_.dir) / "h" / "2023-11-14.log"),
+            "2023-11-14T22:13:20.000000Z 192.0.2.7 none\n"
+            "2023-11-14T22:13:20.000000Z 192.0.2.7 interval\n"
+            "2023-11-14T22:13:20.000000Z 192.0.2.7 batch\n");
+}
+
+TEST_F(ArchiveTest, OpenFailsClearlyWhenTheDirIsAFile) {
+  { std::ofstream(root_ / "file") << "x"; }
+  options_.dir = (root_ / "file" / "archive").string();
+  auto a = Archive::Open(options_, clock_, metrics_);
+  ASSERT_FALSE(a.ok());
+  EXPECT_NE(a.status().message().find(options_.dir), std::string::npos) << a.status().ToString();
+
+  options_.dir = "";
+  EXPECT_EQ(Archive::Open(options_, clock_, metrics_).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace konseki::outputs
