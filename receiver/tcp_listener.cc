@@ -143,8 +143,8 @@ void TcpListener::AcceptSome() {
       continue;  // ECONNABORTED and the like concern one connection only
     }
     if (conns_.size() >= options_.max_connections) {
-      ::close(fd);
       rejected_max_connections_->Inc();
+      ::close(fd);
       continue;
     }
     auto c = std::make_unique<Connection>();

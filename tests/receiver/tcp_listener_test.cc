@@ -1,0 +1,431 @@
+#include "receiver/tcp_listener.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <regex>
+#include <string>
+#include <thread>
+
+#include "tests/receiver/capturing_frame_sink.h"
+
+namespace konseki::receiver {
+namespace {
+
+using namespace std::string_literals;
+
+constexpr char kListener[] = "tcp://127.0.0.1:0";
+
+// A blocking client socket connected to the listener.
+class Client {
+ public:
+  explicit Client(uint16_t port, bool ipv6 = false) {
+    fd_ = socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+    if (ipv6) {
+      sockaddr_in6 to{};
+      to.sin6_family = AF_INET6;
+      to.sin6_port = htons(port);
+      to.sin6_addr = in6addr_loopback;
+      connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0;
+    } else {
+      sockaddr_in to{};
+      to.sin_family = AF_INET;
+      to.sin_port = htons(port);
+      to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0;
+    }
+  }
+  ~Client() { Close(); }
+  bool connected() const { return connected_; }
+  bool Send(std::string_view data) {
+    while (!data.empty()) {
+      ssize_t n = send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+  // True if the peer closed (EOF or reset) within the timeout.
+  bool WaitClosedByPeer(int timeout_ms = 5000) {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, timeout_ms) <= 0) return false;
+    char c;
+    return recv(fd_, &c, 1, MSG_DONTWAIT) <= 0;
+  }
+  void Close() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+};
+
+class TcpListenerTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<TcpListener> Start(const std::string& uri, TcpOptions options = {}) {
+    StatusOr<ListenAddress> address = ListenAddress::Parse(uri);
+    EXPECT_TRUE(address.ok()) << address.status().ToString();
+    StatusOr<std::unique_ptr<TcpListener>> l =
+        TcpListener::Bind(*address, options, 3, metrics_, clock_);
+    EXPECT_TRUE(l.ok()) << l.status().ToString();
+    if (!l.ok()) return nullptr;
+    std::unique_ptr<TcpListener> listener = std::move(l).value();
+    listener->Start(&sink_);
+    return listener;
+  }
+  double Metric(const std::string& name, const Labels& labels) {
+    return metrics_.ValueOf(name, labels);
+  }
+  double Connections(const std::string& listener = kListener) {
+    return Metric("konseki_connections", {{"listener", listener}});
+  }
+
+  MetricsRegistry metrics_;
+  FakeClock clock_;
+  CapturingFrameSink sink_;
+};
+
+void ExpectEachExactlyOnce(const std::vector<CapturedFrame>& frames, const std::string& tag,
+                           int n) {
+  std::map<int, int> seen;
+  const std::regex re(tag + "-([0-9]+) end");
+  for (const CapturedFrame& f : frames) {
+    std::smatch m;
+    if (std::regex_search(f.bytes, m, re)) ++seen[std::stoi(m[1])];
+  }
+  EXPECT_EQ(seen.size(), static_cast<size_t>(n));
+  for (int i = 1; i <= n; ++i) EXPECT_EQ(seen[i], 1) << tag << "-" << i;
+}
+
+int RunLogger(const std::string& args, const std::string& tag, int n) {
+  std::string cmd = "seq -f '" + tag + "-%g end' 1 " + std::to_string(n) + " | logger " + args;
+  return std::system(cmd.c_str());
+}
+
+size_t CountWith(const std::vector<CapturedFrame>& frames, const std::string& needle) {
+  size_t n = 0;
+  for (const CapturedFrame& f : frames) n += f.bytes.find(needle) != std::string::npos;
+  return n;
+}
+
+TEST_F(TcpListenerTest, LoggerLfFramedMessagesArriveExactlyOnce) {
+  auto l = Start(kListener);
+  ASSERT_NE(l, nullptr);
+  const int n = 500;
+  ASSERT_EQ(
+      RunLogger("-n 127.0.0.1 -P " + std::to_string(l->port()) + " -T --rfc5424 -t kt", "tlf", n),
+      0);
+  ASSERT_TRUE(sink_.WaitForCount(n)) << sink_.count();
+  l->Stop();
+  std::vector<CapturedFrame> frames = sink_.frames();
+  ASSERT_EQ(frames.size(), static_cast<size_t>(n));
+  ExpectEachExactlyOnce(frames, "tlf", n);
+  for (const CapturedFrame& f : frames) {
+    EXPECT_EQ(f.bytes.rfind("<13>1 ", 0), 0u) << f.bytes;
+    EXPECT_EQ(f.sender, "127.0.0.1");
+    EXPECT_EQ(f.listener_id, 3);
+  }
+  const Labels lt = {{"listener", kListener}, {"transport", "tcp"}};
+  EXPECT_EQ(Metric("konseki_received_messages_total", lt), n);
+  EXPECT_GT(Metric("konseki_received_bytes_total", lt), n * 20);
+}
+
+TEST_F(TcpListenerTest, LoggerOctetCountedMessagesArriveExactlyOnce) {
+  auto l = Start(kListener);
+  ASSERT_NE(l, nullptr);
+  const int n = 500;
+  ASSERT_EQ(RunLogger("-n 127.0.0.1 -P " + std::to_string(l->port()) +
+                          " -T --octet-count --rfc5424 -t kt",
+                      "toc", n),
+            0);
+  ASSERT_TRUE(sink_.WaitForCount(n)) << sink_.count();
+  l->Stop();
+  std::vector<CapturedFrame> frames = sink_.frames();
+  ASSERT_EQ(frames.size(), static_cast<size_t>(n));
+  ExpectEachExactlyOnce(frames, "toc", n);
+  EXPECT_EQ(frames[0].bytes.rfind("<13>1 ", 0), 0u) << frames[0].bytes;
+  EXPECT_EQ(Metric("konseki_framing_errors_total",
+                   {{"listener", kListener}, {"reason", "malformed_octet_count"}}),
+            0);
+}
+
+TEST_F(TcpListenerTest, LoggerRfc3164OverIpv6) {
+  auto l = Start("tcp://[::1]:0");
+  ASSERT_NE(l, nullptr);
+  const int n = 100;
+  ASSERT_EQ(RunLogger("-n ::1 -P " + std::to_string(l->port()) + " -T --rfc3164 -t kt6", "t6", n),
+            0);
+  ASSERT_TRUE(sink_.WaitForCount(n)) << sink_.count();
+  l->Stop();
+  std::vector<CapturedFrame> frames = sink_.frames();
+  ExpectEachExactlyOnce(frames, "t6", n);
+  EXPECT_EQ(frames[0].sender, "::1");
+  EXPECT_EQ(frames[0].bytes.rfind("<13>", 0), 0u);
+}
+
+TEST_F(TcpListenerTest, SilentAndHalfSentClientsDoNotDelayOthers) {
+  auto l = Start(kListener);
+  ASSERT_NE(l, nullptr);
+  Client silent(l->port());
+  Client half(l->port());
+  ASSERT_TRUE(silent.connected() && half.connected());
+  ASSERT_TRUE(half.Send("<13>this message never ends"));
+  ASSERT_TRUE(half.Send("999 <13>octet frame that never completes"));
+  ASSERT_TRUE(WaitUntil([&] { return Connections() == 2; }));
+  const int n = 200;
+  ASSERT_EQ(RunLogger("-n 127.0.0.1 -P " + std::to_string(l->port()) + " -T -t kt", "busy", n), 0);
+  ASSERT_TRUE(sink_.WaitForCount(n)) << sink_.count();
+  ExpectEachExactlyOnce(sink_.frames(), "busy", n);
+  EXPECT_EQ(CountWith(sink_.frames(), "never ends"), 0u);
+  // On close, the unterminated LF frame is emitted.
+  half.Close();
+  ASSERT_TRUE(sink_.WaitForCount(n + 1));
+  l->Stop();
+}
+
+TEST_F(TcpListenerTest, GigabyteOctetCountIsSkippedAndConnectionStaysUsable) {
+  TcpOptions o;
+  o.max_message_bytes = 1024;
+  auto l = Start(kListener, o);
+  ASSERT_NE(l, nullptr);
+  Client hostile(l->port());
+  Client honest(l->port());
+  // Claims 1 GB, sends 8 MB of it, then gives up: the listener emits the first
+  // 1024 bytes at once and never buffers the rest.
+  ASSERT_TRUE(hostile.Send("1073741824 "));
+  const std::string chunk(1 << 20, 'G');
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_TRUE(hostile.Send(chunk));
+    ASSERT_TRUE(honest.Send("<13>honest-" + std::to_string(i) + " end\n"));
+  }
+  // A claimed 3 MB frame that is fully sent: the next frame is intact.
+  ASSERT_TRUE(honest.Send("3145728 "));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(honest.Send(chunk));
+  ASSERT_TRUE(honest.Send("<13>after the big one\n"));
+  ASSERT_TRUE(WaitUntil([&] { return CountWith(sink_.frames(), "after the big one") == 1; }));
+  hostile.Close();
+  ASSERT_TRUE(WaitUntil([&] {
+    return Metric("konseki_framing_errors_total",
+                  {{"listener", kListener}, {"reason", "incomplete_frame"}}) == 1;
+  }));
+  l->Stop();
+  std::vector<CapturedFrame> frames = sink_.frames();
+  EXPECT_EQ(CountWith(frames, "honest-"), 8u);
+  size_t truncated = 0;
+  for (const CapturedFrame& f : frames) {
+    EXPECT_LE(f.bytes.size(), 1024u);
+    truncated += f.truncated;
+  }
+  EXPECT_EQ(truncated, 2u);
+  EXPECT_EQ(Metric("konseki_truncated_messages_total", {{"listener", kListener}}), 2);
+}
+
+TEST_F(TcpListenerTest, BinaryGarbageAndNulBytesDoNotBreakTheConnection) {
+  TcpOptions o;
+  o.max_message_bytes = 4096;
+  auto l = Start(kListener, o);
+  ASSERT_NE(l, nullptr);
+  Client c(l->port());
+  std::string garbage;
+  uint32_t x = 99;
+  for (int i = 0; i < 100000; ++i) {
+    x = x * 1103515245 + 12345;
+    garbage.push_back(static_cast<char>(x >> 16));
+  }
+  ASSERT_TRUE(WaitUntil([&] { return Connections() == 1; }));
+  ASSERT_TRUE(c.Send(garbage));
+  // Garbage may open an octet-counted frame that swallows what follows on that
+  // connection (the protocol cannot tell), so the connection is closed; the
+  // listener goes on serving everyone else.
+  c.Close();
+  ASSERT_TRUE(WaitUntil([&] { return Connections() == 0; }));
+  const size_t garbage_frames = sink_.count();
+  EXPECT_GT(garbage_frames, 0u);
+  Client next(l->port());
+  ASSERT_TRUE(next.Send("<13>nul one\0<13>nul two\0\0<13>after garbage\n"s));
+  ASSERT_TRUE(sink_.WaitForCount(garbage_frames + 3));
+  l->Stop();
+  std::vector<CapturedFrame> frames = sink_.frames();
+  EXPECT_EQ(frames[garbage_frames].bytes, "<13>nul one");
+  EXPECT_EQ(frames[garbage_frames + 1].bytes, "<13>nul two");
+  EXPECT_EQ(frames[garbage_frames + 2].bytes, "<13>after garbage");
+  for (const CapturedFrame& f : frames) EXPECT_LE(f.bytes.size(), 4096u);
+}
+
+TEST_F(TcpListenerTest, BackpressureStopsReadingAndLosesNothing) {
+  sink_.SetCapacity(false);
+  TcpOptions o;
+  o.read_chunk_bytes = 4096;
+  auto l = Start(kListener, o);
+  ASSERT_NE(l, nullptr);
+  const int n = 20000;  // ~1.2 MB: more than the socket buffers hold
+  std::thread sender([&] {
+    Client c(l->port());
+    std::string batch;
+    for (int i = 1; i <= n; ++i) {
+      batch += "<13>bp-" + std::to_string(i) + " end padding padding padding padding\n";
+      if (i % 100 == 0) {
+        ASSERT_TRUE(c.Send(batch));
+        batch.clear();
+      }
+    }
+  });
+  // While there is no capacity nothing may be read: the data stays queued in
+  // the kernel and the sender blocks.
+  EXPECT_EQ(sink_.count(), 0u);
+  sink_.SetCapacity(true);
+  ASSERT_TRUE(sink_.WaitForCount(n)) << sink_.count();
+  sender.join();
+  l->Stop();
+  std::vector<CapturedFrame> frames = sink_.frames();
+  ASSERT_EQ(frames.size(), static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    ASSERT_EQ(frames[i].bytes.rfind("<13>bp-" + std::to_string(i + 1) + " end", 0), 0u);
+  }
+  EXPECT_EQ(sink_.pushes_without_capacity(), 0u);
+}
+
+TEST_F(TcpListenerTest, CapacityTogglingLosesNothing) {
+  TcpOptions o;
+  o.read_chunk_bytes = 1024;
+  auto l = Start(kListener, o);
+  ASSERT_NE(l, nullptr);
+  const int n = 5000;
+  std::thread sender([&] {
+    Client c(l->port());
+    for (int i = 1; i <= n; ++i) ASSERT_TRUE(c.Send("<13>tg-" + std::to_string(i) + " end\n"));
+  });
+  // Flip capacity off and on while the stream flows.
+  for (int round = 0; round < 20 && sink_.count() < static_cast<size_t>(n); ++round) {
+    const size_t before = sink_.count();
+    sink_.SetCapacity(false);
+    sink_.SetCapacity(true);
+    WaitUntil([&] { return sink_.count() > before || sink_.count() >= static_cast<size_t>(n); },
+              std::chrono::milliseconds(500));
+  }
+  ASSERT_TRUE(sink_.WaitForCount(n)) << sink_.count();
+  sender.join();
+  l->Stop();
+  std::vector<CapturedFrame> frames = sink_.frames();
+  ASSERT_EQ(frames.size(), static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    ASSERT_EQ(frames[i].bytes, "<13>tg-" + std::to_string(i + 1) + " end");
+  }
+}
+
+TEST_F(TcpListenerTest, ExtraConnectionsBeyondMaxAreClosedAndCounted) {
+  TcpOptions o;
+  o.max_connections = 2;
+  auto l = Start(kListener, o);
+  ASSERT_NE(l, nullptr);
+  Client a(l->port());
+  Client b(l->port());
+  ASSERT_TRUE(WaitUntil([&] { return Connections() == 2; }));
+  Client extra(l->port());
+  ASSERT_TRUE(extra.connected());  // the kernel completed the handshake
+  EXPECT_TRUE(extra.WaitClosedByPeer());
+  EXPECT_EQ(Metric("konseki_connections_rejected_total",
+                   {{"listener", kListener}, {"reason", "max_connections"}}),
+            1);
+  ASSERT_TRUE(a.Send("<13>from a\n"));
+  ASSERT_TRUE(b.Send("<13>from b\n"));
+  ASSERT_TRUE(sink_.WaitForCount(2));
+  a.Close();
+  ASSERT_TRUE(WaitUntil([&] { return Connections() == 1; }));
+  Client c(l->port());
+  ASSERT_TRUE(c.Send("<13>from c\n"));
+  ASSERT_TRUE(sink_.WaitForCount(3));
+  l->Stop();
+  EXPECT_EQ(Connections(), 0);
+}
+
+TEST_F(TcpListenerTest, IdleConnectionsAreClosedByTheInjectedClock) {
+  TcpOptions o;
+  o.idle_timeout_secs = 30;
+  auto l = Start(kListener, o);
+  ASSERT_NE(l, nullptr);
+  Client idle(l->port());
+  ASSERT_TRUE(idle.Send("<13>partial"));
+  ASSERT_TRUE(WaitUntil([&] { return Connections() == 1; }));
+  clock_.Advance(std::chrono::seconds(10));
+  Client fresh(l->port());
+  ASSERT_TRUE(WaitUntil([&] { return Connections() == 2; }));
+  clock_.Advance(std::chrono::seconds(25));  // idle at 35 s, fresh at 25 s
+  ASSERT_TRUE(idle.WaitClosedByPeer());
+  ASSERT_TRUE(WaitUntil([&] { return Connections() == 1; }));
+  ASSERT_TRUE(sink_.WaitForCount(1));
+  EXPECT_EQ(sink_.frames()[0].bytes, "<13>partial");
+  ASSERT_TRUE(fresh.Send("<13>still open\n"));
+  ASSERT_TRUE(sink_.WaitForCount(2));
+  l->Stop();
+}
+
+TEST_F(TcpListenerTest, StopEmitsWhatWasSentAndClosesWithinASecond) {
+  auto l = Start(kListener);
+  ASSERT_NE(l, nullptr);
+  Client c(l->port());
+  ASSERT_TRUE(WaitUntil([&] { return Connections() == 1; }));
+  ASSERT_TRUE(c.Send("<13>complete\n<13>unterminated"));
+  const auto start = std::chrono::steady_clock::now();
+  l->Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+  std::vector<CapturedFrame> frames = sink_.frames();
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_EQ(frames[0].bytes, "<13>complete");
+  EXPECT_EQ(frames[1].bytes, "<13>unterminated");
+  EXPECT_TRUE(c.WaitClosedByPeer());
+}
+
+TEST_F(TcpListenerTest, ManyConnectionsKeepPerConnectionOrder) {
+  auto l = Start(kListener);
+  ASSERT_NE(l, nullptr);
+  const int conns = 200;
+  const int per = 20;
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int c = 0; c < conns; ++c) clients.push_back(std::make_unique<Client>(l->port()));
+  for (int i = 0; i < per; ++i) {
+    for (int c = 0; c < conns; ++c) {
+      ASSERT_TRUE(clients[c]->Send("<13>c" + std::to_string(c) + " m" + std::to_string(i) + "\n"));
+    }
+  }
+  ASSERT_TRUE(sink_.WaitForCount(conns * per)) << sink_.count();
+  EXPECT_EQ(Connections(), conns);
+  clients.clear();
+  ASSERT_TRUE(WaitUntil([&] { return Connections() == 0; }));
+  l->Stop();
+  std::map<int, int> next;
+  for (const CapturedFrame& f : sink_.frames()) {
+    int c = 0;
+    int m = 0;
+    ASSERT_EQ(std::sscanf(f.bytes.c_str(), "<13>c%d m%d", &c, &m), 2) << f.bytes;
+    EXPECT_EQ(m, next[c]++) << "connection " << c;
+  }
+  EXPECT_EQ(next.size(), static_cast<size_t>(conns));
+}
+
+TEST_F(TcpListenerTest, BindErrorsArePrecise) {
+  auto first = Start(kListener);
+  ASSERT_NE(first, nullptr);
+  ListenAddress taken = *ListenAddress::Parse(kListener);
+  taken.port = first->port();
+  StatusOr<std::unique_ptr<TcpListener>> l = TcpListener::Bind(taken, {}, 0, metrics_, clock_);
+  ASSERT_FALSE(l.ok());
+  EXPECT_NE(l.status().message().find("in use"), std::string::npos) << l.status().message();
+  TcpOptions bad;
+  bad.max_connections = 0;
+  EXPECT_EQ(
+      TcpListener::Bind(*ListenAddress::Parse(kListener), bad, 0, metrics_, clock_).status().code(),
+      StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace konseki::receiver
