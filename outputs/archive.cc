@@ -264,8 +264,9 @@ StatusOr<std::unique_ptr<Archive>> Archive::Open(const ArchiveOptions& options, 
     return Status::InvalidArgument("archive: buffer_bytes and max_open_files must be > 0");
   }
   std::unique_ptr<Archive> a(new Archive(options, clock, std::make_unique<Metrics>(metrics)));
-  Status st = a->OpenDir();
-  if (!st.ok()) return st;
+  if (int err = a->OpenDir(); err != 0) {
+    return a->CountError("cannot create or open the archive folder", "", err);
+  }
   return a;
 }
 
@@ -303,15 +304,12 @@ Status Archive::CountError(std::string_view what, std::string_view path, int err
   return Status::FromErrno(m, err);
 }
 
-Status Archive::OpenDir() {
-  if (dir_fd_ >= 0) return Status::Ok();
+int Archive::OpenDir() {
+  if (dir_fd_ >= 0) return 0;
   int err = MakeDirs(options_.dir);
-  if (err == 0) {
-    dir_fd_ = open(options_.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd_ < 0) err = errno;
-  }
-  if (err != 0) return CountError("cannot create or open the archive folder", "", err);
-  return Status::Ok();
+  if (err != 0) return err;
+  dir_fd_ = open(options_.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  return dir_fd_ < 0 ? errno : 0;
 }
 
 void Archive::BuildPath(std::string_view host, int64_t day) {
@@ -324,15 +322,9 @@ void Archive::BuildPath(std::string_view host, int64_t day) {
 }
 
 int Archive::OpenFile(std::string_view host, int64_t day, int* err) {
-  *err = 0;
-  if (dir_fd_ < 0) {
-    Status st = OpenDir();
-    if (!st.ok()) {
-      *err = EBADF;
-      return -1;
-    }
-  }
-  BuildPath(host, day);
+  BuildPath(host, day);  // also names the file in error messages
+  *err = OpenDir();      // after Reopen, or when the folder was missing
+  if (*err != 0) return -1;
   int fd = openat(dir_fd_, path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   if (fd >= 0 || errno != ENOENT) {
     if (fd < 0) *err = errno;
@@ -346,6 +338,11 @@ int Archive::OpenFile(std::string_view host, int64_t day, int* err) {
   } else if (errno != EEXIST) {
     *err = errno;
     path_[host.size()] = '/';
+    if (*err == ENOENT) {
+      // The archive folder itself was removed: recreate it on the retry.
+      close(dir_fd_);
+      dir_fd_ = -1;
+    }
     return -1;
   }
   path_[host.size()] = '/';

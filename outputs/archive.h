@@ -149,7 +149,8 @@ class Archive {
 
   Archive(const ArchiveOptions& options, const Clock& clock, std::unique_ptr<Metrics> metrics);
 
-  Status OpenDir();
+  // mkdir -p and open options_.dir unless open; 0 or an errno.
+  int OpenDir();
   Entry* FindOrCreate(std::string_view key);
   // Opens (creating folder and file if needed) <host>/<day>.log; -1 and *err.
   int OpenFile(std::string_view host, int64_t day, int* err);

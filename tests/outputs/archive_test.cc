@@ -227,11 +227,15 @@ TEST_F(ArchiveTest, HostileHostNamesStayInsideTheArchive) {
 
 TEST_F(ArchiveTest, FilesAre0640AndFolders0750) {
   options_.dir = (root_ / "deep" / "archive").string();
-  umask(022);
+  // A strict umask must not change the modes (and a lax one would not either).
+  const mode_t old_umask = umask(077);
   auto a = OpenArchive();
   ASSERT_TRUE(a);
-  ASSERT_TRUE(a->Append(Msg("h1", "x", At(kBaseSecs))).ok());
-  ASSERT_TRUE(a->Flush().ok());
+  Status st = a->Append(Msg("h1", "x", At(kBaseSecs)));
+  Status fl = a->Flush();
+  umask(old_umask);
+  ASSERT_TRUE(st.ok());
+  ASSERT_TRUE(fl.ok());
   EXPECT_EQ(ModeOf(root_ / "deep"), 0750u);
   EXPECT_EQ(ModeOf(options_.dir), 0750u);
   EXPECT_EQ(ModeOf(fs::path(options_.dir) / "h1"), 0750u);
@@ -319,6 +323,19 @@ TEST_F(ArchiveTest, ReopenAfterTheWholeArchiveDirWasMoved) {
   ASSERT_TRUE(a->Flush().ok());
   EXPECT_EQ(ReadFile(fs::path(options_.dir) / "h" / "2023-11-14.log"),
             "2023-11-14T22:13:20.000000Z 192.0.2.7 two\n");
+}
+
+TEST_F(ArchiveTest, RemovedArchiveDirIsRecreatedOnRetry) {
+  auto a = OpenArchive();
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(a->Append(Msg("h1", "one", At(kBaseSecs))).ok());
+  ASSERT_TRUE(a->Flush().ok());
+  fs::remove_all(options_.dir);
+  EXPECT_FALSE(a->Append(Msg("h2", "two", At(kBaseSecs))).ok());
+  ASSERT_TRUE(a->Flush().ok());
+  EXPECT_EQ(ReadFile(fs::path(options_.dir) / "h2" / "2023-11-14.log"),
+            "2023-11-14T22:13:20.000000Z 192.0.2.7 two\n");
+  EXPECT_EQ(ModeOf(options_.dir), 0750u);
 }
 
 TEST_F(ArchiveTest, UnwritablePathKeepsDataAndRecovers) {
