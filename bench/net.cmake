@@ -1,0 +1,3 @@
+konseki_add_bench(framer_bench
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/framer_bench.cc
+  LIBS konseki_net)
