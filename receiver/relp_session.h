@@ -154,6 +154,8 @@ class RelpSession {
   uint32_t expected_txnr() const { return expected_txnr_; }
 
  private:
+  friend class RelpSessionTestPeer;  // moves the TXNR sequence near its wrap
+
   // What a received frame still needs before its answer can be written.
   enum class Slot : uint8_t {
     kSyslogPending,  // waiting for Ack

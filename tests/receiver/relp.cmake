@@ -8,3 +8,8 @@ konseki_add_test(relp_test
 konseki_add_test(relp_interop_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/relp_interop_test.cc
   LIBS konseki_relp PkgConfig::RELP)
+
+# Replaces the global operator new to count allocations: its own binary.
+konseki_add_test(relp_alloc_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/relp_alloc_test.cc
+  LIBS konseki_relp)

@@ -9,6 +9,18 @@
 #include "common/metrics.h"
 
 namespace konseki::receiver {
+
+// Jumps an idle session's TXNR sequence (reaching the wrap honestly takes
+// a billion frames).
+class RelpSessionTestPeer {
+ public:
+  static void JumpTo(RelpSession* s, uint32_t txnr) {
+    ASSERT_EQ(s->outstanding(), 0u);
+    s->expected_txnr_ = txnr;
+    s->head_txnr_ = txnr;
+  }
+};
+
 namespace {
 
 using testing::ElementsAre;
@@ -342,6 +354,46 @@ TEST_F(RelpSessionTest, LongSessionReusesItsBuffers) {
     txnr += 2;
   }
   EXPECT_EQ(rec_.got.size(), 2000u);
+}
+
+TEST_F(RelpSessionTest, TxnrWrapsFromMaxToOne) {
+  session_->Feed(Open());
+  TakeOutput(session_.get());
+  RelpSessionTestPeer::JumpTo(session_.get(), kRelpMaxTxnr - 1);
+  const std::string bytes = Frame(kRelpMaxTxnr - 1, "syslog", "a") +
+                            Frame(kRelpMaxTxnr, "syslog", "b") + Frame(1, "syslog", "c") +
+                            Frame(2, "syslog", "d");
+  ASSERT_EQ(session_->Feed(bytes), bytes.size());
+  ASSERT_EQ(session_->state(), RelpSession::State::kOpen);
+  EXPECT_EQ(session_->expected_txnr(), 3u);
+  EXPECT_FALSE(session_->Ack(3));
+  EXPECT_TRUE(session_->Ack(2));
+  EXPECT_TRUE(session_->Ack(1));
+  EXPECT_EQ(session_->PendingOutput(), "");
+  EXPECT_EQ(session_->AckUpTo(kRelpMaxTxnr), 2u);
+  EXPECT_EQ(TakeOutput(session_.get()), Rsp(kRelpMaxTxnr - 1, "200 OK") +
+                                            Rsp(kRelpMaxTxnr, "200 OK") + Rsp(1, "200 OK") +
+                                            Rsp(2, "200 OK"));
+}
+
+TEST_F(RelpSessionTest, AckUpToAcrossTheWrap) {
+  session_->Feed(Open());
+  TakeOutput(session_.get());
+  RelpSessionTestPeer::JumpTo(session_.get(), kRelpMaxTxnr);
+  session_->Feed(Frame(kRelpMaxTxnr, "syslog", "a") + Frame(1, "syslog", "b") +
+                 Frame(2, "syslog", "c"));
+  EXPECT_EQ(session_->AckUpTo(1), 2u);
+  EXPECT_EQ(TakeOutput(session_.get()), Rsp(kRelpMaxTxnr, "200 OK") + Rsp(1, "200 OK"));
+  EXPECT_EQ(session_->unacked(), 1u);
+}
+
+TEST_F(RelpSessionTest, TxnrAfterMaxMustBeOne) {
+  session_->Feed(Open());
+  RelpSessionTestPeer::JumpTo(session_.get(), kRelpMaxTxnr);
+  // librelp's own client would send 1000000000 here, which is not a TXNR.
+  session_->Feed(Frame(kRelpMaxTxnr, "syslog", "a") + "1000000000 syslog 1 b\n");
+  EXPECT_EQ(session_->error(), RelpError::kBadTxnr);
+  EXPECT_EQ(rec_.got.size(), 1u);
 }
 
 }  // namespace
