@@ -6,8 +6,11 @@
 #include <time.h>
 
 #include <chrono>
+#include <set>
 #include <string>
 #include <string_view>
+
+#include "receiver/parse_issue.h"
 
 namespace konseki::receiver {
 namespace {
@@ -491,6 +494,20 @@ TEST(NulTest, NulBytesAreKeptInMsg) {
   const Message m = ParseWith(in);
   EXPECT_EQ(m.format, MessageFormat::kRfc3164);
   EXPECT_EQ(m.msg, std::string_view("a\0b\0", 4));
+}
+
+TEST(ParseIssueNameTest, NamesAreDistinctSnakeCase) {
+  std::set<std::string_view> names;
+  for (int i = 0; i <= static_cast<int>(ParseIssue::kInvalidUtf8); ++i) {
+    const std::string_view name = ParseIssueName(static_cast<ParseIssue>(i));
+    EXPECT_NE(name, "unknown") << i;
+    EXPECT_EQ(name.find_first_not_of("abcdefghijklmnopqrstuvwxyz_0123456789"), name.npos);
+    names.insert(name);
+  }
+  EXPECT_EQ(names.size(), static_cast<size_t>(ParseIssue::kInvalidUtf8) + 1);
+  EXPECT_EQ(ParseIssueName(ParseWith("<999>x").issue), "bad_pri");
+  EXPECT_EQ(MessageFormatName(ParseWith("<13>1 - - - - - -").format), "rfc5424");
+  EXPECT_EQ(MessageFormatName(ParseWith("plain").format), "unparsed");
 }
 
 }  // namespace
