@@ -1,6 +1,6 @@
 konseki_add_test(metrics_server_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/metrics_server_test.cc
-  LIBS konseki_metrics_http PkgConfig::HTTPLIB)
+  LIBS konseki_metrics_http PkgConfig::HTTPLIB PkgConfig::FASTJSON)
 konseki_add_test(alert_forwarders_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/alert_forwarders_test.cc
   LIBS konseki_metrics_http PkgConfig::FASTJSON)

@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <libfastjson/json.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -11,11 +12,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -91,6 +95,68 @@ bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeou
 
 bool HavePromtool() { return access("/usr/bin/promtool", X_OK) == 0; }
 bool HavePrometheus() { return access("/usr/bin/prometheus", X_OK) == 0; }
+
+const fs::path kDocs = fs::path(KONSEKI_SOURCE_DIR) / "docs";
+
+// Every "expr" of the Grafana dashboard, with its template variables
+// replaced so the query can run as is.
+std::vector<std::string> DashboardExprs(std::string* error) {
+  std::vector<std::string> exprs;
+  fjson_object* root = fjson_tokener_parse(ReadFile(kDocs / "grafana/konseki.json").c_str());
+  if (root == nullptr) {
+    *error = "docs/grafana/konseki.json is not valid JSON";
+    return exprs;
+  }
+  fjson_object* panels = nullptr;
+  if (!fjson_object_object_get_ex(root, "panels", &panels) ||
+      fjson_object_get_type(panels) != fjson_type_array) {
+    *error = "no panels array";
+    fjson_object_put(root);
+    return exprs;
+  }
+  for (int i = 0; i < fjson_object_array_length(panels); ++i) {
+    fjson_object* targets = nullptr;
+    if (!fjson_object_object_get_ex(fjson_object_array_get_idx(panels, i), "targets", &targets)) {
+      continue;
+    }
+    for (int j = 0; j < fjson_object_array_length(targets); ++j) {
+      fjson_object* expr = nullptr;
+      if (fjson_object_object_get_ex(fjson_object_array_get_idx(targets, j), "expr", &expr)) {
+        std::string e = fjson_object_get_string(expr);
+        e = std::regex_replace(e, std::regex("\\$__rate_interval"), "1m");
+        e = std::regex_replace(e, std::regex("\\$instance"), ".*");
+        exprs.push_back(std::move(e));
+      }
+    }
+  }
+  fjson_object_put(root);
+  return exprs;
+}
+
+std::set<std::string> MetricNamesIn(const std::string& text) {
+  std::set<std::string> names;
+  static const std::regex kName("konseki_[a-z_]+[a-z]");
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), kName);
+       it != std::sregex_iterator(); ++it) {
+    names.insert(it->str());
+  }
+  return names;
+}
+
+std::string UrlEncode(const std::string& s) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
 
 // A registry shaped like a running konseki: labelled counters, plain and
 // callback gauges, and label values an attacker controls (hostnames).
@@ -418,6 +484,84 @@ TEST(MetricsServerPrometheusTest, RealPrometheusScrapesTheCounterValue) {
   auto up = api.Get("/api/v1/query?query=up%7Bjob%3D%22konseki%22%7D");
   ASSERT_TRUE(up);
   EXPECT_THAT(up->body, HasSubstr("\"1\"]"));
+
+  // Every query of the Grafana dashboard is valid PromQL for this Prometheus.
+  std::string error;
+  const std::vector<std::string> exprs = DashboardExprs(&error);
+  ASSERT_TRUE(error.empty()) << error;
+  ASSERT_GT(exprs.size(), 10u);
+  for (const std::string& e : exprs) {
+    auto res = api.Get(("/api/v1/query?query=" + UrlEncode(e)).c_str());
+    ASSERT_TRUE(res) << e;
+    EXPECT_EQ(res->status, 200) << e << "\n" << res->body;
+    EXPECT_THAT(res->body, HasSubstr("\"status\":\"success\"")) << e;
+  }
+}
+
+// --- operator docs ---------------------------------------------------------------
+
+TEST(OperatorDocsTest, PromtoolAcceptsConfigAndRulesAndTheRuleUnitTestsPass) {
+  if (!HavePromtool()) GTEST_SKIP() << "promtool not installed (Debian package prometheus)";
+  const std::string dir = (kDocs / "prometheus").string();
+  std::string out;
+  EXPECT_EQ(
+      RunCommand({"/usr/bin/promtool", "check", "rules", dir + "/konseki.rules.yml"}, "", &out), 0)
+      << out;
+  EXPECT_EQ(RunCommand({"/usr/bin/promtool", "check", "config", dir + "/prometheus.yml"}, "", &out),
+            0)
+      << out;
+  // Fires each alert on synthetic series and checks labels and annotations.
+  EXPECT_EQ(
+      RunCommand({"/usr/bin/promtool", "test", "rules", dir + "/konseki.rules.test.yml"}, "", &out),
+      0)
+      << out;
+}
+
+TEST(OperatorDocsTest, EveryMetricUsedByRulesAndDashboardIsDocumented) {
+  const std::string doc = ReadFile(kDocs / "metrics.md");
+  ASSERT_FALSE(doc.empty());
+  const std::set<std::string> documented = MetricNamesIn(doc);
+  std::string error;
+  std::string dashboard_exprs;
+  for (const std::string& e : DashboardExprs(&error)) dashboard_exprs += e + "\n";
+  ASSERT_TRUE(error.empty()) << error;
+  const std::string rules = ReadFile(kDocs / "prometheus/konseki.rules.yml");
+  ASSERT_FALSE(rules.empty());
+  for (const std::string& used : {dashboard_exprs, rules}) {
+    for (const std::string& name : MetricNamesIn(used)) {
+      EXPECT_TRUE(documented.count(name)) << name << " is used but not in docs/metrics.md";
+    }
+  }
+}
+
+TEST(OperatorDocsTest, TheAgreedMetricNamesAreAllDocumented) {
+  const std::set<std::string> documented = MetricNamesIn(ReadFile(kDocs / "metrics.md"));
+  for (const char* name : {"konseki_received_messages_total",
+                           "konseki_received_bytes_total",
+                           "konseki_parse_errors_total",
+                           "konseki_truncated_messages_total",
+                           "konseki_dropped_messages_total",
+                           "konseki_queue_depth",
+                           "konseki_archive_written_messages_total",
+                           "konseki_archive_written_bytes_total",
+                           "konseki_archive_write_errors_total",
+                           "konseki_rule_matches_total",
+                           "konseki_alerts_total",
+                           "konseki_hosts_tracked",
+                           "konseki_hosts_silent",
+                           "konseki_host_last_seen_timestamp_seconds",
+                           "konseki_connections",
+                           "konseki_connections_rejected_total",
+                           "konseki_rules_loaded",
+                           "konseki_build_info",
+                           "konseki_alert_deliveries_total",
+                           "konseki_alert_delivery_failures_total",
+                           "konseki_alert_delivery_dropped_total",
+                           "konseki_alert_delivery_queue_depth",
+                           "konseki_alerts_suppressed_total",
+                           "konseki_metrics_scrapes_total"}) {
+    EXPECT_TRUE(documented.count(name)) << name;
+  }
 }
 
 }  // namespace
