@@ -3,22 +3,31 @@
 #include "outputs/alert_forwarders.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <libfastjson/json.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <functional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "outputs/syslog_forwarder.h"
+
+extern char** environ;
 
 namespace konseki::outputs {
 namespace {
@@ -380,6 +389,170 @@ TEST(SyslogForwarderTest, LfFramingForOldReceivers) {
   EXPECT_EQ(got.find('\n'), got.size() - 1);
   EXPECT_THAT(got, StartsWith("<83>1 "));
   EXPECT_EQ(JsonString(JsonPart(got.substr(0, got.size() - 1)), "message"), "line one\nline two");
+}
+
+// --- a real rsyslog parses what we send ----------------------------------
+
+namespace fs = std::filesystem;
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// rsyslogd -n with its own config in a temp dir, killed by pid at the end.
+class Rsyslog {
+ public:
+  ~Rsyslog() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      int status = 0;
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      while (waitpid(pid_, &status, WNOHANG) == 0) {
+        if (std::chrono::steady_clock::now() > deadline) {
+          kill(pid_, SIGKILL);
+          waitpid(pid_, &status, 0);
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    }
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+  bool Start(uint16_t tcp_port, uint16_t udp_port) {
+    std::string tmpl = (fs::path(::testing::TempDir()) / "konseki_rsyslog_XXXXXX").string();
+    if (mkdtemp(tmpl.data()) == nullptr) return false;
+    dir_ = tmpl;
+    std::ofstream(dir_ / "rsyslog.conf")
+        << "global(workDirectory=\"" << dir_.string() << "\")\n"
+        << "module(load=\"imtcp\")\nmodule(load=\"imudp\")\n"
+        << "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"" << tcp_port << "\")\n"
+        << "input(type=\"imudp\" address=\"127.0.0.1\" port=\"" << udp_port << "\")\n"
+        << "template(name=\"fields\" type=\"string\" string=\"%app-name%|%msgid%|"
+           "%syslogfacility-text%|%syslogseverity-text%|%structured-data%|%msg%\\n\")\n"
+        << "action(type=\"omfile\" file=\"" << (dir_ / "out.log").string()
+        << "\" template=\"fields\")\n";
+    const std::string conf = (dir_ / "rsyslog.conf").string();
+    const std::string pidfile = (dir_ / "rsyslog.pid").string();
+    const std::string log = (dir_ / "rsyslog.log").string();
+    std::vector<std::string> argv = {"/usr/sbin/rsyslogd", "-n", "-f", conf, "-i", pidfile};
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    const int rc = posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) pid_ = -1;
+    return rc == 0;
+  }
+  // Lines rsyslog wrote so far.
+  std::vector<std::string> Lines() const {
+    std::vector<std::string> lines;
+    std::stringstream ss(ReadFile(dir_ / "out.log"));
+    for (std::string line; std::getline(ss, line);) lines.push_back(line);
+    return lines;
+  }
+  std::string Log() const { return ReadFile(dir_ / "rsyslog.log"); }
+
+ private:
+  fs::path dir_;
+  pid_t pid_ = -1;
+};
+
+TEST(SyslogForwarderRsyslogTest, RsyslogParsesOurRfc5424OverTcpAndUdp) {
+  if (access("/usr/sbin/rsyslogd", X_OK) != 0) {
+    GTEST_SKIP() << "rsyslogd not installed (Debian package rsyslog); skipping the interop test";
+  }
+  // Free ports: bind, note, close (rsyslog binds them right after).
+  uint16_t tcp_port, udp_port;
+  {
+    Bound t, u;
+    ASSERT_NO_FATAL_FAILURE(BindLoopback(SOCK_STREAM, 0, &t));
+    ASSERT_NO_FATAL_FAILURE(BindLoopback(SOCK_DGRAM, 0, &u));
+    tcp_port = t.port;
+    udp_port = u.port;
+  }
+  Rsyslog rsyslog;
+  ASSERT_TRUE(rsyslog.Start(tcp_port, udp_port));
+
+  MetricsRegistry registry;
+  SyslogForwarderOptions tcp;
+  tcp.host = "127.0.0.1";
+  tcp.port = tcp_port;
+  tcp.transport = SyslogTransport::kTcp;
+  tcp.name = "tcp";
+  // rsyslog takes a moment to listen: the forwarder's reconnect covers it.
+  tcp.initial_backoff = std::chrono::milliseconds(20);
+  tcp.max_backoff = std::chrono::milliseconds(100);
+  tcp.max_attempts = 100;
+  auto tcp_fwd = SyslogForwarder::Create(tcp, registry);
+  ASSERT_TRUE(tcp_fwd.ok());
+  Alert a = MakeAlert("ssh-root-login");
+  a.host = "db \"1\"]";  // needs SD escaping
+  a.message = "Accepted publickey for root\nfrom 203.0.113.9";
+  (*tcp_fwd)->Emit(a);
+  ASSERT_TRUE(WaitFor([&] { return rsyslog.Lines().size() == 1; }, std::chrono::seconds(10)))
+      << rsyslog.Log() << registry.RenderPrometheus();
+
+  // UDP is fire-and-forget: send until rsyslog has one (its socket may not
+  // be bound yet on the first datagrams).
+  SyslogForwarderOptions udp = tcp;
+  udp.port = udp_port;
+  udp.transport = SyslogTransport::kUdp;
+  udp.name = "udp";
+  udp.facility = 16;
+  auto udp_fwd = SyslogForwarder::Create(udp, registry);
+  ASSERT_TRUE(udp_fwd.ok());
+  Alert b = MakeAlert("sudo-root");
+  b.severity = Severity::kCritical;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        if (rsyslog.Lines().size() >= 2) return true;
+        (*udp_fwd)->Emit(b);
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        return false;
+      },
+      std::chrono::seconds(10)))
+      << rsyslog.Log();
+
+  const std::vector<std::string> lines = rsyslog.Lines();
+  auto fields = [](const std::string& line) {
+    std::vector<std::string> f;
+    size_t start = 0;
+    for (int i = 0; i < 5; ++i) {
+      size_t bar = line.find('|', start);
+      if (bar == std::string::npos) break;
+      f.push_back(line.substr(start, bar - start));
+      start = bar + 1;
+    }
+    // The SD itself contains no '|' here; the rest is MSG.
+    f.push_back(line.substr(start));
+    return f;
+  };
+  auto t = fields(lines[0]);
+  ASSERT_EQ(t.size(), 6u) << lines[0];
+  EXPECT_EQ(t[0], "konseki");
+  EXPECT_EQ(t[1], "alert");
+  EXPECT_EQ(t[2], "authpriv");
+  EXPECT_EQ(t[3], "err");
+  EXPECT_EQ(t[4],
+            "[konseki@32473 sign=\"ssh.login\" rule=\"ssh-root-login\" severity=\"high\" "
+            "host=\"db \\\"1\\\"\\]\"]");
+  EXPECT_EQ(JsonString(t[5], "rule"), "ssh-root-login") << t[5];
+  EXPECT_EQ(JsonString(t[5], "host"), "db \"1\"]");
+  EXPECT_EQ(JsonString(t[5], "message"), "Accepted publickey for root\nfrom 203.0.113.9");
+
+  auto u = fields(lines[1]);
+  ASSERT_EQ(u.size(), 6u) << lines[1];
+  EXPECT_EQ(u[2], "local0");
+  EXPECT_EQ(u[3], "crit");
+  EXPECT_EQ(JsonString(u[5], "rule"), "sudo-root") << u[5];
 }
 
 }  // namespace
