@@ -46,3 +46,20 @@ add_executable(fuzz_make_seeds ${CMAKE_CURRENT_LIST_DIR}/make_seeds.cc
   ${KONSEKI_FUZZ_ROOT}/receiver/relp_frame.cc)
 target_include_directories(fuzz_make_seeds PRIVATE ${KONSEKI_FUZZ_ROOT})
 target_compile_features(fuzz_make_seeds PRIVATE cxx_std_20)
+
+# Coverage replay builds (fuzz/run with KONSEKI_FUZZ_COVERAGE=1): the same
+# targets with source-based coverage instead of sanitizers, run over the
+# corpus once (-runs=0) to report which lines the fuzzing reached.
+option(KONSEKI_FUZZ_COVERAGE "also build fuzzcov_* coverage replay targets" OFF)
+if(KONSEKI_FUZZ_COVERAGE)
+  add_library(fuzzcov_lib STATIC ${fuzz_lib_sources})
+  target_include_directories(fuzzcov_lib PUBLIC ${KONSEKI_FUZZ_ROOT})
+  target_compile_features(fuzzcov_lib PUBLIC cxx_std_20)
+  target_compile_options(fuzzcov_lib PUBLIC -g -O1 -fprofile-instr-generate -fcoverage-mapping)
+  target_link_options(fuzzcov_lib PUBLIC -fsanitize=fuzzer -fprofile-instr-generate)
+  target_link_libraries(fuzzcov_lib PUBLIC Threads::Threads)
+  foreach(t IN LISTS fuzz_targets)
+    add_executable(fuzzcov_${t} ${CMAKE_CURRENT_LIST_DIR}/${t}_fuzz.cc)
+    target_link_libraries(fuzzcov_${t} PRIVATE fuzzcov_lib)
+  endforeach()
+endif()

@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/metrics.h"
 #include "fuzz/fuzz_check.h"
 #include "receiver/relp_session.h"
 
@@ -94,8 +95,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return rng % n;
   };
 
+  // Shared by all inputs, as by all connections of a listener.
+  static konseki::MetricsRegistry registry;
+  static const konseki::receiver::RelpCounters counters =
+      konseki::receiver::RelpCounters::Register(&registry);
   Handler handler(opt.max_data_bytes);
-  RelpSession session(opt, &handler);
+  RelpSession session(opt, &handler, &counters);
   OutputChecker output;
   std::string_view rest = stream;
   size_t idle_rounds = 0;

@@ -15,8 +15,10 @@
 // Bounded: at most max_unacked frames are between receipt and response; when
 // that many are outstanding, or when more than max_output_bytes of responses
 // wait to be written, Feed stops consuming (backpressure: the caller stops
-// reading the socket until Ack or ConsumeOutput makes room). One frame's DATA
-// is held at most once, up to max_data_bytes.
+// reading the socket until Ack or ConsumeOutput makes room). Only a frame
+// split across reads is copied, into one buffer of at most
+// max(max_data_bytes, 4 KiB) that is reused; the rest of an oversized frame is
+// skipped, never stored. Steady state allocates nothing per message.
 //
 // Typical listener loop:
 //   size_t used = session.Feed(read_bytes);   // OnSyslog runs inside
