@@ -27,6 +27,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "common/alert.h"
 #include "common/metrics.h"
@@ -145,6 +146,31 @@ class AlertDeliveryQueue {
   bool stopped_ = false;
   std::map<std::string, Counter*, std::less<>> reason_counters_;
   std::thread thread_;
+};
+
+struct AlertFilterOptions {
+  // Alerts below this severity are not passed on.
+  Severity min_severity = Severity::kInfo;
+  // Signs to pass; empty = every sign. An entry ending in ".*" matches every
+  // sign with that prefix ("ssh.*" matches "ssh.login", "ssh.auth_failure").
+  std::vector<std::string> signs;
+};
+
+// Passes on only the alerts a notifying sink should see, e.g. "mail me
+// high and critical alerts and every ssh.login". Immutable, so thread-safe
+// when the inner sink is. The inner sink must outlive it.
+class FilteredSink final : public AlertSink {
+ public:
+  FilteredSink(AlertSink& inner, AlertFilterOptions options)
+      : inner_(inner), options_(std::move(options)) {}
+  void Emit(const Alert& alert) override {
+    if (Passes(alert)) inner_.Emit(alert);
+  }
+  bool Passes(const Alert& alert) const;
+
+ private:
+  AlertSink& inner_;
+  const AlertFilterOptions options_;
 };
 
 }  // namespace konseki::outputs

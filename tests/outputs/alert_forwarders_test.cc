@@ -142,6 +142,35 @@ TEST(BackoffTest, DoublesUpToTheCapAndResets) {
   EXPECT_EQ(b.Next().count(), 100);
 }
 
+class Recorder : public AlertSink {
+ public:
+  void Emit(const Alert& a) override { signs.push_back(a.sign); }
+  std::vector<std::string> signs;
+};
+
+TEST(FilteredSinkTest, PassesBySeverityAndSignPrefix) {
+  Recorder inner;
+  FilteredSink sink(inner, {Severity::kMedium, {"ssh.*", "sudo.root"}});
+  auto emit = [&](const char* sign, Severity sev) {
+    Alert a = MakeAlert();
+    a.sign = sign;
+    a.severity = sev;
+    sink.Emit(a);
+  };
+  emit("ssh.login", Severity::kMedium);
+  emit("ssh.auth_failure", Severity::kLow);  // below min severity
+  emit("sudo.root", Severity::kHigh);
+  emit("sudo.rootkit", Severity::kHigh);  // exact entry, not a prefix
+  emit("sshd.other", Severity::kHigh);    // "ssh.*" needs the dot
+  emit("host.silent", Severity::kCritical);
+  EXPECT_EQ(inner.signs, (std::vector<std::string>{"ssh.login", "sudo.root"}));
+
+  Recorder all;
+  FilteredSink everything(all, {});
+  everything.Emit(MakeAlert());
+  EXPECT_EQ(all.signs.size(), 1u);
+}
+
 // --- RFC 5424 formatting ------------------------------------------------------
 
 TEST(SyslogFormatTest, BuildsAnRfc5424LineWithStructuredDataAndJsonMsg) {
