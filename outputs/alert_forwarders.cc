@@ -42,11 +42,14 @@ void AlertDeliveryQueue::Start(DeliverFn deliver, IdleFn idle,
 }
 
 bool AlertDeliveryQueue::Push(const Alert& alert) {
+  // Copy outside the lock: the pipeline thread holds the mutex only for the
+  // push itself.
+  Alert copy = alert;
   bool closing = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!closing_ && queue_.size() < options_.capacity) {
-      queue_.push_back(alert);
+      queue_.push_back(std::move(copy));
       depth_->Set(static_cast<double>(queue_.size()));
       work_cv_.notify_one();
       return true;
