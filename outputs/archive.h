@@ -45,8 +45,9 @@ namespace konseki::outputs {
 enum class SyncPolicy : uint8_t {
   kNone,      // "none": never fsync; the kernel writes back when it likes.
   kInterval,  // "interval": Flush() fsyncs dirty files every sync_interval_secs.
-  kBatch,     // "batch": every Flush() fsyncs what it wrote (the worker flushes
-              // after each batch): slowest, loses nothing acknowledged.
+  kBatch,     // "batch": every Flush() fsyncs what it wrote; the worker flushes
+              // after each batch, so a power cut loses at most that batch.
+              // Slowest.
 };
 
 // Parses "none", "interval", "batch"; false if unknown.
@@ -62,14 +63,19 @@ struct ArchiveOptions {
   // archive.sync_interval_secs: with kInterval, the longest time written data
   // stays without fsync (given the worker calls Flush at least every second).
   int sync_interval_secs = 1;
-  // Userspace buffer per open file. A file's buffer is written out when the
-  // next line would not fit, and on every Flush().
+  // Userspace buffer per open file: written out (one write()) as soon as it
+  // holds buffer_bytes, and on every Flush(). Each entry reserves
+  // buffer_bytes + 8 KiB once, so an instance holds at most
+  // max_open_files * (buffer_bytes + 8 KiB) of buffers (18 MiB by default).
   size_t buffer_bytes = 64 * 1024;
   // Open files kept per Archive instance; the least recently used is closed
   // when a new one is needed. Each instance uses at most this many fds.
   size_t max_open_files = 256;
-  // Cap on bytes kept in memory because writes failed (full disk, permission).
-  // Messages that would exceed it are dropped and counted.
+  // Cap on the bytes this instance holds in memory (all buffers plus data
+  // held back by failed writes). Reaching it drops only lines for files that
+  // cannot currently be written (full disk, permission), counted in
+  // konseki_dropped_messages_total{stage="archive",reason="buffer_full"};
+  // healthy files keep working. Keep it above max_open_files * buffer_bytes.
   size_t max_pending_bytes = 64 * 1024 * 1024;
 };
 
@@ -97,7 +103,9 @@ class Archive {
   // valid during the call. Returns non-OK when this call hit an open/write
   // error (the line is still buffered) or the line was dropped because
   // max_pending_bytes was reached (kUnavailable). No allocation in steady
-  // state (file already open, buffer already grown).
+  // state, including while the LRU recycles entries for new hosts (map nodes,
+  // keys and buffers are reused); only the first max_open_files hosts and
+  // error paths allocate.
   Status Append(const Message& msg);
 
   // Writes all buffers to their files and retries data held back by earlier
