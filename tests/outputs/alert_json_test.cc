@@ -86,6 +86,18 @@ TEST(AlertJsonTest, AllFieldsRoundTrip) {
   EXPECT_EQ(Get(fields, "src_ip"), "198.51.100.9");
 }
 
+TEST(AlertJsonTest, RepeatedFieldNameKeepsTheLastValue) {
+  Alert a = Sample();
+  a.fields = {{"user", "first"}, {"port", "22"}, {"user", "second"}};
+  Json j = Parse(AlertToJson(a));
+  ASSERT_TRUE(j);
+  fjson_object* fields = nullptr;
+  ASSERT_TRUE(fjson_object_object_get_ex(j.get(), "fields", &fields));
+  EXPECT_EQ(fjson_object_object_length(fields), 2);
+  EXPECT_EQ(Get(fields, "user"), "second");
+  EXPECT_EQ(Get(fields, "port"), "22");
+}
+
 TEST(AlertJsonTest, EmptyAlertStillHasEveryField) {
   Json j = Parse(AlertToJson(Alert()));
   ASSERT_TRUE(j);
