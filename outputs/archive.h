@@ -16,7 +16,8 @@
 //
 // Failure model: nothing a sender sends and no disk error crashes or grows
 // memory without bound. A failed open or write is counted in
-// konseki_archive_write_errors_total{reason}, the data stays buffered and the
+// konseki_archive_write_errors_total{reason} (reason: no_space, permission,
+// path, too_many_files, sync, other), the data stays buffered and the
 // write is retried on the next Flush() (not on every Append, so a full disk
 // costs no syscall per message). Buffered bytes that could not be written are
 // capped by ArchiveOptions::max_pending_bytes; past it new messages are
