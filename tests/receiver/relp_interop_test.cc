@@ -11,11 +11,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -70,6 +72,15 @@ class LoopbackRelpServer {
     if (listen_fd_ >= 0) close(listen_fd_);
   }
 
+  // The session that has received n messages first sends serverclose and
+  // drops the connection without acking what is pending (deferred policy).
+  void ServerCloseAfter(size_t n) { server_close_after_ = n; }
+  // The payloads that were unacked when that happened.
+  std::vector<std::string> unacked_at_close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return unacked_at_close_;
+  }
+
   uint16_t port() const { return port_; }
   MetricsRegistry& registry() { return registry_; }
 
@@ -96,14 +107,18 @@ class LoopbackRelpServer {
         server_->messages_.emplace_back(data);
       }
       server_->cv_.notify_all();
+      ++received;
       if (server_->policy_ == AckPolicy::kImmediate) {
         session->Ack(txnr);
       } else {
         pending.push_back(txnr);
+        pending_data.emplace_back(data);
       }
     }
     RelpSession* session = nullptr;
+    size_t received = 0;
     std::vector<uint32_t> pending;
+    std::vector<std::string> pending_data;
 
    private:
     LoopbackRelpServer* server_;
@@ -149,9 +164,20 @@ class LoopbackRelpServer {
             session.Ack(*it);
           }
           handler.pending.clear();
+          handler.pending_data.clear();
           continue;
         }
         break;
+      }
+      const size_t close_after = server_close_after_.exchange(0);
+      if (close_after > 0) {
+        if (handler.received >= close_after && !handler.pending.empty() && !session.Done()) {
+          std::lock_guard<std::mutex> lock(mu_);
+          unacked_at_close_ = handler.pending_data;
+          session.ServerClose();
+        } else {
+          server_close_after_ = close_after;  // not yet: keep the request
+        }
       }
       if (!WriteAll(fd, session.PendingOutput())) break;
       session.ConsumeOutput(session.PendingOutput().size());
@@ -184,6 +210,8 @@ class LoopbackRelpServer {
   std::condition_variable cv_;
   std::vector<std::string> messages_;
   std::vector<SessionEnd> ends_;
+  std::vector<std::string> unacked_at_close_;
+  std::atomic<size_t> server_close_after_{0};
 };
 
 // librelp's error callback; pUsr is the client's std::vector<std::string>.
@@ -354,8 +382,86 @@ int WaitForPortFile(const std::filesystem::path& file) {
   return 0;
 }
 
+// Writes an rsyslog config: imtcp on an ephemeral loopback port (written to
+// port_file) forwarding every line verbatim with omrelp to relp_port.
+void WriteRsyslogConf(const std::filesystem::path& dir, const std::filesystem::path& conf,
+                      const std::filesystem::path& port_file, uint16_t relp_port) {
+  std::ofstream out(conf);
+  out << "global(workDirectory=\"" << dir.string() << "\")\n"
+      << "module(load=\"imtcp\")\n"
+      << "module(load=\"omrelp\")\n"
+      << "template(name=\"raw\" type=\"string\" string=\"%rawmsg%\")\n"
+      << "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"0\" listenPortFileName=\""
+      << port_file.string() << "\" ruleset=\"fwd\")\n"
+      << "ruleset(name=\"fwd\") {\n"
+      << "  action(type=\"omrelp\" target=\"127.0.0.1\" port=\"" << relp_port
+      << "\" template=\"raw\" windowSize=\"64\"\n"
+      << "         action.resumeInterval=\"1\" action.resumeRetryCount=\"-1\")\n"
+      << "}\n";
+}
+
+// Sends each message as one LF-terminated line to 127.0.0.1:port.
+void SendLines(int port, const std::vector<std::string>& messages) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  std::string lines;
+  for (const std::string& m : messages) lines += m + "\n";
+  std::string_view rest = lines;
+  while (!rest.empty()) {
+    ssize_t n = send(fd, rest.data(), rest.size(), MSG_NOSIGNAL);
+    ASSERT_GT(n, 0);
+    rest.remove_prefix(static_cast<size_t>(n));
+  }
+  close(fd);
+}
+
+bool HaveRsyslogRelp() { return access(kRsyslogd, X_OK) == 0 && access(kOmrelp, R_OK) == 0; }
+
+TEST(RelpRsyslogInteropTest, OmrelpResendsWhatWasUnackedAtServerClose) {
+  if (!HaveRsyslogRelp()) {
+    GTEST_SKIP() << "rsyslogd with omrelp not installed (Debian: rsyslog rsyslog-relp)";
+  }
+  LoopbackRelpServer server(RelpSessionOptions{.max_unacked = 16},
+                            LoopbackRelpServer::AckPolicy::kDeferredReverse);
+  server.ServerCloseAfter(200);
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  const auto conf = dir.path() / "rsyslog.conf";
+  const auto port_file = dir.path() / "imtcp.port";
+  WriteRsyslogConf(dir.path(), conf, port_file, server.port());
+  Rsyslogd rsyslogd(conf, dir.path() / "rsyslogd.pid");
+  const int tcp_port = WaitForPortFile(port_file);
+  ASSERT_GT(tcp_port, 0) << "rsyslogd did not start; config in " << conf;
+
+  // omrelp resends its unacked window only when it reconnects, which it does
+  // for the next message: send in two rounds around the serverclose.
+  const auto messages = MakeMessages(1000);
+  const std::vector<std::string> first(messages.begin(), messages.begin() + 500);
+  const std::vector<std::string> second(messages.begin() + 500, messages.end());
+  SendLines(tcp_port, first);
+  ASSERT_EQ(server.WaitForSessions(1, 20s).size(), 1u) << "no serverclose happened";
+  const std::vector<std::string> unacked = server.unacked_at_close();
+  ASSERT_FALSE(unacked.empty());  // the close did leave messages unacked
+  SendLines(tcp_port, second);
+
+  // Every message arrives; exactly the ones unacked at the close twice.
+  const std::vector<std::string> got =
+      server.WaitForMessages(messages.size() + unacked.size(), 20s);
+  std::map<std::string, int> seen;
+  for (const std::string& m : got) ++seen[m];
+  for (const std::string& m : messages) {
+    const bool was_unacked = std::find(unacked.begin(), unacked.end(), m) != unacked.end();
+    EXPECT_EQ(seen[m], was_unacked ? 2 : 1) << m;
+  }
+  EXPECT_EQ(rsyslogd.Stop(), 0);
+}
+
 TEST(RelpRsyslogInteropTest, OmrelpForwardsEveryMessageAndClosesCleanly) {
-  if (access(kRsyslogd, X_OK) != 0 || access(kOmrelp, R_OK) != 0) {
+  if (!HaveRsyslogRelp()) {
     GTEST_SKIP() << "rsyslogd with omrelp not installed (Debian: rsyslog rsyslog-relp)";
   }
   LoopbackRelpServer server(RelpSessionOptions{.max_unacked = 16},
@@ -364,42 +470,14 @@ TEST(RelpRsyslogInteropTest, OmrelpForwardsEveryMessageAndClosesCleanly) {
   ASSERT_FALSE(dir.path().empty());
   const auto conf = dir.path() / "rsyslog.conf";
   const auto port_file = dir.path() / "imtcp.port";
-  {
-    std::ofstream out(conf);
-    out << "global(workDirectory=\"" << dir.path().string() << "\")\n"
-        << "module(load=\"imtcp\")\n"
-        << "module(load=\"omrelp\")\n"
-        << "template(name=\"raw\" type=\"string\" string=\"%rawmsg%\")\n"
-        << "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"0\" listenPortFileName=\""
-        << port_file.string() << "\" ruleset=\"fwd\")\n"
-        << "ruleset(name=\"fwd\") {\n"
-        << "  action(type=\"omrelp\" target=\"127.0.0.1\" port=\"" << server.port()
-        << "\" template=\"raw\" windowSize=\"64\")\n"
-        << "}\n";
-  }
+  WriteRsyslogConf(dir.path(), conf, port_file, server.port());
   Rsyslogd rsyslogd(conf, dir.path() / "rsyslogd.pid");
   ASSERT_TRUE(rsyslogd.running());
   const int tcp_port = WaitForPortFile(port_file);
   ASSERT_GT(tcp_port, 0) << "rsyslogd did not start; config in " << conf;
 
   const auto messages = MakeMessages(1000);
-  {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<uint16_t>(tcp_port));
-    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    std::string lines;
-    for (const std::string& m : messages) lines += m + "\n";
-    std::string_view rest = lines;
-    while (!rest.empty()) {
-      ssize_t n = send(fd, rest.data(), rest.size(), MSG_NOSIGNAL);
-      ASSERT_GT(n, 0);
-      rest.remove_prefix(static_cast<size_t>(n));
-    }
-    close(fd);
-  }
+  SendLines(tcp_port, messages);
   EXPECT_EQ(server.WaitForMessages(messages.size(), 20s), messages);
   EXPECT_EQ(rsyslogd.Stop(), 0);
   // On shutdown omrelp closes its RELP session: the close must have been
