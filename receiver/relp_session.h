@@ -140,6 +140,9 @@ class RelpSession {
   // Server shutdown: queues "0 serverclose 0" and stops processing input.
   // Frames not yet answered stay unanswered; the client resends them on its
   // next connection (so they may be archived twice: RELP is at-least-once).
+  // omrelp reconnects only when its next message comes, so a quiet sender
+  // keeps them until then: for a graceful stop, stop calling Feed, wait
+  // (bounded) until unacked() == 0 and the output is written, then call this.
   void ServerClose();
 
   State state() const { return state_; }
