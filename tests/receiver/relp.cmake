@@ -7,7 +7,8 @@ konseki_add_test(relp_test
 # Real peers on loopback: librelp's client (and rsyslogd with omrelp if installed).
 konseki_add_test(relp_interop_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/relp_interop_test.cc
-  LIBS konseki_relp PkgConfig::RELP)
+  LIBS konseki_relp PkgConfig::RELP
+  LABELS interop)
 
 # Replaces the global operator new to count allocations: its own binary.
 konseki_add_test(relp_alloc_test

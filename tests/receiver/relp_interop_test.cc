@@ -100,7 +100,7 @@ class LoopbackRelpServer {
  private:
   class Handler : public RelpHandler {
    public:
-    Handler(LoopbackRelpServer* server) : server_(server) {}
+    explicit Handler(LoopbackRelpServer* server) : server_(server) {}
     void OnSyslog(uint32_t txnr, std::string_view data, bool) override {
       {
         std::lock_guard<std::mutex> lock(server_->mu_);
