@@ -21,13 +21,13 @@ void CadenceEstimator::Decay(double now_secs, double half_life_secs) {
   if (elapsed < half_life_secs / 32) return;
   float factor = static_cast<float>(std::exp2(-elapsed / half_life_secs));
   float total = 0;
-  for (int b = 0; b < kBuckets; ++b) {
-    time_[b] *= factor;
-    square_[b] *= factor;
+  for (Bucket& b : buckets_) {
+    b.time *= factor;
+    b.square *= factor;
     // Forget buckets that have faded to nothing so their mean cannot be a
     // ratio of two denormals.
-    if (time_[b] < 1e-6f) time_[b] = square_[b] = 0;
-    total += time_[b];
+    if (b.time < 1e-6f) b.time = b.square = 0;
+    total += b.time;
   }
   total_ = total;
   decayed_at_secs_ = now_secs;
@@ -36,10 +36,10 @@ void CadenceEstimator::Decay(double now_secs, double half_life_secs) {
 void CadenceEstimator::AddGap(double gap_secs, double now_secs, double half_life_secs) {
   if (!(gap_secs > 0) || !std::isfinite(gap_secs)) return;
   Decay(now_secs, half_life_secs);
-  int b = BucketOf(gap_secs);
+  Bucket& b = buckets_[BucketOf(gap_secs)];
   float g = static_cast<float>(gap_secs);
-  time_[b] += g;
-  square_[b] += g * g;
+  b.time += g;
+  b.square += g * g;
   total_ += g;
   observed_secs_ += gap_secs;
 }
@@ -48,16 +48,29 @@ double CadenceEstimator::CadenceSecs(double quantile) const {
   if (total_ <= 0) return 0;
   double target = (1.0 - quantile) * static_cast<double>(total_);
   double acc = 0;
-  for (int b = kBuckets - 1; b >= 0; --b) {
-    if (time_[b] <= 0) continue;
-    acc += time_[b];
-    if (acc >= target) return static_cast<double>(square_[b]) / static_cast<double>(time_[b]);
+  for (int i = kBuckets - 1; i >= 0; --i) {
+    const Bucket& b = buckets_[i];
+    if (b.time <= 0) continue;
+    acc += b.time;
+    if (acc >= target) return static_cast<double>(b.square) / static_cast<double>(b.time);
   }
   // Only float rounding gets here: fall back to the lowest non-empty bucket.
-  for (int b = 0; b < kBuckets; ++b) {
-    if (time_[b] > 0) return static_cast<double>(square_[b]) / static_cast<double>(time_[b]);
+  for (const Bucket& b : buckets_) {
+    if (b.time > 0) return static_cast<double>(b.square) / static_cast<double>(b.time);
   }
   return 0;
+}
+
+std::array<float, CadenceEstimator::kBuckets> CadenceEstimator::time_weights() const {
+  std::array<float, kBuckets> out;
+  for (int b = 0; b < kBuckets; ++b) out[b] = buckets_[b].time;
+  return out;
+}
+
+std::array<float, CadenceEstimator::kBuckets> CadenceEstimator::square_weights() const {
+  std::array<float, kBuckets> out;
+  for (int b = 0; b < kBuckets; ++b) out[b] = buckets_[b].square;
+  return out;
 }
 
 bool CadenceEstimator::RestoreFrom(const std::array<float, kBuckets>& time,
@@ -74,8 +87,7 @@ bool CadenceEstimator::RestoreFrom(const std::array<float, kBuckets>& time,
       decayed_at_secs < 0) {
     return false;
   }
-  time_ = time;
-  square_ = square;
+  for (int b = 0; b < kBuckets; ++b) buckets_[b] = Bucket{time[b], square[b]};
   total_ = total;
   observed_secs_ = observed_secs;
   decayed_at_secs_ = decayed_at_secs;

@@ -43,10 +43,10 @@ class CadenceEstimator {
   // Bucket index of a gap: 0 for < 1 s, then floor(log2(gap)) + 1, capped.
   static int BucketOf(double gap_secs);
 
-  // Raw state, for the state file. Setters take values as written by the
-  // getters; RestoreFrom rejects negative or non-finite numbers.
-  const std::array<float, kBuckets>& time_weights() const { return time_; }
-  const std::array<float, kBuckets>& square_weights() const { return square_; }
+  // Raw state, for the state file. RestoreFrom rejects negative or
+  // non-finite numbers and then leaves the estimator unchanged.
+  std::array<float, kBuckets> time_weights() const;
+  std::array<float, kBuckets> square_weights() const;
   double decayed_at_secs() const { return decayed_at_secs_; }
   bool RestoreFrom(const std::array<float, kBuckets>& time,
                    const std::array<float, kBuckets>& square, double observed_secs,
@@ -55,11 +55,16 @@ class CadenceEstimator {
  private:
   void Decay(double now_secs, double half_life_secs);
 
-  std::array<float, kBuckets> time_{};    // decayed sum of gaps per bucket (seconds)
-  std::array<float, kBuckets> square_{};  // decayed sum of gap^2 per bucket
-  float total_ = 0;                       // sum of time_, refreshed at each decay
+  // A bucket's two sums side by side: one cache line touched per gap.
+  struct Bucket {
+    float time = 0;    // decayed sum of gaps (seconds)
+    float square = 0;  // decayed sum of gap^2
+  };
+
+  float total_ = 0;  // sum of the time sums, refreshed at each decay
   double observed_secs_ = 0;
   double decayed_at_secs_ = 0;  // host time of the last decay step, 0 before the first gap
+  std::array<Bucket, kBuckets> buckets_{};
 };
 
 }  // namespace konseki::matchers

@@ -297,12 +297,20 @@ void HeartbeatTracker::Observe(const Message& msg) {
   h.last_message.assign(msg.raw.substr(0, options_.max_last_message_bytes));
   CheckClock(s, msg);
 
-  if (h.silent) {
+  const bool resumed = h.silent;
+  if (resumed) {
     FireResumed(s, msg, was_seen ? prev_seen_ns : 0);
   } else if (is_new && !s.expected) {
     FireNew(s, msg);
   }
 
+  // The live heap entry is never later than the true deadline unless the
+  // threshold dropped; catch that every kRecheckEvery messages (the scan of
+  // the cadence buckets is the costliest part of a message).
+  if (!is_new && !resumed && s.armed_due_ns != kNotArmed && ++s.unchecked < kRecheckEvery) {
+    return;
+  }
+  s.unchecked = 0;
   double threshold = ThresholdFor(s);
   if (threshold > 0) {
     int64_t due = DueFor(s, threshold);

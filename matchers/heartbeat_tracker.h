@@ -61,9 +61,11 @@ struct HeartbeatOptions {
   double multiplier = 3.0;
   // heartbeat.floor_secs: lowest learned threshold.
   double floor_secs = 300;
-  // heartbeat.ceiling_secs: highest learned threshold (6 h). A host silent
-  // that long is worth a look whatever its habits.
-  double ceiling_secs = 21600;
+  // heartbeat.ceiling_secs: highest learned threshold (24 h): every host is
+  // reported after a day of silence whatever its habits. Hosts that are
+  // silent for hours every night without immark need this high to stay
+  // quiet; lower it to be told about every long silence instead.
+  double ceiling_secs = 86400;
   // heartbeat.initial_cadence_secs: assumed cadence while learning (rsyslog
   // immark's default MARK interval).
   double initial_cadence_secs = 1200;
@@ -194,12 +196,16 @@ class HeartbeatTracker {
 
  private:
   struct Slot {
-    HostState state;
     int64_t armed_due_ns = kNotArmed;  // due time of the live heap entry
     double override_secs = -1;         // >= 0 when an override matches
+    uint32_t unchecked = 0;            // messages since the threshold was last recomputed
     bool expected = false;
     bool live = false;
+    HostState state;
   };
+  // Observe recomputes a host's threshold (to re-arm early when it dropped)
+  // every this many messages; Tick recomputes it at every re-arm anyway.
+  static constexpr uint32_t kRecheckEvery = 16;
   // Case-insensitive, transparent: lookups by string_view do not allocate.
   struct HostHash {
     using is_transparent = void;
