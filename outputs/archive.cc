@@ -296,6 +296,12 @@ size_t Archive::open_files() const {
   return n;
 }
 
+size_t Archive::buffer_capacity_bytes() const {
+  size_t n = 0;
+  for (const auto& [key, e] : entries_) n += e.buf.capacity();
+  return n;
+}
+
 Status Archive::CountError(std::string_view what, std::string_view path, int err) {
   metrics_->errors[what == "fsync" || what == "syncfs" ? kSync : ReasonOf(err)]->Inc();
   std::string m = "archive: ";
@@ -402,6 +408,12 @@ Status Archive::WriteEntry(Entry* e) {
   BuildPath(e->host, e->day);  // for the error message only
   Status st = WriteAll(e->fd, &e->buf, &e->messages);
   e->unsynced = true;
+  if (st.ok() && e->buf.capacity() > 2 * (options_.buffer_bytes + kLineSlack)) {
+    // A huge line (up to 4x max message size once escaped) grew this buffer:
+    // give the memory back so max_open_files such hosts cannot pin it.
+    std::string().swap(e->buf);
+    e->buf.reserve(options_.buffer_bytes + kLineSlack);
+  }
   if (!st.ok()) {
     // Reopen by path on retry: the file may have been removed or replaced.
     close(e->fd);

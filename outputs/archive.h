@@ -123,9 +123,11 @@ class Archive {
   // Append reopens by path: after logrotate renamed or removed files (SIGHUP).
   void Reopen();
 
-  // For tests and metrics: files currently open, bytes held in buffers.
+  // For tests and metrics: files currently open, bytes held in buffers,
+  // bytes reserved by the buffers of open entries.
   size_t open_files() const;
   size_t buffered_bytes() const { return pending_bytes_; }
+  size_t buffer_capacity_bytes() const;
 
  private:
   // One host's current file. Lives in entries_ (node-based, so its address is

@@ -294,6 +294,22 @@ TEST_F(ArchiveTest, FullBufferIsWrittenWithoutFlush) {
   EXPECT_LT(a->buffered_bytes(), 256u + 200u);
 }
 
+TEST_F(ArchiveTest, HugeLinesAreWrittenWholeAndDoNotPinMemory) {
+  options_.buffer_bytes = 1024;
+  auto a = OpenArchive();
+  ASSERT_TRUE(a);
+  std::string huge(64 * 1024, '\n');  // 4x longer once escaped
+  ASSERT_TRUE(a->Append(Msg("h", huge, At(kBaseSecs))).ok());
+  ASSERT_TRUE(a->Append(Msg("h", "small", At(kBaseSecs))).ok());
+  ASSERT_TRUE(a->Flush().ok());
+  std::string text = ReadFile(fs::path(options_.dir) / "h" / "2023-11-14.log");
+  ASSERT_EQ(text.size(), 2 * (38 + 1) + 4 * huge.size() + 5);
+  EXPECT_EQ(text.substr(38, 8), "#012#012");
+  EXPECT_EQ(text.substr(text.size() - 6), "small\n");
+  // The buffer went back to its normal size once written.
+  EXPECT_LE(a->buffer_capacity_bytes(), 2 * (1024u + 8 * 1024u));
+}
+
 TEST_F(ArchiveTest, ReopenAfterRenameCreatesANewFile) {
   auto a = OpenArchive();
   ASSERT_TRUE(a);
