@@ -5,12 +5,17 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cctype>
 #include <climits>
 
 namespace konseki::matchers {
 
 struct RuleSet::Compiled {
   std::unique_ptr<re2::RE2> program;  // null: any program
+  // When `program` is a plain alternation of names ("sshd|sshd-session"),
+  // the names in lower case: compared without RE2 on the hot path.
+  bool program_is_literal = false;
+  std::vector<std::string> program_names;
   struct Extractor {
     std::unique_ptr<re2::RE2> re;
     std::vector<std::pair<int, std::string>> named;  // group index -> name, by index
@@ -33,6 +38,43 @@ re2::RE2::Options Re2Options(bool case_sensitive) {
   // too). Rule patterns are ASCII, so this changes nothing else.
   o.set_encoding(re2::RE2::Options::EncodingLatin1);
   return o;
+}
+
+// Splits "a|b\\(c\\)" into lower-cased literal names; false if the pattern
+// uses any regex syntax beyond '|' and backslash-escaped punctuation.
+bool LiteralAlternatives(std::string_view pattern, std::vector<std::string>* names) {
+  names->assign(1, "");
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    const char c = pattern[i];
+    if (c == '|') {
+      names->emplace_back();
+    } else if (c == '\\') {
+      if (++i == pattern.size()) return false;
+      const char e = pattern[i];
+      if (std::isalnum(static_cast<unsigned char>(e))) return false;  // \S, \d, \b...
+      names->back().push_back(e);
+    } else if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '/' ||
+               c == ':' || c == '@' || c == '#' || c == '%' || c == '=' || c == ',' || c == '\'' ||
+               c == '"' || c == '<' || c == '>' || c == '~' || c == '!') {
+      names->back().push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    } else {
+      return false;  // '.', '*', '(', '[', ... : a real regex
+    }
+  }
+  for (std::string& n : *names) {
+    for (char& ch : n) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  }
+  return true;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != static_cast<unsigned char>(b[i])) {
+      return false;
+    }
+  }
+  return true;
 }
 
 constexpr int kMaxGroups = 31;  // Match() keeps submatches on the stack
@@ -86,6 +128,7 @@ StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rule
         return Status::InvalidArgument(Where(rule, rule.line) + ": program: RE2: " +
                                        compiled->program->error() + " in \"" + rule.program + "\"");
       }
+      compiled->program_is_literal = LiteralAlternatives(rule.program, &compiled->program_names);
     }
     for (const std::string& e : rule.extract) {
       Compiled::Extractor ex;
@@ -154,21 +197,34 @@ StatusOr<std::unique_ptr<RuleSet::Scratch>> RuleSet::NewScratch() const {
 }
 
 bool RuleSet::ProgramMatches(size_t rule_index, std::string_view app_name) const {
-  const re2::RE2* program = compiled_[rule_index]->program.get();
-  return program == nullptr || re2::RE2::FullMatch(re2::StringPiece(app_name), *program);
+  const Compiled& c = *compiled_[rule_index];
+  if (c.program == nullptr) return true;
+  if (c.program_is_literal) {
+    for (const std::string& name : c.program_names) {
+      if (EqualsIgnoreCase(app_name, name)) return true;
+    }
+    return false;
+  }
+  return re2::RE2::FullMatch(re2::StringPiece(app_name), *c.program);
 }
 
 void RuleSet::Match(const Message& msg, Scratch& scratch, std::vector<RuleHit>* hits) const {
   assert(scratch.owner_ == this);
-  hits->clear();
-  if (db_ == nullptr) return;
+  // RuleHit objects already in *hits (and their fields' buffers) are
+  // recycled rather than freed and reallocated for every message.
+  hits->resize(MatchInto(msg, scratch, hits));
+}
+
+size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<RuleHit>* hits) const {
+  size_t used = 0;
+  if (db_ == nullptr) return used;
   std::string_view text = msg.format == MessageFormat::kUnparsed ? msg.raw : msg.msg;
   if (text.size() > UINT_MAX) text = text.substr(0, UINT_MAX);
 
   scratch.rule_hits_.clear();
   ScanContext ctx{&expr_rule_, &scratch.rule_hits_};
   hs_scan(db_, text.data(), static_cast<unsigned>(text.size()), 0, scratch.hs_, OnMatch, &ctx);
-  if (scratch.rule_hits_.empty()) return;
+  if (scratch.rule_hits_.empty()) return used;
 
   std::vector<unsigned>& ids = scratch.rule_hits_;
   if (ids.size() > 1) {
@@ -179,19 +235,29 @@ void RuleSet::Match(const Message& msg, Scratch& scratch, std::vector<RuleHit>* 
   const re2::StringPiece input(text.data(), text.size());
   for (unsigned r : ids) {
     if (!ProgramMatches(r, msg.app_name)) continue;
-    RuleHit& hit = hits->emplace_back();
+    if (used == hits->size()) hits->emplace_back();
+    RuleHit& hit = (*hits)[used++];
     hit.rule = &rules_[r];
+    size_t nfields = 0;
     for (const Compiled::Extractor& ex : compiled_[r]->extract) {
       const int n = ex.re->NumberOfCapturingGroups() + 1;
       if (!ex.re->Match(input, 0, input.size(), re2::RE2::UNANCHORED, groups, n)) continue;
       for (const auto& [index, name] : ex.named) {
-        if (index < n && groups[index].data() != nullptr) {
-          hit.fields.emplace_back(name, std::string(groups[index].data(), groups[index].size()));
+        if (index >= n || groups[index].data() == nullptr) continue;
+        const std::string_view value(groups[index].data(), groups[index].size());
+        if (nfields < hit.fields.size()) {
+          hit.fields[nfields].first.assign(name);
+          hit.fields[nfields].second.assign(value);
+        } else {
+          hit.fields.emplace_back(name, value);
         }
+        ++nfields;
       }
       break;
     }
+    hit.fields.resize(nfields);
   }
+  return used;
 }
 
 const Rule* RuleSet::FindRule(std::string_view id) const {

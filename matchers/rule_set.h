@@ -84,6 +84,8 @@ class RuleSet {
   struct Compiled;  // per-rule RE2 objects
   RuleSet();
   bool ProgramMatches(size_t rule_index, std::string_view app_name) const;
+  // Writes hits into (*hits)[0..n), reusing existing elements; returns n.
+  size_t MatchInto(const Message& msg, Scratch& scratch, std::vector<RuleHit>* hits) const;
 
   std::vector<Rule> rules_;
   std::vector<std::unique_ptr<Compiled>> compiled_;  // parallel to rules_

@@ -1,0 +1,346 @@
+// The full rule pack over real corpus lines: RuleSet (one Hyperscan database,
+// RE2 extraction for the rules that hit) against two peers doing the same
+// work in the same run:
+//   BM_Re2Set      RE2::Set of every match expression, then the same program
+//                  filter and extraction for the rules that hit;
+//   BM_Re2PerRule  one RE2 per expression tried in turn, the fail2ban way,
+//                  then the same program filter and extraction.
+// Arg 0: corpus lines as they are; arg 256: each message's text brought to
+// exactly 256 bytes (padded with benign log text, or cut), the size the
+// target is stated for. Ratios against Hyperscan are printed at the end.
+#include <benchmark/benchmark.h>
+#include <re2/re2.h>
+#include <re2/set.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <regex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "matchers/rule_loader.h"
+#include "matchers/rule_set.h"
+#include "receiver/parser.h"
+
+namespace konseki::matchers {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Lines from every corpus file (fail2ban comments and wazuh INI syntax left out).
+std::vector<std::string> CorpusLines() {
+  std::vector<std::string> lines;
+  const std::string corpus = KONSEKI_CORPUS_DIR;
+  static const std::regex kWazuh(R"(^log [0-9]+ (pass|fail) = (.*)$)");
+  for (const char* folder : {"crowdsec", "fail2ban", "loghub", "wazuh"}) {
+    const fs::path dir = fs::path(corpus) / folder;
+    if (!fs::is_directory(dir)) continue;
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(dir)) files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    for (const fs::path& f : files) {
+      std::ifstream in(f);
+      std::smatch m;
+      for (std::string line; std::getline(in, line);) {
+        if (line.empty() || line[0] == '#') continue;
+        if (std::string(folder) == "wazuh") {
+          if (!std::regex_match(line, m, kWazuh)) continue;
+          line = m[2].str();
+        }
+        lines.push_back(line);
+      }
+    }
+  }
+  return lines;
+}
+
+// The RE2 side of a rule, as RuleSet builds it (same options), for the peers.
+struct Re2Rule {
+  const Rule* rule;
+  std::unique_ptr<RE2> program;
+  std::vector<std::unique_ptr<RE2>> match;
+  std::vector<std::unique_ptr<RE2>> extract;
+};
+
+RE2::Options Options(bool case_sensitive) {
+  RE2::Options o;
+  o.set_case_sensitive(case_sensitive);
+  o.set_encoding(RE2::Options::EncodingLatin1);
+  o.set_log_errors(false);
+  return o;
+}
+
+struct Fixture {
+  std::vector<std::string> texts;   // owns the lines the messages point into
+  std::vector<std::string> padded;  // owns the 256-byte texts (arg 256 only)
+  std::vector<Message> messages;
+  size_t bytes = 0;
+};
+
+struct World {
+  std::shared_ptr<const RuleSet> set;
+  std::vector<Re2Rule> re2_rules;
+  std::unique_ptr<RE2::Set> re2_set;
+  std::vector<int> set_expr_rule;  // RE2::Set index -> re2_rules index
+  Fixture as_is, padded256;
+};
+
+// Benign text used to bring messages to 256 bytes without adding events: the
+// loghub Apache error_log, which the false-positive test shows raises nothing
+// (padding with neighbouring corpus lines would put two or three attack lines
+// in one message and triple the hits).
+std::string Filler() {
+  std::string filler;
+  std::ifstream in(std::string(KONSEKI_CORPUS_DIR) + "/loghub/Apache_2k.log");
+  for (std::string line; filler.size() < 4096 && std::getline(in, line);) filler += " " + line;
+  if (filler.empty()) {
+    for (int i = 0; filler.size() < 4096; ++i) {
+      filler += " worker=" + std::to_string(i) + " state=ok queue=0 note=routine status";
+    }
+  }
+  return filler;
+}
+
+// Parses every line; for the 256-byte fixture the free text is rebuilt to
+// exactly 256 bytes after parsing (header fields such as app_name still point
+// at the parsed line) so every engine scans the same 256 bytes.
+void Build(const std::vector<std::string>& lines, size_t text_size, Fixture* f) {
+  const receiver::Parser parser;
+  f->texts = lines;
+  f->messages.resize(lines.size());
+  for (size_t i = 0; i < lines.size(); ++i) {
+    parser.Parse(f->texts[i], TimePoint(std::chrono::seconds(1'767'225'600)), &f->messages[i]);
+  }
+  if (text_size > 0) {
+    const std::string filler = Filler();
+    f->padded.resize(lines.size());
+    for (size_t i = 0; i < lines.size(); ++i) {
+      Message& m = f->messages[i];
+      std::string t(m.format == MessageFormat::kUnparsed ? m.raw : m.msg);
+      if (t.size() < text_size) t += filler.substr((i * 37) % 1024, text_size - t.size());
+      t.resize(text_size);
+      f->padded[i] = std::move(t);
+      m.msg = f->padded[i];
+      m.raw = f->padded[i];
+      m.format = MessageFormat::kRfc3164;
+    }
+  }
+  for (const Message& m : f->messages) f->bytes += m.msg.size();
+}
+
+World* GetWorld() {
+  static World* world = [] {
+    auto* w = new World();
+    auto rules = LoadRuleDir(std::string(KONSEKI_SOURCE_DIR) + "/patterns");
+    if (!rules.ok()) {
+      std::fprintf(stderr, "%s\n", rules.status().ToString().c_str());
+      std::exit(1);
+    }
+    auto set = RuleSet::Compile(std::move(rules).value());
+    if (!set.ok()) {
+      std::fprintf(stderr, "%s\n", set.status().ToString().c_str());
+      std::exit(1);
+    }
+    w->set = *set;
+    w->re2_set = std::make_unique<RE2::Set>(Options(false), RE2::UNANCHORED);
+    // RE2::Set has one options set; case-sensitive rules get (?-i) inline.
+    for (const Rule& r : w->set->rules()) {
+      Re2Rule rr;
+      rr.rule = &r;
+      if (!r.program.empty())
+        rr.program = std::make_unique<RE2>("(?:" + r.program + ")", Options(false));
+      for (const std::string& m : r.match) {
+        rr.match.push_back(std::make_unique<RE2>(m, Options(r.case_sensitive)));
+        std::string err;
+        const int id = w->re2_set->Add(r.case_sensitive ? "(?-i:" + m + ")" : m, &err);
+        if (id < 0) {
+          std::fprintf(stderr, "RE2::Set cannot add %s: %s\n", m.c_str(), err.c_str());
+          std::exit(1);
+        }
+        w->set_expr_rule.push_back(static_cast<int>(w->re2_rules.size()));
+      }
+      for (const std::string& e : r.extract) {
+        rr.extract.push_back(std::make_unique<RE2>(e, Options(r.case_sensitive)));
+      }
+      w->re2_rules.push_back(std::move(rr));
+    }
+    if (!w->re2_set->Compile()) {
+      std::fprintf(stderr, "RE2::Set compile failed\n");
+      std::exit(1);
+    }
+    std::vector<std::string> lines = CorpusLines();
+    if (lines.empty()) {
+      // No corpus (a user checkout): the packs' own example lines.
+      for (const Rule& r : w->set->rules()) {
+        for (const RuleExample& e : r.examples_match) lines.push_back(e.line);
+        for (const RuleExample& e : r.examples_no_match) lines.push_back(e.line);
+      }
+    }
+    Build(lines, 0, &w->as_is);
+    Build(lines, 256, &w->padded256);
+    return w;
+  }();
+  return world;
+}
+
+const Fixture& FixtureFor(const benchmark::State& state) {
+  return state.range(0) == 256 ? GetWorld()->padded256 : GetWorld()->as_is;
+}
+
+// The post-hit work every engine does: program filter, then extraction.
+void AfterHit(const Re2Rule& rr, const Message& msg, std::string_view text,
+              std::vector<RuleHit>* hits) {
+  if (rr.program && !RE2::FullMatch(re2::StringPiece(msg.app_name), *rr.program)) return;
+  RuleHit& hit = hits->emplace_back();
+  hit.rule = rr.rule;
+  re2::StringPiece groups[32];
+  const re2::StringPiece input(text.data(), text.size());
+  for (const auto& ex : rr.extract) {
+    const int n = ex->NumberOfCapturingGroups() + 1;
+    if (!ex->Match(input, 0, input.size(), RE2::UNANCHORED, groups, n)) continue;
+    for (const auto& [name, index] : ex->NamedCapturingGroups()) {
+      if (groups[index].data() != nullptr) {
+        hit.fields.emplace_back(name, std::string(groups[index].data(), groups[index].size()));
+      }
+    }
+    break;
+  }
+}
+
+std::string_view TextOf(const Message& m) {
+  return m.format == MessageFormat::kUnparsed ? m.raw : m.msg;
+}
+
+void BM_RuleSet_Hyperscan(benchmark::State& state) {
+  World* w = GetWorld();
+  const Fixture& f = FixtureFor(state);
+  auto scratch = w->set->NewScratch();
+  std::vector<RuleHit> hits;
+  size_t i = 0, total_hits = 0;
+  for (auto _ : state) {
+    w->set->Match(f.messages[i], **scratch, &hits);
+    total_hits += hits.size();
+    if (++i == f.messages.size()) i = 0;
+  }
+  benchmark::DoNotOptimize(total_hits);
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * (f.bytes / f.messages.size()));
+  state.counters["msgs"] = static_cast<double>(f.messages.size());
+}
+
+void BM_Re2Set(benchmark::State& state) {
+  World* w = GetWorld();
+  const Fixture& f = FixtureFor(state);
+  std::vector<RuleHit> hits;
+  std::vector<int> ids;
+  size_t i = 0, total_hits = 0;
+  for (auto _ : state) {
+    const Message& m = f.messages[i];
+    const std::string_view text = TextOf(m);
+    hits.clear();
+    ids.clear();
+    if (w->re2_set->Match(re2::StringPiece(text.data(), text.size()), &ids)) {
+      for (int& id : ids) id = w->set_expr_rule[id];
+      std::sort(ids.begin(), ids.end());
+      ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+      for (int r : ids) AfterHit(w->re2_rules[r], m, text, &hits);
+    }
+    total_hits += hits.size();
+    if (++i == f.messages.size()) i = 0;
+  }
+  benchmark::DoNotOptimize(total_hits);
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * (f.bytes / f.messages.size()));
+}
+
+void BM_Re2PerRule(benchmark::State& state) {
+  World* w = GetWorld();
+  const Fixture& f = FixtureFor(state);
+  std::vector<RuleHit> hits;
+  size_t i = 0, total_hits = 0;
+  for (auto _ : state) {
+    const Message& m = f.messages[i];
+    const std::string_view text = TextOf(m);
+    const re2::StringPiece input(text.data(), text.size());
+    hits.clear();
+    for (const Re2Rule& rr : w->re2_rules) {
+      for (const auto& re : rr.match) {
+        if (RE2::PartialMatch(input, *re)) {
+          AfterHit(rr, m, text, &hits);
+          break;
+        }
+      }
+    }
+    total_hits += hits.size();
+    if (++i == f.messages.size()) i = 0;
+  }
+  benchmark::DoNotOptimize(total_hits);
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * (f.bytes / f.messages.size()));
+}
+
+BENCHMARK(BM_RuleSet_Hyperscan)->Arg(0)->Arg(256);
+BENCHMARK(BM_Re2Set)->Arg(0)->Arg(256);
+BENCHMARK(BM_Re2PerRule)->Arg(0)->Arg(256);
+
+// Console output plus, at the end, ns per message and the ratios to the
+// Hyperscan path for each message size.
+class RatioReporter : public benchmark::ConsoleReporter {
+ public:
+  // Keeps ns/message per benchmark: the median when repetitions are asked
+  // for (steadier on a shared machine), else the single run.
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const Run& run : runs) {
+      const bool aggregate = run.run_type == Run::RT_Aggregate;
+      if (aggregate && run.aggregate_name != "median") continue;
+      auto it = run.counters.find("items_per_second");
+      if (it == run.counters.end() || it->second.value <= 0) continue;
+      const std::string name = run.run_name.str();
+      if (!aggregate && medians_.count(name)) continue;
+      ns_per_msg_[name] = 1e9 / it->second.value;
+      if (aggregate) medians_.insert(name);
+    }
+  }
+  void PrintRatios(std::ostream& os) const {
+    for (const char* arg : {"0", "256"}) {
+      auto base = ns_per_msg_.find(std::string("BM_RuleSet_Hyperscan/") + arg);
+      if (base == ns_per_msg_.end()) continue;
+      os << "\nmessages " << (std::string(arg) == "0" ? "as in the corpus" : "of 256 bytes")
+         << ": Hyperscan " << base->second << " ns/msg";
+      for (const char* peer : {"BM_Re2Set/", "BM_Re2PerRule/"}) {
+        auto p = ns_per_msg_.find(std::string(peer) + arg);
+        if (p == ns_per_msg_.end()) continue;
+        os << "; " << std::string(peer).substr(3, std::string(peer).size() - 4) << " " << p->second
+           << " ns/msg = " << p->second / base->second << "x";
+      }
+      os << "\n";
+    }
+  }
+
+ private:
+  std::map<std::string, double> ns_per_msg_;
+  std::set<std::string> medians_;
+};
+
+}  // namespace
+}  // namespace konseki::matchers
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  const auto* w = konseki::matchers::GetWorld();
+  std::cout << w->set->rules().size() << " rules, " << w->as_is.messages.size()
+            << " corpus messages, mean text " << w->as_is.bytes / w->as_is.messages.size()
+            << " bytes\n";
+  konseki::matchers::RatioReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  reporter.PrintRatios(std::cout);
+  benchmark::Shutdown();
+  return 0;
+}
