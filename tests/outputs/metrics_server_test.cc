@@ -413,9 +413,11 @@ class PrometheusProcess {
     if (!dir_.empty()) fs::remove_all(dir_);
   }
 
+  // Starts prometheus scraping 127.0.0.1:target_port and waits until it is
+  // ready. The free port it listens on is picked by bind-and-close, so
+  // another process may take it first: then prometheus exits and we retry.
   bool Start(uint16_t target_port) {
     dir_ = MakeTempDir();
-    port_ = FreeLoopbackPort();
     WriteFile(dir_ + "/prometheus.yml",
               "global:\n"
               "  scrape_interval: 1s\n"
@@ -425,11 +427,35 @@ class PrometheusProcess {
               "    static_configs:\n"
               "      - targets: ['127.0.0.1:" +
                   std::to_string(target_port) + "']\n");
-    pid_ = Spawn({"/usr/bin/prometheus", "--config.file=" + dir_ + "/prometheus.yml",
-                  "--storage.tsdb.path=" + dir_ + "/data",
-                  "--web.listen-address=127.0.0.1:" + std::to_string(port_)},
-                 "", dir_ + "/prometheus.log");
-    return pid_ > 0;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      port_ = FreeLoopbackPort();
+      pid_ = Spawn({"/usr/bin/prometheus", "--config.file=" + dir_ + "/prometheus.yml",
+                    "--storage.tsdb.path=" + dir_ + "/data",
+                    "--web.listen-address=127.0.0.1:" + std::to_string(port_)},
+                   "", dir_ + "/prometheus.log");
+      if (pid_ <= 0) return false;
+      httplib::Client cli("127.0.0.1", port_);
+      cli.set_connection_timeout(std::chrono::milliseconds(200));
+      bool exited = false;
+      const bool ready = WaitFor(
+          [&] {
+            int status = 0;
+            if (waitpid(pid_, &status, WNOHANG) == pid_) {
+              exited = true;
+              return true;
+            }
+            auto res = cli.Get("/-/ready");
+            return res && res->status == 200;
+          },
+          std::chrono::seconds(10));
+      if (exited) {
+        pid_ = -1;
+        fs::remove_all(dir_ + "/data");
+        continue;
+      }
+      return ready;
+    }
+    return false;
   }
   uint16_t port() const { return port_; }
   std::string Log() const { return ReadFile(dir_ + "/prometheus.log"); }
@@ -456,7 +482,7 @@ TEST(MetricsServerPrometheusTest, RealPrometheusScrapesTheCounterValue) {
   ASSERT_TRUE(server.ok()) << server.status().ToString();
 
   PrometheusProcess prom;
-  ASSERT_TRUE(prom.Start((*server)->port()));
+  ASSERT_TRUE(prom.Start((*server)->port())) << prom.Log();
   httplib::Client api("127.0.0.1", prom.port());
   api.set_connection_timeout(std::chrono::seconds(1));
   api.set_read_timeout(std::chrono::seconds(2));
