@@ -164,7 +164,7 @@ Status ParseHeartbeat(const Ctx& ctx, const YAML::Node& hb, HeartbeatConfig* out
         }
         KONSEKI_RETURN_IF_ERROR(GetString(ctx, item["host"], key + ".host", &o.host_pattern));
         KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, item["silence_after_secs"],
-                                          key + ".silence_after_secs", 0.001, kYear,
+                                          key + ".silence_after_secs", 0, kYear,
                                           &o.silence_after_secs));
         out->overrides.push_back(std::move(o));
       }

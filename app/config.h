@@ -16,7 +16,7 @@ namespace konseki::app {
 
 struct HeartbeatOverride {
   std::string host_pattern;  // exact host name or a glob ("db-*")
-  double silence_after_secs = 0;
+  double silence_after_secs = 0;  // 0: never alert silence for these hosts
 };
 
 struct HeartbeatConfig {

@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "app/config.h"
 #include "app/server.h"
 #include "common/clock.h"
+#include "matchers/rule_loader.h"
 #include "matchers/rule_tool.h"
 
 namespace {

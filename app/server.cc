@@ -12,6 +12,36 @@ namespace {
 
 std::string Version() { return KONSEKI_VERSION; }
 
+// Maps the heartbeat: config section onto the tracker's options; 0 (or -1
+// for startup_grace_secs) keeps the tracker's documented default.
+matchers::HeartbeatOptions HeartbeatOptionsFromConfig(const Config& c, size_t max_host_series) {
+  const HeartbeatConfig& h = c.heartbeat;
+  matchers::HeartbeatOptions o;
+  o.silence_after_secs = h.silence_after_secs;
+  if (h.multiplier > 0) o.multiplier = h.multiplier;
+  if (h.floor_secs > 0) o.floor_secs = h.floor_secs;
+  if (h.ceiling_secs > 0) o.ceiling_secs = h.ceiling_secs;
+  if (h.clock_jump_tolerance_secs > 0) o.clock_jump_tolerance_secs = h.clock_jump_tolerance_secs;
+  if (h.save_interval_secs > 0) o.save_interval_secs = h.save_interval_secs;
+  if (h.startup_grace_secs >= 0) o.startup_grace_secs = h.startup_grace_secs;
+  o.expected_hosts = h.expected_hosts;
+  for (const HeartbeatOverride& ov : h.overrides) {
+    matchers::HeartbeatOverride m;
+    if (ov.host_pattern.find_first_of("*?[") == std::string::npos) {
+      m.host = ov.host_pattern;
+    } else {
+      m.host_pattern = ov.host_pattern;
+    }
+    m.silence_after_secs = ov.silence_after_secs;
+    o.overrides.push_back(std::move(m));
+  }
+  // The state lives beside the hosts' folders; a host can never be named
+  // ".state" (the archive refuses leading dots), so they cannot collide.
+  o.state_dir = h.state_dir.empty() ? c.archive_dir + "/.state" : h.state_dir;
+  o.max_host_metrics = max_host_series;
+  return o;
+}
+
 size_t WorkerCount(const Config& c) {
   if (c.workers > 0) return c.workers;
   unsigned n = std::thread::hardware_concurrency();
@@ -57,9 +87,15 @@ Status Server::Init() {
   rules_.Set(std::move(rules).value());
 
   outputs::AlertWriterOptions aopts;
-  aopts.file = config_.alerts_file;
+  aopts.path = config_.alerts_file;
   aopts.to_stdout = config_.alerts_stdout;
-  auto writer = outputs::AlertWriter::Create(aopts, metrics_);
+  if (!aopts.path.empty()) {
+    std::error_code ec;
+    std::filesystem::path parent = std::filesystem::path(aopts.path).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    if (ec) return Status::IoError("alerts.file: cannot create " + parent.string() + ": " + ec.message());
+  }
+  auto writer = outputs::AlertWriter::Open(aopts, metrics_);
   if (!writer.ok()) return writer.status();
   alert_writer_ = std::move(writer).value();
 
@@ -73,11 +109,30 @@ Status Server::Init() {
   }
   arch.sync_interval_secs = std::max(1, static_cast<int>(config_.archive_sync_interval_secs));
 
-  HeartbeatOptionsFromConfig(config_, &hb);  // fills state dir etc.
+  matchers::HeartbeatOptions hb = HeartbeatOptionsFromConfig(config_, config_.metrics_max_host_series);
+  if (config_.heartbeat.enabled) {
+    if (Status st = matchers::ValidateHeartbeatOptions(hb); !st.ok()) {
+      return Status::InvalidArgument(config_.source + ": heartbeat: " + st.message());
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(hb.state_dir, ec);
+    if (ec) {
+      return Status::IoError("heartbeat.state_dir: cannot create " + hb.state_dir + ": " +
+                             ec.message());
+    }
+  }
   for (size_t i = 0; i < n; ++i) {
     auto archive = outputs::Archive::Open(arch, clock_, metrics_);
     if (!archive.ok()) return archive.status();
     std::unique_ptr<matchers::HeartbeatTracker> tracker;
+    if (config_.heartbeat.enabled) {
+      tracker = std::make_unique<matchers::HeartbeatTracker>(hb, i, n, clock_, *alert_writer_,
+                                                             metrics_);
+      if (Status st = tracker->LoadState(); !st.ok()) {
+        return Status(st.code(), "heartbeat state in " + hb.state_dir + ": " + st.message() +
+                                     " (move the file away to start with no state)");
+      }
+    }
     WorkerOptions wopts;
     wopts.index = i;
     wopts.flush_each_batch = arch.sync == outputs::SyncPolicy::kBatch;
@@ -93,7 +148,7 @@ Status Server::Init() {
     switch (addr->transport) {
       case receiver::Transport::kUdp: {
         receiver::UdpOptions o;
-        o.receive_buffer_bytes = config_.udp_receive_buffer_bytes;
+        o.rcvbuf_bytes = config_.udp_receive_buffer_bytes;
         o.max_message_bytes = config_.max_message_bytes;
         auto l = receiver::UdpListener::Bind(*addr, o, static_cast<uint16_t>(id), metrics_, clock_);
         if (!l.ok()) return l.status();

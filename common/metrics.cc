@@ -1,5 +1,6 @@
 #include "common/metrics.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -32,11 +33,22 @@ MetricsRegistry::Family* MetricsRegistry::FamilyFor(std::string_view name, std::
   return &it->second;
 }
 
+namespace {
+
+// Label order does not matter to Prometheus; keep one canonical order so the
+// same set always finds the same series.
+Labels Sorted(Labels labels) {
+  std::sort(labels.begin(), labels.end());
+  return labels;
+}
+
+}  // namespace
+
 Counter* MetricsRegistry::GetCounter(std::string_view name, std::string_view help,
                                      const Labels& labels) {
   std::lock_guard<std::mutex> lock(mu_);
   Family* f = FamilyFor(name, help, Type::kCounter);
-  auto& slot = f->counters[labels];
+  auto& slot = f->counters[Sorted(labels)];
   if (!slot) slot = std::make_unique<Counter>();
   return slot.get();
 }
@@ -45,7 +57,7 @@ Gauge* MetricsRegistry::GetGauge(std::string_view name, std::string_view help,
                                  const Labels& labels) {
   std::lock_guard<std::mutex> lock(mu_);
   Family* f = FamilyFor(name, help, Type::kGauge);
-  auto& slot = f->gauges[labels];
+  auto& slot = f->gauges[Sorted(labels)];
   if (!slot) slot = std::make_unique<Gauge>();
   return slot.get();
 }
@@ -141,10 +153,11 @@ std::string MetricsRegistry::RenderPrometheus() const {
   return out;
 }
 
-double MetricsRegistry::ValueOf(std::string_view name, const Labels& labels) const {
+double MetricsRegistry::ValueOf(std::string_view name, const Labels& labels_in) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = families_.find(name);
   if (it == families_.end()) return 0;
+  const Labels labels = Sorted(labels_in);
   if (auto c = it->second.counters.find(labels); c != it->second.counters.end()) {
     return static_cast<double>(c->second->Value());
   }

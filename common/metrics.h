@@ -58,7 +58,8 @@ struct Sample {
 
 // Thread-safe. Get* may be called from any thread but is meant for set-up:
 // cache the returned pointer, which stays valid for the registry's lifetime.
-// Asking twice for the same name and labels returns the same object.
+// Asking twice for the same name and labels (in any order) returns the same
+// object; series are rendered with their labels sorted by name.
 class MetricsRegistry {
  public:
   MetricsRegistry() = default;
@@ -77,6 +78,7 @@ class MetricsRegistry {
   std::string RenderPrometheus() const;
 
   // Current value of a counter or gauge, 0 if absent (for tests and tools).
+  // Labels are matched as a set, in any order.
   double ValueOf(std::string_view name, const Labels& labels = {}) const;
 
  private:

@@ -53,7 +53,9 @@ TEST(RouterTest, OneHostsMessagesGoToOneWorkerInOrder) {
       EXPECT_EQ(HostShard(host, 4), w) << f;
       int n = std::stoi(f.substr(f.find("n=") + 2));
       auto it = last_seen.find(host);
-      if (it != last_seen.end()) EXPECT_GT(n, it->second) << "order broken for " << host;
+      if (it != last_seen.end()) {
+        EXPECT_GT(n, it->second) << "order broken for " << host;
+      }
       last_seen[host] = n;
     }
   }

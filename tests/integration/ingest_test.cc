@@ -158,9 +158,12 @@ TEST_F(IngestTest, HostileInputNeitherCrashesNorStopsOtherSenders) {
   int junk = ConnectTcp(k_.Port("tcp"));
   std::string garbage;
   for (int i = 0; i < 4096; ++i) garbage += static_cast<char>((i * 7919) & 0xff);
+  // NUL ends a frame in LF framing (RFC 6587 senders use it as a
+  // terminator), so an embedded NUL travels in an octet-counted frame.
+  const std::string with_nul("<13>Nov 23 08:00:00 nul app: a\0b", 32);
   ASSERT_TRUE(SendAll(junk, garbage + "\n<13>Nov 23 08:00:00 ../../etc app: traversal\n" +
-                                std::string("<13>Nov 23 08:00:00 nul app: a\0b\n", 34) +
-                                "<13>Nov 23 08:00:00 utf app: \xff\xfe\xc3\x28\n"));
+                                "<13>Nov 23 08:00:00 utf app: \xff\xfe\xc3\x28\n" +
+                                std::to_string(with_nul.size()) + " " + with_nul));
   SendUdp(k_.Port("udp"), std::string("\0\0\0\xff", 4));
 
   // Meanwhile a normal sender keeps flowing.
@@ -176,9 +179,20 @@ TEST_F(IngestTest, HostileInputNeitherCrashesNorStopsOtherSenders) {
   EXPECT_TRUE(k_.process().running());
   // Nothing escaped the archive dir.
   EXPECT_FALSE(std::filesystem::exists(dir_.File("etc")));
+  // Every archive file is <archive>/<one sanitised component>/<date>.log
+  // (a sanitised name may contain dots, never a separator).
   for (const auto& e : std::filesystem::recursive_directory_iterator(archive_)) {
-    EXPECT_EQ(e.path().string().find(".."), std::string::npos) << e.path();
+    auto rel = std::filesystem::relative(e.path(), archive_);
+    if (*rel.begin() == ".state") continue;
+    EXPECT_LE(std::distance(rel.begin(), rel.end()), 2) << e.path();
+    EXPECT_NE(rel.begin()->string(), "..") << e.path();
   }
+  std::set<std::string> top;
+  for (const auto& e : std::filesystem::directory_iterator(dir_.path())) {
+    top.insert(e.path().filename().string());
+  }
+  EXPECT_EQ(top, (std::set<std::string>{"alerts.jsonl", "archive", "konseki.err", "konseki.out",
+                                        "konseki.yaml", "state"}));
   // Memory stays bounded (1 GB announced, 1 MB lines): well under 300 MB.
   std::string status = ReadFile("/proc/" + std::to_string(k_.process().pid()) + "/status");
   auto pos = status.find("VmHWM:");
