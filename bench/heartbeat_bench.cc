@@ -9,10 +9,14 @@
 //    Tick only, against scanning every host record (the same HostState the
 //    tracker keeps) each second.
 #include <benchmark/benchmark.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <random>
 #include <string>
@@ -209,6 +213,43 @@ void BM_LinearScan_TickSteady(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * kSimulatedSecs * static_cast<int64_t>(hosts));
 }
 BENCHMARK(BM_LinearScan_TickSteady)->Arg(10000)->Arg(100000)->UseManualTime()->Iterations(4);
+
+// The periodic save runs on the worker thread: its cost bounds how often it
+// may run. Items = hosts written.
+void BM_HeartbeatTracker_SaveState(benchmark::State& state) {
+  const size_t hosts = static_cast<size_t>(state.range(0));
+  char dir_template[] = "/tmp/konseki-hbbench-XXXXXX";
+  const char* dir = mkdtemp(dir_template);
+  if (dir == nullptr) {
+    state.SkipWithError("mkdtemp failed");
+    return;
+  }
+  Traffic traffic(hosts);
+  FakeClock clock;
+  NullSink sink;
+  MetricsRegistry metrics;
+  HeartbeatOptions options;
+  options.state_dir = dir;
+  HeartbeatTracker tracker(options, 0, 1, clock, sink, metrics);
+  for (int round = 0; round < 3; ++round) {
+    for (Message& m : traffic.msgs) {
+      m.received = m.timestamp = clock.Now();
+      tracker.Observe(m);
+    }
+    clock.Advance(std::chrono::seconds(10));
+  }
+  std::string path = std::string(dir) + "/heartbeat.0.state";
+  for (auto _ : state) {
+    Status st = tracker.SaveState();
+    if (!st.ok()) state.SkipWithError(st.ToString().c_str());
+  }
+  struct stat sb;
+  if (stat(path.c_str(), &sb) == 0) state.counters["file_bytes"] = static_cast<double>(sb.st_size);
+  std::remove(path.c_str());
+  rmdir(dir);
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(hosts));
+}
+BENCHMARK(BM_HeartbeatTracker_SaveState)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace konseki::matchers

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <system_error>
@@ -24,7 +25,7 @@ int64_t SecsToNs(double secs) {
   if (secs > 9e9) return INT64_MAX / 4;  // ~290 years: "never" without overflow
   return static_cast<int64_t>(secs * kNsPerSec);
 }
-double NsToSecs(int64_t ns) { return static_cast<double>(ns) / kNsPerSec; }
+double NsToSecs(int64_t ns) { return static_cast<double>(ns) * (1 / kNsPerSec); }
 TimePoint FromNs(int64_t ns) { return TimePoint(Duration(ns)); }
 
 std::string FormatSecs(double secs, int decimals) {
@@ -32,8 +33,6 @@ std::string FormatSecs(double secs, int decimals) {
   std::snprintf(buf, sizeof buf, "%.*f", decimals, secs);
   return buf;
 }
-
-char FoldCase(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
 }  // namespace
 
@@ -76,19 +75,61 @@ Status ValidateHeartbeatOptions(const HeartbeatOptions& o) {
   return Status::Ok();
 }
 
+namespace {
+
+// ASCII upper-case letters of 8 bytes to lower case at once (SWAR); other
+// bytes, including non-ASCII ones, are left alone.
+inline uint64_t FoldCase8(uint64_t w) {
+  constexpr uint64_t kLow7 = 0x7F7F7F7F7F7F7F7Full;
+  constexpr uint64_t kHigh = 0x8080808080808080ull;
+  uint64_t heptets = w & kLow7;
+  uint64_t ge_a = heptets + 0x3F3F3F3F3F3F3F3Full;  // bit 7 set where byte >= 'A'
+  uint64_t gt_z = heptets + 0x2525252525252525ull;  // bit 7 set where byte > 'Z'
+  uint64_t upper = ~w & kHigh & (ge_a ^ gt_z);
+  return w | (upper >> 2);
+}
+
+// Loads n < 8 bytes into the low end of a word, zero-padded.
+inline uint64_t LoadTail(const char* p, size_t n) {
+  uint64_t w = 0;
+  std::memcpy(&w, p, n);
+  return w;
+}
+
+}  // namespace
+
 size_t HeartbeatTracker::HostHash::operator()(std::string_view h) const {
-  // Shards are chosen by konseki::HostHash modulo N, so within one shard that
-  // hash is biased; mix it before the table uses it.
-  uint64_t x = ::konseki::HostHash(h) * 0x9E3779B97F4A7C15ull;
+  // Eight bytes per step: hashing is most of a lookup for a known host.
+  constexpr uint64_t kMul = 0x9E3779B97F4A7C15ull;
+  uint64_t x = h.size() * kMul;
+  const char* p = h.data();
+  size_t n = h.size();
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    x = (x ^ FoldCase8(w)) * kMul;
+    x ^= x >> 32;
+  }
+  if (n > 0) {
+    x = (x ^ FoldCase8(LoadTail(p, n))) * kMul;
+    x ^= x >> 32;
+  }
+  x *= 0xD6E8FEB86659FD93ull;
   return static_cast<size_t>(x ^ (x >> 29));
 }
 
 bool HeartbeatTracker::HostEq::operator()(std::string_view a, std::string_view b) const {
   if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (FoldCase(a[i]) != FoldCase(b[i])) return false;
+  if (std::memcmp(a.data(), b.data(), a.size()) == 0) return true;
+  size_t i = 0;
+  for (; i + 8 <= a.size(); i += 8) {
+    uint64_t x, y;
+    std::memcpy(&x, a.data() + i, 8);
+    std::memcpy(&y, b.data() + i, 8);
+    if (FoldCase8(x) != FoldCase8(y)) return false;
   }
-  return true;
+  size_t n = a.size() - i;
+  return n == 0 || FoldCase8(LoadTail(a.data() + i, n)) == FoldCase8(LoadTail(b.data() + i, n));
 }
 
 HeartbeatTracker::HeartbeatTracker(const HeartbeatOptions& options, size_t shard, size_t num_shards,

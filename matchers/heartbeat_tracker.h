@@ -91,9 +91,10 @@ struct HeartbeatOptions {
   // heartbeat.state_dir: where heartbeat.<shard>.state files live; empty
   // disables persistence. Created if missing.
   std::string state_dir;
-  // heartbeat.save_interval_secs: Tick saves the state this often (on the
-  // worker thread: one write + fsync). 0: only when SaveState is called.
-  double save_interval_secs = 60;
+  // heartbeat.save_interval_secs: Tick saves the state this often, on the
+  // worker thread: ~360 bytes per host, then one write + fsync (10,000 hosts:
+  // 3.6 MB, ~10 ms of CPU plus the fsync). 0: only when SaveState is called.
+  double save_interval_secs = 300;
   // heartbeat.startup_grace_secs: after konseki starts, nobody is declared
   // silent before max(host threshold, startup_grace_secs) has passed.
   double startup_grace_secs = 0;

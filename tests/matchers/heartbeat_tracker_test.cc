@@ -596,6 +596,26 @@ TEST_F(HeartbeatTrackerTest, MaxHostsRefusesAndCounts) {
   EXPECT_EQ(metrics_.ValueOf("konseki_heartbeat_dropped_total", {{"reason", "max_hosts"}}), 5);
 }
 
+TEST_F(HeartbeatTrackerTest, HostNamesFoldOnlyAsciiLetters) {
+  Make();
+  Send("Web-Server-01.Example.NET");
+  Send("web-server-01.example.net");  // same host, any case, any length
+  Send("WEB-SERVER-01.EXAMPLE.NET");
+  EXPECT_EQ(tracker_->hosts_tracked(), 1u);
+  EXPECT_EQ(sink_.Count("host.new"), 1u);
+  // Bytes 0x20 apart that are not letters are different hosts, at every
+  // position of an 8-byte word.
+  const std::string pairs[][2] = {{"@", "`"}, {"[", "{"}, {"Z", "z"}, {"\xC3\x89", "\xC3\xA9"}};
+  for (const auto& pair : pairs) {
+    for (size_t pad = 0; pad < 9; ++pad) {
+      Send(std::string(pad, 'h') + pair[0]);
+      Send(std::string(pad, 'H') + pair[1]);
+    }
+  }
+  // "Z"/"z" fold together; the other three pairs stay apart.
+  EXPECT_EQ(tracker_->hosts_tracked(), 1u + 9 * (2 + 2 + 1 + 2));
+}
+
 TEST_F(HeartbeatTrackerTest, MessagesWithoutAUsableHostAreCounted) {
   Make();
   TestMessage none("", clock_.Now(), "x", "");
