@@ -186,7 +186,6 @@ int RunTestRules(const TestRulesOptions& opts, std::ostream& out, std::ostream& 
   Message msg;
   std::vector<RuleHit> hits;
   std::string line, json;
-  constexpr uint64_t kProgressEvery = 1 << 18;
 
   for (const std::string& file : opts.files) {
     std::ifstream in;
@@ -202,7 +201,7 @@ int RunTestRules(const TestRulesOptions& opts, std::ostream& out, std::ostream& 
     uint64_t line_no = 0;
     while (std::getline(*is, line)) {
       ++line_no;
-      if (line_no % kProgressEvery == 0) {
+      if (opts.progress_every_lines > 0 && line_no % opts.progress_every_lines == 0) {
         err << "test-rules: " << file << ": " << line_no << " lines, " << total_hits
             << " matches so far\n";
       }

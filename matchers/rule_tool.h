@@ -5,6 +5,7 @@
 #ifndef KONSEKI_MATCHERS_RULE_TOOL_H_
 #define KONSEKI_MATCHERS_RULE_TOOL_H_
 
+#include <cstdint>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -30,6 +31,8 @@ struct TestRulesOptions {
   // lines, one message per line. "-" reads standard input. Empty lines and
   // lines starting with '#' (comments in test corpora) are skipped.
   std::vector<std::string> files;
+  // A progress line on `err` every this many lines of a file (0: never).
+  uint64_t progress_every_lines = 1 << 18;
 };
 
 // Runs every line of every file through the Parser and the RuleSet, like

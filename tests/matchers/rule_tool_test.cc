@@ -111,7 +111,10 @@ TEST(RunTestRulesTest, PrintsMatchesAndSummary) {
                                     "\n"
                                     "Mar  7 18:53:21 bar sshd[1557]: Server listening on 0.0.0.0\n"
                                     "Mar  7 18:53:22 bar sshd[1558]: Invalid user x from "
-                                    "192.0.2.9 port 1\r\n");
+                                    "192.0.2.9 port 1\r\n"
+                                    "<86>1 2026-03-07T18:53:23.000Z bar sudo 77 - - "
+                                    "   eve : user NOT in sudoers ; TTY=pts/1 ; PWD=/ ; "
+                                    "USER=root ; COMMAND=/bin/sh\n");
   TestRulesOptions opts;
   opts.rules_dir = kPatterns;
   opts.files = {log};
@@ -120,7 +123,8 @@ TEST(RunTestRulesTest, PrintsMatchesAndSummary) {
   EXPECT_THAT(out.str(), HasSubstr(log + ":2: sshd.accepted [ssh.login] method=password user=rda "
                                          "src_ip=192.0.2.113 port=52100"));
   EXPECT_THAT(out.str(), HasSubstr(log + ":5: sshd.invalid_user [ssh.auth_failure] user=x"));
-  EXPECT_THAT(out.str(), HasSubstr("Lines: 3 read, 2 skipped (empty or #), 2 matched, 2 matches"));
+  EXPECT_THAT(out.str(), HasSubstr(log + ":6: sudo.not_in_sudoers [sudo.violation] user=eve"));
+  EXPECT_THAT(out.str(), HasSubstr("Lines: 4 read, 2 skipped (empty or #), 3 matched, 3 matches"));
   EXPECT_THAT(out.str(), HasSubstr("  1\tsshd.accepted [ssh.login]"));
 }
 
@@ -150,6 +154,22 @@ TEST(RunTestRulesTest, JsonModeWritesOneEscapedObjectPerMatch) {
                 "\"severity\":\"medium\",\"fields\":{\"user\":\"caf\xc3\xa9\","
                 "\"src_ip\":\"192.0.2.10\"}}\n");
   EXPECT_THAT(err.str(), HasSubstr("Lines: 3 read"));
+}
+
+TEST(RunTestRulesTest, ReportsProgressOnStderr) {
+  TempDir dir;
+  std::string text;
+  for (int i = 0; i < 5; ++i)
+    text += "Mar  7 18:53:22 bar sshd[1]: Invalid user x from 192.0.2.9\n";
+  const std::string log = dir.Write("big.log", text);
+  TestRulesOptions opts;
+  opts.rules_dir = kPatterns;
+  opts.files = {log};
+  opts.progress_every_lines = 2;
+  std::ostringstream out, err;
+  ASSERT_EQ(RunTestRules(opts, out, err), 0);
+  EXPECT_EQ(err.str(), "test-rules: " + log + ": 2 lines, 1 matches so far\n" +
+                           "test-rules: " + log + ": 4 lines, 3 matches so far\n");
 }
 
 TEST(RunTestRulesTest, MissingFileAndMissingRulesAreErrors) {
