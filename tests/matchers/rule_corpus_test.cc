@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <regex>
 #include <sstream>
 
@@ -309,6 +310,76 @@ TEST(RuleFalsePositiveTest, LoghubLinuxRaisesOnlyTheCountedSigns) {
   }
   ASSERT_EQ(lines.size(), 2000u - 489u - 2u);
   EXPECT_THAT(Hits(lines), ::testing::IsEmpty());
+}
+
+// Hostile input: random bytes with fragments of real signatures spliced in.
+// Nothing may crash, and every extracted value must be a piece of the text.
+TEST(RuleRobustnessTest, RandomBytesWithSignatureFragmentsNeverCrashAndFieldsComeFromTheText) {
+  StatusOr<std::vector<Rule>> rules = LoadRuleDir(kPatterns);
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  auto set = RuleSet::Compile(std::move(rules).value());
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  auto scratch = (*set)->NewScratch();
+  ASSERT_TRUE(scratch.ok());
+  const std::vector<std::string> fragments = {"Failed password for ",
+                                              "Invalid user ",
+                                              " from ",
+                                              " port ",
+                                              "rhost=",
+                                              " user=",
+                                              "refused connect from ",
+                                              "Relay access denied",
+                                              "segfault at ",
+                                              " ip ",
+                                              "IN=",
+                                              " OUT=",
+                                              "SRC=",
+                                              " DST=",
+                                              "PROTO=",
+                                              "[UFW BLOCK] ",
+                                              "\" 500 ",
+                                              "[08/Jun/2020:06:49:01 +0000] \"",
+                                              "exiting on signal ",
+                                              "type=ANOM_ABEND ",
+                                              "pid=",
+                                              "sig=",
+                                              "NOT in sudoers",
+                                              "(",
+                                              ")",
+                                              "\xff\xfe",
+                                              std::string(1, '\0'),
+                                              "\n",
+                                              "%",
+                                              "\\"};
+  const std::vector<std::string> headers = {
+      "", "<38>Mar  7 18:53:20 h sshd[1]: ", "Mar  7 18:53:20 h kernel: ",
+      "<86>1 2026-01-01T00:00:00Z h sudo 1 - - ", "Mar  7 18:53:20 h postfix/smtpd[2]: "};
+  std::mt19937 rng(20261123);
+  const receiver::Parser parser;
+  std::vector<RuleHit> hits;
+  Message msg;
+  int total_hits = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string line = headers[rng() % headers.size()];
+    const int pieces = 1 + static_cast<int>(rng() % 12);
+    for (int k = 0; k < pieces; ++k) {
+      if (rng() % 2) {
+        line += fragments[rng() % fragments.size()];
+      } else {
+        for (int b = static_cast<int>(rng() % 8); b > 0; --b) line += static_cast<char>(rng());
+      }
+    }
+    parser.Parse(line, TimePoint(std::chrono::seconds(1'767'225'600)), &msg);
+    (*set)->Match(msg, **scratch, &hits);
+    total_hits += static_cast<int>(hits.size());
+    for (const RuleHit& h : hits) {
+      for (const auto& [name, value] : h.fields) {
+        EXPECT_NE(line.find(value), std::string::npos) << h.rule->id << " " << name;
+      }
+    }
+  }
+  // The fragments do assemble into real signatures now and then.
+  EXPECT_GT(total_hits, 0);
 }
 
 }  // namespace
