@@ -363,7 +363,13 @@ void HeartbeatTracker::Observe(const Message& msg) {
 
 void HeartbeatTracker::NoteStopMessage(const Message& msg) {
   auto it = index_.find(msg.host());
-  if (it == index_.end()) return;
+  if (it == index_.end()) {
+    // Called before Observe for a host's very first line: observe it now
+    // (the Observe that follows is then a no-op apart from the counter).
+    Observe(msg);
+    it = index_.find(msg.host());
+    if (it == index_.end()) return;  // refused (no host, max_hosts)
+  }
   HostState& h = slots_[it->second].state;
   h.stop_seen = true;
   h.stop_time_ns = Ns(msg.received);

@@ -165,8 +165,8 @@ class HeartbeatTracker {
   // during the call.
   void Observe(const Message& msg);
 
-  // After Observe(msg), when the rule engine gave msg the sign
-  // syslog.stopped. Unknown hosts are ignored.
+  // When the rule engine gave msg the sign syslog.stopped; before or after
+  // Observe(msg) for the same message. A host not yet known is observed here.
   void NoteStopMessage(const Message& msg);
 
   // At least once a second and after idle waits: fires due host.silent

@@ -200,11 +200,27 @@ TEST_F(HeartbeatTrackerTest, StopMessageLongBeforeTheLastMessageIsNotLinked) {
   EXPECT_EQ(Field(*sink_.Last("host.silent"), "preceded_by_stop"), "false");
 }
 
-TEST_F(HeartbeatTrackerTest, StopMessageForAnUnknownHostIsIgnored) {
+TEST_F(HeartbeatTrackerTest, StopMessageNotedBeforeObserveIsLinkedToo) {
+  options_.silence_after_secs = 60;
   Make();
-  TestMessage stop("ghost", clock_.Now());
-  tracker_->NoteStopMessage(stop.msg());
-  EXPECT_EQ(tracker_->hosts_tracked(), 0u);
+  Send("old");
+  clock_.Advance(seconds(5));
+  // The worker's order: NoteStopMessage, then Observe; "new" is seen first here.
+  for (std::string host : {"old", "new"}) {
+    TestMessage stop(host, clock_.Now(),
+                     "<46>1 - " + host + " rsyslogd - - - exiting on signal 15");
+    tracker_->NoteStopMessage(stop.msg());
+    tracker_->Observe(stop.msg());
+  }
+  EXPECT_EQ(tracker_->hosts_tracked(), 2u);
+  EXPECT_EQ(sink_.Count("host.new"), 2u);
+  Run(seconds(61));
+  ASSERT_EQ(sink_.Count("host.silent"), 2u);
+  for (const Alert& a : sink_.alerts) {
+    if (a.sign != "host.silent") continue;
+    EXPECT_EQ(a.severity, Severity::kCritical) << a.host;
+    EXPECT_EQ(Field(a, "preceded_by_stop"), "true") << a.host;
+  }
 }
 
 TEST_F(HeartbeatTrackerTest, NewHostThresholdIsTheLearningPrior) {
