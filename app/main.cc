@@ -4,6 +4,7 @@
 // precise usage errors for free, header-only, no global state.
 #include <CLI/CLI.hpp>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <cstring>
@@ -39,6 +40,14 @@ int Run(const std::string& config_path) {
   sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
+
+  // An archive keeps one file open per active host: take every descriptor
+  // the hard limit allows (the server sizes its caches from the result).
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
 
   konseki::SystemClock clock;
   auto server = konseki::app::Server::Create(*config, clock);

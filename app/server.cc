@@ -1,5 +1,8 @@
 #include "app/server.h"
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <thread>
@@ -108,6 +111,14 @@ Status Server::Init() {
     return Status::InvalidArgument("archive.sync: unknown policy " + config_.archive_sync);
   }
   arch.sync_interval_secs = std::max(1, static_cast<int>(config_.archive_sync_interval_secs));
+  // Each worker keeps its own open files: share the descriptors we may use,
+  // leaving room for connections and everything else.
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+    size_t reserve = config_.tcp_max_connections + 256;
+    size_t avail = rl.rlim_cur > reserve ? rl.rlim_cur - reserve : 64;
+    arch.max_open_files = std::clamp<size_t>(avail / n, 16, 4096);
+  }
 
   matchers::HeartbeatOptions hb = HeartbeatOptionsFromConfig(config_, config_.metrics_max_host_series);
   if (config_.heartbeat.enabled) {
@@ -136,6 +147,7 @@ Status Server::Init() {
     WorkerOptions wopts;
     wopts.index = i;
     wopts.flush_each_batch = arch.sync == outputs::SyncPolicy::kBatch;
+    wopts.sync_at_stop = arch.sync != outputs::SyncPolicy::kNone;
     WorkerDeps deps{queues_.get(), &parser_, &rules_, alert_writer_.get(), &metrics_, &clock_};
     workers_.push_back(std::make_unique<Worker>(wopts, deps, std::move(archive).value(),
                                                 std::move(tracker)));

@@ -92,7 +92,7 @@ void Worker::Run() {
   }
   if (archive_) {
     if (!archive_->Flush().ok()) archive_errors_->Inc();
-    if (!archive_->Sync().ok()) archive_errors_->Inc();
+    if (options_.sync_at_stop && !archive_->Sync().ok()) archive_errors_->Inc();
   }
   if (heartbeat_) {
     if (Status s = heartbeat_->SaveState(); !s.ok()) {

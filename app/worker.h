@@ -27,6 +27,8 @@ struct WorkerOptions {
   size_t index = 0;
   // Flush (and so, with archive.sync: batch, fsync) after every batch.
   bool flush_each_batch = false;
+  // fsync the archive at shutdown (archive.sync is interval or batch).
+  bool sync_at_stop = true;
   // Longest time a message waits in the archive's buffers while busy; when
   // the queue runs empty the worker flushes at once.
   Duration flush_interval = std::chrono::seconds(1);

@@ -12,3 +12,9 @@ konseki_add_test(rsyslog_forward_integration_test
   LIBS konseki_test_process
   LABELS integration)
 add_dependencies(rsyslog_forward_integration_test konseki)
+
+konseki_add_test(heartbeat_integration_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/heartbeat_test.cc
+  LIBS konseki_test_process
+  LABELS integration)
+add_dependencies(heartbeat_integration_test konseki)

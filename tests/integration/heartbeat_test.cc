@@ -1,0 +1,130 @@
+// A real rsyslogd with immark (one MARK a second) forwards to konseki; the
+// test kills it with SIGKILL (no last message) and konseki must say the host
+// went silent within its threshold plus a second, then that it resumed when
+// rsyslogd is started again. A clean stop (SIGTERM: "exiting on signal 15")
+// must be linked to the silence that follows.
+#include <signal.h>
+#include <unistd.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tests/integration/konseki_process.h"
+
+namespace konseki::testing {
+namespace {
+
+constexpr char kRsyslogd[] = "/usr/sbin/rsyslogd";
+constexpr int kThresholdSecs = 3;
+
+std::vector<std::string> AlertsWithSign(const std::string& file, const std::string& sign) {
+  std::vector<std::string> out;
+  std::istringstream in(ReadFile(file));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find("\"sign\":\"" + sign + "\"") != std::string::npos) out.push_back(line);
+  }
+  return out;
+}
+
+std::string Field(const std::string& json, const std::string& key) {
+  std::smatch m;
+  std::regex re("\"" + key + "\":\"([^\"]*)\"");
+  return std::regex_search(json, m, re) ? m[1].str() : "";
+}
+
+class RsyslogSender {
+ public:
+  RsyslogSender(const TempDir& dir, int konseki_tcp_port) : dir_(dir) {
+    std::filesystem::create_directories(dir.File("rs"));
+    std::ofstream(dir.File("rsyslog.conf"))
+        << "global(workDirectory=\"" << dir.File("rs") << "\" processInternalMessages=\"on\")\n"
+        << "module(load=\"immark\" interval=\"1\")\n"
+        << "action(type=\"omfwd\" target=\"127.0.0.1\" port=\"" << konseki_tcp_port
+        << "\" protocol=\"tcp\" TCP_Framing=\"octet-counted\" "
+           "template=\"RSYSLOG_SyslogProtocol23Format\")\n";
+  }
+  bool Start() {
+    proc_ = std::make_unique<ChildProcess>();
+    std::filesystem::remove(dir_.File("rsyslog.pid"));
+    return proc_->Start({kRsyslogd, "-n", "-f", dir_.File("rsyslog.conf"), "-i",
+                         dir_.File("rsyslog.pid")},
+                        dir_.File("rsyslogd"));
+  }
+  ChildProcess& proc() { return *proc_; }
+
+ private:
+  const TempDir& dir_;
+  std::unique_ptr<ChildProcess> proc_;
+};
+
+TEST(HeartbeatIntegrationTest, KilledRsyslogdIsReportedSilentThenResumed) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  if (!HaveProgram(kRsyslogd)) GTEST_SKIP() << "rsyslogd not installed (apt-get install rsyslog)";
+  TempDir dir;
+  Konseki k;
+  std::string err;
+  const std::string alerts = dir.File("alerts.jsonl");
+  ASSERT_TRUE(k.Start(dir,
+                      "listen: [tcp://127.0.0.1:0]\n"
+                      "archive: {dir: " + dir.File("archive") + "}\n"
+                      "alerts: {file: " + alerts + ", stdout: false}\n"
+                      "metrics: {listen: ''}\nworkers: 2\n"
+                      "heartbeat:\n  silence_after_secs: " + std::to_string(kThresholdSecs) +
+                          "\n  startup_grace_secs: 0\n  state_dir: " + dir.File("state") + "\n",
+                      &err))
+      << err;
+
+  RsyslogSender rs(dir, k.Port("tcp"));
+  ASSERT_TRUE(rs.Start());
+  // Wait for a few marks so the host is known.
+  std::string host;
+  ASSERT_TRUE(WaitFor([&] {
+    for (const auto& l : ReadAllLines(dir.File("archive"))) {
+      if (l.find("-- MARK --") != std::string::npos) return true;
+    }
+    return false;
+  })) << rs.proc().Stderr();
+
+  rs.proc().Kill();  // SIGKILL: no last message
+  ASSERT_TRUE(WaitFor([&] { return !AlertsWithSign(alerts, "host.silent").empty(); },
+                      std::chrono::seconds(kThresholdSecs + 10)))
+      << ReadFile(alerts);
+  std::string silent = AlertsWithSign(alerts, "host.silent")[0];
+  // Reported within the threshold plus one second of the last message.
+  int silence = std::stoi(Field(silent, "silence_secs"));
+  EXPECT_GE(silence, kThresholdSecs);
+  EXPECT_LE(silence, kThresholdSecs + 1) << silent;
+  EXPECT_EQ(Field(silent, "preceded_by_stop"), "false");
+  EXPECT_THAT(Field(silent, "last_message"), ::testing::HasSubstr("MARK"));
+  EXPECT_EQ(AlertsWithSign(alerts, "host.silent").size(), 1u) << "one alert per outage";
+
+  ASSERT_TRUE(rs.Start());
+  ASSERT_TRUE(WaitFor([&] { return !AlertsWithSign(alerts, "host.resumed").empty(); }))
+      << ReadFile(alerts);
+  std::string resumed = AlertsWithSign(alerts, "host.resumed")[0];
+  EXPECT_EQ(Field(resumed, "host"), Field(silent, "host"));
+  EXPECT_GE(std::stod(Field(resumed, "gap_secs")), kThresholdSecs);
+
+  // A clean stop leaves "exiting on signal 15": the silence is linked to it.
+  int status = rs.proc().Signal(SIGTERM);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  ASSERT_TRUE(WaitFor([&] { return AlertsWithSign(alerts, "host.silent").size() >= 2; },
+                      std::chrono::seconds(kThresholdSecs + 10)))
+      << ReadFile(alerts);
+  std::string after_stop = AlertsWithSign(alerts, "host.silent")[1];
+  EXPECT_EQ(Field(after_stop, "preceded_by_stop"), "true") << after_stop;
+  EXPECT_EQ(Field(after_stop, "severity"), "critical");
+  EXPECT_FALSE(AlertsWithSign(alerts, "syslog.stopped").empty());
+}
+
+}  // namespace
+}  // namespace konseki::testing
