@@ -61,9 +61,6 @@ bool LiteralAlternatives(std::string_view pattern, std::vector<std::string>* nam
       return false;  // '.', '*', '(', '[', ... : a real regex
     }
   }
-  for (std::string& n : *names) {
-    for (char& ch : n) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  }
   return true;
 }
 

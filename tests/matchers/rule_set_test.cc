@@ -104,6 +104,26 @@ TEST(RuleSetTest, ProgramFilterIsAnchoredAndCaseless) {
   }
 }
 
+TEST(RuleSetTest, ProgramFilterWithRegexSyntaxOrEscapes) {
+  auto set =
+      MustCompile({MakeRule("re", {"Relay access denied"}, {}, R"(postfix(?:/[\w.-]+)*/smtpd)"),
+                   MakeRule("esc", {"authentication failure"}, {}, R"(sshd\(pam_unix\))")});
+  auto scratch = set->NewScratch();
+  std::vector<RuleHit> hits;
+  for (const char* app : {"postfix/smtpd", "postfix/submission/smtpd", "Postfix/SMTPD"}) {
+    set->Match(Msg(app, "Relay access denied"), **scratch, &hits);
+    EXPECT_THAT(HitIds(hits), ElementsAre("re")) << app;
+  }
+  for (const char* app : {"postfix/smtp", "postfix/smtpd2", "xpostfix/smtpd", "postfix"}) {
+    set->Match(Msg(app, "Relay access denied"), **scratch, &hits);
+    EXPECT_TRUE(hits.empty()) << app;
+  }
+  set->Match(Msg("sshd(pam_unix)", "authentication failure;"), **scratch, &hits);
+  EXPECT_THAT(HitIds(hits), ElementsAre("esc"));
+  set->Match(Msg("sshd(pam_unixx)", "authentication failure;"), **scratch, &hits);
+  EXPECT_TRUE(hits.empty());
+}
+
 TEST(RuleSetTest, SeveralExpressionsOfOneRuleGiveOneHitAndRulesComeInOrder) {
   auto set = MustCompile({
       MakeRule("first", {"alpha", "beta", "gamma"}),
