@@ -6,10 +6,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <memory>
-#include <regex>
 #include <string>
 
 #include "tests/receiver/capturing_frame_sink.h"
@@ -60,10 +60,12 @@ class UdpListenerTest : public ::testing::Test {
 void ExpectEachExactlyOnce(const std::vector<CapturedFrame>& frames, const std::string& tag,
                            int n) {
   std::map<int, int> seen;
-  const std::regex re(tag + "-([0-9]+)");
+  const std::string prefix = tag + "-";
   for (const CapturedFrame& f : frames) {
-    std::smatch m;
-    if (std::regex_search(f.bytes, m, re)) ++seen[std::stoi(m[1])];
+    size_t at = f.bytes.find(prefix);
+    if (at == std::string::npos) continue;
+    int number = 0;
+    if (std::sscanf(f.bytes.c_str() + at + prefix.size(), "%d end", &number) == 1) ++seen[number];
   }
   EXPECT_EQ(seen.size(), static_cast<size_t>(n));
   for (int i = 1; i <= n; ++i) EXPECT_EQ(seen[i], 1) << tag << "-" << i;
