@@ -418,6 +418,20 @@ TEST_F(TcpListenerTest, ManyConnectionsKeepPerConnectionOrder) {
   EXPECT_EQ(next.size(), static_cast<size_t>(conns));
 }
 
+TEST_F(TcpListenerTest, RefusedPushesAreCountedAsQueueFullDrops) {
+  sink_.SetRefuse(true);
+  auto l = Start(kListener);
+  ASSERT_NE(l, nullptr);
+  Client c(l->port());
+  ASSERT_TRUE(c.Send("<13>a\n<13>b\n<13>c\n"));
+  ASSERT_TRUE(WaitUntil([&] {
+    return Metric("konseki_dropped_messages_total",
+                  {{"stage", "receiver"}, {"reason", "queue_full"}}) == 3;
+  }));
+  l->Stop();
+  EXPECT_EQ(sink_.refused(), 3u);
+}
+
 TEST_F(TcpListenerTest, BindErrorsArePrecise) {
   auto first = Start(kListener);
   ASSERT_NE(first, nullptr);
