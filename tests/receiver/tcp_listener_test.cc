@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -430,6 +431,36 @@ TEST_F(TcpListenerTest, RefusedPushesAreCountedAsQueueFullDrops) {
   }));
   l->Stop();
   EXPECT_EQ(sink_.refused(), 3u);
+}
+
+TEST_F(TcpListenerTest, ThousandsOfConnectionsOnOneThread) {
+  const int conns = 2000;
+  rlimit lim{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &lim), 0);
+  const rlim_t need = 2 * conns + 64;
+  if (lim.rlim_cur < need) {
+    if (lim.rlim_max < need) GTEST_SKIP() << "RLIMIT_NOFILE hard limit below " << need;
+    lim.rlim_cur = need;
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &lim), 0);
+  }
+  auto l = Start(kListener);
+  ASSERT_NE(l, nullptr);
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int c = 0; c < conns; ++c) {
+    clients.push_back(std::make_unique<Client>(l->port()));
+    ASSERT_TRUE(clients.back()->connected()) << c;
+  }
+  // Each client sends half a message first, so every connection holds a
+  // partial frame at once, then completes it.
+  for (int c = 0; c < conns; ++c) ASSERT_TRUE(clients[c]->Send("<13>conn-"));
+  for (int c = 0; c < conns; ++c) {
+    ASSERT_TRUE(clients[c]->Send(std::to_string(c + 1) + " end\n"));
+  }
+  ASSERT_TRUE(sink_.WaitForCount(conns)) << sink_.count();
+  EXPECT_EQ(Connections(), conns);
+  ExpectEachExactlyOnce(sink_.frames(), "conn", conns);
+  l->Stop();
+  EXPECT_EQ(Connections(), 0);
 }
 
 TEST_F(TcpListenerTest, BindErrorsArePrecise) {
