@@ -89,7 +89,8 @@ void ConsumePendingSigpipe() {
 }  // namespace
 
 StatusOr<std::unique_ptr<ExecSink>> ExecSink::Create(const ExecSinkOptions& options,
-                                                     MetricsRegistry& registry) {
+                                                     MetricsRegistry& registry,
+                                                     const Clock* clock) {
   if (options.argv.empty() || options.argv[0].empty()) {
     return Status::InvalidArgument("exec alert sink: argv is empty");
   }
@@ -102,12 +103,14 @@ StatusOr<std::unique_ptr<ExecSink>> ExecSink::Create(const ExecSinkOptions& opti
   if (options.max_children == 0) {
     return Status::InvalidArgument("exec alert sink: max_children must be at least 1");
   }
-  return std::unique_ptr<ExecSink>(new ExecSink(options, std::move(program), registry));
+  return std::unique_ptr<ExecSink>(new ExecSink(options, std::move(program), registry, clock));
 }
 
-ExecSink::ExecSink(const ExecSinkOptions& options, std::string program, MetricsRegistry& registry)
+ExecSink::ExecSink(const ExecSinkOptions& options, std::string program, MetricsRegistry& registry,
+                   const Clock* clock)
     : options_(options),
       program_(std::move(program)),
+      clock_(clock != nullptr ? *clock : system_clock_),
       running_gauge_(registry.GetGauge("konseki_alert_exec_children", "Alert commands running now.",
                                        {{"sink", options.name}})),
       queue_(options.name, options.queue, registry) {
@@ -139,7 +142,7 @@ ExecSink::~ExecSink() {
 size_t ExecSink::Running() const { return running_.load(std::memory_order_relaxed); }
 
 void ExecSink::Reap() {
-  const auto now = SteadyClock::now();
+  const TimePoint now = clock_.Now();
   for (auto it = children_.begin(); it != children_.end();) {
     int status = 0;
     const pid_t r = waitpid(it->pid, &status, WNOHANG);
@@ -236,15 +239,16 @@ DeliveryResult ExecSink::Deliver(const Alert& alert) {
     queue_.CountFailure("spawn");
     return DeliveryResult::Dropped("permanent_error");
   }
-  const auto deadline = SteadyClock::now() + options_.timeout;
-  children_.push_back(Child{pid, deadline, false});
+  children_.push_back(Child{pid, clock_.Now() + options_.timeout, false});
   running_.store(children_.size(), std::memory_order_relaxed);
   running_gauge_->Set(static_cast<double>(children_.size()));
 
   fcntl(pipefd[1], F_SETFL, O_NONBLOCK);
   // A child that exits without reading (EPIPE) is judged by its exit status;
   // one that never reads is killed at its deadline by Reap().
-  if (WriteAll(pipefd[1], json, deadline) == EPIPE) ConsumePendingSigpipe();
+  if (WriteAll(pipefd[1], json, SteadyClock::now() + options_.timeout) == EPIPE) {
+    ConsumePendingSigpipe();
+  }
   close(pipefd[1]);
   return DeliveryResult::Pending();
 }

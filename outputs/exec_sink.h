@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "common/alert.h"
+#include "common/clock.h"
 #include "common/metrics.h"
 #include "common/status.h"
 #include "outputs/alert_forwarders.h"
@@ -47,9 +48,11 @@ struct ExecSinkOptions {
 class ExecSink final : public AlertSink {
  public:
   // Fails if argv is empty or argv[0] is not an executable file (searched in
-  // PATH when it has no '/').
+  // PATH when it has no '/'). clock decides when a child is past its
+  // timeout (nullptr: the system clock); it must outlive the sink.
   static StatusOr<std::unique_ptr<ExecSink>> Create(const ExecSinkOptions& options,
-                                                    MetricsRegistry& registry);
+                                                    MetricsRegistry& registry,
+                                                    const Clock* clock = nullptr);
   // Drains the queue for up to queue.drain_timeout, waits for running
   // children up to their timeout, then kills and reaps what is left.
   ~ExecSink() override;
@@ -62,17 +65,20 @@ class ExecSink final : public AlertSink {
  private:
   struct Child {
     pid_t pid;
-    std::chrono::steady_clock::time_point deadline;
+    TimePoint deadline;  // on clock_
     bool killed = false;
   };
-  ExecSink(const ExecSinkOptions& options, std::string program, MetricsRegistry& registry);
+  ExecSink(const ExecSinkOptions& options, std::string program, MetricsRegistry& registry,
+           const Clock* clock);
   DeliveryResult Deliver(const Alert& alert);
   // Reaps exited children and kills overdue ones. Delivery thread (or the
   // destructor after the thread has stopped).
   void Reap();
 
   const ExecSinkOptions options_;
-  const std::string program_;    // resolved argv[0]
+  const std::string program_;  // resolved argv[0]
+  const SystemClock system_clock_;
+  const Clock& clock_;
   std::vector<Child> children_;  // delivery thread only
   std::atomic<size_t> running_{0};
   Gauge* running_gauge_;

@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
 bool WaitFor(const std::function<bool()>& cond,
-             std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+             std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (cond()) return true;
@@ -137,21 +137,35 @@ TEST_F(ExecSinkTest, NonZeroExitIsAFailureNotRetried) {
 }
 
 TEST_F(ExecSinkTest, ChildPastItsTimeoutIsKilledWithItsProcessGroup) {
+  FakeClock clock;
   ExecSinkOptions o;
   // sh starts a grandchild; both must die at the timeout.
-  o.argv = {"/bin/sh", "-c", "sleep 30 & echo $! > \"$0/grandchild\"; wait", dir_.string()};
-  o.timeout = std::chrono::milliseconds(200);
-  auto sink = ExecSink::Create(o, registry_);
+  o.argv = {"/bin/sh", "-c",
+            "sleep 30 & echo $! > \"$0/grandchild.tmp\"; mv \"$0/grandchild.tmp\" "
+            "\"$0/grandchild\"; wait",
+            dir_.string()};
+  o.timeout = std::chrono::seconds(60);
+  auto sink = ExecSink::Create(o, registry_, &clock);
   ASSERT_TRUE(sink.ok());
   (*sink)->Emit(MakeAlert("r"));
+  ASSERT_TRUE(WaitFor([&] { return fs::exists(dir_ / "grandchild"); }));
+  const pid_t grandchild = std::stoi(ReadFile(dir_ / "grandchild"));
+  // Within its time nothing happens to it.
+  clock.Advance(std::chrono::seconds(59));
+  EXPECT_FALSE(WaitFor(
+      [&] {
+        return Value("konseki_alert_delivery_failures_total",
+                     {{"sink", "exec"}, {"reason", "timeout"}}) > 0;
+      },
+      std::chrono::milliseconds(200)));
+  EXPECT_EQ((*sink)->Running(), 1u);
+
+  clock.Advance(std::chrono::seconds(2));
   ASSERT_TRUE(WaitFor([&] {
     return Value("konseki_alert_delivery_failures_total",
                  {{"sink", "exec"}, {"reason", "timeout"}}) == 1;
   }));
   EXPECT_EQ((*sink)->Running(), 0u);
-  const std::string gc = ReadFile(dir_ / "grandchild");
-  ASSERT_FALSE(gc.empty());
-  const pid_t grandchild = std::stoi(gc);
   // The grandchild was reparented (to init or a subreaper); once killed it is
   // gone or a zombie, never still sleeping.
   EXPECT_TRUE(WaitFor([&] {
@@ -181,6 +195,23 @@ TEST_F(ExecSinkTest, CapsConcurrentChildrenAndQueuesTheRest) {
     return Value("konseki_alert_deliveries_total", {{"sink", "exec"}}) == 5;
   }));
   EXPECT_TRUE(WaitFor([&] { return (*sink)->Running() == 0; }));
+}
+
+TEST_F(ExecSinkTest, AlertLargerThanThePipeBufferArrivesWhole) {
+  ExecSinkOptions o;
+  const std::string out = (dir_ / "big.json").string();
+  o.argv = {"/bin/sh", "-c", "sleep 0.1; cat > \"$0\"", out};  // reads late
+  Alert a = MakeAlert("big");
+  a.message = std::string(300 * 1024, 'x');  // > 64 KiB pipe buffer
+  {
+    auto sink = ExecSink::Create(o, registry_);
+    ASSERT_TRUE(sink.ok());
+    (*sink)->Emit(a);
+    ASSERT_TRUE(WaitFor([&] {
+      return Value("konseki_alert_deliveries_total", {{"sink", "exec"}}) == 1;
+    }));
+  }
+  EXPECT_EQ(JsonString(ReadFile(out), "message"), a.message);
 }
 
 TEST_F(ExecSinkTest, ProgramThatIgnoresStdinStillCounts) {
