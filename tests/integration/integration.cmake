@@ -18,3 +18,6 @@ konseki_add_test(heartbeat_integration_test
   LIBS konseki_test_process
   LABELS integration)
 add_dependencies(heartbeat_integration_test konseki)
+
+include(${CMAKE_CURRENT_LIST_DIR}/relp.cmake OPTIONAL)
+include(${CMAKE_CURRENT_LIST_DIR}/tls.cmake OPTIONAL)
