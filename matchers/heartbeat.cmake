@@ -2,6 +2,7 @@
 add_library(konseki_heartbeat
   ${CMAKE_CURRENT_LIST_DIR}/cadence_estimator.cc
   ${CMAKE_CURRENT_LIST_DIR}/deadline_queue.cc
+  ${CMAKE_CURRENT_LIST_DIR}/heartbeat_index.cc
   ${CMAKE_CURRENT_LIST_DIR}/heartbeat_state.cc
   ${CMAKE_CURRENT_LIST_DIR}/heartbeat_tracker.cc
 )

@@ -26,6 +26,7 @@ namespace konseki::matchers {
 // Times are Unix nanoseconds; 0 means "never". A plain value, not thread-safe.
 // Fields are ordered hot (touched by every message) first.
 struct HostState {
+  std::string name;                // as first seen (lookups compare it, case-insensitively)
   int64_t last_seen_ns = 0;        // receive time of the newest message
   int64_t last_ts_ns = 0;          // newest host timestamp (reset when the clock went back)
   int64_t offset_baseline_ns = 0;  // max of (host timestamp - receive time) since last reset
@@ -37,7 +38,6 @@ struct HostState {
   std::string sender;              // last sender address
   std::string last_message;        // last raw line, cut to HeartbeatOptions::max_last_message_bytes
   CadenceEstimator cadence;
-  std::string name;          // as first seen (lookups are case-insensitive)
   std::string stop_message;  // raw line the rule engine flagged as syslog.stopped
   int64_t first_seen_ns = 0;
   int64_t stop_time_ns = 0;         // receive time of stop_message

@@ -98,7 +98,7 @@ inline uint64_t LoadTail(const char* p, size_t n) {
 
 }  // namespace
 
-size_t HeartbeatTracker::HostHash::operator()(std::string_view h) const {
+uint64_t HeartbeatTracker::HostHash::operator()(std::string_view h) const {
   // Eight bytes per step: hashing is most of a lookup for a known host.
   constexpr uint64_t kMul = 0x9E3779B97F4A7C15ull;
   uint64_t x = h.size() * kMul;
@@ -115,7 +115,7 @@ size_t HeartbeatTracker::HostHash::operator()(std::string_view h) const {
     x ^= x >> 32;
   }
   x *= 0xD6E8FEB86659FD93ull;
-  return static_cast<size_t>(x ^ (x >> 29));
+  return x ^ (x >> 29);
 }
 
 bool HeartbeatTracker::HostEq::operator()(std::string_view a, std::string_view b) const {
@@ -196,7 +196,7 @@ HeartbeatTracker::HeartbeatTracker(const HeartbeatOptions& options, size_t shard
                            });
 
   for (const std::string& host : options_.expected_hosts) {
-    if (HostShard(host, num_shards_) != shard_ || index_.contains(host)) continue;
+    if (HostShard(host, num_shards_) != shard_ || Lookup(host) != HeartbeatIndex::kNone) continue;
     int64_t slot = AddHost(host);
     if (slot < 0) {
       dropped_max_hosts_->Inc();
@@ -214,6 +214,11 @@ HeartbeatTracker::~HeartbeatTracker() {
   hosts_silent_->Add(-published_silent_);
   std::lock_guard<std::mutex> lock(snapshot_->mu);
   snapshot_->samples.clear();
+}
+
+uint32_t HeartbeatTracker::Lookup(std::string_view host) const {
+  return index_.Find(HostHash()(host),
+                     [&](uint32_t slot) { return HostEq()(slots_[slot].state.name, host); });
 }
 
 int64_t HeartbeatTracker::AddHost(std::string_view name) {
@@ -239,14 +244,14 @@ int64_t HeartbeatTracker::AddHost(std::string_view name) {
       break;
     }
   }
-  index_.emplace(s.state.name, slot);
+  index_.Insert(HostHash()(s.state.name), slot);
   return slot;
 }
 
 void HeartbeatTracker::RemoveHost(uint32_t slot) {
   Slot& s = slots_[slot];
   if (s.state.silent) --silent_count_;
-  index_.erase(s.state.name);
+  index_.Erase(HostHash()(s.state.name), slot);
   s = Slot();
   free_slots_.push_back(slot);
 }
@@ -299,8 +304,8 @@ void HeartbeatTracker::Observe(const Message& msg) {
 
   uint32_t slot;
   bool is_new = false;
-  if (auto it = index_.find(host); it != index_.end()) {
-    slot = it->second;
+  if (uint32_t found = Lookup(host); found != HeartbeatIndex::kNone) {
+    slot = found;
   } else {
     int64_t added = AddHost(host);
     if (added < 0) {
@@ -362,15 +367,15 @@ void HeartbeatTracker::Observe(const Message& msg) {
 }
 
 void HeartbeatTracker::NoteStopMessage(const Message& msg) {
-  auto it = index_.find(msg.host());
-  if (it == index_.end()) {
+  uint32_t slot = Lookup(msg.host());
+  if (slot == HeartbeatIndex::kNone) {
     // Called before Observe for a host's very first line: observe it now
     // (the Observe that follows is then a no-op apart from the counter).
     Observe(msg);
-    it = index_.find(msg.host());
-    if (it == index_.end()) return;  // refused (no host, max_hosts)
+    slot = Lookup(msg.host());
+    if (slot == HeartbeatIndex::kNone) return;  // refused (no host, max_hosts)
   }
-  HostState& h = slots_[it->second].state;
+  HostState& h = slots_[slot].state;
   h.stop_seen = true;
   h.stop_time_ns = Ns(msg.received);
   h.stop_message.assign(msg.raw.substr(0, options_.max_last_message_bytes));
@@ -674,8 +679,8 @@ Status HeartbeatTracker::SaveState() {
 }
 
 bool HeartbeatTracker::MergeLoaded(HostState&& loaded) {
-  if (auto it = index_.find(loaded.name); it != index_.end()) {
-    Slot& s = slots_[it->second];
+  if (uint32_t found = Lookup(loaded.name); found != HeartbeatIndex::kNone) {
+    Slot& s = slots_[found];
     if (s.state.seen && (!loaded.seen || s.state.last_seen_ns >= loaded.last_seen_ns)) {
       return false;
     }
@@ -771,15 +776,15 @@ Status HeartbeatTracker::LoadState() {
 }
 
 double HeartbeatTracker::ThresholdSecs(std::string_view host) const {
-  auto it = index_.find(host);
-  return it == index_.end() ? -1 : ThresholdFor(slots_[it->second]);
+  uint32_t slot = Lookup(host);
+  return slot == HeartbeatIndex::kNone ? -1 : ThresholdFor(slots_[slot]);
 }
 
 double HeartbeatTracker::CadenceSecs(std::string_view host) const {
-  auto it = index_.find(host);
-  return it == index_.end()
+  uint32_t slot = Lookup(host);
+  return slot == HeartbeatIndex::kNone
              ? -1
-             : slots_[it->second].state.cadence.CadenceSecs(options_.cadence_quantile);
+             : slots_[slot].state.cadence.CadenceSecs(options_.cadence_quantile);
 }
 
 }  // namespace konseki::matchers

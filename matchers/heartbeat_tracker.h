@@ -6,7 +6,8 @@
 // HostShard(host, num_shards) (common/host_shard.h); a tracker only ever sees
 // the hosts of its shard and only loads those from the state files.
 //
-// Cost: Observe is O(1) (one hash lookup by string_view, a few float adds) and
+// Cost: Observe is O(1) (one probe of a flat hash index by string_view, a few
+// float adds) and
 // does not allocate for a known host once its last_message buffer has grown to
 // the longest line it sends. Deadlines live in a lazy min-heap
 // (DeadlineQueue): a host costs one O(log n) heap push per threshold period,
@@ -19,7 +20,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "common/alert.h"
@@ -28,6 +28,7 @@
 #include "common/metrics.h"
 #include "common/status.h"
 #include "matchers/deadline_queue.h"
+#include "matchers/heartbeat_index.h"
 #include "matchers/heartbeat_state.h"
 
 namespace konseki::matchers {
@@ -207,19 +208,19 @@ class HeartbeatTracker {
   // Observe recomputes a host's threshold (to re-arm early when it dropped)
   // every this many messages; Tick recomputes it at every re-arm anyway.
   static constexpr uint32_t kRecheckEvery = 16;
-  // Case-insensitive, transparent: lookups by string_view do not allocate.
+  // Case-insensitive (ASCII letters), by string_view: lookups do not allocate.
   struct HostHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view h) const;
+    uint64_t operator()(std::string_view h) const;
   };
   struct HostEq {
-    using is_transparent = void;
     bool operator()(std::string_view a, std::string_view b) const;
   };
   struct Snapshot;
 
   static constexpr int64_t kNotArmed = INT64_MAX;
 
+  // The slot of a tracked host, or HeartbeatIndex::kNone.
+  uint32_t Lookup(std::string_view host) const;
   // Returns the slot of a new host, or -1 when max_hosts is reached.
   int64_t AddHost(std::string_view name);
   void RemoveHost(uint32_t slot);
@@ -248,7 +249,7 @@ class HeartbeatTracker {
 
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_slots_;
-  std::unordered_map<std::string, uint32_t, HostHash, HostEq> index_;
+  HeartbeatIndex index_;  // host name -> slot
   DeadlineQueue deadlines_;
 
   int64_t start_ns_;       // construction time
