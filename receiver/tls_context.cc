@@ -1,0 +1,203 @@
+#include "receiver/tls_context.h"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace konseki::receiver {
+namespace {
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+// A file that cannot be read gets the errno text, which is clearer than
+// OpenSSL's "system library" error for the same cause.
+Status CheckReadable(std::string_view key, const std::string& path) {
+  if (path.empty()) {
+    return Status::InvalidArgument("tls." + std::string(key) + " is required for tls:// listeners");
+  }
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    return Status::FromErrno("tls." + std::string(key) + " " + path, errno);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return Status::InvalidArgument("tls." + std::string(key) + " " + path + ": not a regular file");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string OpenSslErrorString(std::string_view fallback) {
+  unsigned long first = ERR_get_error();
+  ERR_clear_error();
+  if (first == 0) return std::string(fallback);
+  char buf[256];
+  ERR_error_string_n(first, buf, sizeof buf);
+  return buf;
+}
+
+bool PeerNameMatches(std::string_view pattern, std::string_view name) {
+  if (pattern.empty() || name.empty()) return false;
+  if (EqualsIgnoreCase(pattern, name)) return true;
+  if (pattern.size() < 3 || pattern[0] != '*' || pattern[1] != '.') return false;
+  const std::string_view suffix = pattern.substr(1);  // ".example.com"
+  if (name.size() <= suffix.size()) return false;
+  if (!EqualsIgnoreCase(name.substr(name.size() - suffix.size()), suffix)) return false;
+  const std::string_view label = name.substr(0, name.size() - suffix.size());
+  return label.find_first_of(".*") == std::string_view::npos;
+}
+
+namespace {
+
+bool AnyMatches(std::string_view name, const std::vector<std::string>& patterns) {
+  // Certificates with a NUL inside a name are forged; never match them.
+  if (name.find('\0') != std::string_view::npos) return false;
+  for (const std::string& p : patterns) {
+    if (PeerNameMatches(p, name)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool CertificateMatches(X509* cert, const std::vector<std::string>& patterns) {
+  if (cert == nullptr) return false;
+  bool matched = false;
+  auto* sans =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  if (sans != nullptr) {
+    for (int i = 0; i < sk_GENERAL_NAME_num(sans) && !matched; ++i) {
+      const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans, i);
+      if (gn->type != GEN_DNS) continue;
+      const ASN1_STRING* s = gn->d.dNSName;
+      matched = AnyMatches(std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                                            static_cast<size_t>(ASN1_STRING_length(s))),
+                           patterns);
+    }
+    GENERAL_NAMES_free(sans);
+  }
+  if (matched) return true;
+  X509_NAME* subject = X509_get_subject_name(cert);
+  for (int i = X509_NAME_get_index_by_NID(subject, NID_commonName, -1); i >= 0;
+       i = X509_NAME_get_index_by_NID(subject, NID_commonName, i)) {
+    const ASN1_STRING* s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i));
+    unsigned char* utf8 = nullptr;
+    int len = ASN1_STRING_to_UTF8(&utf8, s);
+    if (len < 0) continue;
+    matched = AnyMatches(std::string_view(reinterpret_cast<char*>(utf8), static_cast<size_t>(len)),
+                         patterns);
+    OPENSSL_free(utf8);
+    if (matched) return true;
+  }
+  return false;
+}
+
+StatusOr<std::unique_ptr<TlsContext>> TlsContext::Create(const TlsOptions& options) {
+  if (Status st = CheckReadable("cert_file", options.cert_file); !st.ok()) return st;
+  if (Status st = CheckReadable("key_file", options.key_file); !st.ok()) return st;
+  if (!options.permitted_peers.empty() && !options.mutual) {
+    return Status::InvalidArgument(
+        "tls.permitted_peers needs tls.mutual: true (peers are named by their client "
+        "certificates)");
+  }
+  for (const std::string& p : options.permitted_peers) {
+    if (p.empty() || (p.find('*') != std::string::npos && (p.rfind("*.", 0) != 0 || p.size() < 3 ||
+                                                           p.find('*', 1) != std::string::npos))) {
+      return Status::InvalidArgument("tls.permitted_peers: \"" + p +
+                                     "\" is not a name or a \"*.example.com\" pattern");
+    }
+  }
+  if (options.mutual) {
+    if (Status st = CheckReadable("ca_file", options.ca_file); !st.ok()) {
+      return Status(st.code(), st.message() + " (needed by tls.mutual: true)");
+    }
+  }
+
+  ERR_clear_error();
+  std::unique_ptr<TlsContext> c(new TlsContext(options));
+  c->ctx_ = SSL_CTX_new(TLS_server_method());
+  if (c->ctx_ == nullptr) return Status::Internal("SSL_CTX_new: " + OpenSslErrorString());
+  SSL_CTX* ctx = c->ctx_;
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  // Syslog clients never resume sessions and never read: no tickets, no cache.
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_num_tickets(ctx, 0);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // Idle connections give their record buffers back (~34 KiB each).
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+
+  if (SSL_CTX_use_certificate_chain_file(ctx, options.cert_file.c_str()) != 1) {
+    return Status::InvalidArgument(
+        "tls.cert_file " + options.cert_file +
+        ": cannot load a PEM certificate chain: " + OpenSslErrorString());
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx, options.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    const unsigned long err = ERR_peek_error();
+    if (ERR_GET_LIB(err) == ERR_LIB_X509 && ERR_GET_REASON(err) == X509_R_KEY_VALUES_MISMATCH) {
+      return Status::InvalidArgument("tls.key_file " + options.key_file +
+                                     " does not belong to the certificate in tls.cert_file " +
+                                     options.cert_file + ": " + OpenSslErrorString());
+    }
+    return Status::InvalidArgument("tls.key_file " + options.key_file +
+                                   ": cannot load a PEM private key: " + OpenSslErrorString());
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    return Status::InvalidArgument("tls.key_file " + options.key_file +
+                                   " does not belong to the certificate in tls.cert_file " +
+                                   options.cert_file + ": " + OpenSslErrorString());
+  }
+  if (options.mutual) {
+    if (SSL_CTX_load_verify_locations(ctx, options.ca_file.c_str(), nullptr) != 1) {
+      return Status::InvalidArgument("tls.ca_file " + options.ca_file +
+                                     ": cannot load PEM CA certificates: " + OpenSslErrorString());
+    }
+    // Names the acceptable CAs in the CertificateRequest, so clients with
+    // several certificates pick the right one.
+    STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(options.ca_file.c_str());
+    if (names == nullptr) {
+      return Status::InvalidArgument("tls.ca_file " + options.ca_file +
+                                     ": no CA certificate found: " + OpenSslErrorString());
+    }
+    SSL_CTX_set_client_CA_list(ctx, names);
+    SSL_CTX_set_app_data(ctx, c.get());
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, &VerifyCallback);
+  }
+  ERR_clear_error();
+  return c;
+}
+
+int TlsContext::VerifyCallback(int preverify_ok, X509_STORE_CTX* store) {
+  if (preverify_ok != 1) return 0;
+  if (X509_STORE_CTX_get_error_depth(store) != 0) return 1;
+  SSL* ssl =
+      static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  if (ssl == nullptr) return 0;
+  const auto* self = static_cast<const TlsContext*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+  if (self == nullptr || self->options_.permitted_peers.empty()) return 1;
+  if (CertificateMatches(X509_STORE_CTX_get_current_cert(store), self->options_.permitted_peers)) {
+    return 1;
+  }
+  // The listener reads this back (SSL_get_verify_result) to count the refusal
+  // as peer_not_permitted rather than as a bad certificate.
+  X509_STORE_CTX_set_error(store, X509_V_ERR_HOSTNAME_MISMATCH);
+  return 0;
+}
+
+TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
+
+SSL* TlsContext::NewSsl() const { return SSL_new(ctx_); }
+
+}  // namespace konseki::receiver

@@ -1,0 +1,82 @@
+// Server-side TLS configuration (RFC 5425) over OpenSSL: one SSL_CTX with the
+// certificate, key, CA and client-certificate policy, shared by the TLS
+// listeners (and later RELP over TLS).
+#ifndef KONSEKI_RECEIVER_TLS_CONTEXT_H_
+#define KONSEKI_RECEIVER_TLS_CONTEXT_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+typedef struct ssl_ctx_st SSL_CTX;
+typedef struct ssl_st SSL;
+typedef struct x509_st X509;
+typedef struct x509_store_ctx_st X509_STORE_CTX;
+
+namespace konseki::receiver {
+
+// Config key `tls:` in the server config; applies to every tls:// listener.
+struct TlsOptions {
+  // PEM certificate chain presented to clients, leaf first. Required.
+  std::string cert_file;
+  // PEM private key of the leaf certificate. Required.
+  std::string key_file;
+  // PEM CA certificates that client certificates must chain to. Required
+  // when mutual is true; ignored otherwise.
+  std::string ca_file;
+  // Require a client certificate that verifies against ca_file; a client
+  // without one is refused during the handshake.
+  bool mutual = false;
+  // If not empty, a client certificate must also carry one of these names,
+  // in its subjectAltName DNS entries or (as rsyslog does) its subject CN.
+  // Matching is case-insensitive; "*.example.com" matches exactly one more
+  // label ("a.example.com", not "example.com" nor "a.b.example.com").
+  // Requires mutual = true (like rsyslog's PermittedPeer with x509/name).
+  std::vector<std::string> permitted_peers;
+};
+
+// True if `name` (a certificate DNS name or CN) is allowed by `pattern` (one
+// permitted_peers entry) under the rules above. Pure; exposed for tests.
+bool PeerNameMatches(std::string_view pattern, std::string_view name);
+
+// True if some subjectAltName DNS entry or the subject CN of cert matches one
+// of patterns. A null cert matches nothing.
+bool CertificateMatches(X509* cert, const std::vector<std::string>& patterns);
+
+// Owns one SSL_CTX set up for a server: TLS 1.2 minimum, certificate and key
+// loaded and checked against each other, client verification per options.
+// Immutable after Create and thread-safe (OpenSSL allows SSL_new from any
+// thread on a shared SSL_CTX). Not copyable.
+class TlsContext {
+ public:
+  // Loads the files. Errors (InvalidArgument or IoError) name the option, the
+  // file and OpenSSL's error string.
+  static StatusOr<std::unique_ptr<TlsContext>> Create(const TlsOptions& options);
+  TlsContext(const TlsContext&) = delete;
+  TlsContext& operator=(const TlsContext&) = delete;
+  ~TlsContext();
+
+  // A new server-side SSL for one connection, or null if OpenSSL is out of
+  // memory. The caller owns it (SSL_free).
+  SSL* NewSsl() const;
+
+  const TlsOptions& options() const { return options_; }
+
+ private:
+  explicit TlsContext(const TlsOptions& options) : options_(options) {}
+  static int VerifyCallback(int preverify_ok, X509_STORE_CTX* store);
+
+  const TlsOptions options_;
+  SSL_CTX* ctx_ = nullptr;  // owned
+};
+
+// The first OpenSSL error on this thread's queue as text ("error:...:reason"),
+// or `fallback` if the queue is empty. Clears the queue.
+std::string OpenSslErrorString(std::string_view fallback = "no OpenSSL error");
+
+}  // namespace konseki::receiver
+
+#endif  // KONSEKI_RECEIVER_TLS_CONTEXT_H_

@@ -1,0 +1,459 @@
+#include "receiver/tls_listener.h"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+
+namespace konseki::receiver {
+namespace {
+
+constexpr int kMaxEvents = 256;
+// Connections accepted per round, so a connect storm cannot starve reads.
+constexpr int kMaxAcceptsPerRound = 64;
+// How often a blocked listener re-checks HasCapacity().
+constexpr int kBackpressurePollMs = 5;
+// How long accepting pauses after running out of file descriptors.
+constexpr auto kAcceptPause = std::chrono::milliseconds(100);
+// Read budgets per connection taken on Stop().
+constexpr int kDrainRoundsPerConnection = 16;
+// Wake-up period while connections are open, to check handshake and idle
+// timeouts on the injected Clock (which may be fake, so it is consulted on
+// each wake-up rather than slept on).
+constexpr int kTimeoutCheckMs = 100;
+
+bool IsUnexpectedEof(unsigned long err) {
+  return ERR_GET_LIB(err) == ERR_LIB_SSL &&
+         ERR_GET_REASON(err) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
+}
+
+}  // namespace
+
+struct TlsListener::Connection {
+  UniqueFd fd;
+  std::unique_ptr<SSL, SslDeleter> ssl;  // declared after fd: freed first
+  Framer framer;
+  bool established = false;
+  bool failed = false;      // a fatal TLS error: no SSL_shutdown
+  bool in_pending = false;  // listed in pending_
+  uint32_t events = EPOLLIN;
+  TimePoint accepted;
+  TimePoint last_activity;
+  char sender[kSenderTextSize];
+  size_t sender_len = 0;
+};
+
+void TlsListener::SslDeleter::operator()(SSL* s) const { SSL_free(s); }
+
+StatusOr<std::unique_ptr<TlsListener>> TlsListener::Bind(
+    const ListenAddress& address, const TlsListenerOptions& options, const TlsContext& context,
+    uint16_t listener_id, MetricsRegistry& metrics, const Clock& clock) {
+  if (address.transport != Transport::kTls) {
+    return Status::InvalidArgument("TLS listener given non-TLS address " + address.ToString());
+  }
+  if (options.max_message_bytes == 0 || options.read_chunk_bytes == 0 ||
+      options.max_connections == 0 || options.handshake_timeout_secs <= 0 ||
+      options.idle_timeout_secs < 0) {
+    return Status::InvalidArgument(
+        "TLS listener " + address.ToString() +
+        ": max_message_bytes, read_chunk_bytes, max_connections and handshake_timeout_secs "
+        "must be positive, idle_timeout_secs >= 0");
+  }
+  StatusOr<UniqueFd> fd = BindSocket(address, SOCK_STREAM);
+  if (!fd.ok()) return fd.status();
+  if (::listen(fd->get(), options.backlog) != 0) {
+    return Status::FromErrno("listen " + address.ToString(), errno);
+  }
+  StatusOr<WakeFd> wake = WakeFd::Create();
+  if (!wake.ok()) return wake.status();
+  std::unique_ptr<TlsListener> l(new TlsListener(address, options, context, listener_id, metrics,
+                                                 clock, std::move(fd).value(),
+                                                 std::move(wake).value()));
+  l->epoll_fd_.Reset(epoll_create1(EPOLL_CLOEXEC));
+  if (!l->epoll_fd_.valid()) return Status::FromErrno("epoll_create1", errno);
+  for (int watched : {l->listen_fd_.get(), l->wake_.fd()}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = watched;
+    if (epoll_ctl(l->epoll_fd_.get(), EPOLL_CTL_ADD, watched, &ev) != 0) {
+      return Status::FromErrno("epoll_ctl", errno);
+    }
+  }
+  return l;
+}
+
+TlsListener::TlsListener(const ListenAddress& address, const TlsListenerOptions& options,
+                         const TlsContext& context, uint16_t listener_id, MetricsRegistry& metrics,
+                         const Clock& clock, UniqueFd fd, WakeFd wake)
+    : options_(options),
+      context_(context),
+      listener_id_(listener_id),
+      clock_(clock),
+      listen_fd_(std::move(fd)),
+      wake_(std::move(wake)),
+      read_buf_(options.read_chunk_bytes) {
+  port_ = BoundPort(listen_fd_.get());
+  const std::string name = address.ToString();
+  const Labels l = {{"listener", name}};
+  const Labels lt = {{"listener", name}, {"transport", "tls"}};
+  received_messages_ =
+      metrics.GetCounter("konseki_received_messages_total", "Messages received by a listener", lt);
+  received_bytes_ = metrics.GetCounter("konseki_received_bytes_total",
+                                       "Message bytes received by a listener", lt);
+  truncated_ = metrics.GetCounter("konseki_truncated_messages_total",
+                                  "Messages cut to the max message size", l);
+  malformed_octet_count_ =
+      metrics.GetCounter("konseki_framing_errors_total", "Input that could not be framed as sent",
+                         {{"listener", name}, {"reason", "malformed_octet_count"}});
+  incomplete_frame_ =
+      metrics.GetCounter("konseki_framing_errors_total", "Input that could not be framed as sent",
+                         {{"listener", name}, {"reason", "incomplete_frame"}});
+  queue_full_drops_ = metrics.GetCounter("konseki_dropped_messages_total", "Messages dropped",
+                                         {{"stage", "receiver"}, {"reason", "queue_full"}});
+  rejected_max_connections_ =
+      metrics.GetCounter("konseki_connections_rejected_total", "Connections closed on accept",
+                         {{"listener", name}, {"reason", "max_connections"}});
+  accept_errors_ = metrics.GetCounter("konseki_accept_errors_total", "accept(2) failures", l);
+  connections_ = metrics.GetGauge("konseki_connections", "Open connections", l);
+  handshakes_ = metrics.GetCounter("konseki_tls_handshakes_total",
+                                   "TLS handshakes completed and accepted", l);
+  read_errors_ = metrics.GetCounter("konseki_tls_read_errors_total",
+                                    "TLS errors on established connections", l);
+  auto failure = [&](const char* reason) {
+    return metrics.GetCounter("konseki_tls_handshake_failures_total",
+                              "TLS handshakes that failed or were refused",
+                              {{"listener", name}, {"reason", reason}});
+  };
+  hs_timeout_ = failure("timeout");
+  hs_closed_ = failure("closed");
+  hs_no_peer_cert_ = failure("no_peer_cert");
+  hs_verify_failed_ = failure("cert_verify_failed");
+  hs_not_permitted_ = failure("peer_not_permitted");
+  hs_protocol_ = failure("protocol_error");
+}
+
+TlsListener::~TlsListener() { Stop(); }
+
+void TlsListener::Start(FrameSink* sink) {
+  sink_ = sink;
+  last_expiry_scan_ = clock_.Now();
+  thread_ = std::thread([this] { Run(); });
+}
+
+void TlsListener::Stop() {
+  if (!thread_.joinable()) return;
+  wake_.Signal();
+  thread_.join();
+}
+
+void TlsListener::PushFrame(const Connection& c, std::string_view bytes, bool truncated,
+                            TimePoint now) {
+  Frame f;
+  f.bytes = bytes;
+  f.sender = std::string_view(c.sender, c.sender_len);
+  f.received = now;
+  f.listener_id = listener_id_;
+  f.truncated = truncated;
+  ++pending_frames_;
+  if (!sink_->Push(f)) ++pending_refused_;
+}
+
+void TlsListener::AcceptSome() {
+  for (int i = 0; i < kMaxAcceptsPerRound; ++i) {
+    sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    int fd = accept4(listen_fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      if (errno == EINTR) continue;
+      accept_errors_->Inc();
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, listen_fd_.get(), nullptr);
+        accept_paused_ = true;
+        accept_resume_ = std::chrono::steady_clock::now() + kAcceptPause;
+        return;
+      }
+      continue;
+    }
+    if (conns_.size() >= options_.max_connections) {
+      rejected_max_connections_->Inc();
+      ::close(fd);
+      continue;
+    }
+    auto c = std::make_unique<Connection>();
+    c->fd.Reset(fd);
+    c->ssl.reset(context_.NewSsl());
+    if (c->ssl == nullptr || SSL_set_fd(c->ssl.get(), fd) != 1) {
+      ERR_clear_error();
+      accept_errors_->Inc();
+      continue;  // c closes fd
+    }
+    SSL_set_accept_state(c->ssl.get());
+    c->framer = Framer(options_.max_message_bytes, &framer_stats_);
+    c->accepted = c->last_activity = clock_.Now();
+    c->sender_len = FormatSender(reinterpret_cast<const sockaddr*>(&ss), c->sender).size();
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
+      accept_errors_->Inc();
+      continue;
+    }
+    conns_.emplace(fd, std::move(c));
+    connections_->Set(static_cast<double>(conns_.size()));
+  }
+}
+
+void TlsListener::WantEvents(Connection* c, uint32_t events) {
+  if (c->events == events) return;
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.fd = c->fd.get();
+  if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, c->fd.get(), &ev) == 0) c->events = events;
+}
+
+void TlsListener::CountHandshakeFailure(Connection* c, int ssl_error) {
+  const long verify = SSL_get_verify_result(c->ssl.get());
+  const unsigned long err = ERR_peek_error();
+  if (verify == X509_V_ERR_HOSTNAME_MISMATCH) {
+    hs_not_permitted_->Inc();
+  } else if (verify != X509_V_OK) {
+    hs_verify_failed_->Inc();
+  } else if (ERR_GET_LIB(err) == ERR_LIB_SSL &&
+             ERR_GET_REASON(err) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) {
+    hs_no_peer_cert_->Inc();
+  } else if (ssl_error == SSL_ERROR_ZERO_RETURN || ssl_error == SSL_ERROR_SYSCALL ||
+             IsUnexpectedEof(err)) {
+    hs_closed_->Inc();
+  } else {
+    hs_protocol_->Inc();
+  }
+  ERR_clear_error();
+}
+
+bool TlsListener::Handshake(Connection* c, TimePoint now) {
+  ERR_clear_error();
+  const int r = SSL_accept(c->ssl.get());
+  if (r == 1) {
+    c->established = true;
+    c->last_activity = now;
+    handshakes_->Inc();
+    WantEvents(c, EPOLLIN);
+    // The client's first records may have arrived with its Finished message.
+    return ReadSome(c, now);
+  }
+  const int e = SSL_get_error(c->ssl.get(), r);
+  if (e == SSL_ERROR_WANT_READ) {
+    WantEvents(c, EPOLLIN);
+    return true;
+  }
+  if (e == SSL_ERROR_WANT_WRITE) {
+    WantEvents(c, EPOLLOUT);
+    return true;
+  }
+  c->failed = true;
+  CountHandshakeFailure(c, e);
+  return false;
+}
+
+bool TlsListener::ReadSome(Connection* c, TimePoint now) {
+  size_t total = 0;
+  while (total < read_buf_.size()) {
+    ERR_clear_error();
+    const int want = static_cast<int>(std::min<size_t>(read_buf_.size(), INT_MAX));
+    const int n = SSL_read(c->ssl.get(), read_buf_.data(), want);
+    if (n > 0) {
+      total += static_cast<size_t>(n);
+      pending_bytes_ += static_cast<uint64_t>(n);
+      c->last_activity = now;
+      c->framer.Feed(
+          std::string_view(read_buf_.data(), static_cast<size_t>(n)),
+          [&](std::string_view bytes, bool truncated) { PushFrame(*c, bytes, truncated, now); });
+      continue;
+    }
+    const int e = SSL_get_error(c->ssl.get(), n);
+    if (e == SSL_ERROR_WANT_READ) {
+      WantEvents(c, EPOLLIN);
+      return true;
+    }
+    if (e == SSL_ERROR_WANT_WRITE) {
+      WantEvents(c, EPOLLOUT);
+      return true;
+    }
+    if (e == SSL_ERROR_ZERO_RETURN) return false;  // close_notify
+    c->failed = true;
+    const unsigned long err = ERR_peek_error();
+    // A client that closes without close_notify is common and not an error.
+    if (e == SSL_ERROR_SSL && !IsUnexpectedEof(err)) read_errors_->Inc();
+    ERR_clear_error();
+    return false;
+  }
+  // Budget used up. Bytes already inside OpenSSL would not wake epoll.
+  if (SSL_has_pending(c->ssl.get()) && !c->in_pending) {
+    c->in_pending = true;
+    pending_.push_back(c->fd.get());
+  }
+  return true;
+}
+
+bool TlsListener::Service(Connection* c, TimePoint now) {
+  return c->established ? ReadSome(c, now) : Handshake(c, now);
+}
+
+void TlsListener::CloseConnection(int fd) {
+  auto it = conns_.find(fd);
+  if (it == conns_.end()) return;
+  Connection* c = it->second.get();
+  if (c->established) {
+    const TimePoint now = clock_.Now();
+    c->framer.Finish(
+        [&](std::string_view bytes, bool truncated) { PushFrame(*c, bytes, truncated, now); });
+  }
+  conns_.erase(it);  // close(2) removes the fd from the epoll set
+  connections_->Set(static_cast<double>(conns_.size()));
+}
+
+void TlsListener::CloseExpired(TimePoint now) {
+  if (now - last_expiry_scan_ < std::chrono::seconds(1) &&
+      now - last_expiry_scan_ >= Duration::zero()) {
+    return;
+  }
+  last_expiry_scan_ = now;
+  const auto handshake_limit = std::chrono::seconds(options_.handshake_timeout_secs);
+  const auto idle_limit = std::chrono::seconds(options_.idle_timeout_secs);
+  std::vector<int> expired;
+  for (const auto& [fd, c] : conns_) {
+    if (!c->established) {
+      if (now - c->accepted >= handshake_limit) {
+        hs_timeout_->Inc();
+        expired.push_back(fd);
+      }
+    } else if (options_.idle_timeout_secs > 0 && now - c->last_activity >= idle_limit) {
+      expired.push_back(fd);
+    }
+  }
+  for (int fd : expired) CloseConnection(fd);
+}
+
+void TlsListener::PublishCounters() {
+  if (pending_frames_ > 0) received_messages_->Inc(pending_frames_);
+  if (pending_bytes_ > 0) received_bytes_->Inc(pending_bytes_);
+  if (pending_refused_ > 0) queue_full_drops_->Inc(pending_refused_);
+  pending_frames_ = pending_bytes_ = pending_refused_ = 0;
+  const FramerStats& s = framer_stats_;
+  FramerStats& p = published_stats_;
+  if (s.truncated != p.truncated) truncated_->Inc(s.truncated - p.truncated);
+  if (s.malformed_octet_count != p.malformed_octet_count) {
+    malformed_octet_count_->Inc(s.malformed_octet_count - p.malformed_octet_count);
+  }
+  if (s.incomplete_at_close != p.incomplete_at_close) {
+    incomplete_frame_->Inc(s.incomplete_at_close - p.incomplete_at_close);
+  }
+  p = s;
+}
+
+void TlsListener::Drain() {
+  const TimePoint now = clock_.Now();
+  std::vector<int> fds;
+  fds.reserve(conns_.size());
+  for (const auto& [fd, c] : conns_) fds.push_back(fd);
+  for (int fd : fds) {
+    Connection* c = conns_[fd].get();
+    bool ok = c->established;
+    for (int i = 0; ok && i < kDrainRoundsPerConnection && sink_->HasCapacity(); ++i) {
+      const uint64_t before = pending_bytes_;
+      ok = ReadSome(c, now);
+      if (pending_bytes_ == before) break;
+    }
+    if (ok && c->established && !c->failed) {
+      // Best effort close_notify; the socket is non-blocking.
+      ERR_clear_error();
+      SSL_shutdown(c->ssl.get());
+      ERR_clear_error();
+    }
+    CloseConnection(fd);
+  }
+}
+
+void TlsListener::Run() {
+  // OpenSSL writes handshake records with write(2): a client gone away must
+  // give EPIPE here, not kill the process (the signal is thread-directed).
+  sigset_t block;
+  sigemptyset(&block);
+  sigaddset(&block, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &block, nullptr);
+
+  std::vector<epoll_event> events(kMaxEvents);
+  std::vector<int> serve_pending;
+  bool stopping = false;
+  while (!stopping) {
+    if (!sink_->HasCapacity()) {
+      pollfd p{wake_.fd(), POLLIN, 0};
+      if (poll(&p, 1, kBackpressurePollMs) > 0) stopping = true;
+      continue;
+    }
+    if (accept_paused_ && std::chrono::steady_clock::now() >= accept_resume_) {
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.fd = listen_fd_.get();
+      epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, listen_fd_.get(), &ev);
+      accept_paused_ = false;
+    }
+    int timeout = conns_.empty() ? -1 : kTimeoutCheckMs;
+    if (accept_paused_) timeout = static_cast<int>(kAcceptPause.count());
+    if (!pending_.empty()) timeout = 0;
+    int n = epoll_wait(epoll_fd_.get(), events.data(), kMaxEvents, timeout);
+    if (n < 0 && errno != EINTR) break;
+    const TimePoint now = clock_.Now();
+    bool blocked = false;
+    for (int i = 0; i < n; ++i) {
+      const int fd = events[i].data.fd;
+      if (fd == wake_.fd()) {
+        stopping = true;
+      } else if (fd == listen_fd_.get()) {
+        if (!stopping) AcceptSome();
+      } else {
+        if (!sink_->HasCapacity()) {
+          blocked = true;
+          break;
+        }
+        auto it = conns_.find(fd);
+        if (it == conns_.end()) continue;
+        if (!Service(it->second.get(), now)) CloseConnection(fd);
+      }
+    }
+    if (!blocked && !pending_.empty()) {
+      serve_pending.swap(pending_);
+      for (size_t i = 0; i < serve_pending.size(); ++i) {
+        const int fd = serve_pending[i];
+        auto it = conns_.find(fd);
+        if (it == conns_.end() || !it->second->in_pending) continue;
+        if (!sink_->HasCapacity()) {
+          // Keep the rest for a later round.
+          pending_.insert(pending_.end(), serve_pending.begin() + i, serve_pending.end());
+          break;
+        }
+        it->second->in_pending = false;
+        if (!Service(it->second.get(), now)) CloseConnection(fd);
+      }
+      serve_pending.clear();
+    }
+    CloseExpired(now);
+    if (pending_frames_ > 0) sink_->Flush();
+    PublishCounters();
+  }
+  Drain();
+  sink_->Flush();
+  PublishCounters();
+  connections_->Set(0);
+}
+
+}  // namespace konseki::receiver

@@ -1,0 +1,174 @@
+// Syslog over TLS (RFC 5425): many connections, one epoll thread, each
+// connection a non-blocking OpenSSL state machine (handshake, then reads).
+#ifndef KONSEKI_RECEIVER_TLS_LISTENER_H_
+#define KONSEKI_RECEIVER_TLS_LISTENER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/frame.h"
+#include "common/metrics.h"
+#include "common/status.h"
+#include "receiver/framer.h"
+#include "receiver/listen_address.h"
+#include "receiver/socket_util.h"
+#include "receiver/tls_context.h"
+#include "receiver/unique_fd.h"
+
+namespace konseki::receiver {
+
+struct TlsListenerOptions {
+  // Longer messages are cut to this many bytes (truncated = true, counted)
+  // and the rest skipped; also bounds each connection's framing buffer.
+  size_t max_message_bytes = 65536;
+  // Connections open at once (handshaking or not). Further ones are accepted
+  // and closed at once, counted in
+  // konseki_connections_rejected_total{reason="max_connections"}.
+  size_t max_connections = 4096;
+  // Plaintext bytes taken from one connection per epoll round, so one busy
+  // sender cannot starve the others; also the size of the one read buffer.
+  size_t read_chunk_bytes = 64 * 1024;
+  // A connection that has not completed its handshake this long after accept
+  // (by the injected Clock, checked about once a clock second) is closed and
+  // counted as reason="timeout". Must be positive.
+  int handshake_timeout_secs = 10;
+  // An established connection with no bytes for this long is closed. 0: never.
+  int idle_timeout_secs = 0;
+  // listen(2) backlog.
+  int backlog = 1024;
+};
+
+// Accepts TCP connections, runs the TLS handshake and reads syslog messages
+// framed per RFC 6587 (RFC 5425 octet counting; LF framing tolerated), all on
+// one epoll thread.
+//
+// Never blocks on one connection: sockets are non-blocking and each
+// connection's SSL_accept / SSL_read is resumed when epoll says its socket is
+// ready (in or out, as OpenSSL asked). A client that connects and sends
+// nothing, stops mid-handshake or stops mid-record holds only its own slot.
+// Backpressure as in TcpListener: while sink->HasCapacity() is false nothing
+// is read or handshaken; a refused Push is counted as
+// dropped{stage="receiver",reason="queue_full"}.
+//
+// Metrics (listener = address.ToString(), transport = "tls"): the same as
+// TcpListener (konseki_received_messages_total, konseki_received_bytes_total
+// of plaintext message bytes, konseki_truncated_messages_total,
+// konseki_framing_errors_total, konseki_connections,
+// konseki_connections_rejected_total, konseki_accept_errors_total) plus
+//   konseki_tls_handshakes_total{listener}  completed and accepted handshakes
+//   konseki_tls_handshake_failures_total{listener,reason} with reason one of
+//     "timeout"            not completed within handshake_timeout_secs
+//     "closed"             the client went away during the handshake
+//     "no_peer_cert"       mutual TLS and the client sent no certificate
+//     "cert_verify_failed" the client certificate does not verify with ca_file
+//     "peer_not_permitted" verified, but no name is in permitted_peers
+//     "protocol_error"     anything else (not TLS, no common version/cipher)
+//   konseki_tls_read_errors_total{listener}  TLS errors after the handshake
+//
+// Thread-safety: Bind, Start, Stop and the destructor are called from one
+// control thread; port() from any thread.
+class TlsListener {
+ public:
+  // Creates, binds and listens; no thread runs yet. context, registry and
+  // clock must outlive the listener. context may be shared with others.
+  static StatusOr<std::unique_ptr<TlsListener>> Bind(const ListenAddress& address,
+                                                     const TlsListenerOptions& options,
+                                                     const TlsContext& context,
+                                                     uint16_t listener_id, MetricsRegistry& metrics,
+                                                     const Clock& clock);
+  TlsListener(const TlsListener&) = delete;
+  TlsListener& operator=(const TlsListener&) = delete;
+  // Stops if running.
+  ~TlsListener();
+
+  // The bound port (the kernel's choice when the address said port 0).
+  uint16_t port() const { return port_; }
+
+  // Starts the epoll thread. sink must stay valid until Stop() returns and is
+  // used only by that thread. Call at most once.
+  void Start(FrameSink* sink);
+  // Stops accepting, reads a bounded amount of what is already readable on
+  // each established connection, emits each connection's unterminated last
+  // frame, closes all connections, flushes the sink and joins. Idempotent.
+  void Stop();
+
+ private:
+  struct Connection;
+  struct SslDeleter {
+    void operator()(SSL* s) const;
+  };
+
+  TlsListener(const ListenAddress& address, const TlsListenerOptions& options,
+              const TlsContext& context, uint16_t listener_id, MetricsRegistry& metrics,
+              const Clock& clock, UniqueFd fd, WakeFd wake);
+  void Run();
+  void AcceptSome();
+  // Advances the connection; returns false if it must be closed.
+  bool Service(Connection* c, TimePoint now);
+  bool Handshake(Connection* c, TimePoint now);
+  // Reads up to read_chunk_bytes of plaintext. Returns false on EOF or error.
+  bool ReadSome(Connection* c, TimePoint now);
+  // Sets the epoll interest to what OpenSSL waits for (SSL_ERROR_WANT_*).
+  void WantEvents(Connection* c, uint32_t events);
+  void CountHandshakeFailure(Connection* c, int ssl_error);
+  void CloseConnection(int fd);
+  void CloseExpired(TimePoint now);
+  void Drain();
+  void PublishCounters();
+  void PushFrame(const Connection& c, std::string_view bytes, bool truncated, TimePoint now);
+
+  const TlsListenerOptions options_;
+  const TlsContext& context_;
+  const uint16_t listener_id_;
+  const Clock& clock_;
+  UniqueFd listen_fd_;
+  WakeFd wake_;
+  UniqueFd epoll_fd_;
+  uint16_t port_ = 0;
+
+  FrameSink* sink_ = nullptr;
+  std::thread thread_;
+
+  // Owned by the epoll thread while it runs.
+  std::unordered_map<int, std::unique_ptr<Connection>> conns_;
+  // Connections with decrypted bytes buffered inside OpenSSL that epoll will
+  // not report (the socket may be empty): served next round.
+  std::vector<int> pending_;
+  std::vector<char> read_buf_;
+  FramerStats framer_stats_;
+  FramerStats published_stats_;
+  uint64_t pending_frames_ = 0;
+  uint64_t pending_bytes_ = 0;
+  uint64_t pending_refused_ = 0;
+  bool accept_paused_ = false;
+  std::chrono::steady_clock::time_point accept_resume_;
+  TimePoint last_expiry_scan_;
+
+  Counter* received_messages_;
+  Counter* received_bytes_;
+  Counter* truncated_;
+  Counter* malformed_octet_count_;
+  Counter* incomplete_frame_;
+  Counter* queue_full_drops_;
+  Counter* rejected_max_connections_;
+  Counter* accept_errors_;
+  Counter* handshakes_;
+  Counter* read_errors_;
+  Counter* hs_timeout_;
+  Counter* hs_closed_;
+  Counter* hs_no_peer_cert_;
+  Counter* hs_verify_failed_;
+  Counter* hs_not_permitted_;
+  Counter* hs_protocol_;
+  Gauge* connections_;
+};
+
+}  // namespace konseki::receiver
+
+#endif  // KONSEKI_RECEIVER_TLS_LISTENER_H_

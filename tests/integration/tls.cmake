@@ -1,0 +1,7 @@
+# A real rsyslogd (rsyslog-gnutls) forwarding over TLS to an in-process TlsListener.
+if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/tls_test.cc)
+  konseki_add_test(tls_integration_test
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/tls_test.cc
+    LIBS konseki_tls konseki_test_process
+    LABELS integration)
+endif()

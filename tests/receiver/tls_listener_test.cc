@@ -1,0 +1,352 @@
+#include "receiver/tls_listener.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "receiver/tls_context.h"
+#include "tests/receiver/capturing_frame_sink.h"
+#include "tests/receiver/tls_test_util.h"
+
+namespace konseki::receiver {
+namespace {
+
+using testing::CertFiles;
+using testing::OctetCounted;
+using testing::TestPki;
+using testing::TlsClient;
+
+// One PKI for the whole suite: a CA, the server, a permitted client, a client
+// with a name that is not permitted, a client of an unknown CA, a CN-only client.
+struct Pki {
+  std::string dir;
+  CertFiles ca, server, client, intruder, rogue_ca, rogue, cn_only;
+};
+Pki* pki = nullptr;
+
+class TlsListenerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    // The refused clients write to closed connections.
+    signal(SIGPIPE, SIG_IGN);
+    char tmpl[] = "/tmp/konseki_tls_test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    pki = new Pki;
+    pki->dir = tmpl;
+    TestPki p(pki->dir);
+    ASSERT_TRUE(
+        p.MakeCa("ca", "konseki test CA", &pki->ca) &&
+        p.MakeLeaf("server", "konseki.test", "konseki.test", pki->ca, &pki->server) &&
+        p.MakeLeaf("client", "host1", "host1.clients.test", pki->ca, &pki->client) &&
+        p.MakeLeaf("intruder", "intruder", "intruder.other.test", pki->ca, &pki->intruder) &&
+        p.MakeCa("rogue_ca", "rogue CA", &pki->rogue_ca) &&
+        p.MakeLeaf("rogue", "rogue", "host2.clients.test", pki->rogue_ca, &pki->rogue) &&
+        p.MakeLeaf("cn_only", "web1.clients.test", "", pki->ca, &pki->cn_only))
+        << p.error();
+  }
+  static void TearDownTestSuite() {
+    if (pki != nullptr) std::filesystem::remove_all(pki->dir);
+    delete pki;
+    pki = nullptr;
+  }
+
+  TlsOptions ServerOptions(bool mutual, std::vector<std::string> peers = {}) {
+    TlsOptions o;
+    o.cert_file = pki->server.cert;
+    o.key_file = pki->server.key;
+    o.ca_file = pki->ca.cert;
+    o.mutual = mutual;
+    o.permitted_peers = std::move(peers);
+    return o;
+  }
+
+  void StartListener(const TlsOptions& tls, TlsListenerOptions opts = {}) {
+    auto ctx = TlsContext::Create(tls);
+    ASSERT_TRUE(ctx.ok()) << ctx.status().ToString();
+    context_ = std::move(ctx).value();
+    auto addr = ListenAddress::Parse("tls://127.0.0.1:0");
+    ASSERT_TRUE(addr.ok());
+    name_ = addr->ToString();
+    auto l = TlsListener::Bind(*addr, opts, *context_, 7, metrics_, clock_);
+    ASSERT_TRUE(l.ok()) << l.status().ToString();
+    listener_ = std::move(l).value();
+    listener_->Start(&sink_);
+  }
+
+  double Failures(const std::string& reason) {
+    return metrics_.ValueOf("konseki_tls_handshake_failures_total",
+                            {{"listener", name_}, {"reason", reason}});
+  }
+  double Metric(const std::string& metric) {
+    return metrics_.ValueOf(metric, {{"listener", name_}});
+  }
+
+  void TearDown() override {
+    if (listener_) listener_->Stop();
+  }
+
+  FakeClock clock_;
+  MetricsRegistry metrics_;
+  CapturingFrameSink sink_;
+  std::unique_ptr<TlsContext> context_;
+  std::unique_ptr<TlsListener> listener_;
+  std::string name_;
+};
+
+TEST_F(TlsListenerTest, CreateErrorsNameTheFileAndTheCause) {
+  TlsOptions o = ServerOptions(false);
+  o.cert_file = pki->dir + "/missing.pem";
+  auto r = TlsContext::Create(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("tls.cert_file " + o.cert_file), std::string::npos)
+      << r.status().message();
+  EXPECT_NE(r.status().message().find("No such file"), std::string::npos) << r.status().message();
+
+  o = ServerOptions(false);
+  o.cert_file = pki->dir + "/openssl.log";  // not PEM
+  r = TlsContext::Create(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("cannot load a PEM certificate chain: error:"),
+            std::string::npos)
+      << r.status().message();
+
+  o = ServerOptions(false);
+  o.key_file = pki->client.key;  // another certificate's key
+  r = TlsContext::Create(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("does not belong to the certificate in tls.cert_file " +
+                                      pki->server.cert),
+            std::string::npos)
+      << r.status().message();
+
+  o = ServerOptions(true);
+  o.ca_file.clear();
+  r = TlsContext::Create(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("tls.ca_file is required"), std::string::npos)
+      << r.status().message();
+
+  r = TlsContext::Create(ServerOptions(false, {"host1.clients.test"}));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("needs tls.mutual: true"), std::string::npos);
+
+  r = TlsContext::Create(ServerOptions(true, {"host*.clients.test"}));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("\"host*.clients.test\""), std::string::npos);
+
+  EXPECT_TRUE(TlsContext::Create(ServerOptions(true, {"*.clients.test"})).ok());
+}
+
+TEST(PeerNameTest, WildcardMatchesExactlyOneLabelCaseInsensitively) {
+  EXPECT_TRUE(PeerNameMatches("konseki.test", "KONSEKI.test"));
+  EXPECT_FALSE(PeerNameMatches("konseki.test", "konseki.test.evil"));
+  EXPECT_TRUE(PeerNameMatches("*.example.com", "web1.Example.COM"));
+  EXPECT_FALSE(PeerNameMatches("*.example.com", "example.com"));
+  EXPECT_FALSE(PeerNameMatches("*.example.com", ".example.com"));
+  EXPECT_FALSE(PeerNameMatches("*.example.com", "a.b.example.com"));
+  EXPECT_FALSE(PeerNameMatches("*.example.com", "evilexample.com"));
+  EXPECT_FALSE(PeerNameMatches("*.example.com", "*.example.com.x"));
+  EXPECT_FALSE(PeerNameMatches("", ""));
+}
+
+TEST_F(TlsListenerTest, OctetCountedAndLfFramesArriveInOrder) {
+  StartListener(ServerOptions(false));
+  TlsClient c;
+  ASSERT_TRUE(c.Connect(listener_->port(), pki->ca.cert)) << c.error();
+  std::string wire;
+  const int kCount = 300;
+  for (int i = 0; i < kCount; ++i) {
+    wire += OctetCounted("<13>1 2026-11-23T08:00:00Z h app - - - seq=" + std::to_string(i));
+  }
+  wire += "<13>lf framed\n";
+  wire += "<13>last without terminator";
+  ASSERT_TRUE(c.Send(wire)) << c.error();
+  c.Close();
+  ASSERT_TRUE(sink_.WaitForCount(kCount + 2)) << sink_.count();
+  auto frames = sink_.frames();
+  ASSERT_EQ(frames.size(), kCount + 2u);
+  for (int i = 0; i < kCount; ++i) {
+    EXPECT_EQ(frames[i].bytes, "<13>1 2026-11-23T08:00:00Z h app - - - seq=" + std::to_string(i));
+    EXPECT_EQ(frames[i].sender, "127.0.0.1");
+    EXPECT_EQ(frames[i].listener_id, 7);
+  }
+  EXPECT_EQ(frames[kCount].bytes, "<13>lf framed");
+  EXPECT_EQ(frames[kCount + 1].bytes, "<13>last without terminator");
+  EXPECT_TRUE(WaitUntil([&] {
+    return metrics_.ValueOf("konseki_received_messages_total",
+                            {{"listener", name_}, {"transport", "tls"}}) == kCount + 2;
+  }));
+  EXPECT_EQ(
+      metrics_.ValueOf("konseki_received_bytes_total", {{"listener", name_}, {"transport", "tls"}}),
+      static_cast<double>(wire.size()));
+  EXPECT_EQ(Metric("konseki_tls_handshakes_total"), 1);
+}
+
+TEST_F(TlsListenerTest, Tls12ClientAndLongMessagesAreTruncated) {
+  TlsListenerOptions opts;
+  opts.max_message_bytes = 1000;
+  StartListener(ServerOptions(false), opts);
+  TlsClient c;
+  ASSERT_TRUE(c.Connect(listener_->port(), pki->ca.cert, nullptr, TLS1_2_VERSION)) << c.error();
+  // 100 KB spans several TLS records; the framer skips what is over the max.
+  ASSERT_TRUE(c.Send(OctetCounted(std::string(100000, 'x')) + OctetCounted("<13>after")));
+  ASSERT_TRUE(sink_.WaitForCount(2));
+  auto frames = sink_.frames();
+  EXPECT_EQ(frames[0].bytes, std::string(1000, 'x'));
+  EXPECT_TRUE(frames[0].truncated);
+  EXPECT_EQ(frames[1].bytes, "<13>after");
+  EXPECT_TRUE(WaitUntil([&] { return Metric("konseki_truncated_messages_total") == 1; }));
+}
+
+TEST_F(TlsListenerTest, MutualAcceptsPermittedClientBySanOrCn) {
+  StartListener(ServerOptions(true, {"*.clients.test"}));
+  TlsClient a, b;
+  ASSERT_TRUE(a.Connect(listener_->port(), pki->ca.cert, &pki->client)) << a.error();
+  ASSERT_TRUE(a.Send(OctetCounted("<13>from san client")));
+  ASSERT_TRUE(b.Connect(listener_->port(), pki->ca.cert, &pki->cn_only)) << b.error();
+  ASSERT_TRUE(b.Send(OctetCounted("<13>from cn client")));
+  ASSERT_TRUE(sink_.WaitForCount(2)) << sink_.count();
+  EXPECT_TRUE(WaitUntil([&] { return Metric("konseki_tls_handshakes_total") == 2; }));
+  for (const char* r : {"no_peer_cert", "peer_not_permitted", "cert_verify_failed"}) {
+    EXPECT_EQ(Failures(r), 0) << r;
+  }
+}
+
+// Under TLS 1.3 the client finishes its side before the server has checked
+// its certificate: the refusal shows as a counted failure and no frames.
+TEST_F(TlsListenerTest, MutualRefusesClientWithoutCertificate) {
+  StartListener(ServerOptions(true, {"*.clients.test"}));
+  TlsClient c;
+  if (c.Connect(listener_->port(), pki->ca.cert)) c.Send(OctetCounted("<13>must not arrive"));
+  ASSERT_TRUE(WaitUntil([&] { return Failures("no_peer_cert") == 1; }))
+      << Failures("protocol_error");
+  EXPECT_EQ(sink_.count(), 0u);
+  EXPECT_EQ(Metric("konseki_tls_handshakes_total"), 0);
+}
+
+TEST_F(TlsListenerTest, MutualRefusesClientWhoseNameIsNotPermitted) {
+  StartListener(ServerOptions(true, {"*.clients.test", "konseki.test"}));
+  for (int version : {0, TLS1_2_VERSION}) {
+    TlsClient c;
+    if (c.Connect(listener_->port(), pki->ca.cert, &pki->intruder, version)) {
+      c.Send(OctetCounted("<13>must not arrive"));
+    }
+  }
+  ASSERT_TRUE(WaitUntil([&] { return Failures("peer_not_permitted") == 2; }))
+      << Failures("cert_verify_failed") << " " << Failures("protocol_error");
+  EXPECT_EQ(sink_.count(), 0u);
+}
+
+TEST_F(TlsListenerTest, MutualRefusesCertificateOfAnotherCa) {
+  StartListener(ServerOptions(true));
+  TlsClient c;
+  if (c.Connect(listener_->port(), pki->ca.cert, &pki->rogue)) c.Send(OctetCounted("<13>no"));
+  ASSERT_TRUE(WaitUntil([&] { return Failures("cert_verify_failed") == 1; }));
+  EXPECT_EQ(sink_.count(), 0u);
+}
+
+TEST_F(TlsListenerTest, PlainTextClientIsAProtocolError) {
+  StartListener(ServerOptions(false));
+  int fd = testing::ConnectLoopback(listener_->port());
+  ASSERT_GE(fd, 0);
+  const std::string line = "<13>Nov 23 08:00:00 h app: plain text on a TLS port\n";
+  ASSERT_EQ(send(fd, line.data(), line.size(), MSG_NOSIGNAL), static_cast<ssize_t>(line.size()));
+  ASSERT_TRUE(WaitUntil([&] { return Failures("protocol_error") == 1; }));
+  close(fd);
+  EXPECT_EQ(sink_.count(), 0u);
+}
+
+TEST_F(TlsListenerTest, SilentAndStalledClientsDoNotBlockOthersAndTimeOut) {
+  TlsListenerOptions opts;
+  opts.handshake_timeout_secs = 10;
+  StartListener(ServerOptions(false), opts);
+  // Connects and sends nothing.
+  int silent_tcp = testing::ConnectLoopback(listener_->port());
+  ASSERT_GE(silent_tcp, 0);
+  // Starts a ClientHello record and stops.
+  int stalled = testing::ConnectLoopback(listener_->port());
+  ASSERT_GE(stalled, 0);
+  const char partial_hello[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03";
+  ASSERT_GT(send(stalled, partial_hello, sizeof partial_hello - 1, MSG_NOSIGNAL), 0);
+  // Completes the handshake and then says nothing.
+  TlsClient silent_tls;
+  ASSERT_TRUE(silent_tls.Connect(listener_->port(), pki->ca.cert)) << silent_tls.error();
+
+  TlsClient good;
+  ASSERT_TRUE(good.Connect(listener_->port(), pki->ca.cert)) << good.error();
+  ASSERT_TRUE(good.Send(OctetCounted("<13>good one")));
+  ASSERT_TRUE(sink_.WaitForCount(1));
+  EXPECT_EQ(sink_.frames()[0].bytes, "<13>good one");
+  good.Close();
+  ASSERT_TRUE(WaitUntil([&] { return Metric("konseki_connections") == 3; }))
+      << Metric("konseki_connections");
+  EXPECT_EQ(Failures("timeout"), 0);
+
+  clock_.Advance(std::chrono::seconds(11));
+  ASSERT_TRUE(WaitUntil([&] { return Failures("timeout") == 2; })) << Failures("timeout");
+  // The established silent client is not subject to the handshake timeout.
+  EXPECT_TRUE(WaitUntil([&] { return Metric("konseki_connections") == 1; }));
+  close(silent_tcp);
+  close(stalled);
+}
+
+TEST_F(TlsListenerTest, BackpressureStopsReadingUntilCapacityReturns) {
+  StartListener(ServerOptions(false));
+  sink_.SetCapacity(false);
+  TlsClient c;
+  // The handshake waits too while there is no capacity: connect in a thread.
+  std::thread t([&] {
+    ASSERT_TRUE(c.Connect(listener_->port(), pki->ca.cert)) << c.error();
+    std::string wire;
+    for (int i = 0; i < 100; ++i) wire += OctetCounted("<13>m" + std::to_string(i));
+    ASSERT_TRUE(c.Send(wire));
+  });
+  EXPECT_FALSE(sink_.WaitForCount(1, std::chrono::milliseconds(200)));
+  sink_.SetCapacity(true);
+  t.join();
+  ASSERT_TRUE(sink_.WaitForCount(100));
+  EXPECT_EQ(sink_.pushes_without_capacity(), 0u);
+  EXPECT_EQ(sink_.frames()[99].bytes, "<13>m99");
+}
+
+TEST_F(TlsListenerTest, ConnectionsOverTheMaxAreRejected) {
+  TlsListenerOptions opts;
+  opts.max_connections = 1;
+  StartListener(ServerOptions(false), opts);
+  TlsClient a;
+  ASSERT_TRUE(a.Connect(listener_->port(), pki->ca.cert)) << a.error();
+  ASSERT_TRUE(WaitUntil([&] { return Metric("konseki_connections") == 1; }));
+  TlsClient b;
+  EXPECT_FALSE(b.Connect(listener_->port(), pki->ca.cert));
+  EXPECT_TRUE(WaitUntil([&] {
+    return metrics_.ValueOf("konseki_connections_rejected_total",
+                            {{"listener", name_}, {"reason", "max_connections"}}) == 1;
+  }));
+  ASSERT_TRUE(a.Send(OctetCounted("<13>still served")));
+  ASSERT_TRUE(sink_.WaitForCount(1));
+}
+
+TEST_F(TlsListenerTest, StopEmitsUnterminatedLastFrameOfOpenConnections) {
+  StartListener(ServerOptions(false));
+  TlsClient c;
+  ASSERT_TRUE(c.Connect(listener_->port(), pki->ca.cert)) << c.error();
+  ASSERT_TRUE(c.Send("<13>complete\n<13>partial"));
+  ASSERT_TRUE(sink_.WaitForCount(1));
+  ASSERT_TRUE(WaitUntil([&] {
+    return metrics_.ValueOf("konseki_received_bytes_total",
+                            {{"listener", name_}, {"transport", "tls"}}) > 0;
+  }));
+  listener_->Stop();
+  ASSERT_EQ(sink_.count(), 2u);
+  EXPECT_EQ(sink_.frames()[1].bytes, "<13>partial");
+  EXPECT_EQ(Metric("konseki_connections"), 0);
+}
+
+}  // namespace
+}  // namespace konseki::receiver

@@ -1,0 +1,177 @@
+// Test support for TLS: a throw-away PKI made with the openssl CLI (EC P-256
+// keys, so it takes a few tens of milliseconds) and a blocking OpenSSL client.
+#ifndef KONSEKI_TESTS_RECEIVER_TLS_TEST_UTIL_H_
+#define KONSEKI_TESTS_RECEIVER_TLS_TEST_UTIL_H_
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace konseki::receiver::testing {
+
+// Files of one certificate: <dir>/<name>.pem and <dir>/<name>.key.
+struct CertFiles {
+  std::string cert;
+  std::string key;
+};
+
+// Makes certificates under dir with the openssl CLI. Every call logs to
+// <dir>/openssl.log; error() returns that log after a failure.
+class TestPki {
+ public:
+  explicit TestPki(std::string dir) : dir_(std::move(dir)) {}
+
+  // A self-signed CA named cn. Returns false on failure.
+  bool MakeCa(const std::string& name, const std::string& cn, CertFiles* out) {
+    *out = Files(name);
+    return Run(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+        " -keyout " +
+        out->key + " -out " + out->cert + " -days 2 -subj '/CN=" + cn +
+        "' -addext basicConstraints=critical,CA:TRUE"
+        " -addext keyUsage=critical,keyCertSign,cRLSign");
+  }
+
+  // A leaf certificate for cn with subjectAltName DNS:dns (none if empty),
+  // signed by ca, usable for both server and client authentication.
+  bool MakeLeaf(const std::string& name, const std::string& cn, const std::string& dns,
+                const CertFiles& ca, CertFiles* out) {
+    *out = Files(name);
+    const std::string csr = dir_ + "/" + name + ".csr";
+    const std::string ext = dir_ + "/" + name + ".ext";
+    std::ofstream(ext) << "basicConstraints=CA:FALSE\n"
+                       << "keyUsage=critical,digitalSignature\n"
+                       << "extendedKeyUsage=serverAuth,clientAuth\n"
+                       << (dns.empty() ? "" : "subjectAltName=DNS:" + dns + "\n");
+    return Run("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+               " -keyout " +
+               out->key + " -out " + csr + " -subj '/CN=" + cn + "'") &&
+           Run("openssl x509 -req -in " + csr + " -CA " + ca.cert + " -CAkey " + ca.key +
+               " -CAserial " + dir_ + "/ca.srl -CAcreateserial -days 2 -extfile " + ext + " -out " +
+               out->cert);
+  }
+
+  std::string error() const {
+    std::ifstream in(dir_ + "/openssl.log");
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+ private:
+  CertFiles Files(const std::string& name) const {
+    return {dir_ + "/" + name + ".pem", dir_ + "/" + name + ".key"};
+  }
+  bool Run(const std::string& cmd) {
+    const std::string full = "(" + cmd + ") >>" + dir_ + "/openssl.log 2>&1";
+    return std::system(full.c_str()) == 0;
+  }
+  std::string dir_;
+};
+
+// Plain TCP connect to 127.0.0.1:port; -1 on failure.
+inline int ConnectLoopback(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// A blocking OpenSSL client that verifies the server against a CA and the
+// name "konseki.test", optionally presenting a client certificate.
+class TlsClient {
+ public:
+  TlsClient() = default;
+  TlsClient(const TlsClient&) = delete;
+  TlsClient& operator=(const TlsClient&) = delete;
+  ~TlsClient() { Close(); }
+
+  // Connects and completes the handshake (as far as the client sees it: in
+  // TLS 1.3 the server may still refuse the client certificate afterwards).
+  // max_version 0 means the library's highest.
+  bool Connect(uint16_t port, const std::string& ca_file, const CertFiles* client_cert = nullptr,
+               int max_version = 0) {
+    ctx_ = SSL_CTX_new(TLS_client_method());
+    if (ctx_ == nullptr) return Fail("SSL_CTX_new");
+    if (max_version != 0) SSL_CTX_set_max_proto_version(ctx_, max_version);
+    if (SSL_CTX_load_verify_locations(ctx_, ca_file.c_str(), nullptr) != 1) return Fail("load CA");
+    SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
+    if (client_cert != nullptr &&
+        (SSL_CTX_use_certificate_chain_file(ctx_, client_cert->cert.c_str()) != 1 ||
+         SSL_CTX_use_PrivateKey_file(ctx_, client_cert->key.c_str(), SSL_FILETYPE_PEM) != 1)) {
+      return Fail("load client cert");
+    }
+    fd_ = ConnectLoopback(port);
+    if (fd_ < 0) return Fail("connect");
+    ssl_ = SSL_new(ctx_);
+    SSL_set_fd(ssl_, fd_);
+    SSL_set1_host(ssl_, "konseki.test");
+    if (SSL_connect(ssl_) != 1) return Fail("SSL_connect");
+    return true;
+  }
+
+  // Writes all of data; false if the connection failed.
+  bool Send(const std::string& data) {
+    size_t off = 0;
+    while (off < data.size()) {
+      int n = SSL_write(ssl_, data.data() + off, static_cast<int>(data.size() - off));
+      if (n <= 0) return Fail("SSL_write");
+      off += static_cast<size_t>(n);
+    }
+    return true;
+  }
+
+  // Sends close_notify and closes the socket.
+  void Close() {
+    if (ssl_ != nullptr) {
+      SSL_shutdown(ssl_);
+      SSL_free(ssl_);
+      ssl_ = nullptr;
+    }
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+    if (ctx_ != nullptr) SSL_CTX_free(ctx_);
+    ctx_ = nullptr;
+  }
+
+  const std::string& error() const { return error_; }
+
+ private:
+  bool Fail(const std::string& what) {
+    char buf[256] = "";
+    unsigned long e = ERR_get_error();
+    if (e != 0) ERR_error_string_n(e, buf, sizeof buf);
+    ERR_clear_error();
+    error_ = what + ": " + buf;
+    return false;
+  }
+
+  SSL_CTX* ctx_ = nullptr;
+  SSL* ssl_ = nullptr;
+  int fd_ = -1;
+  std::string error_;
+};
+
+// "LEN SP MSG" (RFC 5425 / RFC 6587 octet counting).
+inline std::string OctetCounted(const std::string& msg) {
+  return std::to_string(msg.size()) + " " + msg;
+}
+
+}  // namespace konseki::receiver::testing
+
+#endif  // KONSEKI_TESTS_RECEIVER_TLS_TEST_UTIL_H_
