@@ -4,6 +4,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -22,6 +23,9 @@ constexpr int kDrainChunksPerConnection = 16;
 // Wake-up period while an idle timeout is configured (the Clock may be fake,
 // so it is consulted on each wake-up rather than slept on).
 constexpr int kIdleCheckMs = 100;
+// Longest wait before re-checking paused (rate-limited) connections; the
+// Clock may be fake, so its time is re-read on each wake-up.
+constexpr int kMaxRateLimitCheckMs = 100;
 
 }  // namespace
 
@@ -39,6 +43,9 @@ StatusOr<std::unique_ptr<TcpListener>> TcpListener::Bind(const ListenAddress& ad
         "TCP listener " + address.ToString() +
         ": max_message_bytes, read_chunk_bytes and max_connections must be positive, "
         "idle_timeout_secs >= 0");
+  }
+  if (Status s = options.rate_limit.Validate(); !s.ok()) {
+    return Status::InvalidArgument("listener " + address.ToString() + ": " + s.message());
   }
   StatusOr<UniqueFd> fd = BindSocket(address, SOCK_STREAM);
   if (!fd.ok()) return fd.status();
@@ -70,7 +77,9 @@ TcpListener::TcpListener(const ListenAddress& address, const TcpOptions& options
       clock_(clock),
       listen_fd_(std::move(fd)),
       wake_(std::move(wake)),
-      read_buf_(options.read_chunk_bytes) {
+      read_buf_(options.read_chunk_bytes),
+      reporter_(options.alerts, address.ToString(), "tcp", metrics, options.refusal_alerts),
+      limiter_(options.rate_limit) {
   port_ = BoundPort(listen_fd_.get());
   const std::string name = address.ToString();
   const Labels l = {{"listener", name}};
@@ -94,6 +103,11 @@ TcpListener::TcpListener(const ListenAddress& address, const TcpOptions& options
                          {{"listener", name}, {"reason", "max_connections"}});
   accept_errors_ = metrics.GetCounter("konseki_accept_errors_total", "accept(2) failures", l);
   connections_ = metrics.GetGauge("konseki_connections", "Open connections", l);
+  refused_senders_ = metrics.GetCounter("konseki_refused_senders_total",
+                                        "Connections or datagrams from senders not allowed", lt);
+  rate_limit_pauses_ = metrics.GetCounter(
+      "konseki_rate_limit_pauses_total",
+      "Times a connection stopped being read because its sender exceeded its rate limit", lt);
 }
 
 TcpListener::~TcpListener() { Stop(); }
@@ -142,6 +156,13 @@ void TcpListener::AcceptSome() {
       }
       continue;  // ECONNABORTED and the like concern one connection only
     }
+    const SenderAddress src = SenderAddress::FromSockaddr(reinterpret_cast<const sockaddr*>(&ss));
+    if (!options_.allow.Allows(src)) {
+      refused_senders_->Inc();
+      ::close(fd);
+      reporter_.Report(src, clock_.Now());
+      continue;
+    }
     if (conns_.size() >= options_.max_connections) {
       rejected_max_connections_->Inc();
       ::close(fd);
@@ -151,6 +172,7 @@ void TcpListener::AcceptSome() {
     c->fd.Reset(fd);
     c->framer = Framer(options_.max_message_bytes, &framer_stats_);
     c->last_activity = clock_.Now();
+    c->src = src;
     c->sender_len = FormatSender(reinterpret_cast<const sockaddr*>(&ss), c->sender).size();
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -169,9 +191,14 @@ bool TcpListener::ReadOnce(Connection* c, TimePoint now) {
   if (n > 0) {
     pending_bytes_ += static_cast<uint64_t>(n);
     c->last_activity = now;
+    const uint64_t frames_before = pending_frames_;
     c->framer.Feed(
         std::string_view(read_buf_.data(), static_cast<size_t>(n)),
         [&](std::string_view bytes, bool truncated) { PushFrame(*c, bytes, truncated, now); });
+    if (limiter_.enabled() &&
+        !limiter_.TakeWithDebt(c->src, now, static_cast<double>(pending_frames_ - frames_before))) {
+      Pause(c);
+    }
     return true;
   }
   if (n == 0) return false;
@@ -185,6 +212,7 @@ void TcpListener::CloseConnection(int fd) {
   const TimePoint now = clock_.Now();
   c->framer.Finish(
       [&](std::string_view bytes, bool truncated) { PushFrame(*c, bytes, truncated, now); });
+  if (c->paused) std::erase(paused_, fd);
   // close(2) removes the fd from the epoll set.
   conns_.erase(it);
   connections_->Set(static_cast<double>(conns_.size()));
@@ -200,9 +228,45 @@ void TcpListener::CloseIdle(TimePoint now) {
   const auto limit = std::chrono::seconds(options_.idle_timeout_secs);
   std::vector<int> idle;
   for (const auto& [fd, c] : conns_) {
-    if (now - c->last_activity >= limit) idle.push_back(fd);
+    // A paused connection is quiet because we do not read it.
+    if (!c->paused && now - c->last_activity >= limit) idle.push_back(fd);
   }
   for (int fd : idle) CloseConnection(fd);
+}
+
+void TcpListener::Pause(Connection* c) {
+  if (c->paused) return;
+  epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, c->fd.get(), nullptr);
+  c->paused = true;
+  paused_.push_back(c->fd.get());
+  rate_limit_pauses_->Inc();
+}
+
+int TcpListener::ResumeReady(TimePoint now) {
+  if (paused_.empty()) return -1;
+  Duration next = std::chrono::milliseconds(kMaxRateLimitCheckMs);
+  std::vector<int> broken;
+  std::erase_if(paused_, [&](int fd) {
+    auto it = conns_.find(fd);
+    if (it == conns_.end()) return true;
+    Connection* c = it->second.get();
+    const Duration wait = limiter_.TimeUntilToken(c->src, now);
+    if (wait > Duration::zero()) {
+      next = std::min(next, wait);
+      return false;
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    c->paused = false;
+    c->last_activity = now;
+    if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) broken.push_back(fd);
+    return true;
+  });
+  for (int fd : broken) CloseConnection(fd);
+  if (paused_.empty()) return -1;
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(next).count();
+  return static_cast<int>(std::clamp<int64_t>(ms, 1, kMaxRateLimitCheckMs));
 }
 
 void TcpListener::PublishCounters() {
@@ -257,6 +321,8 @@ void TcpListener::Run() {
     int timeout = -1;
     if (options_.idle_timeout_secs > 0) timeout = kIdleCheckMs;
     if (accept_paused_) timeout = static_cast<int>(kAcceptPause.count());
+    const int resume_ms = ResumeReady(clock_.Now());
+    if (resume_ms >= 0 && (timeout < 0 || resume_ms < timeout)) timeout = resume_ms;
     int n = epoll_wait(epoll_fd_.get(), events.data(), kMaxEvents, timeout);
     if (n < 0 && errno != EINTR) break;
     const TimePoint now = clock_.Now();

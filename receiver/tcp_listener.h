@@ -11,13 +11,16 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/alert.h"
 #include "common/clock.h"
 #include "common/frame.h"
 #include "common/metrics.h"
 #include "common/status.h"
 #include "receiver/framer.h"
 #include "receiver/listen_address.h"
+#include "receiver/sender_allowlist.h"
 #include "receiver/socket_util.h"
+#include "receiver/token_bucket.h"
 #include "receiver/unique_fd.h"
 
 namespace konseki::receiver {
@@ -37,6 +40,19 @@ struct TcpOptions {
   int idle_timeout_secs = 0;
   // listen(2) backlog: connections the kernel queues before we accept them.
   int backlog = 1024;
+  // Senders accepted; default-constructed = everyone. A connection from
+  // elsewhere is accepted and closed at once, counted and reported to
+  // `alerts`.
+  SenderAllowlist allow;
+  // Per-source-address token bucket (all connections from one address share
+  // it). A sender over its rate is not read until its bucket refills; nothing
+  // is dropped and other senders are unaffected. Disabled by default.
+  TokenBucketOptions rate_limit;
+  // Where refusals are reported (sign "receiver.refused", rate-limited per
+  // RefusalReporterOptions); null = not reported. Not owned; must be
+  // thread-safe and outlive the listener.
+  AlertSink* alerts = nullptr;
+  RefusalReporterOptions refusal_alerts;
 };
 
 // Accepts connections and reads all of them on one epoll thread, framing each
@@ -57,6 +73,10 @@ struct TcpOptions {
 //   konseki_connections{listener} (gauge)
 //   konseki_connections_rejected_total{listener,reason="max_connections"}
 //   konseki_accept_errors_total{listener} (e.g. out of file descriptors)
+//   konseki_refused_senders_total{listener,transport} (connections not allowed)
+//   konseki_suppressed_alerts_total{sign="receiver.refused"}
+//   konseki_rate_limit_pauses_total{listener,transport} (a connection stopped
+//     being read because its sender ran out of tokens)
 //
 // Thread-safety: Bind, Start, Stop and the destructor are called from one
 // control thread; port() from any thread.
@@ -92,6 +112,8 @@ class TcpListener {
     TimePoint last_activity;
     char sender[kSenderTextSize];
     size_t sender_len = 0;
+    SenderAddress src;
+    bool paused = false;  // out of tokens: not in the epoll set
   };
 
   TcpListener(const ListenAddress& address, const TcpOptions& options, uint16_t listener_id,
@@ -106,6 +128,11 @@ class TcpListener {
   void CloseIdle(TimePoint now);
   void Drain();
   void PublishCounters();
+  // Rate limit: stop watching c until its sender has a token again.
+  void Pause(Connection* c);
+  // Re-arms paused connections whose sender has a token; returns the epoll
+  // timeout (ms) until the next check, -1 if nothing is paused.
+  int ResumeReady(TimePoint now);
   void PushFrame(const Connection& c, std::string_view bytes, bool truncated, TimePoint now);
 
   const TcpOptions options_;
@@ -130,6 +157,9 @@ class TcpListener {
   bool accept_paused_ = false;
   std::chrono::steady_clock::time_point accept_resume_;
   TimePoint last_idle_scan_;
+  RefusalReporter reporter_;
+  SenderRateLimiter limiter_;
+  std::vector<int> paused_;  // fds of paused connections
 
   Counter* received_messages_;
   Counter* received_bytes_;
@@ -139,6 +169,8 @@ class TcpListener {
   Counter* queue_full_drops_;
   Counter* rejected_max_connections_;
   Counter* accept_errors_;
+  Counter* refused_senders_;
+  Counter* rate_limit_pauses_;
   Gauge* connections_;
 };
 

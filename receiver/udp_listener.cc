@@ -27,6 +27,9 @@ StatusOr<std::unique_ptr<UdpListener>> UdpListener::Bind(const ListenAddress& ad
     return Status::InvalidArgument("UDP listener " + address.ToString() +
                                    ": max_message_bytes and batch_size must be positive");
   }
+  if (Status s = options.rate_limit.Validate(); !s.ok()) {
+    return Status::InvalidArgument("listener " + address.ToString() + ": " + s.message());
+  }
   StatusOr<UniqueFd> fd = BindSocket(address, SOCK_DGRAM);
   if (!fd.ok()) return fd.status();
   StatusOr<WakeFd> wake = WakeFd::Create();
@@ -60,7 +63,9 @@ UdpListener::UdpListener(const ListenAddress& address, const UdpOptions& options
       listener_id_(listener_id),
       clock_(clock),
       fd_(std::move(fd)),
-      wake_(std::move(wake)) {
+      wake_(std::move(wake)),
+      reporter_(options.alerts, address.ToString(), "udp", metrics, options.refusal_alerts),
+      limiter_(options.rate_limit) {
   port_ = BoundPort(fd_.get());
   const std::string name = address.ToString();
   const Labels lt = {{"listener", name}, {"transport", "udp"}};
@@ -77,6 +82,10 @@ UdpListener::UdpListener(const ListenAddress& address, const UdpOptions& options
                                      {{"stage", "kernel"}, {"reason", "udp_receive_buffer"}});
   queue_full_drops_ = metrics.GetCounter("konseki_dropped_messages_total", "Messages dropped",
                                          {{"stage", "receiver"}, {"reason", "queue_full"}});
+  refused_senders_ = metrics.GetCounter("konseki_refused_senders_total",
+                                        "Connections or datagrams from senders not allowed", lt);
+  rate_limit_drops_ = metrics.GetCounter("konseki_dropped_messages_total", "Messages dropped",
+                                         {{"stage", "receiver"}, {"reason", "rate_limit"}});
 
   const size_t n = options_.batch_size;
   const size_t slot = options_.max_message_bytes + 1;
@@ -129,6 +138,10 @@ int UdpListener::ReceiveBatch() {
   uint64_t truncated = 0;
   uint64_t empty = 0;
   uint64_t refused = 0;
+  uint64_t refused_senders = 0;
+  uint64_t rate_limited = 0;
+  const bool check_allow = !options_.allow.allows_all();
+  const bool check_rate = limiter_.enabled();
   bool saw_ovfl = false;
   uint32_t ovfl = 0;
   for (int i = 0; i < got; ++i) {
@@ -140,6 +153,20 @@ int UdpListener::ReceiveBatch() {
       }
     }
     size_t len = msgs_[i].msg_len;
+    if (check_allow || check_rate) {
+      const SenderAddress src =
+          SenderAddress::FromSockaddr(reinterpret_cast<const sockaddr*>(&addrs_[i]));
+      if (check_allow && !options_.allow.Allows(src)) {
+        ++refused_senders;
+        reporter_.Report(src, now);
+        continue;
+      }
+      if (check_rate && !limiter_.TryTake(src, now)) {
+        ++rate_limited;
+        bytes += len;
+        continue;
+      }
+    }
     bytes += len;
     const char* p = static_cast<const char*>(iovs_[i].iov_base);
     bool cut = (h.msg_flags & MSG_TRUNC) != 0;
@@ -167,7 +194,9 @@ int UdpListener::ReceiveBatch() {
     if (!sink_->Push(f)) ++refused;
   }
   sink_->Flush();
-  received_messages_->Inc(static_cast<uint64_t>(got));
+  received_messages_->Inc(static_cast<uint64_t>(got) - refused_senders);
+  if (refused_senders > 0) refused_senders_->Inc(refused_senders);
+  if (rate_limited > 0) rate_limit_drops_->Inc(rate_limited);
   received_bytes_->Inc(bytes);
   if (truncated > 0) truncated_->Inc(truncated);
   if (empty > 0) empty_datagrams_->Inc(empty);

@@ -11,12 +11,15 @@
 #include <thread>
 #include <vector>
 
+#include "common/alert.h"
 #include "common/clock.h"
 #include "common/frame.h"
 #include "common/metrics.h"
 #include "common/status.h"
 #include "receiver/listen_address.h"
+#include "receiver/sender_allowlist.h"
 #include "receiver/socket_util.h"
+#include "receiver/token_bucket.h"
 #include "receiver/unique_fd.h"
 
 namespace konseki::receiver {
@@ -31,11 +34,25 @@ struct UdpOptions {
   int rcvbuf_bytes = 8 * 1024 * 1024;
   // Datagrams fetched per recvmmsg(2) call; the sink is flushed after each.
   size_t batch_size = 64;
+  // Senders accepted; default-constructed = everyone. A datagram from
+  // elsewhere is dropped, counted and reported to `alerts`.
+  SenderAllowlist allow;
+  // Per-source-address token bucket; datagrams beyond it are dropped and
+  // counted. Disabled by default.
+  TokenBucketOptions rate_limit;
+  // Where refusals are reported (sign "receiver.refused", rate-limited per
+  // RefusalReporterOptions); null = not reported. Not owned; must be
+  // thread-safe and outlive the listener.
+  AlertSink* alerts = nullptr;
+  RefusalReporterOptions refusal_alerts;
 };
 
 // Receives datagrams on one socket with recvmmsg on its own thread and pushes
 // each one as a Frame (a trailing LF, CR or NUL is removed; empty datagrams are
-// counted as framing errors and skipped).
+// counted as framing errors and skipped). Datagrams from senders outside
+// options.allow are dropped before anything else (not counted as received);
+// datagrams beyond the sender's rate limit are counted as received, then
+// dropped.
 //
 // Metrics (listener = address.ToString(), transport = "udp"):
 //   konseki_received_messages_total{listener,transport}, konseki_received_bytes_total
@@ -43,6 +60,9 @@ struct UdpOptions {
 //   konseki_framing_errors_total{listener,reason="empty_datagram"}
 //   konseki_dropped_messages_total{stage="kernel",reason="udp_receive_buffer"} (SO_RXQ_OVFL)
 //   konseki_dropped_messages_total{stage="receiver",reason="queue_full"} (Push refused)
+//   konseki_dropped_messages_total{stage="receiver",reason="rate_limit"}
+//   konseki_refused_senders_total{listener,transport} (one per refused datagram)
+//   konseki_suppressed_alerts_total{sign="receiver.refused"}
 //
 // Thread-safety: Bind, Start, Stop and the destructor are called from one
 // control thread; port() and granted_rcvbuf_bytes() from any thread.
@@ -104,6 +124,8 @@ class UdpListener {
   std::vector<char> control_;  // per-slot cmsg space for SO_RXQ_OVFL
   size_t control_slot_ = 0;
   uint32_t last_kernel_drops_ = 0;
+  RefusalReporter reporter_;
+  SenderRateLimiter limiter_;
 
   Counter* received_messages_;
   Counter* received_bytes_;
@@ -111,6 +133,8 @@ class UdpListener {
   Counter* empty_datagrams_;
   Counter* kernel_drops_;
   Counter* queue_full_drops_;
+  Counter* refused_senders_;
+  Counter* rate_limit_drops_;
 };
 
 }  // namespace konseki::receiver
