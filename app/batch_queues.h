@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/frame.h"
 #include "common/metrics.h"
 
 namespace konseki::app {
@@ -30,9 +31,11 @@ struct Batch {
     uint16_t listener_id;
     bool truncated;
     TimePoint received;
+    uint64_t ack_cookie;  // 0: nobody waits for this one
   };
   std::string bytes;
   std::vector<Entry> entries;
+  AckSink* ack_sink = nullptr;  // set when any entry has an ack_cookie
 
   std::string_view frame(const Entry& e) const { return {bytes.data() + e.offset, e.length}; }
   std::string_view sender(const Entry& e) const {
@@ -41,6 +44,7 @@ struct Batch {
   void Clear() {
     bytes.clear();
     entries.clear();
+    ack_sink = nullptr;
   }
 };
 
@@ -62,10 +66,18 @@ class BatchQueues {
 
   // True while worker `w` has room under its limit.
   bool HasRoom(size_t w) const {
-    return queues_[w]->depth.load(std::memory_order_relaxed) < max_per_worker_;
+    return queues_[w]->depth.load(std::memory_order_relaxed) < max_per_worker_ &&
+           !queues_[w]->blocked.load(std::memory_order_relaxed);
   }
-  // True while every worker has room (TCP reads only then).
+  // True while every worker has room and none is blocked (TCP reads only then).
   bool AllHaveRoom() const;
+
+  // A worker that cannot write its archive (disk full, permissions) marks
+  // itself blocked: it stops taking batches, so TCP and RELP stop reading
+  // and UDP drops (counted) until it can write again.
+  void SetBlocked(size_t w, bool blocked) {
+    queues_[w]->blocked.store(blocked, std::memory_order_relaxed);
+  }
 
   // Always enqueues (TCP already checked AllHaveRoom before reading, so the
   // overshoot is bounded by one read).
@@ -79,6 +91,7 @@ class BatchQueues {
   struct WorkerQueue {
     moodycamel::BlockingConcurrentQueue<Batch*> q;
     std::atomic<size_t> depth{0};
+    std::atomic<bool> blocked{false};
   };
   std::vector<std::unique_ptr<WorkerQueue>> queues_;
   moodycamel::ConcurrentQueue<Batch*> pool_;

@@ -6,10 +6,11 @@
 namespace konseki::app {
 
 Router::Router(BatchQueues& queues, const receiver::Parser& parser, bool drop_when_full,
-               std::string listener_name, MetricsRegistry& metrics)
+               std::string listener_name, MetricsRegistry& metrics, AckSink* ack_sink)
     : queues_(queues),
       parser_(parser),
       drop_when_full_(drop_when_full),
+      ack_sink_(ack_sink),
       open_(queues.num_workers(), nullptr),
       dropped_(metrics.GetCounter("konseki_dropped_messages_total",
                                   "Messages dropped, by pipeline stage and reason.",
@@ -41,6 +42,8 @@ bool Router::Push(const Frame& frame) {
   e.listener_id = frame.listener_id;
   e.truncated = frame.truncated;
   e.received = frame.received;
+  e.ack_cookie = frame.ack_cookie;
+  if (frame.ack_cookie != 0) b->ack_sink = ack_sink_;
   b->entries.push_back(e);
   if (b->entries.size() >= kMaxFramesPerBatch || b->bytes.size() >= kMaxBytesPerBatch) {
     queues_.Enqueue(w, b);

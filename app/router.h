@@ -19,8 +19,10 @@ class Router final : public FrameSink {
  public:
   // drop_when_full: UDP (true) drops frames for a full worker queue and
   // counts them; TCP/RELP (false) rely on HasCapacity() backpressure.
+  // ack_sink (may be null) receives the ack cookies of this listener's frames
+  // once they are stored; it must outlive the workers' use of the batches.
   Router(BatchQueues& queues, const receiver::Parser& parser, bool drop_when_full,
-         std::string listener_name, MetricsRegistry& metrics);
+         std::string listener_name, MetricsRegistry& metrics, AckSink* ack_sink = nullptr);
   ~Router() override;
 
   bool Push(const Frame& frame) override;
@@ -34,6 +36,7 @@ class Router final : public FrameSink {
   BatchQueues& queues_;
   const receiver::Parser& parser_;
   bool drop_when_full_;
+  AckSink* ack_sink_;
   std::vector<Batch*> open_;  // one per worker, nullptr when none
   Counter* dropped_;
 };

@@ -185,6 +185,22 @@ Status Server::Init() {
         routers_.push_back(std::make_unique<Router>(*queues_, parser_, false, name, metrics_));
         break;
       }
+      case receiver::Transport::kRelp: {
+        receiver::RelpListenerOptions o;
+        o.max_message_bytes = config_.max_message_bytes;
+        o.max_connections = config_.tcp_max_connections;
+        auto l =
+            receiver::RelpListener::Bind(*addr, o, static_cast<uint16_t>(id), metrics_, clock_);
+        if (!l.ok()) return l.status();
+        receiver::ListenAddress bound = *addr;
+        bound.port = (*l)->port();
+        bound_.push_back(bound.ToString());
+        // Frames are acked back to the listener once archived.
+        routers_.push_back(
+            std::make_unique<Router>(*queues_, parser_, false, name, metrics_, l->get()));
+        relp_.push_back(std::move(l).value());
+        break;
+      }
       default:
         return Status::InvalidArgument("listen: " + name +
                                        ": this transport is not available in this build yet");
@@ -206,6 +222,7 @@ void Server::Start() {
   size_t r = 0;
   for (auto& l : udp_) l->Start(routers_[r++].get());
   for (auto& l : tcp_) l->Start(routers_[r++].get());
+  for (auto& l : relp_) l->Start(routers_[r++].get());
 }
 
 void Server::Reload() {
@@ -237,9 +254,12 @@ void Server::Stop() {
   // Listeners first (their Stop flushes their router), then drain workers.
   for (auto& l : udp_) l->Stop();
   for (auto& l : tcp_) l->Stop();
+  for (auto& l : relp_) l->Stop();  // stops reading; its thread stays for the acks
   for (auto& r : routers_) r->Flush();
   for (auto& w : workers_) w->RequestStop();
   for (auto& w : workers_) w->Join();
+  // Every ack the workers will give is queued now: answer, serverclose, close.
+  for (auto& l : relp_) l->Shutdown();
   if (metrics_server_) metrics_server_->Stop();
 }
 

@@ -20,6 +20,7 @@
 #include "outputs/alert_writer.h"
 #include "outputs/metrics_server.h"
 #include "receiver/parser.h"
+#include "receiver/relp_listener.h"
 #include "receiver/tcp_listener.h"
 #include "receiver/udp_listener.h"
 
@@ -64,6 +65,7 @@ class Server {
   std::vector<std::unique_ptr<Router>> routers_;
   std::vector<std::unique_ptr<receiver::UdpListener>> udp_;
   std::vector<std::unique_ptr<receiver::TcpListener>> tcp_;
+  std::vector<std::unique_ptr<receiver::RelpListener>> relp_;
   std::vector<std::string> bound_;
   std::unique_ptr<outputs::MetricsServer> metrics_server_;
   Gauge* rules_loaded_ = nullptr;

@@ -80,6 +80,15 @@ void Worker::RefreshRules() {
 void Worker::Run() {
   const size_t w = options_.index;
   for (;;) {
+    if (blocked_) {
+      // The archive cannot be written: take no more batches (TCP and RELP
+      // stop reading, UDP drops and counts) and retry a few times a second.
+      if (stop_.load(std::memory_order_acquire)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      FlushArchive();
+      if (heartbeat_) heartbeat_->Tick();
+      continue;
+    }
     Batch* batch = deps_.queues->Dequeue(w, std::chrono::milliseconds(100));
     if (batch != nullptr) {
       Process(*batch);
@@ -91,7 +100,7 @@ void Worker::Run() {
     Housekeeping(true);
   }
   if (archive_) {
-    if (!archive_->Flush().ok()) archive_errors_->Inc();
+    FlushArchive();
     if (options_.sync_at_stop && !archive_->Sync().ok()) archive_errors_->Inc();
   }
   if (heartbeat_) {
@@ -111,7 +120,17 @@ void Worker::Process(Batch& batch) {
       parse_issue_counters_[static_cast<size_t>(msg.issue)]->Inc();
     }
     if (e.truncated) truncated_seen_->Inc();
-    if (archive_ && !archive_->Append(msg).ok()) archive_errors_->Inc();
+    if (archive_) {
+      Status st = archive_->Append(msg);
+      if (!st.ok()) archive_errors_->Inc();
+      // A line the archive refused (its error buffer is full) is not stored:
+      // it must not be acknowledged, so the sender keeps it.
+      if (e.ack_cookie != 0 && st.code() != StatusCode::kUnavailable) {
+        pending_acks_.push_back({batch.ack_sink, e.ack_cookie});
+      }
+    } else if (e.ack_cookie != 0) {
+      pending_acks_.push_back({batch.ack_sink, e.ack_cookie});
+    }
 
     bool stop_message = false;
     if (rules_) {
@@ -139,23 +158,66 @@ void Worker::Process(Batch& batch) {
   }
   processed_->Inc(batch.entries.size());
   dirty_ = true;
-  if (archive_ && options_.flush_each_batch) {
-    if (!archive_->Flush().ok()) archive_errors_->Inc();
-    dirty_ = false;
-    last_flush_ = deps_.clock->Now();
+  // Senders waiting for acknowledgements get them right after this batch is
+  // written (one write, and one fsync with archive.sync: batch, for the whole
+  // batch: group commit).
+  if (options_.flush_each_batch || !pending_acks_.empty()) FlushArchive();
+}
+
+void Worker::FlushArchive() {
+  Status st = archive_ ? archive_->Flush() : Status::Ok();
+  last_flush_ = deps_.clock->Now();
+  if (!st.ok()) {
+    archive_errors_->Inc();
+    if (!blocked_) {
+      blocked_ = true;
+      deps_.queues->SetBlocked(options_.index, true);
+      Alert a;
+      a.time = a.received = last_flush_;
+      a.host = "konseki";
+      a.rule = "konseki.archive";
+      a.sign = "archive.write_failed";
+      a.severity = Severity::kCritical;
+      a.title = "The archive cannot be written: konseki stops reading TCP and RELP senders, "
+                "withholds RELP acknowledgements and drops UDP (counted) until it can write";
+      a.fields.emplace_back("worker", std::to_string(options_.index));
+      a.fields.emplace_back("error", st.message());
+      deps_.alerts->Emit(a);
+      std::fprintf(stderr, "konseki: worker %zu: archive blocked: %s\n", options_.index,
+                   st.ToString().c_str());
+    }
+    return;
   }
+  dirty_ = false;
+  if (blocked_) {
+    blocked_ = false;
+    deps_.queues->SetBlocked(options_.index, false);
+    std::fprintf(stderr, "konseki: worker %zu: archive writable again\n", options_.index);
+  }
+  ReleaseAcks();
+}
+
+void Worker::ReleaseAcks() {
+  // Hand the cookies over per sink, in order (usually one sink per batch).
+  size_t i = 0;
+  while (i < pending_acks_.size()) {
+    AckSink* sink = pending_acks_[i].first;
+    ack_scratch_.clear();
+    while (i < pending_acks_.size() && pending_acks_[i].first == sink) {
+      ack_scratch_.push_back(pending_acks_[i].second);
+      ++i;
+    }
+    if (sink != nullptr) sink->Acknowledge(ack_scratch_.data(), ack_scratch_.size());
+  }
+  pending_acks_.clear();
 }
 
 void Worker::Housekeeping(bool idle) {
   TimePoint now = deps_.clock->Now();
   if (reopen_.exchange(false, std::memory_order_acq_rel) && archive_) archive_->Reopen();
-  // Flush when idle or at least every flush_interval; also every second while
-  // nothing arrives, so data held back by a write error is retried.
-  if (archive_ && ((idle && dirty_) || now - last_flush_ >= options_.flush_interval)) {
-    if (!archive_->Flush().ok()) archive_errors_->Inc();
-    last_flush_ = now;
-    dirty_ = false;
-  }
+  // Flush when idle or at least every flush_interval, so a line never waits
+  // in a buffer for long.
+  if ((idle && dirty_) || now - last_flush_ >= options_.flush_interval) FlushArchive();
   if (heartbeat_) heartbeat_->Tick();
 }
 

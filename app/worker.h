@@ -15,6 +15,7 @@
 #include "app/rule_slot.h"
 #include "common/alert.h"
 #include "common/clock.h"
+#include "common/frame.h"
 #include "common/metrics.h"
 #include "matchers/heartbeat_tracker.h"
 #include "matchers/rule_set.h"
@@ -65,6 +66,10 @@ class Worker {
   void Run();
   void Process(Batch& batch);
   void Housekeeping(bool idle);
+  // Flushes the archive; on success releases pending acks and unblocks, on
+  // failure blocks this worker (and raises an alert once per episode).
+  void FlushArchive();
+  void ReleaseAcks();
   void RefreshRules();
 
   WorkerOptions options_;
@@ -84,7 +89,11 @@ class Worker {
   std::vector<Counter*> parse_issue_counters_;
 
   TimePoint last_flush_;
-  bool dirty_ = false;  // appended since the last flush
+  bool dirty_ = false;    // appended since the last flush
+  bool blocked_ = false;  // the last flush failed: take no batches
+  // Acks waiting for the next successful flush, in arrival order.
+  std::vector<std::pair<AckSink*, uint64_t>> pending_acks_;
+  std::vector<uint64_t> ack_scratch_;
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> reopen_{false};

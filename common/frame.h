@@ -17,6 +17,19 @@ struct Frame {
   TimePoint received;
   uint16_t listener_id = 0;  // index of the listener in the config
   bool truncated = false;    // the original was longer than the max message size
+  // Non-zero when the sender waits for an acknowledgement (RELP): handed back
+  // to the listener's AckSink once the message is durably in the archive.
+  uint64_t ack_cookie = 0;
+};
+
+// Where the pipeline reports frames that are safely stored. Implemented by
+// listeners that acknowledge (RELP). Thread-safe: called from worker threads.
+class AckSink {
+ public:
+  virtual ~AckSink() = default;
+  // `cookies` are Frame::ack_cookie values, each reported exactly once, in
+  // the order the frames were pushed for any one connection.
+  virtual void Acknowledge(const uint64_t* cookies, size_t count) = 0;
 };
 
 // Where a listener hands its frames. One FrameSink instance is used by exactly

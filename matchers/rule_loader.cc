@@ -18,6 +18,36 @@ bool IsKnownSign(std::string_view sign) {
 
 namespace {
 
+// New signs are welcome (local packs), but a sign inside a namespace of the
+// fixed vocabulary ("ssh.auth_failures") is almost surely a typo of a fixed
+// one, which would silently break alert routing: refuse it.
+Status CheckSign(const std::string& sign) {
+  if (IsKnownSign(sign)) return Status::Ok();
+  bool well_formed = !sign.empty() && sign.front() != '.' && sign.back() != '.';
+  for (char c : sign) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.')) {
+      well_formed = false;
+    }
+  }
+  if (!well_formed) {
+    return Status::InvalidArgument("sign \"" + sign +
+                                   "\" must be lower-case words joined by dots, e.g. local.canary");
+  }
+  std::string_view ns = std::string_view(sign).substr(0, sign.find('.'));
+  std::string known;
+  bool clash = false;
+  for (std::string_view k : kSigns) {
+    known += (known.empty() ? "" : ", ") + std::string(k);
+    if (k.substr(0, k.find('.')) == ns) clash = true;
+  }
+  if (clash) {
+    return Status::InvalidArgument("unknown sign \"" + sign + "\" in the fixed namespace \"" +
+                                   std::string(ns) + "\" (fixed signs: " + known +
+                                   "); use one of them or a namespace of your own");
+  }
+  return Status::Ok();
+}
+
 // yaml-cpp reports 0-based lines; humans and editors count from 1.
 int LineOf(const YAML::Node& node) { return node.Mark().line + 1; }
 
@@ -180,12 +210,8 @@ Status ReadRule(const Reporter& r, const std::string& path, const YAML::Node& no
     return r.Error(rule->line, "id", "must be non-empty without spaces or quotes");
   }
   if (!(s = ReadString(r, node["sign"], "sign", &rule->sign)).ok()) return s;
-  if (!IsKnownSign(rule->sign)) {
-    std::string list;
-    for (std::string_view k : kSigns) list += (list.empty() ? "" : ", ") + std::string(k);
-    return r.Error(
-        LineOf(node["sign"]), "sign",
-        "unknown sign \"" + rule->sign + "\" in rule " + rule->id + " (known: " + list + ")");
+  if (Status sign = CheckSign(rule->sign); !sign.ok()) {
+    return r.Error(LineOf(node["sign"]), "sign", sign.message() + " (rule " + rule->id + ")");
   }
   if (!(s = ReadString(r, node["title"], "title", &rule->title)).ok()) return s;
   std::string severity;

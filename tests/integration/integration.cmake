@@ -21,3 +21,9 @@ add_dependencies(heartbeat_integration_test konseki)
 
 include(${CMAKE_CURRENT_LIST_DIR}/relp.cmake OPTIONAL)
 include(${CMAKE_CURRENT_LIST_DIR}/tls.cmake OPTIONAL)
+
+konseki_add_test(reload_integration_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/reload_test.cc
+  LIBS konseki_test_process
+  LABELS integration)
+add_dependencies(reload_integration_test konseki)

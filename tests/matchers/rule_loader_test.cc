@@ -98,7 +98,11 @@ TEST(LoadRuleTextTest, BadValuesAreErrors) {
   EXPECT_THAT(ErrorOf(Edit("severity: high", "severity: urgent")),
               HasSubstr("f.yaml:6: severity: unknown severity \"urgent\" in rule t.one"));
   EXPECT_THAT(ErrorOf(Edit("sign: ssh.auth_failure", "sign: ssh.failure")),
-              HasSubstr("f.yaml:4: sign: unknown sign \"ssh.failure\" in rule t.one"));
+              HasSubstr("f.yaml:4: sign: unknown sign \"ssh.failure\" in the fixed namespace"));
+  EXPECT_THAT(ErrorOf(Edit("sign: ssh.auth_failure", "sign: Local.Thing")),
+              HasSubstr("f.yaml:4: sign: sign \"Local.Thing\" must be lower-case words"));
+  // A sign of one's own namespace is fine.
+  EXPECT_TRUE(LoadRuleText(Edit("sign: ssh.auth_failure", "sign: local.canary"), "f.yaml").ok());
   EXPECT_THAT(ErrorOf(Edit("case_sensitive: true", "case_sensitive: yes please")),
               HasSubstr("f.yaml:13: case_sensitive: expected true or false"));
   EXPECT_THAT(ErrorOf(Edit("title: One", "title: [a, b]")),

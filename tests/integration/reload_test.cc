@@ -1,0 +1,118 @@
+// SIGHUP on a running konseki: a new rule file takes effect without losing
+// a connection or a message; an invalid rule file leaves the old rules in
+// force and raises an alert saying why; the archive is reopened after
+// logrotate moved it.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "tests/integration/konseki_process.h"
+
+namespace konseki::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+int Connect(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+void Send(int fd, const std::string& s) {
+  ASSERT_EQ(send(fd, s.data(), s.size(), MSG_NOSIGNAL), static_cast<ssize_t>(s.size()));
+}
+
+constexpr char kNewRule[] = R"(pack: local
+rules:
+  - id: local.canary
+    sign: local.canary
+    title: Canary line seen
+    severity: high
+    description: A line the admin asked to be told about.
+    match: 'canary-[0-9]+ tripped'
+    extract: 'canary-(?P<id>[0-9]+) tripped'
+    examples:
+      match:
+        - line: "Nov 23 08:00:00 h app: canary-7 tripped"
+          fields: {id: "7"}
+      no_match:
+        - "Nov 23 08:00:00 h app: canary resting"
+)";
+
+TEST(ReloadTest, SighupSwapsRulesKeepsConnectionsAndRefusesBadRules) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  const std::string rules = dir.File("rules");
+  fs::create_directories(rules);
+  fs::copy(std::string(KONSEKI_SOURCE_DIR) + "/patterns", rules, fs::copy_options::recursive);
+  const std::string alerts = dir.File("alerts.jsonl");
+  const std::string archive = dir.File("archive");
+  Konseki k;
+  std::string err;
+  ASSERT_TRUE(k.Start(dir,
+                      "listen: [tcp://127.0.0.1:0]\n"
+                      "rules: {dir: " + rules + "}\n"
+                      "archive: {dir: " + archive + "}\n"
+                      "alerts: {file: " + alerts + ", stdout: false}\n"
+                      "metrics: {listen: ''}\nworkers: 2\n",
+                      &err))
+      << err;
+  int fd = Connect(k.Port("tcp"));
+  ASSERT_GE(fd, 0);
+  Send(fd, "<13>Nov 23 08:00:00 h1 app: canary-1 tripped\n");
+  ASSERT_TRUE(WaitFor([&] { return ArchiveLines(archive, "h1").size() == 1; }));
+  EXPECT_EQ(ReadFile(alerts).find("local.canary"), std::string::npos);
+
+  // logrotate moves today's file away, then konseki is told.
+  fs::path day = fs::directory_iterator(archive + "/h1")->path();
+  fs::rename(day, day.string() + ".1");
+  std::ofstream(rules + "/local.yaml") << kNewRule;
+  ASSERT_EQ(kill(k.process().pid(), SIGHUP), 0);
+  ASSERT_TRUE(WaitFor([&] {
+    return k.process().Stderr().find("reloaded") != std::string::npos;
+  })) << k.process().Stderr();
+
+  // Same connection, new rule in force, new archive file.
+  Send(fd, "<13>Nov 23 08:00:01 h1 app: canary-2 tripped\n");
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(alerts).find("local.canary") != std::string::npos; }))
+      << ReadFile(alerts);
+  EXPECT_THAT(ReadFile(alerts), ::testing::HasSubstr("\"id\":\"2\""));
+  ASSERT_TRUE(WaitFor([&] { return fs::exists(day); }));
+  EXPECT_THAT(ReadFile(day.string()), ::testing::HasSubstr("canary-2"));
+  EXPECT_THAT(ReadFile(day.string() + ".1"), ::testing::HasSubstr("canary-1"));
+
+  // A broken rule: the old set stays, an alert says why.
+  std::ofstream(rules + "/broken.yaml")
+      << "pack: broken\nrules:\n  - id: broken.one\n    sign: crash\n    title: t\n"
+         "    severity: high\n    description: d\n    match: '(unclosed'\n";
+  ASSERT_EQ(kill(k.process().pid(), SIGHUP), 0);
+  ASSERT_TRUE(WaitFor([&] {
+    return ReadFile(alerts).find("konseki.rules_invalid") != std::string::npos;
+  })) << ReadFile(alerts);
+  EXPECT_THAT(ReadFile(alerts), ::testing::HasSubstr("broken.yaml"));
+  Send(fd, "<13>Nov 23 08:00:02 h1 app: canary-3 tripped\n");
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(alerts).find("\"id\":\"3\"") != std::string::npos; }))
+      << ReadFile(alerts);
+  close(fd);
+  EXPECT_TRUE(k.process().running());
+}
+
+}  // namespace
+}  // namespace konseki::testing
