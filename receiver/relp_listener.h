@@ -1,0 +1,190 @@
+// Syslog over RELP: many connections, one epoll thread, one RelpSession per
+// connection; a message is acknowledged to its sender only once the pipeline
+// reports it stored (AckSink), so a crash never loses an acknowledged message.
+#ifndef KONSEKI_RECEIVER_RELP_LISTENER_H_
+#define KONSEKI_RECEIVER_RELP_LISTENER_H_
+
+#include <concurrentqueue/concurrentqueue.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/frame.h"
+#include "common/metrics.h"
+#include "common/status.h"
+#include "receiver/listen_address.h"
+#include "receiver/relp_session.h"
+#include "receiver/socket_util.h"
+#include "receiver/unique_fd.h"
+
+namespace konseki::receiver {
+
+struct RelpListenerOptions {
+  // Longer syslog payloads are cut to this many bytes (truncated = true,
+  // counted) and still acknowledged.
+  size_t max_message_bytes = 128 * 1024;
+  // Connections open at once. Further ones are accepted and closed at once and
+  // counted in konseki_connections_rejected_total{reason="max_connections"}.
+  size_t max_connections = 4096;
+  // Messages of one connection received and not yet acknowledged. When full,
+  // that connection is not read until acks arrive. omrelp's window is 128.
+  size_t max_unacked_per_connection = 1024;
+  // Bytes read from one connection per epoll round (fairness); also the size
+  // of the listener's single read buffer.
+  size_t read_chunk_bytes = 64 * 1024;
+  // Shutdown(): how long to wait for outstanding acknowledgements and for the
+  // final responses to be written before closing connections anyway.
+  int shutdown_timeout_ms = 5000;
+  // listen(2) backlog.
+  int backlog = 1024;
+};
+
+// Accepts RELP connections and serves all of them on one thread.
+//
+// Each syslog frame is pushed to the FrameSink with
+// ack_cookie = (connection serial << 32) | txnr. The serial is unique for the
+// listener's lifetime (it never reuses one), so an ack that arrives after its
+// connection closed is recognised and ignored (counted in
+// konseki_relp_late_acks_total): the client resends such messages on its next
+// connection, which is RELP's at-least-once contract.
+//
+// Acknowledge() (the AckSink side) may be called from any thread; it queues
+// the cookies and wakes the epoll thread, which marks them acked in their
+// sessions and writes the "rsp 200 OK" answers at once.
+//
+// Backpressure: while sink->HasCapacity() is false, or while a connection's
+// window is full, nothing is read (data waits in the kernel, the sender's
+// window closes); nothing is dropped.
+//
+// Stopping is two-phase because acknowledgements come from the workers, which
+// drain only after the listeners stopped:
+//   1. Stop(): stops accepting and reading, flushes the sink and never uses it
+//      again; sessions with nothing unacknowledged get "serverclose" at once.
+//      The thread keeps running to deliver the acks still to come; a session
+//      sends serverclose as soon as its last ack was written.
+//   2. Shutdown(): call after the workers drained (joined). Waits at most
+//      shutdown_timeout_ms for the remaining acks and writes, sends
+//      serverclose to every session, closes all connections and joins.
+// Unacknowledged messages stay with the sender and are resent on reconnect.
+//
+// Metrics (listener = address.ToString(), transport = "relp"):
+//   konseki_received_messages_total{listener,transport}, konseki_received_bytes_total
+//   konseki_truncated_messages_total{listener}
+//   konseki_connections{listener} (gauge)
+//   konseki_connections_rejected_total{listener,reason="max_connections"}
+//   konseki_accept_errors_total{listener}
+//   konseki_relp_late_acks_total{listener}
+//   konseki_relp_* session counters (RelpCounters)
+//
+// Thread-safety: Bind, Start, Stop, Shutdown and the destructor are called
+// from one control thread; port() and Acknowledge() from any thread.
+class RelpListener final : public AckSink {
+ public:
+  // Creates, binds and listens; no thread runs yet. The registry and clock
+  // must outlive the listener.
+  static StatusOr<std::unique_ptr<RelpListener>> Bind(const ListenAddress& address,
+                                                      const RelpListenerOptions& options,
+                                                      uint16_t listener_id,
+                                                      MetricsRegistry& metrics, const Clock& clock);
+  RelpListener(const RelpListener&) = delete;
+  RelpListener& operator=(const RelpListener&) = delete;
+  // Shutdown() if running. Must not run while a worker may still call
+  // Acknowledge().
+  ~RelpListener() override;
+
+  uint16_t port() const { return port_; }
+
+  // Starts the epoll thread. sink must stay valid until Stop() returns and is
+  // used only by that thread. Call at most once.
+  void Start(FrameSink* sink);
+  // Phase 1 (see above). Returns once the thread no longer uses the sink
+  // (well under a second). Idempotent.
+  void Stop();
+  // Phase 2 (see above): bounded by shutdown_timeout_ms. Calls Stop() first if
+  // needed. Idempotent.
+  void Shutdown();
+
+  // AckSink: thread-safe, never blocks on the epoll thread.
+  void Acknowledge(const uint64_t* cookies, size_t count) override;
+
+ private:
+  struct Connection;
+
+  RelpListener(const ListenAddress& address, const RelpListenerOptions& options,
+               uint16_t listener_id, MetricsRegistry& metrics, const Clock& clock, UniqueFd fd,
+               WakeFd wake);
+  void Run();
+  void AcceptSome();
+  void OnSyslog(Connection* c, uint32_t txnr, std::string_view data, bool truncated);
+  // Reads one chunk (or re-feeds held input). Returns false if the connection
+  // must be closed.
+  bool ReadOnce(Connection* c);
+  // Feeds held-back input if the session takes it again.
+  void FeedHeld(Connection* c);
+  // Writes pending output. Returns false on a write error.
+  bool WriteOut(Connection* c);
+  // Updates the epoll interest set; closes the connection when it is finished.
+  // Returns false if the connection was closed.
+  bool Settle(Connection* c);
+  void CloseConnection(uint32_t serial);
+  void ApplyAcks();
+  void EnterStopping();
+  void PublishCounters();
+
+  const RelpListenerOptions options_;
+  const uint16_t listener_id_;
+  const Clock& clock_;
+  UniqueFd listen_fd_;
+  WakeFd wake_;
+  UniqueFd epoll_fd_;
+  uint16_t port_ = 0;
+  RelpSessionOptions session_options_;
+  RelpCounters relp_counters_;
+
+  FrameSink* sink_ = nullptr;
+  std::thread thread_;
+
+  // Control: 0 running, 1 stop requested, 2 shutdown requested.
+  std::atomic<int> phase_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool sink_released_ = false;  // guarded by mu_
+
+  moodycamel::ConcurrentQueue<uint64_t> acks_;
+
+  // Owned by the epoll thread while it runs.
+  std::unordered_map<uint32_t, std::unique_ptr<Connection>> conns_;
+  uint32_t next_serial_ = 2;  // 0 and 1 tag the listen and wake fds in epoll
+  std::vector<char> read_buf_;
+  std::vector<uint64_t> ack_buf_;
+  std::vector<uint32_t> touched_;
+  bool stopping_ = false;
+  TimePoint round_now_;
+  uint64_t pending_frames_ = 0;
+  uint64_t pending_bytes_ = 0;
+  uint64_t pending_truncated_ = 0;
+  uint64_t pending_refused_ = 0;
+  uint64_t pending_late_acks_ = 0;
+
+  Counter* received_messages_;
+  Counter* received_bytes_;
+  Counter* truncated_;
+  Counter* queue_full_drops_;
+  Counter* rejected_max_connections_;
+  Counter* accept_errors_;
+  Counter* late_acks_;
+  Gauge* connections_;
+};
+
+}  // namespace konseki::receiver
+
+#endif  // KONSEKI_RECEIVER_RELP_LISTENER_H_
