@@ -27,3 +27,9 @@ konseki_add_test(reload_integration_test
   LIBS konseki_test_process
   LABELS integration)
 add_dependencies(reload_integration_test konseki)
+
+konseki_add_test(metrics_integration_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/metrics_test.cc
+  LIBS konseki_test_process PkgConfig::HTTPLIB
+  LABELS integration)
+add_dependencies(metrics_integration_test konseki)
