@@ -261,5 +261,37 @@ TEST(CliTest, CheckConfigNamesTheBadKey) {
   EXPECT_THAT(q.Stdout(), ::testing::HasSubstr("OK"));
 }
 
+TEST(CliTest, CheckRulesPassesOnTheShippedPacksAndTestRulesFindsSigns) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  ChildProcess check;
+  ASSERT_TRUE(check.Start({KonsekiBinary(), "check-rules"}, dir.File("cr")));
+  ASSERT_TRUE(WaitFor([&] { return !check.running(); }));
+  EXPECT_THAT(check.Stdout() + check.Stderr(), ::testing::Not(::testing::HasSubstr("FAIL")));
+
+  std::ofstream(dir.File("auth.log"))
+      << "Nov 23 08:00:00 gw sshd[1]: Failed password for root from 203.0.113.5 port 22 ssh2\n"
+      << "Nov 23 08:00:01 gw sudo: alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; "
+         "COMMAND=/usr/bin/id\n"
+      << "Nov 23 08:00:02 gw sshd[1]: Failed password for root from 203.0.113.5 port 22 ssh2\n";
+  ChildProcess t;
+  ASSERT_TRUE(t.Start({KonsekiBinary(), "test-rules", "--json", dir.File("auth.log")},
+                      dir.File("tr")));
+  ASSERT_TRUE(WaitFor([&] { return !t.running(); }));
+  std::string out = t.Stdout();
+  size_t lines = 0;
+  for (char c : out) lines += c == '\n';
+  EXPECT_EQ(lines, 2u) << out;
+  EXPECT_THAT(out, ::testing::HasSubstr("\"line\":1"));
+  EXPECT_THAT(out, ::testing::HasSubstr("\"line\":3"));
+  EXPECT_THAT(out, ::testing::HasSubstr("ssh.auth_failure"));
+  EXPECT_THAT(out, ::testing::HasSubstr("203.0.113.5"));
+
+  ChildProcess v;
+  ASSERT_TRUE(v.Start({KonsekiBinary(), "--version"}, dir.File("v")));
+  ASSERT_TRUE(WaitFor([&] { return !v.running(); }));
+  EXPECT_THAT(v.Stdout(), ::testing::StartsWith("konseki "));
+}
+
 }  // namespace
 }  // namespace konseki::testing
