@@ -46,7 +46,7 @@ void ThrottledSink::Emit(const Alert& alert) {
     if (rit == rules_.end()) {
       rit = rules_.emplace(alert.rule, RuleState{}).first;
       rit->second.suppressed_total = registry_.GetCounter(
-          "konseki_alerts_suppressed_total",
+          "konseki_alert_notifications_throttled_total",
           "Alerts not notified because of throttling (still archived and counted).",
           {{"rule", alert.rule}});
     }

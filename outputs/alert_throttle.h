@@ -23,7 +23,7 @@
 // pairs are limited by the per-rule cap only. Hostnames come from senders,
 // so this bound matters.
 //
-// Counts konseki_alerts_suppressed_total{rule}.
+// Counts konseki_alert_notifications_throttled_total{rule}.
 //
 // Thread-safe: Emit and Flush may be called from any thread; one mutex
 // guards the state, and the inner sink is called outside it. The inner sink,

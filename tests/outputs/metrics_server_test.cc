@@ -584,7 +584,7 @@ TEST(OperatorDocsTest, TheAgreedMetricNamesAreAllDocumented) {
                            "konseki_alert_delivery_failures_total",
                            "konseki_alert_delivery_dropped_total",
                            "konseki_alert_delivery_queue_depth",
-                           "konseki_alerts_suppressed_total",
+                           "konseki_alert_notifications_throttled_total",
                            "konseki_metrics_scrapes_total"}) {
     EXPECT_TRUE(documented.count(name)) << name;
   }

@@ -61,7 +61,8 @@ TEST(ThrottledSinkTest, BruteForceStormYieldsAHandfulWithASummaryCount) {
   }
   ASSERT_EQ(inner.alerts.size(), 3u);
   EXPECT_EQ(Field(inner.alerts[0], "suppressed"), "");
-  EXPECT_EQ(registry.ValueOf("konseki_alerts_suppressed_total", {{"rule", "ssh-auth-failure"}}),
+  EXPECT_EQ(registry.ValueOf("konseki_alert_notifications_throttled_total",
+                             {{"rule", "ssh-auth-failure"}}),
             997);
 
   // The next window: the first alert through carries the count.
