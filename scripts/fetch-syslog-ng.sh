@@ -62,7 +62,7 @@ mkdir -p "$prefix"
 download_and_unpack() {
   local pkg="$1"
   log "downloading $pkg"
-  (cd "$debs" && apt-get download -qq "$pkg:$arch" >/dev/null 2>&1 || apt-get download -qq "$pkg" >/dev/null)
+  (cd "$debs" && { apt-get download -qq "$pkg:$arch" >/dev/null 2>&1 || apt-get download -qq "$pkg" >/dev/null; })
   local deb
   for deb in "$debs"/"${pkg}"_*.deb; do
     [ -e "$deb" ] || { log "no .deb for $pkg"; return 1; }
@@ -87,7 +87,7 @@ for dep in $(apt-cache depends --no-recommends --no-suggests --no-enhances \
 done
 
 # Whatever ldd still cannot find: map each missing soname to its package.
-for round in 1 2 3; do
+for _ in 1 2 3; do
   missing="$(missing_libs "$prefix")"
   [ -n "$missing" ] || break
   for so in $missing; do
