@@ -12,8 +12,10 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "tests/receiver/capturing_frame_sink.h"
 
@@ -27,8 +29,16 @@ constexpr char kListener[] = "tcp://127.0.0.1:0";
 // A blocking client socket connected to the listener.
 class Client {
  public:
-  explicit Client(uint16_t port, bool ipv6 = false) {
+  // source: an IPv4 address to connect from (any 127.0.0.0/8 address is
+  // local on Linux); null lets the kernel choose.
+  explicit Client(uint16_t port, bool ipv6 = false, const char* source = nullptr) {
     fd_ = socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+    if (source != nullptr && !ipv6) {
+      sockaddr_in from{};
+      from.sin_family = AF_INET;
+      inet_pton(AF_INET, source, &from.sin_addr);
+      if (bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) return;
+    }
     if (ipv6) {
       sockaddr_in6 to{};
       to.sin6_family = AF_INET6;
@@ -476,6 +486,149 @@ TEST_F(TcpListenerTest, BindErrorsArePrecise) {
   EXPECT_EQ(
       TcpListener::Bind(*ListenAddress::Parse(kListener), bad, 0, metrics_, clock_).status().code(),
       StatusCode::kInvalidArgument);
+}
+
+class RecordingAlertSink : public AlertSink {
+ public:
+  void Emit(const Alert& a) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    alerts_.push_back(a);
+  }
+  std::vector<Alert> alerts() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return alerts_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<Alert> alerts_;
+};
+
+std::string Field(const Alert& a, const std::string& key) {
+  for (const auto& [k, v] : a.fields) {
+    if (k == key) return v;
+  }
+  return "<absent>";
+}
+
+std::string Lines(const std::string& tag, int from, int to) {
+  std::string out;
+  for (int i = from; i <= to; ++i) out += "<13>" + tag + "-" + std::to_string(i) + " end\n";
+  return out;
+}
+
+TEST_F(TcpListenerTest, SenderOutsideAllowlistIsClosedCountedAndAlertedOnce) {
+  RecordingAlertSink alerts;
+  TcpOptions o;
+  o.allow = *SenderAllowlist::Parse({"10.0.0.0/8"});
+  o.alerts = &alerts;
+  auto l = Start(kListener, o);
+  ASSERT_NE(l, nullptr);
+  const Labels lt = {{"listener", kListener}, {"transport", "tcp"}};
+  for (int i = 1; i <= 3; ++i) {
+    Client c(l->port());
+    ASSERT_TRUE(c.connected());
+    c.Send("<13>should not arrive\n");
+    EXPECT_TRUE(c.WaitClosedByPeer());
+    ASSERT_TRUE(WaitUntil([&] { return Metric("konseki_refused_senders_total", lt) == i; }));
+  }
+  l->Stop();
+  EXPECT_EQ(sink_.count(), 0u);
+  EXPECT_EQ(Metric("konseki_received_bytes_total", lt), 0);
+  std::vector<Alert> got = alerts.alerts();
+  ASSERT_EQ(got.size(), 1u);  // one per source address per minute
+  EXPECT_EQ(got[0].sign, "receiver.refused");
+  EXPECT_EQ(Field(got[0], "src_ip"), "127.0.0.1");
+  EXPECT_EQ(Field(got[0], "listener"), kListener);
+  EXPECT_EQ(Field(got[0], "transport"), "tcp");
+  // A minute later (fake clock) the same source is alerted again.
+  clock_.Advance(std::chrono::seconds(61));
+  auto again = Start(kListener, o);
+  ASSERT_NE(again, nullptr);
+  Client c(again->port());
+  EXPECT_TRUE(c.WaitClosedByPeer());
+  ASSERT_TRUE(WaitUntil([&] { return alerts.alerts().size() == 2; }));
+  EXPECT_EQ(Field(alerts.alerts()[1], "suppressed"), "0");  // each listener counts its own
+}
+
+TEST_F(TcpListenerTest, AllowlistAcceptsListedSenders) {
+  RecordingAlertSink alerts;
+  TcpOptions o;
+  o.allow = *SenderAllowlist::Parse({"10.0.0.0/8", "127.0.0.0/8"});
+  o.alerts = &alerts;
+  auto l = Start(kListener, o);
+  ASSERT_NE(l, nullptr);
+  Client c(l->port());
+  ASSERT_TRUE(c.Send(Lines("ok", 1, 3)));
+  ASSERT_TRUE(sink_.WaitForCount(3));
+  l->Stop();
+  ExpectEachExactlyOnce(sink_.frames(), "ok", 3);
+  EXPECT_TRUE(alerts.alerts().empty());
+  EXPECT_EQ(
+      Metric("konseki_refused_senders_total", {{"listener", kListener}, {"transport", "tcp"}}), 0);
+}
+
+TEST_F(TcpListenerTest, RateLimitedSenderIsPausedOthersAreNot) {
+  TcpOptions o;
+  o.rate_limit.messages_per_sec = 10;
+  o.rate_limit.burst = 5;
+  auto l = Start(kListener, o);
+  ASSERT_NE(l, nullptr);
+  const Labels lt = {{"listener", kListener}, {"transport", "tcp"}};
+  Client fast(l->port(), false, "127.0.0.1");
+  ASSERT_TRUE(fast.connected());
+  // Ten messages against a burst of five: the connection is paused once the
+  // bucket is empty (what was already read is delivered, not dropped).
+  ASSERT_TRUE(fast.Send(Lines("fast", 1, 10)));
+  ASSERT_TRUE(WaitUntil([&] { return Metric("konseki_rate_limit_pauses_total", lt) == 1; }));
+  ASSERT_TRUE(fast.Send(Lines("fast", 11, 15)));
+  // The fake clock stands still, so the fast sender stays paused while
+  // another sender is read normally.
+  Client calm(l->port(), false, "127.0.0.2");
+  ASSERT_TRUE(calm.connected());
+  ASSERT_TRUE(calm.Send(Lines("calm", 1, 3)));
+  auto count_with = [&](const std::string& tag) {
+    size_t n = 0;
+    for (const CapturedFrame& f : sink_.frames()) n += f.bytes.find(tag) != std::string::npos;
+    return n;
+  };
+  ASSERT_TRUE(WaitUntil([&] { return count_with("calm-") == 3; }));
+  EXPECT_EQ(count_with("fast-11 "), 0u);
+  EXPECT_EQ(count_with("fast-15 "), 0u);
+  EXPECT_EQ(
+      Metric("konseki_dropped_messages_total", {{"stage", "receiver"}, {"reason", "rate_limit"}}),
+      0);
+  // Time passes: the fast sender is read again, at its rate, losing nothing.
+  ASSERT_TRUE(WaitUntil([&] {
+    clock_.Advance(std::chrono::milliseconds(500));
+    return count_with("fast-") == 15;
+  }));
+  l->Stop();
+  ExpectEachExactlyOnce(sink_.frames(), "fast", 15);
+  ExpectEachExactlyOnce(sink_.frames(), "calm", 3);
+}
+
+TEST_F(TcpListenerTest, RateLimitIsSharedByConnectionsFromOneAddress) {
+  TcpOptions o;
+  o.rate_limit.messages_per_sec = 1;
+  o.rate_limit.burst = 2;
+  auto l = Start(kListener, o);
+  ASSERT_NE(l, nullptr);
+  const Labels lt = {{"listener", kListener}, {"transport", "tcp"}};
+  Client a(l->port());
+  ASSERT_TRUE(a.Send(Lines("a", 1, 2)));  // uses the whole burst: a is paused
+  ASSERT_TRUE(sink_.WaitForCount(2));
+  ASSERT_TRUE(WaitUntil([&] { return Metric("konseki_rate_limit_pauses_total", lt) == 1; }));
+  Client b(l->port());
+  ASSERT_TRUE(b.Send(Lines("b", 1, 1)));  // same address, no token: read, then paused
+  ASSERT_TRUE(WaitUntil([&] { return Metric("konseki_rate_limit_pauses_total", lt) == 2; }));
+  ASSERT_TRUE(b.Send(Lines("b", 2, 2)));
+  ASSERT_TRUE(sink_.WaitForCount(3));
+  EXPECT_EQ(sink_.count(), 3u);  // b-2 waits: the fake clock has not moved
+  clock_.Advance(std::chrono::seconds(5));
+  ASSERT_TRUE(sink_.WaitForCount(4));
+  l->Stop();
+  ExpectEachExactlyOnce(sink_.frames(), "b", 2);
 }
 
 }  // namespace

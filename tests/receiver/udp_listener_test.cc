@@ -10,7 +10,9 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "tests/receiver/capturing_frame_sink.h"
 
@@ -252,6 +254,143 @@ TEST_F(UdpListenerTest, BindErrorsArePrecise) {
   StatusOr<std::unique_ptr<UdpListener>> tcp =
       UdpListener::Bind(*ListenAddress::Parse("tcp://127.0.0.1:0"), {}, 0, metrics_, clock_);
   EXPECT_EQ(tcp.status().code(), StatusCode::kInvalidArgument);
+}
+
+class RecordingAlertSink : public AlertSink {
+ public:
+  void Emit(const Alert& a) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    alerts_.push_back(a);
+  }
+  std::vector<Alert> alerts() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return alerts_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<Alert> alerts_;
+};
+
+std::string Field(const Alert& a, const std::string& key) {
+  for (const auto& [k, v] : a.fields) {
+    if (k == key) return v;
+  }
+  return "<absent>";
+}
+
+// Sends datagrams to 127.0.0.1:port from a socket bound to source (any
+// 127.0.0.0/8 address is local on Linux).
+void SendFrom(const char* source, uint16_t port, const std::vector<std::string>& datagrams) {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  inet_pton(AF_INET, source, &from.sin_addr);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from), 0) << source;
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (const std::string& d : datagrams) {
+    ASSERT_EQ(sendto(fd, d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
+              static_cast<ssize_t>(d.size()));
+  }
+  close(fd);
+}
+
+std::vector<std::string> Numbered(const std::string& tag, int n) {
+  std::vector<std::string> out;
+  for (int i = 1; i <= n; ++i) out.push_back("<13>" + tag + "-" + std::to_string(i) + " end");
+  return out;
+}
+
+constexpr char kUdpListener[] = "udp://127.0.0.1:0";
+
+TEST_F(UdpListenerTest, SenderOutsideAllowlistIsDroppedCountedAndAlertedOnce) {
+  RecordingAlertSink alerts;
+  UdpOptions o;
+  o.allow = *SenderAllowlist::Parse({"10.0.0.0/8", "::1/128"});
+  o.alerts = &alerts;
+  auto l = Start(kUdpListener, o);
+  ASSERT_NE(l, nullptr);
+  SendTo(l->port(), Numbered("refused", 3));
+  const Labels lt = {{"listener", kUdpListener}, {"transport", "udp"}};
+  ASSERT_TRUE(WaitUntil([&] { return Metric("konseki_refused_senders_total", lt) == 3; }));
+  l->Stop();
+  EXPECT_EQ(sink_.count(), 0u);
+  EXPECT_EQ(Metric("konseki_received_messages_total", lt), 0);
+  std::vector<Alert> got = alerts.alerts();
+  ASSERT_EQ(got.size(), 1u);  // one per source address per minute
+  EXPECT_EQ(got[0].sign, "receiver.refused");
+  EXPECT_EQ(Field(got[0], "src_ip"), "127.0.0.1");
+  EXPECT_EQ(Field(got[0], "listener"), kUdpListener);
+  EXPECT_EQ(Field(got[0], "transport"), "udp");
+  EXPECT_EQ(Metric("konseki_suppressed_alerts_total", {{"sign", "receiver.refused"}}), 2);
+}
+
+TEST_F(UdpListenerTest, AllowlistAcceptsListedSendersOnly) {
+  RecordingAlertSink alerts;
+  UdpOptions o;
+  o.allow = *SenderAllowlist::Parse({"127.0.0.2"});
+  o.alerts = &alerts;
+  auto l = Start(kUdpListener, o);
+  ASSERT_NE(l, nullptr);
+  SendFrom("127.0.0.1", l->port(), Numbered("outsider", 2));
+  SendFrom("127.0.0.2", l->port(), Numbered("insider", 4));
+  ASSERT_TRUE(sink_.WaitForCount(4));
+  const Labels lt = {{"listener", kUdpListener}, {"transport", "udp"}};
+  ASSERT_TRUE(WaitUntil([&] { return Metric("konseki_refused_senders_total", lt) == 2; }));
+  l->Stop();
+  ExpectEachExactlyOnce(sink_.frames(), "insider", 4);
+  for (const CapturedFrame& f : sink_.frames()) EXPECT_EQ(f.sender, "127.0.0.2");
+  EXPECT_EQ(Metric("konseki_received_messages_total", lt), 4);
+  ASSERT_EQ(alerts.alerts().size(), 1u);
+  EXPECT_EQ(Field(alerts.alerts()[0], "src_ip"), "127.0.0.1");
+}
+
+TEST_F(UdpListenerTest, LoopbackRangeIsAccepted) {
+  UdpOptions o;
+  o.allow = *SenderAllowlist::Parse({"127.0.0.0/8"});
+  auto l = Start(kUdpListener, o);
+  ASSERT_NE(l, nullptr);
+  SendTo(l->port(), Numbered("ok", 5));
+  ASSERT_TRUE(sink_.WaitForCount(5));
+  l->Stop();
+  ExpectEachExactlyOnce(sink_.frames(), "ok", 5);
+  EXPECT_EQ(
+      Metric("konseki_refused_senders_total", {{"listener", kUdpListener}, {"transport", "udp"}}),
+      0);
+}
+
+TEST_F(UdpListenerTest, RateLimitDropsBeyondTheBurstPerSender) {
+  UdpOptions o;
+  // A refill of one token per 1000 s: nothing refills while the test runs,
+  // so each sender gets exactly its burst through.
+  o.rate_limit.messages_per_sec = 0.001;
+  o.rate_limit.burst = 5;
+  auto l = Start(kUdpListener, o);
+  ASSERT_NE(l, nullptr);
+  SendFrom("127.0.0.1", l->port(), Numbered("flood", 20));
+  SendFrom("127.0.0.3", l->port(), Numbered("calm", 3));
+  const Labels lt = {{"listener", kUdpListener}, {"transport", "udp"}};
+  ASSERT_TRUE(WaitUntil([&] { return Metric("konseki_received_messages_total", lt) == 23; }));
+  l->Stop();
+  EXPECT_EQ(
+      Metric("konseki_dropped_messages_total", {{"stage", "receiver"}, {"reason", "rate_limit"}}),
+      15);
+  ExpectEachExactlyOnce(sink_.frames(), "flood", 5);  // the first five
+  ExpectEachExactlyOnce(sink_.frames(), "calm", 3);
+}
+
+TEST_F(UdpListenerTest, BadRateLimitIsRefusedAtBind) {
+  UdpOptions o;
+  o.rate_limit.messages_per_sec = -3;
+  StatusOr<std::unique_ptr<UdpListener>> l =
+      UdpListener::Bind(*ListenAddress::Parse(kUdpListener), o, 0, metrics_, clock_);
+  ASSERT_FALSE(l.ok());
+  EXPECT_NE(l.status().message().find("rate_limit.messages_per_sec"), std::string::npos)
+      << l.status().message();
 }
 
 }  // namespace
