@@ -210,6 +210,7 @@ HeartbeatTracker::HeartbeatTracker(const HeartbeatOptions& options, size_t shard
 }
 
 HeartbeatTracker::~HeartbeatTracker() {
+  messages_->Inc(unflushed_messages_);
   hosts_tracked_->Add(-published_tracked_);
   hosts_silent_->Add(-published_silent_);
   std::lock_guard<std::mutex> lock(snapshot_->mu);
@@ -217,8 +218,12 @@ HeartbeatTracker::~HeartbeatTracker() {
 }
 
 uint32_t HeartbeatTracker::Lookup(std::string_view host) const {
-  return index_.Find(HostHash()(host),
-                     [&](uint32_t slot) { return HostEq()(slots_[slot].state.name, host); });
+  return index_.Find(HostHash()(host), [&](uint32_t slot) {
+    const Slot& s = slots_[slot];
+    return HostEq()(
+        s.name_len != 0 ? std::string_view(s.name, s.name_len) : std::string_view(s.state.name),
+        host);
+  });
 }
 
 int64_t HeartbeatTracker::AddHost(std::string_view name) {
@@ -235,6 +240,10 @@ int64_t HeartbeatTracker::AddHost(std::string_view name) {
   s = Slot();
   s.live = true;
   s.state.name.assign(name);
+  if (name.size() <= kInlineName) {
+    std::memcpy(s.name, name.data(), name.size());
+    s.name_len = static_cast<uint8_t>(name.size());
+  }
   for (const HeartbeatOverride& o : options_.overrides) {
     bool match = !o.host.empty()
                      ? HostEq()(o.host, name)
@@ -299,7 +308,7 @@ void HeartbeatTracker::Observe(const Message& msg) {
     dropped_host_too_long_->Inc();
     return;
   }
-  messages_->Inc();
+  ++unflushed_messages_;  // an atomic add per message would wait for the stores before it
   const int64_t now = Ns(msg.received);
 
   uint32_t slot;
@@ -580,6 +589,10 @@ void HeartbeatTracker::Tick() {
     stalls_->Inc();
   }
   last_tick_ns_ = now;
+  if (unflushed_messages_ != 0) {
+    messages_->Inc(unflushed_messages_);
+    unflushed_messages_ = 0;
+  }
 
   while (!deadlines_.empty() && deadlines_.Top().due_ns <= now) {
     DeadlineQueue::Entry e = deadlines_.Top();

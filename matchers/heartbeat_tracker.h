@@ -143,7 +143,7 @@ Status ValidateHeartbeatOptions(const HeartbeatOptions& options);
 // Metrics (unlabelled gauges are sums over all shards):
 //   konseki_hosts_tracked, konseki_hosts_silent (gauges)
 //   konseki_host_last_seen_timestamp_seconds{host} (callback gauge)
-//   konseki_heartbeat_messages_total
+//   konseki_heartbeat_messages_total (added up by Tick)
 //   konseki_heartbeat_dropped_total{reason=max_hosts|no_host|host_too_long}
 //   konseki_heartbeat_alerts_total{sign}
 //   konseki_heartbeat_suppressed_alerts_total{sign,reason=first_run|rate_limit}
@@ -197,14 +197,20 @@ class HeartbeatTracker {
   size_t deadline_entries() const { return deadlines_.size(); }
 
  private:
+  static constexpr size_t kInlineName = 40;
   struct Slot {
     int64_t armed_due_ns = kNotArmed;  // due time of the live heap entry
     double override_secs = -1;         // >= 0 when an override matches
     uint32_t unchecked = 0;            // messages since the threshold was last recomputed
     bool expected = false;
     bool live = false;
+    // A copy of state.name when it fits, so a lookup confirms the name on
+    // the record's first cache line; 0: compare state.name.
+    uint8_t name_len = 0;
+    char name[kInlineName];
     HostState state;
   };
+
   // Observe recomputes a host's threshold (to re-arm early when it dropped)
   // every this many messages; Tick recomputes it at every re-arm anyway.
   static constexpr uint32_t kRecheckEvery = 16;
@@ -268,6 +274,7 @@ class HeartbeatTracker {
   Gauge* hosts_tracked_;
   Gauge* hosts_silent_;
   Counter* messages_;
+  uint64_t unflushed_messages_ = 0;  // observed since the last Tick
   Counter* dropped_max_hosts_;
   Counter* dropped_no_host_;
   Counter* dropped_host_too_long_;

@@ -98,6 +98,8 @@ TEST_F(HeartbeatTrackerTest, FirstMessageOfAHostRaisesHostNewOnce) {
   EXPECT_EQ(a->message, "<13>1 - web1 sshd - - - first");
   EXPECT_EQ(Field(*a, "sender"), "192.0.2.10");
   EXPECT_EQ(metrics_.ValueOf("konseki_heartbeat_alerts_total", {{"sign", "host.new"}}), 1);
+  tracker_->Tick();  // the message counter is added up by Tick
+  EXPECT_EQ(metrics_.ValueOf("konseki_heartbeat_messages_total"), 2);
 }
 
 TEST_F(HeartbeatTrackerTest, OnAFirstRunTheFleetSeenAtStartIsNotNew) {
