@@ -14,3 +14,8 @@ konseki_add_test(relp_interop_test
 konseki_add_test(relp_alloc_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/relp_alloc_test.cc
   LIBS konseki_relp)
+
+# RelpListener with librelp's client and a sink that acks like the workers.
+konseki_add_test(relp_listener_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/relp_listener_test.cc
+  LIBS konseki_net PkgConfig::RELP)
