@@ -10,9 +10,8 @@
 // float adds) and does not allocate for a known host once its last_message
 // buffer has grown to the longest line it sends. Memory is about 450 bytes
 // per host plus its last line, bounded by max_hosts. Deadlines live in a lazy
-// min-heap
-// (DeadlineQueue): a host costs one O(log n) heap push per threshold period,
-// and Tick only looks at the hosts whose deadline has passed.
+// min-heap (DeadlineQueue): a host costs one O(log n) heap push per threshold
+// period, and Tick only looks at the hosts whose deadline has passed.
 #ifndef KONSEKI_MATCHERS_HEARTBEAT_TRACKER_H_
 #define KONSEKI_MATCHERS_HEARTBEAT_TRACKER_H_
 
