@@ -204,6 +204,22 @@ TEST_F(TlsListenerTest, Tls12ClientAndLongMessagesAreTruncated) {
   EXPECT_TRUE(WaitUntil([&] { return Metric("konseki_truncated_messages_total") == 1; }));
 }
 
+// A read budget far smaller than one TLS record leaves decrypted bytes inside
+// OpenSSL with nothing left in the socket for epoll to report: the listener
+// must come back for them by itself.
+TEST_F(TlsListenerTest, BytesBufferedInsideOpenSslAreReadWithoutNewSocketData) {
+  TlsListenerOptions opts;
+  opts.read_chunk_bytes = 64;
+  StartListener(ServerOptions(false), opts);
+  TlsClient c;
+  ASSERT_TRUE(c.Connect(listener_->port(), pki->ca.cert)) << c.error();
+  std::string wire;
+  for (int i = 0; i < 300; ++i) wire += OctetCounted("<13>buffered " + std::to_string(i));
+  ASSERT_TRUE(c.Send(wire));  // one SSL_write: a couple of records
+  ASSERT_TRUE(sink_.WaitForCount(300)) << sink_.count();
+  EXPECT_EQ(sink_.frames()[299].bytes, "<13>buffered 299");
+}
+
 TEST_F(TlsListenerTest, MutualAcceptsPermittedClientBySanOrCn) {
   StartListener(ServerOptions(true, {"*.clients.test"}));
   TlsClient a, b;
