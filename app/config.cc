@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/alert.h"
 #include "receiver/listen_address.h"
 
 namespace konseki::app {
@@ -121,6 +122,146 @@ Status GetStringList(const Ctx& ctx, const YAML::Node& node, const std::string& 
     if (!_s.ok()) return _s;            \
   } while (0)
 
+Status ParseFilter(const Ctx& ctx, const YAML::Node& item, const std::string& key,
+                   SinkFilterConfig* f) {
+  if (item["min_severity"]) {
+    KONSEKI_RETURN_IF_ERROR(GetString(ctx, item["min_severity"], key + ".min_severity",
+                                      &f->min_severity));
+    Severity sev;
+    if (!ParseSeverity(f->min_severity, &sev)) {
+      return ctx.Error(item["min_severity"], key + ".min_severity",
+                       "expected info, low, medium, high or critical");
+    }
+  }
+  if (item["signs"]) KONSEKI_RETURN_IF_ERROR(GetStringList(ctx, item["signs"], key + ".signs", &f->signs));
+  return Status::Ok();
+}
+
+Status ParseAlerts(const Ctx& ctx, const YAML::Node& v, Config* c) {
+  KONSEKI_RETURN_IF_ERROR(
+      CheckKeys(ctx, v, "alerts", {"file", "stdout", "throttle", "syslog", "webhook", "exec"}));
+  if (v["file"]) KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["file"], "alerts.file", &c->alerts_file));
+  if (v["stdout"]) KONSEKI_RETURN_IF_ERROR(GetBool(ctx, v["stdout"], "alerts.stdout", &c->alerts_stdout));
+  if (const YAML::Node t = v["throttle"]) {
+    KONSEKI_RETURN_IF_ERROR(
+        CheckKeys(ctx, t, "alerts.throttle", {"window_secs", "max_per_rule_host", "max_per_rule"}));
+    ThrottleConfig& tc = c->alerts_throttle;
+    if (t["window_secs"]) {
+      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, t["window_secs"], "alerts.throttle.window_secs", 1,
+                                        86400, &tc.window_secs));
+    }
+    if (t["max_per_rule_host"]) {
+      KONSEKI_RETURN_IF_ERROR(GetInt(ctx, t["max_per_rule_host"], "alerts.throttle.max_per_rule_host",
+                                     1, 1e6, &tc.max_per_rule_host));
+    }
+    if (t["max_per_rule"]) {
+      KONSEKI_RETURN_IF_ERROR(GetInt(ctx, t["max_per_rule"], "alerts.throttle.max_per_rule", 1,
+                                     1e6, &tc.max_per_rule));
+    }
+  }
+  const std::set<std::string> common = {"name", "min_severity", "signs", "queue_capacity"};
+  auto with = [&](std::set<std::string> extra) {
+    extra.insert(common.begin(), common.end());
+    return extra;
+  };
+  if (const YAML::Node list = v["syslog"]) {
+    if (!list.IsSequence()) return ctx.Error(list, "alerts.syslog", "expected a list of sinks");
+    for (const auto& item : list) {
+      const std::string key = "alerts.syslog";
+      KONSEKI_RETURN_IF_ERROR(CheckKeys(
+          ctx, item, key, with({"host", "port", "transport", "octet_counting", "facility"})));
+      SyslogSinkConfig s;
+      if (!item["host"]) return ctx.Error(item, key, "each syslog sink needs 'host'");
+      KONSEKI_RETURN_IF_ERROR(GetString(ctx, item["host"], key + ".host", &s.host));
+      if (item["name"]) KONSEKI_RETURN_IF_ERROR(GetString(ctx, item["name"], key + ".name", &s.name));
+      if (item["port"]) KONSEKI_RETURN_IF_ERROR(GetInt(ctx, item["port"], key + ".port", 1, 65535, &s.port));
+      if (item["transport"]) {
+        KONSEKI_RETURN_IF_ERROR(GetString(ctx, item["transport"], key + ".transport", &s.transport));
+        if (s.transport != "udp" && s.transport != "tcp") {
+          return ctx.Error(item["transport"], key + ".transport", "expected udp or tcp");
+        }
+      }
+      if (item["octet_counting"]) {
+        KONSEKI_RETURN_IF_ERROR(GetBool(ctx, item["octet_counting"], key + ".octet_counting",
+                                        &s.octet_counting));
+      }
+      if (item["facility"]) {
+        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, item["facility"], key + ".facility", 0, 23, &s.facility));
+      }
+      if (item["queue_capacity"]) {
+        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, item["queue_capacity"], key + ".queue_capacity", 1,
+                                       1e7, &s.queue_capacity));
+      }
+      KONSEKI_RETURN_IF_ERROR(ParseFilter(ctx, item, key, &s.filter));
+      c->alerts_syslog.push_back(std::move(s));
+    }
+  }
+  if (const YAML::Node list = v["webhook"]) {
+    if (!list.IsSequence()) return ctx.Error(list, "alerts.webhook", "expected a list of sinks");
+    for (const auto& item : list) {
+      const std::string key = "alerts.webhook";
+      KONSEKI_RETURN_IF_ERROR(
+          CheckKeys(ctx, item, key, with({"url", "headers", "timeout_secs", "max_attempts"})));
+      WebhookSinkConfig w;
+      if (!item["url"]) return ctx.Error(item, key, "each webhook needs 'url'");
+      KONSEKI_RETURN_IF_ERROR(GetString(ctx, item["url"], key + ".url", &w.url));
+      if (w.url.rfind("http://", 0) != 0 && w.url.rfind("https://", 0) != 0) {
+        return ctx.Error(item["url"], key + ".url", "expected an http:// or https:// URL");
+      }
+      if (item["name"]) KONSEKI_RETURN_IF_ERROR(GetString(ctx, item["name"], key + ".name", &w.name));
+      if (const YAML::Node h = item["headers"]) {
+        if (!h.IsMap()) return ctx.Error(h, key + ".headers", "expected a mapping of header: value");
+        for (const auto& kv : h) {
+          std::string val;
+          KONSEKI_RETURN_IF_ERROR(GetString(ctx, kv.second, key + ".headers", &val));
+          w.headers.emplace_back(kv.first.as<std::string>(), val);
+        }
+      }
+      if (item["timeout_secs"]) {
+        KONSEKI_RETURN_IF_ERROR(
+            GetNumber(ctx, item["timeout_secs"], key + ".timeout_secs", 0.1, 600, &w.timeout_secs));
+      }
+      if (item["max_attempts"]) {
+        KONSEKI_RETURN_IF_ERROR(
+            GetInt(ctx, item["max_attempts"], key + ".max_attempts", 1, 100, &w.max_attempts));
+      }
+      if (item["queue_capacity"]) {
+        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, item["queue_capacity"], key + ".queue_capacity", 1,
+                                       1e7, &w.queue_capacity));
+      }
+      KONSEKI_RETURN_IF_ERROR(ParseFilter(ctx, item, key, &w.filter));
+      c->alerts_webhook.push_back(std::move(w));
+    }
+  }
+  if (const YAML::Node list = v["exec"]) {
+    if (!list.IsSequence()) return ctx.Error(list, "alerts.exec", "expected a list of sinks");
+    for (const auto& item : list) {
+      const std::string key = "alerts.exec";
+      KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, item, key, with({"argv", "timeout_secs", "max_children"})));
+      ExecSinkConfig e;
+      if (!item["argv"]) return ctx.Error(item, key, "each exec sink needs 'argv'");
+      KONSEKI_RETURN_IF_ERROR(GetStringList(ctx, item["argv"], key + ".argv", &e.argv));
+      if (e.argv.empty()) return ctx.Error(item["argv"], key + ".argv", "must name a program");
+      if (item["name"]) KONSEKI_RETURN_IF_ERROR(GetString(ctx, item["name"], key + ".name", &e.name));
+      if (item["timeout_secs"]) {
+        KONSEKI_RETURN_IF_ERROR(
+            GetNumber(ctx, item["timeout_secs"], key + ".timeout_secs", 0.1, 3600, &e.timeout_secs));
+      }
+      if (item["max_children"]) {
+        KONSEKI_RETURN_IF_ERROR(
+            GetInt(ctx, item["max_children"], key + ".max_children", 1, 256, &e.max_children));
+      }
+      if (item["queue_capacity"]) {
+        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, item["queue_capacity"], key + ".queue_capacity", 1,
+                                       1e7, &e.queue_capacity));
+      }
+      KONSEKI_RETURN_IF_ERROR(ParseFilter(ctx, item, key, &e.filter));
+      c->alerts_exec.push_back(std::move(e));
+    }
+  }
+  return Status::Ok();
+}
+
 Status ParseHeartbeat(const Ctx& ctx, const YAML::Node& hb, HeartbeatConfig* out) {
   KONSEKI_RETURN_IF_ERROR(CheckKeys(
       ctx, hb, "heartbeat",
@@ -206,11 +347,7 @@ Status ParseRoot(const Ctx& ctx, const YAML::Node& root, Config* c) {
       }
       if (c->archive_dir.empty()) return ctx.Error(v, "archive.dir", "must not be empty");
     } else if (k == "alerts") {
-      KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "alerts", {"file", "stdout"}));
-      if (v["file"]) KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["file"], "alerts.file", &c->alerts_file));
-      if (v["stdout"]) {
-        KONSEKI_RETURN_IF_ERROR(GetBool(ctx, v["stdout"], "alerts.stdout", &c->alerts_stdout));
-      }
+      KONSEKI_RETURN_IF_ERROR(ParseAlerts(ctx, v, c));
     } else if (k == "rules") {
       KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "rules", {"dir"}));
       if (v["dir"]) KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["dir"], "rules.dir", &c->rules_dir));

@@ -33,6 +33,49 @@ struct HeartbeatConfig {
   std::string state_dir;  // default: <archive.dir>/../state
 };
 
+// Which alerts a notifying sink gets (alerts.syslog[] / webhook[] / exec[]).
+struct SinkFilterConfig {
+  std::string min_severity = "info";  // info | low | medium | high | critical
+  std::vector<std::string> signs;     // empty = all; "ssh.*" = a prefix
+};
+
+struct SyslogSinkConfig {
+  std::string name = "syslog";  // the sink label of its metrics
+  std::string host;
+  int port = 514;
+  std::string transport = "udp";  // udp | tcp
+  bool octet_counting = true;
+  int facility = 10;  // authpriv
+  size_t queue_capacity = 1000;
+  SinkFilterConfig filter;
+};
+
+struct WebhookSinkConfig {
+  std::string name = "webhook";
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;
+  double timeout_secs = 5;
+  int max_attempts = 5;
+  size_t queue_capacity = 1000;
+  SinkFilterConfig filter;
+};
+
+struct ExecSinkConfig {
+  std::string name = "exec";
+  std::vector<std::string> argv;
+  double timeout_secs = 30;
+  size_t max_children = 4;
+  size_t queue_capacity = 1000;
+  SinkFilterConfig filter;
+};
+
+// alerts.throttle: applies to the notifying sinks, never to the alert file.
+struct ThrottleConfig {
+  double window_secs = 600;
+  int max_per_rule_host = 3;
+  int max_per_rule = 10;
+};
+
 struct Config {
   std::string source;  // file name the config came from ("<embedded default>")
 
@@ -47,6 +90,10 @@ struct Config {
   // alerts:
   std::string alerts_file;     // JSON lines; empty = none
   bool alerts_stdout = true;
+  ThrottleConfig alerts_throttle;
+  std::vector<SyslogSinkConfig> alerts_syslog;
+  std::vector<WebhookSinkConfig> alerts_webhook;
+  std::vector<ExecSinkConfig> alerts_exec;
 
   // rules: dir with *.yaml packs; empty = the bundled packs.
   std::string rules_dir;

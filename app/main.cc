@@ -65,8 +65,12 @@ int Run(const std::string& config_path) {
   std::fprintf(stderr, "konseki: ready (config %s)\n", config->source.c_str());
 
   for (;;) {
-    int sig = 0;
-    if (sigwait(&set, &sig) != 0) continue;
+    const struct timespec one_second = {1, 0};
+    int sig = sigtimedwait(&set, nullptr, &one_second);
+    if (sig < 0) {
+      (*server)->Tick();
+      continue;
+    }
     if (sig == SIGHUP) {
       std::fprintf(stderr, "konseki: SIGHUP: reopening files and reloading rules\n");
       (*server)->Reload();

@@ -101,6 +101,9 @@ Status Server::Init() {
   auto writer = outputs::AlertWriter::Open(aopts, metrics_);
   if (!writer.ok()) return writer.status();
   alert_writer_ = std::move(writer).value();
+  auto fanout = AlertFanout::Create(config_, *alert_writer_, clock_, metrics_);
+  if (!fanout.ok()) return fanout.status();
+  alerts_ = std::move(fanout).value();
 
   const size_t n = WorkerCount(config_);
   queues_ = std::make_unique<BatchQueues>(n, config_.queue_max_batches_per_worker, metrics_);
@@ -137,7 +140,7 @@ Status Server::Init() {
     if (!archive.ok()) return archive.status();
     std::unique_ptr<matchers::HeartbeatTracker> tracker;
     if (config_.heartbeat.enabled) {
-      tracker = std::make_unique<matchers::HeartbeatTracker>(hb, i, n, clock_, *alert_writer_,
+      tracker = std::make_unique<matchers::HeartbeatTracker>(hb, i, n, clock_, *alerts_,
                                                              metrics_);
       if (Status st = tracker->LoadState(); !st.ok()) {
         return Status(st.code(), "heartbeat state in " + hb.state_dir + ": " + st.message() +
@@ -148,7 +151,7 @@ Status Server::Init() {
     wopts.index = i;
     wopts.flush_each_batch = arch.sync == outputs::SyncPolicy::kBatch;
     wopts.sync_at_stop = arch.sync != outputs::SyncPolicy::kNone;
-    WorkerDeps deps{queues_.get(), &parser_, &rules_, alert_writer_.get(), &metrics_, &clock_};
+    WorkerDeps deps{queues_.get(), &parser_, &rules_, alerts_.get(), &metrics_, &clock_};
     workers_.push_back(std::make_unique<Worker>(wopts, deps, std::move(archive).value(),
                                                 std::move(tracker)));
   }
@@ -238,7 +241,7 @@ void Server::Reload() {
     a.severity = Severity::kHigh;
     a.title = "Rule reload failed; the previous rules stay in force";
     a.fields.emplace_back("error", rules.status().message());
-    alert_writer_->Emit(a);
+    alerts_->Emit(a);
     std::fprintf(stderr, "konseki: rule reload failed, keeping the old rules: %s\n",
                  rules.status().ToString().c_str());
     return;
@@ -262,6 +265,8 @@ void Server::Stop() {
   for (auto& l : relp_) l->Shutdown();
   if (metrics_server_) metrics_server_->Stop();
 }
+
+void Server::Tick() { alerts_->Tick(); }
 
 std::vector<std::string> Server::BoundListeners() const { return bound_; }
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "app/alert_fanout.h"
 #include "app/batch_queues.h"
 #include "app/config.h"
 #include "app/router.h"
@@ -43,6 +44,8 @@ class Server {
   void Reload();
   // SIGTERM: stop accepting, drain every queued message into the archive.
   void Stop();
+  // Periodic work of the control thread (about once a second).
+  void Tick();
 
   // "udp://127.0.0.1:5514" as configured -> the address actually bound
   // (with the kernel's port when 0 was asked), for logs and tests.
@@ -60,6 +63,7 @@ class Server {
   receiver::Parser parser_;
   RuleSlot rules_;
   std::unique_ptr<outputs::AlertWriter> alert_writer_;
+  std::unique_ptr<AlertFanout> alerts_;  // writer + notifying sinks; what everyone emits to
   std::unique_ptr<BatchQueues> queues_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::unique_ptr<Router>> routers_;

@@ -51,6 +51,46 @@ heartbeat:
   EXPECT_EQ(c->heartbeat.overrides[0].silence_after_secs, 7200);
 }
 
+TEST(ConfigTest, ReadsAlertDeliverySinks) {
+  auto c = ParseConfig(R"(
+listen: [udp://127.0.0.1:5514]
+alerts:
+  throttle: {window_secs: 300, max_per_rule_host: 2, max_per_rule: 5}
+  syslog:
+    - {host: siem.example.org, port: 6514, transport: tcp, min_severity: high}
+  webhook:
+    - url: http://127.0.0.1:8080/hook
+      headers: {Authorization: "Bearer x"}
+  exec:
+    - argv: [/usr/bin/mail, -s, konseki, root]
+      signs: ["ssh.login"]
+)",
+                       "a.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->alerts_throttle.window_secs, 300);
+  EXPECT_EQ(c->alerts_throttle.max_per_rule_host, 2);
+  ASSERT_EQ(c->alerts_syslog.size(), 1u);
+  EXPECT_EQ(c->alerts_syslog[0].port, 6514);
+  EXPECT_EQ(c->alerts_syslog[0].transport, "tcp");
+  EXPECT_EQ(c->alerts_syslog[0].filter.min_severity, "high");
+  ASSERT_EQ(c->alerts_webhook.size(), 1u);
+  EXPECT_EQ(c->alerts_webhook[0].headers[0].second, "Bearer x");
+  ASSERT_EQ(c->alerts_exec.size(), 1u);
+  EXPECT_EQ(c->alerts_exec[0].argv.size(), 4u);
+  EXPECT_EQ(c->alerts_exec[0].filter.signs, std::vector<std::string>{"ssh.login"});
+
+  auto bad = ParseConfig("listen: [udp://127.0.0.1:1]\nalerts:\n  webhook:\n    - url: ftp://x\n",
+                         "b.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("b.yaml:4"));
+  EXPECT_THAT(bad.status().message(), HasSubstr("alerts.webhook.url"));
+  auto sev = ParseConfig(
+      "listen: [udp://127.0.0.1:1]\nalerts:\n  exec:\n    - {argv: [x], min_severity: loud}\n",
+      "c.yaml");
+  ASSERT_FALSE(sev.ok());
+  EXPECT_THAT(sev.status().message(), HasSubstr("min_severity"));
+}
+
 TEST(ConfigTest, UnknownKeyNamesFileLineAndKey) {
   auto c = ParseConfig("listen: [udp://127.0.0.1:1]\narchive:\n  dir: x\n  sinc: batch\n", "k.yaml");
   ASSERT_FALSE(c.ok());

@@ -33,3 +33,9 @@ konseki_add_test(metrics_integration_test
   LIBS konseki_test_process PkgConfig::HTTPLIB
   LABELS integration)
 add_dependencies(metrics_integration_test konseki)
+
+konseki_add_test(alert_delivery_integration_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/alert_delivery_test.cc
+  LIBS konseki_test_process
+  LABELS integration)
+add_dependencies(alert_delivery_integration_test konseki)

@@ -1,0 +1,56 @@
+// Where every alert goes: the alert file/stdout (always, unthrottled) and the
+// notifying sinks (syslog to a SIEM, webhooks, programs such as mail), each
+// behind its own filter and all behind one throttle, so a brute-force storm
+// becomes a handful of notifications while the file keeps everything.
+#ifndef KONSEKI_APP_ALERT_FANOUT_H_
+#define KONSEKI_APP_ALERT_FANOUT_H_
+
+#include <memory>
+#include <vector>
+
+#include "app/config.h"
+#include "common/alert.h"
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "common/status.h"
+#include "outputs/alert_forwarders.h"
+#include "outputs/alert_throttle.h"
+
+namespace konseki::app {
+
+// Thread-safe (every part is). `record` must outlive the fanout.
+class AlertFanout final : public AlertSink {
+ public:
+  static StatusOr<std::unique_ptr<AlertFanout>> Create(const Config& config, AlertSink& record,
+                                                       const Clock& clock,
+                                                       MetricsRegistry& metrics);
+  ~AlertFanout() override;
+
+  void Emit(const Alert& alert) override;
+  // Sends the throttle's summaries of storms that ended. Call about once a
+  // second or minute.
+  void Tick();
+  size_t notifying_sinks() const { return sinks_.size(); }
+
+ private:
+  // Passes each alert to every filter in turn.
+  class Multi final : public AlertSink {
+   public:
+    void Emit(const Alert& alert) override {
+      for (auto& s : targets) s->Emit(alert);
+    }
+    std::vector<std::unique_ptr<outputs::FilteredSink>> targets;
+  };
+
+  explicit AlertFanout(AlertSink& record) : record_(record) {}
+
+  AlertSink& record_;
+  // Destroyed in reverse order: throttle, then filters, then the sinks.
+  std::vector<std::unique_ptr<AlertSink>> sinks_;
+  Multi multi_;
+  std::unique_ptr<outputs::ThrottledSink> throttle_;
+};
+
+}  // namespace konseki::app
+
+#endif  // KONSEKI_APP_ALERT_FANOUT_H_

@@ -1,0 +1,81 @@
+// Alert delivery end to end: a brute-force storm reaches the alert file in
+// full, while the notifying sink (a program run per alert, as a mail command
+// would be) gets a throttled handful, and an SSH login gets through its
+// filter.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <string>
+
+#include "tests/integration/konseki_process.h"
+
+namespace konseki::testing {
+namespace {
+
+size_t CountLines(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) n += line.find(needle) != std::string::npos;
+  return n;
+}
+
+TEST(AlertDeliveryTest, StormIsThrottledForPeopleButKeptInTheFile) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  const std::string alerts = dir.File("alerts.jsonl");
+  const std::string mailbox = dir.File("mailbox");
+  Konseki k;
+  std::string err;
+  ASSERT_TRUE(k.Start(
+      dir,
+      "listen: [tcp://127.0.0.1:0]\n"
+      "archive: {dir: " + dir.File("archive") + "}\n"
+      "metrics: {listen: ''}\nworkers: 2\n"
+      "alerts:\n"
+      "  file: " + alerts + "\n"
+      "  stdout: false\n"
+      "  throttle: {window_secs: 600, max_per_rule_host: 3, max_per_rule: 10}\n"
+      "  exec:\n"
+      "    - name: mail\n"
+      "      argv: ['/bin/sh', '-c', 'cat >> " + mailbox + "']\n"
+      "      signs: ['ssh.*']\n",
+      &err))
+      << err;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(k.Port("tcp")));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  std::string storm;
+  for (int i = 0; i < 200; ++i) {
+    storm += "<86>Nov 23 08:00:00 bastion sshd[77]: Failed password for root from 198.51.100.9 "
+             "port " + std::to_string(40000 + i) + " ssh2\n";
+  }
+  storm +=
+      "<86>Nov 23 08:01:00 bastion sshd[78]: Accepted publickey for alice from 192.0.2.44 port "
+      "51000 ssh2: ED25519 SHA256:AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefg\n"
+      "<38>Nov 23 08:01:01 bastion in.telnetd[9]: refused connect from 203.0.113.3\n";
+  ASSERT_EQ(send(fd, storm.data(), storm.size(), MSG_NOSIGNAL), static_cast<ssize_t>(storm.size()));
+  close(fd);
+
+  ASSERT_TRUE(WaitFor([&] { return CountLines(ReadFile(alerts), "\"sign\":\"ssh.auth_failure\"") == 200; }))
+      << CountLines(ReadFile(alerts), "ssh.auth_failure");
+  ASSERT_TRUE(WaitFor([&] { return CountLines(ReadFile(mailbox), "\"sign\":\"ssh.login\"") == 1; }))
+      << ReadFile(mailbox);
+  const std::string mail = ReadFile(mailbox);
+  EXPECT_EQ(CountLines(mail, "\"sign\":\"ssh.auth_failure\""), 3u) << mail;
+  EXPECT_EQ(CountLines(mail, "tcpd.refused"), 0u) << "filtered out by signs: ['ssh.*']";
+  EXPECT_THAT(mail, ::testing::HasSubstr("alice"));
+  EXPECT_EQ(CountLines(ReadFile(alerts), "tcpd.refused"), 1u);
+}
+
+}  // namespace
+}  // namespace konseki::testing
