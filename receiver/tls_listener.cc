@@ -136,6 +136,7 @@ TlsListener::TlsListener(const ListenAddress& address, const TlsListenerOptions&
   hs_no_peer_cert_ = failure("no_peer_cert");
   hs_verify_failed_ = failure("cert_verify_failed");
   hs_not_permitted_ = failure("peer_not_permitted");
+  hs_client_alert_ = failure("client_alert");
   hs_protocol_ = failure("protocol_error");
 }
 
@@ -230,6 +231,8 @@ void TlsListener::CountHandshakeFailure(Connection* c, int ssl_error) {
   } else if (ERR_GET_LIB(err) == ERR_LIB_SSL &&
              ERR_GET_REASON(err) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) {
     hs_no_peer_cert_->Inc();
+  } else if (ERR_GET_LIB(err) == ERR_LIB_SSL && ERR_GET_REASON(err) >= SSL_AD_REASON_OFFSET) {
+    hs_client_alert_->Inc();  // e.g. the client does not trust our certificate
   } else if (ssl_error == SSL_ERROR_ZERO_RETURN || ssl_error == SSL_ERROR_SYSCALL ||
              IsUnexpectedEof(err)) {
     hs_closed_->Inc();

@@ -68,6 +68,8 @@ struct TlsListenerOptions {
 //     "no_peer_cert"       mutual TLS and the client sent no certificate
 //     "cert_verify_failed" the client certificate does not verify with ca_file
 //     "peer_not_permitted" verified, but no name is in permitted_peers
+//     "client_alert"       the client aborted with an alert, typically because
+//                          it does not trust the server certificate or name
 //     "protocol_error"     anything else (not TLS, no common version/cipher)
 //   konseki_tls_read_errors_total{listener}  TLS errors after the handshake
 //
@@ -165,6 +167,7 @@ class TlsListener {
   Counter* hs_no_peer_cert_;
   Counter* hs_verify_failed_;
   Counter* hs_not_permitted_;
+  Counter* hs_client_alert_;
   Counter* hs_protocol_;
   Gauge* connections_;
 };

@@ -267,6 +267,32 @@ TEST_F(TlsListenerTest, MutualRefusesCertificateOfAnotherCa) {
   EXPECT_EQ(sink_.count(), 0u);
 }
 
+TEST_F(TlsListenerTest, ClientThatDistrustsTheServerIsCountedAsClientAlert) {
+  StartListener(ServerOptions(false));
+  TlsClient c;
+  EXPECT_FALSE(c.Connect(listener_->port(), pki->rogue_ca.cert));  // wrong trust anchor
+  ASSERT_TRUE(WaitUntil([&] { return Failures("client_alert") == 1; }))
+      << Failures("protocol_error") << " " << Failures("closed");
+  EXPECT_EQ(Metric("konseki_tls_handshakes_total"), 0);
+}
+
+TEST_F(TlsListenerTest, IdleEstablishedConnectionIsClosedAfterIdleTimeout) {
+  TlsListenerOptions opts;
+  opts.idle_timeout_secs = 30;
+  StartListener(ServerOptions(false), opts);
+  TlsClient c;
+  ASSERT_TRUE(c.Connect(listener_->port(), pki->ca.cert)) << c.error();
+  ASSERT_TRUE(c.Send(OctetCounted("<13>hello")));
+  ASSERT_TRUE(sink_.WaitForCount(1));
+  clock_.Advance(std::chrono::seconds(15));  // past the handshake timeout, not idle yet
+  ASSERT_TRUE(c.Send(OctetCounted("<13>still here")));
+  ASSERT_TRUE(sink_.WaitForCount(2));
+  EXPECT_EQ(Metric("konseki_connections"), 1);
+  clock_.Advance(std::chrono::seconds(31));
+  EXPECT_TRUE(WaitUntil([&] { return Metric("konseki_connections") == 0; }));
+  EXPECT_EQ(Failures("timeout"), 0);
+}
+
 TEST_F(TlsListenerTest, PlainTextClientIsAProtocolError) {
   StartListener(ServerOptions(false));
   int fd = testing::ConnectLoopback(listener_->port());
