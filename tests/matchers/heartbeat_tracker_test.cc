@@ -300,6 +300,20 @@ TEST_F(HeartbeatTrackerTest, AnOutageAfterLearningDoesNotRaiseTheThreshold) {
   EXPECT_DOUBLE_EQ(tracker_->ThresholdSecs("steady"), 300);
 }
 
+TEST_F(HeartbeatTrackerTest, AThresholdThatDropsIsReArmedEarly) {
+  options_.learning_secs = 600;
+  Make();
+  for (int i = 0; i < 80; ++i) {  // 800 s, a line every 10 s: learning ends at 600 s
+    Send("busy");
+    Run(seconds(10), seconds(10));
+  }
+  ASSERT_DOUBLE_EQ(tracker_->ThresholdSecs("busy"), 300);
+  // The heap entry armed while learning (3600 s) must not delay the alert.
+  Run(seconds(400), seconds(1));
+  ASSERT_EQ(sink_.Count("host.silent"), 1u);
+  EXPECT_LE(std::stod(Field(*sink_.Last("host.silent"), "silence_secs")), 301);
+}
+
 TEST_F(HeartbeatTrackerTest, ExpectedHostThatNeverReportsIsAlertedAndIsNeverNew) {
   options_.silence_after_secs = 60;
   options_.expected_hosts = {"db1"};
