@@ -33,7 +33,9 @@ struct TlsOptions {
   // If not empty, a client certificate must also carry one of these names,
   // in its subjectAltName DNS entries or (as rsyslog does) its subject CN.
   // Matching is case-insensitive; "*.example.com" matches exactly one more
-  // label ("a.example.com", not "example.com" nor "a.b.example.com").
+  // label ("a.example.com", not "example.com" nor "a.b.example.com"), as
+  // rsyslog documents for its permittedPeer wildcards (after RFC 5425).
+  // Certificate fingerprints ("SHA1:..") are not supported.
   // Requires mutual = true (like rsyslog's PermittedPeer with x509/name).
   std::vector<std::string> permitted_peers;
 };
