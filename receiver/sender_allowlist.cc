@@ -213,6 +213,7 @@ bool RefusalReporter::Report(const SenderAddress& src, TimePoint now) {
     a.time = now;
     a.received = now;
     a.sender = src.ToString();
+    a.host = a.sender;  // no hostname: nothing was parsed from a refused sender
     a.rule = "receiver.refused";
     a.sign = "receiver.refused";
     a.severity = Severity::kMedium;
