@@ -9,7 +9,7 @@ add_library(konseki_app
 target_compile_definitions(konseki_app PRIVATE KONSEKI_VERSION="${PROJECT_VERSION}")
 target_link_libraries(konseki_app PUBLIC
   konseki_common konseki_parse konseki_net konseki_rules konseki_heartbeat konseki_outputs
-  konseki_metrics_http concurrentqueue yaml-cpp)
+  konseki_metrics_http konseki_tls konseki_relp concurrentqueue yaml-cpp)
 
 add_executable(konseki ${CMAKE_CURRENT_LIST_DIR}/main.cc)
 target_compile_definitions(konseki PRIVATE KONSEKI_VERSION="${PROJECT_VERSION}")

@@ -2,9 +2,9 @@
 
 namespace konseki::app {
 
-BatchQueues::BatchQueues(size_t num_workers, size_t max_batches_per_worker,
+BatchQueues::BatchQueues(size_t num_workers, size_t max_bytes_per_worker,
                          MetricsRegistry& metrics)
-    : max_per_worker_(max_batches_per_worker) {
+    : max_bytes_per_worker_(max_bytes_per_worker) {
   for (size_t i = 0; i < num_workers; ++i) {
     queues_.push_back(std::make_unique<WorkerQueue>());
   }
@@ -51,6 +51,7 @@ bool BatchQueues::AllHaveRoom() const {
 
 void BatchQueues::Enqueue(size_t w, Batch* batch) {
   queues_[w]->depth.fetch_add(1, std::memory_order_relaxed);
+  queues_[w]->bytes.fetch_add(batch->bytes.size(), std::memory_order_relaxed);
   queues_[w]->q.enqueue(batch);
 }
 
@@ -58,6 +59,7 @@ Batch* BatchQueues::Dequeue(size_t w, std::chrono::microseconds timeout) {
   Batch* b = nullptr;
   if (!queues_[w]->q.wait_dequeue_timed(b, timeout)) return nullptr;
   queues_[w]->depth.fetch_sub(1, std::memory_order_relaxed);
+  queues_[w]->bytes.fetch_sub(b->bytes.size(), std::memory_order_relaxed);
   return b;
 }
 

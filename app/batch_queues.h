@@ -51,8 +51,9 @@ struct Batch {
 // Thread-safe. Owns every batch ever created.
 class BatchQueues {
  public:
-  // max_batches_per_worker bounds each worker's queue (soft: see TryEnqueue).
-  BatchQueues(size_t num_workers, size_t max_batches_per_worker, MetricsRegistry& metrics);
+  // max_bytes_per_worker bounds the message bytes waiting for each worker
+  // (soft: see Enqueue).
+  BatchQueues(size_t num_workers, size_t max_bytes_per_worker, MetricsRegistry& metrics);
   ~BatchQueues();
   BatchQueues(const BatchQueues&) = delete;
   BatchQueues& operator=(const BatchQueues&) = delete;
@@ -66,7 +67,7 @@ class BatchQueues {
 
   // True while worker `w` has room under its limit.
   bool HasRoom(size_t w) const {
-    return queues_[w]->depth.load(std::memory_order_relaxed) < max_per_worker_ &&
+    return queues_[w]->bytes.load(std::memory_order_relaxed) < max_bytes_per_worker_ &&
            !queues_[w]->blocked.load(std::memory_order_relaxed);
   }
   // True while every worker has room and none is blocked (TCP reads only then).
@@ -90,13 +91,14 @@ class BatchQueues {
  private:
   struct WorkerQueue {
     moodycamel::BlockingConcurrentQueue<Batch*> q;
-    std::atomic<size_t> depth{0};
+    std::atomic<size_t> depth{0};  // batches
+    std::atomic<size_t> bytes{0};  // bytes of those batches
     std::atomic<bool> blocked{false};
   };
   std::vector<std::unique_ptr<WorkerQueue>> queues_;
   moodycamel::ConcurrentQueue<Batch*> pool_;
   std::atomic<size_t> created_{0};
-  size_t max_per_worker_;
+  size_t max_bytes_per_worker_;
 };
 
 }  // namespace konseki::app

@@ -319,7 +319,7 @@ Status ParseRoot(const Ctx& ctx, const YAML::Node& root, Config* c) {
   KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, root, "",
                                     {"listen", "archive", "alerts", "rules", "workers", "udp",
                                      "tcp", "max_message_bytes", "queue", "metrics", "parser",
-                                     "heartbeat"}));
+                                     "heartbeat", "tls"}));
   for (const auto& kv : root) {
     std::string k = kv.first.as<std::string>();
     const YAML::Node& v = kv.second;
@@ -369,11 +369,11 @@ Status ParseRoot(const Ctx& ctx, const YAML::Node& root, Config* c) {
       KONSEKI_RETURN_IF_ERROR(
           GetInt(ctx, v, "max_message_bytes", 480, 16 << 20, &c->max_message_bytes));
     } else if (k == "queue") {
-      KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "queue", {"max_batches_per_worker"}));
-      if (v["max_batches_per_worker"]) {
-        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v["max_batches_per_worker"],
-                                       "queue.max_batches_per_worker", 2, 1 << 20,
-                                       &c->queue_max_batches_per_worker));
+      KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "queue", {"max_bytes_per_worker"}));
+      if (v["max_bytes_per_worker"]) {
+        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v["max_bytes_per_worker"],
+                                       "queue.max_bytes_per_worker", 1 << 16, 1ull << 34,
+                                       &c->queue_max_bytes_per_worker));
       }
     } else if (k == "metrics") {
       KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "metrics", {"listen", "max_host_series"}));
@@ -394,6 +394,24 @@ Status ParseRoot(const Ctx& ctx, const YAML::Node& root, Config* c) {
       }
     } else if (k == "heartbeat") {
       KONSEKI_RETURN_IF_ERROR(ParseHeartbeat(ctx, v, &c->heartbeat));
+    } else if (k == "tls") {
+      KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "tls",
+                                        {"cert_file", "key_file", "ca_file", "mutual",
+                                         "permitted_peers", "handshake_timeout_secs"}));
+      TlsConfig& t = c->tls;
+      if (v["cert_file"]) KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["cert_file"], "tls.cert_file", &t.cert_file));
+      if (v["key_file"]) KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["key_file"], "tls.key_file", &t.key_file));
+      if (v["ca_file"]) KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["ca_file"], "tls.ca_file", &t.ca_file));
+      if (v["mutual"]) KONSEKI_RETURN_IF_ERROR(GetBool(ctx, v["mutual"], "tls.mutual", &t.mutual));
+      if (v["permitted_peers"]) {
+        KONSEKI_RETURN_IF_ERROR(
+            GetStringList(ctx, v["permitted_peers"], "tls.permitted_peers", &t.permitted_peers));
+      }
+      if (v["handshake_timeout_secs"]) {
+        KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, v["handshake_timeout_secs"],
+                                          "tls.handshake_timeout_secs", 0.1, 600,
+                                          &t.handshake_timeout_secs));
+      }
     }
   }
   return Status::Ok();
@@ -419,6 +437,14 @@ StatusOr<Config> ParseConfig(std::string_view yaml_text, std::string_view source
   } catch (const YAML::Exception& e) {
     return Status::InvalidArgument(std::string(source) + ":" + std::to_string(e.mark.line + 1) +
                                    ": " + e.msg);
+  }
+  for (const std::string& uri : c.listen) {
+    auto addr = receiver::ListenAddress::Parse(uri);
+    if (addr.ok() && addr->transport == receiver::Transport::kTls &&
+        (c.tls.cert_file.empty() || c.tls.key_file.empty())) {
+      return Status::InvalidArgument(std::string(source) + ": listener " + uri +
+                                     " needs tls.cert_file and tls.key_file");
+    }
   }
   if (c.listen.empty()) {
     return Status::InvalidArgument(std::string(source) +

@@ -76,6 +76,16 @@ struct ThrottleConfig {
   int max_per_rule = 10;
 };
 
+// tls: certificates for tls:// listeners (RFC 5425).
+struct TlsConfig {
+  std::string cert_file;
+  std::string key_file;
+  std::string ca_file;  // CA that signs client certificates (mutual)
+  bool mutual = false;  // require and verify client certificates
+  std::vector<std::string> permitted_peers;  // names in client certs; "*.example.org"
+  double handshake_timeout_secs = 10;
+};
+
 struct Config {
   std::string source;  // file name the config came from ("<embedded default>")
 
@@ -107,8 +117,9 @@ struct Config {
   size_t tcp_max_connections = 4096;
   // Messages longer than this are truncated (and counted), on every transport.
   size_t max_message_bytes = 64 << 10;
-  // queue: batches waiting per worker before TCP stops reading / UDP drops.
-  size_t queue_max_batches_per_worker = 256;
+  // queue: message bytes waiting per worker before TCP and RELP stop
+  // reading and UDP drops (counted). Bounds the pipeline's memory.
+  size_t queue_max_bytes_per_worker = 64 << 20;
 
   // metrics: listen address of the Prometheus endpoint; empty = disabled.
   std::string metrics_listen = "127.0.0.1:9514";
@@ -120,6 +131,7 @@ struct Config {
   std::string parser_timezone = "local";
 
   HeartbeatConfig heartbeat;
+  TlsConfig tls;
 };
 
 // The config used when no --config is given: loopback listeners on 5514,

@@ -106,7 +106,7 @@ Status Server::Init() {
   alerts_ = std::move(fanout).value();
 
   const size_t n = WorkerCount(config_);
-  queues_ = std::make_unique<BatchQueues>(n, config_.queue_max_batches_per_worker, metrics_);
+  queues_ = std::make_unique<BatchQueues>(n, config_.queue_max_bytes_per_worker, metrics_);
 
   outputs::ArchiveOptions arch;
   arch.dir = config_.archive_dir;
@@ -171,8 +171,7 @@ Status Server::Init() {
         bound.port = (*l)->port();
         bound_.push_back(bound.ToString() + " (receive buffer " +
                          std::to_string((*l)->granted_rcvbuf_bytes()) + " bytes)");
-        udp_.push_back(std::move(l).value());
-        routers_.push_back(std::make_unique<Router>(*queues_, parser_, true, name, metrics_));
+        AddListener(std::move(l).value(), true, name, nullptr);
         break;
       }
       case receiver::Transport::kTcp: {
@@ -184,8 +183,32 @@ Status Server::Init() {
         receiver::ListenAddress bound = *addr;
         bound.port = (*l)->port();
         bound_.push_back(bound.ToString());
-        tcp_.push_back(std::move(l).value());
-        routers_.push_back(std::make_unique<Router>(*queues_, parser_, false, name, metrics_));
+        AddListener(std::move(l).value(), false, name, nullptr);
+        break;
+      }
+      case receiver::Transport::kTls: {
+        if (!tls_context_) {
+          receiver::TlsOptions t;
+          t.cert_file = config_.tls.cert_file;
+          t.key_file = config_.tls.key_file;
+          t.ca_file = config_.tls.ca_file;
+          t.mutual = config_.tls.mutual;
+          t.permitted_peers = config_.tls.permitted_peers;
+          auto ctx = receiver::TlsContext::Create(t);
+          if (!ctx.ok()) return ctx.status();
+          tls_context_ = std::move(ctx).value();
+        }
+        receiver::TlsListenerOptions o;
+        o.max_message_bytes = config_.max_message_bytes;
+        o.max_connections = config_.tcp_max_connections;
+        o.handshake_timeout_secs = static_cast<int>(std::max(1.0, config_.tls.handshake_timeout_secs));
+        auto l = receiver::TlsListener::Bind(*addr, o, *tls_context_, static_cast<uint16_t>(id),
+                                             metrics_, clock_);
+        if (!l.ok()) return l.status();
+        receiver::ListenAddress bound = *addr;
+        bound.port = (*l)->port();
+        bound_.push_back(bound.ToString());
+        AddListener(std::move(l).value(), false, name, nullptr);
         break;
       }
       case receiver::Transport::kRelp: {
@@ -199,9 +222,9 @@ Status Server::Init() {
         bound.port = (*l)->port();
         bound_.push_back(bound.ToString());
         // Frames are acked back to the listener once archived.
-        routers_.push_back(
-            std::make_unique<Router>(*queues_, parser_, false, name, metrics_, l->get()));
-        relp_.push_back(std::move(l).value());
+        receiver::RelpListener* raw = l->get();
+        AddListener(std::move(l).value(), false, name, raw);
+        listeners_.back().shutdown = [raw] { raw->Shutdown(); };
         break;
       }
       default:
@@ -222,10 +245,7 @@ void Server::Start() {
   if (started_) return;
   started_ = true;
   for (auto& w : workers_) w->Start();
-  size_t r = 0;
-  for (auto& l : udp_) l->Start(routers_[r++].get());
-  for (auto& l : tcp_) l->Start(routers_[r++].get());
-  for (auto& l : relp_) l->Start(routers_[r++].get());
+  for (ListenerSlot& s : listeners_) s.start(s.router.get());
 }
 
 void Server::Reload() {
@@ -255,18 +275,31 @@ void Server::Stop() {
   if (!started_ || stopped_) return;
   stopped_ = true;
   // Listeners first (their Stop flushes their router), then drain workers.
-  for (auto& l : udp_) l->Stop();
-  for (auto& l : tcp_) l->Stop();
-  for (auto& l : relp_) l->Stop();  // stops reading; its thread stays for the acks
-  for (auto& r : routers_) r->Flush();
+  // RELP's Stop only stops reading; its thread stays for the acks.
+  for (ListenerSlot& s : listeners_) s.stop();
+  for (ListenerSlot& s : listeners_) s.router->Flush();
   for (auto& w : workers_) w->RequestStop();
   for (auto& w : workers_) w->Join();
   // Every ack the workers will give is queued now: answer, serverclose, close.
-  for (auto& l : relp_) l->Shutdown();
+  for (ListenerSlot& s : listeners_) {
+    if (s.shutdown) s.shutdown();
+  }
   if (metrics_server_) metrics_server_->Stop();
 }
 
 void Server::Tick() { alerts_->Tick(); }
+
+template <typename L>
+void Server::AddListener(std::unique_ptr<L> listener, bool drop_when_full,
+                         const std::string& name, AckSink* acks) {
+  L* raw = listener.get();
+  ListenerSlot s;
+  s.listener = std::shared_ptr<L>(std::move(listener));
+  s.router = std::make_unique<Router>(*queues_, parser_, drop_when_full, name, metrics_, acks);
+  s.start = [raw](FrameSink* sink) { raw->Start(sink); };
+  s.stop = [raw] { raw->Stop(); };
+  listeners_.push_back(std::move(s));
+}
 
 std::vector<std::string> Server::BoundListeners() const { return bound_; }
 

@@ -4,6 +4,7 @@
 #ifndef KONSEKI_APP_SERVER_H_
 #define KONSEKI_APP_SERVER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,8 @@
 #include "receiver/parser.h"
 #include "receiver/relp_listener.h"
 #include "receiver/tcp_listener.h"
+#include "receiver/tls_context.h"
+#include "receiver/tls_listener.h"
 #include "receiver/udp_listener.h"
 
 namespace konseki::app {
@@ -66,10 +69,20 @@ class Server {
   std::unique_ptr<AlertFanout> alerts_;  // writer + notifying sinks; what everyone emits to
   std::unique_ptr<BatchQueues> queues_;
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::vector<std::unique_ptr<Router>> routers_;
-  std::vector<std::unique_ptr<receiver::UdpListener>> udp_;
-  std::vector<std::unique_ptr<receiver::TcpListener>> tcp_;
-  std::vector<std::unique_ptr<receiver::RelpListener>> relp_;
+  // One per configured listener, in config order. The listener's own thread
+  // pushes into its router.
+  struct ListenerSlot {
+    std::shared_ptr<void> listener;  // owns the listener (declared first: outlives router)
+    std::unique_ptr<Router> router;
+    std::function<void(FrameSink*)> start;
+    std::function<void()> stop;      // stop reading (and flush)
+    std::function<void()> shutdown;  // after the workers drained (RELP: last acks); may be empty
+  };
+  template <typename L>
+  void AddListener(std::unique_ptr<L> listener, bool drop_when_full, const std::string& name,
+                   AckSink* acks);
+  std::unique_ptr<receiver::TlsContext> tls_context_;  // outlives the TLS listeners
+  std::vector<ListenerSlot> listeners_;
   std::vector<std::string> bound_;
   std::unique_ptr<outputs::MetricsServer> metrics_server_;
   Gauge* rules_loaded_ = nullptr;

@@ -33,7 +33,7 @@ std::map<size_t, std::vector<std::string>> Drain(BatchQueues& q) {
 
 TEST(RouterTest, OneHostsMessagesGoToOneWorkerInOrder) {
   MetricsRegistry metrics;
-  BatchQueues q(4, 1000, metrics);
+  BatchQueues q(4, 1 << 20, metrics);
   receiver::Parser parser;
   Router r(q, parser, false, "tcp://127.0.0.1:0", metrics);
   std::vector<std::string> hosts = {"web1", "web2", "db1", "mail", "fw"};
@@ -64,7 +64,7 @@ TEST(RouterTest, OneHostsMessagesGoToOneWorkerInOrder) {
 
 TEST(RouterTest, UnparseableMessagesRouteBySender) {
   MetricsRegistry metrics;
-  BatchQueues q(8, 1000, metrics);
+  BatchQueues q(8, 1 << 20, metrics);
   receiver::Parser parser;
   Router r(q, parser, false, "udp://127.0.0.1:0", metrics);
   ASSERT_TRUE(r.Push(MakeFrame("garbage without header", "198.51.100.7")));
@@ -76,10 +76,11 @@ TEST(RouterTest, UnparseableMessagesRouteBySender) {
 
 TEST(RouterTest, UdpDropsAndCountsWhenTheWorkerQueueIsFull) {
   MetricsRegistry metrics;
-  BatchQueues q(1, 2, metrics);
+  std::string line = "<13>Nov 23 08:00:00 h app: x";
+  // Room for exactly two one-frame batches (frame bytes + sender address).
+  BatchQueues q(1, 2 * (line.size() + std::string("127.0.0.1").size()), metrics);
   receiver::Parser parser;
   Router r(q, parser, true, "udp://127.0.0.1:0", metrics);
-  std::string line = "<13>Nov 23 08:00:00 h app: x";
   int accepted = 0;
   for (int i = 0; i < 10; ++i) {
     if (r.Push(MakeFrame(line, "127.0.0.1"))) ++accepted;
@@ -98,7 +99,7 @@ TEST(RouterTest, UdpDropsAndCountsWhenTheWorkerQueueIsFull) {
 
 TEST(RouterTest, TcpNeverDropsItOnlyReportsNoCapacity) {
   MetricsRegistry metrics;
-  BatchQueues q(1, 1, metrics);
+  BatchQueues q(1, 1, metrics);  // full after one batch
   receiver::Parser parser;
   Router r(q, parser, false, "tcp://127.0.0.1:0", metrics);
   std::string line = "<13>Nov 23 08:00:00 h app: x";
@@ -112,7 +113,7 @@ TEST(RouterTest, TcpNeverDropsItOnlyReportsNoCapacity) {
 
 TEST(RouterTest, LargeBurstsSplitIntoBoundedBatches) {
   MetricsRegistry metrics;
-  BatchQueues q(1, 100000, metrics);
+  BatchQueues q(1, 1 << 30, metrics);
   receiver::Parser parser;
   Router r(q, parser, false, "tcp://127.0.0.1:0", metrics);
   std::string line(1000, 'x');

@@ -244,6 +244,43 @@ TEST_F(IngestTest, RuleHitsBecomeJsonAlertLines) {
   EXPECT_EQ(a.find("ordinary"), std::string::npos);
 }
 
+TEST(ListenerOrderTest, TcpListedBeforeUdpBothDeliverAndCount) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  Konseki k;
+  std::string err;
+  // TCP listed before UDP: UDP must still drop-and-count (not stall) and TCP
+  // must never drop, so each listener needs its own router.
+  ASSERT_TRUE(k.Start(dir,
+                      "listen: [tcp://127.0.0.1:0, udp://127.0.0.1:0]\n"
+                      "archive: {dir: " + dir.File("archive") + "}\n"
+                      "alerts: {stdout: false}\nmetrics: {listen: '127.0.0.1:0'}\n",
+                      &err))
+      << err;
+  SendUdp(k.Port("udp"), "<13>Nov 23 08:00:00 viaudp app: hello");
+  int fd = ConnectTcp(k.Port("tcp"));
+  ASSERT_TRUE(SendAll(fd, "<13>Nov 23 08:00:00 viatcp app: hello\n"));
+  close(fd);
+  const std::string archive = dir.File("archive");
+  ASSERT_TRUE(WaitFor([&] {
+    return ArchiveLines(archive, "viaudp").size() == 1 && ArchiveLines(archive, "viatcp").size() == 1;
+  }));
+  std::string metrics;
+  ASSERT_TRUE(WaitFor([&] {
+    int m = ConnectTcp(k.MetricsPort());
+    SendAll(m, "GET /metrics HTTP/1.0\r\n\r\n");
+    std::string body;
+    char buf[4096];
+    ssize_t n;
+    while ((n = recv(m, buf, sizeof buf, 0)) > 0) body.append(buf, static_cast<size_t>(n));
+    close(m);
+    metrics = body;
+    return body.find("konseki_received_messages_total") != std::string::npos;
+  }));
+  EXPECT_THAT(metrics, ::testing::HasSubstr("transport=\"udp\"} 1"));
+  EXPECT_THAT(metrics, ::testing::HasSubstr("transport=\"tcp\"} 1"));
+}
+
 TEST(CliTest, CheckConfigNamesTheBadKey) {
   if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
   TempDir dir;
