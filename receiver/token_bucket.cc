@@ -60,27 +60,43 @@ Duration TokenBucket::TimeUntilToken(TimePoint now) {
 
 SenderRateLimiter::SenderRateLimiter(const TokenBucketOptions& options)
     : options_(options),
-      burst_(std::max(1.0, options.burst > 0 ? options.burst : options.messages_per_sec)) {}
+      burst_(std::max(1.0, options.burst > 0 ? options.burst : options.messages_per_sec)) {
+  if (!options_.enabled()) return;
+  size_t sets = 1;
+  while (sets * kWays < options_.max_senders) sets *= 2;
+  slots_.resize(sets * kWays);
+  set_mask_ = sets - 1;
+}
 
 TokenBucket& SenderRateLimiter::BucketFor(const SenderAddress& src, TimePoint now) {
-  auto it = buckets_.find(src);
-  if (it != buckets_.end()) {
-    lru_.splice(lru_.begin(), lru_, it->second);
-    return it->second->bucket;
+  Slot* set = &slots_[(SenderAddressHash()(src) & set_mask_) * kWays];
+  Slot* victim = &set[0];
+  for (size_t i = 0; i < kWays; ++i) {
+    Slot& slot = set[i];
+    if (slot.last_use != 0 && slot.src == src) {
+      slot.last_use = ++use_counter_;
+      return slot.bucket;
+    }
+    if (slot.last_use < victim->last_use) victim = &slot;
   }
-  if (buckets_.size() >= std::max<size_t>(1, options_.max_senders)) {
-    buckets_.erase(lru_.back().src);
-    lru_.pop_back();
+  if (victim->last_use != 0) {
     ++evictions_;
+  } else {
+    ++tracked_;
   }
-  lru_.push_front(Entry{src, TokenBucket(options_.messages_per_sec, burst_, now)});
-  buckets_.emplace(src, lru_.begin());
-  return lru_.front().bucket;
+  victim->src = src;
+  victim->bucket = TokenBucket(options_.messages_per_sec, burst_, now);
+  victim->last_use = ++use_counter_;
+  return victim->bucket;
 }
 
 TokenBucket* SenderRateLimiter::Find(const SenderAddress& src) {
-  auto it = buckets_.find(src);
-  return it == buckets_.end() ? nullptr : &it->second->bucket;
+  if (slots_.empty()) return nullptr;
+  Slot* set = &slots_[(SenderAddressHash()(src) & set_mask_) * kWays];
+  for (size_t i = 0; i < kWays; ++i) {
+    if (set[i].last_use != 0 && set[i].src == src) return &set[i].bucket;
+  }
+  return nullptr;
 }
 
 bool SenderRateLimiter::TryTake(const SenderAddress& src, TimePoint now) {

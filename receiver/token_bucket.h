@@ -5,8 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <list>
-#include <unordered_map>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/status.h"
@@ -21,8 +20,9 @@ struct TokenBucketOptions {
   // Messages a sender may send at once after being quiet; 0 = one second's
   // worth (messages_per_sec), and never less than 1.
   double burst = 0;
-  // Source addresses tracked at once. When full, the least recently seen one
-  // is forgotten (it starts again with a full bucket if it comes back).
+  // Source addresses tracked at once (rounded up to a power of two, at least
+  // 4). When full, a least recently seen one is forgotten (it starts again
+  // with a full bucket if it comes back).
   size_t max_senders = 65536;
 
   bool enabled() const { return messages_per_sec > 0; }
@@ -35,6 +35,7 @@ struct TokenBucketOptions {
 // Clock); time going backwards refills nothing.
 class TokenBucket {
  public:
+  TokenBucket() = default;
   TokenBucket(double rate_per_sec, double burst, TimePoint now)
       : rate_(rate_per_sec), burst_(burst), tokens_(burst), last_(now) {}
 
@@ -55,18 +56,25 @@ class TokenBucket {
  private:
   void Refill(TimePoint now);
 
-  double rate_;
-  double burst_;
-  double tokens_;
-  TimePoint last_;
+  double rate_ = 0;
+  double burst_ = 0;
+  double tokens_ = 0;
+  TimePoint last_{};
 };
 
-// Token buckets keyed by source address, at most options.max_senders of them
-// (LRU eviction; a bucket untouched long enough to be full again is the same
-// as an absent one, so evicting it loses nothing).
+// Token buckets keyed by source address, in a fixed table of
+// options.max_senders slots allocated once (when enabled): a 4-way
+// set-associative cache, like a CPU cache. An address hashes to one set of 4
+// slots; a new address takes a free slot of its set or evicts the least
+// recently used one there. No allocation per message or per new sender, so a
+// spoofed-source flood costs the same as any other traffic and cannot grow
+// memory; a sender that keeps sending is never evicted by fewer than 4 new
+// addresses landing in its set between two of its messages. (A bucket
+// untouched long enough to be full again is the same as an absent one, so
+// evicting it loses nothing.)
 //
 // Not thread-safe: one limiter per listener thread (UDP receive thread, TCP
-// epoll thread, RELP thread). Memory: about 100 bytes per tracked sender.
+// epoll thread, RELP thread). Memory: 56 bytes per slot (3.5 MiB at the default 65536).
 class SenderRateLimiter {
  public:
   explicit SenderRateLimiter(const TokenBucketOptions& options);
@@ -83,13 +91,17 @@ class SenderRateLimiter {
   bool HasToken(const SenderAddress& src, TimePoint now);
   Duration TimeUntilToken(const SenderAddress& src, TimePoint now);
 
-  size_t tracked() const { return buckets_.size(); }
+  // Addresses tracked now, at most capacity().
+  size_t tracked() const { return tracked_; }
+  size_t capacity() const { return slots_.size(); }
   uint64_t evictions() const { return evictions_; }
 
  private:
-  struct Entry {
+  static constexpr size_t kWays = 4;
+  struct Slot {
     SenderAddress src;
     TokenBucket bucket;
+    uint64_t last_use = 0;  // 0 = free
   };
   // The bucket of src, created full (evicting the least recent) if absent;
   // marks it most recently used.
@@ -98,8 +110,10 @@ class SenderRateLimiter {
 
   const TokenBucketOptions options_;
   const double burst_;
-  std::list<Entry> lru_;  // front = most recently used
-  std::unordered_map<SenderAddress, std::list<Entry>::iterator, SenderAddressHash> buckets_;
+  std::vector<Slot> slots_;  // sets of kWays consecutive slots
+  size_t set_mask_ = 0;
+  uint64_t use_counter_ = 0;
+  size_t tracked_ = 0;
   uint64_t evictions_ = 0;
 };
 

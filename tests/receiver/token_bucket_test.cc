@@ -103,23 +103,60 @@ TEST(SenderRateLimiterTest, BurstDefaultsToOneSecondOfRate) {
   EXPECT_EQ(passed, 7);
 }
 
-TEST(SenderRateLimiterTest, SpoofedFloodIsBoundedAndEvictsLeastRecent) {
+TEST(SenderRateLimiterTest, CapacityIsRoundedUpToAPowerOfTwo) {
+  TokenBucketOptions o;
+  o.messages_per_sec = 1;
+  o.max_senders = 1000;
+  EXPECT_EQ(SenderRateLimiter(o).capacity(), 1024u);
+  o.max_senders = 1;
+  EXPECT_EQ(SenderRateLimiter(o).capacity(), 4u);
+}
+
+TEST(SenderRateLimiterTest, SpoofedFloodStaysWithinCapacity) {
   FakeClock clock;
   TokenBucketOptions o;
   o.messages_per_sec = 1;
   o.burst = 1;
-  o.max_senders = 1000;
+  o.max_senders = 1024;
+  SenderRateLimiter l(o);
+  // Every new (spoofed) address gets its fresh bucket's one token.
+  for (uint32_t i = 0; i < 100000; ++i) EXPECT_TRUE(l.TryTake(V4(200000 + i), clock.Now()));
+  EXPECT_LE(l.tracked(), l.capacity());
+  EXPECT_GT(l.tracked(), l.capacity() * 9 / 10);  // the hash spreads addresses over the sets
+  EXPECT_EQ(l.evictions() + l.tracked(), 100000u);
+}
+
+TEST(SenderRateLimiterTest, ActiveSenderKeepsItsBucketUnderAFlood) {
+  FakeClock clock;
+  TokenBucketOptions o;
+  o.messages_per_sec = 1;
+  o.burst = 1;
+  o.max_senders = 16;  // tiny table: four sets of four
+  SenderRateLimiter l(o);
+  EXPECT_TRUE(l.TryTake(V4(7), clock.Now()));
+  for (uint32_t i = 0; i < 30000; ++i) {
+    l.TryTake(V4(100000 + i), clock.Now());
+    // Three new addresses at most between two of its messages: its set can
+    // never evict it, so its empty bucket is kept.
+    if (i % 3 == 2) {
+      ASSERT_FALSE(l.TryTake(V4(7), clock.Now())) << "evicted after " << i;
+    }
+  }
+  EXPECT_GT(l.evictions(), 20000u);
+}
+
+TEST(SenderRateLimiterTest, IdleSenderIsEvictedAndStartsFresh) {
+  FakeClock clock;
+  TokenBucketOptions o;
+  o.messages_per_sec = 1;
+  o.burst = 1;
+  o.max_senders = 16;
   SenderRateLimiter l(o);
   EXPECT_TRUE(l.TryTake(V4(7), clock.Now()));
   EXPECT_FALSE(l.TryTake(V4(7), clock.Now()));
-  for (uint32_t i = 0; i < 999; ++i) l.TryTake(V4(100000 + i), clock.Now());
-  EXPECT_EQ(l.tracked(), 1000u);
-  EXPECT_FALSE(l.TryTake(V4(7), clock.Now()));  // recently used: still tracked, still empty
-  for (uint32_t i = 0; i < 100000; ++i) l.TryTake(V4(200000 + i), clock.Now());
-  EXPECT_EQ(l.tracked(), 1000u);
-  EXPECT_EQ(l.evictions(), 100000u);
-  // V4(7) was evicted and comes back with a fresh bucket.
-  EXPECT_TRUE(l.TryTake(V4(7), clock.Now()));
+  for (uint32_t i = 0; i < 1000; ++i) l.TryTake(V4(100000 + i), clock.Now());
+  EXPECT_EQ(l.tracked(), 16u);
+  EXPECT_TRUE(l.TryTake(V4(7), clock.Now()));  // forgotten: a fresh bucket
 }
 
 TEST(SenderRateLimiterTest, TakeWithDebtReportsWhenToPause) {
