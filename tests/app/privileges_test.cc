@@ -9,11 +9,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <mutex>
 #include <string>
+#include <thread>
 
 namespace konseki::app {
 namespace {
@@ -117,6 +120,38 @@ TEST_F(DropAsRootTest, DropsToNobodyAndCannotRegainRoot) {
     int n = getgroups(8, groups);
     if (n != 1 || groups[0] != gid) return kSupplementaryGroupsKept;
     return kOk;
+  });
+  EXPECT_EQ(code, kOk);
+}
+
+TEST_F(DropAsRootTest, ThreadStartedBeforeTheDropIsDroppedToo) {
+  // Kernel credentials are per thread; glibc applies setresuid/setresgid to
+  // every thread. The server may already run a thread (metrics endpoint)
+  // when DropPrivileges is called.
+  const uid_t uid = nobody_uid_;
+  int code = InChild([&] {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool dropped = false;
+    uid_t seen_uid = 0;
+    std::thread early([&] {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return dropped; });
+      uid_t r, e, saved;
+      getresuid(&r, &e, &saved);
+      seen_uid = (r == e && e == saved) ? e : 0;
+    });
+    PrivilegeOptions o;
+    o.user = "nobody";
+    Status s = DropPrivileges(o);
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      dropped = true;
+    }
+    cv.notify_all();
+    early.join();
+    if (!s.ok()) return kDropFailed;
+    return seen_uid == uid ? kOk : kUidNotChanged;
   });
   EXPECT_EQ(code, kOk);
 }
