@@ -10,6 +10,7 @@
 
 #include "common/alert.h"
 #include "receiver/listen_address.h"
+#include "receiver/sender_allowlist.h"
 
 namespace konseki::app {
 namespace {
@@ -24,6 +25,9 @@ alerts:
   stdout: true
 metrics:
   listen: 127.0.0.1:9514
+# A try-out on loopback ports: running it as root is allowed. A real log host
+# sets user: (and group:) so konseki drops root after binding.
+allow_root: true
 )";
 
 // Builds "file:line: key 'a.b': what" errors from a node's position.
@@ -317,19 +321,55 @@ Status ParseHeartbeat(const Ctx& ctx, const YAML::Node& hb, HeartbeatConfig* out
 Status ParseRoot(const Ctx& ctx, const YAML::Node& root, Config* c) {
   if (root.IsNull()) return Status::Ok();  // an empty file: every default
   KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, root, "",
-                                    {"listen", "archive", "alerts", "rules", "workers", "udp",
+                                    {"listen", "user", "group", "chroot", "allow_root",
+                                     "archive", "alerts", "rules", "workers", "udp",
                                      "tcp", "max_message_bytes", "queue", "metrics", "parser",
                                      "heartbeat", "tls"}));
   for (const auto& kv : root) {
     std::string k = kv.first.as<std::string>();
     const YAML::Node& v = kv.second;
     if (k == "listen") {
-      KONSEKI_RETURN_IF_ERROR(GetStringList(ctx, v, "listen", &c->listen));
-      size_t i = 0;
+      if (!v.IsSequence()) return ctx.Error(v, "listen", "expected a list of listeners");
+      c->listen.clear();
       for (const auto& item : v) {
-        auto addr = receiver::ListenAddress::Parse(c->listen[i++]);
+        ListenConfig lc;
+        if (item.IsMap()) {
+          KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, item, "listen", {"uri", "allow", "rate_limit"}));
+          if (!item["uri"]) return ctx.Error(item, "listen", "each listener map needs 'uri'");
+          KONSEKI_RETURN_IF_ERROR(GetString(ctx, item["uri"], "listen.uri", &lc.uri));
+          if (item["allow"]) {
+            KONSEKI_RETURN_IF_ERROR(GetStringList(ctx, item["allow"], "listen.allow", &lc.allow));
+            auto allow = receiver::SenderAllowlist::Parse(lc.allow);
+            if (!allow.ok()) return ctx.Error(item["allow"], "listen.allow", allow.status().message());
+          }
+          if (const YAML::Node rl = item["rate_limit"]) {
+            KONSEKI_RETURN_IF_ERROR(
+                CheckKeys(ctx, rl, "listen.rate_limit", {"messages_per_sec", "burst"}));
+            if (rl["messages_per_sec"]) {
+              KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, rl["messages_per_sec"],
+                                                "listen.rate_limit.messages_per_sec", 0.001, 1e9,
+                                                &lc.rate_limit_messages_per_sec));
+            }
+            if (rl["burst"]) {
+              KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, rl["burst"], "listen.rate_limit.burst", 1,
+                                                1e9, &lc.rate_limit_burst));
+            }
+          }
+        } else {
+          KONSEKI_RETURN_IF_ERROR(GetString(ctx, item, "listen", &lc.uri));
+        }
+        auto addr = receiver::ListenAddress::Parse(lc.uri);
         if (!addr.ok()) return ctx.Error(item, "listen", addr.status().message());
+        c->listen.push_back(std::move(lc));
       }
+    } else if (k == "user") {
+      KONSEKI_RETURN_IF_ERROR(GetString(ctx, v, "user", &c->user));
+    } else if (k == "group") {
+      KONSEKI_RETURN_IF_ERROR(GetString(ctx, v, "group", &c->group));
+    } else if (k == "chroot") {
+      KONSEKI_RETURN_IF_ERROR(GetString(ctx, v, "chroot", &c->chroot));
+    } else if (k == "allow_root") {
+      KONSEKI_RETURN_IF_ERROR(GetBool(ctx, v, "allow_root", &c->allow_root));
     } else if (k == "archive") {
       KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "archive", {"dir", "sync", "sync_interval_secs"}));
       if (v["dir"]) KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["dir"], "archive.dir", &c->archive_dir));
@@ -438,7 +478,8 @@ StatusOr<Config> ParseConfig(std::string_view yaml_text, std::string_view source
     return Status::InvalidArgument(std::string(source) + ":" + std::to_string(e.mark.line + 1) +
                                    ": " + e.msg);
   }
-  for (const std::string& uri : c.listen) {
+  for (const ListenConfig& lc : c.listen) {
+    const std::string& uri = lc.uri;
     auto addr = receiver::ListenAddress::Parse(uri);
     if (addr.ok() && addr->transport == receiver::Transport::kTls &&
         (c.tls.cert_file.empty() || c.tls.key_file.empty())) {

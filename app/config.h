@@ -86,11 +86,30 @@ struct TlsConfig {
   double handshake_timeout_secs = 10;
 };
 
+// One listen: entry: a plain URI, or a map with the sender allowlist and a
+// per-sender rate limit.
+struct ListenConfig {
+  std::string uri;                 // "udp://127.0.0.1:5514"
+  std::vector<std::string> allow;  // CIDRs / addresses; empty = everyone
+  double rate_limit_messages_per_sec = 0;  // per sender; 0 = unlimited
+  double rate_limit_burst = 0;             // 0 = one second's worth
+
+  friend bool operator==(const ListenConfig&, const ListenConfig&) = default;
+};
+
 struct Config {
   std::string source;  // file name the config came from ("<embedded default>")
 
-  // listen: one URI per listener, "udp://127.0.0.1:5514", "tcp://[::1]:5514".
-  std::vector<std::string> listen;
+  // listen: one entry per listener, "udp://127.0.0.1:5514", "tcp://[::1]:5514",
+  // or {uri: ..., allow: [...], rate_limit: {messages_per_sec, burst}}.
+  std::vector<ListenConfig> listen;
+
+  // Privileges, applied after binding: run as user/group, optionally
+  // chrooted. Running as root without user: is refused unless allow_root.
+  std::string user;
+  std::string group;
+  std::string chroot;
+  bool allow_root = false;
 
   // archive:
   std::string archive_dir = "./var/archive";

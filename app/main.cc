@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "app/config.h"
+#include "app/privileges.h"
 #include "app/server.h"
 #include "common/clock.h"
 #include "matchers/rule_loader.h"
@@ -49,10 +50,22 @@ int Run(const std::string& config_path) {
     setrlimit(RLIMIT_NOFILE, &rl);
   }
 
+  const konseki::app::PrivilegeOptions priv{config->user, config->group, config->chroot,
+                                            config->allow_root};
+  if (konseki::Status s = konseki::app::CheckRootPolicy(priv); !s.ok()) {
+    std::fprintf(stderr, "konseki: %s\n", s.message().c_str());
+    return 2;
+  }
+
   konseki::SystemClock clock;
   auto server = konseki::app::Server::Create(*config, clock);
   if (!server.ok()) {
     std::fprintf(stderr, "konseki: cannot start: %s\n", server.status().message().c_str());
+    return 1;
+  }
+  // Everything is bound and open: give up root before reading a byte.
+  if (konseki::Status s = konseki::app::DropPrivileges(priv); !s.ok()) {
+    std::fprintf(stderr, "konseki: cannot drop privileges: %s\n", s.message().c_str());
     return 1;
   }
   (*server)->Start();
@@ -117,6 +130,11 @@ int main(int argc, char** argv) {
     auto c = konseki::app::LoadConfigFile(check_path);
     if (!c.ok()) {
       std::fprintf(stderr, "konseki: %s\n", c.status().message().c_str());
+      return 1;
+    }
+    const konseki::app::PrivilegeOptions priv{c->user, c->group, c->chroot, c->allow_root};
+    if (konseki::Status s = konseki::app::CheckRootPolicy(priv); !s.ok()) {
+      std::fprintf(stderr, "konseki: %s: %s\n", check_path.c_str(), s.message().c_str());
       return 1;
     }
     auto rules = konseki::app::LoadRules(c->rules_dir);

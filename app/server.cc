@@ -157,14 +157,27 @@ Status Server::Init() {
   }
 
   for (size_t id = 0; id < config_.listen.size(); ++id) {
-    auto addr = receiver::ListenAddress::Parse(config_.listen[id]);
+    const ListenConfig& lc = config_.listen[id];
+    auto addr = receiver::ListenAddress::Parse(lc.uri);
     if (!addr.ok()) return addr.status();
     std::string name = addr->ToString();
+    receiver::SenderAllowlist allow;
+    if (!lc.allow.empty()) {
+      auto a = receiver::SenderAllowlist::Parse(lc.allow);
+      if (!a.ok()) return Status::InvalidArgument("listen " + lc.uri + ": " + a.status().message());
+      allow = *a;
+    }
+    receiver::TokenBucketOptions rate;
+    rate.messages_per_sec = lc.rate_limit_messages_per_sec;
+    rate.burst = lc.rate_limit_burst;
     switch (addr->transport) {
       case receiver::Transport::kUdp: {
         receiver::UdpOptions o;
         o.rcvbuf_bytes = config_.udp_receive_buffer_bytes;
         o.max_message_bytes = config_.max_message_bytes;
+        o.allow = allow;
+        o.rate_limit = rate;
+        o.alerts = alerts_.get();
         auto l = receiver::UdpListener::Bind(*addr, o, static_cast<uint16_t>(id), metrics_, clock_);
         if (!l.ok()) return l.status();
         receiver::ListenAddress bound = *addr;
@@ -178,6 +191,9 @@ Status Server::Init() {
         receiver::TcpOptions o;
         o.max_message_bytes = config_.max_message_bytes;
         o.max_connections = config_.tcp_max_connections;
+        o.allow = allow;
+        o.rate_limit = rate;
+        o.alerts = alerts_.get();
         auto l = receiver::TcpListener::Bind(*addr, o, static_cast<uint16_t>(id), metrics_, clock_);
         if (!l.ok()) return l.status();
         receiver::ListenAddress bound = *addr;
@@ -187,6 +203,11 @@ Status Server::Init() {
         break;
       }
       case receiver::Transport::kTls: {
+        if (!lc.allow.empty() || rate.messages_per_sec > 0) {
+          return Status::InvalidArgument("listen " + lc.uri +
+                                         ": allow and rate_limit are not supported on tls:// yet "
+                                         "(use tls.permitted_peers)");
+        }
         if (!tls_context_) {
           receiver::TlsOptions t;
           t.cert_file = config_.tls.cert_file;
@@ -212,6 +233,10 @@ Status Server::Init() {
         break;
       }
       case receiver::Transport::kRelp: {
+        if (!lc.allow.empty() || rate.messages_per_sec > 0) {
+          return Status::InvalidArgument("listen " + lc.uri +
+                                         ": allow and rate_limit are not supported on relp:// yet");
+        }
         receiver::RelpListenerOptions o;
         o.max_message_bytes = config_.max_message_bytes;
         o.max_connections = config_.tcp_max_connections;

@@ -2,5 +2,5 @@ konseki_add_test(app_test
   SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/config_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/router_test.cc
-    ${CMAKE_CURRENT_LIST_DIR}/privileges_test.cc ${CMAKE_SOURCE_DIR}/app/privileges.cc
+    ${CMAKE_CURRENT_LIST_DIR}/privileges_test.cc
   LIBS konseki_app)

@@ -11,7 +11,10 @@ using ::testing::HasSubstr;
 TEST(ConfigTest, EmbeddedDefaultListensOnLoopbackAndArchivesUnderVar) {
   auto c = ParseConfig(EmbeddedDefaultConfig(), "<embedded default>");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
-  EXPECT_EQ(c->listen, (std::vector<std::string>{"udp://127.0.0.1:5514", "tcp://127.0.0.1:5514"}));
+  ASSERT_EQ(c->listen.size(), 2u);
+  EXPECT_EQ(c->listen[0].uri, "udp://127.0.0.1:5514");
+  EXPECT_EQ(c->listen[1].uri, "tcp://127.0.0.1:5514");
+  EXPECT_TRUE(c->allow_root);
   EXPECT_EQ(c->archive_dir, "./var/archive");
   EXPECT_TRUE(c->alerts_stdout);
   EXPECT_EQ(c->metrics_listen, "127.0.0.1:9514");

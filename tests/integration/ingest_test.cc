@@ -281,6 +281,35 @@ TEST(ListenerOrderTest, TcpListedBeforeUdpBothDeliverAndCount) {
   EXPECT_THAT(metrics, ::testing::HasSubstr("transport=\"tcp\"} 1"));
 }
 
+TEST(AllowlistTest, SenderOutsideTheAllowlistIsRefusedCountedAndAlerted) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  Konseki k;
+  std::string err;
+  ASSERT_TRUE(k.Start(dir,
+                      "listen:\n"
+                      "  - {uri: 'tcp://127.0.0.1:0', allow: [10.0.0.0/8]}\n"
+                      "  - {uri: 'udp://127.0.0.1:0', allow: [127.0.0.0/8]}\n"
+                      "archive: {dir: " + dir.File("archive") + "}\n"
+                      "alerts: {file: " + dir.File("alerts.jsonl") + ", stdout: false}\n"
+                      "metrics: {listen: ''}\n",
+                      &err))
+      << err;
+  int fd = ConnectTcp(k.Port("tcp"));
+  if (fd >= 0) {
+    SendAll(fd, "<13>Nov 23 08:00:00 intruder app: should not be archived\n");
+    close(fd);
+  }
+  SendUdp(k.Port("udp"), "<13>Nov 23 08:00:00 insider app: allowed");
+  const std::string archive = dir.File("archive");
+  ASSERT_TRUE(WaitFor([&] { return ArchiveLines(archive, "insider").size() == 1; }));
+  ASSERT_TRUE(WaitFor([&] {
+    return ReadFile(dir.File("alerts.jsonl")).find("receiver.refused") != std::string::npos;
+  })) << ReadFile(dir.File("alerts.jsonl"));
+  EXPECT_THAT(ReadFile(dir.File("alerts.jsonl")), ::testing::HasSubstr("127.0.0.1"));
+  EXPECT_TRUE(ArchiveLines(archive, "intruder").empty());
+}
+
 TEST(CliTest, CheckConfigNamesTheBadKey) {
   if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
   TempDir dir;
@@ -291,11 +320,20 @@ TEST(CliTest, CheckConfigNamesTheBadKey) {
   EXPECT_THAT(p.Stderr(), ::testing::HasSubstr("bad.yaml:2"));
   EXPECT_THAT(p.Stderr(), ::testing::HasSubstr("workerz"));
 
-  std::ofstream(dir.File("good.yaml")) << "listen: [udp://127.0.0.1:0]\n";
+  std::ofstream(dir.File("good.yaml")) << "listen: [udp://127.0.0.1:0]\nallow_root: true\n";
   ChildProcess q;
   ASSERT_TRUE(q.Start({KonsekiBinary(), "check-config", dir.File("good.yaml")}, dir.File("cg")));
   ASSERT_TRUE(WaitFor([&] { return !q.running(); }));
   EXPECT_THAT(q.Stdout(), ::testing::HasSubstr("OK"));
+
+  if (geteuid() == 0) {
+    // As root, a config without user: (or allow_root: true) is refused.
+    std::ofstream(dir.File("root.yaml")) << "listen: [udp://127.0.0.1:0]\n";
+    ChildProcess r;
+    ASSERT_TRUE(r.Start({KonsekiBinary(), "check-config", dir.File("root.yaml")}, dir.File("cr")));
+    ASSERT_TRUE(WaitFor([&] { return !r.running(); }));
+    EXPECT_THAT(r.Stderr(), ::testing::HasSubstr("user"));
+  }
 }
 
 TEST(CliTest, CheckRulesPassesOnTheShippedPacksAndTestRulesFindsSigns) {
