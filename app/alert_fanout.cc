@@ -22,8 +22,8 @@ std::chrono::milliseconds Millis(double secs) {
 
 AlertFanout::~AlertFanout() = default;
 
-StatusOr<std::unique_ptr<AlertFanout>> AlertFanout::Create(const Config& config,
-                                                           AlertSink& record, const Clock& clock,
+StatusOr<std::unique_ptr<AlertFanout>> AlertFanout::Create(const Config& config, AlertSink& record,
+                                                           const Clock& clock,
                                                            MetricsRegistry& metrics) {
   std::unique_ptr<AlertFanout> f(new AlertFanout(record));
   auto add = [&](std::unique_ptr<AlertSink> sink, const SinkFilterConfig& filter) {
@@ -35,13 +35,14 @@ StatusOr<std::unique_ptr<AlertFanout>> AlertFanout::Create(const Config& config,
     o.name = c.name;
     o.host = c.host;
     o.port = static_cast<uint16_t>(c.port);
-    o.transport = c.transport == "tcp" ? outputs::SyslogTransport::kTcp
-                                       : outputs::SyslogTransport::kUdp;
+    o.transport =
+        c.transport == "tcp" ? outputs::SyslogTransport::kTcp : outputs::SyslogTransport::kUdp;
     o.octet_counting = c.octet_counting;
     o.facility = c.facility;
     o.queue.capacity = c.queue_capacity;
     auto s = outputs::SyslogForwarder::Create(o, metrics);
-    if (!s.ok()) return Status(s.status().code(), "alerts.syslog " + c.name + ": " + s.status().message());
+    if (!s.ok())
+      return Status(s.status().code(), "alerts.syslog " + c.name + ": " + s.status().message());
     add(std::move(s).value(), c.filter);
   }
   for (const WebhookSinkConfig& c : config.alerts_webhook) {
@@ -53,7 +54,8 @@ StatusOr<std::unique_ptr<AlertFanout>> AlertFanout::Create(const Config& config,
     o.max_attempts = c.max_attempts;
     o.queue.capacity = c.queue_capacity;
     auto s = outputs::WebhookSink::Create(o, metrics);
-    if (!s.ok()) return Status(s.status().code(), "alerts.webhook " + c.name + ": " + s.status().message());
+    if (!s.ok())
+      return Status(s.status().code(), "alerts.webhook " + c.name + ": " + s.status().message());
     add(std::move(s).value(), c.filter);
   }
   for (const ExecSinkConfig& c : config.alerts_exec) {
@@ -64,7 +66,8 @@ StatusOr<std::unique_ptr<AlertFanout>> AlertFanout::Create(const Config& config,
     o.max_children = c.max_children;
     o.queue.capacity = c.queue_capacity;
     auto s = outputs::ExecSink::Create(o, metrics, &clock);
-    if (!s.ok()) return Status(s.status().code(), "alerts.exec " + c.name + ": " + s.status().message());
+    if (!s.ok())
+      return Status(s.status().code(), "alerts.exec " + c.name + ": " + s.status().message());
     add(std::move(s).value(), c.filter);
   }
   if (!f->sinks_.empty()) {

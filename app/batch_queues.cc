@@ -2,15 +2,13 @@
 
 namespace konseki::app {
 
-BatchQueues::BatchQueues(size_t num_workers, size_t max_bytes_per_worker,
-                         MetricsRegistry& metrics)
+BatchQueues::BatchQueues(size_t num_workers, size_t max_bytes_per_worker, MetricsRegistry& metrics)
     : max_bytes_per_worker_(max_bytes_per_worker) {
   for (size_t i = 0; i < num_workers; ++i) {
     queues_.push_back(std::make_unique<WorkerQueue>());
   }
   metrics.AddGaugeCallback(
-      "konseki_queue_depth", "Batches waiting for each worker.",
-      [this](std::vector<Sample>* out) {
+      "konseki_queue_depth", "Batches waiting for each worker.", [this](std::vector<Sample>* out) {
         for (size_t i = 0; i < queues_.size(); ++i) {
           out->push_back({{{"worker", std::to_string(i)}}, static_cast<double>(Depth(i))});
         }

@@ -63,8 +63,7 @@ Status CheckKeys(const Ctx& ctx, const YAML::Node& map, const std::string& prefi
   return Status::Ok();
 }
 
-Status GetString(const Ctx& ctx, const YAML::Node& node, const std::string& key,
-                 std::string* out) {
+Status GetString(const Ctx& ctx, const YAML::Node& node, const std::string& key, std::string* out) {
   if (!node.IsScalar()) return ctx.Error(node, key, "expected a string");
   *out = node.as<std::string>();
   return Status::Ok();
@@ -120,24 +119,25 @@ Status GetStringList(const Ctx& ctx, const YAML::Node& node, const std::string& 
   return Status::Ok();
 }
 
-#define KONSEKI_RETURN_IF_ERROR(expr)   \
-  do {                                  \
-    ::konseki::Status _s = (expr);      \
-    if (!_s.ok()) return _s;            \
+#define KONSEKI_RETURN_IF_ERROR(expr) \
+  do {                                \
+    ::konseki::Status _s = (expr);    \
+    if (!_s.ok()) return _s;          \
   } while (0)
 
 Status ParseFilter(const Ctx& ctx, const YAML::Node& item, const std::string& key,
                    SinkFilterConfig* f) {
   if (item["min_severity"]) {
-    KONSEKI_RETURN_IF_ERROR(GetString(ctx, item["min_severity"], key + ".min_severity",
-                                      &f->min_severity));
+    KONSEKI_RETURN_IF_ERROR(
+        GetString(ctx, item["min_severity"], key + ".min_severity", &f->min_severity));
     Severity sev;
     if (!ParseSeverity(f->min_severity, &sev)) {
       return ctx.Error(item["min_severity"], key + ".min_severity",
                        "expected info, low, medium, high or critical");
     }
   }
-  if (item["signs"]) KONSEKI_RETURN_IF_ERROR(GetStringList(ctx, item["signs"], key + ".signs", &f->signs));
+  if (item["signs"])
+    KONSEKI_RETURN_IF_ERROR(GetStringList(ctx, item["signs"], key + ".signs", &f->signs));
   return Status::Ok();
 }
 
@@ -145,7 +145,8 @@ Status ParseAlerts(const Ctx& ctx, const YAML::Node& v, Config* c) {
   KONSEKI_RETURN_IF_ERROR(
       CheckKeys(ctx, v, "alerts", {"file", "stdout", "throttle", "syslog", "webhook", "exec"}));
   if (v["file"]) KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["file"], "alerts.file", &c->alerts_file));
-  if (v["stdout"]) KONSEKI_RETURN_IF_ERROR(GetBool(ctx, v["stdout"], "alerts.stdout", &c->alerts_stdout));
+  if (v["stdout"])
+    KONSEKI_RETURN_IF_ERROR(GetBool(ctx, v["stdout"], "alerts.stdout", &c->alerts_stdout));
   if (const YAML::Node t = v["throttle"]) {
     KONSEKI_RETURN_IF_ERROR(
         CheckKeys(ctx, t, "alerts.throttle", {"window_secs", "max_per_rule_host", "max_per_rule"}));
@@ -155,12 +156,13 @@ Status ParseAlerts(const Ctx& ctx, const YAML::Node& v, Config* c) {
                                         86400, &tc.window_secs));
     }
     if (t["max_per_rule_host"]) {
-      KONSEKI_RETURN_IF_ERROR(GetInt(ctx, t["max_per_rule_host"], "alerts.throttle.max_per_rule_host",
-                                     1, 1e6, &tc.max_per_rule_host));
+      KONSEKI_RETURN_IF_ERROR(GetInt(ctx, t["max_per_rule_host"],
+                                     "alerts.throttle.max_per_rule_host", 1, 1e6,
+                                     &tc.max_per_rule_host));
     }
     if (t["max_per_rule"]) {
-      KONSEKI_RETURN_IF_ERROR(GetInt(ctx, t["max_per_rule"], "alerts.throttle.max_per_rule", 1,
-                                     1e6, &tc.max_per_rule));
+      KONSEKI_RETURN_IF_ERROR(
+          GetInt(ctx, t["max_per_rule"], "alerts.throttle.max_per_rule", 1, 1e6, &tc.max_per_rule));
     }
   }
   const std::set<std::string> common = {"name", "min_severity", "signs", "queue_capacity"};
@@ -177,24 +179,28 @@ Status ParseAlerts(const Ctx& ctx, const YAML::Node& v, Config* c) {
       SyslogSinkConfig s;
       if (!item["host"]) return ctx.Error(item, key, "each syslog sink needs 'host'");
       KONSEKI_RETURN_IF_ERROR(GetString(ctx, item["host"], key + ".host", &s.host));
-      if (item["name"]) KONSEKI_RETURN_IF_ERROR(GetString(ctx, item["name"], key + ".name", &s.name));
-      if (item["port"]) KONSEKI_RETURN_IF_ERROR(GetInt(ctx, item["port"], key + ".port", 1, 65535, &s.port));
+      if (item["name"])
+        KONSEKI_RETURN_IF_ERROR(GetString(ctx, item["name"], key + ".name", &s.name));
+      if (item["port"])
+        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, item["port"], key + ".port", 1, 65535, &s.port));
       if (item["transport"]) {
-        KONSEKI_RETURN_IF_ERROR(GetString(ctx, item["transport"], key + ".transport", &s.transport));
+        KONSEKI_RETURN_IF_ERROR(
+            GetString(ctx, item["transport"], key + ".transport", &s.transport));
         if (s.transport != "udp" && s.transport != "tcp") {
           return ctx.Error(item["transport"], key + ".transport", "expected udp or tcp");
         }
       }
       if (item["octet_counting"]) {
-        KONSEKI_RETURN_IF_ERROR(GetBool(ctx, item["octet_counting"], key + ".octet_counting",
-                                        &s.octet_counting));
+        KONSEKI_RETURN_IF_ERROR(
+            GetBool(ctx, item["octet_counting"], key + ".octet_counting", &s.octet_counting));
       }
       if (item["facility"]) {
-        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, item["facility"], key + ".facility", 0, 23, &s.facility));
+        KONSEKI_RETURN_IF_ERROR(
+            GetInt(ctx, item["facility"], key + ".facility", 0, 23, &s.facility));
       }
       if (item["queue_capacity"]) {
-        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, item["queue_capacity"], key + ".queue_capacity", 1,
-                                       1e7, &s.queue_capacity));
+        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, item["queue_capacity"], key + ".queue_capacity", 1, 1e7,
+                                       &s.queue_capacity));
       }
       KONSEKI_RETURN_IF_ERROR(ParseFilter(ctx, item, key, &s.filter));
       c->alerts_syslog.push_back(std::move(s));
@@ -212,9 +218,11 @@ Status ParseAlerts(const Ctx& ctx, const YAML::Node& v, Config* c) {
       if (w.url.rfind("http://", 0) != 0 && w.url.rfind("https://", 0) != 0) {
         return ctx.Error(item["url"], key + ".url", "expected an http:// or https:// URL");
       }
-      if (item["name"]) KONSEKI_RETURN_IF_ERROR(GetString(ctx, item["name"], key + ".name", &w.name));
+      if (item["name"])
+        KONSEKI_RETURN_IF_ERROR(GetString(ctx, item["name"], key + ".name", &w.name));
       if (const YAML::Node h = item["headers"]) {
-        if (!h.IsMap()) return ctx.Error(h, key + ".headers", "expected a mapping of header: value");
+        if (!h.IsMap())
+          return ctx.Error(h, key + ".headers", "expected a mapping of header: value");
         for (const auto& kv : h) {
           std::string val;
           KONSEKI_RETURN_IF_ERROR(GetString(ctx, kv.second, key + ".headers", &val));
@@ -230,8 +238,8 @@ Status ParseAlerts(const Ctx& ctx, const YAML::Node& v, Config* c) {
             GetInt(ctx, item["max_attempts"], key + ".max_attempts", 1, 100, &w.max_attempts));
       }
       if (item["queue_capacity"]) {
-        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, item["queue_capacity"], key + ".queue_capacity", 1,
-                                       1e7, &w.queue_capacity));
+        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, item["queue_capacity"], key + ".queue_capacity", 1, 1e7,
+                                       &w.queue_capacity));
       }
       KONSEKI_RETURN_IF_ERROR(ParseFilter(ctx, item, key, &w.filter));
       c->alerts_webhook.push_back(std::move(w));
@@ -241,23 +249,25 @@ Status ParseAlerts(const Ctx& ctx, const YAML::Node& v, Config* c) {
     if (!list.IsSequence()) return ctx.Error(list, "alerts.exec", "expected a list of sinks");
     for (const auto& item : list) {
       const std::string key = "alerts.exec";
-      KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, item, key, with({"argv", "timeout_secs", "max_children"})));
+      KONSEKI_RETURN_IF_ERROR(
+          CheckKeys(ctx, item, key, with({"argv", "timeout_secs", "max_children"})));
       ExecSinkConfig e;
       if (!item["argv"]) return ctx.Error(item, key, "each exec sink needs 'argv'");
       KONSEKI_RETURN_IF_ERROR(GetStringList(ctx, item["argv"], key + ".argv", &e.argv));
       if (e.argv.empty()) return ctx.Error(item["argv"], key + ".argv", "must name a program");
-      if (item["name"]) KONSEKI_RETURN_IF_ERROR(GetString(ctx, item["name"], key + ".name", &e.name));
+      if (item["name"])
+        KONSEKI_RETURN_IF_ERROR(GetString(ctx, item["name"], key + ".name", &e.name));
       if (item["timeout_secs"]) {
-        KONSEKI_RETURN_IF_ERROR(
-            GetNumber(ctx, item["timeout_secs"], key + ".timeout_secs", 0.1, 3600, &e.timeout_secs));
+        KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, item["timeout_secs"], key + ".timeout_secs", 0.1,
+                                          3600, &e.timeout_secs));
       }
       if (item["max_children"]) {
         KONSEKI_RETURN_IF_ERROR(
             GetInt(ctx, item["max_children"], key + ".max_children", 1, 256, &e.max_children));
       }
       if (item["queue_capacity"]) {
-        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, item["queue_capacity"], key + ".queue_capacity", 1,
-                                       1e7, &e.queue_capacity));
+        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, item["queue_capacity"], key + ".queue_capacity", 1, 1e7,
+                                       &e.queue_capacity));
       }
       KONSEKI_RETURN_IF_ERROR(ParseFilter(ctx, item, key, &e.filter));
       c->alerts_exec.push_back(std::move(e));
@@ -267,11 +277,11 @@ Status ParseAlerts(const Ctx& ctx, const YAML::Node& v, Config* c) {
 }
 
 Status ParseHeartbeat(const Ctx& ctx, const YAML::Node& hb, HeartbeatConfig* out) {
-  KONSEKI_RETURN_IF_ERROR(CheckKeys(
-      ctx, hb, "heartbeat",
-      {"enabled", "silence_after_secs", "multiplier", "floor_secs", "ceiling_secs",
-       "clock_jump_tolerance_secs", "save_interval_secs", "startup_grace_secs",
-       "expected_hosts", "overrides", "state_dir"}));
+  KONSEKI_RETURN_IF_ERROR(
+      CheckKeys(ctx, hb, "heartbeat",
+                {"enabled", "silence_after_secs", "multiplier", "floor_secs", "ceiling_secs",
+                 "clock_jump_tolerance_secs", "save_interval_secs", "startup_grace_secs",
+                 "expected_hosts", "overrides", "state_dir"}));
   constexpr double kYear = 366 * 86400.0;
   for (const auto& kv : hb) {
     std::string k = kv.first.as<std::string>();
@@ -299,7 +309,8 @@ Status ParseHeartbeat(const Ctx& ctx, const YAML::Node& hb, HeartbeatConfig* out
     } else if (k == "state_dir") {
       KONSEKI_RETURN_IF_ERROR(GetString(ctx, v, key, &out->state_dir));
     } else if (k == "overrides") {
-      if (!v.IsSequence()) return ctx.Error(v, key, "expected a list of {host, silence_after_secs}");
+      if (!v.IsSequence())
+        return ctx.Error(v, key, "expected a list of {host, silence_after_secs}");
       for (const auto& item : v) {
         KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, item, key, {"host", "silence_after_secs"}));
         HeartbeatOverride o;
@@ -320,11 +331,10 @@ Status ParseHeartbeat(const Ctx& ctx, const YAML::Node& hb, HeartbeatConfig* out
 
 Status ParseRoot(const Ctx& ctx, const YAML::Node& root, Config* c) {
   if (root.IsNull()) return Status::Ok();  // an empty file: every default
-  KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, root, "",
-                                    {"listen", "user", "group", "chroot", "allow_root",
-                                     "archive", "alerts", "rules", "workers", "udp",
-                                     "tcp", "max_message_bytes", "queue", "metrics", "parser",
-                                     "heartbeat", "tls"}));
+  KONSEKI_RETURN_IF_ERROR(CheckKeys(
+      ctx, root, "",
+      {"listen", "user", "group", "chroot", "allow_root", "archive", "alerts", "rules", "workers",
+       "udp", "tcp", "max_message_bytes", "queue", "metrics", "parser", "heartbeat", "tls"}));
   for (const auto& kv : root) {
     std::string k = kv.first.as<std::string>();
     const YAML::Node& v = kv.second;
@@ -340,7 +350,8 @@ Status ParseRoot(const Ctx& ctx, const YAML::Node& root, Config* c) {
           if (item["allow"]) {
             KONSEKI_RETURN_IF_ERROR(GetStringList(ctx, item["allow"], "listen.allow", &lc.allow));
             auto allow = receiver::SenderAllowlist::Parse(lc.allow);
-            if (!allow.ok()) return ctx.Error(item["allow"], "listen.allow", allow.status().message());
+            if (!allow.ok())
+              return ctx.Error(item["allow"], "listen.allow", allow.status().message());
           }
           if (const YAML::Node rl = item["rate_limit"]) {
             KONSEKI_RETURN_IF_ERROR(
@@ -351,8 +362,8 @@ Status ParseRoot(const Ctx& ctx, const YAML::Node& root, Config* c) {
                                                 &lc.rate_limit_messages_per_sec));
             }
             if (rl["burst"]) {
-              KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, rl["burst"], "listen.rate_limit.burst", 1,
-                                                1e9, &lc.rate_limit_burst));
+              KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, rl["burst"], "listen.rate_limit.burst", 1, 1e9,
+                                                &lc.rate_limit_burst));
             }
           }
         } else {
@@ -372,7 +383,8 @@ Status ParseRoot(const Ctx& ctx, const YAML::Node& root, Config* c) {
       KONSEKI_RETURN_IF_ERROR(GetBool(ctx, v, "allow_root", &c->allow_root));
     } else if (k == "archive") {
       KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "archive", {"dir", "sync", "sync_interval_secs"}));
-      if (v["dir"]) KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["dir"], "archive.dir", &c->archive_dir));
+      if (v["dir"])
+        KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["dir"], "archive.dir", &c->archive_dir));
       if (v["sync"]) {
         KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["sync"], "archive.sync", &c->archive_sync));
         if (c->archive_sync != "none" && c->archive_sync != "interval" &&
@@ -382,8 +394,9 @@ Status ParseRoot(const Ctx& ctx, const YAML::Node& root, Config* c) {
         }
       }
       if (v["sync_interval_secs"]) {
-        KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, v["sync_interval_secs"], "archive.sync_interval_secs",
-                                          0.001, 3600, &c->archive_sync_interval_secs));
+        KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, v["sync_interval_secs"],
+                                          "archive.sync_interval_secs", 0.001, 3600,
+                                          &c->archive_sync_interval_secs));
       }
       if (c->archive_dir.empty()) return ctx.Error(v, "archive.dir", "must not be empty");
     } else if (k == "alerts") {
@@ -411,9 +424,8 @@ Status ParseRoot(const Ctx& ctx, const YAML::Node& root, Config* c) {
     } else if (k == "queue") {
       KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "queue", {"max_bytes_per_worker"}));
       if (v["max_bytes_per_worker"]) {
-        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v["max_bytes_per_worker"],
-                                       "queue.max_bytes_per_worker", 1 << 16, 1ull << 34,
-                                       &c->queue_max_bytes_per_worker));
+        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v["max_bytes_per_worker"], "queue.max_bytes_per_worker",
+                                       1 << 16, 1ull << 34, &c->queue_max_bytes_per_worker));
       }
     } else if (k == "metrics") {
       KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "metrics", {"listen", "max_host_series"}));
@@ -427,7 +439,8 @@ Status ParseRoot(const Ctx& ctx, const YAML::Node& root, Config* c) {
     } else if (k == "parser") {
       KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "parser", {"timezone"}));
       if (v["timezone"]) {
-        KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["timezone"], "parser.timezone", &c->parser_timezone));
+        KONSEKI_RETURN_IF_ERROR(
+            GetString(ctx, v["timezone"], "parser.timezone", &c->parser_timezone));
         if (auto off = ResolveUtcOffsetSecs(c->parser_timezone, 0); !off.ok()) {
           return ctx.Error(v["timezone"], "parser.timezone", off.status().message());
         }
@@ -439,9 +452,12 @@ Status ParseRoot(const Ctx& ctx, const YAML::Node& root, Config* c) {
                                         {"cert_file", "key_file", "ca_file", "mutual",
                                          "permitted_peers", "handshake_timeout_secs"}));
       TlsConfig& t = c->tls;
-      if (v["cert_file"]) KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["cert_file"], "tls.cert_file", &t.cert_file));
-      if (v["key_file"]) KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["key_file"], "tls.key_file", &t.key_file));
-      if (v["ca_file"]) KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["ca_file"], "tls.ca_file", &t.ca_file));
+      if (v["cert_file"])
+        KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["cert_file"], "tls.cert_file", &t.cert_file));
+      if (v["key_file"])
+        KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["key_file"], "tls.key_file", &t.key_file));
+      if (v["ca_file"])
+        KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["ca_file"], "tls.ca_file", &t.ca_file));
       if (v["mutual"]) KONSEKI_RETURN_IF_ERROR(GetBool(ctx, v["mutual"], "tls.mutual", &t.mutual));
       if (v["permitted_peers"]) {
         KONSEKI_RETURN_IF_ERROR(
@@ -518,7 +534,8 @@ StatusOr<int> ResolveUtcOffsetSecs(const std::string& tz, int64_t unix_secs) {
     int m = (tz[4] - '0') * 10 + (tz[5] - '0');
     if (h <= 14 && m < 60) return (tz[0] == '-' ? -1 : 1) * (h * 3600 + m * 60);
   }
-  return Status::InvalidArgument("timezone '" + tz + "' is not 'local', 'UTC' or an offset like +09:00");
+  return Status::InvalidArgument("timezone '" + tz +
+                                 "' is not 'local', 'UTC' or an offset like +09:00");
 }
 
 }  // namespace konseki::app

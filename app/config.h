@@ -15,16 +15,16 @@
 namespace konseki::app {
 
 struct HeartbeatOverride {
-  std::string host_pattern;  // exact host name or a glob ("db-*")
+  std::string host_pattern;       // exact host name or a glob ("db-*")
   double silence_after_secs = 0;  // 0: never alert silence for these hosts
 };
 
 struct HeartbeatConfig {
   bool enabled = true;
-  double silence_after_secs = 0;  // fixed threshold for every host; 0 = learn per host
-  double multiplier = 0;          // 0 = the tracker's default
-  double floor_secs = 0;          // 0 = the tracker's default
-  double ceiling_secs = 0;        // 0 = the tracker's default
+  double silence_after_secs = 0;         // fixed threshold for every host; 0 = learn per host
+  double multiplier = 0;                 // 0 = the tracker's default
+  double floor_secs = 0;                 // 0 = the tracker's default
+  double ceiling_secs = 0;               // 0 = the tracker's default
   double clock_jump_tolerance_secs = 0;  // 0 = the tracker's default
   double save_interval_secs = 0;         // 0 = the tracker's default
   double startup_grace_secs = -1;        // -1 = one threshold (the tracker's default)
@@ -80,8 +80,8 @@ struct ThrottleConfig {
 struct TlsConfig {
   std::string cert_file;
   std::string key_file;
-  std::string ca_file;  // CA that signs client certificates (mutual)
-  bool mutual = false;  // require and verify client certificates
+  std::string ca_file;                       // CA that signs client certificates (mutual)
+  bool mutual = false;                       // require and verify client certificates
   std::vector<std::string> permitted_peers;  // names in client certs; "*.example.org"
   double handshake_timeout_secs = 10;
 };
@@ -89,8 +89,8 @@ struct TlsConfig {
 // One listen: entry: a plain URI, or a map with the sender allowlist and a
 // per-sender rate limit.
 struct ListenConfig {
-  std::string uri;                 // "udp://127.0.0.1:5514"
-  std::vector<std::string> allow;  // CIDRs / addresses; empty = everyone
+  std::string uri;                         // "udp://127.0.0.1:5514"
+  std::vector<std::string> allow;          // CIDRs / addresses; empty = everyone
   double rate_limit_messages_per_sec = 0;  // per sender; 0 = unlimited
   double rate_limit_burst = 0;             // 0 = one second's worth
 
@@ -117,7 +117,7 @@ struct Config {
   double archive_sync_interval_secs = 1;
 
   // alerts:
-  std::string alerts_file;     // JSON lines; empty = none
+  std::string alerts_file;  // JSON lines; empty = none
   bool alerts_stdout = true;
   ThrottleConfig alerts_throttle;
   std::vector<SyslogSinkConfig> alerts_syslog;

@@ -2,10 +2,10 @@
 //
 // CLI parsing uses CLI11 (Debian libcli11-dev): subcommands, --help and
 // precise usage errors for free, header-only, no global state.
-#include <CLI/CLI.hpp>
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -111,8 +111,7 @@ int main(int argc, char** argv) {
   std::string check_path;
   check_config->add_option("FILE", check_path, "config file")->required();
 
-  auto* check_rules =
-      app.add_subcommand("check-rules", "Validate every rule and run its examples");
+  auto* check_rules = app.add_subcommand("check-rules", "Validate every rule and run its examples");
   std::string rules_dir;
   check_rules->add_option("DIR", rules_dir, "rule pack folder (default: the bundled packs)");
 
@@ -148,8 +147,7 @@ int main(int argc, char** argv) {
   }
   if (*check_rules) {
     return konseki::matchers::RunCheckRules(
-        rules_dir.empty() ? konseki::matchers::DefaultRulesDir() : rules_dir, std::cout,
-        std::cerr);
+        rules_dir.empty() ? konseki::matchers::DefaultRulesDir() : rules_dir, std::cout, std::cerr);
   }
   if (*test_rules) return konseki::matchers::RunTestRules(test_opts, std::cout, std::cerr);
   return Run(config_path);

@@ -14,12 +14,11 @@ Router::Router(BatchQueues& queues, const receiver::Parser& parser, bool drop_wh
       open_(queues.num_workers(), nullptr),
       dropped_(metrics.GetCounter("konseki_dropped_messages_total",
                                   "Messages dropped, by pipeline stage and reason.",
-                                  {{"stage", "queue"}, {"reason", "worker_queue_full"},
+                                  {{"stage", "queue"},
+                                   {"reason", "worker_queue_full"},
                                    {"listener", std::move(listener_name)}})) {}
 
-Router::~Router() {
-  Flush();
-}
+Router::~Router() { Flush(); }
 
 bool Router::Push(const Frame& frame) {
   Message msg;

@@ -71,10 +71,9 @@ StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config, const Clo
 }
 
 Status Server::Init() {
-  auto offset = ResolveUtcOffsetSecs(config_.parser_timezone,
-                                     std::chrono::duration_cast<std::chrono::seconds>(
-                                         clock_.Now().time_since_epoch())
-                                         .count());
+  auto offset = ResolveUtcOffsetSecs(
+      config_.parser_timezone,
+      std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch()).count());
   if (!offset.ok()) return offset.status();
   receiver::ParserOptions popts;
   popts.default_utc_offset_secs = *offset;
@@ -96,7 +95,8 @@ Status Server::Init() {
     std::error_code ec;
     std::filesystem::path parent = std::filesystem::path(aopts.path).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-    if (ec) return Status::IoError("alerts.file: cannot create " + parent.string() + ": " + ec.message());
+    if (ec)
+      return Status::IoError("alerts.file: cannot create " + parent.string() + ": " + ec.message());
   }
   auto writer = outputs::AlertWriter::Open(aopts, metrics_);
   if (!writer.ok()) return writer.status();
@@ -123,7 +123,8 @@ Status Server::Init() {
     arch.max_open_files = std::clamp<size_t>(avail / n, 16, 4096);
   }
 
-  matchers::HeartbeatOptions hb = HeartbeatOptionsFromConfig(config_, config_.metrics_max_host_series);
+  matchers::HeartbeatOptions hb =
+      HeartbeatOptionsFromConfig(config_, config_.metrics_max_host_series);
   if (config_.heartbeat.enabled) {
     if (Status st = matchers::ValidateHeartbeatOptions(hb); !st.ok()) {
       return Status::InvalidArgument(config_.source + ": heartbeat: " + st.message());
@@ -140,8 +141,7 @@ Status Server::Init() {
     if (!archive.ok()) return archive.status();
     std::unique_ptr<matchers::HeartbeatTracker> tracker;
     if (config_.heartbeat.enabled) {
-      tracker = std::make_unique<matchers::HeartbeatTracker>(hb, i, n, clock_, *alerts_,
-                                                             metrics_);
+      tracker = std::make_unique<matchers::HeartbeatTracker>(hb, i, n, clock_, *alerts_, metrics_);
       if (Status st = tracker->LoadState(); !st.ok()) {
         return Status(st.code(), "heartbeat state in " + hb.state_dir + ": " + st.message() +
                                      " (move the file away to start with no state)");
@@ -152,8 +152,8 @@ Status Server::Init() {
     wopts.flush_each_batch = arch.sync == outputs::SyncPolicy::kBatch;
     wopts.sync_at_stop = arch.sync != outputs::SyncPolicy::kNone;
     WorkerDeps deps{queues_.get(), &parser_, &rules_, alerts_.get(), &metrics_, &clock_};
-    workers_.push_back(std::make_unique<Worker>(wopts, deps, std::move(archive).value(),
-                                                std::move(tracker)));
+    workers_.push_back(
+        std::make_unique<Worker>(wopts, deps, std::move(archive).value(), std::move(tracker)));
   }
 
   for (size_t id = 0; id < config_.listen.size(); ++id) {
@@ -222,7 +222,8 @@ Status Server::Init() {
         receiver::TlsListenerOptions o;
         o.max_message_bytes = config_.max_message_bytes;
         o.max_connections = config_.tcp_max_connections;
-        o.handshake_timeout_secs = static_cast<int>(std::max(1.0, config_.tls.handshake_timeout_secs));
+        o.handshake_timeout_secs =
+            static_cast<int>(std::max(1.0, config_.tls.handshake_timeout_secs));
         auto l = receiver::TlsListener::Bind(*addr, o, *tls_context_, static_cast<uint16_t>(id),
                                              metrics_, clock_);
         if (!l.ok()) return l.status();
@@ -315,8 +316,8 @@ void Server::Stop() {
 void Server::Tick() { alerts_->Tick(); }
 
 template <typename L>
-void Server::AddListener(std::unique_ptr<L> listener, bool drop_when_full,
-                         const std::string& name, AckSink* acks) {
+void Server::AddListener(std::unique_ptr<L> listener, bool drop_when_full, const std::string& name,
+                         AckSink* acks) {
   L* raw = listener.get();
   ListenerSlot s;
   s.listener = std::shared_ptr<L>(std::move(listener));

@@ -140,10 +140,9 @@ void Worker::Process(Batch& batch) {
         auto it = rule_counters_.find(hit.rule->id);
         if (it == rule_counters_.end()) {
           it = rule_counters_
-                   .emplace(hit.rule->id,
-                            deps_.metrics->GetCounter("konseki_rule_matches_total",
-                                                      "Messages matched, per rule.",
-                                                      {{"rule", hit.rule->id}}))
+                   .emplace(hit.rule->id, deps_.metrics->GetCounter("konseki_rule_matches_total",
+                                                                    "Messages matched, per rule.",
+                                                                    {{"rule", hit.rule->id}}))
                    .first;
         }
         it->second->Inc();
@@ -178,8 +177,9 @@ void Worker::FlushArchive() {
       a.rule = "konseki.archive";
       a.sign = "archive.write_failed";
       a.severity = Severity::kCritical;
-      a.title = "The archive cannot be written: konseki stops reading TCP and RELP senders, "
-                "withholds RELP acknowledgements and drops UDP (counted) until it can write";
+      a.title =
+          "The archive cannot be written: konseki stops reading TCP and RELP senders, "
+          "withholds RELP acknowledgements and drops UDP (counted) until it can write";
       a.fields.emplace_back("worker", std::to_string(options_.index));
       a.fields.emplace_back("error", st.message());
       deps_.alerts->Emit(a);

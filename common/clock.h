@@ -33,7 +33,9 @@ class FakeClock final : public Clock {
  public:
   explicit FakeClock(TimePoint start = TimePoint(std::chrono::seconds(1'700'000'000)))
       : ns_(start.time_since_epoch().count()) {}
-  TimePoint Now() const override { return TimePoint(Duration(ns_.load(std::memory_order_acquire))); }
+  TimePoint Now() const override {
+    return TimePoint(Duration(ns_.load(std::memory_order_acquire)));
+  }
   void Set(TimePoint t) { ns_.store(t.time_since_epoch().count(), std::memory_order_release); }
   void Advance(Duration d) { ns_.fetch_add(d.count(), std::memory_order_acq_rel); }
 

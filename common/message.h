@@ -20,12 +20,12 @@ enum class MessageFormat : uint8_t {
 // Why a message fell back to kUnparsed or lost a field (counted by reason).
 enum class ParseIssue : uint8_t {
   kNone = 0,
-  kEmpty,            // zero-length frame
-  kBadPri,           // "<" present but PRI invalid
-  kBadTimestamp,     // header present but timestamp unreadable
-  kNoHeader,         // plain text line, no syslog header
+  kEmpty,         // zero-length frame
+  kBadPri,        // "<" present but PRI invalid
+  kBadTimestamp,  // header present but timestamp unreadable
+  kNoHeader,      // plain text line, no syslog header
   kBadStructuredData,
-  kInvalidUtf8,      // passed through untouched, only counted
+  kInvalidUtf8,  // passed through untouched, only counted
 };
 
 struct Message {
@@ -44,11 +44,11 @@ struct Message {
 
   // Empty when the header had none (or NILVALUE); see host below.
   std::string_view hostname;
-  std::string_view app_name;  // RFC 3164 TAG without [pid] ("sshd", "postfix/smtpd")
-  std::string_view procid;    // "1234" or empty
-  std::string_view msgid;     // RFC 5424 only; empty otherwise
+  std::string_view app_name;         // RFC 3164 TAG without [pid] ("sshd", "postfix/smtpd")
+  std::string_view procid;           // "1234" or empty
+  std::string_view msgid;            // RFC 5424 only; empty otherwise
   std::string_view structured_data;  // RFC 5424 SD as written ("[id k=\"v\"]"), empty for "-"
-  std::string_view msg;       // free text (after the BOM for RFC 5424)
+  std::string_view msg;              // free text (after the BOM for RFC 5424)
 
   // Filled by the receiver, not the parser.
   TimePoint received;

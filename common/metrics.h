@@ -25,9 +25,7 @@ using Labels = std::vector<std::pair<std::string, std::string>>;
 // Monotonic counter. Inc is thread-safe and wait-free.
 class Counter {
  public:
-  void Inc(uint64_t n = 1) {
-    cells_[ShardIndex()].v.fetch_add(n, std::memory_order_relaxed);
-  }
+  void Inc(uint64_t n = 1) { cells_[ShardIndex()].v.fetch_add(n, std::memory_order_relaxed); }
   uint64_t Value() const;
 
  private:

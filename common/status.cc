@@ -14,12 +14,23 @@ Status Status::FromErrno(std::string_view what, int err) {
 std::string Status::ToString() const {
   const char* name = "OK";
   switch (code_) {
-    case StatusCode::kOk: return "OK";
-    case StatusCode::kInvalidArgument: name = "invalid argument"; break;
-    case StatusCode::kNotFound: name = "not found"; break;
-    case StatusCode::kIoError: name = "I/O error"; break;
-    case StatusCode::kUnavailable: name = "unavailable"; break;
-    case StatusCode::kInternal: name = "internal error"; break;
+    case StatusCode::kOk:
+      return "OK";
+    case StatusCode::kInvalidArgument:
+      name = "invalid argument";
+      break;
+    case StatusCode::kNotFound:
+      name = "not found";
+      break;
+    case StatusCode::kIoError:
+      name = "I/O error";
+      break;
+    case StatusCode::kUnavailable:
+      name = "unavailable";
+      break;
+    case StatusCode::kInternal:
+      name = "internal error";
+      break;
   }
   return std::string(name) + ": " + message_;
 }

@@ -95,7 +95,8 @@ alerts:
 }
 
 TEST(ConfigTest, UnknownKeyNamesFileLineAndKey) {
-  auto c = ParseConfig("listen: [udp://127.0.0.1:1]\narchive:\n  dir: x\n  sinc: batch\n", "k.yaml");
+  auto c =
+      ParseConfig("listen: [udp://127.0.0.1:1]\narchive:\n  dir: x\n  sinc: batch\n", "k.yaml");
   ASSERT_FALSE(c.ok());
   EXPECT_THAT(c.status().message(), HasSubstr("k.yaml:4"));
   EXPECT_THAT(c.status().message(), HasSubstr("archive.sinc"));

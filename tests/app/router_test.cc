@@ -88,10 +88,9 @@ TEST(RouterTest, UdpDropsAndCountsWhenTheWorkerQueueIsFull) {
   }
   EXPECT_EQ(accepted, 2);
   EXPECT_FALSE(r.HasCapacity());
-  EXPECT_EQ(metrics.ValueOf("konseki_dropped_messages_total",
-                            {{"listener", "udp://127.0.0.1:0"},
-                             {"reason", "worker_queue_full"},
-                             {"stage", "queue"}}),
+  EXPECT_EQ(metrics.ValueOf("konseki_dropped_messages_total", {{"listener", "udp://127.0.0.1:0"},
+                                                               {"reason", "worker_queue_full"},
+                                                               {"stage", "queue"}}),
             8);
   Drain(q);
   EXPECT_TRUE(r.HasCapacity());

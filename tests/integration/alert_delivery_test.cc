@@ -3,12 +3,11 @@
 // would be) gets a throttled handful, and an SSH login gets through its
 // filter.
 #include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include <sstream>
 #include <string>
@@ -33,20 +32,25 @@ TEST(AlertDeliveryTest, StormIsThrottledForPeopleButKeptInTheFile) {
   const std::string mailbox = dir.File("mailbox");
   Konseki k;
   std::string err;
-  ASSERT_TRUE(k.Start(
-      dir,
-      "listen: [tcp://127.0.0.1:0]\n"
-      "archive: {dir: " + dir.File("archive") + "}\n"
-      "metrics: {listen: ''}\nworkers: 2\n"
-      "alerts:\n"
-      "  file: " + alerts + "\n"
-      "  stdout: false\n"
-      "  throttle: {window_secs: 600, max_per_rule_host: 3, max_per_rule: 10}\n"
-      "  exec:\n"
-      "    - name: mail\n"
-      "      argv: ['/bin/sh', '-c', 'cat >> " + mailbox + "']\n"
-      "      signs: ['ssh.*']\n",
-      &err))
+  ASSERT_TRUE(k.Start(dir,
+                      "listen: [tcp://127.0.0.1:0]\n"
+                      "archive: {dir: " +
+                          dir.File("archive") +
+                          "}\n"
+                          "metrics: {listen: ''}\nworkers: 2\n"
+                          "alerts:\n"
+                          "  file: " +
+                          alerts +
+                          "\n"
+                          "  stdout: false\n"
+                          "  throttle: {window_secs: 600, max_per_rule_host: 3, max_per_rule: 10}\n"
+                          "  exec:\n"
+                          "    - name: mail\n"
+                          "      argv: ['/bin/sh', '-c', 'cat >> " +
+                          mailbox +
+                          "']\n"
+                          "      signs: ['ssh.*']\n",
+                      &err))
       << err;
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
@@ -56,8 +60,10 @@ TEST(AlertDeliveryTest, StormIsThrottledForPeopleButKeptInTheFile) {
   ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
   std::string storm;
   for (int i = 0; i < 200; ++i) {
-    storm += "<86>Nov 23 08:00:00 bastion sshd[77]: Failed password for root from 198.51.100.9 "
-             "port " + std::to_string(40000 + i) + " ssh2\n";
+    storm +=
+        "<86>Nov 23 08:00:00 bastion sshd[77]: Failed password for root from 198.51.100.9 "
+        "port " +
+        std::to_string(40000 + i) + " ssh2\n";
   }
   storm +=
       "<86>Nov 23 08:01:00 bastion sshd[78]: Accepted publickey for alice from 192.0.2.44 port "
@@ -66,8 +72,9 @@ TEST(AlertDeliveryTest, StormIsThrottledForPeopleButKeptInTheFile) {
   ASSERT_EQ(send(fd, storm.data(), storm.size(), MSG_NOSIGNAL), static_cast<ssize_t>(storm.size()));
   close(fd);
 
-  ASSERT_TRUE(WaitFor([&] { return CountLines(ReadFile(alerts), "\"sign\":\"ssh.auth_failure\"") == 200; }))
-      << CountLines(ReadFile(alerts), "ssh.auth_failure");
+  ASSERT_TRUE(WaitFor([&] {
+    return CountLines(ReadFile(alerts), "\"sign\":\"ssh.auth_failure\"") == 200;
+  })) << CountLines(ReadFile(alerts), "ssh.auth_failure");
   ASSERT_TRUE(WaitFor([&] { return CountLines(ReadFile(mailbox), "\"sign\":\"ssh.login\"") == 1; }))
       << ReadFile(mailbox);
   const std::string mail = ReadFile(mailbox);

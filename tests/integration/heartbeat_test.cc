@@ -3,11 +3,10 @@
 // went silent within its threshold plus a second, then that it resumed when
 // rsyslogd is started again. A clean stop (SIGTERM: "exiting on signal 15")
 // must be linked to the silence that follows.
-#include <signal.h>
-#include <unistd.h>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -55,9 +54,9 @@ class RsyslogSender {
   bool Start() {
     proc_ = std::make_unique<ChildProcess>();
     std::filesystem::remove(dir_.File("rsyslog.pid"));
-    return proc_->Start({kRsyslogd, "-n", "-f", dir_.File("rsyslog.conf"), "-i",
-                         dir_.File("rsyslog.pid")},
-                        dir_.File("rsyslogd"));
+    return proc_->Start(
+        {kRsyslogd, "-n", "-f", dir_.File("rsyslog.conf"), "-i", dir_.File("rsyslog.pid")},
+        dir_.File("rsyslogd"));
   }
   ChildProcess& proc() { return *proc_; }
 
@@ -75,10 +74,15 @@ TEST(HeartbeatIntegrationTest, KilledRsyslogdIsReportedSilentThenResumed) {
   const std::string alerts = dir.File("alerts.jsonl");
   ASSERT_TRUE(k.Start(dir,
                       "listen: [tcp://127.0.0.1:0]\n"
-                      "archive: {dir: " + dir.File("archive") + "}\n"
-                      "alerts: {file: " + alerts + ", stdout: false}\n"
-                      "metrics: {listen: ''}\nworkers: 2\n"
-                      "heartbeat:\n  silence_after_secs: " + std::to_string(kThresholdSecs) +
+                      "archive: {dir: " +
+                          dir.File("archive") +
+                          "}\n"
+                          "alerts: {file: " +
+                          alerts +
+                          ", stdout: false}\n"
+                          "metrics: {listen: ''}\nworkers: 2\n"
+                          "heartbeat:\n  silence_after_secs: " +
+                          std::to_string(kThresholdSecs) +
                           "\n  startup_grace_secs: 0\n  state_dir: " + dir.File("state") + "\n",
                       &err))
       << err;

@@ -1,14 +1,13 @@
 // End-to-end: the real konseki binary, real senders (util-linux logger, a
 // real rsyslogd started by the test), every message in the archive once.
 #include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
@@ -23,11 +22,16 @@ namespace {
 
 std::string BaseConfig(const TempDir& dir) {
   return "listen:\n  - udp://127.0.0.1:0\n  - tcp://127.0.0.1:0\n"
-         "archive:\n  dir: " + dir.File("archive") + "\n"
-         "alerts:\n  file: " + dir.File("alerts.jsonl") + "\n  stdout: false\n"
+         "archive:\n  dir: " +
+         dir.File("archive") +
+         "\n"
+         "alerts:\n  file: " +
+         dir.File("alerts.jsonl") +
+         "\n  stdout: false\n"
          "workers: 2\n"
          "metrics:\n  listen: 127.0.0.1:0\n"
-         "heartbeat:\n  state_dir: " + dir.File("state") + "\n";
+         "heartbeat:\n  state_dir: " +
+         dir.File("state") + "\n";
 }
 
 int ConnectTcp(int port) {
@@ -107,8 +111,12 @@ TEST_F(IngestTest, LoggerOverEveryFramingArrivesExactlyOnce) {
   for (const Mode& m : modes) {
     bool udp = m.args[0] == "--udp";
     for (int i = 0; i < kPerMode; ++i) {
-      std::vector<std::string> argv = {"/usr/bin/logger", "--server", "127.0.0.1", "--port",
-                                       std::to_string(k_.Port(udp ? "udp" : "tcp")), "-t",
+      std::vector<std::string> argv = {"/usr/bin/logger",
+                                       "--server",
+                                       "127.0.0.1",
+                                       "--port",
+                                       std::to_string(k_.Port(udp ? "udp" : "tcp")),
+                                       "-t",
                                        "itest"};
       argv.insert(argv.end(), m.args.begin(), m.args.end());
       argv.push_back("mode=" + m.tag + " seq=" + std::to_string(i) + " end");
@@ -121,8 +129,7 @@ TEST_F(IngestTest, LoggerOverEveryFramingArrivesExactlyOnce) {
     ASSERT_TRUE(WaitFor([&] { return CountIn(archive_, host, "mode=" + m.tag) >= kPerMode; }))
         << m.tag << ": " << CountIn(archive_, host, "mode=" + m.tag) << " of " << kPerMode;
     for (int i = 0; i < kPerMode; ++i) {
-      EXPECT_EQ(CountIn(archive_, host, "mode=" + m.tag + " seq=" + std::to_string(i) + " end"),
-                1u)
+      EXPECT_EQ(CountIn(archive_, host, "mode=" + m.tag + " seq=" + std::to_string(i) + " end"), 1u)
           << m.tag << " seq " << i;
     }
   }
@@ -149,7 +156,8 @@ TEST_F(IngestTest, HostileInputNeitherCrashesNorStopsOtherSenders) {
   ASSERT_TRUE(SendAll(half, "<13>Nov 23 08:00:00 half app: never finish"));
   // A 1 GB octet count followed by a bit of data.
   int huge = ConnectTcp(k_.Port("tcp"));
-  ASSERT_TRUE(SendAll(huge, "1000000000 <13>Nov 23 08:00:00 huge app: " + std::string(100000, 'A')));
+  ASSERT_TRUE(
+      SendAll(huge, "1000000000 <13>Nov 23 08:00:00 huge app: " + std::string(100000, 'A')));
   // A 1 MB line without newline, then a good message on the same connection.
   int big = ConnectTcp(k_.Port("tcp"));
   ASSERT_TRUE(SendAll(big, "<13>Nov 23 08:00:00 bigline app: " + std::string(1 << 20, 'B') +
@@ -253,8 +261,10 @@ TEST(ListenerOrderTest, TcpListedBeforeUdpBothDeliverAndCount) {
   // must never drop, so each listener needs its own router.
   ASSERT_TRUE(k.Start(dir,
                       "listen: [tcp://127.0.0.1:0, udp://127.0.0.1:0]\n"
-                      "archive: {dir: " + dir.File("archive") + "}\n"
-                      "alerts: {stdout: false}\nmetrics: {listen: '127.0.0.1:0'}\n",
+                      "archive: {dir: " +
+                          dir.File("archive") +
+                          "}\n"
+                          "alerts: {stdout: false}\nmetrics: {listen: '127.0.0.1:0'}\n",
                       &err))
       << err;
   SendUdp(k.Port("udp"), "<13>Nov 23 08:00:00 viaudp app: hello");
@@ -263,7 +273,8 @@ TEST(ListenerOrderTest, TcpListedBeforeUdpBothDeliverAndCount) {
   close(fd);
   const std::string archive = dir.File("archive");
   ASSERT_TRUE(WaitFor([&] {
-    return ArchiveLines(archive, "viaudp").size() == 1 && ArchiveLines(archive, "viatcp").size() == 1;
+    return ArchiveLines(archive, "viaudp").size() == 1 &&
+           ArchiveLines(archive, "viatcp").size() == 1;
   }));
   std::string metrics;
   ASSERT_TRUE(WaitFor([&] {
@@ -290,9 +301,13 @@ TEST(AllowlistTest, SenderOutsideTheAllowlistIsRefusedCountedAndAlerted) {
                       "listen:\n"
                       "  - {uri: 'tcp://127.0.0.1:0', allow: [10.0.0.0/8]}\n"
                       "  - {uri: 'udp://127.0.0.1:0', allow: [127.0.0.0/8]}\n"
-                      "archive: {dir: " + dir.File("archive") + "}\n"
-                      "alerts: {file: " + dir.File("alerts.jsonl") + ", stdout: false}\n"
-                      "metrics: {listen: ''}\n",
+                      "archive: {dir: " +
+                          dir.File("archive") +
+                          "}\n"
+                          "alerts: {file: " +
+                          dir.File("alerts.jsonl") +
+                          ", stdout: false}\n"
+                          "metrics: {listen: ''}\n",
                       &err))
       << err;
   int fd = ConnectTcp(k.Port("tcp"));
@@ -350,8 +365,8 @@ TEST(CliTest, CheckRulesPassesOnTheShippedPacksAndTestRulesFindsSigns) {
          "COMMAND=/usr/bin/id\n"
       << "Nov 23 08:00:02 gw sshd[1]: Failed password for root from 203.0.113.5 port 22 ssh2\n";
   ChildProcess t;
-  ASSERT_TRUE(t.Start({KonsekiBinary(), "test-rules", "--json", dir.File("auth.log")},
-                      dir.File("tr")));
+  ASSERT_TRUE(
+      t.Start({KonsekiBinary(), "test-rules", "--json", dir.File("auth.log")}, dir.File("tr")));
   ASSERT_TRUE(WaitFor([&] { return !t.running(); }));
   std::string out = t.Stdout();
   size_t lines = 0;

@@ -113,8 +113,9 @@ bool Konseki::Start(const TempDir& dir, const std::string& config_yaml, std::str
   std::string conf = dir.File("konseki.yaml");
   // Tests run as root on CI machines; konseki refuses that unless told.
   std::ofstream(conf) << config_yaml
-                      << (config_yaml.find("allow_root:") == std::string::npos ? "allow_root: true\n"
-                                                                               : "");
+                      << (config_yaml.find("allow_root:") == std::string::npos
+                              ? "allow_root: true\n"
+                              : "");
   if (!process_.Start({KonsekiBinary(), "--config", conf}, dir.File("konseki"))) {
     *error = "fork failed";
     return false;
@@ -153,8 +154,8 @@ std::vector<std::string> ReadAllLines(const std::string& dir) {
   std::vector<std::string> files;
   std::error_code ec;
   if (!fs::exists(dir, ec)) return {};
-  for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(dir, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (it->is_regular_file(ec)) files.push_back(it->path().string());
   }
   std::sort(files.begin(), files.end());

@@ -2,13 +2,12 @@
 // Prometheus server started by the test scrapes konseki and sees exactly the
 // number of messages the test sent.
 #include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
@@ -44,10 +43,15 @@ TEST(MetricsIntegrationTest, PromtoolAcceptsAndPrometheusSeesWhatWasSent) {
   std::string err;
   ASSERT_TRUE(k.Start(dir,
                       "listen: [tcp://127.0.0.1:0]\n"
-                      "archive: {dir: " + dir.File("archive") + "}\n"
-                      "alerts: {file: " + dir.File("alerts.jsonl") + ", stdout: false}\n"
-                      "metrics: {listen: '127.0.0.1:0'}\nworkers: 2\n"
-                      "heartbeat: {state_dir: " + dir.File("state") + "}\n",
+                      "archive: {dir: " +
+                          dir.File("archive") +
+                          "}\n"
+                          "alerts: {file: " +
+                          dir.File("alerts.jsonl") +
+                          ", stdout: false}\n"
+                          "metrics: {listen: '127.0.0.1:0'}\nworkers: 2\n"
+                          "heartbeat: {state_dir: " +
+                          dir.File("state") + "}\n",
                       &err))
       << err;
   ASSERT_GT(k.MetricsPort(), 0);
@@ -61,9 +65,10 @@ TEST(MetricsIntegrationTest, PromtoolAcceptsAndPrometheusSeesWhatWasSent) {
   ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
   std::string buf;
   for (int i = 0; i < kSent; ++i) {
-    buf += "<86>Nov 23 08:00:00 web" + std::to_string(i % 7) + " sshd[1]: Failed password for "
-           "root from 203.0.113." + std::to_string(i % 250) + " port 22 ssh2 n=" +
-           std::to_string(i) + "\n";
+    buf += "<86>Nov 23 08:00:00 web" + std::to_string(i % 7) +
+           " sshd[1]: Failed password for "
+           "root from 203.0.113." +
+           std::to_string(i % 250) + " port 22 ssh2 n=" + std::to_string(i) + "\n";
   }
   ASSERT_EQ(send(fd, buf.data(), buf.size(), MSG_NOSIGNAL), static_cast<ssize_t>(buf.size()));
   close(fd);
@@ -77,16 +82,15 @@ TEST(MetricsIntegrationTest, PromtoolAcceptsAndPrometheusSeesWhatWasSent) {
   for (const char* name :
        {"konseki_received_messages_total", "konseki_received_bytes_total",
         "konseki_rule_matches_total", "konseki_alerts_total", "konseki_queue_depth",
-        "konseki_archive_written_bytes_total", "konseki_hosts_tracked",
-        "konseki_connections", "konseki_rules_loaded", "konseki_build_info",
-        "konseki_processed_messages_total"}) {
+        "konseki_archive_written_bytes_total", "konseki_hosts_tracked", "konseki_connections",
+        "konseki_rules_loaded", "konseki_build_info", "konseki_processed_messages_total"}) {
     EXPECT_THAT(text, ::testing::HasSubstr(std::string("# TYPE ") + name + " ")) << name;
   }
   std::ofstream(dir.File("metrics.txt")) << text;
   ChildProcess check;
-  ASSERT_TRUE(check.Start({"/bin/sh", "-c",
-                           std::string(kPromtool) + " check metrics < " + dir.File("metrics.txt")},
-                          dir.File("promtool")));
+  ASSERT_TRUE(check.Start(
+      {"/bin/sh", "-c", std::string(kPromtool) + " check metrics < " + dir.File("metrics.txt")},
+      dir.File("promtool")));
   ASSERT_TRUE(WaitFor([&] { return !check.running(); }));
   EXPECT_EQ(check.Stdout() + check.Stderr(), "") << "promtool complained";
 
@@ -94,7 +98,8 @@ TEST(MetricsIntegrationTest, PromtoolAcceptsAndPrometheusSeesWhatWasSent) {
   std::ofstream(dir.File("prometheus.yml"))
       << "global: {scrape_interval: 1s, scrape_timeout: 1s}\n"
          "scrape_configs:\n  - job_name: konseki\n    static_configs:\n"
-         "      - targets: ['127.0.0.1:" << k.MetricsPort() << "']\n";
+         "      - targets: ['127.0.0.1:"
+      << k.MetricsPort() << "']\n";
   ChildProcess prom;
   int prom_port = 0;
   bool ready = false;
@@ -108,10 +113,11 @@ TEST(MetricsIntegrationTest, PromtoolAcceptsAndPrometheusSeesWhatWasSent) {
     httplib::Client p("127.0.0.1", prom_port);
     p.set_connection_timeout(std::chrono::milliseconds(200));
     ready = WaitFor([&] {
-      if (!prom.running()) return true;
-      auto r = p.Get("/-/ready");
-      return r && r->status == 200;
-    }) && prom.running();
+              if (!prom.running()) return true;
+              auto r = p.Get("/-/ready");
+              return r && r->status == 200;
+            }) &&
+            prom.running();
   }
   ASSERT_TRUE(ready) << prom.Stderr();
   httplib::Client api("127.0.0.1", prom_port);

@@ -3,13 +3,12 @@
 // force and raises an alert saying why; the archive is reopened after
 // logrotate moved it.
 #include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
@@ -68,10 +67,16 @@ TEST(ReloadTest, SighupSwapsRulesKeepsConnectionsAndRefusesBadRules) {
   std::string err;
   ASSERT_TRUE(k.Start(dir,
                       "listen: [tcp://127.0.0.1:0]\n"
-                      "rules: {dir: " + rules + "}\n"
-                      "archive: {dir: " + archive + "}\n"
-                      "alerts: {file: " + alerts + ", stdout: false}\n"
-                      "metrics: {listen: ''}\nworkers: 2\n",
+                      "rules: {dir: " +
+                          rules +
+                          "}\n"
+                          "archive: {dir: " +
+                          archive +
+                          "}\n"
+                          "alerts: {file: " +
+                          alerts +
+                          ", stdout: false}\n"
+                          "metrics: {listen: ''}\nworkers: 2\n",
                       &err))
       << err;
   int fd = Connect(k.Port("tcp"));
@@ -85,9 +90,8 @@ TEST(ReloadTest, SighupSwapsRulesKeepsConnectionsAndRefusesBadRules) {
   fs::rename(day, day.string() + ".1");
   std::ofstream(rules + "/local.yaml") << kNewRule;
   ASSERT_EQ(kill(k.process().pid(), SIGHUP), 0);
-  ASSERT_TRUE(WaitFor([&] {
-    return k.process().Stderr().find("reloaded") != std::string::npos;
-  })) << k.process().Stderr();
+  ASSERT_TRUE(WaitFor([&] { return k.process().Stderr().find("reloaded") != std::string::npos; }))
+      << k.process().Stderr();
 
   // Same connection, new rule in force, new archive file.
   Send(fd, "<13>Nov 23 08:00:01 h1 app: canary-2 tripped\n");

@@ -3,11 +3,10 @@
 // traditional format. Every message must land in the archive once, under the
 // host name it was written with.
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
@@ -59,9 +58,12 @@ TEST(RsyslogForwardTest, OmfwdTcpOctetCountedAndUdpTraditionalArriveOnce) {
   std::string err;
   ASSERT_TRUE(k.Start(dir,
                       "listen: [udp://127.0.0.1:0, tcp://127.0.0.1:0]\n"
-                      "archive: {dir: " + dir.File("archive") + "}\n"
-                      "alerts: {stdout: false}\nmetrics: {listen: ''}\nworkers: 2\n"
-                      "heartbeat: {state_dir: " + dir.File("state") + "}\n",
+                      "archive: {dir: " +
+                          dir.File("archive") +
+                          "}\n"
+                          "alerts: {stdout: false}\nmetrics: {listen: ''}\nworkers: 2\n"
+                          "heartbeat: {state_dir: " +
+                          dir.File("state") + "}\n",
                       &err))
       << err;
 
@@ -82,9 +84,9 @@ TEST(RsyslogForwardTest, OmfwdTcpOctetCountedAndUdpTraditionalArriveOnce) {
       << "ruleset(name=\"udpfwd\") { action(type=\"omfwd\" target=\"127.0.0.1\" port=\""
       << k.Port("udp") << "\" protocol=\"udp\" template=\"RSYSLOG_TraditionalForwardFormat\") }\n";
   ChildProcess rs;
-  ASSERT_TRUE(rs.Start({kRsyslogd, "-n", "-f", dir.File("rsyslog.conf"), "-i",
-                        dir.File("rsyslog.pid")},
-                       dir.File("rsyslogd")));
+  ASSERT_TRUE(
+      rs.Start({kRsyslogd, "-n", "-f", dir.File("rsyslog.conf"), "-i", dir.File("rsyslog.pid")},
+               dir.File("rsyslogd")));
   int a = -1, b = -1;
   ASSERT_TRUE(WaitFor([&] {
     if (a < 0) a = Connect(in_tcp);
@@ -98,7 +100,8 @@ TEST(RsyslogForwardTest, OmfwdTcpOctetCountedAndUdpTraditionalArriveOnce) {
     to_tcp += "<13>Nov 23 08:00:00 rs-tcp-host app[1]: via=tcp seq=" + std::to_string(i) + " end\n";
     to_udp += "<13>Nov 23 08:00:00 rs-udp-host app[1]: via=udp seq=" + std::to_string(i) + " end\n";
   }
-  ASSERT_EQ(send(a, to_tcp.data(), to_tcp.size(), MSG_NOSIGNAL), static_cast<ssize_t>(to_tcp.size()));
+  ASSERT_EQ(send(a, to_tcp.data(), to_tcp.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(to_tcp.size()));
   // UDP has no flow control: pace it so loopback does not drop.
   for (size_t off = 0; off < to_udp.size();) {
     size_t end = to_udp.find('\n', off) + 1;
@@ -110,12 +113,15 @@ TEST(RsyslogForwardTest, OmfwdTcpOctetCountedAndUdpTraditionalArriveOnce) {
   close(b);
 
   const std::string archive = dir.File("archive");
-  ASSERT_TRUE(WaitFor([&] {
-    return Count(archive, "rs-tcp-host", "via=tcp") >= kCount &&
-           Count(archive, "rs-udp-host", "via=udp") >= kCount;
-  }, std::chrono::seconds(30)))
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Count(archive, "rs-tcp-host", "via=tcp") >= kCount &&
+               Count(archive, "rs-udp-host", "via=udp") >= kCount;
+      },
+      std::chrono::seconds(30)))
       << "tcp " << Count(archive, "rs-tcp-host", "via=tcp") << " udp "
-      << Count(archive, "rs-udp-host", "via=udp") << "\n" << rs.Stderr();
+      << Count(archive, "rs-udp-host", "via=udp") << "\n"
+      << rs.Stderr();
   for (int i = 0; i < kCount; ++i) {
     std::string s = " seq=" + std::to_string(i) + " end";
     EXPECT_EQ(Count(archive, "rs-tcp-host", "via=tcp" + s), 1u) << i;
