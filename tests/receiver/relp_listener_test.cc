@@ -351,6 +351,29 @@ class RawRelpClient {
 
 constexpr std::string_view kOpen = "1 open 46 relp_version=0\nrelp_software=t\ncommands=syslog\n";
 
+// A frame whose DATA ends exactly at the end of one read, its trailer coming
+// in a later read, while another connection's read reuses the listener's
+// buffer in between: the frame must still arrive intact.
+TEST_F(RelpListenerTest, FrameCompletedAfterAnotherConnectionsReadArrivesIntact) {
+  Listen(RelpListenerOptions{});
+  const Labels lt = {{"listener", "relp://127.0.0.1:0"}, {"transport", "relp"}};
+  RawRelpClient a(listener_->port());
+  RawRelpClient b(listener_->port());
+  ASSERT_TRUE(a.ok() && b.ok());
+  a.Send(kOpen);
+  const std::string partial = "2 syslog 5 hello";  // no trailer yet
+  a.Send(partial);
+  // Counters are published after each read round: this read has happened.
+  ASSERT_TRUE(WaitForMetric("konseki_received_bytes_total", lt,
+                            static_cast<double>(kOpen.size() + partial.size())));
+  b.Send(kOpen);
+  b.Send("2 syslog 5 XXXXX\n");
+  ASSERT_TRUE(sink_.WaitForFrames(1));
+  a.Send("\n");
+  ASSERT_TRUE(sink_.WaitForFrames(2));
+  EXPECT_THAT(sink_.frames(), testing::ElementsAre("XXXXX", "hello"));
+}
+
 TEST_F(RelpListenerTest, AckForClosedConnectionIsCountedAsLate) {
   sink_.SetAcking(false);
   Listen(RelpListenerOptions{});
