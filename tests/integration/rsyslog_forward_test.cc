@@ -3,6 +3,7 @@
 // traditional format. Every message must land in the archive once, under the
 // host name it was written with.
 #include <arpa/inet.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -57,7 +58,11 @@ TEST(RsyslogForwardTest, OmfwdTcpOctetCountedAndUdpTraditionalArriveOnce) {
   Konseki k;
   std::string err;
   ASSERT_TRUE(k.Start(dir,
-                      "listen: [udp://127.0.0.1:0, tcp://127.0.0.1:0]\n"
+                      // The allow lists let the local rsyslogd in (see the
+                      // refusal test below for the other side).
+                      "listen:\n"
+                      "  - {uri: 'udp://127.0.0.1:0', allow: [127.0.0.0/8]}\n"
+                      "  - {uri: 'tcp://127.0.0.1:0', allow: ['127.0.0.1/32', '::1/128']}\n"
                       "archive: {dir: " +
                           dir.File("archive") +
                           "}\n"
@@ -130,6 +135,47 @@ TEST(RsyslogForwardTest, OmfwdTcpOctetCountedAndUdpTraditionalArriveOnce) {
   // The RFC 5424 form really was RFC 5424 on the wire.
   EXPECT_NE(ArchiveLines(archive, "rs-tcp-host")[0].find("<13>1 "), std::string::npos)
       << ArchiveLines(archive, "rs-tcp-host")[0];
+}
+
+TEST(RsyslogForwardTest, SenderOutsideTheAllowListIsRefusedAndAlerted) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  if (!HaveProgram(kRsyslogd)) GTEST_SKIP() << "rsyslogd not installed (apt-get install rsyslog)";
+  TempDir dir;
+  Konseki k;
+  std::string err;
+  const std::string alerts = dir.File("alerts.jsonl");
+  ASSERT_TRUE(k.Start(dir,
+                      "listen: [{uri: 'tcp://127.0.0.1:0', allow: [192.0.2.0/24]}]\n"
+                      "archive: {dir: " +
+                          dir.File("archive") +
+                          "}\n"
+                          "alerts: {file: " +
+                          alerts + ", stdout: false}\nmetrics: {listen: ''}\n",
+                      &err))
+      << err;
+  const int in_tcp = FreeTcpPort();
+  std::filesystem::create_directories(dir.File("rs"));
+  std::ofstream(dir.File("rsyslog.conf"))
+      << "global(workDirectory=\"" << dir.File("rs") << "\")\n"
+      << "module(load=\"imtcp\")\n"
+      << "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"" << in_tcp << "\" ruleset=\"fwd\")\n"
+      << "ruleset(name=\"fwd\") { action(type=\"omfwd\" target=\"127.0.0.1\" port=\""
+      << k.Port("tcp") << "\" protocol=\"tcp\" TCP_Framing=\"octet-counted\") }\n";
+  ChildProcess rs;
+  ASSERT_TRUE(
+      rs.Start({kRsyslogd, "-n", "-f", dir.File("rsyslog.conf"), "-i", dir.File("rsyslog.pid")},
+               dir.File("rsyslogd")));
+  int a = -1;
+  ASSERT_TRUE(WaitFor([&] { return (a = Connect(in_tcp)) >= 0; })) << rs.Stderr();
+  const std::string line = "<13>Nov 23 08:00:00 outsider app[1]: let me in\n";
+  ASSERT_EQ(send(a, line.data(), line.size(), MSG_NOSIGNAL), static_cast<ssize_t>(line.size()));
+  close(a);
+  ASSERT_TRUE(WaitFor([&] {
+    return ReadFile(alerts).find("receiver.refused") != std::string::npos;
+  })) << ReadFile(alerts)
+      << rs.Stderr();
+  EXPECT_THAT(ReadFile(alerts), ::testing::HasSubstr("\"src_ip\":\"127.0.0.1\""));
+  EXPECT_TRUE(ArchiveLines(dir.File("archive"), "outsider").empty());
 }
 
 }  // namespace
