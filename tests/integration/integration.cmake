@@ -39,3 +39,9 @@ konseki_add_test(alert_delivery_integration_test
   LIBS konseki_test_process
   LABELS integration)
 add_dependencies(alert_delivery_integration_test konseki)
+
+konseki_add_test(tls_binary_integration_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/tls_binary_test.cc
+  LIBS konseki_tls konseki_test_process
+  LABELS integration)
+add_dependencies(tls_binary_integration_test konseki)

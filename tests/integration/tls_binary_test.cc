@@ -1,0 +1,78 @@
+// tls:// through the konseki binary and its tls: config section: a client
+// with a permitted certificate is archived; one without a certificate is
+// refused under mutual TLS.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "tests/integration/konseki_process.h"
+#include "tests/receiver/tls_test_util.h"
+
+namespace konseki::testing {
+namespace {
+
+using receiver::testing::CertFiles;
+using receiver::testing::OctetCounted;
+using receiver::testing::TestPki;
+using receiver::testing::TlsClient;
+
+TEST(TlsBinaryTest, MutualTlsListenerArchivesPermittedClientsOnly) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  if (!HaveProgram("/usr/bin/openssl")) GTEST_SKIP() << "openssl CLI not installed";
+  TempDir dir;
+  std::filesystem::create_directories(dir.File("pki"));
+  TestPki pki(dir.File("pki"));
+  CertFiles ca, server, client;
+  ASSERT_TRUE(pki.MakeCa("ca", "konseki test CA", &ca)) << pki.error();
+  ASSERT_TRUE(pki.MakeLeaf("server", "konseki.test", "konseki.test", ca, &server)) << pki.error();
+  ASSERT_TRUE(pki.MakeLeaf("client", "web1.example.org", "web1.example.org", ca, &client))
+      << pki.error();
+
+  Konseki k;
+  std::string err;
+  ASSERT_TRUE(k.Start(dir,
+                      "listen: [tls://127.0.0.1:0]\n"
+                      "tls:\n"
+                      "  cert_file: " +
+                          server.cert +
+                          "\n"
+                          "  key_file: " +
+                          server.key +
+                          "\n"
+                          "  ca_file: " +
+                          ca.cert +
+                          "\n"
+                          "  mutual: true\n"
+                          "  permitted_peers: ['*.example.org']\n"
+                          "archive: {dir: " +
+                          dir.File("archive") +
+                          "}\n"
+                          "alerts: {stdout: false}\nmetrics: {listen: ''}\n",
+                      &err))
+      << err;
+  const uint16_t port = static_cast<uint16_t>(k.Port("tls"));
+  ASSERT_GT(port, 0);
+
+  TlsClient good;
+  ASSERT_TRUE(good.Connect(port, ca.cert, &client)) << good.error();
+  ASSERT_TRUE(good.Send(OctetCounted("<13>Nov 23 08:00:00 web1 app: over tls") +
+                        OctetCounted("<13>Nov 23 08:00:01 web1 app: second")));
+  good.Close();
+  const std::string archive = dir.File("archive");
+  ASSERT_TRUE(WaitFor([&] { return ArchiveLines(archive, "web1").size() == 2; }));
+
+  TlsClient anonymous;
+  if (anonymous.Connect(port, ca.cert, nullptr)) {
+    anonymous.Send(OctetCounted("<13>Nov 23 08:00:02 sneaky app: no certificate"));
+  }
+  anonymous.Close();
+  // The refusal is counted; nothing of the anonymous client is archived.
+  EXPECT_FALSE(
+      WaitFor([&] { return !ArchiveLines(archive, "sneaky").empty(); }, std::chrono::seconds(1)));
+  EXPECT_TRUE(k.process().running());
+}
+
+}  // namespace
+}  // namespace konseki::testing
