@@ -238,7 +238,10 @@ bool RelpListener::ReadOnce(Connection* c) {
     pending_bytes_ += static_cast<uint64_t>(n);
     std::string_view in(read_buf_.data(), static_cast<size_t>(n));
     size_t used = FeedStable(c, in);
-    if (used < in.size() && !c->session.Done()) c->held.assign(in.substr(used));
+    if (used < in.size() && !c->session.Done()) {
+      c->held.assign(in.substr(used));
+      held_.push_back(c->serial);
+    }
     return true;
   }
   if (n == 0) return false;
@@ -320,8 +323,26 @@ void RelpListener::ApplyAcks() {
   touched_.clear();
 }
 
+void RelpListener::RefeedHeld() {
+  size_t keep = 0;
+  for (uint32_t serial : held_) {
+    auto it = conns_.find(serial);
+    if (it == conns_.end()) continue;
+    Connection* c = it->second.get();
+    FeedHeld(c);
+    if (!WriteOut(c)) {
+      CloseConnection(serial);
+      continue;
+    }
+    if (!Settle(c)) continue;
+    if (!c->held.empty()) held_[keep++] = serial;
+  }
+  held_.resize(keep);
+}
+
 void RelpListener::EnterStopping() {
   stopping_ = true;
+  held_.clear();
   epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, listen_fd_.get(), nullptr);
   listen_fd_.Reset();  // new connections are refused from now on
   sink_->Flush();
@@ -375,7 +396,11 @@ void RelpListener::Run() {
     }
     round_now_ = clock_.Now();
     ApplyAcks();
-    if (pending_late_acks_ > 0) PublishCounters();
+    if (!stopping_ && !held_.empty() && sink_->HasCapacity()) RefeedHeld();
+    // Frames fed outside an epoll round must reach the workers before we
+    // block: their acks are what wakes us.
+    if (!stopping_ && pending_frames_ > 0) sink_->Flush();
+    if (pending_frames_ > 0 || pending_late_acks_ > 0) PublishCounters();
     if (!stopping_ && !sink_->HasCapacity()) {
       // Backpressure: leave the data in the kernel; acks and Stop wake us.
       if (pending_frames_ > 0) sink_->Flush();

@@ -139,6 +139,9 @@ class RelpListener final : public AckSink {
   bool Settle(Connection* c);
   void CloseConnection(uint32_t serial);
   void ApplyAcks();
+  // Feeds held-back input of every connection that has some (after acks or
+  // when the pipeline has room again).
+  void RefeedHeld();
   void EnterStopping();
   void PublishCounters();
 
@@ -169,6 +172,7 @@ class RelpListener final : public AckSink {
   std::vector<char> read_buf_;
   std::vector<uint64_t> ack_buf_;
   std::vector<uint32_t> touched_;
+  std::vector<uint32_t> held_;  // serials of connections with held input
   bool stopping_ = false;
   TimePoint round_now_;
   uint64_t pending_frames_ = 0;

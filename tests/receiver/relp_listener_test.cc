@@ -59,12 +59,20 @@ class AckingSink : public FrameSink {
     if (!capacity_.load()) ++pushes_without_capacity_;
     frames_.push_back(std::string(frame.bytes));
     cookies_.push_back(frame.ack_cookie);
-    unacked_cookies_.push_back(frame.ack_cookie);
-    max_unacked_ = std::max(max_unacked_, unacked_cookies_.size());
+    unflushed_cookies_.push_back(frame.ack_cookie);
+    max_unacked_ = std::max(max_unacked_, unacked_cookies_.size() + unflushed_cookies_.size());
     cv_.notify_all();
     return true;
   }
-  void Flush() override {}
+  // Like the Router: frames reach the "workers" (and so get acked) only once
+  // the listener flushed them.
+  void Flush() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    unacked_cookies_.insert(unacked_cookies_.end(), unflushed_cookies_.begin(),
+                            unflushed_cookies_.end());
+    unflushed_cookies_.clear();
+    cv_.notify_all();
+  }
   bool HasCapacity() const override {
     if (!capacity_.load()) capacity_checks_while_full_.fetch_add(1);
     return capacity_.load();
@@ -139,6 +147,7 @@ class AckingSink : public FrameSink {
   mutable std::atomic<uint64_t> capacity_checks_while_full_{0};
   std::vector<std::string> frames_;
   std::vector<uint64_t> cookies_;
+  std::vector<uint64_t> unflushed_cookies_;
   std::vector<uint64_t> unacked_cookies_;
   size_t max_unacked_ = 0;
   size_t pushes_without_capacity_ = 0;
@@ -277,6 +286,29 @@ TEST_F(RelpListenerTest, WindowBoundsUnacknowledgedMessagesPerConnection) {
   EXPECT_EQ(sink_.frames().size(), 400u);
   // The open takes one slot of the window until it is answered.
   EXPECT_LE(sink_.max_unacked(), 8u);
+}
+
+// Input held back by a full window whose acks all came while the pipeline
+// was full must be fed once the pipeline has room again (no ack will follow).
+TEST_F(RelpListenerTest, HeldInputResumesWhenCapacityReturnsAfterTheLastAck) {
+  RelpListenerOptions o;
+  o.max_unacked_per_connection = 4;
+  sink_.SetAcking(false);
+  Listen(o);
+  std::vector<std::string> errors;
+  std::thread client([&] { errors = SendWithLibrelp(listener_->port(), MakeMessages(200), 64); });
+  ASSERT_TRUE(sink_.WaitForFrames(4));
+  sink_.SetCapacity(false);
+  sink_.SetAcking(true);
+  const auto end = std::chrono::steady_clock::now() + 10s;
+  while (Metric("konseki_relp_acks_total") < 4 && std::chrono::steady_clock::now() < end) {
+    std::this_thread::yield();
+  }
+  ASSERT_EQ(Metric("konseki_relp_acks_total"), 4);
+  sink_.SetCapacity(true);
+  client.join();
+  EXPECT_THAT(errors, testing::IsEmpty());
+  EXPECT_EQ(sink_.frames(), MakeMessages(200));
 }
 
 TEST_F(RelpListenerTest, FullPipelineStopsReadingUntilCapacityReturns) {
