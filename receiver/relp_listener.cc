@@ -465,6 +465,12 @@ void RelpListener::Run() {
   conns_.clear();
   PublishCounters();
   connections_->Set(0);
+  // Also after an epoll failure ended the loop early: Stop() must not wait.
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    sink_released_ = true;
+  }
+  cv_.notify_all();
 }
 
 }  // namespace konseki::receiver
