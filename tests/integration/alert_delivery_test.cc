@@ -52,12 +52,8 @@ TEST(AlertDeliveryTest, StormIsThrottledForPeopleButKeptInTheFile) {
                           "      signs: ['ssh.*']\n",
                       &err))
       << err;
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(k.Port("tcp")));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  int fd = ConnectTcp(k.Port("tcp"));
+  ASSERT_GE(fd, 0);
   std::string storm;
   for (int i = 0; i < 200; ++i) {
     storm +=
@@ -69,7 +65,7 @@ TEST(AlertDeliveryTest, StormIsThrottledForPeopleButKeptInTheFile) {
       "<86>Nov 23 08:01:00 bastion sshd[78]: Accepted publickey for alice from 192.0.2.44 port "
       "51000 ssh2: ED25519 SHA256:AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefg\n"
       "<38>Nov 23 08:01:01 bastion in.telnetd[9]: refused connect from 203.0.113.3\n";
-  ASSERT_EQ(send(fd, storm.data(), storm.size(), MSG_NOSIGNAL), static_cast<ssize_t>(storm.size()));
+  ASSERT_TRUE(SendAll(fd, storm));
   close(fd);
 
   ASSERT_TRUE(WaitFor([&] {

@@ -34,46 +34,7 @@ std::string BaseConfig(const TempDir& dir) {
          dir.File("state") + "\n";
 }
 
-int ConnectTcp(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-bool SendAll(int fd, const std::string& data) {
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    off += static_cast<size_t>(n);
-  }
-  return true;
-}
-
-void SendUdp(int port, const std::string& msg) {
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  sendto(fd, msg.data(), msg.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  close(fd);
-}
-
 // Lines in the archive of `host` that contain `needle`.
-size_t CountIn(const std::string& archive, const std::string& host, const std::string& needle) {
-  size_t n = 0;
-  for (const auto& l : ArchiveLines(archive, host)) n += l.find(needle) != std::string::npos;
-  return n;
-}
-
 std::string LocalHostName() {
   char buf[256] = {};
   gethostname(buf, sizeof buf - 1);
@@ -126,10 +87,14 @@ TEST_F(IngestTest, LoggerOverEveryFramingArrivesExactlyOnce) {
     }
   }
   for (const Mode& m : modes) {
-    ASSERT_TRUE(WaitFor([&] { return CountIn(archive_, host, "mode=" + m.tag) >= kPerMode; }))
-        << m.tag << ": " << CountIn(archive_, host, "mode=" + m.tag) << " of " << kPerMode;
+    ASSERT_TRUE(WaitFor([&] {
+      return CountInArchive(archive_, host, "mode=" + m.tag) >= kPerMode;
+    })) << m.tag
+        << ": " << CountInArchive(archive_, host, "mode=" + m.tag) << " of " << kPerMode;
     for (int i = 0; i < kPerMode; ++i) {
-      EXPECT_EQ(CountIn(archive_, host, "mode=" + m.tag + " seq=" + std::to_string(i) + " end"), 1u)
+      EXPECT_EQ(
+          CountInArchive(archive_, host, "mode=" + m.tag + " seq=" + std::to_string(i) + " end"),
+          1u)
           << m.tag << " seq " << i;
     }
   }
@@ -179,11 +144,12 @@ TEST_F(IngestTest, HostileInputNeitherCrashesNorStopsOtherSenders) {
   for (int i = 0; i < 200; ++i) {
     ASSERT_TRUE(SendAll(good, "<13>Nov 23 08:00:00 good app: n=" + std::to_string(i) + "\n"));
   }
-  ASSERT_TRUE(WaitFor([&] { return CountIn(archive_, "good", "app: n=") == 200; }))
-      << CountIn(archive_, "good", "app: n=");
-  ASSERT_TRUE(WaitFor([&] { return CountIn(archive_, "bigline", "after-the-big-one") == 1; }));
-  ASSERT_TRUE(WaitFor([&] { return CountIn(archive_, "utf", "app: ") == 1; }));
-  ASSERT_TRUE(WaitFor([&] { return CountIn(archive_, "nul", "a#000b") == 1; }));
+  ASSERT_TRUE(WaitFor([&] { return CountInArchive(archive_, "good", "app: n=") == 200; }))
+      << CountInArchive(archive_, "good", "app: n=");
+  ASSERT_TRUE(
+      WaitFor([&] { return CountInArchive(archive_, "bigline", "after-the-big-one") == 1; }));
+  ASSERT_TRUE(WaitFor([&] { return CountInArchive(archive_, "utf", "app: ") == 1; }));
+  ASSERT_TRUE(WaitFor([&] { return CountInArchive(archive_, "nul", "a#000b") == 1; }));
   EXPECT_TRUE(k_.process().running());
   // Nothing escaped the archive dir.
   EXPECT_FALSE(std::filesystem::exists(dir_.File("etc")));
@@ -227,7 +193,7 @@ TEST_F(IngestTest, SigtermDrainsEverythingIntoTheArchive) {
   int status = k_.process().Signal(SIGTERM, std::chrono::seconds(20));
   ASSERT_TRUE(WIFEXITED(status)) << status;
   EXPECT_EQ(WEXITSTATUS(status), 0);
-  EXPECT_EQ(CountIn(archive_, "drain", "app: n="), static_cast<size_t>(kCount));
+  EXPECT_EQ(CountInArchive(archive_, "drain", "app: n="), static_cast<size_t>(kCount));
 }
 
 TEST_F(IngestTest, RuleHitsBecomeJsonAlertLines) {

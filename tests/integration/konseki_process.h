@@ -83,6 +83,20 @@ std::vector<std::string> ArchiveLines(const std::string& archive_dir, const std:
 // True if `path` names an executable.
 bool HaveProgram(const std::string& path);
 
+// Loopback sockets for senders in tests.
+// A TCP connection to 127.0.0.1:port, or -1.
+int ConnectTcp(int port);
+// Writes all of data; false if the peer went away.
+bool SendAll(int fd, const std::string& data);
+// One datagram to 127.0.0.1:port.
+void SendUdp(int port, const std::string& msg);
+// A port that was free a moment ago (bind to 0, read it, close): for peers
+// that must be told a fixed port, such as a restarted konseki.
+int FreeTcpPort();
+// Lines of <archive>/<host>/ that contain needle.
+size_t CountInArchive(const std::string& archive, const std::string& host,
+                      const std::string& needle);
+
 }  // namespace konseki::testing
 
 #endif  // KONSEKI_TESTS_INTEGRATION_KONSEKI_PROCESS_H_

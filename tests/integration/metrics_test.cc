@@ -21,18 +21,6 @@ namespace {
 constexpr char kPrometheus[] = "/usr/bin/prometheus";
 constexpr char kPromtool[] = "/usr/bin/promtool";
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 TEST(MetricsIntegrationTest, PromtoolAcceptsAndPrometheusSeesWhatWasSent) {
   if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
   if (!HaveProgram(kPrometheus) || !HaveProgram(kPromtool)) {
@@ -57,12 +45,8 @@ TEST(MetricsIntegrationTest, PromtoolAcceptsAndPrometheusSeesWhatWasSent) {
   ASSERT_GT(k.MetricsPort(), 0);
 
   const int kSent = 4321;
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(k.Port("tcp")));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  int fd = ConnectTcp(k.Port("tcp"));
+  ASSERT_GE(fd, 0);
   std::string buf;
   for (int i = 0; i < kSent; ++i) {
     buf += "<86>Nov 23 08:00:00 web" + std::to_string(i % 7) +
@@ -70,7 +54,7 @@ TEST(MetricsIntegrationTest, PromtoolAcceptsAndPrometheusSeesWhatWasSent) {
            "root from 203.0.113." +
            std::to_string(i % 250) + " port 22 ssh2 n=" + std::to_string(i) + "\n";
   }
-  ASSERT_EQ(send(fd, buf.data(), buf.size(), MSG_NOSIGNAL), static_cast<ssize_t>(buf.size()));
+  ASSERT_TRUE(SendAll(fd, buf));
   close(fd);
   ASSERT_TRUE(WaitFor([&] { return ReadAllLines(dir.File("archive")).size() >= kSent; }));
 
@@ -104,7 +88,7 @@ TEST(MetricsIntegrationTest, PromtoolAcceptsAndPrometheusSeesWhatWasSent) {
   int prom_port = 0;
   bool ready = false;
   for (int attempt = 0; attempt < 3 && !ready; ++attempt) {
-    prom_port = FreePort();
+    prom_port = FreeTcpPort();
     std::filesystem::remove_all(dir.File("tsdb"));
     ASSERT_TRUE(prom.Start({kPrometheus, "--config.file=" + dir.File("prometheus.yml"),
                             "--storage.tsdb.path=" + dir.File("tsdb"),

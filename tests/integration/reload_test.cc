@@ -21,22 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-int Connect(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-void Send(int fd, const std::string& s) {
-  ASSERT_EQ(send(fd, s.data(), s.size(), MSG_NOSIGNAL), static_cast<ssize_t>(s.size()));
-}
+void Send(int fd, const std::string& s) { ASSERT_TRUE(SendAll(fd, s)); }
 
 constexpr char kNewRule[] = R"(pack: local
 rules:
@@ -79,7 +64,7 @@ TEST(ReloadTest, SighupSwapsRulesKeepsConnectionsAndRefusesBadRules) {
                           "metrics: {listen: ''}\nworkers: 2\n",
                       &err))
       << err;
-  int fd = Connect(k.Port("tcp"));
+  int fd = ConnectTcp(k.Port("tcp"));
   ASSERT_GE(fd, 0);
   Send(fd, "<13>Nov 23 08:00:00 h1 app: canary-1 tripped\n");
   ASSERT_TRUE(WaitFor([&] { return ArchiveLines(archive, "h1").size() == 1; }));

@@ -20,37 +20,6 @@ namespace {
 
 constexpr char kRsyslogd[] = "/usr/sbin/rsyslogd";
 
-int FreeTcpPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
-int Connect(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-size_t Count(const std::string& archive, const std::string& host, const std::string& needle) {
-  size_t n = 0;
-  for (const auto& l : ArchiveLines(archive, host)) n += l.find(needle) != std::string::npos;
-  return n;
-}
-
 TEST(RsyslogForwardTest, OmfwdTcpOctetCountedAndUdpTraditionalArriveOnce) {
   if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
   if (!HaveProgram(kRsyslogd)) GTEST_SKIP() << "rsyslogd not installed (apt-get install rsyslog)";
@@ -94,8 +63,8 @@ TEST(RsyslogForwardTest, OmfwdTcpOctetCountedAndUdpTraditionalArriveOnce) {
                dir.File("rsyslogd")));
   int a = -1, b = -1;
   ASSERT_TRUE(WaitFor([&] {
-    if (a < 0) a = Connect(in_tcp);
-    if (b < 0) b = Connect(in_udp_fwd);
+    if (a < 0) a = ConnectTcp(in_tcp);
+    if (b < 0) b = ConnectTcp(in_udp_fwd);
     return a >= 0 && b >= 0;
   })) << rs.Stderr();
 
@@ -120,17 +89,17 @@ TEST(RsyslogForwardTest, OmfwdTcpOctetCountedAndUdpTraditionalArriveOnce) {
   const std::string archive = dir.File("archive");
   ASSERT_TRUE(WaitFor(
       [&] {
-        return Count(archive, "rs-tcp-host", "via=tcp") >= kCount &&
-               Count(archive, "rs-udp-host", "via=udp") >= kCount;
+        return CountInArchive(archive, "rs-tcp-host", "via=tcp") >= kCount &&
+               CountInArchive(archive, "rs-udp-host", "via=udp") >= kCount;
       },
       std::chrono::seconds(30)))
-      << "tcp " << Count(archive, "rs-tcp-host", "via=tcp") << " udp "
-      << Count(archive, "rs-udp-host", "via=udp") << "\n"
+      << "tcp " << CountInArchive(archive, "rs-tcp-host", "via=tcp") << " udp "
+      << CountInArchive(archive, "rs-udp-host", "via=udp") << "\n"
       << rs.Stderr();
   for (int i = 0; i < kCount; ++i) {
     std::string s = " seq=" + std::to_string(i) + " end";
-    EXPECT_EQ(Count(archive, "rs-tcp-host", "via=tcp" + s), 1u) << i;
-    EXPECT_EQ(Count(archive, "rs-udp-host", "via=udp" + s), 1u) << i;
+    EXPECT_EQ(CountInArchive(archive, "rs-tcp-host", "via=tcp" + s), 1u) << i;
+    EXPECT_EQ(CountInArchive(archive, "rs-udp-host", "via=udp" + s), 1u) << i;
   }
   // The RFC 5424 form really was RFC 5424 on the wire.
   EXPECT_NE(ArchiveLines(archive, "rs-tcp-host")[0].find("<13>1 "), std::string::npos)
@@ -166,7 +135,7 @@ TEST(RsyslogForwardTest, SenderOutsideTheAllowListIsRefusedAndAlerted) {
       rs.Start({kRsyslogd, "-n", "-f", dir.File("rsyslog.conf"), "-i", dir.File("rsyslog.pid")},
                dir.File("rsyslogd")));
   int a = -1;
-  ASSERT_TRUE(WaitFor([&] { return (a = Connect(in_tcp)) >= 0; })) << rs.Stderr();
+  ASSERT_TRUE(WaitFor([&] { return (a = ConnectTcp(in_tcp)) >= 0; })) << rs.Stderr();
   const std::string line = "<13>Nov 23 08:00:00 outsider app[1]: let me in\n";
   ASSERT_EQ(send(a, line.data(), line.size(), MSG_NOSIGNAL), static_cast<ssize_t>(line.size()));
   close(a);
