@@ -112,6 +112,9 @@ void Worker::Run() {
 
 void Worker::Process(Batch& batch) {
   RefreshRules();
+  // A reopen asked for before this batch arrived applies to it (logrotate
+  // renamed the files: new lines belong in new files).
+  if (reopen_.exchange(false, std::memory_order_acq_rel) && archive_) archive_->Reopen();
   Message msg;
   for (const Batch::Entry& e : batch.entries) {
     deps_.parser->Parse(batch.frame(e), e.received, &msg);
