@@ -127,8 +127,11 @@ RelpFrameDecoder::Result RelpFrameDecoder::Next(std::string_view* input, RelpFra
 
       case State::kData: {
         const size_t keep = std::min<size_t>(datalen_, options_.max_data_bytes);
-        if (data_seen_ == 0 && in.size() >= datalen_) {
-          // Whole DATA present: hand out a view of the caller's bytes.
+        if (data_seen_ == 0 && in.size() > datalen_) {
+          // Whole DATA and the trailer byte present: the frame completes in
+          // this call, so a view of the caller's bytes is safe to hand out.
+          // (DATA ending exactly at the end of the input is copied: the view
+          // would outlive the caller's buffer until the trailer arrives.)
           data_view_ = in.substr(0, keep);
           in.remove_prefix(datalen_);
           data_seen_ = datalen_;

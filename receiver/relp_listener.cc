@@ -40,7 +40,6 @@ struct RelpListener::Connection final : public RelpHandler {
   UniqueFd fd;
   RelpSession session;
   std::string held;           // read but not consumed by Feed (window full)
-  char tail = 0;              // see FeedStable
   uint32_t events = EPOLLIN;  // current epoll interest
   bool touched = false;       // in touched_ this round
   bool server_closed = false;
@@ -203,24 +202,9 @@ void RelpListener::AcceptSome() {
   }
 }
 
-// RelpFrameDecoder keeps a view into the input when a frame's DATA lay whole
-// in it but its trailer did not, and reads it on the next Feed: by then the
-// shared read buffer (or `held`) has been overwritten. Feeding the last byte
-// from the connection's own `tail` keeps every such view valid: a view into
-// the body is consumed by the very next Feed (of the tail), and a view into
-// the tail lives as long as the connection.
-size_t RelpListener::FeedStable(Connection* c, std::string_view in) {
-  if (in.empty()) return 0;
-  const size_t body = in.size() - 1;
-  size_t used = c->session.Feed(in.substr(0, body));
-  if (used < body) return used;
-  c->tail = in.back();
-  return used + c->session.Feed(std::string_view(&c->tail, 1));
-}
-
 void RelpListener::FeedHeld(Connection* c) {
   if (c->held.empty() || stopping_ || !c->session.WantsInput() || !sink_->HasCapacity()) return;
-  size_t used = FeedStable(c, c->held);
+  size_t used = c->session.Feed(c->held);
   if (c->session.Done()) {
     c->held.clear();
   } else {
@@ -237,7 +221,7 @@ bool RelpListener::ReadOnce(Connection* c) {
   if (n > 0) {
     pending_bytes_ += static_cast<uint64_t>(n);
     std::string_view in(read_buf_.data(), static_cast<size_t>(n));
-    size_t used = FeedStable(c, in);
+    size_t used = c->session.Feed(in);
     if (used < in.size() && !c->session.Done()) {
       c->held.assign(in.substr(used));
       held_.push_back(c->serial);

@@ -128,8 +128,6 @@ class RelpListener final : public AckSink {
   // Reads one chunk (or re-feeds held input). Returns false if the connection
   // must be closed.
   bool ReadOnce(Connection* c);
-  // Feeds `in` to c's session so that no view the decoder keeps dangles.
-  size_t FeedStable(Connection* c, std::string_view in);
   // Feeds held-back input if the session takes it again.
   void FeedHeld(Connection* c);
   // Writes pending output. Returns false on a write error.

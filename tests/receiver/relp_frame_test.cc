@@ -70,6 +70,26 @@ TEST(RelpFrameTest, WholeFrameIsAViewIntoTheInput) {
   EXPECT_TRUE(d.AtFrameBoundary());
 }
 
+// Regression (found by fuzz/relp_session): DATA ending exactly at the end of
+// one input and its trailer in the next. The first buffer is overwritten
+// before the second call, as a listener's shared read buffer is.
+TEST(RelpFrameTest, DataEndingAtTheInputEndSurvivesTheBufferBeingReused) {
+  RelpFrameDecoder d;
+  std::string buf = "12 syslog 5 hello";
+  std::string_view in = buf;
+  RelpFrame f;
+  ASSERT_EQ(d.Next(&in, &f), RelpFrameDecoder::Result::kNeedMore);
+  EXPECT_TRUE(in.empty());
+  buf.assign(buf.size(), 'X');
+  buf.shrink_to_fit();
+  std::string trailer = "\n";
+  in = trailer;
+  ASSERT_EQ(d.Next(&in, &f), RelpFrameDecoder::Result::kFrame);
+  EXPECT_EQ(f.txnr, 12u);
+  EXPECT_EQ(f.data, "hello");
+  EXPECT_TRUE(in.empty());
+}
+
 TEST(RelpFrameTest, ClassifiesCommands) {
   RelpFrameDecoder d;
   std::string bytes = Frame(1, "open", "x") + Frame(2, "syslog", "y") + Frame(3, "close", "") +
