@@ -2,6 +2,7 @@
 # already on every Debian box (libssl3), and what rsyslog's ossl driver uses.
 pkg_check_modules(OPENSSL REQUIRED IMPORTED_TARGET openssl)
 add_library(konseki_tls
+  ${CMAKE_CURRENT_LIST_DIR}/tls_connection.cc
   ${CMAKE_CURRENT_LIST_DIR}/tls_context.cc
   ${CMAKE_CURRENT_LIST_DIR}/tls_listener.cc
 )

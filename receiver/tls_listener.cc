@@ -1,7 +1,5 @@
 #include "receiver/tls_listener.h"
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -29,19 +27,13 @@ constexpr int kDrainRoundsPerConnection = 16;
 // each wake-up rather than slept on).
 constexpr int kTimeoutCheckMs = 100;
 
-bool IsUnexpectedEof(unsigned long err) {
-  return ERR_GET_LIB(err) == ERR_LIB_SSL &&
-         ERR_GET_REASON(err) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
-}
-
 }  // namespace
 
 struct TlsListener::Connection {
   UniqueFd fd;
-  std::unique_ptr<SSL, SslDeleter> ssl;  // declared after fd: freed first
+  std::unique_ptr<TlsConnection> tls;  // declared after fd: freed first
   Framer framer;
-  bool established = false;
-  bool failed = false;      // a fatal TLS error: no SSL_shutdown
+  bool failed = false;      // EOF or error seen: no close_notify
   bool in_pending = false;  // listed in pending_
   uint32_t events = EPOLLIN;
   TimePoint accepted;
@@ -49,8 +41,6 @@ struct TlsListener::Connection {
   char sender[kSenderTextSize];
   size_t sender_len = 0;
 };
-
-void TlsListener::SslDeleter::operator()(SSL* s) const { SSL_free(s); }
 
 StatusOr<std::unique_ptr<TlsListener>> TlsListener::Bind(
     const ListenAddress& address, const TlsListenerOptions& options, const TlsContext& context,
@@ -98,7 +88,8 @@ TlsListener::TlsListener(const ListenAddress& address, const TlsListenerOptions&
       clock_(clock),
       listen_fd_(std::move(fd)),
       wake_(std::move(wake)),
-      read_buf_(options.read_chunk_bytes) {
+      read_buf_(options.read_chunk_bytes),
+      tls_counters_(TlsCounters::Register(metrics, address.ToString())) {
   port_ = BoundPort(listen_fd_.get());
   const std::string name = address.ToString();
   const Labels l = {{"listener", name}};
@@ -122,22 +113,6 @@ TlsListener::TlsListener(const ListenAddress& address, const TlsListenerOptions&
                          {{"listener", name}, {"reason", "max_connections"}});
   accept_errors_ = metrics.GetCounter("konseki_accept_errors_total", "accept(2) failures", l);
   connections_ = metrics.GetGauge("konseki_connections", "Open connections", l);
-  handshakes_ = metrics.GetCounter("konseki_tls_handshakes_total",
-                                   "TLS handshakes completed and accepted", l);
-  read_errors_ = metrics.GetCounter("konseki_tls_read_errors_total",
-                                    "TLS errors on established connections", l);
-  auto failure = [&](const char* reason) {
-    return metrics.GetCounter("konseki_tls_handshake_failures_total",
-                              "TLS handshakes that failed or were refused",
-                              {{"listener", name}, {"reason", reason}});
-  };
-  hs_timeout_ = failure("timeout");
-  hs_closed_ = failure("closed");
-  hs_no_peer_cert_ = failure("no_peer_cert");
-  hs_verify_failed_ = failure("cert_verify_failed");
-  hs_not_permitted_ = failure("peer_not_permitted");
-  hs_client_alert_ = failure("client_alert");
-  hs_protocol_ = failure("protocol_error");
 }
 
 TlsListener::~TlsListener() { Stop(); }
@@ -191,13 +166,11 @@ void TlsListener::AcceptSome() {
     }
     auto c = std::make_unique<Connection>();
     c->fd.Reset(fd);
-    c->ssl.reset(context_.NewSsl());
-    if (c->ssl == nullptr || SSL_set_fd(c->ssl.get(), fd) != 1) {
-      ERR_clear_error();
+    c->tls = TlsConnection::Create(context_, fd, &tls_counters_);
+    if (c->tls == nullptr) {
       accept_errors_->Inc();
       continue;  // c closes fd
     }
-    SSL_set_accept_state(c->ssl.get());
     c->framer = Framer(options_.max_message_bytes, &framer_stats_);
     c->accepted = c->last_activity = clock_.Now();
     c->sender_len = FormatSender(reinterpret_cast<const sockaddr*>(&ss), c->sender).size();
@@ -221,101 +194,48 @@ void TlsListener::WantEvents(Connection* c, uint32_t events) {
   if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, c->fd.get(), &ev) == 0) c->events = events;
 }
 
-void TlsListener::CountHandshakeFailure(Connection* c, int ssl_error) {
-  const long verify = SSL_get_verify_result(c->ssl.get());
-  const unsigned long err = ERR_peek_error();
-  if (verify == X509_V_ERR_HOSTNAME_MISMATCH) {
-    hs_not_permitted_->Inc();
-  } else if (verify != X509_V_OK) {
-    hs_verify_failed_->Inc();
-  } else if (ERR_GET_LIB(err) == ERR_LIB_SSL &&
-             ERR_GET_REASON(err) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) {
-    hs_no_peer_cert_->Inc();
-  } else if (ERR_GET_LIB(err) == ERR_LIB_SSL && ERR_GET_REASON(err) >= SSL_AD_REASON_OFFSET) {
-    hs_client_alert_->Inc();  // e.g. the client does not trust our certificate
-  } else if (ssl_error == SSL_ERROR_ZERO_RETURN || ssl_error == SSL_ERROR_SYSCALL ||
-             IsUnexpectedEof(err)) {
-    hs_closed_->Inc();
-  } else {
-    hs_protocol_->Inc();
-  }
-  ERR_clear_error();
-}
-
-bool TlsListener::Handshake(Connection* c, TimePoint now) {
-  ERR_clear_error();
-  const int r = SSL_accept(c->ssl.get());
-  if (r == 1) {
-    c->established = true;
-    c->last_activity = now;
-    handshakes_->Inc();
-    WantEvents(c, EPOLLIN);
-    // The client's first records may have arrived with its Finished message.
-    return ReadSome(c, now);
-  }
-  const int e = SSL_get_error(c->ssl.get(), r);
-  if (e == SSL_ERROR_WANT_READ) {
-    WantEvents(c, EPOLLIN);
-    return true;
-  }
-  if (e == SSL_ERROR_WANT_WRITE) {
-    WantEvents(c, EPOLLOUT);
-    return true;
-  }
-  c->failed = true;
-  CountHandshakeFailure(c, e);
-  return false;
-}
-
 bool TlsListener::ReadSome(Connection* c, TimePoint now) {
   size_t total = 0;
   while (total < read_buf_.size()) {
-    ERR_clear_error();
-    const int want = static_cast<int>(std::min<size_t>(read_buf_.size(), INT_MAX));
-    const int n = SSL_read(c->ssl.get(), read_buf_.data(), want);
-    if (n > 0) {
-      total += static_cast<size_t>(n);
-      pending_bytes_ += static_cast<uint64_t>(n);
-      c->last_activity = now;
-      c->framer.Feed(
-          std::string_view(read_buf_.data(), static_cast<size_t>(n)),
-          [&](std::string_view bytes, bool truncated) { PushFrame(*c, bytes, truncated, now); });
-      continue;
+    const bool was_established = c->tls->Established();
+    const IoResult r = c->tls->Read(read_buf_.data(), read_buf_.size());
+    if (!was_established && c->tls->Established()) c->last_activity = now;
+    switch (r.status) {
+      case IoStatus::kOk:
+        total += r.bytes;
+        pending_bytes_ += r.bytes;
+        c->last_activity = now;
+        c->framer.Feed(
+            std::string_view(read_buf_.data(), r.bytes),
+            [&](std::string_view bytes, bool truncated) { PushFrame(*c, bytes, truncated, now); });
+        continue;
+      case IoStatus::kWantRead:
+        WantEvents(c, EPOLLIN);
+        return true;
+      case IoStatus::kWantWrite:
+        WantEvents(c, EPOLLOUT);
+        return true;
+      case IoStatus::kClosed:
+      case IoStatus::kError:
+        c->failed = true;
+        return false;
     }
-    const int e = SSL_get_error(c->ssl.get(), n);
-    if (e == SSL_ERROR_WANT_READ) {
-      WantEvents(c, EPOLLIN);
-      return true;
-    }
-    if (e == SSL_ERROR_WANT_WRITE) {
-      WantEvents(c, EPOLLOUT);
-      return true;
-    }
-    if (e == SSL_ERROR_ZERO_RETURN) return false;  // close_notify
-    c->failed = true;
-    const unsigned long err = ERR_peek_error();
-    // A client that closes without close_notify is common and not an error.
-    if (e == SSL_ERROR_SSL && !IsUnexpectedEof(err)) read_errors_->Inc();
-    ERR_clear_error();
-    return false;
   }
   // Budget used up. Bytes already inside OpenSSL would not wake epoll.
-  if (SSL_has_pending(c->ssl.get()) && !c->in_pending) {
+  if (c->tls->HasBufferedInput() && !c->in_pending) {
     c->in_pending = true;
     pending_.push_back(c->fd.get());
   }
   return true;
 }
 
-bool TlsListener::Service(Connection* c, TimePoint now) {
-  return c->established ? ReadSome(c, now) : Handshake(c, now);
-}
+bool TlsListener::Service(Connection* c, TimePoint now) { return ReadSome(c, now); }
 
 void TlsListener::CloseConnection(int fd) {
   auto it = conns_.find(fd);
   if (it == conns_.end()) return;
   Connection* c = it->second.get();
-  if (c->established) {
+  if (c->tls->Established()) {
     const TimePoint now = clock_.Now();
     c->framer.Finish(
         [&](std::string_view bytes, bool truncated) { PushFrame(*c, bytes, truncated, now); });
@@ -334,9 +254,9 @@ void TlsListener::CloseExpired(TimePoint now) {
   const auto idle_limit = std::chrono::seconds(options_.idle_timeout_secs);
   std::vector<int> expired;
   for (const auto& [fd, c] : conns_) {
-    if (!c->established) {
+    if (!c->tls->Established()) {
       if (now - c->accepted >= handshake_limit) {
-        hs_timeout_->Inc();
+        c->tls->HandshakeTimedOut();
         expired.push_back(fd);
       }
     } else if (options_.idle_timeout_secs > 0 && now - c->last_activity >= idle_limit) {
@@ -370,18 +290,14 @@ void TlsListener::Drain() {
   for (const auto& [fd, c] : conns_) fds.push_back(fd);
   for (int fd : fds) {
     Connection* c = conns_[fd].get();
-    bool ok = c->established;
+    bool ok = c->tls->Established();
     for (int i = 0; ok && i < kDrainRoundsPerConnection && sink_->HasCapacity(); ++i) {
       const uint64_t before = pending_bytes_;
       ok = ReadSome(c, now);
       if (pending_bytes_ == before) break;
     }
-    if (ok && c->established && !c->failed) {
-      // Best effort close_notify; the socket is non-blocking.
-      ERR_clear_error();
-      SSL_shutdown(c->ssl.get());
-      ERR_clear_error();
-    }
+    // Best effort close_notify; the socket is non-blocking.
+    if (ok && !c->failed) c->tls->Shutdown();
     CloseConnection(fd);
   }
 }

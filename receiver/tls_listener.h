@@ -18,6 +18,7 @@
 #include "receiver/framer.h"
 #include "receiver/listen_address.h"
 #include "receiver/socket_util.h"
+#include "receiver/tls_connection.h"
 #include "receiver/tls_context.h"
 #include "receiver/unique_fd.h"
 
@@ -61,17 +62,11 @@ struct TlsListenerOptions {
 // of plaintext message bytes, konseki_truncated_messages_total,
 // konseki_framing_errors_total, konseki_connections,
 // konseki_connections_rejected_total, konseki_accept_errors_total) plus
-//   konseki_tls_handshakes_total{listener}  completed and accepted handshakes
-//   konseki_tls_handshake_failures_total{listener,reason} with reason one of
-//     "timeout"            not completed within handshake_timeout_secs
-//     "closed"             the client went away during the handshake
-//     "no_peer_cert"       mutual TLS and the client sent no certificate
-//     "cert_verify_failed" the client certificate does not verify with ca_file
-//     "peer_not_permitted" verified, but no name is in permitted_peers
-//     "client_alert"       the client aborted with an alert, typically because
-//                          it does not trust the server certificate or name
-//     "protocol_error"     anything else (not TLS, no common version/cipher)
-//   konseki_tls_read_errors_total{listener}  TLS errors after the handshake
+// the handshake and TLS error counters of TlsCounters (receiver/tls_connection.h):
+//   konseki_tls_handshakes_total{listener}
+//   konseki_tls_handshake_failures_total{listener,reason}, "timeout" meaning
+//     not completed within handshake_timeout_secs
+//   konseki_tls_read_errors_total{listener}
 //
 // Thread-safety: Bind, Start, Stop and the destructor are called from one
 // control thread; port() from any thread.
@@ -102,9 +97,6 @@ class TlsListener {
 
  private:
   struct Connection;
-  struct SslDeleter {
-    void operator()(SSL* s) const;
-  };
 
   TlsListener(const ListenAddress& address, const TlsListenerOptions& options,
               const TlsContext& context, uint16_t listener_id, MetricsRegistry& metrics,
@@ -113,12 +105,11 @@ class TlsListener {
   void AcceptSome();
   // Advances the connection; returns false if it must be closed.
   bool Service(Connection* c, TimePoint now);
-  bool Handshake(Connection* c, TimePoint now);
-  // Reads up to read_chunk_bytes of plaintext. Returns false on EOF or error.
+  // Handshakes first if needed, then reads up to read_chunk_bytes of
+  // plaintext. Returns false on EOF or error.
   bool ReadSome(Connection* c, TimePoint now);
   // Sets the epoll interest to what OpenSSL waits for (SSL_ERROR_WANT_*).
   void WantEvents(Connection* c, uint32_t events);
-  void CountHandshakeFailure(Connection* c, int ssl_error);
   void CloseConnection(int fd);
   void CloseExpired(TimePoint now);
   void Drain();
@@ -160,15 +151,7 @@ class TlsListener {
   Counter* queue_full_drops_;
   Counter* rejected_max_connections_;
   Counter* accept_errors_;
-  Counter* handshakes_;
-  Counter* read_errors_;
-  Counter* hs_timeout_;
-  Counter* hs_closed_;
-  Counter* hs_no_peer_cert_;
-  Counter* hs_verify_failed_;
-  Counter* hs_not_permitted_;
-  Counter* hs_client_alert_;
-  Counter* hs_protocol_;
+  const TlsCounters tls_counters_;
   Gauge* connections_;
 };
 
