@@ -203,11 +203,6 @@ Status Server::Init() {
         break;
       }
       case receiver::Transport::kTls: {
-        if (!lc.allow.empty() || rate.messages_per_sec > 0) {
-          return Status::InvalidArgument("listen " + lc.uri +
-                                         ": allow and rate_limit are not supported on tls:// yet "
-                                         "(use tls.permitted_peers)");
-        }
         if (!tls_context_) {
           receiver::TlsOptions t;
           t.cert_file = config_.tls.cert_file;
@@ -224,6 +219,9 @@ Status Server::Init() {
         o.max_connections = config_.tcp_max_connections;
         o.handshake_timeout_secs =
             static_cast<int>(std::max(1.0, config_.tls.handshake_timeout_secs));
+        o.allow = allow;
+        o.rate_limit = rate;
+        o.alerts = alerts_.get();
         auto l = receiver::TlsListener::Bind(*addr, o, *tls_context_, static_cast<uint16_t>(id),
                                              metrics_, clock_);
         if (!l.ok()) return l.status();

@@ -26,6 +26,9 @@ constexpr int kDrainRoundsPerConnection = 16;
 // timeouts on the injected Clock (which may be fake, so it is consulted on
 // each wake-up rather than slept on).
 constexpr int kTimeoutCheckMs = 100;
+// Longest wait before re-checking paused (rate-limited) connections; the
+// Clock may be fake, so its time is re-read on each wake-up.
+constexpr int kMaxRateLimitCheckMs = 100;
 
 }  // namespace
 
@@ -35,11 +38,13 @@ struct TlsListener::Connection {
   Framer framer;
   bool failed = false;      // EOF or error seen: no close_notify
   bool in_pending = false;  // listed in pending_
+  bool paused = false;      // out of tokens: not in the epoll set
   uint32_t events = EPOLLIN;
   TimePoint accepted;
   TimePoint last_activity;
   char sender[kSenderTextSize];
   size_t sender_len = 0;
+  SenderAddress src;
 };
 
 StatusOr<std::unique_ptr<TlsListener>> TlsListener::Bind(
@@ -55,6 +60,9 @@ StatusOr<std::unique_ptr<TlsListener>> TlsListener::Bind(
         "TLS listener " + address.ToString() +
         ": max_message_bytes, read_chunk_bytes, max_connections and handshake_timeout_secs "
         "must be positive, idle_timeout_secs >= 0");
+  }
+  if (Status s = options.rate_limit.Validate(); !s.ok()) {
+    return Status::InvalidArgument("listener " + address.ToString() + ": " + s.message());
   }
   StatusOr<UniqueFd> fd = BindSocket(address, SOCK_STREAM);
   if (!fd.ok()) return fd.status();
@@ -89,6 +97,8 @@ TlsListener::TlsListener(const ListenAddress& address, const TlsListenerOptions&
       listen_fd_(std::move(fd)),
       wake_(std::move(wake)),
       read_buf_(options.read_chunk_bytes),
+      reporter_(options.alerts, address.ToString(), "tls", metrics, options.refusal_alerts),
+      limiter_(options.rate_limit),
       tls_counters_(TlsCounters::Register(metrics, address.ToString())) {
   port_ = BoundPort(listen_fd_.get());
   const std::string name = address.ToString();
@@ -113,6 +123,11 @@ TlsListener::TlsListener(const ListenAddress& address, const TlsListenerOptions&
                          {{"listener", name}, {"reason", "max_connections"}});
   accept_errors_ = metrics.GetCounter("konseki_accept_errors_total", "accept(2) failures", l);
   connections_ = metrics.GetGauge("konseki_connections", "Open connections", l);
+  refused_senders_ = metrics.GetCounter("konseki_refused_senders_total",
+                                        "Connections or datagrams from senders not allowed", lt);
+  rate_limit_pauses_ = metrics.GetCounter(
+      "konseki_rate_limit_pauses_total",
+      "Times a connection stopped being read because its sender exceeded its rate limit", lt);
 }
 
 TlsListener::~TlsListener() { Stop(); }
@@ -159,6 +174,14 @@ void TlsListener::AcceptSome() {
       }
       continue;
     }
+    // Before any TLS work: a refused sender costs an accept and a close.
+    const SenderAddress src = SenderAddress::FromSockaddr(reinterpret_cast<const sockaddr*>(&ss));
+    if (!options_.allow.Allows(src)) {
+      refused_senders_->Inc();
+      ::close(fd);
+      reporter_.Report(src, clock_.Now());
+      continue;
+    }
     if (conns_.size() >= options_.max_connections) {
       rejected_max_connections_->Inc();
       ::close(fd);
@@ -173,6 +196,7 @@ void TlsListener::AcceptSome() {
     }
     c->framer = Framer(options_.max_message_bytes, &framer_stats_);
     c->accepted = c->last_activity = clock_.Now();
+    c->src = src;
     c->sender_len = FormatSender(reinterpret_cast<const sockaddr*>(&ss), c->sender).size();
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -229,7 +253,59 @@ bool TlsListener::ReadSome(Connection* c, TimePoint now) {
   return true;
 }
 
-bool TlsListener::Service(Connection* c, TimePoint now) { return ReadSome(c, now); }
+bool TlsListener::Service(Connection* c, TimePoint now) {
+  const uint64_t frames_before = pending_frames_;
+  const uint64_t bytes_before = pending_bytes_;
+  const bool open = ReadSome(c, now);
+  // Charged after the read, as in TcpListener: what was read is delivered,
+  // and the connection then waits until its sender's debt is repaid.
+  if (open && limiter_.enabled() && pending_bytes_ != bytes_before &&
+      !limiter_.TakeWithDebt(c->src, now, static_cast<double>(pending_frames_ - frames_before))) {
+    Pause(c);
+  }
+  return open;
+}
+
+void TlsListener::Pause(Connection* c) {
+  if (c->paused) return;
+  epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, c->fd.get(), nullptr);
+  c->paused = true;
+  paused_.push_back(c->fd.get());
+  rate_limit_pauses_->Inc();
+}
+
+int TlsListener::ResumeReady(TimePoint now) {
+  if (paused_.empty()) return -1;
+  Duration next = std::chrono::milliseconds(kMaxRateLimitCheckMs);
+  std::vector<int> broken;
+  std::erase_if(paused_, [&](int fd) {
+    auto it = conns_.find(fd);
+    if (it == conns_.end()) return true;
+    Connection* c = it->second.get();
+    const Duration wait = limiter_.TimeUntilToken(c->src, now);
+    if (wait > Duration::zero()) {
+      next = std::min(next, wait);
+      return false;
+    }
+    epoll_event ev{};
+    ev.events = c->events;
+    ev.data.fd = fd;
+    c->paused = false;
+    c->last_activity = now;
+    if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
+      broken.push_back(fd);
+    } else if (!c->in_pending) {
+      // Records already decrypted into OpenSSL's buffer would not wake epoll.
+      c->in_pending = true;
+      pending_.push_back(fd);
+    }
+    return true;
+  });
+  for (int fd : broken) CloseConnection(fd);
+  if (paused_.empty()) return -1;
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(next).count();
+  return static_cast<int>(std::clamp<int64_t>(ms, 1, kMaxRateLimitCheckMs));
+}
 
 void TlsListener::CloseConnection(int fd) {
   auto it = conns_.find(fd);
@@ -240,6 +316,7 @@ void TlsListener::CloseConnection(int fd) {
     c->framer.Finish(
         [&](std::string_view bytes, bool truncated) { PushFrame(*c, bytes, truncated, now); });
   }
+  if (c->paused) std::erase(paused_, fd);
   conns_.erase(it);  // close(2) removes the fd from the epoll set
   connections_->Set(static_cast<double>(conns_.size()));
 }
@@ -259,7 +336,9 @@ void TlsListener::CloseExpired(TimePoint now) {
         c->tls->HandshakeTimedOut();
         expired.push_back(fd);
       }
-    } else if (options_.idle_timeout_secs > 0 && now - c->last_activity >= idle_limit) {
+    } else if (options_.idle_timeout_secs > 0 && !c->paused &&
+               now - c->last_activity >= idle_limit) {
+      // A paused connection is skipped: it is quiet because we do not read it.
       expired.push_back(fd);
     }
   }
@@ -328,6 +407,8 @@ void TlsListener::Run() {
     }
     int timeout = conns_.empty() ? -1 : kTimeoutCheckMs;
     if (accept_paused_) timeout = static_cast<int>(kAcceptPause.count());
+    const int resume_ms = ResumeReady(clock_.Now());
+    if (resume_ms >= 0 && (timeout < 0 || resume_ms < timeout)) timeout = resume_ms;
     if (!pending_.empty()) timeout = 0;
     int n = epoll_wait(epoll_fd_.get(), events.data(), kMaxEvents, timeout);
     if (n < 0 && errno != EINTR) break;
@@ -355,6 +436,10 @@ void TlsListener::Run() {
         const int fd = serve_pending[i];
         auto it = conns_.find(fd);
         if (it == conns_.end() || !it->second->in_pending) continue;
+        if (it->second->paused) {
+          it->second->in_pending = false;  // ResumeReady lists it again
+          continue;
+        }
         if (!sink_->HasCapacity()) {
           // Keep the rest for a later round.
           pending_.insert(pending_.end(), serve_pending.begin() + i, serve_pending.end());

@@ -11,15 +11,18 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/alert.h"
 #include "common/clock.h"
 #include "common/frame.h"
 #include "common/metrics.h"
 #include "common/status.h"
 #include "receiver/framer.h"
 #include "receiver/listen_address.h"
+#include "receiver/sender_allowlist.h"
 #include "receiver/socket_util.h"
 #include "receiver/tls_connection.h"
 #include "receiver/tls_context.h"
+#include "receiver/token_bucket.h"
 #include "receiver/unique_fd.h"
 
 namespace konseki::receiver {
@@ -43,6 +46,20 @@ struct TlsListenerOptions {
   int idle_timeout_secs = 0;
   // listen(2) backlog.
   int backlog = 1024;
+  // Senders accepted; default-constructed = everyone. A connection from
+  // elsewhere is closed right after accept(2), before any TLS work (no SSL
+  // object, no handshake), counted and reported to `alerts`.
+  SenderAllowlist allow;
+  // Per-source-address token bucket over messages (all connections from one
+  // address share it). A sender over its rate is not read until its bucket
+  // refills; nothing is dropped and other senders are unaffected. Handshakes
+  // are not limited. Disabled by default.
+  TokenBucketOptions rate_limit;
+  // Where refusals are reported (sign "receiver.refused", rate-limited per
+  // RefusalReporterOptions); null = not reported. Not owned; must be
+  // thread-safe and outlive the listener.
+  AlertSink* alerts = nullptr;
+  RefusalReporterOptions refusal_alerts;
 };
 
 // Accepts TCP connections, runs the TLS handshake and reads syslog messages
@@ -61,7 +78,10 @@ struct TlsListenerOptions {
 // TcpListener (konseki_received_messages_total, konseki_received_bytes_total
 // of plaintext message bytes, konseki_truncated_messages_total,
 // konseki_framing_errors_total, konseki_connections,
-// konseki_connections_rejected_total, konseki_accept_errors_total) plus
+// konseki_connections_rejected_total, konseki_accept_errors_total,
+// konseki_refused_senders_total{listener,transport},
+// konseki_suppressed_alerts_total{sign="receiver.refused"},
+// konseki_rate_limit_pauses_total{listener,transport}) plus
 // the handshake and TLS error counters of TlsCounters (receiver/tls_connection.h):
 //   konseki_tls_handshakes_total{listener}
 //   konseki_tls_handshake_failures_total{listener,reason}, "timeout" meaning
@@ -110,6 +130,12 @@ class TlsListener {
   bool ReadSome(Connection* c, TimePoint now);
   // Sets the epoll interest to what OpenSSL waits for (SSL_ERROR_WANT_*).
   void WantEvents(Connection* c, uint32_t events);
+  // Rate limit: stop watching c until its sender has a token again.
+  void Pause(Connection* c);
+  // Re-arms paused connections whose sender has a token (and serves what
+  // OpenSSL may hold for them next round); returns the epoll timeout (ms)
+  // until the next check, -1 if nothing is paused.
+  int ResumeReady(TimePoint now);
   void CloseConnection(int fd);
   void CloseExpired(TimePoint now);
   void Drain();
@@ -142,6 +168,9 @@ class TlsListener {
   bool accept_paused_ = false;
   std::chrono::steady_clock::time_point accept_resume_;
   TimePoint last_expiry_scan_;
+  RefusalReporter reporter_;
+  SenderRateLimiter limiter_;
+  std::vector<int> paused_;  // fds of paused connections
 
   Counter* received_messages_;
   Counter* received_bytes_;
@@ -151,6 +180,8 @@ class TlsListener {
   Counter* queue_full_drops_;
   Counter* rejected_max_connections_;
   Counter* accept_errors_;
+  Counter* refused_senders_;
+  Counter* rate_limit_pauses_;
   const TlsCounters tls_counters_;
   Gauge* connections_;
 };

@@ -233,4 +233,34 @@ size_t CountInArchive(const std::string& archive, const std::string& host,
   return n;
 }
 
+std::string FetchMetrics(int port) {
+  int fd = ConnectTcp(port);
+  if (fd < 0) return "";
+  std::string body;
+  if (SendAll(fd, "GET /metrics HTTP/1.0\r\n\r\n")) {
+    char buf[4096];
+    ssize_t n;
+    while ((n = recv(fd, buf, sizeof buf, 0)) > 0) body.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  const size_t start = body.find("\r\n\r\n");
+  return start == std::string::npos ? "" : body.substr(start + 4);
+}
+
+double SumMetric(const std::string& exposition, const std::string& name,
+                 const std::string& labels) {
+  double sum = 0;
+  std::istringstream in(exposition);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.compare(0, name.size(), name) != 0 || line.size() == name.size()) continue;
+    const char next = line[name.size()];
+    if (next != '{' && next != ' ') continue;  // another metric with this prefix
+    const size_t space = line.rfind(' ');
+    if (!labels.empty() && line.substr(0, space).find(labels) == std::string::npos) continue;
+    sum += std::strtod(line.c_str() + space + 1, nullptr);
+  }
+  return sum;
+}
+
 }  // namespace konseki::testing

@@ -97,6 +97,13 @@ int FreeTcpPort();
 size_t CountInArchive(const std::string& archive, const std::string& host,
                       const std::string& needle);
 
+// The body of GET /metrics from 127.0.0.1:port ("" if it could not be had).
+std::string FetchMetrics(int port);
+// Sum of the samples of metric `name` in a Prometheus text exposition whose
+// labels contain `labels` (e.g. "transport=\"tls\""; empty: every series).
+double SumMetric(const std::string& exposition, const std::string& name,
+                 const std::string& labels = "");
+
 }  // namespace konseki::testing
 
 #endif  // KONSEKI_TESTS_INTEGRATION_KONSEKI_PROCESS_H_

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
 
 #include "common/clock.h"
@@ -93,7 +94,9 @@ class RsyslogTlsTest : public ::testing::Test {
 
   // Starts rsyslogd with imtcp on a free port, forwarding over TLS to the
   // listener with `client` as its own certificate. Returns the imtcp port.
-  uint16_t StartRsyslog(const CertFiles& client) {
+  uint16_t StartRsyslog(const CertFiles& client) { return StartRsyslog(client, listener_->port()); }
+  // The same, forwarding to 127.0.0.1:target.
+  uint16_t StartRsyslog(const CertFiles& client, uint16_t target) {
     const uint16_t in = FreeTcpPort();
     std::filesystem::create_directories(dir_.File("rs"));
     std::ofstream(dir_.File("rsyslog.conf"))
@@ -105,8 +108,8 @@ class RsyslogTlsTest : public ::testing::Test {
         << "module(load=\"imtcp\")\n"
         << "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"" << in << "\" ruleset=\"fwd\")\n"
         << "ruleset(name=\"fwd\") {\n"
-        << "  action(type=\"omfwd\" protocol=\"tcp\" target=\"127.0.0.1\" port=\""
-        << listener_->port() << "\"\n"
+        << "  action(type=\"omfwd\" protocol=\"tcp\" target=\"127.0.0.1\" port=\"" << target
+        << "\"\n"
         << "    StreamDriver=\"gtls\" StreamDriverMode=\"1\" StreamDriverAuthMode=\"x509/name\"\n"
         << "    StreamDriverPermittedPeers=\"konseki.test\" TCP_Framing=\"octet-counted\"\n"
         << "    template=\"RSYSLOG_SyslogProtocol23Format\"\n"
@@ -203,6 +206,77 @@ TEST_F(RsyslogTlsTest, MutualAuthRefusesRsyslogWithNameNotPermitted) {
     return Metric("konseki_tls_handshake_failures_total", "peer_not_permitted") >= 1;
   })) << rsyslog_.Stderr();
   EXPECT_EQ(sink_.count(), 0u);
+}
+
+// The konseki binary with `allow:` on its tls:// listener: rsyslogd from an
+// address outside the list is closed before the handshake (counted and
+// alerted, nothing archived); from an allowed address all of it is archived.
+class RsyslogTlsAllowTest : public RsyslogTlsTest {
+ protected:
+  void StartKonseki(const std::string& allow) {
+    if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+    std::string err;
+    ASSERT_TRUE(konseki_.Start(dir_,
+                               "listen: [{uri: 'tls://127.0.0.1:0', allow: [" + allow +
+                                   "]}]\n"
+                                   "tls: {cert_file: " +
+                                   server_.cert + ", key_file: " + server_.key +
+                                   "}\n"
+                                   "archive: {dir: " +
+                                   dir_.File("archive") +
+                                   "}\nalerts: {file: " + dir_.File("alerts.jsonl") +
+                                   ", stdout: false}\nmetrics: {listen: '127.0.0.1:0'}\n",
+                               &err))
+        << err;
+  }
+  std::string Alerts() { return ReadFile(dir_.File("alerts.jsonl")); }
+
+  Konseki konseki_;
+};
+
+TEST_F(RsyslogTlsAllowTest, RsyslogOutsideTheAllowListIsRefusedBeforeTheHandshake) {
+  StartKonseki("192.0.2.0/24");
+  const uint16_t in = StartRsyslog(client_, static_cast<uint16_t>(konseki_.Port("tls")));
+  SendThroughRsyslog(in, 10, "via=refused");
+  // rsyslog keeps retrying (resumeRetryCount -1): wait for a second
+  // refusals, each counted, all under one alert (one per address per minute).
+  std::string metrics;
+  ASSERT_TRUE(WaitFor([&] {
+    metrics = FetchMetrics(konseki_.MetricsPort());
+    return SumMetric(metrics, "konseki_refused_senders_total", "transport=\"tls\"") >= 2;
+  })) << metrics
+      << rsyslog_.Stderr();
+  EXPECT_EQ(SumMetric(metrics, "konseki_tls_handshakes_total"), 0) << metrics;
+  EXPECT_EQ(SumMetric(metrics, "konseki_tls_handshake_failures_total"), 0) << metrics;
+  EXPECT_EQ(SumMetric(metrics, "konseki_received_messages_total"), 0) << metrics;
+  size_t alerts = 0;
+  std::istringstream lines(Alerts());
+  for (std::string l; std::getline(lines, l);) {
+    if (l.find("\"sign\":\"receiver.refused\"") == std::string::npos) continue;
+    ++alerts;
+    EXPECT_NE(l.find("\"src_ip\":\"127.0.0.1\""), std::string::npos) << l;
+    EXPECT_NE(l.find("\"transport\":\"tls\""), std::string::npos) << l;
+  }
+  EXPECT_EQ(alerts, 1u) << Alerts();
+  EXPECT_TRUE(ArchiveLines(dir_.File("archive"), "rs-host").empty());
+  EXPECT_TRUE(konseki_.process().running());
+}
+
+TEST_F(RsyslogTlsAllowTest, RsyslogInsideTheAllowListIsArchivedExactlyOnce) {
+  StartKonseki("'127.0.0.0/8', '::1/128'");
+  const uint16_t in = StartRsyslog(client_, static_cast<uint16_t>(konseki_.Port("tls")));
+  const int kCount = 500;
+  SendThroughRsyslog(in, kCount, "via=allowed");
+  const std::string archive = dir_.File("archive");
+  ASSERT_TRUE(WaitFor([&] { return CountInArchive(archive, "rs-host", "via=allowed") >= kCount; }))
+      << CountInArchive(archive, "rs-host", "via=allowed") << "\n"
+      << rsyslog_.Stderr();
+  for (int i = 0; i < kCount; ++i) {
+    EXPECT_EQ(CountInArchive(archive, "rs-host", "via=allowed seq=" + std::to_string(i) + " end"),
+              1u)
+        << i;
+  }
+  EXPECT_EQ(Alerts().find("receiver.refused"), std::string::npos) << Alerts();
 }
 
 }  // namespace

@@ -6,7 +6,9 @@
 
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/metrics.h"
@@ -388,6 +390,147 @@ TEST_F(TlsListenerTest, StopEmitsUnterminatedLastFrameOfOpenConnections) {
   ASSERT_EQ(sink_.count(), 2u);
   EXPECT_EQ(sink_.frames()[1].bytes, "<13>partial");
   EXPECT_EQ(Metric("konseki_connections"), 0);
+}
+
+class RecordingAlertSink : public AlertSink {
+ public:
+  void Emit(const Alert& a) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    alerts_.push_back(a);
+  }
+  std::vector<Alert> alerts() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return alerts_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<Alert> alerts_;
+};
+
+std::string Field(const Alert& a, const std::string& key) {
+  for (const auto& [k, v] : a.fields) {
+    if (k == key) return v;
+  }
+  return "<absent>";
+}
+
+size_t CountWith(const std::vector<CapturedFrame>& frames, const std::string& needle) {
+  size_t n = 0;
+  for (const CapturedFrame& f : frames) n += f.bytes.find(needle) != std::string::npos;
+  return n;
+}
+
+std::string Numbered(const std::string& tag, int from, int to) {
+  std::string wire;
+  for (int i = from; i <= to; ++i) wire += OctetCounted("<13>" + tag + "-" + std::to_string(i));
+  return wire;
+}
+
+TEST_F(TlsListenerTest, SenderOutsideAllowlistIsClosedBeforeAnyTlsWork) {
+  RecordingAlertSink alerts;
+  TlsListenerOptions opts;
+  opts.allow = *SenderAllowlist::Parse({"10.0.0.0/8"});
+  opts.alerts = &alerts;
+  StartListener(ServerOptions(false), opts);
+  const Labels lt = {{"listener", name_}, {"transport", "tls"}};
+  for (int i = 1; i <= 3; ++i) {
+    TlsClient c;
+    EXPECT_FALSE(c.Connect(listener_->port(), pki->ca.cert));
+    ASSERT_TRUE(
+        WaitUntil([&] { return metrics_.ValueOf("konseki_refused_senders_total", lt) == i; }));
+  }
+  listener_->Stop();
+  EXPECT_EQ(sink_.count(), 0u);
+  // No handshake was attempted: neither completed nor counted as failed.
+  EXPECT_EQ(Metric("konseki_tls_handshakes_total"), 0);
+  for (const char* reason : {"timeout", "closed", "no_peer_cert", "cert_verify_failed",
+                             "peer_not_permitted", "client_alert", "protocol_error"}) {
+    EXPECT_EQ(Failures(reason), 0) << reason;
+  }
+  std::vector<Alert> got = alerts.alerts();
+  ASSERT_EQ(got.size(), 1u);  // one per source address per minute
+  EXPECT_EQ(got[0].sign, "receiver.refused");
+  EXPECT_EQ(Field(got[0], "src_ip"), "127.0.0.1");
+  EXPECT_EQ(Field(got[0], "listener"), name_);
+  EXPECT_EQ(Field(got[0], "transport"), "tls");
+}
+
+TEST_F(TlsListenerTest, AllowlistAcceptsListedSendersAlongsidePermittedPeers) {
+  RecordingAlertSink alerts;
+  TlsListenerOptions opts;
+  opts.allow = *SenderAllowlist::Parse({"10.0.0.0/8", "127.0.0.0/8"});
+  opts.alerts = &alerts;
+  StartListener(ServerOptions(true, {"*.clients.test"}), opts);
+  TlsClient good;
+  ASSERT_TRUE(good.Connect(listener_->port(), pki->ca.cert, &pki->client)) << good.error();
+  ASSERT_TRUE(good.Send(Numbered("ok", 1, 3)));
+  ASSERT_TRUE(sink_.WaitForCount(3));
+  // An allowed address still needs a permitted certificate name.
+  TlsClient intruder;
+  if (intruder.Connect(listener_->port(), pki->ca.cert, &pki->intruder)) {
+    intruder.Send(OctetCounted("<13>intruder"));
+  }
+  ASSERT_TRUE(WaitUntil([&] { return Failures("peer_not_permitted") == 1; }));
+  listener_->Stop();
+  EXPECT_EQ(sink_.count(), 3u);
+  EXPECT_TRUE(alerts.alerts().empty());
+  EXPECT_EQ(metrics_.ValueOf("konseki_refused_senders_total",
+                             {{"listener", name_}, {"transport", "tls"}}),
+            0);
+}
+
+TEST_F(TlsListenerTest, RateLimitedSenderIsPausedOthersAreNot) {
+  TlsListenerOptions opts;
+  opts.rate_limit.messages_per_sec = 10;
+  opts.rate_limit.burst = 5;
+  StartListener(ServerOptions(false), opts);
+  const Labels lt = {{"listener", name_}, {"transport", "tls"}};
+  TlsClient fast;
+  ASSERT_TRUE(fast.Connect(listener_->port(), pki->ca.cert, nullptr, 0, "127.0.0.1"))
+      << fast.error();
+  // Ten messages against a burst of five: the connection is paused once the
+  // bucket is empty (what was already read is delivered, not dropped).
+  ASSERT_TRUE(fast.Send(Numbered("fast", 1, 10)));
+  ASSERT_TRUE(
+      WaitUntil([&] { return metrics_.ValueOf("konseki_rate_limit_pauses_total", lt) == 1; }));
+  ASSERT_TRUE(fast.Send(Numbered("fast", 11, 15)));
+  // The fake clock stands still: the fast sender stays paused while another
+  // sender (handshake included) is served normally.
+  TlsClient calm;
+  ASSERT_TRUE(calm.Connect(listener_->port(), pki->ca.cert, nullptr, 0, "127.0.0.2"))
+      << calm.error();
+  ASSERT_TRUE(calm.Send(Numbered("calm", 1, 3)));
+  ASSERT_TRUE(WaitUntil([&] { return CountWith(sink_.frames(), "calm-") == 3; }));
+  EXPECT_EQ(CountWith(sink_.frames(), "fast-11"), 0u);
+  EXPECT_EQ(CountWith(sink_.frames(), "fast-15"), 0u);
+  // Time passes: the fast sender is read again, at its rate, losing nothing.
+  ASSERT_TRUE(WaitUntil([&] {
+    clock_.Advance(std::chrono::milliseconds(500));
+    return CountWith(sink_.frames(), "fast-") == 15;
+  }));
+  listener_->Stop();
+  for (int i = 1; i <= 15; ++i) {
+    std::string want = "<13>fast-" + std::to_string(i);
+    size_t n = 0;
+    for (const CapturedFrame& f : sink_.frames()) n += f.bytes == want;
+    EXPECT_EQ(n, 1u) << want;
+  }
+  EXPECT_EQ(metrics_.ValueOf("konseki_dropped_messages_total",
+                             {{"stage", "receiver"}, {"reason", "rate_limit"}}),
+            0);
+}
+
+TEST_F(TlsListenerTest, RateLimitOptionsAreValidated) {
+  TlsOptions tls = ServerOptions(false);
+  auto ctx = TlsContext::Create(tls);
+  ASSERT_TRUE(ctx.ok());
+  TlsListenerOptions opts;
+  opts.rate_limit.messages_per_sec = -1;
+  auto l = TlsListener::Bind(*ListenAddress::Parse("tls://127.0.0.1:0"), opts, **ctx, 0, metrics_,
+                             clock_);
+  ASSERT_FALSE(l.ok());
+  EXPECT_EQ(l.status().code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -78,9 +78,19 @@ class TestPki {
   std::string dir_;
 };
 
-// Plain TCP connect to 127.0.0.1:port; -1 on failure.
-inline int ConnectLoopback(uint16_t port) {
+// Plain TCP connect to 127.0.0.1:port, from the loopback address `source`
+// (e.g. "127.0.0.2") if not empty; -1 on failure.
+inline int ConnectLoopback(uint16_t port, const std::string& source = "") {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (!source.empty()) {
+    sockaddr_in s{};
+    s.sin_family = AF_INET;
+    if (inet_pton(AF_INET, source.c_str(), &s.sin_addr) != 1 ||
+        bind(fd, reinterpret_cast<sockaddr*>(&s), sizeof s) != 0) {
+      close(fd);
+      return -1;
+    }
+  }
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
@@ -103,9 +113,9 @@ class TlsClient {
 
   // Connects and completes the handshake (as far as the client sees it: in
   // TLS 1.3 the server may still refuse the client certificate afterwards).
-  // max_version 0 means the library's highest.
+  // max_version 0 means the library's highest; source as in ConnectLoopback.
   bool Connect(uint16_t port, const std::string& ca_file, const CertFiles* client_cert = nullptr,
-               int max_version = 0) {
+               int max_version = 0, const std::string& source = "") {
     ctx_ = SSL_CTX_new(TLS_client_method());
     if (ctx_ == nullptr) return Fail("SSL_CTX_new");
     if (max_version != 0) SSL_CTX_set_max_proto_version(ctx_, max_version);
@@ -116,7 +126,7 @@ class TlsClient {
          SSL_CTX_use_PrivateKey_file(ctx_, client_cert->key.c_str(), SSL_FILETYPE_PEM) != 1)) {
       return Fail("load client cert");
     }
-    fd_ = ConnectLoopback(port);
+    fd_ = ConnectLoopback(port, source);
     if (fd_ < 0) return Fail("connect");
     ssl_ = SSL_new(ctx_);
     SSL_set_fd(ssl_, fd_);
