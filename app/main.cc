@@ -41,6 +41,9 @@ int Run(const std::string& config_path) {
   sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // Past RLIMIT_FSIZE a write must fail with EFBIG (the archive then blocks,
+  // alerts and retries like on a full disk), not kill the process.
+  signal(SIGXFSZ, SIG_IGN);
 
   // An archive keeps one file open per active host: take every descriptor
   // the hard limit allows (the server sizes its caches from the result).

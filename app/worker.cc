@@ -116,6 +116,7 @@ void Worker::Process(Batch& batch) {
   // renamed the files: new lines belong in new files).
   if (reopen_.exchange(false, std::memory_order_acq_rel) && archive_) archive_->Reopen();
   Message msg;
+  bool append_failed = false;
   for (const Batch::Entry& e : batch.entries) {
     deps_.parser->Parse(batch.frame(e), e.received, &msg);
     msg.sender = batch.sender(e);
@@ -125,7 +126,10 @@ void Worker::Process(Batch& batch) {
     if (e.truncated) truncated_seen_->Inc();
     if (archive_) {
       Status st = archive_->Append(msg);
-      if (!st.ok()) archive_errors_->Inc();
+      if (!st.ok()) {
+        archive_errors_->Inc();
+        append_failed = true;
+      }
       // A line the archive refused (its error buffer is full) is not stored:
       // it must not be acknowledged, so the sender keeps it.
       if (e.ack_cookie != 0 && st.code() != StatusCode::kUnavailable) {
@@ -163,7 +167,10 @@ void Worker::Process(Batch& batch) {
   // Senders waiting for acknowledgements get them right after this batch is
   // written (one write, and one fsync with archive.sync: batch, for the whole
   // batch: group commit).
-  if (options_.flush_each_batch || !pending_acks_.empty()) FlushArchive();
+  // After a failed write, flush now rather than within flush_interval: the
+  // flush fails too and blocks this worker before later batches pile up in
+  // the archive's buffers (and are dropped past max_pending_bytes).
+  if (options_.flush_each_batch || !pending_acks_.empty() || append_failed) FlushArchive();
 }
 
 void Worker::FlushArchive() {
@@ -173,6 +180,8 @@ void Worker::FlushArchive() {
     archive_errors_->Inc();
     if (!blocked_) {
       blocked_ = true;
+      blocked_since_ = last_flush_;
+      failed_flushes_ = 0;
       deps_.queues->SetBlocked(options_.index, true);
       Alert a;
       a.time = a.received = last_flush_;
@@ -189,13 +198,29 @@ void Worker::FlushArchive() {
       std::fprintf(stderr, "konseki: worker %zu: archive blocked: %s\n", options_.index,
                    st.ToString().c_str());
     }
+    ++failed_flushes_;
     return;
   }
   dirty_ = false;
   if (blocked_) {
     blocked_ = false;
     deps_.queues->SetBlocked(options_.index, false);
-    std::fprintf(stderr, "konseki: worker %zu: archive writable again\n", options_.index);
+    // An admin paged by write_failed needs to know it is over (and need not
+    // go and check): say so, with how long senders were held back.
+    const double secs = std::chrono::duration<double>(last_flush_ - blocked_since_).count();
+    Alert a;
+    a.time = a.received = last_flush_;
+    a.host = "konseki";
+    a.rule = "konseki.archive";
+    a.sign = "archive.write_resumed";
+    a.severity = Severity::kInfo;
+    a.title = "The archive can be written again: konseki reads senders and acknowledges RELP again";
+    a.fields.emplace_back("worker", std::to_string(options_.index));
+    a.fields.emplace_back("blocked_secs", std::to_string(secs));
+    a.fields.emplace_back("failed_flushes", std::to_string(failed_flushes_));
+    deps_.alerts->Emit(a);
+    std::fprintf(stderr, "konseki: worker %zu: archive writable again after %.1f s\n",
+                 options_.index, secs);
   }
   ReleaseAcks();
 }

@@ -67,7 +67,8 @@ class Worker {
   void Process(Batch& batch);
   void Housekeeping(bool idle);
   // Flushes the archive; on success releases pending acks and unblocks, on
-  // failure blocks this worker (and raises an alert once per episode).
+  // failure blocks this worker. Raises archive.write_failed (critical) when
+  // an episode starts and archive.write_resumed (info) when it ends.
   void FlushArchive();
   void ReleaseAcks();
   void RefreshRules();
@@ -89,8 +90,10 @@ class Worker {
   std::vector<Counter*> parse_issue_counters_;
 
   TimePoint last_flush_;
-  bool dirty_ = false;    // appended since the last flush
-  bool blocked_ = false;  // the last flush failed: take no batches
+  bool dirty_ = false;           // appended since the last flush
+  bool blocked_ = false;         // the last flush failed: take no batches
+  TimePoint blocked_since_;      // first failed flush of the current episode
+  uint64_t failed_flushes_ = 0;  // in the current episode
   // Acks waiting for the next successful flush, in arrival order.
   std::vector<std::pair<AckSink*, uint64_t>> pending_acks_;
   std::vector<uint64_t> ack_scratch_;

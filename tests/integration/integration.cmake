@@ -45,3 +45,11 @@ konseki_add_test(tls_binary_integration_test
   LIBS konseki_tls konseki_test_process
   LABELS integration)
 add_dependencies(tls_binary_integration_test konseki)
+
+# A full tmpfs (private mount namespace) and RLIMIT_FSIZE under the archive,
+# with TCP, rsyslogd omrelp and a raw RELP client sending meanwhile.
+konseki_add_test(disk_full_integration_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/disk_full_test.cc
+  LIBS konseki_test_process
+  LABELS integration)
+add_dependencies(disk_full_integration_test konseki)

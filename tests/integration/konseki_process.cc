@@ -112,14 +112,17 @@ bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeou
 
 std::string KonsekiBinary() { return std::string(KONSEKI_BINARY_DIR) + "/konseki"; }
 
-bool Konseki::Start(const TempDir& dir, const std::string& config_yaml, std::string* error) {
+bool Konseki::Start(const TempDir& dir, const std::string& config_yaml, std::string* error,
+                    const std::vector<std::string>& wrapper) {
   std::string conf = dir.File("konseki.yaml");
   // Tests run as root on CI machines; konseki refuses that unless told.
   std::ofstream(conf) << config_yaml
                       << (config_yaml.find("allow_root:") == std::string::npos
                               ? "allow_root: true\n"
                               : "");
-  if (!process_.Start({KonsekiBinary(), "--config", conf}, dir.File("konseki"))) {
+  std::vector<std::string> argv = wrapper;
+  for (const std::string& a : {KonsekiBinary(), std::string("--config"), conf}) argv.push_back(a);
+  if (!process_.Start(argv, dir.File("konseki"))) {
     *error = "fork failed";
     return false;
   }

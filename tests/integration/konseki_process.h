@@ -63,7 +63,11 @@ class Konseki {
  public:
   // Writes config_yaml to <dir>/konseki.yaml and starts the binary; waits for
   // "ready" on stderr. Returns false (with the log in *error) if it failed.
-  bool Start(const TempDir& dir, const std::string& config_yaml, std::string* error);
+  // A non-empty `wrapper` is put before the konseki command line (e.g.
+  // {"/usr/bin/prlimit", "--fsize=65536:unlimited", "--"}); it must exec
+  // konseki in the same process so that process().pid() is konseki's.
+  bool Start(const TempDir& dir, const std::string& config_yaml, std::string* error,
+             const std::vector<std::string>& wrapper = {});
   // "udp" / "tcp" -> port of the first such listener.
   int Port(const std::string& transport) const;
   int MetricsPort() const { return metrics_port_; }

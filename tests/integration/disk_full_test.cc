@@ -1,0 +1,414 @@
+// The archive cannot be written, for real: konseki must raise an alert, count
+// the failures, stop reading TCP, withhold RELP acknowledgements, lose
+// nothing, not crash, and take everything once it can write again.
+//
+// Two genuine failures, no fault injection in konseki:
+//  - ENOSPC: konseki runs in its own user and mount namespace (unshare -Urm,
+//    no root needed) with the archive on a private tmpfs. The test reaches
+//    that tmpfs through /proc/<pid>/root, fills it with a filler file, and
+//    frees the space by deleting the filler.
+//  - EFBIG: konseki runs under RLIMIT_FSIZE (prlimit(1) before exec); the
+//    test raises the limit with prlimit(2). No privileges needed.
+#include <gtest/gtest.h>
+#include <linux/magic.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/integration/konseki_process.h"
+
+namespace konseki::testing {
+namespace {
+
+constexpr char kUnshare[] = "/usr/bin/unshare";
+constexpr char kPrlimit[] = "/usr/bin/prlimit";
+constexpr char kRsyslogd[] = "/usr/sbin/rsyslogd";
+constexpr char kOmrelp[] = "/usr/lib/x86_64-linux-gnu/rsyslog/omrelp.so";
+// Mounts a tmpfs of size $1 on $2, then execs the rest of the arguments.
+constexpr char kMountThenExec[] =
+    "mount -t tmpfs -o size=\"$1\" tmpfs \"$2\" && shift 2 && exec \"$@\"";
+
+std::string Line(const std::string& host, int seq) {
+  return "<13>Nov 23 08:00:00 " + host + " app[1]: seq=" + std::to_string(seq) + " end\n";
+}
+
+// How often each sequence number 0..total-1 of host is in the archive.
+struct SeqCounts {
+  size_t distinct = 0;
+  size_t duplicates = 0;
+};
+
+SeqCounts CountSeqs(const std::string& archive, const std::string& host, int total) {
+  std::vector<int> times(static_cast<size_t>(total), 0);
+  SeqCounts c;
+  for (const std::string& line : ArchiveLines(archive, host)) {
+    const size_t p = line.find(" seq=");
+    if (p == std::string::npos) continue;
+    const int n = std::atoi(line.c_str() + p + 5);
+    if (n < 0 || n >= total) continue;
+    if (times[static_cast<size_t>(n)]++ == 0) {
+      ++c.distinct;
+    } else {
+      ++c.duplicates;
+    }
+  }
+  return c;
+}
+
+// Alerts (JSON lines) with this sign.
+size_t CountAlerts(const std::string& alerts_file, const std::string& sign) {
+  size_t n = 0;
+  std::istringstream in(ReadFile(alerts_file));
+  for (std::string l; std::getline(in, l);) {
+    n += l.find("\"sign\":\"" + sign + "\"") != std::string::npos;
+  }
+  return n;
+}
+
+double Seconds(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+// Streams lines seq=from..to-1 of host on one blocking TCP connection from a
+// thread, in chunks: blocks (as any sender would) while konseki does not read.
+class TcpFeeder {
+ public:
+  TcpFeeder(int port, std::string host, int from, int to)
+      : host_(std::move(host)), fd_(ConnectTcp(port)) {
+    thread_ = std::thread([this, from, to] {
+      constexpr int kChunk = 500;
+      for (int i = from; i < to; i += kChunk) {
+        std::string text;
+        for (int j = i; j < std::min(to, i + kChunk); ++j) text += Line(host_, j);
+        if (!SendAll(fd_, text)) return;
+        sent_.store(std::min(to, i + kChunk) - from);
+      }
+      done_.store(true);
+    });
+  }
+  ~TcpFeeder() {
+    if (thread_.joinable()) {
+      shutdown(fd_, SHUT_RDWR);  // unblocks the thread if the test failed early
+      thread_.join();
+    }
+    if (fd_ >= 0) close(fd_);
+  }
+  bool connected() const { return fd_ >= 0; }
+  bool done() const { return done_.load(); }
+  int sent() const { return sent_.load(); }
+  void Join() { thread_.join(); }
+
+ private:
+  std::string host_;
+  int fd_;
+  std::atomic<int> sent_{0};
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+// A raw RELP client: one open session, syslog frames, answers collected.
+class RawRelp {
+ public:
+  explicit RawRelp(int port) : fd_(ConnectTcp(port)) {}
+  ~RawRelp() {
+    if (fd_ >= 0) close(fd_);
+  }
+  bool Send(int txnr, const std::string& command, const std::string& data) {
+    return SendAll(fd_, std::to_string(txnr) + " " + command + " " + std::to_string(data.size()) +
+                            " " + data + "\n");
+  }
+  // Everything received so far (non-blocking).
+  const std::string& Received() {
+    char buf[4096];
+    ssize_t n;
+    while ((n = recv(fd_, buf, sizeof buf, MSG_DONTWAIT)) > 0) {
+      in_.append(buf, static_cast<size_t>(n));
+    }
+    return in_;
+  }
+
+ private:
+  int fd_;
+  std::string in_;
+};
+
+class DiskFullTest : public ::testing::Test {
+ protected:
+  double Metric(const std::string& name, const std::string& labels = "") {
+    return SumMetric(FetchMetrics(konseki_.MetricsPort()), name, labels);
+  }
+  // While the worker retries the flush every 200 ms, waits for `retries` more
+  // failures, so "nothing happened meanwhile" checks cover real time without
+  // a fixed sleep.
+  bool WaitForRetries(int retries) {
+    const double start = Metric("konseki_worker_archive_errors_total");
+    return WaitFor(
+        [&] { return Metric("konseki_worker_archive_errors_total") >= start + retries; });
+  }
+  std::string Config(const std::string& archive, const std::string& listen) {
+    return "listen: [" + listen + "]\narchive: {dir: " + archive +
+           "}\n"
+           "alerts: {file: " +
+           alerts_ +
+           ", stdout: false}\n"
+           "metrics: {listen: '127.0.0.1:0'}\nworkers: 1\n"
+           "queue: {max_bytes_per_worker: 1048576}\nheartbeat: {enabled: false}\n";
+  }
+
+  TempDir dir_;
+  const std::string alerts_ = dir_.File("alerts.jsonl");
+  Konseki konseki_;
+};
+
+// True if `unshare -Urm` and a tmpfs mount work here (user namespaces may be
+// disabled, or the test may run in a container that forbids mounts).
+bool CanMountPrivateTmpfs(const TempDir& dir, std::string* why) {
+  if (!HaveProgram(kUnshare)) {
+    *why = "unshare(1) not installed (util-linux)";
+    return false;
+  }
+  std::filesystem::create_directories(dir.File("probe"));
+  ChildProcess p;
+  if (!p.Start({kUnshare, "-Urm", "--", "/bin/sh", "-c", kMountThenExec, "sh", "1m",
+                dir.File("probe"), "/bin/echo", "mounted"},
+               dir.File("probe"))) {
+    *why = "fork failed";
+    return false;
+  }
+  WaitFor([&] { return !p.running(); });
+  if (p.Stdout().find("mounted") != std::string::npos) return true;
+  *why = "cannot mount a tmpfs in a user+mount namespace: " + p.Stderr();
+  return false;
+}
+
+TEST_F(DiskFullTest, FullTmpfsHoldsBackTcpAndRelpAndLosesNothing) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  if (!HaveProgram(kRsyslogd)) GTEST_SKIP() << "rsyslogd not installed (apt-get install rsyslog)";
+  if (!std::filesystem::exists(kOmrelp)) {
+    GTEST_SKIP() << "omrelp not installed (apt-get install rsyslog-relp)";
+  }
+  std::string why;
+  if (!CanMountPrivateTmpfs(dir_, &why)) GTEST_SKIP() << why;
+
+  const std::string disk = dir_.File("disk");
+  std::filesystem::create_directories(disk);
+  std::string err;
+  ASSERT_TRUE(
+      konseki_.Start(dir_, Config(disk + "/archive", "tcp://127.0.0.1:0, relp://127.0.0.1:0"), &err,
+                     {kUnshare, "-Urm", "--", "/bin/sh", "-c", kMountThenExec, "sh", "32m", disk}))
+      << err;
+  // konseki's view of `disk`: the tmpfs, which exists only in its namespace.
+  const std::string root = "/proc/" + std::to_string(konseki_.process().pid()) + "/root" + disk;
+  const std::string archive = root + "/archive";
+  struct statfs fs;
+  ASSERT_EQ(statfs(root.c_str(), &fs), 0) << std::strerror(errno);
+  ASSERT_EQ(fs.f_type, static_cast<decltype(fs.f_type)>(TMPFS_MAGIC));
+
+  // rsyslogd forwards with omrelp, retrying forever, keeping what is not acked.
+  const int rs_in = FreeTcpPort();
+  std::filesystem::create_directories(dir_.File("rs"));
+  std::ofstream(dir_.File("rsyslog.conf"))
+      << "global(workDirectory=\"" << dir_.File("rs") << "\")\n"
+      << "module(load=\"imtcp\")\nmodule(load=\"omrelp\")\n"
+      << "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"" << rs_in << "\" ruleset=\"fwd\")\n"
+      << "ruleset(name=\"fwd\") { action(type=\"omrelp\" target=\"127.0.0.1\" port=\""
+      << konseki_.Port("relp")
+      << "\" timeout=\"5\" conn.timeout=\"2\" queue.type=\"LinkedList\" queue.size=\"200000\" "
+         "action.resumeRetryCount=\"-1\" action.resumeInterval=\"1\") }\n";
+  ChildProcess rs;
+  ASSERT_TRUE(
+      rs.Start({kRsyslogd, "-n", "-f", dir_.File("rsyslog.conf"), "-i", dir_.File("rsyslog.pid")},
+               dir_.File("rsyslogd")));
+  int rs_fd = -1;
+  ASSERT_TRUE(WaitFor([&] { return (rs_fd = ConnectTcp(rs_in)) >= 0; })) << rs.Stderr();
+
+  // Before: both paths work.
+  constexpr int kTcp = 100000;  // ~8 MB on the wire, ~12 MB archived
+  constexpr int kBefore = 100;
+  constexpr int kRelp = 2000;
+  {
+    int fd = ConnectTcp(konseki_.Port("tcp"));
+    std::string text;
+    for (int i = 0; i < kBefore; ++i) text += Line("df-tcp", i);
+    ASSERT_TRUE(SendAll(fd, text));
+    close(fd);
+  }
+  RawRelp raw(konseki_.Port("relp"));
+  ASSERT_TRUE(raw.Send(1, "open", "relp_version=0\nrelp_software=t\ncommands=syslog"));
+  ASSERT_TRUE(WaitFor([&] { return raw.Received().find("1 rsp ") != std::string::npos; }));
+  ASSERT_TRUE(WaitFor([&] { return CountSeqs(archive, "df-tcp", kTcp).distinct == kBefore; }))
+      << konseki_.process().Stderr();
+
+  // Fill the file system.
+  const std::string filler = root + "/filler";
+  size_t filler_bytes = 0;
+  {
+    FILE* f = std::fopen(filler.c_str(), "w");
+    ASSERT_NE(f, nullptr) << std::strerror(errno);
+    std::setvbuf(f, nullptr, _IONBF, 0);
+    const std::string mib(1 << 20, 'x');
+    size_t n;
+    while ((n = std::fwrite(mib.data(), 1, mib.size(), f)) == mib.size()) filler_bytes += n;
+    filler_bytes += n;
+    EXPECT_EQ(errno, ENOSPC);
+    std::fclose(f);
+  }
+
+  // While full: one raw RELP frame is read and hits the full disk (its ack
+  // must be held back); then, while konseki is blocked, a TCP stream and a
+  // RELP stream through rsyslogd.
+  const auto t_full = std::chrono::steady_clock::now();
+  ASSERT_TRUE(raw.Send(2, "syslog", "<13>Nov 23 08:00:00 df-raw app[1]: seq=0 end"));
+  ASSERT_TRUE(WaitFor([&] { return CountAlerts(alerts_, "archive.write_failed") >= 1; }))
+      << konseki_.process().Stderr();
+  TcpFeeder tcp(konseki_.Port("tcp"), "df-tcp", kBefore, kTcp);
+  ASSERT_TRUE(tcp.connected());
+  {
+    std::string text;
+    for (int i = 0; i < kRelp; ++i) text += Line("df-relp", i);
+    ASSERT_TRUE(SendAll(rs_fd, text));
+    close(rs_fd);
+  }
+  const double time_to_alert = Seconds(std::chrono::steady_clock::now() - t_full);
+  EXPECT_GT(Metric("konseki_archive_write_errors_total", "reason=\"no_space\""), 0);
+  // Blocked: konseki reads no more TCP (the sender's data waits in the
+  // kernel, then the sender blocks) and acknowledges nothing over RELP.
+  ASSERT_TRUE(WaitForRetries(2));
+  const double tcp_read = Metric("konseki_received_messages_total", "transport=\"tcp\"");
+  const double relp_read = Metric("konseki_received_messages_total", "transport=\"relp\"");
+  ASSERT_TRUE(WaitForRetries(5));  // another second
+  EXPECT_EQ(Metric("konseki_received_messages_total", "transport=\"tcp\""), tcp_read);
+  EXPECT_EQ(Metric("konseki_received_messages_total", "transport=\"relp\""), relp_read);
+  EXPECT_LT(tcp_read, kTcp);
+  EXPECT_GE(relp_read, 1);  // the raw frame was read...
+  EXPECT_EQ(raw.Received().find("2 rsp "), std::string::npos) << raw.Received();  // ...not acked
+  EXPECT_EQ(CountAlerts(alerts_, "archive.write_failed"), 1u);  // once per episode
+  EXPECT_EQ(CountAlerts(alerts_, "archive.write_resumed"), 0u);
+  EXPECT_EQ(Metric("konseki_dropped_messages_total"), 0);
+  EXPECT_TRUE(konseki_.process().running());
+  const bool sender_blocked = !tcp.done();
+  const int sent_while_full = tcp.sent();
+  const double errors_while_full = Metric("konseki_worker_archive_errors_total");
+
+  // Free the space: everything arrives.
+  ASSERT_EQ(unlink(filler.c_str()), 0) << std::strerror(errno);
+  const auto t_freed = std::chrono::steady_clock::now();
+  SeqCounts tcp_counts, relp_counts;
+  const bool all = WaitFor(
+      [&] {
+        if (!tcp.done() || Metric("konseki_archive_written_messages_total") < kTcp + kRelp + 1) {
+          return false;
+        }
+        tcp_counts = CountSeqs(archive, "df-tcp", kTcp);
+        relp_counts = CountSeqs(archive, "df-relp", kRelp);
+        return tcp_counts.distinct == kTcp && relp_counts.distinct == kRelp &&
+               raw.Received().find("2 rsp ") != std::string::npos;
+      },
+      std::chrono::seconds(90));
+  const double time_to_recover = Seconds(std::chrono::steady_clock::now() - t_freed);
+  tcp.Join();
+  std::printf(
+      "disk full (tmpfs, ENOSPC): filler %zu bytes; alert after %.2f s; while full the TCP sender "
+      "had written %d of %d lines (%s), konseki had read %.0f TCP + %.0f RELP, %.0f failed "
+      "flushes/appends; after freeing: all archived in %.2f s: TCP %zu distinct %zu duplicates, "
+      "RELP (rsyslogd omrelp) %zu of %d distinct %zu duplicates, raw RELP acked\n",
+      filler_bytes, time_to_alert, sent_while_full + kBefore, kTcp,
+      sender_blocked ? "blocked" : "all in kernel buffers", tcp_read, relp_read, errors_while_full,
+      time_to_recover, tcp_counts.distinct, tcp_counts.duplicates, relp_counts.distinct, kRelp,
+      relp_counts.duplicates);
+  ASSERT_TRUE(all) << "TCP " << tcp_counts.distinct << "/" << kTcp << ", RELP "
+                   << relp_counts.distinct << "/" << kRelp << "\n"
+                   << konseki_.process().Stderr() << rs.Stderr();
+  EXPECT_EQ(tcp_counts.duplicates, 0u);  // TCP: exactly once, no torn or repeated line
+  EXPECT_EQ(CountSeqs(archive, "df-raw", 1).distinct, 1u);
+  EXPECT_EQ(CountSeqs(archive, "df-raw", 1).duplicates, 0u);
+  EXPECT_TRUE(WaitFor([&] { return CountAlerts(alerts_, "archive.write_resumed") == 1; }))
+      << ReadFile(alerts_);
+  EXPECT_EQ(CountAlerts(alerts_, "archive.write_failed"), 1u);
+  EXPECT_EQ(Metric("konseki_dropped_messages_total"), 0);
+  EXPECT_NE(konseki_.process().Stderr().find("archive writable again"), std::string::npos);
+  EXPECT_TRUE(konseki_.process().running());
+  rs.Signal(SIGTERM);
+}
+
+TEST_F(DiskFullTest, FileSizeLimitBlocksWithoutCrashUntilRaised) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  if (!HaveProgram(kPrlimit)) GTEST_SKIP() << "prlimit(1) not installed (util-linux)";
+  constexpr rlim_t kLimit = 256 * 1024;
+  const std::string archive = dir_.File("archive");
+  std::string err;
+  ASSERT_TRUE(konseki_.Start(dir_, Config(archive, "tcp://127.0.0.1:0"), &err,
+                             {kPrlimit, "--fsize=" + std::to_string(kLimit) + ":unlimited", "--"}))
+      << err;
+  const pid_t pid = konseki_.process().pid();
+  ASSERT_EQ(ReadFile("/proc/" + std::to_string(pid) + "/comm"), "konseki\n");
+
+  // Each line is ~100 bytes in the archive: the file hits the limit early on.
+  constexpr int kTcp = 20000;
+  const auto t_start = std::chrono::steady_clock::now();
+  TcpFeeder tcp(konseki_.Port("tcp"), "df-fsize", 0, kTcp);
+  ASSERT_TRUE(tcp.connected());
+  ASSERT_TRUE(WaitFor([&] { return CountAlerts(alerts_, "archive.write_failed") >= 1; }))
+      << konseki_.process().Stderr();
+  const double time_to_alert = Seconds(std::chrono::steady_clock::now() - t_start);
+  EXPECT_GT(Metric("konseki_archive_write_errors_total", "reason=\"no_space\""), 0);
+  ASSERT_TRUE(WaitForRetries(2));
+  const double tcp_read = Metric("konseki_received_messages_total", "transport=\"tcp\"");
+  ASSERT_TRUE(WaitForRetries(5));
+  EXPECT_EQ(Metric("konseki_received_messages_total", "transport=\"tcp\""), tcp_read);
+  EXPECT_LT(tcp_read, kTcp);
+  EXPECT_TRUE(konseki_.process().running()) << "killed by SIGXFSZ?";
+  EXPECT_EQ(CountAlerts(alerts_, "archive.write_failed"), 1u);
+  const std::vector<std::string> files = [&] {
+    std::vector<std::string> v;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(archive + "/df-fsize")) {
+      v.push_back(e.path());
+    }
+    return v;
+  }();
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(std::filesystem::file_size(files[0]), kLimit);  // written up to the limit
+
+  const rlimit unlimited{RLIM_INFINITY, RLIM_INFINITY};
+  ASSERT_EQ(prlimit(pid, RLIMIT_FSIZE, &unlimited, nullptr), 0) << std::strerror(errno);
+  const auto t_raised = std::chrono::steady_clock::now();
+  SeqCounts c;
+  const bool all = WaitFor(
+      [&] {
+        if (!tcp.done() || Metric("konseki_archive_written_messages_total") < kTcp) return false;
+        c = CountSeqs(archive, "df-fsize", kTcp);
+        return c.distinct == kTcp;
+      },
+      std::chrono::seconds(60));
+  const double time_to_recover = Seconds(std::chrono::steady_clock::now() - t_raised);
+  tcp.Join();
+  std::printf(
+      "file size limit (RLIMIT_FSIZE %zu, EFBIG): alert after %.2f s, konseki had read %.0f of %d "
+      "lines while blocked; after raising: all archived in %.2f s: %zu distinct %zu duplicates\n",
+      static_cast<size_t>(kLimit), time_to_alert, tcp_read, kTcp, time_to_recover, c.distinct,
+      c.duplicates);
+  ASSERT_TRUE(all) << c.distinct << "/" << kTcp << "\n" << konseki_.process().Stderr();
+  EXPECT_EQ(c.duplicates, 0u);
+  EXPECT_TRUE(WaitFor([&] { return CountAlerts(alerts_, "archive.write_resumed") == 1; }))
+      << ReadFile(alerts_);
+  EXPECT_EQ(Metric("konseki_dropped_messages_total"), 0);
+  EXPECT_TRUE(konseki_.process().running());
+}
+
+}  // namespace
+}  // namespace konseki::testing
