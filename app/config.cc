@@ -497,7 +497,9 @@ StatusOr<Config> ParseConfig(std::string_view yaml_text, std::string_view source
   for (const ListenConfig& lc : c.listen) {
     const std::string& uri = lc.uri;
     auto addr = receiver::ListenAddress::Parse(uri);
-    if (addr.ok() && addr->transport == receiver::Transport::kTls &&
+    if (addr.ok() &&
+        (addr->transport == receiver::Transport::kTls ||
+         addr->transport == receiver::Transport::kRelpTls) &&
         (c.tls.cert_file.empty() || c.tls.key_file.empty())) {
       return Status::InvalidArgument(std::string(source) + ": listener " + uri +
                                      " needs tls.cert_file and tls.key_file");

@@ -76,7 +76,7 @@ struct ThrottleConfig {
   int max_per_rule = 10;
 };
 
-// tls: certificates for tls:// listeners (RFC 5425).
+// tls: certificates for tls:// (RFC 5425) and relp+tls:// listeners.
 struct TlsConfig {
   std::string cert_file;
   std::string key_file;

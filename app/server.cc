@@ -70,6 +70,20 @@ StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config, const Clo
   return s;
 }
 
+Status Server::EnsureTlsContext() {
+  if (tls_context_) return Status::Ok();
+  receiver::TlsOptions t;
+  t.cert_file = config_.tls.cert_file;
+  t.key_file = config_.tls.key_file;
+  t.ca_file = config_.tls.ca_file;
+  t.mutual = config_.tls.mutual;
+  t.permitted_peers = config_.tls.permitted_peers;
+  auto ctx = receiver::TlsContext::Create(t);
+  if (!ctx.ok()) return ctx.status();
+  tls_context_ = std::move(ctx).value();
+  return Status::Ok();
+}
+
 Status Server::Init() {
   auto offset = ResolveUtcOffsetSecs(
       config_.parser_timezone,
@@ -203,17 +217,7 @@ Status Server::Init() {
         break;
       }
       case receiver::Transport::kTls: {
-        if (!tls_context_) {
-          receiver::TlsOptions t;
-          t.cert_file = config_.tls.cert_file;
-          t.key_file = config_.tls.key_file;
-          t.ca_file = config_.tls.ca_file;
-          t.mutual = config_.tls.mutual;
-          t.permitted_peers = config_.tls.permitted_peers;
-          auto ctx = receiver::TlsContext::Create(t);
-          if (!ctx.ok()) return ctx.status();
-          tls_context_ = std::move(ctx).value();
-        }
+        if (Status s = EnsureTlsContext(); !s.ok()) return s;
         receiver::TlsListenerOptions o;
         o.max_message_bytes = config_.max_message_bytes;
         o.max_connections = config_.tcp_max_connections;
@@ -231,16 +235,23 @@ Status Server::Init() {
         AddListener(std::move(l).value(), false, name, nullptr);
         break;
       }
-      case receiver::Transport::kRelp: {
-        if (!lc.allow.empty() || rate.messages_per_sec > 0) {
-          return Status::InvalidArgument("listen " + lc.uri +
-                                         ": allow and rate_limit are not supported on relp:// yet");
-        }
+      case receiver::Transport::kRelp:
+      case receiver::Transport::kRelpTls: {
         receiver::RelpListenerOptions o;
         o.max_message_bytes = config_.max_message_bytes;
         o.max_connections = config_.tcp_max_connections;
-        auto l =
-            receiver::RelpListener::Bind(*addr, o, static_cast<uint16_t>(id), metrics_, clock_);
+        o.allow = allow;
+        o.rate_limit = rate;
+        o.alerts = alerts_.get();
+        std::unique_ptr<receiver::StreamTransport> transport;
+        if (addr->transport == receiver::Transport::kRelpTls) {
+          if (Status s = EnsureTlsContext(); !s.ok()) return s;
+          o.handshake_timeout_secs =
+              static_cast<int>(std::max(1.0, config_.tls.handshake_timeout_secs));
+          transport = std::make_unique<receiver::TlsTransport>(*tls_context_, metrics_, name);
+        }
+        auto l = receiver::RelpListener::Bind(*addr, o, static_cast<uint16_t>(id), metrics_, clock_,
+                                              std::move(transport));
         if (!l.ok()) return l.status();
         receiver::ListenAddress bound = *addr;
         bound.port = (*l)->port();

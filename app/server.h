@@ -24,6 +24,7 @@
 #include "receiver/parser.h"
 #include "receiver/relp_listener.h"
 #include "receiver/tcp_listener.h"
+#include "receiver/tls_connection.h"
 #include "receiver/tls_context.h"
 #include "receiver/tls_listener.h"
 #include "receiver/udp_listener.h"
@@ -59,6 +60,9 @@ class Server {
  private:
   Server(const Config& config, const Clock& clock);
   Status Init();
+  // Creates tls_context_ from config_.tls on first use (tls:// and relp+tls://
+  // listeners share it).
+  Status EnsureTlsContext();
 
   Config config_;
   const Clock& clock_;

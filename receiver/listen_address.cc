@@ -36,6 +36,8 @@ std::string_view TransportName(Transport t) {
       return "relp";
     case Transport::kTls:
       return "tls";
+    case Transport::kRelpTls:
+      return "relp+tls";
   }
   return "unknown";
 }
@@ -55,9 +57,11 @@ StatusOr<ListenAddress> ListenAddress::Parse(std::string_view uri) {
     a.transport = Transport::kRelp;
   } else if (scheme == "tls") {
     a.transport = Transport::kTls;
+  } else if (scheme == "relp+tls") {
+    a.transport = Transport::kRelpTls;
   } else {
     return Error(uri, "unknown transport \"" + std::string(uri.substr(0, sep)) +
-                          "\"; use udp, tcp, relp or tls");
+                          "\"; use udp, tcp, relp, tls or relp+tls");
   }
   std::string_view rest = uri.substr(sep + 3);
   if (rest.empty()) return Error(uri, "missing host and port");

@@ -13,18 +13,17 @@
 
 namespace konseki::receiver {
 
-enum class Transport { kUdp, kTcp, kRelp, kTls };
+enum class Transport { kUdp, kTcp, kRelp, kTls, kRelpTls };
 
-// "udp", "tcp", "relp", "tls".
+// "udp", "tcp", "relp", "tls", "relp+tls".
 std::string_view TransportName(Transport t);
 
 // A parsed listen URI. A plain value: copyable, no resources.
 //
-// Accepted form: SCHEME "://" HOST ":" PORT, where SCHEME is udp, tcp, relp or
-// tls (case-insensitive), HOST is a numeric IPv4 address (dotted quad) or a
-// numeric IPv6 address in brackets, and PORT is 0..65535 (0 asks the kernel
-// for a free port, for tests). Host names are refused on purpose: a listener
-// must not depend on DNS at start-up.
+// Accepted form: SCHEME "://" HOST ":" PORT, where SCHEME is udp, tcp, relp,
+// tls or relp+tls (RELP over TLS; case-insensitive), HOST is a numeric IPv4 address (dotted quad)
+// or a numeric IPv6 address in brackets, and PORT is 0..65535 (0 asks the kernel for a free port,
+// for tests). Host names are refused on purpose: a listener must not depend on DNS at start-up.
 struct ListenAddress {
   Transport transport = Transport::kUdp;
   std::string host;  // numeric, without brackets: "0.0.0.0", "::1"

@@ -3,10 +3,13 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 
@@ -23,6 +26,17 @@ constexpr int kShutdownPollMs = 10;
 constexpr uint64_t kListenTag = 0;
 constexpr uint64_t kWakeTag = 1;
 constexpr size_t kAckBatch = 1024;
+// Longest wait before re-checking paused (rate-limited) connections, and
+// the wake-up period while TLS handshakes may time out: the Clock may be
+// fake, so its time is re-read on each wake-up rather than slept on.
+constexpr int kMaxClockCheckMs = 100;
+
+// The smaller of two epoll timeouts, -1 meaning none.
+int MinTimeout(int a, int b) {
+  if (a < 0) return b;
+  if (b < 0) return a;
+  return std::min(a, b);
+}
 
 }  // namespace
 
@@ -38,22 +52,32 @@ struct RelpListener::Connection final : public RelpHandler {
   RelpListener* listener;
   const uint32_t serial;
   UniqueFd fd;
+  std::unique_ptr<StreamConnection> stream;  // declared after fd: destroyed first
   RelpSession session;
   std::string held;           // read but not consumed by Feed (window full)
   uint32_t events = EPOLLIN;  // current epoll interest
   bool touched = false;       // in touched_ this round
   bool server_closed = false;
+  bool paused = false;            // sender over its rate: not read (in paused_)
+  bool in_buffered = false;       // in buffered_
+  bool write_wants_read = false;  // the last write waits for the socket to be readable
+  bool read_wants_write = false;  // the last read waits for the socket to be writable
+  TimePoint accepted;
+  SenderAddress src;
   char sender[kSenderTextSize];
   size_t sender_len = 0;
 };
 
-StatusOr<std::unique_ptr<RelpListener>> RelpListener::Bind(const ListenAddress& address,
-                                                           const RelpListenerOptions& options,
-                                                           uint16_t listener_id,
-                                                           MetricsRegistry& metrics,
-                                                           const Clock& clock) {
-  if (address.transport != Transport::kRelp) {
+StatusOr<std::unique_ptr<RelpListener>> RelpListener::Bind(
+    const ListenAddress& address, const RelpListenerOptions& options, uint16_t listener_id,
+    MetricsRegistry& metrics, const Clock& clock, std::unique_ptr<StreamTransport> transport) {
+  if (address.transport != Transport::kRelp && address.transport != Transport::kRelpTls) {
     return Status::InvalidArgument("RELP listener given non-RELP address " + address.ToString());
+  }
+  if ((address.transport == Transport::kRelpTls) != (transport != nullptr)) {
+    return Status::InvalidArgument("RELP listener " + address.ToString() +
+                                   (transport == nullptr ? ": relp+tls needs a TLS transport"
+                                                         : ": a transport is for relp+tls only"));
   }
   if (options.max_message_bytes == 0 || options.read_chunk_bytes == 0 ||
       options.max_connections == 0 || options.max_unacked_per_connection == 0 ||
@@ -63,6 +87,13 @@ StatusOr<std::unique_ptr<RelpListener>> RelpListener::Bind(const ListenAddress& 
         ": max_message_bytes, read_chunk_bytes, max_connections and max_unacked_per_connection "
         "must be positive, shutdown_timeout_ms >= 0");
   }
+  if (transport != nullptr && options.handshake_timeout_secs <= 0) {
+    return Status::InvalidArgument("RELP listener " + address.ToString() +
+                                   ": handshake_timeout_secs must be positive");
+  }
+  if (Status s = options.rate_limit.Validate(); !s.ok()) {
+    return Status::InvalidArgument("listener " + address.ToString() + ": " + s.message());
+  }
   StatusOr<UniqueFd> fd = BindSocket(address, SOCK_STREAM);
   if (!fd.ok()) return fd.status();
   if (::listen(fd->get(), options.backlog) != 0) {
@@ -71,7 +102,8 @@ StatusOr<std::unique_ptr<RelpListener>> RelpListener::Bind(const ListenAddress& 
   StatusOr<WakeFd> wake = WakeFd::Create();
   if (!wake.ok()) return wake.status();
   std::unique_ptr<RelpListener> l(new RelpListener(address, options, listener_id, metrics, clock,
-                                                   std::move(fd).value(), std::move(wake).value()));
+                                                   std::move(fd).value(), std::move(wake).value(),
+                                                   std::move(transport)));
   l->epoll_fd_.Reset(epoll_create1(EPOLL_CLOEXEC));
   if (!l->epoll_fd_.valid()) return Status::FromErrno("epoll_create1", errno);
   const std::pair<int, uint64_t> watched[] = {{l->listen_fd_.get(), kListenTag},
@@ -89,21 +121,26 @@ StatusOr<std::unique_ptr<RelpListener>> RelpListener::Bind(const ListenAddress& 
 
 RelpListener::RelpListener(const ListenAddress& address, const RelpListenerOptions& options,
                            uint16_t listener_id, MetricsRegistry& metrics, const Clock& clock,
-                           UniqueFd fd, WakeFd wake)
+                           UniqueFd fd, WakeFd wake, std::unique_ptr<StreamTransport> transport)
     : options_(options),
       listener_id_(listener_id),
       clock_(clock),
+      transport_(std::move(transport)),
       listen_fd_(std::move(fd)),
       wake_(std::move(wake)),
       relp_counters_(RelpCounters::Register(&metrics)),
       read_buf_(options.read_chunk_bytes),
-      ack_buf_(kAckBatch) {
+      ack_buf_(kAckBatch),
+      reporter_(options.alerts, address.ToString(), std::string(TransportName(address.transport)),
+                metrics, options.refusal_alerts),
+      limiter_(options.rate_limit) {
   port_ = BoundPort(listen_fd_.get());
   session_options_.max_data_bytes = options.max_message_bytes;
   session_options_.max_unacked = options.max_unacked_per_connection;
   const std::string name = address.ToString();
   const Labels l = {{"listener", name}};
-  const Labels lt = {{"listener", name}, {"transport", "relp"}};
+  const Labels lt = {{"listener", name},
+                     {"transport", std::string(TransportName(address.transport))}};
   received_messages_ =
       metrics.GetCounter("konseki_received_messages_total", "Messages received by a listener", lt);
   received_bytes_ = metrics.GetCounter("konseki_received_bytes_total",
@@ -121,12 +158,18 @@ RelpListener::RelpListener(const ListenAddress& address, const RelpListenerOptio
       "Acknowledgements for messages whose RELP connection had closed (the sender resends them)",
       l);
   connections_ = metrics.GetGauge("konseki_connections", "Open connections", l);
+  refused_senders_ = metrics.GetCounter("konseki_refused_senders_total",
+                                        "Connections or datagrams from senders not allowed", lt);
+  rate_limit_pauses_ = metrics.GetCounter(
+      "konseki_rate_limit_pauses_total",
+      "Times a connection stopped being read because its sender exceeded its rate limit", lt);
 }
 
 RelpListener::~RelpListener() { Shutdown(); }
 
 void RelpListener::Start(FrameSink* sink) {
   sink_ = sink;
+  last_expiry_scan_ = clock_.Now();
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -178,6 +221,13 @@ void RelpListener::AcceptSome() {
       accept_errors_->Inc();
       return;  // out of descriptors and the like: retried on the next round
     }
+    const SenderAddress src = SenderAddress::FromSockaddr(reinterpret_cast<const sockaddr*>(&ss));
+    if (!options_.allow.Allows(src)) {
+      refused_senders_->Inc();
+      ::close(fd);
+      reporter_.Report(src, clock_.Now());
+      continue;
+    }
     if (conns_.size() >= options_.max_connections) {
       rejected_max_connections_->Inc();
       ::close(fd);
@@ -189,6 +239,17 @@ void RelpListener::AcceptSome() {
     if (next_serial_ < 2) next_serial_ = 2;  // after 2^32 connections
     auto c = std::make_unique<Connection>(this, serial, session_options_, &relp_counters_);
     c->fd.Reset(fd);
+    if (transport_ != nullptr) {
+      c->stream = transport_->Wrap(fd);
+    } else {
+      c->stream = std::make_unique<PlainConnection>(fd);
+    }
+    if (c->stream == nullptr) {
+      accept_errors_->Inc();
+      continue;  // c closes fd
+    }
+    c->src = src;
+    c->accepted = clock_.Now();
     c->sender_len = FormatSender(reinterpret_cast<const sockaddr*>(&ss), c->sender).size();
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -202,14 +263,31 @@ void RelpListener::AcceptSome() {
   }
 }
 
+bool RelpListener::Reading(const Connection* c) const {
+  return !stopping_ && !c->paused && c->held.empty() && c->session.WantsInput();
+}
+
+void RelpListener::Charge(Connection* c, uint64_t frames) {
+  if (!limiter_.enabled() || frames == 0) return;
+  if (limiter_.TakeWithDebt(c->src, round_now_, static_cast<double>(frames)) || c->paused) return;
+  c->paused = true;
+  paused_.push_back(c->serial);
+  rate_limit_pauses_->Inc();
+}
+
 void RelpListener::FeedHeld(Connection* c) {
-  if (c->held.empty() || stopping_ || !c->session.WantsInput() || !sink_->HasCapacity()) return;
+  if (c->held.empty() || stopping_ || c->paused || !c->session.WantsInput() ||
+      !sink_->HasCapacity()) {
+    return;
+  }
+  const uint64_t frames_before = pending_frames_;
   size_t used = c->session.Feed(c->held);
   if (c->session.Done()) {
     c->held.clear();
   } else {
     c->held.erase(0, used);
   }
+  Charge(c, pending_frames_ - frames_before);
 }
 
 bool RelpListener::ReadOnce(Connection* c) {
@@ -217,31 +295,54 @@ bool RelpListener::ReadOnce(Connection* c) {
     FeedHeld(c);
     return true;
   }
-  ssize_t n = ::recv(c->fd.get(), read_buf_.data(), read_buf_.size(), 0);
-  if (n > 0) {
-    pending_bytes_ += static_cast<uint64_t>(n);
-    std::string_view in(read_buf_.data(), static_cast<size_t>(n));
-    size_t used = c->session.Feed(in);
-    if (used < in.size() && !c->session.Done()) {
-      c->held.assign(in.substr(used));
-      held_.push_back(c->serial);
+  c->read_wants_write = false;
+  const IoResult r = c->stream->Read(read_buf_.data(), read_buf_.size());
+  switch (r.status) {
+    case IoStatus::kOk: {
+      pending_bytes_ += r.bytes;
+      const uint64_t frames_before = pending_frames_;
+      std::string_view in(read_buf_.data(), r.bytes);
+      size_t used = c->session.Feed(in);
+      if (used < in.size() && !c->session.Done()) {
+        c->held.assign(in.substr(used));
+        held_.push_back(c->serial);
+      }
+      Charge(c, pending_frames_ - frames_before);
+      return true;
     }
-    return true;
+    case IoStatus::kWantRead:
+      return true;
+    case IoStatus::kWantWrite:
+      c->read_wants_write = true;
+      return true;
+    case IoStatus::kClosed:
+    case IoStatus::kError:
+      break;
   }
-  if (n == 0) return false;
-  return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+  return false;
 }
 
 bool RelpListener::WriteOut(Connection* c) {
+  c->write_wants_read = false;
   while (!c->session.PendingOutput().empty()) {
+    // PendingOutput() only grows at its end while a write waits, so a retry
+    // starts with the bytes the transport was given before (TLS needs that).
     std::string_view out = c->session.PendingOutput();
-    ssize_t n = ::send(c->fd.get(), out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n > 0) {
-      c->session.ConsumeOutput(static_cast<size_t>(n));
-      continue;
+    const IoResult r = c->stream->Write(out.data(), out.size());
+    switch (r.status) {
+      case IoStatus::kOk:
+        if (r.bytes == 0) return true;  // nothing taken: wait for EPOLLOUT
+        c->session.ConsumeOutput(r.bytes);
+        continue;
+      case IoStatus::kWantWrite:
+        return true;  // Settle asks for EPOLLOUT while output is pending
+      case IoStatus::kWantRead:
+        c->write_wants_read = true;  // e.g. TLS must read a record first
+        return true;
+      case IoStatus::kClosed:
+      case IoStatus::kError:
+        return false;
     }
-    if (n < 0 && errno == EINTR) continue;
-    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
   }
   return true;
 }
@@ -252,15 +353,21 @@ bool RelpListener::Settle(Connection* c) {
     CloseConnection(c->serial);
     return false;
   }
+  const bool reading = Reading(c);
   uint32_t want = 0;
-  if (!stopping_ && c->held.empty() && c->session.WantsInput()) want |= EPOLLIN;
-  if (output) want |= EPOLLOUT;
+  if (reading || c->write_wants_read) want |= EPOLLIN;
+  if ((output && !c->write_wants_read) || (reading && c->read_wants_write)) want |= EPOLLOUT;
   if (want != c->events) {
     epoll_event ev{};
     ev.events = want;
     ev.data.u64 = c->serial;
     epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, c->fd.get(), &ev);
     c->events = want;
+  }
+  // Input already decrypted by TLS would not wake epoll.
+  if (reading && !c->in_buffered && c->stream->HasBufferedInput()) {
+    c->in_buffered = true;
+    buffered_.push_back(c->serial);
   }
   return true;
 }
@@ -324,6 +431,74 @@ void RelpListener::RefeedHeld() {
   held_.resize(keep);
 }
 
+int RelpListener::ResumeReady(TimePoint now) {
+  if (paused_.empty()) return -1;
+  Duration next = std::chrono::milliseconds(kMaxClockCheckMs);
+  std::vector<uint32_t> resumed;
+  std::erase_if(paused_, [&](uint32_t serial) {
+    auto it = conns_.find(serial);
+    if (it == conns_.end()) return true;
+    Connection* c = it->second.get();
+    const Duration wait = limiter_.TimeUntilToken(c->src, now);
+    if (wait > Duration::zero()) {
+      next = std::min(next, wait);
+      return false;
+    }
+    c->paused = false;
+    resumed.push_back(serial);
+    return true;
+  });
+  for (uint32_t serial : resumed) {
+    auto it = conns_.find(serial);
+    if (it == conns_.end()) continue;
+    // Held input (in held_) is fed by RefeedHeld; otherwise read on EPOLLIN.
+    Settle(it->second.get());
+  }
+  if (paused_.empty()) return -1;
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(next).count();
+  return static_cast<int>(std::clamp<int64_t>(ms, 1, kMaxClockCheckMs));
+}
+
+void RelpListener::ServeBuffered() {
+  std::vector<uint32_t> serve;
+  serve.swap(buffered_);
+  for (size_t i = 0; i < serve.size(); ++i) {
+    auto it = conns_.find(serve[i]);
+    if (it == conns_.end()) continue;
+    Connection* c = it->second.get();
+    if (!sink_->HasCapacity()) {
+      buffered_.insert(buffered_.end(), serve.begin() + static_cast<ptrdiff_t>(i), serve.end());
+      return;
+    }
+    // Not reading now: Settle lists it again once it reads again.
+    c->in_buffered = false;
+    if (!Reading(c)) continue;
+    if (!ReadOnce(c) || !WriteOut(c)) {
+      CloseConnection(c->serial);
+      continue;
+    }
+    Settle(c);
+  }
+}
+
+void RelpListener::CloseExpiredHandshakes(TimePoint now) {
+  if (transport_ == nullptr) return;
+  if (now - last_expiry_scan_ < std::chrono::seconds(1) &&
+      now - last_expiry_scan_ >= Duration::zero()) {
+    return;
+  }
+  last_expiry_scan_ = now;
+  const auto limit = std::chrono::seconds(options_.handshake_timeout_secs);
+  std::vector<uint32_t> expired;
+  for (const auto& [serial, c] : conns_) {
+    if (!c->stream->Established() && now - c->accepted >= limit) {
+      c->stream->HandshakeTimedOut();
+      expired.push_back(serial);
+    }
+  }
+  for (uint32_t serial : expired) CloseConnection(serial);
+}
+
 void RelpListener::EnterStopping() {
   stopping_ = true;
   held_.clear();
@@ -364,6 +539,13 @@ void RelpListener::PublishCounters() {
 }
 
 void RelpListener::Run() {
+  // OpenSSL writes with write(2): a client gone away must give EPIPE here,
+  // not kill the process (the signal is thread-directed).
+  sigset_t block;
+  sigemptyset(&block);
+  sigaddset(&block, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &block, nullptr);
+
   std::vector<epoll_event> events(kMaxEvents);
   std::chrono::steady_clock::time_point deadline{};
   bool deadline_set = false;
@@ -396,7 +578,10 @@ void RelpListener::Run() {
       }
       continue;
     }
-    const int timeout = phase == 2 ? kShutdownPollMs : -1;
+    int timeout = phase == 2 ? kShutdownPollMs : -1;
+    if (!stopping_) timeout = MinTimeout(timeout, ResumeReady(round_now_));
+    if (transport_ != nullptr && !conns_.empty()) timeout = MinTimeout(timeout, kMaxClockCheckMs);
+    if (!stopping_ && !buffered_.empty()) timeout = 0;
     int n = epoll_wait(epoll_fd_.get(), events.data(), kMaxEvents, timeout);
     if (n < 0 && errno != EINTR) break;
     for (int i = 0; i < n; ++i) {
@@ -414,14 +599,16 @@ void RelpListener::Run() {
       auto it = conns_.find(static_cast<uint32_t>(tag));
       if (it == conns_.end()) continue;
       Connection* c = it->second.get();
-      if (ev & EPOLLOUT) {
+      const bool in = (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0;
+      const bool out = (ev & EPOLLOUT) != 0;
+      if (out || (in && c->write_wants_read)) {
         if (!WriteOut(c)) {
           CloseConnection(c->serial);
           continue;
         }
       }
-      if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-        if (stopping_ || (c->events & EPOLLIN) == 0) {
+      if (in || (out && c->read_wants_write)) {
+        if (!Reading(c)) {
           // Not reading: only a hang-up or error matters.
           if (ev & (EPOLLHUP | EPOLLERR)) {
             CloseConnection(c->serial);
@@ -438,6 +625,8 @@ void RelpListener::Run() {
       }
       Settle(c);
     }
+    if (!stopping_ && !buffered_.empty() && sink_->HasCapacity()) ServeBuffered();
+    if (!stopping_) CloseExpiredHandshakes(clock_.Now());
     if (!stopping_ && pending_frames_ > 0) sink_->Flush();
     PublishCounters();
   }
@@ -445,6 +634,7 @@ void RelpListener::Run() {
   for (auto& [serial, c] : conns_) {
     if (!c->server_closed) c->session.ServerClose();
     WriteOut(c.get());
+    c->stream->Shutdown();
   }
   conns_.clear();
   PublishCounters();

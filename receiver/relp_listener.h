@@ -1,6 +1,7 @@
-// Syslog over RELP: many connections, one epoll thread, one RelpSession per
-// connection; a message is acknowledged to its sender only once the pipeline
-// reports it stored (AckSink), so a crash never loses an acknowledged message.
+// Syslog over RELP (relp://) and RELP over TLS (relp+tls://): many
+// connections, one epoll thread, one RelpSession per connection; a message is
+// acknowledged to its sender only once the pipeline reports it stored
+// (AckSink), so a crash never loses an acknowledged message.
 #ifndef KONSEKI_RECEIVER_RELP_LISTENER_H_
 #define KONSEKI_RECEIVER_RELP_LISTENER_H_
 
@@ -17,13 +18,17 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/alert.h"
 #include "common/clock.h"
 #include "common/frame.h"
 #include "common/metrics.h"
 #include "common/status.h"
 #include "receiver/listen_address.h"
 #include "receiver/relp_session.h"
+#include "receiver/sender_allowlist.h"
 #include "receiver/socket_util.h"
+#include "receiver/stream_connection.h"
+#include "receiver/token_bucket.h"
 #include "receiver/unique_fd.h"
 
 namespace konseki::receiver {
@@ -46,6 +51,24 @@ struct RelpListenerOptions {
   int shutdown_timeout_ms = 5000;
   // listen(2) backlog.
   int backlog = 1024;
+  // relp+tls:// only: a connection whose TLS handshake has not completed this
+  // long after accept (by the injected Clock, checked about once a clock
+  // second) is closed and counted as a handshake failure, reason="timeout".
+  int handshake_timeout_secs = 10;
+  // Senders accepted; default-constructed = everyone. A connection from
+  // elsewhere is accepted and closed at once (before any TLS handshake),
+  // counted and reported to `alerts`.
+  SenderAllowlist allow;
+  // Per-source-address token bucket (all connections from one address share
+  // it). A sender over its rate is not read until its bucket refills: its
+  // RELP window fills, its acks slow down, nothing is dropped. Disabled by
+  // default.
+  TokenBucketOptions rate_limit;
+  // Where refusals are reported (sign "receiver.refused", rate-limited per
+  // RefusalReporterOptions); null = not reported. Not owned; must be
+  // thread-safe and outlive the listener.
+  AlertSink* alerts = nullptr;
+  RefusalReporterOptions refusal_alerts;
 };
 
 // Accepts RELP connections and serves all of them on one thread.
@@ -61,9 +84,17 @@ struct RelpListenerOptions {
 // the cookies and wakes the epoll thread, which marks them acked in their
 // sessions and writes the "rsp 200 OK" answers at once.
 //
-// Backpressure: while sink->HasCapacity() is false, or while a connection's
-// window is full, nothing is read (data waits in the kernel, the sender's
-// window closes); nothing is dropped.
+// Backpressure: while sink->HasCapacity() is false, while a connection's
+// window is full, or while its sender is over its rate limit, nothing is read
+// (data waits in the kernel, the sender's window closes); nothing is dropped.
+//
+// Transport: relp:// reads and writes the socket; relp+tls:// is given a
+// StreamTransport (TlsTransport from receiver/tls_connection.h) that wraps
+// each accepted socket in TLS from the first byte, as librelp's tls="on"
+// does (no STARTTLS). The RELP code is the same for both: the epoll interest
+// follows what the transport waits for, so a write that needs the socket
+// readable (or a read that needs it writable) is resumed on that event, and
+// input TLS has already decrypted is served without waiting for epoll.
 //
 // Stopping is two-phase because acknowledgements come from the workers, which
 // drain only after the listeners stopped:
@@ -76,7 +107,7 @@ struct RelpListenerOptions {
 //      serverclose to every session, closes all connections and joins.
 // Unacknowledged messages stay with the sender and are resent on reconnect.
 //
-// Metrics (listener = address.ToString(), transport = "relp"):
+// Metrics (listener = address.ToString(), transport = "relp" or "relp+tls"):
 //   konseki_received_messages_total{listener,transport}, konseki_received_bytes_total
 //   konseki_truncated_messages_total{listener}
 //   konseki_connections{listener} (gauge)
@@ -84,17 +115,25 @@ struct RelpListenerOptions {
 //   konseki_accept_errors_total{listener}
 //   konseki_relp_late_acks_total{listener}
 //   konseki_relp_* session counters (RelpCounters)
+//   konseki_refused_senders_total{listener,transport} (connections not allowed)
+//   konseki_suppressed_alerts_total{sign="receiver.refused"}
+//   konseki_rate_limit_pauses_total{listener,transport} (a connection stopped
+//     being read because its sender ran out of tokens)
+//   relp+tls:// also the TLS counters of TlsCounters (konseki_tls_handshakes_total,
+//     konseki_tls_handshake_failures_total{listener,reason}, ...), registered
+//     by the TlsTransport under the same listener name.
 //
 // Thread-safety: Bind, Start, Stop, Shutdown and the destructor are called
 // from one control thread; port() and Acknowledge() from any thread.
 class RelpListener final : public AckSink {
  public:
   // Creates, binds and listens; no thread runs yet. The registry and clock
-  // must outlive the listener.
-  static StatusOr<std::unique_ptr<RelpListener>> Bind(const ListenAddress& address,
-                                                      const RelpListenerOptions& options,
-                                                      uint16_t listener_id,
-                                                      MetricsRegistry& metrics, const Clock& clock);
+  // must outlive the listener. transport: null for relp://, required for
+  // relp+tls:// (the listener owns it and uses it from its thread only).
+  static StatusOr<std::unique_ptr<RelpListener>> Bind(
+      const ListenAddress& address, const RelpListenerOptions& options, uint16_t listener_id,
+      MetricsRegistry& metrics, const Clock& clock,
+      std::unique_ptr<StreamTransport> transport = nullptr);
   RelpListener(const RelpListener&) = delete;
   RelpListener& operator=(const RelpListener&) = delete;
   // Shutdown() if running. Must not run while a worker may still call
@@ -121,16 +160,29 @@ class RelpListener final : public AckSink {
 
   RelpListener(const ListenAddress& address, const RelpListenerOptions& options,
                uint16_t listener_id, MetricsRegistry& metrics, const Clock& clock, UniqueFd fd,
-               WakeFd wake);
+               WakeFd wake, std::unique_ptr<StreamTransport> transport);
   void Run();
   void AcceptSome();
   void OnSyslog(Connection* c, uint32_t txnr, std::string_view data, bool truncated);
+  // True if c is to be read now (not stopping, nothing held back, window
+  // open, sender within its rate).
+  bool Reading(const Connection* c) const;
   // Reads one chunk (or re-feeds held input). Returns false if the connection
   // must be closed.
   bool ReadOnce(Connection* c);
+  // Takes tokens for `frames` messages just fed; pauses c if its sender ran out.
+  void Charge(Connection* c, uint64_t frames);
+  // Un-pauses connections whose sender has a token again; returns the epoll
+  // timeout (ms) until the next check, -1 if nothing is paused.
+  int ResumeReady(TimePoint now);
+  // Reads connections whose transport holds decrypted input epoll cannot see.
+  void ServeBuffered();
+  // Closes connections still handshaking after handshake_timeout_secs.
+  void CloseExpiredHandshakes(TimePoint now);
   // Feeds held-back input if the session takes it again.
   void FeedHeld(Connection* c);
-  // Writes pending output. Returns false on a write error.
+  // Writes pending output (as far as the socket takes it). Returns false on
+  // a write error.
   bool WriteOut(Connection* c);
   // Updates the epoll interest set; closes the connection when it is finished.
   // Returns false if the connection was closed.
@@ -146,6 +198,7 @@ class RelpListener final : public AckSink {
   const RelpListenerOptions options_;
   const uint16_t listener_id_;
   const Clock& clock_;
+  const std::unique_ptr<StreamTransport> transport_;  // null: plain sockets
   UniqueFd listen_fd_;
   WakeFd wake_;
   UniqueFd epoll_fd_;
@@ -170,7 +223,12 @@ class RelpListener final : public AckSink {
   std::vector<char> read_buf_;
   std::vector<uint64_t> ack_buf_;
   std::vector<uint32_t> touched_;
-  std::vector<uint32_t> held_;  // serials of connections with held input
+  std::vector<uint32_t> held_;      // serials of connections with held input
+  std::vector<uint32_t> paused_;    // serials of rate-limited connections
+  std::vector<uint32_t> buffered_;  // serials with input buffered in the transport
+  RefusalReporter reporter_;
+  SenderRateLimiter limiter_;
+  TimePoint last_expiry_scan_;
   bool stopping_ = false;
   TimePoint round_now_;
   uint64_t pending_frames_ = 0;
@@ -186,6 +244,8 @@ class RelpListener final : public AckSink {
   Counter* rejected_max_connections_;
   Counter* accept_errors_;
   Counter* late_acks_;
+  Counter* refused_senders_;
+  Counter* rate_limit_pauses_;
   Gauge* connections_;
 };
 

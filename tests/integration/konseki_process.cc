@@ -134,7 +134,7 @@ bool Konseki::Start(const TempDir& dir, const std::string& config_yaml, std::str
     *error = "konseki did not start:\n" + err;
     return false;
   }
-  static const std::regex kListen(R"(listening on (udp|tcp|relp|tls)://\S*:(\d+))");
+  static const std::regex kListen(R"(listening on (udp|tcp|relp|tls|relp\+tls)://\S*:(\d+))");
   for (std::sregex_iterator it(err.begin(), err.end(), kListen), end; it != end; ++it) {
     ports_.emplace((*it)[1].str(), std::stoi((*it)[2].str()));
   }

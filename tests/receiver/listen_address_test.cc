@@ -34,6 +34,8 @@ TEST(ListenAddressTest, ParsesBracketedIpv6AndCanonicalizes) {
 TEST(ListenAddressTest, ParsesRelpTlsAndUppercaseScheme) {
   EXPECT_EQ(ListenAddress::Parse("relp://[::]:2514")->transport, Transport::kRelp);
   EXPECT_EQ(ListenAddress::Parse("tls://10.0.0.1:6514")->transport, Transport::kTls);
+  EXPECT_EQ(ListenAddress::Parse("RELP+TLS://10.0.0.1:2515")->transport, Transport::kRelpTls);
+  EXPECT_EQ(ListenAddress::Parse("relp+tls://[::1]:2515")->ToString(), "relp+tls://[::1]:2515");
   EXPECT_EQ(ListenAddress::Parse("UDP://1.2.3.4:0")->ToString(), "udp://1.2.3.4:0");
 }
 

@@ -18,4 +18,4 @@ konseki_add_test(relp_alloc_test
 # RelpListener with librelp's client and a sink that acks like the workers.
 konseki_add_test(relp_listener_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/relp_listener_test.cc
-  LIBS konseki_net PkgConfig::RELP)
+  LIBS konseki_net konseki_tls PkgConfig::RELP)

@@ -1,7 +1,8 @@
-// RelpListener against librelp's real client (and raw sockets for the corner
-// cases), with a test sink that plays the pipeline: it records frames and
-// acknowledges them from its own thread, in batches, through the listener's
-// AckSink, as the workers do after the archive write.
+// RelpListener against librelp's real client (plain and TLS, with both of
+// librelp's TLS libraries) and raw sockets for the corner cases, with a test
+// sink that plays the pipeline: it records frames and acknowledges them from
+// its own thread, in batches, through the listener's AckSink, as the workers
+// do after the archive write.
 #include "receiver/relp_listener.h"
 
 #include <arpa/inet.h>
@@ -15,14 +16,19 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/alert.h"
 #include "common/clock.h"
 #include "common/metrics.h"
+#include "receiver/tls_connection.h"
+#include "receiver/tls_context.h"
+#include "tests/receiver/tls_test_util.h"
 
 extern "C" {
 #include <librelp.h>
@@ -160,10 +166,18 @@ void RecordRelpError(void* usr, char* objinfo, char* errmsg, relpRetVal code) {
                                                          " (" + std::to_string(code) + ")");
 }
 
+// librelp client TLS settings (tls="on" in omrelp terms).
+struct ClientTls {
+  std::string lib;  // "gnutls" or "openssl" (relpEngineSetTLSLibByName)
+  std::string ca_file;
+  testing::CertFiles own;      // the client's certificate and key
+  std::string permitted_peer;  // server name for authmode "name"
+};
+
 // librelp's client: sends every message, then closes the session (which
 // waits for every answer). Returns librelp's errors; empty = all acked.
 std::vector<std::string> SendWithLibrelp(uint16_t port, const std::vector<std::string>& messages,
-                                         int window) {
+                                         int window, const ClientTls* tls = nullptr) {
   std::vector<std::string> errors;
   relpEngine_t* engine = nullptr;
   relpClt_t* client = nullptr;
@@ -171,9 +185,14 @@ std::vector<std::string> SendWithLibrelp(uint16_t port, const std::vector<std::s
     if (r != RELP_RET_OK) errors.push_back(std::string(what) + " returned " + std::to_string(r));
     return r == RELP_RET_OK;
   };
+  auto text = [](const std::string& s) { return const_cast<char*>(s.c_str()); };
   if (!check(relpEngineConstruct(&engine), "relpEngineConstruct")) return errors;
   check(relpEngineSetDbgprint(engine, IgnoreRelpDebug), "relpEngineSetDbgprint");
   check(relpEngineSetOnErr(engine, RecordRelpError), "relpEngineSetOnErr");
+  // After the debug callback: librelp logs through it unconditionally here.
+  if (tls != nullptr) {
+    check(relpEngineSetTLSLibByName(engine, tls->lib.c_str()), "relpEngineSetTLSLibByName");
+  }
   check(
       relpEngineSetEnableCmd(engine, reinterpret_cast<unsigned char*>(const_cast<char*>("syslog")),
                              eRelpCmdState_Required),
@@ -182,6 +201,14 @@ std::vector<std::string> SendWithLibrelp(uint16_t port, const std::vector<std::s
     check(relpCltSetUsrPtr(client, &errors), "relpCltSetUsrPtr");
     check(relpCltSetTimeout(client, 10), "relpCltSetTimeout");
     check(relpCltSetWindowSize(client, window), "relpCltSetWindowSize");
+    if (tls != nullptr) {
+      check(relpCltEnableTLS(client), "relpCltEnableTLS");
+      check(relpCltSetCACert(client, text(tls->ca_file)), "relpCltSetCACert");
+      check(relpCltSetOwnCert(client, text(tls->own.cert)), "relpCltSetOwnCert");
+      check(relpCltSetPrivKey(client, text(tls->own.key)), "relpCltSetPrivKey");
+      check(relpCltSetAuthMode(client, text("name")), "relpCltSetAuthMode");
+      check(relpCltAddPermittedPeer(client, text(tls->permitted_peer)), "relpCltAddPermittedPeer");
+    }
     std::string port_text = std::to_string(port);
     if (check(relpCltConnect(client, AF_INET, reinterpret_cast<unsigned char*>(port_text.data()),
                              reinterpret_cast<unsigned char*>(const_cast<char*>("127.0.0.1"))),
@@ -209,12 +236,14 @@ std::vector<std::string> MakeMessages(size_t n) {
   return out;
 }
 
-class RelpListenerTest : public testing::Test {
+class RelpListenerTest : public ::testing::Test {
  protected:
-  void Listen(const RelpListenerOptions& options) {
-    auto addr = ListenAddress::Parse("relp://127.0.0.1:0");
+  void Listen(const RelpListenerOptions& options,
+              std::unique_ptr<StreamTransport> transport = nullptr,
+              const std::string& uri = "relp://127.0.0.1:0") {
+    auto addr = ListenAddress::Parse(uri);
     ASSERT_TRUE(addr.ok()) << addr.status().ToString();
-    auto l = RelpListener::Bind(*addr, options, 3, metrics_, clock_);
+    auto l = RelpListener::Bind(*addr, options, 3, metrics_, clock_, std::move(transport));
     ASSERT_TRUE(l.ok()) << l.status().ToString();
     listener_ = std::move(l).value();
     ASSERT_NE(listener_->port(), 0);
@@ -239,7 +268,8 @@ class RelpListenerTest : public testing::Test {
   }
 
   MetricsRegistry metrics_;
-  SystemClock clock_;
+  // Stands still unless a test advances it (rate limits, handshake timeouts).
+  FakeClock clock_;
   AckingSink sink_;
   std::unique_ptr<RelpListener> listener_;
 };
@@ -247,7 +277,7 @@ class RelpListenerTest : public testing::Test {
 TEST_F(RelpListenerTest, EveryMessageDeliveredOnceAndAcknowledged) {
   Listen(RelpListenerOptions{});
   const std::vector<std::string> messages = MakeMessages(5000);
-  EXPECT_THAT(SendWithLibrelp(listener_->port(), messages, 128), testing::IsEmpty());
+  EXPECT_THAT(SendWithLibrelp(listener_->port(), messages, 128), ::testing::IsEmpty());
   // The client's close is answered only after every ack: all are in by now.
   EXPECT_EQ(sink_.frames(), messages);
   const std::vector<uint64_t> cookies = sink_.cookies();
@@ -264,8 +294,8 @@ TEST_F(RelpListenerTest, EveryMessageDeliveredOnceAndAcknowledged) {
 
 TEST_F(RelpListenerTest, ConnectionsGetDistinctSerials) {
   Listen(RelpListenerOptions{});
-  EXPECT_THAT(SendWithLibrelp(listener_->port(), MakeMessages(10), 128), testing::IsEmpty());
-  EXPECT_THAT(SendWithLibrelp(listener_->port(), MakeMessages(10), 128), testing::IsEmpty());
+  EXPECT_THAT(SendWithLibrelp(listener_->port(), MakeMessages(10), 128), ::testing::IsEmpty());
+  EXPECT_THAT(SendWithLibrelp(listener_->port(), MakeMessages(10), 128), ::testing::IsEmpty());
   const std::vector<uint64_t> cookies = sink_.cookies();
   ASSERT_EQ(cookies.size(), 20u);
   EXPECT_NE(cookies[0] >> 32, cookies[10] >> 32);
@@ -282,7 +312,7 @@ TEST_F(RelpListenerTest, WindowBoundsUnacknowledgedMessagesPerConnection) {
   ASSERT_TRUE(sink_.WaitForFrames(7));
   sink_.SetAcking(true);
   client.join();
-  EXPECT_THAT(errors, testing::IsEmpty());
+  EXPECT_THAT(errors, ::testing::IsEmpty());
   EXPECT_EQ(sink_.frames().size(), 400u);
   // The open takes one slot of the window until it is answered.
   EXPECT_LE(sink_.max_unacked(), 8u);
@@ -307,7 +337,7 @@ TEST_F(RelpListenerTest, HeldInputResumesWhenCapacityReturnsAfterTheLastAck) {
   ASSERT_EQ(Metric("konseki_relp_acks_total"), 4);
   sink_.SetCapacity(true);
   client.join();
-  EXPECT_THAT(errors, testing::IsEmpty());
+  EXPECT_THAT(errors, ::testing::IsEmpty());
   EXPECT_EQ(sink_.frames(), MakeMessages(200));
 }
 
@@ -333,7 +363,7 @@ TEST_F(RelpListenerTest, FullPipelineStopsReadingUntilCapacityReturns) {
   EXPECT_LE(sink_.pushes_without_capacity(), 256u / 40u);
   sink_.SetCapacity(true);
   client.join();
-  EXPECT_THAT(errors, testing::IsEmpty());
+  EXPECT_THAT(errors, ::testing::IsEmpty());
   const std::vector<std::string> frames = sink_.frames();
   EXPECT_EQ(frames.size(), 3000u);
   const std::vector<std::string> want = MakeMessages(3000);
@@ -342,11 +372,18 @@ TEST_F(RelpListenerTest, FullPipelineStopsReadingUntilCapacityReturns) {
   }
 }
 
-// A raw client: open, one syslog frame, then read the answers.
+// A raw client: open, one syslog frame, then read the answers. source: the
+// loopback address to connect from (another 127/8 address is another sender).
 class RawRelpClient {
  public:
-  explicit RawRelpClient(uint16_t port) {
+  explicit RawRelpClient(uint16_t port, const char* source = nullptr) {
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    if (source != nullptr) {
+      sockaddr_in from{};
+      from.sin_family = AF_INET;
+      inet_pton(AF_INET, source, &from.sin_addr);
+      bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from);
+    }
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
@@ -403,7 +440,7 @@ TEST_F(RelpListenerTest, FrameCompletedAfterAnotherConnectionsReadArrivesIntact)
   ASSERT_TRUE(sink_.WaitForFrames(1));
   a.Send("\n");
   ASSERT_TRUE(sink_.WaitForFrames(2));
-  EXPECT_THAT(sink_.frames(), testing::ElementsAre("XXXXX", "hello"));
+  EXPECT_THAT(sink_.frames(), ::testing::ElementsAre("XXXXX", "hello"));
 }
 
 TEST_F(RelpListenerTest, AckForClosedConnectionIsCountedAsLate) {
@@ -435,9 +472,9 @@ TEST_F(RelpListenerTest, StopReleasesSinkAndShutdownAnswersThenCloses) {
   c.Send("3 syslog 5 later\n");  // not read any more: the sender keeps it
   sink_.SetAcking(true);         // the "workers" drain and ack
   const std::string got = c.ReadUntil("serverclose");
-  EXPECT_THAT(got, testing::HasSubstr("2 rsp 6 200 OK"));
-  EXPECT_THAT(got, testing::Not(testing::HasSubstr("3 rsp")));
-  EXPECT_THAT(got, testing::HasSubstr("0 serverclose 0"));
+  EXPECT_THAT(got, ::testing::HasSubstr("2 rsp 6 200 OK"));
+  EXPECT_THAT(got, ::testing::Not(::testing::HasSubstr("3 rsp")));
+  EXPECT_THAT(got, ::testing::HasSubstr("0 serverclose 0"));
   listener_->Shutdown();
   EXPECT_EQ(sink_.pushes_after_release(), 0u);
   EXPECT_EQ(sink_.frames().size(), 1u);
@@ -456,8 +493,8 @@ TEST_F(RelpListenerTest, ShutdownGivesUpOnMissingAcksAfterTimeout) {
   ASSERT_TRUE(sink_.WaitForFrames(1));
   listener_->Shutdown();  // the ack never comes
   const std::string got = c.ReadUntil("serverclose");
-  EXPECT_THAT(got, testing::HasSubstr("0 serverclose 0"));
-  EXPECT_THAT(got, testing::Not(testing::HasSubstr("2 rsp")));
+  EXPECT_THAT(got, ::testing::HasSubstr("0 serverclose 0"));
+  EXPECT_THAT(got, ::testing::Not(::testing::HasSubstr("2 rsp")));
 }
 
 TEST_F(RelpListenerTest, ConnectionsBeyondTheLimitAreRejected) {
@@ -484,6 +521,269 @@ TEST(RelpListenerBindTest, RejectsOtherTransportsAndZeroLimits) {
   RelpListenerOptions o;
   o.max_unacked_per_connection = 0;
   EXPECT_FALSE(RelpListener::Bind(*relp, o, 0, metrics, clock).ok());
+}
+
+class RecordingAlertSink : public AlertSink {
+ public:
+  void Emit(const Alert& a) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    alerts_.push_back(a);
+  }
+  std::vector<Alert> alerts() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return alerts_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<Alert> alerts_;
+};
+
+std::string Field(const Alert& a, const std::string& key) {
+  for (const auto& [k, v] : a.fields) {
+    if (k == key) return v;
+  }
+  return "<absent>";
+}
+
+// n syslog frames with txnr from, from + 1, ... (the open was txnr 1).
+std::string SyslogFrames(const std::string& tag, int from, int n) {
+  std::string out;
+  for (int t = from; t < from + n; ++t) {
+    const std::string data = tag + "-" + std::to_string(t);
+    out += std::to_string(t) + " syslog " + std::to_string(data.size()) + " " + data + "\n";
+  }
+  return out;
+}
+
+size_t CountWithPrefix(const std::vector<std::string>& frames, const std::string& prefix) {
+  return static_cast<size_t>(std::count_if(
+      frames.begin(), frames.end(), [&](const std::string& f) { return f.rfind(prefix, 0) == 0; }));
+}
+
+TEST_F(RelpListenerTest, SenderOutsideAllowlistIsClosedCountedAndAlerted) {
+  RecordingAlertSink alerts;
+  RelpListenerOptions o;
+  o.allow = *SenderAllowlist::Parse({"10.0.0.0/8"});
+  o.alerts = &alerts;
+  Listen(o);
+  const Labels lt = {{"listener", "relp://127.0.0.1:0"}, {"transport", "relp"}};
+  for (int i = 1; i <= 2; ++i) {
+    RawRelpClient c(listener_->port());
+    ASSERT_TRUE(c.ok());
+    c.Send(kOpen);
+    // Closed without an answer, not even to the open.
+    EXPECT_EQ(c.ReadUntil("rsp"), "");
+    ASSERT_TRUE(WaitForMetric("konseki_refused_senders_total", lt, i));
+  }
+  EXPECT_TRUE(sink_.frames().empty());
+  EXPECT_EQ(Metric("konseki_connections", {{"listener", "relp://127.0.0.1:0"}}), 0);
+  const std::vector<Alert> got = alerts.alerts();
+  ASSERT_EQ(got.size(), 1u);  // one per source address per minute
+  EXPECT_EQ(got[0].sign, "receiver.refused");
+  EXPECT_EQ(Field(got[0], "src_ip"), "127.0.0.1");
+  EXPECT_EQ(Field(got[0], "listener"), "relp://127.0.0.1:0");
+  EXPECT_EQ(Field(got[0], "transport"), "relp");
+}
+
+TEST_F(RelpListenerTest, AllowlistAcceptsListedSenders) {
+  RecordingAlertSink alerts;
+  RelpListenerOptions o;
+  o.allow = *SenderAllowlist::Parse({"10.0.0.0/8", "127.0.0.0/8"});
+  o.alerts = &alerts;
+  Listen(o);
+  EXPECT_THAT(SendWithLibrelp(listener_->port(), MakeMessages(100), 128), ::testing::IsEmpty());
+  EXPECT_EQ(sink_.frames(), MakeMessages(100));
+  EXPECT_TRUE(alerts.alerts().empty());
+  EXPECT_EQ(Metric("konseki_refused_senders_total",
+                   {{"listener", "relp://127.0.0.1:0"}, {"transport", "relp"}}),
+            0);
+}
+
+// Rate limiting never drops: the over-rate sender is not read, so its frames
+// wait (in the kernel, then in its window) and are acked later; another
+// sender is served meanwhile.
+TEST_F(RelpListenerTest, RateLimitedSenderIsPausedNotDroppedOthersAreServed) {
+  RelpListenerOptions o;
+  o.rate_limit.messages_per_sec = 10;
+  o.rate_limit.burst = 5;
+  Listen(o);
+  const Labels lt = {{"listener", "relp://127.0.0.1:0"}, {"transport", "relp"}};
+  RawRelpClient fast(listener_->port(), "127.0.0.1");
+  ASSERT_TRUE(fast.ok());
+  fast.Send(std::string(kOpen) + SyslogFrames("fast", 2, 10));  // twice its burst
+  ASSERT_TRUE(WaitForMetric("konseki_rate_limit_pauses_total", lt, 1));
+  ASSERT_TRUE(sink_.WaitForFrames(10));  // what was read is delivered
+  fast.Send(SyslogFrames("fast", 12, 5));
+  // The fake clock stands still: the fast sender stays paused while another
+  // sender is read normally.
+  RawRelpClient calm(listener_->port(), "127.0.0.2");
+  ASSERT_TRUE(calm.ok());
+  calm.Send(std::string(kOpen) + SyslogFrames("calm", 2, 3));
+  EXPECT_THAT(calm.ReadUntil("4 rsp 6 200 OK"), ::testing::HasSubstr("4 rsp 6 200 OK"));
+  EXPECT_EQ(CountWithPrefix(sink_.frames(), "calm-"), 3u);
+  EXPECT_EQ(CountWithPrefix(sink_.frames(), "fast-"), 10u);
+  // Time passes: the fast sender is read again and everything is acked.
+  const auto end = std::chrono::steady_clock::now() + 10s;
+  while (CountWithPrefix(sink_.frames(), "fast-") < 15 && std::chrono::steady_clock::now() < end) {
+    clock_.Advance(500ms);
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_EQ(CountWithPrefix(sink_.frames(), "fast-"), 15u);
+  EXPECT_THAT(fast.ReadUntil("16 rsp 6 200 OK"), ::testing::HasSubstr("16 rsp 6 200 OK"));
+  EXPECT_EQ(
+      Metric("konseki_dropped_messages_total", {{"stage", "receiver"}, {"reason", "queue_full"}}),
+      0);
+}
+
+// RELP over TLS: librelp's client with tls="on" (TLS from the first byte),
+// with each TLS library librelp can use.
+struct RelpTlsPki {
+  std::string dir;
+  testing::CertFiles ca, server, client, intruder;
+};
+RelpTlsPki* tls_pki = nullptr;
+
+class RelpTlsTest : public RelpListenerTest, public ::testing::WithParamInterface<const char*> {
+ protected:
+  static constexpr char kUri[] = "relp+tls://127.0.0.1:0";
+
+  static void SetUpTestSuite() {
+    if (tls_pki != nullptr) return;
+    char tmpl[] = "/tmp/konseki_relp_tls_test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    tls_pki = new RelpTlsPki;
+    tls_pki->dir = tmpl;
+    testing::TestPki p(tls_pki->dir);
+    ASSERT_TRUE(
+        p.MakeCa("ca", "konseki test CA", &tls_pki->ca) &&
+        p.MakeLeaf("server", "konseki.test", "konseki.test", tls_pki->ca, &tls_pki->server) &&
+        p.MakeLeaf("client", "host1", "host1.clients.test", tls_pki->ca, &tls_pki->client) &&
+        p.MakeLeaf("intruder", "intruder", "intruder.other.test", tls_pki->ca, &tls_pki->intruder))
+        << p.error();
+  }
+  static void TearDownTestSuite() {
+    if (tls_pki != nullptr) std::filesystem::remove_all(tls_pki->dir);
+    delete tls_pki;
+    tls_pki = nullptr;
+  }
+
+  void ListenTls(bool mutual, const RelpListenerOptions& options = {}) {
+    TlsOptions t;
+    t.cert_file = tls_pki->server.cert;
+    t.key_file = tls_pki->server.key;
+    t.ca_file = tls_pki->ca.cert;
+    t.mutual = mutual;
+    if (mutual) t.permitted_peers = {"*.clients.test"};
+    auto ctx = TlsContext::Create(t);
+    ASSERT_TRUE(ctx.ok()) << ctx.status().ToString();
+    context_ = std::move(ctx).value();
+    Listen(options, std::make_unique<TlsTransport>(*context_, metrics_, kUri), kUri);
+  }
+  ClientTls Client(const testing::CertFiles& own) const {
+    return ClientTls{GetParam(), tls_pki->ca.cert, own, "konseki.test"};
+  }
+  double Failures(const char* reason) {
+    return Metric("konseki_tls_handshake_failures_total", {{"listener", kUri}, {"reason", reason}});
+  }
+
+  // Declared after the listener's owner (the base): destroyed after it.
+  std::unique_ptr<TlsContext> context_;
+};
+
+TEST_P(RelpTlsTest, EveryMessageDeliveredOnceAndAcknowledged) {
+  ListenTls(/*mutual=*/false);
+  const std::vector<std::string> messages = MakeMessages(3000);
+  const ClientTls tls = Client(tls_pki->client);
+  EXPECT_THAT(SendWithLibrelp(listener_->port(), messages, 128, &tls), ::testing::IsEmpty());
+  EXPECT_EQ(sink_.frames(), messages);
+  EXPECT_EQ(Metric("konseki_relp_acks_total"), 3000);
+  EXPECT_EQ(
+      Metric("konseki_received_messages_total", {{"listener", kUri}, {"transport", "relp+tls"}}),
+      3000);
+  EXPECT_EQ(Metric("konseki_tls_handshakes_total", {{"listener", kUri}}), 1);
+}
+
+// Tiny reads leave most of each TLS record decrypted inside OpenSSL, where
+// epoll cannot see it; a tiny window makes the acks (written while the
+// client keeps sending) gate every few messages.
+TEST_P(RelpTlsTest, SmallReadsAndWindowLoseNothing) {
+  RelpListenerOptions o;
+  o.read_chunk_bytes = 64;
+  o.max_unacked_per_connection = 4;
+  ListenTls(/*mutual=*/false, o);
+  const std::vector<std::string> messages = MakeMessages(2000);
+  const ClientTls tls = Client(tls_pki->client);
+  EXPECT_THAT(SendWithLibrelp(listener_->port(), messages, 64, &tls), ::testing::IsEmpty());
+  EXPECT_EQ(sink_.frames(), messages);
+  EXPECT_LE(sink_.max_unacked(), 4u);
+}
+
+TEST_P(RelpTlsTest, MutualTlsAcceptsPermittedClientAndRefusesOthers) {
+  ListenTls(/*mutual=*/true);
+  const ClientTls good = Client(tls_pki->client);
+  EXPECT_THAT(SendWithLibrelp(listener_->port(), MakeMessages(50), 128, &good),
+              ::testing::IsEmpty());
+  EXPECT_EQ(sink_.frames().size(), 50u);
+  const ClientTls bad = Client(tls_pki->intruder);
+  EXPECT_THAT(SendWithLibrelp(listener_->port(), MakeMessages(5), 128, &bad),
+              ::testing::Not(::testing::IsEmpty()));
+  EXPECT_TRUE(WaitForMetric("konseki_tls_handshake_failures_total",
+                            {{"listener", kUri}, {"reason", "peer_not_permitted"}}, 1));
+  EXPECT_EQ(sink_.frames().size(), 50u);
+  EXPECT_EQ(Metric("konseki_tls_handshakes_total", {{"listener", kUri}}), 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(LibrelpTlsLibs, RelpTlsTest, ::testing::Values("gnutls", "openssl"));
+
+using RelpTlsRawTest = RelpTlsTest;
+
+TEST_P(RelpTlsRawTest, PlainRelpToATlsListenerIsRefused) {
+  ListenTls(/*mutual=*/false);
+  RawRelpClient c(listener_->port());
+  ASSERT_TRUE(c.ok());
+  c.Send(kOpen);
+  EXPECT_THAT(c.ReadUntil("rsp"), ::testing::Not(::testing::HasSubstr("rsp")));
+  EXPECT_TRUE(WaitForMetric("konseki_tls_handshake_failures_total",
+                            {{"listener", kUri}, {"reason", "protocol_error"}}, 1));
+  EXPECT_TRUE(sink_.frames().empty());
+}
+
+TEST_P(RelpTlsRawTest, SilentClientIsClosedAfterTheHandshakeTimeout) {
+  RelpListenerOptions o;
+  o.handshake_timeout_secs = 10;
+  ListenTls(/*mutual=*/false, o);
+  RawRelpClient c(listener_->port());
+  ASSERT_TRUE(c.ok());
+  const Labels l = {{"listener", kUri}};
+  ASSERT_TRUE(WaitForMetric("konseki_connections", l, 1));
+  EXPECT_EQ(Failures("timeout"), 0);
+  // The fake clock decides; the listener re-reads it on its periodic wake-up.
+  const auto end = std::chrono::steady_clock::now() + 10s;
+  while (Failures("timeout") == 0 && std::chrono::steady_clock::now() < end) {
+    clock_.Advance(2s);
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(Failures("timeout"), 1);
+  EXPECT_EQ(c.ReadUntil("x"), "");  // closed by the listener
+  EXPECT_TRUE(WaitForMetric("konseki_connections", l, 0));
+}
+
+INSTANTIATE_TEST_SUITE_P(NoClientLib, RelpTlsRawTest, ::testing::Values("none"));
+
+TEST(RelpListenerBindTest, RelpTlsNeedsATransportAndRelpTakesNone) {
+  MetricsRegistry metrics;
+  SystemClock clock;
+  auto relp = ListenAddress::Parse("relp://127.0.0.1:0");
+  auto relp_tls = ListenAddress::Parse("relp+tls://127.0.0.1:0");
+  ASSERT_TRUE(relp.ok() && relp_tls.ok());
+  EXPECT_FALSE(RelpListener::Bind(*relp_tls, RelpListenerOptions{}, 0, metrics, clock).ok());
+  struct NoTransport : StreamTransport {
+    std::unique_ptr<StreamConnection> Wrap(int) override { return nullptr; }
+  };
+  EXPECT_FALSE(RelpListener::Bind(*relp, RelpListenerOptions{}, 0, metrics, clock,
+                                  std::make_unique<NoTransport>())
+                   .ok());
 }
 
 }  // namespace
