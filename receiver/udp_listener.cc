@@ -193,7 +193,6 @@ int UdpListener::ReceiveBatch() {
     if (cut) ++truncated;
     if (!sink_->Push(f)) ++refused;
   }
-  sink_->Flush();
   received_messages_->Inc(static_cast<uint64_t>(got) - refused_senders);
   if (refused_senders > 0) refused_senders_->Inc(refused_senders);
   if (rate_limited > 0) rate_limit_drops_->Inc(rate_limited);
@@ -210,8 +209,20 @@ int UdpListener::ReceiveBatch() {
   return got;
 }
 
+bool UdpListener::Drain(int* received) {
+  for (int b = 0; b < kMaxBatchesPerWake; ++b) {
+    const int got = ReceiveBatch();
+    *received += got;
+    if (got < static_cast<int>(msgs_.size())) return true;
+  }
+  return false;
+}
+
 void UdpListener::Run() {
   pollfd fds[2] = {{fd_.get(), POLLIN, 0}, {wake_.fd(), POLLIN, 0}};
+  const auto window = std::chrono::duration_cast<std::chrono::nanoseconds>(options_.gather_window);
+  const timespec gather = {static_cast<time_t>(window.count() / 1'000'000'000),
+                           static_cast<long>(window.count() % 1'000'000'000)};
   bool stopping = false;
   while (!stopping) {
     int r = poll(fds, 2, -1);
@@ -222,9 +233,18 @@ void UdpListener::Run() {
     stopping = (fds[1].revents & POLLIN) != 0;
     // On stop, still take what is already queued (bounded), so a datagram
     // that arrived before Stop() is not lost.
-    for (int b = 0; b < kMaxBatchesPerWake; ++b) {
-      if (ReceiveBatch() < static_cast<int>(msgs_.size())) break;
+    int received = 0;
+    const bool dry = Drain(&received);
+    if (received > 0 && dry && !stopping && window.count() > 0) {
+      // Let the stream gather rather than waking a worker per datagram: sleep
+      // on the wake fd only (Stop() still ends the wait at once), then take
+      // everything that arrived meanwhile in one go. Skipped when the socket
+      // did not run dry: then we are behind and must not wait.
+      int w = ppoll(&fds[1], 1, &gather, nullptr);
+      if (w > 0 && (fds[1].revents & POLLIN) != 0) stopping = true;
+      Drain(&received);
     }
+    if (received > 0) sink_->Flush();
   }
   sink_->Flush();
 }

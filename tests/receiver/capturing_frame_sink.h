@@ -40,7 +40,11 @@ class CapturingFrameSink : public FrameSink {
     cv_.notify_all();
     return true;
   }
-  void Flush() override { flushes_.fetch_add(1); }
+  void Flush() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    flushed_ = frames_.size();
+    flushes_.fetch_add(1);
+  }
   bool HasCapacity() const override { return capacity_.load(); }
 
   void SetCapacity(bool c) { capacity_.store(c); }
@@ -77,6 +81,12 @@ class CapturingFrameSink : public FrameSink {
     return refused_;
   }
   uint64_t flushes() const { return flushes_.load(); }
+  // Frames captured before the last Flush(): what a real sink would have
+  // handed on by now.
+  size_t flushed() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return flushed_;
+  }
 
  private:
   mutable std::mutex mu_;  // guards everything below but the atomics
@@ -86,6 +96,7 @@ class CapturingFrameSink : public FrameSink {
   bool gate_open_ = true;
   uint64_t pushes_without_capacity_ = 0;
   uint64_t refused_ = 0;
+  size_t flushed_ = 0;
   std::atomic<bool> capacity_{true};
   std::atomic<uint64_t> flushes_{0};
 };

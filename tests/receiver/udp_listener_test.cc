@@ -175,6 +175,44 @@ TEST_F(UdpListenerTest, OversizeDatagramIsTruncatedAndCounted) {
   EXPECT_EQ(Metric("konseki_truncated_messages_total", {{"listener", "udp://127.0.0.1:0"}}), 1);
 }
 
+TEST_F(UdpListenerTest, LoneDatagramIsFlushedWithoutFurtherTraffic) {
+  auto l = Start("udp://127.0.0.1:0");  // default gather window
+  ASSERT_NE(l, nullptr);
+  SendTo(l->port(), {"<13>Nov 23 08:00:00 h app: alone"});
+  EXPECT_TRUE(WaitUntil([&] { return sink_.flushed() == 1; }));
+  l->Stop();
+  EXPECT_EQ(sink_.count(), 1u);
+}
+
+// A burst that arrives within the gather window is handed on in a few
+// flushes, not one per datagram (what costs a worker wake-up each).
+TEST_F(UdpListenerTest, BurstWithinTheGatherWindowIsFlushedTogether) {
+  UdpOptions o;
+  o.gather_window = std::chrono::milliseconds(500);
+  auto l = Start("udp://127.0.0.1:0", o);
+  ASSERT_NE(l, nullptr);
+  std::vector<std::string> burst;
+  for (int i = 0; i < 100; ++i)
+    burst.push_back("<13>Nov 23 08:00:00 h app: n=" + std::to_string(i));
+  SendTo(l->port(), burst);
+  ASSERT_TRUE(WaitUntil([&] { return sink_.flushed() == 100; }));
+  EXPECT_LT(sink_.flushes(), 10u);
+  l->Stop();
+}
+
+// Stop() ends the gather wait at once and still hands on what was received.
+TEST_F(UdpListenerTest, StopDuringTheGatherWindowFlushesAndReturns) {
+  UdpOptions o;
+  o.gather_window = std::chrono::hours(1);
+  auto l = Start("udp://127.0.0.1:0", o);
+  ASSERT_NE(l, nullptr);
+  SendTo(l->port(), {"<13>Nov 23 08:00:00 h app: waiting"});
+  ASSERT_TRUE(sink_.WaitForCount(1));
+  EXPECT_EQ(sink_.flushed(), 0u);  // held for the window
+  l->Stop();
+  EXPECT_EQ(sink_.flushed(), 1u);
+}
+
 TEST_F(UdpListenerTest, RefusedPushesAreCountedAsQueueFullDrops) {
   sink_.SetRefuse(true);
   auto l = Start("udp://127.0.0.1:0");
