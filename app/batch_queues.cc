@@ -1,6 +1,14 @@
 #include "app/batch_queues.h"
 
 namespace konseki::app {
+namespace {
+
+// A new batch's first reservation: room for a few typical messages, so a
+// batch that carries one datagram holds ~5 KiB, not the maximum.
+constexpr size_t kInitialBytes = 4 << 10;
+constexpr size_t kInitialEntries = 16;
+
+}  // namespace
 
 BatchQueues::BatchQueues(size_t num_workers, size_t max_bytes_per_worker, MetricsRegistry& metrics)
     : max_bytes_per_worker_(max_bytes_per_worker) {
@@ -28,15 +36,19 @@ Batch* BatchQueues::Acquire() {
   if (pool_.try_dequeue(b)) return b;
   created_.fetch_add(1, std::memory_order_relaxed);
   b = new Batch();
-  b->bytes.reserve(64 << 10);
-  b->entries.reserve(256);
+  b->bytes.reserve(kInitialBytes);
+  b->entries.reserve(kInitialEntries);
   return b;
 }
 
 void BatchQueues::Release(Batch* batch) {
   batch->Clear();
-  // Shrink batches that grew for a burst of huge messages.
-  if (batch->bytes.capacity() > (1 << 20)) batch->bytes.shrink_to_fit();
+  // Give back what a single huge frame made a batch grow to (kept, it would
+  // count against the queue limit for every later batch it carries).
+  if (batch->bytes.capacity() > kMaxBytesPerBatch) {
+    std::string().swap(batch->bytes);
+    batch->bytes.reserve(kMaxBytesPerBatch);
+  }
   pool_.enqueue(batch);
 }
 
@@ -48,8 +60,9 @@ bool BatchQueues::AllHaveRoom() const {
 }
 
 void BatchQueues::Enqueue(size_t w, Batch* batch) {
+  batch->accounted = batch->footprint();
   queues_[w]->depth.fetch_add(1, std::memory_order_relaxed);
-  queues_[w]->bytes.fetch_add(batch->bytes.size(), std::memory_order_relaxed);
+  queues_[w]->bytes.fetch_add(batch->accounted, std::memory_order_relaxed);
   queues_[w]->q.enqueue(batch);
 }
 
@@ -57,7 +70,7 @@ Batch* BatchQueues::Dequeue(size_t w, std::chrono::microseconds timeout) {
   Batch* b = nullptr;
   if (!queues_[w]->q.wait_dequeue_timed(b, timeout)) return nullptr;
   queues_[w]->depth.fetch_sub(1, std::memory_order_relaxed);
-  queues_[w]->bytes.fetch_sub(b->bytes.size(), std::memory_order_relaxed);
+  queues_[w]->bytes.fetch_sub(b->accounted, std::memory_order_relaxed);
   return b;
 }
 

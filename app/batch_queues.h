@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/frame.h"
 #include "common/metrics.h"
+#include "common/packed_message.h"
 
 namespace konseki::app {
 
@@ -30,12 +31,23 @@ struct Batch {
     uint16_t sender_length;
     uint16_t listener_id;
     bool truncated;
+    // The Router's parse of the frame is in `header` (relative to the
+    // frame's bytes); false only if the parser broke its contract and a view
+    // left the frame: the worker then parses again.
+    bool parsed;
     TimePoint received;
     uint64_t ack_cookie;  // 0: nobody waits for this one
+    PackedMessage header;
   };
   std::string bytes;
   std::vector<Entry> entries;
   AckSink* ack_sink = nullptr;  // set when any entry has an ack_cookie
+  size_t accounted = 0;         // footprint() when enqueued (BatchQueues' books)
+
+  // Heap memory the batch holds, whatever it currently carries: what the
+  // queue limit counts, so the limit bounds memory even when batches are
+  // mostly empty (one UDP datagram per batch at low rates).
+  size_t footprint() const { return bytes.capacity() + entries.capacity() * sizeof(Entry); }
 
   std::string_view frame(const Entry& e) const { return {bytes.data() + e.offset, e.length}; }
   std::string_view sender(const Entry& e) const {
@@ -51,8 +63,16 @@ struct Batch {
 // Thread-safe. Owns every batch ever created.
 class BatchQueues {
  public:
-  // max_bytes_per_worker bounds the message bytes waiting for each worker
-  // (soft: see Enqueue).
+  // Limits of one batch, kept by the Router, which also grows a batch's
+  // bytes by doubling up to kMaxBytesPerBatch, so capacity stays within 2x
+  // of the content and never above the limit unless one frame is larger.
+  static constexpr size_t kMaxFramesPerBatch = 256;
+  static constexpr size_t kMaxBytesPerBatch = 64 << 10;
+
+  // max_bytes_per_worker bounds the memory of the batches waiting for each
+  // worker (Batch::footprint(): frame bytes plus ~120 bytes of bookkeeping
+  // per frame, and the unused part of partly filled batches); soft: see
+  // Enqueue.
   BatchQueues(size_t num_workers, size_t max_bytes_per_worker, MetricsRegistry& metrics);
   ~BatchQueues();
   BatchQueues(const BatchQueues&) = delete;
@@ -60,7 +80,10 @@ class BatchQueues {
 
   size_t num_workers() const { return queues_.size(); }
 
-  // A cleared batch from the pool (or a new one).
+  // A cleared batch from the pool (or a new one). New batches start small
+  // and grow to what the Router puts in them (at most kMaxFramesPerBatch
+  // frames and kMaxBytesPerBatch bytes, unless one frame is larger); pooled
+  // ones keep what they grew to, so the steady state allocates nothing.
   Batch* Acquire();
   // Gives a processed batch back to the pool.
   void Release(Batch* batch);
@@ -92,7 +115,7 @@ class BatchQueues {
   struct WorkerQueue {
     moodycamel::BlockingConcurrentQueue<Batch*> q;
     std::atomic<size_t> depth{0};  // batches
-    std::atomic<size_t> bytes{0};  // bytes of those batches
+    std::atomic<size_t> bytes{0};  // footprint of those batches
     std::atomic<bool> blocked{false};
   };
   std::vector<std::unique_ptr<WorkerQueue>> queues_;

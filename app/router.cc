@@ -2,6 +2,7 @@
 
 #include "common/host_shard.h"
 #include "common/message.h"
+#include "common/packed_message.h"
 
 namespace konseki::app {
 
@@ -30,21 +31,35 @@ bool Router::Push(const Frame& frame) {
     return false;
   }
   Batch*& b = open_[w];
+  const size_t sender_length = std::min<size_t>(frame.sender.size(), 0xffff);
+  const size_t need = frame.bytes.size() + sender_length;
+  if (b != nullptr && b->bytes.size() + need > BatchQueues::kMaxBytesPerBatch) {
+    // Close the batch rather than let it grow past the limit (a string that
+    // doubles would end up twice the limit for one more frame).
+    queues_.Enqueue(w, b);
+    b = nullptr;
+  }
   if (b == nullptr) b = queues_.Acquire();
+  if (b->bytes.size() + need > b->bytes.capacity()) {
+    b->bytes.reserve(std::max(b->bytes.size() + need,
+                              std::min(2 * b->bytes.capacity(), BatchQueues::kMaxBytesPerBatch)));
+  }
   Batch::Entry e;
   e.offset = static_cast<uint32_t>(b->bytes.size());
   e.length = static_cast<uint32_t>(frame.bytes.size());
   b->bytes.append(frame.bytes);
   e.sender_offset = static_cast<uint32_t>(b->bytes.size());
-  e.sender_length = static_cast<uint16_t>(std::min<size_t>(frame.sender.size(), 0xffff));
-  b->bytes.append(frame.sender.substr(0, e.sender_length));
+  e.sender_length = static_cast<uint16_t>(sender_length);
+  b->bytes.append(frame.sender.substr(0, sender_length));
   e.listener_id = frame.listener_id;
   e.truncated = frame.truncated;
   e.received = frame.received;
   e.ack_cookie = frame.ack_cookie;
+  e.parsed = PackedMessage::Pack(msg, frame.bytes, &e.header);
   if (frame.ack_cookie != 0) b->ack_sink = ack_sink_;
   b->entries.push_back(e);
-  if (b->entries.size() >= kMaxFramesPerBatch || b->bytes.size() >= kMaxBytesPerBatch) {
+  if (b->entries.size() >= BatchQueues::kMaxFramesPerBatch ||
+      b->bytes.size() >= BatchQueues::kMaxBytesPerBatch) {
     queues_.Enqueue(w, b);
     b = nullptr;
   }

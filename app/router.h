@@ -1,7 +1,8 @@
 // Router: the FrameSink a listener thread pushes into. It finds each frame's
 // host, picks the worker that owns that host (common/host_shard.h) and packs
-// the frame into that worker's open batch, so one host's messages keep their
-// order and all its state lives on one thread.
+// the frame, with the parse that found the host (common/packed_message.h),
+// into that worker's open batch, so one host's messages keep their order, all
+// its state lives on one thread, and the worker does not parse again.
 #ifndef KONSEKI_APP_ROUTER_H_
 #define KONSEKI_APP_ROUTER_H_
 
@@ -30,9 +31,6 @@ class Router final : public FrameSink {
   bool HasCapacity() const override { return queues_.AllHaveRoom(); }
 
  private:
-  static constexpr size_t kMaxFramesPerBatch = 256;
-  static constexpr size_t kMaxBytesPerBatch = 256 << 10;
-
   BatchQueues& queues_;
   const receiver::Parser& parser_;
   bool drop_when_full_;

@@ -118,8 +118,12 @@ void Worker::Process(Batch& batch) {
   Message msg;
   bool append_failed = false;
   for (const Batch::Entry& e : batch.entries) {
-    deps_.parser->Parse(batch.frame(e), e.received, &msg);
-    msg.sender = batch.sender(e);
+    if (e.parsed) {
+      e.header.Unpack(batch.frame(e), e.received, batch.sender(e), &msg);
+    } else {
+      deps_.parser->Parse(batch.frame(e), e.received, &msg);
+      msg.sender = batch.sender(e);
+    }
     if (msg.issue != ParseIssue::kNone) {
       parse_issue_counters_[static_cast<size_t>(msg.issue)]->Inc();
     }

@@ -1,5 +1,6 @@
-// A worker thread: takes batches for the hosts it owns, parses each frame,
-// writes it to the archive, runs the rules and the detectors, and hands
+// A worker thread: takes batches for the hosts it owns, rebuilds each
+// frame's Message from the parse the Router carried in the batch, writes it
+// to the archive, runs the rules and the detectors, and hands
 // alerts to the (thread-safe) alert sink.
 #ifndef KONSEKI_APP_WORKER_H_
 #define KONSEKI_APP_WORKER_H_
@@ -38,6 +39,7 @@ struct WorkerOptions {
 // Everything a worker uses but does not own. All must outlive the worker.
 struct WorkerDeps {
   BatchQueues* queues;
+  // Parses only frames the Router could not carry a parse for.
   const receiver::Parser* parser;
   const RuleSlot* rules;
   AlertSink* alerts;  // thread-safe

@@ -2,11 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "common/host_shard.h"
+#include "common/message.h"
 
 namespace konseki::app {
 namespace {
@@ -77,8 +80,18 @@ TEST(RouterTest, UnparseableMessagesRouteBySender) {
 TEST(RouterTest, UdpDropsAndCountsWhenTheWorkerQueueIsFull) {
   MetricsRegistry metrics;
   std::string line = "<13>Nov 23 08:00:00 h app: x";
-  // Room for exactly two one-frame batches (frame bytes + sender address).
-  BatchQueues q(1, 2 * (line.size() + std::string("127.0.0.1").size()), metrics);
+  // The limit counts the memory of the queued batches, not only the frame
+  // bytes in them: room for exactly two fresh one-frame batches.
+  size_t fresh_batch = 0;
+  {
+    MetricsRegistry probe_metrics;
+    BatchQueues probe(1, 1, probe_metrics);
+    Batch* b = probe.Acquire();
+    fresh_batch = b->footprint();
+    probe.Release(b);
+  }
+  ASSERT_GT(fresh_batch, 20 * line.size());
+  BatchQueues q(1, 2 * fresh_batch, metrics);
   receiver::Parser parser;
   Router r(q, parser, true, "udp://127.0.0.1:0", metrics);
   int accepted = 0;
@@ -122,11 +135,88 @@ TEST(RouterTest, LargeBurstsSplitIntoBoundedBatches) {
   while (Batch* b = q.Dequeue(0, std::chrono::microseconds(0))) {
     ++batches;
     frames += b->entries.size();
-    EXPECT_LE(b->entries.size(), 256u);
+    EXPECT_LE(b->entries.size(), BatchQueues::kMaxFramesPerBatch);
+    EXPECT_LE(b->bytes.capacity(), BatchQueues::kMaxBytesPerBatch);
     q.Release(b);
   }
   EXPECT_EQ(frames, 2000u);
   EXPECT_GE(batches, 8u);
+}
+
+// The worker rebuilds each Message from the header the Router packed instead
+// of parsing again, so the two must agree on every field, views included (as
+// offsets into the frame), for every kind of line real senders write.
+void ExpectSameMessage(const Message& a, const Message& b, std::string_view frame) {
+  auto offset = [&](std::string_view v) -> long {
+    return v.empty() ? -1 : static_cast<long>(v.data() - frame.data());
+  };
+  EXPECT_EQ(a.raw.data(), b.raw.data());
+  EXPECT_EQ(a.raw.size(), b.raw.size());
+  EXPECT_EQ(a.format, b.format);
+  EXPECT_EQ(a.issue, b.issue);
+  EXPECT_EQ(a.pri, b.pri);
+  EXPECT_EQ(a.has_timestamp, b.has_timestamp);
+  EXPECT_EQ(a.timestamp, b.timestamp);
+  EXPECT_EQ(a.received, b.received);
+  EXPECT_EQ(a.sender, b.sender);
+  for (auto [x, y] : {std::pair{a.hostname, b.hostname}, std::pair{a.app_name, b.app_name},
+                      std::pair{a.procid, b.procid}, std::pair{a.msgid, b.msgid},
+                      std::pair{a.structured_data, b.structured_data}, std::pair{a.msg, b.msg}}) {
+    EXPECT_EQ(x, y);
+    EXPECT_EQ(offset(x), offset(y));
+  }
+}
+
+TEST(RouterTest, CarriedParseEqualsAFreshParseForEveryCorpusLine) {
+  namespace fs = std::filesystem;
+  const fs::path corpus(KONSEKI_CORPUS_DIR);
+  if (!fs::is_directory(corpus)) {
+    GTEST_SKIP() << "real-world corpus not found at " << corpus
+                 << " (shared/corpus beside the checkout)";
+  }
+  std::vector<std::string> lines = {
+      "",
+      "\r\n",
+      "<999>bad pri",
+      "<13>1 - - - - - -",
+      "<13>1 2026-11-23T08:00:00Z h a 1 m [x@1 a=\"b\"] \xef\xbb\xbftext",
+      "<13>Nov 23 08:00:00 h app: \xff\xfe invalid utf-8"};
+  for (const auto& entry : fs::recursive_directory_iterator(corpus)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::string line;
+    while (std::getline(in, line)) lines.push_back(line);  // CRLF files keep their CR
+  }
+  ASSERT_GT(lines.size(), 6000u);
+
+  MetricsRegistry metrics;
+  BatchQueues q(1, size_t{1} << 30, metrics);
+  receiver::Parser parser;
+  Router r(q, parser, false, "tcp://127.0.0.1:0", metrics);
+  const TimePoint received(std::chrono::seconds(1'795'000'000));
+  for (const std::string& line : lines) {
+    Frame f;
+    f.bytes = line;
+    f.sender = "192.0.2.9";
+    f.received = received;
+    ASSERT_TRUE(r.Push(f));
+  }
+  r.Flush();
+  size_t checked = 0;
+  while (Batch* b = q.Dequeue(0, std::chrono::microseconds(0))) {
+    for (const Batch::Entry& e : b->entries) {
+      ASSERT_TRUE(e.parsed);
+      Message carried, fresh;
+      e.header.Unpack(b->frame(e), e.received, b->sender(e), &carried);
+      parser.Parse(b->frame(e), received, &fresh);
+      fresh.sender = b->sender(e);
+      SCOPED_TRACE(std::string(b->frame(e)));
+      ExpectSameMessage(carried, fresh, b->frame(e));
+      ++checked;
+    }
+    q.Release(b);
+  }
+  EXPECT_EQ(checked, lines.size());
 }
 
 }  // namespace

@@ -2,5 +2,6 @@ konseki_add_test(common_test
   SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/clock_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/metrics_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/packed_message_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/status_test.cc
   LIBS konseki_common)
