@@ -137,6 +137,18 @@ class UdpListener {
   std::vector<char> control_;  // per-slot cmsg space for SO_RXQ_OVFL
   size_t control_slot_ = 0;
   uint32_t last_kernel_drops_ = 0;
+  // What FormatSender's text depends on: the address family and address,
+  // not the port.
+  struct SenderKey {
+    uint8_t bytes[17] = {};  // family tag, then 4 or 16 address bytes
+    // False (and an all-zero key, which no real address has) for a family
+    // FormatSender does not know: never cached.
+    static bool Of(const sockaddr_storage& a, SenderKey* out);
+    bool operator==(const SenderKey& o) const;
+  };
+  SenderKey sender_key_;  // of the address whose text is in sender_text_
+  char sender_text_[kSenderTextSize] = {};
+  std::string_view sender_;  // view into sender_text_
   RefusalReporter reporter_;
   SenderRateLimiter limiter_;
 

@@ -175,6 +175,37 @@ TEST_F(UdpListenerTest, OversizeDatagramIsTruncatedAndCounted) {
   EXPECT_EQ(Metric("konseki_truncated_messages_total", {{"listener", "udp://127.0.0.1:0"}}), 1);
 }
 
+// The sender text is cached between datagrams; it must still follow the
+// source address (whatever the port or socket) in every datagram.
+TEST_F(UdpListenerTest, SenderFollowsTheSourceAddressOfEachDatagram) {
+  auto l = Start("udp://127.0.0.1:0");
+  ASSERT_NE(l, nullptr);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(l->port());
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const char* sources[] = {"127.0.0.1", "127.0.0.2", "127.0.0.2", "127.0.0.1", "127.0.0.3"};
+  for (const char* src : sources) {
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);  // a new socket, so a new port, each time
+    ASSERT_GE(fd, 0);
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    ASSERT_EQ(inet_pton(AF_INET, src, &from.sin_addr), 1);
+    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from), 0) << src;
+    const std::string d = std::string("<13>Nov 23 08:00:00 h app: from ") + src;
+    ASSERT_EQ(sendto(fd, d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
+              static_cast<ssize_t>(d.size()));
+    close(fd);
+  }
+  ASSERT_TRUE(sink_.WaitForCount(5));
+  l->Stop();
+  std::vector<CapturedFrame> frames = sink_.frames();
+  for (size_t i = 0; i < frames.size(); ++i) {
+    EXPECT_EQ(frames[i].sender, sources[i]);
+    EXPECT_EQ(frames[i].bytes, std::string("<13>Nov 23 08:00:00 h app: from ") + sources[i]);
+  }
+}
+
 TEST_F(UdpListenerTest, LoneDatagramIsFlushedWithoutFurtherTraffic) {
   auto l = Start("udp://127.0.0.1:0");  // default gather window
   ASSERT_NE(l, nullptr);
