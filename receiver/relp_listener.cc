@@ -296,30 +296,38 @@ bool RelpListener::ReadOnce(Connection* c) {
     return true;
   }
   c->read_wants_write = false;
-  const IoResult r = c->stream->Read(read_buf_.data(), read_buf_.size());
-  switch (r.status) {
-    case IoStatus::kOk: {
-      pending_bytes_ += r.bytes;
-      const uint64_t frames_before = pending_frames_;
-      std::string_view in(read_buf_.data(), r.bytes);
-      size_t used = c->session.Feed(in);
-      if (used < in.size() && !c->session.Done()) {
-        c->held.assign(in.substr(used));
-        held_.push_back(c->serial);
-      }
-      Charge(c, pending_frames_ - frames_before);
-      return true;
+  // Up to read_chunk_bytes per round. TLS returns one record per Read (often
+  // one small RELP frame), so keep reading while the transport has more
+  // buffered; a short plain read means the socket is empty.
+  size_t total = 0;
+  while (total < read_buf_.size()) {
+    const size_t want = read_buf_.size() - total;
+    const IoResult r = c->stream->Read(read_buf_.data() + total, want);
+    switch (r.status) {
+      case IoStatus::kOk:
+        break;
+      case IoStatus::kWantRead:
+        return true;
+      case IoStatus::kWantWrite:
+        c->read_wants_write = true;
+        return true;
+      case IoStatus::kClosed:
+      case IoStatus::kError:
+        return false;
     }
-    case IoStatus::kWantRead:
-      return true;
-    case IoStatus::kWantWrite:
-      c->read_wants_write = true;
-      return true;
-    case IoStatus::kClosed:
-    case IoStatus::kError:
-      break;
+    pending_bytes_ += r.bytes;
+    const uint64_t frames_before = pending_frames_;
+    std::string_view in(read_buf_.data() + total, r.bytes);
+    total += r.bytes;
+    size_t used = c->session.Feed(in);
+    if (used < in.size() && !c->session.Done()) {
+      c->held.assign(in.substr(used));
+      held_.push_back(c->serial);
+    }
+    Charge(c, pending_frames_ - frames_before);
+    if (!Reading(c) || (r.bytes < want && !c->stream->HasBufferedInput())) break;
   }
-  return false;
+  return true;
 }
 
 bool RelpListener::WriteOut(Connection* c) {

@@ -50,6 +50,9 @@ std::unique_ptr<TlsConnection> TlsConnection::Create(const TlsContext& context, 
   }
   SSL_set_accept_state(ssl);
   SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // Read whole socket buffers rather than one record header and body at a
+  // time: a RELP sender puts each small message in its own record.
+  SSL_set_read_ahead(ssl, 1);
   return std::unique_ptr<TlsConnection>(new TlsConnection(ssl, counters));
 }
 
