@@ -2,17 +2,19 @@
 # Attaches `perf record` (software cpu-clock: this VM has no hardware
 # counters) to the konseki that bench/ingest/run starts, once it has bound its
 # TCP port, until it exits. Usage, next to the harness in another shell:
-#   bench/profiles/perf_attach.sh /tmp/konseki-udp.data [binary-path-substring]
+#   bench/profiles/perf_attach.sh /tmp/konseki-udp.data
 # Then: perf report -i /tmp/konseki-udp.data --no-children --sort sym
+# The process is found by what listens on $PORT (default 5514) with a command
+# name starting with "konseki" (so a copy such as /tmp/konseki-final works;
+# matching the command line would also match the harness, which names the
+# binary in its arguments).
 set -eu
 out=$1
-match=${2:-build-perf/konseki}
 port=${PORT:-5514}
 while :; do
-  pid=$(pgrep -n -f -- "$match" || true)
-  if [ -n "$pid" ] && ss -ltnpH "sport = :$port" 2>/dev/null | grep -q "pid=$pid,"; then
-    break
-  fi
+  pid=$(ss -ltnpH "sport = :$port" 2>/dev/null | grep -o '"konseki[^"]*",pid=[0-9]*' |
+        grep -o '[0-9]*$' | head -n 1 || true)
+  [ -n "$pid" ] && break
   sleep 0.05
 done
 echo "attaching to $pid" >&2
