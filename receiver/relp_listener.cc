@@ -440,31 +440,15 @@ void RelpListener::RefeedHeld() {
 }
 
 int RelpListener::ResumeReady(TimePoint now) {
-  if (paused_.empty()) return -1;
-  Duration next = std::chrono::milliseconds(kMaxClockCheckMs);
-  std::vector<uint32_t> resumed;
-  std::erase_if(paused_, [&](uint32_t serial) {
-    auto it = conns_.find(serial);
-    if (it == conns_.end()) return true;
-    Connection* c = it->second.get();
-    const Duration wait = limiter_.TimeUntilToken(c->src, now);
-    if (wait > Duration::zero()) {
-      next = std::min(next, wait);
-      return false;
-    }
+  std::vector<uint32_t> ready;
+  const int timeout = limiter_.TakeResumable(now, kMaxClockCheckMs, conns_, &paused_, &ready);
+  for (uint32_t serial : ready) {
+    Connection* c = conns_.at(serial).get();
     c->paused = false;
-    resumed.push_back(serial);
-    return true;
-  });
-  for (uint32_t serial : resumed) {
-    auto it = conns_.find(serial);
-    if (it == conns_.end()) continue;
     // Held input (in held_) is fed by RefeedHeld; otherwise read on EPOLLIN.
-    Settle(it->second.get());
+    Settle(c);
   }
-  if (paused_.empty()) return -1;
-  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(next).count();
-  return static_cast<int>(std::clamp<int64_t>(ms, 1, kMaxClockCheckMs));
+  return timeout;
 }
 
 void RelpListener::ServeBuffered() {

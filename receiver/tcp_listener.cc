@@ -243,30 +243,18 @@ void TcpListener::Pause(Connection* c) {
 }
 
 int TcpListener::ResumeReady(TimePoint now) {
-  if (paused_.empty()) return -1;
-  Duration next = std::chrono::milliseconds(kMaxRateLimitCheckMs);
-  std::vector<int> broken;
-  std::erase_if(paused_, [&](int fd) {
-    auto it = conns_.find(fd);
-    if (it == conns_.end()) return true;
-    Connection* c = it->second.get();
-    const Duration wait = limiter_.TimeUntilToken(c->src, now);
-    if (wait > Duration::zero()) {
-      next = std::min(next, wait);
-      return false;
-    }
+  std::vector<int> ready;
+  const int timeout = limiter_.TakeResumable(now, kMaxRateLimitCheckMs, conns_, &paused_, &ready);
+  for (int fd : ready) {
+    Connection* c = conns_.at(fd).get();
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd;
     c->paused = false;
     c->last_activity = now;
-    if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) broken.push_back(fd);
-    return true;
-  });
-  for (int fd : broken) CloseConnection(fd);
-  if (paused_.empty()) return -1;
-  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(next).count();
-  return static_cast<int>(std::clamp<int64_t>(ms, 1, kMaxRateLimitCheckMs));
+    if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) CloseConnection(fd);
+  }
+  return timeout;
 }
 
 void TcpListener::PublishCounters() {

@@ -3,6 +3,8 @@
 #ifndef KONSEKI_RECEIVER_TOKEN_BUCKET_H_
 #define KONSEKI_RECEIVER_TOKEN_BUCKET_H_
 
+#include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -90,6 +92,33 @@ class SenderRateLimiter {
   // True if src may send now (always when disabled or untracked).
   bool HasToken(const SenderAddress& src, TimePoint now);
   Duration TimeUntilToken(const SenderAddress& src, TimePoint now);
+
+  // For a stream listener's paused connections: moves every key whose
+  // sender has a token again from *paused to *ready, and drops the keys no
+  // longer in conns (connections closed meanwhile). conns maps Key to a
+  // pointer to a connection with a `SenderAddress src` member. Returns the
+  // epoll timeout until the next check: -1 if nothing is left paused, else
+  // the milliseconds until the next sender may send, in [1, max_ms].
+  template <typename Key, typename ConnMap>
+  int TakeResumable(TimePoint now, int max_ms, const ConnMap& conns, std::vector<Key>* paused,
+                    std::vector<Key>* ready) {
+    if (paused->empty()) return -1;
+    Duration next = std::chrono::milliseconds(max_ms);
+    std::erase_if(*paused, [&](const Key& key) {
+      auto it = conns.find(key);
+      if (it == conns.end()) return true;
+      const Duration wait = TimeUntilToken(it->second->src, now);
+      if (wait > Duration::zero()) {
+        next = std::min(next, wait);
+        return false;
+      }
+      ready->push_back(key);
+      return true;
+    });
+    if (paused->empty()) return -1;
+    const auto ms = std::chrono::ceil<std::chrono::milliseconds>(next).count();
+    return static_cast<int>(std::clamp<int64_t>(ms, 1, max_ms));
+  }
 
   // Addresses tracked now, at most capacity().
   size_t tracked() const { return tracked_; }

@@ -28,6 +28,7 @@
 #include "common/metrics.h"
 #include "receiver/tls_connection.h"
 #include "receiver/tls_context.h"
+#include "tests/receiver/recording_alert_sink.h"
 #include "tests/receiver/tls_test_util.h"
 
 extern "C" {
@@ -521,29 +522,6 @@ TEST(RelpListenerBindTest, RejectsOtherTransportsAndZeroLimits) {
   RelpListenerOptions o;
   o.max_unacked_per_connection = 0;
   EXPECT_FALSE(RelpListener::Bind(*relp, o, 0, metrics, clock).ok());
-}
-
-class RecordingAlertSink : public AlertSink {
- public:
-  void Emit(const Alert& a) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    alerts_.push_back(a);
-  }
-  std::vector<Alert> alerts() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return alerts_;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<Alert> alerts_;
-};
-
-std::string Field(const Alert& a, const std::string& key) {
-  for (const auto& [k, v] : a.fields) {
-    if (k == key) return v;
-  }
-  return "<absent>";
 }
 
 // n syslog frames with txnr from, from + 1, ... (the open was txnr 1).

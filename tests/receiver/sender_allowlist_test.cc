@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/receiver/recording_alert_sink.h"
+
 namespace konseki::receiver {
 namespace {
 
@@ -118,23 +120,6 @@ TEST(SenderAllowlistTest, ErrorsNameTheEntryAndTheFix) {
   EXPECT_THAT(err({"2001:db8::1/32"}), HasSubstr("did you mean 2001:db8::/32?"));
 }
 
-class RecordingAlertSink : public AlertSink {
- public:
-  void Emit(const Alert& a) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    alerts.push_back(a);
-  }
-  std::mutex mu_;
-  std::vector<Alert> alerts;
-};
-
-std::string Field(const Alert& a, const std::string& key) {
-  for (const auto& [k, v] : a.fields) {
-    if (k == key) return v;
-  }
-  return "<absent>";
-}
-
 TEST(RefusalReporterTest, OneAlertPerSourcePerIntervalWithFields) {
   RecordingAlertSink sink;
   MetricsRegistry metrics;
@@ -146,14 +131,15 @@ TEST(RefusalReporterTest, OneAlertPerSourcePerIntervalWithFields) {
   EXPECT_FALSE(r.Report(Addr("192.0.2.1"), clock.Now()));
   clock.Advance(std::chrono::seconds(1));
   EXPECT_TRUE(r.Report(Addr("192.0.2.1"), clock.Now()));
-  ASSERT_EQ(sink.alerts.size(), 2u);
-  const Alert& a = sink.alerts[1];
+  const std::vector<Alert> alerts = sink.alerts();
+  ASSERT_EQ(alerts.size(), 2u);
+  const Alert& a = alerts[1];
   EXPECT_EQ(a.sign, "receiver.refused");
   EXPECT_EQ(Field(a, "src_ip"), "192.0.2.1");
   EXPECT_EQ(Field(a, "listener"), "tcp://0.0.0.0:514");
   EXPECT_EQ(Field(a, "transport"), "tcp");
   EXPECT_EQ(Field(a, "suppressed"), "6");
-  EXPECT_EQ(Field(sink.alerts[0], "suppressed"), "0");
+  EXPECT_EQ(Field(alerts[0], "suppressed"), "0");
   EXPECT_EQ(metrics.ValueOf("konseki_suppressed_alerts_total", {{"sign", "receiver.refused"}}), 6);
 }
 
@@ -172,11 +158,11 @@ TEST(RefusalReporterTest, GlobalCapHoldsBackASpoofedFlood) {
     a.bytes[14] = static_cast<uint8_t>(i);
     r.Report(a, clock.Now());
   }
-  EXPECT_EQ(sink.alerts.size(), 5u);
+  EXPECT_EQ(sink.alerts().size(), 5u);
   EXPECT_EQ(r.suppressed_total(), 9995u);
   clock.Advance(std::chrono::minutes(1));
   EXPECT_TRUE(r.Report(Addr("203.0.113.5"), clock.Now()));
-  EXPECT_EQ(Field(sink.alerts.back(), "suppressed"), "9995");
+  EXPECT_EQ(Field(sink.alerts().back(), "suppressed"), "9995");
 }
 
 TEST(RefusalReporterTest, NullSinkStillRateLimits) {

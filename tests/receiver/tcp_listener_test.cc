@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "tests/receiver/capturing_frame_sink.h"
+#include "tests/receiver/recording_alert_sink.h"
 
 namespace konseki::receiver {
 namespace {
@@ -486,29 +487,6 @@ TEST_F(TcpListenerTest, BindErrorsArePrecise) {
   EXPECT_EQ(
       TcpListener::Bind(*ListenAddress::Parse(kListener), bad, 0, metrics_, clock_).status().code(),
       StatusCode::kInvalidArgument);
-}
-
-class RecordingAlertSink : public AlertSink {
- public:
-  void Emit(const Alert& a) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    alerts_.push_back(a);
-  }
-  std::vector<Alert> alerts() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return alerts_;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<Alert> alerts_;
-};
-
-std::string Field(const Alert& a, const std::string& key) {
-  for (const auto& [k, v] : a.fields) {
-    if (k == key) return v;
-  }
-  return "<absent>";
 }
 
 std::string Lines(const std::string& tag, int from, int to) {

@@ -14,6 +14,7 @@
 #include "common/metrics.h"
 #include "receiver/tls_context.h"
 #include "tests/receiver/capturing_frame_sink.h"
+#include "tests/receiver/recording_alert_sink.h"
 #include "tests/receiver/tls_test_util.h"
 
 namespace konseki::receiver {
@@ -390,29 +391,6 @@ TEST_F(TlsListenerTest, StopEmitsUnterminatedLastFrameOfOpenConnections) {
   ASSERT_EQ(sink_.count(), 2u);
   EXPECT_EQ(sink_.frames()[1].bytes, "<13>partial");
   EXPECT_EQ(Metric("konseki_connections"), 0);
-}
-
-class RecordingAlertSink : public AlertSink {
- public:
-  void Emit(const Alert& a) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    alerts_.push_back(a);
-  }
-  std::vector<Alert> alerts() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return alerts_;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<Alert> alerts_;
-};
-
-std::string Field(const Alert& a, const std::string& key) {
-  for (const auto& [k, v] : a.fields) {
-    if (k == key) return v;
-  }
-  return "<absent>";
 }
 
 size_t CountWith(const std::vector<CapturedFrame>& frames, const std::string& needle) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "tests/receiver/capturing_frame_sink.h"
+#include "tests/receiver/recording_alert_sink.h"
 
 namespace konseki::receiver {
 namespace {
@@ -323,29 +324,6 @@ TEST_F(UdpListenerTest, BindErrorsArePrecise) {
   StatusOr<std::unique_ptr<UdpListener>> tcp =
       UdpListener::Bind(*ListenAddress::Parse("tcp://127.0.0.1:0"), {}, 0, metrics_, clock_);
   EXPECT_EQ(tcp.status().code(), StatusCode::kInvalidArgument);
-}
-
-class RecordingAlertSink : public AlertSink {
- public:
-  void Emit(const Alert& a) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    alerts_.push_back(a);
-  }
-  std::vector<Alert> alerts() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return alerts_;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<Alert> alerts_;
-};
-
-std::string Field(const Alert& a, const std::string& key) {
-  for (const auto& [k, v] : a.fields) {
-    if (k == key) return v;
-  }
-  return "<absent>";
 }
 
 // Sends datagrams to 127.0.0.1:port from a socket bound to source (any
