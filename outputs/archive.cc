@@ -5,10 +5,14 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <climits>
+#include <condition_variable>
 #include <cstring>
 #include <functional>
+#include <mutex>
+#include <thread>
 #include <utility>
 
 #include "outputs/host_path.h"
@@ -270,9 +274,74 @@ StatusOr<std::unique_ptr<Archive>> Archive::Open(const ArchiveOptions& options, 
   return a;
 }
 
+// The interval policy's fsyncs, off the worker thread: an fsync of a second's
+// worth of archive (tens of MB at full rate) took long enough to fill the
+// worker's queue and drop UDP datagrams. One syncfs(2) of the archive's file
+// system per request covers every file written before it, including files
+// created, rotated or closed since, without sharing file descriptors with the
+// worker. Requests made while a sync runs are merged into the next one.
+class Archive::Syncer {
+ public:
+  Syncer(std::string dir, Counter* errors) : dir_(std::move(dir)), errors_(errors) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~Syncer() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  void Request() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      requested_ = true;
+    }
+    cv_.notify_one();
+  }
+  // The errno of a failed sync not yet reported, or 0; clears it.
+  int TakeError() { return error_.exchange(0, std::memory_order_relaxed); }
+  uint64_t completed() const { return completed_.load(std::memory_order_relaxed); }
+
+ private:
+  void Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      cv_.wait(lock, [this] { return requested_ || stop_; });
+      if (stop_) return;
+      requested_ = false;
+      lock.unlock();
+      int err = 0;
+      const int fd = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fd < 0 || syncfs(fd) != 0) err = errno;
+      if (fd >= 0) close(fd);
+      if (err != 0) {
+        errors_->Inc();
+        error_.store(err, std::memory_order_relaxed);
+      }
+      completed_.fetch_add(1, std::memory_order_relaxed);
+      lock.lock();
+    }
+  }
+
+  const std::string dir_;
+  Counter* const errors_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool requested_ = false;
+  bool stop_ = false;
+  std::atomic<int> error_{0};
+  std::atomic<uint64_t> completed_{0};
+  std::thread thread_;
+};
+
 Archive::Archive(const ArchiveOptions& options, const Clock& clock,
                  std::unique_ptr<Metrics> metrics)
     : options_(options), clock_(clock), metrics_(std::move(metrics)), last_sync_(clock.Now()) {
+  if (options_.sync == SyncPolicy::kInterval) {
+    syncer_ = std::make_unique<Syncer>(options_.dir, metrics_->errors[kSync]);
+  }
   entries_.reserve(options_.max_open_files);
   key_.reserve(kMaxHostDirLen);
   path_.reserve(kMaxHostDirLen + 32);
@@ -280,6 +349,7 @@ Archive::Archive(const ArchiveOptions& options, const Clock& clock,
 }
 
 Archive::~Archive() {
+  syncer_.reset();  // the final Sync() below is done here, in order
   Flush();
   for (auto& [key, e] : entries_) CloseEntry(&e);
   if (!stranded_.empty()) {
@@ -295,6 +365,8 @@ size_t Archive::open_files() const {
   for (const auto& [key, e] : entries_) n += e.fd >= 0;
   return n;
 }
+
+uint64_t Archive::background_syncs() const { return syncer_ ? syncer_->completed() : 0; }
 
 size_t Archive::buffer_capacity_bytes() const {
   size_t n = 0;
@@ -566,15 +638,18 @@ Status Archive::Flush() {
     Status st = WriteStranded();
     if (!st.ok() && first.ok()) first = st;
   }
-  bool sync = false;
   if (options_.sync == SyncPolicy::kBatch) {
-    sync = true;
-  } else if (options_.sync == SyncPolicy::kInterval) {
-    sync = clock_.Now() - last_sync_ >= std::chrono::seconds(options_.sync_interval_secs);
-  }
-  if (sync) {
     Status st = Sync();
     if (!st.ok() && first.ok()) first = st;
+  } else if (syncer_ != nullptr) {
+    if (const int err = syncer_->TakeError(); err != 0 && first.ok()) {
+      first = Status::FromErrno("archive: syncfs " + options_.dir, err);
+    }
+    const TimePoint now = clock_.Now();
+    if (now - last_sync_ >= std::chrono::seconds(options_.sync_interval_secs)) {
+      syncer_->Request();
+      last_sync_ = now;
+    }
   }
   return first;
 }

@@ -45,7 +45,10 @@ namespace konseki::outputs {
 // Config key archive.sync.
 enum class SyncPolicy : uint8_t {
   kNone,      // "none": never fsync; the kernel writes back when it likes.
-  kInterval,  // "interval": Flush() fsyncs dirty files every sync_interval_secs.
+  kInterval,  // "interval": every sync_interval_secs a background thread
+              // syncs the archive's file system (syncfs), so the worker
+              // never waits for the disk; a sync error is returned by the
+              // next Flush().
   kBatch,     // "batch": every Flush() fsyncs what it wrote; the worker flushes
               // after each batch, so a power cut loses at most that batch.
               // Slowest.
@@ -128,8 +131,11 @@ class Archive {
   size_t open_files() const;
   size_t buffered_bytes() const { return pending_bytes_; }
   size_t buffer_capacity_bytes() const;
+  // Background syncs completed (interval policy), for tests.
+  uint64_t background_syncs() const;
 
  private:
+  class Syncer;
   // One host's current file. Lives in entries_ (node-based, so its address is
   // stable) and in the LRU list; at most max_open_files of them.
   struct Entry {
@@ -189,10 +195,11 @@ class Archive {
   size_t pending_bytes_ = 0;  // bytes in all buffers and stranded_
   bool need_syncfs_ = false;  // files created or closed since the last sync
   TimePoint last_sync_;
-  std::string key_;                // scratch: sanitized host of the current message
-  std::string path_;               // scratch: "<host>/<YYYY-MM-DD>.log"
-  int64_t ts_second_ = INT64_MIN;  // second whose text is in ts_prefix_
-  char ts_prefix_[20] = {};        // "YYYY-MM-DDTHH:MM:SS."
+  std::unique_ptr<Syncer> syncer_;  // interval policy only
+  std::string key_;                 // scratch: sanitized host of the current message
+  std::string path_;                // scratch: "<host>/<YYYY-MM-DD>.log"
+  int64_t ts_second_ = INT64_MIN;   // second whose text is in ts_prefix_
+  char ts_prefix_[20] = {};         // "YYYY-MM-DDTHH:MM:SS."
   std::string ts_scratch_;
 };
 

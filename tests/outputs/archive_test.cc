@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/clock.h"
@@ -477,6 +478,41 @@ TEST_F(ArchiveTest, SyncPoliciesFlushAndSyncWithoutError) {
             "2023-11-14T22:13:20.000000Z 192.0.2.7 none\n"
             "2023-11-14T22:13:20.000000Z 192.0.2.7 interval\n"
             "2023-11-14T22:13:20.000000Z 192.0.2.7 batch\n");
+}
+
+// With archive.sync: interval the fsync runs on a background thread (it used
+// to stall the worker long enough to drop UDP datagrams): a Flush() past the
+// interval requests one, and it completes without the caller waiting.
+TEST_F(ArchiveTest, IntervalSyncRunsInTheBackground) {
+  options_.sync = SyncPolicy::kInterval;
+  auto a = OpenArchive();
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(a->Append(Msg("h", "one", At(kBaseSecs))).ok());
+  ASSERT_TRUE(a->Flush().ok());
+  EXPECT_EQ(a->background_syncs(), 0u);  // the interval has not passed
+  clock_.Advance(std::chrono::seconds(options_.sync_interval_secs));
+  ASSERT_TRUE(a->Flush().ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (a->background_syncs() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(a->background_syncs(), 1u);
+  ASSERT_TRUE(a->Flush().ok());  // within the new interval: no second request
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(a->background_syncs(), 1u);
+  EXPECT_EQ(Errors("sync"), 0);
+}
+
+TEST_F(ArchiveTest, OtherPoliciesStartNoBackgroundSync) {
+  for (SyncPolicy p : {SyncPolicy::kNone, SyncPolicy::kBatch}) {
+    options_.sync = p;
+    auto a = OpenArchive();
+    ASSERT_TRUE(a);
+    ASSERT_TRUE(a->Append(Msg("h", "x", At(kBaseSecs))).ok());
+    clock_.Advance(std::chrono::seconds(options_.sync_interval_secs));
+    ASSERT_TRUE(a->Flush().ok());
+    EXPECT_EQ(a->background_syncs(), 0u);
+  }
 }
 
 TEST_F(ArchiveTest, OpenFailsClearlyWhenTheDirIsAFile) {
