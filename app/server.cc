@@ -286,6 +286,24 @@ void Server::Start() {
 void Server::Reload() {
   for (auto& w : workers_) w->RequestReopen();
   alert_writer_->Reopen();
+  if (tls_context_) {
+    // Renewed certificates: new TLS connections get them, open ones keep theirs.
+    if (Status st = tls_context_->Reload(); st.ok()) {
+      std::fprintf(stderr, "konseki: reloaded TLS certificate %s\n", config_.tls.cert_file.c_str());
+    } else {
+      Alert a;
+      a.time = a.received = clock_.Now();
+      a.host = "konseki";
+      a.rule = "konseki.reload";
+      a.sign = "konseki.tls_reload_failed";
+      a.severity = Severity::kHigh;
+      a.title = "TLS certificate reload failed; the previous certificate stays in use";
+      a.fields.emplace_back("error", st.message());
+      alerts_->Emit(a);
+      std::fprintf(stderr, "konseki: TLS reload failed, keeping the old certificate: %s\n",
+                   st.ToString().c_str());
+    }
+  }
   auto rules = LoadRules(config_.rules_dir);
   if (!rules.ok()) {
     Alert a;

@@ -43,8 +43,9 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   void Start();
-  // SIGHUP: reopen archive and alert files; recompile the rules and swap them
-  // in if they are valid, else keep the old ones and raise an alert.
+  // SIGHUP: reopen archive and alert files; re-read the TLS certificate, key
+  // and CA files (for new connections); recompile the rules and swap them
+  // in. Whatever is invalid keeps its old version and raises an alert.
   void Reload();
   // SIGTERM: stop accepting, drain every queued message into the archive.
   void Stop();

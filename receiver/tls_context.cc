@@ -126,11 +126,20 @@ StatusOr<std::unique_ptr<TlsContext>> TlsContext::Create(const TlsOptions& optio
     }
   }
 
-  ERR_clear_error();
   std::unique_ptr<TlsContext> c(new TlsContext(options));
-  c->ctx_ = SSL_CTX_new(TLS_server_method());
-  if (c->ctx_ == nullptr) return Status::Internal("SSL_CTX_new: " + OpenSslErrorString());
-  SSL_CTX* ctx = c->ctx_;
+  auto ctx = c->NewCtx();
+  if (!ctx.ok()) return ctx.status();
+  c->ctx_ = *ctx;
+  return c;
+}
+
+StatusOr<SSL_CTX*> TlsContext::NewCtx() {
+  const TlsOptions& options = options_;
+  ERR_clear_error();
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> owned(SSL_CTX_new(TLS_server_method()),
+                                                          &SSL_CTX_free);
+  if (owned == nullptr) return Status::Internal("SSL_CTX_new: " + OpenSslErrorString());
+  SSL_CTX* ctx = owned.get();
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   // Syslog clients never resume sessions and never read: no tickets, no cache.
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
@@ -172,11 +181,30 @@ StatusOr<std::unique_ptr<TlsContext>> TlsContext::Create(const TlsOptions& optio
                                      ": no CA certificate found: " + OpenSslErrorString());
     }
     SSL_CTX_set_client_CA_list(ctx, names);
-    SSL_CTX_set_app_data(ctx, c.get());
+    SSL_CTX_set_app_data(ctx, this);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, &VerifyCallback);
   }
   ERR_clear_error();
-  return c;
+  return owned.release();
+}
+
+Status TlsContext::Reload() {
+  if (Status st = CheckReadable("cert_file", options_.cert_file); !st.ok()) return st;
+  if (Status st = CheckReadable("key_file", options_.key_file); !st.ok()) return st;
+  if (options_.mutual) {
+    if (Status st = CheckReadable("ca_file", options_.ca_file); !st.ok()) return st;
+  }
+  auto fresh = NewCtx();
+  if (!fresh.ok()) return fresh.status();
+  SSL_CTX* old;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    old = ctx_;
+    ctx_ = *fresh;
+  }
+  // Connections made with the old context hold a reference to it.
+  SSL_CTX_free(old);
+  return Status::Ok();
 }
 
 int TlsContext::VerifyCallback(int preverify_ok, X509_STORE_CTX* store) {
@@ -198,6 +226,9 @@ int TlsContext::VerifyCallback(int preverify_ok, X509_STORE_CTX* store) {
 
 TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
 
-SSL* TlsContext::NewSsl() const { return SSL_new(ctx_); }
+SSL* TlsContext::NewSsl() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return SSL_new(ctx_);
+}
 
 }  // namespace konseki::receiver

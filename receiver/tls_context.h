@@ -5,6 +5,7 @@
 #define KONSEKI_RECEIVER_TLS_CONTEXT_H_
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,8 +51,8 @@ bool CertificateMatches(X509* cert, const std::vector<std::string>& patterns);
 
 // Owns one SSL_CTX set up for a server: TLS 1.2 minimum, certificate and key
 // loaded and checked against each other, client verification per options.
-// Immutable after Create and thread-safe (OpenSSL allows SSL_new from any
-// thread on a shared SSL_CTX). Not copyable.
+// Thread-safe (OpenSSL allows SSL_new from any thread on a shared SSL_CTX;
+// Reload swaps the SSL_CTX under a mutex). Not copyable.
 class TlsContext {
  public:
   // Loads the files. Errors (InvalidArgument or IoError) name the option, the
@@ -65,13 +66,22 @@ class TlsContext {
   // memory. The caller owns it (SSL_free).
   SSL* NewSsl() const;
 
+  // Reads the certificate, key and CA files again (same paths, same policy),
+  // for renewed certificates on SIGHUP. New connections use the new ones;
+  // established connections keep theirs. On error (named as by Create) the
+  // current files stay in use.
+  Status Reload();
+
   const TlsOptions& options() const { return options_; }
 
  private:
   explicit TlsContext(const TlsOptions& options) : options_(options) {}
+  // A new SSL_CTX from options_ (files read now), owned by the caller.
+  StatusOr<SSL_CTX*> NewCtx();
   static int VerifyCallback(int preverify_ok, X509_STORE_CTX* store);
 
   const TlsOptions options_;
+  mutable std::mutex mu_;   // guards ctx_ (NewSsl vs Reload)
   SSL_CTX* ctx_ = nullptr;  // owned
 };
 

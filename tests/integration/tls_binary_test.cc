@@ -6,6 +6,8 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "tests/integration/konseki_process.h"
@@ -75,6 +77,71 @@ TEST(TlsBinaryTest, MutualTlsListenerArchivesPermittedClientsOnly) {
   // The refusal is counted; nothing of the anonymous client is archived.
   EXPECT_FALSE(
       WaitFor([&] { return !ArchiveLines(archive, "sneaky").empty(); }, std::chrono::seconds(1)));
+  EXPECT_TRUE(k.process().running());
+}
+
+// SIGHUP re-reads the certificate files: after a renewal new connections get
+// the new certificate; a renewal that does not load raises an alert and the
+// current certificate stays in use.
+TEST(TlsBinaryTest, SighupServesRenewedCertificate) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  if (!HaveProgram("/usr/bin/openssl")) GTEST_SKIP() << "openssl CLI not installed";
+  namespace fs = std::filesystem;
+  TempDir dir;
+  fs::create_directories(dir.File("pki"));
+  TestPki pki(dir.File("pki"));
+  CertFiles ca, server, ca2, server2;
+  ASSERT_TRUE(pki.MakeCa("ca", "konseki test CA", &ca) &&
+              pki.MakeLeaf("server", "konseki.test", "konseki.test", ca, &server) &&
+              pki.MakeCa("ca2", "konseki renewed CA", &ca2) &&
+              pki.MakeLeaf("server2", "konseki.test", "konseki.test", ca2, &server2))
+      << pki.error();
+  const std::string cert = dir.File("live.pem");
+  const std::string key = dir.File("live.key");
+  fs::copy_file(server.cert, cert);
+  fs::copy_file(server.key, key);
+
+  Konseki k;
+  std::string err;
+  ASSERT_TRUE(k.Start(dir,
+                      "listen: [tls://127.0.0.1:0]\n"
+                      "tls: {cert_file: " +
+                          cert + ", key_file: " + key +
+                          "}\n"
+                          "archive: {dir: " +
+                          dir.File("archive") + "}\nalerts: {file: " + dir.File("alerts.jsonl") +
+                          ", stdout: false}\nmetrics: {listen: ''}\n",
+                      &err))
+      << err;
+  const uint16_t port = static_cast<uint16_t>(k.Port("tls"));
+  ASSERT_GT(port, 0);
+  {
+    TlsClient first;
+    ASSERT_TRUE(first.Connect(port, ca.cert)) << first.error();
+  }
+
+  fs::copy_file(server2.cert, cert, fs::copy_options::overwrite_existing);
+  fs::copy_file(server2.key, key, fs::copy_options::overwrite_existing);
+  ASSERT_EQ(kill(k.process().pid(), SIGHUP), 0);
+  ASSERT_TRUE(WaitFor([&] {
+    TlsClient c;
+    return c.Connect(port, ca2.cert);
+  })) << "the renewed certificate was never served";
+  TlsClient renewed;
+  ASSERT_TRUE(renewed.Connect(port, ca2.cert)) << renewed.error();
+  ASSERT_TRUE(renewed.Send(OctetCounted("<13>Nov 23 08:00:00 web1 app: after renewal")));
+  renewed.Close();
+  ASSERT_TRUE(WaitFor([&] { return ArchiveLines(dir.File("archive"), "web1").size() == 1; }));
+
+  { std::ofstream(cert, std::ios::trunc) << "truncated by a failed renewal\n"; }
+  ASSERT_EQ(kill(k.process().pid(), SIGHUP), 0);
+  ASSERT_TRUE(WaitFor([&] {
+    std::ifstream in(dir.File("alerts.jsonl"));
+    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return all.find("konseki.tls_reload_failed") != std::string::npos;
+  })) << "no konseki.tls_reload_failed alert";
+  TlsClient still;
+  EXPECT_TRUE(still.Connect(port, ca2.cert)) << still.error();
   EXPECT_TRUE(k.process().running());
 }
 

@@ -1,10 +1,12 @@
 #include "receiver/tls_listener.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
 
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -189,6 +191,55 @@ TEST_F(TlsListenerTest, OctetCountedAndLfFramesArriveInOrder) {
       metrics_.ValueOf("konseki_received_bytes_total", {{"listener", name_}, {"transport", "tls"}}),
       static_cast<double>(wire.size()));
   EXPECT_EQ(Metric("konseki_tls_handshakes_total"), 1);
+}
+
+// SIGHUP with renewed certificate files: new connections get the new
+// certificate, an established connection keeps working, and files that do not
+// load leave the current certificate in use.
+TEST_F(TlsListenerTest, ReloadServesRenewedCertificateToNewConnections) {
+  namespace fs = std::filesystem;
+  TestPki p(pki->dir);
+  CertFiles ca2, server2;
+  ASSERT_TRUE(p.MakeCa("reload_ca", "konseki renewed CA", &ca2) &&
+              p.MakeLeaf("reload_server", "konseki.test", "konseki.test", ca2, &server2))
+      << p.error();
+  const std::string live_cert = pki->dir + "/live.pem";
+  const std::string live_key = pki->dir + "/live.key";
+  fs::copy_file(pki->server.cert, live_cert, fs::copy_options::overwrite_existing);
+  fs::copy_file(pki->server.key, live_key, fs::copy_options::overwrite_existing);
+  TlsOptions o = ServerOptions(false);
+  o.cert_file = live_cert;
+  o.key_file = live_key;
+  StartListener(o);
+
+  TlsClient before;
+  ASSERT_TRUE(before.Connect(listener_->port(), pki->ca.cert)) << before.error();
+  ASSERT_TRUE(before.Send(OctetCounted("<13>before reload")));
+
+  fs::copy_file(server2.cert, live_cert, fs::copy_options::overwrite_existing);
+  fs::copy_file(server2.key, live_key, fs::copy_options::overwrite_existing);
+  ASSERT_TRUE(context_->Reload().ok());
+
+  TlsClient old_trust;
+  EXPECT_FALSE(old_trust.Connect(listener_->port(), pki->ca.cert));
+  TlsClient new_trust;
+  ASSERT_TRUE(new_trust.Connect(listener_->port(), ca2.cert)) << new_trust.error();
+  ASSERT_TRUE(new_trust.Send(OctetCounted("<13>after reload")));
+  ASSERT_TRUE(before.Send(OctetCounted("<13>old connection still open")));
+
+  // A broken renewal: the error names the file; the renewed certificate stays.
+  { std::ofstream(live_cert, std::ios::trunc) << "not a certificate\n"; }
+  Status st = context_->Reload();
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find(live_cert), std::string::npos) << st.ToString();
+  TlsClient after_bad;
+  EXPECT_TRUE(after_bad.Connect(listener_->port(), ca2.cert)) << after_bad.error();
+
+  ASSERT_TRUE(sink_.WaitForCount(3)) << sink_.count();
+  std::vector<std::string> got;
+  for (const auto& f : sink_.frames()) got.push_back(f.bytes);
+  EXPECT_THAT(got, ::testing::UnorderedElementsAre("<13>before reload", "<13>after reload",
+                                                   "<13>old connection still open"));
 }
 
 TEST_F(TlsListenerTest, Tls12ClientAndLongMessagesAreTruncated) {
