@@ -283,6 +283,19 @@ void Server::Start() {
   for (ListenerSlot& s : listeners_) s.start(s.router.get());
 }
 
+void Server::EmitReloadFailure(const std::string& sign, const std::string& title,
+                               const std::string& error) {
+  Alert a;
+  a.time = a.received = clock_.Now();
+  a.host = "konseki";
+  a.rule = "konseki.reload";
+  a.sign = sign;
+  a.severity = Severity::kHigh;
+  a.title = title;
+  a.fields.emplace_back("error", error);
+  alerts_->Emit(a);
+}
+
 void Server::Reload() {
   for (auto& w : workers_) w->RequestReopen();
   alert_writer_->Reopen();
@@ -291,30 +304,18 @@ void Server::Reload() {
     if (Status st = tls_context_->Reload(); st.ok()) {
       std::fprintf(stderr, "konseki: reloaded TLS certificate %s\n", config_.tls.cert_file.c_str());
     } else {
-      Alert a;
-      a.time = a.received = clock_.Now();
-      a.host = "konseki";
-      a.rule = "konseki.reload";
-      a.sign = "konseki.tls_reload_failed";
-      a.severity = Severity::kHigh;
-      a.title = "TLS certificate reload failed; the previous certificate stays in use";
-      a.fields.emplace_back("error", st.message());
-      alerts_->Emit(a);
+      EmitReloadFailure("konseki.tls_reload_failed",
+                        "TLS certificate reload failed; the previous certificate stays in use",
+                        st.message());
       std::fprintf(stderr, "konseki: TLS reload failed, keeping the old certificate: %s\n",
                    st.ToString().c_str());
     }
   }
   auto rules = LoadRules(config_.rules_dir);
   if (!rules.ok()) {
-    Alert a;
-    a.time = a.received = clock_.Now();
-    a.host = "konseki";
-    a.rule = "konseki.reload";
-    a.sign = "konseki.rules_invalid";
-    a.severity = Severity::kHigh;
-    a.title = "Rule reload failed; the previous rules stay in force";
-    a.fields.emplace_back("error", rules.status().message());
-    alerts_->Emit(a);
+    EmitReloadFailure("konseki.rules_invalid",
+                      "Rule reload failed; the previous rules stay in force",
+                      rules.status().message());
     std::fprintf(stderr, "konseki: rule reload failed, keeping the old rules: %s\n",
                  rules.status().ToString().c_str());
     return;

@@ -59,6 +59,9 @@ class Server {
   MetricsRegistry& metrics() { return metrics_; }
 
  private:
+  // A high-severity alert from SIGHUP handling: what failed to reload.
+  void EmitReloadFailure(const std::string& sign, const std::string& title,
+                         const std::string& error);
   Server(const Config& config, const Clock& clock);
   Status Init();
   // Creates tls_context_ from config_.tls on first use (tls:// and relp+tls://

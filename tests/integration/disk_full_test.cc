@@ -47,29 +47,6 @@ std::string Line(const std::string& host, int seq) {
   return "<13>Nov 23 08:00:00 " + host + " app[1]: seq=" + std::to_string(seq) + " end\n";
 }
 
-// How often each sequence number 0..total-1 of host is in the archive.
-struct SeqCounts {
-  size_t distinct = 0;
-  size_t duplicates = 0;
-};
-
-SeqCounts CountSeqs(const std::string& archive, const std::string& host, int total) {
-  std::vector<int> times(static_cast<size_t>(total), 0);
-  SeqCounts c;
-  for (const std::string& line : ArchiveLines(archive, host)) {
-    const size_t p = line.find(" seq=");
-    if (p == std::string::npos) continue;
-    const int n = std::atoi(line.c_str() + p + 5);
-    if (n < 0 || n >= total) continue;
-    if (times[static_cast<size_t>(n)]++ == 0) {
-      ++c.distinct;
-    } else {
-      ++c.duplicates;
-    }
-  }
-  return c;
-}
-
 // Alerts (JSON lines) with this sign.
 size_t CountAlerts(const std::string& alerts_file, const std::string& sign) {
   size_t n = 0;
@@ -223,13 +200,7 @@ TEST_F(DiskFullTest, FullTmpfsHoldsBackTcpAndRelpAndLosesNothing) {
   const int rs_in = FreeTcpPort();
   std::filesystem::create_directories(dir_.File("rs"));
   std::ofstream(dir_.File("rsyslog.conf"))
-      << "global(workDirectory=\"" << dir_.File("rs") << "\")\n"
-      << "module(load=\"imtcp\")\nmodule(load=\"omrelp\")\n"
-      << "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"" << rs_in << "\" ruleset=\"fwd\")\n"
-      << "ruleset(name=\"fwd\") { action(type=\"omrelp\" target=\"127.0.0.1\" port=\""
-      << konseki_.Port("relp")
-      << "\" timeout=\"5\" conn.timeout=\"2\" queue.type=\"LinkedList\" queue.size=\"200000\" "
-         "action.resumeRetryCount=\"-1\" action.resumeInterval=\"1\") }\n";
+      << RsyslogTcpToRelpConfig(dir_.File("rs"), rs_in, konseki_.Port("relp"));
   ChildProcess rs;
   ASSERT_TRUE(
       rs.Start({kRsyslogd, "-n", "-f", dir_.File("rsyslog.conf"), "-i", dir_.File("rsyslog.pid")},

@@ -266,4 +266,34 @@ double SumMetric(const std::string& exposition, const std::string& name,
   return sum;
 }
 
+SeqCounts CountSeqs(const std::string& archive, const std::string& host, int total) {
+  SeqCounts c;
+  c.times.assign(static_cast<size_t>(total), 0);
+  for (const std::string& line : ArchiveLines(archive, host)) {
+    const size_t p = line.find(" seq=");
+    if (p == std::string::npos) continue;
+    const int n = std::atoi(line.c_str() + p + 5);
+    if (n < 0 || n >= total) continue;
+    if (c.times[static_cast<size_t>(n)]++ == 0) {
+      ++c.distinct;
+    } else {
+      ++c.duplicates;
+    }
+  }
+  return c;
+}
+
+std::string RsyslogTcpToRelpConfig(const std::string& work_dir, int tcp_in, int relp_port) {
+  return "global(workDirectory=\"" + work_dir +
+         "\")\n"
+         "module(load=\"imtcp\")\nmodule(load=\"omrelp\")\n"
+         "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"" +
+         std::to_string(tcp_in) +
+         "\" ruleset=\"fwd\")\n"
+         "ruleset(name=\"fwd\") { action(type=\"omrelp\" target=\"127.0.0.1\" port=\"" +
+         std::to_string(relp_port) +
+         "\" timeout=\"5\" conn.timeout=\"2\" queue.type=\"LinkedList\" "
+         "queue.size=\"200000\" action.resumeRetryCount=\"-1\" action.resumeInterval=\"1\") }\n";
+}
+
 }  // namespace konseki::testing

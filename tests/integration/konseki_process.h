@@ -101,6 +101,21 @@ int FreeTcpPort();
 size_t CountInArchive(const std::string& archive, const std::string& host,
                       const std::string& needle);
 
+// How often each sequence number 0..total-1 (" seq=N" in a line) of host
+// is in the archive: times[n], how many numbers are there, and how many
+// extra copies (RELP resends after a restart).
+struct SeqCounts {
+  std::vector<int> times;
+  size_t distinct = 0;
+  size_t duplicates = 0;
+};
+SeqCounts CountSeqs(const std::string& archive, const std::string& host, int total);
+
+// rsyslog.conf for a real rsyslogd that takes lines on imtcp 127.0.0.1:tcp_in
+// and forwards them with omrelp to konseki on 127.0.0.1:relp_port, queueing
+// in memory and retrying forever (what a no-loss sender is configured as).
+std::string RsyslogTcpToRelpConfig(const std::string& work_dir, int tcp_in, int relp_port);
+
 // The body of GET /metrics from 127.0.0.1:port ("" if it could not be had).
 std::string FetchMetrics(int port);
 // Sum of the samples of metric `name` in a Prometheus text exposition whose

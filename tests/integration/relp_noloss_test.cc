@@ -31,55 +31,6 @@ constexpr char kRsyslogd[] = "/usr/sbin/rsyslogd";
 constexpr char kOmrelp[] = "/usr/lib/x86_64-linux-gnu/rsyslog/omrelp.so";
 constexpr char kHost[] = "relp-noloss-host";
 
-int FreeTcpPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
-int Connect(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-// How often each sequence number is in the archive.
-struct SeqCounts {
-  std::vector<int> times;
-  size_t distinct = 0;
-  size_t duplicates = 0;
-};
-
-SeqCounts CountSeqs(const std::string& archive, int total) {
-  SeqCounts c;
-  c.times.assign(static_cast<size_t>(total), 0);
-  for (const std::string& line : ArchiveLines(archive, kHost)) {
-    size_t p = line.find(" seq=");
-    if (p == std::string::npos) continue;
-    int n = std::atoi(line.c_str() + p + 5);
-    if (n < 0 || n >= total) continue;
-    if (c.times[static_cast<size_t>(n)]++ == 0) {
-      ++c.distinct;
-    } else {
-      ++c.duplicates;
-    }
-  }
-  return c;
-}
-
 std::string KonsekiConfig(const TempDir& dir, int relp_port) {
   return "listen: [relp://127.0.0.1:" + std::to_string(relp_port) +
          "]\n"
@@ -114,18 +65,13 @@ TEST(RelpNoLossTest, EveryMessageSurvivesRepeatedSigkillOfKonseki) {
   // A big in-memory action queue, retried forever every second: rsyslog keeps
   // whatever konseki did not acknowledge and resends it after a restart.
   std::ofstream(dir.File("rsyslog.conf"))
-      << "global(workDirectory=\"" << dir.File("rs") << "\")\n"
-      << "module(load=\"imtcp\")\nmodule(load=\"omrelp\")\n"
-      << "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"" << in_tcp << "\" ruleset=\"fwd\")\n"
-      << "ruleset(name=\"fwd\") { action(type=\"omrelp\" target=\"127.0.0.1\" port=\"" << relp_port
-      << "\" timeout=\"5\" conn.timeout=\"2\" queue.type=\"LinkedList\" queue.size=\"200000\" "
-         "action.resumeRetryCount=\"-1\" action.resumeInterval=\"1\") }\n";
+      << RsyslogTcpToRelpConfig(dir.File("rs"), in_tcp, relp_port);
   ChildProcess rs;
   ASSERT_TRUE(
       rs.Start({kRsyslogd, "-n", "-f", dir.File("rsyslog.conf"), "-i", dir.File("rsyslog.pid")},
                dir.File("rsyslogd")));
   int fd = -1;
-  ASSERT_TRUE(WaitFor([&] { return (fd = Connect(in_tcp)) >= 0; })) << rs.Stderr();
+  ASSERT_TRUE(WaitFor([&] { return (fd = ConnectTcp(in_tcp)) >= 0; })) << rs.Stderr();
 
   // The feeder streams the numbers for ~2 s (chunks of 50, 5 ms apart) while
   // konseki is interrupted at 20/40/60 % (SIGKILL) and 80 % (a graceful
@@ -152,10 +98,11 @@ TEST(RelpNoLossTest, EveryMessageSurvivesRepeatedSigkillOfKonseki) {
   int mid_stream = 0;
   for (int k = 1; k <= 4; ++k) {
     const size_t target = static_cast<size_t>(kTotal / 5 * k);
-    const bool reached = WaitFor([&] { return CountSeqs(archive, kTotal).distinct >= target; },
-                                 std::chrono::seconds(20));
+    const bool reached =
+        WaitFor([&] { return CountSeqs(archive, kHost, kTotal).distinct >= target; },
+                std::chrono::seconds(20));
     if (!reached) {
-      ADD_FAILURE() << "stuck at " << CountSeqs(archive, kTotal).distinct << "\n"
+      ADD_FAILURE() << "stuck at " << CountSeqs(archive, kHost, kTotal).distinct << "\n"
                     << rs.Stderr() << konseki->process().Stderr();
       break;
     }
@@ -184,7 +131,7 @@ TEST(RelpNoLossTest, EveryMessageSurvivesRepeatedSigkillOfKonseki) {
   SeqCounts c;
   const bool all = WaitFor(
       [&] {
-        c = CountSeqs(archive, kTotal);
+        c = CountSeqs(archive, kHost, kTotal);
         return c.distinct == static_cast<size_t>(kTotal);
       },
       std::chrono::seconds(30));
