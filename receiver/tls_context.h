@@ -1,6 +1,6 @@
 // Server-side TLS configuration (RFC 5425) over OpenSSL: one SSL_CTX with the
 // certificate, key, CA and client-certificate policy, shared by the TLS
-// listeners (and later RELP over TLS).
+// listeners and the relp+tls:// RELP listeners.
 #ifndef KONSEKI_RECEIVER_TLS_CONTEXT_H_
 #define KONSEKI_RECEIVER_TLS_CONTEXT_H_
 
