@@ -521,6 +521,10 @@ StatusOr<Config> LoadConfigFile(const std::string& path) {
   return ParseConfig(ss.str(), path);
 }
 
+std::string HeartbeatStateDir(const Config& c) {
+  return c.heartbeat.state_dir.empty() ? c.archive_dir + "/.state" : c.heartbeat.state_dir;
+}
+
 StatusOr<int> ResolveUtcOffsetSecs(const std::string& tz, int64_t unix_secs) {
   if (tz == "local") {
     time_t t = static_cast<time_t>(unix_secs);

@@ -30,7 +30,7 @@ struct HeartbeatConfig {
   double startup_grace_secs = -1;        // -1 = one threshold (the tracker's default)
   std::vector<std::string> expected_hosts;
   std::vector<HeartbeatOverride> overrides;
-  std::string state_dir;  // default: <archive.dir>/../state
+  std::string state_dir;  // empty: <archive.dir>/.state (see HeartbeatStateDir)
 };
 
 // Which alerts a notifying sink gets (alerts.syslog[] / webhook[] / exec[]).
@@ -165,6 +165,11 @@ std::string_view EmbeddedDefaultConfig();
 StatusOr<Config> ParseConfig(std::string_view yaml_text, std::string_view source);
 // Reads `path` and parses it.
 StatusOr<Config> LoadConfigFile(const std::string& path);
+
+// Where the heartbeat state lives: heartbeat.state_dir, or beside the hosts'
+// folders in <archive.dir>/.state (a host can never be named ".state": the
+// archive refuses leading dots, so they cannot collide).
+std::string HeartbeatStateDir(const Config& config);
 
 // Resolves parser_timezone into seconds east of UTC at `unix_secs`.
 StatusOr<int> ResolveUtcOffsetSecs(const std::string& tz, int64_t unix_secs);

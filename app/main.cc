@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "app/config.h"
+#include "app/file_identity.h"
 #include "app/privileges.h"
 #include "app/server.h"
 #include "common/clock.h"
@@ -100,6 +101,30 @@ int Run(const std::string& config_path) {
   return 0;
 }
 
+// check-config: one warning on stderr per path that the run-as user will
+// not be able to create or write. Returns how many.
+size_t WarnUnwritablePaths(const konseki::app::Config& c, const konseki::app::RunAsIds& ids) {
+  const std::string user = c.user.empty() ? std::to_string(ids.uid) : c.user;
+  struct Path {
+    const char* key;
+    std::string path;
+    bool is_dir;
+  };
+  std::vector<Path> paths = {{"archive.dir", c.archive_dir, true}};
+  if (c.heartbeat.enabled) {
+    paths.push_back({"heartbeat.state_dir", konseki::app::HeartbeatStateDir(c), true});
+  }
+  if (!c.alerts_file.empty()) paths.push_back({"alerts.file", c.alerts_file, false});
+  size_t n = 0;
+  for (const Path& p : paths) {
+    std::string problem = konseki::app::WritableProblem(p.key, p.path, p.is_dir, ids, user);
+    if (problem.empty()) continue;
+    std::fprintf(stderr, "konseki: warning: %s: %s\n", c.source.c_str(), problem.c_str());
+    ++n;
+  }
+  return n;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -139,13 +164,19 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "konseki: %s: %s\n", check_path.c_str(), s.message().c_str());
       return 1;
     }
+    auto ids = konseki::app::ResolveRunAs(priv);
+    if (!ids.ok()) {
+      std::fprintf(stderr, "konseki: %s: %s\n", check_path.c_str(), ids.status().message().c_str());
+      return 1;
+    }
     auto rules = konseki::app::LoadRules(c->rules_dir);
     if (!rules.ok()) {
       std::fprintf(stderr, "konseki: %s\n", rules.status().message().c_str());
       return 1;
     }
-    std::printf("%s: OK (%zu listeners, %zu rules)\n", check_path.c_str(), c->listen.size(),
-                (*rules)->rules().size());
+    const size_t warnings = WarnUnwritablePaths(*c, *ids);
+    std::printf("%s: OK (%zu listeners, %zu rules, %zu warnings)\n", check_path.c_str(),
+                c->listen.size(), (*rules)->rules().size(), warnings);
     return 0;
   }
   if (*check_rules) {

@@ -23,13 +23,15 @@ bool ParseId(const std::string& s, unsigned* out) {
   return ec == std::errc() && p == s.data() + s.size();
 }
 
-struct Target {
-  uid_t uid = 0;
-  gid_t gid = 0;
-};
+}  // namespace
 
-StatusOr<Target> Resolve(const PrivilegeOptions& o) {
-  Target t;
+StatusOr<RunAsIds> ResolveRunAs(const PrivilegeOptions& o) {
+  RunAsIds t;
+  if (o.user.empty()) {
+    t.uid = geteuid();
+    t.gid = getegid();
+    return t;
+  }
   std::vector<char> buf(16384);
   passwd pw;
   passwd* pw_result = nullptr;
@@ -74,8 +76,6 @@ StatusOr<Target> Resolve(const PrivilegeOptions& o) {
   return t;
 }
 
-}  // namespace
-
 Status CheckRootPolicy(const PrivilegeOptions& o, uid_t euid) {
   if (!o.group.empty() && o.user.empty()) {
     return Status::InvalidArgument("group: \"" + o.group +
@@ -91,10 +91,10 @@ Status CheckRootPolicy(const PrivilegeOptions& o, uid_t euid) {
 Status DropPrivileges(const PrivilegeOptions& o) {
   const uid_t euid = geteuid();
   if (Status s = CheckRootPolicy(o, euid); !s.ok()) return s;
-  Target t;
+  RunAsIds t;
   const bool switching = !o.user.empty();
   if (switching) {
-    StatusOr<Target> r = Resolve(o);
+    StatusOr<RunAsIds> r = ResolveRunAs(o);
     if (!r.ok()) return r.status();
     t = *r;
     if (t.uid == 0 && !o.allow_root) {

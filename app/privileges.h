@@ -27,6 +27,18 @@ struct PrivilegeOptions {
   bool allow_root = false;
 };
 
+// The ids konseki runs as after DropPrivileges.
+struct RunAsIds {
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+// Resolves `user:`/`group:` (names or numeric ids) through the passwd and
+// group databases; an empty `user:` gives the current euid/egid. Errors name
+// the key and say what to do (unknown user or group). Side-effect free:
+// check-config and start-up call it before binding anything.
+StatusOr<RunAsIds> ResolveRunAs(const PrivilegeOptions& options);
+
 // The start-up policy: running as root (euid 0) needs either `user:` (to drop
 // to after binding) or `allow_root: true`; `user:` naming uid 0 needs
 // `allow_root: true` too. Errors name the config keys and what to write.

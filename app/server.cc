@@ -7,6 +7,9 @@
 #include <filesystem>
 #include <thread>
 
+#include "app/file_identity.h"
+#include "app/privileges.h"
+#include "common/make_dirs.h"
 #include "matchers/rule_loader.h"
 #include "outputs/archive.h"
 
@@ -38,9 +41,7 @@ matchers::HeartbeatOptions HeartbeatOptionsFromConfig(const Config& c, size_t ma
     m.silence_after_secs = ov.silence_after_secs;
     o.overrides.push_back(std::move(m));
   }
-  // The state lives beside the hosts' folders; a host can never be named
-  // ".state" (the archive refuses leading dots), so they cannot collide.
-  o.state_dir = h.state_dir.empty() ? c.archive_dir + "/.state" : h.state_dir;
+  o.state_dir = HeartbeatStateDir(c);
   o.max_host_metrics = max_host_series;
   return o;
 }
@@ -102,15 +103,36 @@ Status Server::Init() {
   rules_loaded_->Set(static_cast<double>((*rules)->rules().size()));
   rules_.Set(std::move(rules).value());
 
+  {
+    // What konseki creates must belong to the user it drops to (main calls
+    // DropPrivileges right after Create): see app/file_identity.h.
+    auto ids = ResolveRunAs(
+        PrivilegeOptions{config_.user, config_.group, config_.chroot, config_.allow_root});
+    if (!ids.ok()) return ids.status();
+    auto as_user = ScopedFileIdentity::Enter(*ids);
+    if (!as_user.ok()) return as_user.status();
+    if (Status st = OpenOutputs(); !st.ok()) return st;
+  }
+  if (Status st = BindListeners(); !st.ok()) return st;
+  if (!config_.metrics_listen.empty()) {
+    auto ms = outputs::MetricsServer::Start(config_.metrics_listen, metrics_);
+    if (!ms.ok()) return ms.status();
+    metrics_server_ = std::move(ms).value();
+  }
+  return Status::Ok();
+}
+
+Status Server::OpenOutputs() {
   outputs::AlertWriterOptions aopts;
   aopts.path = config_.alerts_file;
   aopts.to_stdout = config_.alerts_stdout;
   if (!aopts.path.empty()) {
-    std::error_code ec;
     std::filesystem::path parent = std::filesystem::path(aopts.path).parent_path();
-    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-    if (ec)
-      return Status::IoError("alerts.file: cannot create " + parent.string() + ": " + ec.message());
+    if (!parent.empty()) {
+      if (Status st = MakeDirs(parent.string(), 0750); !st.ok()) {
+        return Status::IoError("alerts.file: " + st.message());
+      }
+    }
   }
   auto writer = outputs::AlertWriter::Open(aopts, metrics_);
   if (!writer.ok()) return writer.status();
@@ -143,11 +165,8 @@ Status Server::Init() {
     if (Status st = matchers::ValidateHeartbeatOptions(hb); !st.ok()) {
       return Status::InvalidArgument(config_.source + ": heartbeat: " + st.message());
     }
-    std::error_code ec;
-    std::filesystem::create_directories(hb.state_dir, ec);
-    if (ec) {
-      return Status::IoError("heartbeat.state_dir: cannot create " + hb.state_dir + ": " +
-                             ec.message());
+    if (Status st = MakeDirs(hb.state_dir, 0750); !st.ok()) {
+      return Status::IoError("heartbeat.state_dir: " + st.message());
     }
   }
   for (size_t i = 0; i < n; ++i) {
@@ -169,7 +188,10 @@ Status Server::Init() {
     workers_.push_back(
         std::make_unique<Worker>(wopts, deps, std::move(archive).value(), std::move(tracker)));
   }
+  return Status::Ok();
+}
 
+Status Server::BindListeners() {
   for (size_t id = 0; id < config_.listen.size(); ++id) {
     const ListenConfig& lc = config_.listen[id];
     auto addr = receiver::ListenAddress::Parse(lc.uri);
@@ -266,12 +288,6 @@ Status Server::Init() {
         return Status::InvalidArgument("listen: " + name +
                                        ": this transport is not available in this build yet");
     }
-  }
-
-  if (!config_.metrics_listen.empty()) {
-    auto ms = outputs::MetricsServer::Start(config_.metrics_listen, metrics_);
-    if (!ms.ok()) return ms.status();
-    metrics_server_ = std::move(ms).value();
   }
   return Status::Ok();
 }

@@ -1,6 +1,8 @@
 // The running konseki: the only place that knows every stage. Create() binds
 // the listeners, compiles the rules, opens the outputs; any failure there is
-// fatal and precise. Start() starts the threads; Stop() drains.
+// fatal and precise. Started as root with `user:`, Create() creates and
+// opens the outputs as that user (app/file_identity.h), so the caller can
+// then DropPrivileges and still write them. Start() starts the threads; Stop() drains.
 #ifndef KONSEKI_APP_SERVER_H_
 #define KONSEKI_APP_SERVER_H_
 
@@ -64,6 +66,11 @@ class Server {
                          const std::string& error);
   Server(const Config& config, const Clock& clock);
   Status Init();
+  // Alert writer and sinks, queues, archives, heartbeat trackers, workers.
+  // Called as the run-as user (files it creates belong to that user).
+  Status OpenOutputs();
+  // Binds every configured listener (as root when started as root).
+  Status BindListeners();
   // Creates tls_context_ from config_.tls on first use (tls:// and relp+tls://
   // listeners share it).
   Status EnsureTlsContext();

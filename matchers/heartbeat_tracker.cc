@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "common/host_shard.h"
+#include "common/make_dirs.h"
 
 namespace konseki::matchers {
 namespace {
@@ -664,12 +665,9 @@ void HeartbeatTracker::PublishSnapshot() {
 
 Status HeartbeatTracker::SaveState() {
   if (options_.state_dir.empty()) return Status::Ok();
-  std::error_code ec;
-  std::filesystem::create_directories(options_.state_dir, ec);
-  if (ec) {
+  if (Status st = MakeDirs(options_.state_dir, 0750); !st.ok()) {
     errors_save_->Inc();
-    return Status::IoError("heartbeat: cannot create state_dir " + options_.state_dir + ": " +
-                           ec.message());
+    return Status::IoError("heartbeat: state_dir: " + st.message());
   }
   std::string data;
   data.reserve(index_.size() * 400 + 64);

@@ -90,7 +90,7 @@ struct HeartbeatOptions {
   // host per this interval (a host with two clocks would alert every line).
   double clock_jump_alert_interval_secs = 3600;
   // heartbeat.state_dir: where heartbeat.<shard>.state files live; empty
-  // disables persistence. Created if missing.
+  // disables persistence. Created (0750, with missing parents) if missing.
   std::string state_dir;
   // heartbeat.save_interval_secs: Tick saves the state this often, on the
   // worker thread: ~360 bytes per host, then one write + fsync (10,000 hosts:

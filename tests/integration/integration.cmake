@@ -53,3 +53,11 @@ konseki_add_test(disk_full_integration_test
   LIBS konseki_test_process
   LABELS integration)
 add_dependencies(disk_full_integration_test konseki)
+
+# Root with `user:` under the systemd unit's capability bounding set (skipped
+# when not root).
+konseki_add_test(service_setup_integration_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/service_setup_test.cc
+  LIBS konseki_test_process
+  LABELS integration)
+add_dependencies(service_setup_integration_test konseki)
