@@ -1,0 +1,3 @@
+# scripts/deps.sh against stub apt-get/systemctl (installs nothing).
+add_test(NAME scripts_deps_test
+  COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/deps_test.sh ${CMAKE_SOURCE_DIR}/scripts/deps.sh)
