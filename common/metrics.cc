@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/utf8.h"
+
 namespace konseki {
 
 size_t Counter::ShardIndex() {
@@ -68,10 +70,14 @@ void MetricsRegistry::AddGaugeCallback(std::string_view name, std::string_view h
   FamilyFor(name, help, Type::kGauge)->callbacks.push_back(std::move(callback));
 }
 
-std::string EscapeLabelValue(std::string_view v) {
+std::string EscapeLabelValue(std::string_view raw) {
+  // A host name is whatever a sender put in its datagram: one invalid byte
+  // would make Prometheus reject the whole exposition.
+  std::string valid;
+  AppendValidUtf8(raw, &valid);
   std::string out;
-  out.reserve(v.size());
-  for (char c : v) {
+  out.reserve(valid.size());
+  for (char c : valid) {
     if (c == '\\') {
       out += "\\\\";
     } else if (c == '"') {

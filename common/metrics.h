@@ -94,7 +94,10 @@ class MetricsRegistry {
   std::map<std::string, Family, std::less<>> families_;
 };
 
-// Escapes a label value for the text format (backslash, quote, newline).
+// A label value for the text format: invalid UTF-8 and NUL replaced by
+// U+FFFD (AppendValidUtf8), then backslash, quote and newline escaped. Every
+// label value goes through it, so no sender-chosen bytes (host names) can
+// make the exposition invalid.
 std::string EscapeLabelValue(std::string_view v);
 
 }  // namespace konseki

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <charconv>
 
+#include "common/utf8.h"
+
 namespace konseki::matchers {
 namespace {
 
@@ -151,6 +153,10 @@ bool ParseHostStateLine(std::string_view line, HostState* out) {
   if (n != kFields || f[0] != "H") return false;
   size_t i = 1;
   if (!Unescape(f[i++], &out->name) || out->name.empty()) return false;
+  // Files written before host names were kept valid UTF-8 may hold any byte.
+  if (!IsValidUtf8(out->name) || out->name.find('\0') != std::string::npos) {
+    out->name = ValidUtf8(out->name);
+  }
   if (!Unescape(f[i++], &out->sender)) return false;
   int64_t flags = 0;
   if (!ParseNumber(f[i++], &flags) || flags < 0 || flags > 31) return false;

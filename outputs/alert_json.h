@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "common/alert.h"
+#include "common/utf8.h"
 
 namespace konseki::outputs {
 
@@ -25,9 +26,7 @@ namespace konseki::outputs {
 // U+FFFD before encoding. The raw bytes stay in the archive.
 std::string AlertToJson(const Alert& alert);
 
-// Appends s to *out with invalid UTF-8 sequences and NUL replaced by U+FFFD
-// (one replacement per maximal invalid subpart, as in WHATWG/Unicode 15 §3.9).
-void AppendValidUtf8(std::string_view s, std::string* out);
+// The replacement of invalid UTF-8 is AppendValidUtf8 (common/utf8.h).
 
 }  // namespace konseki::outputs
 

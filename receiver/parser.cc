@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "common/utf8.h"
 #include "receiver/rfc3164_parser.h"
 #include "receiver/rfc5424_parser.h"
 
@@ -22,50 +23,6 @@ int ReadPri(std::string_view line, int* pri) {
   if (p == 1 || p >= line.size() || line[p] != '>' || value > 191) return -1;
   *pri = value;
   return static_cast<int>(p + 1);
-}
-
-// Structural UTF-8 check (RFC 3629: no overlongs, no surrogates, <= U+10FFFF).
-bool IsValidUtf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const unsigned char* const end = p + s.size();
-  while (p < end) {
-    // Fast path: eight ASCII bytes at a time.
-    if (end - p >= 8) {
-      uint64_t word;
-      std::memcpy(&word, p, 8);
-      if ((word & 0x8080808080808080ULL) == 0) {
-        p += 8;
-        continue;
-      }
-    }
-    const unsigned char c = *p;
-    if (c < 0x80) {
-      ++p;
-      continue;
-    }
-    int len;
-    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      if (c == 0xE0) lo = 0xA0;
-      if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      if (c == 0xF0) lo = 0x90;
-      if (c == 0xF4) hi = 0x8F;
-    } else {
-      return false;
-    }
-    if (end - p < len) return false;
-    if (p[1] < lo || p[1] > hi) return false;
-    for (int i = 2; i < len; ++i) {
-      if ((p[i] & 0xC0) != 0x80) return false;
-    }
-    p += len;
-  }
-  return true;
 }
 
 }  // namespace

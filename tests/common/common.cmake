@@ -5,4 +5,5 @@ konseki_add_test(common_test
     ${CMAKE_CURRENT_LIST_DIR}/metrics_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/packed_message_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/status_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/utf8_test.cc
   LIBS konseki_common)

@@ -1,7 +1,12 @@
 #include "common/metrics.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <fstream>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -21,6 +26,54 @@ TEST(MetricsTest, CountersSumAcrossThreads) {
   EXPECT_EQ(c->Value(), 40000u);
   EXPECT_EQ(reg.GetCounter("konseki_test_total", "test", {{"k", "v"}}), c);
   EXPECT_EQ(reg.ValueOf("konseki_test_total", {{"k", "v"}}), 40000);
+}
+
+// The host name bytes of one spoofed datagram
+// (printf '<13>Dec  1 12:00:00 \xc3\x28 app: x' > /dev/udp/...).
+constexpr char kBadHost[] = "\xc3\x28";
+
+TEST(MetricsTest, LabelValuesAreValidUtf8) {
+  EXPECT_EQ(EscapeLabelValue(kBadHost), "\xEF\xBF\xBD(");
+  EXPECT_EQ(EscapeLabelValue(std::string("a\0\"\\\n", 5)), "a\xEF\xBF\xBD\\\"\\\\\\n");
+}
+
+// promtool check metrics on the exposition, read from stdin; returns its
+// exit status and puts its output in *out.
+int Promtool(const std::string& exposition, std::string* out) {
+  char tmpl[] = "/tmp/konseki-promtool-XXXXXX";
+  int fd = mkstemp(tmpl);
+  if (fd < 0) return -1;
+  close(fd);
+  std::ofstream(tmpl, std::ios::binary) << exposition;
+  const std::string cmd = std::string("/usr/bin/promtool check metrics < ") + tmpl + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out->append(buf, n);
+  int status = pclose(p);
+  unlink(tmpl);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(MetricsTest, PromtoolAcceptsAHostLabelWithInvalidUtf8) {
+  if (access("/usr/bin/promtool", X_OK) != 0) {
+    GTEST_SKIP() << "promtool not installed (Debian package prometheus)";
+  }
+  MetricsRegistry reg;
+  reg.GetGauge("konseki_host_last_seen_timestamp_seconds", "Last message from a host.",
+               {{"host", kBadHost}})
+      ->Set(1700000000);
+  reg.GetGauge("konseki_host_last_seen_timestamp_seconds", "Last message from a host.",
+               {{"host", "web1"}})
+      ->Set(1700000001);
+  const std::string text = reg.RenderPrometheus();
+  std::string out;
+  EXPECT_EQ(Promtool(text, &out), 0) << out << "\n--- exposition ---\n" << text;
+  // The same exposition with the raw bytes is rejected: the check is not vacuous.
+  std::string raw = text;
+  raw.replace(raw.find("\xEF\xBF\xBD("), 4, kBadHost);
+  out.clear();
+  EXPECT_NE(Promtool(raw, &out), 0) << raw;
 }
 
 TEST(MetricsTest, RendersTextFormatWithEscapedLabels) {

@@ -62,6 +62,21 @@ TEST(HeartbeatStateTest, LineRoundTripsEveryFieldAndAnyBytes) {
   EXPECT_NEAR(got.cadence.CadenceSecs(0.99), h.cadence.CadenceSecs(0.99), 1e-3);
 }
 
+// A state file written before label values were kept valid UTF-8 may hold a
+// spoofed host name with invalid bytes ("\xc3\x28" from one UDP datagram):
+// it loads with U+FFFD in their place, so it cannot break a scrape again.
+TEST(HeartbeatStateTest, InvalidUtf8HostNameLoadsSanitized) {
+  HostState h = SampleHost();
+  h.name = std::string("\xc3\x28-host\0x", 9);
+  std::string line;
+  AppendHostStateLine(h, &line);
+  line.pop_back();
+  HostState got;
+  ASSERT_TRUE(ParseHostStateLine(line, &got)) << line;
+  EXPECT_EQ(got.name, "\xEF\xBF\xBD(-host\xEF\xBF\xBDx");
+  EXPECT_EQ(got.last_message, h.last_message) << "only the name is repaired";
+}
+
 TEST(HeartbeatStateTest, MalformedLinesAreRejected) {
   std::string line;
   AppendHostStateLine(SampleHost(), &line);

@@ -1,0 +1,140 @@
+#include "common/utf8.h"
+
+#include <cstdint>
+#include <cstring>
+
+namespace konseki {
+namespace {
+
+// Length of the valid UTF-8 sequence starting at p[0] (n bytes available),
+// or 0 when it is invalid (or NUL, which libfastjson cannot carry).
+size_t ValidSequence(const unsigned char* p, size_t n) {
+  unsigned char c = p[0];
+  if (c == 0) return 0;
+  if (c < 0x80) return 1;
+  size_t len;
+  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    if (c == 0xE0) lo = 0xA0;  // no overlong
+    if (c == 0xED) hi = 0x9F;  // no surrogates
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    if (c == 0xF0) lo = 0x90;  // no overlong
+    if (c == 0xF4) hi = 0x8F;  // <= U+10FFFF
+  } else {
+    return 0;
+  }
+  if (n < 2 || p[1] < lo || p[1] > hi) return 0;
+  for (size_t i = 2; i < len; ++i) {
+    if (i >= n || (p[i] & 0xC0) != 0x80) return 0;
+  }
+  return len;
+}
+
+// Bytes of the maximal invalid subpart at p (at least 1): a lead byte plus
+// the continuation bytes that were still acceptable.
+size_t InvalidSubpart(const unsigned char* p, size_t n) {
+  unsigned char c = p[0];
+  unsigned char lo = 0x80, hi = 0xBF;
+  size_t len;
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return 1;
+  }
+  size_t i = 1;
+  if (i < n && p[i] >= lo && p[i] <= hi) {
+    ++i;
+    while (i < len && i < n && (p[i] & 0xC0) == 0x80) ++i;
+  }
+  return i;
+}
+
+}  // namespace
+
+// Structural UTF-8 check (RFC 3629: no overlongs, no surrogates, <= U+10FFFF).
+bool IsValidUtf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const unsigned char* const end = p + s.size();
+  while (p < end) {
+    // Fast path: eight ASCII bytes at a time.
+    if (end - p >= 8) {
+      uint64_t word;
+      std::memcpy(&word, p, 8);
+      if ((word & 0x8080808080808080ULL) == 0) {
+        p += 8;
+        continue;
+      }
+    }
+    const unsigned char c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    int len;
+    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return false;
+    }
+    if (end - p < len) return false;
+    if (p[1] < lo || p[1] > hi) return false;
+    for (int i = 2; i < len; ++i) {
+      if ((p[i] & 0xC0) != 0x80) return false;
+    }
+    p += len;
+  }
+  return true;
+}
+
+void AppendValidUtf8(std::string_view s, std::string* out) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  size_t start = 0;
+  size_t i = 0;
+  while (i < n) {
+    if (p[i] >= 0x01 && p[i] < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = ValidSequence(p + i, n - i);
+    if (len > 0) {
+      i += len;
+      continue;
+    }
+    out->append(s.data() + start, i - start);
+    out->append(kUtf8Replacement);
+    i += InvalidSubpart(p + i, n - i);
+    start = i;
+  }
+  out->append(s.data() + start, n - start);
+}
+
+std::string ValidUtf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  AppendValidUtf8(s, &out);
+  return out;
+}
+
+}  // namespace konseki

@@ -1,0 +1,28 @@
+// UTF-8 validation and repair, shared by the parser (which counts invalid
+// messages), the alert JSON and the Prometheus label values (which must be
+// valid UTF-8 whatever a sender put in a host name).
+#ifndef KONSEKI_COMMON_UTF8_H_
+#define KONSEKI_COMMON_UTF8_H_
+
+#include <string>
+#include <string_view>
+
+namespace konseki {
+
+// U+FFFD, what AppendValidUtf8 puts in place of invalid bytes.
+inline constexpr std::string_view kUtf8Replacement = "\xEF\xBF\xBD";
+
+// Structural UTF-8 check (RFC 3629: no overlongs, no surrogates, <= U+10FFFF).
+// NUL is valid. Fast on ASCII (eight bytes at a time).
+bool IsValidUtf8(std::string_view s);
+
+// Appends s to *out with invalid UTF-8 sequences and NUL replaced by U+FFFD
+// (one replacement per maximal invalid subpart, as in WHATWG/Unicode 15 §3.9).
+void AppendValidUtf8(std::string_view s, std::string* out);
+
+// s itself when it is valid UTF-8 without NUL, else the repaired copy.
+std::string ValidUtf8(std::string_view s);
+
+}  // namespace konseki
+
+#endif  // KONSEKI_COMMON_UTF8_H_

@@ -1,0 +1,29 @@
+#include "common/utf8.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace konseki {
+namespace {
+
+TEST(Utf8Test, ValidityOfCommonCases) {
+  EXPECT_TRUE(IsValidUtf8("plain ascii host-1"));
+  EXPECT_TRUE(IsValidUtf8("\xE6\x97\xA5\xE6\x9C\xAC"));  // 日本
+  EXPECT_FALSE(IsValidUtf8("\xc3\x28"));                 // lead byte without continuation
+  EXPECT_FALSE(IsValidUtf8("\xC0\xAF"));                 // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xED\xA0\x80"));             // surrogate
+  EXPECT_FALSE(IsValidUtf8("abcdefgh\xff"));             // past the 8-byte fast path
+}
+
+TEST(Utf8Test, ValidUtf8ReplacesEachMaximalInvalidSubpartAndNul) {
+  EXPECT_EQ(ValidUtf8("\xc3\x28"), "\xEF\xBF\xBD(");
+  EXPECT_EQ(ValidUtf8(std::string("a\0b", 3)),
+            "a\xEF\xBF\xBD"
+            "b");
+  EXPECT_EQ(ValidUtf8("\xE6\x97"), "\xEF\xBF\xBD");  // truncated: one replacement
+  EXPECT_EQ(ValidUtf8("ok \xE6\x97\xA5"), "ok \xE6\x97\xA5");
+}
+
+}  // namespace
+}  // namespace konseki
