@@ -7,8 +7,10 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "common/alert.h"
+#include "outputs/metrics_server.h"
 #include "receiver/listen_address.h"
 #include "receiver/sender_allowlist.h"
 
@@ -30,10 +32,14 @@ metrics:
 allow_root: true
 )";
 
-// Builds "file:line: key 'a.b': what" errors from a node's position.
+// Builds "file:line: key 'a.b': what" errors from a node's position, and
+// records where each key was given (Config::key_lines).
 class Ctx {
  public:
-  explicit Ctx(std::string_view source) : source_(source) {}
+  Ctx(std::string_view source, Config* config) : source_(source), config_(config) {}
+  void Record(const YAML::Node& node, const std::string& key) const {
+    if (node.Mark().line >= 0) config_->key_lines.emplace(key, node.Mark().line + 1);
+  }
   Status Error(const YAML::Node& node, const std::string& key, const std::string& what) const {
     std::ostringstream os;
     os << source_;
@@ -46,13 +52,22 @@ class Ctx {
 
  private:
   std::string source_;
+  Config* config_;
 };
 
 Status CheckKeys(const Ctx& ctx, const YAML::Node& map, const std::string& prefix,
                  const std::set<std::string>& allowed) {
   if (!map.IsMap()) return ctx.Error(map, prefix, "expected a mapping");
+  std::set<std::string> seen;
   for (const auto& kv : map) {
     std::string key = kv.first.as<std::string>();
+    const std::string full = prefix.empty() ? key : prefix + "." + key;
+    // yaml-cpp keeps both entries of a repeated key; which one a lookup
+    // sees is an accident, so a repeated key is an error.
+    if (!seen.insert(key).second) {
+      return ctx.Error(kv.first, full, "given twice in the same mapping; keep one");
+    }
+    ctx.Record(kv.first, full);
     if (!allowed.count(key)) {
       std::string all;
       for (const auto& a : allowed) all += (all.empty() ? "" : ", ") + a;
@@ -66,6 +81,8 @@ Status CheckKeys(const Ctx& ctx, const YAML::Node& map, const std::string& prefi
 Status GetString(const Ctx& ctx, const YAML::Node& node, const std::string& key, std::string* out) {
   if (!node.IsScalar()) return ctx.Error(node, key, "expected a string");
   *out = node.as<std::string>();
+  // A path with a NUL would be cut short by every system call.
+  if (out->find('\0') != std::string::npos) return ctx.Error(node, key, "contains a NUL byte");
   return Status::Ok();
 }
 
@@ -276,55 +293,119 @@ Status ParseAlerts(const Ctx& ctx, const YAML::Node& v, Config* c) {
   return Status::Ok();
 }
 
-Status ParseHeartbeat(const Ctx& ctx, const YAML::Node& hb, HeartbeatConfig* out) {
-  KONSEKI_RETURN_IF_ERROR(
-      CheckKeys(ctx, hb, "heartbeat",
-                {"enabled", "silence_after_secs", "multiplier", "floor_secs", "ceiling_secs",
-                 "clock_jump_tolerance_secs", "save_interval_secs", "startup_grace_secs",
-                 "expected_hosts", "overrides", "state_dir"}));
+Status ParseHeartbeatOverrides(const Ctx& ctx, const YAML::Node& v, const std::string& key,
+                               matchers::HeartbeatOptions* out) {
   constexpr double kYear = 366 * 86400.0;
+  if (!v.IsSequence()) {
+    return ctx.Error(v, key, "expected a list of {host | host_pattern, silence_after_secs}");
+  }
+  for (const auto& item : v) {
+    KONSEKI_RETURN_IF_ERROR(
+        CheckKeys(ctx, item, key, {"host", "host_pattern", "silence_after_secs"}));
+    matchers::HeartbeatOverride o;
+    if (!item["host"] == !item["host_pattern"]) {
+      return ctx.Error(item, key, "each override needs 'host' or 'host_pattern' (one of them)");
+    }
+    if (!item["silence_after_secs"]) {
+      return ctx.Error(item, key, "each override needs 'silence_after_secs'");
+    }
+    if (item["host"]) {
+      KONSEKI_RETURN_IF_ERROR(GetString(ctx, item["host"], key + ".host", &o.host));
+      // A glob given as host: (as older configs do) is a pattern.
+      if (o.host.find_first_of("*?[") != std::string::npos) std::swap(o.host, o.host_pattern);
+    } else {
+      KONSEKI_RETURN_IF_ERROR(
+          GetString(ctx, item["host_pattern"], key + ".host_pattern", &o.host_pattern));
+    }
+    KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, item["silence_after_secs"], key + ".silence_after_secs",
+                                      0, kYear, &o.silence_after_secs));
+    out->overrides.push_back(std::move(o));
+  }
+  return Status::Ok();
+}
+
+// Every key of heartbeat: is a field of matchers::HeartbeatOptions.
+Status ParseHeartbeat(const Ctx& ctx, const YAML::Node& hb, HeartbeatConfig* out) {
+  using Options = matchers::HeartbeatOptions;
+  constexpr double kYear = 366 * 86400.0;
+  struct Seconds {
+    const char* key;
+    double Options::*field;
+    double min, max;
+  };
+  static const Seconds kNumbers[] = {
+      {"silence_after_secs", &Options::silence_after_secs, 0, kYear},
+      {"multiplier", &Options::multiplier, 1, 1000},
+      {"floor_secs", &Options::floor_secs, 0.001, kYear},
+      {"ceiling_secs", &Options::ceiling_secs, 0.001, kYear},
+      {"initial_cadence_secs", &Options::initial_cadence_secs, 0.001, kYear},
+      {"learning_secs", &Options::learning_secs, 0, kYear},
+      {"cadence_quantile", &Options::cadence_quantile, 0.001, 1},
+      {"cadence_half_life_secs", &Options::cadence_half_life_secs, 1, 10 * kYear},
+      {"clock_jump_tolerance_secs", &Options::clock_jump_tolerance_secs, 0, kYear},
+      {"clock_jump_alert_interval_secs", &Options::clock_jump_alert_interval_secs, 0, kYear},
+      {"save_interval_secs", &Options::save_interval_secs, 0, kYear},
+      {"startup_grace_secs", &Options::startup_grace_secs, 0, kYear},
+      {"stall_secs", &Options::stall_secs, 1, kYear},
+      {"forget_after_secs", &Options::forget_after_secs, 0, 100 * kYear},
+      {"new_host_learning_secs", &Options::new_host_learning_secs, 0, kYear},
+      {"new_host_alerts_per_minute", &Options::new_host_alerts_per_minute, 0, 1e6},
+      {"stop_link_secs", &Options::stop_link_secs, 0, kYear},
+      {"metrics_interval_secs", &Options::metrics_interval_secs, 0.1, 3600},
+  };
+  std::set<std::string> allowed = {"enabled",   "new_host_alerts",        "max_hosts",
+                                   "state_dir", "max_last_message_bytes", "expected_hosts",
+                                   "overrides"};
+  for (const Seconds& n : kNumbers) allowed.insert(n.key);
+  KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, hb, "heartbeat", allowed));
+  Options& o = out->options;
   for (const auto& kv : hb) {
-    std::string k = kv.first.as<std::string>();
-    std::string key = "heartbeat." + k;
+    const std::string k = kv.first.as<std::string>();
+    const std::string key = "heartbeat." + k;
     const YAML::Node& v = kv.second;
     if (k == "enabled") {
       KONSEKI_RETURN_IF_ERROR(GetBool(ctx, v, key, &out->enabled));
-    } else if (k == "silence_after_secs") {
-      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, v, key, 0.001, kYear, &out->silence_after_secs));
-    } else if (k == "multiplier") {
-      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, v, key, 1, 1000, &out->multiplier));
-    } else if (k == "floor_secs") {
-      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, v, key, 0.001, kYear, &out->floor_secs));
-    } else if (k == "ceiling_secs") {
-      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, v, key, 0.001, kYear, &out->ceiling_secs));
-    } else if (k == "clock_jump_tolerance_secs") {
-      KONSEKI_RETURN_IF_ERROR(
-          GetNumber(ctx, v, key, 0.001, kYear, &out->clock_jump_tolerance_secs));
-    } else if (k == "save_interval_secs") {
-      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, v, key, 0.1, kYear, &out->save_interval_secs));
-    } else if (k == "startup_grace_secs") {
-      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, v, key, 0, kYear, &out->startup_grace_secs));
-    } else if (k == "expected_hosts") {
-      KONSEKI_RETURN_IF_ERROR(GetStringList(ctx, v, key, &out->expected_hosts));
+    } else if (k == "new_host_alerts") {
+      KONSEKI_RETURN_IF_ERROR(GetBool(ctx, v, key, &o.new_host_alerts));
+    } else if (k == "max_hosts") {
+      KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v, key, 1, 1e8, &o.max_hosts));
+    } else if (k == "max_last_message_bytes") {
+      KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v, key, 0, 1 << 20, &o.max_last_message_bytes));
     } else if (k == "state_dir") {
-      KONSEKI_RETURN_IF_ERROR(GetString(ctx, v, key, &out->state_dir));
+      KONSEKI_RETURN_IF_ERROR(GetString(ctx, v, key, &o.state_dir));
+    } else if (k == "expected_hosts") {
+      KONSEKI_RETURN_IF_ERROR(GetStringList(ctx, v, key, &o.expected_hosts));
     } else if (k == "overrides") {
-      if (!v.IsSequence())
-        return ctx.Error(v, key, "expected a list of {host, silence_after_secs}");
-      for (const auto& item : v) {
-        KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, item, key, {"host", "silence_after_secs"}));
-        HeartbeatOverride o;
-        if (!item["host"]) return ctx.Error(item, key, "each override needs 'host'");
-        if (!item["silence_after_secs"]) {
-          return ctx.Error(item, key, "each override needs 'silence_after_secs'");
-        }
-        KONSEKI_RETURN_IF_ERROR(GetString(ctx, item["host"], key + ".host", &o.host_pattern));
-        KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, item["silence_after_secs"],
-                                          key + ".silence_after_secs", 0, kYear,
-                                          &o.silence_after_secs));
-        out->overrides.push_back(std::move(o));
+      KONSEKI_RETURN_IF_ERROR(ParseHeartbeatOverrides(ctx, v, key, &o));
+    } else {
+      for (const Seconds& n : kNumbers) {
+        if (k == n.key)
+          KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, v, key, n.min, n.max, &(o.*n.field)));
       }
     }
+  }
+  if (Status st = matchers::ValidateHeartbeatOptions(o); !st.ok()) {
+    return ctx.Error(hb, "heartbeat", st.message());
+  }
+  return Status::Ok();
+}
+
+// Two listeners on the same socket (same kind, address and port) cannot both
+// bind: say so at parse time, naming both lines.
+Status CheckListenerNotRepeated(const Ctx& ctx, const YAML::Node& item,
+                                const receiver::ListenAddress& addr, const Config& c) {
+  if (addr.port == 0) return Status::Ok();
+  const bool udp = addr.transport == receiver::Transport::kUdp;
+  for (size_t i = 0; i < c.listen.size(); ++i) {
+    auto other = receiver::ListenAddress::Parse(c.listen[i].uri);
+    if (!other.ok() || other->port != addr.port || other->host != addr.host ||
+        (other->transport == receiver::Transport::kUdp) != udp) {
+      continue;
+    }
+    return ctx.Error(item, "listen",
+                     addr.ToString() + " uses the same " + (udp ? "UDP" : "TCP") +
+                         " address and port as " + other->ToString() + " (line " +
+                         std::to_string(c.listen_lines[i]) + "); give each listener its own port");
   }
   return Status::Ok();
 }
@@ -341,6 +422,7 @@ Status ParseRoot(const Ctx& ctx, const YAML::Node& root, Config* c) {
     if (k == "listen") {
       if (!v.IsSequence()) return ctx.Error(v, "listen", "expected a list of listeners");
       c->listen.clear();
+      c->listen_lines.clear();
       for (const auto& item : v) {
         ListenConfig lc;
         if (item.IsMap()) {
@@ -371,7 +453,9 @@ Status ParseRoot(const Ctx& ctx, const YAML::Node& root, Config* c) {
         }
         auto addr = receiver::ListenAddress::Parse(lc.uri);
         if (!addr.ok()) return ctx.Error(item, "listen", addr.status().message());
+        KONSEKI_RETURN_IF_ERROR(CheckListenerNotRepeated(ctx, item, *addr, *c));
         c->listen.push_back(std::move(lc));
+        c->listen_lines.push_back(item.Mark().line + 1);
       }
     } else if (k == "user") {
       KONSEKI_RETURN_IF_ERROR(GetString(ctx, v, "user", &c->user));
@@ -431,6 +515,13 @@ Status ParseRoot(const Ctx& ctx, const YAML::Node& root, Config* c) {
       KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "metrics", {"listen", "max_host_series"}));
       if (v["listen"]) {
         KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["listen"], "metrics.listen", &c->metrics_listen));
+        std::string host;
+        uint16_t port = 0;
+        if (!c->metrics_listen.empty()) {
+          if (Status st = outputs::ParseListenAddress(c->metrics_listen, &host, &port); !st.ok()) {
+            return ctx.Error(v["listen"], "metrics.listen", st.message());
+          }
+        }
       }
       if (v["max_host_series"]) {
         KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v["max_host_series"], "metrics.max_host_series", 0,
@@ -478,8 +569,8 @@ Status ParseRoot(const Ctx& ctx, const YAML::Node& root, Config* c) {
 std::string_view EmbeddedDefaultConfig() { return kDefaultConfig; }
 
 StatusOr<Config> ParseConfig(std::string_view yaml_text, std::string_view source) {
-  Ctx ctx(source);
   Config c;
+  Ctx ctx(source, &c);
   c.source = std::string(source);
   YAML::Node root;
   try {
@@ -521,8 +612,21 @@ StatusOr<Config> LoadConfigFile(const std::string& path) {
   return ParseConfig(ss.str(), path);
 }
 
+size_t WorkerThreads(const Config& c) {
+  if (c.workers > 0) return c.workers;
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : n;
+}
+
 std::string HeartbeatStateDir(const Config& c) {
-  return c.heartbeat.state_dir.empty() ? c.archive_dir + "/.state" : c.heartbeat.state_dir;
+  const std::string& dir = c.heartbeat.options.state_dir;
+  return dir.empty() ? c.archive_dir + "/.state" : dir;
+}
+
+std::string Config::Where(std::string_view key) const {
+  auto it = key_lines.find(key);
+  return source + (it == key_lines.end() ? "" : ":" + std::to_string(it->second)) + ": key '" +
+         std::string(key) + "'";
 }
 
 StatusOr<int> ResolveUtcOffsetSecs(const std::string& tz, int64_t unix_secs) {

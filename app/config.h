@@ -6,31 +6,24 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/status.h"
+#include "matchers/heartbeat_tracker.h"
 
 namespace konseki::app {
 
-struct HeartbeatOverride {
-  std::string host_pattern;       // exact host name or a glob ("db-*")
-  double silence_after_secs = 0;  // 0: never alert silence for these hosts
-};
-
+// heartbeat: the keys are the fields of matchers::HeartbeatOptions (same
+// names, same defaults: documented there and in docs/heartbeat.md), so the
+// config cannot drift from what the tracker supports.
 struct HeartbeatConfig {
   bool enabled = true;
-  double silence_after_secs = 0;         // fixed threshold for every host; 0 = learn per host
-  double multiplier = 0;                 // 0 = the tracker's default
-  double floor_secs = 0;                 // 0 = the tracker's default
-  double ceiling_secs = 0;               // 0 = the tracker's default
-  double clock_jump_tolerance_secs = 0;  // 0 = the tracker's default
-  double save_interval_secs = 0;         // 0 = the tracker's default
-  double startup_grace_secs = -1;        // -1 = one threshold (the tracker's default)
-  std::vector<std::string> expected_hosts;
-  std::vector<HeartbeatOverride> overrides;
-  std::string state_dir;  // empty: <archive.dir>/.state (see HeartbeatStateDir)
+  // options.state_dir empty: <archive.dir>/.state (see HeartbeatStateDir).
+  // options.max_host_metrics is metrics.max_host_series.
+  matchers::HeartbeatOptions options;
 };
 
 // Which alerts a notifying sink gets (alerts.syslog[] / webhook[] / exec[]).
@@ -99,6 +92,12 @@ struct ListenConfig {
 
 struct Config {
   std::string source;  // file name the config came from ("<embedded default>")
+  // Line (1-based) of every key given, by dotted name ("archive.dir"), and of
+  // every listen: entry, for start-up errors that happen after parsing.
+  std::map<std::string, int, std::less<>> key_lines;
+  std::vector<int> listen_lines;
+  // "<source>:<line>: key 'archive.dir'" (without ":<line>" if unknown).
+  std::string Where(std::string_view key) const;
 
   // listen: one entry per listener, "udp://127.0.0.1:5514", "tcp://[::1]:5514",
   // or {uri: ..., allow: [...], rate_limit: {messages_per_sec, burst}}.
@@ -165,6 +164,9 @@ std::string_view EmbeddedDefaultConfig();
 StatusOr<Config> ParseConfig(std::string_view yaml_text, std::string_view source);
 // Reads `path` and parses it.
 StatusOr<Config> LoadConfigFile(const std::string& path);
+
+// The number of worker threads: `workers:`, or the number of cores when 0.
+size_t WorkerThreads(const Config& config);
 
 // Where the heartbeat state lives: heartbeat.state_dir, or beside the hosts'
 // folders in <archive.dir>/.state (a host can never be named ".state": the

@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -13,14 +14,37 @@
 #include <vector>
 
 #include "app/config.h"
+#include "app/fd_budget.h"
 #include "app/file_identity.h"
 #include "app/privileges.h"
 #include "app/server.h"
 #include "common/clock.h"
 #include "matchers/rule_loader.h"
 #include "matchers/rule_tool.h"
+#include "outputs/archive.h"
 
 namespace {
+
+// RLIMIT_NOFILE must hold every listener's connection cap, the archives'
+// open files and a reserve (app/fd_budget.h). With `apply`, raises the soft
+// limit to the hard one; an error when the hard limit is too low.
+konseki::Status SizeFdLimit(const konseki::app::Config& c, bool apply) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+    return konseki::Status::FromErrno("getrlimit(RLIMIT_NOFILE)", errno);
+  }
+  const konseki::app::FdBudget budget = konseki::app::ComputeFdBudget(
+      c, konseki::app::WorkerThreads(c), konseki::outputs::ArchiveOptions().max_open_files);
+  auto soft = konseki::app::FdSoftLimitFor(budget, rl);
+  if (!soft.ok()) return soft.status();
+  if (apply && rl.rlim_cur != *soft) {
+    rl.rlim_cur = *soft;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+      return konseki::Status::FromErrno("setrlimit(RLIMIT_NOFILE)", errno);
+    }
+  }
+  return konseki::Status::Ok();
+}
 
 int Run(const std::string& config_path) {
   using konseki::app::Config;
@@ -46,12 +70,9 @@ int Run(const std::string& config_path) {
   // alerts and retries like on a full disk), not kill the process.
   signal(SIGXFSZ, SIG_IGN);
 
-  // An archive keeps one file open per active host: take every descriptor
-  // the hard limit allows (the server sizes its caches from the result).
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
+  if (konseki::Status s = SizeFdLimit(*config, true); !s.ok()) {
+    std::fprintf(stderr, "konseki: %s: %s\n", config->source.c_str(), s.message().c_str());
+    return 2;
   }
 
   const konseki::app::PrivilegeOptions priv{config->user, config->group, config->chroot,
@@ -164,9 +185,17 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "konseki: %s: %s\n", check_path.c_str(), s.message().c_str());
       return 1;
     }
+    if (konseki::Status s = SizeFdLimit(*c, false); !s.ok()) {
+      std::fprintf(stderr, "konseki: %s: %s\n", check_path.c_str(), s.message().c_str());
+      return 1;
+    }
     auto ids = konseki::app::ResolveRunAs(priv);
     if (!ids.ok()) {
       std::fprintf(stderr, "konseki: %s: %s\n", check_path.c_str(), ids.status().message().c_str());
+      return 1;
+    }
+    if (konseki::Status s = konseki::app::CheckTlsFiles(*c); !s.ok()) {
+      std::fprintf(stderr, "konseki: %s\n", s.message().c_str());
       return 1;
     }
     auto rules = konseki::app::LoadRules(c->rules_dir);

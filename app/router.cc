@@ -7,17 +7,12 @@
 namespace konseki::app {
 
 Router::Router(BatchQueues& queues, const receiver::Parser& parser, bool drop_when_full,
-               std::string listener_name, MetricsRegistry& metrics, AckSink* ack_sink)
+               AckSink* ack_sink)
     : queues_(queues),
       parser_(parser),
       drop_when_full_(drop_when_full),
       ack_sink_(ack_sink),
-      open_(queues.num_workers(), nullptr),
-      dropped_(metrics.GetCounter("konseki_dropped_messages_total",
-                                  "Messages dropped, by pipeline stage and reason.",
-                                  {{"stage", "queue"},
-                                   {"reason", "worker_queue_full"},
-                                   {"listener", std::move(listener_name)}})) {}
+      open_(queues.num_workers(), nullptr) {}
 
 Router::~Router() { Flush(); }
 
@@ -26,10 +21,9 @@ bool Router::Push(const Frame& frame) {
   parser_.Parse(frame.bytes, frame.received, &msg);
   std::string_view host = msg.hostname.empty() ? frame.sender : msg.hostname;
   size_t w = HostShard(host, open_.size());
-  if (drop_when_full_ && !queues_.HasRoom(w)) {
-    dropped_->Inc();
-    return false;
-  }
+  // The listener counts a refused frame (FrameSink contract): counting it
+  // here too made every UDP queue drop count twice.
+  if (drop_when_full_ && !queues_.HasRoom(w)) return false;
   Batch*& b = open_[w];
   const size_t sender_length = std::min<size_t>(frame.sender.size(), 0xffff);
   const size_t need = frame.bytes.size() + sender_length;

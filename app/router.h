@@ -18,12 +18,14 @@ namespace konseki::app {
 // Not thread-safe: one Router per listener thread.
 class Router final : public FrameSink {
  public:
-  // drop_when_full: UDP (true) drops frames for a full worker queue and
-  // counts them; TCP/RELP (false) rely on HasCapacity() backpressure.
+  // drop_when_full: UDP (true) refuses frames for a full worker queue (Push
+  // returns false and the listener counts the drop, once, as
+  // konseki_dropped_messages_total{stage="receiver",reason="queue_full"});
+  // TCP/RELP (false) rely on HasCapacity() backpressure.
   // ack_sink (may be null) receives the ack cookies of this listener's frames
   // once they are stored; it must outlive the workers' use of the batches.
   Router(BatchQueues& queues, const receiver::Parser& parser, bool drop_when_full,
-         std::string listener_name, MetricsRegistry& metrics, AckSink* ack_sink = nullptr);
+         AckSink* ack_sink = nullptr);
   ~Router() override;
 
   bool Push(const Frame& frame) override;
@@ -36,7 +38,6 @@ class Router final : public FrameSink {
   bool drop_when_full_;
   AckSink* ack_sink_;
   std::vector<Batch*> open_;  // one per worker, nullptr when none
-  Counter* dropped_;
 };
 
 }  // namespace konseki::app

@@ -18,41 +18,49 @@ namespace {
 
 std::string Version() { return KONSEKI_VERSION; }
 
-// Maps the heartbeat: config section onto the tracker's options; 0 (or -1
-// for startup_grace_secs) keeps the tracker's documented default.
-matchers::HeartbeatOptions HeartbeatOptionsFromConfig(const Config& c, size_t max_host_series) {
-  const HeartbeatConfig& h = c.heartbeat;
-  matchers::HeartbeatOptions o;
-  o.silence_after_secs = h.silence_after_secs;
-  if (h.multiplier > 0) o.multiplier = h.multiplier;
-  if (h.floor_secs > 0) o.floor_secs = h.floor_secs;
-  if (h.ceiling_secs > 0) o.ceiling_secs = h.ceiling_secs;
-  if (h.clock_jump_tolerance_secs > 0) o.clock_jump_tolerance_secs = h.clock_jump_tolerance_secs;
-  if (h.save_interval_secs > 0) o.save_interval_secs = h.save_interval_secs;
-  if (h.startup_grace_secs >= 0) o.startup_grace_secs = h.startup_grace_secs;
-  o.expected_hosts = h.expected_hosts;
-  for (const HeartbeatOverride& ov : h.overrides) {
-    matchers::HeartbeatOverride m;
-    if (ov.host_pattern.find_first_of("*?[") == std::string::npos) {
-      m.host = ov.host_pattern;
-    } else {
-      m.host_pattern = ov.host_pattern;
-    }
-    m.silence_after_secs = ov.silence_after_secs;
-    o.overrides.push_back(std::move(m));
-  }
+// The tracker's options: the heartbeat: section as parsed, with the state
+// folder resolved and the per-host series cap of metrics.max_host_series.
+matchers::HeartbeatOptions HeartbeatOptionsFromConfig(const Config& c) {
+  matchers::HeartbeatOptions o = c.heartbeat.options;
   o.state_dir = HeartbeatStateDir(c);
-  o.max_host_metrics = max_host_series;
+  o.max_host_metrics = c.metrics_max_host_series;
   return o;
 }
 
-size_t WorkerCount(const Config& c) {
-  if (c.workers > 0) return c.workers;
-  unsigned n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : n;
+// st with `where` ("konseki.yaml:12: key 'archive.dir'") in front.
+Status At(const std::string& where, const Status& st) {
+  return Status(st.code(), where + ": " + st.message());
+}
+
+receiver::TlsOptions TlsOptionsFromConfig(const TlsConfig& c) {
+  receiver::TlsOptions t;
+  t.cert_file = c.cert_file;
+  t.key_file = c.key_file;
+  t.ca_file = c.ca_file;
+  t.mutual = c.mutual;
+  t.permitted_peers = c.permitted_peers;
+  return t;
+}
+
+bool UsesTls(const Config& c) {
+  for (const ListenConfig& lc : c.listen) {
+    auto addr = receiver::ListenAddress::Parse(lc.uri);
+    if (addr.ok() && (addr->transport == receiver::Transport::kTls ||
+                      addr->transport == receiver::Transport::kRelpTls)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace
+
+Status CheckTlsFiles(const Config& config) {
+  if (!UsesTls(config)) return Status::Ok();
+  auto ctx = receiver::TlsContext::Create(TlsOptionsFromConfig(config.tls));
+  if (!ctx.ok()) return At(config.Where("tls.cert_file"), ctx.status());
+  return Status::Ok();
+}
 
 StatusOr<std::shared_ptr<const matchers::RuleSet>> LoadRules(const std::string& dir) {
   std::string d = dir.empty() ? matchers::DefaultRulesDir() : dir;
@@ -73,14 +81,8 @@ StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config, const Clo
 
 Status Server::EnsureTlsContext() {
   if (tls_context_) return Status::Ok();
-  receiver::TlsOptions t;
-  t.cert_file = config_.tls.cert_file;
-  t.key_file = config_.tls.key_file;
-  t.ca_file = config_.tls.ca_file;
-  t.mutual = config_.tls.mutual;
-  t.permitted_peers = config_.tls.permitted_peers;
-  auto ctx = receiver::TlsContext::Create(t);
-  if (!ctx.ok()) return ctx.status();
+  auto ctx = receiver::TlsContext::Create(TlsOptionsFromConfig(config_.tls));
+  if (!ctx.ok()) return At(config_.Where("tls.cert_file"), ctx.status());
   tls_context_ = std::move(ctx).value();
   return Status::Ok();
 }
@@ -116,7 +118,7 @@ Status Server::Init() {
   if (Status st = BindListeners(); !st.ok()) return st;
   if (!config_.metrics_listen.empty()) {
     auto ms = outputs::MetricsServer::Start(config_.metrics_listen, metrics_);
-    if (!ms.ok()) return ms.status();
+    if (!ms.ok()) return At(config_.Where("metrics.listen"), ms.status());
     metrics_server_ = std::move(ms).value();
   }
   return Status::Ok();
@@ -130,18 +132,18 @@ Status Server::OpenOutputs() {
     std::filesystem::path parent = std::filesystem::path(aopts.path).parent_path();
     if (!parent.empty()) {
       if (Status st = MakeDirs(parent.string(), 0750); !st.ok()) {
-        return Status::IoError("alerts.file: " + st.message());
+        return At(config_.Where("alerts.file"), st);
       }
     }
   }
   auto writer = outputs::AlertWriter::Open(aopts, metrics_);
-  if (!writer.ok()) return writer.status();
+  if (!writer.ok()) return At(config_.Where("alerts.file"), writer.status());
   alert_writer_ = std::move(writer).value();
   auto fanout = AlertFanout::Create(config_, *alert_writer_, clock_, metrics_);
   if (!fanout.ok()) return fanout.status();
   alerts_ = std::move(fanout).value();
 
-  const size_t n = WorkerCount(config_);
+  const size_t n = WorkerThreads(config_);
   queues_ = std::make_unique<BatchQueues>(n, config_.queue_max_bytes_per_worker, metrics_);
 
   outputs::ArchiveOptions arch;
@@ -150,34 +152,27 @@ Status Server::OpenOutputs() {
     return Status::InvalidArgument("archive.sync: unknown policy " + config_.archive_sync);
   }
   arch.sync_interval_secs = std::max(1, static_cast<int>(config_.archive_sync_interval_secs));
-  // Each worker keeps its own open files: share the descriptors we may use,
-  // leaving room for connections and everything else.
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-    size_t reserve = config_.tcp_max_connections + 256;
-    size_t avail = rl.rlim_cur > reserve ? rl.rlim_cur - reserve : 64;
-    arch.max_open_files = std::clamp<size_t>(avail / n, 16, 4096);
-  }
+  // arch.max_open_files keeps its default: main checked that RLIMIT_NOFILE
+  // holds that many per worker besides the connections (app/fd_budget.h).
 
-  matchers::HeartbeatOptions hb =
-      HeartbeatOptionsFromConfig(config_, config_.metrics_max_host_series);
+  const matchers::HeartbeatOptions hb = HeartbeatOptionsFromConfig(config_);
+  const std::string state_key =
+      config_.heartbeat.options.state_dir.empty() ? "archive.dir" : "heartbeat.state_dir";
   if (config_.heartbeat.enabled) {
-    if (Status st = matchers::ValidateHeartbeatOptions(hb); !st.ok()) {
-      return Status::InvalidArgument(config_.source + ": heartbeat: " + st.message());
-    }
     if (Status st = MakeDirs(hb.state_dir, 0750); !st.ok()) {
-      return Status::IoError("heartbeat.state_dir: " + st.message());
+      return At(config_.Where(state_key), st);
     }
   }
   for (size_t i = 0; i < n; ++i) {
     auto archive = outputs::Archive::Open(arch, clock_, metrics_);
-    if (!archive.ok()) return archive.status();
+    if (!archive.ok()) return At(config_.Where("archive.dir"), archive.status());
     std::unique_ptr<matchers::HeartbeatTracker> tracker;
     if (config_.heartbeat.enabled) {
       tracker = std::make_unique<matchers::HeartbeatTracker>(hb, i, n, clock_, *alerts_, metrics_);
       if (Status st = tracker->LoadState(); !st.ok()) {
-        return Status(st.code(), "heartbeat state in " + hb.state_dir + ": " + st.message() +
-                                     " (move the file away to start with no state)");
+        return At(config_.Where(state_key),
+                  Status(st.code(), "heartbeat state in " + hb.state_dir + ": " + st.message() +
+                                        " (move the file away to start with no state)"));
       }
     }
     WorkerOptions wopts;
@@ -193,101 +188,110 @@ Status Server::OpenOutputs() {
 
 Status Server::BindListeners() {
   for (size_t id = 0; id < config_.listen.size(); ++id) {
-    const ListenConfig& lc = config_.listen[id];
-    auto addr = receiver::ListenAddress::Parse(lc.uri);
-    if (!addr.ok()) return addr.status();
-    std::string name = addr->ToString();
-    receiver::SenderAllowlist allow;
-    if (!lc.allow.empty()) {
-      auto a = receiver::SenderAllowlist::Parse(lc.allow);
-      if (!a.ok()) return Status::InvalidArgument("listen " + lc.uri + ": " + a.status().message());
-      allow = *a;
+    if (Status st = BindListener(id); !st.ok()) {
+      std::string where = config_.source;
+      if (id < config_.listen_lines.size()) where += ":" + std::to_string(config_.listen_lines[id]);
+      return At(where + ": listen " + config_.listen[id].uri, st);
     }
-    receiver::TokenBucketOptions rate;
-    rate.messages_per_sec = lc.rate_limit_messages_per_sec;
-    rate.burst = lc.rate_limit_burst;
-    switch (addr->transport) {
-      case receiver::Transport::kUdp: {
-        receiver::UdpOptions o;
-        o.rcvbuf_bytes = config_.udp_receive_buffer_bytes;
-        o.max_message_bytes = config_.max_message_bytes;
-        o.allow = allow;
-        o.rate_limit = rate;
-        o.alerts = alerts_.get();
-        auto l = receiver::UdpListener::Bind(*addr, o, static_cast<uint16_t>(id), metrics_, clock_);
-        if (!l.ok()) return l.status();
-        receiver::ListenAddress bound = *addr;
-        bound.port = (*l)->port();
-        bound_.push_back(bound.ToString() + " (receive buffer " +
-                         std::to_string((*l)->granted_rcvbuf_bytes()) + " bytes)");
-        AddListener(std::move(l).value(), true, name, nullptr);
-        break;
-      }
-      case receiver::Transport::kTcp: {
-        receiver::TcpOptions o;
-        o.max_message_bytes = config_.max_message_bytes;
-        o.max_connections = config_.tcp_max_connections;
-        o.allow = allow;
-        o.rate_limit = rate;
-        o.alerts = alerts_.get();
-        auto l = receiver::TcpListener::Bind(*addr, o, static_cast<uint16_t>(id), metrics_, clock_);
-        if (!l.ok()) return l.status();
-        receiver::ListenAddress bound = *addr;
-        bound.port = (*l)->port();
-        bound_.push_back(bound.ToString());
-        AddListener(std::move(l).value(), false, name, nullptr);
-        break;
-      }
-      case receiver::Transport::kTls: {
+  }
+  return Status::Ok();
+}
+
+Status Server::BindListener(size_t id) {
+  const ListenConfig& lc = config_.listen[id];
+  auto addr = receiver::ListenAddress::Parse(lc.uri);
+  if (!addr.ok()) return addr.status();
+  std::string name = addr->ToString();
+  receiver::SenderAllowlist allow;
+  if (!lc.allow.empty()) {
+    auto a = receiver::SenderAllowlist::Parse(lc.allow);
+    if (!a.ok()) return Status::InvalidArgument("listen " + lc.uri + ": " + a.status().message());
+    allow = *a;
+  }
+  receiver::TokenBucketOptions rate;
+  rate.messages_per_sec = lc.rate_limit_messages_per_sec;
+  rate.burst = lc.rate_limit_burst;
+  switch (addr->transport) {
+    case receiver::Transport::kUdp: {
+      receiver::UdpOptions o;
+      o.rcvbuf_bytes = config_.udp_receive_buffer_bytes;
+      o.max_message_bytes = config_.max_message_bytes;
+      o.allow = allow;
+      o.rate_limit = rate;
+      o.alerts = alerts_.get();
+      auto l = receiver::UdpListener::Bind(*addr, o, static_cast<uint16_t>(id), metrics_, clock_);
+      if (!l.ok()) return l.status();
+      receiver::ListenAddress bound = *addr;
+      bound.port = (*l)->port();
+      bound_.push_back(bound.ToString() + " (receive buffer " +
+                       std::to_string((*l)->granted_rcvbuf_bytes()) + " bytes)");
+      AddListener(std::move(l).value(), true, nullptr);
+      break;
+    }
+    case receiver::Transport::kTcp: {
+      receiver::TcpOptions o;
+      o.max_message_bytes = config_.max_message_bytes;
+      o.max_connections = config_.tcp_max_connections;
+      o.allow = allow;
+      o.rate_limit = rate;
+      o.alerts = alerts_.get();
+      auto l = receiver::TcpListener::Bind(*addr, o, static_cast<uint16_t>(id), metrics_, clock_);
+      if (!l.ok()) return l.status();
+      receiver::ListenAddress bound = *addr;
+      bound.port = (*l)->port();
+      bound_.push_back(bound.ToString());
+      AddListener(std::move(l).value(), false, nullptr);
+      break;
+    }
+    case receiver::Transport::kTls: {
+      if (Status s = EnsureTlsContext(); !s.ok()) return s;
+      receiver::TlsListenerOptions o;
+      o.max_message_bytes = config_.max_message_bytes;
+      o.max_connections = config_.tcp_max_connections;
+      o.handshake_timeout_secs =
+          static_cast<int>(std::max(1.0, config_.tls.handshake_timeout_secs));
+      o.allow = allow;
+      o.rate_limit = rate;
+      o.alerts = alerts_.get();
+      auto l = receiver::TlsListener::Bind(*addr, o, *tls_context_, static_cast<uint16_t>(id),
+                                           metrics_, clock_);
+      if (!l.ok()) return l.status();
+      receiver::ListenAddress bound = *addr;
+      bound.port = (*l)->port();
+      bound_.push_back(bound.ToString());
+      AddListener(std::move(l).value(), false, nullptr);
+      break;
+    }
+    case receiver::Transport::kRelp:
+    case receiver::Transport::kRelpTls: {
+      receiver::RelpListenerOptions o;
+      o.max_message_bytes = config_.max_message_bytes;
+      o.max_connections = config_.tcp_max_connections;
+      o.allow = allow;
+      o.rate_limit = rate;
+      o.alerts = alerts_.get();
+      std::unique_ptr<receiver::StreamTransport> transport;
+      if (addr->transport == receiver::Transport::kRelpTls) {
         if (Status s = EnsureTlsContext(); !s.ok()) return s;
-        receiver::TlsListenerOptions o;
-        o.max_message_bytes = config_.max_message_bytes;
-        o.max_connections = config_.tcp_max_connections;
         o.handshake_timeout_secs =
             static_cast<int>(std::max(1.0, config_.tls.handshake_timeout_secs));
-        o.allow = allow;
-        o.rate_limit = rate;
-        o.alerts = alerts_.get();
-        auto l = receiver::TlsListener::Bind(*addr, o, *tls_context_, static_cast<uint16_t>(id),
-                                             metrics_, clock_);
-        if (!l.ok()) return l.status();
-        receiver::ListenAddress bound = *addr;
-        bound.port = (*l)->port();
-        bound_.push_back(bound.ToString());
-        AddListener(std::move(l).value(), false, name, nullptr);
-        break;
+        transport = std::make_unique<receiver::TlsTransport>(*tls_context_, metrics_, name);
       }
-      case receiver::Transport::kRelp:
-      case receiver::Transport::kRelpTls: {
-        receiver::RelpListenerOptions o;
-        o.max_message_bytes = config_.max_message_bytes;
-        o.max_connections = config_.tcp_max_connections;
-        o.allow = allow;
-        o.rate_limit = rate;
-        o.alerts = alerts_.get();
-        std::unique_ptr<receiver::StreamTransport> transport;
-        if (addr->transport == receiver::Transport::kRelpTls) {
-          if (Status s = EnsureTlsContext(); !s.ok()) return s;
-          o.handshake_timeout_secs =
-              static_cast<int>(std::max(1.0, config_.tls.handshake_timeout_secs));
-          transport = std::make_unique<receiver::TlsTransport>(*tls_context_, metrics_, name);
-        }
-        auto l = receiver::RelpListener::Bind(*addr, o, static_cast<uint16_t>(id), metrics_, clock_,
-                                              std::move(transport));
-        if (!l.ok()) return l.status();
-        receiver::ListenAddress bound = *addr;
-        bound.port = (*l)->port();
-        bound_.push_back(bound.ToString());
-        // Frames are acked back to the listener once archived.
-        receiver::RelpListener* raw = l->get();
-        AddListener(std::move(l).value(), false, name, raw);
-        listeners_.back().shutdown = [raw] { raw->Shutdown(); };
-        break;
-      }
-      default:
-        return Status::InvalidArgument("listen: " + name +
-                                       ": this transport is not available in this build yet");
+      auto l = receiver::RelpListener::Bind(*addr, o, static_cast<uint16_t>(id), metrics_, clock_,
+                                            std::move(transport));
+      if (!l.ok()) return l.status();
+      receiver::ListenAddress bound = *addr;
+      bound.port = (*l)->port();
+      bound_.push_back(bound.ToString());
+      // Frames are acked back to the listener once archived.
+      receiver::RelpListener* raw = l->get();
+      AddListener(std::move(l).value(), false, raw);
+      listeners_.back().shutdown = [raw] { raw->Shutdown(); };
+      break;
     }
+    default:
+      return Status::InvalidArgument("listen: " + name +
+                                     ": this transport is not available in this build yet");
   }
   return Status::Ok();
 }
@@ -299,8 +303,13 @@ void Server::Start() {
   for (ListenerSlot& s : listeners_) s.start(s.router.get());
 }
 
-void Server::EmitReloadFailure(const std::string& sign, const std::string& title,
-                               const std::string& error) {
+void Server::EmitReloadFailure(const std::string& what, const std::string& sign,
+                               const std::string& title, const std::string& error) {
+  metrics_
+      .GetCounter("konseki_reload_errors_total",
+                  "SIGHUP reloads that failed and kept the previous version, by what.",
+                  {{"what", what}})
+      ->Inc();
   Alert a;
   a.time = a.received = clock_.Now();
   a.host = "konseki";
@@ -314,13 +323,21 @@ void Server::EmitReloadFailure(const std::string& sign, const std::string& title
 
 void Server::Reload() {
   for (auto& w : workers_) w->RequestReopen();
-  alert_writer_->Reopen();
+  if (Status st = alert_writer_->Reopen(); !st.ok()) {
+    // The writer keeps its old descriptor: alerts go on into the old file,
+    // and this alert is the first of them.
+    EmitReloadFailure("alerts_file", "konseki.alerts_reopen_failed",
+                      "Alert file could not be reopened; alerts go on into the previous file",
+                      st.message());
+    std::fprintf(stderr, "konseki: cannot reopen the alert file, keeping the old one: %s\n",
+                 st.ToString().c_str());
+  }
   if (tls_context_) {
     // Renewed certificates: new TLS connections get them, open ones keep theirs.
     if (Status st = tls_context_->Reload(); st.ok()) {
       std::fprintf(stderr, "konseki: reloaded TLS certificate %s\n", config_.tls.cert_file.c_str());
     } else {
-      EmitReloadFailure("konseki.tls_reload_failed",
+      EmitReloadFailure("tls", "konseki.tls_reload_failed",
                         "TLS certificate reload failed; the previous certificate stays in use",
                         st.message());
       std::fprintf(stderr, "konseki: TLS reload failed, keeping the old certificate: %s\n",
@@ -329,7 +346,7 @@ void Server::Reload() {
   }
   auto rules = LoadRules(config_.rules_dir);
   if (!rules.ok()) {
-    EmitReloadFailure("konseki.rules_invalid",
+    EmitReloadFailure("rules", "konseki.rules_invalid",
                       "Rule reload failed; the previous rules stay in force",
                       rules.status().message());
     std::fprintf(stderr, "konseki: rule reload failed, keeping the old rules: %s\n",
@@ -360,12 +377,11 @@ void Server::Stop() {
 void Server::Tick() { alerts_->Tick(); }
 
 template <typename L>
-void Server::AddListener(std::unique_ptr<L> listener, bool drop_when_full, const std::string& name,
-                         AckSink* acks) {
+void Server::AddListener(std::unique_ptr<L> listener, bool drop_when_full, AckSink* acks) {
   L* raw = listener.get();
   ListenerSlot s;
   s.listener = std::shared_ptr<L>(std::move(listener));
-  s.router = std::make_unique<Router>(*queues_, parser_, drop_when_full, name, metrics_, acks);
+  s.router = std::make_unique<Router>(*queues_, parser_, drop_when_full, acks);
   s.start = [raw](FrameSink* sink) { raw->Start(sink); };
   s.stop = [raw] { raw->Stop(); };
   listeners_.push_back(std::move(s));

@@ -33,6 +33,11 @@
 
 namespace konseki::app {
 
+// check-config: loads the TLS certificate, key and CA of `config` (when a
+// tls:// or relp+tls:// listener needs them) as start-up will, binding
+// nothing. Errors name the file and line of the tls: keys.
+Status CheckTlsFiles(const Config& config);
+
 // Loads and compiles the rule packs of `dir` (empty = bundled packs).
 StatusOr<std::shared_ptr<const matchers::RuleSet>> LoadRules(const std::string& dir);
 
@@ -62,15 +67,18 @@ class Server {
 
  private:
   // A high-severity alert from SIGHUP handling: what failed to reload.
-  void EmitReloadFailure(const std::string& sign, const std::string& title,
+  // Also counts it in konseki_reload_errors_total{what}.
+  void EmitReloadFailure(const std::string& what, const std::string& sign, const std::string& title,
                          const std::string& error);
   Server(const Config& config, const Clock& clock);
   Status Init();
   // Alert writer and sinks, queues, archives, heartbeat trackers, workers.
   // Called as the run-as user (files it creates belong to that user).
   Status OpenOutputs();
-  // Binds every configured listener (as root when started as root).
+  // Binds every configured listener (as root when started as root); errors
+  // name the config file and line of the listener.
   Status BindListeners();
+  Status BindListener(size_t id);
   // Creates tls_context_ from config_.tls on first use (tls:// and relp+tls://
   // listeners share it).
   Status EnsureTlsContext();
@@ -94,8 +102,7 @@ class Server {
     std::function<void()> shutdown;  // after the workers drained (RELP: last acks); may be empty
   };
   template <typename L>
-  void AddListener(std::unique_ptr<L> listener, bool drop_when_full, const std::string& name,
-                   AckSink* acks);
+  void AddListener(std::unique_ptr<L> listener, bool drop_when_full, AckSink* acks);
   std::unique_ptr<receiver::TlsContext> tls_context_;  // outlives the TLS listeners
   std::vector<ListenerSlot> listeners_;
   std::vector<std::string> bound_;

@@ -123,7 +123,7 @@ void BM_Router_PushFlush(benchmark::State& state) {
   MetricsRegistry metrics;
   BatchQueues queues(kWorkers, kRouterBytesPerWorker, metrics);
   receiver::Parser parser;
-  Router router(queues, parser, /*drop_when_full=*/false, "bench", metrics);
+  Router router(queues, parser, /*drop_when_full=*/false);
 
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> consumed{0};

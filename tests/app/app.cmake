@@ -4,4 +4,5 @@ konseki_add_test(app_test
     ${CMAKE_CURRENT_LIST_DIR}/router_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/privileges_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/file_identity_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/fd_budget_test.cc
   LIBS konseki_app)

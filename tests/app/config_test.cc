@@ -3,6 +3,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
+#include <regex>
+#include <set>
+#include <string>
+#include <vector>
+
 namespace konseki::app {
 namespace {
 
@@ -47,11 +54,11 @@ heartbeat:
   EXPECT_EQ(c->alerts_file, "/var/log/konseki/alerts.jsonl");
   EXPECT_FALSE(c->alerts_stdout);
   EXPECT_EQ(c->workers, 3u);
-  EXPECT_EQ(c->heartbeat.silence_after_secs, 90);
-  EXPECT_EQ(c->heartbeat.expected_hosts, (std::vector<std::string>{"db1", "web1"}));
-  ASSERT_EQ(c->heartbeat.overrides.size(), 1u);
-  EXPECT_EQ(c->heartbeat.overrides[0].host_pattern, "batch-*");
-  EXPECT_EQ(c->heartbeat.overrides[0].silence_after_secs, 7200);
+  EXPECT_EQ(c->heartbeat.options.silence_after_secs, 90);
+  EXPECT_EQ(c->heartbeat.options.expected_hosts, (std::vector<std::string>{"db1", "web1"}));
+  ASSERT_EQ(c->heartbeat.options.overrides.size(), 1u);
+  EXPECT_EQ(c->heartbeat.options.overrides[0].host_pattern, "batch-*");
+  EXPECT_EQ(c->heartbeat.options.overrides[0].silence_after_secs, 7200);
 }
 
 TEST(ConfigTest, ReadsAlertDeliverySinks) {
@@ -126,6 +133,98 @@ TEST(ConfigTest, BadValuesAreErrorsNotDefaults) {
     EXPECT_THAT(c.status().message(), HasSubstr(tc.expect)) << tc.yaml;
     EXPECT_THAT(c.status().message(), HasSubstr("bad.yaml")) << tc.yaml;
   }
+}
+
+// docs/heartbeat.md's configuration table and the parser must agree: every
+// documented heartbeat key is accepted (it used to reject forget_after_secs,
+// max_hosts, learning_secs, ...).
+TEST(ConfigTest, EveryHeartbeatKeyOfTheDocsIsAccepted) {
+  std::ifstream in(std::string(KONSEKI_SOURCE_DIR) + "/docs/heartbeat.md");
+  std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::set<std::string> keys;
+  std::regex row(R"(\n\| `heartbeat\.([a-z_]+)`([^|]*)\|)");
+  for (std::sregex_iterator it(doc.begin(), doc.end(), row), end; it != end; ++it) {
+    keys.insert((*it)[1].str());
+    std::string more = (*it)[2].str();  // " / `learning_secs`"
+    std::regex other(R"(`([a-z_]+)`)");
+    for (std::sregex_iterator o(more.begin(), more.end(), other); o != end; ++o) {
+      keys.insert((*o)[1].str());
+    }
+  }
+  ASSERT_GE(keys.size(), 20u) << "the table of docs/heartbeat.md was not found";
+  for (const std::string& k : keys) {
+    std::string value = "1";
+    if (k == "expected_hosts") value = "[db1]";
+    if (k == "overrides") value = "[{host_pattern: 'db-*', silence_after_secs: 60}]";
+    if (k == "state_dir") value = "/var/lib/konseki/state";
+    if (k == "new_host_alerts" || k == "enabled") value = "true";
+    if (k == "cadence_quantile") value = "0.9";
+    if (k == "ceiling_secs") value = "100000";
+    auto c = ParseConfig("listen: [udp://127.0.0.1:1]\nheartbeat:\n  " + k + ": " + value + "\n",
+                         "hb.yaml");
+    EXPECT_TRUE(c.ok()) << k << ": " << c.status().ToString();
+  }
+}
+
+TEST(ConfigTest, HeartbeatKeysReachTheTrackerOptions) {
+  auto c = ParseConfig(R"(listen: [udp://127.0.0.1:1]
+heartbeat:
+  forget_after_secs: 600
+  max_hosts: 5000
+  learning_secs: 7200
+  new_host_alerts: false
+  overrides:
+    - {host_pattern: "lab-*", silence_after_secs: 0}
+    - {host: db1, silence_after_secs: 60}
+)",
+                       "hb.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const matchers::HeartbeatOptions& o = c->heartbeat.options;
+  EXPECT_EQ(o.forget_after_secs, 600);
+  EXPECT_EQ(o.max_hosts, 5000u);
+  EXPECT_EQ(o.learning_secs, 7200);
+  EXPECT_FALSE(o.new_host_alerts);
+  ASSERT_EQ(o.overrides.size(), 2u);
+  EXPECT_EQ(o.overrides[0].host_pattern, "lab-*");
+  EXPECT_EQ(o.overrides[1].host, "db1");
+  // Untouched keys keep the tracker's defaults.
+  EXPECT_EQ(o.multiplier, matchers::HeartbeatOptions().multiplier);
+  // The tracker's own checks run at parse time (so check-config sees them).
+  auto bad = ParseConfig(
+      "listen: [udp://127.0.0.1:1]\nheartbeat: {floor_secs: 500, ceiling_secs: 100}\n", "hb.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("hb.yaml:2"));
+}
+
+// What start-up would reject, check-config (which binds nothing) must too.
+TEST(ConfigTest, RejectsWhatStartUpWouldReject) {
+  struct Case {
+    std::string yaml;
+    const char* expect;
+  } cases[] = {
+      {"listen: [udp://127.0.0.1:1]\nmetrics: {listen: localhost}\n", "metrics.listen"},
+      {"listen:\n  - tcp://0.0.0.0:514\n  - relp://0.0.0.0:514\n", "bad.yaml:3"},
+      {"listen:\n  - tcp://0.0.0.0:514\n  - tcp://0.0.0.0:514\n", "line 2"},
+      {"listen: [udp://127.0.0.1:1]\narchive: {dir: /a}\narchive: {dir: /b}\n", "given twice"},
+      {"listen: [udp://127.0.0.1:1]\narchive: {dir: /a, dir: /b}\n", "given twice"},
+      {"listen: [udp://127.0.0.1:1]\narchive: {dir: \"/var/log/k\\0/../../etc\"}\n", "NUL byte"},
+  };
+  for (const Case& tc : cases) {
+    auto c = ParseConfig(tc.yaml, "bad.yaml");
+    ASSERT_FALSE(c.ok()) << tc.yaml;
+    EXPECT_THAT(c.status().message(), HasSubstr(tc.expect)) << tc.yaml;
+    EXPECT_THAT(c.status().message(), HasSubstr("bad.yaml:")) << tc.yaml;
+  }
+  // The same port on UDP and TCP is two sockets: fine.
+  EXPECT_TRUE(ParseConfig("listen: [udp://0.0.0.0:514, tcp://0.0.0.0:514]\n", "ok.yaml").ok());
+}
+
+TEST(ConfigTest, KeyLinesLocateStartUpErrors) {
+  auto c = ParseConfig("listen:\n  - udp://127.0.0.1:1\narchive:\n  dir: /x\n", "k.yaml");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->Where("archive.dir"), "k.yaml:4: key 'archive.dir'");
+  EXPECT_EQ(c->listen_lines, (std::vector<int>{2}));
+  EXPECT_EQ(c->Where("alerts.file"), "k.yaml: key 'alerts.file'");
 }
 
 TEST(ConfigTest, MissingFileIsAClearError) {

@@ -61,3 +61,17 @@ konseki_add_test(service_setup_integration_test
   LIBS konseki_test_process
   LABELS integration)
 add_dependencies(service_setup_integration_test konseki)
+
+# RLIMIT_NOFILE sizing and refusal, under prlimit.
+konseki_add_test(fd_limit_integration_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/fd_limit_test.cc
+  LIBS konseki_test_process
+  LABELS integration)
+add_dependencies(fd_limit_integration_test konseki)
+
+# Start-up errors with file and line; check-config rejects what start-up would.
+konseki_add_test(startup_errors_integration_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/startup_errors_test.cc
+  LIBS konseki_test_process
+  LABELS integration)
+add_dependencies(startup_errors_integration_test konseki)

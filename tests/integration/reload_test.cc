@@ -103,5 +103,41 @@ TEST(ReloadTest, SighupSwapsRulesKeepsConnectionsAndRefusesBadRules) {
   EXPECT_TRUE(k.process().running());
 }
 
+// logrotate moved the alert file's folder away and did not recreate it (or
+// made it unwritable): the reopen on SIGHUP fails. That must be said (an
+// alert and konseki_reload_errors_total{what="alerts_file"}), and alerts go
+// on into the old file rather than nowhere.
+TEST(ReloadTest, FailedAlertFileReopenIsAlertedCountedAndKeepsTheOldFile) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  const std::string alerts = dir.File("alerts/alerts.jsonl");
+  Konseki k;
+  std::string err;
+  ASSERT_TRUE(k.Start(dir,
+                      "listen: [tcp://127.0.0.1:0]\n"
+                      "archive: {dir: " +
+                          dir.File("archive") +
+                          "}\n"
+                          "alerts: {file: " +
+                          alerts +
+                          ", stdout: false}\n"
+                          "metrics: {listen: 127.0.0.1:0}\n",
+                      &err))
+      << err;
+  fs::rename(dir.File("alerts"), dir.File("alerts.rotated"));
+  const std::string old_file = dir.File("alerts.rotated/alerts.jsonl");
+  kill(k.process().pid(), SIGHUP);
+  ASSERT_TRUE(WaitFor([&] {
+    return ReadFile(old_file).find("konseki.alerts_reopen_failed") != std::string::npos;
+  })) << "no alert in the old file:\n"
+      << ReadFile(old_file) << "\n"
+      << k.process().Stderr();
+  EXPECT_EQ(SumMetric(FetchMetrics(k.MetricsPort()), "konseki_reload_errors_total",
+                      "what=\"alerts_file\""),
+            1);
+  EXPECT_NE(k.process().Stderr().find("cannot reopen the alert file"), std::string::npos);
+  EXPECT_FALSE(fs::exists(alerts)) << "the folder was not recreated behind the admin's back";
+}
+
 }  // namespace
 }  // namespace konseki::testing

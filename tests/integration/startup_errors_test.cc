@@ -1,0 +1,57 @@
+// Start-up errors name the config file and line, and check-config rejects
+// what start-up would reject without binding anything.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+
+#include "tests/integration/konseki_process.h"
+
+namespace konseki::testing {
+namespace {
+
+TEST(StartupErrorsTest, BindFailureNamesTheConfigFileAndLine) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  // A port someone else holds.
+  int holder = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a = {};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(holder, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(holder, 1), 0);
+  socklen_t len = sizeof a;
+  getsockname(holder, reinterpret_cast<sockaddr*>(&a), &len);
+  const std::string uri = "tcp://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  TempDir dir;
+  Konseki k;
+  std::string err;
+  EXPECT_FALSE(k.Start(dir,
+                       "listen:\n  - udp://127.0.0.1:0\n  - " + uri +
+                           "\narchive: {dir: " + dir.File("archive") + "}\nmetrics: {listen: ''}\n",
+                       &err));
+  EXPECT_NE(err.find(dir.File("konseki.yaml") + ":3: listen " + uri), std::string::npos) << err;
+  close(holder);
+}
+
+TEST(StartupErrorsTest, CheckConfigRejectsMissingTlsFilesNamingTheKey) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  const std::string conf = dir.File("k.yaml");
+  std::ofstream(conf) << "listen: [tls://127.0.0.1:0]\nallow_root: true\n"
+                      << "archive: {dir: " << dir.File("archive") << "}\n"
+                      << "tls:\n  cert_file: " << dir.File("missing.pem")
+                      << "\n  key_file: " << dir.File("missing.key") << "\n";
+  ChildProcess p;
+  ASSERT_TRUE(p.Start({KonsekiBinary(), "check-config", conf}, dir.File("check")));
+  ASSERT_TRUE(WaitFor([&] { return !p.running(); }));
+  EXPECT_EQ(p.Stdout().find("OK"), std::string::npos) << p.Stdout();
+  EXPECT_NE(p.Stderr().find(conf + ":5: key 'tls.cert_file'"), std::string::npos) << p.Stderr();
+  EXPECT_NE(p.Stderr().find("missing.pem"), std::string::npos) << p.Stderr();
+}
+
+}  // namespace
+}  // namespace konseki::testing
