@@ -40,6 +40,18 @@ void Framer::EmitFrame(std::string_view msg, bool truncated, Emit emit, void* ct
   emit(ctx, msg, truncated);
 }
 
+void Framer::EmitOctet(std::string_view msg, bool truncated, Emit emit, void* ctx) {
+  // A sender's template newline inside the count (rsyslog's forwarding
+  // templates end in one) is framing, not message: rsyslog's receiver drops
+  // it too. A truncated frame's end was cut off, so it has none to drop.
+  if (!truncated && !msg.empty() && msg.back() == '\n') {
+    msg.remove_suffix(1);
+    if (!msg.empty() && msg.back() == '\r') msg.remove_suffix(1);
+    if (msg.empty()) return;
+  }
+  EmitFrame(msg, truncated, emit, ctx);
+}
+
 void Framer::EmitLf(std::string_view msg, Emit emit, void* ctx) {
   if (!msg.empty() && msg.back() == '\r') msg.remove_suffix(1);
   if (msg.empty()) return;
@@ -88,7 +100,7 @@ void Framer::FeedImpl(std::string_view data, Emit emit, void* ctx) {
       case State::kOctetBody: {
         const size_t kept = static_cast<size_t>(kept_);
         if (buf_.empty() && avail >= kept) {
-          EmitFrame(std::string_view(p, kept), octet_truncated_, emit, ctx);
+          EmitOctet(std::string_view(p, kept), octet_truncated_, emit, ctx);
           p += kept;
           remaining_ -= kept;
         } else {
@@ -97,7 +109,7 @@ void Framer::FeedImpl(std::string_view data, Emit emit, void* ctx) {
           p += take;
           remaining_ -= take;
           if (buf_.size() < kept) return;
-          EmitFrame(buf_, octet_truncated_, emit, ctx);
+          EmitOctet(buf_, octet_truncated_, emit, ctx);
           ClearBuffer();
         }
         state_ = remaining_ > 0 ? State::kOctetSkip : State::kFrameStart;

@@ -31,7 +31,9 @@ struct OwnedFrame {
 // Cuts a byte stream into syslog messages. Framing is detected per frame:
 //   - a frame starting with a digit is octet-counted: "LEN SP MSG" where LEN is
 //     a decimal count of MSG bytes (RFC 6587 3.4.1), at most 12 digits, no
-//     leading zero;
+//     leading zero; one trailing LF or CR LF inside MSG is dropped (a sender's
+//     template newline, as rsyslog's receiver drops it), and a MSG that was
+//     only that is skipped;
 //   - anything else is non-transparent framing (RFC 6587 3.4.2) ended by LF or
 //     NUL; a CR just before the terminator is removed. Empty frames are skipped.
 //   - digits followed by anything but SP (or a leading 0, or too many digits)
@@ -109,6 +111,9 @@ class Framer {
 
   void FeedImpl(std::string_view data, Emit emit, void* ctx);
   void FinishImpl(Emit emit, void* ctx);
+  // Emits an octet-counted message: drops one trailing LF or CR LF unless
+  // truncated.
+  void EmitOctet(std::string_view msg, bool truncated, Emit emit, void* ctx);
   // Emits an LF-framed message: strips one trailing CR, cuts to the max.
   void EmitLf(std::string_view msg, Emit emit, void* ctx);
   void EmitFrame(std::string_view msg, bool truncated, Emit emit, void* ctx);

@@ -106,6 +106,57 @@ TEST(RsyslogForwardTest, OmfwdTcpOctetCountedAndUdpTraditionalArriveOnce) {
       << ArchiveLines(archive, "rs-tcp-host")[0];
 }
 
+// rsyslog's documented forwarding templates end in "\n", which omfwd sends
+// inside the octet count. That newline is framing: archived, it would be
+// "#012" at the end of every line.
+TEST(RsyslogForwardTest, TemplateNewlineInsideTheOctetCountIsNotArchived) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  if (!HaveProgram(kRsyslogd)) GTEST_SKIP() << "rsyslogd not installed (apt-get install rsyslog)";
+  TempDir dir;
+  Konseki k;
+  std::string err;
+  ASSERT_TRUE(k.Start(dir,
+                      "listen: ['tcp://127.0.0.1:0']\narchive: {dir: " + dir.File("archive") +
+                          "}\nalerts: {stdout: false}\nmetrics: {listen: ''}\n"
+                          "heartbeat: {state_dir: " +
+                          dir.File("state") + "}\n",
+                      &err))
+      << err;
+  const int in_tcp = FreeTcpPort();
+  std::filesystem::create_directories(dir.File("rs"));
+  std::ofstream(dir.File("rsyslog.conf"))
+      << "global(workDirectory=\"" << dir.File("rs") << "\")\n"
+      << "module(load=\"imtcp\")\n"
+      << "template(name=\"fwd\" type=\"string\" string=\"<%PRI%>%TIMESTAMP:::date-rfc3339% "
+         "%HOSTNAME% %syslogtag:1:32%%msg:::sp-if-no-1st-sp%%msg%\\n\")\n"
+      << "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"" << in_tcp << "\" ruleset=\"fwd\")\n"
+      << "ruleset(name=\"fwd\") { action(type=\"omfwd\" target=\"127.0.0.1\" port=\""
+      << k.Port("tcp")
+      << "\" protocol=\"tcp\" TCP_Framing=\"octet-counted\" template=\"fwd\") }\n";
+  ChildProcess rs;
+  ASSERT_TRUE(
+      rs.Start({kRsyslogd, "-n", "-f", dir.File("rsyslog.conf"), "-i", dir.File("rsyslog.pid")},
+               dir.File("rsyslogd")));
+  int a = -1;
+  ASSERT_TRUE(WaitFor([&] { return (a = ConnectTcp(in_tcp)) >= 0; })) << rs.Stderr();
+  const int kCount = 50;
+  std::string out;
+  for (int i = 0; i < kCount; ++i) {
+    out += "<13>Nov 23 08:00:00 rs-nl-host app[1]: seq=" + std::to_string(i) + " end\n";
+  }
+  ASSERT_EQ(send(a, out.data(), out.size(), MSG_NOSIGNAL), static_cast<ssize_t>(out.size()));
+  close(a);
+  const std::string archive = dir.File("archive");
+  ASSERT_TRUE(WaitFor([&] { return CountInArchive(archive, "rs-nl-host", " end") >= kCount; },
+                      std::chrono::seconds(30)))
+      << CountInArchive(archive, "rs-nl-host", " end") << "\n"
+      << rs.Stderr();
+  for (const std::string& line : ArchiveLines(archive, "rs-nl-host")) {
+    EXPECT_THAT(line, ::testing::EndsWith(" end")) << line;
+    EXPECT_THAT(line, ::testing::Not(::testing::HasSubstr("#012"))) << line;
+  }
+}
+
 TEST(RsyslogForwardTest, SenderOutsideTheAllowListIsRefusedAndAlerted) {
   if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
   if (!HaveProgram(kRsyslogd)) GTEST_SKIP() << "rsyslogd not installed (apt-get install rsyslog)";

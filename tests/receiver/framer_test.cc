@@ -46,8 +46,26 @@ TEST(FramerTest, OctetCountedFrames) {
 }
 
 TEST(FramerTest, OctetCountedMessageMayContainNewlinesAndNul) {
-  std::string msg("a\nb\0c\r\n", 7);
-  EXPECT_THAT(FrameAll("7 " + msg + "2 ok"), ElementsAre(F(msg), F("ok")));
+  std::string msg("a\nb\0c\r\nd", 8);
+  EXPECT_THAT(FrameAll("8 " + msg + "2 ok"), ElementsAre(F(msg), F("ok")));
+}
+
+// rsyslog's forwarding templates end in "\n", which omfwd counts into the
+// frame; rsyslog's own receiver drops it, and so do we (it would be archived
+// as "#012" otherwise). Only one, and only at the end.
+TEST(FramerTest, OctetCountedTrailingLfOrCrLfIsDropped) {
+  EXPECT_THAT(FrameAll("6 <13>a\n7 <13>b\r\n7 <13>c\n\n5 <13>d"),
+              ElementsAre(F("<13>a"), F("<13>b"), F("<13>c\n"), F("<13>d")));
+  EXPECT_THAT(FrameInPieces("6 <13>a\n7 <13>b\r\n", 1, 1024), ElementsAre(F("<13>a"), F("<13>b")));
+  // A frame of just the newline is empty: skipped, like an empty LF frame.
+  EXPECT_THAT(FrameAll("1 \n2 \r\n2 ok"), ElementsAre(F("ok")));
+  // A lone CR is message, not framing.
+  EXPECT_THAT(FrameAll("6 <13>e\r"), ElementsAre(F("<13>e\r")));
+}
+
+TEST(FramerTest, TruncatedOctetFrameKeepsItsLastByte) {
+  EXPECT_THAT(FrameAll("8 <13>abc\n", 4), ElementsAre(F("<13>", true)));
+  EXPECT_THAT(FrameAll("5 <13>\n", 4), ElementsAre(F("<13>", true)));
 }
 
 TEST(FramerTest, LfFrames) {
