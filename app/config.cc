@@ -415,7 +415,8 @@ Status ParseRoot(const Ctx& ctx, const YAML::Node& root, Config* c) {
   KONSEKI_RETURN_IF_ERROR(CheckKeys(
       ctx, root, "",
       {"listen", "user", "group", "chroot", "allow_root", "archive", "alerts", "rules", "workers",
-       "udp", "tcp", "max_message_bytes", "queue", "metrics", "parser", "heartbeat", "tls"}));
+       "udp", "tcp", "max_message_bytes", "queue", "metrics", "parser", "heartbeat", "tls",
+       "stop_timeout_secs"}));
   for (const auto& kv : root) {
     std::string k = kv.first.as<std::string>();
     const YAML::Node& v = kv.second;
@@ -502,6 +503,10 @@ Status ParseRoot(const Ctx& ctx, const YAML::Node& root, Config* c) {
         KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v["max_connections"], "tcp.max_connections", 1,
                                        1'000'000, &c->tcp_max_connections));
       }
+    } else if (k == "stop_timeout_secs") {
+      double secs = 0;
+      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, v, "stop_timeout_secs", 0, 3600, &secs));
+      c->stop_timeout_secs = secs;
     } else if (k == "max_message_bytes") {
       KONSEKI_RETURN_IF_ERROR(
           GetInt(ctx, v, "max_message_bytes", 480, 16 << 20, &c->max_message_bytes));

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -133,6 +134,10 @@ struct Config {
   int udp_receive_buffer_bytes = 4 << 20;
   // tcp:
   size_t tcp_max_connections = 4096;
+  // stop_timeout_secs: how long a stop (SIGTERM) may read the stream
+  // listeners' open connections, and wait for RELP acks. Unset = the
+  // listeners' default (TcpOptions::stop_timeout_ms, receiver/tcp_listener.h).
+  std::optional<double> stop_timeout_secs;
   // Messages longer than this are truncated (and counted), on every transport.
   size_t max_message_bytes = 64 << 10;
   // queue: memory of the batches waiting per worker (message bytes plus

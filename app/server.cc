@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <thread>
@@ -232,6 +233,7 @@ Status Server::BindListener(size_t id) {
       receiver::TcpOptions o;
       o.max_message_bytes = config_.max_message_bytes;
       o.max_connections = config_.tcp_max_connections;
+      if (config_.stop_timeout_secs) o.stop_timeout_ms = StopTimeoutMs();
       o.allow = allow;
       o.rate_limit = rate;
       o.alerts = alerts_.get();
@@ -248,6 +250,7 @@ Status Server::BindListener(size_t id) {
       receiver::TlsListenerOptions o;
       o.max_message_bytes = config_.max_message_bytes;
       o.max_connections = config_.tcp_max_connections;
+      if (config_.stop_timeout_secs) o.stop_timeout_ms = StopTimeoutMs();
       o.handshake_timeout_secs =
           static_cast<int>(std::max(1.0, config_.tls.handshake_timeout_secs));
       o.allow = allow;
@@ -267,6 +270,7 @@ Status Server::BindListener(size_t id) {
       receiver::RelpListenerOptions o;
       o.max_message_bytes = config_.max_message_bytes;
       o.max_connections = config_.tcp_max_connections;
+      if (config_.stop_timeout_secs) o.shutdown_timeout_ms = StopTimeoutMs();
       o.allow = allow;
       o.rate_limit = rate;
       o.alerts = alerts_.get();
@@ -363,6 +367,10 @@ void Server::Stop() {
   stopped_ = true;
   // Listeners first (their Stop flushes their router), then drain workers.
   // RELP's Stop only stops reading; its thread stays for the acks.
+  // Stream listeners drain their connections at the same time.
+  for (ListenerSlot& s : listeners_) {
+    if (s.request_stop) s.request_stop();
+  }
   for (ListenerSlot& s : listeners_) s.stop();
   for (ListenerSlot& s : listeners_) s.router->Flush();
   for (auto& w : workers_) w->RequestStop();
@@ -384,7 +392,12 @@ void Server::AddListener(std::unique_ptr<L> listener, bool drop_when_full, AckSi
   s.router = std::make_unique<Router>(*queues_, parser_, drop_when_full, acks);
   s.start = [raw](FrameSink* sink) { raw->Start(sink); };
   s.stop = [raw] { raw->Stop(); };
+  if constexpr (requires { raw->RequestStop(); }) s.request_stop = [raw] { raw->RequestStop(); };
   listeners_.push_back(std::move(s));
+}
+
+int Server::StopTimeoutMs() const {
+  return static_cast<int>(std::lround(config_.stop_timeout_secs.value_or(0) * 1000));
 }
 
 std::vector<std::string> Server::BoundListeners() const { return bound_; }

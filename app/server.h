@@ -98,9 +98,12 @@ class Server {
     std::shared_ptr<void> listener;  // owns the listener (declared first: outlives router)
     std::unique_ptr<Router> router;
     std::function<void(FrameSink*)> start;
-    std::function<void()> stop;      // stop reading (and flush)
+    std::function<void()> request_stop;  // start stopping, do not wait; may be empty
+    std::function<void()> stop;          // stop reading (and flush)
     std::function<void()> shutdown;  // after the workers drained (RELP: last acks); may be empty
   };
+  // config_.stop_timeout_secs in ms (0 when unset).
+  int StopTimeoutMs() const;
   template <typename L>
   void AddListener(std::unique_ptr<L> listener, bool drop_when_full, AckSink* acks);
   std::unique_ptr<receiver::TlsContext> tls_context_;  // outlives the TLS listeners

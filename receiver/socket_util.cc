@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -72,6 +73,11 @@ void WakeFd::Signal() const {
   uint64_t one = 1;
   // A full counter (EAGAIN) still leaves the fd readable, which is all we need.
   [[maybe_unused]] ssize_t n = ::write(fd_.get(), &one, sizeof one);
+}
+
+void WakeFd::Clear() const {
+  uint64_t v;
+  [[maybe_unused]] ssize_t n = ::read(fd_.get(), &v, sizeof v);
 }
 
 }  // namespace konseki::receiver

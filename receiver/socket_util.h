@@ -36,6 +36,8 @@ class WakeFd {
   static StatusOr<WakeFd> Create();
   int fd() const { return fd_.get(); }
   void Signal() const;
+  // Consumes the signals so far (the fd stops being readable until the next).
+  void Clear() const;
 
  private:
   UniqueFd fd_;

@@ -18,8 +18,6 @@ constexpr int kMaxAcceptsPerRound = 64;
 constexpr int kBackpressurePollMs = 5;
 // How long accepting pauses after running out of file descriptors.
 constexpr auto kAcceptPause = std::chrono::milliseconds(100);
-// Read chunks per connection taken on Stop().
-constexpr int kDrainChunksPerConnection = 16;
 // Wake-up period while an idle timeout is configured (the Clock may be fake,
 // so it is consulted on each wake-up rather than slept on).
 constexpr int kIdleCheckMs = 100;
@@ -38,11 +36,12 @@ StatusOr<std::unique_ptr<TcpListener>> TcpListener::Bind(const ListenAddress& ad
     return Status::InvalidArgument("TCP listener given non-TCP address " + address.ToString());
   }
   if (options.max_message_bytes == 0 || options.read_chunk_bytes == 0 ||
-      options.max_connections == 0 || options.idle_timeout_secs < 0) {
+      options.max_connections == 0 || options.idle_timeout_secs < 0 ||
+      options.stop_timeout_ms < 0) {
     return Status::InvalidArgument(
         "TCP listener " + address.ToString() +
         ": max_message_bytes, read_chunk_bytes and max_connections must be positive, "
-        "idle_timeout_secs >= 0");
+        "idle_timeout_secs and stop_timeout_ms >= 0");
   }
   if (Status s = options.rate_limit.Validate(); !s.ok()) {
     return Status::InvalidArgument("listener " + address.ToString() + ": " + s.message());
@@ -136,14 +135,14 @@ void TcpListener::PushFrame(const Connection& c, std::string_view bytes, bool tr
   if (!sink_->Push(f)) ++pending_refused_;
 }
 
-void TcpListener::AcceptSome() {
+bool TcpListener::AcceptSome() {
   for (int i = 0; i < kMaxAcceptsPerRound; ++i) {
     sockaddr_storage ss;
     socklen_t len = sizeof ss;
     int fd = accept4(listen_fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len,
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return false;
       if (errno == EINTR) continue;
       accept_errors_->Inc();
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -152,7 +151,7 @@ void TcpListener::AcceptSome() {
         epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, listen_fd_.get(), nullptr);
         accept_paused_ = true;
         accept_resume_ = std::chrono::steady_clock::now() + kAcceptPause;
-        return;
+        return false;
       }
       continue;  // ECONNABORTED and the like concern one connection only
     }
@@ -184,6 +183,29 @@ void TcpListener::AcceptSome() {
     conns_.emplace(fd, std::move(c));
     connections_->Set(static_cast<double>(conns_.size()));
   }
+  return true;
+}
+
+void TcpListener::BeginStop(StopDrain* drain) {
+  // Connections the kernel completed before the stop may hold all that a
+  // sender sent before closing: take them too.
+  if (!accept_paused_) {
+    while (AcceptSome()) {
+    }
+  }
+  accept_paused_ = false;
+  // The rate limit no longer applies: what the senders sent is read now.
+  draining_ = true;
+  std::vector<int> resume;
+  resume.swap(paused_);
+  for (int fd : resume) {
+    conns_.at(fd)->paused = false;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) CloseConnection(fd);
+  }
+  drain->Begin(epoll_fd_.get(), &listen_fd_, wake_.fd());
 }
 
 bool TcpListener::ReadOnce(Connection* c, TimePoint now) {
@@ -195,7 +217,7 @@ bool TcpListener::ReadOnce(Connection* c, TimePoint now) {
     c->framer.Feed(
         std::string_view(read_buf_.data(), static_cast<size_t>(n)),
         [&](std::string_view bytes, bool truncated) { PushFrame(*c, bytes, truncated, now); });
-    if (limiter_.enabled() &&
+    if (limiter_.enabled() && !draining_ &&
         !limiter_.TakeWithDebt(c->src, now, static_cast<double>(pending_frames_ - frames_before))) {
       Pause(c);
     }
@@ -274,29 +296,22 @@ void TcpListener::PublishCounters() {
   p = s;
 }
 
-void TcpListener::Drain() {
-  const TimePoint now = clock_.Now();
+void TcpListener::CloseAll() {
   std::vector<int> fds;
   fds.reserve(conns_.size());
   for (const auto& [fd, c] : conns_) fds.push_back(fd);
-  for (int fd : fds) {
-    Connection* c = conns_[fd].get();
-    for (int i = 0; i < kDrainChunksPerConnection && sink_->HasCapacity(); ++i) {
-      ssize_t before = static_cast<ssize_t>(pending_bytes_);
-      if (!ReadOnce(c, now) || static_cast<ssize_t>(pending_bytes_) == before) break;
-    }
-    CloseConnection(fd);
-  }
+  for (int fd : fds) CloseConnection(fd);
 }
 
 void TcpListener::Run() {
   std::vector<epoll_event> events(kMaxEvents);
-  bool stopping = false;
-  while (!stopping) {
+  StopDrain drain{std::chrono::milliseconds(options_.stop_timeout_ms)};
+  while (!drain.Done(conns_.size())) {
     if (!sink_->HasCapacity()) {
       // Backpressure: leave the data in the kernel. Only Stop() wakes us early.
       pollfd p{wake_.fd(), POLLIN, 0};
-      if (poll(&p, 1, kBackpressurePollMs) > 0) stopping = true;
+      if (poll(&p, drain.active() ? 0 : 1, kBackpressurePollMs) > 0) BeginStop(&drain);
+      drain.Round(true);
       continue;
     }
     if (accept_paused_ && std::chrono::steady_clock::now() >= accept_resume_) {
@@ -311,15 +326,16 @@ void TcpListener::Run() {
     if (accept_paused_) timeout = static_cast<int>(kAcceptPause.count());
     const int resume_ms = ResumeReady(clock_.Now());
     if (resume_ms >= 0 && (timeout < 0 || resume_ms < timeout)) timeout = resume_ms;
-    int n = epoll_wait(epoll_fd_.get(), events.data(), kMaxEvents, timeout);
+    int n = epoll_wait(epoll_fd_.get(), events.data(), kMaxEvents, drain.Clamp(timeout));
     if (n < 0 && errno != EINTR) break;
     const TimePoint now = clock_.Now();
+    const uint64_t bytes_before = pending_bytes_;
     for (int i = 0; i < n; ++i) {
       const int fd = events[i].data.fd;
       if (fd == wake_.fd()) {
-        stopping = true;
+        if (!drain.active()) BeginStop(&drain);
       } else if (fd == listen_fd_.get()) {
-        if (!stopping) AcceptSome();
+        if (!drain.active()) AcceptSome();
       } else {
         // Events not handled this round stay pending (level-triggered).
         if (!sink_->HasCapacity()) break;
@@ -328,11 +344,12 @@ void TcpListener::Run() {
         if (!ReadOnce(it->second.get(), now)) CloseConnection(fd);
       }
     }
+    drain.Round(pending_bytes_ != bytes_before);
     CloseIdle(now);
     if (pending_frames_ > 0) sink_->Flush();
     PublishCounters();
   }
-  Drain();
+  CloseAll();
   sink_->Flush();
   PublishCounters();
   connections_->Set(0);

@@ -20,6 +20,7 @@
 #include "receiver/listen_address.h"
 #include "receiver/sender_allowlist.h"
 #include "receiver/socket_util.h"
+#include "receiver/stop_drain.h"
 #include "receiver/token_bucket.h"
 #include "receiver/unique_fd.h"
 
@@ -40,6 +41,9 @@ struct TcpOptions {
   int idle_timeout_secs = 0;
   // listen(2) backlog: connections the kernel queues before we accept them.
   int backlog = 1024;
+  // Stop(): longest time spent reading open connections after accepting
+  // stopped (see receiver/stop_drain.h); 0 closes them at once.
+  int stop_timeout_ms = 5000;
   // Senders accepted; default-constructed = everyone. A connection from
   // elsewhere is accepted and closed at once, counted and reported to
   // `alerts`.
@@ -99,11 +103,15 @@ class TcpListener {
   // Starts the epoll thread. sink must stay valid until Stop() returns and is
   // used only by that thread. Call at most once.
   void Start(FrameSink* sink);
-  // Stops accepting, reads what is already readable on each connection (a
-  // bounded amount, while the sink has capacity), emits each connection's
-  // unterminated last frame, closes all connections, flushes the sink and
-  // joins the thread. Returns within well under a second. Idempotent.
+  // Stops accepting (connections already queued by the kernel are accepted
+  // first), reads every open connection until its sender closes, or no
+  // sender sent a byte for StopDrain::kQuiet, or stop_timeout_ms passed;
+  // then emits each connection's unterminated last frame, closes all
+  // connections, flushes the sink and joins the thread. Idempotent.
   void Stop();
+  // Starts what Stop() does without waiting for it, so several listeners
+  // drain at the same time; Stop() then waits. Thread-safe.
+  void RequestStop() { wake_.Signal(); }
 
  private:
   struct Connection {
@@ -119,14 +127,19 @@ class TcpListener {
   TcpListener(const ListenAddress& address, const TcpOptions& options, uint16_t listener_id,
               MetricsRegistry& metrics, const Clock& clock, UniqueFd fd, WakeFd wake);
   void Run();
-  void AcceptSome();
+  // Accepts up to a round's worth; true if more may be waiting.
+  bool AcceptSome();
+  // Accepts what the kernel queued, stops watching the listen socket and
+  // the wake fd, and starts the drain.
+  void BeginStop(StopDrain* drain);
   // One bounded read. Returns false if the connection ended (EOF or error);
   // the caller then closes it.
   bool ReadOnce(Connection* c, TimePoint now);
   // Emits the connection's last frame and closes it.
   void CloseConnection(int fd);
   void CloseIdle(TimePoint now);
-  void Drain();
+  // Emits every connection's last frame and closes it.
+  void CloseAll();
   void PublishCounters();
   // Rate limit: stop watching c until its sender has a token again.
   void Pause(Connection* c);
@@ -155,6 +168,7 @@ class TcpListener {
   uint64_t pending_bytes_ = 0;
   uint64_t pending_refused_ = 0;
   bool accept_paused_ = false;
+  bool draining_ = false;  // Stop() requested: reading without rate limit
   std::chrono::steady_clock::time_point accept_resume_;
   TimePoint last_idle_scan_;
   RefusalReporter reporter_;

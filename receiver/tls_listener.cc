@@ -20,8 +20,6 @@ constexpr int kMaxAcceptsPerRound = 64;
 constexpr int kBackpressurePollMs = 5;
 // How long accepting pauses after running out of file descriptors.
 constexpr auto kAcceptPause = std::chrono::milliseconds(100);
-// Read budgets per connection taken on Stop().
-constexpr int kDrainRoundsPerConnection = 16;
 // Wake-up period while connections are open, to check handshake and idle
 // timeouts on the injected Clock (which may be fake, so it is consulted on
 // each wake-up rather than slept on).
@@ -55,11 +53,11 @@ StatusOr<std::unique_ptr<TlsListener>> TlsListener::Bind(
   }
   if (options.max_message_bytes == 0 || options.read_chunk_bytes == 0 ||
       options.max_connections == 0 || options.handshake_timeout_secs <= 0 ||
-      options.idle_timeout_secs < 0) {
+      options.idle_timeout_secs < 0 || options.stop_timeout_ms < 0) {
     return Status::InvalidArgument(
         "TLS listener " + address.ToString() +
         ": max_message_bytes, read_chunk_bytes, max_connections and handshake_timeout_secs "
-        "must be positive, idle_timeout_secs >= 0");
+        "must be positive, idle_timeout_secs and stop_timeout_ms >= 0");
   }
   if (Status s = options.rate_limit.Validate(); !s.ok()) {
     return Status::InvalidArgument("listener " + address.ToString() + ": " + s.message());
@@ -156,21 +154,21 @@ void TlsListener::PushFrame(const Connection& c, std::string_view bytes, bool tr
   if (!sink_->Push(f)) ++pending_refused_;
 }
 
-void TlsListener::AcceptSome() {
+bool TlsListener::AcceptSome() {
   for (int i = 0; i < kMaxAcceptsPerRound; ++i) {
     sockaddr_storage ss;
     socklen_t len = sizeof ss;
     int fd = accept4(listen_fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len,
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return false;
       if (errno == EINTR) continue;
       accept_errors_->Inc();
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, listen_fd_.get(), nullptr);
         accept_paused_ = true;
         accept_resume_ = std::chrono::steady_clock::now() + kAcceptPause;
-        return;
+        return false;
       }
       continue;
     }
@@ -208,6 +206,35 @@ void TlsListener::AcceptSome() {
     conns_.emplace(fd, std::move(c));
     connections_->Set(static_cast<double>(conns_.size()));
   }
+  return true;
+}
+
+void TlsListener::BeginStop(StopDrain* drain) {
+  // Connections the kernel completed before the stop may hold all that a
+  // sender sent before closing: take them too.
+  if (!accept_paused_) {
+    while (AcceptSome()) {
+    }
+  }
+  accept_paused_ = false;
+  // The rate limit no longer applies: what the senders sent is read now.
+  draining_ = true;
+  std::vector<int> resume;
+  resume.swap(paused_);
+  for (int fd : resume) {
+    Connection* c = conns_.at(fd).get();
+    c->paused = false;
+    epoll_event ev{};
+    ev.events = c->events;
+    ev.data.fd = fd;
+    if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
+      CloseConnection(fd);
+    } else if (!c->in_pending) {
+      c->in_pending = true;  // OpenSSL may hold decrypted records for it
+      pending_.push_back(fd);
+    }
+  }
+  drain->Begin(epoll_fd_.get(), &listen_fd_, wake_.fd());
 }
 
 void TlsListener::WantEvents(Connection* c, uint32_t events) {
@@ -259,7 +286,7 @@ bool TlsListener::Service(Connection* c, TimePoint now) {
   const bool open = ReadSome(c, now);
   // Charged after the read, as in TcpListener: what was read is delivered,
   // and the connection then waits until its sender's debt is repaid.
-  if (open && limiter_.enabled() && pending_bytes_ != bytes_before &&
+  if (open && limiter_.enabled() && !draining_ && pending_bytes_ != bytes_before &&
       !limiter_.TakeWithDebt(c->src, now, static_cast<double>(pending_frames_ - frames_before))) {
     Pause(c);
   }
@@ -350,21 +377,14 @@ void TlsListener::PublishCounters() {
   p = s;
 }
 
-void TlsListener::Drain() {
-  const TimePoint now = clock_.Now();
+void TlsListener::CloseAll() {
   std::vector<int> fds;
   fds.reserve(conns_.size());
   for (const auto& [fd, c] : conns_) fds.push_back(fd);
   for (int fd : fds) {
     Connection* c = conns_[fd].get();
-    bool ok = c->tls->Established();
-    for (int i = 0; ok && i < kDrainRoundsPerConnection && sink_->HasCapacity(); ++i) {
-      const uint64_t before = pending_bytes_;
-      ok = ReadSome(c, now);
-      if (pending_bytes_ == before) break;
-    }
     // Best effort close_notify; the socket is non-blocking.
-    if (ok && !c->failed) c->tls->Shutdown();
+    if (c->tls->Established() && !c->failed) c->tls->Shutdown();
     CloseConnection(fd);
   }
 }
@@ -379,11 +399,12 @@ void TlsListener::Run() {
 
   std::vector<epoll_event> events(kMaxEvents);
   std::vector<int> serve_pending;
-  bool stopping = false;
-  while (!stopping) {
+  StopDrain drain{std::chrono::milliseconds(options_.stop_timeout_ms)};
+  while (!drain.Done(conns_.size())) {
     if (!sink_->HasCapacity()) {
       pollfd p{wake_.fd(), POLLIN, 0};
-      if (poll(&p, 1, kBackpressurePollMs) > 0) stopping = true;
+      if (poll(&p, drain.active() ? 0 : 1, kBackpressurePollMs) > 0) BeginStop(&drain);
+      drain.Round(true);
       continue;
     }
     if (accept_paused_ && std::chrono::steady_clock::now() >= accept_resume_) {
@@ -398,16 +419,17 @@ void TlsListener::Run() {
     const int resume_ms = ResumeReady(clock_.Now());
     if (resume_ms >= 0 && (timeout < 0 || resume_ms < timeout)) timeout = resume_ms;
     if (!pending_.empty()) timeout = 0;
-    int n = epoll_wait(epoll_fd_.get(), events.data(), kMaxEvents, timeout);
+    int n = epoll_wait(epoll_fd_.get(), events.data(), kMaxEvents, drain.Clamp(timeout));
     if (n < 0 && errno != EINTR) break;
     const TimePoint now = clock_.Now();
+    const uint64_t bytes_before = pending_bytes_;
     bool blocked = false;
     for (int i = 0; i < n; ++i) {
       const int fd = events[i].data.fd;
       if (fd == wake_.fd()) {
-        stopping = true;
+        if (!drain.active()) BeginStop(&drain);
       } else if (fd == listen_fd_.get()) {
-        if (!stopping) AcceptSome();
+        if (!drain.active()) AcceptSome();
       } else {
         if (!sink_->HasCapacity()) {
           blocked = true;
@@ -438,11 +460,12 @@ void TlsListener::Run() {
       }
       serve_pending.clear();
     }
+    drain.Round(blocked || pending_bytes_ != bytes_before);
     CloseExpired(now);
     if (pending_frames_ > 0) sink_->Flush();
     PublishCounters();
   }
-  Drain();
+  CloseAll();
   sink_->Flush();
   PublishCounters();
   connections_->Set(0);

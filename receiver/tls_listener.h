@@ -20,6 +20,7 @@
 #include "receiver/listen_address.h"
 #include "receiver/sender_allowlist.h"
 #include "receiver/socket_util.h"
+#include "receiver/stop_drain.h"
 #include "receiver/tls_connection.h"
 #include "receiver/tls_context.h"
 #include "receiver/token_bucket.h"
@@ -46,6 +47,9 @@ struct TlsListenerOptions {
   int idle_timeout_secs = 0;
   // listen(2) backlog.
   int backlog = 1024;
+  // Stop(): longest time spent reading open connections after accepting
+  // stopped (see receiver/stop_drain.h); 0 closes them at once.
+  int stop_timeout_ms = 5000;
   // Senders accepted; default-constructed = everyone. A connection from
   // elsewhere is closed right after accept(2), before any TLS work (no SSL
   // object, no handshake), counted and reported to `alerts`.
@@ -110,10 +114,16 @@ class TlsListener {
   // Starts the epoll thread. sink must stay valid until Stop() returns and is
   // used only by that thread. Call at most once.
   void Start(FrameSink* sink);
-  // Stops accepting, reads a bounded amount of what is already readable on
-  // each established connection, emits each connection's unterminated last
-  // frame, closes all connections, flushes the sink and joins. Idempotent.
+  // Stops accepting (connections already queued by the kernel are accepted
+  // first), reads every open connection until its sender closes, or no
+  // sender sent a byte for StopDrain::kQuiet, or stop_timeout_ms passed;
+  // then emits each established connection's unterminated last frame, sends
+  // close_notify, closes all connections, flushes the sink and joins.
+  // Idempotent.
   void Stop();
+  // Starts what Stop() does without waiting for it, so several listeners
+  // drain at the same time; Stop() then waits. Thread-safe.
+  void RequestStop() { wake_.Signal(); }
 
  private:
   struct Connection;
@@ -122,7 +132,11 @@ class TlsListener {
               const TlsContext& context, uint16_t listener_id, MetricsRegistry& metrics,
               const Clock& clock, UniqueFd fd, WakeFd wake);
   void Run();
-  void AcceptSome();
+  // Accepts up to a round's worth; true if more may be waiting.
+  bool AcceptSome();
+  // Accepts what the kernel queued, stops watching the listen socket and
+  // the wake fd, and starts the drain.
+  void BeginStop(StopDrain* drain);
   // Advances the connection; returns false if it must be closed.
   bool Service(Connection* c, TimePoint now);
   // Handshakes first if needed, then reads up to read_chunk_bytes of
@@ -138,7 +152,9 @@ class TlsListener {
   int ResumeReady(TimePoint now);
   void CloseConnection(int fd);
   void CloseExpired(TimePoint now);
-  void Drain();
+  // Emits every established connection's last frame, sends close_notify
+  // where the connection is still sound, and closes all.
+  void CloseAll();
   void PublishCounters();
   void PushFrame(const Connection& c, std::string_view bytes, bool truncated, TimePoint now);
 
@@ -166,6 +182,7 @@ class TlsListener {
   uint64_t pending_bytes_ = 0;
   uint64_t pending_refused_ = 0;
   bool accept_paused_ = false;
+  bool draining_ = false;  // Stop() requested: reading without rate limit
   std::chrono::steady_clock::time_point accept_resume_;
   TimePoint last_expiry_scan_;
   RefusalReporter reporter_;

@@ -75,3 +75,9 @@ konseki_add_test(startup_errors_integration_test
   LIBS konseki_test_process
   LABELS integration)
 add_dependencies(startup_errors_integration_test konseki)
+
+konseki_add_test(stop_drain_integration_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/stop_drain_test.cc
+  LIBS konseki_test_process
+  LABELS integration)
+add_dependencies(stop_drain_integration_test konseki)

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -388,7 +389,10 @@ TEST_F(TcpListenerTest, IdleConnectionsAreClosedByTheInjectedClock) {
 }
 
 TEST_F(TcpListenerTest, StopEmitsWhatWasSentAndClosesWithinASecond) {
-  auto l = Start(kListener);
+  // The sender stays connected: Stop() waits for it at most stop_timeout_ms.
+  TcpOptions o;
+  o.stop_timeout_ms = 300;
+  auto l = Start(kListener, o);
   ASSERT_NE(l, nullptr);
   Client c(l->port());
   ASSERT_TRUE(WaitUntil([&] { return Connections() == 1; }));
@@ -401,6 +405,33 @@ TEST_F(TcpListenerTest, StopEmitsWhatWasSentAndClosesWithinASecond) {
   EXPECT_EQ(frames[0].bytes, "<13>complete");
   EXPECT_EQ(frames[1].bytes, "<13>unterminated");
   EXPECT_TRUE(c.WaitClosedByPeer());
+}
+
+// Issue 10 item 6: Stop() read at most 16 x 64 KiB per connection and
+// dropped the rest of what senders had written and closed before the stop.
+TEST_F(TcpListenerTest, StopReadsAllThatSendersWroteAndClosedBeforeIt) {
+  auto l = Start(kListener);
+  ASSERT_NE(l, nullptr);
+  const int kConns = 4;
+  const int kPer = 50000;  // ~2.7 MB per connection: more than the old drain read
+  std::vector<std::thread> senders;
+  std::atomic<int> sent{0};
+  for (int c = 0; c < kConns; ++c) {
+    senders.emplace_back([&, c] {
+      std::string wire;
+      for (int i = 1; i <= kPer; ++i) {
+        wire += "<13>drain c" + std::to_string(c) + "-" + std::to_string(i) + " end\n";
+      }
+      Client client(l->port());
+      if (client.Send(wire)) sent += kPer;
+    });
+  }
+  for (std::thread& t : senders) t.join();  // all written (into the kernel) and closed
+  l->Stop();
+  ASSERT_EQ(sent.load(), kConns * kPer);
+  std::vector<CapturedFrame> frames = sink_.frames();
+  EXPECT_EQ(frames.size(), static_cast<size_t>(kConns * kPer));
+  for (int c = 0; c < kConns; ++c) ExpectEachExactlyOnce(frames, "c" + std::to_string(c), kPer);
 }
 
 TEST_F(TcpListenerTest, ManyConnectionsKeepPerConnectionOrder) {

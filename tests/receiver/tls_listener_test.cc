@@ -5,11 +5,13 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/clock.h"
@@ -442,6 +444,30 @@ TEST_F(TlsListenerTest, StopEmitsUnterminatedLastFrameOfOpenConnections) {
   ASSERT_EQ(sink_.count(), 2u);
   EXPECT_EQ(sink_.frames()[1].bytes, "<13>partial");
   EXPECT_EQ(Metric("konseki_connections"), 0);
+}
+
+// Issue 10 item 6: Stop() read at most 16 read budgets per connection and
+// dropped the rest of what senders had written and closed before the stop.
+TEST_F(TlsListenerTest, StopReadsAllThatSendersWroteAndClosedBeforeIt) {
+  StartListener(ServerOptions(false));
+  const int kConns = 3;
+  const int kPer = 40000;  // ~1.4 MB per connection: more than the old drain read
+  std::vector<std::thread> senders;
+  std::atomic<int> sent{0};
+  for (int c = 0; c < kConns; ++c) {
+    senders.emplace_back([&, c] {
+      std::string wire;
+      for (int i = 1; i <= kPer; ++i) {
+        wire += OctetCounted("<13>tls" + std::to_string(c) + "-" + std::to_string(i));
+      }
+      TlsClient client;
+      if (client.Connect(listener_->port(), pki->ca.cert) && client.Send(wire)) sent += kPer;
+    });  // ~TlsClient: close_notify, close
+  }
+  for (std::thread& t : senders) t.join();
+  listener_->Stop();
+  ASSERT_EQ(sent.load(), kConns * kPer);
+  EXPECT_EQ(sink_.count(), static_cast<size_t>(kConns * kPer));
 }
 
 size_t CountWith(const std::vector<CapturedFrame>& frames, const std::string& needle) {
