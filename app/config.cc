@@ -498,10 +498,24 @@ Status ParseRoot(const Ctx& ctx, const YAML::Node& root, Config* c) {
                                        4096, 1 << 30, &c->udp_receive_buffer_bytes));
       }
     } else if (k == "tcp") {
-      KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "tcp", {"max_connections"}));
+      KONSEKI_RETURN_IF_ERROR(CheckKeys(
+          ctx, v, "tcp",
+          {"max_connections", "max_connections_per_source", "first_frame_timeout_secs"}));
       if (v["max_connections"]) {
         KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v["max_connections"], "tcp.max_connections", 1,
                                        1'000'000, &c->tcp_max_connections));
+      }
+      if (v["max_connections_per_source"]) {
+        size_t n = 0;
+        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v["max_connections_per_source"],
+                                       "tcp.max_connections_per_source", 1, 1'000'000, &n));
+        c->tcp_max_connections_per_source = n;
+      }
+      if (v["first_frame_timeout_secs"]) {
+        int secs = 0;
+        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v["first_frame_timeout_secs"],
+                                       "tcp.first_frame_timeout_secs", 0, 86400, &secs));
+        c->tcp_first_frame_timeout_secs = secs;
       }
     } else if (k == "stop_timeout_secs") {
       double secs = 0;

@@ -132,8 +132,12 @@ struct Config {
 
   // udp:
   int udp_receive_buffer_bytes = 4 << 20;
-  // tcp:
+  // tcp: (every stream listener: tcp, tls, relp, relp+tls)
   size_t tcp_max_connections = 4096;
+  // tcp.max_connections_per_source, tcp.first_frame_timeout_secs; unset = the
+  // defaults of receiver::ConnectionLimitOptions (receiver/connection_limits.h).
+  std::optional<size_t> tcp_max_connections_per_source;
+  std::optional<int> tcp_first_frame_timeout_secs;
   // stop_timeout_secs: how long a stop (SIGTERM) may read the stream
   // listeners' open connections, and wait for RELP acks. Unset = the
   // listeners' default (TcpOptions::stop_timeout_ms, receiver/tcp_listener.h).

@@ -233,6 +233,7 @@ Status Server::BindListener(size_t id) {
       receiver::TcpOptions o;
       o.max_message_bytes = config_.max_message_bytes;
       o.max_connections = config_.tcp_max_connections;
+      o.limits = StreamLimits();
       if (config_.stop_timeout_secs) o.stop_timeout_ms = StopTimeoutMs();
       o.allow = allow;
       o.rate_limit = rate;
@@ -250,6 +251,7 @@ Status Server::BindListener(size_t id) {
       receiver::TlsListenerOptions o;
       o.max_message_bytes = config_.max_message_bytes;
       o.max_connections = config_.tcp_max_connections;
+      o.limits = StreamLimits();
       if (config_.stop_timeout_secs) o.stop_timeout_ms = StopTimeoutMs();
       o.handshake_timeout_secs =
           static_cast<int>(std::max(1.0, config_.tls.handshake_timeout_secs));
@@ -270,6 +272,7 @@ Status Server::BindListener(size_t id) {
       receiver::RelpListenerOptions o;
       o.max_message_bytes = config_.max_message_bytes;
       o.max_connections = config_.tcp_max_connections;
+      o.limits = StreamLimits();
       if (config_.stop_timeout_secs) o.shutdown_timeout_ms = StopTimeoutMs();
       o.allow = allow;
       o.rate_limit = rate;
@@ -394,6 +397,17 @@ void Server::AddListener(std::unique_ptr<L> listener, bool drop_when_full, AckSi
   s.stop = [raw] { raw->Stop(); };
   if constexpr (requires { raw->RequestStop(); }) s.request_stop = [raw] { raw->RequestStop(); };
   listeners_.push_back(std::move(s));
+}
+
+receiver::ConnectionLimitOptions Server::StreamLimits() const {
+  receiver::ConnectionLimitOptions o;
+  if (config_.tcp_max_connections_per_source) {
+    o.max_connections_per_source = *config_.tcp_max_connections_per_source;
+  }
+  if (config_.tcp_first_frame_timeout_secs) {
+    o.first_frame_timeout_secs = *config_.tcp_first_frame_timeout_secs;
+  }
+  return o;
 }
 
 int Server::StopTimeoutMs() const {

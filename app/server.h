@@ -102,6 +102,8 @@ class Server {
     std::function<void()> stop;          // stop reading (and flush)
     std::function<void()> shutdown;  // after the workers drained (RELP: last acks); may be empty
   };
+  // The tcp: section's connection limits for every stream listener.
+  receiver::ConnectionLimitOptions StreamLimits() const;
   // config_.stop_timeout_secs in ms (0 when unset).
   int StopTimeoutMs() const;
   template <typename L>

@@ -1,6 +1,7 @@
 # Transports: listen addresses, RFC 6587 framing, UDP and TCP listeners,
 # sender allowlists and per-sender rate limits.
 add_library(konseki_net
+  ${CMAKE_CURRENT_LIST_DIR}/connection_limits.cc
   ${CMAKE_CURRENT_LIST_DIR}/framer.cc
   ${CMAKE_CURRENT_LIST_DIR}/listen_address.cc
   ${CMAKE_CURRENT_LIST_DIR}/sender_allowlist.cc

@@ -63,6 +63,9 @@ struct RelpListener::Connection final : public RelpHandler {
   bool write_wants_read = false;  // the last write waits for the socket to be readable
   bool read_wants_write = false;  // the last read waits for the socket to be writable
   TimePoint accepted;
+  TimePoint last_activity;  // last bytes read or ack written (ConnectionLimits)
+  uint64_t order = 0;       // accept order (ConnectionLimits)
+  bool framed = false;      // the RELP open completed
   SenderAddress src;
   char sender[kSenderTextSize];
   size_t sender_len = 0;
@@ -90,6 +93,9 @@ StatusOr<std::unique_ptr<RelpListener>> RelpListener::Bind(
   if (transport != nullptr && options.handshake_timeout_secs <= 0) {
     return Status::InvalidArgument("RELP listener " + address.ToString() +
                                    ": handshake_timeout_secs must be positive");
+  }
+  if (Status s = options.limits.Validate(); !s.ok()) {
+    return Status::InvalidArgument("listener " + address.ToString() + ": " + s.message());
   }
   if (Status s = options.rate_limit.Validate(); !s.ok()) {
     return Status::InvalidArgument("listener " + address.ToString() + ": " + s.message());
@@ -133,7 +139,8 @@ RelpListener::RelpListener(const ListenAddress& address, const RelpListenerOptio
       ack_buf_(kAckBatch),
       reporter_(options.alerts, address.ToString(), std::string(TransportName(address.transport)),
                 metrics, options.refusal_alerts),
-      limiter_(options.rate_limit) {
+      limiter_(options.rate_limit),
+      limits_(options.limits, options.max_connections, metrics, address.ToString()) {
   port_ = BoundPort(listen_fd_.get());
   session_options_.max_data_bytes = options.max_message_bytes;
   session_options_.max_unacked = options.max_unacked_per_connection;
@@ -149,9 +156,6 @@ RelpListener::RelpListener(const ListenAddress& address, const RelpListenerOptio
                                   "Messages cut to the max message size", l);
   queue_full_drops_ = metrics.GetCounter("konseki_dropped_messages_total", "Messages dropped",
                                          {{"stage", "receiver"}, {"reason", "queue_full"}});
-  rejected_max_connections_ =
-      metrics.GetCounter("konseki_connections_rejected_total", "Connections closed on accept",
-                         {{"listener", name}, {"reason", "max_connections"}});
   accept_errors_ = metrics.GetCounter("konseki_accept_errors_total", "accept(2) failures", l);
   late_acks_ = metrics.GetCounter(
       "konseki_relp_late_acks_total",
@@ -228,10 +232,16 @@ void RelpListener::AcceptSome() {
       reporter_.Report(src, clock_.Now());
       continue;
     }
-    if (conns_.size() >= options_.max_connections) {
-      rejected_max_connections_->Inc();
-      ::close(fd);
-      continue;
+    uint32_t victim = 0;
+    switch (limits_.Admit(src, conns_, &victim)) {
+      case ConnectionLimits::Admission::kAdmit:
+        break;
+      case ConnectionLimits::Admission::kEvictFirst:
+        CloseConnection(victim);
+        break;
+      case ConnectionLimits::Admission::kRefuse:
+        ::close(fd);
+        continue;
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -249,7 +259,7 @@ void RelpListener::AcceptSome() {
       continue;  // c closes fd
     }
     c->src = src;
-    c->accepted = clock_.Now();
+    c->accepted = c->last_activity = clock_.Now();
     c->sender_len = FormatSender(reinterpret_cast<const sockaddr*>(&ss), c->sender).size();
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -258,6 +268,7 @@ void RelpListener::AcceptSome() {
       accept_errors_->Inc();
       continue;  // c closes fd
     }
+    c->order = limits_.Added(src);
     conns_.emplace(serial, std::move(c));
     connections_->Set(static_cast<double>(conns_.size()));
   }
@@ -316,10 +327,12 @@ bool RelpListener::ReadOnce(Connection* c) {
         return false;
     }
     pending_bytes_ += r.bytes;
+    c->last_activity = round_now_;
     const uint64_t frames_before = pending_frames_;
     std::string_view in(read_buf_.data() + total, r.bytes);
     total += r.bytes;
     size_t used = c->session.Feed(in);
+    c->framed = c->session.state() != RelpSession::State::kAwaitingOpen;
     if (used < in.size() && !c->session.Done()) {
       c->held.assign(in.substr(used));
       held_.push_back(c->serial);
@@ -383,7 +396,11 @@ bool RelpListener::Settle(Connection* c) {
 void RelpListener::CloseConnection(uint32_t serial) {
   // close(2) removes the fd from the epoll set. Its unanswered messages stay
   // with the sender; acks still to come for them count as late.
-  if (conns_.erase(serial) > 0) connections_->Set(static_cast<double>(conns_.size()));
+  auto it = conns_.find(serial);
+  if (it == conns_.end()) return;
+  limits_.Removed(it->second->src);
+  conns_.erase(it);
+  connections_->Set(static_cast<double>(conns_.size()));
 }
 
 void RelpListener::ApplyAcks() {
@@ -397,6 +414,7 @@ void RelpListener::ApplyAcks() {
         continue;
       }
       Connection* c = it->second.get();
+      c->last_activity = round_now_;
       if (!c->touched) {
         c->touched = true;
         touched_.push_back(c->serial);
@@ -473,22 +491,26 @@ void RelpListener::ServeBuffered() {
   }
 }
 
-void RelpListener::CloseExpiredHandshakes(TimePoint now) {
-  if (transport_ == nullptr) return;
-  if (now - last_expiry_scan_ < std::chrono::seconds(1) &&
-      now - last_expiry_scan_ >= Duration::zero()) {
-    return;
-  }
-  last_expiry_scan_ = now;
-  const auto limit = std::chrono::seconds(options_.handshake_timeout_secs);
-  std::vector<uint32_t> expired;
-  for (const auto& [serial, c] : conns_) {
-    if (!c->stream->Established() && now - c->accepted >= limit) {
-      c->stream->HandshakeTimedOut();
-      expired.push_back(serial);
+void RelpListener::CloseExpired(TimePoint now) {
+  // Handshakes first: a connection past both timeouts counts as a handshake
+  // failure.
+  const bool scan = transport_ != nullptr && (now - last_expiry_scan_ >= std::chrono::seconds(1) ||
+                                              now - last_expiry_scan_ < Duration::zero());
+  if (scan) {
+    last_expiry_scan_ = now;
+    const auto limit = std::chrono::seconds(options_.handshake_timeout_secs);
+    std::vector<uint32_t> expired;
+    for (const auto& [serial, c] : conns_) {
+      if (!c->stream->Established() && now - c->accepted >= limit) {
+        c->stream->HandshakeTimedOut();
+        expired.push_back(serial);
+      }
     }
+    for (uint32_t serial : expired) CloseConnection(serial);
   }
-  for (uint32_t serial : expired) CloseConnection(serial);
+  std::vector<uint32_t> unframed;
+  limits_.Expired(now, conns_, &unframed);
+  for (uint32_t serial : unframed) CloseConnection(serial);
 }
 
 void RelpListener::EnterStopping() {
@@ -572,7 +594,9 @@ void RelpListener::Run() {
     }
     int timeout = phase == 2 ? kShutdownPollMs : -1;
     if (!stopping_) timeout = MinTimeout(timeout, ResumeReady(round_now_));
-    if (transport_ != nullptr && !conns_.empty()) timeout = MinTimeout(timeout, kMaxClockCheckMs);
+    if ((transport_ != nullptr || limits_.needs_ticks()) && !conns_.empty()) {
+      timeout = MinTimeout(timeout, kMaxClockCheckMs);
+    }
     if (!stopping_ && !buffered_.empty()) timeout = 0;
     int n = epoll_wait(epoll_fd_.get(), events.data(), kMaxEvents, timeout);
     if (n < 0 && errno != EINTR) break;
@@ -618,7 +642,7 @@ void RelpListener::Run() {
       Settle(c);
     }
     if (!stopping_ && !buffered_.empty() && sink_->HasCapacity()) ServeBuffered();
-    if (!stopping_) CloseExpiredHandshakes(clock_.Now());
+    if (!stopping_) CloseExpired(clock_.Now());
     if (!stopping_ && pending_frames_ > 0) sink_->Flush();
     PublishCounters();
   }

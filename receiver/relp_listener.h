@@ -23,6 +23,7 @@
 #include "common/frame.h"
 #include "common/metrics.h"
 #include "common/status.h"
+#include "receiver/connection_limits.h"
 #include "receiver/listen_address.h"
 #include "receiver/relp_session.h"
 #include "receiver/sender_allowlist.h"
@@ -37,9 +38,13 @@ struct RelpListenerOptions {
   // Longer syslog payloads are cut to this many bytes (truncated = true,
   // counted) and still acknowledged.
   size_t max_message_bytes = 128 * 1024;
-  // Connections open at once. Further ones are accepted and closed at once and
-  // counted in konseki_connections_rejected_total{reason="max_connections"}.
+  // Connections open at once. When full, a new connection closes the
+  // longest idle one (receiver/connection_limits.h); the closed one's
+  // unacknowledged messages stay with its sender.
   size_t max_connections = 4096;
+  // Per-source cap and the timeout of connections that never completed the
+  // RELP open (nor, relp+tls://, the handshake).
+  ConnectionLimitOptions limits;
   // Messages of one connection received and not yet acknowledged. When full,
   // that connection is not read until acks arrive. omrelp's window is 128.
   size_t max_unacked_per_connection = 1024;
@@ -112,6 +117,7 @@ struct RelpListenerOptions {
 //   konseki_truncated_messages_total{listener}
 //   konseki_connections{listener} (gauge)
 //   konseki_connections_rejected_total{listener,reason="max_connections"}
+//   konseki_connections_evicted_total{listener,reason} (ConnectionLimits)
 //   konseki_accept_errors_total{listener}
 //   konseki_relp_late_acks_total{listener}
 //   konseki_relp_* session counters (RelpCounters)
@@ -177,8 +183,9 @@ class RelpListener final : public AckSink {
   int ResumeReady(TimePoint now);
   // Reads connections whose transport holds decrypted input epoll cannot see.
   void ServeBuffered();
-  // Closes connections still handshaking after handshake_timeout_secs.
-  void CloseExpiredHandshakes(TimePoint now);
+  // Closes connections still handshaking after handshake_timeout_secs, and
+  // those past ConnectionLimits' first-frame timeout.
+  void CloseExpired(TimePoint now);
   // Feeds held-back input if the session takes it again.
   void FeedHeld(Connection* c);
   // Writes pending output (as far as the socket takes it). Returns false on
@@ -228,6 +235,7 @@ class RelpListener final : public AckSink {
   std::vector<uint32_t> buffered_;  // serials with input buffered in the transport
   RefusalReporter reporter_;
   SenderRateLimiter limiter_;
+  ConnectionLimits limits_;
   TimePoint last_expiry_scan_;
   bool stopping_ = false;
   TimePoint round_now_;
@@ -241,7 +249,6 @@ class RelpListener final : public AckSink {
   Counter* received_bytes_;
   Counter* truncated_;
   Counter* queue_full_drops_;
-  Counter* rejected_max_connections_;
   Counter* accept_errors_;
   Counter* late_acks_;
   Counter* refused_senders_;

@@ -43,6 +43,9 @@ StatusOr<std::unique_ptr<TcpListener>> TcpListener::Bind(const ListenAddress& ad
         ": max_message_bytes, read_chunk_bytes and max_connections must be positive, "
         "idle_timeout_secs and stop_timeout_ms >= 0");
   }
+  if (Status s = options.limits.Validate(); !s.ok()) {
+    return Status::InvalidArgument("listener " + address.ToString() + ": " + s.message());
+  }
   if (Status s = options.rate_limit.Validate(); !s.ok()) {
     return Status::InvalidArgument("listener " + address.ToString() + ": " + s.message());
   }
@@ -78,7 +81,8 @@ TcpListener::TcpListener(const ListenAddress& address, const TcpOptions& options
       wake_(std::move(wake)),
       read_buf_(options.read_chunk_bytes),
       reporter_(options.alerts, address.ToString(), "tcp", metrics, options.refusal_alerts),
-      limiter_(options.rate_limit) {
+      limiter_(options.rate_limit),
+      limits_(options.limits, options.max_connections, metrics, address.ToString()) {
   port_ = BoundPort(listen_fd_.get());
   const std::string name = address.ToString();
   const Labels l = {{"listener", name}};
@@ -97,9 +101,6 @@ TcpListener::TcpListener(const ListenAddress& address, const TcpOptions& options
                          {{"listener", name}, {"reason", "incomplete_frame"}});
   queue_full_drops_ = metrics.GetCounter("konseki_dropped_messages_total", "Messages dropped",
                                          {{"stage", "receiver"}, {"reason", "queue_full"}});
-  rejected_max_connections_ =
-      metrics.GetCounter("konseki_connections_rejected_total", "Connections closed on accept",
-                         {{"listener", name}, {"reason", "max_connections"}});
   accept_errors_ = metrics.GetCounter("konseki_accept_errors_total", "accept(2) failures", l);
   connections_ = metrics.GetGauge("konseki_connections", "Open connections", l);
   refused_senders_ = metrics.GetCounter("konseki_refused_senders_total",
@@ -162,10 +163,16 @@ bool TcpListener::AcceptSome() {
       reporter_.Report(src, clock_.Now());
       continue;
     }
-    if (conns_.size() >= options_.max_connections) {
-      rejected_max_connections_->Inc();
-      ::close(fd);
-      continue;
+    int victim = -1;
+    switch (limits_.Admit(src, conns_, &victim)) {
+      case ConnectionLimits::Admission::kAdmit:
+        break;
+      case ConnectionLimits::Admission::kEvictFirst:
+        CloseConnection(victim);
+        break;
+      case ConnectionLimits::Admission::kRefuse:
+        ::close(fd);
+        continue;
     }
     auto c = std::make_unique<Connection>();
     c->fd.Reset(fd);
@@ -180,6 +187,7 @@ bool TcpListener::AcceptSome() {
       accept_errors_->Inc();
       continue;  // c closes fd
     }
+    c->order = limits_.Added(src);
     conns_.emplace(fd, std::move(c));
     connections_->Set(static_cast<double>(conns_.size()));
   }
@@ -217,6 +225,7 @@ bool TcpListener::ReadOnce(Connection* c, TimePoint now) {
     c->framer.Feed(
         std::string_view(read_buf_.data(), static_cast<size_t>(n)),
         [&](std::string_view bytes, bool truncated) { PushFrame(*c, bytes, truncated, now); });
+    if (pending_frames_ != frames_before) c->framed = true;
     if (limiter_.enabled() && !draining_ &&
         !limiter_.TakeWithDebt(c->src, now, static_cast<double>(pending_frames_ - frames_before))) {
       Pause(c);
@@ -235,12 +244,16 @@ void TcpListener::CloseConnection(int fd) {
   c->framer.Finish(
       [&](std::string_view bytes, bool truncated) { PushFrame(*c, bytes, truncated, now); });
   if (c->paused) std::erase(paused_, fd);
+  limits_.Removed(c->src);
   // close(2) removes the fd from the epoll set.
   conns_.erase(it);
   connections_->Set(static_cast<double>(conns_.size()));
 }
 
 void TcpListener::CloseIdle(TimePoint now) {
+  std::vector<int> idle;
+  limits_.Expired(now, conns_, &idle);
+  for (int fd : idle) CloseConnection(fd);
   if (options_.idle_timeout_secs <= 0) return;
   if (now - last_idle_scan_ < std::chrono::seconds(1) &&
       now - last_idle_scan_ >= Duration::zero()) {
@@ -248,7 +261,7 @@ void TcpListener::CloseIdle(TimePoint now) {
   }
   last_idle_scan_ = now;
   const auto limit = std::chrono::seconds(options_.idle_timeout_secs);
-  std::vector<int> idle;
+  idle.clear();
   for (const auto& [fd, c] : conns_) {
     // A paused connection is quiet because we do not read it.
     if (!c->paused && now - c->last_activity >= limit) idle.push_back(fd);
@@ -322,7 +335,9 @@ void TcpListener::Run() {
       accept_paused_ = false;
     }
     int timeout = -1;
-    if (options_.idle_timeout_secs > 0) timeout = kIdleCheckMs;
+    if (options_.idle_timeout_secs > 0 || (limits_.needs_ticks() && !conns_.empty())) {
+      timeout = kIdleCheckMs;
+    }
     if (accept_paused_) timeout = static_cast<int>(kAcceptPause.count());
     const int resume_ms = ResumeReady(clock_.Now());
     if (resume_ms >= 0 && (timeout < 0 || resume_ms < timeout)) timeout = resume_ms;

@@ -16,6 +16,7 @@
 #include "common/frame.h"
 #include "common/metrics.h"
 #include "common/status.h"
+#include "receiver/connection_limits.h"
 #include "receiver/framer.h"
 #include "receiver/listen_address.h"
 #include "receiver/sender_allowlist.h"
@@ -30,9 +31,11 @@ struct TcpOptions {
   // Longer messages are cut to this many bytes (truncated = true, counted) and
   // the rest of the message is skipped; also bounds each connection's buffer.
   size_t max_message_bytes = 65536;
-  // Connections open at once. Further ones are accepted and closed at once and
-  // counted in konseki_connections_rejected_total{reason="max_connections"}.
+  // Connections open at once. When full, a new connection closes the
+  // longest idle one (receiver/connection_limits.h).
   size_t max_connections = 4096;
+  // Per-source cap and the timeout of connections that never sent a frame.
+  ConnectionLimitOptions limits;
   // Bytes read from one connection per epoll round, so one busy sender cannot
   // starve the others; also the size of the listener's single read buffer.
   size_t read_chunk_bytes = 64 * 1024;
@@ -76,6 +79,7 @@ struct TcpOptions {
 //   konseki_framing_errors_total{listener,reason="malformed_octet_count"|"incomplete_frame"}
 //   konseki_connections{listener} (gauge)
 //   konseki_connections_rejected_total{listener,reason="max_connections"}
+//   konseki_connections_evicted_total{listener,reason} (ConnectionLimits)
 //   konseki_accept_errors_total{listener} (e.g. out of file descriptors)
 //   konseki_refused_senders_total{listener,transport} (connections not allowed)
 //   konseki_suppressed_alerts_total{sign="receiver.refused"}
@@ -121,6 +125,8 @@ class TcpListener {
     char sender[kSenderTextSize];
     size_t sender_len = 0;
     SenderAddress src;
+    uint64_t order = 0;   // accept order (ConnectionLimits)
+    bool framed = false;  // a frame completed
     bool paused = false;  // out of tokens: not in the epoll set
   };
 
@@ -137,6 +143,7 @@ class TcpListener {
   bool ReadOnce(Connection* c, TimePoint now);
   // Emits the connection's last frame and closes it.
   void CloseConnection(int fd);
+  // Closes connections past the idle timeout or the first-frame timeout.
   void CloseIdle(TimePoint now);
   // Emits every connection's last frame and closes it.
   void CloseAll();
@@ -173,6 +180,7 @@ class TcpListener {
   TimePoint last_idle_scan_;
   RefusalReporter reporter_;
   SenderRateLimiter limiter_;
+  ConnectionLimits limits_;
   std::vector<int> paused_;  // fds of paused connections
 
   Counter* received_messages_;
@@ -181,7 +189,6 @@ class TcpListener {
   Counter* malformed_octet_count_;
   Counter* incomplete_frame_;
   Counter* queue_full_drops_;
-  Counter* rejected_max_connections_;
   Counter* accept_errors_;
   Counter* refused_senders_;
   Counter* rate_limit_pauses_;

@@ -37,6 +37,8 @@ struct TlsListener::Connection {
   bool failed = false;      // EOF or error seen: no close_notify
   bool in_pending = false;  // listed in pending_
   bool paused = false;      // out of tokens: not in the epoll set
+  bool framed = false;      // a frame completed
+  uint64_t order = 0;       // accept order (ConnectionLimits)
   uint32_t events = EPOLLIN;
   TimePoint accepted;
   TimePoint last_activity;
@@ -58,6 +60,9 @@ StatusOr<std::unique_ptr<TlsListener>> TlsListener::Bind(
         "TLS listener " + address.ToString() +
         ": max_message_bytes, read_chunk_bytes, max_connections and handshake_timeout_secs "
         "must be positive, idle_timeout_secs and stop_timeout_ms >= 0");
+  }
+  if (Status s = options.limits.Validate(); !s.ok()) {
+    return Status::InvalidArgument("listener " + address.ToString() + ": " + s.message());
   }
   if (Status s = options.rate_limit.Validate(); !s.ok()) {
     return Status::InvalidArgument("listener " + address.ToString() + ": " + s.message());
@@ -97,6 +102,7 @@ TlsListener::TlsListener(const ListenAddress& address, const TlsListenerOptions&
       read_buf_(options.read_chunk_bytes),
       reporter_(options.alerts, address.ToString(), "tls", metrics, options.refusal_alerts),
       limiter_(options.rate_limit),
+      limits_(options.limits, options.max_connections, metrics, address.ToString()),
       tls_counters_(TlsCounters::Register(metrics, address.ToString())) {
   port_ = BoundPort(listen_fd_.get());
   const std::string name = address.ToString();
@@ -116,9 +122,6 @@ TlsListener::TlsListener(const ListenAddress& address, const TlsListenerOptions&
                          {{"listener", name}, {"reason", "incomplete_frame"}});
   queue_full_drops_ = metrics.GetCounter("konseki_dropped_messages_total", "Messages dropped",
                                          {{"stage", "receiver"}, {"reason", "queue_full"}});
-  rejected_max_connections_ =
-      metrics.GetCounter("konseki_connections_rejected_total", "Connections closed on accept",
-                         {{"listener", name}, {"reason", "max_connections"}});
   accept_errors_ = metrics.GetCounter("konseki_accept_errors_total", "accept(2) failures", l);
   connections_ = metrics.GetGauge("konseki_connections", "Open connections", l);
   refused_senders_ = metrics.GetCounter("konseki_refused_senders_total",
@@ -180,10 +183,16 @@ bool TlsListener::AcceptSome() {
       reporter_.Report(src, clock_.Now());
       continue;
     }
-    if (conns_.size() >= options_.max_connections) {
-      rejected_max_connections_->Inc();
-      ::close(fd);
-      continue;
+    int victim = -1;
+    switch (limits_.Admit(src, conns_, &victim)) {
+      case ConnectionLimits::Admission::kAdmit:
+        break;
+      case ConnectionLimits::Admission::kEvictFirst:
+        CloseConnection(victim);
+        break;
+      case ConnectionLimits::Admission::kRefuse:
+        ::close(fd);
+        continue;
     }
     auto c = std::make_unique<Connection>();
     c->fd.Reset(fd);
@@ -203,6 +212,7 @@ bool TlsListener::AcceptSome() {
       accept_errors_->Inc();
       continue;
     }
+    c->order = limits_.Added(src);
     conns_.emplace(fd, std::move(c));
     connections_->Set(static_cast<double>(conns_.size()));
   }
@@ -284,6 +294,7 @@ bool TlsListener::Service(Connection* c, TimePoint now) {
   const uint64_t frames_before = pending_frames_;
   const uint64_t bytes_before = pending_bytes_;
   const bool open = ReadSome(c, now);
+  if (pending_frames_ != frames_before) c->framed = true;
   // Charged after the read, as in TcpListener: what was read is delivered,
   // and the connection then waits until its sender's debt is repaid.
   if (open && limiter_.enabled() && !draining_ && pending_bytes_ != bytes_before &&
@@ -332,16 +343,25 @@ void TlsListener::CloseConnection(int fd) {
         [&](std::string_view bytes, bool truncated) { PushFrame(*c, bytes, truncated, now); });
   }
   if (c->paused) std::erase(paused_, fd);
+  limits_.Removed(c->src);
   conns_.erase(it);  // close(2) removes the fd from the epoll set
   connections_->Set(static_cast<double>(conns_.size()));
 }
 
 void TlsListener::CloseExpired(TimePoint now) {
-  if (now - last_expiry_scan_ < std::chrono::seconds(1) &&
-      now - last_expiry_scan_ >= Duration::zero()) {
-    return;
+  if (now - last_expiry_scan_ >= std::chrono::seconds(1) ||
+      now - last_expiry_scan_ < Duration::zero()) {
+    last_expiry_scan_ = now;
+    CloseHandshakeOrIdleExpired(now);
   }
-  last_expiry_scan_ = now;
+  // After the handshake check: a connection past both timeouts counts as a
+  // handshake failure.
+  std::vector<int> unframed;
+  limits_.Expired(now, conns_, &unframed);
+  for (int fd : unframed) CloseConnection(fd);
+}
+
+void TlsListener::CloseHandshakeOrIdleExpired(TimePoint now) {
   const auto handshake_limit = std::chrono::seconds(options_.handshake_timeout_secs);
   const auto idle_limit = std::chrono::seconds(options_.idle_timeout_secs);
   std::vector<int> expired;

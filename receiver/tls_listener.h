@@ -16,6 +16,7 @@
 #include "common/frame.h"
 #include "common/metrics.h"
 #include "common/status.h"
+#include "receiver/connection_limits.h"
 #include "receiver/framer.h"
 #include "receiver/listen_address.h"
 #include "receiver/sender_allowlist.h"
@@ -32,10 +33,11 @@ struct TlsListenerOptions {
   // Longer messages are cut to this many bytes (truncated = true, counted)
   // and the rest skipped; also bounds each connection's framing buffer.
   size_t max_message_bytes = 65536;
-  // Connections open at once (handshaking or not). Further ones are accepted
-  // and closed at once, counted in
-  // konseki_connections_rejected_total{reason="max_connections"}.
+  // Connections open at once (handshaking or not). When full, a new
+  // connection closes the longest idle one (receiver/connection_limits.h).
   size_t max_connections = 4096;
+  // Per-source cap and the timeout of connections that never sent a frame.
+  ConnectionLimitOptions limits;
   // Plaintext bytes taken from one connection per epoll round, so one busy
   // sender cannot starve the others; also the size of the one read buffer.
   size_t read_chunk_bytes = 64 * 1024;
@@ -82,7 +84,8 @@ struct TlsListenerOptions {
 // TcpListener (konseki_received_messages_total, konseki_received_bytes_total
 // of plaintext message bytes, konseki_truncated_messages_total,
 // konseki_framing_errors_total, konseki_connections,
-// konseki_connections_rejected_total, konseki_accept_errors_total,
+// konseki_connections_rejected_total, konseki_connections_evicted_total,
+// konseki_accept_errors_total,
 // konseki_refused_senders_total{listener,transport},
 // konseki_suppressed_alerts_total{sign="receiver.refused"},
 // konseki_rate_limit_pauses_total{listener,transport}) plus
@@ -151,7 +154,10 @@ class TlsListener {
   // until the next check, -1 if nothing is paused.
   int ResumeReady(TimePoint now);
   void CloseConnection(int fd);
+  // About once a clock second: handshake and idle timeouts; then the
+  // first-frame timeout (ConnectionLimits).
   void CloseExpired(TimePoint now);
+  void CloseHandshakeOrIdleExpired(TimePoint now);
   // Emits every established connection's last frame, sends close_notify
   // where the connection is still sound, and closes all.
   void CloseAll();
@@ -187,6 +193,7 @@ class TlsListener {
   TimePoint last_expiry_scan_;
   RefusalReporter reporter_;
   SenderRateLimiter limiter_;
+  ConnectionLimits limits_;
   std::vector<int> paused_;  // fds of paused connections
 
   Counter* received_messages_;
@@ -195,7 +202,6 @@ class TlsListener {
   Counter* malformed_octet_count_;
   Counter* incomplete_frame_;
   Counter* queue_full_drops_;
-  Counter* rejected_max_connections_;
   Counter* accept_errors_;
   Counter* refused_senders_;
   Counter* rate_limit_pauses_;

@@ -81,3 +81,9 @@ konseki_add_test(stop_drain_integration_test
   LIBS konseki_test_process
   LABELS integration)
 add_dependencies(stop_drain_integration_test konseki)
+
+konseki_add_test(connection_limits_integration_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/connection_limits_test.cc
+  LIBS konseki_test_process
+  LABELS integration)
+add_dependencies(connection_limits_integration_test konseki)

@@ -498,7 +498,7 @@ TEST_F(RelpListenerTest, ShutdownGivesUpOnMissingAcksAfterTimeout) {
   EXPECT_THAT(got, ::testing::Not(::testing::HasSubstr("2 rsp")));
 }
 
-TEST_F(RelpListenerTest, ConnectionsBeyondTheLimitAreRejected) {
+TEST_F(RelpListenerTest, FullListenerClosesTheLongestIdleConnectionForANewOne) {
   RelpListenerOptions o;
   o.max_connections = 1;
   Listen(o);
@@ -506,9 +506,24 @@ TEST_F(RelpListenerTest, ConnectionsBeyondTheLimitAreRejected) {
   RawRelpClient a(listener_->port());
   ASSERT_TRUE(WaitForMetric("konseki_connections", l, 1));
   RawRelpClient b(listener_->port());
-  EXPECT_TRUE(WaitForMetric("konseki_connections_rejected_total",
+  EXPECT_TRUE(WaitForMetric("konseki_connections_evicted_total",
                             {{"listener", "relp://127.0.0.1:0"}, {"reason", "max_connections"}},
                             1));
+  EXPECT_TRUE(WaitForMetric("konseki_connections", l, 1));
+}
+
+TEST_F(RelpListenerTest, ConnectionThatNeverOpensIsClosedAfterTheFirstFrameTimeout) {
+  RelpListenerOptions o;
+  o.limits.first_frame_timeout_secs = 30;
+  Listen(o);
+  const Labels l = {{"listener", "relp://127.0.0.1:0"}};
+  RawRelpClient silent(listener_->port());
+  ASSERT_TRUE(WaitForMetric("konseki_connections", l, 1));
+  clock_.Advance(std::chrono::seconds(31));
+  EXPECT_TRUE(WaitForMetric("konseki_connections_evicted_total",
+                            {{"listener", "relp://127.0.0.1:0"}, {"reason", "first_frame_timeout"}},
+                            1));
+  EXPECT_TRUE(WaitForMetric("konseki_connections", l, 0));
 }
 
 TEST(RelpListenerBindTest, RejectsOtherTransportsAndZeroLimits) {

@@ -337,30 +337,111 @@ TEST_F(TcpListenerTest, CapacityTogglingLosesNothing) {
   }
 }
 
-TEST_F(TcpListenerTest, ExtraConnectionsBeyondMaxAreClosedAndCounted) {
+double Evicted(MetricsRegistry& m, const std::string& reason) {
+  return m.ValueOf("konseki_connections_evicted_total",
+                   {{"listener", kListener}, {"reason", reason}});
+}
+
+TEST_F(TcpListenerTest, FullListenerClosesTheLongestIdleConnectionForANewOne) {
   TcpOptions o;
   o.max_connections = 2;
   auto l = Start(kListener, o);
   ASSERT_NE(l, nullptr);
   Client a(l->port());
-  Client b(l->port());
+  ASSERT_TRUE(a.Send("<13>from a\n"));
+  ASSERT_TRUE(sink_.WaitForCount(1));
+  Client silent(l->port());  // never sends a frame: evicted before a
   ASSERT_TRUE(WaitUntil([&] { return Connections() == 2; }));
-  Client extra(l->port());
-  ASSERT_TRUE(extra.connected());  // the kernel completed the handshake
-  EXPECT_TRUE(extra.WaitClosedByPeer());
+  Client c(l->port());
+  ASSERT_TRUE(c.connected());
+  EXPECT_TRUE(silent.WaitClosedByPeer());
+  EXPECT_EQ(Evicted(metrics_, "max_connections"), 1);
+  ASSERT_TRUE(c.Send("<13>from c\n"));
+  ASSERT_TRUE(a.Send("<13>from a again\n"));
+  ASSERT_TRUE(sink_.WaitForCount(3));
+  // Both framed now: the next newcomer closes the one idle longest (a, whose
+  // last bytes were read before c's).
+  clock_.Advance(std::chrono::seconds(1));
+  ASSERT_TRUE(c.Send("<13>c is busier\n"));
+  ASSERT_TRUE(sink_.WaitForCount(4));
+  Client d(l->port());
+  EXPECT_TRUE(a.WaitClosedByPeer());
+  ASSERT_TRUE(d.Send("<13>from d\n"));
+  ASSERT_TRUE(c.Send("<13>c stays\n"));
+  ASSERT_TRUE(sink_.WaitForCount(6));
+  EXPECT_EQ(Evicted(metrics_, "max_connections"), 2);
   EXPECT_EQ(Metric("konseki_connections_rejected_total",
                    {{"listener", kListener}, {"reason", "max_connections"}}),
-            1);
-  ASSERT_TRUE(a.Send("<13>from a\n"));
-  ASSERT_TRUE(b.Send("<13>from b\n"));
-  ASSERT_TRUE(sink_.WaitForCount(2));
-  a.Close();
-  ASSERT_TRUE(WaitUntil([&] { return Connections() == 1; }));
-  Client c(l->port());
-  ASSERT_TRUE(c.Send("<13>from c\n"));
-  ASSERT_TRUE(sink_.WaitForCount(3));
+            0);
   l->Stop();
   EXPECT_EQ(Connections(), 0);
+}
+
+// Issue 10 item 3: idle sockets from one address filled max_connections and
+// every other sender was reset and lost its messages.
+TEST_F(TcpListenerTest, IdleFloodFromOtherAddressesCannotLockOutASender) {
+  TcpOptions o;
+  o.max_connections = 32;
+  o.limits.max_connections_per_source = 8;
+  auto l = Start(kListener, o);
+  ASSERT_NE(l, nullptr);
+  std::vector<std::unique_ptr<Client>> flood;
+  for (const char* source : {"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"}) {
+    for (int i = 0; i < 20; ++i) {
+      flood.push_back(std::make_unique<Client>(l->port(), false, source));
+      ASSERT_TRUE(flood.back()->connected());
+    }
+  }
+  // 5 sources x 8 = 40 > 32: the listener is full and evicting.
+  ASSERT_TRUE(WaitUntil([&] {
+    return Evicted(metrics_, "max_connections_per_source") == 5 * 12 &&
+           Evicted(metrics_, "max_connections") == 8;
+  })) << Evicted(metrics_, "max_connections_per_source")
+      << " " << Evicted(metrics_, "max_connections");
+  ASSERT_TRUE(WaitUntil([&] { return Connections() == 32; }));
+  const int kCount = 1000;
+  std::string wire;
+  for (int i = 1; i <= kCount; ++i) wire += "<13>sender-" + std::to_string(i) + " end\n";
+  {
+    Client sender(l->port(), false, "127.0.0.1");
+    ASSERT_TRUE(sender.connected());
+    ASSERT_TRUE(sender.Send(wire));
+    // More idle sockets while the sender is connected evict each other, not it.
+    for (int i = 0; i < 20; ++i) {
+      flood.push_back(std::make_unique<Client>(l->port(), false, "127.0.0.7"));
+    }
+  }
+  ASSERT_TRUE(sink_.WaitForCount(kCount));
+  l->Stop();
+  ExpectEachExactlyOnce(sink_.frames(), "sender", kCount);
+}
+
+TEST_F(TcpListenerTest, ConnectionWithoutAFrameIsClosedAfterTheFirstFrameTimeout) {
+  TcpOptions o;
+  o.limits.first_frame_timeout_secs = 30;
+  auto l = Start(kListener, o);
+  ASSERT_NE(l, nullptr);
+  Client silent(l->port());
+  Client partial(l->port());
+  Client framed(l->port());
+  const std::string unterminated = "<13>no terminator yet";
+  const std::string frame = "<13>one frame\n";
+  ASSERT_TRUE(partial.Send(unterminated));
+  ASSERT_TRUE(framed.Send(frame));
+  ASSERT_TRUE(sink_.WaitForCount(1));
+  ASSERT_TRUE(WaitUntil([&] {
+    return Metric("konseki_received_bytes_total",
+                  {{"listener", kListener}, {"transport", "tcp"}}) ==
+           static_cast<double>(unterminated.size() + frame.size());
+  }));
+  clock_.Advance(std::chrono::seconds(31));
+  EXPECT_TRUE(silent.WaitClosedByPeer());
+  EXPECT_TRUE(partial.WaitClosedByPeer());
+  ASSERT_TRUE(WaitUntil([&] { return Connections() == 1; }));
+  EXPECT_EQ(Evicted(metrics_, "first_frame_timeout"), 2);
+  ASSERT_TRUE(framed.Send("<13>still open\n"));
+  ASSERT_TRUE(sink_.WaitForCount(3));  // the partial frame was emitted at close
+  l->Stop();
 }
 
 TEST_F(TcpListenerTest, IdleConnectionsAreClosedByTheInjectedClock) {
@@ -435,7 +516,9 @@ TEST_F(TcpListenerTest, StopReadsAllThatSendersWroteAndClosedBeforeIt) {
 }
 
 TEST_F(TcpListenerTest, ManyConnectionsKeepPerConnectionOrder) {
-  auto l = Start(kListener);
+  TcpOptions o;
+  o.limits.max_connections_per_source = 1000;  // all clients share 127.0.0.1
+  auto l = Start(kListener, o);
   ASSERT_NE(l, nullptr);
   const int conns = 200;
   const int per = 20;
@@ -485,7 +568,9 @@ TEST_F(TcpListenerTest, ThousandsOfConnectionsOnOneThread) {
     lim.rlim_cur = need;
     ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &lim), 0);
   }
-  auto l = Start(kListener);
+  TcpOptions o;
+  o.limits.max_connections_per_source = conns;  // all clients share 127.0.0.1
+  auto l = Start(kListener, o);
   ASSERT_NE(l, nullptr);
   std::vector<std::unique_ptr<Client>> clients;
   for (int c = 0; c < conns; ++c) {

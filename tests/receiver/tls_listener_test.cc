@@ -413,7 +413,7 @@ TEST_F(TlsListenerTest, BackpressureStopsReadingUntilCapacityReturns) {
   EXPECT_EQ(sink_.frames()[99].bytes, "<13>m99");
 }
 
-TEST_F(TlsListenerTest, ConnectionsOverTheMaxAreRejected) {
+TEST_F(TlsListenerTest, FullListenerClosesTheLongestIdleConnectionForANewOne) {
   TlsListenerOptions opts;
   opts.max_connections = 1;
   StartListener(ServerOptions(false), opts);
@@ -421,13 +421,33 @@ TEST_F(TlsListenerTest, ConnectionsOverTheMaxAreRejected) {
   ASSERT_TRUE(a.Connect(listener_->port(), pki->ca.cert)) << a.error();
   ASSERT_TRUE(WaitUntil([&] { return Metric("konseki_connections") == 1; }));
   TlsClient b;
-  EXPECT_FALSE(b.Connect(listener_->port(), pki->ca.cert));
+  ASSERT_TRUE(b.Connect(listener_->port(), pki->ca.cert)) << b.error();
   EXPECT_TRUE(WaitUntil([&] {
-    return metrics_.ValueOf("konseki_connections_rejected_total",
+    return metrics_.ValueOf("konseki_connections_evicted_total",
                             {{"listener", name_}, {"reason", "max_connections"}}) == 1;
   }));
-  ASSERT_TRUE(a.Send(OctetCounted("<13>still served")));
+  ASSERT_TRUE(b.Send(OctetCounted("<13>the newcomer is served")));
   ASSERT_TRUE(sink_.WaitForCount(1));
+  EXPECT_EQ(sink_.frames()[0].bytes, "<13>the newcomer is served");
+}
+
+TEST_F(TlsListenerTest, PerSourceCapEvictsThatSourcesOwnConnections) {
+  TlsListenerOptions opts;
+  opts.limits.max_connections_per_source = 2;
+  StartListener(ServerOptions(false), opts);
+  std::vector<int> flood;
+  for (int i = 0; i < 6; ++i)
+    flood.push_back(testing::ConnectLoopback(listener_->port(), "127.0.0.2"));
+  ASSERT_TRUE(WaitUntil([&] {
+    return metrics_.ValueOf("konseki_connections_evicted_total",
+                            {{"listener", name_}, {"reason", "max_connections_per_source"}}) == 4;
+  }));
+  TlsClient sender;
+  ASSERT_TRUE(sender.Connect(listener_->port(), pki->ca.cert)) << sender.error();
+  ASSERT_TRUE(sender.Send(OctetCounted("<13>other source")));
+  ASSERT_TRUE(sink_.WaitForCount(1));
+  EXPECT_EQ(Metric("konseki_connections"), 3);
+  for (int fd : flood) close(fd);
 }
 
 TEST_F(TlsListenerTest, StopEmitsUnterminatedLastFrameOfOpenConnections) {
