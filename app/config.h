@@ -140,7 +140,8 @@ struct Config {
   std::optional<int> tcp_first_frame_timeout_secs;
   // stop_timeout_secs: how long a stop (SIGTERM) may read the stream
   // listeners' open connections, and wait for RELP acks. Unset = the
-  // listeners' default (TcpOptions::stop_timeout_ms, receiver/tcp_listener.h).
+  // listeners' default (StreamListenerOptions::stop_timeout_ms,
+  // receiver/stream_listener.h).
   std::optional<double> stop_timeout_secs;
   // Messages longer than this are truncated (and counted), on every transport.
   size_t max_message_bytes = 64 << 10;

@@ -229,37 +229,25 @@ Status Server::BindListener(size_t id) {
       AddListener(std::move(l).value(), true, nullptr);
       break;
     }
-    case receiver::Transport::kTcp: {
-      receiver::TcpOptions o;
-      o.max_message_bytes = config_.max_message_bytes;
-      o.max_connections = config_.tcp_max_connections;
-      o.limits = StreamLimits();
-      if (config_.stop_timeout_secs) o.stop_timeout_ms = StopTimeoutMs();
-      o.allow = allow;
-      o.rate_limit = rate;
-      o.alerts = alerts_.get();
-      auto l = receiver::TcpListener::Bind(*addr, o, static_cast<uint16_t>(id), metrics_, clock_);
-      if (!l.ok()) return l.status();
-      receiver::ListenAddress bound = *addr;
-      bound.port = (*l)->port();
-      bound_.push_back(bound.ToString());
-      AddListener(std::move(l).value(), false, nullptr);
-      break;
-    }
+    case receiver::Transport::kTcp:
     case receiver::Transport::kTls: {
-      if (Status s = EnsureTlsContext(); !s.ok()) return s;
-      receiver::TlsListenerOptions o;
+      receiver::StreamListenerOptions o;
       o.max_message_bytes = config_.max_message_bytes;
       o.max_connections = config_.tcp_max_connections;
       o.limits = StreamLimits();
       if (config_.stop_timeout_secs) o.stop_timeout_ms = StopTimeoutMs();
-      o.handshake_timeout_secs =
-          static_cast<int>(std::max(1.0, config_.tls.handshake_timeout_secs));
       o.allow = allow;
       o.rate_limit = rate;
       o.alerts = alerts_.get();
-      auto l = receiver::TlsListener::Bind(*addr, o, *tls_context_, static_cast<uint16_t>(id),
-                                           metrics_, clock_);
+      std::unique_ptr<receiver::StreamTransport> transport;
+      if (addr->transport == receiver::Transport::kTls) {
+        if (Status s = EnsureTlsContext(); !s.ok()) return s;
+        o.handshake_timeout_secs =
+            static_cast<int>(std::max(1.0, config_.tls.handshake_timeout_secs));
+        transport = std::make_unique<receiver::TlsTransport>(*tls_context_, metrics_, name);
+      }
+      auto l = receiver::StreamListener::Bind(*addr, o, static_cast<uint16_t>(id), metrics_, clock_,
+                                              std::move(transport));
       if (!l.ok()) return l.status();
       receiver::ListenAddress bound = *addr;
       bound.port = (*l)->port();

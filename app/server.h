@@ -25,10 +25,9 @@
 #include "outputs/metrics_server.h"
 #include "receiver/parser.h"
 #include "receiver/relp_listener.h"
-#include "receiver/tcp_listener.h"
+#include "receiver/stream_listener.h"
 #include "receiver/tls_connection.h"
 #include "receiver/tls_context.h"
-#include "receiver/tls_listener.h"
 #include "receiver/udp_listener.h"
 
 namespace konseki::app {

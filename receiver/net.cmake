@@ -7,7 +7,7 @@ add_library(konseki_net
   ${CMAKE_CURRENT_LIST_DIR}/sender_allowlist.cc
   ${CMAKE_CURRENT_LIST_DIR}/socket_util.cc
   ${CMAKE_CURRENT_LIST_DIR}/stream_connection.cc
-  ${CMAKE_CURRENT_LIST_DIR}/tcp_listener.cc
+  ${CMAKE_CURRENT_LIST_DIR}/stream_listener.cc
   ${CMAKE_CURRENT_LIST_DIR}/token_bucket.cc
   ${CMAKE_CURRENT_LIST_DIR}/udp_listener.cc
 )

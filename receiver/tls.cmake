@@ -4,6 +4,5 @@ pkg_check_modules(OPENSSL REQUIRED IMPORTED_TARGET openssl)
 add_library(konseki_tls
   ${CMAKE_CURRENT_LIST_DIR}/tls_connection.cc
   ${CMAKE_CURRENT_LIST_DIR}/tls_context.cc
-  ${CMAKE_CURRENT_LIST_DIR}/tls_listener.cc
 )
 target_link_libraries(konseki_tls PUBLIC konseki_net PkgConfig::OPENSSL)

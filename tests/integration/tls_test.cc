@@ -1,8 +1,9 @@
 // A real rsyslogd (omfwd with the gtls stream driver, x509/name auth, the
 // konseki.test name pinned as permitted peer) forwards messages over TLS to a
-// TlsListener running in this process with a capturing sink. Every message
-// must arrive exactly once; under mutual TLS rsyslog presents its client
-// certificate, and one whose name is not permitted is refused.
+// tls:// StreamListener (TlsTransport) running in this process with a
+// capturing sink. Every message must arrive exactly once; under mutual TLS
+// rsyslog presents its client certificate, and one whose name is not
+// permitted is refused.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -16,8 +17,9 @@
 
 #include "common/clock.h"
 #include "common/metrics.h"
+#include "receiver/stream_listener.h"
+#include "receiver/tls_connection.h"
 #include "receiver/tls_context.h"
-#include "receiver/tls_listener.h"
 #include "tests/integration/konseki_process.h"
 #include "tests/receiver/capturing_frame_sink.h"
 #include "tests/receiver/tls_test_util.h"
@@ -27,10 +29,11 @@ namespace {
 
 using receiver::CapturingFrameSink;
 using receiver::ListenAddress;
+using receiver::StreamListener;
+using receiver::StreamListenerOptions;
 using receiver::TlsContext;
-using receiver::TlsListener;
-using receiver::TlsListenerOptions;
 using receiver::TlsOptions;
+using receiver::TlsTransport;
 using receiver::testing::CertFiles;
 using receiver::testing::ConnectLoopback;
 using receiver::testing::TestPki;
@@ -86,7 +89,8 @@ class RsyslogTlsTest : public ::testing::Test {
     auto addr = ListenAddress::Parse("tls://127.0.0.1:0");
     ASSERT_TRUE(addr.ok());
     name_ = addr->ToString();
-    auto l = TlsListener::Bind(*addr, TlsListenerOptions{}, *context_, 0, metrics_, clock_);
+    auto l = StreamListener::Bind(*addr, StreamListenerOptions{}, 0, metrics_, clock_,
+                                  std::make_unique<TlsTransport>(*context_, metrics_, name_));
     ASSERT_TRUE(l.ok()) << l.status().ToString();
     listener_ = std::move(l).value();
     listener_->Start(&sink_);
@@ -170,7 +174,7 @@ class RsyslogTlsTest : public ::testing::Test {
   MetricsRegistry metrics_;
   CapturingFrameSink sink_;
   std::unique_ptr<TlsContext> context_;
-  std::unique_ptr<TlsListener> listener_;
+  std::unique_ptr<StreamListener> listener_;
   std::string name_;
   ChildProcess rsyslog_;
 };

@@ -5,5 +5,5 @@ konseki_add_test(net_test
     ${CMAKE_CURRENT_LIST_DIR}/sender_allowlist_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/token_bucket_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/udp_listener_test.cc
-    ${CMAKE_CURRENT_LIST_DIR}/tcp_listener_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/stream_listener_test.cc
   LIBS konseki_net)

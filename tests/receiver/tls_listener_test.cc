@@ -1,5 +1,3 @@
-#include "receiver/tls_listener.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -16,6 +14,8 @@
 
 #include "common/clock.h"
 #include "common/metrics.h"
+#include "receiver/stream_listener.h"
+#include "receiver/tls_connection.h"
 #include "receiver/tls_context.h"
 #include "tests/receiver/capturing_frame_sink.h"
 #include "tests/receiver/recording_alert_sink.h"
@@ -73,14 +73,15 @@ class TlsListenerTest : public ::testing::Test {
     return o;
   }
 
-  void StartListener(const TlsOptions& tls, TlsListenerOptions opts = {}) {
+  void StartListener(const TlsOptions& tls, StreamListenerOptions opts = {}) {
     auto ctx = TlsContext::Create(tls);
     ASSERT_TRUE(ctx.ok()) << ctx.status().ToString();
     context_ = std::move(ctx).value();
     auto addr = ListenAddress::Parse("tls://127.0.0.1:0");
     ASSERT_TRUE(addr.ok());
     name_ = addr->ToString();
-    auto l = TlsListener::Bind(*addr, opts, *context_, 7, metrics_, clock_);
+    auto l = StreamListener::Bind(*addr, opts, 7, metrics_, clock_,
+                                  std::make_unique<TlsTransport>(*context_, metrics_, name_));
     ASSERT_TRUE(l.ok()) << l.status().ToString();
     listener_ = std::move(l).value();
     listener_->Start(&sink_);
@@ -102,7 +103,7 @@ class TlsListenerTest : public ::testing::Test {
   MetricsRegistry metrics_;
   CapturingFrameSink sink_;
   std::unique_ptr<TlsContext> context_;
-  std::unique_ptr<TlsListener> listener_;
+  std::unique_ptr<StreamListener> listener_;
   std::string name_;
 };
 
@@ -245,7 +246,7 @@ TEST_F(TlsListenerTest, ReloadServesRenewedCertificateToNewConnections) {
 }
 
 TEST_F(TlsListenerTest, Tls12ClientAndLongMessagesAreTruncated) {
-  TlsListenerOptions opts;
+  StreamListenerOptions opts;
   opts.max_message_bytes = 1000;
   StartListener(ServerOptions(false), opts);
   TlsClient c;
@@ -264,7 +265,7 @@ TEST_F(TlsListenerTest, Tls12ClientAndLongMessagesAreTruncated) {
 // OpenSSL with nothing left in the socket for epoll to report: the listener
 // must come back for them by itself.
 TEST_F(TlsListenerTest, BytesBufferedInsideOpenSslAreReadWithoutNewSocketData) {
-  TlsListenerOptions opts;
+  StreamListenerOptions opts;
   opts.read_chunk_bytes = 64;
   StartListener(ServerOptions(false), opts);
   TlsClient c;
@@ -333,7 +334,7 @@ TEST_F(TlsListenerTest, ClientThatDistrustsTheServerIsCountedAsClientAlert) {
 }
 
 TEST_F(TlsListenerTest, IdleEstablishedConnectionIsClosedAfterIdleTimeout) {
-  TlsListenerOptions opts;
+  StreamListenerOptions opts;
   opts.idle_timeout_secs = 30;
   StartListener(ServerOptions(false), opts);
   TlsClient c;
@@ -361,7 +362,7 @@ TEST_F(TlsListenerTest, PlainTextClientIsAProtocolError) {
 }
 
 TEST_F(TlsListenerTest, SilentAndStalledClientsDoNotBlockOthersAndTimeOut) {
-  TlsListenerOptions opts;
+  StreamListenerOptions opts;
   opts.handshake_timeout_secs = 10;
   StartListener(ServerOptions(false), opts);
   // Connects and sends nothing.
@@ -414,7 +415,7 @@ TEST_F(TlsListenerTest, BackpressureStopsReadingUntilCapacityReturns) {
 }
 
 TEST_F(TlsListenerTest, FullListenerClosesTheLongestIdleConnectionForANewOne) {
-  TlsListenerOptions opts;
+  StreamListenerOptions opts;
   opts.max_connections = 1;
   StartListener(ServerOptions(false), opts);
   TlsClient a;
@@ -432,7 +433,7 @@ TEST_F(TlsListenerTest, FullListenerClosesTheLongestIdleConnectionForANewOne) {
 }
 
 TEST_F(TlsListenerTest, PerSourceCapEvictsThatSourcesOwnConnections) {
-  TlsListenerOptions opts;
+  StreamListenerOptions opts;
   opts.limits.max_connections_per_source = 2;
   StartListener(ServerOptions(false), opts);
   std::vector<int> flood;
@@ -504,7 +505,7 @@ std::string Numbered(const std::string& tag, int from, int to) {
 
 TEST_F(TlsListenerTest, SenderOutsideAllowlistIsClosedBeforeAnyTlsWork) {
   RecordingAlertSink alerts;
-  TlsListenerOptions opts;
+  StreamListenerOptions opts;
   opts.allow = *SenderAllowlist::Parse({"10.0.0.0/8"});
   opts.alerts = &alerts;
   StartListener(ServerOptions(false), opts);
@@ -533,7 +534,7 @@ TEST_F(TlsListenerTest, SenderOutsideAllowlistIsClosedBeforeAnyTlsWork) {
 
 TEST_F(TlsListenerTest, AllowlistAcceptsListedSendersAlongsidePermittedPeers) {
   RecordingAlertSink alerts;
-  TlsListenerOptions opts;
+  StreamListenerOptions opts;
   opts.allow = *SenderAllowlist::Parse({"10.0.0.0/8", "127.0.0.0/8"});
   opts.alerts = &alerts;
   StartListener(ServerOptions(true, {"*.clients.test"}), opts);
@@ -556,7 +557,7 @@ TEST_F(TlsListenerTest, AllowlistAcceptsListedSendersAlongsidePermittedPeers) {
 }
 
 TEST_F(TlsListenerTest, RateLimitedSenderIsPausedOthersAreNot) {
-  TlsListenerOptions opts;
+  StreamListenerOptions opts;
   opts.rate_limit.messages_per_sec = 10;
   opts.rate_limit.burst = 5;
   StartListener(ServerOptions(false), opts);
@@ -600,10 +601,11 @@ TEST_F(TlsListenerTest, RateLimitOptionsAreValidated) {
   TlsOptions tls = ServerOptions(false);
   auto ctx = TlsContext::Create(tls);
   ASSERT_TRUE(ctx.ok());
-  TlsListenerOptions opts;
+  StreamListenerOptions opts;
   opts.rate_limit.messages_per_sec = -1;
-  auto l = TlsListener::Bind(*ListenAddress::Parse("tls://127.0.0.1:0"), opts, **ctx, 0, metrics_,
-                             clock_);
+  auto l =
+      StreamListener::Bind(*ListenAddress::Parse("tls://127.0.0.1:0"), opts, 0, metrics_, clock_,
+                           std::make_unique<TlsTransport>(**ctx, metrics_, "tls://127.0.0.1:0"));
   ASSERT_FALSE(l.ok());
   EXPECT_EQ(l.status().code(), StatusCode::kInvalidArgument);
 }

@@ -1,4 +1,4 @@
-#include "receiver/tcp_listener.h"
+#include "receiver/stream_listener.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -84,14 +84,15 @@ class Client {
 
 class TcpListenerTest : public ::testing::Test {
  protected:
-  std::unique_ptr<TcpListener> Start(const std::string& uri, TcpOptions options = {}) {
+  std::unique_ptr<StreamListener> Start(const std::string& uri,
+                                        StreamListenerOptions options = {}) {
     StatusOr<ListenAddress> address = ListenAddress::Parse(uri);
     EXPECT_TRUE(address.ok()) << address.status().ToString();
-    StatusOr<std::unique_ptr<TcpListener>> l =
-        TcpListener::Bind(*address, options, 3, metrics_, clock_);
+    StatusOr<std::unique_ptr<StreamListener>> l =
+        StreamListener::Bind(*address, options, 3, metrics_, clock_);
     EXPECT_TRUE(l.ok()) << l.status().ToString();
     if (!l.ok()) return nullptr;
-    std::unique_ptr<TcpListener> listener = std::move(l).value();
+    std::unique_ptr<StreamListener> listener = std::move(l).value();
     listener->Start(&sink_);
     return listener;
   }
@@ -208,7 +209,7 @@ TEST_F(TcpListenerTest, SilentAndHalfSentClientsDoNotDelayOthers) {
 }
 
 TEST_F(TcpListenerTest, GigabyteOctetCountIsSkippedAndConnectionStaysUsable) {
-  TcpOptions o;
+  StreamListenerOptions o;
   o.max_message_bytes = 1024;
   auto l = Start(kListener, o);
   ASSERT_NE(l, nullptr);
@@ -245,7 +246,7 @@ TEST_F(TcpListenerTest, GigabyteOctetCountIsSkippedAndConnectionStaysUsable) {
 }
 
 TEST_F(TcpListenerTest, BinaryGarbageAndNulBytesDoNotBreakTheConnection) {
-  TcpOptions o;
+  StreamListenerOptions o;
   o.max_message_bytes = 4096;
   auto l = Start(kListener, o);
   ASSERT_NE(l, nullptr);
@@ -278,7 +279,7 @@ TEST_F(TcpListenerTest, BinaryGarbageAndNulBytesDoNotBreakTheConnection) {
 
 TEST_F(TcpListenerTest, BackpressureStopsReadingAndLosesNothing) {
   sink_.SetCapacity(false);
-  TcpOptions o;
+  StreamListenerOptions o;
   o.read_chunk_bytes = 4096;
   auto l = Start(kListener, o);
   ASSERT_NE(l, nullptr);
@@ -310,7 +311,7 @@ TEST_F(TcpListenerTest, BackpressureStopsReadingAndLosesNothing) {
 }
 
 TEST_F(TcpListenerTest, CapacityTogglingLosesNothing) {
-  TcpOptions o;
+  StreamListenerOptions o;
   o.read_chunk_bytes = 1024;
   auto l = Start(kListener, o);
   ASSERT_NE(l, nullptr);
@@ -343,7 +344,7 @@ double Evicted(MetricsRegistry& m, const std::string& reason) {
 }
 
 TEST_F(TcpListenerTest, FullListenerClosesTheLongestIdleConnectionForANewOne) {
-  TcpOptions o;
+  StreamListenerOptions o;
   o.max_connections = 2;
   auto l = Start(kListener, o);
   ASSERT_NE(l, nullptr);
@@ -380,7 +381,7 @@ TEST_F(TcpListenerTest, FullListenerClosesTheLongestIdleConnectionForANewOne) {
 // Issue 10 item 3: idle sockets from one address filled max_connections and
 // every other sender was reset and lost its messages.
 TEST_F(TcpListenerTest, IdleFloodFromOtherAddressesCannotLockOutASender) {
-  TcpOptions o;
+  StreamListenerOptions o;
   o.max_connections = 32;
   o.limits.max_connections_per_source = 8;
   auto l = Start(kListener, o);
@@ -417,7 +418,7 @@ TEST_F(TcpListenerTest, IdleFloodFromOtherAddressesCannotLockOutASender) {
 }
 
 TEST_F(TcpListenerTest, ConnectionWithoutAFrameIsClosedAfterTheFirstFrameTimeout) {
-  TcpOptions o;
+  StreamListenerOptions o;
   o.limits.first_frame_timeout_secs = 30;
   auto l = Start(kListener, o);
   ASSERT_NE(l, nullptr);
@@ -445,7 +446,7 @@ TEST_F(TcpListenerTest, ConnectionWithoutAFrameIsClosedAfterTheFirstFrameTimeout
 }
 
 TEST_F(TcpListenerTest, IdleConnectionsAreClosedByTheInjectedClock) {
-  TcpOptions o;
+  StreamListenerOptions o;
   o.idle_timeout_secs = 30;
   auto l = Start(kListener, o);
   ASSERT_NE(l, nullptr);
@@ -471,7 +472,7 @@ TEST_F(TcpListenerTest, IdleConnectionsAreClosedByTheInjectedClock) {
 
 TEST_F(TcpListenerTest, StopEmitsWhatWasSentAndClosesWithinASecond) {
   // The sender stays connected: Stop() waits for it at most stop_timeout_ms.
-  TcpOptions o;
+  StreamListenerOptions o;
   o.stop_timeout_ms = 300;
   auto l = Start(kListener, o);
   ASSERT_NE(l, nullptr);
@@ -516,7 +517,7 @@ TEST_F(TcpListenerTest, StopReadsAllThatSendersWroteAndClosedBeforeIt) {
 }
 
 TEST_F(TcpListenerTest, ManyConnectionsKeepPerConnectionOrder) {
-  TcpOptions o;
+  StreamListenerOptions o;
   o.limits.max_connections_per_source = 1000;  // all clients share 127.0.0.1
   auto l = Start(kListener, o);
   ASSERT_NE(l, nullptr);
@@ -568,7 +569,7 @@ TEST_F(TcpListenerTest, ThousandsOfConnectionsOnOneThread) {
     lim.rlim_cur = need;
     ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &lim), 0);
   }
-  TcpOptions o;
+  StreamListenerOptions o;
   o.limits.max_connections_per_source = conns;  // all clients share 127.0.0.1
   auto l = Start(kListener, o);
   ASSERT_NE(l, nullptr);
@@ -595,14 +596,16 @@ TEST_F(TcpListenerTest, BindErrorsArePrecise) {
   ASSERT_NE(first, nullptr);
   ListenAddress taken = *ListenAddress::Parse(kListener);
   taken.port = first->port();
-  StatusOr<std::unique_ptr<TcpListener>> l = TcpListener::Bind(taken, {}, 0, metrics_, clock_);
+  StatusOr<std::unique_ptr<StreamListener>> l =
+      StreamListener::Bind(taken, {}, 0, metrics_, clock_);
   ASSERT_FALSE(l.ok());
   EXPECT_NE(l.status().message().find("in use"), std::string::npos) << l.status().message();
-  TcpOptions bad;
+  StreamListenerOptions bad;
   bad.max_connections = 0;
-  EXPECT_EQ(
-      TcpListener::Bind(*ListenAddress::Parse(kListener), bad, 0, metrics_, clock_).status().code(),
-      StatusCode::kInvalidArgument);
+  EXPECT_EQ(StreamListener::Bind(*ListenAddress::Parse(kListener), bad, 0, metrics_, clock_)
+                .status()
+                .code(),
+            StatusCode::kInvalidArgument);
 }
 
 std::string Lines(const std::string& tag, int from, int to) {
@@ -613,7 +616,7 @@ std::string Lines(const std::string& tag, int from, int to) {
 
 TEST_F(TcpListenerTest, SenderOutsideAllowlistIsClosedCountedAndAlertedOnce) {
   RecordingAlertSink alerts;
-  TcpOptions o;
+  StreamListenerOptions o;
   o.allow = *SenderAllowlist::Parse({"10.0.0.0/8"});
   o.alerts = &alerts;
   auto l = Start(kListener, o);
@@ -647,7 +650,7 @@ TEST_F(TcpListenerTest, SenderOutsideAllowlistIsClosedCountedAndAlertedOnce) {
 
 TEST_F(TcpListenerTest, AllowlistAcceptsListedSenders) {
   RecordingAlertSink alerts;
-  TcpOptions o;
+  StreamListenerOptions o;
   o.allow = *SenderAllowlist::Parse({"10.0.0.0/8", "127.0.0.0/8"});
   o.alerts = &alerts;
   auto l = Start(kListener, o);
@@ -663,7 +666,7 @@ TEST_F(TcpListenerTest, AllowlistAcceptsListedSenders) {
 }
 
 TEST_F(TcpListenerTest, RateLimitedSenderIsPausedOthersAreNot) {
-  TcpOptions o;
+  StreamListenerOptions o;
   o.rate_limit.messages_per_sec = 10;
   o.rate_limit.burst = 5;
   auto l = Start(kListener, o);
@@ -703,7 +706,7 @@ TEST_F(TcpListenerTest, RateLimitedSenderIsPausedOthersAreNot) {
 }
 
 TEST_F(TcpListenerTest, RateLimitIsSharedByConnectionsFromOneAddress) {
-  TcpOptions o;
+  StreamListenerOptions o;
   o.rate_limit.messages_per_sec = 1;
   o.rate_limit.burst = 2;
   auto l = Start(kListener, o);

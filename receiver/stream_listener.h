@@ -1,7 +1,11 @@
-// Syslog over TLS (RFC 5425): many connections, one epoll thread, each
-// connection a non-blocking OpenSSL state machine (handshake, then reads).
-#ifndef KONSEKI_RECEIVER_TLS_LISTENER_H_
-#define KONSEKI_RECEIVER_TLS_LISTENER_H_
+// Syslog over a byte stream, RFC 6587 framed: tcp:// (plain sockets) and
+// tls:// (RFC 5425, a TlsTransport): many connections, one epoll thread.
+// What the transports share lives here once: accept, allow list, connection
+// limits, pausing accept, rate-limit pauses, handshake/idle timeouts, the
+// epoll loop, the stop drain and one set of counters. A transport
+// (receiver/stream_connection.h) only moves bytes.
+#ifndef KONSEKI_RECEIVER_STREAM_LISTENER_H_
+#define KONSEKI_RECEIVER_STREAM_LISTENER_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -22,14 +26,13 @@
 #include "receiver/sender_allowlist.h"
 #include "receiver/socket_util.h"
 #include "receiver/stop_drain.h"
-#include "receiver/tls_connection.h"
-#include "receiver/tls_context.h"
+#include "receiver/stream_connection.h"
 #include "receiver/token_bucket.h"
 #include "receiver/unique_fd.h"
 
 namespace konseki::receiver {
 
-struct TlsListenerOptions {
+struct StreamListenerOptions {
   // Longer messages are cut to this many bytes (truncated = true, counted)
   // and the rest skipped; also bounds each connection's framing buffer.
   size_t max_message_bytes = 65536;
@@ -38,12 +41,12 @@ struct TlsListenerOptions {
   size_t max_connections = 4096;
   // Per-source cap and the timeout of connections that never sent a frame.
   ConnectionLimitOptions limits;
-  // Plaintext bytes taken from one connection per epoll round, so one busy
+  // (Plaintext) bytes taken from one connection per epoll round, so one busy
   // sender cannot starve the others; also the size of the one read buffer.
   size_t read_chunk_bytes = 64 * 1024;
-  // A connection that has not completed its handshake this long after accept
-  // (by the injected Clock, checked about once a clock second) is closed and
-  // counted as reason="timeout". Must be positive.
+  // tls:// only: a connection that has not completed its handshake this long
+  // after accept (by the injected Clock, checked about once a clock second)
+  // is closed and counted as reason="timeout". Must be positive.
   int handshake_timeout_secs = 10;
   // An established connection with no bytes for this long is closed. 0: never.
   int idle_timeout_secs = 0;
@@ -68,48 +71,58 @@ struct TlsListenerOptions {
   RefusalReporterOptions refusal_alerts;
 };
 
-// Accepts TCP connections, runs the TLS handshake and reads syslog messages
-// framed per RFC 6587 (RFC 5425 octet counting; LF framing tolerated), all on
-// one epoll thread.
+// Accepts connections and reads all of them on one epoll thread, framing
+// each with its own Framer (RFC 6587: octet counting or LF) and pushing
+// frames to the sink.
 //
-// Never blocks on one connection: sockets are non-blocking and each
-// connection's SSL_accept / SSL_read is resumed when epoll says its socket is
-// ready (in or out, as OpenSSL asked). A client that connects and sends
-// nothing, stops mid-handshake or stops mid-record holds only its own slot.
-// Backpressure as in TcpListener: while sink->HasCapacity() is false nothing
-// is read or handshaken; a refused Push is counted as
-// dropped{stage="receiver",reason="queue_full"}.
+// Never blocks on one connection: sockets are non-blocking, each connection
+// gets at most read_chunk_bytes per round, and a transport that waits for
+// the socket (a TLS handshake or record) is resumed when epoll says it is
+// ready (in or out, as the transport asked). Input a transport already took
+// off the socket (TLS records) is served without waiting for epoll. A client
+// that connects and sends nothing, stops mid-handshake or mid-record holds
+// only its own slot, until the timeouts or ConnectionLimits free it.
 //
-// Metrics (listener = address.ToString(), transport = "tls"): the same as
-// TcpListener (konseki_received_messages_total, konseki_received_bytes_total
-// of plaintext message bytes, konseki_truncated_messages_total,
-// konseki_framing_errors_total, konseki_connections,
-// konseki_connections_rejected_total, konseki_connections_evicted_total,
-// konseki_accept_errors_total,
-// konseki_refused_senders_total{listener,transport},
-// konseki_suppressed_alerts_total{sign="receiver.refused"},
-// konseki_rate_limit_pauses_total{listener,transport}) plus
-// the handshake and TLS error counters of TlsCounters (receiver/tls_connection.h):
-//   konseki_tls_handshakes_total{listener}
-//   konseki_tls_handshake_failures_total{listener,reason}, "timeout" meaning
-//     not completed within handshake_timeout_secs
-//   konseki_tls_read_errors_total{listener}
+// Backpressure: while sink->HasCapacity() is false nothing is read or
+// handshaken (data waits in the kernel and the senders' TCP windows close)
+// and the thread re-checks every few ms; nothing is dropped. Push is only
+// called after HasCapacity() said true, so a sink must accept at least one
+// read chunk's worth of frames beyond that point; a refused Push is counted
+// as dropped{stage="receiver",reason="queue_full"}.
+//
+// Metrics (listener = address.ToString(), transport = "tcp" or "tls"):
+//   konseki_received_messages_total{listener,transport}
+//   konseki_received_bytes_total{listener,transport} (plaintext message bytes)
+//   konseki_truncated_messages_total{listener}
+//   konseki_framing_errors_total{listener,reason="malformed_octet_count"|"incomplete_frame"}
+//   konseki_connections{listener} (gauge)
+//   konseki_connections_rejected_total{listener,reason="max_connections"}
+//   konseki_connections_evicted_total{listener,reason} (ConnectionLimits)
+//   konseki_accept_errors_total{listener} (e.g. out of file descriptors)
+//   konseki_refused_senders_total{listener,transport} (connections not allowed)
+//   konseki_suppressed_alerts_total{sign="receiver.refused"}
+//   konseki_rate_limit_pauses_total{listener,transport} (a connection stopped
+//     being read because its sender ran out of tokens)
+// and tls:// the TLS counters its TlsTransport registers (TlsCounters,
+// receiver/tls_connection.h: konseki_tls_handshakes_total,
+// konseki_tls_handshake_failures_total{listener,reason}, ...).
 //
 // Thread-safety: Bind, Start, Stop and the destructor are called from one
 // control thread; port() from any thread.
-class TlsListener {
+class StreamListener {
  public:
-  // Creates, binds and listens; no thread runs yet. context, registry and
-  // clock must outlive the listener. context may be shared with others.
-  static StatusOr<std::unique_ptr<TlsListener>> Bind(const ListenAddress& address,
-                                                     const TlsListenerOptions& options,
-                                                     const TlsContext& context,
-                                                     uint16_t listener_id, MetricsRegistry& metrics,
-                                                     const Clock& clock);
-  TlsListener(const TlsListener&) = delete;
-  TlsListener& operator=(const TlsListener&) = delete;
+  // Creates, binds and listens; no thread runs yet. The registry and clock
+  // must outlive the listener. transport: null for tcp:// (plain sockets),
+  // required for tls:// (a TlsTransport, receiver/tls_connection.h); the
+  // listener owns it and uses it from its thread only.
+  static StatusOr<std::unique_ptr<StreamListener>> Bind(
+      const ListenAddress& address, const StreamListenerOptions& options, uint16_t listener_id,
+      MetricsRegistry& metrics, const Clock& clock,
+      std::unique_ptr<StreamTransport> transport = nullptr);
+  StreamListener(const StreamListener&) = delete;
+  StreamListener& operator=(const StreamListener&) = delete;
   // Stops if running.
-  ~TlsListener();
+  ~StreamListener();
 
   // The bound port (the kernel's choice when the address said port 0).
   uint16_t port() const { return port_; }
@@ -120,8 +133,9 @@ class TlsListener {
   // Stops accepting (connections already queued by the kernel are accepted
   // first), reads every open connection until its sender closes, or no
   // sender sent a byte for StopDrain::kQuiet, or stop_timeout_ms passed;
-  // then emits each established connection's unterminated last frame, sends
-  // close_notify, closes all connections, flushes the sink and joins.
+  // then emits each established connection's unterminated last frame, shuts
+  // transports down (TLS close_notify), closes all connections, flushes the
+  // sink and joins.
   // Idempotent.
   void Stop();
   // Starts what Stop() does without waiting for it, so several listeners
@@ -131,9 +145,9 @@ class TlsListener {
  private:
   struct Connection;
 
-  TlsListener(const ListenAddress& address, const TlsListenerOptions& options,
-              const TlsContext& context, uint16_t listener_id, MetricsRegistry& metrics,
-              const Clock& clock, UniqueFd fd, WakeFd wake);
+  StreamListener(const ListenAddress& address, const StreamListenerOptions& options,
+                 uint16_t listener_id, MetricsRegistry& metrics, const Clock& clock, UniqueFd fd,
+                 WakeFd wake, std::unique_ptr<StreamTransport> transport);
   void Run();
   // Accepts up to a round's worth; true if more may be waiting.
   bool AcceptSome();
@@ -145,12 +159,12 @@ class TlsListener {
   // Handshakes first if needed, then reads up to read_chunk_bytes of
   // plaintext. Returns false on EOF or error.
   bool ReadSome(Connection* c, TimePoint now);
-  // Sets the epoll interest to what OpenSSL waits for (SSL_ERROR_WANT_*).
+  // Sets the epoll interest to what the transport waits for.
   void WantEvents(Connection* c, uint32_t events);
   // Rate limit: stop watching c until its sender has a token again.
   void Pause(Connection* c);
   // Re-arms paused connections whose sender has a token (and serves what
-  // OpenSSL may hold for them next round); returns the epoll timeout (ms)
+  // the transport may hold for them next round); returns the epoll timeout (ms)
   // until the next check, -1 if nothing is paused.
   int ResumeReady(TimePoint now);
   void CloseConnection(int fd);
@@ -158,14 +172,14 @@ class TlsListener {
   // first-frame timeout (ConnectionLimits).
   void CloseExpired(TimePoint now);
   void CloseHandshakeOrIdleExpired(TimePoint now);
-  // Emits every established connection's last frame, sends close_notify
-  // where the connection is still sound, and closes all.
+  // Emits every established connection's last frame, shuts the transport
+  // down where it is still sound (TLS close_notify), and closes all.
   void CloseAll();
   void PublishCounters();
   void PushFrame(const Connection& c, std::string_view bytes, bool truncated, TimePoint now);
 
-  const TlsListenerOptions options_;
-  const TlsContext& context_;
+  const StreamListenerOptions options_;
+  const std::unique_ptr<StreamTransport> transport_;  // null: plain sockets
   const uint16_t listener_id_;
   const Clock& clock_;
   UniqueFd listen_fd_;
@@ -178,8 +192,8 @@ class TlsListener {
 
   // Owned by the epoll thread while it runs.
   std::unordered_map<int, std::unique_ptr<Connection>> conns_;
-  // Connections with decrypted bytes buffered inside OpenSSL that epoll will
-  // not report (the socket may be empty): served next round.
+  // Connections with input buffered inside their transport (decrypted TLS
+  // records) that epoll will not report: served next round.
   std::vector<int> pending_;
   std::vector<char> read_buf_;
   FramerStats framer_stats_;
@@ -205,10 +219,9 @@ class TlsListener {
   Counter* accept_errors_;
   Counter* refused_senders_;
   Counter* rate_limit_pauses_;
-  const TlsCounters tls_counters_;
   Gauge* connections_;
 };
 
 }  // namespace konseki::receiver
 
-#endif  // KONSEKI_RECEIVER_TLS_LISTENER_H_
+#endif  // KONSEKI_RECEIVER_STREAM_LISTENER_H_

@@ -1,4 +1,4 @@
-#include "receiver/tls_listener.h"
+#include "receiver/stream_listener.h"
 
 #include <poll.h>
 #include <pthread.h>
@@ -30,9 +30,9 @@ constexpr int kMaxRateLimitCheckMs = 100;
 
 }  // namespace
 
-struct TlsListener::Connection {
+struct StreamListener::Connection {
   UniqueFd fd;
-  std::unique_ptr<TlsConnection> tls;  // declared after fd: freed first
+  std::unique_ptr<StreamConnection> stream;  // declared after fd: freed first
   Framer framer;
   bool failed = false;      // EOF or error seen: no close_notify
   bool in_pending = false;  // listed in pending_
@@ -47,17 +47,24 @@ struct TlsListener::Connection {
   SenderAddress src;
 };
 
-StatusOr<std::unique_ptr<TlsListener>> TlsListener::Bind(
-    const ListenAddress& address, const TlsListenerOptions& options, const TlsContext& context,
-    uint16_t listener_id, MetricsRegistry& metrics, const Clock& clock) {
-  if (address.transport != Transport::kTls) {
-    return Status::InvalidArgument("TLS listener given non-TLS address " + address.ToString());
+StatusOr<std::unique_ptr<StreamListener>> StreamListener::Bind(
+    const ListenAddress& address, const StreamListenerOptions& options, uint16_t listener_id,
+    MetricsRegistry& metrics, const Clock& clock, std::unique_ptr<StreamTransport> transport) {
+  const bool plain = address.transport == Transport::kTcp;
+  if (!plain && address.transport != Transport::kTls) {
+    return Status::InvalidArgument("stream listener given non-TCP/TLS address " +
+                                   address.ToString());
+  }
+  if (plain != (transport == nullptr)) {
+    return Status::InvalidArgument(
+        "listener " + address.ToString() +
+        (plain ? ": a transport is for tls:// only" : ": tls:// needs a TLS transport"));
   }
   if (options.max_message_bytes == 0 || options.read_chunk_bytes == 0 ||
       options.max_connections == 0 || options.handshake_timeout_secs <= 0 ||
       options.idle_timeout_secs < 0 || options.stop_timeout_ms < 0) {
     return Status::InvalidArgument(
-        "TLS listener " + address.ToString() +
+        "listener " + address.ToString() +
         ": max_message_bytes, read_chunk_bytes, max_connections and handshake_timeout_secs "
         "must be positive, idle_timeout_secs and stop_timeout_ms >= 0");
   }
@@ -74,9 +81,9 @@ StatusOr<std::unique_ptr<TlsListener>> TlsListener::Bind(
   }
   StatusOr<WakeFd> wake = WakeFd::Create();
   if (!wake.ok()) return wake.status();
-  std::unique_ptr<TlsListener> l(new TlsListener(address, options, context, listener_id, metrics,
-                                                 clock, std::move(fd).value(),
-                                                 std::move(wake).value()));
+  std::unique_ptr<StreamListener> l(
+      new StreamListener(address, options, listener_id, metrics, clock, std::move(fd).value(),
+                         std::move(wake).value(), std::move(transport)));
   l->epoll_fd_.Reset(epoll_create1(EPOLL_CLOEXEC));
   if (!l->epoll_fd_.valid()) return Status::FromErrno("epoll_create1", errno);
   for (int watched : {l->listen_fd_.get(), l->wake_.fd()}) {
@@ -90,24 +97,25 @@ StatusOr<std::unique_ptr<TlsListener>> TlsListener::Bind(
   return l;
 }
 
-TlsListener::TlsListener(const ListenAddress& address, const TlsListenerOptions& options,
-                         const TlsContext& context, uint16_t listener_id, MetricsRegistry& metrics,
-                         const Clock& clock, UniqueFd fd, WakeFd wake)
+StreamListener::StreamListener(const ListenAddress& address, const StreamListenerOptions& options,
+                               uint16_t listener_id, MetricsRegistry& metrics, const Clock& clock,
+                               UniqueFd fd, WakeFd wake, std::unique_ptr<StreamTransport> transport)
     : options_(options),
-      context_(context),
+      transport_(std::move(transport)),
       listener_id_(listener_id),
       clock_(clock),
       listen_fd_(std::move(fd)),
       wake_(std::move(wake)),
       read_buf_(options.read_chunk_bytes),
-      reporter_(options.alerts, address.ToString(), "tls", metrics, options.refusal_alerts),
+      reporter_(options.alerts, address.ToString(), std::string(TransportName(address.transport)),
+                metrics, options.refusal_alerts),
       limiter_(options.rate_limit),
-      limits_(options.limits, options.max_connections, metrics, address.ToString()),
-      tls_counters_(TlsCounters::Register(metrics, address.ToString())) {
+      limits_(options.limits, options.max_connections, metrics, address.ToString()) {
   port_ = BoundPort(listen_fd_.get());
   const std::string name = address.ToString();
   const Labels l = {{"listener", name}};
-  const Labels lt = {{"listener", name}, {"transport", "tls"}};
+  const Labels lt = {{"listener", name},
+                     {"transport", std::string(TransportName(address.transport))}};
   received_messages_ =
       metrics.GetCounter("konseki_received_messages_total", "Messages received by a listener", lt);
   received_bytes_ = metrics.GetCounter("konseki_received_bytes_total",
@@ -131,22 +139,22 @@ TlsListener::TlsListener(const ListenAddress& address, const TlsListenerOptions&
       "Times a connection stopped being read because its sender exceeded its rate limit", lt);
 }
 
-TlsListener::~TlsListener() { Stop(); }
+StreamListener::~StreamListener() { Stop(); }
 
-void TlsListener::Start(FrameSink* sink) {
+void StreamListener::Start(FrameSink* sink) {
   sink_ = sink;
   last_expiry_scan_ = clock_.Now();
   thread_ = std::thread([this] { Run(); });
 }
 
-void TlsListener::Stop() {
+void StreamListener::Stop() {
   if (!thread_.joinable()) return;
   wake_.Signal();
   thread_.join();
 }
 
-void TlsListener::PushFrame(const Connection& c, std::string_view bytes, bool truncated,
-                            TimePoint now) {
+void StreamListener::PushFrame(const Connection& c, std::string_view bytes, bool truncated,
+                               TimePoint now) {
   Frame f;
   f.bytes = bytes;
   f.sender = std::string_view(c.sender, c.sender_len);
@@ -157,7 +165,7 @@ void TlsListener::PushFrame(const Connection& c, std::string_view bytes, bool tr
   if (!sink_->Push(f)) ++pending_refused_;
 }
 
-bool TlsListener::AcceptSome() {
+bool StreamListener::AcceptSome() {
   for (int i = 0; i < kMaxAcceptsPerRound; ++i) {
     sockaddr_storage ss;
     socklen_t len = sizeof ss;
@@ -196,8 +204,12 @@ bool TlsListener::AcceptSome() {
     }
     auto c = std::make_unique<Connection>();
     c->fd.Reset(fd);
-    c->tls = TlsConnection::Create(context_, fd, &tls_counters_);
-    if (c->tls == nullptr) {
+    if (transport_ != nullptr) {
+      c->stream = transport_->Wrap(fd);
+    } else {
+      c->stream = std::make_unique<PlainConnection>(fd);
+    }
+    if (c->stream == nullptr) {
       accept_errors_->Inc();
       continue;  // c closes fd
     }
@@ -219,7 +231,7 @@ bool TlsListener::AcceptSome() {
   return true;
 }
 
-void TlsListener::BeginStop(StopDrain* drain) {
+void StreamListener::BeginStop(StopDrain* drain) {
   // Connections the kernel completed before the stop may hold all that a
   // sender sent before closing: take them too.
   if (!accept_paused_) {
@@ -247,7 +259,7 @@ void TlsListener::BeginStop(StopDrain* drain) {
   drain->Begin(epoll_fd_.get(), &listen_fd_, wake_.fd());
 }
 
-void TlsListener::WantEvents(Connection* c, uint32_t events) {
+void StreamListener::WantEvents(Connection* c, uint32_t events) {
   if (c->events == events) return;
   epoll_event ev{};
   ev.events = events;
@@ -255,12 +267,12 @@ void TlsListener::WantEvents(Connection* c, uint32_t events) {
   if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, c->fd.get(), &ev) == 0) c->events = events;
 }
 
-bool TlsListener::ReadSome(Connection* c, TimePoint now) {
+bool StreamListener::ReadSome(Connection* c, TimePoint now) {
   size_t total = 0;
   while (total < read_buf_.size()) {
-    const bool was_established = c->tls->Established();
-    const IoResult r = c->tls->Read(read_buf_.data(), read_buf_.size());
-    if (!was_established && c->tls->Established()) c->last_activity = now;
+    const bool was_established = c->stream->Established();
+    const IoResult r = c->stream->Read(read_buf_.data(), read_buf_.size());
+    if (!was_established && c->stream->Established()) c->last_activity = now;
     switch (r.status) {
       case IoStatus::kOk:
         total += r.bytes;
@@ -269,6 +281,9 @@ bool TlsListener::ReadSome(Connection* c, TimePoint now) {
         c->framer.Feed(
             std::string_view(read_buf_.data(), r.bytes),
             [&](std::string_view bytes, bool truncated) { PushFrame(*c, bytes, truncated, now); });
+        // A short plain read emptied the socket: spare the recv that would
+        // say EAGAIN. (TLS returns one record per read, so it goes on.)
+        if (transport_ == nullptr && r.bytes < read_buf_.size()) return true;
         continue;
       case IoStatus::kWantRead:
         WantEvents(c, EPOLLIN);
@@ -282,21 +297,21 @@ bool TlsListener::ReadSome(Connection* c, TimePoint now) {
         return false;
     }
   }
-  // Budget used up. Bytes already inside OpenSSL would not wake epoll.
-  if (c->tls->HasBufferedInput() && !c->in_pending) {
+  // Budget used up. Bytes already inside the transport would not wake epoll.
+  if (c->stream->HasBufferedInput() && !c->in_pending) {
     c->in_pending = true;
     pending_.push_back(c->fd.get());
   }
   return true;
 }
 
-bool TlsListener::Service(Connection* c, TimePoint now) {
+bool StreamListener::Service(Connection* c, TimePoint now) {
   const uint64_t frames_before = pending_frames_;
   const uint64_t bytes_before = pending_bytes_;
   const bool open = ReadSome(c, now);
   if (pending_frames_ != frames_before) c->framed = true;
-  // Charged after the read, as in TcpListener: what was read is delivered,
-  // and the connection then waits until its sender's debt is repaid.
+  // Charged after the read: what was read is delivered, and the connection
+  // then waits until its sender's debt is repaid.
   if (open && limiter_.enabled() && !draining_ && pending_bytes_ != bytes_before &&
       !limiter_.TakeWithDebt(c->src, now, static_cast<double>(pending_frames_ - frames_before))) {
     Pause(c);
@@ -304,7 +319,7 @@ bool TlsListener::Service(Connection* c, TimePoint now) {
   return open;
 }
 
-void TlsListener::Pause(Connection* c) {
+void StreamListener::Pause(Connection* c) {
   if (c->paused) return;
   epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, c->fd.get(), nullptr);
   c->paused = true;
@@ -312,7 +327,7 @@ void TlsListener::Pause(Connection* c) {
   rate_limit_pauses_->Inc();
 }
 
-int TlsListener::ResumeReady(TimePoint now) {
+int StreamListener::ResumeReady(TimePoint now) {
   std::vector<int> ready;
   const int timeout = limiter_.TakeResumable(now, kMaxRateLimitCheckMs, conns_, &paused_, &ready);
   for (int fd : ready) {
@@ -333,11 +348,11 @@ int TlsListener::ResumeReady(TimePoint now) {
   return timeout;
 }
 
-void TlsListener::CloseConnection(int fd) {
+void StreamListener::CloseConnection(int fd) {
   auto it = conns_.find(fd);
   if (it == conns_.end()) return;
   Connection* c = it->second.get();
-  if (c->tls->Established()) {
+  if (c->stream->Established()) {
     const TimePoint now = clock_.Now();
     c->framer.Finish(
         [&](std::string_view bytes, bool truncated) { PushFrame(*c, bytes, truncated, now); });
@@ -348,7 +363,7 @@ void TlsListener::CloseConnection(int fd) {
   connections_->Set(static_cast<double>(conns_.size()));
 }
 
-void TlsListener::CloseExpired(TimePoint now) {
+void StreamListener::CloseExpired(TimePoint now) {
   if (now - last_expiry_scan_ >= std::chrono::seconds(1) ||
       now - last_expiry_scan_ < Duration::zero()) {
     last_expiry_scan_ = now;
@@ -361,14 +376,14 @@ void TlsListener::CloseExpired(TimePoint now) {
   for (int fd : unframed) CloseConnection(fd);
 }
 
-void TlsListener::CloseHandshakeOrIdleExpired(TimePoint now) {
+void StreamListener::CloseHandshakeOrIdleExpired(TimePoint now) {
   const auto handshake_limit = std::chrono::seconds(options_.handshake_timeout_secs);
   const auto idle_limit = std::chrono::seconds(options_.idle_timeout_secs);
   std::vector<int> expired;
   for (const auto& [fd, c] : conns_) {
-    if (!c->tls->Established()) {
+    if (!c->stream->Established()) {
       if (now - c->accepted >= handshake_limit) {
-        c->tls->HandshakeTimedOut();
+        c->stream->HandshakeTimedOut();
         expired.push_back(fd);
       }
     } else if (options_.idle_timeout_secs > 0 && !c->paused &&
@@ -380,7 +395,7 @@ void TlsListener::CloseHandshakeOrIdleExpired(TimePoint now) {
   for (int fd : expired) CloseConnection(fd);
 }
 
-void TlsListener::PublishCounters() {
+void StreamListener::PublishCounters() {
   if (pending_frames_ > 0) received_messages_->Inc(pending_frames_);
   if (pending_bytes_ > 0) received_bytes_->Inc(pending_bytes_);
   if (pending_refused_ > 0) queue_full_drops_->Inc(pending_refused_);
@@ -397,19 +412,19 @@ void TlsListener::PublishCounters() {
   p = s;
 }
 
-void TlsListener::CloseAll() {
+void StreamListener::CloseAll() {
   std::vector<int> fds;
   fds.reserve(conns_.size());
   for (const auto& [fd, c] : conns_) fds.push_back(fd);
   for (int fd : fds) {
     Connection* c = conns_[fd].get();
     // Best effort close_notify; the socket is non-blocking.
-    if (c->tls->Established() && !c->failed) c->tls->Shutdown();
+    if (c->stream->Established() && !c->failed) c->stream->Shutdown();
     CloseConnection(fd);
   }
 }
 
-void TlsListener::Run() {
+void StreamListener::Run() {
   // OpenSSL writes handshake records with write(2): a client gone away must
   // give EPIPE here, not kill the process (the signal is thread-directed).
   sigset_t block;
