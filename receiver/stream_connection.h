@@ -1,6 +1,7 @@
 // The byte stream of one accepted connection, as a listener's epoll loop sees
-// it: plain TCP, or TLS on top of it. Lets one listener (RELP) serve both
-// without knowing which; the TLS implementation lives in konseki_tls
+// it: plain TCP, or TLS on top of it. Lets StreamListener (tcp://, tls://)
+// and RelpListener (relp://, relp+tls://) serve both without knowing which;
+// the TLS implementation lives in konseki_tls
 // (receiver/tls_connection.h) so konseki_net does not depend on OpenSSL.
 #ifndef KONSEKI_RECEIVER_STREAM_CONNECTION_H_
 #define KONSEKI_RECEIVER_STREAM_CONNECTION_H_

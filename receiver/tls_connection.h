@@ -84,7 +84,8 @@ class TlsConnection final : public StreamConnection {
   bool failed_ = false;  // a fatal TLS error: no close_notify
 };
 
-// The relp+tls:// transport: wraps each accepted socket in a TlsConnection.
+// The tls:// and relp+tls:// transport: wraps each accepted socket in a
+// TlsConnection.
 class TlsTransport final : public StreamTransport {
  public:
   // context and metrics must outlive the transport.
