@@ -11,6 +11,7 @@
 
 #include "common/alert.h"
 #include "outputs/metrics_server.h"
+#include "outputs/retention.h"
 #include "receiver/listen_address.h"
 #include "receiver/sender_allowlist.h"
 
@@ -155,6 +156,41 @@ Status ParseFilter(const Ctx& ctx, const YAML::Node& item, const std::string& ke
   }
   if (item["signs"])
     KONSEKI_RETURN_IF_ERROR(GetStringList(ctx, item["signs"], key + ".signs", &f->signs));
+  return Status::Ok();
+}
+
+// The archive keys of issue #16 (sealing, compression, retention, low space).
+Status ParseArchiveKeep(const Ctx& ctx, const YAML::Node& v, ArchiveKeepConfig* k) {
+  if (v["seal"]) KONSEKI_RETURN_IF_ERROR(GetBool(ctx, v["seal"], "archive.seal", &k->seal));
+  if (v["seal_epoch_secs"]) {
+    int secs = 0;
+    KONSEKI_RETURN_IF_ERROR(
+        GetInt(ctx, v["seal_epoch_secs"], "archive.seal_epoch_secs", 1, 86400, &secs));
+    if (86400 % secs != 0) {
+      return ctx.Error(v["seal_epoch_secs"], "archive.seal_epoch_secs",
+                       "must divide a day (86400), e.g. 60, 300, 900, 3600");
+    }
+    k->seal_epoch_secs = secs;
+  }
+  if (v["compress_after_days"]) {
+    KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v["compress_after_days"], "archive.compress_after_days",
+                                   0, 36500, &k->compress_after_days));
+  }
+  if (v["retention_days"]) {
+    KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v["retention_days"], "archive.retention_days", 0, 36500,
+                                   &k->retention_days));
+  }
+  if (k->retention_days > 0 && k->compress_after_days >= k->retention_days) {
+    return ctx.Error(v, "archive.compress_after_days",
+                     "must be below archive.retention_days (files would be deleted first)");
+  }
+  if (v["low_space"]) {
+    KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["low_space"], "archive.low_space", &k->low_space));
+    if (!outputs::ParseLowSpace(k->low_space, nullptr, nullptr)) {
+      return ctx.Error(v["low_space"], "archive.low_space",
+                       "expected a percentage (\"5%\") or a size (\"10G\", \"500M\")");
+    }
+  }
   return Status::Ok();
 }
 
@@ -467,7 +503,11 @@ Status ParseRoot(const Ctx& ctx, const YAML::Node& root, Config* c) {
     } else if (k == "allow_root") {
       KONSEKI_RETURN_IF_ERROR(GetBool(ctx, v, "allow_root", &c->allow_root));
     } else if (k == "archive") {
-      KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "archive", {"dir", "sync", "sync_interval_secs"}));
+      KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "archive",
+                                        {"dir", "sync", "sync_interval_secs", "seal",
+                                         "seal_epoch_secs", "compress_after_days",
+                                         "retention_days", "low_space"}));
+      KONSEKI_RETURN_IF_ERROR(ParseArchiveKeep(ctx, v, &c->archive_keep));
       if (v["dir"])
         KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["dir"], "archive.dir", &c->archive_dir));
       if (v["sync"]) {

@@ -91,6 +91,23 @@ struct ListenConfig {
   friend bool operator==(const ListenConfig&, const ListenConfig&) = default;
 };
 
+// archive.seal, archive.seal_epoch_secs, archive.compress_after_days,
+// archive.retention_days, archive.low_space (docs/archive.md).
+struct ArchiveKeepConfig {
+  // Forward-secure sealing (needs `konseki seal-setup` first). Default off.
+  bool seal = false;
+  // Key evolution period; must divide 86400. Used by seal-setup only: a
+  // running chain keeps the epoch length it was set up with.
+  int64_t seal_epoch_secs = 900;
+  // Closed day files older than this many days are zstd-compressed; 0 = never.
+  int compress_after_days = 0;
+  // Day files (and seal files) older than this many days are deleted; 0 = keep forever.
+  int retention_days = 0;
+  // Free space on the archive's file system below which konseki alerts:
+  // "N%" of its size, or a size in bytes with an optional K/M/G/T (1024-based) suffix.
+  std::string low_space = "5%";
+};
+
 struct Config {
   std::string source;  // file name the config came from ("<embedded default>")
   // Line (1-based) of every key given, by dotted name ("archive.dir"), and of
@@ -115,6 +132,7 @@ struct Config {
   std::string archive_dir = "./var/archive";
   std::string archive_sync = "interval";  // none | interval | batch
   double archive_sync_interval_secs = 1;
+  ArchiveKeepConfig archive_keep;  // seal, compression, retention, low space
 
   // alerts:
   std::string alerts_file;  // JSON lines; empty = none

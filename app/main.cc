@@ -4,6 +4,7 @@
 // precise usage errors for free, header-only, no global state.
 #include <signal.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
@@ -17,6 +18,7 @@
 #include "app/fd_budget.h"
 #include "app/file_identity.h"
 #include "app/privileges.h"
+#include "app/seal_commands.h"
 #include "app/server.h"
 #include "common/clock.h"
 #include "matchers/rule_loader.h"
@@ -172,7 +174,25 @@ int main(int argc, char** argv) {
   test_rules->add_flag("--json", test_opts.json, "one JSON object per match");
   test_rules->add_option("FILE", test_opts.files, "log files")->required();
 
+  auto* seal_setup = app.add_subcommand(
+      "seal-setup", "Create the archive's sealing key; print the verification key (last line)");
+  std::string seal_config;
+  seal_setup->add_option("--config", seal_config, "config file (its archive.dir)")->required();
+  auto* verify = app.add_subcommand("verify", "Verify a sealed archive (exit 1 on any failure)");
+  konseki::app::VerifyCommand verify_cmd;
+  verify->add_option("--key", verify_cmd.key, "verification key (or a file holding it)");
+  verify->add_option("--config", verify_cmd.config_path,
+                     "config file, for archive.retention_days");
+  verify->add_option("PATH", verify_cmd.paths, "archive folders or day files")->required();
+
   CLI11_PARSE(app, argc, argv);
+
+  if (*seal_setup || *verify) {
+    konseki::SystemClock clock;
+    if (*verify) return konseki::app::RunVerify(verify_cmd, clock, std::cout, std::cerr);
+    return konseki::app::RunSealSetup(seal_config, clock, isatty(STDOUT_FILENO) != 0, std::cout,
+                                      std::cerr);
+  }
 
   if (*check_config) {
     auto c = konseki::app::LoadConfigFile(check_path);

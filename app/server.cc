@@ -147,6 +147,15 @@ Status Server::OpenOutputs() {
   const size_t n = WorkerThreads(config_);
   queues_ = std::make_unique<BatchQueues>(n, config_.queue_max_bytes_per_worker, metrics_);
 
+  if (config_.archive_keep.seal) {
+    // Before any worker writes: recovery looks at the files as they are.
+    outputs::SealerOptions so;
+    so.archive_dir = config_.archive_dir;
+    auto sealer = outputs::Sealer::Open(so, clock_, metrics_);
+    if (!sealer.ok()) return sealer.status();
+    sealer_ = std::move(sealer).value();
+  }
+
   outputs::ArchiveOptions arch;
   arch.dir = config_.archive_dir;
   if (!outputs::ParseSyncPolicy(config_.archive_sync, &arch.sync)) {
@@ -295,6 +304,7 @@ void Server::Start() {
   if (started_) return;
   started_ = true;
   for (auto& w : workers_) w->Start();
+  if (sealer_) sealer_->Start();
   for (ListenerSlot& s : listeners_) s.start(s.router.get());
 }
 
@@ -366,6 +376,12 @@ void Server::Stop() {
   for (ListenerSlot& s : listeners_) s.router->Flush();
   for (auto& w : workers_) w->RequestStop();
   for (auto& w : workers_) w->Join();
+  // The archive is written out: seal all of it (nothing left unsealed).
+  if (sealer_) {
+    if (Status st = sealer_->Stop(); !st.ok()) {
+      std::fprintf(stderr, "konseki: final seal: %s\n", st.ToString().c_str());
+    }
+  }
   // Every ack the workers will give is queued now: answer, serverclose, close.
   for (ListenerSlot& s : listeners_) {
     if (s.shutdown) s.shutdown();

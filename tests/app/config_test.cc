@@ -240,5 +240,44 @@ TEST(ConfigTest, TimezoneOffsets) {
   EXPECT_FALSE(ResolveUtcOffsetSecs("+25:00", 0).ok());
 }
 
+constexpr char kListen[] = "listen: [udp://127.0.0.1:5514]\n";
+
+TEST(ConfigTest, ArchiveSealRetentionKeys) {
+  auto c = ParseConfig(R"(
+listen: [udp://127.0.0.1:5514]
+archive:
+  dir: /var/log/konseki
+  seal: true
+  seal_epoch_secs: 300
+  compress_after_days: 2
+  retention_days: 90
+  low_space: 10GiB
+)",
+                       "t.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_TRUE(c->archive_keep.seal);
+  EXPECT_EQ(c->archive_keep.seal_epoch_secs, 300);
+  EXPECT_EQ(c->archive_keep.compress_after_days, 2);
+  EXPECT_EQ(c->archive_keep.retention_days, 90);
+  EXPECT_EQ(c->archive_keep.low_space, "10GiB");
+  auto d = ParseConfig(kListen + std::string("archive: {dir: /a}\n"), "d.yaml");
+  ASSERT_TRUE(d.ok());
+  EXPECT_FALSE(d->archive_keep.seal);
+  EXPECT_EQ(d->archive_keep.retention_days, 0);
+}
+
+TEST(ConfigTest, BadArchiveSealRetentionValuesAreErrors) {
+  auto epoch = ParseConfig(kListen + std::string("archive: {dir: /a, seal_epoch_secs: 1000}\n"), "t.yaml");
+  ASSERT_FALSE(epoch.ok());
+  EXPECT_NE(epoch.status().message().find("archive.seal_epoch_secs"), std::string::npos);
+  auto order = ParseConfig(kListen + std::string("archive: {dir: /a, compress_after_days: 9, retention_days: 9}\n"), "t.yaml");
+  ASSERT_FALSE(order.ok());
+  EXPECT_NE(order.status().message().find("retention_days"), std::string::npos);
+  auto space = ParseConfig(kListen + std::string("archive: {dir: /a, low_space: lots}\n"), "t.yaml");
+  ASSERT_FALSE(space.ok());
+  EXPECT_NE(space.status().message().find("archive.low_space"), std::string::npos);
+  EXPECT_FALSE(ParseConfig(kListen + std::string("archive: {dir: /a, low_space: 120%}\n"), "t.yaml").ok());
+}
+
 }  // namespace
 }  // namespace konseki::app

@@ -87,3 +87,9 @@ konseki_add_test(connection_limits_integration_test
   LIBS konseki_test_process
   LABELS integration)
 add_dependencies(connection_limits_integration_test konseki)
+
+konseki_add_test(seal_integration_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/seal_test.cc
+  LIBS konseki_test_process
+  LABELS integration)
+add_dependencies(seal_integration_test konseki)

@@ -1,0 +1,7 @@
+# `konseki seal-setup` and `konseki verify` (issue #16). The QR code of the
+# verification key uses Debian's libqrencode.
+pkg_check_modules(QRENCODE REQUIRED IMPORTED_TARGET libqrencode)
+add_library(konseki_seal_cli ${CMAKE_CURRENT_LIST_DIR}/seal_commands.cc)
+target_link_libraries(konseki_seal_cli PUBLIC konseki_app konseki_seal PRIVATE PkgConfig::QRENCODE)
+target_link_libraries(konseki_app PUBLIC konseki_seal)
+target_link_libraries(konseki PRIVATE konseki_seal_cli)

@@ -1,0 +1,173 @@
+#include "app/seal_commands.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <qrencode.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "app/config.h"
+#include "outputs/archive_verify.h"
+#include "outputs/seal_key.h"
+#include "outputs/sealer.h"
+
+namespace konseki::app {
+namespace {
+
+int64_t UnixNow(const Clock& clock) {
+  return std::chrono::duration_cast<std::chrono::seconds>(clock.Now().time_since_epoch()).count();
+}
+
+// The key file must belong to the user konseki drops to (it rewrites it).
+void ChownToServiceUser(const Config& c, const std::string& key_path, std::ostream& err) {
+  if (geteuid() != 0 || c.user.empty()) return;
+  passwd* pw = getpwnam(c.user.c_str());
+  if (pw == nullptr) {
+    err << "konseki: warning: user " << c.user << " unknown; " << key_path << " stays root's\n";
+    return;
+  }
+  gid_t gid = pw->pw_gid;
+  if (!c.group.empty()) {
+    if (group* gr = getgrnam(c.group.c_str())) gid = gr->gr_gid;
+  }
+  const std::string dir = key_path.substr(0, key_path.rfind('/'));
+  if (chown(dir.c_str(), pw->pw_uid, gid) != 0 || chown(key_path.c_str(), pw->pw_uid, gid) != 0) {
+    err << "konseki: warning: cannot give " << key_path << " to " << c.user << "\n";
+  }
+}
+
+// Two rows of modules per text line with Unicode half blocks, quiet zone included.
+void PrintQr(const std::string& text, std::ostream& out) {
+  QRcode* qr = QRcode_encodeString(text.c_str(), 0, QR_ECLEVEL_L, QR_MODE_8, 1);
+  if (qr == nullptr) return;
+  const int w = qr->width;
+  auto dark = [&](int x, int y) {
+    return x >= 0 && y >= 0 && x < w && y < w && (qr->data[y * w + x] & 1);
+  };
+  for (int y = -2; y < w + 2; y += 2) {
+    for (int x = -2; x < w + 2; ++x) {
+      const bool top = dark(x, y);
+      const bool bottom = dark(x, y + 1);
+      // Light modules are drawn (light-on-dark terminals scan best inverted).
+      out << (!top && !bottom ? "\u2588" : !top ? "\u2580" : !bottom ? "\u2584" : " ");
+    }
+    out << "\n";
+  }
+  QRcode_free(qr);
+}
+
+std::string ReadKeyArg(const std::string& key) {
+  struct stat st;
+  if (key.rfind("ksv1-", 0) != 0 && stat(key.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+    std::ifstream in(key);
+    std::string line, last;
+    while (std::getline(in, line)) {
+      if (line.rfind("ksv1-", 0) == 0) last = line;
+    }
+    return last;
+  }
+  return key;
+}
+
+}  // namespace
+
+int RunSealSetup(const std::string& config_path, const Clock& clock, bool qr_terminal,
+                 std::ostream& out, std::ostream& err) {
+  auto c = LoadConfigFile(config_path);
+  if (!c.ok()) {
+    err << "konseki: " << c.status().message() << "\n";
+    return 1;
+  }
+  outputs::VerificationKey vk;
+  auto state = outputs::NewSealKeyState(UnixNow(clock), c->archive_keep.seal_epoch_secs, &vk);
+  if (!state.ok()) {
+    err << "konseki: " << state.status().message() << "\n";
+    return 1;
+  }
+  const std::string key_path = outputs::DefaultSealKeyPath(c->archive_dir);
+  Status st = outputs::SealKeyFile::Create(key_path, *state);
+  outputs::WipeSealBytes(&state->key);
+  if (!st.ok()) {
+    err << "konseki: " << st.message() << "\n";
+    return 1;
+  }
+  ChownToServiceUser(*c, key_path, err);
+  out << "Sealing key written to " << key_path << " (epoch " << vk.epoch_secs << " s, starting "
+      << FormatRfc3339Micros(TimePoint(std::chrono::seconds(vk.start_unix))) << ").\n"
+      << "Set archive.seal: true and restart konseki to seal the archive.\n"
+      << "Keep the verification key below OFF this host (it can verify, and forge, every epoch);\n"
+      << "check the archive with: konseki verify --key KEY " << c->archive_dir << "\n";
+  if (qr_terminal) PrintQr(vk.ToString(), out);
+  out << vk.ToString() << "\n";
+  outputs::WipeSealBytes(&vk.key0);
+  return 0;
+}
+
+int RunVerify(const VerifyCommand& cmd, const Clock& clock, std::ostream& out, std::ostream& err) {
+  std::optional<outputs::VerificationKey> key;
+  if (!cmd.key.empty()) {
+    auto k = outputs::VerificationKey::Parse(ReadKeyArg(cmd.key));
+    if (!k.ok()) {
+      err << "konseki verify: --key: " << k.status().message() << "\n";
+      return 2;
+    }
+    key = *k;
+  }
+  int64_t retention_days = 0;
+  if (!cmd.config_path.empty()) {
+    auto c = LoadConfigFile(cmd.config_path);
+    if (!c.ok()) {
+      err << "konseki verify: " << c.status().message() << "\n";
+      return 2;
+    }
+    retention_days = c->archive_keep.retention_days;
+  }
+  // Group the arguments by archive folder: a day file names its own.
+  std::map<std::string, std::vector<std::string>> roots;
+  for (std::string p : cmd.paths) {
+    while (p.size() > 1 && p.back() == '/') p.pop_back();
+    struct stat st;
+    if (stat(p.c_str(), &st) != 0 && stat((p + ".zst").c_str(), &st) != 0) {
+      err << "konseki verify: " << p << ": no such file or folder\n";
+      return 2;
+    }
+    if (S_ISDIR(st.st_mode)) {
+      roots[p];
+      continue;
+    }
+    const size_t s1 = p.rfind('/');
+    const size_t s0 = s1 == std::string::npos || s1 == 0 ? std::string::npos : p.rfind('/', s1 - 1);
+    std::string root = s0 == std::string::npos ? "." : p.substr(0, s0);
+    std::string rel = p.substr(s0 == std::string::npos ? 0 : s0 + 1);
+    if (rel.size() > 4 && rel.compare(rel.size() - 4, 4, ".zst") == 0) rel.resize(rel.size() - 4);
+    roots[root].push_back(rel);
+  }
+  bool ok = true;
+  for (const auto& [root, only] : roots) {
+    outputs::VerifyOptions o;
+    o.root = root;
+    o.only = only;
+    o.key = key;
+    o.retention_days = retention_days;
+    o.now_unix = UnixNow(clock);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto rep = outputs::VerifyArchive(o);
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!rep.ok()) {
+      err << "konseki verify: " << rep.status().message() << "\n";
+      return 2;
+    }
+    if (roots.size() > 1) out << "== " << root << "\n";
+    outputs::PrintVerifyReport(*rep, secs, out);
+    ok = ok && rep->ok();
+  }
+  return ok ? 0 : 1;
+}
+
+}  // namespace konseki::app

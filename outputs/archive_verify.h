@@ -1,0 +1,85 @@
+// `konseki verify`: checks a sealed archive against the seal stream
+// (outputs/seal_format.h) and, given the verification key, the forward-secure
+// tags (outputs/seal_key.h).
+//
+// Per file it reports how far it is verified (lines, the receive time of the
+// last sealed line, when it was sealed), lines not sealed yet (written after
+// the last seal, or found unsealed at a restart after a crash), and the first
+// line that fails and why:
+//   edited     the line differs from what was sealed
+//   inserted   a line that was not there when sealed
+//   removed    a sealed line is gone
+//   reordered  two sealed lines swapped
+//   truncated  the file ends before its sealed end
+//   missing    a sealed file is gone (a day missing in a host's chain)
+//   unsealed-range-changed / not-in-chain / uncovered: see docs/archive.md
+// and, for the stream itself, records that fail authentication, are
+// missing (an epoch gap not announced by the previous record) or replaced.
+//
+// Retention edge: seal files and day files older than the oldest seal file
+// kept are expected to be gone; files of that first day may miss their first
+// records. Whole-archive deletion is not detectable here (docs/archive.md).
+//
+// Memory: the byte ranges of at most ~3 days of files at a time, never the
+// archive's content; line hashes are re-read from the stream on failure only.
+#ifndef KONSEKI_OUTPUTS_ARCHIVE_VERIFY_H_
+#define KONSEKI_OUTPUTS_ARCHIVE_VERIFY_H_
+
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "outputs/seal_key.h"
+
+namespace konseki::outputs {
+
+struct FileVerdict {
+  std::string path;  // "host/YYYY-MM-DD.log" (".zst" when compressed)
+  bool failed = false;
+  uint64_t verified_lines = 0;
+  uint64_t verified_bytes = 0;
+  std::string verified_until;           // receive time of the last verified line
+  int64_t sealed_at_ns = 0;             // time of the record that sealed it last
+  uint64_t unsealed_lines = 0;          // after the last seal (not vouched for)
+  uint64_t restart_unsealed_lines = 0;  // U ranges (crash before a seal)
+  uint64_t fail_line = 0;               // 1-based, when failed
+  std::string fail_time;                // receive time at that line, if readable
+  std::string why;                      // failure kind and detail
+  std::string note;                     // non-failure remark (retention edge, ...)
+};
+
+struct VerifyReport {
+  std::vector<std::string> chain_errors;  // the seal stream itself
+  std::vector<std::string> notes;
+  std::vector<FileVerdict> files;
+  uint64_t records = 0;  // E records checked
+  uint64_t first_epoch = 0, last_epoch = 0;
+  int64_t last_sealed_ns = 0;
+  bool authenticated = false;  // tags checked with a key
+  uint64_t bytes_hashed = 0;
+  bool ok() const;
+};
+
+struct VerifyOptions {
+  std::string root;  // the archive folder (archive.dir)
+  // Verify only these files ("host/YYYY-MM-DD.log"); empty: all.
+  std::vector<std::string> only;
+  // Without a key, digests and the chain's structure are checked but the
+  // tags are not (anyone can recompute a digest).
+  std::optional<VerificationKey> key;
+  // archive.retention_days, when known (> 0): a stream that starts later
+  // than retention explains (older seal files gone too early) fails.
+  int64_t retention_days = 0;
+  int64_t now_unix = 0;  // for the retention check
+};
+
+StatusOr<VerifyReport> VerifyArchive(const VerifyOptions& options);
+// Human-readable report, one line per file plus the chain summary.
+void PrintVerifyReport(const VerifyReport& report, double seconds, std::ostream& out);
+
+}  // namespace konseki::outputs
+
+#endif  // KONSEKI_OUTPUTS_ARCHIVE_VERIFY_H_

@@ -1,0 +1,93 @@
+// The seal stream: what the sealer writes and `konseki verify` reads.
+//
+// One text file per UTC day of the epochs it seals, <archive>/.seal/<YYYY-MM-DD>.seal
+// (a host folder never starts with '.', outputs/host_path.h). Read in date
+// order the files form one stream of records, one per line:
+//
+//   H konseki-seal 1 <start unix> <epoch secs>        first line of each file
+//   L <path> <hex>            16-bit hashes (4 hex digits each) of the next
+//                             lines of <path>, for diagnosis only
+//   F <path> <start> <end> <lines> <sha256>           bytes [start, end) of
+//                             <path> ("host/YYYY-MM-DD.log") are sealed
+//   U <path> <start> <end> <lines> <sha256>           bytes found unsealed at
+//                             a restart (after a crash): recorded, not vouched for
+//   E <epoch> <next> <seq> <time ns> <prev tag> <tag> seals everything since
+//                             the previous E
+//
+// tag = HMAC-SHA-256(k_epoch, SealTagInput(prev, sha256 of the stream bytes
+// after the previous E line up to this E line, epoch, next, seq, time)).
+// Each E names the epoch of the next E (`next` >= `epoch`: a restart or an
+// idle stretch skips epochs explicitly, under the key of the older epoch), so
+// records cannot be removed, reordered or forged without the key of their epoch.
+// Bytes of a file are sealed in order: each F/U of a path starts where the
+// previous one ended.
+#ifndef KONSEKI_OUTPUTS_SEAL_FORMAT_H_
+#define KONSEKI_OUTPUTS_SEAL_FORMAT_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "outputs/seal_key.h"
+
+struct evp_md_ctx_st;
+
+namespace konseki::outputs {
+
+inline constexpr std::string_view kSealDirName = ".seal";
+
+// Days since 1970-01-01 <-> "YYYY-MM-DD".
+std::string DayName(int64_t day);
+bool ParseDayName(std::string_view s, int64_t* day);
+inline int64_t DayOfUnix(int64_t secs) { return secs >= 0 ? secs / 86400 : (secs - 86399) / 86400; }
+// "<YYYY-MM-DD>.seal"
+inline std::string SealFileName(int64_t day) { return DayName(day) + ".seal"; }
+// Splits "host/YYYY-MM-DD.log" (also ".log.zst"); false if not that shape.
+bool ParseArchivePath(std::string_view path, std::string_view* host, int64_t* day);
+
+// 16-bit hash of one line (without its '\n'). Not cryptographic: it only
+// locates the first differing line once a sealed range fails its SHA-256.
+uint16_t LineHash(std::string_view line);
+void AppendLineHashHex(uint16_t h, std::string* out);
+bool ParseLineHashHex(std::string_view hex4, uint16_t* h);
+
+struct SealRecord {
+  char kind = 0;                           // 'H', 'L', 'F', 'U', 'E'
+  std::string_view path;                   // L F U
+  std::string_view hashes;                 // L
+  uint64_t start = 0, end = 0, lines = 0;  // F U
+  SealBytes digest{};                      // F U
+  uint64_t epoch = 0, next = 0, seq = 0;   // E
+  int64_t time_ns = 0;                     // E
+  SealBytes prev{}, tag{};                 // E
+  int64_t start_unix = 0, epoch_secs = 0;  // H
+};
+// Parses one line (without '\n'); false if malformed. Views point into line.
+bool ParseSealLine(std::string_view line, SealRecord* r);
+
+std::string FormatSealHeader(int64_t start_unix, int64_t epoch_secs);
+std::string FormatRangeRecord(char kind, std::string_view path, uint64_t start, uint64_t end,
+                              uint64_t lines, const SealBytes& digest);
+std::string SealTagInput(const SealBytes& prev, const SealBytes& stream_digest, uint64_t epoch,
+                         uint64_t next, uint64_t seq, int64_t time_ns);
+std::string FormatEpochRecord(uint64_t epoch, uint64_t next, uint64_t seq, int64_t time_ns,
+                              const SealBytes& prev, const SealBytes& tag);
+
+// Incremental SHA-256 (OpenSSL EVP). Not copyable.
+class Sha256Stream {
+ public:
+  Sha256Stream();
+  ~Sha256Stream();
+  Sha256Stream(const Sha256Stream&) = delete;
+  Sha256Stream& operator=(const Sha256Stream&) = delete;
+  void Update(std::string_view data);
+  // Returns the digest of everything since construction or the last Finish.
+  SealBytes Finish();
+
+ private:
+  evp_md_ctx_st* ctx_;
+};
+
+}  // namespace konseki::outputs
+
+#endif  // KONSEKI_OUTPUTS_SEAL_FORMAT_H_

@@ -1,0 +1,435 @@
+#include "outputs/sealer.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+namespace konseki::outputs {
+namespace {
+
+constexpr size_t kReadChunk = 1 << 20;
+constexpr size_t kMaxHashHex = 64 * 1024;  // spill L records past this
+constexpr size_t kMaxOut = 256 * 1024;     // write the stream past this
+
+std::vector<std::string> ListDir(const std::string& dir) {
+  std::vector<std::string> names;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return names;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] != '.') names.emplace_back(e->d_name);
+  }
+  closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+bool ReadWhole(const std::string& path, std::string* out) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  out->clear();
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof(buf))) > 0) out->append(buf, static_cast<size_t>(n));
+  close(fd);
+  return n == 0;
+}
+
+}  // namespace
+
+std::string DefaultSealKeyPath(const std::string& archive_dir) {
+  return archive_dir + "/.state/seal.key";
+}
+
+struct Sealer::Tracked {
+  std::string path;  // "host/YYYY-MM-DD.log"
+  int64_t day = 0;
+  uint64_t sealed_end = 0;  // end of the last F/U
+  uint64_t read_end = 0;    // hashed up to here (a line boundary)
+  uint64_t lines = 0;       // lines in [sealed_end, read_end)
+  Sha256Stream sha;         // over [sealed_end, read_end)
+  std::string hashes;       // line hashes not yet written as L
+  bool shrunk_reported = false;
+};
+
+struct Sealer::Metrics {
+  Counter* bytes;
+  Counter* records;
+  Counter* errors;
+  Gauge* epoch;
+  explicit Metrics(MetricsRegistry& r)
+      : bytes(r.GetCounter("konseki_archive_sealed_bytes_total",
+                           "Archive bytes read back and hashed by the sealer.")),
+        records(r.GetCounter("konseki_archive_seal_records_total",
+                             "Authenticated seal records (E) written.")),
+        errors(r.GetCounter("konseki_archive_seal_errors_total",
+                            "Seal stream or key write failures and archive files that shrank.")),
+        epoch(r.GetGauge("konseki_archive_seal_epoch", "Epoch of the current sealing key.")) {}
+};
+
+StatusOr<std::unique_ptr<Sealer>> Sealer::Open(const SealerOptions& options, const Clock& clock,
+                                               MetricsRegistry& metrics) {
+  if (options.archive_dir.empty()) return Status::InvalidArgument("sealer: archive.dir is empty");
+  SealerOptions o = options;
+  if (o.key_file.empty()) o.key_file = DefaultSealKeyPath(o.archive_dir);
+  auto kf = SealKeyFile::Open(o.key_file);
+  if (!kf.ok()) return kf.status();
+  auto state = kf->Load();
+  if (!state.ok()) return state.status();
+  const std::string seal_dir = o.archive_dir + "/" + std::string(kSealDirName);
+  if (mkdir(o.archive_dir.c_str(), 0750) != 0 && errno != EEXIST) {
+    return Status::FromErrno("sealer: cannot create " + o.archive_dir, errno);
+  }
+  if (mkdir(seal_dir.c_str(), 0750) != 0 && errno != EEXIST) {
+    return Status::FromErrno("sealer: cannot create " + seal_dir, errno);
+  }
+  std::unique_ptr<Sealer> s(
+      new Sealer(o, clock, metrics, std::move(kf).value(), std::move(state).value()));
+  if (Status st = s->Recover(); !st.ok()) return st;
+  return s;
+}
+
+Sealer::Sealer(const SealerOptions& options, const Clock& clock, MetricsRegistry& metrics,
+               SealKeyFile key_file, SealKeyState state)
+    : options_(options),
+      clock_(clock),
+      metrics_(std::make_unique<Metrics>(metrics)),
+      key_file_(std::move(key_file)),
+      state_(state) {
+  WipeSealBytes(&state.key);
+  metrics_->epoch->Set(static_cast<double>(state_.epoch));
+}
+
+Sealer::~Sealer() {
+  Stop();
+  WipeSealBytes(&state_.key);
+}
+
+int64_t Sealer::NowUnix() const {
+  return std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch()).count();
+}
+
+uint64_t Sealer::WallEpoch() const {
+  const int64_t d = NowUnix() - state_.start_unix;
+  return d <= 0 ? 0 : static_cast<uint64_t>(d / state_.epoch_secs);
+}
+
+void Sealer::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Sealer::Run() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    cv_.wait_for(lock, std::chrono::milliseconds(options_.poll_interval_ms),
+                 [this] { return stop_; });
+    if (stop_) break;
+    lock.unlock();
+    if (Status st = Poll(); !st.ok()) {
+      std::fprintf(stderr, "konseki: sealer: %s\n", st.message().c_str());
+    }
+    lock.lock();
+  }
+}
+
+Status Sealer::Stop() {
+  if (stopped_) return Status::Ok();
+  stopped_ = true;
+  if (thread_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  Status st = Scan(false);
+  Status sealed = Seal(std::max(WallEpoch(), state_.epoch) + 1);
+  if (seal_fd_ >= 0) {
+    close(seal_fd_);
+    seal_fd_ = -1;
+  }
+  return st.ok() ? sealed : st;
+}
+
+Status Sealer::Poll() {
+  Status st = Scan(false);
+  const uint64_t wall = WallEpoch();
+  if (wall > state_.epoch) {
+    Status s = Seal(wall);
+    if (st.ok()) st = s;
+  } else if (out_.size() > kMaxOut) {
+    Status s = FlushOut(false);
+    if (st.ok()) st = s;
+  }
+  return st;
+}
+
+// The part of the stream after the last E was never sealed: drop it, so
+// the restart's U records and E describe the files as they are now.
+Status Sealer::TrimStreamTail() {
+  const int64_t day = DayOfUnix(state_.EpochStart(state_.epoch));
+  const std::string path =
+      options_.archive_dir + "/" + std::string(kSealDirName) + "/" + SealFileName(day);
+  std::string data;
+  if (!ReadWhole(path, &data)) return Status::Ok();  // no file for this epoch yet
+  size_t keep = 0;
+  size_t pos = 0;
+  SealRecord r;
+  while (pos < data.size()) {
+    size_t nl = data.find('\n', pos);
+    if (nl == std::string::npos) break;
+    if (ParseSealLine(std::string_view(data).substr(pos, nl - pos), &r) &&
+        (r.kind == 'E' || (r.kind == 'H' && pos == 0))) {
+      keep = nl + 1;
+    }
+    pos = nl + 1;
+  }
+  if (keep < data.size() && truncate(path.c_str(), static_cast<off_t>(keep)) != 0) {
+    return Status::FromErrno("sealer: cannot trim unsealed tail of " + path, errno);
+  }
+  // Bytes kept after the last E (the header of a file with no E yet) are
+  // part of what the next E seals.
+  size_t last_e = 0;
+  for (size_t p = 0; p < keep;) {
+    size_t nl = data.find('\n', p);
+    if (data[p] == 'E') last_e = nl + 1;
+    p = nl + 1;
+  }
+  stream_.Update(std::string_view(data).substr(last_e, keep - last_e));
+  return Status::Ok();
+}
+
+// Where each file's sealed bytes end, from the stream of the last days.
+void Sealer::LoadSealedEnds() {
+  const std::string dir = options_.archive_dir + "/" + std::string(kSealDirName);
+  const int64_t today = DayOfUnix(NowUnix());
+  std::string data;
+  SealRecord r;
+  for (const std::string& name : ListDir(dir)) {
+    int64_t day;
+    if (name.size() != 15 || !ParseDayName(name.substr(0, 10), &day) || day < today - 2) continue;
+    if (!ReadWhole(dir + "/" + name, &data)) continue;
+    for (size_t pos = 0; pos < data.size();) {
+      size_t nl = data.find('\n', pos);
+      if (nl == std::string::npos) break;
+      if (ParseSealLine(std::string_view(data).substr(pos, nl - pos), &r) &&
+          (r.kind == 'F' || r.kind == 'U')) {
+        auto it = tracked_.find(r.path);
+        if (it == tracked_.end()) {
+          auto t = std::make_unique<Tracked>();
+          t->path = std::string(r.path);
+          std::string_view host;
+          ParseArchivePath(r.path, &host, &t->day);
+          it = tracked_.emplace(t->path, std::move(t)).first;
+        }
+        it->second->sealed_end = it->second->read_end = std::max(it->second->sealed_end, r.end);
+      }
+      pos = nl + 1;
+    }
+  }
+}
+
+Status Sealer::Recover() {
+  // The key file is rewritten after each E: if we crashed in between, the
+  // stream is ahead of it. Catch up with the last E of the newest file.
+  const std::string dir = options_.archive_dir + "/" + std::string(kSealDirName);
+  std::vector<std::string> names = ListDir(dir);
+  std::string data;
+  SealRecord r;
+  for (auto it = names.rbegin(); it != names.rend(); ++it) {
+    if (!ReadWhole(dir + "/" + *it, &data)) continue;
+    SealRecord last;
+    for (size_t pos = 0; pos < data.size();) {
+      size_t nl = data.find('\n', pos);
+      if (nl == std::string::npos) break;
+      if (ParseSealLine(std::string_view(data).substr(pos, nl - pos), &r) && r.kind == 'E')
+        last = r;
+      pos = nl + 1;
+    }
+    if (last.kind != 'E') continue;
+    if (last.seq >= state_.seq) {
+      state_.EvolveTo(std::max(last.next, state_.epoch));
+      state_.prev_tag = last.tag;
+      state_.seq = last.seq + 1;
+      if (Status st = key_file_.Store(state_); !st.ok()) return st;
+    }
+    break;
+  }
+  if (Status st = TrimStreamTail(); !st.ok()) return st;
+  LoadSealedEnds();
+  return Scan(true);
+}
+
+Status Sealer::Scan(bool recovering) {
+  const int64_t today = DayOfUnix(NowUnix());
+  Status first;
+  bool unsealed = false;
+  for (const std::string& host : ListDir(options_.archive_dir)) {
+    for (int64_t day = today - 1; day <= today; ++day) {
+      const std::string path = host + "/" + DayName(day) + ".log";
+      auto it = tracked_.find(path);
+      if (it == tracked_.end()) {
+        struct stat st;
+        if (stat((options_.archive_dir + "/" + path).c_str(), &st) != 0) continue;
+        auto t = std::make_unique<Tracked>();
+        t->path = path;
+        t->day = day;
+        it = tracked_.emplace(path, std::move(t)).first;
+      }
+      Tracked* t = it->second.get();
+      Status st = ReadNew(t);
+      if (!st.ok() && first.ok()) first = st;
+      if (recovering && t->read_end > t->sealed_end) {
+        // Written after the last seal and before this start: record, don't vouch.
+        Emit(
+            FormatRangeRecord('U', t->path, t->sealed_end, t->read_end, t->lines, t->sha.Finish()));
+        t->sealed_end = t->read_end;
+        t->lines = 0;
+        t->hashes.clear();
+        unsealed = true;
+      }
+    }
+  }
+  // Files of days the Archive no longer writes, fully sealed: forget them.
+  for (auto it = tracked_.begin(); it != tracked_.end();) {
+    Tracked* t = it->second.get();
+    it = (t->day < today - 1 && t->read_end == t->sealed_end) ? tracked_.erase(it) : std::next(it);
+  }
+  if (unsealed) {
+    Status st = Seal(std::max(WallEpoch(), state_.epoch));
+    if (!st.ok() && first.ok()) first = st;
+  }
+  return first;
+}
+
+Status Sealer::ReadNew(Tracked* t) {
+  const std::string full = options_.archive_dir + "/" + t->path;
+  int fd = open(full.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::Ok();  // not created yet, or removed: verify reports it
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    close(fd);
+    return Status::FromErrno("sealer: stat " + full, errno);
+  }
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (size < t->read_end) {
+    close(fd);
+    if (!t->shrunk_reported) {
+      t->shrunk_reported = true;
+      metrics_->errors->Inc();
+      return Status::IoError("sealer: " + full + " shrank below its sealed size " +
+                             std::to_string(t->read_end) + " (edited or rotated?)");
+    }
+    return Status::Ok();
+  }
+  Status result;
+  while (t->read_end < size) {
+    read_buf_.resize(static_cast<size_t>(std::min<uint64_t>(kReadChunk, size - t->read_end)));
+    ssize_t n = pread(fd, read_buf_.data(), read_buf_.size(), static_cast<off_t>(t->read_end));
+    if (n <= 0) {
+      if (n < 0) result = Status::FromErrno("sealer: read " + full, errno);
+      break;
+    }
+    std::string_view chunk(read_buf_.data(), static_cast<size_t>(n));
+    const size_t last_nl = chunk.rfind('\n');
+    if (last_nl == std::string_view::npos) break;  // a partial line: wait for its end
+    chunk = chunk.substr(0, last_nl + 1);
+    t->sha.Update(chunk);
+    for (size_t pos = 0; pos < chunk.size();) {
+      const size_t nl = chunk.find('\n', pos);
+      AppendLineHashHex(LineHash(chunk.substr(pos, nl - pos)), &t->hashes);
+      ++t->lines;
+      pos = nl + 1;
+    }
+    t->read_end += chunk.size();
+    metrics_->bytes->Inc(chunk.size());
+    if (t->hashes.size() >= kMaxHashHex) {
+      Emit("L " + t->path + " " + t->hashes + "\n");
+      t->hashes.clear();
+    }
+  }
+  close(fd);
+  return result;
+}
+
+Status Sealer::Seal(uint64_t next) {
+  for (auto& [path, t] : tracked_) {
+    if (t->read_end == t->sealed_end) continue;
+    if (!t->hashes.empty()) Emit("L " + t->path + " " + t->hashes + "\n");
+    Emit(FormatRangeRecord('F', t->path, t->sealed_end, t->read_end, t->lines, t->sha.Finish()));
+    t->hashes.clear();
+    t->sealed_end = t->read_end;
+    t->lines = 0;
+  }
+  if (Status st = EnsureSealFile(); !st.ok()) {
+    metrics_->errors->Inc();
+    return st;
+  }
+  const int64_t now_ns = clock_.Now().time_since_epoch().count();
+  const SealBytes digest = stream_.Finish();
+  const SealBytes tag = HmacSha256(
+      state_.key, SealTagInput(state_.prev_tag, digest, state_.epoch, next, state_.seq, now_ns));
+  out_ += FormatEpochRecord(state_.epoch, next, state_.seq, now_ns, state_.prev_tag, tag);
+  metrics_->records->Inc();
+  // Evolve before anything can fail: the old key must not outlive its epoch.
+  state_.prev_tag = tag;
+  ++state_.seq;
+  state_.EvolveTo(next);
+  metrics_->epoch->Set(static_cast<double>(state_.epoch));
+  Status st = FlushOut(true);
+  Status stored = key_file_.Store(state_);
+  if (!st.ok() || !stored.ok()) metrics_->errors->Inc();
+  return st.ok() ? stored : st;
+}
+
+void Sealer::Emit(std::string_view line) {
+  if (!EnsureSealFile().ok()) metrics_->errors->Inc();
+  stream_.Update(line);
+  out_.append(line);
+}
+
+// Opens the stream file of the key's epoch day, writing its header if new.
+Status Sealer::EnsureSealFile() {
+  const int64_t day = DayOfUnix(state_.EpochStart(state_.epoch));
+  if (day == seal_day_ && seal_fd_ >= 0) return Status::Ok();
+  if (Status st = FlushOut(true); !st.ok()) return st;
+  if (seal_fd_ >= 0) close(seal_fd_);
+  const std::string path =
+      options_.archive_dir + "/" + std::string(kSealDirName) + "/" + SealFileName(day);
+  seal_fd_ = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (seal_fd_ < 0) return Status::FromErrno("sealer: cannot open " + path, errno);
+  seal_day_ = day;
+  struct stat st;
+  if (fstat(seal_fd_, &st) == 0 && st.st_size == 0) {
+    const std::string h = FormatSealHeader(state_.start_unix, state_.epoch_secs);
+    stream_.Update(h);
+    out_.insert(0, h);
+  }
+  return Status::Ok();
+}
+
+Status Sealer::FlushOut(bool sync) {
+  if (seal_fd_ < 0) return Status::Ok();
+  size_t off = 0;
+  while (off < out_.size()) {
+    ssize_t w = write(seal_fd_, out_.data() + off, out_.size() - off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      out_.erase(0, off);
+      return Status::FromErrno("sealer: write seal stream", w < 0 ? errno : EIO);
+    }
+    off += static_cast<size_t>(w);
+  }
+  out_.clear();
+  if (sync && fdatasync(seal_fd_) != 0) return Status::FromErrno("sealer: fdatasync", errno);
+  return Status::Ok();
+}
+
+}  // namespace konseki::outputs

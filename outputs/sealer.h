@@ -1,0 +1,129 @@
+// Forward-secure sealing of the per-host archive (archive.seal: true).
+//
+// The Sealer never touches the data path: it reads back, off the workers'
+// threads, the bytes the Archive instances wrote (only whole lines), hashes
+// them as they arrive (SHA-256 per file and epoch, a 16-bit hash per line
+// for diagnosis), and at the end of each epoch writes one authenticated
+// record to the seal stream (outputs/seal_format.h) and evolves the key
+// (outputs/seal_key.h). Lines are sealed by the first poll after the end of
+// the epoch they were written in; an attacker who takes the host during
+// epoch T gets k_T and can rewrite what was written in epoch T (not yet
+// sealed) but not earlier epochs.
+//
+// Files followed: <archive>/<host>/<YYYY-MM-DD>.log of today and yesterday
+// (UTC, by the clock), which is where the Archive writes. Bytes written to
+// older day files (data stranded by a long write error) stay unsealed and
+// `konseki verify` says so.
+//
+// Restart: the sealer reloads its key file, drops the part of the stream
+// that no record sealed, and records the bytes written since the last seal
+// (lines a crash left unsealed) as U ranges: verify reports them as
+// unsealed, never as verified. A clean Stop() seals everything, so nothing
+// is left unsealed.
+//
+// Threading: Open, Start, Stop and the destructor from one control thread.
+// After Start(), Poll runs on the sealer's own thread only; before Start()
+// (tests) the caller drives Poll(). The Clock and MetricsRegistry must outlive
+// the Sealer. Not copyable.
+//
+// Metrics: konseki_archive_sealed_bytes_total, konseki_archive_seal_records_total,
+// konseki_archive_seal_errors_total, konseki_archive_seal_epoch (gauge: the
+// key's current epoch).
+#ifndef KONSEKI_OUTPUTS_SEALER_H_
+#define KONSEKI_OUTPUTS_SEALER_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "common/status.h"
+#include "outputs/seal_format.h"
+#include "outputs/seal_key.h"
+
+namespace konseki::outputs {
+
+struct SealerOptions {
+  // Root folder of the archive (archive.dir). Required.
+  std::string archive_dir;
+  // The key file made by `konseki seal-setup`. Default (empty):
+  // <archive_dir>/.state/seal.key (DefaultSealKeyPath).
+  std::string key_file;
+  // How often the thread reads newly written archive bytes. Reading often
+  // keeps each read in the page cache; it does not change what is protected.
+  int poll_interval_ms = 1000;
+};
+
+std::string DefaultSealKeyPath(const std::string& archive_dir);
+
+class Sealer {
+ public:
+  // Loads the key, recovers after a crash (see above). Fails if there is no
+  // key file (run `konseki seal-setup` first) or it is corrupt.
+  static StatusOr<std::unique_ptr<Sealer>> Open(const SealerOptions& options, const Clock& clock,
+                                                MetricsRegistry& metrics);
+  ~Sealer();
+  Sealer(const Sealer&) = delete;
+  Sealer& operator=(const Sealer&) = delete;
+
+  // Starts the thread that calls Poll() every poll_interval_ms.
+  void Start();
+  // Stops the thread, reads everything on disk and seals it, then moves the
+  // key past the current epoch (so the key left on disk cannot reseal it).
+  // Call after the archive's last flush. Idempotent.
+  Status Stop();
+  // One round: hash the bytes written since the last round; when the clock
+  // has left the key's epoch, seal and evolve. Only the sealer's thread
+  // (after Start) or the owner (before Start).
+  Status Poll();
+
+  uint64_t key_epoch() const { return state_.epoch; }
+
+ private:
+  struct Tracked;
+  struct Metrics;
+  Sealer(const SealerOptions& options, const Clock& clock, MetricsRegistry& metrics,
+         SealKeyFile key_file, SealKeyState state);
+
+  Status Recover();
+  Status TrimStreamTail();
+  void LoadSealedEnds();
+  // Reads [read_end, last '\n') of t's file, hashing lines; *unsealed_out
+  // receives the range as a U record instead when given.
+  Status ReadNew(Tracked* t);
+  Status Scan(bool recovering);
+  // Writes F records for what was read, then E(epoch, next), evolves the key.
+  Status Seal(uint64_t next);
+  void Emit(std::string_view line);
+  Status EnsureSealFile();
+  Status FlushOut(bool sync);
+  int64_t NowUnix() const;
+  uint64_t WallEpoch() const;
+  void Run();
+
+  const SealerOptions options_;
+  const Clock& clock_;
+  std::unique_ptr<Metrics> metrics_;
+  SealKeyFile key_file_;
+  SealKeyState state_;
+  std::map<std::string, std::unique_ptr<Tracked>, std::less<>> tracked_;
+  int seal_fd_ = -1;
+  int64_t seal_day_ = INT64_MIN;
+  std::string out_;      // stream bytes not yet written to seal_fd_
+  Sha256Stream stream_;  // over the stream since the last E
+  std::string read_buf_;
+  bool stopped_ = false;
+  std::mutex mu_;  // guards stop_ for the thread's wait
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace konseki::outputs
+
+#endif  // KONSEKI_OUTPUTS_SEALER_H_

@@ -1,0 +1,245 @@
+// Tamper tests: every kind of change to a sealed archive is caught, with the
+// first failing line and why; an attacker holding the current key cannot
+// reseal older epochs.
+#include "outputs/archive_verify.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <vector>
+
+#include "outputs/seal_format.h"
+#include "tests/outputs/seal_test_util.h"
+
+namespace konseki::outputs {
+namespace {
+
+constexpr char kFile[] = "web01/2025-12-01.log";
+
+std::vector<std::string> SplitLines(const std::string& s) {
+  std::vector<std::string> out;
+  for (size_t pos = 0; pos < s.size();) {
+    size_t nl = s.find('\n', pos);
+    out.push_back(s.substr(pos, nl - pos));
+    pos = nl + 1;
+  }
+  return out;
+}
+
+std::string JoinLines(const std::vector<std::string>& v) {
+  std::string s;
+  for (const std::string& l : v) s += l + "\n";
+  return s;
+}
+
+class ArchiveVerifyTest : public SealFixture {
+ protected:
+  // 20 lines in web01's file: 10 sealed in epoch 0, 10 in epoch 1 (at Stop).
+  void SealTwoEpochs() {
+    LogMany("web01", 10, "first");
+    Advance(kEpoch);
+    Poll();
+    LogMany("web01", 10, "second");
+    ASSERT_TRUE(sealer_->Stop().ok());
+    ASSERT_TRUE(Verify().ok()) << last_report_;
+  }
+  void EditLines(const std::function<void(std::vector<std::string>*)>& edit) {
+    std::vector<std::string> lines = SplitLines(ReadFile(kFile));
+    edit(&lines);
+    WriteFile(kFile, JoinLines(lines));
+  }
+  void ExpectFailure(uint64_t line, const std::string& why_prefix) {
+    VerifyReport r = Verify();
+    EXPECT_FALSE(r.ok()) << last_report_;
+    const FileVerdict* f = Find(r, kFile);
+    ASSERT_NE(f, nullptr);
+    EXPECT_TRUE(f->failed) << last_report_;
+    EXPECT_EQ(f->fail_line, line) << last_report_;
+    EXPECT_EQ(f->why.substr(0, why_prefix.size()), why_prefix) << last_report_;
+  }
+
+  // What an attacker holding the key file can do: recompute every digest
+  // and tag of the seal stream with the key it has (k_T), optionally
+  // claiming every record belongs to epoch T.
+  void ResealWithCurrentKey(bool relabel_epochs) {
+    auto kf = SealKeyFile::Open(DefaultSealKeyPath(dir_));
+    ASSERT_TRUE(kf.ok());
+    auto st = kf->Load();
+    ASSERT_TRUE(st.ok());
+    SealBytes prev{};
+    Sha256Stream stream;
+    for (const auto& e : std::filesystem::directory_iterator(Path(".seal"))) {
+      const std::string rel = ".seal/" + e.path().filename().string();
+      std::vector<std::string> lines = SplitLines(ReadFile(rel));
+      for (std::string& l : lines) {
+        SealRecord r;
+        ASSERT_TRUE(ParseSealLine(l, &r)) << l;
+        if (r.kind == 'F') {
+          const std::string data = ReadFile(std::string(r.path));
+          Sha256Stream sha;
+          sha.Update(std::string_view(data).substr(r.start, r.end - r.start));
+          l = FormatRangeRecord('F', r.path, r.start, r.end, r.lines, sha.Finish());
+          l.pop_back();
+        }
+        if (r.kind != 'E') {
+          stream.Update(l + "\n");
+          continue;
+        }
+        const uint64_t epoch = relabel_epochs ? st->epoch : r.epoch;
+        const uint64_t next = relabel_epochs ? st->epoch : r.next;
+        const SealBytes tag =
+            HmacSha256(st->key, SealTagInput(prev, stream.Finish(), epoch, next, r.seq, r.time_ns));
+        l = FormatEpochRecord(epoch, next, r.seq, r.time_ns, prev, tag);
+        l.pop_back();
+        prev = tag;
+      }
+      WriteFile(rel, JoinLines(lines));
+    }
+  }
+};
+
+TEST_F(ArchiveVerifyTest, EditedLineSameLength) {
+  SealTwoEpochs();
+  EditLines([](std::vector<std::string>* l) { (*l)[3].replace((*l)[3].find("root"), 4, "toor"); });
+  ExpectFailure(4, "edited");
+}
+
+TEST_F(ArchiveVerifyTest, EditedLineOtherLength) {
+  SealTwoEpochs();
+  EditLines([](std::vector<std::string>* l) { (*l)[13] += " and more"; });
+  ExpectFailure(14, "edited");
+}
+
+TEST_F(ArchiveVerifyTest, InsertedLine) {
+  SealTwoEpochs();
+  EditLines([](std::vector<std::string>* l) {
+    l->insert(l->begin() + 5, "2025-12-01T00:00:15.000000Z 192.0.2.7 <13>forged line");
+  });
+  ExpectFailure(6, "inserted");
+}
+
+TEST_F(ArchiveVerifyTest, RemovedLine) {
+  SealTwoEpochs();
+  EditLines([](std::vector<std::string>* l) { l->erase(l->begin() + 4); });
+  ExpectFailure(5, "removed");
+}
+
+TEST_F(ArchiveVerifyTest, ReorderedLines) {
+  SealTwoEpochs();
+  EditLines([](std::vector<std::string>* l) { std::swap((*l)[6], (*l)[7]); });
+  ExpectFailure(7, "reordered");
+}
+
+TEST_F(ArchiveVerifyTest, TruncatedFile) {
+  SealTwoEpochs();
+  EditLines([](std::vector<std::string>* l) { l->resize(15); });
+  ExpectFailure(16, "truncated");
+}
+
+TEST_F(ArchiveVerifyTest, DeletedDayFileIsMissing) {
+  LogMany("web01", 3);
+  Advance(86400);
+  Poll();
+  LogMany("web01", 3);
+  ASSERT_TRUE(sealer_->Stop().ok());
+  std::filesystem::remove(Path(kFile));
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok());
+  const FileVerdict* f = Find(r, kFile);
+  ASSERT_NE(f, nullptr);
+  EXPECT_TRUE(f->failed);
+  EXPECT_EQ(f->why.substr(0, 7), "missing") << last_report_;
+  EXPECT_FALSE(Find(r, "web01/2025-12-02.log")->failed);
+}
+
+TEST_F(ArchiveVerifyTest, DeletedSealFileBreaksTheChain) {
+  LogMany("web01", 3);
+  Advance(86400);
+  Poll();
+  LogMany("web01", 3);
+  Advance(86400);
+  Poll();
+  LogMany("web01", 3);
+  ASSERT_TRUE(sealer_->Stop().ok());
+  std::filesystem::remove(Path(".seal/2025-12-02.seal"));
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok());
+  ASSERT_FALSE(r.chain_errors.empty()) << last_report_;
+  EXPECT_NE(r.chain_errors[0].find("records missing"), std::string::npos) << last_report_;
+}
+
+TEST_F(ArchiveVerifyTest, RemovedSealRecordsBreakTheChain) {
+  SealTwoEpochs();
+  std::vector<std::string> lines = SplitLines(ReadFile(".seal/2025-12-01.seal"));
+  // Drop the first epoch's records (F and E): its lines lose their seal.
+  std::vector<std::string> kept;
+  bool dropping = true;
+  for (const std::string& l : lines) {
+    if (l[0] == 'H' || !dropping) kept.push_back(l);
+    if (l[0] == 'E') dropping = false;
+  }
+  WriteFile(".seal/2025-12-01.seal", JoinLines(kept));
+  EXPECT_FALSE(Verify().ok()) << last_report_;
+}
+
+TEST_F(ArchiveVerifyTest, AttackerWithTheCurrentKeyCannotRewriteOlderLines) {
+  SealTwoEpochs();
+  EditLines([](std::vector<std::string>* l) { (*l)[2].replace((*l)[2].find("root"), 4, "toor"); });
+  ResealWithCurrentKey(false);
+  // Without the key the forgery is consistent: only the tags can tell.
+  EXPECT_TRUE(Verify(false).ok()) << last_report_;
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok());
+  ASSERT_FALSE(r.chain_errors.empty()) << last_report_;
+  EXPECT_NE(r.chain_errors[0].find("fails authentication for epoch 0"), std::string::npos)
+      << last_report_;
+}
+
+TEST_F(ArchiveVerifyTest, AttackerCannotRelabelOldRecordsAsTheCurrentEpoch) {
+  SealTwoEpochs();
+  EditLines([](std::vector<std::string>* l) { (*l)[2].replace((*l)[2].find("root"), 4, "toor"); });
+  ResealWithCurrentKey(true);
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok()) << last_report_;
+  EXPECT_FALSE(r.chain_errors.empty()) << last_report_;
+}
+
+TEST_F(ArchiveVerifyTest, EditedSealRecordFailsAuthentication) {
+  SealTwoEpochs();
+  std::string s = ReadFile(".seal/2025-12-01.seal");
+  const size_t f = s.find("\nF ");
+  ASSERT_NE(f, std::string::npos);
+  const size_t sp = s.find(' ', f + 3);
+  s[sp + 1] = s[sp + 1] == '1' ? '2' : '1';  // the start offset
+  WriteFile(".seal/2025-12-01.seal", s);
+  EXPECT_FALSE(Verify().ok()) << last_report_;
+}
+
+TEST_F(ArchiveVerifyTest, FileOutsideTheChainIsReported) {
+  LogMany("web01", 2);
+  Advance(3 * 86400);
+  Poll();
+  LogMany("web01", 2);
+  ASSERT_TRUE(sealer_->Stop().ok());
+  std::filesystem::create_directories(Path("fake"));
+  WriteFile("fake/2025-12-02.log", "2025-12-02T10:00:00.000000Z 192.0.2.9 <13>planted\n");
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok());
+  const FileVerdict* f = Find(r, "fake/2025-12-02.log");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->why.substr(0, 12), "not-in-chain") << last_report_;
+}
+
+TEST_F(ArchiveVerifyTest, ChangedUnsealedTailIsNotAFailure) {
+  LogMany("web01", 3);
+  Advance(kEpoch);
+  Poll();
+  LogMany("web01", 2);  // current epoch: nothing vouches for these yet
+  EditLines([](std::vector<std::string>* l) { l->back() += " edited"; });
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok()) << last_report_;
+  EXPECT_EQ(Find(r, kFile)->unsealed_lines, 2u);
+}
+
+}  // namespace
+}  // namespace konseki::outputs
