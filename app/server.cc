@@ -156,6 +156,17 @@ Status Server::OpenOutputs() {
     sealer_ = std::move(sealer).value();
   }
 
+  {
+    outputs::RetentionOptions ro;
+    ro.dir = config_.archive_dir;
+    ro.compress_after_days = config_.archive_keep.compress_after_days;
+    ro.retention_days = config_.archive_keep.retention_days;
+    outputs::ParseLowSpace(config_.archive_keep.low_space, &ro.low_space_percent,
+                           &ro.low_space_bytes);  // validated by the config
+    ro.max_host_series = config_.metrics_max_host_series;
+    keeper_ = std::make_unique<outputs::ArchiveKeeper>(ro, clock_, metrics_, *alerts_);
+  }
+
   outputs::ArchiveOptions arch;
   arch.dir = config_.archive_dir;
   if (!outputs::ParseSyncPolicy(config_.archive_sync, &arch.sync)) {
@@ -305,6 +316,7 @@ void Server::Start() {
   started_ = true;
   for (auto& w : workers_) w->Start();
   if (sealer_) sealer_->Start();
+  keeper_->Start();
   for (ListenerSlot& s : listeners_) s.start(s.router.get());
 }
 
@@ -376,6 +388,7 @@ void Server::Stop() {
   for (ListenerSlot& s : listeners_) s.router->Flush();
   for (auto& w : workers_) w->RequestStop();
   for (auto& w : workers_) w->Join();
+  keeper_->Stop();
   // The archive is written out: seal all of it (nothing left unsealed).
   if (sealer_) {
     if (Status st = sealer_->Stop(); !st.ok()) {

@@ -23,6 +23,7 @@
 #include "common/status.h"
 #include "outputs/alert_writer.h"
 #include "outputs/metrics_server.h"
+#include "outputs/retention.h"
 #include "outputs/sealer.h"
 #include "receiver/parser.h"
 #include "receiver/relp_listener.h"
@@ -92,6 +93,7 @@ class Server {
   std::unique_ptr<AlertFanout> alerts_;  // writer + notifying sinks; what everyone emits to
   std::unique_ptr<BatchQueues> queues_;
   std::unique_ptr<outputs::Sealer> sealer_;  // archive.seal; outlives the workers
+  std::unique_ptr<outputs::ArchiveKeeper> keeper_;  // compression, retention, free space
   std::vector<std::unique_ptr<Worker>> workers_;
   // One per configured listener, in config order. The listener's own thread
   // pushes into its router.

@@ -1,5 +1,5 @@
 # konseki_seal: forward-secure sealing of the archive, its verification and
-# the reader of plain or zstd-compressed day files (issue #16).
+# the reader of plain or zstd-compressed day files and retention (issue #16).
 pkg_check_modules(SEAL_CRYPTO REQUIRED IMPORTED_TARGET GLOBAL libcrypto)
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET GLOBAL libzstd)
 add_library(konseki_seal

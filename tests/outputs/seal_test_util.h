@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "outputs/archive.h"
+#include "outputs/archive_reader.h"
 #include "outputs/archive_verify.h"
 #include "outputs/seal_key.h"
 #include "outputs/sealer.h"

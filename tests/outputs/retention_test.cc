@@ -1,0 +1,150 @@
+#include "outputs/retention.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "tests/outputs/seal_test_util.h"
+#include "tests/receiver/recording_alert_sink.h"
+
+namespace konseki::outputs {
+namespace {
+
+namespace fs = std::filesystem;
+using receiver::RecordingAlertSink;
+
+class RetentionTest : public SealFixture {
+ protected:
+  // Lines on each of `days` consecutive days (sealed), then the clock on
+  // the day after.
+  void LogDays(int days) {
+    for (int d = 0; d < days; ++d) {
+      LogMany("web01", 5, "day" + std::to_string(d));
+      Advance(86400 - 5);
+      Poll();
+    }
+  }
+  std::unique_ptr<ArchiveKeeper> Keeper(int compress_after, int retention) {
+    RetentionOptions o;
+    o.dir = dir_;
+    o.compress_after_days = compress_after;
+    o.retention_days = retention;
+    o.low_space_percent = 0;
+    return std::make_unique<ArchiveKeeper>(o, clock_, metrics_, alerts_);
+  }
+  RecordingAlertSink alerts_;
+};
+
+TEST_F(RetentionTest, CompressesClosedDaysAndVerifyReadsThroughZstd) {
+  LogDays(4);  // 2025-12-01..04, now 12-05
+  auto k = Keeper(1, 0);
+  ASSERT_TRUE(k->RunPass().ok());
+  // Ages 4, 3, 2 are compressed; yesterday (age 1) is still written to.
+  EXPECT_EQ(k->compressed_files(), 3u);
+  EXPECT_TRUE(fs::exists(Path("web01/2025-12-01.log.zst")));
+  EXPECT_FALSE(fs::exists(Path("web01/2025-12-01.log")));
+  EXPECT_TRUE(fs::exists(Path("web01/2025-12-04.log")));
+  ASSERT_TRUE(sealer_->Stop().ok());
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok()) << last_report_;
+  const FileVerdict* f = Find(r, "web01/2025-12-01.log.zst");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->verified_lines, 5u);
+  EXPECT_GT(metrics_.ValueOf("konseki_archive_disk_bytes", {{"host", "web01"}}), 0);
+}
+
+TEST_F(RetentionTest, EditInsideACompressedFileIsCaught) {
+  LogDays(3);
+  ASSERT_TRUE(Keeper(1, 0)->RunPass().ok());
+  ASSERT_TRUE(sealer_->Stop().ok());
+  // Rewrite the compressed day with one line changed.
+  std::string plain = "";
+  {
+    auto rd = ArchiveReader::OpenFile(Path("web01/2025-12-01.log.zst"));
+    ASSERT_TRUE(rd.ok());
+    char buf[4096];
+    for (auto n = (*rd)->Read(buf, sizeof(buf)); n.ok() && *n > 0;
+         n = (*rd)->Read(buf, sizeof(buf))) {
+      plain.append(buf, *n);
+    }
+  }
+  plain.replace(plain.find("root"), 4, "toor");
+  WriteFile("edited.log", plain);
+  ASSERT_TRUE(CompressFile(Path("edited.log"), Path("web01/2025-12-01.log.zst"), 3).ok());
+  fs::remove(Path("edited.log"));
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok());
+  const FileVerdict* f = Find(r, "web01/2025-12-01.log.zst");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->fail_line, 1u) << last_report_;
+  EXPECT_EQ(f->why, "edited") << last_report_;
+}
+
+TEST_F(RetentionTest, DeletesOldDaysAndTheirSealFilesAndVerifyStillPasses) {
+  LogDays(6);  // 12-01..06, now 12-07
+  auto k = Keeper(1, 3);
+  ASSERT_TRUE(k->RunPass().ok());
+  // Kept: ages 1..3 (12-04..06); seal files from 12-03 on.
+  EXPECT_FALSE(fs::exists(Path("web01/2025-12-03.log.zst")));
+  EXPECT_TRUE(fs::exists(Path("web01/2025-12-04.log.zst")));
+  EXPECT_FALSE(fs::exists(Path(".seal/2025-12-02.seal")));
+  EXPECT_TRUE(fs::exists(Path(".seal/2025-12-03.seal")));
+  ASSERT_TRUE(sealer_->Stop().ok());
+  VerifyOptions o;
+  o.root = dir_;
+  o.key = vk_;
+  o.retention_days = 3;
+  o.now_unix = kStart + 6 * 86400 + 100;
+  auto r = VerifyArchive(o);
+  ASSERT_TRUE(r.ok());
+  std::ostringstream os;
+  PrintVerifyReport(*r, 1, os);
+  EXPECT_TRUE(r->ok()) << os.str();
+  // Told retention kept 1 day only, the same stream misses days: caught.
+  o.retention_days = 1;
+  o.now_unix = kStart + 6 * 86400 + 100;
+  auto early = VerifyArchive(o);
+  ASSERT_TRUE(early.ok());
+  EXPECT_TRUE(early->ok());  // the stream starts later than 1 day back: fine
+  o.retention_days = 30;
+  auto too_late = VerifyArchive(o);
+  ASSERT_TRUE(too_late.ok());
+  EXPECT_FALSE(too_late->ok()) << "a stream starting 4 days back with 30 days kept";
+}
+
+TEST_F(RetentionTest, LowSpaceAlertsOnceThenClears) {
+  RetentionOptions o;
+  o.dir = dir_;
+  o.low_space_bytes = UINT64_MAX;  // always "low"
+  ArchiveKeeper low(o, clock_, metrics_, alerts_);
+  low.CheckSpace();
+  low.CheckSpace();
+  ASSERT_EQ(alerts_.alerts().size(), 1u);
+  EXPECT_EQ(alerts_.alerts()[0].sign, "archive.low_space");
+  EXPECT_GT(metrics_.ValueOf("konseki_archive_free_bytes"), 0);
+  o.low_space_bytes = 0;
+  o.low_space_percent = 0;  // never low
+  ArchiveKeeper fine(o, clock_, metrics_, alerts_);
+  fine.CheckSpace();
+  EXPECT_EQ(alerts_.alerts().size(), 1u);
+}
+
+TEST(LowSpaceTest, ParsesPercentAndSizes) {
+  double pct;
+  uint64_t bytes;
+  ASSERT_TRUE(ParseLowSpace("5%", &pct, &bytes));
+  EXPECT_EQ(pct, 5);
+  EXPECT_EQ(bytes, 0u);
+  ASSERT_TRUE(ParseLowSpace("10GiB", &pct, &bytes));
+  EXPECT_EQ(bytes, 10ull << 30);
+  ASSERT_TRUE(ParseLowSpace("500M", &pct, &bytes));
+  EXPECT_EQ(bytes, 500ull << 20);
+  ASSERT_TRUE(ParseLowSpace("4096", &pct, &bytes));
+  EXPECT_EQ(bytes, 4096u);
+  EXPECT_FALSE(ParseLowSpace("lots", &pct, &bytes));
+  EXPECT_FALSE(ParseLowSpace("101%", &pct, &bytes));
+  EXPECT_FALSE(ParseLowSpace("5X", &pct, &bytes));
+}
+
+}  // namespace
+}  // namespace konseki::outputs
