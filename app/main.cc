@@ -19,6 +19,7 @@
 #include "app/file_identity.h"
 #include "app/privileges.h"
 #include "app/seal_commands.h"
+#include "app/search_command.h"
 #include "app/server.h"
 #include "common/clock.h"
 #include "matchers/rule_loader.h"
@@ -181,12 +182,27 @@ int main(int argc, char** argv) {
   auto* verify = app.add_subcommand("verify", "Verify a sealed archive (exit 1 on any failure)");
   konseki::app::VerifyCommand verify_cmd;
   verify->add_option("--key", verify_cmd.key, "verification key (or a file holding it)");
-  verify->add_option("--config", verify_cmd.config_path,
-                     "config file, for archive.retention_days");
+  verify->add_option("--config", verify_cmd.config_path, "config file, for archive.retention_days");
   verify->add_option("PATH", verify_cmd.paths, "archive folders or day files")->required();
+
+  auto* search = app.add_subcommand(
+      "search", "Search the archive (plain or compressed), lines in receive-time order");
+  konseki::app::SearchCommand search_cmd;
+  search->add_option("--dir", search_cmd.dir, "archive folder (default: the config's archive.dir)");
+  search->add_option("--config", search_cmd.config_path, "config file");
+  search->add_option("--host", search_cmd.host_glob, "host folders to search (glob, default *)");
+  search->add_option("--since", search_cmd.since, "from this UTC time on (YYYY-MM-DD[THH:MM:SS])");
+  search->add_option("--until", search_cmd.until, "before this UTC time");
+  search->add_option("--sign", search_cmd.sign, "lines the rule packs' rules of this sign hit");
+  search->add_option("--rules", search_cmd.rules_dir, "rule pack folder for --sign");
+  search->add_flag("-i,--ignore-case", search_cmd.caseless, "caseless patterns");
+  search->add_flag("--stats", search_cmd.stats, "matches, bytes and speed on stderr");
+  search->add_option("--threads", search_cmd.threads, "scanning threads (default: cores)");
+  search->add_option("PATTERN", search_cmd.patterns, "Hyperscan (grep -E like) patterns");
 
   CLI11_PARSE(app, argc, argv);
 
+  if (*search) return konseki::app::RunSearch(search_cmd, std::cout, std::cerr);
   if (*seal_setup || *verify) {
     konseki::SystemClock clock;
     if (*verify) return konseki::app::RunVerify(verify_cmd, clock, std::cout, std::cerr);

@@ -1,7 +1,9 @@
-# `konseki seal-setup` and `konseki verify` (issue #16). The QR code of the
+# `konseki seal-setup`, `konseki verify` and `konseki search` (issue #16). The QR code of the
 # verification key uses Debian's libqrencode.
 pkg_check_modules(QRENCODE REQUIRED IMPORTED_TARGET libqrencode)
-add_library(konseki_seal_cli ${CMAKE_CURRENT_LIST_DIR}/seal_commands.cc)
+add_library(konseki_seal_cli
+  ${CMAKE_CURRENT_LIST_DIR}/search_command.cc
+  ${CMAKE_CURRENT_LIST_DIR}/seal_commands.cc)
 target_link_libraries(konseki_seal_cli PUBLIC konseki_app konseki_seal PRIVATE PkgConfig::QRENCODE)
 target_link_libraries(konseki_app PUBLIC konseki_seal)
 target_link_libraries(konseki PRIVATE konseki_seal_cli)

@@ -1,0 +1,83 @@
+// `konseki search`: lines of the archive (plain or zstd day files) that match
+// any of many patterns, in one Hyperscan pass per file, merged across hosts in
+// receive-time order.
+//
+//   auto s = ArchiveSearch::Create(options);   // compiles the patterns once
+//   (*s)->Run([](std::string_view line) { ... }, &stats);
+//
+// Patterns are Hyperscan (PCRE subset) expressions matched against whole
+// archive lines ("<received> <sender> <raw>", outputs/archive.h), like
+// `grep -E` on the files: case-sensitive unless `caseless`, ^ and $ at line
+// boundaries. A match whose text would span two lines ([^x] classes match a
+// newline) counts for the line it ends in.
+//
+// Order: day by day (day files are named by receive date), the matching
+// lines of all selected hosts for that day are collected, then sorted by
+// their receive time (stable, so a host's lines keep their order). Memory:
+// the matching lines of one day; narrow with --host/--since for huge results.
+//
+// Threading: Run scans the files of a day on `threads` threads (one
+// Hyperscan scratch each); `filter` (optional) is called from those threads
+// and must be thread-safe. The output callback runs on the caller's thread.
+#ifndef KONSEKI_OUTPUTS_ARCHIVE_SEARCH_H_
+#define KONSEKI_OUTPUTS_ARCHIVE_SEARCH_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+struct hs_database;
+
+namespace konseki::outputs {
+
+// "2025-12-01", "2025-12-01T10:00", "2025-12-01T10:00:00.5Z"... -> the
+// 27-character archive timestamp "2025-12-01T10:00:00.500000Z" (missing
+// parts are zero). False if not such a prefix.
+bool NormalizeSearchTime(std::string_view in, std::string* out);
+
+struct SearchOptions {
+  std::string root;                   // archive.dir; required
+  std::string host_glob = "*";        // fnmatch(3) over host folder names
+  std::string since;                  // inclusive, normalized (NormalizeSearchTime); "" = open
+  std::string until;                  // exclusive, normalized; "" = open
+  std::vector<std::string> patterns;  // empty: every line is a candidate
+  bool caseless = false;
+  // Optional second stage on candidate lines (e.g. the rules of a sign).
+  std::function<bool(std::string_view line)> filter;
+  int threads = 0;  // 0: hardware concurrency
+};
+
+struct SearchStats {
+  uint64_t files = 0;
+  uint64_t bytes = 0;  // plaintext bytes scanned
+  uint64_t matches = 0;
+};
+
+// Not copyable. Run may be called more than once, not concurrently.
+class ArchiveSearch {
+ public:
+  static StatusOr<std::unique_ptr<ArchiveSearch>> Create(SearchOptions options);
+  ~ArchiveSearch();
+  ArchiveSearch(const ArchiveSearch&) = delete;
+  ArchiveSearch& operator=(const ArchiveSearch&) = delete;
+
+  // Calls out(line) (without '\n') for each matching line, in order.
+  Status Run(const std::function<void(std::string_view line)>& out, SearchStats* stats) const;
+
+ private:
+  struct File;
+  explicit ArchiveSearch(SearchOptions options) : options_(std::move(options)) {}
+  Status ScanFile(File* f, void* scratch) const;
+
+  const SearchOptions options_;
+  hs_database* db_ = nullptr;
+};
+
+}  // namespace konseki::outputs
+
+#endif  // KONSEKI_OUTPUTS_ARCHIVE_SEARCH_H_

@@ -1,0 +1,71 @@
+#include "app/search_command.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace konseki::app {
+namespace {
+
+class SearchCommandTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = ::testing::TempDir() + "/search_cmd_XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    std::filesystem::create_directories(dir_ + "/h1");
+    std::ofstream(dir_ + "/h1/2025-12-01.log")
+        << "2025-12-01T00:00:01.000000Z 192.0.2.1 <38>Dec  1 00:00:01 h1 sshd[7]: Failed "
+           "password for root from 198.51.100.7 port 2222 ssh2\n"
+           "2025-12-01T00:00:02.000000Z 192.0.2.1 <38>Dec  1 00:00:02 h1 cron[7]: Failed "
+           "password for root from 198.51.100.7 port 2222 ssh2\n"
+           "2025-12-01T00:00:03.000000Z 192.0.2.1 <38>Dec  1 00:00:03 h1 sshd[7]: Accepted "
+           "password for bob from 198.51.100.8 port 2222 ssh2\n";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  int Run(SearchCommand c) {
+    c.dir = dir_;
+    c.rules_dir = std::string(KONSEKI_SOURCE_DIR) + "/patterns";
+    out_.str("");
+    err_.str("");
+    return RunSearch(c, out_, err_);
+  }
+  std::string dir_;
+  std::ostringstream out_, err_;
+};
+
+TEST_F(SearchCommandTest, SignUsesTheRulesIncludingTheirProgramFilter) {
+  SearchCommand c;
+  c.sign = "ssh.auth_failure";
+  ASSERT_EQ(Run(c), 0) << err_.str();
+  // The cron line has the same words, but the rule is for sshd only.
+  EXPECT_EQ(out_.str().find("cron["), std::string::npos) << out_.str();
+  EXPECT_NE(out_.str().find("sshd[7]: Failed password"), std::string::npos) << out_.str();
+  c.sign = "ssh.login";
+  ASSERT_EQ(Run(c), 0) << err_.str();
+  EXPECT_NE(out_.str().find("Accepted password for bob"), std::string::npos) << out_.str();
+}
+
+TEST_F(SearchCommandTest, ExitStatusAndErrors) {
+  SearchCommand c;
+  c.patterns = {"no such thing"};
+  EXPECT_EQ(Run(c), 1);
+  c.patterns = {"Accepted", "port 2222"};
+  EXPECT_EQ(Run(c), 0);
+  const std::string out = out_.str();
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 3);
+  c.patterns.clear();
+  c.sign = "no.such.sign";
+  EXPECT_EQ(Run(c), 2);
+  EXPECT_NE(err_.str().find("ssh.auth_failure"), std::string::npos) << err_.str();
+  c.sign.clear();
+  c.patterns = {"x"};
+  c.since = "last tuesday";
+  EXPECT_EQ(Run(c), 2);
+}
+
+}  // namespace
+}  // namespace konseki::app
