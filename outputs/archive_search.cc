@@ -20,6 +20,11 @@ constexpr std::string_view kTimeTemplate = "0000-01-01T00:00:00.000000Z";
 constexpr size_t kTimeLen = kTimeTemplate.size();
 constexpr size_t kChunk = 1 << 20;
 
+// Receive-time order of two archive lines: their fixed-width timestamps.
+bool TimeLess(std::string_view a, std::string_view b) {
+  return a.substr(0, kTimeLen) < b.substr(0, kTimeLen);
+}
+
 std::vector<std::string> Names(const std::string& dir) {
   std::vector<std::string> out;
   if (DIR* d = opendir(dir.c_str())) {
@@ -32,16 +37,27 @@ std::vector<std::string> Names(const std::string& dir) {
   return out;
 }
 
+// Collects the lines holding a match, each once, in scan order. Matches
+// end in increasing order in block mode, so a match ending inside the last
+// recorded line is skipped without a search.
 struct ScanCtx {
-  size_t to = 0;  // exclusive end of the first match, from the scan start
-  bool hit = false;
+  std::string_view text;
+  std::vector<std::pair<size_t, size_t>>* lines;  // [start, end) in text
+  size_t covered = 0;  // end of the last recorded line (its '\n' included)
 };
 
-int OnMatch(unsigned, unsigned long long, unsigned long long to, unsigned, void* ctx) {
-  auto* c = static_cast<ScanCtx*>(ctx);
-  c->to = static_cast<size_t>(to);
-  c->hit = true;
-  return 1;  // stop: the caller reports the line and resumes after it
+int OnMatch(unsigned, unsigned long long, unsigned long long to, unsigned, void* p) {
+  auto* c = static_cast<ScanCtx*>(p);
+  const size_t end = static_cast<size_t>(to);
+  // The line holding the match's last byte (a '\n' belongs to the line it ends).
+  const size_t last = std::min(end > 0 ? end - 1 : 0, c->text.size() - 1);
+  if (last < c->covered) return 0;
+  const size_t start = last == 0 ? 0 : c->text.rfind('\n', last - 1) + 1;
+  size_t stop = c->text.find('\n', last);
+  if (stop == std::string_view::npos) stop = c->text.size();
+  c->lines->emplace_back(start, stop);
+  c->covered = stop + 1;
+  return 0;
 }
 
 }  // namespace
@@ -60,8 +76,9 @@ bool NormalizeSearchTime(std::string_view in, std::string* out) {
 }
 
 struct ArchiveSearch::File {
-  std::string path;  // "host/YYYY-MM-DD.log"
-  std::vector<std::string> hits;
+  std::string path;                             // "host/YYYY-MM-DD.log"
+  std::string arena;                            // matching lines, each with '\n'
+  std::vector<std::pair<size_t, size_t>> hits;  // offset, length in arena
   uint64_t bytes = 0;
   Status status;
 };
@@ -113,8 +130,10 @@ Status ArchiveSearch::ScanFile(File* f, void* scratch) const {
       if ((!since.empty() && ts < since) || (!until.empty() && ts >= until)) return;
     }
     if (options_.filter && !options_.filter(line)) return;
-    f->hits.emplace_back(line);
+    f->hits.emplace_back(f->arena.size(), line.size());
+    f->arena.append(line).push_back('\n');
   };
+  std::vector<std::pair<size_t, size_t>> lines;
   while (true) {
     if (have == buf.size()) buf.resize(buf.size() * 2);  // a line longer than the chunk
     auto n = (*reader)->Read(buf.data() + have, buf.size() - have);
@@ -122,27 +141,24 @@ Status ArchiveSearch::ScanFile(File* f, void* scratch) const {
     const bool eof = *n == 0;
     have += *n;
     f->bytes += *n;
-    size_t end = eof ? have : std::string_view(buf.data(), have).rfind('\n') + 1;
+    const size_t end = eof ? have : std::string_view(buf.data(), have).rfind('\n') + 1;
     if (end == 0 && !eof) continue;  // no complete line yet (rfind npos + 1 == 0)
-    std::string_view text(buf.data(), end);
-    size_t pos = 0;
-    while (pos < text.size()) {
-      size_t line_start = pos;
+    const std::string_view text(buf.data(), end);
+    if (!text.empty()) {
       if (db_ != nullptr) {
-        ScanCtx ctx;
-        hs_scan(db_, text.data() + pos, static_cast<unsigned>(text.size() - pos), 0,
+        lines.clear();
+        ScanCtx ctx{text, &lines};
+        hs_scan(db_, text.data(), static_cast<unsigned>(text.size()), 0,
                 static_cast<hs_scratch_t*>(scratch), OnMatch, &ctx);
-        if (!ctx.hit) break;
-        // The line holding the match's last byte (a '\n' belongs to the line it ends).
-        const size_t match_end = pos + ctx.to;
-        const size_t last = std::min(match_end > pos ? match_end - 1 : pos, text.size() - 1);
-        line_start = last == 0 ? 0 : text.rfind('\n', last - 1) + 1;
-        line_start = std::max(line_start, pos);
+        for (const auto& [a, b] : lines) consider(text.substr(a, b - a));
+      } else {
+        for (size_t pos = 0; pos < text.size();) {
+          size_t nl = text.find('\n', pos);
+          if (nl == std::string_view::npos) nl = text.size();
+          consider(text.substr(pos, nl - pos));
+          pos = nl + 1;
+        }
       }
-      size_t line_end = text.find('\n', line_start);
-      if (line_end == std::string_view::npos) line_end = text.size();
-      consider(text.substr(line_start, line_end - line_start));
-      pos = line_end + 1;
     }
     if (eof) break;
     std::memmove(buf.data(), buf.data() + end, have - end);
@@ -196,18 +212,44 @@ Status ArchiveSearch::Run(const std::function<void(std::string_view)>& out,
     }
     work(scratch[0]);
     for (std::thread& t : pool) t.join();
-    std::vector<std::string_view> merged;
-    for (File& f : files) {
+    // Each file's lines are in receive order (unless write errors reordered
+    // some: then that file is sorted first); a k-way merge keeps the whole
+    // day in order at log2(files) compares per line, far cheaper than a sort.
+    std::vector<std::vector<std::string_view>> runs(files.size());
+    size_t total = 0;
+    for (size_t i = 0; i < files.size(); ++i) {
+      File& f = files[i];
       if (!f.status.ok() && first.ok()) first = f.status;
       stats->bytes += f.bytes;
       ++stats->files;
-      merged.insert(merged.end(), f.hits.begin(), f.hits.end());
+      for (const auto& [off, len] : f.hits)
+        runs[i].push_back(std::string_view(f.arena).substr(off, len));
+      if (!std::is_sorted(runs[i].begin(), runs[i].end(), TimeLess)) {
+        std::stable_sort(runs[i].begin(), runs[i].end(), TimeLess);
+      }
+      total += runs[i].size();
     }
-    std::stable_sort(merged.begin(), merged.end(), [](std::string_view a, std::string_view b) {
-      return a.substr(0, kTimeLen) < b.substr(0, kTimeLen);
-    });
-    for (std::string_view l : merged) out(l);
-    stats->matches += merged.size();
+    using Head = std::pair<std::string_view, size_t>;  // line, run index
+    auto later = [](const Head& a, const Head& b) {
+      return TimeLess(b.first, a.first) || (!TimeLess(a.first, b.first) && a.second > b.second);
+    };
+    std::vector<Head> heap;
+    std::vector<size_t> at(runs.size(), 0);
+    for (size_t i = 0; i < runs.size(); ++i) {
+      if (!runs[i].empty()) heap.emplace_back(runs[i][0], i);
+    }
+    std::make_heap(heap.begin(), heap.end(), later);
+    while (!heap.empty()) {
+      std::pop_heap(heap.begin(), heap.end(), later);
+      const size_t r = heap.back().second;
+      out(heap.back().first);
+      heap.pop_back();
+      if (++at[r] < runs[r].size()) {
+        heap.emplace_back(runs[r][at[r]], r);
+        std::push_heap(heap.begin(), heap.end(), later);
+      }
+    }
+    stats->matches += total;
   }
   for (hs_scratch_t* s : scratch) {
     if (s != nullptr) hs_free_scratch(s);
