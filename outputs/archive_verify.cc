@@ -5,11 +5,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cinttypes>
 #include <cstdio>
 #include <map>
 #include <set>
 #include <string_view>
+#include <thread>
 
 #include "common/clock.h"
 #include "outputs/archive_reader.h"
@@ -95,7 +97,9 @@ class Verifier {
     ReadStream();
     for (auto& [path, fs] : files_) Finish(path, &fs);
     files_.clear();
+    RunBatch();
     CheckUnreferenced();
+    rep_.bytes_hashed = hashed_.load();
     std::sort(rep_.files.begin(), rep_.files.end(),
               [](const FileVerdict& a, const FileVerdict& b) { return a.path < b.path; });
     return std::move(rep_);
@@ -129,6 +133,7 @@ class Verifier {
           ++it;
         }
       }
+      RunBatch();
     }
     if (seal_paths_.empty()) rep_.notes.push_back("no seal stream in " + dir + ": nothing sealed");
   }
@@ -265,12 +270,36 @@ class Verifier {
 
   bool Wanted(const std::string& path) const { return only_.empty() || only_.count(path) > 0; }
 
+  // Queues a file whose records are complete; RunBatch verifies the queue.
   void Finish(const std::string& path, FileState* fs) {
-    if (!Wanted(path)) return;
-    FileVerdict v;
-    v.path = path;
-    VerifyFile(fs, &v);
-    rep_.files.push_back(std::move(v));
+    if (Wanted(path)) batch_.emplace_back(path, std::move(*fs));
+  }
+
+  // Files are independent: hash them on every core. VerifyFile only reads
+  // the Verifier's state (and the atomic byte count), writing its own verdict.
+  void RunBatch() {
+    std::vector<FileVerdict> verdicts(batch_.size());
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+      for (size_t i; (i = next.fetch_add(1)) < batch_.size();) {
+        verdicts[i].path = batch_[i].first;
+        VerifyFile(&batch_[i].second, &verdicts[i]);
+      }
+    };
+    const size_t n =
+        std::min<size_t>(batch_.size(), std::max(1u, std::thread::hardware_concurrency()));
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < n; ++t) pool.emplace_back(work);
+    work();
+    for (std::thread& t : pool) t.join();
+    for (FileVerdict& v : verdicts) rep_.files.push_back(std::move(v));
+    batch_.clear();
+  }
+
+  static std::string& Buf() {
+    thread_local std::string buf;
+    buf.resize(kChunk);
+    return buf;
   }
 
   void VerifyFile(FileState* fs, FileVerdict* v) {
@@ -329,13 +358,13 @@ class Verifier {
   bool HashRange(ArchiveReader* r, const Range& rg, std::string* tail) {
     Sha256Stream sha;
     uint64_t left = rg.end - rg.start;
-    buf_.resize(kChunk);
+    std::string& buf = Buf();
     while (left > 0) {
-      auto n = r->Read(buf_.data(), static_cast<size_t>(std::min<uint64_t>(left, kChunk)));
+      auto n = r->Read(buf.data(), static_cast<size_t>(std::min<uint64_t>(left, kChunk)));
       if (!n.ok() || *n == 0) return false;
-      std::string_view chunk(buf_.data(), *n);
+      std::string_view chunk(buf.data(), *n);
       sha.Update(chunk);
-      rep_.bytes_hashed += *n;
+      hashed_ += *n;
       left -= *n;
       if (chunk.size() >= kTail) {
         tail->assign(chunk.substr(chunk.size() - kTail));
@@ -350,13 +379,13 @@ class Verifier {
   uint64_t CountRest(ArchiveReader* r) {
     uint64_t lines = 0;
     bool partial = false;
-    buf_.resize(kChunk);
+    std::string& buf = Buf();
     while (true) {
-      auto n = r->Read(buf_.data(), kChunk);
+      auto n = r->Read(buf.data(), kChunk);
       if (!n.ok() || *n == 0) break;
-      rep_.bytes_hashed += *n;
-      lines += static_cast<uint64_t>(std::count(buf_.data(), buf_.data() + *n, '\n'));
-      partial = buf_[*n - 1] != '\n';
+      hashed_ += *n;
+      lines += static_cast<uint64_t>(std::count(buf.data(), buf.data() + *n, '\n'));
+      partial = buf[*n - 1] != '\n';
     }
     return lines + partial;
   }
@@ -430,11 +459,11 @@ class Verifier {
     if (!r.ok()) return lines;
     (*r)->Skip(start);
     std::string data;
-    buf_.resize(kChunk);
+    std::string& buf = Buf();
     while (data.size() < max) {
-      auto n = (*r)->Read(buf_.data(), kChunk);
+      auto n = (*r)->Read(buf.data(), kChunk);
       if (!n.ok() || *n == 0) break;
-      data.append(buf_.data(), *n);
+      data.append(buf.data(), *n);
     }
     for (size_t pos = 0; pos < data.size();) {
       size_t nl = data.find('\n', pos);
@@ -496,7 +525,8 @@ class Verifier {
   std::map<std::string, std::vector<LRef>, std::less<>> pending_l_;
   std::map<std::string, FileState> files_;
   std::set<std::string> referenced_;
-  std::string buf_;
+  std::vector<std::pair<std::string, FileState>> batch_;
+  std::atomic<uint64_t> hashed_{0};
 };
 
 std::string Nanos(int64_t ns) { return FormatRfc3339Micros(TimePoint(Duration(ns))); }
