@@ -1,7 +1,5 @@
 #include "app/seal_commands.h"
 
-#include <grp.h>
-#include <pwd.h>
 #include <qrencode.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +10,8 @@
 #include <sstream>
 
 #include "app/config.h"
+#include "app/file_identity.h"
+#include "app/privileges.h"
 #include "outputs/archive_verify.h"
 #include "outputs/seal_key.h"
 #include "outputs/sealer.h"
@@ -21,24 +21,6 @@ namespace {
 
 int64_t UnixNow(const Clock& clock) {
   return std::chrono::duration_cast<std::chrono::seconds>(clock.Now().time_since_epoch()).count();
-}
-
-// The key file must belong to the user konseki drops to (it rewrites it).
-void ChownToServiceUser(const Config& c, const std::string& key_path, std::ostream& err) {
-  if (geteuid() != 0 || c.user.empty()) return;
-  passwd* pw = getpwnam(c.user.c_str());
-  if (pw == nullptr) {
-    err << "konseki: warning: user " << c.user << " unknown; " << key_path << " stays root's\n";
-    return;
-  }
-  gid_t gid = pw->pw_gid;
-  if (!c.group.empty()) {
-    if (group* gr = getgrnam(c.group.c_str())) gid = gr->gr_gid;
-  }
-  const std::string dir = key_path.substr(0, key_path.rfind('/'));
-  if (chown(dir.c_str(), pw->pw_uid, gid) != 0 || chown(key_path.c_str(), pw->pw_uid, gid) != 0) {
-    err << "konseki: warning: cannot give " << key_path << " to " << c.user << "\n";
-  }
 }
 
 // Two rows of modules per text line with Unicode half blocks, quiet zone included.
@@ -90,13 +72,20 @@ int RunSealSetup(const std::string& config_path, const Clock& clock, bool qr_ter
     return 1;
   }
   const std::string key_path = outputs::DefaultSealKeyPath(c->archive_dir);
-  Status st = outputs::SealKeyFile::Create(key_path, *state);
+  Status st;
+  {
+    // The running konseki (as `user:`) rewrites the key at every epoch: create
+    // it as that user, as the server creates its outputs (app/file_identity.h).
+    auto ids = ResolveRunAs(PrivilegeOptions{c->user, c->group, c->chroot, c->allow_root});
+    auto as_user = ids.ok() ? ScopedFileIdentity::Enter(*ids)
+                            : StatusOr<std::unique_ptr<ScopedFileIdentity>>(ids.status());
+    st = as_user.ok() ? outputs::SealKeyFile::Create(key_path, *state) : as_user.status();
+  }
   outputs::WipeSealBytes(&state->key);
   if (!st.ok()) {
     err << "konseki: " << st.message() << "\n";
     return 1;
   }
-  ChownToServiceUser(*c, key_path, err);
   out << "Sealing key written to " << key_path << " (epoch " << vk.epoch_secs << " s, starting "
       << FormatRfc3339Micros(TimePoint(std::chrono::seconds(vk.start_unix))) << ").\n"
       << "Set archive.seal: true and restart konseki to seal the archive.\n"

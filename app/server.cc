@@ -152,7 +152,7 @@ Status Server::OpenOutputs() {
     outputs::SealerOptions so;
     so.archive_dir = config_.archive_dir;
     auto sealer = outputs::Sealer::Open(so, clock_, metrics_);
-    if (!sealer.ok()) return sealer.status();
+    if (!sealer.ok()) return At(config_.Where("archive.seal"), sealer.status());
     sealer_ = std::move(sealer).value();
   }
 

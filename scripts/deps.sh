@@ -5,7 +5,8 @@
 #   scripts/deps.sh build   configure, build and run konseki (scripts/dev run)
 #   scripts/deps.sh test    build + the real peers the tests and benchmarks
 #                           drive: logger, rsyslogd (RELP, TLS), promtool,
-#                           gnutls-cli, openssl, clang (fuzz smoke test).
+#                           gnutls-cli, openssl, clang (fuzz smoke test),
+#                           ripgrep and zstd (bench/archive_search/run).
 #                           The default (scripts/dev test).
 #
 # It never stops, starts or disables a system service. rsyslog and prometheus
@@ -24,6 +25,7 @@ build_packages=(
 )
 test_packages=(
   clang bsdutils rsyslog rsyslog-relp rsyslog-gnutls prometheus gnutls-bin openssl
+  ripgrep zstd
 )
 
 case "${1:-test}" in
