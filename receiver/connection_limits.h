@@ -63,7 +63,8 @@ struct ConnectionLimitOptions {
 //     "max_connections_per_source"  its source was at its cap
 //     "first_frame_timeout"         no frame within first_frame_timeout_secs
 // A new connection that finds no connection to evict (every one is paused by
-// the rate limit) is closed and counted in
+// the rate limit, or the listener is draining for a stop) is closed and
+// counted in
 // konseki_connections_rejected_total{listener,reason="max_connections"}.
 class ConnectionLimits {
  public:
@@ -77,11 +78,18 @@ class ConnectionLimits {
 
   // Decides on a new connection from src (allowed by the allow list) while
   // `conns` are open. kEvictFirst: close *victim first (already counted).
-  // kRefuse: close the new one (already counted).
+  // kRefuse: close the new one (already counted). may_evict = false (a
+  // listener draining for a stop: an open connection may still hold what
+  // its sender sent) refuses instead of evicting.
   template <typename Map>
-  Admission Admit(const SenderAddress& src, const Map& conns, typename Map::key_type* victim) {
+  Admission Admit(const SenderAddress& src, const Map& conns, typename Map::key_type* victim,
+                  bool may_evict = true) {
     const bool source_full = SourceCount(src) >= options_.max_connections_per_source;
     if (!source_full && conns.size() < max_connections_) return Admission::kAdmit;
+    if (!may_evict) {
+      rejected_->Inc();
+      return Admission::kRefuse;
+    }
     const auto* best = static_cast<const typename Map::value_type*>(nullptr);
     for (const auto& entry : conns) {
       const auto& c = *entry.second;

@@ -192,7 +192,7 @@ bool StreamListener::AcceptSome() {
       continue;
     }
     int victim = -1;
-    switch (limits_.Admit(src, conns_, &victim)) {
+    switch (limits_.Admit(src, conns_, &victim, /*may_evict=*/!draining_)) {
       case ConnectionLimits::Admission::kAdmit:
         break;
       case ConnectionLimits::Admission::kEvictFirst:
@@ -232,15 +232,16 @@ bool StreamListener::AcceptSome() {
 }
 
 void StreamListener::BeginStop(StopDrain* drain) {
+  // The rate limit no longer applies: what the senders sent is read now. And
+  // no open connection is evicted for a new one: it may hold unread input.
+  draining_ = true;
   // Connections the kernel completed before the stop may hold all that a
-  // sender sent before closing: take them too.
+  // sender sent before closing: take them too, as far as they fit.
   if (!accept_paused_) {
     while (AcceptSome()) {
     }
   }
   accept_paused_ = false;
-  // The rate limit no longer applies: what the senders sent is read now.
-  draining_ = true;
   std::vector<int> resume;
   resume.swap(paused_);
   for (int fd : resume) {

@@ -516,6 +516,34 @@ TEST_F(TcpListenerTest, StopReadsAllThatSendersWroteAndClosedBeforeIt) {
   for (int c = 0; c < kConns; ++c) ExpectEachExactlyOnce(frames, "c" + std::to_string(c), kPer);
 }
 
+// A connection the kernel queued before the stop must not evict an open one
+// whose input is still unread (the listener was held by backpressure).
+TEST_F(TcpListenerTest, StopDoesNotEvictAnOpenConnectionForOneQueuedBeforeIt) {
+  StreamListenerOptions o;
+  o.max_connections = 1;
+  auto l = Start(kListener, o);
+  ASSERT_NE(l, nullptr);
+  Client a(l->port());
+  ASSERT_TRUE(WaitUntil([&] { return Connections() == 1; }));
+  sink_.SetCapacity(false);
+  const int kCount = 1000;
+  std::string wire;
+  for (int i = 1; i <= kCount; ++i) wire += "<13>held-" + std::to_string(i) + " end\n";
+  ASSERT_TRUE(a.Send(wire));
+  Client queued(l->port());  // in the kernel's accept queue
+  ASSERT_TRUE(queued.connected());
+  l->RequestStop();
+  // The stop took the accept queue once the listen socket refuses.
+  ASSERT_TRUE(WaitUntil([&] { return !Client(l->port()).connected(); }));
+  sink_.SetCapacity(true);
+  a.Close();
+  l->Stop();
+  ExpectEachExactlyOnce(sink_.frames(), "held", kCount);
+  EXPECT_EQ(Metric("konseki_connections_evicted_total",
+                   {{"listener", kListener}, {"reason", "max_connections"}}),
+            0);
+}
+
 TEST_F(TcpListenerTest, ManyConnectionsKeepPerConnectionOrder) {
   StreamListenerOptions o;
   o.limits.max_connections_per_source = 1000;  // all clients share 127.0.0.1
