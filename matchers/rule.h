@@ -15,9 +15,10 @@ namespace konseki::matchers {
 // The fixed sign vocabulary. A rule whose `sign` is not one of these is a
 // load error: consumers (alert routing, dashboards) key on these names.
 inline constexpr std::string_view kSigns[] = {
-    "tcpd.refused", "mail.relay_denied", "crash",          "web.5xx",     "ssh.auth_failure",
-    "ssh.login",    "sudo.violation",    "account.change", "cron.change", "kernel.module",
-    "system.boot",  "syslog.stopped",    "firewall.drop",
+    "tcpd.refused",   "mail.relay_denied", "crash",          "web.5xx",     "ssh.auth_failure",
+    "ssh.login",      "sudo.violation",    "account.change", "cron.change", "kernel.module",
+    "system.boot",    "syslog.stopped",    "firewall.drop",  "su.success",  "system.shutdown",
+    "ssh.key_change", "log.tamper",        "exec.tmp_path",
 };
 
 // True if `sign` is in kSigns.

@@ -44,9 +44,13 @@ const std::map<std::string, SignCounts>& Expected() {
       // grep -c '\] "[^"]*" 5[0-9][0-9] '   (status after the request only)
       {"crowdsec/apache2-logs--apache2-logs.log", {{"web.5xx", 5}}},
       {"crowdsec/nginx_http-logs--nginx_http-logs.log", {{"web.5xx", 4}}},
+      // nginx error log causes of a 502/504: grep -ciE 'while connecting to upstream|
+      //   upstream timed out|prematurely closed|no live upstreams'
+      {"fail2ban/nginx-http-auth", {{"web.5xx", 1}}},
       // grep -c 'type=ANOM_ABEND'
       {"crowdsec/auditd-suid-crash--auditd-suid-crash.log", {{"crash", 1}}},
-      {"wazuh/auditd.ini", {{"crash", 1}}},
+      // syslog.stopped: grep -ciE 'type=DAEMON_(END|ABORT)|audit_enabled=0 |audit_pid=0 '
+      {"wazuh/auditd.ini", {{"crash", 1}, {"syslog.stopped", 2}}},
       // grep -ciE 'kernel: .*(drop|reject|block|deny|denied)[^=]*IN='
       // (the unprefixed and [UFW AUDIT] lines do not say the packet was dropped)
       {"crowdsec/iptables-logs--iptables-logs.log", {{"firewall.drop", 1}}},
@@ -60,28 +64,43 @@ const std::map<std::string, SignCounts>& Expected() {
       //   not allowed because|maximum authentication attempts exceeded|
       //   pam_unix\(sshd:auth\): authentication failure|PAM: Authentication failure|
       //   ROOT LOGIN REFUSED'; ssh.login: grep -c 'sshd.*: Accepted '
+      // Issue #13 added the preauth wordings; the increase per file is
+      //   grep -ciE '(Connection closed by|Disconnected from|Connection reset by)
+      //   (authenticating|invalid) user |Too many authentication failures|
+      //   Received disconnect from .*: ?3: .*Auth (fail|cancel)|Received disconnect
+      //   from .*: ?14: No (supported )?authentication methods|PAM [0-9]+ more
+      //   authentication failures?;' (with the old pattern OR-ed in, minus it):
+      //   sshd-logs +5, fail2ban/sshd +21, OpenSSH_2k +15, wazuh/sshd +2.
       {"crowdsec/ssh-bf--ssh-bf.log", {{"ssh.auth_failure", 6}}},
       {"crowdsec/ssh-time-based-bf--ssh-time-based-bf.log",
        {{"ssh.auth_failure", 14}, {"ssh.login", 1}}},
-      {"crowdsec/sshd-logs--sshd-logs.log", {{"ssh.auth_failure", 8}, {"tcpd.refused", 2}}},
-      {"fail2ban/sshd", {{"ssh.auth_failure", 59}, {"ssh.login", 4}, {"tcpd.refused", 1}}},
-      {"wazuh/sshd.ini", {{"ssh.auth_failure", 35}}},
+      {"crowdsec/sshd-logs--sshd-logs.log", {{"ssh.auth_failure", 13}, {"tcpd.refused", 2}}},
+      {"fail2ban/sshd", {{"ssh.auth_failure", 80}, {"ssh.login", 4}, {"tcpd.refused", 1}}},
+      {"wazuh/sshd.ini", {{"ssh.auth_failure", 37}}},
+      // grep -ciE 'dropbear.*(Bad password attempt|Login attempt for nonexistent user|
+      //   Max auth tries reached)'
+      {"fail2ban/dropbear", {{"ssh.auth_failure", 10}}},
       // grep -c 'sshd(pam_unix)\[[0-9]*\]: authentication failure'
       // system.boot: grep -cE 'kernel: Linux version|syslogd startup succeeded'
       {"loghub/Linux_2k.log", {{"ssh.auth_failure", 489}, {"system.boot", 2}}},
       // 494 pam_unix + 524 "Failed <method> for" (2 inside "message repeated") + 113
       // "Invalid user": grep -cE 'sshd\[[0-9]+\]: (Failed [a-z]+ for |Invalid user |
       //   pam_unix\(sshd:auth\): authentication failure|message repeated [0-9]+ times: \[ Failed)'
-      {"loghub/OpenSSH_2k.log", {{"ssh.auth_failure", 1131}, {"ssh.login", 1}}},
+      {"loghub/OpenSSH_2k.log", {{"ssh.auth_failure", 1146}, {"ssh.login", 1}}},
       // grep -c 'refused connect from'; xinetd: grep -c 'FAIL: .* libwrap'
       {"crowdsec/sshd-refused-conn--sshd-refused-conn.log", {{"tcpd.refused", 1}}},
       // this file's lines have no syslog header ("srv sshd[1]: ..."): the parser
       // finds no program, so only the program-independent tcpd rule can fire.
       {"fail2ban/sshd-journal", {{"tcpd.refused", 1}}},
       {"fail2ban/xinetd-fail", {{"tcpd.refused", 1}}},
-      // grep -cE 'sudo: .*(NOT in sudoers|incorrect password attempt)'; su: 'BAD SU|FAILED SU'
+      // grep -cE 'sudo: .*(NOT in sudoers|incorrect password attempt)'; su failures:
+      //   grep -ciE 'BAD SU|FAILED SU|su(\(pam_unix\))?\[[0-9]+\]: (authentication failure|failed:
+      //   )'
+      // su.success: grep -ciE 'su: [a-z]+ to [a-z]+ on /dev/' (root's own su
+      //   sessions, "by (uid=0)", are not su.success)
       {"wazuh/sudo.ini", {{"sudo.violation", 3}}},
-      {"wazuh/su.ini", {{"sudo.violation", 1}}},
+      {"wazuh/su.ini", {{"sudo.violation", 4}, {"su.success", 1}}},
+      {"wazuh/pam.ini", {{"sudo.violation", 1}}},
   };
   return *expected;
 }
@@ -263,9 +282,16 @@ TEST(RuleFalsePositiveTest, Fail2banNonFailuresRaiseNothingUnlessTheyAreOurSigns
   // forgives when a later login succeeds, and "User root not allowed because
   // account is locked", skipped by fail2ban only because it names no source
   // to ban (each is still an ssh.auth_failure).
-  const std::vector<std::string> ours = {"Accepted ", "Failed publickey for",
+  // Also the preauth wordings added for issue #13 (fail2ban's normal mode
+  // skips them as repeats of a failure it already counted) and an nginx
+  // upstream error (a 502 cause, not an auth failure for fail2ban).
+  const std::vector<std::string> ours = {"Accepted ",
+                                         "Failed publickey for",
                                          "pam_unix(sshd:auth): authentication failure",
-                                         "not allowed because account is locked"};
+                                         "not allowed because account is locked",
+                                         "Too many authentication failures",
+                                         "Disconnected from authenticating user",
+                                         "while connecting to upstream"};
   static const std::regex kFalse(R"re(^# failJSON:.*"match": *false)re");
   std::vector<std::string> lines;
   for (const fs::directory_entry& e : fs::directory_iterator(kCorpus + "/fail2ban")) {
@@ -287,7 +313,9 @@ TEST(RuleFalsePositiveTest, Fail2banNonFailuresRaiseNothingUnlessTheyAreOurSigns
       next_is_false = false;
     }
   }
-  ASSERT_GT(lines.size(), 70u);  // 76 when written: the guard only catches a broken reader
+  // 73 before issue #13's exclusions above, 65 after: the guard only
+  // catches a broken reader.
+  ASSERT_GT(lines.size(), 60u);
   EXPECT_THAT(Hits(lines), ::testing::IsEmpty());
 }
 

@@ -1,0 +1,87 @@
+// Per-sign recall and precision of the shipped packs on an evaluation set of
+// lines written the way the daemons write them (testdata/sign_eval.tsv, see
+// its header for where the lines come from). Every line of a sign must raise
+// exactly one alert, of that sign; every benign line must raise nothing.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "matchers/rule_loader.h"
+#include "matchers/rule_set.h"
+#include "receiver/parser.h"
+
+namespace konseki::matchers {
+namespace {
+
+const std::string kEvalFile =
+    std::string(KONSEKI_SOURCE_DIR) + "/tests/matchers/testdata/sign_eval.tsv";
+const std::string kPatterns = std::string(KONSEKI_SOURCE_DIR) + "/patterns";
+
+struct EvalRow {
+  std::string sign;  // "-" for a benign line
+  std::string line;
+  int line_no = 0;
+};
+
+std::vector<EvalRow> ReadEvalSet() {
+  std::vector<EvalRow> rows;
+  std::ifstream in(kEvalFile);
+  std::string text;
+  for (int n = 1; std::getline(in, text); ++n) {
+    if (text.empty() || text[0] == '#') continue;
+    const size_t tab = text.find('\t');
+    if (tab == std::string::npos) continue;
+    rows.push_back({text.substr(0, tab), text.substr(tab + 1), n});
+  }
+  return rows;
+}
+
+TEST(RuleSignEvalTest, EverySignLineHitsItsSignAndBenignLinesHitNothing) {
+  const std::vector<EvalRow> rows = ReadEvalSet();
+  ASSERT_GT(rows.size(), 150u) << "cannot read " << kEvalFile;
+  StatusOr<std::vector<Rule>> rules = LoadRuleDir(kPatterns);
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  auto set = RuleSet::Compile(std::move(rules).value());
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  auto scratch = (*set)->NewScratch();
+  ASSERT_TRUE(scratch.ok());
+
+  const receiver::Parser parser;
+  Message msg;
+  std::vector<RuleHit> hits;
+  std::map<std::string, std::pair<int, int>> per_sign;  // sign -> {right, total}
+  for (const EvalRow& row : rows) {
+    parser.Parse(row.line, TimePoint(std::chrono::seconds(1'767'225'600)), &msg);
+    (*set)->Match(msg, **scratch, &hits);
+    std::string got;
+    for (const RuleHit& h : hits)
+      got += (got.empty() ? "" : ", ") + h.rule->id + " (" + h.rule->sign + ")";
+    auto& [right, total] = per_sign[row.sign];
+    ++total;
+    if (row.sign == "-") {
+      EXPECT_TRUE(hits.empty()) << "benign line " << row.line_no << " raised " << got << "\n  "
+                                << row.line;
+      if (hits.empty()) ++right;
+      continue;
+    }
+    const bool ok = hits.size() == 1 && hits[0].rule->sign == row.sign;
+    EXPECT_TRUE(ok) << "line " << row.line_no << " wants " << row.sign << ", got "
+                    << (got.empty() ? "nothing" : got) << "\n  " << row.line;
+    if (ok) ++right;
+  }
+  for (const auto& [sign, counts] : per_sign) {
+    std::cout << "  " << sign << ": " << counts.first << "/" << counts.second << "\n";
+  }
+  // Every fixed sign has lines in the set, so a sign cannot silently lose
+  // all its rules.
+  for (std::string_view sign : kSigns) {
+    EXPECT_GE(per_sign[std::string(sign)].second, 3) << "too few lines for " << sign;
+  }
+}
+
+}  // namespace
+}  // namespace konseki::matchers
