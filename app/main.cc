@@ -173,7 +173,14 @@ int main(int argc, char** argv) {
   test_rules->add_option("--rules", test_opts.rules_dir,
                          "rule pack folder (default: the bundled packs)");
   test_rules->add_flag("--json", test_opts.json, "one JSON object per match");
-  test_rules->add_option("FILE", test_opts.files, "log files")->required();
+  test_rules->add_flag("--summary", test_opts.summary, "only the counts per rule and sign");
+  test_rules->add_flag("--missed", test_opts.missed, "print the lines that matched no rule");
+  test_rules->add_option("--program", test_opts.missed_program,
+                         "with --missed: only lines of this program");
+  konseki::matchers::ExplainOptions explain_opts;
+  test_rules->add_option("--explain", explain_opts.line,
+                         "show how one LINE is parsed and which rules it hits (no FILE)");
+  test_rules->add_option("FILE", test_opts.files, "log files (- for standard input)");
 
   auto* seal_setup = app.add_subcommand(
       "seal-setup", "Create the archive's sealing key; print the verification key (last line)");
@@ -247,6 +254,11 @@ int main(int argc, char** argv) {
   if (*check_rules) {
     return konseki::matchers::RunCheckRules(
         rules_dir.empty() ? konseki::matchers::DefaultRulesDir() : rules_dir, std::cout, std::cerr);
+  }
+  if (*test_rules && !explain_opts.line.empty()) {
+    explain_opts.rules_dir = test_opts.rules_dir;
+    explain_opts.json = test_opts.json;
+    return konseki::matchers::RunExplain(explain_opts, std::cout, std::cerr);
   }
   if (*test_rules) return konseki::matchers::RunTestRules(test_opts, std::cout, std::cerr);
   return Run(config_path);

@@ -1,6 +1,8 @@
 #include "matchers/rule_tool.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -8,6 +10,7 @@
 
 #include "matchers/rule_loader.h"
 #include "matchers/rule_set.h"
+#include "receiver/parse_issue.h"
 #include "receiver/parser.h"
 
 namespace konseki::matchers {
@@ -97,6 +100,153 @@ void AppendJsonString(std::string_view s, std::string* out) {
   out->push_back('"');
 }
 
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+void AppendJsonFields(const std::vector<std::pair<std::string, std::string>>& fields,
+                      std::string* json) {
+  *json += '{';
+  bool first = true;
+  for (const auto& [k, v] : fields) {
+    if (!first) *json += ',';
+    first = false;
+    AppendJsonString(k, json);
+    *json += ':';
+    AppendJsonString(v, json);
+  }
+  *json += '}';
+}
+
+// One test-rules match as a JSON line.
+void AppendMatchJson(const std::string& file, uint64_t line_no, const Message& msg,
+                     const RuleHit& h, std::string* json) {
+  json->clear();
+  *json += "{\"file\":";
+  AppendJsonString(file, json);
+  *json += ",\"line\":" + std::to_string(line_no) + ",\"rule\":";
+  AppendJsonString(h.rule->id, json);
+  *json += ",\"sign\":";
+  AppendJsonString(h.rule->sign, json);
+  *json += ",\"severity\":";
+  AppendJsonString(SeverityName(h.rule->severity), json);
+  *json += ",\"host\":";
+  AppendJsonString(msg.hostname, json);
+  *json += ",\"program\":";
+  AppendJsonString(msg.app_name, json);
+  *json += ",\"fields\":";
+  AppendJsonFields(h.fields, json);
+  *json += "}\n";
+}
+
+// Counts kept by test-rules for its summary.
+struct TestRulesCounts {
+  uint64_t lines_read = 0, lines_skipped = 0, lines_matched = 0, lines_missed = 0;
+  uint64_t total_hits = 0;
+  std::map<const Rule*, uint64_t> per_rule;
+};
+
+void PrintTestRulesSummary(const TestRulesCounts& c, const RuleSet& rules, const std::string& dir,
+                           bool missed, std::ostream& summary) {
+  summary << "\nLines: " << c.lines_read << " read, " << c.lines_skipped
+          << " skipped (empty or #), " << c.lines_matched << " matched, " << c.total_hits
+          << " matches";
+  if (missed) summary << ", " << c.lines_missed << " missed shown";
+  summary << "\nRules (" << rules.rules().size() << " loaded from " << dir << "):\n";
+  std::map<std::string, uint64_t> per_sign;
+  for (const Rule& r : rules.rules()) {
+    auto it = c.per_rule.find(&r);
+    if (it == c.per_rule.end()) continue;
+    summary << "  " << it->second << "\t" << r.id << " [" << r.sign << "]\n";
+    per_sign[r.sign] += it->second;
+  }
+  summary << "Signs:\n";
+  for (const auto& [sign, n] : per_sign) summary << "  " << n << "\t" << sign << "\n";
+}
+
+// Opens `file` ("-": standard input); on failure says why (errno text).
+std::istream* OpenInput(const std::string& file, std::ifstream* in, std::string* error) {
+  if (file == "-") return &std::cin;
+  errno = 0;
+  in->open(file, std::ios::binary);
+  if (!*in) {
+    *error = "cannot open " + file + ": " + std::strerror(errno != 0 ? errno : ENOENT);
+    return nullptr;
+  }
+  return in;
+}
+
+// --explain: how one line was read, then what it hit.
+std::string ExplainText(const Message& msg, const std::vector<RuleHit>& hits) {
+  std::string s;
+  s += "format:          " + std::string(receiver::MessageFormatName(msg.format));
+  s += "\nparse issue:     " + std::string(receiver::ParseIssueName(msg.issue));
+  s += "\npri:             ";
+  s += msg.pri < 0 ? std::string("none (facility 1, severity 5 assumed)")
+                   : std::to_string(msg.pri) + " (facility " + std::to_string(msg.facility()) +
+                         ", severity " + std::to_string(msg.severity()) + ")";
+  s += "\ntime:            " + FormatRfc3339Micros(msg.timestamp);
+  if (!msg.has_timestamp) s += " (none in the header: the receive time)";
+  s += "\nhost:            " + std::string(msg.hostname);
+  s += "\nprogram:         " + std::string(msg.app_name);
+  s += "\npid:             " + std::string(msg.procid);
+  s += "\nmsgid:           " + std::string(msg.msgid);
+  s += "\nstructured data: " + std::string(msg.structured_data);
+  s += "\nmessage:         " + std::string(msg.msg);
+  s += "\nrules:           " + std::to_string(hits.size()) + " match" +
+       (hits.size() == 1 ? "" : "es") + "\n";
+  for (const RuleHit& h : hits) {
+    s += "  " + h.rule->id + " [" + h.rule->sign + "] " +
+         std::string(SeverityName(h.rule->severity)) + ": " + FieldsText(h.fields) + "\n";
+  }
+  return s;
+}
+
+std::string ExplainJson(const Message& msg, const std::vector<RuleHit>& hits) {
+  std::string s = "{\"format\":";
+  AppendJsonString(receiver::MessageFormatName(msg.format), &s);
+  s += ",\"issue\":";
+  AppendJsonString(receiver::ParseIssueName(msg.issue), &s);
+  if (msg.pri < 0) {
+    s += ",\"pri\":null";
+  } else {
+    s += ",\"pri\":" + std::to_string(msg.pri) + ",\"facility\":" + std::to_string(msg.facility()) +
+         ",\"severity\":" + std::to_string(msg.severity());
+  }
+  s += ",\"time\":";
+  AppendJsonString(FormatRfc3339Micros(msg.timestamp), &s);
+  s += std::string(",\"time_from_header\":") + (msg.has_timestamp ? "true" : "false");
+  const std::pair<const char*, std::string_view> parts[] = {
+      {"host", msg.hostname},
+      {"program", msg.app_name},
+      {"pid", msg.procid},
+      {"msgid", msg.msgid},
+      {"structured_data", msg.structured_data},
+      {"message", msg.msg}};
+  for (const auto& [key, value] : parts) {
+    s += ",\"" + std::string(key) + "\":";
+    AppendJsonString(value, &s);
+  }
+  s += ",\"matches\":[";
+  for (size_t i = 0; i < hits.size(); ++i) {
+    if (i > 0) s += ',';
+    s += "{\"rule\":";
+    AppendJsonString(hits[i].rule->id, &s);
+    s += ",\"sign\":";
+    AppendJsonString(hits[i].rule->sign, &s);
+    s += ",\"severity\":";
+    AppendJsonString(SeverityName(hits[i].rule->severity), &s);
+    s += ",\"fields\":";
+    AppendJsonFields(hits[i].fields, &s);
+    s += '}';
+  }
+  s += "]}\n";
+  return s;
+}
+
 }  // namespace
 
 int RunCheckRules(const std::string& dir, std::ostream& out, std::ostream& err) {
@@ -181,63 +331,49 @@ int RunTestRules(const TestRulesOptions& opts, std::ostream& out, std::ostream& 
   }
   const receiver::Parser parser;
   const RuleSet& rules = **set;
-  std::map<const Rule*, uint64_t> per_rule;
-  uint64_t lines_read = 0, lines_skipped = 0, lines_matched = 0, total_hits = 0;
+  const bool print_matches = !opts.summary && !opts.missed;
+  TestRulesCounts counts;
   Message msg;
   std::vector<RuleHit> hits;
-  std::string line, json;
+  std::string line, json, error;
 
   for (const std::string& file : opts.files) {
     std::ifstream in;
-    std::istream* is = &std::cin;
-    if (file != "-") {
-      in.open(file, std::ios::binary);
-      if (!in) {
-        err << "test-rules: cannot open " << file << "\n";
-        return 1;
-      }
-      is = &in;
+    std::istream* is = OpenInput(file, &in, &error);
+    if (is == nullptr) {
+      err << "test-rules: " << error << "\n";
+      return 1;
     }
     uint64_t line_no = 0;
     while (std::getline(*is, line)) {
       ++line_no;
       if (opts.progress_every_lines > 0 && line_no % opts.progress_every_lines == 0) {
-        err << "test-rules: " << file << ": " << line_no << " lines, " << total_hits
+        err << "test-rules: " << file << ": " << line_no << " lines, " << counts.total_hits
             << " matches so far\n";
       }
       if (!line.empty() && line.back() == '\r') line.pop_back();
       if (line.empty() || line[0] == '#') {
-        ++lines_skipped;
+        ++counts.lines_skipped;
         continue;
       }
-      ++lines_read;
+      ++counts.lines_read;
       parser.Parse(line, kExampleReceived, &msg);
       rules.Match(msg, **scratch, &hits);
-      if (hits.empty()) continue;
-      ++lines_matched;
+      if (hits.empty()) {
+        if (opts.missed &&
+            (opts.missed_program.empty() || EqualsIgnoreCase(msg.app_name, opts.missed_program))) {
+          ++counts.lines_missed;
+          out << file << ":" << line_no << ": " << line << "\n";
+        }
+        continue;
+      }
+      ++counts.lines_matched;
       for (const RuleHit& h : hits) {
-        ++total_hits;
-        ++per_rule[h.rule];
+        ++counts.total_hits;
+        ++counts.per_rule[h.rule];
+        if (!print_matches) continue;
         if (opts.json) {
-          json.clear();
-          json += "{\"file\":";
-          AppendJsonString(file, &json);
-          json += ",\"line\":" + std::to_string(line_no) + ",\"rule\":";
-          AppendJsonString(h.rule->id, &json);
-          json += ",\"sign\":";
-          AppendJsonString(h.rule->sign, &json);
-          json += ",\"severity\":";
-          AppendJsonString(SeverityName(h.rule->severity), &json);
-          json += ",\"fields\":{";
-          bool first = true;
-          for (const auto& [k, v] : h.fields) {
-            if (!first) json += ',';
-            first = false;
-            AppendJsonString(k, &json);
-            json += ':';
-            AppendJsonString(v, &json);
-          }
-          json += "}}\n";
+          AppendMatchJson(file, line_no, msg, h, &json);
           out << json;
         } else {
           out << file << ":" << line_no << ": " << h.rule->id << " [" << h.rule->sign << "] "
@@ -246,20 +382,32 @@ int RunTestRules(const TestRulesOptions& opts, std::ostream& out, std::ostream& 
       }
     }
     if (in.is_open() && in.bad()) {
-      err << "test-rules: read error in " << file << "\n";
+      err << "test-rules: read error in " << file << ": " << std::strerror(errno) << "\n";
       return 1;
     }
   }
+  PrintTestRulesSummary(counts, rules, dir, opts.missed, opts.json || opts.missed ? err : out);
+  return 0;
+}
 
-  std::ostream& summary = opts.json ? err : out;
-  summary << "\nLines: " << lines_read << " read, " << lines_skipped << " skipped (empty or #), "
-          << lines_matched << " matched, " << total_hits << " matches\n";
-  summary << "Rules (" << rules.rules().size() << " loaded from " << dir << "):\n";
-  for (const Rule& r : rules.rules()) {
-    auto it = per_rule.find(&r);
-    if (it == per_rule.end()) continue;
-    summary << "  " << it->second << "\t" << r.id << " [" << r.sign << "]\n";
+int RunExplain(const ExplainOptions& opts, std::ostream& out, std::ostream& err) {
+  const std::string dir = opts.rules_dir.empty() ? DefaultRulesDir() : opts.rules_dir;
+  StatusOr<std::shared_ptr<const RuleSet>> set = LoadAndCompile(dir);
+  if (!set.ok()) {
+    err << "test-rules: " << set.status().message() << "\n";
+    return 1;
   }
+  StatusOr<std::unique_ptr<RuleSet::Scratch>> scratch = (*set)->NewScratch();
+  if (!scratch.ok()) {
+    err << "test-rules: " << scratch.status().message() << "\n";
+    return 1;
+  }
+  const receiver::Parser parser;
+  Message msg;
+  parser.Parse(opts.line, kExampleReceived, &msg);
+  std::vector<RuleHit> hits;
+  (*set)->Match(msg, **scratch, &hits);
+  out << (opts.json ? ExplainJson(msg, hits) : ExplainText(msg, hits));
   return 0;
 }
 

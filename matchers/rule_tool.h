@@ -24,7 +24,7 @@ struct TestRulesOptions {
   // Rule packs to load; empty means DefaultRulesDir().
   std::string rules_dir;
   // One JSON object per match on `out` (keys: file, line, rule, sign,
-  // severity, fields) instead of text; the summary then goes to `err` so
+  // severity, host, program, fields) instead of text; the summary then goes to `err` so
   // `out` stays pure JSON Lines.
   bool json = false;
   // Log files as rsyslog / syslog-ng write them, or raw RFC 5424 / RFC 3164
@@ -33,6 +33,14 @@ struct TestRulesOptions {
   std::vector<std::string> files;
   // A progress line on `err` every this many lines of a file (0: never).
   uint64_t progress_every_lines = 1 << 18;
+  // Only the summary (counts per rule and per sign), fail2ban-regex style:
+  // no line per match.
+  bool summary = false;
+  // Print the lines that matched no rule (instead of the matches), to find
+  // gaps in the packs; with `missed_program` non-empty, only the lines whose
+  // parsed program (RFC 3164 TAG, RFC 5424 APP-NAME) equals it, ignoring case.
+  bool missed = false;
+  std::string missed_program{};
 };
 
 // Runs every line of every file through the Parser and the RuleSet, like
@@ -40,6 +48,18 @@ struct TestRulesOptions {
 // lines read, lines skipped), with progress on `err` for large files.
 // Returns 0 on success (matches or not), 1 on a rule or file error.
 int RunTestRules(const TestRulesOptions& opts, std::ostream& out, std::ostream& err);
+
+struct ExplainOptions {
+  std::string rules_dir;  // empty: DefaultRulesDir()
+  std::string line;       // one log line, as a sender or a log file has it
+  bool json = false;      // one JSON object instead of text
+};
+
+// Shows how `line` is parsed (format, parse issue, PRI with facility and
+// severity, time, host, program, pid, msgid, structured data, message) and
+// every rule it hits with the extracted fields. Returns 0, or 1 when the
+// rules do not load.
+int RunExplain(const ExplainOptions& opts, std::ostream& out, std::ostream& err);
 
 }  // namespace konseki::matchers
 

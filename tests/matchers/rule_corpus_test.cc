@@ -197,7 +197,8 @@ TEST_F(RuleCorpusTest, JsonLineNumbersPointAtTheLineInTheOriginalFile) {
   ASSERT_EQ(RunTestRules(opts, out, err), 0) << err.str();
   EXPECT_EQ(out.str(), "{\"file\":\"" + path + "\",\"line\":" + std::to_string(libwrap_line) +
                            ",\"rule\":\"tcpd.xinetd_libwrap_fail\",\"sign\":\"tcpd.refused\","
-                           "\"severity\":\"low\",\"fields\":{\"service\":\"amanda\",\"src_ip\":"
+                           "\"severity\":\"low\",\"host\":\"backup\",\"program\":\"xinetd\","
+                           "\"fields\":{\"service\":\"amanda\",\"src_ip\":"
                            "\"198.51.100.223\"}}\n");
 }
 

@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -146,12 +147,14 @@ TEST(RunTestRulesTest, JsonModeWritesOneEscapedObjectPerMatch) {
   EXPECT_EQ(out.str(),
             "{\"file\":\"" + escaped_file +
                 "\",\"line\":1,\"rule\":\"sshd.invalid_user\",\"sign\":\"ssh.auth_failure\","
-                "\"severity\":\"medium\",\"fields\":{\"user\":\"we\\\"ird\\\\\\u0001\\ufffd\","
+                "\"severity\":\"medium\",\"host\":\"bar\",\"program\":\"sshd\","
+                "\"fields\":{\"user\":\"we\\\"ird\\\\\\u0001\\ufffd\","
                 "\"src_ip\":\"192.0.2.9\",\"port\":\"7\"}}\n"
                 "{\"file\":\"" +
                 escaped_file +
                 "\",\"line\":3,\"rule\":\"sshd.invalid_user\",\"sign\":\"ssh.auth_failure\","
-                "\"severity\":\"medium\",\"fields\":{\"user\":\"caf\xc3\xa9\","
+                "\"severity\":\"medium\",\"host\":\"bar\",\"program\":\"sshd\","
+                "\"fields\":{\"user\":\"caf\xc3\xa9\","
                 "\"src_ip\":\"192.0.2.10\"}}\n");
   EXPECT_THAT(err.str(), HasSubstr("Lines: 3 read"));
 }
@@ -178,13 +181,120 @@ TEST(RunTestRulesTest, MissingFileAndMissingRulesAreErrors) {
   opts.rules_dir = kPatterns;
   opts.files = {"/nonexistent/konseki.log"};
   EXPECT_EQ(RunTestRules(opts, out, err), 1);
-  EXPECT_THAT(err.str(), HasSubstr("cannot open /nonexistent/konseki.log"));
+  EXPECT_THAT(err.str(), HasSubstr("cannot open /nonexistent/konseki.log: No such file"));
 
   opts.rules_dir = "/nonexistent/patterns";
   std::ostringstream out2, err2;
   EXPECT_EQ(RunTestRules(opts, out2, err2), 1);
   EXPECT_THAT(err2.str(), HasSubstr("/nonexistent/patterns"));
   EXPECT_THAT(out2.str(), Not(HasSubstr("Lines:")));
+}
+
+TEST(RunTestRulesTest, UnreadableFileSaysPermissionDenied) {
+  if (geteuid() == 0) GTEST_SKIP() << "root reads any file";
+  TempDir dir;
+  const std::string log = dir.Write("secret.log", "x\n");
+  std::filesystem::permissions(log, std::filesystem::perms::none);
+  TestRulesOptions opts;
+  opts.rules_dir = kPatterns;
+  opts.files = {log};
+  std::ostringstream out, err;
+  EXPECT_EQ(RunTestRules(opts, out, err), 1);
+  EXPECT_THAT(err.str(), HasSubstr("cannot open " + log + ": Permission denied"));
+}
+
+// Two sshd failures, one sshd line nothing matches, one cron line nothing
+// matches, one sudo violation.
+std::string WriteMixedLog(const TempDir& dir) {
+  return dir.Write("mixed.log",
+                   "Mar  7 18:53:20 bar sshd[1]: Failed password for root from 192.0.2.1 port 22 "
+                   "ssh2\n"
+                   "Mar  7 18:53:21 bar sshd[1]: Server listening on 0.0.0.0 port 22.\n"
+                   "Mar  7 18:53:22 bar CRON[2]: (root) CMD (run-parts /etc/cron.hourly)\n"
+                   "Mar  7 18:53:23 bar sshd[3]: Invalid user x from 192.0.2.9 port 1\n"
+                   "Mar  7 18:53:24 bar sudo:  eve : user NOT in sudoers ; TTY=pts/1 ; PWD=/ ; "
+                   "USER=root ; COMMAND=/bin/sh\n");
+}
+
+TEST(RunTestRulesTest, SummaryPrintsOnlyCountsPerRuleAndSign) {
+  TempDir dir;
+  TestRulesOptions opts;
+  opts.rules_dir = kPatterns;
+  opts.files = {WriteMixedLog(dir)};
+  opts.summary = true;
+  std::ostringstream out, err;
+  ASSERT_EQ(RunTestRules(opts, out, err), 0) << err.str();
+  EXPECT_THAT(out.str(), Not(HasSubstr("mixed.log:")));
+  EXPECT_THAT(out.str(), HasSubstr("Lines: 5 read, 0 skipped (empty or #), 3 matched, 3 matches"));
+  EXPECT_THAT(out.str(), HasSubstr("  1\tsshd.failed_auth [ssh.auth_failure]\n"));
+  EXPECT_THAT(out.str(), HasSubstr("Signs:\n  2\tssh.auth_failure\n  1\tsudo.violation\n"));
+}
+
+TEST(RunTestRulesTest, MissedPrintsTheUnmatchedLinesOptionallyOfOneProgram) {
+  TempDir dir;
+  const std::string log = WriteMixedLog(dir);
+  TestRulesOptions opts;
+  opts.rules_dir = kPatterns;
+  opts.files = {log};
+  opts.missed = true;
+  std::ostringstream out, err;
+  ASSERT_EQ(RunTestRules(opts, out, err), 0) << err.str();
+  EXPECT_EQ(out.str(), log +
+                           ":2: Mar  7 18:53:21 bar sshd[1]: Server listening on 0.0.0.0 port "
+                           "22.\n" +
+                           log +
+                           ":3: Mar  7 18:53:22 bar CRON[2]: (root) CMD (run-parts "
+                           "/etc/cron.hourly)\n");
+  EXPECT_THAT(err.str(), HasSubstr("2 missed shown"));
+
+  opts.missed_program = "cron";  // the TAG is "CRON": compared ignoring case
+  std::ostringstream out2, err2;
+  ASSERT_EQ(RunTestRules(opts, out2, err2), 0) << err2.str();
+  EXPECT_EQ(out2.str(), log +
+                            ":3: Mar  7 18:53:22 bar CRON[2]: (root) CMD (run-parts "
+                            "/etc/cron.hourly)\n");
+}
+
+TEST(RunExplainTest, TextShowsTheParsedHeaderAndEachMatchWithFields) {
+  ExplainOptions opts;
+  opts.rules_dir = kPatterns;
+  opts.line =
+      "<38>Mar  7 18:53:20 bar sshd[1556]: Failed password for root from 192.0.2.1 "
+      "port 22 ssh2";
+  std::ostringstream out, err;
+  ASSERT_EQ(RunExplain(opts, out, err), 0) << err.str();
+  EXPECT_THAT(out.str(), HasSubstr("format:          rfc3164\n"));
+  EXPECT_THAT(out.str(), HasSubstr("pri:             38 (facility 4, severity 6)\n"));
+  EXPECT_THAT(out.str(), HasSubstr("host:            bar\n"));
+  EXPECT_THAT(out.str(), HasSubstr("program:         sshd\n"));
+  EXPECT_THAT(out.str(), HasSubstr("pid:             1556\n"));
+  EXPECT_THAT(out.str(), HasSubstr("message:         Failed password for root from"));
+  EXPECT_THAT(out.str(),
+              HasSubstr("rules:           1 match\n  sshd.failed_auth [ssh.auth_failure] "
+                        "medium: method=password user=root src_ip=192.0.2.1 port=22"));
+}
+
+TEST(RunExplainTest, JsonHasEveryParsedPartAndNullPriWithoutOne) {
+  ExplainOptions opts;
+  opts.rules_dir = kPatterns;
+  opts.json = true;
+  opts.line =
+      "<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 "
+      "[exampleSDID@32473 iut=\"3\"] An application event";
+  std::ostringstream out, err;
+  ASSERT_EQ(RunExplain(opts, out, err), 0) << err.str();
+  EXPECT_EQ(out.str(),
+            "{\"format\":\"rfc5424\",\"issue\":\"none\",\"pri\":165,\"facility\":20,"
+            "\"severity\":5,\"time\":\"2003-10-11T22:14:15.003000Z\",\"time_from_header\":true,"
+            "\"host\":\"mymachine.example.com\",\"program\":\"evntslog\",\"pid\":\"\","
+            "\"msgid\":\"ID47\",\"structured_data\":\"[exampleSDID@32473 iut=\\\"3\\\"]\","
+            "\"message\":\"An application event\",\"matches\":[]}\n");
+
+  opts.line = "plain text";
+  std::ostringstream out2, err2;
+  ASSERT_EQ(RunExplain(opts, out2, err2), 0) << err2.str();
+  EXPECT_THAT(out2.str(),
+              HasSubstr("\"format\":\"unparsed\",\"issue\":\"no_header\",\"pri\":null,"));
 }
 
 }  // namespace
