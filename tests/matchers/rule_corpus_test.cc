@@ -50,7 +50,8 @@ const std::map<std::string, SignCounts>& Expected() {
       // grep -c 'type=ANOM_ABEND'
       {"crowdsec/auditd-suid-crash--auditd-suid-crash.log", {{"crash", 1}}},
       // syslog.stopped: grep -ciE 'type=DAEMON_(END|ABORT)|audit_enabled=0 |audit_pid=0 '
-      {"wazuh/auditd.ini", {{"crash", 1}, {"syslog.stopped", 2}}},
+      // account.change: grep -ciE 'type=ACCT_(UN)?LOCK .*op=(un)?locked-password'
+      {"wazuh/auditd.ini", {{"crash", 1}, {"syslog.stopped", 2}, {"account.change", 2}}},
       // grep -ciE 'kernel: .*(drop|reject|block|deny|denied)[^=]*IN='
       // (the unprefixed and [UFW AUDIT] lines do not say the packet was dropped)
       {"crowdsec/iptables-logs--iptables-logs.log", {{"firewall.drop", 1}}},
@@ -70,13 +71,21 @@ const std::map<std::string, SignCounts>& Expected() {
       //   Received disconnect from .*: ?3: .*Auth (fail|cancel)|Received disconnect
       //   from .*: ?14: No (supported )?authentication methods|PAM [0-9]+ more
       //   authentication failures?;' (with the old pattern OR-ed in, minus it):
-      //   sshd-logs +5, fail2ban/sshd +21, OpenSSH_2k +15, wazuh/sshd +2.
+      //   sshd-logs +5, fail2ban/sshd +21, OpenSSH_2k +15, wazuh/sshd +2; then
+      //   grep -ciE 'PAM: User not known to the underlying|\(pam_unix\) authentication
+      //   failure|Change of username or service not allowed': fail2ban/sshd +2,
+      //   wazuh/sshd +1; then grep -ciE 'PAM: (unknown user|authentication error) for
+      //   |Disconnecting (authenticating|invalid) user \S* ?[0-9a-fA-F:.]+ port [0-9]+
+      //   \s*(\[preauth\])?\s*$|sshd(\(pam_unix\))?\[[0-9]+\]: (PAM )?[0-9]+ more
+      //   authentication failure': fail2ban/sshd +5, wazuh/sshd +4, wazuh/pam +1.
       {"crowdsec/ssh-bf--ssh-bf.log", {{"ssh.auth_failure", 6}}},
       {"crowdsec/ssh-time-based-bf--ssh-time-based-bf.log",
        {{"ssh.auth_failure", 14}, {"ssh.login", 1}}},
       {"crowdsec/sshd-logs--sshd-logs.log", {{"ssh.auth_failure", 13}, {"tcpd.refused", 2}}},
-      {"fail2ban/sshd", {{"ssh.auth_failure", 80}, {"ssh.login", 4}, {"tcpd.refused", 1}}},
-      {"wazuh/sshd.ini", {{"ssh.auth_failure", 37}}},
+      {"fail2ban/sshd", {{"ssh.auth_failure", 87}, {"ssh.login", 4}, {"tcpd.refused", 1}}},
+      {"wazuh/sshd.ini", {{"ssh.auth_failure", 42}}},
+      // grep -ciE 'sshd\[[0-9]+\]: \(pam_unix\) authentication failure'
+      {"fail2ban/pam-generic", {{"ssh.auth_failure", 2}}},
       // grep -ciE 'dropbear.*(Bad password attempt|Login attempt for nonexistent user|
       //   Max auth tries reached)'
       {"fail2ban/dropbear", {{"ssh.auth_failure", 10}}},
@@ -100,7 +109,7 @@ const std::map<std::string, SignCounts>& Expected() {
       //   sessions, "by (uid=0)", are not su.success)
       {"wazuh/sudo.ini", {{"sudo.violation", 3}}},
       {"wazuh/su.ini", {{"sudo.violation", 4}, {"su.success", 1}}},
-      {"wazuh/pam.ini", {{"sudo.violation", 1}}},
+      {"wazuh/pam.ini", {{"sudo.violation", 1}, {"ssh.auth_failure", 1}}},
   };
   return *expected;
 }
