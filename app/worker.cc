@@ -1,6 +1,8 @@
 #include "app/worker.h"
 
 #include <cstdio>
+#include <optional>
+#include <utility>
 
 #include "common/message.h"
 
@@ -177,9 +179,56 @@ void Worker::Process(Batch& batch) {
   if (options_.flush_each_batch || !pending_acks_.empty() || append_failed) FlushArchive();
 }
 
+void Worker::EmitArchiveAlert(const char* sign, Severity severity, const std::string& title,
+                              std::vector<std::pair<std::string, std::string>> fields) {
+  Alert a;
+  a.time = a.received = last_flush_;
+  a.host = "konseki";
+  a.rule = "konseki.archive";
+  a.sign = sign;
+  a.severity = severity;
+  a.title = title;
+  a.fields.emplace_back("worker", std::to_string(options_.index));
+  for (auto& f : fields) a.fields.push_back(std::move(f));
+  deps_.alerts->Emit(a);
+}
+
+bool Worker::CheckSync() {
+  std::optional<Status> outcome = archive_->TakeSyncOutcome();
+  if (!outcome.has_value()) return !sync_failing_;
+  if (!outcome->ok()) {
+    ++failed_syncs_;
+    if (!sync_failing_) {
+      sync_failing_ = true;
+      sync_failing_since_ = last_flush_;
+      failed_syncs_ = 1;
+      EmitArchiveAlert("archive.sync_failed", Severity::kCritical,
+                       "The archive's data cannot be synced to disk (fsync/syncfs failed): "
+                       "lines are written but a power cut may lose them; konseki goes on reading",
+                       {{"error", outcome->message()}});
+      std::fprintf(stderr, "konseki: worker %zu: archive sync failed: %s\n", options_.index,
+                   outcome->ToString().c_str());
+    }
+    return false;
+  }
+  if (sync_failing_) {
+    sync_failing_ = false;
+    const double secs = std::chrono::duration<double>(last_flush_ - sync_failing_since_).count();
+    EmitArchiveAlert(
+        "archive.sync_resumed", Severity::kInfo, "The archive syncs to disk again",
+        {{"failing_secs", std::to_string(secs)}, {"failed_syncs", std::to_string(failed_syncs_)}});
+    std::fprintf(stderr, "konseki: worker %zu: archive syncs again after %.1f s\n", options_.index,
+                 secs);
+  }
+  return true;
+}
+
 void Worker::FlushArchive() {
   Status st = archive_ ? archive_->Flush() : Status::Ok();
   last_flush_ = deps_.clock->Now();
+  // A failed sync is not a failed write: it is reported on its own and does
+  // not hold senders back.
+  const bool synced = archive_ ? CheckSync() : true;
   if (!st.ok()) {
     archive_errors_->Inc();
     if (!blocked_) {
@@ -187,18 +236,10 @@ void Worker::FlushArchive() {
       blocked_since_ = last_flush_;
       failed_flushes_ = 0;
       deps_.queues->SetBlocked(options_.index, true);
-      Alert a;
-      a.time = a.received = last_flush_;
-      a.host = "konseki";
-      a.rule = "konseki.archive";
-      a.sign = "archive.write_failed";
-      a.severity = Severity::kCritical;
-      a.title =
-          "The archive cannot be written: konseki stops reading TCP and RELP senders, "
-          "withholds RELP acknowledgements and drops UDP (counted) until it can write";
-      a.fields.emplace_back("worker", std::to_string(options_.index));
-      a.fields.emplace_back("error", st.message());
-      deps_.alerts->Emit(a);
+      EmitArchiveAlert("archive.write_failed", Severity::kCritical,
+                       "The archive cannot be written: konseki stops reading TCP and RELP senders, "
+                       "withholds RELP acknowledgements and drops UDP (counted) until it can write",
+                       {{"error", st.message()}});
       std::fprintf(stderr, "konseki: worker %zu: archive blocked: %s\n", options_.index,
                    st.ToString().c_str());
     }
@@ -212,20 +253,18 @@ void Worker::FlushArchive() {
     // An admin paged by write_failed needs to know it is over (and need not
     // go and check): say so, with how long senders were held back.
     const double secs = std::chrono::duration<double>(last_flush_ - blocked_since_).count();
-    Alert a;
-    a.time = a.received = last_flush_;
-    a.host = "konseki";
-    a.rule = "konseki.archive";
-    a.sign = "archive.write_resumed";
-    a.severity = Severity::kInfo;
-    a.title = "The archive can be written again: konseki reads senders and acknowledges RELP again";
-    a.fields.emplace_back("worker", std::to_string(options_.index));
-    a.fields.emplace_back("blocked_secs", std::to_string(secs));
-    a.fields.emplace_back("failed_flushes", std::to_string(failed_flushes_));
-    deps_.alerts->Emit(a);
+    EmitArchiveAlert(
+        "archive.write_resumed", Severity::kInfo,
+        "The archive can be written again: konseki reads senders and acknowledges RELP again",
+        {{"blocked_secs", std::to_string(secs)},
+         {"failed_flushes", std::to_string(failed_flushes_)}});
     std::fprintf(stderr, "konseki: worker %zu: archive writable again after %.1f s\n",
                  options_.index, secs);
   }
+  // With archive.sync: batch an acknowledgement promises the line is on
+  // disk: hold acks while the fsync fails (they go out after the next
+  // successful one).
+  if (options_.flush_each_batch && !synced) return;
   ReleaseAcks();
 }
 

@@ -72,6 +72,14 @@ class Worker {
   // failure blocks this worker. Raises archive.write_failed (critical) when
   // an episode starts and archive.write_resumed (info) when it ends.
   void FlushArchive();
+  // Takes the archive's sync outcome: raises archive.sync_failed (critical)
+  // when a sync fails after a success (or at the first failure) and
+  // archive.sync_resumed (info) at the next success. Never blocks reading:
+  // the data was written, only its durability is unconfirmed. Returns false
+  // while syncs fail.
+  bool CheckSync();
+  void EmitArchiveAlert(const char* sign, Severity severity, const std::string& title,
+                        std::vector<std::pair<std::string, std::string>> fields);
   void ReleaseAcks();
   void RefreshRules();
 
@@ -96,6 +104,9 @@ class Worker {
   bool blocked_ = false;         // the last flush failed: take no batches
   TimePoint blocked_since_;      // first failed flush of the current episode
   uint64_t failed_flushes_ = 0;  // in the current episode
+  bool sync_failing_ = false;    // the last sync failed
+  uint64_t failed_syncs_ = 0;    // in the current sync episode
+  TimePoint sync_failing_since_;
   // Acks waiting for the next successful flush, in arrival order.
   std::vector<std::pair<AckSink*, uint64_t>> pending_acks_;
   std::vector<uint64_t> ack_scratch_;

@@ -5,14 +5,10 @@
 #include <unistd.h>
 
 #include <array>
-#include <atomic>
 #include <cerrno>
 #include <climits>
-#include <condition_variable>
 #include <cstring>
 #include <functional>
-#include <mutex>
-#include <thread>
 #include <utility>
 
 #include "outputs/host_path.h"
@@ -28,9 +24,9 @@ constexpr size_t kLineSlack = 8 * 1024;
 constexpr int64_t kNanosPerDay = 86'400LL * 1'000'000'000LL;
 
 // Why a write failed, as the {reason} label of the error counter.
-enum Reason : size_t { kNoSpace, kPermission, kPath, kTooManyFiles, kSync, kOther, kNumReasons };
-constexpr std::array<const char*, kNumReasons> kReasonNames = {
-    "no_space", "permission", "path", "too_many_files", "sync", "other"};
+enum Reason : size_t { kNoSpace, kPermission, kPath, kTooManyFiles, kOther, kNumReasons };
+constexpr std::array<const char*, kNumReasons> kReasonNames = {"no_space", "permission", "path",
+                                                               "too_many_files", "other"};
 
 Reason ReasonOf(int err) {
   switch (err) {
@@ -115,6 +111,8 @@ struct Archive::Metrics {
   Counter* written_messages;
   Counter* written_bytes;
   std::array<Counter*, kNumReasons> errors;
+  Counter* sync_errors;
+  Counter* torn_lines;
   Counter* dropped_buffer_full;
   Counter* dropped_shutdown;
 
@@ -128,6 +126,12 @@ struct Archive::Metrics {
                                "Failed opens, writes and fsyncs in the archive, by cause.",
                                {{"reason", kReasonNames[i]}});
     }
+    sync_errors = r.GetCounter(
+        "konseki_archive_sync_errors_total",
+        "Failed fsync/syncfs of the archive (written data not confirmed on disk; writes go on).");
+    torn_lines = r.GetCounter(
+        "konseki_archive_torn_lines_total",
+        "Archive files found ending inside a line (after a crash), completed with a newline.");
     const char* help = "Messages dropped, by pipeline stage and reason.";
     dropped_buffer_full = r.GetCounter("konseki_dropped_messages_total", help,
                                        {{"stage", "archive"}, {"reason", "buffer_full"}});
@@ -274,73 +278,15 @@ StatusOr<std::unique_ptr<Archive>> Archive::Open(const ArchiveOptions& options, 
   return a;
 }
 
-// The interval policy's fsyncs, off the worker thread: an fsync of a second's
-// worth of archive (tens of MB at full rate) took long enough to fill the
-// worker's queue and drop UDP datagrams. One syncfs(2) of the archive's file
-// system per request covers every file written before it, including files
-// created, rotated or closed since, without sharing file descriptors with the
-// worker. Requests made while a sync runs are merged into the next one.
-class Archive::Syncer {
- public:
-  Syncer(std::string dir, Counter* errors) : dir_(std::move(dir)), errors_(errors) {
-    thread_ = std::thread([this] { Run(); });
-  }
-  ~Syncer() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-  void Request() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      requested_ = true;
-    }
-    cv_.notify_one();
-  }
-  // The errno of a failed sync not yet reported, or 0; clears it.
-  int TakeError() { return error_.exchange(0, std::memory_order_relaxed); }
-  uint64_t completed() const { return completed_.load(std::memory_order_relaxed); }
-
- private:
-  void Run() {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (true) {
-      cv_.wait(lock, [this] { return requested_ || stop_; });
-      if (stop_) return;
-      requested_ = false;
-      lock.unlock();
-      int err = 0;
-      const int fd = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (fd < 0 || syncfs(fd) != 0) err = errno;
-      if (fd >= 0) close(fd);
-      if (err != 0) {
-        errors_->Inc();
-        error_.store(err, std::memory_order_relaxed);
-      }
-      completed_.fetch_add(1, std::memory_order_relaxed);
-      lock.lock();
-    }
-  }
-
-  const std::string dir_;
-  Counter* const errors_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool requested_ = false;
-  bool stop_ = false;
-  std::atomic<int> error_{0};
-  std::atomic<uint64_t> completed_{0};
-  std::thread thread_;
-};
-
 Archive::Archive(const ArchiveOptions& options, const Clock& clock,
                  std::unique_ptr<Metrics> metrics)
-    : options_(options), clock_(clock), metrics_(std::move(metrics)), last_sync_(clock.Now()) {
+    : options_(options),
+      clock_(clock),
+      metrics_(std::move(metrics)),
+      last_sync_(clock.Now()),
+      sync_ops_(options.sync_ops != nullptr ? *options.sync_ops : SyncOps::Real()) {
   if (options_.sync == SyncPolicy::kInterval) {
-    syncer_ = std::make_unique<Syncer>(options_.dir, metrics_->errors[kSync]);
+    syncer_ = std::make_unique<ArchiveSyncer>(options_.dir, sync_ops_, metrics_->sync_errors);
   }
   entries_.reserve(options_.max_open_files);
   key_.reserve(kMaxHostDirLen);
@@ -375,7 +321,11 @@ size_t Archive::buffer_capacity_bytes() const {
 }
 
 Status Archive::CountError(std::string_view what, std::string_view path, int err) {
-  metrics_->errors[what == "fsync" || what == "syncfs" ? kSync : ReasonOf(err)]->Inc();
+  if (what == "fsync" || what == "syncfs") {
+    metrics_->sync_errors->Inc();
+  } else {
+    metrics_->errors[ReasonOf(err)]->Inc();
+  }
   std::string m = "archive: ";
   m.append(what).append(" ").append(options_.dir);
   if (!path.empty()) m.append("/").append(path);
@@ -399,14 +349,45 @@ void Archive::BuildPath(std::string_view host, int64_t day) {
   path_.append(".log");
 }
 
-int Archive::OpenFile(std::string_view host, int64_t day, int* err) {
+int Archive::CompleteTornLine(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return errno;
+  if (st.st_size == 0) return 0;
+  char last = '\n';
+  const ssize_t n = pread(fd, &last, 1, st.st_size - 1);
+  if (n < 0) return errno;
+  if (n == 0 || last == '\n') return 0;
+  while (true) {
+    const ssize_t w = write(fd, "\n", 1);
+    if (w == 1) break;
+    if (w < 0 && errno == EINTR) continue;
+    return w < 0 ? errno : EIO;
+  }
+  metrics_->torn_lines->Inc();
+  metrics_->written_bytes->Inc(1);
+  return 0;
+}
+
+int Archive::OpenFile(std::string_view host, int64_t day, bool continues, int* err) {
   BuildPath(host, day);  // also names the file in error messages
   *err = OpenDir();      // after Reopen, or when the folder was missing
   if (*err != 0) return -1;
-  int fd = openat(dir_fd_, path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (fd >= 0 || errno != ENOENT) {
-    if (fd < 0) *err = errno;
-    return fd;
+  // Read access only to look at the last byte (CompleteTornLine).
+  int fd = openat(dir_fd_, path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
+  if (fd < 0 && errno == EACCES) {
+    // A file we may append to but not read: write on without the check.
+    fd = openat(dir_fd_, path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    continues = true;
+  }
+  if (fd >= 0) {
+    if (!continues) *err = CompleteTornLine(fd);
+    if (*err == 0) return fd;
+    close(fd);
+    return -1;
+  }
+  if (errno != ENOENT) {
+    *err = errno;
+    return -1;
   }
   // First line of the day (or of the host): create what is missing.
   path_[host.size()] = '\0';
@@ -441,13 +422,13 @@ int Archive::OpenFile(std::string_view host, int64_t day, int* err) {
 
 Status Archive::OpenEntry(Entry* e) {
   int err = 0;
-  e->fd = OpenFile(e->host, e->day, &err);
+  e->fd = OpenFile(e->host, e->day, e->continues, &err);
   if (e->fd >= 0) return Status::Ok();
   e->blocked = true;
   return CountError("open", path_, err);
 }
 
-Status Archive::WriteAll(int fd, std::string* buf, uint64_t* messages) {
+Status Archive::WriteAll(int fd, std::string* buf, uint64_t* messages, bool* continues) {
   size_t off = 0;
   const size_t n = buf->size();
   int err = 0;
@@ -464,6 +445,7 @@ Status Archive::WriteAll(int fd, std::string* buf, uint64_t* messages) {
   }
   metrics_->written_bytes->Inc(off);
   pending_bytes_ -= off;
+  if (off > 0) *continues = (*buf)[off - 1] != '\n';
   if (err == 0) {
     buf->clear();
     metrics_->written_messages->Inc(*messages);
@@ -478,7 +460,7 @@ Status Archive::WriteAll(int fd, std::string* buf, uint64_t* messages) {
 Status Archive::WriteEntry(Entry* e) {
   if (e->buf.empty()) return Status::Ok();
   BuildPath(e->host, e->day);  // for the error message only
-  Status st = WriteAll(e->fd, &e->buf, &e->messages);
+  Status st = WriteAll(e->fd, &e->buf, &e->messages, &e->continues);
   e->unsynced = true;
   if (st.ok() && e->buf.capacity() > 2 * (options_.buffer_bytes + kLineSlack)) {
     // A huge line (up to 4x max message size once escaped) grew this buffer:
@@ -501,9 +483,11 @@ void Archive::CloseEntry(Entry* e) {
     if (e->fd < 0 && !e->blocked && e->day != kNoDay) OpenEntry(e);
     if (e->fd >= 0) WriteEntry(e);
     if (!e->buf.empty()) {
-      stranded_.push_back(Stranded{std::string(e->host), e->day, std::move(e->buf), e->messages});
+      stranded_.push_back(
+          Stranded{std::string(e->host), e->day, std::move(e->buf), e->messages, e->continues});
       e->buf = std::string();
       e->messages = 0;
+      e->continues = false;
     }
   }
   if (e->fd >= 0) {
@@ -521,8 +505,9 @@ Status Archive::WriteStranded() {
   for (size_t i = 0; i < stranded_.size(); ++i) {
     Stranded& s = stranded_[i];
     int err = 0;
-    int fd = OpenFile(s.host, s.day, &err);
-    Status st = fd >= 0 ? WriteAll(fd, &s.data, &s.messages) : CountError("open", path_, err);
+    int fd = OpenFile(s.host, s.day, s.continues, &err);
+    Status st =
+        fd >= 0 ? WriteAll(fd, &s.data, &s.messages, &s.continues) : CountError("open", path_, err);
     if (fd >= 0) {
       close(fd);
       need_syncfs_ = true;
@@ -639,12 +624,8 @@ Status Archive::Flush() {
     if (!st.ok() && first.ok()) first = st;
   }
   if (options_.sync == SyncPolicy::kBatch) {
-    Status st = Sync();
-    if (!st.ok() && first.ok()) first = st;
+    Sync();  // its outcome goes to TakeSyncOutcome
   } else if (syncer_ != nullptr) {
-    if (const int err = syncer_->TakeError(); err != 0 && first.ok()) {
-      first = Status::FromErrno("archive: syncfs " + options_.dir, err);
-    }
     const TimePoint now = clock_.Now();
     if (now - last_sync_ >= std::chrono::seconds(options_.sync_interval_secs)) {
       syncer_->Request();
@@ -658,23 +639,41 @@ Status Archive::Sync() {
   Status first;
   for (auto& [key, e] : entries_) {
     if (e.fd < 0 || !e.unsynced) continue;
-    if (fsync(e.fd) == 0) {
+    if (const int err = sync_ops_.Fsync(e.fd); err == 0) {
       e.unsynced = false;
     } else if (first.ok()) {
       BuildPath(e.host, e.day);
-      first = CountError("fsync", path_, errno);
+      first = CountError("fsync", path_, err);
     }
   }
   if (need_syncfs_ && dir_fd_ >= 0) {
     // Covers files closed before they were synced and new folder entries.
-    if (syncfs(dir_fd_) == 0) {
+    if (const int err = sync_ops_.Syncfs(dir_fd_); err == 0) {
       need_syncfs_ = false;
     } else if (first.ok()) {
-      first = CountError("syncfs", "", errno);
+      first = CountError("syncfs", "", err);
     }
   }
   last_sync_ = clock_.Now();
+  sync_outcome_ = first;
   return first;
+}
+
+std::optional<Status> Archive::TakeSyncOutcome() {
+  std::optional<Status> out = std::move(sync_outcome_);
+  sync_outcome_.reset();
+  if (syncer_ != nullptr) {
+    const uint64_t done = syncer_->completed();
+    if (done != syncs_seen_) {
+      syncs_seen_ = done;
+      if (const int err = syncer_->last_error(); err != 0) {
+        out = Status::FromErrno("archive: syncfs " + options_.dir, err);
+      } else if (!out.has_value()) {
+        out = Status::Ok();
+      }
+    }
+  }
+  return out;
 }
 
 void Archive::Reopen() {

@@ -17,19 +17,33 @@
 // Failure model: nothing a sender sends and no disk error crashes or grows
 // memory without bound. A failed open or write is counted in
 // konseki_archive_write_errors_total{reason} (reason: no_space, permission,
-// path, too_many_files, sync, other), the data stays buffered and the
+// path, too_many_files, other), the data stays buffered and the
 // write is retried on the next Flush() (not on every Append, so a full disk
 // costs no syscall per message). Buffered bytes that could not be written are
 // capped by ArchiveOptions::max_pending_bytes; past it new messages are
 // dropped and counted in konseki_dropped_messages_total{stage="archive",
 // reason="buffer_full"}. After a write error lines may reach the file out of
 // order (data buffered for a file that had to be closed is appended later).
+//
+// A failed fsync/syncfs is not a failed write: the data is in the page cache
+// and the files can still be written. It is counted in
+// konseki_archive_sync_errors_total, reported by TakeSyncOutcome() (not by
+// Flush()), and the caller decides what to say (app/worker.h raises
+// archive.sync_failed once per episode and keeps reading).
+//
+// Torn last lines: a crash (or power cut) can leave a day file ending in the
+// middle of a line. When the archive opens an existing file that does not end
+// with '\n' (and the data it is about to write does not continue a line it
+// wrote itself), it first writes a '\n', so the fragment stays a line of its
+// own and the next line is not glued to it; counted in
+// konseki_archive_torn_lines_total.
 #ifndef KONSEKI_OUTPUTS_ARCHIVE_H_
 #define KONSEKI_OUTPUTS_ARCHIVE_H_
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -39,6 +53,7 @@
 #include "common/message.h"
 #include "common/metrics.h"
 #include "common/status.h"
+#include "outputs/archive_syncer.h"
 
 namespace konseki::outputs {
 
@@ -47,8 +62,7 @@ enum class SyncPolicy : uint8_t {
   kNone,      // "none": never fsync; the kernel writes back when it likes.
   kInterval,  // "interval": every sync_interval_secs a background thread
               // syncs the archive's file system (syncfs), so the worker
-              // never waits for the disk; a sync error is returned by the
-              // next Flush().
+              // never waits for the disk; see TakeSyncOutcome().
   kBatch,     // "batch": every Flush() fsyncs what it wrote; the worker flushes
               // after each batch, so a power cut loses at most that batch.
               // Slowest.
@@ -81,6 +95,9 @@ struct ArchiveOptions {
   // konseki_dropped_messages_total{stage="archive",reason="buffer_full"};
   // healthy files keep working. Keep it above max_open_files * buffer_bytes.
   size_t max_pending_bytes = 64 * 1024 * 1024;
+  // fsync/syncfs; nullptr = the real system calls. Not owned; must outlive
+  // the archive. Tests inject failures here.
+  SyncOps* sync_ops = nullptr;
 };
 
 // Appends "<received> <sender|-> <escaped raw>\n" to *out (the line format
@@ -114,13 +131,22 @@ class Archive {
 
   // Writes all buffers to their files and retries data held back by earlier
   // errors; then fsyncs according to the sync policy. Call at least once a
-  // second and at shutdown. Returns the first error met (all were counted).
+  // second and at shutdown. Returns the first open/write error met (all were
+  // counted); sync errors are not returned here (see TakeSyncOutcome).
   Status Flush();
 
   // fsyncs every file written since the last sync (and the file system of
   // the archive when files were created or closed unsynced since then),
   // whatever the policy. Does not write buffers: call Flush() first.
+  // Returns the first sync error (also reported by TakeSyncOutcome).
   Status Sync();
+
+  // What became of the syncs finished since the last call (Sync(), Flush()
+  // with the batch policy, or the background syncs of the interval policy):
+  // nullopt if none finished, OK if the last one succeeded, else the last
+  // failure. Every failure is also counted in
+  // konseki_archive_sync_errors_total.
+  std::optional<Status> TakeSyncOutcome();
 
   // Flushes, then closes every file and the archive dir handle, so the next
   // Append reopens by path: after logrotate renamed or removed files (SIGHUP).
@@ -135,7 +161,6 @@ class Archive {
   uint64_t background_syncs() const;
 
  private:
-  class Syncer;
   // One host's current file. Lives in entries_ (node-based, so its address is
   // stable) and in the LRU list; at most max_open_files of them.
   struct Entry {
@@ -144,6 +169,7 @@ class Archive {
     int fd = -1;              // -1: not open (never, closed, or failed)
     bool blocked = false;     // open/write failed: no retry until Flush()
     bool unsynced = false;    // written since the last fsync
+    bool continues = false;   // buf starts in the middle of a line already in the file
     uint64_t messages = 0;    // lines in buf
     std::string buf;          // lines not yet written
     Entry* prev = nullptr;
@@ -156,6 +182,7 @@ class Archive {
     int64_t day;
     std::string data;
     uint64_t messages;
+    bool continues;  // data starts in the middle of a line already in the file
   };
   struct Metrics;
   struct StringHash {
@@ -170,13 +197,17 @@ class Archive {
   int OpenDir();
   Entry* FindOrCreate(std::string_view key);
   // Opens (creating folder and file if needed) <host>/<day>.log; -1 and *err.
-  int OpenFile(std::string_view host, int64_t day, int* err);
+  // Unless `continues`, completes a torn last line of an existing file.
+  int OpenFile(std::string_view host, int64_t day, bool continues, int* err);
+  // Writes '\n' if the file of fd is not empty and does not end with one.
+  int CompleteTornLine(int fd);
+  void NoteSyncOutcome(int err);
   Status OpenEntry(Entry* e);
   Status WriteEntry(Entry* e);
   // Writes and closes e's file; unwritable data moves to stranded_.
   void CloseEntry(Entry* e);
   Status WriteStranded();
-  Status WriteAll(int fd, std::string* buf, uint64_t* messages);
+  Status WriteAll(int fd, std::string* buf, uint64_t* messages, bool* continues);
   Status CountError(std::string_view what, std::string_view path, int err);
   void LruUnlink(Entry* e);
   void LruPushFront(Entry* e);
@@ -195,11 +226,14 @@ class Archive {
   size_t pending_bytes_ = 0;  // bytes in all buffers and stranded_
   bool need_syncfs_ = false;  // files created or closed since the last sync
   TimePoint last_sync_;
-  std::unique_ptr<Syncer> syncer_;  // interval policy only
-  std::string key_;                 // scratch: sanitized host of the current message
-  std::string path_;                // scratch: "<host>/<YYYY-MM-DD>.log"
-  int64_t ts_second_ = INT64_MIN;   // second whose text is in ts_prefix_
-  char ts_prefix_[20] = {};         // "YYYY-MM-DDTHH:MM:SS."
+  SyncOps& sync_ops_;
+  std::unique_ptr<ArchiveSyncer> syncer_;  // interval policy only
+  uint64_t syncs_seen_ = 0;                // syncer_->completed() at the last TakeSyncOutcome
+  std::optional<Status> sync_outcome_;     // of Sync() calls not yet taken
+  std::string key_;                        // scratch: sanitized host of the current message
+  std::string path_;                       // scratch: "<host>/<YYYY-MM-DD>.log"
+  int64_t ts_second_ = INT64_MIN;          // second whose text is in ts_prefix_
+  char ts_prefix_[20] = {};                // "YYYY-MM-DDTHH:MM:SS."
   std::string ts_scratch_;
 };
 

@@ -3,6 +3,7 @@ add_library(konseki_outputs
   ${CMAKE_CURRENT_LIST_DIR}/alert_json.cc
   ${CMAKE_CURRENT_LIST_DIR}/alert_writer.cc
   ${CMAKE_CURRENT_LIST_DIR}/archive.cc
+  ${CMAKE_CURRENT_LIST_DIR}/archive_syncer.cc
   ${CMAKE_CURRENT_LIST_DIR}/host_path.cc
 )
 target_link_libraries(konseki_outputs PUBLIC konseki_common PRIVATE PkgConfig::FASTJSON)

@@ -1,9 +1,12 @@
 #include "outputs/archive.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -71,6 +74,8 @@ class ArchiveTest : public ::testing::Test {
   double Errors(const char* reason) {
     return metrics_.ValueOf("konseki_archive_write_errors_total", {{"reason", reason}});
   }
+
+  double SyncErrors() { return metrics_.ValueOf("konseki_archive_sync_errors_total"); }
 
   fs::path root_;
   ArchiveOptions options_;
@@ -473,7 +478,7 @@ TEST_F(ArchiveTest, SyncPoliciesFlushAndSyncWithoutError) {
     ASSERT_TRUE(a->Flush().ok());
     ASSERT_TRUE(a->Sync().ok());
   }
-  EXPECT_EQ(Errors("sync"), 0);
+  EXPECT_EQ(SyncErrors(), 0);
   EXPECT_EQ(ReadFile(fs::path(options_.dir) / "h" / "2023-11-14.log"),
             "2023-11-14T22:13:20.000000Z 192.0.2.7 none\n"
             "2023-11-14T22:13:20.000000Z 192.0.2.7 interval\n"
@@ -500,7 +505,7 @@ TEST_F(ArchiveTest, IntervalSyncRunsInTheBackground) {
   ASSERT_TRUE(a->Flush().ok());  // within the new interval: no second request
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_EQ(a->background_syncs(), 1u);
-  EXPECT_EQ(Errors("sync"), 0);
+  EXPECT_EQ(SyncErrors(), 0);
 }
 
 TEST_F(ArchiveTest, OtherPoliciesStartNoBackgroundSync) {
@@ -513,6 +518,117 @@ TEST_F(ArchiveTest, OtherPoliciesStartNoBackgroundSync) {
     ASSERT_TRUE(a->Flush().ok());
     EXPECT_EQ(a->background_syncs(), 0u);
   }
+}
+
+// After a crash a day file can end inside a line; the next line must not be
+// glued to the fragment.
+TEST_F(ArchiveTest, TornLastLineIsCompletedBeforeTheNextLine) {
+  const fs::path host_dir = fs::path(options_.dir) / "h";
+  fs::create_directories(host_dir);
+  { std::ofstream(host_dir / "2023-11-14.log") << "2023-11-14T22:13:19.000000Z 192.0.2.7 torn"; }
+  { std::ofstream(host_dir / "2023-11-15.log") << "2023-11-15T00:00:00.000000Z - whole\n"; }
+  {
+    auto a = OpenArchive();
+    ASSERT_TRUE(a);
+    ASSERT_TRUE(a->Append(Msg("h", "next", At(kBaseSecs))).ok());
+    ASSERT_TRUE(a->Append(Msg("h", "day two", At(kBaseSecs + 86'400))).ok());
+    ASSERT_TRUE(a->Flush().ok());
+  }
+  EXPECT_EQ(ReadFile(host_dir / "2023-11-14.log"),
+            "2023-11-14T22:13:19.000000Z 192.0.2.7 torn\n"
+            "2023-11-14T22:13:20.000000Z 192.0.2.7 next\n");
+  EXPECT_EQ(ReadFile(host_dir / "2023-11-15.log"),
+            "2023-11-15T00:00:00.000000Z - whole\n"
+            "2023-11-15T22:13:20.000000Z 192.0.2.7 day two\n");
+  EXPECT_EQ(metrics_.ValueOf("konseki_archive_torn_lines_total"), 1);
+}
+
+// A write the archive itself left half done (the file size limit cut it) is
+// completed by the retry, not split by a torn-line newline.
+TEST_F(ArchiveTest, OwnPartialWriteIsContinuedNotSplit) {
+  options_.sync = SyncPolicy::kNone;
+  auto a = OpenArchive();
+  ASSERT_TRUE(a);
+  const std::string raw(62, 'x');  // 101-byte lines
+  ASSERT_TRUE(a->Append(Msg("h", raw, At(kBaseSecs))).ok());
+  ASSERT_TRUE(a->Append(Msg("h", raw, At(kBaseSecs))).ok());
+  rlimit old;
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = old;
+  small.rlim_cur = 150;  // the second line is cut after 49 bytes
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  Status st = a->Flush();
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &old), 0);
+  std::signal(SIGXFSZ, old_handler);
+  EXPECT_FALSE(st.ok());
+  const fs::path file = fs::path(options_.dir) / "h" / "2023-11-14.log";
+  ASSERT_EQ(fs::file_size(file), 150u);
+  ASSERT_TRUE(a->Flush().ok());
+  const std::string line = "2023-11-14T22:13:20.000000Z 192.0.2.7 " + raw + "\n";
+  EXPECT_EQ(ReadFile(file), line + line);
+  EXPECT_EQ(metrics_.ValueOf("konseki_archive_torn_lines_total"), 0);
+}
+
+// fsync/syncfs fail on demand (root ignores chmod, so a permission error
+// cannot make them fail in a test).
+class FailingSyncOps : public SyncOps {
+ public:
+  int Fsync(int fd) override { return fail.load() ? EIO : SyncOps::Fsync(fd); }
+  int Syncfs(int fd) override { return fail.load() ? EIO : SyncOps::Syncfs(fd); }
+  std::atomic<bool> fail{true};
+};
+
+TEST_F(ArchiveTest, FailedBatchSyncIsNotAFailedWrite) {
+  FailingSyncOps ops;
+  options_.sync = SyncPolicy::kBatch;
+  options_.sync_ops = &ops;
+  auto a = OpenArchive();
+  ASSERT_TRUE(a);
+  EXPECT_FALSE(a->TakeSyncOutcome().has_value());
+  ASSERT_TRUE(a->Append(Msg("h", "one", At(kBaseSecs))).ok());
+  EXPECT_TRUE(a->Flush().ok());  // written: not a write error
+  std::optional<Status> outcome = a->TakeSyncOutcome();
+  ASSERT_TRUE(outcome.has_value());
+  EXPECT_FALSE(outcome->ok());
+  EXPECT_NE(outcome->message().find("fsync"), std::string::npos) << outcome->ToString();
+  EXPECT_FALSE(a->TakeSyncOutcome().has_value());  // taken
+  EXPECT_EQ(SyncErrors(), 1);
+  for (const char* r : {"no_space", "permission", "path", "too_many_files", "other"}) {
+    EXPECT_EQ(Errors(r), 0) << r;
+  }
+  ASSERT_TRUE(a->Append(Msg("h", "two", At(kBaseSecs))).ok());
+  EXPECT_TRUE(a->Flush().ok());
+  EXPECT_EQ(ReadFile(fs::path(options_.dir) / "h" / "2023-11-14.log"),
+            "2023-11-14T22:13:20.000000Z 192.0.2.7 one\n"
+            "2023-11-14T22:13:20.000000Z 192.0.2.7 two\n");
+  ops.fail = false;
+  EXPECT_TRUE(a->Flush().ok());
+  outcome = a->TakeSyncOutcome();
+  ASSERT_TRUE(outcome.has_value());
+  EXPECT_TRUE(outcome->ok()) << outcome->ToString();
+}
+
+TEST_F(ArchiveTest, FailedBackgroundSyncIsCountedAndReportedApart) {
+  FailingSyncOps ops;
+  options_.sync = SyncPolicy::kInterval;
+  options_.sync_ops = &ops;
+  auto a = OpenArchive();
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(a->Append(Msg("h", "one", At(kBaseSecs))).ok());
+  clock_.Advance(std::chrono::seconds(options_.sync_interval_secs));
+  EXPECT_TRUE(a->Flush().ok());  // requests a background sync
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (a->background_syncs() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(a->background_syncs(), 1u);
+  EXPECT_TRUE(a->Flush().ok());  // the failure does not come back as a write error
+  std::optional<Status> outcome = a->TakeSyncOutcome();
+  ASSERT_TRUE(outcome.has_value());
+  EXPECT_NE(outcome->message().find("syncfs"), std::string::npos) << outcome->ToString();
+  EXPECT_EQ(SyncErrors(), 1);
+  EXPECT_EQ(Errors("other"), 0);
 }
 
 TEST_F(ArchiveTest, OpenFailsClearlyWhenTheDirIsAFile) {
