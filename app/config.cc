@@ -506,8 +506,17 @@ Status ParseRoot(const Ctx& ctx, const YAML::Node& root, Config* c) {
       KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "archive",
                                         {"dir", "sync", "sync_interval_secs", "seal",
                                          "seal_epoch_secs", "compress_after_days",
-                                         "retention_days", "low_space"}));
+                                         "retention_days", "low_space", "max_hosts",
+                                         "buffer_budget_bytes"}));
       KONSEKI_RETURN_IF_ERROR(ParseArchiveKeep(ctx, v, &c->archive_keep));
+      if (v["max_hosts"]) {
+        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v["max_hosts"], "archive.max_hosts", 0, 1e9,
+                                       &c->archive_budget.max_hosts));
+      }
+      if (v["buffer_budget_bytes"]) {
+        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v["buffer_budget_bytes"], "archive.buffer_budget_bytes",
+                                       1 << 20, 1ull << 40, &c->archive_budget.buffer_bytes));
+      }
       if (v["dir"])
         KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["dir"], "archive.dir", &c->archive_dir));
       if (v["sync"]) {

@@ -14,6 +14,7 @@
 
 #include "common/status.h"
 #include "matchers/heartbeat_tracker.h"
+#include "outputs/archive_budget.h"
 
 namespace konseki::app {
 
@@ -133,6 +134,8 @@ struct Config {
   std::string archive_sync = "interval";  // none | interval | batch
   double archive_sync_interval_secs = 1;
   ArchiveKeepConfig archive_keep;  // seal, compression, retention, low space
+  // archive.max_hosts and archive.buffer_budget_bytes (defaults: the module's).
+  outputs::ArchiveBudgetOptions archive_budget;
 
   // alerts:
   std::string alerts_file;  // JSON lines; empty = none

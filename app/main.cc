@@ -121,6 +121,11 @@ int Run(const std::string& config_path) {
     break;
   }
   (*server)->Stop();
+  if (const uint64_t lost = (*server)->lost_at_stop(); lost > 0) {
+    std::fprintf(stderr, "konseki: stopped; %llu messages lost (see above)\n",
+                 static_cast<unsigned long long>(lost));
+    return 1;
+  }
   std::fprintf(stderr, "konseki: stopped\n");
   return 0;
 }

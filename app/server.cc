@@ -184,9 +184,23 @@ Status Server::OpenOutputs() {
       return At(config_.Where(state_key), st);
     }
   }
+  // Held lines that cannot be archived by the stop deadline are saved here
+  // and archived at the next start (Archive::Spool).
+  arch.spool_dir = hb.state_dir + "/spool";
+  arch.workers = n;
+  // One buffer budget and one host-folder cap for all workers' archives.
+  arch.budget = std::make_shared<outputs::ArchiveBudget>(config_.archive_budget);
+  if (Status st = arch.budget->CountExistingHosts(arch.dir); !st.ok()) {
+    return At(config_.Where("archive.dir"), st);
+  }
   for (size_t i = 0; i < n; ++i) {
+    arch.worker = i;
     auto archive = outputs::Archive::Open(arch, clock_, metrics_);
     if (!archive.ok()) return At(config_.Where("archive.dir"), archive.status());
+    if (const uint64_t loaded = (*archive)->spooled_messages_loaded(); loaded > 0) {
+      std::fprintf(stderr, "konseki: worker %zu: %llu messages from the spool in %s to archive\n",
+                   i, static_cast<unsigned long long>(loaded), arch.spool_dir.c_str());
+    }
     std::unique_ptr<matchers::HeartbeatTracker> tracker;
     if (config_.heartbeat.enabled) {
       tracker = std::make_unique<matchers::HeartbeatTracker>(hb, i, n, clock_, *alerts_, metrics_);
@@ -403,6 +417,12 @@ void Server::Stop() {
 }
 
 void Server::Tick() { alerts_->Tick(); }
+
+uint64_t Server::lost_at_stop() const {
+  uint64_t n = 0;
+  for (const auto& w : workers_) n += w->lost_at_stop();
+  return n;
+}
 
 template <typename L>
 void Server::AddListener(std::unique_ptr<L> listener, bool drop_when_full, AckSink* acks) {

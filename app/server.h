@@ -57,6 +57,10 @@ class Server {
   void Reload();
   // SIGTERM: stop accepting, drain every queued message into the archive.
   void Stop();
+  // After Stop: messages lost because neither the archive nor the spool
+  // could be written (each worker logged how many and why); non-zero means
+  // the process should exit with a failure status.
+  uint64_t lost_at_stop() const;
   // Periodic work of the control thread (about once a second).
   void Tick();
 

@@ -81,11 +81,17 @@ void Worker::RefreshRules() {
 
 void Worker::Run() {
   const size_t w = options_.index;
+  std::optional<std::chrono::steady_clock::time_point> stop_deadline;
   for (;;) {
     if (blocked_) {
       // The archive cannot be written: take no more batches (TCP and RELP
-      // stop reading, UDP drops and counts) and retry a few times a second.
-      if (stop_.load(std::memory_order_acquire)) break;
+      // stop reading, UDP drops and counts) and retry a few times a second;
+      // when asked to stop, until the stop deadline.
+      if (stop_.load(std::memory_order_acquire)) {
+        const auto now = std::chrono::steady_clock::now();
+        if (!stop_deadline) stop_deadline = now + options_.stop_timeout;
+        if (now >= *stop_deadline) break;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
       FlushArchive();
       if (heartbeat_) heartbeat_->Tick();
@@ -101,15 +107,42 @@ void Worker::Run() {
     if (stop_.load(std::memory_order_acquire) && deps_.queues->Depth(w) == 0) break;
     Housekeeping(true);
   }
-  if (archive_) {
-    FlushArchive();
-    if (options_.sync_at_stop && !archive_->Sync().ok()) archive_errors_->Inc();
-  }
+  if (archive_) StopArchive();
   if (heartbeat_) {
     if (Status s = heartbeat_->SaveState(); !s.ok()) {
       std::fprintf(stderr, "konseki: worker %zu: %s\n", options_.index, s.ToString().c_str());
     }
   }
+}
+
+void Worker::StopArchive() {
+  // Batches a blocked worker did not take are held too.
+  while (Batch* batch = deps_.queues->Dequeue(options_.index, std::chrono::microseconds(0))) {
+    Process(*batch);
+    deps_.queues->Release(batch);
+  }
+  FlushArchive();
+  if (!blocked_) {
+    if (options_.sync_at_stop && !archive_->Sync().ok()) archive_errors_->Inc();
+    return;
+  }
+  const uint64_t held = archive_->held_messages();
+  if (held == 0) return;
+  StatusOr<uint64_t> spooled = archive_->Spool();
+  if (spooled.ok()) {
+    std::fprintf(stderr,
+                 "konseki: worker %zu: the archive still cannot be written at the stop deadline "
+                 "(%s): %llu messages saved to %s, archived at the next start\n",
+                 options_.index, last_write_error_.c_str(),
+                 static_cast<unsigned long long>(*spooled), archive_->spool_path().c_str());
+    return;
+  }
+  lost_at_stop_ = held;
+  std::fprintf(stderr,
+               "konseki: worker %zu: LOST %llu messages at the stop: the archive cannot be "
+               "written (%s) and the spool could not be saved (%s)\n",
+               options_.index, static_cast<unsigned long long>(held), last_write_error_.c_str(),
+               spooled.status().ToString().c_str());
 }
 
 void Worker::Process(Batch& batch) {
@@ -229,8 +262,17 @@ void Worker::FlushArchive() {
   // A failed sync is not a failed write: it is reported on its own and does
   // not hold senders back.
   const bool synced = archive_ ? CheckSync() : true;
+  if (archive_ && archive_->TakeHostCapReached()) {
+    EmitArchiveAlert("archive.max_hosts_reached", Severity::kHigh,
+                     "archive.max_hosts reached: lines of new hosts go to the overflow folder "
+                     "(a flood of spoofed host names, or raise archive.max_hosts)",
+                     {{"folder", outputs::OverflowFolder(options_.index)}});
+    std::fprintf(stderr, "konseki: worker %zu: archive.max_hosts reached; new hosts go to %s/\n",
+                 options_.index, outputs::OverflowFolder(options_.index).c_str());
+  }
   if (!st.ok()) {
     archive_errors_->Inc();
+    last_write_error_ = st.ToString();
     if (!blocked_) {
       blocked_ = true;
       blocked_since_ = last_flush_;

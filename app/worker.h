@@ -34,6 +34,10 @@ struct WorkerOptions {
   // Longest time a message waits in the archive's buffers while busy; when
   // the queue runs empty the worker flushes at once.
   Duration flush_interval = std::chrono::seconds(1);
+  // After RequestStop, how long a worker whose archive cannot be written
+  // keeps retrying before it saves what it holds to the spool
+  // (Archive::Spool, archived at the next start).
+  Duration stop_timeout = std::chrono::seconds(5);
 };
 
 // Everything a worker uses but does not own. All must outlive the worker.
@@ -61,6 +65,10 @@ class Worker {
   // Asks the thread to finish: it drains its queue first. Join waits.
   void RequestStop() { stop_.store(true, std::memory_order_release); }
   void Join();
+  // After Join: messages neither archived nor spooled (the archive could not
+  // be written by the stop deadline and neither could the spool). The
+  // process should exit non-zero; the worker logged how many and why.
+  uint64_t lost_at_stop() const { return lost_at_stop_; }
   // Asks the thread to reopen its archive files (SIGHUP, logrotate).
   void RequestReopen() { reopen_.store(true, std::memory_order_release); }
 
@@ -81,6 +89,9 @@ class Worker {
   void EmitArchiveAlert(const char* sign, Severity severity, const std::string& title,
                         std::vector<std::pair<std::string, std::string>> fields);
   void ReleaseAcks();
+  // At the end of Run: takes what is still queued into the archive, writes
+  // it out, and if that still fails saves it to the spool.
+  void StopArchive();
   void RefreshRules();
 
   WorkerOptions options_;
@@ -110,6 +121,9 @@ class Worker {
   // Acks waiting for the next successful flush, in arrival order.
   std::vector<std::pair<AckSink*, uint64_t>> pending_acks_;
   std::vector<uint64_t> ack_scratch_;
+
+  std::string last_write_error_;  // of the last failed flush
+  uint64_t lost_at_stop_ = 0;
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> reopen_{false};

@@ -22,6 +22,8 @@ constexpr int64_t kNoDay = INT64_MIN;
 // Room above buffer_bytes for the line that crosses it.
 constexpr size_t kLineSlack = 8 * 1024;
 constexpr int64_t kNanosPerDay = 86'400LL * 1'000'000'000LL;
+// OpenFile's *err when a new host folder would pass max_hosts (not an errno).
+constexpr int kOverHostCap = -1;
 
 // Why a write failed, as the {reason} label of the error counter.
 enum Reason : size_t { kNoSpace, kPermission, kPath, kTooManyFiles, kOther, kNumReasons };
@@ -113,6 +115,9 @@ struct Archive::Metrics {
   std::array<Counter*, kNumReasons> errors;
   Counter* sync_errors;
   Counter* torn_lines;
+  Counter* overflow_messages;
+  Gauge* buffer_bytes;
+  Gauge* host_folders;
   Counter* dropped_buffer_full;
   Counter* dropped_shutdown;
 
@@ -132,6 +137,13 @@ struct Archive::Metrics {
     torn_lines = r.GetCounter(
         "konseki_archive_torn_lines_total",
         "Archive files found ending inside a line (after a crash), completed with a newline.");
+    overflow_messages =
+        r.GetCounter("konseki_archive_overflow_messages_total",
+                     "Lines of hosts past archive.max_hosts, written to the overflow folders.");
+    buffer_bytes = r.GetGauge("konseki_archive_buffer_bytes",
+                              "Memory held by the archive's write buffers, all workers.");
+    host_folders = r.GetGauge("konseki_archive_host_folders",
+                              "Host folders in the archive (capped by archive.max_hosts).");
     const char* help = "Messages dropped, by pipeline stage and reason.";
     dropped_buffer_full = r.GetCounter("konseki_dropped_messages_total", help,
                                        {{"stage", "archive"}, {"reason", "buffer_full"}});
@@ -275,6 +287,10 @@ StatusOr<std::unique_ptr<Archive>> Archive::Open(const ArchiveOptions& options, 
   if (int err = a->OpenDir(); err != 0) {
     return a->CountError("cannot create or open the archive folder", "", err);
   }
+  if (options.budget == nullptr) {
+    if (Status st = a->budget_->CountExistingHosts(options.dir); !st.ok()) return st;
+  }
+  if (Status st = a->LoadSpool(); !st.ok()) return st;
   return a;
 }
 
@@ -283,6 +299,11 @@ Archive::Archive(const ArchiveOptions& options, const Clock& clock,
     : options_(options),
       clock_(clock),
       metrics_(std::move(metrics)),
+      budget_(options.budget != nullptr ? options.budget
+                                        : std::make_shared<ArchiveBudget>(ArchiveBudgetOptions())),
+      overflow_folder_(OverflowFolder(options.worker)),
+      spool_path_(options.spool_dir.empty() ? std::string()
+                                            : SpoolPath(options.spool_dir, options.worker)),
       last_sync_(clock.Now()),
       sync_ops_(options.sync_ops != nullptr ? *options.sync_ops : SyncOps::Real()) {
   if (options_.sync == SyncPolicy::kInterval) {
@@ -304,6 +325,134 @@ Archive::~Archive() {
   }
   if (options_.sync != SyncPolicy::kNone) Sync();
   if (dir_fd_ >= 0) close(dir_fd_);
+  for (auto& [key, e] : entries_) {
+    e.buf.clear();
+    ReleaseBuffer(&e);
+  }
+}
+
+bool Archive::StrandedContinues(std::string_view folder, int64_t day) const {
+  for (const Stranded& s : stranded_) {
+    if (s.continues && s.day == day && s.folder == folder) return true;
+  }
+  return false;
+}
+
+void Archive::StrandBuffer(Entry* e) {
+  stranded_.push_back(
+      Stranded{std::string(Folder(*e)), e->day, std::move(e->buf), e->messages, e->continues});
+  e->buf = std::string();
+  Account(e);
+  e->messages = 0;
+  e->continues = false;
+}
+
+Status Archive::LoadSpool() {
+  if (options_.spool_dir.empty()) return Status::Ok();
+  std::vector<std::string> files =
+      SpoolFilesFor(options_.spool_dir, options_.worker, options_.workers);
+  const size_t first = stranded_.size();
+  for (const std::string& f : files) {
+    if (Status st = ReadSpool(f, &stranded_); !st.ok()) return st;
+  }
+  for (size_t i = first; i < stranded_.size(); ++i) {
+    pending_bytes_ += stranded_[i].data.size();
+    spool_loaded_messages_ += stranded_[i].messages;
+  }
+  spool_files_ = std::move(files);
+  return Status::Ok();
+}
+
+uint64_t Archive::held_messages() const {
+  uint64_t n = 0;
+  for (const auto& [key, e] : entries_) n += e.messages;
+  for (const Stranded& s : stranded_) n += s.messages;
+  return n;
+}
+
+StatusOr<uint64_t> Archive::Spool() {
+  if (spool_path_.empty()) return Status::Unavailable("archive: no spool folder configured");
+  for (auto& [key, e] : entries_) {
+    if (!e.buf.empty()) StrandBuffer(&e);
+  }
+  uint64_t n = 0;
+  for (const Stranded& s : stranded_) n += s.messages;
+  if (stranded_.empty()) return n;
+  if (Status st = WriteSpool(spool_path_, stranded_); !st.ok()) return st;
+  // The new file holds what the files taken back at the start still held.
+  for (const std::string& f : spool_files_) {
+    if (f != spool_path_) unlink(f.c_str());
+  }
+  spool_files_.clear();
+  stranded_.clear();
+  pending_bytes_ = 0;
+  return n;
+}
+
+bool Archive::TakeHostCapReached() { return std::exchange(host_cap_reached_, false); }
+
+std::string_view Archive::Folder(const Entry& e) const {
+  return e.overflow ? std::string_view(overflow_folder_) : e.host;
+}
+
+void Archive::Account(Entry* e) {
+  // An empty std::string's inline capacity is no heap buffer.
+  static const size_t kInline = std::string().capacity();
+  const size_t cap = e->buf.capacity() > kInline ? e->buf.capacity() : 0;
+  if (cap > e->charged) {
+    budget_->Charge(cap - e->charged);
+  } else if (cap < e->charged) {
+    budget_->Refund(e->charged - cap);
+  }
+  e->charged = cap;
+  if (cap == 0 && IntrusiveList<Entry, &Entry::warm>::Linked(e)) warm_.Unlink(e);
+  if (cap > 0) warm_.MoveToFront(e);
+}
+
+void Archive::ReleaseBuffer(Entry* e) {
+  std::string().swap(e->buf);
+  Account(e);
+}
+
+void Archive::FreeColdBuffers(const Entry* keep, size_t need) {
+  const size_t limit = budget_->options().buffer_bytes;
+  Entry* e = warm_.back();
+  while (e != nullptr && budget_->buffer_bytes() + need > limit) {
+    Entry* prev = IntrusiveList<Entry, &Entry::warm>::Prev(e);
+    if (e != keep) {
+      if (!e->buf.empty() && e->fd >= 0) WriteEntry(e);  // errors counted; data kept
+      if (e->buf.empty()) ReleaseBuffer(e);
+    }
+    e = prev;
+  }
+}
+
+bool Archive::ReserveBuffer(Entry* e) {
+  const size_t want = options_.buffer_bytes + kLineSlack;
+  const size_t need = want > e->charged ? want - e->charged : 0;
+  if (!budget_->TryCharge(need)) {
+    FreeColdBuffers(e, need);
+    if (!budget_->TryCharge(need)) return false;
+  }
+  e->charged += need;
+  e->buf.reserve(want);
+  Account(e);  // the allocator may have given more
+  return true;
+}
+
+void Archive::ReleaseIdleBuffers() {
+  const TimePoint now = clock_.Now();
+  for (auto& [key, e] : entries_) {
+    if (e.touched) {
+      e.touched = false;
+      e.last_active = now;
+    } else if (e.charged > 0 && e.buf.empty() &&
+               now - e.last_active >= options_.buffer_idle_release) {
+      ReleaseBuffer(&e);
+    }
+  }
+  metrics_->buffer_bytes->Set(static_cast<double>(budget_->buffer_bytes()));
+  metrics_->host_folders->Set(static_cast<double>(budget_->hosts()));
 }
 
 size_t Archive::open_files() const {
@@ -380,7 +529,9 @@ int Archive::OpenFile(std::string_view host, int64_t day, bool continues, int* e
     continues = true;
   }
   if (fd >= 0) {
-    if (!continues) *err = CompleteTornLine(fd);
+    // A line cut short by a failed write and still held (stranded) ends
+    // this file on purpose: it is completed when the held data is written.
+    if (!continues && !StrandedContinues(host, day)) *err = CompleteTornLine(fd);
     if (*err == 0) return fd;
     close(fd);
     return -1;
@@ -391,11 +542,26 @@ int Archive::OpenFile(std::string_view host, int64_t day, bool continues, int* e
   }
   // First line of the day (or of the host): create what is missing.
   path_[host.size()] = '\0';
+  bool took_slot = false;
+  if (host != overflow_folder_) {
+    took_slot = budget_->TryAddHost();
+    struct stat st;
+    if (!took_slot && fstatat(dir_fd_, path_.c_str(), &st, 0) != 0) {
+      path_[host.size()] = '/';
+      *err = kOverHostCap;  // a new folder past max_hosts
+      return -1;
+    }
+  }
+  int mkdir_err = 0;
   if (mkdirat(dir_fd_, path_.c_str(), kDirMode) == 0) {
     fchmodat(dir_fd_, path_.c_str(), kDirMode, 0);
     need_syncfs_ = true;
-  } else if (errno != EEXIST) {
-    *err = errno;
+  } else {
+    mkdir_err = errno;
+    if (took_slot) budget_->UndoAddHost();  // it existed (and was counted), or failed
+  }
+  if (mkdir_err != 0 && mkdir_err != EEXIST) {
+    *err = mkdir_err;
     path_[host.size()] = '/';
     if (*err == ENOENT) {
       // The archive folder itself was removed: recreate it on the retry.
@@ -422,7 +588,12 @@ int Archive::OpenFile(std::string_view host, int64_t day, bool continues, int* e
 
 Status Archive::OpenEntry(Entry* e) {
   int err = 0;
-  e->fd = OpenFile(e->host, e->day, e->continues, &err);
+  e->fd = OpenFile(Folder(*e), e->day, e->continues, &err);
+  if (e->fd < 0 && err == kOverHostCap) {
+    e->overflow = true;
+    if (budget_->FirstOverflow()) host_cap_reached_ = true;
+    e->fd = OpenFile(overflow_folder_, e->day, e->continues, &err);
+  }
   if (e->fd >= 0) return Status::Ok();
   e->blocked = true;
   return CountError("open", path_, err);
@@ -459,14 +630,13 @@ Status Archive::WriteAll(int fd, std::string* buf, uint64_t* messages, bool* con
 
 Status Archive::WriteEntry(Entry* e) {
   if (e->buf.empty()) return Status::Ok();
-  BuildPath(e->host, e->day);  // for the error message only
+  BuildPath(Folder(*e), e->day);  // for the error message only
   Status st = WriteAll(e->fd, &e->buf, &e->messages, &e->continues);
   e->unsynced = true;
   if (st.ok() && e->buf.capacity() > 2 * (options_.buffer_bytes + kLineSlack)) {
     // A huge line (up to 4x max message size once escaped) grew this buffer:
     // give the memory back so max_open_files such hosts cannot pin it.
-    std::string().swap(e->buf);
-    e->buf.reserve(options_.buffer_bytes + kLineSlack);
+    ReleaseBuffer(e);
   }
   if (!st.ok()) {
     // Reopen by path on retry: the file may have been removed or replaced.
@@ -483,11 +653,7 @@ void Archive::CloseEntry(Entry* e) {
     if (e->fd < 0 && !e->blocked && e->day != kNoDay) OpenEntry(e);
     if (e->fd >= 0) WriteEntry(e);
     if (!e->buf.empty()) {
-      stranded_.push_back(
-          Stranded{std::string(e->host), e->day, std::move(e->buf), e->messages, e->continues});
-      e->buf = std::string();
-      e->messages = 0;
-      e->continues = false;
+      StrandBuffer(e);
     }
   }
   if (e->fd >= 0) {
@@ -505,7 +671,7 @@ Status Archive::WriteStranded() {
   for (size_t i = 0; i < stranded_.size(); ++i) {
     Stranded& s = stranded_[i];
     int err = 0;
-    int fd = OpenFile(s.host, s.day, s.continues, &err);
+    int fd = OpenFile(s.folder, s.day, s.continues, &err);
     Status st =
         fd >= 0 ? WriteAll(fd, &s.data, &s.messages, &s.continues) : CountError("open", path_, err);
     if (fd >= 0) {
@@ -522,47 +688,31 @@ Status Archive::WriteStranded() {
   return first;
 }
 
-void Archive::LruUnlink(Entry* e) {
-  if (e->prev) e->prev->next = e->next;
-  if (e->next) e->next->prev = e->prev;
-  if (lru_head_ == e) lru_head_ = e->next;
-  if (lru_tail_ == e) lru_tail_ = e->prev;
-  e->prev = e->next = nullptr;
-}
-
-void Archive::LruPushFront(Entry* e) {
-  e->prev = nullptr;
-  e->next = lru_head_;
-  if (lru_head_) lru_head_->prev = e;
-  lru_head_ = e;
-  if (!lru_tail_) lru_tail_ = e;
-}
-
 Archive::Entry* Archive::FindOrCreate(std::string_view key) {
   auto it = entries_.find(key);
   if (it != entries_.end()) {
     Entry* e = &it->second;
-    if (lru_head_ != e) {
-      LruUnlink(e);
-      LruPushFront(e);
-    }
+    lru_.MoveToFront(e);
     return e;
   }
   if (entries_.size() >= options_.max_open_files) {
     // Recycle the least recently used entry's node: no allocation.
-    Entry* victim = lru_tail_;
+    // Its buffer (if any) goes with it, still charged to the budget.
+    Entry* victim = lru_.back();
     CloseEntry(victim);
-    LruUnlink(victim);
+    lru_.Unlink(victim);
     auto node = entries_.extract(entries_.find(victim->host));
     node.key().assign(key);
     Entry& e = node.mapped();
     e.day = kNoDay;
     e.messages = 0;
+    e.overflow = false;
+    e.continues = false;
     e.buf.clear();
     auto res = entries_.insert(std::move(node));
     Entry* fresh = &res.position->second;
     fresh->host = res.position->first;
-    LruPushFront(fresh);
+    lru_.PushFront(fresh);
     return fresh;
   }
   std::string k;
@@ -571,7 +721,8 @@ Archive::Entry* Archive::FindOrCreate(std::string_view key) {
   auto res = entries_.emplace(std::move(k), Entry());
   Entry* fresh = &res.first->second;
   fresh->host = res.first->first;
-  LruPushFront(fresh);
+  fresh->last_active = clock_.Now();
+  lru_.PushFront(fresh);
   return fresh;
 }
 
@@ -586,14 +737,19 @@ Status Archive::Append(const Message& msg) {
   Status st;
   if (e->fd < 0 && !e->blocked) st = OpenEntry(e);
 
-  // Sized once per entry (entries are recycled), so appends never reallocate
-  // unless a single line is longer than the slack.
-  if (e->buf.capacity() < options_.buffer_bytes) e->buf.reserve(options_.buffer_bytes + kLineSlack);
+  // Sized once per buffer from the shared budget, so appends never
+  // reallocate unless a single line is longer than the slack. No room in the
+  // budget: the line is written through (buffer freed right after).
+  bool through = false;
+  if (e->buf.capacity() < options_.buffer_bytes) through = !ReserveBuffer(e);
+  e->touched = true;
   const size_t before = e->buf.size();
   AppendLine(msg, &e->buf);
+  Account(e);
   const size_t len = e->buf.size() - before;
   if (e->fd < 0 && pending_bytes_ + len > options_.max_pending_bytes) {
     e->buf.resize(before);
+    if (e->buf.empty()) ReleaseBuffer(e);
     metrics_->dropped_buffer_full->Inc();
     if (!st.ok()) return st;
     return Status::Unavailable(
@@ -602,9 +758,11 @@ Status Archive::Append(const Message& msg) {
   }
   pending_bytes_ += len;
   ++e->messages;
-  if (e->fd >= 0 && e->buf.size() >= options_.buffer_bytes) {
+  if (e->overflow) metrics_->overflow_messages->Inc();
+  if (e->fd >= 0 && (through || e->buf.size() >= options_.buffer_bytes)) {
     Status w = WriteEntry(e);
     if (st.ok()) st = w;
+    if (through && e->buf.empty()) ReleaseBuffer(e);
   }
   return st;
 }
@@ -623,6 +781,12 @@ Status Archive::Flush() {
     Status st = WriteStranded();
     if (!st.ok() && first.ok()) first = st;
   }
+  if (stranded_.empty() && !spool_files_.empty()) {
+    // Everything taken back from the spool is in the archive now.
+    for (const std::string& f : spool_files_) unlink(f.c_str());
+    spool_files_.clear();
+  }
+  ReleaseIdleBuffers();
   if (options_.sync == SyncPolicy::kBatch) {
     Sync();  // its outcome goes to TakeSyncOutcome
   } else if (syncer_ != nullptr) {
@@ -642,7 +806,7 @@ Status Archive::Sync() {
     if (const int err = sync_ops_.Fsync(e.fd); err == 0) {
       e.unsynced = false;
     } else if (first.ok()) {
-      BuildPath(e.host, e.day);
+      BuildPath(Folder(e), e.day);
       first = CountError("fsync", path_, err);
     }
   }

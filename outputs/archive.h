@@ -53,7 +53,10 @@
 #include "common/message.h"
 #include "common/metrics.h"
 #include "common/status.h"
+#include "outputs/archive_budget.h"
+#include "outputs/archive_spool.h"
 #include "outputs/archive_syncer.h"
+#include "outputs/intrusive_list.h"
 
 namespace konseki::outputs {
 
@@ -82,15 +85,36 @@ struct ArchiveOptions {
   // stays without fsync (given the worker calls Flush at least every second).
   int sync_interval_secs = 1;
   // Userspace buffer per open file: written out (one write()) as soon as it
-  // holds buffer_bytes, and on every Flush(). Each entry reserves
-  // buffer_bytes + 8 KiB once, so an instance holds at most
-  // max_open_files * (buffer_bytes + 8 KiB) of buffers (18 MiB by default).
+  // holds buffer_bytes, and on every Flush(). A buffer of buffer_bytes +
+  // 8 KiB is taken from the shared budget (see outputs/archive_budget.h) at
+  // the first line after the buffer was freed; when the budget is spent, the
+  // coldest buffers of this instance are written out and freed, and failing
+  // that the line is written through without a buffer.
   size_t buffer_bytes = 64 * 1024;
+  // A buffer that has taken no line for this long is freed at the next
+  // Flush() (after being written), so memory goes back when a host (or a
+  // flood of spoofed ones) goes quiet.
+  Duration buffer_idle_release = std::chrono::seconds(5);
+  // Budget of buffer memory and host-folder cap, shared by the archives of
+  // all workers. nullptr: one of its own with default ArchiveBudgetOptions,
+  // counting the host folders already in dir.
+  std::shared_ptr<ArchiveBudget> budget;
+  // This archive's worker (of `workers`): names its overflow folder
+  // (OverflowFolder()) and its spool file.
+  size_t worker = 0;
+  size_t workers = 1;
+  // Where Spool() saves what could not be written by the stop deadline
+  // (<state_dir>/spool); empty: no spool. Open() takes back the spool files
+  // of this worker (outputs/archive_spool.h) and Flush() writes them to the
+  // archive like data held back by a failed write; a file is removed once
+  // all of it is written (a crash before that repeats those lines, at least
+  // once rather than lost).
+  std::string spool_dir;
   // Open files kept per Archive instance; the least recently used is closed
   // when a new one is needed. Each instance uses at most this many fds.
   size_t max_open_files = 256;
-  // Cap on the bytes this instance holds in memory (all buffers plus data
-  // held back by failed writes). Reaching it drops only lines for files that
+  // Cap on the bytes of lines this instance holds (in buffers or held back
+  // by failed writes). Reaching it drops only lines for files that
   // cannot currently be written (full disk, permission), counted in
   // konseki_dropped_messages_total{stage="archive",reason="buffer_full"};
   // healthy files keep working. Keep it above max_open_files * buffer_bytes.
@@ -159,31 +183,45 @@ class Archive {
   size_t buffer_capacity_bytes() const;
   // Background syncs completed (interval policy), for tests.
   uint64_t background_syncs() const;
+  // Lines held in memory (buffers and data held back by failed writes).
+  uint64_t held_messages() const;
+  // Lines taken back from spool files by Open(), for the start-up log.
+  uint64_t spooled_messages_loaded() const { return spool_loaded_messages_; }
+  // At the stop, when the archive still cannot be written: saves every held
+  // line to this worker's spool file and forgets them (the destructor then
+  // has nothing to drop). Returns how many lines were saved (0: nothing was
+  // held, no file). On error everything stays held (and the destructor
+  // counts it as dropped).
+  StatusOr<uint64_t> Spool();
+  const std::string& spool_path() const { return spool_path_; }
+
+  // True once, after this instance sent the first host past
+  // ArchiveBudgetOptions::max_hosts (of all instances) to its overflow folder.
+  bool TakeHostCapReached();
 
  private:
   // One host's current file. Lives in entries_ (node-based, so its address is
   // stable) and in the LRU list; at most max_open_files of them.
   struct Entry {
-    std::string_view host;    // the map key owning this entry
+    std::string_view host;    // the map key owning this entry (the host's folder)
     int64_t day = INT64_MIN;  // UTC days since the epoch of the current file
     int fd = -1;              // -1: not open (never, closed, or failed)
     bool blocked = false;     // open/write failed: no retry until Flush()
     bool unsynced = false;    // written since the last fsync
     bool continues = false;   // buf starts in the middle of a line already in the file
+    bool overflow = false;    // over the host cap: writes to overflow_folder_
+    bool touched = false;     // took a line since the last Flush()
     uint64_t messages = 0;    // lines in buf
     std::string buf;          // lines not yet written
-    Entry* prev = nullptr;
-    Entry* next = nullptr;
+    size_t charged = 0;       // buf's capacity as charged to the budget (0: no buffer)
+    TimePoint last_active;    // of the last Flush() that found it touched
+    ListLinks<Entry> lru;     // on lru_
+    ListLinks<Entry> warm;    // on warm_ while charged > 0
   };
   // Data that could not be written when its file had to be closed (LRU
-  // eviction, day rollover, Reopen); retried by Flush().
-  struct Stranded {
-    std::string host;
-    int64_t day;
-    std::string data;
-    uint64_t messages;
-    bool continues;  // data starts in the middle of a line already in the file
-  };
+  // eviction, day rollover, Reopen) or that came from a spool file; retried
+  // by Flush(). `folder` is the entry's Folder().
+  using Stranded = SpoolRecord;
   struct Metrics;
   struct StringHash {
     using is_transparent = void;
@@ -198,19 +236,35 @@ class Archive {
   Entry* FindOrCreate(std::string_view key);
   // Opens (creating folder and file if needed) <host>/<day>.log; -1 and *err.
   // Unless `continues`, completes a torn last line of an existing file.
+  // kOverHostCap in *err: the folder does not exist and may not be created.
   int OpenFile(std::string_view host, int64_t day, bool continues, int* err);
   // Writes '\n' if the file of fd is not empty and does not end with one.
   int CompleteTornLine(int fd);
-  void NoteSyncOutcome(int err);
+  // The folder e's lines go to: its host's, or the overflow folder.
+  std::string_view Folder(const Entry& e) const;
+  // Charges or refunds the change of e's buffer capacity; keeps warm_.
+  void Account(Entry* e);
+  // Frees e's (empty) buffer.
+  void ReleaseBuffer(Entry* e);
+  // Takes a full buffer for e from the budget, freeing this instance's
+  // coldest buffers if needed; false if the budget has no room even then.
+  bool ReserveBuffer(Entry* e);
+  // Writes out and frees the coldest buffers (but keep's) until `need` more
+  // bytes fit in the budget or none is left.
+  void FreeColdBuffers(const Entry* keep, size_t need);
+  void ReleaseIdleBuffers();
   Status OpenEntry(Entry* e);
   Status WriteEntry(Entry* e);
   // Writes and closes e's file; unwritable data moves to stranded_.
   void CloseEntry(Entry* e);
+  // True if stranded_ holds the rest of a line already begun in that file.
+  bool StrandedContinues(std::string_view folder, int64_t day) const;
+  // Moves e's buffered lines to stranded_ (unwritten).
+  void StrandBuffer(Entry* e);
+  Status LoadSpool();
   Status WriteStranded();
   Status WriteAll(int fd, std::string* buf, uint64_t* messages, bool* continues);
   Status CountError(std::string_view what, std::string_view path, int err);
-  void LruUnlink(Entry* e);
-  void LruPushFront(Entry* e);
   void BuildPath(std::string_view host, int64_t day);
   // AppendArchiveLine with the timestamp's seconds cached.
   void AppendLine(const Message& msg, std::string* out);
@@ -220,8 +274,14 @@ class Archive {
   std::unique_ptr<Metrics> metrics_;
   int dir_fd_ = -1;
   Map entries_;
-  Entry* lru_head_ = nullptr;  // most recently used
-  Entry* lru_tail_ = nullptr;
+  IntrusiveList<Entry, &Entry::lru> lru_;    // every entry, most recently used first
+  IntrusiveList<Entry, &Entry::warm> warm_;  // entries holding a buffer
+  std::shared_ptr<ArchiveBudget> budget_;
+  const std::string overflow_folder_;
+  bool host_cap_reached_ = false;
+  const std::string spool_path_;          // empty: no spool
+  std::vector<std::string> spool_files_;  // taken back by Open(), not yet all written
+  uint64_t spool_loaded_messages_ = 0;
   std::vector<Stranded> stranded_;
   size_t pending_bytes_ = 0;  // bytes in all buffers and stranded_
   bool need_syncfs_ = false;  // files created or closed since the last sync

@@ -8,7 +8,11 @@
 
 #include <cerrno>
 #include <charconv>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <functional>
+#include <vector>
 
 #ifndef KONSEKI_VERSION
 #define KONSEKI_VERSION "unknown"
@@ -16,6 +20,8 @@
 
 namespace konseki::outputs {
 namespace {
+
+constexpr int kListenBacklog = 128;
 
 constexpr char kContentType[] = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -53,6 +59,61 @@ std::string WhyBindFails(const std::string& host, uint16_t port) {
   freeaddrinfo(res);
   return why;
 }
+
+// httplib's task queue: one thread per connection, started on demand up to
+// max_threads and kept for the next connections; past that, connections wait
+// in accept order. httplib::ThreadPool starts all its threads up front.
+class ConnectionThreads : public httplib::TaskQueue {
+ public:
+  explicit ConnectionThreads(size_t max_threads) : max_threads_(max_threads) {}
+  ~ConnectionThreads() override { shutdown(); }
+
+  void enqueue(std::function<void()> fn) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    jobs_.push_back(std::move(fn));
+    if (jobs_.size() > idle_ && threads_.size() < max_threads_) {
+      threads_.emplace_back([this] { Work(); });
+    } else {
+      cv_.notify_one();
+    }
+  }
+
+  // Runs what is queued (each job serves and closes its socket), then joins.
+  void shutdown() override {
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+      threads.swap(threads_);
+    }
+    cv_.notify_all();
+    for (std::thread& t : threads) t.join();
+  }
+
+ private:
+  void Work() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      ++idle_;
+      cv_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
+      --idle_;
+      if (jobs_.empty()) return;  // stopping, nothing left
+      std::function<void()> fn = std::move(jobs_.front());
+      jobs_.pop_front();
+      lock.unlock();
+      fn();
+      lock.lock();
+    }
+  }
+
+  const size_t max_threads_;
+  std::mutex mu_;  // guards everything below
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  std::vector<std::thread> threads_;
+  size_t idle_ = 0;  // threads waiting for a job
+  bool stop_ = false;
+};
 
 }  // namespace
 
@@ -100,13 +161,14 @@ MetricsServer::MetricsServer(MetricsRegistry& registry, const MetricsServerOptio
   // httplib's default sets SO_REUSEPORT, which would let a second konseki
   // silently share the port; keep only SO_REUSEADDR (fast restarts) and make
   // the socket close-on-exec so alert commands do not inherit it.
-  server_->set_socket_options([](socket_t sock) {
+  server_->set_socket_options([this](socket_t sock) {
+    listen_fd_ = sock;  // the last one tried is the one bound
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
     fcntl(sock, F_SETFD, FD_CLOEXEC);
   });
-  const size_t threads = options.threads == 0 ? 1 : options.threads;
-  server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  const size_t threads = options.max_connections == 0 ? 1 : options.max_connections;
+  server_->new_task_queue = [threads] { return new ConnectionThreads(threads); };
   server_->set_read_timeout(options.read_timeout);
   server_->set_write_timeout(options.write_timeout);
   server_->set_keep_alive_timeout(options.read_timeout.count());
@@ -156,6 +218,10 @@ StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string&
     }
     server->port_ = port;
   }
+  // httplib listens with a backlog of 5: connections beyond it wait for a
+  // SYN retransmit (1 s, then 3 s...), so a few silent clients connecting at
+  // once delayed a scrape's connect by seconds. Listening again changes it.
+  if (server->listen_fd_ >= 0) ::listen(server->listen_fd_, kListenBacklog);
   httplib::Server* raw = server->server_.get();
   std::atomic<bool>* done = &server->serve_returned_;
   server->thread_ = std::thread([raw, done] {

@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -137,14 +138,28 @@ class DiskFullTest : public ::testing::Test {
     return WaitFor(
         [&] { return Metric("konseki_worker_archive_errors_total") >= start + retries; });
   }
-  std::string Config(const std::string& archive, const std::string& listen) {
+  std::string Config(const std::string& archive, const std::string& listen,
+                     const std::string& state_dir = "") {
     return "listen: [" + listen + "]\narchive: {dir: " + archive +
            "}\n"
            "alerts: {file: " +
            alerts_ +
            ", stdout: false}\n"
            "metrics: {listen: '127.0.0.1:0'}\nworkers: 1\n"
-           "queue: {max_bytes_per_worker: 1048576}\nheartbeat: {enabled: false}\n";
+           "queue: {max_bytes_per_worker: 1048576}\nheartbeat: {enabled: false" +
+           (state_dir.empty() ? "" : ", state_dir: " + state_dir) + "}\n";
+  }
+  // Waits until konseki has stopped reading TCP (blocked): the count of
+  // TCP messages read stays the same over several flush retries.
+  double HeldTcpMessages() {
+    double read = -1;
+    for (int i = 0; i < 20; ++i) {
+      if (!WaitForRetries(3)) return -1;
+      const double now = Metric("konseki_received_messages_total", "transport=\"tcp\"");
+      if (now == read) return read;
+      read = now;
+    }
+    return -1;
   }
 
   TempDir dir_;
@@ -315,6 +330,112 @@ TEST_F(DiskFullTest, FullTmpfsHoldsBackTcpAndRelpAndLosesNothing) {
   EXPECT_NE(konseki_.process().Stderr().find("archive writable again"), std::string::npos);
   EXPECT_TRUE(konseki_.process().running());
   rs.Signal(SIGTERM);
+}
+
+// Fills the file system of `root` (a path inside konseki's tmpfs) with a
+// filler file; returns its size.
+size_t FillUp(const std::string& root) {
+  size_t filler_bytes = 0;
+  FILE* f = std::fopen((root + "/filler").c_str(), "w");
+  if (f == nullptr) return 0;
+  std::setvbuf(f, nullptr, _IONBF, 0);
+  const std::string mib(1 << 20, 'x');
+  size_t n;
+  while ((n = std::fwrite(mib.data(), 1, mib.size(), f)) == mib.size()) filler_bytes += n;
+  filler_bytes += n;
+  std::fclose(f);
+  return filler_bytes;
+}
+
+// Issue #10 item 6: a SIGTERM while the archive was full dropped the 5,000
+// lines konseki held, exited 0 and said nothing. Now the worker retries until
+// the stop deadline, saves what it holds in <state_dir>/spool, and the next
+// start (here on a disk with room) archives it, exactly once.
+TEST_F(DiskFullTest, StopWhileFullSpoolsAndTheNextStartArchivesIt) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  std::string why;
+  if (!CanMountPrivateTmpfs(dir_, &why)) GTEST_SKIP() << why;
+  const std::string disk = dir_.File("disk");
+  const std::string state = dir_.File("state");  // outside the tmpfs
+  std::filesystem::create_directories(disk);
+  std::string err;
+  ASSERT_TRUE(
+      konseki_.Start(dir_, Config(disk + "/archive", "tcp://127.0.0.1:0", state), &err,
+                     {kUnshare, "-Urm", "--", "/bin/sh", "-c", kMountThenExec, "sh", "8m", disk}))
+      << err;
+  const std::string root = "/proc/" + std::to_string(konseki_.process().pid()) + "/root" + disk;
+  ASSERT_GT(FillUp(root), 0u);
+
+  constexpr int kLines = 5000;
+  {
+    int fd = ConnectTcp(konseki_.Port("tcp"));
+    std::string text;
+    for (int i = 0; i < kLines; ++i) text += Line("df-spool", i);
+    ASSERT_TRUE(SendAll(fd, text));
+    close(fd);
+  }
+  ASSERT_TRUE(WaitFor([&] { return CountAlerts(alerts_, "archive.write_failed") >= 1; }))
+      << konseki_.process().Stderr();
+  const double held = HeldTcpMessages();
+  ASSERT_GT(held, 0) << konseki_.process().Stderr();
+  EXPECT_EQ(Metric("konseki_archive_written_messages_total"), 0);
+
+  const auto t_stop = std::chrono::steady_clock::now();
+  const int status = konseki_.process().Signal(SIGTERM, std::chrono::seconds(60));
+  const double stop_secs = Seconds(std::chrono::steady_clock::now() - t_stop);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << konseki_.process().Stderr();
+  EXPECT_NE(konseki_.process().Stderr().find("archived at the next start"), std::string::npos)
+      << konseki_.process().Stderr();
+  const std::string spool = state + "/spool/worker-0.spool";
+  ASSERT_TRUE(std::filesystem::exists(spool));
+  const auto spool_bytes = std::filesystem::file_size(spool);
+
+  Konseki next;
+  const std::string archive2 = dir_.File("archive2");
+  ASSERT_TRUE(next.Start(dir_, Config(archive2, "tcp://127.0.0.1:0", state), &err)) << err;
+  SeqCounts c;
+  const bool all = WaitFor([&] {
+    c = CountSeqs(archive2, "df-spool", kLines);
+    return c.distinct >= static_cast<size_t>(held) && !std::filesystem::exists(spool);
+  });
+  std::printf(
+      "stop while full: konseki held %.0f of %d lines; SIGTERM -> exit %d after %.2f s, spool %ju "
+      "bytes; next start archived %zu distinct, %zu duplicates\n",
+      held, kLines, WEXITSTATUS(status), stop_secs, static_cast<uintmax_t>(spool_bytes), c.distinct,
+      c.duplicates);
+  ASSERT_TRUE(all) << c.distinct << "\n" << next.process().Stderr();
+  EXPECT_EQ(c.duplicates, 0u);
+  // TCP keeps order: what was held is a run from the first line on.
+  for (size_t i = 0; i < c.distinct; ++i) EXPECT_EQ(c.times[i], 1) << "seq " << i;
+  EXPECT_NE(next.process().Stderr().find("from the spool"), std::string::npos);
+}
+
+// If even the spool cannot be written, the stop says so: non-zero exit and
+// how many messages were lost, and why.
+TEST_F(DiskFullTest, StopWithNeitherArchiveNorSpoolWritableExitsNonZero) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  if (!HaveProgram(kPrlimit)) GTEST_SKIP() << "prlimit(1) not installed (util-linux)";
+  // A state folder that cannot exist: its parent is a regular file.
+  std::ofstream(dir_.File("not-a-dir")) << "x";
+  std::string err;
+  ASSERT_TRUE(konseki_.Start(
+      dir_, Config(dir_.File("archive"), "tcp://127.0.0.1:0", dir_.File("not-a-dir/state")), &err,
+      {kPrlimit, "--fsize=65536:unlimited", "--"}))
+      << err;
+  TcpFeeder tcp(konseki_.Port("tcp"), "df-lost", 0, 5000);
+  ASSERT_TRUE(tcp.connected());
+  ASSERT_TRUE(WaitFor([&] { return CountAlerts(alerts_, "archive.write_failed") >= 1; }))
+      << konseki_.process().Stderr();
+  ASSERT_GT(HeldTcpMessages(), 0);
+  const int status = konseki_.process().Signal(SIGTERM, std::chrono::seconds(60));
+  const std::string log = konseki_.process().Stderr();
+  std::printf("stop with no spool: exit status %d; log: %s\n", WEXITSTATUS(status),
+              log.substr(log.find("LOST") == std::string::npos ? 0 : log.find("LOST")).c_str());
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_NE(WEXITSTATUS(status), 0);
+  EXPECT_NE(log.find("LOST"), std::string::npos) << log;
+  EXPECT_NE(log.find("messages lost"), std::string::npos) << log;
 }
 
 TEST_F(DiskFullTest, FileSizeLimitBlocksWithoutCrashUntilRaised) {
