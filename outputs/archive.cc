@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <climits>
@@ -21,6 +22,8 @@ constexpr mode_t kDirMode = 0750;
 constexpr int64_t kNoDay = INT64_MIN;
 // Room above buffer_bytes for the line that crosses it.
 constexpr size_t kLineSlack = 8 * 1024;
+// First size of a buffer; it doubles as a host sends more between writes.
+constexpr size_t kMinBuffer = 4 * 1024;
 constexpr int64_t kNanosPerDay = 86'400LL * 1'000'000'000LL;
 // OpenFile's *err when a new host folder would pass max_hosts (not an errno).
 constexpr int kOverHostCap = -1;
@@ -427,8 +430,13 @@ void Archive::FreeColdBuffers(const Entry* keep, size_t need) {
   }
 }
 
-bool Archive::ReserveBuffer(Entry* e) {
-  const size_t want = options_.buffer_bytes + kLineSlack;
+bool Archive::ReserveBuffer(Entry* e, size_t room) {
+  const size_t size = e->buf.size();
+  if (e->buf.capacity() - size >= room) return true;
+  // Grow by doubling up to buffer_bytes + slack (more only for one huge
+  // line): a host that sends little holds little.
+  const size_t want = std::min(std::max({kMinBuffer, 2 * e->buf.capacity(), size + room}),
+                               std::max(options_.buffer_bytes + kLineSlack, size + room));
   const size_t need = want > e->charged ? want - e->charged : 0;
   if (!budget_->TryCharge(need)) {
     FreeColdBuffers(e, need);
@@ -737,11 +745,12 @@ Status Archive::Append(const Message& msg) {
   Status st;
   if (e->fd < 0 && !e->blocked) st = OpenEntry(e);
 
-  // Sized once per buffer from the shared budget, so appends never
-  // reallocate unless a single line is longer than the slack. No room in the
-  // budget: the line is written through (buffer freed right after).
-  bool through = false;
-  if (e->buf.capacity() < options_.buffer_bytes) through = !ReserveBuffer(e);
+  // Buffers grow from the shared budget to what a host sends between writes
+  // and keep that size until idle, so the steady state does not allocate.
+  // No room in the budget: the line is written through (buffer freed right
+  // after). The room asked for is the line unless escaping makes it longer
+  // (then the string grows on its own and Account charges the difference).
+  const bool through = !ReserveBuffer(e, msg.raw.size() + msg.sender.size() + 64);
   e->touched = true;
   const size_t before = e->buf.size();
   AppendLine(msg, &e->buf);

@@ -85,11 +85,11 @@ struct ArchiveOptions {
   // stays without fsync (given the worker calls Flush at least every second).
   int sync_interval_secs = 1;
   // Userspace buffer per open file: written out (one write()) as soon as it
-  // holds buffer_bytes, and on every Flush(). A buffer of buffer_bytes +
-  // 8 KiB is taken from the shared budget (see outputs/archive_budget.h) at
-  // the first line after the buffer was freed; when the budget is spent, the
-  // coldest buffers of this instance are written out and freed, and failing
-  // that the line is written through without a buffer.
+  // holds buffer_bytes, and on every Flush(). Buffers start at 4 KiB and
+  // double, up to buffer_bytes + 8 KiB, as a host sends more between writes,
+  // each growth taken from the shared budget (outputs/archive_budget.h); when
+  // the budget is spent, the coldest buffers of this instance are written out
+  // and freed, and failing that the line is written through without a buffer.
   size_t buffer_bytes = 64 * 1024;
   // A buffer that has taken no line for this long is freed at the next
   // Flush() (after being written), so memory goes back when a host (or a
@@ -149,8 +149,9 @@ class Archive {
   // error (the line is still buffered) or the line was dropped because
   // max_pending_bytes was reached (kUnavailable). No allocation in steady
   // state, including while the LRU recycles entries for new hosts (map nodes,
-  // keys and buffers are reused); only the first max_open_files hosts and
-  // error paths allocate.
+  // keys and buffers are reused); the first max_open_files hosts, buffers
+  // growing or coming back after being idle, lines written through because
+  // the buffer budget is spent, and error paths allocate.
   Status Append(const Message& msg);
 
   // Writes all buffers to their files and retries data held back by earlier
@@ -246,9 +247,11 @@ class Archive {
   void Account(Entry* e);
   // Frees e's (empty) buffer.
   void ReleaseBuffer(Entry* e);
-  // Takes a full buffer for e from the budget, freeing this instance's
-  // coldest buffers if needed; false if the budget has no room even then.
-  bool ReserveBuffer(Entry* e);
+  // Makes room for `room` more bytes in e's buffer, growing it (doubling,
+  // from 4 KiB up to buffer_bytes + 8 KiB) with the budget's consent and
+  // freeing this instance's coldest buffers if needed; false if the budget
+  // has no room even then.
+  bool ReserveBuffer(Entry* e, size_t room);
   // Writes out and frees the coldest buffers (but keep's) until `need` more
   // bytes fit in the budget or none is left.
   void FreeColdBuffers(const Entry* keep, size_t need);

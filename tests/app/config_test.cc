@@ -110,6 +110,24 @@ TEST(ConfigTest, UnknownKeyNamesFileLineAndKey) {
   EXPECT_THAT(c.status().message(), HasSubstr("unknown key"));
 }
 
+TEST(ConfigTest, ArchiveBudgetAndHostCapKeys) {
+  auto d = ParseConfig("listen: [udp://127.0.0.1:1]\n", "k.yaml");
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->archive_budget.max_hosts, outputs::ArchiveBudgetOptions().max_hosts);
+  EXPECT_EQ(d->archive_budget.buffer_bytes, outputs::ArchiveBudgetOptions().buffer_bytes);
+  auto c = ParseConfig(
+      "listen: [udp://127.0.0.1:1]\narchive: {dir: x, max_hosts: 500, "
+      "buffer_budget_bytes: 16777216}\n",
+      "k.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->archive_budget.max_hosts, 500u);
+  EXPECT_EQ(c->archive_budget.buffer_bytes, 16777216u);
+  auto bad =
+      ParseConfig("listen: [udp://127.0.0.1:1]\narchive: {buffer_budget_bytes: 10}\n", "k.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("archive.buffer_budget_bytes"));
+}
+
 TEST(ConfigTest, BadValuesAreErrorsNotDefaults) {
   struct Case {
     const char* yaml;
