@@ -1,5 +1,6 @@
 #include "app/fd_budget.h"
 
+#include "outputs/metrics_server.h"
 #include "receiver/listen_address.h"
 
 namespace konseki::app {
@@ -9,6 +10,9 @@ std::string FdBudget::Describe() const {
          " stream listener" + (stream_listeners == 1 ? "" : "s") + " x tcp.max_connections) + " +
          std::to_string(listening_sockets) + " listening sockets + " + std::to_string(workers) +
          " workers x " + std::to_string(archive_files) + " archive files + " +
+         (metrics_connections == 0
+              ? std::string()
+              : std::to_string(metrics_connections) + " metrics connections + ") +
          std::to_string(reserve) + " reserve = " + std::to_string(Total());
 }
 
@@ -16,6 +20,9 @@ FdBudget ComputeFdBudget(const Config& config, size_t workers, size_t archive_fi
   FdBudget b;
   b.workers = workers;
   b.archive_files = archive_files;
+  if (!config.metrics_listen.empty()) {
+    b.metrics_connections = outputs::MetricsServerOptions().max_connections;
+  }
   for (const ListenConfig& lc : config.listen) {
     ++b.listening_sockets;
     auto addr = receiver::ListenAddress::Parse(lc.uri);

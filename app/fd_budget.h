@@ -4,12 +4,12 @@
 // Every descriptor user has its own cap: each stream listener (tcp://, tls://,
 // relp://, relp+tls://) holds at most tcp.max_connections connections plus
 // its listening socket, a UDP listener one socket, and each worker's archive
-// at most ArchiveOptions::max_open_files files. The budget is their sum plus
+// at most ArchiveOptions::max_open_files files, the metrics endpoint at most
+// MetricsServerOptions::max_connections. The budget is their sum plus
 // kFdReserve for everything else (archive and state folders, the background
-// sync, heartbeat state writes, alert file and sinks, metrics connections,
-// rule files on SIGHUP). When the limit covers the budget, a connection flood
-// reaches a listener's cap (counted, refused) long before EMFILE, so the
-// archive, sync and state paths never run out of descriptors.
+// sync, heartbeat state writes, alert file and sinks, rule files on SIGHUP). When the limit covers
+// the budget, a connection flood reaches a listener's cap (counted, refused) long before EMFILE, so
+// the archive, sync and state paths never run out of descriptors.
 #ifndef KONSEKI_APP_FD_BUDGET_H_
 #define KONSEKI_APP_FD_BUDGET_H_
 
@@ -33,10 +33,12 @@ struct FdBudget {
   size_t listening_sockets = 0;  // one per listener, UDP included
   size_t workers = 0;
   size_t archive_files = 0;  // max_open_files per worker
+  size_t metrics_connections = 0;
   size_t reserve = kFdReserve;
 
   size_t Total() const {
-    return connections + listening_sockets + workers * archive_files + reserve;
+    return connections + listening_sockets + workers * archive_files + metrics_connections +
+           reserve;
   }
   // "4096 connections (1 stream listener x 4096) + 2 listening sockets +
   // 2 workers x 256 archive files + 64 reserve = 4674".

@@ -61,15 +61,20 @@ std::string WhyBindFails(const std::string& host, uint16_t port) {
 }
 
 // httplib's task queue: one thread per connection, started on demand up to
-// max_threads and kept for the next connections; past that, connections wait
-// in accept order. httplib::ThreadPool starts all its threads up front.
+// max_threads and kept for the next connections. With max_threads
+// connections open, enqueue() holds httplib's accept loop, so further
+// connections wait in the kernel's listen backlog (holding no descriptor of
+// ours) and are accepted in order as threads free. httplib::ThreadPool
+// starts all its threads up front and queues accepted sockets without limit.
 class ConnectionThreads : public httplib::TaskQueue {
  public:
   explicit ConnectionThreads(size_t max_threads) : max_threads_(max_threads) {}
   ~ConnectionThreads() override { shutdown(); }
 
   void enqueue(std::function<void()> fn) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
+    room_.wait(lock, [this] { return active_ < max_threads_; });
+    ++active_;
     jobs_.push_back(std::move(fn));
     if (jobs_.size() > idle_ && threads_.size() < max_threads_) {
       threads_.emplace_back([this] { Work(); });
@@ -103,13 +108,17 @@ class ConnectionThreads : public httplib::TaskQueue {
       lock.unlock();
       fn();
       lock.lock();
+      --active_;
+      room_.notify_one();
     }
   }
 
   const size_t max_threads_;
-  std::mutex mu_;  // guards everything below
-  std::condition_variable cv_;
+  std::mutex mu_;                 // guards everything below
+  std::condition_variable cv_;    // a job is queued, or stopping
+  std::condition_variable room_;  // active_ fell below max_threads_
   std::deque<std::function<void()>> jobs_;
+  size_t active_ = 0;  // connections queued or being served
   std::vector<std::thread> threads_;
   size_t idle_ = 0;  // threads waiting for a job
   bool stop_ = false;

@@ -7,9 +7,11 @@
 // until read_timeout. With the former two shared threads and 5 s timeouts,
 // 40 silent connections made a scrape wait 99 s; now a scrape is answered at
 // once while fewer than max_connections clients hold connections. Past that,
-// new connections wait in accept order for a thread, which frees within
-// read_timeout: a flood delays a scrape by about
-// (waiting connections / max_connections) * read_timeout, never for good.
+// new connections wait in the kernel's listen backlog (128) and are accepted
+// in order as threads free, each within read_timeout: a flood delays a
+// scrape by about (waiting connections / max_connections) * read_timeout,
+// never for good, and the endpoint never holds more than max_connections
+// descriptors (app/fd_budget.h counts them).
 #ifndef KONSEKI_OUTPUTS_METRICS_SERVER_H_
 #define KONSEKI_OUTPUTS_METRICS_SERVER_H_
 

@@ -25,10 +25,11 @@ TEST(FdBudgetTest, SumsStreamCapsSocketsArchiveFilesAndReserve) {
   EXPECT_EQ(b.stream_listeners, 3u);  // UDP holds no connections
   EXPECT_EQ(b.connections, 3000u);
   EXPECT_EQ(b.listening_sockets, 4u);
-  EXPECT_EQ(b.Total(), 3000u + 4 + 2 * 256 + kFdReserve);
+  EXPECT_EQ(b.metrics_connections, 64u);  // MetricsServerOptions::max_connections
+  EXPECT_EQ(b.Total(), 3000u + 4 + 2 * 256 + 64 + kFdReserve);
   EXPECT_EQ(b.Describe(),
             "3000 connections (3 stream listeners x tcp.max_connections) + 4 listening sockets + "
-            "2 workers x 256 archive files + 64 reserve = 3580");
+            "2 workers x 256 archive files + 64 metrics connections + 64 reserve = 3644");
 }
 
 TEST(FdBudgetTest, SoftLimitIsRaisedToTheHardLimit) {
@@ -48,7 +49,7 @@ TEST(FdBudgetTest, HardLimitBelowTheBudgetIsRefusedSayingWhatToSet) {
   auto soft = FdSoftLimitFor(b, {1024, b.Total() - 1});
   ASSERT_FALSE(soft.ok());
   EXPECT_THAT(soft.status().message(), HasSubstr("hard limit RLIMIT_NOFILE is 3579"));
-  EXPECT_THAT(soft.status().message(), HasSubstr("set LimitNOFILE=3580"));
+  EXPECT_THAT(soft.status().message(), HasSubstr("set LimitNOFILE=3644"));
   EXPECT_THAT(soft.status().message(), HasSubstr("3000 connections"));
   EXPECT_THAT(soft.status().message(), HasSubstr("tcp.max_connections"));
 }
