@@ -214,6 +214,11 @@ Status Server::OpenOutputs() {
     wopts.index = i;
     wopts.flush_each_batch = arch.sync == outputs::SyncPolicy::kBatch;
     wopts.sync_at_stop = arch.sync != outputs::SyncPolicy::kNone;
+    // A blocked archive is retried this long after the listeners' drain.
+    if (config_.stop_timeout_secs) {
+      wopts.stop_timeout = std::chrono::duration_cast<Duration>(
+          std::chrono::duration<double>(*config_.stop_timeout_secs));
+    }
     WorkerDeps deps{queues_.get(), &parser_, &rules_, alerts_.get(), &metrics_, &clock_};
     workers_.push_back(
         std::make_unique<Worker>(wopts, deps, std::move(archive).value(), std::move(tracker)));

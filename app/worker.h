@@ -36,7 +36,8 @@ struct WorkerOptions {
   Duration flush_interval = std::chrono::seconds(1);
   // After RequestStop, how long a worker whose archive cannot be written
   // keeps retrying before it saves what it holds to the spool
-  // (Archive::Spool, archived at the next start).
+  // (Archive::Spool, archived at the next start). Config stop_timeout_secs
+  // (applied after the listeners' own drain, which has the same bound).
   Duration stop_timeout = std::chrono::seconds(5);
 };
 

@@ -48,7 +48,7 @@ TEST(FdBudgetTest, HardLimitBelowTheBudgetIsRefusedSayingWhatToSet) {
   FdBudget b = ComputeFdBudget(FourListeners(), 2, 256);
   auto soft = FdSoftLimitFor(b, {1024, b.Total() - 1});
   ASSERT_FALSE(soft.ok());
-  EXPECT_THAT(soft.status().message(), HasSubstr("hard limit RLIMIT_NOFILE is 3579"));
+  EXPECT_THAT(soft.status().message(), HasSubstr("hard limit RLIMIT_NOFILE is 3643"));
   EXPECT_THAT(soft.status().message(), HasSubstr("set LimitNOFILE=3644"));
   EXPECT_THAT(soft.status().message(), HasSubstr("3000 connections"));
   EXPECT_THAT(soft.status().message(), HasSubstr("tcp.max_connections"));

@@ -118,7 +118,7 @@ class WorkerTest : public ::testing::Test {
   RuleSlot rules_;
   RecordingAlerts alerts_;
   CountingAcks acks_;
-  Router router_{queues_, parser_, false, "relp://127.0.0.1:0", metrics_, &acks_};
+  Router router_{queues_, parser_, false, &acks_};
   std::unique_ptr<Worker> worker_;
 };
 
