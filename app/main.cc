@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -149,6 +150,21 @@ size_t WarnUnwritablePaths(const konseki::app::Config& c, const konseki::app::Ru
   return n;
 }
 
+// test-rules --config: the rules, parser zone and correlation settings the
+// server would use with that file (its heartbeat and listeners aside).
+konseki::Status ApplyConfigToTestRules(const std::string& path,
+                                       konseki::matchers::TestRulesOptions* opts) {
+  auto c = konseki::app::LoadConfigFile(path);
+  if (!c.ok()) return c.status();
+  if (opts->rules_dir.empty()) opts->rules_dir = c->rules_dir;
+  auto offset = konseki::app::ResolveUtcOffsetSecs(c->parser_timezone, std::time(nullptr));
+  if (!offset.ok()) return offset.status();
+  opts->parser.default_utc_offset_secs = *offset;
+  opts->correlation = c->correlation.options;
+  if (!c->correlation.enabled) opts->correlate = false;
+  return konseki::Status::Ok();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -173,6 +189,14 @@ int main(int argc, char** argv) {
   test_rules->add_option("--rules", test_opts.rules_dir,
                          "rule pack folder (default: the bundled packs)");
   test_rules->add_flag("--json", test_opts.json, "one JSON object per match");
+  std::string test_config;
+  test_rules->add_option("--config", test_config,
+                         "take rules.dir, parser.timezone and correlation settings from this "
+                         "config file");
+  test_rules->add_option("--sender", test_opts.sender,
+                         "sender address of every line (a host's own address)");
+  bool no_correlations = false;
+  test_rules->add_flag("--no-correlations", no_correlations, "run the single-line rules only");
   test_rules->add_option("FILE", test_opts.files, "log files")->required();
 
   auto* seal_setup = app.add_subcommand(
@@ -248,6 +272,16 @@ int main(int argc, char** argv) {
     return konseki::matchers::RunCheckRules(
         rules_dir.empty() ? konseki::matchers::DefaultRulesDir() : rules_dir, std::cout, std::cerr);
   }
-  if (*test_rules) return konseki::matchers::RunTestRules(test_opts, std::cout, std::cerr);
+  if (*test_rules) {
+    test_opts.correlate = !no_correlations;
+    if (!test_config.empty()) {
+      konseki::Status s = ApplyConfigToTestRules(test_config, &test_opts);
+      if (!s.ok()) {
+        std::fprintf(stderr, "konseki: %s\n", s.message().c_str());
+        return 1;
+      }
+    }
+    return konseki::matchers::RunTestRules(test_opts, std::cout, std::cerr);
+  }
   return Run(config_path);
 }

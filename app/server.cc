@@ -63,11 +63,23 @@ Status CheckTlsFiles(const Config& config) {
   return Status::Ok();
 }
 
-StatusOr<std::shared_ptr<const matchers::RuleSet>> LoadRules(const std::string& dir) {
+StatusOr<LoadedRules> LoadRulesAndCorrelations(const std::string& dir) {
   std::string d = dir.empty() ? matchers::DefaultRulesDir() : dir;
-  auto rules = matchers::LoadRuleDir(d);
-  if (!rules.ok()) return rules.status();
-  return matchers::RuleSet::Compile(std::move(rules).value());
+  auto pack = matchers::LoadPackDir(d);
+  if (!pack.ok()) return pack.status();
+  auto set = matchers::RuleSet::Compile(std::move(pack->rules));
+  if (!set.ok()) return set.status();
+  pack->rules.clear();
+  LoadedRules out;
+  out.rules = std::move(set).value();
+  out.correlations = std::make_shared<const matchers::RulePack>(std::move(pack).value());
+  return out;
+}
+
+StatusOr<std::shared_ptr<const matchers::RuleSet>> LoadRules(const std::string& dir) {
+  auto loaded = LoadRulesAndCorrelations(dir);
+  if (!loaded.ok()) return loaded.status();
+  return std::move(loaded->rules);
 }
 
 Server::Server(const Config& config, const Clock& clock) : config_(config), clock_(clock) {}
@@ -101,10 +113,10 @@ Status Server::Init() {
       ->Set(1);
   rules_loaded_ = metrics_.GetGauge("konseki_rules_loaded", "Rules in the live rule set.");
 
-  auto rules = LoadRules(config_.rules_dir);
+  auto rules = LoadRulesAndCorrelations(config_.rules_dir);
   if (!rules.ok()) return rules.status();
-  rules_loaded_->Set(static_cast<double>((*rules)->rules().size()));
-  rules_.Set(std::move(rules).value());
+  rules_loaded_->Set(static_cast<double>(rules->rules->rules().size()));
+  rules_.Set(std::move(rules->rules), std::move(rules->correlations));
 
   {
     // What konseki creates must belong to the user it drops to (main calls
@@ -184,12 +196,18 @@ Status Server::OpenOutputs() {
       return At(config_.Where(state_key), st);
     }
   }
+  const std::string corr_dir =
+      config_.correlation.state_dir.empty() ? hb.state_dir : config_.correlation.state_dir;
+  if (Status st = InitFleetCorrelator(corr_dir); !st.ok()) return st;
   for (size_t i = 0; i < n; ++i) {
     auto archive = outputs::Archive::Open(arch, clock_, metrics_);
     if (!archive.ok()) return At(config_.Where("archive.dir"), archive.status());
     std::unique_ptr<matchers::HeartbeatTracker> tracker;
+    std::unique_ptr<HostGapSink> gaps;
     if (config_.heartbeat.enabled) {
-      tracker = std::make_unique<matchers::HeartbeatTracker>(hb, i, n, clock_, *alerts_, metrics_);
+      // host.silent also restarts the host's watch in its correlator.
+      gaps = std::make_unique<HostGapSink>(*alerts_);
+      tracker = std::make_unique<matchers::HeartbeatTracker>(hb, i, n, clock_, *gaps, metrics_);
       if (Status st = tracker->LoadState(); !st.ok()) {
         return At(config_.Where(state_key),
                   Status(st.code(), "heartbeat state in " + hb.state_dir + ": " + st.message() +
@@ -200,9 +218,13 @@ Status Server::OpenOutputs() {
     wopts.index = i;
     wopts.flush_each_batch = arch.sync == outputs::SyncPolicy::kBatch;
     wopts.sync_at_stop = arch.sync != outputs::SyncPolicy::kNone;
-    WorkerDeps deps{queues_.get(), &parser_, &rules_, alerts_.get(), &metrics_, &clock_};
-    workers_.push_back(
-        std::make_unique<Worker>(wopts, deps, std::move(archive).value(), std::move(tracker)));
+    auto correlator = MakeWorkerCorrelator(i, corr_dir, &wopts.correlation);
+    if (!correlator.ok()) return correlator.status();
+    WorkerDeps deps{queues_.get(), &parser_, &rules_, alerts_.get(), &metrics_, &clock_,
+                    fleet_.get()};
+    workers_.push_back(std::make_unique<Worker>(wopts, deps, std::move(archive).value(),
+                                                std::move(tracker), std::move(gaps),
+                                                std::move(correlator).value()));
   }
   return Status::Ok();
 }
@@ -311,9 +333,51 @@ Status Server::BindListener(size_t id) {
   return Status::Ok();
 }
 
+Status Server::InitFleetCorrelator(const std::string& state_dir) {
+  if (!config_.correlation.enabled) return Status::Ok();
+  if (Status st = MakeDirs(state_dir, 0750); !st.ok()) {
+    return At(config_.Where(config_.correlation.state_dir.empty() ? "archive.dir"
+                                                                   : "correlation.state_dir"),
+              st);
+  }
+  auto pack = rules_.correlations();
+  const bool any_fleet =
+      pack && std::any_of(pack->correlations.begin(), pack->correlations.end(),
+                          [](const matchers::Correlation& c) {
+                            return c.scope == matchers::KeyScope::kFleet;
+                          });
+  if (!any_fleet) return Status::Ok();
+  matchers::CorrelatorOptions o = config_.correlation.options;
+  o.state_file = state_dir + "/correlation.fleet.state";
+  fleet_ = std::make_unique<FleetCorrelator>(o, config_.correlation.fleet_queue_max, rules_,
+                                             *alerts_, metrics_, clock_);
+  return fleet_->Init();
+}
+
+StatusOr<std::unique_ptr<matchers::Correlator>> Server::MakeWorkerCorrelator(
+    size_t i, const std::string& state_dir, matchers::CorrelatorOptions* options) {
+  auto pack = rules_.correlations();
+  if (!config_.correlation.enabled || !pack) return std::unique_ptr<matchers::Correlator>();
+  matchers::CorrelatorOptions& o = *options;
+  o = config_.correlation.options;
+  o.run_fleet = false;
+  o.name = "worker" + std::to_string(i);
+  // One file per worker (hosts are sharded by worker). Changing the number
+  // of workers starts the host correlations afresh.
+  o.state_file = state_dir + "/correlation." + std::to_string(i) + ".state";
+  auto c = matchers::Correlator::Create(*pack, o, metrics_);
+  if (!c.ok()) return c.status();
+  if (Status s = (*c)->LoadState(); !s.ok()) {
+    return Status(s.code(), "correlation state: " + s.message() +
+                                " (move the file away to start with no state)");
+  }
+  return c;
+}
+
 void Server::Start() {
   if (started_) return;
   started_ = true;
+  if (fleet_) fleet_->Start();
   for (auto& w : workers_) w->Start();
   if (sealer_) sealer_->Start();
   keeper_->Start();
@@ -361,7 +425,7 @@ void Server::Reload() {
                    st.ToString().c_str());
     }
   }
-  auto rules = LoadRules(config_.rules_dir);
+  auto rules = LoadRulesAndCorrelations(config_.rules_dir);
   if (!rules.ok()) {
     EmitReloadFailure("rules", "konseki.rules_invalid",
                       "Rule reload failed; the previous rules stay in force",
@@ -370,9 +434,10 @@ void Server::Reload() {
                  rules.status().ToString().c_str());
     return;
   }
-  rules_loaded_->Set(static_cast<double>((*rules)->rules().size()));
-  std::fprintf(stderr, "konseki: reloaded %zu rules\n", (*rules)->rules().size());
-  rules_.Set(std::move(rules).value());
+  rules_loaded_->Set(static_cast<double>(rules->rules->rules().size()));
+  std::fprintf(stderr, "konseki: reloaded %zu rules, %zu correlations\n",
+               rules->rules->rules().size(), rules->correlations->correlations.size());
+  rules_.Set(std::move(rules->rules), std::move(rules->correlations));
 }
 
 void Server::Stop() {
@@ -395,6 +460,8 @@ void Server::Stop() {
       std::fprintf(stderr, "konseki: final seal: %s\n", st.ToString().c_str());
     }
   }
+  // The workers pushed their last fleet hits: drain them and save.
+  if (fleet_) fleet_->Stop();
   // Every ack the workers will give is queued now: answer, serverclose, close.
   for (ListenerSlot& s : listeners_) {
     if (s.shutdown) s.shutdown();

@@ -217,6 +217,26 @@ StatusOr<std::unique_ptr<Correlator>> Correlator::Create(const RulePack& pack,
 Correlator::Correlator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Correlator::~Correlator() = default;
 
+InputFilter::InputFilter(const RulePack& pack, KeyScope scope) {
+  auto add = [&](const std::vector<InputRef>& ins) {
+    for (const InputRef& in : ins)
+      (in.sign.empty() ? ids_ : signs_).insert(in.sign.empty() ? in.id : in.sign);
+  };
+  for (const Correlation& c : pack.correlations) {
+    if (c.scope != scope) continue;
+    add(c.on);
+    add(c.after);
+    for (const ValueSet& set : pack.sets) {
+      if (set.id != c.set) continue;
+      for (const SetLearner& l : set.learn) add(l.on);
+    }
+  }
+}
+
+bool InputFilter::Wants(std::string_view input_id, std::string_view sign) const {
+  return ids_.find(input_id) != ids_.end() || signs_.find(sign) != signs_.end();
+}
+
 bool Correlator::Wants(std::string_view input_id, std::string_view sign) const {
   const Impl& m = *impl_;
   return m.by_id.find(input_id) != m.by_id.end() || m.by_sign.find(sign) != m.by_sign.end() ||

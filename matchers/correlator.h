@@ -43,6 +43,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -125,6 +126,21 @@ struct CorrelatorOptions {
   double save_interval_secs = 300;
   // The correlator label of konseki_correlation_keys ("worker0", "fleet").
   std::string name = "correlator";
+};
+
+// Which hits the correlations of one scope take (by id or sign, including
+// the learners of the sets they use): lets a worker route only those hits to
+// the fleet thread. Immutable once built; thread-safe.
+class InputFilter {
+ public:
+  InputFilter() = default;
+  InputFilter(const RulePack& pack, KeyScope scope);
+  bool Wants(std::string_view input_id, std::string_view sign) const;
+  bool empty() const { return ids_.empty() && signs_.empty(); }
+
+ private:
+  std::set<std::string, std::less<>> ids_;
+  std::set<std::string, std::less<>> signs_;
 };
 
 class Correlator {

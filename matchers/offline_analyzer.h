@@ -39,6 +39,7 @@ class OfflineAnalyzer {
   // The last line's parse (views into the last line).
   const Message& message() const { return msg_; }
   Correlator& correlator() { return *correlator_; }
+  const RuleSet& rules() const { return *rules_; }
 
  private:
   OfflineAnalyzer() = default;

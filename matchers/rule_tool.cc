@@ -18,12 +18,6 @@ namespace {
 // corpus carry no year, so any fixed instant gives reproducible results.
 const TimePoint kExampleReceived = TimePoint(std::chrono::seconds(1'767'225'600));  // 2026-01-01
 
-StatusOr<std::shared_ptr<const RuleSet>> LoadAndCompile(const std::string& dir) {
-  StatusOr<std::vector<Rule>> rules = LoadRuleDir(dir);
-  if (!rules.ok()) return rules.status();
-  return RuleSet::Compile(std::move(rules).value());
-}
-
 std::string FieldsText(const std::vector<std::pair<std::string, std::string>>& fields) {
   std::string s;
   for (const auto& [k, v] : fields) {
@@ -226,28 +220,92 @@ int RunCheckRules(const std::string& dir, std::ostream& out, std::ostream& err) 
   return failures == 0 ? 0 : 1;
 }
 
+namespace {
+
+// One JSON object for a rule hit (input-only hits say "alert":false).
+void AppendHitJson(const std::string& file, uint64_t line_no, const RuleHit& h, std::string* json) {
+  json->clear();
+  *json += "{\"file\":";
+  AppendJsonString(file, json);
+  *json += ",\"line\":" + std::to_string(line_no) + ",\"rule\":";
+  AppendJsonString(h.rule->id, json);
+  *json += ",\"sign\":";
+  AppendJsonString(h.rule->sign, json);
+  *json += ",\"severity\":";
+  AppendJsonString(SeverityName(h.rule->severity), json);
+  *json += ",\"fields\":{";
+  bool first = true;
+  for (const auto& [k, v] : h.fields) {
+    if (!first) *json += ',';
+    first = false;
+    AppendJsonString(k, json);
+    *json += ':';
+    AppendJsonString(v, json);
+  }
+  *json += h.rule->alert ? "}}\n" : "},\"alert\":false}\n";
+}
+
+// One JSON object for a correlation alert raised at line_no.
+void AppendCorrelationJson(const std::string& file, uint64_t line_no, const Alert& a,
+                           std::string* json) {
+  json->clear();
+  *json += "{\"file\":";
+  AppendJsonString(file, json);
+  *json += ",\"line\":" + std::to_string(line_no) + ",\"rule\":";
+  AppendJsonString(a.rule, json);
+  *json += ",\"sign\":";
+  AppendJsonString(a.sign, json);
+  *json += ",\"severity\":";
+  AppendJsonString(SeverityName(a.severity), json);
+  *json += ",\"host\":";
+  AppendJsonString(a.host, json);
+  *json += ",\"fields\":{";
+  bool first = true;
+  for (const auto& [k, v] : a.fields) {
+    if (!first) *json += ',';
+    first = false;
+    AppendJsonString(k, json);
+    *json += ':';
+    AppendJsonString(v, json);
+  }
+  *json += "},\"correlation\":true}\n";
+}
+
+// The analyzer test-rules runs: the rules of `dir`, and its correlations
+// when asked.
+StatusOr<std::unique_ptr<OfflineAnalyzer>> MakeAnalyzer(const TestRulesOptions& opts,
+                                                        const std::string& dir) {
+  StatusOr<RulePack> pack = LoadPackDir(dir);
+  if (!pack.ok()) return pack.status();
+  StatusOr<std::shared_ptr<const RuleSet>> set = RuleSet::Compile(pack->rules);
+  if (!set.ok()) return set.status();
+  if (!opts.correlate) {
+    pack->correlations.clear();
+    pack->sets.clear();
+  }
+  return OfflineAnalyzer::Create(*set, *pack, opts.correlation, receiver::Parser(opts.parser));
+}
+
+}  // namespace
+
 int RunTestRules(const TestRulesOptions& opts, std::ostream& out, std::ostream& err) {
   const std::string dir = opts.rules_dir.empty() ? DefaultRulesDir() : opts.rules_dir;
-  StatusOr<std::shared_ptr<const RuleSet>> set = LoadAndCompile(dir);
-  if (!set.ok()) {
-    err << "test-rules: " << set.status().message() << "\n";
+  auto analyzer = MakeAnalyzer(opts, dir);
+  if (!analyzer.ok()) {
+    err << "test-rules: " << analyzer.status().message() << "\n";
     return 1;
   }
   if (opts.files.empty()) {
     err << "test-rules: no input file (give log files, or - for standard input)\n";
     return 1;
   }
-  StatusOr<std::unique_ptr<RuleSet::Scratch>> scratch = (*set)->NewScratch();
-  if (!scratch.ok()) {
-    err << "test-rules: " << scratch.status().message() << "\n";
-    return 1;
-  }
-  const receiver::Parser parser;
-  const RuleSet& rules = **set;
+  const RuleSet& rules = (*analyzer)->rules();
   std::map<const Rule*, uint64_t> per_rule;
+  std::map<std::string, uint64_t> per_correlation;
   uint64_t lines_read = 0, lines_skipped = 0, lines_matched = 0, total_hits = 0;
-  Message msg;
+  uint64_t total_alerts = 0;
   std::vector<RuleHit> hits;
+  std::vector<Alert> alerts;
   std::string line, json;
 
   for (const std::string& file : opts.files) {
@@ -274,37 +332,30 @@ int RunTestRules(const TestRulesOptions& opts, std::ostream& out, std::ostream& 
         continue;
       }
       ++lines_read;
-      parser.Parse(line, kExampleReceived, &msg);
-      rules.Match(msg, **scratch, &hits);
-      if (hits.empty()) continue;
-      ++lines_matched;
+      (*analyzer)->Feed(line, opts.sender, &hits, &alerts);
+      if (!hits.empty()) ++lines_matched;
       for (const RuleHit& h : hits) {
         ++total_hits;
         ++per_rule[h.rule];
         if (opts.json) {
-          json.clear();
-          json += "{\"file\":";
-          AppendJsonString(file, &json);
-          json += ",\"line\":" + std::to_string(line_no) + ",\"rule\":";
-          AppendJsonString(h.rule->id, &json);
-          json += ",\"sign\":";
-          AppendJsonString(h.rule->sign, &json);
-          json += ",\"severity\":";
-          AppendJsonString(SeverityName(h.rule->severity), &json);
-          json += ",\"fields\":{";
-          bool first = true;
-          for (const auto& [k, v] : h.fields) {
-            if (!first) json += ',';
-            first = false;
-            AppendJsonString(k, &json);
-            json += ':';
-            AppendJsonString(v, &json);
-          }
-          json += "}}\n";
+          AppendHitJson(file, line_no, h, &json);
           out << json;
         } else {
           out << file << ":" << line_no << ": " << h.rule->id << " [" << h.rule->sign << "] "
-              << FieldsText(h.fields) << "\n    " << line << "\n";
+              << FieldsText(h.fields) << (h.rule->alert ? "" : " (input only)") << "\n    " << line
+              << "\n";
+        }
+      }
+      for (const Alert& a : alerts) {
+        ++total_alerts;
+        ++per_correlation[a.rule];
+        if (opts.json) {
+          AppendCorrelationJson(file, line_no, a, &json);
+          out << json;
+        } else {
+          out << file << ":" << line_no << ": => " << a.rule << " [" << a.sign << "] "
+              << SeverityName(a.severity) << " host=" << a.host << " " << FieldsText(a.fields)
+              << "\n";
         }
       }
     }
@@ -316,13 +367,16 @@ int RunTestRules(const TestRulesOptions& opts, std::ostream& out, std::ostream& 
 
   std::ostream& summary = opts.json ? err : out;
   summary << "\nLines: " << lines_read << " read, " << lines_skipped << " skipped (empty or #), "
-          << lines_matched << " matched, " << total_hits << " matches\n";
+          << lines_matched << " matched, " << total_hits << " matches, " << total_alerts
+          << " correlation alerts\n";
   summary << "Rules (" << rules.rules().size() << " loaded from " << dir << "):\n";
   for (const Rule& r : rules.rules()) {
     auto it = per_rule.find(&r);
     if (it == per_rule.end()) continue;
     summary << "  " << it->second << "\t" << r.id << " [" << r.sign << "]\n";
   }
+  if (!per_correlation.empty()) summary << "Correlations:\n";
+  for (const auto& [id, n] : per_correlation) summary << "  " << n << "\t" << id << "\n";
   return 0;
 }
 

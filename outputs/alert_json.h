@@ -13,7 +13,10 @@ namespace konseki::outputs {
 // A single-line JSON object without trailing newline and without spaces:
 //   {"time":"2026-11-23T08:08:42.123456Z","received":"...","host":"...",
 //    "sender":"...","rule":"...","sign":"...","severity":"high","title":"...",
-//    "program":"...","pid":"...","fields":{"user":"root",...},"message":"..."}
+//    "program":"...","pid":"...","fields":{"user":"root",...},"message":"...",
+//    "members":[{"host":"web1","file":"web1/2026-11-23.log","received":"..."},...]}
+// members (correlation alerts only, absent otherwise) locate each line of the
+// alert in the archive: <archive.dir>/<file>, at <received>.
 // Times are RFC 3339 UTC with microseconds. Every field is always present
 // (empty strings when unknown); pid is a string as received. When a field
 // name repeats, the last value wins.

@@ -164,6 +164,40 @@ TEST_F(PackDirTest, CheckRulesRunsCorrelationExamplesAndReportsWrongOnes) {
   EXPECT_THAT(err3.str(), HasSubstr("expected alert ssh.bruteforce was not raised"));
 }
 
+TEST_F(PackDirTest, TestRulesPrintsHitsAndCorrelationAlertsAsJson) {
+  Write("a.yaml", std::string(kRule) + kCorrelation);
+  Write("log.txt",
+        "Mar  1 10:00:00 h sshd[1]: Failed password for root from 192.0.2.1 port 1 ssh2\n"
+        "Mar  1 10:00:30 h sshd[1]: Failed password for root from 192.0.2.1 port 1 ssh2\n");
+  TestRulesOptions opts;
+  opts.rules_dir = dir_;
+  opts.json = true;
+  opts.correlate = true;
+  opts.files = {dir_ + "/log.txt"};
+  std::ostringstream out, err;
+  ASSERT_EQ(RunTestRules(opts, out, err), 0) << err.str();
+  const std::string f = "{\"file\":\"" + dir_ + "/log.txt\",";
+  EXPECT_EQ(
+      out.str(),
+      f +
+          "\"line\":1,\"rule\":\"t.fail\",\"sign\":\"ssh.auth_failure\",\"severity\":"
+          "\"low\",\"fields\":{\"user\":\"root\",\"src_ip\":\"192.0.2.1\"},\"alert\":false}\n" +
+          f +
+          "\"line\":2,\"rule\":\"t.fail\",\"sign\":\"ssh.auth_failure\",\"severity\":"
+          "\"low\",\"fields\":{\"user\":\"root\",\"src_ip\":\"192.0.2.1\"},\"alert\":false}\n" +
+          f +
+          "\"line\":2,\"rule\":\"t.burst\",\"sign\":\"ssh.bruteforce\",\"severity\":"
+          "\"medium\",\"host\":\"h\",\"fields\":{\"src_ip\":\"192.0.2.1\",\"count\":\"2\","
+          "\"first_time\":\"2025-03-01T10:00:00.000000Z\",\"last_time\":\"2025-03-01T10:00:"
+          "30.000000Z\"},\"correlation\":true}\n");
+  EXPECT_THAT(err.str(), HasSubstr("1 correlation alerts"));
+  // Without correlations: the hits only.
+  opts.correlate = false;
+  std::ostringstream out2, err2;
+  ASSERT_EQ(RunTestRules(opts, out2, err2), 0);
+  EXPECT_THAT(out2.str(), ::testing::Not(HasSubstr("t.burst")));
+}
+
 TEST_F(PackDirTest, InputOnlyRulesMayShareALineWithAlertingRules) {
   std::string second = kRule;
   second.replace(second.find("t.fail"), 6, "t.fail2");
