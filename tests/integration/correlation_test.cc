@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -125,6 +126,10 @@ TEST_F(CorrelationTest, StateSurvivesARestart) {
   }));
   EXPECT_EQ(k_.process().Signal(SIGTERM), 0);
   EXPECT_TRUE(AlertsWithSign(dir_, "ssh.bruteforce_success").empty());
+  // The child's logs are appended to: move the first run's away, or the
+  // second start would read the first's "ready" and ports.
+  std::filesystem::rename(dir_.File("konseki.err"), dir_.File("konseki.1.err"));
+  std::filesystem::rename(dir_.File("konseki.out"), dir_.File("konseki.1.out"));
   Konseki second;
   std::string err;
   ASSERT_TRUE(second.Start(dir_, Config(dir_, cfg), &err)) << err;
