@@ -118,8 +118,8 @@ struct ArchiveKeepConfig {
 //     session_min_observed_secs: 86400
 //     system_accounts: [svc-app]
 //     host_addresses: {web1: [192.0.2.10, "2001:db8::10"]}
-//     max_keys: 1000000
-//     max_keys_per_rule: 250000
+//     max_keys: 250000
+//     max_keys_per_rule: 100000
 //     save_interval_secs: 300
 //     state_dir: /var/lib/konseki        # default: the heartbeat's state dir
 //     fleet_queue_max: 100000            # hits waiting for the fleet thread

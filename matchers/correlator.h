@@ -29,9 +29,9 @@
 // Memory: each correlation keeps at most max_keys (its own, or
 // max_keys_per_rule) keys, and all together at most options.max_keys; the
 // least recently used key of the inserting correlation goes first
-// (konseki_correlation_evictions_total{rule}). A key costs about 250 bytes
-// plus its key text and values (bench/correlator_bench.cc). Hosts are
-// capped by max_hosts the same way.
+// (konseki_correlation_evictions_total{rule}). A key costs ~430 heap bytes
+// with the bundled packs, key text and values included
+// (bench/correlator_bench.cc). Hosts are capped by max_hosts the same way.
 //
 // Metrics: konseki_correlation_hits_total, konseki_correlation_alerts_total{rule},
 // konseki_correlation_evictions_total{rule}, konseki_correlation_clamped_total{reason},
@@ -106,10 +106,12 @@ struct CorrelatorOptions {
   // correlation.host_addresses: host -> its own addresses (beside the sender
   // addresses konseki saw for the host).
   std::map<std::string, std::vector<std::string>> host_addresses;
-  // correlation.max_keys: keys over all correlations of this correlator.
-  size_t max_keys = 1'000'000;
+  // correlation.max_keys: keys over all correlations of this correlator
+  // (each worker and the fleet thread has one). A key costs ~430 heap bytes
+  // with the bundled packs (bench/correlator_bench.cc): ~110 MB at the cap.
+  size_t max_keys = 250'000;
   // correlation.max_keys_per_rule: default per-correlation cap.
-  size_t max_keys_per_rule = 250'000;
+  size_t max_keys_per_rule = 100'000;
   // Hosts remembered (watch start, learning start, addresses, learned sets).
   size_t max_hosts = 100'000;
   std::map<std::string, CorrelationOverride> overrides;
