@@ -10,6 +10,7 @@ add_library(konseki_app
   ${CMAKE_CURRENT_LIST_DIR}/worker.cc
 )
 target_compile_definitions(konseki_app PRIVATE KONSEKI_VERSION="${PROJECT_VERSION}")
+include(${CMAKE_CURRENT_LIST_DIR}/console/console.cmake)
 target_link_libraries(konseki_app PUBLIC
   konseki_common konseki_parse konseki_net konseki_rules konseki_heartbeat konseki_outputs
   konseki_metrics_http konseki_tls konseki_relp concurrentqueue yaml-cpp)

@@ -93,6 +93,12 @@ class BatchQueues {
     return queues_[w]->bytes.load(std::memory_order_relaxed) < max_bytes_per_worker_ &&
            !queues_[w]->blocked.load(std::memory_order_relaxed);
   }
+  // For `konseki status` (any thread): bytes waiting for worker w, its
+  // limit, and whether it is blocked on its archive.
+  size_t QueuedBytes(size_t w) const { return queues_[w]->bytes.load(std::memory_order_relaxed); }
+  size_t max_bytes_per_worker() const { return max_bytes_per_worker_; }
+  bool Blocked(size_t w) const { return queues_[w]->blocked.load(std::memory_order_relaxed); }
+
   // True while every worker has room and none is blocked (TCP reads only then).
   bool AllHaveRoom() const;
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "app/config.h"
+#include "app/console/console_commands.h"
 #include "app/fd_budget.h"
 #include "app/file_identity.h"
 #include "app/privileges.h"
@@ -99,6 +100,9 @@ int Run(const std::string& config_path) {
   (*server)->Start();
   for (const std::string& l : (*server)->BoundListeners()) {
     std::fprintf(stderr, "konseki: listening on %s\n", l.c_str());
+  }
+  for (const std::string& l : (*server)->StartupLines()) {
+    std::fprintf(stderr, "konseki: %s\n", l.c_str());
   }
   if ((*server)->metrics_port() != 0) {
     std::fprintf(stderr, "konseki: metrics on port %u\n", (*server)->metrics_port());
@@ -212,7 +216,11 @@ int main(int argc, char** argv) {
   search->add_option("--threads", search_cmd.threads, "scanning threads (default: cores)");
   search->add_option("PATTERN", search_cmd.patterns, "Hyperscan (grep -E like) patterns");
 
+  konseki::app::console::ConsoleCommands console(app);
+
   CLI11_PARSE(app, argc, argv);
+
+  if (int rc = console.RunConsole(std::cout, std::cerr); rc >= 0) return rc;
 
   if (*search) return konseki::app::RunSearch(search_cmd, std::cout, std::cerr);
   if (*seal_setup || *verify) {

@@ -104,6 +104,7 @@ Status Server::Init() {
   auto rules = LoadRules(config_.rules_dir);
   if (!rules.ok()) return rules.status();
   rules_loaded_->Set(static_cast<double>((*rules)->rules().size()));
+  rules_at_start_ = (*rules)->rules().size();
   rules_.Set(std::move(rules).value());
 
   {
@@ -122,7 +123,51 @@ Status Server::Init() {
     if (!ms.ok()) return At(config_.Where("metrics.listen"), ms.status());
     metrics_server_ = std::move(ms).value();
   }
+  return StartControl();
+}
+
+Status Server::StartControl() {
+  StatusSources src;
+  src.config = &config_;
+  src.metrics = &metrics_;
+  src.queues = queues_.get();
+  src.tally = alert_tally_.get();
+  src.clock = &clock_;
+  src.hosts = host_readers_;
+  for (size_t i = 0; i < config_.listen.size() && i < bound_.size(); ++i) {
+    auto addr = receiver::ListenAddress::Parse(config_.listen[i].uri);
+    src.listeners.emplace_back(addr.ok() ? addr->ToString() : config_.listen[i].uri, bound_[i]);
+  }
+  src.rules_dir = config_.rules_dir.empty() ? matchers::DefaultRulesDir() : config_.rules_dir;
+  status_ = std::make_unique<StatusService>(std::move(src));
+  // Without its socket konseki still receives, archives and alerts: the
+  // console falls back to the files, so this is a warning, not a failure.
+  ControlSocketOptions copts{ControlSocketPath(config_), config_.user, config_.group};
+  auto cs = ControlSocket::Bind(copts, [this](std::string_view req) { return status_->Handle(req); });
+  if (cs.ok()) {
+    control_ = std::move(cs).value();
+  } else {
+    control_error_ = cs.status().message();
+  }
   return Status::Ok();
+}
+
+std::vector<std::string> Server::StartupLines() const {
+  std::vector<std::string> lines;
+  lines.push_back("archive in " + config_.archive_dir + " (sync: " + config_.archive_sync + ")");
+  lines.push_back("alerts to " +
+                  (config_.alerts_file.empty() ? std::string("no file") : config_.alerts_file) +
+                  (config_.alerts_stdout ? " and stdout" : "") + ", " +
+                  std::to_string(alerts_->notifying_sinks()) + " notifying sinks");
+  lines.push_back(std::to_string(rules_at_start_) + " rules from " +
+                  (config_.rules_dir.empty() ? matchers::DefaultRulesDir() : config_.rules_dir));
+  lines.push_back(std::string("state in ") + HeartbeatStateDir(config_) +
+                  (config_.heartbeat.enabled ? " (heartbeat on, " : " (heartbeat off, ") +
+                  std::to_string(workers_.size()) + " workers)");
+  lines.push_back(control_ ? "control socket " + control_->path()
+                           : "warning: no control socket (console commands read files only): " +
+                                 control_error_);
+  return lines;
 }
 
 Status Server::OpenOutputs() {
@@ -140,7 +185,8 @@ Status Server::OpenOutputs() {
   auto writer = outputs::AlertWriter::Open(aopts, metrics_);
   if (!writer.ok()) return At(config_.Where("alerts.file"), writer.status());
   alert_writer_ = std::move(writer).value();
-  auto fanout = AlertFanout::Create(config_, *alert_writer_, clock_, metrics_);
+  alert_tally_ = std::make_unique<AlertTally>(*alert_writer_, clock_);
+  auto fanout = AlertFanout::Create(config_, *alert_tally_, clock_, metrics_);
   if (!fanout.ok()) return fanout.status();
   alerts_ = std::move(fanout).value();
 
@@ -209,6 +255,7 @@ Status Server::OpenOutputs() {
                   Status(st.code(), "heartbeat state in " + hb.state_dir + ": " + st.message() +
                                         " (move the file away to start with no state)"));
       }
+      host_readers_.push_back(tracker->Hosts());
     }
     WorkerOptions wopts;
     wopts.index = i;
@@ -333,6 +380,7 @@ Status Server::BindListener(size_t id) {
 void Server::Start() {
   if (started_) return;
   started_ = true;
+  if (control_) control_->Start();
   for (auto& w : workers_) w->Start();
   if (sealer_) sealer_->Start();
   keeper_->Start();
@@ -387,14 +435,17 @@ void Server::Reload() {
                       rules.status().message());
     std::fprintf(stderr, "konseki: rule reload failed, keeping the old rules: %s\n",
                  rules.status().ToString().c_str());
+    status_->NoteReload(false, rules.status().message());
     return;
   }
+  status_->NoteReload(true, "");
   rules_loaded_->Set(static_cast<double>((*rules)->rules().size()));
   std::fprintf(stderr, "konseki: reloaded %zu rules\n", (*rules)->rules().size());
   rules_.Set(std::move(rules).value());
 }
 
 void Server::Stop() {
+  if (control_) control_->Stop();
   if (!started_ || stopped_) return;
   stopped_ = true;
   // Listeners first (their Stop flushes their router), then drain workers.
@@ -421,7 +472,10 @@ void Server::Stop() {
   if (metrics_server_) metrics_server_->Stop();
 }
 
-void Server::Tick() { alerts_->Tick(); }
+void Server::Tick() {
+  alerts_->Tick();
+  status_->Tick();
+}
 
 uint64_t Server::lost_at_stop() const {
   uint64_t n = 0;

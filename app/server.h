@@ -12,10 +12,13 @@
 #include <vector>
 
 #include "app/alert_fanout.h"
+#include "app/alert_tally.h"
 #include "app/batch_queues.h"
 #include "app/config.h"
+#include "app/control_socket.h"
 #include "app/router.h"
 #include "app/rule_slot.h"
+#include "app/status_service.h"
 #include "app/worker.h"
 #include "common/alert.h"
 #include "common/clock.h"
@@ -68,6 +71,9 @@ class Server {
   // (with the kernel's port when 0 was asked), for logs and tests.
   std::vector<std::string> BoundListeners() const;
   uint16_t metrics_port() const { return metrics_server_ ? metrics_server_->port() : 0; }
+  // What was loaded, one line each, for the start-up log: archive, alerts,
+  // rules, state directory, control socket.
+  std::vector<std::string> StartupLines() const;
   MetricsRegistry& metrics() { return metrics_; }
 
  private:
@@ -94,6 +100,7 @@ class Server {
   receiver::Parser parser_;
   RuleSlot rules_;
   std::unique_ptr<outputs::AlertWriter> alert_writer_;
+  std::unique_ptr<AlertTally> alert_tally_;  // counts, then hands to alert_writer_
   std::unique_ptr<AlertFanout> alerts_;  // writer + notifying sinks; what everyone emits to
   std::unique_ptr<BatchQueues> queues_;
   std::unique_ptr<outputs::Sealer> sealer_;  // archive.seal; outlives the workers
@@ -120,6 +127,14 @@ class Server {
   std::vector<std::string> bound_;
   std::unique_ptr<outputs::MetricsServer> metrics_server_;
   Gauge* rules_loaded_ = nullptr;
+  // The console's view (konseki status / hosts) and its socket; the socket
+  // stops before anything it reads is destroyed.
+  Status StartControl();
+  std::vector<matchers::HeartbeatTracker::HostsReader> host_readers_;  // one per tracker
+  std::unique_ptr<StatusService> status_;
+  std::unique_ptr<ControlSocket> control_;
+  std::string control_error_;  // why there is no control socket
+  size_t rules_at_start_ = 0;
   bool started_ = false;
   bool stopped_ = false;
 };

@@ -173,4 +173,23 @@ double MetricsRegistry::ValueOf(std::string_view name, const Labels& labels_in) 
   return 0;
 }
 
+std::vector<MetricValue> MetricsRegistry::Snapshot(std::string_view prefix) const {
+  std::vector<MetricValue> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = families_.lower_bound(prefix);
+       it != families_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+    const auto& [name, f] = *it;
+    for (const auto& [labels, c] : f.counters) {
+      out.push_back({name, labels, static_cast<double>(c->Value())});
+    }
+    for (const auto& [labels, g] : f.gauges) out.push_back({name, labels, g->Value()});
+    for (const auto& cb : f.callbacks) {
+      std::vector<Sample> samples;
+      cb(&samples);
+      for (Sample& s : samples) out.push_back({name, Sorted(s.labels), s.value});
+    }
+  }
+  return out;
+}
+
 }  // namespace konseki

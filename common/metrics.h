@@ -54,6 +54,13 @@ struct Sample {
   double value = 0;
 };
 
+// One series' value at one moment (MetricsRegistry::Snapshot).
+struct MetricValue {
+  std::string name;
+  Labels labels;  // sorted by name
+  double value = 0;
+};
+
 // Thread-safe. Get* may be called from any thread but is meant for set-up:
 // cache the returned pointer, which stays valid for the registry's lifetime.
 // Asking twice for the same name and labels (in any order) returns the same
@@ -78,6 +85,11 @@ class MetricsRegistry {
   // Current value of a counter or gauge, 0 if absent (for tests and tools).
   // Labels are matched as a set, in any order.
   double ValueOf(std::string_view name, const Labels& labels = {}) const;
+
+  // Every series (counters, gauges and callback samples) of the families
+  // whose name starts with `prefix`, in rendering order. For tools that read
+  // the live values without parsing the text format (konseki status).
+  std::vector<MetricValue> Snapshot(std::string_view prefix = "") const;
 
  private:
   enum class Type { kCounter, kGauge };

@@ -19,6 +19,7 @@ namespace {
 
 constexpr size_t kMaxHostLength = 255;  // DNS limit; longer "hosts" are junk
 constexpr double kNsPerSec = 1e9;
+constexpr int64_t kNsPerDay = int64_t{86400} * 1000000000;
 
 int64_t Ns(TimePoint t) { return t.time_since_epoch().count(); }
 int64_t SecsToNs(double secs) {
@@ -38,8 +39,9 @@ std::string FormatSecs(double secs, int decimals) {
 }  // namespace
 
 struct HeartbeatTracker::Snapshot {
-  std::mutex mu;                // guards samples
+  std::mutex mu;                // guards samples and hosts
   std::vector<Sample> samples;  // konseki_host_last_seen_timestamp_seconds of this shard
+  std::vector<HostRow> hosts;   // every live host of this shard
 };
 
 Status ValidateHeartbeatOptions(const HeartbeatOptions& o) {
@@ -216,6 +218,7 @@ HeartbeatTracker::~HeartbeatTracker() {
   hosts_silent_->Add(-published_silent_);
   std::lock_guard<std::mutex> lock(snapshot_->mu);
   snapshot_->samples.clear();
+  snapshot_->hosts.clear();
 }
 
 uint32_t HeartbeatTracker::Lookup(std::string_view host) const {
@@ -327,6 +330,11 @@ void HeartbeatTracker::Observe(const Message& msg) {
   }
   Slot& s = slots_[slot];
   HostState& h = s.state;
+  if (const int64_t day = now / kNsPerDay; day != s.today) {
+    s.today = day;
+    s.messages_today = 0;
+  }
+  ++s.messages_today;
 
   const bool was_seen = h.seen;
   const int64_t prev_seen_ns = h.last_seen_ns;
@@ -659,8 +667,27 @@ void HeartbeatTracker::PublishSnapshot() {
       samples.push_back(Sample{{{"host", s.state.name}}, NsToSecs(s.state.last_seen_ns)});
     }
   }
+  std::vector<HostRow> hosts;
+  hosts.reserve(index_.size());
+  const int64_t today = last_snapshot_ns_ / kNsPerDay;
+  for (const Slot& s : slots_) {
+    if (!s.live) continue;
+    const HostState& h = s.state;
+    hosts.push_back(HostRow{h.name, h.sender, h.first_seen_ns, h.last_seen_ns,
+                            h.cadence.CadenceSecs(options_.cadence_quantile), ThresholdFor(s),
+                            h.seen, s.expected, h.silent, h.silent_after_stop,
+                            s.today == today ? s.messages_today : 0});
+  }
   std::lock_guard<std::mutex> lock(snapshot_->mu);
   snapshot_->samples.swap(samples);
+  snapshot_->hosts.swap(hosts);
+}
+
+HeartbeatTracker::HostsReader HeartbeatTracker::Hosts() const {
+  return [snap = snapshot_](std::vector<HostRow>* out) {
+    std::lock_guard<std::mutex> lock(snap->mu);
+    out->insert(out->end(), snap->hosts.begin(), snap->hosts.end());
+  };
 }
 
 Status HeartbeatTracker::SaveState() {

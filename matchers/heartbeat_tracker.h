@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -132,6 +133,21 @@ struct HeartbeatOptions {
   double metrics_interval_secs = 10;
 };
 
+// One tracked host as the console shows it (HeartbeatTracker::HostsReader).
+struct HostRow {
+  std::string name;
+  std::string sender;         // address of its last message
+  int64_t first_seen_ns = 0;  // receive times, ns since the epoch (0: never)
+  int64_t last_seen_ns = 0;
+  double cadence_secs = 0;    // learned cadence (0 before the first gap)
+  double threshold_secs = 0;  // silence threshold now (0: never alerts)
+  bool seen = false;          // false: expected, never reported
+  bool expected = false;      // listed in heartbeat.expected_hosts
+  bool silent = false;        // host.silent fired and it has not come back
+  bool silent_after_stop = false;  // ... and a stop message preceded the silence
+  uint64_t messages_today = 0;     // messages received since 00:00 UTC
+};
+
 // Checks ranges (multiplier > 0, floor <= ceiling, quantile in (0, 1], ...).
 // The message names the offending key.
 Status ValidateHeartbeatOptions(const HeartbeatOptions& options);
@@ -185,6 +201,13 @@ class HeartbeatTracker {
   // error; malformed lines are skipped and counted (state_parse).
   Status LoadState();
 
+  // Copies this shard's hosts as of the last snapshot (Tick refreshes it
+  // every metrics_interval_secs) into *out. The function is thread-safe,
+  // takes only the snapshot's mutex (never touched by Observe) and stays
+  // valid after the tracker is destroyed (it then appends nothing).
+  using HostsReader = std::function<void(std::vector<HostRow>*)>;
+  HostsReader Hosts() const;
+
   // Introspection for tests and tools.
   size_t hosts_tracked() const { return index_.size(); }
   size_t hosts_silent() const { return silent_count_; }
@@ -202,6 +225,8 @@ class HeartbeatTracker {
     int64_t armed_due_ns = kNotArmed;  // due time of the live heap entry
     double override_secs = -1;         // >= 0 when an override matches
     uint32_t unchecked = 0;            // messages since the threshold was last recomputed
+    int64_t today = 0;                 // UTC day (days since the epoch) of messages_today
+    uint64_t messages_today = 0;
     bool expected = false;
     bool live = false;
     // A copy of state.name when it fits, so a lookup confirms the name on

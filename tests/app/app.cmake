@@ -9,3 +9,13 @@ konseki_add_test(app_test
 konseki_add_test(worker_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/worker_test.cc
   LIBS konseki_app)
+
+konseki_add_test(console_test
+  SOURCES
+    ${CMAKE_CURRENT_LIST_DIR}/alert_tally_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/control_socket_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/json_value_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/status_service_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/console/alert_log_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/console/console_format_test.cc
+  LIBS konseki_app)

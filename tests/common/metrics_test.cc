@@ -92,3 +92,28 @@ TEST(MetricsTest, RendersTextFormatWithEscapedLabels) {
 
 }  // namespace
 }  // namespace konseki
+
+namespace konseki {
+namespace {
+
+TEST(MetricsSnapshotTest, ListsCountersGaugesAndCallbacksOfThePrefix) {
+  MetricsRegistry r;
+  r.GetCounter("konseki_a_total", "a", {{"z", "1"}, {"b", "2"}})->Inc(3);
+  r.GetGauge("konseki_b", "b")->Set(1.5);
+  r.GetGauge("other_c", "c")->Set(7);
+  r.AddGaugeCallback("konseki_cb", "cb", [](std::vector<Sample>* out) {
+    out->push_back({{{"worker", "0"}}, 4});
+  });
+  std::vector<MetricValue> s = r.Snapshot("konseki_");
+  ASSERT_EQ(s.size(), 3u);
+  EXPECT_EQ(s[0].name, "konseki_a_total");
+  EXPECT_EQ(s[0].labels, (Labels{{"b", "2"}, {"z", "1"}}));
+  EXPECT_EQ(s[0].value, 3);
+  EXPECT_EQ(s[1].value, 1.5);
+  EXPECT_EQ(s[2].name, "konseki_cb");
+  EXPECT_EQ(s[2].value, 4);
+  EXPECT_EQ(r.Snapshot().size(), 4u);
+}
+
+}  // namespace
+}  // namespace konseki

@@ -93,3 +93,9 @@ konseki_add_test(seal_integration_test
   LIBS konseki_test_process
   LABELS integration)
 add_dependencies(seal_integration_test konseki)
+
+konseki_add_test(console_integration_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/console_test.cc
+  LIBS konseki_test_process
+  LABELS integration)
+add_dependencies(console_integration_test konseki)

@@ -737,3 +737,49 @@ TEST_F(HeartbeatTrackerTest, TheDeadlineHeapStaysProportionalToHosts) {
 
 }  // namespace
 }  // namespace konseki::matchers
+
+namespace konseki::matchers {
+namespace {
+
+using std::chrono::seconds;
+
+TEST_F(HeartbeatTrackerTest, HostsReaderListsSeenAndExpectedHostsAndOutlivesTheTracker) {
+  options_.silence_after_secs = 600;
+  options_.metrics_interval_secs = 10;
+  options_.expected_hosts = {"db1"};
+  Make();
+  HeartbeatTracker::HostsReader reader = tracker_->Hosts();
+  for (int i = 0; i < 3; ++i) Send("web1", "line", std::nullopt, "192.0.2.7");
+  Run(seconds(11));
+  std::vector<HostRow> rows;
+  reader(&rows);
+  ASSERT_EQ(rows.size(), 2u);
+  const HostRow& db = rows[0].name == "db1" ? rows[0] : rows[1];
+  const HostRow& web = rows[0].name == "db1" ? rows[1] : rows[0];
+  EXPECT_TRUE(db.expected);
+  EXPECT_FALSE(db.seen);
+  EXPECT_EQ(db.messages_today, 0u);
+  EXPECT_TRUE(web.seen);
+  EXPECT_FALSE(web.expected);
+  EXPECT_EQ(web.sender, "192.0.2.7");
+  EXPECT_EQ(web.messages_today, 3u);
+  EXPECT_EQ(web.threshold_secs, 600);
+  EXPECT_GT(web.last_seen_ns, 0);
+
+  // The count starts again on the next UTC day.
+  Run(std::chrono::hours(24), seconds(30));
+  Send("web1");
+  Run(seconds(11));
+  rows.clear();
+  reader(&rows);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ((rows[0].name == "web1" ? rows[0] : rows[1]).messages_today, 1u);
+
+  tracker_.reset();
+  rows.clear();
+  reader(&rows);
+  EXPECT_TRUE(rows.empty());
+}
+
+}  // namespace
+}  // namespace konseki::matchers

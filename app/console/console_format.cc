@@ -1,0 +1,191 @@
+#include "app/console/console_format.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+
+namespace konseki::app::console {
+namespace {
+
+size_t VisibleWidth(std::string_view s) {
+  size_t n = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\x1b') {
+      while (i < s.size() && s[i] != 'm') ++i;
+      continue;
+    }
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) ++n;  // count UTF-8 lead bytes
+  }
+  return n;
+}
+
+bool ParseInt(std::string_view s, int* out) {
+  if (s.empty()) return false;
+  int v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  *out = v;
+  return true;
+}
+
+}  // namespace
+
+std::string FormatDuration(double secs) {
+  if (!(secs >= 0)) return "-";
+  const int64_t s = static_cast<int64_t>(secs);
+  char buf[32];
+  if (s < 60) {
+    std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(s));
+  } else if (s < 3600) {
+    std::snprintf(buf, sizeof buf, "%lldm", static_cast<long long>(s / 60));
+  } else if (s < 86400) {
+    std::snprintf(buf, sizeof buf, "%lldh %02lldm", static_cast<long long>(s / 3600),
+                  static_cast<long long>(s % 3600 / 60));
+  } else {
+    std::snprintf(buf, sizeof buf, "%lldd %02lldh", static_cast<long long>(s / 86400),
+                  static_cast<long long>(s % 86400 / 3600));
+  }
+  return buf;
+}
+
+std::string FormatBytes(double bytes) {
+  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  size_t u = 0;
+  while (bytes >= 1024 && u + 1 < std::size(kUnits)) {
+    bytes /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", bytes, kUnits[u]);
+  return buf;
+}
+
+std::string FormatLocalTime(double unix_secs) {
+  if (unix_secs <= 0) return "never";
+  time_t t = static_cast<time_t>(unix_secs);
+  struct tm tm;
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+StatusOr<int64_t> ParseDurationSecs(std::string_view text) {
+  std::string_view num = text;
+  int64_t unit = 1;
+  if (!text.empty()) {
+    switch (text.back()) {
+      case 's':
+        unit = 1;
+        num.remove_suffix(1);
+        break;
+      case 'm':
+        unit = 60;
+        num.remove_suffix(1);
+        break;
+      case 'h':
+        unit = 3600;
+        num.remove_suffix(1);
+        break;
+      case 'd':
+        unit = 86400;
+        num.remove_suffix(1);
+        break;
+      case 'w':
+        unit = 7 * 86400;
+        num.remove_suffix(1);
+        break;
+      default:
+        break;
+    }
+  }
+  int v = 0;
+  if (!ParseInt(num, &v)) {
+    return Status::InvalidArgument("'" + std::string(text) +
+                                   "' is not a duration (examples: 90s, 30m, 1h, 2d, 1w)");
+  }
+  return static_cast<int64_t>(v) * unit;
+}
+
+StatusOr<double> ParseRfc3339(std::string_view s) {
+  int y, mo, d, h, mi, sec;
+  if (s.size() < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') ||
+      s[13] != ':' || s[16] != ':' || !ParseInt(s.substr(0, 4), &y) ||
+      !ParseInt(s.substr(5, 2), &mo) || !ParseInt(s.substr(8, 2), &d) ||
+      !ParseInt(s.substr(11, 2), &h) || !ParseInt(s.substr(14, 2), &mi) ||
+      !ParseInt(s.substr(17, 2), &sec)) {
+    return Status::InvalidArgument("not an RFC 3339 time: " + std::string(s));
+  }
+  size_t i = 19;
+  double frac = 0;
+  if (i < s.size() && s[i] == '.') {
+    double scale = 0.1;
+    for (++i; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i, scale /= 10) {
+      frac += (s[i] - '0') * scale;
+    }
+  }
+  int offset = 0;
+  std::string_view zone = s.substr(i);
+  int zh, zm;
+  if (zone == "Z" || zone == "z") {
+    offset = 0;
+  } else if (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':' &&
+             ParseInt(zone.substr(1, 2), &zh) && ParseInt(zone.substr(4, 2), &zm)) {
+    offset = (zone[0] == '-' ? -1 : 1) * (zh * 3600 + zm * 60);
+  } else {
+    return Status::InvalidArgument("not an RFC 3339 time zone: " + std::string(s));
+  }
+  struct tm tm = {};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = sec;
+  return static_cast<double>(timegm(&tm) - offset) + frac;
+}
+
+std::string Palette::Wrap(std::string_view text, std::string_view code) const {
+  if (!on) return std::string(text);
+  return "\x1b[" + std::string(code) + "m" + std::string(text) + "\x1b[0m";
+}
+
+std::string Palette::Severity(std::string_view name) const {
+  if (name == "critical") return BoldRed(name);
+  if (name == "high") return Red(name);
+  if (name == "medium") return Yellow(name);
+  if (name == "info") return Dim(name);
+  return std::string(name);
+}
+
+bool ColourWanted(int fd) {
+  const char* no = std::getenv("NO_COLOR");
+  const char* term = std::getenv("TERM");
+  return isatty(fd) && (no == nullptr || *no == '\0') &&
+         !(term != nullptr && std::string_view(term) == "dumb");
+}
+
+void Table::Print(std::ostream& out, const Palette& p) const {
+  std::vector<size_t> width;
+  for (const auto& row : rows_) {
+    if (width.size() < row.size()) width.resize(row.size(), 0);
+    for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], VisibleWidth(row[c]));
+  }
+  for (size_t r = 0; r < rows_.size(); ++r) {
+    std::string line;
+    for (size_t c = 0; c < rows_[r].size(); ++c) {
+      const std::string& cell = rows_[r][c];
+      line += r == 0 ? p.Bold(cell) : cell;
+      if (c + 1 < rows_[r].size()) line.append(width[c] - VisibleWidth(cell) + 2, ' ');
+    }
+    out << line << '\n';
+  }
+}
+
+}  // namespace konseki::app::console

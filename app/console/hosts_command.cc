@@ -1,0 +1,66 @@
+// konseki hosts: every host the heartbeat tracks.
+#include "app/console/console_commands.h"
+#include "app/status_service.h"
+
+namespace konseki::app::console {
+namespace {
+
+bool IsSilentState(const std::string& state) {
+  return state == "silent" || state == "stopped" || state == "expected-never-seen";
+}
+
+std::string Colour(const Palette& p, const std::string& state) {
+  if (state == "silent" || state == "expected-never-seen") return p.Red(state);
+  if (state == "stopped") return p.BoldRed(state);
+  if (state == "new") return p.Yellow(state);
+  return p.Green(state);
+}
+
+// Cadence 0: not learned yet; threshold 0: never alerts; -1: unknown.
+std::string Secs(double secs, const char* if_zero) {
+  return secs < 0 ? "-" : secs == 0 ? if_zero : FormatDuration(secs);
+}
+
+}  // namespace
+
+int RunHosts(const ConsoleEnv& env, const HostsOptions& options) {
+  bool from_files = false;
+  auto hosts = LoadHosts(env, &from_files);
+  if (!hosts.ok()) {
+    *env.err << "konseki hosts: " << hosts.status().message() << "\n";
+    return kExitError;
+  }
+  JsonValue all = hosts->Get("hosts");
+  JsonValue shown = JsonValue::Array();
+  for (size_t i = 0; i < all.size(); ++i) {
+    JsonValue h = all.At(i);
+    if (!options.silent || IsSilentState(h.Str("state"))) shown.Append(h);
+  }
+  if (options.json) {
+    JsonValue out = JsonValue::Object();
+    out.Set("time", hosts->Num("time")).Set("live", !from_files).Set("hosts", shown);
+    *env.out << out.Dump() << "\n";
+    return kExitOk;
+  }
+  if (from_files) {
+    *env.out << env.palette.Yellow("konseki is not running") << ": hosts as last saved in "
+             << StateDir(env.config) << " (thresholds and today's counts need the daemon)\n";
+  }
+  Table t({"HOST", "STATE", "LAST SEEN", "AGO", "SENDER", "CADENCE", "THRESHOLD", "TODAY"});
+  for (size_t i = 0; i < shown.size(); ++i) {
+    JsonValue h = shown.At(i);
+    const double last = h.Num("last_seen");
+    t.Add({h.Str("name"), Colour(env.palette, h.Str("state")), FormatLocalTime(last),
+           last > 0 ? FormatDuration(env.now - last) : "-", h.Str("sender", "-"),
+           Secs(h.Num("cadence_secs"), "learning"), Secs(h.Num("threshold_secs"), "never"),
+           from_files ? "-" : std::to_string(h.Int("messages_today"))});
+  }
+  if (t.rows() == 0) {
+    *env.out << (options.silent ? "No silent hosts.\n" : "No hosts yet.\n");
+    return kExitOk;
+  }
+  t.Print(*env.out, env.palette);
+  return kExitOk;
+}
+
+}  // namespace konseki::app::console

@@ -1,0 +1,249 @@
+// konseki report: a logwatch-style plain-text digest of a period, printed or
+// mailed through sendmail -t.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "app/console/alert_log.h"
+#include "app/console/console_commands.h"
+
+namespace konseki::app::console {
+namespace {
+
+using Count = std::pair<std::string, size_t>;
+
+// Keys sorted by count (descending), then name.
+std::vector<Count> Ranked(const std::map<std::string, size_t>& m, size_t limit) {
+  std::vector<Count> v(m.begin(), m.end());
+  std::stable_sort(v.begin(), v.end(),
+                   [](const Count& a, const Count& b) { return a.second > b.second; });
+  if (v.size() > limit) v.resize(limit);
+  return v;
+}
+
+std::string Fields(const AlertRecord& a) {
+  JsonValue f = a.json.Get("fields");
+  std::string s;
+  for (const std::string& k : f.Keys()) s += (s.empty() ? "" : " ") + k + "=" + f.Str(k);
+  return s;
+}
+
+bool IsFailure(const std::string& sign) {
+  for (const char* w : {"fail", "refused", "denied", "violation", "invalid"}) {
+    if (sign.find(w) != std::string::npos) return true;
+  }
+  return false;
+}
+
+void HostsSection(const ConsoleEnv& env, std::ostream& o, double since) {
+  o << "\nHosts\n";
+  bool from_files = false;
+  auto hosts = LoadHosts(env, &from_files);
+  if (!hosts.ok()) {
+    o << "  unknown: " << hosts.status().message() << "\n";
+    return;
+  }
+  JsonValue list = hosts->Get("hosts");
+  size_t shown = 0;
+  for (size_t i = 0; i < list.size(); ++i) {
+    JsonValue h = list.At(i);
+    const std::string state = h.Str("state");
+    const double first = h.Num("first_seen");
+    std::string what;
+    if (state == "silent" || state == "stopped") {
+      what = state + ", last seen " + FormatLocalTime(h.Num("last_seen")) + " (" +
+             FormatDuration(env.now - h.Num("last_seen")) + " ago)";
+    } else if (state == "expected-never-seen") {
+      what = "expected, never seen";
+    } else if (first >= since) {
+      what = "new, first seen " + FormatLocalTime(first) + " from " + h.Str("sender");
+    } else {
+      continue;
+    }
+    o << "  " << h.Str("name") << ": " << what << "\n";
+    ++shown;
+  }
+  o << "  " << list.size() << " hosts tracked" << (shown ? "" : ", none silent or new")
+    << (from_files ? " (konseki is not running: as last saved)" : "") << "\n";
+}
+
+void AlertsSections(std::ostream& o, const std::vector<AlertRecord>& alerts) {
+  std::map<std::string, size_t> by_sign, by_host, sources;
+  std::map<std::string, Severity> sign_sev;
+  std::vector<const AlertRecord*> users, changes, correlations;
+  for (const AlertRecord& a : alerts) {
+    ++by_sign[a.sign];
+    ++by_host[a.host];
+    sign_sev[a.sign] = std::max(sign_sev[a.sign], a.severity);
+    const std::string rule = a.json.Str("rule");
+    if (rule == "accounts.user_added") users.push_back(&a);
+    if (a.sign == "cron.change" || a.sign == "kernel.module") changes.push_back(&a);
+    if (a.json.Get("members").size() > 0) correlations.push_back(&a);
+    JsonValue f = a.json.Get("fields");
+    if (IsFailure(a.sign) && f.Has("src_ip")) ++sources[f.Str("src_ip")];
+  }
+  o << "\nAlerts: " << alerts.size() << "\n";
+  if (!alerts.empty()) {
+    o << "  by sign:\n";
+    for (const auto& [sign, n] : Ranked(by_sign, 30)) {
+      char line[256];
+      std::snprintf(line, sizeof line, "    %-28s %6zu  (%s)\n", sign.c_str(), n,
+                    SeverityName(sign_sev[sign]));
+      o << line;
+    }
+    o << "  by host:\n";
+    for (const auto& [host, n] : Ranked(by_host, 30)) {
+      char line[256];
+      std::snprintf(line, sizeof line, "    %-28s %6zu\n", host.c_str(), n);
+      o << line;
+    }
+  }
+  o << "\nNew users\n";
+  for (const AlertRecord* a : users) {
+    o << "  " << FormatLocalTime(a->time) << "  " << a->host << "  " << Fields(*a) << "\n";
+  }
+  if (users.empty()) o << "  none\n";
+  o << "\nCron and kernel module changes\n";
+  for (const AlertRecord* a : changes) {
+    o << "  " << FormatLocalTime(a->time) << "  " << a->host << "  " << a->title << "  "
+      << Fields(*a) << "\n";
+  }
+  if (changes.empty()) o << "  none\n";
+  o << "\nCorrelation alerts\n";
+  for (const AlertRecord* a : correlations) {
+    o << "  " << FormatLocalTime(a->time) << "  " << SeverityName(a->severity) << "  " << a->sign
+      << "  " << a->host << "  " << a->title << "\n    " << Fields(*a) << "\n    "
+      << a->json.Str("message") << "\n";
+  }
+  if (correlations.empty()) o << "  none\n";
+  o << "\nTop sources of failures\n";
+  for (const auto& [src, n] : Ranked(sources, 10)) {
+    char line[256];
+    std::snprintf(line, sizeof line, "  %-40s %6zu\n", src.c_str(), n);
+    o << line;
+  }
+  if (sources.empty()) o << "  none\n";
+}
+
+void DropsSection(const ConsoleEnv& env, std::ostream& o) {
+  o << "\nDrops (since konseki started)\n";
+  auto s = env.Ask("status");
+  if (!s.ok()) {
+    o << "  unknown: " << s.status().message() << "\n";
+    return;
+  }
+  JsonValue drops = s->Get("drops");
+  size_t shown = 0;
+  for (size_t i = 0; i < drops.size(); ++i) {
+    JsonValue d = drops.At(i);
+    if (d.Int("messages") == 0) continue;
+    o << "  " << d.Str("stage") << "/" << d.Str("reason") << ": " << d.Int("messages") << "\n";
+    ++shown;
+  }
+  if (shown == 0) o << "  none\n";
+}
+
+std::string HostName() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "this host";
+  return buf;
+}
+
+Status Mail(const std::string& sendmail, const std::string& to, const std::string& subject,
+            const std::string& body) {
+  if (to.find_first_of("\r\n") != std::string::npos) {
+    return Status::InvalidArgument("--mail-to: the address must be on one line");
+  }
+  if (access(sendmail.c_str(), X_OK) != 0) {
+    return Status::NotFound("cannot mail: " + sendmail +
+                            " not found (install a mail transfer agent such as postfix or "
+                            "dma, or print the report and mail it yourself)");
+  }
+  int fds[2];
+  if (pipe(fds) != 0) return Status::FromErrno("pipe", errno);
+  pid_t pid = fork();
+  if (pid < 0) return Status::FromErrno("fork", errno);
+  if (pid == 0) {
+    dup2(fds[0], 0);
+    close(fds[0]);
+    close(fds[1]);
+    execl(sendmail.c_str(), "sendmail", "-t", "-oi", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(fds[0]);
+  const std::string msg = "To: " + to + "\nSubject: " + subject +
+                          "\nContent-Type: text/plain; charset=UTF-8\n\n" + body;
+  bool written = true;
+  for (size_t off = 0; off < msg.size();) {
+    ssize_t n = write(fds[1], msg.data() + off, msg.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      written = false;
+      break;
+    }
+    off += static_cast<size_t>(n);
+  }
+  close(fds[1]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!written || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return Status::IoError(sendmail + " -t failed (exit status " +
+                           std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + ")");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<std::string> BuildReport(const ConsoleEnv& env, int64_t since_secs) {
+  const double since = env.now - static_cast<double>(since_secs);
+  std::ostringstream o;
+  o << "konseki report for " << HostName() << ": " << FormatLocalTime(since) << " to "
+    << FormatLocalTime(env.now) << " (" << FormatDuration(static_cast<double>(since_secs)) << ")\n";
+  HostsSection(env, o, since);
+  std::vector<AlertRecord> alerts;
+  if (env.config.alerts_file.empty()) {
+    o << "\nAlerts: unknown (" << env.config.source << " has no alerts.file)\n";
+  } else {
+    size_t malformed = 0;
+    AlertFilter f;
+    f.since = since;
+    auto read = ReadAlerts(env.config.alerts_file, f, &malformed);
+    if (!read.ok() && read.status().code() != StatusCode::kNotFound) return read.status();
+    if (read.ok()) alerts = std::move(read).value();
+    AlertsSections(o, alerts);
+    if (malformed) o << "  (" << malformed << " malformed lines skipped)\n";
+  }
+  DropsSection(env, o);
+  return o.str();
+}
+
+int RunReport(const ConsoleEnv& env, const ReportOptions& options) {
+  auto since = ParseDurationSecs(options.since);
+  if (!since.ok()) {
+    *env.err << "konseki report: --since: " << since.status().message() << "\n";
+    return kExitError;
+  }
+  auto text = BuildReport(env, *since);
+  if (!text.ok()) {
+    *env.err << "konseki report: " << text.status().message() << "\n";
+    return kExitError;
+  }
+  if (options.mail_to.empty()) {
+    *env.out << *text;
+    return kExitOk;
+  }
+  Status s = Mail(options.sendmail, options.mail_to, "konseki report for " + HostName(), *text);
+  if (!s.ok()) {
+    *env.err << "konseki report: " << s.message() << "\n";
+    return kExitError;
+  }
+  return kExitOk;
+}
+
+}  // namespace konseki::app::console

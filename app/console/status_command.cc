@@ -1,0 +1,130 @@
+// konseki status: one screen about the running daemon.
+#include <sstream>
+
+#include "app/console/alert_log.h"
+#include "app/console/console_commands.h"
+#include "app/status_service.h"
+
+namespace konseki::app::console {
+namespace {
+
+std::string SeverityCounts(const JsonValue& by_sev, const Palette& p) {
+  std::string s;
+  static const char* kOrder[] = {"critical", "high", "medium", "low", "info"};
+  for (const char* sev : kOrder) {
+    int64_t n = by_sev.Int(sev);
+    if (n == 0) continue;
+    if (!s.empty()) s += ", ";
+    s += std::to_string(n) + " " + p.Severity(sev);
+  }
+  return s.empty() ? "none" : s;
+}
+
+void PrintListeners(const ConsoleEnv& env, const JsonValue& listeners) {
+  Table t({"  LISTENER", "BOUND", "CONNECTIONS", "MESSAGES", "MSG/S"});
+  for (size_t i = 0; i < listeners.size(); ++i) {
+    JsonValue l = listeners.At(i);
+    char rate[32];
+    std::snprintf(rate, sizeof rate, "%.1f", l.Num("messages_per_sec"));
+    const bool stream = l.Str("transport") != "udp";
+    t.Add({"  " + l.Str("name"), l.Str("bound"),
+           stream ? std::to_string(l.Int("connections")) : "-",
+           std::to_string(l.Int("received_messages")), rate});
+  }
+  t.Print(*env.out, env.palette);
+}
+
+void PrintLive(const ConsoleEnv& env, const JsonValue& s) {
+  std::ostream& o = *env.out;
+  const Palette& p = env.palette;
+  o << p.Bold("konseki " + s.Str("version")) << ", pid " << s.Int("pid") << ", up "
+    << FormatDuration(s.Num("uptime_secs")) << " (since " << FormatLocalTime(s.Num("start_time"))
+    << "), config " << s.Str("config") << "\n\n";
+  PrintListeners(env, s.Get("listeners"));
+
+  JsonValue drops = s.Get("drops");
+  std::string d;
+  for (size_t i = 0; i < drops.size(); ++i) {
+    JsonValue x = drops.At(i);
+    if (x.Int("messages") == 0) continue;
+    d += (d.empty() ? "" : ", ") + x.Str("stage") + "/" + x.Str("reason") + " " +
+         std::to_string(x.Int("messages"));
+  }
+  o << "\nDrops:    " << (d.empty() ? p.Green("none") : p.Red(d)) << "\n";
+  JsonValue q = s.Get("queue");
+  char fill[32];
+  std::snprintf(fill, sizeof fill, "%.0f%%", 100 * q.Num("max_fill"));
+  o << "Queues:   " << q.Int("workers") << " workers, fullest at " << fill << " of "
+    << FormatBytes(q.Num("max_bytes_per_worker"))
+    << (q.Int("blocked_workers")
+            ? ", " + p.Red(std::to_string(q.Int("blocked_workers")) + " blocked")
+            : std::string(", none blocked"))
+    << "\n";
+  JsonValue a = s.Get("archive");
+  o << "Archive:  " << a.Str("dir") << ", " << FormatBytes(a.Num("free_bytes")) << " free of "
+    << FormatBytes(a.Num("total_bytes")) << ", " << a.Int("written_messages") << " lines written, "
+    << (a.Int("write_errors") ? p.Red(std::to_string(a.Int("write_errors")) + " write errors")
+                              : std::string("no write errors"))
+    << (a.Bool("blocked") ? ", " + p.BoldRed("BLOCKED (cannot write)") : std::string()) << "\n";
+  JsonValue r = s.Get("rules");
+  JsonValue last = r.Get("last_reload");
+  o << "Rules:    " << r.Int("loaded") << " loaded from " << r.Str("dir") << "; last load "
+    << FormatLocalTime(last.Num("time")) << " "
+    << (last.Bool("ok") ? p.Green("ok") : p.Red("FAILED: " + last.Str("error"))) << "\n";
+  JsonValue al = s.Get("alerts");
+  o << "Alerts:   last hour " << SeverityCounts(al.Get("last_hour"), p) << "; last day "
+    << SeverityCounts(al.Get("last_day"), p) << "\n";
+  JsonValue h = s.Get("hosts");
+  JsonValue silent = h.Get("silent_hosts");
+  std::string names;
+  for (size_t i = 0; i < silent.size(); ++i) names += (i ? ", " : "") + silent.At(i).AsString();
+  o << "Hosts:    " << h.Int("tracked") << " tracked, "
+    << (silent.size() ? p.Red(std::to_string(silent.size()) + " silent: " + names)
+                      : p.Green("none silent"))
+    << "\n";
+}
+
+// The daemon is down: what the files still tell.
+void PrintFromFiles(const ConsoleEnv& env) {
+  std::ostream& o = *env.out;
+  if (!env.config.alerts_file.empty()) {
+    size_t bad = 0;
+    AlertFilter f;
+    f.since = env.now - 86400;
+    auto alerts = ReadAlerts(env.config.alerts_file, f, &bad);
+    if (alerts.ok()) {
+      size_t hour = 0;
+      for (const AlertRecord& a : *alerts) hour += a.time >= env.now - 3600 ? 1 : 0;
+      o << "From " << env.config.alerts_file << ": " << hour << " alerts in the last hour, "
+        << alerts->size() << " in the last day";
+      if (!alerts->empty()) o << "; newest " << FormatLocalTime(alerts->back().time);
+      o << "\n";
+    }
+  }
+  bool from_files = false;
+  auto hosts = LoadHosts(env, &from_files);
+  if (hosts.ok()) {
+    JsonValue list = hosts->Get("hosts");
+    o << "From the heartbeat state in " << StateDir(env.config) << ": " << list.size()
+      << " hosts known (see konseki hosts)\n";
+  }
+}
+
+}  // namespace
+
+int RunStatus(const ConsoleEnv& env) {
+  auto s = env.Ask("status");
+  if (s.ok()) {
+    PrintLive(env, *s);
+    return kExitOk;
+  }
+  if (s.status().code() != StatusCode::kUnavailable) {
+    *env.err << "konseki status: " << s.status().message() << "\n";
+    return kExitError;
+  }
+  *env.out << env.palette.BoldRed(s.status().message()) << "\n";
+  PrintFromFiles(env);
+  return kExitNotRunning;
+}
+
+}  // namespace konseki::app::console

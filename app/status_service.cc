@@ -1,0 +1,243 @@
+#include "app/status_service.h"
+
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+namespace konseki::app {
+namespace {
+
+constexpr int64_t kNsPerSec = 1'000'000'000;
+constexpr int64_t kRateWindowNs = 10 * kNsPerSec;
+
+int64_t Ns(TimePoint t) { return t.time_since_epoch().count(); }
+double Secs(int64_t ns) { return static_cast<double>(ns) / kNsPerSec; }
+
+std::string LabelOf(const MetricValue& m, std::string_view key) {
+  for (const auto& [k, v] : m.labels) {
+    if (k == key) return v;
+  }
+  return "";
+}
+
+double Sum(const std::vector<MetricValue>& snap, std::string_view name) {
+  double total = 0;
+  for (const MetricValue& m : snap) {
+    if (m.name == name) total += m.value;
+  }
+  return total;
+}
+
+JsonValue BySeverity(const AlertTally::Counts& c) {
+  JsonValue o = JsonValue::Object();
+  for (size_t i = 0; i < c.size(); ++i) o.Set(SeverityName(static_cast<Severity>(i)), c[i]);
+  return o;
+}
+
+}  // namespace
+
+std::string ControlSocketPath(const Config& c) { return StateDir(c) + "/konseki.sock"; }
+
+std::string HostStateName(const matchers::HostRow& row, int64_t now_ns) {
+  if (!row.seen) return "expected-never-seen";
+  if (row.silent) return row.silent_after_stop ? "stopped" : "silent";
+  if (now_ns - row.first_seen_ns < 86400 * kNsPerSec) return "new";
+  return "ok";
+}
+
+StatusService::StatusService(StatusSources sources)
+    : src_(std::move(sources)),
+      start_ns_(Ns(src_.clock->Now())),
+      reload_success_(src_.metrics->GetGauge(
+          "konseki_reload_success",
+          "1 if the last rule load (start or SIGHUP) succeeded, 0 if it failed.")),
+      reload_time_(src_.metrics->GetGauge("konseki_reload_timestamp_seconds",
+                                          "Unix time of the last rule load (start or SIGHUP).")),
+      last_reload_ns_(start_ns_) {
+  reload_success_->Set(1);
+  reload_time_->Set(Secs(start_ns_));
+}
+
+void StatusService::NoteReload(bool ok, const std::string& error) {
+  const int64_t now = Ns(src_.clock->Now());
+  std::lock_guard<std::mutex> lock(mu_);
+  last_reload_ns_ = now;
+  last_reload_ok_ = ok;
+  last_reload_error_ = error;
+  reload_success_->Set(ok ? 1 : 0);
+  reload_time_->Set(Secs(now));
+}
+
+std::vector<double> StatusService::ReceivedPerListener(const std::vector<MetricValue>& snap) const {
+  std::vector<double> out(src_.listeners.size(), 0);
+  for (const MetricValue& m : snap) {
+    if (m.name != "konseki_received_messages_total") continue;
+    const std::string l = LabelOf(m, "listener");
+    for (size_t i = 0; i < src_.listeners.size(); ++i) {
+      if (src_.listeners[i].first == l) out[i] += m.value;
+    }
+  }
+  return out;
+}
+
+void StatusService::Tick() {
+  RateSample s{Ns(src_.clock->Now()),
+               ReceivedPerListener(src_.metrics->Snapshot("konseki_received_"))};
+  std::lock_guard<std::mutex> lock(mu_);
+  samples_.push_back(std::move(s));
+  while (samples_.size() > 2 && samples_.back().ns - samples_[1].ns >= kRateWindowNs) {
+    samples_.pop_front();
+  }
+}
+
+JsonValue StatusService::Listeners(const std::vector<MetricValue>& snap) {
+  std::vector<double> rate(src_.listeners.size(), 0);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (samples_.size() >= 2 && samples_.back().ns > samples_.front().ns) {
+      const double dt = Secs(samples_.back().ns - samples_.front().ns);
+      for (size_t i = 0; i < rate.size(); ++i) {
+        rate[i] = (samples_.back().received[i] - samples_.front().received[i]) / dt;
+      }
+    }
+  }
+  const std::vector<double> received = ReceivedPerListener(snap);
+  JsonValue out = JsonValue::Array();
+  for (size_t i = 0; i < src_.listeners.size(); ++i) {
+    const std::string& name = src_.listeners[i].first;
+    JsonValue l = JsonValue::Object();
+    l.Set("name", name).Set("bound", src_.listeners[i].second);
+    l.Set("transport", name.substr(0, name.find(':')));
+    double conns = 0;
+    for (const MetricValue& m : snap) {
+      if (m.name == "konseki_connections" && LabelOf(m, "listener") == name) conns += m.value;
+    }
+    l.Set("connections", static_cast<int64_t>(conns));
+    l.Set("received_messages", static_cast<int64_t>(received[i]));
+    l.Set("messages_per_sec", rate[i]);
+    out.Append(l);
+  }
+  return out;
+}
+
+JsonValue StatusService::Archive(const std::vector<MetricValue>& snap) const {
+  JsonValue a = JsonValue::Object();
+  a.Set("dir", src_.config->archive_dir);
+  struct statvfs fs;
+  if (::statvfs(src_.config->archive_dir.c_str(), &fs) == 0) {
+    a.Set("free_bytes", static_cast<int64_t>(fs.f_bavail * fs.f_frsize));
+    a.Set("total_bytes", static_cast<int64_t>(fs.f_blocks * fs.f_frsize));
+  }
+  a.Set("written_messages",
+        static_cast<int64_t>(Sum(snap, "konseki_archive_written_messages_total")));
+  a.Set("write_errors", static_cast<int64_t>(Sum(snap, "konseki_archive_write_errors_total")));
+  bool blocked = false;
+  for (size_t w = 0; w < src_.queues->num_workers(); ++w) blocked |= src_.queues->Blocked(w);
+  a.Set("blocked", blocked);
+  return a;
+}
+
+JsonValue StatusService::Queue() const {
+  const BatchQueues& q = *src_.queues;
+  double max_fill = 0;
+  int64_t blocked = 0;
+  for (size_t w = 0; w < q.num_workers(); ++w) {
+    max_fill =
+        std::max(max_fill, static_cast<double>(q.QueuedBytes(w)) /
+                               static_cast<double>(std::max<size_t>(1, q.max_bytes_per_worker())));
+    blocked += q.Blocked(w) ? 1 : 0;
+  }
+  JsonValue o = JsonValue::Object();
+  o.Set("workers", static_cast<int64_t>(q.num_workers()));
+  o.Set("max_bytes_per_worker", static_cast<int64_t>(q.max_bytes_per_worker()));
+  o.Set("max_fill", max_fill);
+  o.Set("blocked_workers", blocked);
+  return o;
+}
+
+JsonValue StatusService::Alerts() const {
+  JsonValue o = JsonValue::Object();
+  o.Set("file", src_.config->alerts_file);
+  o.Set("last_hour", BySeverity(src_.tally->Last(std::chrono::hours(1))));
+  o.Set("last_day", BySeverity(src_.tally->Last(std::chrono::hours(24))));
+  return o;
+}
+
+JsonValue StatusService::Rules() {
+  JsonValue r = JsonValue::Object();
+  r.Set("loaded", static_cast<int64_t>(src_.metrics->ValueOf("konseki_rules_loaded")));
+  r.Set("dir", src_.rules_dir);
+  JsonValue last = JsonValue::Object();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    last.Set("time", Secs(last_reload_ns_)).Set("ok", last_reload_ok_);
+    last.Set("error", last_reload_error_);
+  }
+  r.Set("last_reload", last);
+  return r;
+}
+
+JsonValue StatusService::Status() {
+  const int64_t now = Ns(src_.clock->Now());
+  const std::vector<MetricValue> snap = src_.metrics->Snapshot("konseki_");
+  JsonValue s = JsonValue::Object();
+  s.Set("version", KONSEKI_VERSION).Set("pid", static_cast<int64_t>(::getpid()));
+  s.Set("start_time", Secs(start_ns_)).Set("uptime_secs", Secs(now - start_ns_));
+  s.Set("config", src_.config->source);
+  s.Set("listeners", Listeners(snap));
+  JsonValue drops = JsonValue::Array();
+  for (const MetricValue& m : snap) {
+    if (m.name != "konseki_dropped_messages_total") continue;
+    JsonValue d = JsonValue::Object();
+    d.Set("stage", LabelOf(m, "stage")).Set("reason", LabelOf(m, "reason"));
+    d.Set("messages", static_cast<int64_t>(m.value));
+    drops.Append(d);
+  }
+  s.Set("drops", drops).Set("queue", Queue()).Set("archive", Archive(snap));
+  s.Set("rules", Rules()).Set("alerts", Alerts());
+  std::vector<matchers::HostRow> rows;
+  for (const auto& read : src_.hosts) read(&rows);
+  JsonValue silent = JsonValue::Array();
+  for (const matchers::HostRow& r : rows) {
+    if (r.silent || !r.seen) silent.Append(r.name);
+  }
+  JsonValue h = JsonValue::Object();
+  h.Set("tracked", static_cast<int64_t>(rows.size()))
+      .Set("silent", static_cast<int64_t>(silent.size()));
+  h.Set("silent_hosts", silent);
+  s.Set("hosts", h);
+  return s;
+}
+
+JsonValue StatusService::Hosts() {
+  const int64_t now = Ns(src_.clock->Now());
+  std::vector<matchers::HostRow> rows;
+  for (const auto& read : src_.hosts) read(&rows);
+  std::sort(rows.begin(), rows.end(),
+            [](const matchers::HostRow& a, const matchers::HostRow& b) { return a.name < b.name; });
+  JsonValue list = JsonValue::Array();
+  for (const matchers::HostRow& r : rows) {
+    JsonValue h = JsonValue::Object();
+    h.Set("name", r.name).Set("sender", r.sender);
+    h.Set("first_seen", Secs(r.first_seen_ns)).Set("last_seen", Secs(r.last_seen_ns));
+    h.Set("cadence_secs", r.cadence_secs).Set("threshold_secs", r.threshold_secs);
+    h.Set("state", HostStateName(r, now)).Set("expected", r.expected);
+    h.Set("messages_today", r.messages_today);
+    list.Append(h);
+  }
+  JsonValue out = JsonValue::Object();
+  out.Set("time", Secs(now)).Set("hosts", list);
+  return out;
+}
+
+std::string StatusService::Handle(std::string_view request) {
+  if (request == "status") return Status().Dump();
+  if (request == "hosts") return Hosts().Dump();
+  JsonValue e = JsonValue::Object();
+  e.Set("error",
+        "unknown request '" + std::string(request.substr(0, 64)) + "' (known: status, hosts)");
+  return e.Dump();
+}
+
+}  // namespace konseki::app

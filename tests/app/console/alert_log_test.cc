@@ -1,0 +1,92 @@
+#include "app/console/alert_log.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace konseki::app::console {
+namespace {
+
+std::string Line(const std::string& received, const std::string& sev, const std::string& sign,
+                 const std::string& host) {
+  return R"({"time":")" + received + R"(","received":")" + received + R"(","host":")" + host +
+         R"(","rule":"r","sign":")" + sign + R"(","severity":")" + sev +
+         R"(","title":"t","fields":{"user":"root","port":22}})";
+}
+
+class AlertLogTest : public ::testing::Test {
+ protected:
+  AlertLogTest() {
+    char tmpl[] = "/tmp/konseki-alog-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    path_ = dir_ + "/alerts.jsonl";
+  }
+  ~AlertLogTest() override { std::filesystem::remove_all(dir_); }
+  void Append(const std::string& path, const std::string& text) {
+    std::ofstream(path, std::ios::app) << text;
+  }
+  std::string dir_;
+  std::string path_;
+};
+
+TEST_F(AlertLogTest, ReadsRotatedThenCurrentFileFilteredAndSkipsMalformedLines) {
+  Append(path_ + ".1", Line("2023-11-14T22:00:00Z", "high", "ssh.auth_failure", "web1") + "\n");
+  Append(path_, Line("2023-11-14T22:10:00Z", "low", "ssh.login", "web1") + "\nnot json\n" +
+                    Line("2023-11-14T22:12:00Z", "critical", "host.silent", "DB1") + "\n");
+  size_t bad = 0;
+  AlertFilter all;
+  auto v = ReadAlerts(path_, all, &bad);
+  ASSERT_TRUE(v.ok());
+  ASSERT_EQ(v->size(), 3u);
+  EXPECT_EQ((*v)[0].sign, "ssh.auth_failure");
+  EXPECT_EQ((*v)[2].severity, Severity::kCritical);
+  EXPECT_EQ((*v)[0].json.Get("fields").Int("port"), 22);
+  EXPECT_EQ(bad, 1u);
+
+  AlertFilter f;
+  f.sign = "ssh.*";
+  EXPECT_EQ(ReadAlerts(path_, f, &bad)->size(), 2u);
+  f = AlertFilter();
+  f.host = "db1";
+  EXPECT_EQ(ReadAlerts(path_, f, &bad)->size(), 1u);
+  f = AlertFilter();
+  f.min_severity = Severity::kHigh;
+  EXPECT_EQ(ReadAlerts(path_, f, &bad)->size(), 2u);
+  f = AlertFilter();
+  f.since = 1700000000 - 200;  // 22:13:20 - 200 s = 22:10:00
+  EXPECT_EQ(ReadAlerts(path_, f, &bad)->size(), 2u);
+  EXPECT_EQ(ReadAlerts(dir_ + "/none", all, &bad).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(AlertLogTest, FollowerReturnsNewLinesAndSurvivesRotationAndTruncation) {
+  Append(path_, "old\n");
+  FileFollower f(path_);
+  EXPECT_TRUE(f.Poll().empty());
+  Append(path_, "a\nb");
+  EXPECT_EQ(f.Poll(), (std::vector<std::string>{"a"}));
+  Append(path_, "\n");
+  EXPECT_EQ(f.Poll(), (std::vector<std::string>{"b"}));
+  // logrotate (rename + a new file): the last lines of the old file, then
+  // the new one from its start.
+  Append(path_, "c\n");
+  std::filesystem::rename(path_, path_ + ".1");
+  Append(path_, "d\n");
+  EXPECT_EQ(f.Poll(), (std::vector<std::string>{"c", "d"}));
+  // copytruncate (seen when the file is shorter than what was read).
+  std::filesystem::resize_file(path_, 0);
+  EXPECT_TRUE(f.Poll().empty());
+  Append(path_, "e\n");
+  EXPECT_EQ(f.Poll(), (std::vector<std::string>{"e"}));
+}
+
+TEST_F(AlertLogTest, FollowerWaitsForAMissingFile) {
+  FileFollower f(path_);
+  EXPECT_TRUE(f.Poll().empty());
+  Append(path_, "first\n");
+  EXPECT_EQ(f.Poll(), (std::vector<std::string>{"first"}));
+}
+
+}  // namespace
+}  // namespace konseki::app::console

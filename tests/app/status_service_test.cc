@@ -1,0 +1,119 @@
+#include "app/status_service.h"
+
+#include <gtest/gtest.h>
+
+namespace konseki::app {
+namespace {
+
+struct NullSink : AlertSink {
+  void Emit(const Alert&) override {}
+};
+
+class StatusServiceTest : public ::testing::Test {
+ protected:
+  StatusServiceTest() : queues_(2, 1000, metrics_), tally_(null_, clock_) {
+    config_.archive_dir = "/";
+    config_.source = "test.yaml";
+    src_.config = &config_;
+    src_.metrics = &metrics_;
+    src_.queues = &queues_;
+    src_.tally = &tally_;
+    src_.clock = &clock_;
+    src_.listeners = {{"udp://127.0.0.1:0", "udp://127.0.0.1:40000"}};
+    src_.rules_dir = "/rules";
+    const int64_t now = clock_.Now().time_since_epoch().count();
+    src_.hosts.push_back([now](std::vector<matchers::HostRow>* out) {
+      matchers::HostRow ok{"web1",
+                           "192.0.2.1",
+                           now - int64_t{3} * 86400'000'000'000,
+                           now - 5'000'000'000,
+                           60,
+                           300,
+                           true,
+                           false,
+                           false,
+                           false,
+                           42};
+      matchers::HostRow never{"db1", "", 0, 0, 0, 300, false, true, false, false, 0};
+      matchers::HostRow stopped = ok;
+      stopped.name = "app1";
+      stopped.silent = stopped.silent_after_stop = true;
+      out->push_back(ok);
+      out->push_back(never);
+      out->push_back(stopped);
+    });
+  }
+
+  FakeClock clock_;
+  MetricsRegistry metrics_;
+  BatchQueues queues_;
+  NullSink null_;
+  AlertTally tally_;
+  Config config_;
+  StatusSources src_;
+};
+
+TEST_F(StatusServiceTest, StatusHasListenerRatesDropsRulesAlertsAndSilentHosts) {
+  Counter* rx = metrics_.GetCounter("konseki_received_messages_total", "",
+                                    {{"listener", "udp://127.0.0.1:0"}, {"transport", "udp"}});
+  metrics_
+      .GetCounter("konseki_dropped_messages_total", "",
+                  {{"stage", "receiver"}, {"reason", "queue_full"}})
+      ->Inc(7);
+  metrics_.GetGauge("konseki_rules_loaded", "")->Set(55);
+  StatusService s(src_);
+  s.Tick();
+  for (int i = 0; i < 10; ++i) {
+    clock_.Advance(std::chrono::seconds(1));
+    rx->Inc(20);
+    s.Tick();
+  }
+  Alert a;
+  a.severity = Severity::kHigh;
+  tally_.Emit(a);
+  s.NoteReload(false, "bad rule x");
+
+  JsonValue j = s.Status();
+  JsonValue l = j.Get("listeners").At(0);
+  EXPECT_EQ(l.Str("bound"), "udp://127.0.0.1:40000");
+  EXPECT_EQ(l.Str("transport"), "udp");
+  EXPECT_EQ(l.Int("received_messages"), 200);
+  EXPECT_DOUBLE_EQ(l.Num("messages_per_sec"), 20);
+  EXPECT_EQ(j.Get("drops").At(0).Int("messages"), 7);
+  EXPECT_EQ(j.Get("rules").Int("loaded"), 55);
+  EXPECT_FALSE(j.Get("rules").Get("last_reload").Bool("ok", true));
+  EXPECT_EQ(j.Get("rules").Get("last_reload").Str("error"), "bad rule x");
+  EXPECT_EQ(j.Get("alerts").Get("last_hour").Int("high"), 1);
+  EXPECT_EQ(j.Get("queue").Int("workers"), 2);
+  EXPECT_FALSE(j.Get("archive").Bool("blocked", true));
+  EXPECT_EQ(j.Get("hosts").Int("tracked"), 3);
+  EXPECT_EQ(j.Get("hosts").Int("silent"), 2);
+  EXPECT_DOUBLE_EQ(j.Num("uptime_secs"), 10);
+  EXPECT_EQ(metrics_.ValueOf("konseki_reload_success"), 0);
+  EXPECT_GT(metrics_.ValueOf("konseki_reload_timestamp_seconds"), 0);
+}
+
+TEST_F(StatusServiceTest, HostsAreSortedWithTheirStates) {
+  StatusService s(src_);
+  JsonValue h = s.Hosts().Get("hosts");
+  ASSERT_EQ(h.size(), 3u);
+  EXPECT_EQ(h.At(0).Str("name"), "app1");
+  EXPECT_EQ(h.At(0).Str("state"), "stopped");
+  EXPECT_EQ(h.At(1).Str("state"), "expected-never-seen");
+  EXPECT_TRUE(h.At(1).Bool("expected"));
+  EXPECT_EQ(h.At(2).Str("state"), "ok");
+  EXPECT_EQ(h.At(2).Int("messages_today"), 42);
+  EXPECT_EQ(h.At(2).Num("threshold_secs"), 300);
+  EXPECT_NE(s.Handle("nonsense").find("\"error\""), std::string::npos);
+}
+
+TEST(HostStateNameTest, NewForADayThenOk) {
+  matchers::HostRow r;
+  r.seen = true;
+  r.first_seen_ns = 0;
+  EXPECT_EQ(HostStateName(r, int64_t{3600} * 1'000'000'000), "new");
+  EXPECT_EQ(HostStateName(r, int64_t{90000} * 1'000'000'000), "ok");
+}
+
+}  // namespace
+}  // namespace konseki::app

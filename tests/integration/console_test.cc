@@ -1,0 +1,205 @@
+// The console commands (status, hosts, alerts, report) run as an admin would
+// run them: the real binary, against a running konseki and then a stopped one.
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "tests/integration/konseki_process.h"
+
+namespace konseki::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+struct Result {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs konseki with args to completion (killed after 30 s); output to files.
+Result RunKonseki(const TempDir& dir, const std::vector<std::string>& args,
+                  const std::map<std::string, std::string>& env = {}) {
+  static int n = 0;
+  const std::string prefix = dir.File("cmd" + std::to_string(++n));
+  Result r;
+  pid_t pid = fork();
+  if (pid < 0) return r;
+  if (pid == 0) {
+    int out = open((prefix + ".out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int err = open((prefix + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(out, 1);
+    dup2(err, 2);
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    std::vector<std::string> argv = {KonsekiBinary()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<char*> cargv;
+    for (std::string& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    execv(cargv[0], cargv.data());
+    _exit(127);
+  }
+  int status = 0;
+  if (!WaitFor([&] { return waitpid(pid, &status, WNOHANG) == pid; }, std::chrono::seconds(30))) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return r;
+  }
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = ReadFile(prefix + ".out");
+  r.err = ReadFile(prefix + ".err");
+  return r;
+}
+
+class ConsoleIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+    config_ = dir_.File("konseki.yaml");
+    ASSERT_TRUE(k_.Start(dir_,
+                         "listen: [udp://127.0.0.1:0, tcp://127.0.0.1:0]\n"
+                         "archive: {dir: " +
+                             dir_.File("archive") +
+                             "}\n"
+                             "alerts: {file: " +
+                             dir_.File("alerts.jsonl") +
+                             ", stdout: false}\n"
+                             "metrics: {listen: ''}\nworkers: 2\n"
+                             "heartbeat:\n  expected_hosts: [db9]\n  state_dir: " +
+                             dir_.File("state") + "\n",
+                         &err_))
+        << err_;
+  }
+
+  void SendFailure(const std::string& host, const std::string& ip) {
+    SendUdp(k_.Port("udp"), "<38>Dec  1 10:00:00 " + host +
+                                " sshd[4242]: Failed password for root from " + ip +
+                                " port 50022 ssh2");
+  }
+
+  TempDir dir_;
+  Konseki k_;
+  std::string config_;
+  std::string err_;
+};
+
+TEST_F(ConsoleIntegrationTest, CommandsReadTheRunningDaemonThenTheFilesWhenItIsDown) {
+  // Start-up says what was loaded.
+  const std::string log = k_.process().Stderr();
+  EXPECT_THAT(log, HasSubstr("archive in " + dir_.File("archive")));
+  EXPECT_THAT(log, HasSubstr("rules from"));
+  EXPECT_THAT(log, HasSubstr("control socket " + dir_.File("state") + "/konseki.sock"));
+  struct stat st;
+  ASSERT_EQ(stat(dir_.File("state/konseki.sock").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
+
+  SendFailure("web1", "192.0.2.66");
+  SendFailure("web1", "192.0.2.66");
+  SendFailure("web2", "198.51.100.9");
+  ASSERT_TRUE(WaitFor([&] {
+    Result r = RunKonseki(dir_, {"alerts", "-c", config_, "--json"});
+    return std::count(r.out.begin(), r.out.end(), '\n') >= 3;
+  })) << ReadFile(dir_.File("alerts.jsonl"));
+
+  Result status = RunKonseki(dir_, {"status", "-c", config_});
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_THAT(status.out, HasSubstr("konseki "));
+  EXPECT_THAT(status.out, HasSubstr("udp://127.0.0.1:0"));
+  EXPECT_THAT(status.out, HasSubstr("3 medium"));     // alerts in the last hour
+  EXPECT_THAT(status.out, HasSubstr("silent: db9"));  // expected, never seen
+  EXPECT_THAT(status.out, Not(HasSubstr("\x1b[")));   // no colour when not a terminal
+
+  // Hosts appear once the trackers' snapshot is refreshed (every 10 s).
+  Result hosts;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        hosts = RunKonseki(dir_, {"hosts", "-c", config_});
+        return hosts.out.find("web2") != std::string::npos;
+      },
+      std::chrono::seconds(30)))
+      << hosts.out << hosts.err;
+  EXPECT_THAT(hosts.out, HasSubstr("HOST"));
+  EXPECT_THAT(hosts.out, HasSubstr("expected-never-seen"));
+  EXPECT_THAT(hosts.out, HasSubstr("127.0.0.1"));  // the sender
+  Result silent = RunKonseki(dir_, {"hosts", "-c", config_, "--silent", "--json"});
+  EXPECT_THAT(silent.out, HasSubstr("\"name\":\"db9\""));
+  EXPECT_THAT(silent.out, Not(HasSubstr("web1")));
+  EXPECT_THAT(silent.out, HasSubstr("\"live\":true"));
+
+  Result table = RunKonseki(dir_, {"alerts", "-c", config_, "--host", "web1"});
+  EXPECT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_THAT(table.out, HasSubstr("ssh.auth_failure"));
+  EXPECT_THAT(table.out, HasSubstr("src_ip=192.0.2.66"));
+  EXPECT_THAT(table.out, Not(HasSubstr("web2")));
+  Result none = RunKonseki(dir_, {"alerts", "-c", config_, "--min-severity", "critical"});
+  EXPECT_THAT(none.out, HasSubstr("No alerts"));
+  Result bad = RunKonseki(dir_, {"alerts", "-c", config_, "--since", "yesterday"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_THAT(bad.err, HasSubstr("not a duration"));
+
+  Result report = RunKonseki(dir_, {"report", "-c", config_, "--since", "1h"});
+  EXPECT_EQ(report.exit_code, 0) << report.err;
+  EXPECT_THAT(report.out, HasSubstr("db9: expected, never seen"));
+  EXPECT_THAT(report.out, HasSubstr("ssh.auth_failure"));
+  EXPECT_THAT(report.out, HasSubstr("192.0.2.66"));
+  EXPECT_THAT(report.out, HasSubstr("Drops (since konseki started)"));
+
+  // --mail-to hands a complete message to sendmail -t.
+  const std::string mailer = dir_.File("sendmail");
+  std::ofstream(mailer) << "#!/bin/sh\necho \"$@\" > " << dir_.File("mail.args") << "\ncat > "
+                        << dir_.File("mail.txt") << "\n";
+  chmod(mailer.c_str(), 0755);
+  Result mailed = RunKonseki(dir_, {"report", "-c", config_, "--mail-to", "root@example.org"},
+                             {{"KONSEKI_SENDMAIL", mailer}});
+  EXPECT_EQ(mailed.exit_code, 0) << mailed.err;
+  EXPECT_THAT(ReadFile(dir_.File("mail.args")), HasSubstr("-t"));
+  EXPECT_THAT(ReadFile(dir_.File("mail.txt")),
+              HasSubstr("To: root@example.org\nSubject: konseki report"));
+  Result nomailer = RunKonseki(dir_, {"report", "-c", config_, "--mail-to", "root"},
+                               {{"KONSEKI_SENDMAIL", dir_.File("none")}});
+  EXPECT_EQ(nomailer.exit_code, 1);
+  EXPECT_THAT(nomailer.err, HasSubstr("not found"));
+
+  // Down: status says so (exit 3, as LSB status), the rest use the files.
+  ASSERT_EQ(k_.process().Signal(SIGTERM), 0);
+  Result down = RunKonseki(dir_, {"status", "-c", config_});
+  EXPECT_EQ(down.exit_code, 3);
+  EXPECT_THAT(down.out, HasSubstr("konseki is not running"));
+  EXPECT_THAT(down.out, HasSubstr("3 alerts in the last hour"));
+  Result saved = RunKonseki(dir_, {"hosts", "-c", config_});
+  EXPECT_EQ(saved.exit_code, 0) << saved.err;
+  EXPECT_THAT(saved.out, HasSubstr("konseki is not running"));
+  EXPECT_THAT(saved.out, HasSubstr("web1"));
+  Result old = RunKonseki(dir_, {"alerts", "-c", config_, "--sign", "ssh.*"});
+  EXPECT_THAT(old.out, HasSubstr("ssh.auth_failure"));
+}
+
+TEST_F(ConsoleIntegrationTest, FollowPrintsNewAlertsAcrossARotation) {
+  ChildProcess follow;
+  ASSERT_TRUE(follow.Start({KonsekiBinary(), "alerts", "-c", config_, "--follow", "--since", "1h"},
+                           dir_.File("follow")));
+  SendFailure("web1", "192.0.2.1");
+  ASSERT_TRUE(WaitFor([&] { return follow.Stdout().find("192.0.2.1") != std::string::npos; }))
+      << follow.Stdout() << follow.Stderr();
+  // logrotate: rename, then SIGHUP makes konseki reopen a new file.
+  ASSERT_EQ(rename(dir_.File("alerts.jsonl").c_str(), dir_.File("alerts.jsonl.1").c_str()), 0);
+  kill(k_.process().pid(), SIGHUP);
+  ASSERT_TRUE(WaitFor([&] {
+    struct stat st;
+    return stat(dir_.File("alerts.jsonl").c_str(), &st) == 0;
+  }));
+  SendFailure("web1", "192.0.2.2");
+  ASSERT_TRUE(WaitFor([&] { return follow.Stdout().find("192.0.2.2") != std::string::npos; }))
+      << follow.Stdout() << follow.Stderr();
+  follow.Kill();
+}
+
+}  // namespace
+}  // namespace konseki::testing
