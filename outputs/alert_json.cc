@@ -3,6 +3,7 @@
 #include <libfastjson/json.h>
 
 #include <climits>
+#include <cstdlib>
 #include <memory>
 
 #include "common/utf8.h"
@@ -22,6 +23,50 @@ JsonPtr String(std::string_view s, std::string* scratch) {
   int len =
       scratch->size() > static_cast<size_t>(INT_MAX) ? INT_MAX : static_cast<int>(scratch->size());
   return JsonPtr(fjson_object_new_string_len(scratch->data(), len));
+}
+
+// True for text that is a JSON number as written: -?(0|[1-9][0-9]*)(.[0-9]+)?
+// ([eE][+-]?[0-9]+)?, at most 20 characters ("0022", "1.", "+1" and "NaN"
+// stay strings: their text would change).
+bool IsJsonNumber(std::string_view v, bool* integer) {
+  if (v.empty() || v.size() > 20) return false;
+  size_t i = v[0] == '-' ? 1 : 0;
+  auto digits = [&] {
+    size_t start = i;
+    while (i < v.size() && v[i] >= '0' && v[i] <= '9') ++i;
+    return i - start;
+  };
+  const size_t int_start = i;
+  const size_t int_digits = digits();
+  if (int_digits == 0 || (int_digits > 1 && v[int_start] == '0')) return false;
+  *integer = true;
+  if (i < v.size() && v[i] == '.') {
+    ++i;
+    if (digits() == 0) return false;
+    *integer = false;
+  }
+  if (i < v.size() && (v[i] == 'e' || v[i] == 'E')) {
+    ++i;
+    if (i < v.size() && (v[i] == '+' || v[i] == '-')) ++i;
+    if (digits() == 0) return false;
+    *integer = false;
+  }
+  return i == v.size();
+}
+
+// A field value as JSON: numbers and booleans typed, the rest strings.
+JsonPtr Typed(std::string_view v, std::string* scratch) {
+  if (v == "true" || v == "false") return JsonPtr(fjson_object_new_boolean(v == "true"));
+  bool integer = false;
+  if (IsJsonNumber(v, &integer)) {
+    scratch->assign(v);
+    if (integer && v.size() <= 18) {
+      return JsonPtr(fjson_object_new_int64(std::strtoll(scratch->c_str(), nullptr, 10)));
+    }
+    // Written back exactly as received.
+    return JsonPtr(fjson_object_new_double_s(std::strtod(scratch->c_str(), nullptr), scratch->c_str()));
+  }
+  return String(v, scratch);
 }
 
 void Add(fjson_object* obj, std::string_view key, JsonPtr value, std::string* scratch) {
@@ -45,10 +90,16 @@ std::string AlertToJson(const Alert& a) {
   Add(obj.get(), "severity", String(SeverityName(a.severity), &scratch), &scratch);
   Add(obj.get(), "title", String(a.title, &scratch), &scratch);
   Add(obj.get(), "program", String(a.program, &scratch), &scratch);
-  Add(obj.get(), "pid", String(a.pid, &scratch), &scratch);
+  bool integer = false;
+  Add(obj.get(), "pid",
+      IsJsonNumber(a.pid, &integer) && integer ? Typed(a.pid, &scratch) : String(a.pid, &scratch),
+      &scratch);
   JsonPtr fields(fjson_object_new_object());
   for (const auto& [name, value] : a.fields) {
-    Add(fields.get(), name, String(value, &scratch), &scratch);
+    // One "host" per alert: the log host. A rule's field of that name (the
+    // remote peer in tcpd or postfix lines) is written as remote_host.
+    Add(fields.get(), name == "host" ? std::string_view("remote_host") : std::string_view(name),
+        Typed(value, &scratch), &scratch);
   }
   Add(obj.get(), "fields", std::move(fields), &scratch);
   Add(obj.get(), "message", String(a.message, &scratch), &scratch);

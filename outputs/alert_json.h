@@ -13,10 +13,14 @@ namespace konseki::outputs {
 // A single-line JSON object without trailing newline and without spaces:
 //   {"time":"2026-11-23T08:08:42.123456Z","received":"...","host":"...",
 //    "sender":"...","rule":"...","sign":"...","severity":"high","title":"...",
-//    "program":"...","pid":"...","fields":{"user":"root",...},"message":"..."}
+//    "program":"...","pid":4242,"fields":{"user":"root","port":22,...},"message":"..."}
 // Times are RFC 3339 UTC with microseconds. Every field is always present
-// (empty strings when unknown); pid is a string as received. When a field
-// name repeats, the last value wins.
+// (empty strings when unknown). Values that are JSON numbers as written
+// ("22", "-1", "301.5", not "0022") and "true"/"false" are JSON numbers and
+// booleans, so jq and SIEMs compare them as such; pid is a number when it is
+// one ("" or "abc" stay strings). The only "host" is the log host: a rule
+// field named host is written as remote_host. When a field name repeats, the
+// last value wins.
 //
 // The output is always valid UTF-8 JSON whatever the alert holds: control
 // characters are escaped by libfastjson ("\n", "\u0001"), and because

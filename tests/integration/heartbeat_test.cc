@@ -36,8 +36,10 @@ std::vector<std::string> AlertsWithSign(const std::string& file, const std::stri
 
 std::string Field(const std::string& json, const std::string& key) {
   std::smatch m;
-  std::regex re("\"" + key + "\":\"([^\"]*)\"");
-  return std::regex_search(json, m, re) ? m[1].str() : "";
+  // Strings are quoted; numbers and booleans are not (outputs/alert_json.h).
+  std::regex re("\"" + key + "\":(?:\"([^\"]*)\"|([^,}\"]*))");
+  if (std::regex_search(json, m, re)) return m[1].matched ? m[1].str() : m[2].str();
+  return "";
 }
 
 class RsyslogSender {

@@ -76,7 +76,10 @@ TEST(AlertJsonTest, AllFieldsRoundTrip) {
   EXPECT_EQ(Get(j.get(), "severity"), "high");
   EXPECT_EQ(Get(j.get(), "title"), a.title);
   EXPECT_EQ(Get(j.get(), "program"), a.program);
-  EXPECT_EQ(Get(j.get(), "pid"), a.pid);
+  fjson_object* pid = nullptr;
+  ASSERT_TRUE(fjson_object_object_get_ex(j.get(), "pid", &pid));
+  EXPECT_TRUE(fjson_object_is_type(pid, fjson_type_int));  // "4242" is a number
+  EXPECT_EQ(fjson_object_get_int64(pid), std::stoll(a.pid));
   EXPECT_EQ(Get(j.get(), "message"), a.message);
   fjson_object* fields = nullptr;
   ASSERT_TRUE(fjson_object_object_get_ex(j.get(), "fields", &fields));
@@ -95,7 +98,9 @@ TEST(AlertJsonTest, RepeatedFieldNameKeepsTheLastValue) {
   ASSERT_TRUE(fjson_object_object_get_ex(j.get(), "fields", &fields));
   EXPECT_EQ(fjson_object_object_length(fields), 2);
   EXPECT_EQ(Get(fields, "user"), "second");
-  EXPECT_EQ(Get(fields, "port"), "22");
+  fjson_object* port = nullptr;
+  ASSERT_TRUE(fjson_object_object_get_ex(fields, "port", &port));
+  EXPECT_EQ(fjson_object_get_int64(port), 22);
 }
 
 TEST(AlertJsonTest, EmptyAlertStillHasEveryField) {
@@ -181,6 +186,39 @@ TEST(AlertJsonTest, ValidUtf8IsUnchanged) {
   std::string out;
   AppendValidUtf8(s, &out);
   EXPECT_EQ(out, s);
+}
+
+}  // namespace
+}  // namespace konseki::outputs
+
+namespace konseki::outputs {
+namespace {
+
+TEST(AlertJsonTest, NumbersAndBooleansAreTypedAndThereIsOneHost) {
+  Alert a;
+  a.host = "web1";
+  a.pid = "4242";
+  a.fields = {{"port", "22"},           {"silence_secs", "301.5"}, {"neg", "-1"},
+              {"zeros", "0022"},        {"big", "12345678901234567890"},
+              {"flag", "true"},         {"no", "false"},           {"user", "root"},
+              {"host", "mail.example"}, {"exp", "1e3"},            {"dot", "1."}};
+  const std::string json = AlertToJson(a);
+  EXPECT_NE(json.find("\"pid\":4242"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"port\":22"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"silence_secs\":301.5"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"neg\":-1"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"zeros\":\"0022\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"big\":12345678901234567890"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"flag\":true"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"no\":false"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"user\":\"root\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"exp\":1e3"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"dot\":\"1.\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"remote_host\":\"mail.example\""), std::string::npos) << json;
+  // One host key in the whole object: the log host.
+  EXPECT_EQ(json.find("\"host\""), json.rfind("\"host\"")) << json;
+  a.pid = "abc";
+  EXPECT_NE(AlertToJson(a).find("\"pid\":\"abc\""), std::string::npos);
 }
 
 }  // namespace
