@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "common/message.h"
+#include "receiver/local_zone.h"
 
 namespace konseki::receiver {
 
@@ -15,6 +16,11 @@ struct ParserOptions {
   // Offset from UTC, in seconds, assumed for RFC 3164 timestamps that carry
   // no zone ("Mar  7 18:53:20"). The app sets it to the host's local offset.
   int default_utc_offset_secs = 0;
+  // parser.timezone: local. When set, zoneless RFC 3164 stamps get the
+  // offset the zone's rules give for their wall time (daylight saving
+  // included) instead of default_utc_offset_secs. Not owned; must outlive
+  // the parser.
+  const LocalZone* local_zone = nullptr;
   // Check that parsed messages are valid UTF-8 and set ParseIssue::kInvalidUtf8
   // (a count hint only: bytes are never altered) when they are not and no
   // other issue was found. Costs one pass over the bytes.

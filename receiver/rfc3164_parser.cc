@@ -69,9 +69,10 @@ bool ReadTimestamp(std::string_view line, size_t pos, const ParserOptions& optio
   if (n == 0) return false;
   *end = pos + n;
   if (!AtBoundary(line, end)) return false;
-  if (!ResolveBsdTimestamp(bsd, out->received, options.default_utc_offset_secs, kMaxFuture, &t)) {
-    return false;
-  }
+  const int offset = options.local_zone != nullptr ? options.local_zone->OffsetAt(out->received)
+                                                   : options.default_utc_offset_secs;
+  if (!ResolveBsdTimestamp(bsd, out->received, offset, kMaxFuture, &t)) return false;
+  if (options.local_zone != nullptr) t = options.local_zone->FixOffset(t, offset);
   out->timestamp = t;
   return true;
 }
