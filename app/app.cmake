@@ -11,6 +11,11 @@ add_library(konseki_app
 )
 target_compile_definitions(konseki_app PRIVATE KONSEKI_VERSION="${PROJECT_VERSION}")
 include(${CMAKE_CURRENT_LIST_DIR}/console/console.cmake)
+target_sources(konseki_app PRIVATE ${CMAKE_CURRENT_LIST_DIR}/systemd_notify.cc)
+if(SYSTEMD_FOUND)
+  target_compile_definitions(konseki_app PRIVATE KONSEKI_HAVE_SYSTEMD=1)
+  target_link_libraries(konseki_app PRIVATE PkgConfig::SYSTEMD)
+endif()
 target_link_libraries(konseki_app PUBLIC
   konseki_common konseki_parse konseki_net konseki_rules konseki_heartbeat konseki_outputs
   konseki_metrics_http konseki_tls konseki_relp concurrentqueue yaml-cpp)

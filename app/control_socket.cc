@@ -1,9 +1,7 @@
 #include "app/control_socket.h"
 
 #include <errno.h>
-#include <grp.h>
 #include <poll.h>
-#include <pwd.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -43,23 +41,6 @@ bool WriteAll(int fd, std::string_view data) {
     data.remove_prefix(static_cast<size_t>(n));
   }
   return true;
-}
-
-// Gives the socket to `user` (and its group, or `group`) when we are root.
-Status ChownSocket(const ControlSocketOptions& o) {
-  if (geteuid() != 0 || o.user.empty()) return Status::Ok();
-  const passwd* pw = getpwnam(o.user.c_str());
-  if (pw == nullptr) return Status::InvalidArgument("control socket: unknown user " + o.user);
-  gid_t gid = pw->pw_gid;
-  if (!o.group.empty()) {
-    const group* gr = getgrnam(o.group.c_str());
-    if (gr == nullptr) return Status::InvalidArgument("control socket: unknown group " + o.group);
-    gid = gr->gr_gid;
-  }
-  if (::chown(o.path.c_str(), pw->pw_uid, gid) != 0) {
-    return Status::FromErrno("control socket: chown " + o.path, errno);
-  }
-  return Status::Ok();
 }
 
 // Removes a socket left by a konseki that was killed; refuses to replace
@@ -102,7 +83,6 @@ StatusOr<std::unique_ptr<ControlSocket>> ControlSocket::Bind(const ControlSocket
   if (::chmod(options.path.c_str(), 0660) != 0) {
     return Status::FromErrno("control socket: chmod " + options.path, errno);
   }
-  if (Status s = ChownSocket(options); !s.ok()) return s;
   if (::listen(fd.get(), 16) != 0) return Status::FromErrno("control socket: listen", errno);
   receiver::UniqueFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wake.valid()) return Status::FromErrno("control socket: eventfd", errno);

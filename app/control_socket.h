@@ -5,8 +5,8 @@
 // most 256 bytes); the server answers with one JSON document followed by
 // "\n" and closes the connection. Unknown requests get {"error": "..."}.
 //
-// Access: the socket file is mode 0660 and, when konseki starts as root with
-// `user:`, owned by that user and its group (or `group:`), so members of the
+// Access: the socket file is mode 0660, owned by whoever binds it; the
+// server binds it as the run-as user (app/file_identity.h), so members of the
 // daemon's group can ask without sudo. It is bound before the privilege drop
 // and the chroot and keeps working after both (the descriptor stays open;
 // clients outside the chroot use the path as configured).
@@ -35,10 +35,6 @@ struct ControlSocketOptions {
   // Socket path; its parent directory is created if missing. A stale socket
   // left by a killed konseki is replaced. At most 107 bytes (sun_path).
   std::string path;
-  // Owner given to the socket when running as root (config `user:` and
-  // `group:`); empty user: not changed.
-  std::string user;
-  std::string group;
   // A client that does not send its line (or read the answer) within this
   // time is dropped, so one stuck client cannot block the others for long.
   int io_timeout_ms = 2000;

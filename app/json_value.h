@@ -1,6 +1,6 @@
 // A small owning handle on a libfastjson value, for the control socket's
 // answers and the console commands (which also read alerts.jsonl). Strings
-// are made valid UTF-8 on the way in (outputs/alert_json.h), so a host name
+// are made valid UTF-8 on the way in (common/utf8.h), so a host name
 // with stray bytes cannot produce invalid JSON.
 #ifndef KONSEKI_APP_JSON_VALUE_H_
 #define KONSEKI_APP_JSON_VALUE_H_

@@ -22,6 +22,7 @@
 #include "app/seal_commands.h"
 #include "app/search_command.h"
 #include "app/server.h"
+#include "app/systemd_notify.h"
 #include "common/clock.h"
 #include "matchers/rule_loader.h"
 #include "matchers/rule_tool.h"
@@ -108,19 +109,25 @@ int Run(const std::string& config_path) {
     std::fprintf(stderr, "konseki: metrics on port %u\n", (*server)->metrics_port());
   }
   std::fprintf(stderr, "konseki: ready (config %s)\n", config->source.c_str());
+  konseki::app::SystemdNotifier systemd;
+  systemd.Ready("receiving");
 
   for (;;) {
     const struct timespec one_second = {1, 0};
     int sig = sigtimedwait(&set, nullptr, &one_second);
+    systemd.Watchdog();
     if (sig < 0) {
       (*server)->Tick();
       continue;
     }
     if (sig == SIGHUP) {
       std::fprintf(stderr, "konseki: SIGHUP: reopening files and reloading rules\n");
+      systemd.Reloading();
       (*server)->Reload();
+      systemd.Ready("receiving");
       continue;
     }
+    systemd.Stopping();
     std::fprintf(stderr, "konseki: %s: draining and stopping\n", strsignal(sig));
     break;
   }

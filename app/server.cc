@@ -54,6 +54,16 @@ bool UsesTls(const Config& c) {
   return false;
 }
 
+// Every rule's match counter and its sign's alert counter exist at 0 from
+// the start (and after a reload), so the first alert shows in increase().
+void RegisterRuleSeries(const matchers::RuleSet& rules, MetricsRegistry& m) {
+  for (const matchers::Rule& r : rules.rules()) {
+    m.GetCounter("konseki_rule_matches_total", "Messages matched, per rule.", {{"rule", r.id}});
+    m.GetCounter("konseki_alerts_total", "Alerts raised, by sign and severity.",
+                 {{"sign", r.sign}, {"severity", SeverityName(r.severity)}});
+  }
+}
+
 }  // namespace
 
 Status CheckTlsFiles(const Config& config) {
@@ -95,6 +105,7 @@ Status Server::Init() {
   if (!offset.ok()) return offset.status();
   receiver::ParserOptions popts;
   popts.default_utc_offset_secs = *offset;
+  if (config_.parser_timezone == "local") popts.local_zone = &local_zone_;
   parser_ = receiver::Parser(popts);
 
   metrics_.GetGauge("konseki_build_info", "konseki version (always 1).", {{"version", Version()}})
@@ -105,6 +116,8 @@ Status Server::Init() {
   if (!rules.ok()) return rules.status();
   rules_loaded_->Set(static_cast<double>((*rules)->rules().size()));
   rules_at_start_ = (*rules)->rules().size();
+  RegisterRuleSeries(**rules, metrics_);
+  process_metrics_ = ProcessMetrics::Register(metrics_);
   rules_.Set(std::move(rules).value());
 
   {
@@ -116,6 +129,9 @@ Status Server::Init() {
     auto as_user = ScopedFileIdentity::Enter(*ids);
     if (!as_user.ok()) return as_user.status();
     if (Status st = OpenOutputs(); !st.ok()) return st;
+    // Created as the run-as user too: owner and group of the socket are the
+    // daemon's, with no chown (the unit's bounding set has no CAP_CHOWN).
+    BindControlSocket();
   }
   if (Status st = BindListeners(); !st.ok()) return st;
   if (!config_.metrics_listen.empty()) {
@@ -140,16 +156,22 @@ Status Server::StartControl() {
   }
   src.rules_dir = config_.rules_dir.empty() ? matchers::DefaultRulesDir() : config_.rules_dir;
   status_ = std::make_unique<StatusService>(std::move(src));
+  return Status::Ok();
+}
+
+void Server::BindControlSocket() {
   // Without its socket konseki still receives, archives and alerts: the
   // console falls back to the files, so this is a warning, not a failure.
-  ControlSocketOptions copts{ControlSocketPath(config_), config_.user, config_.group};
-  auto cs = ControlSocket::Bind(copts, [this](std::string_view req) { return status_->Handle(req); });
+  // The handler runs only after Start(), when status_ exists.
+  ControlSocketOptions copts;
+  copts.path = ControlSocketPath(config_);
+  auto cs =
+      ControlSocket::Bind(copts, [this](std::string_view req) { return status_->Handle(req); });
   if (cs.ok()) {
     control_ = std::move(cs).value();
   } else {
     control_error_ = cs.status().message();
   }
-  return Status::Ok();
 }
 
 std::vector<std::string> Server::StartupLines() const {
@@ -440,6 +462,7 @@ void Server::Reload() {
   }
   status_->NoteReload(true, "");
   rules_loaded_->Set(static_cast<double>((*rules)->rules().size()));
+  RegisterRuleSeries(**rules, metrics_);
   std::fprintf(stderr, "konseki: reloaded %zu rules\n", (*rules)->rules().size());
   rules_.Set(std::move(rules).value());
 }

@@ -16,6 +16,7 @@
 #include "app/batch_queues.h"
 #include "app/config.h"
 #include "app/control_socket.h"
+#include "app/process_metrics.h"
 #include "app/router.h"
 #include "app/rule_slot.h"
 #include "app/status_service.h"
@@ -97,6 +98,8 @@ class Server {
   Config config_;
   const Clock& clock_;
   MetricsRegistry metrics_;
+  std::shared_ptr<ProcessMetrics> process_metrics_;  // process_* metrics
+  receiver::LocalZone local_zone_;  // parser.timezone: local (declared before parser_)
   receiver::Parser parser_;
   RuleSlot rules_;
   std::unique_ptr<outputs::AlertWriter> alert_writer_;
@@ -130,6 +133,7 @@ class Server {
   // The console's view (konseki status / hosts) and its socket; the socket
   // stops before anything it reads is destroyed.
   Status StartControl();
+  void BindControlSocket();
   std::vector<matchers::HeartbeatTracker::HostsReader> host_readers_;  // one per tracker
   std::unique_ptr<StatusService> status_;
   std::unique_ptr<ControlSocket> control_;

@@ -57,6 +57,18 @@ StatusService::StatusService(StatusSources sources)
       last_reload_ns_(start_ns_) {
   reload_success_->Set(1);
   reload_time_->Set(Secs(start_ns_));
+  // heartbeat.expected_hosts that never reported have no last-seen series:
+  // this one makes them visible (and alertable) in Prometheus too.
+  src_.metrics->AddGaugeCallback(
+      "konseki_host_expected_never_seen",
+      "1 for each host of heartbeat.expected_hosts that has not sent a message yet.",
+      [readers = src_.hosts](std::vector<Sample>* out) {
+        std::vector<matchers::HostRow> rows;
+        for (const auto& read : readers) read(&rows);
+        for (const matchers::HostRow& r : rows) {
+          if (!r.seen) out->push_back({{{"host", r.name}}, 1});
+        }
+      });
 }
 
 void StatusService::NoteReload(bool ok, const std::string& error) {

@@ -9,19 +9,22 @@
 namespace konseki::app::console {
 namespace {
 
-std::string Row(const ConsoleEnv& env, const AlertRecord& a) {
+// Time, severity, sign, host, title and the extracted fields (who and
+// from where: user=root src_ip=192.0.2.1).
+std::vector<std::string> Cells(const ConsoleEnv& env, const AlertRecord& a) {
   const Palette& p = env.palette;
-  std::string sev = SeverityName(a.severity);
-  std::string line = FormatLocalTime(a.time) + "  " + p.Severity(sev) +
-                     std::string(sev.size() < 8 ? 8 - sev.size() : 0, ' ') + "  " + a.sign + "  " +
-                     p.Bold(a.host) + "  " + a.title;
-  // The extracted fields say who and from where: user=root src_ip=192.0.2.1.
   JsonValue fields = a.json.Get("fields");
   std::string f;
   for (const std::string& k : fields.Keys()) {
     f += (f.empty() ? "" : " ") + k + "=" + fields.Str(k);
   }
-  if (!f.empty()) line += "  " + p.Dim(f);
+  return {FormatLocalTime(a.time), p.Severity(SeverityName(a.severity)), a.sign, p.Bold(a.host),
+          a.title, p.Dim(f)};
+}
+
+std::string Row(const ConsoleEnv& env, const AlertRecord& a) {
+  std::string line;
+  for (const std::string& c : Cells(env, a)) line += (line.empty() ? "" : "  ") + c;
   return line;
 }
 
@@ -77,7 +80,11 @@ int RunAlerts(const ConsoleEnv& env, const AlertsOptions& o) {
     *env.err << "konseki alerts: " << alerts.status().message() << "\n";
     return kExitError;
   }
-  if (alerts.ok()) {
+  if (alerts.ok() && !o.json && !alerts->empty()) {
+    Table t({"TIME", "SEVERITY", "SIGN", "HOST", "TITLE", "FIELDS"});
+    for (const AlertRecord& a : *alerts) t.Add(Cells(env, a));
+    t.Print(*env.out, env.palette);
+  } else if (alerts.ok()) {
     for (const AlertRecord& a : *alerts) Print(env, o, a, a.json.Dump());
     if (alerts->empty() && !o.json && !o.follow) {
       *env.out << "No alerts in the last " << o.since << ".\n";

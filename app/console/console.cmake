@@ -4,6 +4,7 @@ target_sources(konseki_app PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/../alert_tally.cc
   ${CMAKE_CURRENT_LIST_DIR}/../control_socket.cc
   ${CMAKE_CURRENT_LIST_DIR}/../json_value.cc
+  ${CMAKE_CURRENT_LIST_DIR}/../process_metrics.cc
   ${CMAKE_CURRENT_LIST_DIR}/../status_service.cc
   ${CMAKE_CURRENT_LIST_DIR}/alert_log.cc
   ${CMAKE_CURRENT_LIST_DIR}/alerts_command.cc

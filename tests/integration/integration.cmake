@@ -99,3 +99,9 @@ konseki_add_test(console_integration_test
   LIBS konseki_test_process
   LABELS integration)
 add_dependencies(console_integration_test konseki)
+
+konseki_add_test(daemon_signals_integration_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/daemon_signals_test.cc
+  LIBS konseki_test_process
+  LABELS integration)
+add_dependencies(daemon_signals_integration_test konseki)

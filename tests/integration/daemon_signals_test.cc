@@ -1,0 +1,107 @@
+// What the daemon tells systemd (sd_notify) and Prometheus at start and
+// around a reload: READY/RELOADING/STOPPING/WATCHDOG on NOTIFY_SOCKET, rule
+// and sign counters at 0 from the start, process_* metrics, the reload
+// result gauges, expected hosts that never reported.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "tests/integration/konseki_process.h"
+
+namespace konseki::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+// A datagram socket standing in for systemd's notify socket.
+class NotifySocket {
+ public:
+  explicit NotifySocket(const std::string& path) : path_(path) {
+    fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
+    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  }
+  ~NotifySocket() { close(fd_); }
+  // Everything received so far, datagrams separated by '|'.
+  const std::string& Drain() {
+    char buf[4096];
+    for (ssize_t n; (n = recv(fd_, buf, sizeof buf, 0)) > 0;) got_ += std::string(buf, n) + "|";
+    return got_;
+  }
+
+ private:
+  std::string path_;
+  int fd_;
+  std::string got_;
+};
+
+TEST(DaemonSignalsIntegrationTest, NotifiesSystemdAndExportsSeriesFromTheStart) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  const std::string rules = dir.File("rules");
+  fs::create_directories(rules);
+  fs::copy(std::string(KONSEKI_SOURCE_DIR) + "/patterns", rules, fs::copy_options::recursive);
+  NotifySocket notify(dir.File("notify"));
+  Konseki k;
+  std::string err;
+  ASSERT_TRUE(k.Start(
+      dir,
+      "listen: [udp://127.0.0.1:0]\n"
+      "archive: {dir: " +
+          dir.File("archive") +
+          "}\n"
+          "alerts: {file: " +
+          dir.File("alerts.jsonl") +
+          ", stdout: false}\n"
+          "rules: {dir: " +
+          rules +
+          "}\n"
+          "metrics: {listen: '127.0.0.1:0'}\n"
+          "heartbeat: {expected_hosts: [db9], state_dir: " +
+          dir.File("state") + "}\n",
+      &err, {"/usr/bin/env", "NOTIFY_SOCKET=" + dir.File("notify"), "WATCHDOG_USEC=1000000"}))
+      << err;
+  ASSERT_TRUE(WaitFor([&] { return notify.Drain().find("WATCHDOG=1") != std::string::npos; }))
+      << notify.Drain();
+  EXPECT_THAT(notify.Drain(), HasSubstr("READY=1"));
+
+  const std::string m = FetchMetrics(k.MetricsPort());
+  // A rule that never matched and its sign: present, at 0.
+  EXPECT_THAT(m, HasSubstr("konseki_rule_matches_total{rule=\"sshd.failed_password\"} 0"));
+  EXPECT_THAT(m,
+              HasSubstr("konseki_alerts_total{severity=\"medium\",sign=\"ssh.auth_failure\"} 0"));
+  EXPECT_GT(SumMetric(m, "process_resident_memory_bytes"), 1e6);
+  EXPECT_GT(SumMetric(m, "process_open_fds"), 3);
+  EXPECT_GT(SumMetric(m, "process_start_time_seconds"), 1.7e9);
+  EXPECT_THAT(m, HasSubstr("process_cpu_seconds_total "));
+  EXPECT_EQ(SumMetric(m, "konseki_reload_success"), 1);
+  EXPECT_EQ(SumMetric(m, "konseki_host_expected_never_seen", "host=\"db9\""), 1);
+
+  // A broken rule file: the reload fails, the gauge says so, with its time.
+  const double before = SumMetric(m, "konseki_reload_timestamp_seconds");
+  std::ofstream(rules + "/broken.yaml") << "rules:\n  - id: x\n    match: '('\n";
+  kill(k.process().pid(), SIGHUP);
+  ASSERT_TRUE(WaitFor(
+      [&] { return SumMetric(FetchMetrics(k.MetricsPort()), "konseki_reload_success") == 0; }));
+  EXPECT_GE(SumMetric(FetchMetrics(k.MetricsPort()), "konseki_reload_timestamp_seconds"), before);
+  ASSERT_TRUE(WaitFor([&] { return notify.Drain().find("RELOADING=1") != std::string::npos; }));
+  fs::remove(rules + "/broken.yaml");
+  kill(k.process().pid(), SIGHUP);
+  ASSERT_TRUE(WaitFor(
+      [&] { return SumMetric(FetchMetrics(k.MetricsPort()), "konseki_reload_success") == 1; }));
+
+  ASSERT_EQ(k.process().Signal(SIGTERM), 0);
+  EXPECT_THAT(notify.Drain(), HasSubstr("STOPPING=1"));
+}
+
+}  // namespace
+}  // namespace konseki::testing
