@@ -89,13 +89,16 @@ ProcessMetrics::Values ProcessMetrics::Read() const {
 
 std::shared_ptr<ProcessMetrics> ProcessMetrics::Register(MetricsRegistry& metrics) {
   std::shared_ptr<ProcessMetrics> pm(new ProcessMetrics());
+  metrics.AddCounterCallback("process_cpu_seconds_total",
+                             "Total user and system CPU time spent in seconds.",
+                             [pm](std::vector<Sample>* out) {
+                               out->push_back({{}, pm->Read().cpu_seconds});
+                             });
   auto add = [&](const char* name, const char* help, double Values::*field) {
     metrics.AddGaugeCallback(name, help, [pm, field](std::vector<Sample>* out) {
       out->push_back({{}, pm->Read().*field});
     });
   };
-  add("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
-      &Values::cpu_seconds);
   add("process_resident_memory_bytes", "Resident memory size in bytes.", &Values::resident_bytes);
   add("process_virtual_memory_bytes", "Virtual memory size in bytes.", &Values::virtual_bytes);
   add("process_open_fds", "Number of open file descriptors.", &Values::open_fds);

@@ -70,6 +70,12 @@ void MetricsRegistry::AddGaugeCallback(std::string_view name, std::string_view h
   FamilyFor(name, help, Type::kGauge)->callbacks.push_back(std::move(callback));
 }
 
+void MetricsRegistry::AddCounterCallback(std::string_view name, std::string_view help,
+                                         std::function<void(std::vector<Sample>*)> callback) {
+  std::lock_guard<std::mutex> lock(mu_);
+  FamilyFor(name, help, Type::kCounter)->callbacks.push_back(std::move(callback));
+}
+
 std::string EscapeLabelValue(std::string_view raw) {
   // A host name is whatever a sender put in its datagram: one invalid byte
   // would make Prometheus reject the whole exposition.

@@ -78,6 +78,10 @@ class MetricsRegistry {
   // runs on the scraping thread and must be thread-safe.
   void AddGaugeCallback(std::string_view name, std::string_view help,
                         std::function<void(std::vector<Sample>*)> callback);
+  // The same for a counter family (the callback must report a value that
+  // only goes up, such as process_cpu_seconds_total).
+  void AddCounterCallback(std::string_view name, std::string_view help,
+                          std::function<void(std::vector<Sample>*)> callback);
 
   // Prometheus text exposition format 0.0.4, families sorted by name.
   std::string RenderPrometheus() const;

@@ -76,7 +76,7 @@ TEST(DaemonSignalsIntegrationTest, NotifiesSystemdAndExportsSeriesFromTheStart) 
 
   const std::string m = FetchMetrics(k.MetricsPort());
   // A rule that never matched and its sign: present, at 0.
-  EXPECT_THAT(m, HasSubstr("konseki_rule_matches_total{rule=\"sshd.failed_password\"} 0"));
+  EXPECT_THAT(m, HasSubstr("konseki_rule_matches_total{rule=\"sshd.failed_auth\"} 0"));
   EXPECT_THAT(m,
               HasSubstr("konseki_alerts_total{severity=\"medium\",sign=\"ssh.auth_failure\"} 0"));
   EXPECT_GT(SumMetric(m, "process_resident_memory_bytes"), 1e6);
