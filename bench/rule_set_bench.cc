@@ -361,7 +361,8 @@ int main(int argc, char** argv) {
   const auto* w = konseki::matchers::GetWorld();
   std::cout << w->set->rules().size() << " rules, " << w->as_is.messages.size()
             << " corpus messages, mean text " << w->as_is.bytes / w->as_is.messages.size()
-            << " bytes\n";
+            << " bytes; " << w->set->database_count() << " Hyperscan databases, "
+            << w->set->database_bytes() / 1024 << " KiB\n";
   konseki::matchers::RatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   reporter.PrintRatios(std::cout);

@@ -7,6 +7,8 @@
 #include <cassert>
 #include <cctype>
 #include <climits>
+#include <map>
+#include <set>
 
 namespace konseki::matchers {
 
@@ -75,6 +77,9 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 }
 
 constexpr int kMaxGroups = 31;  // Match() keeps submatches on the stack
+// Longest program name looked up without allocating; longer literal programs
+// are treated as regexes (default partition, checked per hit).
+constexpr size_t kMaxProgramName = 64;
 
 struct ScanContext {
   const std::vector<unsigned>* expr_rule;
@@ -94,7 +99,9 @@ int OnMatch(unsigned int id, unsigned long long /*from*/, unsigned long long /*t
 RuleSet::RuleSet() = default;
 
 RuleSet::~RuleSet() {
-  if (db_ != nullptr) hs_free_database(db_);
+  for (Partition& p : partitions_) {
+    if (p.db != nullptr) hs_free_database(p.db);
+  }
 }
 
 RuleSet::Scratch::~Scratch() {
@@ -117,80 +124,168 @@ StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rule
       flags.push_back(HS_FLAG_SINGLEMATCH | (rule.case_sensitive ? 0u : HS_FLAG_CASELESS));
       set->expr_rule_.push_back(static_cast<unsigned>(i));
     }
-
-    auto compiled = std::make_unique<Compiled>();
-    if (!rule.program.empty()) {
-      compiled->program = std::make_unique<re2::RE2>("(?:" + rule.program + ")", Re2Options(false));
-      if (!compiled->program->ok()) {
-        return Status::InvalidArgument(Where(rule, rule.line) + ": program: RE2: " +
-                                       compiled->program->error() + " in \"" + rule.program + "\"");
-      }
-      compiled->program_is_literal = LiteralAlternatives(rule.program, &compiled->program_names);
-    }
-    for (const std::string& e : rule.extract) {
-      Compiled::Extractor ex;
-      ex.re = std::make_unique<re2::RE2>(e, Re2Options(rule.case_sensitive));
-      if (!ex.re->ok()) {
-        return Status::InvalidArgument(Where(rule, rule.line) +
-                                       ": extract: RE2: " + ex.re->error() + " in \"" + e + "\"");
-      }
-      if (ex.re->NumberOfCapturingGroups() > kMaxGroups) {
-        return Status::InvalidArgument(Where(rule, rule.line) + ": extract: more than " +
-                                       std::to_string(kMaxGroups) + " capturing groups in \"" + e +
-                                       "\"");
-      }
-      for (const auto& [name, index] : ex.re->NamedCapturingGroups()) {
-        ex.named.emplace_back(index, name);
-      }
-      std::sort(ex.named.begin(), ex.named.end());
-      compiled->extract.push_back(std::move(ex));
-    }
-    set->compiled_.push_back(std::move(compiled));
+    if (Status s = set->CompileRule(rule); !s.ok()) return s;
   }
-
   if (exprs.empty()) return std::shared_ptr<const RuleSet>(std::move(set));
+  if (Status s = set->BuildPartitions(exprs, flags); !s.ok()) return s;
+  return std::shared_ptr<const RuleSet>(std::move(set));
+}
 
+Status RuleSet::CompileRule(const Rule& rule) {
+  auto compiled = std::make_unique<Compiled>();
+  if (!rule.program.empty()) {
+    compiled->program = std::make_unique<re2::RE2>("(?:" + rule.program + ")", Re2Options(false));
+    if (!compiled->program->ok()) {
+      return Status::InvalidArgument(Where(rule, rule.line) + ": program: RE2: " +
+                                     compiled->program->error() + " in \"" + rule.program + "\"");
+    }
+    compiled->program_is_literal = LiteralAlternatives(rule.program, &compiled->program_names);
+    for (const std::string& name : compiled->program_names) {
+      if (name.size() > kMaxProgramName) compiled->program_is_literal = false;
+    }
+  }
+  for (const std::string& e : rule.extract) {
+    Compiled::Extractor ex;
+    ex.re = std::make_unique<re2::RE2>(e, Re2Options(rule.case_sensitive));
+    if (!ex.re->ok()) {
+      return Status::InvalidArgument(Where(rule, rule.line) + ": extract: RE2: " + ex.re->error() +
+                                     " in \"" + e + "\"");
+    }
+    if (ex.re->NumberOfCapturingGroups() > kMaxGroups) {
+      return Status::InvalidArgument(Where(rule, rule.line) + ": extract: more than " +
+                                     std::to_string(kMaxGroups) + " capturing groups in \"" + e +
+                                     "\"");
+    }
+    for (const auto& [name, index] : ex.re->NamedCapturingGroups()) {
+      ex.named.emplace_back(index, name);
+    }
+    std::sort(ex.named.begin(), ex.named.end());
+    compiled->extract.push_back(std::move(ex));
+  }
+  compiled_.push_back(std::move(compiled));
+  return Status::Ok();
+}
+
+// Partition 0, the default, holds the rules any program may trigger (no
+// program, or a regex program) and the literal-program rules whose
+// expressions are all anchored at the start: those cost next to nothing to
+// scan (only offset 0 is tried), so they need no partition of their own. Each
+// name of another literal-program rule gets a partition: the rules that accept
+// that name, whether listed or program-less or regex. Names with the same rule
+// set share one database. The program filter still runs for every hit.
+Status RuleSet::BuildPartitions(const std::vector<std::string>& exprs,
+                                const std::vector<unsigned>& flags) {
+  std::vector<unsigned> fallback;
+  std::set<std::string> names;
+  for (size_t r = 0; r < rules_.size(); ++r) {
+    const Compiled& c = *compiled_[r];
+    const bool anchored = std::all_of(rules_[r].match.begin(), rules_[r].match.end(),
+                                      [](const std::string& m) { return m.starts_with('^'); });
+    if (c.program_is_literal && !anchored) {
+      names.insert(c.program_names.begin(), c.program_names.end());
+    } else {
+      fallback.push_back(static_cast<unsigned>(r));
+    }
+  }
+  std::map<std::vector<unsigned>, size_t> by_rules;
+  std::vector<std::vector<unsigned>> members{fallback};
+  by_rules.emplace(fallback, 0);
+  for (const std::string& name : names) {
+    std::vector<unsigned> rs;
+    for (size_t r = 0; r < rules_.size(); ++r) {
+      if (ProgramMatches(r, name)) rs.push_back(static_cast<unsigned>(r));
+    }
+    auto [it, added] = by_rules.emplace(rs, members.size());
+    if (added) members.push_back(std::move(rs));
+    program_partition_.emplace_back(name, it->second);
+  }
+  partitions_.resize(members.size());
+  for (size_t p = 0; p < members.size(); ++p) {
+    StatusOr<hs_database*> db = CompileDatabase(exprs, flags, members[p]);
+    if (!db.ok()) return db.status();
+    partitions_[p].db = *db;
+  }
+  return Status::Ok();
+}
+
+StatusOr<hs_database*> RuleSet::CompileDatabase(const std::vector<std::string>& exprs,
+                                                const std::vector<unsigned>& flags,
+                                                const std::vector<unsigned>& rule_indices) const {
   std::vector<const char*> cexprs;
+  std::vector<unsigned> cflags;
   std::vector<unsigned> ids;
   for (size_t i = 0; i < exprs.size(); ++i) {
+    if (!std::binary_search(rule_indices.begin(), rule_indices.end(), expr_rule_[i])) continue;
     cexprs.push_back(exprs[i].c_str());
+    cflags.push_back(flags[i]);
     ids.push_back(static_cast<unsigned>(i));
   }
+  if (cexprs.empty()) return static_cast<hs_database*>(nullptr);
+  hs_database_t* db = nullptr;
   hs_compile_error_t* err = nullptr;
-  hs_error_t rc = hs_compile_multi(cexprs.data(), flags.data(), ids.data(),
-                                   static_cast<unsigned>(cexprs.size()), HS_MODE_BLOCK, nullptr,
-                                   &set->db_, &err);
-  if (rc != HS_SUCCESS) {
-    std::string msg = err != nullptr && err->message != nullptr ? err->message : "unknown error";
-    const int index = err != nullptr ? err->expression : -1;
-    hs_free_compile_error(err);
-    set->db_ = nullptr;
-    if (index >= 0 && static_cast<size_t>(index) < exprs.size()) {
-      const unsigned r = set->expr_rule_[index];
-      const Rule& rule = set->rules_[r];
-      // Which of this rule's expressions it was, to point at its own line.
-      size_t first = 0;
-      while (set->expr_rule_[first] != r) ++first;
-      const size_t k = static_cast<size_t>(index) - first;
-      const int line = k < rule.match_lines.size() ? rule.match_lines[k] : rule.line;
-      return Status::InvalidArgument(Where(rule, line) + ": match: Hyperscan cannot compile \"" +
-                                     exprs[index] + "\": " + msg);
-    }
+  hs_error_t rc =
+      hs_compile_multi(cexprs.data(), cflags.data(), ids.data(),
+                       static_cast<unsigned>(cexprs.size()), HS_MODE_BLOCK, nullptr, &db, &err);
+  if (rc == HS_SUCCESS) return db;
+  std::string msg = err != nullptr && err->message != nullptr ? err->message : "unknown error";
+  const int at = err != nullptr ? err->expression : -1;
+  hs_free_compile_error(err);
+  if (at < 0 || static_cast<size_t>(at) >= ids.size()) {
     return Status::InvalidArgument("Hyperscan cannot compile the rule set: " + msg);
   }
-  return std::shared_ptr<const RuleSet>(std::move(set));
+  const unsigned index = ids[at];
+  const unsigned r = expr_rule_[index];
+  const Rule& rule = rules_[r];
+  // Which of this rule's expressions it was, to point at its own line.
+  size_t first = 0;
+  while (expr_rule_[first] != r) ++first;
+  const size_t k = index - first;
+  const int line = k < rule.match_lines.size() ? rule.match_lines[k] : rule.line;
+  return Status::InvalidArgument(Where(rule, line) + ": match: Hyperscan cannot compile \"" +
+                                 exprs[index] + "\": " + msg);
 }
 
 StatusOr<std::unique_ptr<RuleSet::Scratch>> RuleSet::NewScratch() const {
   hs_scratch_t* s = nullptr;
-  if (db_ != nullptr) {
-    if (hs_error_t rc = hs_alloc_scratch(db_, &s); rc != HS_SUCCESS) {
+  // One scratch grown to fit every partition's database.
+  for (const Partition& p : partitions_) {
+    if (p.db == nullptr) continue;
+    if (hs_error_t rc = hs_alloc_scratch(p.db, &s); rc != HS_SUCCESS) {
+      if (s != nullptr) hs_free_scratch(s);
       return Status::Internal("hs_alloc_scratch failed with code " + std::to_string(rc));
     }
   }
   std::unique_ptr<Scratch> scratch(new Scratch(s, this));
   scratch->rule_hits_.reserve(16);
   return scratch;
+}
+
+size_t RuleSet::PartitionFor(std::string_view app_name) const {
+  if (program_partition_.empty() || app_name.size() > kMaxProgramName) return 0;
+  char lower[kMaxProgramName];
+  for (size_t i = 0; i < app_name.size(); ++i) {
+    lower[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(app_name[i])));
+  }
+  const std::string_view key(lower, app_name.size());
+  auto it = std::lower_bound(
+      program_partition_.begin(), program_partition_.end(), key,
+      [](const std::pair<std::string, size_t>& e, std::string_view k) { return e.first < k; });
+  return it != program_partition_.end() && it->first == key ? it->second : 0;
+}
+
+size_t RuleSet::database_count() const {
+  size_t n = 0;
+  for (const Partition& p : partitions_) n += p.db != nullptr ? 1 : 0;
+  return n;
+}
+
+size_t RuleSet::database_bytes() const {
+  size_t total = 0;
+  for (const Partition& p : partitions_) {
+    size_t bytes = 0;
+    if (p.db != nullptr && hs_database_size(p.db, &bytes) == HS_SUCCESS) total += bytes;
+  }
+  return total;
 }
 
 bool RuleSet::ProgramMatches(size_t rule_index, std::string_view app_name) const {
@@ -214,13 +309,16 @@ void RuleSet::Match(const Message& msg, Scratch& scratch, std::vector<RuleHit>* 
 
 size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<RuleHit>* hits) const {
   size_t used = 0;
-  if (db_ == nullptr) return used;
+  if (partitions_.empty()) return used;
+  const Partition& partition = partitions_[PartitionFor(msg.app_name)];
+  if (partition.db == nullptr) return used;
   std::string_view text = msg.format == MessageFormat::kUnparsed ? msg.raw : msg.msg;
   if (text.size() > UINT_MAX) text = text.substr(0, UINT_MAX);
 
   scratch.rule_hits_.clear();
   ScanContext ctx{&expr_rule_, &scratch.rule_hits_};
-  hs_scan(db_, text.data(), static_cast<unsigned>(text.size()), 0, scratch.hs_, OnMatch, &ctx);
+  hs_scan(partition.db, text.data(), static_cast<unsigned>(text.size()), 0, scratch.hs_, OnMatch,
+          &ctx);
   if (scratch.rule_hits_.empty()) return used;
 
   std::vector<unsigned>& ids = scratch.rule_hits_;
