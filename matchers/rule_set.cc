@@ -7,6 +7,7 @@
 #include <cassert>
 #include <cctype>
 #include <climits>
+#include <cstdint>
 #include <map>
 #include <set>
 
@@ -66,10 +67,23 @@ bool LiteralAlternatives(std::string_view pattern, std::vector<std::string>* nam
   return true;
 }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != static_cast<unsigned char>(b[i])) {
+// ASCII only, like the program filter: program names are ASCII.
+inline unsigned char Lower(unsigned char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<unsigned char>(c + ('a' - 'A')) : c;
+}
+
+// FNV-1a over the lower-cased bytes.
+inline size_t LowerHash(std::string_view s) {
+  uint64_t h = 14695981039346656037ull;
+  for (char c : s) h = (h ^ Lower(static_cast<unsigned char>(c))) * 1099511628211ull;
+  return static_cast<size_t>(h);
+}
+
+// `lower` is already lower case.
+inline bool EqualsLower(std::string_view s, std::string_view lower) {
+  if (s.size() != lower.size()) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (Lower(static_cast<unsigned char>(s[i])) != static_cast<unsigned char>(lower[i])) {
       return false;
     }
   }
@@ -77,8 +91,8 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 }
 
 constexpr int kMaxGroups = 31;  // Match() keeps submatches on the stack
-// Longest program name looked up without allocating; longer literal programs
-// are treated as regexes (default partition, checked per hit).
+// Longer app names skip the partition lookup (no literal program is that
+// long: longer literal programs are treated as regexes, default partition).
 constexpr size_t kMaxProgramName = 64;
 
 struct ScanContext {
@@ -188,6 +202,7 @@ Status RuleSet::BuildPartitions(const std::vector<std::string>& exprs,
     }
   }
   std::map<std::vector<unsigned>, size_t> by_rules;
+  std::vector<std::pair<std::string, size_t>> named;  // program -> partition
   std::vector<std::vector<unsigned>> members{fallback};
   by_rules.emplace(fallback, 0);
   for (const std::string& name : names) {
@@ -197,7 +212,17 @@ Status RuleSet::BuildPartitions(const std::vector<std::string>& exprs,
     }
     auto [it, added] = by_rules.emplace(rs, members.size());
     if (added) members.push_back(std::move(rs));
-    program_partition_.emplace_back(name, it->second);
+    named.emplace_back(name, it->second);
+  }
+  if (!named.empty()) {
+    size_t size = 4;
+    while (size < 2 * named.size()) size *= 2;
+    program_table_.resize(size);
+    for (auto& [name, partition] : named) {
+      size_t i = LowerHash(name) & (size - 1);
+      while (program_table_[i].used) i = (i + 1) & (size - 1);
+      program_table_[i] = ProgramSlot{std::move(name), partition, true};
+    }
   }
   partitions_.resize(members.size());
   for (size_t p = 0; p < members.size(); ++p) {
@@ -261,16 +286,13 @@ StatusOr<std::unique_ptr<RuleSet::Scratch>> RuleSet::NewScratch() const {
 }
 
 size_t RuleSet::PartitionFor(std::string_view app_name) const {
-  if (program_partition_.empty() || app_name.size() > kMaxProgramName) return 0;
-  char lower[kMaxProgramName];
-  for (size_t i = 0; i < app_name.size(); ++i) {
-    lower[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(app_name[i])));
+  if (program_table_.empty() || app_name.size() > kMaxProgramName) return 0;
+  const size_t mask = program_table_.size() - 1;
+  for (size_t i = LowerHash(app_name) & mask;; i = (i + 1) & mask) {
+    const ProgramSlot& slot = program_table_[i];
+    if (!slot.used) return 0;
+    if (EqualsLower(app_name, slot.name)) return slot.partition;
   }
-  const std::string_view key(lower, app_name.size());
-  auto it = std::lower_bound(
-      program_partition_.begin(), program_partition_.end(), key,
-      [](const std::pair<std::string, size_t>& e, std::string_view k) { return e.first < k; });
-  return it != program_partition_.end() && it->first == key ? it->second : 0;
 }
 
 size_t RuleSet::database_count() const {
@@ -293,7 +315,7 @@ bool RuleSet::ProgramMatches(size_t rule_index, std::string_view app_name) const
   if (c.program == nullptr) return true;
   if (c.program_is_literal) {
     for (const std::string& name : c.program_names) {
-      if (EqualsIgnoreCase(app_name, name)) return true;
+      if (EqualsLower(app_name, name)) return true;
     }
     return false;
   }

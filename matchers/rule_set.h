@@ -122,8 +122,15 @@ class RuleSet {
   std::vector<unsigned> expr_rule_;                  // Hyperscan id -> rule index
   // [0] is the default partition; empty when there are no rules.
   std::vector<Partition> partitions_;
-  // Lower-case program name -> index into partitions_, sorted by name.
-  std::vector<std::pair<std::string, size_t>> program_partition_;
+  // Lower-case program name -> index into partitions_: an open-addressing
+  // table (power-of-two size, linear probing, at most half full) so the
+  // per-message lookup is a hash of a few bytes and one compare.
+  struct ProgramSlot {
+    std::string name;  // lower case; empty with used == false: free slot
+    size_t partition = 0;
+    bool used = false;
+  };
+  std::vector<ProgramSlot> program_table_;
 };
 
 // Builds the alert for one hit: time = msg.timestamp, received, host =
