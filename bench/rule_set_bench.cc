@@ -10,9 +10,6 @@
 // (padded with benign log text, or cut), the size the target is stated for;
 // arg 1256: the 256-byte messages that raise nothing, the common case. Ratios against Hyperscan are
 // printed at the end.
-// --min_rules=N (default 150) tops the bundled packs up to N rules with
-// bench/extra_rules.cc (real daemon formats), the pack size the rule-breadth
-// work aims at; --min_rules=0 benches the bundled packs as they are.
 #include <benchmark/benchmark.h>
 #include <re2/re2.h>
 #include <re2/set.h>
@@ -28,7 +25,6 @@
 #include <string>
 #include <vector>
 
-#include "bench/extra_rules.h"
 #include "matchers/rule_loader.h"
 #include "matchers/rule_set.h"
 #include "receiver/parser.h"
@@ -37,8 +33,6 @@ namespace konseki::matchers {
 namespace {
 
 namespace fs = std::filesystem;
-
-size_t min_rules = 150;  // set from --min_rules before the world is built
 
 // Lines from every corpus file (fail2ban comments and wazuh INI syntax left out).
 std::vector<std::string> CorpusLines() {
@@ -149,11 +143,7 @@ World* GetWorld() {
       std::fprintf(stderr, "%s\n", rules.status().ToString().c_str());
       std::exit(1);
     }
-    std::vector<Rule> pack = std::move(rules).value();
-    if (pack.size() < min_rules) {
-      for (Rule& r : bench::ExtraRules(min_rules - pack.size())) pack.push_back(std::move(r));
-    }
-    auto set = RuleSet::Compile(std::move(pack));
+    auto set = RuleSet::Compile(std::move(rules).value());
     if (!set.ok()) {
       std::fprintf(stderr, "%s\n", set.status().ToString().c_str());
       std::exit(1);
@@ -366,24 +356,12 @@ class RatioReporter : public benchmark::ConsoleReporter {
 }  // namespace konseki::matchers
 
 int main(int argc, char** argv) {
-  // Our own flag, taken out before Google Benchmark sees the arguments.
-  int kept = 1;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg.starts_with("--min_rules=")) {
-      konseki::matchers::min_rules = std::stoul(std::string(arg.substr(12)));
-    } else {
-      argv[kept++] = argv[i];
-    }
-  }
-  argc = kept;
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   const auto* w = konseki::matchers::GetWorld();
   std::cout << w->set->rules().size() << " rules, " << w->as_is.messages.size()
             << " corpus messages, mean text " << w->as_is.bytes / w->as_is.messages.size()
-            << " bytes; " << w->set->database_count() << " Hyperscan databases, "
-            << w->set->database_bytes() / 1024 << " KiB\n";
+            << " bytes\n";
   konseki::matchers::RatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   reporter.PrintRatios(std::cout);

@@ -7,9 +7,6 @@
 #include <cassert>
 #include <cctype>
 #include <climits>
-#include <cstdint>
-#include <map>
-#include <set>
 
 namespace konseki::matchers {
 
@@ -67,23 +64,10 @@ bool LiteralAlternatives(std::string_view pattern, std::vector<std::string>* nam
   return true;
 }
 
-// ASCII only, like the program filter: program names are ASCII.
-inline unsigned char Lower(unsigned char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<unsigned char>(c + ('a' - 'A')) : c;
-}
-
-// FNV-1a over the lower-cased bytes.
-inline size_t LowerHash(std::string_view s) {
-  uint64_t h = 14695981039346656037ull;
-  for (char c : s) h = (h ^ Lower(static_cast<unsigned char>(c))) * 1099511628211ull;
-  return static_cast<size_t>(h);
-}
-
-// `lower` is already lower case.
-inline bool EqualsLower(std::string_view s, std::string_view lower) {
-  if (s.size() != lower.size()) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (Lower(static_cast<unsigned char>(s[i])) != static_cast<unsigned char>(lower[i])) {
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != static_cast<unsigned char>(b[i])) {
       return false;
     }
   }
@@ -91,9 +75,6 @@ inline bool EqualsLower(std::string_view s, std::string_view lower) {
 }
 
 constexpr int kMaxGroups = 31;  // Match() keeps submatches on the stack
-// Longer app names skip the partition lookup (no literal program is that
-// long: longer literal programs are treated as regexes, default partition).
-constexpr size_t kMaxProgramName = 64;
 
 struct ScanContext {
   const std::vector<unsigned>* expr_rule;
@@ -113,9 +94,7 @@ int OnMatch(unsigned int id, unsigned long long /*from*/, unsigned long long /*t
 RuleSet::RuleSet() = default;
 
 RuleSet::~RuleSet() {
-  for (Partition& p : partitions_) {
-    if (p.db != nullptr) hs_free_database(p.db);
-  }
+  if (db_ != nullptr) hs_free_database(db_);
 }
 
 RuleSet::Scratch::~Scratch() {
@@ -138,145 +117,74 @@ StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rule
       flags.push_back(HS_FLAG_SINGLEMATCH | (rule.case_sensitive ? 0u : HS_FLAG_CASELESS));
       set->expr_rule_.push_back(static_cast<unsigned>(i));
     }
-    if (Status s = set->CompileRule(rule); !s.ok()) return s;
+
+    auto compiled = std::make_unique<Compiled>();
+    if (!rule.program.empty()) {
+      compiled->program = std::make_unique<re2::RE2>("(?:" + rule.program + ")", Re2Options(false));
+      if (!compiled->program->ok()) {
+        return Status::InvalidArgument(Where(rule, rule.line) + ": program: RE2: " +
+                                       compiled->program->error() + " in \"" + rule.program + "\"");
+      }
+      compiled->program_is_literal = LiteralAlternatives(rule.program, &compiled->program_names);
+    }
+    for (const std::string& e : rule.extract) {
+      Compiled::Extractor ex;
+      ex.re = std::make_unique<re2::RE2>(e, Re2Options(rule.case_sensitive));
+      if (!ex.re->ok()) {
+        return Status::InvalidArgument(Where(rule, rule.line) +
+                                       ": extract: RE2: " + ex.re->error() + " in \"" + e + "\"");
+      }
+      if (ex.re->NumberOfCapturingGroups() > kMaxGroups) {
+        return Status::InvalidArgument(Where(rule, rule.line) + ": extract: more than " +
+                                       std::to_string(kMaxGroups) + " capturing groups in \"" + e +
+                                       "\"");
+      }
+      for (const auto& [name, index] : ex.re->NamedCapturingGroups()) {
+        ex.named.emplace_back(index, name);
+      }
+      std::sort(ex.named.begin(), ex.named.end());
+      compiled->extract.push_back(std::move(ex));
+    }
+    set->compiled_.push_back(std::move(compiled));
   }
+
   if (exprs.empty()) return std::shared_ptr<const RuleSet>(std::move(set));
-  if (Status s = set->BuildPartitions(exprs, flags); !s.ok()) return s;
-  return std::shared_ptr<const RuleSet>(std::move(set));
-}
 
-Status RuleSet::CompileRule(const Rule& rule) {
-  auto compiled = std::make_unique<Compiled>();
-  if (!rule.program.empty()) {
-    compiled->program = std::make_unique<re2::RE2>("(?:" + rule.program + ")", Re2Options(false));
-    if (!compiled->program->ok()) {
-      return Status::InvalidArgument(Where(rule, rule.line) + ": program: RE2: " +
-                                     compiled->program->error() + " in \"" + rule.program + "\"");
-    }
-    compiled->program_is_literal = LiteralAlternatives(rule.program, &compiled->program_names);
-    for (const std::string& name : compiled->program_names) {
-      if (name.size() > kMaxProgramName) compiled->program_is_literal = false;
-    }
-  }
-  for (const std::string& e : rule.extract) {
-    Compiled::Extractor ex;
-    ex.re = std::make_unique<re2::RE2>(e, Re2Options(rule.case_sensitive));
-    if (!ex.re->ok()) {
-      return Status::InvalidArgument(Where(rule, rule.line) + ": extract: RE2: " + ex.re->error() +
-                                     " in \"" + e + "\"");
-    }
-    if (ex.re->NumberOfCapturingGroups() > kMaxGroups) {
-      return Status::InvalidArgument(Where(rule, rule.line) + ": extract: more than " +
-                                     std::to_string(kMaxGroups) + " capturing groups in \"" + e +
-                                     "\"");
-    }
-    for (const auto& [name, index] : ex.re->NamedCapturingGroups()) {
-      ex.named.emplace_back(index, name);
-    }
-    std::sort(ex.named.begin(), ex.named.end());
-    compiled->extract.push_back(std::move(ex));
-  }
-  compiled_.push_back(std::move(compiled));
-  return Status::Ok();
-}
-
-// Partition 0, the default, holds the rules any program may trigger (no
-// program, or a regex program) and the literal-program rules whose
-// expressions are all anchored at the start: those cost next to nothing to
-// scan (only offset 0 is tried), so they need no partition of their own. Each
-// name of another literal-program rule gets a partition: the rules that accept
-// that name, whether listed or program-less or regex. Names with the same rule
-// set share one database. The program filter still runs for every hit.
-Status RuleSet::BuildPartitions(const std::vector<std::string>& exprs,
-                                const std::vector<unsigned>& flags) {
-  std::vector<unsigned> fallback;
-  std::set<std::string> names;
-  for (size_t r = 0; r < rules_.size(); ++r) {
-    const Compiled& c = *compiled_[r];
-    const bool anchored = std::all_of(rules_[r].match.begin(), rules_[r].match.end(),
-                                      [](const std::string& m) { return m.starts_with('^'); });
-    if (c.program_is_literal && !anchored) {
-      names.insert(c.program_names.begin(), c.program_names.end());
-    } else {
-      fallback.push_back(static_cast<unsigned>(r));
-    }
-  }
-  std::map<std::vector<unsigned>, size_t> by_rules;
-  std::vector<std::pair<std::string, size_t>> named;  // program -> partition
-  std::vector<std::vector<unsigned>> members{fallback};
-  by_rules.emplace(fallback, 0);
-  for (const std::string& name : names) {
-    std::vector<unsigned> rs;
-    for (size_t r = 0; r < rules_.size(); ++r) {
-      if (ProgramMatches(r, name)) rs.push_back(static_cast<unsigned>(r));
-    }
-    auto [it, added] = by_rules.emplace(rs, members.size());
-    if (added) members.push_back(std::move(rs));
-    named.emplace_back(name, it->second);
-  }
-  if (!named.empty()) {
-    size_t size = 4;
-    while (size < 2 * named.size()) size *= 2;
-    program_table_.resize(size);
-    for (auto& [name, partition] : named) {
-      size_t i = LowerHash(name) & (size - 1);
-      while (program_table_[i].used) i = (i + 1) & (size - 1);
-      program_table_[i] = ProgramSlot{std::move(name), partition, true};
-    }
-  }
-  partitions_.resize(members.size());
-  for (size_t p = 0; p < members.size(); ++p) {
-    StatusOr<hs_database*> db = CompileDatabase(exprs, flags, members[p]);
-    if (!db.ok()) return db.status();
-    partitions_[p].db = *db;
-  }
-  return Status::Ok();
-}
-
-StatusOr<hs_database*> RuleSet::CompileDatabase(const std::vector<std::string>& exprs,
-                                                const std::vector<unsigned>& flags,
-                                                const std::vector<unsigned>& rule_indices) const {
   std::vector<const char*> cexprs;
-  std::vector<unsigned> cflags;
   std::vector<unsigned> ids;
   for (size_t i = 0; i < exprs.size(); ++i) {
-    if (!std::binary_search(rule_indices.begin(), rule_indices.end(), expr_rule_[i])) continue;
     cexprs.push_back(exprs[i].c_str());
-    cflags.push_back(flags[i]);
     ids.push_back(static_cast<unsigned>(i));
   }
-  if (cexprs.empty()) return static_cast<hs_database*>(nullptr);
-  hs_database_t* db = nullptr;
   hs_compile_error_t* err = nullptr;
-  hs_error_t rc =
-      hs_compile_multi(cexprs.data(), cflags.data(), ids.data(),
-                       static_cast<unsigned>(cexprs.size()), HS_MODE_BLOCK, nullptr, &db, &err);
-  if (rc == HS_SUCCESS) return db;
-  std::string msg = err != nullptr && err->message != nullptr ? err->message : "unknown error";
-  const int at = err != nullptr ? err->expression : -1;
-  hs_free_compile_error(err);
-  if (at < 0 || static_cast<size_t>(at) >= ids.size()) {
+  hs_error_t rc = hs_compile_multi(cexprs.data(), flags.data(), ids.data(),
+                                   static_cast<unsigned>(cexprs.size()), HS_MODE_BLOCK, nullptr,
+                                   &set->db_, &err);
+  if (rc != HS_SUCCESS) {
+    std::string msg = err != nullptr && err->message != nullptr ? err->message : "unknown error";
+    const int index = err != nullptr ? err->expression : -1;
+    hs_free_compile_error(err);
+    set->db_ = nullptr;
+    if (index >= 0 && static_cast<size_t>(index) < exprs.size()) {
+      const unsigned r = set->expr_rule_[index];
+      const Rule& rule = set->rules_[r];
+      // Which of this rule's expressions it was, to point at its own line.
+      size_t first = 0;
+      while (set->expr_rule_[first] != r) ++first;
+      const size_t k = static_cast<size_t>(index) - first;
+      const int line = k < rule.match_lines.size() ? rule.match_lines[k] : rule.line;
+      return Status::InvalidArgument(Where(rule, line) + ": match: Hyperscan cannot compile \"" +
+                                     exprs[index] + "\": " + msg);
+    }
     return Status::InvalidArgument("Hyperscan cannot compile the rule set: " + msg);
   }
-  const unsigned index = ids[at];
-  const unsigned r = expr_rule_[index];
-  const Rule& rule = rules_[r];
-  // Which of this rule's expressions it was, to point at its own line.
-  size_t first = 0;
-  while (expr_rule_[first] != r) ++first;
-  const size_t k = index - first;
-  const int line = k < rule.match_lines.size() ? rule.match_lines[k] : rule.line;
-  return Status::InvalidArgument(Where(rule, line) + ": match: Hyperscan cannot compile \"" +
-                                 exprs[index] + "\": " + msg);
+  return std::shared_ptr<const RuleSet>(std::move(set));
 }
 
 StatusOr<std::unique_ptr<RuleSet::Scratch>> RuleSet::NewScratch() const {
   hs_scratch_t* s = nullptr;
-  // One scratch grown to fit every partition's database.
-  for (const Partition& p : partitions_) {
-    if (p.db == nullptr) continue;
-    if (hs_error_t rc = hs_alloc_scratch(p.db, &s); rc != HS_SUCCESS) {
-      if (s != nullptr) hs_free_scratch(s);
+  if (db_ != nullptr) {
+    if (hs_error_t rc = hs_alloc_scratch(db_, &s); rc != HS_SUCCESS) {
       return Status::Internal("hs_alloc_scratch failed with code " + std::to_string(rc));
     }
   }
@@ -285,37 +193,12 @@ StatusOr<std::unique_ptr<RuleSet::Scratch>> RuleSet::NewScratch() const {
   return scratch;
 }
 
-size_t RuleSet::PartitionFor(std::string_view app_name) const {
-  if (program_table_.empty() || app_name.size() > kMaxProgramName) return 0;
-  const size_t mask = program_table_.size() - 1;
-  for (size_t i = LowerHash(app_name) & mask;; i = (i + 1) & mask) {
-    const ProgramSlot& slot = program_table_[i];
-    if (!slot.used) return 0;
-    if (EqualsLower(app_name, slot.name)) return slot.partition;
-  }
-}
-
-size_t RuleSet::database_count() const {
-  size_t n = 0;
-  for (const Partition& p : partitions_) n += p.db != nullptr ? 1 : 0;
-  return n;
-}
-
-size_t RuleSet::database_bytes() const {
-  size_t total = 0;
-  for (const Partition& p : partitions_) {
-    size_t bytes = 0;
-    if (p.db != nullptr && hs_database_size(p.db, &bytes) == HS_SUCCESS) total += bytes;
-  }
-  return total;
-}
-
 bool RuleSet::ProgramMatches(size_t rule_index, std::string_view app_name) const {
   const Compiled& c = *compiled_[rule_index];
   if (c.program == nullptr) return true;
   if (c.program_is_literal) {
     for (const std::string& name : c.program_names) {
-      if (EqualsLower(app_name, name)) return true;
+      if (EqualsIgnoreCase(app_name, name)) return true;
     }
     return false;
   }
@@ -331,16 +214,13 @@ void RuleSet::Match(const Message& msg, Scratch& scratch, std::vector<RuleHit>* 
 
 size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<RuleHit>* hits) const {
   size_t used = 0;
-  if (partitions_.empty()) return used;
-  const Partition& partition = partitions_[PartitionFor(msg.app_name)];
-  if (partition.db == nullptr) return used;
+  if (db_ == nullptr) return used;
   std::string_view text = msg.format == MessageFormat::kUnparsed ? msg.raw : msg.msg;
   if (text.size() > UINT_MAX) text = text.substr(0, UINT_MAX);
 
   scratch.rule_hits_.clear();
   ScanContext ctx{&expr_rule_, &scratch.rule_hits_};
-  hs_scan(partition.db, text.data(), static_cast<unsigned>(text.size()), 0, scratch.hs_, OnMatch,
-          &ctx);
+  hs_scan(db_, text.data(), static_cast<unsigned>(text.size()), 0, scratch.hs_, OnMatch, &ctx);
   if (scratch.rule_hits_.empty()) return used;
 
   std::vector<unsigned>& ids = scratch.rule_hits_;

@@ -1,17 +1,5 @@
-// The rule matcher: Hyperscan block-mode databases over every rule's `match`
-// expressions, then RE2 extraction only for the rules that hit.
-//
-// Rules are partitioned by program: a rule whose `program` is a plain list of
-// names ("sshd|sshd-session") can only hit messages from those programs, so
-// each such name gets one database holding the rules that accept it (its own,
-// the program-less ones, the regex-`program` ones that accept the name). A
-// message is scanned once, by the database of its app_name (found by a
-// case-insensitive lookup), or by the default database (program-less and
-// regex-program rules, and the rules whose expressions are all anchored at
-// `^`, which cost nothing to carry) when no partition names its program.
-// Hyperscan's literal matcher costs in proportion to the floating literals it
-// looks for, so a message pays for the rules that can apply to it, not for
-// the whole pack (bench/RESULTS.md, "Where the time goes: the matcher").
+// The rule matcher: every rule's `match` expressions in ONE Hyperscan
+// block-mode database, then RE2 extraction only for the rules that hit.
 //
 //   auto set = RuleSet::Compile(std::move(rules));      // once, at start-up
 //   auto scratch = (*set)->NewScratch();                // once per worker thread
@@ -69,10 +57,10 @@ class RuleSet {
     std::vector<unsigned> rule_hits_;  // rule indices recorded by the callback
   };
 
-  // Compiles all rules (Hyperscan for `match`, one database per program
-  // partition; RE2 for `program` and `extract`). Any failure fails the whole
-  // set; the message names the file, the line, the rule id and the library's
-  // error. Zero rules is allowed (Match then never hits).
+  // Compiles all rules (Hyperscan for `match`, RE2 for `program` and
+  // `extract`). Any failure fails the whole set; the message names the file,
+  // the line, the rule id and the library's error. Zero rules is allowed
+  // (Match then never hits).
   static StatusOr<std::shared_ptr<const RuleSet>> Compile(std::vector<Rule> rules);
 
   ~RuleSet();
@@ -81,38 +69,20 @@ class RuleSet {
 
   StatusOr<std::unique_ptr<Scratch>> NewScratch() const;
 
-  // Scans msg.msg (the whole raw frame for kUnparsed messages) with the
-  // database of msg.app_name's partition and appends one RuleHit per rule that
-  // hit, in rule order, to *hits (which it clears first). The callback only
-  // records rule indices; the program filter and RE2 extraction run
-  // afterwards for those rules only.
-  // Field values are copies, so hits outlive the message.
+  // Scans msg.msg (the whole raw frame for kUnparsed messages) and appends one
+  // RuleHit per rule that hit, in rule order, to *hits (which it clears
+  // first). The callback only records rule indices; the program filter and
+  // RE2 extraction run afterwards for those rules only. Field values are
+  // copies, so hits outlive the message.
   void Match(const Message& msg, Scratch& scratch, std::vector<RuleHit>* hits) const;
 
   const std::vector<Rule>& rules() const { return rules_; }
   // nullptr if no rule has this id.
   const Rule* FindRule(std::string_view id) const;
 
-  // Number of Hyperscan databases (program partitions with at least one
-  // expression) and their total size in bytes, for start-up logs and benches.
-  size_t database_count() const;
-  size_t database_bytes() const;
-
  private:
   struct Compiled;  // per-rule RE2 objects
-  // The rules one database holds. Hyperscan ids are global expression
-  // indices (expr_rule_), the same in every database.
-  struct Partition {
-    hs_database* db = nullptr;  // null: no expression (never hits)
-  };
   RuleSet();
-  Status CompileRule(const Rule& rule);
-  Status BuildPartitions(const std::vector<std::string>& exprs, const std::vector<unsigned>& flags);
-  StatusOr<hs_database*> CompileDatabase(const std::vector<std::string>& exprs,
-                                         const std::vector<unsigned>& flags,
-                                         const std::vector<unsigned>& rule_indices) const;
-  // Index into partitions_ for this app_name (0: the default partition).
-  size_t PartitionFor(std::string_view app_name) const;
   bool ProgramMatches(size_t rule_index, std::string_view app_name) const;
   // Writes hits into (*hits)[0..n), reusing existing elements; returns n.
   size_t MatchInto(const Message& msg, Scratch& scratch, std::vector<RuleHit>* hits) const;
@@ -120,17 +90,7 @@ class RuleSet {
   std::vector<Rule> rules_;
   std::vector<std::unique_ptr<Compiled>> compiled_;  // parallel to rules_
   std::vector<unsigned> expr_rule_;                  // Hyperscan id -> rule index
-  // [0] is the default partition; empty when there are no rules.
-  std::vector<Partition> partitions_;
-  // Lower-case program name -> index into partitions_: an open-addressing
-  // table (power-of-two size, linear probing, at most half full) so the
-  // per-message lookup is a hash of a few bytes and one compare.
-  struct ProgramSlot {
-    std::string name;  // lower case; empty with used == false: free slot
-    size_t partition = 0;
-    bool used = false;
-  };
-  std::vector<ProgramSlot> program_table_;
+  hs_database* db_ = nullptr;                        // null when there are no rules
 };
 
 // Builds the alert for one hit: time = msg.timestamp, received, host =

@@ -124,42 +124,6 @@ TEST(RuleSetTest, ProgramFilterWithRegexSyntaxOrEscapes) {
   EXPECT_TRUE(hits.empty());
 }
 
-// Each literal program with a floating expression gets its own database; a
-// message must still meet every rule that accepts its program: the listed
-// ones, the program-less ones, the regex-program ones and the anchored ones
-// kept in the default database.
-TEST(RuleSetTest, ProgramPartitionsKeepEveryRuleThatAcceptsTheProgram) {
-  auto set = MustCompile({
-      MakeRule("ssh", {"denied"}, {}, "sshd|SSHD-session"),
-      MakeRule("ssh_anchored", {"^denied"}, {}, "sshd"),
-      MakeRule("cron_anchored", {"^denied"}, {}, "cron"),
-      MakeRule("ftp", {"denied"}, {}, "vsftpd"),
-      MakeRule("any", {"denied"}),
-      MakeRule("regex", {"denied"}, {}, R"(ssh\w*)"),
-  });
-  // sshd, sshd-session (fewer rules accept it), vsftpd, the default one.
-  EXPECT_EQ(set->database_count(), 4u);
-  EXPECT_GT(set->database_bytes(), 0u);
-  auto scratch = set->NewScratch();
-  std::vector<RuleHit> hits;
-  const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
-      {"sshd", {"ssh", "ssh_anchored", "any", "regex"}},
-      {"SSHD", {"ssh", "ssh_anchored", "any", "regex"}},
-      {"sshd-session", {"ssh", "any"}},
-      {"sshx", {"any", "regex"}},
-      {"cron", {"cron_anchored", "any"}},
-      {"VSFTPD", {"ftp", "any"}},
-      {"", {"any"}},
-      {"ssh" + std::string(200, 'x'), {"any", "regex"}},
-  };
-  for (const auto& [app, want] : cases) {
-    set->Match(Msg(app, "denied"), **scratch, &hits);
-    EXPECT_EQ(HitIds(hits), want) << app;
-  }
-  set->Match(Msg("sshd", "access denied"), **scratch, &hits);
-  EXPECT_THAT(HitIds(hits), ElementsAre("ssh", "any", "regex"));
-}
-
 TEST(RuleSetTest, SeveralExpressionsOfOneRuleGiveOneHitAndRulesComeInOrder) {
   auto set = MustCompile({
       MakeRule("first", {"alpha", "beta", "gamma"}),
