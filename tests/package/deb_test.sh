@@ -85,9 +85,9 @@ tail -1 "$work/check-rules.log"
 # and a scratch archive: starts as root, drops to konseki, answers status.
 conf="$work/konseki.yaml"
 sed -e 's|udp://0.0.0.0:514|udp://127.0.0.1:0|' -e 's|tcp://0.0.0.0:514|tcp://127.0.0.1:0|' \
-    -e "s|/var/log/konseki/archive|$work/archive|" -e "s|/var/log/konseki/alerts.jsonl|$work/alerts.jsonl|" \
+    -e "s|/var/log/konseki/archive|$work/archive|" -e "s|/var/log/konseki/alerts.jsonl|$work/log/alerts.jsonl|" \
     -e 's|listen: 127.0.0.1:9514|listen: ""|' /etc/konseki/konseki.yaml >"$conf"
-install -d -o konseki -g konseki "$work/archive"
+install -d -o konseki -g konseki "$work/archive" "$work/log"
 chmod 755 "$work"
 /usr/bin/konseki -c "$conf" 2>"$work/daemon.log" &
 daemon_pid=$!
