@@ -173,12 +173,12 @@ Status ParseArchiveKeep(const Ctx& ctx, const YAML::Node& v, ArchiveKeepConfig* 
     k->seal_epoch_secs = secs;
   }
   if (v["compress_after_days"]) {
-    KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v["compress_after_days"], "archive.compress_after_days",
-                                   0, 36500, &k->compress_after_days));
+    KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v["compress_after_days"], "archive.compress_after_days", 0,
+                                   36500, &k->compress_after_days));
   }
   if (v["retention_days"]) {
-    KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v["retention_days"], "archive.retention_days", 0, 36500,
-                                   &k->retention_days));
+    KONSEKI_RETURN_IF_ERROR(
+        GetInt(ctx, v["retention_days"], "archive.retention_days", 0, 36500, &k->retention_days));
   }
   if (k->retention_days > 0 && k->compress_after_days >= k->retention_days) {
     return ctx.Error(v, "archive.compress_after_days",
@@ -448,11 +448,11 @@ Status CheckListenerNotRepeated(const Ctx& ctx, const YAML::Node& item,
 
 Status ParseRoot(const Ctx& ctx, const YAML::Node& root, Config* c) {
   if (root.IsNull()) return Status::Ok();  // an empty file: every default
-  KONSEKI_RETURN_IF_ERROR(CheckKeys(
-      ctx, root, "",
-      {"listen", "user", "group", "chroot", "allow_root", "archive", "alerts", "rules", "workers",
-       "udp", "tcp", "max_message_bytes", "queue", "metrics", "parser", "heartbeat", "tls",
-       "stop_timeout_secs"}));
+  KONSEKI_RETURN_IF_ERROR(
+      CheckKeys(ctx, root, "",
+                {"listen", "user", "group", "chroot", "allow_root", "archive", "alerts", "rules",
+                 "workers", "udp", "tcp", "max_message_bytes", "queue", "metrics", "parser",
+                 "heartbeat", "tls", "stop_timeout_secs"}));
   for (const auto& kv : root) {
     std::string k = kv.first.as<std::string>();
     const YAML::Node& v = kv.second;
@@ -503,15 +503,14 @@ Status ParseRoot(const Ctx& ctx, const YAML::Node& root, Config* c) {
     } else if (k == "allow_root") {
       KONSEKI_RETURN_IF_ERROR(GetBool(ctx, v, "allow_root", &c->allow_root));
     } else if (k == "archive") {
-      KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "archive",
-                                        {"dir", "sync", "sync_interval_secs", "seal",
-                                         "seal_epoch_secs", "compress_after_days",
-                                         "retention_days", "low_space", "max_hosts",
-                                         "buffer_budget_bytes"}));
+      KONSEKI_RETURN_IF_ERROR(CheckKeys(
+          ctx, v, "archive",
+          {"dir", "sync", "sync_interval_secs", "seal", "seal_epoch_secs", "compress_after_days",
+           "retention_days", "low_space", "max_hosts", "buffer_budget_bytes"}));
       KONSEKI_RETURN_IF_ERROR(ParseArchiveKeep(ctx, v, &c->archive_keep));
       if (v["max_hosts"]) {
-        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v["max_hosts"], "archive.max_hosts", 0, 1e9,
-                                       &c->archive_budget.max_hosts));
+        KONSEKI_RETURN_IF_ERROR(
+            GetInt(ctx, v["max_hosts"], "archive.max_hosts", 0, 1e9, &c->archive_budget.max_hosts));
       }
       if (v["buffer_budget_bytes"]) {
         KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v["buffer_budget_bytes"], "archive.buffer_budget_bytes",
@@ -547,9 +546,9 @@ Status ParseRoot(const Ctx& ctx, const YAML::Node& root, Config* c) {
                                        4096, 1 << 30, &c->udp_receive_buffer_bytes));
       }
     } else if (k == "tcp") {
-      KONSEKI_RETURN_IF_ERROR(CheckKeys(
-          ctx, v, "tcp",
-          {"max_connections", "max_connections_per_source", "first_frame_timeout_secs"}));
+      KONSEKI_RETURN_IF_ERROR(
+          CheckKeys(ctx, v, "tcp",
+                    {"max_connections", "max_connections_per_source", "first_frame_timeout_secs"}));
       if (v["max_connections"]) {
         KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v["max_connections"], "tcp.max_connections", 1,
                                        1'000'000, &c->tcp_max_connections));

@@ -104,9 +104,9 @@ class Server {
   RuleSlot rules_;
   std::unique_ptr<outputs::AlertWriter> alert_writer_;
   std::unique_ptr<AlertTally> alert_tally_;  // counts, then hands to alert_writer_
-  std::unique_ptr<AlertFanout> alerts_;  // writer + notifying sinks; what everyone emits to
+  std::unique_ptr<AlertFanout> alerts_;      // writer + notifying sinks; what everyone emits to
   std::unique_ptr<BatchQueues> queues_;
-  std::unique_ptr<outputs::Sealer> sealer_;  // archive.seal; outlives the workers
+  std::unique_ptr<outputs::Sealer> sealer_;         // archive.seal; outlives the workers
   std::unique_ptr<outputs::ArchiveKeeper> keeper_;  // compression, retention, free space
   std::vector<std::unique_ptr<Worker>> workers_;
   // One per configured listener, in config order. The listener's own thread

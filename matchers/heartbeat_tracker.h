@@ -139,11 +139,11 @@ struct HostRow {
   std::string sender;         // address of its last message
   int64_t first_seen_ns = 0;  // receive times, ns since the epoch (0: never)
   int64_t last_seen_ns = 0;
-  double cadence_secs = 0;    // learned cadence (0 before the first gap)
-  double threshold_secs = 0;  // silence threshold now (0: never alerts)
-  bool seen = false;          // false: expected, never reported
-  bool expected = false;      // listed in heartbeat.expected_hosts
-  bool silent = false;        // host.silent fired and it has not come back
+  double cadence_secs = 0;         // learned cadence (0 before the first gap)
+  double threshold_secs = 0;       // silence threshold now (0: never alerts)
+  bool seen = false;               // false: expected, never reported
+  bool expected = false;           // listed in heartbeat.expected_hosts
+  bool silent = false;             // host.silent fired and it has not come back
   bool silent_after_stop = false;  // ... and a stop message preceded the silence
   uint64_t messages_today = 0;     // messages received since 00:00 UTC
 };

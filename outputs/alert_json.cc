@@ -64,7 +64,8 @@ JsonPtr Typed(std::string_view v, std::string* scratch) {
       return JsonPtr(fjson_object_new_int64(std::strtoll(scratch->c_str(), nullptr, 10)));
     }
     // Written back exactly as received.
-    return JsonPtr(fjson_object_new_double_s(std::strtod(scratch->c_str(), nullptr), scratch->c_str()));
+    return JsonPtr(
+        fjson_object_new_double_s(std::strtod(scratch->c_str(), nullptr), scratch->c_str()));
   }
   return String(v, scratch);
 }

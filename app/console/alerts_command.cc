@@ -18,8 +18,12 @@ std::vector<std::string> Cells(const ConsoleEnv& env, const AlertRecord& a) {
   for (const std::string& k : fields.Keys()) {
     f += (f.empty() ? "" : " ") + k + "=" + fields.Str(k);
   }
-  return {FormatLocalTime(a.time), p.Severity(SeverityName(a.severity)), a.sign, p.Bold(a.host),
-          a.title, p.Dim(f)};
+  return {FormatLocalTime(a.time),
+          p.Severity(SeverityName(a.severity)),
+          a.sign,
+          p.Bold(a.host),
+          a.title,
+          p.Dim(f)};
 }
 
 std::string Row(const ConsoleEnv& env, const AlertRecord& a) {

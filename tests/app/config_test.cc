@@ -285,16 +285,21 @@ archive:
 }
 
 TEST(ConfigTest, BadArchiveSealRetentionValuesAreErrors) {
-  auto epoch = ParseConfig(kListen + std::string("archive: {dir: /a, seal_epoch_secs: 1000}\n"), "t.yaml");
+  auto epoch =
+      ParseConfig(kListen + std::string("archive: {dir: /a, seal_epoch_secs: 1000}\n"), "t.yaml");
   ASSERT_FALSE(epoch.ok());
   EXPECT_NE(epoch.status().message().find("archive.seal_epoch_secs"), std::string::npos);
-  auto order = ParseConfig(kListen + std::string("archive: {dir: /a, compress_after_days: 9, retention_days: 9}\n"), "t.yaml");
+  auto order = ParseConfig(
+      kListen + std::string("archive: {dir: /a, compress_after_days: 9, retention_days: 9}\n"),
+      "t.yaml");
   ASSERT_FALSE(order.ok());
   EXPECT_NE(order.status().message().find("retention_days"), std::string::npos);
-  auto space = ParseConfig(kListen + std::string("archive: {dir: /a, low_space: lots}\n"), "t.yaml");
+  auto space =
+      ParseConfig(kListen + std::string("archive: {dir: /a, low_space: lots}\n"), "t.yaml");
   ASSERT_FALSE(space.ok());
   EXPECT_NE(space.status().message().find("archive.low_space"), std::string::npos);
-  EXPECT_FALSE(ParseConfig(kListen + std::string("archive: {dir: /a, low_space: 120%}\n"), "t.yaml").ok());
+  EXPECT_FALSE(
+      ParseConfig(kListen + std::string("archive: {dir: /a, low_space: 120%}\n"), "t.yaml").ok());
 }
 
 }  // namespace

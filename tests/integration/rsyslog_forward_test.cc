@@ -131,8 +131,7 @@ TEST(RsyslogForwardTest, TemplateNewlineInsideTheOctetCountIsNotArchived) {
          "%HOSTNAME% %syslogtag:1:32%%msg:::sp-if-no-1st-sp%%msg%\\n\")\n"
       << "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"" << in_tcp << "\" ruleset=\"fwd\")\n"
       << "ruleset(name=\"fwd\") { action(type=\"omfwd\" target=\"127.0.0.1\" port=\""
-      << k.Port("tcp")
-      << "\" protocol=\"tcp\" TCP_Framing=\"octet-counted\" template=\"fwd\") }\n";
+      << k.Port("tcp") << "\" protocol=\"tcp\" TCP_Framing=\"octet-counted\" template=\"fwd\") }\n";
   ChildProcess rs;
   ASSERT_TRUE(
       rs.Start({kRsyslogd, "-n", "-f", dir.File("rsyslog.conf"), "-i", dir.File("rsyslog.pid")},

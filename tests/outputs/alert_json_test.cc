@@ -198,10 +198,17 @@ TEST(AlertJsonTest, NumbersAndBooleansAreTypedAndThereIsOneHost) {
   Alert a;
   a.host = "web1";
   a.pid = "4242";
-  a.fields = {{"port", "22"},           {"silence_secs", "301.5"}, {"neg", "-1"},
-              {"zeros", "0022"},        {"big", "12345678901234567890"},
-              {"flag", "true"},         {"no", "false"},           {"user", "root"},
-              {"host", "mail.example"}, {"exp", "1e3"},            {"dot", "1."}};
+  a.fields = {{"port", "22"},
+              {"silence_secs", "301.5"},
+              {"neg", "-1"},
+              {"zeros", "0022"},
+              {"big", "12345678901234567890"},
+              {"flag", "true"},
+              {"no", "false"},
+              {"user", "root"},
+              {"host", "mail.example"},
+              {"exp", "1e3"},
+              {"dot", "1."}};
   const std::string json = AlertToJson(a);
   EXPECT_NE(json.find("\"pid\":4242"), std::string::npos) << json;
   EXPECT_NE(json.find("\"port\":22"), std::string::npos) << json;
