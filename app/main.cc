@@ -24,6 +24,7 @@
 #include "app/server.h"
 #include "app/systemd_notify.h"
 #include "common/clock.h"
+#include "common/log.h"
 #include "matchers/rule_loader.h"
 #include "matchers/rule_tool.h"
 #include "outputs/archive.h"
@@ -58,7 +59,7 @@ int Run(const std::string& config_path) {
           ? konseki::app::ParseConfig(konseki::app::EmbeddedDefaultConfig(), "<embedded default>")
           : konseki::app::LoadConfigFile(config_path);
   if (!config.ok()) {
-    std::fprintf(stderr, "konseki: %s\n", config.status().message().c_str());
+    konseki::Log(konseki::LogLevel::kError, "%s", config.status().message().c_str());
     return 2;
   }
 
@@ -76,39 +77,39 @@ int Run(const std::string& config_path) {
   signal(SIGXFSZ, SIG_IGN);
 
   if (konseki::Status s = SizeFdLimit(*config, true); !s.ok()) {
-    std::fprintf(stderr, "konseki: %s: %s\n", config->source.c_str(), s.message().c_str());
+    konseki::Log(konseki::LogLevel::kError, "%s: %s", config->source.c_str(), s.message().c_str());
     return 2;
   }
 
   const konseki::app::PrivilegeOptions priv{config->user, config->group, config->chroot,
                                             config->allow_root};
   if (konseki::Status s = konseki::app::CheckRootPolicy(priv); !s.ok()) {
-    std::fprintf(stderr, "konseki: %s\n", s.message().c_str());
+    konseki::Log(konseki::LogLevel::kError, "%s", s.message().c_str());
     return 2;
   }
 
   konseki::SystemClock clock;
   auto server = konseki::app::Server::Create(*config, clock);
   if (!server.ok()) {
-    std::fprintf(stderr, "konseki: cannot start: %s\n", server.status().message().c_str());
+    konseki::Log(konseki::LogLevel::kError, "cannot start: %s", server.status().message().c_str());
     return 1;
   }
   // Everything is bound and open: give up root before reading a byte.
   if (konseki::Status s = konseki::app::DropPrivileges(priv); !s.ok()) {
-    std::fprintf(stderr, "konseki: cannot drop privileges: %s\n", s.message().c_str());
+    konseki::Log(konseki::LogLevel::kError, "cannot drop privileges: %s", s.message().c_str());
     return 1;
   }
   (*server)->Start();
   for (const std::string& l : (*server)->BoundListeners()) {
-    std::fprintf(stderr, "konseki: listening on %s\n", l.c_str());
+    konseki::Log(konseki::LogLevel::kInfo, "listening on %s", l.c_str());
   }
   for (const std::string& l : (*server)->StartupLines()) {
-    std::fprintf(stderr, "konseki: %s\n", l.c_str());
+    konseki::Log(konseki::LogLevel::kInfo, "%s", l.c_str());
   }
   if ((*server)->metrics_port() != 0) {
-    std::fprintf(stderr, "konseki: metrics on port %u\n", (*server)->metrics_port());
+    konseki::Log(konseki::LogLevel::kInfo, "metrics on port %u", (*server)->metrics_port());
   }
-  std::fprintf(stderr, "konseki: ready (config %s)\n", config->source.c_str());
+  konseki::Log(konseki::LogLevel::kInfo, "ready (config %s)", config->source.c_str());
   konseki::app::SystemdNotifier systemd;
   systemd.Ready("receiving");
 
@@ -121,23 +122,23 @@ int Run(const std::string& config_path) {
       continue;
     }
     if (sig == SIGHUP) {
-      std::fprintf(stderr, "konseki: SIGHUP: reopening files and reloading rules\n");
+      konseki::Log(konseki::LogLevel::kInfo, "SIGHUP: reopening files and reloading rules");
       systemd.Reloading();
       (*server)->Reload();
       systemd.Ready("receiving");
       continue;
     }
     systemd.Stopping();
-    std::fprintf(stderr, "konseki: %s: draining and stopping\n", strsignal(sig));
+    konseki::Log(konseki::LogLevel::kInfo, "%s: draining and stopping", strsignal(sig));
     break;
   }
   (*server)->Stop();
   if (const uint64_t lost = (*server)->lost_at_stop(); lost > 0) {
-    std::fprintf(stderr, "konseki: stopped; %llu messages lost (see above)\n",
+    konseki::Log(konseki::LogLevel::kError, "stopped; %llu messages lost (see above)",
                  static_cast<unsigned long long>(lost));
     return 1;
   }
-  std::fprintf(stderr, "konseki: stopped\n");
+  konseki::Log(konseki::LogLevel::kInfo, "stopped");
   return 0;
 }
 
@@ -159,7 +160,7 @@ size_t WarnUnwritablePaths(const konseki::app::Config& c, const konseki::app::Ru
   for (const Path& p : paths) {
     std::string problem = konseki::app::WritableProblem(p.key, p.path, p.is_dir, ids, user);
     if (problem.empty()) continue;
-    std::fprintf(stderr, "konseki: warning: %s: %s\n", c.source.c_str(), problem.c_str());
+    konseki::Log(konseki::LogLevel::kWarning, "warning: %s: %s", c.source.c_str(), problem.c_str());
     ++n;
   }
   return n;
@@ -240,30 +241,31 @@ int main(int argc, char** argv) {
   if (*check_config) {
     auto c = konseki::app::LoadConfigFile(check_path);
     if (!c.ok()) {
-      std::fprintf(stderr, "konseki: %s\n", c.status().message().c_str());
+      konseki::Log(konseki::LogLevel::kError, "%s", c.status().message().c_str());
       return 1;
     }
     const konseki::app::PrivilegeOptions priv{c->user, c->group, c->chroot, c->allow_root};
     if (konseki::Status s = konseki::app::CheckRootPolicy(priv); !s.ok()) {
-      std::fprintf(stderr, "konseki: %s: %s\n", check_path.c_str(), s.message().c_str());
+      konseki::Log(konseki::LogLevel::kError, "%s: %s", check_path.c_str(), s.message().c_str());
       return 1;
     }
     if (konseki::Status s = SizeFdLimit(*c, false); !s.ok()) {
-      std::fprintf(stderr, "konseki: %s: %s\n", check_path.c_str(), s.message().c_str());
+      konseki::Log(konseki::LogLevel::kError, "%s: %s", check_path.c_str(), s.message().c_str());
       return 1;
     }
     auto ids = konseki::app::ResolveRunAs(priv);
     if (!ids.ok()) {
-      std::fprintf(stderr, "konseki: %s: %s\n", check_path.c_str(), ids.status().message().c_str());
+      konseki::Log(konseki::LogLevel::kError, "%s: %s", check_path.c_str(),
+                   ids.status().message().c_str());
       return 1;
     }
     if (konseki::Status s = konseki::app::CheckTlsFiles(*c); !s.ok()) {
-      std::fprintf(stderr, "konseki: %s\n", s.message().c_str());
+      konseki::Log(konseki::LogLevel::kError, "%s", s.message().c_str());
       return 1;
     }
     auto rules = konseki::app::LoadRules(c->rules_dir);
     if (!rules.ok()) {
-      std::fprintf(stderr, "konseki: %s\n", rules.status().message().c_str());
+      konseki::Log(konseki::LogLevel::kError, "%s", rules.status().message().c_str());
       return 1;
     }
     const size_t warnings = WarnUnwritablePaths(*c, *ids);

@@ -10,6 +10,7 @@
 
 #include "app/file_identity.h"
 #include "app/privileges.h"
+#include "common/log.h"
 #include "common/make_dirs.h"
 #include "matchers/rule_loader.h"
 #include "outputs/archive.h"
@@ -266,8 +267,8 @@ Status Server::OpenOutputs() {
     auto archive = outputs::Archive::Open(arch, clock_, metrics_);
     if (!archive.ok()) return At(config_.Where("archive.dir"), archive.status());
     if (const uint64_t loaded = (*archive)->spooled_messages_loaded(); loaded > 0) {
-      std::fprintf(stderr, "konseki: worker %zu: %llu messages from the spool in %s to archive\n",
-                   i, static_cast<unsigned long long>(loaded), arch.spool_dir.c_str());
+      Log(LogLevel::kInfo, "worker %zu: %llu messages from the spool in %s to archive", i,
+          static_cast<unsigned long long>(loaded), arch.spool_dir.c_str());
     }
     std::unique_ptr<matchers::HeartbeatTracker> tracker;
     if (config_.heartbeat.enabled) {
@@ -435,19 +436,19 @@ void Server::Reload() {
     EmitReloadFailure("alerts_file", "konseki.alerts_reopen_failed",
                       "Alert file could not be reopened; alerts go on into the previous file",
                       st.message());
-    std::fprintf(stderr, "konseki: cannot reopen the alert file, keeping the old one: %s\n",
-                 st.ToString().c_str());
+    Log(LogLevel::kError, "cannot reopen the alert file, keeping the old one: %s",
+        st.ToString().c_str());
   }
   if (tls_context_) {
     // Renewed certificates: new TLS connections get them, open ones keep theirs.
     if (Status st = tls_context_->Reload(); st.ok()) {
-      std::fprintf(stderr, "konseki: reloaded TLS certificate %s\n", config_.tls.cert_file.c_str());
+      Log(LogLevel::kInfo, "reloaded TLS certificate %s", config_.tls.cert_file.c_str());
     } else {
       EmitReloadFailure("tls", "konseki.tls_reload_failed",
                         "TLS certificate reload failed; the previous certificate stays in use",
                         st.message());
-      std::fprintf(stderr, "konseki: TLS reload failed, keeping the old certificate: %s\n",
-                   st.ToString().c_str());
+      Log(LogLevel::kError, "TLS reload failed, keeping the old certificate: %s",
+          st.ToString().c_str());
     }
   }
   auto rules = LoadRules(config_.rules_dir);
@@ -455,15 +456,15 @@ void Server::Reload() {
     EmitReloadFailure("rules", "konseki.rules_invalid",
                       "Rule reload failed; the previous rules stay in force",
                       rules.status().message());
-    std::fprintf(stderr, "konseki: rule reload failed, keeping the old rules: %s\n",
-                 rules.status().ToString().c_str());
+    Log(LogLevel::kError, "rule reload failed, keeping the old rules: %s",
+        rules.status().ToString().c_str());
     status_->NoteReload(false, rules.status().message());
     return;
   }
   status_->NoteReload(true, "");
   rules_loaded_->Set(static_cast<double>((*rules)->rules().size()));
   RegisterRuleSeries(**rules, metrics_);
-  std::fprintf(stderr, "konseki: reloaded %zu rules\n", (*rules)->rules().size());
+  Log(LogLevel::kInfo, "reloaded %zu rules", (*rules)->rules().size());
   rules_.Set(std::move(rules).value());
 }
 
@@ -485,7 +486,7 @@ void Server::Stop() {
   // The archive is written out: seal all of it (nothing left unsealed).
   if (sealer_) {
     if (Status st = sealer_->Stop(); !st.ok()) {
-      std::fprintf(stderr, "konseki: final seal: %s\n", st.ToString().c_str());
+      Log(LogLevel::kError, "final seal: %s", st.ToString().c_str());
     }
   }
   // Every ack the workers will give is queued now: answer, serverclose, close.

@@ -4,6 +4,7 @@
 #include <optional>
 #include <utility>
 
+#include "common/log.h"
 #include "common/message.h"
 
 namespace konseki::app {
@@ -71,8 +72,7 @@ void Worker::RefreshRules() {
   if (!scratch.ok()) {
     // Keep the previous rules: a scratch allocation failure is not a reason
     // to stop analysing.
-    std::fprintf(stderr, "konseki: worker %zu: %s\n", options_.index,
-                 scratch.status().ToString().c_str());
+    Log(LogLevel::kError, "worker %zu: %s", options_.index, scratch.status().ToString().c_str());
     return;
   }
   rules_ = std::move(rules);
@@ -110,7 +110,7 @@ void Worker::Run() {
   if (archive_) StopArchive();
   if (heartbeat_) {
     if (Status s = heartbeat_->SaveState(); !s.ok()) {
-      std::fprintf(stderr, "konseki: worker %zu: %s\n", options_.index, s.ToString().c_str());
+      Log(LogLevel::kError, "worker %zu: %s", options_.index, s.ToString().c_str());
     }
   }
 }
@@ -130,19 +130,19 @@ void Worker::StopArchive() {
   if (held == 0) return;
   StatusOr<uint64_t> spooled = archive_->Spool();
   if (spooled.ok()) {
-    std::fprintf(stderr,
-                 "konseki: worker %zu: the archive still cannot be written at the stop deadline "
-                 "(%s): %llu messages saved to %s, archived at the next start\n",
-                 options_.index, last_write_error_.c_str(),
-                 static_cast<unsigned long long>(*spooled), archive_->spool_path().c_str());
+    Log(LogLevel::kWarning,
+        "worker %zu: the archive still cannot be written at the stop deadline "
+        "(%s): %llu messages saved to %s, archived at the next start",
+        options_.index, last_write_error_.c_str(), static_cast<unsigned long long>(*spooled),
+        archive_->spool_path().c_str());
     return;
   }
   lost_at_stop_ = held;
-  std::fprintf(stderr,
-               "konseki: worker %zu: LOST %llu messages at the stop: the archive cannot be "
-               "written (%s) and the spool could not be saved (%s)\n",
-               options_.index, static_cast<unsigned long long>(held), last_write_error_.c_str(),
-               spooled.status().ToString().c_str());
+  Log(LogLevel::kError,
+      "worker %zu: LOST %llu messages at the stop: the archive cannot be "
+      "written (%s) and the spool could not be saved (%s)",
+      options_.index, static_cast<unsigned long long>(held), last_write_error_.c_str(),
+      spooled.status().ToString().c_str());
 }
 
 void Worker::Process(Batch& batch) {
@@ -239,8 +239,8 @@ bool Worker::CheckSync() {
                        "The archive's data cannot be synced to disk (fsync/syncfs failed): "
                        "lines are written but a power cut may lose them; konseki goes on reading",
                        {{"error", outcome->message()}});
-      std::fprintf(stderr, "konseki: worker %zu: archive sync failed: %s\n", options_.index,
-                   outcome->ToString().c_str());
+      Log(LogLevel::kError, "worker %zu: archive sync failed: %s", options_.index,
+          outcome->ToString().c_str());
     }
     return false;
   }
@@ -250,8 +250,7 @@ bool Worker::CheckSync() {
     EmitArchiveAlert(
         "archive.sync_resumed", Severity::kInfo, "The archive syncs to disk again",
         {{"failing_secs", std::to_string(secs)}, {"failed_syncs", std::to_string(failed_syncs_)}});
-    std::fprintf(stderr, "konseki: worker %zu: archive syncs again after %.1f s\n", options_.index,
-                 secs);
+    Log(LogLevel::kInfo, "worker %zu: archive syncs again after %.1f s", options_.index, secs);
   }
   return true;
 }
@@ -267,8 +266,8 @@ void Worker::FlushArchive() {
                      "archive.max_hosts reached: lines of new hosts go to the overflow folder "
                      "(a flood of spoofed host names, or raise archive.max_hosts)",
                      {{"folder", outputs::OverflowFolder(options_.index)}});
-    std::fprintf(stderr, "konseki: worker %zu: archive.max_hosts reached; new hosts go to %s/\n",
-                 options_.index, outputs::OverflowFolder(options_.index).c_str());
+    Log(LogLevel::kWarning, "worker %zu: archive.max_hosts reached; new hosts go to %s/",
+        options_.index, outputs::OverflowFolder(options_.index).c_str());
   }
   if (!st.ok()) {
     archive_errors_->Inc();
@@ -282,8 +281,8 @@ void Worker::FlushArchive() {
                        "The archive cannot be written: konseki stops reading TCP and RELP senders, "
                        "withholds RELP acknowledgements and drops UDP (counted) until it can write",
                        {{"error", st.message()}});
-      std::fprintf(stderr, "konseki: worker %zu: archive blocked: %s\n", options_.index,
-                   st.ToString().c_str());
+      Log(LogLevel::kError, "worker %zu: archive blocked: %s", options_.index,
+          st.ToString().c_str());
     }
     ++failed_flushes_;
     return;
@@ -300,8 +299,7 @@ void Worker::FlushArchive() {
         "The archive can be written again: konseki reads senders and acknowledges RELP again",
         {{"blocked_secs", std::to_string(secs)},
          {"failed_flushes", std::to_string(failed_flushes_)}});
-    std::fprintf(stderr, "konseki: worker %zu: archive writable again after %.1f s\n",
-                 options_.index, secs);
+    Log(LogLevel::kInfo, "worker %zu: archive writable again after %.1f s", options_.index, secs);
   }
   // With archive.sync: batch an acknowledgement promises the line is on
   // disk: hold acks while the fsync fails (they go out after the next

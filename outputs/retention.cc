@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "common/log.h"
 #include "outputs/seal_format.h"
 
 namespace konseki::outputs {
@@ -176,7 +177,7 @@ void ArchiveKeeper::Run() {
     CheckSpace();
     if (std::chrono::steady_clock::now() >= next_pass) {
       if (Status st = RunPass(); !st.ok()) {
-        std::fprintf(stderr, "konseki: archive retention: %s\n", st.message().c_str());
+        Log(LogLevel::kError, "archive retention: %s", st.message().c_str());
       }
       next_pass =
           std::chrono::steady_clock::now() + std::chrono::seconds(options_.pass_interval_secs);

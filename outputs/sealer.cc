@@ -11,6 +11,8 @@
 #include <cstring>
 #include <vector>
 
+#include "common/log.h"
+
 namespace konseki::outputs {
 namespace {
 
@@ -132,7 +134,7 @@ void Sealer::Run() {
     if (stop_) break;
     lock.unlock();
     if (Status st = Poll(); !st.ok()) {
-      std::fprintf(stderr, "konseki: sealer: %s\n", st.message().c_str());
+      Log(LogLevel::kError, "sealer: %s", st.message().c_str());
     }
     lock.lock();
   }

@@ -1,6 +1,7 @@
 konseki_add_test(common_test
   SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/clock_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/log_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/make_dirs_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/metrics_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/packed_message_test.cc

@@ -4,9 +4,12 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include "tests/integration/konseki_process.h"
@@ -51,6 +54,57 @@ TEST(StartupErrorsTest, CheckConfigRejectsMissingTlsFilesNamingTheKey) {
   EXPECT_EQ(p.Stdout().find("OK"), std::string::npos) << p.Stdout();
   EXPECT_NE(p.Stderr().find(conf + ":5: key 'tls.cert_file'"), std::string::npos) << p.Stderr();
   EXPECT_NE(p.Stderr().find("missing.pem"), std::string::npos) << p.Stderr();
+}
+
+// systemd.exec(5): JOURNAL_STREAM is "<dev>:<ino>" of the stream systemd
+// connected to stderr. Here the test's .err file plays the journal.
+std::string JournalStreamOf(const std::string& path) {
+  std::ofstream(path, std::ios::app).flush();
+  struct stat st = {};
+  stat(path.c_str(), &st);
+  return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+}
+
+TEST(StartupErrorsTest, UnderTheJournalStderrLinesCarrySdDaemonPriorities) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  const std::string conf = dir.File("k.yaml");
+  std::ofstream(conf) << "listen: [udp://127.0.0.1:0]\nallow_root: true\nmetrics: {listen: ''}\n"
+                      << "archive: {dir: " << dir.File("archive") << "}\n"
+                      << "heartbeat: {state_dir: " << dir.File("state") << "}\n";
+  ChildProcess daemon;
+  ASSERT_TRUE(daemon.Start({KonsekiBinary(), "--config", conf}, dir.File("run"),
+                           {{"JOURNAL_STREAM", JournalStreamOf(dir.File("run.err"))}}));
+  ASSERT_TRUE(WaitFor([&] { return daemon.Stderr().find("ready") != std::string::npos; }))
+      << daemon.Stderr();
+  EXPECT_EQ(daemon.Signal(SIGTERM), 0);
+  std::istringstream lines(daemon.Stderr());
+  int n = 0;
+  for (std::string line; std::getline(lines, line); ++n) {
+    EXPECT_EQ(line.rfind("<6>", 0), 0u) << line;  // start-up and stop are info
+  }
+  EXPECT_GE(n, 3);
+
+  const std::string bad = dir.File("bad.yaml");
+  std::ofstream(bad) << "listen: [udp://127.0.0.1:0]\nnosuchkey: 1\n";
+  ChildProcess failing;
+  ASSERT_TRUE(failing.Start({KonsekiBinary(), "--config", bad}, dir.File("bad"),
+                            {{"JOURNAL_STREAM", JournalStreamOf(dir.File("bad.err"))}}));
+  ASSERT_TRUE(WaitFor([&] { return !failing.running(); }));
+  EXPECT_EQ(failing.Stderr().rfind("<3>konseki: " + bad + ":2", 0), 0u) << failing.Stderr();
+}
+
+TEST(StartupErrorsTest, JournalStreamOfAnotherFileMeansNoPrefix) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  const std::string bad = dir.File("bad.yaml");
+  std::ofstream(bad) << "listen: [udp://127.0.0.1:0]\nnosuchkey: 1\n";
+  ChildProcess p;
+  // Inherited from a unit by a command whose stderr is not the journal.
+  ASSERT_TRUE(p.Start({KonsekiBinary(), "--config", bad}, dir.File("bad"),
+                      {{"JOURNAL_STREAM", JournalStreamOf(dir.File("elsewhere"))}}));
+  ASSERT_TRUE(WaitFor([&] { return !p.running(); }));
+  EXPECT_EQ(p.Stderr().rfind("konseki: " + bad + ":2", 0), 0u) << p.Stderr();
 }
 
 }  // namespace
