@@ -65,12 +65,12 @@ int RunAlerts(const ConsoleEnv& env, const AlertsOptions& o) {
     return kExitError;
   }
   AlertFilter filter;
-  auto since = ParseDurationSecs(o.since);
+  auto since = ParseSince(o.since, env.now);
   if (!since.ok()) {
     *env.err << "konseki alerts: --since: " << since.status().message() << "\n";
     return kExitError;
   }
-  filter.since = env.now - static_cast<double>(*since);
+  filter.since = *since;
   filter.sign = o.sign;
   filter.host = o.host;
   if (!ParseSeverity(o.min_severity, &filter.min_severity)) {
@@ -91,7 +91,7 @@ int RunAlerts(const ConsoleEnv& env, const AlertsOptions& o) {
   } else if (alerts.ok()) {
     for (const AlertRecord& a : *alerts) Print(env, o, a, a.json.Dump());
     if (alerts->empty() && !o.json && !o.follow) {
-      *env.out << "No alerts in the last " << o.since << ".\n";
+      *env.out << "No alerts since " << FormatLocalTime(filter.since) << ".\n";
     }
   }
   if (malformed > 0) {

@@ -23,7 +23,10 @@ ConsoleCommands::ConsoleCommands(CLI::App& app) {
 
   alerts_ = app.add_subcommand("alerts", "Alerts from the alert file, newest last");
   add_config(alerts_);
-  alerts_->add_option("--since", alerts_opts_.since, "how far back: 90s, 30m, 1h, 2d, 1w")
+  alerts_
+      ->add_option("--since", alerts_opts_.since,
+                   "how far back: 90s, 30m, 1h, 2d, 1w, or from: today, yesterday, 2026-12-01, "
+                   "2026-12-01T12:00 (local time; Z or +HH:MM for another zone)")
       ->capture_default_str();
   alerts_->add_option("--sign", alerts_opts_.sign, "only this sign (or a prefix: 'ssh.*')");
   alerts_->add_option("--host", alerts_opts_.host, "only this host");
@@ -37,7 +40,10 @@ ConsoleCommands::ConsoleCommands(CLI::App& app) {
 
   report_ = app.add_subcommand("report", "A plain-text digest (silent and new hosts, alerts, ...)");
   add_config(report_);
-  report_->add_option("--since", report_opts_.since, "period covered: 24h, 7d, ...")
+  report_
+      ->add_option("--since", report_opts_.since,
+                   "period covered: 24h, 7d, ..., or from: today, yesterday, 2026-12-01, "
+                   "2026-12-01T12:00 (local time)")
       ->capture_default_str();
   report_->add_option("--mail-to", report_opts_.mail_to,
                       "mail it to this address through /usr/sbin/sendmail -t");

@@ -1,9 +1,9 @@
 // The admin's console commands, in the konseki binary:
 //   konseki status                   one screen about the running daemon
 //   konseki hosts [--silent] [--json]
-//   konseki alerts [--since 1h] [--sign S] [--host H] [--min-severity L]
+//   konseki alerts [--since 1h|2026-12-01T12:00|today] [--sign S] [--host H] [--min-severity L]
 //                  [--follow] [--json]
-//   konseki report [--since 24h] [--mail-to ADDR]
+//   konseki report [--since 24h|yesterday|2026-12-01] [--mail-to ADDR]
 // Each reads the daemon's config (-c, default /etc/konseki/konseki.yaml) to
 // find its control socket (app/control_socket.h) and files. When the daemon
 // is down they say so and use the files where that makes sense (the alert
@@ -47,7 +47,7 @@ int RunHosts(const ConsoleEnv& env, const HostsOptions& options);
 int RunAlerts(const ConsoleEnv& env, const AlertsOptions& options);
 int RunReport(const ConsoleEnv& env, const ReportOptions& options);
 // The report text (for RunReport and tests).
-StatusOr<std::string> BuildReport(const ConsoleEnv& env, int64_t since_secs);
+StatusOr<std::string> BuildReport(const ConsoleEnv& env, double since);
 
 // Registers the four subcommands on `app`; after parsing, RunConsole runs
 // the one that was given (returns -1 when none was).

@@ -34,6 +34,73 @@ bool ParseInt(std::string_view s, int* out) {
   return true;
 }
 
+// Local midnight `days_back` days before the day of `now`.
+double LocalMidnight(double now, int days_back) {
+  time_t t = static_cast<time_t>(now);
+  struct tm tm;
+  localtime_r(&t, &tm);
+  tm.tm_mday -= days_back;
+  tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+  tm.tm_isdst = -1;
+  return static_cast<double>(mktime(&tm));
+}
+
+// Takes a trailing "Z" or "+HH:MM"/"-HH:MM" off s into *offset_secs.
+bool TakeZone(std::string_view* s, bool* has_zone, int* offset_secs) {
+  *has_zone = false;
+  *offset_secs = 0;
+  if (!s->empty() && (s->back() == 'Z' || s->back() == 'z')) {
+    s->remove_suffix(1);
+    *has_zone = true;
+    return true;
+  }
+  if (s->size() < 16) return true;
+  const std::string_view z = s->substr(s->size() - 6);
+  if ((z[0] != '+' && z[0] != '-') || z[3] != ':') return true;
+  int h, m;
+  if (!ParseInt(z.substr(1, 2), &h) || !ParseInt(z.substr(4, 2), &m) || h > 23 || m > 59) {
+    return false;
+  }
+  *offset_secs = (z[0] == '-' ? -1 : 1) * (h * 3600 + m * 60);
+  *has_zone = true;
+  s->remove_suffix(6);
+  return true;
+}
+
+// "YYYY-MM-DD[(T| )HH:MM[:SS]][Z|+HH:MM]": local time unless a zone is given.
+// Rejects dates that do not exist (2026-02-30) instead of rolling them over.
+StatusOr<double> ParseDateTime(std::string_view s) {
+  const Status bad =
+      Status::InvalidArgument("'" + std::string(s) + "' is not a valid date or time");
+  bool has_zone;
+  int offset;
+  if (!TakeZone(&s, &has_zone, &offset)) return bad;
+  int v[6] = {0, 0, 0, 0, 0, 0};
+  if ((s.size() != 10 && s.size() != 16 && s.size() != 19) || s[4] != '-' || s[7] != '-' ||
+      !ParseInt(s.substr(0, 4), &v[0]) || !ParseInt(s.substr(5, 2), &v[1]) ||
+      !ParseInt(s.substr(8, 2), &v[2])) {
+    return bad;
+  }
+  if (s.size() >= 16 && ((s[10] != 'T' && s[10] != ' ') || s[13] != ':' ||
+                         !ParseInt(s.substr(11, 2), &v[3]) || !ParseInt(s.substr(14, 2), &v[4]))) {
+    return bad;
+  }
+  if (s.size() == 19 && (s[16] != ':' || !ParseInt(s.substr(17, 2), &v[5]))) return bad;
+  if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[3] > 23 || v[4] > 59 || v[5] > 59) return bad;
+  struct tm tm = {};
+  tm.tm_year = v[0] - 1900;
+  tm.tm_mon = v[1] - 1;
+  tm.tm_mday = v[2];
+  tm.tm_hour = v[3];
+  tm.tm_min = v[4];
+  tm.tm_sec = v[5];
+  tm.tm_isdst = -1;
+  const time_t t = has_zone ? timegm(&tm) - offset : mktime(&tm);
+  // timegm/mktime roll 2026-02-30 over into March: such a day does not exist.
+  if (tm.tm_mday != v[2] || tm.tm_mon != v[1] - 1) return bad;
+  return static_cast<double>(t);
+}
+
 }  // namespace
 
 std::string FormatDuration(double secs) {
@@ -111,6 +178,33 @@ StatusOr<int64_t> ParseDurationSecs(std::string_view text) {
                                    "' is not a duration (examples: 90s, 30m, 1h, 2d, 1w)");
   }
   return static_cast<int64_t>(v) * unit;
+}
+
+StatusOr<double> ParseSince(std::string_view text, double now) {
+  if (text == "today") return LocalMidnight(now, 0);
+  if (text == "yesterday") return LocalMidnight(now, 1);
+  if (text.size() >= 10 && text[4] == '-') {
+    auto t = ParseDateTime(text);
+    if (!t.ok()) {
+      return Status::InvalidArgument(t.status().message() +
+                                     " (expected a date and time like 2026-12-01, "
+                                     "2026-12-01T12:00 or 2026-12-01T12:00:30; local time "
+                                     "unless it ends in Z or +HH:MM)");
+    }
+    if (*t > now) {
+      return Status::InvalidArgument("'" + std::string(text) + "' (" + FormatLocalTime(*t) +
+                                     ") is in the future");
+    }
+    return *t;
+  }
+  auto secs = ParseDurationSecs(text);
+  if (!secs.ok()) {
+    return Status::InvalidArgument(
+        "'" + std::string(text) +
+        "' is neither a duration (90s, 30m, 1h, 2d, 1w) nor a start time (2026-12-01, "
+        "2026-12-01T12:00, today, yesterday)");
+  }
+  return now - static_cast<double>(*secs);
 }
 
 StatusOr<double> ParseRfc3339(std::string_view s) {

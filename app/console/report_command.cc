@@ -200,11 +200,10 @@ Status Mail(const std::string& sendmail, const std::string& to, const std::strin
 
 }  // namespace
 
-StatusOr<std::string> BuildReport(const ConsoleEnv& env, int64_t since_secs) {
-  const double since = env.now - static_cast<double>(since_secs);
+StatusOr<std::string> BuildReport(const ConsoleEnv& env, double since) {
   std::ostringstream o;
   o << "konseki report for " << HostName() << ": " << FormatLocalTime(since) << " to "
-    << FormatLocalTime(env.now) << " (" << FormatDuration(static_cast<double>(since_secs)) << ")\n";
+    << FormatLocalTime(env.now) << " (" << FormatDuration(env.now - since) << ")\n";
   HostsSection(env, o, since);
   std::vector<AlertRecord> alerts;
   if (env.config.alerts_file.empty()) {
@@ -224,7 +223,7 @@ StatusOr<std::string> BuildReport(const ConsoleEnv& env, int64_t since_secs) {
 }
 
 int RunReport(const ConsoleEnv& env, const ReportOptions& options) {
-  auto since = ParseDurationSecs(options.since);
+  auto since = ParseSince(options.since, env.now);
   if (!since.ok()) {
     *env.err << "konseki report: --since: " << since.status().message() << "\n";
     return kExitError;

@@ -140,9 +140,19 @@ TEST_F(ConsoleIntegrationTest, CommandsReadTheRunningDaemonThenTheFilesWhenItIsD
   EXPECT_THAT(table.out, Not(HasSubstr("web2")));
   Result none = RunKonseki(dir_, {"alerts", "-c", config_, "--min-severity", "critical"});
   EXPECT_THAT(none.out, HasSubstr("No alerts"));
-  Result bad = RunKonseki(dir_, {"alerts", "-c", config_, "--since", "yesterday"});
+  Result bad = RunKonseki(dir_, {"alerts", "-c", config_, "--since", "last tuesday"});
   EXPECT_EQ(bad.exit_code, 1);
-  EXPECT_THAT(bad.err, HasSubstr("not a duration"));
+  EXPECT_THAT(bad.err, HasSubstr("neither a duration"));
+  Result no_such_day = RunKonseki(dir_, {"alerts", "-c", config_, "--since", "2026-02-30"});
+  EXPECT_EQ(no_such_day.exit_code, 1);
+  EXPECT_THAT(no_such_day.err, HasSubstr("not a valid date"));
+  Result from_date = RunKonseki(dir_, {"alerts", "-c", config_, "--since", "2000-01-01T00:00Z"});
+  EXPECT_EQ(from_date.exit_code, 0) << from_date.err;
+  EXPECT_THAT(from_date.out, HasSubstr("ssh.auth_failure"));
+  Result from_yesterday = RunKonseki(dir_, {"report", "-c", config_, "--since", "yesterday"});
+  EXPECT_EQ(from_yesterday.exit_code, 0) << from_yesterday.err;
+  EXPECT_THAT(from_yesterday.out, HasSubstr("ssh.auth_failure"));
+
 
   Result report = RunKonseki(dir_, {"report", "-c", config_, "--since", "1h"});
   EXPECT_EQ(report.exit_code, 0) << report.err;

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <ctime>
 #include <sstream>
+#include <string>
 
 namespace konseki::app::console {
 namespace {
@@ -22,6 +25,58 @@ TEST(ConsoleFormatTest, Durations) {
   EXPECT_FALSE(ParseDurationSecs("1x").ok());
   EXPECT_FALSE(ParseDurationSecs("h").ok());
   EXPECT_FALSE(ParseDurationSecs("").ok());
+}
+
+// --since in a fixed zone: POSIX "JST-9" is UTC+9 without tzdata or DST.
+class SinceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* tz = std::getenv("TZ");
+    old_tz_ = tz ? tz : "";
+    had_tz_ = tz != nullptr;
+    setenv("TZ", "JST-9", 1);
+    tzset();
+  }
+  void TearDown() override {
+    had_tz_ ? setenv("TZ", old_tz_.c_str(), 1) : unsetenv("TZ");
+    tzset();
+  }
+  // 2023-11-15T07:13:20 in JST.
+  static constexpr double kNow = 1700000000;
+
+ private:
+  std::string old_tz_;
+  bool had_tz_ = false;
+};
+
+TEST_F(SinceTest, DurationsCountBackFromNow) {
+  EXPECT_DOUBLE_EQ(*ParseSince("1h", kNow), kNow - 3600);
+  EXPECT_DOUBLE_EQ(*ParseSince("24h", kNow), kNow - 86400);
+}
+
+TEST_F(SinceTest, DatesAndTimesAreLocalUnlessAZoneIsGiven) {
+  const double midnight_jst = 1700000000 - (7 * 3600 + 13 * 60 + 20);  // 2023-11-15T00:00+09:00
+  EXPECT_DOUBLE_EQ(*ParseSince("2023-11-15", kNow), midnight_jst);
+  EXPECT_DOUBLE_EQ(*ParseSince("2023-11-15T07:13", kNow), kNow - 20);
+  EXPECT_DOUBLE_EQ(*ParseSince("2023-11-15 07:13:20", kNow), kNow);
+  EXPECT_DOUBLE_EQ(*ParseSince("2023-11-14T22:13:20Z", kNow), kNow);
+  EXPECT_DOUBLE_EQ(*ParseSince("2023-11-14T23:13:20+01:00", kNow), kNow);
+  EXPECT_DOUBLE_EQ(*ParseSince("today", kNow), midnight_jst);
+  EXPECT_DOUBLE_EQ(*ParseSince("yesterday", kNow), midnight_jst - 86400);
+}
+
+TEST_F(SinceTest, BadInputNamesTheAcceptedForms) {
+  for (const char* bad : {"", "1x", "last tuesday", "2023-13-01", "2023-02-30", "2023-11-15T25:00",
+                          "2023-11-15T07:61", "2023-11-15T07", "2023/11/15", "2023-11-15T07:13Q",
+                          "2023-11-15T07:13+25:00"}) {
+    auto r = ParseSince(bad, kNow);
+    EXPECT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("2026-12-01"), std::string::npos)
+        << bad << ": " << r.status().message();
+  }
+  auto future = ParseSince("2023-11-16", kNow);
+  ASSERT_FALSE(future.ok());
+  EXPECT_NE(future.status().message().find("in the future"), std::string::npos);
 }
 
 TEST(ConsoleFormatTest, Rfc3339) {
