@@ -391,7 +391,7 @@ Status ParseHeartbeat(const Ctx& ctx, const YAML::Node& hb, HeartbeatConfig* out
   };
   std::set<std::string> allowed = {"enabled",   "new_host_alerts",        "max_hosts",
                                    "state_dir", "max_last_message_bytes", "expected_hosts",
-                                   "overrides"};
+                                   "overrides", "max_senders_per_host"};
   for (const Seconds& n : kNumbers) allowed.insert(n.key);
   KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, hb, "heartbeat", allowed));
   Options& o = out->options;
@@ -405,6 +405,8 @@ Status ParseHeartbeat(const Ctx& ctx, const YAML::Node& hb, HeartbeatConfig* out
       KONSEKI_RETURN_IF_ERROR(GetBool(ctx, v, key, &o.new_host_alerts));
     } else if (k == "max_hosts") {
       KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v, key, 1, 1e8, &o.max_hosts));
+    } else if (k == "max_senders_per_host") {
+      KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v, key, 1, 1024, &o.max_senders_per_host));
     } else if (k == "max_last_message_bytes") {
       KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v, key, 0, 1 << 20, &o.max_last_message_bytes));
     } else if (k == "state_dir") {

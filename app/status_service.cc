@@ -232,6 +232,9 @@ JsonValue StatusService::Hosts() {
   for (const matchers::HostRow& r : rows) {
     JsonValue h = JsonValue::Object();
     h.Set("name", r.name).Set("sender", r.sender);
+    JsonValue senders = JsonValue::Array();
+    for (const std::string& a : r.senders) senders.Append(std::string_view(a));
+    h.Set("senders", senders);
     h.Set("first_seen", Secs(r.first_seen_ns)).Set("last_seen", Secs(r.last_seen_ns));
     h.Set("cadence_secs", r.cadence_secs).Set("threshold_secs", r.threshold_secs);
     h.Set("state", HostStateName(r, now)).Set("expected", r.expected);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <charconv>
@@ -113,11 +114,28 @@ bool IsStateFileName(std::string_view name) {
   return true;
 }
 
+void NoteSender(std::string_view sender, size_t cap, HostState* h) {
+  h->sender.assign(sender);
+  auto& list = h->senders;
+  auto it = std::find(list.begin(), list.end(), sender);
+  if (it != list.end()) {
+    std::rotate(list.begin(), it, it + 1);
+    return;
+  }
+  list.insert(list.begin(), std::string(sender));
+  if (list.size() > std::max<size_t>(cap, 1)) list.pop_back();
+}
+
 void AppendHostStateLine(const HostState& h, std::string* out) {
   out->append("H ");
   AppendEscaped(h.name, out);
   out->push_back(' ');
-  AppendEscaped(h.sender, out);
+  std::string senders = h.senders.empty() ? h.sender : "";
+  for (const std::string& a : h.senders) {
+    if (!senders.empty()) senders.push_back('\n');
+    senders += a;
+  }
+  AppendEscaped(senders, out);
   out->push_back(' ');
   int64_t flags = (h.seen ? 1 : 0) | (h.silent ? 2 : 0) | (h.stop_seen ? 4 : 0) |
                   (h.has_ts ? 8 : 0) | (h.silent_after_stop ? 16 : 0);
@@ -157,7 +175,16 @@ bool ParseHostStateLine(std::string_view line, HostState* out) {
   if (!IsValidUtf8(out->name) || out->name.find('\0') != std::string::npos) {
     out->name = ValidUtf8(out->name);
   }
-  if (!Unescape(f[i++], &out->sender)) return false;
+  std::string senders;
+  if (!Unescape(f[i++], &senders)) return false;
+  out->senders.clear();
+  for (size_t start = 0; start < senders.size();) {
+    size_t nl = senders.find('\n', start);
+    if (nl == std::string::npos) nl = senders.size();
+    if (nl > start) out->senders.push_back(senders.substr(start, nl - start));
+    start = nl + 1;
+  }
+  out->sender = out->senders.empty() ? "" : out->senders.front();
   int64_t flags = 0;
   if (!ParseNumber(f[i++], &flags) || flags < 0 || flags > 31) return false;
   out->seen = flags & 1;

@@ -3,11 +3,13 @@
 //
 // State file (text, one host per line, so a damaged line costs one host):
 //   konseki-heartbeat-state 1
-//   H <name> <sender> <flags> <first_seen_ns> <last_seen_ns> <stop_time_ns>
+//   H <name> <senders> <flags> <first_seen_ns> <last_seen_ns> <stop_time_ns>
 //     <last_ts_ns> <offset_baseline_ns> <last_clock_alert_ns> <observed_secs>
 //     <decayed_at_secs> <20 time weights> <20 square weights> <stop_message>
 //     <last_message>                                   (all on one line)
 //   end <number of H lines>
+// <senders> is one string: the host's sender addresses, most recent first,
+// separated by LF (older files hold one address: it reads as a list of one).
 // Strings are written as ':' followed by the bytes with '%', space, control
 // characters and 0x7f as %XX, so any host name or message survives.
 #ifndef KONSEKI_MATCHERS_HEARTBEAT_STATE_H_
@@ -17,6 +19,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 #include "matchers/cadence_estimator.h"
@@ -36,7 +39,10 @@ struct HostState {
   bool has_ts = false;             // last_ts_ns/offset_baseline_ns are set
   bool silent_after_stop = false;  // the host.silent alert said a stop message preceded it
   std::string sender;              // last sender address
-  std::string last_message;        // last raw line, cut to HeartbeatOptions::max_last_message_bytes
+  // Distinct sender addresses, most recent first (sender included), at most
+  // HeartbeatOptions::max_senders_per_host; kept up to date by NoteSender.
+  std::vector<std::string> senders;
+  std::string last_message;  // last raw line, cut to HeartbeatOptions::max_last_message_bytes
   CadenceEstimator cadence;
   std::string stop_message;  // raw line the rule engine flagged as syslog.stopped
   int64_t first_seen_ns = 0;
@@ -50,6 +56,11 @@ inline constexpr std::string_view kStateFileHeader = "konseki-heartbeat-state 1"
 std::string StateFileName(size_t shard);
 // True for "heartbeat.<digits>.state" (not for the ".tmp" files of a write).
 bool IsStateFileName(std::string_view file_name);
+
+// Makes `sender` the host's last sender and the first of its senders: moved
+// to the front when already known, else added there, dropping the least
+// recently seen address past `cap` (0 is taken as 1).
+void NoteSender(std::string_view sender, size_t cap, HostState* host);
 
 // Appends one "H ..." line, newline included.
 void AppendHostStateLine(const HostState& host, std::string* out);

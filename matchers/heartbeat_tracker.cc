@@ -357,7 +357,7 @@ void HeartbeatTracker::Observe(const Message& msg) {
     }
     h.last_seen_ns = now;
   }
-  if (h.sender != msg.sender) h.sender.assign(msg.sender);
+  if (h.sender != msg.sender) NoteSender(msg.sender, options_.max_senders_per_host, &h);
   h.last_message.assign(msg.raw.substr(0, options_.max_last_message_bytes));
   CheckClock(s, msg);
 
@@ -676,7 +676,7 @@ void HeartbeatTracker::PublishSnapshot() {
     hosts.push_back(HostRow{h.name, h.sender, h.first_seen_ns, h.last_seen_ns,
                             h.cadence.CadenceSecs(options_.cadence_quantile), ThresholdFor(s),
                             h.seen, s.expected, h.silent, h.silent_after_stop,
-                            s.today == today ? s.messages_today : 0});
+                            s.today == today ? s.messages_today : 0, h.senders});
   }
   std::lock_guard<std::mutex> lock(snapshot_->mu);
   snapshot_->samples.swap(samples);

@@ -128,6 +128,11 @@ struct HeartbeatOptions {
   size_t max_host_metrics = 1000;
   // heartbeat.max_last_message_bytes: how much of a host's last line is kept.
   size_t max_last_message_bytes = 512;
+  // heartbeat.max_senders_per_host: distinct sender addresses kept per host
+  // (the console's `konseki hosts` lists them); past it the least recently
+  // seen address is forgotten, so a host relayed or spoofed from many
+  // addresses costs at most this many strings.
+  size_t max_senders_per_host = 8;
   // heartbeat.metrics_interval_secs: how often Tick refreshes the per-host
   // last-seen snapshot (an O(hosts) pass).
   double metrics_interval_secs = 10;
@@ -139,13 +144,14 @@ struct HostRow {
   std::string sender;         // address of its last message
   int64_t first_seen_ns = 0;  // receive times, ns since the epoch (0: never)
   int64_t last_seen_ns = 0;
-  double cadence_secs = 0;         // learned cadence (0 before the first gap)
-  double threshold_secs = 0;       // silence threshold now (0: never alerts)
-  bool seen = false;               // false: expected, never reported
-  bool expected = false;           // listed in heartbeat.expected_hosts
-  bool silent = false;             // host.silent fired and it has not come back
-  bool silent_after_stop = false;  // ... and a stop message preceded the silence
-  uint64_t messages_today = 0;     // messages received since 00:00 UTC
+  double cadence_secs = 0;           // learned cadence (0 before the first gap)
+  double threshold_secs = 0;         // silence threshold now (0: never alerts)
+  bool seen = false;                 // false: expected, never reported
+  bool expected = false;             // listed in heartbeat.expected_hosts
+  bool silent = false;               // host.silent fired and it has not come back
+  bool silent_after_stop = false;    // ... and a stop message preceded the silence
+  uint64_t messages_today = 0;       // messages received since 00:00 UTC
+  std::vector<std::string> senders;  // distinct sender addresses, most recent first
 };
 
 // Checks ranges (multiplier > 0, floor <= ceiling, quantile in (0, 1], ...).

@@ -35,9 +35,12 @@ StatusOr<JsonValue> HostsFromStateFiles(const ConsoleEnv& env) {
       matchers::HostRow row{
           h.name, h.sender, h.first_seen_ns, h.last_seen_ns, h.cadence.CadenceSecs(0.99),
           -1,     h.seen,   false,           h.silent,       h.silent_after_stop,
-          0};
+          0,      h.senders};
       JsonValue o = JsonValue::Object();
       o.Set("name", row.name).Set("sender", row.sender);
+      JsonValue senders = JsonValue::Array();
+      for (const std::string& a : row.senders) senders.Append(std::string_view(a));
+      o.Set("senders", senders);
       o.Set("first_seen", Secs(row.first_seen_ns)).Set("last_seen", Secs(row.last_seen_ns));
       o.Set("cadence_secs", row.cadence_secs).Set("threshold_secs", -1.0);
       o.Set("state", HostStateName(row, static_cast<int64_t>(env.now * 1e9)));

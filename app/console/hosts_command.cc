@@ -21,6 +21,18 @@ std::string Secs(double secs, const char* if_zero) {
   return secs < 0 ? "-" : secs == 0 ? if_zero : FormatDuration(secs);
 }
 
+// Every sender address seen for the host, most recent first ("sender" alone
+// from an older daemon).
+std::string Senders(const JsonValue& h) {
+  const JsonValue list = h.Get("senders");
+  std::string out;
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (!out.empty()) out += ",";
+    out += list.At(i).AsString();
+  }
+  return out.empty() ? h.Str("sender", "-") : out;
+}
+
 }  // namespace
 
 int RunHosts(const ConsoleEnv& env, const HostsOptions& options) {
@@ -46,12 +58,12 @@ int RunHosts(const ConsoleEnv& env, const HostsOptions& options) {
     *env.out << env.palette.Yellow("konseki is not running") << ": hosts as last saved in "
              << StateDir(env.config) << " (thresholds and today's counts need the daemon)\n";
   }
-  Table t({"HOST", "STATE", "LAST SEEN", "AGO", "SENDER", "CADENCE", "THRESHOLD", "TODAY"});
+  Table t({"HOST", "STATE", "LAST SEEN", "AGO", "SENDERS", "CADENCE", "THRESHOLD", "TODAY"});
   for (size_t i = 0; i < shown.size(); ++i) {
     JsonValue h = shown.At(i);
     const double last = h.Num("last_seen");
     t.Add({h.Str("name"), Colour(env.palette, h.Str("state")), FormatLocalTime(last),
-           last > 0 ? FormatDuration(env.now - last) : "-", h.Str("sender", "-"),
+           last > 0 ? FormatDuration(env.now - last) : "-", Senders(h),
            Secs(h.Num("cadence_secs"), "learning"), Secs(h.Num("threshold_secs"), "never"),
            from_files ? "-" : std::to_string(h.Int("messages_today"))});
   }

@@ -189,6 +189,7 @@ TEST(ConfigTest, HeartbeatKeysReachTheTrackerOptions) {
 heartbeat:
   forget_after_secs: 600
   max_hosts: 5000
+  max_senders_per_host: 4
   learning_secs: 7200
   new_host_alerts: false
   overrides:
@@ -200,6 +201,7 @@ heartbeat:
   const matchers::HeartbeatOptions& o = c->heartbeat.options;
   EXPECT_EQ(o.forget_after_secs, 600);
   EXPECT_EQ(o.max_hosts, 5000u);
+  EXPECT_EQ(o.max_senders_per_host, 4u);
   EXPECT_EQ(o.learning_secs, 7200);
   EXPECT_FALSE(o.new_host_alerts);
   ASSERT_EQ(o.overrides.size(), 2u);

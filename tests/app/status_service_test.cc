@@ -33,8 +33,9 @@ class StatusServiceTest : public ::testing::Test {
                            false,
                            false,
                            false,
-                           42};
-      matchers::HostRow never{"db1", "", 0, 0, 0, 300, false, true, false, false, 0};
+                           42,
+                           {"192.0.2.1", "198.51.100.9"}};
+      matchers::HostRow never{"db1", "", 0, 0, 0, 300, false, true, false, false, 0, {}};
       matchers::HostRow stopped = ok;
       stopped.name = "app1";
       stopped.silent = stopped.silent_after_stop = true;
@@ -104,6 +105,10 @@ TEST_F(StatusServiceTest, HostsAreSortedWithTheirStates) {
   EXPECT_EQ(h.At(2).Str("state"), "ok");
   EXPECT_EQ(h.At(2).Int("messages_today"), 42);
   EXPECT_EQ(h.At(2).Num("threshold_secs"), 300);
+  EXPECT_EQ(h.At(2).Str("sender"), "192.0.2.1");
+  ASSERT_EQ(h.At(2).Get("senders").size(), 2u);
+  EXPECT_EQ(h.At(2).Get("senders").At(1).AsString(), "198.51.100.9");
+  EXPECT_EQ(h.At(1).Get("senders").size(), 0u);
   EXPECT_NE(s.Handle("nonsense").find("\"error\""), std::string::npos);
 }
 

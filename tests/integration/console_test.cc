@@ -1,9 +1,12 @@
 // The console commands (status, hosts, alerts, report) run as an admin would
 // run them: the real binary, against a running konseki and then a stopped one.
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -84,6 +87,20 @@ class ConsoleIntegrationTest : public ::testing::Test {
                                 " port 50022 ssh2");
   }
 
+  // A datagram from another loopback address (a host relayed through a
+  // second path, or moved): `hosts` must list both senders.
+  void SendUdpFrom(const char* source, const std::string& msg) {
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in a = {};
+    a.sin_family = AF_INET;
+    inet_pton(AF_INET, source, &a.sin_addr);
+    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(k_.Port("udp")));
+    sendto(fd, msg.data(), msg.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    close(fd);
+  }
+
   TempDir dir_;
   Konseki k_;
   std::string config_;
@@ -103,6 +120,7 @@ TEST_F(ConsoleIntegrationTest, CommandsReadTheRunningDaemonThenTheFilesWhenItIsD
   SendFailure("web1", "192.0.2.66");
   SendFailure("web1", "192.0.2.66");
   SendFailure("web2", "198.51.100.9");
+  SendUdpFrom("127.0.0.2", "<38>Dec  1 10:00:01 web2 cron[1]: (root) CMD (true)");
   ASSERT_TRUE(WaitFor([&] {
     Result r = RunKonseki(dir_, {"alerts", "-c", config_, "--json"});
     return std::count(r.out.begin(), r.out.end(), '\n') >= 3;
@@ -121,7 +139,7 @@ TEST_F(ConsoleIntegrationTest, CommandsReadTheRunningDaemonThenTheFilesWhenItIsD
   ASSERT_TRUE(WaitFor(
       [&] {
         hosts = RunKonseki(dir_, {"hosts", "-c", config_});
-        return hosts.out.find("web2") != std::string::npos;
+        return hosts.out.find("127.0.0.2,127.0.0.1") != std::string::npos;
       },
       std::chrono::seconds(30)))
       << hosts.out << hosts.err;
@@ -152,7 +170,6 @@ TEST_F(ConsoleIntegrationTest, CommandsReadTheRunningDaemonThenTheFilesWhenItIsD
   Result from_yesterday = RunKonseki(dir_, {"report", "-c", config_, "--since", "yesterday"});
   EXPECT_EQ(from_yesterday.exit_code, 0) << from_yesterday.err;
   EXPECT_THAT(from_yesterday.out, HasSubstr("ssh.auth_failure"));
-
 
   Result report = RunKonseki(dir_, {"report", "-c", config_, "--since", "1h"});
   EXPECT_EQ(report.exit_code, 0) << report.err;
@@ -187,6 +204,7 @@ TEST_F(ConsoleIntegrationTest, CommandsReadTheRunningDaemonThenTheFilesWhenItIsD
   EXPECT_EQ(saved.exit_code, 0) << saved.err;
   EXPECT_THAT(saved.out, HasSubstr("konseki is not running"));
   EXPECT_THAT(saved.out, HasSubstr("web1"));
+  EXPECT_THAT(saved.out, HasSubstr("127.0.0.2,127.0.0.1"));  // web2's senders, as saved
   Result old = RunKonseki(dir_, {"alerts", "-c", config_, "--sign", "ssh.*"});
   EXPECT_THAT(old.out, HasSubstr("ssh.auth_failure"));
 }

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace konseki::matchers {
 namespace {
@@ -75,6 +76,37 @@ TEST(HeartbeatStateTest, InvalidUtf8HostNameLoadsSanitized) {
   ASSERT_TRUE(ParseHostStateLine(line, &got)) << line;
   EXPECT_EQ(got.name, "\xEF\xBF\xBD(-host\xEF\xBF\xBDx");
   EXPECT_EQ(got.last_message, h.last_message) << "only the name is repaired";
+}
+
+TEST(HeartbeatStateTest, NoteSenderKeepsDistinctAddressesMostRecentFirstUpToTheCap) {
+  HostState h;
+  for (const char* a : {"10.0.0.1", "10.0.0.2", "10.0.0.1", "10.0.0.3", "10.0.0.4"}) {
+    NoteSender(a, 3, &h);
+  }
+  EXPECT_EQ(h.sender, "10.0.0.4");
+  EXPECT_EQ(h.senders, (std::vector<std::string>{"10.0.0.4", "10.0.0.3", "10.0.0.1"}));
+}
+
+TEST(HeartbeatStateTest, SendersRoundTripAndAnOldSingleSenderLineReadsAsAListOfOne) {
+  HostState h = SampleHost();
+  NoteSender("192.0.2.1", 8, &h);
+  NoteSender("2001:db8::1", 8, &h);
+  std::string line;
+  AppendHostStateLine(h, &line);
+  line.pop_back();
+  HostState got;
+  ASSERT_TRUE(ParseHostStateLine(line, &got)) << line;
+  EXPECT_EQ(got.sender, "2001:db8::1");
+  EXPECT_EQ(got.senders, (std::vector<std::string>{"2001:db8::1", "192.0.2.1"}));
+
+  HostState old = SampleHost();  // a state file of a konseki that kept one sender
+  old.senders.clear();
+  line.clear();
+  AppendHostStateLine(old, &line);
+  line.pop_back();
+  ASSERT_TRUE(ParseHostStateLine(line, &got)) << line;
+  EXPECT_EQ(got.sender, "2001:db8::1");
+  EXPECT_EQ(got.senders, (std::vector<std::string>{"2001:db8::1"}));
 }
 
 TEST(HeartbeatStateTest, MalformedLinesAreRejected) {

@@ -781,5 +781,33 @@ TEST_F(HeartbeatTrackerTest, HostsReaderListsSeenAndExpectedHostsAndOutlivesTheT
   EXPECT_TRUE(rows.empty());
 }
 
+TEST_F(HeartbeatTrackerTest, HostsListEverySenderAddressMostRecentFirstBoundedAndSaved) {
+  TempDir dir;
+  options_.state_dir = dir.path();
+  options_.metrics_interval_secs = 10;
+  options_.max_senders_per_host = 3;
+  Make();
+  for (const char* a : {"192.0.2.1", "192.0.2.2", "192.0.2.1", "2001:db8::9"}) {
+    Send("web1", "line", std::nullopt, a);
+  }
+  Run(seconds(11));
+  std::vector<HostRow> rows;
+  tracker_->Hosts()(&rows);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].sender, "2001:db8::9");
+  EXPECT_EQ(rows[0].senders, (std::vector<std::string>{"2001:db8::9", "192.0.2.1", "192.0.2.2"}));
+
+  Send("web1", "line", std::nullopt, "192.0.2.4");  // past the cap: the oldest goes
+  ASSERT_TRUE(tracker_->SaveState().ok());
+  tracker_.reset();
+  Make();
+  ASSERT_TRUE(tracker_->LoadState().ok());
+  Run(seconds(11));
+  rows.clear();
+  tracker_->Hosts()(&rows);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].senders, (std::vector<std::string>{"192.0.2.4", "2001:db8::9", "192.0.2.1"}));
+}
+
 }  // namespace
 }  // namespace konseki::matchers
