@@ -562,7 +562,9 @@ int Archive::OpenFile(std::string_view host, int64_t day, bool continues, int* e
   }
   int mkdir_err = 0;
   if (mkdirat(dir_fd_, path_.c_str(), kDirMode) == 0) {
-    fchmodat(dir_fd_, path_.c_str(), kDirMode, 0);
+    // Exactly kDirMode whatever the umask. Should it fail, the folder keeps
+    // mkdirat's mode, kDirMode less the umask: never wider, so nothing to do.
+    if (fchmodat(dir_fd_, path_.c_str(), kDirMode, 0) != 0) errno = 0;
     need_syncfs_ = true;
   } else {
     mkdir_err = errno;

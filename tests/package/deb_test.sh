@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Debian package as an admin gets it: builds the .deb with
 # `dpkg-buildpackage -us -uc -b` from a copy of the tree (or takes
-# $KONSEKI_DEB), installs it with dpkg -i, runs the installed binary's
+# $KONSEKI_DEB) with warnings as errors (debian/rules' Release build with
+# Debian's flags: what only -O3 or _FORTIFY_SOURCE shows fails here), installs it with dpkg -i, runs the installed binary's
 # check-config and check-rules on the installed config and packs, runs the
 # installed daemon on loopback with that config and asks `konseki status`,
 # then purges and checks that no file of the package, no config and no state
@@ -45,10 +46,12 @@ if [ -z "$deb" ]; then
     xargs -0 tar -cf - --no-recursion) | tar -C "$work/konseki-0.1.0" -xf -
   start=$(date +%s)
   (cd "$work/konseki-0.1.0" &&
-    KONSEKI_CCACHE=1 CCACHE_NOHASHDIR=1 DEB_BUILD_OPTIONS="parallel=2" \
+    KONSEKI_CCACHE=1 KONSEKI_WERROR=ON CCACHE_NOHASHDIR=1 DEB_BUILD_OPTIONS="parallel=2" \
       dpkg-buildpackage -us -uc -b >"$work/build.log" 2>&1) || { tail -50 "$work/build.log"; exit 1; }
   echo "built in $(( $(date +%s) - start )) s"
   deb=$(ls "$work"/konseki_*.deb)
+  # KONSEKI_KEEP_DEB=FILE keeps a copy (for tests/package/first_alert.sh).
+  if [ -n "${KONSEKI_KEEP_DEB:-}" ]; then cp "$deb" "$KONSEKI_KEEP_DEB"; fi
 fi
 echo "package: $deb"
 
