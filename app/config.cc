@@ -448,13 +448,99 @@ Status CheckListenerNotRepeated(const Ctx& ctx, const YAML::Node& item,
   return Status::Ok();
 }
 
+Status ParseCorrelationOverrides(const Ctx& ctx, const YAML::Node& v,
+                                 matchers::CorrelatorOptions* o) {
+  const std::string key = "correlation.overrides";
+  if (!v.IsMap()) return ctx.Error(v, key, "expected a mapping of correlation id: {...}");
+  constexpr double kYear = 366 * 86400.0;
+  for (const auto& kv : v) {
+    const std::string id = kv.first.as<std::string>();
+    const std::string k = key + "." + id;
+    KONSEKI_RETURN_IF_ERROR(
+        CheckKeys(ctx, kv.second, k,
+                  {"window_secs", "count", "quiet_secs", "min_observed_secs", "learning_secs"}));
+    matchers::CorrelationOverride& ov = o->overrides[id];
+    const YAML::Node& n = kv.second;
+    if (n["window_secs"]) {
+      KONSEKI_RETURN_IF_ERROR(
+          GetNumber(ctx, n["window_secs"], k + ".window_secs", 0.001, kYear, &ov.window_secs));
+    }
+    if (n["count"]) {
+      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, n["count"], k + ".count", 1, 10000, &ov.count));
+    }
+    if (n["quiet_secs"]) {
+      KONSEKI_RETURN_IF_ERROR(
+          GetNumber(ctx, n["quiet_secs"], k + ".quiet_secs", 0.001, kYear, &ov.quiet_secs));
+    }
+    if (n["min_observed_secs"]) {
+      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, n["min_observed_secs"], k + ".min_observed_secs", 0,
+                                        kYear, &ov.min_observed_secs));
+    }
+    if (n["learning_secs"]) {
+      KONSEKI_RETURN_IF_ERROR(
+          GetNumber(ctx, n["learning_secs"], k + ".learning_secs", 0, kYear, &ov.learning_secs));
+    }
+  }
+  return Status::Ok();
+}
+
+Status ParseCorrelation(const Ctx& ctx, const YAML::Node& v, CorrelationConfig* out) {
+  KONSEKI_RETURN_IF_ERROR(
+      CheckKeys(ctx, v, "correlation",
+                {"enabled", "learning_days", "session_min_observed_secs", "system_accounts",
+                 "host_addresses", "max_keys", "max_keys_per_rule", "save_interval_secs",
+                 "state_dir", "fleet_queue_max", "overrides"}));
+  matchers::CorrelatorOptions& o = out->options;
+  constexpr double kYear = 366 * 86400.0;
+  for (const auto& kv : v) {
+    const std::string k = kv.first.as<std::string>();
+    const std::string key = "correlation." + k;
+    const YAML::Node& n = kv.second;
+    if (k == "enabled") {
+      KONSEKI_RETURN_IF_ERROR(GetBool(ctx, n, key, &out->enabled));
+    } else if (k == "learning_days") {
+      double days = 0;
+      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, n, key, 0, 366, &days));
+      o.learning_secs = days * 86400;
+    } else if (k == "session_min_observed_secs") {
+      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, n, key, 0, kYear, &o.session_min_observed_secs));
+    } else if (k == "system_accounts") {
+      KONSEKI_RETURN_IF_ERROR(GetStringList(ctx, n, key, &o.system_accounts));
+    } else if (k == "host_addresses") {
+      if (!n.IsMap()) return ctx.Error(n, key, "expected a mapping of host: [addresses]");
+      for (const auto& h : n) {
+        std::vector<std::string>& list = o.host_addresses[h.first.as<std::string>()];
+        KONSEKI_RETURN_IF_ERROR(GetStringList(ctx, h.second, key, &list));
+        for (const std::string& a : list) {
+          if (!receiver::SenderAddress::Parse(a)) {
+            return ctx.Error(h.second, key, "'" + a + "' is not an IPv4 or IPv6 address");
+          }
+        }
+      }
+    } else if (k == "max_keys") {
+      KONSEKI_RETURN_IF_ERROR(GetInt(ctx, n, key, 1, 1e9, &o.max_keys));
+    } else if (k == "max_keys_per_rule") {
+      KONSEKI_RETURN_IF_ERROR(GetInt(ctx, n, key, 1, 1e9, &o.max_keys_per_rule));
+    } else if (k == "save_interval_secs") {
+      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, n, key, 0, kYear, &o.save_interval_secs));
+    } else if (k == "state_dir") {
+      KONSEKI_RETURN_IF_ERROR(GetString(ctx, n, key, &out->state_dir));
+    } else if (k == "fleet_queue_max") {
+      KONSEKI_RETURN_IF_ERROR(GetInt(ctx, n, key, 1, 1e8, &out->fleet_queue_max));
+    } else if (k == "overrides") {
+      KONSEKI_RETURN_IF_ERROR(ParseCorrelationOverrides(ctx, n, &o));
+    }
+  }
+  return Status::Ok();
+}
+
 Status ParseRoot(const Ctx& ctx, const YAML::Node& root, Config* c) {
   if (root.IsNull()) return Status::Ok();  // an empty file: every default
   KONSEKI_RETURN_IF_ERROR(
       CheckKeys(ctx, root, "",
                 {"listen", "user", "group", "chroot", "allow_root", "archive", "alerts", "rules",
                  "workers", "udp", "tcp", "max_message_bytes", "queue", "metrics", "parser",
-                 "heartbeat", "tls", "stop_timeout_secs"}));
+                 "heartbeat", "tls", "stop_timeout_secs", "correlation"}));
   for (const auto& kv : root) {
     std::string k = kv.first.as<std::string>();
     const YAML::Node& v = kv.second;
@@ -607,6 +693,8 @@ Status ParseRoot(const Ctx& ctx, const YAML::Node& root, Config* c) {
       }
     } else if (k == "heartbeat") {
       KONSEKI_RETURN_IF_ERROR(ParseHeartbeat(ctx, v, &c->heartbeat));
+    } else if (k == "correlation") {
+      KONSEKI_RETURN_IF_ERROR(ParseCorrelation(ctx, v, &c->correlation));
     } else if (k == "tls") {
       KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "tls",
                                         {"cert_file", "key_file", "ca_file", "mutual",

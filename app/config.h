@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "matchers/correlator.h"
 #include "matchers/heartbeat_tracker.h"
 #include "outputs/archive_budget.h"
 
@@ -109,6 +110,28 @@ struct ArchiveKeepConfig {
   std::string low_space = "5%";
 };
 
+// correlation: the correlation engine. The engine's own options (with their
+// documented defaults) are filled directly, so the defaults live in one place
+// (matchers/correlator.h):
+//   correlation:
+//     enabled: true
+//     learning_days: 14                  -> options.learning_secs
+//     session_min_observed_secs: 86400
+//     system_accounts: [svc-app]
+//     host_addresses: {web1: [192.0.2.10, "2001:db8::10"]}
+//     max_keys: 250000
+//     max_keys_per_rule: 100000
+//     save_interval_secs: 300
+//     state_dir: /var/lib/konseki        # default: the heartbeat's state dir
+//     fleet_queue_max: 100000            # hits waiting for the fleet thread
+//     overrides: {ssh.bruteforce.host: {window_secs: 300, count: 10}}
+struct CorrelationConfig {
+  bool enabled = true;
+  matchers::CorrelatorOptions options;
+  std::string state_dir;
+  size_t fleet_queue_max = 100000;
+};
+
 struct Config {
   std::string source;  // file name the config came from ("<embedded default>")
   // Line (1-based) of every key given, by dotted name ("archive.dir"), and of
@@ -185,6 +208,7 @@ struct Config {
 
   HeartbeatConfig heartbeat;
   TlsConfig tls;
+  CorrelationConfig correlation;
 };
 
 // The config used when no --config is given: loopback listeners on 5514,

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -28,6 +29,7 @@
 #include "matchers/rule_loader.h"
 #include "matchers/rule_tool.h"
 #include "outputs/archive.h"
+#include "receiver/local_zone.h"
 
 namespace {
 
@@ -166,6 +168,23 @@ size_t WarnUnwritablePaths(const konseki::app::Config& c, const konseki::app::Ru
   return n;
 }
 
+// test-rules --config: the rules, parser zone and correlation settings the
+// server would use with that file (its heartbeat and listeners aside).
+konseki::Status ApplyConfigToTestRules(const std::string& path,
+                                       const konseki::receiver::LocalZone* local_zone,
+                                       konseki::matchers::TestRulesOptions* opts) {
+  auto c = konseki::app::LoadConfigFile(path);
+  if (!c.ok()) return c.status();
+  if (opts->rules_dir.empty()) opts->rules_dir = c->rules_dir;
+  auto offset = konseki::app::ResolveUtcOffsetSecs(c->parser_timezone, std::time(nullptr));
+  if (!offset.ok()) return offset.status();
+  opts->parser.default_utc_offset_secs = *offset;
+  if (c->parser_timezone == "local") opts->parser.local_zone = local_zone;
+  opts->correlation = c->correlation.options;
+  if (!c->correlation.enabled) opts->correlate = false;
+  return konseki::Status::Ok();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -197,6 +216,14 @@ int main(int argc, char** argv) {
   konseki::matchers::ExplainOptions explain_opts;
   test_rules->add_option("--explain", explain_opts.line,
                          "show how one LINE is parsed and which rules it hits (no FILE)");
+  std::string test_config;
+  test_rules->add_option("--config", test_config,
+                         "take rules.dir, parser.timezone and correlation settings from this "
+                         "config file");
+  test_rules->add_option("--sender", test_opts.sender,
+                         "sender address of every line (a host's own address)");
+  bool no_correlations = false;
+  test_rules->add_flag("--no-correlations", no_correlations, "run the single-line rules only");
   test_rules->add_option("FILE", test_opts.files, "log files (- for standard input)");
 
   auto* seal_setup = app.add_subcommand(
@@ -282,6 +309,17 @@ int main(int argc, char** argv) {
     explain_opts.json = test_opts.json;
     return konseki::matchers::RunExplain(explain_opts, std::cout, std::cerr);
   }
-  if (*test_rules) return konseki::matchers::RunTestRules(test_opts, std::cout, std::cerr);
+  if (*test_rules) {
+    const konseki::receiver::LocalZone local_zone;  // parser.timezone: local
+    test_opts.correlate = !no_correlations;
+    if (!test_config.empty()) {
+      konseki::Status s = ApplyConfigToTestRules(test_config, &local_zone, &test_opts);
+      if (!s.ok()) {
+        std::fprintf(stderr, "konseki: %s\n", s.message().c_str());
+        return 1;
+      }
+    }
+    return konseki::matchers::RunTestRules(test_opts, std::cout, std::cerr);
+  }
   return Run(config_path);
 }

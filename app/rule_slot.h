@@ -1,5 +1,6 @@
-// The live rule set, swappable at run time (SIGHUP reload): workers pick up a
-// new generation between batches and build a new scratch for it.
+// The live rule set and correlations, swappable at run time (SIGHUP reload):
+// workers pick up a new generation between batches and build a new scratch
+// (and correlator, keeping the state of unchanged correlations) for it.
 #ifndef KONSEKI_APP_RULE_SLOT_H_
 #define KONSEKI_APP_RULE_SLOT_H_
 
@@ -8,6 +9,7 @@
 #include <memory>
 #include <mutex>
 
+#include "matchers/rule_loader.h"
 #include "matchers/rule_set.h"
 
 namespace konseki::app {
@@ -15,9 +17,13 @@ namespace konseki::app {
 // Thread-safe.
 class RuleSlot {
  public:
-  void Set(std::shared_ptr<const matchers::RuleSet> rules) {
+  // `correlations` holds the packs' correlations and sets (its rules may be
+  // empty: the RuleSet has them); nullptr: none.
+  void Set(std::shared_ptr<const matchers::RuleSet> rules,
+           std::shared_ptr<const matchers::RulePack> correlations = nullptr) {
     std::lock_guard<std::mutex> lock(mu_);
     rules_ = std::move(rules);
+    correlations_ = std::move(correlations);
     generation_.fetch_add(1, std::memory_order_release);
   }
   // Cheap: one atomic load. Changes whenever Set is called.
@@ -26,10 +32,15 @@ class RuleSlot {
     std::lock_guard<std::mutex> lock(mu_);
     return rules_;
   }
+  std::shared_ptr<const matchers::RulePack> correlations() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return correlations_;
+  }
 
  private:
-  mutable std::mutex mu_;  // guards rules_
+  mutable std::mutex mu_;  // guards rules_ and correlations_
   std::shared_ptr<const matchers::RuleSet> rules_;
+  std::shared_ptr<const matchers::RulePack> correlations_;
   std::atomic<uint64_t> generation_{0};
 };
 

@@ -55,13 +55,21 @@ bool UsesTls(const Config& c) {
   return false;
 }
 
-// Every rule's match counter and its sign's alert counter exist at 0 from
-// the start (and after a reload), so the first alert shows in increase().
-void RegisterRuleSeries(const matchers::RuleSet& rules, MetricsRegistry& m) {
-  for (const matchers::Rule& r : rules.rules()) {
-    m.GetCounter("konseki_rule_matches_total", "Messages matched, per rule.", {{"rule", r.id}});
+// Every rule's match counter and the alert counter of each sign that can
+// raise an alert (alerting rules and correlations; an input-only rule's sign
+// raises none) exist at 0 from the start (and after a reload), so the first
+// alert shows in increase().
+void RegisterRuleSeries(const LoadedRules& loaded, MetricsRegistry& m) {
+  auto alerts = [&m](const std::string& sign, Severity severity) {
     m.GetCounter("konseki_alerts_total", "Alerts raised, by sign and severity.",
-                 {{"sign", r.sign}, {"severity", SeverityName(r.severity)}});
+                 {{"sign", sign}, {"severity", SeverityName(severity)}});
+  };
+  for (const matchers::Rule& r : loaded.rules->rules()) {
+    m.GetCounter("konseki_rule_matches_total", "Messages matched, per rule.", {{"rule", r.id}});
+    if (r.alert) alerts(r.sign, r.severity);
+  }
+  for (const matchers::Correlation& c : loaded.correlations->correlations) {
+    alerts(c.sign, c.severity);
   }
 }
 
@@ -74,11 +82,23 @@ Status CheckTlsFiles(const Config& config) {
   return Status::Ok();
 }
 
-StatusOr<std::shared_ptr<const matchers::RuleSet>> LoadRules(const std::string& dir) {
+StatusOr<LoadedRules> LoadRulesAndCorrelations(const std::string& dir) {
   std::string d = dir.empty() ? matchers::DefaultRulesDir() : dir;
-  auto rules = matchers::LoadRuleDir(d);
-  if (!rules.ok()) return rules.status();
-  return matchers::RuleSet::Compile(std::move(rules).value());
+  auto pack = matchers::LoadPackDir(d);
+  if (!pack.ok()) return pack.status();
+  auto set = matchers::RuleSet::Compile(std::move(pack->rules));
+  if (!set.ok()) return set.status();
+  pack->rules.clear();
+  LoadedRules out;
+  out.rules = std::move(set).value();
+  out.correlations = std::make_shared<const matchers::RulePack>(std::move(pack).value());
+  return out;
+}
+
+StatusOr<std::shared_ptr<const matchers::RuleSet>> LoadRules(const std::string& dir) {
+  auto loaded = LoadRulesAndCorrelations(dir);
+  if (!loaded.ok()) return loaded.status();
+  return std::move(loaded->rules);
 }
 
 Server::Server(const Config& config, const Clock& clock) : config_(config), clock_(clock) {}
@@ -113,13 +133,13 @@ Status Server::Init() {
       ->Set(1);
   rules_loaded_ = metrics_.GetGauge("konseki_rules_loaded", "Rules in the live rule set.");
 
-  auto rules = LoadRules(config_.rules_dir);
+  auto rules = LoadRulesAndCorrelations(config_.rules_dir);
   if (!rules.ok()) return rules.status();
-  rules_loaded_->Set(static_cast<double>((*rules)->rules().size()));
-  rules_at_start_ = (*rules)->rules().size();
-  RegisterRuleSeries(**rules, metrics_);
+  rules_loaded_->Set(static_cast<double>(rules->rules->rules().size()));
+  rules_at_start_ = rules->rules->rules().size();
+  RegisterRuleSeries(*rules, metrics_);
   process_metrics_ = ProcessMetrics::Register(metrics_);
-  rules_.Set(std::move(rules).value());
+  rules_.Set(std::move(rules->rules), std::move(rules->correlations));
 
   {
     // What konseki creates must belong to the user it drops to (main calls
@@ -262,6 +282,9 @@ Status Server::OpenOutputs() {
   if (Status st = arch.budget->CountExistingHosts(arch.dir); !st.ok()) {
     return At(config_.Where("archive.dir"), st);
   }
+  const std::string corr_dir =
+      config_.correlation.state_dir.empty() ? hb.state_dir : config_.correlation.state_dir;
+  if (Status st = InitFleetCorrelator(corr_dir); !st.ok()) return st;
   for (size_t i = 0; i < n; ++i) {
     arch.worker = i;
     auto archive = outputs::Archive::Open(arch, clock_, metrics_);
@@ -271,8 +294,11 @@ Status Server::OpenOutputs() {
           static_cast<unsigned long long>(loaded), arch.spool_dir.c_str());
     }
     std::unique_ptr<matchers::HeartbeatTracker> tracker;
+    std::unique_ptr<HostGapSink> gaps;
     if (config_.heartbeat.enabled) {
-      tracker = std::make_unique<matchers::HeartbeatTracker>(hb, i, n, clock_, *alerts_, metrics_);
+      // host.silent also restarts the host's watch in its correlator.
+      gaps = std::make_unique<HostGapSink>(*alerts_);
+      tracker = std::make_unique<matchers::HeartbeatTracker>(hb, i, n, clock_, *gaps, metrics_);
       if (Status st = tracker->LoadState(); !st.ok()) {
         return At(config_.Where(state_key),
                   Status(st.code(), "heartbeat state in " + hb.state_dir + ": " + st.message() +
@@ -289,9 +315,13 @@ Status Server::OpenOutputs() {
       wopts.stop_timeout = std::chrono::duration_cast<Duration>(
           std::chrono::duration<double>(*config_.stop_timeout_secs));
     }
-    WorkerDeps deps{queues_.get(), &parser_, &rules_, alerts_.get(), &metrics_, &clock_};
-    workers_.push_back(
-        std::make_unique<Worker>(wopts, deps, std::move(archive).value(), std::move(tracker)));
+    auto correlator = MakeWorkerCorrelator(i, corr_dir, &wopts.correlation);
+    if (!correlator.ok()) return correlator.status();
+    WorkerDeps deps{queues_.get(), &parser_, &rules_,     alerts_.get(),
+                    &metrics_,     &clock_,  fleet_.get()};
+    workers_.push_back(std::make_unique<Worker>(wopts, deps, std::move(archive).value(),
+                                                std::move(tracker), std::move(gaps),
+                                                std::move(correlator).value()));
   }
   return Status::Ok();
 }
@@ -400,10 +430,51 @@ Status Server::BindListener(size_t id) {
   return Status::Ok();
 }
 
+Status Server::InitFleetCorrelator(const std::string& state_dir) {
+  if (!config_.correlation.enabled) return Status::Ok();
+  if (Status st = MakeDirs(state_dir, 0750); !st.ok()) {
+    return At(config_.Where(config_.correlation.state_dir.empty() ? "archive.dir"
+                                                                  : "correlation.state_dir"),
+              st);
+  }
+  auto pack = rules_.correlations();
+  const bool any_fleet = pack && std::any_of(pack->correlations.begin(), pack->correlations.end(),
+                                             [](const matchers::Correlation& c) {
+                                               return c.scope == matchers::KeyScope::kFleet;
+                                             });
+  if (!any_fleet) return Status::Ok();
+  matchers::CorrelatorOptions o = config_.correlation.options;
+  o.state_file = state_dir + "/correlation.fleet.state";
+  fleet_ = std::make_unique<FleetCorrelator>(o, config_.correlation.fleet_queue_max, rules_,
+                                             *alerts_, metrics_, clock_);
+  return fleet_->Init();
+}
+
+StatusOr<std::unique_ptr<matchers::Correlator>> Server::MakeWorkerCorrelator(
+    size_t i, const std::string& state_dir, matchers::CorrelatorOptions* options) {
+  auto pack = rules_.correlations();
+  if (!config_.correlation.enabled || !pack) return std::unique_ptr<matchers::Correlator>();
+  matchers::CorrelatorOptions& o = *options;
+  o = config_.correlation.options;
+  o.run_fleet = false;
+  o.name = "worker" + std::to_string(i);
+  // One file per worker (hosts are sharded by worker). Changing the number
+  // of workers starts the host correlations afresh.
+  o.state_file = state_dir + "/correlation." + std::to_string(i) + ".state";
+  auto c = matchers::Correlator::Create(*pack, o, metrics_);
+  if (!c.ok()) return c.status();
+  if (Status s = (*c)->LoadState(); !s.ok()) {
+    return Status(s.code(), "correlation state: " + s.message() +
+                                " (move the file away to start with no state)");
+  }
+  return c;
+}
+
 void Server::Start() {
   if (started_) return;
   started_ = true;
   if (control_) control_->Start();
+  if (fleet_) fleet_->Start();
   for (auto& w : workers_) w->Start();
   if (sealer_) sealer_->Start();
   keeper_->Start();
@@ -451,7 +522,7 @@ void Server::Reload() {
           st.ToString().c_str());
     }
   }
-  auto rules = LoadRules(config_.rules_dir);
+  auto rules = LoadRulesAndCorrelations(config_.rules_dir);
   if (!rules.ok()) {
     EmitReloadFailure("rules", "konseki.rules_invalid",
                       "Rule reload failed; the previous rules stay in force",
@@ -462,10 +533,11 @@ void Server::Reload() {
     return;
   }
   status_->NoteReload(true, "");
-  rules_loaded_->Set(static_cast<double>((*rules)->rules().size()));
-  RegisterRuleSeries(**rules, metrics_);
-  Log(LogLevel::kInfo, "reloaded %zu rules", (*rules)->rules().size());
-  rules_.Set(std::move(rules).value());
+  rules_loaded_->Set(static_cast<double>(rules->rules->rules().size()));
+  RegisterRuleSeries(*rules, metrics_);
+  Log(LogLevel::kInfo, "reloaded %zu rules, %zu correlations", rules->rules->rules().size(),
+      rules->correlations->correlations.size());
+  rules_.Set(std::move(rules->rules), std::move(rules->correlations));
 }
 
 void Server::Stop() {
@@ -489,6 +561,8 @@ void Server::Stop() {
       Log(LogLevel::kError, "final seal: %s", st.ToString().c_str());
     }
   }
+  // The workers pushed their last fleet hits: drain them and save.
+  if (fleet_) fleet_->Stop();
   // Every ack the workers will give is queued now: answer, serverclose, close.
   for (ListenerSlot& s : listeners_) {
     if (s.shutdown) s.shutdown();

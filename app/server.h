@@ -16,6 +16,7 @@
 #include "app/batch_queues.h"
 #include "app/config.h"
 #include "app/control_socket.h"
+#include "app/fleet_correlator.h"
 #include "app/process_metrics.h"
 #include "app/router.h"
 #include "app/rule_slot.h"
@@ -45,6 +46,14 @@ Status CheckTlsFiles(const Config& config);
 
 // Loads and compiles the rule packs of `dir` (empty = bundled packs).
 StatusOr<std::shared_ptr<const matchers::RuleSet>> LoadRules(const std::string& dir);
+
+// The same, with the packs' correlations and sets (RulePack::rules empty:
+// the RuleSet holds them).
+struct LoadedRules {
+  std::shared_ptr<const matchers::RuleSet> rules;
+  std::shared_ptr<const matchers::RulePack> correlations;
+};
+StatusOr<LoadedRules> LoadRulesAndCorrelations(const std::string& dir);
 
 // Not thread-safe: driven by main's signal loop.
 class Server {
@@ -91,6 +100,11 @@ class Server {
   // name the config file and line of the listener.
   Status BindListeners();
   Status BindListener(size_t id);
+  // The fleet thread (when a fleet correlation exists) and worker i's host
+  // correlator (nullptr when correlation is off), with their state loaded.
+  Status InitFleetCorrelator(const std::string& state_dir);
+  StatusOr<std::unique_ptr<matchers::Correlator>> MakeWorkerCorrelator(
+      size_t i, const std::string& state_dir, matchers::CorrelatorOptions* options);
   // Creates tls_context_ from config_.tls on first use (tls:// and relp+tls://
   // listeners share it).
   Status EnsureTlsContext();
@@ -108,6 +122,9 @@ class Server {
   std::unique_ptr<BatchQueues> queues_;
   std::unique_ptr<outputs::Sealer> sealer_;         // archive.seal; outlives the workers
   std::unique_ptr<outputs::ArchiveKeeper> keeper_;  // compression, retention, free space
+  // Fleet-scoped correlations (nullptr: none); outlives the workers that
+  // push to it.
+  std::unique_ptr<FleetCorrelator> fleet_;
   std::vector<std::unique_ptr<Worker>> workers_;
   // One per configured listener, in config order. The listener's own thread
   // pushes into its router.

@@ -18,11 +18,20 @@ constexpr const char* kIssueNames[] = {"none",          "empty",     "bad_pri",
 
 Worker::Worker(const WorkerOptions& options, const WorkerDeps& deps,
                std::unique_ptr<outputs::Archive> archive,
-               std::unique_ptr<matchers::HeartbeatTracker> heartbeat)
+               std::unique_ptr<matchers::HeartbeatTracker> heartbeat,
+               std::unique_ptr<HostGapSink> heartbeat_sink,
+               std::unique_ptr<matchers::Correlator> correlator)
     : options_(options),
       deps_(deps),
       archive_(std::move(archive)),
-      heartbeat_(std::move(heartbeat)) {
+      heartbeat_sink_(std::move(heartbeat_sink)),
+      heartbeat_(std::move(heartbeat)),
+      correlator_(std::move(correlator)) {
+  // The correlator was built for the slot's current generation.
+  correlator_generation_ = deps_.rules->generation();
+  if (auto pack = deps_.rules->correlations(); pack && deps_.fleet != nullptr) {
+    fleet_inputs_ = matchers::InputFilter(*pack, matchers::KeyScope::kFleet);
+  }
   std::string w = std::to_string(options_.index);
   processed_ = deps_.metrics->GetCounter("konseki_processed_messages_total",
                                          "Messages parsed, archived and analysed, per worker.",
@@ -77,6 +86,68 @@ void Worker::RefreshRules() {
   }
   rules_ = std::move(rules);
   scratch_ = std::move(scratch).value();
+  if (gen != correlator_generation_) RefreshCorrelator();
+}
+
+void Worker::RefreshCorrelator() {
+  correlator_generation_ = deps_.rules->generation();
+  auto pack = deps_.rules->correlations();
+  fleet_inputs_ = pack && deps_.fleet != nullptr
+                      ? matchers::InputFilter(*pack, matchers::KeyScope::kFleet)
+                      : matchers::InputFilter();
+  if (!correlator_ || !pack) return;  // correlation off (or no packs)
+  auto next = matchers::Correlator::Create(*pack, options_.correlation, *deps_.metrics);
+  if (!next.ok()) {
+    Log(LogLevel::kError, "worker %zu: correlations: %s", options_.index,
+        next.status().ToString().c_str());
+    return;
+  }
+  (*next)->TakeStateFrom(*correlator_);
+  correlator_ = std::move(next).value();
+}
+
+void Worker::Correlate(const Message& msg) {
+  const bool host = correlator_ != nullptr;
+  if (!host && fleet_inputs_.empty()) return;
+  if (host) correlator_->ObserveHost(msg.host(), msg.sender, msg.received);
+  if (hits_.empty()) return;
+  // Unique across workers: hits of one message count once per correlation.
+  const uint64_t seq = (uint64_t{options_.index + 1} << 48) | (++message_seq_ & ((1ull << 48) - 1));
+  correlation_alerts_.clear();
+  for (const matchers::RuleHit& hit : hits_) {
+    matchers::HitEvent e = matchers::MakeHitEvent(msg, hit, seq);
+    if (host && correlator_->Wants(e.input_id, e.sign))
+      correlator_->Process(e, &correlation_alerts_);
+    if (fleet_inputs_.Wants(e.input_id, e.sign)) deps_.fleet->Push(FleetHit::From(e));
+  }
+  for (const Alert& a : correlation_alerts_) {
+    deps_.alerts->Emit(a);
+    // A host correlation's alert may feed a fleet correlation.
+    if (fleet_inputs_.Wants(a.rule, a.sign)) {
+      matchers::HitEvent e;
+      e.input_id = a.rule;
+      e.sign = a.sign;
+      e.fields = &a.fields;
+      e.host = a.host;
+      e.sender = a.sender;
+      e.program = a.program;
+      e.pid = a.pid;
+      e.raw = a.message;
+      e.event_time = a.time;
+      e.received = a.received;
+      deps_.fleet->Push(FleetHit::From(e));
+    }
+  }
+}
+
+void Worker::CorrelationHousekeeping(TimePoint now) {
+  if (!correlator_) return;
+  if (heartbeat_sink_) {
+    for (const std::string& host : heartbeat_sink_->TakeGaps()) correlator_->OnHostGap(host);
+  }
+  if (now - last_correlation_tick_ < std::chrono::seconds(1)) return;
+  last_correlation_tick_ = now;
+  correlator_->Tick(now);
 }
 
 void Worker::Run() {
@@ -110,6 +181,11 @@ void Worker::Run() {
   if (archive_) StopArchive();
   if (heartbeat_) {
     if (Status s = heartbeat_->SaveState(); !s.ok()) {
+      Log(LogLevel::kError, "worker %zu: %s", options_.index, s.ToString().c_str());
+    }
+  }
+  if (correlator_) {
+    if (Status s = correlator_->SaveState(); !s.ok()) {
       Log(LogLevel::kError, "worker %zu: %s", options_.index, s.ToString().c_str());
     }
   }
@@ -193,8 +269,10 @@ void Worker::Process(Batch& batch) {
         }
         it->second->Inc();
         if (hit.rule->sign == "syslog.stopped") stop_message = true;
-        deps_.alerts->Emit(matchers::MakeAlert(msg, hit));
+        // Input-only rules (alert: false) feed correlations and counters.
+        if (hit.rule->alert) deps_.alerts->Emit(matchers::MakeAlert(msg, hit));
       }
+      Correlate(msg);
     }
     if (heartbeat_) {
       if (stop_message) heartbeat_->NoteStopMessage(msg);
@@ -330,6 +408,7 @@ void Worker::Housekeeping(bool idle) {
   // in a buffer for long.
   if ((idle && dirty_) || now - last_flush_ >= options_.flush_interval) FlushArchive();
   if (heartbeat_) heartbeat_->Tick();
+  CorrelationHousekeeping(now);
 }
 
 }  // namespace konseki::app

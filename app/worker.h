@@ -1,6 +1,7 @@
 // A worker thread: takes batches for the hosts it owns, rebuilds each
 // frame's Message from the parse the Router carried in the batch, writes it
-// to the archive, runs the rules and the detectors, and hands
+// to the archive, runs the rules, the host-scoped correlations and the
+// detectors, hands the hits fleet correlations take to the fleet thread, and
 // alerts to the (thread-safe) alert sink.
 #ifndef KONSEKI_APP_WORKER_H_
 #define KONSEKI_APP_WORKER_H_
@@ -13,11 +14,14 @@
 #include <vector>
 
 #include "app/batch_queues.h"
+#include "app/fleet_correlator.h"
+#include "app/host_gap_sink.h"
 #include "app/rule_slot.h"
 #include "common/alert.h"
 #include "common/clock.h"
 #include "common/frame.h"
 #include "common/metrics.h"
+#include "matchers/correlator.h"
 #include "matchers/heartbeat_tracker.h"
 #include "matchers/rule_set.h"
 #include "outputs/archive.h"
@@ -39,6 +43,9 @@ struct WorkerOptions {
   // (Archive::Spool, archived at the next start). Config stop_timeout_secs
   // (applied after the listeners' own drain, which has the same bound).
   Duration stop_timeout = std::chrono::seconds(5);
+  // Options of the host correlator (its state file, caps, config keys), to
+  // rebuild it at reload.
+  matchers::CorrelatorOptions correlation;
 };
 
 // Everything a worker uses but does not own. All must outlive the worker.
@@ -50,14 +57,21 @@ struct WorkerDeps {
   AlertSink* alerts;  // thread-safe
   MetricsRegistry* metrics;
   const Clock* clock;
+  // The fleet correlation thread; nullptr when no fleet correlation runs.
+  FleetCorrelator* fleet = nullptr;
 };
 
 class Worker {
  public:
-  // Takes ownership of the archive and the tracker (nullptr = heartbeat off).
+  // Takes ownership of the archive, the tracker (nullptr = heartbeat off),
+  // the sink the tracker emits to (nullptr with no tracker) and the
+  // correlator of the host-scoped correlations (nullptr = correlation off;
+  // built and loaded by the caller with the slot's current correlations).
   Worker(const WorkerOptions& options, const WorkerDeps& deps,
          std::unique_ptr<outputs::Archive> archive,
-         std::unique_ptr<matchers::HeartbeatTracker> heartbeat);
+         std::unique_ptr<matchers::HeartbeatTracker> heartbeat,
+         std::unique_ptr<HostGapSink> heartbeat_sink = nullptr,
+         std::unique_ptr<matchers::Correlator> correlator = nullptr);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -94,10 +108,17 @@ class Worker {
   // it out, and if that still fails saves it to the spool.
   void StopArchive();
   void RefreshRules();
+  // A new rule generation: a new correlator for its correlations, with the
+  // state of the unchanged ones.
+  void RefreshCorrelator();
+  // Host hits and correlation alerts of one message (after the rules).
+  void Correlate(const Message& msg);
+  void CorrelationHousekeeping(TimePoint now);
 
   WorkerOptions options_;
   WorkerDeps deps_;
   std::unique_ptr<outputs::Archive> archive_;
+  std::unique_ptr<HostGapSink> heartbeat_sink_;  // outlives heartbeat_ (declared first)
   std::unique_ptr<matchers::HeartbeatTracker> heartbeat_;
 
   uint64_t rules_generation_ = ~uint64_t{0};
@@ -105,6 +126,13 @@ class Worker {
   std::unique_ptr<matchers::RuleSet::Scratch> scratch_;
   std::vector<matchers::RuleHit> hits_;
   std::unordered_map<std::string, Counter*> rule_counters_;
+
+  std::unique_ptr<matchers::Correlator> correlator_;
+  matchers::InputFilter fleet_inputs_;
+  std::vector<Alert> correlation_alerts_;
+  uint64_t correlator_generation_ = 0;
+  uint64_t message_seq_ = 0;
+  TimePoint last_correlation_tick_;
 
   Counter* processed_;
   Counter* archive_errors_;

@@ -2,3 +2,8 @@
 konseki_add_bench(rule_set_bench
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/rule_set_bench.cc
   LIBS konseki_rules konseki_parse PkgConfig::RE2)
+# The correlation engine: cost per hit at 10k hosts and ~1M keys against a
+# bare sliding-window map, per-message host watch, memory per key.
+konseki_add_bench(correlator_bench
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/correlator_bench.cc
+  LIBS konseki_rules)

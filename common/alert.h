@@ -17,6 +17,14 @@ const char* SeverityName(Severity s);
 // Parses the names above; false if unknown.
 bool ParseSeverity(std::string_view name, Severity* out);
 
+// One line an alert is made of (correlation alerts): where it is in the
+// archive. The file is <archive.dir>/<SanitizeHost(host)>/<UTC date of
+// received>.log; outputs write it out.
+struct AlertMember {
+  std::string host;
+  TimePoint received;
+};
+
 // Owns all its strings: alerts are rare and outlive the batch they came from.
 struct Alert {
   TimePoint time;      // event time (the message's timestamp, or detection time)
@@ -31,6 +39,8 @@ struct Alert {
   std::string pid;
   std::vector<std::pair<std::string, std::string>> fields;  // extracted values, in order
   std::string message;  // the original line (raw frame), empty for pure detector alerts
+  // Correlation alerts: up to 20 of the lines that made it (empty otherwise).
+  std::vector<AlertMember> members;
 };
 
 // Receives alerts. Implementations say whether they are thread-safe; the

@@ -14,12 +14,20 @@ namespace konseki::matchers {
 
 // The fixed sign vocabulary. A rule whose `sign` is not one of these is a
 // load error: consumers (alert routing, dashboards) key on these names.
+// clang-format off
 inline constexpr std::string_view kSigns[] = {
     "tcpd.refused",   "mail.relay_denied", "crash",          "web.5xx",     "ssh.auth_failure",
     "ssh.login",      "sudo.violation",    "account.change", "cron.change", "kernel.module",
     "system.boot",    "syslog.stopped",    "firewall.drop",  "su.success",  "system.shutdown",
     "ssh.key_change", "log.tamper",        "exec.tmp_path",
+    // Correlation signs (patterns/correlations.yaml; issue #12).
+    "ssh.bruteforce", "ssh.bruteforce_success", "ssh.spray", "ssh.user_enum",
+    "login.system_account", "login.local_source", "account.created_then_used",
+    "session.close_without_open", "login.first_seen", "system.unclean_boot",
+    // Inputs of correlations (patterns/sessions.yaml).
+    "session.open", "session.close",
 };
+// clang-format on
 
 // True if `sign` is in kSigns.
 bool IsKnownSign(std::string_view sign);
@@ -53,6 +61,9 @@ struct Rule {
   std::vector<std::string> extract;
   // Both `match` and `extract` are caseless unless this is set.
   bool case_sensitive = false;
+  // false: an input of correlations only. Its hits are counted, feed the
+  // correlator and show in test-rules, but raise no alert of their own.
+  bool alert = true;
 
   std::vector<RuleExample> examples_match;
   std::vector<RuleExample> examples_no_match;

@@ -10,13 +10,21 @@
 #include <set>
 #include <sstream>
 
+#include "matchers/correlation_loader.h"
+#include "matchers/pack_yaml.h"
+
 namespace konseki::matchers {
 
 bool IsKnownSign(std::string_view sign) {
   return std::find(std::begin(kSigns), std::end(kSigns), sign) != std::end(kSigns);
 }
 
-namespace {
+using pack_yaml::CheckKeys;
+using pack_yaml::KindName;
+using pack_yaml::LineOf;
+using pack_yaml::ReadString;
+using pack_yaml::ReadStringList;
+using pack_yaml::Reporter;
 
 // New signs are welcome (local packs), but a sign inside a namespace of the
 // fixed vocabulary ("ssh.auth_failures") is almost surely a typo of a fixed
@@ -48,96 +56,7 @@ Status CheckSign(const std::string& sign) {
   return Status::Ok();
 }
 
-// yaml-cpp reports 0-based lines; humans and editors count from 1.
-int LineOf(const YAML::Node& node) { return node.Mark().line + 1; }
-
-std::string KindName(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Null:
-      return "null";
-    case YAML::NodeType::Scalar:
-      return "a scalar";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Map:
-      return "a mapping";
-    default:
-      return "undefined";
-  }
-}
-
-// Builds errors of the form "<file>:<line>: <key>: <what>".
-class Reporter {
- public:
-  explicit Reporter(const std::string& path) : path_(path) {}
-
-  Status Error(int line, std::string_view key, std::string_view what) const {
-    std::ostringstream os;
-    os << path_ << ":" << line << ": ";
-    if (!key.empty()) os << key << ": ";
-    os << what;
-    return Status::InvalidArgument(os.str());
-  }
-
- private:
-  const std::string& path_;
-};
-
-Status ReadString(const Reporter& r, const YAML::Node& node, std::string_view key,
-                  std::string* out) {
-  if (!node.IsScalar()) {
-    return r.Error(LineOf(node), key, "expected a string, found " + KindName(node));
-  }
-  *out = node.Scalar();
-  return Status::Ok();
-}
-
-// A string or a list of strings; records each entry's line when asked.
-Status ReadStringList(const Reporter& r, const YAML::Node& node, std::string_view key,
-                      std::vector<std::string>* out, std::vector<int>* lines) {
-  if (node.IsScalar()) {
-    out->push_back(node.Scalar());
-    if (lines) lines->push_back(LineOf(node));
-    return Status::Ok();
-  }
-  if (!node.IsSequence()) {
-    return r.Error(LineOf(node), key,
-                   "expected a string or a list of strings, found " + KindName(node));
-  }
-  for (const YAML::Node& item : node) {
-    if (!item.IsScalar()) {
-      return r.Error(LineOf(item), key, "list entries must be strings, found " + KindName(item));
-    }
-    out->push_back(item.Scalar());
-    if (lines) lines->push_back(LineOf(item));
-  }
-  return Status::Ok();
-}
-
-// Checks that `node` is a mapping whose keys are all in `allowed` and appear
-// once each.
-Status CheckKeys(const Reporter& r, const YAML::Node& node, std::string_view what,
-                 std::initializer_list<std::string_view> allowed) {
-  if (!node.IsMap()) {
-    return r.Error(LineOf(node), what, "expected a mapping, found " + KindName(node));
-  }
-  std::set<std::string> seen;
-  for (auto it = node.begin(); it != node.end(); ++it) {
-    if (!it->first.IsScalar()) return r.Error(LineOf(it->first), what, "keys must be strings");
-    const std::string& key = it->first.Scalar();
-    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-      std::string list;
-      for (std::string_view a : allowed) {
-        if (!list.empty()) list += ", ";
-        list += a;
-      }
-      return r.Error(LineOf(it->first), key,
-                     "unknown key in " + std::string(what) + " (allowed: " + list + ")");
-    }
-    if (!seen.insert(key).second) return r.Error(LineOf(it->first), key, "duplicate key");
-  }
-  return Status::Ok();
-}
+namespace {
 
 Status ReadExample(const Reporter& r, const YAML::Node& node, bool with_fields, RuleExample* ex) {
   ex->source_line = LineOf(node);
@@ -195,7 +114,7 @@ Status ReadExamples(const Reporter& r, const YAML::Node& node, Rule* rule) {
 Status ReadRule(const Reporter& r, const std::string& path, const YAML::Node& node, Rule* rule) {
   Status s = CheckKeys(r, node, "rule",
                        {"id", "sign", "title", "severity", "description", "program", "match",
-                        "extract", "case_sensitive", "examples"});
+                        "extract", "case_sensitive", "alert", "examples"});
   if (!s.ok()) return s;
   rule->file = path;
   rule->line = LineOf(node);
@@ -247,12 +166,15 @@ Status ReadRule(const Reporter& r, const std::string& path, const YAML::Node& no
     }
     rule->case_sensitive = cs.Scalar() == "true";
   }
+  if (const YAML::Node a = node["alert"]) {
+    if (!(s = pack_yaml::ReadBool(r, a, "alert", &rule->alert)).ok()) return s;
+  }
   return ReadExamples(r, node["examples"], rule);
 }
 
 }  // namespace
 
-StatusOr<std::vector<Rule>> LoadRuleText(const std::string& text, const std::string& path) {
+StatusOr<RulePack> LoadPackText(const std::string& text, const std::string& path) {
   Reporter r(path);
   YAML::Node root;
   try {
@@ -260,18 +182,20 @@ StatusOr<std::vector<Rule>> LoadRuleText(const std::string& text, const std::str
   } catch (const YAML::Exception& e) {
     return r.Error(e.mark.line + 1, "", "YAML syntax error: " + e.msg);
   }
-  std::vector<Rule> rules;
+  RulePack pack;
   try {
     if (root.IsNull()) return r.Error(1, "", "empty rule file");
-    Status s = CheckKeys(r, root, "rule file", {"pack", "rules"});
+    Status s = CheckKeys(r, root, "rule file", {"pack", "rules", "correlations", "sets"});
     if (!s.ok()) return s;
     const YAML::Node list = root["rules"];
-    if (!list) return r.Error(LineOf(root), "rules", "missing required key");
-    if (!list.IsSequence()) {
+    if (!list && !root["correlations"] && !root["sets"]) {
+      return r.Error(LineOf(root), "rules", "missing required key (or correlations:)");
+    }
+    if (list && !list.IsSequence()) {
       return r.Error(LineOf(list), "rules", "expected a list of rules, found " + KindName(list));
     }
     std::map<std::string, int> ids;
-    for (const YAML::Node& node : list) {
+    for (const YAML::Node& node : list ? list : YAML::Node(YAML::NodeType::Sequence)) {
       Rule rule;
       s = ReadRule(r, path, node, &rule);
       if (!s.ok()) return s;
@@ -281,25 +205,45 @@ StatusOr<std::vector<Rule>> LoadRuleText(const std::string& text, const std::str
                        "duplicate rule id " + rule.id + " (first defined at line " +
                            std::to_string(it->second) + ")");
       }
-      rules.push_back(std::move(rule));
+      pack.rules.push_back(std::move(rule));
+    }
+    if (const YAML::Node c = root["correlations"]) {
+      s = ReadCorrelations(r, c, &pack.correlations);
+      if (!s.ok()) return s;
+    }
+    if (const YAML::Node c = root["sets"]) {
+      s = ReadSets(r, c, &pack.sets);
+      if (!s.ok()) return s;
     }
   } catch (const YAML::Exception& e) {
     // Conversions above are guarded by type checks; this is a safety net.
     return r.Error(e.mark.line + 1, "", e.msg);
   }
-  return rules;
+  return pack;
 }
 
-StatusOr<std::vector<Rule>> LoadRuleFile(const std::string& path) {
+StatusOr<std::vector<Rule>> LoadRuleText(const std::string& text, const std::string& path) {
+  StatusOr<RulePack> pack = LoadPackText(text, path);
+  if (!pack.ok()) return pack.status();
+  return std::move(pack->rules);
+}
+
+StatusOr<RulePack> LoadPackFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::FromErrno("cannot open rule file " + path, errno);
   std::ostringstream buf;
   buf << in.rdbuf();
   if (in.bad()) return Status::FromErrno("cannot read rule file " + path, errno);
-  return LoadRuleText(buf.str(), path);
+  return LoadPackText(buf.str(), path);
 }
 
-StatusOr<std::vector<Rule>> LoadRuleDir(const std::string& dir) {
+StatusOr<std::vector<Rule>> LoadRuleFile(const std::string& path) {
+  StatusOr<RulePack> pack = LoadPackFile(path);
+  if (!pack.ok()) return pack.status();
+  return std::move(pack->rules);
+}
+
+StatusOr<RulePack> LoadPackDir(const std::string& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
@@ -315,25 +259,34 @@ StatusOr<std::vector<Rule>> LoadRuleDir(const std::string& dir) {
   }
   if (ec) return Status::IoError("cannot list rule directory " + dir + ": " + ec.message());
   std::sort(files.begin(), files.end());
-  std::vector<Rule> all;
-  std::map<std::string, const Rule*> ids;
+  RulePack all;
   for (const std::string& f : files) {
-    StatusOr<std::vector<Rule>> rules = LoadRuleFile(f);
-    if (!rules.ok()) return rules.status();
-    for (Rule& rule : *rules) all.push_back(std::move(rule));
+    StatusOr<RulePack> pack = LoadPackFile(f);
+    if (!pack.ok()) return pack.status();
+    for (Rule& rule : pack->rules) all.rules.push_back(std::move(rule));
+    for (Correlation& c : pack->correlations) all.correlations.push_back(std::move(c));
+    for (ValueSet& v : pack->sets) all.sets.push_back(std::move(v));
   }
-  for (const Rule& rule : all) {
-    auto [it, inserted] = ids.emplace(rule.id, &rule);
+  std::map<std::string, std::pair<std::string, int>> ids;
+  for (const Rule& rule : all.rules) {
+    auto [it, inserted] = ids.emplace(rule.id, std::make_pair(rule.file, rule.line));
     if (!inserted) {
       return Status::InvalidArgument(
           rule.file + ":" + std::to_string(rule.line) + ": id: duplicate rule id " + rule.id +
-          " (first defined at " + it->second->file + ":" + std::to_string(it->second->line) + ")");
+          " (first defined at " + it->second.first + ":" + std::to_string(it->second.second) + ")");
     }
   }
-  if (all.empty()) {
+  if (all.rules.empty()) {
     return Status::NotFound("no rules in " + dir + " (expected *.yaml rule packs)");
   }
+  if (Status s = CheckCorrelations(all); !s.ok()) return s;
   return all;
+}
+
+StatusOr<std::vector<Rule>> LoadRuleDir(const std::string& dir) {
+  StatusOr<RulePack> pack = LoadPackDir(dir);
+  if (!pack.ok()) return pack.status();
+  return std::move(pack->rules);
 }
 
 std::string DefaultRulesDir() {

@@ -13,6 +13,7 @@
 //       match: 'Failed \S+ for '     # string or list of strings (Hyperscan)
 //       extract: '(?P<user>\S+)'     # optional, string or list (RE2)
 //       case_sensitive: false        # optional
+//       alert: false                 # optional: an input of correlations only
 //       examples:
 //         match:                     # at least one
 //           - line: "<full syslog line>"
@@ -21,7 +22,11 @@
 //         no_match:                  # optional
 //           - "<full syslog line>"
 //
-// Errors name the file, the line (1-based) and the key.
+//   correlations: [...]          # optional, see matchers/correlation_loader.h
+//   sets: [...]                  # optional, named value sets for correlations
+//
+// A file holds rules, correlations or both. Errors name the file, the line
+// (1-based) and the key.
 #ifndef KONSEKI_MATCHERS_RULE_LOADER_H_
 #define KONSEKI_MATCHERS_RULE_LOADER_H_
 
@@ -29,9 +34,30 @@
 #include <vector>
 
 #include "common/status.h"
+#include "matchers/correlation.h"
 #include "matchers/rule.h"
 
 namespace konseki::matchers {
+
+// Everything a folder of packs defines.
+struct RulePack {
+  std::vector<Rule> rules;
+  std::vector<Correlation> correlations;
+  std::vector<ValueSet> sets;
+};
+
+// A sign for a rule or a correlation: one of kSigns, or lower-case words
+// joined by dots outside the namespaces of kSigns (a typo of a fixed sign
+// would silently break alert routing).
+Status CheckSign(const std::string& sign);
+
+// Like the Rule functions below, with the correlations and sets as well.
+// LoadPackDir also checks what spans files: unique ids over rules and
+// correlations, every input and set a correlation names exists, no cycle
+// of correlations, no host-scoped correlation fed by a fleet one.
+StatusOr<RulePack> LoadPackText(const std::string& text, const std::string& path);
+StatusOr<RulePack> LoadPackFile(const std::string& path);
+StatusOr<RulePack> LoadPackDir(const std::string& dir);
 
 // Parses one YAML file. Does not compile the expressions (RuleSet::Compile
 // does) but checks every key, type, severity and sign, and that ids are

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 
+#include "matchers/offline_analyzer.h"
 #include "matchers/rule_loader.h"
 #include "matchers/rule_set.h"
 #include "receiver/parse_issue.h"
@@ -20,6 +21,7 @@ namespace {
 // corpus carry no year, so any fixed instant gives reproducible results.
 const TimePoint kExampleReceived = TimePoint(std::chrono::seconds(1'767'225'600));  // 2026-01-01
 
+// The rules of a pack folder, compiled (the correlations are not needed).
 StatusOr<std::shared_ptr<const RuleSet>> LoadAndCompile(const std::string& dir) {
   StatusOr<std::vector<Rule>> rules = LoadRuleDir(dir);
   if (!rules.ok()) return rules.status();
@@ -121,7 +123,7 @@ void AppendJsonFields(const std::vector<std::pair<std::string, std::string>>& fi
   *json += '}';
 }
 
-// One test-rules match as a JSON line.
+// One test-rules match as a JSON line (input-only rules add "alert":false).
 void AppendMatchJson(const std::string& file, uint64_t line_no, const Message& msg,
                      const RuleHit& h, std::string* json) {
   json->clear();
@@ -139,21 +141,22 @@ void AppendMatchJson(const std::string& file, uint64_t line_no, const Message& m
   AppendJsonString(msg.app_name, json);
   *json += ",\"fields\":";
   AppendJsonFields(h.fields, json);
-  *json += "}\n";
+  *json += h.rule->alert ? "}\n" : ",\"alert\":false}\n";
 }
 
 // Counts kept by test-rules for its summary.
 struct TestRulesCounts {
   uint64_t lines_read = 0, lines_skipped = 0, lines_matched = 0, lines_missed = 0;
-  uint64_t total_hits = 0;
+  uint64_t total_hits = 0, total_alerts = 0;
   std::map<const Rule*, uint64_t> per_rule;
+  std::map<std::string, uint64_t> per_correlation;  // alerts per correlation id
 };
 
 void PrintTestRulesSummary(const TestRulesCounts& c, const RuleSet& rules, const std::string& dir,
                            bool missed, std::ostream& summary) {
   summary << "\nLines: " << c.lines_read << " read, " << c.lines_skipped
           << " skipped (empty or #), " << c.lines_matched << " matched, " << c.total_hits
-          << " matches";
+          << " matches, " << c.total_alerts << " correlation alerts";
   if (missed) summary << ", " << c.lines_missed << " missed shown";
   summary << "\nRules (" << rules.rules().size() << " loaded from " << dir << "):\n";
   std::map<std::string, uint64_t> per_sign;
@@ -165,6 +168,8 @@ void PrintTestRulesSummary(const TestRulesCounts& c, const RuleSet& rules, const
   }
   summary << "Signs:\n";
   for (const auto& [sign, n] : per_sign) summary << "  " << n << "\t" << sign << "\n";
+  if (!c.per_correlation.empty()) summary << "Correlations:\n";
+  for (const auto& [id, n] : c.per_correlation) summary << "  " << n << "\t" << id << "\n";
 }
 
 // Opens `file` ("-": standard input); on failure says why (errno text).
@@ -247,10 +252,63 @@ std::string ExplainJson(const Message& msg, const std::vector<RuleHit>& hits) {
   return s;
 }
 
+std::string AlertText(const Alert& a) { return a.sign + " (" + FieldsText(a.fields) + ")"; }
+
+// Runs one case through a fresh analyzer (no state from other cases) and
+// compares the correlation's own alerts with the expected ones, in order.
+int CheckCorrelationCase(const std::shared_ptr<const RuleSet>& set, const RulePack& pack,
+                         const Correlation& c, const CorrelationExample& ex, std::ostream& err) {
+  auto fail = [&](int line, const std::string& what) {
+    err << c.file << ":" << line << ": correlation " << c.id << ": " << what << "\n";
+    return 1;
+  };
+  auto analyzer = OfflineAnalyzer::Create(set, pack, CorrelatorOptions());
+  if (!analyzer.ok()) return fail(ex.source_line, analyzer.status().message());
+  std::vector<RuleHit> hits;
+  std::vector<Alert> alerts, got;
+  for (const std::string& line : ex.lines) {
+    (*analyzer)->Feed(line, ex.sender, &hits, &alerts);
+    for (Alert& a : alerts) {
+      if (a.rule == c.id) got.push_back(std::move(a));
+    }
+  }
+  int failures = 0;
+  for (size_t i = 0; i < std::max(got.size(), ex.alerts.size()); ++i) {
+    if (i >= ex.alerts.size()) {
+      failures += fail(ex.source_line, "unexpected alert " + AlertText(got[i]));
+      continue;
+    }
+    const ExpectedAlert& want = ex.alerts[i];
+    if (i >= got.size()) {
+      failures += fail(want.source_line, "expected alert " + want.sign + " was not raised");
+      continue;
+    }
+    if (got[i].sign != want.sign) {
+      failures += fail(want.source_line, "alert has sign " + got[i].sign + ", want " + want.sign);
+    }
+    for (const auto& [key, value] : want.fields) {
+      auto it = std::find_if(got[i].fields.begin(), got[i].fields.end(),
+                             [&](const auto& f) { return f.first == key; });
+      if (it == got[i].fields.end()) {
+        failures += fail(want.source_line, "field " + key + " missing in " + AlertText(got[i]));
+      } else if (it->second != value) {
+        failures += fail(want.source_line,
+                         "field " + key + " = \"" + it->second + "\", want \"" + value + "\"");
+      }
+    }
+  }
+  return failures;
+}
+
 }  // namespace
 
 int RunCheckRules(const std::string& dir, std::ostream& out, std::ostream& err) {
-  StatusOr<std::shared_ptr<const RuleSet>> set = LoadAndCompile(dir);
+  StatusOr<RulePack> pack = LoadPackDir(dir);
+  if (!pack.ok()) {
+    err << "check-rules: " << pack.status().message() << "\n";
+    return 1;
+  }
+  StatusOr<std::shared_ptr<const RuleSet>> set = RuleSet::Compile(pack->rules);
   if (!set.ok()) {
     err << "check-rules: " << set.status().message() << "\n";
     return 1;
@@ -279,7 +337,9 @@ int RunCheckRules(const std::string& dir, std::ostream& out, std::ostream& err) 
       for (const RuleHit& h : hits) {
         if (h.rule == &rule) {
           own = &h;
-        } else {
+        } else if (h.rule->alert && rule.alert) {
+          // Two alerting rules on one line; input-only rules (alert: false)
+          // may overlap anything.
           fail(ex, "match example also hits rule " + h.rule->id + " (" + h.rule->sign +
                        "): one line must raise one alert");
         }
@@ -308,35 +368,111 @@ int RunCheckRules(const std::string& dir, std::ostream& out, std::ostream& err) 
       }
     }
   }
-  out << "check-rules: " << (*set)->rules().size() << " rules, " << examples << " examples, "
-      << failures << " failure" << (failures == 1 ? "" : "s") << "\n";
+  for (const Correlation& c : pack->correlations) {
+    for (const CorrelationExample& ex : c.examples) {
+      ++examples;
+      failures += CheckCorrelationCase(*set, *pack, c, ex, err);
+    }
+  }
+  out << "check-rules: " << (*set)->rules().size() << " rules, " << pack->correlations.size()
+      << " correlations, " << examples << " examples, " << failures << " failure"
+      << (failures == 1 ? "" : "s") << "\n";
   return failures == 0 ? 0 : 1;
 }
 
+namespace {
+
+// One JSON object for a correlation alert raised at line_no.
+void AppendCorrelationJson(const std::string& file, uint64_t line_no, const Alert& a,
+                           std::string* json) {
+  json->clear();
+  *json += "{\"file\":";
+  AppendJsonString(file, json);
+  *json += ",\"line\":" + std::to_string(line_no) + ",\"rule\":";
+  AppendJsonString(a.rule, json);
+  *json += ",\"sign\":";
+  AppendJsonString(a.sign, json);
+  *json += ",\"severity\":";
+  AppendJsonString(SeverityName(a.severity), json);
+  *json += ",\"host\":";
+  AppendJsonString(a.host, json);
+  *json += ",\"program\":";
+  AppendJsonString(a.program, json);
+  *json += ",\"fields\":";
+  AppendJsonFields(a.fields, json);
+  *json += ",\"correlation\":true}\n";
+}
+
+// The analyzer test-rules runs: the rules of `dir`, and its correlations
+// when asked.
+StatusOr<std::unique_ptr<OfflineAnalyzer>> MakeAnalyzer(const TestRulesOptions& opts,
+                                                        const std::string& dir) {
+  StatusOr<RulePack> pack = LoadPackDir(dir);
+  if (!pack.ok()) return pack.status();
+  StatusOr<std::shared_ptr<const RuleSet>> set = RuleSet::Compile(pack->rules);
+  if (!set.ok()) return set.status();
+  if (!opts.correlate) {
+    pack->correlations.clear();
+    pack->sets.clear();
+  }
+  return OfflineAnalyzer::Create(*set, *pack, opts.correlation, receiver::Parser(opts.parser));
+}
+
+}  // namespace
+
+namespace {
+
+// Prints (unless --summary or --missed) and counts one line's rule hits and
+// the correlation alerts it completed.
+void ReportLine(const TestRulesOptions& opts, const std::string& file, uint64_t line_no,
+                const std::string& line, const Message& msg, const std::vector<RuleHit>& hits,
+                const std::vector<Alert>& alerts, TestRulesCounts* counts, std::ostream& out) {
+  const bool print = !opts.summary && !opts.missed;
+  std::string json;
+  for (const RuleHit& h : hits) {
+    ++counts->total_hits;
+    ++counts->per_rule[h.rule];
+    if (!print) continue;
+    if (opts.json) {
+      AppendMatchJson(file, line_no, msg, h, &json);
+      out << json;
+    } else {
+      out << file << ":" << line_no << ": " << h.rule->id << " [" << h.rule->sign << "] "
+          << FieldsText(h.fields) << (h.rule->alert ? "" : " (input only)") << "\n    " << line
+          << "\n";
+    }
+  }
+  for (const Alert& a : alerts) {
+    ++counts->total_alerts;
+    ++counts->per_correlation[a.rule];
+    if (!print) continue;
+    if (opts.json) {
+      AppendCorrelationJson(file, line_no, a, &json);
+      out << json;
+    } else {
+      out << file << ":" << line_no << ": => " << a.rule << " [" << a.sign << "] "
+          << SeverityName(a.severity) << " host=" << a.host << " " << FieldsText(a.fields) << "\n";
+    }
+  }
+}
+
+}  // namespace
+
 int RunTestRules(const TestRulesOptions& opts, std::ostream& out, std::ostream& err) {
   const std::string dir = opts.rules_dir.empty() ? DefaultRulesDir() : opts.rules_dir;
-  StatusOr<std::shared_ptr<const RuleSet>> set = LoadAndCompile(dir);
-  if (!set.ok()) {
-    err << "test-rules: " << set.status().message() << "\n";
+  auto analyzer = MakeAnalyzer(opts, dir);
+  if (!analyzer.ok()) {
+    err << "test-rules: " << analyzer.status().message() << "\n";
     return 1;
   }
   if (opts.files.empty()) {
     err << "test-rules: no input file (give log files, or - for standard input)\n";
     return 1;
   }
-  StatusOr<std::unique_ptr<RuleSet::Scratch>> scratch = (*set)->NewScratch();
-  if (!scratch.ok()) {
-    err << "test-rules: " << scratch.status().message() << "\n";
-    return 1;
-  }
-  const receiver::Parser parser;
-  const RuleSet& rules = **set;
-  const bool print_matches = !opts.summary && !opts.missed;
   TestRulesCounts counts;
-  Message msg;
   std::vector<RuleHit> hits;
-  std::string line, json, error;
-
+  std::vector<Alert> alerts;
+  std::string line, error;
   for (const std::string& file : opts.files) {
     std::ifstream in;
     std::istream* is = OpenInput(file, &in, &error);
@@ -357,8 +493,8 @@ int RunTestRules(const TestRulesOptions& opts, std::ostream& out, std::ostream& 
         continue;
       }
       ++counts.lines_read;
-      parser.Parse(line, kExampleReceived, &msg);
-      rules.Match(msg, **scratch, &hits);
+      (*analyzer)->Feed(line, opts.sender, &hits, &alerts);
+      const Message& msg = (*analyzer)->message();
       if (hits.empty()) {
         if (opts.missed &&
             (opts.missed_program.empty() || EqualsIgnoreCase(msg.app_name, opts.missed_program))) {
@@ -368,25 +504,15 @@ int RunTestRules(const TestRulesOptions& opts, std::ostream& out, std::ostream& 
         continue;
       }
       ++counts.lines_matched;
-      for (const RuleHit& h : hits) {
-        ++counts.total_hits;
-        ++counts.per_rule[h.rule];
-        if (!print_matches) continue;
-        if (opts.json) {
-          AppendMatchJson(file, line_no, msg, h, &json);
-          out << json;
-        } else {
-          out << file << ":" << line_no << ": " << h.rule->id << " [" << h.rule->sign << "] "
-              << FieldsText(h.fields) << "\n    " << line << "\n";
-        }
-      }
+      ReportLine(opts, file, line_no, line, msg, hits, alerts, &counts, out);
     }
     if (in.is_open() && in.bad()) {
       err << "test-rules: read error in " << file << ": " << std::strerror(errno) << "\n";
       return 1;
     }
   }
-  PrintTestRulesSummary(counts, rules, dir, opts.missed, opts.json || opts.missed ? err : out);
+  PrintTestRulesSummary(counts, (*analyzer)->rules(), dir, opts.missed,
+                        opts.json || opts.missed ? err : out);
   return 0;
 }
 

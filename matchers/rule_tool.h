@@ -10,6 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "matchers/correlator.h"
+#include "receiver/parser.h"
+
 namespace konseki::matchers {
 
 // Loads and compiles every rule of `dir`, then runs each rule's examples:
@@ -41,11 +44,26 @@ struct TestRulesOptions {
   // parsed program (RFC 3164 TAG, RFC 5424 APP-NAME) equals it, ignoring case.
   bool missed = false;
   std::string missed_program{};
+  // Run the packs' correlations too (konseki test-rules does unless
+  // --no-correlations), with these options (from --config). Each
+  // correlation alert is printed after the hits of the line that completed
+  // it; in JSON as {"file","line","rule","sign","severity","fields",
+  // "correlation":true}. Lines are taken as received at their stamp, so the
+  // same files give the same alerts at any reading speed.
+  bool correlate = false;
+  CorrelatorOptions correlation{};
+  // Sender address of every line (--sender): the host's own address for
+  // membership rules.
+  std::string sender{};
+  // Parser settings (the RFC 3164 zone of --config's parser.timezone).
+  receiver::ParserOptions parser{};
 };
 
-// Runs every line of every file through the Parser and the RuleSet, like
-// fail2ban-regex: prints each match and a per-rule summary (hits per rule,
-// lines read, lines skipped), with progress on `err` for large files.
+// Runs every line of every file through the Parser and the RuleSet (and the
+// correlations), like fail2ban-regex: prints each match and a per-rule
+// summary (hits per rule and correlation, lines read, lines skipped), with
+// progress on `err` for large files. Input-only rules' hits are printed too
+// (JSON: "alert":false).
 // Returns 0 on success (matches or not), 1 on a rule or file error.
 int RunTestRules(const TestRulesOptions& opts, std::ostream& out, std::ostream& err);
 

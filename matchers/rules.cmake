@@ -1,13 +1,21 @@
 # konseki_rules: rule packs (YAML) -> one Hyperscan database + RE2 extraction,
-# and the check-rules / test-rules tools the app's main calls.
+# the correlation engine over rule hits, and the check-rules / test-rules
+# tools the app's main calls.
 add_library(konseki_rules
   ${CMAKE_CURRENT_LIST_DIR}/rule_loader.cc
   ${CMAKE_CURRENT_LIST_DIR}/rule_set.cc
   ${CMAKE_CURRENT_LIST_DIR}/rule_tool.cc
+  ${CMAKE_CURRENT_LIST_DIR}/pack_yaml.cc
+  ${CMAKE_CURRENT_LIST_DIR}/correlation_loader.cc
+  ${CMAKE_CURRENT_LIST_DIR}/correlation_keys.cc
+  ${CMAKE_CURRENT_LIST_DIR}/correlator.cc
+  ${CMAKE_CURRENT_LIST_DIR}/correlator_kinds.cc
+  ${CMAKE_CURRENT_LIST_DIR}/correlator_state.cc
+  ${CMAKE_CURRENT_LIST_DIR}/offline_analyzer.cc
 )
 target_link_libraries(konseki_rules
   PUBLIC konseki_common konseki_parse
-  PRIVATE PkgConfig::HS PkgConfig::RE2 yaml-cpp)
+  PRIVATE konseki_net PkgConfig::HS PkgConfig::RE2 yaml-cpp)
 # DefaultRulesDir() falls back to the source tree's packs (dev and test runs).
 target_compile_definitions(konseki_rules PRIVATE
   KONSEKI_PATTERNS_SOURCE_DIR="${CMAKE_SOURCE_DIR}/patterns")

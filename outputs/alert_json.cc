@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "common/utf8.h"
+#include "outputs/host_path.h"
 
 namespace konseki::outputs {
 namespace {
@@ -104,6 +105,20 @@ std::string AlertToJson(const Alert& a) {
   }
   Add(obj.get(), "fields", std::move(fields), &scratch);
   Add(obj.get(), "message", String(a.message, &scratch), &scratch);
+  if (!a.members.empty()) {
+    // Where each line of a correlation alert is in the archive.
+    JsonPtr members(fjson_object_new_array());
+    for (const AlertMember& m : a.members) {
+      JsonPtr member(fjson_object_new_object());
+      Add(member.get(), "host", String(m.host, &scratch), &scratch);
+      Add(member.get(), "file",
+          String(SanitizedHost(m.host) + "/" + FormatUtcDate(m.received) + ".log", &scratch),
+          &scratch);
+      Add(member.get(), "received", String(FormatRfc3339Micros(m.received), &scratch), &scratch);
+      fjson_object_array_add(members.get(), member.release());
+    }
+    Add(obj.get(), "members", std::move(members), &scratch);
+  }
   // The returned text is owned by obj.
   return std::string(fjson_object_to_json_string_ext(obj.get(), FJSON_TO_STRING_PLAIN));
 }

@@ -13,7 +13,10 @@ namespace konseki::outputs {
 // A single-line JSON object without trailing newline and without spaces:
 //   {"time":"2026-11-23T08:08:42.123456Z","received":"...","host":"...",
 //    "sender":"...","rule":"...","sign":"...","severity":"high","title":"...",
-//    "program":"...","pid":4242,"fields":{"user":"root","port":22,...},"message":"..."}
+//    "program":"...","pid":4242,"fields":{"user":"root","port":22,...},"message":"...",
+//    "members":[{"host":"web1","file":"web1/2026-11-23.log","received":"..."},...]}
+// members (correlation alerts only, absent otherwise) locate each line of the
+// alert in the archive: <archive.dir>/<file>, at <received>.
 // Times are RFC 3339 UTC with microseconds. Every field is always present
 // (empty strings when unknown). Values that are JSON numbers as written
 // ("22", "-1", "301.5", not "0022") and "true"/"false" are JSON numbers and

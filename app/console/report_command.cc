@@ -33,6 +33,11 @@ std::string Fields(const AlertRecord& a) {
   return s;
 }
 
+// Correlations whose inputs are failures from one source.
+bool IsFailureBurst(const std::string& sign) {
+  return sign == "ssh.bruteforce" || sign == "ssh.user_enum";
+}
+
 bool IsFailure(const std::string& sign) {
   for (const char* w : {"fail", "refused", "denied", "violation", "invalid"}) {
     if (sign.find(w) != std::string::npos) return true;
@@ -72,6 +77,29 @@ void HostsSection(const ConsoleEnv& env, std::ostream& o, double since) {
     << (from_files ? " (konseki is not running: as last saved)" : "") << "\n";
 }
 
+// Where a correlation alert's lines are: "lines: 8 in web1/2026-11-23.log
+// (10:00:00 .. 10:01:52)" per archive file, receive times local.
+void MembersLine(std::ostream& o, const JsonValue& members) {
+  std::map<std::string, std::pair<size_t, std::pair<double, double>>> files;
+  std::vector<std::string> order;
+  for (size_t i = 0; i < members.size(); ++i) {
+    JsonValue m = members.At(i);
+    const std::string file = m.Str("file");
+    auto t = ParseRfc3339(m.Str("received"));
+    const double secs = t.ok() ? *t : 0;
+    auto [it, fresh] = files.try_emplace(file, 0, std::make_pair(secs, secs));
+    if (fresh) order.push_back(file);
+    ++it->second.first;
+    it->second.second.first = std::min(it->second.second.first, secs);
+    it->second.second.second = std::max(it->second.second.second, secs);
+  }
+  for (const std::string& file : order) {
+    const auto& [n, range] = files[file];
+    o << "    lines: " << n << " in " << file << " (" << FormatLocalTime(range.first) << " .. "
+      << FormatLocalTime(range.second) << ")\n";
+  }
+}
+
 void AlertsSections(std::ostream& o, const std::vector<AlertRecord>& alerts) {
   std::map<std::string, size_t> by_sign, by_host, sources;
   std::map<std::string, Severity> sign_sev;
@@ -85,7 +113,12 @@ void AlertsSections(std::ostream& o, const std::vector<AlertRecord>& alerts) {
     if (a.sign == "cron.change" || a.sign == "kernel.module") changes.push_back(&a);
     if (a.json.Get("members").size() > 0) correlations.push_back(&a);
     JsonValue f = a.json.Get("fields");
-    if (IsFailure(a.sign) && f.Has("src_ip")) ++sources[f.Str("src_ip")];
+    if (f.Has("src_ip")) {
+      // A failure line counts once; a brute-force or enumeration alert (the
+      // failures are their inputs, not alerts) counts the failures it saw.
+      if (IsFailure(a.sign)) ++sources[f.Str("src_ip")];
+      if (IsFailureBurst(a.sign)) sources[f.Str("src_ip")] += std::max<int64_t>(1, f.Int("count"));
+    }
   }
   o << "\nAlerts: " << alerts.size() << "\n";
   if (!alerts.empty()) {
@@ -119,6 +152,7 @@ void AlertsSections(std::ostream& o, const std::vector<AlertRecord>& alerts) {
     o << "  " << FormatLocalTime(a->time) << "  " << SeverityName(a->severity) << "  " << a->sign
       << "  " << a->host << "  " << a->title << "\n    " << Fields(*a) << "\n    "
       << a->json.Str("message") << "\n";
+    MembersLine(o, a->json.Get("members"));
   }
   if (correlations.empty()) o << "  none\n";
   o << "\nTop sources of failures\n";

@@ -247,6 +247,53 @@ TEST(ConfigTest, KeyLinesLocateStartUpErrors) {
   EXPECT_EQ(c->Where("alerts.file"), "k.yaml: key 'alerts.file'");
 }
 
+TEST(ConfigTest, CorrelationKeysFillTheEngineOptions) {
+  auto c = ParseConfig(
+      "listen: [udp://127.0.0.1:1]\n"
+      "correlation:\n"
+      "  learning_days: 2\n"
+      "  session_min_observed_secs: 60\n"
+      "  system_accounts: [svc-app]\n"
+      "  host_addresses: {web1: [192.0.2.10, '2001:db8::10']}\n"
+      "  max_keys: 5000\n"
+      "  max_keys_per_rule: 100\n"
+      "  overrides: {ssh.bruteforce.host: {window_secs: 300, count: 10}}\n",
+      "c.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const matchers::CorrelatorOptions& o = c->correlation.options;
+  EXPECT_EQ(o.learning_secs, 2 * 86400);
+  EXPECT_EQ(o.session_min_observed_secs, 60);
+  EXPECT_EQ(o.system_accounts, std::vector<std::string>{"svc-app"});
+  ASSERT_EQ(o.host_addresses.count("web1"), 1u);
+  EXPECT_EQ(o.host_addresses.at("web1").size(), 2u);
+  EXPECT_EQ(o.max_keys, 5000u);
+  EXPECT_EQ(o.max_keys_per_rule, 100u);
+  ASSERT_EQ(o.overrides.count("ssh.bruteforce.host"), 1u);
+  EXPECT_EQ(o.overrides.at("ssh.bruteforce.host").window_secs, 300);
+  EXPECT_EQ(o.overrides.at("ssh.bruteforce.host").count, 10);
+  EXPECT_EQ(o.overrides.at("ssh.bruteforce.host").quiet_secs, -1);
+  // Defaults come from the engine itself.
+  auto d = ParseConfig("listen: [udp://127.0.0.1:1]\n", "d.yaml");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->correlation.options.learning_secs, 14 * 86400);
+  EXPECT_TRUE(d->correlation.enabled);
+}
+
+TEST(ConfigTest, BadCorrelationValuesNameTheKey) {
+  for (const char* yaml : {
+           "listen: [udp://127.0.0.1:1]\ncorrelation: {learning_days: forever}\n",
+           "listen: [udp://127.0.0.1:1]\ncorrelation: {host_addresses: {web1: [not-an-ip]}}\n",
+           "listen: [udp://127.0.0.1:1]\ncorrelation: {overrides: {x: {count: 0}}}\n",
+           "listen: [udp://127.0.0.1:1]\ncorrelation: {overrides: {x: {windo_secs: 1}}}\n",
+           "listen: [udp://127.0.0.1:1]\ncorrelation: {max_key: 1}\n",
+       }) {
+    auto c = ParseConfig(yaml, "bad.yaml");
+    ASSERT_FALSE(c.ok()) << yaml;
+    EXPECT_THAT(c.status().message(), HasSubstr("bad.yaml:2")) << yaml;
+    EXPECT_THAT(c.status().message(), HasSubstr("correlation")) << yaml;
+  }
+}
+
 TEST(ConfigTest, MissingFileIsAClearError) {
   auto c = LoadConfigFile("/nonexistent/konseki.yaml");
   ASSERT_FALSE(c.ok());

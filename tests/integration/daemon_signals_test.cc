@@ -75,10 +75,12 @@ TEST(DaemonSignalsIntegrationTest, NotifiesSystemdAndExportsSeriesFromTheStart) 
   EXPECT_THAT(notify.Drain(), HasSubstr("READY=1"));
 
   const std::string m = FetchMetrics(k.MetricsPort());
-  // A rule that never matched and its sign: present, at 0.
+  // A rule that never matched, and the signs that can alert: present, at 0.
+  // An input-only rule's sign (ssh.auth_failure) raises no alert: no series.
   EXPECT_THAT(m, HasSubstr("konseki_rule_matches_total{rule=\"sshd.failed_auth\"} 0"));
-  EXPECT_THAT(m,
-              HasSubstr("konseki_alerts_total{severity=\"medium\",sign=\"ssh.auth_failure\"} 0"));
+  EXPECT_THAT(m, HasSubstr("konseki_alerts_total{severity=\"low\",sign=\"su.success\"} 0"));
+  EXPECT_THAT(m, HasSubstr("konseki_alerts_total{severity=\"medium\",sign=\"ssh.bruteforce\"} 0"));
+  EXPECT_THAT(m, ::testing::Not(HasSubstr("sign=\"ssh.auth_failure\"")));
   EXPECT_GT(SumMetric(m, "process_resident_memory_bytes"), 1e6);
   EXPECT_GT(SumMetric(m, "process_open_fds"), 3);
   EXPECT_GT(SumMetric(m, "process_start_time_seconds"), 1.7e9);

@@ -147,7 +147,12 @@ class DiskFullTest : public ::testing::Test {
            ", stdout: false}\n"
            "metrics: {listen: '127.0.0.1:0'}\nworkers: 1\n"
            "queue: {max_bytes_per_worker: 1048576}\nheartbeat: {enabled: false" +
-           (state_dir.empty() ? "" : ", state_dir: " + state_dir) + "}\n";
+           (state_dir.empty() ? "" : ", state_dir: " + state_dir) +
+           "}\n"
+           // The correlation state has its own folder, so that a state_dir
+           // that cannot exist fails only the spool (what these tests watch).
+           "correlation: {state_dir: " +
+           dir_.File("correlation") + "}\n";
   }
   // Waits until konseki has stopped reading TCP (blocked): the count of
   // TCP messages read stays the same over several flush retries.

@@ -105,3 +105,8 @@ konseki_add_test(daemon_signals_integration_test
   LIBS konseki_test_process
   LABELS integration)
 add_dependencies(daemon_signals_integration_test konseki)
+konseki_add_test(correlation_integration_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/correlation_test.cc
+  LIBS konseki_test_process
+  LABELS integration)
+add_dependencies(correlation_integration_test konseki)

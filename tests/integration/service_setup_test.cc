@@ -83,10 +83,10 @@ TEST(ServiceSetupTest, RootWithUserUnderUnitCapabilitiesArchivesEverything) {
   for (int i = 0; i < 99; ++i) {
     lines += "<38>Dec  1 12:00:00 svc-host app: seq=" + std::to_string(i) + "\n";
   }
-  // One line that raises an alert (sshd brute force rule), so the alerts
-  // file is written.
+  // One line that raises an alert (an SSH login), so the alerts file is
+  // written.
   lines +=
-      "<38>Dec  1 12:00:00 svc-host sshd[7]: Failed password for root from 192.0.2.1 "
+      "<38>Dec  1 12:00:00 svc-host sshd[7]: Accepted password for root from 192.0.2.1 "
       "port 56502 ssh2\n";
   ASSERT_TRUE(SendAll(fd, lines));
   close(fd);

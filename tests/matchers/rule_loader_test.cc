@@ -171,12 +171,14 @@ TEST(DefaultRulesDirTest, EnvironmentWinsThenSourceTree) {
 }
 
 TEST(ShippedPacksTest, LoadAndCoverEverySign) {
-  StatusOr<std::vector<Rule>> rules = LoadRuleDir(std::string(KONSEKI_SOURCE_DIR) + "/patterns");
-  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  StatusOr<RulePack> pack = LoadPackDir(std::string(KONSEKI_SOURCE_DIR) + "/patterns");
+  ASSERT_TRUE(pack.ok()) << pack.status().ToString();
   for (std::string_view sign : kSigns) {
-    const bool covered =
-        std::any_of(rules->begin(), rules->end(), [&](const Rule& r) { return r.sign == sign; });
-    EXPECT_TRUE(covered) << "no rule raises " << sign;
+    const bool covered = std::any_of(pack->rules.begin(), pack->rules.end(),
+                                     [&](const Rule& r) { return r.sign == sign; }) ||
+                         std::any_of(pack->correlations.begin(), pack->correlations.end(),
+                                     [&](const Correlation& c) { return c.sign == sign; });
+    EXPECT_TRUE(covered) << "no rule or correlation raises " << sign;
   }
 }
 

@@ -129,6 +129,7 @@ TEST(RunTestRulesTest, PrintsMatchesAndSummary) {
   EXPECT_THAT(out.str(), HasSubstr("  1\tsshd.accepted [ssh.login]"));
 }
 
+// (sshd.invalid_user is an input of correlations only: "alert":false.)
 TEST(RunTestRulesTest, JsonModeWritesOneEscapedObjectPerMatch) {
   TempDir dir;
   const std::string log = dir.Write(
@@ -149,13 +150,13 @@ TEST(RunTestRulesTest, JsonModeWritesOneEscapedObjectPerMatch) {
                 "\",\"line\":1,\"rule\":\"sshd.invalid_user\",\"sign\":\"ssh.auth_failure\","
                 "\"severity\":\"medium\",\"host\":\"bar\",\"program\":\"sshd\","
                 "\"fields\":{\"user\":\"we\\\"ird\\\\\\u0001\\ufffd\","
-                "\"src_ip\":\"192.0.2.9\",\"port\":\"7\"}}\n"
+                "\"src_ip\":\"192.0.2.9\",\"port\":\"7\"},\"alert\":false}\n"
                 "{\"file\":\"" +
                 escaped_file +
                 "\",\"line\":3,\"rule\":\"sshd.invalid_user\",\"sign\":\"ssh.auth_failure\","
                 "\"severity\":\"medium\",\"host\":\"bar\",\"program\":\"sshd\","
                 "\"fields\":{\"user\":\"caf\xc3\xa9\","
-                "\"src_ip\":\"192.0.2.10\"}}\n");
+                "\"src_ip\":\"192.0.2.10\"},\"alert\":false}\n");
   EXPECT_THAT(err.str(), HasSubstr("Lines: 3 read"));
 }
 

@@ -7,3 +7,8 @@ konseki_add_test(rules_test
     ${CMAKE_CURRENT_LIST_DIR}/rule_corpus_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/rule_sign_eval_test.cc
   LIBS konseki_rules konseki_parse konseki_common)
+konseki_add_test(correlator_test
+  SOURCES
+    ${CMAKE_CURRENT_LIST_DIR}/correlator_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/correlation_loader_test.cc
+  LIBS konseki_rules konseki_parse konseki_common)

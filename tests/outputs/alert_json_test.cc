@@ -89,6 +89,24 @@ TEST(AlertJsonTest, AllFieldsRoundTrip) {
   EXPECT_EQ(Get(fields, "src_ip"), "198.51.100.9");
 }
 
+TEST(AlertJsonTest, MembersLocateEachLineInTheArchiveOnlyWhenPresent) {
+  Alert a = Sample();
+  EXPECT_EQ(AlertToJson(a).find("members"), std::string::npos);
+  a.members = {{"web01", TimePoint(std::chrono::seconds(1'700'000'000))},
+               {"Db/1", TimePoint(std::chrono::seconds(1'700'086'400))}};
+  Json j = Parse(AlertToJson(a));
+  ASSERT_TRUE(j);
+  fjson_object* members = nullptr;
+  ASSERT_TRUE(fjson_object_object_get_ex(j.get(), "members", &members));
+  ASSERT_EQ(fjson_object_array_length(members), 2u);
+  fjson_object* first = fjson_object_array_get_idx(members, 0);
+  EXPECT_EQ(Get(first, "host"), "web01");
+  EXPECT_EQ(Get(first, "file"), "web01/2023-11-14.log");
+  EXPECT_EQ(Get(first, "received"), "2023-11-14T22:13:20.000000Z");
+  // The folder is the archive's sanitized host name.
+  EXPECT_EQ(Get(fjson_object_array_get_idx(members, 1), "file"), "db%2f1/2023-11-15.log");
+}
+
 TEST(AlertJsonTest, RepeatedFieldNameKeepsTheLastValue) {
   Alert a = Sample();
   a.fields = {{"user", "first"}, {"port", "22"}, {"user", "second"}};

@@ -1,0 +1,134 @@
+#include "app/fleet_correlator.h"
+
+#include "common/log.h"
+
+namespace konseki::app {
+
+FleetHit FleetHit::From(const matchers::HitEvent& e) {
+  FleetHit h;
+  h.input_id = std::string(e.input_id);
+  h.sign = std::string(e.sign);
+  if (e.fields != nullptr) h.fields = *e.fields;
+  h.host = std::string(e.host);
+  h.sender = std::string(e.sender);
+  h.program = std::string(e.program);
+  h.pid = std::string(e.pid);
+  h.raw = std::string(e.raw);
+  h.event_time = e.event_time;
+  h.received = e.received;
+  h.message_seq = e.message_seq;
+  return h;
+}
+
+FleetCorrelator::FleetCorrelator(const matchers::CorrelatorOptions& options, size_t max_queued,
+                                 const RuleSlot& rules, AlertSink& sink, MetricsRegistry& metrics,
+                                 const Clock& clock)
+    : options_(options),
+      max_queued_(max_queued),
+      rules_(rules),
+      sink_(sink),
+      metrics_(metrics),
+      clock_(clock) {
+  options_.run_host = false;
+  options_.run_fleet = true;
+  options_.name = "fleet";
+  dropped_ = metrics.GetCounter("konseki_correlation_fleet_dropped_total",
+                                "Hits for fleet correlations dropped because the fleet "
+                                "thread's queue was full.");
+}
+
+FleetCorrelator::~FleetCorrelator() { Stop(); }
+
+Status FleetCorrelator::Init() {
+  auto pack = rules_.correlations();
+  generation_ = rules_.generation();
+  if (!pack) return Status::Ok();
+  auto c = matchers::Correlator::Create(*pack, options_, metrics_);
+  if (!c.ok()) return c.status();
+  if (Status s = (*c)->LoadState(); !s.ok()) {
+    return Status(s.code(), "correlation state: " + s.message() +
+                                " (move the file away to start with no state)");
+  }
+  correlator_ = std::move(c).value();
+  return Status::Ok();
+}
+
+void FleetCorrelator::Start() {
+  if (thread_.joinable()) return;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void FleetCorrelator::Stop() {
+  if (!thread_.joinable()) return;
+  stop_.store(true, std::memory_order_release);
+  thread_.join();
+}
+
+bool FleetCorrelator::Push(FleetHit&& hit) {
+  if (queue_.size_approx() >= max_queued_) {
+    dropped_->Inc();
+    return false;
+  }
+  queue_.enqueue(std::move(hit));
+  return true;
+}
+
+void FleetCorrelator::Refresh() {
+  const uint64_t gen = rules_.generation();
+  if (gen == generation_) return;
+  generation_ = gen;
+  auto pack = rules_.correlations();
+  if (!pack) {
+    correlator_.reset();
+    return;
+  }
+  auto c = matchers::Correlator::Create(*pack, options_, metrics_);
+  if (!c.ok()) {
+    // The loader checked the packs; keep the previous correlations anyway.
+    Log(LogLevel::kError, "fleet correlations: %s", c.status().ToString().c_str());
+    return;
+  }
+  if (correlator_) (*c)->TakeStateFrom(*correlator_);
+  correlator_ = std::move(c).value();
+}
+
+void FleetCorrelator::Handle(FleetHit& h) {
+  if (!correlator_) return;
+  matchers::HitEvent e;
+  e.input_id = h.input_id;
+  e.sign = h.sign;
+  e.fields = &h.fields;
+  e.host = h.host;
+  e.sender = h.sender;
+  e.program = h.program;
+  e.pid = h.pid;
+  e.raw = h.raw;
+  e.event_time = h.event_time;
+  e.received = h.received;
+  e.message_seq = h.message_seq;
+  // The fleet thread sees hits only: hosts are watched from their hits.
+  correlator_->ObserveHost(e.host, e.sender, e.received);
+  alerts_.clear();
+  correlator_->Process(e, &alerts_);
+  for (const Alert& a : alerts_) sink_.Emit(a);
+}
+
+void FleetCorrelator::Run() {
+  constexpr size_t kBulk = 256;
+  std::vector<FleetHit> batch(kBulk);
+  for (;;) {
+    Refresh();
+    const size_t n =
+        queue_.wait_dequeue_bulk_timed(batch.begin(), kBulk, std::chrono::milliseconds(200));
+    for (size_t i = 0; i < n; ++i) Handle(batch[i]);
+    if (correlator_) correlator_->Tick(clock_.Now());
+    if (n == 0 && stop_.load(std::memory_order_acquire) && queue_.size_approx() == 0) break;
+  }
+  if (correlator_) {
+    if (Status s = correlator_->SaveState(); !s.ok()) {
+      Log(LogLevel::kError, "fleet correlations: %s", s.ToString().c_str());
+    }
+  }
+}
+
+}  // namespace konseki::app

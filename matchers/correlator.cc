@@ -1,0 +1,541 @@
+#include "matchers/correlator.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "common/host_shard.h"
+#include "common/log.h"
+#include "matchers/correlator_impl.h"
+
+namespace konseki::matchers {
+
+uint64_t Fnv64(std::string_view s, uint64_t h) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+std::string AsciiLower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+  }
+  return out;
+}
+
+namespace {
+
+constexpr char kSep = '\x1f';
+constexpr int kMaxDepth = 16;  // the loader refuses cycles; this is a backstop
+
+std::unique_ptr<RE2> CompileCondition(const FieldCondition& f) {
+  RE2::Options o;
+  o.set_case_sensitive(false);
+  o.set_log_errors(false);
+  return std::make_unique<RE2>(f.pattern, o);
+}
+
+// Everything that changes a correlation's meaning: its state survives a
+// reload or restart only when this is equal.
+uint64_t Fingerprint(const Correlation& c) {
+  std::string s = std::string(CorrelationKindName(c.kind)) + "|" +
+                  (c.scope == KeyScope::kHost ? "h" : "f") + "|";
+  auto add = [&](std::string_view x) {
+    s += x;
+    s += kSep;
+  };
+  for (const InputRef& i : c.on) add(i.id + "/" + i.sign);
+  s += '|';
+  for (const InputRef& i : c.after) add(i.id + "/" + i.sign);
+  s += '|';
+  for (const std::string& k : c.key) add(k);
+  for (const FieldRef& f : c.first_values) add(f.name + "|" + f.transform);
+  add(c.field);
+  add(std::to_string(c.window_secs));
+  add(std::to_string(c.count));
+  add(std::to_string(c.quiet_secs));
+  return Fnv64(s);
+}
+
+const std::string* FindField(const Fields* fields, std::string_view name) {
+  if (fields == nullptr) return nullptr;
+  for (const auto& [k, v] : *fields) {
+    if (k == name) return &v;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+// A hit's value of `name`: an extracted field, else one of the pseudo-fields
+// host, sender, program, pid.
+std::string_view FieldValue(const HitEvent& hit, std::string_view name) {
+  if (const std::string* v = FindField(hit.fields, name)) return *v;
+  if (name == "host") return hit.host;
+  if (name == "sender") return hit.sender;
+  if (name == "program") return hit.program;
+  if (name == "pid") return hit.pid;
+  return {};
+}
+
+HitEvent MakeHitEvent(const Message& msg, const RuleHit& hit, uint64_t message_seq) {
+  HitEvent e;
+  e.input_id = hit.rule->id;
+  e.sign = hit.rule->sign;
+  e.fields = &hit.fields;
+  e.host = msg.host();
+  e.sender = msg.sender;
+  e.program = msg.app_name;
+  e.pid = msg.procid;
+  e.raw = msg.raw;
+  e.event_time = msg.has_timestamp ? msg.timestamp : msg.received;
+  e.received = msg.received;
+  e.message_seq = message_seq;
+  return e;
+}
+
+Status Correlator::Impl::CompileOne(const Correlation& def, const RulePack& pack) {
+  auto c = std::make_unique<CompiledCorrelation>();
+  c->def = def;
+  if (auto it = options.overrides.find(def.id); it != options.overrides.end()) {
+    const CorrelationOverride& o = it->second;
+    if (o.window_secs >= 0) c->def.window_secs = o.window_secs;
+    if (o.count >= 1) c->def.count = static_cast<uint32_t>(o.count);
+    if (o.quiet_secs >= 0) c->def.quiet_secs = o.quiet_secs;
+    if (o.min_observed_secs >= 0) c->def.min_observed_secs = o.min_observed_secs;
+    if (o.learning_secs >= 0) c->def.learning_secs = o.learning_secs;
+  }
+  const Correlation& d = c->def;
+  for (const FieldCondition& f : d.where) c->where.push_back(CompileCondition(f));
+  for (const FieldCondition& f : d.unless) c->unless.push_back(CompileCondition(f));
+  if (!d.cidrs.empty()) {
+    auto cidrs = receiver::SenderAllowlist::Parse(d.cidrs);
+    if (!cidrs.ok())
+      return Status::InvalidArgument("correlation " + d.id + ": " + cidrs.status().message());
+    c->cidrs = *cidrs;
+    c->has_cidrs = true;
+  }
+  for (const std::string& v : d.values) c->values.insert(AsciiLower(v));
+  if (!d.set.empty()) {
+    for (size_t i = 0; i < pack.sets.size(); ++i) {
+      if (pack.sets[i].id == d.set) c->set = static_cast<int>(i);
+    }
+    if (c->set < 0) return Status::InvalidArgument("correlation " + d.id + ": no set " + d.set);
+  }
+  c->window_ns = SecsToNs(d.window_secs);
+  c->quiet_ns = SecsToNs(d.quiet_secs > 0 ? d.quiet_secs : d.window_secs);
+  c->min_observed_ns =
+      SecsToNs(d.min_observed_secs >= 0 ? d.min_observed_secs : options.session_min_observed_secs);
+  c->learning_ns = SecsToNs(d.learning_secs >= 0 ? d.learning_secs : options.learning_secs);
+  c->max_keys = d.max_keys > 0 ? d.max_keys : options.max_keys_per_rule;
+  c->fingerprint = Fingerprint(d);
+  c->evictions = metrics.GetCounter("konseki_correlation_evictions_total",
+                                    "Correlation keys dropped to stay within the key caps "
+                                    "(least recently used first).",
+                                    {{"rule", d.id}});
+  c->alerts = metrics.GetCounter("konseki_correlation_alerts_total",
+                                 "Alerts raised by correlations.", {{"rule", d.id}});
+  const uint32_t index = static_cast<uint32_t>(corrs.size());
+  for (int role = 0; role < 2; ++role) {
+    for (const InputRef& in : role == kOn ? d.on : d.after) {
+      Sub sub{index, static_cast<Role>(role)};
+      if (in.sign.empty()) {
+        by_id[in.id].push_back(sub);
+      } else {
+        by_sign[in.sign].push_back(sub);
+      }
+    }
+  }
+  corrs.push_back(std::move(c));
+  return Status::Ok();
+}
+
+Status Correlator::Impl::Compile(const RulePack& pack) {
+  for (size_t i = 0; i < pack.sets.size(); ++i) {
+    CompiledSet s;
+    s.def = pack.sets[i];
+    for (const std::string& v : s.def.values) s.values.insert(AsciiLower(v));
+    if (s.def.id == "system_accounts") {
+      for (const std::string& v : options.system_accounts) s.values.insert(AsciiLower(v));
+    }
+    for (size_t l = 0; l < s.def.learn.size(); ++l) {
+      CompiledLearner cl;
+      cl.def = s.def.learn[l];
+      for (const FieldCondition& f : cl.def.where) cl.where.push_back(CompileCondition(f));
+      for (const InputRef& in : cl.def.on) {
+        LearnSub sub{static_cast<uint32_t>(i), static_cast<uint32_t>(l)};
+        (in.sign.empty() ? learn_by_id[in.id] : learn_by_sign[in.sign]).push_back(sub);
+      }
+      s.learners.push_back(std::move(cl));
+    }
+    sets.push_back(std::move(s));
+  }
+  for (const Correlation& def : pack.correlations) {
+    const bool fleet = def.scope == KeyScope::kFleet;
+    if (fleet ? !options.run_fleet : !options.run_host) continue;
+    if (Status s = CompileOne(def, pack); !s.ok()) return s;
+  }
+  for (const auto& [host, addrs] : options.host_addresses) {
+    auto& list = configured_addresses[AsciiLower(host)];
+    for (const std::string& a : addrs) {
+      auto parsed = receiver::SenderAddress::Parse(a);
+      if (!parsed) {
+        return Status::InvalidArgument("correlation.host_addresses." + host + ": \"" + a +
+                                       "\" is not an IPv4 or IPv6 address");
+      }
+      list.push_back(*parsed);
+    }
+  }
+  hits = metrics.GetCounter("konseki_correlation_hits_total",
+                            "Rule hits and correlation alerts fed to correlations.");
+  clamped_future = metrics.GetCounter(
+      "konseki_correlation_clamped_total",
+      "Hits whose stamp was too far from their receive time (the receive time was used).",
+      {{"reason", "future"}});
+  clamped_past = metrics.GetCounter(
+      "konseki_correlation_clamped_total",
+      "Hits whose stamp was too far from their receive time (the receive time was used).",
+      {{"reason", "past"}});
+  host_evictions = metrics.GetCounter("konseki_correlation_evictions_total",
+                                      "Correlation keys dropped to stay within the key caps "
+                                      "(least recently used first).",
+                                      {{"rule", "hosts"}});
+  keys_gauge = metrics.GetGauge("konseki_correlation_keys", "Live correlation keys.",
+                                {{"correlator", options.name}});
+  return Status::Ok();
+}
+
+StatusOr<std::unique_ptr<Correlator>> Correlator::Create(const RulePack& pack,
+                                                         const CorrelatorOptions& options,
+                                                         MetricsRegistry& metrics) {
+  auto impl = std::make_unique<Impl>(options, metrics);
+  if (Status s = impl->Compile(pack); !s.ok()) return s;
+  return std::unique_ptr<Correlator>(new Correlator(std::move(impl)));
+}
+
+Correlator::Correlator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Correlator::~Correlator() = default;
+
+InputFilter::InputFilter(const RulePack& pack, KeyScope scope) {
+  auto add = [&](const std::vector<InputRef>& ins) {
+    for (const InputRef& in : ins)
+      (in.sign.empty() ? ids_ : signs_).insert(in.sign.empty() ? in.id : in.sign);
+  };
+  for (const Correlation& c : pack.correlations) {
+    if (c.scope != scope) continue;
+    add(c.on);
+    add(c.after);
+    for (const ValueSet& set : pack.sets) {
+      if (set.id != c.set) continue;
+      for (const SetLearner& l : set.learn) add(l.on);
+    }
+  }
+}
+
+bool InputFilter::Wants(std::string_view input_id, std::string_view sign) const {
+  return ids_.find(input_id) != ids_.end() || signs_.find(sign) != signs_.end();
+}
+
+bool Correlator::Wants(std::string_view input_id, std::string_view sign) const {
+  const Impl& m = *impl_;
+  return m.by_id.find(input_id) != m.by_id.end() || m.by_sign.find(sign) != m.by_sign.end() ||
+         m.learn_by_id.find(input_id) != m.learn_by_id.end() ||
+         m.learn_by_sign.find(sign) != m.learn_by_sign.end();
+}
+
+size_t Correlator::live_keys() const { return impl_->total_keys; }
+size_t Correlator::correlations() const { return impl_->corrs.size(); }
+
+HostInfo* Correlator::Impl::Host(std::string_view host, bool create, int64_t now_ns) {
+  std::string lower = AsciiLower(host);
+  auto it = hosts.find(lower);
+  if (it != hosts.end()) return &it->second;
+  if (!create) return nullptr;
+  if (hosts.size() >= options.max_hosts && !hosts.empty()) {
+    // Any host goes (no LRU for hosts: they are few and long-lived); its
+    // watch restarts if it comes back.
+    hosts.erase(hosts.begin());
+    host_evictions->Inc();
+    last_valid = false;
+  }
+  HostInfo& h = hosts[lower];
+  h.watched_since_ns = h.up_since_ns = h.first_seen_ns = now_ns;
+  h.learned.resize(sets.size());
+  return &h;
+}
+
+void Correlator::ObserveHost(std::string_view host, std::string_view sender, TimePoint received) {
+  Impl& m = *impl_;
+  if (m.last_valid && host == m.last_host && sender == m.last_sender) return;
+  const int64_t now = ToNs(received);
+  HostInfo* h = m.Host(host, true, now);
+  if (h->watched_since_ns == 0) h->watched_since_ns = now;
+  if (h->up_since_ns == 0) h->up_since_ns = now;
+  if (auto addr = receiver::SenderAddress::Parse(sender)) {
+    if (std::find(h->addresses.begin(), h->addresses.end(), *addr) == h->addresses.end() &&
+        h->addresses.size() < Impl::kMaxAddresses) {
+      h->addresses.push_back(*addr);
+    }
+    const uint64_t owner = HostHash(host) | 1;  // never 0
+    auto [it, inserted] = m.sender_owner.emplace(*addr, owner);
+    if (!inserted && it->second != owner) it->second = 0;
+    if (m.sender_owner.size() > m.options.max_hosts * 4) m.sender_owner.clear();
+  }
+  m.last_host.assign(host);
+  m.last_sender.assign(sender);
+  m.last_valid = true;
+}
+
+void Correlator::OnHostGap(std::string_view host) {
+  if (HostInfo* h = impl_->Host(host, false, 0)) h->watched_since_ns = 0;
+  impl_->last_valid = false;
+}
+
+bool Correlator::Impl::Watched(const CompiledCorrelation& c, const HitEvent& hit) const {
+  auto it = hosts.find(AsciiLower(hit.host));
+  if (it == hosts.end()) return false;
+  const int64_t since =
+      c.def.reset_on_host_gap ? it->second.watched_since_ns : it->second.up_since_ns;
+  return since != 0 && ToNs(hit.received) - since >= c.min_observed_ns;
+}
+
+bool Correlator::Impl::IsHostAddress(std::string_view host, std::string_view value) const {
+  auto addr = receiver::SenderAddress::Parse(value);
+  if (!addr) return false;
+  const std::string lower = AsciiLower(host);
+  if (auto it = configured_addresses.find(lower); it != configured_addresses.end()) {
+    if (std::find(it->second.begin(), it->second.end(), *addr) != it->second.end()) return true;
+  }
+  auto it = hosts.find(lower);
+  if (it == hosts.end()) return false;
+  const auto& seen = it->second.addresses;
+  if (std::find(seen.begin(), seen.end(), *addr) == seen.end()) return false;
+  // A sender address several hosts come from is a relay, not this host's own.
+  auto owner = sender_owner.find(*addr);
+  return owner != sender_owner.end() && owner->second != 0;
+}
+
+int64_t Correlator::Impl::EventNs(const HitEvent& hit) {
+  const int64_t rx = ToNs(hit.received);
+  const int64_t t = ToNs(hit.event_time);
+  if (t > rx + SecsToNs(options.max_future_secs)) {
+    clamped_future->Inc();
+    return rx;
+  }
+  if (t < rx - SecsToNs(options.max_past_secs)) {
+    clamped_past->Inc();
+    return rx;
+  }
+  return t;
+}
+
+bool Correlator::Impl::Passes(const CompiledCorrelation& c, const HitEvent& hit) const {
+  for (size_t i = 0; i < c.where.size(); ++i) {
+    std::string_view v = FieldValue(hit, c.def.where[i].field);
+    if (!RE2::FullMatch(v, *c.where[i])) return false;
+  }
+  for (size_t i = 0; i < c.unless.size(); ++i) {
+    std::string_view v = FieldValue(hit, c.def.unless[i].field);
+    if (RE2::FullMatch(v, *c.unless[i])) return false;
+  }
+  return true;
+}
+
+bool Correlator::Impl::BuildKey(const CompiledCorrelation& c, const HitEvent& hit,
+                                std::string* key) const {
+  key->clear();
+  if (c.def.scope == KeyScope::kHost) {
+    for (char ch : hit.host) key->push_back(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+    key->push_back(kSep);
+  }
+  for (const std::string& f : c.def.key) {
+    std::string_view v = FieldValue(hit, f);
+    // A hit without a key field cannot be told apart from others: it does
+    // not take part (rather than lumping every such hit into one key).
+    if (v.empty()) return false;
+    key->append(v.substr(0, kMaxValueBytes));
+    key->push_back(kSep);
+  }
+  return true;
+}
+
+KeyState* Correlator::Impl::Insert(CompiledCorrelation& c, std::string_view key, int64_t now_ns) {
+  bool inserted = false;
+  KeyState* st = c.keys.FindOrInsert(key, now_ns, &inserted);
+  if (!inserted) return st;
+  ++total_keys;
+  std::string victim;
+  while (c.keys.size() > 1 && (c.keys.size() > c.max_keys || total_keys > options.max_keys)) {
+    if (!c.keys.PopOldest(&victim)) break;
+    --total_keys;
+    c.evictions->Inc();
+    Evicted(c, victim);
+  }
+  return st;
+}
+
+void Correlator::Impl::EraseKey(CompiledCorrelation& c, std::string_view key) {
+  if (c.keys.Find(key, 0) == nullptr) return;
+  c.keys.Erase(key);
+  --total_keys;
+}
+
+void Correlator::Impl::Evicted(CompiledCorrelation& c, const std::string& key) {
+  // An open forgotten could make its close look unpaired: the host's watch
+  // restarts instead.
+  if (c.def.kind != CorrelationKind::kUnpaired || c.def.scope != KeyScope::kHost) return;
+  std::string_view host = std::string_view(key).substr(0, key.find(kSep));
+  if (auto it = hosts.find(host); it != hosts.end()) {
+    it->second.watched_since_ns = it->second.up_since_ns = 0;
+    last_valid = false;
+  }
+}
+
+Alert Correlator::Impl::MakeAlert(const CompiledCorrelation& c, const HitEvent& hit,
+                                  int64_t t_ns) const {
+  Alert a;
+  a.time = FromNs(t_ns);
+  a.received = hit.received;
+  a.host = std::string(hit.host);
+  a.sender = std::string(hit.sender);
+  a.rule = c.def.id;
+  a.sign = c.def.sign;
+  a.severity = c.def.severity;
+  a.title = c.def.title;
+  a.program = std::string(hit.program);
+  a.pid = std::string(hit.pid);
+  a.message = std::string(hit.raw);
+  for (const std::string& f : c.def.key) a.fields.emplace_back(f, FieldValue(hit, f));
+  return a;
+}
+
+void Correlator::Impl::Raise(CompiledCorrelation& c, Alert alert, int depth,
+                             std::vector<Alert>* out) {
+  for (const auto& kv : c.def.add_fields) alert.fields.push_back(kv);
+  c.alerts->Inc();
+  out->push_back(std::move(alert));
+  if (depth >= kMaxDepth) return;
+  // The alert is an input of the correlations that name it or its sign.
+  const Alert& a = out->back();
+  HitEvent e;
+  e.input_id = c.def.id;
+  e.sign = c.def.sign;
+  Fields fields = a.fields;
+  e.fields = &fields;
+  std::string host = a.host, sender = a.sender, program = a.program, pid = a.pid;
+  e.host = host;
+  e.sender = sender;
+  e.program = program;
+  e.pid = pid;
+  e.event_time = a.time;
+  e.received = a.received;
+  Dispatch(e, depth + 1, out);
+}
+
+void Correlator::Impl::Learn(const HitEvent& hit) {
+  auto run = [&](const std::vector<LearnSub>& subs) {
+    for (const LearnSub& s : subs) {
+      const CompiledLearner& l = sets[s.set].learners[s.learner];
+      bool ok = true;
+      for (size_t i = 0; ok && i < l.where.size(); ++i) {
+        ok = RE2::FullMatch(FieldValue(hit, l.def.where[i].field), *l.where[i]);
+      }
+      std::string_view v = FieldValue(hit, l.def.field);
+      if (!ok || v.empty()) continue;
+      HostInfo* h = Host(hit.host, true, ToNs(hit.received));
+      std::vector<std::string>& learned = h->learned[s.set];
+      std::string lower = AsciiLower(v.substr(0, kMaxValueBytes));
+      if (std::find(learned.begin(), learned.end(), lower) != learned.end()) continue;
+      if (learned.size() >= kMaxLearnedPerSet) learned.erase(learned.begin());
+      learned.push_back(std::move(lower));
+    }
+  };
+  if (auto it = learn_by_id.find(hit.input_id); it != learn_by_id.end()) run(it->second);
+  if (auto it = learn_by_sign.find(hit.sign); it != learn_by_sign.end()) run(it->second);
+}
+
+void Correlator::Impl::Dispatch(const HitEvent& hit, int depth, std::vector<Alert>* out) {
+  const uint64_t dispatch = ++dispatch_seq;
+  const int64_t t = EventNs(hit);
+  std::string key;
+  auto run = [&](const std::vector<Sub>& subs) {
+    for (const Sub& s : subs) {
+      CompiledCorrelation& c = *corrs[s.corr];
+      if (c.last_dispatch[s.role] == dispatch) continue;  // named twice (id and sign)
+      if (hit.message_seq != 0 && c.last_seq[s.role] == hit.message_seq) continue;
+      if (!Passes(c, hit)) continue;
+      if (c.def.kind != CorrelationKind::kMembership && !BuildKey(c, hit, &key)) continue;
+      c.last_dispatch[s.role] = dispatch;
+      c.last_seq[s.role] = hit.message_seq;
+      switch (c.def.kind) {
+        case CorrelationKind::kThreshold:
+          Threshold(c, hit, key, t, depth, out);
+          break;
+        case CorrelationKind::kDistinct:
+          Distinct(c, hit, key, t, depth, out);
+          break;
+        case CorrelationKind::kSequence:
+          Sequence(c, s.role, hit, key, t, depth, out);
+          break;
+        case CorrelationKind::kUnpaired:
+          Unpaired(c, s.role, hit, key, t, depth, out);
+          break;
+        case CorrelationKind::kMembership:
+          Membership(c, hit, t, depth, out);
+          break;
+        case CorrelationKind::kFirstSeen:
+          FirstSeen(c, hit, key, t, depth, out);
+          break;
+      }
+    }
+  };
+  // Copies: a nested Dispatch (chained alerts) may not touch these vectors,
+  // but keep the iteration independent of it anyway.
+  if (auto it = by_id.find(hit.input_id); it != by_id.end()) run(it->second);
+  if (auto it = by_sign.find(hit.sign); it != by_sign.end()) run(it->second);
+}
+
+void Correlator::Process(const HitEvent& hit, std::vector<Alert>* out) {
+  impl_->hits->Inc();
+  impl_->Learn(hit);
+  impl_->Dispatch(hit, 0, out);
+}
+
+void Correlator::Tick(TimePoint now) {
+  Impl& m = *impl_;
+  const int64_t now_ns = ToNs(now);
+  for (auto& cp : m.corrs) {
+    CompiledCorrelation& c = *cp;
+    int64_t keep_ns = 0;
+    switch (c.def.kind) {
+      case CorrelationKind::kThreshold:
+      case CorrelationKind::kDistinct:
+        keep_ns = std::max(c.window_ns, c.quiet_ns);
+        break;
+      case CorrelationKind::kSequence:
+        keep_ns = c.window_ns;
+        break;
+      default:
+        continue;  // unpaired and first_seen keep their keys until evicted
+    }
+    // Touch times are receive times; allow for stamps ahead of them.
+    keep_ns += SecsToNs(m.options.max_future_secs);
+    while (const KeyTable::Node* n = c.keys.Oldest()) {
+      if (n->touched_ns >= now_ns - keep_ns) break;
+      c.keys.PopOldest(nullptr);
+      --m.total_keys;
+    }
+  }
+  m.keys_gauge->Set(static_cast<double>(m.total_keys));
+  if (m.options.state_file.empty() || m.options.save_interval_secs <= 0) return;
+  if (m.last_save_ns == 0) m.last_save_ns = now_ns;
+  if (now_ns - m.last_save_ns < SecsToNs(m.options.save_interval_secs)) return;
+  m.last_save_ns = now_ns;
+  if (Status s = SaveState(); !s.ok()) {
+    Log(LogLevel::kError, "%s: %s", m.options.name.c_str(), s.ToString().c_str());
+  }
+}
+
+}  // namespace konseki::matchers

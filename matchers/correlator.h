@@ -1,0 +1,205 @@
+// The correlation engine: rule hits in, correlation alerts out.
+//
+//   auto c = Correlator::Create(pack, options, metrics);   // once (and at SIGHUP)
+//   c->ObserveHost(msg.host(), msg.sender, msg.received);  // every message
+//   for (hit of the message) {
+//     HitEvent e = ...;                                    // rule id, sign, fields, times
+//     c->Process(e, &alerts);                              // appends correlation alerts
+//   }
+//   c->OnHostGap(host);                                    // host.silent from the heartbeat
+//   c->Tick(now);                                          // expiry and periodic save
+//
+// Correlations are data (matchers/correlation.h); this class runs the six
+// kinds generically. An alert of a correlation is itself fed back as an input
+// (sequence can start from a correlation); the loader refuses cycles.
+//
+// Threading: not thread-safe. One Correlator per thread that owns its keys:
+// each worker runs one over the host-scoped correlations of its hosts, and
+// one fleet thread runs one over the fleet-scoped ones (options.run_host /
+// run_fleet). Wants() is const over immutable tables and may be called from
+// any thread.
+//
+// Time: windows run on event time (the message's stamp, or its receive time
+// when it has none). A stamp more than max_future_secs ahead of the receive
+// time or max_past_secs behind it is replaced by the receive time and counted
+// (konseki_correlation_clamped_total{reason}), so one bad clock cannot poison
+// a key. Lines out of order within a window are placed by their stamp. Host
+// watching (unpaired) and learning (first_seen) run on receive time.
+//
+// Memory: each correlation keeps at most max_keys (its own, or
+// max_keys_per_rule) keys, and all together at most options.max_keys; the
+// least recently used key of the inserting correlation goes first
+// (konseki_correlation_evictions_total{rule}). A key costs ~430 heap bytes
+// with the bundled packs, key text and values included
+// (bench/correlator_bench.cc). Hosts are capped by max_hosts the same way.
+//
+// Metrics: konseki_correlation_hits_total, konseki_correlation_alerts_total{rule},
+// konseki_correlation_evictions_total{rule}, konseki_correlation_clamped_total{reason},
+// konseki_correlation_keys{correlator} (gauge, refreshed by Tick).
+#ifndef KONSEKI_MATCHERS_CORRELATOR_H_
+#define KONSEKI_MATCHERS_CORRELATOR_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "common/alert.h"
+#include "common/clock.h"
+#include "common/message.h"
+#include "common/metrics.h"
+#include "common/status.h"
+#include "matchers/correlation.h"
+#include "matchers/rule_loader.h"
+#include "matchers/rule_set.h"
+
+namespace konseki::matchers {
+
+using Fields = std::vector<std::pair<std::string, std::string>>;
+
+// One input: a rule hit (or a correlation alert fed back). Views need only
+// live during Process.
+struct HitEvent {
+  std::string_view input_id;  // rule or correlation id
+  std::string_view sign;
+  const Fields* fields = nullptr;
+  std::string_view host;
+  std::string_view sender;
+  std::string_view program;
+  std::string_view pid;
+  std::string_view raw;  // the line, for the alert's message
+  TimePoint event_time;  // the message's stamp, or its receive time
+  TimePoint received;
+  // Hits of one message share a non-zero number: a correlation takes at most
+  // one hit per message (two rules of one sign on one line count once).
+  uint64_t message_seq = 0;
+};
+
+// The input of one rule hit on msg (views into msg and hit). Event time is
+// msg.timestamp (the receive time when the line has no stamp).
+HitEvent MakeHitEvent(const Message& msg, const RuleHit& hit, uint64_t message_seq);
+
+// correlation.overrides.<id>: per-rule windows and counts; < 0 keeps the pack's.
+struct CorrelationOverride {
+  double window_secs = -1;
+  double count = -1;
+  double quiet_secs = -1;
+  double min_observed_secs = -1;
+  double learning_secs = -1;
+};
+
+struct CorrelatorOptions {
+  // correlation.learning_days (14) in seconds: first_seen rules stay silent
+  // while a host has been watched for less than this.
+  double learning_secs = 14 * 86400.0;
+  // correlation.session_min_observed_secs: default min_observed_secs of
+  // unpaired rules.
+  double session_min_observed_secs = 86400;
+  // correlation.system_accounts: added to the set named system_accounts.
+  std::vector<std::string> system_accounts;
+  // correlation.host_addresses: host -> its own addresses (beside the sender
+  // addresses konseki saw for the host).
+  std::map<std::string, std::vector<std::string>> host_addresses;
+  // correlation.max_keys: keys over all correlations of this correlator
+  // (each worker and the fleet thread has one). A key costs ~430 heap bytes
+  // with the bundled packs (bench/correlator_bench.cc): ~110 MB at the cap.
+  size_t max_keys = 250'000;
+  // correlation.max_keys_per_rule: default per-correlation cap.
+  size_t max_keys_per_rule = 100'000;
+  // Hosts remembered (watch start, learning start, addresses, learned sets).
+  size_t max_hosts = 100'000;
+  std::map<std::string, CorrelationOverride> overrides;
+  // Event-time clamping (see the header comment).
+  double max_future_secs = 300;
+  double max_past_secs = 7 * 86400.0;
+  // Member lines (archive locations) per alert.
+  size_t max_members = 20;
+  // Which correlations this instance runs.
+  bool run_host = true;
+  bool run_fleet = true;
+  // State file (empty: none) and how often Tick saves it (0: only SaveState).
+  std::string state_file;
+  double save_interval_secs = 300;
+  // The correlator label of konseki_correlation_keys ("worker0", "fleet").
+  std::string name = "correlator";
+};
+
+// Which hits the correlations of one scope take (by id or sign, including
+// the learners of the sets they use): lets a worker route only those hits to
+// the fleet thread. Immutable once built; thread-safe.
+class InputFilter {
+ public:
+  InputFilter() = default;
+  InputFilter(const RulePack& pack, KeyScope scope);
+  bool Wants(std::string_view input_id, std::string_view sign) const;
+  bool empty() const { return ids_.empty() && signs_.empty(); }
+
+ private:
+  std::set<std::string, std::less<>> ids_;
+  std::set<std::string, std::less<>> signs_;
+};
+
+class Correlator {
+ public:
+  // Compiles the pack's correlations and sets (RE2 conditions, CIDRs,
+  // overrides). Errors name the correlation. metrics must outlive it.
+  static StatusOr<std::unique_ptr<Correlator>> Create(const RulePack& pack,
+                                                      const CorrelatorOptions& options,
+                                                      MetricsRegistry& metrics);
+  ~Correlator();
+  Correlator(const Correlator&) = delete;
+  Correlator& operator=(const Correlator&) = delete;
+
+  // True if some correlation (or set) of this instance takes hits of this
+  // rule or correlation id or of this sign.
+  bool Wants(std::string_view input_id, std::string_view sign) const;
+
+  // Per message (before its hits): notes that the host is watched (from now
+  // on, if it was not) and the sender address it came from. O(1), and nothing
+  // at all for a run of messages of one host and sender.
+  void ObserveHost(std::string_view host, std::string_view sender, TimePoint received);
+
+  // The host went silent (host.silent): sessions opened meanwhile may have
+  // been missed, so its watch restarts with its next message.
+  void OnHostGap(std::string_view host);
+
+  // Runs every correlation that takes this hit; appends the alerts raised
+  // (including those of correlations fed by them) to *out.
+  void Process(const HitEvent& hit, std::vector<Alert>* out);
+
+  // Drops expired keys, refreshes the keys gauge and saves the state every
+  // save_interval_secs. Call about once a second.
+  void Tick(TimePoint now);
+
+  // Moves over the state of every correlation whose definition is unchanged
+  // (same id, same parameters), and of the hosts (SIGHUP reload).
+  void TakeStateFrom(Correlator& old);
+
+  // The whole state as text / back. Load keeps only the correlations whose
+  // definition is unchanged; a konseki restart is a gap for every host
+  // (watches restart), learning periods and learned sets survive.
+  std::string SerializeState() const;
+  Status LoadStateText(std::string_view text);
+  // To/from options.state_file, atomically (temp file + rename). A missing
+  // file is a first run (Ok).
+  Status SaveState();
+  Status LoadState();
+
+  size_t live_keys() const;
+  size_t correlations() const;
+
+ private:
+  struct Impl;
+  explicit Correlator(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace konseki::matchers
+
+#endif  // KONSEKI_MATCHERS_CORRELATOR_H_

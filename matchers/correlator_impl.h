@@ -1,0 +1,170 @@
+// The Correlator's internals, shared by correlator.cc (dispatch, hosts,
+// alerts), correlator_kinds.cc (the six kinds) and correlator_state.cc
+// (save, load, reload). Not part of the interface.
+#ifndef KONSEKI_MATCHERS_CORRELATOR_IMPL_H_
+#define KONSEKI_MATCHERS_CORRELATOR_IMPL_H_
+
+#include <re2/re2.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "matchers/correlation_keys.h"
+#include "matchers/correlator.h"
+#include "receiver/sender_allowlist.h"
+
+namespace konseki::matchers {
+
+// Heterogeneous lookup by string_view in string-keyed maps.
+struct SvHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+};
+template <typename V>
+using SvMap = std::unordered_map<std::string, V, SvHash, std::equal_to<>>;
+using SvSet = std::unordered_set<std::string, SvHash, std::equal_to<>>;
+
+inline int64_t ToNs(TimePoint t) { return t.time_since_epoch().count(); }
+inline TimePoint FromNs(int64_t ns) { return TimePoint(Duration(ns)); }
+inline int64_t SecsToNs(double s) { return static_cast<int64_t>(s * 1e9); }
+uint64_t Fnv64(std::string_view s, uint64_t h = 1469598103934665603ull);
+std::string AsciiLower(std::string_view s);
+// A hit's value of `name`: an extracted field, else one of the pseudo-fields
+// host, sender, program, pid; empty when none.
+std::string_view FieldValue(const HitEvent& hit, std::string_view name);
+
+struct CompiledCorrelation {
+  Correlation def;  // with the overrides applied
+  uint64_t fingerprint = 0;
+  std::vector<std::unique_ptr<RE2>> where;
+  std::vector<std::unique_ptr<RE2>> unless;
+  receiver::SenderAllowlist cidrs;
+  bool has_cidrs = false;
+  SvSet values;  // lower case
+  int set = -1;  // index into Impl::sets
+  int64_t window_ns = 0;
+  int64_t quiet_ns = 0;
+  int64_t min_observed_ns = 0;
+  int64_t learning_ns = 0;
+  size_t max_keys = 0;
+  KeyTable keys;
+  // Dedupe: the message (or dispatch) a role last took a hit from.
+  uint64_t last_seq[2] = {0, 0};
+  uint64_t last_dispatch[2] = {0, 0};
+  Counter* evictions = nullptr;
+  Counter* alerts = nullptr;
+};
+
+struct CompiledLearner {
+  SetLearner def;
+  std::vector<std::unique_ptr<RE2>> where;
+};
+
+struct CompiledSet {
+  ValueSet def;
+  SvSet values;  // lower case, with the configured additions
+  std::vector<CompiledLearner> learners;
+};
+
+struct HostInfo {
+  // Receive time the current watch began; 0: not watched (the next message
+  // starts it). Reset by host gaps, restarts and evictions.
+  int64_t watched_since_ns = 0;
+  // Like watched_since_ns but not reset by host gaps (unpaired rules with
+  // reset_on_host_gap: false, e.g. boots, which make their own gap).
+  int64_t up_since_ns = 0;
+  // First receive time ever (persisted): start of the learning period.
+  int64_t first_seen_ns = 0;
+  std::vector<receiver::SenderAddress> addresses;  // senders seen, at most kMaxAddresses
+  std::vector<std::vector<std::string>> learned;   // per set index, lower case
+};
+
+struct Correlator::Impl {
+  enum Role { kOn = 0, kAfter = 1 };
+  struct Sub {
+    uint32_t corr;
+    Role role;
+  };
+  struct LearnSub {
+    uint32_t set;
+    uint32_t learner;
+  };
+  static constexpr size_t kMaxAddresses = 8;
+  static constexpr size_t kMaxLearnedPerSet = 1024;
+  static constexpr size_t kMaxValueBytes = 256;
+  static constexpr size_t kMaxSummaryValues = 10;
+
+  Impl(const CorrelatorOptions& o, MetricsRegistry& m) : options(o), metrics(m) {}
+
+  // Set-up (correlator.cc).
+  Status Compile(const RulePack& pack);
+  Status CompileOne(const Correlation& def, const RulePack& pack);
+
+  // Dispatch (correlator.cc).
+  void Dispatch(const HitEvent& hit, int depth, std::vector<Alert>* out);
+  void Learn(const HitEvent& hit);
+  bool Passes(const CompiledCorrelation& c, const HitEvent& hit) const;
+  bool BuildKey(const CompiledCorrelation& c, const HitEvent& hit, std::string* key) const;
+  int64_t EventNs(const HitEvent& hit);
+  HostInfo* Host(std::string_view host, bool create, int64_t now_ns);
+  bool Watched(const CompiledCorrelation& c, const HitEvent& hit) const;
+  bool IsHostAddress(std::string_view host, std::string_view value) const;
+  KeyState* Insert(CompiledCorrelation& c, std::string_view key, int64_t now_ns);
+  void EraseKey(CompiledCorrelation& c, std::string_view key);
+  void Evicted(CompiledCorrelation& c, const std::string& key);
+  Alert MakeAlert(const CompiledCorrelation& c, const HitEvent& hit, int64_t t_ns) const;
+  void Raise(CompiledCorrelation& c, Alert alert, int depth, std::vector<Alert>* out);
+
+  // The kinds (correlator_kinds.cc). Each gets the hit's clamped event time.
+  void Threshold(CompiledCorrelation& c, const HitEvent& hit, const std::string& key, int64_t t,
+                 int depth, std::vector<Alert>* out);
+  void Distinct(CompiledCorrelation& c, const HitEvent& hit, const std::string& key, int64_t t,
+                int depth, std::vector<Alert>* out);
+  void Sequence(CompiledCorrelation& c, Role role, const HitEvent& hit, const std::string& key,
+                int64_t t, int depth, std::vector<Alert>* out);
+  void Unpaired(CompiledCorrelation& c, Role role, const HitEvent& hit, const std::string& key,
+                int64_t t, int depth, std::vector<Alert>* out);
+  void Membership(CompiledCorrelation& c, const HitEvent& hit, int64_t t, int depth,
+                  std::vector<Alert>* out);
+  void FirstSeen(CompiledCorrelation& c, const HitEvent& hit, const std::string& key, int64_t t,
+                 int depth, std::vector<Alert>* out);
+
+  CorrelatorOptions options;
+  MetricsRegistry& metrics;
+  std::vector<std::unique_ptr<CompiledCorrelation>> corrs;
+  std::vector<CompiledSet> sets;
+  SvMap<std::vector<Sub>> by_id;
+  SvMap<std::vector<Sub>> by_sign;
+  SvMap<std::vector<LearnSub>> learn_by_id;
+  SvMap<std::vector<LearnSub>> learn_by_sign;
+  SvMap<std::vector<receiver::SenderAddress>> configured_addresses;  // lower-case host
+
+  SvMap<HostInfo> hosts;  // lower-case host
+  // Sender address -> Fnv64 of the one host seen from it, 0 when several
+  // hosts came from it (a relay: not any host's own address).
+  std::unordered_map<receiver::SenderAddress, uint64_t, receiver::SenderAddressHash> sender_owner;
+  size_t total_keys = 0;
+  int64_t first_start_ns = 0;  // first start ever (persisted): fleet learning
+  uint64_t dispatch_seq = 0;
+
+  // ObserveHost's cache: the last host and sender seen.
+  std::string last_host;
+  std::string last_sender;
+  bool last_valid = false;
+
+  int64_t last_save_ns = 0;
+  Counter* hits = nullptr;
+  Counter* clamped_future = nullptr;
+  Counter* clamped_past = nullptr;
+  Counter* host_evictions = nullptr;
+  Gauge* keys_gauge = nullptr;
+};
+
+}  // namespace konseki::matchers
+
+#endif  // KONSEKI_MATCHERS_CORRELATOR_IMPL_H_

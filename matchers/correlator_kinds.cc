@@ -1,0 +1,336 @@
+// The six correlation kinds, run on one key's state. Event times are the
+// clamped stamps (ns); out-of-order hits are placed by their stamp.
+#include <algorithm>
+
+#include "matchers/correlator_impl.h"
+#include "receiver/sender_allowlist.h"
+
+namespace konseki::matchers {
+namespace {
+
+KeyMember MemberOf(const HitEvent& hit, int64_t t) {
+  return KeyMember{std::string(hit.host), ToNs(hit.received), t};
+}
+
+// Keeps `members` sorted by event time.
+void InsertMember(std::vector<KeyMember>* members, KeyMember m) {
+  auto pos = std::upper_bound(members->begin(), members->end(), m.event_ns,
+                              [](int64_t t, const KeyMember& x) { return t < x.event_ns; });
+  members->insert(pos, std::move(m));
+}
+
+void InsertTime(std::vector<int64_t>* times, int64_t t) {
+  times->insert(std::upper_bound(times->begin(), times->end(), t), t);
+}
+
+// Drops, oldest first, the times beyond the newest `keep` and those older
+// than the newest minus the window; members older than the oldest time kept
+// go too.
+void TrimWindow(KeyState* st, size_t keep, int64_t window_ns) {
+  const int64_t newest = st->times.back();
+  size_t drop = st->times.size() > keep ? st->times.size() - keep : 0;
+  while (drop < st->times.size() && st->times[drop] < newest - window_ns) ++drop;
+  st->times.erase(st->times.begin(), st->times.begin() + static_cast<ptrdiff_t>(drop));
+  if (st->times.empty()) {
+    st->members.clear();
+    return;
+  }
+  const int64_t oldest = st->times.front();
+  auto first_kept = std::find_if(st->members.begin(), st->members.end(),
+                                 [&](const KeyMember& m) { return m.event_ns >= oldest; });
+  st->members.erase(st->members.begin(), first_kept);
+}
+
+// Summary values of several fields share one list as "<field index><value>";
+// at most `max` per field.
+void AddSummaryValue(std::vector<std::string>* values, size_t field, std::string_view v,
+                     size_t max) {
+  if (v.empty()) return;
+  const char tag = static_cast<char>('0' + field);
+  size_t n = 0;
+  for (const std::string& x : *values) {
+    if (x[0] != tag) continue;
+    if (std::string_view(x).substr(1) == v) return;
+    ++n;
+  }
+  if (n >= max) return;
+  values->push_back(tag + std::string(v));
+}
+
+std::string SummaryOf(const std::vector<std::string>& values, size_t field) {
+  std::string s;
+  for (const std::string& x : values) {
+    if (x[0] != static_cast<char>('0' + field)) continue;
+    if (!s.empty()) s += ',';
+    s.append(x, 1);
+  }
+  return s;
+}
+
+std::string Join(const std::vector<std::string>& values) {
+  std::string s;
+  for (const std::string& v : values) {
+    if (!s.empty()) s += ',';
+    s += v;
+  }
+  return s;
+}
+
+void AddBurstFields(const KeyState& st, Alert* a) {
+  a->fields.emplace_back("count", std::to_string(st.count));
+  a->fields.emplace_back("first_time", FormatRfc3339Micros(FromNs(st.first_ns)));
+  a->fields.emplace_back("last_time", FormatRfc3339Micros(FromNs(st.last_ns)));
+}
+
+void AddMembers(const std::vector<KeyMember>& members, size_t max, Alert* a) {
+  for (const KeyMember& m : members) {
+    if (a->members.size() >= max) break;
+    a->members.push_back(AlertMember{m.host, FromNs(m.received_ns)});
+  }
+}
+
+// The first_seen tuple: each field with its transform; empty when a field is.
+bool Tuple(const Correlation& def, const HitEvent& hit,
+           std::vector<std::pair<std::string, std::string>>* out) {
+  for (const FieldRef& f : def.first_values) {
+    std::string v(FieldValue(hit, f.name).substr(0, 256));
+    if (v.empty()) return false;
+    if (f.transform == "lower") {
+      v = AsciiLower(v);
+    } else if (f.transform == "net") {
+      if (auto addr = receiver::SenderAddress::Parse(v)) {
+        receiver::SenderAddress n = *addr;
+        const bool v4 = n.is_v4();
+        // IPv4 /24 (stored as ::ffff:a.b.c.d: clear the last byte); IPv6 /64.
+        for (size_t i = v4 ? 15 : 8; i < 16; ++i) n.bytes[i] = 0;
+        v = n.ToString() + (v4 ? "/24" : "/64");
+      }
+    }
+    out->emplace_back(f.name, std::move(v));
+  }
+  return true;
+}
+
+}  // namespace
+
+void Correlator::Impl::Threshold(CompiledCorrelation& c, const HitEvent& hit,
+                                 const std::string& key, int64_t t, int depth,
+                                 std::vector<Alert>* out) {
+  KeyState* st = Insert(c, key, ToNs(hit.received));
+  // A quiet gap ends the burst: the next hits may alert again.
+  if (st->alerted && t - st->last_ns > c.quiet_ns) *st = KeyState{};
+  for (size_t i = 0; i < c.def.summary_fields.size(); ++i) {
+    AddSummaryValue(&st->values, i, FieldValue(hit, c.def.summary_fields[i]).substr(0, 128),
+                    kMaxSummaryValues);
+  }
+  if (st->alerted) {
+    ++st->count;
+    st->first_ns = std::min(st->first_ns, t);
+    st->last_ns = std::max(st->last_ns, t);
+    if (st->members.size() < options.max_members) InsertMember(&st->members, MemberOf(hit, t));
+    return;
+  }
+  InsertTime(&st->times, t);
+  InsertMember(&st->members, MemberOf(hit, t));
+  TrimWindow(st, c.def.count, c.window_ns);
+  if (st->members.size() > options.max_members) st->members.resize(options.max_members);
+  st->count = st->times.size();
+  st->first_ns = st->times.front();
+  st->last_ns = std::max(st->last_ns, st->times.back());
+  if (st->times.size() < c.def.count) return;
+  st->alerted = true;
+  st->times.clear();
+  st->times.shrink_to_fit();
+  Alert a = MakeAlert(c, hit, st->last_ns);
+  AddBurstFields(*st, &a);
+  for (size_t i = 0; i < c.def.summary_fields.size(); ++i) {
+    a.fields.emplace_back(c.def.summary_fields[i] + "_values", SummaryOf(st->values, i));
+  }
+  AddMembers(st->members, options.max_members, &a);
+  Raise(c, std::move(a), depth, out);
+}
+
+void Correlator::Impl::Distinct(CompiledCorrelation& c, const HitEvent& hit, const std::string& key,
+                                int64_t t, int depth, std::vector<Alert>* out) {
+  std::string_view v = FieldValue(hit, c.def.field).substr(0, kMaxValueBytes);
+  if (v.empty()) return;
+  KeyState* st = Insert(c, key, ToNs(hit.received));
+  if (st->alerted && t - st->last_ns > c.quiet_ns) *st = KeyState{};
+  st->last_ns = std::max(st->last_ns, t);
+  if (st->alerted) {
+    ++st->count;
+    if (st->members.size() < options.max_members) InsertMember(&st->members, MemberOf(hit, t));
+    return;
+  }
+  auto it = std::find(st->values.begin(), st->values.end(), v);
+  if (it != st->values.end()) {
+    int64_t& vt = st->value_times[static_cast<size_t>(it - st->values.begin())];
+    vt = std::max(vt, t);
+  } else if (st->values.size() < c.def.count) {
+    st->values.emplace_back(v);
+    st->value_times.push_back(t);
+  } else {
+    // Full: the value seen longest ago makes room.
+    size_t oldest = static_cast<size_t>(
+        std::min_element(st->value_times.begin(), st->value_times.end()) - st->value_times.begin());
+    st->values[oldest] = std::string(v);
+    st->value_times[oldest] = t;
+  }
+  InsertMember(&st->members, MemberOf(hit, t));
+  if (st->members.size() > options.max_members) st->members.erase(st->members.begin());
+  const int64_t newest = *std::max_element(st->value_times.begin(), st->value_times.end());
+  std::vector<std::string> live;
+  int64_t first = newest;
+  for (size_t i = 0; i < st->values.size(); ++i) {
+    if (st->value_times[i] < newest - c.window_ns) continue;
+    live.push_back(st->values[i]);
+    first = std::min(first, st->value_times[i]);
+  }
+  if (live.size() < c.def.count) return;
+  st->alerted = true;
+  st->count = live.size();
+  st->first_ns = first;
+  st->last_ns = newest;
+  Alert a = MakeAlert(c, hit, newest);
+  AddBurstFields(*st, &a);
+  std::sort(live.begin(), live.end());
+  if (live.size() > kMaxSummaryValues) live.resize(kMaxSummaryValues);
+  a.fields.emplace_back(c.def.field + "_values", Join(live));
+  AddMembers(st->members, options.max_members, &a);
+  Raise(c, std::move(a), depth, out);
+}
+
+void Correlator::Impl::Sequence(CompiledCorrelation& c, Role role, const HitEvent& hit,
+                                const std::string& key, int64_t t, int depth,
+                                std::vector<Alert>* out) {
+  if (role == kAfter) {
+    KeyState* st = Insert(c, key, ToNs(hit.received));
+    InsertTime(&st->times, t);
+    InsertMember(&st->members, MemberOf(hit, t));
+    TrimWindow(st, c.def.count, c.window_ns);
+    if (st->members.size() >= options.max_members) st->members.erase(st->members.begin());
+    return;
+  }
+  KeyState* st = c.keys.Find(key, ToNs(hit.received));
+  if (st == nullptr) return;
+  // The A hits within the window before B (a stamp equal to B's counts).
+  auto lo = std::lower_bound(st->times.begin(), st->times.end(), t - c.window_ns);
+  auto hi = std::upper_bound(st->times.begin(), st->times.end(), t);
+  const size_t n = static_cast<size_t>(hi - lo);
+  if (n < c.def.count || n == 0) return;
+  st->count = n;
+  st->first_ns = *lo;
+  st->last_ns = t;
+  Alert a = MakeAlert(c, hit, t);
+  AddBurstFields(*st, &a);
+  std::vector<KeyMember> members;
+  for (const KeyMember& m : st->members) {
+    if (m.event_ns >= *lo && m.event_ns <= t) members.push_back(m);
+  }
+  if (members.size() + 1 > options.max_members) {
+    members.erase(members.begin(), members.begin() + static_cast<ptrdiff_t>(members.size() + 1 -
+                                                                            options.max_members));
+  }
+  members.push_back(MemberOf(hit, t));
+  AddMembers(members, options.max_members, &a);
+  // One alert per run of A: the next B needs new A hits.
+  EraseKey(c, key);
+  Raise(c, std::move(a), depth, out);
+}
+
+void Correlator::Impl::Unpaired(CompiledCorrelation& c, Role role, const HitEvent& hit,
+                                const std::string& key, int64_t t, int depth,
+                                std::vector<Alert>* out) {
+  if (role == kAfter) {
+    KeyState* st = Insert(c, key, ToNs(hit.received));
+    st->open = true;
+    st->last_ns = t;
+    return;
+  }
+  if (KeyState* st = c.keys.Find(key, ToNs(hit.received)); st != nullptr && st->open) {
+    EraseKey(c, key);
+    return;
+  }
+  if (!Watched(c, hit)) return;
+  Alert a = MakeAlert(c, hit, t);
+  const HostInfo* h = Host(hit.host, false, 0);
+  const int64_t since = h == nullptr              ? 0
+                        : c.def.reset_on_host_gap ? h->watched_since_ns
+                                                  : h->up_since_ns;
+  a.fields.emplace_back("watched_since", FormatRfc3339Micros(FromNs(since)));
+  a.members.push_back(AlertMember{std::string(hit.host), hit.received});
+  Raise(c, std::move(a), depth, out);
+}
+
+void Correlator::Impl::Membership(CompiledCorrelation& c, const HitEvent& hit, int64_t t, int depth,
+                                  std::vector<Alert>* out) {
+  std::string_view v = FieldValue(hit, c.def.field);
+  if (v.empty()) return;
+  const std::string lower = AsciiLower(v.substr(0, kMaxValueBytes));
+  std::string matched;
+  if (c.values.count(lower)) {
+    matched = "values";
+  } else if (auto addr = c.has_cidrs ? receiver::SenderAddress::Parse(v) : std::nullopt;
+             addr && c.cidrs.Allows(*addr)) {
+    matched = "cidrs";
+  } else if (c.set >= 0) {
+    const CompiledSet& s = sets[static_cast<size_t>(c.set)];
+    bool in = s.values.count(lower) > 0;
+    if (!in) {
+      if (auto it = hosts.find(AsciiLower(hit.host)); it != hosts.end()) {
+        const auto& learned = it->second.learned[static_cast<size_t>(c.set)];
+        in = std::find(learned.begin(), learned.end(), lower) != learned.end();
+        if (in) matched = "learned:" + s.def.id;
+      }
+    } else {
+      matched = "set:" + s.def.id;
+    }
+  }
+  if (matched.empty() && c.def.host_addresses && IsHostAddress(hit.host, v)) {
+    matched = "host_address";
+  }
+  if (matched.empty()) return;
+  Alert a = MakeAlert(c, hit, t);
+  a.fields.emplace_back(c.def.field, std::string(v));
+  a.fields.emplace_back("matched", matched);
+  a.members.push_back(AlertMember{std::string(hit.host), hit.received});
+  Raise(c, std::move(a), depth, out);
+}
+
+void Correlator::Impl::FirstSeen(CompiledCorrelation& c, const HitEvent& hit,
+                                 const std::string& key, int64_t t, int depth,
+                                 std::vector<Alert>* out) {
+  std::vector<std::pair<std::string, std::string>> tuple;
+  if (!Tuple(c.def, hit, &tuple)) return;
+  uint64_t h = 1469598103934665603ull;
+  for (const auto& kv : tuple) h = Fnv64(kv.second, Fnv64("\x1f", h));
+  const int64_t rx = ToNs(hit.received);
+  KeyState* st = Insert(c, key, rx);
+  auto it = std::find(st->hashes.begin(), st->hashes.end(), h);
+  if (it != st->hashes.end()) {
+    // Most recently seen last: the oldest is forgotten first when full.
+    st->hashes.erase(it);
+    st->hashes.push_back(h);
+    return;
+  }
+  const bool new_key = st->hashes.empty();
+  if (st->hashes.size() >= c.def.max_values_per_key) st->hashes.erase(st->hashes.begin());
+  st->hashes.push_back(h);
+  if (new_key && !c.def.new_keys) return;
+  if (first_start_ns == 0) first_start_ns = rx;
+  int64_t learn_from = first_start_ns;
+  if (c.def.scope == KeyScope::kHost) {
+    const HostInfo* info = Host(hit.host, true, rx);
+    learn_from = info->first_seen_ns;
+  }
+  if (learn_from == 0 || rx - learn_from < c.learning_ns) return;  // still learning
+  Alert a = MakeAlert(c, hit, t);
+  for (auto& kv : tuple) {
+    if (std::find(c.def.key.begin(), c.def.key.end(), kv.first) != c.def.key.end()) continue;
+    a.fields.push_back(std::move(kv));
+  }
+  a.members.push_back(AlertMember{std::string(hit.host), hit.received});
+  Raise(c, std::move(a), depth, out);
+}
+
+}  // namespace konseki::matchers

@@ -1,0 +1,44 @@
+#include "matchers/offline_analyzer.h"
+
+namespace konseki::matchers {
+namespace {
+
+// Year inference in the parser uses the receive time; example and corpus
+// lines carry no year, so a fixed instant gives reproducible results.
+const TimePoint kReference = TimePoint(std::chrono::seconds(1'767'225'600));  // 2026-01-01
+
+}  // namespace
+
+StatusOr<std::unique_ptr<OfflineAnalyzer>> OfflineAnalyzer::Create(
+    std::shared_ptr<const RuleSet> rules, const RulePack& pack, const CorrelatorOptions& options,
+    const receiver::Parser& parser) {
+  std::unique_ptr<OfflineAnalyzer> a(new OfflineAnalyzer());
+  a->rules_ = std::move(rules);
+  a->parser_ = parser;
+  auto scratch = a->rules_->NewScratch();
+  if (!scratch.ok()) return scratch.status();
+  a->scratch_ = std::move(scratch).value();
+  CorrelatorOptions o = options;
+  o.state_file.clear();
+  auto c = Correlator::Create(pack, o, a->metrics_);
+  if (!c.ok()) return c.status();
+  a->correlator_ = std::move(c).value();
+  return a;
+}
+
+void OfflineAnalyzer::Feed(std::string_view line, std::string_view sender,
+                           std::vector<RuleHit>* hits, std::vector<Alert>* alerts) {
+  alerts->clear();
+  parser_.Parse(line, kReference, &msg_);
+  msg_.sender = sender;
+  msg_.received = msg_.has_timestamp ? msg_.timestamp : kReference;
+  rules_->Match(msg_, *scratch_, hits);
+  correlator_->ObserveHost(msg_.host(), msg_.sender, msg_.received);
+  ++seq_;
+  for (const RuleHit& h : *hits) {
+    HitEvent e = MakeHitEvent(msg_, h, seq_);
+    correlator_->Process(e, alerts);
+  }
+}
+
+}  // namespace konseki::matchers

@@ -1,0 +1,57 @@
+// The analyzer without sockets, archive or threads: lines in, rule hits and
+// correlation alerts out, as the server would raise them. Used by
+// check-rules (correlation examples), test-rules and tests.
+//
+//   auto a = OfflineAnalyzer::Create(rules, pack, options);
+//   a->Feed(line, "192.0.2.1", &hits, &alerts);   // per line, in order
+//
+// Event time is the line's stamp, and the line is taken as received at that
+// instant (files carry no receive time), so windows and learning periods run
+// on the stamps whatever the reading speed. Not thread-safe.
+#ifndef KONSEKI_MATCHERS_OFFLINE_ANALYZER_H_
+#define KONSEKI_MATCHERS_OFFLINE_ANALYZER_H_
+
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "common/alert.h"
+#include "common/message.h"
+#include "common/metrics.h"
+#include "matchers/correlator.h"
+#include "matchers/rule_set.h"
+#include "receiver/parser.h"
+
+namespace konseki::matchers {
+
+class OfflineAnalyzer {
+ public:
+  // `rules` must have been compiled from pack.rules. The parser is copied.
+  static StatusOr<std::unique_ptr<OfflineAnalyzer>> Create(
+      std::shared_ptr<const RuleSet> rules, const RulePack& pack, const CorrelatorOptions& options,
+      const receiver::Parser& parser = receiver::Parser());
+
+  // Parses `line` (sender: the address it came from, may be empty), runs the
+  // rules and the correlations. *hits gets this line's rule hits, *alerts
+  // this line's correlation alerts (both cleared first).
+  void Feed(std::string_view line, std::string_view sender, std::vector<RuleHit>* hits,
+            std::vector<Alert>* alerts);
+  // The last line's parse (views into the last line).
+  const Message& message() const { return msg_; }
+  Correlator& correlator() { return *correlator_; }
+  const RuleSet& rules() const { return *rules_; }
+
+ private:
+  OfflineAnalyzer() = default;
+  std::shared_ptr<const RuleSet> rules_;
+  std::unique_ptr<RuleSet::Scratch> scratch_;
+  receiver::Parser parser_;
+  MetricsRegistry metrics_;  // the correlator's counters (not exported)
+  std::unique_ptr<Correlator> correlator_;
+  Message msg_;
+  uint64_t seq_ = 0;
+};
+
+}  // namespace konseki::matchers
+
+#endif  // KONSEKI_MATCHERS_OFFLINE_ANALYZER_H_

@@ -1,0 +1,145 @@
+// End-to-end correlation: the real konseki binary, util-linux logger as the
+// sender, the bundled correlations (issue #12).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tests/integration/konseki_process.h"
+
+namespace konseki::testing {
+namespace {
+
+std::string Config(const TempDir& dir, const std::string& correlation) {
+  return "listen:\n  - udp://127.0.0.1:0\n  - tcp://127.0.0.1:0\n"
+         "archive:\n  dir: " +
+         dir.File("archive") + "\nalerts:\n  file: " + dir.File("alerts.jsonl") +
+         "\n  stdout: false\nworkers: 2\nmetrics:\n  listen: 127.0.0.1:0\n"
+         "heartbeat:\n  state_dir: " +
+         dir.File("state") + "\ncorrelation:\n" + correlation;
+}
+
+// Lines of alerts.jsonl whose sign is `sign`.
+std::vector<std::string> AlertsWithSign(const TempDir& dir, const std::string& sign) {
+  std::vector<std::string> out;
+  std::istringstream in(ReadFile(dir.File("alerts.jsonl")));
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("\"sign\":\"" + sign + "\"") != std::string::npos) out.push_back(line);
+  }
+  return out;
+}
+
+class CorrelationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+    if (!HaveProgram("/usr/bin/logger")) GTEST_SKIP() << "util-linux logger not installed";
+  }
+  void StartKonseki(const std::string& correlation) {
+    std::string err;
+    ASSERT_TRUE(k_.Start(dir_, Config(dir_, correlation), &err)) << err;
+  }
+  // One line from logger over TCP (in order), as program[pid]; returns when
+  // logger has sent it and exited.
+  void Log(const std::string& program, int pid, const std::string& text) {
+    ChildProcess p;
+    ASSERT_TRUE(p.Start(
+        {"/usr/bin/logger", "--server", "127.0.0.1", "--port", std::to_string(k_.Port("tcp")),
+         "--tcp", "--rfc3164", "-t", program, "--id=" + std::to_string(pid), text},
+        dir_.File("logger")));
+    ASSERT_TRUE(WaitFor([&] { return !p.running(); }));
+  }
+
+  TempDir dir_;
+  Konseki k_;
+};
+
+TEST_F(CorrelationTest, BruteForceIsOneAlertAndItsSuccessIsCriticalWithinASecond) {
+  StartKonseki("  session_min_observed_secs: 0\n");
+  for (int i = 0; i < 12; ++i) {
+    Log("sshd", 2000 + i,
+        "Failed password for root from 203.0.113.50 port " + std::to_string(40000 + i) + " ssh2");
+  }
+  ASSERT_TRUE(WaitFor([&] { return !AlertsWithSign(dir_, "ssh.bruteforce").empty(); }));
+  Log("sshd", 2100, "Accepted password for root from 203.0.113.50 port 41000 ssh2");
+  const auto sent = std::chrono::steady_clock::now();
+  ASSERT_TRUE(WaitFor([&] { return !AlertsWithSign(dir_, "ssh.bruteforce_success").empty(); }));
+  // The issue's bound: the critical alert within 1 s of sending the success.
+  EXPECT_LT(std::chrono::steady_clock::now() - sent, std::chrono::seconds(1));
+
+  // Stop konseki: every alert is written; then count.
+  EXPECT_EQ(k_.process().Signal(SIGTERM), 0);
+  const auto bf = AlertsWithSign(dir_, "ssh.bruteforce");
+  ASSERT_EQ(bf.size(), 1u);
+  EXPECT_THAT(bf[0], ::testing::HasSubstr("\"src_ip\":\"203.0.113.50\""));
+  EXPECT_THAT(bf[0], ::testing::HasSubstr("\"count\":8"));
+  EXPECT_THAT(bf[0], ::testing::HasSubstr("\"members\":[{\"host\":"));
+  const auto success = AlertsWithSign(dir_, "ssh.bruteforce_success");
+  ASSERT_EQ(success.size(), 1u);
+  EXPECT_THAT(success[0], ::testing::HasSubstr("\"severity\":\"critical\""));
+  // The failures are inputs only: no alert each.
+  EXPECT_THAT(AlertsWithSign(dir_, "ssh.auth_failure"), ::testing::IsEmpty());
+}
+
+TEST_F(CorrelationTest, LoginFromLoopbackIsALocalSource) {
+  StartKonseki("  session_min_observed_secs: 0\n");
+  Log("sshd", 3000, "Accepted publickey for alice from 192.0.2.77 port 50000 ssh2");
+  Log("sshd", 3001, "Accepted password for alice from 127.0.0.1 port 50001 ssh2");
+  ASSERT_TRUE(WaitFor([&] { return !AlertsWithSign(dir_, "login.local_source").empty(); }));
+  EXPECT_EQ(k_.process().Signal(SIGTERM), 0);
+  const auto local = AlertsWithSign(dir_, "login.local_source");
+  ASSERT_EQ(local.size(), 1u);
+  EXPECT_THAT(local[0], ::testing::HasSubstr("\"src_ip\":\"127.0.0.1\""));
+}
+
+TEST_F(CorrelationTest, SessionCloseWithoutOpenWhileWatched) {
+  StartKonseki("  session_min_observed_secs: 0\n");
+  Log("sshd", 4000, "pam_unix(sshd:session): session opened for user bob(uid=1001) by (uid=0)");
+  Log("sshd", 4000, "pam_unix(sshd:session): session closed for user bob");
+  Log("sshd", 4001, "pam_unix(sshd:session): session closed for user mallory");
+  ASSERT_TRUE(WaitFor([&] { return !AlertsWithSign(dir_, "session.close_without_open").empty(); }));
+  EXPECT_EQ(k_.process().Signal(SIGTERM), 0);
+  const auto unpaired = AlertsWithSign(dir_, "session.close_without_open");
+  ASSERT_EQ(unpaired.size(), 1u);
+  EXPECT_THAT(unpaired[0], ::testing::HasSubstr("\"pid\":4001"));
+}
+
+TEST_F(CorrelationTest, StateSurvivesARestart) {
+  const std::string cfg = "  session_min_observed_secs: 0\n";
+  StartKonseki(cfg);
+  for (int i = 0; i < 5; ++i) {
+    Log("sshd", 5000 + i, "Failed password for admin from 198.51.100.60 port 1 ssh2");
+  }
+  // The failures are in (archived) before konseki stops and saves.
+  ASSERT_TRUE(WaitFor([&] {
+    size_t n = 0;
+    for (const std::string& l : ReadAllLines(dir_.File("archive"))) {
+      n += l.find("198.51.100.60") != std::string::npos;
+    }
+    return n == 5;
+  }));
+  EXPECT_EQ(k_.process().Signal(SIGTERM), 0);
+  EXPECT_TRUE(AlertsWithSign(dir_, "ssh.bruteforce_success").empty());
+  // The child's logs are appended to: move the first run's away, or the
+  // second start would read the first's "ready" and ports.
+  std::filesystem::rename(dir_.File("konseki.err"), dir_.File("konseki.1.err"));
+  std::filesystem::rename(dir_.File("konseki.out"), dir_.File("konseki.1.out"));
+  Konseki second;
+  std::string err;
+  ASSERT_TRUE(second.Start(dir_, Config(dir_, cfg), &err)) << err;
+  ChildProcess p;
+  ASSERT_TRUE(p.Start({"/usr/bin/logger", "--server", "127.0.0.1", "--port",
+                       std::to_string(second.Port("tcp")), "--tcp", "--rfc3164", "-t", "sshd",
+                       "--id=5100", "Accepted password for admin from 198.51.100.60 port 2 ssh2"},
+                      dir_.File("logger")));
+  ASSERT_TRUE(WaitFor([&] { return !AlertsWithSign(dir_, "ssh.bruteforce_success").empty(); }));
+}
+
+}  // namespace
+}  // namespace konseki::testing

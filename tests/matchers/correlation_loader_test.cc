@@ -1,0 +1,218 @@
+#include "matchers/correlation_loader.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "matchers/rule_loader.h"
+#include "matchers/rule_tool.h"
+
+namespace konseki::matchers {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kRule[] = R"(rules:
+  - id: t.fail
+    sign: ssh.auth_failure
+    title: t
+    severity: low
+    description: d
+    alert: false
+    program: sshd
+    match: 'Failed password for '
+    extract: 'for (?P<user>\S+) from (?P<src_ip>\S+)'
+    examples:
+      match: ["Mar  1 10:00:00 h sshd[1]: Failed password for root from 192.0.2.1 port 1 ssh2"]
+)";
+
+constexpr char kCorrelation[] = R"(correlations:
+  - id: t.burst
+    sign: ssh.bruteforce
+    title: burst
+    severity: medium
+    description: d
+    kind: threshold
+    on: [t.fail]
+    key: [src_ip]
+    window_secs: 60
+    count: 2
+    examples:
+      - lines:
+          - "Mar  1 10:00:00 h sshd[1]: Failed password for root from 192.0.2.1 port 1 ssh2"
+          - "Mar  1 10:00:30 h sshd[1]: Failed password for root from 192.0.2.1 port 1 ssh2"
+        alerts:
+          - sign: ssh.bruteforce
+            fields: {src_ip: 192.0.2.1, count: "2"}
+)";
+
+StatusOr<RulePack> Load(const std::string& text) { return LoadPackText(text, "p.yaml"); }
+
+TEST(CorrelationLoaderTest, ReadsEveryKeyOfACorrelation) {
+  auto pack = Load(std::string(kRule) + kCorrelation);
+  ASSERT_TRUE(pack.ok()) << pack.status().ToString();
+  ASSERT_EQ(pack->correlations.size(), 1u);
+  const Correlation& c = pack->correlations[0];
+  EXPECT_EQ(c.id, "t.burst");
+  EXPECT_EQ(c.kind, CorrelationKind::kThreshold);
+  EXPECT_EQ(c.scope, KeyScope::kHost);
+  EXPECT_EQ(c.count, 2u);
+  EXPECT_EQ(c.window_secs, 60);
+  EXPECT_EQ(c.line, 14);
+  ASSERT_EQ(c.examples.size(), 1u);
+  EXPECT_EQ(c.examples[0].lines.size(), 2u);
+  EXPECT_FALSE(pack->rules[0].alert);
+}
+
+struct BadCase {
+  std::string replace;
+  std::string with;
+  std::string error;
+};
+
+TEST(CorrelationLoaderTest, ErrorsNameFileLineAndKey) {
+  const std::vector<BadCase> cases = {
+      {"kind: threshold", "kind: leaky", "p.yaml:19: kind: unknown kind \"leaky\""},
+      {"    count: 2\n", "", "p.yaml:14: count: kind threshold needs count"},
+      {"    window_secs: 60", "    window_secs: 60\n    field: user",
+       "p.yaml:23: field: not a parameter of kind threshold"},
+      {"    key: [src_ip]", "    key: [src_ip]\n    scope: planet",
+       "p.yaml:22: scope: expected host or fleet"},
+      {"    count: 2", "    count: 0", "p.yaml:23: count: value 0 out of range"},
+      {"sign: ssh.bruteforce\n    title: burst", "sign: ssh.bruteforces\n    title: burst",
+       "unknown sign \"ssh.bruteforces\" in the fixed namespace \"ssh\""},
+      {"        alerts:\n          - sign: ssh.bruteforce\n            fields: {src_ip: 192.0.2.1, "
+       "count: \"2\"}\n",
+       "        alerts: []\n", "a correlation needs a case that raises an alert"},
+      {"    on: [t.fail]", "    on: [t.fail]\n    where: {user: '('}",
+       "p.yaml:21: where: field user: bad pattern"},
+      {"    on: [t.fail]", "    on: [t.fail]\n    colour: blue",
+       "p.yaml:21: colour: unknown key in correlation"},
+  };
+  for (const BadCase& c : cases) {
+    std::string text = std::string(kRule) + kCorrelation;
+    size_t at = text.find(c.replace);
+    ASSERT_NE(at, std::string::npos) << c.replace;
+    text.replace(at, c.replace.size(), c.with);
+    auto pack = Load(text);
+    ASSERT_FALSE(pack.ok()) << c.with;
+    EXPECT_THAT(pack.status().message(), HasSubstr(c.error));
+  }
+}
+
+class PackDirTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "konseki_corr_XXXXXX").string();
+    dir_ = mkdtemp(tmpl.data());
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void Write(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ + "/" + name) << text;
+  }
+  std::string dir_;
+};
+
+TEST_F(PackDirTest, InputsMustExistAndCorrelationsMayNotLoop) {
+  Write("a.yaml", kRule);
+  std::string corr = kCorrelation;
+  Write("b.yaml", corr.replace(corr.find("[t.fail]"), 8, "[t.nothing]"));
+  EXPECT_THAT(LoadPackDir(dir_).status().message(),
+              HasSubstr("b.yaml:2: on: correlation t.burst: no rule or correlation has id "
+                        "t.nothing"));
+  corr = kCorrelation;
+  Write("b.yaml", corr.replace(corr.find("[t.fail]"), 8, "[sign:nope.none]"));
+  EXPECT_THAT(LoadPackDir(dir_).status().message(), HasSubstr("no rule or correlation has sign"));
+  corr = kCorrelation;
+  Write("b.yaml", corr.replace(corr.find("[t.fail]"), 8, "[t.fail, t.burst]"));
+  EXPECT_THAT(LoadPackDir(dir_).status().message(), HasSubstr("part of a cycle"));
+  corr = kCorrelation;
+  corr.replace(corr.find("    key: [src_ip]"), 17, "    key: [src_ip]\n    scope: fleet");
+  std::string host_corr = kCorrelation;
+  host_corr.replace(host_corr.find("t.burst"), 7, "t.second");
+  host_corr.replace(host_corr.find("[t.fail]"), 8, "[t.burst]");
+  Write("b.yaml", corr);
+  Write("c.yaml", host_corr);
+  EXPECT_THAT(LoadPackDir(dir_).status().message(),
+              HasSubstr("host-scoped correlation t.second cannot take the fleet-scoped t.burst"));
+  std::filesystem::remove(dir_ + "/c.yaml");
+  EXPECT_TRUE(LoadPackDir(dir_).ok()) << LoadPackDir(dir_).status().ToString();
+}
+
+TEST_F(PackDirTest, CheckRulesRunsCorrelationExamplesAndReportsWrongOnes) {
+  Write("a.yaml", std::string(kRule) + kCorrelation);
+  std::ostringstream out, err;
+  EXPECT_EQ(RunCheckRules(dir_, out, err), 0) << err.str();
+  EXPECT_THAT(out.str(), HasSubstr("1 rules, 1 correlations, 2 examples, 0 failures"));
+
+  std::string wrong = std::string(kRule) + kCorrelation;
+  wrong.replace(wrong.find("count: \"2\""), 10, "count: \"3\"");
+  Write("a.yaml", wrong);
+  std::ostringstream out2, err2;
+  EXPECT_EQ(RunCheckRules(dir_, out2, err2), 1);
+  EXPECT_THAT(err2.str(), HasSubstr("a.yaml:29: correlation t.burst: field count = \"2\", want "
+                                    "\"3\""));
+
+  std::string silent = std::string(kRule) + kCorrelation;
+  silent.replace(silent.find("Mar  1 10:00:30"), 15, "Mar  1 10:05:30");
+  Write("a.yaml", silent);
+  std::ostringstream out3, err3;
+  EXPECT_EQ(RunCheckRules(dir_, out3, err3), 1);
+  EXPECT_THAT(err3.str(), HasSubstr("expected alert ssh.bruteforce was not raised"));
+}
+
+TEST_F(PackDirTest, TestRulesPrintsHitsAndCorrelationAlertsAsJson) {
+  Write("a.yaml", std::string(kRule) + kCorrelation);
+  Write("log.txt",
+        "Mar  1 10:00:00 h sshd[1]: Failed password for root from 192.0.2.1 port 1 ssh2\n"
+        "Mar  1 10:00:30 h sshd[1]: Failed password for root from 192.0.2.1 port 1 ssh2\n");
+  TestRulesOptions opts;
+  opts.rules_dir = dir_;
+  opts.json = true;
+  opts.correlate = true;
+  opts.files = {dir_ + "/log.txt"};
+  std::ostringstream out, err;
+  ASSERT_EQ(RunTestRules(opts, out, err), 0) << err.str();
+  const std::string f = "{\"file\":\"" + dir_ + "/log.txt\",";
+  EXPECT_EQ(out.str(),
+            f +
+                "\"line\":1,\"rule\":\"t.fail\",\"sign\":\"ssh.auth_failure\",\"severity\":"
+                "\"low\",\"host\":\"h\",\"program\":\"sshd\",\"fields\":{\"user\":\"root\","
+                "\"src_ip\":\"192.0.2.1\"},\"alert\":false}\n" +
+                f +
+                "\"line\":2,\"rule\":\"t.fail\",\"sign\":\"ssh.auth_failure\",\"severity\":"
+                "\"low\",\"host\":\"h\",\"program\":\"sshd\",\"fields\":{\"user\":\"root\","
+                "\"src_ip\":\"192.0.2.1\"},\"alert\":false}\n" +
+                f +
+                "\"line\":2,\"rule\":\"t.burst\",\"sign\":\"ssh.bruteforce\",\"severity\":"
+                "\"medium\",\"host\":\"h\",\"program\":\"sshd\",\"fields\":{\"src_ip\":\"192.0.2."
+                "1\",\"count\":\"2\","
+                "\"first_time\":\"2025-03-01T10:00:00.000000Z\",\"last_time\":\"2025-03-01T10:00:"
+                "30.000000Z\"},\"correlation\":true}\n");
+  EXPECT_THAT(err.str(), HasSubstr("1 correlation alerts"));
+  // Without correlations: the hits only.
+  opts.correlate = false;
+  std::ostringstream out2, err2;
+  ASSERT_EQ(RunTestRules(opts, out2, err2), 0);
+  EXPECT_THAT(out2.str(), ::testing::Not(HasSubstr("t.burst")));
+}
+
+TEST_F(PackDirTest, InputOnlyRulesMayShareALineWithAlertingRules) {
+  std::string second = kRule;
+  second.replace(second.find("t.fail"), 6, "t.fail2");
+  second.replace(second.find("    alert: false\n"), 17, "");
+  Write("a.yaml", kRule);
+  Write("b.yaml", second);
+  std::ostringstream out, err;
+  EXPECT_EQ(RunCheckRules(dir_, out, err), 0) << err.str();
+  Write("a.yaml", second.replace(second.find("t.fail2"), 7, "t.fail3"));
+  std::ostringstream out2, err2;
+  EXPECT_EQ(RunCheckRules(dir_, out2, err2), 1);
+  EXPECT_THAT(err2.str(), HasSubstr("one line must raise one alert"));
+}
+
+}  // namespace
+}  // namespace konseki::matchers

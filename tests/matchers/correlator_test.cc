@@ -1,0 +1,575 @@
+#include "matchers/correlator.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+namespace konseki::matchers {
+namespace {
+
+using ::testing::Contains;
+using ::testing::IsEmpty;
+using ::testing::Pair;
+using ::testing::SizeIs;
+
+const TimePoint kT0 = TimePoint(std::chrono::seconds(1'750'000'000));
+
+TimePoint At(double secs) {
+  return kT0 + std::chrono::duration_cast<Duration>(std::chrono::duration<double>(secs));
+}
+
+Correlation Corr(const std::string& id, CorrelationKind kind) {
+  Correlation c;
+  c.id = id;
+  c.sign = "test." + id;
+  c.title = "title " + id;
+  c.kind = kind;
+  return c;
+}
+
+InputRef Id(const std::string& id) { return InputRef{id, ""}; }
+InputRef Sign(const std::string& sign) { return InputRef{"", sign}; }
+
+// Drives a Correlator with hits built from plain values.
+class Driver {
+ public:
+  explicit Driver(RulePack pack, CorrelatorOptions options = {}) : pack_(std::move(pack)) {
+    auto c = Correlator::Create(pack_, options, metrics_);
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    if (c.ok()) correlator_ = std::move(c).value();
+  }
+
+  // One hit of rule `rule` (sign `sign`) on host at event time t (seconds
+  // after kT0), received at the same instant unless rx >= 0.
+  std::vector<Alert> Hit(const std::string& rule, const std::string& sign, Fields fields,
+                         const std::string& host, double t, double rx = -1,
+                         const std::string& sender = "192.0.2.250") {
+    fields_ = std::move(fields);
+    HitEvent e;
+    e.input_id = rule;
+    e.sign = sign;
+    e.fields = &fields_;
+    e.host = host;
+    e.sender = sender;
+    e.program = "sshd";
+    e.pid = "1";
+    e.event_time = At(t);
+    e.received = At(rx >= 0 ? rx : t);
+    e.message_seq = ++seq_;
+    correlator_->ObserveHost(host, sender, e.received);
+    std::vector<Alert> out;
+    correlator_->Process(e, &out);
+    return out;
+  }
+  Correlator& c() { return *correlator_; }
+  MetricsRegistry& metrics() { return metrics_; }
+  const RulePack& pack() const { return pack_; }
+
+ private:
+  RulePack pack_;
+  MetricsRegistry metrics_;
+  std::unique_ptr<Correlator> correlator_;
+  Fields fields_;
+  uint64_t seq_ = 0;
+};
+
+RulePack Pack(std::vector<Correlation> corrs, std::vector<ValueSet> sets = {}) {
+  RulePack p;
+  p.correlations = std::move(corrs);
+  p.sets = std::move(sets);
+  return p;
+}
+
+Correlation Threshold(uint32_t count, double window) {
+  Correlation c = Corr("bf", CorrelationKind::kThreshold);
+  c.on = {Sign("ssh.auth_failure")};
+  c.key = {"src_ip"};
+  c.count = count;
+  c.window_secs = window;
+  c.summary_fields = {"user"};
+  return c;
+}
+
+Fields Src(const std::string& ip, const std::string& user = "root") {
+  return {{"src_ip", ip}, {"user", user}};
+}
+
+std::string FieldOf(const Alert& a, const std::string& name) {
+  for (const auto& [k, v] : a.fields) {
+    if (k == name) return v;
+  }
+  return "<none>";
+}
+
+// ---- threshold ----
+
+TEST(ThresholdTest, OneAlertAtTheNthHitOfABurst) {
+  Driver d(Pack({Threshold(8, 120)}));
+  for (int i = 0; i < 7; ++i) {
+    EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("203.0.113.7"), "web1", i * 5), IsEmpty());
+  }
+  auto alerts = d.Hit("r", "ssh.auth_failure", Src("203.0.113.7", "admin"), "web1", 35);
+  ASSERT_THAT(alerts, SizeIs(1));
+  EXPECT_EQ(alerts[0].sign, "test.bf");
+  EXPECT_EQ(alerts[0].rule, "bf");
+  EXPECT_EQ(FieldOf(alerts[0], "src_ip"), "203.0.113.7");
+  EXPECT_EQ(FieldOf(alerts[0], "count"), "8");
+  EXPECT_EQ(FieldOf(alerts[0], "user_values"), "root,admin");
+  EXPECT_EQ(FieldOf(alerts[0], "first_time"), FormatRfc3339Micros(At(0)));
+  EXPECT_EQ(FieldOf(alerts[0], "last_time"), FormatRfc3339Micros(At(35)));
+  ASSERT_THAT(alerts[0].members, SizeIs(8));
+  EXPECT_EQ(alerts[0].members[0].host, "web1");
+  EXPECT_EQ(alerts[0].members[0].received, At(0));
+  // The burst goes on: no second alert.
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("203.0.113.7"), "web1", 40 + i), IsEmpty());
+  }
+}
+
+TEST(ThresholdTest, WindowEdgeIsInclusive) {
+  Driver d(Pack({Threshold(2, 10)}));
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.1"), "h", 0), IsEmpty());
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.1"), "h", 10), SizeIs(1));
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.2"), "h", 100), IsEmpty());
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.2"), "h", 110.001), IsEmpty());
+}
+
+TEST(ThresholdTest, ReArmsAfterAQuietGapOnly) {
+  Correlation c = Threshold(3, 60);
+  c.quiet_secs = 300;
+  Driver d(Pack({c}));
+  int alerts = 0;
+  for (double t : {0.0, 1.0, 2.0, 200.0, 201.0, 202.0, 600.0, 601.0, 602.0}) {
+    alerts += static_cast<int>(d.Hit("r", "ssh.auth_failure", Src("192.0.2.1"), "h", t).size());
+  }
+  // 200-202 is within 300 s of the burst's last hit (2): same burst.
+  EXPECT_EQ(alerts, 2);
+}
+
+TEST(ThresholdTest, OutOfOrderHitsArePlacedByTheirStamp) {
+  Driver d(Pack({Threshold(3, 60)}));
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.1"), "h", 100), IsEmpty());
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.1"), "h", 50, 101), IsEmpty());
+  auto a = d.Hit("r", "ssh.auth_failure", Src("192.0.2.1"), "h", 95, 102);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "first_time"), FormatRfc3339Micros(At(50)));
+  // A late line older than the window does not complete a burst.
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.2"), "h", 100), IsEmpty());
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.2"), "h", 30, 101), IsEmpty());
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.2"), "h", 95, 102), IsEmpty());
+}
+
+TEST(ThresholdTest, KeysArePerHostAndKeyFieldAndNeedTheField) {
+  Driver d(Pack({Threshold(2, 60)}));
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.1"), "web1", 0), IsEmpty());
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.1"), "web2", 1), IsEmpty());
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.2"), "web1", 2), IsEmpty());
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", {{"user", "x"}}, "web1", 3), IsEmpty());
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", {{"user", "x"}}, "web1", 4), IsEmpty());
+  EXPECT_THAT(d.Hit("r", "ssh.other", Src("192.0.2.1"), "web1", 5), IsEmpty());
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.1"), "WEB1", 6), SizeIs(1));
+}
+
+TEST(ThresholdTest, FarStampsAreClampedToTheReceiveTimeAndCounted) {
+  Driver d(Pack({Threshold(2, 60)}));
+  // A stamp a day ahead would otherwise sit outside every later window.
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.1"), "h", 86400, 0), IsEmpty());
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.1"), "h", 10), SizeIs(1));
+  EXPECT_EQ(d.metrics().ValueOf("konseki_correlation_clamped_total", {{"reason", "future"}}), 1);
+  d.Hit("r", "ssh.auth_failure", Src("192.0.2.9"), "h", 0, 30 * 86400);
+  EXPECT_EQ(d.metrics().ValueOf("konseki_correlation_clamped_total", {{"reason", "past"}}), 1);
+}
+
+TEST(ThresholdTest, TwoHitsOfOneMessageCountOnce) {
+  Driver d(Pack({Threshold(2, 60)}));
+  Fields f = Src("192.0.2.1");
+  HitEvent e;
+  e.input_id = "a";
+  e.sign = "ssh.auth_failure";
+  e.fields = &f;
+  e.host = "h";
+  e.event_time = e.received = At(0);
+  e.message_seq = 7;
+  std::vector<Alert> out;
+  d.c().Process(e, &out);
+  e.input_id = "b";  // a second rule of the same sign on the same line
+  d.c().Process(e, &out);
+  EXPECT_THAT(out, IsEmpty());
+}
+
+// ---- distinct ----
+
+Correlation Distinct(uint32_t count, double window) {
+  Correlation c = Corr("enum", CorrelationKind::kDistinct);
+  c.on = {Sign("ssh.auth_failure")};
+  c.key = {"src_ip"};
+  c.field = "user";
+  c.count = count;
+  c.window_secs = window;
+  return c;
+}
+
+TEST(DistinctTest, CountsDistinctValuesOnceAndAlertsOncePerBurst) {
+  Driver d(Pack({Distinct(3, 60)}));
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.5", "a"), "h", 0), IsEmpty());
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.5", "a"), "h", 1), IsEmpty());
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.5", "b"), "h", 2), IsEmpty());
+  auto a = d.Hit("r", "ssh.auth_failure", Src("192.0.2.5", "c"), "h", 3);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "user_values"), "a,b,c");
+  EXPECT_EQ(FieldOf(a[0], "count"), "3");
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.5", "d"), "h", 4), IsEmpty());
+}
+
+TEST(DistinctTest, ValuesOutsideTheWindowDoNotCount) {
+  Driver d(Pack({Distinct(3, 60)}));
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.5", "a"), "h", 0), IsEmpty());
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.5", "b"), "h", 61), IsEmpty());
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.5", "c"), "h", 62), IsEmpty());
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.5", "a"), "h", 63), SizeIs(1));
+}
+
+// ---- sequence ----
+
+Correlation Sequence(uint32_t count, double window) {
+  Correlation c = Corr("bfs", CorrelationKind::kSequence);
+  c.after = {Sign("ssh.auth_failure")};
+  c.on = {Sign("ssh.login")};
+  c.key = {"src_ip"};
+  c.scope = KeyScope::kFleet;
+  c.count = count;
+  c.window_secs = window;
+  return c;
+}
+
+TEST(SequenceTest, BAfterEnoughAWithinTheWindowAlertsOnce) {
+  Driver d(Pack({Sequence(3, 3600)}));
+  d.Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "web1", 0);
+  d.Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "web2", 10);
+  EXPECT_THAT(d.Hit("s", "ssh.login", Src("192.0.2.7"), "web2", 20), IsEmpty());
+  d.Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "web2", 30);
+  auto a = d.Hit("s", "ssh.login", Src("192.0.2.7"), "web2", 3600);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "count"), "3");
+  EXPECT_EQ(a[0].host, "web2");
+  ASSERT_THAT(a[0].members, SizeIs(4));  // three failures (two hosts) and the login
+  EXPECT_EQ(a[0].members[0].host, "web1");
+  EXPECT_THAT(d.Hit("s", "ssh.login", Src("192.0.2.7"), "web2", 3601), IsEmpty());
+}
+
+TEST(SequenceTest, AOutsideTheWindowOrAfterBDoesNotCount) {
+  Driver d(Pack({Sequence(2, 100)}));
+  d.Hit("f", "ssh.auth_failure", Src("192.0.2.8"), "h", 0);
+  d.Hit("f", "ssh.auth_failure", Src("192.0.2.8"), "h", 50);
+  EXPECT_THAT(d.Hit("s", "ssh.login", Src("192.0.2.8"), "h", 100.5), IsEmpty());
+  // A line stamped after B (out of order) is not "before" it.
+  d.Hit("f", "ssh.auth_failure", Src("192.0.2.9"), "h", 10);
+  d.Hit("f", "ssh.auth_failure", Src("192.0.2.9"), "h", 30, 20);
+  EXPECT_THAT(d.Hit("s", "ssh.login", Src("192.0.2.9"), "h", 20), IsEmpty());
+}
+
+TEST(SequenceTest, ACanBeACorrelation) {
+  Correlation bf = Threshold(2, 60);
+  bf.id = "bf";
+  bf.sign = "test.burst";
+  Correlation seq = Sequence(1, 600);
+  seq.after = {Id("bf")};
+  seq.scope = KeyScope::kHost;
+  Driver d(Pack({bf, seq}));
+  d.Hit("f", "ssh.auth_failure", Src("192.0.2.10"), "h", 0);
+  auto burst = d.Hit("f", "ssh.auth_failure", Src("192.0.2.10"), "h", 1);
+  ASSERT_THAT(burst, SizeIs(1));
+  auto a = d.Hit("s", "ssh.login", Src("192.0.2.10"), "h", 100);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(a[0].rule, "bfs");
+}
+
+// ---- unpaired ----
+
+Correlation Unpaired() {
+  Correlation c = Corr("cwo", CorrelationKind::kUnpaired);
+  c.after = {Sign("session.open")};
+  c.on = {Sign("session.close")};
+  c.key = {"pid"};
+  c.min_observed_secs = 3600;
+  return c;
+}
+
+TEST(UnpairedTest, CloseWithoutOpenAlertsOnlyOnceTheHostWasWatchedLongEnough) {
+  Driver d(Pack({Unpaired()}));
+  d.Hit("x", "other", {}, "h", 0);
+  EXPECT_THAT(d.Hit("c", "session.close", {}, "h", 3599), IsEmpty());
+  auto a = d.Hit("c", "session.close", {}, "h", 3600);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "pid"), "1");
+  EXPECT_EQ(FieldOf(a[0], "watched_since"), FormatRfc3339Micros(At(0)));
+  // Paired: nothing.
+  d.Hit("o", "session.open", {}, "h", 4000);
+  EXPECT_THAT(d.Hit("c", "session.close", {}, "h", 4001), IsEmpty());
+}
+
+TEST(UnpairedTest, AHostGapRestartsTheWatchUnlessTheRuleIgnoresGaps) {
+  Correlation boot = Unpaired();
+  boot.id = "boot";
+  boot.key = {};
+  boot.reset_on_host_gap = false;
+  boot.on = {Sign("system.boot")};
+  boot.after = {Sign("system.shutdown")};
+  Driver d(Pack({Unpaired(), boot}));
+  d.Hit("x", "other", {}, "h", 0);
+  d.c().OnHostGap("h");
+  d.Hit("x", "other", {}, "h", 5000);
+  EXPECT_THAT(d.Hit("c", "session.close", {}, "h", 6000), IsEmpty());
+  EXPECT_THAT(d.Hit("c", "session.close", {}, "h", 8600), SizeIs(1));
+  EXPECT_THAT(d.Hit("b", "system.boot", {}, "h", 5001), SizeIs(1));
+}
+
+TEST(UnpairedTest, EvictingAnOpenRestartsTheHostsWatch) {
+  CorrelatorOptions o;
+  o.max_keys_per_rule = 2;
+  Driver d(Pack({Unpaired()}), o);
+  d.Hit("x", "other", {}, "h", 0);
+  auto open = [&](const std::string& pid, double t) {
+    Fields f = {{"pid", pid}};
+    return d.Hit("o", "session.open", f, "h", t);
+  };
+  open("10", 4000);
+  open("11", 4001);
+  open("12", 4002);  // evicts 10: its close must not look unpaired
+  EXPECT_EQ(d.metrics().ValueOf("konseki_correlation_evictions_total", {{"rule", "cwo"}}), 1);
+  EXPECT_THAT(d.Hit("c", "session.close", {{"pid", "10"}}, "h", 4003), IsEmpty());
+}
+
+// ---- membership ----
+
+TEST(MembershipTest, ValuesCidrsSetsAndLearnedValues) {
+  Correlation local = Corr("local", CorrelationKind::kMembership);
+  local.on = {Sign("ssh.login")};
+  local.field = "src_ip";
+  local.cidrs = {"127.0.0.0/8", "::1/128"};
+  local.host_addresses = true;
+  Correlation sys = Corr("sys", CorrelationKind::kMembership);
+  sys.on = {Sign("ssh.login")};
+  sys.field = "user";
+  sys.set = "system_accounts";
+  sys.unless = {{"by", "root"}};
+  ValueSet set;
+  set.id = "system_accounts";
+  set.values = {"www-data"};
+  set.learn = {SetLearner{{Id("useradd")}, "user", {{"shell", ".*/nologin"}}}};
+  CorrelatorOptions o;
+  o.system_accounts = {"Oracle"};
+  o.host_addresses = {{"web1", {"198.51.100.5"}}};
+  Driver d(Pack({local, sys}, {set}), o);
+  auto login = [&](const std::string& ip, const std::string& user, const std::string& host,
+                   const std::string& sender = "192.0.2.250", const std::string& by = "") {
+    return d.Hit("acc", "ssh.login", {{"src_ip", ip}, {"user", user}, {"by", by}}, host, 0, -1,
+                 sender);
+  };
+  EXPECT_THAT(login("127.0.0.2", "alice", "web1"), SizeIs(1));
+  EXPECT_THAT(login("::ffff:127.0.0.1", "alice", "web1"), SizeIs(1));
+  EXPECT_THAT(login("::1", "alice", "web1"), SizeIs(1));
+  EXPECT_THAT(login("198.51.100.5", "alice", "web1"), SizeIs(1));  // configured
+  EXPECT_THAT(login("192.0.2.250", "alice", "web1"), SizeIs(1));   // web1's sender
+  EXPECT_THAT(login("192.0.2.251", "alice", "web1"), IsEmpty());
+  auto www = login("192.0.2.9", "WWW-DATA", "web1");
+  ASSERT_THAT(www, SizeIs(1));
+  EXPECT_EQ(FieldOf(www[0], "matched"), "set:system_accounts");
+  EXPECT_THAT(login("192.0.2.9", "oracle", "web1"), SizeIs(1));  // correlation.system_accounts
+  EXPECT_THAT(login("192.0.2.9", "www-data", "web1", "192.0.2.250", "root"), IsEmpty());
+  EXPECT_THAT(login("192.0.2.9", "svc", "web1"), IsEmpty());
+  d.Hit("useradd", "account.change", {{"user", "svc"}, {"shell", "/usr/sbin/nologin"}}, "web1", 1);
+  auto svc = login("192.0.2.9", "svc", "web1");
+  ASSERT_THAT(svc, SizeIs(1));
+  EXPECT_EQ(FieldOf(svc[0], "matched"), "learned:system_accounts");
+  EXPECT_THAT(login("192.0.2.9", "svc", "web2"), IsEmpty());  // learned per host
+}
+
+TEST(MembershipTest, ASenderAddressSharedByHostsIsARelayNotTheirOwn) {
+  Correlation local = Corr("local", CorrelationKind::kMembership);
+  local.on = {Sign("ssh.login")};
+  local.field = "src_ip";
+  local.host_addresses = true;
+  Driver d(Pack({local}));
+  d.Hit("x", "other", {}, "web1", 0, -1, "10.0.0.1");
+  EXPECT_THAT(d.Hit("a", "ssh.login", {{"src_ip", "10.0.0.1"}}, "web1", 1, -1, "10.0.0.1"),
+              SizeIs(1));
+  d.Hit("x", "other", {}, "web2", 2, -1, "10.0.0.1");
+  EXPECT_THAT(d.Hit("a", "ssh.login", {{"src_ip", "10.0.0.1"}}, "web1", 3, -1, "10.0.0.1"),
+              IsEmpty());
+}
+
+// ---- first_seen ----
+
+Correlation FirstSeenNet() {
+  Correlation c = Corr("net", CorrelationKind::kFirstSeen);
+  c.on = {Sign("ssh.login")};
+  c.key = {"user"};
+  c.first_values = {FieldRef{"src_ip", "net"}};
+  c.learning_secs = 1000;
+  return c;
+}
+
+TEST(FirstSeenTest, SilentWhileLearningThenNewNetworksAlert) {
+  Driver d(Pack({FirstSeenNet()}));
+  auto login = [&](const std::string& ip, double t) {
+    return d.Hit("a", "ssh.login", {{"src_ip", ip}, {"user", "alice"}}, "h", t);
+  };
+  EXPECT_THAT(login("192.0.2.1", 0), IsEmpty());
+  EXPECT_THAT(login("198.51.100.1", 999), IsEmpty());  // learning: remembered, no alert
+  EXPECT_THAT(login("198.51.100.77", 1001), IsEmpty());
+  EXPECT_THAT(login("192.0.2.200", 1002), IsEmpty());
+  auto a = login("203.0.113.9", 1003);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "src_ip"), "203.0.113.0/24");
+  auto v6 = login("2001:db8:1:2:3:4:5:6", 1004);
+  ASSERT_THAT(v6, SizeIs(1));
+  EXPECT_EQ(FieldOf(v6[0], "src_ip"), "2001:db8:1:2::/64");
+  EXPECT_THAT(login("2001:db8:1:2::99", 1005), IsEmpty());
+}
+
+TEST(FirstSeenTest, NewKeysAlertUnlessTheRuleSaysNot) {
+  Correlation c = FirstSeenNet();
+  c.learning_secs = 0;
+  Correlation quiet = c;
+  quiet.id = "quiet";
+  quiet.new_keys = false;
+  Driver d(Pack({c, quiet}));
+  d.Hit("x", "other", {}, "h", 0);
+  auto a = d.Hit("a", "ssh.login", {{"src_ip", "192.0.2.1"}, {"user", "bob"}}, "h", 10);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(a[0].rule, "net");
+  auto b = d.Hit("a", "ssh.login", {{"src_ip", "198.51.100.1"}, {"user", "bob"}}, "h", 11);
+  EXPECT_THAT(b, SizeIs(2));
+}
+
+// ---- memory ----
+
+TEST(EvictionTest, AFloodOfSpoofedSourcesStaysWithinTheCaps) {
+  CorrelatorOptions o;
+  o.max_keys_per_rule = 1000;
+  o.max_keys = 1500;
+  Correlation other = Distinct(5, 900);
+  Driver d(Pack({Threshold(8, 120), other}), o);
+  for (int i = 0; i < 100000; ++i) {
+    const std::string ip = "10." + std::to_string(i >> 16) + "." + std::to_string((i >> 8) & 255) +
+                           "." + std::to_string(i & 255);
+    d.Hit("r", "ssh.auth_failure", Src(ip), "h", i * 0.001);
+    ASSERT_LE(d.c().live_keys(), 1500u);
+  }
+  EXPECT_EQ(d.c().live_keys(), 1500u);
+  const double ev = d.metrics().ValueOf("konseki_correlation_evictions_total", {{"rule", "bf"}}) +
+                    d.metrics().ValueOf("konseki_correlation_evictions_total", {{"rule", "enum"}});
+  EXPECT_EQ(ev, 200000 - 1500);
+  d.c().Tick(At(100));
+  EXPECT_EQ(d.metrics().ValueOf("konseki_correlation_keys", {{"correlator", "correlator"}}), 1500);
+}
+
+TEST(EvictionTest, TickDropsExpiredKeys) {
+  Driver d(Pack({Threshold(8, 120)}));
+  d.Hit("r", "ssh.auth_failure", Src("192.0.2.1"), "h", 0);
+  d.Hit("r", "ssh.auth_failure", Src("192.0.2.2"), "h", 500);
+  d.c().Tick(At(700));
+  EXPECT_EQ(d.c().live_keys(), 1u);
+}
+
+// ---- state ----
+
+TEST(StateTest, SaveAndLoadCarryWindowsLearningAndSets) {
+  ValueSet set;
+  set.id = "system_accounts";
+  set.learn = {SetLearner{{Id("useradd")}, "user", {}}};
+  Correlation sys = Corr("sys", CorrelationKind::kMembership);
+  sys.on = {Sign("ssh.login")};
+  sys.field = "user";
+  sys.set = "system_accounts";
+  RulePack pack = Pack({Threshold(3, 600), FirstSeenNet(), Unpaired(), sys}, {set});
+  std::string text;
+  {
+    Driver d(pack);
+    d.Hit("r", "ssh.auth_failure", Src("192.0.2.1"), "h", 0);
+    d.Hit("r", "ssh.auth_failure", Src("192.0.2.1"), "h", 1);
+    d.Hit("a", "ssh.login", {{"src_ip", "192.0.2.1"}, {"user", "alice"}}, "h", 2);
+    d.Hit("useradd", "account.change", {{"user", "svc"}}, "h", 3);
+    d.Hit("o", "session.open", {{"pid", "77"}}, "h", 4);
+    text = d.c().SerializeState();
+  }
+  Driver d(pack);
+  ASSERT_TRUE(d.c().LoadStateText(text).ok());
+  EXPECT_EQ(d.c().SerializeState(), text);
+  // The third failure completes the burst begun before the restart.
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.1"), "h", 5), SizeIs(1));
+  // Learning started at the first line (t = 0) and is over at 1000.
+  EXPECT_THAT(d.Hit("a", "ssh.login", {{"src_ip", "192.0.2.9"}, {"user", "alice"}}, "h", 1001),
+              IsEmpty());
+  EXPECT_THAT(d.Hit("a", "ssh.login", {{"src_ip", "198.51.100.9"}, {"user", "alice"}}, "h", 1002),
+              Contains(::testing::Field(&Alert::rule, "net")));
+  EXPECT_THAT(d.Hit("a", "ssh.login", {{"src_ip", "192.0.2.1"}, {"user", "svc"}}, "h", 1003),
+              Contains(::testing::Field(&Alert::rule, "sys")));
+  // A restart is a gap: an unknown close waits for an hour of watching from
+  // the first line after it (t = 5). The open survived.
+  EXPECT_THAT(d.Hit("c", "session.close", {{"pid", "78"}}, "h", 1004), IsEmpty());
+  EXPECT_THAT(d.Hit("c", "session.close", {{"pid", "79"}}, "h", 3605), SizeIs(1));
+  EXPECT_THAT(d.Hit("c", "session.close", {{"pid", "77"}}, "h", 5000), IsEmpty());
+}
+
+TEST(StateTest, AChangedCorrelationStartsAfresh) {
+  std::string text;
+  {
+    Driver d(Pack({Threshold(3, 600)}));
+    d.Hit("r", "ssh.auth_failure", Src("192.0.2.1"), "h", 0);
+    d.Hit("r", "ssh.auth_failure", Src("192.0.2.1"), "h", 1);
+    text = d.c().SerializeState();
+  }
+  Driver d(Pack({Threshold(4, 600)}));
+  ASSERT_TRUE(d.c().LoadStateText(text).ok());
+  EXPECT_EQ(d.c().live_keys(), 0u);
+  EXPECT_FALSE(d.c().LoadStateText("garbage\n").ok());
+}
+
+TEST(StateTest, MalformedLinesAndHostileKeysAreSafe) {
+  Driver d(Pack({Threshold(3, 600)}));
+  d.Hit("r", "ssh.auth_failure", Src("a\tb\nc%d,e;f@g"), "h\x1f", 0);
+  std::string text = d.c().SerializeState();
+  Driver e(Pack({Threshold(3, 600)}));
+  ASSERT_TRUE(e.c().LoadStateText(text + "K\tbroken\n\tH\n").ok());
+  EXPECT_EQ(e.c().SerializeState(), text);
+}
+
+TEST(StateTest, FileRoundTripIsAtomicAndAMissingFileIsAFirstRun) {
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / ("corr_state_" + std::to_string(getpid())))
+          .string();
+  std::filesystem::create_directories(dir);
+  CorrelatorOptions o;
+  o.state_file = dir + "/correlation.state";
+  Driver d(Pack({Threshold(3, 600)}), o);
+  EXPECT_TRUE(d.c().LoadState().ok());
+  d.Hit("r", "ssh.auth_failure", Src("192.0.2.1"), "h", 0);
+  ASSERT_TRUE(d.c().SaveState().ok());
+  EXPECT_FALSE(std::filesystem::exists(o.state_file + ".tmp"));
+  Driver e(Pack({Threshold(3, 600)}), o);
+  ASSERT_TRUE(e.c().LoadState().ok());
+  EXPECT_EQ(e.c().live_keys(), 1u);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ReloadTest, UnchangedCorrelationsKeepTheirStateChangedOnesStartAfresh) {
+  Correlation keep = Threshold(3, 600);
+  Correlation change = Distinct(3, 600);
+  Driver old(Pack({keep, change}));
+  old.Hit("r", "ssh.auth_failure", Src("192.0.2.1", "a"), "h", 0);
+  old.Hit("r", "ssh.auth_failure", Src("192.0.2.1", "b"), "h", 1);
+  change.count = 4;
+  Driver d(Pack({keep, change}));
+  d.c().TakeStateFrom(old.c());
+  auto a = d.Hit("r", "ssh.auth_failure", Src("192.0.2.1", "c"), "h", 2);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(a[0].rule, "bf");
+}
+
+}  // namespace
+}  // namespace konseki::matchers
