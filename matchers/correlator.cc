@@ -249,16 +249,19 @@ size_t Correlator::live_keys() const { return impl_->total_keys; }
 size_t Correlator::correlations() const { return impl_->corrs.size(); }
 
 HostInfo* Correlator::Impl::Host(std::string_view host, bool create, int64_t now_ns) {
-  std::string lower = AsciiLower(host);
-  auto it = hosts.find(lower);
+  // Hosts are keyed lower case; most names are already, and are looked up
+  // as they are (no copy on the per-message path).
+  const bool upper =
+      std::any_of(host.begin(), host.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+  auto it = upper ? hosts.find(AsciiLower(host)) : hosts.find(host);
   if (it != hosts.end()) return &it->second;
   if (!create) return nullptr;
+  std::string lower = AsciiLower(host);
   if (hosts.size() >= options.max_hosts && !hosts.empty()) {
     // Any host goes (no LRU for hosts: they are few and long-lived); its
     // watch restarts if it comes back.
     hosts.erase(hosts.begin());
     host_evictions->Inc();
-    last_valid = false;
   }
   HostInfo& h = hosts[lower];
   h.watched_since_ns = h.up_since_ns = h.first_seen_ns = now_ns;
@@ -268,11 +271,12 @@ HostInfo* Correlator::Impl::Host(std::string_view host, bool create, int64_t now
 
 void Correlator::ObserveHost(std::string_view host, std::string_view sender, TimePoint received) {
   Impl& m = *impl_;
-  if (m.last_valid && host == m.last_host && sender == m.last_sender) return;
   const int64_t now = ToNs(received);
   HostInfo* h = m.Host(host, true, now);
   if (h->watched_since_ns == 0) h->watched_since_ns = now;
   if (h->up_since_ns == 0) h->up_since_ns = now;
+  if (sender == h->sender) return;  // nothing new about its addresses
+  h->sender.assign(sender);
   if (auto addr = receiver::SenderAddress::Parse(sender)) {
     if (std::find(h->addresses.begin(), h->addresses.end(), *addr) == h->addresses.end() &&
         h->addresses.size() < Impl::kMaxAddresses) {
@@ -281,16 +285,16 @@ void Correlator::ObserveHost(std::string_view host, std::string_view sender, Tim
     const uint64_t owner = HostHash(host) | 1;  // never 0
     auto [it, inserted] = m.sender_owner.emplace(*addr, owner);
     if (!inserted && it->second != owner) it->second = 0;
-    if (m.sender_owner.size() > m.options.max_hosts * 4) m.sender_owner.clear();
+    if (m.sender_owner.size() > m.options.max_hosts * 4) {
+      // Start the ownership table afresh; every host records its sender again.
+      m.sender_owner.clear();
+      for (auto& [name, info] : m.hosts) info.sender.clear();
+    }
   }
-  m.last_host.assign(host);
-  m.last_sender.assign(sender);
-  m.last_valid = true;
 }
 
 void Correlator::OnHostGap(std::string_view host) {
   if (HostInfo* h = impl_->Host(host, false, 0)) h->watched_since_ns = 0;
-  impl_->last_valid = false;
 }
 
 bool Correlator::Impl::Watched(const CompiledCorrelation& c, const HitEvent& hit) const {
@@ -389,7 +393,6 @@ void Correlator::Impl::Evicted(CompiledCorrelation& c, const std::string& key) {
   std::string_view host = std::string_view(key).substr(0, key.find(kSep));
   if (auto it = hosts.find(host); it != hosts.end()) {
     it->second.watched_since_ns = it->second.up_since_ns = 0;
-    last_valid = false;
   }
 }
 

@@ -81,7 +81,11 @@ struct HostInfo {
   // First receive time ever (persisted): start of the learning period.
   int64_t first_seen_ns = 0;
   std::vector<receiver::SenderAddress> addresses;  // senders seen, at most kMaxAddresses
-  std::vector<std::vector<std::string>> learned;   // per set index, lower case
+  // The sender of the host's last message, as received (not persisted):
+  // ObserveHost parses and records a sender only when it changes, which
+  // keeps the per-message cost to one host lookup.
+  std::string sender;
+  std::vector<std::vector<std::string>> learned;  // per set index, lower case
 };
 
 struct Correlator::Impl {
@@ -151,11 +155,6 @@ struct Correlator::Impl {
   size_t total_keys = 0;
   int64_t first_start_ns = 0;  // first start ever (persisted): fleet learning
   uint64_t dispatch_seq = 0;
-
-  // ObserveHost's cache: the last host and sender seen.
-  std::string last_host;
-  std::string last_sender;
-  bool last_valid = false;
 
   int64_t last_save_ns = 0;
   Counter* hits = nullptr;

@@ -242,7 +242,6 @@ Status Correlator::LoadStateText(std::string_view text) {
     }
     if (!ok) ++skipped;
   }
-  m.last_valid = false;
   if (skipped > 0) {
     Log(LogLevel::kWarning, "%s: %zu malformed correlation state lines skipped",
         m.options.name.c_str(), skipped);
@@ -315,8 +314,6 @@ void Correlator::TakeStateFrom(Correlator& old) {
   m.hosts = std::move(o.hosts);
   m.sender_owner = std::move(o.sender_owner);
   m.first_start_ns = o.first_start_ns;
-  m.last_valid = false;
-  o.last_valid = false;
 }
 
 }  // namespace konseki::matchers
