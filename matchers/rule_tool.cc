@@ -184,6 +184,26 @@ std::istream* OpenInput(const std::string& file, std::ifstream* in, std::string*
   return in;
 }
 
+// The TAG as the sender wrote it (rsyslog's %syslogtag%): for RFC 3164 from
+// the program's first byte up to the message, without the separating
+// space ("sshd[42]:"); for RFC 5424 APP-NAME[PROCID].
+std::string TagOf(const Message& msg) {
+  if (msg.app_name.empty()) return "";
+  if (msg.format != MessageFormat::kRfc3164) {
+    std::string tag(msg.app_name);
+    if (!msg.procid.empty()) tag += "[" + std::string(msg.procid) + "]";
+    return tag;
+  }
+  const char* begin = msg.app_name.data();
+  const char* end = msg.msg.data();
+  if (end < begin + msg.app_name.size() || end > msg.raw.data() + msg.raw.size()) {
+    return std::string(msg.app_name);
+  }
+  std::string_view tag(begin, static_cast<size_t>(end - begin));
+  while (!tag.empty() && tag.back() == ' ') tag.remove_suffix(1);
+  return std::string(tag);
+}
+
 // --explain: how one line was read, then what it hit.
 std::string ExplainText(const Message& msg, const std::vector<RuleHit>& hits) {
   std::string s;
@@ -197,6 +217,7 @@ std::string ExplainText(const Message& msg, const std::vector<RuleHit>& hits) {
   if (!msg.has_timestamp) s += " (none in the header: the receive time)";
   s += "\nhost:            " + std::string(msg.hostname);
   s += "\nprogram:         " + std::string(msg.app_name);
+  s += "\ntag:             " + TagOf(msg);
   s += "\npid:             " + std::string(msg.procid);
   s += "\nmsgid:           " + std::string(msg.msgid);
   s += "\nstructured data: " + std::string(msg.structured_data);
@@ -224,12 +245,10 @@ std::string ExplainJson(const Message& msg, const std::vector<RuleHit>& hits) {
   s += ",\"time\":";
   AppendJsonString(FormatRfc3339Micros(msg.timestamp), &s);
   s += std::string(",\"time_from_header\":") + (msg.has_timestamp ? "true" : "false");
+  const std::string tag = TagOf(msg);
   const std::pair<const char*, std::string_view> parts[] = {
-      {"host", msg.hostname},
-      {"program", msg.app_name},
-      {"pid", msg.procid},
-      {"msgid", msg.msgid},
-      {"structured_data", msg.structured_data},
+      {"host", msg.hostname}, {"program", msg.app_name}, {"tag", tag},
+      {"pid", msg.procid},    {"msgid", msg.msgid},      {"structured_data", msg.structured_data},
       {"message", msg.msg}};
   for (const auto& [key, value] : parts) {
     s += ",\"" + std::string(key) + "\":";

@@ -74,7 +74,8 @@ struct ExplainOptions {
 };
 
 // Shows how `line` is parsed (format, parse issue, PRI with facility and
-// severity, time, host, program, pid, msgid, structured data, message) and
+// severity, time, host, program, tag as written, pid, msgid, structured
+// data, message) and
 // every rule it hits with the extracted fields. Returns 0, or 1 when the
 // rules do not load.
 int RunExplain(const ExplainOptions& opts, std::ostream& out, std::ostream& err);

@@ -268,6 +268,7 @@ TEST(RunExplainTest, TextShowsTheParsedHeaderAndEachMatchWithFields) {
   EXPECT_THAT(out.str(), HasSubstr("pri:             38 (facility 4, severity 6)\n"));
   EXPECT_THAT(out.str(), HasSubstr("host:            bar\n"));
   EXPECT_THAT(out.str(), HasSubstr("program:         sshd\n"));
+  EXPECT_THAT(out.str(), HasSubstr("tag:             sshd[1556]:\n"));
   EXPECT_THAT(out.str(), HasSubstr("pid:             1556\n"));
   EXPECT_THAT(out.str(), HasSubstr("message:         Failed password for root from"));
   EXPECT_THAT(out.str(),
@@ -287,7 +288,8 @@ TEST(RunExplainTest, JsonHasEveryParsedPartAndNullPriWithoutOne) {
   EXPECT_EQ(out.str(),
             "{\"format\":\"rfc5424\",\"issue\":\"none\",\"pri\":165,\"facility\":20,"
             "\"severity\":5,\"time\":\"2003-10-11T22:14:15.003000Z\",\"time_from_header\":true,"
-            "\"host\":\"mymachine.example.com\",\"program\":\"evntslog\",\"pid\":\"\","
+            "\"host\":\"mymachine.example.com\",\"program\":\"evntslog\",\"tag\":\"evntslog\","
+            "\"pid\":\"\","
             "\"msgid\":\"ID47\",\"structured_data\":\"[exampleSDID@32473 iut=\\\"3\\\"]\","
             "\"message\":\"An application event\",\"matches\":[]}\n");
 
