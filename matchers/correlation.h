@@ -15,11 +15,19 @@
 //               of the host's own addresses
 //   first_seen  the tuple `values` never seen before for the key, once the
 //               host has been watched for `learning_secs`
+//   beacon      connections of one key (source, destination, port) at a
+//               regular interval: a bounded reservoir of gaps and sizes per
+//               key, scored the way RITA scores beacons (matchers/beacon_score.h)
+//   direction   a connection classified inbound / outbound / internal /
+//               transit by its addresses against a set of internal networks
+//               (and netfilter's IN=/OUT=): counted per host and direction,
+//               alerting with a severity per direction
 #ifndef KONSEKI_MATCHERS_CORRELATION_H_
 #define KONSEKI_MATCHERS_CORRELATION_H_
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -34,6 +42,8 @@ enum class CorrelationKind : uint8_t {
   kUnpaired,
   kMembership,
   kFirstSeen,
+  kBeacon,
+  kDirection,
 };
 // "threshold", "distinct", ... ; Parse returns false for unknown names.
 const char* CorrelationKindName(CorrelationKind k);
@@ -58,6 +68,20 @@ struct FieldCondition {
   std::string pattern;
 };
 
+// `where_in:` / `unless_in:` entry: the value of any of `fields` (written
+// "host,src_ip") is (not) in the named set (values, globs, CIDRs).
+struct SetCondition {
+  std::vector<std::string> fields;
+  std::string set;
+};
+
+// The direction of a connection (kind direction).
+enum class Direction : uint8_t { kInbound, kOutbound, kInternal, kTransit };
+inline constexpr int kDirections = 4;
+// "inbound", "outbound", "internal", "transit"; Parse returns false otherwise.
+const char* DirectionName(Direction d);
+bool ParseDirection(std::string_view name, Direction* out);
+
 // A field reference with an optional transform, written "src_ip|net":
 //   net    IPv4 -> its /24 ("192.0.2.0/24"), IPv6 -> its /64; others as is
 //   lower  ASCII lower case
@@ -81,6 +105,9 @@ struct CorrelationExample {
   std::vector<std::string> lines;
   std::vector<ExpectedAlert> alerts;
   std::string sender;  // optional sender address for every line
+  // Values of named sets for this case, as the config would set them
+  // ({no_outbound: [db1]}).
+  std::vector<std::pair<std::string, std::vector<std::string>>> sets;
   int source_line = 0;
 };
 
@@ -93,11 +120,13 @@ struct Correlation {
   CorrelationKind kind = CorrelationKind::kThreshold;
   KeyScope scope = KeyScope::kHost;
 
-  std::vector<InputRef> on;            // B inputs (every kind)
-  std::vector<InputRef> after;         // A inputs: sequence (A), unpaired (open)
-  std::vector<FieldCondition> where;   // on `on` hits: all must match
-  std::vector<FieldCondition> unless;  // on `on` hits: none may match
-  std::vector<std::string> key;        // key fields; host is implied for scope host
+  std::vector<InputRef> on;             // B inputs (every kind)
+  std::vector<InputRef> after;          // A inputs: sequence (A), unpaired (open)
+  std::vector<FieldCondition> where;    // on `on` hits: all must match
+  std::vector<FieldCondition> unless;   // on `on` hits: none may match
+  std::vector<SetCondition> where_in;   // on `on` hits: every one must hold
+  std::vector<SetCondition> unless_in;  // on `on` hits: none may hold
+  std::vector<std::string> key;         // key fields; host is implied for scope host
 
   double window_secs = 0;                   // threshold, distinct, sequence
   uint32_t count = 1;                       // threshold N, distinct N, sequence: A hits needed
@@ -121,6 +150,28 @@ struct Correlation {
   // first_seen: false = no alert for the first tuple of a key never seen
   // (another rule reports the new key itself, e.g. a user's first login).
   bool new_keys = true;
+  // beacon: `count` is the least number of connections in the window before
+  // a key is scored; `score` the alert threshold; `reservoir` the gaps (and
+  // sizes) kept per key; `size_field` the field with the bytes of a
+  // connection (none: the score has no size part); gaps shorter than
+  // `burst_secs` are parts of one call.
+  double score = 0.8;
+  uint32_t reservoir = 32;
+  std::string size_field;
+  double burst_secs = 2;
+  // direction: the address fields, the netfilter interface fields (an empty
+  // IN= means the packet came from the logging host itself, an empty OUT=
+  // that it was for it; absent fields are not used), the set of internal
+  // networks (`set`), the severity per direction (unset: count only) and
+  // the counter {host, direction} to count in (optional).
+  std::string src_field;
+  std::string dst_field;
+  std::string in_field;
+  std::string out_field;
+  bool alert_direction[kDirections] = {false, false, false, false};
+  Severity direction_severity[kDirections] = {Severity::kHigh, Severity::kHigh, Severity::kHigh,
+                                              Severity::kHigh};
+  std::string metric;
   // Constant fields added to every alert ({what: network}).
   std::vector<std::pair<std::string, std::string>> add_fields;
   size_t max_keys = 0;  // 0 = correlation.max_keys_per_rule
@@ -130,8 +181,11 @@ struct Correlation {
   int line = 0;
 };
 
-// A named set of values (`sets:`), for membership. Values are compared
-// case-insensitively. `learn` adds values from rule hits, per host.
+// A named set of values (`sets:`), for membership and where_in/unless_in.
+// Values are compared case-insensitively; a value with * ? or [ is a glob
+// (fnmatch), an address or CIDR ("10.0.0.0/8", "fc00::/7") matches the
+// addresses in it. `learn` adds values from rule hits, per host.
+// correlation config may replace a set's values (CorrelatorOptions::set_values).
 struct SetLearner {
   std::vector<InputRef> on;
   std::string field;                  // the value to add

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <list>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -19,12 +20,24 @@ struct KeyMember {
   int64_t event_ns = 0;
 };
 
+// A beacon key's reservoir: the last `reservoir` gaps between calls (ms)
+// and connection sizes (bytes), as rings. Heap only for beacon keys.
+struct BeaconState {
+  std::vector<uint32_t> gaps_ms;  // ring, at most the reservoir
+  std::vector<uint32_t> sizes;    // ring, at most the reservoir (empty: no size field)
+  uint32_t gap_next = 0;          // next ring slot to overwrite when full
+  uint32_t size_next = 0;
+  int64_t alerted_ns = 0;     // event time of the last alert (0: none yet)
+  uint64_t scored_count = 0;  // `count` when last scored
+};
+
 // One key of one correlation. Each kind uses a part:
 //   threshold  times (last `count` event times), members, values (summary)
 //   distinct   values + value_times (up to `count` most recent distinct)
 //   sequence   times (A hits), members
 //   unpaired   open (an open without its close yet), last_ns
 //   first_seen hashes (seen tuples, oldest first)
+//   beacon     beacon (reservoir), first_ns/last_ns (window), count
 struct KeyState {
   std::vector<int64_t> times;
   std::vector<int64_t> value_times;
@@ -36,6 +49,7 @@ struct KeyState {
   uint64_t count = 0;
   bool alerted = false;  // threshold/distinct: inside a burst already alerted
   bool open = false;     // unpaired
+  std::unique_ptr<BeaconState> beacon;
 };
 
 // Keys of one correlation, least recently used last. Not thread-safe.

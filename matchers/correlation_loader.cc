@@ -33,6 +33,10 @@ const char* CorrelationKindName(CorrelationKind k) {
       return "membership";
     case CorrelationKind::kFirstSeen:
       return "first_seen";
+    case CorrelationKind::kBeacon:
+      return "beacon";
+    case CorrelationKind::kDirection:
+      return "direction";
   }
   return "?";
 }
@@ -40,7 +44,8 @@ const char* CorrelationKindName(CorrelationKind k) {
 bool ParseCorrelationKind(std::string_view name, CorrelationKind* out) {
   for (CorrelationKind k :
        {CorrelationKind::kThreshold, CorrelationKind::kDistinct, CorrelationKind::kSequence,
-        CorrelationKind::kUnpaired, CorrelationKind::kMembership, CorrelationKind::kFirstSeen}) {
+        CorrelationKind::kUnpaired, CorrelationKind::kMembership, CorrelationKind::kFirstSeen,
+        CorrelationKind::kBeacon, CorrelationKind::kDirection}) {
     if (name == CorrelationKindName(k)) {
       *out = k;
       return true;
@@ -89,6 +94,53 @@ Status ReadConditions(const Reporter& r, const YAML::Node& node, std::string_vie
   return Status::Ok();
 }
 
+// {"host,src_ip": no_outbound}: any of the comma-separated fields in the set.
+Status ReadSetConditions(const Reporter& r, const YAML::Node& node, std::string_view key,
+                         std::vector<SetCondition>* out) {
+  std::vector<std::pair<std::string, std::string>> map;
+  if (Status s = pack_yaml::ReadStringMap(r, node, key, &map); !s.ok()) return s;
+  for (auto& [fields, set] : map) {
+    SetCondition c;
+    c.set = set;
+    size_t start = 0;
+    while (start <= fields.size()) {
+      size_t comma = fields.find(',', start);
+      if (comma == std::string::npos) comma = fields.size();
+      if (comma > start) c.fields.push_back(fields.substr(start, comma - start));
+      start = comma + 1;
+    }
+    if (c.fields.empty() || set.empty()) {
+      return r.Error(LineOf(node), key, "expected field[,field...]: set name");
+    }
+    out->push_back(std::move(c));
+  }
+  return Status::Ok();
+}
+
+// {outbound: high, internal: medium, inbound: none}
+Status ReadDirectionSeverities(const Reporter& r, const YAML::Node& node, Correlation* c) {
+  std::vector<std::pair<std::string, std::string>> map;
+  if (Status s = pack_yaml::ReadStringMap(r, node, "severity_by_direction", &map); !s.ok()) {
+    return s;
+  }
+  for (const auto& [name, severity] : map) {
+    Direction d;
+    if (!ParseDirection(name, &d)) {
+      return r.Error(
+          LineOf(node), "severity_by_direction",
+          "unknown direction \"" + name + "\" (use inbound, outbound, internal, transit)");
+    }
+    const int i = static_cast<int>(d);
+    c->alert_direction[i] = severity != "none";
+    if (severity != "none" && !ParseSeverity(severity, &c->direction_severity[i])) {
+      return r.Error(
+          LineOf(node), "severity_by_direction",
+          "unknown severity \"" + severity + "\" (use none, info, low, medium, high or critical)");
+    }
+  }
+  return Status::Ok();
+}
+
 Status ReadFieldRefs(const Reporter& r, const YAML::Node& node, std::string_view key,
                      std::vector<FieldRef>* out) {
   std::vector<std::string> list;
@@ -127,7 +179,17 @@ Status ReadCorrelationExamples(const Reporter& r, const YAML::Node& node, Correl
   for (const YAML::Node& item : node) {
     CorrelationExample ex;
     ex.source_line = LineOf(item);
-    if (Status s = CheckKeys(r, item, "example", {"lines", "sender", "alerts"}); !s.ok()) return s;
+    if (Status s = CheckKeys(r, item, "example", {"lines", "sender", "sets", "alerts"}); !s.ok()) {
+      return s;
+    }
+    if (const YAML::Node sets = item["sets"]) {
+      if (!sets.IsMap()) return r.Error(LineOf(sets), "sets", "expected set name: [values]");
+      for (const auto& kv : sets) {
+        std::vector<std::string> values;
+        if (Status s = ReadStringList(r, kv.second, "sets", &values, nullptr); !s.ok()) return s;
+        ex.sets.emplace_back(kv.first.Scalar(), std::move(values));
+      }
+    }
     if (!item["lines"] || !item["alerts"]) {
       return r.Error(ex.source_line, "example", "a case needs lines: and alerts: ([] for none)");
     }
@@ -171,6 +233,10 @@ std::set<std::string> KindKeys(CorrelationKind k) {
       return {"field", "values", "cidrs", "set", "host_addresses"};
     case CorrelationKind::kFirstSeen:
       return {"first_seen", "learning_secs", "max_values_per_key", "new_keys"};
+    case CorrelationKind::kBeacon:
+      return {"window_secs", "count", "score", "reservoir", "size_field", "burst_secs"};
+    case CorrelationKind::kDirection:
+      return {"src", "dst", "in", "out", "set", "severity_by_direction", "metric"};
   }
   return {};
 }
@@ -191,7 +257,17 @@ Status CheckKindKeys(const Reporter& r, const YAML::Node& node, const Correlatio
                                                       "reset_on_host_gap",
                                                       "learning_secs",
                                                       "max_values_per_key",
-                                                      "new_keys"};
+                                                      "new_keys",
+                                                      "score",
+                                                      "reservoir",
+                                                      "size_field",
+                                                      "burst_secs",
+                                                      "src",
+                                                      "dst",
+                                                      "in",
+                                                      "out",
+                                                      "severity_by_direction",
+                                                      "metric"};
   const std::set<std::string> mine = KindKeys(c.kind);
   for (auto it = node.begin(); it != node.end(); ++it) {
     const std::string& k = it->first.Scalar();
@@ -231,6 +307,19 @@ Status CheckKindKeys(const Reporter& r, const YAML::Node& node, const Correlatio
       return Status::Ok();
     case CorrelationKind::kFirstSeen:
       return need("first_seen");
+    case CorrelationKind::kBeacon:
+      if (!node["key"]) {
+        return r.Error(
+            c.line, "key",
+            "kind beacon needs key (source, destination, port fields; correlation " + c.id + ")");
+      }
+      if (Status s = need("count"); !s.ok()) return s;
+      return need("window_secs");
+    case CorrelationKind::kDirection:
+      if (Status s = need("src"); !s.ok()) return s;
+      if (Status s = need("dst"); !s.ok()) return s;
+      if (Status s = need("set"); !s.ok()) return s;
+      return need("severity_by_direction");
   }
   return Status::Ok();
 }
@@ -264,8 +353,8 @@ Status ReadHeader(const Reporter& r, const YAML::Node& node, Correlation* c) {
   if (!ParseCorrelationKind(text, &c->kind)) {
     return r.Error(LineOf(node["kind"]), "kind",
                    "unknown kind \"" + text +
-                       "\" (use threshold, distinct, sequence, unpaired, membership or "
-                       "first_seen)");
+                       "\" (use threshold, distinct, sequence, unpaired, membership, "
+                       "first_seen, beacon or direction)");
   }
   if (const YAML::Node sc = node["scope"]) {
     if (!(s = ReadString(r, sc, "scope", &text)).ok()) return s;
@@ -294,6 +383,16 @@ Status ReadNumbers(const Reporter& r, const YAML::Node& node, Correlation* c) {
     // Threshold keeps the last `count` event times per key: bounded.
     if (!(s = ReadNumber(r, n, "count", 1, 10000, &v)).ok()) return s;
     c->count = static_cast<uint32_t>(v);
+  }
+  if (const YAML::Node n = node["score"]) {
+    if (!(s = ReadNumber(r, n, "score", 0, 1, &c->score)).ok()) return s;
+  }
+  if (const YAML::Node n = node["reservoir"]) {
+    if (!(s = ReadNumber(r, n, "reservoir", 4, 1024, &v)).ok()) return s;
+    c->reservoir = static_cast<uint32_t>(v);
+  }
+  if (const YAML::Node n = node["burst_secs"]) {
+    if (!(s = ReadNumber(r, n, "burst_secs", 0, 3600, &c->burst_secs)).ok()) return s;
   }
   if (const YAML::Node n = node["min_observed_secs"]) {
     if (!(s = ReadNumber(r, n, "min_observed_secs", 0, kMaxWindowSecs, &c->min_observed_secs))
@@ -356,6 +455,30 @@ Status ReadLists(const Reporter& r, const YAML::Node& node, Correlation* c) {
     if (!parsed.ok()) return r.Error(LineOf(node["cidrs"]), "cidrs", parsed.status().message());
   }
   if (node["set"] && !(s = ReadString(r, node["set"], "set", &c->set)).ok()) return s;
+  for (auto [key, out] : {std::pair<const char*, std::string*>{"size_field", &c->size_field},
+                          {"src", &c->src_field},
+                          {"dst", &c->dst_field},
+                          {"in", &c->in_field},
+                          {"out", &c->out_field},
+                          {"metric", &c->metric}}) {
+    if (node[key] && !(s = ReadString(r, node[key], key, out)).ok()) return s;
+  }
+  if (!c->metric.empty() && !RE2::FullMatch(c->metric, "konseki_[a-z0-9_]+_total")) {
+    return r.Error(LineOf(node["metric"]), "metric",
+                   "a counter name konseki_<thing>_total in lower case");
+  }
+  if (node["where_in"] &&
+      !(s = ReadSetConditions(r, node["where_in"], "where_in", &c->where_in)).ok()) {
+    return s;
+  }
+  if (node["unless_in"] &&
+      !(s = ReadSetConditions(r, node["unless_in"], "unless_in", &c->unless_in)).ok()) {
+    return s;
+  }
+  if (node["severity_by_direction"] &&
+      !(s = ReadDirectionSeverities(r, node["severity_by_direction"], c)).ok()) {
+    return s;
+  }
   if (node["first_seen"] &&
       !(s = ReadFieldRefs(r, node["first_seen"], "first_seen", &c->first_values)).ok()) {
     return s;
@@ -379,6 +502,8 @@ Status ReadCorrelation(const Reporter& r, const YAML::Node& node, Correlation* c
                         "after",
                         "where",
                         "unless",
+                        "where_in",
+                        "unless_in",
                         "key",
                         "scope",
                         "window_secs",
@@ -396,6 +521,16 @@ Status ReadCorrelation(const Reporter& r, const YAML::Node& node, Correlation* c
                         "learning_secs",
                         "max_values_per_key",
                         "new_keys",
+                        "score",
+                        "reservoir",
+                        "size_field",
+                        "burst_secs",
+                        "src",
+                        "dst",
+                        "in",
+                        "out",
+                        "severity_by_direction",
+                        "metric",
                         "add_fields",
                         "max_keys",
                         "examples"});
@@ -534,6 +669,15 @@ Status CheckCorrelations(const RulePack& pack) {
     if (!c.set.empty() && !set_ids.count(c.set)) {
       return Status::InvalidArgument(Where(c.file, c.line) + "set: correlation " + c.id +
                                      ": no set named " + c.set);
+    }
+    for (const auto* conds : {&c.where_in, &c.unless_in}) {
+      for (const SetCondition& sc : *conds) {
+        if (!set_ids.count(sc.set)) {
+          return Status::InvalidArgument(Where(c.file, c.line) +
+                                         "where_in/unless_in: correlation " + c.id +
+                                         ": no set named " + sc.set);
+        }
+      }
     }
     for (const Correlation* in : f) {
       if (c.scope == KeyScope::kHost && in->scope == KeyScope::kFleet) {

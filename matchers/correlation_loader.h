@@ -7,7 +7,8 @@
 //       severity: medium
 //       description: what it means and what to check next
 //       kind: threshold                # threshold | distinct | sequence |
-//                                      # unpaired | membership | first_seen
+//                                      # unpaired | membership | first_seen |
+//                                      # beacon | direction
 //       on: [sign:ssh.auth_failure]    # rule ids, correlation ids, sign:<name>
 //       after: [accounts.user_added]   # sequence: A; unpaired: the open
 //       where: {user: 'root|admin'}    # optional, RE2 full match per field
@@ -28,11 +29,25 @@
 //       first_seen: ['src_ip|net']     # first_seen: the tuple
 //       learning_secs: 1209600         # first_seen (default correlation.learning_days)
 //       max_values_per_key: 64         # first_seen
+//       where_in: {"host,src_ip": no_outbound}  # optional: any field's value in the set
+//       unless_in: {dst: beacon_allow}         # optional
+//       score: 0.8                     # beacon: alert threshold (0..1)
+//       reservoir: 32                  # beacon: gaps and sizes kept per key
+//       size_field: bytes              # beacon: connection size (optional)
+//       burst_secs: 2                  # beacon: shorter gaps are one call
+//       src: src_ip                    # direction: address fields
+//       dst: dst_ip
+//       in: in                         # direction: netfilter IN=/OUT= (optional)
+//       out: out
+//       set: internal                  # direction: the internal networks
+//       severity_by_direction: {outbound: high, internal: medium, inbound: none}
+//       metric: konseki_firewall_drops_total  # direction: counter {host, direction}
 //       add_fields: {what: network}    # constant fields of every alert
 //       max_keys: 100000               # optional per-rule key cap
 //       examples:                      # at least one case raising an alert
 //         - lines: ["<full syslog line>", ...]
 //           sender: 192.0.2.1          # optional
+//           sets: {no_outbound: [db1]} # optional: set values as a config gives
 //           alerts:                    # exactly these, in order; [] = none
 //             - sign: ssh.bruteforce
 //               fields: {src_ip: 192.0.2.9, count: "8"}

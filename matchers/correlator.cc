@@ -56,23 +56,28 @@ uint64_t Fingerprint(const Correlation& c) {
   add(std::to_string(c.window_secs));
   add(std::to_string(c.count));
   add(std::to_string(c.quiet_secs));
+  if (c.kind == CorrelationKind::kBeacon) {
+    add(std::to_string(c.reservoir));
+    add(c.size_field);
+    add(std::to_string(c.burst_secs));
+  }
   return Fnv64(s);
 }
 
-const std::string* FindField(const Fields* fields, std::string_view name) {
-  if (fields == nullptr) return nullptr;
-  for (const auto& [k, v] : *fields) {
+}  // namespace
+
+const std::string* HitField(const HitEvent& hit, std::string_view name) {
+  if (hit.fields == nullptr) return nullptr;
+  for (const auto& [k, v] : *hit.fields) {
     if (k == name) return &v;
   }
   return nullptr;
 }
 
-}  // namespace
-
 // A hit's value of `name`: an extracted field, else one of the pseudo-fields
 // host, sender, program, pid.
 std::string_view FieldValue(const HitEvent& hit, std::string_view name) {
-  if (const std::string* v = FindField(hit.fields, name)) return *v;
+  if (const std::string* v = HitField(hit, name)) return *v;
   if (name == "host") return hit.host;
   if (name == "sender") return hit.sender;
   if (name == "program") return hit.program;
@@ -107,8 +112,43 @@ Status Correlator::Impl::CompileOne(const Correlation& def, const RulePack& pack
     if (o.min_observed_secs >= 0) c->def.min_observed_secs = o.min_observed_secs;
     if (o.learning_secs >= 0) c->def.learning_secs = o.learning_secs;
   }
+  if (c->def.kind == CorrelationKind::kBeacon) {
+    if (options.beacon_score >= 0) c->def.score = options.beacon_score;
+    if (options.beacon_min_connections >= 1) {
+      c->def.count = static_cast<uint32_t>(options.beacon_min_connections);
+    }
+    if (options.beacon_window_secs > 0) c->def.window_secs = options.beacon_window_secs;
+    if (options.beacon_max_pairs > 0) c->def.max_keys = options.beacon_max_pairs;
+    if (options.beacon_burst_secs >= 0) c->def.burst_secs = options.beacon_burst_secs;
+  }
+  if (c->def.kind == CorrelationKind::kDirection && c->def.sign == "firewall.drop") {
+    for (const auto& [name, severity] : options.drop_severity) {
+      Direction dir;
+      if (!ParseDirection(name, &dir)) {
+        return Status::InvalidArgument("network.drop_severity: unknown direction " + name);
+      }
+      const int i = static_cast<int>(dir);
+      c->def.alert_direction[i] = severity != "none";
+      if (severity != "none" && !ParseSeverity(severity, &c->def.direction_severity[i])) {
+        return Status::InvalidArgument("network.drop_severity." + name + ": unknown severity " +
+                                       severity);
+      }
+    }
+  }
   const Correlation& d = c->def;
   for (const FieldCondition& f : d.where) c->where.push_back(CompileCondition(f));
+  for (int in = 0; in < 2; ++in) {
+    for (const SetCondition& sc : in == 0 ? d.where_in : d.unless_in) {
+      CompiledSetCondition cc{sc.fields, sets.size()};
+      for (size_t i = 0; i < sets.size(); ++i) {
+        if (sets[i].def.id == sc.set) cc.set = i;
+      }
+      if (cc.set == sets.size()) {
+        return Status::InvalidArgument("correlation " + d.id + ": no set " + sc.set);
+      }
+      (in == 0 ? c->where_in : c->unless_in).push_back(std::move(cc));
+    }
+  }
   for (const FieldCondition& f : d.unless) c->unless.push_back(CompileCondition(f));
   if (!d.cidrs.empty()) {
     auto cidrs = receiver::SenderAllowlist::Parse(d.cidrs);
@@ -129,6 +169,7 @@ Status Correlator::Impl::CompileOne(const Correlation& def, const RulePack& pack
   c->min_observed_ns =
       SecsToNs(d.min_observed_secs >= 0 ? d.min_observed_secs : options.session_min_observed_secs);
   c->learning_ns = SecsToNs(d.learning_secs >= 0 ? d.learning_secs : options.learning_secs);
+  c->burst_ns = SecsToNs(d.burst_secs);
   c->max_keys = d.max_keys > 0 ? d.max_keys : options.max_keys_per_rule;
   c->fingerprint = Fingerprint(d);
   c->evictions = metrics.GetCounter("konseki_correlation_evictions_total",
@@ -155,8 +196,7 @@ Status Correlator::Impl::CompileOne(const Correlation& def, const RulePack& pack
 Status Correlator::Impl::Compile(const RulePack& pack) {
   for (size_t i = 0; i < pack.sets.size(); ++i) {
     CompiledSet s;
-    s.def = pack.sets[i];
-    for (const std::string& v : s.def.values) s.values.insert(AsciiLower(v));
+    if (Status st = CompileSet(pack.sets[i], &s); !st.ok()) return st;
     if (s.def.id == "system_accounts") {
       for (const std::string& v : options.system_accounts) s.values.insert(AsciiLower(v));
     }
@@ -344,6 +384,12 @@ bool Correlator::Impl::Passes(const CompiledCorrelation& c, const HitEvent& hit)
     std::string_view v = FieldValue(hit, c.def.unless[i].field);
     if (RE2::FullMatch(v, *c.unless[i])) return false;
   }
+  for (const CompiledSetCondition& sc : c.where_in) {
+    if (!InSet(sc, hit)) return false;
+  }
+  for (const CompiledSetCondition& sc : c.unless_in) {
+    if (InSet(sc, hit)) return false;
+  }
   return true;
 }
 
@@ -469,7 +515,9 @@ void Correlator::Impl::Dispatch(const HitEvent& hit, int depth, std::vector<Aler
       if (c.last_dispatch[s.role] == dispatch) continue;  // named twice (id and sign)
       if (hit.message_seq != 0 && c.last_seq[s.role] == hit.message_seq) continue;
       if (!Passes(c, hit)) continue;
-      if (c.def.kind != CorrelationKind::kMembership && !BuildKey(c, hit, &key)) continue;
+      const bool keyless =
+          c.def.kind == CorrelationKind::kMembership || c.def.kind == CorrelationKind::kDirection;
+      if (!keyless && !BuildKey(c, hit, &key)) continue;
       c.last_dispatch[s.role] = dispatch;
       c.last_seq[s.role] = hit.message_seq;
       switch (c.def.kind) {
@@ -490,6 +538,12 @@ void Correlator::Impl::Dispatch(const HitEvent& hit, int depth, std::vector<Aler
           break;
         case CorrelationKind::kFirstSeen:
           FirstSeen(c, hit, key, t, depth, out);
+          break;
+        case CorrelationKind::kBeacon:
+          Beacon(c, hit, key, t, depth, out);
+          break;
+        case CorrelationKind::kDirection:
+          DirectionOf(c, hit, t, depth, out);
           break;
       }
     }
@@ -518,6 +572,7 @@ void Correlator::Tick(TimePoint now) {
         keep_ns = std::max(c.window_ns, c.quiet_ns);
         break;
       case CorrelationKind::kSequence:
+      case CorrelationKind::kBeacon:
         keep_ns = c.window_ns;
         break;
       default:

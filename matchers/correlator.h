@@ -55,6 +55,7 @@
 #include "common/message.h"
 #include "common/metrics.h"
 #include "common/status.h"
+#include "matchers/beacon_score.h"
 #include "matchers/correlation.h"
 #include "matchers/rule_loader.h"
 #include "matchers/rule_set.h"
@@ -118,6 +119,24 @@ struct CorrelatorOptions {
   // Event-time clamping (see the header comment).
   double max_future_secs = 300;
   double max_past_secs = 7 * 86400.0;
+  // network: (app/config.cc). Replaces the values of the packs' sets of
+  // these names (network.internal -> "internal", network.no_outbound ->
+  // "no_outbound", network.beacon.allow -> "beacon_allow"); values are
+  // names, globs, addresses or CIDRs. A set no pack defines is ignored.
+  std::map<std::string, std::vector<std::string>> set_values;
+  // Every beacon correlation (< 0 or 0: the pack's): network.beacon.score,
+  // .min_connections, .window_secs, .max_pairs.
+  double beacon_score = -1;
+  double beacon_min_connections = -1;
+  double beacon_window_secs = -1;
+  size_t beacon_max_pairs = 0;
+  double beacon_burst_secs = -1;  // network.beacon.burst_secs
+  // network.beacon.weights: of the score's parts (matchers/beacon_score.h).
+  BeaconWeights beacon_weights;
+  // network.drop_severity: direction -> severity or "none" (count only), for
+  // the direction correlations of sign firewall.drop; directions not given
+  // keep the pack's.
+  std::map<std::string, std::string> drop_severity;
   // Member lines (archive locations) per alert.
   size_t max_members = 20;
   // Which correlations this instance runs.

@@ -6,6 +6,7 @@
 
 #include <re2/re2.h>
 
+#include <array>
 #include <functional>
 #include <memory>
 #include <string>
@@ -37,12 +38,22 @@ std::string AsciiLower(std::string_view s);
 // A hit's value of `name`: an extracted field, else one of the pseudo-fields
 // host, sender, program, pid; empty when none.
 std::string_view FieldValue(const HitEvent& hit, std::string_view name);
+// An extracted field of the hit, nullptr when the rule did not extract it.
+const std::string* HitField(const HitEvent& hit, std::string_view name);
+
+// A set condition with its set resolved (index into Impl::sets).
+struct CompiledSetCondition {
+  std::vector<std::string> fields;
+  size_t set = 0;
+};
 
 struct CompiledCorrelation {
   Correlation def;  // with the overrides applied
   uint64_t fingerprint = 0;
   std::vector<std::unique_ptr<RE2>> where;
   std::vector<std::unique_ptr<RE2>> unless;
+  std::vector<CompiledSetCondition> where_in;
+  std::vector<CompiledSetCondition> unless_in;
   receiver::SenderAllowlist cidrs;
   bool has_cidrs = false;
   SvSet values;  // lower case
@@ -51,6 +62,7 @@ struct CompiledCorrelation {
   int64_t quiet_ns = 0;
   int64_t min_observed_ns = 0;
   int64_t learning_ns = 0;
+  int64_t burst_ns = 0;  // beacon
   size_t max_keys = 0;
   KeyTable keys;
   // Dedupe: the message (or dispatch) a role last took a hit from.
@@ -58,6 +70,9 @@ struct CompiledCorrelation {
   uint64_t last_dispatch[2] = {0, 0};
   Counter* evictions = nullptr;
   Counter* alerts = nullptr;
+  // direction: `metric` counters per host (lower case) and direction, at
+  // most Impl::kMaxCounterHosts hosts; later ones count under host "other".
+  SvMap<std::array<Counter*, kDirections>> direction_counters;
 };
 
 struct CompiledLearner {
@@ -67,8 +82,14 @@ struct CompiledLearner {
 
 struct CompiledSet {
   ValueSet def;
-  SvSet values;  // lower case, with the configured additions
+  SvSet values;                     // lower case, with the configured additions
+  receiver::SenderAllowlist cidrs;  // addresses and CIDRs among the values
+  bool has_cidrs = false;
+  std::vector<std::string> globs;  // lower case
   std::vector<CompiledLearner> learners;
+  // True when `value` is one of the values, matches a glob, or is an
+  // address in one of the CIDRs (learned values aside).
+  bool Contains(std::string_view value) const;
 };
 
 struct HostInfo {
@@ -102,6 +123,7 @@ struct Correlator::Impl {
   static constexpr size_t kMaxLearnedPerSet = 1024;
   static constexpr size_t kMaxValueBytes = 256;
   static constexpr size_t kMaxSummaryValues = 10;
+  static constexpr size_t kMaxCounterHosts = 1000;
 
   Impl(const CorrelatorOptions& o, MetricsRegistry& m) : options(o), metrics(m) {}
 
@@ -137,6 +159,14 @@ struct Correlator::Impl {
                   std::vector<Alert>* out);
   void FirstSeen(CompiledCorrelation& c, const HitEvent& hit, const std::string& key, int64_t t,
                  int depth, std::vector<Alert>* out);
+  // correlator_net.cc
+  void Beacon(CompiledCorrelation& c, const HitEvent& hit, const std::string& key, int64_t t,
+              int depth, std::vector<Alert>* out);
+  void DirectionOf(CompiledCorrelation& c, const HitEvent& hit, int64_t t, int depth,
+                   std::vector<Alert>* out);
+  Counter* DirectionCounter(CompiledCorrelation& c, std::string_view host, Direction d);
+  bool InSet(const CompiledSetCondition& cond, const HitEvent& hit) const;
+  Status CompileSet(const ValueSet& def, CompiledSet* out) const;
 
   CorrelatorOptions options;
   MetricsRegistry& metrics;
@@ -155,6 +185,9 @@ struct Correlator::Impl {
   size_t total_keys = 0;
   int64_t first_start_ns = 0;  // first start ever (persisted): fleet learning
   uint64_t dispatch_seq = 0;
+
+  // Working space of beacon scoring.
+  std::vector<double> gaps_scratch, sizes_scratch, mad_scratch;
 
   int64_t last_save_ns = 0;
   Counter* hits = nullptr;

@@ -7,8 +7,10 @@
 //   H <host> <first seen ns> <address,address>
 //   L <set id> <host> <value>
 //   K <correlation id> <fingerprint> <touched ns> <key> <first ns> <last ns> <count>
-//     <alerted> <open> <times> <value times> <values> <hashes> <members>
-// (K is one line; lists are comma-separated, members "host@received@event;...").
+//     <alerted> <open> <times> <value times> <values> <hashes> <members> [<beacon>]
+// (K is one line; lists are comma-separated, members "host@received@event;...";
+// beacon "gap_next,size_next,alerted_ns,scored_count;gaps_ms;sizes", empty
+// for other kinds; files written before beacons have 15 fields).
 // Keys are written least recently used first, so loading restores the order.
 // Watches are not saved: a konseki restart is a gap for every host.
 #include <fcntl.h>
@@ -125,6 +127,14 @@ void AppendKey(const CompiledCorrelation& c, const KeyTable::Node& n, std::strin
     *out += '@' + std::to_string(st.members[i].received_ns) + '@' +
             std::to_string(st.members[i].event_ns);
   }
+  *out += '\t';
+  if (const BeaconState* b = st.beacon.get()) {
+    *out += std::to_string(b->gap_next) + ',' + std::to_string(b->size_next) + ',' +
+            std::to_string(b->alerted_ns) + ',' + std::to_string(b->scored_count) + ';';
+    AppendList(b->gaps_ms, out);
+    *out += ';';
+    AppendList(b->sizes, out);
+  }
   *out += '\n';
 }
 
@@ -151,6 +161,22 @@ bool ParseKeyState(const std::vector<std::string_view>& f, KeyState* st) {
     }
     st->members.push_back(std::move(km));
   }
+  if (f.size() < 16 || f[15].empty()) return true;
+  std::vector<std::string_view> parts = Split(f[15], ';');
+  std::vector<int64_t> head;
+  auto b = std::make_unique<BeaconState>();
+  if (parts.size() != 3 || !ParseList(parts[0], &head) || head.size() != 4 ||
+      !ParseList(parts[1], &b->gaps_ms) || !ParseList(parts[2], &b->sizes) || head[0] < 0 ||
+      head[1] < 0 || head[3] < 0 ||
+      static_cast<size_t>(head[0]) >= std::max<size_t>(1, b->gaps_ms.size()) ||
+      static_cast<size_t>(head[1]) >= std::max<size_t>(1, b->sizes.size())) {
+    return false;
+  }
+  b->gap_next = static_cast<uint32_t>(head[0]);
+  b->size_next = static_cast<uint32_t>(head[1]);
+  b->alerted_ns = head[2];
+  b->scored_count = static_cast<uint64_t>(head[3]);
+  st->beacon = std::move(b);
   return true;
 }
 
@@ -228,7 +254,8 @@ Status Correlator::LoadStateText(std::string_view text) {
         HostInfo* h = m.Host(b, true, 0);
         if (h->learned[s].size() < Impl::kMaxLearnedPerSet) h->learned[s].push_back(c);
       }
-    } else if (f[0] == "K" && f.size() == 15 && Unescape(f[1], &a) && Unescape(f[4], &b)) {
+    } else if (f[0] == "K" && (f.size() == 15 || f.size() == 16) && Unescape(f[1], &a) &&
+               Unescape(f[4], &b)) {
       uint64_t fp = 0;
       int64_t touched = 0;
       KeyState st;

@@ -26,6 +26,8 @@ inline constexpr std::string_view kSigns[] = {
     "session.close_without_open", "login.first_seen", "system.unclean_boot",
     // Inputs of correlations (patterns/sessions.yaml).
     "session.open", "session.close",
+    // Network traces (patterns/network.yaml; issue #15).
+    "net.connection", "net.beacon", "net.unexpected_outbound",
 };
 // clang-format on
 

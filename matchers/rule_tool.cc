@@ -281,7 +281,9 @@ int CheckCorrelationCase(const std::shared_ptr<const RuleSet>& set, const RulePa
     err << c.file << ":" << line << ": correlation " << c.id << ": " << what << "\n";
     return 1;
   };
-  auto analyzer = OfflineAnalyzer::Create(set, pack, CorrelatorOptions());
+  CorrelatorOptions options;
+  for (const auto& [id, values] : ex.sets) options.set_values[id] = values;
+  auto analyzer = OfflineAnalyzer::Create(set, pack, options);
   if (!analyzer.ok()) return fail(ex.source_line, analyzer.status().message());
   std::vector<RuleHit> hits;
   std::vector<Alert> alerts, got;

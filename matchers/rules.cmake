@@ -6,10 +6,12 @@ add_library(konseki_rules
   ${CMAKE_CURRENT_LIST_DIR}/rule_set.cc
   ${CMAKE_CURRENT_LIST_DIR}/rule_tool.cc
   ${CMAKE_CURRENT_LIST_DIR}/pack_yaml.cc
+  ${CMAKE_CURRENT_LIST_DIR}/beacon_score.cc
   ${CMAKE_CURRENT_LIST_DIR}/correlation_loader.cc
   ${CMAKE_CURRENT_LIST_DIR}/correlation_keys.cc
   ${CMAKE_CURRENT_LIST_DIR}/correlator.cc
   ${CMAKE_CURRENT_LIST_DIR}/correlator_kinds.cc
+  ${CMAKE_CURRENT_LIST_DIR}/correlator_net.cc
   ${CMAKE_CURRENT_LIST_DIR}/correlator_state.cc
   ${CMAKE_CURRENT_LIST_DIR}/offline_analyzer.cc
 )

@@ -1,0 +1,248 @@
+// The network kinds: beacon (reservoir, once per window, caps, state) and
+// direction (classification, counters, severities), and the value sets with
+// globs and CIDRs that where_in / unless_in use.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "matchers/correlator.h"
+#include "tests/matchers/correlator_test_util.h"
+
+namespace konseki::matchers {
+namespace {
+
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+
+ValueSet Set(const std::string& id, std::vector<std::string> values) {
+  ValueSet s;
+  s.id = id;
+  s.values = std::move(values);
+  return s;
+}
+
+Correlation BeaconCorr() {
+  Correlation c = Corr("beacon", CorrelationKind::kBeacon);
+  c.on = {Sign("net.connection")};
+  c.key = {"src_ip", "dst", "dst_port"};
+  c.window_secs = 86400;
+  c.count = 20;
+  c.score = 0.8;
+  c.reservoir = 32;
+  c.unless_in = {SetCondition{{"dst", "dst_port"}, "beacon_allow"}};
+  return c;
+}
+
+Fields Conn(const std::string& src, const std::string& dst, const std::string& port = "443") {
+  return {{"src_ip", src}, {"dst", dst}, {"dst_port", port}};
+}
+
+// Calls `n` connections of src -> dst every `period` seconds from `start`,
+// the i-th shifted by jitter(i); returns the alerts.
+template <typename J>
+std::vector<Alert> Calls(Driver& d, const std::string& src, const std::string& dst, int n,
+                         double period, double start, J jitter) {
+  std::vector<Alert> all;
+  for (int i = 0; i < n; ++i) {
+    for (Alert& a :
+         d.Hit("fw", "net.connection", Conn(src, dst), "gw1", start + i * period + jitter(i))) {
+      all.push_back(std::move(a));
+    }
+  }
+  return all;
+}
+
+double Wobble(int i) { return (i * 7919 % 13 - 6) * 0.25; }  // within +-1.5 s
+
+TEST(BeaconTest, ARegularCallerAlertsOnceAtTheTwentiethCallWithItsParts) {
+  Driver d(Pack({BeaconCorr()}, {Set("beacon_allow", {})}));
+  auto first = Calls(d, "10.0.0.23", "203.0.113.7", 19, 60, 0, Wobble);
+  EXPECT_THAT(first, IsEmpty());
+  auto alerts = Calls(d, "10.0.0.23", "203.0.113.7", 1, 60, 19 * 60, Wobble);
+  ASSERT_THAT(alerts, SizeIs(1));
+  const Alert& a = alerts[0];
+  EXPECT_EQ(a.sign, "test.beacon");
+  EXPECT_EQ(FieldOf(a, "src_ip"), "10.0.0.23");
+  EXPECT_EQ(FieldOf(a, "dst"), "203.0.113.7");
+  EXPECT_EQ(FieldOf(a, "count"), "20");
+  EXPECT_NEAR(std::stod(FieldOf(a, "period")), 60, 2);
+  EXPECT_GE(std::stod(FieldOf(a, "score")), 0.8);
+  EXPECT_NE(FieldOf(a, "score_interval"), "<none>");
+  EXPECT_NE(FieldOf(a, "score_count"), "<none>");
+  EXPECT_EQ(FieldOf(a, "score_size"), "<none>");  // no size field
+  // Once per pair per window: a day of further calls says nothing more...
+  EXPECT_THAT(Calls(d, "10.0.0.23", "203.0.113.7", 1400, 60, 20 * 60, Wobble), IsEmpty());
+  // ...and the next window alerts again.
+  EXPECT_THAT(Calls(d, "10.0.0.23", "203.0.113.7", 60, 60, 1420 * 60, Wobble), SizeIs(1));
+}
+
+TEST(BeaconTest, CallsOfOneSecondBurstCountOnceAndIrregularCallersStaySilent) {
+  Driver d(Pack({BeaconCorr()}, {Set("beacon_allow", {})}));
+  // Two connections per call, 0.5 s apart: still a 60 s beacon.
+  auto pairs = [](int i) { return (i % 2) * -29.5; };
+  EXPECT_THAT(Calls(d, "10.0.0.1", "198.51.100.1", 44, 30, 0, pairs), SizeIs(1));
+  // Random gaps between 1 and 600 s.
+  uint64_t s = 42;
+  double t = 0;
+  std::vector<Alert> irregular;
+  for (int i = 0; i < 200; ++i) {
+    s = s * 6364136223846793005ull + 1;
+    t += 1 + static_cast<double>(s >> 40) / (1ull << 24) * 599;
+    for (Alert& a : d.Hit("fw", "net.connection", Conn("10.0.0.2", "198.51.100.2"), "gw1", t)) {
+      irregular.push_back(a);
+    }
+  }
+  EXPECT_THAT(irregular, IsEmpty());
+}
+
+TEST(BeaconTest, AllowListedDestinationsAndPortsAreSkipped) {
+  Driver d(Pack({BeaconCorr()}, {Set("beacon_allow", {"192.0.2.0/24", "*.debian.org", "123"})}));
+  EXPECT_THAT(Calls(d, "10.0.0.3", "192.0.2.55", 40, 60, 0, Wobble), IsEmpty());
+  EXPECT_THAT(Calls(d, "10.0.0.3", "deb.debian.org", 40, 60, 0, Wobble), IsEmpty());
+  std::vector<Alert> ntp;
+  for (int i = 0; i < 40; ++i) {
+    for (Alert& a :
+         d.Hit("fw", "net.connection", Conn("10.0.0.3", "198.51.100.9", "123"), "gw1", i * 64.0)) {
+      ntp.push_back(a);
+    }
+  }
+  EXPECT_THAT(ntp, IsEmpty());
+  EXPECT_THAT(Calls(d, "10.0.0.3", "198.51.100.10", 40, 60, 0, Wobble), SizeIs(1));
+}
+
+TEST(BeaconTest, ConfiguredSetValuesReplaceThePacksAndBeaconOptionsApply) {
+  CorrelatorOptions o;
+  o.set_values["beacon_allow"] = {"203.0.113.7"};
+  o.beacon_min_connections = 10;
+  Driver d(Pack({BeaconCorr()}, {Set("beacon_allow", {"198.51.100.0/24"})}), o);
+  EXPECT_THAT(Calls(d, "10.0.0.4", "203.0.113.7", 40, 60, 0, Wobble), IsEmpty());
+  EXPECT_THAT(Calls(d, "10.0.0.4", "198.51.100.3", 10, 60, 0, Wobble), SizeIs(1));
+}
+
+TEST(BeaconTest, PairsAreCappedWithCountedEviction) {
+  Correlation c = BeaconCorr();
+  c.max_keys = 100;
+  Driver d(Pack({c}, {Set("beacon_allow", {})}));
+  for (int i = 0; i < 1000; ++i) {
+    d.Hit("fw", "net.connection",
+          Conn("10.0.0.5", "198.51.100." + std::to_string(i % 250), std::to_string(1000 + i)),
+          "gw1", i);
+  }
+  EXPECT_EQ(d.c().live_keys(), 100u);
+  EXPECT_EQ(d.metrics().ValueOf("konseki_correlation_evictions_total", {{"rule", "beacon"}}), 900);
+}
+
+TEST(BeaconTest, TheReservoirSurvivesSaveAndLoad) {
+  RulePack pack = Pack({BeaconCorr()}, {Set("beacon_allow", {})});
+  Driver a(pack);
+  EXPECT_THAT(Calls(a, "10.0.0.6", "203.0.113.70", 19, 60, 0, Wobble), IsEmpty());
+  const std::string state = a.c().SerializeState();
+  Driver b(pack);
+  ASSERT_TRUE(b.c().LoadStateText(state).ok());
+  EXPECT_THAT(Calls(b, "10.0.0.6", "203.0.113.70", 1, 60, 19 * 60, Wobble), SizeIs(1));
+  // A corrupt ring index is refused, not trusted.
+  std::string bad = state;
+  const size_t tab = bad.rfind('\t');
+  bad.replace(tab + 1, bad.find(',', tab) - tab - 1, "99");
+  Driver c(pack);
+  ASSERT_TRUE(c.c().LoadStateText(bad).ok());
+  EXPECT_EQ(c.c().live_keys(), 0u);
+}
+
+Correlation DropDirection() {
+  Correlation c = Corr("drops", CorrelationKind::kDirection);
+  c.sign = "firewall.drop";
+  c.on = {Id("drop")};
+  c.src_field = "src_ip";
+  c.dst_field = "dst_ip";
+  c.in_field = "in";
+  c.out_field = "out";
+  c.set = "internal";
+  c.alert_direction[static_cast<int>(Direction::kOutbound)] = true;
+  c.alert_direction[static_cast<int>(Direction::kInternal)] = true;
+  c.direction_severity[static_cast<int>(Direction::kInternal)] = Severity::kMedium;
+  c.metric = "konseki_firewall_drops_total";
+  return c;
+}
+
+Fields Drop(const std::string& in, const std::string& out, const std::string& src,
+            const std::string& dst) {
+  return {{"in", in}, {"out", out}, {"src_ip", src}, {"dst_ip", dst}};
+}
+
+TEST(DirectionTest, InboundDropsAreCountedOutboundAndInternalOnesAlert) {
+  Driver d(Pack({DropDirection()}, {Set("internal", {"10.0.0.0/8", "fc00::/7"})}));
+  // Inbound to the host itself (no OUT=) and forwarded to an internal host.
+  EXPECT_THAT(
+      d.Hit("drop", "firewall.drop", Drop("eth0", "", "198.51.100.1", "203.0.113.5"), "web1", 1),
+      IsEmpty());
+  EXPECT_THAT(
+      d.Hit("drop", "firewall.drop", Drop("eth0", "eth1", "198.51.100.1", "10.0.0.8"), "gw1", 2),
+      IsEmpty());
+  // From the host itself (no IN=) to the internet: outbound, high.
+  auto out =
+      d.Hit("drop", "firewall.drop", Drop("", "eth0", "203.0.113.5", "198.51.100.1"), "web1", 3);
+  ASSERT_THAT(out, SizeIs(1));
+  EXPECT_EQ(FieldOf(out[0], "direction"), "outbound");
+  EXPECT_EQ(out[0].severity, Severity::kHigh);
+  EXPECT_EQ(FieldOf(out[0], "dst_ip"), "198.51.100.1");
+  // Between internal networks (IPv6 ULA, full netfilter notation): medium.
+  auto internal = d.Hit("drop", "firewall.drop",
+                        Drop("eth1", "eth2", "fd00:0000:0000:0000:0000:0000:0000:0005",
+                             "fd00:0000:0000:0000:0000:0000:0000:0009"),
+                        "gw1", 4);
+  ASSERT_THAT(internal, SizeIs(1));
+  EXPECT_EQ(FieldOf(internal[0], "direction"), "internal");
+  EXPECT_EQ(internal[0].severity, Severity::kMedium);
+  // Public to public through a router: transit, counted only.
+  EXPECT_THAT(
+      d.Hit("drop", "firewall.drop", Drop("eth0", "eth1", "198.51.100.1", "192.0.2.1"), "gw1", 5),
+      IsEmpty());
+  auto& m = d.metrics();
+  const std::string name = "konseki_firewall_drops_total";
+  EXPECT_EQ(m.ValueOf(name, {{"host", "web1"}, {"direction", "inbound"}}), 1);
+  EXPECT_EQ(m.ValueOf(name, {{"host", "gw1"}, {"direction", "inbound"}}), 1);
+  EXPECT_EQ(m.ValueOf(name, {{"host", "web1"}, {"direction", "outbound"}}), 1);
+  EXPECT_EQ(m.ValueOf(name, {{"host", "gw1"}, {"direction", "internal"}}), 1);
+  EXPECT_EQ(m.ValueOf(name, {{"host", "gw1"}, {"direction", "transit"}}), 1);
+}
+
+TEST(DirectionTest, DropSeverityFromTheConfigAppliesToFirewallDrops) {
+  CorrelatorOptions o;
+  o.drop_severity = {{"inbound", "low"}, {"internal", "none"}};
+  Driver d(Pack({DropDirection()}, {Set("internal", {"10.0.0.0/8"})}), o);
+  auto in =
+      d.Hit("drop", "firewall.drop", Drop("eth0", "", "198.51.100.1", "203.0.113.5"), "web1", 1);
+  ASSERT_THAT(in, SizeIs(1));
+  EXPECT_EQ(in[0].severity, Severity::kLow);
+  EXPECT_THAT(
+      d.Hit("drop", "firewall.drop", Drop("eth1", "eth2", "10.0.0.1", "10.0.0.2"), "gw1", 2),
+      IsEmpty());
+}
+
+TEST(DirectionTest, WhereInMatchesAnyFieldByNameGlobOrCidr) {
+  Correlation c = DropDirection();
+  c.id = "unexpected";
+  c.sign = "test.unexpected";
+  c.on = {Id("conn")};
+  c.metric.clear();
+  c.dst_field = "dst";
+  c.where_in = {SetCondition{{"host", "src_ip"}, "no_outbound"}};
+  c.add_fields = {{"blocked", "false"}};
+  c.alert_direction[static_cast<int>(Direction::kInternal)] = false;
+  Driver d(
+      Pack({c}, {Set("internal", {"10.0.0.0/8"}), Set("no_outbound", {"db-*", "10.0.5.0/24"})}));
+  auto conn = [&](const std::string& host, const std::string& src, const std::string& dst) {
+    return d.Hit("conn", "net.connection",
+                 {{"in", ""}, {"out", "eth0"}, {"src_ip", src}, {"dst", dst}}, host, 1);
+  };
+  EXPECT_THAT(conn("DB-7", "10.0.4.1", "198.51.100.1"), SizeIs(1));  // host glob, any case
+  EXPECT_THAT(conn("gw", "10.0.5.9", "evil.example"), SizeIs(1));  // source CIDR; a name is outside
+  EXPECT_THAT(conn("web1", "10.0.4.1", "198.51.100.1"), IsEmpty());  // not listed
+  EXPECT_THAT(conn("db-7", "10.0.4.1", "10.0.9.9"), IsEmpty());      // internal destination
+  auto a = conn("db-1", "10.0.4.1", "198.51.100.1");
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "blocked"), "false");
+}
+
+}  // namespace
+}  // namespace konseki::matchers

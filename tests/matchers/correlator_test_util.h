@@ -1,0 +1,93 @@
+// Test support for the correlator tests: a driver that feeds hits built
+// from plain values, and small builders.
+#ifndef KONSEKI_TESTS_MATCHERS_CORRELATOR_TEST_UTIL_H_
+#define KONSEKI_TESTS_MATCHERS_CORRELATOR_TEST_UTIL_H_
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "matchers/correlator.h"
+
+namespace konseki::matchers {
+
+inline const TimePoint kT0 = TimePoint(std::chrono::seconds(1'750'000'000));
+
+inline TimePoint At(double secs) {
+  return kT0 + std::chrono::duration_cast<Duration>(std::chrono::duration<double>(secs));
+}
+
+inline Correlation Corr(const std::string& id, CorrelationKind kind) {
+  Correlation c;
+  c.id = id;
+  c.sign = "test." + id;
+  c.title = "title " + id;
+  c.kind = kind;
+  return c;
+}
+
+inline InputRef Id(const std::string& id) { return InputRef{id, ""}; }
+inline InputRef Sign(const std::string& sign) { return InputRef{"", sign}; }
+
+// Drives a Correlator with hits built from plain values.
+class Driver {
+ public:
+  explicit Driver(RulePack pack, CorrelatorOptions options = {}) : pack_(std::move(pack)) {
+    auto c = Correlator::Create(pack_, options, metrics_);
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    if (c.ok()) correlator_ = std::move(c).value();
+  }
+
+  // One hit of rule `rule` (sign `sign`) on host at event time t (seconds
+  // after kT0), received at the same instant unless rx >= 0.
+  std::vector<Alert> Hit(const std::string& rule, const std::string& sign, Fields fields,
+                         const std::string& host, double t, double rx = -1,
+                         const std::string& sender = "192.0.2.250") {
+    fields_ = std::move(fields);
+    HitEvent e;
+    e.input_id = rule;
+    e.sign = sign;
+    e.fields = &fields_;
+    e.host = host;
+    e.sender = sender;
+    e.program = "sshd";
+    e.pid = "1";
+    e.event_time = At(t);
+    e.received = At(rx >= 0 ? rx : t);
+    e.message_seq = ++seq_;
+    correlator_->ObserveHost(host, sender, e.received);
+    std::vector<Alert> out;
+    correlator_->Process(e, &out);
+    return out;
+  }
+  Correlator& c() { return *correlator_; }
+  MetricsRegistry& metrics() { return metrics_; }
+  const RulePack& pack() const { return pack_; }
+
+ private:
+  RulePack pack_;
+  MetricsRegistry metrics_;
+  std::unique_ptr<Correlator> correlator_;
+  Fields fields_;
+  uint64_t seq_ = 0;
+};
+
+inline RulePack Pack(std::vector<Correlation> corrs, std::vector<ValueSet> sets = {}) {
+  RulePack p;
+  p.correlations = std::move(corrs);
+  p.sets = std::move(sets);
+  return p;
+}
+
+inline std::string FieldOf(const Alert& a, const std::string& name) {
+  for (const auto& [k, v] : a.fields) {
+    if (k == name) return v;
+  }
+  return "<none>";
+}
+
+}  // namespace konseki::matchers
+
+#endif  // KONSEKI_TESTS_MATCHERS_CORRELATOR_TEST_UTIL_H_
