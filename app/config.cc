@@ -534,13 +534,110 @@ Status ParseCorrelation(const Ctx& ctx, const YAML::Node& v, CorrelationConfig* 
   return Status::Ok();
 }
 
+// network.internal / no_outbound / beacon.allow entries: a name or glob
+// (no spaces), an address, or a CIDR with its host bits clear.
+Status GetNetworkList(const Ctx& ctx, const YAML::Node& n, const std::string& key,
+                      std::vector<std::string>* out) {
+  KONSEKI_RETURN_IF_ERROR(GetStringList(ctx, n, key, out));
+  for (const std::string& v : *out) {
+    if (v.empty() || v.find_first_of(" \t") != std::string::npos) {
+      return ctx.Error(n, key, "'" + v + "' is not a host name, glob, address or CIDR");
+    }
+    if (v.find('/') != std::string::npos || receiver::SenderAddress::Parse(v)) {
+      auto parsed = receiver::SenderAllowlist::Parse({v});
+      if (!parsed.ok()) return ctx.Error(n, key, parsed.status().message());
+    }
+  }
+  return Status::Ok();
+}
+
+Status ParseBeacon(const Ctx& ctx, const YAML::Node& v, matchers::CorrelatorOptions* o) {
+  const std::string key = "network.beacon";
+  KONSEKI_RETURN_IF_ERROR(CheckKeys(
+      ctx, v, key,
+      {"allow", "score", "min_connections", "window_secs", "max_pairs", "burst_secs", "weights"}));
+  constexpr double kYear = 366 * 86400.0;
+  for (const auto& kv : v) {
+    const std::string k = kv.first.as<std::string>();
+    const std::string name = key + "." + k;
+    const YAML::Node& n = kv.second;
+    if (k == "allow") {
+      KONSEKI_RETURN_IF_ERROR(GetNetworkList(ctx, n, name, &o->set_values["beacon_allow"]));
+    } else if (k == "score") {
+      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, n, name, 0, 1, &o->beacon_score));
+    } else if (k == "min_connections") {
+      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, n, name, 4, 10000, &o->beacon_min_connections));
+    } else if (k == "window_secs") {
+      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, n, name, 1, kYear, &o->beacon_window_secs));
+    } else if (k == "max_pairs") {
+      KONSEKI_RETURN_IF_ERROR(GetInt(ctx, n, name, 1, 1e8, &o->beacon_max_pairs));
+    } else if (k == "burst_secs") {
+      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, n, name, 0, 3600, &o->beacon_burst_secs));
+    } else if (k == "weights") {
+      KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, n, name, {"interval", "count", "size"}));
+      matchers::BeaconWeights& w = o->beacon_weights;
+      if (n["interval"]) {
+        KONSEKI_RETURN_IF_ERROR(
+            GetNumber(ctx, n["interval"], name + ".interval", 0, 1, &w.interval));
+      }
+      if (n["count"])
+        KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, n["count"], name + ".count", 0, 1, &w.count));
+      if (n["size"])
+        KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, n["size"], name + ".size", 0, 1, &w.size));
+      if (w.interval + w.count <= 0) {
+        return ctx.Error(n, name, "interval and count weights cannot both be 0");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+// network: sets and parameters of the network correlations (patterns/network.yaml):
+//   network:
+//     internal: [10.0.0.0/8, "fd00::/8", "*.corp.example"]   # replaces the default
+//     no_outbound: [db1, "db-*", 10.0.5.0/24]
+//     drop_severity: {outbound: high, internal: medium, inbound: none, transit: none}
+//     beacon: {allow: [...], score: 0.8, min_connections: 20, window_secs: 86400,
+//              max_pairs: 100000, burst_secs: 2, weights: {interval: 0.5, count: 0.25, size: 0.25}}
+Status ParseNetwork(const Ctx& ctx, const YAML::Node& v, matchers::CorrelatorOptions* o) {
+  KONSEKI_RETURN_IF_ERROR(
+      CheckKeys(ctx, v, "network", {"internal", "no_outbound", "drop_severity", "beacon"}));
+  for (const auto& kv : v) {
+    const std::string k = kv.first.as<std::string>();
+    const std::string key = "network." + k;
+    const YAML::Node& n = kv.second;
+    if (k == "internal" || k == "no_outbound") {
+      KONSEKI_RETURN_IF_ERROR(GetNetworkList(ctx, n, key, &o->set_values[k]));
+    } else if (k == "drop_severity") {
+      KONSEKI_RETURN_IF_ERROR(
+          CheckKeys(ctx, n, key, {"inbound", "outbound", "internal", "transit"}));
+      for (const auto& d : n) {
+        const std::string dir = d.first.as<std::string>();
+        std::string sev;
+        KONSEKI_RETURN_IF_ERROR(GetString(ctx, d.second, key + "." + dir, &sev));
+        Severity parsed;
+        if (sev != "none" && !ParseSeverity(sev, &parsed)) {
+          return ctx.Error(
+              d.second, key + "." + dir,
+              "unknown severity '" + sev + "' (use none, info, low, medium, high or critical)");
+        }
+        o->drop_severity[dir] = sev;
+      }
+    } else if (k == "beacon") {
+      KONSEKI_RETURN_IF_ERROR(ParseBeacon(ctx, n, o));
+    }
+  }
+  return Status::Ok();
+}
+
 Status ParseRoot(const Ctx& ctx, const YAML::Node& root, Config* c) {
   if (root.IsNull()) return Status::Ok();  // an empty file: every default
-  KONSEKI_RETURN_IF_ERROR(
-      CheckKeys(ctx, root, "",
-                {"listen", "user", "group", "chroot", "allow_root", "archive", "alerts", "rules",
-                 "workers", "udp", "tcp", "max_message_bytes", "queue", "metrics", "parser",
-                 "heartbeat", "tls", "stop_timeout_secs", "correlation"}));
+  KONSEKI_RETURN_IF_ERROR(CheckKeys(
+      ctx, root, "",
+      {"listen",      "user",    "group",   "chroot",    "allow_root", "archive",
+       "alerts",      "rules",   "workers", "udp",       "tcp",        "max_message_bytes",
+       "queue",       "metrics", "parser",  "heartbeat", "tls",        "stop_timeout_secs",
+       "correlation", "network"}));
   for (const auto& kv : root) {
     std::string k = kv.first.as<std::string>();
     const YAML::Node& v = kv.second;
@@ -695,6 +792,8 @@ Status ParseRoot(const Ctx& ctx, const YAML::Node& root, Config* c) {
       KONSEKI_RETURN_IF_ERROR(ParseHeartbeat(ctx, v, &c->heartbeat));
     } else if (k == "correlation") {
       KONSEKI_RETURN_IF_ERROR(ParseCorrelation(ctx, v, &c->correlation));
+    } else if (k == "network") {
+      KONSEKI_RETURN_IF_ERROR(ParseNetwork(ctx, v, &c->correlation.options));
     } else if (k == "tls") {
       KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "tls",
                                         {"cert_file", "key_file", "ca_file", "mutual",

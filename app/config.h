@@ -125,6 +125,15 @@ struct ArchiveKeepConfig {
 //     state_dir: /var/lib/konseki        # default: the heartbeat's state dir
 //     fleet_queue_max: 100000            # hits waiting for the fleet thread
 //     overrides: {ssh.bruteforce.host: {window_secs: 300, count: 10}}
+// network: sets and parameters of the network correlations, filled into
+// CorrelationConfig::options (set_values, beacon_*, drop_severity):
+//   network:
+//     internal: [10.0.0.0/8, "fd00::/8"]        # replaces the default networks
+//     no_outbound: [db1, "db-*", 10.0.5.0/24]   # must not reach the internet
+//     drop_severity: {outbound: high, internal: medium, inbound: none}
+//     beacon: {allow: [ntp.example.org, 192.0.2.123], score: 0.8,
+//              min_connections: 20, window_secs: 86400, max_pairs: 100000}
+// (docs/network.md).
 struct CorrelationConfig {
   bool enabled = true;
   matchers::CorrelatorOptions options;

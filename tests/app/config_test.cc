@@ -279,6 +279,56 @@ TEST(ConfigTest, CorrelationKeysFillTheEngineOptions) {
   EXPECT_TRUE(d->correlation.enabled);
 }
 
+TEST(ConfigTest, NetworkKeysFillTheSetsAndBeaconOptions) {
+  auto c = ParseConfig(
+      "listen: [udp://127.0.0.1:1]\n"
+      "network:\n"
+      "  internal: [10.0.0.0/8, 'fd00::/8', '*.corp.example']\n"
+      "  no_outbound: [db1, 'db-*', 10.0.5.0/24]\n"
+      "  drop_severity: {inbound: low, internal: none}\n"
+      "  beacon:\n"
+      "    allow: [192.0.2.123, '*.debian.org', '123']\n"
+      "    score: 0.9\n"
+      "    min_connections: 30\n"
+      "    window_secs: 43200\n"
+      "    max_pairs: 5000\n"
+      "    burst_secs: 1\n"
+      "    weights: {interval: 0.6, count: 0.2, size: 0.2}\n",
+      "c.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const matchers::CorrelatorOptions& o = c->correlation.options;
+  EXPECT_EQ(o.set_values.at("internal"),
+            (std::vector<std::string>{"10.0.0.0/8", "fd00::/8", "*.corp.example"}));
+  EXPECT_EQ(o.set_values.at("no_outbound").size(), 3u);
+  EXPECT_EQ(o.set_values.at("beacon_allow").size(), 3u);
+  EXPECT_EQ(o.drop_severity.at("inbound"), "low");
+  EXPECT_EQ(o.drop_severity.at("internal"), "none");
+  EXPECT_DOUBLE_EQ(o.beacon_score, 0.9);
+  EXPECT_DOUBLE_EQ(o.beacon_min_connections, 30);
+  EXPECT_DOUBLE_EQ(o.beacon_window_secs, 43200);
+  EXPECT_EQ(o.beacon_max_pairs, 5000u);
+  EXPECT_DOUBLE_EQ(o.beacon_burst_secs, 1);
+  EXPECT_DOUBLE_EQ(o.beacon_weights.interval, 0.6);
+}
+
+TEST(ConfigTest, BadNetworkValuesNameTheKey) {
+  for (const char* yaml : {
+           "listen: [udp://127.0.0.1:1]\nnetwork: {internl: [10.0.0.0/8]}\n",
+           "listen: [udp://127.0.0.1:1]\nnetwork: {internal: [10.0.0.1/8]}\n",
+           "listen: [udp://127.0.0.1:1]\nnetwork: {no_outbound: ['db 1']}\n",
+           "listen: [udp://127.0.0.1:1]\nnetwork: {drop_severity: {outbound: loud}}\n",
+           "listen: [udp://127.0.0.1:1]\nnetwork: {drop_severity: {sideways: high}}\n",
+           "listen: [udp://127.0.0.1:1]\nnetwork: {beacon: {score: 1.5}}\n",
+           "listen: [udp://127.0.0.1:1]\nnetwork: {beacon: {alow: [x]}}\n",
+           "listen: [udp://127.0.0.1:1]\nnetwork: {beacon: {weights: {interval: 0, count: 0}}}\n",
+       }) {
+    auto c = ParseConfig(yaml, "bad.yaml");
+    ASSERT_FALSE(c.ok()) << yaml;
+    EXPECT_THAT(c.status().message(), HasSubstr("bad.yaml:2")) << yaml;
+    EXPECT_THAT(c.status().message(), HasSubstr("network")) << yaml;
+  }
+}
+
 TEST(ConfigTest, BadCorrelationValuesNameTheKey) {
   for (const char* yaml : {
            "listen: [udp://127.0.0.1:1]\ncorrelation: {learning_days: forever}\n",

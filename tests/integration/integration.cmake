@@ -110,3 +110,9 @@ konseki_add_test(correlation_integration_test
   LIBS konseki_test_process
   LABELS integration)
 add_dependencies(correlation_integration_test konseki)
+
+konseki_add_test(network_integration_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/network_test.cc
+  LIBS konseki_test_process
+  LABELS integration)
+add_dependencies(network_integration_test konseki)

@@ -54,9 +54,16 @@ const std::map<std::string, SignCounts>& Expected() {
       {"wazuh/auditd.ini", {{"crash", 1}, {"syslog.stopped", 2}, {"account.change", 2}}},
       // grep -ciE 'kernel: .*(drop|reject|block|deny|denied)[^=]*IN='
       // (the unprefixed and [UFW AUDIT] lines do not say the packet was dropped)
-      {"crowdsec/iptables-logs--iptables-logs.log", {{"firewall.drop", 1}}},
-      {"crowdsec/iptables-scan-multi-port--iptables-scan-multi-port.log", {{"firewall.drop", 16}}},
-      {"wazuh/iptables.ini", {{"firewall.drop", 40}}},
+      // net.connection (every netfilter LOG line, input only):
+      //   grep -cE 'kernel: .*\bIN=[^ ]* OUT=[^ ]* .*\bSRC=[^ ]+ DST=[^ ]+ .*\bPROTO='
+      {"crowdsec/iptables-logs--iptables-logs.log", {{"firewall.drop", 1}, {"net.connection", 3}}},
+      {"crowdsec/iptables-scan-multi-port--iptables-scan-multi-port.log",
+       {{"firewall.drop", 16}, {"net.connection", 49}}},
+      {"wazuh/iptables.ini", {{"firewall.drop", 40}, {"net.connection", 43}}},
+      // squid native access lines (net.connection, input only):
+      //   grep -cE '^[0-9]{9,11}\.[0-9]{3} +[0-9]+ [^ ]+ [A-Z_]+/[0-9]{3} [0-9]+ [A-Z]+ '
+      {"fail2ban/squid", {{"net.connection", 4}}},
+      {"wazuh/squid_rules.ini", {{"net.connection", 2}}},
       // grep -c 'postfix/.*smtpd.*Relay access denied'   (454 and 554 forms)
       {"crowdsec/postfix-logs--postfix-logs.log", {{"mail.relay_denied", 2}}},
       {"crowdsec/postfix-relay--postfix-spam.log", {{"mail.relay_denied", 2}}},
