@@ -47,7 +47,10 @@ double BowleySkew(const std::vector<double>& sorted) {
   const double q2 = MedianOf(sorted, 0, n);
   const double q3 = MedianOf(sorted, (n + 1) / 2, n);
   const double den = q3 - q1;
-  if (den < 10 || q2 == q1 || q2 == q3) return 0;
+  // RITA ignores the skew of quartiles less than 10 s apart (a few seconds
+  // of jitter at a long period); for gaps of a few seconds that would excuse
+  // any traffic, so only when they are also close relative to the median.
+  if ((den < 10 && den < q2 / 5) || q2 == q1 || q2 == q3) return 0;
   return (q1 + q3 - 2 * q2) / den;
 }
 

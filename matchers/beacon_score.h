@@ -6,7 +6,10 @@
 //
 //   interval = (skew_score + mad_score) / 2 over the gaps between calls
 //     skew_score = 1 - |Bowley skewness| = 1 - |(Q1 + Q3 - 2 Q2) / (Q3 - Q1)|,
-//                  taken as 0 skew when Q3 - Q1 < 10 or Q2 equals Q1 or Q3 (RITA)
+//                  taken as 0 skew when Q2 equals Q1 or Q3, or the quartiles
+//                  are close: Q3 - Q1 < 10 (RITA) and < Q2 / 5 (konseki: RITA's
+//                  absolute 10 s alone excuses all traffic with gaps of a few
+//                  seconds, Poisson arrivals included, which then reached 0.8)
 //     mad_score  = 1 - 2 MAD / median, at least 0; 1 when median < 1. RITA v5
 //                  takes 1 - MAD / median, but it has histogram and duration
 //                  parts beside; without them gaps drawn uniformly at random

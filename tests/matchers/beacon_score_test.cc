@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -36,8 +37,23 @@ TEST(BowleySkewTest, RightSkewIsPositiveWhenTheQuartilesAreTenApart) {
 }
 
 TEST(BowleySkewTest, NarrowQuartilesAndAMedianOnAQuartileCountAsNoSkew) {
-  EXPECT_DOUBLE_EQ(BowleySkew({1, 2, 2, 3, 7, 8}), 0);        // Q3 - Q1 < 10 (RITA)
-  EXPECT_DOUBLE_EQ(BowleySkew({10, 10, 10, 10, 90, 95}), 0);  // Q2 == Q1
+  EXPECT_DOUBLE_EQ(BowleySkew({100, 101, 102, 103, 104, 105}), 0);  // < 10 and < Q2/5
+  EXPECT_DOUBLE_EQ(BowleySkew({10, 10, 10, 10, 90, 95}), 0);        // Q2 == Q1
+}
+
+TEST(BowleySkewTest, ShortGapsAreNotExcusedWhenTheirQuartilesAreFarApartForTheirSize) {
+  // Q1 = 2, Q2 = 2.5, Q3 = 7: less than 10 apart, but twice the median.
+  EXPECT_NEAR(BowleySkew({1, 2, 2, 3, 7, 8}), (2 + 7 - 5.0) / 5, 1e-12);
+}
+
+TEST(ScoreBeaconTest, PoissonArrivalsSecondsApartStayBelowTheThreshold) {
+  // A busy client's connections to one CDN: random arrivals, ~6 s apart.
+  Lcg r(5);
+  for (int trial = 0; trial < 2000; ++trial) {
+    std::vector<double> gaps;
+    for (int i = 0; i < 32; ++i) gaps.push_back(2 - 6 * std::log((r.Next() + 1) / 2 + 1e-12));
+    EXPECT_LT(Score(gaps).score, 0.8) << trial;
+  }
 }
 
 TEST(MedianAbsoluteDeviationTest, IsTheMedianDistanceToTheMedian) {
