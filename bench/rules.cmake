@@ -7,3 +7,8 @@ konseki_add_bench(rule_set_bench
 konseki_add_bench(correlator_bench
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/correlator_bench.cc
   LIBS konseki_rules)
+# Network traces: 1M connection events/minute across 100k pairs: CPU per
+# event, scoring pass, memory per pair, beside the rule matcher per message.
+konseki_add_bench(network_bench
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/network_bench.cc
+  LIBS konseki_rules konseki_parse)
