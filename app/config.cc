@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/alert.h"
+#include "matchers/alert_ignore.h"
 #include "outputs/metrics_server.h"
 #include "outputs/retention.h"
 #include "receiver/listen_address.h"
@@ -41,14 +42,16 @@ class Ctx {
   void Record(const YAML::Node& node, const std::string& key) const {
     if (node.Mark().line >= 0) config_->key_lines.emplace(key, node.Mark().line + 1);
   }
-  Status Error(const YAML::Node& node, const std::string& key, const std::string& what) const {
+  // "<source>:<line>: key '<key>'" for errors found after parsing.
+  std::string Where(const YAML::Node& node, const std::string& key) const {
     std::ostringstream os;
     os << source_;
     if (node.Mark().line >= 0) os << ":" << node.Mark().line + 1;
-    os << ": ";
-    if (!key.empty()) os << "key '" << key << "': ";
-    os << what;
-    return Status::InvalidArgument(os.str());
+    if (!key.empty()) os << ": key '" << key << "'";
+    return os.str();
+  }
+  Status Error(const YAML::Node& node, const std::string& key, const std::string& what) const {
+    return Status::InvalidArgument(Where(node, key) + ": " + what);
   }
 
  private:
@@ -428,6 +431,74 @@ Status ParseHeartbeat(const Ctx& ctx, const YAML::Node& hb, HeartbeatConfig* out
   return Status::Ok();
 }
 
+// rules.ignore: {sources: [CIDR...], users: [name...]}.
+Status ParseRuleIgnore(const Ctx& ctx, const YAML::Node& v, matchers::RuleOverrides* o) {
+  KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "rules.ignore", {"sources", "users"}));
+  if (v["sources"]) {
+    KONSEKI_RETURN_IF_ERROR(
+        GetStringList(ctx, v["sources"], "rules.ignore.sources", &o->ignore_sources));
+  }
+  if (v["users"]) {
+    KONSEKI_RETURN_IF_ERROR(GetStringList(ctx, v["users"], "rules.ignore.users", &o->ignore_users));
+  }
+  auto ignore = matchers::AlertIgnore::Create(o->ignore_sources, o->ignore_users);
+  if (!ignore.ok()) return ctx.Error(v, "rules.ignore", ignore.status().message());
+  return Status::Ok();
+}
+
+// rules: dir, local_dir, disable, severity, ignore (matchers/rule_packs.h).
+// Rule ids are checked against the loaded packs later (LoadRules), with the
+// line of each entry recorded here.
+Status ParseRules(const Ctx& ctx, const YAML::Node& v, Config* c) {
+  KONSEKI_RETURN_IF_ERROR(
+      CheckKeys(ctx, v, "rules", {"dir", "local_dir", "disable", "severity", "ignore"}));
+  matchers::RuleOverrides& o = c->rule_overrides;
+  if (v["dir"]) KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["dir"], "rules.dir", &c->rules_dir));
+  if (v["local_dir"]) {
+    KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["local_dir"], "rules.local_dir", &o.local_dir));
+    if (o.local_dir.empty())
+      return ctx.Error(v["local_dir"], "rules.local_dir", "must not be empty");
+    o.local_dir_where = ctx.Where(v["local_dir"], "rules.local_dir");
+  }
+  std::set<std::string> seen;
+  if (const YAML::Node list = v["disable"]) {
+    if (!list.IsSequence()) return ctx.Error(list, "rules.disable", "expected a list of rule ids");
+    for (const auto& item : list) {
+      matchers::RuleIdRef ref;
+      KONSEKI_RETURN_IF_ERROR(GetString(ctx, item, "rules.disable", &ref.id));
+      if (!seen.insert(ref.id).second) {
+        return ctx.Error(item, "rules.disable", "rule " + ref.id + " is listed twice");
+      }
+      ref.where = ctx.Where(item, "rules.disable");
+      o.disable.push_back(std::move(ref));
+    }
+  }
+  if (const YAML::Node map = v["severity"]) {
+    if (!map.IsMap()) {
+      return ctx.Error(map, "rules.severity", "expected a mapping of rule id: severity");
+    }
+    for (const auto& kv : map) {
+      matchers::SeverityOverride so;
+      KONSEKI_RETURN_IF_ERROR(GetString(ctx, kv.first, "rules.severity", &so.id));
+      std::string level;
+      KONSEKI_RETURN_IF_ERROR(GetString(ctx, kv.second, "rules.severity." + so.id, &level));
+      if (!ParseSeverity(level, &so.severity)) {
+        return ctx.Error(kv.second, "rules.severity." + so.id,
+                         "expected info, low, medium, high or critical, got '" + level + "'");
+      }
+      if (seen.count(so.id)) {
+        return ctx.Error(kv.first, "rules.severity",
+                         "rule " + so.id + " is also in rules.disable (or given twice); keep one");
+      }
+      seen.insert(so.id);
+      so.where = ctx.Where(kv.first, "rules.severity");
+      o.severity.push_back(std::move(so));
+    }
+  }
+  if (v["ignore"]) KONSEKI_RETURN_IF_ERROR(ParseRuleIgnore(ctx, v["ignore"], &o));
+  return Status::Ok();
+}
+
 // Two listeners on the same socket (same kind, address and port) cannot both
 // bind: say so at parse time, naming both lines.
 Status CheckListenerNotRepeated(const Ctx& ctx, const YAML::Node& item,
@@ -720,8 +791,7 @@ Status ParseRoot(const Ctx& ctx, const YAML::Node& root, Config* c) {
     } else if (k == "alerts") {
       KONSEKI_RETURN_IF_ERROR(ParseAlerts(ctx, v, c));
     } else if (k == "rules") {
-      KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "rules", {"dir"}));
-      if (v["dir"]) KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["dir"], "rules.dir", &c->rules_dir));
+      KONSEKI_RETURN_IF_ERROR(ParseRules(ctx, v, c));
     } else if (k == "workers") {
       KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v, "workers", 0, 256, &c->workers));
     } else if (k == "udp") {

@@ -15,6 +15,7 @@
 #include "common/status.h"
 #include "matchers/correlator.h"
 #include "matchers/heartbeat_tracker.h"
+#include "matchers/rule_packs.h"
 #include "outputs/archive_budget.h"
 
 namespace konseki::app {
@@ -179,6 +180,9 @@ struct Config {
 
   // rules: dir with *.yaml packs; empty = the bundled packs.
   std::string rules_dir;
+  // rules.local_dir, disable, severity, ignore: the site's packs and
+  // overrides (matchers/rule_packs.h; ids are checked when rules load).
+  matchers::RuleOverrides rule_overrides;
 
   // workers: threads that parse, archive and analyse. 0 = number of cores.
   size_t workers = 0;

@@ -208,6 +208,11 @@ int main(int argc, char** argv) {
   konseki::matchers::TestRulesOptions test_opts;
   test_rules->add_option("--rules", test_opts.rules_dir,
                          "rule pack folder (default: the bundled packs)");
+  std::string test_config;
+  test_rules->add_option("--config", test_config,
+                         "config file whose rules: section (dir, local_dir, disable, severity, "
+                         "ignore), parser.timezone and correlation settings apply, as the "
+                         "server would run them");
   test_rules->add_flag("--json", test_opts.json, "one JSON object per match");
   test_rules->add_flag("--summary", test_opts.summary, "only the counts per rule and sign");
   test_rules->add_flag("--missed", test_opts.missed, "print the lines that matched no rule");
@@ -216,10 +221,6 @@ int main(int argc, char** argv) {
   konseki::matchers::ExplainOptions explain_opts;
   test_rules->add_option("--explain", explain_opts.line,
                          "show how one LINE is parsed and which rules it hits (no FILE)");
-  std::string test_config;
-  test_rules->add_option("--config", test_config,
-                         "take rules.dir, parser.timezone and correlation settings from this "
-                         "config file");
   test_rules->add_option("--sender", test_opts.sender,
                          "sender address of every line (a host's own address)");
   bool no_correlations = false;
@@ -290,7 +291,7 @@ int main(int argc, char** argv) {
       konseki::Log(konseki::LogLevel::kError, "%s", s.message().c_str());
       return 1;
     }
-    auto rules = konseki::app::LoadRules(c->rules_dir);
+    auto rules = konseki::app::LoadRules(c->rules_dir, c->rule_overrides);
     if (!rules.ok()) {
       konseki::Log(konseki::LogLevel::kError, "%s", rules.status().message().c_str());
       return 1;
@@ -304,8 +305,18 @@ int main(int argc, char** argv) {
     return konseki::matchers::RunCheckRules(
         rules_dir.empty() ? konseki::matchers::DefaultRulesDir() : rules_dir, std::cout, std::cerr);
   }
+  if (*test_rules && !test_config.empty()) {
+    auto c = konseki::app::LoadConfigFile(test_config);
+    if (!c.ok()) {
+      std::fprintf(stderr, "konseki: %s\n", c.status().message().c_str());
+      return 1;
+    }
+    if (test_opts.rules_dir.empty()) test_opts.rules_dir = c->rules_dir;
+    test_opts.overrides = c->rule_overrides;
+  }
   if (*test_rules && !explain_opts.line.empty()) {
     explain_opts.rules_dir = test_opts.rules_dir;
+    explain_opts.overrides = test_opts.overrides;
     explain_opts.json = test_opts.json;
     return konseki::matchers::RunExplain(explain_opts, std::cout, std::cerr);
   }

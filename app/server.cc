@@ -82,11 +82,14 @@ Status CheckTlsFiles(const Config& config) {
   return Status::Ok();
 }
 
-StatusOr<LoadedRules> LoadRulesAndCorrelations(const std::string& dir) {
-  std::string d = dir.empty() ? matchers::DefaultRulesDir() : dir;
-  auto pack = matchers::LoadPackDir(d);
+StatusOr<LoadedRules> LoadRulesAndCorrelations(const std::string& dir,
+                                               const matchers::RuleOverrides& overrides) {
+  StatusOr<matchers::AlertIgnore> ignore =
+      matchers::AlertIgnore::Create(overrides.ignore_sources, overrides.ignore_users);
+  if (!ignore.ok()) return Status::InvalidArgument("rules.ignore: " + ignore.status().message());
+  auto pack = matchers::LoadRulePackSet(dir.empty() ? matchers::DefaultRulesDir() : dir, overrides);
   if (!pack.ok()) return pack.status();
-  auto set = matchers::RuleSet::Compile(std::move(pack->rules));
+  auto set = matchers::RuleSet::Compile(std::move(pack->rules), std::move(ignore).value());
   if (!set.ok()) return set.status();
   pack->rules.clear();
   LoadedRules out;
@@ -95,13 +98,18 @@ StatusOr<LoadedRules> LoadRulesAndCorrelations(const std::string& dir) {
   return out;
 }
 
-StatusOr<std::shared_ptr<const matchers::RuleSet>> LoadRules(const std::string& dir) {
-  auto loaded = LoadRulesAndCorrelations(dir);
+StatusOr<std::shared_ptr<const matchers::RuleSet>> LoadRules(
+    const std::string& dir, const matchers::RuleOverrides& overrides) {
+  auto loaded = LoadRulesAndCorrelations(dir, overrides);
   if (!loaded.ok()) return loaded.status();
   return std::move(loaded->rules);
 }
 
-Server::Server(const Config& config, const Clock& clock) : config_(config), clock_(clock) {}
+Server::Server(const Config& config, const Clock& clock)
+    : config_(config),
+      rules_dir_(config.rules_dir),
+      rule_overrides_(config.rule_overrides),
+      clock_(clock) {}
 
 Server::~Server() { Stop(); }
 
@@ -133,7 +141,7 @@ Status Server::Init() {
       ->Set(1);
   rules_loaded_ = metrics_.GetGauge("konseki_rules_loaded", "Rules in the live rule set.");
 
-  auto rules = LoadRulesAndCorrelations(config_.rules_dir);
+  auto rules = LoadRulesAndCorrelations(rules_dir_, rule_overrides_);
   if (!rules.ok()) return rules.status();
   rules_loaded_->Set(static_cast<double>(rules->rules->rules().size()));
   rules_at_start_ = rules->rules->rules().size();
@@ -203,7 +211,8 @@ std::vector<std::string> Server::StartupLines() const {
                   (config_.alerts_stdout ? " and stdout" : "") + ", " +
                   std::to_string(alerts_->notifying_sinks()) + " notifying sinks");
   lines.push_back(std::to_string(rules_at_start_) + " rules from " +
-                  (config_.rules_dir.empty() ? matchers::DefaultRulesDir() : config_.rules_dir));
+                  (config_.rules_dir.empty() ? matchers::DefaultRulesDir() : config_.rules_dir) +
+                  (rule_overrides_.local_dir.empty() ? "" : " and " + rule_overrides_.local_dir));
   lines.push_back(std::string("state in ") + HeartbeatStateDir(config_) +
                   (config_.heartbeat.enabled ? " (heartbeat on, " : " (heartbeat off, ") +
                   std::to_string(workers_.size()) + " workers)");
@@ -522,7 +531,7 @@ void Server::Reload() {
           st.ToString().c_str());
     }
   }
-  auto rules = LoadRulesAndCorrelations(config_.rules_dir);
+  auto rules = ReloadRules();
   if (!rules.ok()) {
     EmitReloadFailure("rules", "konseki.rules_invalid",
                       "Rule reload failed; the previous rules stay in force",
@@ -538,6 +547,24 @@ void Server::Reload() {
   Log(LogLevel::kInfo, "reloaded %zu rules, %zu correlations", rules->rules->rules().size(),
       rules->correlations->correlations.size());
   rules_.Set(std::move(rules->rules), std::move(rules->correlations));
+}
+
+StatusOr<LoadedRules> Server::ReloadRules() {
+  std::string dir = rules_dir_;
+  matchers::RuleOverrides overrides = rule_overrides_;
+  // The embedded default has no file to re-read; under chroot the file is
+  // out of reach, so the section read at start stays.
+  if (!config_.source.empty() && config_.source[0] != '<' && config_.chroot.empty()) {
+    auto fresh = LoadConfigFile(config_.source);
+    if (!fresh.ok()) return fresh.status();
+    dir = fresh->rules_dir;
+    overrides = fresh->rule_overrides;
+  }
+  auto rules = LoadRulesAndCorrelations(dir, overrides);
+  if (!rules.ok()) return rules.status();
+  rules_dir_ = std::move(dir);
+  rule_overrides_ = std::move(overrides);
+  return rules;
 }
 
 void Server::Stop() {

@@ -44,8 +44,11 @@ namespace konseki::app {
 // nothing. Errors name the file and line of the tls: keys.
 Status CheckTlsFiles(const Config& config);
 
-// Loads and compiles the rule packs of `dir` (empty = bundled packs).
-StatusOr<std::shared_ptr<const matchers::RuleSet>> LoadRules(const std::string& dir);
+// Loads and compiles the rule packs of `dir` (empty = bundled packs) with
+// the site's packs and overrides (rules.local_dir, disable, severity,
+// ignore). Errors name the file and line (of the pack or the config).
+StatusOr<std::shared_ptr<const matchers::RuleSet>> LoadRules(
+    const std::string& dir, const matchers::RuleOverrides& overrides);
 
 // The same, with the packs' correlations and sets (RulePack::rules empty:
 // the RuleSet holds them).
@@ -53,7 +56,8 @@ struct LoadedRules {
   std::shared_ptr<const matchers::RuleSet> rules;
   std::shared_ptr<const matchers::RulePack> correlations;
 };
-StatusOr<LoadedRules> LoadRulesAndCorrelations(const std::string& dir);
+StatusOr<LoadedRules> LoadRulesAndCorrelations(const std::string& dir,
+                                               const matchers::RuleOverrides& overrides);
 
 // Not thread-safe: driven by main's signal loop.
 class Server {
@@ -65,8 +69,10 @@ class Server {
 
   void Start();
   // SIGHUP: reopen archive and alert files; re-read the TLS certificate, key
-  // and CA files (for new connections); recompile the rules and swap them
-  // in. Whatever is invalid keeps its old version and raises an alert.
+  // and CA files (for new connections); re-read the `rules:` section of the
+  // config file (other sections need a restart), recompile the rules (the
+  // bundled and the site's packs) and swap them in. Whatever is invalid
+  // keeps its old version and raises an alert.
   void Reload();
   // SIGTERM: stop accepting, drain every queued message into the archive.
   void Stop();
@@ -109,7 +115,14 @@ class Server {
   // listeners share it).
   Status EnsureTlsContext();
 
+  // The rules: section of the config; Reload re-reads the config file and
+  // takes a new one only when the file parses (control thread only).
+  StatusOr<LoadedRules> ReloadRules();
+
   Config config_;
+  // config_'s rules: section as of the last successful reload.
+  std::string rules_dir_;
+  matchers::RuleOverrides rule_overrides_;
   const Clock& clock_;
   MetricsRegistry metrics_;
   std::shared_ptr<ProcessMetrics> process_metrics_;  // process_* metrics

@@ -67,6 +67,20 @@ void Worker::Join() {
   if (thread_.joinable()) thread_.join();
 }
 
+Counter* Worker::IgnoredCounter(const std::string& rule) {
+  auto it = ignored_counters_.find(rule);
+  if (it == ignored_counters_.end()) {
+    it = ignored_counters_
+             .emplace(rule, deps_.metrics->GetCounter(
+                                "konseki_alerts_ignored_total",
+                                "Rule matches that raised no alert: their src_ip or user is in "
+                                "rules.ignore.",
+                                {{"rule", rule}}))
+             .first;
+  }
+  return it->second;
+}
+
 void Worker::RefreshRules() {
   uint64_t gen = deps_.rules->generation();
   if (gen == rules_generation_) return;
@@ -115,6 +129,7 @@ void Worker::Correlate(const Message& msg) {
   const uint64_t seq = (uint64_t{options_.index + 1} << 48) | (++message_seq_ & ((1ull << 48) - 1));
   correlation_alerts_.clear();
   for (const matchers::RuleHit& hit : hits_) {
+    if (hit.ignored) continue;  // rules.ignore: no correlation input either
     matchers::HitEvent e = matchers::MakeHitEvent(msg, hit, seq);
     if (host && correlator_->Wants(e.input_id, e.sign))
       correlator_->Process(e, &correlation_alerts_);
@@ -269,6 +284,12 @@ void Worker::Process(Batch& batch) {
         }
         it->second->Inc();
         if (hit.rule->sign == "syslog.stopped") stop_message = true;
+        if (hit.ignored) {
+          // rules.ignore: counted, but no alert and no correlation input
+          // (as fail2ban's ignoreip never bans).
+          IgnoredCounter(hit.rule->id)->Inc();
+          continue;
+        }
         // Input-only rules (alert: false) feed correlations and counters.
         if (hit.rule->alert) deps_.alerts->Emit(matchers::MakeAlert(msg, hit));
       }

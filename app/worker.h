@@ -114,6 +114,8 @@ class Worker {
   // Host hits and correlation alerts of one message (after the rules).
   void Correlate(const Message& msg);
   void CorrelationHousekeeping(TimePoint now);
+  // konseki_alerts_ignored_total{rule}: matches rules.ignore silenced.
+  Counter* IgnoredCounter(const std::string& rule);
 
   WorkerOptions options_;
   WorkerDeps deps_;
@@ -126,6 +128,7 @@ class Worker {
   std::unique_ptr<matchers::RuleSet::Scratch> scratch_;
   std::vector<matchers::RuleHit> hits_;
   std::unordered_map<std::string, Counter*> rule_counters_;
+  std::unordered_map<std::string, Counter*> ignored_counters_;
 
   std::unique_ptr<matchers::Correlator> correlator_;
   matchers::InputFilter fleet_inputs_;

@@ -36,6 +36,7 @@ void OfflineAnalyzer::Feed(std::string_view line, std::string_view sender,
   correlator_->ObserveHost(msg_.host(), msg_.sender, msg_.received);
   ++seq_;
   for (const RuleHit& h : *hits) {
+    if (h.ignored) continue;  // rules.ignore: no correlation input
     HitEvent e = MakeHitEvent(msg_, h, seq_);
     correlator_->Process(e, alerts);
   }

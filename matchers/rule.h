@@ -66,6 +66,9 @@ struct Rule {
   // false: an input of correlations only. Its hits are counted, feed the
   // correlator and show in test-rules, but raise no alert of their own.
   bool alert = true;
+  // Site packs only (rules.local_dir): this rule takes the place of the
+  // bundled rule with the same id (matchers/rule_packs.h).
+  bool replace = false;
 
   std::vector<RuleExample> examples_match;
   std::vector<RuleExample> examples_no_match;

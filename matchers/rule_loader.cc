@@ -114,7 +114,7 @@ Status ReadExamples(const Reporter& r, const YAML::Node& node, Rule* rule) {
 Status ReadRule(const Reporter& r, const std::string& path, const YAML::Node& node, Rule* rule) {
   Status s = CheckKeys(r, node, "rule",
                        {"id", "sign", "title", "severity", "description", "program", "match",
-                        "extract", "case_sensitive", "alert", "examples"});
+                        "extract", "case_sensitive", "alert", "replace", "examples"});
   if (!s.ok()) return s;
   rule->file = path;
   rule->line = LineOf(node);
@@ -168,6 +168,9 @@ Status ReadRule(const Reporter& r, const std::string& path, const YAML::Node& no
   }
   if (const YAML::Node a = node["alert"]) {
     if (!(s = pack_yaml::ReadBool(r, a, "alert", &rule->alert)).ok()) return s;
+  }
+  if (const YAML::Node rep = node["replace"]) {
+    if (!(s = pack_yaml::ReadBool(r, rep, "replace", &rule->replace)).ok()) return s;
   }
   return ReadExamples(r, node["examples"], rule);
 }

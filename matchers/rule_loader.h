@@ -14,6 +14,8 @@
 //       extract: '(?P<user>\S+)'     # optional, string or list (RE2)
 //       case_sensitive: false        # optional
 //       alert: false                 # optional: an input of correlations only
+//       replace: false               # optional; site packs only: takes the
+//                                    # place of the bundled rule of this id
 //       examples:
 //         match:                     # at least one
 //           - line: "<full syslog line>"

@@ -101,9 +101,11 @@ RuleSet::Scratch::~Scratch() {
   if (hs_ != nullptr) hs_free_scratch(hs_);
 }
 
-StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rules) {
+StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rules,
+                                                          AlertIgnore ignore) {
   std::shared_ptr<RuleSet> set(new RuleSet());
   set->rules_ = std::move(rules);
+  set->ignore_ = std::move(ignore);
 
   std::vector<std::string> exprs;
   std::vector<unsigned> flags;
@@ -253,6 +255,7 @@ size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<Rule
       break;
     }
     hit.fields.resize(nfields);
+    hit.ignored = ignore_.Ignores(hit.fields);
   }
   return used;
 }

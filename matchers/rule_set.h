@@ -18,6 +18,7 @@
 #include "common/alert.h"
 #include "common/message.h"
 #include "common/status.h"
+#include "matchers/alert_ignore.h"
 #include "matchers/rule.h"
 
 struct hs_database;
@@ -34,6 +35,8 @@ namespace konseki::matchers {
 struct RuleHit {
   const Rule* rule = nullptr;
   std::vector<std::pair<std::string, std::string>> fields;  // extracted, in group order
+  // rules.ignore holds its src_ip or user (AlertIgnore): count it, raise no alert.
+  bool ignored = false;
 };
 
 // Immutable once compiled; all const methods are thread-safe. Share it with
@@ -61,7 +64,9 @@ class RuleSet {
   // `extract`). Any failure fails the whole set; the message names the file,
   // the line, the rule id and the library's error. Zero rules is allowed
   // (Match then never hits).
-  static StatusOr<std::shared_ptr<const RuleSet>> Compile(std::vector<Rule> rules);
+  // `ignore` marks hits (RuleHit::ignored) whose fields it holds.
+  static StatusOr<std::shared_ptr<const RuleSet>> Compile(std::vector<Rule> rules,
+                                                          AlertIgnore ignore = {});
 
   ~RuleSet();
   RuleSet(const RuleSet&) = delete;
@@ -88,6 +93,7 @@ class RuleSet {
   size_t MatchInto(const Message& msg, Scratch& scratch, std::vector<RuleHit>* hits) const;
 
   std::vector<Rule> rules_;
+  AlertIgnore ignore_;
   std::vector<std::unique_ptr<Compiled>> compiled_;  // parallel to rules_
   std::vector<unsigned> expr_rule_;                  // Hyperscan id -> rule index
   hs_database* db_ = nullptr;                        // null when there are no rules

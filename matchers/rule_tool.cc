@@ -21,11 +21,9 @@ namespace {
 // corpus carry no year, so any fixed instant gives reproducible results.
 const TimePoint kExampleReceived = TimePoint(std::chrono::seconds(1'767'225'600));  // 2026-01-01
 
-// The rules of a pack folder, compiled (the correlations are not needed).
-StatusOr<std::shared_ptr<const RuleSet>> LoadAndCompile(const std::string& dir) {
-  StatusOr<std::vector<Rule>> rules = LoadRuleDir(dir);
-  if (!rules.ok()) return rules.status();
-  return RuleSet::Compile(std::move(rules).value());
+StatusOr<std::shared_ptr<const RuleSet>> LoadAndCompile(const std::string& dir,
+                                                        const RuleOverrides& overrides = {}) {
+  return CompileRulePacks(dir, overrides);
 }
 
 std::string FieldsText(const std::vector<std::pair<std::string, std::string>>& fields) {
@@ -141,13 +139,15 @@ void AppendMatchJson(const std::string& file, uint64_t line_no, const Message& m
   AppendJsonString(msg.app_name, json);
   *json += ",\"fields\":";
   AppendJsonFields(h.fields, json);
-  *json += h.rule->alert ? "}\n" : ",\"alert\":false}\n";
+  if (!h.rule->alert) *json += ",\"alert\":false";
+  if (h.ignored) *json += ",\"ignored\":true";
+  *json += "}\n";
 }
 
 // Counts kept by test-rules for its summary.
 struct TestRulesCounts {
   uint64_t lines_read = 0, lines_skipped = 0, lines_matched = 0, lines_missed = 0;
-  uint64_t total_hits = 0, total_alerts = 0;
+  uint64_t total_hits = 0, total_alerts = 0, ignored_hits = 0;
   std::map<const Rule*, uint64_t> per_rule;
   std::map<std::string, uint64_t> per_correlation;  // alerts per correlation id
 };
@@ -157,6 +157,7 @@ void PrintTestRulesSummary(const TestRulesCounts& c, const RuleSet& rules, const
   summary << "\nLines: " << c.lines_read << " read, " << c.lines_skipped
           << " skipped (empty or #), " << c.lines_matched << " matched, " << c.total_hits
           << " matches, " << c.total_alerts << " correlation alerts";
+  if (c.ignored_hits > 0) summary << " (" << c.ignored_hits << " ignored by rules.ignore)";
   if (missed) summary << ", " << c.lines_missed << " missed shown";
   summary << "\nRules (" << rules.rules().size() << " loaded from " << dir << "):\n";
   std::map<std::string, uint64_t> per_sign;
@@ -226,7 +227,8 @@ std::string ExplainText(const Message& msg, const std::vector<RuleHit>& hits) {
        (hits.size() == 1 ? "" : "es") + "\n";
   for (const RuleHit& h : hits) {
     s += "  " + h.rule->id + " [" + h.rule->sign + "] " +
-         std::string(SeverityName(h.rule->severity)) + ": " + FieldsText(h.fields) + "\n";
+         std::string(SeverityName(h.rule->severity)) + ": " + FieldsText(h.fields) +
+         (h.ignored ? " (ignored: rules.ignore, no alert)" : "") + "\n";
   }
   return s;
 }
@@ -265,6 +267,7 @@ std::string ExplainJson(const Message& msg, const std::vector<RuleHit>& hits) {
     AppendJsonString(SeverityName(hits[i].rule->severity), &s);
     s += ",\"fields\":";
     AppendJsonFields(hits[i].fields, &s);
+    if (hits[i].ignored) s += ",\"ignored\":true";
     s += '}';
   }
   s += "]}\n";
@@ -428,9 +431,13 @@ void AppendCorrelationJson(const std::string& file, uint64_t line_no, const Aler
 // when asked.
 StatusOr<std::unique_ptr<OfflineAnalyzer>> MakeAnalyzer(const TestRulesOptions& opts,
                                                         const std::string& dir) {
-  StatusOr<RulePack> pack = LoadPackDir(dir);
+  StatusOr<AlertIgnore> ignore =
+      AlertIgnore::Create(opts.overrides.ignore_sources, opts.overrides.ignore_users);
+  if (!ignore.ok()) return Status::InvalidArgument("rules.ignore: " + ignore.status().message());
+  StatusOr<RulePack> pack = LoadRulePackSet(dir, opts.overrides);
   if (!pack.ok()) return pack.status();
-  StatusOr<std::shared_ptr<const RuleSet>> set = RuleSet::Compile(pack->rules);
+  StatusOr<std::shared_ptr<const RuleSet>> set =
+      RuleSet::Compile(pack->rules, std::move(ignore).value());
   if (!set.ok()) return set.status();
   if (!opts.correlate) {
     pack->correlations.clear();
@@ -452,6 +459,7 @@ void ReportLine(const TestRulesOptions& opts, const std::string& file, uint64_t 
   std::string json;
   for (const RuleHit& h : hits) {
     ++counts->total_hits;
+    if (h.ignored) ++counts->ignored_hits;
     ++counts->per_rule[h.rule];
     if (!print) continue;
     if (opts.json) {
@@ -459,8 +467,8 @@ void ReportLine(const TestRulesOptions& opts, const std::string& file, uint64_t 
       out << json;
     } else {
       out << file << ":" << line_no << ": " << h.rule->id << " [" << h.rule->sign << "] "
-          << FieldsText(h.fields) << (h.rule->alert ? "" : " (input only)") << "\n    " << line
-          << "\n";
+          << FieldsText(h.fields) << (h.rule->alert ? "" : " (input only)")
+          << (h.ignored ? " (ignored)" : "") << "\n    " << line << "\n";
     }
   }
   for (const Alert& a : alerts) {
@@ -532,14 +540,16 @@ int RunTestRules(const TestRulesOptions& opts, std::ostream& out, std::ostream& 
       return 1;
     }
   }
-  PrintTestRulesSummary(counts, (*analyzer)->rules(), dir, opts.missed,
+  const std::string from =
+      dir + (opts.overrides.local_dir.empty() ? "" : " and " + opts.overrides.local_dir);
+  PrintTestRulesSummary(counts, (*analyzer)->rules(), from, opts.missed,
                         opts.json || opts.missed ? err : out);
   return 0;
 }
 
 int RunExplain(const ExplainOptions& opts, std::ostream& out, std::ostream& err) {
   const std::string dir = opts.rules_dir.empty() ? DefaultRulesDir() : opts.rules_dir;
-  StatusOr<std::shared_ptr<const RuleSet>> set = LoadAndCompile(dir);
+  StatusOr<std::shared_ptr<const RuleSet>> set = LoadAndCompile(dir, opts.overrides);
   if (!set.ok()) {
     err << "test-rules: " << set.status().message() << "\n";
     return 1;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "matchers/correlator.h"
+#include "matchers/rule_packs.h"
 #include "receiver/parser.h"
 
 namespace konseki::matchers {
@@ -57,6 +58,11 @@ struct TestRulesOptions {
   std::string sender{};
   // Parser settings (the RFC 3164 zone of --config's parser.timezone).
   receiver::ParserOptions parser{};
+  // The site's packs and overrides (the config's rules: section, given with
+  // test-rules --config): what the server would run. A hit that
+  // rules.ignore silences is shown and counted as ignored, and feeds no
+  // correlation.
+  RuleOverrides overrides{};
 };
 
 // Runs every line of every file through the Parser and the RuleSet (and the
@@ -68,9 +74,10 @@ struct TestRulesOptions {
 int RunTestRules(const TestRulesOptions& opts, std::ostream& out, std::ostream& err);
 
 struct ExplainOptions {
-  std::string rules_dir;  // empty: DefaultRulesDir()
-  std::string line;       // one log line, as a sender or a log file has it
-  bool json = false;      // one JSON object instead of text
+  std::string rules_dir;      // empty: DefaultRulesDir()
+  std::string line;           // one log line, as a sender or a log file has it
+  bool json = false;          // one JSON object instead of text
+  RuleOverrides overrides{};  // as in TestRulesOptions
 };
 
 // Shows how `line` is parsed (format, parse issue, PRI with facility and

@@ -2,6 +2,8 @@
 # the correlation engine over rule hits, and the check-rules / test-rules
 # tools the app's main calls.
 add_library(konseki_rules
+  ${CMAKE_CURRENT_LIST_DIR}/alert_ignore.cc
+  ${CMAKE_CURRENT_LIST_DIR}/rule_packs.cc
   ${CMAKE_CURRENT_LIST_DIR}/rule_loader.cc
   ${CMAKE_CURRENT_LIST_DIR}/rule_set.cc
   ${CMAKE_CURRENT_LIST_DIR}/rule_tool.cc
@@ -16,8 +18,8 @@ add_library(konseki_rules
   ${CMAKE_CURRENT_LIST_DIR}/offline_analyzer.cc
 )
 target_link_libraries(konseki_rules
-  PUBLIC konseki_common konseki_parse
-  PRIVATE konseki_net PkgConfig::HS PkgConfig::RE2 yaml-cpp)
+  PUBLIC konseki_common konseki_parse konseki_net
+  PRIVATE PkgConfig::HS PkgConfig::RE2 yaml-cpp)
 # DefaultRulesDir() falls back to the source tree's packs (dev and test runs).
 target_compile_definitions(konseki_rules PRIVATE
   KONSEKI_PATTERNS_SOURCE_DIR="${CMAKE_SOURCE_DIR}/patterns")

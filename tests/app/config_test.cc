@@ -128,6 +128,82 @@ TEST(ConfigTest, ArchiveBudgetAndHostCapKeys) {
   EXPECT_THAT(bad.status().message(), HasSubstr("archive.buffer_budget_bytes"));
 }
 
+TEST(ConfigTest, RulesSectionReadsSitePacksAndOverridesWithTheirLines) {
+  auto c = ParseConfig(R"(listen: [udp://127.0.0.1:1]
+rules:
+  dir: /usr/share/konseki/patterns
+  local_dir: /etc/konseki/rules.d
+  disable: [web.http_5xx, cron.job_error]
+  severity:
+    sshd.accepted: low
+    sshd.root_password_login: critical
+  ignore:
+    sources: [10.0.5.0/24, "2001:db8::/32"]
+    users: [nagios]
+)",
+                       "k.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const matchers::RuleOverrides& o = c->rule_overrides;
+  EXPECT_EQ(c->rules_dir, "/usr/share/konseki/patterns");
+  EXPECT_EQ(o.local_dir, "/etc/konseki/rules.d");
+  EXPECT_EQ(o.local_dir_where, "k.yaml:4: key 'rules.local_dir'");
+  ASSERT_EQ(o.disable.size(), 2u);
+  EXPECT_EQ(o.disable[1].id, "cron.job_error");
+  EXPECT_EQ(o.disable[1].where, "k.yaml:5: key 'rules.disable'");
+  ASSERT_EQ(o.severity.size(), 2u);
+  EXPECT_EQ(o.severity[1].id, "sshd.root_password_login");
+  EXPECT_EQ(o.severity[1].severity, Severity::kCritical);
+  EXPECT_EQ(o.severity[1].where, "k.yaml:8: key 'rules.severity'");
+  EXPECT_EQ(o.ignore_sources, (std::vector<std::string>{"10.0.5.0/24", "2001:db8::/32"}));
+  EXPECT_EQ(o.ignore_users, (std::vector<std::string>{"nagios"}));
+}
+
+// The example of docs/rules.md is a valid rules: section naming real
+// bundled rules (without its site folder, which only a real host has).
+TEST(ConfigTest, TheRulesDocExampleLoadsWithTheBundledPacks) {
+  std::ifstream in(std::string(KONSEKI_SOURCE_DIR) + "/docs/rules.md");
+  std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t start = doc.find("```yaml\nrules:\n");
+  ASSERT_NE(start, std::string::npos) << "no rules: example in docs/rules.md";
+  const size_t end = doc.find("```", start + 7);
+  const std::string example = doc.substr(start + 8, end - start - 8);
+  auto c = ParseConfig("listen: [udp://127.0.0.1:1]\n" + example, "rules.md");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_FALSE(c->rule_overrides.disable.empty());
+  EXPECT_FALSE(c->rule_overrides.ignore_users.empty());
+  matchers::RuleOverrides o = c->rule_overrides;
+  o.local_dir.clear();
+  auto rules = matchers::LoadRulePacks(std::string(KONSEKI_SOURCE_DIR) + "/patterns", o);
+  EXPECT_TRUE(rules.ok()) << rules.status().ToString();
+}
+
+TEST(ConfigTest, BadRulesSectionsNameFileLineAndKey) {
+  struct Case {
+    const char* yaml;
+    const char* expect;
+  } cases[] = {
+      {"rules: {disabled: [a]}\n", "k.yaml:2: key 'rules.disabled': unknown key"},
+      {"rules: {disable: a.b}\n", "k.yaml:2: key 'rules.disable': expected a list"},
+      {"rules:\n  disable: [a.b, a.b]\n",
+       "k.yaml:3: key 'rules.disable': rule a.b is listed twice"},
+      {"rules: {severity: [a.b]}\n", "key 'rules.severity': expected a mapping"},
+      {"rules:\n  severity:\n    a.b: urgent\n",
+       "k.yaml:4: key 'rules.severity.a.b': expected info"},
+      {"rules:\n  disable: [a.b]\n  severity: {a.b: high}\n",
+       "k.yaml:4: key 'rules.severity': rule a.b is also in rules.disable"},
+      {"rules: {ignore: {sources: [10.0.0.1/8]}}\n",
+       "key 'rules.ignore': sources[0] \"10.0.0.1/8\": host bits set"},
+      {"rules: {ignore: {hosts: [a]}}\n", "key 'rules.ignore.hosts': unknown key"},
+      {"rules: {ignore: {users: [\"\"]}}\n", "key 'rules.ignore'"},
+      {"rules: {local_dir: \"\"}\n", "key 'rules.local_dir': must not be empty"},
+  };
+  for (const Case& tc : cases) {
+    auto c = ParseConfig(std::string("listen: [udp://127.0.0.1:1]\n") + tc.yaml, "k.yaml");
+    ASSERT_FALSE(c.ok()) << tc.yaml;
+    EXPECT_THAT(c.status().message(), HasSubstr(tc.expect)) << tc.yaml;
+  }
+}
+
 TEST(ConfigTest, BadValuesAreErrorsNotDefaults) {
   struct Case {
     const char* yaml;

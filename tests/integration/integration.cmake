@@ -116,3 +116,11 @@ konseki_add_test(network_integration_test
   LIBS konseki_test_process
   LABELS integration)
 add_dependencies(network_integration_test konseki)
+
+# rules.local_dir / disable / severity / ignore through the running server,
+# with logger senders and a SIGHUP reload.
+konseki_add_test(local_rules_integration_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/local_rules_test.cc
+  LIBS konseki_test_process
+  LABELS integration)
+add_dependencies(local_rules_integration_test konseki)

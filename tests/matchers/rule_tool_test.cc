@@ -160,6 +160,66 @@ TEST(RunTestRulesTest, JsonModeWritesOneEscapedObjectPerMatch) {
   EXPECT_THAT(err.str(), HasSubstr("Lines: 3 read"));
 }
 
+// test-rules --config: the config's rules: section applies as in the
+// server (disabled rule absent, severity changed, ignored hits marked).
+TEST(RunTestRulesTest, SiteOverridesApplyAsInTheServer) {
+  TempDir dir;
+  const std::string log = dir.Write(
+      "auth.log",
+      "Mar  7 18:53:20 bar sshd[1]: Accepted password for rda from 192.0.2.113 port 5 ssh2\n"
+      "Mar  7 18:53:22 bar sshd[1]: Invalid user x from 10.0.5.9 port 7\n"
+      "Mar  7 18:53:22 bar sshd[1]: Invalid user y from 192.0.2.9 port 7\n");
+  TestRulesOptions opts;
+  opts.rules_dir = kPatterns;
+  opts.files = {log};
+  opts.overrides.disable = {{"sshd.accepted", "k.yaml:3"}};
+  opts.overrides.severity = {{"sshd.invalid_user", Severity::kHigh, "k.yaml:4"}};
+  opts.overrides.ignore_sources = {"10.0.5.0/24"};
+  opts.json = true;
+  std::ostringstream out, err;
+  ASSERT_EQ(RunTestRules(opts, out, err), 0) << err.str();
+  EXPECT_THAT(out.str(), Not(HasSubstr("sshd.accepted")));
+  EXPECT_THAT(out.str(), HasSubstr("\"line\":2,\"rule\":\"sshd.invalid_user\",\"sign\":"
+                                   "\"ssh.auth_failure\",\"severity\":\"high\""));
+  // sshd.invalid_user is an input of correlations (alert: false).
+  EXPECT_THAT(out.str(), HasSubstr("\"src_ip\":\"10.0.5.9\",\"port\":\"7\"},\"alert\":false,"
+                                   "\"ignored\":true}"));
+  EXPECT_THAT(out.str(), HasSubstr("\"src_ip\":\"192.0.2.9\",\"port\":\"7\"},\"alert\":false}"));
+  EXPECT_THAT(err.str(), HasSubstr("(1 ignored by rules.ignore)"));
+
+  opts.overrides.disable = {{"sshd.acceptd", "k.yaml:3: key 'rules.disable'"}};
+  std::ostringstream out2, err2;
+  EXPECT_EQ(RunTestRules(opts, out2, err2), 1);
+  EXPECT_THAT(err2.str(),
+              HasSubstr("k.yaml:3: key 'rules.disable': no rule has id 'sshd.acceptd'"));
+}
+
+// rules.ignore works like fail2ban's ignoreip: an ignored source's failures
+// feed no correlation, so a burst of them is no ssh.bruteforce.
+TEST(RunTestRulesTest, IgnoredHitsFeedNoCorrelation) {
+  TempDir dir;
+  std::string text;
+  for (int i = 0; i < 10; ++i) {
+    text += "Mar  7 18:53:" + std::to_string(10 + i) +
+            " bar sshd[1]: Failed password for root from 10.0.5.9 port 7 ssh2\n";
+  }
+  const std::string log = dir.Write("auth.log", text);
+  TestRulesOptions opts;
+  opts.rules_dir = kPatterns;
+  opts.files = {log};
+  opts.json = true;
+  opts.correlate = true;
+  std::ostringstream out, err;
+  ASSERT_EQ(RunTestRules(opts, out, err), 0) << err.str();
+  EXPECT_THAT(out.str(), HasSubstr("\"sign\":\"ssh.bruteforce\""));
+
+  opts.overrides.ignore_sources = {"10.0.5.0/24"};
+  std::ostringstream out2, err2;
+  ASSERT_EQ(RunTestRules(opts, out2, err2), 0) << err2.str();
+  EXPECT_THAT(out2.str(), Not(HasSubstr("\"correlation\":true")));
+  EXPECT_THAT(err2.str(), HasSubstr("(10 ignored by rules.ignore)"));
+}
+
 TEST(RunTestRulesTest, ReportsProgressOnStderr) {
   TempDir dir;
   std::string text;

@@ -1,0 +1,132 @@
+#include "matchers/rule_packs.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "matchers/rule_loader.h"
+
+namespace konseki::matchers {
+namespace {
+
+std::string At(const Rule& r) { return r.file + ":" + std::to_string(r.line); }
+
+// The site's folder may be empty (created for later); it must exist.
+StatusOr<std::vector<Rule>> LoadLocalDir(const RuleOverrides& o) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(o.local_dir, ec)) {
+    return Status::NotFound(o.local_dir_where + ": folder " + o.local_dir + " does not exist");
+  }
+  bool any = false;
+  for (const auto& e : std::filesystem::directory_iterator(o.local_dir, ec)) {
+    const std::string ext = e.path().extension().string();
+    if (e.is_regular_file() && (ext == ".yaml" || ext == ".yml")) any = true;
+  }
+  if (ec) return Status::IoError(o.local_dir_where + ": " + o.local_dir + ": " + ec.message());
+  if (!any) return std::vector<Rule>{};
+  StatusOr<RulePack> pack = LoadPackDir(o.local_dir);
+  if (!pack.ok()) return pack.status();
+  if (!pack->correlations.empty()) {
+    const Correlation& c = pack->correlations.front();
+    return Status::InvalidArgument(c.file + ":" + std::to_string(c.line) + ": correlation " + c.id +
+                                   ": site packs (rules.local_dir) hold rules only; " +
+                                   "tune a bundled correlation in the config (correlation:)");
+  }
+  return std::move(pack->rules);
+}
+
+Status Merge(std::vector<Rule>* bundled, std::vector<Rule> local) {
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < bundled->size(); ++i) {
+    const Rule& r = (*bundled)[i];
+    if (r.replace) {
+      return Status::InvalidArgument(At(r) + ": replace: only a site pack (rules.local_dir) " +
+                                     "may replace a rule; rule " + r.id + " is bundled");
+    }
+    index.emplace(r.id, i);
+  }
+  for (Rule& r : local) {
+    auto it = index.find(r.id);
+    if (it == index.end()) {
+      if (r.replace) {
+        return Status::InvalidArgument(At(r) + ": replace: no bundled rule has id " + r.id +
+                                       "; drop `replace: true` or fix the id");
+      }
+      bundled->push_back(std::move(r));
+      continue;
+    }
+    Rule& old = (*bundled)[it->second];
+    if (!r.replace) {
+      return Status::InvalidArgument(
+          At(r) + ": id: rule id " + r.id + " is a bundled rule (" + At(old) +
+          "); set `replace: true` to replace it, or give your rule an id of its own");
+    }
+    old = std::move(r);
+  }
+  return Status::Ok();
+}
+
+Status UnknownId(const std::string& where, const std::string& id, const std::string& dir,
+                 const RuleOverrides& o) {
+  return Status::InvalidArgument(where + ": no rule has id '" + id + "' (rules loaded from " + dir +
+                                 (o.local_dir.empty() ? "" : " and " + o.local_dir) +
+                                 "; `konseki test-rules --summary` lists them)");
+}
+
+Status ApplyOverrides(const std::string& dir, const RuleOverrides& o, RulePack* pack) {
+  std::map<std::string, Severity*> severity_of;
+  for (Rule& r : pack->rules) severity_of.emplace(r.id, &r.severity);
+  for (Correlation& c : pack->correlations) severity_of.emplace(c.id, &c.severity);
+  std::set<std::string> disabled;
+  for (const RuleIdRef& d : o.disable) {
+    if (!severity_of.count(d.id)) return UnknownId(d.where, d.id, dir, o);
+    disabled.insert(d.id);
+  }
+  for (const SeverityOverride& s : o.severity) {
+    auto it = severity_of.find(s.id);
+    if (it == severity_of.end()) return UnknownId(s.where, s.id, dir, o);
+    if (disabled.count(s.id)) {
+      return Status::InvalidArgument(s.where + ": rule " + s.id +
+                                     " is also in rules.disable; keep one of the two");
+    }
+    *it->second = s.severity;
+  }
+  auto off = [&](const auto& x) { return disabled.count(x.id) > 0; };
+  pack->rules.erase(std::remove_if(pack->rules.begin(), pack->rules.end(), off), pack->rules.end());
+  pack->correlations.erase(
+      std::remove_if(pack->correlations.begin(), pack->correlations.end(), off),
+      pack->correlations.end());
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<RulePack> LoadRulePackSet(const std::string& dir, const RuleOverrides& o) {
+  StatusOr<RulePack> pack = LoadPackDir(dir);
+  if (!pack.ok()) return pack.status();
+  if (!o.local_dir.empty()) {
+    StatusOr<std::vector<Rule>> local = LoadLocalDir(o);
+    if (!local.ok()) return local.status();
+    if (Status s = Merge(&pack->rules, std::move(local).value()); !s.ok()) return s;
+  }
+  if (Status s = ApplyOverrides(dir, o, &*pack); !s.ok()) return s;
+  return pack;
+}
+
+StatusOr<std::vector<Rule>> LoadRulePacks(const std::string& dir, const RuleOverrides& o) {
+  StatusOr<RulePack> pack = LoadRulePackSet(dir, o);
+  if (!pack.ok()) return pack.status();
+  return std::move(pack->rules);
+}
+
+StatusOr<std::shared_ptr<const RuleSet>> CompileRulePacks(const std::string& dir,
+                                                          const RuleOverrides& o) {
+  StatusOr<AlertIgnore> ignore = AlertIgnore::Create(o.ignore_sources, o.ignore_users);
+  if (!ignore.ok()) return Status::InvalidArgument("rules.ignore: " + ignore.status().message());
+  StatusOr<std::vector<Rule>> rules = LoadRulePacks(dir, o);
+  if (!rules.ok()) return rules.status();
+  return RuleSet::Compile(std::move(rules).value(), std::move(ignore).value());
+}
+
+}  // namespace konseki::matchers

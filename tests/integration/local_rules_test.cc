@@ -1,0 +1,144 @@
+// The site's rules on a running konseki (rules.local_dir, disable, severity,
+// ignore): real `logger` senders over TCP, alerts read from the alert file,
+// counts from /metrics; a SIGHUP picks up a changed site pack and a changed
+// rules: section. check-config refuses a rule id no pack has.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "tests/integration/konseki_process.h"
+
+namespace konseki::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::string SitePack(const std::string& match) {
+  return "pack: site\nrules:\n  - id: site.canary\n    sign: local.canary\n"
+         "    title: Canary tripped\n    severity: high\n    description: d\n"
+         "    match: '" +
+         match + "'\n    examples:\n      match: [\"Nov 23 08:00:00 h app: canary-1 tripped\"]\n";
+}
+
+std::string Config(const TempDir& dir, const std::string& disable) {
+  return "listen: [tcp://127.0.0.1:0]\n"
+         "archive: {dir: " +
+         dir.File("archive") + "}\nalerts: {file: " + dir.File("alerts.jsonl") +
+         ", stdout: false}\nmetrics: {listen: 127.0.0.1:0}\nworkers: 1\n"
+         "rules:\n  local_dir: " +
+         dir.File("site") + "\n  disable: [" + disable +
+         "]\n  severity: {sshd.accepted: critical}\n"
+         "  ignore: {sources: [10.0.5.0/24], users: [nagios]}\n";
+}
+
+// One line through util-linux logger over TCP (RFC 3164, as most hosts send).
+void Log(int port, const std::string& tag, const std::string& text, const TempDir& dir) {
+  ChildProcess p;
+  ASSERT_TRUE(p.Start({"/usr/bin/logger", "--tcp", "--rfc3164", "--server", "127.0.0.1", "--port",
+                       std::to_string(port), "-t", tag, text},
+                      dir.File("logger")));
+  ASSERT_TRUE(WaitFor([&] { return !p.running(); }));
+}
+
+double Metric(const Konseki& k, const std::string& name, const std::string& rule) {
+  return SumMetric(FetchMetrics(k.MetricsPort()), name, "rule=\"" + rule + "\"");
+}
+
+size_t Count(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+TEST(LocalRulesTest, SitePacksAndOverridesApplyAndReloadOnSighup) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  if (!HaveProgram("/usr/bin/logger")) GTEST_SKIP() << "util-linux logger not installed";
+  TempDir dir;
+  std::filesystem::create_directories(dir.File("site"));
+  std::ofstream(dir.File("site/site.yaml")) << SitePack("canary-[0-9]+ tripped");
+  Konseki k;
+  std::string err;
+  ASSERT_TRUE(k.Start(dir, Config(dir, "sudo.not_in_sudoers"), &err)) << err;
+  const int port = k.Port("tcp");
+  const std::string alerts = dir.File("alerts.jsonl");
+
+  // (SSH failures are correlation inputs only, so logins show the overrides.)
+  const std::string refused =
+      "mallory : user NOT in sudoers ; TTY=pts/1 ; PWD=/tmp ; USER=root ; COMMAND=/bin/ls";
+  Log(port, "sudo", refused, dir);
+  Log(port, "sshd", "Accepted publickey for carol from 10.0.5.7 port 2222 ssh2", dir);
+  Log(port, "sshd", "Accepted publickey for nagios from 192.0.2.11 port 2222 ssh2", dir);
+  Log(port, "sshd", "Accepted publickey for bob from 192.0.2.10 port 2222 ssh2", dir);
+  Log(port, "app", "canary-1 tripped", dir);
+  ASSERT_TRUE(WaitFor([&] {
+    return Metric(k, "konseki_rule_matches_total", "sshd.accepted") == 3 &&
+           Metric(k, "konseki_rule_matches_total", "site.canary") == 1 &&
+           Count(ReadFile(alerts), "\"rule\":\"sshd.accepted\"") == 1 &&
+           Count(ReadFile(alerts), "\"rule\":\"site.canary\"") == 1;
+  })) << ReadFile(alerts)
+      << FetchMetrics(k.MetricsPort());
+  const std::string first = ReadFile(alerts);
+  // Severity override in the alert; ignored source and user: counted, no alert.
+  EXPECT_THAT(first, HasSubstr("\"rule\":\"sshd.accepted\",\"sign\":\"ssh.login\","
+                               "\"severity\":\"critical\""));
+  EXPECT_THAT(first, HasSubstr("bob"));
+  EXPECT_THAT(first, Not(HasSubstr("carol")));
+  EXPECT_THAT(first, Not(HasSubstr("nagios")));
+  EXPECT_EQ(Metric(k, "konseki_alerts_ignored_total", "sshd.accepted"), 2);
+  // The disabled rule is not loaded at all: no match, no alert.
+  EXPECT_THAT(first, Not(HasSubstr("mallory")));
+  EXPECT_EQ(Metric(k, "konseki_rule_matches_total", "sudo.not_in_sudoers"), 0);
+  EXPECT_THAT(first, HasSubstr("\"rule\":\"site.canary\""));
+
+  // The admin widens the site rule and enables sudo.not_in_sudoers again.
+  std::ofstream(dir.File("site/site.yaml")) << SitePack("canary-[0-9]+ (?:tripped|sprung)");
+  std::ofstream(dir.File("konseki.yaml")) << Config(dir, "");
+  ASSERT_EQ(kill(k.process().pid(), SIGHUP), 0);
+  ASSERT_TRUE(WaitFor([&] { return Count(k.process().Stderr(), "reloaded") >= 1; }))
+      << k.process().Stderr();
+  Log(port, "app", "canary-2 sprung", dir);
+  Log(port, "sudo", refused, dir);
+  ASSERT_TRUE(WaitFor([&] {
+    return Count(ReadFile(alerts), "\"rule\":\"site.canary\"") == 2 &&
+           Count(ReadFile(alerts), "\"rule\":\"sudo.not_in_sudoers\"") == 1;
+  })) << ReadFile(alerts)
+      << k.process().Stderr();
+  const std::string after = ReadFile(alerts);
+  EXPECT_THAT(after, HasSubstr("canary-2 sprung"));
+  EXPECT_THAT(after, HasSubstr("\"rule\":\"sudo.not_in_sudoers\""));
+
+  // A reload that names an unknown rule keeps the rules in force and says why.
+  std::ofstream(dir.File("konseki.yaml")) << Config(dir, "sshd.acepted");
+  ASSERT_EQ(kill(k.process().pid(), SIGHUP), 0);
+  ASSERT_TRUE(WaitFor([&] {
+    return ReadFile(alerts).find("konseki.rules_invalid") != std::string::npos;
+  })) << ReadFile(alerts);
+  EXPECT_THAT(ReadFile(alerts), HasSubstr("no rule has id 'sshd.acepted'"));
+  Log(port, "app", "canary-3 sprung", dir);
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(alerts).find("canary-3") != std::string::npos; }));
+}
+
+TEST(LocalRulesTest, CheckConfigRefusesAnUnknownRuleIdWithFileAndLine) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  const std::string conf = dir.File("k.yaml");
+  std::ofstream(conf) << "listen: [tcp://127.0.0.1:0]\nallow_root: true\narchive: {dir: "
+                      << dir.File("archive") << "}\nrules:\n  disable:\n    - sshd.accepted\n"
+                      << "    - sshd.no_such_rule\n";
+  ChildProcess p;
+  ASSERT_TRUE(p.Start({KonsekiBinary(), "check-config", conf}, dir.File("check")));
+  ASSERT_TRUE(WaitFor([&] { return !p.running(); }));
+  EXPECT_EQ(p.Stdout().find("OK"), std::string::npos) << p.Stdout();
+  EXPECT_THAT(p.Stderr(),
+              HasSubstr(conf + ":7: key 'rules.disable': no rule has id 'sshd.no_such_rule'"));
+}
+
+}  // namespace
+}  // namespace konseki::testing
