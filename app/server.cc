@@ -350,93 +350,97 @@ Status Server::BindListener(size_t id) {
   const ListenConfig& lc = config_.listen[id];
   auto addr = receiver::ListenAddress::Parse(lc.uri);
   if (!addr.ok()) return addr.status();
-  std::string name = addr->ToString();
-  receiver::SenderAllowlist allow;
+  ListenerCommon common{*addr, static_cast<uint16_t>(id), {}, {}};
   if (!lc.allow.empty()) {
     auto a = receiver::SenderAllowlist::Parse(lc.allow);
     if (!a.ok()) return Status::InvalidArgument("listen " + lc.uri + ": " + a.status().message());
-    allow = *a;
+    common.allow = *a;
   }
-  receiver::TokenBucketOptions rate;
-  rate.messages_per_sec = lc.rate_limit_messages_per_sec;
-  rate.burst = lc.rate_limit_burst;
+  common.rate_limit.messages_per_sec = lc.rate_limit_messages_per_sec;
+  common.rate_limit.burst = lc.rate_limit_burst;
+  std::string note;
+  StatusOr<std::unique_ptr<receiver::Listener>> l =
+      Status::InvalidArgument("listen: " + addr->ToString() +
+                              ": this transport is not available in this build yet");
   switch (addr->transport) {
-    case receiver::Transport::kUdp: {
-      receiver::UdpOptions o;
-      o.rcvbuf_bytes = config_.udp_receive_buffer_bytes;
-      o.max_message_bytes = config_.max_message_bytes;
-      o.allow = allow;
-      o.rate_limit = rate;
-      o.alerts = alerts_.get();
-      auto l = receiver::UdpListener::Bind(*addr, o, static_cast<uint16_t>(id), metrics_, clock_);
-      if (!l.ok()) return l.status();
-      receiver::ListenAddress bound = *addr;
-      bound.port = (*l)->port();
-      bound_.push_back(bound.ToString() + " (receive buffer " +
-                       std::to_string((*l)->granted_rcvbuf_bytes()) + " bytes)");
-      AddListener(std::move(l).value(), true, nullptr);
+    case receiver::Transport::kUdp:
+      l = BindUdp(common, &note);
       break;
-    }
     case receiver::Transport::kTcp:
-    case receiver::Transport::kTls: {
-      receiver::StreamListenerOptions o;
-      o.max_message_bytes = config_.max_message_bytes;
-      o.max_connections = config_.tcp_max_connections;
-      o.limits = StreamLimits();
-      if (config_.stop_timeout_secs) o.stop_timeout_ms = StopTimeoutMs();
-      o.allow = allow;
-      o.rate_limit = rate;
-      o.alerts = alerts_.get();
-      std::unique_ptr<receiver::StreamTransport> transport;
-      if (addr->transport == receiver::Transport::kTls) {
-        if (Status s = EnsureTlsContext(); !s.ok()) return s;
-        o.handshake_timeout_secs =
-            static_cast<int>(std::max(1.0, config_.tls.handshake_timeout_secs));
-        transport = std::make_unique<receiver::TlsTransport>(*tls_context_, metrics_, name);
-      }
-      auto l = receiver::StreamListener::Bind(*addr, o, static_cast<uint16_t>(id), metrics_, clock_,
-                                              std::move(transport));
-      if (!l.ok()) return l.status();
-      receiver::ListenAddress bound = *addr;
-      bound.port = (*l)->port();
-      bound_.push_back(bound.ToString());
-      AddListener(std::move(l).value(), false, nullptr);
+    case receiver::Transport::kTls:
+      l = BindStream(common);
       break;
-    }
     case receiver::Transport::kRelp:
-    case receiver::Transport::kRelpTls: {
-      receiver::RelpListenerOptions o;
-      o.max_message_bytes = config_.max_message_bytes;
-      o.max_connections = config_.tcp_max_connections;
-      o.limits = StreamLimits();
-      if (config_.stop_timeout_secs) o.shutdown_timeout_ms = StopTimeoutMs();
-      o.allow = allow;
-      o.rate_limit = rate;
-      o.alerts = alerts_.get();
-      std::unique_ptr<receiver::StreamTransport> transport;
-      if (addr->transport == receiver::Transport::kRelpTls) {
-        if (Status s = EnsureTlsContext(); !s.ok()) return s;
-        o.handshake_timeout_secs =
-            static_cast<int>(std::max(1.0, config_.tls.handshake_timeout_secs));
-        transport = std::make_unique<receiver::TlsTransport>(*tls_context_, metrics_, name);
-      }
-      auto l = receiver::RelpListener::Bind(*addr, o, static_cast<uint16_t>(id), metrics_, clock_,
-                                            std::move(transport));
-      if (!l.ok()) return l.status();
-      receiver::ListenAddress bound = *addr;
-      bound.port = (*l)->port();
-      bound_.push_back(bound.ToString());
-      // Frames are acked back to the listener once archived.
-      receiver::RelpListener* raw = l->get();
-      AddListener(std::move(l).value(), false, raw);
-      listeners_.back().shutdown = [raw] { raw->Shutdown(); };
+    case receiver::Transport::kRelpTls:
+      l = BindRelp(common);
       break;
-    }
     default:
-      return Status::InvalidArgument("listen: " + name +
-                                     ": this transport is not available in this build yet");
+      break;
   }
+  if (!l.ok()) return l.status();
+  receiver::ListenAddress bound = *addr;
+  bound.port = (*l)->port();
+  bound_.push_back(bound.ToString() + note);
+  ListenerSlot s;
+  s.listener = std::move(l).value();
+  s.router = std::make_unique<Router>(*queues_, parser_, s.listener->drops_when_full(),
+                                      s.listener->ack_sink());
+  listeners_.push_back(std::move(s));
   return Status::Ok();
+}
+
+StatusOr<std::unique_ptr<receiver::Listener>> Server::BindUdp(const ListenerCommon& common,
+                                                              std::string* note) {
+  receiver::UdpOptions o;
+  o.rcvbuf_bytes = config_.udp_receive_buffer_bytes;
+  o.max_message_bytes = config_.max_message_bytes;
+  o.allow = common.allow;
+  o.rate_limit = common.rate_limit;
+  o.alerts = alerts_.get();
+  auto l = receiver::UdpListener::Bind(common.address, o, common.id, metrics_, clock_);
+  if (!l.ok()) return l.status();
+  *note = " (receive buffer " + std::to_string((*l)->granted_rcvbuf_bytes()) + " bytes)";
+  return std::unique_ptr<receiver::Listener>(std::move(l).value());
+}
+
+template <typename Options>
+Status Server::StreamOptions(const ListenerCommon& common, Options* o,
+                             std::unique_ptr<receiver::StreamTransport>* transport) {
+  o->max_message_bytes = config_.max_message_bytes;
+  o->max_connections = config_.tcp_max_connections;
+  o->limits = StreamLimits();
+  o->allow = common.allow;
+  o->rate_limit = common.rate_limit;
+  o->alerts = alerts_.get();
+  const receiver::Transport t = common.address.transport;
+  if (t != receiver::Transport::kTls && t != receiver::Transport::kRelpTls) return Status::Ok();
+  if (Status s = EnsureTlsContext(); !s.ok()) return s;
+  o->handshake_timeout_secs = static_cast<int>(std::max(1.0, config_.tls.handshake_timeout_secs));
+  *transport =
+      std::make_unique<receiver::TlsTransport>(*tls_context_, metrics_, common.address.ToString());
+  return Status::Ok();
+}
+
+StatusOr<std::unique_ptr<receiver::Listener>> Server::BindStream(const ListenerCommon& common) {
+  receiver::StreamListenerOptions o;
+  std::unique_ptr<receiver::StreamTransport> transport;
+  if (Status s = StreamOptions(common, &o, &transport); !s.ok()) return s;
+  if (config_.stop_timeout_secs) o.stop_timeout_ms = StopTimeoutMs();
+  auto l = receiver::StreamListener::Bind(common.address, o, common.id, metrics_, clock_,
+                                          std::move(transport));
+  if (!l.ok()) return l.status();
+  return std::unique_ptr<receiver::Listener>(std::move(l).value());
+}
+
+StatusOr<std::unique_ptr<receiver::Listener>> Server::BindRelp(const ListenerCommon& common) {
+  receiver::RelpListenerOptions o;
+  std::unique_ptr<receiver::StreamTransport> transport;
+  if (Status s = StreamOptions(common, &o, &transport); !s.ok()) return s;
+  if (config_.stop_timeout_secs) o.shutdown_timeout_ms = StopTimeoutMs();
+  auto l = receiver::RelpListener::Bind(common.address, o, common.id, metrics_, clock_,
+                                        std::move(transport));
+  if (!l.ok()) return l.status();
+  return std::unique_ptr<receiver::Listener>(std::move(l).value());
 }
 
 Status Server::InitFleetCorrelator(const std::string& state_dir) {
@@ -487,7 +491,7 @@ void Server::Start() {
   for (auto& w : workers_) w->Start();
   if (sealer_) sealer_->Start();
   keeper_->Start();
-  for (ListenerSlot& s : listeners_) s.start(s.router.get());
+  for (ListenerSlot& s : listeners_) s.listener->Start(s.router.get());
 }
 
 void Server::EmitReloadFailure(const std::string& what, const std::string& sign,
@@ -574,10 +578,8 @@ void Server::Stop() {
   // Listeners first (their Stop flushes their router), then drain workers.
   // RELP's Stop only stops reading; its thread stays for the acks.
   // Stream listeners drain their connections at the same time.
-  for (ListenerSlot& s : listeners_) {
-    if (s.request_stop) s.request_stop();
-  }
-  for (ListenerSlot& s : listeners_) s.stop();
+  for (ListenerSlot& s : listeners_) s.listener->RequestStop();
+  for (ListenerSlot& s : listeners_) s.listener->Stop();
   for (ListenerSlot& s : listeners_) s.router->Flush();
   for (auto& w : workers_) w->RequestStop();
   for (auto& w : workers_) w->Join();
@@ -591,9 +593,7 @@ void Server::Stop() {
   // The workers pushed their last fleet hits: drain them and save.
   if (fleet_) fleet_->Stop();
   // Every ack the workers will give is queued now: answer, serverclose, close.
-  for (ListenerSlot& s : listeners_) {
-    if (s.shutdown) s.shutdown();
-  }
+  for (ListenerSlot& s : listeners_) s.listener->Shutdown();
   if (metrics_server_) metrics_server_->Stop();
 }
 
@@ -606,18 +606,6 @@ uint64_t Server::lost_at_stop() const {
   uint64_t n = 0;
   for (const auto& w : workers_) n += w->lost_at_stop();
   return n;
-}
-
-template <typename L>
-void Server::AddListener(std::unique_ptr<L> listener, bool drop_when_full, AckSink* acks) {
-  L* raw = listener.get();
-  ListenerSlot s;
-  s.listener = std::shared_ptr<L>(std::move(listener));
-  s.router = std::make_unique<Router>(*queues_, parser_, drop_when_full, acks);
-  s.start = [raw](FrameSink* sink) { raw->Start(sink); };
-  s.stop = [raw] { raw->Stop(); };
-  if constexpr (requires { raw->RequestStop(); }) s.request_stop = [raw] { raw->RequestStop(); };
-  listeners_.push_back(std::move(s));
 }
 
 receiver::ConnectionLimitOptions Server::StreamLimits() const {

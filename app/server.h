@@ -6,7 +6,6 @@
 #ifndef KONSEKI_APP_SERVER_H_
 #define KONSEKI_APP_SERVER_H_
 
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +29,7 @@
 #include "outputs/metrics_server.h"
 #include "outputs/retention.h"
 #include "outputs/sealer.h"
+#include "receiver/listener.h"
 #include "receiver/parser.h"
 #include "receiver/relp_listener.h"
 #include "receiver/stream_listener.h"
@@ -142,19 +142,30 @@ class Server {
   // One per configured listener, in config order. The listener's own thread
   // pushes into its router.
   struct ListenerSlot {
-    std::shared_ptr<void> listener;  // owns the listener (declared first: outlives router)
+    std::unique_ptr<receiver::Listener> listener;  // declared first: outlives router
     std::unique_ptr<Router> router;
-    std::function<void(FrameSink*)> start;
-    std::function<void()> request_stop;  // start stopping, do not wait; may be empty
-    std::function<void()> stop;          // stop reading (and flush)
-    std::function<void()> shutdown;  // after the workers drained (RELP: last acks); may be empty
   };
+  // What every listener kind takes from its listen: entry and the config.
+  struct ListenerCommon {
+    receiver::ListenAddress address;
+    uint16_t id = 0;
+    receiver::SenderAllowlist allow;
+    receiver::TokenBucketOptions rate_limit;
+  };
+  // One per listener kind: binds it; `note` may say more for the start-up log.
+  StatusOr<std::unique_ptr<receiver::Listener>> BindUdp(const ListenerCommon& common,
+                                                        std::string* note);
+  StatusOr<std::unique_ptr<receiver::Listener>> BindStream(const ListenerCommon& common);
+  StatusOr<std::unique_ptr<receiver::Listener>> BindRelp(const ListenerCommon& common);
+  // The options tcp://, tls://, relp:// and relp+tls:// share; a TLS
+  // transport into *transport for tls:// and relp+tls://.
+  template <typename Options>
+  Status StreamOptions(const ListenerCommon& common, Options* o,
+                       std::unique_ptr<receiver::StreamTransport>* transport);
   // The tcp: section's connection limits for every stream listener.
   receiver::ConnectionLimitOptions StreamLimits() const;
   // config_.stop_timeout_secs in ms (0 when unset).
   int StopTimeoutMs() const;
-  template <typename L>
-  void AddListener(std::unique_ptr<L> listener, bool drop_when_full, AckSink* acks);
   std::unique_ptr<receiver::TlsContext> tls_context_;  // outlives the TLS listeners
   std::vector<ListenerSlot> listeners_;
   std::vector<std::string> bound_;

@@ -177,10 +177,14 @@ void RelpListener::Start(FrameSink* sink) {
   thread_ = std::thread([this] { Run(); });
 }
 
+void RelpListener::RequestStop() {
+  int running = 0;
+  if (thread_.joinable() && phase_.compare_exchange_strong(running, 1)) wake_.Signal();
+}
+
 void RelpListener::Stop() {
-  if (!thread_.joinable() || phase_.load() >= 1) return;
-  phase_.store(1, std::memory_order_release);
-  wake_.Signal();
+  if (!thread_.joinable()) return;
+  RequestStop();
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [this] { return sink_released_; });
 }

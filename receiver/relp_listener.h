@@ -25,6 +25,7 @@
 #include "common/status.h"
 #include "receiver/connection_limits.h"
 #include "receiver/listen_address.h"
+#include "receiver/listener.h"
 #include "receiver/relp_session.h"
 #include "receiver/sender_allowlist.h"
 #include "receiver/socket_util.h"
@@ -131,7 +132,7 @@ struct RelpListenerOptions {
 //
 // Thread-safety: Bind, Start, Stop, Shutdown and the destructor are called
 // from one control thread; port() and Acknowledge() from any thread.
-class RelpListener final : public AckSink {
+class RelpListener final : public Listener, public AckSink {
  public:
   // Creates, binds and listens; no thread runs yet. The registry and clock
   // must outlive the listener. transport: null for relp://, required for
@@ -146,17 +147,20 @@ class RelpListener final : public AckSink {
   // Acknowledge().
   ~RelpListener() override;
 
-  uint16_t port() const { return port_; }
+  uint16_t port() const override { return port_; }
 
-  // Starts the epoll thread. sink must stay valid until Stop() returns and is
-  // used only by that thread. Call at most once.
-  void Start(FrameSink* sink);
+  // Starts the epoll thread (Listener::Start).
+  void Start(FrameSink* sink) override;
+  // Starts phase 1 without waiting for it. Thread-safe.
+  void RequestStop() override;
   // Phase 1 (see above). Returns once the thread no longer uses the sink
   // (well under a second). Idempotent.
-  void Stop();
+  void Stop() override;
   // Phase 2 (see above): bounded by shutdown_timeout_ms. Calls Stop() first if
   // needed. Idempotent.
-  void Shutdown();
+  void Shutdown() override;
+  // Frames are acknowledged back to this listener once stored.
+  AckSink* ack_sink() override { return this; }
 
   // AckSink: thread-safe, never blocks on the epoll thread.
   void Acknowledge(const uint64_t* cookies, size_t count) override;

@@ -23,6 +23,7 @@
 #include "receiver/connection_limits.h"
 #include "receiver/framer.h"
 #include "receiver/listen_address.h"
+#include "receiver/listener.h"
 #include "receiver/sender_allowlist.h"
 #include "receiver/socket_util.h"
 #include "receiver/stop_drain.h"
@@ -109,7 +110,7 @@ struct StreamListenerOptions {
 //
 // Thread-safety: Bind, Start, Stop and the destructor are called from one
 // control thread; port() from any thread.
-class StreamListener {
+class StreamListener final : public Listener {
  public:
   // Creates, binds and listens; no thread runs yet. The registry and clock
   // must outlive the listener. transport: null for tcp:// (plain sockets),
@@ -122,14 +123,12 @@ class StreamListener {
   StreamListener(const StreamListener&) = delete;
   StreamListener& operator=(const StreamListener&) = delete;
   // Stops if running.
-  ~StreamListener();
+  ~StreamListener() override;
 
-  // The bound port (the kernel's choice when the address said port 0).
-  uint16_t port() const { return port_; }
+  uint16_t port() const override { return port_; }
 
-  // Starts the epoll thread. sink must stay valid until Stop() returns and is
-  // used only by that thread. Call at most once.
-  void Start(FrameSink* sink);
+  // Starts the epoll thread (Listener::Start).
+  void Start(FrameSink* sink) override;
   // Stops accepting (connections already queued by the kernel are accepted
   // first), reads every open connection until its sender closes, or no
   // sender sent a byte for StopDrain::kQuiet, or stop_timeout_ms passed;
@@ -137,10 +136,12 @@ class StreamListener {
   // transports down (TLS close_notify), closes all connections, flushes the
   // sink and joins.
   // Idempotent.
-  void Stop();
+  void Stop() override;
   // Starts what Stop() does without waiting for it, so several listeners
   // drain at the same time; Stop() then waits. Thread-safe.
-  void RequestStop() { wake_.Signal(); }
+  void RequestStop() override { wake_.Signal(); }
+  // Nothing is acknowledged: the same as Stop().
+  void Shutdown() override { Stop(); }
 
  private:
   struct Connection;

@@ -18,6 +18,7 @@
 #include "common/metrics.h"
 #include "common/status.h"
 #include "receiver/listen_address.h"
+#include "receiver/listener.h"
 #include "receiver/sender_allowlist.h"
 #include "receiver/socket_util.h"
 #include "receiver/token_bucket.h"
@@ -76,7 +77,7 @@ struct UdpOptions {
 //
 // Thread-safety: Bind, Start, Stop and the destructor are called from one
 // control thread; port() and granted_rcvbuf_bytes() from any thread.
-class UdpListener {
+class UdpListener final : public Listener {
  public:
   // Creates and binds the socket; no thread runs yet. The registry and clock
   // must outlive the listener.
@@ -87,10 +88,9 @@ class UdpListener {
   UdpListener(const UdpListener&) = delete;
   UdpListener& operator=(const UdpListener&) = delete;
   // Stops if running.
-  ~UdpListener();
+  ~UdpListener() override;
 
-  // The bound port (the kernel's choice when the address said port 0).
-  uint16_t port() const { return port_; }
+  uint16_t port() const override { return port_; }
   // The receive buffer the kernel granted, comparable with
   // UdpOptions::rcvbuf_bytes (Linux reports twice this through getsockopt to
   // account for bookkeeping; we halve it back).
@@ -98,13 +98,18 @@ class UdpListener {
   // True if SO_RCVBUFFORCE was accepted (running with CAP_NET_ADMIN).
   bool rcvbuf_forced() const { return rcvbuf_forced_; }
 
-  // Starts the receive thread. sink must stay valid until Stop() returns and is
-  // used only by that thread. Call at most once.
-  void Start(FrameSink* sink);
+  // Starts the receive thread (Listener::Start).
+  void Start(FrameSink* sink) override;
   // Wakes the thread, which receives what is already queued on the socket,
-  // flushes the sink and exits; then joins it. Returns promptly (no blocking
+  // flushes the sink and exits.
+  void RequestStop() override { wake_.Signal(); }
+  // RequestStop(), then joins the thread. Returns promptly (no blocking
   // receive). Idempotent.
-  void Stop();
+  void Stop() override;
+  // Nothing is acknowledged: the same as Stop().
+  void Shutdown() override { Stop(); }
+  // Datagrams cannot wait: a full pipeline drops them (counted by the router).
+  bool drops_when_full() const override { return true; }
 
  private:
   UdpListener(const ListenAddress& address, const UdpOptions& options, uint16_t listener_id,
