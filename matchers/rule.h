@@ -28,6 +28,8 @@ inline constexpr std::string_view kSigns[] = {
     "session.open", "session.close",
     // Network traces (patterns/network.yaml; issue #15).
     "net.connection", "net.beacon", "net.unexpected_outbound",
+    // Resolver query lines, inputs of net.beacon.dns (patterns/dns.yaml).
+    "net.dns_query",
 };
 // clang-format on
 

@@ -31,9 +31,11 @@ const std::string kPatterns = std::string(KONSEKI_SOURCE_DIR) + "/patterns";
 
 // Events that are inputs of correlations and no sign by themselves: the
 // session halves, and connections (net.connection: every netfilter LOG
-// line, drops included, is one; issue #15).
+// line, drops included, is one; issue #15) and resolver queries
+// (net.dns_query).
 bool IsSessionHalf(const std::string& sign) {
-  return sign == "session.open" || sign == "session.close" || sign == "net.connection";
+  return sign == "session.open" || sign == "session.close" || sign == "net.connection" ||
+         sign == "net.dns_query";
 }
 
 struct EvalRow {
