@@ -1,14 +1,6 @@
 #include "matchers/offline_analyzer.h"
 
 namespace konseki::matchers {
-namespace {
-
-// Year inference in the parser uses the receive time; example and corpus
-// lines carry no year, so a fixed instant gives reproducible results.
-const TimePoint kReference = TimePoint(std::chrono::seconds(1'767'225'600));  // 2026-01-01
-
-}  // namespace
-
 StatusOr<std::unique_ptr<OfflineAnalyzer>> OfflineAnalyzer::Create(
     std::shared_ptr<const RuleSet> rules, const RulePack& pack, const CorrelatorOptions& options,
     const receiver::Parser& parser) {
@@ -29,9 +21,9 @@ StatusOr<std::unique_ptr<OfflineAnalyzer>> OfflineAnalyzer::Create(
 void OfflineAnalyzer::Feed(std::string_view line, std::string_view sender,
                            std::vector<RuleHit>* hits, std::vector<Alert>* alerts) {
   alerts->clear();
-  parser_.Parse(line, kReference, &msg_);
+  parser_.Parse(line, reference_, &msg_);
   msg_.sender = sender;
-  msg_.received = msg_.has_timestamp ? msg_.timestamp : kReference;
+  msg_.received = msg_.has_timestamp ? msg_.timestamp : reference_;
   rules_->Match(msg_, *scratch_, hits);
   correlator_->ObserveHost(msg_.host(), msg_.sender, msg_.received);
   ++seq_;

@@ -7,7 +7,11 @@
 //
 // Event time is the line's stamp, and the line is taken as received at that
 // instant (files carry no receive time), so windows and learning periods run
-// on the stamps whatever the reading speed. Not thread-safe.
+// on the stamps whatever the reading speed. A stamp without a year (RFC 3164)
+// takes the year that puts it at most a month after the reference instant:
+// by default 2026-01-01, so that examples give the same results every day;
+// test-rules sets a file's modification time (its last line was written
+// then). Not thread-safe.
 #ifndef KONSEKI_MATCHERS_OFFLINE_ANALYZER_H_
 #define KONSEKI_MATCHERS_OFFLINE_ANALYZER_H_
 
@@ -26,6 +30,9 @@ namespace konseki::matchers {
 
 class OfflineAnalyzer {
  public:
+  static constexpr TimePoint kDefaultReference =
+      TimePoint(std::chrono::seconds(1'767'225'600));  // 2026-01-01T00:00:00Z
+
   // `rules` must have been compiled from pack.rules. The parser is copied.
   static StatusOr<std::unique_ptr<OfflineAnalyzer>> Create(
       std::shared_ptr<const RuleSet> rules, const RulePack& pack, const CorrelatorOptions& options,
@@ -36,6 +43,8 @@ class OfflineAnalyzer {
   // this line's correlation alerts (both cleared first).
   void Feed(std::string_view line, std::string_view sender, std::vector<RuleHit>* hits,
             std::vector<Alert>* alerts);
+  // The instant year-less stamps are read against (see above).
+  void set_reference(TimePoint reference) { reference_ = reference; }
   // The last line's parse (views into the last line).
   const Message& message() const { return msg_; }
   Correlator& correlator() { return *correlator_; }
@@ -49,6 +58,7 @@ class OfflineAnalyzer {
   MetricsRegistry metrics_;  // the correlator's counters (not exported)
   std::unique_ptr<Correlator> correlator_;
   Message msg_;
+  TimePoint reference_ = kDefaultReference;
   uint64_t seq_ = 0;
 };
 

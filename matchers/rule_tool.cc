@@ -1,7 +1,10 @@
 #include "matchers/rule_tool.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -174,6 +177,18 @@ void PrintTestRulesSummary(const TestRulesCounts& c, const RuleSet& rules, const
 }
 
 // Opens `file` ("-": standard input); on failure says why (errno text).
+// The instant year-less stamps of `file` are read against: its modification
+// time (a log's last line was written then, so a file spanning a new year or
+// read in February keeps its lines in order), now for standard input.
+TimePoint ReferenceFor(const std::string& file) {
+  struct stat st;
+  if (file != "-" && ::stat(file.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+    return TimePoint(std::chrono::seconds(st.st_mtim.tv_sec) +
+                     std::chrono::nanoseconds(st.st_mtim.tv_nsec));
+  }
+  return std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now());
+}
+
 std::istream* OpenInput(const std::string& file, std::ifstream* in, std::string* error) {
   if (file == "-") return &std::cin;
   errno = 0;
@@ -509,6 +524,7 @@ int RunTestRules(const TestRulesOptions& opts, std::ostream& out, std::ostream& 
       err << "test-rules: " << error << "\n";
       return 1;
     }
+    (*analyzer)->set_reference(ReferenceFor(file));
     uint64_t line_no = 0;
     while (std::getline(*is, line)) {
       ++line_no;

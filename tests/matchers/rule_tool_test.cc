@@ -2,6 +2,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -218,6 +220,32 @@ TEST(RunTestRulesTest, IgnoredHitsFeedNoCorrelation) {
   ASSERT_EQ(RunTestRules(opts, out2, err2), 0) << err2.str();
   EXPECT_THAT(out2.str(), Not(HasSubstr("\"correlation\":true")));
   EXPECT_THAT(err2.str(), HasSubstr("(10 ignored by rules.ignore)"));
+}
+
+// Year-less stamps are read against the file's modification time: a burst
+// from Jan 31 23:59 to Feb 1 00:00 in a log last written in February 2027
+// stays one burst in 2027 (against a fixed reference the February lines
+// would fall a year back and split it).
+TEST(RunTestRulesTest, YearOfBsdStampsFollowsTheFileModificationTime) {
+  TempDir dir;
+  std::string text;
+  for (int i = 0; i < 10; ++i) {
+    text += (i < 5 ? "Jan 31 23:59:5" : "Feb  1 00:00:0") + std::to_string(i) +
+            " bar sshd[1]: Failed password for root from 10.0.5.9 port 7 ssh2\n";
+  }
+  const std::string log = dir.Write("auth.log", text);
+  const timespec feb2027[2] = {{1801526400, 0}, {1801526400, 0}};  // 2027-02-02
+  ASSERT_EQ(utimensat(AT_FDCWD, log.c_str(), feb2027, 0), 0);
+  TestRulesOptions opts;
+  opts.rules_dir = kPatterns;
+  opts.files = {log};
+  opts.json = true;
+  opts.correlate = true;
+  std::ostringstream out, err;
+  ASSERT_EQ(RunTestRules(opts, out, err), 0) << err.str();
+  EXPECT_THAT(out.str(), HasSubstr("\"sign\":\"ssh.bruteforce\""));
+  EXPECT_THAT(out.str(), HasSubstr("2027-01-31T23:59:5"));
+  EXPECT_THAT(out.str(), Not(HasSubstr("2025-")));
 }
 
 TEST(RunTestRulesTest, ReportsProgressOnStderr) {
