@@ -108,8 +108,7 @@ void AlertsSections(std::ostream& o, const std::vector<AlertRecord>& alerts) {
     ++by_sign[a.sign];
     ++by_host[a.host];
     sign_sev[a.sign] = std::max(sign_sev[a.sign], a.severity);
-    const std::string rule = a.json.Str("rule");
-    if (rule == "accounts.user_added") users.push_back(&a);
+    if (a.sign == "account.change") users.push_back(&a);
     if (a.sign == "cron.change" || a.sign == "kernel.module") changes.push_back(&a);
     if (a.json.Get("members").size() > 0) correlations.push_back(&a);
     JsonValue f = a.json.Get("fields");
@@ -136,9 +135,12 @@ void AlertsSections(std::ostream& o, const std::vector<AlertRecord>& alerts) {
       o << line;
     }
   }
-  o << "\nNew users\n";
+  // Every account change, not only useradd's "new user" line: a second
+  // root (UID 0), a user put in sudo/wheel, a shell or password changed.
+  o << "\nAccount changes\n";
   for (const AlertRecord* a : users) {
-    o << "  " << FormatLocalTime(a->time) << "  " << a->host << "  " << Fields(*a) << "\n";
+    o << "  " << FormatLocalTime(a->time) << "  " << a->host << "  " << a->title << "  "
+      << Fields(*a) << "\n";
   }
   if (users.empty()) o << "  none\n";
   o << "\nCron and kernel module changes\n";

@@ -124,9 +124,10 @@ TEST_F(ConsoleIntegrationTest, CommandsReadTheRunningDaemonThenTheFilesWhenItIsD
   SendBurst("web1", "192.0.2.66");
   SendBurst("web2", "198.51.100.9");
   SendUdpFrom("127.0.0.2", "<38>Dec  1 10:00:01 web2 cron[1]: (root) CMD (true)");
+  SendUdpFrom("127.0.0.2", "<86>Dec  1 10:00:02 web2 usermod[7]: add 'mallory' to group 'sudo'");
   ASSERT_TRUE(WaitFor([&] {
     Result r = RunKonseki(dir_, {"alerts", "-c", config_, "--json"});
-    return std::count(r.out.begin(), r.out.end(), '\n') >= 2;
+    return std::count(r.out.begin(), r.out.end(), '\n') >= 3;
   })) << ReadFile(dir_.File("alerts.jsonl"));
 
   Result status = RunKonseki(dir_, {"status", "-c", config_});
@@ -183,6 +184,9 @@ TEST_F(ConsoleIntegrationTest, CommandsReadTheRunningDaemonThenTheFilesWhenItIsD
   // Top sources of failures count the failures behind the brute force.
   EXPECT_THAT(report.out, ::testing::ContainsRegex("192\\.0\\.2\\.66 +8\n"));
   EXPECT_THAT(report.out, HasSubstr("Drops (since konseki started)"));
+  // Account changes list every account.change alert, not only new users.
+  EXPECT_THAT(report.out,
+              ::testing::ContainsRegex("Account changes\n[^\n]*web2 [^\n]*user=mallory"));
 
   // --mail-to hands a complete message to sendmail -t.
   const std::string mailer = dir_.File("sendmail");
@@ -205,7 +209,7 @@ TEST_F(ConsoleIntegrationTest, CommandsReadTheRunningDaemonThenTheFilesWhenItIsD
   Result down = RunKonseki(dir_, {"status", "-c", config_});
   EXPECT_EQ(down.exit_code, 3);
   EXPECT_THAT(down.out, HasSubstr("konseki is not running"));
-  EXPECT_THAT(down.out, HasSubstr("2 alerts in the last hour"));
+  EXPECT_THAT(down.out, HasSubstr("3 alerts in the last hour"));
   Result saved = RunKonseki(dir_, {"hosts", "-c", config_});
   EXPECT_EQ(saved.exit_code, 0) << saved.err;
   EXPECT_THAT(saved.out, HasSubstr("konseki is not running"));
