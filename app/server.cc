@@ -359,24 +359,10 @@ Status Server::BindListener(size_t id) {
   common.rate_limit.messages_per_sec = lc.rate_limit_messages_per_sec;
   common.rate_limit.burst = lc.rate_limit_burst;
   std::string note;
+  // Every scheme but udp:// is a stream listener (its protocol follows the
+  // scheme, receiver/stream_listener.h).
   StatusOr<std::unique_ptr<receiver::Listener>> l =
-      Status::InvalidArgument("listen: " + addr->ToString() +
-                              ": this transport is not available in this build yet");
-  switch (addr->transport) {
-    case receiver::Transport::kUdp:
-      l = BindUdp(common, &note);
-      break;
-    case receiver::Transport::kTcp:
-    case receiver::Transport::kTls:
-      l = BindStream(common);
-      break;
-    case receiver::Transport::kRelp:
-    case receiver::Transport::kRelpTls:
-      l = BindRelp(common);
-      break;
-    default:
-      break;
-  }
+      addr->transport == receiver::Transport::kUdp ? BindUdp(common, &note) : BindStream(common);
   if (!l.ok()) return l.status();
   receiver::ListenAddress bound = *addr;
   bound.port = (*l)->port();
@@ -403,42 +389,25 @@ StatusOr<std::unique_ptr<receiver::Listener>> Server::BindUdp(const ListenerComm
   return std::unique_ptr<receiver::Listener>(std::move(l).value());
 }
 
-template <typename Options>
-Status Server::StreamOptions(const ListenerCommon& common, Options* o,
-                             std::unique_ptr<receiver::StreamTransport>* transport) {
-  o->max_message_bytes = config_.max_message_bytes;
-  o->max_connections = config_.tcp_max_connections;
-  o->limits = StreamLimits();
-  o->allow = common.allow;
-  o->rate_limit = common.rate_limit;
-  o->alerts = alerts_.get();
-  const receiver::Transport t = common.address.transport;
-  if (t != receiver::Transport::kTls && t != receiver::Transport::kRelpTls) return Status::Ok();
-  if (Status s = EnsureTlsContext(); !s.ok()) return s;
-  o->handshake_timeout_secs = static_cast<int>(std::max(1.0, config_.tls.handshake_timeout_secs));
-  *transport =
-      std::make_unique<receiver::TlsTransport>(*tls_context_, metrics_, common.address.ToString());
-  return Status::Ok();
-}
-
 StatusOr<std::unique_ptr<receiver::Listener>> Server::BindStream(const ListenerCommon& common) {
   receiver::StreamListenerOptions o;
-  std::unique_ptr<receiver::StreamTransport> transport;
-  if (Status s = StreamOptions(common, &o, &transport); !s.ok()) return s;
+  o.max_message_bytes = config_.max_message_bytes;
+  o.max_connections = config_.tcp_max_connections;
+  o.limits = StreamLimits();
   if (config_.stop_timeout_secs) o.stop_timeout_ms = StopTimeoutMs();
+  o.allow = common.allow;
+  o.rate_limit = common.rate_limit;
+  o.alerts = alerts_.get();
+  std::unique_ptr<receiver::StreamTransport> transport;
+  const receiver::Transport t = common.address.transport;
+  if (t == receiver::Transport::kTls || t == receiver::Transport::kRelpTls) {
+    if (Status s = EnsureTlsContext(); !s.ok()) return s;
+    o.handshake_timeout_secs = static_cast<int>(std::max(1.0, config_.tls.handshake_timeout_secs));
+    transport = std::make_unique<receiver::TlsTransport>(*tls_context_, metrics_,
+                                                         common.address.ToString());
+  }
   auto l = receiver::StreamListener::Bind(common.address, o, common.id, metrics_, clock_,
                                           std::move(transport));
-  if (!l.ok()) return l.status();
-  return std::unique_ptr<receiver::Listener>(std::move(l).value());
-}
-
-StatusOr<std::unique_ptr<receiver::Listener>> Server::BindRelp(const ListenerCommon& common) {
-  receiver::RelpListenerOptions o;
-  std::unique_ptr<receiver::StreamTransport> transport;
-  if (Status s = StreamOptions(common, &o, &transport); !s.ok()) return s;
-  if (config_.stop_timeout_secs) o.shutdown_timeout_ms = StopTimeoutMs();
-  auto l = receiver::RelpListener::Bind(common.address, o, common.id, metrics_, clock_,
-                                        std::move(transport));
   if (!l.ok()) return l.status();
   return std::unique_ptr<receiver::Listener>(std::move(l).value());
 }

@@ -31,7 +31,6 @@
 #include "outputs/sealer.h"
 #include "receiver/listener.h"
 #include "receiver/parser.h"
-#include "receiver/relp_listener.h"
 #include "receiver/stream_listener.h"
 #include "receiver/tls_connection.h"
 #include "receiver/tls_context.h"
@@ -152,16 +151,11 @@ class Server {
     receiver::SenderAllowlist allow;
     receiver::TokenBucketOptions rate_limit;
   };
-  // One per listener kind: binds it; `note` may say more for the start-up log.
+  // udp://; `note` says what receive buffer the kernel granted.
   StatusOr<std::unique_ptr<receiver::Listener>> BindUdp(const ListenerCommon& common,
                                                         std::string* note);
+  // tcp://, tls://, relp:// and relp+tls:// (a TlsTransport for the TLS ones).
   StatusOr<std::unique_ptr<receiver::Listener>> BindStream(const ListenerCommon& common);
-  StatusOr<std::unique_ptr<receiver::Listener>> BindRelp(const ListenerCommon& common);
-  // The options tcp://, tls://, relp:// and relp+tls:// share; a TLS
-  // transport into *transport for tls:// and relp+tls://.
-  template <typename Options>
-  Status StreamOptions(const ListenerCommon& common, Options* o,
-                       std::unique_ptr<receiver::StreamTransport>* transport);
   // The tcp: section's connection limits for every stream listener.
   receiver::ConnectionLimitOptions StreamLimits() const;
   // config_.stop_timeout_secs in ms (0 when unset).

@@ -24,6 +24,77 @@ Status Error(std::string_view uri, std::string_view what) {
   return Status::InvalidArgument(std::move(m));
 }
 
+Status ParseScheme(std::string_view uri, std::string_view scheme_text, Transport* transport) {
+  const std::string scheme = Lower(scheme_text);
+  if (scheme == "udp") {
+    *transport = Transport::kUdp;
+  } else if (scheme == "tcp") {
+    *transport = Transport::kTcp;
+  } else if (scheme == "relp") {
+    *transport = Transport::kRelp;
+  } else if (scheme == "tls") {
+    *transport = Transport::kTls;
+  } else if (scheme == "relp+tls") {
+    *transport = Transport::kRelpTls;
+  } else {
+    return Error(uri, "unknown transport \"" + std::string(scheme_text) +
+                          "\"; use udp, tcp, relp, tls or relp+tls");
+  }
+  return Status::Ok();
+}
+
+// "HOST:PORT" or "[IPV6]:PORT" into its parts (views into rest).
+Status SplitHostPort(std::string_view uri, std::string_view rest, std::string_view* host,
+                     std::string_view* port_text, bool* ipv6) {
+  if (rest.empty()) return Error(uri, "missing host and port");
+  if (rest.find('/') != std::string_view::npos) {
+    return Error(uri, "unexpected path after host:port");
+  }
+  if (rest.front() == '[') {
+    size_t close = rest.find(']');
+    if (close == std::string_view::npos) return Error(uri, "IPv6 address lacks the closing ']'");
+    *host = rest.substr(1, close - 1);
+    std::string_view after = rest.substr(close + 1);
+    if (after.empty() || after.front() != ':') {
+      return Error(uri, "missing \":PORT\" after the IPv6 address");
+    }
+    *port_text = after.substr(1);
+    *ipv6 = true;
+  } else {
+    size_t colon = rest.rfind(':');
+    if (colon == std::string_view::npos) return Error(uri, "missing \":PORT\"");
+    *host = rest.substr(0, colon);
+    *port_text = rest.substr(colon + 1);
+    if (host->find(':') != std::string_view::npos) {
+      return Error(uri, "an IPv6 address must be written in brackets, e.g. [::1]:514");
+    }
+  }
+  if (host->empty()) return Error(uri, "missing host (use 0.0.0.0 or [::] for all addresses)");
+  return Status::Ok();
+}
+
+// The numeric address in canonical text form, so "0:0::1" and "::1" give the
+// same metric label.
+Status CanonicalHost(std::string_view uri, const std::string& host, bool ipv6, std::string* out) {
+  char buf[INET6_ADDRSTRLEN];
+  if (ipv6) {
+    in6_addr addr6;
+    if (inet_pton(AF_INET6, host.c_str(), &addr6) != 1) {
+      return Error(uri, "\"" + host + "\" is not a numeric IPv6 address");
+    }
+    inet_ntop(AF_INET6, &addr6, buf, sizeof buf);
+  } else {
+    in_addr addr4;
+    if (inet_pton(AF_INET, host.c_str(), &addr4) != 1) {
+      return Error(uri,
+                   "\"" + host + "\" is not a numeric IPv4 address (host names are not resolved)");
+    }
+    inet_ntop(AF_INET, &addr4, buf, sizeof buf);
+  }
+  *out = buf;
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::string_view TransportName(Transport t) {
@@ -48,61 +119,13 @@ StatusOr<ListenAddress> ListenAddress::Parse(std::string_view uri) {
   if (sep == std::string_view::npos) {
     return Error(uri, "missing \"://\" after the transport");
   }
-  std::string scheme = Lower(uri.substr(0, sep));
-  if (scheme == "udp") {
-    a.transport = Transport::kUdp;
-  } else if (scheme == "tcp") {
-    a.transport = Transport::kTcp;
-  } else if (scheme == "relp") {
-    a.transport = Transport::kRelp;
-  } else if (scheme == "tls") {
-    a.transport = Transport::kTls;
-  } else if (scheme == "relp+tls") {
-    a.transport = Transport::kRelpTls;
-  } else {
-    return Error(uri, "unknown transport \"" + std::string(uri.substr(0, sep)) +
-                          "\"; use udp, tcp, relp, tls or relp+tls");
-  }
-  std::string_view rest = uri.substr(sep + 3);
-  if (rest.empty()) return Error(uri, "missing host and port");
-  if (rest.find('/') != std::string_view::npos) {
-    return Error(uri, "unexpected path after host:port");
-  }
+  if (Status s = ParseScheme(uri, uri.substr(0, sep), &a.transport); !s.ok()) return s;
   std::string_view host;
   std::string_view port_text;
-  if (rest.front() == '[') {
-    size_t close = rest.find(']');
-    if (close == std::string_view::npos) return Error(uri, "IPv6 address lacks the closing ']'");
-    host = rest.substr(1, close - 1);
-    std::string_view after = rest.substr(close + 1);
-    if (after.empty() || after.front() != ':') {
-      return Error(uri, "missing \":PORT\" after the IPv6 address");
-    }
-    port_text = after.substr(1);
-    a.ipv6 = true;
-  } else {
-    size_t colon = rest.rfind(':');
-    if (colon == std::string_view::npos) return Error(uri, "missing \":PORT\"");
-    host = rest.substr(0, colon);
-    port_text = rest.substr(colon + 1);
-    if (host.find(':') != std::string_view::npos) {
-      return Error(uri, "an IPv6 address must be written in brackets, e.g. [::1]:514");
-    }
+  if (Status s = SplitHostPort(uri, uri.substr(sep + 3), &host, &port_text, &a.ipv6); !s.ok()) {
+    return s;
   }
-  if (host.empty()) return Error(uri, "missing host (use 0.0.0.0 or [::] for all addresses)");
-  std::string host_str(host);
-  if (a.ipv6) {
-    in6_addr addr6;
-    if (inet_pton(AF_INET6, host_str.c_str(), &addr6) != 1) {
-      return Error(uri, "\"" + host_str + "\" is not a numeric IPv6 address");
-    }
-  } else {
-    in_addr addr4;
-    if (inet_pton(AF_INET, host_str.c_str(), &addr4) != 1) {
-      return Error(
-          uri, "\"" + host_str + "\" is not a numeric IPv4 address (host names are not resolved)");
-    }
-  }
+  if (Status s = CanonicalHost(uri, std::string(host), a.ipv6, &a.host); !s.ok()) return s;
   if (port_text.empty()) return Error(uri, "missing port number after ':'");
   if (port_text.size() > 5) return Error(uri, "port out of range 0..65535");
   uint32_t port = 0;
@@ -114,18 +137,6 @@ StatusOr<ListenAddress> ListenAddress::Parse(std::string_view uri) {
   }
   if (port > 65535) return Error(uri, "port out of range 0..65535");
   a.port = static_cast<uint16_t>(port);
-  // Canonical text form, so "0:0::1" and "::1" give the same metric label.
-  char buf[INET6_ADDRSTRLEN];
-  if (a.ipv6) {
-    in6_addr addr6;
-    inet_pton(AF_INET6, host_str.c_str(), &addr6);
-    inet_ntop(AF_INET6, &addr6, buf, sizeof buf);
-  } else {
-    in_addr addr4;
-    inet_pton(AF_INET, host_str.c_str(), &addr4);
-    inet_ntop(AF_INET, &addr4, buf, sizeof buf);
-  }
-  a.host = buf;
   return a;
 }
 

@@ -12,6 +12,15 @@ constexpr uint8_t kMaxCommandLen = 32;
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
+// Appends digit c to the number *value of *digits digits; false if c is no
+// digit or the number already has kMaxDigits (TXNR and DATALEN have at most 9).
+bool AddDigit(char c, uint32_t* value, uint32_t* digits) {
+  if (!IsDigit(c) || *digits == kMaxDigits) return false;
+  *value = *value * 10 + static_cast<uint32_t>(c - '0');
+  ++*digits;
+  return true;
+}
+
 RelpCommand Classify(std::string_view name) {
   if (name == "syslog") return RelpCommand::kSyslog;
   if (name == "open") return RelpCommand::kOpen;
@@ -58,6 +67,9 @@ void RelpFrameDecoder::Reset() {
   command_len_ = 0;
 }
 
+// Longer than 80 lines on purpose: the decoder is one switch over the states
+// of the RELP frame grammar (TXNR SP COMMAND SP DATALEN [SP DATA] LF), each
+// case a few lines, read top to bottom like the grammar.
 RelpFrameDecoder::Result RelpFrameDecoder::Next(std::string_view* input, RelpFrame* frame) {
   std::string_view& in = *input;
   while (!in.empty()) {
@@ -67,14 +79,10 @@ RelpFrameDecoder::Result RelpFrameDecoder::Next(std::string_view* input, RelpFra
 
       case State::kTxnr: {
         const char c = in.front();
-        if (IsDigit(c)) {
-          if (digits_ == kMaxDigits) return Fail(RelpFrameError::kBadTxnr);
-          txnr_ = txnr_ * 10 + static_cast<uint32_t>(c - '0');
-          ++digits_;
-        } else if (c == ' ' && digits_ > 0) {
+        if (c == ' ' && digits_ > 0) {
           state_ = State::kCommand;
           command_len_ = 0;
-        } else {
+        } else if (!AddDigit(c, &txnr_, &digits_)) {
           return Fail(RelpFrameError::kBadTxnr);
         }
         in.remove_prefix(1);
@@ -83,14 +91,13 @@ RelpFrameDecoder::Result RelpFrameDecoder::Next(std::string_view* input, RelpFra
 
       case State::kCommand: {
         const char c = in.front();
-        if (IsAlpha(c)) {
-          if (command_len_ == kMaxCommandLen) return Fail(RelpFrameError::kBadCommand);
-          command_[command_len_++] = c;
-        } else if (c == ' ' && command_len_ > 0) {
+        if (c == ' ' && command_len_ > 0) {
           state_ = State::kDatalen;
           digits_ = 0;
-        } else {
+        } else if (!IsAlpha(c) || command_len_ == kMaxCommandLen) {
           return Fail(RelpFrameError::kBadCommand);
+        } else {
+          command_[command_len_++] = c;
         }
         in.remove_prefix(1);
         break;
@@ -99,9 +106,7 @@ RelpFrameDecoder::Result RelpFrameDecoder::Next(std::string_view* input, RelpFra
       case State::kDatalen: {
         const char c = in.front();
         if (IsDigit(c)) {
-          if (digits_ == kMaxDigits) return Fail(RelpFrameError::kBadDatalen);
-          datalen_ = datalen_ * 10 + static_cast<uint32_t>(c - '0');
-          ++digits_;
+          if (!AddDigit(c, &datalen_, &digits_)) return Fail(RelpFrameError::kBadDatalen);
           in.remove_prefix(1);
           break;
         }

@@ -1,6 +1,6 @@
-// The drain phase of a stream listener's stop (plain TCP and TLS): after it
-// stops accepting, the listener keeps reading its open connections until
-// every sender has closed, or no connection delivered a byte for kQuiet, or
+// The drain phase of a stream listener's stop (protocols without acks:
+// tcp://, tls://): after it stops accepting, the listener keeps reading its
+// open connections until every sender has closed, or no connection delivered a byte for kQuiet, or
 // the stop deadline passes. What a sender wrote and closed before the stop is
 // then all read (before, a stop read at most 16 x 64 KiB per connection and
 // discarded the rest of the kernel's buffer).
@@ -15,13 +15,9 @@
 #ifndef KONSEKI_RECEIVER_STOP_DRAIN_H_
 #define KONSEKI_RECEIVER_STOP_DRAIN_H_
 
-#include <sys/epoll.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
-
-#include "receiver/unique_fd.h"
 
 namespace konseki::receiver {
 
@@ -34,15 +30,8 @@ class StopDrain {
   // once (what was not read yet is lost).
   explicit StopDrain(std::chrono::milliseconds timeout) : timeout_(timeout) {}
 
-  // The stop was requested and the kernel's accept queue taken: stops
-  // watching the listen socket and the wake fd, closes the listen socket
-  // (new connections are refused from now on) and starts the drain.
-  void Begin(int epoll_fd, UniqueFd* listen_fd, int wake_fd) {
-    epoll_ctl(epoll_fd, EPOLL_CTL_DEL, listen_fd->get(), nullptr);
-    epoll_ctl(epoll_fd, EPOLL_CTL_DEL, wake_fd, nullptr);
-    listen_fd->Reset();
-    Begin();
-  }
+  // The stop was requested, the kernel's accept queue taken and the listen
+  // socket closed: starts the drain.
   void Begin() {
     active_ = true;
     last_progress_ = SteadyClock::now();

@@ -1,8 +1,10 @@
-// The byte stream of one accepted connection, as a listener's epoll loop sees
-// it: plain TCP, or TLS on top of it. Lets StreamListener (tcp://, tls://)
-// and RelpListener (relp://, relp+tls://) serve both without knowing which;
-// the TLS implementation lives in konseki_tls
-// (receiver/tls_connection.h) so konseki_net does not depend on OpenSSL.
+// The transport half of a stream listener's connection: the byte stream of
+// one accepted socket as StreamListener's epoll loop sees it, plain TCP or
+// TLS on top of it. The listener serves every protocol (RFC 6587, RELP;
+// receiver/stream_handler.h) over either without knowing which. The TLS
+// implementation lives in konseki_tls (receiver/tls_connection.h) so
+// konseki_net does not depend on OpenSSL. A new transport implements
+// StreamTransport (one per listener) and StreamConnection (one per socket).
 #ifndef KONSEKI_RECEIVER_STREAM_CONNECTION_H_
 #define KONSEKI_RECEIVER_STREAM_CONNECTION_H_
 

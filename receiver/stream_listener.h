@@ -1,15 +1,41 @@
-// Syslog over a byte stream, RFC 6587 framed: tcp:// (plain sockets) and
-// tls:// (RFC 5425, a TlsTransport): many connections, one epoll thread.
-// What the transports share lives here once: accept, allow list, connection
+// Syslog over a byte stream: tcp:// and tls:// (RFC 6587 framing), relp://
+// and relp+tls:// (RELP). Many connections, one epoll thread. Each accepted
+// connection is two parts the listener composes:
+//   a transport (receiver/stream_connection.h)  moves bytes: plain sockets,
+//       or TLS (TlsTransport, receiver/tls_connection.h);
+//   a protocol handler (receiver/stream_handler.h)  gives them meaning:
+//       FramerProtocol (receiver/framer_protocol.h) or RelpProtocol
+//       (receiver/relp_protocol.h); it emits frames and may write answers.
+// What every kind shares lives here once: accept, allow list, connection
 // limits, pausing accept, rate-limit pauses, handshake/idle timeouts, the
-// epoll loop, the stop drain and one set of counters. A transport
-// (receiver/stream_connection.h) only moves bytes.
+// epoll loop, backpressure, acknowledgements, the stop and one set of
+// counters.
+//
+//   scheme      transport      protocol
+//   tcp://      plain          FramerProtocol
+//   tls://      TlsTransport   FramerProtocol
+//   relp://     plain          RelpProtocol
+//   relp+tls:// TlsTransport   RelpProtocol
+//
+// Adding a fifth kind: write its transport (a StreamTransport making a
+// StreamConnection per socket) or its protocol (a StreamProtocol making a
+// StreamHandler per connection), give its URI scheme a Transport value
+// (receiver/listen_address.h), pick its protocol in StreamListener::Bind
+// (ProtocolFor in stream_listener.cc) and its transport where app/server.cc
+// builds stream listeners (StreamOptions). Nothing here changes.
 #ifndef KONSEKI_RECEIVER_STREAM_LISTENER_H_
 #define KONSEKI_RECEIVER_STREAM_LISTENER_H_
 
+#include <concurrentqueue/concurrentqueue.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -21,13 +47,13 @@
 #include "common/metrics.h"
 #include "common/status.h"
 #include "receiver/connection_limits.h"
-#include "receiver/framer.h"
 #include "receiver/listen_address.h"
 #include "receiver/listener.h"
 #include "receiver/sender_allowlist.h"
 #include "receiver/socket_util.h"
 #include "receiver/stop_drain.h"
 #include "receiver/stream_connection.h"
+#include "receiver/stream_handler.h"
 #include "receiver/token_bucket.h"
 #include "receiver/unique_fd.h"
 
@@ -35,26 +61,37 @@ namespace konseki::receiver {
 
 struct StreamListenerOptions {
   // Longer messages are cut to this many bytes (truncated = true, counted)
-  // and the rest skipped; also bounds each connection's framing buffer.
+  // and the rest skipped; RELP still acknowledges them. Also bounds each
+  // connection's framing buffer.
   size_t max_message_bytes = 65536;
   // Connections open at once (handshaking or not). When full, a new
-  // connection closes the longest idle one (receiver/connection_limits.h).
+  // connection closes the longest idle one (receiver/connection_limits.h);
+  // a closed RELP connection's unacknowledged messages stay with its sender.
   size_t max_connections = 4096;
-  // Per-source cap and the timeout of connections that never sent a frame.
+  // Per-source cap and the timeout of connections that never completed a
+  // frame (TLS: nor the handshake; RELP: the open).
   ConnectionLimitOptions limits;
+  // relp:// and relp+tls:// only: messages of one connection received and
+  // not yet acknowledged. When full, that connection is not read until acks
+  // arrive. omrelp's window is 128.
+  size_t max_unacked_per_connection = 1024;
   // (Plaintext) bytes taken from one connection per epoll round, so one busy
   // sender cannot starve the others; also the size of the one read buffer.
   size_t read_chunk_bytes = 64 * 1024;
-  // tls:// only: a connection that has not completed its handshake this long
-  // after accept (by the injected Clock, checked about once a clock second)
-  // is closed and counted as reason="timeout". Must be positive.
+  // tls:// and relp+tls:// only: a connection that has not completed its
+  // handshake this long after accept (by the injected Clock, checked about
+  // once a clock second) is closed and counted as reason="timeout". Must be
+  // positive.
   int handshake_timeout_secs = 10;
   // An established connection with no bytes for this long is closed. 0: never.
   int idle_timeout_secs = 0;
   // listen(2) backlog.
   int backlog = 1024;
-  // Stop(): longest time spent reading open connections after accepting
-  // stopped (see receiver/stop_drain.h); 0 closes them at once.
+  // The stop's bound, in ms. tcp:// and tls://: Stop() reads open
+  // connections at most this long after accepting stopped (see
+  // receiver/stop_drain.h); 0 closes them at once. relp:// and relp+tls://:
+  // Shutdown() waits at most this long for outstanding acknowledgements and
+  // for the last answers to be written.
   int stop_timeout_ms = 5000;
   // Senders accepted; default-constructed = everyone. A connection from
   // elsewhere is closed right after accept(2), before any TLS work (no SSL
@@ -62,8 +99,9 @@ struct StreamListenerOptions {
   SenderAllowlist allow;
   // Per-source-address token bucket over messages (all connections from one
   // address share it). A sender over its rate is not read until its bucket
-  // refills; nothing is dropped and other senders are unaffected. Handshakes
-  // are not limited. Disabled by default.
+  // refills (RELP: its window fills, its acks slow down); nothing is dropped
+  // and other senders are unaffected. Handshakes are not limited. Disabled
+  // by default.
   TokenBucketOptions rate_limit;
   // Where refusals are reported (sign "receiver.refused", rate-limited per
   // RefusalReporterOptions); null = not reported. Not owned; must be
@@ -72,30 +110,52 @@ struct StreamListenerOptions {
   RefusalReporterOptions refusal_alerts;
 };
 
-// Accepts connections and reads all of them on one epoll thread, framing
-// each with its own Framer (RFC 6587: octet counting or LF) and pushing
-// frames to the sink.
+// Accepts connections and serves all of them on one epoll thread.
 //
 // Never blocks on one connection: sockets are non-blocking, each connection
 // gets at most read_chunk_bytes per round, and a transport that waits for
-// the socket (a TLS handshake or record) is resumed when epoll says it is
-// ready (in or out, as the transport asked). Input a transport already took
-// off the socket (TLS records) is served without waiting for epoll. A client
-// that connects and sends nothing, stops mid-handshake or mid-record holds
-// only its own slot, until the timeouts or ConnectionLimits free it.
+// the socket (a TLS handshake or record, in either direction) is resumed
+// when epoll says it is ready. Input a transport already took off the
+// socket (TLS records) is served without waiting for epoll. A client that
+// connects and sends nothing, stops mid-handshake or mid-record holds only
+// its own slot, until the timeouts or ConnectionLimits free it.
 //
-// Backpressure: while sink->HasCapacity() is false nothing is read or
-// handshaken (data waits in the kernel and the senders' TCP windows close)
-// and the thread re-checks every few ms; nothing is dropped. Push is only
-// called after HasCapacity() said true, so a sink must accept at least one
-// read chunk's worth of frames beyond that point; a refused Push is counted
-// as dropped{stage="receiver",reason="queue_full"}.
+// Backpressure: while sink->HasCapacity() is false, while a handler takes no
+// input (RELP window full), or while a sender is over its rate limit, that
+// input is not read (data waits in the kernel and the senders' TCP windows
+// close); nothing is dropped. Push is only called after HasCapacity() said
+// true, so a sink must accept at least one read chunk's worth of frames
+// beyond that point; a refused Push is counted as
+// dropped{stage="receiver",reason="queue_full"} (and never acknowledged).
 //
-// Metrics (listener = address.ToString(), transport = "tcp" or "tls"):
+// Acknowledgements (protocols that Acknowledge(), RELP): each frame is
+// pushed with ack_cookie = (connection serial << 32) | handler's ack id. The
+// serial is unique for the listener's lifetime, so an ack that arrives after
+// its connection closed is recognised and counted as late. Acknowledge()
+// may be called from any thread; it queues the cookies and wakes the epoll
+// thread, which hands them to the handlers and writes their answers at once.
+//
+// Stopping (receiver/listener.h):
+//   protocols without acks (tcp://, tls://): Stop() stops accepting
+//     (connections the kernel already queued are accepted first), reads
+//     every open connection until its sender closes, or no sender sent a
+//     byte for StopDrain::kQuiet, or stop_timeout_ms passed; then emits each
+//     established connection's unterminated last frame, shuts transports
+//     down (TLS close_notify), closes all connections, flushes the sink and
+//     joins. Shutdown() is Stop().
+//   protocols with acks (relp://, relp+tls://): Stop() stops accepting and
+//     reading, flushes the sink and never uses it again; the thread keeps
+//     running for the acks still to come, and a handler says goodbye
+//     (serverclose) once nothing awaits an ack. Shutdown(), after the
+//     workers drained, waits at most stop_timeout_ms for the remaining acks
+//     and writes, says goodbye to all, closes and joins. Unacknowledged
+//     messages stay with their senders and are resent on reconnect.
+//
+// Metrics (listener = address.ToString(), transport = the scheme: "tcp",
+// "tls", "relp" or "relp+tls"):
 //   konseki_received_messages_total{listener,transport}
-//   konseki_received_bytes_total{listener,transport} (plaintext message bytes)
+//   konseki_received_bytes_total{listener,transport} (plaintext bytes read)
 //   konseki_truncated_messages_total{listener}
-//   konseki_framing_errors_total{listener,reason="malformed_octet_count"|"incomplete_frame"}
 //   konseki_connections{listener} (gauge)
 //   konseki_connections_rejected_total{listener,reason="max_connections"}
 //   konseki_connections_evicted_total{listener,reason} (ConnectionLimits)
@@ -104,83 +164,128 @@ struct StreamListenerOptions {
 //   konseki_suppressed_alerts_total{sign="receiver.refused"}
 //   konseki_rate_limit_pauses_total{listener,transport} (a connection stopped
 //     being read because its sender ran out of tokens)
-// and tls:// the TLS counters its TlsTransport registers (TlsCounters,
+//   konseki_dropped_messages_total{stage="receiver",reason="queue_full"}
+// plus the protocol's (FramerProtocol: konseki_framing_errors_total;
+// RelpProtocol: konseki_relp_*) and, with TLS, the TLS counters its
+// TlsTransport registers under the same listener name (TlsCounters,
 // receiver/tls_connection.h: konseki_tls_handshakes_total,
 // konseki_tls_handshake_failures_total{listener,reason}, ...).
 //
-// Thread-safety: Bind, Start, Stop and the destructor are called from one
-// control thread; port() from any thread.
-class StreamListener final : public Listener {
+// Thread-safety: Bind, Start, Stop, Shutdown and the destructor are called
+// from one control thread; port(), RequestStop() and Acknowledge() from any
+// thread.
+class StreamListener final : public Listener, public AckSink {
  public:
   // Creates, binds and listens; no thread runs yet. The registry and clock
-  // must outlive the listener. transport: null for tcp:// (plain sockets),
-  // required for tls:// (a TlsTransport, receiver/tls_connection.h); the
-  // listener owns it and uses it from its thread only.
+  // must outlive the listener. The protocol follows the scheme (tcp/tls:
+  // FramerProtocol, relp/relp+tls: RelpProtocol). transport: null for
+  // tcp:// and relp:// (plain sockets), required for tls:// and relp+tls://
+  // (a TlsTransport); the listener owns it and uses it from its thread only.
   static StatusOr<std::unique_ptr<StreamListener>> Bind(
       const ListenAddress& address, const StreamListenerOptions& options, uint16_t listener_id,
       MetricsRegistry& metrics, const Clock& clock,
       std::unique_ptr<StreamTransport> transport = nullptr);
   StreamListener(const StreamListener&) = delete;
   StreamListener& operator=(const StreamListener&) = delete;
-  // Stops if running.
+  // Shutdown() if running. Must not run while a worker may still call
+  // Acknowledge().
   ~StreamListener() override;
 
   uint16_t port() const override { return port_; }
 
   // Starts the epoll thread (Listener::Start).
   void Start(FrameSink* sink) override;
-  // Stops accepting (connections already queued by the kernel are accepted
-  // first), reads every open connection until its sender closes, or no
-  // sender sent a byte for StopDrain::kQuiet, or stop_timeout_ms passed;
-  // then emits each established connection's unterminated last frame, shuts
-  // transports down (TLS close_notify), closes all connections, flushes the
-  // sink and joins.
-  // Idempotent.
-  void Stop() override;
   // Starts what Stop() does without waiting for it, so several listeners
-  // drain at the same time; Stop() then waits. Thread-safe.
-  void RequestStop() override { wake_.Signal(); }
-  // Nothing is acknowledged: the same as Stop().
-  void Shutdown() override { Stop(); }
+  // stop at the same time. Thread-safe.
+  void RequestStop() override;
+  // See "Stopping" above. Idempotent.
+  void Stop() override;
+  void Shutdown() override;
+  // This listener when its protocol acknowledges, else null.
+  AckSink* ack_sink() override { return protocol_->Acknowledges() ? this : nullptr; }
+
+  // AckSink: thread-safe, never blocks on the epoll thread.
+  void Acknowledge(const uint64_t* cookies, size_t count) override;
 
  private:
   struct Connection;
+  // kRunning -> (Stop) kDraining (no acks) or kAnswering (acks) -> end.
+  enum class State { kRunning, kDraining, kAnswering };
 
   StreamListener(const ListenAddress& address, const StreamListenerOptions& options,
                  uint16_t listener_id, MetricsRegistry& metrics, const Clock& clock, UniqueFd fd,
-                 WakeFd wake, std::unique_ptr<StreamTransport> transport);
+                 WakeFd wake, std::unique_ptr<StreamTransport> transport,
+                 std::unique_ptr<StreamProtocol> protocol);
+  void RegisterMetrics(MetricsRegistry& metrics, const ListenAddress& address);
   void Run();
+  // One round of the loop; false once the thread is to end.
+  bool Round(std::vector<epoll_event>* events);
+  // Moves the state on when a stop or shutdown was requested; false once
+  // the thread is to end.
+  bool Advance();
+  // The epoll timeout (ms, -1 = none) of this round.
+  int Timeout();
+  // Handles epoll's events; true if the pipeline was full for some.
+  bool HandleEvents(const epoll_event* events, int n);
+  // Reads and writes c as its events say; false if c was closed.
+  bool Serve(Connection* c, uint32_t events, bool* blocked);
   // Accepts up to a round's worth; true if more may be waiting.
   bool AcceptSome();
-  // Accepts what the kernel queued, stops watching the listen socket and
-  // the wake fd, and starts the drain.
-  void BeginStop(StopDrain* drain);
-  // Advances the connection; returns false if it must be closed.
-  bool Service(Connection* c, TimePoint now);
-  // Handshakes first if needed, then reads up to read_chunk_bytes of
-  // plaintext. Returns false on EOF or error.
-  bool ReadSome(Connection* c, TimePoint now);
-  // Sets the epoll interest to what the transport waits for.
-  void WantEvents(Connection* c, uint32_t events);
-  // Rate limit: stop watching c until its sender has a token again.
-  void Pause(Connection* c);
-  // Re-arms paused connections whose sender has a token (and serves what
-  // the transport may hold for them next round); returns the epoll timeout (ms)
-  // until the next check, -1 if nothing is paused.
+  void AddConnection(int fd, const sockaddr_storage& ss, const SenderAddress& src);
+  // Pausing accept after running out of file descriptors, and resuming it.
+  void PauseAccept();
+  void ResumeAccept();
+  // Called from a handler through its connection's FrameOut.
+  void PushFrame(const Connection& c, std::string_view bytes, bool truncated, uint32_t ack_id);
+  // True if c is to be read now (reading, nothing held back, the handler
+  // wants input, sender within its rate).
+  bool Reading(const Connection* c) const;
+  // Reads up to read_chunk_bytes (or re-offers held input). Returns false if
+  // the connection must be closed.
+  bool ReadSome(Connection* c);
+  // Offers bytes to the handler, keeps what it did not take, charges the
+  // rate limit.
+  void Offer(Connection* c, std::string_view bytes);
+  // Re-offers held-back input if the handler takes it again.
+  void OfferHeld(Connection* c);
+  // Rate limit: takes tokens for `frames` just read; pauses c if its sender
+  // ran out.
+  void Charge(Connection* c, uint64_t frames);
+  // Writes pending output (as far as the socket takes it). Returns false on
+  // a write error.
+  bool WriteOut(Connection* c);
+  // Updates the epoll interest; closes the connection when its handler is
+  // done and its output written. Returns false if it was closed.
+  bool Settle(Connection* c);
+  // Writes out, then settles; false if c was closed.
+  bool WriteAndSettle(Connection* c);
+  // Un-pauses connections whose sender has a token again; returns the epoll
+  // timeout (ms) until the next check, -1 if nothing is paused.
   int ResumeReady(TimePoint now);
-  void CloseConnection(int fd);
+  // Reads connections whose transport holds decrypted input epoll cannot see.
+  void ServeBuffered();
+  void ApplyAcks();
+  // Re-offers held input of every connection that has some.
+  void RefeedHeld();
   // About once a clock second: handshake and idle timeouts; then the
   // first-frame timeout (ConnectionLimits).
   void CloseExpired(TimePoint now);
   void CloseHandshakeOrIdleExpired(TimePoint now);
-  // Emits every established connection's last frame, shuts the transport
-  // down where it is still sound (TLS close_notify), and closes all.
+  void CloseConnection(uint32_t serial);
+  // Stop requested: stop accepting; start the drain (no acks) or stop
+  // reading, release the sink and let handlers wind down (acks).
+  void BeginStop();
+  // Flushes the sink and tells Stop() it is no longer used.
+  void ReleaseSink();
+  // Says goodbye to every connection, writes what is left, shuts the
+  // transports down and closes all.
   void CloseAll();
   void PublishCounters();
-  void PushFrame(const Connection& c, std::string_view bytes, bool truncated, TimePoint now);
 
   const StreamListenerOptions options_;
   const std::unique_ptr<StreamTransport> transport_;  // null: plain sockets
+  const std::unique_ptr<StreamProtocol> protocol_;
+  const bool acknowledges_;  // protocol_->Acknowledges()
   const uint16_t listener_id_;
   const Clock& clock_;
   UniqueFd listen_fd_;
@@ -191,31 +296,43 @@ class StreamListener final : public Listener {
   FrameSink* sink_ = nullptr;
   std::thread thread_;
 
+  // Control: 0 running, 1 stop requested, 2 shutdown requested.
+  std::atomic<int> phase_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool sink_released_ = false;  // guarded by mu_
+
+  moodycamel::ConcurrentQueue<uint64_t> acks_;
+
   // Owned by the epoll thread while it runs.
-  std::unordered_map<int, std::unique_ptr<Connection>> conns_;
-  // Connections with input buffered inside their transport (decrypted TLS
-  // records) that epoll will not report: served next round.
-  std::vector<int> pending_;
+  State state_ = State::kRunning;
+  StopDrain drain_;
+  std::chrono::steady_clock::time_point shutdown_deadline_{};
+  bool shutdown_started_ = false;
+  std::unordered_map<uint32_t, std::unique_ptr<Connection>> conns_;
+  uint32_t next_serial_ = 2;  // 0 and 1 tag the listen and wake fds in epoll
   std::vector<char> read_buf_;
-  FramerStats framer_stats_;
-  FramerStats published_stats_;
-  uint64_t pending_frames_ = 0;
-  uint64_t pending_bytes_ = 0;
-  uint64_t pending_refused_ = 0;
+  std::vector<uint64_t> ack_buf_;
+  std::vector<uint32_t> touched_;   // serials acked this round
+  std::vector<uint32_t> held_;      // serials of connections with held input
+  std::vector<uint32_t> paused_;    // serials of rate-limited connections
+  std::vector<uint32_t> buffered_;  // serials with input buffered in the transport
   bool accept_paused_ = false;
-  bool draining_ = false;  // Stop() requested: reading without rate limit
   std::chrono::steady_clock::time_point accept_resume_;
   TimePoint last_expiry_scan_;
+  TimePoint round_now_;
   RefusalReporter reporter_;
   SenderRateLimiter limiter_;
   ConnectionLimits limits_;
-  std::vector<int> paused_;  // fds of paused connections
+  uint64_t pending_frames_ = 0;
+  uint64_t pending_bytes_ = 0;
+  uint64_t pending_truncated_ = 0;
+  uint64_t pending_refused_ = 0;
+  uint64_t pending_late_acks_ = 0;
 
   Counter* received_messages_;
   Counter* received_bytes_;
   Counter* truncated_;
-  Counter* malformed_octet_count_;
-  Counter* incomplete_frame_;
   Counter* queue_full_drops_;
   Counter* accept_errors_;
   Counter* refused_senders_;

@@ -133,9 +133,8 @@ void UdpListener::Stop() {
   thread_.join();
 }
 
-int UdpListener::ReceiveBatch() {
-  const size_t n = msgs_.size();
-  for (size_t i = 0; i < n; ++i) {
+void UdpListener::PrepareBatch() {
+  for (size_t i = 0; i < msgs_.size(); ++i) {
     msghdr& h = msgs_[i].msg_hdr;
     h.msg_name = &addrs_[i];
     h.msg_namelen = sizeof(sockaddr_storage);
@@ -146,86 +145,89 @@ int UdpListener::ReceiveBatch() {
     h.msg_flags = 0;
     msgs_[i].msg_len = 0;
   }
-  int got = recvmmsg(fd_.get(), msgs_.data(), static_cast<unsigned>(n), MSG_DONTWAIT, nullptr);
-  if (got <= 0) return 0;
+}
 
+int UdpListener::ReceiveBatch() {
+  PrepareBatch();
+  int got =
+      recvmmsg(fd_.get(), msgs_.data(), static_cast<unsigned>(msgs_.size()), MSG_DONTWAIT, nullptr);
+  if (got <= 0) return 0;
   const TimePoint now = clock_.Now();
-  uint64_t bytes = 0;
-  uint64_t truncated = 0;
-  uint64_t empty = 0;
-  uint64_t refused = 0;
-  uint64_t refused_senders = 0;
-  uint64_t rate_limited = 0;
-  const bool check_allow = !options_.allow.allows_all();
-  const bool check_rate = limiter_.enabled();
-  bool saw_ovfl = false;
-  uint32_t ovfl = 0;
-  for (int i = 0; i < got; ++i) {
-    msghdr& h = msgs_[i].msg_hdr;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
-        std::memcpy(&ovfl, CMSG_DATA(c), sizeof ovfl);
-        saw_ovfl = true;
-      }
+  BatchTally t;
+  t.check_allow = !options_.allow.allows_all();
+  t.check_rate = limiter_.enabled();
+  for (int i = 0; i < got; ++i) HandleDatagram(static_cast<size_t>(i), now, &t);
+  PublishBatch(static_cast<uint64_t>(got), t);
+  return got;
+}
+
+void UdpListener::HandleDatagram(size_t i, TimePoint now, BatchTally* t) {
+  msghdr& h = msgs_[i].msg_hdr;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+      std::memcpy(&t->ovfl, CMSG_DATA(c), sizeof t->ovfl);
+      t->saw_ovfl = true;
     }
-    size_t len = msgs_[i].msg_len;
-    if (check_allow || check_rate) {
-      const SenderAddress src =
-          SenderAddress::FromSockaddr(reinterpret_cast<const sockaddr*>(&addrs_[i]));
-      if (check_allow && !options_.allow.Allows(src)) {
-        ++refused_senders;
-        reporter_.Report(src, now);
-        continue;
-      }
-      if (check_rate && !limiter_.TryTake(src, now)) {
-        ++rate_limited;
-        bytes += len;
-        continue;
-      }
-    }
-    bytes += len;
-    const char* p = static_cast<const char*>(iovs_[i].iov_base);
-    bool cut = (h.msg_flags & MSG_TRUNC) != 0;
-    while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\0' || p[len - 1] == '\r')) --len;
-    if (len > options_.max_message_bytes) {
-      len = options_.max_message_bytes;
-      cut = true;
-    }
-    if (len == 0) {
-      ++empty;
-      continue;
-    }
-    // inet_ntop (an sprintf) per datagram was 7% of the UDP path: format
-    // only when the address differs from the previous datagram's. The port
-    // is not part of the text, so one host's several sockets share it.
-    SenderKey key;
-    if (!SenderKey::Of(addrs_[i], &key) || !(key == sender_key_)) {
-      sender_ = FormatSender(reinterpret_cast<const sockaddr*>(&addrs_[i]), sender_text_);
-      sender_key_ = key;
-    }
-    Frame f;
-    f.bytes = std::string_view(p, len);
-    f.sender = sender_;
-    f.received = now;
-    f.listener_id = listener_id_;
-    f.truncated = cut;
-    if (cut) ++truncated;
-    if (!sink_->Push(f)) ++refused;
   }
-  received_messages_->Inc(static_cast<uint64_t>(got) - refused_senders);
-  if (refused_senders > 0) refused_senders_->Inc(refused_senders);
-  if (rate_limited > 0) rate_limit_drops_->Inc(rate_limited);
-  received_bytes_->Inc(bytes);
-  if (truncated > 0) truncated_->Inc(truncated);
-  if (empty > 0) empty_datagrams_->Inc(empty);
-  if (refused > 0) queue_full_drops_->Inc(refused);
-  if (saw_ovfl) {
+  size_t len = msgs_[i].msg_len;
+  if (t->check_allow || t->check_rate) {
+    const SenderAddress src =
+        SenderAddress::FromSockaddr(reinterpret_cast<const sockaddr*>(&addrs_[i]));
+    if (t->check_allow && !options_.allow.Allows(src)) {
+      ++t->refused_senders;
+      reporter_.Report(src, now);
+      return;
+    }
+    if (t->check_rate && !limiter_.TryTake(src, now)) {
+      ++t->rate_limited;
+      t->bytes += len;
+      return;
+    }
+  }
+  t->bytes += len;
+  const char* p = static_cast<const char*>(iovs_[i].iov_base);
+  bool cut = (h.msg_flags & MSG_TRUNC) != 0;
+  while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\0' || p[len - 1] == '\r')) --len;
+  if (len > options_.max_message_bytes) {
+    len = options_.max_message_bytes;
+    cut = true;
+  }
+  if (len == 0) {
+    ++t->empty;
+    return;
+  }
+  // inet_ntop (an sprintf) per datagram was 7% of the UDP path: format
+  // only when the address differs from the previous datagram's. The port
+  // is not part of the text, so one host's several sockets share it.
+  SenderKey key;
+  if (!SenderKey::Of(addrs_[i], &key) || !(key == sender_key_)) {
+    sender_ = FormatSender(reinterpret_cast<const sockaddr*>(&addrs_[i]), sender_text_);
+    sender_key_ = key;
+  }
+  Frame f;
+  f.bytes = std::string_view(p, len);
+  f.sender = sender_;
+  f.received = now;
+  f.listener_id = listener_id_;
+  f.truncated = cut;
+  if (cut) ++t->truncated;
+  if (!sink_->Push(f)) ++t->refused;
+}
+
+void UdpListener::PublishBatch(uint64_t got, const BatchTally& t) {
+  received_messages_->Inc(got - t.refused_senders);
+  if (t.refused_senders > 0) refused_senders_->Inc(t.refused_senders);
+  if (t.rate_limited > 0) rate_limit_drops_->Inc(t.rate_limited);
+  received_bytes_->Inc(t.bytes);
+  if (t.truncated > 0) truncated_->Inc(t.truncated);
+  if (t.empty > 0) empty_datagrams_->Inc(t.empty);
+  if (t.refused > 0) queue_full_drops_->Inc(t.refused);
+  if (t.saw_ovfl) {
     // The kernel reports a running total (wrapping at 2^32) per socket.
-    uint32_t delta = ovfl - last_kernel_drops_;
-    last_kernel_drops_ = ovfl;
+    uint32_t delta = t.ovfl - last_kernel_drops_;
+    last_kernel_drops_ = t.ovfl;
     if (delta > 0) kernel_drops_->Inc(delta);
   }
-  return got;
 }
 
 bool UdpListener::Drain(int* received) {

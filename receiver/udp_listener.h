@@ -118,6 +118,24 @@ class UdpListener final : public Listener {
   // One recvmmsg and the pushes of what it returned; returns the datagram count
   // (0 when nothing was queued). Does not flush the sink.
   int ReceiveBatch();
+  // What one batch counted, published at once after it.
+  struct BatchTally {
+    bool check_allow = false;  // the allow list is not everyone
+    bool check_rate = false;   // the rate limit is on
+    uint64_t bytes = 0;
+    uint64_t truncated = 0;
+    uint64_t empty = 0;
+    uint64_t refused = 0;  // Push refused (queue full)
+    uint64_t refused_senders = 0;
+    uint64_t rate_limited = 0;
+    bool saw_ovfl = false;
+    uint32_t ovfl = 0;  // the kernel's running drop count (SO_RXQ_OVFL)
+  };
+  // Points every msghdr of the batch at its buffers.
+  void PrepareBatch();
+  // Datagram i of a batch received at `now`: checks, frames and pushes it.
+  void HandleDatagram(size_t i, TimePoint now, BatchTally* t);
+  void PublishBatch(uint64_t got, const BatchTally& t);
   // ReceiveBatch until the socket is empty or kMaxBatchesPerWake; returns
   // true if the socket ran dry.
   bool Drain(int* received);

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "receiver/parse_issue.h"
+#include "tests/receiver/utc_time.h"
 
 namespace konseki::receiver {
 namespace {
@@ -19,18 +20,6 @@ using std::chrono::hours;
 using std::chrono::microseconds;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-// Independent reference for expected instants: libc timegm.
-TimePoint Utc(int y, int mo, int d, int h, int mi, int s) {
-  struct tm tm = {};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = s;
-  return TimePoint(seconds(timegm(&tm)));
-}
 
 const TimePoint kReceived = Utc(2026, 11, 23, 8, 30, 0);
 

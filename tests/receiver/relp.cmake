@@ -15,7 +15,7 @@ konseki_add_test(relp_alloc_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/relp_alloc_test.cc
   LIBS konseki_relp)
 
-# RelpListener with librelp's client and a sink that acks like the workers.
-konseki_add_test(relp_listener_test
-  SOURCES ${CMAKE_CURRENT_LIST_DIR}/relp_listener_test.cc
+# StreamListener over RELP with librelp's client and a sink that acks like the workers.
+konseki_add_test(stream_listener_relp_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/stream_listener_relp_test.cc
   LIBS konseki_net konseki_tls PkgConfig::RELP)

@@ -25,6 +25,7 @@
 
 #include "common/metrics.h"
 #include "receiver/relp_session.h"
+#include "tests/receiver/librelp_client.h"
 
 extern "C" {
 #include <librelp.h>
@@ -34,6 +35,7 @@ namespace konseki::receiver {
 namespace {
 
 using namespace std::chrono_literals;
+using konseki::receiver::testing::SendWithLibrelp;
 
 // Serves RELP on 127.0.0.1:<ephemeral>, one connection at a time, on its own
 // thread. kImmediate acks each message inside OnSyslog; kDeferredReverse acks
@@ -214,56 +216,6 @@ class LoopbackRelpServer {
   std::atomic<size_t> server_close_after_{0};
 };
 
-// librelp's error callback; pUsr is the client's std::vector<std::string>.
-void RecordRelpError(void* usr, char* objinfo, char* errmsg, relpRetVal code) {
-  static_cast<std::vector<std::string>*>(usr)->push_back(std::string(objinfo) + ": " + errmsg +
-                                                         " (" + std::to_string(code) + ")");
-}
-
-// librelp calls its debug hook unconditionally: give it one that is silent.
-void IgnoreRelpDebug(char*, ...) {}
-
-// Sends `messages` with librelp's client and closes the session. Returns the
-// errors librelp reported (empty on a clean run); failed calls are added too.
-std::vector<std::string> SendWithLibrelp(uint16_t port, const std::vector<std::string>& messages,
-                                         int window) {
-  std::vector<std::string> errors;
-  relpEngine_t* engine = nullptr;
-  relpClt_t* client = nullptr;
-  auto check = [&](relpRetVal r, const char* what) {
-    if (r != RELP_RET_OK) errors.push_back(std::string(what) + " returned " + std::to_string(r));
-    return r == RELP_RET_OK;
-  };
-  if (!check(relpEngineConstruct(&engine), "relpEngineConstruct")) return errors;
-  check(relpEngineSetDbgprint(engine, IgnoreRelpDebug), "relpEngineSetDbgprint");
-  check(relpEngineSetOnErr(engine, RecordRelpError), "relpEngineSetOnErr");
-  check(
-      relpEngineSetEnableCmd(engine, reinterpret_cast<unsigned char*>(const_cast<char*>("syslog")),
-                             eRelpCmdState_Required),
-      "relpEngineSetEnableCmd");
-  if (check(relpEngineCltConstruct(engine, &client), "relpEngineCltConstruct")) {
-    check(relpCltSetUsrPtr(client, &errors), "relpCltSetUsrPtr");
-    check(relpCltSetTimeout(client, 10), "relpCltSetTimeout");
-    check(relpCltSetWindowSize(client, window), "relpCltSetWindowSize");
-    std::string port_text = std::to_string(port);
-    if (check(relpCltConnect(client, AF_INET, reinterpret_cast<unsigned char*>(port_text.data()),
-                             reinterpret_cast<unsigned char*>(const_cast<char*>("127.0.0.1"))),
-              "relpCltConnect")) {
-      for (const std::string& m : messages) {
-        if (!check(relpCltSendSyslog(client,
-                                     reinterpret_cast<unsigned char*>(const_cast<char*>(m.data())),
-                                     m.size()),
-                   "relpCltSendSyslog")) {
-          break;
-        }
-      }
-    }
-    check(relpEngineCltDestruct(engine, &client), "relpEngineCltDestruct");
-  }
-  check(relpEngineDestruct(&engine), "relpEngineDestruct");
-  return errors;
-}
-
 std::vector<std::string> MakeMessages(size_t n, size_t pad = 0) {
   std::vector<std::string> out;
   for (size_t i = 0; i < n; ++i) {
@@ -277,7 +229,7 @@ TEST(RelpLibrelpInteropTest, ClientGetsEveryMessageAcknowledged) {
   LoopbackRelpServer server(RelpSessionOptions{}, LoopbackRelpServer::AckPolicy::kImmediate);
   const auto messages = MakeMessages(2000);
   // A window of 16 means the client blocks unless our answers reach it.
-  EXPECT_THAT(SendWithLibrelp(server.port(), messages, 16), testing::IsEmpty());
+  EXPECT_THAT(SendWithLibrelp(server.port(), messages, 16), ::testing::IsEmpty());
   EXPECT_EQ(server.WaitForMessages(messages.size(), 10s), messages);
   auto ends = server.WaitForSessions(1, 10s);
   ASSERT_EQ(ends.size(), 1u);
@@ -291,7 +243,7 @@ TEST(RelpLibrelpInteropTest, ClientWithLargerWindowIsThrottledByDeferredReverseA
   LoopbackRelpServer server(RelpSessionOptions{.max_unacked = 4},
                             LoopbackRelpServer::AckPolicy::kDeferredReverse);
   const auto messages = MakeMessages(500);
-  EXPECT_THAT(SendWithLibrelp(server.port(), messages, 64), testing::IsEmpty());
+  EXPECT_THAT(SendWithLibrelp(server.port(), messages, 64), ::testing::IsEmpty());
   EXPECT_EQ(server.WaitForMessages(messages.size(), 10s), messages);
   auto ends = server.WaitForSessions(1, 10s);
   ASSERT_EQ(ends.size(), 1u);
@@ -305,7 +257,7 @@ TEST(RelpLibrelpInteropTest, OversizeMessagesAreTruncatedAndStillAcknowledged) {
   LoopbackRelpServer server(RelpSessionOptions{.max_data_bytes = 16 * 1024},
                             LoopbackRelpServer::AckPolicy::kImmediate);
   const auto messages = MakeMessages(5, 100 * 1024);
-  EXPECT_THAT(SendWithLibrelp(server.port(), messages, 16), testing::IsEmpty());
+  EXPECT_THAT(SendWithLibrelp(server.port(), messages, 16), ::testing::IsEmpty());
   auto got = server.WaitForMessages(messages.size(), 10s);
   ASSERT_EQ(got.size(), messages.size());
   for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], messages[i].substr(0, 16 * 1024));

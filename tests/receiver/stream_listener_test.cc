@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "tests/receiver/capturing_frame_sink.h"
+#include "tests/receiver/logger_frames.h"
 #include "tests/receiver/recording_alert_sink.h"
 
 namespace konseki::receiver {
@@ -107,25 +108,6 @@ class TcpListenerTest : public ::testing::Test {
   FakeClock clock_;
   CapturingFrameSink sink_;
 };
-
-void ExpectEachExactlyOnce(const std::vector<CapturedFrame>& frames, const std::string& tag,
-                           int n) {
-  std::map<int, int> seen;
-  const std::string prefix = tag + "-";
-  for (const CapturedFrame& f : frames) {
-    size_t at = f.bytes.find(prefix);
-    if (at == std::string::npos) continue;
-    int number = 0;
-    if (std::sscanf(f.bytes.c_str() + at + prefix.size(), "%d end", &number) == 1) ++seen[number];
-  }
-  EXPECT_EQ(seen.size(), static_cast<size_t>(n));
-  for (int i = 1; i <= n; ++i) EXPECT_EQ(seen[i], 1) << tag << "-" << i;
-}
-
-int RunLogger(const std::string& args, const std::string& tag, int n) {
-  std::string cmd = "seq -f '" + tag + "-%g end' 1 " + std::to_string(n) + " | logger " + args;
-  return std::system(cmd.c_str());
-}
 
 size_t CountWith(const std::vector<CapturedFrame>& frames, const std::string& needle) {
   size_t n = 0;

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "receiver/timestamp.h"
+#include "tests/receiver/utc_time.h"
 
 namespace konseki::receiver {
 namespace {
@@ -13,17 +14,6 @@ using std::chrono::hours;
 using std::chrono::microseconds;
 using std::chrono::nanoseconds;
 using std::chrono::seconds;
-
-TimePoint Utc(int y, int mo, int d, int h, int mi, int s) {
-  struct tm tm = {};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = s;
-  return TimePoint(seconds(timegm(&tm)));
-}
 
 TEST(DaysFromCivilTest, AgreesWithTimegmOverCenturies) {
   for (int y = 1900; y <= 2200; y += 7) {

@@ -1,10 +1,8 @@
-// RelpListener against librelp's real client (plain and TLS, with both of
-// librelp's TLS libraries) and raw sockets for the corner cases, with a test
-// sink that plays the pipeline: it records frames and acknowledges them from
-// its own thread, in batches, through the listener's AckSink, as the workers
-// do after the archive write.
-#include "receiver/relp_listener.h"
-
+// StreamListener over RELP (relp://, relp+tls://) against librelp's real client
+// (plain and TLS, with both of librelp's TLS libraries) and raw sockets for the
+// corner cases, with a test sink that plays the pipeline: it records frames and
+// acknowledges them from its own thread, in batches, through the listener's
+// AckSink, as the workers do after the archive write.
 #include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -26,8 +24,10 @@
 #include "common/alert.h"
 #include "common/clock.h"
 #include "common/metrics.h"
+#include "receiver/stream_listener.h"
 #include "receiver/tls_connection.h"
 #include "receiver/tls_context.h"
+#include "tests/receiver/librelp_client.h"
 #include "tests/receiver/recording_alert_sink.h"
 #include "tests/receiver/tls_test_util.h"
 
@@ -39,6 +39,8 @@ namespace konseki::receiver {
 namespace {
 
 using namespace std::chrono_literals;
+using konseki::receiver::testing::ClientTls;
+using konseki::receiver::testing::SendWithLibrelp;
 
 // The pipeline stand-in. Push runs on the listener thread; a separate acker
 // thread acknowledges everything pushed so far in one call per round, while
@@ -161,74 +163,6 @@ class AckingSink : public FrameSink {
   size_t pushes_after_release_ = 0;
 };
 
-void IgnoreRelpDebug(char*, ...) {}
-void RecordRelpError(void* usr, char* objinfo, char* errmsg, relpRetVal code) {
-  static_cast<std::vector<std::string>*>(usr)->push_back(std::string(objinfo) + ": " + errmsg +
-                                                         " (" + std::to_string(code) + ")");
-}
-
-// librelp client TLS settings (tls="on" in omrelp terms).
-struct ClientTls {
-  std::string lib;  // "gnutls" or "openssl" (relpEngineSetTLSLibByName)
-  std::string ca_file;
-  testing::CertFiles own;      // the client's certificate and key
-  std::string permitted_peer;  // server name for authmode "name"
-};
-
-// librelp's client: sends every message, then closes the session (which
-// waits for every answer). Returns librelp's errors; empty = all acked.
-std::vector<std::string> SendWithLibrelp(uint16_t port, const std::vector<std::string>& messages,
-                                         int window, const ClientTls* tls = nullptr) {
-  std::vector<std::string> errors;
-  relpEngine_t* engine = nullptr;
-  relpClt_t* client = nullptr;
-  auto check = [&](relpRetVal r, const char* what) {
-    if (r != RELP_RET_OK) errors.push_back(std::string(what) + " returned " + std::to_string(r));
-    return r == RELP_RET_OK;
-  };
-  auto text = [](const std::string& s) { return const_cast<char*>(s.c_str()); };
-  if (!check(relpEngineConstruct(&engine), "relpEngineConstruct")) return errors;
-  check(relpEngineSetDbgprint(engine, IgnoreRelpDebug), "relpEngineSetDbgprint");
-  check(relpEngineSetOnErr(engine, RecordRelpError), "relpEngineSetOnErr");
-  // After the debug callback: librelp logs through it unconditionally here.
-  if (tls != nullptr) {
-    check(relpEngineSetTLSLibByName(engine, tls->lib.c_str()), "relpEngineSetTLSLibByName");
-  }
-  check(
-      relpEngineSetEnableCmd(engine, reinterpret_cast<unsigned char*>(const_cast<char*>("syslog")),
-                             eRelpCmdState_Required),
-      "relpEngineSetEnableCmd");
-  if (check(relpEngineCltConstruct(engine, &client), "relpEngineCltConstruct")) {
-    check(relpCltSetUsrPtr(client, &errors), "relpCltSetUsrPtr");
-    check(relpCltSetTimeout(client, 10), "relpCltSetTimeout");
-    check(relpCltSetWindowSize(client, window), "relpCltSetWindowSize");
-    if (tls != nullptr) {
-      check(relpCltEnableTLS(client), "relpCltEnableTLS");
-      check(relpCltSetCACert(client, text(tls->ca_file)), "relpCltSetCACert");
-      check(relpCltSetOwnCert(client, text(tls->own.cert)), "relpCltSetOwnCert");
-      check(relpCltSetPrivKey(client, text(tls->own.key)), "relpCltSetPrivKey");
-      check(relpCltSetAuthMode(client, text("name")), "relpCltSetAuthMode");
-      check(relpCltAddPermittedPeer(client, text(tls->permitted_peer)), "relpCltAddPermittedPeer");
-    }
-    std::string port_text = std::to_string(port);
-    if (check(relpCltConnect(client, AF_INET, reinterpret_cast<unsigned char*>(port_text.data()),
-                             reinterpret_cast<unsigned char*>(const_cast<char*>("127.0.0.1"))),
-              "relpCltConnect")) {
-      for (const std::string& m : messages) {
-        if (!check(relpCltSendSyslog(client,
-                                     reinterpret_cast<unsigned char*>(const_cast<char*>(m.data())),
-                                     m.size()),
-                   "relpCltSendSyslog")) {
-          break;
-        }
-      }
-    }
-    check(relpEngineCltDestruct(engine, &client), "relpEngineCltDestruct");
-  }
-  check(relpEngineDestruct(&engine), "relpEngineDestruct");
-  return errors;
-}
-
 std::vector<std::string> MakeMessages(size_t n) {
   std::vector<std::string> out;
   for (size_t i = 0; i < n; ++i) {
@@ -237,14 +171,14 @@ std::vector<std::string> MakeMessages(size_t n) {
   return out;
 }
 
-class RelpListenerTest : public ::testing::Test {
+class StreamListenerRelpTest : public ::testing::Test {
  protected:
-  void Listen(const RelpListenerOptions& options,
+  void Listen(const StreamListenerOptions& options,
               std::unique_ptr<StreamTransport> transport = nullptr,
               const std::string& uri = "relp://127.0.0.1:0") {
     auto addr = ListenAddress::Parse(uri);
     ASSERT_TRUE(addr.ok()) << addr.status().ToString();
-    auto l = RelpListener::Bind(*addr, options, 3, metrics_, clock_, std::move(transport));
+    auto l = StreamListener::Bind(*addr, options, 3, metrics_, clock_, std::move(transport));
     ASSERT_TRUE(l.ok()) << l.status().ToString();
     listener_ = std::move(l).value();
     ASSERT_NE(listener_->port(), 0);
@@ -272,11 +206,11 @@ class RelpListenerTest : public ::testing::Test {
   // Stands still unless a test advances it (rate limits, handshake timeouts).
   FakeClock clock_;
   AckingSink sink_;
-  std::unique_ptr<RelpListener> listener_;
+  std::unique_ptr<StreamListener> listener_;
 };
 
-TEST_F(RelpListenerTest, EveryMessageDeliveredOnceAndAcknowledged) {
-  Listen(RelpListenerOptions{});
+TEST_F(StreamListenerRelpTest, EveryMessageDeliveredOnceAndAcknowledged) {
+  Listen(StreamListenerOptions{});
   const std::vector<std::string> messages = MakeMessages(5000);
   EXPECT_THAT(SendWithLibrelp(listener_->port(), messages, 128), ::testing::IsEmpty());
   // The client's close is answered only after every ack: all are in by now.
@@ -293,8 +227,8 @@ TEST_F(RelpListenerTest, EveryMessageDeliveredOnceAndAcknowledged) {
   EXPECT_TRUE(WaitForMetric("konseki_connections", {{"listener", "relp://127.0.0.1:0"}}, 0));
 }
 
-TEST_F(RelpListenerTest, ConnectionsGetDistinctSerials) {
-  Listen(RelpListenerOptions{});
+TEST_F(StreamListenerRelpTest, ConnectionsGetDistinctSerials) {
+  Listen(StreamListenerOptions{});
   EXPECT_THAT(SendWithLibrelp(listener_->port(), MakeMessages(10), 128), ::testing::IsEmpty());
   EXPECT_THAT(SendWithLibrelp(listener_->port(), MakeMessages(10), 128), ::testing::IsEmpty());
   const std::vector<uint64_t> cookies = sink_.cookies();
@@ -302,8 +236,8 @@ TEST_F(RelpListenerTest, ConnectionsGetDistinctSerials) {
   EXPECT_NE(cookies[0] >> 32, cookies[10] >> 32);
 }
 
-TEST_F(RelpListenerTest, WindowBoundsUnacknowledgedMessagesPerConnection) {
-  RelpListenerOptions o;
+TEST_F(StreamListenerRelpTest, WindowBoundsUnacknowledgedMessagesPerConnection) {
+  StreamListenerOptions o;
   o.max_unacked_per_connection = 8;
   sink_.SetAcking(false);
   Listen(o);
@@ -321,8 +255,8 @@ TEST_F(RelpListenerTest, WindowBoundsUnacknowledgedMessagesPerConnection) {
 
 // Input held back by a full window whose acks all came while the pipeline
 // was full must be fed once the pipeline has room again (no ack will follow).
-TEST_F(RelpListenerTest, HeldInputResumesWhenCapacityReturnsAfterTheLastAck) {
-  RelpListenerOptions o;
+TEST_F(StreamListenerRelpTest, HeldInputResumesWhenCapacityReturnsAfterTheLastAck) {
+  StreamListenerOptions o;
   o.max_unacked_per_connection = 4;
   sink_.SetAcking(false);
   Listen(o);
@@ -342,8 +276,8 @@ TEST_F(RelpListenerTest, HeldInputResumesWhenCapacityReturnsAfterTheLastAck) {
   EXPECT_EQ(sink_.frames(), MakeMessages(200));
 }
 
-TEST_F(RelpListenerTest, FullPipelineStopsReadingUntilCapacityReturns) {
-  RelpListenerOptions o;
+TEST_F(StreamListenerRelpTest, FullPipelineStopsReadingUntilCapacityReturns) {
+  StreamListenerOptions o;
   o.read_chunk_bytes = 256;  // bounds what one read can push past a full sink
   Listen(o);
   std::vector<std::string> errors;
@@ -424,8 +358,8 @@ constexpr std::string_view kOpen = "1 open 46 relp_version=0\nrelp_software=t\nc
 // A frame whose DATA ends exactly at the end of one read, its trailer coming
 // in a later read, while another connection's read reuses the listener's
 // buffer in between: the frame must still arrive intact.
-TEST_F(RelpListenerTest, FrameCompletedAfterAnotherConnectionsReadArrivesIntact) {
-  Listen(RelpListenerOptions{});
+TEST_F(StreamListenerRelpTest, FrameCompletedAfterAnotherConnectionsReadArrivesIntact) {
+  Listen(StreamListenerOptions{});
   const Labels lt = {{"listener", "relp://127.0.0.1:0"}, {"transport", "relp"}};
   RawRelpClient a(listener_->port());
   RawRelpClient b(listener_->port());
@@ -444,9 +378,9 @@ TEST_F(RelpListenerTest, FrameCompletedAfterAnotherConnectionsReadArrivesIntact)
   EXPECT_THAT(sink_.frames(), ::testing::ElementsAre("XXXXX", "hello"));
 }
 
-TEST_F(RelpListenerTest, AckForClosedConnectionIsCountedAsLate) {
+TEST_F(StreamListenerRelpTest, AckForClosedConnectionIsCountedAsLate) {
   sink_.SetAcking(false);
-  Listen(RelpListenerOptions{});
+  Listen(StreamListenerOptions{});
   const Labels l = {{"listener", "relp://127.0.0.1:0"}};
   RawRelpClient c(listener_->port());
   ASSERT_TRUE(c.ok());
@@ -460,9 +394,9 @@ TEST_F(RelpListenerTest, AckForClosedConnectionIsCountedAsLate) {
   EXPECT_EQ(Metric("konseki_relp_acks_total"), 0);
 }
 
-TEST_F(RelpListenerTest, StopReleasesSinkAndShutdownAnswersThenCloses) {
+TEST_F(StreamListenerRelpTest, StopReleasesSinkAndShutdownAnswersThenCloses) {
   sink_.SetAcking(false);
-  Listen(RelpListenerOptions{});
+  Listen(StreamListenerOptions{});
   RawRelpClient c(listener_->port());
   ASSERT_TRUE(c.ok());
   c.Send(kOpen);
@@ -482,10 +416,10 @@ TEST_F(RelpListenerTest, StopReleasesSinkAndShutdownAnswersThenCloses) {
   EXPECT_EQ(Metric("konseki_relp_acks_total"), 1);
 }
 
-TEST_F(RelpListenerTest, ShutdownGivesUpOnMissingAcksAfterTimeout) {
+TEST_F(StreamListenerRelpTest, ShutdownGivesUpOnMissingAcksAfterTimeout) {
   sink_.SetAcking(false);
-  RelpListenerOptions o;
-  o.shutdown_timeout_ms = 200;
+  StreamListenerOptions o;
+  o.stop_timeout_ms = 200;
   Listen(o);
   RawRelpClient c(listener_->port());
   ASSERT_TRUE(c.ok());
@@ -498,8 +432,8 @@ TEST_F(RelpListenerTest, ShutdownGivesUpOnMissingAcksAfterTimeout) {
   EXPECT_THAT(got, ::testing::Not(::testing::HasSubstr("2 rsp")));
 }
 
-TEST_F(RelpListenerTest, FullListenerClosesTheLongestIdleConnectionForANewOne) {
-  RelpListenerOptions o;
+TEST_F(StreamListenerRelpTest, FullListenerClosesTheLongestIdleConnectionForANewOne) {
+  StreamListenerOptions o;
   o.max_connections = 1;
   Listen(o);
   const Labels l = {{"listener", "relp://127.0.0.1:0"}};
@@ -512,8 +446,8 @@ TEST_F(RelpListenerTest, FullListenerClosesTheLongestIdleConnectionForANewOne) {
   EXPECT_TRUE(WaitForMetric("konseki_connections", l, 1));
 }
 
-TEST_F(RelpListenerTest, ConnectionThatNeverOpensIsClosedAfterTheFirstFrameTimeout) {
-  RelpListenerOptions o;
+TEST_F(StreamListenerRelpTest, ConnectionThatNeverOpensIsClosedAfterTheFirstFrameTimeout) {
+  StreamListenerOptions o;
   o.limits.first_frame_timeout_secs = 30;
   Listen(o);
   const Labels l = {{"listener", "relp://127.0.0.1:0"}};
@@ -526,17 +460,17 @@ TEST_F(RelpListenerTest, ConnectionThatNeverOpensIsClosedAfterTheFirstFrameTimeo
   EXPECT_TRUE(WaitForMetric("konseki_connections", l, 0));
 }
 
-TEST(RelpListenerBindTest, RejectsOtherTransportsAndZeroLimits) {
+TEST(StreamListenerRelpBindTest, RejectsDatagramsAndZeroLimits) {
   MetricsRegistry metrics;
   SystemClock clock;
-  auto tcp = ListenAddress::Parse("tcp://127.0.0.1:0");
-  ASSERT_TRUE(tcp.ok());
-  EXPECT_FALSE(RelpListener::Bind(*tcp, RelpListenerOptions{}, 0, metrics, clock).ok());
+  auto udp = ListenAddress::Parse("udp://127.0.0.1:0");
+  ASSERT_TRUE(udp.ok());
+  EXPECT_FALSE(StreamListener::Bind(*udp, StreamListenerOptions{}, 0, metrics, clock).ok());
   auto relp = ListenAddress::Parse("relp://127.0.0.1:0");
   ASSERT_TRUE(relp.ok());
-  RelpListenerOptions o;
+  StreamListenerOptions o;
   o.max_unacked_per_connection = 0;
-  EXPECT_FALSE(RelpListener::Bind(*relp, o, 0, metrics, clock).ok());
+  EXPECT_FALSE(StreamListener::Bind(*relp, o, 0, metrics, clock).ok());
 }
 
 // n syslog frames with txnr from, from + 1, ... (the open was txnr 1).
@@ -554,9 +488,9 @@ size_t CountWithPrefix(const std::vector<std::string>& frames, const std::string
       frames.begin(), frames.end(), [&](const std::string& f) { return f.rfind(prefix, 0) == 0; }));
 }
 
-TEST_F(RelpListenerTest, SenderOutsideAllowlistIsClosedCountedAndAlerted) {
+TEST_F(StreamListenerRelpTest, SenderOutsideAllowlistIsClosedCountedAndAlerted) {
   RecordingAlertSink alerts;
-  RelpListenerOptions o;
+  StreamListenerOptions o;
   o.allow = *SenderAllowlist::Parse({"10.0.0.0/8"});
   o.alerts = &alerts;
   Listen(o);
@@ -579,9 +513,9 @@ TEST_F(RelpListenerTest, SenderOutsideAllowlistIsClosedCountedAndAlerted) {
   EXPECT_EQ(Field(got[0], "transport"), "relp");
 }
 
-TEST_F(RelpListenerTest, AllowlistAcceptsListedSenders) {
+TEST_F(StreamListenerRelpTest, AllowlistAcceptsListedSenders) {
   RecordingAlertSink alerts;
-  RelpListenerOptions o;
+  StreamListenerOptions o;
   o.allow = *SenderAllowlist::Parse({"10.0.0.0/8", "127.0.0.0/8"});
   o.alerts = &alerts;
   Listen(o);
@@ -596,8 +530,8 @@ TEST_F(RelpListenerTest, AllowlistAcceptsListedSenders) {
 // Rate limiting never drops: the over-rate sender is not read, so its frames
 // wait (in the kernel, then in its window) and are acked later; another
 // sender is served meanwhile.
-TEST_F(RelpListenerTest, RateLimitedSenderIsPausedNotDroppedOthersAreServed) {
-  RelpListenerOptions o;
+TEST_F(StreamListenerRelpTest, RateLimitedSenderIsPausedNotDroppedOthersAreServed) {
+  StreamListenerOptions o;
   o.rate_limit.messages_per_sec = 10;
   o.rate_limit.burst = 5;
   Listen(o);
@@ -637,7 +571,8 @@ struct RelpTlsPki {
 };
 RelpTlsPki* tls_pki = nullptr;
 
-class RelpTlsTest : public RelpListenerTest, public ::testing::WithParamInterface<const char*> {
+class RelpTlsTest : public StreamListenerRelpTest,
+                    public ::testing::WithParamInterface<const char*> {
  protected:
   static constexpr char kUri[] = "relp+tls://127.0.0.1:0";
 
@@ -661,7 +596,7 @@ class RelpTlsTest : public RelpListenerTest, public ::testing::WithParamInterfac
     tls_pki = nullptr;
   }
 
-  void ListenTls(bool mutual, const RelpListenerOptions& options = {}) {
+  void ListenTls(bool mutual, const StreamListenerOptions& options = {}) {
     TlsOptions t;
     t.cert_file = tls_pki->server.cert;
     t.key_file = tls_pki->server.key;
@@ -674,7 +609,7 @@ class RelpTlsTest : public RelpListenerTest, public ::testing::WithParamInterfac
     Listen(options, std::make_unique<TlsTransport>(*context_, metrics_, kUri), kUri);
   }
   ClientTls Client(const testing::CertFiles& own) const {
-    return ClientTls{GetParam(), tls_pki->ca.cert, own, "konseki.test"};
+    return ClientTls{GetParam(), tls_pki->ca.cert, own.cert, own.key, "konseki.test"};
   }
   double Failures(const char* reason) {
     return Metric("konseki_tls_handshake_failures_total", {{"listener", kUri}, {"reason", reason}});
@@ -701,7 +636,7 @@ TEST_P(RelpTlsTest, EveryMessageDeliveredOnceAndAcknowledged) {
 // epoll cannot see it; a tiny window makes the acks (written while the
 // client keeps sending) gate every few messages.
 TEST_P(RelpTlsTest, SmallReadsAndWindowLoseNothing) {
-  RelpListenerOptions o;
+  StreamListenerOptions o;
   o.read_chunk_bytes = 64;
   o.max_unacked_per_connection = 4;
   ListenTls(/*mutual=*/false, o);
@@ -743,7 +678,7 @@ TEST_P(RelpTlsRawTest, PlainRelpToATlsListenerIsRefused) {
 }
 
 TEST_P(RelpTlsRawTest, SilentClientIsClosedAfterTheHandshakeTimeout) {
-  RelpListenerOptions o;
+  StreamListenerOptions o;
   o.handshake_timeout_secs = 10;
   ListenTls(/*mutual=*/false, o);
   RawRelpClient c(listener_->port());
@@ -764,18 +699,18 @@ TEST_P(RelpTlsRawTest, SilentClientIsClosedAfterTheHandshakeTimeout) {
 
 INSTANTIATE_TEST_SUITE_P(NoClientLib, RelpTlsRawTest, ::testing::Values("none"));
 
-TEST(RelpListenerBindTest, RelpTlsNeedsATransportAndRelpTakesNone) {
+TEST(StreamListenerRelpBindTest, RelpTlsNeedsATransportAndRelpTakesNone) {
   MetricsRegistry metrics;
   SystemClock clock;
   auto relp = ListenAddress::Parse("relp://127.0.0.1:0");
   auto relp_tls = ListenAddress::Parse("relp+tls://127.0.0.1:0");
   ASSERT_TRUE(relp.ok() && relp_tls.ok());
-  EXPECT_FALSE(RelpListener::Bind(*relp_tls, RelpListenerOptions{}, 0, metrics, clock).ok());
+  EXPECT_FALSE(StreamListener::Bind(*relp_tls, StreamListenerOptions{}, 0, metrics, clock).ok());
   struct NoTransport : StreamTransport {
     std::unique_ptr<StreamConnection> Wrap(int) override { return nullptr; }
   };
-  EXPECT_FALSE(RelpListener::Bind(*relp, RelpListenerOptions{}, 0, metrics, clock,
-                                  std::make_unique<NoTransport>())
+  EXPECT_FALSE(StreamListener::Bind(*relp, StreamListenerOptions{}, 0, metrics, clock,
+                                    std::make_unique<NoTransport>())
                    .ok());
 }
 

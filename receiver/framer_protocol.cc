@@ -1,0 +1,57 @@
+#include "receiver/framer_protocol.h"
+
+namespace konseki::receiver {
+namespace {
+
+class FramerHandler final : public StreamHandler {
+ public:
+  FramerHandler(size_t max_message_bytes, FramerStats* stats, FrameOut* out)
+      : framer_(max_message_bytes, stats), out_(out) {}
+
+  size_t OnBytes(std::string_view bytes) override {
+    framer_.Feed(bytes, [this](std::string_view frame, bool truncated) { Emit(frame, truncated); });
+    return bytes.size();
+  }
+  bool Framed() const override { return framed_; }
+  void OnClose() override {
+    framer_.Finish([this](std::string_view frame, bool truncated) { Emit(frame, truncated); });
+  }
+
+ private:
+  void Emit(std::string_view frame, bool truncated) {
+    framed_ = true;
+    out_->Emit(frame, truncated, 0);
+  }
+
+  Framer framer_;
+  FrameOut* const out_;
+  bool framed_ = false;
+};
+
+}  // namespace
+
+FramerProtocol::FramerProtocol(size_t max_message_bytes, MetricsRegistry& metrics,
+                               const std::string& listener)
+    : max_message_bytes_(max_message_bytes),
+      malformed_octet_count_(metrics.GetCounter(
+          "konseki_framing_errors_total", "Input that could not be framed as sent",
+          {{"listener", listener}, {"reason", "malformed_octet_count"}})),
+      incomplete_frame_(metrics.GetCounter(
+          "konseki_framing_errors_total", "Input that could not be framed as sent",
+          {{"listener", listener}, {"reason", "incomplete_frame"}})) {}
+
+std::unique_ptr<StreamHandler> FramerProtocol::NewHandler(FrameOut* out) {
+  return std::make_unique<FramerHandler>(max_message_bytes_, &stats_, out);
+}
+
+void FramerProtocol::PublishCounters() {
+  if (stats_.malformed_octet_count != published_.malformed_octet_count) {
+    malformed_octet_count_->Inc(stats_.malformed_octet_count - published_.malformed_octet_count);
+  }
+  if (stats_.incomplete_at_close != published_.incomplete_at_close) {
+    incomplete_frame_->Inc(stats_.incomplete_at_close - published_.incomplete_at_close);
+  }
+  published_ = stats_;
+}
+
+}  // namespace konseki::receiver

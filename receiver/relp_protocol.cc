@@ -1,0 +1,51 @@
+#include "receiver/relp_protocol.h"
+
+namespace konseki::receiver {
+namespace {
+
+class RelpStreamHandler final : public StreamHandler, private RelpHandler {
+ public:
+  RelpStreamHandler(const RelpSessionOptions& options, const RelpCounters* counters, FrameOut* out)
+      : session_(options, this, counters), out_(out) {}
+
+  size_t OnBytes(std::string_view bytes) override {
+    const size_t used = session_.Feed(bytes);
+    // Once done (closed or a protocol error) the rest is never wanted.
+    return session_.Done() ? bytes.size() : used;
+  }
+  bool WantsInput() const override { return session_.WantsInput(); }
+  bool Framed() const override { return session_.state() != RelpSession::State::kAwaitingOpen; }
+  std::string_view PendingOutput() const override { return session_.PendingOutput(); }
+  void ConsumeOutput(size_t n) override { session_.ConsumeOutput(n); }
+  bool Done() const override { return session_.Done(); }
+  bool Ack(uint32_t txnr) override { return session_.Ack(txnr); }
+  void Stopping() override {
+    if (session_.unacked() == 0) session_.ServerClose();
+  }
+  void Goodbye() override { session_.ServerClose(); }
+
+ private:
+  void OnSyslog(uint32_t txnr, std::string_view data, bool truncated) override {
+    out_->Emit(data, truncated, txnr);
+  }
+
+  RelpSession session_;
+  FrameOut* const out_;
+};
+
+}  // namespace
+
+RelpProtocol::RelpProtocol(const RelpSessionOptions& options, MetricsRegistry& metrics,
+                           const std::string& listener)
+    : options_(options),
+      counters_(RelpCounters::Register(&metrics)),
+      late_acks_(metrics.GetCounter("konseki_relp_late_acks_total",
+                                    "Acknowledgements for messages whose RELP connection had "
+                                    "closed (the sender resends them)",
+                                    {{"listener", listener}})) {}
+
+std::unique_ptr<StreamHandler> RelpProtocol::NewHandler(FrameOut* out) {
+  return std::make_unique<RelpStreamHandler>(options_, &counters_, out);
+}
+
+}  // namespace konseki::receiver

@@ -1,0 +1,55 @@
+// FramerProtocol driven through the StreamHandler interface alone, with
+// no socket: what StreamListener sees of it.
+#include "receiver/framer_protocol.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "common/metrics.h"
+#include "receiver/stream_handler.h"
+#include "tests/receiver/recording_frame_out.h"
+
+namespace konseki::receiver {
+namespace {
+
+TEST(FramerProtocolTest, TakesEveryByteAndEmitsTheLastFrameOnClose) {
+  MetricsRegistry metrics;
+  FramerProtocol protocol(8, metrics, "tcp://x");
+  EXPECT_FALSE(protocol.Acknowledges());
+  RecordingFrameOut out;
+  auto h = protocol.NewHandler(&out);
+  EXPECT_FALSE(h->Framed());
+  EXPECT_EQ(h->OnBytes("5 hellotoolongline\nlast"), 23u);
+  EXPECT_TRUE(h->Framed());
+  EXPECT_TRUE(h->WantsInput());
+  EXPECT_TRUE(h->PendingOutput().empty());
+  EXPECT_FALSE(h->Done());
+  h->OnClose();
+  EXPECT_EQ(out.frames,
+            (std::vector<Emitted>{{"hello", false, 0}, {"toolongl", true, 0}, {"last", false, 0}}));
+}
+
+TEST(FramerProtocolTest, PublishesFramingErrorsOfAllConnections) {
+  MetricsRegistry metrics;
+  FramerProtocol protocol(1024, metrics, "tcp://x");
+  RecordingFrameOut out;
+  auto a = protocol.NewHandler(&out);
+  auto b = protocol.NewHandler(&out);
+  a->OnBytes("12 cut");
+  a->OnClose();
+  b->OnBytes("7x1\n");
+  protocol.PublishCounters();
+  protocol.PublishCounters();  // publishes each error once
+  EXPECT_EQ(metrics.ValueOf("konseki_framing_errors_total",
+                            {{"listener", "tcp://x"}, {"reason", "incomplete_frame"}}),
+            1);
+  EXPECT_EQ(metrics.ValueOf("konseki_framing_errors_total",
+                            {{"listener", "tcp://x"}, {"reason", "malformed_octet_count"}}),
+            1);
+}
+
+}  // namespace
+}  // namespace konseki::receiver
