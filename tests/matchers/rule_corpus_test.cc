@@ -84,7 +84,14 @@ const std::map<std::string, SignCounts>& Expected() {
       //   wazuh/sshd +1; then grep -ciE 'PAM: (unknown user|authentication error) for
       //   |Disconnecting (authenticating|invalid) user \S* ?[0-9a-fA-F:.]+ port [0-9]+
       //   \s*(\[preauth\])?\s*$|sshd(\(pam_unix\))?\[[0-9]+\]: (PAM )?[0-9]+ more
-      //   authentication failure': fail2ban/sshd +5, wazuh/sshd +4, wazuh/pam +1.
+      //   authentication failure': fail2ban/sshd +5, wazuh/sshd +4, wazuh/pam +1;
+      //   then (#13, second pass) grep -cE 'sshd(\(pam_unix\))?\[[0-9]+\]:
+      //   (input_userauth_request: invalid user|Postponed [a-z/-]+ for (invalid|illegal)
+      //   user|(pam_unix\(sshd:auth\): )?check pass; user unknown)': fail2ban/sshd +3,
+      //   OpenSSH_2k +248, Linux_2k +116, wazuh/sshd +2; and any disconnect code 14
+      //   (no more auth methods), grep -cE 'Received disconnect from \S+( port
+      //   [0-9]+)?: ?14: ' minus the 'No (supported )?authentication methods
+      //   available' lines counted above: OpenSSH_2k +45.
       {"crowdsec/ssh-bf--ssh-bf.log", {{"ssh.auth_failure", 6}}},
       {"crowdsec/ssh-time-based-bf--ssh-time-based-bf.log",
        {{"ssh.auth_failure", 14}, {"ssh.login", 1}}},
@@ -92,8 +99,8 @@ const std::map<std::string, SignCounts>& Expected() {
       // Input-only hits (alert: false) are counted too. session.open / close:
       //   grep -cE 'session (opened|closed) for user' (non-comment lines)
       {"fail2ban/sshd",
-       {{"ssh.auth_failure", 87}, {"ssh.login", 4}, {"tcpd.refused", 1}, {"session.open", 2}}},
-      {"wazuh/sshd.ini", {{"ssh.auth_failure", 42}}},
+       {{"ssh.auth_failure", 90}, {"ssh.login", 4}, {"tcpd.refused", 1}, {"session.open", 2}}},
+      {"wazuh/sshd.ini", {{"ssh.auth_failure", 44}}},
       // grep -ciE 'sshd\[[0-9]+\]: \(pam_unix\) authentication failure'
       {"fail2ban/pam-generic", {{"ssh.auth_failure", 2}}},
       // grep -ciE 'dropbear.*(Bad password attempt|Login attempt for nonexistent user|
@@ -102,7 +109,7 @@ const std::map<std::string, SignCounts>& Expected() {
       // grep -c 'sshd(pam_unix)\[[0-9]*\]: authentication failure'
       // system.boot: grep -cE 'kernel: Linux version|syslogd startup succeeded'
       {"loghub/Linux_2k.log",
-       {{"ssh.auth_failure", 489},
+       {{"ssh.auth_failure", 605},
         {"system.boot", 2},
         {"session.open", 123},
         {"session.close", 123}}},
@@ -110,14 +117,15 @@ const std::map<std::string, SignCounts>& Expected() {
       // "Invalid user": grep -cE 'sshd\[[0-9]+\]: (Failed [a-z]+ for |Invalid user |
       //   pam_unix\(sshd:auth\): authentication failure|message repeated [0-9]+ times: \[ Failed)'
       {"loghub/OpenSSH_2k.log",
-       {{"ssh.auth_failure", 1146}, {"ssh.login", 1}, {"session.open", 1}, {"session.close", 1}}},
-      // grep -c 'refused connect from'; xinetd: grep -c 'FAIL: .* libwrap'
+       {{"ssh.auth_failure", 1439}, {"ssh.login", 1}, {"session.open", 1}, {"session.close", 1}}},
+      // grep -c 'refused connect from'; xinetd: grep -cE 'FAIL: \S+ (libwrap|address) from='
+      //   (only_from / no_access refusals are host access control like libwrap's)
       {"crowdsec/sshd-refused-conn--sshd-refused-conn.log", {{"tcpd.refused", 1}}},
       // this file's lines have no syslog header ("srv sshd[1]: ..."): the parser
       // finds no program, so only the program-independent tcpd rule can fire.
       // (the program-independent session rules match too)
       {"fail2ban/sshd-journal", {{"tcpd.refused", 1}, {"session.open", 2}}},
-      {"fail2ban/xinetd-fail", {{"tcpd.refused", 1}}},
+      {"fail2ban/xinetd-fail", {{"tcpd.refused", 2}}},
       // grep -cE 'sudo: .*(NOT in sudoers|incorrect password attempt)'; su failures:
       //   grep -ciE 'BAD SU|FAILED SU|su(\(pam_unix\))?\[[0-9]+\]: (authentication failure|failed:
       //   )'
@@ -208,24 +216,32 @@ TEST_F(RuleCorpusTest, SignCountsPerFileMatchTheCountsTakenWithGrep) {
 
 TEST_F(RuleCorpusTest, JsonLineNumbersPointAtTheLineInTheOriginalFile) {
   SKIP_WITHOUT_CORPUS();
-  // The xinetd file has comment lines before its libwrap line; find it by hand.
+  // The xinetd file has comment lines before its two FAIL lines (an
+  // only_from refusal, then a libwrap one); find them by hand.
   const std::string path = kCorpus + "/fail2ban/xinetd-fail";
   std::ifstream in(path);
   std::string line;
-  int n = 0, libwrap_line = 0;
+  int n = 0, address_line = 0, libwrap_line = 0;
   while (std::getline(in, line)) {
     ++n;
-    if (line.find("libwrap from=") != std::string::npos && line[0] != '#') libwrap_line = n;
+    if (line.empty() || line[0] == '#') continue;
+    if (line.find("address from=") != std::string::npos) address_line = n;
+    if (line.find("libwrap from=") != std::string::npos) libwrap_line = n;
   }
-  ASSERT_GT(libwrap_line, 1);
+  ASSERT_GT(address_line, 1);
+  ASSERT_GT(libwrap_line, address_line);
   TestRulesOptions opts{kPatterns, true, {path}};
   std::ostringstream out, err;
   ASSERT_EQ(RunTestRules(opts, out, err), 0) << err.str();
-  EXPECT_EQ(out.str(), "{\"file\":\"" + path + "\",\"line\":" + std::to_string(libwrap_line) +
-                           ",\"rule\":\"tcpd.xinetd_libwrap_fail\",\"sign\":\"tcpd.refused\","
-                           "\"severity\":\"low\",\"host\":\"backup\",\"program\":\"xinetd\","
-                           "\"fields\":{\"service\":\"amanda\",\"src_ip\":"
-                           "\"198.51.100.223\"}}\n");
+  const std::string head = "{\"file\":\"" + path + "\",\"line\":";
+  const std::string rule =
+      ",\"rule\":\"tcpd.xinetd_libwrap_fail\",\"sign\":\"tcpd.refused\",\"severity\":\"low\",";
+  EXPECT_EQ(out.str(), head + std::to_string(address_line) + rule +
+                           "\"host\":\"boo\",\"program\":\"xinetd\",\"fields\":{\"service\":"
+                           "\"telnet\",\"src_ip\":\"198.51.100.169\"}}\n" +
+                           head + std::to_string(libwrap_line) + rule +
+                           "\"host\":\"backup\",\"program\":\"xinetd\",\"fields\":{\"service\":"
+                           "\"amanda\",\"src_ip\":\"198.51.100.223\"}}\n");
 }
 
 // Runs lines through the real parser and the shipped rules; returns
