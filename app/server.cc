@@ -249,7 +249,7 @@ Status Server::OpenOutputs() {
     // Before any worker writes: recovery looks at the files as they are.
     outputs::SealerOptions so;
     so.archive_dir = config_.archive_dir;
-    auto sealer = outputs::Sealer::Open(so, clock_, metrics_);
+    auto sealer = outputs::Sealer::Open(so, clock_, metrics_, alerts_.get());
     if (!sealer.ok()) return At(config_.Where("archive.seal"), sealer.status());
     sealer_ = std::move(sealer).value();
   }

@@ -1,11 +1,17 @@
 #include "outputs/archive_search.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <hs/hs.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <map>
 #include <thread>
@@ -18,11 +24,36 @@ namespace {
 
 constexpr std::string_view kTimeTemplate = "0000-01-01T00:00:00.000000Z";
 constexpr size_t kTimeLen = kTimeTemplate.size();
-constexpr size_t kChunk = 1 << 20;
+// Bytes of whole lines per Hyperscan call. Small enough that the matching
+// lines are still in the L2 cache when their bounds and times are read
+// after the call: with 8 MB per call, the cache misses on the lines cost a
+// fifth of a dense search's CPU (perf, bench/archive_search).
+constexpr size_t kChunk = 256 << 10;
+// Larger frames are streamed rather than decoded whole into memory.
+constexpr size_t kMaxFrameBytes = 64 << 20;
 
-// Receive-time order of two archive lines: their fixed-width timestamps.
-bool TimeLess(std::string_view a, std::string_view b) {
-  return a.substr(0, kTimeLen) < b.substr(0, kTimeLen);
+// The receive time at the start of an archive line as one integer whose
+// order is the order of the timestamps ("YYYY-MM-DDTHH:MM:SS.ffffffZ"), or
+// false if the line does not start with one (the fragment of a torn line).
+bool TimeKey(std::string_view line, uint64_t* key) {
+  if (line.size() < kTimeLen) return false;
+  uint64_t date = 0, tod = 0;
+  for (size_t i = 0; i + 1 < kTimeLen; ++i) {
+    const char t = kTimeTemplate[i];
+    const char c = line[i];
+    if (t < '0' || t > '9') {
+      if (c != t) return false;
+      continue;
+    }
+    if (c < '0' || c > '9') return false;
+    uint64_t& v = i < 10 ? date : tod;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  // date = YYYYMMDD (< 1e8), tod = HHMMSSffffff (< 1e12): 1e8 * 1e12 would
+  // overflow 64 bits, so the date is packed as y*372 + m*31 + d (monotonic).
+  const uint64_t packed = (date / 10000) * 372 + (date / 100 % 100) * 31 + date % 100;
+  *key = packed * 1000000000000ull + tod;
+  return true;
 }
 
 std::vector<std::string> Names(const std::string& dir) {
@@ -37,9 +68,11 @@ std::vector<std::string> Names(const std::string& dir) {
   return out;
 }
 
-// Collects the lines holding a match, each once, in scan order. Matches
-// end in increasing order in block mode, so a match ending inside the last
-// recorded line is skipped without a search.
+// Collects the lines holding a match, each once, in scan order: Hyperscan
+// runs over a whole block of lines in one call (no call per line), and the
+// callback finds the bounds of the line around the match. Matches end in
+// increasing order in block mode, so a match ending inside the last
+// recorded line costs one compare.
 struct ScanCtx {
   std::string_view text;
   std::vector<std::pair<size_t, size_t>>* lines;  // [start, end) in text
@@ -52,13 +85,52 @@ int OnMatch(unsigned, unsigned long long, unsigned long long to, unsigned, void*
   // The line holding the match's last byte (a '\n' belongs to the line it ends).
   const size_t last = std::min(end > 0 ? end - 1 : 0, c->text.size() - 1);
   if (last < c->covered) return 0;
-  const size_t start = last == 0 ? 0 : c->text.rfind('\n', last - 1) + 1;
-  size_t stop = c->text.find('\n', last);
-  if (stop == std::string_view::npos) stop = c->text.size();
+  const char* base = c->text.data();
+  const void* nl_before = last == 0 ? nullptr : memrchr(base, '\n', last);
+  const size_t start = nl_before ? static_cast<const char*>(nl_before) - base + 1 : 0;
+  const void* nl_after = memchr(base + last, '\n', c->text.size() - last);
+  const size_t stop = nl_after ? static_cast<const char*>(nl_after) - base : c->text.size();
   c->lines->emplace_back(start, stop);
   c->covered = stop + 1;
   return 0;
 }
+
+// A read-only mapping of a whole plain day file. Not copyable.
+class Mapping {
+ public:
+  Mapping() = default;
+  ~Mapping() {
+    if (data_ != nullptr) munmap(data_, size_);
+  }
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+  Status Map(const std::string& path) {
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Status::FromErrno("cannot open " + path, errno);
+    struct stat st;
+    Status s;
+    if (fstat(fd, &st) != 0) {
+      s = Status::FromErrno("stat " + path, errno);
+    } else if (st.st_size > 0) {
+      size_ = static_cast<size_t>(st.st_size);
+      void* p = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+      if (p == MAP_FAILED) {
+        s = Status::FromErrno("mmap " + path, errno);
+        size_ = 0;
+      } else {
+        data_ = p;
+        madvise(p, size_, MADV_SEQUENTIAL);
+      }
+    }
+    close(fd);
+    return s;
+  }
+  std::string_view view() const { return {static_cast<const char*>(data_), size_}; }
+
+ private:
+  void* data_ = nullptr;
+  size_t size_ = 0;
+};
 
 }  // namespace
 
@@ -75,12 +147,24 @@ bool NormalizeSearchTime(std::string_view in, std::string* out) {
   return true;
 }
 
+// One day file being searched. Matching lines of a plain file are views
+// into its mapping; those of a compressed file are copied into `arena`
+// (the decompressed file is never held whole).
 struct ArchiveSearch::File {
-  std::string path;                             // "host/YYYY-MM-DD.log"
-  std::string arena;                            // matching lines, each with '\n'
-  std::vector<std::pair<size_t, size_t>> hits;  // offset, length in arena
+  struct Hit {
+    uint64_t key;           // TimeKey of the line (or of the line before a torn fragment)
+    size_t offset, length;  // in the mapping or the arena
+  };
+  std::string path;  // "host/YYYY-MM-DD.log"
+  Mapping map;
+  std::string arena;  // compressed files: matching lines
+  std::vector<Hit> hits;
+  uint64_t last_key = 0;
   uint64_t bytes = 0;
   Status status;
+  std::string_view Line(const Hit& h) const {
+    return (arena.empty() ? map.view() : std::string_view(arena)).substr(h.offset, h.length);
+  }
 };
 
 StatusOr<std::unique_ptr<ArchiveSearch>> ArchiveSearch::Create(SearchOptions options) {
@@ -115,25 +199,135 @@ ArchiveSearch::~ArchiveSearch() {
   if (db_ != nullptr) hs_free_database(db_);
 }
 
-// Reads the file in chunks of whole lines; Hyperscan finds the next
-// matching line, the time window and the filter decide.
-Status ArchiveSearch::ScanFile(File* f, void* scratch) const {
-  auto reader = ArchiveReader::Open(options_.root, f->path);
-  if (!reader.ok()) return reader.status();
-  std::string buf(kChunk, '\0');
-  size_t have = 0;
+// Whole lines `text` (at `offset` of the file's plaintext): Hyperscan finds
+// the matching lines, the time window and the filter decide. A compressed
+// file's kept lines are copied into the arena (text is a reused buffer).
+void ArchiveSearch::ScanText(std::string_view text, size_t offset, bool copy, File* f,
+                             void* scratch) const {
   const std::string& since = options_.since;
   const std::string& until = options_.until;
-  auto consider = [&](std::string_view line) {
+  auto consider = [&](size_t start, size_t stop) {
+    const std::string_view line = text.substr(start, stop - start);
     if (line.size() >= kTimeLen) {
       std::string_view ts = line.substr(0, kTimeLen);
       if ((!since.empty() && ts < since) || (!until.empty() && ts >= until)) return;
     }
     if (options_.filter && !options_.filter(line)) return;
-    f->hits.emplace_back(f->arena.size(), line.size());
-    f->arena.append(line).push_back('\n');
+    TimeKey(line, &f->last_key);  // a torn fragment keeps the key before it
+    if (copy) {
+      f->hits.push_back({f->last_key, f->arena.size(), line.size()});
+      f->arena.append(line).push_back('\n');
+    } else {
+      f->hits.push_back({f->last_key, offset + start, line.size()});
+    }
   };
-  std::vector<std::pair<size_t, size_t>> lines;
+  if (db_ == nullptr) {
+    for (size_t pos = 0; pos < text.size();) {
+      const void* nl = memchr(text.data() + pos, '\n', text.size() - pos);
+      const size_t stop = nl ? static_cast<const char*>(nl) - text.data() : text.size();
+      consider(pos, stop);
+      pos = stop + 1;
+    }
+    return;
+  }
+  thread_local std::vector<std::pair<size_t, size_t>> lines;
+  lines.clear();
+  ScanCtx ctx{text, &lines};
+  hs_scan(db_, text.data(), static_cast<unsigned>(text.size()), 0,
+          static_cast<hs_scratch_t*>(scratch), OnMatch, &ctx);
+  for (const auto& [a, b] : lines) consider(a, b);
+}
+
+// A plain file is mapped and scanned in place, in pieces of whole lines
+// of about kChunk bytes.
+Status ArchiveSearch::ScanPlain(File* f, const std::string& full, void* scratch) const {
+  if (Status s = f->map.Map(full); !s.ok()) return s;
+  const std::string_view all = f->map.view();
+  f->bytes = all.size();
+  for (size_t pos = 0; pos < all.size();) {
+    size_t end = all.size();
+    if (end - pos > kChunk) {
+      const void* nl = memchr(all.data() + pos + kChunk, '\n', all.size() - pos - kChunk);
+      end = nl ? static_cast<const char*>(nl) - all.data() + 1 : all.size();
+      end = std::min(end, pos + (size_t{1} << 31));  // hs_scan takes an unsigned length
+    }
+    ScanText(all.substr(pos, end - pos), pos, /*copy=*/false, f, scratch);
+    pos = end;
+  }
+  return Status::Ok();
+}
+
+// Whole lines of the buffer `text` (reused: kept lines are copied),
+// scanned in kChunk pieces; returns how many bytes were scanned.
+size_t ArchiveSearch::ScanBuffer(std::string_view text, bool eof, File* f, void* scratch) const {
+  const size_t nl = text.rfind('\n');
+  const size_t end = eof ? text.size() : nl == std::string_view::npos ? 0 : nl + 1;
+  for (size_t pos = 0; pos < end;) {
+    size_t stop = end;
+    if (stop - pos > kChunk) {
+      const void* p = memchr(text.data() + pos + kChunk, '\n', end - pos - kChunk);
+      stop = p ? static_cast<const char*>(p) - text.data() + 1 : end;
+    }
+    ScanText(text.substr(pos, stop - pos), 0, /*copy=*/true, f, scratch);
+    pos = stop;
+  }
+  return end;
+}
+
+// A compressed file whose frames all state their content size (what
+// CompressFile writes: frames of kZstdFrameBytes cut at line ends) is
+// decoded frame by frame straight into one buffer, without the copy
+// through the decoder's window that streaming costs (12% of a search's
+// CPU). Other files (one huge frame, or no sizes: `zstd` of a pipe) are
+// streamed. A line cut by a frame end is carried to the next frame.
+Status ArchiveSearch::ScanCompressed(File* f, const std::string& full, void* scratch) const {
+  Mapping z;
+  if (Status s = z.Map(full); !s.ok()) return s;
+  const std::string_view data = z.view();
+  std::vector<std::pair<size_t, size_t>> frames;  // offset in data, content size
+  for (size_t pos = 0; pos < data.size();) {
+    const size_t csize = ZSTD_findFrameCompressedSize(data.data() + pos, data.size() - pos);
+    const unsigned long long content = ZSTD_isError(csize)
+                                           ? ZSTD_CONTENTSIZE_ERROR
+                                           : ZSTD_getFrameContentSize(data.data() + pos, csize);
+    if (content == ZSTD_CONTENTSIZE_ERROR || content == ZSTD_CONTENTSIZE_UNKNOWN ||
+        content > kMaxFrameBytes) {
+      return ScanCompressedStream(f, full, scratch);
+    }
+    frames.emplace_back(pos, static_cast<size_t>(content));
+    pos += csize;
+  }
+  // Per thread and reused across files: a fresh 4 MB buffer per file costs
+  // page faults and zeroing each time (perf: 15% of a search's CPU).
+  thread_local std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(),
+                                                                       ZSTD_freeDCtx);
+  thread_local std::string buf;
+  size_t carry = 0;  // bytes of an unfinished line at the start of buf
+  for (size_t i = 0; i < frames.size(); ++i) {
+    const auto [off, content] = frames[i];
+    const size_t csize = (i + 1 < frames.size() ? frames[i + 1].first : data.size()) - off;
+    if (buf.size() < carry + content) buf.resize(carry + content);
+    const size_t got =
+        ZSTD_decompressDCtx(dctx.get(), buf.data() + carry, content, data.data() + off, csize);
+    if (ZSTD_isError(got) || got != content) {
+      return Status::IoError(full + ": corrupt zstd data: " +
+                             (ZSTD_isError(got) ? ZSTD_getErrorName(got) : "wrong size"));
+    }
+    f->bytes += content;
+    const bool last = i + 1 == frames.size();
+    const size_t done = ScanBuffer(std::string_view(buf.data(), carry + content), last, f, scratch);
+    carry = carry + content - done;
+    std::memmove(buf.data(), buf.data() + done, carry);
+  }
+  return Status::Ok();
+}
+
+// Streams a compressed file through the decoder in chunks of whole lines.
+Status ArchiveSearch::ScanCompressedStream(File* f, const std::string& full, void* scratch) const {
+  auto reader = ArchiveReader::OpenFile(full);
+  if (!reader.ok()) return reader.status();
+  std::string buf(kChunk, '\0');
+  size_t have = 0;
   while (true) {
     if (have == buf.size()) buf.resize(buf.size() * 2);  // a line longer than the chunk
     auto n = (*reader)->Read(buf.data() + have, buf.size() - have);
@@ -141,25 +335,7 @@ Status ArchiveSearch::ScanFile(File* f, void* scratch) const {
     const bool eof = *n == 0;
     have += *n;
     f->bytes += *n;
-    const size_t end = eof ? have : std::string_view(buf.data(), have).rfind('\n') + 1;
-    if (end == 0 && !eof) continue;  // no complete line yet (rfind npos + 1 == 0)
-    const std::string_view text(buf.data(), end);
-    if (!text.empty()) {
-      if (db_ != nullptr) {
-        lines.clear();
-        ScanCtx ctx{text, &lines};
-        hs_scan(db_, text.data(), static_cast<unsigned>(text.size()), 0,
-                static_cast<hs_scratch_t*>(scratch), OnMatch, &ctx);
-        for (const auto& [a, b] : lines) consider(text.substr(a, b - a));
-      } else {
-        for (size_t pos = 0; pos < text.size();) {
-          size_t nl = text.find('\n', pos);
-          if (nl == std::string_view::npos) nl = text.size();
-          consider(text.substr(pos, nl - pos));
-          pos = nl + 1;
-        }
-      }
-    }
+    const size_t end = ScanBuffer(std::string_view(buf.data(), have), eof, f, scratch);
     if (eof) break;
     std::memmove(buf.data(), buf.data() + end, have - end);
     have -= end;
@@ -167,12 +343,21 @@ Status ArchiveSearch::ScanFile(File* f, void* scratch) const {
   return Status::Ok();
 }
 
-Status ArchiveSearch::Run(const std::function<void(std::string_view)>& out,
-                          SearchStats* stats) const {
+Status ArchiveSearch::ScanFile(File* f, void* scratch) const {
+  const std::string full = options_.root + "/" + f->path;
+  struct stat st;
+  if (stat(full.c_str(), &st) == 0) return ScanPlain(f, full, scratch);
+  if (errno != ENOENT) return Status::FromErrno("cannot stat " + full, errno);
+  return ScanCompressed(f, full + ".zst", scratch);
+}
+
+// day -> the day files of the selected hosts (host order), "host/DAY.log"
+// whether plain or compressed. Days outside --since/--until are left out
+// by their names, without opening a file.
+std::map<int64_t, std::vector<std::string>> ArchiveSearch::SelectFiles() const {
   int64_t since_day = INT64_MIN, until_day = INT64_MAX;
   if (!options_.since.empty()) ParseDayName(options_.since.substr(0, 10), &since_day);
   if (!options_.until.empty()) ParseDayName(options_.until.substr(0, 10), &until_day);
-  // day -> files of that day, in host order.
   std::map<int64_t, std::vector<std::string>> days;
   for (const std::string& host : Names(options_.root)) {
     if (fnmatch(options_.host_glob.c_str(), host.c_str(), 0) != 0) continue;
@@ -189,18 +374,69 @@ Status ArchiveSearch::Run(const std::function<void(std::string_view)>& out,
       days[day].push_back(rel);
     }
   }
+  return days;
+}
+
+// Each file's lines are in receive order (unless write errors reordered
+// some: then that file is sorted first); a k-way merge on the integer time
+// keys keeps the whole day in order, ties in host order.
+void ArchiveSearch::MergeDay(std::vector<File>& files,
+                             const std::function<void(std::string_view)>& out) {
+  using Hit = File::Hit;
+  auto key_less = [](const Hit& a, const Hit& b) { return a.key < b.key; };
+  for (File& f : files) {
+    if (!std::is_sorted(f.hits.begin(), f.hits.end(), key_less)) {
+      std::stable_sort(f.hits.begin(), f.hits.end(), key_less);
+    }
+  }
+  using Head = std::pair<uint64_t, size_t>;  // key, file index
+  auto later = [](const Head& a, const Head& b) { return a > b; };
+  std::vector<Head> heap;
+  std::vector<size_t> at(files.size(), 0);
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (!files[i].hits.empty()) heap.emplace_back(files[i].hits[0].key, i);
+  }
+  std::make_heap(heap.begin(), heap.end(), later);
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), later);
+    const size_t r = heap.back().second;
+    heap.pop_back();
+    const File& f = files[r];
+    // Emit this file's run while it stays before every other file's head.
+    const uint64_t bound = heap.empty() ? UINT64_MAX : heap.front().first;
+    const size_t bound_file = heap.empty() ? SIZE_MAX : heap.front().second;
+    do {
+      out(f.Line(f.hits[at[r]]));
+    } while (++at[r] < f.hits.size() &&
+             (f.hits[at[r]].key < bound || (f.hits[at[r]].key == bound && r < bound_file)));
+    if (at[r] < f.hits.size()) {
+      heap.emplace_back(f.hits[at[r]].key, r);
+      std::push_heap(heap.begin(), heap.end(), later);
+    }
+  }
+}
+
+Status ArchiveSearch::Run(const std::function<void(std::string_view)>& out,
+                          SearchStats* stats) const {
+  const auto days = SelectFiles();
   const int threads =
       options_.threads > 0 ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
   std::vector<hs_scratch_t*> scratch(static_cast<size_t>(threads), nullptr);
+  auto free_scratch = [&] {
+    for (hs_scratch_t* s : scratch) {
+      if (s != nullptr) hs_free_scratch(s);
+    }
+  };
   for (hs_scratch_t*& s : scratch) {
     if (db_ != nullptr && hs_alloc_scratch(db_, &s) != HS_SUCCESS) {
+      free_scratch();
       return Status::Internal("search: hs_alloc_scratch failed");
     }
   }
-  Status first;
-  for (auto& [day, paths] : days) {
-    std::vector<File> files(paths.size());
-    for (size_t i = 0; i < paths.size(); ++i) files[i].path = paths[i];
+  Status first;  // the first file that failed; the others are still searched
+  for (auto it = days.begin(); it != days.end(); ++it) {
+    std::vector<File> files(it->second.size());
+    for (size_t i = 0; i < files.size(); ++i) files[i].path = it->second[i];
     std::atomic<size_t> next{0};
     auto work = [&](hs_scratch_t* s) {
       for (size_t i; (i = next.fetch_add(1)) < files.size();)
@@ -212,48 +448,15 @@ Status ArchiveSearch::Run(const std::function<void(std::string_view)>& out,
     }
     work(scratch[0]);
     for (std::thread& t : pool) t.join();
-    // Each file's lines are in receive order (unless write errors reordered
-    // some: then that file is sorted first); a k-way merge keeps the whole
-    // day in order at log2(files) compares per line, far cheaper than a sort.
-    std::vector<std::vector<std::string_view>> runs(files.size());
-    size_t total = 0;
-    for (size_t i = 0; i < files.size(); ++i) {
-      File& f = files[i];
+    for (File& f : files) {
       if (!f.status.ok() && first.ok()) first = f.status;
       stats->bytes += f.bytes;
       ++stats->files;
-      for (const auto& [off, len] : f.hits)
-        runs[i].push_back(std::string_view(f.arena).substr(off, len));
-      if (!std::is_sorted(runs[i].begin(), runs[i].end(), TimeLess)) {
-        std::stable_sort(runs[i].begin(), runs[i].end(), TimeLess);
-      }
-      total += runs[i].size();
+      stats->matches += f.hits.size();
     }
-    using Head = std::pair<std::string_view, size_t>;  // line, run index
-    auto later = [](const Head& a, const Head& b) {
-      return TimeLess(b.first, a.first) || (!TimeLess(a.first, b.first) && a.second > b.second);
-    };
-    std::vector<Head> heap;
-    std::vector<size_t> at(runs.size(), 0);
-    for (size_t i = 0; i < runs.size(); ++i) {
-      if (!runs[i].empty()) heap.emplace_back(runs[i][0], i);
-    }
-    std::make_heap(heap.begin(), heap.end(), later);
-    while (!heap.empty()) {
-      std::pop_heap(heap.begin(), heap.end(), later);
-      const size_t r = heap.back().second;
-      out(heap.back().first);
-      heap.pop_back();
-      if (++at[r] < runs[r].size()) {
-        heap.emplace_back(runs[r][at[r]], r);
-        std::push_heap(heap.begin(), heap.end(), later);
-      }
-    }
-    stats->matches += total;
+    MergeDay(files, out);
   }
-  for (hs_scratch_t* s : scratch) {
-    if (s != nullptr) hs_free_scratch(s);
-  }
+  free_scratch();
   return first;
 }
 

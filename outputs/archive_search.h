@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -73,6 +74,13 @@ class ArchiveSearch {
   struct File;
   explicit ArchiveSearch(SearchOptions options) : options_(std::move(options)) {}
   Status ScanFile(File* f, void* scratch) const;
+  Status ScanPlain(File* f, const std::string& full, void* scratch) const;
+  Status ScanCompressed(File* f, const std::string& full, void* scratch) const;
+  Status ScanCompressedStream(File* f, const std::string& full, void* scratch) const;
+  size_t ScanBuffer(std::string_view text, bool eof, File* f, void* scratch) const;
+  void ScanText(std::string_view text, size_t offset, bool copy, File* f, void* scratch) const;
+  std::map<int64_t, std::vector<std::string>> SelectFiles() const;
+  static void MergeDay(std::vector<File>& files, const std::function<void(std::string_view)>& out);
 
   const SearchOptions options_;
   hs_database* db_ = nullptr;

@@ -11,9 +11,12 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
+#include <string>
 #include <vector>
 
 #include "common/log.h"
+#include "outputs/archive_alert.h"
 #include "outputs/seal_format.h"
 
 namespace konseki::outputs {
@@ -82,7 +85,20 @@ bool ParseLowSpace(std::string_view text, double* percent, uint64_t* bytes) {
   return true;
 }
 
-Status CompressFile(const std::string& src, const std::string& dst, int level) {
+// Compresses the whole lines in [data, data + n) as one frame that records
+// its content size; appends it to out.
+Status CompressFrame(ZSTD_CCtx* cctx, const char* data, size_t n, std::string* out) {
+  const size_t at = out->size();
+  out->resize(at + ZSTD_compressBound(n));
+  const size_t z = ZSTD_compress2(cctx, out->data() + at, out->size() - at, data, n);
+  if (ZSTD_isError(z)) {
+    return Status::Internal(std::string("compress: zstd: ") + ZSTD_getErrorName(z));
+  }
+  out->resize(at + z);
+  return Status::Ok();
+}
+
+Status CompressFile(const std::string& src, const std::string& dst, int level, size_t frame_bytes) {
   int in = open(src.c_str(), O_RDONLY | O_CLOEXEC);
   if (in < 0) return Status::FromErrno("compress: open " + src, errno);
   int out = open(dst.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
@@ -95,30 +111,35 @@ Status CompressFile(const std::string& src, const std::string& dst, int level) {
   ZSTD_CCtx* cctx = ZSTD_createCCtx();
   ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
   ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
-  std::vector<char> ibuf(ZSTD_CStreamInSize());
-  std::vector<char> obuf(ZSTD_CStreamOutSize());
+  std::string ibuf(std::max<size_t>(frame_bytes, 1), '\0'), obuf;
+  size_t have = 0, frames = 0;
   Status st;
-  for (bool last = false; !last && st.ok();) {
-    ssize_t n = read(in, ibuf.data(), ibuf.size());
+  for (bool eof = false; !eof && st.ok();) {
+    if (have == ibuf.size()) ibuf.resize(ibuf.size() * 2);  // a line longer than a frame
+    ssize_t n = read(in, ibuf.data() + have, ibuf.size() - have);
     if (n < 0) {
       if (errno == EINTR) continue;
       st = Status::FromErrno("compress: read " + src, errno);
       break;
     }
-    last = n == 0;
-    ZSTD_inBuffer input{ibuf.data(), static_cast<size_t>(n), 0};
-    const ZSTD_EndDirective mode = last ? ZSTD_e_end : ZSTD_e_continue;
-    bool done = false;
-    while (!done && st.ok()) {
-      ZSTD_outBuffer output{obuf.data(), obuf.size(), 0};
-      const size_t left = ZSTD_compressStream2(cctx, &output, &input, mode);
-      if (ZSTD_isError(left)) {
-        st = Status::Internal(std::string("compress: zstd: ") + ZSTD_getErrorName(left));
-      } else if (int err = WriteAll(out, obuf.data(), output.pos); err != 0) {
+    eof = n == 0;
+    have += static_cast<size_t>(n);
+    if (have < ibuf.size() && !eof) continue;
+    // Frames end at a line end (the last frame: at the end of the file).
+    const size_t nl = std::string_view(ibuf.data(), have).rfind('\n');
+    const size_t cut = eof || nl == std::string_view::npos ? have : nl + 1;
+    if (!eof && nl == std::string_view::npos) continue;  // no line end yet: read more
+    if (cut == 0 && frames > 0) continue;                // an empty file still gets a frame
+    ++frames;
+    obuf.clear();
+    st = CompressFrame(cctx, ibuf.data(), cut, &obuf);
+    if (st.ok()) {
+      if (int err = WriteAll(out, obuf.data(), obuf.size()); err != 0) {
         st = Status::FromErrno("compress: write " + dst, err);
       }
-      done = last ? left == 0 : input.pos == input.size;
     }
+    std::memmove(ibuf.data(), ibuf.data() + cut, have - cut);
+    have -= cut;
   }
   ZSTD_freeCCtx(cctx);
   close(in);
@@ -313,17 +334,13 @@ void ArchiveKeeper::CheckSpace() {
   const bool low = free_bytes < threshold;
   if (low == low_) return;
   low_ = low;
-  Alert a;
-  a.time = a.received = clock_.Now();
-  a.host = "konseki";
-  a.rule = "konseki.archive";
-  a.sign = low ? "archive.low_space" : "archive.space_ok";
-  a.severity = low ? Severity::kHigh : Severity::kInfo;
-  a.title = low ? "The archive's file system is nearly full" : "The archive has free space again";
-  a.fields.emplace_back("dir", options_.dir);
-  a.fields.emplace_back("free_bytes", std::to_string(free_bytes));
-  a.fields.emplace_back("threshold_bytes", std::to_string(threshold));
-  alerts_.Emit(a);
+  alerts_.Emit(ArchiveAlert(
+      clock_.Now(), low ? "archive.low_space" : "archive.space_ok",
+      low ? Severity::kHigh : Severity::kInfo,
+      low ? "The archive's file system is nearly full" : "The archive has free space again",
+      {{"dir", options_.dir},
+       {"free_bytes", std::to_string(free_bytes)},
+       {"threshold_bytes", std::to_string(threshold)}}));
 }
 
 }  // namespace konseki::outputs

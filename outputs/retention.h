@@ -49,8 +49,18 @@ namespace konseki::outputs {
 // two is set to 0. False if malformed or the percentage is above 100.
 bool ParseLowSpace(std::string_view text, double* percent, uint64_t* bytes);
 
-// Compresses `src` into `dst` (one zstd frame at `level`), fsyncs dst.
-Status CompressFile(const std::string& src, const std::string& dst, int level);
+// Plaintext bytes per zstd frame of a compressed day file.
+inline constexpr size_t kZstdFrameBytes = 4 << 20;
+
+// Compresses `src` into `dst` at `level` and fsyncs dst: a sequence of
+// independent zstd frames (with checksums and their content size) of about
+// `frame_bytes` each, cut at line ends, so a reader can decode each frame
+// straight into its own buffer (`konseki search` does: no copy through the
+// decoder's window) or on its own thread. Any zstd tool reads the file as
+// one stream. Cost: 2% in size against one frame (corpus lines, level 3;
+// 1 MiB frames would cost 14%).
+Status CompressFile(const std::string& src, const std::string& dst, int level,
+                    size_t frame_bytes = kZstdFrameBytes);
 
 struct RetentionOptions {
   std::string dir;                // archive.dir; required

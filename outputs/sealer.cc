@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "outputs/archive_alert.h"
 
 namespace konseki::outputs {
 namespace {
@@ -65,6 +66,7 @@ struct Sealer::Metrics {
   Counter* records;
   Counter* errors;
   Gauge* epoch;
+  Gauge* stopped;
   explicit Metrics(MetricsRegistry& r)
       : bytes(r.GetCounter("konseki_archive_sealed_bytes_total",
                            "Archive bytes read back and hashed by the sealer.")),
@@ -72,11 +74,14 @@ struct Sealer::Metrics {
                              "Authenticated seal records (E) written.")),
         errors(r.GetCounter("konseki_archive_seal_errors_total",
                             "Seal stream or key write failures and archive files that shrank.")),
-        epoch(r.GetGauge("konseki_archive_seal_epoch", "Epoch of the current sealing key.")) {}
+        epoch(r.GetGauge("konseki_archive_seal_epoch", "Epoch of the current sealing key.")),
+        stopped(r.GetGauge("konseki_archive_seal_stopped",
+                           "1 while seal records cannot be written (archive.seal_stopped), "
+                           "else 0.")) {}
 };
 
 StatusOr<std::unique_ptr<Sealer>> Sealer::Open(const SealerOptions& options, const Clock& clock,
-                                               MetricsRegistry& metrics) {
+                                               MetricsRegistry& metrics, AlertSink* alerts) {
   if (options.archive_dir.empty()) return Status::InvalidArgument("sealer: archive.dir is empty");
   SealerOptions o = options;
   if (o.key_file.empty()) o.key_file = DefaultSealKeyPath(o.archive_dir);
@@ -93,6 +98,7 @@ StatusOr<std::unique_ptr<Sealer>> Sealer::Open(const SealerOptions& options, con
   }
   std::unique_ptr<Sealer> s(
       new Sealer(o, clock, metrics, std::move(kf).value(), std::move(state).value()));
+  s->alerts_ = alerts;
   if (Status st = s->Recover(); !st.ok()) return st;
   return s;
 }
@@ -128,14 +134,17 @@ void Sealer::Start() {
 
 void Sealer::Run() {
   std::unique_lock<std::mutex> lock(mu_);
+  std::string last_error;  // logged once while it repeats (a full disk: every poll)
   while (!stop_) {
     cv_.wait_for(lock, std::chrono::milliseconds(options_.poll_interval_ms),
                  [this] { return stop_; });
     if (stop_) break;
     lock.unlock();
-    if (Status st = Poll(); !st.ok()) {
+    Status st = Poll();
+    if (!st.ok() && st.message() != last_error) {
       Log(LogLevel::kError, "sealer: %s", st.message().c_str());
     }
+    last_error = st.ok() ? "" : st.message();
     lock.lock();
   }
 }
@@ -165,12 +174,42 @@ Status Sealer::Poll() {
   const uint64_t wall = WallEpoch();
   if (wall > state_.epoch) {
     Status s = Seal(wall);
+    ReportSealing(s);
     if (st.ok()) st = s;
   } else if (out_.size() > kMaxOut) {
     Status s = FlushOut(false);
+    if (!s.ok()) ReportSealing(s);
     if (st.ok()) st = s;
   }
   return st;
+}
+
+// A seal record or the key that could not be written means lines stay
+// unsealed and the old key stays on disk past its epoch: the admin must
+// know. Once per episode: an alert, the gauge, one log line; the next
+// record written ends the episode. Failures in between are counted only.
+void Sealer::ReportSealing(const Status& written) {
+  if (written.ok() == !sealing_stopped_) return;
+  sealing_stopped_ = !written.ok();
+  metrics_->stopped->Set(sealing_stopped_ ? 1 : 0);
+  if (sealing_stopped_) {
+    Log(LogLevel::kError,
+        "sealer: sealing stopped: %s; the archive is still written, its new lines stay unsealed "
+        "and the key does not evolve until a seal record can be written (retried every poll)",
+        written.message().c_str());
+  } else {
+    Log(LogLevel::kInfo, "sealer: sealing works again (epoch %llu)",
+        static_cast<unsigned long long>(state_.epoch));
+  }
+  if (alerts_ == nullptr) return;
+  std::vector<std::pair<std::string, std::string>> fields = {
+      {"dir", options_.archive_dir}, {"epoch", std::to_string(state_.epoch)}};
+  if (sealing_stopped_) fields.emplace_back("error", written.message());
+  alerts_->Emit(ArchiveAlert(
+      clock_.Now(), sealing_stopped_ ? "archive.seal_stopped" : "archive.seal_resumed",
+      sealing_stopped_ ? Severity::kHigh : Severity::kInfo,
+      sealing_stopped_ ? "Sealing of the archive stopped" : "Sealing of the archive resumed",
+      std::move(fields)));
 }
 
 // The part of the stream after the last E was never sealed: drop it, so
@@ -396,8 +435,15 @@ Status Sealer::Seal(uint64_t next) {
   return st.ok() ? stored : st;
 }
 
+// While the seal file cannot be opened, records wait in deferred_: they
+// are hashed into the stream only once the file (and its header, which
+// comes first in the stream) exists, so the stream stays in file order.
 void Sealer::Emit(std::string_view line) {
-  if (!EnsureSealFile().ok()) metrics_->errors->Inc();
+  if (!EnsureSealFile().ok()) {
+    metrics_->errors->Inc();
+    deferred_.append(line);
+    return;
+  }
   stream_.Update(line);
   out_.append(line);
 }
@@ -419,6 +465,9 @@ Status Sealer::EnsureSealFile() {
     stream_.Update(h);
     out_.insert(0, h);
   }
+  stream_.Update(deferred_);
+  out_.append(deferred_);
+  deferred_.clear();
   return Status::Ok();
 }
 

@@ -28,7 +28,14 @@
 //
 // Metrics: konseki_archive_sealed_bytes_total, konseki_archive_seal_records_total,
 // konseki_archive_seal_errors_total, konseki_archive_seal_epoch (gauge: the
-// key's current epoch).
+// key's current epoch), konseki_archive_seal_stopped (gauge, 1 while failing).
+//
+// When a seal record or the key cannot be written (full disk, seal folder
+// unwritable...) sealing stops: the archive is still written, its new lines
+// stay unsealed and the key stays at its epoch. The sealer retries every
+// poll; it raises `archive.seal_stopped` (high) once per episode, sets the
+// gauge and logs it, and `archive.seal_resumed` (info) when a record is
+// written again.
 #ifndef KONSEKI_OUTPUTS_SEALER_H_
 #define KONSEKI_OUTPUTS_SEALER_H_
 
@@ -40,6 +47,7 @@
 #include <string>
 #include <thread>
 
+#include "common/alert.h"
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "common/status.h"
@@ -64,9 +72,12 @@ std::string DefaultSealKeyPath(const std::string& archive_dir);
 class Sealer {
  public:
   // Loads the key, recovers after a crash (see above). Fails if there is no
-  // key file (run `konseki seal-setup` first) or it is corrupt.
+  // key file (run `konseki seal-setup` first) or it is corrupt. `alerts`
+  // (may be null: no alerts) receives archive.seal_stopped/seal_resumed
+  // from the sealer's thread; it must outlive the Sealer.
   static StatusOr<std::unique_ptr<Sealer>> Open(const SealerOptions& options, const Clock& clock,
-                                                MetricsRegistry& metrics);
+                                                MetricsRegistry& metrics,
+                                                AlertSink* alerts = nullptr);
   ~Sealer();
   Sealer(const Sealer&) = delete;
   Sealer& operator=(const Sealer&) = delete;
@@ -99,6 +110,8 @@ class Sealer {
   Status Scan(bool recovering);
   // Writes F records for what was read, then E(epoch, next), evolves the key.
   Status Seal(uint64_t next);
+  // Alerts, logs and sets the gauge when writing records stops or resumes.
+  void ReportSealing(const Status& written);
   void Emit(std::string_view line);
   Status EnsureSealFile();
   Status FlushOut(bool sync);
@@ -114,11 +127,14 @@ class Sealer {
   std::map<std::string, std::unique_ptr<Tracked>, std::less<>> tracked_;
   int seal_fd_ = -1;
   int64_t seal_day_ = INT64_MIN;
-  std::string out_;      // stream bytes not yet written to seal_fd_
-  Sha256Stream stream_;  // over the stream since the last E
+  std::string out_;       // stream bytes not yet written to seal_fd_
+  std::string deferred_;  // records emitted while the seal file could not be opened
+  Sha256Stream stream_;   // over the stream since the last E
   std::string read_buf_;
   bool stopped_ = false;
-  std::mutex mu_;  // guards stop_ for the thread's wait
+  AlertSink* alerts_ = nullptr;   // not owned; may be null
+  bool sealing_stopped_ = false;  // an archive.seal_stopped episode is on
+  std::mutex mu_;                 // guards stop_ for the thread's wait
   std::condition_variable cv_;
   bool stop_ = false;
   std::thread thread_;

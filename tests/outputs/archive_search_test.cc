@@ -1,8 +1,14 @@
 #include "outputs/archive_search.h"
 
+#include <fnmatch.h>
 #include <gtest/gtest.h>
+#include <re2/re2.h>
+#include <zstd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <random>
 
 #include "outputs/retention.h"
 #include "tests/outputs/seal_test_util.h"
@@ -93,6 +99,131 @@ TEST_F(ArchiveSearchTest, BadPatternNamesIt) {
   auto s = ArchiveSearch::Create(o);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.status().message().find("bad(["), std::string::npos);
+}
+
+// Random archive: three hosts, two days, timestamps that collide within and
+// across hosts, a torn fragment; plain files, files of many small frames
+// (CompressFile), frames cut inside a line, and a stream without content
+// sizes. Every search must print exactly the lines a per-line RE2 scan
+// keeps, in the order of a stable sort by (day, receive time), ties in host
+// order then file order.
+class SearchReferenceTest : public ArchiveSearchTest {
+ protected:
+  struct Line {
+    int64_t day;
+    std::string key;  // timestamp (a fragment: the last kept line's, see below)
+    std::string text;
+  };
+  void SetUp() override {
+    ArchiveSearchTest::SetUp();
+    std::mt19937 rnd(7);
+    const std::vector<std::string> words = {
+        "Failed", "password", "for",  "root",    "Invalid", "user", "admin", "FAILED",
+        "from",   "sshd[7]:", "port", "kernel:", "IN=eth0", "OUT=", "x"};
+    const char* hosts[] = {"alpha", "beta", "gamma"};
+    for (int d = 0; d < 2; ++d) {
+      for (const char* h : hosts) {
+        std::string body;
+        int secs = 0;
+        for (int i = 0; i < 2000; ++i) {
+          secs += static_cast<int>(rnd() % 3 == 0);  // many equal timestamps
+          char ts[40];
+          std::snprintf(ts, sizeof(ts), "2025-12-0%dT%02d:%02d:%02d.000000Z", d + 1, secs / 3600,
+                        secs / 60 % 60, secs % 60);
+          std::string line = std::string(ts) + " 192.0.2.1 <13>";
+          for (int w = 0, n = 2 + static_cast<int>(rnd() % 6); w < n; ++w) {
+            line += (w ? " " : "") + words[rnd() % words.size()];
+          }
+          body += line + "\n";
+          if (d == 0 && i == 700 && std::string(h) == "alpha") body += "password fragment root\n";
+        }
+        const std::string rel = std::string(h) + "/2025-12-0" + std::to_string(d + 1) + ".log";
+        files_.push_back({rel, body});
+        fs::create_directories(dir_ + "/" + h);
+        std::ofstream(dir_ + "/" + rel) << body;
+      }
+    }
+    // day 1: alpha plain, beta in 997-byte frames, gamma in two frames cut
+    // mid-line; day 2: alpha unsized stream, beta default frames, gamma plain.
+    ASSERT_TRUE(
+        CompressFile(Path("beta/2025-12-01.log"), Path("beta/2025-12-01.log.zst"), 3, 997).ok());
+    WriteZstd("gamma/2025-12-01.log",
+              {files_[2].second.substr(0, 50001), files_[2].second.substr(50001)}, true);
+    WriteZstd("alpha/2025-12-02.log", {files_[3].second}, false);
+    ASSERT_TRUE(CompressFile(Path("beta/2025-12-02.log"), Path("beta/2025-12-02.log.zst"), 3).ok());
+    for (const char* rel : {"beta/2025-12-01.log", "gamma/2025-12-01.log", "alpha/2025-12-02.log",
+                            "beta/2025-12-02.log"}) {
+      fs::remove(Path(rel));
+    }
+  }
+  void WriteZstd(const std::string& rel, const std::vector<std::string>& frames, bool sized) {
+    std::string out;
+    ZSTD_CCtx* c = ZSTD_createCCtx();
+    ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, sized ? 1 : 0);
+    for (const std::string& f : frames) {
+      std::string z(ZSTD_compressBound(f.size()), '\0');
+      ZSTD_outBuffer o{z.data(), z.size(), 0};
+      ZSTD_inBuffer i{f.data(), f.size(), 0};
+      ASSERT_EQ(ZSTD_compressStream2(c, &o, &i, ZSTD_e_end), 0u);
+      out.append(z.data(), o.pos);
+    }
+    ZSTD_freeCCtx(c);
+    std::ofstream(Path(rel + ".zst"), std::ios::binary) << out;
+  }
+  std::vector<std::string> Reference(const SearchOptions& o) {
+    std::vector<std::unique_ptr<RE2>> res;
+    RE2::Options ro;
+    ro.set_case_sensitive(!o.caseless);
+    for (const std::string& p : o.patterns) res.push_back(std::make_unique<RE2>(p, ro));
+    std::vector<Line> kept;
+    for (const auto& [rel, body] : files_) {
+      if (fnmatch(o.host_glob.c_str(), rel.substr(0, rel.find('/')).c_str(), 0) != 0) continue;
+      const int64_t day = rel[rel.find(".log") - 1] - '0';
+      std::string last_key;
+      std::istringstream in(body);
+      for (std::string line; std::getline(in, line);) {
+        const std::string ts = line.substr(0, 27);
+        if (line.size() >= 27 &&
+            ((!o.since.empty() && ts < o.since) || (!o.until.empty() && ts >= o.until))) {
+          continue;
+        }
+        if (!std::any_of(res.begin(), res.end(),
+                         [&](const auto& re) { return RE2::PartialMatch(line, *re); })) {
+          continue;
+        }
+        // A line without a timestamp keeps the time of the kept line before it.
+        if (line.size() >= 27 && line[10] == 'T') last_key = ts;
+        kept.push_back({day, last_key, line});
+      }
+    }
+    std::stable_sort(kept.begin(), kept.end(), [](const Line& a, const Line& b) {
+      return std::tie(a.day, a.key) < std::tie(b.day, b.key);
+    });
+    std::vector<std::string> out;
+    for (const Line& l : kept) out.push_back(l.text);
+    return out;
+  }
+  std::vector<std::pair<std::string, std::string>> files_;  // rel path, plaintext
+};
+
+TEST_F(SearchReferenceTest, SameLinesInTheSameOrderAsAPerLineScan) {
+  const std::vector<std::pair<std::vector<std::string>, bool>> cases = {
+      {{"Failed password"}, false}, {{"Invalid user [a-z]+", "^2025-12-01T00:0", "root$"}, false},
+      {{"failed"}, true},           {{"kernel: .*IN=[a-z0-9]* OUT="}, false},
+      {{"password"}, false},
+  };
+  for (const auto& [patterns, caseless] : cases) {
+    SearchOptions o;
+    o.patterns = patterns;
+    o.caseless = caseless;
+    const auto want = Reference(o);
+    EXPECT_GT(want.size(), 10u) << patterns[0];
+    EXPECT_EQ(Search(o), want) << patterns[0];
+    o.host_glob = "[ag]*";
+    ASSERT_TRUE(NormalizeSearchTime("2025-12-01T00:10", &o.since));
+    ASSERT_TRUE(NormalizeSearchTime("2025-12-02T00:05", &o.until));
+    EXPECT_EQ(Search(o), Reference(o)) << patterns[0] << " in a window";
+  }
 }
 
 TEST(SearchTimeTest, Normalizes) {

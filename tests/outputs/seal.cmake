@@ -5,4 +5,4 @@ konseki_add_test(seal_test
     ${CMAKE_CURRENT_LIST_DIR}/retention_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/seal_key_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/sealer_test.cc
-  LIBS konseki_seal konseki_outputs)
+  LIBS konseki_seal konseki_outputs PkgConfig::RE2 PkgConfig::ZSTD)

@@ -20,6 +20,7 @@
 #include "outputs/archive_verify.h"
 #include "outputs/seal_key.h"
 #include "outputs/sealer.h"
+#include "tests/receiver/recording_alert_sink.h"
 
 namespace konseki::outputs {
 
@@ -53,7 +54,7 @@ class SealFixture : public ::testing::Test {
   void OpenSealer() {
     SealerOptions so;
     so.archive_dir = dir_;
-    auto s = Sealer::Open(so, clock_, metrics_);
+    auto s = Sealer::Open(so, clock_, metrics_, &alerts_);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     sealer_ = std::move(s).value();
   }
@@ -112,6 +113,7 @@ class SealFixture : public ::testing::Test {
   std::string dir_;
   FakeClock clock_;
   MetricsRegistry metrics_;
+  receiver::RecordingAlertSink alerts_;
   VerificationKey vk_;
   std::unique_ptr<Archive> archive_;
   std::unique_ptr<Sealer> sealer_;

@@ -32,6 +32,52 @@ TEST_F(SealerTest, CleanArchiveVerifiesAfterStop) {
   EXPECT_EQ(r.records, 2u);
 }
 
+// Sealing stops when its records cannot be written (here the seal folder
+// is replaced by a file, so the next day's seal file cannot be created:
+// ENOTDIR, even for root). The admin hears it once (alert, gauge, log),
+// konseki retries every poll, and once records can be written again the
+// lines archived meanwhile are sealed and the whole archive verifies.
+TEST_F(SealerTest, SealWriteFailureAlertsOnceThenResumesAndEverythingVerifies) {
+  auto signs = [&] {
+    std::vector<std::string> out;
+    for (const Alert& a : alerts_.alerts()) out.push_back(a.sign);
+    return out;
+  };
+  auto gauge = [&] { return metrics_.GetGauge("konseki_archive_seal_stopped", "")->Value(); };
+  LogMany("web01", 3);
+  Advance(kEpoch);
+  Poll();
+  const std::string seal = Path(std::string(kSealDirName));
+  std::filesystem::rename(seal, seal + ".away");
+  WriteFile(std::string(kSealDirName), "not a folder");
+  Advance(86400);
+  Poll();  // seals into the open file of day 1; the key's epoch is now on day 2
+  EXPECT_TRUE(signs().empty());
+  for (int i = 0; i < 3; ++i) {
+    Log("web01", "while sealing fails " + std::to_string(i));
+    Advance(kEpoch);
+    EXPECT_FALSE(sealer_->Poll().ok());
+  }
+  EXPECT_EQ(signs(), std::vector<std::string>{"archive.seal_stopped"});
+  EXPECT_EQ(alerts_.alerts()[0].severity, Severity::kHigh);
+  EXPECT_EQ(gauge(), 1);
+  EXPECT_GT(metrics_.GetCounter("konseki_archive_seal_errors_total", "")->Value(), 0u);
+
+  std::filesystem::remove(seal);
+  std::filesystem::rename(seal + ".away", seal);
+  Log("web01", "after the repair");
+  Advance(kEpoch);
+  Poll();
+  EXPECT_EQ(signs(), (std::vector<std::string>{"archive.seal_stopped", "archive.seal_resumed"}));
+  EXPECT_EQ(gauge(), 0);
+  ASSERT_TRUE(sealer_->Stop().ok());
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok()) << last_report_;
+  EXPECT_EQ(Find(r, kDay1)->verified_lines, 3u) << last_report_;
+  EXPECT_EQ(Find(r, "web01/2025-12-02.log")->verified_lines, 4u) << last_report_;
+  EXPECT_EQ(Find(r, "web01/2025-12-02.log")->unsealed_lines, 0u) << last_report_;
+}
+
 TEST_F(SealerTest, LinesOfTheCurrentEpochAreUnsealedNotVerified) {
   LogMany("web01", 4);
   Advance(kEpoch);
