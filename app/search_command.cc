@@ -79,6 +79,40 @@ StatusOr<std::unique_ptr<SignFilter>> MakeSignFilter(const std::string& sign,
   return f;
 }
 
+// Runs the search, writes the lines to out (and the figures to err with
+// --stats); the exit status.
+int PrintMatches(const outputs::ArchiveSearch& s, bool with_stats, std::ostream& out,
+                 std::ostream& err) {
+  outputs::SearchStats stats;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string pending;  // written in large blocks: per-line stream writes cost more than the scan
+  Status st = s.Run(
+      [&](std::string_view l) {
+        pending.append(l).push_back('\n');
+        if (pending.size() >= (1 << 20)) {
+          out.write(pending.data(), static_cast<std::streamsize>(pending.size()));
+          pending.clear();
+        }
+      },
+      &stats);
+  out.write(pending.data(), static_cast<std::streamsize>(pending.size()));
+  out.flush();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (with_stats) {
+    char buf[200];
+    std::snprintf(buf, sizeof(buf), "%llu matches in %llu files, %.1f MB in %.3f s (%.0f MB/s)\n",
+                  static_cast<unsigned long long>(stats.matches),
+                  static_cast<unsigned long long>(stats.files), stats.bytes / 1e6, secs,
+                  secs > 0 ? stats.bytes / 1e6 / secs : 0.0);
+    err << buf;
+  }
+  if (!st.ok()) {
+    err << "konseki search: " << st.message() << "\n";
+    return 2;
+  }
+  return stats.matches > 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int RunSearch(const SearchCommand& cmd, std::ostream& out, std::ostream& err) {
@@ -133,34 +167,7 @@ int RunSearch(const SearchCommand& cmd, std::ostream& out, std::ostream& err) {
     err << "konseki " << s.status().message() << "\n";
     return 2;
   }
-  outputs::SearchStats stats;
-  const auto t0 = std::chrono::steady_clock::now();
-  std::string pending;  // written in large blocks: per-line stream writes cost more than the scan
-  Status st = (*s)->Run(
-      [&](std::string_view l) {
-        pending.append(l).push_back('\n');
-        if (pending.size() >= (1 << 20)) {
-          out.write(pending.data(), static_cast<std::streamsize>(pending.size()));
-          pending.clear();
-        }
-      },
-      &stats);
-  out.write(pending.data(), static_cast<std::streamsize>(pending.size()));
-  out.flush();
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (cmd.stats) {
-    char buf[200];
-    std::snprintf(buf, sizeof(buf), "%llu matches in %llu files, %.1f MB in %.3f s (%.0f MB/s)\n",
-                  static_cast<unsigned long long>(stats.matches),
-                  static_cast<unsigned long long>(stats.files), stats.bytes / 1e6, secs,
-                  secs > 0 ? stats.bytes / 1e6 / secs : 0.0);
-    err << buf;
-  }
-  if (!st.ok()) {
-    err << "konseki search: " << st.message() << "\n";
-    return 2;
-  }
-  return stats.matches > 0 ? 0 : 1;
+  return PrintMatches(**s, cmd.stats, out, err);
 }
 
 }  // namespace konseki::app

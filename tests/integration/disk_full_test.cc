@@ -507,5 +507,89 @@ TEST_F(DiskFullTest, FileSizeLimitBlocksWithoutCrashUntilRaised) {
   EXPECT_TRUE(konseki_.process().running());
 }
 
+// Mounts a tmpfs of size $1 on $2, runs `konseki seal-setup` (the key's last
+// line to $3), runs konseki (the rest of the arguments) passing SIGTERM on,
+// and when it has exited copies $2/archive to $4 (the tmpfs dies with the
+// namespace), exiting with konseki's status.
+constexpr char kMountSealRunCopy[] =
+    "mount -t tmpfs -o size=\"$1\" tmpfs \"$2\" || exit 90\n"
+    "disk=$2 key=$3 copy=$4; shift 4\n"
+    "\"$1\" seal-setup --config \"$3\" > \"$key\" || exit 91\n"
+    "\"$@\" & pid=$!\n"
+    "trap 'kill -TERM $pid' TERM INT\n"
+    "wait $pid; rc=$?\n"
+    "if [ $rc -gt 128 ]; then wait $pid; rc=$?; fi\n"
+    "cp -a \"$disk/archive\" \"$copy\" || exit 92\n"
+    "exit $rc\n";
+
+// Issue #16: a clean archive verifies after a disk-full episode with sealing
+// on (epochs of 1 s, so records are written all through the episode). If
+// the seal stream itself could not be written meanwhile, sealing must say
+// it stopped and resumed.
+TEST_F(DiskFullTest, SealedArchiveVerifiesAfterTheDiskWasFull) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  std::string why;
+  if (!CanMountPrivateTmpfs(dir_, &why)) GTEST_SKIP() << why;
+  const std::string disk = dir_.File("disk");
+  const std::string copy = dir_.File("archive-copy");
+  const std::string key_file = dir_.File("verification.key");
+  std::filesystem::create_directories(disk);
+  std::string config = Config(disk + "/archive", "tcp://127.0.0.1:0");
+  config.replace(config.find('}'), 1, ", seal: true, seal_epoch_secs: 1}");
+  std::string err;
+  ASSERT_TRUE(konseki_.Start(dir_, config, &err,
+                             {kUnshare, "-Urm", "--", "/bin/sh", "-c", kMountSealRunCopy, "sh",
+                              "8m", disk, key_file, copy}))
+      << err;
+  const std::string root = "/proc/" + std::to_string(konseki_.process().pid()) + "/root" + disk;
+  const std::string archive = root + "/archive";
+  auto send = [&](int from, int to) {
+    int fd = ConnectTcp(konseki_.Port("tcp"));
+    std::string text;
+    for (int i = from; i < to; ++i) text += Line("df-seal", i);
+    EXPECT_TRUE(SendAll(fd, text));
+    close(fd);
+  };
+  constexpr int kBefore = 200, kAll = 5000;
+  send(0, kBefore);
+  ASSERT_TRUE(WaitFor([&] { return CountSeqs(archive, "df-seal", kAll).distinct == kBefore; }));
+  ASSERT_TRUE(WaitFor([&] { return Metric("konseki_archive_seal_records_total") >= 2; }));
+
+  ASSERT_GT(FillUp(root), 0u);
+  send(kBefore, kAll);
+  ASSERT_TRUE(WaitFor([&] { return CountAlerts(alerts_, "archive.write_failed") >= 1; }))
+      << konseki_.process().Stderr();
+  ASSERT_TRUE(WaitForRetries(5));  // some seconds of epochs while full
+  const double seal_errors = Metric("konseki_archive_seal_errors_total");
+
+  ASSERT_EQ(unlink((root + "/filler").c_str()), 0) << std::strerror(errno);
+  ASSERT_TRUE(WaitFor([&] { return CountSeqs(archive, "df-seal", kAll).distinct == kAll; }))
+      << konseki_.process().Stderr();
+  const double records = Metric("konseki_archive_seal_records_total");
+  ASSERT_TRUE(WaitFor([&] { return Metric("konseki_archive_seal_records_total") > records; }));
+  const size_t stopped = CountAlerts(alerts_, "archive.seal_stopped");
+  EXPECT_TRUE(WaitFor([&] { return CountAlerts(alerts_, "archive.seal_resumed") == stopped; }))
+      << ReadFile(alerts_);
+  EXPECT_EQ(Metric("konseki_archive_seal_stopped"), 0);
+  EXPECT_EQ(konseki_.process().Signal(SIGTERM, std::chrono::seconds(60)), 0)
+      << konseki_.process().Stderr();
+
+  std::string key = ReadFile(key_file);
+  while (!key.empty() && key.back() == '\n') key.pop_back();
+  key = key.substr(key.rfind('\n') == std::string::npos ? 0 : key.rfind('\n') + 1);
+  ASSERT_EQ(key.rfind("ksv1-", 0), 0u) << key;
+  ChildProcess verify;
+  ASSERT_TRUE(verify.Start({KonsekiBinary(), "verify", "--key", key, copy}, dir_.File("verify")));
+  const int status = verify.Signal(0, std::chrono::seconds(60));
+  const std::string report = verify.Stdout() + verify.Stderr();
+  std::printf("sealed archive after disk full: %.0f seal errors while full, %zu seal_stopped; %s",
+              seal_errors, stopped, report.c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << report;
+  EXPECT_NE(report.find(": OK: " + std::to_string(kAll) + " lines verified"), std::string::npos)
+      << report;
+  EXPECT_EQ(report.find("unsealed"), std::string::npos) << report;
+}
+
 }  // namespace
 }  // namespace konseki::testing
