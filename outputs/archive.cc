@@ -19,11 +19,7 @@ namespace {
 
 constexpr mode_t kFileMode = 0640;
 constexpr mode_t kDirMode = 0750;
-constexpr int64_t kNoDay = INT64_MIN;
-// Room above buffer_bytes for the line that crosses it.
-constexpr size_t kLineSlack = 8 * 1024;
-// First size of a buffer; it doubles as a host sends more between writes.
-constexpr size_t kMinBuffer = 4 * 1024;
+constexpr int64_t kNoDay = kNoArchiveDay;
 constexpr int64_t kNanosPerDay = 86'400LL * 1'000'000'000LL;
 // OpenFile's *err when a new host folder would pass max_hosts (not an errno).
 constexpr int kOverHostCap = -1;
@@ -270,10 +266,6 @@ void AppendLineRest(const Message& msg, std::string* out) {
 
 }  // namespace
 
-size_t Archive::StringHash::operator()(std::string_view s) const {
-  return std::hash<std::string_view>()(s);
-}
-
 StatusOr<std::unique_ptr<Archive>> Archive::Open(const ArchiveOptions& options, const Clock& clock,
                                                  MetricsRegistry& metrics) {
   if (options.dir.empty()) {
@@ -304,6 +296,9 @@ Archive::Archive(const ArchiveOptions& options, const Clock& clock,
       metrics_(std::move(metrics)),
       budget_(options.budget != nullptr ? options.budget
                                         : std::make_shared<ArchiveBudget>(ArchiveBudgetOptions())),
+      files_(
+          options.max_open_files, options.buffer_bytes, budget_, clock,
+          [this](Entry* e) { CloseEntry(e); }, [this](Entry* e) { WriteEntry(e); }),
       overflow_folder_(OverflowFolder(options.worker)),
       spool_path_(options.spool_dir.empty() ? std::string()
                                             : SpoolPath(options.spool_dir, options.worker)),
@@ -312,7 +307,6 @@ Archive::Archive(const ArchiveOptions& options, const Clock& clock,
   if (options_.sync == SyncPolicy::kInterval) {
     syncer_ = std::make_unique<ArchiveSyncer>(options_.dir, sync_ops_, metrics_->sync_errors);
   }
-  entries_.reserve(options_.max_open_files);
   key_.reserve(kMaxHostDirLen);
   path_.reserve(kMaxHostDirLen + 32);
   ts_scratch_.reserve(32);
@@ -321,17 +315,17 @@ Archive::Archive(const ArchiveOptions& options, const Clock& clock,
 Archive::~Archive() {
   syncer_.reset();  // the final Sync() below is done here, in order
   Flush();
-  for (auto& [key, e] : entries_) CloseEntry(&e);
+  files_.ForEach([this](Entry& e) { CloseEntry(&e); });
   if (!stranded_.empty()) {
     WriteStranded();
     for (const Stranded& s : stranded_) metrics_->dropped_shutdown->Inc(s.messages);
   }
   if (options_.sync != SyncPolicy::kNone) Sync();
   if (dir_fd_ >= 0) close(dir_fd_);
-  for (auto& [key, e] : entries_) {
+  files_.ForEach([this](Entry& e) {
     e.buf.clear();
-    ReleaseBuffer(&e);
-  }
+    files_.ReleaseBuffer(&e);
+  });
 }
 
 bool Archive::StrandedContinues(std::string_view folder, int64_t day) const {
@@ -345,7 +339,7 @@ void Archive::StrandBuffer(Entry* e) {
   stranded_.push_back(
       Stranded{std::string(Folder(*e)), e->day, std::move(e->buf), e->messages, e->continues});
   e->buf = std::string();
-  Account(e);
+  files_.Account(e);
   e->messages = 0;
   e->continues = false;
 }
@@ -368,16 +362,16 @@ Status Archive::LoadSpool() {
 
 uint64_t Archive::held_messages() const {
   uint64_t n = 0;
-  for (const auto& [key, e] : entries_) n += e.messages;
+  files_.ForEach([&n](const Entry& e) { n += e.messages; });
   for (const Stranded& s : stranded_) n += s.messages;
   return n;
 }
 
 StatusOr<uint64_t> Archive::Spool() {
   if (spool_path_.empty()) return Status::Unavailable("archive: no spool folder configured");
-  for (auto& [key, e] : entries_) {
+  files_.ForEach([this](Entry& e) {
     if (!e.buf.empty()) StrandBuffer(&e);
-  }
+  });
   uint64_t n = 0;
   for (const Stranded& s : stranded_) n += s.messages;
   if (stranded_.empty()) return n;
@@ -398,74 +392,15 @@ std::string_view Archive::Folder(const Entry& e) const {
   return e.overflow ? std::string_view(overflow_folder_) : e.host;
 }
 
-void Archive::Account(Entry* e) {
-  // An empty std::string's inline capacity is no heap buffer.
-  static const size_t kInline = std::string().capacity();
-  const size_t cap = e->buf.capacity() > kInline ? e->buf.capacity() : 0;
-  if (cap > e->charged) {
-    budget_->Charge(cap - e->charged);
-  } else if (cap < e->charged) {
-    budget_->Refund(e->charged - cap);
-  }
-  e->charged = cap;
-  if (cap == 0 && IntrusiveList<Entry, &Entry::warm>::Linked(e)) warm_.Unlink(e);
-  if (cap > 0) warm_.MoveToFront(e);
-}
-
-void Archive::ReleaseBuffer(Entry* e) {
-  std::string().swap(e->buf);
-  Account(e);
-}
-
-void Archive::FreeColdBuffers(const Entry* keep, size_t need) {
-  const size_t limit = budget_->options().buffer_bytes;
-  Entry* e = warm_.back();
-  while (e != nullptr && budget_->buffer_bytes() + need > limit) {
-    Entry* prev = IntrusiveList<Entry, &Entry::warm>::Prev(e);
-    if (e != keep) {
-      if (!e->buf.empty() && e->fd >= 0) WriteEntry(e);  // errors counted; data kept
-      if (e->buf.empty()) ReleaseBuffer(e);
-    }
-    e = prev;
-  }
-}
-
-bool Archive::ReserveBuffer(Entry* e, size_t room) {
-  const size_t size = e->buf.size();
-  if (e->buf.capacity() - size >= room) return true;
-  // Grow by doubling up to buffer_bytes + slack (more only for one huge
-  // line): a host that sends little holds little.
-  const size_t want = std::min(std::max({kMinBuffer, 2 * e->buf.capacity(), size + room}),
-                               std::max(options_.buffer_bytes + kLineSlack, size + room));
-  const size_t need = want > e->charged ? want - e->charged : 0;
-  if (!budget_->TryCharge(need)) {
-    FreeColdBuffers(e, need);
-    if (!budget_->TryCharge(need)) return false;
-  }
-  e->charged += need;
-  e->buf.reserve(want);
-  Account(e);  // the allocator may have given more
-  return true;
-}
-
 void Archive::ReleaseIdleBuffers() {
-  const TimePoint now = clock_.Now();
-  for (auto& [key, e] : entries_) {
-    if (e.touched) {
-      e.touched = false;
-      e.last_active = now;
-    } else if (e.charged > 0 && e.buf.empty() &&
-               now - e.last_active >= options_.buffer_idle_release) {
-      ReleaseBuffer(&e);
-    }
-  }
+  files_.ReleaseIdleBuffers(options_.buffer_idle_release);
   metrics_->buffer_bytes->Set(static_cast<double>(budget_->buffer_bytes()));
   metrics_->host_folders->Set(static_cast<double>(budget_->hosts()));
 }
 
 size_t Archive::open_files() const {
   size_t n = 0;
-  for (const auto& [key, e] : entries_) n += e.fd >= 0;
+  files_.ForEach([&n](const Entry& e) { n += e.fd >= 0; });
   return n;
 }
 
@@ -473,7 +408,7 @@ uint64_t Archive::background_syncs() const { return syncer_ ? syncer_->completed
 
 size_t Archive::buffer_capacity_bytes() const {
   size_t n = 0;
-  for (const auto& [key, e] : entries_) n += e.buf.capacity();
+  files_.ForEach([&n](const Entry& e) { n += e.buf.capacity(); });
   return n;
 }
 
@@ -643,10 +578,10 @@ Status Archive::WriteEntry(Entry* e) {
   BuildPath(Folder(*e), e->day);  // for the error message only
   Status st = WriteAll(e->fd, &e->buf, &e->messages, &e->continues);
   e->unsynced = true;
-  if (st.ok() && e->buf.capacity() > 2 * (options_.buffer_bytes + kLineSlack)) {
+  if (st.ok() && e->buf.capacity() > 2 * (options_.buffer_bytes + kArchiveLineSlack)) {
     // A huge line (up to 4x max message size once escaped) grew this buffer:
     // give the memory back so max_open_files such hosts cannot pin it.
-    ReleaseBuffer(e);
+    files_.ReleaseBuffer(e);
   }
   if (!st.ok()) {
     // Reopen by path on retry: the file may have been removed or replaced.
@@ -698,48 +633,10 @@ Status Archive::WriteStranded() {
   return first;
 }
 
-Archive::Entry* Archive::FindOrCreate(std::string_view key) {
-  auto it = entries_.find(key);
-  if (it != entries_.end()) {
-    Entry* e = &it->second;
-    lru_.MoveToFront(e);
-    return e;
-  }
-  if (entries_.size() >= options_.max_open_files) {
-    // Recycle the least recently used entry's node: no allocation.
-    // Its buffer (if any) goes with it, still charged to the budget.
-    Entry* victim = lru_.back();
-    CloseEntry(victim);
-    lru_.Unlink(victim);
-    auto node = entries_.extract(entries_.find(victim->host));
-    node.key().assign(key);
-    Entry& e = node.mapped();
-    e.day = kNoDay;
-    e.messages = 0;
-    e.overflow = false;
-    e.continues = false;
-    e.buf.clear();
-    auto res = entries_.insert(std::move(node));
-    Entry* fresh = &res.position->second;
-    fresh->host = res.position->first;
-    lru_.PushFront(fresh);
-    return fresh;
-  }
-  std::string k;
-  k.reserve(kMaxHostDirLen);
-  k.assign(key);
-  auto res = entries_.emplace(std::move(k), Entry());
-  Entry* fresh = &res.first->second;
-  fresh->host = res.first->first;
-  fresh->last_active = clock_.Now();
-  lru_.PushFront(fresh);
-  return fresh;
-}
-
 Status Archive::Append(const Message& msg) {
   SanitizeHost(msg.host(), &key_);
   const int64_t day = DayOf(msg.received);
-  Entry* e = FindOrCreate(key_);
+  Entry* e = files_.FindOrCreate(key_);
   if (e->day != day) {
     CloseEntry(e);  // writes out the previous day's lines
     e->day = day;
@@ -752,15 +649,15 @@ Status Archive::Append(const Message& msg) {
   // No room in the budget: the line is written through (buffer freed right
   // after). The room asked for is the line unless escaping makes it longer
   // (then the string grows on its own and Account charges the difference).
-  const bool through = !ReserveBuffer(e, msg.raw.size() + msg.sender.size() + 64);
+  const bool through = !files_.ReserveBuffer(e, msg.raw.size() + msg.sender.size() + 64);
   e->touched = true;
   const size_t before = e->buf.size();
   AppendLine(msg, &e->buf);
-  Account(e);
+  files_.Account(e);
   const size_t len = e->buf.size() - before;
   if (e->fd < 0 && pending_bytes_ + len > options_.max_pending_bytes) {
     e->buf.resize(before);
-    if (e->buf.empty()) ReleaseBuffer(e);
+    if (e->buf.empty()) files_.ReleaseBuffer(e);
     metrics_->dropped_buffer_full->Inc();
     if (!st.ok()) return st;
     return Status::Unavailable(
@@ -773,21 +670,21 @@ Status Archive::Append(const Message& msg) {
   if (e->fd >= 0 && (through || e->buf.size() >= options_.buffer_bytes)) {
     Status w = WriteEntry(e);
     if (st.ok()) st = w;
-    if (through && e->buf.empty()) ReleaseBuffer(e);
+    if (through && e->buf.empty()) files_.ReleaseBuffer(e);
   }
   return st;
 }
 
 Status Archive::Flush() {
   Status first;
-  for (auto& [key, e] : entries_) {
+  files_.ForEach([&](Entry& e) {
     e.blocked = false;
-    if (e.buf.empty()) continue;
+    if (e.buf.empty()) return;
     Status st;
     if (e.fd < 0) st = OpenEntry(&e);
     if (st.ok()) st = WriteEntry(&e);
     if (!st.ok() && first.ok()) first = st;
-  }
+  });
   if (!stranded_.empty()) {
     Status st = WriteStranded();
     if (!st.ok() && first.ok()) first = st;
@@ -812,15 +709,15 @@ Status Archive::Flush() {
 
 Status Archive::Sync() {
   Status first;
-  for (auto& [key, e] : entries_) {
-    if (e.fd < 0 || !e.unsynced) continue;
+  files_.ForEach([&](Entry& e) {
+    if (e.fd < 0 || !e.unsynced) return;
     if (const int err = sync_ops_.Fsync(e.fd); err == 0) {
       e.unsynced = false;
     } else if (first.ok()) {
       BuildPath(Folder(e), e.day);
       first = CountError("fsync", path_, err);
     }
-  }
+  });
   if (need_syncfs_ && dir_fd_ >= 0) {
     // Covers files closed before they were synced and new folder entries.
     if (const int err = sync_ops_.Syncfs(dir_fd_); err == 0) {
@@ -853,7 +750,7 @@ std::optional<Status> Archive::TakeSyncOutcome() {
 
 void Archive::Reopen() {
   Flush();
-  for (auto& [key, e] : entries_) CloseEntry(&e);
+  files_.ForEach([this](Entry& e) { CloseEntry(&e); });
   if (dir_fd_ >= 0) {
     close(dir_fd_);
     dir_fd_ = -1;

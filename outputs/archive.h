@@ -54,6 +54,7 @@
 #include "common/metrics.h"
 #include "common/status.h"
 #include "outputs/archive_budget.h"
+#include "outputs/archive_file_cache.h"
 #include "outputs/archive_spool.h"
 #include "outputs/archive_syncer.h"
 #include "outputs/intrusive_list.h"
@@ -201,40 +202,18 @@ class Archive {
   bool TakeHostCapReached();
 
  private:
-  // One host's current file. Lives in entries_ (node-based, so its address is
-  // stable) and in the LRU list; at most max_open_files of them.
-  struct Entry {
-    std::string_view host;    // the map key owning this entry (the host's folder)
-    int64_t day = INT64_MIN;  // UTC days since the epoch of the current file
-    int fd = -1;              // -1: not open (never, closed, or failed)
-    bool blocked = false;     // open/write failed: no retry until Flush()
-    bool unsynced = false;    // written since the last fsync
-    bool continues = false;   // buf starts in the middle of a line already in the file
-    bool overflow = false;    // over the host cap: writes to overflow_folder_
-    bool touched = false;     // took a line since the last Flush()
-    uint64_t messages = 0;    // lines in buf
-    std::string buf;          // lines not yet written
-    size_t charged = 0;       // buf's capacity as charged to the budget (0: no buffer)
-    TimePoint last_active;    // of the last Flush() that found it touched
-    ListLinks<Entry> lru;     // on lru_
-    ListLinks<Entry> warm;    // on warm_ while charged > 0
-  };
+  // One host's current file (outputs/archive_file_cache.h).
+  using Entry = ArchiveEntry;
   // Data that could not be written when its file had to be closed (LRU
   // eviction, day rollover, Reopen) or that came from a spool file; retried
   // by Flush(). `folder` is the entry's Folder().
   using Stranded = SpoolRecord;
   struct Metrics;
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const;
-  };
-  using Map = std::unordered_map<std::string, Entry, StringHash, std::equal_to<>>;
 
   Archive(const ArchiveOptions& options, const Clock& clock, std::unique_ptr<Metrics> metrics);
 
   // mkdir -p and open options_.dir unless open; 0 or an errno.
   int OpenDir();
-  Entry* FindOrCreate(std::string_view key);
   // Opens (creating folder and file if needed) <host>/<day>.log; -1 and *err.
   // Unless `continues`, completes a torn last line of an existing file.
   // kOverHostCap in *err: the folder does not exist and may not be created.
@@ -243,18 +222,6 @@ class Archive {
   int CompleteTornLine(int fd);
   // The folder e's lines go to: its host's, or the overflow folder.
   std::string_view Folder(const Entry& e) const;
-  // Charges or refunds the change of e's buffer capacity; keeps warm_.
-  void Account(Entry* e);
-  // Frees e's (empty) buffer.
-  void ReleaseBuffer(Entry* e);
-  // Makes room for `room` more bytes in e's buffer, growing it (doubling,
-  // from 4 KiB up to buffer_bytes + 8 KiB) with the budget's consent and
-  // freeing this instance's coldest buffers if needed; false if the budget
-  // has no room even then.
-  bool ReserveBuffer(Entry* e, size_t room);
-  // Writes out and frees the coldest buffers (but keep's) until `need` more
-  // bytes fit in the budget or none is left.
-  void FreeColdBuffers(const Entry* keep, size_t need);
   void ReleaseIdleBuffers();
   Status OpenEntry(Entry* e);
   Status WriteEntry(Entry* e);
@@ -276,10 +243,8 @@ class Archive {
   const Clock& clock_;
   std::unique_ptr<Metrics> metrics_;
   int dir_fd_ = -1;
-  Map entries_;
-  IntrusiveList<Entry, &Entry::lru> lru_;    // every entry, most recently used first
-  IntrusiveList<Entry, &Entry::warm> warm_;  // entries holding a buffer
   std::shared_ptr<ArchiveBudget> budget_;
+  ArchiveFileCache files_;  // the open files and their buffers
   const std::string overflow_folder_;
   bool host_cap_reached_ = false;
   const std::string spool_path_;          // empty: no spool

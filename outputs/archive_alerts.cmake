@@ -4,6 +4,7 @@ add_library(konseki_outputs
   ${CMAKE_CURRENT_LIST_DIR}/alert_writer.cc
   ${CMAKE_CURRENT_LIST_DIR}/archive.cc
   ${CMAKE_CURRENT_LIST_DIR}/archive_budget.cc
+  ${CMAKE_CURRENT_LIST_DIR}/archive_file_cache.cc
   ${CMAKE_CURRENT_LIST_DIR}/archive_spool.cc
   ${CMAKE_CURRENT_LIST_DIR}/archive_syncer.cc
   ${CMAKE_CURRENT_LIST_DIR}/host_path.cc

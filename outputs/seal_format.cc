@@ -6,6 +6,8 @@
 #include <cstring>
 #include <vector>
 
+#include "common/clock.h"
+
 namespace konseki::outputs {
 namespace {
 
@@ -35,22 +37,7 @@ bool ParsePathField(std::string_view p) {
 
 }  // namespace
 
-std::string DayName(int64_t z) {
-  // H. Hinnant's civil_from_days.
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  const int64_t d = doy - (153 * mp + 2) / 5 + 1;
-  const int64_t m = mp < 10 ? mp + 3 : mp - 9;
-  const int64_t y = yoe + era * 400 + (m <= 2);
-  char buf[16];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02d", static_cast<int>(y), static_cast<int>(m),
-                static_cast<int>(d));
-  return buf;
-}
+std::string DayName(int64_t z) { return FormatUtcDate(TimePoint(std::chrono::seconds(z * 86400))); }
 
 bool ParseDayName(std::string_view s, int64_t* day) {
   int y, m, d;
