@@ -1,7 +1,9 @@
 #include "matchers/correlation_loader.h"
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -169,6 +171,9 @@ TEST_F(PackDirTest, TestRulesPrintsHitsAndCorrelationAlertsAsJson) {
   Write("log.txt",
         "Mar  1 10:00:00 h sshd[1]: Failed password for root from 192.0.2.1 port 1 ssh2\n"
         "Mar  1 10:00:30 h sshd[1]: Failed password for root from 192.0.2.1 port 1 ssh2\n");
+  // Year-less stamps take the file's year: last written 2025-03-02.
+  const timespec written[2] = {{1740873600, 0}, {1740873600, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, (dir_ + "/log.txt").c_str(), written, 0), 0);
   TestRulesOptions opts;
   opts.rules_dir = dir_;
   opts.json = true;
