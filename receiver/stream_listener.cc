@@ -413,9 +413,10 @@ bool StreamListener::ReadSome(Connection* c) {
     c->last_activity = round_now_;
     Offer(c, std::string_view(read_buf_.data() + total, r.bytes));
     total += r.bytes;
-    // A short plain read emptied the socket: spare the recv that would say
-    // EAGAIN. (TLS returns one record per read, so it goes on.)
-    if (!Reading(c) || (transport_ == nullptr && r.bytes < want)) break;
+    // A short read with nothing left inside the transport most likely
+    // emptied the socket: spare the read that would say EAGAIN (epoll is
+    // level-triggered, so anything still there is served next round).
+    if (!Reading(c) || (r.bytes < want && !c->stream->HasBufferedInput())) break;
   }
   return true;
 }
