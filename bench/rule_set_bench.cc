@@ -10,6 +10,9 @@
 // (padded with benign log text, or cut), the size the target is stated for;
 // arg 1256: the 256-byte messages that raise nothing, the common case. Ratios against Hyperscan are
 // printed at the end.
+//
+// --rules_dir=DIR benches the packs of DIR instead of the source tree's
+// patterns/ (to compare two versions of the packs in one session).
 #include <benchmark/benchmark.h>
 #include <re2/re2.h>
 #include <re2/set.h>
@@ -135,10 +138,16 @@ void Build(const std::vector<std::string>& lines, size_t text_size, Fixture* f) 
   for (const Message& m : f->messages) f->bytes += m.msg.size();
 }
 
+// The folder of packs to bench; set once by main() before the first GetWorld().
+std::string& RulesDir() {
+  static std::string dir = std::string(KONSEKI_SOURCE_DIR) + "/patterns";
+  return dir;
+}
+
 World* GetWorld() {
   static World* world = [] {
     auto* w = new World();
-    auto rules = LoadRuleDir(std::string(KONSEKI_SOURCE_DIR) + "/patterns");
+    auto rules = LoadRuleDir(RulesDir());
     if (!rules.ok()) {
       std::fprintf(stderr, "%s\n", rules.status().ToString().c_str());
       std::exit(1);
@@ -357,9 +366,20 @@ class RatioReporter : public benchmark::ConsoleReporter {
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
+  constexpr std::string_view kRulesDirFlag = "--rules_dir=";
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg.substr(0, kRulesDirFlag.size()) == kRulesDirFlag) {
+      konseki::matchers::RulesDir() = std::string(arg.substr(kRulesDirFlag.size()));
+    } else {
+      argv[kept++] = argv[i];
+    }
+  }
+  argc = kept;
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   const auto* w = konseki::matchers::GetWorld();
-  std::cout << w->set->rules().size() << " rules, " << w->as_is.messages.size()
+  std::cout << konseki::matchers::RulesDir() << ": " << w->set->rules().size() << " rules, " << w->as_is.messages.size()
             << " corpus messages, mean text " << w->as_is.bytes / w->as_is.messages.size()
             << " bytes\n";
   konseki::matchers::RatioReporter reporter;
