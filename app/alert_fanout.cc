@@ -7,8 +7,8 @@
 namespace konseki::app {
 namespace {
 
-outputs::AlertFilterOptions FilterFrom(const SinkFilterConfig& f) {
-  outputs::AlertFilterOptions o;
+outputs::FilteredSinkOptions FilterFrom(const SinkFilterConfig& f) {
+  outputs::FilteredSinkOptions o;
   ParseSeverity(f.min_severity, &o.min_severity);  // validated by the config loader
   o.signs = f.signs;
   return o;
@@ -71,7 +71,7 @@ StatusOr<std::unique_ptr<AlertFanout>> AlertFanout::Create(const Config& config,
     add(std::move(s).value(), c.filter);
   }
   if (!f->sinks_.empty()) {
-    outputs::ThrottleOptions t;
+    outputs::ThrottledSinkOptions t;
     t.window = std::chrono::seconds(static_cast<int64_t>(config.alerts_throttle.window_secs));
     t.max_per_rule_host = config.alerts_throttle.max_per_rule_host;
     t.max_per_rule = config.alerts_throttle.max_per_rule;

@@ -13,8 +13,8 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "common/status.h"
-#include "outputs/alert_forwarders.h"
-#include "outputs/alert_throttle.h"
+#include "outputs/filtered_sink.h"
+#include "outputs/throttled_sink.h"
 
 namespace konseki::app {
 

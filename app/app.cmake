@@ -1,3 +1,8 @@
+# The check-rules / test-rules command-line tools (app/rule_tool.h), apart
+# from the server so the rule tests link them without the whole app.
+add_library(konseki_rule_tool ${CMAKE_CURRENT_LIST_DIR}/rule_tool.cc)
+target_link_libraries(konseki_rule_tool PUBLIC konseki_rules konseki_parse konseki_common)
+
 add_library(konseki_app
   ${CMAKE_CURRENT_LIST_DIR}/alert_fanout.cc
   ${CMAKE_CURRENT_LIST_DIR}/batch_queues.cc
@@ -8,18 +13,33 @@ add_library(konseki_app
   ${CMAKE_CURRENT_LIST_DIR}/privileges.cc
   ${CMAKE_CURRENT_LIST_DIR}/router.cc
   ${CMAKE_CURRENT_LIST_DIR}/server.cc
+  ${CMAKE_CURRENT_LIST_DIR}/systemd_notify.cc
   ${CMAKE_CURRENT_LIST_DIR}/worker.cc
+  # The control socket, its status service and the console commands
+  # (konseki status / hosts / alerts / report).
+  ${CMAKE_CURRENT_LIST_DIR}/alert_tally.cc
+  ${CMAKE_CURRENT_LIST_DIR}/control_socket.cc
+  ${CMAKE_CURRENT_LIST_DIR}/json_value.cc
+  ${CMAKE_CURRENT_LIST_DIR}/process_metrics.cc
+  ${CMAKE_CURRENT_LIST_DIR}/status_service.cc
+  ${CMAKE_CURRENT_LIST_DIR}/console/alert_log.cc
+  ${CMAKE_CURRENT_LIST_DIR}/console/alerts_command.cc
+  ${CMAKE_CURRENT_LIST_DIR}/console/console_commands.cc
+  ${CMAKE_CURRENT_LIST_DIR}/console/console_env.cc
+  ${CMAKE_CURRENT_LIST_DIR}/console/console_format.cc
+  ${CMAKE_CURRENT_LIST_DIR}/console/hosts_command.cc
+  ${CMAKE_CURRENT_LIST_DIR}/console/report_command.cc
+  ${CMAKE_CURRENT_LIST_DIR}/console/status_command.cc
 )
 target_compile_definitions(konseki_app PRIVATE KONSEKI_VERSION="${PROJECT_VERSION}")
-include(${CMAKE_CURRENT_LIST_DIR}/console/console.cmake)
-target_sources(konseki_app PRIVATE ${CMAKE_CURRENT_LIST_DIR}/systemd_notify.cc)
+target_link_libraries(konseki_app PRIVATE PkgConfig::FASTJSON)
 if(SYSTEMD_FOUND)
   target_compile_definitions(konseki_app PRIVATE KONSEKI_HAVE_SYSTEMD=1)
   target_link_libraries(konseki_app PRIVATE PkgConfig::SYSTEMD)
 endif()
 target_link_libraries(konseki_app PUBLIC
   konseki_common konseki_parse konseki_net konseki_rules konseki_heartbeat konseki_outputs
-  konseki_metrics_http konseki_tls konseki_relp concurrentqueue yaml-cpp)
+  konseki_metrics_http konseki_alert_sinks konseki_tls konseki_relp concurrentqueue konseki_yaml konseki_rule_tool)
 
 add_executable(konseki ${CMAKE_CURRENT_LIST_DIR}/main.cc)
 target_compile_definitions(konseki PRIVATE KONSEKI_VERSION="${PROJECT_VERSION}")

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/alert.h"
+#include "common/yaml_reader.h"
 #include "matchers/alert_ignore.h"
 #include "outputs/metrics_server.h"
 #include "outputs/retention.h"
@@ -34,141 +35,30 @@ metrics:
 allow_root: true
 )";
 
-// Builds "file:line: key 'a.b': what" errors from a node's position, and
-// records where each key was given (Config::key_lines).
-class Ctx {
- public:
-  Ctx(std::string_view source, Config* config) : source_(source), config_(config) {}
-  void Record(const YAML::Node& node, const std::string& key) const {
-    if (node.Mark().line >= 0) config_->key_lines.emplace(key, node.Mark().line + 1);
-  }
-  // "<source>:<line>: key '<key>'" for errors found after parsing.
-  std::string Where(const YAML::Node& node, const std::string& key) const {
-    std::ostringstream os;
-    os << source_;
-    if (node.Mark().line >= 0) os << ":" << node.Mark().line + 1;
-    if (!key.empty()) os << ": key '" << key << "'";
-    return os.str();
-  }
-  Status Error(const YAML::Node& node, const std::string& key, const std::string& what) const {
-    return Status::InvalidArgument(Where(node, key) + ": " + what);
-  }
-
- private:
-  std::string source_;
-  Config* config_;
-};
-
-Status CheckKeys(const Ctx& ctx, const YAML::Node& map, const std::string& prefix,
-                 const std::set<std::string>& allowed) {
-  if (!map.IsMap()) return ctx.Error(map, prefix, "expected a mapping");
-  std::set<std::string> seen;
-  for (const auto& kv : map) {
-    std::string key = kv.first.as<std::string>();
-    const std::string full = prefix.empty() ? key : prefix + "." + key;
-    // yaml-cpp keeps both entries of a repeated key; which one a lookup
-    // sees is an accident, so a repeated key is an error.
-    if (!seen.insert(key).second) {
-      return ctx.Error(kv.first, full, "given twice in the same mapping; keep one");
-    }
-    ctx.Record(kv.first, full);
-    if (!allowed.count(key)) {
-      std::string all;
-      for (const auto& a : allowed) all += (all.empty() ? "" : ", ") + a;
-      return ctx.Error(kv.first, prefix.empty() ? key : prefix + "." + key,
-                       "unknown key (allowed here: " + all + ")");
-    }
-  }
-  return Status::Ok();
-}
-
-Status GetString(const Ctx& ctx, const YAML::Node& node, const std::string& key, std::string* out) {
-  if (!node.IsScalar()) return ctx.Error(node, key, "expected a string");
-  *out = node.as<std::string>();
-  // A path with a NUL would be cut short by every system call.
-  if (out->find('\0') != std::string::npos) return ctx.Error(node, key, "contains a NUL byte");
-  return Status::Ok();
-}
-
-Status GetBool(const Ctx& ctx, const YAML::Node& node, const std::string& key, bool* out) {
-  if (!node.IsScalar()) return ctx.Error(node, key, "expected true or false");
-  try {
-    *out = node.as<bool>();
-  } catch (const YAML::Exception&) {
-    return ctx.Error(node, key, "expected true or false, got '" + node.Scalar() + "'");
-  }
-  return Status::Ok();
-}
-
-Status GetNumber(const Ctx& ctx, const YAML::Node& node, const std::string& key, double min,
-                 double max, double* out) {
-  if (!node.IsScalar()) return ctx.Error(node, key, "expected a number");
-  double v = 0;
-  try {
-    v = node.as<double>();
-  } catch (const YAML::Exception&) {
-    return ctx.Error(node, key, "expected a number, got '" + node.Scalar() + "'");
-  }
-  if (!std::isfinite(v) || v < min || v > max) {
-    std::ostringstream os;
-    os << "value " << node.Scalar() << " out of range [" << min << ", " << max << "]";
-    return ctx.Error(node, key, os.str());
-  }
-  *out = v;
-  return Status::Ok();
-}
-
-template <typename Int>
-Status GetInt(const Ctx& ctx, const YAML::Node& node, const std::string& key, double min,
-              double max, Int* out) {
-  double v = 0;
-  if (Status s = GetNumber(ctx, node, key, min, max, &v); !s.ok()) return s;
-  if (v != std::floor(v)) return ctx.Error(node, key, "expected a whole number");
-  *out = static_cast<Int>(v);
-  return Status::Ok();
-}
-
-Status GetStringList(const Ctx& ctx, const YAML::Node& node, const std::string& key,
-                     std::vector<std::string>* out) {
-  if (!node.IsSequence()) return ctx.Error(node, key, "expected a list");
-  out->clear();
-  for (const auto& item : node) {
-    std::string s;
-    if (Status st = GetString(ctx, item, key, &s); !st.ok()) return st;
-    out->push_back(std::move(s));
-  }
-  return Status::Ok();
-}
-
-#define KONSEKI_RETURN_IF_ERROR(expr) \
-  do {                                \
-    ::konseki::Status _s = (expr);    \
-    if (!_s.ok()) return _s;          \
-  } while (0)
+// Every getter and key check is the tree's one YAML reader (common/yaml_reader.h);
+// it records where each key was given (Config::key_lines).
+using Ctx = yaml::Reader;
 
 Status ParseFilter(const Ctx& ctx, const YAML::Node& item, const std::string& key,
                    SinkFilterConfig* f) {
   if (item["min_severity"]) {
-    KONSEKI_RETURN_IF_ERROR(
-        GetString(ctx, item["min_severity"], key + ".min_severity", &f->min_severity));
+    RETURN_IF_ERROR(ctx.GetString(item["min_severity"], key + ".min_severity", &f->min_severity));
     Severity sev;
     if (!ParseSeverity(f->min_severity, &sev)) {
       return ctx.Error(item["min_severity"], key + ".min_severity",
                        "expected info, low, medium, high or critical");
     }
   }
-  if (item["signs"])
-    KONSEKI_RETURN_IF_ERROR(GetStringList(ctx, item["signs"], key + ".signs", &f->signs));
+  if (item["signs"]) RETURN_IF_ERROR(ctx.GetStringList(item["signs"], key + ".signs", &f->signs));
   return Status::Ok();
 }
 
 // The archive keys of issue #16 (sealing, compression, retention, low space).
 Status ParseArchiveKeep(const Ctx& ctx, const YAML::Node& v, ArchiveKeepConfig* k) {
-  if (v["seal"]) KONSEKI_RETURN_IF_ERROR(GetBool(ctx, v["seal"], "archive.seal", &k->seal));
+  if (v["seal"]) RETURN_IF_ERROR(ctx.GetBool(v["seal"], "archive.seal", &k->seal));
   if (v["seal_epoch_secs"]) {
     int secs = 0;
-    KONSEKI_RETURN_IF_ERROR(
-        GetInt(ctx, v["seal_epoch_secs"], "archive.seal_epoch_secs", 1, 86400, &secs));
+    RETURN_IF_ERROR(ctx.GetInt(v["seal_epoch_secs"], "archive.seal_epoch_secs", 1, 86400, &secs));
     if (86400 % secs != 0) {
       return ctx.Error(v["seal_epoch_secs"], "archive.seal_epoch_secs",
                        "must divide a day (86400), e.g. 60, 300, 900, 3600");
@@ -176,19 +66,19 @@ Status ParseArchiveKeep(const Ctx& ctx, const YAML::Node& v, ArchiveKeepConfig* 
     k->seal_epoch_secs = secs;
   }
   if (v["compress_after_days"]) {
-    KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v["compress_after_days"], "archive.compress_after_days", 0,
-                                   36500, &k->compress_after_days));
+    RETURN_IF_ERROR(ctx.GetInt(v["compress_after_days"], "archive.compress_after_days", 0, 36500,
+                               &k->compress_after_days));
   }
   if (v["retention_days"]) {
-    KONSEKI_RETURN_IF_ERROR(
-        GetInt(ctx, v["retention_days"], "archive.retention_days", 0, 36500, &k->retention_days));
+    RETURN_IF_ERROR(
+        ctx.GetInt(v["retention_days"], "archive.retention_days", 0, 36500, &k->retention_days));
   }
   if (k->retention_days > 0 && k->compress_after_days >= k->retention_days) {
     return ctx.Error(v, "archive.compress_after_days",
                      "must be below archive.retention_days (files would be deleted first)");
   }
   if (v["low_space"]) {
-    KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["low_space"], "archive.low_space", &k->low_space));
+    RETURN_IF_ERROR(ctx.GetString(v["low_space"], "archive.low_space", &k->low_space));
     if (!outputs::ParseLowSpace(k->low_space, nullptr, nullptr)) {
       return ctx.Error(v["low_space"], "archive.low_space",
                        "expected a percentage (\"5%\") or a size (\"10G\", \"500M\")");
@@ -197,139 +87,125 @@ Status ParseArchiveKeep(const Ctx& ctx, const YAML::Node& v, ArchiveKeepConfig* 
   return Status::Ok();
 }
 
-Status ParseAlerts(const Ctx& ctx, const YAML::Node& v, Config* c) {
-  KONSEKI_RETURN_IF_ERROR(
-      CheckKeys(ctx, v, "alerts", {"file", "stdout", "throttle", "syslog", "webhook", "exec"}));
-  if (v["file"]) KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["file"], "alerts.file", &c->alerts_file));
-  if (v["stdout"])
-    KONSEKI_RETURN_IF_ERROR(GetBool(ctx, v["stdout"], "alerts.stdout", &c->alerts_stdout));
-  if (const YAML::Node t = v["throttle"]) {
-    KONSEKI_RETURN_IF_ERROR(
-        CheckKeys(ctx, t, "alerts.throttle", {"window_secs", "max_per_rule_host", "max_per_rule"}));
-    ThrottleConfig& tc = c->alerts_throttle;
-    if (t["window_secs"]) {
-      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, t["window_secs"], "alerts.throttle.window_secs", 1,
-                                        86400, &tc.window_secs));
-    }
-    if (t["max_per_rule_host"]) {
-      KONSEKI_RETURN_IF_ERROR(GetInt(ctx, t["max_per_rule_host"],
-                                     "alerts.throttle.max_per_rule_host", 1, 1e6,
-                                     &tc.max_per_rule_host));
-    }
-    if (t["max_per_rule"]) {
-      KONSEKI_RETURN_IF_ERROR(
-          GetInt(ctx, t["max_per_rule"], "alerts.throttle.max_per_rule", 1, 1e6, &tc.max_per_rule));
+Status ParseSyslogSink(const Ctx& ctx, const YAML::Node& item, const std::string& key,
+                       SyslogSinkConfig* s) {
+  if (!item["host"]) return ctx.Error(item, key, "each syslog sink needs 'host'");
+  RETURN_IF_ERROR(ctx.GetString(item["host"], key + ".host", &s->host));
+  if (item["port"]) RETURN_IF_ERROR(ctx.GetInt(item["port"], key + ".port", 1, 65535, &s->port));
+  if (item["transport"]) {
+    RETURN_IF_ERROR(ctx.GetString(item["transport"], key + ".transport", &s->transport));
+    if (s->transport != "udp" && s->transport != "tcp") {
+      return ctx.Error(item["transport"], key + ".transport", "expected udp or tcp");
     }
   }
-  const std::set<std::string> common = {"name", "min_severity", "signs", "queue_capacity"};
-  auto with = [&](std::set<std::string> extra) {
-    extra.insert(common.begin(), common.end());
-    return extra;
-  };
-  if (const YAML::Node list = v["syslog"]) {
-    if (!list.IsSequence()) return ctx.Error(list, "alerts.syslog", "expected a list of sinks");
-    for (const auto& item : list) {
-      const std::string key = "alerts.syslog";
-      KONSEKI_RETURN_IF_ERROR(CheckKeys(
-          ctx, item, key, with({"host", "port", "transport", "octet_counting", "facility"})));
-      SyslogSinkConfig s;
-      if (!item["host"]) return ctx.Error(item, key, "each syslog sink needs 'host'");
-      KONSEKI_RETURN_IF_ERROR(GetString(ctx, item["host"], key + ".host", &s.host));
-      if (item["name"])
-        KONSEKI_RETURN_IF_ERROR(GetString(ctx, item["name"], key + ".name", &s.name));
-      if (item["port"])
-        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, item["port"], key + ".port", 1, 65535, &s.port));
-      if (item["transport"]) {
-        KONSEKI_RETURN_IF_ERROR(
-            GetString(ctx, item["transport"], key + ".transport", &s.transport));
-        if (s.transport != "udp" && s.transport != "tcp") {
-          return ctx.Error(item["transport"], key + ".transport", "expected udp or tcp");
-        }
-      }
-      if (item["octet_counting"]) {
-        KONSEKI_RETURN_IF_ERROR(
-            GetBool(ctx, item["octet_counting"], key + ".octet_counting", &s.octet_counting));
-      }
-      if (item["facility"]) {
-        KONSEKI_RETURN_IF_ERROR(
-            GetInt(ctx, item["facility"], key + ".facility", 0, 23, &s.facility));
-      }
-      if (item["queue_capacity"]) {
-        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, item["queue_capacity"], key + ".queue_capacity", 1, 1e7,
-                                       &s.queue_capacity));
-      }
-      KONSEKI_RETURN_IF_ERROR(ParseFilter(ctx, item, key, &s.filter));
-      c->alerts_syslog.push_back(std::move(s));
-    }
+  if (item["octet_counting"]) {
+    RETURN_IF_ERROR(
+        ctx.GetBool(item["octet_counting"], key + ".octet_counting", &s->octet_counting));
   }
-  if (const YAML::Node list = v["webhook"]) {
-    if (!list.IsSequence()) return ctx.Error(list, "alerts.webhook", "expected a list of sinks");
-    for (const auto& item : list) {
-      const std::string key = "alerts.webhook";
-      KONSEKI_RETURN_IF_ERROR(
-          CheckKeys(ctx, item, key, with({"url", "headers", "timeout_secs", "max_attempts"})));
-      WebhookSinkConfig w;
-      if (!item["url"]) return ctx.Error(item, key, "each webhook needs 'url'");
-      KONSEKI_RETURN_IF_ERROR(GetString(ctx, item["url"], key + ".url", &w.url));
-      if (w.url.rfind("http://", 0) != 0 && w.url.rfind("https://", 0) != 0) {
-        return ctx.Error(item["url"], key + ".url", "expected an http:// or https:// URL");
-      }
-      if (item["name"])
-        KONSEKI_RETURN_IF_ERROR(GetString(ctx, item["name"], key + ".name", &w.name));
-      if (const YAML::Node h = item["headers"]) {
-        if (!h.IsMap())
-          return ctx.Error(h, key + ".headers", "expected a mapping of header: value");
-        for (const auto& kv : h) {
-          std::string val;
-          KONSEKI_RETURN_IF_ERROR(GetString(ctx, kv.second, key + ".headers", &val));
-          w.headers.emplace_back(kv.first.as<std::string>(), val);
-        }
-      }
-      if (item["timeout_secs"]) {
-        KONSEKI_RETURN_IF_ERROR(
-            GetNumber(ctx, item["timeout_secs"], key + ".timeout_secs", 0.1, 600, &w.timeout_secs));
-      }
-      if (item["max_attempts"]) {
-        KONSEKI_RETURN_IF_ERROR(
-            GetInt(ctx, item["max_attempts"], key + ".max_attempts", 1, 100, &w.max_attempts));
-      }
-      if (item["queue_capacity"]) {
-        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, item["queue_capacity"], key + ".queue_capacity", 1, 1e7,
-                                       &w.queue_capacity));
-      }
-      KONSEKI_RETURN_IF_ERROR(ParseFilter(ctx, item, key, &w.filter));
-      c->alerts_webhook.push_back(std::move(w));
-    }
-  }
-  if (const YAML::Node list = v["exec"]) {
-    if (!list.IsSequence()) return ctx.Error(list, "alerts.exec", "expected a list of sinks");
-    for (const auto& item : list) {
-      const std::string key = "alerts.exec";
-      KONSEKI_RETURN_IF_ERROR(
-          CheckKeys(ctx, item, key, with({"argv", "timeout_secs", "max_children"})));
-      ExecSinkConfig e;
-      if (!item["argv"]) return ctx.Error(item, key, "each exec sink needs 'argv'");
-      KONSEKI_RETURN_IF_ERROR(GetStringList(ctx, item["argv"], key + ".argv", &e.argv));
-      if (e.argv.empty()) return ctx.Error(item["argv"], key + ".argv", "must name a program");
-      if (item["name"])
-        KONSEKI_RETURN_IF_ERROR(GetString(ctx, item["name"], key + ".name", &e.name));
-      if (item["timeout_secs"]) {
-        KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, item["timeout_secs"], key + ".timeout_secs", 0.1,
-                                          3600, &e.timeout_secs));
-      }
-      if (item["max_children"]) {
-        KONSEKI_RETURN_IF_ERROR(
-            GetInt(ctx, item["max_children"], key + ".max_children", 1, 256, &e.max_children));
-      }
-      if (item["queue_capacity"]) {
-        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, item["queue_capacity"], key + ".queue_capacity", 1, 1e7,
-                                       &e.queue_capacity));
-      }
-      KONSEKI_RETURN_IF_ERROR(ParseFilter(ctx, item, key, &e.filter));
-      c->alerts_exec.push_back(std::move(e));
-    }
+  if (item["facility"]) {
+    RETURN_IF_ERROR(ctx.GetInt(item["facility"], key + ".facility", 0, 23, &s->facility));
   }
   return Status::Ok();
+}
+
+Status ParseWebhookSink(const Ctx& ctx, const YAML::Node& item, const std::string& key,
+                        WebhookSinkConfig* w) {
+  if (!item["url"]) return ctx.Error(item, key, "each webhook needs 'url'");
+  RETURN_IF_ERROR(ctx.GetString(item["url"], key + ".url", &w->url));
+  if (w->url.rfind("http://", 0) != 0 && w->url.rfind("https://", 0) != 0) {
+    return ctx.Error(item["url"], key + ".url", "expected an http:// or https:// URL");
+  }
+  if (const YAML::Node h = item["headers"]) {
+    if (!h.IsMap()) return ctx.Error(h, key + ".headers", "expected a mapping of header: value");
+    for (const auto& kv : h) {
+      std::string val;
+      RETURN_IF_ERROR(ctx.GetString(kv.second, key + ".headers", &val));
+      w->headers.emplace_back(kv.first.as<std::string>(), val);
+    }
+  }
+  if (item["timeout_secs"]) {
+    RETURN_IF_ERROR(
+        ctx.GetNumber(item["timeout_secs"], key + ".timeout_secs", 0.1, 600, &w->timeout_secs));
+  }
+  if (item["max_attempts"]) {
+    RETURN_IF_ERROR(
+        ctx.GetInt(item["max_attempts"], key + ".max_attempts", 1, 100, &w->max_attempts));
+  }
+  return Status::Ok();
+}
+
+Status ParseExecSink(const Ctx& ctx, const YAML::Node& item, const std::string& key,
+                     ExecSinkConfig* e) {
+  if (!item["argv"]) return ctx.Error(item, key, "each exec sink needs 'argv'");
+  RETURN_IF_ERROR(ctx.GetStringList(item["argv"], key + ".argv", &e->argv));
+  if (e->argv.empty()) return ctx.Error(item["argv"], key + ".argv", "must name a program");
+  if (item["timeout_secs"]) {
+    RETURN_IF_ERROR(
+        ctx.GetNumber(item["timeout_secs"], key + ".timeout_secs", 0.1, 3600, &e->timeout_secs));
+  }
+  if (item["max_children"]) {
+    RETURN_IF_ERROR(
+        ctx.GetInt(item["max_children"], key + ".max_children", 1, 256, &e->max_children));
+  }
+  return Status::Ok();
+}
+
+// alerts.<kind>: a list of sinks, each with the keys every sink has (name,
+// filter, queue_capacity) and its own, read by parse_one.
+template <typename SinkConfig>
+Status ParseSinks(const Ctx& ctx, const YAML::Node& list, const std::string& key,
+                  std::vector<std::string_view> own_keys,
+                  Status (*parse_one)(const Ctx&, const YAML::Node&, const std::string&,
+                                      SinkConfig*),
+                  std::vector<SinkConfig>* out) {
+  if (!list) return Status::Ok();
+  if (!list.IsSequence()) return ctx.Error(list, key, "expected a list of sinks");
+  own_keys.insert(own_keys.end(), {"name", "min_severity", "signs", "queue_capacity"});
+  for (const auto& item : list) {
+    RETURN_IF_ERROR(ctx.CheckKeys(item, key, own_keys));
+    SinkConfig sink;
+    RETURN_IF_ERROR(parse_one(ctx, item, key, &sink));
+    if (item["name"]) RETURN_IF_ERROR(ctx.GetString(item["name"], key + ".name", &sink.name));
+    if (item["queue_capacity"]) {
+      RETURN_IF_ERROR(ctx.GetInt(item["queue_capacity"], key + ".queue_capacity", 1, 1e7,
+                                 &sink.queue_capacity));
+    }
+    RETURN_IF_ERROR(ParseFilter(ctx, item, key, &sink.filter));
+    out->push_back(std::move(sink));
+  }
+  return Status::Ok();
+}
+
+Status ParseAlerts(const Ctx& ctx, const YAML::Node& v, Config* c) {
+  RETURN_IF_ERROR(
+      ctx.CheckKeys(v, "alerts", {"file", "stdout", "throttle", "syslog", "webhook", "exec"}));
+  if (v["file"]) RETURN_IF_ERROR(ctx.GetString(v["file"], "alerts.file", &c->alerts_file));
+  if (v["stdout"]) RETURN_IF_ERROR(ctx.GetBool(v["stdout"], "alerts.stdout", &c->alerts_stdout));
+  if (const YAML::Node t = v["throttle"]) {
+    RETURN_IF_ERROR(
+        ctx.CheckKeys(t, "alerts.throttle", {"window_secs", "max_per_rule_host", "max_per_rule"}));
+    ThrottleConfig& tc = c->alerts_throttle;
+    if (t["window_secs"]) {
+      RETURN_IF_ERROR(ctx.GetNumber(t["window_secs"], "alerts.throttle.window_secs", 1, 86400,
+                                    &tc.window_secs));
+    }
+    if (t["max_per_rule_host"]) {
+      RETURN_IF_ERROR(ctx.GetInt(t["max_per_rule_host"], "alerts.throttle.max_per_rule_host", 1,
+                                 1e6, &tc.max_per_rule_host));
+    }
+    if (t["max_per_rule"]) {
+      RETURN_IF_ERROR(
+          ctx.GetInt(t["max_per_rule"], "alerts.throttle.max_per_rule", 1, 1e6, &tc.max_per_rule));
+    }
+  }
+  RETURN_IF_ERROR(ParseSinks(ctx, v["syslog"], "alerts.syslog",
+                             {"host", "port", "transport", "octet_counting", "facility"},
+                             ParseSyslogSink, &c->alerts_syslog));
+  RETURN_IF_ERROR(ParseSinks(ctx, v["webhook"], "alerts.webhook",
+                             {"url", "headers", "timeout_secs", "max_attempts"}, ParseWebhookSink,
+                             &c->alerts_webhook));
+  return ParseSinks(ctx, v["exec"], "alerts.exec", {"argv", "timeout_secs", "max_children"},
+                    ParseExecSink, &c->alerts_exec);
 }
 
 Status ParseHeartbeatOverrides(const Ctx& ctx, const YAML::Node& v, const std::string& key,
@@ -339,8 +215,7 @@ Status ParseHeartbeatOverrides(const Ctx& ctx, const YAML::Node& v, const std::s
     return ctx.Error(v, key, "expected a list of {host | host_pattern, silence_after_secs}");
   }
   for (const auto& item : v) {
-    KONSEKI_RETURN_IF_ERROR(
-        CheckKeys(ctx, item, key, {"host", "host_pattern", "silence_after_secs"}));
+    RETURN_IF_ERROR(ctx.CheckKeys(item, key, {"host", "host_pattern", "silence_after_secs"}));
     matchers::HeartbeatOverride o;
     if (!item["host"] == !item["host_pattern"]) {
       return ctx.Error(item, key, "each override needs 'host' or 'host_pattern' (one of them)");
@@ -349,15 +224,14 @@ Status ParseHeartbeatOverrides(const Ctx& ctx, const YAML::Node& v, const std::s
       return ctx.Error(item, key, "each override needs 'silence_after_secs'");
     }
     if (item["host"]) {
-      KONSEKI_RETURN_IF_ERROR(GetString(ctx, item["host"], key + ".host", &o.host));
+      RETURN_IF_ERROR(ctx.GetString(item["host"], key + ".host", &o.host));
       // A glob given as host: (as older configs do) is a pattern.
       if (o.host.find_first_of("*?[") != std::string::npos) std::swap(o.host, o.host_pattern);
     } else {
-      KONSEKI_RETURN_IF_ERROR(
-          GetString(ctx, item["host_pattern"], key + ".host_pattern", &o.host_pattern));
+      RETURN_IF_ERROR(ctx.GetString(item["host_pattern"], key + ".host_pattern", &o.host_pattern));
     }
-    KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, item["silence_after_secs"], key + ".silence_after_secs",
-                                      0, kYear, &o.silence_after_secs));
+    RETURN_IF_ERROR(ctx.GetNumber(item["silence_after_secs"], key + ".silence_after_secs", 0, kYear,
+                                  &o.silence_after_secs));
     out->overrides.push_back(std::move(o));
   }
   return Status::Ok();
@@ -392,36 +266,35 @@ Status ParseHeartbeat(const Ctx& ctx, const YAML::Node& hb, HeartbeatConfig* out
       {"stop_link_secs", &Options::stop_link_secs, 0, kYear},
       {"metrics_interval_secs", &Options::metrics_interval_secs, 0.1, 3600},
   };
-  std::set<std::string> allowed = {"enabled",   "new_host_alerts",        "max_hosts",
-                                   "state_dir", "max_last_message_bytes", "expected_hosts",
-                                   "overrides", "max_senders_per_host"};
-  for (const Seconds& n : kNumbers) allowed.insert(n.key);
-  KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, hb, "heartbeat", allowed));
+  std::vector<std::string_view> allowed = {"enabled",   "new_host_alerts",        "max_hosts",
+                                           "state_dir", "max_last_message_bytes", "expected_hosts",
+                                           "overrides", "max_senders_per_host"};
+  for (const Seconds& n : kNumbers) allowed.push_back(n.key);
+  RETURN_IF_ERROR(ctx.CheckKeys(hb, "heartbeat", allowed));
   Options& o = out->options;
   for (const auto& kv : hb) {
     const std::string k = kv.first.as<std::string>();
     const std::string key = "heartbeat." + k;
     const YAML::Node& v = kv.second;
     if (k == "enabled") {
-      KONSEKI_RETURN_IF_ERROR(GetBool(ctx, v, key, &out->enabled));
+      RETURN_IF_ERROR(ctx.GetBool(v, key, &out->enabled));
     } else if (k == "new_host_alerts") {
-      KONSEKI_RETURN_IF_ERROR(GetBool(ctx, v, key, &o.new_host_alerts));
+      RETURN_IF_ERROR(ctx.GetBool(v, key, &o.new_host_alerts));
     } else if (k == "max_hosts") {
-      KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v, key, 1, 1e8, &o.max_hosts));
+      RETURN_IF_ERROR(ctx.GetInt(v, key, 1, 1e8, &o.max_hosts));
     } else if (k == "max_senders_per_host") {
-      KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v, key, 1, 1024, &o.max_senders_per_host));
+      RETURN_IF_ERROR(ctx.GetInt(v, key, 1, 1024, &o.max_senders_per_host));
     } else if (k == "max_last_message_bytes") {
-      KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v, key, 0, 1 << 20, &o.max_last_message_bytes));
+      RETURN_IF_ERROR(ctx.GetInt(v, key, 0, 1 << 20, &o.max_last_message_bytes));
     } else if (k == "state_dir") {
-      KONSEKI_RETURN_IF_ERROR(GetString(ctx, v, key, &o.state_dir));
+      RETURN_IF_ERROR(ctx.GetString(v, key, &o.state_dir));
     } else if (k == "expected_hosts") {
-      KONSEKI_RETURN_IF_ERROR(GetStringList(ctx, v, key, &o.expected_hosts));
+      RETURN_IF_ERROR(ctx.GetStringList(v, key, &o.expected_hosts));
     } else if (k == "overrides") {
-      KONSEKI_RETURN_IF_ERROR(ParseHeartbeatOverrides(ctx, v, key, &o));
+      RETURN_IF_ERROR(ParseHeartbeatOverrides(ctx, v, key, &o));
     } else {
       for (const Seconds& n : kNumbers) {
-        if (k == n.key)
-          KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, v, key, n.min, n.max, &(o.*n.field)));
+        if (k == n.key) RETURN_IF_ERROR(ctx.GetNumber(v, key, n.min, n.max, &(o.*n.field)));
       }
     }
   }
@@ -433,13 +306,12 @@ Status ParseHeartbeat(const Ctx& ctx, const YAML::Node& hb, HeartbeatConfig* out
 
 // rules.ignore: {sources: [CIDR...], users: [name...]}.
 Status ParseRuleIgnore(const Ctx& ctx, const YAML::Node& v, matchers::RuleOverrides* o) {
-  KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "rules.ignore", {"sources", "users"}));
+  RETURN_IF_ERROR(ctx.CheckKeys(v, "rules.ignore", {"sources", "users"}));
   if (v["sources"]) {
-    KONSEKI_RETURN_IF_ERROR(
-        GetStringList(ctx, v["sources"], "rules.ignore.sources", &o->ignore_sources));
+    RETURN_IF_ERROR(ctx.GetStringList(v["sources"], "rules.ignore.sources", &o->ignore_sources));
   }
   if (v["users"]) {
-    KONSEKI_RETURN_IF_ERROR(GetStringList(ctx, v["users"], "rules.ignore.users", &o->ignore_users));
+    RETURN_IF_ERROR(ctx.GetStringList(v["users"], "rules.ignore.users", &o->ignore_users));
   }
   auto ignore = matchers::AlertIgnore::Create(o->ignore_sources, o->ignore_users);
   if (!ignore.ok()) return ctx.Error(v, "rules.ignore", ignore.status().message());
@@ -450,12 +322,11 @@ Status ParseRuleIgnore(const Ctx& ctx, const YAML::Node& v, matchers::RuleOverri
 // Rule ids are checked against the loaded packs later (LoadRules), with the
 // line of each entry recorded here.
 Status ParseRules(const Ctx& ctx, const YAML::Node& v, Config* c) {
-  KONSEKI_RETURN_IF_ERROR(
-      CheckKeys(ctx, v, "rules", {"dir", "local_dir", "disable", "severity", "ignore"}));
+  RETURN_IF_ERROR(ctx.CheckKeys(v, "rules", {"dir", "local_dir", "disable", "severity", "ignore"}));
   matchers::RuleOverrides& o = c->rule_overrides;
-  if (v["dir"]) KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["dir"], "rules.dir", &c->rules_dir));
+  if (v["dir"]) RETURN_IF_ERROR(ctx.GetString(v["dir"], "rules.dir", &c->rules_dir));
   if (v["local_dir"]) {
-    KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["local_dir"], "rules.local_dir", &o.local_dir));
+    RETURN_IF_ERROR(ctx.GetString(v["local_dir"], "rules.local_dir", &o.local_dir));
     if (o.local_dir.empty())
       return ctx.Error(v["local_dir"], "rules.local_dir", "must not be empty");
     o.local_dir_where = ctx.Where(v["local_dir"], "rules.local_dir");
@@ -465,7 +336,7 @@ Status ParseRules(const Ctx& ctx, const YAML::Node& v, Config* c) {
     if (!list.IsSequence()) return ctx.Error(list, "rules.disable", "expected a list of rule ids");
     for (const auto& item : list) {
       matchers::RuleIdRef ref;
-      KONSEKI_RETURN_IF_ERROR(GetString(ctx, item, "rules.disable", &ref.id));
+      RETURN_IF_ERROR(ctx.GetString(item, "rules.disable", &ref.id));
       if (!seen.insert(ref.id).second) {
         return ctx.Error(item, "rules.disable", "rule " + ref.id + " is listed twice");
       }
@@ -479,9 +350,9 @@ Status ParseRules(const Ctx& ctx, const YAML::Node& v, Config* c) {
     }
     for (const auto& kv : map) {
       matchers::SeverityOverride so;
-      KONSEKI_RETURN_IF_ERROR(GetString(ctx, kv.first, "rules.severity", &so.id));
+      RETURN_IF_ERROR(ctx.GetString(kv.first, "rules.severity", &so.id));
       std::string level;
-      KONSEKI_RETURN_IF_ERROR(GetString(ctx, kv.second, "rules.severity." + so.id, &level));
+      RETURN_IF_ERROR(ctx.GetString(kv.second, "rules.severity." + so.id, &level));
       if (!ParseSeverity(level, &so.severity)) {
         return ctx.Error(kv.second, "rules.severity." + so.id,
                          "expected info, low, medium, high or critical, got '" + level + "'");
@@ -495,7 +366,7 @@ Status ParseRules(const Ctx& ctx, const YAML::Node& v, Config* c) {
       o.severity.push_back(std::move(so));
     }
   }
-  if (v["ignore"]) KONSEKI_RETURN_IF_ERROR(ParseRuleIgnore(ctx, v["ignore"], &o));
+  if (v["ignore"]) RETURN_IF_ERROR(ParseRuleIgnore(ctx, v["ignore"], &o));
   return Status::Ok();
 }
 
@@ -527,40 +398,40 @@ Status ParseCorrelationOverrides(const Ctx& ctx, const YAML::Node& v,
   for (const auto& kv : v) {
     const std::string id = kv.first.as<std::string>();
     const std::string k = key + "." + id;
-    KONSEKI_RETURN_IF_ERROR(
-        CheckKeys(ctx, kv.second, k,
-                  {"window_secs", "count", "quiet_secs", "min_observed_secs", "learning_secs"}));
+    RETURN_IF_ERROR(ctx.CheckKeys(
+        kv.second, k,
+        {"window_secs", "count", "quiet_secs", "min_observed_secs", "learning_secs"}));
     matchers::CorrelationOverride& ov = o->overrides[id];
     const YAML::Node& n = kv.second;
     if (n["window_secs"]) {
-      KONSEKI_RETURN_IF_ERROR(
-          GetNumber(ctx, n["window_secs"], k + ".window_secs", 0.001, kYear, &ov.window_secs));
+      RETURN_IF_ERROR(
+          ctx.GetNumber(n["window_secs"], k + ".window_secs", 0.001, kYear, &ov.window_secs));
     }
     if (n["count"]) {
-      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, n["count"], k + ".count", 1, 10000, &ov.count));
+      RETURN_IF_ERROR(ctx.GetNumber(n["count"], k + ".count", 1, 10000, &ov.count));
     }
     if (n["quiet_secs"]) {
-      KONSEKI_RETURN_IF_ERROR(
-          GetNumber(ctx, n["quiet_secs"], k + ".quiet_secs", 0.001, kYear, &ov.quiet_secs));
+      RETURN_IF_ERROR(
+          ctx.GetNumber(n["quiet_secs"], k + ".quiet_secs", 0.001, kYear, &ov.quiet_secs));
     }
     if (n["min_observed_secs"]) {
-      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, n["min_observed_secs"], k + ".min_observed_secs", 0,
-                                        kYear, &ov.min_observed_secs));
+      RETURN_IF_ERROR(ctx.GetNumber(n["min_observed_secs"], k + ".min_observed_secs", 0, kYear,
+                                    &ov.min_observed_secs));
     }
     if (n["learning_secs"]) {
-      KONSEKI_RETURN_IF_ERROR(
-          GetNumber(ctx, n["learning_secs"], k + ".learning_secs", 0, kYear, &ov.learning_secs));
+      RETURN_IF_ERROR(
+          ctx.GetNumber(n["learning_secs"], k + ".learning_secs", 0, kYear, &ov.learning_secs));
     }
   }
   return Status::Ok();
 }
 
 Status ParseCorrelation(const Ctx& ctx, const YAML::Node& v, CorrelationConfig* out) {
-  KONSEKI_RETURN_IF_ERROR(
-      CheckKeys(ctx, v, "correlation",
-                {"enabled", "learning_days", "session_min_observed_secs", "system_accounts",
-                 "host_addresses", "max_keys", "max_keys_per_rule", "save_interval_secs",
-                 "state_dir", "fleet_queue_max", "overrides"}));
+  RETURN_IF_ERROR(
+      ctx.CheckKeys(v, "correlation",
+                    {"enabled", "learning_days", "session_min_observed_secs", "system_accounts",
+                     "host_addresses", "max_keys", "max_keys_per_rule", "save_interval_secs",
+                     "state_dir", "fleet_queue_max", "overrides"}));
   matchers::CorrelatorOptions& o = out->options;
   constexpr double kYear = 366 * 86400.0;
   for (const auto& kv : v) {
@@ -568,20 +439,20 @@ Status ParseCorrelation(const Ctx& ctx, const YAML::Node& v, CorrelationConfig* 
     const std::string key = "correlation." + k;
     const YAML::Node& n = kv.second;
     if (k == "enabled") {
-      KONSEKI_RETURN_IF_ERROR(GetBool(ctx, n, key, &out->enabled));
+      RETURN_IF_ERROR(ctx.GetBool(n, key, &out->enabled));
     } else if (k == "learning_days") {
       double days = 0;
-      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, n, key, 0, 366, &days));
+      RETURN_IF_ERROR(ctx.GetNumber(n, key, 0, 366, &days));
       o.learning_secs = days * 86400;
     } else if (k == "session_min_observed_secs") {
-      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, n, key, 0, kYear, &o.session_min_observed_secs));
+      RETURN_IF_ERROR(ctx.GetNumber(n, key, 0, kYear, &o.session_min_observed_secs));
     } else if (k == "system_accounts") {
-      KONSEKI_RETURN_IF_ERROR(GetStringList(ctx, n, key, &o.system_accounts));
+      RETURN_IF_ERROR(ctx.GetStringList(n, key, &o.system_accounts));
     } else if (k == "host_addresses") {
       if (!n.IsMap()) return ctx.Error(n, key, "expected a mapping of host: [addresses]");
       for (const auto& h : n) {
         std::vector<std::string>& list = o.host_addresses[h.first.as<std::string>()];
-        KONSEKI_RETURN_IF_ERROR(GetStringList(ctx, h.second, key, &list));
+        RETURN_IF_ERROR(ctx.GetStringList(h.second, key, &list));
         for (const std::string& a : list) {
           if (!receiver::SenderAddress::Parse(a)) {
             return ctx.Error(h.second, key, "'" + a + "' is not an IPv4 or IPv6 address");
@@ -589,17 +460,17 @@ Status ParseCorrelation(const Ctx& ctx, const YAML::Node& v, CorrelationConfig* 
         }
       }
     } else if (k == "max_keys") {
-      KONSEKI_RETURN_IF_ERROR(GetInt(ctx, n, key, 1, 1e9, &o.max_keys));
+      RETURN_IF_ERROR(ctx.GetInt(n, key, 1, 1e9, &o.max_keys));
     } else if (k == "max_keys_per_rule") {
-      KONSEKI_RETURN_IF_ERROR(GetInt(ctx, n, key, 1, 1e9, &o.max_keys_per_rule));
+      RETURN_IF_ERROR(ctx.GetInt(n, key, 1, 1e9, &o.max_keys_per_rule));
     } else if (k == "save_interval_secs") {
-      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, n, key, 0, kYear, &o.save_interval_secs));
+      RETURN_IF_ERROR(ctx.GetNumber(n, key, 0, kYear, &o.save_interval_secs));
     } else if (k == "state_dir") {
-      KONSEKI_RETURN_IF_ERROR(GetString(ctx, n, key, &out->state_dir));
+      RETURN_IF_ERROR(ctx.GetString(n, key, &out->state_dir));
     } else if (k == "fleet_queue_max") {
-      KONSEKI_RETURN_IF_ERROR(GetInt(ctx, n, key, 1, 1e8, &out->fleet_queue_max));
+      RETURN_IF_ERROR(ctx.GetInt(n, key, 1, 1e8, &out->fleet_queue_max));
     } else if (k == "overrides") {
-      KONSEKI_RETURN_IF_ERROR(ParseCorrelationOverrides(ctx, n, &o));
+      RETURN_IF_ERROR(ParseCorrelationOverrides(ctx, n, &o));
     }
   }
   return Status::Ok();
@@ -609,7 +480,7 @@ Status ParseCorrelation(const Ctx& ctx, const YAML::Node& v, CorrelationConfig* 
 // (no spaces), an address, or a CIDR with its host bits clear.
 Status GetNetworkList(const Ctx& ctx, const YAML::Node& n, const std::string& key,
                       std::vector<std::string>* out) {
-  KONSEKI_RETURN_IF_ERROR(GetStringList(ctx, n, key, out));
+  RETURN_IF_ERROR(ctx.GetStringList(n, key, out));
   for (const std::string& v : *out) {
     if (v.empty() || v.find_first_of(" \t") != std::string::npos) {
       return ctx.Error(n, key, "'" + v + "' is not a host name, glob, address or CIDR");
@@ -624,8 +495,8 @@ Status GetNetworkList(const Ctx& ctx, const YAML::Node& n, const std::string& ke
 
 Status ParseBeacon(const Ctx& ctx, const YAML::Node& v, matchers::CorrelatorOptions* o) {
   const std::string key = "network.beacon";
-  KONSEKI_RETURN_IF_ERROR(CheckKeys(
-      ctx, v, key,
+  RETURN_IF_ERROR(ctx.CheckKeys(
+      v, key,
       {"allow", "score", "min_connections", "window_secs", "max_pairs", "burst_secs", "weights"}));
   constexpr double kYear = 366 * 86400.0;
   for (const auto& kv : v) {
@@ -633,28 +504,25 @@ Status ParseBeacon(const Ctx& ctx, const YAML::Node& v, matchers::CorrelatorOpti
     const std::string name = key + "." + k;
     const YAML::Node& n = kv.second;
     if (k == "allow") {
-      KONSEKI_RETURN_IF_ERROR(GetNetworkList(ctx, n, name, &o->set_values["beacon_allow"]));
+      RETURN_IF_ERROR(GetNetworkList(ctx, n, name, &o->set_values["beacon_allow"]));
     } else if (k == "score") {
-      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, n, name, 0, 1, &o->beacon_score));
+      RETURN_IF_ERROR(ctx.GetNumber(n, name, 0, 1, &o->beacon_score));
     } else if (k == "min_connections") {
-      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, n, name, 4, 10000, &o->beacon_min_connections));
+      RETURN_IF_ERROR(ctx.GetNumber(n, name, 4, 10000, &o->beacon_min_connections));
     } else if (k == "window_secs") {
-      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, n, name, 1, kYear, &o->beacon_window_secs));
+      RETURN_IF_ERROR(ctx.GetNumber(n, name, 1, kYear, &o->beacon_window_secs));
     } else if (k == "max_pairs") {
-      KONSEKI_RETURN_IF_ERROR(GetInt(ctx, n, name, 1, 1e8, &o->beacon_max_pairs));
+      RETURN_IF_ERROR(ctx.GetInt(n, name, 1, 1e8, &o->beacon_max_pairs));
     } else if (k == "burst_secs") {
-      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, n, name, 0, 3600, &o->beacon_burst_secs));
+      RETURN_IF_ERROR(ctx.GetNumber(n, name, 0, 3600, &o->beacon_burst_secs));
     } else if (k == "weights") {
-      KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, n, name, {"interval", "count", "size"}));
+      RETURN_IF_ERROR(ctx.CheckKeys(n, name, {"interval", "count", "size"}));
       matchers::BeaconWeights& w = o->beacon_weights;
       if (n["interval"]) {
-        KONSEKI_RETURN_IF_ERROR(
-            GetNumber(ctx, n["interval"], name + ".interval", 0, 1, &w.interval));
+        RETURN_IF_ERROR(ctx.GetNumber(n["interval"], name + ".interval", 0, 1, &w.interval));
       }
-      if (n["count"])
-        KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, n["count"], name + ".count", 0, 1, &w.count));
-      if (n["size"])
-        KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, n["size"], name + ".size", 0, 1, &w.size));
+      if (n["count"]) RETURN_IF_ERROR(ctx.GetNumber(n["count"], name + ".count", 0, 1, &w.count));
+      if (n["size"]) RETURN_IF_ERROR(ctx.GetNumber(n["size"], name + ".size", 0, 1, &w.size));
       if (w.interval + w.count <= 0) {
         return ctx.Error(n, name, "interval and count weights cannot both be 0");
       }
@@ -671,21 +539,20 @@ Status ParseBeacon(const Ctx& ctx, const YAML::Node& v, matchers::CorrelatorOpti
 //     beacon: {allow: [...], score: 0.8, min_connections: 20, window_secs: 86400,
 //              max_pairs: 100000, burst_secs: 2, weights: {interval: 0.5, count: 0.25, size: 0.25}}
 Status ParseNetwork(const Ctx& ctx, const YAML::Node& v, matchers::CorrelatorOptions* o) {
-  KONSEKI_RETURN_IF_ERROR(
-      CheckKeys(ctx, v, "network", {"internal", "no_outbound", "drop_severity", "beacon"}));
+  RETURN_IF_ERROR(
+      ctx.CheckKeys(v, "network", {"internal", "no_outbound", "drop_severity", "beacon"}));
   for (const auto& kv : v) {
     const std::string k = kv.first.as<std::string>();
     const std::string key = "network." + k;
     const YAML::Node& n = kv.second;
     if (k == "internal" || k == "no_outbound") {
-      KONSEKI_RETURN_IF_ERROR(GetNetworkList(ctx, n, key, &o->set_values[k]));
+      RETURN_IF_ERROR(GetNetworkList(ctx, n, key, &o->set_values[k]));
     } else if (k == "drop_severity") {
-      KONSEKI_RETURN_IF_ERROR(
-          CheckKeys(ctx, n, key, {"inbound", "outbound", "internal", "transit"}));
+      RETURN_IF_ERROR(ctx.CheckKeys(n, key, {"inbound", "outbound", "internal", "transit"}));
       for (const auto& d : n) {
         const std::string dir = d.first.as<std::string>();
         std::string sev;
-        KONSEKI_RETURN_IF_ERROR(GetString(ctx, d.second, key + "." + dir, &sev));
+        RETURN_IF_ERROR(ctx.GetString(d.second, key + "." + dir, &sev));
         Severity parsed;
         if (sev != "none" && !ParseSeverity(sev, &parsed)) {
           return ctx.Error(
@@ -695,196 +562,227 @@ Status ParseNetwork(const Ctx& ctx, const YAML::Node& v, matchers::CorrelatorOpt
         o->drop_severity[dir] = sev;
       }
     } else if (k == "beacon") {
-      KONSEKI_RETURN_IF_ERROR(ParseBeacon(ctx, n, o));
+      RETURN_IF_ERROR(ParseBeacon(ctx, n, o));
     }
   }
   return Status::Ok();
 }
 
+Status ParseListen(const Ctx& ctx, const YAML::Node& v, Config* c) {
+  if (!v.IsSequence()) return ctx.Error(v, "listen", "expected a list of listeners");
+  c->listen.clear();
+  c->listen_lines.clear();
+  for (const auto& item : v) {
+    ListenConfig lc;
+    if (item.IsMap()) {
+      RETURN_IF_ERROR(ctx.CheckKeys(item, "listen", {"uri", "allow", "rate_limit"}));
+      if (!item["uri"]) return ctx.Error(item, "listen", "each listener map needs 'uri'");
+      RETURN_IF_ERROR(ctx.GetString(item["uri"], "listen.uri", &lc.uri));
+      if (item["allow"]) {
+        RETURN_IF_ERROR(ctx.GetStringList(item["allow"], "listen.allow", &lc.allow));
+        auto allow = receiver::SenderAllowlist::Parse(lc.allow);
+        if (!allow.ok()) return ctx.Error(item["allow"], "listen.allow", allow.status().message());
+      }
+      if (const YAML::Node rl = item["rate_limit"]) {
+        RETURN_IF_ERROR(ctx.CheckKeys(rl, "listen.rate_limit", {"messages_per_sec", "burst"}));
+        if (rl["messages_per_sec"]) {
+          RETURN_IF_ERROR(ctx.GetNumber(rl["messages_per_sec"],
+                                        "listen.rate_limit.messages_per_sec", 0.001, 1e9,
+                                        &lc.rate_limit_messages_per_sec));
+        }
+        if (rl["burst"]) {
+          RETURN_IF_ERROR(
+              ctx.GetNumber(rl["burst"], "listen.rate_limit.burst", 1, 1e9, &lc.rate_limit_burst));
+        }
+      }
+    } else {
+      RETURN_IF_ERROR(ctx.GetString(item, "listen", &lc.uri));
+    }
+    auto addr = receiver::ListenAddress::Parse(lc.uri);
+    if (!addr.ok()) return ctx.Error(item, "listen", addr.status().message());
+    RETURN_IF_ERROR(CheckListenerNotRepeated(ctx, item, *addr, *c));
+    c->listen.push_back(std::move(lc));
+    c->listen_lines.push_back(item.Mark().line + 1);
+  }
+  return Status::Ok();
+}
+
+Status ParseArchive(const Ctx& ctx, const YAML::Node& v, Config* c) {
+  RETURN_IF_ERROR(ctx.CheckKeys(
+      v, "archive",
+      {"dir", "sync", "sync_interval_secs", "seal", "seal_epoch_secs", "compress_after_days",
+       "retention_days", "low_space", "max_hosts", "buffer_budget_bytes"}));
+  RETURN_IF_ERROR(ParseArchiveKeep(ctx, v, &c->archive_keep));
+  if (v["max_hosts"]) {
+    RETURN_IF_ERROR(
+        ctx.GetInt(v["max_hosts"], "archive.max_hosts", 0, 1e9, &c->archive_budget.max_hosts));
+  }
+  if (v["buffer_budget_bytes"]) {
+    RETURN_IF_ERROR(ctx.GetInt(v["buffer_budget_bytes"], "archive.buffer_budget_bytes", 1 << 20,
+                               1ull << 40, &c->archive_budget.buffer_bytes));
+  }
+  if (v["dir"]) RETURN_IF_ERROR(ctx.GetString(v["dir"], "archive.dir", &c->archive_dir));
+  if (v["sync"]) {
+    RETURN_IF_ERROR(ctx.GetString(v["sync"], "archive.sync", &c->archive_sync));
+    if (c->archive_sync != "none" && c->archive_sync != "interval" && c->archive_sync != "batch") {
+      return ctx.Error(v["sync"], "archive.sync",
+                       "expected one of none, interval, batch; got '" + c->archive_sync + "'");
+    }
+  }
+  if (v["sync_interval_secs"]) {
+    RETURN_IF_ERROR(ctx.GetNumber(v["sync_interval_secs"], "archive.sync_interval_secs", 0.001,
+                                  3600, &c->archive_sync_interval_secs));
+  }
+  if (c->archive_dir.empty()) return ctx.Error(v, "archive.dir", "must not be empty");
+  return Status::Ok();
+}
+
+Status ParseUdp(const Ctx& ctx, const YAML::Node& v, Config* c) {
+  RETURN_IF_ERROR(ctx.CheckKeys(v, "udp", {"receive_buffer_bytes"}));
+  if (v["receive_buffer_bytes"]) {
+    RETURN_IF_ERROR(ctx.GetInt(v["receive_buffer_bytes"], "udp.receive_buffer_bytes", 4096, 1 << 30,
+                               &c->udp_receive_buffer_bytes));
+  }
+  return Status::Ok();
+}
+
+Status ParseTcp(const Ctx& ctx, const YAML::Node& v, Config* c) {
+  RETURN_IF_ERROR(ctx.CheckKeys(
+      v, "tcp", {"max_connections", "max_connections_per_source", "first_frame_timeout_secs"}));
+  if (v["max_connections"]) {
+    RETURN_IF_ERROR(ctx.GetInt(v["max_connections"], "tcp.max_connections", 1, 1'000'000,
+                               &c->tcp_max_connections));
+  }
+  if (v["max_connections_per_source"]) {
+    size_t n = 0;
+    RETURN_IF_ERROR(ctx.GetInt(v["max_connections_per_source"], "tcp.max_connections_per_source", 1,
+                               1'000'000, &n));
+    c->tcp_max_connections_per_source = n;
+  }
+  if (v["first_frame_timeout_secs"]) {
+    int secs = 0;
+    RETURN_IF_ERROR(
+        ctx.GetInt(v["first_frame_timeout_secs"], "tcp.first_frame_timeout_secs", 0, 86400, &secs));
+    c->tcp_first_frame_timeout_secs = secs;
+  }
+  return Status::Ok();
+}
+
+Status ParseQueue(const Ctx& ctx, const YAML::Node& v, Config* c) {
+  RETURN_IF_ERROR(ctx.CheckKeys(v, "queue", {"max_bytes_per_worker"}));
+  if (v["max_bytes_per_worker"]) {
+    RETURN_IF_ERROR(ctx.GetInt(v["max_bytes_per_worker"], "queue.max_bytes_per_worker", 1 << 16,
+                               1ull << 34, &c->queue_max_bytes_per_worker));
+  }
+  return Status::Ok();
+}
+
+Status ParseMetrics(const Ctx& ctx, const YAML::Node& v, Config* c) {
+  RETURN_IF_ERROR(ctx.CheckKeys(v, "metrics", {"listen", "max_host_series"}));
+  if (v["listen"]) {
+    RETURN_IF_ERROR(ctx.GetString(v["listen"], "metrics.listen", &c->metrics_listen));
+    std::string host;
+    uint16_t port = 0;
+    if (!c->metrics_listen.empty()) {
+      if (Status st = outputs::ParseListenAddress(c->metrics_listen, &host, &port); !st.ok()) {
+        return ctx.Error(v["listen"], "metrics.listen", st.message());
+      }
+    }
+  }
+  if (v["max_host_series"]) {
+    RETURN_IF_ERROR(ctx.GetInt(v["max_host_series"], "metrics.max_host_series", 0, 1'000'000,
+                               &c->metrics_max_host_series));
+  }
+  return Status::Ok();
+}
+
+Status ParseParserKeys(const Ctx& ctx, const YAML::Node& v, Config* c) {
+  RETURN_IF_ERROR(ctx.CheckKeys(v, "parser", {"timezone"}));
+  if (v["timezone"]) {
+    RETURN_IF_ERROR(ctx.GetString(v["timezone"], "parser.timezone", &c->parser_timezone));
+    if (auto off = ResolveUtcOffsetSecs(c->parser_timezone, 0); !off.ok()) {
+      return ctx.Error(v["timezone"], "parser.timezone", off.status().message());
+    }
+  }
+  return Status::Ok();
+}
+
+Status ParseTls(const Ctx& ctx, const YAML::Node& v, Config* c) {
+  RETURN_IF_ERROR(ctx.CheckKeys(
+      v, "tls",
+      {"cert_file", "key_file", "ca_file", "mutual", "permitted_peers", "handshake_timeout_secs"}));
+  TlsConfig& t = c->tls;
+  if (v["cert_file"]) RETURN_IF_ERROR(ctx.GetString(v["cert_file"], "tls.cert_file", &t.cert_file));
+  if (v["key_file"]) RETURN_IF_ERROR(ctx.GetString(v["key_file"], "tls.key_file", &t.key_file));
+  if (v["ca_file"]) RETURN_IF_ERROR(ctx.GetString(v["ca_file"], "tls.ca_file", &t.ca_file));
+  if (v["mutual"]) RETURN_IF_ERROR(ctx.GetBool(v["mutual"], "tls.mutual", &t.mutual));
+  if (v["permitted_peers"]) {
+    RETURN_IF_ERROR(
+        ctx.GetStringList(v["permitted_peers"], "tls.permitted_peers", &t.permitted_peers));
+  }
+  if (v["handshake_timeout_secs"]) {
+    RETURN_IF_ERROR(ctx.GetNumber(v["handshake_timeout_secs"], "tls.handshake_timeout_secs", 0.1,
+                                  600, &t.handshake_timeout_secs));
+  }
+  return Status::Ok();
+}
+
+// The top-level keys, each with the function that reads its value.
+struct RootKey {
+  std::string_view key;
+  Status (*parse)(const Ctx& ctx, const YAML::Node& v, Config* c);
+};
+
+const RootKey kRootKeys[] = {
+    {"listen", ParseListen},
+    {"user", [](const Ctx& ctx, const YAML::Node& v,
+                Config* c) { return ctx.GetString(v, "user", &c->user); }},
+    {"group", [](const Ctx& ctx, const YAML::Node& v,
+                 Config* c) { return ctx.GetString(v, "group", &c->group); }},
+    {"chroot", [](const Ctx& ctx, const YAML::Node& v,
+                  Config* c) { return ctx.GetString(v, "chroot", &c->chroot); }},
+    {"allow_root", [](const Ctx& ctx, const YAML::Node& v,
+                      Config* c) { return ctx.GetBool(v, "allow_root", &c->allow_root); }},
+    {"archive", ParseArchive},
+    {"alerts",
+     [](const Ctx& ctx, const YAML::Node& v, Config* c) { return ParseAlerts(ctx, v, c); }},
+    {"rules", [](const Ctx& ctx, const YAML::Node& v, Config* c) { return ParseRules(ctx, v, c); }},
+    {"workers", [](const Ctx& ctx, const YAML::Node& v,
+                   Config* c) { return ctx.GetInt(v, "workers", 0, 256, &c->workers); }},
+    {"udp", ParseUdp},
+    {"tcp", ParseTcp},
+    {"stop_timeout_secs",
+     [](const Ctx& ctx, const YAML::Node& v, Config* c) -> Status {
+       double secs = 0;
+       RETURN_IF_ERROR(ctx.GetNumber(v, "stop_timeout_secs", 0, 3600, &secs));
+       c->stop_timeout_secs = secs;
+       return Status::Ok();
+     }},
+    {"max_message_bytes",
+     [](const Ctx& ctx, const YAML::Node& v, Config* c) {
+       return ctx.GetInt(v, "max_message_bytes", 480, 16 << 20, &c->max_message_bytes);
+     }},
+    {"queue", ParseQueue},
+    {"metrics", ParseMetrics},
+    {"parser", ParseParserKeys},
+    {"heartbeat", [](const Ctx& ctx, const YAML::Node& v,
+                     Config* c) { return ParseHeartbeat(ctx, v, &c->heartbeat); }},
+    {"correlation", [](const Ctx& ctx, const YAML::Node& v,
+                       Config* c) { return ParseCorrelation(ctx, v, &c->correlation); }},
+    {"network", [](const Ctx& ctx, const YAML::Node& v,
+                   Config* c) { return ParseNetwork(ctx, v, &c->correlation.options); }},
+    {"tls", ParseTls},
+};
+
 Status ParseRoot(const Ctx& ctx, const YAML::Node& root, Config* c) {
   if (root.IsNull()) return Status::Ok();  // an empty file: every default
-  KONSEKI_RETURN_IF_ERROR(CheckKeys(
-      ctx, root, "",
-      {"listen",      "user",    "group",   "chroot",    "allow_root", "archive",
-       "alerts",      "rules",   "workers", "udp",       "tcp",        "max_message_bytes",
-       "queue",       "metrics", "parser",  "heartbeat", "tls",        "stop_timeout_secs",
-       "correlation", "network"}));
+  std::vector<std::string_view> allowed;
+  for (const RootKey& r : kRootKeys) allowed.push_back(r.key);
+  RETURN_IF_ERROR(ctx.CheckKeys(root, "", allowed));
   for (const auto& kv : root) {
-    std::string k = kv.first.as<std::string>();
-    const YAML::Node& v = kv.second;
-    if (k == "listen") {
-      if (!v.IsSequence()) return ctx.Error(v, "listen", "expected a list of listeners");
-      c->listen.clear();
-      c->listen_lines.clear();
-      for (const auto& item : v) {
-        ListenConfig lc;
-        if (item.IsMap()) {
-          KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, item, "listen", {"uri", "allow", "rate_limit"}));
-          if (!item["uri"]) return ctx.Error(item, "listen", "each listener map needs 'uri'");
-          KONSEKI_RETURN_IF_ERROR(GetString(ctx, item["uri"], "listen.uri", &lc.uri));
-          if (item["allow"]) {
-            KONSEKI_RETURN_IF_ERROR(GetStringList(ctx, item["allow"], "listen.allow", &lc.allow));
-            auto allow = receiver::SenderAllowlist::Parse(lc.allow);
-            if (!allow.ok())
-              return ctx.Error(item["allow"], "listen.allow", allow.status().message());
-          }
-          if (const YAML::Node rl = item["rate_limit"]) {
-            KONSEKI_RETURN_IF_ERROR(
-                CheckKeys(ctx, rl, "listen.rate_limit", {"messages_per_sec", "burst"}));
-            if (rl["messages_per_sec"]) {
-              KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, rl["messages_per_sec"],
-                                                "listen.rate_limit.messages_per_sec", 0.001, 1e9,
-                                                &lc.rate_limit_messages_per_sec));
-            }
-            if (rl["burst"]) {
-              KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, rl["burst"], "listen.rate_limit.burst", 1, 1e9,
-                                                &lc.rate_limit_burst));
-            }
-          }
-        } else {
-          KONSEKI_RETURN_IF_ERROR(GetString(ctx, item, "listen", &lc.uri));
-        }
-        auto addr = receiver::ListenAddress::Parse(lc.uri);
-        if (!addr.ok()) return ctx.Error(item, "listen", addr.status().message());
-        KONSEKI_RETURN_IF_ERROR(CheckListenerNotRepeated(ctx, item, *addr, *c));
-        c->listen.push_back(std::move(lc));
-        c->listen_lines.push_back(item.Mark().line + 1);
-      }
-    } else if (k == "user") {
-      KONSEKI_RETURN_IF_ERROR(GetString(ctx, v, "user", &c->user));
-    } else if (k == "group") {
-      KONSEKI_RETURN_IF_ERROR(GetString(ctx, v, "group", &c->group));
-    } else if (k == "chroot") {
-      KONSEKI_RETURN_IF_ERROR(GetString(ctx, v, "chroot", &c->chroot));
-    } else if (k == "allow_root") {
-      KONSEKI_RETURN_IF_ERROR(GetBool(ctx, v, "allow_root", &c->allow_root));
-    } else if (k == "archive") {
-      KONSEKI_RETURN_IF_ERROR(CheckKeys(
-          ctx, v, "archive",
-          {"dir", "sync", "sync_interval_secs", "seal", "seal_epoch_secs", "compress_after_days",
-           "retention_days", "low_space", "max_hosts", "buffer_budget_bytes"}));
-      KONSEKI_RETURN_IF_ERROR(ParseArchiveKeep(ctx, v, &c->archive_keep));
-      if (v["max_hosts"]) {
-        KONSEKI_RETURN_IF_ERROR(
-            GetInt(ctx, v["max_hosts"], "archive.max_hosts", 0, 1e9, &c->archive_budget.max_hosts));
-      }
-      if (v["buffer_budget_bytes"]) {
-        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v["buffer_budget_bytes"], "archive.buffer_budget_bytes",
-                                       1 << 20, 1ull << 40, &c->archive_budget.buffer_bytes));
-      }
-      if (v["dir"])
-        KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["dir"], "archive.dir", &c->archive_dir));
-      if (v["sync"]) {
-        KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["sync"], "archive.sync", &c->archive_sync));
-        if (c->archive_sync != "none" && c->archive_sync != "interval" &&
-            c->archive_sync != "batch") {
-          return ctx.Error(v["sync"], "archive.sync",
-                           "expected one of none, interval, batch; got '" + c->archive_sync + "'");
-        }
-      }
-      if (v["sync_interval_secs"]) {
-        KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, v["sync_interval_secs"],
-                                          "archive.sync_interval_secs", 0.001, 3600,
-                                          &c->archive_sync_interval_secs));
-      }
-      if (c->archive_dir.empty()) return ctx.Error(v, "archive.dir", "must not be empty");
-    } else if (k == "alerts") {
-      KONSEKI_RETURN_IF_ERROR(ParseAlerts(ctx, v, c));
-    } else if (k == "rules") {
-      KONSEKI_RETURN_IF_ERROR(ParseRules(ctx, v, c));
-    } else if (k == "workers") {
-      KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v, "workers", 0, 256, &c->workers));
-    } else if (k == "udp") {
-      KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "udp", {"receive_buffer_bytes"}));
-      if (v["receive_buffer_bytes"]) {
-        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v["receive_buffer_bytes"], "udp.receive_buffer_bytes",
-                                       4096, 1 << 30, &c->udp_receive_buffer_bytes));
-      }
-    } else if (k == "tcp") {
-      KONSEKI_RETURN_IF_ERROR(
-          CheckKeys(ctx, v, "tcp",
-                    {"max_connections", "max_connections_per_source", "first_frame_timeout_secs"}));
-      if (v["max_connections"]) {
-        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v["max_connections"], "tcp.max_connections", 1,
-                                       1'000'000, &c->tcp_max_connections));
-      }
-      if (v["max_connections_per_source"]) {
-        size_t n = 0;
-        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v["max_connections_per_source"],
-                                       "tcp.max_connections_per_source", 1, 1'000'000, &n));
-        c->tcp_max_connections_per_source = n;
-      }
-      if (v["first_frame_timeout_secs"]) {
-        int secs = 0;
-        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v["first_frame_timeout_secs"],
-                                       "tcp.first_frame_timeout_secs", 0, 86400, &secs));
-        c->tcp_first_frame_timeout_secs = secs;
-      }
-    } else if (k == "stop_timeout_secs") {
-      double secs = 0;
-      KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, v, "stop_timeout_secs", 0, 3600, &secs));
-      c->stop_timeout_secs = secs;
-    } else if (k == "max_message_bytes") {
-      KONSEKI_RETURN_IF_ERROR(
-          GetInt(ctx, v, "max_message_bytes", 480, 16 << 20, &c->max_message_bytes));
-    } else if (k == "queue") {
-      KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "queue", {"max_bytes_per_worker"}));
-      if (v["max_bytes_per_worker"]) {
-        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v["max_bytes_per_worker"], "queue.max_bytes_per_worker",
-                                       1 << 16, 1ull << 34, &c->queue_max_bytes_per_worker));
-      }
-    } else if (k == "metrics") {
-      KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "metrics", {"listen", "max_host_series"}));
-      if (v["listen"]) {
-        KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["listen"], "metrics.listen", &c->metrics_listen));
-        std::string host;
-        uint16_t port = 0;
-        if (!c->metrics_listen.empty()) {
-          if (Status st = outputs::ParseListenAddress(c->metrics_listen, &host, &port); !st.ok()) {
-            return ctx.Error(v["listen"], "metrics.listen", st.message());
-          }
-        }
-      }
-      if (v["max_host_series"]) {
-        KONSEKI_RETURN_IF_ERROR(GetInt(ctx, v["max_host_series"], "metrics.max_host_series", 0,
-                                       1'000'000, &c->metrics_max_host_series));
-      }
-    } else if (k == "parser") {
-      KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "parser", {"timezone"}));
-      if (v["timezone"]) {
-        KONSEKI_RETURN_IF_ERROR(
-            GetString(ctx, v["timezone"], "parser.timezone", &c->parser_timezone));
-        if (auto off = ResolveUtcOffsetSecs(c->parser_timezone, 0); !off.ok()) {
-          return ctx.Error(v["timezone"], "parser.timezone", off.status().message());
-        }
-      }
-    } else if (k == "heartbeat") {
-      KONSEKI_RETURN_IF_ERROR(ParseHeartbeat(ctx, v, &c->heartbeat));
-    } else if (k == "correlation") {
-      KONSEKI_RETURN_IF_ERROR(ParseCorrelation(ctx, v, &c->correlation));
-    } else if (k == "network") {
-      KONSEKI_RETURN_IF_ERROR(ParseNetwork(ctx, v, &c->correlation.options));
-    } else if (k == "tls") {
-      KONSEKI_RETURN_IF_ERROR(CheckKeys(ctx, v, "tls",
-                                        {"cert_file", "key_file", "ca_file", "mutual",
-                                         "permitted_peers", "handshake_timeout_secs"}));
-      TlsConfig& t = c->tls;
-      if (v["cert_file"])
-        KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["cert_file"], "tls.cert_file", &t.cert_file));
-      if (v["key_file"])
-        KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["key_file"], "tls.key_file", &t.key_file));
-      if (v["ca_file"])
-        KONSEKI_RETURN_IF_ERROR(GetString(ctx, v["ca_file"], "tls.ca_file", &t.ca_file));
-      if (v["mutual"]) KONSEKI_RETURN_IF_ERROR(GetBool(ctx, v["mutual"], "tls.mutual", &t.mutual));
-      if (v["permitted_peers"]) {
-        KONSEKI_RETURN_IF_ERROR(
-            GetStringList(ctx, v["permitted_peers"], "tls.permitted_peers", &t.permitted_peers));
-      }
-      if (v["handshake_timeout_secs"]) {
-        KONSEKI_RETURN_IF_ERROR(GetNumber(ctx, v["handshake_timeout_secs"],
-                                          "tls.handshake_timeout_secs", 0.1, 600,
-                                          &t.handshake_timeout_secs));
-      }
+    const std::string k = kv.first.as<std::string>();
+    for (const RootKey& r : kRootKeys) {
+      if (r.key == k) RETURN_IF_ERROR(r.parse(ctx, kv.second, c));
     }
   }
   return Status::Ok();
@@ -896,7 +794,8 @@ std::string_view EmbeddedDefaultConfig() { return kDefaultConfig; }
 
 StatusOr<Config> ParseConfig(std::string_view yaml_text, std::string_view source) {
   Config c;
-  Ctx ctx(source, &c);
+  Ctx ctx{std::string(source)};
+  ctx.set_key_recorder([&c](const std::string& key, int line) { c.key_lines.emplace(key, line); });
   c.source = std::string(source);
   YAML::Node root;
   try {
@@ -906,7 +805,7 @@ StatusOr<Config> ParseConfig(std::string_view yaml_text, std::string_view source
                                    ": YAML syntax error: " + e.msg);
   }
   try {
-    if (Status s = ParseRoot(ctx, root, &c); !s.ok()) return s;
+    RETURN_IF_ERROR(ParseRoot(ctx, root, &c));
   } catch (const YAML::Exception& e) {
     return Status::InvalidArgument(std::string(source) + ":" + std::to_string(e.mark.line + 1) +
                                    ": " + e.msg);

@@ -20,6 +20,20 @@ FleetHit FleetHit::From(const matchers::HitEvent& e) {
   return h;
 }
 
+matchers::HitEvent FleetHit::View() const {
+  return {.input_id = input_id,
+          .sign = sign,
+          .fields = &fields,
+          .host = host,
+          .sender = sender,
+          .program = program,
+          .pid = pid,
+          .raw = raw,
+          .event_time = event_time,
+          .received = received,
+          .message_seq = message_seq};
+}
+
 FleetCorrelator::FleetCorrelator(const matchers::CorrelatorOptions& options, size_t max_queued,
                                  const RuleSlot& rules, AlertSink& sink, MetricsRegistry& metrics,
                                  const Clock& clock)
@@ -94,18 +108,7 @@ void FleetCorrelator::Refresh() {
 
 void FleetCorrelator::Handle(FleetHit& h) {
   if (!correlator_) return;
-  matchers::HitEvent e;
-  e.input_id = h.input_id;
-  e.sign = h.sign;
-  e.fields = &h.fields;
-  e.host = h.host;
-  e.sender = h.sender;
-  e.program = h.program;
-  e.pid = h.pid;
-  e.raw = h.raw;
-  e.event_time = h.event_time;
-  e.received = h.received;
-  e.message_seq = h.message_seq;
+  const matchers::HitEvent e = h.View();
   // The fleet thread sees hits only: hosts are watched from their hits.
   correlator_->ObserveHost(e.host, e.sender, e.received);
   alerts_.clear();

@@ -52,6 +52,8 @@ struct FleetHit {
   uint64_t message_seq = 0;  // unique across workers (worker in the top bits)
 
   static FleetHit From(const matchers::HitEvent& e);
+  // The hit as the correlator takes it (views into this FleetHit).
+  matchers::HitEvent View() const;
 };
 
 class FleetCorrelator {

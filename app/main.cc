@@ -27,7 +27,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "matchers/rule_loader.h"
-#include "matchers/rule_tool.h"
+#include "app/rule_tool.h"
 #include "outputs/archive.h"
 #include "receiver/local_zone.h"
 
@@ -52,6 +52,44 @@ konseki::Status SizeFdLimit(const konseki::app::Config& c, bool apply) {
     }
   }
   return konseki::Status::Ok();
+}
+
+// Ticks the server every second, reloads on SIGHUP and returns on SIGINT or
+// SIGTERM (blocked in `set` before any thread started).
+void WaitForStop(const sigset_t& set, konseki::app::Server* server,
+                 konseki::app::SystemdNotifier* systemd) {
+  for (;;) {
+    const struct timespec one_second = {1, 0};
+    int sig = sigtimedwait(&set, nullptr, &one_second);
+    systemd->Watchdog();
+    if (sig < 0) {
+      server->Tick();
+      continue;
+    }
+    if (sig == SIGHUP) {
+      konseki::Log(konseki::LogLevel::kInfo, "SIGHUP: reopening files and reloading rules");
+      systemd->Reloading();
+      server->Reload();
+      systemd->Ready("receiving");
+      continue;
+    }
+    systemd->Stopping();
+    konseki::Log(konseki::LogLevel::kInfo, "%s: draining and stopping", strsignal(sig));
+    return;
+  }
+}
+
+void LogStarted(const konseki::app::Server& server, const std::string& source) {
+  for (const std::string& l : server.BoundListeners()) {
+    konseki::Log(konseki::LogLevel::kInfo, "listening on %s", l.c_str());
+  }
+  for (const std::string& l : server.StartupLines()) {
+    konseki::Log(konseki::LogLevel::kInfo, "%s", l.c_str());
+  }
+  if (server.metrics_port() != 0) {
+    konseki::Log(konseki::LogLevel::kInfo, "metrics on port %u", server.metrics_port());
+  }
+  konseki::Log(konseki::LogLevel::kInfo, "ready (config %s)", source.c_str());
 }
 
 int Run(const std::string& config_path) {
@@ -102,38 +140,11 @@ int Run(const std::string& config_path) {
     return 1;
   }
   (*server)->Start();
-  for (const std::string& l : (*server)->BoundListeners()) {
-    konseki::Log(konseki::LogLevel::kInfo, "listening on %s", l.c_str());
-  }
-  for (const std::string& l : (*server)->StartupLines()) {
-    konseki::Log(konseki::LogLevel::kInfo, "%s", l.c_str());
-  }
-  if ((*server)->metrics_port() != 0) {
-    konseki::Log(konseki::LogLevel::kInfo, "metrics on port %u", (*server)->metrics_port());
-  }
-  konseki::Log(konseki::LogLevel::kInfo, "ready (config %s)", config->source.c_str());
+  LogStarted(**server, config->source);
   konseki::app::SystemdNotifier systemd;
   systemd.Ready("receiving");
 
-  for (;;) {
-    const struct timespec one_second = {1, 0};
-    int sig = sigtimedwait(&set, nullptr, &one_second);
-    systemd.Watchdog();
-    if (sig < 0) {
-      (*server)->Tick();
-      continue;
-    }
-    if (sig == SIGHUP) {
-      konseki::Log(konseki::LogLevel::kInfo, "SIGHUP: reopening files and reloading rules");
-      systemd.Reloading();
-      (*server)->Reload();
-      systemd.Ready("receiving");
-      continue;
-    }
-    systemd.Stopping();
-    konseki::Log(konseki::LogLevel::kInfo, "%s: draining and stopping", strsignal(sig));
-    break;
-  }
+  WaitForStop(set, server->get(), &systemd);
   (*server)->Stop();
   if (const uint64_t lost = (*server)->lost_at_stop(); lost > 0) {
     konseki::Log(konseki::LogLevel::kError, "stopped; %llu messages lost (see above)",
@@ -170,22 +181,132 @@ size_t WarnUnwritablePaths(const konseki::app::Config& c, const konseki::app::Ru
 
 // test-rules --config: the rules, parser zone and correlation settings the
 // server would use with that file (its heartbeat and listeners aside).
-konseki::Status ApplyConfigToTestRules(const std::string& path,
+konseki::Status ApplyConfigToTestRules(const konseki::app::Config& c,
                                        const konseki::receiver::LocalZone* local_zone,
-                                       konseki::matchers::TestRulesOptions* opts) {
-  auto c = konseki::app::LoadConfigFile(path);
-  if (!c.ok()) return c.status();
-  if (opts->rules_dir.empty()) opts->rules_dir = c->rules_dir;
-  auto offset = konseki::app::ResolveUtcOffsetSecs(c->parser_timezone, std::time(nullptr));
+                                       konseki::app::TestRulesOptions* opts) {
+  if (opts->rules_dir.empty()) opts->rules_dir = c.rules_dir;
+  opts->overrides = c.rule_overrides;
+  auto offset = konseki::app::ResolveUtcOffsetSecs(c.parser_timezone, std::time(nullptr));
   if (!offset.ok()) return offset.status();
   opts->parser.default_utc_offset_secs = *offset;
-  if (c->parser_timezone == "local") opts->parser.local_zone = local_zone;
-  opts->correlation = c->correlation.options;
-  if (!c->correlation.enabled) opts->correlate = false;
+  if (c.parser_timezone == "local") opts->parser.local_zone = local_zone;
+  opts->correlation = c.correlation.options;
+  if (!c.correlation.enabled) opts->correlate = false;
   return konseki::Status::Ok();
 }
 
+// check-config FILE: everything the server would refuse at start, without
+// binding anything; 0 when the file is fine.
+int RunCheckConfig(const std::string& path) {
+  auto c = konseki::app::LoadConfigFile(path);
+  if (!c.ok()) {
+    konseki::Log(konseki::LogLevel::kError, "%s", c.status().message().c_str());
+    return 1;
+  }
+  const konseki::app::PrivilegeOptions priv{c->user, c->group, c->chroot, c->allow_root};
+  if (konseki::Status s = konseki::app::CheckRootPolicy(priv); !s.ok()) {
+    konseki::Log(konseki::LogLevel::kError, "%s: %s", path.c_str(), s.message().c_str());
+    return 1;
+  }
+  if (konseki::Status s = SizeFdLimit(*c, false); !s.ok()) {
+    konseki::Log(konseki::LogLevel::kError, "%s: %s", path.c_str(), s.message().c_str());
+    return 1;
+  }
+  auto ids = konseki::app::ResolveRunAs(priv);
+  if (!ids.ok()) {
+    konseki::Log(konseki::LogLevel::kError, "%s: %s", path.c_str(), ids.status().message().c_str());
+    return 1;
+  }
+  if (konseki::Status s = konseki::app::CheckTlsFiles(*c); !s.ok()) {
+    konseki::Log(konseki::LogLevel::kError, "%s", s.message().c_str());
+    return 1;
+  }
+  auto rules = konseki::app::LoadRules(c->rules_dir, c->rule_overrides);
+  if (!rules.ok()) {
+    konseki::Log(konseki::LogLevel::kError, "%s", rules.status().message().c_str());
+    return 1;
+  }
+  const size_t warnings = WarnUnwritablePaths(*c, *ids);
+  std::printf("%s: OK (%zu listeners, %zu rules, %zu warnings)\n", path.c_str(), c->listen.size(),
+              (*rules)->rules().size(), warnings);
+  return 0;
+}
+
+// konseki test-rules [--config FILE] [--explain LINE] [options] FILE...
+struct TestRulesCommand {
+  std::string config_path;
+  bool no_correlations = false;
+  konseki::app::TestRulesOptions opts;
+  konseki::app::ExplainOptions explain;
+};
+
+CLI::App* AddTestRulesCommand(CLI::App& app, TestRulesCommand* cmd) {
+  CLI::App* test_rules = app.add_subcommand(
+      "test-rules", "Run the parser and rules over log files and report matches");
+  test_rules->add_option("--rules", cmd->opts.rules_dir,
+                         "rule pack folder (default: the bundled packs)");
+  test_rules->add_option("--config", cmd->config_path,
+                         "config file whose rules: section (dir, local_dir, disable, severity, "
+                         "ignore), parser.timezone and correlation settings apply, as the "
+                         "server would run them");
+  test_rules->add_flag("--json", cmd->opts.json, "one JSON object per match");
+  test_rules->add_flag("--summary", cmd->opts.summary, "only the counts per rule and sign");
+  test_rules->add_flag("--missed", cmd->opts.missed, "print the lines that matched no rule");
+  test_rules->add_option("--program", cmd->opts.missed_program,
+                         "with --missed: only lines of this program");
+  test_rules->add_option("--explain", cmd->explain.line,
+                         "show how one LINE is parsed and which rules it hits (no FILE)");
+  test_rules->add_option("--sender", cmd->opts.sender,
+                         "sender address of every line (a host's own address)");
+  test_rules->add_flag("--no-correlations", cmd->no_correlations, "run the single-line rules only");
+  test_rules->add_option("FILE", cmd->opts.files, "log files (- for standard input)");
+  return test_rules;
+}
+
+// The config file is read once and applies to both forms (with and without
+// --explain).
+int RunTestRulesCommand(TestRulesCommand cmd) {
+  konseki::app::TestRulesOptions& opts = cmd.opts;
+  konseki::app::ExplainOptions& explain = cmd.explain;
+  const std::string& config_path = cmd.config_path;
+  const konseki::receiver::LocalZone local_zone;  // parser.timezone: local
+  opts.correlate = !cmd.no_correlations;
+  if (!config_path.empty()) {
+    auto c = konseki::app::LoadConfigFile(config_path);
+    konseki::Status s = c.ok() ? ApplyConfigToTestRules(*c, &local_zone, &opts) : c.status();
+    if (!s.ok()) {
+      std::fprintf(stderr, "konseki: %s\n", s.message().c_str());
+      return 1;
+    }
+  }
+  if (!explain.line.empty()) {
+    explain.rules_dir = opts.rules_dir;
+    explain.overrides = opts.overrides;
+    explain.json = opts.json;
+    return konseki::app::RunExplain(explain, std::cout, std::cerr);
+  }
+  return konseki::app::RunTestRules(opts, std::cout, std::cerr);
+}
+
 }  // namespace
+
+// konseki search [options] PATTERN...
+CLI::App* AddSearchCommand(CLI::App& app, konseki::app::SearchCommand* cmd) {
+  CLI::App* search = app.add_subcommand(
+      "search", "Search the archive (plain or compressed), lines in receive-time order");
+  search->add_option("--dir", cmd->dir, "archive folder (default: the config's archive.dir)");
+  search->add_option("--config", cmd->config_path, "config file");
+  search->add_option("--host", cmd->host_glob, "host folders to search (glob, default *)");
+  search->add_option("--since", cmd->since, "from this UTC time on (YYYY-MM-DD[THH:MM:SS])");
+  search->add_option("--until", cmd->until, "before this UTC time");
+  search->add_option("--sign", cmd->sign, "lines the rule packs' rules of this sign hit");
+  search->add_option("--rules", cmd->rules_dir, "rule pack folder for --sign");
+  search->add_flag("-i,--ignore-case", cmd->caseless, "caseless patterns");
+  search->add_flag("--stats", cmd->stats, "matches, bytes and speed on stderr");
+  search->add_option("--threads", cmd->threads, "scanning threads (default: cores)");
+  search->add_option("PATTERN", cmd->patterns, "Hyperscan (grep -E like) patterns");
+  return search;
+}
 
 int main(int argc, char** argv) {
   CLI::App app{"konseki: syslog receiver and streaming intrusion analyzer"};
@@ -203,29 +324,8 @@ int main(int argc, char** argv) {
   std::string rules_dir;
   check_rules->add_option("DIR", rules_dir, "rule pack folder (default: the bundled packs)");
 
-  auto* test_rules = app.add_subcommand(
-      "test-rules", "Run the parser and rules over log files and report matches");
-  konseki::matchers::TestRulesOptions test_opts;
-  test_rules->add_option("--rules", test_opts.rules_dir,
-                         "rule pack folder (default: the bundled packs)");
-  std::string test_config;
-  test_rules->add_option("--config", test_config,
-                         "config file whose rules: section (dir, local_dir, disable, severity, "
-                         "ignore), parser.timezone and correlation settings apply, as the "
-                         "server would run them");
-  test_rules->add_flag("--json", test_opts.json, "one JSON object per match");
-  test_rules->add_flag("--summary", test_opts.summary, "only the counts per rule and sign");
-  test_rules->add_flag("--missed", test_opts.missed, "print the lines that matched no rule");
-  test_rules->add_option("--program", test_opts.missed_program,
-                         "with --missed: only lines of this program");
-  konseki::matchers::ExplainOptions explain_opts;
-  test_rules->add_option("--explain", explain_opts.line,
-                         "show how one LINE is parsed and which rules it hits (no FILE)");
-  test_rules->add_option("--sender", test_opts.sender,
-                         "sender address of every line (a host's own address)");
-  bool no_correlations = false;
-  test_rules->add_flag("--no-correlations", no_correlations, "run the single-line rules only");
-  test_rules->add_option("FILE", test_opts.files, "log files (- for standard input)");
+  TestRulesCommand test_cmd;
+  CLI::App* test_rules = AddTestRulesCommand(app, &test_cmd);
 
   auto* seal_setup = app.add_subcommand(
       "seal-setup", "Create the archive's sealing key; print the verification key (last line)");
@@ -237,20 +337,8 @@ int main(int argc, char** argv) {
   verify->add_option("--config", verify_cmd.config_path, "config file, for archive.retention_days");
   verify->add_option("PATH", verify_cmd.paths, "archive folders or day files")->required();
 
-  auto* search = app.add_subcommand(
-      "search", "Search the archive (plain or compressed), lines in receive-time order");
   konseki::app::SearchCommand search_cmd;
-  search->add_option("--dir", search_cmd.dir, "archive folder (default: the config's archive.dir)");
-  search->add_option("--config", search_cmd.config_path, "config file");
-  search->add_option("--host", search_cmd.host_glob, "host folders to search (glob, default *)");
-  search->add_option("--since", search_cmd.since, "from this UTC time on (YYYY-MM-DD[THH:MM:SS])");
-  search->add_option("--until", search_cmd.until, "before this UTC time");
-  search->add_option("--sign", search_cmd.sign, "lines the rule packs' rules of this sign hit");
-  search->add_option("--rules", search_cmd.rules_dir, "rule pack folder for --sign");
-  search->add_flag("-i,--ignore-case", search_cmd.caseless, "caseless patterns");
-  search->add_flag("--stats", search_cmd.stats, "matches, bytes and speed on stderr");
-  search->add_option("--threads", search_cmd.threads, "scanning threads (default: cores)");
-  search->add_option("PATTERN", search_cmd.patterns, "Hyperscan (grep -E like) patterns");
+  CLI::App* search = AddSearchCommand(app, &search_cmd);
 
   konseki::app::console::ConsoleCommands console(app);
 
@@ -266,71 +354,13 @@ int main(int argc, char** argv) {
                                       std::cerr);
   }
 
-  if (*check_config) {
-    auto c = konseki::app::LoadConfigFile(check_path);
-    if (!c.ok()) {
-      konseki::Log(konseki::LogLevel::kError, "%s", c.status().message().c_str());
-      return 1;
-    }
-    const konseki::app::PrivilegeOptions priv{c->user, c->group, c->chroot, c->allow_root};
-    if (konseki::Status s = konseki::app::CheckRootPolicy(priv); !s.ok()) {
-      konseki::Log(konseki::LogLevel::kError, "%s: %s", check_path.c_str(), s.message().c_str());
-      return 1;
-    }
-    if (konseki::Status s = SizeFdLimit(*c, false); !s.ok()) {
-      konseki::Log(konseki::LogLevel::kError, "%s: %s", check_path.c_str(), s.message().c_str());
-      return 1;
-    }
-    auto ids = konseki::app::ResolveRunAs(priv);
-    if (!ids.ok()) {
-      konseki::Log(konseki::LogLevel::kError, "%s: %s", check_path.c_str(),
-                   ids.status().message().c_str());
-      return 1;
-    }
-    if (konseki::Status s = konseki::app::CheckTlsFiles(*c); !s.ok()) {
-      konseki::Log(konseki::LogLevel::kError, "%s", s.message().c_str());
-      return 1;
-    }
-    auto rules = konseki::app::LoadRules(c->rules_dir, c->rule_overrides);
-    if (!rules.ok()) {
-      konseki::Log(konseki::LogLevel::kError, "%s", rules.status().message().c_str());
-      return 1;
-    }
-    const size_t warnings = WarnUnwritablePaths(*c, *ids);
-    std::printf("%s: OK (%zu listeners, %zu rules, %zu warnings)\n", check_path.c_str(),
-                c->listen.size(), (*rules)->rules().size(), warnings);
-    return 0;
-  }
+  if (*check_config) return RunCheckConfig(check_path);
   if (*check_rules) {
-    return konseki::matchers::RunCheckRules(
+    return konseki::app::RunCheckRules(
         rules_dir.empty() ? konseki::matchers::DefaultRulesDir() : rules_dir, std::cout, std::cerr);
   }
-  if (*test_rules && !test_config.empty()) {
-    auto c = konseki::app::LoadConfigFile(test_config);
-    if (!c.ok()) {
-      std::fprintf(stderr, "konseki: %s\n", c.status().message().c_str());
-      return 1;
-    }
-    if (test_opts.rules_dir.empty()) test_opts.rules_dir = c->rules_dir;
-    test_opts.overrides = c->rule_overrides;
-  }
-  if (*test_rules && !explain_opts.line.empty()) {
-    explain_opts.rules_dir = test_opts.rules_dir;
-    explain_opts.overrides = test_opts.overrides;
-    explain_opts.json = test_opts.json;
-    return konseki::matchers::RunExplain(explain_opts, std::cout, std::cerr);
-  }
   if (*test_rules) {
-    const konseki::receiver::LocalZone local_zone;  // parser.timezone: local
-    test_opts.correlate = !no_correlations;
-    if (!test_config.empty()) {
-      konseki::Status s = ApplyConfigToTestRules(test_config, &local_zone, &test_opts);
-      if (!s.ok()) {
-        std::fprintf(stderr, "konseki: %s\n", s.message().c_str());
-        return 1;
-      }
-    }
-    return konseki::matchers::RunTestRules(test_opts, std::cout, std::cerr);
+    return RunTestRulesCommand(std::move(test_cmd));
   }
   return Run(config_path);
 }

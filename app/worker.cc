@@ -6,15 +6,9 @@
 
 #include "common/log.h"
 #include "common/message.h"
+#include "receiver/parse_issue.h"
 
 namespace konseki::app {
-namespace {
-
-constexpr const char* kIssueNames[] = {"none",          "empty",     "bad_pri",
-                                       "bad_timestamp", "no_header", "bad_structured_data",
-                                       "invalid_utf8"};
-
-}  // namespace
 
 Worker::Worker(const WorkerOptions& options, const WorkerDeps& deps,
                std::unique_ptr<outputs::Archive> archive,
@@ -43,13 +37,15 @@ Worker::Worker(const WorkerOptions& options, const WorkerDeps& deps,
   truncated_seen_ = deps_.metrics->GetCounter(
       "konseki_processed_truncated_messages_total",
       "Truncated messages (longer than max_message_bytes) that reached a worker.");
-  for (size_t i = 0; i < std::size(kIssueNames); ++i) {
+  for (size_t i = 0; i < kParseIssueCount; ++i) {
     parse_issue_counters_.push_back(
-        i == 0 ? nullptr
-               : deps_.metrics->GetCounter("konseki_parse_errors_total",
-                                           "Messages with a parse problem, by reason (the "
-                                           "message is still archived and analysed).",
-                                           {{"reason", kIssueNames[i]}}));
+        i == 0
+            ? nullptr
+            : deps_.metrics->GetCounter(
+                  "konseki_parse_errors_total",
+                  "Messages with a parse problem, by reason (the "
+                  "message is still archived and analysed).",
+                  {{"reason", std::string(receiver::ParseIssueName(static_cast<ParseIssue>(i)))}}));
   }
 }
 
@@ -139,18 +135,7 @@ void Worker::Correlate(const Message& msg) {
     deps_.alerts->Emit(a);
     // A host correlation's alert may feed a fleet correlation.
     if (fleet_inputs_.Wants(a.rule, a.sign)) {
-      matchers::HitEvent e;
-      e.input_id = a.rule;
-      e.sign = a.sign;
-      e.fields = &a.fields;
-      e.host = a.host;
-      e.sender = a.sender;
-      e.program = a.program;
-      e.pid = a.pid;
-      e.raw = a.message;
-      e.event_time = a.time;
-      e.received = a.received;
-      deps_.fleet->Push(FleetHit::From(e));
+      deps_.fleet->Push(FleetHit::From(matchers::AlertHitEvent(a)));
     }
   }
 }
@@ -283,7 +268,7 @@ void Worker::Process(Batch& batch) {
                    .first;
         }
         it->second->Inc();
-        if (hit.rule->sign == "syslog.stopped") stop_message = true;
+        if (hit.rule->heartbeat_stop) stop_message = true;
         if (hit.ignored) {
           // rules.ignore: counted, but no alert and no correlation input
           // (as fail2ban's ignoreip never bans).

@@ -4,6 +4,7 @@
 #ifndef KONSEKI_COMMON_MESSAGE_H_
 #define KONSEKI_COMMON_MESSAGE_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -27,6 +28,8 @@ enum class ParseIssue : uint8_t {
   kBadStructuredData,
   kInvalidUtf8,  // passed through untouched, only counted
 };
+// How many ParseIssue values there are (for arrays indexed by issue).
+inline constexpr size_t kParseIssueCount = static_cast<size_t>(ParseIssue::kInvalidUtf8) + 1;
 
 struct Message {
   std::string_view raw;  // the whole frame exactly as received (no framing)

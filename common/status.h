@@ -72,4 +72,13 @@ class StatusOr {
 
 }  // namespace konseki
 
+// Returns the Status of `expr` from the enclosing function when it is not OK.
+//   RETURN_IF_ERROR(reader.GetString(node, "dir", &dir));
+#define RETURN_IF_ERROR(expr)                                                \
+  do {                                                                       \
+    if (::konseki::Status konseki_status_ = (expr); !konseki_status_.ok()) { \
+      return konseki_status_;                                                \
+    }                                                                        \
+  } while (0)
+
 #endif  // KONSEKI_COMMON_STATUS_H_

@@ -6,53 +6,34 @@
 namespace konseki {
 namespace {
 
-// Length of the valid UTF-8 sequence starting at p[0] (n bytes available),
-// or 0 when it is invalid (or NUL, which libfastjson cannot carry).
-size_t ValidSequence(const unsigned char* p, size_t n) {
-  unsigned char c = p[0];
-  if (c == 0) return 0;
-  if (c < 0x80) return 1;
-  size_t len;
-  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+// What a lead byte allows: the sequence length and the range of the second
+// byte (RFC 3629: no overlongs, no surrogates, <= U+10FFFF). false for a
+// byte that cannot start a multi-byte sequence.
+bool LeadByte(unsigned char c, size_t* len, unsigned char* lo, unsigned char* hi) {
+  *lo = 0x80;
+  *hi = 0xBF;
   if (c >= 0xC2 && c <= 0xDF) {
-    len = 2;
+    *len = 2;
   } else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3;
-    if (c == 0xE0) lo = 0xA0;  // no overlong
-    if (c == 0xED) hi = 0x9F;  // no surrogates
+    *len = 3;
+    if (c == 0xE0) *lo = 0xA0;  // no overlong
+    if (c == 0xED) *hi = 0x9F;  // no surrogates
   } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4;
-    if (c == 0xF0) lo = 0x90;  // no overlong
-    if (c == 0xF4) hi = 0x8F;  // <= U+10FFFF
+    *len = 4;
+    if (c == 0xF0) *lo = 0x90;  // no overlong
+    if (c == 0xF4) *hi = 0x8F;  // <= U+10FFFF
   } else {
-    return 0;
+    return false;
   }
-  if (n < 2 || p[1] < lo || p[1] > hi) return 0;
-  for (size_t i = 2; i < len; ++i) {
-    if (i >= n || (p[i] & 0xC0) != 0x80) return 0;
-  }
-  return len;
+  return true;
 }
 
 // Bytes of the maximal invalid subpart at p (at least 1): a lead byte plus
 // the continuation bytes that were still acceptable.
 size_t InvalidSubpart(const unsigned char* p, size_t n) {
-  unsigned char c = p[0];
-  unsigned char lo = 0x80, hi = 0xBF;
   size_t len;
-  if (c >= 0xC2 && c <= 0xDF) {
-    len = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-  } else {
-    return 1;
-  }
+  unsigned char lo, hi;
+  if (!LeadByte(p[0], &len, &lo, &hi)) return 1;
   size_t i = 1;
   if (i < n && p[i] >= lo && p[i] <= hi) {
     ++i;
@@ -63,10 +44,23 @@ size_t InvalidSubpart(const unsigned char* p, size_t n) {
 
 }  // namespace
 
-// Structural UTF-8 check (RFC 3629: no overlongs, no surrogates, <= U+10FFFF).
+size_t Utf8SequenceLength(const char* data, size_t n) {
+  const auto* p = reinterpret_cast<const unsigned char*>(data);
+  if (n == 0 || p[0] == 0) return 0;
+  if (p[0] < 0x80) return 1;
+  size_t len;
+  unsigned char lo, hi;
+  if (!LeadByte(p[0], &len, &lo, &hi)) return 0;
+  if (n < len || p[1] < lo || p[1] > hi) return 0;
+  for (size_t i = 2; i < len; ++i) {
+    if ((p[i] & 0xC0) != 0x80) return 0;
+  }
+  return len;
+}
+
 bool IsValidUtf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const unsigned char* const end = p + s.size();
+  const char* p = s.data();
+  const char* const end = p + s.size();
   while (p < end) {
     // Fast path: eight ASCII bytes at a time.
     if (end - p >= 8) {
@@ -77,31 +71,12 @@ bool IsValidUtf8(std::string_view s) {
         continue;
       }
     }
-    const unsigned char c = *p;
-    if (c < 0x80) {
+    if (static_cast<unsigned char>(*p) < 0x80) {  // NUL included: it is valid here
       ++p;
       continue;
     }
-    int len;
-    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      if (c == 0xE0) lo = 0xA0;
-      if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      if (c == 0xF0) lo = 0x90;
-      if (c == 0xF4) hi = 0x8F;
-    } else {
-      return false;
-    }
-    if (end - p < len) return false;
-    if (p[1] < lo || p[1] > hi) return false;
-    for (int i = 2; i < len; ++i) {
-      if ((p[i] & 0xC0) != 0x80) return false;
-    }
+    const size_t len = Utf8SequenceLength(p, end - p);
+    if (len == 0) return false;
     p += len;
   }
   return true;
@@ -117,7 +92,7 @@ void AppendValidUtf8(std::string_view s, std::string* out) {
       ++i;
       continue;
     }
-    size_t len = ValidSequence(p + i, n - i);
+    size_t len = Utf8SequenceLength(s.data() + i, n - i);
     if (len > 0) {
       i += len;
       continue;

@@ -4,6 +4,7 @@
 #ifndef KONSEKI_COMMON_UTF8_H_
 #define KONSEKI_COMMON_UTF8_H_
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -11,6 +12,10 @@ namespace konseki {
 
 // U+FFFD, what AppendValidUtf8 puts in place of invalid bytes.
 inline constexpr std::string_view kUtf8Replacement = "\xEF\xBF\xBD";
+
+// Length (1 to 4) of the valid UTF-8 sequence at data[0] with n bytes
+// available, or 0 when it is invalid, truncated or NUL.
+size_t Utf8SequenceLength(const char* data, size_t n);
 
 // Structural UTF-8 check (RFC 3629: no overlongs, no surrogates, <= U+10FFFF).
 // NUL is valid. Fast on ASCII (eight bytes at a time).

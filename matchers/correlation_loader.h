@@ -65,17 +65,17 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/yaml_reader.h"
 #include "matchers/correlation.h"
-#include "matchers/pack_yaml.h"
 #include "matchers/rule_loader.h"
 
 namespace konseki::matchers {
 
 // Parses one file's sections; checks keys, types, kinds, signs, each kind's
 // required parameters, RE2 patterns and CIDRs.
-Status ReadCorrelations(const pack_yaml::Reporter& r, const YAML::Node& node,
+Status ReadCorrelations(const yaml::Reader& r, const YAML::Node& node,
                         std::vector<Correlation>* out);
-Status ReadSets(const pack_yaml::Reporter& r, const YAML::Node& node, std::vector<ValueSet>* out);
+Status ReadSets(const yaml::Reader& r, const YAML::Node& node, std::vector<ValueSet>* out);
 
 // Checks what spans files (see LoadPackDir).
 Status CheckCorrelations(const RulePack& pack);

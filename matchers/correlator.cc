@@ -101,6 +101,19 @@ HitEvent MakeHitEvent(const Message& msg, const RuleHit& hit, uint64_t message_s
   return e;
 }
 
+HitEvent AlertHitEvent(const Alert& a) {
+  return {.input_id = a.rule,
+          .sign = a.sign,
+          .fields = &a.fields,
+          .host = a.host,
+          .sender = a.sender,
+          .program = a.program,
+          .pid = a.pid,
+          .raw = a.message,
+          .event_time = a.time,
+          .received = a.received};
+}
+
 Status Correlator::Impl::CompileOne(const Correlation& def, const RulePack& pack) {
   auto c = std::make_unique<CompiledCorrelation>();
   c->def = def;

@@ -86,6 +86,10 @@ struct HitEvent {
 // msg.timestamp (the receive time when the line has no stamp).
 HitEvent MakeHitEvent(const Message& msg, const RuleHit& hit, uint64_t message_seq);
 
+// A correlation's alert as the input of another correlation (views into a;
+// message_seq 0: an alert is not a line).
+HitEvent AlertHitEvent(const Alert& a);
+
 // correlation.overrides.<id>: per-rule windows and counts; < 0 keeps the pack's.
 struct CorrelationOverride {
   double window_secs = -1;

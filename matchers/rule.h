@@ -71,6 +71,10 @@ struct Rule {
   // Site packs only (rules.local_dir): this rule takes the place of the
   // bundled rule with the same id (matchers/rule_packs.h).
   bool replace = false;
+  // The line says the host's logging stopped on purpose (a syslog daemon
+  // exiting): the heartbeat links it to the silence that follows
+  // (HeartbeatTracker::NoteStopMessage). Default: the sign is syslog.stopped.
+  bool heartbeat_stop = false;
 
   std::vector<RuleExample> examples_match;
   std::vector<RuleExample> examples_no_match;

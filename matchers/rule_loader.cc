@@ -10,21 +10,14 @@
 #include <set>
 #include <sstream>
 
+#include "common/yaml_reader.h"
 #include "matchers/correlation_loader.h"
-#include "matchers/pack_yaml.h"
 
 namespace konseki::matchers {
 
 bool IsKnownSign(std::string_view sign) {
   return std::find(std::begin(kSigns), std::end(kSigns), sign) != std::end(kSigns);
 }
-
-using pack_yaml::CheckKeys;
-using pack_yaml::KindName;
-using pack_yaml::LineOf;
-using pack_yaml::ReadString;
-using pack_yaml::ReadStringList;
-using pack_yaml::Reporter;
 
 // New signs are welcome (local packs), but a sign inside a namespace of the
 // fixed vocabulary ("ssh.auth_failures") is almost surely a typo of a fixed
@@ -58,24 +51,23 @@ Status CheckSign(const std::string& sign) {
 
 namespace {
 
-Status ReadExample(const Reporter& r, const YAML::Node& node, bool with_fields, RuleExample* ex) {
-  ex->source_line = LineOf(node);
+Status ReadExample(const yaml::Reader& r, const YAML::Node& node, bool with_fields,
+                   RuleExample* ex) {
+  ex->source_line = yaml::LineOf(node);
   if (node.IsScalar()) {
     ex->line = node.Scalar();
   } else {
-    Status s = with_fields ? CheckKeys(r, node, "example", {"line", "fields"})
-                           : CheckKeys(r, node, "example", {"line"});
-    if (!s.ok()) return s;
-    if (!node["line"]) return r.Error(LineOf(node), "line", "example has no line");
-    s = ReadString(r, node["line"], "line", &ex->line);
-    if (!s.ok()) return s;
+    RETURN_IF_ERROR(with_fields ? r.CheckKeys(node, "", {"line", "fields"}, "example")
+                                : r.CheckKeys(node, "", {"line"}, "example"));
+    if (!node["line"]) return r.Error(node, "line", "example has no line");
+    RETURN_IF_ERROR(r.GetString(node["line"], "line", &ex->line));
     if (const YAML::Node fields = node["fields"]) {
       if (!fields.IsMap()) {
-        return r.Error(LineOf(fields), "fields", "expected a mapping, found " + KindName(fields));
+        return r.Error(fields, "fields", "expected a mapping, found " + yaml::KindName(fields));
       }
       for (auto it = fields.begin(); it != fields.end(); ++it) {
         if (!it->first.IsScalar() || !it->second.IsScalar()) {
-          return r.Error(LineOf(it->first), "fields", "field names and values must be strings");
+          return r.Error(it->first, "fields", "field names and values must be strings");
         }
         ex->fields.emplace_back(it->first.Scalar(), it->second.Scalar());
       }
@@ -88,89 +80,85 @@ Status ReadExample(const Reporter& r, const YAML::Node& node, bool with_fields, 
   return Status::Ok();
 }
 
-Status ReadExamples(const Reporter& r, const YAML::Node& node, Rule* rule) {
-  Status s = CheckKeys(r, node, "examples", {"match", "no_match"});
-  if (!s.ok()) return s;
+Status ReadExamples(const yaml::Reader& r, const YAML::Node& node, Rule* rule) {
+  RETURN_IF_ERROR(r.CheckKeys(node, "", {"match", "no_match"}, "examples"));
   for (const char* key : {"match", "no_match"}) {
     const YAML::Node list = node[key];
     if (!list) continue;
     if (!list.IsSequence()) {
-      return r.Error(LineOf(list), key, "expected a list of examples, found " + KindName(list));
+      return r.Error(list, key, "expected a list of examples, found " + yaml::KindName(list));
     }
     const bool is_match = std::string_view(key) == "match";
     for (const YAML::Node& item : list) {
       RuleExample ex;
-      s = ReadExample(r, item, is_match, &ex);
-      if (!s.ok()) return s;
+      RETURN_IF_ERROR(ReadExample(r, item, is_match, &ex));
       (is_match ? rule->examples_match : rule->examples_no_match).push_back(std::move(ex));
     }
   }
   if (rule->examples_match.empty()) {
-    return r.Error(LineOf(node), "examples", "a rule needs at least one `match` example");
+    return r.Error(node, "examples", "a rule needs at least one `match` example");
   }
   return Status::Ok();
 }
 
-Status ReadRule(const Reporter& r, const std::string& path, const YAML::Node& node, Rule* rule) {
-  Status s = CheckKeys(r, node, "rule",
-                       {"id", "sign", "title", "severity", "description", "program", "match",
-                        "extract", "case_sensitive", "alert", "replace", "examples"});
-  if (!s.ok()) return s;
+// The true/false keys of a rule.
+const std::pair<const char*, bool Rule::*> kRuleFlags[] = {
+    {"case_sensitive", &Rule::case_sensitive},
+    {"alert", &Rule::alert},
+    {"replace", &Rule::replace},
+    {"heartbeat_stop", &Rule::heartbeat_stop},
+};
+
+Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node& node,
+                Rule* rule) {
+  RETURN_IF_ERROR(
+      r.CheckKeys(node, "",
+                  {"id", "sign", "title", "severity", "description", "program", "match", "extract",
+                   "case_sensitive", "alert", "replace", "heartbeat_stop", "examples"},
+                  "rule"));
   rule->file = path;
-  rule->line = LineOf(node);
+  rule->line = yaml::LineOf(node);
   for (const char* key : {"id", "sign", "title", "severity", "description", "match", "examples"}) {
     if (!node[key]) {
-      return r.Error(LineOf(node), key, "missing required key in rule");
+      return r.Error(node, key, "missing required key in rule");
     }
   }
-  rule->line = LineOf(node["id"]);
-  if (!(s = ReadString(r, node["id"], "id", &rule->id)).ok()) return s;
+  rule->line = yaml::LineOf(node["id"]);
+  RETURN_IF_ERROR(r.GetString(node["id"], "id", &rule->id));
   if (rule->id.empty() || rule->id.find_first_of(" \t\"'") != std::string::npos) {
     return r.Error(rule->line, "id", "must be non-empty without spaces or quotes");
   }
-  if (!(s = ReadString(r, node["sign"], "sign", &rule->sign)).ok()) return s;
+  RETURN_IF_ERROR(r.GetString(node["sign"], "sign", &rule->sign));
   if (Status sign = CheckSign(rule->sign); !sign.ok()) {
-    return r.Error(LineOf(node["sign"]), "sign", sign.message() + " (rule " + rule->id + ")");
+    return r.Error(node["sign"], "sign", sign.message() + " (rule " + rule->id + ")");
   }
-  if (!(s = ReadString(r, node["title"], "title", &rule->title)).ok()) return s;
+  RETURN_IF_ERROR(r.GetString(node["title"], "title", &rule->title));
   std::string severity;
-  if (!(s = ReadString(r, node["severity"], "severity", &severity)).ok()) return s;
+  RETURN_IF_ERROR(r.GetString(node["severity"], "severity", &severity));
   if (!ParseSeverity(severity, &rule->severity)) {
-    return r.Error(LineOf(node["severity"]), "severity",
+    return r.Error(node["severity"], "severity",
                    "unknown severity \"" + severity + "\" in rule " + rule->id +
                        " (use info, low, medium, high or critical)");
   }
-  if (!(s = ReadString(r, node["description"], "description", &rule->description)).ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(r.GetString(node["description"], "description", &rule->description));
   if (node["program"]) {
-    if (!(s = ReadString(r, node["program"], "program", &rule->program)).ok()) return s;
+    RETURN_IF_ERROR(r.GetString(node["program"], "program", &rule->program));
   }
-  if (!(s = ReadStringList(r, node["match"], "match", &rule->match, &rule->match_lines)).ok()) {
-    return s;
-  }
-  if (rule->match.empty()) return r.Error(LineOf(node["match"]), "match", "no expression");
+  RETURN_IF_ERROR(r.GetStringOrList(node["match"], "match", &rule->match, &rule->match_lines));
+  if (rule->match.empty()) return r.Error(node["match"], "match", "no expression");
   for (size_t i = 0; i < rule->match.size(); ++i) {
     if (rule->match[i].empty()) {
       return r.Error(rule->match_lines[i], "match", "empty expression in rule " + rule->id);
     }
   }
   if (node["extract"]) {
-    if (!(s = ReadStringList(r, node["extract"], "extract", &rule->extract, nullptr)).ok()) {
-      return s;
-    }
+    RETURN_IF_ERROR(r.GetStringOrList(node["extract"], "extract", &rule->extract, nullptr));
   }
-  if (const YAML::Node cs = node["case_sensitive"]) {
-    if (!cs.IsScalar() || (cs.Scalar() != "true" && cs.Scalar() != "false")) {
-      return r.Error(LineOf(cs), "case_sensitive", "expected true or false");
-    }
-    rule->case_sensitive = cs.Scalar() == "true";
-  }
-  if (const YAML::Node a = node["alert"]) {
-    if (!(s = pack_yaml::ReadBool(r, a, "alert", &rule->alert)).ok()) return s;
-  }
-  if (const YAML::Node rep = node["replace"]) {
-    if (!(s = pack_yaml::ReadBool(r, rep, "replace", &rule->replace)).ok()) return s;
+  // A line of the syslog.stopped sign tells the heartbeat why a host went
+  // quiet, unless the rule says otherwise.
+  rule->heartbeat_stop = rule->sign == "syslog.stopped";
+  for (const auto& [key, flag] : kRuleFlags) {
+    if (const YAML::Node n = node[key]) RETURN_IF_ERROR(r.GetBool(n, key, &(rule->*flag)));
   }
   return ReadExamples(r, node["examples"], rule);
 }
@@ -178,7 +166,7 @@ Status ReadRule(const Reporter& r, const std::string& path, const YAML::Node& no
 }  // namespace
 
 StatusOr<RulePack> LoadPackText(const std::string& text, const std::string& path) {
-  Reporter r(path);
+  yaml::Reader r(path);
   YAML::Node root;
   try {
     root = YAML::Load(text);
@@ -188,20 +176,18 @@ StatusOr<RulePack> LoadPackText(const std::string& text, const std::string& path
   RulePack pack;
   try {
     if (root.IsNull()) return r.Error(1, "", "empty rule file");
-    Status s = CheckKeys(r, root, "rule file", {"pack", "rules", "correlations", "sets"});
-    if (!s.ok()) return s;
+    RETURN_IF_ERROR(r.CheckKeys(root, "", {"pack", "rules", "correlations", "sets"}, "rule file"));
     const YAML::Node list = root["rules"];
     if (!list && !root["correlations"] && !root["sets"]) {
-      return r.Error(LineOf(root), "rules", "missing required key (or correlations:)");
+      return r.Error(root, "rules", "missing required key (or correlations:)");
     }
     if (list && !list.IsSequence()) {
-      return r.Error(LineOf(list), "rules", "expected a list of rules, found " + KindName(list));
+      return r.Error(list, "rules", "expected a list of rules, found " + yaml::KindName(list));
     }
     std::map<std::string, int> ids;
     for (const YAML::Node& node : list ? list : YAML::Node(YAML::NodeType::Sequence)) {
       Rule rule;
-      s = ReadRule(r, path, node, &rule);
-      if (!s.ok()) return s;
+      RETURN_IF_ERROR(ReadRule(r, path, node, &rule));
       auto [it, inserted] = ids.emplace(rule.id, rule.line);
       if (!inserted) {
         return r.Error(rule.line, "id",
@@ -211,12 +197,10 @@ StatusOr<RulePack> LoadPackText(const std::string& text, const std::string& path
       pack.rules.push_back(std::move(rule));
     }
     if (const YAML::Node c = root["correlations"]) {
-      s = ReadCorrelations(r, c, &pack.correlations);
-      if (!s.ok()) return s;
+      RETURN_IF_ERROR(ReadCorrelations(r, c, &pack.correlations));
     }
     if (const YAML::Node c = root["sets"]) {
-      s = ReadSets(r, c, &pack.sets);
-      if (!s.ok()) return s;
+      RETURN_IF_ERROR(ReadSets(r, c, &pack.sets));
     }
   } catch (const YAML::Exception& e) {
     // Conversions above are guarded by type checks; this is a safety net.
@@ -275,14 +259,14 @@ StatusOr<RulePack> LoadPackDir(const std::string& dir) {
     auto [it, inserted] = ids.emplace(rule.id, std::make_pair(rule.file, rule.line));
     if (!inserted) {
       return Status::InvalidArgument(
-          rule.file + ":" + std::to_string(rule.line) + ": id: duplicate rule id " + rule.id +
+          yaml::Where(rule.file, rule.line, "id") + ": duplicate rule id " + rule.id +
           " (first defined at " + it->second.first + ":" + std::to_string(it->second.second) + ")");
     }
   }
   if (all.rules.empty()) {
     return Status::NotFound("no rules in " + dir + " (expected *.yaml rule packs)");
   }
-  if (Status s = CheckCorrelations(all); !s.ok()) return s;
+  RETURN_IF_ERROR(CheckCorrelations(all));
   return all;
 }
 

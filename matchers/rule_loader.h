@@ -16,6 +16,7 @@
 //       alert: false                 # optional: an input of correlations only
 //       replace: false               # optional; site packs only: takes the
 //                                    # place of the bundled rule of this id
+//       heartbeat_stop: true         # optional; default: sign is syslog.stopped
 //       examples:
 //         match:                     # at least one
 //           - line: "<full syslog line>"

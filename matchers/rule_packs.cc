@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "common/yaml_reader.h"
 #include "matchers/rule_loader.h"
 
 namespace konseki::matchers {
@@ -41,7 +42,8 @@ Status Merge(std::vector<Rule>* bundled, std::vector<Rule> local) {
   for (size_t i = 0; i < bundled->size(); ++i) {
     const Rule& r = (*bundled)[i];
     if (r.replace) {
-      return Status::InvalidArgument(At(r) + ": replace: only a site pack (rules.local_dir) " +
+      return Status::InvalidArgument(yaml::Where(r.file, r.line, "replace") +
+                                     ": only a site pack (rules.local_dir) " +
                                      "may replace a rule; rule " + r.id + " is bundled");
     }
     index.emplace(r.id, i);
@@ -50,7 +52,8 @@ Status Merge(std::vector<Rule>* bundled, std::vector<Rule> local) {
     auto it = index.find(r.id);
     if (it == index.end()) {
       if (r.replace) {
-        return Status::InvalidArgument(At(r) + ": replace: no bundled rule has id " + r.id +
+        return Status::InvalidArgument(yaml::Where(r.file, r.line, "replace") +
+                                       ": no bundled rule has id " + r.id +
                                        "; drop `replace: true` or fix the id");
       }
       bundled->push_back(std::move(r));
@@ -59,8 +62,8 @@ Status Merge(std::vector<Rule>* bundled, std::vector<Rule> local) {
     Rule& old = (*bundled)[it->second];
     if (!r.replace) {
       return Status::InvalidArgument(
-          At(r) + ": id: rule id " + r.id + " is a bundled rule (" + At(old) +
-          "); set `replace: true` to replace it, or give your rule an id of its own");
+          yaml::Where(r.file, r.line, "id") + ": rule id " + r.id + " is a bundled rule (" +
+          At(old) + "); set `replace: true` to replace it, or give your rule an id of its own");
     }
     old = std::move(r);
   }

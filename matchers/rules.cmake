@@ -1,13 +1,11 @@
 # konseki_rules: rule packs (YAML) -> one Hyperscan database + RE2 extraction,
-# the correlation engine over rule hits, and the check-rules / test-rules
-# tools the app's main calls.
+# and the correlation engine over rule hits (the check-rules / test-rules
+# tools that drive them are app/rule_tool).
 add_library(konseki_rules
   ${CMAKE_CURRENT_LIST_DIR}/alert_ignore.cc
   ${CMAKE_CURRENT_LIST_DIR}/rule_packs.cc
   ${CMAKE_CURRENT_LIST_DIR}/rule_loader.cc
   ${CMAKE_CURRENT_LIST_DIR}/rule_set.cc
-  ${CMAKE_CURRENT_LIST_DIR}/rule_tool.cc
-  ${CMAKE_CURRENT_LIST_DIR}/pack_yaml.cc
   ${CMAKE_CURRENT_LIST_DIR}/beacon_score.cc
   ${CMAKE_CURRENT_LIST_DIR}/correlation_loader.cc
   ${CMAKE_CURRENT_LIST_DIR}/correlation_keys.cc
@@ -19,7 +17,7 @@ add_library(konseki_rules
 )
 target_link_libraries(konseki_rules
   PUBLIC konseki_common konseki_parse konseki_net
-  PRIVATE PkgConfig::HS PkgConfig::RE2 yaml-cpp)
+  PRIVATE PkgConfig::HS PkgConfig::RE2 konseki_yaml)
 # DefaultRulesDir() falls back to the source tree's packs (dev and test runs).
 target_compile_definitions(konseki_rules PRIVATE
   KONSEKI_PATTERNS_SOURCE_DIR="${CMAKE_SOURCE_DIR}/patterns")

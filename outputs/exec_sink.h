@@ -30,7 +30,7 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "common/status.h"
-#include "outputs/alert_forwarders.h"
+#include "outputs/alert_delivery_queue.h"
 
 namespace konseki::outputs {
 
@@ -40,11 +40,11 @@ struct ExecSinkOptions {
   std::chrono::milliseconds timeout{30000};
   size_t max_children = 4;
   std::string name = "exec";  // label value of the delivery metrics
-  DeliveryQueueOptions queue;
+  AlertDeliveryQueueOptions queue;
   AlertEncoder encoder;  // empty = AlertToJson
 };
 
-// Thread-safe AlertSink; Emit() never blocks (see alert_forwarders.h).
+// Thread-safe AlertSink; Emit() never blocks (see alert_delivery_queue.h).
 class ExecSink final : public AlertSink {
  public:
   // Fails if argv is empty or argv[0] is not an executable file (searched in

@@ -22,7 +22,7 @@
 #include "common/alert.h"
 #include "common/metrics.h"
 #include "common/status.h"
-#include "outputs/alert_forwarders.h"
+#include "outputs/alert_delivery_queue.h"
 
 namespace konseki::outputs {
 
@@ -50,7 +50,7 @@ struct SyslogForwarderOptions {
   // TCP connect and send timeout, so a stuck collector cannot hold the
   // delivery thread forever.
   std::chrono::milliseconds io_timeout{5000};
-  DeliveryQueueOptions queue;
+  AlertDeliveryQueueOptions queue;
   AlertEncoder encoder;  // empty = AlertToJson
 };
 
@@ -61,7 +61,7 @@ std::string FormatSyslog5424(const Alert& alert, std::string_view json,
                              std::string_view procid);
 
 // Thread-safe AlertSink. Emit() never blocks: it queues (see
-// alert_forwarders.h for the queue and the delivery metrics). The socket is
+// alert_delivery_queue.h for the queue and the delivery metrics). The socket is
 // owned by the delivery thread; a failed send closes it and the alert is
 // retried after a backoff on a fresh connection.
 class SyslogForwarder final : public AlertSink {

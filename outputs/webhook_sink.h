@@ -20,7 +20,7 @@
 #include "common/alert.h"
 #include "common/metrics.h"
 #include "common/status.h"
-#include "outputs/alert_forwarders.h"
+#include "outputs/alert_delivery_queue.h"
 
 namespace httplib {
 class Client;
@@ -41,14 +41,14 @@ struct WebhookSinkOptions {
   std::chrono::milliseconds initial_backoff{500};
   std::chrono::milliseconds max_backoff{60000};
   std::string name = "webhook";  // label value of the delivery metrics
-  DeliveryQueueOptions queue;
+  AlertDeliveryQueueOptions queue;
   AlertEncoder encoder;  // empty = AlertToJson
 };
 
 // Splits a URL into "scheme://host:port" and "/path?query". Exposed for tests.
 Status SplitHttpUrl(const std::string& url, std::string* scheme_host_port, std::string* path);
 
-// Thread-safe AlertSink; Emit() never blocks (see alert_forwarders.h).
+// Thread-safe AlertSink; Emit() never blocks (see alert_delivery_queue.h).
 class WebhookSink final : public AlertSink {
  public:
   // Fails on a URL that is not http(s)://host...

@@ -28,5 +28,23 @@ TEST(StatusTest, StatusOrCarriesValueOrError) {
   EXPECT_EQ(e.status().message(), "nope");
 }
 
+Status FailAt(int step, int* reached) {
+  for (int i = 0; i < 3; ++i) {
+    RETURN_IF_ERROR(i == step ? Status::InvalidArgument("step " + std::to_string(i))
+                              : Status::Ok());
+    *reached = i;
+  }
+  return Status::Ok();
+}
+
+TEST(StatusTest, ReturnIfErrorReturnsTheFirstErrorAndGoesOnWhenOk) {
+  int reached = -1;
+  Status s = FailAt(1, &reached);
+  EXPECT_EQ(s.message(), "step 1");
+  EXPECT_EQ(reached, 0);
+  EXPECT_TRUE(FailAt(5, &reached).ok());
+  EXPECT_EQ(reached, 2);
+}
+
 }  // namespace
 }  // namespace konseki

@@ -7,6 +7,18 @@
 namespace konseki {
 namespace {
 
+TEST(Utf8Test, SequenceLengthOfEachForm) {
+  EXPECT_EQ(Utf8SequenceLength("a", 1), 1u);
+  EXPECT_EQ(Utf8SequenceLength("\xC3\xA9", 2), 2u);
+  EXPECT_EQ(Utf8SequenceLength("\xE2\x82\xAC", 3), 3u);
+  EXPECT_EQ(Utf8SequenceLength("\xF0\x9F\x98\x80", 4), 4u);
+  EXPECT_EQ(Utf8SequenceLength("\xE2\x82", 2), 0u);          // truncated
+  EXPECT_EQ(Utf8SequenceLength("\xC0\xAF", 2), 0u);          // overlong
+  EXPECT_EQ(Utf8SequenceLength("\xED\xA0\x80", 3), 0u);      // surrogate
+  EXPECT_EQ(Utf8SequenceLength("\xF4\x90\x80\x80", 4), 0u);  // > U+10FFFF
+  EXPECT_EQ(Utf8SequenceLength("\0", 1), 0u);
+}
+
 TEST(Utf8Test, ValidityOfCommonCases) {
   EXPECT_TRUE(IsValidUtf8("plain ascii host-1"));
   EXPECT_TRUE(IsValidUtf8("\xE6\x97\xA5\xE6\x9C\xAC"));  // 日本

@@ -19,8 +19,8 @@ konseki_add_test(heartbeat_integration_test
   LABELS integration)
 add_dependencies(heartbeat_integration_test konseki)
 
-include(${CMAKE_CURRENT_LIST_DIR}/relp.cmake OPTIONAL)
-include(${CMAKE_CURRENT_LIST_DIR}/tls.cmake OPTIONAL)
+include(${CMAKE_CURRENT_LIST_DIR}/relp.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/tls.cmake)
 
 konseki_add_test(reload_integration_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/reload_test.cc

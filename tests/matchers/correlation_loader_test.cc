@@ -10,10 +10,14 @@
 #include <sstream>
 
 #include "matchers/rule_loader.h"
-#include "matchers/rule_tool.h"
+#include "app/rule_tool.h"
 
 namespace konseki::matchers {
 namespace {
+
+using app::RunCheckRules;
+using app::RunTestRules;
+using app::TestRulesOptions;
 
 using ::testing::HasSubstr;
 
@@ -77,22 +81,22 @@ struct BadCase {
 
 TEST(CorrelationLoaderTest, ErrorsNameFileLineAndKey) {
   const std::vector<BadCase> cases = {
-      {"kind: threshold", "kind: leaky", "p.yaml:19: kind: unknown kind \"leaky\""},
-      {"    count: 2\n", "", "p.yaml:14: count: kind threshold needs count"},
+      {"kind: threshold", "kind: leaky", "p.yaml:19: key 'kind': unknown kind \"leaky\""},
+      {"    count: 2\n", "", "p.yaml:14: key 'count': kind threshold needs count"},
       {"    window_secs: 60", "    window_secs: 60\n    field: user",
-       "p.yaml:23: field: not a parameter of kind threshold"},
+       "p.yaml:23: key 'field': not a parameter of kind threshold"},
       {"    key: [src_ip]", "    key: [src_ip]\n    scope: planet",
-       "p.yaml:22: scope: expected host or fleet"},
-      {"    count: 2", "    count: 0", "p.yaml:23: count: value 0 out of range"},
+       "p.yaml:22: key 'scope': expected host or fleet"},
+      {"    count: 2", "    count: 0", "p.yaml:23: key 'count': value 0 out of range"},
       {"sign: ssh.bruteforce\n    title: burst", "sign: ssh.bruteforces\n    title: burst",
        "unknown sign \"ssh.bruteforces\" in the fixed namespace \"ssh\""},
       {"        alerts:\n          - sign: ssh.bruteforce\n            fields: {src_ip: 192.0.2.1, "
        "count: \"2\"}\n",
        "        alerts: []\n", "a correlation needs a case that raises an alert"},
       {"    on: [t.fail]", "    on: [t.fail]\n    where: {user: '('}",
-       "p.yaml:21: where: field user: bad pattern"},
+       "p.yaml:21: key 'where': field user: bad pattern"},
       {"    on: [t.fail]", "    on: [t.fail]\n    colour: blue",
-       "p.yaml:21: colour: unknown key in correlation"},
+       "p.yaml:21: key 'colour': unknown key in correlation"},
   };
   for (const BadCase& c : cases) {
     std::string text = std::string(kRule) + kCorrelation;
@@ -123,7 +127,7 @@ TEST_F(PackDirTest, InputsMustExistAndCorrelationsMayNotLoop) {
   std::string corr = kCorrelation;
   Write("b.yaml", corr.replace(corr.find("[t.fail]"), 8, "[t.nothing]"));
   EXPECT_THAT(LoadPackDir(dir_).status().message(),
-              HasSubstr("b.yaml:2: on: correlation t.burst: no rule or correlation has id "
+              HasSubstr("b.yaml:2: key 'on': correlation t.burst: no rule or correlation has id "
                         "t.nothing"));
   corr = kCorrelation;
   Write("b.yaml", corr.replace(corr.find("[t.fail]"), 8, "[sign:nope.none]"));

@@ -16,11 +16,14 @@
 
 #include "matchers/rule_loader.h"
 #include "matchers/rule_set.h"
-#include "matchers/rule_tool.h"
+#include "app/rule_tool.h"
 #include "receiver/parser.h"
 
 namespace konseki::matchers {
 namespace {
+
+using app::RunTestRules;
+using app::TestRulesOptions;
 
 namespace fs = std::filesystem;
 using SignCounts = std::map<std::string, int>;

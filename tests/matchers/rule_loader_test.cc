@@ -86,38 +86,51 @@ std::string ErrorOf(const std::string& text) {
   return rules.ok() ? "" : rules.status().message();
 }
 
+TEST(LoadRuleTextTest, HeartbeatStopDefaultsToTheStoppedSignAndCanBeSet) {
+  auto stop_of = [](const std::string& text) {
+    StatusOr<std::vector<Rule>> rules = LoadRuleText(text, "f.yaml");
+    EXPECT_TRUE(rules.ok()) << rules.status().ToString();
+    return rules.ok() && (*rules)[0].heartbeat_stop;
+  };
+  EXPECT_FALSE(stop_of(kGood));
+  EXPECT_TRUE(stop_of(Edit("sign: ssh.auth_failure", "sign: syslog.stopped")));
+  EXPECT_FALSE(stop_of(
+      Edit("sign: ssh.auth_failure", "sign: syslog.stopped\n    heartbeat_stop: false")));
+  EXPECT_TRUE(stop_of(Edit("sign: ssh.auth_failure", "sign: crash\n    heartbeat_stop: true")));
+}
+
 TEST(LoadRuleTextTest, UnknownKeyNamesFileLineAndKey) {
   EXPECT_THAT(ErrorOf(Edit("    title: One\n", "    title: One\n    tittle: x\n")),
-              HasSubstr("f.yaml:6: tittle: unknown key in rule"));
-  EXPECT_THAT(ErrorOf(Edit("pack: test", "pak: test")), HasSubstr("f.yaml:1: pak: unknown key"));
+              HasSubstr("f.yaml:6: key 'tittle': unknown key in rule"));
+  EXPECT_THAT(ErrorOf(Edit("pack: test", "pak: test")), HasSubstr("f.yaml:1: key 'pak': unknown key"));
   EXPECT_THAT(ErrorOf(Edit("        - line: \"a line\"", "        - lines: \"a line\"")),
-              HasSubstr("f.yaml:16: lines: unknown key in example"));
+              HasSubstr("f.yaml:16: key 'lines': unknown key in example"));
 }
 
 TEST(LoadRuleTextTest, BadValuesAreErrors) {
   EXPECT_THAT(ErrorOf(Edit("severity: high", "severity: urgent")),
-              HasSubstr("f.yaml:6: severity: unknown severity \"urgent\" in rule t.one"));
+              HasSubstr("f.yaml:6: key 'severity': unknown severity \"urgent\" in rule t.one"));
   EXPECT_THAT(ErrorOf(Edit("sign: ssh.auth_failure", "sign: ssh.failure")),
-              HasSubstr("f.yaml:4: sign: unknown sign \"ssh.failure\" in the fixed namespace"));
+              HasSubstr("f.yaml:4: key 'sign': unknown sign \"ssh.failure\" in the fixed namespace"));
   EXPECT_THAT(ErrorOf(Edit("sign: ssh.auth_failure", "sign: Local.Thing")),
-              HasSubstr("f.yaml:4: sign: sign \"Local.Thing\" must be lower-case words"));
+              HasSubstr("f.yaml:4: key 'sign': sign \"Local.Thing\" must be lower-case words"));
   // A sign of one's own namespace is fine.
   EXPECT_TRUE(LoadRuleText(Edit("sign: ssh.auth_failure", "sign: local.canary"), "f.yaml").ok());
   EXPECT_THAT(ErrorOf(Edit("case_sensitive: true", "case_sensitive: yes please")),
-              HasSubstr("f.yaml:13: case_sensitive: expected true or false"));
+              HasSubstr("f.yaml:13: key 'case_sensitive': expected true or false"));
   EXPECT_THAT(ErrorOf(Edit("title: One", "title: [a, b]")),
-              HasSubstr("f.yaml:5: title: expected a string, found a list"));
+              HasSubstr("f.yaml:5: key 'title': expected a string, found a list"));
   EXPECT_THAT(ErrorOf(Edit("      match: [\"x\"]", "      no_match: [\"x\"]")),
-              HasSubstr("examples: a rule needs at least one `match` example"));
+              HasSubstr("key 'examples': a rule needs at least one `match` example"));
   EXPECT_THAT(ErrorOf(Edit("    match: 'segfault'\n", "")),
-              HasSubstr("f.yaml:21: match: missing required key in rule"));
+              HasSubstr("f.yaml:21: key 'match': missing required key in rule"));
   EXPECT_THAT(ErrorOf("rules: [\n"), HasSubstr("f.yaml:2: YAML syntax error"));
   EXPECT_THAT(ErrorOf(""), HasSubstr("empty rule file"));
 }
 
 TEST(LoadRuleTextTest, DuplicateIdInOneFile) {
   EXPECT_THAT(ErrorOf(Edit("id: t.two", "id: t.one")),
-              HasSubstr("f.yaml:21: id: duplicate rule id t.one (first defined at line 3)"));
+              HasSubstr("f.yaml:21: key 'id': duplicate rule id t.one (first defined at line 3)"));
 }
 
 class RuleDirTest : public ::testing::Test {
@@ -154,7 +167,7 @@ TEST_F(RuleDirTest, DuplicateIdAcrossFilesNamesBothPlaces) {
   StatusOr<std::vector<Rule>> rules = LoadRuleDir(dir_);
   ASSERT_FALSE(rules.ok());
   EXPECT_THAT(rules.status().message(),
-              HasSubstr(dir_ + "/b.yaml:3: id: duplicate rule id t.one (first defined at " + dir_ +
+              HasSubstr(dir_ + "/b.yaml:3: key 'id': duplicate rule id t.one (first defined at " + dir_ +
                         "/a.yaml:3)"));
 }
 

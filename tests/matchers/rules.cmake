@@ -3,18 +3,17 @@ konseki_add_test(rules_test
   SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/rule_loader_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/rule_set_test.cc
-    ${CMAKE_CURRENT_LIST_DIR}/rule_tool_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/rule_corpus_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/rule_sign_eval_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/rule_packs_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/alert_ignore_test.cc
-  LIBS konseki_rules konseki_parse konseki_common)
+  LIBS konseki_rules konseki_rule_tool konseki_parse konseki_common)
 konseki_add_test(correlator_test
   SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/correlator_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/correlation_loader_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/correlator_net_test.cc
-  LIBS konseki_rules konseki_parse konseki_common)
+  LIBS konseki_rules konseki_rule_tool konseki_parse konseki_common)
 konseki_add_test(beacon_score_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/beacon_score_test.cc
   LIBS konseki_rules)

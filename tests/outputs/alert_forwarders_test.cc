@@ -1,6 +1,7 @@
 // AlertDeliveryQueue and SyslogForwarder, against real UDP and TCP sockets
 // the test binds on loopback.
-#include "outputs/alert_forwarders.h"
+#include "outputs/alert_delivery_queue.h"
+#include "outputs/filtered_sink.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -78,7 +79,7 @@ std::string JsonString(const std::string& json, const char* key) {
 
 TEST(AlertDeliveryQueueTest, FullQueueDropsAndCountsWithoutBlockingTheCaller) {
   MetricsRegistry registry;
-  DeliveryQueueOptions options;
+  AlertDeliveryQueueOptions options;
   options.capacity = 3;
   options.drain_timeout = std::chrono::milliseconds(100);
   AlertDeliveryQueue queue("test", options, registry);
@@ -112,7 +113,7 @@ TEST(AlertDeliveryQueueTest, FullQueueDropsAndCountsWithoutBlockingTheCaller) {
 
 TEST(AlertDeliveryQueueTest, StopAbandonsRetriesAfterTheDrainTimeoutAndCountsThem) {
   MetricsRegistry registry;
-  DeliveryQueueOptions options;
+  AlertDeliveryQueueOptions options;
   options.drain_timeout = std::chrono::milliseconds(50);
   AlertDeliveryQueue queue("stuck", options, registry);
   queue.Start([&](const Alert&) {

@@ -1,15 +1,3 @@
 konseki_add_test(metrics_server_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/metrics_server_test.cc
   LIBS konseki_metrics_http PkgConfig::HTTPLIB PkgConfig::FASTJSON)
-konseki_add_test(alert_forwarders_test
-  SOURCES ${CMAKE_CURRENT_LIST_DIR}/alert_forwarders_test.cc
-  LIBS konseki_metrics_http PkgConfig::FASTJSON)
-konseki_add_test(webhook_sink_test
-  SOURCES ${CMAKE_CURRENT_LIST_DIR}/webhook_sink_test.cc
-  LIBS konseki_metrics_http PkgConfig::HTTPLIB PkgConfig::FASTJSON)
-konseki_add_test(exec_sink_test
-  SOURCES ${CMAKE_CURRENT_LIST_DIR}/exec_sink_test.cc
-  LIBS konseki_metrics_http PkgConfig::FASTJSON)
-konseki_add_test(throttled_sink_test
-  SOURCES ${CMAKE_CURRENT_LIST_DIR}/throttled_sink_test.cc
-  LIBS konseki_metrics_http)

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "outputs/alert_throttle.h"
+#include "outputs/throttled_sink.h"
 
 namespace konseki::outputs {
 namespace {
@@ -49,7 +49,7 @@ TEST(ThrottledSinkTest, BruteForceStormYieldsAHandfulWithASummaryCount) {
   FakeClock clock;
   MetricsRegistry registry;
   Recorder inner;
-  ThrottleOptions o;
+  ThrottledSinkOptions o;
   o.window = std::chrono::minutes(10);
   o.max_per_rule_host = 3;
   ThrottledSink sink(inner, clock, o, registry);
@@ -82,7 +82,7 @@ TEST(ThrottledSinkTest, RuleCapLimitsAStormSpreadOverManyHosts) {
   FakeClock clock;
   MetricsRegistry registry;
   Recorder inner;
-  ThrottleOptions o;
+  ThrottledSinkOptions o;
   o.max_per_rule_host = 3;
   o.max_per_rule = 10;
   ThrottledSink sink(inner, clock, o, registry);
@@ -98,7 +98,7 @@ TEST(ThrottledSinkTest, HostsAreThrottledSeparately) {
   FakeClock clock;
   MetricsRegistry registry;
   Recorder inner;
-  ThrottleOptions o;
+  ThrottledSinkOptions o;
   o.max_per_rule_host = 2;
   o.max_per_rule = 100;
   ThrottledSink sink(inner, clock, o, registry);
@@ -116,7 +116,7 @@ TEST(ThrottledSinkTest, FlushReportsAStormThatStopped) {
   FakeClock clock;
   MetricsRegistry registry;
   Recorder inner;
-  ThrottleOptions o;
+  ThrottledSinkOptions o;
   o.window = std::chrono::minutes(5);
   o.max_per_rule_host = 1;
   ThrottledSink sink(inner, clock, o, registry);
@@ -145,7 +145,7 @@ TEST(ThrottledSinkTest, HostTableIsBoundedUnderSpoofedHostnames) {
   FakeClock clock;
   MetricsRegistry registry;
   Recorder inner;
-  ThrottleOptions o;
+  ThrottledSinkOptions o;
   o.max_tracked_hosts = 100;
   o.max_per_rule_host = 1;
   o.max_per_rule = 1'000'000;

@@ -1,7 +1,7 @@
 // konseki's parser held to rsyslog's own parser tests: every vector of
 // tests/receiver/testdata/rsyslog_parser_vectors.tsv (inputs and the fields
 // rsyslog's tests expect, with their source file and line) goes through
-// `konseki test-rules --explain LINE --json` (matchers::RunExplain) and each
+// `konseki test-rules --explain LINE --json` (app::RunExplain) and each
 // field rsyslog's test checks is compared. Where konseki reads a line
 // differently, kDifferences below names the vector, the field, konseki's
 // value and the reason; docs/parser.md explains each reason. A difference
@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "app/json_value.h"
-#include "matchers/rule_tool.h"
+#include "app/rule_tool.h"
 
 namespace konseki {
 namespace {
@@ -187,12 +187,12 @@ std::string RsyslogTime(const std::string& utc, const std::string& offset, bool 
 
 // konseki's reading of one line, field by field under rsyslog's names.
 std::map<std::string, std::string> KonsekiFields(const std::string& rules_dir, const Vector& v) {
-  matchers::ExplainOptions opts;
+  app::ExplainOptions opts;
   opts.rules_dir = rules_dir;
   opts.line = v.input;
   opts.json = true;
   std::ostringstream out, err;
-  EXPECT_EQ(matchers::RunExplain(opts, out, err), 0) << err.str();
+  EXPECT_EQ(app::RunExplain(opts, out, err), 0) << err.str();
   auto j = app::JsonValue::Parse(out.str());
   EXPECT_TRUE(j.ok()) << out.str();
   if (!j.ok()) return {};

@@ -2,8 +2,8 @@
 // (the app's main parses the command line and calls these). Both run the
 // very Parser and RuleSet the server runs, so what they report is what the
 // server would alert on.
-#ifndef KONSEKI_MATCHERS_RULE_TOOL_H_
-#define KONSEKI_MATCHERS_RULE_TOOL_H_
+#ifndef KONSEKI_APP_RULE_TOOL_H_
+#define KONSEKI_APP_RULE_TOOL_H_
 
 #include <cstdint>
 #include <ostream>
@@ -14,7 +14,7 @@
 #include "matchers/rule_packs.h"
 #include "receiver/parser.h"
 
-namespace konseki::matchers {
+namespace konseki::app {
 
 // Loads and compiles every rule of `dir`, then runs each rule's examples:
 // every `match` line, parsed by receiver::Parser, must hit its rule, no other
@@ -25,7 +25,7 @@ namespace konseki::matchers {
 int RunCheckRules(const std::string& dir, std::ostream& out, std::ostream& err);
 
 struct TestRulesOptions {
-  // Rule packs to load; empty means DefaultRulesDir().
+  // Rule packs to load; empty means matchers::DefaultRulesDir().
   std::string rules_dir;
   // One JSON object per match on `out` (keys: file, line, rule, sign,
   // severity, host, program, fields) instead of text; the summary then goes to `err` so
@@ -52,7 +52,7 @@ struct TestRulesOptions {
   // "correlation":true}. Lines are taken as received at their stamp, so the
   // same files give the same alerts at any reading speed.
   bool correlate = false;
-  CorrelatorOptions correlation{};
+  matchers::CorrelatorOptions correlation{};
   // Sender address of every line (--sender): the host's own address for
   // membership rules.
   std::string sender{};
@@ -62,7 +62,7 @@ struct TestRulesOptions {
   // test-rules --config): what the server would run. A hit that
   // rules.ignore silences is shown and counted as ignored, and feeds no
   // correlation.
-  RuleOverrides overrides{};
+  matchers::RuleOverrides overrides{};
 };
 
 // Runs every line of every file through the Parser and the RuleSet (and the
@@ -74,10 +74,10 @@ struct TestRulesOptions {
 int RunTestRules(const TestRulesOptions& opts, std::ostream& out, std::ostream& err);
 
 struct ExplainOptions {
-  std::string rules_dir;      // empty: DefaultRulesDir()
+  std::string rules_dir;      // empty: matchers::DefaultRulesDir()
   std::string line;           // one log line, as a sender or a log file has it
   bool json = false;          // one JSON object instead of text
-  RuleOverrides overrides{};  // as in TestRulesOptions
+  matchers::RuleOverrides overrides{};  // as in TestRulesOptions
 };
 
 // Shows how `line` is parsed (format, parse issue, PRI with facility and
@@ -87,6 +87,6 @@ struct ExplainOptions {
 // rules do not load.
 int RunExplain(const ExplainOptions& opts, std::ostream& out, std::ostream& err);
 
-}  // namespace konseki::matchers
+}  // namespace konseki::app
 
-#endif  // KONSEKI_MATCHERS_RULE_TOOL_H_
+#endif  // KONSEKI_APP_RULE_TOOL_H_

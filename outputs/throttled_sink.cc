@@ -1,10 +1,10 @@
-#include "outputs/alert_throttle.h"
+#include "outputs/throttled_sink.h"
 
 #include <vector>
 
 namespace konseki::outputs {
 
-ThrottledSink::ThrottledSink(AlertSink& inner, const Clock& clock, const ThrottleOptions& options,
+ThrottledSink::ThrottledSink(AlertSink& inner, const Clock& clock, const ThrottledSinkOptions& options,
                              MetricsRegistry& registry)
     : inner_(inner), clock_(clock), options_(options), registry_(registry) {}
 

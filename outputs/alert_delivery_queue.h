@@ -1,4 +1,5 @@
-// The machinery shared by the alert sinks that deliver to the outside world
+// AlertDeliveryQueue: the machinery shared by the alert sinks that deliver to
+// the outside world
 // (SyslogForwarder, WebhookSink, ExecSink): a bounded queue drained by one
 // delivery thread, an exponential backoff, and the delivery metrics.
 //
@@ -14,8 +15,8 @@
 //       queue_full, retries_exhausted, permanent_error (not retried: a 4xx
 //       answer, a command that failed), shutdown
 //   konseki_alert_delivery_queue_depth{sink}        alerts waiting
-#ifndef KONSEKI_OUTPUTS_ALERT_FORWARDERS_H_
-#define KONSEKI_OUTPUTS_ALERT_FORWARDERS_H_
+#ifndef KONSEKI_OUTPUTS_ALERT_DELIVERY_QUEUE_H_
+#define KONSEKI_OUTPUTS_ALERT_DELIVERY_QUEUE_H_
 
 #include <chrono>
 #include <condition_variable>
@@ -38,7 +39,7 @@ namespace konseki::outputs {
 // AlertToJson (outputs/alert_json.h). Must be thread-safe.
 using AlertEncoder = std::function<std::string(const Alert&)>;
 
-struct DeliveryQueueOptions {
+struct AlertDeliveryQueueOptions {
   // Alerts waiting for delivery; past it new alerts are dropped
   // (reason="queue_full"). Alerts are small and rare, so this is generous.
   size_t capacity = 1000;
@@ -88,7 +89,7 @@ class AlertDeliveryQueue {
   using IdleFn = std::function<void()>;
 
   // sink names the label value; registry must outlive the queue.
-  AlertDeliveryQueue(std::string sink, const DeliveryQueueOptions& options,
+  AlertDeliveryQueue(std::string sink, const AlertDeliveryQueueOptions& options,
                      MetricsRegistry& registry);
   ~AlertDeliveryQueue();  // Stop()
   AlertDeliveryQueue(const AlertDeliveryQueue&) = delete;
@@ -126,7 +127,7 @@ class AlertDeliveryQueue {
   Counter* Labelled(std::string_view family, std::string_view help, std::string_view reason);
 
   const std::string sink_;
-  const DeliveryQueueOptions options_;
+  const AlertDeliveryQueueOptions options_;
   MetricsRegistry& registry_;
   Counter* delivered_;
   Counter* dropped_queue_full_;
@@ -148,31 +149,6 @@ class AlertDeliveryQueue {
   std::thread thread_;
 };
 
-struct AlertFilterOptions {
-  // Alerts below this severity are not passed on.
-  Severity min_severity = Severity::kInfo;
-  // Signs to pass; empty = every sign. An entry ending in ".*" matches every
-  // sign with that prefix ("ssh.*" matches "ssh.login", "ssh.auth_failure").
-  std::vector<std::string> signs;
-};
-
-// Passes on only the alerts a notifying sink should see, e.g. "mail me
-// high and critical alerts and every ssh.login". Immutable, so thread-safe
-// when the inner sink is. The inner sink must outlive it.
-class FilteredSink final : public AlertSink {
- public:
-  FilteredSink(AlertSink& inner, AlertFilterOptions options)
-      : inner_(inner), options_(std::move(options)) {}
-  void Emit(const Alert& alert) override {
-    if (Passes(alert)) inner_.Emit(alert);
-  }
-  bool Passes(const Alert& alert) const;
-
- private:
-  AlertSink& inner_;
-  const AlertFilterOptions options_;
-};
-
 }  // namespace konseki::outputs
 
-#endif  // KONSEKI_OUTPUTS_ALERT_FORWARDERS_H_
+#endif  // KONSEKI_OUTPUTS_ALERT_DELIVERY_QUEUE_H_

@@ -2,7 +2,7 @@
 # Attaches `perf record` (software cpu-clock: this VM has no hardware
 # counters) to the konseki that bench/ingest/run starts, once it has bound its
 # TCP port, until it exits. Usage, next to the harness in another shell:
-#   bench/profiles/perf_attach.sh /tmp/konseki-udp.data
+#   bench/ingest/perf_attach.sh /tmp/konseki-udp.data
 # Then: perf report -i /tmp/konseki-udp.data --no-children --sort sym
 # The process is found by what listens on $PORT (default 5514) with a command
 # name starting with "konseki" (so a copy such as /tmp/konseki-final works;

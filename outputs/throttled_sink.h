@@ -28,8 +28,8 @@
 // Thread-safe: Emit and Flush may be called from any thread; one mutex
 // guards the state, and the inner sink is called outside it. The inner sink,
 // the clock and the registry must outlive this object.
-#ifndef KONSEKI_OUTPUTS_ALERT_THROTTLE_H_
-#define KONSEKI_OUTPUTS_ALERT_THROTTLE_H_
+#ifndef KONSEKI_OUTPUTS_THROTTLED_SINK_H_
+#define KONSEKI_OUTPUTS_THROTTLED_SINK_H_
 
 #include <chrono>
 #include <cstddef>
@@ -44,7 +44,7 @@
 
 namespace konseki::outputs {
 
-struct ThrottleOptions {
+struct ThrottledSinkOptions {
   std::chrono::seconds window{600};
   // Notifications per (rule, host) per window.
   int max_per_rule_host = 3;
@@ -56,7 +56,7 @@ struct ThrottleOptions {
 
 class ThrottledSink final : public AlertSink {
  public:
-  ThrottledSink(AlertSink& inner, const Clock& clock, const ThrottleOptions& options,
+  ThrottledSink(AlertSink& inner, const Clock& clock, const ThrottledSinkOptions& options,
                 MetricsRegistry& registry);
   ThrottledSink(const ThrottledSink&) = delete;
   ThrottledSink& operator=(const ThrottledSink&) = delete;
@@ -86,7 +86,7 @@ class ThrottledSink final : public AlertSink {
 
   AlertSink& inner_;
   const Clock& clock_;
-  const ThrottleOptions options_;
+  const ThrottledSinkOptions options_;
   MetricsRegistry& registry_;
 
   std::mutex mu_;  // guards rules_ and hosts_
@@ -97,4 +97,4 @@ class ThrottledSink final : public AlertSink {
 
 }  // namespace konseki::outputs
 
-#endif  // KONSEKI_OUTPUTS_ALERT_THROTTLE_H_
+#endif  // KONSEKI_OUTPUTS_THROTTLED_SINK_H_

@@ -1,4 +1,4 @@
-#include "outputs/alert_forwarders.h"
+#include "outputs/alert_delivery_queue.h"
 
 #include <algorithm>
 
@@ -19,7 +19,7 @@ std::chrono::milliseconds Backoff::Next() {
   return now;
 }
 
-AlertDeliveryQueue::AlertDeliveryQueue(std::string sink, const DeliveryQueueOptions& options,
+AlertDeliveryQueue::AlertDeliveryQueue(std::string sink, const AlertDeliveryQueueOptions& options,
                                        MetricsRegistry& registry)
     : sink_(std::move(sink)),
       options_(options),
@@ -168,22 +168,6 @@ void AlertDeliveryQueue::CountFailure(std::string_view reason) {
 
 void AlertDeliveryQueue::CountDropped(std::string_view reason) {
   Labelled("konseki_alert_delivery_dropped_total", kDroppedHelp, reason)->Inc();
-}
-
-bool FilteredSink::Passes(const Alert& alert) const {
-  if (alert.severity < options_.min_severity) return false;
-  if (options_.signs.empty()) return true;
-  for (const std::string& s : options_.signs) {
-    if (s.size() >= 2 && s.compare(s.size() - 2, 2, ".*") == 0) {
-      if (std::string_view(alert.sign).substr(0, s.size() - 1) ==
-          std::string_view(s).substr(0, s.size() - 1)) {
-        return true;
-      }
-    } else if (alert.sign == s) {
-      return true;
-    }
-  }
-  return false;
 }
 
 }  // namespace konseki::outputs

@@ -1,4 +1,4 @@
-#include "matchers/rule_tool.h"
+#include "app/rule_tool.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -10,10 +10,11 @@
 #include <fstream>
 #include <sstream>
 
-namespace konseki::matchers {
+namespace konseki::app {
 namespace {
 
 using ::testing::HasSubstr;
+
 using ::testing::Not;
 
 const std::string kPatterns = std::string(KONSEKI_SOURCE_DIR) + "/patterns";
@@ -389,4 +390,4 @@ TEST(RunExplainTest, JsonHasEveryParsedPartAndNullPriWithoutOne) {
 }
 
 }  // namespace
-}  // namespace konseki::matchers
+}  // namespace konseki::app

@@ -1,4 +1,4 @@
-#include "matchers/rule_tool.h"
+#include "app/rule_tool.h"
 
 #include <sys/stat.h>
 
@@ -11,13 +11,32 @@
 #include <map>
 #include <memory>
 
+#include "common/json_string.h"
 #include "matchers/offline_analyzer.h"
 #include "matchers/rule_loader.h"
 #include "matchers/rule_set.h"
 #include "receiver/parse_issue.h"
 #include "receiver/parser.h"
 
-namespace konseki::matchers {
+namespace konseki::app {
+
+using matchers::AlertIgnore;
+using matchers::CompileRulePacks;
+using matchers::Correlation;
+using matchers::CorrelationExample;
+using matchers::CorrelatorOptions;
+using matchers::DefaultRulesDir;
+using matchers::ExpectedAlert;
+using matchers::LoadPackDir;
+using matchers::LoadRulePackSet;
+using matchers::OfflineAnalyzer;
+using matchers::Rule;
+using matchers::RuleExample;
+using matchers::RuleHit;
+using matchers::RuleOverrides;
+using matchers::RulePack;
+using matchers::RuleSet;
+
 namespace {
 
 // Year inference in the parser uses the receive time; the examples and the
@@ -36,71 +55,6 @@ std::string FieldsText(const std::vector<std::pair<std::string, std::string>>& f
     s += k + "=" + v;
   }
   return s.empty() ? "(no fields)" : s;
-}
-
-// Appends s as a JSON string. Valid UTF-8 passes through; control characters
-// are escaped; each byte of an invalid sequence becomes U+FFFD, so the output
-// is always valid JSON whatever a sender wrote.
-void AppendJsonString(std::string_view s, std::string* out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const unsigned char* end = p + s.size();
-  while (p < end) {
-    const unsigned char c = *p;
-    if (c < 0x80) {
-      switch (c) {
-        case '"':
-          *out += "\\\"";
-          break;
-        case '\\':
-          *out += "\\\\";
-          break;
-        case '\n':
-          *out += "\\n";
-          break;
-        case '\r':
-          *out += "\\r";
-          break;
-        case '\t':
-          *out += "\\t";
-          break;
-        default:
-          if (c < 0x20 || c == 0x7f) {
-            *out += "\\u00";
-            out->push_back(kHex[c >> 4]);
-            out->push_back(kHex[c & 15]);
-          } else {
-            out->push_back(static_cast<char>(c));
-          }
-      }
-      ++p;
-      continue;
-    }
-    int len = 0;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      if (c == 0xE0) lo = 0xA0;
-      if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      if (c == 0xF0) lo = 0x90;
-      if (c == 0xF4) hi = 0x8F;
-    }
-    bool valid = len > 0 && end - p >= len && p[1] >= lo && p[1] <= hi;
-    for (int i = 2; valid && i < len; ++i) valid = (p[i] & 0xC0) == 0x80;
-    if (valid) {
-      out->append(reinterpret_cast<const char*>(p), len);
-      p += len;
-    } else {
-      *out += "\\ufffd";
-      ++p;
-    }
-  }
-  out->push_back('"');
 }
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
@@ -584,4 +538,4 @@ int RunExplain(const ExplainOptions& opts, std::ostream& out, std::ostream& err)
   return 0;
 }
 
-}  // namespace konseki::matchers
+}  // namespace konseki::app
