@@ -39,9 +39,11 @@ if(SYSTEMD_FOUND)
 endif()
 target_link_libraries(konseki_app PUBLIC
   konseki_common konseki_parse konseki_net konseki_rules konseki_heartbeat konseki_outputs
-  konseki_metrics_http konseki_alert_sinks konseki_tls konseki_relp concurrentqueue konseki_yaml konseki_rule_tool)
+  konseki_metrics_http konseki_alert_sinks konseki_tls konseki_relp konseki_seal concurrentqueue
+  konseki_yaml konseki_rule_tool)
 
 add_executable(konseki ${CMAKE_CURRENT_LIST_DIR}/main.cc)
 target_compile_definitions(konseki PRIVATE KONSEKI_VERSION="${PROJECT_VERSION}")
-target_link_libraries(konseki PRIVATE konseki_app)
+# konseki_seal_cli (seal-setup, verify, search) is defined in seal.cmake.
+target_link_libraries(konseki PRIVATE konseki_app konseki_seal_cli)
 set_target_properties(konseki PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR})

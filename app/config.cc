@@ -39,12 +39,16 @@ allow_root: true
 // it records where each key was given (Config::key_lines).
 using Ctx = yaml::Reader;
 
+std::chrono::milliseconds Millis(double secs) {
+  return std::chrono::milliseconds(static_cast<int64_t>(secs * 1000));
+}
+
 Status ParseFilter(const Ctx& ctx, const YAML::Node& item, const std::string& key,
-                   SinkFilterConfig* f) {
+                   outputs::FilteredSinkOptions* f) {
   if (item["min_severity"]) {
-    RETURN_IF_ERROR(ctx.GetString(item["min_severity"], key + ".min_severity", &f->min_severity));
-    Severity sev;
-    if (!ParseSeverity(f->min_severity, &sev)) {
+    std::string level;
+    RETURN_IF_ERROR(ctx.GetString(item["min_severity"], key + ".min_severity", &level));
+    if (!ParseSeverity(level, &f->min_severity)) {
       return ctx.Error(item["min_severity"], key + ".min_severity",
                        "expected info, low, medium, high or critical");
     }
@@ -88,15 +92,18 @@ Status ParseArchiveKeep(const Ctx& ctx, const YAML::Node& v, ArchiveKeepConfig* 
 }
 
 Status ParseSyslogSink(const Ctx& ctx, const YAML::Node& item, const std::string& key,
-                       SyslogSinkConfig* s) {
+                       outputs::SyslogForwarderOptions* s) {
   if (!item["host"]) return ctx.Error(item, key, "each syslog sink needs 'host'");
   RETURN_IF_ERROR(ctx.GetString(item["host"], key + ".host", &s->host));
   if (item["port"]) RETURN_IF_ERROR(ctx.GetInt(item["port"], key + ".port", 1, 65535, &s->port));
   if (item["transport"]) {
-    RETURN_IF_ERROR(ctx.GetString(item["transport"], key + ".transport", &s->transport));
-    if (s->transport != "udp" && s->transport != "tcp") {
+    std::string transport;
+    RETURN_IF_ERROR(ctx.GetString(item["transport"], key + ".transport", &transport));
+    if (transport != "udp" && transport != "tcp") {
       return ctx.Error(item["transport"], key + ".transport", "expected udp or tcp");
     }
+    s->transport =
+        transport == "tcp" ? outputs::SyslogTransport::kTcp : outputs::SyslogTransport::kUdp;
   }
   if (item["octet_counting"]) {
     RETURN_IF_ERROR(
@@ -109,7 +116,7 @@ Status ParseSyslogSink(const Ctx& ctx, const YAML::Node& item, const std::string
 }
 
 Status ParseWebhookSink(const Ctx& ctx, const YAML::Node& item, const std::string& key,
-                        WebhookSinkConfig* w) {
+                        outputs::WebhookSinkOptions* w) {
   if (!item["url"]) return ctx.Error(item, key, "each webhook needs 'url'");
   RETURN_IF_ERROR(ctx.GetString(item["url"], key + ".url", &w->url));
   if (w->url.rfind("http://", 0) != 0 && w->url.rfind("https://", 0) != 0) {
@@ -124,8 +131,9 @@ Status ParseWebhookSink(const Ctx& ctx, const YAML::Node& item, const std::strin
     }
   }
   if (item["timeout_secs"]) {
-    RETURN_IF_ERROR(
-        ctx.GetNumber(item["timeout_secs"], key + ".timeout_secs", 0.1, 600, &w->timeout_secs));
+    double secs = 0;
+    RETURN_IF_ERROR(ctx.GetNumber(item["timeout_secs"], key + ".timeout_secs", 0.1, 600, &secs));
+    w->timeout = Millis(secs);
   }
   if (item["max_attempts"]) {
     RETURN_IF_ERROR(
@@ -135,13 +143,14 @@ Status ParseWebhookSink(const Ctx& ctx, const YAML::Node& item, const std::strin
 }
 
 Status ParseExecSink(const Ctx& ctx, const YAML::Node& item, const std::string& key,
-                     ExecSinkConfig* e) {
+                     outputs::ExecSinkOptions* e) {
   if (!item["argv"]) return ctx.Error(item, key, "each exec sink needs 'argv'");
   RETURN_IF_ERROR(ctx.GetStringList(item["argv"], key + ".argv", &e->argv));
   if (e->argv.empty()) return ctx.Error(item["argv"], key + ".argv", "must name a program");
   if (item["timeout_secs"]) {
-    RETURN_IF_ERROR(
-        ctx.GetNumber(item["timeout_secs"], key + ".timeout_secs", 0.1, 3600, &e->timeout_secs));
+    double secs = 0;
+    RETURN_IF_ERROR(ctx.GetNumber(item["timeout_secs"], key + ".timeout_secs", 0.1, 3600, &secs));
+    e->timeout = Millis(secs);
   }
   if (item["max_children"]) {
     RETURN_IF_ERROR(
@@ -152,23 +161,25 @@ Status ParseExecSink(const Ctx& ctx, const YAML::Node& item, const std::string& 
 
 // alerts.<kind>: a list of sinks, each with the keys every sink has (name,
 // filter, queue_capacity) and its own, read by parse_one.
-template <typename SinkConfig>
+template <typename SinkOptions>
 Status ParseSinks(const Ctx& ctx, const YAML::Node& list, const std::string& key,
                   std::vector<std::string_view> own_keys,
                   Status (*parse_one)(const Ctx&, const YAML::Node&, const std::string&,
-                                      SinkConfig*),
-                  std::vector<SinkConfig>* out) {
+                                      SinkOptions*),
+                  std::vector<AlertSinkSpec<SinkOptions>>* out) {
   if (!list) return Status::Ok();
   if (!list.IsSequence()) return ctx.Error(list, key, "expected a list of sinks");
   own_keys.insert(own_keys.end(), {"name", "min_severity", "signs", "queue_capacity"});
   for (const auto& item : list) {
     RETURN_IF_ERROR(ctx.CheckKeys(item, key, own_keys));
-    SinkConfig sink;
-    RETURN_IF_ERROR(parse_one(ctx, item, key, &sink));
-    if (item["name"]) RETURN_IF_ERROR(ctx.GetString(item["name"], key + ".name", &sink.name));
+    AlertSinkSpec<SinkOptions> sink;
+    RETURN_IF_ERROR(parse_one(ctx, item, key, &sink.options));
+    if (item["name"]) {
+      RETURN_IF_ERROR(ctx.GetString(item["name"], key + ".name", &sink.options.name));
+    }
     if (item["queue_capacity"]) {
       RETURN_IF_ERROR(ctx.GetInt(item["queue_capacity"], key + ".queue_capacity", 1, 1e7,
-                                 &sink.queue_capacity));
+                                 &sink.options.queue.capacity));
     }
     RETURN_IF_ERROR(ParseFilter(ctx, item, key, &sink.filter));
     out->push_back(std::move(sink));
@@ -184,10 +195,12 @@ Status ParseAlerts(const Ctx& ctx, const YAML::Node& v, Config* c) {
   if (const YAML::Node t = v["throttle"]) {
     RETURN_IF_ERROR(
         ctx.CheckKeys(t, "alerts.throttle", {"window_secs", "max_per_rule_host", "max_per_rule"}));
-    ThrottleConfig& tc = c->alerts_throttle;
+    outputs::ThrottledSinkOptions& tc = c->alerts_throttle;
     if (t["window_secs"]) {
-      RETURN_IF_ERROR(ctx.GetNumber(t["window_secs"], "alerts.throttle.window_secs", 1, 86400,
-                                    &tc.window_secs));
+      double secs = 0;
+      RETURN_IF_ERROR(
+          ctx.GetNumber(t["window_secs"], "alerts.throttle.window_secs", 1, 86400, &secs));
+      tc.window = std::chrono::seconds(static_cast<int64_t>(secs));
     }
     if (t["max_per_rule_host"]) {
       RETURN_IF_ERROR(ctx.GetInt(t["max_per_rule_host"], "alerts.throttle.max_per_rule_host", 1,

@@ -17,6 +17,11 @@
 #include "matchers/heartbeat_tracker.h"
 #include "matchers/rule_packs.h"
 #include "outputs/archive_budget.h"
+#include "outputs/exec_sink.h"
+#include "outputs/filtered_sink.h"
+#include "outputs/syslog_forwarder.h"
+#include "outputs/throttled_sink.h"
+#include "outputs/webhook_sink.h"
 
 namespace konseki::app {
 
@@ -30,47 +35,13 @@ struct HeartbeatConfig {
   matchers::HeartbeatOptions options;
 };
 
-// Which alerts a notifying sink gets (alerts.syslog[] / webhook[] / exec[]).
-struct SinkFilterConfig {
-  std::string min_severity = "info";  // info | low | medium | high | critical
-  std::vector<std::string> signs;     // empty = all; "ssh.*" = a prefix
-};
-
-struct SyslogSinkConfig {
-  std::string name = "syslog";  // the sink label of its metrics
-  std::string host;
-  int port = 514;
-  std::string transport = "udp";  // udp | tcp
-  bool octet_counting = true;
-  int facility = 10;  // authpriv
-  size_t queue_capacity = 1000;
-  SinkFilterConfig filter;
-};
-
-struct WebhookSinkConfig {
-  std::string name = "webhook";
-  std::string url;
-  std::vector<std::pair<std::string, std::string>> headers;
-  double timeout_secs = 5;
-  int max_attempts = 5;
-  size_t queue_capacity = 1000;
-  SinkFilterConfig filter;
-};
-
-struct ExecSinkConfig {
-  std::string name = "exec";
-  std::vector<std::string> argv;
-  double timeout_secs = 30;
-  size_t max_children = 4;
-  size_t queue_capacity = 1000;
-  SinkFilterConfig filter;
-};
-
-// alerts.throttle: applies to the notifying sinks, never to the alert file.
-struct ThrottleConfig {
-  double window_secs = 600;
-  int max_per_rule_host = 3;
-  int max_per_rule = 10;
+// One alerts.syslog[] / webhook[] / exec[] entry: the sink's own options
+// (outputs/syslog_forwarder.h, webhook_sink.h, exec_sink.h: the defaults
+// live there) and which alerts it gets (min_severity, signs).
+template <typename SinkOptions>
+struct AlertSinkSpec {
+  SinkOptions options;
+  outputs::FilteredSinkOptions filter;
 };
 
 // tls: certificates for tls:// (RFC 5425) and relp+tls:// listeners.
@@ -173,10 +144,11 @@ struct Config {
   // alerts:
   std::string alerts_file;  // JSON lines; empty = none
   bool alerts_stdout = true;
-  ThrottleConfig alerts_throttle;
-  std::vector<SyslogSinkConfig> alerts_syslog;
-  std::vector<WebhookSinkConfig> alerts_webhook;
-  std::vector<ExecSinkConfig> alerts_exec;
+  // alerts.throttle: applies to the notifying sinks, never to the alert file.
+  outputs::ThrottledSinkOptions alerts_throttle;
+  std::vector<AlertSinkSpec<outputs::SyslogForwarderOptions>> alerts_syslog;
+  std::vector<AlertSinkSpec<outputs::WebhookSinkOptions>> alerts_webhook;
+  std::vector<AlertSinkSpec<outputs::ExecSinkOptions>> alerts_exec;
 
   // rules: dir with *.yaml packs; empty = the bundled packs.
   std::string rules_dir;

@@ -5,5 +5,3 @@ add_library(konseki_seal_cli
   ${CMAKE_CURRENT_LIST_DIR}/search_command.cc
   ${CMAKE_CURRENT_LIST_DIR}/seal_commands.cc)
 target_link_libraries(konseki_seal_cli PUBLIC konseki_app konseki_seal PRIVATE PkgConfig::QRENCODE)
-target_link_libraries(konseki_app PUBLIC konseki_seal)
-target_link_libraries(konseki PRIVATE konseki_seal_cli)

@@ -29,6 +29,11 @@ matchers::HeartbeatOptions HeartbeatOptionsFromConfig(const Config& c) {
   return o;
 }
 
+// The key that names the heartbeat state folder in errors.
+const char* HeartbeatStateKey(const Config& c) {
+  return c.heartbeat.options.state_dir.empty() ? "archive.dir" : "heartbeat.state_dir";
+}
+
 // st with `where` ("konseki.yaml:12: key 'archive.dir'") in front.
 Status At(const std::string& where, const Status& st) {
   return Status(st.code(), where + ": " + st.message());
@@ -222,7 +227,7 @@ std::vector<std::string> Server::StartupLines() const {
   return lines;
 }
 
-Status Server::OpenOutputs() {
+Status Server::OpenAlerts() {
   outputs::AlertWriterOptions aopts;
   aopts.path = config_.alerts_file;
   aopts.to_stdout = config_.alerts_stdout;
@@ -241,10 +246,10 @@ Status Server::OpenOutputs() {
   auto fanout = AlertFanout::Create(config_, *alert_tally_, clock_, metrics_);
   if (!fanout.ok()) return fanout.status();
   alerts_ = std::move(fanout).value();
+  return Status::Ok();
+}
 
-  const size_t n = WorkerThreads(config_);
-  queues_ = std::make_unique<BatchQueues>(n, config_.queue_max_bytes_per_worker, metrics_);
-
+Status Server::OpenArchiveKeeping() {
   if (config_.archive_keep.seal) {
     // Before any worker writes: recovery looks at the files as they are.
     outputs::SealerOptions so;
@@ -253,18 +258,19 @@ Status Server::OpenOutputs() {
     if (!sealer.ok()) return At(config_.Where("archive.seal"), sealer.status());
     sealer_ = std::move(sealer).value();
   }
+  outputs::RetentionOptions ro;
+  ro.dir = config_.archive_dir;
+  ro.compress_after_days = config_.archive_keep.compress_after_days;
+  ro.retention_days = config_.archive_keep.retention_days;
+  outputs::ParseLowSpace(config_.archive_keep.low_space, &ro.low_space_percent,
+                         &ro.low_space_bytes);  // validated by the config
+  ro.max_host_series = config_.metrics_max_host_series;
+  keeper_ = std::make_unique<outputs::ArchiveKeeper>(ro, clock_, metrics_, *alerts_);
+  return Status::Ok();
+}
 
-  {
-    outputs::RetentionOptions ro;
-    ro.dir = config_.archive_dir;
-    ro.compress_after_days = config_.archive_keep.compress_after_days;
-    ro.retention_days = config_.archive_keep.retention_days;
-    outputs::ParseLowSpace(config_.archive_keep.low_space, &ro.low_space_percent,
-                           &ro.low_space_bytes);  // validated by the config
-    ro.max_host_series = config_.metrics_max_host_series;
-    keeper_ = std::make_unique<outputs::ArchiveKeeper>(ro, clock_, metrics_, *alerts_);
-  }
-
+StatusOr<outputs::ArchiveOptions> Server::WorkerArchiveOptions(size_t workers,
+                                                               const std::string& state_dir) {
   outputs::ArchiveOptions arch;
   arch.dir = config_.archive_dir;
   if (!outputs::ParseSyncPolicy(config_.archive_sync, &arch.sync)) {
@@ -273,65 +279,78 @@ Status Server::OpenOutputs() {
   arch.sync_interval_secs = std::max(1, static_cast<int>(config_.archive_sync_interval_secs));
   // arch.max_open_files keeps its default: main checked that RLIMIT_NOFILE
   // holds that many per worker besides the connections (app/fd_budget.h).
-
-  const matchers::HeartbeatOptions hb = HeartbeatOptionsFromConfig(config_);
-  const std::string state_key =
-      config_.heartbeat.options.state_dir.empty() ? "archive.dir" : "heartbeat.state_dir";
-  if (config_.heartbeat.enabled) {
-    if (Status st = MakeDirs(hb.state_dir, 0750); !st.ok()) {
-      return At(config_.Where(state_key), st);
-    }
-  }
   // Held lines that cannot be archived by the stop deadline are saved here
   // and archived at the next start (Archive::Spool).
-  arch.spool_dir = hb.state_dir + "/spool";
-  arch.workers = n;
+  arch.spool_dir = state_dir + "/spool";
+  arch.workers = workers;
   // One buffer budget and one host-folder cap for all workers' archives.
   arch.budget = std::make_shared<outputs::ArchiveBudget>(config_.archive_budget);
   if (Status st = arch.budget->CountExistingHosts(arch.dir); !st.ok()) {
     return At(config_.Where("archive.dir"), st);
   }
+  return arch;
+}
+
+Status Server::AddWorker(size_t i, const outputs::ArchiveOptions& archive_options,
+                         const matchers::HeartbeatOptions& hb, const std::string& corr_dir) {
+  outputs::ArchiveOptions arch = archive_options;
+  arch.worker = i;
+  auto archive = outputs::Archive::Open(arch, clock_, metrics_);
+  if (!archive.ok()) return At(config_.Where("archive.dir"), archive.status());
+  if (const uint64_t loaded = (*archive)->spooled_messages_loaded(); loaded > 0) {
+    Log(LogLevel::kInfo, "worker %zu: %llu messages from the spool in %s to archive", i,
+        static_cast<unsigned long long>(loaded), arch.spool_dir.c_str());
+  }
+  std::unique_ptr<matchers::HeartbeatTracker> tracker;
+  std::unique_ptr<HostGapSink> gaps;
+  if (config_.heartbeat.enabled) {
+    // host.silent also restarts the host's watch in its correlator.
+    gaps = std::make_unique<HostGapSink>(*alerts_);
+    tracker =
+        std::make_unique<matchers::HeartbeatTracker>(hb, i, arch.workers, clock_, *gaps, metrics_);
+    if (Status st = tracker->LoadState(); !st.ok()) {
+      return At(config_.Where(HeartbeatStateKey(config_)),
+                Status(st.code(), "heartbeat state in " + hb.state_dir + ": " + st.message() +
+                                      " (move the file away to start with no state)"));
+    }
+    host_readers_.push_back(tracker->Hosts());
+  }
+  WorkerOptions wopts;
+  wopts.index = i;
+  wopts.flush_each_batch = arch.sync == outputs::SyncPolicy::kBatch;
+  wopts.sync_at_stop = arch.sync != outputs::SyncPolicy::kNone;
+  // A blocked archive is retried this long after the listeners' drain.
+  if (config_.stop_timeout_secs) {
+    wopts.stop_timeout = std::chrono::duration_cast<Duration>(
+        std::chrono::duration<double>(*config_.stop_timeout_secs));
+  }
+  auto correlator = MakeWorkerCorrelator(i, corr_dir, &wopts.correlation);
+  if (!correlator.ok()) return correlator.status();
+  WorkerDeps deps{queues_.get(), &parser_, &rules_,     alerts_.get(),
+                  &metrics_,     &clock_,  fleet_.get()};
+  workers_.push_back(std::make_unique<Worker>(wopts, deps, std::move(archive).value(),
+                                              std::move(tracker), std::move(gaps),
+                                              std::move(correlator).value()));
+  return Status::Ok();
+}
+
+Status Server::OpenOutputs() {
+  RETURN_IF_ERROR(OpenAlerts());
+  const size_t n = WorkerThreads(config_);
+  queues_ = std::make_unique<BatchQueues>(n, config_.queue_max_bytes_per_worker, metrics_);
+  RETURN_IF_ERROR(OpenArchiveKeeping());
+  const matchers::HeartbeatOptions hb = HeartbeatOptionsFromConfig(config_);
+  if (config_.heartbeat.enabled) {
+    if (Status st = MakeDirs(hb.state_dir, 0750); !st.ok()) {
+      return At(config_.Where(HeartbeatStateKey(config_)), st);
+    }
+  }
+  auto arch = WorkerArchiveOptions(n, hb.state_dir);
+  if (!arch.ok()) return arch.status();
   const std::string corr_dir =
       config_.correlation.state_dir.empty() ? hb.state_dir : config_.correlation.state_dir;
-  if (Status st = InitFleetCorrelator(corr_dir); !st.ok()) return st;
-  for (size_t i = 0; i < n; ++i) {
-    arch.worker = i;
-    auto archive = outputs::Archive::Open(arch, clock_, metrics_);
-    if (!archive.ok()) return At(config_.Where("archive.dir"), archive.status());
-    if (const uint64_t loaded = (*archive)->spooled_messages_loaded(); loaded > 0) {
-      Log(LogLevel::kInfo, "worker %zu: %llu messages from the spool in %s to archive", i,
-          static_cast<unsigned long long>(loaded), arch.spool_dir.c_str());
-    }
-    std::unique_ptr<matchers::HeartbeatTracker> tracker;
-    std::unique_ptr<HostGapSink> gaps;
-    if (config_.heartbeat.enabled) {
-      // host.silent also restarts the host's watch in its correlator.
-      gaps = std::make_unique<HostGapSink>(*alerts_);
-      tracker = std::make_unique<matchers::HeartbeatTracker>(hb, i, n, clock_, *gaps, metrics_);
-      if (Status st = tracker->LoadState(); !st.ok()) {
-        return At(config_.Where(state_key),
-                  Status(st.code(), "heartbeat state in " + hb.state_dir + ": " + st.message() +
-                                        " (move the file away to start with no state)"));
-      }
-      host_readers_.push_back(tracker->Hosts());
-    }
-    WorkerOptions wopts;
-    wopts.index = i;
-    wopts.flush_each_batch = arch.sync == outputs::SyncPolicy::kBatch;
-    wopts.sync_at_stop = arch.sync != outputs::SyncPolicy::kNone;
-    // A blocked archive is retried this long after the listeners' drain.
-    if (config_.stop_timeout_secs) {
-      wopts.stop_timeout = std::chrono::duration_cast<Duration>(
-          std::chrono::duration<double>(*config_.stop_timeout_secs));
-    }
-    auto correlator = MakeWorkerCorrelator(i, corr_dir, &wopts.correlation);
-    if (!correlator.ok()) return correlator.status();
-    WorkerDeps deps{queues_.get(), &parser_, &rules_,     alerts_.get(),
-                    &metrics_,     &clock_,  fleet_.get()};
-    workers_.push_back(std::make_unique<Worker>(wopts, deps, std::move(archive).value(),
-                                                std::move(tracker), std::move(gaps),
-                                                std::move(correlator).value()));
-  }
+  RETURN_IF_ERROR(InitFleetCorrelator(corr_dir));
+  for (size_t i = 0; i < n; ++i) RETURN_IF_ERROR(AddWorker(i, *arch, hb, corr_dir));
   return Status::Ok();
 }
 

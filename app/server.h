@@ -25,7 +25,9 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "common/status.h"
+#include "matchers/heartbeat_tracker.h"
 #include "outputs/alert_writer.h"
+#include "outputs/archive.h"
 #include "outputs/metrics_server.h"
 #include "outputs/retention.h"
 #include "outputs/sealer.h"
@@ -101,6 +103,14 @@ class Server {
   // Alert writer and sinks, queues, archives, heartbeat trackers, workers.
   // Called as the run-as user (files it creates belong to that user).
   Status OpenOutputs();
+  // The parts of OpenOutputs: the alert file and sinks; sealing and
+  // retention; the archive options every worker shares; worker i.
+  Status OpenAlerts();
+  Status OpenArchiveKeeping();
+  StatusOr<outputs::ArchiveOptions> WorkerArchiveOptions(size_t workers,
+                                                         const std::string& state_dir);
+  Status AddWorker(size_t i, const outputs::ArchiveOptions& archive,
+                   const matchers::HeartbeatOptions& heartbeat, const std::string& correlation_dir);
   // Binds every configured listener (as root when started as root); errors
   // name the config file and line of the listener.
   Status BindListeners();

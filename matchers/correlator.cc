@@ -114,40 +114,51 @@ HitEvent AlertHitEvent(const Alert& a) {
           .received = a.received};
 }
 
-Status Correlator::Impl::CompileOne(const Correlation& def, const RulePack& pack) {
-  auto c = std::make_unique<CompiledCorrelation>();
-  c->def = def;
-  if (auto it = options.overrides.find(def.id); it != options.overrides.end()) {
+namespace {
+
+// The site's settings over a pack's correlation: correlation.overrides,
+// network.beacon and network.drop_severity.
+Status ApplyOptions(const CorrelatorOptions& options, Correlation* d) {
+  if (auto it = options.overrides.find(d->id); it != options.overrides.end()) {
     const CorrelationOverride& o = it->second;
-    if (o.window_secs >= 0) c->def.window_secs = o.window_secs;
-    if (o.count >= 1) c->def.count = static_cast<uint32_t>(o.count);
-    if (o.quiet_secs >= 0) c->def.quiet_secs = o.quiet_secs;
-    if (o.min_observed_secs >= 0) c->def.min_observed_secs = o.min_observed_secs;
-    if (o.learning_secs >= 0) c->def.learning_secs = o.learning_secs;
+    if (o.window_secs >= 0) d->window_secs = o.window_secs;
+    if (o.count >= 1) d->count = static_cast<uint32_t>(o.count);
+    if (o.quiet_secs >= 0) d->quiet_secs = o.quiet_secs;
+    if (o.min_observed_secs >= 0) d->min_observed_secs = o.min_observed_secs;
+    if (o.learning_secs >= 0) d->learning_secs = o.learning_secs;
   }
-  if (c->def.kind == CorrelationKind::kBeacon) {
-    if (options.beacon_score >= 0) c->def.score = options.beacon_score;
+  if (d->kind == CorrelationKind::kBeacon) {
+    if (options.beacon_score >= 0) d->score = options.beacon_score;
     if (options.beacon_min_connections >= 1) {
-      c->def.count = static_cast<uint32_t>(options.beacon_min_connections);
+      d->count = static_cast<uint32_t>(options.beacon_min_connections);
     }
-    if (options.beacon_window_secs > 0) c->def.window_secs = options.beacon_window_secs;
-    if (options.beacon_max_pairs > 0) c->def.max_keys = options.beacon_max_pairs;
-    if (options.beacon_burst_secs >= 0) c->def.burst_secs = options.beacon_burst_secs;
+    if (options.beacon_window_secs > 0) d->window_secs = options.beacon_window_secs;
+    if (options.beacon_max_pairs > 0) d->max_keys = options.beacon_max_pairs;
+    if (options.beacon_burst_secs >= 0) d->burst_secs = options.beacon_burst_secs;
   }
-  if (c->def.kind == CorrelationKind::kDirection && c->def.sign == "firewall.drop") {
+  if (d->kind == CorrelationKind::kDirection && d->sign == "firewall.drop") {
     for (const auto& [name, severity] : options.drop_severity) {
       Direction dir;
       if (!ParseDirection(name, &dir)) {
         return Status::InvalidArgument("network.drop_severity: unknown direction " + name);
       }
       const int i = static_cast<int>(dir);
-      c->def.alert_direction[i] = severity != "none";
-      if (severity != "none" && !ParseSeverity(severity, &c->def.direction_severity[i])) {
+      d->alert_direction[i] = severity != "none";
+      if (severity != "none" && !ParseSeverity(severity, &d->direction_severity[i])) {
         return Status::InvalidArgument("network.drop_severity." + name + ": unknown severity " +
                                        severity);
       }
     }
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Correlator::Impl::CompileOne(const Correlation& def, const RulePack& pack) {
+  auto c = std::make_unique<CompiledCorrelation>();
+  c->def = def;
+  if (Status st = ApplyOptions(options, &c->def); !st.ok()) return st;
   const Correlation& d = c->def;
   for (const FieldCondition& f : d.where) c->where.push_back(CompileCondition(f));
   for (int in = 0; in < 2; ++in) {

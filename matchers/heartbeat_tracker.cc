@@ -13,6 +13,7 @@
 
 #include "common/host_shard.h"
 #include "common/make_dirs.h"
+#include "matchers/clock_jump.h"
 
 namespace konseki::matchers {
 namespace {
@@ -150,47 +151,48 @@ HeartbeatTracker::HeartbeatTracker(const HeartbeatOptions& options, size_t shard
   hosts_tracked_ = metrics.GetGauge("konseki_hosts_tracked", "Hosts tracked by the heartbeat.");
   hosts_silent_ = metrics.GetGauge("konseki_hosts_silent",
                                    "Hosts silent longer than their threshold (alerted, not back).");
-  messages_ = metrics.GetCounter("konseki_heartbeat_messages_total",
-                                 "Messages observed by the heartbeat tracker.");
+  counters_.messages = metrics.GetCounter("konseki_heartbeat_messages_total",
+                                          "Messages observed by the heartbeat tracker.");
   const char* dropped_help = "Messages the heartbeat could not track, by reason.";
-  dropped_max_hosts_ = metrics.GetCounter("konseki_heartbeat_dropped_total", dropped_help,
-                                          {{"reason", "max_hosts"}});
-  dropped_no_host_ =
+  counters_.dropped_max_hosts = metrics.GetCounter("konseki_heartbeat_dropped_total", dropped_help,
+                                                   {{"reason", "max_hosts"}});
+  counters_.dropped_no_host =
       metrics.GetCounter("konseki_heartbeat_dropped_total", dropped_help, {{"reason", "no_host"}});
-  dropped_host_too_long_ = metrics.GetCounter("konseki_heartbeat_dropped_total", dropped_help,
-                                              {{"reason", "host_too_long"}});
+  counters_.dropped_host_too_long = metrics.GetCounter("konseki_heartbeat_dropped_total",
+                                                       dropped_help, {{"reason", "host_too_long"}});
   const char* alerts_help = "Heartbeat alerts emitted, by sign.";
-  alerts_silent_ =
+  counters_.alerts_silent =
       metrics.GetCounter("konseki_heartbeat_alerts_total", alerts_help, {{"sign", "host.silent"}});
-  alerts_resumed_ =
+  counters_.alerts_resumed =
       metrics.GetCounter("konseki_heartbeat_alerts_total", alerts_help, {{"sign", "host.resumed"}});
-  alerts_new_ =
+  counters_.alerts_new =
       metrics.GetCounter("konseki_heartbeat_alerts_total", alerts_help, {{"sign", "host.new"}});
-  alerts_clock_jump_ = metrics.GetCounter("konseki_heartbeat_alerts_total", alerts_help,
-                                          {{"sign", "host.clock_jump"}});
+  counters_.alerts_clock_jump = metrics.GetCounter("konseki_heartbeat_alerts_total", alerts_help,
+                                                   {{"sign", "host.clock_jump"}});
   const char* suppressed_help = "Heartbeat alerts not emitted, by sign and reason.";
-  suppressed_new_first_run_ =
+  counters_.suppressed_new_first_run =
       metrics.GetCounter("konseki_heartbeat_suppressed_alerts_total", suppressed_help,
                          {{"sign", "host.new"}, {"reason", "first_run"}});
-  suppressed_new_rate_limit_ =
+  counters_.suppressed_new_rate_limit =
       metrics.GetCounter("konseki_heartbeat_suppressed_alerts_total", suppressed_help,
                          {{"sign", "host.new"}, {"reason", "rate_limit"}});
-  suppressed_clock_jump_ =
+  counters_.suppressed_clock_jump =
       metrics.GetCounter("konseki_heartbeat_suppressed_alerts_total", suppressed_help,
                          {{"sign", "host.clock_jump"}, {"reason", "rate_limit"}});
   const char* errors_help = "Heartbeat state file errors, by reason.";
-  errors_save_ =
+  counters_.errors_save =
       metrics.GetCounter("konseki_heartbeat_errors_total", errors_help, {{"reason", "state_save"}});
-  errors_load_ =
+  counters_.errors_load =
       metrics.GetCounter("konseki_heartbeat_errors_total", errors_help, {{"reason", "state_load"}});
-  errors_parse_ = metrics.GetCounter("konseki_heartbeat_errors_total", errors_help,
-                                     {{"reason", "state_parse"}});
-  saves_ =
+  counters_.errors_parse = metrics.GetCounter("konseki_heartbeat_errors_total", errors_help,
+                                              {{"reason", "state_parse"}});
+  counters_.saves =
       metrics.GetCounter("konseki_heartbeat_state_saves_total", "Heartbeat state files written.");
-  forgotten_ = metrics.GetCounter("konseki_heartbeat_forgotten_hosts_total",
-                                  "Hosts dropped after forget_after_secs of silence.");
-  stalls_ = metrics.GetCounter("konseki_heartbeat_stalls_total",
-                               "Times Tick was late by more than stall_secs (grace restarted).");
+  counters_.forgotten = metrics.GetCounter("konseki_heartbeat_forgotten_hosts_total",
+                                           "Hosts dropped after forget_after_secs of silence.");
+  counters_.stalls =
+      metrics.GetCounter("konseki_heartbeat_stalls_total",
+                         "Times Tick was late by more than stall_secs (grace restarted).");
   metrics.AddGaugeCallback("konseki_host_last_seen_timestamp_seconds",
                            "Receive time of each host's last message (capped, silent hosts first).",
                            [snap = snapshot_](std::vector<Sample>* out) {
@@ -202,7 +204,7 @@ HeartbeatTracker::HeartbeatTracker(const HeartbeatOptions& options, size_t shard
     if (HostShard(host, num_shards_) != shard_ || Lookup(host) != HeartbeatIndex::kNone) continue;
     int64_t slot = AddHost(host);
     if (slot < 0) {
-      dropped_max_hosts_->Inc();
+      counters_.dropped_max_hosts->Inc();
       continue;
     }
     slots_[slot].expected = true;
@@ -213,7 +215,7 @@ HeartbeatTracker::HeartbeatTracker(const HeartbeatOptions& options, size_t shard
 }
 
 HeartbeatTracker::~HeartbeatTracker() {
-  messages_->Inc(unflushed_messages_);
+  counters_.messages->Inc(unflushed_messages_);
   hosts_tracked_->Add(-published_tracked_);
   hosts_silent_->Add(-published_silent_);
   std::lock_guard<std::mutex> lock(snapshot_->mu);
@@ -305,11 +307,11 @@ void HeartbeatTracker::ArmForgetCheck(uint32_t slot) {
 void HeartbeatTracker::Observe(const Message& msg) {
   std::string_view host = msg.host();
   if (host.empty()) {
-    dropped_no_host_->Inc();
+    counters_.dropped_no_host->Inc();
     return;
   }
   if (host.size() > kMaxHostLength) {
-    dropped_host_too_long_->Inc();
+    counters_.dropped_host_too_long->Inc();
     return;
   }
   ++unflushed_messages_;  // an atomic add per message would wait for the stores before it
@@ -322,7 +324,7 @@ void HeartbeatTracker::Observe(const Message& msg) {
   } else {
     int64_t added = AddHost(host);
     if (added < 0) {
-      dropped_max_hosts_->Inc();
+      counters_.dropped_max_hosts->Inc();
       return;
     }
     slot = static_cast<uint32_t>(added);
@@ -342,19 +344,7 @@ void HeartbeatTracker::Observe(const Message& msg) {
     h.seen = true;
     h.first_seen_ns = h.last_seen_ns = now;
   } else if (now > h.last_seen_ns) {
-    // Time konseki itself was down or stalled is not the host's silence.
-    int64_t learn_from = std::max(h.last_seen_ns, watch_from_ns_);
-    if (now > learn_from) {
-      double gap = NsToSecs(now - learn_from);
-      // After learning, an outage we alerted on teaches nothing beyond the
-      // host's usual cadence: otherwise silencing a host once would buy a
-      // longer leash the next time. Gaps below the threshold are learned in
-      // full, so slow changes of habit are still followed.
-      if (h.silent && h.cadence.observed_secs() >= options_.learning_secs) {
-        gap = std::min(gap, std::max(1.0, h.cadence.CadenceSecs(options_.cadence_quantile)));
-      }
-      h.cadence.AddGap(gap, NsToSecs(now), options_.cadence_half_life_secs);
-    }
+    LearnGap(h, now);
     h.last_seen_ns = now;
   }
   if (h.sender != msg.sender) NoteSender(msg.sender, options_.max_senders_per_host, &h);
@@ -384,6 +374,21 @@ void HeartbeatTracker::Observe(const Message& msg) {
   }
 }
 
+void HeartbeatTracker::LearnGap(HostState& h, int64_t now) {
+  // Time konseki itself was down or stalled is not the host's silence.
+  const int64_t learn_from = std::max(h.last_seen_ns, watch_from_ns_);
+  if (now <= learn_from) return;
+  double gap = NsToSecs(now - learn_from);
+  // After learning, an outage we alerted on teaches nothing beyond the
+  // host's usual cadence: otherwise silencing a host once would buy a
+  // longer leash the next time. Gaps below the threshold are learned in
+  // full, so slow changes of habit are still followed.
+  if (h.silent && h.cadence.observed_secs() >= options_.learning_secs) {
+    gap = std::min(gap, std::max(1.0, h.cadence.CadenceSecs(options_.cadence_quantile)));
+  }
+  h.cadence.AddGap(gap, NsToSecs(now), options_.cadence_half_life_secs);
+}
+
 void HeartbeatTracker::NoteStopMessage(const Message& msg) {
   uint32_t slot = Lookup(msg.host());
   if (slot == HeartbeatIndex::kNone) {
@@ -408,44 +413,13 @@ bool HeartbeatTracker::StopLinked(const Slot& s) const {
 void HeartbeatTracker::CheckClock(Slot& s, const Message& msg) {
   if (options_.clock_jump_tolerance_secs <= 0 || !msg.has_timestamp) return;
   HostState& h = s.state;
-  const int64_t ts = Ns(msg.timestamp);
   const int64_t received = Ns(msg.received);
-  const int64_t offset = ts - received;
-  const int64_t tol = SecsToNs(options_.clock_jump_tolerance_secs);
-  const char* kind = nullptr;
-  int64_t jump_ns = 0;
-  std::string previous;
-  if (!h.has_ts) {
-    h.has_ts = true;
-    h.last_ts_ns = ts;
-    h.offset_baseline_ns = offset;
-    // Late timestamps are normal (queued or relayed lines); early ones are not.
-    if (offset > tol) {
-      kind = "ahead";
-      jump_ns = offset;
-    }
-  } else if (ts < h.last_ts_ns - tol) {
-    kind = "backwards";
-    jump_ns = h.last_ts_ns - ts;
-    previous = FormatRfc3339Micros(FromNs(h.last_ts_ns));
-    h.last_ts_ns = ts;
-    h.offset_baseline_ns = offset;
-  } else if (offset > h.offset_baseline_ns + tol) {
-    // The baseline is the highest offset seen: queueing only makes offsets
-    // smaller, so a rise beyond it is the host's clock moving forward.
-    kind = "forward";
-    jump_ns = offset - h.offset_baseline_ns;
-    previous = FormatRfc3339Micros(FromNs(h.last_ts_ns));
-    h.offset_baseline_ns = offset;
-    h.last_ts_ns = std::max(h.last_ts_ns, ts);
-  } else {
-    h.last_ts_ns = std::max(h.last_ts_ns, ts);
-    h.offset_baseline_ns = std::max(h.offset_baseline_ns, offset);
-  }
-  if (kind == nullptr) return;
+  const ClockJump j =
+      TrackClock(Ns(msg.timestamp), received, SecsToNs(options_.clock_jump_tolerance_secs), &h);
+  if (j.kind.empty()) return;
   if (h.last_clock_alert_ns != 0 &&
       received - h.last_clock_alert_ns < SecsToNs(options_.clock_jump_alert_interval_secs)) {
-    suppressed_clock_jump_->Inc();
+    counters_.suppressed_clock_jump->Inc();
     return;
   }
   h.last_clock_alert_ns = received;
@@ -457,8 +431,9 @@ void HeartbeatTracker::CheckClock(Slot& s, const Message& msg) {
   a.rule = "heartbeat.clock_jump";
   a.sign = "host.clock_jump";
   a.severity = Severity::kMedium;
-  std::string secs = FormatSecs(NsToSecs(jump_ns), 0);
-  if (std::string_view(kind) == "ahead") {
+  const std::string kind(j.kind);
+  std::string secs = FormatSecs(NsToSecs(j.jump_ns), 0);
+  if (kind == "ahead") {
     a.title = "clock of " + h.name + " is " + secs + " s ahead of the receive time";
   } else {
     a.title = "clock of " + h.name + " jumped " + kind + " by " + secs + " s";
@@ -469,9 +444,11 @@ void HeartbeatTracker::CheckClock(Slot& s, const Message& msg) {
               {"jump_secs", secs},
               {"host_timestamp", FormatRfc3339Micros(msg.timestamp)},
               {"received", FormatRfc3339Micros(msg.received)},
-              {"offset_secs", FormatSecs(NsToSecs(offset), 0)},
+              {"offset_secs", FormatSecs(NsToSecs(j.offset_ns), 0)},
               {"tolerance_secs", FormatSecs(options_.clock_jump_tolerance_secs, 0)}};
-  if (!previous.empty()) a.fields.emplace_back("previous_host_timestamp", previous);
+  if (j.previous_ts_ns >= 0) {
+    a.fields.emplace_back("previous_host_timestamp", FormatRfc3339Micros(FromNs(j.previous_ts_ns)));
+  }
   a.message.assign(msg.raw);
   Emit(a);
 }
@@ -480,7 +457,7 @@ void HeartbeatTracker::FireNew(Slot& s, const Message& msg) {
   if (!options_.new_host_alerts) return;
   const int64_t now = Ns(msg.received);
   if (!state_loaded_ && now - start_ns_ < SecsToNs(options_.new_host_learning_secs)) {
-    suppressed_new_first_run_->Inc();
+    counters_.suppressed_new_first_run->Inc();
     return;
   }
   if (options_.new_host_alerts_per_minute > 0) {
@@ -492,7 +469,7 @@ void HeartbeatTracker::FireNew(Slot& s, const Message& msg) {
       new_host_tokens_at_ns_ = now;
     }
     if (new_host_tokens_ < 1) {
-      suppressed_new_rate_limit_->Inc();
+      counters_.suppressed_new_rate_limit->Inc();
       return;
     }
     new_host_tokens_ -= 1;
@@ -579,13 +556,13 @@ void HeartbeatTracker::FireSilent(Slot& s, int64_t now_ns, double threshold_secs
 
 void HeartbeatTracker::Emit(Alert& alert) {
   if (alert.sign == "host.silent") {
-    alerts_silent_->Inc();
+    counters_.alerts_silent->Inc();
   } else if (alert.sign == "host.resumed") {
-    alerts_resumed_->Inc();
+    counters_.alerts_resumed->Inc();
   } else if (alert.sign == "host.new") {
-    alerts_new_->Inc();
+    counters_.alerts_new->Inc();
   } else {
-    alerts_clock_jump_->Inc();
+    counters_.alerts_clock_jump->Inc();
   }
   sink_.Emit(alert);
 }
@@ -595,11 +572,11 @@ void HeartbeatTracker::Tick() {
   if (last_tick_ns_ != 0 && options_.stall_secs > 0 &&
       now - last_tick_ns_ > SecsToNs(options_.stall_secs)) {
     watch_from_ns_ = now;
-    stalls_->Inc();
+    counters_.stalls->Inc();
   }
   last_tick_ns_ = now;
   if (unflushed_messages_ != 0) {
-    messages_->Inc(unflushed_messages_);
+    counters_.messages->Inc(unflushed_messages_);
     unflushed_messages_ = 0;
   }
 
@@ -615,7 +592,7 @@ void HeartbeatTracker::Tick() {
       if (options_.forget_after_secs > 0 && !s.expected && s.state.seen &&
           now - s.state.last_seen_ns >= SecsToNs(options_.forget_after_secs)) {
         RemoveHost(e.slot);
-        forgotten_->Inc();
+        counters_.forgotten->Inc();
       } else {
         ArmForgetCheck(e.slot);
       }
@@ -693,7 +670,7 @@ HeartbeatTracker::HostsReader HeartbeatTracker::Hosts() const {
 Status HeartbeatTracker::SaveState() {
   if (options_.state_dir.empty()) return Status::Ok();
   if (Status st = MakeDirs(options_.state_dir, 0750); !st.ok()) {
-    errors_save_->Inc();
+    counters_.errors_save->Inc();
     return Status::IoError("heartbeat: state_dir: " + st.message());
   }
   std::string data;
@@ -709,9 +686,9 @@ Status HeartbeatTracker::SaveState() {
   data.append("end " + std::to_string(n) + "\n");
   Status st = WriteFileAtomically(options_.state_dir + "/" + StateFileName(shard_), data);
   if (st.ok()) {
-    saves_->Inc();
+    counters_.saves->Inc();
   } else {
-    errors_save_->Inc();
+    counters_.errors_save->Inc();
   }
   return st;
 }
@@ -731,7 +708,7 @@ bool HeartbeatTracker::MergeLoaded(HostState&& loaded) {
   }
   int64_t slot = AddHost(loaded.name);
   if (slot < 0) {
-    dropped_max_hosts_->Inc();
+    counters_.dropped_max_hosts->Inc();
     return false;
   }
   Slot& s = slots_[slot];
@@ -749,7 +726,7 @@ Status HeartbeatTracker::LoadState() {
   fs::directory_iterator dir(options_.state_dir, ec);
   if (ec) {
     if (ec == std::errc::no_such_file_or_directory) return Status::Ok();
-    errors_load_->Inc();
+    counters_.errors_load->Inc();
     return Status::IoError("heartbeat: cannot list state_dir " + options_.state_dir + ": " +
                            ec.message());
   }
@@ -765,14 +742,14 @@ Status HeartbeatTracker::LoadState() {
   for (const std::string& path : files) {
     Status st = ReadFileToString(path, &data);
     if (!st.ok()) {
-      errors_load_->Inc();
+      counters_.errors_load->Inc();
       if (result.ok()) result = st;
       continue;
     }
     std::string_view rest = data;
     size_t nl = rest.find('\n');
     if (nl == std::string_view::npos || rest.substr(0, nl) != kStateFileHeader) {
-      errors_parse_->Inc();
+      counters_.errors_parse->Inc();
       continue;
     }
     rest.remove_prefix(nl + 1);
@@ -790,13 +767,13 @@ Status HeartbeatTracker::LoadState() {
       ++records;
       HostState loaded;
       if (!ParseHostStateLine(line, &loaded) || loaded.name.size() > kMaxHostLength) {
-        errors_parse_->Inc();
+        counters_.errors_parse->Inc();
         continue;
       }
       if (HostShard(loaded.name, num_shards_) != shard_) continue;
       MergeLoaded(std::move(loaded));
     }
-    if (!ended) errors_parse_->Inc();  // truncated or edited by hand
+    if (!ended) counters_.errors_parse->Inc();  // truncated or edited by hand
   }
 
   for (uint32_t i = 0; i < slots_.size(); ++i) {

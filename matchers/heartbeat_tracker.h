@@ -267,6 +267,8 @@ class HeartbeatTracker {
   void Arm(uint32_t slot, int64_t due_ns);
   void ArmForgetCheck(uint32_t slot);
   void CheckClock(Slot& s, const Message& msg);
+  // Adds the gap since the host's previous message to its cadence.
+  void LearnGap(HostState& h, int64_t now_ns);
   void FireSilent(Slot& s, int64_t now_ns, double threshold_secs);
   // prev_seen_ns: last message before the gap, 0 if none ever.
   void FireResumed(Slot& s, const Message& msg, int64_t prev_seen_ns);
@@ -301,27 +303,33 @@ class HeartbeatTracker {
   double published_tracked_ = 0;
   double published_silent_ = 0;
 
+  // konseki_heartbeat_* counters (the header's metric list), one struct so
+  // the constructor registers them in one place.
+  struct Counters {
+    Counter* messages;
+    Counter* dropped_max_hosts;
+    Counter* dropped_no_host;
+    Counter* dropped_host_too_long;
+    Counter* alerts_silent;
+    Counter* alerts_resumed;
+    Counter* alerts_new;
+    Counter* alerts_clock_jump;
+    Counter* suppressed_new_first_run;
+    Counter* suppressed_new_rate_limit;
+    Counter* suppressed_clock_jump;
+    Counter* errors_save;
+    Counter* errors_load;
+    Counter* errors_parse;
+    Counter* saves;
+    Counter* forgotten;
+    Counter* stalls;
+  };
+  Counters counters_{};
+
   std::shared_ptr<Snapshot> snapshot_;
   Gauge* hosts_tracked_;
   Gauge* hosts_silent_;
-  Counter* messages_;
   uint64_t unflushed_messages_ = 0;  // observed since the last Tick
-  Counter* dropped_max_hosts_;
-  Counter* dropped_no_host_;
-  Counter* dropped_host_too_long_;
-  Counter* alerts_silent_;
-  Counter* alerts_resumed_;
-  Counter* alerts_new_;
-  Counter* alerts_clock_jump_;
-  Counter* suppressed_new_first_run_;
-  Counter* suppressed_new_rate_limit_;
-  Counter* suppressed_clock_jump_;
-  Counter* errors_save_;
-  Counter* errors_load_;
-  Counter* errors_parse_;
-  Counter* saves_;
-  Counter* forgotten_;
-  Counter* stalls_;
 };
 
 }  // namespace konseki::matchers

@@ -77,16 +77,16 @@ alerts:
 )",
                        "a.yaml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
-  EXPECT_EQ(c->alerts_throttle.window_secs, 300);
+  EXPECT_EQ(c->alerts_throttle.window, std::chrono::seconds(300));
   EXPECT_EQ(c->alerts_throttle.max_per_rule_host, 2);
   ASSERT_EQ(c->alerts_syslog.size(), 1u);
-  EXPECT_EQ(c->alerts_syslog[0].port, 6514);
-  EXPECT_EQ(c->alerts_syslog[0].transport, "tcp");
-  EXPECT_EQ(c->alerts_syslog[0].filter.min_severity, "high");
+  EXPECT_EQ(c->alerts_syslog[0].options.port, 6514);
+  EXPECT_EQ(c->alerts_syslog[0].options.transport, outputs::SyslogTransport::kTcp);
+  EXPECT_EQ(c->alerts_syslog[0].filter.min_severity, Severity::kHigh);
   ASSERT_EQ(c->alerts_webhook.size(), 1u);
-  EXPECT_EQ(c->alerts_webhook[0].headers[0].second, "Bearer x");
+  EXPECT_EQ(c->alerts_webhook[0].options.headers[0].second, "Bearer x");
   ASSERT_EQ(c->alerts_exec.size(), 1u);
-  EXPECT_EQ(c->alerts_exec[0].argv.size(), 4u);
+  EXPECT_EQ(c->alerts_exec[0].options.argv.size(), 4u);
   EXPECT_EQ(c->alerts_exec[0].filter.signs, std::vector<std::string>{"ssh.login"});
 
   auto bad = ParseConfig("listen: [udp://127.0.0.1:1]\nalerts:\n  webhook:\n    - url: ftp://x\n",
@@ -177,56 +177,62 @@ TEST(ConfigTest, TheRulesDocExampleLoadsWithTheBundledPacks) {
   EXPECT_TRUE(rules.ok()) << rules.status().ToString();
 }
 
-TEST(ConfigTest, BadRulesSectionsNameFileLineAndKey) {
-  struct Case {
-    const char* yaml;
-    const char* expect;
-  } cases[] = {
-      {"rules: {disabled: [a]}\n", "k.yaml:2: key 'rules.disabled': unknown key"},
-      {"rules: {disable: a.b}\n", "k.yaml:2: key 'rules.disable': expected a list"},
-      {"rules:\n  disable: [a.b, a.b]\n",
-       "k.yaml:3: key 'rules.disable': rule a.b is listed twice"},
-      {"rules: {severity: [a.b]}\n", "key 'rules.severity': expected a mapping"},
-      {"rules:\n  severity:\n    a.b: urgent\n",
-       "k.yaml:4: key 'rules.severity.a.b': expected info"},
-      {"rules:\n  disable: [a.b]\n  severity: {a.b: high}\n",
-       "k.yaml:4: key 'rules.severity': rule a.b is also in rules.disable"},
-      {"rules: {ignore: {sources: [10.0.0.1/8]}}\n",
-       "key 'rules.ignore': sources[0] \"10.0.0.1/8\": host bits set"},
-      {"rules: {ignore: {hosts: [a]}}\n", "key 'rules.ignore.hosts': unknown key"},
-      {"rules: {ignore: {users: [\"\"]}}\n", "key 'rules.ignore'"},
-      {"rules: {local_dir: \"\"}\n", "key 'rules.local_dir': must not be empty"},
-  };
-  for (const Case& tc : cases) {
-    auto c = ParseConfig(std::string("listen: [udp://127.0.0.1:1]\n") + tc.yaml, "k.yaml");
+// A config that ParseConfig must refuse with an error containing `expect`.
+struct BadConfig {
+  std::string yaml;
+  const char* expect;
+};
+
+// Parses each case as `source` (after `prefix`): each must fail, its error
+// containing the case's text and naming `source` ("<source>:").
+void ExpectRejected(const std::vector<BadConfig>& cases, const std::string& source,
+                    const std::string& prefix = "") {
+  for (const BadConfig& tc : cases) {
+    auto c = ParseConfig(prefix + tc.yaml, source);
     ASSERT_FALSE(c.ok()) << tc.yaml;
     EXPECT_THAT(c.status().message(), HasSubstr(tc.expect)) << tc.yaml;
+    EXPECT_THAT(c.status().message(), HasSubstr(source + ":")) << tc.yaml;
   }
 }
 
+TEST(ConfigTest, BadRulesSectionsNameFileLineAndKey) {
+  ExpectRejected(
+      {
+          {"rules: {disabled: [a]}\n", "k.yaml:2: key 'rules.disabled': unknown key"},
+          {"rules: {disable: a.b}\n", "k.yaml:2: key 'rules.disable': expected a list"},
+          {"rules:\n  disable: [a.b, a.b]\n",
+           "k.yaml:3: key 'rules.disable': rule a.b is listed twice"},
+          {"rules: {severity: [a.b]}\n", "key 'rules.severity': expected a mapping"},
+          {"rules:\n  severity:\n    a.b: urgent\n",
+           "k.yaml:4: key 'rules.severity.a.b': expected info"},
+          {"rules:\n  disable: [a.b]\n  severity: {a.b: high}\n",
+           "k.yaml:4: key 'rules.severity': rule a.b is also in rules.disable"},
+          {"rules: {ignore: {sources: [10.0.0.1/8]}}\n",
+           "key 'rules.ignore': sources[0] \"10.0.0.1/8\": host bits set"},
+          {"rules: {ignore: {hosts: [a]}}\n", "key 'rules.ignore.hosts': unknown key"},
+          {"rules: {ignore: {users: [\"\"]}}\n", "key 'rules.ignore'"},
+          {"rules: {local_dir: \"\"}\n", "key 'rules.local_dir': must not be empty"},
+      },
+      "k.yaml", "listen: [udp://127.0.0.1:1]\n");
+}
+
 TEST(ConfigTest, BadValuesAreErrorsNotDefaults) {
-  struct Case {
-    const char* yaml;
-    const char* expect;
-  } cases[] = {
-      {"listen: [udp://127.0.0.1:1]\nworkers: many\n", "workers"},
-      {"listen: [udp://127.0.0.1:1]\nworkers: -1\n", "out of range"},
-      {"listen: [udp://127.0.0.1:1]\narchive: {sync: sometimes}\n", "none, interval, batch"},
-      {"listen: [udp://127.0.0.1:1]\nalerts: {stdout: maybe}\n", "true or false"},
-      {"listen: [ftp://127.0.0.1:1]\n", "listen"},
-      {"listen: [tcp://localhost:514]\n", "listen"},
-      {"listen: udp://127.0.0.1:1\n", "expected a list"},
-      {"listen: [udp://127.0.0.1:1]\nparser: {timezone: Mars/Olympus}\n", "timezone"},
-      {"listen: [udp://127.0.0.1:1]\nheartbeat: {overrides: [{host: a}]}\n", "silence_after_secs"},
-      {"archive: {dir: x}\n", "at least one listener"},
-      {"listen: [udp://127.0.0.1:1\n", "YAML syntax error"},
-  };
-  for (const Case& tc : cases) {
-    auto c = ParseConfig(tc.yaml, "bad.yaml");
-    ASSERT_FALSE(c.ok()) << tc.yaml;
-    EXPECT_THAT(c.status().message(), HasSubstr(tc.expect)) << tc.yaml;
-    EXPECT_THAT(c.status().message(), HasSubstr("bad.yaml")) << tc.yaml;
-  }
+  ExpectRejected(
+      {
+          {"listen: [udp://127.0.0.1:1]\nworkers: many\n", "workers"},
+          {"listen: [udp://127.0.0.1:1]\nworkers: -1\n", "out of range"},
+          {"listen: [udp://127.0.0.1:1]\narchive: {sync: sometimes}\n", "none, interval, batch"},
+          {"listen: [udp://127.0.0.1:1]\nalerts: {stdout: maybe}\n", "true or false"},
+          {"listen: [ftp://127.0.0.1:1]\n", "listen"},
+          {"listen: [tcp://localhost:514]\n", "listen"},
+          {"listen: udp://127.0.0.1:1\n", "expected a list"},
+          {"listen: [udp://127.0.0.1:1]\nparser: {timezone: Mars/Olympus}\n", "timezone"},
+          {"listen: [udp://127.0.0.1:1]\nheartbeat: {overrides: [{host: a}]}\n",
+           "silence_after_secs"},
+          {"archive: {dir: x}\n", "at least one listener"},
+          {"listen: [udp://127.0.0.1:1\n", "YAML syntax error"},
+      },
+      "bad.yaml");
 }
 
 // docs/heartbeat.md's configuration table and the parser must agree: every
@@ -294,23 +300,17 @@ heartbeat:
 
 // What start-up would reject, check-config (which binds nothing) must too.
 TEST(ConfigTest, RejectsWhatStartUpWouldReject) {
-  struct Case {
-    std::string yaml;
-    const char* expect;
-  } cases[] = {
-      {"listen: [udp://127.0.0.1:1]\nmetrics: {listen: localhost}\n", "metrics.listen"},
-      {"listen:\n  - tcp://0.0.0.0:514\n  - relp://0.0.0.0:514\n", "bad.yaml:3"},
-      {"listen:\n  - tcp://0.0.0.0:514\n  - tcp://0.0.0.0:514\n", "line 2"},
-      {"listen: [udp://127.0.0.1:1]\narchive: {dir: /a}\narchive: {dir: /b}\n", "given twice"},
-      {"listen: [udp://127.0.0.1:1]\narchive: {dir: /a, dir: /b}\n", "given twice"},
-      {"listen: [udp://127.0.0.1:1]\narchive: {dir: \"/var/log/k\\0/../../etc\"}\n", "NUL byte"},
-  };
-  for (const Case& tc : cases) {
-    auto c = ParseConfig(tc.yaml, "bad.yaml");
-    ASSERT_FALSE(c.ok()) << tc.yaml;
-    EXPECT_THAT(c.status().message(), HasSubstr(tc.expect)) << tc.yaml;
-    EXPECT_THAT(c.status().message(), HasSubstr("bad.yaml:")) << tc.yaml;
-  }
+  ExpectRejected(
+      {
+          {"listen: [udp://127.0.0.1:1]\nmetrics: {listen: localhost}\n", "metrics.listen"},
+          {"listen:\n  - tcp://0.0.0.0:514\n  - relp://0.0.0.0:514\n", "bad.yaml:3"},
+          {"listen:\n  - tcp://0.0.0.0:514\n  - tcp://0.0.0.0:514\n", "line 2"},
+          {"listen: [udp://127.0.0.1:1]\narchive: {dir: /a}\narchive: {dir: /b}\n", "given twice"},
+          {"listen: [udp://127.0.0.1:1]\narchive: {dir: /a, dir: /b}\n", "given twice"},
+          {"listen: [udp://127.0.0.1:1]\narchive: {dir: \"/var/log/k\\0/../../etc\"}\n",
+           "NUL byte"},
+      },
+      "bad.yaml");
   // The same port on UDP and TCP is two sockets: fine.
   EXPECT_TRUE(ParseConfig("listen: [udp://0.0.0.0:514, tcp://0.0.0.0:514]\n", "ok.yaml").ok());
 }

@@ -10,8 +10,12 @@
 #include <fstream>
 #include <sstream>
 
+#include "tests/testing/temp_dir.h"
+
 namespace konseki::app {
 namespace {
+
+using konseki::testing::TempDir;
 
 using ::testing::HasSubstr;
 
@@ -19,25 +23,6 @@ using ::testing::Not;
 
 const std::string kPatterns = std::string(KONSEKI_SOURCE_DIR) + "/patterns";
 const std::string kTestdata = std::string(KONSEKI_SOURCE_DIR) + "/tests/matchers/testdata";
-
-// A temp dir removed at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "konseki_rules_XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string Write(const std::string& name, const std::string& text) const {
-    const std::string p = path_ + "/" + name;
-    std::ofstream(p) << text;
-    return p;
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 TEST(RunCheckRulesTest, EveryShippedRuleExamplePasses) {
   std::ostringstream out, err;

@@ -17,21 +17,14 @@
 
 #include "app/router.h"
 #include "outputs/archive_syncer.h"
+#include "tests/testing/wait_for.h"
 
 namespace konseki::app {
 namespace {
 
-namespace fs = std::filesystem;
+using konseki::testing::WaitFor;
 
-bool WaitFor(const std::function<bool()>& cond,
-             std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
-}
+namespace fs = std::filesystem;
 
 class RecordingAlerts : public AlertSink {
  public:

@@ -22,17 +22,6 @@ namespace konseki::testing {
 
 namespace fs = std::filesystem;
 
-TempDir::TempDir() {
-  std::string tmpl = (fs::temp_directory_path() / "konseki-test-XXXXXX").string();
-  char* p = mkdtemp(tmpl.data());
-  path_ = p ? p : "";
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  if (!path_.empty() && std::getenv("KONSEKI_KEEP_TEMP") == nullptr) fs::remove_all(path_, ec);
-}
-
 ChildProcess::~ChildProcess() { Kill(); }
 
 bool ChildProcess::Start(const std::vector<std::string>& argv, const std::string& log_prefix,
@@ -100,15 +89,6 @@ void ChildProcess::Kill() {
 
 std::string ChildProcess::Stdout() const { return ReadFile(log_prefix_ + ".out"); }
 std::string ChildProcess::Stderr() const { return ReadFile(log_prefix_ + ".err"); }
-
-bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    if (cond()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-}
 
 std::string KonsekiBinary() { return std::string(KONSEKI_BINARY_DIR) + "/konseki"; }
 
@@ -179,55 +159,6 @@ std::vector<std::string> ArchiveLines(const std::string& archive_dir, const std:
 }
 
 bool HaveProgram(const std::string& path) { return access(path.c_str(), X_OK) == 0; }
-
-namespace {
-
-sockaddr_in Loopback(int port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return a;
-}
-
-}  // namespace
-
-int ConnectTcp(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a = Loopback(port);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-bool SendAll(int fd, const std::string& data) {
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    off += static_cast<size_t>(n);
-  }
-  return true;
-}
-
-void SendUdp(int port, const std::string& msg) {
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a = Loopback(port);
-  sendto(fd, msg.data(), msg.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  close(fd);
-}
-
-int FreeTcpPort() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a = Loopback(0);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 size_t CountInArchive(const std::string& archive, const std::string& host,
                       const std::string& needle) {

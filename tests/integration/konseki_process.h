@@ -12,19 +12,11 @@
 #include <string>
 #include <vector>
 
+#include "tests/testing/loopback.h"
+#include "tests/testing/temp_dir.h"
+#include "tests/testing/wait_for.h"
+
 namespace konseki::testing {
-
-// A fresh temp dir, removed (recursively) on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  const std::string& path() const { return path_; }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 // A child process with stdout and stderr captured to files in a dir.
 class ChildProcess {
@@ -50,10 +42,6 @@ class ChildProcess {
   pid_t pid_ = -1;
   std::string log_prefix_;
 };
-
-// Polls cond every 20 ms until it is true or timeout passes.
-bool WaitFor(const std::function<bool()>& cond,
-             std::chrono::milliseconds timeout = std::chrono::seconds(15));
 
 // The konseki binary in the build tree.
 std::string KonsekiBinary();
@@ -87,16 +75,6 @@ std::vector<std::string> ArchiveLines(const std::string& archive_dir, const std:
 // True if `path` names an executable.
 bool HaveProgram(const std::string& path);
 
-// Loopback sockets for senders in tests.
-// A TCP connection to 127.0.0.1:port, or -1.
-int ConnectTcp(int port);
-// Writes all of data; false if the peer went away.
-bool SendAll(int fd, const std::string& data);
-// One datagram to 127.0.0.1:port.
-void SendUdp(int port, const std::string& msg);
-// A port that was free a moment ago (bind to 0, read it, close): for peers
-// that must be told a fixed port, such as a restarted konseki.
-int FreeTcpPort();
 // Lines of <archive>/<host>/ that contain needle.
 size_t CountInArchive(const std::string& archive, const std::string& host,
                       const std::string& needle);

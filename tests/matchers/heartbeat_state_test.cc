@@ -7,8 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "tests/testing/temp_dir.h"
+
 namespace konseki::matchers {
 namespace {
+
+using konseki::testing::TempDir;
 
 HostState SampleHost() {
   HostState h;
@@ -139,19 +143,6 @@ TEST(HeartbeatStateTest, StateFileNames) {
   EXPECT_FALSE(IsStateFileName("heartbeat.x.state"));
   EXPECT_FALSE(IsStateFileName("other.0.state"));
 }
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/konseki-hbstate-XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 TEST(HeartbeatStateTest, AtomicWriteReplacesTheFileAndLeavesNoTemp) {
   TempDir dir;

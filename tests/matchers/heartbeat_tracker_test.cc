@@ -12,28 +12,18 @@
 
 #include "common/host_shard.h"
 #include "tests/matchers/heartbeat_test_util.h"
+#include "tests/testing/temp_dir.h"
 
 namespace konseki::matchers {
 namespace {
+
+using konseki::testing::TempDir;
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testing::CapturingSink;
 using testing::Field;
 using testing::TestMessage;
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/konseki-heartbeat-XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 class HeartbeatTrackerTest : public ::testing::Test {
  protected:

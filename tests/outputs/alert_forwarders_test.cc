@@ -1,8 +1,5 @@
 // AlertDeliveryQueue and SyslogForwarder, against real UDP and TCP sockets
 // the test binds on loopback.
-#include "outputs/alert_delivery_queue.h"
-#include "outputs/filtered_sink.h"
-
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gmock/gmock.h>
@@ -26,26 +23,23 @@
 #include <thread>
 #include <vector>
 
+#include "outputs/alert_delivery_queue.h"
+#include "outputs/filtered_sink.h"
 #include "outputs/syslog_forwarder.h"
+#include "tests/testing/json_fields.h"
+#include "tests/testing/wait_for.h"
 
 extern char** environ;
 
 namespace konseki::outputs {
 namespace {
 
+using konseki::testing::JsonString;
+using konseki::testing::WaitFor;
+
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
 using ::testing::StartsWith;
-
-bool WaitFor(const std::function<bool()>& cond,
-             std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return cond();
-}
 
 Alert MakeAlert(std::string rule = "ssh-accepted", std::string host = "web-1") {
   Alert a;
@@ -62,17 +56,6 @@ Alert MakeAlert(std::string rule = "ssh-accepted", std::string host = "web-1") {
   a.fields = {{"user", "root"}, {"src", "203.0.113.9"}};
   a.message = "<38>Nov 14 22:13:20 web-1 sshd[4242]: Accepted password for root";
   return a;
-}
-
-// The string value of key in a JSON object text, or "<missing>".
-std::string JsonString(const std::string& json, const char* key) {
-  fjson_object* root = fjson_tokener_parse(json.c_str());
-  if (root == nullptr) return "<invalid json>";
-  fjson_object* v = nullptr;
-  std::string out = "<missing>";
-  if (fjson_object_object_get_ex(root, key, &v)) out = fjson_object_get_string(v);
-  fjson_object_put(root);
-  return out;
 }
 
 // --- AlertDeliveryQueue -------------------------------------------------------

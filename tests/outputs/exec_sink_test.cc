@@ -14,21 +14,17 @@
 #include <string>
 #include <thread>
 
+#include "tests/testing/json_fields.h"
+#include "tests/testing/wait_for.h"
+
 namespace konseki::outputs {
 namespace {
 
+using konseki::testing::JsonString;
+using konseki::testing::WaitFor;
+
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
-
-bool WaitFor(const std::function<bool()>& cond,
-             std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return cond();
-}
 
 Alert MakeAlert(std::string rule) {
   Alert a;
@@ -47,16 +43,6 @@ std::string ReadFile(const fs::path& p) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-std::string JsonString(const std::string& json, const char* key) {
-  fjson_object* root = fjson_tokener_parse(json.c_str());
-  if (root == nullptr) return "<invalid json>";
-  fjson_object* v = nullptr;
-  std::string out = "<missing>";
-  if (fjson_object_object_get_ex(root, key, &v)) out = fjson_object_get_string(v);
-  fjson_object_put(root);
-  return out;
 }
 
 class ExecSinkTest : public ::testing::Test {

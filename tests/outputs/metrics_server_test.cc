@@ -26,10 +26,14 @@
 #include <thread>
 #include <vector>
 
+#include "tests/testing/wait_for.h"
+
 extern char** environ;
 
 namespace konseki::outputs {
 namespace {
+
+using konseki::testing::WaitFor;
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
@@ -83,15 +87,6 @@ int RunCommand(const std::vector<std::string>& argv, const std::string& in, std:
   *output = ReadFile(out);
   fs::remove_all(dir);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return cond();
 }
 
 bool HavePromtool() { return access("/usr/bin/promtool", X_OK) == 0; }

@@ -1,0 +1,39 @@
+#include "matchers/clock_jump.h"
+
+#include <algorithm>
+
+namespace konseki::matchers {
+
+ClockJump TrackClock(int64_t ts_ns, int64_t received_ns, int64_t tolerance_ns, HostState* h) {
+  ClockJump j;
+  j.offset_ns = ts_ns - received_ns;
+  if (!h->has_ts) {
+    h->has_ts = true;
+    h->last_ts_ns = ts_ns;
+    h->offset_baseline_ns = j.offset_ns;
+    if (j.offset_ns > tolerance_ns) {
+      j.kind = "ahead";
+      j.jump_ns = j.offset_ns;
+    }
+  } else if (ts_ns < h->last_ts_ns - tolerance_ns) {
+    j.kind = "backwards";
+    j.jump_ns = h->last_ts_ns - ts_ns;
+    j.previous_ts_ns = h->last_ts_ns;
+    h->last_ts_ns = ts_ns;
+    h->offset_baseline_ns = j.offset_ns;
+  } else if (j.offset_ns > h->offset_baseline_ns + tolerance_ns) {
+    // The baseline is the highest offset seen: queueing only makes offsets
+    // smaller, so a rise beyond it is the host's clock moving forward.
+    j.kind = "forward";
+    j.jump_ns = j.offset_ns - h->offset_baseline_ns;
+    j.previous_ts_ns = h->last_ts_ns;
+    h->offset_baseline_ns = j.offset_ns;
+    h->last_ts_ns = std::max(h->last_ts_ns, ts_ns);
+  } else {
+    h->last_ts_ns = std::max(h->last_ts_ns, ts_ns);
+    h->offset_baseline_ns = std::max(h->offset_baseline_ns, j.offset_ns);
+  }
+  return j;
+}
+
+}  // namespace konseki::matchers

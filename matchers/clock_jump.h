@@ -1,0 +1,32 @@
+// Clock-jump detection for one host (host.clock_jump of the heartbeat):
+// pure over the host's clock track, one timestamp and its receive time, so
+// it is tested without a tracker. HeartbeatTracker rate-limits and raises
+// the alert.
+#ifndef KONSEKI_MATCHERS_CLOCK_JUMP_H_
+#define KONSEKI_MATCHERS_CLOCK_JUMP_H_
+
+#include <cstdint>
+#include <string_view>
+
+#include "matchers/heartbeat_state.h"
+
+namespace konseki::matchers {
+
+struct ClockJump {
+  // "ahead" (the first timestamp is ahead of the receive time), "backwards"
+  // or "forward"; empty when the timestamp shows no jump.
+  std::string_view kind;
+  int64_t jump_ns = 0;          // how far
+  int64_t offset_ns = 0;        // host timestamp - receive time
+  int64_t previous_ts_ns = -1;  // the host's newest timestamp before the jump; -1 for "ahead"
+};
+
+// Takes one message's host timestamp and receive time (Unix ns) into the
+// host's track (HostState::has_ts, last_ts_ns, offset_baseline_ns) and
+// returns the jump it shows beyond tolerance_ns. Late timestamps (queued or
+// relayed lines) are normal; early ones and steps back are not.
+ClockJump TrackClock(int64_t ts_ns, int64_t received_ns, int64_t tolerance_ns, HostState* h);
+
+}  // namespace konseki::matchers
+
+#endif  // KONSEKI_MATCHERS_CLOCK_JUMP_H_
