@@ -389,16 +389,16 @@ Status CheckListenerNotRepeated(const Ctx& ctx, const YAML::Node& item,
                                 const receiver::ListenAddress& addr, const Config& c) {
   if (addr.port == 0) return Status::Ok();
   const bool udp = addr.transport == receiver::Transport::kUdp;
-  for (size_t i = 0; i < c.listen.size(); ++i) {
-    auto other = receiver::ListenAddress::Parse(c.listen[i].uri);
-    if (!other.ok() || other->port != addr.port || other->host != addr.host ||
-        (other->transport == receiver::Transport::kUdp) != udp) {
+  for (const receiver::ListenerSpec& other : c.listen) {
+    const receiver::ListenAddress& o = other.address;
+    if (o.port != addr.port || o.host != addr.host ||
+        (o.transport == receiver::Transport::kUdp) != udp) {
       continue;
     }
     return ctx.Error(item, "listen",
                      addr.ToString() + " uses the same " + (udp ? "UDP" : "TCP") +
-                         " address and port as " + other->ToString() + " (line " +
-                         std::to_string(c.listen_lines[i]) + "); give each listener its own port");
+                         " address and port as " + o.ToString() + " (line " +
+                         std::to_string(other.line) + "); give each listener its own port");
   }
   return Status::Ok();
 }
@@ -581,41 +581,46 @@ Status ParseNetwork(const Ctx& ctx, const YAML::Node& v, matchers::CorrelatorOpt
   return Status::Ok();
 }
 
+// One listen: entry: a plain URI, or {uri, allow: [...], rate_limit:
+// {messages_per_sec, burst}}.
+Status ParseListenEntry(const Ctx& ctx, const YAML::Node& item, receiver::ListenerSpec* spec) {
+  if (!item.IsMap()) return ctx.GetString(item, "listen", &spec->uri);
+  RETURN_IF_ERROR(ctx.CheckKeys(item, "listen", {"uri", "allow", "rate_limit"}));
+  if (!item["uri"]) return ctx.Error(item, "listen", "each listener map needs 'uri'");
+  RETURN_IF_ERROR(ctx.GetString(item["uri"], "listen.uri", &spec->uri));
+  if (item["allow"]) {
+    std::vector<std::string> entries;
+    RETURN_IF_ERROR(ctx.GetStringList(item["allow"], "listen.allow", &entries));
+    auto allow = receiver::SenderAllowlist::Parse(entries);
+    if (!allow.ok()) return ctx.Error(item["allow"], "listen.allow", allow.status().message());
+    spec->allow = std::move(allow).value();
+  }
+  if (const YAML::Node rl = item["rate_limit"]) {
+    RETURN_IF_ERROR(ctx.CheckKeys(rl, "listen.rate_limit", {"messages_per_sec", "burst"}));
+    if (rl["messages_per_sec"]) {
+      RETURN_IF_ERROR(ctx.GetNumber(rl["messages_per_sec"], "listen.rate_limit.messages_per_sec",
+                                    0.001, 1e9, &spec->rate_limit.messages_per_sec));
+    }
+    if (rl["burst"]) {
+      RETURN_IF_ERROR(
+          ctx.GetNumber(rl["burst"], "listen.rate_limit.burst", 1, 1e9, &spec->rate_limit.burst));
+    }
+  }
+  return Status::Ok();
+}
+
 Status ParseListen(const Ctx& ctx, const YAML::Node& v, Config* c) {
   if (!v.IsSequence()) return ctx.Error(v, "listen", "expected a list of listeners");
   c->listen.clear();
-  c->listen_lines.clear();
   for (const auto& item : v) {
-    ListenConfig lc;
-    if (item.IsMap()) {
-      RETURN_IF_ERROR(ctx.CheckKeys(item, "listen", {"uri", "allow", "rate_limit"}));
-      if (!item["uri"]) return ctx.Error(item, "listen", "each listener map needs 'uri'");
-      RETURN_IF_ERROR(ctx.GetString(item["uri"], "listen.uri", &lc.uri));
-      if (item["allow"]) {
-        RETURN_IF_ERROR(ctx.GetStringList(item["allow"], "listen.allow", &lc.allow));
-        auto allow = receiver::SenderAllowlist::Parse(lc.allow);
-        if (!allow.ok()) return ctx.Error(item["allow"], "listen.allow", allow.status().message());
-      }
-      if (const YAML::Node rl = item["rate_limit"]) {
-        RETURN_IF_ERROR(ctx.CheckKeys(rl, "listen.rate_limit", {"messages_per_sec", "burst"}));
-        if (rl["messages_per_sec"]) {
-          RETURN_IF_ERROR(ctx.GetNumber(rl["messages_per_sec"],
-                                        "listen.rate_limit.messages_per_sec", 0.001, 1e9,
-                                        &lc.rate_limit_messages_per_sec));
-        }
-        if (rl["burst"]) {
-          RETURN_IF_ERROR(
-              ctx.GetNumber(rl["burst"], "listen.rate_limit.burst", 1, 1e9, &lc.rate_limit_burst));
-        }
-      }
-    } else {
-      RETURN_IF_ERROR(ctx.GetString(item, "listen", &lc.uri));
-    }
-    auto addr = receiver::ListenAddress::Parse(lc.uri);
+    receiver::ListenerSpec spec;
+    RETURN_IF_ERROR(ParseListenEntry(ctx, item, &spec));
+    auto addr = receiver::ListenAddress::Parse(spec.uri);
     if (!addr.ok()) return ctx.Error(item, "listen", addr.status().message());
-    RETURN_IF_ERROR(CheckListenerNotRepeated(ctx, item, *addr, *c));
-    c->listen.push_back(std::move(lc));
-    c->listen_lines.push_back(item.Mark().line + 1);
+    spec.address = *addr;
+    spec.line = yaml::LineOf(item);
+    RETURN_IF_ERROR(CheckListenerNotRepeated(ctx, item, spec.address, *c));
+    c->listen.push_back(std::move(spec));
   }
   return Status::Ok();
 }
@@ -724,7 +729,7 @@ Status ParseTls(const Ctx& ctx, const YAML::Node& v, Config* c) {
   RETURN_IF_ERROR(ctx.CheckKeys(
       v, "tls",
       {"cert_file", "key_file", "ca_file", "mutual", "permitted_peers", "handshake_timeout_secs"}));
-  TlsConfig& t = c->tls;
+  receiver::TlsOptions& t = c->tls;
   if (v["cert_file"]) RETURN_IF_ERROR(ctx.GetString(v["cert_file"], "tls.cert_file", &t.cert_file));
   if (v["key_file"]) RETURN_IF_ERROR(ctx.GetString(v["key_file"], "tls.key_file", &t.key_file));
   if (v["ca_file"]) RETURN_IF_ERROR(ctx.GetString(v["ca_file"], "tls.ca_file", &t.ca_file));
@@ -734,8 +739,10 @@ Status ParseTls(const Ctx& ctx, const YAML::Node& v, Config* c) {
         ctx.GetStringList(v["permitted_peers"], "tls.permitted_peers", &t.permitted_peers));
   }
   if (v["handshake_timeout_secs"]) {
-    RETURN_IF_ERROR(ctx.GetNumber(v["handshake_timeout_secs"], "tls.handshake_timeout_secs", 0.1,
-                                  600, &t.handshake_timeout_secs));
+    double secs = 0;
+    RETURN_IF_ERROR(
+        ctx.GetNumber(v["handshake_timeout_secs"], "tls.handshake_timeout_secs", 0.1, 600, &secs));
+    c->tls_handshake_timeout_secs = secs;
   }
   return Status::Ok();
 }
@@ -823,14 +830,11 @@ StatusOr<Config> ParseConfig(std::string_view yaml_text, std::string_view source
     return Status::InvalidArgument(std::string(source) + ":" + std::to_string(e.mark.line + 1) +
                                    ": " + e.msg);
   }
-  for (const ListenConfig& lc : c.listen) {
-    const std::string& uri = lc.uri;
-    auto addr = receiver::ListenAddress::Parse(uri);
-    if (addr.ok() &&
-        (addr->transport == receiver::Transport::kTls ||
-         addr->transport == receiver::Transport::kRelpTls) &&
+  for (const receiver::ListenerSpec& spec : c.listen) {
+    const receiver::Transport t = spec.address.transport;
+    if ((t == receiver::Transport::kTls || t == receiver::Transport::kRelpTls) &&
         (c.tls.cert_file.empty() || c.tls.key_file.empty())) {
-      return Status::InvalidArgument(std::string(source) + ": listener " + uri +
+      return Status::InvalidArgument(std::string(source) + ": listener " + spec.uri +
                                      " needs tls.cert_file and tls.key_file");
     }
   }

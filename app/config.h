@@ -22,6 +22,8 @@
 #include "outputs/syslog_forwarder.h"
 #include "outputs/throttled_sink.h"
 #include "outputs/webhook_sink.h"
+#include "receiver/listener_spec.h"
+#include "receiver/tls_context.h"
 
 namespace konseki::app {
 
@@ -42,27 +44,6 @@ template <typename SinkOptions>
 struct AlertSinkSpec {
   SinkOptions options;
   outputs::FilteredSinkOptions filter;
-};
-
-// tls: certificates for tls:// (RFC 5425) and relp+tls:// listeners.
-struct TlsConfig {
-  std::string cert_file;
-  std::string key_file;
-  std::string ca_file;                       // CA that signs client certificates (mutual)
-  bool mutual = false;                       // require and verify client certificates
-  std::vector<std::string> permitted_peers;  // names in client certs; "*.example.org"
-  double handshake_timeout_secs = 10;
-};
-
-// One listen: entry: a plain URI, or a map with the sender allowlist and a
-// per-sender rate limit.
-struct ListenConfig {
-  std::string uri;                         // "udp://127.0.0.1:5514"
-  std::vector<std::string> allow;          // CIDRs / addresses; empty = everyone
-  double rate_limit_messages_per_sec = 0;  // per sender; 0 = unlimited
-  double rate_limit_burst = 0;             // 0 = one second's worth
-
-  friend bool operator==(const ListenConfig&, const ListenConfig&) = default;
 };
 
 // archive.seal, archive.seal_epoch_secs, archive.compress_after_days,
@@ -115,16 +96,15 @@ struct CorrelationConfig {
 
 struct Config {
   std::string source;  // file name the config came from ("<embedded default>")
-  // Line (1-based) of every key given, by dotted name ("archive.dir"), and of
-  // every listen: entry, for start-up errors that happen after parsing.
+  // Line (1-based) of every key given, by dotted name ("archive.dir"), for
+  // start-up errors that happen after parsing (a listen: entry has its own).
   std::map<std::string, int, std::less<>> key_lines;
-  std::vector<int> listen_lines;
   // "<source>:<line>: key 'archive.dir'" (without ":<line>" if unknown).
   std::string Where(std::string_view key) const;
 
   // listen: one entry per listener, "udp://127.0.0.1:5514", "tcp://[::1]:5514",
   // or {uri: ..., allow: [...], rate_limit: {messages_per_sec, burst}}.
-  std::vector<ListenConfig> listen;
+  std::vector<receiver::ListenerSpec> listen;
 
   // Privileges, applied after binding: run as user/group, optionally
   // chrooted. Running as root without user: is refused unless allow_root.
@@ -173,6 +153,7 @@ struct Config {
   // receiver/stream_listener.h).
   std::optional<double> stop_timeout_secs;
   // Messages longer than this are truncated (and counted), on every transport.
+  // 64 KiB, the listeners' own default (receiver::Framer::kDefaultMaxMessageBytes).
   size_t max_message_bytes = 64 << 10;
   // queue: memory of the batches waiting per worker (message bytes plus
   // ~100 bytes each of bookkeeping) before TCP and RELP stop reading and UDP
@@ -192,7 +173,11 @@ struct Config {
   std::string parser_timezone = "local";
 
   HeartbeatConfig heartbeat;
-  TlsConfig tls;
+  // tls: certificates for tls:// (RFC 5425) and relp+tls:// listeners
+  // (receiver/tls_context.h), and how long a handshake may take (default:
+  // the stream listeners' own, StreamListenerOptions::handshake_timeout_secs).
+  receiver::TlsOptions tls;
+  std::optional<double> tls_handshake_timeout_secs;
   CorrelationConfig correlation;
 };
 

@@ -23,10 +23,9 @@ FdBudget ComputeFdBudget(const Config& config, size_t workers, size_t archive_fi
   if (!config.metrics_listen.empty()) {
     b.metrics_connections = outputs::MetricsServerOptions().max_connections;
   }
-  for (const ListenConfig& lc : config.listen) {
+  for (const receiver::ListenerSpec& spec : config.listen) {
     ++b.listening_sockets;
-    auto addr = receiver::ListenAddress::Parse(lc.uri);
-    if (addr.ok() && addr->transport == receiver::Transport::kUdp) continue;
+    if (spec.address.transport == receiver::Transport::kUdp) continue;
     ++b.stream_listeners;
     b.connections += config.tcp_max_connections;
   }

@@ -39,23 +39,10 @@ Status At(const std::string& where, const Status& st) {
   return Status(st.code(), where + ": " + st.message());
 }
 
-receiver::TlsOptions TlsOptionsFromConfig(const TlsConfig& c) {
-  receiver::TlsOptions t;
-  t.cert_file = c.cert_file;
-  t.key_file = c.key_file;
-  t.ca_file = c.ca_file;
-  t.mutual = c.mutual;
-  t.permitted_peers = c.permitted_peers;
-  return t;
-}
-
 bool UsesTls(const Config& c) {
-  for (const ListenConfig& lc : c.listen) {
-    auto addr = receiver::ListenAddress::Parse(lc.uri);
-    if (addr.ok() && (addr->transport == receiver::Transport::kTls ||
-                      addr->transport == receiver::Transport::kRelpTls)) {
-      return true;
-    }
+  for (const receiver::ListenerSpec& spec : c.listen) {
+    const receiver::Transport t = spec.address.transport;
+    if (t == receiver::Transport::kTls || t == receiver::Transport::kRelpTls) return true;
   }
   return false;
 }
@@ -82,7 +69,7 @@ void RegisterRuleSeries(const LoadedRules& loaded, MetricsRegistry& m) {
 
 Status CheckTlsFiles(const Config& config) {
   if (!UsesTls(config)) return Status::Ok();
-  auto ctx = receiver::TlsContext::Create(TlsOptionsFromConfig(config.tls));
+  auto ctx = receiver::TlsContext::Create(config.tls);
   if (!ctx.ok()) return At(config.Where("tls.cert_file"), ctx.status());
   return Status::Ok();
 }
@@ -126,7 +113,7 @@ StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config, const Clo
 
 Status Server::EnsureTlsContext() {
   if (tls_context_) return Status::Ok();
-  auto ctx = receiver::TlsContext::Create(TlsOptionsFromConfig(config_.tls));
+  auto ctx = receiver::TlsContext::Create(config_.tls);
   if (!ctx.ok()) return At(config_.Where("tls.cert_file"), ctx.status());
   tls_context_ = std::move(ctx).value();
   return Status::Ok();
@@ -185,8 +172,7 @@ Status Server::StartControl() {
   src.clock = &clock_;
   src.hosts = host_readers_;
   for (size_t i = 0; i < config_.listen.size() && i < bound_.size(); ++i) {
-    auto addr = receiver::ListenAddress::Parse(config_.listen[i].uri);
-    src.listeners.emplace_back(addr.ok() ? addr->ToString() : config_.listen[i].uri, bound_[i]);
+    src.listeners.emplace_back(config_.listen[i].address.ToString(), bound_[i]);
   }
   src.rules_dir = config_.rules_dir.empty() ? matchers::DefaultRulesDir() : config_.rules_dir;
   status_ = std::make_unique<StatusService>(std::move(src));
@@ -357,33 +343,26 @@ Status Server::OpenOutputs() {
 Status Server::BindListeners() {
   for (size_t id = 0; id < config_.listen.size(); ++id) {
     if (Status st = BindListener(id); !st.ok()) {
+      const receiver::ListenerSpec& spec = config_.listen[id];
       std::string where = config_.source;
-      if (id < config_.listen_lines.size()) where += ":" + std::to_string(config_.listen_lines[id]);
-      return At(where + ": listen " + config_.listen[id].uri, st);
+      if (spec.line > 0) where += ":" + std::to_string(spec.line);
+      return At(where + ": listen " + spec.uri, st);
     }
   }
   return Status::Ok();
 }
 
 Status Server::BindListener(size_t id) {
-  const ListenConfig& lc = config_.listen[id];
-  auto addr = receiver::ListenAddress::Parse(lc.uri);
-  if (!addr.ok()) return addr.status();
-  ListenerCommon common{*addr, static_cast<uint16_t>(id), {}, {}};
-  if (!lc.allow.empty()) {
-    auto a = receiver::SenderAllowlist::Parse(lc.allow);
-    if (!a.ok()) return Status::InvalidArgument("listen " + lc.uri + ": " + a.status().message());
-    common.allow = *a;
-  }
-  common.rate_limit.messages_per_sec = lc.rate_limit_messages_per_sec;
-  common.rate_limit.burst = lc.rate_limit_burst;
+  const receiver::ListenerSpec& spec = config_.listen[id];
+  const ListenerCommon common{spec, static_cast<uint16_t>(id)};
   std::string note;
   // Every scheme but udp:// is a stream listener (its protocol follows the
   // scheme, receiver/stream_listener.h).
   StatusOr<std::unique_ptr<receiver::Listener>> l =
-      addr->transport == receiver::Transport::kUdp ? BindUdp(common, &note) : BindStream(common);
+      spec.address.transport == receiver::Transport::kUdp ? BindUdp(common, &note)
+                                                          : BindStream(common);
   if (!l.ok()) return l.status();
-  receiver::ListenAddress bound = *addr;
+  receiver::ListenAddress bound = spec.address;
   bound.port = (*l)->port();
   bound_.push_back(bound.ToString() + note);
   ListenerSlot s;
@@ -396,13 +375,13 @@ Status Server::BindListener(size_t id) {
 
 StatusOr<std::unique_ptr<receiver::Listener>> Server::BindUdp(const ListenerCommon& common,
                                                               std::string* note) {
-  receiver::UdpOptions o;
+  receiver::UdpListenerOptions o;
   o.rcvbuf_bytes = config_.udp_receive_buffer_bytes;
   o.max_message_bytes = config_.max_message_bytes;
-  o.allow = common.allow;
-  o.rate_limit = common.rate_limit;
+  o.allow = common.spec.allow;
+  o.rate_limit = common.spec.rate_limit;
   o.alerts = alerts_.get();
-  auto l = receiver::UdpListener::Bind(common.address, o, common.id, metrics_, clock_);
+  auto l = receiver::UdpListener::Bind(common.spec.address, o, common.id, metrics_, clock_);
   if (!l.ok()) return l.status();
   *note = " (receive buffer " + std::to_string((*l)->granted_rcvbuf_bytes()) + " bytes)";
   return std::unique_ptr<receiver::Listener>(std::move(l).value());
@@ -414,18 +393,21 @@ StatusOr<std::unique_ptr<receiver::Listener>> Server::BindStream(const ListenerC
   o.max_connections = config_.tcp_max_connections;
   o.limits = StreamLimits();
   if (config_.stop_timeout_secs) o.stop_timeout_ms = StopTimeoutMs();
-  o.allow = common.allow;
-  o.rate_limit = common.rate_limit;
+  o.allow = common.spec.allow;
+  o.rate_limit = common.spec.rate_limit;
   o.alerts = alerts_.get();
   std::unique_ptr<receiver::StreamTransport> transport;
-  const receiver::Transport t = common.address.transport;
+  const receiver::Transport t = common.spec.address.transport;
   if (t == receiver::Transport::kTls || t == receiver::Transport::kRelpTls) {
     if (Status s = EnsureTlsContext(); !s.ok()) return s;
-    o.handshake_timeout_secs = static_cast<int>(std::max(1.0, config_.tls.handshake_timeout_secs));
+    if (config_.tls_handshake_timeout_secs) {
+      o.handshake_timeout_secs =
+          static_cast<int>(std::max(1.0, *config_.tls_handshake_timeout_secs));
+    }
     transport = std::make_unique<receiver::TlsTransport>(*tls_context_, metrics_,
-                                                         common.address.ToString());
+                                                         common.spec.address.ToString());
   }
-  auto l = receiver::StreamListener::Bind(common.address, o, common.id, metrics_, clock_,
+  auto l = receiver::StreamListener::Bind(common.spec.address, o, common.id, metrics_, clock_,
                                           std::move(transport));
   if (!l.ok()) return l.status();
   return std::unique_ptr<receiver::Listener>(std::move(l).value());

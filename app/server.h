@@ -155,11 +155,10 @@ class Server {
     std::unique_ptr<Router> router;
   };
   // What every listener kind takes from its listen: entry and the config.
+  // config_.listen[id] and its id (the listener label of the pipeline).
   struct ListenerCommon {
-    receiver::ListenAddress address;
+    const receiver::ListenerSpec& spec;
     uint16_t id = 0;
-    receiver::SenderAllowlist allow;
-    receiver::TokenBucketOptions rate_limit;
   };
   // udp://; `note` says what receive buffer the kernel granted.
   StatusOr<std::unique_ptr<receiver::Listener>> BindUdp(const ListenerCommon& common,

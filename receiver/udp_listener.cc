@@ -35,7 +35,7 @@ bool UdpListener::SenderKey::operator==(const SenderKey& o) const {
 }
 
 StatusOr<std::unique_ptr<UdpListener>> UdpListener::Bind(const ListenAddress& address,
-                                                         const UdpOptions& options,
+                                                         const UdpListenerOptions& options,
                                                          uint16_t listener_id,
                                                          MetricsRegistry& metrics,
                                                          const Clock& clock) {
@@ -75,7 +75,7 @@ StatusOr<std::unique_ptr<UdpListener>> UdpListener::Bind(const ListenAddress& ad
   return l;
 }
 
-UdpListener::UdpListener(const ListenAddress& address, const UdpOptions& options,
+UdpListener::UdpListener(const ListenAddress& address, const UdpListenerOptions& options,
                          uint16_t listener_id, MetricsRegistry& metrics, const Clock& clock,
                          UniqueFd fd, WakeFd wake)
     : options_(options),

@@ -26,7 +26,7 @@
 
 namespace konseki::receiver {
 
-struct UdpOptions {
+struct UdpListenerOptions {
   // Longer datagrams are cut to this many bytes, flagged truncated and counted
   // in konseki_truncated_messages_total. 65536 holds any UDP payload.
   size_t max_message_bytes = 65536;
@@ -82,7 +82,7 @@ class UdpListener final : public Listener {
   // Creates and binds the socket; no thread runs yet. The registry and clock
   // must outlive the listener.
   static StatusOr<std::unique_ptr<UdpListener>> Bind(const ListenAddress& address,
-                                                     const UdpOptions& options,
+                                                     const UdpListenerOptions& options,
                                                      uint16_t listener_id, MetricsRegistry& metrics,
                                                      const Clock& clock);
   UdpListener(const UdpListener&) = delete;
@@ -92,7 +92,7 @@ class UdpListener final : public Listener {
 
   uint16_t port() const override { return port_; }
   // The receive buffer the kernel granted, comparable with
-  // UdpOptions::rcvbuf_bytes (Linux reports twice this through getsockopt to
+  // UdpListenerOptions::rcvbuf_bytes (Linux reports twice this through getsockopt to
   // account for bookkeeping; we halve it back).
   int granted_rcvbuf_bytes() const { return granted_rcvbuf_bytes_; }
   // True if SO_RCVBUFFORCE was accepted (running with CAP_NET_ADMIN).
@@ -112,7 +112,7 @@ class UdpListener final : public Listener {
   bool drops_when_full() const override { return true; }
 
  private:
-  UdpListener(const ListenAddress& address, const UdpOptions& options, uint16_t listener_id,
+  UdpListener(const ListenAddress& address, const UdpListenerOptions& options, uint16_t listener_id,
               MetricsRegistry& metrics, const Clock& clock, UniqueFd fd, WakeFd wake);
   void Run();
   // One recvmmsg and the pushes of what it returned; returns the datagram count
@@ -140,7 +140,7 @@ class UdpListener final : public Listener {
   // true if the socket ran dry.
   bool Drain(int* received);
 
-  const UdpOptions options_;
+  const UdpListenerOptions options_;
   const uint16_t listener_id_;
   const Clock& clock_;
   UniqueFd fd_;

@@ -10,6 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "receiver/framer.h"
+#include "receiver/stream_listener.h"
+#include "receiver/udp_listener.h"
+
 namespace konseki::app {
 namespace {
 
@@ -195,6 +199,16 @@ void ExpectRejected(const std::vector<BadConfig>& cases, const std::string& sour
   }
 }
 
+// One default for max_message_bytes: the config's is every listener's own
+// (RELP included: relp:// is a stream listener; its old options said 128 KiB
+// while the config said 64 KiB).
+TEST(ConfigTest, MaxMessageBytesDefaultIsEveryListenersDefault) {
+  const size_t d = Config().max_message_bytes;
+  EXPECT_EQ(d, receiver::Framer::kDefaultMaxMessageBytes);
+  EXPECT_EQ(d, receiver::StreamListenerOptions().max_message_bytes);
+  EXPECT_EQ(d, receiver::UdpListenerOptions().max_message_bytes);
+}
+
 TEST(ConfigTest, BadRulesSectionsNameFileLineAndKey) {
   ExpectRejected(
       {
@@ -315,11 +329,37 @@ TEST(ConfigTest, RejectsWhatStartUpWouldReject) {
   EXPECT_TRUE(ParseConfig("listen: [udp://0.0.0.0:514, tcp://0.0.0.0:514]\n", "ok.yaml").ok());
 }
 
+TEST(ConfigTest, ListenEntriesAreParsedOnceIntoListenerSpecs) {
+  auto c = ParseConfig(
+      "listen:\n"
+      "  - udp://127.0.0.1:5514\n"
+      "  - uri: tcp://[::1]:6514\n"
+      "    allow: [10.0.0.0/8]\n"
+      "    rate_limit: {messages_per_sec: 50, burst: 200}\n",
+      "k.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_EQ(c->listen.size(), 2u);
+  const receiver::ListenerSpec& udp = c->listen[0];
+  EXPECT_EQ(udp.address.transport, receiver::Transport::kUdp);
+  EXPECT_EQ(udp.address.port, 5514);
+  EXPECT_TRUE(udp.allow.allows_all());
+  EXPECT_EQ(udp.rate_limit.messages_per_sec, 0);
+  const receiver::ListenerSpec& tcp = c->listen[1];
+  EXPECT_EQ(tcp.uri, "tcp://[::1]:6514");
+  EXPECT_EQ(tcp.address.ToString(), "tcp://[::1]:6514");
+  EXPECT_EQ(tcp.line, 3);
+  EXPECT_TRUE(tcp.allow.Allows(*receiver::SenderAddress::Parse("10.1.2.3")));
+  EXPECT_FALSE(tcp.allow.Allows(*receiver::SenderAddress::Parse("192.0.2.1")));
+  EXPECT_EQ(tcp.rate_limit.messages_per_sec, 50);
+  EXPECT_EQ(tcp.rate_limit.burst, 200);
+}
+
 TEST(ConfigTest, KeyLinesLocateStartUpErrors) {
   auto c = ParseConfig("listen:\n  - udp://127.0.0.1:1\narchive:\n  dir: /x\n", "k.yaml");
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->Where("archive.dir"), "k.yaml:4: key 'archive.dir'");
-  EXPECT_EQ(c->listen_lines, (std::vector<int>{2}));
+  ASSERT_EQ(c->listen.size(), 1u);
+  EXPECT_EQ(c->listen[0].line, 2);
   EXPECT_EQ(c->Where("alerts.file"), "k.yaml: key 'alerts.file'");
 }
 

@@ -12,9 +12,10 @@ Config FourListeners() {
   Config c;
   for (const char* uri :
        {"udp://0.0.0.0:514", "tcp://0.0.0.0:514", "relp://0.0.0.0:2514", "tls://0.0.0.0:6514"}) {
-    ListenConfig lc;
-    lc.uri = uri;
-    c.listen.push_back(lc);
+    receiver::ListenerSpec spec;
+    spec.uri = uri;
+    spec.address = *receiver::ListenAddress::Parse(uri);
+    c.listen.push_back(spec);
   }
   c.tcp_max_connections = 1000;
   return c;

@@ -140,7 +140,7 @@ TEST(RouterTest, UdpQueueDropsAreCountedOnce) {
   SystemClock clock;
   auto addr = receiver::ListenAddress::Parse("udp://127.0.0.1:0");
   ASSERT_TRUE(addr.ok());
-  receiver::UdpOptions opts;
+  receiver::UdpListenerOptions opts;
   opts.gather_window = std::chrono::microseconds(0);
   auto l = receiver::UdpListener::Bind(*addr, opts, 0, metrics, clock);
   ASSERT_TRUE(l.ok()) << l.status().ToString();

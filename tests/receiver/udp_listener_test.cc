@@ -23,7 +23,7 @@ namespace {
 
 class UdpListenerTest : public ::testing::Test {
  protected:
-  std::unique_ptr<UdpListener> Start(const std::string& uri, UdpOptions options = {}) {
+  std::unique_ptr<UdpListener> Start(const std::string& uri, UdpListenerOptions options = {}) {
     StatusOr<ListenAddress> address = ListenAddress::Parse(uri);
     EXPECT_TRUE(address.ok()) << address.status().ToString();
     StatusOr<std::unique_ptr<UdpListener>> l =
@@ -141,7 +141,7 @@ TEST_F(UdpListenerTest, EmptyDatagramsAreCountedNotPushed) {
 }
 
 TEST_F(UdpListenerTest, OversizeDatagramIsTruncatedAndCounted) {
-  UdpOptions o;
+  UdpListenerOptions o;
   o.max_message_bytes = 100;
   auto l = Start("udp://127.0.0.1:0", o);
   ASSERT_NE(l, nullptr);
@@ -199,7 +199,7 @@ TEST_F(UdpListenerTest, LoneDatagramIsFlushedWithoutFurtherTraffic) {
 // A burst that arrives within the gather window is handed on in a few
 // flushes, not one per datagram (what costs a worker wake-up each).
 TEST_F(UdpListenerTest, BurstWithinTheGatherWindowIsFlushedTogether) {
-  UdpOptions o;
+  UdpListenerOptions o;
   o.gather_window = std::chrono::milliseconds(500);
   auto l = Start("udp://127.0.0.1:0", o);
   ASSERT_NE(l, nullptr);
@@ -214,7 +214,7 @@ TEST_F(UdpListenerTest, BurstWithinTheGatherWindowIsFlushedTogether) {
 
 // Stop() ends the gather wait at once and still hands on what was received.
 TEST_F(UdpListenerTest, StopDuringTheGatherWindowFlushesAndReturns) {
-  UdpOptions o;
+  UdpListenerOptions o;
   o.gather_window = std::chrono::hours(1);
   auto l = Start("udp://127.0.0.1:0", o);
   ASSERT_NE(l, nullptr);
@@ -241,7 +241,7 @@ TEST_F(UdpListenerTest, RefusedPushesAreCountedAsQueueFullDrops) {
 // With a tiny receive buffer and the pipeline stalled, the kernel drops
 // datagrams; SO_RXQ_OVFL reports them, so received + kernel drops == sent.
 TEST_F(UdpListenerTest, KernelDropsAreCounted) {
-  UdpOptions o;
+  UdpListenerOptions o;
   o.rcvbuf_bytes = 4096;
   o.batch_size = 4;
   sink_.SetGate(false);
@@ -273,7 +273,7 @@ TEST_F(UdpListenerTest, KernelDropsAreCounted) {
 }
 
 TEST_F(UdpListenerTest, ReportsGrantedReceiveBuffer) {
-  UdpOptions o;
+  UdpListenerOptions o;
   o.rcvbuf_bytes = 4 * 1024 * 1024;
   StatusOr<std::unique_ptr<UdpListener>> l =
       UdpListener::Bind(*ListenAddress::Parse("udp://127.0.0.1:0"), o, 0, metrics_, clock_);
@@ -336,7 +336,7 @@ constexpr char kUdpListener[] = "udp://127.0.0.1:0";
 
 TEST_F(UdpListenerTest, SenderOutsideAllowlistIsDroppedCountedAndAlertedOnce) {
   RecordingAlertSink alerts;
-  UdpOptions o;
+  UdpListenerOptions o;
   o.allow = *SenderAllowlist::Parse({"10.0.0.0/8", "::1/128"});
   o.alerts = &alerts;
   auto l = Start(kUdpListener, o);
@@ -358,7 +358,7 @@ TEST_F(UdpListenerTest, SenderOutsideAllowlistIsDroppedCountedAndAlertedOnce) {
 
 TEST_F(UdpListenerTest, AllowlistAcceptsListedSendersOnly) {
   RecordingAlertSink alerts;
-  UdpOptions o;
+  UdpListenerOptions o;
   o.allow = *SenderAllowlist::Parse({"127.0.0.2"});
   o.alerts = &alerts;
   auto l = Start(kUdpListener, o);
@@ -377,7 +377,7 @@ TEST_F(UdpListenerTest, AllowlistAcceptsListedSendersOnly) {
 }
 
 TEST_F(UdpListenerTest, LoopbackRangeIsAccepted) {
-  UdpOptions o;
+  UdpListenerOptions o;
   o.allow = *SenderAllowlist::Parse({"127.0.0.0/8"});
   auto l = Start(kUdpListener, o);
   ASSERT_NE(l, nullptr);
@@ -391,7 +391,7 @@ TEST_F(UdpListenerTest, LoopbackRangeIsAccepted) {
 }
 
 TEST_F(UdpListenerTest, RateLimitDropsBeyondTheBurstPerSender) {
-  UdpOptions o;
+  UdpListenerOptions o;
   // A refill of one token per 1000 s: nothing refills while the test runs,
   // so each sender gets exactly its burst through.
   o.rate_limit.messages_per_sec = 0.001;
@@ -411,7 +411,7 @@ TEST_F(UdpListenerTest, RateLimitDropsBeyondTheBurstPerSender) {
 }
 
 TEST_F(UdpListenerTest, BadRateLimitIsRefusedAtBind) {
-  UdpOptions o;
+  UdpListenerOptions o;
   o.rate_limit.messages_per_sec = -3;
   StatusOr<std::unique_ptr<UdpListener>> l =
       UdpListener::Bind(*ListenAddress::Parse(kUdpListener), o, 0, metrics_, clock_);
