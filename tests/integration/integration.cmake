@@ -1,5 +1,7 @@
 add_library(konseki_test_process STATIC ${CMAKE_CURRENT_LIST_DIR}/konseki_process.cc)
 target_compile_definitions(konseki_test_process PRIVATE KONSEKI_BINARY_DIR="${CMAKE_BINARY_DIR}")
+# TempDir, WaitFor and the loopback helpers it re-exports (tests/testing/).
+target_link_libraries(konseki_test_process PUBLIC konseki_testing)
 
 konseki_add_test(ingest_integration_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/ingest_test.cc
