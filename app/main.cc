@@ -20,6 +20,7 @@
 #include "app/fd_budget.h"
 #include "app/file_identity.h"
 #include "app/privileges.h"
+#include "app/rule_tool.h"
 #include "app/seal_commands.h"
 #include "app/search_command.h"
 #include "app/server.h"
@@ -27,7 +28,6 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "matchers/rule_loader.h"
-#include "app/rule_tool.h"
 #include "outputs/archive.h"
 #include "receiver/local_zone.h"
 

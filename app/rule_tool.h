@@ -74,9 +74,9 @@ struct TestRulesOptions {
 int RunTestRules(const TestRulesOptions& opts, std::ostream& out, std::ostream& err);
 
 struct ExplainOptions {
-  std::string rules_dir;      // empty: matchers::DefaultRulesDir()
-  std::string line;           // one log line, as a sender or a log file has it
-  bool json = false;          // one JSON object instead of text
+  std::string rules_dir;                // empty: matchers::DefaultRulesDir()
+  std::string line;                     // one log line, as a sender or a log file has it
+  bool json = false;                    // one JSON object instead of text
   matchers::RuleOverrides overrides{};  // as in TestRulesOptions
 };
 

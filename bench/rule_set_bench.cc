@@ -379,9 +379,9 @@ int main(int argc, char** argv) {
   argc = kept;
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   const auto* w = konseki::matchers::GetWorld();
-  std::cout << konseki::matchers::RulesDir() << ": " << w->set->rules().size() << " rules, " << w->as_is.messages.size()
-            << " corpus messages, mean text " << w->as_is.bytes / w->as_is.messages.size()
-            << " bytes\n";
+  std::cout << konseki::matchers::RulesDir() << ": " << w->set->rules().size() << " rules, "
+            << w->as_is.messages.size() << " corpus messages, mean text "
+            << w->as_is.bytes / w->as_is.messages.size() << " bytes\n";
   konseki::matchers::RatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   reporter.PrintRatios(std::cout);

@@ -4,8 +4,8 @@
 
 namespace konseki::outputs {
 
-ThrottledSink::ThrottledSink(AlertSink& inner, const Clock& clock, const ThrottledSinkOptions& options,
-                             MetricsRegistry& registry)
+ThrottledSink::ThrottledSink(AlertSink& inner, const Clock& clock,
+                             const ThrottledSinkOptions& options, MetricsRegistry& registry)
     : inner_(inner), clock_(clock), options_(options), registry_(registry) {}
 
 ThrottledSink::Window& ThrottledSink::Current(Window& w, TimePoint now) const {

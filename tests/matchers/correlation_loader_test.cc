@@ -9,8 +9,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "matchers/rule_loader.h"
 #include "app/rule_tool.h"
+#include "matchers/rule_loader.h"
 
 namespace konseki::matchers {
 namespace {

@@ -14,9 +14,9 @@
 #include <regex>
 #include <sstream>
 
+#include "app/rule_tool.h"
 #include "matchers/rule_loader.h"
 #include "matchers/rule_set.h"
-#include "app/rule_tool.h"
 #include "receiver/parser.h"
 
 namespace konseki::matchers {

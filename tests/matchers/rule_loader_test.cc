@@ -94,15 +94,16 @@ TEST(LoadRuleTextTest, HeartbeatStopDefaultsToTheStoppedSignAndCanBeSet) {
   };
   EXPECT_FALSE(stop_of(kGood));
   EXPECT_TRUE(stop_of(Edit("sign: ssh.auth_failure", "sign: syslog.stopped")));
-  EXPECT_FALSE(stop_of(
-      Edit("sign: ssh.auth_failure", "sign: syslog.stopped\n    heartbeat_stop: false")));
+  EXPECT_FALSE(
+      stop_of(Edit("sign: ssh.auth_failure", "sign: syslog.stopped\n    heartbeat_stop: false")));
   EXPECT_TRUE(stop_of(Edit("sign: ssh.auth_failure", "sign: crash\n    heartbeat_stop: true")));
 }
 
 TEST(LoadRuleTextTest, UnknownKeyNamesFileLineAndKey) {
   EXPECT_THAT(ErrorOf(Edit("    title: One\n", "    title: One\n    tittle: x\n")),
               HasSubstr("f.yaml:6: key 'tittle': unknown key in rule"));
-  EXPECT_THAT(ErrorOf(Edit("pack: test", "pak: test")), HasSubstr("f.yaml:1: key 'pak': unknown key"));
+  EXPECT_THAT(ErrorOf(Edit("pack: test", "pak: test")),
+              HasSubstr("f.yaml:1: key 'pak': unknown key"));
   EXPECT_THAT(ErrorOf(Edit("        - line: \"a line\"", "        - lines: \"a line\"")),
               HasSubstr("f.yaml:16: key 'lines': unknown key in example"));
 }
@@ -110,8 +111,9 @@ TEST(LoadRuleTextTest, UnknownKeyNamesFileLineAndKey) {
 TEST(LoadRuleTextTest, BadValuesAreErrors) {
   EXPECT_THAT(ErrorOf(Edit("severity: high", "severity: urgent")),
               HasSubstr("f.yaml:6: key 'severity': unknown severity \"urgent\" in rule t.one"));
-  EXPECT_THAT(ErrorOf(Edit("sign: ssh.auth_failure", "sign: ssh.failure")),
-              HasSubstr("f.yaml:4: key 'sign': unknown sign \"ssh.failure\" in the fixed namespace"));
+  EXPECT_THAT(
+      ErrorOf(Edit("sign: ssh.auth_failure", "sign: ssh.failure")),
+      HasSubstr("f.yaml:4: key 'sign': unknown sign \"ssh.failure\" in the fixed namespace"));
   EXPECT_THAT(ErrorOf(Edit("sign: ssh.auth_failure", "sign: Local.Thing")),
               HasSubstr("f.yaml:4: key 'sign': sign \"Local.Thing\" must be lower-case words"));
   // A sign of one's own namespace is fine.
@@ -167,8 +169,8 @@ TEST_F(RuleDirTest, DuplicateIdAcrossFilesNamesBothPlaces) {
   StatusOr<std::vector<Rule>> rules = LoadRuleDir(dir_);
   ASSERT_FALSE(rules.ok());
   EXPECT_THAT(rules.status().message(),
-              HasSubstr(dir_ + "/b.yaml:3: key 'id': duplicate rule id t.one (first defined at " + dir_ +
-                        "/a.yaml:3)"));
+              HasSubstr(dir_ + "/b.yaml:3: key 'id': duplicate rule id t.one (first defined at " +
+                        dir_ + "/a.yaml:3)"));
 }
 
 TEST_F(RuleDirTest, EmptyOrMissingDirectoryIsAnError) {

@@ -1,3 +1,5 @@
+#include "outputs/throttled_sink.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -6,8 +8,6 @@
 #include <mutex>
 #include <string>
 #include <vector>
-
-#include "outputs/throttled_sink.h"
 
 namespace konseki::outputs {
 namespace {
