@@ -24,6 +24,16 @@ using ::testing::Not;
 const std::string kPatterns = std::string(KONSEKI_SOURCE_DIR) + "/patterns";
 const std::string kTestdata = std::string(KONSEKI_SOURCE_DIR) + "/tests/matchers/testdata";
 
+// test-rules over `log` with the shipped packs, JSON output, correlations on.
+TestRulesOptions JsonWithCorrelations(const std::string& log) {
+  TestRulesOptions opts;
+  opts.rules_dir = kPatterns;
+  opts.files = {log};
+  opts.json = true;
+  opts.correlate = true;
+  return opts;
+}
+
 TEST(RunCheckRulesTest, EveryShippedRuleExamplePasses) {
   std::ostringstream out, err;
   const int rc = RunCheckRules(kPatterns, out, err);
@@ -192,11 +202,7 @@ TEST(RunTestRulesTest, IgnoredHitsFeedNoCorrelation) {
             " bar sshd[1]: Failed password for root from 10.0.5.9 port 7 ssh2\n";
   }
   const std::string log = dir.Write("auth.log", text);
-  TestRulesOptions opts;
-  opts.rules_dir = kPatterns;
-  opts.files = {log};
-  opts.json = true;
-  opts.correlate = true;
+  TestRulesOptions opts = JsonWithCorrelations(log);
   std::ostringstream out, err;
   ASSERT_EQ(RunTestRules(opts, out, err), 0) << err.str();
   EXPECT_THAT(out.str(), HasSubstr("\"sign\":\"ssh.bruteforce\""));
@@ -222,11 +228,7 @@ TEST(RunTestRulesTest, YearOfBsdStampsFollowsTheFileModificationTime) {
   const std::string log = dir.Write("auth.log", text);
   const timespec feb2027[2] = {{1801526400, 0}, {1801526400, 0}};  // 2027-02-02
   ASSERT_EQ(utimensat(AT_FDCWD, log.c_str(), feb2027, 0), 0);
-  TestRulesOptions opts;
-  opts.rules_dir = kPatterns;
-  opts.files = {log};
-  opts.json = true;
-  opts.correlate = true;
+  const TestRulesOptions opts = JsonWithCorrelations(log);
   std::ostringstream out, err;
   ASSERT_EQ(RunTestRules(opts, out, err), 0) << err.str();
   EXPECT_THAT(out.str(), HasSubstr("\"sign\":\"ssh.bruteforce\""));
