@@ -26,6 +26,8 @@
 #include <thread>
 #include <vector>
 
+#include "bench/ingest/tool_flags.h"
+
 namespace {
 
 struct Args {
@@ -36,34 +38,33 @@ struct Args {
   uint64_t count = 0;  // 0: until the duration ends
 };
 
+constexpr char kUsage[] =
+    "udp_blaster --file F --port P [--connections N] [--duration SECS] [--count N]";
+
 [[noreturn]] void Usage(const char* why) {
-  std::fprintf(stderr,
-               "udp_blaster: %s\nusage: udp_blaster --file F --port P [--connections N] "
-               "[--duration SECS] [--count N]\n",
-               why);
+  std::fprintf(stderr, "udp_blaster: %s\nusage: %s\n", why, kUsage);
   std::exit(2);
 }
 
 Args Parse(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view k = argv[i];
-    if (i + 1 >= argc) Usage("option without a value");
-    const char* v = argv[++i];
-    if (k == "--file") {
-      a.file = v;
-    } else if (k == "--port") {
-      a.port = std::atoi(v);
-    } else if (k == "--connections") {
-      a.connections = std::atoi(v);
-    } else if (k == "--duration") {
-      a.duration = std::atof(v);
-    } else if (k == "--count") {
-      a.count = std::strtoull(v, nullptr, 10);
-    } else {
-      Usage("unknown option");
-    }
-  }
+  konseki::bench::ParseToolFlags(argc, argv, "udp_blaster", kUsage,
+                                 [&a](std::string_view k, const char* v) {
+                                   if (k == "--file") {
+                                     a.file = v;
+                                   } else if (k == "--port") {
+                                     a.port = std::atoi(v);
+                                   } else if (k == "--connections") {
+                                     a.connections = std::atoi(v);
+                                   } else if (k == "--duration") {
+                                     a.duration = std::atof(v);
+                                   } else if (k == "--count") {
+                                     a.count = std::strtoull(v, nullptr, 10);
+                                   } else {
+                                     return false;
+                                   }
+                                   return true;
+                                 });
   if (a.file.empty() || a.port <= 0 || a.port > 65535 || a.connections <= 0) {
     Usage("--file and --port are required; --connections must be positive");
   }
