@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <sstream>
@@ -139,6 +140,50 @@ TEST_F(CorrelationTest, StateSurvivesARestart) {
                        "--id=5100", "Accepted password for admin from 198.51.100.60 port 2 ssh2"},
                       dir_.File("logger")));
   ASSERT_TRUE(WaitFor([&] { return !AlertsWithSign(dir_, "ssh.bruteforce_success").empty(); }));
+}
+
+// A crash (SIGKILL: no clean stop, no final save) loses at most what came
+// after the last periodic save: with save_interval_secs 1, the failures are in
+// the saved state once the fleet's state file counts them, and a success after the
+// restart still completes the brute-force sequence.
+TEST_F(CorrelationTest, StateSavedPeriodicallySurvivesSigkill) {
+  const std::string cfg = "  session_min_observed_secs: 0\n  save_interval_secs: 1\n";
+  StartKonseki(cfg);
+  for (int i = 0; i < 5; ++i) {
+    Log("sshd", 6000 + i, "Failed password for admin from 198.51.100.61 port 1 ssh2");
+  }
+  // The fleet's saved state holds all five failures of the source: the
+  // ssh.bruteforce_success key line (K, id, fingerprint, touched, key, first,
+  // last, count, alerted, open, times, ...) with the five failures' times.
+  const auto saved = [&] {
+    std::istringstream in(ReadFile(dir_.File("state/correlation.fleet.state")));
+    for (std::string line; std::getline(in, line);) {
+      std::vector<std::string> f;
+      std::istringstream fields(line);
+      for (std::string x; std::getline(fields, x, '\t');) f.push_back(x);
+      if (f.size() > 7 && f[0] == "K" && f[1] == "ssh.bruteforce_success" &&
+          f[4].find("198.51.100.61") != std::string::npos &&
+          std::count(f[10].begin(), f[10].end(), ',') == 4) {
+        return true;
+      }
+    }
+    return false;
+  };
+  ASSERT_TRUE(WaitFor(saved)) << ReadFile(dir_.File("state/correlation.fleet.state"));
+  k_.process().Kill();
+  EXPECT_TRUE(AlertsWithSign(dir_, "ssh.bruteforce_success").empty());
+  std::filesystem::rename(dir_.File("konseki.err"), dir_.File("konseki.1.err"));
+  std::filesystem::rename(dir_.File("konseki.out"), dir_.File("konseki.1.out"));
+  Konseki second;
+  std::string err;
+  ASSERT_TRUE(second.Start(dir_, Config(dir_, cfg), &err)) << err;
+  ChildProcess p;
+  ASSERT_TRUE(p.Start({"/usr/bin/logger", "--server", "127.0.0.1", "--port",
+                       std::to_string(second.Port("tcp")), "--tcp", "--rfc3164", "-t", "sshd",
+                       "--id=6100", "Accepted password for admin from 198.51.100.61 port 2 ssh2"},
+                      dir_.File("logger")));
+  ASSERT_TRUE(WaitFor([&] { return !AlertsWithSign(dir_, "ssh.bruteforce_success").empty(); }))
+      << second.process().Stderr();
 }
 
 }  // namespace
