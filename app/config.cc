@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cmath>
 #include <ctime>
 #include <fstream>
@@ -57,9 +58,12 @@ Status ParseFilter(const Ctx& ctx, const YAML::Node& item, const std::string& ke
   return Status::Ok();
 }
 
-// The archive keys of issue #16 (sealing, compression, retention, low space).
-Status ParseArchiveKeep(const Ctx& ctx, const YAML::Node& v, ArchiveKeepConfig* k) {
-  if (v["seal"]) RETURN_IF_ERROR(ctx.GetBool(v["seal"], "archive.seal", &k->seal));
+// archive.seal, seal_epoch_secs, compress_after_days, retention_days and
+// low_space: the keeping of the archive (issue #16).
+Status ParseArchiveKeep(const Ctx& ctx, const YAML::Node& v, Config* c) {
+  ArchiveSealConfig& seal = c->archive_seal;
+  outputs::RetentionOptions& r = c->archive_retention;
+  if (v["seal"]) RETURN_IF_ERROR(ctx.GetBool(v["seal"], "archive.seal", &seal.enabled));
   if (v["seal_epoch_secs"]) {
     int secs = 0;
     RETURN_IF_ERROR(ctx.GetInt(v["seal_epoch_secs"], "archive.seal_epoch_secs", 1, 86400, &secs));
@@ -67,23 +71,24 @@ Status ParseArchiveKeep(const Ctx& ctx, const YAML::Node& v, ArchiveKeepConfig* 
       return ctx.Error(v["seal_epoch_secs"], "archive.seal_epoch_secs",
                        "must divide a day (86400), e.g. 60, 300, 900, 3600");
     }
-    k->seal_epoch_secs = secs;
+    seal.epoch_secs = secs;
   }
   if (v["compress_after_days"]) {
     RETURN_IF_ERROR(ctx.GetInt(v["compress_after_days"], "archive.compress_after_days", 0, 36500,
-                               &k->compress_after_days));
+                               &r.compress_after_days));
   }
   if (v["retention_days"]) {
     RETURN_IF_ERROR(
-        ctx.GetInt(v["retention_days"], "archive.retention_days", 0, 36500, &k->retention_days));
+        ctx.GetInt(v["retention_days"], "archive.retention_days", 0, 36500, &r.retention_days));
   }
-  if (k->retention_days > 0 && k->compress_after_days >= k->retention_days) {
+  if (r.retention_days > 0 && r.compress_after_days >= r.retention_days) {
     return ctx.Error(v, "archive.compress_after_days",
                      "must be below archive.retention_days (files would be deleted first)");
   }
   if (v["low_space"]) {
-    RETURN_IF_ERROR(ctx.GetString(v["low_space"], "archive.low_space", &k->low_space));
-    if (!outputs::ParseLowSpace(k->low_space, nullptr, nullptr)) {
+    std::string text;
+    RETURN_IF_ERROR(ctx.GetString(v["low_space"], "archive.low_space", &text));
+    if (!outputs::ParseLowSpace(text, &r.low_space_percent, &r.low_space_bytes)) {
       return ctx.Error(v["low_space"], "archive.low_space",
                        "expected a percentage (\"5%\") or a size (\"10G\", \"500M\")");
     }
@@ -544,13 +549,12 @@ Status ParseBeacon(const Ctx& ctx, const YAML::Node& v, matchers::CorrelatorOpti
   return Status::Ok();
 }
 
-// network: sets and parameters of the network correlations (patterns/network.yaml):
-//   network:
-//     internal: [10.0.0.0/8, "fd00::/8", "*.corp.example"]   # replaces the default
-//     no_outbound: [db1, "db-*", 10.0.5.0/24]
-//     drop_severity: {outbound: high, internal: medium, inbound: none, transit: none}
-//     beacon: {allow: [...], score: 0.8, min_connections: 20, window_secs: 86400,
-//              max_pairs: 100000, burst_secs: 2, weights: {interval: 0.5, count: 0.25, size: 0.25}}
+// network: sets and parameters of the network correlations; each key
+// replaces the value patterns/network.yaml gives (docs/network.md lists them):
+//   network: {internal: [...], no_outbound: [...],
+//             drop_severity: {inbound, outbound, internal, transit},
+//             beacon: {allow: [...], score, min_connections, window_secs,
+//                      max_pairs, burst_secs, weights: {interval, count, size}}}
 Status ParseNetwork(const Ctx& ctx, const YAML::Node& v, matchers::CorrelatorOptions* o) {
   RETURN_IF_ERROR(
       ctx.CheckKeys(v, "network", {"internal", "no_outbound", "drop_severity", "beacon"}));
@@ -630,7 +634,7 @@ Status ParseArchive(const Ctx& ctx, const YAML::Node& v, Config* c) {
       v, "archive",
       {"dir", "sync", "sync_interval_secs", "seal", "seal_epoch_secs", "compress_after_days",
        "retention_days", "low_space", "max_hosts", "buffer_budget_bytes"}));
-  RETURN_IF_ERROR(ParseArchiveKeep(ctx, v, &c->archive_keep));
+  RETURN_IF_ERROR(ParseArchiveKeep(ctx, v, c));
   if (v["max_hosts"]) {
     RETURN_IF_ERROR(
         ctx.GetInt(v["max_hosts"], "archive.max_hosts", 0, 1e9, &c->archive_budget.max_hosts));
@@ -639,19 +643,24 @@ Status ParseArchive(const Ctx& ctx, const YAML::Node& v, Config* c) {
     RETURN_IF_ERROR(ctx.GetInt(v["buffer_budget_bytes"], "archive.buffer_budget_bytes", 1 << 20,
                                1ull << 40, &c->archive_budget.buffer_bytes));
   }
-  if (v["dir"]) RETURN_IF_ERROR(ctx.GetString(v["dir"], "archive.dir", &c->archive_dir));
+  outputs::ArchiveOptions& a = c->archive;
+  if (v["dir"]) RETURN_IF_ERROR(ctx.GetString(v["dir"], "archive.dir", &a.dir));
   if (v["sync"]) {
-    RETURN_IF_ERROR(ctx.GetString(v["sync"], "archive.sync", &c->archive_sync));
-    if (c->archive_sync != "none" && c->archive_sync != "interval" && c->archive_sync != "batch") {
+    std::string sync;
+    RETURN_IF_ERROR(ctx.GetString(v["sync"], "archive.sync", &sync));
+    if (!outputs::ParseSyncPolicy(sync, &a.sync)) {
       return ctx.Error(v["sync"], "archive.sync",
-                       "expected one of none, interval, batch; got '" + c->archive_sync + "'");
+                       "expected one of none, interval, batch; got '" + sync + "'");
     }
   }
   if (v["sync_interval_secs"]) {
-    RETURN_IF_ERROR(ctx.GetNumber(v["sync_interval_secs"], "archive.sync_interval_secs", 0.001,
-                                  3600, &c->archive_sync_interval_secs));
+    double secs = 0;
+    RETURN_IF_ERROR(
+        ctx.GetNumber(v["sync_interval_secs"], "archive.sync_interval_secs", 0.001, 3600, &secs));
+    // The archive syncs in whole seconds: a fraction is rounded down, to at least 1.
+    a.sync_interval_secs = std::max(1, static_cast<int>(secs));
   }
-  if (c->archive_dir.empty()) return ctx.Error(v, "archive.dir", "must not be empty");
+  if (a.dir.empty()) return ctx.Error(v, "archive.dir", "must not be empty");
   return Status::Ok();
 }
 
@@ -659,7 +668,7 @@ Status ParseUdp(const Ctx& ctx, const YAML::Node& v, Config* c) {
   RETURN_IF_ERROR(ctx.CheckKeys(v, "udp", {"receive_buffer_bytes"}));
   if (v["receive_buffer_bytes"]) {
     RETURN_IF_ERROR(ctx.GetInt(v["receive_buffer_bytes"], "udp.receive_buffer_bytes", 4096, 1 << 30,
-                               &c->udp_receive_buffer_bytes));
+                               &c->udp.rcvbuf_bytes));
   }
   return Status::Ok();
 }
@@ -667,21 +676,18 @@ Status ParseUdp(const Ctx& ctx, const YAML::Node& v, Config* c) {
 Status ParseTcp(const Ctx& ctx, const YAML::Node& v, Config* c) {
   RETURN_IF_ERROR(ctx.CheckKeys(
       v, "tcp", {"max_connections", "max_connections_per_source", "first_frame_timeout_secs"}));
+  receiver::StreamListenerOptions& s = c->stream;
   if (v["max_connections"]) {
-    RETURN_IF_ERROR(ctx.GetInt(v["max_connections"], "tcp.max_connections", 1, 1'000'000,
-                               &c->tcp_max_connections));
+    RETURN_IF_ERROR(
+        ctx.GetInt(v["max_connections"], "tcp.max_connections", 1, 1'000'000, &s.max_connections));
   }
   if (v["max_connections_per_source"]) {
-    size_t n = 0;
     RETURN_IF_ERROR(ctx.GetInt(v["max_connections_per_source"], "tcp.max_connections_per_source", 1,
-                               1'000'000, &n));
-    c->tcp_max_connections_per_source = n;
+                               1'000'000, &s.limits.max_connections_per_source));
   }
   if (v["first_frame_timeout_secs"]) {
-    int secs = 0;
-    RETURN_IF_ERROR(
-        ctx.GetInt(v["first_frame_timeout_secs"], "tcp.first_frame_timeout_secs", 0, 86400, &secs));
-    c->tcp_first_frame_timeout_secs = secs;
+    RETURN_IF_ERROR(ctx.GetInt(v["first_frame_timeout_secs"], "tcp.first_frame_timeout_secs", 0,
+                               86400, &s.limits.first_frame_timeout_secs));
   }
   return Status::Ok();
 }
@@ -708,8 +714,10 @@ Status ParseMetrics(const Ctx& ctx, const YAML::Node& v, Config* c) {
     }
   }
   if (v["max_host_series"]) {
-    RETURN_IF_ERROR(ctx.GetInt(v["max_host_series"], "metrics.max_host_series", 0, 1'000'000,
-                               &c->metrics_max_host_series));
+    size_t n = 0;
+    RETURN_IF_ERROR(ctx.GetInt(v["max_host_series"], "metrics.max_host_series", 0, 1'000'000, &n));
+    c->heartbeat.options.max_host_metrics = n;
+    c->archive_retention.max_host_series = n;
   }
   return Status::Ok();
 }
@@ -742,7 +750,8 @@ Status ParseTls(const Ctx& ctx, const YAML::Node& v, Config* c) {
     double secs = 0;
     RETURN_IF_ERROR(
         ctx.GetNumber(v["handshake_timeout_secs"], "tls.handshake_timeout_secs", 0.1, 600, &secs));
-    c->tls_handshake_timeout_secs = secs;
+    // The listener counts whole seconds, at least 1.
+    c->stream.handshake_timeout_secs = static_cast<int>(std::max(1.0, secs));
   }
   return Status::Ok();
 }
@@ -775,12 +784,16 @@ const RootKey kRootKeys[] = {
      [](const Ctx& ctx, const YAML::Node& v, Config* c) -> Status {
        double secs = 0;
        RETURN_IF_ERROR(ctx.GetNumber(v, "stop_timeout_secs", 0, 3600, &secs));
-       c->stop_timeout_secs = secs;
+       c->stream.stop_timeout_ms = static_cast<int>(std::lround(secs * 1000));
        return Status::Ok();
      }},
     {"max_message_bytes",
-     [](const Ctx& ctx, const YAML::Node& v, Config* c) {
-       return ctx.GetInt(v, "max_message_bytes", 480, 16 << 20, &c->max_message_bytes);
+     [](const Ctx& ctx, const YAML::Node& v, Config* c) -> Status {
+       size_t n = 0;
+       RETURN_IF_ERROR(ctx.GetInt(v, "max_message_bytes", 480, 16 << 20, &n));
+       c->udp.max_message_bytes = n;
+       c->stream.max_message_bytes = n;
+       return Status::Ok();
      }},
     {"queue", ParseQueue},
     {"metrics", ParseMetrics},
@@ -811,6 +824,12 @@ Status ParseRoot(const Ctx& ctx, const YAML::Node& root, Config* c) {
 }  // namespace
 
 std::string_view EmbeddedDefaultConfig() { return kDefaultConfig; }
+
+outputs::ArchiveOptions DefaultArchiveOptions() {
+  outputs::ArchiveOptions o;
+  o.dir = "./var/archive";
+  return o;
+}
 
 StatusOr<Config> ParseConfig(std::string_view yaml_text, std::string_view source) {
   Config c;
@@ -862,7 +881,7 @@ size_t WorkerThreads(const Config& c) {
 
 std::string HeartbeatStateDir(const Config& c) {
   const std::string& dir = c.heartbeat.options.state_dir;
-  return dir.empty() ? c.archive_dir + "/.state" : dir;
+  return dir.empty() ? c.archive.dir + "/.state" : dir;
 }
 
 std::string Config::Where(std::string_view key) const {

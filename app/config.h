@@ -7,7 +7,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,14 +15,19 @@
 #include "matchers/correlator.h"
 #include "matchers/heartbeat_tracker.h"
 #include "matchers/rule_packs.h"
+#include "outputs/archive.h"
 #include "outputs/archive_budget.h"
 #include "outputs/exec_sink.h"
 #include "outputs/filtered_sink.h"
+#include "outputs/retention.h"
+#include "outputs/seal_key.h"
 #include "outputs/syslog_forwarder.h"
 #include "outputs/throttled_sink.h"
 #include "outputs/webhook_sink.h"
 #include "receiver/listener_spec.h"
+#include "receiver/stream_listener.h"
 #include "receiver/tls_context.h"
+#include "receiver/udp_listener.h"
 
 namespace konseki::app {
 
@@ -46,51 +50,34 @@ struct AlertSinkSpec {
   outputs::FilteredSinkOptions filter;
 };
 
-// archive.seal, archive.seal_epoch_secs, archive.compress_after_days,
-// archive.retention_days, archive.low_space (docs/archive.md).
-struct ArchiveKeepConfig {
-  // Forward-secure sealing (needs `konseki seal-setup` first). Default off.
-  bool seal = false;
+// archive.seal and archive.seal_epoch_secs (docs/archive.md).
+struct ArchiveSealConfig {
+  // Forward-secure sealing (needs `konseki seal-setup` first). Off by default.
+  bool enabled = false;
   // Key evolution period; must divide 86400. Used by seal-setup only: a
   // running chain keeps the epoch length it was set up with.
-  int64_t seal_epoch_secs = 900;
-  // Closed day files older than this many days are zstd-compressed; 0 = never.
-  int compress_after_days = 0;
-  // Day files (and seal files) older than this many days are deleted; 0 = keep forever.
-  int retention_days = 0;
-  // Free space on the archive's file system below which konseki alerts:
-  // "N%" of its size, or a size in bytes with an optional K/M/G/T (1024-based) suffix.
-  std::string low_space = "5%";
+  int64_t epoch_secs = outputs::kDefaultSealEpochSecs;
 };
 
-// correlation: the correlation engine. The engine's own options (with their
-// documented defaults) are filled directly, so the defaults live in one place
-// (matchers/correlator.h):
-//   correlation:
-//     enabled: true
-//     learning_days: 14                  -> options.learning_secs
-//     session_min_observed_secs: 86400
-//     system_accounts: [svc-app]
-//     host_addresses: {web1: [192.0.2.10, "2001:db8::10"]}
-//     max_keys: 250000
-//     max_keys_per_rule: 100000
-//     save_interval_secs: 300
-//     state_dir: /var/lib/konseki        # default: the heartbeat's state dir
-//     fleet_queue_max: 100000            # hits waiting for the fleet thread
-//     overrides: {ssh.bruteforce.host: {window_secs: 300, count: 10}}
-// network: sets and parameters of the network correlations, filled into
-// CorrelationConfig::options (set_values, beacon_*, drop_severity):
-//   network:
-//     internal: [10.0.0.0/8, "fd00::/8"]        # replaces the default networks
-//     no_outbound: [db1, "db-*", 10.0.5.0/24]   # must not reach the internet
-//     drop_severity: {outbound: high, internal: medium, inbound: none}
-//     beacon: {allow: [ntp.example.org, 192.0.2.123], score: 0.8,
-//              min_connections: 20, window_secs: 86400, max_pairs: 100000}
-// (docs/network.md).
+// The archive's options with no archive: keys: the module's defaults, and
+// dir ./var/archive (archive.dir has no module default: it is required).
+outputs::ArchiveOptions DefaultArchiveOptions();
+
+// correlation: the correlation engine. Its keys fill the engine's own
+// options (matchers/correlator.h documents each and its default):
+// learning_days (-> options.learning_secs), session_min_observed_secs,
+// system_accounts, host_addresses, max_keys, max_keys_per_rule,
+// save_interval_secs and overrides. enabled, state_dir and fleet_queue_max
+// are the app's (below).
+// network: the sets and parameters of the network correlations, filled into
+// options (set_values, beacon_*, drop_severity; docs/network.md).
 struct CorrelationConfig {
   bool enabled = true;
   matchers::CorrelatorOptions options;
+  // Where the correlators keep their state; empty: the heartbeat's state dir.
   std::string state_dir;
+  // Hits waiting for the fleet correlation thread (FleetCorrelator's
+  // max_queued); beyond it they are dropped and counted.
   size_t fleet_queue_max = 100000;
 };
 
@@ -113,13 +100,18 @@ struct Config {
   std::string chroot;
   bool allow_root = false;
 
-  // archive:
-  std::string archive_dir = "./var/archive";
-  std::string archive_sync = "interval";  // none | interval | batch
-  double archive_sync_interval_secs = 1;
-  ArchiveKeepConfig archive_keep;  // seal, compression, retention, low space
-  // archive.max_hosts and archive.buffer_budget_bytes (defaults: the module's).
+  // archive: every key fills a module's own options, whose defaults are
+  // documented there (docs/archive.md):
+  //   dir, sync, sync_interval_secs  -> archive (outputs/archive.h; the
+  //     per-worker fields, spool_dir and budget are set by the server)
+  //   max_hosts, buffer_budget_bytes -> archive_budget (outputs/archive_budget.h)
+  //   compress_after_days, retention_days, low_space -> archive_retention
+  //     (outputs/retention.h; dir and max_host_series are set by the server)
+  //   seal, seal_epoch_secs          -> archive_seal
+  outputs::ArchiveOptions archive = DefaultArchiveOptions();
   outputs::ArchiveBudgetOptions archive_budget;
+  outputs::RetentionOptions archive_retention;
+  ArchiveSealConfig archive_seal;
 
   // alerts:
   std::string alerts_file;  // JSON lines; empty = none
@@ -139,22 +131,18 @@ struct Config {
   // workers: threads that parse, archive and analyse. 0 = number of cores.
   size_t workers = 0;
 
-  // udp:
-  int udp_receive_buffer_bytes = 4 << 20;
-  // tcp: (every stream listener: tcp, tls, relp, relp+tls)
-  size_t tcp_max_connections = 4096;
-  // tcp.max_connections_per_source, tcp.first_frame_timeout_secs; unset = the
-  // defaults of receiver::ConnectionLimitOptions (receiver/connection_limits.h).
-  std::optional<size_t> tcp_max_connections_per_source;
-  std::optional<int> tcp_first_frame_timeout_secs;
-  // stop_timeout_secs: how long a stop (SIGTERM) may read the stream
-  // listeners' open connections, and wait for RELP acks. Unset = the
-  // listeners' default (StreamListenerOptions::stop_timeout_ms,
-  // receiver/stream_listener.h).
-  std::optional<double> stop_timeout_secs;
-  // Messages longer than this are truncated (and counted), on every transport.
-  // 64 KiB, the listeners' own default (receiver::Framer::kDefaultMaxMessageBytes).
-  size_t max_message_bytes = 64 << 10;
+  // udp: and max_message_bytes fill every UDP listener's options
+  // (receiver/udp_listener.h: the defaults live there). allow, rate_limit
+  // and alerts are per listener (listen:), set by the server.
+  receiver::UdpListenerOptions udp;
+  // tcp: (max_connections, max_connections_per_source,
+  // first_frame_timeout_secs), max_message_bytes, stop_timeout_secs and
+  // tls.handshake_timeout_secs fill every stream listener's options (tcp,
+  // tls, relp, relp+tls; receiver/stream_listener.h and
+  // connection_limits.h: the defaults live there). stop_timeout_secs also
+  // bounds the workers' retries of a blocked archive at a stop. allow,
+  // rate_limit and alerts are per listener, set by the server.
+  receiver::StreamListenerOptions stream;
   // queue: memory of the batches waiting per worker (message bytes plus
   // ~100 bytes each of bookkeeping) before TCP and RELP stop reading and UDP
   // drops (counted). Bounds the pipeline's memory. 8 MiB is ~25,000 messages
@@ -164,9 +152,10 @@ struct Config {
   size_t queue_max_bytes_per_worker = 8 << 20;
 
   // metrics: listen address of the Prometheus endpoint; empty = disabled.
+  // metrics.max_host_series (the cap on per-host series) fills
+  // heartbeat.options.max_host_metrics and archive_retention.max_host_series
+  // (default kDefaultMaxHostSeries, common/metrics.h).
   std::string metrics_listen = "127.0.0.1:9514";
-  // Cap on per-host metric series (konseki_host_last_seen_timestamp_seconds).
-  size_t metrics_max_host_series = 1000;
 
   // parser: offset assumed for RFC 3164 timestamps without a zone.
   // "local" (the log host's zone, as rsyslog does) or "+09:00" / "UTC".
@@ -174,10 +163,9 @@ struct Config {
 
   HeartbeatConfig heartbeat;
   // tls: certificates for tls:// (RFC 5425) and relp+tls:// listeners
-  // (receiver/tls_context.h), and how long a handshake may take (default:
-  // the stream listeners' own, StreamListenerOptions::handshake_timeout_secs).
+  // (receiver/tls_context.h); tls.handshake_timeout_secs is
+  // stream.handshake_timeout_secs.
   receiver::TlsOptions tls;
-  std::optional<double> tls_handshake_timeout_secs;
   CorrelationConfig correlation;
 };
 

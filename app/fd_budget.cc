@@ -27,7 +27,7 @@ FdBudget ComputeFdBudget(const Config& config, size_t workers, size_t archive_fi
     ++b.listening_sockets;
     if (spec.address.transport == receiver::Transport::kUdp) continue;
     ++b.stream_listeners;
-    b.connections += config.tcp_max_connections;
+    b.connections += config.stream.max_connections;
   }
   return b;
 }

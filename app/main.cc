@@ -164,7 +164,7 @@ size_t WarnUnwritablePaths(const konseki::app::Config& c, const konseki::app::Ru
     std::string path;
     bool is_dir;
   };
-  std::vector<Path> paths = {{"archive.dir", c.archive_dir, true}};
+  std::vector<Path> paths = {{"archive.dir", c.archive.dir, true}};
   if (c.heartbeat.enabled) {
     paths.push_back({"heartbeat.state_dir", konseki::app::HeartbeatStateDir(c), true});
   }

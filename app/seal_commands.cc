@@ -66,12 +66,12 @@ int RunSealSetup(const std::string& config_path, const Clock& clock, bool qr_ter
     return 1;
   }
   outputs::VerificationKey vk;
-  auto state = outputs::NewSealKeyState(UnixNow(clock), c->archive_keep.seal_epoch_secs, &vk);
+  auto state = outputs::NewSealKeyState(UnixNow(clock), c->archive_seal.epoch_secs, &vk);
   if (!state.ok()) {
     err << "konseki: " << state.status().message() << "\n";
     return 1;
   }
-  const std::string key_path = outputs::DefaultSealKeyPath(c->archive_dir);
+  const std::string key_path = outputs::DefaultSealKeyPath(c->archive.dir);
   Status st;
   {
     // The running konseki (as `user:`) rewrites the key at every epoch: create
@@ -90,7 +90,7 @@ int RunSealSetup(const std::string& config_path, const Clock& clock, bool qr_ter
       << FormatRfc3339Micros(TimePoint(std::chrono::seconds(vk.start_unix))) << ").\n"
       << "Set archive.seal: true and restart konseki to seal the archive.\n"
       << "Keep the verification key below OFF this host (it can verify, and forge, every epoch);\n"
-      << "check the archive with: konseki verify --key KEY " << c->archive_dir << "\n";
+      << "check the archive with: konseki verify --key KEY " << c->archive.dir << "\n";
   if (qr_terminal) PrintQr(vk.ToString(), out);
   out << vk.ToString() << "\n";
   outputs::WipeSealBytes(&vk.key0);
@@ -114,7 +114,7 @@ int RunVerify(const VerifyCommand& cmd, const Clock& clock, std::ostream& out, s
       err << "konseki verify: " << c.status().message() << "\n";
       return 2;
     }
-    retention_days = c->archive_keep.retention_days;
+    retention_days = c->archive_retention.retention_days;
   }
   // Group the arguments by archive folder: a day file names its own.
   std::map<std::string, std::vector<std::string>> roots;

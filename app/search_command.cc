@@ -129,7 +129,7 @@ int RunSearch(const SearchCommand& cmd, std::ostream& out, std::ostream& err) {
       err << "konseki search: " << c.status().message() << "\n";
       return 2;
     }
-    if (o.root.empty()) o.root = c->archive_dir;
+    if (o.root.empty()) o.root = c->archive.dir;
     if (rules_dir.empty()) rules_dir = c->rules_dir;
   }
   for (auto [in, norm] : {std::pair{&cmd.since, &o.since}, std::pair{&cmd.until, &o.until}}) {

@@ -21,11 +21,10 @@ namespace {
 std::string Version() { return KONSEKI_VERSION; }
 
 // The tracker's options: the heartbeat: section as parsed, with the state
-// folder resolved and the per-host series cap of metrics.max_host_series.
+// folder resolved.
 matchers::HeartbeatOptions HeartbeatOptionsFromConfig(const Config& c) {
   matchers::HeartbeatOptions o = c.heartbeat.options;
   o.state_dir = HeartbeatStateDir(c);
-  o.max_host_metrics = c.metrics_max_host_series;
   return o;
 }
 
@@ -196,7 +195,8 @@ void Server::BindControlSocket() {
 
 std::vector<std::string> Server::StartupLines() const {
   std::vector<std::string> lines;
-  lines.push_back("archive in " + config_.archive_dir + " (sync: " + config_.archive_sync + ")");
+  lines.push_back("archive in " + config_.archive.dir +
+                  " (sync: " + outputs::SyncPolicyName(config_.archive.sync) + ")");
   lines.push_back("alerts to " +
                   (config_.alerts_file.empty() ? std::string("no file") : config_.alerts_file) +
                   (config_.alerts_stdout ? " and stdout" : "") + ", " +
@@ -236,33 +236,24 @@ Status Server::OpenAlerts() {
 }
 
 Status Server::OpenArchiveKeeping() {
-  if (config_.archive_keep.seal) {
+  if (config_.archive_seal.enabled) {
     // Before any worker writes: recovery looks at the files as they are.
     outputs::SealerOptions so;
-    so.archive_dir = config_.archive_dir;
+    so.archive_dir = config_.archive.dir;
     auto sealer = outputs::Sealer::Open(so, clock_, metrics_, alerts_.get());
     if (!sealer.ok()) return At(config_.Where("archive.seal"), sealer.status());
     sealer_ = std::move(sealer).value();
   }
-  outputs::RetentionOptions ro;
-  ro.dir = config_.archive_dir;
-  ro.compress_after_days = config_.archive_keep.compress_after_days;
-  ro.retention_days = config_.archive_keep.retention_days;
-  outputs::ParseLowSpace(config_.archive_keep.low_space, &ro.low_space_percent,
-                         &ro.low_space_bytes);  // validated by the config
-  ro.max_host_series = config_.metrics_max_host_series;
+  outputs::RetentionOptions ro = config_.archive_retention;
+  ro.dir = config_.archive.dir;
   keeper_ = std::make_unique<outputs::ArchiveKeeper>(ro, clock_, metrics_, *alerts_);
   return Status::Ok();
 }
 
 StatusOr<outputs::ArchiveOptions> Server::WorkerArchiveOptions(size_t workers,
                                                                const std::string& state_dir) {
-  outputs::ArchiveOptions arch;
-  arch.dir = config_.archive_dir;
-  if (!outputs::ParseSyncPolicy(config_.archive_sync, &arch.sync)) {
-    return Status::InvalidArgument("archive.sync: unknown policy " + config_.archive_sync);
-  }
-  arch.sync_interval_secs = std::max(1, static_cast<int>(config_.archive_sync_interval_secs));
+  // dir, sync and sync_interval_secs as the config gave them.
+  outputs::ArchiveOptions arch = config_.archive;
   // arch.max_open_files keeps its default: main checked that RLIMIT_NOFILE
   // holds that many per worker besides the connections (app/fd_budget.h).
   // Held lines that cannot be archived by the stop deadline are saved here
@@ -305,11 +296,9 @@ Status Server::AddWorker(size_t i, const outputs::ArchiveOptions& archive_option
   wopts.index = i;
   wopts.flush_each_batch = arch.sync == outputs::SyncPolicy::kBatch;
   wopts.sync_at_stop = arch.sync != outputs::SyncPolicy::kNone;
-  // A blocked archive is retried this long after the listeners' drain.
-  if (config_.stop_timeout_secs) {
-    wopts.stop_timeout = std::chrono::duration_cast<Duration>(
-        std::chrono::duration<double>(*config_.stop_timeout_secs));
-  }
+  // A blocked archive is retried this long after the listeners' drain
+  // (stop_timeout_secs: one bound for both).
+  wopts.stop_timeout = std::chrono::milliseconds(config_.stream.stop_timeout_ms);
   auto correlator = MakeWorkerCorrelator(i, corr_dir, &wopts.correlation);
   if (!correlator.ok()) return correlator.status();
   WorkerDeps deps{queues_.get(), &parser_, &rules_,     alerts_.get(),
@@ -375,9 +364,7 @@ Status Server::BindListener(size_t id) {
 
 StatusOr<std::unique_ptr<receiver::Listener>> Server::BindUdp(const ListenerCommon& common,
                                                               std::string* note) {
-  receiver::UdpListenerOptions o;
-  o.rcvbuf_bytes = config_.udp_receive_buffer_bytes;
-  o.max_message_bytes = config_.max_message_bytes;
+  receiver::UdpListenerOptions o = config_.udp;
   o.allow = common.spec.allow;
   o.rate_limit = common.spec.rate_limit;
   o.alerts = alerts_.get();
@@ -388,11 +375,7 @@ StatusOr<std::unique_ptr<receiver::Listener>> Server::BindUdp(const ListenerComm
 }
 
 StatusOr<std::unique_ptr<receiver::Listener>> Server::BindStream(const ListenerCommon& common) {
-  receiver::StreamListenerOptions o;
-  o.max_message_bytes = config_.max_message_bytes;
-  o.max_connections = config_.tcp_max_connections;
-  o.limits = StreamLimits();
-  if (config_.stop_timeout_secs) o.stop_timeout_ms = StopTimeoutMs();
+  receiver::StreamListenerOptions o = config_.stream;
   o.allow = common.spec.allow;
   o.rate_limit = common.spec.rate_limit;
   o.alerts = alerts_.get();
@@ -400,10 +383,6 @@ StatusOr<std::unique_ptr<receiver::Listener>> Server::BindStream(const ListenerC
   const receiver::Transport t = common.spec.address.transport;
   if (t == receiver::Transport::kTls || t == receiver::Transport::kRelpTls) {
     if (Status s = EnsureTlsContext(); !s.ok()) return s;
-    if (config_.tls_handshake_timeout_secs) {
-      o.handshake_timeout_secs =
-          static_cast<int>(std::max(1.0, *config_.tls_handshake_timeout_secs));
-    }
     transport = std::make_unique<receiver::TlsTransport>(*tls_context_, metrics_,
                                                          common.spec.address.ToString());
   }
@@ -576,21 +555,6 @@ uint64_t Server::lost_at_stop() const {
   uint64_t n = 0;
   for (const auto& w : workers_) n += w->lost_at_stop();
   return n;
-}
-
-receiver::ConnectionLimitOptions Server::StreamLimits() const {
-  receiver::ConnectionLimitOptions o;
-  if (config_.tcp_max_connections_per_source) {
-    o.max_connections_per_source = *config_.tcp_max_connections_per_source;
-  }
-  if (config_.tcp_first_frame_timeout_secs) {
-    o.first_frame_timeout_secs = *config_.tcp_first_frame_timeout_secs;
-  }
-  return o;
-}
-
-int Server::StopTimeoutMs() const {
-  return static_cast<int>(std::lround(config_.stop_timeout_secs.value_or(0) * 1000));
 }
 
 std::vector<std::string> Server::BoundListeners() const { return bound_; }

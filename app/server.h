@@ -165,10 +165,6 @@ class Server {
                                                         std::string* note);
   // tcp://, tls://, relp:// and relp+tls:// (a TlsTransport for the TLS ones).
   StatusOr<std::unique_ptr<receiver::Listener>> BindStream(const ListenerCommon& common);
-  // The tcp: section's connection limits for every stream listener.
-  receiver::ConnectionLimitOptions StreamLimits() const;
-  // config_.stop_timeout_secs in ms (0 when unset).
-  int StopTimeoutMs() const;
   std::unique_ptr<receiver::TlsContext> tls_context_;  // outlives the TLS listeners
   std::vector<ListenerSlot> listeners_;
   std::vector<std::string> bound_;

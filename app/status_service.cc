@@ -135,9 +135,9 @@ JsonValue StatusService::Listeners(const std::vector<MetricValue>& snap) {
 
 JsonValue StatusService::Archive(const std::vector<MetricValue>& snap) const {
   JsonValue a = JsonValue::Object();
-  a.Set("dir", src_.config->archive_dir);
+  a.Set("dir", src_.config->archive.dir);
   struct statvfs fs;
-  if (::statvfs(src_.config->archive_dir.c_str(), &fs) == 0) {
+  if (::statvfs(src_.config->archive.dir.c_str(), &fs) == 0) {
     a.Set("free_bytes", static_cast<int64_t>(fs.f_bavail * fs.f_frsize));
     a.Set("total_bytes", static_cast<int64_t>(fs.f_blocks * fs.f_frsize));
   }

@@ -65,6 +65,11 @@ struct MetricValue {
 // cache the returned pointer, which stays valid for the registry's lifetime.
 // Asking twice for the same name and labels (in any order) returns the same
 // object; series are rendered with their labels sorted by name.
+// Default cap on the series of a per-host metric (metrics.max_host_series):
+// the heartbeat's konseki_host_last_seen_timestamp_seconds and the archive
+// keeper's konseki_archive_disk_bytes share it.
+inline constexpr size_t kDefaultMaxHostSeries = 1000;
+
 class MetricsRegistry {
  public:
   MetricsRegistry() = default;

@@ -125,7 +125,7 @@ struct HeartbeatOptions {
   size_t max_hosts = 100000;
   // heartbeat.max_host_metrics: konseki_host_last_seen_timestamp_seconds
   // series over all shards (silent hosts first).
-  size_t max_host_metrics = 1000;
+  size_t max_host_metrics = kDefaultMaxHostSeries;
   // heartbeat.max_last_message_bytes: how much of a host's last line is kept.
   size_t max_last_message_bytes = 512;
   // heartbeat.max_senders_per_host: distinct sender addresses kept per host

@@ -71,7 +71,7 @@ struct RetentionOptions {
   int zstd_level = 3;             // zstd's default: ~10x on syslog at >100 MB/s
   int pass_interval_secs = 3600;  // compression/retention/usage pass
   int space_interval_secs = 60;   // free-space check
-  size_t max_host_series = 1000;  // konseki_archive_disk_bytes series cap
+  size_t max_host_series = kDefaultMaxHostSeries;  // konseki_archive_disk_bytes series cap
 };
 
 class ArchiveKeeper {

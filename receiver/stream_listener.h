@@ -47,6 +47,7 @@
 #include "common/metrics.h"
 #include "common/status.h"
 #include "receiver/connection_limits.h"
+#include "receiver/framer.h"
 #include "receiver/listen_address.h"
 #include "receiver/listener.h"
 #include "receiver/sender_allowlist.h"
@@ -62,8 +63,9 @@ namespace konseki::receiver {
 struct StreamListenerOptions {
   // Longer messages are cut to this many bytes (truncated = true, counted)
   // and the rest skipped; RELP still acknowledges them. Also bounds each
-  // connection's framing buffer.
-  size_t max_message_bytes = 65536;
+  // connection's framing buffer. Default 64 KiB, as every listener
+  // (Framer::kDefaultMaxMessageBytes).
+  size_t max_message_bytes = Framer::kDefaultMaxMessageBytes;
   // Connections open at once (handshaking or not). When full, a new
   // connection closes the longest idle one (receiver/connection_limits.h);
   // a closed RELP connection's unacknowledged messages stay with its sender.

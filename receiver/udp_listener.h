@@ -17,6 +17,7 @@
 #include "common/frame.h"
 #include "common/metrics.h"
 #include "common/status.h"
+#include "receiver/framer.h"
 #include "receiver/listen_address.h"
 #include "receiver/listener.h"
 #include "receiver/sender_allowlist.h"
@@ -28,12 +29,13 @@ namespace konseki::receiver {
 
 struct UdpListenerOptions {
   // Longer datagrams are cut to this many bytes, flagged truncated and counted
-  // in konseki_truncated_messages_total. 65536 holds any UDP payload.
-  size_t max_message_bytes = 65536;
+  // in konseki_truncated_messages_total. Default 64 KiB, as every listener
+  // (Framer::kDefaultMaxMessageBytes), which holds any UDP payload.
+  size_t max_message_bytes = Framer::kDefaultMaxMessageBytes;
   // SO_RCVBUF to ask for, in bytes; 0 keeps the kernel default. When the
   // process may (root / CAP_NET_ADMIN) SO_RCVBUFFORCE is used so that
   // net.core.rmem_max does not cap it; granted_rcvbuf_bytes() says what we got.
-  int rcvbuf_bytes = 8 * 1024 * 1024;
+  int rcvbuf_bytes = 4 * 1024 * 1024;
   // Datagrams fetched per recvmmsg(2) call.
   size_t batch_size = 64;
   // After a wake-up that found datagrams, the thread waits this long for more

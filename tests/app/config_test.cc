@@ -10,6 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "app/worker.h"
+#include "outputs/archive.h"
+#include "outputs/retention.h"
 #include "receiver/framer.h"
 #include "receiver/stream_listener.h"
 #include "receiver/udp_listener.h"
@@ -26,7 +29,7 @@ TEST(ConfigTest, EmbeddedDefaultListensOnLoopbackAndArchivesUnderVar) {
   EXPECT_EQ(c->listen[0].uri, "udp://127.0.0.1:5514");
   EXPECT_EQ(c->listen[1].uri, "tcp://127.0.0.1:5514");
   EXPECT_TRUE(c->allow_root);
-  EXPECT_EQ(c->archive_dir, "./var/archive");
+  EXPECT_EQ(c->archive.dir, "./var/archive");
   EXPECT_TRUE(c->alerts_stdout);
   EXPECT_EQ(c->metrics_listen, "127.0.0.1:9514");
 }
@@ -53,8 +56,8 @@ heartbeat:
                        "t.yaml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->listen.size(), 2u);
-  EXPECT_EQ(c->archive_dir, "/srv/konseki");
-  EXPECT_EQ(c->archive_sync, "batch");
+  EXPECT_EQ(c->archive.dir, "/srv/konseki");
+  EXPECT_EQ(c->archive.sync, outputs::SyncPolicy::kBatch);
   EXPECT_EQ(c->alerts_file, "/var/log/konseki/alerts.jsonl");
   EXPECT_FALSE(c->alerts_stdout);
   EXPECT_EQ(c->workers, 3u);
@@ -199,14 +202,92 @@ void ExpectRejected(const std::vector<BadConfig>& cases, const std::string& sour
   }
 }
 
-// One default for max_message_bytes: the config's is every listener's own
-// (RELP included: relp:// is a stream listener; its old options said 128 KiB
-// while the config said 64 KiB).
-TEST(ConfigTest, MaxMessageBytesDefaultIsEveryListenersDefault) {
-  const size_t d = Config().max_message_bytes;
-  EXPECT_EQ(d, receiver::Framer::kDefaultMaxMessageBytes);
-  EXPECT_EQ(d, receiver::StreamListenerOptions().max_message_bytes);
-  EXPECT_EQ(d, receiver::UdpListenerOptions().max_message_bytes);
+// Each default lives in its module's options header: a config that leaves
+// a section out gets exactly the module's defaults. Fails if Config (or the
+// parser) sets a value of its own beside the module's.
+TEST(ConfigTest, UnsetKeysKeepTheModulesOwnDefaults) {
+  auto c = ParseConfig("listen: [udp://127.0.0.1:1]\n", "d.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const outputs::ArchiveOptions archive;
+  EXPECT_EQ(c->archive.sync, archive.sync);
+  EXPECT_EQ(c->archive.sync_interval_secs, archive.sync_interval_secs);
+  EXPECT_EQ(c->archive.buffer_bytes, archive.buffer_bytes);
+  EXPECT_EQ(c->archive.max_open_files, archive.max_open_files);
+  const outputs::RetentionOptions retention;
+  EXPECT_EQ(c->archive_retention.compress_after_days, retention.compress_after_days);
+  EXPECT_EQ(c->archive_retention.retention_days, retention.retention_days);
+  EXPECT_EQ(c->archive_retention.low_space_percent, retention.low_space_percent);
+  EXPECT_EQ(c->archive_retention.low_space_bytes, retention.low_space_bytes);
+  EXPECT_EQ(c->archive_retention.max_host_series, retention.max_host_series);
+  EXPECT_EQ(c->archive_seal.epoch_secs, outputs::kDefaultSealEpochSecs);
+  const receiver::UdpListenerOptions udp;
+  EXPECT_EQ(c->udp.rcvbuf_bytes, udp.rcvbuf_bytes);
+  EXPECT_EQ(c->udp.max_message_bytes, udp.max_message_bytes);
+  const receiver::StreamListenerOptions stream;
+  EXPECT_EQ(c->stream.max_message_bytes, stream.max_message_bytes);
+  EXPECT_EQ(c->stream.max_connections, stream.max_connections);
+  EXPECT_EQ(c->stream.limits.max_connections_per_source, stream.limits.max_connections_per_source);
+  EXPECT_EQ(c->stream.limits.first_frame_timeout_secs, stream.limits.first_frame_timeout_secs);
+  EXPECT_EQ(c->stream.stop_timeout_ms, stream.stop_timeout_ms);
+  EXPECT_EQ(c->stream.handshake_timeout_secs, stream.handshake_timeout_secs);
+  const matchers::HeartbeatOptions hb;
+  EXPECT_EQ(c->heartbeat.options.max_host_metrics, hb.max_host_metrics);
+  EXPECT_EQ(c->heartbeat.options.max_hosts, hb.max_hosts);
+  EXPECT_EQ(c->heartbeat.options.silence_after_secs, hb.silence_after_secs);
+}
+
+// One config key that fills two modules' options needs the two modules to
+// agree on its default; these are the keys where they could drift apart.
+TEST(ConfigTest, ModulesSharingAKeyShareItsDefault) {
+  // max_message_bytes: every listener (RELP included: relp:// is a stream
+  // listener; its old options said 128 KiB while the config said 64 KiB).
+  EXPECT_EQ(receiver::StreamListenerOptions().max_message_bytes,
+            receiver::UdpListenerOptions().max_message_bytes);
+  EXPECT_EQ(receiver::StreamListenerOptions().max_message_bytes,
+            receiver::Framer::kDefaultMaxMessageBytes);
+  // metrics.max_host_series: the heartbeat's and the archive keeper's series.
+  EXPECT_EQ(matchers::HeartbeatOptions().max_host_metrics,
+            outputs::RetentionOptions().max_host_series);
+  // stop_timeout_secs: the stream listeners' drain and the workers' retries.
+  EXPECT_EQ(std::chrono::milliseconds(receiver::StreamListenerOptions().stop_timeout_ms),
+            WorkerOptions().stop_timeout);
+}
+
+// The embedded default config states the defaults a try-out relies on; they
+// are the ones an empty section gives, so the two cannot tell different stories.
+TEST(ConfigTest, EmbeddedDefaultAgreesWithTheBuiltInDefaults) {
+  auto embedded = ParseConfig(EmbeddedDefaultConfig(), "<embedded default>");
+  auto bare = ParseConfig("listen: [udp://127.0.0.1:1]\n", "d.yaml");
+  ASSERT_TRUE(embedded.ok() && bare.ok());
+  EXPECT_EQ(embedded->archive.dir, bare->archive.dir);
+  EXPECT_EQ(embedded->alerts_stdout, bare->alerts_stdout);
+  EXPECT_EQ(embedded->metrics_listen, bare->metrics_listen);
+}
+
+TEST(ConfigTest, OneKeyFillsEveryModuleThatTakesIt) {
+  auto c = ParseConfig(R"(listen: [udp://127.0.0.1:1]
+max_message_bytes: 1000
+stop_timeout_secs: 2.5
+metrics: {max_host_series: 7}
+tls: {handshake_timeout_secs: 0.2}
+tcp: {max_connections: 9, max_connections_per_source: 3, first_frame_timeout_secs: 4}
+udp: {receive_buffer_bytes: 8192}
+archive: {sync_interval_secs: 2.7, low_space: 7%}
+)",
+                       "k.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->udp.max_message_bytes, 1000u);
+  EXPECT_EQ(c->stream.max_message_bytes, 1000u);
+  EXPECT_EQ(c->stream.stop_timeout_ms, 2500);
+  EXPECT_EQ(c->heartbeat.options.max_host_metrics, 7u);
+  EXPECT_EQ(c->archive_retention.max_host_series, 7u);
+  EXPECT_EQ(c->stream.handshake_timeout_secs, 1);  // whole seconds, at least 1
+  EXPECT_EQ(c->stream.max_connections, 9u);
+  EXPECT_EQ(c->stream.limits.max_connections_per_source, 3u);
+  EXPECT_EQ(c->stream.limits.first_frame_timeout_secs, 4);
+  EXPECT_EQ(c->udp.rcvbuf_bytes, 8192);
+  EXPECT_EQ(c->archive.sync_interval_secs, 2);  // whole seconds
+  EXPECT_EQ(c->archive_retention.low_space_percent, 7);
 }
 
 TEST(ConfigTest, BadRulesSectionsNameFileLineAndKey) {
@@ -488,15 +569,15 @@ archive:
 )",
                        "t.yaml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
-  EXPECT_TRUE(c->archive_keep.seal);
-  EXPECT_EQ(c->archive_keep.seal_epoch_secs, 300);
-  EXPECT_EQ(c->archive_keep.compress_after_days, 2);
-  EXPECT_EQ(c->archive_keep.retention_days, 90);
-  EXPECT_EQ(c->archive_keep.low_space, "10GiB");
+  EXPECT_TRUE(c->archive_seal.enabled);
+  EXPECT_EQ(c->archive_seal.epoch_secs, 300);
+  EXPECT_EQ(c->archive_retention.compress_after_days, 2);
+  EXPECT_EQ(c->archive_retention.retention_days, 90);
+  EXPECT_EQ(c->archive_retention.low_space_bytes, 10ull << 30);
   auto d = ParseConfig(kListen + std::string("archive: {dir: /a}\n"), "d.yaml");
   ASSERT_TRUE(d.ok());
-  EXPECT_FALSE(d->archive_keep.seal);
-  EXPECT_EQ(d->archive_keep.retention_days, 0);
+  EXPECT_FALSE(d->archive_seal.enabled);
+  EXPECT_EQ(d->archive_retention.retention_days, 0);
 }
 
 TEST(ConfigTest, BadArchiveSealRetentionValuesAreErrors) {

@@ -17,7 +17,7 @@ Config FourListeners() {
     spec.address = *receiver::ListenAddress::Parse(uri);
     c.listen.push_back(spec);
   }
-  c.tcp_max_connections = 1000;
+  c.stream.max_connections = 1000;
   return c;
 }
 

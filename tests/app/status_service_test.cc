@@ -12,7 +12,7 @@ struct NullSink : AlertSink {
 class StatusServiceTest : public ::testing::Test {
  protected:
   StatusServiceTest() : queues_(2, 1000, metrics_), tally_(null_, clock_) {
-    config_.archive_dir = "/";
+    config_.archive.dir = "/";
     config_.source = "test.yaml";
     src_.config = &config_;
     src_.metrics = &metrics_;
