@@ -1,5 +1,6 @@
 #include "app/server.h"
 
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -435,6 +436,10 @@ StatusOr<std::unique_ptr<matchers::Correlator>> Server::MakeWorkerCorrelator(
 void Server::Start() {
   if (started_) return;
   started_ = true;
+  // Loading and compiling the rule packs (YAML, Hyperscan's compiler) frees
+  // ~8 MiB that glibc keeps in the heap for reuse that never comes: give it
+  // back before the threads start (idle RSS 33 -> 25 MiB with all packs).
+  malloc_trim(0);
   if (control_) control_->Start();
   if (fleet_) fleet_->Start();
   for (auto& w : workers_) w->Start();
@@ -500,6 +505,7 @@ void Server::Reload() {
   Log(LogLevel::kInfo, "reloaded %zu rules, %zu correlations", rules->rules->rules().size(),
       rules->correlations->correlations.size());
   rules_.Set(std::move(rules->rules), std::move(rules->correlations));
+  malloc_trim(0);  // the new compilation's garbage, as at Start
 }
 
 StatusOr<LoadedRules> Server::ReloadRules() {

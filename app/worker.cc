@@ -256,7 +256,9 @@ void Worker::Process(Batch& batch) {
 
     bool stop_message = false;
     if (rules_) {
-      hits_.clear();
+      // Not cleared first: Match recycles the RuleHits already in hits_ (and
+      // their fields' strings) and resizes it; clearing freed them, so every
+      // hit allocated its fields again.
       rules_->Match(msg, *scratch_, &hits_);
       for (const matchers::RuleHit& hit : hits_) {
         auto it = rule_counters_.find(hit.rule->id);

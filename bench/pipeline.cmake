@@ -3,4 +3,9 @@
 # per message (issue 7).
 konseki_add_bench(queue_bench
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/queue_bench.cc
-  LIBS konseki_app)
+  LIBS konseki_app konseki_alloc_counter)
+# The worker path per message (issue 17): Router → Worker with archive,
+# bundled packs, correlations and heartbeat; allocations per message.
+konseki_add_bench(worker_bench
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/worker_bench.cc
+  LIBS konseki_worker_path konseki_alloc_counter)

@@ -13,8 +13,8 @@
 // timer stops.
 //
 // Counter allocs_per_msg: heap allocations (any thread, counted by the
-// replaced global operator new below) during the timed loop, divided by the
-// messages pushed, after a warm-up that fills the batch pool.
+// replaced global operator new of tests/testing/alloc_counter.h) during the timed loop, divided by
+// the messages pushed, after a warm-up that fills the batch pool.
 #include <benchmark/benchmark.h>
 
 #include <atomic>
@@ -35,42 +35,7 @@
 #include "common/message.h"
 #include "common/metrics.h"
 #include "receiver/parser.h"
-
-// ---- allocation counting: the only global state in this binary ----------
-namespace {
-std::atomic<uint64_t> g_allocations{0};
-
-void* CountedAlloc(size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (n == 0) n = 1;
-  void* p = std::malloc(n);
-  if (p == nullptr) std::abort();  // benchmark binary: no exceptions needed
-  return p;
-}
-void* CountedAlignedAlloc(size_t n, std::align_val_t al) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  size_t a = static_cast<size_t>(al);
-  size_t rounded = (n + a - 1) / a * a;
-  void* p = std::aligned_alloc(a, rounded == 0 ? a : rounded);
-  if (p == nullptr) std::abort();
-  return p;
-}
-}  // namespace
-
-void* operator new(size_t n) { return CountedAlloc(n); }
-void* operator new[](size_t n) { return CountedAlloc(n); }
-void* operator new(size_t n, const std::nothrow_t&) noexcept { return CountedAlloc(n); }
-void* operator new[](size_t n, const std::nothrow_t&) noexcept { return CountedAlloc(n); }
-void* operator new(size_t n, std::align_val_t al) { return CountedAlignedAlloc(n, al); }
-void* operator new[](size_t n, std::align_val_t al) { return CountedAlignedAlloc(n, al); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
-void operator delete[](void* p, size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, size_t, std::align_val_t) noexcept { std::free(p); }
+#include "tests/testing/alloc_counter.h"
 
 namespace konseki::app {
 namespace {
@@ -166,9 +131,9 @@ void BM_Router_PushFlush(benchmark::State& state) {
 
   const uint64_t pushed0 = pushed;
   const uint64_t batches0 = batches.load();
-  const uint64_t allocs0 = g_allocations.load();
+  const uint64_t allocs0 = konseki::testing::AllocationCount();
   for (auto _ : state) push_one();
-  const uint64_t allocs = g_allocations.load() - allocs0;
+  const uint64_t allocs = konseki::testing::AllocationCount() - allocs0;
   const uint64_t messages = pushed - pushed0;
   drain();
   const uint64_t handed = batches.load() - batches0;
@@ -253,9 +218,9 @@ void BM_Naive_MutexDequeString(benchmark::State& state) {
   drain();
 
   const uint64_t pushed0 = pushed;
-  const uint64_t allocs0 = g_allocations.load();
+  const uint64_t allocs0 = konseki::testing::AllocationCount();
   for (auto _ : state) push_one();
-  const uint64_t allocs = g_allocations.load() - allocs0;
+  const uint64_t allocs = konseki::testing::AllocationCount() - allocs0;
   const uint64_t messages = pushed - pushed0;
   drain();
 
@@ -273,7 +238,7 @@ void BM_ParseForHostOnly(benchmark::State& state) {
   const TimePoint received(std::chrono::seconds(1'795'000'000));
   size_t next = 0;
   uint64_t messages = 0;
-  const uint64_t allocs0 = g_allocations.load();
+  const uint64_t allocs0 = konseki::testing::AllocationCount();
   for (auto _ : state) {
     Message msg;
     parser.Parse(frames[next], received, &msg);
@@ -281,7 +246,7 @@ void BM_ParseForHostOnly(benchmark::State& state) {
     next = (next + 1) % frames.size();
     ++messages;
   }
-  ReportCounters(state, messages, g_allocations.load() - allocs0);
+  ReportCounters(state, messages, konseki::testing::AllocationCount() - allocs0);
 }
 BENCHMARK(BM_ParseForHostOnly);
 

@@ -28,7 +28,6 @@ std::string AsciiLower(std::string_view s) {
 namespace {
 
 constexpr char kSep = '\x1f';
-constexpr int kMaxDepth = 16;  // the loader refuses cycles; this is a backstop
 
 std::unique_ptr<RE2> CompileCondition(const FieldCondition& f) {
   RE2::Options o;
@@ -489,7 +488,7 @@ void Correlator::Impl::Raise(CompiledCorrelation& c, Alert alert, int depth,
   for (const auto& kv : c.def.add_fields) alert.fields.push_back(kv);
   c.alerts->Inc();
   out->push_back(std::move(alert));
-  if (depth >= kMaxDepth) return;
+  if (depth >= Impl::kMaxDepth) return;
   // The alert is an input of the correlations that name it or its sign.
   const Alert& a = out->back();
   HitEvent e;
@@ -532,7 +531,7 @@ void Correlator::Impl::Learn(const HitEvent& hit) {
 void Correlator::Impl::Dispatch(const HitEvent& hit, int depth, std::vector<Alert>* out) {
   const uint64_t dispatch = ++dispatch_seq;
   const int64_t t = EventNs(hit);
-  std::string key;
+  std::string& key = key_scratch[static_cast<size_t>(depth)];
   auto run = [&](const std::vector<Sub>& subs) {
     for (const Sub& s : subs) {
       CompiledCorrelation& c = *corrs[s.corr];

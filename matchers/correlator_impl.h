@@ -124,6 +124,9 @@ struct Correlator::Impl {
   static constexpr size_t kMaxValueBytes = 256;
   static constexpr size_t kMaxSummaryValues = 10;
   static constexpr size_t kMaxCounterHosts = 1000;
+  // Alerts feeding correlations nest at most this deep (the loader refuses
+  // cycles; this is a backstop).
+  static constexpr int kMaxDepth = 16;
 
   Impl(const CorrelatorOptions& o, MetricsRegistry& m) : options(o), metrics(m) {}
 
@@ -185,6 +188,10 @@ struct Correlator::Impl {
   size_t total_keys = 0;
   int64_t first_start_ns = 0;  // first start ever (persisted): fleet learning
   uint64_t dispatch_seq = 0;
+  // Dispatch's key text, one per nesting depth (an alert raised while a hit
+  // is dispatched is dispatched inside that call): reused, so building a key
+  // longer than the small-string buffer does not allocate per hit.
+  std::array<std::string, kMaxDepth + 1> key_scratch;
 
   // Working space of beacon scoring.
   std::vector<double> gaps_scratch, sizes_scratch, mad_scratch;

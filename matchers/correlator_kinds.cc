@@ -179,14 +179,19 @@ void Correlator::Impl::Distinct(CompiledCorrelation& c, const HitEvent& hit, con
   InsertMember(&st->members, MemberOf(hit, t));
   if (st->members.size() > options.max_members) st->members.erase(st->members.begin());
   const int64_t newest = *std::max_element(st->value_times.begin(), st->value_times.end());
+  // Count the values inside the window first: most hits stay below the
+  // count, and copying the values out for them allocated on every hit.
+  size_t in_window = 0;
+  for (const int64_t vt : st->value_times) in_window += vt >= newest - c.window_ns;
+  if (in_window < c.def.count) return;
   std::vector<std::string> live;
+  live.reserve(in_window);
   int64_t first = newest;
   for (size_t i = 0; i < st->values.size(); ++i) {
     if (st->value_times[i] < newest - c.window_ns) continue;
     live.push_back(st->values[i]);
     first = std::min(first, st->value_times[i]);
   }
-  if (live.size() < c.def.count) return;
   st->alerted = true;
   st->count = live.size();
   st->first_ns = first;

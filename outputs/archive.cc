@@ -221,9 +221,17 @@ void AppendArchiveLine(const Message& msg, std::string* out) {
 }
 
 void Archive::AppendLine(const Message& msg, std::string* out) {
-  // Same text as AppendRfc3339Micros, but the "YYYY-MM-DDTHH:MM:SS." part
-  // is formatted once per second rather than once per message.
+  // Same text as AppendRfc3339Micros, but formatted once per receive time
+  // (the frames of one read, or of one UDP wake-up, share it: usually the
+  // whole batch), and the "YYYY-MM-DDTHH:MM:SS." part once per second.
   const int64_t ns = msg.received.time_since_epoch().count();
+  if (ns != stamp_ns_) FormatStamp(ns);
+  out->append(stamp_, sizeof(stamp_));
+  AppendLineRest(msg, out);
+}
+
+void Archive::FormatStamp(int64_t ns) {
+  stamp_ns_ = ns;
   int64_t secs = ns / 1'000'000'000;
   int64_t frac = ns % 1'000'000'000;
   if (frac < 0) {
@@ -236,16 +244,13 @@ void Archive::AppendLine(const Message& msg, std::string* out) {
     std::memcpy(ts_prefix_, ts_scratch_.data(), sizeof(ts_prefix_));
     ts_second_ = secs;
   }
-  char stamp[sizeof(ts_prefix_) + 7];
-  std::memcpy(stamp, ts_prefix_, sizeof(ts_prefix_));
+  std::memcpy(stamp_, ts_prefix_, sizeof(ts_prefix_));
   int64_t us = frac / 1000;
   for (size_t i = sizeof(ts_prefix_) + 5; i >= sizeof(ts_prefix_); --i) {
-    stamp[i] = static_cast<char>('0' + us % 10);
+    stamp_[i] = static_cast<char>('0' + us % 10);
     us /= 10;
   }
-  stamp[sizeof(stamp) - 1] = 'Z';
-  out->append(stamp, sizeof(stamp));
-  AppendLineRest(msg, out);
+  stamp_[sizeof(stamp_) - 1] = 'Z';
 }
 
 namespace {

@@ -236,8 +236,10 @@ class Archive {
   Status WriteAll(int fd, std::string* buf, uint64_t* messages, bool* continues);
   Status CountError(std::string_view what, std::string_view path, int err);
   void BuildPath(std::string_view host, int64_t day);
-  // AppendArchiveLine with the timestamp's seconds cached.
+  // AppendArchiveLine with the timestamp text cached (stamp_).
   void AppendLine(const Message& msg, std::string* out);
+  // Formats the receive time ns into stamp_.
+  void FormatStamp(int64_t ns);
 
   const ArchiveOptions options_;
   const Clock& clock_;
@@ -262,6 +264,8 @@ class Archive {
   std::string path_;                       // scratch: "<host>/<YYYY-MM-DD>.log"
   int64_t ts_second_ = INT64_MIN;          // second whose text is in ts_prefix_
   char ts_prefix_[20] = {};                // "YYYY-MM-DDTHH:MM:SS."
+  int64_t stamp_ns_ = INT64_MIN;           // receive time whose text is in stamp_
+  char stamp_[27] = {};                    // "YYYY-MM-DDTHH:MM:SS.uuuuuuZ"
   std::string ts_scratch_;
 };
 

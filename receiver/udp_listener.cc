@@ -109,13 +109,17 @@ UdpListener::UdpListener(const ListenAddress& address, const UdpListenerOptions&
   const size_t n = options_.batch_size;
   const size_t slot = options_.max_message_bytes + 1;
   control_slot_ = CMSG_SPACE(sizeof(uint32_t));
-  data_.resize(n * slot);
+  // Not value-initialised: the pages of a slot become resident only as far
+  // as datagrams are written into them (256-byte datagrams touch one page of
+  // each 64 KiB slot), where zeroing made all batch_size * slot bytes (4 MiB
+  // by default) resident for good.
+  data_.reset(new char[n * slot]);
   msgs_.resize(n);
   iovs_.resize(n);
   addrs_.resize(n);
   control_.resize(n * control_slot_);
   for (size_t i = 0; i < n; ++i) {
-    iovs_[i].iov_base = data_.data() + i * slot;
+    iovs_[i].iov_base = data_.get() + i * slot;
     iovs_[i].iov_len = slot;
   }
 }

@@ -155,7 +155,7 @@ class UdpListener final : public Listener {
   std::thread thread_;
 
   // Receive buffers, owned by the receive thread while it runs.
-  std::vector<char> data_;  // batch_size slots of max_message_bytes + 1
+  std::unique_ptr<char[]> data_;  // batch_size slots of max_message_bytes + 1
   std::vector<mmsghdr> msgs_;
   std::vector<iovec> iovs_;
   std::vector<sockaddr_storage> addrs_;

@@ -212,8 +212,8 @@ class Floor {
   void Accept();
   void WriteCount() {
     char text[32];
-    const int n = std::snprintf(text, sizeof(text), "%llu\n",
-                                static_cast<unsigned long long>(messages_));
+    const int n =
+        std::snprintf(text, sizeof(text), "%llu\n", static_cast<unsigned long long>(messages_));
     if (pwrite(count_fd_, text, static_cast<size_t>(n), 0) < 0) Die("write --count-file");
   }
 
@@ -309,7 +309,7 @@ int Floor::Run() {
 
 int main(int argc, char** argv) {
   const Args args = Parse(argc, argv);
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = OnSignal;
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);

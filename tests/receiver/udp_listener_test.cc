@@ -6,8 +6,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -58,6 +60,29 @@ class UdpListenerTest : public ::testing::Test {
   SystemClock clock_;
   CapturingFrameSink sink_;
 };
+
+// Resident anonymous memory of this process (RssAnon of /proc/self/status).
+size_t RssAnonKib() {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("RssAnon:", 0) == 0) return std::strtoull(line.c_str() + 8, nullptr, 10);
+  }
+  return 0;
+}
+
+// The receive slots (64 x 64 KiB by default) become resident only where
+// datagrams land: zero-filling them kept 4 MiB resident per UDP listener.
+TEST_F(UdpListenerTest, ReceiveSlotsAreNotResidentUntilUsed) {
+  UdpListenerOptions options;
+  const size_t slots_kib = options.batch_size * (options.max_message_bytes + 1) / 1024;
+  ASSERT_GE(slots_kib, 2048u);
+  const size_t before = RssAnonKib();
+  auto listener = Start("udp://127.0.0.1:0", options);
+  ASSERT_NE(listener, nullptr);
+  SendTo(listener->port(), {"<13>Nov 23 08:00:00 h app: one small datagram"});
+  ASSERT_TRUE(sink_.WaitForCount(1));
+  EXPECT_LT(RssAnonKib() - std::min(before, RssAnonKib()), slots_kib / 4);
+}
 
 TEST_F(UdpListenerTest, LoggerRfc5424MessagesArriveExactlyOnce) {
   auto l = Start("udp://127.0.0.1:0");
