@@ -3,7 +3,8 @@
 # counters) to the konseki that bench/ingest/run starts, once it has bound its
 # TCP port, until it exits. Usage, next to the harness in another shell:
 #   bench/ingest/perf_attach.sh /tmp/konseki-udp.data
-# Then: perf report -i /tmp/konseki-udp.data --no-children --sort sym
+# Then: perf report -i /tmp/konseki-udp.data --no-children --sort sym, or
+# bench/ingest/perf_stages.py FILE NS_PER_MSG for the time per pipeline stage.
 # The process is found by what listens on $PORT (default 5514) with a command
 # name starting with "konseki" (so a copy such as /tmp/konseki-final works;
 # matching the command line would also match the harness, which names the
