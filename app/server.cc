@@ -137,6 +137,9 @@ Status Server::Init() {
   if (!rules.ok()) return rules.status();
   rules_loaded_->Set(static_cast<double>(rules->rules->rules().size()));
   rules_at_start_ = rules->rules->rules().size();
+  correlations_at_start_ = config_.correlation.enabled && rules->correlations
+                               ? rules->correlations->correlations.size()
+                               : 0;
   RegisterRuleSeries(*rules, metrics_);
   process_metrics_ = ProcessMetrics::Register(metrics_);
   rules_.Set(std::move(rules->rules), std::move(rules->correlations));
@@ -202,7 +205,8 @@ std::vector<std::string> Server::StartupLines() const {
                   (config_.alerts_file.empty() ? std::string("no file") : config_.alerts_file) +
                   (config_.alerts_stdout ? " and stdout" : "") + ", " +
                   std::to_string(alerts_->notifying_sinks()) + " notifying sinks");
-  lines.push_back(std::to_string(rules_at_start_) + " rules from " +
+  lines.push_back(std::to_string(rules_at_start_) + " rules and " +
+                  std::to_string(correlations_at_start_) + " correlations from " +
                   (config_.rules_dir.empty() ? matchers::DefaultRulesDir() : config_.rules_dir) +
                   (rule_overrides_.local_dir.empty() ? "" : " and " + rule_overrides_.local_dir));
   lines.push_back(std::string("state in ") + HeartbeatStateDir(config_) +

@@ -179,6 +179,7 @@ class Server {
   std::unique_ptr<ControlSocket> control_;
   std::string control_error_;  // why there is no control socket
   size_t rules_at_start_ = 0;
+  size_t correlations_at_start_ = 0;
   bool started_ = false;
   bool stopped_ = false;
 };

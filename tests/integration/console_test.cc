@@ -115,7 +115,7 @@ TEST_F(ConsoleIntegrationTest, CommandsReadTheRunningDaemonThenTheFilesWhenItIsD
   // Start-up says what was loaded.
   const std::string log = k_.process().Stderr();
   EXPECT_THAT(log, HasSubstr("archive in " + dir_.File("archive")));
-  EXPECT_THAT(log, HasSubstr("rules from"));
+  EXPECT_THAT(log, ::testing::ContainsRegex("[0-9]+ rules and [1-9][0-9]* correlations from"));
   EXPECT_THAT(log, HasSubstr("control socket " + dir_.File("state") + "/konseki.sock"));
   struct stat st;
   ASSERT_EQ(stat(dir_.File("state/konseki.sock").c_str(), &st), 0);
