@@ -313,6 +313,7 @@ Archive::Archive(const ArchiveOptions& options, const Clock& clock,
     syncer_ = std::make_unique<ArchiveSyncer>(options_.dir, sync_ops_, metrics_->sync_errors);
   }
   key_.reserve(kMaxHostDirLen);
+  last_host_.reserve(kMaxHostDirLen);
   path_.reserve(kMaxHostDirLen + 32);
   ts_scratch_.reserve(32);
 }
@@ -638,10 +639,21 @@ Status Archive::WriteStranded() {
   return first;
 }
 
+Archive::Entry* Archive::EntryOf(std::string_view host) {
+  // A batch is mostly one host's lines (one TCP connection per host): the
+  // same host as the line before needs no sanitising and no lookup. Entries
+  // are never freed, and FindOrCreate is the only place an entry changes
+  // host (LRU recycling), so the pointer stays right until the next call.
+  if (last_entry_ != nullptr && host == last_host_) return last_entry_;
+  SanitizeHost(host, &key_);
+  last_entry_ = files_.FindOrCreate(key_);
+  last_host_.assign(host);
+  return last_entry_;
+}
+
 Status Archive::Append(const Message& msg) {
-  SanitizeHost(msg.host(), &key_);
   const int64_t day = DayOf(msg.received);
-  Entry* e = files_.FindOrCreate(key_);
+  Entry* e = EntryOf(msg.host());
   if (e->day != day) {
     CloseEntry(e);  // writes out the previous day's lines
     e->day = day;

@@ -236,6 +236,8 @@ class Archive {
   Status WriteAll(int fd, std::string* buf, uint64_t* messages, bool* continues);
   Status CountError(std::string_view what, std::string_view path, int err);
   void BuildPath(std::string_view host, int64_t day);
+  // The entry of a (raw, unsanitised) host name; cached for the next line.
+  Entry* EntryOf(std::string_view host);
   // AppendArchiveLine with the timestamp text cached (stamp_).
   void AppendLine(const Message& msg, std::string* out);
   // Formats the receive time ns into stamp_.
@@ -261,6 +263,8 @@ class Archive {
   uint64_t syncs_seen_ = 0;                // syncer_->completed() at the last TakeSyncOutcome
   std::optional<Status> sync_outcome_;     // of Sync() calls not yet taken
   std::string key_;                        // scratch: sanitized host of the current message
+  std::string last_host_;                  // raw host of the last EntryOf call
+  Entry* last_entry_ = nullptr;            // its entry
   std::string path_;                       // scratch: "<host>/<YYYY-MM-DD>.log"
   int64_t ts_second_ = INT64_MIN;          // second whose text is in ts_prefix_
   char ts_prefix_[20] = {};                // "YYYY-MM-DDTHH:MM:SS."

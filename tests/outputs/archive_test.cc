@@ -292,6 +292,34 @@ TEST_F(ArchiveTest, LruKeepsOpenFilesUnderTheCapAndLosesNothing) {
   EXPECT_EQ(metrics_.ValueOf("konseki_archive_written_messages_total"), kHosts * kRounds);
 }
 
+// Runs of lines of one host (the archive skips the lookup for the same host
+// as the line before) while the LRU recycles entries for other hosts.
+TEST_F(ArchiveTest, RunsOfOneHostLandInItsFileWhileEntriesAreRecycled) {
+  options_.max_open_files = 2;
+  auto a = OpenArchive();
+  ASSERT_TRUE(a);
+  const int kHosts = 5, kRounds = 4, kRun = 3;
+  for (int r = 0; r < kRounds; ++r) {
+    for (int h = 0; h < kHosts; ++h) {
+      for (int i = 0; i < kRun; ++i) {
+        ASSERT_TRUE(
+            a->Append(Msg("h" + std::to_string(h), "r" + std::to_string(r), At(kBaseSecs))).ok());
+      }
+    }
+  }
+  ASSERT_TRUE(a->Flush().ok());
+  for (int h = 0; h < kHosts; ++h) {
+    std::string want;
+    for (int r = 0; r < kRounds; ++r) {
+      for (int i = 0; i < kRun; ++i) {
+        want += FormatRfc3339Micros(At(kBaseSecs)) + " 192.0.2.7 r" + std::to_string(r) + "\n";
+      }
+    }
+    EXPECT_EQ(ReadFile(fs::path(options_.dir) / ("h" + std::to_string(h)) / "2023-11-14.log"),
+              want);
+  }
+}
+
 TEST_F(ArchiveTest, FullBufferIsWrittenWithoutFlush) {
   options_.buffer_bytes = 256;
   auto a = OpenArchive();
