@@ -304,6 +304,7 @@ CLI::App* AddSearchCommand(CLI::App& app, konseki::app::SearchCommand* cmd) {
   search->add_flag("-i,--ignore-case", cmd->caseless, "caseless patterns");
   search->add_flag("--stats", cmd->stats, "matches, bytes and speed on stderr");
   search->add_option("--threads", cmd->threads, "scanning threads (default: cores)");
+  search->add_flag("--no-index", cmd->no_index, "ignore the search indexes: scan every byte");
   search->add_option("PATTERN", cmd->patterns, "Hyperscan (grep -E like) patterns");
   return search;
 }
@@ -339,6 +340,13 @@ int main(int argc, char** argv) {
 
   konseki::app::SearchCommand search_cmd;
   CLI::App* search = AddSearchCommand(app, &search_cmd);
+  auto* index = app.add_subcommand(
+      "index", "Write the search index of closed day files that have no current one");
+  konseki::app::IndexCommand index_cmd;
+  index->add_option("--dir", index_cmd.dir, "archive folder (default: the config's archive.dir)");
+  index->add_option("--config", index_cmd.config_path, "config file");
+  index->add_option("--host", index_cmd.host_glob, "host folders (glob, default *)");
+  index->add_flag("--force", index_cmd.force, "rewrite current indexes too");
 
   konseki::app::console::ConsoleCommands console(app);
 
@@ -346,7 +354,18 @@ int main(int argc, char** argv) {
 
   if (int rc = console.RunConsole(std::cout, std::cerr); rc >= 0) return rc;
 
-  if (*search) return konseki::app::RunSearch(search_cmd, std::cout, std::cerr);
+  if (*search || *index) {
+    const int64_t today = std::chrono::duration_cast<std::chrono::seconds>(
+                              konseki::SystemClock().Now().time_since_epoch())
+                              .count() /
+                          86400;
+    if (*index) {
+      index_cmd.today = today;
+      return konseki::app::RunIndex(index_cmd, std::cout, std::cerr);
+    }
+    search_cmd.today = today;
+    return konseki::app::RunSearch(search_cmd, std::cout, std::cerr);
+  }
   if (*seal_setup || *verify) {
     konseki::SystemClock clock;
     if (*verify) return konseki::app::RunVerify(verify_cmd, clock, std::cout, std::cerr);

@@ -1,7 +1,10 @@
 #include "app/search_command.h"
 
+#include <fnmatch.h>
+
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <set>
 
@@ -9,7 +12,9 @@
 #include "common/clock.h"
 #include "matchers/rule_loader.h"
 #include "matchers/rule_set.h"
+#include "outputs/archive_index.h"
 #include "outputs/archive_search.h"
+#include "outputs/seal_format.h"
 #include "receiver/parser.h"
 
 namespace konseki::app {
@@ -98,12 +103,17 @@ int PrintMatches(const outputs::ArchiveSearch& s, bool with_stats, std::ostream&
   out.write(pending.data(), static_cast<std::streamsize>(pending.size()));
   out.flush();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  for (const std::string& n : stats.notes) err << "konseki search: note: " << n << "\n";
   if (with_stats) {
-    char buf[200];
-    std::snprintf(buf, sizeof(buf), "%llu matches in %llu files, %.1f MB in %.3f s (%.0f MB/s)\n",
+    char buf[300];
+    std::snprintf(buf, sizeof(buf),
+                  "%llu matches in %llu files, %.1f MB scanned in %.3f s (%.0f MB/s); "
+                  "index: %llu files, %.1f MB skipped, %.2f MB of index read\n",
                   static_cast<unsigned long long>(stats.matches),
                   static_cast<unsigned long long>(stats.files), stats.bytes / 1e6, secs,
-                  secs > 0 ? stats.bytes / 1e6 / secs : 0.0);
+                  secs > 0 ? stats.bytes / 1e6 / secs : 0.0,
+                  static_cast<unsigned long long>(stats.indexed_files), stats.skipped_bytes / 1e6,
+                  stats.index_bytes / 1e6);
     err << buf;
   }
   if (!st.ok()) {
@@ -111,6 +121,11 @@ int PrintMatches(const outputs::ArchiveSearch& s, bool with_stats, std::ostream&
     return 2;
   }
   return stats.matches > 0 ? 0 : 1;
+}
+
+StatusOr<Config> LoadConfigOrDefault(const std::string& path) {
+  return path.empty() ? ParseConfig(EmbeddedDefaultConfig(), "<embedded default>")
+                      : LoadConfigFile(path);
 }
 
 }  // namespace
@@ -121,10 +136,11 @@ int RunSearch(const SearchCommand& cmd, std::ostream& out, std::ostream& err) {
   o.caseless = cmd.caseless;
   o.threads = cmd.threads;
   o.root = cmd.dir;
+  o.use_index = !cmd.no_index;
+  if (cmd.today != INT64_MIN) o.expect_index_before_day = cmd.today - 1;
   std::string rules_dir = cmd.rules_dir;
   if (o.root.empty() || (!cmd.sign.empty() && rules_dir.empty())) {
-    auto c = cmd.config_path.empty() ? ParseConfig(EmbeddedDefaultConfig(), "<embedded default>")
-                                     : LoadConfigFile(cmd.config_path);
+    auto c = LoadConfigOrDefault(cmd.config_path);
     if (!c.ok()) {
       err << "konseki search: " << c.status().message() << "\n";
       return 2;
@@ -168,6 +184,58 @@ int RunSearch(const SearchCommand& cmd, std::ostream& out, std::ostream& err) {
     return 2;
   }
   return PrintMatches(**s, cmd.stats, out, err);
+}
+
+int RunIndex(const IndexCommand& cmd, std::ostream& out, std::ostream& err) {
+  std::string root = cmd.dir;
+  if (root.empty()) {
+    auto c = LoadConfigOrDefault(cmd.config_path);
+    if (!c.ok()) {
+      err << "konseki index: " << c.status().message() << "\n";
+      return 2;
+    }
+    root = c->archive.dir;
+  }
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  uint64_t built = 0, current = 0, data_bytes = 0, index_bytes = 0, failed = 0;
+  for (const fs::directory_entry& host : fs::directory_iterator(root, ec)) {
+    const std::string name = host.path().filename().string();
+    if (!host.is_directory() || fnmatch(cmd.host_glob.c_str(), name.c_str(), 0) != 0) continue;
+    for (const fs::directory_entry& file : fs::directory_iterator(host.path(), ec)) {
+      std::string_view h;
+      int64_t day;
+      const std::string path = file.path().string();
+      if (!outputs::ParseArchivePath(name + "/" + file.path().filename().string(), &h, &day) ||
+          day >= cmd.today - 1) {
+        continue;
+      }
+      if (!cmd.force && outputs::ArchiveIndex::LooksCurrent(path)) {
+        ++current;
+      } else if (Status st = outputs::ArchiveIndex::Build(path); !st.ok()) {
+        err << "konseki index: " << st.message() << "\n";
+        ++failed;
+        continue;
+      } else {
+        ++built;
+      }
+      data_bytes += fs::file_size(path, ec);
+      index_bytes += fs::file_size(path + std::string(outputs::kIndexSuffix), ec);
+    }
+  }
+  if (ec) {
+    err << "konseki index: " << root << ": " << ec.message() << "\n";
+    return 2;
+  }
+  char buf[200];
+  std::snprintf(buf, sizeof(buf),
+                "%llu indexes written, %llu current; indexes %.1f MB = %.2f%% of %.1f MB of "
+                "day files\n",
+                static_cast<unsigned long long>(built), static_cast<unsigned long long>(current),
+                index_bytes / 1e6, data_bytes ? 100.0 * index_bytes / data_bytes : 0.0,
+                data_bytes / 1e6);
+  out << buf;
+  return failed > 0 ? 2 : 0;
 }
 
 }  // namespace konseki::app

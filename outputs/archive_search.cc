@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "outputs/archive_reader.h"
@@ -104,7 +105,9 @@ class Mapping {
   }
   Mapping(const Mapping&) = delete;
   Mapping& operator=(const Mapping&) = delete;
-  Status Map(const std::string& path) {
+  // populate: read the whole file in now (a full scan); otherwise pages
+  // are read as touched (an indexed scan of a few blocks).
+  Status Map(const std::string& path, bool populate = true) {
     const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Status::FromErrno("cannot open " + path, errno);
     struct stat st;
@@ -113,13 +116,13 @@ class Mapping {
       s = Status::FromErrno("stat " + path, errno);
     } else if (st.st_size > 0) {
       size_ = static_cast<size_t>(st.st_size);
-      void* p = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+      void* p = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | (populate ? MAP_POPULATE : 0), fd, 0);
       if (p == MAP_FAILED) {
         s = Status::FromErrno("mmap " + path, errno);
         size_ = 0;
       } else {
         data_ = p;
-        madvise(p, size_, MADV_SEQUENTIAL);
+        if (populate) madvise(p, size_, MADV_SEQUENTIAL);
       }
     }
     close(fd);
@@ -162,6 +165,10 @@ struct ArchiveSearch::File {
   uint64_t last_key = 0;
   uint64_t bytes = 0;
   Status status;
+  std::optional<ArchiveIndex> index;
+  bool no_index = false;  // expected one (an old day) and found none
+  std::string note;       // why the index was ignored
+  uint64_t skipped = 0;   // plaintext bytes skipped through the index
   std::string_view Line(const Hit& h) const {
     return (arena.empty() ? map.view() : std::string_view(arena)).substr(h.offset, h.length);
   }
@@ -171,6 +178,7 @@ StatusOr<std::unique_ptr<ArchiveSearch>> ArchiveSearch::Create(SearchOptions opt
   if (options.root.empty()) return Status::InvalidArgument("search: no archive folder");
   std::unique_ptr<ArchiveSearch> s(new ArchiveSearch(std::move(options)));
   const auto& pats = s->options_.patterns;
+  if (s->options_.use_index) s->query_ = IndexQuery::Create(pats, s->options_.caseless);
   if (pats.empty()) return s;
   std::vector<const char*> exprs;
   std::vector<unsigned> flags, ids;
@@ -239,20 +247,36 @@ void ArchiveSearch::ScanText(std::string_view text, size_t offset, bool copy, Fi
 }
 
 // A plain file is mapped and scanned in place, in pieces of whole lines
-// of about kChunk bytes.
-Status ArchiveSearch::ScanPlain(File* f, const std::string& full, void* scratch) const {
-  if (Status s = f->map.Map(full); !s.ok()) return s;
+// of about kChunk bytes; with an index, only the blocks that may hold a
+// match (the others' pages are never read).
+Status ArchiveSearch::ScanPlain(File* f, const std::string& full, const ArchiveIndex* idx,
+                                void* scratch) const {
+  if (Status s = f->map.Map(full, /*populate=*/idx == nullptr); !s.ok()) return s;
   const std::string_view all = f->map.view();
-  f->bytes = all.size();
-  for (size_t pos = 0; pos < all.size();) {
-    size_t end = all.size();
-    if (end - pos > kChunk) {
-      const void* nl = memchr(all.data() + pos + kChunk, '\n', all.size() - pos - kChunk);
-      end = nl ? static_cast<const char*>(nl) - all.data() + 1 : all.size();
-      end = std::min(end, pos + (size_t{1} << 31));  // hs_scan takes an unsigned length
+  auto scan = [&](size_t pos, size_t stop) {
+    f->bytes += stop - pos;
+    while (pos < stop) {
+      size_t end = stop;
+      if (end - pos > kChunk) {
+        const void* nl = memchr(all.data() + pos + kChunk, '\n', stop - pos - kChunk);
+        end = nl ? static_cast<const char*>(nl) - all.data() + 1 : stop;
+        end = std::min(end, pos + (size_t{1} << 31));  // hs_scan takes an unsigned length
+      }
+      ScanText(all.substr(pos, end - pos), pos, /*copy=*/false, f, scratch);
+      pos = end;
     }
-    ScanText(all.substr(pos, end - pos), pos, /*copy=*/false, f, scratch);
-    pos = end;
+  };
+  if (idx == nullptr) {
+    scan(0, all.size());
+    return Status::Ok();
+  }
+  for (const IndexBlock& b : idx->blocks()) {
+    if (b.offset + b.size > all.size()) return Status::IoError(full + ": shrank while searched");
+    if (MayHold(b)) {
+      scan(b.offset, b.offset + b.size);
+    } else {
+      f->skipped += b.plain_bytes;
+    }
   }
   return Status::Ok();
 }
@@ -274,29 +298,76 @@ size_t ArchiveSearch::ScanBuffer(std::string_view text, bool eof, File* f, void*
   return end;
 }
 
-// A compressed file whose frames all state their content size (what
-// CompressFile writes: frames of kZstdFrameBytes cut at line ends) is
-// decoded frame by frame straight into one buffer, without the copy
-// through the decoder's window that streaming costs (12% of a search's
-// CPU). Other files (one huge frame, or no sizes: `zstd` of a pipe) are
-// streamed. A line cut by a frame end is carried to the next frame.
-Status ArchiveSearch::ScanCompressed(File* f, const std::string& full, void* scratch) const {
-  Mapping z;
-  if (Status s = z.Map(full); !s.ok()) return s;
-  const std::string_view data = z.view();
-  std::vector<std::pair<size_t, size_t>> frames;  // offset in data, content size
-  for (size_t pos = 0; pos < data.size();) {
-    const size_t csize = ZSTD_findFrameCompressedSize(data.data() + pos, data.size() - pos);
+namespace {
+
+// The frames of data[begin, end) as (offset, content size); false if one
+// does not state its size or is larger than kMaxFrameBytes.
+bool SizedFrames(std::string_view data, size_t begin, size_t end,
+                 std::vector<std::pair<size_t, size_t>>* frames) {
+  for (size_t pos = begin; pos < end;) {
+    const size_t csize = ZSTD_findFrameCompressedSize(data.data() + pos, end - pos);
     const unsigned long long content = ZSTD_isError(csize)
                                            ? ZSTD_CONTENTSIZE_ERROR
                                            : ZSTD_getFrameContentSize(data.data() + pos, csize);
     if (content == ZSTD_CONTENTSIZE_ERROR || content == ZSTD_CONTENTSIZE_UNKNOWN ||
         content > kMaxFrameBytes) {
-      return ScanCompressedStream(f, full, scratch);
+      return false;
     }
-    frames.emplace_back(pos, static_cast<size_t>(content));
+    frames->emplace_back(pos, static_cast<size_t>(content));
     pos += csize;
   }
+  return true;
+}
+
+}  // namespace
+
+// A compressed file whose frames all state their content size (what
+// CompressFile writes: frames of kZstdFrameBytes cut at line ends) is
+// decoded frame by frame straight into one buffer, without the copy
+// through the decoder's window that streaming costs (12% of a search's
+// CPU); with an index, only the blocks (runs of frames ending at a line
+// end) that may hold a match. Other files (one huge frame, or no sizes:
+// `zstd` of a pipe) are streamed whole.
+Status ArchiveSearch::ScanCompressed(File* f, const std::string& full, const ArchiveIndex* idx,
+                                     void* scratch) const {
+  Mapping z;
+  if (Status s = z.Map(full, /*populate=*/idx == nullptr); !s.ok()) return s;
+  const std::string_view data = z.view();
+  std::vector<std::pair<size_t, size_t>> frames;
+  if (idx == nullptr) {
+    if (!SizedFrames(data, 0, data.size(), &frames)) return ScanCompressedStream(f, full, scratch);
+    return DecodeFrames(f, data, 0, data.size(), full, scratch);
+  }
+  std::vector<const IndexBlock*> pass;
+  for (const IndexBlock& b : idx->blocks()) {
+    if (b.offset + b.size > data.size()) return Status::IoError(full + ": shrank while searched");
+    if (MayHold(b)) {
+      pass.push_back(&b);
+    } else {
+      f->skipped += b.plain_bytes;
+    }
+  }
+  for (const IndexBlock* b : pass) {
+    if (!SizedFrames(data, b->offset, b->offset + b->size, &frames)) {
+      f->skipped = 0;  // not a file of sized frames: streamed whole
+      return ScanCompressedStream(f, full, scratch);
+    }
+  }
+  for (const IndexBlock* b : pass) {
+    if (Status s = DecodeFrames(f, data, b->offset, b->offset + b->size, full, scratch); !s.ok()) {
+      return s;
+    }
+  }
+  return Status::Ok();
+}
+
+// Decodes the sized frames of data[begin, end), a run of whole lines (or
+// ending at the end of the file), and scans them. A line cut by a frame
+// end is carried to the next frame.
+Status ArchiveSearch::DecodeFrames(File* f, std::string_view data, size_t begin, size_t end,
+                                   const std::string& full, void* scratch) const {
+  std::vector<std::pair<size_t, size_t>> frames;  // offset in data, content size
+  SizedFrames(data, begin, end, &frames);
   // Per thread and reused across files: a fresh 4 MB buffer per file costs
   // page faults and zeroing each time (perf: 15% of a search's CPU).
   thread_local std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(),
@@ -305,7 +376,7 @@ Status ArchiveSearch::ScanCompressed(File* f, const std::string& full, void* scr
   size_t carry = 0;  // bytes of an unfinished line at the start of buf
   for (size_t i = 0; i < frames.size(); ++i) {
     const auto [off, content] = frames[i];
-    const size_t csize = (i + 1 < frames.size() ? frames[i + 1].first : data.size()) - off;
+    const size_t csize = (i + 1 < frames.size() ? frames[i + 1].first : end) - off;
     if (buf.size() < carry + content) buf.resize(carry + content);
     const size_t got =
         ZSTD_decompressDCtx(dctx.get(), buf.data() + carry, content, data.data() + off, csize);
@@ -343,12 +414,38 @@ Status ArchiveSearch::ScanCompressedStream(File* f, const std::string& full, voi
   return Status::Ok();
 }
 
+bool ArchiveSearch::MayHold(const IndexBlock& b) const {
+  return b.MayOverlap(options_.since, options_.until) && query_->MayMatch(b);
+}
+
+// The file's index if it is usable (and can narrow this search); a missing
+// one is flagged (for an old day), a stale or corrupt one noted.
+const ArchiveIndex* ArchiveSearch::LoadIndex(File* f, const std::string& data_path) const {
+  if (query_ == nullptr ||
+      (!query_->filters() && options_.since.empty() && options_.until.empty())) {
+    return nullptr;
+  }
+  auto idx = ArchiveIndex::Load(data_path);
+  if (idx.ok()) {
+    f->index = std::move(idx).value();
+    return &*f->index;
+  }
+  if (idx.status().code() == StatusCode::kNotFound) {
+    std::string_view host;
+    int64_t day;
+    f->no_index = ParseArchivePath(f->path, &host, &day) && day < options_.expect_index_before_day;
+  } else {
+    f->note = idx.status().message() + "; scanned fully";
+  }
+  return nullptr;
+}
+
 Status ArchiveSearch::ScanFile(File* f, void* scratch) const {
   const std::string full = options_.root + "/" + f->path;
   struct stat st;
-  if (stat(full.c_str(), &st) == 0) return ScanPlain(f, full, scratch);
+  if (stat(full.c_str(), &st) == 0) return ScanPlain(f, full, LoadIndex(f, full), scratch);
   if (errno != ENOENT) return Status::FromErrno("cannot stat " + full, errno);
-  return ScanCompressed(f, full + ".zst", scratch);
+  return ScanCompressed(f, full + ".zst", LoadIndex(f, full + ".zst"), scratch);
 }
 
 // day -> the day files of the selected hosts (host order), "host/DAY.log"
@@ -434,6 +531,8 @@ Status ArchiveSearch::Run(const std::function<void(std::string_view)>& out,
     }
   }
   Status first;  // the first file that failed; the others are still searched
+  uint64_t no_index = 0;
+  std::string first_without;
   for (auto it = days.begin(); it != days.end(); ++it) {
     std::vector<File> files(it->second.size());
     for (size_t i = 0; i < files.size(); ++i) files[i].path = it->second[i];
@@ -453,10 +552,26 @@ Status ArchiveSearch::Run(const std::function<void(std::string_view)>& out,
       stats->bytes += f.bytes;
       ++stats->files;
       stats->matches += f.hits.size();
+      stats->skipped_bytes += f.skipped;
+      if (f.index) {
+        ++stats->indexed_files;
+        stats->index_bytes += f.index->index_bytes();
+      }
+      if (!f.note.empty()) stats->notes.push_back(f.note);
+      if (f.no_index && no_index++ == 0) first_without = f.path;
     }
     MergeDay(files, out);
   }
   free_scratch();
+  if (no_index > 0) {
+    stats->notes.push_back(std::to_string(no_index) + " day file(s) without an index (" +
+                           first_without + (no_index > 1 ? " ..." : "") +
+                           ") scanned fully; `konseki index` writes them");
+  }
+  if (query_ != nullptr && !query_->filters() && !query_->why_not().empty() &&
+      !options_.patterns.empty()) {
+    stats->notes.push_back("the index cannot narrow this search: " + query_->why_not());
+  }
   return first;
 }
 

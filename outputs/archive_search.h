@@ -16,6 +16,12 @@
 // their receive time (stable, so a host's lines keep their order). Memory:
 // the matching lines of one day; narrow with --host/--since for huge results.
 //
+// Index: a closed day file with a current index (outputs/archive_index.h)
+// has only the blocks scanned where some pattern may match and some line
+// is inside the time window; the others are skipped unread. A missing,
+// stale or corrupt index is ignored (noted in SearchStats::notes) and the
+// file scanned fully: the index can make a search faster, never miss a line.
+//
 // Threading: Run scans the files of a day on `threads` threads (one
 // Hyperscan scratch each); `filter` (optional) is called from those threads
 // and must be thread-safe. The output callback runs on the caller's thread.
@@ -31,6 +37,8 @@
 #include <vector>
 
 #include "common/status.h"
+#include "outputs/archive_index.h"
+#include "outputs/archive_index_query.h"
 
 struct hs_database;
 
@@ -50,13 +58,22 @@ struct SearchOptions {
   bool caseless = false;
   // Optional second stage on candidate lines (e.g. the rules of a sign).
   std::function<bool(std::string_view line)> filter;
-  int threads = 0;  // 0: hardware concurrency
+  int threads = 0;        // 0: hardware concurrency
+  bool use_index = true;  // false: scan every byte (`--no-index`)
+  // Day files before this day (UTC days since the epoch) should have an
+  // index (retention writes them from the day after yesterday on); those
+  // without one are counted in a note. INT64_MIN: no note.
+  int64_t expect_index_before_day = INT64_MIN;
 };
 
 struct SearchStats {
   uint64_t files = 0;
   uint64_t bytes = 0;  // plaintext bytes scanned
   uint64_t matches = 0;
+  uint64_t indexed_files = 0;      // files searched through their index
+  uint64_t skipped_bytes = 0;      // plaintext bytes the index let the search skip
+  uint64_t index_bytes = 0;        // bytes of the index files read
+  std::vector<std::string> notes;  // indexes ignored and why (for stderr)
 };
 
 // Not copyable. Run may be called more than once, not concurrently.
@@ -74,8 +91,13 @@ class ArchiveSearch {
   struct File;
   explicit ArchiveSearch(SearchOptions options) : options_(std::move(options)) {}
   Status ScanFile(File* f, void* scratch) const;
-  Status ScanPlain(File* f, const std::string& full, void* scratch) const;
-  Status ScanCompressed(File* f, const std::string& full, void* scratch) const;
+  Status ScanPlain(File* f, const std::string& full, const ArchiveIndex* idx, void* scratch) const;
+  Status ScanCompressed(File* f, const std::string& full, const ArchiveIndex* idx,
+                        void* scratch) const;
+  Status DecodeFrames(File* f, std::string_view data, size_t begin, size_t end,
+                      const std::string& full, void* scratch) const;
+  const ArchiveIndex* LoadIndex(File* f, const std::string& data_path) const;
+  bool MayHold(const IndexBlock& b) const;
   Status ScanCompressedStream(File* f, const std::string& full, void* scratch) const;
   size_t ScanBuffer(std::string_view text, bool eof, File* f, void* scratch) const;
   void ScanText(std::string_view text, size_t offset, bool copy, File* f, void* scratch) const;
@@ -84,6 +106,7 @@ class ArchiveSearch {
 
   const SearchOptions options_;
   hs_database* db_ = nullptr;
+  std::unique_ptr<IndexQuery> query_;  // null: no index use
 };
 
 }  // namespace konseki::outputs

@@ -17,6 +17,7 @@
 
 #include "common/log.h"
 #include "outputs/archive_alert.h"
+#include "outputs/archive_index.h"
 #include "outputs/seal_format.h"
 
 namespace konseki::outputs {
@@ -152,6 +153,7 @@ Status CompressFile(const std::string& src, const std::string& dst, int level, s
 struct ArchiveKeeper::Metrics {
   Gauge* free_bytes;
   Counter* compressed;
+  Counter* indexed;
   Counter* deleted;
   Counter* errors;
   MetricsRegistry& registry;
@@ -160,6 +162,8 @@ struct ArchiveKeeper::Metrics {
                               "Free bytes on the archive's file system (for unprivileged users).")),
         compressed(r.GetCounter("konseki_archive_compressed_files_total",
                                 "Closed archive day files compressed with zstd.")),
+        indexed(r.GetCounter("konseki_archive_indexed_files_total",
+                             "Search indexes written for closed archive day files.")),
         deleted(r.GetCounter("konseki_archive_deleted_files_total",
                              "Archive day files and seal files deleted by retention.")),
         errors(r.GetCounter("konseki_archive_retention_errors_total",
@@ -235,13 +239,21 @@ Status ArchiveKeeper::KeepHost(const std::string& host, int64_t today, uint64_t*
     int64_t day;
     const bool tmp = name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0;
     if (tmp) {
-      unlink(path.c_str());  // a compression cut short by a crash
+      unlink(path.c_str());  // a compression or index cut short by a crash
+      continue;
+    }
+    if (name.size() > kIndexSuffix.size() &&
+        name.compare(name.size() - kIndexSuffix.size(), kIndexSuffix.size(), kIndexSuffix) == 0) {
+      struct stat ds;
+      const std::string data = path.substr(0, path.size() - kIndexSuffix.size());
+      if (stat(data.c_str(), &ds) != 0 && errno == ENOENT) unlink(path.c_str());  // orphan
       continue;
     }
     if (!ParseArchivePath(host + "/" + name, &h, &day)) continue;
     const int64_t age = today - day;
     if (options_.retention_days > 0 && age > options_.retention_days) {
       if (unlink(path.c_str()) == 0) {
+        unlink((path + std::string(kIndexSuffix)).c_str());
         ++deleted_;
         metrics_->deleted->Inc();
       } else {
@@ -252,34 +264,62 @@ Status ArchiveKeeper::KeepHost(const std::string& host, int64_t today, uint64_t*
     const bool plain = name.size() == 14;
     if (plain && options_.compress_after_days > 0 && age > options_.compress_after_days &&
         age >= 2) {
-      struct stat zs;
-      if (stat((path + ".zst").c_str(), &zs) == 0) {
-        // Both exist: lines were written to the day after it was compressed
-        // (data held back by a long write error). Keep both; search and
-        // verify read the .log first, and an admin should look.
-        fail(Status::IoError("retention: " + path + " and " + path +
-                             ".zst both exist; leaving them for an admin"));
-      } else if (Status st = CompressFile(path, path + ".zst.tmp", options_.zstd_level); !st.ok()) {
+      if (Status st = CompressDay(hdir, path, usage); !st.ok()) {
         fail(st);
-      } else if (rename((path + ".zst.tmp").c_str(), (path + ".zst").c_str()) != 0) {
-        fail(Status::FromErrno("retention: rename " + path + ".zst.tmp", errno));
       } else {
-        unlink(path.c_str());
-        ++compressed_;
-        metrics_->compressed->Inc();
-        if (int dfd = open(hdir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
-          fsync(dfd);
-          close(dfd);
-        }
-        stat((path + ".zst").c_str(), &zs);
-        *usage += static_cast<uint64_t>(zs.st_blocks) * 512;
+        if (Status ist = IndexClosedFile(path + ".zst", usage); !ist.ok()) fail(ist);
         continue;
       }
+    }
+    if (age >= 2) {
+      if (Status ist = IndexClosedFile(path, usage); !ist.ok()) fail(ist);
     }
     struct stat st;
     if (stat(path.c_str(), &st) == 0) *usage += static_cast<uint64_t>(st.st_blocks) * 512;
   }
   return first;
+}
+
+// Replaces path (a plain day file) by path.zst; usage counts the .zst. An
+// error leaves the plain file (and says why).
+Status ArchiveKeeper::CompressDay(const std::string& hdir, const std::string& path,
+                                  uint64_t* usage) {
+  struct stat zs;
+  if (stat((path + ".zst").c_str(), &zs) == 0) {
+    // Both exist: lines were written to the day after it was compressed
+    // (data held back by a long write error). Keep both; search and
+    // verify read the .log first, and an admin should look.
+    return Status::IoError("retention: " + path + " and " + path +
+                           ".zst both exist; leaving them for an admin");
+  }
+  if (Status st = CompressFile(path, path + ".zst.tmp", options_.zstd_level); !st.ok()) return st;
+  if (rename((path + ".zst.tmp").c_str(), (path + ".zst").c_str()) != 0) {
+    return Status::FromErrno("retention: rename " + path + ".zst.tmp", errno);
+  }
+  unlink(path.c_str());
+  unlink((path + std::string(kIndexSuffix)).c_str());
+  ++compressed_;
+  metrics_->compressed->Inc();
+  if (int dfd = open(hdir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
+  }
+  stat((path + ".zst").c_str(), &zs);
+  *usage += static_cast<uint64_t>(zs.st_blocks) * 512;
+  return Status::Ok();
+}
+
+// Writes the search index of a closed day file unless it has a current one.
+Status ArchiveKeeper::IndexClosedFile(const std::string& path, uint64_t* usage) {
+  const std::string idx = path + std::string(kIndexSuffix);
+  if (!ArchiveIndex::LooksCurrent(path)) {
+    if (Status st = ArchiveIndex::Build(path); !st.ok()) return st;
+    ++indexed_;
+    metrics_->indexed->Inc();
+  }
+  struct stat st;
+  if (stat(idx.c_str(), &st) == 0) *usage += static_cast<uint64_t>(st.st_blocks) * 512;
+  return Status::Ok();
 }
 
 void ArchiveKeeper::PruneSealFiles(int64_t today) {

@@ -11,6 +11,12 @@
 // files at least two days old are touched: the Archive and the Sealer write
 // today's and yesterday's files.
 //
+// Closed day files (at least two days old) get a search index
+// (outputs/archive_index.h, `<file>.idx`) when they are compressed, or in
+// the first pass that finds them without a current one; an index goes
+// with its day file when that is compressed or deleted, and an orphan one
+// is removed. Disk usage counts the indexes.
+//
 // Retention keeps the seal file of the day before the oldest kept day (it
 // seals the first bytes of that day), so verify can check every kept day;
 // seal files and day files older than that are removed together.
@@ -23,7 +29,8 @@
 // Metrics: konseki_archive_disk_bytes{host} (after each pass; at most
 // max_host_series hosts, the rest summed as host="_other"),
 // konseki_archive_free_bytes, konseki_archive_compressed_files_total,
-// konseki_archive_deleted_files_total, konseki_archive_retention_errors_total.
+// konseki_archive_indexed_files_total, konseki_archive_deleted_files_total,
+// konseki_archive_retention_errors_total.
 #ifndef KONSEKI_OUTPUTS_RETENTION_H_
 #define KONSEKI_OUTPUTS_RETENTION_H_
 
@@ -93,10 +100,13 @@ class ArchiveKeeper {
 
   uint64_t compressed_files() const { return compressed_; }
   uint64_t deleted_files() const { return deleted_; }
+  uint64_t indexed_files() const { return indexed_; }
 
  private:
   struct Metrics;
   Status KeepHost(const std::string& host, int64_t today, uint64_t* usage);
+  Status CompressDay(const std::string& hdir, const std::string& path, uint64_t* usage);
+  Status IndexClosedFile(const std::string& path, uint64_t* usage);
   void PruneSealFiles(int64_t today);
   void PublishUsage(const std::map<std::string, uint64_t>& usage);
   void Run();
@@ -108,6 +118,7 @@ class ArchiveKeeper {
   bool low_ = false;  // free space currently below the threshold
   uint64_t compressed_ = 0;
   uint64_t deleted_ = 0;
+  uint64_t indexed_ = 0;
   std::mutex mu_;  // guards stop_
   std::condition_variable cv_;
   bool stop_ = false;

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "outputs/seal_format.h"
+
 namespace konseki::app {
 namespace {
 
@@ -65,6 +67,41 @@ TEST_F(SearchCommandTest, ExitStatusAndErrors) {
   c.patterns = {"x"};
   c.since = "last tuesday";
   EXPECT_EQ(Run(c), 2);
+}
+
+TEST_F(SearchCommandTest, IndexCommandThenSearchNotesAStaleIndexAndNoIndexScansAll) {
+  int64_t today;
+  ASSERT_TRUE(outputs::ParseDayName("2025-12-10", &today));
+  IndexCommand ic;
+  ic.dir = dir_;
+  ic.today = today;
+  std::ostringstream iout, ierr;
+  ASSERT_EQ(RunIndex(ic, iout, ierr), 0) << ierr.str();
+  EXPECT_NE(iout.str().find("1 indexes written, 0 current"), std::string::npos) << iout.str();
+  ASSERT_EQ(RunIndex(ic, iout, ierr), 0);
+  EXPECT_NE(iout.str().find("0 indexes written, 1 current"), std::string::npos) << iout.str();
+  SearchCommand c;
+  c.patterns = {"Accepted password"};
+  c.stats = true;
+  c.today = today;
+  ASSERT_EQ(Run(c), 0) << err_.str();
+  EXPECT_NE(err_.str().find("index: 1 files"), std::string::npos) << err_.str();
+  EXPECT_EQ(err_.str().find("note:"), std::string::npos) << err_.str();
+  std::ofstream(dir_ + "/h1/2025-12-01.log", std::ios::app)
+      << "2025-12-01T00:00:04.000000Z 192.0.2.1 <38>sshd[7]: Accepted password for eve\n";
+  ASSERT_EQ(Run(c), 0);
+  EXPECT_NE(out_.str().find("for eve"), std::string::npos) << out_.str();
+  EXPECT_NE(err_.str().find("note: stale index"), std::string::npos) << err_.str();
+  c.no_index = true;
+  ASSERT_EQ(Run(c), 0);
+  EXPECT_NE(out_.str().find("for eve"), std::string::npos) << out_.str();
+  EXPECT_EQ(err_.str().find("note:"), std::string::npos) << err_.str();
+  EXPECT_NE(err_.str().find("index: 0 files"), std::string::npos) << err_.str();
+  std::filesystem::remove(dir_ + "/h1/2025-12-01.log.idx");
+  c.no_index = false;
+  ASSERT_EQ(Run(c), 0);
+  EXPECT_NE(err_.str().find("note: 1 day file(s) without an index"), std::string::npos)
+      << err_.str();
 }
 
 }  // namespace

