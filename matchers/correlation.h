@@ -130,7 +130,10 @@ struct Correlation {
 
   double window_secs = 0;                   // threshold, distinct, sequence
   uint32_t count = 1;                       // threshold N, distinct N, sequence: A hits needed
-  double quiet_secs = 0;                    // threshold/distinct re-arm gap; 0 = window_secs
+  // threshold/distinct: re-arm gap (0 = window_secs); membership: > 0 holds
+  // further alerts of the same key (host + `key`) until this long without a
+  // matching hit (the several lines of one login are one alert); 0 = none.
+  double quiet_secs = 0;
   std::string field;                        // distinct, membership
   std::vector<std::string> summary_fields;  // threshold: distinct values reported
   // membership

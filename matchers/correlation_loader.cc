@@ -250,7 +250,7 @@ std::set<std::string> KindKeys(CorrelationKind k) {
     case CorrelationKind::kUnpaired:
       return {"after", "min_observed_secs", "reset_on_host_gap"};
     case CorrelationKind::kMembership:
-      return {"field", "values", "cidrs", "set", "host_addresses"};
+      return {"field", "values", "cidrs", "set", "host_addresses", "quiet_secs"};
     case CorrelationKind::kFirstSeen:
       return {"first_seen", "learning_secs", "max_values_per_key", "new_keys"};
     case CorrelationKind::kBeacon:

@@ -538,8 +538,10 @@ void Correlator::Impl::Dispatch(const HitEvent& hit, int depth, std::vector<Aler
       if (c.last_dispatch[s.role] == dispatch) continue;  // named twice (id and sign)
       if (hit.message_seq != 0 && c.last_seq[s.role] == hit.message_seq) continue;
       if (!Passes(c, hit)) continue;
+      // Membership keeps a key only to hold its alerts back (quiet_secs).
       const bool keyless =
-          c.def.kind == CorrelationKind::kMembership || c.def.kind == CorrelationKind::kDirection;
+          (c.def.kind == CorrelationKind::kMembership && c.def.quiet_secs <= 0) ||
+          c.def.kind == CorrelationKind::kDirection;
       if (!keyless && !BuildKey(c, hit, &key)) continue;
       c.last_dispatch[s.role] = dispatch;
       c.last_seq[s.role] = hit.message_seq;
@@ -557,7 +559,7 @@ void Correlator::Impl::Dispatch(const HitEvent& hit, int depth, std::vector<Aler
           Unpaired(c, s.role, hit, key, t, depth, out);
           break;
         case CorrelationKind::kMembership:
-          Membership(c, hit, t, depth, out);
+          Membership(c, hit, key, t, depth, out);
           break;
         case CorrelationKind::kFirstSeen:
           FirstSeen(c, hit, key, t, depth, out);
@@ -593,6 +595,10 @@ void Correlator::Tick(TimePoint now) {
       case CorrelationKind::kThreshold:
       case CorrelationKind::kDistinct:
         keep_ns = std::max(c.window_ns, c.quiet_ns);
+        break;
+      case CorrelationKind::kMembership:
+        if (c.quiet_ns <= 0) continue;
+        keep_ns = c.quiet_ns;
         break;
       case CorrelationKind::kSequence:
       case CorrelationKind::kBeacon:

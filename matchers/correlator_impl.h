@@ -123,6 +123,10 @@ struct Correlator::Impl {
   static constexpr size_t kMaxLearnedPerSet = 1024;
   static constexpr size_t kMaxValueBytes = 256;
   static constexpr size_t kMaxSummaryValues = 10;
+  // Sequence: A stamps kept per key beyond `count`, so the alert's count is
+  // the A hits in the window (up to this many), not the threshold. 8 bytes
+  // each, and only keys with that many hits in the window hold them.
+  static constexpr size_t kMaxSequenceStamps = 100;
   static constexpr size_t kMaxCounterHosts = 1000;
   // Alerts feeding correlations nest at most this deep (the loader refuses
   // cycles; this is a backstop).
@@ -158,7 +162,8 @@ struct Correlator::Impl {
                 int64_t t, int depth, std::vector<Alert>* out);
   void Unpaired(CompiledCorrelation& c, Role role, const HitEvent& hit, const std::string& key,
                 int64_t t, int depth, std::vector<Alert>* out);
-  void Membership(CompiledCorrelation& c, const HitEvent& hit, int64_t t, int depth,
+  void Membership(CompiledCorrelation& c, const HitEvent& hit, const std::string& key, int64_t t,
+                  int depth,
                   std::vector<Alert>* out);
   void FirstSeen(CompiledCorrelation& c, const HitEvent& hit, const std::string& key, int64_t t,
                  int depth, std::vector<Alert>* out);

@@ -212,7 +212,7 @@ void Correlator::Impl::Sequence(CompiledCorrelation& c, Role role, const HitEven
     KeyState* st = Insert(c, key, ToNs(hit.received));
     InsertTime(&st->times, t);
     InsertMember(&st->members, MemberOf(hit, t));
-    TrimWindow(st, c.def.count, c.window_ns);
+    TrimWindow(st, std::max<size_t>(c.def.count, kMaxSequenceStamps), c.window_ns);
     if (st->members.size() >= options.max_members) st->members.erase(st->members.begin());
     return;
   }
@@ -267,7 +267,8 @@ void Correlator::Impl::Unpaired(CompiledCorrelation& c, Role role, const HitEven
   Raise(c, std::move(a), depth, out);
 }
 
-void Correlator::Impl::Membership(CompiledCorrelation& c, const HitEvent& hit, int64_t t, int depth,
+void Correlator::Impl::Membership(CompiledCorrelation& c, const HitEvent& hit,
+                                  const std::string& key, int64_t t, int depth,
                                   std::vector<Alert>* out) {
   std::string_view v = FieldValue(hit, c.def.field);
   if (v.empty()) return;
@@ -295,8 +296,21 @@ void Correlator::Impl::Membership(CompiledCorrelation& c, const HitEvent& hit, i
     matched = "host_address";
   }
   if (matched.empty()) return;
+  if (c.def.quiet_secs > 0) {
+    // One alert per key until quiet_secs pass without a matching hit: the
+    // lines of one login (sshd, PAM, logind) are one alert.
+    KeyState* st = Insert(c, key, ToNs(hit.received));
+    const bool held = st->alerted && t <= st->last_ns + c.quiet_ns && t >= st->first_ns - c.quiet_ns;
+    if (!st->alerted || !held) st->first_ns = t;
+    st->alerted = true;
+    st->last_ns = std::max(st->last_ns, t);
+    if (held) return;
+    st->last_ns = t;
+  }
   Alert a = MakeAlert(c, hit, t);
-  a.fields.emplace_back(c.def.field, std::string(v));
+  if (std::find(c.def.key.begin(), c.def.key.end(), c.def.field) == c.def.key.end()) {
+    a.fields.emplace_back(c.def.field, std::string(v));  // else MakeAlert gave it
+  }
   a.fields.emplace_back("matched", matched);
   a.members.push_back(AlertMember{std::string(hit.host), hit.received});
   Raise(c, std::move(a), depth, out);

@@ -30,6 +30,9 @@ inline constexpr std::string_view kSigns[] = {
     "net.connection", "net.beacon", "net.unexpected_outbound",
     // Resolver query lines, inputs of net.beacon.dns (patterns/dns.yaml).
     "net.dns_query",
+    // Password logins to other services (login(1), FTP, IMAP/POP3, SMTP AUTH;
+    // patterns/login.yaml, service_auth.yaml) and their correlations.
+    "auth.failure", "auth.login", "auth.bruteforce", "auth.user_enum", "auth.bruteforce_success",
 };
 // clang-format on
 

@@ -68,9 +68,20 @@ const std::map<std::string, SignCounts>& Expected() {
       {"fail2ban/squid", {{"net.connection", 4}}},
       {"wazuh/squid_rules.ini", {{"net.connection", 2}}},
       // grep -c 'postfix/.*smtpd.*Relay access denied'   (454 and 554 forms)
-      {"crowdsec/postfix-logs--postfix-logs.log", {{"mail.relay_denied", 2}}},
+      // auth.failure (input only; SMTP AUTH failures, empty reasons included):
+      //   grep -ciE 'smtpd\[[0-9]+\]: warning: [^ ]*\[[^ ]*\](:[0-9]+)?: SASL [a-z0-9_-]+
+      //   authentication failed:'
+      {"crowdsec/postfix-logs--postfix-logs.log",
+       {{"mail.relay_denied", 2}, {"auth.failure", 1}}},
       {"crowdsec/postfix-relay--postfix-spam.log", {{"mail.relay_denied", 2}}},
-      {"fail2ban/postfix", {{"mail.relay_denied", 1}}},
+      {"fail2ban/postfix", {{"mail.relay_denied", 1}, {"auth.failure", 14}}},
+      // FTP login failures (auth.failure, input only): grep -ciE 'proftpd\[[0-9]+\].*(\(Login
+      //   failed\): |: no such user found from |SECURITY VIOLATION: [^ ]+ login attempted|Maximum
+      //   login attempts \([0-9]+\) exceeded)'; grep -cE ' vsftpd(\(pam_unix\))?(\[[0-9]+\])?:
+      //   .*(authentication failure;|FAIL LOGIN: Client)' (the three lines of vsftpd's own log
+      //   file have no syslog header, hence no program)
+      {"fail2ban/proftpd", {{"auth.failure", 10}}},
+      {"fail2ban/vsftpd", {{"auth.failure", 6}}},
       // sshd lines: grep -ciE 'Failed [a-z/-]+ for |: (Invalid|Illegal) user |
       //   not allowed because|maximum authentication attempts exceeded|
       //   pam_unix\(sshd:auth\): authentication failure|PAM: Authentication failure|
@@ -103,9 +114,12 @@ const std::map<std::string, SignCounts>& Expected() {
       //   grep -cE 'session (opened|closed) for user' (non-comment lines)
       {"fail2ban/sshd",
        {{"ssh.auth_failure", 90}, {"ssh.login", 4}, {"tcpd.refused", 1}, {"session.open", 2}}},
-      {"wazuh/sshd.ini", {{"ssh.auth_failure", 44}}},
-      // grep -ciE 'sshd\[[0-9]+\]: \(pam_unix\) authentication failure'
-      {"fail2ban/pam-generic", {{"ssh.auth_failure", 2}}},
+      // ssh.key_change: grep -ciE 'sshd\[[0-9]+\]: Authentication refused: bad ownership or modes'
+      {"wazuh/sshd.ini", {{"ssh.auth_failure", 44}, {"ssh.key_change", 1}}},
+      // grep -ciE 'sshd\[[0-9]+\]: \(pam_unix\) authentication failure'; auth.failure (PAM
+      //   of FTP and POP services): grep -cE ' (pure-ftpd|proftpd|pop|vsftpd)(\(pam_unix\))?
+      //   (\[[0-9]+\])?: (\(pam_unix\) |pam_unix\([a-z-]+:auth\): )?authentication failure;'
+      {"fail2ban/pam-generic", {{"ssh.auth_failure", 2}, {"auth.failure", 4}}},
       // grep -ciE 'dropbear.*(Bad password attempt|Login attempt for nonexistent user|
       //   Max auth tries reached)'
       {"fail2ban/dropbear", {{"ssh.auth_failure", 10}}},
@@ -136,8 +150,13 @@ const std::map<std::string, SignCounts>& Expected() {
       //   sessions, "by (uid=0)", are not su.success)
       {"wazuh/sudo.ini", {{"sudo.violation", 3}}},
       {"wazuh/su.ini", {{"sudo.violation", 4}, {"su.success", 1}}},
+      // auth.failure: grep -ciE 'vsftpd\(pam_unix\)\[[0-9]+\]: check pass; user unknown'
       {"wazuh/pam.ini",
-       {{"sudo.violation", 1}, {"ssh.auth_failure", 1}, {"session.open", 1}, {"session.close", 1}}},
+       {{"sudo.violation", 1},
+        {"ssh.auth_failure", 1},
+        {"auth.failure", 1},
+        {"session.open", 1},
+        {"session.close", 1}}},
   };
   return *expected;
 }
