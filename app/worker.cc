@@ -63,16 +63,11 @@ void Worker::Join() {
   if (thread_.joinable()) thread_.join();
 }
 
-Counter* Worker::IgnoredCounter(const std::string& rule) {
-  auto it = ignored_counters_.find(rule);
-  if (it == ignored_counters_.end()) {
-    it = ignored_counters_
-             .emplace(rule, deps_.metrics->GetCounter(
-                                "konseki_alerts_ignored_total",
-                                "Rule matches that raised no alert: their src_ip or user is in "
-                                "rules.ignore.",
-                                {{"rule", rule}}))
-             .first;
+Counter* Worker::RuleCounter(std::unordered_map<std::string, Counter*>* counters, const char* name,
+                             const char* help, const std::string& rule) {
+  auto it = counters->find(rule);
+  if (it == counters->end()) {
+    it = counters->emplace(rule, deps_.metrics->GetCounter(name, help, {{"rule", rule}})).first;
   }
   return it->second;
 }
@@ -117,19 +112,38 @@ void Worker::RefreshCorrelator() {
 }
 
 void Worker::Correlate(const Message& msg) {
+  correlation_alerts_.clear();
+  superseded_.assign(hits_.size(), false);
   const bool host = correlator_ != nullptr;
   if (!host && fleet_inputs_.empty()) return;
   if (host) correlator_->ObserveHost(msg.host(), msg.sender, msg.received);
   if (hits_.empty()) return;
   // Unique across workers: hits of one message count once per correlation.
   const uint64_t seq = (uint64_t{options_.index + 1} << 48) | (++message_seq_ & ((1ull << 48) - 1));
-  correlation_alerts_.clear();
-  for (const matchers::RuleHit& hit : hits_) {
+  for (size_t i = 0; i < hits_.size(); ++i) {
+    const matchers::RuleHit& hit = hits_[i];
     if (hit.ignored) continue;  // rules.ignore: no correlation input either
     matchers::HitEvent e = matchers::MakeHitEvent(msg, hit, seq);
     if (host && correlator_->Wants(e.input_id, e.sign))
-      correlator_->Process(e, &correlation_alerts_);
+      superseded_[i] = correlator_->Process(e, &correlation_alerts_);
     if (fleet_inputs_.Wants(e.input_id, e.sign)) deps_.fleet->Push(FleetHit::From(e));
+  }
+}
+
+void Worker::EmitAlerts(const Message& msg) {
+  for (size_t i = 0; i < hits_.size(); ++i) {
+    const matchers::RuleHit& hit = hits_[i];
+    // Input-only rules (alert: false) feed correlations and counters.
+    if (hit.ignored || !hit.rule->alert) continue;
+    if (superseded_[i]) {
+      RuleCounter(&superseded_counters_, "konseki_alerts_superseded_total",
+                  "Rule matches whose alert a correlation's alert on the same line took the "
+                  "place of (supersedes: true).",
+                  hit.rule->id)
+          ->Inc();
+      continue;
+    }
+    deps_.alerts->Emit(matchers::MakeAlert(msg, hit));
   }
   for (const Alert& a : correlation_alerts_) {
     deps_.alerts->Emit(a);
@@ -274,13 +288,15 @@ void Worker::Process(Batch& batch) {
         if (hit.ignored) {
           // rules.ignore: counted, but no alert and no correlation input
           // (as fail2ban's ignoreip never bans).
-          IgnoredCounter(hit.rule->id)->Inc();
-          continue;
+          RuleCounter(&ignored_counters_, "konseki_alerts_ignored_total",
+                      "Rule matches that raised no alert: their src_ip or user is in "
+                      "rules.ignore.",
+                      hit.rule->id)
+              ->Inc();
         }
-        // Input-only rules (alert: false) feed correlations and counters.
-        if (hit.rule->alert) deps_.alerts->Emit(matchers::MakeAlert(msg, hit));
       }
       Correlate(msg);
+      EmitAlerts(msg);
     }
     if (heartbeat_) {
       if (stop_message) heartbeat_->NoteStopMessage(msg);

@@ -111,11 +111,18 @@ class Worker {
   // A new rule generation: a new correlator for its correlations, with the
   // state of the unchanged ones.
   void RefreshCorrelator();
-  // Host hits and correlation alerts of one message (after the rules).
+  // Host hits of one message into the correlators: fills
+  // correlation_alerts_ and superseded_ (after the rules).
   void Correlate(const Message& msg);
+  // The rule alerts of the message's hits (not ignored, not input-only, not
+  // superseded by a correlation's alert), then its correlation alerts.
+  void EmitAlerts(const Message& msg);
   void CorrelationHousekeeping(TimePoint now);
-  // konseki_alerts_ignored_total{rule}: matches rules.ignore silenced.
-  Counter* IgnoredCounter(const std::string& rule);
+  // konseki_alerts_ignored_total{rule}: matches rules.ignore silenced;
+  // konseki_alerts_superseded_total{rule}: rule alerts a correlation's
+  // alert took the place of.
+  Counter* RuleCounter(std::unordered_map<std::string, Counter*>* counters, const char* name,
+                       const char* help, const std::string& rule);
 
   WorkerOptions options_;
   WorkerDeps deps_;
@@ -129,6 +136,8 @@ class Worker {
   std::vector<matchers::RuleHit> hits_;
   std::unordered_map<std::string, Counter*> rule_counters_;
   std::unordered_map<std::string, Counter*> ignored_counters_;
+  std::unordered_map<std::string, Counter*> superseded_counters_;
+  std::vector<bool> superseded_;  // per hits_ entry
 
   std::unique_ptr<matchers::Correlator> correlator_;
   matchers::InputFilter fleet_inputs_;

@@ -128,8 +128,8 @@ struct Correlation {
   std::vector<SetCondition> unless_in;  // on `on` hits: none may hold
   std::vector<std::string> key;         // key fields; host is implied for scope host
 
-  double window_secs = 0;                   // threshold, distinct, sequence
-  uint32_t count = 1;                       // threshold N, distinct N, sequence: A hits needed
+  double window_secs = 0;  // threshold, distinct, sequence
+  uint32_t count = 1;      // threshold N, distinct N, sequence: A hits needed
   // threshold/distinct: re-arm gap (0 = window_secs); membership: > 0 holds
   // further alerts of the same key (host + `key`) until this long without a
   // matching hit (the several lines of one login are one alert); 0 = none.
@@ -177,6 +177,11 @@ struct Correlation {
   std::string metric;
   // Constant fields added to every alert ({what: network}).
   std::vector<std::pair<std::string, std::string>> add_fields;
+  // Its alert takes the place of the alert of the rule hit that raised it
+  // (the same line): a su to postgres is one login.system_account, not that
+  // and su.success. Host scope only (fleet alerts come later, on another
+  // thread).
+  bool supersedes = false;
   size_t max_keys = 0;  // 0 = correlation.max_keys_per_rule
 
   std::vector<CorrelationExample> examples;

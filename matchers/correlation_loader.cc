@@ -206,10 +206,10 @@ Status ReadCorrelationExamples(const yaml::Reader& r, const YAML::Node& node, Co
 }
 
 // The keys every correlation may carry, whatever its kind.
-constexpr std::string_view kCommonKeys[] = {"id",          "sign",       "title",     "severity",
-                                            "description", "kind",       "on",        "where",
-                                            "unless",      "where_in",   "unless_in", "key",
-                                            "scope",       "add_fields", "max_keys",  "examples"};
+constexpr std::string_view kCommonKeys[] = {
+    "id",    "sign",       "title",    "severity", "description", "kind",
+    "on",    "where",      "unless",   "where_in", "unless_in",   "key",
+    "scope", "add_fields", "max_keys", "examples", "supersedes"};
 // The keys only some kinds take (KindKeys says which).
 constexpr std::string_view kKindSpecificKeys[] = {"after",
                                                   "window_secs",
@@ -387,6 +387,7 @@ const std::pair<const char*, bool Correlation::*> kBoolKeys[] = {
     {"reset_on_host_gap", &Correlation::reset_on_host_gap},
     {"new_keys", &Correlation::new_keys},
     {"host_addresses", &Correlation::host_addresses},
+    {"supersedes", &Correlation::supersedes},
 };
 
 Status ReadNumbers(const yaml::Reader& r, const YAML::Node& node, Correlation* c) {
@@ -456,6 +457,12 @@ Status ReadCorrelation(const yaml::Reader& r, const YAML::Node& node, Correlatio
   RETURN_IF_ERROR(CheckKindKeys(r, node, *c));
   RETURN_IF_ERROR(ReadNumbers(r, node, c));
   RETURN_IF_ERROR(ReadLists(r, node, c));
+  if (c->supersedes && c->scope == KeyScope::kFleet) {
+    return r.Error(node["supersedes"], "supersedes",
+                   "only a host-scoped correlation can take the place of its input's alert "
+                   "(correlation " +
+                       c->id + ")");
+  }
   return ReadCorrelationExamples(r, node["examples"], c);
 }
 

@@ -97,6 +97,7 @@ HitEvent MakeHitEvent(const Message& msg, const RuleHit& hit, uint64_t message_s
   e.event_time = msg.has_timestamp ? msg.timestamp : msg.received;
   e.received = msg.received;
   e.message_seq = message_seq;
+  e.severity = hit.rule->severity;
   return e;
 }
 
@@ -486,6 +487,7 @@ Alert Correlator::Impl::MakeAlert(const CompiledCorrelation& c, const HitEvent& 
 void Correlator::Impl::Raise(CompiledCorrelation& c, Alert alert, int depth,
                              std::vector<Alert>* out) {
   for (const auto& kv : c.def.add_fields) alert.fields.push_back(kv);
+  if (depth == 0 && c.def.supersedes && alert.severity >= hit_severity) superseded = true;
   c.alerts->Inc();
   out->push_back(std::move(alert));
   if (depth >= Impl::kMaxDepth) return;
@@ -539,9 +541,8 @@ void Correlator::Impl::Dispatch(const HitEvent& hit, int depth, std::vector<Aler
       if (hit.message_seq != 0 && c.last_seq[s.role] == hit.message_seq) continue;
       if (!Passes(c, hit)) continue;
       // Membership keeps a key only to hold its alerts back (quiet_secs).
-      const bool keyless =
-          (c.def.kind == CorrelationKind::kMembership && c.def.quiet_secs <= 0) ||
-          c.def.kind == CorrelationKind::kDirection;
+      const bool keyless = (c.def.kind == CorrelationKind::kMembership && c.def.quiet_secs <= 0) ||
+                           c.def.kind == CorrelationKind::kDirection;
       if (!keyless && !BuildKey(c, hit, &key)) continue;
       c.last_dispatch[s.role] = dispatch;
       c.last_seq[s.role] = hit.message_seq;
@@ -579,10 +580,13 @@ void Correlator::Impl::Dispatch(const HitEvent& hit, int depth, std::vector<Aler
   if (auto it = by_sign.find(hit.sign); it != by_sign.end()) run(it->second);
 }
 
-void Correlator::Process(const HitEvent& hit, std::vector<Alert>* out) {
+bool Correlator::Process(const HitEvent& hit, std::vector<Alert>* out) {
   impl_->hits->Inc();
+  impl_->superseded = false;
+  impl_->hit_severity = hit.severity;
   impl_->Learn(hit);
   impl_->Dispatch(hit, 0, out);
+  return impl_->superseded;
 }
 
 void Correlator::Tick(TimePoint now) {

@@ -80,6 +80,9 @@ struct HitEvent {
   // Hits of one message share a non-zero number: a correlation takes at most
   // one hit per message (two rules of one sign on one line count once).
   uint64_t message_seq = 0;
+  // The rule's severity: a `supersedes` correlation takes the place of the
+  // rule's alert only when its own severity is not lower.
+  Severity severity = Severity::kInfo;
 };
 
 // The input of one rule hit on msg (views into msg and hit). Event time is
@@ -193,8 +196,10 @@ class Correlator {
   void OnHostGap(std::string_view host);
 
   // Runs every correlation that takes this hit; appends the alerts raised
-  // (including those of correlations fed by them) to *out.
-  void Process(const HitEvent& hit, std::vector<Alert>* out);
+  // (including those of correlations fed by them) to *out. True if one of
+  // them has `supersedes`: the hit's own rule alert is then redundant and
+  // the caller leaves it out.
+  bool Process(const HitEvent& hit, std::vector<Alert>* out);
 
   // Drops expired keys, refreshes the keys gauge and saves the state every
   // save_interval_secs. Call about once a second.

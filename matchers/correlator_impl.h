@@ -163,8 +163,7 @@ struct Correlator::Impl {
   void Unpaired(CompiledCorrelation& c, Role role, const HitEvent& hit, const std::string& key,
                 int64_t t, int depth, std::vector<Alert>* out);
   void Membership(CompiledCorrelation& c, const HitEvent& hit, const std::string& key, int64_t t,
-                  int depth,
-                  std::vector<Alert>* out);
+                  int depth, std::vector<Alert>* out);
   void FirstSeen(CompiledCorrelation& c, const HitEvent& hit, const std::string& key, int64_t t,
                  int depth, std::vector<Alert>* out);
   // correlator_net.cc
@@ -197,6 +196,10 @@ struct Correlator::Impl {
   // is dispatched is dispatched inside that call): reused, so building a key
   // longer than the small-string buffer does not allocate per hit.
   std::array<std::string, kMaxDepth + 1> key_scratch;
+  // Set by Raise when a `supersedes` correlation alerts on the hit being
+  // processed (depth 0); read and cleared by Process.
+  bool superseded = false;
+  Severity hit_severity = Severity::kInfo;  // of the hit being processed
 
   // Working space of beacon scoring.
   std::vector<double> gaps_scratch, sizes_scratch, mad_scratch;

@@ -300,7 +300,8 @@ void Correlator::Impl::Membership(CompiledCorrelation& c, const HitEvent& hit,
     // One alert per key until quiet_secs pass without a matching hit: the
     // lines of one login (sshd, PAM, logind) are one alert.
     KeyState* st = Insert(c, key, ToNs(hit.received));
-    const bool held = st->alerted && t <= st->last_ns + c.quiet_ns && t >= st->first_ns - c.quiet_ns;
+    const bool held =
+        st->alerted && t <= st->last_ns + c.quiet_ns && t >= st->first_ns - c.quiet_ns;
     if (!st->alerted || !held) st->first_ns = t;
     st->alerted = true;
     st->last_ns = std::max(st->last_ns, t);

@@ -27,10 +27,12 @@ void OfflineAnalyzer::Feed(std::string_view line, std::string_view sender,
   rules_->Match(msg_, *scratch_, hits);
   correlator_->ObserveHost(msg_.host(), msg_.sender, msg_.received);
   ++seq_;
-  for (const RuleHit& h : *hits) {
+  superseded_.assign(hits->size(), false);
+  for (size_t i = 0; i < hits->size(); ++i) {
+    const RuleHit& h = (*hits)[i];
     if (h.ignored) continue;  // rules.ignore: no correlation input
     HitEvent e = MakeHitEvent(msg_, h, seq_);
-    correlator_->Process(e, alerts);
+    superseded_[i] = correlator_->Process(e, alerts);
   }
 }
 

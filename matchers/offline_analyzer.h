@@ -47,6 +47,9 @@ class OfflineAnalyzer {
   void set_reference(TimePoint reference) { reference_ = reference; }
   // The last line's parse (views into the last line).
   const Message& message() const { return msg_; }
+  // Per hit of the last line: a correlation with `supersedes` alerted on it,
+  // so the server raises no alert of the rule's own for it.
+  const std::vector<bool>& superseded() const { return superseded_; }
   Correlator& correlator() { return *correlator_; }
   const RuleSet& rules() const { return *rules_; }
 
@@ -58,6 +61,7 @@ class OfflineAnalyzer {
   MetricsRegistry metrics_;  // the correlator's counters (not exported)
   std::unique_ptr<Correlator> correlator_;
   Message msg_;
+  std::vector<bool> superseded_;
   TimePoint reference_ = kDefaultReference;
   uint64_t seq_ = 0;
 };

@@ -214,6 +214,29 @@ TEST(RunTestRulesTest, IgnoredHitsFeedNoCorrelation) {
   EXPECT_THAT(err2.str(), HasSubstr("(10 ignored by rules.ignore)"));
 }
 
+// A correlation with `supersedes` (login.system_account.su) takes the place
+// of the line's own alert: test-rules marks that hit, as the server leaves
+// its alert out; su to root by a user keeps its alert.
+TEST(RunTestRulesTest, HitsWhoseAlertACorrelationSupersedesAreMarked) {
+  TempDir dir;
+  const std::string log =
+      dir.Write("su.log",
+                "Mar  6 11:06:00 web1 su[202]: pam_unix(su-l:session): session opened for user "
+                "postgres(uid=116) by bob(uid=1001)\n"
+                "Mar  6 11:07:00 web1 su[203]: (to root) bob on pts/0\n");
+  std::ostringstream out, err;
+  ASSERT_EQ(RunTestRules(JsonWithCorrelations(log), out, err), 0) << err.str();
+  std::istringstream lines(out.str());
+  std::vector<std::string> su;
+  for (std::string l; std::getline(lines, l);) {
+    if (l.find("\"sign\":\"su.success\"") != std::string::npos) su.push_back(l);
+  }
+  ASSERT_EQ(su.size(), 2u) << out.str();
+  EXPECT_THAT(su[0], HasSubstr("\"superseded\":true"));
+  EXPECT_THAT(su[1], Not(HasSubstr("superseded")));
+  EXPECT_THAT(out.str(), HasSubstr("\"sign\":\"login.system_account\""));
+}
+
 // Year-less stamps are read against the file's modification time: a burst
 // from Jan 31 23:59 to Feb 1 00:00 in a log last written in February 2027
 // stays one burst in 2027 (against a fixed reference the February lines

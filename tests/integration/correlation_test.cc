@@ -99,6 +99,34 @@ TEST_F(CorrelationTest, LoginFromLoopbackIsALocalSource) {
   EXPECT_THAT(local[0], ::testing::HasSubstr("\"src_ip\":\"127.0.0.1\""));
 }
 
+// A login as a service account is one login.system_account in place of the
+// line's own alert (su.success, sshd.accepted), however many lines the login
+// writes (sshd's and systemd-logind's here); a su to root keeps its alert.
+TEST_F(CorrelationTest, ServiceAccountLoginIsOneAlertInPlaceOfTheLinesOwn) {
+  StartKonseki("  session_min_observed_secs: 0\n");
+  Log("su", 5000,
+      "pam_unix(su-l:session): session opened for user postgres(uid=116) by alice(uid=1000)");
+  Log("sshd", 5001,
+      "Accepted publickey for www-data from 192.0.2.90 port 50000 ssh2: ED25519 SHA256:abc");
+  Log("systemd-logind", 5002, "New session 31 of user www-data.");
+  Log("sshd", 5003,
+      "Accepted publickey for alice from 192.0.2.91 port 50001 ssh2: ED25519 SHA256:abc");
+  Log("su", 5004, "(to root) alice on pts/0");
+  ASSERT_TRUE(WaitFor([&] { return !AlertsWithSign(dir_, "su.success").empty(); }));
+  EXPECT_EQ(k_.process().Signal(SIGTERM), 0);
+  const auto logins = AlertsWithSign(dir_, "login.system_account");
+  ASSERT_EQ(logins.size(), 2u);
+  EXPECT_THAT(logins[0], ::testing::HasSubstr("\"target_user\":\"postgres\""));
+  EXPECT_THAT(logins[1], ::testing::HasSubstr("\"user\":\"www-data\""));
+  const auto su = AlertsWithSign(dir_, "su.success");
+  ASSERT_EQ(su.size(), 1u);
+  EXPECT_THAT(su[0], ::testing::HasSubstr("(to root) alice"));
+  // alice's login keeps its own (info) alert; www-data's gave way.
+  const auto ssh = AlertsWithSign(dir_, "ssh.login");
+  ASSERT_EQ(ssh.size(), 1u);
+  EXPECT_THAT(ssh[0], ::testing::HasSubstr("\"user\":\"alice\""));
+}
+
 TEST_F(CorrelationTest, SessionCloseWithoutOpenWhileWatched) {
   StartKonseki("  session_min_observed_secs: 0\n");
   Log("sshd", 4000, "pam_unix(sshd:session): session opened for user bob(uid=1001) by (uid=0)");

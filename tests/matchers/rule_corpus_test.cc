@@ -71,8 +71,7 @@ const std::map<std::string, SignCounts>& Expected() {
       // auth.failure (input only; SMTP AUTH failures, empty reasons included):
       //   grep -ciE 'smtpd\[[0-9]+\]: warning: [^ ]*\[[^ ]*\](:[0-9]+)?: SASL [a-z0-9_-]+
       //   authentication failed:'
-      {"crowdsec/postfix-logs--postfix-logs.log",
-       {{"mail.relay_denied", 2}, {"auth.failure", 1}}},
+      {"crowdsec/postfix-logs--postfix-logs.log", {{"mail.relay_denied", 2}, {"auth.failure", 1}}},
       {"crowdsec/postfix-relay--postfix-spam.log", {{"mail.relay_denied", 2}}},
       {"fail2ban/postfix", {{"mail.relay_denied", 1}, {"auth.failure", 14}}},
       // FTP login failures (auth.failure, input only): grep -ciE 'proftpd\[[0-9]+\].*(\(Login
