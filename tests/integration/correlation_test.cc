@@ -101,13 +101,15 @@ TEST_F(CorrelationTest, LoginFromLoopbackIsALocalSource) {
 
 // A login as a service account is one login.system_account in place of the
 // line's own alert (su.success, sshd.accepted), however many lines the login
-// writes (sshd's and systemd-logind's here); a su to root keeps its alert.
+// writes (sshd's, pam_unix's and systemd-logind's here); a su to root keeps
+// its alert.
 TEST_F(CorrelationTest, ServiceAccountLoginIsOneAlertInPlaceOfTheLinesOwn) {
   StartKonseki("  session_min_observed_secs: 0\n");
   Log("su", 5000,
       "pam_unix(su-l:session): session opened for user postgres(uid=116) by alice(uid=1000)");
   Log("sshd", 5001,
       "Accepted publickey for www-data from 192.0.2.90 port 50000 ssh2: ED25519 SHA256:abc");
+  Log("sshd", 5001, "pam_unix(sshd:session): session opened for user www-data(uid=33) by (uid=0)");
   Log("systemd-logind", 5002, "New session 31 of user www-data.");
   Log("sshd", 5003,
       "Accepted publickey for alice from 192.0.2.91 port 50001 ssh2: ED25519 SHA256:abc");
