@@ -1,6 +1,3 @@
 konseki_add_bench(framer_bench
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/framer_bench.cc
-  LIBS konseki_net)
-konseki_add_bench(relp_frame_bench
-  SOURCES ${CMAKE_CURRENT_LIST_DIR}/relp_frame_bench.cc
   LIBS konseki_net konseki_relp)

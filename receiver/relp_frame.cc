@@ -67,109 +67,123 @@ void RelpFrameDecoder::Reset() {
   command_len_ = 0;
 }
 
-// Longer than 80 lines on purpose: the decoder is one switch over the states
-// of the RELP frame grammar (TXNR SP COMMAND SP DATALEN [SP DATA] LF), each
-// case a few lines, read top to bottom like the grammar.
+
+inline RelpFrameError RelpFrameDecoder::TakeTxnr(std::string_view* in) {
+  const char c = in->front();
+  if (c == ' ' && digits_ > 0) {
+    state_ = State::kCommand;
+    command_len_ = 0;
+  } else if (!AddDigit(c, &txnr_, &digits_)) {
+    return RelpFrameError::kBadTxnr;
+  }
+  in->remove_prefix(1);
+  return RelpFrameError::kNone;
+}
+
+inline RelpFrameError RelpFrameDecoder::TakeCommand(std::string_view* in) {
+  const char c = in->front();
+  if (c == ' ' && command_len_ > 0) {
+    state_ = State::kDatalen;
+    digits_ = 0;
+  } else if (!IsAlpha(c) || command_len_ == kMaxCommandLen) {
+    return RelpFrameError::kBadCommand;
+  } else {
+    command_[command_len_++] = c;
+  }
+  in->remove_prefix(1);
+  return RelpFrameError::kNone;
+}
+
+inline RelpFrameError RelpFrameDecoder::TakeDatalen(std::string_view* in) {
+  const char c = in->front();
+  if (IsDigit(c)) {
+    if (!AddDigit(c, &datalen_, &digits_)) return RelpFrameError::kBadDatalen;
+    in->remove_prefix(1);
+    return RelpFrameError::kNone;
+  }
+  if (digits_ == 0) return RelpFrameError::kBadDatalen;
+  data_view_ = {};
+  data_in_buffer_ = false;
+  if (datalen_ == 0) {
+    // No SP DATA part: the trailer follows the length directly, and the
+    // trailer state examines this same byte.
+    state_ = State::kTrailer;
+    return RelpFrameError::kNone;
+  }
+  if (c != ' ') return RelpFrameError::kBadDatalen;
+  if (datalen_ > options_.max_data_bytes && !options_.truncate_oversize) {
+    return RelpFrameError::kDataTooLong;
+  }
+  in->remove_prefix(1);
+  state_ = State::kData;
+  data_seen_ = 0;
+  return RelpFrameError::kNone;
+}
+
+inline void RelpFrameDecoder::TakeData(std::string_view* input) {
+  std::string_view& in = *input;
+  const size_t keep = std::min<size_t>(datalen_, options_.max_data_bytes);
+  if (data_seen_ == 0 && in.size() > datalen_) {
+    // Whole DATA and the trailer byte present: the frame completes in
+    // this call, so a view of the caller's bytes is safe to hand out.
+    // (DATA ending exactly at the end of the input is copied: the view
+    // would outlive the caller's buffer until the trailer arrives.)
+    data_view_ = in.substr(0, keep);
+    in.remove_prefix(datalen_);
+    data_seen_ = datalen_;
+    state_ = State::kTrailer;
+    return;
+  }
+  if (!data_in_buffer_) {
+    buffer_.clear();
+    data_in_buffer_ = true;
+  }
+  const size_t n = std::min<size_t>(datalen_ - data_seen_, in.size());
+  if (data_seen_ < keep) buffer_.append(in.data(), std::min(n, keep - data_seen_));
+  in.remove_prefix(n);
+  data_seen_ += static_cast<uint32_t>(n);
+  if (data_seen_ == datalen_) state_ = State::kTrailer;
+}
+
+inline void RelpFrameDecoder::CompleteFrame(RelpFrame* frame) {
+  frame->txnr = txnr_;
+  frame->command_name = std::string_view(command_, command_len_);
+  frame->command = Classify(frame->command_name);
+  frame->data = data_in_buffer_ ? std::string_view(buffer_) : data_view_;
+  frame->datalen = datalen_;
+  frame->truncated = datalen_ > frame->data.size();
+  Reset();
+}
+
+// One step per state of the grammar (TXNR SP COMMAND SP DATALEN [SP DATA]
+// LF); each consumes bytes from the front of *in and says what was wrong,
+// kNone if nothing.
 RelpFrameDecoder::Result RelpFrameDecoder::Next(std::string_view* input, RelpFrame* frame) {
   std::string_view& in = *input;
   while (!in.empty()) {
+    RelpFrameError error = RelpFrameError::kNone;
     switch (state_) {
       case State::kError:
         return Result::kError;
-
-      case State::kTxnr: {
-        const char c = in.front();
-        if (c == ' ' && digits_ > 0) {
-          state_ = State::kCommand;
-          command_len_ = 0;
-        } else if (!AddDigit(c, &txnr_, &digits_)) {
-          return Fail(RelpFrameError::kBadTxnr);
-        }
-        in.remove_prefix(1);
+      case State::kTxnr:
+        error = TakeTxnr(&in);
         break;
-      }
-
-      case State::kCommand: {
-        const char c = in.front();
-        if (c == ' ' && command_len_ > 0) {
-          state_ = State::kDatalen;
-          digits_ = 0;
-        } else if (!IsAlpha(c) || command_len_ == kMaxCommandLen) {
-          return Fail(RelpFrameError::kBadCommand);
-        } else {
-          command_[command_len_++] = c;
-        }
-        in.remove_prefix(1);
+      case State::kCommand:
+        error = TakeCommand(&in);
         break;
-      }
-
-      case State::kDatalen: {
-        const char c = in.front();
-        if (IsDigit(c)) {
-          if (!AddDigit(c, &datalen_, &digits_)) return Fail(RelpFrameError::kBadDatalen);
-          in.remove_prefix(1);
-          break;
-        }
-        if (digits_ == 0) return Fail(RelpFrameError::kBadDatalen);
-        if (datalen_ == 0) {
-          // No SP DATA part: the trailer follows the length directly.
-          data_view_ = {};
-          data_in_buffer_ = false;
-          state_ = State::kTrailer;
-          break;  // the trailer state examines this same byte
-        }
-        if (c != ' ') return Fail(RelpFrameError::kBadDatalen);
-        if (datalen_ > options_.max_data_bytes && !options_.truncate_oversize) {
-          return Fail(RelpFrameError::kDataTooLong);
-        }
-        in.remove_prefix(1);
-        state_ = State::kData;
-        data_seen_ = 0;
-        data_in_buffer_ = false;
-        data_view_ = {};
+      case State::kDatalen:
+        error = TakeDatalen(&in);
         break;
-      }
-
-      case State::kData: {
-        const size_t keep = std::min<size_t>(datalen_, options_.max_data_bytes);
-        if (data_seen_ == 0 && in.size() > datalen_) {
-          // Whole DATA and the trailer byte present: the frame completes in
-          // this call, so a view of the caller's bytes is safe to hand out.
-          // (DATA ending exactly at the end of the input is copied: the view
-          // would outlive the caller's buffer until the trailer arrives.)
-          data_view_ = in.substr(0, keep);
-          in.remove_prefix(datalen_);
-          data_seen_ = datalen_;
-          state_ = State::kTrailer;
-          break;
-        }
-        if (!data_in_buffer_) {
-          buffer_.clear();
-          data_in_buffer_ = true;
-        }
-        const size_t n = std::min<size_t>(datalen_ - data_seen_, in.size());
-        if (data_seen_ < keep) {
-          buffer_.append(in.data(), std::min(n, keep - data_seen_));
-        }
-        in.remove_prefix(n);
-        data_seen_ += static_cast<uint32_t>(n);
-        if (data_seen_ == datalen_) state_ = State::kTrailer;
+      case State::kData:
+        TakeData(&in);
         break;
-      }
-
-      case State::kTrailer: {
+      case State::kTrailer:
         if (in.front() != '\n') return Fail(RelpFrameError::kBadTrailer);
         in.remove_prefix(1);
-        frame->txnr = txnr_;
-        frame->command_name = std::string_view(command_, command_len_);
-        frame->command = Classify(frame->command_name);
-        frame->data = data_in_buffer_ ? std::string_view(buffer_) : data_view_;
-        frame->datalen = datalen_;
-        frame->truncated = datalen_ > frame->data.size();
-        Reset();
+        CompleteFrame(frame);
         return Result::kFrame;
-      }
     }
+    if (error != RelpFrameError::kNone) return Fail(error);
   }
   return state_ == State::kError ? Result::kError : Result::kNeedMore;
 }

@@ -96,6 +96,15 @@ class RelpFrameDecoder {
   enum class State : uint8_t { kTxnr, kCommand, kDatalen, kData, kTrailer, kError };
   Result Fail(RelpFrameError error);
   void Reset();
+  // Next's steps, one per state: each consumes bytes from the front of *in
+  // (at least one, except kDatalen handing its last byte to kTrailer) and
+  // returns the error found, kNone if none.
+  RelpFrameError TakeTxnr(std::string_view* in);
+  RelpFrameError TakeCommand(std::string_view* in);
+  RelpFrameError TakeDatalen(std::string_view* in);
+  void TakeData(std::string_view* in);
+  // Fills *frame from the finished frame and resets for the next one.
+  void CompleteFrame(RelpFrame* frame);
 
   RelpFrameDecoderOptions options_;
   State state_ = State::kTxnr;
