@@ -850,8 +850,7 @@ StatusOr<Config> ParseConfig(std::string_view yaml_text, std::string_view source
                                    ": " + e.msg);
   }
   for (const receiver::ListenerSpec& spec : c.listen) {
-    const receiver::Transport t = spec.address.transport;
-    if ((t == receiver::Transport::kTls || t == receiver::Transport::kRelpTls) &&
+    if (receiver::UsesTls(spec.address.transport) &&
         (c.tls.cert_file.empty() || c.tls.key_file.empty())) {
       return Status::InvalidArgument(std::string(source) + ": listener " + spec.uri +
                                      " needs tls.cert_file and tls.key_file");

@@ -41,8 +41,7 @@ Status At(const std::string& where, const Status& st) {
 
 bool UsesTls(const Config& c) {
   for (const receiver::ListenerSpec& spec : c.listen) {
-    const receiver::Transport t = spec.address.transport;
-    if (t == receiver::Transport::kTls || t == receiver::Transport::kRelpTls) return true;
+    if (receiver::UsesTls(spec.address.transport)) return true;
   }
   return false;
 }
@@ -385,8 +384,7 @@ StatusOr<std::unique_ptr<receiver::Listener>> Server::BindStream(const ListenerC
   o.rate_limit = common.spec.rate_limit;
   o.alerts = alerts_.get();
   std::unique_ptr<receiver::StreamTransport> transport;
-  const receiver::Transport t = common.spec.address.transport;
-  if (t == receiver::Transport::kTls || t == receiver::Transport::kRelpTls) {
+  if (receiver::UsesTls(common.spec.address.transport)) {
     if (Status s = EnsureTlsContext(); !s.ok()) return s;
     transport = std::make_unique<receiver::TlsTransport>(*tls_context_, metrics_,
                                                          common.spec.address.ToString());

@@ -18,6 +18,11 @@ enum class Transport { kUdp, kTcp, kRelp, kTls, kRelpTls };
 // "udp", "tcp", "relp", "tls", "relp+tls".
 std::string_view TransportName(Transport t);
 
+// True for the schemes whose connections run over TLS (tls://, relp+tls://):
+// they need the tls: section, and the server gives their stream listener a
+// TlsTransport. The one place that says which schemes are TLS.
+constexpr bool UsesTls(Transport t) { return t == Transport::kTls || t == Transport::kRelpTls; }
+
 // A parsed listen URI. A plain value: copyable, no resources.
 //
 // Accepted form: SCHEME "://" HOST ":" PORT, where SCHEME is udp, tcp, relp,

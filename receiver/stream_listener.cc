@@ -66,8 +66,6 @@ std::unique_ptr<StreamProtocol> ProtocolFor(const ListenAddress& address,
   return nullptr;
 }
 
-bool NeedsTls(Transport t) { return t == Transport::kTls || t == Transport::kRelpTls; }
-
 Status ValidateOptions(const ListenAddress& address, const StreamListenerOptions& options,
                        bool has_transport) {
   const std::string name = "listener " + address.ToString();
@@ -75,7 +73,7 @@ Status ValidateOptions(const ListenAddress& address, const StreamListenerOptions
     return Status::InvalidArgument("stream listener given a datagram address " +
                                    address.ToString());
   }
-  if (NeedsTls(address.transport) != has_transport) {
+  if (UsesTls(address.transport) != has_transport) {
     return Status::InvalidArgument(name + (has_transport ? ": a transport is for TLS schemes only"
                                                          : ": TLS needs a TLS transport"));
   }

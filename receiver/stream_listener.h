@@ -19,10 +19,11 @@
 //
 // Adding a fifth kind: write its transport (a StreamTransport making a
 // StreamConnection per socket) or its protocol (a StreamProtocol making a
-// StreamHandler per connection), give its URI scheme a Transport value
-// (receiver/listen_address.h), pick its protocol in StreamListener::Bind
-// (ProtocolFor in stream_listener.cc) and its transport where app/server.cc
-// builds stream listeners (StreamOptions). Nothing here changes.
+// StreamHandler per connection); then name it: its URI scheme gets a
+// Transport value (receiver/listen_address.h, where UsesTls says whether it
+// runs over TLS, which is all app/ asks), and ProtocolFor in
+// stream_listener.cc picks its protocol. Nothing else changes: not the
+// listener, not the other kinds, not app/.
 #ifndef KONSEKI_RECEIVER_STREAM_LISTENER_H_
 #define KONSEKI_RECEIVER_STREAM_LISTENER_H_
 
