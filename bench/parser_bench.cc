@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/utc_time.h"
 #include "receiver/parser.h"
 
 namespace konseki::receiver {
@@ -144,17 +145,6 @@ struct Fields {
   bool parsed = false;
 };
 
-int64_t Timegm(int y, int mo, int d, int h, int mi, int s) {
-  struct tm tm = {};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = s;
-  return timegm(&tm);
-}
-
 int MonthIndex(const char* name) {
   static const char* const kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
@@ -169,10 +159,10 @@ int64_t ScanTime(const char* s) {
   int y, mo, d, h, mi, sec;
   char mon[4];
   if (std::sscanf(s, "%4d-%2d-%2d%*c%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) == 6) {
-    return Timegm(y, mo, d, h, mi, sec);
+    return UtcUnixSeconds(y, mo, d, h, mi, sec);
   }
   if (std::sscanf(s, "%3s %d %d:%d:%d", mon, &d, &h, &mi, &sec) == 5) {
-    return Timegm(2026, MonthIndex(mon), d, h, mi, sec);
+    return UtcUnixSeconds(2026, MonthIndex(mon), d, h, mi, sec);
   }
   return 0;
 }

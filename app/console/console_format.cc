@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <ctime>
 
+#include "common/utc_time.h"
+
 namespace konseki::app::console {
 namespace {
 
@@ -235,14 +237,7 @@ StatusOr<double> ParseRfc3339(std::string_view s) {
   } else {
     return Status::InvalidArgument("not an RFC 3339 time zone: " + std::string(s));
   }
-  struct tm tm = {};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = sec;
-  return static_cast<double>(timegm(&tm) - offset) + frac;
+  return static_cast<double>(UtcUnixSeconds(y, mo, d, h, mi, sec) - offset) + frac;
 }
 
 std::string Palette::Wrap(std::string_view text, std::string_view code) const {

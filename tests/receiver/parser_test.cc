@@ -10,8 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/utc_time.h"
 #include "receiver/parse_issue.h"
-#include "tests/receiver/utc_time.h"
 
 namespace konseki::receiver {
 namespace {
@@ -21,7 +21,7 @@ using std::chrono::microseconds;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-const TimePoint kReceived = Utc(2026, 11, 23, 8, 30, 0);
+const TimePoint kReceived = UtcTime(2026, 11, 23, 8, 30, 0);
 
 Message ParseWith(std::string_view bytes, const ParserOptions& options = {},
                   TimePoint received = kReceived) {
@@ -43,7 +43,7 @@ TEST(Rfc5424Test, Example1NoStructuredDataWithBom) {
   EXPECT_EQ(m.facility(), 4);
   EXPECT_EQ(m.severity(), 2);
   EXPECT_TRUE(m.has_timestamp);
-  EXPECT_EQ(m.timestamp, Utc(2003, 10, 11, 22, 14, 15) + milliseconds(3));
+  EXPECT_EQ(m.timestamp, UtcTime(2003, 10, 11, 22, 14, 15) + milliseconds(3));
   EXPECT_EQ(m.hostname, "mymachine.example.com");
   EXPECT_EQ(m.app_name, "su");
   EXPECT_EQ(m.procid, "");
@@ -60,7 +60,7 @@ TEST(Rfc5424Test, Example2NegativeOffsetAndMicroseconds) {
       "the do-nuts.");
   EXPECT_EQ(m.format, MessageFormat::kRfc5424);
   EXPECT_EQ(m.pri, 165);
-  EXPECT_EQ(m.timestamp, Utc(2003, 8, 24, 12, 14, 15) + microseconds(3));
+  EXPECT_EQ(m.timestamp, UtcTime(2003, 8, 24, 12, 14, 15) + microseconds(3));
   EXPECT_EQ(m.hostname, "192.0.2.1");
   EXPECT_EQ(m.app_name, "myproc");
   EXPECT_EQ(m.procid, "8710");
@@ -182,7 +182,7 @@ TEST(Rfc3164Test, ClassicHeaderWithPid) {
   EXPECT_EQ(m.issue, ParseIssue::kNone);
   EXPECT_EQ(m.pri, 38);
   EXPECT_TRUE(m.has_timestamp);
-  EXPECT_EQ(m.timestamp, Utc(2026, 11, 23, 8, 0, 1));
+  EXPECT_EQ(m.timestamp, UtcTime(2026, 11, 23, 8, 0, 1));
   EXPECT_EQ(m.hostname, "web1");
   EXPECT_EQ(m.app_name, "sshd");
   EXPECT_EQ(m.procid, "4242");
@@ -193,23 +193,24 @@ TEST(Rfc3164Test, ClassicHeaderWithPid) {
 TEST(Rfc3164Test, DoubleSpaceBeforeSingleDigitDay) {
   const Message m = ParseWith("<13>Nov  3 07:05:09 host app: x");
   EXPECT_EQ(m.format, MessageFormat::kRfc3164);
-  EXPECT_EQ(m.timestamp, Utc(2026, 11, 3, 7, 5, 9));
+  EXPECT_EQ(m.timestamp, UtcTime(2026, 11, 3, 7, 5, 9));
   EXPECT_EQ(m.hostname, "host");
   EXPECT_EQ(m.app_name, "app");
   EXPECT_EQ(m.msg, "x");
 }
 
 TEST(Rfc3164Test, SingleSpaceSingleDigitAndZeroPaddedDays) {
-  EXPECT_EQ(ParseWith("Feb 1 00:00:00 myhost proftpd[1]: x").timestamp, Utc(2026, 2, 1, 0, 0, 0));
+  EXPECT_EQ(ParseWith("Feb 1 00:00:00 myhost proftpd[1]: x").timestamp,
+            UtcTime(2026, 2, 1, 0, 0, 0));
   EXPECT_EQ(ParseWith("Jun 09 07:30:58 myhost proftpd[1]: x").timestamp,
-            Utc(2026, 6, 9, 7, 30, 58));
+            UtcTime(2026, 6, 9, 7, 30, 58));
 }
 
 TEST(Rfc3164Test, RsyslogForwardFormatWithRfc3339Stamp) {
   const Message m = ParseWith("<13>2026-11-23T08:00:00.123456+09:00 host tag[123]: msg");
   EXPECT_EQ(m.format, MessageFormat::kRfc3164);
   EXPECT_EQ(m.issue, ParseIssue::kNone);
-  EXPECT_EQ(m.timestamp, Utc(2026, 11, 22, 23, 0, 0) + microseconds(123456));
+  EXPECT_EQ(m.timestamp, UtcTime(2026, 11, 22, 23, 0, 0) + microseconds(123456));
   EXPECT_EQ(m.hostname, "host");
   EXPECT_EQ(m.app_name, "tag");
   EXPECT_EQ(m.procid, "123");
@@ -220,7 +221,7 @@ TEST(Rfc3164Test, IsoSpaceSeparatedStampWithCompactOffsetAndDoubleSpace) {
   const Message m =
       ParseWith("2020-03-23 06:47:42.801612-0700  localhost sshd[3186]: error: PAM: unknown user");
   EXPECT_EQ(m.format, MessageFormat::kRfc3164);
-  EXPECT_EQ(m.timestamp, Utc(2020, 3, 23, 13, 47, 42) + microseconds(801612));
+  EXPECT_EQ(m.timestamp, UtcTime(2020, 3, 23, 13, 47, 42) + microseconds(801612));
   EXPECT_EQ(m.hostname, "localhost");
   EXPECT_EQ(m.app_name, "sshd");
   EXPECT_EQ(m.procid, "3186");
@@ -231,14 +232,14 @@ TEST(Rfc3164Test, IsoStampWithoutZoneUsesDefaultOffset) {
   ParserOptions options;
   options.default_utc_offset_secs = 9 * 3600;
   const Message m = ParseWith("2026-11-23 08:00:00 host app: x", options);
-  EXPECT_EQ(m.timestamp, Utc(2026, 11, 22, 23, 0, 0));
+  EXPECT_EQ(m.timestamp, UtcTime(2026, 11, 22, 23, 0, 0));
 }
 
 TEST(Rfc3164Test, YearBeforeMonth) {
   const Message m =
       ParseWith("2015 Nov 13 13:40:01 ether rsyslogd-2177: imuxsock begins to drop messages");
   EXPECT_EQ(m.format, MessageFormat::kRfc3164);
-  EXPECT_EQ(m.timestamp, Utc(2015, 11, 13, 13, 40, 1));
+  EXPECT_EQ(m.timestamp, UtcTime(2015, 11, 13, 13, 40, 1));
   EXPECT_EQ(m.hostname, "ether");
   EXPECT_EQ(m.app_name, "rsyslogd-2177");
 }
@@ -353,32 +354,33 @@ TEST(Rfc3164Test, DefaultOffsetAppliesToBsdStamps) {
   ParserOptions options;
   options.default_utc_offset_secs = 9 * 3600;
   const Message m = ParseWith("<13>Nov 23 08:00:00 host app: x", options);
-  EXPECT_EQ(m.timestamp, Utc(2026, 11, 22, 23, 0, 0));
+  EXPECT_EQ(m.timestamp, UtcTime(2026, 11, 22, 23, 0, 0));
   // An explicit zone wins over the default.
   EXPECT_EQ(ParseWith("<13>2026-11-23T08:00:00Z host app: x", options).timestamp,
-            Utc(2026, 11, 23, 8, 0, 0));
+            UtcTime(2026, 11, 23, 8, 0, 0));
 }
 
 // --- Year inference ---
 
 TEST(YearInferenceTest, DecemberReceivedInJanuaryIsLastYear) {
-  const Message m = ParseWith("<13>Dec 31 23:59:58 host app: x", {}, Utc(2027, 1, 1, 0, 0, 5));
-  EXPECT_EQ(m.timestamp, Utc(2026, 12, 31, 23, 59, 58));
+  const Message m = ParseWith("<13>Dec 31 23:59:58 host app: x", {}, UtcTime(2027, 1, 1, 0, 0, 5));
+  EXPECT_EQ(m.timestamp, UtcTime(2026, 12, 31, 23, 59, 58));
 }
 
 TEST(YearInferenceTest, JanuaryFromAFastClockReceivedOnNewYearsEveIsNextYear) {
-  const Message m = ParseWith("<13>Jan  1 00:00:02 host app: x", {}, Utc(2026, 12, 31, 23, 59, 0));
-  EXPECT_EQ(m.timestamp, Utc(2027, 1, 1, 0, 0, 2));
+  const Message m =
+      ParseWith("<13>Jan  1 00:00:02 host app: x", {}, UtcTime(2026, 12, 31, 23, 59, 0));
+  EXPECT_EQ(m.timestamp, UtcTime(2027, 1, 1, 0, 0, 2));
 }
 
 TEST(YearInferenceTest, NeverMoreThanAMonthInTheFuture) {
-  const TimePoint received = Utc(2026, 11, 23, 8, 0, 0);
+  const TimePoint received = UtcTime(2026, 11, 23, 8, 0, 0);
   // 27 days ahead: a sender clock that is off, kept in this year.
   EXPECT_EQ(ParseWith("<13>Dec 20 08:00:00 h a: x", {}, received).timestamp,
-            Utc(2026, 12, 20, 8, 0, 0));
+            UtcTime(2026, 12, 20, 8, 0, 0));
   // 32 days ahead: must be last year.
   const Message m = ParseWith("<13>Dec 25 08:00:00 h a: x", {}, received);
-  EXPECT_EQ(m.timestamp, Utc(2025, 12, 25, 8, 0, 0));
+  EXPECT_EQ(m.timestamp, UtcTime(2025, 12, 25, 8, 0, 0));
   EXPECT_LE(m.timestamp, received + hours(24 * 31));
 }
 
@@ -386,13 +388,14 @@ TEST(YearInferenceTest, ZoneOffsetAppliesAcrossTheYearBoundary) {
   // 2026-12-31T16:00Z is already Jan 1 in UTC+9: "Jan  1 00:30" is this new year.
   ParserOptions options;
   options.default_utc_offset_secs = 9 * 3600;
-  const Message m = ParseWith("<13>Jan  1 00:30:00 h a: x", options, Utc(2026, 12, 31, 15, 31, 0));
-  EXPECT_EQ(m.timestamp, Utc(2026, 12, 31, 15, 30, 0));
+  const Message m =
+      ParseWith("<13>Jan  1 00:30:00 h a: x", options, UtcTime(2026, 12, 31, 15, 31, 0));
+  EXPECT_EQ(m.timestamp, UtcTime(2026, 12, 31, 15, 30, 0));
 }
 
 TEST(YearInferenceTest, Feb29OnlyInLeapYears) {
-  const Message m = ParseWith("<13>Feb 29 12:00:00 h a: x", {}, Utc(2027, 3, 1, 0, 0, 0));
-  EXPECT_EQ(m.timestamp, Utc(2024, 2, 29, 12, 0, 0));
+  const Message m = ParseWith("<13>Feb 29 12:00:00 h a: x", {}, UtcTime(2027, 3, 1, 0, 0, 0));
+  EXPECT_EQ(m.timestamp, UtcTime(2024, 2, 29, 12, 0, 0));
 }
 
 // --- Unparsed, line ends, UTF-8 ---

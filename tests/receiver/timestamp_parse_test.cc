@@ -4,8 +4,8 @@
 #include <chrono>
 #include <string_view>
 
+#include "common/utc_time.h"
 #include "receiver/timestamp.h"
-#include "tests/receiver/utc_time.h"
 
 namespace konseki::receiver {
 namespace {
@@ -19,7 +19,7 @@ TEST(DaysFromCivilTest, AgreesWithTimegmOverCenturies) {
   for (int y = 1900; y <= 2200; y += 7) {
     for (unsigned m = 1; m <= 12; ++m) {
       for (unsigned d = 1; d <= DaysInMonth(y, m); d += 3) {
-        const TimePoint expected = Utc(y, static_cast<int>(m), static_cast<int>(d), 0, 0, 0);
+        const TimePoint expected = UtcTime(y, static_cast<int>(m), static_cast<int>(d), 0, 0, 0);
         EXPECT_EQ(DaysFromCivil(y, m, d) * 86400, expected.time_since_epoch() / seconds(1))
             << y << "-" << m << "-" << d;
       }
@@ -39,21 +39,21 @@ TEST(DaysInMonthTest, LeapRules) {
 TEST(ReadIsoTimestampTest, Rfc3339Forms) {
   TimePoint t;
   EXPECT_EQ(ReadIsoTimestamp("1985-04-12T23:20:50.52Z", 0, &t), 23u);
-  EXPECT_EQ(t, Utc(1985, 4, 12, 23, 20, 50) + nanoseconds(520'000'000));
+  EXPECT_EQ(t, UtcTime(1985, 4, 12, 23, 20, 50) + nanoseconds(520'000'000));
   EXPECT_EQ(ReadIsoTimestamp("1996-12-19T16:39:57-08:00", 0, &t), 25u);
-  EXPECT_EQ(t, Utc(1996, 12, 20, 0, 39, 57));
+  EXPECT_EQ(t, UtcTime(1996, 12, 20, 0, 39, 57));
   EXPECT_EQ(ReadIsoTimestamp("2026-11-23t08:00:00.123456789123+09:00 rest", 0, &t), 38u);
-  EXPECT_EQ(t, Utc(2026, 11, 22, 23, 0, 0) + nanoseconds(123456789));
+  EXPECT_EQ(t, UtcTime(2026, 11, 22, 23, 0, 0) + nanoseconds(123456789));
   EXPECT_EQ(ReadIsoTimestamp("2026-11-23 08:00:00+0530", 0, &t), 24u);
-  EXPECT_EQ(t, Utc(2026, 11, 23, 2, 30, 0));
+  EXPECT_EQ(t, UtcTime(2026, 11, 23, 2, 30, 0));
   EXPECT_EQ(ReadIsoTimestamp("2026-11-23 08:00:00-07", 0, &t), 22u);
-  EXPECT_EQ(t, Utc(2026, 11, 23, 15, 0, 0));
+  EXPECT_EQ(t, UtcTime(2026, 11, 23, 15, 0, 0));
 }
 
 TEST(ReadIsoTimestampTest, NoZoneUsesDefaultOffset) {
   TimePoint t;
   EXPECT_EQ(ReadIsoTimestamp("2026-11-23 08:00:00 host", -3600, &t), 19u);
-  EXPECT_EQ(t, Utc(2026, 11, 23, 9, 0, 0));
+  EXPECT_EQ(t, UtcTime(2026, 11, 23, 9, 0, 0));
 }
 
 TEST(ReadIsoTimestampTest, RejectsOutOfRangeAndShortForms) {
@@ -107,8 +107,8 @@ TEST(ResolveBsdTimestampTest, ExplicitYearIgnoresReception) {
   BsdTimestamp b;
   ASSERT_GT(ReadBsdTimestamp("2015 Nov 13 13:40:01", &b), 0u);
   TimePoint t;
-  ASSERT_TRUE(ResolveBsdTimestamp(b, Utc(2026, 1, 1, 0, 0, 0), 3600, hours(24 * 31), &t));
-  EXPECT_EQ(t, Utc(2015, 11, 13, 12, 40, 1));
+  ASSERT_TRUE(ResolveBsdTimestamp(b, UtcTime(2026, 1, 1, 0, 0, 0), 3600, hours(24 * 31), &t));
+  EXPECT_EQ(t, UtcTime(2015, 11, 13, 12, 40, 1));
 }
 
 TEST(ResolveBsdTimestampTest, NeverBeyondMaxFutureOverAYearOfReceptions) {
@@ -117,7 +117,7 @@ TEST(ResolveBsdTimestampTest, NeverBeyondMaxFutureOverAYearOfReceptions) {
   const Duration max_future = hours(24 * 31);
   TimePoint t;
   for (int day = 0; day < 366; day += 5) {
-    const TimePoint received = Utc(2026, 1, 1, 12, 0, 0) + hours(24 * day);
+    const TimePoint received = UtcTime(2026, 1, 1, 12, 0, 0) + hours(24 * day);
     for (unsigned month = 1; month <= 12; ++month) {
       BsdTimestamp b;
       b.month = month;
