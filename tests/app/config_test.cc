@@ -445,17 +445,17 @@ TEST(ConfigTest, KeyLinesLocateStartUpErrors) {
 }
 
 TEST(ConfigTest, CorrelationKeysFillTheEngineOptions) {
-  auto c = ParseConfig(
-      "listen: [udp://127.0.0.1:1]\n"
-      "correlation:\n"
-      "  learning_days: 2\n"
-      "  session_min_observed_secs: 60\n"
-      "  system_accounts: [svc-app]\n"
-      "  host_addresses: {web1: [192.0.2.10, '2001:db8::10']}\n"
-      "  max_keys: 5000\n"
-      "  max_keys_per_rule: 100\n"
-      "  overrides: {ssh.bruteforce.host: {window_secs: 300, count: 10}}\n",
-      "c.yaml");
+  auto c = ParseConfig(R"(listen: [udp://127.0.0.1:1]
+correlation:
+  learning_days: 2
+  session_min_observed_secs: 60
+  system_accounts: [svc-app]
+  host_addresses: {web1: [192.0.2.10, '2001:db8::10']}
+  max_keys: 5000
+  max_keys_per_rule: 100
+  overrides: {ssh.bruteforce.host: {window_secs: 300, count: 10}}
+)",
+                       "c.yaml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   const matchers::CorrelatorOptions& o = c->correlation.options;
   EXPECT_EQ(o.learning_secs, 2 * 86400);
@@ -477,21 +477,21 @@ TEST(ConfigTest, CorrelationKeysFillTheEngineOptions) {
 }
 
 TEST(ConfigTest, NetworkKeysFillTheSetsAndBeaconOptions) {
-  auto c = ParseConfig(
-      "listen: [udp://127.0.0.1:1]\n"
-      "network:\n"
-      "  internal: [10.0.0.0/8, 'fd00::/8', '*.corp.example']\n"
-      "  no_outbound: [db1, 'db-*', 10.0.5.0/24]\n"
-      "  drop_severity: {inbound: low, internal: none}\n"
-      "  beacon:\n"
-      "    allow: [192.0.2.123, '*.debian.org', '123']\n"
-      "    score: 0.9\n"
-      "    min_connections: 30\n"
-      "    window_secs: 43200\n"
-      "    max_pairs: 5000\n"
-      "    burst_secs: 1\n"
-      "    weights: {interval: 0.6, count: 0.2, size: 0.2}\n",
-      "c.yaml");
+  auto c = ParseConfig(R"(listen: [udp://127.0.0.1:1]
+network:
+  internal: [10.0.0.0/8, 'fd00::/8', '*.corp.example']
+  no_outbound: [db1, 'db-*', 10.0.5.0/24]
+  drop_severity: {inbound: low, internal: none}
+  beacon:
+    allow: [192.0.2.123, '*.debian.org', '123']
+    score: 0.9
+    min_connections: 30
+    window_secs: 43200
+    max_pairs: 5000
+    burst_secs: 1
+    weights: {interval: 0.6, count: 0.2, size: 0.2}
+)",
+                       "c.yaml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   const matchers::CorrelatorOptions& o = c->correlation.options;
   EXPECT_EQ(o.set_values.at("internal"),

@@ -17,6 +17,7 @@
 
 #include "app/router.h"
 #include "outputs/archive_syncer.h"
+#include "tests/testing/recording_alert_sink.h"
 #include "tests/testing/wait_for.h"
 
 namespace konseki::app {
@@ -25,24 +26,6 @@ namespace {
 using konseki::testing::WaitFor;
 
 namespace fs = std::filesystem;
-
-class RecordingAlerts : public AlertSink {
- public:
-  void Emit(const Alert& a) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    signs_.push_back(a.sign);
-  }
-  size_t Count(const std::string& sign) {
-    std::lock_guard<std::mutex> lock(mu_);
-    size_t n = 0;
-    for (const auto& s : signs_) n += s == sign;
-    return n;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<std::string> signs_;
-};
 
 class CountingAcks : public AckSink {
  public:
@@ -109,7 +92,7 @@ class WorkerTest : public ::testing::Test {
   BatchQueues queues_{1, 1 << 20, metrics_};
   receiver::Parser parser_;
   RuleSlot rules_;
-  RecordingAlerts alerts_;
+  konseki::testing::RecordingAlertSink alerts_;
   CountingAcks acks_;
   Router router_{queues_, parser_, false, &acks_};
   std::unique_ptr<Worker> worker_;

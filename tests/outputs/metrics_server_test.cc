@@ -26,6 +26,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/testing/loopback.h"
+#include "tests/testing/stop_child.h"
 #include "tests/testing/wait_for.h"
 
 extern char** environ;
@@ -404,35 +406,11 @@ TEST(MetricsExpositionTest, PromtoolAcceptsARealisticRegistry) {
 
 // --- a real Prometheus scrapes us ------------------------------------------
 
-uint16_t FreeLoopbackPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 // Owns a prometheus child process; kills it by pid on destruction.
 class PrometheusProcess {
  public:
   ~PrometheusProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int status = 0;
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-      while (waitpid(pid_, &status, WNOHANG) == 0) {
-        if (std::chrono::steady_clock::now() > deadline) {
-          kill(pid_, SIGKILL);
-          waitpid(pid_, &status, 0);
-          break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-    }
+    konseki::testing::StopChild(pid_);
     if (!dir_.empty()) fs::remove_all(dir_);
   }
 
@@ -451,7 +429,7 @@ class PrometheusProcess {
               "      - targets: ['127.0.0.1:" +
                   std::to_string(target_port) + "']\n");
     for (int attempt = 0; attempt < 3; ++attempt) {
-      port_ = FreeLoopbackPort();
+      port_ = static_cast<uint16_t>(konseki::testing::FreeTcpPort());
       pid_ = Spawn({"/usr/bin/prometheus", "--config.file=" + dir_ + "/prometheus.yml",
                     "--storage.tsdb.path=" + dir_ + "/data",
                     "--web.listen-address=127.0.0.1:" + std::to_string(port_)},

@@ -7,13 +7,13 @@
 
 #include "outputs/archive_index.h"
 #include "tests/outputs/seal_test_util.h"
-#include "tests/receiver/recording_alert_sink.h"
+#include "tests/testing/recording_alert_sink.h"
 
 namespace konseki::outputs {
 namespace {
 
 namespace fs = std::filesystem;
-using receiver::RecordingAlertSink;
+using konseki::testing::RecordingAlertSink;
 
 class RetentionTest : public SealFixture {
  protected:

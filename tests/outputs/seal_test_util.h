@@ -20,7 +20,7 @@
 #include "outputs/archive_verify.h"
 #include "outputs/seal_key.h"
 #include "outputs/sealer.h"
-#include "tests/receiver/recording_alert_sink.h"
+#include "tests/testing/recording_alert_sink.h"
 
 namespace konseki::outputs {
 
@@ -113,7 +113,7 @@ class SealFixture : public ::testing::Test {
   std::string dir_;
   FakeClock clock_;
   MetricsRegistry metrics_;
-  receiver::RecordingAlertSink alerts_;
+  konseki::testing::RecordingAlertSink alerts_;
   VerificationKey vk_;
   std::unique_ptr<Archive> archive_;
   std::unique_ptr<Sealer> sealer_;

@@ -26,6 +26,8 @@
 #include "common/metrics.h"
 #include "receiver/relp_session.h"
 #include "tests/receiver/librelp_client.h"
+#include "tests/testing/stop_child.h"
+#include "tests/testing/temp_dir.h"
 
 extern "C" {
 #include <librelp.h>
@@ -36,6 +38,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using konseki::receiver::testing::SendWithLibrelp;
+using konseki::testing::TempDir;
 
 // Serves RELP on 127.0.0.1:<ephemeral>, one connection at a time, on its own
 // thread. kImmediate acks each message inside OnSyslog; kDeferredReverse acks
@@ -269,23 +272,6 @@ TEST(RelpLibrelpInteropTest, OversizeMessagesAreTruncatedAndStillAcknowledged) {
 const char kRsyslogd[] = "/usr/sbin/rsyslogd";
 const char kOmrelp[] = "/usr/lib/x86_64-linux-gnu/rsyslog/omrelp.so";
 
-// A temp dir removed at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "konseki-relp-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
 // rsyslogd -n with its own config; SIGTERM and reaped on destruction.
 class Rsyslogd {
  public:
@@ -302,20 +288,9 @@ class Rsyslogd {
   // SIGTERM, then waits up to 10 s; returns the exit status (-1 if killed).
   int Stop() {
     if (pid_ <= 0) return status_;
-    kill(pid_, SIGTERM);
-    for (int i = 0; i < 1000; ++i) {
-      int st = 0;
-      if (waitpid(pid_, &st, WNOHANG) == pid_) {
-        status_ = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-        pid_ = -1;
-        return status_;
-      }
-      std::this_thread::sleep_for(10ms);  // polling a child's exit, not a result
-    }
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
+    status_ = konseki::testing::StopChild(pid_, std::chrono::seconds(10));
     pid_ = -1;
-    return status_ = -1;
+    return status_;
   }
 
  private:
@@ -382,10 +357,11 @@ TEST(RelpRsyslogInteropTest, OmrelpResendsWhatWasUnackedAtServerClose) {
   server.ServerCloseAfter(200);
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());
-  const auto conf = dir.path() / "rsyslog.conf";
-  const auto port_file = dir.path() / "imtcp.port";
-  WriteRsyslogConf(dir.path(), conf, port_file, server.port());
-  Rsyslogd rsyslogd(conf, dir.path() / "rsyslogd.pid");
+  const std::filesystem::path root(dir.path());
+  const auto conf = root / "rsyslog.conf";
+  const auto port_file = root / "imtcp.port";
+  WriteRsyslogConf(root, conf, port_file, server.port());
+  Rsyslogd rsyslogd(conf, root / "rsyslogd.pid");
   const int tcp_port = WaitForPortFile(port_file);
   ASSERT_GT(tcp_port, 0) << "rsyslogd did not start; config in " << conf;
 
@@ -420,10 +396,11 @@ TEST(RelpRsyslogInteropTest, OmrelpForwardsEveryMessageAndClosesCleanly) {
                             LoopbackRelpServer::AckPolicy::kDeferredReverse);
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());
-  const auto conf = dir.path() / "rsyslog.conf";
-  const auto port_file = dir.path() / "imtcp.port";
-  WriteRsyslogConf(dir.path(), conf, port_file, server.port());
-  Rsyslogd rsyslogd(conf, dir.path() / "rsyslogd.pid");
+  const std::filesystem::path root(dir.path());
+  const auto conf = root / "rsyslog.conf";
+  const auto port_file = root / "imtcp.port";
+  WriteRsyslogConf(root, conf, port_file, server.port());
+  Rsyslogd rsyslogd(conf, root / "rsyslogd.pid");
   ASSERT_TRUE(rsyslogd.running());
   const int tcp_port = WaitForPortFile(port_file);
   ASSERT_GT(tcp_port, 0) << "rsyslogd did not start; config in " << conf;

@@ -9,10 +9,13 @@
 #include <string>
 #include <vector>
 
-#include "tests/receiver/recording_alert_sink.h"
+#include "tests/testing/recording_alert_sink.h"
 
 namespace konseki::receiver {
 namespace {
+
+using konseki::testing::Field;
+using konseki::testing::RecordingAlertSink;
 
 using ::testing::HasSubstr;
 

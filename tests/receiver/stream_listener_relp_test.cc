@@ -28,8 +28,8 @@
 #include "receiver/tls_connection.h"
 #include "receiver/tls_context.h"
 #include "tests/receiver/librelp_client.h"
-#include "tests/receiver/recording_alert_sink.h"
 #include "tests/receiver/tls_test_util.h"
+#include "tests/testing/recording_alert_sink.h"
 
 extern "C" {
 #include <librelp.h>
@@ -37,6 +37,9 @@ extern "C" {
 
 namespace konseki::receiver {
 namespace {
+
+using konseki::testing::Field;
+using konseki::testing::RecordingAlertSink;
 
 using namespace std::chrono_literals;
 using konseki::receiver::testing::ClientTls;

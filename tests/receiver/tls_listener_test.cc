@@ -18,11 +18,14 @@
 #include "receiver/tls_connection.h"
 #include "receiver/tls_context.h"
 #include "tests/receiver/capturing_frame_sink.h"
-#include "tests/receiver/recording_alert_sink.h"
 #include "tests/receiver/tls_test_util.h"
+#include "tests/testing/recording_alert_sink.h"
 
 namespace konseki::receiver {
 namespace {
+
+using konseki::testing::Field;
+using konseki::testing::RecordingAlertSink;
 
 using testing::CertFiles;
 using testing::OctetCounted;

@@ -18,10 +18,13 @@
 
 #include "tests/receiver/capturing_frame_sink.h"
 #include "tests/receiver/logger_frames.h"
-#include "tests/receiver/recording_alert_sink.h"
+#include "tests/testing/recording_alert_sink.h"
 
 namespace konseki::receiver {
 namespace {
+
+using konseki::testing::Field;
+using konseki::testing::RecordingAlertSink;
 
 class UdpListenerTest : public ::testing::Test {
  protected:

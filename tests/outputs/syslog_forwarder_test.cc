@@ -1,5 +1,7 @@
-// AlertDeliveryQueue and SyslogForwarder, against real UDP and TCP sockets
-// the test binds on loopback.
+// SyslogForwarder: RFC 5424 formatting, delivery over real UDP and TCP
+// sockets the test binds on loopback, and a real rsyslogd parsing it.
+#include "outputs/syslog_forwarder.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gmock/gmock.h>
@@ -23,10 +25,10 @@
 #include <thread>
 #include <vector>
 
-#include "outputs/alert_delivery_queue.h"
-#include "outputs/filtered_sink.h"
-#include "outputs/syslog_forwarder.h"
 #include "tests/testing/json_fields.h"
+#include "tests/testing/sample_alert.h"
+#include "tests/testing/stop_child.h"
+#include "tests/testing/temp_dir.h"
 #include "tests/testing/wait_for.h"
 
 extern char** environ;
@@ -35,132 +37,18 @@ namespace konseki::outputs {
 namespace {
 
 using konseki::testing::JsonString;
+using konseki::testing::SampleAlert;
 using konseki::testing::WaitFor;
 
 using ::testing::HasSubstr;
-using ::testing::MatchesRegex;
 using ::testing::StartsWith;
-
-Alert MakeAlert(std::string rule = "ssh-accepted", std::string host = "web-1") {
-  Alert a;
-  a.time = TimePoint(std::chrono::seconds(1'700'000'000) + std::chrono::microseconds(123456));
-  a.received = a.time;
-  a.host = std::move(host);
-  a.sender = "127.0.0.1";
-  a.rule = std::move(rule);
-  a.sign = "ssh.login";
-  a.severity = Severity::kHigh;
-  a.title = "SSH login accepted";
-  a.program = "sshd";
-  a.pid = "4242";
-  a.fields = {{"user", "root"}, {"src", "203.0.113.9"}};
-  a.message = "<38>Nov 14 22:13:20 web-1 sshd[4242]: Accepted password for root";
-  return a;
-}
-
-// --- AlertDeliveryQueue -------------------------------------------------------
-
-TEST(AlertDeliveryQueueTest, FullQueueDropsAndCountsWithoutBlockingTheCaller) {
-  MetricsRegistry registry;
-  AlertDeliveryQueueOptions options;
-  options.capacity = 3;
-  options.drain_timeout = std::chrono::milliseconds(100);
-  AlertDeliveryQueue queue("test", options, registry);
-  std::atomic<bool> release{false};
-  std::atomic<int> delivered{0};
-  queue.Start([&](const Alert&) {
-    // A delivery stuck on a dead peer, until the test lets it go.
-    while (!release.load()) {
-      if (!queue.Sleep(std::chrono::milliseconds(5))) return DeliveryResult::Dropped("shutdown");
-    }
-    ++delivered;
-    return DeliveryResult::Delivered();
-  });
-  // The first alert is taken by the delivery thread, three wait, the rest
-  // are dropped, and every Push returned at once.
-  EXPECT_TRUE(queue.Push(MakeAlert()));
-  ASSERT_TRUE(WaitFor([&] { return queue.Depth() == 0; }));
-  int accepted = 0;
-  for (int i = 0; i < 10; ++i) accepted += queue.Push(MakeAlert()) ? 1 : 0;
-  EXPECT_EQ(accepted, 3);
-  EXPECT_EQ(registry.ValueOf("konseki_alert_delivery_dropped_total",
-                             {{"sink", "test"}, {"reason", "queue_full"}}),
-            7);
-  EXPECT_EQ(registry.ValueOf("konseki_alert_delivery_queue_depth", {{"sink", "test"}}), 3);
-  release = true;
-  ASSERT_TRUE(WaitFor([&] { return delivered.load() == 4; }));
-  EXPECT_TRUE(WaitFor([&] {
-    return registry.ValueOf("konseki_alert_deliveries_total", {{"sink", "test"}}) == 4;
-  }));
-}
-
-TEST(AlertDeliveryQueueTest, StopAbandonsRetriesAfterTheDrainTimeoutAndCountsThem) {
-  MetricsRegistry registry;
-  AlertDeliveryQueueOptions options;
-  options.drain_timeout = std::chrono::milliseconds(50);
-  AlertDeliveryQueue queue("stuck", options, registry);
-  queue.Start([&](const Alert&) {
-    while (queue.Sleep(std::chrono::milliseconds(10))) {
-    }
-    return DeliveryResult::Dropped("shutdown");
-  });
-  for (int i = 0; i < 5; ++i) queue.Push(MakeAlert());
-  queue.Stop();
-  // One abandoned mid-delivery, four still queued: all five accounted for.
-  EXPECT_EQ(registry.ValueOf("konseki_alert_delivery_dropped_total",
-                             {{"sink", "stuck"}, {"reason", "shutdown"}}),
-            5);
-  EXPECT_FALSE(queue.Push(MakeAlert()));
-  EXPECT_EQ(registry.ValueOf("konseki_alert_delivery_dropped_total",
-                             {{"sink", "stuck"}, {"reason", "shutdown"}}),
-            6);
-}
-
-TEST(BackoffTest, DoublesUpToTheCapAndResets) {
-  Backoff b(std::chrono::milliseconds(100), std::chrono::milliseconds(350));
-  EXPECT_EQ(b.Next().count(), 100);
-  EXPECT_EQ(b.Next().count(), 200);
-  EXPECT_EQ(b.Next().count(), 350);
-  EXPECT_EQ(b.Next().count(), 350);
-  b.Reset();
-  EXPECT_EQ(b.Next().count(), 100);
-}
-
-class Recorder : public AlertSink {
- public:
-  void Emit(const Alert& a) override { signs.push_back(a.sign); }
-  std::vector<std::string> signs;
-};
-
-TEST(FilteredSinkTest, PassesBySeverityAndSignPrefix) {
-  Recorder inner;
-  FilteredSink sink(inner, {Severity::kMedium, {"ssh.*", "sudo.root"}});
-  auto emit = [&](const char* sign, Severity sev) {
-    Alert a = MakeAlert();
-    a.sign = sign;
-    a.severity = sev;
-    sink.Emit(a);
-  };
-  emit("ssh.login", Severity::kMedium);
-  emit("ssh.auth_failure", Severity::kLow);  // below min severity
-  emit("sudo.root", Severity::kHigh);
-  emit("sudo.rootkit", Severity::kHigh);  // exact entry, not a prefix
-  emit("sshd.other", Severity::kHigh);    // "ssh.*" needs the dot
-  emit("host.silent", Severity::kCritical);
-  EXPECT_EQ(inner.signs, (std::vector<std::string>{"ssh.login", "sudo.root"}));
-
-  Recorder all;
-  FilteredSink everything(all, {});
-  everything.Emit(MakeAlert());
-  EXPECT_EQ(all.signs.size(), 1u);
-}
 
 // --- RFC 5424 formatting ------------------------------------------------------
 
 TEST(SyslogFormatTest, BuildsAnRfc5424LineWithStructuredDataAndJsonMsg) {
   SyslogForwarderOptions options;
   options.facility = 10;  // authpriv
-  Alert a = MakeAlert();
+  Alert a = SampleAlert();
   a.host = "evil\"]host\\\nx";
   const std::string line = FormatSyslog5424(a, "{\"k\":1}", options, "collector box", "77");
   // PRI 10*8 + 3 (high → err) = 83; hostname space replaced; SD values escaped.
@@ -179,7 +67,7 @@ TEST(SyslogFormatTest, MapsEverySeverity) {
                                                     {Severity::kLow, "<133>"},
                                                     {Severity::kInfo, "<134>"}};
   for (const auto& [sev, pri] : cases) {
-    Alert a = MakeAlert();
+    Alert a = SampleAlert();
     a.severity = sev;
     EXPECT_THAT(FormatSyslog5424(a, "{}", options, "h", "1"), StartsWith(pri));
   }
@@ -279,8 +167,8 @@ TEST(SyslogForwarderTest, SendsEachAlertAsOneUdpDatagram) {
   auto fwd = SyslogForwarder::Create(o, registry);
   ASSERT_TRUE(fwd.ok()) << fwd.status().ToString();
 
-  (*fwd)->Emit(MakeAlert("ssh-accepted"));
-  (*fwd)->Emit(MakeAlert("sudo-root"));
+  (*fwd)->Emit(SampleAlert("ssh-accepted"));
+  (*fwd)->Emit(SampleAlert("sudo-root"));
   const std::string first = RecvDatagram(collector.fd);
   const std::string second = RecvDatagram(collector.fd);
   EXPECT_THAT(first, StartsWith("<83>1 2023-11-14T22:13:20.123456Z konseki-host konseki "));
@@ -308,7 +196,7 @@ TEST(SyslogForwarderTest, TcpUsesOctetCountingAndReconnectsAfterTheCollectorRest
   auto fwd = SyslogForwarder::Create(o, registry);
   ASSERT_TRUE(fwd.ok());
 
-  (*fwd)->Emit(MakeAlert("first"));
+  (*fwd)->Emit(SampleAlert("first"));
   ASSERT_TRUE(Readable(collector.fd));
   int conn = accept(collector.fd, nullptr, nullptr);
   ASSERT_GE(conn, 0);
@@ -321,7 +209,7 @@ TEST(SyslogForwarderTest, TcpUsesOctetCountingAndReconnectsAfterTheCollectorRest
   close(conn);
   close(collector.fd);
   collector.fd = -1;
-  (*fwd)->Emit(MakeAlert("while-down"));
+  (*fwd)->Emit(SampleAlert("while-down"));
   ASSERT_TRUE(WaitFor([&] {
     return registry.ValueOf("konseki_alert_delivery_failures_total",
                             {{"sink", "syslog"}, {"reason", "connect"}}) >= 2;
@@ -333,7 +221,7 @@ TEST(SyslogForwarderTest, TcpUsesOctetCountingAndReconnectsAfterTheCollectorRest
   ASSERT_TRUE(Readable(again.fd));
   conn = accept(again.fd, nullptr, nullptr);
   ASSERT_GE(conn, 0);
-  (*fwd)->Emit(MakeAlert("after"));
+  (*fwd)->Emit(SampleAlert("after"));
   frames = ReadOctetCounted(conn, 2);
   ASSERT_EQ(frames.size(), 2u);
   EXPECT_EQ(JsonString(JsonPart(frames[0]), "rule"), "while-down");
@@ -362,7 +250,7 @@ TEST(SyslogForwarderTest, GivesUpAfterMaxAttemptsAndCountsTheDrop) {
   o.initial_backoff = std::chrono::milliseconds(1);
   auto fwd = SyslogForwarder::Create(o, registry);
   ASSERT_TRUE(fwd.ok());
-  (*fwd)->Emit(MakeAlert());
+  (*fwd)->Emit(SampleAlert());
   ASSERT_TRUE(WaitFor([&] {
     return registry.ValueOf("konseki_alert_delivery_dropped_total",
                             {{"sink", "syslog-dead"}, {"reason", "retries_exhausted"}}) == 1;
@@ -384,7 +272,7 @@ TEST(SyslogForwarderTest, LfFramingForOldReceivers) {
   o.octet_counting = false;
   auto fwd = SyslogForwarder::Create(o, registry);
   ASSERT_TRUE(fwd.ok());
-  Alert a = MakeAlert();
+  Alert a = SampleAlert();
   a.message = "line one\nline two";  // must not split the frame
   (*fwd)->Emit(a);
   ASSERT_TRUE(Readable(collector.fd));
@@ -418,26 +306,10 @@ std::string ReadFile(const fs::path& p) {
 // rsyslogd -n with its own config in a temp dir, killed by pid at the end.
 class Rsyslog {
  public:
-  ~Rsyslog() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int status = 0;
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-      while (waitpid(pid_, &status, WNOHANG) == 0) {
-        if (std::chrono::steady_clock::now() > deadline) {
-          kill(pid_, SIGKILL);
-          waitpid(pid_, &status, 0);
-          break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      }
-    }
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
+  ~Rsyslog() { konseki::testing::StopChild(pid_); }
   bool Start(uint16_t tcp_port, uint16_t udp_port) {
-    std::string tmpl = (fs::path(::testing::TempDir()) / "konseki_rsyslog_XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) return false;
-    dir_ = tmpl;
+    if (tmp_.path().empty()) return false;
+    dir_ = tmp_.path();
     std::ofstream(dir_ / "rsyslog.conf")
         << "global(workDirectory=\"" << dir_.string() << "\")\n"
         << "module(load=\"imtcp\")\nmodule(load=\"imudp\")\n"
@@ -474,6 +346,7 @@ class Rsyslog {
   std::string Log() const { return ReadFile(dir_ / "rsyslog.log"); }
 
  private:
+  konseki::testing::TempDir tmp_;  // removed after the destructor stopped rsyslogd
   fs::path dir_;
   pid_t pid_ = -1;
 };
@@ -506,7 +379,7 @@ TEST(SyslogForwarderRsyslogTest, RsyslogParsesOurRfc5424OverTcpAndUdp) {
   tcp.max_attempts = 100;
   auto tcp_fwd = SyslogForwarder::Create(tcp, registry);
   ASSERT_TRUE(tcp_fwd.ok());
-  Alert a = MakeAlert("ssh-root-login");
+  Alert a = SampleAlert("ssh-root-login");
   a.host = "db \"1\"]";  // needs SD escaping
   a.message = "Accepted publickey for root\nfrom 203.0.113.9";
   (*tcp_fwd)->Emit(a);
@@ -522,7 +395,7 @@ TEST(SyslogForwarderRsyslogTest, RsyslogParsesOurRfc5424OverTcpAndUdp) {
   udp.facility = 16;
   auto udp_fwd = SyslogForwarder::Create(udp, registry);
   ASSERT_TRUE(udp_fwd.ok());
-  Alert b = MakeAlert("sudo-root");
+  Alert b = SampleAlert("sudo-root");
   b.severity = Severity::kCritical;
   ASSERT_TRUE(WaitFor(
       [&] {
