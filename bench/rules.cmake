@@ -1,7 +1,7 @@
 # RuleSet (Hyperscan) against RE2::Set and a per-rule RE2 loop over the corpus.
 konseki_add_bench(rule_set_bench
-  SOURCES ${CMAKE_CURRENT_LIST_DIR}/rule_set_bench.cc
-  LIBS konseki_rules konseki_parse PkgConfig::RE2)
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/rule_set_bench.cc ${CMAKE_CURRENT_LIST_DIR}/extra_rules.cc
+  LIBS konseki_rules konseki_parse konseki_testing PkgConfig::RE2)
 # The correlation engine: cost per hit at 10k hosts and ~1M keys against a
 # bare sliding-window map, per-message host watch, memory per key.
 konseki_add_bench(correlator_bench

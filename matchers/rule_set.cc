@@ -101,6 +101,18 @@ RuleSet::Scratch::~Scratch() {
   if (hs_ != nullptr) hs_free_scratch(hs_);
 }
 
+size_t RuleSet::Scratch::bytes() const {
+  size_t n = 0;
+  if (hs_ != nullptr && hs_scratch_size(hs_, &n) != HS_SUCCESS) n = 0;
+  return n;
+}
+
+size_t RuleSet::database_bytes() const {
+  size_t n = 0;
+  if (db_ != nullptr && hs_database_size(db_, &n) != HS_SUCCESS) n = 0;
+  return n;
+}
+
 StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rules,
                                                           AlertIgnore ignore) {
   std::shared_ptr<RuleSet> set(new RuleSet());

@@ -52,6 +52,9 @@ class RuleSet {
     Scratch(const Scratch&) = delete;
     Scratch& operator=(const Scratch&) = delete;
 
+    // Bytes of Hyperscan scratch memory (0 for a set without rules).
+    size_t bytes() const;
+
    private:
     friend class RuleSet;
     Scratch(hs_scratch* s, const RuleSet* owner) : hs_(s), owner_(owner) {}
@@ -82,6 +85,8 @@ class RuleSet {
   void Match(const Message& msg, Scratch& scratch, std::vector<RuleHit>* hits) const;
 
   const std::vector<Rule>& rules() const { return rules_; }
+  // Bytes of the Hyperscan database (0 without rules), for memory accounts.
+  size_t database_bytes() const;
   // nullptr if no rule has this id.
   const Rule* FindRule(std::string_view id) const;
 

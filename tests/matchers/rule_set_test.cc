@@ -124,6 +124,17 @@ TEST(RuleSetTest, ProgramFilterWithRegexSyntaxOrEscapes) {
   EXPECT_TRUE(hits.empty());
 }
 
+TEST(RuleSetTest, ReportsDatabaseAndScratchBytes) {
+  auto set = MustCompile({MakeRule("a", {"boom [0-9]+ times"})});
+  EXPECT_GT(set->database_bytes(), 0u);
+  auto scratch = set->NewScratch();
+  ASSERT_TRUE(scratch.ok());
+  EXPECT_GT((*scratch)->bytes(), 0u);
+  auto empty = MustCompile({});
+  EXPECT_EQ(empty->database_bytes(), 0u);
+  EXPECT_EQ((*empty->NewScratch())->bytes(), 0u);
+}
+
 TEST(RuleSetTest, SeveralExpressionsOfOneRuleGiveOneHitAndRulesComeInOrder) {
   auto set = MustCompile({
       MakeRule("first", {"alpha", "beta", "gamma"}),

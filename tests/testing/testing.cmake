@@ -3,6 +3,7 @@
 # processes, a recording alert sink). Every test links
 # it (konseki_add_test).
 add_library(konseki_testing STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/corpus_lines.cc
   ${CMAKE_CURRENT_LIST_DIR}/json_fields.cc
   ${CMAKE_CURRENT_LIST_DIR}/loopback.cc
   ${CMAKE_CURRENT_LIST_DIR}/stop_child.cc

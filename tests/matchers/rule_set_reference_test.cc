@@ -1,0 +1,119 @@
+// RuleSet (Hyperscan databases split by program, RE2 extraction) against the
+// plainest possible matcher over every real-world corpus line: for each rule
+// in order, RE2 on the program, each `match` expression with RE2, then the
+// first `extract` that matches. Any change to how RuleSet partitions, scans
+// or extracts must give exactly the same hits and fields.
+#include <gtest/gtest.h>
+#include <re2/re2.h>
+
+#include <memory>
+
+#include "matchers/rule_loader.h"
+#include "matchers/rule_set.h"
+#include "receiver/parser.h"
+#include "tests/testing/corpus_lines.h"
+
+namespace konseki::matchers {
+namespace {
+
+RE2::Options Options(bool case_sensitive) {
+  RE2::Options o;
+  o.set_case_sensitive(case_sensitive);
+  o.set_encoding(RE2::Options::EncodingLatin1);
+  o.set_log_errors(false);
+  return o;
+}
+
+// One rule the slow, obvious way.
+class ReferenceRule {
+ public:
+  explicit ReferenceRule(const Rule& rule) : rule_(rule) {
+    if (!rule.program.empty()) {
+      program_ = std::make_unique<RE2>("(?:" + rule.program + ")", Options(false));
+    }
+    for (const auto& m : rule.match) {
+      match_.push_back(std::make_unique<RE2>(m, Options(rule.case_sensitive)));
+    }
+    for (const auto& e : rule.extract) {
+      extract_.push_back(std::make_unique<RE2>(e, Options(rule.case_sensitive)));
+    }
+  }
+
+  bool Ok() const {
+    bool ok = program_ == nullptr || program_->ok();
+    for (const auto& re : match_) ok = ok && re->ok();
+    for (const auto& re : extract_) ok = ok && re->ok();
+    return ok;
+  }
+
+  // "" if the rule does not hit, else "id field=value ...".
+  std::string Hit(std::string_view app, std::string_view text) const {
+    if (program_ != nullptr && !RE2::FullMatch(app, *program_)) return "";
+    bool hit = false;
+    for (const auto& re : match_) hit = hit || RE2::PartialMatch(text, *re);
+    if (!hit) return "";
+    std::string out = rule_.id;
+    re2::StringPiece groups[32];
+    for (const auto& re : extract_) {
+      const int n = re->NumberOfCapturingGroups() + 1;
+      if (!re->Match(text, 0, text.size(), RE2::UNANCHORED, groups, n)) continue;
+      for (const auto& [index, name] : re->CapturingGroupNames()) {
+        if (groups[index].data() != nullptr) out += " " + name + "=" + std::string(groups[index]);
+      }
+      break;
+    }
+    return out;
+  }
+
+ private:
+  const Rule& rule_;
+  std::unique_ptr<RE2> program_;
+  std::vector<std::unique_ptr<RE2>> match_;
+  std::vector<std::unique_ptr<RE2>> extract_;
+};
+
+std::string Describe(const RuleHit& hit) {
+  std::string out = hit.rule->id;
+  for (const auto& [name, value] : hit.fields) out += " " + name + "=" + value;
+  return out;
+}
+
+TEST(RuleSetReferenceTest, SameHitsAndFieldsAsPerRuleRe2OnEveryCorpusLine) {
+  const std::vector<std::string> lines = testing::CorpusLines(KONSEKI_CORPUS_DIR);
+  if (lines.empty()) {
+    GTEST_SKIP() << "corpus not found at " << KONSEKI_CORPUS_DIR
+                 << " (it lives in shared/ beside the checkout; user checkouts lack it)";
+  }
+  auto rules = LoadRuleDir(std::string(KONSEKI_SOURCE_DIR) + "/patterns");
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  auto set = RuleSet::Compile(*rules);
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  std::vector<ReferenceRule> reference;
+  for (const Rule& r : (*set)->rules()) {
+    reference.emplace_back(r);
+    ASSERT_TRUE(reference.back().Ok()) << r.id;
+  }
+  auto scratch = (*set)->NewScratch();
+  ASSERT_TRUE(scratch.ok());
+  const receiver::Parser parser;
+  std::vector<RuleHit> hits;
+  size_t total = 0;
+  for (const std::string& line : lines) {
+    Message msg;
+    parser.Parse(line, TimePoint(std::chrono::seconds(1'767'225'600)), &msg);
+    const std::string_view text = msg.format == MessageFormat::kUnparsed ? msg.raw : msg.msg;
+    std::vector<std::string> want;
+    for (const ReferenceRule& r : reference) {
+      if (std::string h = r.Hit(msg.app_name, text); !h.empty()) want.push_back(std::move(h));
+    }
+    (*set)->Match(msg, **scratch, &hits);
+    std::vector<std::string> got;
+    for (const RuleHit& h : hits) got.push_back(Describe(h));
+    EXPECT_EQ(got, want) << line;
+    total += got.size();
+  }
+  EXPECT_GT(total, 1000u);  // the corpus is mostly attacks: a real comparison
+}
+
+}  // namespace
+}  // namespace konseki::matchers
