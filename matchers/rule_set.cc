@@ -89,6 +89,27 @@ int OnMatch(unsigned int id, unsigned long long /*from*/, unsigned long long /*t
   return 0;
 }
 
+// The error of a failed hs_compile_multi, pointing at the pack line of the
+// expression Hyperscan names (expr_rule maps expression -> rule index).
+Status CompileError(const hs_compile_error_t* err, const std::vector<std::string>& exprs,
+                    const std::vector<unsigned>& expr_rule, const std::vector<Rule>& rules) {
+  const std::string msg =
+      err != nullptr && err->message != nullptr ? err->message : "unknown error";
+  const int index = err != nullptr ? err->expression : -1;
+  if (index < 0 || static_cast<size_t>(index) >= exprs.size()) {
+    return Status::InvalidArgument("Hyperscan cannot compile the rule set: " + msg);
+  }
+  const unsigned r = expr_rule[index];
+  const Rule& rule = rules[r];
+  // Which of this rule's expressions it was, to point at its own line.
+  size_t first = 0;
+  while (expr_rule[first] != r) ++first;
+  const size_t k = static_cast<size_t>(index) - first;
+  const int line = k < rule.match_lines.size() ? rule.match_lines[k] : rule.line;
+  return Status::InvalidArgument(Where(rule, line) + ": match: Hyperscan cannot compile \"" +
+                                 exprs[index] + "\": " + msg);
+}
+
 }  // namespace
 
 RuleSet::RuleSet() = default;
@@ -175,22 +196,10 @@ StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rule
                                    static_cast<unsigned>(cexprs.size()), HS_MODE_BLOCK, nullptr,
                                    &set->db_, &err);
   if (rc != HS_SUCCESS) {
-    std::string msg = err != nullptr && err->message != nullptr ? err->message : "unknown error";
-    const int index = err != nullptr ? err->expression : -1;
+    Status status = CompileError(err, exprs, set->expr_rule_, set->rules_);
     hs_free_compile_error(err);
     set->db_ = nullptr;
-    if (index >= 0 && static_cast<size_t>(index) < exprs.size()) {
-      const unsigned r = set->expr_rule_[index];
-      const Rule& rule = set->rules_[r];
-      // Which of this rule's expressions it was, to point at its own line.
-      size_t first = 0;
-      while (set->expr_rule_[first] != r) ++first;
-      const size_t k = static_cast<size_t>(index) - first;
-      const int line = k < rule.match_lines.size() ? rule.match_lines[k] : rule.line;
-      return Status::InvalidArgument(Where(rule, line) + ": match: Hyperscan cannot compile \"" +
-                                     exprs[index] + "\": " + msg);
-    }
-    return Status::InvalidArgument("Hyperscan cannot compile the rule set: " + msg);
+    return status;
   }
   return std::shared_ptr<const RuleSet>(std::move(set));
 }
