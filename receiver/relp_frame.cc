@@ -67,7 +67,6 @@ void RelpFrameDecoder::Reset() {
   command_len_ = 0;
 }
 
-
 inline RelpFrameError RelpFrameDecoder::TakeTxnr(std::string_view* in) {
   const char c = in->front();
   if (c == ' ' && digits_ > 0) {

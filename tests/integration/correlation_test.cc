@@ -57,6 +57,28 @@ class CorrelationTest : public ::testing::Test {
     ASSERT_TRUE(WaitFor([&] { return !p.running(); }));
   }
 
+  // After the first konseki stopped (or was killed): a second one on the same
+  // state dir, a success of `ip` over TCP, and the brute-force-then-success
+  // alert that only the first run's saved failures can complete.
+  void RestartThenSuccessCompletesTheSequence(const std::string& cfg, int pid,
+                                              const std::string& ip) {
+    // The child's logs are appended to: move the first run's away, or the
+    // second start would read the first's "ready" and ports.
+    std::filesystem::rename(dir_.File("konseki.err"), dir_.File("konseki.1.err"));
+    std::filesystem::rename(dir_.File("konseki.out"), dir_.File("konseki.1.out"));
+    Konseki second;
+    std::string err;
+    ASSERT_TRUE(second.Start(dir_, Config(dir_, cfg), &err)) << err;
+    ChildProcess p;
+    ASSERT_TRUE(p.Start(
+        {"/usr/bin/logger", "--server", "127.0.0.1", "--port", std::to_string(second.Port("tcp")),
+         "--tcp", "--rfc3164", "-t", "sshd", "--id=" + std::to_string(pid),
+         "Accepted password for admin from " + ip + " port 2 ssh2"},
+        dir_.File("logger")));
+    ASSERT_TRUE(WaitFor([&] { return !AlertsWithSign(dir_, "ssh.bruteforce_success").empty(); }))
+        << second.process().Stderr();
+  }
+
   TempDir dir_;
   Konseki k_;
 };
@@ -157,19 +179,7 @@ TEST_F(CorrelationTest, StateSurvivesARestart) {
   }));
   EXPECT_EQ(k_.process().Signal(SIGTERM), 0);
   EXPECT_TRUE(AlertsWithSign(dir_, "ssh.bruteforce_success").empty());
-  // The child's logs are appended to: move the first run's away, or the
-  // second start would read the first's "ready" and ports.
-  std::filesystem::rename(dir_.File("konseki.err"), dir_.File("konseki.1.err"));
-  std::filesystem::rename(dir_.File("konseki.out"), dir_.File("konseki.1.out"));
-  Konseki second;
-  std::string err;
-  ASSERT_TRUE(second.Start(dir_, Config(dir_, cfg), &err)) << err;
-  ChildProcess p;
-  ASSERT_TRUE(p.Start({"/usr/bin/logger", "--server", "127.0.0.1", "--port",
-                       std::to_string(second.Port("tcp")), "--tcp", "--rfc3164", "-t", "sshd",
-                       "--id=5100", "Accepted password for admin from 198.51.100.60 port 2 ssh2"},
-                      dir_.File("logger")));
-  ASSERT_TRUE(WaitFor([&] { return !AlertsWithSign(dir_, "ssh.bruteforce_success").empty(); }));
+  RestartThenSuccessCompletesTheSequence(cfg, 5100, "198.51.100.60");
 }
 
 // A crash (SIGKILL: no clean stop, no final save) loses at most what came
@@ -202,18 +212,7 @@ TEST_F(CorrelationTest, StateSavedPeriodicallySurvivesSigkill) {
   ASSERT_TRUE(WaitFor(saved)) << ReadFile(dir_.File("state/correlation.fleet.state"));
   k_.process().Kill();
   EXPECT_TRUE(AlertsWithSign(dir_, "ssh.bruteforce_success").empty());
-  std::filesystem::rename(dir_.File("konseki.err"), dir_.File("konseki.1.err"));
-  std::filesystem::rename(dir_.File("konseki.out"), dir_.File("konseki.1.out"));
-  Konseki second;
-  std::string err;
-  ASSERT_TRUE(second.Start(dir_, Config(dir_, cfg), &err)) << err;
-  ChildProcess p;
-  ASSERT_TRUE(p.Start({"/usr/bin/logger", "--server", "127.0.0.1", "--port",
-                       std::to_string(second.Port("tcp")), "--tcp", "--rfc3164", "-t", "sshd",
-                       "--id=6100", "Accepted password for admin from 198.51.100.61 port 2 ssh2"},
-                      dir_.File("logger")));
-  ASSERT_TRUE(WaitFor([&] { return !AlertsWithSign(dir_, "ssh.bruteforce_success").empty(); }))
-      << second.process().Stderr();
+  RestartThenSuccessCompletesTheSequence(cfg, 6100, "198.51.100.61");
 }
 
 }  // namespace
