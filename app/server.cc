@@ -74,13 +74,14 @@ Status CheckTlsFiles(const Config& config) {
 }
 
 StatusOr<LoadedRules> LoadRulesAndCorrelations(const std::string& dir,
-                                               const matchers::RuleOverrides& overrides) {
+                                               const matchers::RuleOverrides& overrides,
+                                               matchers::HsCompileIn where) {
   StatusOr<matchers::AlertIgnore> ignore =
       matchers::AlertIgnore::Create(overrides.ignore_sources, overrides.ignore_users);
   if (!ignore.ok()) return Status::InvalidArgument("rules.ignore: " + ignore.status().message());
   auto pack = matchers::LoadRulePackSet(dir.empty() ? matchers::DefaultRulesDir() : dir, overrides);
   if (!pack.ok()) return pack.status();
-  auto set = matchers::RuleSet::Compile(std::move(pack->rules), std::move(ignore).value());
+  auto set = matchers::RuleSet::Compile(std::move(pack->rules), std::move(ignore).value(), where);
   if (!set.ok()) return set.status();
   pack->rules.clear();
   LoadedRules out;
@@ -132,7 +133,8 @@ Status Server::Init() {
       ->Set(1);
   rules_loaded_ = metrics_.GetGauge("konseki_rules_loaded", "Rules in the live rule set.");
 
-  auto rules = LoadRulesAndCorrelations(rules_dir_, rule_overrides_);
+  auto rules =
+      LoadRulesAndCorrelations(rules_dir_, rule_overrides_, matchers::HsCompileIn::kChildProcess);
   if (!rules.ok()) return rules.status();
   rules_loaded_->Set(static_cast<double>(rules->rules->rules().size()));
   rules_at_start_ = rules->rules->rules().size();
@@ -438,9 +440,9 @@ StatusOr<std::unique_ptr<matchers::Correlator>> Server::MakeWorkerCorrelator(
 void Server::Start() {
   if (started_) return;
   started_ = true;
-  // Loading and compiling the rule packs (YAML, Hyperscan's compiler) frees
-  // ~8 MiB that glibc keeps in the heap for reuse that never comes: give it
-  // back before the threads start (idle RSS 33 -> 25 MiB with all packs).
+  // Loading the rule packs (YAML, RE2; Hyperscan's compiler runs in a
+  // child) frees memory that glibc keeps in the heap for reuse that never
+  // comes: give it back before the threads start.
   malloc_trim(0);
   if (control_) control_->Start();
   if (fleet_) fleet_->Start();
@@ -521,7 +523,7 @@ StatusOr<LoadedRules> Server::ReloadRules() {
     dir = fresh->rules_dir;
     overrides = fresh->rule_overrides;
   }
-  auto rules = LoadRulesAndCorrelations(dir, overrides);
+  auto rules = LoadRulesAndCorrelations(dir, overrides, matchers::HsCompileIn::kChildProcess);
   if (!rules.ok()) return rules.status();
   rules_dir_ = std::move(dir);
   rule_overrides_ = std::move(overrides);

@@ -52,13 +52,16 @@ StatusOr<std::shared_ptr<const matchers::RuleSet>> LoadRules(
     const std::string& dir, const matchers::RuleOverrides& overrides);
 
 // The same, with the packs' correlations and sets (RulePack::rules empty:
-// the RuleSet holds them).
+// the RuleSet holds them). The server passes HsCompileIn::kChildProcess
+// (at start-up and on SIGHUP): Hyperscan's compiler then never runs in its
+// address space.
 struct LoadedRules {
   std::shared_ptr<const matchers::RuleSet> rules;
   std::shared_ptr<const matchers::RulePack> correlations;
 };
-StatusOr<LoadedRules> LoadRulesAndCorrelations(const std::string& dir,
-                                               const matchers::RuleOverrides& overrides);
+StatusOr<LoadedRules> LoadRulesAndCorrelations(
+    const std::string& dir, const matchers::RuleOverrides& overrides,
+    matchers::HsCompileIn where = matchers::HsCompileIn::kThisProcess);
 
 // Not thread-safe: driven by main's signal loop.
 class Server {

@@ -91,11 +91,10 @@ int OnMatch(unsigned int id, unsigned long long /*from*/, unsigned long long /*t
 
 // The error of a failed hs_compile_multi, pointing at the pack line of the
 // expression Hyperscan names (expr_rule maps expression -> rule index).
-Status CompileError(const hs_compile_error_t* err, const std::vector<std::string>& exprs,
+Status CompileError(const HsCompileError& err, const std::vector<std::string>& exprs,
                     const std::vector<unsigned>& expr_rule, const std::vector<Rule>& rules) {
-  const std::string msg =
-      err != nullptr && err->message != nullptr ? err->message : "unknown error";
-  const int index = err != nullptr ? err->expression : -1;
+  const std::string& msg = err.message;
+  const int index = err.expression;
   if (index < 0 || static_cast<size_t>(index) >= exprs.size()) {
     return Status::InvalidArgument("Hyperscan cannot compile the rule set: " + msg);
   }
@@ -135,13 +134,14 @@ size_t RuleSet::database_bytes() const {
 }
 
 StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rules,
-                                                          AlertIgnore ignore) {
+                                                          AlertIgnore ignore, HsCompileIn where) {
   std::shared_ptr<RuleSet> set(new RuleSet());
   set->rules_ = std::move(rules);
   set->ignore_ = std::move(ignore);
 
-  std::vector<std::string> exprs;
-  std::vector<unsigned> flags;
+  HsExpressions hs;
+  std::vector<std::string>& exprs = hs.expressions;
+  std::vector<unsigned>& flags = hs.flags;
   for (size_t i = 0; i < set->rules_.size(); ++i) {
     const Rule& rule = set->rules_[i];
     if (rule.match.empty()) {
@@ -185,21 +185,11 @@ StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rule
 
   if (exprs.empty()) return std::shared_ptr<const RuleSet>(std::move(set));
 
-  std::vector<const char*> cexprs;
-  std::vector<unsigned> ids;
-  for (size_t i = 0; i < exprs.size(); ++i) {
-    cexprs.push_back(exprs[i].c_str());
-    ids.push_back(static_cast<unsigned>(i));
-  }
-  hs_compile_error_t* err = nullptr;
-  hs_error_t rc = hs_compile_multi(cexprs.data(), flags.data(), ids.data(),
-                                   static_cast<unsigned>(cexprs.size()), HS_MODE_BLOCK, nullptr,
-                                   &set->db_, &err);
-  if (rc != HS_SUCCESS) {
-    Status status = CompileError(err, exprs, set->expr_rule_, set->rules_);
-    hs_free_compile_error(err);
+  HsCompileError refused;
+  if (Status st = CompileHsDatabase(hs, where, &set->db_, &refused); !st.ok()) {
     set->db_ = nullptr;
-    return status;
+    if (st.code() != StatusCode::kInvalidArgument) return st;
+    return CompileError(refused, exprs, set->expr_rule_, set->rules_);
   }
   return std::shared_ptr<const RuleSet>(std::move(set));
 }

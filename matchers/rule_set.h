@@ -2,6 +2,7 @@
 // block-mode database, then RE2 extraction only for the rules that hit.
 //
 //   auto set = RuleSet::Compile(std::move(rules));      // once, at start-up
+//   // (the server: RuleSet::Compile(std::move(rules), ignore, HsCompileIn::kChildProcess))
 //   auto scratch = (*set)->NewScratch();                // once per worker thread
 //   std::vector<RuleHit> hits;
 //   (*set)->Match(msg, **scratch, &hits);               // per message
@@ -19,6 +20,7 @@
 #include "common/message.h"
 #include "common/status.h"
 #include "matchers/alert_ignore.h"
+#include "matchers/hs_compile.h"
 #include "matchers/rule.h"
 
 struct hs_database;
@@ -68,8 +70,13 @@ class RuleSet {
   // the line, the rule id and the library's error. Zero rules is allowed
   // (Match then never hits).
   // `ignore` marks hits (RuleHit::ignored) whose fields it holds.
-  static StatusOr<std::shared_ptr<const RuleSet>> Compile(std::vector<Rule> rules,
-                                                          AlertIgnore ignore = {});
+  // `where`: where Hyperscan's compiler runs (matchers/hs_compile.h); the
+  // RE2 programs are always compiled here. The result and the error messages
+  // are the same either way; kChildProcess can also fail with Internal when
+  // no child could run.
+  static StatusOr<std::shared_ptr<const RuleSet>> Compile(
+      std::vector<Rule> rules, AlertIgnore ignore = {},
+      HsCompileIn where = HsCompileIn::kThisProcess);
 
   ~RuleSet();
   RuleSet(const RuleSet&) = delete;

@@ -25,3 +25,8 @@ konseki_add_test(console_test
 konseki_add_test(worker_alloc_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/worker_alloc_test.cc
   LIBS konseki_worker_path konseki_alloc_counter)
+# The server compiles its rules in a child (issue 17): hs_compile_multi is
+# interposed by the test binary, which records who called it.
+konseki_add_test(server_compile_child_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/server_compile_child_test.cc
+  LIBS konseki_app PkgConfig::HS)

@@ -18,3 +18,7 @@ konseki_add_test(correlator_test
 konseki_add_test(beacon_score_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/beacon_score_test.cc
   LIBS konseki_rules)
+# Hyperscan's compiler in this process and in a child (the server's way).
+konseki_add_test(hs_compile_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/hs_compile_test.cc
+  LIBS konseki_rules PkgConfig::HS)

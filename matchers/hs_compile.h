@@ -1,0 +1,62 @@
+// Compiling a Hyperscan block-mode database, in this process or in a
+// short-lived child.
+//
+//   HsExpressions in;  // expressions[i] with flags[i]; Hyperscan id = i
+//   hs_database* db = nullptr;
+//   HsCompileError refused;
+//   Status st = CompileHsDatabase(in, HsCompileIn::kChildProcess, &db, &refused);
+//
+// Why a child: Hyperscan's compiler is most of libhs's code and needs a
+// transient heap several times the size of the database it makes. Run in
+// the server, both stay in its resident set for good (the code pages) or
+// raise its peak (the heap). In a child, the server maps in only the
+// runtime pages that hs_deserialize_database and hs_scan touch; see
+// bench/RESULTS.md, "Memory over UDP".
+#ifndef KONSEKI_MATCHERS_HS_COMPILE_H_
+#define KONSEKI_MATCHERS_HS_COMPILE_H_
+
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+struct hs_database;
+
+namespace konseki::matchers {
+
+// The inputs of one hs_compile_multi call; expression i gets id i.
+struct HsExpressions {
+  std::vector<std::string> expressions;
+  std::vector<unsigned> flags;  // parallel to expressions (HS_FLAG_*)
+};
+
+// Hyperscan's own refusal of the expressions, as hs_compile_error_t says it.
+struct HsCompileError {
+  int expression = -1;  // index into HsExpressions::expressions; -1: none named
+  std::string message;
+};
+
+// Where Hyperscan's compiler runs.
+enum class HsCompileIn {
+  // hs_compile_multi here: tools (check-rules, test-rules), tests, benches.
+  kThisProcess,
+  // A child forked for this one compile: it compiles, writes the database
+  // serialized (hs_serialize_database) into a pipe and exits; this process
+  // deserializes it. The child runs nothing but Hyperscan's compiler and
+  // write(2) before _exit, so forking from a process with threads is safe
+  // (glibc's malloc is reset in the child; the compiler takes no other
+  // lock). The server, at start-up and on SIGHUP.
+  kChildProcess,
+};
+
+// Compiles `in` in block mode. On success *db owns a new database (free it
+// with hs_free_database). When Hyperscan refuses an expression, returns
+// InvalidArgument and fills *refused (the same in both modes). Any other
+// failure (no child could be forked, the child died, a short or corrupt
+// reply) returns Internal with what happened; *refused is then untouched.
+Status CompileHsDatabase(const HsExpressions& in, HsCompileIn where, hs_database** db,
+                         HsCompileError* refused);
+
+}  // namespace konseki::matchers
+
+#endif  // KONSEKI_MATCHERS_HS_COMPILE_H_
