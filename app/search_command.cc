@@ -105,15 +105,17 @@ int PrintMatches(const outputs::ArchiveSearch& s, bool with_stats, std::ostream&
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   for (const std::string& n : stats.notes) err << "konseki search: note: " << n << "\n";
   if (with_stats) {
-    char buf[300];
+    char buf[400];
     std::snprintf(buf, sizeof(buf),
                   "%llu matches in %llu files, %.1f MB scanned in %.3f s (%.0f MB/s); "
-                  "index: %llu files, %.1f MB skipped, %.2f MB of index read\n",
+                  "index: %llu files, %.1f MB skipped, %.2f MB of index read, "
+                  "%llu files not consulted (no block skipped before)\n",
                   static_cast<unsigned long long>(stats.matches),
                   static_cast<unsigned long long>(stats.files), stats.bytes / 1e6, secs,
                   secs > 0 ? stats.bytes / 1e6 / secs : 0.0,
                   static_cast<unsigned long long>(stats.indexed_files), stats.skipped_bytes / 1e6,
-                  stats.index_bytes / 1e6);
+                  stats.index_bytes / 1e6,
+                  static_cast<unsigned long long>(stats.index_given_up_files));
     err << buf;
   }
   if (!st.ok()) {

@@ -1,23 +1,26 @@
 #include "outputs/archive_index.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <cstring>
 #include <memory>
 
-#include "outputs/seal_format.h"
-
 namespace konseki::outputs {
 namespace {
 
-constexpr std::string_view kMagic = "KSIDX001";
+// "KSIDX" and a 3-digit format version. 001: one SHA-256 over the whole
+// file and over 128 KiB of the data file (read whole at every search).
+constexpr std::string_view kMagicPrefix = "KSIDX";
+constexpr std::string_view kMagic = "KSIDX002";
 constexpr size_t kTimeLen = 27;
 constexpr size_t kSampleBytes = 64 << 10;
 // Bloom filters start at 2^18 bits (trigrams: at most ~60k distinct in a
@@ -29,7 +32,46 @@ constexpr size_t kWords5 = size_t{1} << 17;
 constexpr size_t kWords8 = size_t{1} << 15;
 constexpr size_t kMaxLog2Words = 20;
 constexpr double kMaxFill = 1.0 / 3;
-constexpr size_t kHeaderBytes = 8 + 8 + 8 + 32 + 4 + 4;
+// Header: magic, data size, data mtime, data ctime, sample checksum, block count,
+// filter page count; then per block kBlockEntryBytes, per filter page its
+// checksum; zeros up to 8 bytes before a page boundary, and there the
+// checksum of the whole header before it.
+constexpr size_t kHeaderBytes = 8 + 8 + 8 + 8 + 8 + 4 + 4;
+constexpr size_t kBlockEntryBytes = 8 + 8 + 8 + kTimeLen * 2 + 4;
+constexpr size_t kPageBytes = 4096;
+
+// A 64-bit checksum at memory speed (four independent multiply-rotate
+// lanes over 32-byte strides, the construction of xxHash64): it guards
+// against damage and stale data, not against an attacker (docs/archive.md).
+constexpr uint64_t kP1 = 0x9E3779B185EBCA87ull, kP2 = 0xC2B2AE3D27D4EB4Full,
+                   kP3 = 0x165667B19E3779F9ull;
+inline uint64_t Load64(const char* p) {
+  uint64_t w;
+  std::memcpy(&w, p, 8);
+  return w;
+}
+uint64_t Checksum(std::string_view s, uint64_t seed) {
+  const char* p = s.data();
+  size_t n = s.size();
+  uint64_t v0 = seed + kP1 + kP2, v1 = seed + kP2, v2 = seed, v3 = seed - kP1;
+  for (; n >= 32; p += 32, n -= 32) {
+    v0 = std::rotl(v0 + Load64(p) * kP2, 31) * kP1;
+    v1 = std::rotl(v1 + Load64(p + 8) * kP2, 31) * kP1;
+    v2 = std::rotl(v2 + Load64(p + 16) * kP2, 31) * kP1;
+    v3 = std::rotl(v3 + Load64(p + 24) * kP2, 31) * kP1;
+  }
+  uint64_t h = std::rotl(v0, 1) + std::rotl(v1, 7) + std::rotl(v2, 12) + std::rotl(v3, 18) +
+               static_cast<uint64_t>(s.size());
+  for (; n >= 8; p += 8, n -= 8)
+    h = std::rotl(h ^ std::rotl(Load64(p) * kP2, 31) * kP1, 27) * kP1 + kP3;
+  for (; n > 0; ++p, --n) h = std::rotl(h ^ static_cast<uint8_t>(*p) * kP3, 11) * kP1;
+  h ^= h >> 33;
+  h *= kP2;
+  h ^= h >> 29;
+  h *= kP3;
+  h ^= h >> 32;
+  return h;
+}
 
 inline uint64_t Mix(uint64_t g) {
   g *= 0x9E3779B97F4A7C15ull;
@@ -42,11 +84,6 @@ inline uint64_t Mix(uint64_t g) {
 inline void SetBit(std::vector<uint64_t>& bits, uint64_t gram) {
   const uint64_t i = Mix(gram) & (bits.size() * 64 - 1);
   bits[i >> 6] |= uint64_t{1} << (i & 63);
-}
-
-inline bool TestBit(const std::vector<uint64_t>& bits, uint64_t gram) {
-  const uint64_t i = Mix(gram) & (bits.size() * 64 - 1);
-  return (bits[i >> 6] >> (i & 63)) & 1;
 }
 
 // Halves the filter (bit i of the half is bit i | bit i + half) while at
@@ -73,12 +110,20 @@ constexpr LowerTable kLower;
 // Bytes of numbers and IP addresses: their 8-grams are indexed too.
 inline bool Numeric(uint8_t c) { return (c >= '0' && c <= '9') || c == '.'; }
 
+// A block while the index is built: its filters in memory.
+struct BuiltBlock {
+  uint64_t offset = 0, size = 0, plain_bytes = 0;
+  std::string min_time, max_time;
+  bool short_lines = false;
+  std::vector<uint64_t> grams3, grams5, grams8;
+};
+
 // Accumulates one block's filters and time range from its plaintext.
 class BlockBuilder {
  public:
   BlockBuilder() { Reset(0); }
   void Reset(uint64_t offset) {
-    block_ = IndexBlock();
+    block_ = BuiltBlock();
     block_.offset = offset;
     block_.grams3.assign(kWords3, 0);
     block_.grams5.assign(kWords5, 0);
@@ -106,13 +151,13 @@ class BlockBuilder {
     block_.plain_bytes += n;
   }
   bool empty() const { return block_.plain_bytes == 0; }
-  IndexBlock Finish(uint64_t end) {
+  BuiltBlock Finish(uint64_t end) {
     if (line_len_ > 0) EndLine();
     block_.size = end - block_.offset;
     Fold(&block_.grams3);
     Fold(&block_.grams5);
     Fold(&block_.grams8);
-    IndexBlock b = std::move(block_);
+    BuiltBlock b = std::move(block_);
     Reset(end);
     return b;
   }
@@ -128,7 +173,7 @@ class BlockBuilder {
     }
     line_len_ = 0;
   }
-  IndexBlock block_;
+  BuiltBlock block_;
   uint64_t window_ = 0;
   size_t run_ = 0;
   size_t numeric_run_ = 0;
@@ -153,27 +198,32 @@ StatusOr<size_t> PreadAll(int fd, char* p, size_t n, uint64_t off, const std::st
   return got;
 }
 
-// SHA-256 of the first and last kSampleBytes of the file (overlapping
-// when it is small): cheap, and catches a file replaced or rewritten
-// with the same size and mtime.
-StatusOr<SealBytes> SampleHash(int fd, uint64_t size, const std::string& path) {
-  std::string buf(static_cast<size_t>(std::min<uint64_t>(size, kSampleBytes)), '\0');
-  Sha256Stream h;
+// Checksum of the first and last kSampleBytes of the file (overlapping
+// when it is small): cheap, and catches a file replaced or rewritten with
+// the same size and mtime in those parts.
+StatusOr<uint64_t> SampleChecksum(int fd, uint64_t size, const std::string& path) {
+  thread_local std::string buf;
+  buf.resize(static_cast<size_t>(std::min<uint64_t>(size, kSampleBytes)));
+  uint64_t h = 0;
   for (const uint64_t off : {uint64_t{0}, size - buf.size()}) {
     auto n = PreadAll(fd, buf.data(), buf.size(), off, path);
     if (!n.ok()) return n.status();
-    h.Update(std::string_view(buf.data(), *n));
+    h = Checksum(std::string_view(buf.data(), *n), h);
   }
-  return h.Finish();
+  return h;
 }
 
 int64_t MtimeNs(const struct stat& st) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
 }
 
+int64_t CtimeNs(const struct stat& st) {
+  return static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
+}
+
 // Plain file: blocks end at the first line end after block_bytes.
 Status BuildPlain(int fd, const std::string& path, size_t block_bytes,
-                  std::vector<IndexBlock>* blocks) {
+                  std::vector<BuiltBlock>* blocks) {
   BlockBuilder b;
   std::string buf(1 << 20, '\0');
   uint64_t pos = 0, start = 0;
@@ -214,7 +264,7 @@ namespace {
 
 // Compressed file: streamed through the decoder; a block ends at the end
 // of a frame whose plaintext ends a line (or at the end of the file).
-Status BuildZstd(int fd, const std::string& path, std::vector<IndexBlock>* blocks) {
+Status BuildZstd(int fd, const std::string& path, std::vector<BuiltBlock>* blocks) {
   std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
   BlockBuilder b;
   std::string in_buf(ZSTD_DStreamInSize(), '\0'), out_buf(ZSTD_DStreamOutSize(), '\0');
@@ -258,15 +308,26 @@ bool Get(std::string_view* in, T* v) {
   return true;
 }
 
-std::string Serialize(uint64_t size, int64_t mtime_ns, const SealBytes& sample,
-                      const std::vector<IndexBlock>& blocks) {
+// Header (with the block table and the page checksums), padded to a page;
+// then the filter area: per block its 3-, 5- and 8-gram words, in pages.
+std::string Serialize(uint64_t size, int64_t mtime_ns, int64_t ctime_ns, uint64_t sample,
+                      const std::vector<BuiltBlock>& blocks) {
+  std::string filters;
+  for (const BuiltBlock& b : blocks) {
+    for (const auto* g : {&b.grams3, &b.grams5, &b.grams8}) {
+      filters.append(reinterpret_cast<const char*>(g->data()), g->size() * sizeof(uint64_t));
+    }
+  }
+  const size_t pages = (filters.size() + kPageBytes - 1) / kPageBytes;
+  filters.resize(pages * kPageBytes, '\0');
   std::string out(kMagic);
   Put(&out, size);
   Put(&out, mtime_ns);
-  out.append(reinterpret_cast<const char*>(sample.data()), sample.size());
+  Put(&out, ctime_ns);
+  Put(&out, sample);
   Put(&out, static_cast<uint32_t>(blocks.size()));
-  Put(&out, uint32_t{0});
-  for (const IndexBlock& b : blocks) {
+  Put(&out, static_cast<uint32_t>(pages));
+  for (const BuiltBlock& b : blocks) {
     Put(&out, b.offset);
     Put(&out, b.size);
     Put(&out, b.plain_bytes);
@@ -276,42 +337,13 @@ std::string Serialize(uint64_t size, int64_t mtime_ns, const SealBytes& sample,
     Put(&out, static_cast<uint8_t>(std::countr_zero(b.grams3.size())));
     Put(&out, static_cast<uint8_t>(std::countr_zero(b.grams5.size())));
     Put(&out, static_cast<uint8_t>(std::countr_zero(b.grams8.size())));
-    for (const auto* g : {&b.grams3, &b.grams5, &b.grams8}) {
-      out.append(reinterpret_cast<const char*>(g->data()), g->size() * sizeof(uint64_t));
-    }
   }
-  Sha256Stream h;
-  h.Update(out);
-  const SealBytes sum = h.Finish();
-  out.append(reinterpret_cast<const char*>(sum.data()), sum.size());
-  return out;
-}
-
-bool ParseBlock(std::string_view* in, IndexBlock* b) {
-  uint8_t flags, l3, l5, l8;
-  if (!Get(in, &b->offset) || !Get(in, &b->size) || !Get(in, &b->plain_bytes) ||
-      in->size() < kTimeLen * 2 + 4) {
-    return false;
+  for (size_t i = 0; i < pages; ++i) {
+    Put(&out, Checksum(std::string_view(filters).substr(i * kPageBytes, kPageBytes), i));
   }
-  b->min_time = std::string(in->substr(0, kTimeLen));
-  b->max_time = std::string(in->substr(kTimeLen, kTimeLen));
-  in->remove_prefix(kTimeLen * 2);
-  Get(in, &flags);
-  Get(in, &l3);
-  Get(in, &l5);
-  Get(in, &l8);
-  if (l3 > kMaxLog2Words || l5 > kMaxLog2Words || l8 > kMaxLog2Words || flags > 3) return false;
-  b->short_lines = flags & 1;
-  if (!(flags & 2)) b->min_time.clear(), b->max_time.clear();
-  for (auto [g, l] :
-       {std::pair{&b->grams3, l3}, std::pair{&b->grams5, l5}, std::pair{&b->grams8, l8}}) {
-    const size_t words = size_t{1} << l;
-    if (in->size() < words * sizeof(uint64_t)) return false;
-    g->resize(words);
-    std::memcpy(g->data(), in->data(), words * sizeof(uint64_t));
-    in->remove_prefix(words * sizeof(uint64_t));
-  }
-  return true;
+  out.resize((out.size() + 8 + kPageBytes - 1) / kPageBytes * kPageBytes - 8, '\0');
+  Put(&out, Checksum(out, 0));
+  return out + filters;
 }
 
 Status WriteFile(const std::string& path, std::string_view data) {
@@ -342,76 +374,154 @@ struct FdCloser {
   }
 };
 
-StatusOr<std::string> ReadWhole(const std::string& path) {
-  const FdCloser f{open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-  if (f.fd < 0) {
-    if (errno == ENOENT) return Status::NotFound("no index " + path);
-    return Status::FromErrno("open " + path, errno);
+}  // namespace
+
+// The mapped index file and which of its filter pages were checked.
+struct IndexPages {
+  const char* map = nullptr;
+  size_t map_bytes = 0;
+  const char* filters = nullptr;  // page-aligned, pages * kPageBytes
+  const char* sums = nullptr;     // one u64 per page
+  size_t pages = 0;
+  std::unique_ptr<std::atomic<uint8_t>[]> state;  // 0 unchecked, 1 good, 2 corrupt
+  mutable std::atomic<uint64_t> checked{0};
+  mutable std::atomic<int64_t> first_bad{-1};
+
+  ~IndexPages() {
+    if (map != nullptr) munmap(const_cast<char*>(map), map_bytes);
   }
-  struct stat st;
-  if (fstat(f.fd, &st) != 0) return Status::FromErrno("stat " + path, errno);
-  std::string data(static_cast<size_t>(st.st_size), '\0');
-  auto n = PreadAll(f.fd, data.data(), data.size(), 0, path);
-  if (!n.ok()) return n.status();
-  data.resize(*n);
-  return data;
+  // Checks the page on first use; false if it is corrupt.
+  bool Good(size_t page) const {
+    const uint8_t s = state[page].load(std::memory_order_relaxed);
+    if (s != 0) return s == 1;
+    const uint64_t sum = Checksum(std::string_view(filters + page * kPageBytes, kPageBytes), page);
+    const bool good = sum == Load64(sums + page * 8);
+    state[page].store(good ? 1 : 2, std::memory_order_relaxed);
+    checked.fetch_add(1, std::memory_order_relaxed);
+    if (!good) {
+      int64_t none = -1;
+      first_bad.compare_exchange_strong(none, static_cast<int64_t>(page));
+    }
+    return good;
+  }
+};
+
+bool IndexBlock::Filter::Test(uint64_t gram, const IndexPages& pages) const {
+  const uint64_t i = Mix(gram) & bit_mask;
+  if (!pages.Good(static_cast<size_t>((first_byte + (i >> 6) * 8) / kPageBytes))) return true;
+  return (words[i >> 6] >> (i & 63)) & 1;
 }
 
-}  // namespace
+ArchiveIndex::ArchiveIndex() = default;
+ArchiveIndex::~ArchiveIndex() = default;
+ArchiveIndex::ArchiveIndex(ArchiveIndex&&) noexcept = default;
+ArchiveIndex& ArchiveIndex::operator=(ArchiveIndex&&) noexcept = default;
 
 Status ArchiveIndex::Build(const std::string& data_path, size_t block_bytes) {
   const FdCloser f{open(data_path.c_str(), O_RDONLY | O_CLOEXEC)};
   if (f.fd < 0) return Status::FromErrno("index: open " + data_path, errno);
   struct stat st;
   if (fstat(f.fd, &st) != 0) return Status::FromErrno("index: stat " + data_path, errno);
-  std::vector<IndexBlock> blocks;
+  std::vector<BuiltBlock> blocks;
   Status s = EndsWith(data_path, ".zst")
                  ? BuildZstd(f.fd, data_path, &blocks)
                  : BuildPlain(f.fd, data_path, std::max<size_t>(block_bytes, 1), &blocks);
   if (!s.ok()) return s;
-  auto sample = SampleHash(f.fd, static_cast<uint64_t>(st.st_size), data_path);
+  auto sample = SampleChecksum(f.fd, static_cast<uint64_t>(st.st_size), data_path);
   if (!sample.ok()) return sample.status();
-  return WriteFile(data_path + std::string(kIndexSuffix),
-                   Serialize(static_cast<uint64_t>(st.st_size), MtimeNs(st), *sample, blocks));
+  return WriteFile(
+      data_path + std::string(kIndexSuffix),
+      Serialize(static_cast<uint64_t>(st.st_size), MtimeNs(st), CtimeNs(st), *sample, blocks));
 }
 
 StatusOr<ArchiveIndex> ArchiveIndex::Load(const std::string& data_path) {
   const std::string path = data_path + std::string(kIndexSuffix);
-  auto data = ReadWhole(path);
-  if (!data.ok()) return data.status();
   auto corrupt = [&](const char* why) {
     return Status::InvalidArgument("corrupt index " + path + " (" + why + ")");
   };
-  std::string_view in = *data;
-  if (in.size() < kHeaderBytes + 32 || in.substr(0, kMagic.size()) != kMagic) {
-    return corrupt("not a konseki index");
+  ArchiveIndex idx;
+  idx.pages_ = std::make_unique<IndexPages>();
+  IndexPages& pg = *idx.pages_;
+  {
+    const FdCloser f{open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+    if (f.fd < 0) {
+      if (errno == ENOENT) return Status::NotFound("no index " + path);
+      return Status::FromErrno("open " + path, errno);
+    }
+    struct stat st;
+    if (fstat(f.fd, &st) != 0) return Status::FromErrno("stat " + path, errno);
+    if (st.st_size < static_cast<off_t>(kMagic.size())) return corrupt("not a konseki index");
+    pg.map_bytes = static_cast<size_t>(st.st_size);
+    void* p = mmap(nullptr, pg.map_bytes, PROT_READ, MAP_SHARED, f.fd, 0);
+    if (p == MAP_FAILED) return Status::FromErrno("mmap " + path, errno);
+    pg.map = static_cast<const char*>(p);
   }
-  Sha256Stream h;
-  h.Update(in.substr(0, in.size() - 32));
-  const SealBytes sum = h.Finish();
-  if (std::memcmp(sum.data(), in.data() + in.size() - 32, 32) != 0) return corrupt("checksum");
+  idx.index_bytes_ = pg.map_bytes;
+  std::string_view in(pg.map, pg.map_bytes);
+  if (in.substr(0, kMagicPrefix.size()) != kMagicPrefix) return corrupt("not a konseki index");
+  if (in.substr(0, kMagic.size()) != kMagic) {
+    return Status::InvalidArgument(
+        "index " + path + " is of another format version (" +
+        std::string(in.substr(kMagicPrefix.size(), 3)) + ", this konseki reads " +
+        std::string(kMagic.substr(kMagicPrefix.size())) + "); `konseki index` rewrites it");
+  }
+  if (in.size() < kHeaderBytes) return corrupt("header");
+  uint64_t size = 0, sample = 0;
+  int64_t mtime_ns = 0, ctime_ns = 0;
+  uint32_t count = 0, pages = 0;
   in.remove_prefix(kMagic.size());
-  in.remove_suffix(32);
-  uint64_t size;
-  int64_t mtime_ns;
-  SealBytes sample;
-  uint32_t count, reserved;
   Get(&in, &size);
   Get(&in, &mtime_ns);
-  std::memcpy(sample.data(), in.data(), sample.size());
-  in.remove_prefix(sample.size());
+  Get(&in, &ctime_ns);
+  Get(&in, &sample);
   Get(&in, &count);
-  Get(&in, &reserved);
-  ArchiveIndex idx;
-  idx.index_bytes_ = data->size();
-  uint64_t end = 0;
-  for (uint32_t i = 0; i < count; ++i) {
-    IndexBlock b;
-    if (!ParseBlock(&in, &b) || b.offset != end) return corrupt("block layout");
-    end = b.offset + b.size;
-    idx.blocks_.push_back(std::move(b));
+  Get(&in, &pages);
+  const uint64_t table = uint64_t{count} * kBlockEntryBytes + uint64_t{pages} * 8;
+  if (count == 0 || in.size() < table + 8) return corrupt("block layout");
+  const uint64_t area = (kHeaderBytes + table + 8 + kPageBytes - 1) / kPageBytes * kPageBytes;
+  if (pg.map_bytes != area + uint64_t{pages} * kPageBytes) return corrupt("block layout");
+  if (Checksum(std::string_view(pg.map, area - 8), 0) != Load64(pg.map + area - 8)) {
+    return corrupt("checksum");
   }
-  if (!in.empty() || end != size || count == 0) return corrupt("block layout");
+  pg.filters = pg.map + area;
+  pg.sums = pg.map + kHeaderBytes + uint64_t{count} * kBlockEntryBytes;
+  pg.pages = pages;
+  pg.state = std::make_unique<std::atomic<uint8_t>[]>(pages);
+  idx.header_bytes_ = area;
+  uint64_t end = 0, filter_byte = 0;
+  idx.blocks_.resize(count);
+  for (IndexBlock& b : idx.blocks_) {
+    Get(&in, &b.offset);
+    Get(&in, &b.size);
+    Get(&in, &b.plain_bytes);
+    b.min_time = std::string(in.substr(0, kTimeLen));
+    b.max_time = std::string(in.substr(kTimeLen, kTimeLen));
+    in.remove_prefix(kTimeLen * 2);
+    uint8_t flags = 0, l3 = 0, l5 = 0, l8 = 0;
+    Get(&in, &flags);
+    Get(&in, &l3);
+    Get(&in, &l5);
+    Get(&in, &l8);
+    if (b.offset != end || l3 > kMaxLog2Words || l5 > kMaxLog2Words || l8 > kMaxLog2Words ||
+        flags > 3) {
+      return corrupt("block layout");
+    }
+    end = b.offset + b.size;
+    b.short_lines = flags & 1;
+    if (!(flags & 2)) b.min_time.clear(), b.max_time.clear();
+    for (auto [g, l] :
+         {std::pair{&b.grams3_, l3}, std::pair{&b.grams5_, l5}, std::pair{&b.grams8_, l8}}) {
+      g->words = reinterpret_cast<const uint64_t*>(pg.filters + filter_byte);
+      g->bit_mask = (uint64_t{64} << l) - 1;
+      g->first_byte = filter_byte;
+      filter_byte += (uint64_t{8} << l);
+    }
+    b.pages_ = &pg;
+  }
+  if (end != size || filter_byte > uint64_t{pages} * kPageBytes ||
+      filter_byte + kPageBytes <= uint64_t{pages} * kPageBytes) {
+    return corrupt("block layout");
+  }
   const FdCloser f{open(data_path.c_str(), O_RDONLY | O_CLOEXEC)};
   if (f.fd < 0) return Status::FromErrno("open " + data_path, errno);
   struct stat st;
@@ -422,12 +532,26 @@ StatusOr<ArchiveIndex> ArchiveIndex::Load(const std::string& data_path) {
   if (MtimeNs(st) != mtime_ns) {
     return Status::InvalidArgument("stale index " + path + " (file mtime changed)");
   }
-  auto now = SampleHash(f.fd, size, data_path);
+  // Any write, truncate, rename over or utimensat sets the ctime (to the
+  // clock's time): an unchanged one means no change through the file system
+  // since the build, and the content check can be skipped. A copy (cp -a,
+  // a restore) has a new ctime and is checked.
+  if (CtimeNs(st) == ctime_ns) return idx;
+  auto now = SampleChecksum(f.fd, size, data_path);
   if (!now.ok()) return now.status();
   if (*now != sample) {
     return Status::InvalidArgument("stale index " + path + " (file content changed)");
   }
   return idx;
+}
+
+uint64_t ArchiveIndex::bytes_read() const {
+  return pages_ ? header_bytes_ + pages_->checked.load() * kPageBytes : 0;
+}
+
+std::string ArchiveIndex::corruption() const {
+  const int64_t bad = pages_ ? pages_->first_bad.load() : -1;
+  return bad < 0 ? "" : "filter page " + std::to_string(bad) + " fails its checksum";
 }
 
 bool ArchiveIndex::LooksCurrent(const std::string& data_path) {
@@ -450,6 +574,7 @@ bool ArchiveIndex::LooksCurrent(const std::string& data_path) {
 }
 
 bool IndexBlock::MayContain(std::string_view text) const {
+  if (pages_ == nullptr) return true;
   for (const char c : text) {
     if (c < 0x20 || c > 0x7e) return true;  // not what the index's lowercasing is sure of
   }
@@ -459,9 +584,9 @@ bool IndexBlock::MayContain(std::string_view text) const {
     const uint8_t c = kLower.t[static_cast<uint8_t>(text[i])];
     w = (w << 8) | c;
     numeric = Numeric(c) ? numeric + 1 : 0;
-    if (i >= 2 && !TestBit(grams3, w & 0xFFFFFF)) return false;
-    if (i >= 4 && !TestBit(grams5, w & 0xFFFFFFFFFF)) return false;
-    if (numeric >= 8 && !TestBit(grams8, w)) return false;
+    if (i >= 2 && !grams3_.Test(w & 0xFFFFFF, *pages_)) return false;
+    if (i >= 4 && !grams5_.Test(w & 0xFFFFFFFFFF, *pages_)) return false;
+    if (numeric >= 8 && !grams8_.Test(w, *pages_)) return false;
   }
   return true;
 }

@@ -23,18 +23,26 @@
 // 5-gram of "45.142.212.61" occurs somewhere; its 8-grams do not.
 //
 // The index is derived data, not covered by sealing. Load refuses an index
-// that is missing (NotFound), stale (the data file's size, mtime or the
-// SHA-256 of its first and last 64 KiB differ from what the index recorded)
-// or corrupt (bad magic, checksum or layout): the caller scans the file
-// fully. Format: docs/archive.md.
+// that is missing (NotFound), of another format version, stale (the data
+// file's size, mtime or the checksum of its first and last 64 KiB differ
+// from what the index recorded) or corrupt (bad magic, header checksum or
+// layout): the caller scans the file fully. Format: docs/archive.md.
 //
-// Thread-safety: a loaded ArchiveIndex is immutable; Build and Load may run
-// on any thread.
+// Load maps the index file and reads only its header (block table and
+// per-page checksums); the Bloom filters stay in the page cache and a
+// query reads only the words its grams probe. Each 4 KiB page of filters
+// is checked against its checksum the first time a probe reads it; a page
+// that fails makes every probe into it answer "may contain" (so a block is
+// never skipped on corrupt bits) and corruption() says so.
+//
+// Thread-safety: a loaded ArchiveIndex may be queried from any thread (page
+// checks are atomic); Build and Load may run on any thread.
 #ifndef KONSEKI_OUTPUTS_ARCHIVE_INDEX_H_
 #define KONSEKI_OUTPUTS_ARCHIVE_INDEX_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +56,8 @@ inline constexpr size_t kIndexBlockBytes = 4 << 20;
 // The sidecar's suffix: "<day file>.idx".
 inline constexpr std::string_view kIndexSuffix = ".idx";
 
+struct IndexPages;
+
 struct IndexBlock {
   uint64_t offset = 0;       // first byte in the file (compressed bytes for .zst)
   uint64_t size = 0;         // bytes in the file
@@ -55,8 +65,6 @@ struct IndexBlock {
   std::string min_time;      // smallest first 27 bytes of its lines of >= 27 bytes; "" if none
   std::string max_time;      // largest
   bool short_lines = false;  // has a line shorter than 27 bytes (never skipped by time)
-  // Bloom filters, a power of two of 64-bit words each.
-  std::vector<uint64_t> grams3, grams5, grams8;
 
   // False only if `text` is in no case variant (ASCII) in the block. Text
   // with bytes outside printable ASCII always may be.
@@ -64,28 +72,52 @@ struct IndexBlock {
   // False only if no line of the block passes the time window (normalized
   // receive times, since inclusive, until exclusive, "" = open).
   bool MayOverlap(std::string_view since, std::string_view until) const;
+
+ private:
+  friend class ArchiveIndex;
+  // One Bloom filter (one hash, a power of two of bits) in the mapped file.
+  struct Filter {
+    const uint64_t* words = nullptr;
+    uint64_t bit_mask = 0;    // bits - 1
+    uint64_t first_byte = 0;  // of words, in the filter area (for page checks)
+    bool Test(uint64_t gram, const IndexPages& pages) const;
+  };
+  Filter grams3_, grams5_, grams8_;
+  const IndexPages* pages_ = nullptr;
 };
 
 class ArchiveIndex {
  public:
+  ArchiveIndex();
+  ~ArchiveIndex();
+  ArchiveIndex(ArchiveIndex&&) noexcept;
+  ArchiveIndex& operator=(ArchiveIndex&&) noexcept;
+
   // Reads the day file at `data_path` (plain, or zstd if it ends in .zst)
   // and writes `data_path + kIndexSuffix` (through a .tmp and a rename).
   // block_bytes: a plain file's block size (tests make it small).
   static Status Build(const std::string& data_path, size_t block_bytes = kIndexBlockBytes);
   // data_path's index: NotFound if there is none, InvalidArgument naming
-  // why if stale or corrupt.
+  // why if of another version, stale or corrupt.
   static StatusOr<ArchiveIndex> Load(const std::string& data_path);
-  // Cheap check for retention: an index exists whose recorded size and
-  // mtime are data_path's (no hashing).
+  // Cheap check for retention and `konseki index`: an index of this format
+  // exists whose recorded size and mtime are data_path's (no hashing).
   static bool LooksCurrent(const std::string& data_path);
 
   const std::vector<IndexBlock>& blocks() const { return blocks_; }
   // Bytes of the index file.
   uint64_t index_bytes() const { return index_bytes_; }
+  // Bytes of it read so far: the header and the filter pages probed.
+  uint64_t bytes_read() const;
+  // "" or why a filter page probed so far was corrupt (its probes answered
+  // "may contain").
+  std::string corruption() const;
 
  private:
+  std::unique_ptr<IndexPages> pages_;  // the mapping; stable across moves
   std::vector<IndexBlock> blocks_;
   uint64_t index_bytes_ = 0;
+  uint64_t header_bytes_ = 0;
 };
 
 }  // namespace konseki::outputs

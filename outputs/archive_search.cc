@@ -30,6 +30,8 @@ constexpr size_t kTimeLen = kTimeTemplate.size();
 // after the call: with 8 MB per call, the cache misses on the lines cost a
 // fifth of a dense search's CPU (perf, bench/archive_search).
 constexpr size_t kChunk = 256 << 10;
+// Matching lines ahead of the one being output that the merge prefetches.
+constexpr size_t kPrefetchAhead = 8;
 // Larger frames are streamed rather than decoded whole into memory.
 constexpr size_t kMaxFrameBytes = 64 << 20;
 
@@ -166,9 +168,10 @@ struct ArchiveSearch::File {
   uint64_t bytes = 0;
   Status status;
   std::optional<ArchiveIndex> index;
-  bool no_index = false;  // expected one (an old day) and found none
-  std::string note;       // why the index was ignored
-  uint64_t skipped = 0;   // plaintext bytes skipped through the index
+  bool no_index = false;        // expected one (an old day) and found none
+  bool index_given_up = false;  // not consulted: it was not paying (LoadIndex)
+  std::string note;             // why the index was ignored
+  uint64_t skipped = 0;         // plaintext bytes skipped through the index
   std::string_view Line(const Hit& h) const {
     return (arena.empty() ? map.view() : std::string_view(arena)).substr(h.offset, h.length);
   }
@@ -278,6 +281,7 @@ Status ArchiveSearch::ScanPlain(File* f, const std::string& full, const ArchiveI
       f->skipped += b.plain_bytes;
     }
   }
+  Consulted(*f, *idx);
   return Status::Ok();
 }
 
@@ -347,6 +351,7 @@ Status ArchiveSearch::ScanCompressed(File* f, const std::string& full, const Arc
       f->skipped += b.plain_bytes;
     }
   }
+  Consulted(*f, *idx);
   for (const IndexBlock* b : pass) {
     if (!SizedFrames(data, b->offset, b->offset + b->size, &frames)) {
       f->skipped = 0;  // not a file of sized frames: streamed whole
@@ -418,11 +423,24 @@ bool ArchiveSearch::MayHold(const IndexBlock& b) const {
   return b.MayOverlap(options_.since, options_.until) && query_->MayMatch(b);
 }
 
+// Counts what the index did for this file, for giving it up (LoadIndex).
+void ArchiveSearch::Consulted(const File& f, const ArchiveIndex& idx) const {
+  uint64_t plain = 0;
+  for (const IndexBlock& b : idx.blocks()) plain += b.plain_bytes;
+  consulted_bytes_.fetch_add(plain, std::memory_order_relaxed);
+  if (f.skipped > 0) index_paid_.store(true, std::memory_order_relaxed);
+}
+
 // The file's index if it is usable (and can narrow this search); a missing
 // one is flagged (for an old day), a stale or corrupt one noted.
 const ArchiveIndex* ArchiveSearch::LoadIndex(File* f, const std::string& data_path) const {
-  if (query_ == nullptr ||
-      (!query_->filters() && options_.since.empty() && options_.until.empty())) {
+  const bool window = !options_.since.empty() || !options_.until.empty();
+  if (query_ == nullptr || (!query_->filters() && !window)) return nullptr;
+  // Every block consulted so far passed: the index is not paying for this
+  // search (a dense one); the rest is scanned without it.
+  if (!window && !index_paid_.load(std::memory_order_relaxed) &&
+      consulted_bytes_.load(std::memory_order_relaxed) >= options_.index_give_up_bytes) {
+    f->index_given_up = true;
     return nullptr;
   }
   auto idx = ArchiveIndex::Load(data_path);
@@ -503,6 +521,12 @@ void ArchiveSearch::MergeDay(std::vector<File>& files,
     const uint64_t bound = heap.empty() ? UINT64_MAX : heap.front().first;
     const size_t bound_file = heap.empty() ? SIZE_MAX : heap.front().second;
     do {
+      // The lines were scanned a whole day ago (tens of MB): fetch the
+      // ones a few ahead while this one is copied out.
+      if (at[r] + kPrefetchAhead < f.hits.size()) {
+        const std::string_view next = f.Line(f.hits[at[r] + kPrefetchAhead]);
+        for (size_t b = 0; b < next.size(); b += 64) __builtin_prefetch(next.data() + b);
+      }
       out(f.Line(f.hits[at[r]]));
     } while (++at[r] < f.hits.size() &&
              (f.hits[at[r]].key < bound || (f.hits[at[r]].key == bound && r < bound_file)));
@@ -530,6 +554,8 @@ Status ArchiveSearch::Run(const std::function<void(std::string_view)>& out,
       return Status::Internal("search: hs_alloc_scratch failed");
     }
   }
+  consulted_bytes_ = 0;
+  index_paid_ = false;
   Status first;  // the first file that failed; the others are still searched
   uint64_t no_index = 0;
   std::string first_without;
@@ -555,8 +581,13 @@ Status ArchiveSearch::Run(const std::function<void(std::string_view)>& out,
       stats->skipped_bytes += f.skipped;
       if (f.index) {
         ++stats->indexed_files;
-        stats->index_bytes += f.index->index_bytes();
+        stats->index_bytes += f.index->bytes_read();
+        if (const std::string bad = f.index->corruption(); !bad.empty()) {
+          stats->notes.push_back("corrupt index " + options_.root + "/" + f.path + " (" + bad +
+                                 "); the blocks it could not rule out were scanned");
+        }
       }
+      stats->index_given_up_files += f.index_given_up;
       if (!f.note.empty()) stats->notes.push_back(f.note);
       if (f.no_index && no_index++ == 0) first_without = f.path;
     }

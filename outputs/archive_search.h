@@ -21,6 +21,8 @@
 // is inside the time window; the others are skipped unread. A missing,
 // stale or corrupt index is ignored (noted in SearchStats::notes) and the
 // file scanned fully: the index can make a search faster, never miss a line.
+// A search the index does not narrow (every block of the first files
+// passes, SearchOptions::index_give_up_bytes) stops consulting it.
 //
 // Threading: Run scans the files of a day on `threads` threads (one
 // Hyperscan scratch each); `filter` (optional) is called from those threads
@@ -28,6 +30,7 @@
 #ifndef KONSEKI_OUTPUTS_ARCHIVE_SEARCH_H_
 #define KONSEKI_OUTPUTS_ARCHIVE_SEARCH_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -64,16 +67,21 @@ struct SearchOptions {
   // index (retention writes them from the day after yesterday on); those
   // without one are counted in a note. INT64_MIN: no note.
   int64_t expect_index_before_day = INT64_MIN;
+  // Without --since/--until: once this many plaintext bytes of indexed
+  // files were consulted and no block was skipped (a dense search), the
+  // remaining files are scanned without loading their index.
+  uint64_t index_give_up_bytes = uint64_t{64} << 20;
 };
 
 struct SearchStats {
   uint64_t files = 0;
   uint64_t bytes = 0;  // plaintext bytes scanned
   uint64_t matches = 0;
-  uint64_t indexed_files = 0;      // files searched through their index
-  uint64_t skipped_bytes = 0;      // plaintext bytes the index let the search skip
-  uint64_t index_bytes = 0;        // bytes of the index files read
-  std::vector<std::string> notes;  // indexes ignored and why (for stderr)
+  uint64_t indexed_files = 0;         // files searched through their index
+  uint64_t skipped_bytes = 0;         // plaintext bytes the index let the search skip
+  uint64_t index_bytes = 0;           // bytes of the index files read (headers, pages probed)
+  uint64_t index_given_up_files = 0;  // files scanned without consulting their index (dense)
+  std::vector<std::string> notes;     // indexes ignored and why (for stderr)
 };
 
 // Not copyable. Run may be called more than once, not concurrently.
@@ -98,6 +106,7 @@ class ArchiveSearch {
                       const std::string& full, void* scratch) const;
   const ArchiveIndex* LoadIndex(File* f, const std::string& data_path) const;
   bool MayHold(const IndexBlock& b) const;
+  void Consulted(const File& f, const ArchiveIndex& idx) const;
   Status ScanCompressedStream(File* f, const std::string& full, void* scratch) const;
   size_t ScanBuffer(std::string_view text, bool eof, File* f, void* scratch) const;
   void ScanText(std::string_view text, size_t offset, bool copy, File* f, void* scratch) const;
@@ -107,6 +116,10 @@ class ArchiveSearch {
   const SearchOptions options_;
   hs_database* db_ = nullptr;
   std::unique_ptr<IndexQuery> query_;  // null: no index use
+  // Per Run: plaintext bytes of the files whose index was consulted, and
+  // whether it let any block be skipped.
+  mutable std::atomic<uint64_t> consulted_bytes_{0};
+  mutable std::atomic<bool> index_paid_{false};
 };
 
 }  // namespace konseki::outputs

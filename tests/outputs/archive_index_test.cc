@@ -156,6 +156,74 @@ TEST_F(ArchiveIndexTest, MissingStaleAndCorruptIndexesAreRefused) {
   expect_refused("corrupt index");
   std::ofstream(idx_path) << "hello";
   expect_refused("not a konseki index");
+  std::ofstream(idx_path) << "KSIDX001" << std::string(200, '\0');  // the first format
+  expect_refused("another format version (001");
+  EXPECT_FALSE(ArchiveIndex::LooksCurrent(plain_));  // retention rewrites it
+}
+
+TEST_F(ArchiveIndexTest, ACopyWithTheSameContentAndMtimeKeepsItsIndex) {
+  ASSERT_TRUE(ArchiveIndex::Build(plain_).ok());
+  struct stat st;
+  ASSERT_EQ(stat(plain_.c_str(), &st), 0);
+  // A restore (cp -a): new inode and ctime, same bytes and mtime. The
+  // content check runs (the ctime differs) and passes.
+  const std::string copy = tmp_.File("copy.log");
+  fs::copy_file(plain_, copy);
+  fs::copy_file(plain_ + std::string(kIndexSuffix), copy + std::string(kIndexSuffix));
+  fs::remove(plain_);
+  fs::rename(copy, plain_);
+  fs::rename(copy + std::string(kIndexSuffix), plain_ + std::string(kIndexSuffix));
+  const timespec times[2] = {st.st_atim, st.st_mtim};
+  ASSERT_EQ(utimensat(AT_FDCWD, plain_.c_str(), times, 0), 0);
+  EXPECT_EQ(Holding(Load(plain_), "kdevtmpfsi"), 1);
+  // The same restore with one byte changed in the first 64 KiB is stale.
+  {
+    std::fstream f(plain_, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(5);
+    f.put('9');
+  }
+  ASSERT_EQ(utimensat(AT_FDCWD, plain_.c_str(), times, 0), 0);
+  auto idx = ArchiveIndex::Load(plain_);
+  ASSERT_FALSE(idx.ok());
+  EXPECT_NE(idx.status().message().find("content changed"), std::string::npos);
+}
+
+TEST_F(ArchiveIndexTest, ACorruptFilterPageIsFoundWhenProbedAndSkipsNoBlock) {
+  // 20,000 lines of varied numbers: filters of many pages.
+  {
+    std::ofstream f(plain_, std::ios::app);
+    for (int i = 0; i < 20000; ++i) {
+      f << "2025-12-01T05:00:00.000000Z 192.0.2.1 <38>sshd[" << i * 7919 % 100003
+        << "]: Connection from 10." << i % 251 << "." << i * 31 % 253 << ".7 port "
+        << i * 13 % 65521 << "\n";
+    }
+  }
+  ASSERT_TRUE(ArchiveIndex::Build(plain_).ok());
+  const std::string idx_path = plain_ + std::string(kIndexSuffix);
+  {
+    const ArchiveIndex idx = Load(plain_);
+    EXPECT_EQ(Holding(idx, "kdevtmpfsi"), 1);
+    EXPECT_EQ(Holding(idx, "no such words here"), 0);
+    EXPECT_TRUE(idx.corruption().empty());
+    // Only the header and the pages the probes touched were read.
+    EXPECT_GT(idx.index_bytes(), 8 * 4096u);
+    EXPECT_LT(idx.bytes_read(), idx.index_bytes() / 2);
+    EXPECT_GT(idx.bytes_read(), 4096u);
+  }
+  // The filters start after the header's page(s): zero them all, so that
+  // unchecked, every text would look absent from every block.
+  const size_t size = fs::file_size(idx_path);
+  {
+    std::fstream f(idx_path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(4096);
+    f << std::string(size - 4096, '\0');
+  }
+  const ArchiveIndex idx = Load(plain_);  // the header is intact
+  const int blocks = static_cast<int>(idx.blocks().size());
+  EXPECT_EQ(blocks, 1);
+  EXPECT_EQ(Holding(idx, "kdevtmpfsi"), blocks);
+  EXPECT_EQ(Holding(idx, "no such words here"), blocks);
+  EXPECT_NE(idx.corruption().find("fails its checksum"), std::string::npos) << idx.corruption();
 }
 
 TEST_F(ArchiveIndexTest, BadCompressedDataFailsTheBuild) {

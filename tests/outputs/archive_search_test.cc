@@ -328,6 +328,49 @@ TEST_F(IndexedSearchTest, MissingStaleOrCorruptIndexIsIgnoredWithANote) {
   EXPECT_FALSE(Noted(stats, "without an index"));
 }
 
+TEST_F(IndexedSearchTest, CorruptFilterPagesLetTheirBlocksBeScannedWithANote) {
+  BuildIndexes();
+  // gamma's last day is plain, with many blocks; zero its filter pages.
+  const std::string idx = DataPath("gamma/2025-12-02.log") + std::string(kIndexSuffix);
+  const size_t size = fs::file_size(idx);
+  ASSERT_GT(size, 8192u);
+  {
+    std::fstream f(idx, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(4096);
+    f << std::string(size - 4096, '\0');
+  }
+  SearchStats stats;
+  EXPECT_EQ(Search(Rare(), nullptr, &stats), Reference(Rare()));
+  EXPECT_TRUE(Noted(stats, "corrupt index")) << stats.notes.size();
+  EXPECT_TRUE(Noted(stats, "gamma/2025-12-02.log"));
+  EXPECT_EQ(stats.indexed_files, 6u);
+}
+
+TEST_F(IndexedSearchTest, ADenseSearchStopsConsultingTheIndex) {
+  BuildIndexes();
+  SearchOptions o;
+  o.patterns = {"<13>"};  // in every block
+  SearchStats stats;
+  EXPECT_EQ(Search(o, nullptr, &stats), Reference(o));
+  EXPECT_EQ(stats.indexed_files, 6u);  // 64 MiB by default: all consulted
+  EXPECT_EQ(stats.index_given_up_files, 0u);
+  o.index_give_up_bytes = 1;
+  EXPECT_EQ(Search(o, nullptr, &stats), Reference(o));
+  EXPECT_LT(stats.indexed_files, 6u);
+  EXPECT_EQ(stats.indexed_files + stats.index_given_up_files, 6u);
+  EXPECT_EQ(stats.skipped_bytes, 0u);
+  // A rare search skips blocks: the index stays in use.
+  o = Rare();
+  o.index_give_up_bytes = 1;
+  EXPECT_EQ(Search(o, nullptr, &stats), Reference(o));
+  EXPECT_GT(stats.skipped_bytes, 0u);
+  // With a time window the index is always consulted.
+  o.patterns = {"<13>"};
+  ASSERT_TRUE(NormalizeSearchTime("2025-12-01T00:10", &o.since));
+  EXPECT_EQ(Search(o, nullptr, &stats), Reference(o));
+  EXPECT_EQ(stats.index_given_up_files, 0u);
+}
+
 TEST(SearchTimeTest, Normalizes) {
   std::string t;
   ASSERT_TRUE(NormalizeSearchTime("2025-12-01", &t));
