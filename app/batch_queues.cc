@@ -1,5 +1,7 @@
 #include "app/batch_queues.h"
 
+#include <algorithm>
+
 namespace konseki::app {
 namespace {
 
@@ -11,7 +13,8 @@ constexpr size_t kInitialEntries = 16;
 }  // namespace
 
 BatchQueues::BatchQueues(size_t num_workers, size_t max_bytes_per_worker, MetricsRegistry& metrics)
-    : max_bytes_per_worker_(max_bytes_per_worker) {
+    : max_bytes_per_worker_(max_bytes_per_worker),
+      pool_max_bytes_(std::max(num_workers * max_bytes_per_worker / 4, 16 * kMaxBytesPerBatch)) {
   for (size_t i = 0; i < num_workers; ++i) {
     queues_.push_back(std::make_unique<WorkerQueue>());
   }
@@ -33,7 +36,10 @@ BatchQueues::~BatchQueues() {
 
 Batch* BatchQueues::Acquire() {
   Batch* b = nullptr;
-  if (pool_.try_dequeue(b)) return b;
+  if (pool_.try_dequeue(b)) {
+    pooled_bytes_.fetch_sub(b->footprint(), std::memory_order_relaxed);
+    return b;
+  }
   created_.fetch_add(1, std::memory_order_relaxed);
   b = new Batch();
   b->bytes.reserve(kInitialBytes);
@@ -49,7 +55,19 @@ void BatchQueues::Release(Batch* batch) {
     std::string().swap(batch->bytes);
     batch->bytes.reserve(kMaxBytesPerBatch);
   }
+  pooled_bytes_.fetch_add(batch->footprint(), std::memory_order_relaxed);
   pool_.enqueue(batch);
+}
+
+size_t BatchQueues::ShrinkPool() {
+  size_t freed = 0;
+  Batch* b = nullptr;
+  while (pooled_bytes_.load(std::memory_order_relaxed) > pool_max_bytes_ && pool_.try_dequeue(b)) {
+    pooled_bytes_.fetch_sub(b->footprint(), std::memory_order_relaxed);
+    delete b;
+    ++freed;
+  }
+  return freed;
 }
 
 bool BatchQueues::AllHaveRoom() const {
