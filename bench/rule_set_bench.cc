@@ -17,6 +17,7 @@
 // bench/extra_rules.cc (real daemon formats), the pack size issue 17 states
 // its targets for; --min_rules=0 benches the packs as they are.
 #include <benchmark/benchmark.h>
+#include <hs/hs.h>
 #include <re2/re2.h>
 #include <re2/set.h>
 
@@ -341,6 +342,26 @@ class RatioReporter : public benchmark::ConsoleReporter {
   std::set<std::string> medians_;
 };
 
+// The flags RuleSet::Compile gives each expression.
+unsigned HsFlags(const Rule& r) {
+  return HS_FLAG_SINGLEMATCH | (r.case_sensitive ? 0u : HS_FLAG_CASELESS);
+}
+
+bool DumpFixture(const World& w, const std::string& dir) {
+  std::ofstream exprs(dir + "/exprs.tsv");
+  for (const Rule& r : w.set->rules()) {
+    for (const std::string& m : r.match) exprs << HsFlags(r) << '\t' << r.id << '\t' << m << '\n';
+  }
+  const std::pair<const char*, const Fixture*> files[] = {
+      {"as_is.txt", &w.as_is}, {"padded256.txt", &w.padded256}, {"quiet256.txt", &w.quiet256}};
+  for (const auto& [name, f] : files) {
+    std::ofstream out(dir + "/" + name);
+    for (const Message& m : f->messages) out << TextOf(m) << '\n';
+    if (!out) return false;
+  }
+  return static_cast<bool>(exprs);
+}
+
 }  // namespace
 }  // namespace konseki::matchers
 
@@ -348,6 +369,8 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   constexpr std::string_view kRulesDirFlag = "--rules_dir=";
   constexpr std::string_view kMinRulesFlag = "--min_rules=";
+  constexpr std::string_view kDumpFlag = "--dump_fixture=";
+  std::string dump_dir;
   int kept = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
@@ -355,6 +378,8 @@ int main(int argc, char** argv) {
       konseki::matchers::RulesDir() = std::string(arg.substr(kRulesDirFlag.size()));
     } else if (arg.substr(0, kMinRulesFlag.size()) == kMinRulesFlag) {
       konseki::matchers::min_rules = std::stoul(std::string(arg.substr(kMinRulesFlag.size())));
+    } else if (arg.substr(0, kDumpFlag.size()) == kDumpFlag) {
+      dump_dir = std::string(arg.substr(kDumpFlag.size()));
     } else {
       argv[kept++] = argv[i];
     }
@@ -365,6 +390,7 @@ int main(int argc, char** argv) {
   std::cout << konseki::matchers::RulesDir() << ": " << w->set->rules().size() << " rules, "
             << w->as_is.messages.size() << " corpus messages, mean text "
             << w->as_is.bytes / w->as_is.messages.size() << " bytes\n";
+  if (!dump_dir.empty()) return konseki::matchers::DumpFixture(*w, dump_dir) ? 0 : 1;
   {
     auto scratch = w->set->NewScratch();
     std::cout << "Hyperscan: database " << w->set->database_bytes() / 1024 << " KiB; scratch "

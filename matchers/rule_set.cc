@@ -221,8 +221,14 @@ bool RuleSet::ProgramMatches(size_t rule_index, std::string_view app_name) const
 void RuleSet::Match(const Message& msg, Scratch& scratch, std::vector<RuleHit>* hits) const {
   assert(scratch.owner_ == this);
   // RuleHit objects already in *hits (and their fields' buffers) are
-  // recycled rather than freed and reallocated for every message.
-  hits->resize(MatchInto(msg, scratch, hits));
+  // recycled rather than freed and reallocated for every message; the field
+  // buffers of the hits past the new count go to the scratch, not to free().
+  const size_t n = MatchInto(msg, scratch, hits);
+  for (size_t i = n; i < hits->size(); ++i) {
+    std::vector<std::pair<std::string, std::string>>& fields = (*hits)[i].fields;
+    if (fields.capacity() > 0) scratch.spare_fields_.push_back(std::move(fields));
+  }
+  hits->resize(n);
 }
 
 size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<RuleHit>* hits) const {
@@ -245,7 +251,13 @@ size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<Rule
   const re2::StringPiece input(text.data(), text.size());
   for (unsigned r : ids) {
     if (!ProgramMatches(r, msg.app_name)) continue;
-    if (used == hits->size()) hits->emplace_back();
+    if (used == hits->size()) {
+      hits->emplace_back();
+      if (!scratch.spare_fields_.empty()) {
+        hits->back().fields = std::move(scratch.spare_fields_.back());
+        scratch.spare_fields_.pop_back();
+      }
+    }
     RuleHit& hit = (*hits)[used++];
     hit.rule = &rules_[r];
     size_t nfields = 0;
@@ -255,17 +267,24 @@ size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<Rule
       for (const auto& [index, name] : ex.named) {
         if (index >= n || groups[index].data() == nullptr) continue;
         const std::string_view value(groups[index].data(), groups[index].size());
-        if (nfields < hit.fields.size()) {
-          hit.fields[nfields].first.assign(name);
-          hit.fields[nfields].second.assign(value);
-        } else {
-          hit.fields.emplace_back(name, value);
+        if (nfields == hit.fields.size()) {
+          if (scratch.spare_values_.empty()) {
+            hit.fields.emplace_back();
+          } else {
+            hit.fields.push_back(std::move(scratch.spare_values_.back()));
+            scratch.spare_values_.pop_back();
+          }
         }
+        hit.fields[nfields].first.assign(name);
+        hit.fields[nfields].second.assign(value);
         ++nfields;
       }
       break;
     }
-    hit.fields.resize(nfields);
+    while (hit.fields.size() > nfields) {
+      scratch.spare_values_.push_back(std::move(hit.fields.back()));
+      hit.fields.pop_back();
+    }
     hit.ignored = ignore_.Ignores(hit.fields);
   }
   return used;

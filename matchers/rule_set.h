@@ -63,6 +63,13 @@ class RuleSet {
     hs_scratch* hs_;
     const RuleSet* owner_;
     std::vector<unsigned> rule_hits_;  // rule indices recorded by the callback
+    // Buffers that Match dropped from the end of a caller's vector (a message
+    // with fewer hits, or a hit with fewer fields, than the previous one),
+    // handed to the next hits and fields appended, so changing hit and field
+    // counts allocate nothing once warm. Never more than the most hits and
+    // fields one message has had.
+    std::vector<std::vector<std::pair<std::string, std::string>>> spare_fields_;
+    std::vector<std::pair<std::string, std::string>> spare_values_;
   };
 
   // Compiles all rules (Hyperscan for `match`, RE2 for `program` and
@@ -88,7 +95,9 @@ class RuleSet {
   // RuleHit per rule that hit, in rule order, to *hits (which it clears
   // first). The callback only records rule indices; the program filter and
   // RE2 extraction run afterwards for those rules only. Field values are
-  // copies, so hits outlive the message.
+  // copies, so hits outlive the message. Pass the same vector every time
+  // (do not clear it): its hits and their field buffers are recycled, with
+  // the surplus kept in `scratch`, so a warm worker does not allocate.
   void Match(const Message& msg, Scratch& scratch, std::vector<RuleHit>* hits) const;
 
   const std::vector<Rule>& rules() const { return rules_; }

@@ -22,3 +22,8 @@ konseki_add_test(beacon_score_test
 konseki_add_test(hs_compile_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/hs_compile_test.cc
   LIBS konseki_rules PkgConfig::HS)
+# RuleSet::Match allocates nothing once warm (its own binary: it counts every
+# operator new of the process).
+konseki_add_test(rule_set_alloc_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/rule_set_alloc_test.cc
+  LIBS konseki_rules konseki_alloc_counter)

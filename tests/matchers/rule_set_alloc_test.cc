@@ -1,0 +1,77 @@
+// RuleSet::Match must not allocate once warm, also when the number of hits
+// changes from message to message (a line with two hits, then none, then
+// one): the hits dropped from the end of the caller's vector leave their
+// field buffers in the Scratch for the next hits. Counted with the global
+// operator new replacement of tests/testing/alloc_counter.h.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "matchers/rule_set.h"
+#include "tests/testing/alloc_counter.h"
+
+namespace konseki::matchers {
+namespace {
+
+Rule MakeRule(std::string id, std::string match, std::string extract) {
+  Rule r;
+  r.id = std::move(id);
+  r.sign = "ssh.auth_failure";
+  r.title = r.id;
+  r.match = {std::move(match)};
+  r.extract = {std::move(extract)};
+  r.file = "test.yaml";
+  r.match_lines = {1};
+  return r;
+}
+
+Message Msg(std::string_view text) {
+  Message m;
+  m.raw = text;
+  m.format = MessageFormat::kRfc3164;
+  m.app_name = "sshd";
+  m.msg = text;
+  return m;
+}
+
+TEST(RuleSetAllocTest, ChangingHitCountsReuseFieldBuffers) {
+  std::vector<Rule> rules;
+  rules.push_back(MakeRule("failed", "Failed password for ",
+                           R"(for (?P<user>\S+) from (?P<src_ip>\S+) port (?P<port>\d+))"));
+  rules.push_back(MakeRule("invalid", "invalid user ", R"(invalid user (?P<invalid_user>\S+))"));
+  auto set = RuleSet::Compile(std::move(rules));
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  auto scratch = (*set)->NewScratch();
+  ASSERT_TRUE(scratch.ok());
+  // Field values longer than the small-string buffer, so a dropped hit's
+  // strings would have to be allocated again.
+  const std::string two =
+      "Failed password for invalid user administrator-account-name from "
+      "2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff port 4242424242 ssh2";
+  const std::string one =
+      "Failed password for administrator-account-name from "
+      "2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff port 4242424242 ssh2";
+  const std::string none = "Accepted publickey for somebody-else-entirely from 192.0.2.1";
+  const Message messages[] = {Msg(two), Msg(none), Msg(one), Msg(two), Msg(none), Msg(two)};
+  std::vector<RuleHit> hits;
+  for (const Message& m : messages) (*set)->Match(m, **scratch, &hits);  // warm up
+
+  const uint64_t before = testing::AllocationCount();
+  size_t total = 0;
+  for (int pass = 0; pass < 100; ++pass) {
+    for (const Message& m : messages) {
+      (*set)->Match(m, **scratch, &hits);
+      total += hits.size();
+    }
+  }
+  EXPECT_EQ(testing::AllocationCount() - before, 0u);
+  EXPECT_EQ(total, 100u * (2 + 0 + 1 + 2 + 0 + 2));
+  (*set)->Match(Msg(two), **scratch, &hits);
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_EQ(hits[1].fields.size(), 1u);
+  EXPECT_EQ(hits[1].fields[0].second, "administrator-account-name");
+}
+
+}  // namespace
+}  // namespace konseki::matchers
