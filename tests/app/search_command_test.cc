@@ -104,5 +104,32 @@ TEST_F(SearchCommandTest, IndexCommandThenSearchNotesAStaleIndexAndNoIndexScansA
       << err_.str();
 }
 
+TEST_F(SearchCommandTest, AnIndexOfTheFirstFormatIsNotedThenRewrittenByIndex) {
+  int64_t today;
+  ASSERT_TRUE(outputs::ParseDayName("2025-12-10", &today));
+  // What konseki wrote before KSIDX002 (its content does not matter: the
+  // version is read first).
+  std::ofstream(dir_ + "/h1/2025-12-01.log.idx") << "KSIDX001" << std::string(300, '\x01');
+  SearchCommand c;
+  c.patterns = {"Accepted password"};
+  c.today = today;
+  ASSERT_EQ(Run(c), 0) << err_.str();
+  EXPECT_NE(out_.str().find("for bob"), std::string::npos) << out_.str();
+  EXPECT_NE(err_.str().find("note: index " + dir_ +
+                            "/h1/2025-12-01.log.idx is of another format version (001"),
+            std::string::npos)
+      << err_.str();
+  IndexCommand ic;
+  ic.dir = dir_;
+  ic.today = today;
+  std::ostringstream iout, ierr;
+  ASSERT_EQ(RunIndex(ic, iout, ierr), 0) << ierr.str();
+  EXPECT_NE(iout.str().find("1 indexes written, 0 current"), std::string::npos) << iout.str();
+  c.stats = true;
+  ASSERT_EQ(Run(c), 0);
+  EXPECT_EQ(err_.str().find("note:"), std::string::npos) << err_.str();
+  EXPECT_NE(err_.str().find("index: 1 files"), std::string::npos) << err_.str();
+}
+
 }  // namespace
 }  // namespace konseki::app
