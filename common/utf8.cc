@@ -3,6 +3,10 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace konseki {
 namespace {
 
@@ -62,15 +66,27 @@ bool IsValidUtf8(std::string_view s) {
   const char* p = s.data();
   const char* const end = p + s.size();
   while (p < end) {
-    // Fast path: eight ASCII bytes at a time.
-    if (end - p >= 8) {
+    // ASCII runs first, sixteen (or eight) bytes at a time, up to the first
+    // byte that is not ASCII: most lines are ASCII to the end, and the byte
+    // loop this replaced was a third of the parse.
+#if defined(__SSE2__)
+    while (end - p >= 16) {
+      const int high = _mm_movemask_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+      if (high != 0) {
+        p += __builtin_ctz(static_cast<unsigned>(high));
+        break;
+      }
+      p += 16;
+    }
+#else
+    while (end - p >= 8) {
       uint64_t word;
       std::memcpy(&word, p, 8);
-      if ((word & 0x8080808080808080ULL) == 0) {
-        p += 8;
-        continue;
-      }
+      if ((word & 0x8080808080808080ULL) != 0) break;
+      p += 8;
     }
+#endif
+    if (p == end) break;
     if (static_cast<unsigned char>(*p) < 0x80) {  // NUL included: it is valid here
       ++p;
       continue;

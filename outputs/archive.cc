@@ -12,6 +12,10 @@
 #include <functional>
 #include <utility>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "outputs/host_path.h"
 
 namespace konseki::outputs {
@@ -52,6 +56,20 @@ Reason ReasonOf(int err) {
     default:
       return kOther;
   }
+}
+
+// Slot of a raw host name in Archive's host cache: its length and its first
+// and last eight bytes, mixed (names differ at either end: web1, web2...).
+size_t HostCacheIndex(std::string_view host) {
+  const size_t n = host.size();
+  if (n == 0) return 0;
+  const size_t k = std::min<size_t>(n, 8);
+  uint64_t head = 0;
+  uint64_t tail = 0;
+  std::memcpy(&head, host.data(), k);
+  std::memcpy(&tail, host.data() + n - k, k);
+  const uint64_t h = (head * 0x9E3779B97F4A7C15ull) ^ (tail * 0xC2B2AE3D27D4EB4Full) ^ n;
+  return static_cast<size_t>((h ^ (h >> 29)) * 0xBF58476D1CE4E5B9ull >> 58);  // 64 slots
 }
 
 int64_t DayOf(TimePoint t) {
@@ -177,42 +195,71 @@ const char* SyncPolicyName(SyncPolicy p) {
 }
 
 namespace {
+
+// " <sender escaped, or -> ".
+void AppendSender(std::string_view sender, std::string* out);
 void AppendLineRest(const Message& msg, std::string* out);
+
+// Index of the first byte in [i, n) of p that must be escaped (< 0x20 or
+// 0x7f), or n. Messages rarely hold one, so this scan is the work.
+inline size_t NextControl(const char* p, size_t i, size_t n) {
+#if defined(__SSE2__)
+  // Sixteen bytes per step: b <= 0x1f (unsigned) or b == 0x7f. The last
+  // partial block is read as the (overlapping) final sixteen bytes.
+  const __m128i k1f = _mm_set1_epi8(0x1f);
+  const __m128i k7f = _mm_set1_epi8(0x7f);
+  auto control = [&](size_t at) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + at));
+    return _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, k1f), v), _mm_cmpeq_epi8(v, k7f));
+  };
+  auto mask = [&](size_t at) { return static_cast<unsigned>(_mm_movemask_epi8(control(at))); };
+  for (; i + 32 <= n; i += 32) {
+    if (_mm_movemask_epi8(_mm_or_si128(control(i), control(i + 16))) != 0) break;
+  }
+  for (; i + 16 <= n; i += 16) {
+    if (const unsigned m = mask(i); m != 0) return i + static_cast<size_t>(__builtin_ctz(m));
+  }
+  if (i < n && n >= 16) {
+    const size_t base = n - 16;
+    const unsigned m = mask(base) >> (i - base);
+    return m != 0 ? i + static_cast<size_t>(__builtin_ctz(m)) : n;
+  }
+#else
+  // Eight bytes per step (no byte < 0x20, none == 0x7f).
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    constexpr uint64_t kOnes = 0x0101010101010101ull;
+    constexpr uint64_t kHigh = 0x8080808080808080ull;
+    const uint64_t below_space = (w - kOnes * 0x20) & ~w & kHigh;
+    const uint64_t x = w ^ (kOnes * 0x7f);
+    const uint64_t is_del = (x - kOnes) & ~x & kHigh;
+    if ((below_space | is_del) != 0) break;
+  }
+#endif
+  for (; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(p[i]);
+    if (c < 0x20 || c == 0x7f) return i;
+  }
+  return n;
+}
+
 }  // namespace
 
 void AppendEscaped(std::string_view raw, std::string* out) {
   const char* p = raw.data();
   const size_t n = raw.size();
   size_t start = 0;
-  size_t i = 0;
-  while (i < n) {
-    // Skip 8 clean bytes at a time (no byte < 0x20, none == 0x7f): messages
-    // rarely hold control characters, so this is most of the work.
-    if (i + 8 <= n) {
-      uint64_t w;
-      std::memcpy(&w, p + i, 8);
-      constexpr uint64_t kOnes = 0x0101010101010101ull;
-      constexpr uint64_t kHigh = 0x8080808080808080ull;
-      const uint64_t below_space = (w - kOnes * 0x20) & ~w & kHigh;
-      const uint64_t x = w ^ (kOnes * 0x7f);
-      const uint64_t is_del = (x - kOnes) & ~x & kHigh;
-      if ((below_space | is_del) == 0) {
-        i += 8;
-        continue;
-      }
-    }
-    const auto c = static_cast<unsigned char>(p[i]);
-    if (c >= 0x20 && c != 0x7f) {
-      ++i;
-      continue;
-    }
+  for (;;) {
+    const size_t i = NextControl(p, start, n);
     out->append(p + start, i - start);
+    if (i == n) return;
+    const auto c = static_cast<unsigned char>(p[i]);
     const char esc[4] = {'#', static_cast<char>('0' + (c >> 6)),
                          static_cast<char>('0' + ((c >> 3) & 7)), static_cast<char>('0' + (c & 7))};
     out->append(esc, 4);
-    start = ++i;
+    start = i + 1;
   }
-  out->append(p + start, n - start);
 }
 
 void AppendArchiveLine(const Message& msg, std::string* out) {
@@ -226,8 +273,16 @@ void Archive::AppendLine(const Message& msg, std::string* out) {
   // whole batch), and the "YYYY-MM-DDTHH:MM:SS." part once per second.
   const int64_t ns = msg.received.time_since_epoch().count();
   if (ns != stamp_ns_) FormatStamp(ns);
+  // The sender's text too: one connection's lines (a read, a batch) share it.
+  if (msg.sender != last_sender_ || sender_text_.empty()) {
+    last_sender_.assign(msg.sender);
+    sender_text_.clear();
+    AppendSender(msg.sender, &sender_text_);
+  }
   out->append(stamp_, sizeof(stamp_));
-  AppendLineRest(msg, out);
+  out->append(sender_text_);
+  AppendEscaped(msg.raw, out);
+  out->push_back('\n');
 }
 
 void Archive::FormatStamp(int64_t ns) {
@@ -255,16 +310,20 @@ void Archive::FormatStamp(int64_t ns) {
 
 namespace {
 
-void AppendLineRest(const Message& msg, std::string* out) {
+void AppendSender(std::string_view sender, std::string* out) {
   out->push_back(' ');
-  if (msg.sender.empty()) {
+  if (sender.empty()) {
     out->push_back('-');
   } else {
     // The sender comes from the socket address, but escape it anyway so a
     // line can never be split by what a transport put there.
-    AppendEscaped(msg.sender, out);
+    AppendEscaped(sender, out);
   }
   out->push_back(' ');
+}
+
+void AppendLineRest(const Message& msg, std::string* out) {
+  AppendSender(msg.sender, out);
   AppendEscaped(msg.raw, out);
   out->push_back('\n');
 }
@@ -313,7 +372,10 @@ Archive::Archive(const ArchiveOptions& options, const Clock& clock,
     syncer_ = std::make_unique<ArchiveSyncer>(options_.dir, sync_ops_, metrics_->sync_errors);
   }
   key_.reserve(kMaxHostDirLen);
-  last_host_.reserve(kMaxHostDirLen);
+  host_cache_ = std::make_unique<HostCacheSlot[]>(kHostCacheSlots);
+  for (size_t i = 0; i < kHostCacheSlots; ++i) host_cache_[i].raw.reserve(kMaxHostDirLen);
+  last_sender_.reserve(64);  // INET6_ADDRSTRLEN and more: no allocation per new sender
+  sender_text_.reserve(80);
   path_.reserve(kMaxHostDirLen + 32);
   ts_scratch_.reserve(32);
 }
@@ -640,14 +702,29 @@ Status Archive::WriteStranded() {
 }
 
 Archive::Entry* Archive::EntryOf(std::string_view host) {
-  // A batch is mostly one host's lines (one TCP connection per host): the
-  // same host as the line before needs no sanitising and no lookup. Entries
-  // are never freed, and FindOrCreate is the only place an entry changes
-  // host (LRU recycling), so the pointer stays right until the next call.
-  if (last_entry_ != nullptr && host == last_host_) return last_entry_;
+  // Entries are never freed, and FindOrCreate is the only place an entry
+  // changes host (LRU recycling, which empties the cache), so a cached
+  // pointer stays right.
+  HostCacheSlot& slot = host_cache_[HostCacheIndex(host)];
+  if (slot.entry != nullptr && host == slot.raw) {
+    // A batch is mostly one host's lines (one TCP connection per host):
+    // the same entry as the line before is already the most recent.
+    if (slot.entry != last_entry_) {
+      files_.Touch(slot.entry);  // as FindOrCreate's hit does
+      last_entry_ = slot.entry;
+    }
+    return last_entry_;
+  }
   SanitizeHost(host, &key_);
   last_entry_ = files_.FindOrCreate(key_);
-  last_host_.assign(host);
+  // FindOrCreate may have recycled an entry another slot remembers (only
+  // past max_open_files hosts): forget them all.
+  if (files_.recycled() != host_cache_recycled_) {
+    for (size_t i = 0; i < kHostCacheSlots; ++i) host_cache_[i].entry = nullptr;
+    host_cache_recycled_ = files_.recycled();
+  }
+  slot.raw.assign(host);
+  slot.entry = last_entry_;
   return last_entry_;
 }
 

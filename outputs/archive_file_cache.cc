@@ -48,6 +48,7 @@ ArchiveEntry* ArchiveFileCache::FindOrCreate(std::string_view key) {
 // (if any) goes with it, still charged to the budget.
 ArchiveEntry* ArchiveFileCache::Recycle(std::string_view key) {
   ArchiveEntry* victim = lru_.back();
+  ++recycled_;
   close_(victim);
   lru_.Unlink(victim);
   auto node = entries_.extract(entries_.find(victim->host));

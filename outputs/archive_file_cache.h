@@ -67,6 +67,12 @@ class ArchiveFileCache {
   // When full, the least recently used entry is closed and its node, key
   // and buffer are reused: no allocation.
   ArchiveEntry* FindOrCreate(std::string_view key);
+  // Makes e the most recently used entry (what FindOrCreate does on a hit),
+  // for a caller that remembered e from an earlier FindOrCreate.
+  void Touch(ArchiveEntry* e) { lru_.MoveToFront(e); }
+  // Entries recycled for another key so far: an entry pointer remembered
+  // from FindOrCreate may belong to another host once this changed.
+  uint64_t recycled() const { return recycled_; }
 
   // Makes room for `room` more bytes in e's buffer, growing it with the
   // budget's consent and writing out and freeing the coldest other buffers
@@ -108,6 +114,7 @@ class ArchiveFileCache {
   const Callback close_;
   const Callback write_out_;
   Map entries_;
+  uint64_t recycled_ = 0;
   IntrusiveList<ArchiveEntry, &ArchiveEntry::lru> lru_;    // every entry, most recent first
   IntrusiveList<ArchiveEntry, &ArchiveEntry::warm> warm_;  // entries holding a buffer
 };

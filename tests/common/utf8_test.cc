@@ -28,6 +28,28 @@ TEST(Utf8Test, ValidityOfCommonCases) {
   EXPECT_FALSE(IsValidUtf8("abcdefgh\xff"));             // past the 8-byte fast path
 }
 
+TEST(Utf8Test, ValidityAtEveryOffsetAroundTheFastPaths) {
+  // The check skips sixteen, then eight ASCII bytes at a time: a sequence
+  // (valid or not) at every offset of strings around those sizes.
+  const std::string valid[] = {"\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80"};
+  const std::string invalid[] = {"\xC3",         "\xC3\x28",         "\xE2\x82", "\xC0\xAF",
+                                 "\xED\xA0\x80", "\xF4\x90\x80\x80", "\x80",     "\xFF"};
+  for (size_t len = 0; len <= 40; ++len) {
+    const std::string ascii(len, 'a');
+    ASSERT_TRUE(IsValidUtf8(ascii));
+    for (size_t pos = 0; pos <= len; ++pos) {
+      for (const std::string& v : valid) {
+        const std::string s = ascii.substr(0, pos) + v + ascii.substr(pos);
+        ASSERT_TRUE(IsValidUtf8(s)) << "len " << len << " at " << pos;
+      }
+      for (const std::string& v : invalid) {
+        const std::string s = ascii.substr(0, pos) + v + ascii.substr(pos);
+        ASSERT_FALSE(IsValidUtf8(s)) << "len " << len << " at " << pos;
+      }
+    }
+  }
+}
+
 TEST(Utf8Test, ValidUtf8ReplacesEachMaximalInvalidSubpartAndNul) {
   EXPECT_EQ(ValidUtf8("\xc3\x28"), "\xEF\xBF\xBD(");
   EXPECT_EQ(ValidUtf8(std::string("a\0b", 3)),

@@ -133,6 +133,53 @@ TEST(ArchiveEscapeTest, MatchesBytewiseReferenceAtEveryPosition) {
   EXPECT_EQ(out, clean);
 }
 
+TEST(ArchiveEscapeTest, MatchesBytewiseReferenceForEveryLengthAndPair) {
+  // The escaper scans sixteen bytes at a time and reads the last partial
+  // block as the overlapping final sixteen bytes: every length around the
+  // block size, every byte value at the edges, and two specials at once.
+  auto reference = [](std::string_view in) {
+    std::string out;
+    for (unsigned char c : in) {
+      if (c < 0x20 || c == 0x7f) {
+        char buf[5];
+        std::snprintf(buf, sizeof(buf), "#%03o", c);
+        out += buf;
+      } else {
+        out.push_back(static_cast<char>(c));
+      }
+    }
+    return out;
+  };
+  for (size_t len = 0; len <= 50; ++len) {
+    std::string base;
+    for (size_t i = 0; i < len; ++i) base.push_back(static_cast<char>(0x20 + (i * 37) % 0x5f));
+    std::string out;
+    AppendEscaped(base, &out);
+    ASSERT_EQ(out, base) << "len " << len;
+    for (size_t pos = 0; pos < len; ++pos) {
+      for (int c = 0; c < 256; ++c) {
+        if (pos != 0 && pos != len - 1 && pos != 15 && pos != 16 && c % 17 != 0 && c != 0x7f &&
+            c != 0x1f && c != 0x20) {
+          continue;  // every value at the edges, a sample elsewhere
+        }
+        std::string in = base;
+        in[pos] = static_cast<char>(c);
+        out = "prefix";
+        AppendEscaped(in, &out);
+        ASSERT_EQ(out, "prefix" + reference(in)) << "len " << len << " byte " << c << " at " << pos;
+      }
+      for (size_t pos2 = pos + 1; pos2 < len; ++pos2) {
+        std::string in = base;
+        in[pos] = '\n';
+        in[pos2] = '\x7f';
+        out.clear();
+        AppendEscaped(in, &out);
+        ASSERT_EQ(out, reference(in)) << "len " << len << " at " << pos << " and " << pos2;
+      }
+    }
+  }
+}
+
 TEST(ArchiveEscapeTest, LineFormat) {
   Message m;
   m.raw = "<34>Oct 11 22:14:15 mymachine su: 'su root' failed\n";
@@ -317,6 +364,40 @@ TEST_F(ArchiveTest, RunsOfOneHostLandInItsFileWhileEntriesAreRecycled) {
     }
     EXPECT_EQ(ReadFile(fs::path(options_.dir) / ("h" + std::to_string(h)) / "2023-11-14.log"),
               want);
+  }
+}
+
+// Many hosts interleaved line by line, more than the archive's host cache
+// has slots and more than max_open_files (entries recycled), with two
+// spellings of each name (one folder) and the sender changing: every line in
+// its host's file, in order, with its own sender.
+TEST_F(ArchiveTest, InterleavedHostsAndSendersLandInTheirFiles) {
+  const std::string root = options_.dir;
+  for (size_t max_open : {size_t{7}, size_t{256}}) {
+    options_.dir = root + "/open" + std::to_string(max_open);
+    options_.max_open_files = max_open;
+    auto a = OpenArchive();
+    ASSERT_TRUE(a);
+    const int kHosts = 150, kRounds = 3;
+    for (int r = 0; r < kRounds; ++r) {
+      for (int h = 0; h < kHosts; ++h) {
+        const std::string name = (r % 2 == 0 ? "host-" : "HOST-") + std::to_string(h);
+        const std::string sender = h % 3 == 0 ? "192.0.2.7" : "2001:db8::" + std::to_string(h);
+        ASSERT_TRUE(a->Append(Msg(name, "r" + std::to_string(r), At(kBaseSecs + r), sender)).ok());
+      }
+    }
+    ASSERT_TRUE(a->Flush().ok());
+    for (int h = 0; h < kHosts; ++h) {
+      const std::string sender = h % 3 == 0 ? "192.0.2.7" : "2001:db8::" + std::to_string(h);
+      std::string want;
+      for (int r = 0; r < kRounds; ++r) {
+        want +=
+            FormatRfc3339Micros(At(kBaseSecs + r)) + " " + sender + " r" + std::to_string(r) + "\n";
+      }
+      EXPECT_EQ(ReadFile(fs::path(options_.dir) / ("host-" + std::to_string(h)) / "2023-11-14.log"),
+                want)
+          << "host " << h << ", max_open_files " << max_open;
+    }
   }
 }
 
