@@ -20,6 +20,16 @@ using testing::WorkerPath;
 
 constexpr size_t kLines = 4096;
 constexpr int kPasses = 5;
+// Allocations per message allowed over the counted passes. What is not per
+// message still shows up there, and how much depends on scheduling: the
+// worker's once-a-second work (flush, correlation tick) and, when the worker
+// falls further behind the pushing thread than in the warm-up, new pooled
+// batches (up to one per `per_read` frames). Under ctest -j2 beside the
+// integration tests that came to 0.0044 per message (90 in 20,480) once in
+// three runs of the same code. The regressions this guards against were
+// 3 and 0.65 allocations per message; one allocation every 100 messages
+// still fails.
+constexpr double kMaxPerMessage = 0.01;
 
 // 16 hosts, five programs, lines no rule matches (the common case).
 std::vector<std::string> BenignLines() {
@@ -84,7 +94,7 @@ TEST(WorkerAllocTest, LinesThatMatchNoRuleDoNotAllocate) {
     const Counts c = CountAllocations(BenignLines(), per_read);
     // The counter sees the path: first sight of 16 hosts allocates.
     EXPECT_GT(c.warm_up, 16u) << per_read;
-    EXPECT_LT(c.per_message, 0.001) << per_read;
+    EXPECT_LT(c.per_message, kMaxPerMessage) << per_read;
   }
 }
 
@@ -93,7 +103,7 @@ TEST(WorkerAllocTest, LinesThatMatchNoRuleDoNotAllocate) {
 TEST(WorkerAllocTest, RepeatedRuleHitsReuseTheirBuffers) {
   const Counts c = CountAllocations(HitLines(), 256);
   EXPECT_GT(c.warm_up, 0u);
-  EXPECT_LT(c.per_message, 0.001);
+  EXPECT_LT(c.per_message, kMaxPerMessage);
 }
 
 }  // namespace
