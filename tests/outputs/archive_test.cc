@@ -102,22 +102,25 @@ TEST(ArchiveEscapeTest, Utf8AndHighBytesPassUntouched) {
   EXPECT_EQ(out, jp + " \xff\xfe");
 }
 
+// What AppendEscaped must produce, one byte at a time: control bytes and
+// DEL as #ooo, everything else as is.
+std::string EscapedReference(std::string_view in) {
+  std::string out;
+  for (unsigned char c : in) {
+    if (c < 0x20 || c == 0x7f) {
+      char buf[5];
+      std::snprintf(buf, sizeof(buf), "#%03o", c);
+      out += buf;
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return out;
+}
+
 TEST(ArchiveEscapeTest, MatchesBytewiseReferenceAtEveryPosition) {
   // The escaper skips 8 clean bytes at a time: put each special byte at each
   // offset of a long clean string, next to bytes that look almost special.
-  auto reference = [](std::string_view in) {
-    std::string out;
-    for (unsigned char c : in) {
-      if (c < 0x20 || c == 0x7f) {
-        char buf[5];
-        std::snprintf(buf, sizeof(buf), "#%03o", c);
-        out += buf;
-      } else {
-        out.push_back(static_cast<char>(c));
-      }
-    }
-    return out;
-  };
   const std::string clean = "abc \x20\x7e\x80\xff!~ defghij klmnopq";
   for (unsigned char special : {0x00, 0x01, 0x09, 0x0a, 0x1f, 0x7f}) {
     for (size_t pos = 0; pos <= clean.size(); ++pos) {
@@ -125,7 +128,7 @@ TEST(ArchiveEscapeTest, MatchesBytewiseReferenceAtEveryPosition) {
       in.insert(in.begin() + pos, static_cast<char>(special));
       std::string out;
       AppendEscaped(in, &out);
-      ASSERT_EQ(out, reference(in)) << "byte " << int(special) << " at " << pos;
+      ASSERT_EQ(out, EscapedReference(in)) << "byte " << int(special) << " at " << pos;
     }
   }
   std::string out;
@@ -137,19 +140,6 @@ TEST(ArchiveEscapeTest, MatchesBytewiseReferenceForEveryLengthAndPair) {
   // The escaper scans sixteen bytes at a time and reads the last partial
   // block as the overlapping final sixteen bytes: every length around the
   // block size, every byte value at the edges, and two specials at once.
-  auto reference = [](std::string_view in) {
-    std::string out;
-    for (unsigned char c : in) {
-      if (c < 0x20 || c == 0x7f) {
-        char buf[5];
-        std::snprintf(buf, sizeof(buf), "#%03o", c);
-        out += buf;
-      } else {
-        out.push_back(static_cast<char>(c));
-      }
-    }
-    return out;
-  };
   for (size_t len = 0; len <= 50; ++len) {
     std::string base;
     for (size_t i = 0; i < len; ++i) base.push_back(static_cast<char>(0x20 + (i * 37) % 0x5f));
@@ -166,7 +156,8 @@ TEST(ArchiveEscapeTest, MatchesBytewiseReferenceForEveryLengthAndPair) {
         in[pos] = static_cast<char>(c);
         out = "prefix";
         AppendEscaped(in, &out);
-        ASSERT_EQ(out, "prefix" + reference(in)) << "len " << len << " byte " << c << " at " << pos;
+        ASSERT_EQ(out, "prefix" + EscapedReference(in))
+            << "len " << len << " byte " << c << " at " << pos;
       }
       for (size_t pos2 = pos + 1; pos2 < len; ++pos2) {
         std::string in = base;
@@ -174,7 +165,7 @@ TEST(ArchiveEscapeTest, MatchesBytewiseReferenceForEveryLengthAndPair) {
         in[pos2] = '\x7f';
         out.clear();
         AppendEscaped(in, &out);
-        ASSERT_EQ(out, reference(in)) << "len " << len << " at " << pos << " and " << pos2;
+        ASSERT_EQ(out, EscapedReference(in)) << "len " << len << " at " << pos << " and " << pos2;
       }
     }
   }
