@@ -177,7 +177,7 @@ void Framer::FeedImpl(std::string_view data, Emit emit, void* ctx) {
   }
 }
 
-void Framer::FinishImpl(Emit emit, void* ctx) {
+void Framer::FinishImpl(Emit emit, void* ctx, End end) {
   switch (state_) {
     case State::kFrameStart:
     case State::kLfSkip:
@@ -194,7 +194,12 @@ void Framer::FinishImpl(Emit emit, void* ctx) {
       ++mutable_stats().incomplete_at_close;
       break;
     case State::kLf:
-      EmitLf(buf_, emit, ctx);
+      if (end == End::kSenderClosed) {
+        EmitLf(buf_, emit, ctx);
+      } else {
+        ++mutable_stats().incomplete_at_close;
+        EmitFrame(std::string_view(buf_).substr(0, max_), true, emit, ctx);
+      }
       break;
   }
   ClearBuffer();
@@ -210,10 +215,12 @@ void Framer::Feed(std::string_view data, std::vector<OwnedFrame>* out) {
   });
 }
 
-void Framer::Finish(std::vector<OwnedFrame>* out) {
-  Finish([out](std::string_view bytes, bool truncated) {
-    out->push_back(OwnedFrame{std::string(bytes), truncated});
-  });
+void Framer::Finish(std::vector<OwnedFrame>* out, End end) {
+  Finish(
+      [out](std::string_view bytes, bool truncated) {
+        out->push_back(OwnedFrame{std::string(bytes), truncated});
+      },
+      end);
 }
 
 }  // namespace konseki::receiver

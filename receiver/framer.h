@@ -17,7 +17,7 @@ struct FramerStats {
   uint64_t frames = 0;                 // frames emitted, truncated ones included
   uint64_t truncated = 0;              // frames longer than the max, cut to the max
   uint64_t malformed_octet_count = 0;  // digits not followed by SP; framed by LF instead
-  uint64_t incomplete_at_close = 0;    // an octet-counted frame cut short by close
+  uint64_t incomplete_at_close = 0;    // a frame cut short by close (see Finish)
 };
 
 // One frame that owns its bytes (for tests and tools; the listeners use the
@@ -76,20 +76,33 @@ class Framer {
         const_cast<void*>(static_cast<const void*>(&on_frame)));
   }
 
-  // The connection closed: emits a final unterminated LF frame if any, or
-  // what arrived of an octet-counted frame (truncated = true, counted in
-  // incomplete_at_close). The framer is then reset and may be reused.
+  // How the stream ended.
+  enum class End : uint8_t {
+    // The sender closed it: an unterminated LF frame is its last message
+    // (RFC 6587 lets the close end a frame), emitted as any other.
+    kSenderClosed,
+    // Cut before the sender ended it (our stop, a timeout, an eviction, a
+    // read error): the rest of an unterminated LF frame may still have been
+    // on its way, so it is emitted truncated = true and counted in
+    // incomplete_at_close.
+    kCut,
+  };
+
+  // The connection closed: emits a final unterminated LF frame if any (see
+  // End), or what arrived of an octet-counted frame (truncated = true,
+  // counted in incomplete_at_close). The framer is then reset and may be
+  // reused.
   template <typename F>
-  void Finish(F&& on_frame) {
+  void Finish(F&& on_frame, End end = End::kSenderClosed) {
     using Fn = std::remove_reference_t<F>;
     FinishImpl([](void* ctx, std::string_view bytes,
                   bool truncated) { (*static_cast<Fn*>(ctx))(bytes, truncated); },
-               const_cast<void*>(static_cast<const void*>(&on_frame)));
+               const_cast<void*>(static_cast<const void*>(&on_frame)), end);
   }
 
   // Convenience forms that append copies to *out.
   void Feed(std::string_view data, std::vector<OwnedFrame>* out);
-  void Finish(std::vector<OwnedFrame>* out);
+  void Finish(std::vector<OwnedFrame>* out, End end = End::kSenderClosed);
 
   // Bytes of an unfinished frame held right now (<= max_message_bytes + 1).
   size_t buffered_bytes() const { return buf_.size(); }
@@ -110,7 +123,7 @@ class Framer {
   static constexpr size_t kMaxLenDigits = 12;
 
   void FeedImpl(std::string_view data, Emit emit, void* ctx);
-  void FinishImpl(Emit emit, void* ctx);
+  void FinishImpl(Emit emit, void* ctx, End end);
   // Emits an octet-counted message: drops one trailing LF or CR LF unless
   // truncated.
   void EmitOctet(std::string_view msg, bool truncated, Emit emit, void* ctx);

@@ -13,8 +13,9 @@ class FramerHandler final : public StreamHandler {
     return bytes.size();
   }
   bool Framed() const override { return framed_; }
-  void OnClose() override {
-    framer_.Finish([this](std::string_view frame, bool truncated) { Emit(frame, truncated); });
+  void OnClose(bool sender_closed) override {
+    framer_.Finish([this](std::string_view frame, bool truncated) { Emit(frame, truncated); },
+                   sender_closed ? Framer::End::kSenderClosed : Framer::End::kCut);
   }
 
  private:

@@ -12,7 +12,7 @@
 //   PendingOutput() / ConsumeOutput(n)   what to write back (RELP answers)
 //   Ack(id)                     the pipeline stored the frame emitted with id
 //   Stopping() / Goodbye()      the listener stops (see StreamProtocol)
-//   OnClose()                   the connection closes while frames still flow
+//   OnClose(sender_closed)      the connection closes while frames still flow
 #ifndef KONSEKI_RECEIVER_STREAM_HANDLER_H_
 #define KONSEKI_RECEIVER_STREAM_HANDLER_H_
 
@@ -72,8 +72,11 @@ class StreamHandler {
   virtual void Goodbye() {}
   // The connection closes (EOF, error, timeout, eviction, stop) while the
   // listener still feeds the pipeline, after the transport was established:
-  // emit what is left (RFC 6587: an unterminated last frame).
-  virtual void OnClose() {}
+  // emit what is left (RFC 6587: an unterminated last frame). sender_closed:
+  // the sender ended the stream (EOF or TLS close_notify read); false when
+  // it was cut before that, so an unfinished message may have had more to
+  // come.
+  virtual void OnClose(bool /*sender_closed*/) {}
 };
 
 // Makes the handlers of one listener and holds what they share (counters,

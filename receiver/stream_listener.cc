@@ -123,6 +123,7 @@ struct StreamListener::Connection final : public FrameOut {
   bool in_held = false;           // in held_
   bool write_wants_read = false;  // the last write waits for the socket to be readable
   bool read_wants_write = false;  // the last read waits for the socket to be writable
+  bool sender_closed = false;     // a read found the end of the stream
   TimePoint accepted;
   TimePoint last_activity;  // last bytes read or ack (ConnectionLimits, idle timeout)
   uint64_t order = 0;       // accept order (ConnectionLimits)
@@ -404,6 +405,8 @@ bool StreamListener::ReadSome(Connection* c) {
         c->read_wants_write = true;
         return true;
       case IoStatus::kClosed:
+        c->sender_closed = true;
+        return false;
       case IoStatus::kError:
         return false;
     }
@@ -482,7 +485,9 @@ void StreamListener::CloseConnection(uint32_t serial) {
   auto it = conns_.find(serial);
   if (it == conns_.end()) return;
   Connection* c = it->second.get();
-  if (state_ != State::kAnswering && c->stream->Established()) c->handler->OnClose();
+  if (state_ != State::kAnswering && c->stream->Established()) {
+    c->handler->OnClose(c->sender_closed);
+  }
   if (c->paused) std::erase(paused_, serial);
   limits_.Removed(c->src);
   conns_.erase(it);

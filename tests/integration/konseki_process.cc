@@ -16,6 +16,7 @@
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 namespace konseki::testing {
@@ -203,7 +204,14 @@ SeqCounts CountSeqs(const std::string& archive, const std::string& host, int tot
   for (const std::string& line : ArchiveLines(archive, host)) {
     const size_t p = line.find(" seq=");
     if (p == std::string::npos) continue;
-    const int n = std::atoi(line.c_str() + p + 5);
+    char* after = nullptr;
+    const long n = std::strtol(line.c_str() + p + 5, &after, 10);
+    // Only a whole line counts: a message cut short (at a stop, it is
+    // archived marked truncated) lacks the " end" after its number.
+    if (std::string_view(after) != " end") {
+      ++c.cut;
+      continue;
+    }
     if (n < 0 || n >= total) continue;
     if (c.times[static_cast<size_t>(n)]++ == 0) {
       ++c.distinct;

@@ -79,13 +79,14 @@ bool HaveProgram(const std::string& path);
 size_t CountInArchive(const std::string& archive, const std::string& host,
                       const std::string& needle);
 
-// How often each sequence number 0..total-1 (" seq=N" in a line) of host
+// How often each sequence number 0..total-1 (a line ending " seq=N end") of host
 // is in the archive: times[n], how many numbers are there, and how many
 // extra copies (RELP resends after a restart).
 struct SeqCounts {
   std::vector<int> times;
   size_t distinct = 0;
   size_t duplicates = 0;
+  size_t cut = 0;  // lines whose " seq=N" is not followed by " end" and the line's end
 };
 SeqCounts CountSeqs(const std::string& archive, const std::string& host, int total);
 

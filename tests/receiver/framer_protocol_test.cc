@@ -27,9 +27,23 @@ TEST(FramerProtocolTest, TakesEveryByteAndEmitsTheLastFrameOnClose) {
   EXPECT_TRUE(h->WantsInput());
   EXPECT_TRUE(h->PendingOutput().empty());
   EXPECT_FALSE(h->Done());
-  h->OnClose();
+  h->OnClose(true);
   EXPECT_EQ(out.frames,
             (std::vector<Emitted>{{"hello", false, 0}, {"toolongl", true, 0}, {"last", false, 0}}));
+}
+
+TEST(FramerProtocolTest, LastFrameOfACutConnectionIsTruncatedAndCounted) {
+  MetricsRegistry metrics;
+  FramerProtocol protocol(1024, metrics, "tcp://x");
+  RecordingFrameOut out;
+  auto h = protocol.NewHandler(&out);
+  h->OnBytes("<13>whole\n<13>seq=1");
+  h->OnClose(false);
+  protocol.PublishCounters();
+  EXPECT_EQ(out.frames, (std::vector<Emitted>{{"<13>whole", false, 0}, {"<13>seq=1", true, 0}}));
+  EXPECT_EQ(metrics.ValueOf("konseki_framing_errors_total",
+                            {{"listener", "tcp://x"}, {"reason", "incomplete_frame"}}),
+            1);
 }
 
 TEST(FramerProtocolTest, PublishesFramingErrorsOfAllConnections) {
@@ -39,7 +53,7 @@ TEST(FramerProtocolTest, PublishesFramingErrorsOfAllConnections) {
   auto a = protocol.NewHandler(&out);
   auto b = protocol.NewHandler(&out);
   a->OnBytes("12 cut");
-  a->OnClose();
+  a->OnClose(true);
   b->OnBytes("7x1\n");
   protocol.PublishCounters();
   protocol.PublishCounters();  // publishes each error once

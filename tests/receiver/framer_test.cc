@@ -101,6 +101,29 @@ TEST(FramerTest, UnterminatedLastLfFrameIsEmittedOnFinish) {
   EXPECT_THAT(out, ElementsAre(F("<13>one"), F("<13>partial")));
 }
 
+// Our stop (or a timeout, an eviction, a read error) closed the stream while
+// the rest of a message may still have been on its way: what arrived of it
+// is kept, but marked truncated and counted, not passed off as a whole
+// message. Octet-counted frames are cut the same way whoever closed.
+TEST(FramerTest, UnterminatedFrameCutByOurCloseIsTruncatedAndCounted) {
+  FramerStats stats;
+  Framer framer(8, &stats);
+  std::vector<OwnedFrame> out;
+  framer.Feed("<13>one\n<13>seq=1", &out);
+  framer.Finish(&out, Framer::End::kCut);
+  EXPECT_THAT(out, ElementsAre(F("<13>one"), F("<13>seq=", true)));
+  EXPECT_EQ(stats.incomplete_at_close, 1u);
+  framer.Feed("5 ab", &out);
+  framer.Finish(&out, Framer::End::kCut);
+  EXPECT_THAT(out, ElementsAre(F("<13>one"), F("<13>seq=", true), F("ab", true)));
+  EXPECT_EQ(stats.incomplete_at_close, 2u);
+  // Nothing unfinished: nothing to emit or count.
+  framer.Feed("<13>two\n", &out);
+  framer.Finish(&out, Framer::End::kCut);
+  EXPECT_EQ(out.size(), 4u);
+  EXPECT_EQ(stats.incomplete_at_close, 2u);
+}
+
 TEST(FramerTest, IncompleteOctetFrameOnFinishIsEmittedTruncatedAndCounted) {
   FramerStats stats;
   EXPECT_THAT(FrameAll("10 abc", 1024, &stats), ElementsAre(F("abc", true)));

@@ -187,10 +187,16 @@ TEST_F(TcpListenerTest, SilentAndHalfSentClientsDoNotDelayOthers) {
   ASSERT_TRUE(sink_.WaitForCount(n)) << sink_.count();
   ExpectEachExactlyOnce(sink_.frames(), "busy", n);
   EXPECT_EQ(CountWith(sink_.frames(), "never ends"), 0u);
-  // On close, the unterminated LF frame is emitted.
+  // The sender's close ends the unterminated LF frame: a whole message.
   half.Close();
   ASSERT_TRUE(sink_.WaitForCount(n + 1));
+  EXPECT_EQ(sink_.frames()[n].bytes,
+            "<13>this message never ends999 <13>octet frame that never completes");
+  EXPECT_FALSE(sink_.frames()[n].truncated);
   l->Stop();
+  EXPECT_EQ(Metric("konseki_framing_errors_total",
+                   {{"listener", kListener}, {"reason", "incomplete_frame"}}),
+            0);
 }
 
 TEST_F(TcpListenerTest, GigabyteOctetCountIsSkippedAndConnectionStaysUsable) {
@@ -449,7 +455,9 @@ TEST_F(TcpListenerTest, IdleConnectionsAreClosedByTheInjectedClock) {
   ASSERT_TRUE(idle.WaitClosedByPeer());
   ASSERT_TRUE(WaitUntil([&] { return Connections() == 1; }));
   ASSERT_TRUE(sink_.WaitForCount(1));
+  // Our timeout cut it: kept, but marked as not whole.
   EXPECT_EQ(sink_.frames()[0].bytes, "<13>partial");
+  EXPECT_TRUE(sink_.frames()[0].truncated);
   ASSERT_TRUE(fresh.Send("<13>still open\n"));
   ASSERT_TRUE(sink_.WaitForCount(2));
   l->Stop();
@@ -470,7 +478,14 @@ TEST_F(TcpListenerTest, StopEmitsWhatWasSentAndClosesWithinASecond) {
   std::vector<CapturedFrame> frames = sink_.frames();
   ASSERT_EQ(frames.size(), 2u);
   EXPECT_EQ(frames[0].bytes, "<13>complete");
+  EXPECT_FALSE(frames[0].truncated);
+  // The stop cut the stream, not the sender: the rest of that message may
+  // have been on its way, so it is marked truncated and counted.
   EXPECT_EQ(frames[1].bytes, "<13>unterminated");
+  EXPECT_TRUE(frames[1].truncated);
+  EXPECT_EQ(Metric("konseki_framing_errors_total",
+                   {{"listener", kListener}, {"reason", "incomplete_frame"}}),
+            1);
   EXPECT_TRUE(c.WaitClosedByPeer());
 }
 
