@@ -182,11 +182,17 @@ void Worker::Run() {
       if (heartbeat_) heartbeat_->Tick();
       continue;
     }
-    Batch* batch = deps_.queues->Dequeue(w, std::chrono::milliseconds(100));
+    // Flushing as soon as the queue ran empty cost a write(2) per host for
+    // every batch whenever the worker kept up with its listener (most of
+    // the time: a TCP read or a UDP wake-up makes one batch per worker).
+    // Now the flush waits for a pause of idle_flush_delay in the stream.
+    const std::chrono::microseconds wait =
+        dirty_ ? options_.idle_flush_delay : std::chrono::microseconds(100'000);
+    Batch* batch = deps_.queues->Dequeue(w, wait);
     if (batch != nullptr) {
       Process(*batch);
       deps_.queues->Release(batch);
-      Housekeeping(deps_.queues->Depth(w) == 0);
+      Housekeeping(false);
       continue;
     }
     if (stop_.load(std::memory_order_acquire) && deps_.queues->Depth(w) == 0) break;

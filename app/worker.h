@@ -35,9 +35,14 @@ struct WorkerOptions {
   bool flush_each_batch = false;
   // fsync the archive at shutdown (archive.sync is interval or batch).
   bool sync_at_stop = true;
-  // Longest time a message waits in the archive's buffers while busy; when
-  // the queue runs empty the worker flushes at once.
+  // Longest time a message waits in the archive's buffers while busy.
   Duration flush_interval = std::chrono::seconds(1);
+  // When the queue runs empty the worker waits this long (real time) for
+  // the next batch before it flushes: a stream that keeps coming is
+  // written in full buffers (one write(2) per host per buffer_bytes, not
+  // one per batch), and a line of a stream that stopped reaches its file
+  // this long after the worker took it.
+  std::chrono::microseconds idle_flush_delay{2000};
   // After RequestStop, how long a worker whose archive cannot be written
   // keeps retrying before it saves what it holds to the spool
   // (Archive::Spool, archived at the next start). Config stop_timeout_secs

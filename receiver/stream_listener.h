@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -81,6 +82,14 @@ struct StreamListenerOptions {
   // (Plaintext) bytes taken from one connection per epoll round, so one busy
   // sender cannot starve the others; also the size of the one read buffer.
   size_t read_chunk_bytes = 64 * 1024;
+  // tcp:// and tls:// (not RELP, whose senders wait for acknowledgements):
+  // after an epoll round that read less than read_chunk_bytes in all, the
+  // listener waits this long (Stop ends the wait) and reads once more before
+  // it hands the frames to the workers, so a steady stream is taken in
+  // large reads and the workers wake once per gather, not for every few
+  // frames (as UdpListenerOptions::gather_window). A round that read more
+  // does not wait (the listener is behind). 0: off.
+  std::chrono::microseconds gather_window{1000};
   // tls:// and relp+tls:// only: a connection that has not completed its
   // handshake this long after accept (by the injected Clock, checked about
   // once a clock second) is closed and counted as reason="timeout". Must be
