@@ -18,7 +18,7 @@ Router::~Router() { Flush(); }
 
 bool Router::Push(const Frame& frame) {
   Message msg;
-  parser_.Parse(frame.bytes, frame.received, &msg);
+  parser_.Parse(frame.bytes, frame.received, &stamps_, &msg);
   std::string_view host = msg.hostname.empty() ? frame.sender : msg.hostname;
   size_t w = HostShard(host, open_.size());
   // The listener counts a refused frame (FrameSink contract): counting it

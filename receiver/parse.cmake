@@ -4,6 +4,7 @@ add_library(konseki_parse
   ${CMAKE_CURRENT_LIST_DIR}/rfc3164_parser.cc
   ${CMAKE_CURRENT_LIST_DIR}/rfc5424_parser.cc
   ${CMAKE_CURRENT_LIST_DIR}/timestamp.cc
+  ${CMAKE_CURRENT_LIST_DIR}/timestamp_cache.cc
   ${CMAKE_CURRENT_LIST_DIR}/local_zone.cc
   ${CMAKE_CURRENT_LIST_DIR}/parse_issue.h
 )

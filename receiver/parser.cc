@@ -27,7 +27,8 @@ int ReadPri(std::string_view line, int* pri) {
 
 }  // namespace
 
-void Parser::Parse(std::string_view bytes, TimePoint received, Message* out) const {
+void Parser::Parse(std::string_view bytes, TimePoint received, TimestampCache* cache,
+                   Message* out) const {
   *out = Message();
   out->raw = bytes;
   out->received = received;
@@ -54,8 +55,8 @@ void Parser::Parse(std::string_view bytes, TimePoint received, Message* out) con
   const size_t pos = static_cast<size_t>(pri_len);
 
   if (pri_len > 0 && LooksLikeRfc5424(line, pos)) {
-    ParseRfc5424(line, pos, options_, out);
-  } else if (!ParseRfc3164(line, pos, pri_len > 0, options_, out)) {
+    ParseRfc5424(line, pos, options_, cache, out);
+  } else if (!ParseRfc3164(line, pos, pri_len > 0, options_, cache, out)) {
     out->format = MessageFormat::kUnparsed;
     out->issue = ParseIssue::kNoHeader;
     out->msg = line;

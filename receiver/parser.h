@@ -12,6 +12,8 @@
 
 namespace konseki::receiver {
 
+class TimestampCache;
+
 struct ParserOptions {
   // Offset from UTC, in seconds, assumed for RFC 3164 timestamps that carry
   // no zone ("Mar  7 18:53:20"). The app sets it to the host's local offset.
@@ -36,7 +38,13 @@ class Parser {
   // all views point into `bytes`, which must outlive *out. `received` is
   // stored in out->received and used for year inference and as the
   // timestamp when the header has none.
-  void Parse(std::string_view bytes, TimePoint received, Message* out) const;
+  void Parse(std::string_view bytes, TimePoint received, Message* out) const {
+    Parse(bytes, received, nullptr, out);
+  }
+  // The same, with the timestamps this thread read lately in `cache` (may be
+  // null): a line stamped as a recent one skips reading its stamp. The
+  // result is the same with and without it. One cache per thread.
+  void Parse(std::string_view bytes, TimePoint received, TimestampCache* cache, Message* out) const;
 
  private:
   ParserOptions options_;

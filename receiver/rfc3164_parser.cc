@@ -1,8 +1,10 @@
 #include "receiver/rfc3164_parser.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "receiver/timestamp.h"
+#include "receiver/timestamp_cache.h"
 
 namespace konseki::receiver {
 namespace {
@@ -53,15 +55,39 @@ bool AtBoundary(std::string_view line, size_t* end) {
   return *end == line.size() || line[*end] == ' ';
 }
 
-bool ReadTimestamp(std::string_view line, size_t pos, const ParserOptions& options, Message* out,
-                   size_t* end) {
+// The UTC hour around `t`: LocalZone::OffsetAt gives one offset for all of it.
+ReceivedSpan HourOf(TimePoint t) {
+  const auto hour = std::chrono::floor<std::chrono::hours>(t);
+  return {hour, hour + std::chrono::hours(1)};
+}
+
+ReceivedSpan Intersect(const ReceivedSpan& a, const ReceivedSpan& b) {
+  return {std::max(a.from, b.from), std::min(a.until, b.until)};
+}
+
+// On success *end is past the stamp and the ':' AtBoundary takes with it;
+// line[*end] is then a space or the end of the line, which is what the
+// cache's entries and lookups assume.
+bool ReadTimestamp(std::string_view line, size_t pos, const ParserOptions& options,
+                   TimestampCache* cache, Message* out, size_t* end) {
   const std::string_view s = line.substr(pos);
   TimePoint t;
+  if (cache != nullptr) {
+    if (const size_t n = cache->Find(s, MessageFormat::kRfc3164, options, out->received, &t);
+        n > 0) {
+      *end = pos + n;
+      out->timestamp = t;
+      return true;
+    }
+  }
   size_t n = ReadIsoTimestamp(s, options.default_utc_offset_secs, &t);
   if (n > 0) {
     *end = pos + n;
     if (!AtBoundary(line, end)) return false;
     out->timestamp = t;
+    if (cache != nullptr)
+      cache->Store(line.substr(pos, *end - pos), MessageFormat::kRfc3164, options, ReceivedSpan(),
+                   t);
     return true;
   }
   BsdTimestamp bsd;
@@ -71,9 +97,18 @@ bool ReadTimestamp(std::string_view line, size_t pos, const ParserOptions& optio
   if (!AtBoundary(line, end)) return false;
   const int offset = options.local_zone != nullptr ? options.local_zone->OffsetAt(out->received)
                                                    : options.default_utc_offset_secs;
-  if (!ResolveBsdTimestamp(bsd, out->received, offset, kMaxFuture, &t)) return false;
-  if (options.local_zone != nullptr) t = options.local_zone->FixOffset(t, offset);
+  ReceivedSpan span;
+  if (!ResolveBsdTimestamp(bsd, out->received, offset, kMaxFuture, &t,
+                           cache != nullptr ? &span : nullptr)) {
+    return false;
+  }
+  if (options.local_zone != nullptr) {
+    t = options.local_zone->FixOffset(t, offset);
+    span = Intersect(span, HourOf(out->received));
+  }
   out->timestamp = t;
+  if (cache != nullptr)
+    cache->Store(line.substr(pos, *end - pos), MessageFormat::kRfc3164, options, span, t);
   return true;
 }
 
@@ -116,10 +151,10 @@ size_t ReadTag(std::string_view line, size_t pos, bool strong_only, Message* out
 }  // namespace
 
 bool ParseRfc3164(std::string_view line, size_t pos, bool has_pri, const ParserOptions& options,
-                  Message* out) {
+                  TimestampCache* cache, Message* out) {
   if (has_pri) pos = SkipSpaces(line, pos);
   size_t ts_end = 0;
-  if (!ReadTimestamp(line, pos, options, out, &ts_end)) {
+  if (!ReadTimestamp(line, pos, options, cache, out, &ts_end)) {
     out->timestamp = out->received;
     if (!has_pri) return false;
     out->format = MessageFormat::kRfc3164;

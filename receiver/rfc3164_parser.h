@@ -12,6 +12,8 @@
 
 namespace konseki::receiver {
 
+class TimestampCache;
+
 // Reads "[TIMESTAMP] [HOSTNAME] [TAG[[PID]]:] MSG" from line[pos..], pos just
 // past "<PRI>" (has_pri) or 0. Accepted timestamps: "Mmm dd hh:mm:ss" (incl.
 // " d" days, an optional year and fraction), RFC 3339 ("2026-11-23T08:00:00
@@ -30,9 +32,10 @@ namespace konseki::receiver {
 // unparsed); with a PRI, fills kRfc3164 with kBadTimestamp, no hostname, and
 // a tag only when written "tag:" or "tag[pid]". Precondition: out->raw, pri,
 // received and timestamp (= received) are already set. All views point into
-// `line`.
+// `line`. `cache` (may be null; the caller's thread's) is looked up before
+// the timestamp is read and given what was read.
 bool ParseRfc3164(std::string_view line, size_t pos, bool has_pri, const ParserOptions& options,
-                  Message* out);
+                  TimestampCache* cache, Message* out);
 
 }  // namespace konseki::receiver
 

@@ -1,6 +1,7 @@
 #include "receiver/rfc5424_parser.h"
 
 #include "receiver/timestamp.h"
+#include "receiver/timestamp_cache.h"
 
 namespace konseki::receiver {
 namespace {
@@ -75,7 +76,8 @@ size_t ScanStructuredData(std::string_view sd) {
   return p;
 }
 
-void ParseRfc5424(std::string_view line, size_t pos, const ParserOptions& options, Message* out) {
+void ParseRfc5424(std::string_view line, size_t pos, const ParserOptions& options,
+                  TimestampCache* cache, Message* out) {
   size_t p = pos + 2;  // "1 "
   std::string_view ts, host, app, procid, msgid;
   if (!NextField(line, &p, &ts) || !NextField(line, &p, &host) || !NextField(line, &p, &app) ||
@@ -88,9 +90,16 @@ void ParseRfc5424(std::string_view line, size_t pos, const ParserOptions& option
   out->format = MessageFormat::kRfc5424;
   if (ts != kNil) {
     TimePoint t;
-    if (ReadIsoTimestamp(ts, options.default_utc_offset_secs, &t) == ts.size()) {
+    if (cache != nullptr &&
+        cache->Find(ts, MessageFormat::kRfc5424, options, out->received, &t) == ts.size()) {
       out->has_timestamp = true;
       out->timestamp = t;
+    } else if (ReadIsoTimestamp(ts, options.default_utc_offset_secs, &t) == ts.size()) {
+      out->has_timestamp = true;
+      out->timestamp = t;
+      // A whole token: the next byte is a space. The reading does not depend
+      // on the receive time.
+      if (cache != nullptr) cache->Store(ts, MessageFormat::kRfc5424, options, ReceivedSpan(), t);
     } else {
       out->issue = ParseIssue::kBadTimestamp;
     }

@@ -11,6 +11,8 @@
 
 namespace konseki::receiver {
 
+class TimestampCache;
+
 // True when line[pos..] (pos just past "<PRI>") starts an RFC 5424 header,
 // i.e. with VERSION "1" followed by a space.
 bool LooksLikeRfc5424(std::string_view line, size_t pos);
@@ -26,8 +28,10 @@ bool LooksLikeRfc5424(std::string_view line, size_t pos);
 //    and sets kBadStructuredData;
 //  - a header cut short before its SD: kUnparsed / kNoHeader, msg == line,
 //    every other view empty.
-// All views point into `line`.
-void ParseRfc5424(std::string_view line, size_t pos, const ParserOptions& options, Message* out);
+// All views point into `line`. `cache` (may be null; the caller's thread's)
+// is looked up before the timestamp is read and given what was read.
+void ParseRfc5424(std::string_view line, size_t pos, const ParserOptions& options,
+                  TimestampCache* cache, Message* out);
 
 // Length of the SD-ELEMENTs ("[id k=\"v\"][id2]") starting at sd[0], or 0
 // if sd does not start with well-formed structured data. Accepts the escapes

@@ -1,5 +1,6 @@
 #include "receiver/timestamp.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace konseki::receiver {
@@ -173,8 +174,14 @@ size_t ReadBsdTimestamp(std::string_view s, BsdTimestamp* out) {
   return pos;
 }
 
-bool ResolveBsdTimestamp(const BsdTimestamp& bsd, TimePoint received, int utc_offset_secs,
-                         Duration max_future, TimePoint* out) {
+namespace {
+
+// ResolveBsdTimestamp, with the span only when kSpan (the parse without a
+// cache does not pay for it).
+template <bool kSpan>
+bool Resolve(const BsdTimestamp& bsd, TimePoint received, int utc_offset_secs, Duration max_future,
+             TimePoint* out, ReceivedSpan* span) {
+  if (kSpan) *span = ReceivedSpan();
   if (bsd.year != 0) {
     if (bsd.year < kMinYear || bsd.year > kMaxYear) return false;
     if (bsd.day > DaysInMonth(bsd.year, bsd.month)) return false;
@@ -198,6 +205,13 @@ bool ResolveBsdTimestamp(const BsdTimestamp& bsd, TimePoint received, int utc_of
   const unsigned month = mp < 10 ? mp + 3 : mp - 9;
   const int64_t year = static_cast<int64_t>(yoe) + era * 400 + (month <= 2);
 
+  // The candidates below depend on `year` only: the answer holds while the
+  // sender's local year stays the same (local_secs is whole seconds, so these
+  // bounds are exact) ...
+  if (kSpan) {
+    span->from = MakeTime(DaysFromCivil(year, 1, 1), 0, 0, 0, 0, utc_offset_secs);
+    span->until = MakeTime(DaysFromCivil(year + 1, 1, 1), 0, 0, 0, 0, utc_offset_secs);
+  }
   const TimePoint limit = received + max_future;
   for (int64_t y = year + 1; y >= year - 4; --y) {
     if (y < kMinYear || y > kMaxYear) continue;
@@ -205,11 +219,28 @@ bool ResolveBsdTimestamp(const BsdTimestamp& bsd, TimePoint received, int utc_of
     const TimePoint t = MakeTime(DaysFromCivil(y, bsd.month, bsd.day), bsd.hour, bsd.minute,
                                  bsd.second, bsd.nanos, utc_offset_secs);
     if (t <= limit) {
+      // ... while this candidate stays within max_future of reception ...
+      if (kSpan) span->from = std::max(span->from, t - max_future);
       *out = t;
       return true;
     }
+    // ... and while the later ones stay beyond it (the nearest bounds them).
+    if (kSpan) span->until = std::min(span->until, t - max_future);
   }
   return false;
+}
+
+}  // namespace
+
+bool ResolveBsdTimestamp(const BsdTimestamp& bsd, TimePoint received, int utc_offset_secs,
+                         Duration max_future, TimePoint* out) {
+  return Resolve<false>(bsd, received, utc_offset_secs, max_future, out, nullptr);
+}
+
+bool ResolveBsdTimestamp(const BsdTimestamp& bsd, TimePoint received, int utc_offset_secs,
+                         Duration max_future, TimePoint* out, ReceivedSpan* span) {
+  if (span == nullptr) return Resolve<false>(bsd, received, utc_offset_secs, max_future, out, span);
+  return Resolve<true>(bsd, received, utc_offset_secs, max_future, out, span);
 }
 
 }  // namespace konseki::receiver

@@ -57,6 +57,22 @@ size_t ReadBsdTimestamp(std::string_view s, BsdTimestamp* out);
 bool ResolveBsdTimestamp(const BsdTimestamp& bsd, TimePoint received, int utc_offset_secs,
                          Duration max_future, TimePoint* out);
 
+// The receive times [from, until) over which ResolveBsdTimestamp gives one
+// answer for one stamp and offset.
+struct ReceivedSpan {
+  TimePoint from = TimePoint::min();
+  TimePoint until = TimePoint::max();
+  bool Contains(TimePoint t) const { return t >= from && t < until; }
+};
+
+// ResolveBsdTimestamp, and in *span (when not null) the receive times around `received` for
+// which it returns the same *out (everything when the stamp has a year;
+// otherwise bounded by the sender's local new year before and after
+// `received` and by the instants where a stamp of an adjacent year comes
+// within or goes out of `max_future`), so a cache can reuse the answer.
+bool ResolveBsdTimestamp(const BsdTimestamp& bsd, TimePoint received, int utc_offset_secs,
+                         Duration max_future, TimePoint* out, ReceivedSpan* span);
+
 }  // namespace konseki::receiver
 
 #endif  // KONSEKI_RECEIVER_TIMESTAMP_H_

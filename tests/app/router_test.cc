@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -281,6 +282,48 @@ TEST(RouterTest, CarriedParseEqualsAFreshParseForEveryCorpusLine) {
     q.Release(b);
   }
   EXPECT_EQ(checked, lines.size());
+}
+
+// The Router keeps the stamps it read lately (receiver/timestamp_cache.h):
+// the same stamp text received on either side of the instant where its year
+// changes must carry each time what a fresh parse gives.
+TEST(RouterTest, CarriedTimestampFollowsTheReceiveTimeOfEachFrame) {
+  MetricsRegistry metrics;
+  BatchQueues q(1, size_t{1} << 30, metrics);
+  receiver::Parser parser;
+  Router r(q, parser, false);
+  // 2026-12-10 and 2026-12-20: "Jan 15" is 2026's, then 2027's (within 31 days).
+  const TimePoint dec10(std::chrono::seconds(1'796'860'800));
+  const TimePoint dec20(std::chrono::seconds(1'797'724'800));
+  const std::vector<std::string> lines = {"<38>Jan 15 10:00:00 web1 app: a",
+                                          "<38>Jan 15 10:00:00 web1 app: b",
+                                          "<38>Jan 15 10:00:01 web1 app: c"};
+  for (int i = 0; i < 12; ++i) {
+    Frame f;
+    f.bytes = lines[i % lines.size()];
+    f.sender = "192.0.2.9";
+    f.received = (i / 2) % 2 == 0 ? dec10 : dec20;
+    ASSERT_TRUE(r.Push(f));
+  }
+  r.Flush();
+  size_t checked = 0;
+  std::set<TimePoint> stamps;
+  while (Batch* b = q.Dequeue(0, std::chrono::microseconds(0))) {
+    for (const Batch::Entry& e : b->entries) {
+      ASSERT_TRUE(e.parsed);
+      Message carried, fresh;
+      e.header.Unpack(b->frame(e), e.received, b->sender(e), &carried);
+      parser.Parse(b->frame(e), e.received, &fresh);
+      fresh.sender = b->sender(e);
+      ExpectSameMessage(carried, fresh, b->frame(e));
+      stamps.insert(carried.timestamp);
+      ++checked;
+    }
+    q.Release(b);
+  }
+  EXPECT_EQ(checked, 12u);
+  // Both readings of both stamps: 10:00 and 10:00:01 of 2026 and of 2027.
+  EXPECT_EQ(stamps.size(), 4u);
 }
 
 }  // namespace
