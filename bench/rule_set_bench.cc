@@ -347,17 +347,32 @@ unsigned HsFlags(const Rule& r) {
   return HS_FLAG_SINGLEMATCH | (r.case_sensitive ? 0u : HS_FLAG_CASELESS);
 }
 
+// exprs.tsv holds what Hyperscan compiles: a rule's `prefilter` when it has
+// one, else its `match`. hits.<fixture> holds, per message, the ids of the
+// rules RuleSet::Match reports (program, prefilter confirmation and all):
+// two dumps with different packs must have identical hits files.
 bool DumpFixture(const World& w, const std::string& dir) {
   std::ofstream exprs(dir + "/exprs.tsv");
   for (const Rule& r : w.set->rules()) {
-    for (const std::string& m : r.match) exprs << HsFlags(r) << '\t' << r.id << '\t' << m << '\n';
+    for (const std::string& m : r.prefilter.empty() ? r.match : r.prefilter) {
+      exprs << HsFlags(r) << '\t' << r.id << '\t' << m << '\n';
+    }
   }
+  auto scratch = w.set->NewScratch();
+  if (!scratch.ok()) return false;
+  std::vector<RuleHit> hits;
   const std::pair<const char*, const Fixture*> files[] = {
       {"as_is.txt", &w.as_is}, {"padded256.txt", &w.padded256}, {"quiet256.txt", &w.quiet256}};
   for (const auto& [name, f] : files) {
     std::ofstream out(dir + "/" + name);
-    for (const Message& m : f->messages) out << TextOf(m) << '\n';
-    if (!out) return false;
+    std::ofstream out_hits(dir + "/hits." + name);
+    for (const Message& m : f->messages) {
+      out << TextOf(m) << '\n';
+      w.set->Match(m, **scratch, &hits);
+      for (const RuleHit& h : hits) out_hits << h.rule->id << ' ';
+      out_hits << '\n';
+    }
+    if (!out || !out_hits) return false;
   }
   return static_cast<bool>(exprs);
 }

@@ -63,6 +63,15 @@ struct Rule {
   // Hyperscan expressions (PCRE syntax subset) over Message::msg; any of them
   // hitting makes the rule hit. At least one.
   std::vector<std::string> match;
+  // Optional. When set, Hyperscan scans for these expressions instead of
+  // `match`, and a line they find is a hit only if RE2 finds one of `match`
+  // in it: for `match` expressions whose only literals are short or
+  // frequent, which put Hyperscan's literal matcher into its slowest mode
+  // for every line (issue 17). Each must be a necessary condition: every
+  // line a `match` expression finds, a prefilter expression finds too
+  // (check-rules' examples and RuleSetReferenceTest, which runs RE2 on
+  // `match` over the corpus, catch one that is not).
+  std::vector<std::string> prefilter;
   // RE2 patterns with named groups, tried in order on the same text; the
   // first that matches yields the fields. May be empty (a hit without fields).
   std::vector<std::string> extract;
@@ -84,8 +93,9 @@ struct Rule {
 
   // Where the rule was written, for start-up errors.
   std::string file;
-  int line = 0;                  // 1-based line of the rule's `id`
-  std::vector<int> match_lines;  // 1-based line of each `match` entry
+  int line = 0;                      // 1-based line of the rule's `id`
+  std::vector<int> match_lines;      // 1-based line of each `match` entry
+  std::vector<int> prefilter_lines;  // 1-based line of each `prefilter` entry
 };
 
 }  // namespace konseki::matchers

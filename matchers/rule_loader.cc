@@ -111,11 +111,11 @@ const std::pair<const char*, bool Rule::*> kRuleFlags[] = {
 
 Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node& node,
                 Rule* rule) {
-  RETURN_IF_ERROR(
-      r.CheckKeys(node, "",
-                  {"id", "sign", "title", "severity", "description", "program", "match", "extract",
-                   "case_sensitive", "alert", "replace", "heartbeat_stop", "examples"},
-                  "rule"));
+  RETURN_IF_ERROR(r.CheckKeys(
+      node, "",
+      {"id", "sign", "title", "severity", "description", "program", "match", "prefilter", "extract",
+       "case_sensitive", "alert", "replace", "heartbeat_stop", "examples"},
+      "rule"));
   rule->file = path;
   rule->line = yaml::LineOf(node);
   for (const char* key : {"id", "sign", "title", "severity", "description", "match", "examples"}) {
@@ -149,6 +149,17 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
   for (size_t i = 0; i < rule->match.size(); ++i) {
     if (rule->match[i].empty()) {
       return r.Error(rule->match_lines[i], "match", "empty expression in rule " + rule->id);
+    }
+  }
+  if (node["prefilter"]) {
+    RETURN_IF_ERROR(r.GetStringOrList(node["prefilter"], "prefilter", &rule->prefilter,
+                                      &rule->prefilter_lines));
+    if (rule->prefilter.empty()) return r.Error(node["prefilter"], "prefilter", "no expression");
+    for (size_t i = 0; i < rule->prefilter.size(); ++i) {
+      if (rule->prefilter[i].empty()) {
+        return r.Error(rule->prefilter_lines[i], "prefilter",
+                       "empty expression in rule " + rule->id);
+      }
     }
   }
   if (node["extract"]) {

@@ -11,6 +11,9 @@
 //       description: what it means and what to check next
 //       program: sshd|sshd-session   # optional, anchored, caseless
 //       match: 'Failed \S+ for '     # string or list of strings (Hyperscan)
+//       prefilter: 'for '            # optional, string or list: Hyperscan scans
+//                                    # for these instead, RE2 then confirms
+//                                    # `match` (Rule::prefilter)
 //       extract: '(?P<user>\S+)'     # optional, string or list (RE2)
 //       case_sensitive: false        # optional
 //       alert: false                 # optional: an input of correlations only

@@ -21,6 +21,9 @@ struct RuleSet::Compiled {
     std::vector<std::pair<int, std::string>> named;  // group index -> name, by index
   };
   std::vector<Extractor> extract;
+  // The rule's `match` expressions in RE2 when the rule has a `prefilter`:
+  // a Hyperscan hit of the prefilter is a rule hit only if one matches.
+  std::vector<std::unique_ptr<re2::RE2>> confirm;
 };
 
 namespace {
@@ -104,9 +107,11 @@ Status CompileError(const HsCompileError& err, const std::vector<std::string>& e
   size_t first = 0;
   while (expr_rule[first] != r) ++first;
   const size_t k = static_cast<size_t>(index) - first;
-  const int line = k < rule.match_lines.size() ? rule.match_lines[k] : rule.line;
-  return Status::InvalidArgument(Where(rule, line) + ": match: Hyperscan cannot compile \"" +
-                                 exprs[index] + "\": " + msg);
+  const bool pre = !rule.prefilter.empty();
+  const std::vector<int>& lines = pre ? rule.prefilter_lines : rule.match_lines;
+  const int line = k < lines.size() ? lines[k] : rule.line;
+  return Status::InvalidArgument(Where(rule, line) + (pre ? ": prefilter" : ": match") +
+                                 ": Hyperscan cannot compile \"" + exprs[index] + "\": " + msg);
 }
 
 }  // namespace
@@ -147,13 +152,25 @@ StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rule
     if (rule.match.empty()) {
       return Status::InvalidArgument(Where(rule, rule.line) + ": match: no expression");
     }
-    for (const std::string& m : rule.match) {
+    for (const std::string& m : rule.prefilter.empty() ? rule.match : rule.prefilter) {
       exprs.push_back(m);
       flags.push_back(HS_FLAG_SINGLEMATCH | (rule.case_sensitive ? 0u : HS_FLAG_CASELESS));
       set->expr_rule_.push_back(static_cast<unsigned>(i));
     }
 
     auto compiled = std::make_unique<Compiled>();
+    if (!rule.prefilter.empty()) {
+      for (size_t k = 0; k < rule.match.size(); ++k) {
+        auto re = std::make_unique<re2::RE2>(rule.match[k], Re2Options(rule.case_sensitive));
+        if (!re->ok()) {
+          const int line = k < rule.match_lines.size() ? rule.match_lines[k] : rule.line;
+          return Status::InvalidArgument(Where(rule, line) +
+                                         ": match: RE2 (which checks the hits of `prefilter`): " +
+                                         re->error() + " in \"" + rule.match[k] + "\"");
+        }
+        compiled->confirm.push_back(std::move(re));
+      }
+    }
     if (!rule.program.empty()) {
       compiled->program = std::make_unique<re2::RE2>("(?:" + rule.program + ")", Re2Options(false));
       if (!compiled->program->ok()) {
@@ -231,6 +248,16 @@ void RuleSet::Match(const Message& msg, Scratch& scratch, std::vector<RuleHit>* 
   hits->resize(n);
 }
 
+bool RuleSet::Confirms(size_t rule_index, std::string_view text) const {
+  const Compiled& c = *compiled_[rule_index];
+  if (c.confirm.empty()) return true;
+  const re2::StringPiece input(text.data(), text.size());
+  for (const std::unique_ptr<re2::RE2>& re : c.confirm) {
+    if (re->Match(input, 0, input.size(), re2::RE2::UNANCHORED, nullptr, 0)) return true;
+  }
+  return false;
+}
+
 size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<RuleHit>* hits) const {
   size_t used = 0;
   if (db_ == nullptr) return used;
@@ -251,6 +278,7 @@ size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<Rule
   const re2::StringPiece input(text.data(), text.size());
   for (unsigned r : ids) {
     if (!ProgramMatches(r, msg.app_name)) continue;
+    if (!Confirms(r, text)) continue;
     if (used == hits->size()) {
       hits->emplace_back();
       if (!scratch.spare_fields_.empty()) {

@@ -110,6 +110,9 @@ class RuleSet {
   struct Compiled;  // per-rule RE2 objects
   RuleSet();
   bool ProgramMatches(size_t rule_index, std::string_view app_name) const;
+  // True unless the rule has a `prefilter` and none of its `match`
+  // expressions is in text (RE2).
+  bool Confirms(size_t rule_index, std::string_view text) const;
   // Writes hits into (*hits)[0..n), reusing existing elements; returns n.
   size_t MatchInto(const Message& msg, Scratch& scratch, std::vector<RuleHit>* hits) const;
 

@@ -130,6 +130,23 @@ TEST(LoadRuleTextTest, BadValuesAreErrors) {
   EXPECT_THAT(ErrorOf(""), HasSubstr("empty rule file"));
 }
 
+TEST(LoadRuleTextTest, PrefilterIsAStringOrListWithLines) {
+  StatusOr<std::vector<Rule>> rules =
+      LoadRuleText(Edit("    extract: 'for",
+                        "    prefilter:\n      - 'password'\n      - 'user'\n    extract: 'for"),
+                   "f.yaml");
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  EXPECT_THAT((*rules)[0].prefilter, ::testing::ElementsAre("password", "user"));
+  EXPECT_THAT((*rules)[0].prefilter_lines, ::testing::ElementsAre(13, 14));
+  EXPECT_TRUE((*rules)[1].prefilter.empty());
+  rules =
+      LoadRuleText(Edit("    extract: 'for", "    prefilter: 'word'\n    extract: 'for"), "f.yaml");
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  EXPECT_THAT((*rules)[0].prefilter, ::testing::ElementsAre("word"));
+  EXPECT_THAT(ErrorOf(Edit("    extract: 'for", "    prefilter: ''\n    extract: 'for")),
+              HasSubstr("f.yaml:12: key 'prefilter': empty expression in rule t.one"));
+}
+
 TEST(LoadRuleTextTest, DuplicateIdInOneFile) {
   EXPECT_THAT(ErrorOf(Edit("id: t.two", "id: t.one")),
               HasSubstr("f.yaml:21: key 'id': duplicate rule id t.one (first defined at line 3)"));

@@ -204,6 +204,53 @@ TEST(RuleSetTest, Re2ErrorsNameTheRule) {
   EXPECT_THAT(bad_program.status().message(), HasSubstr("test.yaml:7: rule p: program: RE2: "));
 }
 
+TEST(RuleSetTest, PrefilterHitsCountOnlyWhenAMatchExpressionConfirms) {
+  // Hyperscan scans for the prefilter; RE2 confirms the rule's `match`.
+  Rule r = MakeRule("pre", {R"(\[[0-9]{2}/[a-z]{3}/[0-9]{4}[^\]]*\] "[^"]*" 5[0-9]{2} )"},
+                    {R"((?P<status>5[0-9]{2}) )"});
+  r.prefilter = {R"(" 5[0-9]{2} )"};
+  r.prefilter_lines = {20};
+  auto set = MustCompile({r, MakeRule("other", {"segfault"})});
+  auto scratch = set->NewScratch();
+  ASSERT_TRUE(scratch.ok());
+  std::vector<RuleHit> hits;
+  set->Match(Msg("nginx", R"(1.2.3.4 - - [08/Jun/2020:06:49:01 +0000] "GET / HTTP/1.0" 502 0)"),
+             **scratch, &hits);
+  ASSERT_THAT(HitIds(hits), ElementsAre("pre"));
+  EXPECT_THAT(hits[0].fields, ElementsAre(Field{"status", "502"}));
+  // The prefilter finds this line, `match` does not (no timestamp): no hit,
+  // and the other rule still hits.
+  set->Match(Msg("nginx", R"(upstream said "GET / HTTP/1.0" 502 and segfault)"), **scratch, &hits);
+  EXPECT_THAT(HitIds(hits), ElementsAre("other"));
+  // `match` alone is not scanned for.
+  Rule no_pre = r;
+  no_pre.prefilter = {"zzz"};
+  auto set2 = MustCompile({no_pre});
+  auto scratch2 = set2->NewScratch();
+  ASSERT_TRUE(scratch2.ok());
+  set2->Match(Msg("nginx", R"(1.2.3.4 - - [08/Jun/2020:06:49:01 +0000] "GET / HTTP/1.0" 502 0)"),
+              **scratch2, &hits);
+  EXPECT_TRUE(hits.empty());
+}
+
+TEST(RuleSetTest, PrefilterErrorsNameTheirLine) {
+  Rule bad_pre = MakeRule("p", {"x"});
+  bad_pre.prefilter = {"fine", "(unbalanced"};
+  bad_pre.prefilter_lines = {20, 21};
+  auto set = RuleSet::Compile({bad_pre});
+  ASSERT_FALSE(set.ok());
+  EXPECT_THAT(set.status().message(),
+              HasSubstr("test.yaml:21: rule p: prefilter: Hyperscan cannot compile "
+                        "\"(unbalanced\": "));
+  // With a prefilter, `match` must compile in RE2 too (it confirms the hits).
+  Rule bad_match = MakeRule("m", {"ok", "(?<=x)y"});
+  bad_match.prefilter = {"y"};
+  bad_match.prefilter_lines = {20};
+  auto set2 = RuleSet::Compile({bad_match});
+  ASSERT_FALSE(set2.ok());
+  EXPECT_THAT(set2.status().message(), HasSubstr("test.yaml:11: rule m: match: RE2 "));
+}
+
 TEST(RuleSetTest, EmptySetNeverHits) {
   auto set = MustCompile({});
   auto scratch = set->NewScratch();
