@@ -70,6 +70,17 @@ bool IsValidUtf8(std::string_view s) {
     // byte that is not ASCII: most lines are ASCII to the end, and the byte
     // loop this replaced was a third of the parse.
 #if defined(__SSE2__)
+    // Sixty-four bytes with one test while they are all ASCII (the loop
+    // below finds the byte that is not): a 256-byte line cost ~130
+    // instructions sixteen bytes at a time, a third of it this way.
+    while (end - p >= 64) {
+      const auto* q = reinterpret_cast<const __m128i*>(p);
+      const __m128i any =
+          _mm_or_si128(_mm_or_si128(_mm_loadu_si128(q), _mm_loadu_si128(q + 1)),
+                       _mm_or_si128(_mm_loadu_si128(q + 2), _mm_loadu_si128(q + 3)));
+      if (_mm_movemask_epi8(any) != 0) break;
+      p += 64;
+    }
     while (end - p >= 16) {
       const int high = _mm_movemask_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
       if (high != 0) {
@@ -77,6 +88,13 @@ bool IsValidUtf8(std::string_view s) {
         break;
       }
       p += 16;
+    }
+    // Under sixteen bytes left: when the last sixteen of the line (some
+    // already checked) are all ASCII, so is the rest, in one test instead of
+    // a pass of the byte loop per byte.
+    if (p < end && end - p < 16 && end - s.data() >= 16 &&
+        _mm_movemask_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(end - 16))) == 0) {
+      return true;
     }
 #else
     while (end - p >= 8) {

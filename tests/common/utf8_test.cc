@@ -29,12 +29,13 @@ TEST(Utf8Test, ValidityOfCommonCases) {
 }
 
 TEST(Utf8Test, ValidityAtEveryOffsetAroundTheFastPaths) {
-  // The check skips sixteen, then eight ASCII bytes at a time: a sequence
-  // (valid or not) at every offset of strings around those sizes.
+  // The check skips sixty-four, sixteen or eight ASCII bytes at a time and
+  // tests the last sixteen at once: a sequence (valid or not) at every
+  // offset of strings around those sizes.
   const std::string valid[] = {"\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80"};
   const std::string invalid[] = {"\xC3",         "\xC3\x28",         "\xE2\x82", "\xC0\xAF",
                                  "\xED\xA0\x80", "\xF4\x90\x80\x80", "\x80",     "\xFF"};
-  for (size_t len = 0; len <= 40; ++len) {
+  for (size_t len = 0; len <= 140; ++len) {
     const std::string ascii(len, 'a');
     ASSERT_TRUE(IsValidUtf8(ascii));
     for (size_t pos = 0; pos <= len; ++pos) {
