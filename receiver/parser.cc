@@ -14,14 +14,23 @@ namespace {
 // '<' starts something that is not a valid PRI (0..191, 1-3 digits).
 int ReadPri(std::string_view line, int* pri) {
   if (line.empty() || line[0] != '<') return 0;
-  int value = 0;
-  size_t p = 1;
-  while (p < line.size() && p <= 3 && line[p] >= '0' && line[p] <= '9') {
-    value = value * 10 + (line[p] - '0');
-    ++p;
+  // The digit at line[i], or a value > 9 past the end or for a non-digit.
+  const auto digit = [line](size_t i) {
+    return i < line.size() ? static_cast<unsigned>(static_cast<unsigned char>(line[i]) - '0') : 10u;
+  };
+  unsigned value = digit(1);
+  if (value > 9) return -1;
+  size_t p = 2;
+  if (const unsigned d = digit(2); d <= 9) {
+    value = value * 10 + d;
+    p = 3;
+    if (const unsigned d3 = digit(3); d3 <= 9) {
+      value = value * 10 + d3;
+      p = 4;
+    }
   }
-  if (p == 1 || p >= line.size() || line[p] != '>' || value > 191) return -1;
-  *pri = value;
+  if (p >= line.size() || line[p] != '>' || value > 191) return -1;
+  *pri = static_cast<int>(value);
   return static_cast<int>(p + 1);
 }
 

@@ -1,7 +1,9 @@
 #include "receiver/rfc3164_parser.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
+#include <cstdint>
 
 #include "receiver/timestamp.h"
 #include "receiver/timestamp_cache.h"
@@ -112,11 +114,27 @@ bool ReadTimestamp(std::string_view line, size_t pos, const ParserOptions& optio
   return true;
 }
 
+// Bytes that end a tag (' ', ':', '[') and a pid (' ', ']'): one table
+// load per byte instead of three compares (the tag and pid scans were
+// 100 instructions of a 256-byte line's parse).
+constexpr std::array<uint8_t, 256> kEnds = [] {
+  std::array<uint8_t, 256> t{};
+  t[' '] = 3;
+  t[':'] = 1;
+  t['['] = 1;
+  t[']'] = 2;
+  return t;
+}();
+constexpr uint8_t kEndsTag = 1;
+constexpr uint8_t kEndsPid = 2;
+
+bool Ends(char c, uint8_t what) { return (kEnds[static_cast<uint8_t>(c)] & what) != 0; }
+
 // Reads TAG[pid]: at line[pos]; sets app_name/procid and returns where msg
 // starts. With strong_only, a bare word ("hello world") is not a tag.
 size_t ReadTag(std::string_view line, size_t pos, bool strong_only, Message* out) {
   size_t p = pos;
-  while (p < line.size() && line[p] != ' ' && line[p] != ':' && line[p] != '[') ++p;
+  while (p < line.size() && !Ends(line[p], kEndsTag)) ++p;
   if (p == pos) return pos;
   const std::string_view tag = line.substr(pos, p - pos);
   if (p == line.size() || line[p] == ' ') {
@@ -127,10 +145,8 @@ size_t ReadTag(std::string_view line, size_t pos, bool strong_only, Message* out
   if (line[p] == '[') {
     const size_t open = p;
     size_t close = open + 1;
-    while (close < line.size() && close - open <= kMaxPidLength && line[close] != ']' &&
-           line[close] != ' ') {
-      ++close;
-    }
+    const size_t limit = std::min(line.size(), open + kMaxPidLength + 1);
+    while (close < limit && !Ends(line[close], kEndsPid)) ++close;
     if (close >= line.size() || line[close] != ']') {
       if (strong_only) return pos;
       out->app_name = tag;
