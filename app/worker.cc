@@ -113,11 +113,11 @@ void Worker::RefreshCorrelator() {
 
 void Worker::Correlate(const Message& msg) {
   correlation_alerts_.clear();
-  superseded_.assign(hits_.size(), false);
   const bool host = correlator_ != nullptr;
-  if (!host && fleet_inputs_.empty()) return;
   if (host) correlator_->ObserveHost(msg.host(), msg.sender, msg.received);
-  if (hits_.empty()) return;
+  if (hits_.empty()) return;  // most lines: nothing to correlate, nothing superseded
+  superseded_.assign(hits_.size(), false);
+  if (!host && fleet_inputs_.empty()) return;
   // Unique across workers: hits of one message count once per correlation.
   const uint64_t seq = (uint64_t{options_.index + 1} << 48) | (++message_seq_ & ((1ull << 48) - 1));
   for (size_t i = 0; i < hits_.size(); ++i) {
@@ -302,7 +302,8 @@ void Worker::Process(Batch& batch) {
         }
       }
       Correlate(msg);
-      EmitAlerts(msg);
+      // Alerts come from hits (correlations only raise theirs on a hit).
+      if (!hits_.empty()) EmitAlerts(msg);
     }
     if (heartbeat_) {
       if (stop_message) heartbeat_->NoteStopMessage(msg);

@@ -117,7 +117,8 @@ class Worker {
   // state of the unchanged ones.
   void RefreshCorrelator();
   // Host hits of one message into the correlators: fills
-  // correlation_alerts_ and superseded_ (after the rules).
+  // correlation_alerts_ and, when there are hits, superseded_ (after the
+  // rules).
   void Correlate(const Message& msg);
   // The rule alerts of the message's hits (not ignored, not input-only, not
   // superseded by a correlation's alert), then its correlation alerts.
