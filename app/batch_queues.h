@@ -130,8 +130,18 @@ class BatchQueues {
   size_t Depth(size_t w) const { return queues_[w]->depth.load(std::memory_order_relaxed); }
 
  private:
+  // moodycamel's semaphore spins MAX_SEMA_SPINS (10,000 by default) times
+  // before it sleeps in the kernel. A worker waits for its next batch after
+  // every batch (a listener gathers ~1 ms between batches): with the listener
+  // on the same CPU every spin is lost time, and on another CPU a batch
+  // seldom comes within one. No spin: TCP 0.92 vs 1.00 CPU s per million
+  // messages pinned, 0.80 vs 0.95 unpinned; UDP unchanged; 100 spins the
+  // same as none (bench/RESULTS.md, issue 17).
+  struct QueueTraits : moodycamel::ConcurrentQueueDefaultTraits {
+    static const int MAX_SEMA_SPINS = 0;
+  };
   struct WorkerQueue {
-    moodycamel::BlockingConcurrentQueue<Batch*> q;
+    moodycamel::BlockingConcurrentQueue<Batch*, QueueTraits> q;
     std::atomic<size_t> depth{0};  // batches
     std::atomic<size_t> bytes{0};  // footprint of those batches
     std::atomic<bool> blocked{false};
