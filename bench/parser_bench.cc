@@ -74,33 +74,44 @@ const std::vector<std::string>& Lines() {
 
 // The corpus is nearly all RFC 3164; this set exercises the RFC 5424 path
 // (timestamps with fractions, structured data with escapes) with the same
-// message texts: the syslog-shaped corpus lines re-sent as RFC 5424.
+// message texts: the syslog-shaped corpus lines re-sent as RFC 5424. Each
+// line's stamp is a second of its own (minute and second step with the
+// line), or, with lines_per_second > 1, that many lines share a second
+// (their microseconds differ), as from a sender writing thousands a second.
+std::vector<std::string> MakeRfc5424Lines(int lines_per_second);
 const std::vector<std::string>& Rfc5424Lines() {
-  static const std::vector<std::string> lines = [] {
-    std::vector<std::string> v;
-    const Parser parser;
-    int seq = 0;
-    for (const auto& line : Lines()) {
-      Message m;
-      parser.Parse(line, kReceived, &m);
-      if (m.format != MessageFormat::kRfc3164) continue;
-      char head[512];
-      std::snprintf(head, sizeof(head),
-                    "<%d>1 2026-11-23T08:%02d:%02d.%06d+09:00 %.*s %.*s %.*s ID%d "
-                    "[origin@32473 seq=\"%d\" note=\"a \\\"q\\\" \\]\"] ",
-                    m.pri < 0 ? 38 : m.pri, seq % 60, (seq / 60) % 60, seq * 7 % 1000000,
-                    static_cast<int>(m.hostname.empty() ? 1 : m.hostname.size()),
-                    m.hostname.empty() ? "-" : m.hostname.data(),
-                    static_cast<int>(m.app_name.empty() ? 1 : m.app_name.size()),
-                    m.app_name.empty() ? "-" : m.app_name.data(),
-                    static_cast<int>(m.procid.empty() ? 1 : m.procid.size()),
-                    m.procid.empty() ? "-" : m.procid.data(), seq % 100, seq);
-      v.push_back(std::string(head) + std::string(m.msg));
-      ++seq;
-    }
-    return v;
-  }();
+  static const std::vector<std::string> lines = MakeRfc5424Lines(1);
   return lines;
+}
+const std::vector<std::string>& Rfc5424LinesSharingSeconds() {
+  static const std::vector<std::string> lines = MakeRfc5424Lines(64);
+  return lines;
+}
+
+std::vector<std::string> MakeRfc5424Lines(int lines_per_second) {
+  std::vector<std::string> v;
+  const Parser parser;
+  int seq = 0;
+  for (const auto& line : Lines()) {
+    Message m;
+    parser.Parse(line, kReceived, &m);
+    if (m.format != MessageFormat::kRfc3164) continue;
+    char head[512];
+    std::snprintf(head, sizeof(head),
+                  "<%d>1 2026-11-23T08:%02d:%02d.%06d+09:00 %.*s %.*s %.*s ID%d "
+                  "[origin@32473 seq=\"%d\" note=\"a \\\"q\\\" \\]\"] ",
+                  m.pri < 0 ? 38 : m.pri, (seq / lines_per_second) % 60,
+                  (seq / lines_per_second / 60) % 60, seq * 7 % 1000000,
+                  static_cast<int>(m.hostname.empty() ? 1 : m.hostname.size()),
+                  m.hostname.empty() ? "-" : m.hostname.data(),
+                  static_cast<int>(m.app_name.empty() ? 1 : m.app_name.size()),
+                  m.app_name.empty() ? "-" : m.app_name.data(),
+                  static_cast<int>(m.procid.empty() ? 1 : m.procid.size()),
+                  m.procid.empty() ? "-" : m.procid.data(), seq % 100, seq);
+    v.push_back(std::string(head) + std::string(m.msg));
+    ++seq;
+  }
+  return v;
 }
 
 int64_t TotalBytes(const std::vector<std::string>& lines) {
@@ -157,6 +168,14 @@ void BM_Parser_Rfc5424WithCache(benchmark::State& state) {
   RunParserWithCache(state, Rfc5424Lines());
 }
 BENCHMARK(BM_Parser_Rfc5424WithCache);
+void BM_Parser_Rfc5424SharingSeconds(benchmark::State& state) {
+  RunParser(state, Rfc5424LinesSharingSeconds());
+}
+BENCHMARK(BM_Parser_Rfc5424SharingSeconds)->ArgName("utf8_check")->Arg(1);
+void BM_Parser_Rfc5424SharingSecondsWithCache(benchmark::State& state) {
+  RunParserWithCache(state, Rfc5424LinesSharingSeconds());
+}
+BENCHMARK(BM_Parser_Rfc5424SharingSecondsWithCache);
 
 // --- Naive peers ---
 

@@ -86,7 +86,7 @@ TEST(TimestampCacheTest, ParserTakesWhatTheCacheHolds) {
   EXPECT_EQ(m.timestamp, Utc(At(2026, 12, 1, 23)));
 }
 
-TEST(TimestampCacheTest, WholeSecondStampsAreKeptFractionsAreNot) {
+TEST(TimestampCacheTest, WholeSecondsAreKeptAndIsoFractionsShareThem) {
   const ParserOptions options;
   const Parser parser(options);
   const TimePoint received = Utc(At(2026, 12, 2, 8, 0, 3));
@@ -98,15 +98,29 @@ TEST(TimestampCacheTest, WholeSecondStampsAreKeptFractionsAreNot) {
             15u);
   EXPECT_EQ(t, Utc(At(2026, 12, 2, 8)));
   EXPECT_EQ(cache.Find("Dec  2 08:00:00", MessageFormat::kRfc5424, options, received, &t), 0u);
-  parser.Parse("<13>1 2026-12-02T08:00:01+01:00 web1 app - - - x", received, &cache, &m);
+  // A microsecond stamp is kept as its second ...
+  parser.Parse("<13>1 2026-12-02T08:00:01.123456+01:00 web1 app - - - x", received, &cache, &m);
   EXPECT_EQ(cache.Find("2026-12-02T08:00:01+01:00", MessageFormat::kRfc5424, options, received, &t),
             25u);
   EXPECT_EQ(t, Utc(At(2026, 12, 2, 7, 0, 1)));
-  // Both entries are in use; a stamp with a fraction replaces neither.
-  parser.Parse("<13>1 2026-12-02T08:00:01.123456+01:00 web1 app - - - x", received, &cache, &m);
-  EXPECT_EQ(cache.Find("2026-12-02T08:00:01.123456+01:00", MessageFormat::kRfc5424, options,
+  // ... which the other fractions of that second find, each with its own.
+  EXPECT_EQ(
+      cache.Find("2026-12-02T08:00:01.5+01:00", MessageFormat::kRfc5424, options, received, &t),
+      27u);
+  EXPECT_EQ(t, Utc(At(2026, 12, 2, 7, 0, 1)) + std::chrono::milliseconds(500));
+  EXPECT_EQ(cache.Find("2026-12-02T08:00:01,0000000019999+01:00", MessageFormat::kRfc5424, options,
                        received, &t),
-            0u);
+            39u);
+  EXPECT_EQ(t, Utc(At(2026, 12, 2, 7, 0, 1)) + Duration(1));
+  // Not a fraction, another zone, another second: read.
+  for (const char* other :
+       {"2026-12-02T08:00:01.+01:00", "2026-12-02T08:00:01.5+02:00", "2026-12-02T08:00:01.5Z",
+        "2026-12-02T08:00:02.5+01:00", "2026-12-02T08:00:01.5+01:00:"}) {
+    EXPECT_EQ(cache.Find(other, MessageFormat::kRfc5424, options, received, &t), 0u) << other;
+  }
+  // Both entries in use; a Cisco stamp with milliseconds replaces neither.
+  parser.Parse("<38>Dec  2 08:00:00.250: web1 app: x", received, &cache, &m);
+  EXPECT_EQ(cache.Find("Dec  2 08:00:00.250:", MessageFormat::kRfc3164, options, received, &t), 0u);
   EXPECT_EQ(cache.Find("Dec  2 08:00:00", MessageFormat::kRfc3164, options, received, &t), 15u);
   // A third whole-second stamp replaces the older entry.
   parser.Parse("<38>Dec  2 08:00:02 web1 app: x", received, &cache, &m);
@@ -375,6 +389,14 @@ TEST(TimestampCacheTest, RandomLinesReadTheSameWithAndWithoutTheCache) {
                                            "2026-12-31T23:59:59+09",
                                            "2026-12-31T23:59:59+0930",
                                            "2026-12-31T23:59:59.123456789-07:00",
+                                           "2026-12-31T23:59:59.5Z",
+                                           "2026-12-31T23:59:59,25+09:00",
+                                           "2026-12-31T23:59:59.Z",
+                                           "2026-12-31T23:59:59.1234567891234+01:00",
+                                           "2026-12-31 23:59:59.5",
+                                           "2026-12-31T23:59:59.5",
+                                           "2026-12-31T23:59:59.000001-07:00",
+                                           "2026-12-31T23:59:58.999+0930",
                                            "2026-12-31 23:59:59",
                                            "Jun  8 14:34:33",
                                            "Dec  2 08:00:0",
