@@ -17,7 +17,7 @@ Router::Router(BatchQueues& queues, const receiver::Parser& parser, bool drop_wh
 Router::~Router() { Flush(); }
 
 bool Router::Push(const Frame& frame) {
-  Message msg;
+  Message& msg = msg_;
   parser_.Parse(frame.bytes, frame.received, &stamps_, &msg);
   std::string_view host = msg.hostname.empty() ? frame.sender : msg.hostname;
   size_t w = HostShard(host, open_.size());
