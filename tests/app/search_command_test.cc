@@ -18,6 +18,7 @@ class SearchCommandTest : public ::testing::Test {
     std::string tmpl = ::testing::TempDir() + "/search_cmd_XXXXXX";
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
+    ASSERT_TRUE(outputs::ParseDayName("2025-12-10", &today_));
     std::filesystem::create_directories(dir_ + "/h1");
     std::ofstream(dir_ + "/h1/2025-12-01.log")
         << "2025-12-01T00:00:01.000000Z 192.0.2.1 <38>Dec  1 00:00:01 h1 sshd[7]: Failed "
@@ -35,8 +36,19 @@ class SearchCommandTest : public ::testing::Test {
     err_.str("");
     return RunSearch(c, out_, err_);
   }
+  // `konseki index` over dir_ on a "today" after the day file's day: exit
+  // status; its output in index_out_ (its errors in index_err_).
+  int Index() {
+    IndexCommand ic;
+    ic.dir = dir_;
+    ic.today = today_;
+    index_out_.str("");
+    index_err_.str("");
+    return RunIndex(ic, index_out_, index_err_);
+  }
   std::string dir_;
-  std::ostringstream out_, err_;
+  std::ostringstream out_, err_, index_out_, index_err_;
+  int64_t today_ = 0;
 };
 
 TEST_F(SearchCommandTest, SignUsesTheRulesIncludingTheirProgramFilter) {
@@ -70,20 +82,16 @@ TEST_F(SearchCommandTest, ExitStatusAndErrors) {
 }
 
 TEST_F(SearchCommandTest, IndexCommandThenSearchNotesAStaleIndexAndNoIndexScansAll) {
-  int64_t today;
-  ASSERT_TRUE(outputs::ParseDayName("2025-12-10", &today));
-  IndexCommand ic;
-  ic.dir = dir_;
-  ic.today = today;
-  std::ostringstream iout, ierr;
-  ASSERT_EQ(RunIndex(ic, iout, ierr), 0) << ierr.str();
-  EXPECT_NE(iout.str().find("1 indexes written, 0 current"), std::string::npos) << iout.str();
-  ASSERT_EQ(RunIndex(ic, iout, ierr), 0);
-  EXPECT_NE(iout.str().find("0 indexes written, 1 current"), std::string::npos) << iout.str();
+  ASSERT_EQ(Index(), 0) << index_err_.str();
+  EXPECT_NE(index_out_.str().find("1 indexes written, 0 current"), std::string::npos)
+      << index_out_.str();
+  ASSERT_EQ(Index(), 0);
+  EXPECT_NE(index_out_.str().find("0 indexes written, 1 current"), std::string::npos)
+      << index_out_.str();
   SearchCommand c;
   c.patterns = {"Accepted password"};
   c.stats = true;
-  c.today = today;
+  c.today = today_;
   ASSERT_EQ(Run(c), 0) << err_.str();
   EXPECT_NE(err_.str().find("index: 1 files"), std::string::npos) << err_.str();
   EXPECT_EQ(err_.str().find("note:"), std::string::npos) << err_.str();
@@ -105,26 +113,21 @@ TEST_F(SearchCommandTest, IndexCommandThenSearchNotesAStaleIndexAndNoIndexScansA
 }
 
 TEST_F(SearchCommandTest, AnIndexOfTheFirstFormatIsNotedThenRewrittenByIndex) {
-  int64_t today;
-  ASSERT_TRUE(outputs::ParseDayName("2025-12-10", &today));
   // What konseki wrote before KSIDX002 (its content does not matter: the
   // version is read first).
   std::ofstream(dir_ + "/h1/2025-12-01.log.idx") << "KSIDX001" << std::string(300, '\x01');
   SearchCommand c;
   c.patterns = {"Accepted password"};
-  c.today = today;
+  c.today = today_;
   ASSERT_EQ(Run(c), 0) << err_.str();
   EXPECT_NE(out_.str().find("for bob"), std::string::npos) << out_.str();
   EXPECT_NE(err_.str().find("note: index " + dir_ +
                             "/h1/2025-12-01.log.idx is of another format version (001"),
             std::string::npos)
       << err_.str();
-  IndexCommand ic;
-  ic.dir = dir_;
-  ic.today = today;
-  std::ostringstream iout, ierr;
-  ASSERT_EQ(RunIndex(ic, iout, ierr), 0) << ierr.str();
-  EXPECT_NE(iout.str().find("1 indexes written, 0 current"), std::string::npos) << iout.str();
+  ASSERT_EQ(Index(), 0) << index_err_.str();
+  EXPECT_NE(index_out_.str().find("1 indexes written, 0 current"), std::string::npos)
+      << index_out_.str();
   c.stats = true;
   ASSERT_EQ(Run(c), 0);
   EXPECT_EQ(err_.str().find("note:"), std::string::npos) << err_.str();
