@@ -8,9 +8,9 @@
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <thread>
 
 #include "common/alert.h"
+#include "common/usable_cpus.h"
 #include "common/yaml_reader.h"
 #include "matchers/alert_ignore.h"
 #include "outputs/metrics_server.h"
@@ -874,8 +874,7 @@ StatusOr<Config> LoadConfigFile(const std::string& path) {
 
 size_t WorkerThreads(const Config& c) {
   if (c.workers > 0) return c.workers;
-  unsigned n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : n;
+  return UsableCpus();
 }
 
 std::string HeartbeatStateDir(const Config& c) {

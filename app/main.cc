@@ -303,7 +303,8 @@ CLI::App* AddSearchCommand(CLI::App& app, konseki::app::SearchCommand* cmd) {
   search->add_option("--rules", cmd->rules_dir, "rule pack folder for --sign");
   search->add_flag("-i,--ignore-case", cmd->caseless, "caseless patterns");
   search->add_flag("--stats", cmd->stats, "matches, bytes and speed on stderr");
-  search->add_option("--threads", cmd->threads, "scanning threads (default: cores)");
+  search->add_option("--threads", cmd->threads,
+                     "scanning threads (default: the CPUs konseki may use)");
   search->add_flag("--no-index", cmd->no_index, "ignore the search indexes: scan every byte");
   search->add_option("PATTERN", cmd->patterns, "Hyperscan (grep -E like) patterns");
   return search;

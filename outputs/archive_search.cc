@@ -17,6 +17,7 @@
 #include <optional>
 #include <thread>
 
+#include "common/usable_cpus.h"
 #include "outputs/archive_reader.h"
 #include "outputs/seal_format.h"
 
@@ -540,8 +541,7 @@ void ArchiveSearch::MergeDay(std::vector<File>& files,
 Status ArchiveSearch::Run(const std::function<void(std::string_view)>& out,
                           SearchStats* stats) const {
   const auto days = SelectFiles();
-  const int threads =
-      options_.threads > 0 ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
+  const int threads = options_.threads > 0 ? options_.threads : UsableCpus();
   std::vector<hs_scratch_t*> scratch(static_cast<size_t>(threads), nullptr);
   auto free_scratch = [&] {
     for (hs_scratch_t* s : scratch) {

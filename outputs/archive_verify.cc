@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/usable_cpus.h"
 #include "outputs/archive_reader.h"
 #include "outputs/seal_format.h"
 
@@ -286,8 +287,7 @@ class Verifier {
         VerifyFile(&batch_[i].second, &verdicts[i]);
       }
     };
-    const size_t n =
-        std::min<size_t>(batch_.size(), std::max(1u, std::thread::hardware_concurrency()));
+    const size_t n = std::min<size_t>(batch_.size(), UsableCpus());
     std::vector<std::thread> pool;
     for (size_t t = 1; t < n; ++t) pool.emplace_back(work);
     work();

@@ -7,6 +7,7 @@ konseki_add_test(common_test
     ${CMAKE_CURRENT_LIST_DIR}/metrics_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/packed_message_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/status_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/usable_cpus_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/utf8_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/yaml_reader_test.cc
-  LIBS konseki_common konseki_yaml)
+  LIBS konseki_common konseki_yaml konseki_testing)
