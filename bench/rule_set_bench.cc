@@ -21,6 +21,8 @@
 #include <re2/re2.h>
 #include <re2/set.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -39,7 +41,8 @@
 namespace konseki::matchers {
 namespace {
 
-size_t min_rules = 150;  // set from --min_rules before the world is built
+size_t min_rules = 150;   // set from --min_rules before the world is built
+bool build_peers = true;  // false for the probes: no RE2::Set to compile (valgrind)
 
 // The RE2 side of a rule, as RuleSet builds it (same options), for the peers.
 struct Re2Rule {
@@ -148,6 +151,7 @@ World* GetWorld() {
     w->re2_set = std::make_unique<RE2::Set>(set_options, RE2::UNANCHORED);
     // RE2::Set has one options set; case-sensitive rules get (?-i) inline.
     for (const Rule& r : w->set->rules()) {
+      if (!build_peers) break;
       Re2Rule rr;
       rr.rule = &r;
       if (!r.program.empty())
@@ -167,7 +171,7 @@ World* GetWorld() {
       }
       w->re2_rules.push_back(std::move(rr));
     }
-    if (!w->re2_set->Compile()) {
+    if (build_peers && !w->re2_set->Compile()) {
       std::fprintf(stderr, "RE2::Set compile failed\n");
       std::exit(1);
     }
@@ -372,15 +376,88 @@ bool DumpFixture(const World& w, const std::string& dir) {
   for (const auto& [name, f] : files) {
     std::ofstream out(dir + "/" + name);
     std::ofstream out_hits(dir + "/hits." + name);
+    std::ofstream out_fields(dir + "/fields." + name);
     for (const Message& m : f->messages) {
       out << TextOf(m) << '\n';
       w.set->Match(m, **scratch, &hits);
-      for (const RuleHit& h : hits) out_hits << h.rule->id << ' ';
+      for (const RuleHit& h : hits) {
+        out_hits << h.rule->id << ' ';
+        out_fields << h.rule->id << (h.ignored ? " (ignored)" : "");
+        for (const auto& [name, value] : h.fields) out_fields << ' ' << name << '=' << value;
+        out_fields << '\t';
+      }
       out_hits << '\n';
+      out_fields << '\n';
     }
-    if (!out || !out_hits) return false;
+    if (!out || !out_hits || !out_fields) return false;
   }
   return static_cast<bool>(exprs);
+}
+
+const Fixture* FixtureNamed(const World& w, std::string_view name) {
+  if (name == "as_is") return &w.as_is;
+  if (name == "padded256") return &w.padded256;
+  if (name == "quiet256") return &w.quiet256;
+  return nullptr;
+}
+
+// RuleSet::Match over every message of `f`, `reps` times: the function
+// callgrind's --toggle-collect='*MatchAll*' counts (Hyperscan, the program
+// filter and extraction, without the world's building).
+__attribute__((noinline)) size_t MatchAll(const World& w, const Fixture& f, int reps) {
+  auto scratch = w.set->NewScratch();
+  std::vector<RuleHit> hits;
+  size_t total = 0;
+  for (int r = 0; r < reps; ++r) {
+    for (const Message& m : f.messages) {
+      w.set->Match(m, **scratch, &hits);
+      total += hits.size();
+    }
+  }
+  return total;
+}
+
+// Minimum of `reps` RuleSet::Match calls per message, summed: a figure that
+// preemption on a shared machine cannot inflate. Messages with hits are also
+// summed per rule that hit (a message with two hits counts for both).
+void TimeMin(const World& w, const Fixture& f, int reps) {
+  auto scratch = w.set->NewScratch();
+  std::vector<RuleHit> hits;
+  double total = 0, hit_total = 0;
+  size_t hit_msgs = 0;
+  std::map<std::string, std::pair<size_t, double>> by_rule;  // id -> (messages, ns)
+  for (const Message& m : f.messages) {
+    double best = 1e18;
+    for (int r = 0; r < reps; ++r) {
+      const auto t0 = std::chrono::steady_clock::now();
+      w.set->Match(m, **scratch, &hits);
+      const auto t1 = std::chrono::steady_clock::now();
+      best = std::min(best, std::chrono::duration<double, std::nano>(t1 - t0).count());
+    }
+    total += best;
+    if (hits.empty()) continue;
+    ++hit_msgs;
+    hit_total += best;
+    for (const RuleHit& h : hits) {
+      auto& [n, ns] = by_rule[h.rule->id];
+      ++n;
+      ns += best;
+    }
+  }
+  const size_t n = f.messages.size();
+  std::printf(
+      "%zu messages, min of %d: %.1f ns/msg; %zu with hits: %.1f ns each; %zu without: %.1f ns "
+      "each\n",
+      n, reps, total / n, hit_msgs, hit_msgs ? hit_total / hit_msgs : 0.0, n - hit_msgs,
+      n > hit_msgs ? (total - hit_total) / (n - hit_msgs) : 0.0);
+  std::vector<std::pair<double, std::string>> order;
+  for (const auto& [id, v] : by_rule) order.emplace_back(v.second, id);
+  std::sort(order.rbegin(), order.rend());
+  for (const auto& [ns, id] : order) {
+    const size_t msgs = by_rule[id].first;
+    std::printf("  %-40s %6zu msgs %8.0f ns each %10.0f ns total\n", id.c_str(), msgs, ns / msgs,
+                ns);
+  }
 }
 
 }  // namespace
@@ -391,7 +468,11 @@ int main(int argc, char** argv) {
   constexpr std::string_view kRulesDirFlag = "--rules_dir=";
   constexpr std::string_view kMinRulesFlag = "--min_rules=";
   constexpr std::string_view kDumpFlag = "--dump_fixture=";
-  std::string dump_dir;
+  // --count=FIXTURE[:REPS] (MatchAll, for callgrind) and --time_min=FIXTURE[:REPS]
+  // (TimeMin); FIXTURE is as_is, padded256 or quiet256. Neither builds the peers.
+  constexpr std::string_view kCountFlag = "--count=";
+  constexpr std::string_view kTimeMinFlag = "--time_min=";
+  std::string dump_dir, probe, probe_arg;
   int kept = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
@@ -401,17 +482,41 @@ int main(int argc, char** argv) {
       konseki::matchers::min_rules = std::stoul(std::string(arg.substr(kMinRulesFlag.size())));
     } else if (arg.substr(0, kDumpFlag.size()) == kDumpFlag) {
       dump_dir = std::string(arg.substr(kDumpFlag.size()));
+    } else if (arg.substr(0, kCountFlag.size()) == kCountFlag) {
+      probe = "count";
+      probe_arg = std::string(arg.substr(kCountFlag.size()));
+    } else if (arg.substr(0, kTimeMinFlag.size()) == kTimeMinFlag) {
+      probe = "time_min";
+      probe_arg = std::string(arg.substr(kTimeMinFlag.size()));
     } else {
       argv[kept++] = argv[i];
     }
   }
   argc = kept;
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  if (!probe.empty()) konseki::matchers::build_peers = false;
   const auto* w = konseki::matchers::GetWorld();
   std::cout << konseki::matchers::RulesDir() << ": " << w->set->rules().size() << " rules, "
             << w->as_is.messages.size() << " corpus messages, mean text "
             << w->as_is.bytes / w->as_is.messages.size() << " bytes\n";
   if (!dump_dir.empty()) return konseki::matchers::DumpFixture(*w, dump_dir) ? 0 : 1;
+  if (!probe.empty()) {
+    const size_t colon = probe_arg.find(':');
+    const int reps = colon == std::string::npos ? 1 : std::stoi(probe_arg.substr(colon + 1));
+    const auto* f = konseki::matchers::FixtureNamed(*w, probe_arg.substr(0, colon));
+    if (f == nullptr) {
+      std::fprintf(stderr, "unknown fixture in %s (as_is, padded256, quiet256)\n",
+                   probe_arg.c_str());
+      return 1;
+    }
+    if (probe == "count") {
+      std::printf("%zu messages x %d, %zu hits\n", f->messages.size(), reps,
+                  konseki::matchers::MatchAll(*w, *f, reps));
+    } else {
+      konseki::matchers::TimeMin(*w, *f, reps);
+    }
+    return 0;
+  }
   {
     auto scratch = w->set->NewScratch();
     std::cout << "Hyperscan: database " << w->set->database_bytes() / 1024 << " KiB; scratch "

@@ -7,6 +7,7 @@
 #include <cassert>
 #include <cctype>
 #include <climits>
+#include <cstring>
 
 namespace konseki::matchers {
 
@@ -19,6 +20,18 @@ struct RuleSet::Compiled {
   struct Extractor {
     std::unique_ptr<re2::RE2> re;
     std::vector<std::pair<int, std::string>> named;  // group index -> name, by index
+    // Literals one of which every match of `re` begins with (read off the
+    // pattern by LeadingLiterals; empty when it cannot tell), compared
+    // ASCII-caselessly unless the rule is case-sensitive, and their first
+    // bytes. With them, extraction runs RE2 anchored at each place a match
+    // can start instead of RE2's unanchored search (a forward DFA pass from
+    // the line's start, a reverse one, then the submatch engine): issue 17.
+    std::vector<std::string> starts;
+    bool starts_caseless = false;
+    std::vector<char> first_bytes;  // the bytes a start literal begins with, both cases
+
+    // RE2's leftmost-first match of `re` in input, submatches in groups[0..n).
+    bool Search(re2::StringPiece input, re2::StringPiece* groups, int n) const;
   };
   std::vector<Extractor> extract;
   // The rule's `match` expressions in RE2 when the rule has a `prefilter`:
@@ -79,6 +92,111 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 
 constexpr int kMaxGroups = 31;  // Match() keeps submatches on the stack
 
+bool IsRegexMeta(char c) {
+  return std::string_view("\\^$.|?*+()[]{}").find(c) != std::string_view::npos;
+}
+bool IsQuantifier(char c) { return c == '?' || c == '*' || c == '+' || c == '{'; }
+
+// Reads literal characters (ASCII, escaped punctuation included) from
+// pattern[*i] on; stops at the first character that is not one.
+std::string ReadLiteral(std::string_view pattern, size_t* i) {
+  std::string out;
+  while (*i < pattern.size()) {
+    const unsigned char c = static_cast<unsigned char>(pattern[*i]);
+    if (c >= 0x80) break;
+    if (c == '\\') {
+      if (*i + 1 >= pattern.size()) break;
+      const unsigned char e = static_cast<unsigned char>(pattern[*i + 1]);
+      if (e >= 0x80 || std::isalnum(e)) break;  // \s, \d, \b, \x41...: not a literal
+      out.push_back(static_cast<char>(e));
+      *i += 2;
+    } else if (IsRegexMeta(static_cast<char>(c))) {
+      break;
+    } else {
+      out.push_back(static_cast<char>(c));
+      ++*i;
+    }
+  }
+  return out;
+}
+
+// True if `pattern` has a '|' outside every group and class.
+bool HasTopLevelAlternation(std::string_view pattern) {
+  int depth = 0;
+  bool in_class = false;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    const char c = pattern[i];
+    if (c == '\\') {
+      ++i;
+    } else if (in_class) {
+      if (c == ']') in_class = false;
+    } else if (c == '[') {
+      in_class = true;
+      if (i + 1 < pattern.size() && pattern[i + 1] == '^') ++i;
+      if (i + 1 < pattern.size() && pattern[i + 1] == ']') ++i;  // a leading ']' is literal
+    } else if (c == '(') {
+      ++depth;
+    } else if (c == ')') {
+      --depth;
+    } else if (c == '|' && depth == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The literals one of which every match of `pattern` begins with, when its
+// start says so plainly: a literal run ("rhost=", "pam_tally" of
+// "pam_tally2?"), or a non-capturing group of literal alternatives
+// ("(?:received|failures) for"), each after any number of "\b". False for
+// anything else (a leading class, capture, anchor, flag group, or a '|' at
+// the top level): the caller then searches as before.
+bool LeadingLiterals(std::string_view pattern, std::vector<std::string>* starts) {
+  starts->clear();
+  if (HasTopLevelAlternation(pattern)) return false;
+  size_t i = 0;
+  while (pattern.substr(i, 2) == "\\b") i += 2;  // empty-width: the match starts at the literal
+  if (pattern.substr(i, 3) == "(?:") {
+    i += 3;
+    for (;;) {
+      std::string lit = ReadLiteral(pattern, &i);
+      if (lit.empty() || i >= pattern.size() || (pattern[i] != '|' && pattern[i] != ')')) {
+        starts->clear();
+        return false;
+      }
+      starts->push_back(std::move(lit));
+      if (pattern[i++] == ')') break;
+    }
+    if (i < pattern.size() && IsQuantifier(pattern[i])) {  // "(?:a|b)?": may be absent
+      starts->clear();
+      return false;
+    }
+    return true;
+  }
+  std::string lit = ReadLiteral(pattern, &i);
+  // A quantifier binds to the last character only: "tally2?" starts with "tally".
+  if (!lit.empty() && i < pattern.size() && IsQuantifier(pattern[i])) lit.pop_back();
+  if (lit.empty()) return false;
+  starts->push_back(std::move(lit));
+  return true;
+}
+
+unsigned char AsciiLower(unsigned char c) { return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c; }
+
+// `lit` is in lower case when caseless (RE2's Latin-1 case folding of an
+// ASCII letter is its ASCII pair; a start literal holds ASCII only).
+bool StartsAt(std::string_view text, size_t pos, std::string_view lit, bool caseless) {
+  if (lit.size() > text.size() - pos) return false;
+  if (!caseless) return text.compare(pos, lit.size(), lit) == 0;
+  for (size_t k = 0; k < lit.size(); ++k) {
+    if (AsciiLower(static_cast<unsigned char>(text[pos + k])) !=
+        static_cast<unsigned char>(lit[k])) {
+      return false;
+    }
+  }
+  return true;
+}
+
 struct ScanContext {
   const std::vector<unsigned>* expr_rule;
   std::vector<unsigned>* rule_hits;
@@ -115,6 +233,65 @@ Status CompileError(const HsCompileError& err, const std::vector<std::string>& e
 }
 
 }  // namespace
+
+// With known start literals the match must begin at one of their
+// occurrences, so the first occurrence where an anchored match succeeds is
+// where the unanchored search's match starts, with the same submatches
+// (RE2 searches unanchored as if the pattern began with a lazy `.*?`);
+// `input` stays the context, so \b and ^ read the bytes before the start.
+// Anchored attempts are capped: past kMaxAnchoredTries occurrences (a line
+// full of the literal), one unanchored search from the next occurrence on
+// (no match starts earlier) keeps the work linear in the line.
+bool RuleSet::Compiled::Extractor::Search(re2::StringPiece input, re2::StringPiece* groups,
+                                          int n) const {
+  const Extractor& ex = *this;
+  if (ex.starts.empty() || input.empty()) {
+    return ex.re->Match(input, 0, input.size(), re2::RE2::UNANCHORED, groups, n);
+  }
+  constexpr int kMaxAnchoredTries = 8;
+  const std::string_view text(input.data(), input.size());
+  // Next occurrence of each first byte at or after `pos` (memchr, each
+  // byte's search resumed only once passed: linear in the line).
+  constexpr size_t kMaxFirst = 8;
+  size_t next[kMaxFirst];
+  const size_t nfirst = std::min(ex.first_bytes.size(), kMaxFirst);
+  const bool by_memchr = ex.first_bytes.size() <= kMaxFirst;
+  auto find = [&](char byte, size_t from) {
+    const void* hit = std::memchr(text.data() + from, byte, text.size() - from);
+    return hit == nullptr ? text.size()
+                          : static_cast<size_t>(static_cast<const char*>(hit) - text.data());
+  };
+  if (by_memchr) {
+    for (size_t b = 0; b < nfirst; ++b) next[b] = find(ex.first_bytes[b], 0);
+  }
+  int tries = 0;
+  for (size_t pos = 0; pos < text.size(); ++pos) {
+    if (by_memchr) {
+      size_t nearest = text.size();
+      for (size_t b = 0; b < nfirst; ++b) {
+        if (next[b] < pos) next[b] = find(ex.first_bytes[b], pos);
+        nearest = std::min(nearest, next[b]);
+      }
+      pos = nearest;
+      if (pos == text.size()) break;
+    } else if (!std::binary_search(ex.first_bytes.begin(), ex.first_bytes.end(), text[pos])) {
+      continue;
+    }
+    bool candidate = false;
+    for (const std::string& lit : ex.starts) {
+      if (StartsAt(text, pos, lit, ex.starts_caseless)) {
+        candidate = true;
+        break;
+      }
+    }
+    if (!candidate) continue;
+    if (++tries > kMaxAnchoredTries) {
+      return ex.re->Match(input, pos, input.size(), re2::RE2::UNANCHORED, groups, n);
+    }
+    if (ex.re->Match(input, pos, input.size(), re2::RE2::ANCHOR_START, groups, n)) return true;
+  }
+  return false;
+}
 
 RuleSet::RuleSet() = default;
 
@@ -193,6 +370,22 @@ StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rule
       }
       for (const auto& [name, index] : ex.re->NamedCapturingGroups()) {
         ex.named.emplace_back(index, name);
+      }
+      if (LeadingLiterals(e, &ex.starts)) {
+        ex.starts_caseless = !rule.case_sensitive;
+        for (std::string& lit : ex.starts) {
+          if (ex.starts_caseless) {
+            for (char& c : lit) c = static_cast<char>(AsciiLower(static_cast<unsigned char>(c)));
+          }
+          const unsigned char c = static_cast<unsigned char>(lit[0]);
+          ex.first_bytes.push_back(static_cast<char>(c));
+          if (ex.starts_caseless && c >= 'a' && c <= 'z') {
+            ex.first_bytes.push_back(static_cast<char>(c - ('a' - 'A')));
+          }
+        }
+        std::sort(ex.first_bytes.begin(), ex.first_bytes.end());
+        ex.first_bytes.erase(std::unique(ex.first_bytes.begin(), ex.first_bytes.end()),
+                             ex.first_bytes.end());
       }
       std::sort(ex.named.begin(), ex.named.end());
       compiled->extract.push_back(std::move(ex));
@@ -291,7 +484,7 @@ size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<Rule
     size_t nfields = 0;
     for (const Compiled::Extractor& ex : compiled_[r]->extract) {
       const int n = ex.re->NumberOfCapturingGroups() + 1;
-      if (!ex.re->Match(input, 0, input.size(), re2::RE2::UNANCHORED, groups, n)) continue;
+      if (!ex.Search(input, groups, n)) continue;
       for (const auto& [index, name] : ex.named) {
         if (index >= n || groups[index].data() == nullptr) continue;
         const std::string_view value(groups[index].data(), groups[index].size());

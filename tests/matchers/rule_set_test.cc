@@ -2,7 +2,9 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <re2/re2.h>
 
+#include <algorithm>
 #include <thread>
 
 namespace konseki::matchers {
@@ -162,6 +164,80 @@ TEST(RuleSetTest, FirstMatchingExtractWinsAndNoExtractMatchStillHits) {
   set->Match(Msg("sshd", "refused connect from ???"), **scratch, &hits);
   ASSERT_EQ(hits.size(), 1u);
   EXPECT_TRUE(hits[0].fields.empty());
+}
+
+// The fields of RE2's own unanchored leftmost-first match, the reference
+// for RuleSet's extraction (which runs RE2 anchored where a match can start).
+std::vector<Field> Re2Fields(const std::string& pattern, bool case_sensitive,
+                             std::string_view text) {
+  RE2::Options o;
+  o.set_case_sensitive(case_sensitive);
+  o.set_encoding(RE2::Options::EncodingLatin1);
+  RE2 re(pattern, o);
+  EXPECT_TRUE(re.ok()) << pattern;
+  std::vector<re2::StringPiece> groups(re.NumberOfCapturingGroups() + 1);
+  std::vector<Field> fields;
+  if (!re.Match(re2::StringPiece(text.data(), text.size()), 0, text.size(), RE2::UNANCHORED,
+                groups.data(), static_cast<int>(groups.size()))) {
+    return fields;
+  }
+  std::vector<std::pair<int, std::string>> named;
+  for (const auto& [name, index] : re.NamedCapturingGroups()) named.emplace_back(index, name);
+  std::sort(named.begin(), named.end());
+  for (const auto& [index, name] : named) {
+    if (groups[index].data() != nullptr) fields.emplace_back(name, std::string(groups[index]));
+  }
+  return fields;
+}
+
+TEST(RuleSetTest, ExtractionStartingAtLiteralsEqualsRe2UnanchoredSearch) {
+  // Extracts whose matches begin with a literal are run anchored at each
+  // occurrence; every case here must give RE2's unanchored result.
+  struct Case {
+    std::string extract;
+    bool case_sensitive;
+    std::vector<std::string> lines;
+  };
+  std::string many = "LINE";
+  for (int i = 0; i < 20; ++i) many += " from x";
+  many += " from 1.2 from 3.4";
+  const std::vector<Case> cases = {
+      // the first occurrence of the literal does not match, a later one does
+      {R"(from (?P<ip>\d+\.\d+))", false, {"LINE from host from 1.2", "LINE from x", many}},
+      // caseless rule: the literal is found in any case
+      {R"(rhost=(?P<h>\S*)(?:\s+user=(?P<u>\S+))?)",
+       false,
+       {"LINE RHOST=abc USER=r", "LINE rhost= user=x", "LINE rhost"}},
+      // a leading \b is checked by RE2 with the bytes before the literal
+      {R"(\bIN=(?P<in>\S*) OUT=)", false, {"LINE XIN=a OUT= IN=b OUT=", "LINE XIN=a OUT="}},
+      // a quantifier binds to the literal's last character only
+      {R"(tally2?x (?P<n>\d+))", false, {"LINE tallyx 5", "LINE tally2x 6", "LINE tally22x 7"}},
+      // alternatives in a leading group: the leftmost of them wins
+      {R"((?:foo|bar) (?P<v>\w+))", false, {"LINE bar baz foo qux", "LINE foobar x"}},
+      // an alternation at the top level is searched as before
+      {R"(a(?P<x>1)|b(?P<y>2))", false, {"LINE b2 a1", "LINE a1"}},
+      // case-sensitive rule: only the literal's own case starts a match
+      {R"(Foo=(?P<v>\w+))", true, {"LINE foo=1 Foo=2", "LINE FOO=3"}},
+      // leftmost-first among matches that start at the same place
+      {R"(ab(?P<g>c|cd))", false, {"LINE abcd"}},
+      // a literal at the very end of the line, and a lazy tail
+      {R"(user (?P<u>.*?) ?from (?P<ip>\S+))",
+       false,
+       {"LINE user a b from c", "LINE user", "LINE user x user y from z"}},
+  };
+  for (const Case& c : cases) {
+    Rule rule = MakeRule("x", {"LINE"}, {c.extract});
+    rule.case_sensitive = c.case_sensitive;
+    auto set = MustCompile({rule});
+    auto scratch = set->NewScratch();
+    std::vector<RuleHit> hits;
+    for (const std::string& line : c.lines) {
+      set->Match(Msg("p", line), **scratch, &hits);
+      ASSERT_EQ(hits.size(), 1u) << c.extract << " on " << line;
+      EXPECT_EQ(hits[0].fields, Re2Fields(c.extract, c.case_sensitive, line))
+          << c.extract << " on " << line;
+    }
+  }
 }
 
 TEST(RuleSetTest, UnparsedMessagesAreScannedWhole) {
