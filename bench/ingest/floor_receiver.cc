@@ -17,7 +17,9 @@
 // wake-up that found datagrams is followed by a 1 ms pause (--gather-us) before
 // the next drain, so at 100k msgs/s one recvmmsg takes ~100 datagrams instead
 // of one or two: without it this "floor" would pay more system calls per
-// message than konseki does.
+// message than konseki does. TCP likewise (konseki's stream listener since
+// 19ee650): an epoll round whose reads took less than one 256 KiB read's
+// worth is followed by the same pause, so the next round reads more at once.
 //
 // With --rules DIR ("floor-scan" in the harness) it also does the two parts
 // of konseki's analysis no design can skip: every message is framed
@@ -270,7 +272,8 @@ class Floor {
   }
   // Returns the datagrams read.
   int ReadUdp();
-  void ReadTcp(int fd);
+  // Returns the bytes read.
+  size_t ReadTcp(int fd);
   void Accept();
   void WriteCount() {
     char text[32];
@@ -313,9 +316,11 @@ int Floor::ReadUdp() {
   }
 }
 
-void Floor::ReadTcp(int fd) {
+size_t Floor::ReadTcp(int fd) {
+  size_t total = 0;
   for (;;) {
     const ssize_t n = read(fd, buf_.data(), buf_.size());
+    if (n > 0) total += static_cast<size_t>(n);
     if (n > 0 && scanner_) {
       scanner_->Received(
           std::chrono::time_point_cast<konseki::Duration>(std::chrono::system_clock::now()));
@@ -325,16 +330,16 @@ void Floor::ReadTcp(int fd) {
                           ++messages_;
                         });
       Store(buf_.data(), static_cast<size_t>(n));
-      if (static_cast<size_t>(n) < buf_.size()) return;
+      if (static_cast<size_t>(n) < buf_.size()) return total;
       continue;
     }
     if (n > 0) {
       messages_ += CountFrames(buf_.data(), static_cast<size_t>(n), &streams_[fd]);
       Store(buf_.data(), static_cast<size_t>(n));
-      if (static_cast<size_t>(n) < buf_.size()) return;  // drained: back to epoll
+      if (static_cast<size_t>(n) < buf_.size()) return total;  // drained: back to epoll
       continue;
     }
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return total;
     streams_.erase(fd);
     if (auto it = framers_.find(fd); it != framers_.end()) {
       it->second.Finish([this](std::string_view frame, bool) {
@@ -344,7 +349,7 @@ void Floor::ReadTcp(int fd) {
       framers_.erase(it);
     }
     close(fd);  // also leaves the epoll set
-    return;
+    return total;
   }
 }
 
@@ -370,6 +375,7 @@ int Floor::Run() {
   while (!g_stop) {
     const int n = epoll_wait(ep_, events, 64, 50);
     bool udp_data = false;
+    size_t tcp_bytes = 0;
     for (int k = 0; k < n; ++k) {
       const int fd = events[k].data.fd;
       if (fd == udp_) {
@@ -377,10 +383,13 @@ int Floor::Run() {
       } else if (fd == tcp_) {
         Accept();
       } else {
-        ReadTcp(fd);
+        tcp_bytes += ReadTcp(fd);
       }
     }
-    if (udp_data && args_.gather_us > 0) usleep(static_cast<useconds_t>(args_.gather_us));
+    const bool light_tcp = tcp_bytes > 0 && tcp_bytes < kReadBytes;
+    if ((udp_data || light_tcp) && args_.gather_us > 0) {
+      usleep(static_cast<useconds_t>(args_.gather_us));
+    }
     const auto now = std::chrono::steady_clock::now();
     if (now - last >= std::chrono::milliseconds(50)) {
       // Whatever waits in the write buffer goes out with the count, so the
