@@ -419,6 +419,7 @@ bool StreamListener::ReadSome(Connection* c) {
     // level-triggered, so anything still there is served next round).
     if (!Reading(c) || (r.bytes < want && !c->stream->HasBufferedInput())) break;
   }
+  if (total == read_buf_.size()) round_filled_ = true;
   return true;
 }
 
@@ -779,11 +780,11 @@ bool StreamListener::Round(std::vector<epoll_event>* events) {
   if (n < 0 && errno != EINTR) return false;
   round_now_ = clock_.Now();
   const uint64_t bytes_before = pending_bytes_;
+  round_filled_ = false;
   bool blocked = HandleEvents(events->data(), std::max(n, 0));
   const uint64_t read = pending_bytes_ - bytes_before;
   if (!acknowledges_ && options_.gather_window.count() > 0 && state_ == State::kRunning &&
-      !blocked && read > 0 && read < options_.read_chunk_bytes && buffered_.empty() &&
-      held_.empty()) {
+      !blocked && read > 0 && !round_filled_ && buffered_.empty() && held_.empty()) {
     // A light round (the senders' bytes arrive faster than we wake, a few
     // frames at a time): let them gather in the sockets, then read again and
     // flush once. Each round woke the workers (futex) and this thread

@@ -83,12 +83,13 @@ struct StreamListenerOptions {
   // sender cannot starve the others; also the size of the one read buffer.
   size_t read_chunk_bytes = 64 * 1024;
   // tcp:// and tls:// (not RELP, whose senders wait for acknowledgements):
-  // after an epoll round that read less than read_chunk_bytes in all, the
-  // listener waits this long (Stop ends the wait) and reads once more before
-  // it hands the frames to the workers, so a steady stream is taken in
-  // large reads and the workers wake once per gather, not for every few
-  // frames (as UdpListenerOptions::gather_window). A round that read more
-  // does not wait (the listener is behind). 0: off.
+  // after an epoll round that drained every socket it read (no read filled
+  // the read_chunk_bytes buffer), the listener waits this long (Stop ends
+  // the wait) and reads once more before it hands the frames to the
+  // workers, so steady streams are taken in large reads and the workers
+  // wake once per gather, not for every few frames (as
+  // UdpListenerOptions::gather_window). A round in which some read filled
+  // the buffer does not wait (that sender is ahead of the listener). 0: off.
   std::chrono::microseconds gather_window{1000};
   // tls:// and relp+tls:// only: a connection that has not completed its
   // handshake this long after accept (by the injected Clock, checked about
@@ -338,6 +339,9 @@ class StreamListener final : public Listener, public AckSink {
   ConnectionLimits limits_;
   uint64_t pending_frames_ = 0;
   uint64_t pending_bytes_ = 0;
+  // A read of this epoll round filled the read buffer: that sender has more
+  // waiting, so the round is not light (see gather_window).
+  bool round_filled_ = false;
   uint64_t pending_truncated_ = 0;
   uint64_t pending_refused_ = 0;
   uint64_t pending_late_acks_ = 0;

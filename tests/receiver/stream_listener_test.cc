@@ -573,6 +573,68 @@ TEST_F(TcpListenerTest, ManyConnectionsKeepPerConnectionOrder) {
   EXPECT_EQ(next.size(), static_cast<size_t>(conns));
 }
 
+// `lines` lines of about 100 bytes, tagged with `tag`.
+std::string Lines(const std::string& tag, int lines) {
+  std::string out;
+  for (int i = 0; i < lines; ++i) {
+    out += "<13>Nov 23 08:00:00 h app: " + tag + " n=" + std::to_string(i) + " " +
+           std::string(60, 'x') + "\n";
+  }
+  return out;
+}
+
+// The gather rule: a round in which every sender's socket was drained (no
+// read filled the read buffer) is light, whatever the round read in all, so
+// the listener waits gather_window and hands on once. Two senders with 40 KB
+// each (80 KB in the round, more than one read buffer) are held: the data is
+// queued in the kernel before the listener starts, so one round reads both.
+TEST_F(TcpListenerTest, RoundThatDrainedEverySenderWaitsTheGatherWindow) {
+  StreamListenerOptions o;
+  o.gather_window = std::chrono::hours(1);
+  StatusOr<std::unique_ptr<StreamListener>> l =
+      StreamListener::Bind(*ListenAddress::Parse(kListener), o, 3, metrics_, clock_);
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  Client a((*l)->port()), b((*l)->port());
+  const std::string la = Lines("a", 400), lb = Lines("b", 400);
+  ASSERT_LT(la.size(), o.read_chunk_bytes);
+  ASSERT_GT(la.size() + lb.size(), o.read_chunk_bytes);
+  ASSERT_TRUE(a.Send(la));
+  ASSERT_TRUE(b.Send(lb));
+  (*l)->Start(&sink_);
+  ASSERT_TRUE(sink_.WaitForCount(800)) << sink_.count();
+  EXPECT_EQ(sink_.flushed(), 0u);  // held for the window
+  (*l)->Stop();
+  EXPECT_EQ(sink_.flushed(), 800u);
+}
+
+// A sender with more waiting than one read takes is not held: a round
+// whose read filled the buffer hands on at once (only a drained round waits).
+// The data is queued before the listener starts, so the first read fills.
+TEST_F(TcpListenerTest, SenderThatFillsTheReadBufferIsNotHeld) {
+  StreamListenerOptions o;
+  o.gather_window = std::chrono::hours(1);
+  StatusOr<std::unique_ptr<StreamListener>> l =
+      StreamListener::Bind(*ListenAddress::Parse(kListener), o, 3, metrics_, clock_);
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  Client c((*l)->port());
+  const std::string data = Lines("big", 1500);  // ~150 KB
+  ASSERT_GT(data.size(), 2 * o.read_chunk_bytes);
+  std::atomic<bool> sent{false};
+  std::thread sender([&] {
+    EXPECT_TRUE(c.Send(data));
+    sent = true;
+  });
+  // Until the kernel holds it all, or its buffers are full (then the sender
+  // blocks with more than one read buffer queued).
+  WaitUntil([&] { return sent.load(); }, std::chrono::milliseconds(500));
+  (*l)->Start(&sink_);
+  // The first read takes 64 KiB (~660 lines) and is handed on at once.
+  EXPECT_TRUE(WaitUntil([&] { return sink_.flushed() >= 600; })) << sink_.flushed();
+  sender.join();
+  (*l)->Stop();
+  EXPECT_EQ(sink_.flushed(), 1500u);
+}
+
 TEST_F(TcpListenerTest, RefusedPushesAreCountedAsQueueFullDrops) {
   sink_.SetRefuse(true);
   auto l = Start(kListener);
