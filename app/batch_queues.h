@@ -35,6 +35,9 @@ struct Batch {
     // frame's bytes); false only if the parser broke its contract and a view
     // left the frame: the worker then parses again.
     bool parsed;
+    // With `parsed`: HostKeyHash of the unpacked message's host(), from the
+    // hash the Router picked the worker with (common/host_key.h).
+    uint32_t host_hash;
     TimePoint received;
     uint64_t ack_cookie;  // 0: nobody waits for this one
     PackedMessage header;

@@ -1,5 +1,6 @@
 #include "app/router.h"
 
+#include "common/host_key.h"
 #include "common/host_shard.h"
 #include "common/message.h"
 #include "common/packed_message.h"
@@ -19,13 +20,17 @@ Router::~Router() { Flush(); }
 bool Router::Push(const Frame& frame) {
   Message& msg = msg_;
   parser_.Parse(frame.bytes, frame.received, &stamps_, &msg);
-  std::string_view host = msg.hostname.empty() ? frame.sender : msg.hostname;
-  size_t w = HostShard(host, open_.size());
+  const size_t sender_length = std::min<size_t>(frame.sender.size(), 0xffff);
+  // The host as the worker will see it (the sender as the batch keeps it),
+  // hashed once: for the shard and for the worker's per-host tables.
+  const std::string_view host =
+      msg.hostname.empty() ? frame.sender.substr(0, sender_length) : msg.hostname;
+  const uint64_t host_hash = HostHash(host);
+  const size_t w = ShardOfHash(host_hash, open_.size());
   // The listener counts a refused frame (FrameSink contract): counting it
   // here too made every UDP queue drop count twice.
   if (drop_when_full_ && !queues_.HasRoom(w)) return false;
   Batch*& b = open_[w];
-  const size_t sender_length = std::min<size_t>(frame.sender.size(), 0xffff);
   const size_t need = frame.bytes.size() + sender_length;
   if (b != nullptr && b->bytes.size() + need > BatchQueues::kMaxBytesPerBatch) {
     // Close the batch rather than let it grow past the limit (a string that
@@ -50,6 +55,7 @@ bool Router::Push(const Frame& frame) {
   e.received = frame.received;
   e.ack_cookie = frame.ack_cookie;
   e.parsed = PackedMessage::Pack(msg, frame.bytes, &e.header);
+  e.host_hash = HostKeyHashFromShardHash(host_hash);
   if (frame.ack_cookie != 0) b->ack_sink = ack_sink_;
   b->entries.push_back(e);
   if (b->entries.size() >= BatchQueues::kMaxFramesPerBatch ||

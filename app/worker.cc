@@ -111,10 +111,10 @@ void Worker::RefreshCorrelator() {
   correlator_ = std::move(next).value();
 }
 
-void Worker::Correlate(const Message& msg) {
+void Worker::Correlate(const Message& msg, const HostKey& host_key) {
   correlation_alerts_.clear();
   const bool host = correlator_ != nullptr;
-  if (host) correlator_->ObserveHost(msg.host(), msg.sender, msg.received);
+  if (host) correlator_->ObserveHost(host_key, msg.sender, msg.received);
   if (hits_.empty()) return;  // most lines: nothing to correlate, nothing superseded
   superseded_.assign(hits_.size(), false);
   if (!host && fleet_inputs_.empty()) return;
@@ -249,18 +249,23 @@ void Worker::Process(Batch& batch) {
   Message msg;
   bool append_failed = false;
   for (const Batch::Entry& e : batch.entries) {
+    // The host's key, for the archive, the correlator and the heartbeat:
+    // hashed by the Router, not here (one hash per message, not three).
+    HostKey host;
     if (e.parsed) {
       e.header.Unpack(batch.frame(e), e.received, batch.sender(e), &msg);
+      host = HostKey{msg.host(), e.host_hash};
     } else {
       deps_.parser->Parse(batch.frame(e), e.received, &msg);
       msg.sender = batch.sender(e);
+      host = HostKey::Of(msg.host());
     }
     if (msg.issue != ParseIssue::kNone) {
       parse_issue_counters_[static_cast<size_t>(msg.issue)]->Inc();
     }
     if (e.truncated) truncated_seen_->Inc();
     if (archive_) {
-      Status st = archive_->Append(msg);
+      Status st = archive_->Append(msg, host);
       if (!st.ok()) {
         archive_errors_->Inc();
         append_failed = true;
@@ -301,13 +306,13 @@ void Worker::Process(Batch& batch) {
               ->Inc();
         }
       }
-      Correlate(msg);
+      Correlate(msg, host);
       // Alerts come from hits (correlations only raise theirs on a hit).
       if (!hits_.empty()) EmitAlerts(msg);
     }
     if (heartbeat_) {
       if (stop_message) heartbeat_->NoteStopMessage(msg);
-      heartbeat_->Observe(msg);
+      heartbeat_->Observe(msg, host);
     }
   }
   processed_->Inc(batch.entries.size());

@@ -20,6 +20,7 @@
 #include "common/alert.h"
 #include "common/clock.h"
 #include "common/frame.h"
+#include "common/host_key.h"
 #include "common/metrics.h"
 #include "matchers/correlator.h"
 #include "matchers/heartbeat_tracker.h"
@@ -118,8 +119,8 @@ class Worker {
   void RefreshCorrelator();
   // Host hits of one message into the correlators: fills
   // correlation_alerts_ and, when there are hits, superseded_ (after the
-  // rules).
-  void Correlate(const Message& msg);
+  // rules). host is msg.host()'s key.
+  void Correlate(const Message& msg, const HostKey& host);
   // The rule alerts of the message's hits (not ignored, not input-only, not
   // superseded by a correlation's alert), then its correlation alerts.
   void EmitAlerts(const Message& msg);

@@ -15,8 +15,12 @@
 //
 // Arg 0: frames per Router flush (one "read": 256 ≈ a 64 KiB TCP read,
 // 16 ≈ a UDP wake-up at low rate). Cases:
-//   Benign  256-byte lines of 16 hosts that match no rule
-//   Blast   bench/ingest/run's blaster mix: the same with 1% sshd failures
+//   Benign  256-byte lines of 16 hosts that match no rule (round robin:
+//           every line another host than the line before)
+//   OneHost the same lines, all of one host (a TCP connection per host)
+//   Relay   the same lines of 200 hosts, round robin (a relay forwarding a
+//           fleet over one connection; below archive.max_open_files)
+//   Blast   bench/ingest/run's blaster mix: Benign with 1% sshd failures
 //   Loghub  the corpus's Linux and OpenSSH syslog files (attack-heavy: most
 //           lines hit a rule), when KONSEKI_CORPUS_DIR has them
 #include <benchmark/benchmark.h>
@@ -39,13 +43,14 @@ constexpr size_t kLines = 8192;
 constexpr size_t kLineBytes = 256;
 constexpr char kSender[] = "192.0.2.10";
 
-// The shape of bench/ingest/run's blaster file: 16 hosts, seven programs,
-// `failures_every` > 0 puts an sshd "Failed password" line every that many.
-std::vector<std::string> SyntheticLines(size_t failures_every) {
+// The shape of bench/ingest/run's blaster file: `hosts` hosts (16 there),
+// seven programs, `failures_every` > 0 puts an sshd "Failed password" line
+// every that many.
+std::vector<std::string> SyntheticLines(size_t failures_every, size_t hosts = 16) {
   static const char* const kProgs[] = {"CRON", "kernel", "nginx", "postfix/smtpd", "systemd"};
   std::vector<std::string> lines;
   for (size_t i = 0; i < kLines; ++i) {
-    std::string line = "<38>Dec  2 08:00:00 web" + std::to_string(i % 16) + " ";
+    std::string line = "<38>Dec  2 08:00:00 web" + std::to_string(i % hosts) + " ";
     if (failures_every > 0 && i % failures_every == 7) {
       line += "sshd[" + std::to_string(1000 + i % 9000) +
               "]: Failed password for invalid user admin from 203.0.113." +
@@ -112,6 +117,14 @@ void BM_WorkerPath_Benign(benchmark::State& state) {
   static const std::vector<std::string> lines = SyntheticLines(0);
   RunPath(state, lines);
 }
+void BM_WorkerPath_OneHost(benchmark::State& state) {
+  static const std::vector<std::string> lines = SyntheticLines(0, 1);
+  RunPath(state, lines);
+}
+void BM_WorkerPath_Relay(benchmark::State& state) {
+  static const std::vector<std::string> lines = SyntheticLines(0, 200);
+  RunPath(state, lines);
+}
 void BM_WorkerPath_Blast(benchmark::State& state) {
   static const std::vector<std::string> lines = SyntheticLines(100);
   RunPath(state, lines);
@@ -122,6 +135,8 @@ void BM_WorkerPath_Loghub(benchmark::State& state) {
 }
 
 BENCHMARK(BM_WorkerPath_Benign)->Arg(256)->Arg(16)->UseRealTime();
+BENCHMARK(BM_WorkerPath_OneHost)->Arg(256)->UseRealTime();
+BENCHMARK(BM_WorkerPath_Relay)->Arg(256)->UseRealTime();
 BENCHMARK(BM_WorkerPath_Blast)->Arg(256)->Arg(16)->UseRealTime();
 BENCHMARK(BM_WorkerPath_Loghub)->Arg(256)->UseRealTime();
 

@@ -312,28 +312,29 @@ bool Correlator::Wants(std::string_view input_id, std::string_view sign) const {
 size_t Correlator::live_keys() const { return impl_->total_keys; }
 size_t Correlator::correlations() const { return impl_->corrs.size(); }
 
-HostInfo* Correlator::Impl::Host(std::string_view host, bool create, int64_t now_ns) {
-  // Hosts are keyed lower case; most names are already, and are looked up
-  // as they are (no copy on the per-message path).
-  const bool upper =
-      std::any_of(host.begin(), host.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
-  auto it = upper ? hosts.find(AsciiLower(host)) : hosts.find(host);
+HostInfo* Correlator::Impl::Host(const HostKey& host, bool create, int64_t now_ns) {
+  // Hosts are keyed lower case and found in any case by the key's hash (no
+  // copy, no hashing on the per-message path).
+  auto it = hosts.find(host);
   if (it != hosts.end()) return &it->second;
   if (!create) return nullptr;
-  std::string lower = AsciiLower(host);
   if (hosts.size() >= options.max_hosts && !hosts.empty()) {
     // Any host goes (no LRU for hosts: they are few and long-lived); its
     // watch restarts if it comes back.
     hosts.erase(hosts.begin());
     host_evictions->Inc();
   }
-  HostInfo& h = hosts[lower];
+  HostInfo& h = hosts.try_emplace(AsciiLower(host.name)).first->second;
   h.watched_since_ns = h.up_since_ns = h.first_seen_ns = now_ns;
   h.learned.resize(sets.size());
   return &h;
 }
 
 void Correlator::ObserveHost(std::string_view host, std::string_view sender, TimePoint received) {
+  ObserveHost(HostKey::Of(host), sender, received);
+}
+
+void Correlator::ObserveHost(const HostKey& host, std::string_view sender, TimePoint received) {
   Impl& m = *impl_;
   const int64_t now = ToNs(received);
   HostInfo* h = m.Host(host, true, now);
@@ -346,7 +347,7 @@ void Correlator::ObserveHost(std::string_view host, std::string_view sender, Tim
         h->addresses.size() < Impl::kMaxAddresses) {
       h->addresses.push_back(*addr);
     }
-    const uint64_t owner = HostHash(host) | 1;  // never 0
+    const uint64_t owner = HostHash(host.name) | 1;  // never 0
     auto [it, inserted] = m.sender_owner.emplace(*addr, owner);
     if (!inserted && it->second != owner) it->second = 0;
     if (m.sender_owner.size() > m.options.max_hosts * 4) {

@@ -52,6 +52,7 @@
 
 #include "common/alert.h"
 #include "common/clock.h"
+#include "common/host_key.h"
 #include "common/message.h"
 #include "common/metrics.h"
 #include "common/status.h"
@@ -190,6 +191,10 @@ class Correlator {
   // on, if it was not) and the sender address it came from. O(1), and nothing
   // at all for a run of messages of one host and sender.
   void ObserveHost(std::string_view host, std::string_view sender, TimePoint received);
+  // The same with the host's key computed by the caller (the worker has it
+  // from the Router: no hashing here). Precondition: host.hash ==
+  // HostKeyHash(host.name).
+  void ObserveHost(const HostKey& host, std::string_view sender, TimePoint received);
 
   // The host went silent (host.silent): sessions opened meanwhile may have
   // been missed, so its watch restarts with its next message.

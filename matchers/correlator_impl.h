@@ -15,6 +15,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "common/host_key.h"
 #include "matchers/correlation_keys.h"
 #include "matchers/correlator.h"
 #include "receiver/sender_allowlist.h"
@@ -28,6 +29,24 @@ struct SvHash {
 };
 template <typename V>
 using SvMap = std::unordered_map<std::string, V, SvHash, std::equal_to<>>;
+
+// Host names, case-insensitive over ASCII letters (as HostKey): found by a
+// HostKey without hashing the name again, or by any spelling of the name.
+// Not noexcept on purpose: libstdc++ then keeps each node's hash, so a
+// lookup compares hashes before names and never rehashes a stored name.
+struct HostNameHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view name) const { return HostKeyHash(name); }
+  size_t operator()(const HostKey& key) const { return key.hash; }
+};
+struct HostNameEq {
+  using is_transparent = void;
+  bool operator()(std::string_view a, std::string_view b) const { return HostNamesEqual(a, b); }
+  bool operator()(const HostKey& a, std::string_view b) const { return HostNamesEqual(a.name, b); }
+  bool operator()(std::string_view a, const HostKey& b) const { return HostNamesEqual(a, b.name); }
+};
+template <typename V>
+using HostMap = std::unordered_map<std::string, V, HostNameHash, HostNameEq>;
 using SvSet = std::unordered_set<std::string, SvHash, std::equal_to<>>;
 
 inline int64_t ToNs(TimePoint t) { return t.time_since_epoch().count(); }
@@ -144,7 +163,12 @@ struct Correlator::Impl {
   bool Passes(const CompiledCorrelation& c, const HitEvent& hit) const;
   bool BuildKey(const CompiledCorrelation& c, const HitEvent& hit, std::string* key) const;
   int64_t EventNs(const HitEvent& hit);
-  HostInfo* Host(std::string_view host, bool create, int64_t now_ns);
+  // The host's record (created with now_ns as its first sight when
+  // `create`, evicting one past options.max_hosts), nullptr when unknown.
+  HostInfo* Host(const HostKey& host, bool create, int64_t now_ns);
+  HostInfo* Host(std::string_view host, bool create, int64_t now_ns) {
+    return Host(HostKey::Of(host), create, now_ns);
+  }
   bool Watched(const CompiledCorrelation& c, const HitEvent& hit) const;
   bool IsHostAddress(std::string_view host, std::string_view value) const;
   KeyState* Insert(CompiledCorrelation& c, std::string_view key, int64_t now_ns);
@@ -185,7 +209,7 @@ struct Correlator::Impl {
   SvMap<std::vector<LearnSub>> learn_by_sign;
   SvMap<std::vector<receiver::SenderAddress>> configured_addresses;  // lower-case host
 
-  SvMap<HostInfo> hosts;  // lower-case host
+  HostMap<HostInfo> hosts;  // keys lower case
   // Sender address -> Fnv64 of the one host seen from it, 0 when several
   // hosts came from it (a relay: not any host's own address).
   std::unordered_map<receiver::SenderAddress, uint64_t, receiver::SenderAddressHash> sender_owner;

@@ -11,6 +11,7 @@
 #include <system_error>
 #include <utility>
 
+#include "common/host_key.h"
 #include "common/host_shard.h"
 #include "common/make_dirs.h"
 #include "matchers/clock_jump.h"
@@ -79,63 +80,6 @@ Status ValidateHeartbeatOptions(const HeartbeatOptions& o) {
   return Status::Ok();
 }
 
-namespace {
-
-// ASCII upper-case letters of 8 bytes to lower case at once (SWAR); other
-// bytes, including non-ASCII ones, are left alone.
-inline uint64_t FoldCase8(uint64_t w) {
-  constexpr uint64_t kLow7 = 0x7F7F7F7F7F7F7F7Full;
-  constexpr uint64_t kHigh = 0x8080808080808080ull;
-  uint64_t heptets = w & kLow7;
-  uint64_t ge_a = heptets + 0x3F3F3F3F3F3F3F3Full;  // bit 7 set where byte >= 'A'
-  uint64_t gt_z = heptets + 0x2525252525252525ull;  // bit 7 set where byte > 'Z'
-  uint64_t upper = ~w & kHigh & (ge_a ^ gt_z);
-  return w | (upper >> 2);
-}
-
-// Loads n < 8 bytes into the low end of a word, zero-padded.
-inline uint64_t LoadTail(const char* p, size_t n) {
-  uint64_t w = 0;
-  std::memcpy(&w, p, n);
-  return w;
-}
-
-}  // namespace
-
-uint64_t HeartbeatTracker::HostHash::operator()(std::string_view h) const {
-  // Eight bytes per step: hashing is most of a lookup for a known host.
-  constexpr uint64_t kMul = 0x9E3779B97F4A7C15ull;
-  uint64_t x = h.size() * kMul;
-  const char* p = h.data();
-  size_t n = h.size();
-  for (; n >= 8; p += 8, n -= 8) {
-    uint64_t w;
-    std::memcpy(&w, p, 8);
-    x = (x ^ FoldCase8(w)) * kMul;
-    x ^= x >> 32;
-  }
-  if (n > 0) {
-    x = (x ^ FoldCase8(LoadTail(p, n))) * kMul;
-    x ^= x >> 32;
-  }
-  x *= 0xD6E8FEB86659FD93ull;
-  return x ^ (x >> 29);
-}
-
-bool HeartbeatTracker::HostEq::operator()(std::string_view a, std::string_view b) const {
-  if (a.size() != b.size()) return false;
-  if (std::memcmp(a.data(), b.data(), a.size()) == 0) return true;
-  size_t i = 0;
-  for (; i + 8 <= a.size(); i += 8) {
-    uint64_t x, y;
-    std::memcpy(&x, a.data() + i, 8);
-    std::memcpy(&y, b.data() + i, 8);
-    if (FoldCase8(x) != FoldCase8(y)) return false;
-  }
-  size_t n = a.size() - i;
-  return n == 0 || FoldCase8(LoadTail(a.data() + i, n)) == FoldCase8(LoadTail(b.data() + i, n));
-}
-
 HeartbeatTracker::HeartbeatTracker(const HeartbeatOptions& options, size_t shard, size_t num_shards,
                                    const Clock& clock, AlertSink& sink, MetricsRegistry& metrics)
     : options_(options),
@@ -201,7 +145,9 @@ HeartbeatTracker::HeartbeatTracker(const HeartbeatOptions& options, size_t shard
                            });
 
   for (const std::string& host : options_.expected_hosts) {
-    if (HostShard(host, num_shards_) != shard_ || Lookup(host) != HeartbeatIndex::kNone) continue;
+    if (HostShard(host, num_shards_) != shard_ ||
+        Lookup(HostKey::Of(host)) != HeartbeatIndex::kNone)
+      continue;
     int64_t slot = AddHost(host);
     if (slot < 0) {
       counters_.dropped_max_hosts->Inc();
@@ -223,12 +169,12 @@ HeartbeatTracker::~HeartbeatTracker() {
   snapshot_->hosts.clear();
 }
 
-uint32_t HeartbeatTracker::Lookup(std::string_view host) const {
-  return index_.Find(HostHash()(host), [&](uint32_t slot) {
+uint32_t HeartbeatTracker::Lookup(const HostKey& host) const {
+  return index_.Find(host.hash, [&](uint32_t slot) {
     const Slot& s = slots_[slot];
-    return HostEq()(
+    return HostNamesEqual(
         s.name_len != 0 ? std::string_view(s.name, s.name_len) : std::string_view(s.state.name),
-        host);
+        host.name);
   });
 }
 
@@ -252,21 +198,21 @@ int64_t HeartbeatTracker::AddHost(std::string_view name) {
   }
   for (const HeartbeatOverride& o : options_.overrides) {
     bool match = !o.host.empty()
-                     ? HostEq()(o.host, name)
+                     ? HostNamesEqual(o.host, name)
                      : fnmatch(o.host_pattern.c_str(), s.state.name.c_str(), FNM_CASEFOLD) == 0;
     if (match) {
       s.override_secs = o.silence_after_secs;
       break;
     }
   }
-  index_.Insert(HostHash()(s.state.name), slot);
+  index_.Insert(HostKeyHash(s.state.name), slot);
   return slot;
 }
 
 void HeartbeatTracker::RemoveHost(uint32_t slot) {
   Slot& s = slots_[slot];
   if (s.state.silent) --silent_count_;
-  index_.Erase(HostHash()(s.state.name), slot);
+  index_.Erase(HostKeyHash(s.state.name), slot);
   s = Slot();
   free_slots_.push_back(slot);
 }
@@ -304,8 +250,10 @@ void HeartbeatTracker::ArmForgetCheck(uint32_t slot) {
   Arm(slot, std::max(s.state.last_seen_ns, watch_from_ns_) + SecsToNs(options_.forget_after_secs));
 }
 
-void HeartbeatTracker::Observe(const Message& msg) {
-  std::string_view host = msg.host();
+void HeartbeatTracker::Observe(const Message& msg) { Observe(msg, HostKey::Of(msg.host())); }
+
+void HeartbeatTracker::Observe(const Message& msg, const HostKey& key) {
+  const std::string_view host = key.name;
   if (host.empty()) {
     counters_.dropped_no_host->Inc();
     return;
@@ -319,7 +267,7 @@ void HeartbeatTracker::Observe(const Message& msg) {
 
   uint32_t slot;
   bool is_new = false;
-  if (uint32_t found = Lookup(host); found != HeartbeatIndex::kNone) {
+  if (uint32_t found = Lookup(key); found != HeartbeatIndex::kNone) {
     slot = found;
   } else {
     int64_t added = AddHost(host);
@@ -390,12 +338,13 @@ void HeartbeatTracker::LearnGap(HostState& h, int64_t now) {
 }
 
 void HeartbeatTracker::NoteStopMessage(const Message& msg) {
-  uint32_t slot = Lookup(msg.host());
+  const HostKey key = HostKey::Of(msg.host());
+  uint32_t slot = Lookup(key);
   if (slot == HeartbeatIndex::kNone) {
     // Called before Observe for a host's very first line: observe it now
     // (the Observe that follows is then a no-op apart from the counter).
-    Observe(msg);
-    slot = Lookup(msg.host());
+    Observe(msg, key);
+    slot = Lookup(key);
     if (slot == HeartbeatIndex::kNone) return;  // refused (no host, max_hosts)
   }
   HostState& h = slots_[slot].state;
@@ -694,7 +643,7 @@ Status HeartbeatTracker::SaveState() {
 }
 
 bool HeartbeatTracker::MergeLoaded(HostState&& loaded) {
-  if (uint32_t found = Lookup(loaded.name); found != HeartbeatIndex::kNone) {
+  if (uint32_t found = Lookup(HostKey::Of(loaded.name)); found != HeartbeatIndex::kNone) {
     Slot& s = slots_[found];
     if (s.state.seen && (!loaded.seen || s.state.last_seen_ns >= loaded.last_seen_ns)) {
       return false;
@@ -791,12 +740,12 @@ Status HeartbeatTracker::LoadState() {
 }
 
 double HeartbeatTracker::ThresholdSecs(std::string_view host) const {
-  uint32_t slot = Lookup(host);
+  uint32_t slot = Lookup(HostKey::Of(host));
   return slot == HeartbeatIndex::kNone ? -1 : ThresholdFor(slots_[slot]);
 }
 
 double HeartbeatTracker::CadenceSecs(std::string_view host) const {
-  uint32_t slot = Lookup(host);
+  uint32_t slot = Lookup(HostKey::Of(host));
   return slot == HeartbeatIndex::kNone
              ? -1
              : slots_[slot].state.cadence.CadenceSecs(options_.cadence_quantile);

@@ -6,12 +6,12 @@
 // HostShard(host, num_shards) (common/host_shard.h); a tracker only ever sees
 // the hosts of its shard and only loads those from the state files.
 //
-// Cost: Observe is O(1) (one probe of a flat hash index by string_view, a few
-// float adds) and does not allocate for a known host once its last_message
-// buffer has grown to the longest line it sends. Memory is about 450 bytes
-// per host plus its last line, bounded by max_hosts. Deadlines live in a lazy
-// min-heap (DeadlineQueue): a host costs one O(log n) heap push per threshold
-// period, and Tick only looks at the hosts whose deadline has passed.
+// Cost: Observe is O(1) (one probe of a flat hash index by the host's
+// HostKey, hashed once per message by the Router, a few float adds) and does not allocate for a
+// known host once its last_message buffer has grown to the longest line it sends. Memory is about
+// 450 bytes per host plus its last line, bounded by max_hosts. Deadlines live in a lazy min-heap
+// (DeadlineQueue): a host costs one O(log n) heap push per threshold period, and Tick only looks at
+// the hosts whose deadline has passed.
 #ifndef KONSEKI_MATCHERS_HEARTBEAT_TRACKER_H_
 #define KONSEKI_MATCHERS_HEARTBEAT_TRACKER_H_
 
@@ -25,6 +25,7 @@
 
 #include "common/alert.h"
 #include "common/clock.h"
+#include "common/host_key.h"
 #include "common/message.h"
 #include "common/metrics.h"
 #include "common/status.h"
@@ -187,6 +188,10 @@ class HeartbeatTracker {
   // has_timestamp/timestamp, raw, app_name, procid. The views need only live
   // during the call.
   void Observe(const Message& msg);
+  // The same, with msg.host()'s key computed by the caller (the worker has
+  // it from the Router: no hashing here). Precondition: host.name ==
+  // msg.host() and host.hash == HostKeyHash(host.name).
+  void Observe(const Message& msg, const HostKey& host);
 
   // When the rule engine gave msg the sign syslog.stopped; before or after
   // Observe(msg) for the same message. A host not yet known is observed here.
@@ -245,19 +250,14 @@ class HeartbeatTracker {
   // Observe recomputes a host's threshold (to re-arm early when it dropped)
   // every this many messages; Tick recomputes it at every re-arm anyway.
   static constexpr uint32_t kRecheckEvery = 16;
-  // Case-insensitive (ASCII letters), by string_view: lookups do not allocate.
-  struct HostHash {
-    uint64_t operator()(std::string_view h) const;
-  };
-  struct HostEq {
-    bool operator()(std::string_view a, std::string_view b) const;
-  };
   struct Snapshot;
 
   static constexpr int64_t kNotArmed = INT64_MAX;
 
-  // The slot of a tracked host, or HeartbeatIndex::kNone.
-  uint32_t Lookup(std::string_view host) const;
+  // The slot of a tracked host, or HeartbeatIndex::kNone. Case-insensitive
+  // (ASCII letters); the index is keyed by HostKeyHash, so a known host
+  // costs one probe and a comparison of its name, no hashing.
+  uint32_t Lookup(const HostKey& host) const;
   // Returns the slot of a new host, or -1 when max_hosts is reached.
   int64_t AddHost(std::string_view name);
   void RemoveHost(uint32_t slot);

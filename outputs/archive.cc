@@ -60,18 +60,6 @@ Reason ReasonOf(int err) {
 
 // Slot of a raw host name in Archive's host cache: its length and its first
 // and last eight bytes, mixed (names differ at either end: web1, web2...).
-size_t HostCacheIndex(std::string_view host) {
-  const size_t n = host.size();
-  if (n == 0) return 0;
-  const size_t k = std::min<size_t>(n, 8);
-  uint64_t head = 0;
-  uint64_t tail = 0;
-  std::memcpy(&head, host.data(), k);
-  std::memcpy(&tail, host.data() + n - k, k);
-  const uint64_t h = (head * 0x9E3779B97F4A7C15ull) ^ (tail * 0xC2B2AE3D27D4EB4Full) ^ n;
-  return static_cast<size_t>((h ^ (h >> 29)) * 0xBF58476D1CE4E5B9ull >> 58);  // 64 slots
-}
-
 int64_t DayOf(TimePoint t) {
   int64_t ns = t.time_since_epoch().count();
   int64_t d = ns / kNanosPerDay;
@@ -372,8 +360,12 @@ Archive::Archive(const ArchiveOptions& options, const Clock& clock,
     syncer_ = std::make_unique<ArchiveSyncer>(options_.dir, sync_ops_, metrics_->sync_errors);
   }
   key_.reserve(kMaxHostDirLen);
-  host_cache_ = std::make_unique<HostCacheSlot[]>(kHostCacheSlots);
-  for (size_t i = 0; i < kHostCacheSlots; ++i) host_cache_[i].raw.reserve(kMaxHostDirLen);
+  // Room for every open file's host twice over (a slot is 64 bytes: 32 KiB
+  // with the default 256 files), within [64, 4096] slots.
+  size_t slots = 64;
+  while (slots < 2 * options_.max_open_files && slots < 4096) slots *= 2;
+  host_cache_ = std::make_unique<HostCacheSlot[]>(slots);
+  host_cache_mask_ = slots - 1;
   last_sender_.reserve(64);  // INET6_ADDRSTRLEN and more: no allocation per new sender
   sender_text_.reserve(80);
   path_.reserve(kMaxHostDirLen + 32);
@@ -701,36 +693,53 @@ Status Archive::WriteStranded() {
   return first;
 }
 
-Archive::Entry* Archive::EntryOf(std::string_view host) {
+Archive::Entry* Archive::EntryOf(const HostKey& host) {
   // Entries are never freed, and FindOrCreate is the only place an entry
-  // changes host (LRU recycling, which empties the cache), so a cached
-  // pointer stays right.
-  HostCacheSlot& slot = host_cache_[HostCacheIndex(host)];
-  if (slot.entry != nullptr && host == slot.raw) {
-    // A batch is mostly one host's lines (one TCP connection per host):
-    // the same entry as the line before is already the most recent.
-    if (slot.entry != last_entry_) {
-      files_.Touch(slot.entry);  // as FindOrCreate's hit does
-      last_entry_ = slot.entry;
+  // changes host (LRU recycling, which starts a new generation of the
+  // cache), so a cached pointer stays right.
+  size_t i = host.hash & host_cache_mask_;
+  for (;; i = (i + 1) & host_cache_mask_) {
+    const HostCacheSlot& slot = host_cache_[i];
+    if (slot.generation != host_cache_generation_) break;  // empty: not cached
+    if (slot.hash == host.hash && slot.length == host.name.size() &&
+        std::memcmp(slot.raw, host.name.data(), host.name.size()) == 0) {
+      // A batch is mostly one host's lines (one TCP connection per host):
+      // the same entry as the line before is already the most recent.
+      if (slot.entry != last_entry_) {
+        files_.Touch(slot.entry);  // as FindOrCreate's hit does
+        last_entry_ = slot.entry;
+      }
+      return last_entry_;
     }
-    return last_entry_;
   }
-  SanitizeHost(host, &key_);
+  SanitizeHost(host.name, &key_);
   last_entry_ = files_.FindOrCreate(key_);
-  // FindOrCreate may have recycled an entry another slot remembers (only
-  // past max_open_files hosts): forget them all.
-  if (files_.recycled() != host_cache_recycled_) {
-    for (size_t i = 0; i < kHostCacheSlots; ++i) host_cache_[i].entry = nullptr;
+  // FindOrCreate may have recycled an entry a slot remembers (only past
+  // max_open_files hosts), or the table is 3/4 full: start a generation
+  // (every slot empty), where the probe starts at the host's home slot.
+  const bool recycled = files_.recycled() != host_cache_recycled_;
+  if (recycled || 4 * (host_cache_used_ + 1) > 3 * (host_cache_mask_ + 1)) {
+    ++host_cache_generation_;
+    host_cache_used_ = 0;
     host_cache_recycled_ = files_.recycled();
+    i = host.hash & host_cache_mask_;
   }
-  slot.raw.assign(host);
+  if (host.name.size() > kHostCacheNameBytes) return last_entry_;
+  HostCacheSlot& slot = host_cache_[i];  // the first empty slot of the probe
+  slot.generation = host_cache_generation_;
   slot.entry = last_entry_;
+  slot.hash = host.hash;
+  slot.length = static_cast<uint8_t>(host.name.size());
+  std::memcpy(slot.raw, host.name.data(), host.name.size());
+  ++host_cache_used_;
   return last_entry_;
 }
 
-Status Archive::Append(const Message& msg) {
+Status Archive::Append(const Message& msg) { return Append(msg, HostKey::Of(msg.host())); }
+
+Status Archive::Append(const Message& msg, const HostKey& host) {
   const int64_t day = DayOf(msg.received);
-  Entry* e = EntryOf(msg.host());
+  Entry* e = EntryOf(host);
   if (e->day != day) {
     CloseEntry(e);  // writes out the previous day's lines
     e->day = day;

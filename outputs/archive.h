@@ -50,6 +50,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/host_key.h"
 #include "common/message.h"
 #include "common/metrics.h"
 #include "common/status.h"
@@ -154,6 +155,10 @@ class Archive {
   // growing or coming back after being idle, lines written through because
   // the buffer budget is spent, and error paths allocate.
   Status Append(const Message& msg);
+  // The same, with msg.host()'s key computed by the caller (the worker has
+  // it from the Router: no hashing here). Precondition: host.name ==
+  // msg.host() and host.hash == HostKeyHash(host.name).
+  Status Append(const Message& msg, const HostKey& host);
 
   // Writes all buffers to their files and retries data held back by earlier
   // errors; then fsyncs according to the sync policy. Call at least once a
@@ -237,7 +242,7 @@ class Archive {
   Status CountError(std::string_view what, std::string_view path, int err);
   void BuildPath(std::string_view host, int64_t day);
   // The entry of a (raw, unsanitised) host name; cached for the next line.
-  Entry* EntryOf(std::string_view host);
+  Entry* EntryOf(const HostKey& host);
   // AppendArchiveLine with the timestamp text cached (stamp_).
   void AppendLine(const Message& msg, std::string* out);
   // Formats the receive time ns into stamp_.
@@ -264,24 +269,35 @@ class Archive {
   std::optional<Status> sync_outcome_;     // of Sync() calls not yet taken
   std::string key_;                        // scratch: sanitized host of the current message
   Entry* last_entry_ = nullptr;            // of the last EntryOf call
-  // Raw host -> entry of recent lines, direct-mapped by a hash of the raw
-  // bytes: lines of many hosts interleave in a batch (UDP, relays), and
-  // sanitising and hashing the name for the map cost ~470 instructions a
-  // line. Valid while files_.recycled() == host_cache_recycled_.
+  // Raw host -> entry of recent lines: an open-addressing table by the
+  // host's HostKey hash (the Router's: no hashing here), so a line finds its
+  // entry without sanitising the name and hashing it for the file cache
+  // (~470 instructions), also when many hosts interleave in a batch (UDP,
+  // relays). Slots of an older generation are empty: the generation moves
+  // on whenever the file cache recycles an entry (a remembered pointer may
+  // then belong to another host) and when the table is 3/4 full. Names
+  // longer than kHostCacheNameBytes are not kept (they take the slow path).
+  static constexpr size_t kHostCacheNameBytes = 43;
   struct HostCacheSlot {
-    std::string raw;
+    uint64_t generation = 0;  // the slot is used iff == host_cache_generation_
     Entry* entry = nullptr;
+    uint32_t hash = 0;
+    uint8_t length = 0;
+    char raw[kHostCacheNameBytes];
   };
-  static constexpr size_t kHostCacheSlots = 64;
+  static_assert(sizeof(HostCacheSlot) == 64, "one cache line per slot");
   std::unique_ptr<HostCacheSlot[]> host_cache_;
-  uint64_t host_cache_recycled_ = 0;
-  std::string path_;               // scratch: "<host>/<YYYY-MM-DD>.log"
-  int64_t ts_second_ = INT64_MIN;  // second whose text is in ts_prefix_
-  char ts_prefix_[20] = {};        // "YYYY-MM-DDTHH:MM:SS."
-  int64_t stamp_ns_ = INT64_MIN;   // receive time whose text is in stamp_
-  char stamp_[27] = {};            // "YYYY-MM-DDTHH:MM:SS.uuuuuuZ"
-  std::string last_sender_;        // raw sender of the last line
-  std::string sender_text_;        // " <escaped sender or -> " of last_sender_
+  size_t host_cache_mask_ = 0;  // slots - 1
+  size_t host_cache_used_ = 0;  // slots of the current generation
+  uint64_t host_cache_generation_ = 1;
+  uint64_t host_cache_recycled_ = 0;  // files_.recycled() when the generation began
+  std::string path_;                  // scratch: "<host>/<YYYY-MM-DD>.log"
+  int64_t ts_second_ = INT64_MIN;     // second whose text is in ts_prefix_
+  char ts_prefix_[20] = {};           // "YYYY-MM-DDTHH:MM:SS."
+  int64_t stamp_ns_ = INT64_MIN;      // receive time whose text is in stamp_
+  char stamp_[27] = {};               // "YYYY-MM-DDTHH:MM:SS.uuuuuuZ"
+  std::string last_sender_;           // raw sender of the last line
+  std::string sender_text_;           // " <escaped sender or -> " of last_sender_
   std::string ts_scratch_;
 };
 

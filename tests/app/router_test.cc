@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/host_key.h"
 #include "common/host_shard.h"
 #include "common/message.h"
 #include "receiver/udp_listener.h"
@@ -97,6 +98,41 @@ TEST(RouterTest, UnparseableMessagesRouteBySender) {
   auto drained = Drain(q);
   ASSERT_EQ(drained.size(), 1u);
   EXPECT_EQ(drained.begin()->first, HostShard("198.51.100.7", 8));
+}
+
+// Each entry carries the HostKeyHash of the host the worker unpacks (the
+// worker's archive, heartbeat and correlator take it instead of hashing),
+// for one worker and several, hostname or sender, any case.
+TEST(RouterTest, EntriesCarryTheHashOfTheHostTheWorkerSees) {
+  for (size_t workers : {size_t{1}, size_t{3}}) {
+    MetricsRegistry metrics;
+    BatchQueues q(workers, 1 << 20, metrics);
+    receiver::Parser parser;
+    Router r(q, parser, false);
+    const std::vector<std::pair<std::string, std::string>> frames = {
+        {"<13>Nov 23 08:00:00 web1 app[1]: x", "192.0.2.1"},
+        {"<13>Nov 23 08:00:00 WEB1.Example.NET app[1]: x", "192.0.2.1"},
+        {"<13>1 2023-11-23T08:00:00Z db-01.example.org app - - - x", "2001:db8::1"},
+        {"garbage without header", "198.51.100.7"},
+        {"", "198.51.100.8"}};
+    for (const auto& [bytes, sender] : frames) ASSERT_TRUE(r.Push(MakeFrame(bytes, sender)));
+    r.Flush();
+    size_t seen = 0;
+    for (size_t w = 0; w < workers; ++w) {
+      while (Batch* b = q.Dequeue(w, std::chrono::microseconds(0))) {
+        for (const auto& e : b->entries) {
+          ASSERT_TRUE(e.parsed);
+          Message m;
+          e.header.Unpack(b->frame(e), e.received, b->sender(e), &m);
+          EXPECT_EQ(e.host_hash, HostKeyHash(m.host())) << b->frame(e);
+          EXPECT_EQ(HostShard(m.host(), workers), w) << b->frame(e);
+          ++seen;
+        }
+        q.Release(b);
+      }
+    }
+    EXPECT_EQ(seen, frames.size());
+  }
 }
 
 TEST(RouterTest, UdpRefusesFramesWhenTheWorkerQueueIsFull) {

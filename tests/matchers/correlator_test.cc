@@ -7,7 +7,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/host_key.h"
 #include "tests/matchers/correlator_test_util.h"
+#include "tests/testing/host_key_collisions.h"
 
 namespace konseki::matchers {
 namespace {
@@ -268,6 +270,55 @@ TEST(UnpairedTest, EvictingAnOpenRestartsTheHostsWatch) {
   open("12", 4002);  // evicts 10: its close must not look unpaired
   EXPECT_EQ(d.metrics().ValueOf("konseki_correlation_evictions_total", {{"rule", "cwo"}}), 1);
   EXPECT_THAT(d.Hit("c", "session.close", {{"pid", "10"}}, "h", 4003), IsEmpty());
+}
+
+// Hosts are found by their HostKey hash: two names with the same hash are
+// two hosts, each with its own watch and gaps; any spelling finds a host.
+TEST(HostsTest, HostsWhoseKeysCollideAreWatchedApart) {
+  const std::vector<std::string> names = konseki::testing::CollidingHostNames(0xffffffffu, 2);
+  ASSERT_EQ(HostKeyHash(names[0]), HostKeyHash(names[1]));
+  Driver d(Pack({Unpaired()}));
+  d.Hit("x", "other", {}, names[0], 0);
+  d.Hit("x", "other", {}, names[1], 3000);
+  EXPECT_THAT(d.Hit("c", "session.close", {}, names[0], 3600), SizeIs(1));
+  EXPECT_THAT(d.Hit("c", "session.close", {}, names[1], 3600), IsEmpty());  // watched 600 s
+  d.c().OnHostGap(names[1]);
+  d.Hit("x", "other", {}, names[1], 7000);  // its watch restarts here
+  EXPECT_THAT(d.Hit("c", "session.close", {}, names[1], 7100), IsEmpty());
+  // The gap of one is not the other's, in any case.
+  std::string upper = names[0];
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  EXPECT_THAT(d.Hit("c", "session.close", {}, upper, 7100), SizeIs(1));
+  d.c().OnHostGap(upper);
+  d.Hit("x", "other", {}, names[0], 7200);
+  EXPECT_THAT(d.Hit("c", "session.close", {}, names[0], 7300), IsEmpty());
+}
+
+// Past correlation.max_hosts a host is evicted; the next message of an
+// evicted host (also right after its eviction) records it afresh.
+TEST(HostsTest, HostsEvictedBetweenTwoMessagesComeBackAfresh) {
+  CorrelatorOptions o;
+  o.max_hosts = 3;
+  Driver d(Pack({Unpaired()}), o);
+  std::vector<std::string> names = konseki::testing::CollidingHostNames(0xffffffffu, 2);
+  for (const char* n : {"a", "b", "c", "d", "e"}) names.push_back(n);
+  double t = 0;
+  for (int r = 0; r < 5; ++r) {
+    for (const std::string& n : names) {
+      d.Hit("x", "other", {}, n, t);
+      d.Hit("x", "other", {}, n, t);  // the same host again, after it may have evicted one
+      t += 1;
+    }
+  }
+  // 7 hosts through a table of 3: at least 4 evictions (any host goes, so
+  // how many more depends on which), at most one per new host and round.
+  const double evictions =
+      d.metrics().ValueOf("konseki_correlation_evictions_total", {{"rule", "hosts"}});
+  EXPECT_GE(evictions, 4);
+  EXPECT_LE(evictions, 5 * 7 - 3);
+  // The last host was recorded by its last messages: watched from then.
+  EXPECT_THAT(d.Hit("c", "session.close", {}, "e", t + 3000), IsEmpty());
+  EXPECT_THAT(d.Hit("c", "session.close", {}, "e", t + 3600), SizeIs(1));
 }
 
 // ---- membership ----

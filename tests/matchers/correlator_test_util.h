@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/host_key.h"
 #include "matchers/correlator.h"
 
 namespace konseki::matchers {
@@ -57,7 +58,8 @@ class Driver {
     e.event_time = At(t);
     e.received = At(rx >= 0 ? rx : t);
     e.message_seq = ++seq_;
-    correlator_->ObserveHost(host, sender, e.received);
+    // As the worker calls it: with the key the Router hashed.
+    correlator_->ObserveHost(HostKey::Of(host), sender, e.received);
     std::vector<Alert> out;
     correlator_->Process(e, &out);
     return out;

@@ -10,8 +10,10 @@
 #include <set>
 #include <string>
 
+#include "common/host_key.h"
 #include "common/host_shard.h"
 #include "tests/matchers/heartbeat_test_util.h"
+#include "tests/testing/host_key_collisions.h"
 #include "tests/testing/temp_dir.h"
 
 namespace konseki::matchers {
@@ -43,6 +45,11 @@ class HeartbeatTrackerTest : public ::testing::Test {
             std::string sender = "192.0.2.10") {
     TestMessage m(std::string(host), clock_.Now(), std::move(raw), std::move(sender), ts);
     tracker_->Observe(m.msg());
+  }
+  // As the worker calls it: with the key the Router hashed.
+  void SendKeyed(std::string_view host, std::string raw = "") {
+    TestMessage m(std::string(host), clock_.Now(), std::move(raw));
+    tracker_->Observe(m.msg(), HostKey::Of(m.msg().host()));
   }
 
   // Advances the clock by `total` in `step`s, ticking after each.
@@ -711,6 +718,61 @@ TEST_F(HeartbeatTrackerTest, LongSilentHostsAreForgotten) {
   EXPECT_EQ(metrics_.ValueOf("konseki_heartbeat_forgotten_hosts_total"), 1);
   Send("gone");
   EXPECT_EQ(sink_.Count("host.new", "gone"), 2u);
+}
+
+// The index is keyed by the 32-bit HostKey hash: two names with the same
+// hash are two hosts, each with its own state, also once the other one is
+// forgotten (its index entry erased) and its slot reused.
+TEST_F(HeartbeatTrackerTest, HostsWhoseKeysCollideStayApart) {
+  options_.silence_after_secs = 60;
+  options_.forget_after_secs = 600;
+  const std::vector<std::string> names = konseki::testing::CollidingHostNames(0xffffffffu, 2);
+  ASSERT_EQ(HostKeyHash(names[0]), HostKeyHash(names[1]));
+  Make();
+  SendKeyed(names[0], "first of 0");
+  SendKeyed(names[1], "first of 1");
+  EXPECT_EQ(tracker_->hosts_tracked(), 2u);
+  EXPECT_EQ(sink_.Count("host.new", names[0]), 1u);
+  EXPECT_EQ(sink_.Count("host.new", names[1]), 1u);
+  Run(seconds(300), seconds(60));
+  SendKeyed(names[1], "back 1");  // resumes; names[0] stays silent
+  EXPECT_EQ(sink_.Count("host.resumed", names[1]), 1u);
+  EXPECT_EQ(sink_.Count("host.resumed", names[0]), 0u);
+  Run(seconds(420), seconds(60));  // names[0] forgotten, names[1] not
+  EXPECT_EQ(tracker_->hosts_tracked(), 1u);
+  EXPECT_EQ(tracker_->ThresholdSecs(names[0]), -1);
+  EXPECT_EQ(tracker_->ThresholdSecs(names[1]), 60);
+  SendKeyed(names[1], "again 1");  // still found after its twin's entry was erased
+  EXPECT_EQ(sink_.Count("host.new", names[1]), 1u);
+  SendKeyed("other", "takes the freed slot");
+  SendKeyed(names[0], "new again 0");
+  EXPECT_EQ(sink_.Count("host.new", names[0]), 2u);
+  EXPECT_EQ(tracker_->hosts_tracked(), 3u);
+}
+
+// Many hosts interleaved message by message, in changing case, observed with
+// the worker's key and forgotten and re-learned between two of their
+// messages: one host each, in any spelling.
+TEST_F(HeartbeatTrackerTest, InterleavedHostsObservedByKeyAreOneHostEach) {
+  options_.silence_after_secs = 60;
+  options_.forget_after_secs = 120;
+  options_.new_host_alerts_per_minute = 0;  // unlimited
+  Make();
+  const int kHosts = 300;
+  for (int r = 0; r < 3; ++r) {
+    for (int h = 0; h < kHosts; ++h) {
+      SendKeyed((r % 2 ? "HOST-" : "host-") + std::to_string(h), "r" + std::to_string(r));
+    }
+  }
+  EXPECT_EQ(tracker_->hosts_tracked(), static_cast<size_t>(kHosts));
+  EXPECT_EQ(sink_.Count("host.new"), static_cast<size_t>(kHosts));
+  Run(seconds(300), seconds(60));  // all silent, then forgotten
+  EXPECT_EQ(tracker_->hosts_tracked(), 0u);
+  for (int h = kHosts - 1; h >= 0; --h) SendKeyed("Host-" + std::to_string(h));
+  EXPECT_EQ(tracker_->hosts_tracked(), static_cast<size_t>(kHosts));
+  EXPECT_EQ(sink_.Count("host.new"), 2u * kHosts);
+  for (int h = 0; h < kHosts; ++h)
+    ASSERT_EQ(tracker_->ThresholdSecs("host-" + std::to_string(h)), 60);
 }
 
 TEST_F(HeartbeatTrackerTest, TheDeadlineHeapStaysProportionalToHosts) {

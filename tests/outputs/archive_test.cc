@@ -12,15 +12,19 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/host_key.h"
 #include "common/host_shard.h"
 #include "common/message.h"
 #include "common/metrics.h"
+#include "outputs/host_path.h"
+#include "tests/testing/host_key_collisions.h"
 
 namespace konseki::outputs {
 namespace {
@@ -390,6 +394,91 @@ TEST_F(ArchiveTest, InterleavedHostsAndSendersLandInTheirFiles) {
           << "host " << h << ", max_open_files " << max_open;
     }
   }
+}
+
+// The host cache is an open-addressing table by HostKey hash, and the file
+// cache recycles entries past max_open_files: names that share the whole
+// hash or only its slot bits, names longer than the cache keeps, and entries
+// recycled between two lines of one host must each find their own file.
+TEST_F(ArchiveTest, HostCacheKeepsCollidingAndRecycledHostsApart) {
+  const std::string root = options_.dir;
+  std::vector<std::string> names = konseki::testing::CollidingHostNames(0xffffffffu, 2);
+  for (const std::string& n : konseki::testing::CollidingHostNames(63, 4, "slot-")) {
+    names.push_back(n);
+  }
+  names.push_back(std::string(60, 'L') + "1");  // longer than a cache slot keeps
+  names.push_back(std::string(60, 'L') + "2");
+  std::vector<std::string> order;
+  for (const std::string& n : names) order.insert(order.end(), {n, n});  // runs of one host
+  for (int r = 0; r < 3; ++r) order.insert(order.end(), names.begin(), names.end());
+  order.insert(order.end(), names.rbegin(), names.rend());
+  for (size_t max_open : {size_t{2}, size_t{256}}) {
+    options_.dir = root + "/open" + std::to_string(max_open);
+    options_.max_open_files = max_open;
+    auto a = OpenArchive();
+    ASSERT_TRUE(a);
+    std::map<std::string, std::string> want;
+    for (size_t i = 0; i < order.size(); ++i) {
+      const std::string raw = "line" + std::to_string(i);
+      ASSERT_TRUE(a->Append(Msg(order[i], raw, At(kBaseSecs)), HostKey::Of(order[i])).ok());
+      want[order[i]] += FormatRfc3339Micros(At(kBaseSecs)) + " 192.0.2.7 " + raw + "\n";
+    }
+    ASSERT_TRUE(a->Flush().ok());
+    for (const auto& [name, lines] : want) {
+      EXPECT_EQ(ReadFile(fs::path(options_.dir) / SanitizedHost(name) / "2023-11-14.log"), lines)
+          << name << ", max_open_files " << max_open;
+    }
+  }
+}
+
+// The entry a host's previous line used is recycled for another host before
+// its next line (max_open_files 2): the next line must not follow a
+// remembered pointer into the other host's file.
+TEST_F(ArchiveTest, EntryRecycledBetweenTwoLinesOfOneHost) {
+  options_.max_open_files = 2;
+  auto a = OpenArchive();
+  ASSERT_TRUE(a);
+  const char* const kOrder[] = {"a", "a", "b", "c", "a", "A", "c", "b", "b", "a"};
+  std::map<std::string, std::string> want;
+  for (size_t i = 0; i < std::size(kOrder); ++i) {
+    const std::string raw = "line" + std::to_string(i);
+    ASSERT_TRUE(a->Append(Msg(kOrder[i], raw, At(kBaseSecs))).ok());
+    want[SanitizedHost(kOrder[i])] +=
+        FormatRfc3339Micros(At(kBaseSecs)) + " 192.0.2.7 " + raw + "\n";
+    ASSERT_LE(a->open_files(), 2u);
+  }
+  ASSERT_TRUE(a->Flush().ok());
+  ASSERT_EQ(want.size(), 3u);
+  for (const auto& [folder, lines] : want) {
+    EXPECT_EQ(ReadFile(fs::path(options_.dir) / folder / "2023-11-14.log"), lines) << folder;
+  }
+}
+
+// More raw spellings than 3/4 of the host cache's slots (256 slots for 128
+// open files) with no entry recycled: the cache starts afresh and every
+// line still lands in its host's file.
+TEST_F(ArchiveTest, HostCacheStartsAfreshWhenFull) {
+  options_.max_open_files = 128;
+  auto a = OpenArchive();
+  ASSERT_TRUE(a);
+  const int kHosts = 100;
+  const char* const kSpellings[] = {"host-", "HOST-", "Host-"};
+  std::map<int, std::string> want;
+  for (int r = 0; r < 6; ++r) {
+    for (int h = 0; h < kHosts; ++h) {
+      const std::string name = kSpellings[(r + h) % 3] + std::to_string(h);
+      const std::string raw = "r" + std::to_string(r);
+      ASSERT_TRUE(a->Append(Msg(name, raw, At(kBaseSecs + r))).ok());
+      want[h] += FormatRfc3339Micros(At(kBaseSecs + r)) + " 192.0.2.7 " + raw + "\n";
+    }
+  }
+  ASSERT_TRUE(a->Flush().ok());
+  for (int h = 0; h < kHosts; ++h) {
+    EXPECT_EQ(ReadFile(fs::path(options_.dir) / ("host-" + std::to_string(h)) / "2023-11-14.log"),
+              want[h])
+        << h;
+  }
+  EXPECT_EQ(a->open_files(), static_cast<size_t>(kHosts));
 }
 
 TEST_F(ArchiveTest, FullBufferIsWrittenWithoutFlush) {

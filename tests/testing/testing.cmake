@@ -1,9 +1,10 @@
 # konseki_testing: helpers shared by the tests of every folder (temp dirs,
 # waiting on a condition, loopback sockets, reading JSON, stopping child
-# processes, a recording alert sink). Every test links
+# processes, a recording alert sink, colliding host names). Every test links
 # it (konseki_add_test).
 add_library(konseki_testing STATIC
   ${CMAKE_CURRENT_LIST_DIR}/corpus_lines.cc
+  ${CMAKE_CURRENT_LIST_DIR}/host_key_collisions.cc
   ${CMAKE_CURRENT_LIST_DIR}/json_fields.cc
   ${CMAKE_CURRENT_LIST_DIR}/loopback.cc
   ${CMAKE_CURRENT_LIST_DIR}/stop_child.cc
