@@ -7,6 +7,7 @@
 #include <cassert>
 #include <cctype>
 #include <climits>
+#include <cstdint>
 #include <cstring>
 
 namespace konseki::matchers {
@@ -26,12 +27,15 @@ struct RuleSet::Compiled {
     // bytes. With them, extraction runs RE2 anchored at each place a match
     // can start instead of RE2's unanchored search (a forward DFA pass from
     // the line's start, a reverse one, then the submatch engine): issue 17.
-    std::vector<std::string> starts;
+    std::vector<std::string> starts;  // at most kMaxStarts are used
     bool starts_caseless = false;
-    std::vector<char> first_bytes;  // the bytes a start literal begins with, both cases
+    static constexpr size_t kMaxStarts = 16;
 
-    // RE2's leftmost-first match of `re` in input, submatches in groups[0..n).
-    bool Search(re2::StringPiece input, re2::StringPiece* groups, int n) const;
+    // RE2's leftmost-first match of `re` in input, submatches in
+    // groups[0..n). `lowered`: input in ASCII lower case (read only when the
+    // start literals are caseless).
+    bool Search(re2::StringPiece input, std::string_view lowered, re2::StringPiece* groups,
+                int n) const;
   };
   std::vector<Extractor> extract;
   // The rule's `match` expressions in RE2 when the rule has a `prefilter`:
@@ -183,18 +187,24 @@ bool LeadingLiterals(std::string_view pattern, std::vector<std::string>* starts)
 
 unsigned char AsciiLower(unsigned char c) { return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c; }
 
-// `lit` is in lower case when caseless (RE2's Latin-1 case folding of an
-// ASCII letter is its ASCII pair; a start literal holds ASCII only).
-bool StartsAt(std::string_view text, size_t pos, std::string_view lit, bool caseless) {
-  if (lit.size() > text.size() - pos) return false;
-  if (!caseless) return text.compare(pos, lit.size(), lit) == 0;
-  for (size_t k = 0; k < lit.size(); ++k) {
-    if (AsciiLower(static_cast<unsigned char>(text[pos + k])) !=
-        static_cast<unsigned char>(lit[k])) {
-      return false;
-    }
+// out = text with A-Z lowered, eight bytes at a time (bytes >= 0x80 kept).
+void AsciiLowerCopy(std::string_view text, std::string* out) {
+  out->resize(text.size());
+  char* dst = out->data();
+  size_t i = 0;
+  for (; i + 8 <= text.size(); i += 8) {
+    uint64_t x;
+    std::memcpy(&x, text.data() + i, 8);
+    const uint64_t low7 = x & 0x7f7f7f7f7f7f7f7full;
+    const uint64_t above_z = low7 + 0x2525252525252525ull;  // high bit set: > 'Z'
+    const uint64_t from_a = low7 + 0x3f3f3f3f3f3f3f3full;   // high bit set: >= 'A'
+    const uint64_t upper = (from_a ^ above_z) & ~x & 0x8080808080808080ull;
+    x |= upper >> 2;  // 0x80 >> 2 == 0x20, the case bit
+    std::memcpy(dst + i, &x, 8);
   }
-  return true;
+  for (; i < text.size(); ++i) {
+    dst[i] = static_cast<char>(AsciiLower(static_cast<unsigned char>(text[i])));
+  }
 }
 
 struct ScanContext {
@@ -242,55 +252,30 @@ Status CompileError(const HsCompileError& err, const std::vector<std::string>& e
 // Anchored attempts are capped: past kMaxAnchoredTries occurrences (a line
 // full of the literal), one unanchored search from the next occurrence on
 // (no match starts earlier) keeps the work linear in the line.
-bool RuleSet::Compiled::Extractor::Search(re2::StringPiece input, re2::StringPiece* groups,
-                                          int n) const {
-  const Extractor& ex = *this;
-  if (ex.starts.empty() || input.empty()) {
-    return ex.re->Match(input, 0, input.size(), re2::RE2::UNANCHORED, groups, n);
+bool RuleSet::Compiled::Extractor::Search(re2::StringPiece input, std::string_view lowered,
+                                          re2::StringPiece* groups, int n) const {
+  if (starts.empty() || starts.size() > kMaxStarts || input.empty()) {
+    return re->Match(input, 0, input.size(), re2::RE2::UNANCHORED, groups, n);
   }
   constexpr int kMaxAnchoredTries = 8;
-  const std::string_view text(input.data(), input.size());
-  // Next occurrence of each first byte at or after `pos` (memchr, each
-  // byte's search resumed only once passed: linear in the line).
-  constexpr size_t kMaxFirst = 8;
-  size_t next[kMaxFirst];
-  const size_t nfirst = std::min(ex.first_bytes.size(), kMaxFirst);
-  const bool by_memchr = ex.first_bytes.size() <= kMaxFirst;
-  auto find = [&](char byte, size_t from) {
-    const void* hit = std::memchr(text.data() + from, byte, text.size() - from);
-    return hit == nullptr ? text.size()
-                          : static_cast<size_t>(static_cast<const char*>(hit) - text.data());
-  };
-  if (by_memchr) {
-    for (size_t b = 0; b < nfirst; ++b) next[b] = find(ex.first_bytes[b], 0);
-  }
+  // Caseless literals are in lower case and looked for in the lowered copy.
+  const std::string_view hay =
+      starts_caseless ? lowered : std::string_view(input.data(), input.size());
+  size_t next[kMaxStarts];  // next occurrence of each literal at or after pos
+  for (size_t k = 0; k < starts.size(); ++k) next[k] = hay.find(starts[k]);
   int tries = 0;
-  for (size_t pos = 0; pos < text.size(); ++pos) {
-    if (by_memchr) {
-      size_t nearest = text.size();
-      for (size_t b = 0; b < nfirst; ++b) {
-        if (next[b] < pos) next[b] = find(ex.first_bytes[b], pos);
-        nearest = std::min(nearest, next[b]);
-      }
-      pos = nearest;
-      if (pos == text.size()) break;
-    } else if (!std::binary_search(ex.first_bytes.begin(), ex.first_bytes.end(), text[pos])) {
-      continue;
-    }
-    bool candidate = false;
-    for (const std::string& lit : ex.starts) {
-      if (StartsAt(text, pos, lit, ex.starts_caseless)) {
-        candidate = true;
-        break;
-      }
-    }
-    if (!candidate) continue;
+  for (;;) {
+    size_t pos = std::string_view::npos;
+    for (size_t k = 0; k < starts.size(); ++k) pos = std::min(pos, next[k]);
+    if (pos == std::string_view::npos) return false;
     if (++tries > kMaxAnchoredTries) {
-      return ex.re->Match(input, pos, input.size(), re2::RE2::UNANCHORED, groups, n);
+      return re->Match(input, pos, input.size(), re2::RE2::UNANCHORED, groups, n);
     }
-    if (ex.re->Match(input, pos, input.size(), re2::RE2::ANCHOR_START, groups, n)) return true;
+    if (re->Match(input, pos, input.size(), re2::RE2::ANCHOR_START, groups, n)) return true;
+    for (size_t k = 0; k < starts.size(); ++k) {
+      if (next[k] == pos) next[k] = hay.find(starts[k], pos + 1);
+    }
   }
-  return false;
 }
 
 RuleSet::RuleSet() = default;
@@ -373,19 +358,11 @@ StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rule
       }
       if (LeadingLiterals(e, &ex.starts)) {
         ex.starts_caseless = !rule.case_sensitive;
-        for (std::string& lit : ex.starts) {
-          if (ex.starts_caseless) {
+        if (ex.starts_caseless) {
+          for (std::string& lit : ex.starts) {
             for (char& c : lit) c = static_cast<char>(AsciiLower(static_cast<unsigned char>(c)));
           }
-          const unsigned char c = static_cast<unsigned char>(lit[0]);
-          ex.first_bytes.push_back(static_cast<char>(c));
-          if (ex.starts_caseless && c >= 'a' && c <= 'z') {
-            ex.first_bytes.push_back(static_cast<char>(c - ('a' - 'A')));
-          }
         }
-        std::sort(ex.first_bytes.begin(), ex.first_bytes.end());
-        ex.first_bytes.erase(std::unique(ex.first_bytes.begin(), ex.first_bytes.end()),
-                             ex.first_bytes.end());
       }
       std::sort(ex.named.begin(), ex.named.end());
       compiled->extract.push_back(std::move(ex));
@@ -469,6 +446,7 @@ size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<Rule
   }
   re2::StringPiece groups[kMaxGroups + 1];
   const re2::StringPiece input(text.data(), text.size());
+  bool lowered = false;  // scratch.lowered_ holds this message's text
   for (unsigned r : ids) {
     if (!ProgramMatches(r, msg.app_name)) continue;
     if (!Confirms(r, text)) continue;
@@ -484,7 +462,11 @@ size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<Rule
     size_t nfields = 0;
     for (const Compiled::Extractor& ex : compiled_[r]->extract) {
       const int n = ex.re->NumberOfCapturingGroups() + 1;
-      if (!ex.Search(input, groups, n)) continue;
+      if (ex.starts_caseless && !lowered) {
+        AsciiLowerCopy(text, &scratch.lowered_);
+        lowered = true;
+      }
+      if (!ex.Search(input, scratch.lowered_, groups, n)) continue;
       for (const auto& [index, name] : ex.named) {
         if (index >= n || groups[index].data() == nullptr) continue;
         const std::string_view value(groups[index].data(), groups[index].size());

@@ -70,6 +70,9 @@ class RuleSet {
     // fields one message has had.
     std::vector<std::vector<std::pair<std::string, std::string>>> spare_fields_;
     std::vector<std::pair<std::string, std::string>> spare_values_;
+    // The scanned text in ASCII lower case, made once per message for the
+    // caseless extracts' start literals (Match reuses the buffer).
+    std::string lowered_;
   };
 
   // Compiles all rules (Hyperscan for `match`, RE2 for `program` and

@@ -218,6 +218,13 @@ TEST(RuleSetTest, ExtractionStartingAtLiteralsEqualsRe2UnanchoredSearch) {
       {R"(a(?P<x>1)|b(?P<y>2))", false, {"LINE b2 a1", "LINE a1"}},
       // case-sensitive rule: only the literal's own case starts a match
       {R"(Foo=(?P<v>\w+))", true, {"LINE foo=1 Foo=2", "LINE FOO=3"}},
+      // every capital, at every alignment, next to bytes the lowering must keep
+      {R"(abcdefghijklmnopqrstuvwxyz(?P<v>\d))",
+       false,
+       {"LINE @[`{ ABCDEFGHIJKLMNOPQRSTUVWXYZ7",
+        "LINE \xc1\xda"
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZ8",
+        "LINE abcdefghijklmnopqrstuvwxyz9", "LINE xABCDEFGHIJKLMNOPQRSTUVWXYZ6"}},
       // leftmost-first among matches that start at the same place
       {R"(ab(?P<g>c|cd))", false, {"LINE abcd"}},
       // a literal at the very end of the line, and a lazy tail
