@@ -296,7 +296,16 @@ void HeartbeatTracker::Observe(const Message& msg, const HostKey& key) {
     h.last_seen_ns = now;
   }
   if (h.sender != msg.sender) NoteSender(msg.sender, options_.max_senders_per_host, &h);
-  h.last_message.assign(msg.raw.substr(0, options_.max_last_message_bytes));
+  // Every line of a host replaces its last message. A line that fits the
+  // buffer (the host's longer lines grew it) is copied in place: assign's
+  // aliasing and capacity checks cost more than copying 256 bytes.
+  const std::string_view line = msg.raw.substr(0, options_.max_last_message_bytes);
+  if (line.size() <= h.last_message.capacity()) {
+    h.last_message.resize(line.size());
+    if (!line.empty()) std::memcpy(h.last_message.data(), line.data(), line.size());
+  } else {
+    h.last_message.assign(line);
+  }
   CheckClock(s, msg);
 
   const bool resumed = h.silent;

@@ -58,8 +58,6 @@ Reason ReasonOf(int err) {
   }
 }
 
-// Slot of a raw host name in Archive's host cache: its length and its first
-// and last eight bytes, mixed (names differ at either end: web1, web2...).
 int64_t DayOf(TimePoint t) {
   int64_t ns = t.time_since_epoch().count();
   int64_t d = ns / kNanosPerDay;

@@ -720,6 +720,33 @@ TEST_F(HeartbeatTrackerTest, LongSilentHostsAreForgotten) {
   EXPECT_EQ(sink_.Count("host.new", "gone"), 2u);
 }
 
+// A host's last message is copied in place while it fits the buffer its
+// longer lines grew: after lines that grow, shrink, are empty or longer than
+// max_last_message_bytes, host.silent reports the true last one, cut.
+TEST_F(HeartbeatTrackerTest, SilenceReportsTheTrueLastMessageWhateverItsLength) {
+  options_.silence_after_secs = 60;
+  options_.max_last_message_bytes = 40;
+  const std::vector<std::string> lasts = {
+      "short", std::string(39, 'a') + "b", "", std::string(100, 'x') + "tail", "a bit longer", "z"};
+  auto send = [&](const std::string& line) {
+    TestMessage m("web1", clock_.Now(), "x");
+    m.m.raw = line;  // as it is, even empty
+    tracker_->Observe(m.msg(), HostKey::Of("web1"));
+  };
+  for (const std::string& last : lasts) {
+    sink_.alerts.clear();
+    Make();
+    for (const std::string& line :
+         {std::string("medium length line"), std::string(80, 'L'), std::string("s")}) {
+      send(line);
+    }
+    send(last);
+    Run(seconds(61));
+    ASSERT_EQ(sink_.Count("host.silent"), 1u) << last;
+    EXPECT_EQ(Field(*sink_.Last("host.silent"), "last_message"), last.substr(0, 40)) << last;
+  }
+}
+
 // The index is keyed by the 32-bit HostKey hash: two names with the same
 // hash are two hosts, each with its own state, also once the other one is
 // forgotten (its index entry erased) and its slot reused.

@@ -363,9 +363,9 @@ TEST_F(ArchiveTest, RunsOfOneHostLandInItsFileWhileEntriesAreRecycled) {
 }
 
 // Many hosts interleaved line by line, more than the archive's host cache
-// has slots and more than max_open_files (entries recycled), with two
-// spellings of each name (one folder) and the sender changing: every line in
-// its host's file, in order, with its own sender.
+// keeps with 7 open files (64 slots) and more than max_open_files (entries
+// recycled), with two spellings of each name (one folder) and the sender
+// changing: every line in its host's file, in order, with its own sender.
 TEST_F(ArchiveTest, InterleavedHostsAndSendersLandInTheirFiles) {
   const std::string root = options_.dir;
   for (size_t max_open : {size_t{7}, size_t{256}}) {
