@@ -363,7 +363,8 @@ void Correlator::OnHostGap(std::string_view host) {
 }
 
 bool Correlator::Impl::Watched(const CompiledCorrelation& c, const HitEvent& hit) const {
-  auto it = hosts.find(AsciiLower(hit.host));
+  // Any spelling: the hosts map folds case (no lower-case copy per hit).
+  auto it = hosts.find(hit.host);
   if (it == hosts.end()) return false;
   const int64_t since =
       c.def.reset_on_host_gap ? it->second.watched_since_ns : it->second.up_since_ns;

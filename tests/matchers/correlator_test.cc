@@ -364,6 +364,10 @@ TEST(MembershipTest, ValuesCidrsSetsAndLearnedValues) {
   ASSERT_THAT(svc, SizeIs(1));
   EXPECT_EQ(FieldOf(svc[0], "matched"), "learned:system_accounts");
   EXPECT_THAT(login("192.0.2.9", "svc", "web2"), IsEmpty());  // learned per host
+  // The host in another case is the same host, with what it learned.
+  auto upper = login("192.0.2.9", "svc", "WEB1");
+  ASSERT_THAT(upper, SizeIs(1));
+  EXPECT_EQ(FieldOf(upper[0], "matched"), "learned:system_accounts");
 }
 
 TEST(MembershipTest, ASenderAddressSharedByHostsIsARelayNotTheirOwn) {
