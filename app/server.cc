@@ -271,6 +271,8 @@ StatusOr<outputs::ArchiveOptions> Server::WorkerArchiveOptions(size_t workers,
   if (Status st = arch.budget->CountExistingHosts(arch.dir); !st.ok()) {
     return At(config_.Where("archive.dir"), st);
   }
+  // Host folders retention removes give their slot back.
+  if (keeper_) keeper_->SetHostBudget(arch.budget);
   return arch;
 }
 

@@ -28,8 +28,7 @@ Status ArchiveBudget::CountExistingHosts(const std::string& dir) {
   size_t n = 0;
   while (const dirent* e = readdir(d)) {
     const std::string_view name = e->d_name;
-    if (name.empty() || name[0] == '.' ||
-        name.substr(0, kOverflowPrefix.size()) == kOverflowPrefix) {
+    if (name.empty() || name[0] == '.' || IsOverflowFolder(name)) {
       continue;
     }
     bool is_dir = e->d_type == DT_DIR;
@@ -42,6 +41,14 @@ Status ArchiveBudget::CountExistingHosts(const std::string& dir) {
   closedir(d);
   hosts_.store(n, std::memory_order_relaxed);
   return Status::Ok();
+}
+
+bool IsOverflowFolder(std::string_view name) { return name.starts_with(kOverflowPrefix); }
+
+void ArchiveBudget::ReleaseHost() {
+  size_t n = hosts_.load(std::memory_order_relaxed);
+  while (n > 0 && !hosts_.compare_exchange_weak(n, n - 1, std::memory_order_relaxed)) {
+  }
 }
 
 void ArchiveBudget::NotePeak(size_t now) {

@@ -19,7 +19,8 @@
 // created); lines of further hosts go to the worker's overflow folder
 // ("%overflow-<worker>", which no host name can map to) and the first such
 // host raises one alert per process (Archive::TakeHostCapReached).
-// Folders removed while konseki runs are not noticed until the next start.
+// Folders retention removes give their slot back (ReleaseHost); folders
+// removed by hand while konseki runs are not noticed until the next start.
 //
 // Thread-safe: all members are atomics. Not copyable.
 #ifndef KONSEKI_OUTPUTS_ARCHIVE_BUDGET_H_
@@ -28,6 +29,7 @@
 #include <atomic>
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 
@@ -67,6 +69,9 @@ class ArchiveBudget {
   bool TryAddHost();
   // Gives back a slot taken by TryAddHost (the folder existed already).
   void UndoAddHost() { hosts_.fetch_sub(1, std::memory_order_relaxed); }
+  // Gives back the slot of a host folder retention removed (never below 0: a
+  // folder made by hand while konseki ran was never counted).
+  void ReleaseHost();
   size_t hosts() const { return hosts_.load(std::memory_order_relaxed); }
   // True for the first caller only: the cap was reached for the first time.
   bool FirstOverflow() { return !overflowed_.exchange(true, std::memory_order_relaxed); }
@@ -83,6 +88,8 @@ class ArchiveBudget {
 
 // The overflow folder of one worker's archive.
 std::string OverflowFolder(size_t worker);
+// True for an overflow folder's name (it holds no host slot).
+bool IsOverflowFolder(std::string_view name);
 
 }  // namespace konseki::outputs
 

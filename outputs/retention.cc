@@ -156,6 +156,7 @@ struct ArchiveKeeper::Metrics {
   Counter* indexed;
   Counter* deleted;
   Counter* errors;
+  Counter* removed_folders;
   MetricsRegistry& registry;
   explicit Metrics(MetricsRegistry& r)
       : free_bytes(r.GetGauge("konseki_archive_free_bytes",
@@ -168,6 +169,8 @@ struct ArchiveKeeper::Metrics {
                              "Archive day files and seal files deleted by retention.")),
         errors(r.GetCounter("konseki_archive_retention_errors_total",
                             "Compression or retention failures (retried next pass).")),
+        removed_folders(r.GetCounter("konseki_archive_removed_folders_total",
+                                     "Empty host folders removed by retention.")),
         registry(r) {}
 };
 
@@ -229,6 +232,7 @@ Status ArchiveKeeper::RunPass() {
 Status ArchiveKeeper::KeepHost(const std::string& host, int64_t today, uint64_t* usage) {
   const std::string hdir = options_.dir + "/" + host;
   Status first;
+  bool deleted_here = false;
   auto fail = [&](Status st) {
     metrics_->errors->Inc();
     if (first.ok()) first = std::move(st);
@@ -256,6 +260,7 @@ Status ArchiveKeeper::KeepHost(const std::string& host, int64_t today, uint64_t*
         unlink((path + std::string(kIndexSuffix)).c_str());
         ++deleted_;
         metrics_->deleted->Inc();
+        deleted_here = true;
       } else {
         fail(Status::FromErrno("retention: remove " + path, errno));
       }
@@ -277,7 +282,24 @@ Status ArchiveKeeper::KeepHost(const std::string& host, int64_t today, uint64_t*
     struct stat st;
     if (stat(path.c_str(), &st) == 0) *usage += static_cast<uint64_t>(st.st_blocks) * 512;
   }
+  RemoveIfEmpty(host, hdir, deleted_here);
   return first;
+}
+
+void ArchiveKeeper::RemoveIfEmpty(const std::string& host, const std::string& hdir,
+                                  bool deleted_here) {
+  if (!deleted_here) {
+    // Empty for a day: not a folder a worker is about to fill.
+    struct stat st;
+    if (stat(hdir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return;
+    const auto now =
+        std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch()).count();
+    if (now - st.st_mtime < 86400) return;
+  }
+  if (rmdir(hdir.c_str()) != 0) return;  // not empty (ENOTEMPTY), or gone
+  ++removed_folders_;
+  metrics_->removed_folders->Inc();
+  if (budget_ && !IsOverflowFolder(host)) budget_->ReleaseHost();
 }
 
 // Replaces path (a plain day file) by path.zst; usage counts the .zst. An

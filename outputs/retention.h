@@ -21,6 +21,16 @@
 // seals the first bytes of that day), so verify can check every kept day;
 // seal files and day files older than that are removed together.
 //
+// A host folder left empty is removed (rmdir: only an empty folder goes):
+// when this pass deleted its last files, or when it has been empty and
+// untouched for a day (emptied by a version that did not remove folders).
+// A folder a worker has just created (no file yet, fresh mtime) is left
+// alone; should a worker create a day file in the moment between the
+// last unlink and the rmdir, its open fails, the line stays buffered and
+// the next flush creates the folder again. The folder's slot under
+// archive.max_hosts is given back (SetHostBudget), so hosts that come
+// and go over months do not fill the cap with empty folders.
+//
 // Threading: Start() runs passes on its own thread (compression is CPU
 // work the control thread must not wait for); RunPass/CheckSpace may be
 // called directly before Start (tests). The Clock, MetricsRegistry and
@@ -30,7 +40,8 @@
 // max_host_series hosts, the rest summed as host="_other"),
 // konseki_archive_free_bytes, konseki_archive_compressed_files_total,
 // konseki_archive_indexed_files_total, konseki_archive_deleted_files_total,
-// konseki_archive_retention_errors_total.
+// konseki_archive_retention_errors_total,
+// konseki_archive_removed_folders_total.
 #ifndef KONSEKI_OUTPUTS_RETENTION_H_
 #define KONSEKI_OUTPUTS_RETENTION_H_
 
@@ -47,6 +58,7 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "common/status.h"
+#include "outputs/archive_budget.h"
 
 namespace konseki::outputs {
 
@@ -89,6 +101,10 @@ class ArchiveKeeper {
   ArchiveKeeper(const ArchiveKeeper&) = delete;
   ArchiveKeeper& operator=(const ArchiveKeeper&) = delete;
 
+  // The archives' host-folder cap: a host folder this keeper removes (see
+  // KeepHost) gives its slot back. Optional; set before Start.
+  void SetHostBudget(std::shared_ptr<ArchiveBudget> budget) { budget_ = std::move(budget); }
+
   void Start();
   void Stop();
 
@@ -101,10 +117,14 @@ class ArchiveKeeper {
   uint64_t compressed_files() const { return compressed_; }
   uint64_t deleted_files() const { return deleted_; }
   uint64_t indexed_files() const { return indexed_; }
+  uint64_t removed_folders() const { return removed_folders_; }
 
  private:
   struct Metrics;
   Status KeepHost(const std::string& host, int64_t today, uint64_t* usage);
+  // Removes hdir if it is empty, and gives back its max_hosts slot (see the
+  // file comment).
+  void RemoveIfEmpty(const std::string& host, const std::string& hdir, bool deleted_here);
   Status CompressDay(const std::string& hdir, const std::string& path, uint64_t* usage);
   Status IndexClosedFile(const std::string& path, uint64_t* usage);
   void PruneSealFiles(int64_t today);
@@ -119,6 +139,8 @@ class ArchiveKeeper {
   uint64_t compressed_ = 0;
   uint64_t deleted_ = 0;
   uint64_t indexed_ = 0;
+  uint64_t removed_folders_ = 0;
+  std::shared_ptr<ArchiveBudget> budget_;
   std::mutex mu_;  // guards stop_
   std::condition_variable cv_;
   bool stop_ = false;

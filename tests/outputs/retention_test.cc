@@ -1,6 +1,8 @@
 #include "outputs/retention.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -138,6 +140,44 @@ TEST_F(RetentionTest, IndexesClosedDaysAndRemovesIndexesWithTheirFiles) {
   ASSERT_TRUE(k->RunPass().ok());
   EXPECT_EQ(k->indexed_files(), 5u);
   EXPECT_TRUE(ArchiveIndex::Load(Path("web01/2025-12-05.log")).ok());
+}
+
+// Hosts that come and go: a folder whose last day file retention deletes is
+// removed and gives its archive.max_hosts slot back, so months of churn do
+// not fill the cap with empty folders. A folder still holding files, a
+// folder a worker has just created (empty, fresh) and the overflow folder's
+// slot (it has none) are left as they are; a folder left empty for a day
+// (by an older konseki) is removed too.
+TEST_F(RetentionTest, EmptiedHostFoldersAreRemovedAndGiveTheirSlotBack) {
+  LogDays(6);  // web01: 12-01..06, now 12-07
+  fs::create_directories(Path("gone01"));
+  fs::create_directories(Path("%overflow-0"));
+  WriteFile("gone01/2025-11-20.log", "old line\n");
+  WriteFile("%overflow-0/2025-11-21.log", "old overflow line\n");
+  fs::create_directories(Path("fresh01"));  // a worker's new folder, no file yet
+  fs::create_directories(Path("stale01"));  // emptied long ago
+  const timespec old_time = {kStart - 3 * 86400, 0};
+  const timespec times[2] = {old_time, old_time};
+  ASSERT_EQ(utimensat(AT_FDCWD, Path("stale01").c_str(), times, 0), 0);
+  // fresh01's mtime is the real time, far after the fake clock's 2025: fresh.
+  auto budget = std::make_shared<ArchiveBudget>(ArchiveBudgetOptions{});
+  ASSERT_TRUE(budget->CountExistingHosts(dir_).ok());
+  ASSERT_EQ(budget->hosts(), 4u);  // web01, gone01, fresh01, stale01
+  auto k = Keeper(0, 3);
+  k->SetHostBudget(budget);
+  ASSERT_TRUE(k->RunPass().ok());
+  EXPECT_FALSE(fs::exists(Path("gone01")));
+  EXPECT_FALSE(fs::exists(Path("%overflow-0")));
+  EXPECT_FALSE(fs::exists(Path("stale01")));
+  EXPECT_TRUE(fs::exists(Path("fresh01")));
+  EXPECT_TRUE(fs::exists(Path("web01/2025-12-06.log")));
+  EXPECT_EQ(k->removed_folders(), 3u);
+  EXPECT_EQ(metrics_.ValueOf("konseki_archive_removed_folders_total", {}), 3);
+  EXPECT_EQ(budget->hosts(), 2u);  // web01 and fresh01; the overflow folder held none
+  // The archive writes on for a host whose folder went: it is made again.
+  Log("gone01", "back after a long silence");
+  Poll();
+  EXPECT_TRUE(fs::exists(Path("gone01")));
 }
 
 TEST_F(RetentionTest, LowSpaceAlertsOnceThenClears) {
