@@ -6,7 +6,6 @@
 #include <charconv>
 #include <fstream>
 #include <iterator>
-#include <sstream>
 #include <thread>
 
 namespace konseki {

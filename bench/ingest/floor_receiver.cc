@@ -317,35 +317,32 @@ int Floor::ReadUdp() {
 }
 
 size_t Floor::ReadTcp(int fd) {
+  // --rules: each whole frame is scanned and counted.
+  const auto scan = [this](std::string_view frame, bool) {
+    scanner_->Scan(frame);
+    ++messages_;
+  };
   size_t total = 0;
   for (;;) {
     const ssize_t n = read(fd, buf_.data(), buf_.size());
-    if (n > 0) total += static_cast<size_t>(n);
-    if (n > 0 && scanner_) {
-      scanner_->Received(
-          std::chrono::time_point_cast<konseki::Duration>(std::chrono::system_clock::now()));
-      framers_[fd].Feed({buf_.data(), static_cast<size_t>(n)},
-                        [this](std::string_view frame, bool) {
-                          scanner_->Scan(frame);
-                          ++messages_;
-                        });
-      Store(buf_.data(), static_cast<size_t>(n));
-      if (static_cast<size_t>(n) < buf_.size()) return total;
-      continue;
-    }
     if (n > 0) {
-      messages_ += CountFrames(buf_.data(), static_cast<size_t>(n), &streams_[fd]);
-      Store(buf_.data(), static_cast<size_t>(n));
-      if (static_cast<size_t>(n) < buf_.size()) return total;  // drained: back to epoll
+      const std::string_view data(buf_.data(), static_cast<size_t>(n));
+      total += data.size();
+      if (scanner_) {
+        scanner_->Received(
+            std::chrono::time_point_cast<konseki::Duration>(std::chrono::system_clock::now()));
+        framers_[fd].Feed(data, scan);
+      } else {
+        messages_ += CountFrames(data.data(), data.size(), &streams_[fd]);
+      }
+      Store(data.data(), data.size());
+      if (data.size() < buf_.size()) return total;  // drained: back to epoll
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return total;
     streams_.erase(fd);
     if (auto it = framers_.find(fd); it != framers_.end()) {
-      it->second.Finish([this](std::string_view frame, bool) {
-        scanner_->Scan(frame);
-        ++messages_;
-      });
+      it->second.Finish(scan);
       framers_.erase(it);
     }
     close(fd);  // also leaves the epoll set
