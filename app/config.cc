@@ -279,6 +279,7 @@ Status ParseHeartbeat(const Ctx& ctx, const YAML::Node& hb, HeartbeatConfig* out
       {"startup_grace_secs", &Options::startup_grace_secs, 0, kYear},
       {"stall_secs", &Options::stall_secs, 1, kYear},
       {"forget_after_secs", &Options::forget_after_secs, 0, 100 * kYear},
+      {"transient_host_secs", &Options::transient_host_secs, 0, kYear},
       {"new_host_learning_secs", &Options::new_host_learning_secs, 0, kYear},
       {"new_host_alerts_per_minute", &Options::new_host_alerts_per_minute, 0, 1e6},
       {"stop_link_secs", &Options::stop_link_secs, 0, kYear},

@@ -76,6 +76,7 @@ Status ValidateHeartbeatOptions(const HeartbeatOptions& o) {
   if (o.startup_grace_secs < 0) return bad("startup_grace_secs must be >= 0");
   if (o.stall_secs < 0) return bad("stall_secs must be >= 0");
   if (o.forget_after_secs < 0) return bad("forget_after_secs must be >= 0");
+  if (o.transient_host_secs < 0) return bad("transient_host_secs must be >= 0");
   if (o.max_hosts == 0) return bad("max_hosts must be > 0");
   return Status::Ok();
 }
@@ -89,8 +90,9 @@ HeartbeatTracker::HeartbeatTracker(const HeartbeatOptions& options, size_t shard
       sink_(sink),
       max_hosts_((options.max_hosts + num_shards_ - 1) / num_shards_),
       snapshot_(std::make_shared<Snapshot>()) {
-  start_ns_ = watch_from_ns_ = last_save_ns_ = new_host_tokens_at_ns_ = Ns(clock_.Now());
-  new_host_tokens_ = std::max(1.0, options_.new_host_alerts_per_minute);
+  start_ns_ = watch_from_ns_ = last_save_ns_ = new_host_tokens_at_ns_ =
+      transient_silent_tokens_at_ns_ = Ns(clock_.Now());
+  new_host_tokens_ = transient_silent_tokens_ = std::max(1.0, options_.new_host_alerts_per_minute);
 
   hosts_tracked_ = metrics.GetGauge("konseki_hosts_tracked", "Hosts tracked by the heartbeat.");
   hosts_silent_ = metrics.GetGauge("konseki_hosts_silent",
@@ -123,6 +125,9 @@ HeartbeatTracker::HeartbeatTracker(const HeartbeatOptions& options, size_t shard
   counters_.suppressed_clock_jump =
       metrics.GetCounter("konseki_heartbeat_suppressed_alerts_total", suppressed_help,
                          {{"sign", "host.clock_jump"}, {"reason", "rate_limit"}});
+  counters_.suppressed_silent_transient =
+      metrics.GetCounter("konseki_heartbeat_suppressed_alerts_total", suppressed_help,
+                         {{"sign", "host.silent"}, {"reason", "single_message_rate_limit"}});
   const char* errors_help = "Heartbeat state file errors, by reason.";
   counters_.errors_save =
       metrics.GetCounter("konseki_heartbeat_errors_total", errors_help, {{"reason", "state_save"}});
@@ -134,6 +139,9 @@ HeartbeatTracker::HeartbeatTracker(const HeartbeatOptions& options, size_t shard
       metrics.GetCounter("konseki_heartbeat_state_saves_total", "Heartbeat state files written.");
   counters_.forgotten = metrics.GetCounter("konseki_heartbeat_forgotten_hosts_total",
                                            "Hosts dropped after forget_after_secs of silence.");
+  counters_.evicted = metrics.GetCounter(
+      "konseki_heartbeat_evicted_hosts_total",
+      "Single-message hosts whose slot went to a new host when max_hosts was reached.");
   counters_.stalls =
       metrics.GetCounter("konseki_heartbeat_stalls_total",
                          "Times Tick was late by more than stall_secs (grace restarted).");
@@ -217,6 +225,57 @@ void HeartbeatTracker::RemoveHost(uint32_t slot) {
   free_slots_.push_back(slot);
 }
 
+bool HeartbeatTracker::IsTransient(const Slot& s) const {
+  return s.live && s.state.seen && s.state.last_seen_ns == s.state.first_seen_ns && !s.expected &&
+         s.override_secs < 0;
+}
+
+void HeartbeatTracker::NoteTransient(uint32_t slot) {
+  if (options_.transient_host_secs <= 0) return;
+  slots_[slot].transient_seq = next_transient_seq_;
+  transients_.emplace_back(slot, next_transient_seq_++);
+  if (transients_.size() <= 2 * index_.size() + 1024) return;
+  // Mostly entries of hosts that sent again or are gone: keep the others.
+  std::erase_if(transients_, [this](const std::pair<uint32_t, uint64_t>& e) {
+    const Slot& t = slots_[e.first];
+    return t.transient_seq != e.second || !IsTransient(t);
+  });
+}
+
+bool HeartbeatTracker::EvictTransient(int64_t now_ns) {
+  if (options_.transient_host_secs <= 0) return false;
+  const int64_t min_quiet_ns = SecsToNs(options_.transient_host_secs);
+  while (!transients_.empty()) {
+    const auto [slot, seq] = transients_.front();
+    const Slot& t = slots_[slot];
+    if (t.transient_seq != seq || !IsTransient(t)) {
+      transients_.pop_front();  // gone, reused, or sent again: not a candidate
+      continue;
+    }
+    // The front is the oldest single-message host: if it is too young, so
+    // are the others.
+    if (now_ns - t.state.last_seen_ns < min_quiet_ns) return false;
+    transients_.pop_front();
+    RemoveHost(slot);
+    counters_.evicted->Inc();
+    return true;
+  }
+  return false;
+}
+
+bool HeartbeatTracker::TakeAlertToken(double* tokens, int64_t* tokens_at_ns, int64_t now_ns) {
+  const double per_min = options_.new_host_alerts_per_minute;
+  if (per_min <= 0) return true;
+  if (now_ns > *tokens_at_ns) {
+    *tokens =
+        std::min(std::max(1.0, per_min), *tokens + NsToSecs(now_ns - *tokens_at_ns) / 60 * per_min);
+    *tokens_at_ns = now_ns;
+  }
+  if (*tokens < 1) return false;
+  *tokens -= 1;
+  return true;
+}
+
 double HeartbeatTracker::ThresholdFor(const Slot& s) const {
   if (s.override_secs >= 0) return s.override_secs;
   if (options_.silence_after_secs > 0) return options_.silence_after_secs;
@@ -271,12 +330,14 @@ void HeartbeatTracker::Observe(const Message& msg, const HostKey& key) {
     slot = found;
   } else {
     int64_t added = AddHost(host);
+    if (added < 0 && EvictTransient(now)) added = AddHost(host);
     if (added < 0) {
       counters_.dropped_max_hosts->Inc();
       return;
     }
     slot = static_cast<uint32_t>(added);
     is_new = true;
+    NoteTransient(slot);
   }
   Slot& s = slots_[slot];
   HostState& h = s.state;
@@ -288,6 +349,11 @@ void HeartbeatTracker::Observe(const Message& msg, const HostKey& key) {
 
   const bool was_seen = h.seen;
   const int64_t prev_seen_ns = h.last_seen_ns;
+  // A host's second message (later than its first): it is no longer
+  // transient, and its deadline (a forget check if its silence alert was
+  // rate-limited) must be recomputed now.
+  const bool second = was_seen && prev_seen_ns == h.first_seen_ns && now > prev_seen_ns;
+  if (second) s.silence_suppressed = false;
   if (!h.seen) {
     h.seen = true;
     h.first_seen_ns = h.last_seen_ns = now;
@@ -318,7 +384,8 @@ void HeartbeatTracker::Observe(const Message& msg, const HostKey& key) {
   // The live heap entry is never later than the true deadline unless the
   // threshold dropped; catch that every kRecheckEvery messages (the scan of
   // the cadence buckets is the costliest part of a message).
-  if (!is_new && !resumed && s.armed_due_ns != kNotArmed && ++s.unchecked < kRecheckEvery) {
+  if (!is_new && !resumed && !second && s.armed_due_ns != kNotArmed &&
+      ++s.unchecked < kRecheckEvery) {
     return;
   }
   s.unchecked = 0;
@@ -418,19 +485,9 @@ void HeartbeatTracker::FireNew(Slot& s, const Message& msg) {
     counters_.suppressed_new_first_run->Inc();
     return;
   }
-  if (options_.new_host_alerts_per_minute > 0) {
-    double per_min = options_.new_host_alerts_per_minute;
-    if (now > new_host_tokens_at_ns_) {
-      new_host_tokens_ =
-          std::min(std::max(1.0, per_min),
-                   new_host_tokens_ + NsToSecs(now - new_host_tokens_at_ns_) / 60 * per_min);
-      new_host_tokens_at_ns_ = now;
-    }
-    if (new_host_tokens_ < 1) {
-      counters_.suppressed_new_rate_limit->Inc();
-      return;
-    }
-    new_host_tokens_ -= 1;
+  if (!TakeAlertToken(&new_host_tokens_, &new_host_tokens_at_ns_, now)) {
+    counters_.suppressed_new_rate_limit->Inc();
+    return;
   }
   const HostState& h = s.state;
   Alert a;
@@ -546,7 +603,7 @@ void HeartbeatTracker::Tick() {
     if (!s.live || s.armed_due_ns != e.due_ns) continue;  // stale entry
     s.armed_due_ns = kNotArmed;
     double threshold = ThresholdFor(s);
-    if (s.state.silent || threshold <= 0) {
+    if (s.state.silent || threshold <= 0 || s.silence_suppressed) {
       if (options_.forget_after_secs > 0 && !s.expected && s.state.seen &&
           now - s.state.last_seen_ns >= SecsToNs(options_.forget_after_secs)) {
         RemoveHost(e.slot);
@@ -559,6 +616,14 @@ void HeartbeatTracker::Tick() {
     int64_t due = DueFor(s, threshold);
     if (due > now) {
       Arm(e.slot, due);
+      continue;
+    }
+    if (IsTransient(s) &&
+        !TakeAlertToken(&transient_silent_tokens_, &transient_silent_tokens_at_ns_, now)) {
+      // Not marked silent: its next message is not a "resumed".
+      counters_.suppressed_silent_transient->Inc();
+      s.silence_suppressed = true;
+      ArmForgetCheck(e.slot);
       continue;
     }
     FireSilent(s, now, threshold);
@@ -734,6 +799,7 @@ Status HeartbeatTracker::LoadState() {
     if (!ended) counters_.errors_parse->Inc();  // truncated or edited by hand
   }
 
+  std::vector<std::pair<int64_t, uint32_t>> transient;  // (last seen, slot)
   for (uint32_t i = 0; i < slots_.size(); ++i) {
     Slot& s = slots_[i];
     if (!s.live) continue;
@@ -743,7 +809,11 @@ Status HeartbeatTracker::LoadState() {
     } else {
       Arm(i, DueFor(s, threshold));
     }
+    if (IsTransient(s) && s.transient_seq == 0) transient.emplace_back(s.state.last_seen_ns, i);
   }
+  // Saved single-message hosts stay eviction candidates, oldest first.
+  std::sort(transient.begin(), transient.end());
+  for (const auto& [seen, slot] : transient) NoteTransient(slot);
   PublishSnapshot();
   return result;
 }

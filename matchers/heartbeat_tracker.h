@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -116,14 +117,25 @@ struct HeartbeatOptions {
   double new_host_learning_secs = 3600;
   // heartbeat.new_host_alerts_per_minute: per tracker; beyond it host.new is
   // counted as suppressed (spoofed UDP senders cannot flood). 0: unlimited.
+  // The same rate, in a bucket of its own, bounds host.silent of hosts that
+  // sent a single message: a flood of spoofed names would otherwise come
+  // back as one silence alert per name a threshold later.
   double new_host_alerts_per_minute = 60;
   // heartbeat.stop_link_secs: a syslog.stopped message this close to (or
   // after) the host's last message makes the following silence "preceded by
   // a stop message" (severity critical instead of high).
   double stop_link_secs = 60;
   // heartbeat.max_hosts: hosts tracked over all shards (each shard takes
-  // ceil(max_hosts / num_shards)); further hosts are refused and counted.
+  // ceil(max_hosts / num_shards)); further hosts are refused and counted,
+  // unless a transient host can give its slot (transient_host_secs).
   size_t max_hosts = 100000;
+  // heartbeat.transient_host_secs: when max_hosts is reached, a host that
+  // has sent a single message and nothing for this long (and is neither
+  // expected nor named by an override) gives its slot to the new host, the
+  // oldest such host first. Host names are the senders' to choose: without
+  // this, one flood of spoofed names fills the table for forget_after_secs
+  // and no real host added after it is watched. 0: never evict.
+  double transient_host_secs = 600;
   // heartbeat.max_host_metrics: konseki_host_last_seen_timestamp_seconds
   // series over all shards (silent hosts first).
   size_t max_host_metrics = kDefaultMaxHostSeries;
@@ -172,7 +184,7 @@ Status ValidateHeartbeatOptions(const HeartbeatOptions& options);
 //   konseki_heartbeat_suppressed_alerts_total{sign,reason=first_run|rate_limit}
 //   konseki_heartbeat_errors_total{reason=state_save|state_load|state_parse}
 //   konseki_heartbeat_state_saves_total, konseki_heartbeat_forgotten_hosts_total,
-//   konseki_heartbeat_stalls_total
+//   konseki_heartbeat_evicted_hosts_total, konseki_heartbeat_stalls_total
 class HeartbeatTracker {
  public:
   // clock, sink and metrics must outlive the tracker. sink.Emit is called
@@ -240,6 +252,12 @@ class HeartbeatTracker {
     uint64_t messages_today = 0;
     bool expected = false;
     bool live = false;
+    // Its entry in transients_ (0: none). Entries whose slot was reused
+    // carry an older sequence and are skipped.
+    uint64_t transient_seq = 0;
+    // Its silence (it sent a single message) was not alerted: rate limit.
+    // It is forgotten at its forget time, not alerted then.
+    bool silence_suppressed = false;
     // A copy of state.name when it fits, so a lookup confirms the name on
     // the record's first cache line; 0: compare state.name.
     uint8_t name_len = 0;
@@ -260,6 +278,15 @@ class HeartbeatTracker {
   uint32_t Lookup(const HostKey& host) const;
   // Returns the slot of a new host, or -1 when max_hosts is reached.
   int64_t AddHost(std::string_view name);
+  // A host that sent one message so far (transient_host_secs).
+  bool IsTransient(const Slot& s) const;
+  // Queues a new host as a candidate for eviction.
+  void NoteTransient(uint32_t slot);
+  // Frees the slot of the oldest transient host silent for
+  // transient_host_secs; false if there is none.
+  bool EvictTransient(int64_t now_ns);
+  // Takes a token of a per-minute alert bucket (new_host_alerts_per_minute).
+  bool TakeAlertToken(double* tokens, int64_t* tokens_at_ns, int64_t now_ns);
   void RemoveHost(uint32_t slot);
   double ThresholdFor(const Slot& s) const;
   // Deadline of a non-silent host under threshold t (> 0).
@@ -299,6 +326,14 @@ class HeartbeatTracker {
   bool state_loaded_ = false;  // a saved state was found: unknown hosts are news
   double new_host_tokens_;
   int64_t new_host_tokens_at_ns_;
+  double transient_silent_tokens_;
+  int64_t transient_silent_tokens_at_ns_;
+  // Hosts added by a message, in the order they came: the eviction
+  // candidates (slot, Slot::transient_seq). Hosts that sent a second
+  // message are dropped from the front as it reaches them, and the deque is
+  // compacted when stale entries outnumber the hosts.
+  std::deque<std::pair<uint32_t, uint64_t>> transients_;
+  uint64_t next_transient_seq_ = 1;
   size_t silent_count_ = 0;
   double published_tracked_ = 0;
   double published_silent_ = 0;
@@ -317,11 +352,13 @@ class HeartbeatTracker {
     Counter* suppressed_new_first_run;
     Counter* suppressed_new_rate_limit;
     Counter* suppressed_clock_jump;
+    Counter* suppressed_silent_transient;
     Counter* errors_save;
     Counter* errors_load;
     Counter* errors_parse;
     Counter* saves;
     Counter* forgotten;
+    Counter* evicted;
     Counter* stalls;
   };
   Counters counters_{};

@@ -365,6 +365,7 @@ TEST(ConfigTest, HeartbeatKeysReachTheTrackerOptions) {
   auto c = ParseConfig(R"(listen: [udp://127.0.0.1:1]
 heartbeat:
   forget_after_secs: 600
+  transient_host_secs: 1800
   max_hosts: 5000
   max_senders_per_host: 4
   learning_secs: 7200
@@ -377,6 +378,7 @@ heartbeat:
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   const matchers::HeartbeatOptions& o = c->heartbeat.options;
   EXPECT_EQ(o.forget_after_secs, 600);
+  EXPECT_EQ(o.transient_host_secs, 1800);
   EXPECT_EQ(o.max_hosts, 5000u);
   EXPECT_EQ(o.max_senders_per_host, 4u);
   EXPECT_EQ(o.learning_secs, 7200);

@@ -425,6 +425,8 @@ TEST_F(HeartbeatTrackerTest, StartupWaitsOneThresholdEvenForStaleRestoredHosts) 
   TempDir dir;
   options_.state_dir = dir.path();
   options_.silence_after_secs = 300;
+  // 100 hosts of one message each: their silences are not rate-limited.
+  options_.new_host_alerts_per_minute = 0;
   Make();
   for (int i = 0; i < 100; ++i) Send("host" + std::to_string(i));
   Run(seconds(301));
@@ -623,6 +625,124 @@ TEST_F(HeartbeatTrackerTest, MaxHostsRefusesAndCounts) {
   }
   EXPECT_EQ(t.hosts_tracked(), 10u);
   EXPECT_EQ(metrics_.ValueOf("konseki_heartbeat_dropped_total", {{"reason", "max_hosts"}}), 5);
+}
+
+// A flood of spoofed names must not keep real hosts out for
+// forget_after_secs: at max_hosts, a host that sent a single message and
+// nothing for transient_host_secs gives its slot, oldest first; hosts that
+// sent twice, expected hosts and overridden hosts never do.
+TEST_F(HeartbeatTrackerTest, AtMaxHostsTheOldestSingleMessageHostGivesItsSlot) {
+  options_.max_hosts = 6;
+  options_.transient_host_secs = 600;
+  options_.expected_hosts = {"db1"};
+  options_.overrides = {{"", "laptop-*", 0}};
+  Make();
+  Send("real");
+  clock_.Advance(seconds(1));
+  Send("real");  // twice: established
+  Send("laptop-1");
+  for (int i = 1; i <= 3; ++i) {
+    clock_.Advance(seconds(1));
+    Send("spoof" + std::to_string(i));
+  }
+  EXPECT_EQ(tracker_->hosts_tracked(), 6u);  // db1 (expected), real, laptop-1, spoof1..3
+
+  Send("new1");  // the single-message hosts are too young to give way
+  EXPECT_EQ(tracker_->hosts_tracked(), 6u);
+  EXPECT_EQ(tracker_->ThresholdSecs("new1"), -1);
+  EXPECT_EQ(metrics_.ValueOf("konseki_heartbeat_dropped_total", {{"reason", "max_hosts"}}), 1);
+
+  clock_.Advance(seconds(599));
+  Send("spoof3");              // its second message: no longer a candidate
+  clock_.Advance(seconds(1));  // spoof1 quiet 602 s, spoof2 601 s
+  Send("new1");
+  EXPECT_NE(tracker_->ThresholdSecs("new1"), -1);
+  EXPECT_EQ(tracker_->ThresholdSecs("spoof1"), -1);  // the oldest went
+  EXPECT_NE(tracker_->ThresholdSecs("spoof2"), -1);
+  Send("new2");
+  EXPECT_EQ(tracker_->ThresholdSecs("spoof2"), -1);
+  EXPECT_EQ(metrics_.ValueOf("konseki_heartbeat_evicted_hosts_total"), 2);
+
+  // Nobody left to give way: new1 and new2 are young, the rest established,
+  // expected or overridden.
+  Send("new3");
+  EXPECT_EQ(tracker_->ThresholdSecs("new3"), -1);
+  clock_.Advance(seconds(3600));
+  Send("new4");  // new1 (the older of the two) gives way
+  EXPECT_EQ(tracker_->ThresholdSecs("new1"), -1);
+  EXPECT_NE(tracker_->ThresholdSecs("new4"), -1);
+  for (const char* kept : {"db1", "real", "laptop-1", "spoof3", "new2"}) {
+    EXPECT_NE(tracker_->ThresholdSecs(kept), -1) << kept;
+  }
+  EXPECT_EQ(tracker_->hosts_tracked(), 6u);
+  EXPECT_EQ(metrics_.ValueOf("konseki_heartbeat_evicted_hosts_total"), 3);
+}
+
+TEST_F(HeartbeatTrackerTest, TransientHostSecsZeroNeverEvicts) {
+  options_.max_hosts = 2;
+  options_.transient_host_secs = 0;
+  Make();
+  Send("a");
+  Send("b");
+  clock_.Advance(seconds(86400));
+  Send("c");
+  EXPECT_EQ(tracker_->ThresholdSecs("c"), -1);
+  EXPECT_EQ(metrics_.ValueOf("konseki_heartbeat_evicted_hosts_total"), 0);
+}
+
+// Saved single-message hosts stay candidates after a restart.
+TEST_F(HeartbeatTrackerTest, SavedSingleMessageHostsCanBeEvictedAfterARestart) {
+  TempDir dir;
+  options_.state_dir = dir.path();
+  options_.max_hosts = 2;
+  Make();
+  Send("once");
+  Send("twice");
+  clock_.Advance(seconds(1));
+  Send("twice");
+  ASSERT_TRUE(tracker_->SaveState().ok());
+  tracker_.reset();
+  clock_.Advance(seconds(700));
+  Make();
+  ASSERT_TRUE(tracker_->LoadState().ok());
+  Send("newcomer");
+  EXPECT_NE(tracker_->ThresholdSecs("newcomer"), -1);
+  EXPECT_EQ(tracker_->ThresholdSecs("once"), -1);
+  EXPECT_NE(tracker_->ThresholdSecs("twice"), -1);
+}
+
+// A flood of spoofed names would come back a threshold later as one
+// host.silent per name: the silences of single-message hosts share the
+// host.new rate. A host that sent twice is never limited, and a limited one
+// that sends again is watched like any other.
+TEST_F(HeartbeatTrackerTest, SilenceOfSingleMessageHostsIsRateLimited) {
+  options_.silence_after_secs = 60;
+  options_.new_host_alerts_per_minute = 5;
+  Make();
+  Send("real");
+  clock_.Advance(seconds(1));
+  Send("real");
+  for (int i = 0; i < 20; ++i) Send("spoof" + std::to_string(i));
+  Run(seconds(61));
+  EXPECT_EQ(sink_.Count("host.silent", "real"), 1u);
+  EXPECT_EQ(sink_.Count("host.silent"), 6u);
+  EXPECT_EQ(metrics_.ValueOf("konseki_heartbeat_suppressed_alerts_total",
+                             {{"sign", "host.silent"}, {"reason", "single_message_rate_limit"}}),
+            15);
+  EXPECT_EQ(tracker_->hosts_silent(), 6u);
+  Run(seconds(3600), seconds(60));  // the limited ones are not alerted late
+  EXPECT_EQ(sink_.Count("host.silent"), 6u);
+
+  std::string limited;
+  for (int i = 0; i < 20 && limited.empty(); ++i) {
+    const std::string name = "spoof" + std::to_string(i);
+    if (sink_.Count("host.silent", name) == 0) limited = name;
+  }
+  ASSERT_FALSE(limited.empty());
+  Send(limited);  // its next line is no "resumed"
+  EXPECT_EQ(sink_.Count("host.resumed", limited), 0u);
+  Run(seconds(61));
+  EXPECT_EQ(sink_.Count("host.silent", limited), 1u);
 }
 
 TEST_F(HeartbeatTrackerTest, HostNamesFoldOnlyAsciiLetters) {
