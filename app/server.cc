@@ -508,9 +508,13 @@ void Server::Reload() {
   status_->NoteReload(true, "");
   rules_loaded_->Set(static_cast<double>(rules->rules->rules().size()));
   RegisterRuleSeries(*rules, metrics_);
-  Log(LogLevel::kInfo, "reloaded %zu rules, %zu correlations", rules->rules->rules().size(),
-      rules->correlations->correlations.size());
+  const size_t rule_count = rules->rules->rules().size();
+  const size_t correlation_count = rules->correlations->correlations.size();
   rules_.Set(std::move(rules->rules), std::move(rules->correlations));
+  // Said once the new set is in force: a line sent after this is matched by
+  // it (the log used to come first, and a line sent on seeing it could still
+  // meet the old rules).
+  Log(LogLevel::kInfo, "reloaded %zu rules, %zu correlations", rule_count, correlation_count);
   malloc_trim(0);  // the new compilation's garbage, as at Start
 }
 
