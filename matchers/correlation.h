@@ -146,6 +146,13 @@ struct Correlation {
   // unpaired: a host.silent gap resets the watch (false for a boot, which
   // makes its own gap; konseki restarts reset it always)
   bool reset_on_host_gap = true;
+  // unpaired: the key (one field) is a counter the host allocates in
+  // increasing order, such as systemd-logind's session ids ("9", "c3": a
+  // prefix and a number). A close whose number is above that of an open
+  // konseki received during the current watch was opened during the watch
+  // too, so its missing open is alerted at once, without waiting
+  // min_observed_secs.
+  bool ordered = false;
   // first_seen: the tuple; learning <0 = correlation.learning_days
   std::vector<FieldRef> first_values;
   double learning_secs = -1;

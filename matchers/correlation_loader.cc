@@ -224,6 +224,7 @@ constexpr std::string_view kKindSpecificKeys[] = {"after",
                                                   "first_seen",
                                                   "min_observed_secs",
                                                   "reset_on_host_gap",
+                                                  "ordered",
                                                   "learning_secs",
                                                   "max_values_per_key",
                                                   "new_keys",
@@ -248,7 +249,7 @@ std::set<std::string> KindKeys(CorrelationKind k) {
     case CorrelationKind::kSequence:
       return {"after", "window_secs", "count"};
     case CorrelationKind::kUnpaired:
-      return {"after", "min_observed_secs", "reset_on_host_gap"};
+      return {"after", "min_observed_secs", "reset_on_host_gap", "ordered"};
     case CorrelationKind::kMembership:
       return {"field", "values", "cidrs", "set", "host_addresses", "quiet_secs"};
     case CorrelationKind::kFirstSeen:
@@ -293,6 +294,11 @@ Status CheckKindKeys(const yaml::Reader& r, const YAML::Node& node, const Correl
       RETURN_IF_ERROR(need("after"));
       return need("window_secs");
     case CorrelationKind::kUnpaired:
+      if (node["ordered"] &&
+          (!node["key"] || !node["key"].IsSequence() || node["key"].size() != 1)) {
+        return r.Error(node["ordered"], "ordered",
+                       "needs a key of exactly one field, the counter (correlation " + c.id + ")");
+      }
       return need("after");
     case CorrelationKind::kMembership:
       RETURN_IF_ERROR(need("field"));
@@ -385,6 +391,7 @@ const NumberKey kNumberKeys[] = {
 };
 const std::pair<const char*, bool Correlation::*> kBoolKeys[] = {
     {"reset_on_host_gap", &Correlation::reset_on_host_gap},
+    {"ordered", &Correlation::ordered},
     {"new_keys", &Correlation::new_keys},
     {"host_addresses", &Correlation::host_addresses},
     {"supersedes", &Correlation::supersedes},

@@ -89,6 +89,14 @@ struct CompiledCorrelation {
   uint64_t last_dispatch[2] = {0, 0};
   Counter* evictions = nullptr;
   Counter* alerts = nullptr;
+  // unpaired with `ordered`: per host (lower case) and counter prefix, the
+  // lowest number of an open received during the host's current watch
+  // (the watch's start is kept with it; another start makes it stale).
+  struct LowestOpen {
+    int64_t watch_ns = 0;
+    uint64_t number = 0;
+  };
+  std::unordered_map<std::string, LowestOpen> lowest_open;
   // direction: `metric` counters per host (lower case) and direction, at
   // most Impl::kMaxCounterHosts hosts; later ones count under host "other".
   SvMap<std::array<Counter*, kDirections>> direction_counters;
@@ -184,6 +192,8 @@ struct Correlator::Impl {
                 int depth, std::vector<Alert>* out);
   void Sequence(CompiledCorrelation& c, Role role, const HitEvent& hit, const std::string& key,
                 int64_t t, int depth, std::vector<Alert>* out);
+  // unpaired `ordered`: the host's current watch start (0: not watched).
+  int64_t WatchStart(const CompiledCorrelation& c, const HitEvent& hit) const;
   void Unpaired(CompiledCorrelation& c, Role role, const HitEvent& hit, const std::string& key,
                 int64_t t, int depth, std::vector<Alert>* out);
   void Membership(CompiledCorrelation& c, const HitEvent& hit, const std::string& key, int64_t t,

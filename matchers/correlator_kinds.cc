@@ -243,21 +243,72 @@ void Correlator::Impl::Sequence(CompiledCorrelation& c, Role role, const HitEven
   Raise(c, std::move(a), depth, out);
 }
 
+namespace {
+
+// An `ordered` key's value: a prefix of non-digits, then the number
+// ("9", "c3"). False for anything else.
+bool SplitCounter(std::string_view v, std::string_view* prefix, uint64_t* number) {
+  size_t digits = v.size();
+  while (digits > 0 && v[digits - 1] >= '0' && v[digits - 1] <= '9') --digits;
+  const size_t n = v.size() - digits;
+  if (n == 0 || n > 18 || digits > 16) return false;
+  *prefix = v.substr(0, digits);
+  *number = 0;
+  for (char ch : v.substr(digits)) *number = *number * 10 + static_cast<uint64_t>(ch - '0');
+  return true;
+}
+
+}  // namespace
+
+int64_t Correlator::Impl::WatchStart(const CompiledCorrelation& c, const HitEvent& hit) const {
+  auto it = hosts.find(hit.host);
+  if (it == hosts.end()) return 0;
+  return c.def.reset_on_host_gap ? it->second.watched_since_ns : it->second.up_since_ns;
+}
+
 void Correlator::Impl::Unpaired(CompiledCorrelation& c, Role role, const HitEvent& hit,
                                 const std::string& key, int64_t t, int depth,
                                 std::vector<Alert>* out) {
+  std::string_view prefix;
+  uint64_t number = 0;
+  const bool counter = c.def.ordered && c.def.key.size() == 1 &&
+                       SplitCounter(FieldValue(hit, c.def.key[0]), &prefix, &number);
+  std::string lowest_key;
+  if (counter) lowest_key = AsciiLower(hit.host) + '\0' + std::string(prefix);
   if (role == kAfter) {
     KeyState* st = Insert(c, key, ToNs(hit.received));
     st->open = true;
     st->last_ns = t;
+    if (const int64_t watch = counter ? WatchStart(c, hit) : 0; watch != 0) {
+      // Bounded like the keys: losing these only delays alerts.
+      if (c.lowest_open.size() >= c.max_keys && !c.lowest_open.count(lowest_key)) {
+        c.lowest_open.clear();
+      }
+      CompiledCorrelation::LowestOpen& low = c.lowest_open[lowest_key];
+      if (low.watch_ns != watch || number < low.number) low = {watch, number};
+    }
     return;
   }
   if (KeyState* st = c.keys.Find(key, ToNs(hit.received)); st != nullptr && st->open) {
     EraseKey(c, key);
     return;
   }
-  if (!Watched(c, hit)) return;
+  // With a counter, a number above an open received during this watch was
+  // allocated during the watch: its open should have come.
+  uint64_t below = 0;
+  bool proven = false;
+  if (const int64_t watch = counter ? WatchStart(c, hit) : 0; watch != 0) {
+    auto it = c.lowest_open.find(lowest_key);
+    proven =
+        it != c.lowest_open.end() && it->second.watch_ns == watch && it->second.number < number;
+    if (proven) below = it->second.number;
+  }
+  if (!proven && !Watched(c, hit)) return;
   Alert a = MakeAlert(c, hit, t);
+  if (proven) {
+    // The lower number whose open konseki received: the proof.
+    a.fields.emplace_back("earlier_open_received", std::string(prefix) + std::to_string(below));
+  }
   const HostInfo* h = Host(hit.host, false, 0);
   const int64_t since = h == nullptr              ? 0
                         : c.def.reset_on_host_gap ? h->watched_since_ns

@@ -97,6 +97,13 @@ TEST(CorrelationLoaderTest, ErrorsNameFileLineAndKey) {
        "p.yaml:21: key 'where': field user: bad pattern"},
       {"    on: [t.fail]", "    on: [t.fail]\n    colour: blue",
        "p.yaml:21: key 'colour': unknown key in correlation"},
+      {"    window_secs: 60", "    window_secs: 60\n    ordered: true",
+       "p.yaml:23: key 'ordered': not a parameter of kind threshold"},
+      {"    kind: threshold\n    on: [t.fail]\n    key: [src_ip]\n    window_secs: 60\n    count: "
+       "2",
+       "    kind: unpaired\n    after: [t.fail]\n    on: [t.fail]\n    key: [src_ip, user]\n"
+       "    ordered: true",
+       "p.yaml:23: key 'ordered': needs a key of exactly one field"},
   };
   for (const BadCase& c : cases) {
     std::string text = std::string(kRule) + kCorrelation;

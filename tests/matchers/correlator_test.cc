@@ -272,6 +272,42 @@ TEST(UnpairedTest, EvictingAnOpenRestartsTheHostsWatch) {
   EXPECT_THAT(d.Hit("c", "session.close", {{"pid", "10"}}, "h", 4003), IsEmpty());
 }
 
+// `ordered`: a close numbered above an open received in the current watch
+// alerts before min_observed_secs; below it, from another prefix, or after
+// the watch restarted, it waits for min_observed_secs as before.
+TEST(UnpairedTest, OrderedKeysProveAMissingOpenWithinTheWatch) {
+  Correlation ordered = Unpaired();
+  ordered.key = {"session"};
+  ordered.ordered = true;
+  Driver d(Pack({ordered}));
+  auto open = [&](const std::string& id, double t) {
+    return d.Hit("o", "session.open", {{"session", id}}, "h", t);
+  };
+  auto close = [&](const std::string& id, double t) {
+    return d.Hit("c", "session.close", {{"session", id}}, "h", t);
+  };
+  open("40", 0);
+  open("c5", 1);
+  EXPECT_THAT(close("12", 10), IsEmpty());  // older than the watch
+  EXPECT_THAT(close("40", 20), IsEmpty());  // paired
+  auto a = close("41", 30);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "session"), "41");
+  EXPECT_EQ(FieldOf(a[0], "earlier_open_received"), "40");
+  EXPECT_THAT(close("c7", 40), SizeIs(1));  // after c5
+  EXPECT_THAT(close("x9", 41), IsEmpty());  // a prefix never opened
+  EXPECT_THAT(close("not-a-number", 42), IsEmpty());
+  open("38", 50);  // the lowest open of the watch goes down
+  EXPECT_THAT(close("39", 60), SizeIs(1));
+
+  d.c().OnHostGap("h");
+  d.Hit("x", "other", {}, "h", 100);  // a new watch: what it received before is stale
+  EXPECT_THAT(close("45", 110), IsEmpty());
+  open("50", 120);
+  EXPECT_THAT(close("51", 130), SizeIs(1));
+  EXPECT_THAT(close("46", 3800), SizeIs(1));  // watched 3,700 s: the old rule
+}
+
 // Hosts are found by their HostKey hash: two names with the same hash are
 // two hosts, each with its own watch and gaps; any spelling finds a host.
 TEST(HostsTest, HostsWhoseKeysCollideAreWatchedApart) {
