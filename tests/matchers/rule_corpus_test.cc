@@ -77,10 +77,10 @@ const std::map<std::string, SignCounts>& Expected() {
       // FTP login failures (auth.failure, input only): grep -ciE 'proftpd\[[0-9]+\].*(\(Login
       //   failed\): |: no such user found from |SECURITY VIOLATION: [^ ]+ login attempted|Maximum
       //   login attempts \([0-9]+\) exceeded)'; grep -cE ' vsftpd(\(pam_unix\))?(\[[0-9]+\])?:
-      //   .*(authentication failure;|FAIL LOGIN: Client)' (the three lines of vsftpd's own log
-      //   file have no syslog header, hence no program)
+      //   .*(authentication failure;|FAIL LOGIN: Client)' plus the two FAIL LOGIN lines of
+      //   vsftpd's own log file (no syslog header, no program: the vsftpd rules take those)
       {"fail2ban/proftpd", {{"auth.failure", 10}}},
-      {"fail2ban/vsftpd", {{"auth.failure", 6}}},
+      {"fail2ban/vsftpd", {{"auth.failure", 8}}},
       // sshd lines: grep -ciE 'Failed [a-z/-]+ for |: (Invalid|Illegal) user |
       //   not allowed because|maximum authentication attempts exceeded|
       //   pam_unix\(sshd:auth\): authentication failure|PAM: Authentication failure|
