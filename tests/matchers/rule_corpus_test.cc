@@ -110,9 +110,11 @@ const std::map<std::string, SignCounts>& Expected() {
        {{"ssh.auth_failure", 14}, {"ssh.login", 1}}},
       {"crowdsec/sshd-logs--sshd-logs.log", {{"ssh.auth_failure", 13}, {"tcpd.refused", 2}}},
       // Input-only hits (alert: false) are counted too. session.open / close:
-      //   grep -cE 'session (opened|closed) for user' (non-comment lines)
+      //   grep -cE 'session (opened|closed) for user' (non-comment lines). The two
+      //   "[sshd] User root ... not allowed" lines (tag in brackets, no host, so no
+      //   program) count since sshd.user_not_allowed takes that form: 90 + 2.
       {"fail2ban/sshd",
-       {{"ssh.auth_failure", 90}, {"ssh.login", 4}, {"tcpd.refused", 1}, {"session.open", 2}}},
+       {{"ssh.auth_failure", 92}, {"ssh.login", 4}, {"tcpd.refused", 1}, {"session.open", 2}}},
       // ssh.key_change: grep -ciE 'sshd\[[0-9]+\]: Authentication refused: bad ownership or modes'
       {"wazuh/sshd.ini", {{"ssh.auth_failure", 44}, {"ssh.key_change", 1}}},
       // grep -ciE 'sshd\[[0-9]+\]: \(pam_unix\) authentication failure'; auth.failure (PAM
@@ -143,9 +145,12 @@ const std::map<std::string, SignCounts>& Expected() {
       //   (only_from / no_access refusals are host access control like libwrap's)
       {"crowdsec/sshd-refused-conn--sshd-refused-conn.log", {{"tcpd.refused", 1}}},
       // this file's lines have no syslog header ("srv sshd[1]: ..."): the parser
-      // finds no program, so only the program-independent tcpd rule can fire.
-      // (the program-independent session rules match too)
-      {"fail2ban/sshd-journal", {{"tcpd.refused", 1}, {"session.open", 2}}},
+      // finds no program, so only the program-independent rules can fire: tcpd,
+      // the session rules, and sshd.failed_auth (which takes an empty program,
+      // its words unanchored): grep -cE 'sshd\[[0-9]+\]: (kernel: ?\[[^]]*\]:? )?Failed
+      // [a-z/-]+ for ' = 25 + the 3 with an injected "kernel:" prefix.
+      {"fail2ban/sshd-journal",
+       {{"ssh.auth_failure", 28}, {"tcpd.refused", 1}, {"session.open", 2}}},
       {"fail2ban/xinetd-fail", {{"tcpd.refused", 2}}},
       // grep -cE 'sudo: .*(NOT in sudoers|incorrect password attempt)'; su failures:
       //   grep -ciE 'BAD SU|FAILED SU|su(\(pam_unix\))?\[[0-9]+\]: (authentication failure|failed:
