@@ -77,11 +77,23 @@ bool BatchQueues::AllHaveRoom() const {
   return true;
 }
 
+void BatchQueues::Submit(size_t w, Batch* batch) {
+  BatchRunner* runner = queues_[w]->runner;
+  if (runner != nullptr && InFlight(w) == 0 && runner->TryRun(*batch)) {
+    Release(batch);
+    return;
+  }
+  Enqueue(w, batch);
+}
+
 void BatchQueues::Enqueue(size_t w, Batch* batch) {
   batch->accounted = batch->footprint();
-  queues_[w]->depth.fetch_add(1, std::memory_order_relaxed);
-  queues_[w]->bytes.fetch_add(batch->accounted, std::memory_order_relaxed);
-  queues_[w]->q.enqueue(batch);
+  WorkerQueue& wq = *queues_[w];
+  wq.in_flight.fetch_add(1, std::memory_order_acq_rel);
+  wq.depth.fetch_add(1, std::memory_order_relaxed);
+  wq.bytes.fetch_add(batch->accounted, std::memory_order_relaxed);
+  wq.q.enqueue(batch);
+  if (wq.runner != nullptr) wq.runner->Wake();
 }
 
 Batch* BatchQueues::Dequeue(size_t w, std::chrono::microseconds timeout) {

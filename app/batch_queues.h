@@ -63,6 +63,22 @@ struct Batch {
   }
 };
 
+// A worker that can process a batch on the thread that closes it (run to
+// completion, app/worker.h), instead of taking it from its queue.
+// Thread-safe.
+class BatchRunner {
+ public:
+  virtual ~BatchRunner() = default;
+  // Processes `batch` on the calling thread and returns true (the caller
+  // keeps the batch); or returns false at once, without waiting, when it
+  // cannot: its thread or another caller is running, batches are queued or
+  // in flight for it (they come first: one host's order), its archive is
+  // blocked, or it is stopping. The caller then enqueues the batch.
+  virtual bool TryRun(Batch& batch) = 0;
+  // A batch was enqueued for this worker: its thread takes it.
+  virtual void Wake() = 0;
+};
+
 // Thread-safe. Owns every batch ever created.
 class BatchQueues {
  public:
@@ -124,13 +140,28 @@ class BatchQueues {
     queues_[w]->blocked.store(blocked, std::memory_order_relaxed);
   }
 
+  // Worker w's runner (null: none, the default). Set before any batch is
+  // submitted; the runner must outlive every Submit.
+  void SetRunner(size_t w, BatchRunner* runner) { queues_[w]->runner = runner; }
+
+  // What the Router does with a closed batch: worker w's runner processes
+  // it on this thread if it can (then the batch goes back to the pool),
+  // else it is enqueued.
+  void Submit(size_t w, Batch* batch);
+
   // Always enqueues (TCP already checked AllHaveRoom before reading, so the
-  // overshoot is bounded by one read).
+  // overshoot is bounded by one read), and wakes w's runner if it has one.
   void Enqueue(size_t w, Batch* batch);
 
   // Waits up to `timeout` for a batch for worker `w`. nullptr on timeout.
   Batch* Dequeue(size_t w, std::chrono::microseconds timeout);
   size_t Depth(size_t w) const { return queues_[w]->depth.load(std::memory_order_relaxed); }
+  // Batches enqueued for worker w and not yet Done: queued, or dequeued and
+  // still being processed. A runner takes a batch itself only at 0, so one
+  // host's batches are processed in the order they were closed.
+  size_t InFlight(size_t w) const { return queues_[w]->in_flight.load(std::memory_order_acquire); }
+  // Worker w finished a batch it dequeued.
+  void Done(size_t w) { queues_[w]->in_flight.fetch_sub(1, std::memory_order_release); }
 
  private:
   // moodycamel's semaphore spins MAX_SEMA_SPINS (10,000 by default) times
@@ -148,6 +179,8 @@ class BatchQueues {
     std::atomic<size_t> depth{0};  // batches
     std::atomic<size_t> bytes{0};  // footprint of those batches
     std::atomic<bool> blocked{false};
+    std::atomic<size_t> in_flight{0};  // enqueued and not Done
+    BatchRunner* runner = nullptr;
   };
   std::vector<std::unique_ptr<WorkerQueue>> queues_;
   moodycamel::ConcurrentQueue<Batch*> pool_;

@@ -35,7 +35,7 @@ bool Router::Push(const Frame& frame) {
   if (b != nullptr && b->bytes.size() + need > BatchQueues::kMaxBytesPerBatch) {
     // Close the batch rather than let it grow past the limit (a string that
     // doubles would end up twice the limit for one more frame).
-    queues_.Enqueue(w, b);
+    Close(w, b);
     b = nullptr;
   }
   if (b == nullptr) b = queues_.Acquire();
@@ -60,16 +60,28 @@ bool Router::Push(const Frame& frame) {
   b->entries.push_back(e);
   if (b->entries.size() >= BatchQueues::kMaxFramesPerBatch ||
       b->bytes.size() >= BatchQueues::kMaxBytesPerBatch) {
-    queues_.Enqueue(w, b);
+    Close(w, b);
     b = nullptr;
   }
   return true;
 }
 
+void Router::Close(size_t w, Batch* batch) {
+  // UDP has no backpressure: its listener must go back to the socket while
+  // the worker's thread processes (on one CPU the scheduler lets a woken
+  // listener drain the socket into the queue first), or a burst the queue
+  // would have absorbed overflows the socket's receive buffer.
+  if (drop_when_full_) {
+    queues_.Enqueue(w, batch);
+  } else {
+    queues_.Submit(w, batch);
+  }
+}
+
 void Router::Flush() {
   for (size_t w = 0; w < open_.size(); ++w) {
     if (open_[w] != nullptr) {
-      queues_.Enqueue(w, open_[w]);
+      Close(w, open_[w]);
       open_[w] = nullptr;
     }
   }

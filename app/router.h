@@ -3,6 +3,9 @@
 // the frame, with the parse that found the host (common/packed_message.h),
 // into that worker's open batch, so one host's messages keep their order, all
 // its state lives on one thread, and the worker does not parse again.
+// A closed batch of a TCP, TLS or RELP listener goes to BatchQueues::Submit:
+// with a run-to-completion worker (app/worker.h) Push or Flush may process
+// it on the calling thread. UDP's batches are always queued.
 #ifndef KONSEKI_APP_ROUTER_H_
 #define KONSEKI_APP_ROUTER_H_
 
@@ -35,6 +38,9 @@ class Router final : public FrameSink {
   bool HasCapacity() const override { return queues_.AllHaveRoom(); }
 
  private:
+  // Hands a closed batch for worker w on (see the top of the file).
+  void Close(size_t w, Batch* batch);
+
   BatchQueues& queues_;
   const receiver::Parser& parser_;
   bool drop_when_full_;

@@ -13,6 +13,7 @@
 #include "app/privileges.h"
 #include "common/log.h"
 #include "common/make_dirs.h"
+#include "common/usable_cpus.h"
 #include "matchers/rule_loader.h"
 #include "outputs/archive.h"
 
@@ -307,6 +308,13 @@ Status Server::AddWorker(size_t i, const outputs::ArchiveOptions& archive_option
   // A blocked archive is retried this long after the listeners' drain
   // (stop_timeout_secs: one bound for both).
   wopts.stop_timeout = std::chrono::milliseconds(config_.stream.stop_timeout_ms);
+  // One worker on one CPU: the TCP, TLS or RELP listener that closes a
+  // batch processes it (no hand-off, no switch to the worker's thread and
+  // back per batch; UDP's batches still go through the queue, app/router.h).
+  // With more CPUs the hand-off lets reading and processing overlap; with
+  // archive.sync: batch it lets the listener read while the worker waits
+  // for its fsync.
+  wopts.run_to_completion = arch.workers == 1 && UsableCpus() == 1 && !wopts.flush_each_batch;
   auto correlator = MakeWorkerCorrelator(i, corr_dir, &wopts.correlation);
   if (!correlator.ok()) return correlator.status();
   WorkerDeps deps{queues_.get(), &parser_, &rules_,     alerts_.get(),
@@ -314,6 +322,7 @@ Status Server::AddWorker(size_t i, const outputs::ArchiveOptions& archive_option
   workers_.push_back(std::make_unique<Worker>(wopts, deps, std::move(archive).value(),
                                               std::move(tracker), std::move(gaps),
                                               std::move(correlator).value()));
+  if (wopts.run_to_completion) queues_->SetRunner(i, workers_.back().get());
   return Status::Ok();
 }
 

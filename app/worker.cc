@@ -1,6 +1,14 @@
 #include "app/worker.h"
 
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 #include <utility>
 
@@ -47,16 +55,121 @@ Worker::Worker(const WorkerOptions& options, const WorkerDeps& deps,
                   "message is still archived and analysed).",
                   {{"reason", std::string(receiver::ParseIssueName(static_cast<ParseIssue>(i)))}}));
   }
+  if (options_.run_to_completion) {
+    timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (timer_fd_ < 0 || wake_fd_ < 0) {
+      // Not fatal: batches then go through the queue, as with several workers.
+      Log(LogLevel::kWarning, "worker %zu: no timerfd/eventfd (%s): batches go through the queue",
+          options_.index, std::strerror(errno));
+      if (timer_fd_ >= 0) close(timer_fd_);
+      if (wake_fd_ >= 0) close(wake_fd_);
+      timer_fd_ = wake_fd_ = -1;
+    }
+  }
 }
 
 Worker::~Worker() {
   RequestStop();
   Join();
+  if (timer_fd_ >= 0) close(timer_fd_);
+  if (wake_fd_ >= 0) close(wake_fd_);
 }
 
 void Worker::Start() {
-  last_flush_ = deps_.clock->Now();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_flush_ = deps_.clock->Now();
+    last_active_ = std::chrono::steady_clock::now();
+    running_ = true;
+  }
   thread_ = std::thread([this] { Run(); });
+}
+
+void Worker::RequestStop() {
+  stop_.store(true, std::memory_order_release);
+  Wake();
+}
+
+void Worker::RequestReopen() {
+  reopen_.store(true, std::memory_order_release);
+  Wake();
+}
+
+void Worker::Wake() {
+  if (wake_fd_ < 0) return;
+  const uint64_t one = 1;
+  // Fails only when the counter is about to overflow: a wake is pending.
+  [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof(one));
+}
+
+void Worker::ArmTimer(SteadyTime when) {
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(when.time_since_epoch());
+  itimerspec spec{};
+  // 0 would disarm: a time in the past fires at once.
+  const int64_t n = std::max<int64_t>(ns.count(), 1);
+  spec.it_value.tv_sec = static_cast<time_t>(n / 1'000'000'000);
+  spec.it_value.tv_nsec = static_cast<long>(n % 1'000'000'000);
+  timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME, &spec, nullptr);
+}
+
+std::chrono::microseconds Worker::IdleWait() const {
+  return dirty_ ? options_.idle_flush_delay : options_.idle_tick;
+}
+
+bool Worker::TryRun(Batch& batch) {
+  if (timer_fd_ < 0) return false;
+  std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
+  // Queued batches (or one the thread took and is processing) come first:
+  // they hold older lines of the same hosts.
+  if (!lock.owns_lock() || !running_ || blocked_ || stop_.load(std::memory_order_acquire) ||
+      deps_.queues->InFlight(options_.index) != 0) {
+    return false;
+  }
+  Process(batch);
+  Housekeeping(false);
+  last_active_ = std::chrono::steady_clock::now();
+  // Pushed back after every batch: while the stream goes on the thread
+  // sleeps; when it stops, the thread flushes idle_flush_delay later.
+  ArmTimer(last_active_ + IdleWait());
+  return true;
+}
+
+Batch* Worker::NextBatch(std::unique_lock<std::mutex>& lock) {
+  const size_t w = options_.index;
+  if (timer_fd_ < 0) {
+    const std::chrono::microseconds wait = IdleWait();
+    lock.unlock();
+    Batch* batch = deps_.queues->Dequeue(w, wait);
+    lock.lock();
+    return batch;
+  }
+  // Batches are taken with the lock held, so TryRun, which holds it too,
+  // never sees one that was dequeued and not processed.
+  for (;;) {
+    // A TryRun while we waited may have found the archive unwritable: Run
+    // then retries it and takes nothing meanwhile.
+    if (blocked_) return nullptr;
+    if (Batch* batch = deps_.queues->Dequeue(w, std::chrono::microseconds(0))) return batch;
+    // Run stops once the queue is empty; its housekeeping applies a reopen.
+    if (stop_.load(std::memory_order_acquire) || reopen_.load(std::memory_order_acquire)) {
+      return nullptr;
+    }
+    const SteadyTime deadline = last_active_ + IdleWait();
+    if (std::chrono::steady_clock::now() >= deadline) return nullptr;
+    ArmTimer(deadline);
+    lock.unlock();
+    pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {timer_fd_, POLLIN, 0}};
+    if (poll(fds, 2, -1) > 0) {
+      // Both are non-blocking: a timer TryRun re-armed meanwhile reads nothing.
+      for (const pollfd& p : fds) {
+        uint64_t count;
+        const ssize_t n = p.revents != 0 ? read(p.fd, &count, sizeof(count)) : 0;
+        (void)n;
+      }
+    }
+    lock.lock();
+  }
 }
 
 void Worker::Join() {
@@ -166,6 +279,7 @@ void Worker::CorrelationHousekeeping(TimePoint now) {
 
 void Worker::Run() {
   const size_t w = options_.index;
+  std::unique_lock<std::mutex> lock(mu_);
   std::optional<std::chrono::steady_clock::time_point> stop_deadline;
   for (;;) {
     if (blocked_) {
@@ -177,7 +291,9 @@ void Worker::Run() {
         if (!stop_deadline) stop_deadline = now + options_.stop_timeout;
         if (now >= *stop_deadline) break;
       }
+      lock.unlock();
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      lock.lock();
       FlushArchive();
       if (heartbeat_) heartbeat_->Tick();
       continue;
@@ -186,18 +302,21 @@ void Worker::Run() {
     // every batch whenever the worker kept up with its listener (most of
     // the time: a TCP read or a UDP wake-up makes one batch per worker).
     // Now the flush waits for a pause of idle_flush_delay in the stream.
-    const std::chrono::microseconds wait =
-        dirty_ ? options_.idle_flush_delay : std::chrono::microseconds(100'000);
-    Batch* batch = deps_.queues->Dequeue(w, wait);
+    Batch* batch = NextBatch(lock);
     if (batch != nullptr) {
       Process(*batch);
       deps_.queues->Release(batch);
+      deps_.queues->Done(w);
       Housekeeping(false);
+      last_active_ = std::chrono::steady_clock::now();
       continue;
     }
+    if (blocked_) continue;  // by a TryRun while this thread waited
     if (stop_.load(std::memory_order_acquire) && deps_.queues->Depth(w) == 0) break;
     Housekeeping(true);
+    last_active_ = std::chrono::steady_clock::now();
   }
+  running_ = false;  // TryRun declines from now on: what comes is queued
   if (archive_) StopArchive();
   if (heartbeat_) {
     if (Status s = heartbeat_->SaveState(); !s.ok()) {
@@ -216,6 +335,7 @@ void Worker::StopArchive() {
   while (Batch* batch = deps_.queues->Dequeue(options_.index, std::chrono::microseconds(0))) {
     Process(*batch);
     deps_.queues->Release(batch);
+    deps_.queues->Done(options_.index);
   }
   FlushArchive();
   if (!blocked_) {

@@ -7,7 +7,9 @@
 #define KONSEKI_APP_WORKER_H_
 
 #include <atomic>
+#include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -44,6 +46,19 @@ struct WorkerOptions {
   // one per batch), and a line of a stream that stopped reaches its file
   // this long after the worker took it.
   std::chrono::microseconds idle_flush_delay{2000};
+  // With nothing to flush, an idle worker still ticks the heartbeat tracker
+  // and the correlator this often (real time). Without run_to_completion
+  // also how soon an idle worker notices RequestStop and RequestReopen.
+  std::chrono::microseconds idle_tick{100'000};
+  // Run to completion: the worker is the BatchRunner of its queue
+  // (BatchQueues::SetRunner, by the caller), so the listener thread that
+  // closes a batch processes it while the worker is idle, with no hand-off
+  // and no wake-up of the worker's thread. That thread then sleeps on a
+  // timer each run pushes back (idle flush, idle housekeeping) and wakes
+  // for queued batches (the runner was busy), stop and reopen. For one
+  // worker on one CPU, where the hand-off was a context switch each way
+  // per batch (bench/RESULTS.md, issue 17).
+  bool run_to_completion = false;
   // After RequestStop, how long a worker whose archive cannot be written
   // keeps retrying before it saves what it holds to the spool
   // (Archive::Spool, archived at the next start). Config stop_timeout_secs
@@ -67,7 +82,13 @@ struct WorkerDeps {
   FleetCorrelator* fleet = nullptr;
 };
 
-class Worker {
+// Thread-safety: Start, RequestStop, Join and the destructor from one
+// control thread; RequestReopen from any thread; TryRun and Wake
+// (BatchRunner) from any thread while the worker runs. All processing
+// state is guarded by one mutex, which the worker's thread holds except
+// while it waits; with run_to_completion a listener thread takes it (never
+// waiting for it) to process a batch.
+class Worker final : public BatchRunner {
  public:
   // Takes ownership of the archive, the tracker (nullptr = heartbeat off),
   // the sink the tracker emits to (nullptr with no tracker) and the
@@ -78,23 +99,38 @@ class Worker {
          std::unique_ptr<matchers::HeartbeatTracker> heartbeat,
          std::unique_ptr<HostGapSink> heartbeat_sink = nullptr,
          std::unique_ptr<matchers::Correlator> correlator = nullptr);
-  ~Worker();
+  ~Worker() override;
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
   void Start();
   // Asks the thread to finish: it drains its queue first. Join waits.
-  void RequestStop() { stop_.store(true, std::memory_order_release); }
+  void RequestStop();
   void Join();
   // After Join: messages neither archived nor spooled (the archive could not
   // be written by the stop deadline and neither could the spool). The
   // process should exit non-zero; the worker logged how many and why.
   uint64_t lost_at_stop() const { return lost_at_stop_; }
   // Asks the thread to reopen its archive files (SIGHUP, logrotate).
-  void RequestReopen() { reopen_.store(true, std::memory_order_release); }
+  void RequestReopen();
+
+  // BatchRunner (run_to_completion only; BatchQueues calls them).
+  bool TryRun(Batch& batch) override;
+  void Wake() override;
 
  private:
+  using SteadyTime = std::chrono::steady_clock::time_point;
   void Run();
+  // The next batch for this worker, or nullptr once `wait` passed since the
+  // last batch or idle housekeeping (last_active_), or stop was asked.
+  // Called with lock held; releases it while waiting.
+  Batch* NextBatch(std::unique_lock<std::mutex>& lock);
+  // How long after last_active_ the worker does its idle housekeeping:
+  // idle_flush_delay when lines wait in the archive's buffers, else
+  // idle_tick.
+  std::chrono::microseconds IdleWait() const;
+  // run_to_completion: makes the timer fire at `when` (now if past).
+  void ArmTimer(SteadyTime when);
   void Process(Batch& batch);
   void Housekeeping(bool idle);
   // Flushes the archive; on success releases pending acks and unblocks, on
@@ -176,6 +212,20 @@ class Worker {
   std::atomic<bool> stop_{false};
   std::atomic<bool> reopen_{false};
   std::thread thread_;
+
+  // Guards everything above but options_, deps_ and the atomics: whoever
+  // processes (the worker's thread, or a listener thread in TryRun) holds
+  // it.
+  std::mutex mu_;
+  bool running_ = false;    // the thread runs and takes batches (guarded by mu_)
+  SteadyTime last_active_;  // the last batch or idle housekeeping (guarded by mu_)
+  // run_to_completion: the worker's thread sleeps on this timerfd
+  // (CLOCK_MONOTONIC, absolute): TryRun pushes it back after each batch,
+  // Wake and the requests make it fire now. -1 otherwise.
+  int timer_fd_ = -1;
+  // run_to_completion: an eventfd Wake and the requests write, polled with
+  // timer_fd_. -1 otherwise.
+  int wake_fd_ = -1;
 };
 
 }  // namespace konseki::app

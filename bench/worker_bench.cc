@@ -23,8 +23,16 @@
 //   Blast   bench/ingest/run's blaster mix: Benign with 1% sshd failures
 //   Loghub  the corpus's Linux and OpenSSH syslog files (attack-heavy: most
 //           lines hit a rule), when KONSEKI_CORPUS_DIR has them
+//   Loggen  what bench/ingest/run's loggen scenarios send: 256-byte RFC 5424
+//           lines of one host ("localhost", prg00000, a BOM, "seq: ...")
+// Arg 1 (Loggen): 1 = the worker runs to completion (app/worker.h), as the
+// server runs one worker on one CPU: then the whole path runs on this thread
+// and `valgrind --tool=callgrind --toggle-collect='*WorkerPath::Push*'`
+// counts it (instructions per message = total / messages pushed, warm-up
+// included).
 #include <benchmark/benchmark.h>
 
+#include <cstdio>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -77,7 +85,24 @@ std::vector<std::string> LoghubLines() {
   return lines;
 }
 
-void RunPath(benchmark::State& state, const std::vector<std::string>& lines) {
+// loggen -S -P -s 256's lines (syslog-ng 3.38).
+std::vector<std::string> LoggenLines() {
+  std::vector<std::string> lines;
+  for (size_t i = 0; i < kLines; ++i) {
+    char seq[16];
+    std::snprintf(seq, sizeof(seq), "%010zu", i);
+    std::string line =
+        "<38>1 2026-12-03T02:34:51+00:00 localhost prg00000 1234 - - \xEF\xBB\xBFseq: " +
+        std::string(seq) + ", thread: 0000, runid: 1796265291, stamp: 2026-12-03T02:34:51 ";
+    while (line.size() < kLineBytes) line += "PADD";
+    line.resize(kLineBytes);
+    lines.push_back(std::move(line));
+  }
+  return lines;
+}
+
+void RunPath(benchmark::State& state, const std::vector<std::string>& lines,
+             bool run_to_completion = false) {
   if (lines.empty()) {
     state.SkipWithError("no lines (corpus missing?)");
     return;
@@ -85,6 +110,7 @@ void RunPath(benchmark::State& state, const std::vector<std::string>& lines) {
   testing::TempDir tmp;
   testing::WorkerPathOptions options;
   options.dir = tmp.path();
+  options.run_to_completion = run_to_completion;
   auto path = WorkerPath::Create(options);
   if (!path.ok()) {
     state.SkipWithError(path.status().ToString().c_str());
@@ -133,12 +159,21 @@ void BM_WorkerPath_Loghub(benchmark::State& state) {
   static const std::vector<std::string> lines = LoghubLines();
   RunPath(state, lines);
 }
+void BM_WorkerPath_Loggen(benchmark::State& state) {
+  static const std::vector<std::string> lines = LoggenLines();
+  RunPath(state, lines, state.range(1) != 0);
+}
 
 BENCHMARK(BM_WorkerPath_Benign)->Arg(256)->Arg(16)->UseRealTime();
 BENCHMARK(BM_WorkerPath_OneHost)->Arg(256)->UseRealTime();
 BENCHMARK(BM_WorkerPath_Relay)->Arg(256)->UseRealTime();
 BENCHMARK(BM_WorkerPath_Blast)->Arg(256)->Arg(16)->UseRealTime();
 BENCHMARK(BM_WorkerPath_Loghub)->Arg(256)->UseRealTime();
+BENCHMARK(BM_WorkerPath_Loggen)
+    ->Args({256, 0})
+    ->Args({256, 1})
+    ->MeasureProcessCPUTime()
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace konseki

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
 #include <vector>
 
 #include "common/metrics.h"
@@ -15,6 +16,81 @@ Batch* FullBatch(BatchQueues& q) {
   b->bytes.reserve(BatchQueues::kMaxBytesPerBatch);
   b->bytes.assign(1000, 'x');
   return b;
+}
+
+// A runner that takes batches while `accept` is true and records what it ran.
+class RecordingRunner : public BatchRunner {
+ public:
+  bool TryRun(Batch& batch) override {
+    ++tries;
+    if (!accept) return false;
+    ran.push_back(batch.bytes);
+    return true;
+  }
+  void Wake() override { ++wakes; }
+  bool accept = true;
+  int tries = 0;
+  int wakes = 0;
+  std::vector<std::string> ran;
+};
+
+Batch* BatchOf(BatchQueues& q, const std::string& bytes) {
+  Batch* b = q.Acquire();
+  b->bytes = bytes;
+  return b;
+}
+
+// Run to completion must not overtake: while a batch is queued, or taken
+// and not Done, later batches queue behind it (one host's order).
+TEST(BatchQueuesTest, SubmitRunsOnlyWhenNothingIsInFlight) {
+  MetricsRegistry metrics;
+  BatchQueues q(1, 1 << 20, metrics);
+  RecordingRunner runner;
+  q.SetRunner(0, &runner);
+
+  q.Submit(0, BatchOf(q, "a"));
+  EXPECT_EQ(runner.ran, std::vector<std::string>{"a"});
+  EXPECT_EQ(q.InFlight(0), 0u);
+
+  runner.accept = false;  // busy (its thread runs, another listener runs)
+  q.Submit(0, BatchOf(q, "b"));
+  EXPECT_EQ(q.InFlight(0), 1u);
+  EXPECT_EQ(runner.wakes, 1) << "a queued batch wakes the worker's thread";
+
+  runner.accept = true;
+  const int tries = runner.tries;
+  q.Submit(0, BatchOf(q, "c"));
+  EXPECT_EQ(runner.tries, tries) << "not offered while b is queued";
+  EXPECT_EQ(q.InFlight(0), 2u);
+
+  Batch* b = q.Dequeue(0, std::chrono::microseconds(0));
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->bytes, "b");
+  q.Release(b);
+  q.Submit(0, BatchOf(q, "d"));
+  EXPECT_EQ(q.InFlight(0), 3u) << "b was taken but is not Done: d waits too";
+  q.Done(0);
+
+  for (const char* want : {"c", "d"}) {
+    Batch* next = q.Dequeue(0, std::chrono::microseconds(0));
+    ASSERT_NE(next, nullptr);
+    EXPECT_EQ(next->bytes, want);
+    q.Release(next);
+    q.Done(0);
+  }
+  EXPECT_EQ(q.InFlight(0), 0u);
+  q.Submit(0, BatchOf(q, "e"));
+  EXPECT_EQ(runner.ran, (std::vector<std::string>{"a", "e"}));
+}
+
+TEST(BatchQueuesTest, SubmitWithoutARunnerEnqueues) {
+  MetricsRegistry metrics;
+  BatchQueues q(1, 1 << 20, metrics);
+  q.Submit(0, BatchOf(q, "a"));
+  EXPECT_EQ(q.Depth(0), 1u);
+  Batch* b = q.Dequeue(0, std::chrono::microseconds(0));
+  ASSERT_NE(b, nullptr);
+  q.Release(b);
 }
 
 TEST(BatchQueuesTest, SteadyStateReusesThePooledBatch) {

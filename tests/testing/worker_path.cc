@@ -36,6 +36,7 @@ Status WorkerPath::Init(const WorkerPathOptions& options) {
                                                            clock_, *gaps, metrics_);
   }
   app::WorkerOptions wo;
+  wo.run_to_completion = options.run_to_completion;
   std::unique_ptr<matchers::Correlator> correlator;
   if (options.correlation && rules_.correlations()) {
     wo.correlation.state_file = options.dir + "/correlation.0.state";
@@ -49,6 +50,7 @@ Status WorkerPath::Init(const WorkerPathOptions& options) {
   processed_ =
       metrics_.GetCounter("konseki_processed_messages_total",
                           "Messages parsed, archived and analysed, per worker.", {{"worker", "0"}});
+  if (options.run_to_completion) queues_->SetRunner(0, worker_.get());
   worker_->Start();
   return Status::Ok();
 }

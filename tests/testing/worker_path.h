@@ -42,6 +42,10 @@ struct WorkerPathOptions {
   // Host correlations and the heartbeat tracker, as with the default config.
   bool correlation = true;
   bool heartbeat = true;
+  // The worker runs to completion (app/worker.h): Push processes the batches
+  // it closes on the calling thread while the worker is idle, as the server
+  // does with one worker on one CPU.
+  bool run_to_completion = false;
 };
 
 // Counts alerts; Emit does not allocate. Thread-safe.
@@ -55,7 +59,8 @@ class CountingAlertSink final : public AlertSink {
 };
 
 // Push and WaitProcessed from one thread (the "listener"); the worker runs on
-// its own. Not copyable. Stops the worker on destruction.
+// its own (with run_to_completion, mostly on the listener's). Not copyable. Stops the worker on
+// destruction.
 class WorkerPath {
  public:
   static StatusOr<std::unique_ptr<WorkerPath>> Create(const WorkerPathOptions& options);
