@@ -9,6 +9,8 @@
 #ifndef KONSEKI_APP_ROUTER_H_
 #define KONSEKI_APP_ROUTER_H_
 
+#include <cstdint>
+#include <string>
 #include <vector>
 
 #include "app/batch_queues.h"
@@ -53,6 +55,9 @@ class Router final : public FrameSink {
   // A member: Parse sets every field anyway, and a local was constructed
   // once more per frame.
   Message msg_;
+  // The host of the last frame and its HostHash.
+  std::string last_host_;
+  uint64_t last_host_hash_;
 };
 
 }  // namespace konseki::app
