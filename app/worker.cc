@@ -227,8 +227,13 @@ void Worker::RefreshCorrelator() {
 void Worker::Correlate(const Message& msg, const HostKey& host_key) {
   correlation_alerts_.clear();
   const bool host = correlator_ != nullptr;
-  if (host) correlator_->ObserveHost(host_key, msg.sender, msg.received);
+  if (host && !(observed_.valid && observed_.host.hash == host_key.hash &&
+                observed_.host.name == host_key.name && observed_.sender == msg.sender)) {
+    correlator_->ObserveHost(host_key, msg.sender, msg.received);
+    observed_ = {host_key, msg.sender, true};
+  }
   if (hits_.empty()) return;  // most lines: nothing to correlate, nothing superseded
+  observed_.valid = false;    // a hit may restart the host's watch
   superseded_.assign(hits_.size(), false);
   if (!host && fleet_inputs_.empty()) return;
   // Unique across workers: hits of one message count once per correlation.
@@ -368,6 +373,7 @@ void Worker::Process(Batch& batch) {
   if (reopen_.exchange(false, std::memory_order_acq_rel) && archive_) archive_->Reopen();
   Message msg;
   bool append_failed = false;
+  observed_.valid = false;  // its views were into the previous batch
   for (const Batch::Entry& e : batch.entries) {
     // The host's key, for the archive, the correlator and the heartbeat:
     // hashed by the Router, not here (one hash per message, not three).

@@ -186,6 +186,15 @@ class Worker final : public BatchRunner {
   matchers::InputFilter fleet_inputs_;
   std::vector<Alert> correlation_alerts_;
   uint64_t correlator_generation_ = 0;
+  // What Correlate last gave the correlator's ObserveHost, while observing
+  // it again would change nothing: in the same batch (views into it), no
+  // hit since, the same host spelt the same and the same sender. Most
+  // lines of a batch are one host's; the lookup cost ~60 instructions each.
+  struct Observed {
+    HostKey host;
+    std::string_view sender;
+    bool valid = false;
+  } observed_;
   uint64_t message_seq_ = 0;
   TimePoint last_correlation_tick_;
 
