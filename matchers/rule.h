@@ -57,7 +57,8 @@ struct Rule {
   std::string description;  // what it means and what to check next
 
   // Anchored, case-insensitive RE2 over Message::app_name, applied after a
-  // Hyperscan hit ("sshd|sshd-session"). Empty: any program.
+  // Hyperscan hit ("sshd|sshd-session"); when the whole name does not match,
+  // over what follows its last '/' ("/usr/sbin/sshd"). Empty: any program.
   std::string program;
 
   // Hyperscan expressions (PCRE syntax subset) over Message::msg; any of them

@@ -396,13 +396,22 @@ StatusOr<std::unique_ptr<RuleSet::Scratch>> RuleSet::NewScratch() const {
 bool RuleSet::ProgramMatches(size_t rule_index, std::string_view app_name) const {
   const Compiled& c = *compiled_[rule_index];
   if (c.program == nullptr) return true;
-  if (c.program_is_literal) {
-    for (const std::string& name : c.program_names) {
-      if (EqualsIgnoreCase(app_name, name)) return true;
+  auto matches = [&c](std::string_view name) {
+    if (c.program_is_literal) {
+      for (const std::string& want : c.program_names) {
+        if (EqualsIgnoreCase(name, want)) return true;
+      }
+      return false;
     }
-    return false;
-  }
-  return re2::RE2::FullMatch(re2::StringPiece(app_name), *c.program);
+    return re2::RE2::FullMatch(re2::StringPiece(name), *c.program);
+  };
+  if (matches(app_name)) return true;
+  // A program that logs under its path ("/usr/sbin/sshd[1]:": openlog with
+  // argv[0], or a daemon started by its full path) is the program its last
+  // component names.
+  const size_t slash = app_name.rfind('/');
+  return slash != std::string_view::npos && slash + 1 < app_name.size() &&
+         matches(app_name.substr(slash + 1));
 }
 
 void RuleSet::Match(const Message& msg, Scratch& scratch, std::vector<RuleHit>* hits) const {

@@ -48,7 +48,14 @@ class ReferenceRule {
 
   // "" if the rule does not hit, else "id field=value ...".
   std::string Hit(std::string_view app, std::string_view text) const {
-    if (program_ != nullptr && !RE2::FullMatch(app, *program_)) return "";
+    if (program_ != nullptr && !RE2::FullMatch(app, *program_)) {
+      // A program logging under its path is its last component.
+      const size_t slash = app.rfind('/');
+      if (slash == std::string_view::npos || slash + 1 == app.size() ||
+          !RE2::FullMatch(app.substr(slash + 1), *program_)) {
+        return "";
+      }
+    }
     bool hit = false;
     for (const auto& re : match_) hit = hit || RE2::PartialMatch(text, *re);
     if (!hit) return "";

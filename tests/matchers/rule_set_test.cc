@@ -106,6 +106,28 @@ TEST(RuleSetTest, ProgramFilterIsAnchoredAndCaseless) {
   }
 }
 
+// A daemon that logs under its path ("/usr/sbin/sshd[1]:", openlog with
+// argv[0]) is the program its last component names.
+TEST(RuleSetTest, ProgramFilterTakesTheLastComponentOfAPath) {
+  auto set = MustCompile({MakeRule("p", {"Invalid user"}, {}, "sshd|sshd-session"),
+                          MakeRule("re", {"Invalid user"}, {}, R"(ssh[d]|/opt/x)")});
+  auto scratch = set->NewScratch();
+  std::vector<RuleHit> hits;
+  for (const char* app : {"/usr/sbin/sshd", "/USR/SBIN/SSHD", "./sshd"}) {
+    set->Match(Msg(app, "Invalid user x from 192.0.2.1"), **scratch, &hits);
+    EXPECT_THAT(HitIds(hits), ElementsAre("p", "re")) << app;
+  }
+  set->Match(Msg("/usr/lib/openssh/sshd-session", "Invalid user x from 192.0.2.1"), **scratch,
+             &hits);
+  EXPECT_THAT(HitIds(hits), ElementsAre("p"));
+  set->Match(Msg("/opt/x", "Invalid user x from 192.0.2.1"), **scratch, &hits);
+  EXPECT_THAT(HitIds(hits), ElementsAre("re"));  // the whole name still counts first
+  for (const char* app : {"/usr/sbin/sshd2", "/usr/sbin/", "/", "sshd/x", "/sshd/x"}) {
+    set->Match(Msg(app, "Invalid user x from 192.0.2.1"), **scratch, &hits);
+    EXPECT_TRUE(hits.empty()) << app;
+  }
+}
+
 TEST(RuleSetTest, ProgramFilterWithRegexSyntaxOrEscapes) {
   auto set =
       MustCompile({MakeRule("re", {"Relay access denied"}, {}, R"(postfix(?:/[\w.-]+)*/smtpd)"),
