@@ -17,6 +17,7 @@ FleetHit FleetHit::From(const matchers::HitEvent& e) {
   h.event_time = e.event_time;
   h.received = e.received;
   h.message_seq = e.message_seq;
+  h.repeats = e.repeats;
   return h;
 }
 
@@ -31,7 +32,8 @@ matchers::HitEvent FleetHit::View() const {
           .raw = raw,
           .event_time = event_time,
           .received = received,
-          .message_seq = message_seq};
+          .message_seq = message_seq,
+          .repeats = repeats};
 }
 
 FleetCorrelator::FleetCorrelator(const matchers::CorrelatorOptions& options, size_t max_queued,

@@ -53,6 +53,11 @@ struct Message {
   std::string_view structured_data;  // RFC 5424 SD as written ("[id k=\"v\"]"), empty for "-"
   std::string_view msg;              // free text (after the BOM for RFC 5424)
 
+  // How many events this line stands for: N when the sender's repeat
+  // reduction wrote one line for N identical ones (rsyslog's "message
+  // repeated N times: [text]", whose msg is then the text), else 1.
+  uint32_t repeats = 1;
+
   // Filled by the receiver, not the parser.
   TimePoint received;
   std::string_view sender;  // sender address as text, "192.0.2.1" or "::1"

@@ -25,6 +25,7 @@ struct PackedMessage {
   // the carrier of the frame keeps) and sender (the receiver's).
   Span hostname, app_name, procid, msgid, structured_data, msg;
   TimePoint timestamp;
+  uint32_t repeats = 1;
   int16_t pri = -1;
   MessageFormat format = MessageFormat::kUnparsed;
   ParseIssue issue = ParseIssue::kNone;
@@ -53,6 +54,7 @@ struct PackedMessage {
     }
     out->timestamp = m.timestamp;
     out->pri = static_cast<int16_t>(m.pri);
+    out->repeats = m.repeats;
     out->format = m.format;
     out->issue = m.issue;
     out->has_timestamp = m.has_timestamp;
@@ -69,6 +71,7 @@ struct PackedMessage {
     out->format = format;
     out->issue = issue;
     out->pri = pri;
+    out->repeats = repeats;
     out->has_timestamp = has_timestamp;
     out->timestamp = timestamp;
     out->hostname = view(hostname);

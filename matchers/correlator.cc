@@ -97,6 +97,7 @@ HitEvent MakeHitEvent(const Message& msg, const RuleHit& hit, uint64_t message_s
   e.event_time = msg.has_timestamp ? msg.timestamp : msg.received;
   e.received = msg.received;
   e.message_seq = message_seq;
+  e.repeats = msg.repeats;
   e.severity = hit.rule->severity;
   return e;
 }

@@ -81,6 +81,9 @@ struct HitEvent {
   // Hits of one message share a non-zero number: a correlation takes at most
   // one hit per message (two rules of one sign on one line count once).
   uint64_t message_seq = 0;
+  // How many events the line stands for (Message::repeats: a sender's
+  // "message repeated N times"): threshold and sequence count each.
+  uint32_t repeats = 1;
   // The rule's severity: a `supersedes` correlation takes the place of the
   // rule's alert only when its own severity is not lower.
   Severity severity = Severity::kInfo;

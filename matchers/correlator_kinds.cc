@@ -124,13 +124,17 @@ void Correlator::Impl::Threshold(CompiledCorrelation& c, const HitEvent& hit,
                     kMaxSummaryValues);
   }
   if (st->alerted) {
-    ++st->count;
+    st->count += hit.repeats;
     st->first_ns = std::min(st->first_ns, t);
     st->last_ns = std::max(st->last_ns, t);
     if (st->members.size() < options.max_members) InsertMember(&st->members, MemberOf(hit, t));
     return;
   }
-  InsertTime(&st->times, t);
+  // A line standing for N events ("message repeated N times") counts N;
+  // more than `count` stamps are never needed.
+  for (uint32_t i = 0; i < std::min<uint32_t>(hit.repeats, c.def.count); ++i) {
+    InsertTime(&st->times, t);
+  }
   InsertMember(&st->members, MemberOf(hit, t));
   TrimWindow(st, c.def.count, c.window_ns);
   if (st->members.size() > options.max_members) st->members.resize(options.max_members);
@@ -158,7 +162,7 @@ void Correlator::Impl::Distinct(CompiledCorrelation& c, const HitEvent& hit, con
   if (st->alerted && t - st->last_ns > c.quiet_ns) *st = KeyState{};
   st->last_ns = std::max(st->last_ns, t);
   if (st->alerted) {
-    ++st->count;
+    st->count += hit.repeats;
     if (st->members.size() < options.max_members) InsertMember(&st->members, MemberOf(hit, t));
     return;
   }
@@ -210,9 +214,10 @@ void Correlator::Impl::Sequence(CompiledCorrelation& c, Role role, const HitEven
                                 std::vector<Alert>* out) {
   if (role == kAfter) {
     KeyState* st = Insert(c, key, ToNs(hit.received));
-    InsertTime(&st->times, t);
+    const size_t keep = std::max<size_t>(c.def.count, kMaxSequenceStamps);
+    for (size_t i = 0; i < std::min<size_t>(hit.repeats, keep); ++i) InsertTime(&st->times, t);
     InsertMember(&st->members, MemberOf(hit, t));
-    TrimWindow(st, std::max<size_t>(c.def.count, kMaxSequenceStamps), c.window_ns);
+    TrimWindow(st, keep, c.window_ns);
     if (st->members.size() >= options.max_members) st->members.erase(st->members.begin());
     return;
   }

@@ -202,7 +202,7 @@ void Correlator::Impl::DirectionOf(CompiledCorrelation& c, const HitEvent& hit, 
   const bool dst_inside = (outf != nullptr && outf->empty()) || internal.Contains(dst);
   const Direction d = src_inside ? (dst_inside ? Direction::kInternal : Direction::kOutbound)
                                  : (dst_inside ? Direction::kInbound : Direction::kTransit);
-  if (!c.def.metric.empty()) DirectionCounter(c, hit.host, d)->Inc();
+  if (!c.def.metric.empty()) DirectionCounter(c, hit.host, d)->Inc(hit.repeats);
   const int di = static_cast<int>(d);
   if (!c.def.alert_direction[di]) return;
   Alert a = MakeAlert(c, hit, t);

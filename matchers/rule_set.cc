@@ -522,6 +522,8 @@ Alert MakeAlert(const Message& msg, const RuleHit& hit) {
   a.program = std::string(msg.app_name);
   a.pid = std::string(msg.procid);
   a.fields = hit.fields;
+  // One line for N identical ones (the sender's repeat reduction).
+  if (msg.repeats > 1) a.fields.emplace_back("repeated", std::to_string(msg.repeats));
   a.message = std::string(msg.raw);
   return a;
 }

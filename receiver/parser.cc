@@ -34,6 +34,71 @@ int ReadPri(std::string_view line, int* pri) {
   return static_cast<int>(p + 1);
 }
 
+// A sender's repeat reduction: rsyslog (RepeatedMsgReduction, on in
+// Ubuntu's rsyslog.conf) writes one line for N identical ones as
+// "message repeated N times: [<msg>]", where <msg> is the original MSG with
+// its leading space (runtime/ratelimit.c: " message repeated %d times:
+// [%.800s]"). The text becomes the message and N its repeat count, so rules
+// see what the daemon wrote and correlations count N events. The brackets
+// are the sender's: a cut line (no ']') still unwraps, and the count must be
+// a positive number.
+void UnwrapRepeated(Message* out) {
+  constexpr std::string_view kHead = "message repeated ";
+  constexpr std::string_view kTimes = " times: [";
+  std::string_view m = out->msg;
+  if (!m.empty() && m.front() == ' ') m.remove_prefix(1);
+  if (m.size() < kHead.size() + 1 + kTimes.size() || m.compare(0, kHead.size(), kHead) != 0) {
+    return;
+  }
+  size_t p = kHead.size();
+  uint64_t n = 0;
+  const size_t digits_start = p;
+  while (p < m.size() && p - digits_start < 10 && m[p] >= '0' && m[p] <= '9') {
+    n = n * 10 + static_cast<uint64_t>(m[p] - '0');
+    ++p;
+  }
+  if (p == digits_start || n == 0 || n > UINT32_MAX ||
+      m.compare(p, kTimes.size(), kTimes) != 0) {
+    return;
+  }
+  m.remove_prefix(p + kTimes.size());
+  if (!m.empty() && m.front() == ' ') m.remove_prefix(1);
+  if (!m.empty() && m.back() == ']') m.remove_suffix(1);
+  out->msg = m;
+  out->repeats = static_cast<uint32_t>(n);
+}
+
+// Solaris' syslogd puts a message id and the facility.level between the tag
+// and the text: "sshd[20247]: [ID 800047 auth.notice] Failed none for ...".
+// The text after it is the message (the id is no part of what the daemon
+// wrote).
+void StripSolarisId(Message* out) {
+  std::string_view m = out->msg;
+  if (m.size() < 8 || m.compare(0, 4, "[ID ") != 0) return;
+  size_t p = 4;
+  const size_t digits_start = p;
+  while (p < m.size() && m[p] >= '0' && m[p] <= '9') ++p;
+  if (p == digits_start || p >= m.size() || m[p] != ' ') return;
+  ++p;
+  // facility.level: letters, digits and one dot, then "] ".
+  const size_t name_start = p;
+  bool dot = false;
+  while (p < m.size() && m[p] != ']') {
+    const char c = m[p];
+    if (c == '.') {
+      if (dot) return;
+      dot = true;
+    } else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
+      return;
+    }
+    ++p;
+  }
+  if (!dot || p == name_start || p >= m.size()) return;
+  ++p;  // ']'
+  if (p < m.size() && m[p] == ' ') ++p;
+  out->msg = m.substr(p);
+}
+
 }  // namespace
 
 void Parser::Parse(std::string_view bytes, TimePoint received, TimestampCache* cache,
@@ -83,6 +148,10 @@ void Parser::Parse(std::string_view bytes, TimePoint received, TimestampCache* c
     out->issue = issue == ParseIssue::kNone ? ParseIssue::kNoHeader : issue;
     out->msg = line;
     return;
+  }
+  if (!out->msg.empty()) {
+    if (out->msg.front() == '[') StripSolarisId(out);
+    UnwrapRepeated(out);
   }
   if (options_.validate_utf8 && out->issue == ParseIssue::kNone && !IsValidUtf8(line)) {
     out->issue = ParseIssue::kInvalidUtf8;

@@ -110,6 +110,25 @@ TEST_F(CorrelationTest, BruteForceIsOneAlertAndItsSuccessIsCriticalWithinASecond
   EXPECT_THAT(AlertsWithSign(dir_, "ssh.auth_failure"), ::testing::IsEmpty());
 }
 
+// rsyslog's repeat reduction writes one line for the failures a connection
+// repeated: they count as what they stand for, on the host and across the
+// fleet (ssh.bruteforce_success runs on the fleet thread).
+TEST_F(CorrelationTest, ARepeatedLineCountsEveryFailureItStandsFor) {
+  StartKonseki("  session_min_observed_secs: 0\n");
+  const std::string failure = "Failed password for root from 203.0.113.51 port 40000 ssh2";
+  Log("sshd", 3000, failure);
+  Log("sshd", 3000, "message repeated 7 times: [ " + failure + "]");
+  ASSERT_TRUE(WaitFor([&] { return !AlertsWithSign(dir_, "ssh.bruteforce").empty(); }));
+  Log("sshd", 3001, "Accepted password for root from 203.0.113.51 port 41000 ssh2");
+  ASSERT_TRUE(WaitFor([&] { return !AlertsWithSign(dir_, "ssh.bruteforce_success").empty(); }));
+  EXPECT_EQ(k_.process().Signal(SIGTERM), 0);
+  const auto bf = AlertsWithSign(dir_, "ssh.bruteforce");
+  ASSERT_EQ(bf.size(), 1u);
+  EXPECT_THAT(bf[0], ::testing::HasSubstr("\"count\":8"));
+  EXPECT_THAT(AlertsWithSign(dir_, "ssh.bruteforce_success")[0],
+              ::testing::HasSubstr("\"count\":8"));
+}
+
 TEST_F(CorrelationTest, LoginFromLoopbackIsALocalSource) {
   StartKonseki("  session_min_observed_secs: 0\n");
   Log("sshd", 3000, "Accepted publickey for alice from 192.0.2.77 port 50000 ssh2");

@@ -58,6 +58,28 @@ TEST(ThresholdTest, OneAlertAtTheNthHitOfABurst) {
   }
 }
 
+// rsyslog's "message repeated 6 times: [...]" is six failures, not one.
+TEST(ThresholdTest, ALineStandingForNEventsCountsN) {
+  Driver d(Pack({Threshold(8, 120)}));
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("203.0.113.7"), "web1", 0), IsEmpty());
+  EXPECT_THAT(d.Repeats(6).Hit("r", "ssh.auth_failure", Src("203.0.113.7"), "web1", 30),
+              IsEmpty());
+  auto alerts = d.Hit("r", "ssh.auth_failure", Src("203.0.113.7"), "web1", 31);
+  ASSERT_THAT(alerts, SizeIs(1));
+  EXPECT_EQ(FieldOf(alerts[0], "count"), "8");
+  ASSERT_THAT(alerts[0].members, SizeIs(3));  // the three lines
+  // The burst goes on: a repeat line adds its events to the count only.
+  EXPECT_THAT(d.Repeats(40).Hit("r", "ssh.auth_failure", Src("203.0.113.7"), "web1", 32),
+              IsEmpty());
+  // One line standing for more than `count` events alerts by itself.
+  alerts = d.Repeats(100).Hit("r", "ssh.auth_failure", Src("198.51.100.1"), "web1", 33);
+  ASSERT_THAT(alerts, SizeIs(1));
+  EXPECT_EQ(FieldOf(alerts[0], "count"), "8");
+  // Two events are not eight.
+  EXPECT_THAT(d.Repeats(2).Hit("r", "ssh.auth_failure", Src("198.51.100.2"), "web1", 34),
+              IsEmpty());
+}
+
 TEST(ThresholdTest, WindowEdgeIsInclusive) {
   Driver d(Pack({Threshold(2, 10)}));
   EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.1"), "h", 0), IsEmpty());
@@ -187,6 +209,18 @@ TEST(SequenceTest, BAfterEnoughAWithinTheWindowAlertsOnce) {
   ASSERT_THAT(a[0].members, SizeIs(4));  // three failures (two hosts) and the login
   EXPECT_EQ(a[0].members[0].host, "web1");
   EXPECT_THAT(d.Hit("s", "ssh.login", Src("192.0.2.7"), "web2", 3601), IsEmpty());
+}
+
+TEST(SequenceTest, ARepeatedALineCountsItsEvents) {
+  Driver d(Pack({Sequence(3, 3600)}));
+  d.Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "web1", 0);
+  d.Repeats(2).Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "web1", 10);
+  auto a = d.Hit("s", "ssh.login", Src("192.0.2.7"), "web1", 20);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "count"), "3");
+  // A repeated B is still one alert.
+  d.Repeats(5).Hit("f", "ssh.auth_failure", Src("192.0.2.8"), "web1", 30);
+  EXPECT_THAT(d.Repeats(3).Hit("s", "ssh.login", Src("192.0.2.8"), "web1", 40), SizeIs(1));
 }
 
 TEST(SequenceTest, AOutsideTheWindowOrAfterBDoesNotCount) {

@@ -58,11 +58,18 @@ class Driver {
     e.event_time = At(t);
     e.received = At(rx >= 0 ? rx : t);
     e.message_seq = ++seq_;
+    e.repeats = next_repeats_;
+    next_repeats_ = 1;
     // As the worker calls it: with the key the Router hashed.
     correlator_->ObserveHost(HostKey::Of(host), sender, e.received);
     std::vector<Alert> out;
     correlator_->Process(e, &out);
     return out;
+  }
+  // The next Hit stands for n events (a "message repeated n times" line).
+  Driver& Repeats(uint32_t n) {
+    next_repeats_ = n;
+    return *this;
   }
   Correlator& c() { return *correlator_; }
   MetricsRegistry& metrics() { return metrics_; }
@@ -74,6 +81,7 @@ class Driver {
   std::unique_ptr<Correlator> correlator_;
   Fields fields_;
   uint64_t seq_ = 0;
+  uint32_t next_repeats_ = 1;
 };
 
 inline RulePack Pack(std::vector<Correlation> corrs, std::vector<ValueSet> sets = {}) {

@@ -426,6 +426,10 @@ TEST(MakeAlertTest, FillsEveryFieldFromMessageAndHit) {
 
   m.hostname = "";  // no hostname in the header: the sender is the host
   EXPECT_EQ(MakeAlert(m, hit).host, "192.0.2.77");
+
+  m.repeats = 4;  // "message repeated 4 times: [...]": the alert says so
+  EXPECT_THAT(MakeAlert(m, hit).fields,
+              ElementsAre(Field{"user", "root"}, Field{"repeated", "4"}));
 }
 
 }  // namespace

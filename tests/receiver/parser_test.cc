@@ -449,6 +449,72 @@ TEST(LineEndTest, TrailingNewlineIsOutsideMsgButInRaw) {
   EXPECT_EQ(ParseWith("plain text\n").msg, "plain text");
 }
 
+// --- What a sender wrapped around the daemon's text ---
+
+// rsyslog's repeat reduction (runtime/ratelimit.c): " message repeated %d
+// times: [%.800s]" over the original MSG, leading space included.
+TEST(RepeatedTest, RsyslogRepeatLineUnwrapsToTheTextAndItsCount) {
+  const std::string in =
+      "<38>Dec 10 07:48:43 LabSZ sshd[24490]: message repeated 5 times: [ Failed password for "
+      "root from 112.95.230.3 port 44911 ssh2]";
+  const Message m = ParseWith(in);
+  EXPECT_EQ(m.format, MessageFormat::kRfc3164);
+  EXPECT_EQ(m.app_name, "sshd");
+  EXPECT_EQ(m.procid, "24490");
+  EXPECT_EQ(m.msg, "Failed password for root from 112.95.230.3 port 44911 ssh2");
+  EXPECT_EQ(m.repeats, 5u);
+  EXPECT_EQ(m.raw, in);  // the archive keeps every byte
+}
+
+TEST(RepeatedTest, Rfc5424AndNoLeadingSpaceAndACutLine) {
+  Message m = ParseWith(
+      "<38>1 2026-11-23T08:00:00Z web1 sshd 42 - - message repeated 12 times: [Failed password "
+      "for admin from 192.0.2.9 port 1 ssh2]");
+  EXPECT_EQ(m.format, MessageFormat::kRfc5424);
+  EXPECT_EQ(m.msg, "Failed password for admin from 192.0.2.9 port 1 ssh2");
+  EXPECT_EQ(m.repeats, 12u);
+  // Cut by a transport's size limit: no closing bracket, still the text.
+  m = ParseWith("<38>Dec 10 07:48:43 h sshd[1]: message repeated 2 times: [ Failed password for ro");
+  EXPECT_EQ(m.msg, "Failed password for ro");
+  EXPECT_EQ(m.repeats, 2u);
+}
+
+TEST(RepeatedTest, AnythingElseIsLeftAsWritten) {
+  for (const char* text : {
+           "message repeated 0 times: [ x]",             // no events
+           "message repeated times: [ x]",               // no count
+           "message repeated 5 times [ x]",              // not rsyslog's wording
+           "message repeated 99999999999 times: [ x]",  // over 32 bits
+           "the message repeated 5 times: [ x]",
+           "last message repeated 5 times",  // no text to count: left alone
+       }) {
+    const Message m = ParseWith(std::string("<38>Dec 10 07:48:43 h app[1]: ") + text);
+    EXPECT_EQ(m.msg, text);
+    EXPECT_EQ(m.repeats, 1u) << text;
+  }
+  EXPECT_EQ(ParseWith("<38>Dec 10 07:48:43 h app[1]: hello").repeats, 1u);
+  // An unparsed line is kept whole.
+  const Message u = ParseWith("message repeated 5 times: [ x]");
+  EXPECT_EQ(u.format, MessageFormat::kUnparsed);
+  EXPECT_EQ(u.msg, "message repeated 5 times: [ x]");
+  EXPECT_EQ(u.repeats, 1u);
+}
+
+// Solaris' syslogd: "[ID <msgid> <facility>.<level>] " before the text.
+TEST(SolarisIdTest, PrefixComesOffTheMessage) {
+  Message m = ParseWith(
+      "Aug 18 07:30:25 192.168.1.5 sshd[20247]: [ID 800047 auth.notice] Failed none for root "
+      "from 192.168.1.1 port 36942 ssh2");
+  EXPECT_EQ(m.app_name, "sshd");
+  EXPECT_EQ(m.msg, "Failed none for root from 192.168.1.1 port 36942 ssh2");
+  m = ParseWith("<13>Aug 18 07:30:25 sol su: [ID 366847 auth.warning] 'su root' failed for bob");
+  EXPECT_EQ(m.msg, "'su root' failed for bob");
+  for (const char* text : {"[ID abc auth.notice] x", "[ID 1 auth] x", "[ID 1 Auth.Notice] x",
+                           "[ID 1 auth.notice x", "[IDS 1 auth.notice] x", "[ 1.234] x"}) {
+    EXPECT_EQ(ParseWith(std::string("<13>Aug 18 07:30:25 sol app: ") + text).msg, text);
+  }
+}
+
 TEST(Utf8Test, JapanesePassesThroughUntouched) {
   const std::string in =
       "<13>Nov 23 08:00:00 ホスト app[1]: ログイン失敗 ユーザー=太郎 from 192.0.2.1";
