@@ -34,6 +34,41 @@ int ReadPri(std::string_view line, int* pri) {
   return static_cast<int>(p + 1);
 }
 
+// A log file's line forwarded as the text of another message (rsyslog's
+// imfile reading /var/log/auth.log with Tag="auth:", or any relay that
+// tails files): "<PRI>Dec  3 05:40:01 web1 auth: Dec  3 05:40:00 web1
+// sshd[777]: Failed password ...". The daemon's tag, pid, text and stamp are
+// the inner header's (the stamp matters: a file read from its start carries
+// days of old lines); the host stays the outer one unless it had none. Only a
+// whole inner header counts: a stamp, a host and a tag written "tag:" or
+// "tag[pid]".
+void UnwrapFileLine(const ParserOptions& options, Message* out) {
+  const std::string_view m = out->msg;
+  if (m.size() < 20) return;
+  const char c = m[0];
+  // A month name ("Dec  3 ...") or a year ("2026-12-03T..."): anything else
+  // cannot start a stamp, and costs one comparison.
+  if (!((c >= 'A' && c <= 'S' && m[3] == ' ') || (c == '1' || c == '2'))) return;
+  Message inner;
+  inner.raw = m;
+  inner.received = out->received;
+  inner.timestamp = out->received;
+  if (!ParseRfc3164(m, 0, /*has_pri=*/false, options, nullptr, &inner)) return;
+  if (!inner.has_timestamp || inner.hostname.empty() || inner.app_name.empty()) return;
+  // The tag was closed by ':' or "[pid]" (then ':'): the byte before the text.
+  const char* text = inner.msg.data();
+  const char* start = m.data();
+  size_t before = static_cast<size_t>(text - start);
+  if (before > 0 && start[before - 1] == ' ') --before;
+  if (before == 0 || (start[before - 1] != ':' && start[before - 1] != ']')) return;
+  out->app_name = inner.app_name;
+  out->procid = inner.procid;
+  out->msg = inner.msg;
+  out->timestamp = inner.timestamp;
+  out->has_timestamp = true;
+  if (out->hostname.empty()) out->hostname = inner.hostname;
+}
+
 // A sender's repeat reduction: rsyslog (RepeatedMsgReduction, on in
 // Ubuntu's rsyslog.conf) writes one line for N identical ones as
 // "message repeated N times: [<msg>]", where <msg> is the original MSG with
@@ -149,6 +184,7 @@ void Parser::Parse(std::string_view bytes, TimePoint received, TimestampCache* c
     out->msg = line;
     return;
   }
+  if (!out->msg.empty()) UnwrapFileLine(options_, out);
   if (!out->msg.empty()) {
     if (out->msg.front() == '[') StripSolarisId(out);
     UnwrapRepeated(out);

@@ -1,8 +1,10 @@
 // The parser chain: try RFC 5424, fall back to RFC 3164 (as real senders
 // write it), fall back to an unparsed message kept whole. Then what a relay
 // or an old syslogd wrapped around the daemon's text comes off msg (raw keeps
-// every byte): rsyslog's "message repeated N times: [text]" (msg = text,
-// repeats = N) and Solaris' "[ID 800047 auth.notice] " prefix. Pure: no I/O, no
+// every byte): a log file's whole line sent as the text (rsyslog imfile:
+// tag, pid, text and stamp are the line's), rsyslog's "message repeated N
+// times: [text]" (msg = text, repeats = N) and Solaris' "[ID 800047
+// auth.notice] " prefix. Pure: no I/O, no
 // allocation, no clock (year inference uses the receive time).
 #ifndef KONSEKI_RECEIVER_PARSER_H_
 #define KONSEKI_RECEIVER_PARSER_H_

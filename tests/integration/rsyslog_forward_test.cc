@@ -197,5 +197,64 @@ TEST(RsyslogForwardTest, SenderOutsideTheAllowListIsRefusedAndAlerted) {
   EXPECT_TRUE(ArchiveLines(dir.File("archive"), "outsider").empty());
 }
 
+// rsyslog's imfile tailing an auth.log and forwarding it with a tag: each
+// file line, header and all, arrives as the text of rsyslog's own message.
+// The rules must still see sshd's line (program, pid, text): a brute force in
+// the file is an ssh.bruteforce on the host.
+TEST(RsyslogForwardTest, ImfileForwardedAuthLogIsReadAsSshdsLines) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  if (!HaveProgram(kRsyslogd)) GTEST_SKIP() << "rsyslogd not installed (apt-get install rsyslog)";
+  TempDir dir;
+  Konseki k;
+  std::string err;
+  const std::string alerts = dir.File("alerts.jsonl");
+  ASSERT_TRUE(k.Start(dir,
+                      "listen: ['tcp://127.0.0.1:0']\narchive: {dir: " + dir.File("archive") +
+                          "}\nalerts: {file: " + alerts +
+                          ", stdout: false}\nmetrics: {listen: ''}\n"
+                          "heartbeat: {state_dir: " +
+                          dir.File("state") + "}\n",
+                      &err))
+      << err;
+  {
+    std::ofstream log(dir.File("auth.log"));
+    for (int i = 0; i < 10; ++i) {
+      log << "Nov 23 08:00:0" << i << " filehost sshd[" << 700 + i
+          << "]: Failed password for root from 203.0.113.61 port " << 40000 + i << " ssh2\n";
+    }
+  }
+  std::filesystem::create_directories(dir.File("rs"));
+  std::ofstream(dir.File("rsyslog.conf"))
+      << "global(workDirectory=\"" << dir.File("rs") << "\")\n"
+      << "module(load=\"imfile\")\n"
+      << "input(type=\"imfile\" File=\"" << dir.File("auth.log")
+      << "\" Tag=\"auth:\" ruleset=\"fwd\")\n"
+      << "ruleset(name=\"fwd\") { action(type=\"omfwd\" target=\"127.0.0.1\" port=\""
+      << k.Port("tcp")
+      << "\" protocol=\"tcp\" TCP_Framing=\"octet-counted\" "
+         "template=\"RSYSLOG_TraditionalForwardFormat\") }\n";
+  ChildProcess rs;
+  ASSERT_TRUE(
+      rs.Start({kRsyslogd, "-n", "-f", dir.File("rsyslog.conf"), "-i", dir.File("rsyslog.pid")},
+               dir.File("rsyslogd")));
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(alerts).find("ssh.bruteforce") != std::string::npos; },
+                      std::chrono::seconds(30)))
+      << ReadFile(alerts) << rs.Stderr();
+  EXPECT_THAT(ReadFile(alerts), ::testing::HasSubstr("\"src_ip\":\"203.0.113.61\""));
+  EXPECT_THAT(ReadFile(alerts), ::testing::HasSubstr("\"program\":\"sshd\""));
+  // The archive keeps what rsyslog sent: its header and tag around the line,
+  // under rsyslog's host name (this machine's).
+  std::string all;
+  EXPECT_TRUE(WaitFor([&] {
+    all.clear();
+    for (const auto& host : std::filesystem::directory_iterator(dir.File("archive"))) {
+      for (const std::string& l : ArchiveLines(dir.File("archive"), host.path().filename())) {
+        all += l + "\n";
+      }
+    }
+    return all.find("auth: Nov 23 08:00:00 filehost sshd[700]: Failed") != std::string::npos;
+  })) << all;
+}
+
 }  // namespace
 }  // namespace konseki::testing

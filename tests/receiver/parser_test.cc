@@ -500,6 +500,45 @@ TEST(RepeatedTest, AnythingElseIsLeftAsWritten) {
   EXPECT_EQ(u.repeats, 1u);
 }
 
+// rsyslog imfile forwarding /var/log/auth.log with Tag="auth:": the file's
+// line, header and all, is the text of the forwarded message.
+TEST(FileLineTest, AFileLineSentAsTheTextIsTheDaemonsMessage) {
+  Message m = ParseWith(
+      "<133>Nov 23 08:29:59 web1 auth: Nov 20 07:48:43 web1 sshd[24490]: Failed password for "
+      "root from 203.0.113.5 port 44911 ssh2");
+  EXPECT_EQ(m.hostname, "web1");
+  EXPECT_EQ(m.app_name, "sshd");
+  EXPECT_EQ(m.procid, "24490");
+  EXPECT_EQ(m.msg, "Failed password for root from 203.0.113.5 port 44911 ssh2");
+  // The line's own stamp: a file read from its start holds days-old lines.
+  EXPECT_EQ(m.timestamp, UtcTime(2026, 11, 20, 7, 48, 43));
+  // RFC 3339 file format (RSYSLOG_FileFormat), RFC 5424 outside, and a
+  // repeat line inside.
+  m = ParseWith(
+      "<133>1 2026-11-23T08:30:00Z relay imfile - - - 2026-11-23T08:29:58.123456+00:00 db1 "
+      "sshd[7]: message repeated 3 times: [ Failed password for root from 192.0.2.1 port 2 ssh2]");
+  EXPECT_EQ(m.hostname, "relay");
+  EXPECT_EQ(m.app_name, "sshd");
+  EXPECT_EQ(m.msg, "Failed password for root from 192.0.2.1 port 2 ssh2");
+  EXPECT_EQ(m.repeats, 3u);
+  EXPECT_EQ(m.timestamp, UtcTime(2026, 11, 23, 8, 29, 58) + microseconds(123456));
+}
+
+TEST(FileLineTest, TextThatOnlyLooksLikeAHeaderIsLeftAsWritten) {
+  for (const char* text : {
+           "Nov 20 07:48:43 web1 sshd restarted",         // no tag written as a tag
+           "Nov 20 07:48:43 sshd[1]: no host in it",       // no host
+           "Nov 20 is the day the job ran: ok",            // no stamp
+           "2026/11/20 07:48:43 [error] 12#12: upstream",  // nginx's own stamp
+           "192.0.2.1 - - [20/Nov/2026:07:48:43 +0000] \"GET / HTTP/1.1\" 200 1",
+       }) {
+    const Message m = ParseWith(std::string("<13>Nov 23 08:00:00 h app[1]: ") + text);
+    EXPECT_EQ(m.app_name, "app") << text;
+    EXPECT_EQ(m.msg, text);
+    EXPECT_EQ(m.timestamp, UtcTime(2026, 11, 23, 8, 0, 0)) << text;
+  }
+}
+
 // Solaris' syslogd: "[ID <msgid> <facility>.<level>] " before the text.
 TEST(SolarisIdTest, PrefixComesOffTheMessage) {
   Message m = ParseWith(
