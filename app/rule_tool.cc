@@ -155,24 +155,26 @@ std::istream* OpenInput(const std::string& file, std::ifstream* in, std::string*
   return in;
 }
 
-// The TAG as the sender wrote it (rsyslog's %syslogtag%): for RFC 3164 from
-// the program's first byte up to the message, without the separating
-// space ("sshd[42]:"); for RFC 5424 APP-NAME[PROCID].
+// The TAG as the sender wrote it (rsyslog's %syslogtag%): for RFC 3164 the
+// program, its "[pid]" and ':' as they stand in the line ("sshd[42]:"); for
+// RFC 5424 APP-NAME[PROCID]. Read from the program on, not back from the
+// message: the message may start further on (a repeat line's text).
 std::string TagOf(const Message& msg) {
   if (msg.app_name.empty()) return "";
+  const std::string bracketed = "[" + std::string(msg.procid) + "]";
   if (msg.format != MessageFormat::kRfc3164) {
-    std::string tag(msg.app_name);
-    if (!msg.procid.empty()) tag += "[" + std::string(msg.procid) + "]";
-    return tag;
+    return std::string(msg.app_name) + (msg.procid.empty() ? "" : bracketed);
   }
   const char* begin = msg.app_name.data();
-  const char* end = msg.msg.data();
-  if (end < begin + msg.app_name.size() || end > msg.raw.data() + msg.raw.size()) {
+  const char* raw_end = msg.raw.data() + msg.raw.size();
+  if (begin < msg.raw.data() || begin + msg.app_name.size() > raw_end) {
     return std::string(msg.app_name);
   }
-  std::string_view tag(begin, static_cast<size_t>(end - begin));
-  while (!tag.empty() && tag.back() == ' ') tag.remove_suffix(1);
-  return std::string(tag);
+  const std::string_view rest(begin, static_cast<size_t>(raw_end - begin));
+  size_t n = msg.app_name.size();
+  if (!msg.procid.empty() && rest.substr(n, bracketed.size()) == bracketed) n += bracketed.size();
+  if (n < rest.size() && rest[n] == ':') ++n;
+  return std::string(rest.substr(0, n));
 }
 
 // --explain: how one line was read, then what it hit.
@@ -193,6 +195,10 @@ std::string ExplainText(const Message& msg, const std::vector<RuleHit>& hits) {
   s += "\nmsgid:           " + std::string(msg.msgid);
   s += "\nstructured data: " + std::string(msg.structured_data);
   s += "\nmessage:         " + std::string(msg.msg);
+  if (msg.repeats > 1) {
+    s += "\nrepeated:        " + std::to_string(msg.repeats) +
+         " times (the sender wrote one line for them; correlations count each)";
+  }
   s += "\nrules:           " + std::to_string(hits.size()) + " match" +
        (hits.size() == 1 ? "" : "es") + "\n";
   for (const RuleHit& h : hits) {
@@ -226,6 +232,7 @@ std::string ExplainJson(const Message& msg, const std::vector<RuleHit>& hits) {
     s += ",\"" + std::string(key) + "\":";
     AppendJsonString(value, &s);
   }
+  if (msg.repeats > 1) s += ",\"repeats\":" + std::to_string(msg.repeats);
   s += ",\"matches\":[";
   for (size_t i = 0; i < hits.size(); ++i) {
     if (i > 0) s += ',';

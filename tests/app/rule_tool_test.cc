@@ -375,6 +375,28 @@ TEST(RunExplainTest, TextShowsTheParsedHeaderAndEachMatchWithFields) {
                         "medium: method=password user=root src_ip=192.0.2.1 port=22"));
 }
 
+// A file line forwarded by imfile, holding a repeat line: the parts are the
+// inner line's, the tag is the daemon's, and the count shows.
+TEST(RunExplainTest, ShowsTheDaemonsLineInsideWhatTheSenderWrapped) {
+  ExplainOptions opts;
+  opts.rules_dir = kPatterns;
+  opts.line =
+      "<133>Nov 23 08:29:59 web1 auth: Nov 20 07:48:43 web1 sshd[24490]: message repeated 3 "
+      "times: [ Failed password for root from 203.0.113.5 port 44911 ssh2]";
+  std::ostringstream out, err;
+  ASSERT_EQ(RunExplain(opts, out, err), 0) << err.str();
+  EXPECT_THAT(out.str(), HasSubstr("program:         sshd\n"));
+  EXPECT_THAT(out.str(), HasSubstr("tag:             sshd[24490]:\n"));
+  EXPECT_THAT(out.str(), HasSubstr("message:         Failed password for root from 203.0.113.5 "
+                                   "port 44911 ssh2\nrepeated:        3 times"));
+  EXPECT_THAT(out.str(), HasSubstr("sshd.failed_auth [ssh.auth_failure]"));
+  opts.json = true;
+  std::ostringstream json, err2;
+  ASSERT_EQ(RunExplain(opts, json, err2), 0) << err2.str();
+  EXPECT_THAT(json.str(), HasSubstr("\"tag\":\"sshd[24490]:\""));
+  EXPECT_THAT(json.str(), HasSubstr("\"repeats\":3,\"matches\""));
+}
+
 TEST(RunExplainTest, JsonHasEveryParsedPartAndNullPriWithoutOne) {
   ExplainOptions opts;
   opts.rules_dir = kPatterns;
