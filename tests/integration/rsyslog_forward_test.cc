@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include "tests/integration/konseki_process.h"
@@ -20,53 +21,68 @@ namespace {
 
 constexpr char kRsyslogd[] = "/usr/sbin/rsyslogd";
 
-TEST(RsyslogForwardTest, OmfwdTcpOctetCountedAndUdpTraditionalArriveOnce) {
-  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
-  if (!HaveProgram(kRsyslogd)) GTEST_SKIP() << "rsyslogd not installed (apt-get install rsyslog)";
-  TempDir dir;
-  Konseki k;
-  std::string err;
-  ASSERT_TRUE(k.Start(dir,
-                      // The allow lists let the local rsyslogd in (see the
-                      // refusal test below for the other side).
-                      "listen:\n"
-                      "  - {uri: 'udp://127.0.0.1:0', allow: [127.0.0.0/8]}\n"
-                      "  - {uri: 'tcp://127.0.0.1:0', allow: ['127.0.0.1/32', '::1/128']}\n"
-                      "archive: {dir: " +
-                          dir.File("archive") +
-                          "}\n"
-                          "alerts: {stdout: false}\nmetrics: {listen: ''}\nworkers: 2\n"
-                          "heartbeat: {state_dir: " +
-                          dir.File("state") + "}\n",
-                      &err))
-      << err;
+class RsyslogForwardTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+    if (!HaveProgram(kRsyslogd)) GTEST_SKIP() << "rsyslogd not installed (apt-get install rsyslog)";
+  }
+  // rsyslogd in the foreground on `body` (modules, inputs, rulesets), with
+  // its own work directory in the test's.
+  bool StartRsyslog(const std::string& body) {
+    std::filesystem::create_directories(dir_.File("rs"));
+    std::ofstream(dir_.File("rsyslog.conf"))
+        << "global(workDirectory=\"" << dir_.File("rs") << "\")\n"
+        << body;
+    return rs_.Start(
+        {kRsyslogd, "-n", "-f", dir_.File("rsyslog.conf"), "-i", dir_.File("rsyslog.pid")},
+        dir_.File("rsyslogd"));
+  }
+
+  TempDir dir_;
+  Konseki k_;
+  std::string err_;
+  ChildProcess rs_;
+};
+
+TEST_F(RsyslogForwardTest, OmfwdTcpOctetCountedAndUdpTraditionalArriveOnce) {
+  ASSERT_TRUE(k_.Start(dir_,
+                       // The allow lists let the local rsyslogd in (see the
+                       // refusal test below for the other side).
+                       "listen:\n"
+                       "  - {uri: 'udp://127.0.0.1:0', allow: [127.0.0.0/8]}\n"
+                       "  - {uri: 'tcp://127.0.0.1:0', allow: ['127.0.0.1/32', '::1/128']}\n"
+                       "archive: {dir: " +
+                           dir_.File("archive") +
+                           "}\n"
+                           "alerts: {stdout: false}\nmetrics: {listen: ''}\nworkers: 2\n"
+                           "heartbeat: {state_dir: " +
+                           dir_.File("state") + "}\n",
+                       &err_))
+      << err_;
 
   const int in_tcp = FreeTcpPort();
   const int in_udp_fwd = FreeTcpPort();
-  std::filesystem::create_directories(dir.File("rs"));
-  std::ofstream(dir.File("rsyslog.conf"))
-      << "global(workDirectory=\"" << dir.File("rs") << "\")\n"
-      << "module(load=\"imtcp\")\n"
-      << "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"" << in_tcp
-      << "\" ruleset=\"tcpfwd\")\n"
-      << "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"" << in_udp_fwd
-      << "\" ruleset=\"udpfwd\")\n"
-      << "ruleset(name=\"tcpfwd\") { action(type=\"omfwd\" target=\"127.0.0.1\" port=\""
-      << k.Port("tcp")
-      << "\" protocol=\"tcp\" TCP_Framing=\"octet-counted\" "
-         "template=\"RSYSLOG_SyslogProtocol23Format\") }\n"
-      << "ruleset(name=\"udpfwd\") { action(type=\"omfwd\" target=\"127.0.0.1\" port=\""
-      << k.Port("udp") << "\" protocol=\"udp\" template=\"RSYSLOG_TraditionalForwardFormat\") }\n";
-  ChildProcess rs;
-  ASSERT_TRUE(
-      rs.Start({kRsyslogd, "-n", "-f", dir.File("rsyslog.conf"), "-i", dir.File("rsyslog.pid")},
-               dir.File("rsyslogd")));
+  std::ostringstream conf;
+  conf << "module(load=\"imtcp\")\n"
+       << "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"" << in_tcp
+       << "\" ruleset=\"tcpfwd\")\n"
+       << "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"" << in_udp_fwd
+       << "\" ruleset=\"udpfwd\")\n"
+       << "ruleset(name=\"tcpfwd\") { action(type=\"omfwd\" target=\"127.0.0.1\" port=\""
+       << k_.Port("tcp")
+       << "\" protocol=\"tcp\" TCP_Framing=\"octet-counted\" "
+          "template=\"RSYSLOG_SyslogProtocol23Format\") }\n"
+       << "ruleset(name=\"udpfwd\") { action(type=\"omfwd\" target=\"127.0.0.1\" port=\""
+       << k_.Port("udp")
+       << "\" protocol=\"udp\" template=\"RSYSLOG_TraditionalForwardFormat\") }\n";
+  ASSERT_TRUE(StartRsyslog(conf.str()));
   int a = -1, b = -1;
   ASSERT_TRUE(WaitFor([&] {
     if (a < 0) a = ConnectTcp(in_tcp);
     if (b < 0) b = ConnectTcp(in_udp_fwd);
     return a >= 0 && b >= 0;
-  })) << rs.Stderr();
+  })) << rs_.Stderr();
 
   const int kCount = 500;
   std::string to_tcp, to_udp;
@@ -86,7 +102,7 @@ TEST(RsyslogForwardTest, OmfwdTcpOctetCountedAndUdpTraditionalArriveOnce) {
   close(a);
   close(b);
 
-  const std::string archive = dir.File("archive");
+  const std::string archive = dir_.File("archive");
   ASSERT_TRUE(WaitFor(
       [&] {
         return CountInArchive(archive, "rs-tcp-host", "via=tcp") >= kCount &&
@@ -95,7 +111,7 @@ TEST(RsyslogForwardTest, OmfwdTcpOctetCountedAndUdpTraditionalArriveOnce) {
       std::chrono::seconds(30)))
       << "tcp " << CountInArchive(archive, "rs-tcp-host", "via=tcp") << " udp "
       << CountInArchive(archive, "rs-udp-host", "via=udp") << "\n"
-      << rs.Stderr();
+      << rs_.Stderr();
   for (int i = 0; i < kCount; ++i) {
     std::string s = " seq=" + std::to_string(i) + " end";
     EXPECT_EQ(CountInArchive(archive, "rs-tcp-host", "via=tcp" + s), 1u) << i;
@@ -109,35 +125,26 @@ TEST(RsyslogForwardTest, OmfwdTcpOctetCountedAndUdpTraditionalArriveOnce) {
 // rsyslog's documented forwarding templates end in "\n", which omfwd sends
 // inside the octet count. That newline is framing: archived, it would be
 // "#012" at the end of every line.
-TEST(RsyslogForwardTest, TemplateNewlineInsideTheOctetCountIsNotArchived) {
-  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
-  if (!HaveProgram(kRsyslogd)) GTEST_SKIP() << "rsyslogd not installed (apt-get install rsyslog)";
-  TempDir dir;
-  Konseki k;
-  std::string err;
-  ASSERT_TRUE(k.Start(dir,
-                      "listen: ['tcp://127.0.0.1:0']\narchive: {dir: " + dir.File("archive") +
-                          "}\nalerts: {stdout: false}\nmetrics: {listen: ''}\n"
-                          "heartbeat: {state_dir: " +
-                          dir.File("state") + "}\n",
-                      &err))
-      << err;
+TEST_F(RsyslogForwardTest, TemplateNewlineInsideTheOctetCountIsNotArchived) {
+  ASSERT_TRUE(k_.Start(dir_,
+                       "listen: ['tcp://127.0.0.1:0']\narchive: {dir: " + dir_.File("archive") +
+                           "}\nalerts: {stdout: false}\nmetrics: {listen: ''}\n"
+                           "heartbeat: {state_dir: " +
+                           dir_.File("state") + "}\n",
+                       &err_))
+      << err_;
   const int in_tcp = FreeTcpPort();
-  std::filesystem::create_directories(dir.File("rs"));
-  std::ofstream(dir.File("rsyslog.conf"))
-      << "global(workDirectory=\"" << dir.File("rs") << "\")\n"
-      << "module(load=\"imtcp\")\n"
-      << "template(name=\"fwd\" type=\"string\" string=\"<%PRI%>%TIMESTAMP:::date-rfc3339% "
-         "%HOSTNAME% %syslogtag:1:32%%msg:::sp-if-no-1st-sp%%msg%\\n\")\n"
-      << "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"" << in_tcp << "\" ruleset=\"fwd\")\n"
-      << "ruleset(name=\"fwd\") { action(type=\"omfwd\" target=\"127.0.0.1\" port=\""
-      << k.Port("tcp") << "\" protocol=\"tcp\" TCP_Framing=\"octet-counted\" template=\"fwd\") }\n";
-  ChildProcess rs;
-  ASSERT_TRUE(
-      rs.Start({kRsyslogd, "-n", "-f", dir.File("rsyslog.conf"), "-i", dir.File("rsyslog.pid")},
-               dir.File("rsyslogd")));
+  std::ostringstream conf;
+  conf << "module(load=\"imtcp\")\n"
+       << "template(name=\"fwd\" type=\"string\" string=\"<%PRI%>%TIMESTAMP:::date-rfc3339% "
+          "%HOSTNAME% %syslogtag:1:32%%msg:::sp-if-no-1st-sp%%msg%\\n\")\n"
+       << "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"" << in_tcp << "\" ruleset=\"fwd\")\n"
+       << "ruleset(name=\"fwd\") { action(type=\"omfwd\" target=\"127.0.0.1\" port=\""
+       << k_.Port("tcp")
+       << "\" protocol=\"tcp\" TCP_Framing=\"octet-counted\" template=\"fwd\") }\n";
+  ASSERT_TRUE(StartRsyslog(conf.str()));
   int a = -1;
-  ASSERT_TRUE(WaitFor([&] { return (a = ConnectTcp(in_tcp)) >= 0; })) << rs.Stderr();
+  ASSERT_TRUE(WaitFor([&] { return (a = ConnectTcp(in_tcp)) >= 0; })) << rs_.Stderr();
   const int kCount = 50;
   std::string out;
   for (int i = 0; i < kCount; ++i) {
@@ -145,101 +152,81 @@ TEST(RsyslogForwardTest, TemplateNewlineInsideTheOctetCountIsNotArchived) {
   }
   ASSERT_EQ(send(a, out.data(), out.size(), MSG_NOSIGNAL), static_cast<ssize_t>(out.size()));
   close(a);
-  const std::string archive = dir.File("archive");
+  const std::string archive = dir_.File("archive");
   ASSERT_TRUE(WaitFor([&] { return CountInArchive(archive, "rs-nl-host", " end") >= kCount; },
                       std::chrono::seconds(30)))
       << CountInArchive(archive, "rs-nl-host", " end") << "\n"
-      << rs.Stderr();
+      << rs_.Stderr();
   for (const std::string& line : ArchiveLines(archive, "rs-nl-host")) {
     EXPECT_THAT(line, ::testing::EndsWith(" end")) << line;
     EXPECT_THAT(line, ::testing::Not(::testing::HasSubstr("#012"))) << line;
   }
 }
 
-TEST(RsyslogForwardTest, SenderOutsideTheAllowListIsRefusedAndAlerted) {
-  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
-  if (!HaveProgram(kRsyslogd)) GTEST_SKIP() << "rsyslogd not installed (apt-get install rsyslog)";
-  TempDir dir;
-  Konseki k;
-  std::string err;
-  const std::string alerts = dir.File("alerts.jsonl");
-  ASSERT_TRUE(k.Start(dir,
-                      "listen: [{uri: 'tcp://127.0.0.1:0', allow: [192.0.2.0/24]}]\n"
-                      "archive: {dir: " +
-                          dir.File("archive") +
-                          "}\n"
-                          "alerts: {file: " +
-                          alerts + ", stdout: false}\nmetrics: {listen: ''}\n",
-                      &err))
-      << err;
+TEST_F(RsyslogForwardTest, SenderOutsideTheAllowListIsRefusedAndAlerted) {
+  const std::string alerts = dir_.File("alerts.jsonl");
+  ASSERT_TRUE(k_.Start(dir_,
+                       "listen: [{uri: 'tcp://127.0.0.1:0', allow: [192.0.2.0/24]}]\n"
+                       "archive: {dir: " +
+                           dir_.File("archive") +
+                           "}\n"
+                           "alerts: {file: " +
+                           alerts + ", stdout: false}\nmetrics: {listen: ''}\n",
+                       &err_))
+      << err_;
   const int in_tcp = FreeTcpPort();
-  std::filesystem::create_directories(dir.File("rs"));
-  std::ofstream(dir.File("rsyslog.conf"))
-      << "global(workDirectory=\"" << dir.File("rs") << "\")\n"
-      << "module(load=\"imtcp\")\n"
-      << "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"" << in_tcp << "\" ruleset=\"fwd\")\n"
-      << "ruleset(name=\"fwd\") { action(type=\"omfwd\" target=\"127.0.0.1\" port=\""
-      << k.Port("tcp") << "\" protocol=\"tcp\" TCP_Framing=\"octet-counted\") }\n";
-  ChildProcess rs;
-  ASSERT_TRUE(
-      rs.Start({kRsyslogd, "-n", "-f", dir.File("rsyslog.conf"), "-i", dir.File("rsyslog.pid")},
-               dir.File("rsyslogd")));
+  std::ostringstream conf;
+  conf << "module(load=\"imtcp\")\n"
+       << "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"" << in_tcp << "\" ruleset=\"fwd\")\n"
+       << "ruleset(name=\"fwd\") { action(type=\"omfwd\" target=\"127.0.0.1\" port=\""
+       << k_.Port("tcp") << "\" protocol=\"tcp\" TCP_Framing=\"octet-counted\") }\n";
+  ASSERT_TRUE(StartRsyslog(conf.str()));
   int a = -1;
-  ASSERT_TRUE(WaitFor([&] { return (a = ConnectTcp(in_tcp)) >= 0; })) << rs.Stderr();
+  ASSERT_TRUE(WaitFor([&] { return (a = ConnectTcp(in_tcp)) >= 0; })) << rs_.Stderr();
   const std::string line = "<13>Nov 23 08:00:00 outsider app[1]: let me in\n";
   ASSERT_EQ(send(a, line.data(), line.size(), MSG_NOSIGNAL), static_cast<ssize_t>(line.size()));
   close(a);
   ASSERT_TRUE(WaitFor([&] {
     return ReadFile(alerts).find("receiver.refused") != std::string::npos;
   })) << ReadFile(alerts)
-      << rs.Stderr();
+      << rs_.Stderr();
   EXPECT_THAT(ReadFile(alerts), ::testing::HasSubstr("\"src_ip\":\"127.0.0.1\""));
-  EXPECT_TRUE(ArchiveLines(dir.File("archive"), "outsider").empty());
+  EXPECT_TRUE(ArchiveLines(dir_.File("archive"), "outsider").empty());
 }
 
 // rsyslog's imfile tailing an auth.log and forwarding it with a tag: each
 // file line, header and all, arrives as the text of rsyslog's own message.
 // The rules must still see sshd's line (program, pid, text): a brute force in
 // the file is an ssh.bruteforce on the host.
-TEST(RsyslogForwardTest, ImfileForwardedAuthLogIsReadAsSshdsLines) {
-  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
-  if (!HaveProgram(kRsyslogd)) GTEST_SKIP() << "rsyslogd not installed (apt-get install rsyslog)";
-  TempDir dir;
-  Konseki k;
-  std::string err;
-  const std::string alerts = dir.File("alerts.jsonl");
-  ASSERT_TRUE(k.Start(dir,
-                      "listen: ['tcp://127.0.0.1:0']\narchive: {dir: " + dir.File("archive") +
-                          "}\nalerts: {file: " + alerts +
-                          ", stdout: false}\nmetrics: {listen: ''}\n"
-                          "heartbeat: {state_dir: " +
-                          dir.File("state") + "}\n",
-                      &err))
-      << err;
+TEST_F(RsyslogForwardTest, ImfileForwardedAuthLogIsReadAsSshdsLines) {
+  const std::string alerts = dir_.File("alerts.jsonl");
+  ASSERT_TRUE(k_.Start(dir_,
+                       "listen: ['tcp://127.0.0.1:0']\narchive: {dir: " + dir_.File("archive") +
+                           "}\nalerts: {file: " + alerts +
+                           ", stdout: false}\nmetrics: {listen: ''}\n"
+                           "heartbeat: {state_dir: " +
+                           dir_.File("state") + "}\n",
+                       &err_))
+      << err_;
   {
-    std::ofstream log(dir.File("auth.log"));
+    std::ofstream log(dir_.File("auth.log"));
     for (int i = 0; i < 10; ++i) {
       log << "Nov 23 08:00:0" << i << " filehost sshd[" << 700 + i
           << "]: Failed password for root from 203.0.113.61 port " << 40000 + i << " ssh2\n";
     }
   }
-  std::filesystem::create_directories(dir.File("rs"));
-  std::ofstream(dir.File("rsyslog.conf"))
-      << "global(workDirectory=\"" << dir.File("rs") << "\")\n"
-      << "module(load=\"imfile\")\n"
-      << "input(type=\"imfile\" File=\"" << dir.File("auth.log")
-      << "\" Tag=\"auth:\" ruleset=\"fwd\")\n"
-      << "ruleset(name=\"fwd\") { action(type=\"omfwd\" target=\"127.0.0.1\" port=\""
-      << k.Port("tcp")
-      << "\" protocol=\"tcp\" TCP_Framing=\"octet-counted\" "
-         "template=\"RSYSLOG_TraditionalForwardFormat\") }\n";
-  ChildProcess rs;
-  ASSERT_TRUE(
-      rs.Start({kRsyslogd, "-n", "-f", dir.File("rsyslog.conf"), "-i", dir.File("rsyslog.pid")},
-               dir.File("rsyslogd")));
+  std::ostringstream conf;
+  conf << "module(load=\"imfile\")\n"
+       << "input(type=\"imfile\" File=\"" << dir_.File("auth.log")
+       << "\" Tag=\"auth:\" ruleset=\"fwd\")\n"
+       << "ruleset(name=\"fwd\") { action(type=\"omfwd\" target=\"127.0.0.1\" port=\""
+       << k_.Port("tcp")
+       << "\" protocol=\"tcp\" TCP_Framing=\"octet-counted\" "
+          "template=\"RSYSLOG_TraditionalForwardFormat\") }\n";
+  ASSERT_TRUE(StartRsyslog(conf.str()));
   ASSERT_TRUE(WaitFor([&] { return ReadFile(alerts).find("ssh.bruteforce") != std::string::npos; },
                       std::chrono::seconds(30)))
-      << ReadFile(alerts) << rs.Stderr();
+      << ReadFile(alerts) << rs_.Stderr();
   EXPECT_THAT(ReadFile(alerts), ::testing::HasSubstr("\"src_ip\":\"203.0.113.61\""));
   EXPECT_THAT(ReadFile(alerts), ::testing::HasSubstr("\"program\":\"sshd\""));
   // The archive keeps what rsyslog sent: its header and tag around the line,
@@ -247,8 +234,8 @@ TEST(RsyslogForwardTest, ImfileForwardedAuthLogIsReadAsSshdsLines) {
   std::string all;
   EXPECT_TRUE(WaitFor([&] {
     all.clear();
-    for (const auto& host : std::filesystem::directory_iterator(dir.File("archive"))) {
-      for (const std::string& l : ArchiveLines(dir.File("archive"), host.path().filename())) {
+    for (const auto& host : std::filesystem::directory_iterator(dir_.File("archive"))) {
+      for (const std::string& l : ArchiveLines(dir_.File("archive"), host.path().filename())) {
         all += l + "\n";
       }
     }
