@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 
+#include "common/clock.h"
 #include "common/json_string.h"
 #include "matchers/offline_analyzer.h"
 #include "matchers/rule_loader.h"
@@ -544,7 +545,9 @@ int RunExplain(const ExplainOptions& opts, std::ostream& out, std::ostream& err)
   }
   const receiver::Parser parser;
   Message msg;
-  parser.Parse(opts.line, kExampleReceived, &msg);
+  // Received now, as the server would: a stamp without a year gets the year
+  // it has today (the examples' fixed date made "Dec  3" last year's).
+  parser.Parse(opts.line, SystemClock().Now(), &msg);
   std::vector<RuleHit> hits;
   (*set)->Match(msg, **scratch, &hits);
   out << (opts.json ? ExplainJson(msg, hits) : ExplainText(msg, hits));

@@ -4,8 +4,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -395,6 +397,22 @@ TEST(RunExplainTest, ShowsTheDaemonsLineInsideWhatTheSenderWrapped) {
   ASSERT_EQ(RunExplain(opts, json, err2), 0) << err2.str();
   EXPECT_THAT(json.str(), HasSubstr("\"tag\":\"sshd[24490]:\""));
   EXPECT_THAT(json.str(), HasSubstr("\"repeats\":3,\"matches\""));
+}
+
+// A stamp without a year is this year's, as the server would read it now.
+TEST(RunExplainTest, AStampWithoutAYearIsReadAsReceivedNow) {
+  const time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  char stamp[32], day[16];
+  strftime(stamp, sizeof stamp, "%b %e %H:%M:%S", &tm);
+  strftime(day, sizeof day, "%Y-%m-%d", &tm);
+  ExplainOptions opts;
+  opts.rules_dir = kPatterns;
+  opts.line = std::string("<38>") + stamp + " web1 app[1]: hello";
+  std::ostringstream out, err;
+  ASSERT_EQ(RunExplain(opts, out, err), 0) << err.str();
+  EXPECT_THAT(out.str(), HasSubstr(std::string("time:            ") + day + "T")) << out.str();
 }
 
 TEST(RunExplainTest, JsonHasEveryParsedPartAndNullPriWithoutOne) {
