@@ -20,6 +20,8 @@ inline constexpr std::string_view kSigns[] = {
     "ssh.login",      "sudo.violation",    "account.change", "cron.change", "kernel.module",
     "system.boot",    "syslog.stopped",    "firewall.drop",  "su.success",  "system.shutdown",
     "ssh.key_change", "log.tamper",        "exec.tmp_path",
+    // The host's own logging dropped lines (patterns/log_loss.yaml).
+    "log.lost",
     // Correlation signs (patterns/correlations.yaml; issue #12).
     "ssh.bruteforce", "ssh.bruteforce_success", "ssh.spray", "ssh.user_enum",
     "login.system_account", "login.local_source", "account.created_then_used",

@@ -55,6 +55,9 @@ const std::map<std::string, SignCounts>& Expected() {
       // syslog.stopped: grep -ciE 'type=DAEMON_(END|ABORT)|audit_enabled=0 |audit_pid=0 '
       // account.change: grep -ciE 'type=ACCT_(UN)?LOCK .*op=(un)?locked-password'
       {"wazuh/auditd.ini", {{"crash", 1}, {"syslog.stopped", 2}, {"account.change", 2}}},
+      // log.lost: grep -cE 'rsyslogd(-[0-9]+)?: .*(begins? to drop|messages lost|lost [0-9]+
+      //   messages).* due to rate-limiting'
+      {"wazuh/syslog.ini", {{"log.lost", 2}}},
       // grep -ciE 'kernel: .*(drop|reject|block|deny|denied)[^=]*IN='
       // (the unprefixed and [UFW AUDIT] lines do not say the packet was dropped)
       // net.connection (every netfilter LOG line, input only):
