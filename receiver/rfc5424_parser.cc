@@ -126,6 +126,14 @@ void ParseRfc5424(std::string_view line, size_t pos, const ParserOptions& option
   if (sd_len < rest.size()) {
     std::string_view msg = rest.substr(sd_len + 1);  // past the SP
     if (msg.starts_with(kBom)) msg.remove_prefix(kBom.size());
+    // rsyslog's RFC 5424 templates (RSYSLOG_SyslogProtocol23Format, the one
+    // docs/senders.md gives) write "%STRUCTURED-DATA% %msg%", and the MSG of
+    // a line rsyslog read as RFC 3164 (everything from /dev/log and the
+    // journal) starts with the space that ended its TAG: "- -  Failed
+    // password ...". That space is the TAG's separator, which the RFC 3164
+    // reading drops too; kept, every rule anchored at the text's start missed
+    // such lines. One space comes off; a second one stays.
+    if (!msg.empty() && msg.front() == ' ') msg.remove_prefix(1);
     out->msg = msg;
   }
 }

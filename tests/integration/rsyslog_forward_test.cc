@@ -194,6 +194,52 @@ TEST_F(RsyslogForwardTest, SenderOutsideTheAllowListIsRefusedAndAlerted) {
   EXPECT_TRUE(ArchiveLines(dir_.File("archive"), "outsider").empty());
 }
 
+// docs/senders.md's rsyslog forwarding (RSYSLOG_SyslogProtocol23Format)
+// writes "%STRUCTURED-DATA% %msg%", and the MSG of a line rsyslog read as
+// RFC 3164 starts with its TAG's space: "- -  Accepted password ...". The
+// rules anchored at the text's start must still see the daemon's line.
+TEST_F(RsyslogForwardTest, Rfc5424TemplateOfRfc3164LinesRaisesTheAnchoredRules) {
+  const std::string alerts = dir_.File("alerts.jsonl");
+  ASSERT_TRUE(k_.Start(dir_,
+                       "listen: ['tcp://127.0.0.1:0']\narchive: {dir: " + dir_.File("archive") +
+                           "}\nalerts: {file: " + alerts +
+                           ", stdout: false}\nmetrics: {listen: ''}\n"
+                           "heartbeat: {state_dir: " +
+                           dir_.File("state") + "}\n",
+                       &err_))
+      << err_;
+  const int in_tcp = FreeTcpPort();
+  std::ostringstream conf;
+  conf << "module(load=\"imtcp\")\n"
+       << "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"" << in_tcp << "\" ruleset=\"fwd\")\n"
+       << "ruleset(name=\"fwd\") { action(type=\"omfwd\" target=\"127.0.0.1\" port=\""
+       << k_.Port("tcp")
+       << "\" protocol=\"tcp\" TCP_Framing=\"octet-counted\" "
+          "template=\"RSYSLOG_SyslogProtocol23Format\") }\n";
+  ASSERT_TRUE(StartRsyslog(conf.str()));
+  int a = -1;
+  ASSERT_TRUE(WaitFor([&] { return (a = ConnectTcp(in_tcp)) >= 0; })) << rs_.Stderr();
+  const std::string lines =
+      "<38>Nov 23 08:00:00 rs5424 sshd[900]: Accepted password for www-data from 203.0.113.70 "
+      "port 40000 ssh2\n"
+      "<86>Nov 23 08:00:01 rs5424 useradd[901]: new user: name=backdoor, UID=0, GID=0, "
+      "home=/root, shell=/bin/bash\n";
+  ASSERT_EQ(send(a, lines.data(), lines.size(), MSG_NOSIGNAL), static_cast<ssize_t>(lines.size()));
+  close(a);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const std::string got = ReadFile(alerts);
+        return got.find("\"sign\":\"login.system_account\"") != std::string::npos &&
+               got.find("\"rule\":\"accounts.uid0_account\"") != std::string::npos;
+      },
+      std::chrono::seconds(30)))
+      << ReadFile(alerts) << rs_.Stderr();
+  // It was the two-space form on the wire.
+  const auto archived = ArchiveLines(dir_.File("archive"), "rs5424");
+  ASSERT_FALSE(archived.empty());
+  EXPECT_THAT(archived[0], ::testing::HasSubstr(" - -  Accepted password")) << archived[0];
+}
+
 // rsyslog's imfile tailing an auth.log and forwarding it with a tag: each
 // file line, header and all, arrives as the text of rsyslog's own message.
 // The rules must still see sshd's line (program, pid, text): a brute force in

@@ -449,6 +449,22 @@ TEST(LineEndTest, TrailingNewlineIsOutsideMsgButInRaw) {
   EXPECT_EQ(ParseWith("plain text\n").msg, "plain text");
 }
 
+// rsyslog's RSYSLOG_SyslogProtocol23Format: "%STRUCTURED-DATA% %msg%", the
+// MSG of an RFC 3164 line starting with its TAG's space.
+TEST(Rfc5424Test, TheTagsSpaceInRsyslogsMsgIsNoPartOfTheText) {
+  Message m = ParseWith(
+      "<38>1 2026-11-23T08:00:00+00:00 web1 sshd 900 - -  Accepted password for root from "
+      "192.0.2.1 port 1 ssh2");
+  EXPECT_EQ(m.format, MessageFormat::kRfc5424);
+  EXPECT_EQ(m.msg, "Accepted password for root from 192.0.2.1 port 1 ssh2");
+  m = ParseWith("<38>1 2026-11-23T08:00:00Z web1 app - - [a b=\"1\"]  text");
+  EXPECT_EQ(m.structured_data, "[a b=\"1\"]");
+  EXPECT_EQ(m.msg, "text");
+  // One space comes off, as in the RFC 3164 reading; a second one stays.
+  EXPECT_EQ(ParseWith("<38>1 2026-11-23T08:00:00Z web1 app - - -   two").msg, " two");
+  EXPECT_EQ(ParseWith("<38>1 2026-11-23T08:00:00Z web1 app - - - one").msg, "one");
+}
+
 // --- What a sender wrapped around the daemon's text ---
 
 // rsyslog's repeat reduction (runtime/ratelimit.c): " message repeated %d
@@ -474,16 +490,17 @@ TEST(RepeatedTest, Rfc5424AndNoLeadingSpaceAndACutLine) {
   EXPECT_EQ(m.msg, "Failed password for admin from 192.0.2.9 port 1 ssh2");
   EXPECT_EQ(m.repeats, 12u);
   // Cut by a transport's size limit: no closing bracket, still the text.
-  m = ParseWith("<38>Dec 10 07:48:43 h sshd[1]: message repeated 2 times: [ Failed password for ro");
+  m = ParseWith(
+      "<38>Dec 10 07:48:43 h sshd[1]: message repeated 2 times: [ Failed password for ro");
   EXPECT_EQ(m.msg, "Failed password for ro");
   EXPECT_EQ(m.repeats, 2u);
 }
 
 TEST(RepeatedTest, AnythingElseIsLeftAsWritten) {
   for (const char* text : {
-           "message repeated 0 times: [ x]",             // no events
-           "message repeated times: [ x]",               // no count
-           "message repeated 5 times [ x]",              // not rsyslog's wording
+           "message repeated 0 times: [ x]",            // no events
+           "message repeated times: [ x]",              // no count
+           "message repeated 5 times [ x]",             // not rsyslog's wording
            "message repeated 99999999999 times: [ x]",  // over 32 bits
            "the message repeated 5 times: [ x]",
            "last message repeated 5 times",  // no text to count: left alone
@@ -526,7 +543,7 @@ TEST(FileLineTest, AFileLineSentAsTheTextIsTheDaemonsMessage) {
 
 TEST(FileLineTest, TextThatOnlyLooksLikeAHeaderIsLeftAsWritten) {
   for (const char* text : {
-           "Nov 20 07:48:43 web1 sshd restarted",         // no tag written as a tag
+           "Nov 20 07:48:43 web1 sshd restarted",          // no tag written as a tag
            "Nov 20 07:48:43 sshd[1]: no host in it",       // no host
            "Nov 20 is the day the job ran: ok",            // no stamp
            "2026/11/20 07:48:43 [error] 12#12: upstream",  // nginx's own stamp

@@ -267,9 +267,14 @@ TEST_F(RsyslogVectorsTest, KonsekiAgreesWithRsyslogOrTheDifferenceIsNamed) {
       // RFC 3164: rsyslog's %msg% keeps the space that ends the TAG (unless
       // remove.msgFirstSpace="on"); konseki's MSG starts after it, as RFC
       // 5424's MSG does after its SP. docs/parser.md, "The space after the TAG".
+      // RFC 5424: a space right after the SD's SP is that same TAG space as
+      // rsyslog's RFC 5424 templates write it ("%STRUCTURED-DATA% %msg%"), so
+      // konseki drops it there too (rsyslog keeps it in MSG).
       std::string want = expected;
-      if (field == "msg" && got.at("format") == "rfc3164" && !got.at("tag").empty() &&
-          !want.empty() && want[0] == ' ' && v.options.find("msgFirstSpace") == std::string::npos) {
+      const bool tag_space = (got.at("format") == "rfc3164" && !got.at("tag").empty()) ||
+                             got.at("format") == "rfc5424";
+      if (field == "msg" && tag_space && !want.empty() && want[0] == ' ' &&
+          v.options.find("msgFirstSpace") == std::string::npos) {
         want.erase(0, 1);
         ++first_space;
       }
