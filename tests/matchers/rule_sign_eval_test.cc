@@ -12,6 +12,8 @@
 // a correlation); their rules must be input-only.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -103,6 +105,64 @@ TEST(RuleSignEvalTest, EverySignLineHitsItsSignAndBenignLinesHitNothing) {
     }
     EXPECT_GE(per_sign[rule.sign].second, 3) << "too few lines for " << rule.sign;
   }
+}
+
+// The signs of the rows, as konseki reads them: "-" when nothing but session
+// halves hit, else the sorted rule signs.
+std::string SignsOf(const std::vector<RuleHit>& hits) {
+  std::vector<std::string> signs;
+  for (const RuleHit& h : hits) {
+    if (!IsSessionHalf(h.rule->sign)) signs.push_back(h.rule->sign);
+  }
+  std::sort(signs.begin(), signs.end());
+  std::string out;
+  for (const std::string& x : signs) out += (out.empty() ? "" : ",") + x;
+  return out.empty() ? "-" : out;
+}
+
+// docs/senders.md has rsyslog forward with RSYSLOG_SyslogProtocol23Format:
+// "<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD MSG" where APP-NAME is
+// the TAG cut at its first '/' (postfix/smtpd -> postfix) and MSG keeps the
+// space that ended the TAG ("- -  Failed ..."). Every row with a header and
+// a tag, re-written the way that template writes it, must read as the same
+// signs. (Rows rsyslog would mangle are skipped: no header, no host, or a
+// TAG that is a path, which has no APP-NAME in that form.)
+TEST(RuleSignEvalTest, RowsForwardedWithRsyslogsRfc5424TemplateReadTheSame) {
+  const std::vector<EvalRow> rows = ReadEvalSet();
+  StatusOr<std::vector<Rule>> rules = LoadRuleDir(kPatterns);
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  auto set = RuleSet::Compile(std::move(rules).value());
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  auto scratch = (*set)->NewScratch();
+  ASSERT_TRUE(scratch.ok());
+  const receiver::Parser parser;
+  const TimePoint received(std::chrono::seconds(1'767'225'600));
+  Message msg;
+  std::vector<RuleHit> hits;
+  int compared = 0;
+  for (const EvalRow& row : rows) {
+    parser.Parse(row.line, received, &msg);
+    if (msg.format != MessageFormat::kRfc3164 || msg.issue != ParseIssue::kNone ||
+        msg.hostname.empty() || msg.app_name.empty() || msg.app_name[0] == '/' ||
+        msg.repeats != 1) {
+      continue;
+    }
+    (*set)->Match(msg, **scratch, &hits);
+    const std::string direct = SignsOf(hits);
+    const std::string app(msg.app_name.substr(0, msg.app_name.find('/')));
+    const std::string forwarded = "<38>1 2026-01-03T10:00:00+00:00 " + std::string(msg.hostname) +
+                                  " " + app + " " +
+                                  (msg.procid.empty() ? "-" : std::string(msg.procid)) +
+                                  " - -  " + std::string(msg.msg);
+    Message fwd;
+    parser.Parse(forwarded, received, &fwd);
+    (*set)->Match(fwd, **scratch, &hits);
+    EXPECT_EQ(SignsOf(hits), direct) << "line " << row.line_no << "\n  " << row.line << "\n  "
+                                     << forwarded;
+    ++compared;
+  }
+  std::cout << "  " << compared << " rows compared in the forwarded form\n";
+  EXPECT_GT(compared, 900);
 }
 
 }  // namespace
