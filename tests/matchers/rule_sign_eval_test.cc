@@ -150,15 +150,14 @@ TEST(RuleSignEvalTest, RowsForwardedWithRsyslogsRfc5424TemplateReadTheSame) {
     (*set)->Match(msg, **scratch, &hits);
     const std::string direct = SignsOf(hits);
     const std::string app(msg.app_name.substr(0, msg.app_name.find('/')));
-    const std::string forwarded = "<38>1 2026-01-03T10:00:00+00:00 " + std::string(msg.hostname) +
-                                  " " + app + " " +
-                                  (msg.procid.empty() ? "-" : std::string(msg.procid)) +
-                                  " - -  " + std::string(msg.msg);
+    const std::string forwarded =
+        "<38>1 2026-01-03T10:00:00+00:00 " + std::string(msg.hostname) + " " + app + " " +
+        (msg.procid.empty() ? "-" : std::string(msg.procid)) + " - -  " + std::string(msg.msg);
     Message fwd;
     parser.Parse(forwarded, received, &fwd);
     (*set)->Match(fwd, **scratch, &hits);
-    EXPECT_EQ(SignsOf(hits), direct) << "line " << row.line_no << "\n  " << row.line << "\n  "
-                                     << forwarded;
+    EXPECT_EQ(SignsOf(hits), direct)
+        << "line " << row.line_no << "\n  " << row.line << "\n  " << forwarded;
     ++compared;
   }
   std::cout << "  " << compared << " rows compared in the forwarded form\n";
