@@ -17,6 +17,9 @@
 //       the minimum of REPS scans per line, summed: ns per line.
 //   hs_probe hits OUT.db DIR/as_is.txt
 //       per line, the sorted rule ids that hit (to diff two databases).
+//   hs_probe lines OUT.db DIR/quiet256.txt [REPS]
+//       per line, the minimum of REPS scans in ns and the line: which lines
+//       cost most (sort -n).
 #include <hs/hs.h>
 
 #include <algorithm>
@@ -176,7 +179,7 @@ int main(int argc, char** argv) {
   if (cmd == "scan") {
     const size_t n = ScanAll(d, lines, reps);
     std::printf("%zu lines x %d, %zu matches\n", lines.size(), reps, n);
-  } else if (cmd == "time") {
+  } else if (cmd == "time" || cmd == "lines") {
     double total = 0;
     size_t n = 0;
     for (const std::string& l : lines) {
@@ -189,7 +192,9 @@ int main(int argc, char** argv) {
                       .count());
       }
       total += best;
+      if (cmd == "lines") std::printf("%.0f\t%s\n", best, l.c_str());
     }
+    if (cmd == "lines") return 0;
     std::printf("%.1f ns per line (min of %d, %zu lines)\n", total / lines.size(), reps,
                 lines.size());
   } else if (cmd == "hits") {

@@ -36,11 +36,17 @@ struct RuleSet::Compiled {
     // start literals are caseless).
     bool Search(re2::StringPiece input, std::string_view lowered, re2::StringPiece* groups,
                 int n) const;
+    // An Extractor over `pattern` (check re->ok()), with its start literals
+    // when LeadingLiterals can read them.
+    static Extractor Make(const std::string& pattern, bool case_sensitive);
   };
   std::vector<Extractor> extract;
   // The rule's `match` expressions in RE2 when the rule has a `prefilter`:
   // a Hyperscan hit of the prefilter is a rule hit only if one matches.
-  std::vector<std::unique_ptr<re2::RE2>> confirm;
+  // Searched like the extracts (no submatches): anchored at each occurrence
+  // of their start literals, where a match can begin.
+  std::vector<Extractor> confirm;
+  bool confirm_lowered = false;  // some confirm has caseless start literals
 };
 
 namespace {
@@ -278,6 +284,21 @@ bool RuleSet::Compiled::Extractor::Search(re2::StringPiece input, std::string_vi
   }
 }
 
+RuleSet::Compiled::Extractor RuleSet::Compiled::Extractor::Make(const std::string& pattern,
+                                                                bool case_sensitive) {
+  Compiled::Extractor ex;
+  ex.re = std::make_unique<re2::RE2>(pattern, Re2Options(case_sensitive));
+  if (ex.re->ok() && LeadingLiterals(pattern, &ex.starts)) {
+    ex.starts_caseless = !case_sensitive;
+    if (ex.starts_caseless) {
+      for (std::string& lit : ex.starts) {
+        for (char& c : lit) c = static_cast<char>(AsciiLower(static_cast<unsigned char>(c)));
+      }
+    }
+  }
+  return ex;
+}
+
 RuleSet::RuleSet() = default;
 
 RuleSet::~RuleSet() {
@@ -323,14 +344,15 @@ StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rule
     auto compiled = std::make_unique<Compiled>();
     if (!rule.prefilter.empty()) {
       for (size_t k = 0; k < rule.match.size(); ++k) {
-        auto re = std::make_unique<re2::RE2>(rule.match[k], Re2Options(rule.case_sensitive));
-        if (!re->ok()) {
+        Compiled::Extractor c = Compiled::Extractor::Make(rule.match[k], rule.case_sensitive);
+        if (!c.re->ok()) {
           const int line = k < rule.match_lines.size() ? rule.match_lines[k] : rule.line;
           return Status::InvalidArgument(Where(rule, line) +
                                          ": match: RE2 (which checks the hits of `prefilter`): " +
-                                         re->error() + " in \"" + rule.match[k] + "\"");
+                                         c.re->error() + " in \"" + rule.match[k] + "\"");
         }
-        compiled->confirm.push_back(std::move(re));
+        compiled->confirm_lowered |= c.starts_caseless;
+        compiled->confirm.push_back(std::move(c));
       }
     }
     if (!rule.program.empty()) {
@@ -342,8 +364,7 @@ StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rule
       compiled->program_is_literal = LiteralAlternatives(rule.program, &compiled->program_names);
     }
     for (const std::string& e : rule.extract) {
-      Compiled::Extractor ex;
-      ex.re = std::make_unique<re2::RE2>(e, Re2Options(rule.case_sensitive));
+      Compiled::Extractor ex = Compiled::Extractor::Make(e, rule.case_sensitive);
       if (!ex.re->ok()) {
         return Status::InvalidArgument(Where(rule, rule.line) +
                                        ": extract: RE2: " + ex.re->error() + " in \"" + e + "\"");
@@ -355,14 +376,6 @@ StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rule
       }
       for (const auto& [name, index] : ex.re->NamedCapturingGroups()) {
         ex.named.emplace_back(index, name);
-      }
-      if (LeadingLiterals(e, &ex.starts)) {
-        ex.starts_caseless = !rule.case_sensitive;
-        if (ex.starts_caseless) {
-          for (std::string& lit : ex.starts) {
-            for (char& c : lit) c = static_cast<char>(AsciiLower(static_cast<unsigned char>(c)));
-          }
-        }
       }
       std::sort(ex.named.begin(), ex.named.end());
       compiled->extract.push_back(std::move(ex));
@@ -427,12 +440,12 @@ void RuleSet::Match(const Message& msg, Scratch& scratch, std::vector<RuleHit>* 
   hits->resize(n);
 }
 
-bool RuleSet::Confirms(size_t rule_index, std::string_view text) const {
+bool RuleSet::Confirms(size_t rule_index, std::string_view text, std::string_view lowered) const {
   const Compiled& c = *compiled_[rule_index];
   if (c.confirm.empty()) return true;
   const re2::StringPiece input(text.data(), text.size());
-  for (const std::unique_ptr<re2::RE2>& re : c.confirm) {
-    if (re->Match(input, 0, input.size(), re2::RE2::UNANCHORED, nullptr, 0)) return true;
+  for (const Compiled::Extractor& m : c.confirm) {
+    if (m.Search(input, lowered, nullptr, 0)) return true;
   }
   return false;
 }
@@ -456,9 +469,18 @@ size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<Rule
   re2::StringPiece groups[kMaxGroups + 1];
   const re2::StringPiece input(text.data(), text.size());
   bool lowered = false;  // scratch.lowered_ holds this message's text
+  auto lower = [&]() -> std::string_view {
+    if (!lowered) {
+      AsciiLowerCopy(text, &scratch.lowered_);
+      lowered = true;
+    }
+    return scratch.lowered_;
+  };
   for (unsigned r : ids) {
     if (!ProgramMatches(r, msg.app_name)) continue;
-    if (!Confirms(r, text)) continue;
+    if (!Confirms(r, text, compiled_[r]->confirm_lowered ? lower() : std::string_view())) {
+      continue;
+    }
     if (used == hits->size()) {
       hits->emplace_back();
       if (!scratch.spare_fields_.empty()) {
@@ -471,11 +493,9 @@ size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<Rule
     size_t nfields = 0;
     for (const Compiled::Extractor& ex : compiled_[r]->extract) {
       const int n = ex.re->NumberOfCapturingGroups() + 1;
-      if (ex.starts_caseless && !lowered) {
-        AsciiLowerCopy(text, &scratch.lowered_);
-        lowered = true;
+      if (!ex.Search(input, ex.starts_caseless ? lower() : std::string_view(), groups, n)) {
+        continue;
       }
-      if (!ex.Search(input, scratch.lowered_, groups, n)) continue;
       for (const auto& [index, name] : ex.named) {
         if (index >= n || groups[index].data() == nullptr) continue;
         const std::string_view value(groups[index].data(), groups[index].size());

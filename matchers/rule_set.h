@@ -114,8 +114,9 @@ class RuleSet {
   RuleSet();
   bool ProgramMatches(size_t rule_index, std::string_view app_name) const;
   // True unless the rule has a `prefilter` and none of its `match`
-  // expressions is in text (RE2).
-  bool Confirms(size_t rule_index, std::string_view text) const;
+  // expressions is in text (RE2). `lowered`: text in ASCII lower case when
+  // the rule's Compiled::confirm_lowered says it is read, else anything.
+  bool Confirms(size_t rule_index, std::string_view text, std::string_view lowered) const;
   // Writes hits into (*hits)[0..n), reusing existing elements; returns n.
   size_t MatchInto(const Message& msg, Scratch& scratch, std::vector<RuleHit>* hits) const;
 

@@ -338,6 +338,64 @@ TEST(RuleSetTest, PrefilterHitsCountOnlyWhenAMatchExpressionConfirms) {
   EXPECT_TRUE(hits.empty());
 }
 
+TEST(RuleSetTest, PrefilterConfirmationStartingAtLiteralsEqualsRe2Search) {
+  // `match` expressions that begin with a literal are confirmed by RE2
+  // anchored at each occurrence of it: a hit exactly when RE2's unanchored
+  // search finds the expression somewhere in the line.
+  struct Case {
+    std::string match;
+    std::string prefilter;
+    bool case_sensitive;
+  };
+  std::string many = "LINE";
+  for (int i = 0; i < 20; ++i) many += " Failed - x";
+  const std::vector<Case> cases = {
+      // the first occurrences of the literal fail, a later one matches
+      {"Failed [a-z/-]+ for ", "Failed [a-z/-]", false},
+      // a leading \b, read with the bytes before the literal
+      {R"(\bIN=\S* OUT=)", "OUT=", false},
+      // leading literal alternatives
+      {"(?:received|failures) for user ", " for user ", false},
+      // case-sensitive: only the literal's own case starts a match
+      {"Failed [a-z/-]+ for ", "Failed [a-z/-]", true},
+      // no start literal (an anchor): searched as before
+      {"^(?-i:vchkpw-)[\\w-]+: (?-i:password fail )", "^(?-i:vchkpw-)", false},
+  };
+  const std::vector<std::string> lines = {
+      "LINE failed - POSSIBLE BREAK-IN Failed password for root",
+      "LINE FAILED PASSWORD FOR root",
+      "LINE failed - POSSIBLE BREAK-IN ATTEMPT!",
+      many,
+      many + " Failed none for x",
+      "LINE XIN=a OUT= IN=b OUT=",
+      "LINE XIN=a OUT=",
+      "LINE auth failures for user root",
+      "LINE received for users x",
+      "vchkpw-pop3: password fail x@y:1.2.3.4",
+      "vchkpw-pop3: login success x@y:1.2.3.4",
+      "LINE vchkpw-pop3: password fail x",
+  };
+  for (const Case& c : cases) {
+    Rule r = MakeRule("pre", {c.match});
+    r.prefilter = {c.prefilter};
+    r.prefilter_lines = {20};
+    r.case_sensitive = c.case_sensitive;
+    auto set = MustCompile({r});
+    auto scratch = set->NewScratch();
+    ASSERT_TRUE(scratch.ok());
+    RE2::Options o;
+    o.set_case_sensitive(c.case_sensitive);
+    o.set_encoding(RE2::Options::EncodingLatin1);
+    const RE2 re(c.match, o);
+    ASSERT_TRUE(re.ok()) << c.match;
+    std::vector<RuleHit> hits;
+    for (const std::string& line : lines) {
+      set->Match(Msg("x", line), **scratch, &hits);
+      EXPECT_EQ(!hits.empty(), RE2::PartialMatch(line, re)) << c.match << " on " << line;
+    }
+  }
+}
+
 TEST(RuleSetTest, PrefilterErrorsNameTheirLine) {
   Rule bad_pre = MakeRule("p", {"x"});
   bad_pre.prefilter = {"fine", "(unbalanced"};
