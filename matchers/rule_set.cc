@@ -14,8 +14,9 @@ namespace konseki::matchers {
 
 struct RuleSet::Compiled {
   std::unique_ptr<re2::RE2> program;  // null: any program
-  // When `program` is a plain alternation of names ("sshd|sshd-session"),
-  // the names in lower case: compared without RE2 on the hot path.
+  // When `program` denotes a small set of names ("sshd|sshd-session",
+  // "(?:sshd|dropbear)?": ExpandNames), the names in lower case: compared
+  // without RE2 on the hot path.
   bool program_is_literal = false;
   std::vector<std::string> program_names;
   struct Extractor {
@@ -66,34 +67,99 @@ re2::RE2::Options Re2Options(bool case_sensitive) {
   return o;
 }
 
-// Splits "a|b\\(c\\)" into lower-cased literal names; false if the pattern
-// uses any regex syntax beyond '|' and backslash-escaped punctuation.
-bool LiteralAlternatives(std::string_view pattern, std::vector<std::string>* names) {
-  names->assign(1, "");
-  for (size_t i = 0; i < pattern.size(); ++i) {
-    const char c = pattern[i];
-    if (c == '|') {
-      names->emplace_back();
-    } else if (c == '\\') {
-      if (++i == pattern.size()) return false;
-      const char e = pattern[i];
+bool IsNameChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '/' ||
+         c == ':' || c == '@' || c == '#' || c == '%' || c == '=' || c == ',' || c == '\'' ||
+         c == '"' || c == '<' || c == '>' || c == '~' || c == '!';
+}
+
+constexpr size_t kMaxProgramNames = 64;
+
+// Parses an alternation of pattern[*i..] up to a ')' or the end into the
+// names it matches in full (lower-cased), for ExpandNames.
+bool ExpandAlternation(std::string_view pattern, size_t* i, int depth,
+                       std::vector<std::string>* out);
+
+// One alternative: a sequence of literal characters (escaped punctuation
+// included) and "(?:...)" groups, each optionally followed by '?'.
+bool ExpandSequence(std::string_view pattern, size_t* i, int depth, std::vector<std::string>* out) {
+  out->assign(1, "");
+  while (*i < pattern.size() && pattern[*i] != '|' && pattern[*i] != ')') {
+    std::vector<std::string> atom;
+    const char c = pattern[*i];
+    if (c == '\\') {
+      if (*i + 1 >= pattern.size()) return false;
+      const char e = pattern[*i + 1];
       if (std::isalnum(static_cast<unsigned char>(e))) return false;  // \S, \d, \b...
-      names->back().push_back(e);
-    } else if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '/' ||
-               c == ':' || c == '@' || c == '#' || c == '%' || c == '=' || c == ',' || c == '\'' ||
-               c == '"' || c == '<' || c == '>' || c == '~' || c == '!') {
-      names->back().push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+      atom.assign(1, std::string(1, e));
+      *i += 2;
+    } else if (pattern.substr(*i, 3) == "(?:") {
+      *i += 3;
+      if (depth > 8 || !ExpandAlternation(pattern, i, depth + 1, &atom)) return false;
+      if (*i >= pattern.size() || pattern[*i] != ')') return false;
+      ++*i;
+    } else if (IsNameChar(c)) {
+      atom.assign(1,
+                  std::string(1, static_cast<char>(std::tolower(static_cast<unsigned char>(c)))));
+      ++*i;
     } else {
-      return false;  // '.', '*', '(', '[', ... : a real regex
+      return false;  // '.', '*', '+', '[', '(' of a capture, '^', ... : a real regex
     }
+    if (*i < pattern.size() && pattern[*i] == '?') {
+      atom.emplace_back();
+      ++*i;
+    }
+    if (*i < pattern.size() &&
+        (pattern[*i] == '*' || pattern[*i] == '+' || pattern[*i] == '{' || pattern[*i] == '?')) {
+      return false;  // a repeat, or a lazy '??'
+    }
+    std::vector<std::string> next;
+    for (const std::string& head : *out) {
+      for (const std::string& tail : atom) {
+        if (next.size() == kMaxProgramNames) return false;
+        next.push_back(head + tail);
+      }
+    }
+    out->swap(next);
   }
   return true;
 }
 
+bool ExpandAlternation(std::string_view pattern, size_t* i, int depth,
+                       std::vector<std::string>* out) {
+  out->clear();
+  for (;;) {
+    std::vector<std::string> alt;
+    if (!ExpandSequence(pattern, i, depth, &alt)) return false;
+    out->insert(out->end(), alt.begin(), alt.end());
+    if (out->size() > kMaxProgramNames) return false;
+    if (*i >= pattern.size() || pattern[*i] != '|') return true;
+    ++*i;
+  }
+}
+
+// The lower-cased names a program pattern matches in full, when it is
+// built only of literal characters, '|', and "(?:...)" groups each
+// optionally followed by '?' ("sshd|sshd-session", "(?:sshd|dropbear)?",
+// "named|bind9?"), at most kMaxProgramNames of them; false for any other
+// syntax (classes, repeats, '.'): RE2 then matches the program.
+bool ExpandNames(std::string_view pattern, std::vector<std::string>* names) {
+  size_t i = 0;
+  if (!ExpandAlternation(pattern, &i, 0, names) || i != pattern.size()) return false;
+  std::sort(names->begin(), names->end());
+  names->erase(std::unique(names->begin(), names->end()), names->end());
+  return true;
+}
+
+unsigned char AsciiLower(unsigned char c) { return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c; }
+
+// b is in lower case. ASCII only, inline: std::tolower is a libc call per
+// byte (~40 instructions per corpus line in the program filter, issue 17),
+// and the process never sets a locale, so it lowered A-Z only anyway.
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != static_cast<unsigned char>(b[i])) {
+    if (AsciiLower(static_cast<unsigned char>(a[i])) != static_cast<unsigned char>(b[i])) {
       return false;
     }
   }
@@ -190,8 +256,6 @@ bool LeadingLiterals(std::string_view pattern, std::vector<std::string>* starts)
   starts->push_back(std::move(lit));
   return true;
 }
-
-unsigned char AsciiLower(unsigned char c) { return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c; }
 
 // out = text with A-Z lowered, eight bytes at a time (bytes >= 0x80 kept).
 void AsciiLowerCopy(std::string_view text, std::string* out) {
@@ -361,7 +425,7 @@ StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rule
         return Status::InvalidArgument(Where(rule, rule.line) + ": program: RE2: " +
                                        compiled->program->error() + " in \"" + rule.program + "\"");
       }
-      compiled->program_is_literal = LiteralAlternatives(rule.program, &compiled->program_names);
+      compiled->program_is_literal = ExpandNames(rule.program, &compiled->program_names);
     }
     for (const std::string& e : rule.extract) {
       Compiled::Extractor ex = Compiled::Extractor::Make(e, rule.case_sensitive);

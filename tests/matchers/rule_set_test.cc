@@ -396,6 +396,85 @@ TEST(RuleSetTest, PrefilterConfirmationStartingAtLiteralsEqualsRe2Search) {
   }
 }
 
+TEST(RuleSetTest, ProgramFilterEqualsRe2FullMatchOfTheProgram) {
+  // Programs that denote a few names are compared without RE2; the result
+  // must be RE2's full, caseless match of the name or of its last path
+  // component, whichever syntax the program uses.
+  const std::vector<std::string> programs = {
+      "sshd|sshd-session",
+      "(?:sshd|sshd-session|sshd-auth)?",
+      "named|bind9?",
+      "login|login\\(pam_unix\\)",
+      "syslogd|syslog\\.(?:info|notice)",
+      "(?:in\\.)?(?:e?klogind|rshd)",
+      "(?:(?:in\\.|wu[.-]|tn)?ftpd|ftp|vsftpd)?",
+      "rsyslogd(?:-[0-9]+)?",
+      "(?:/\\S*/)?(?:cron|crond)",
+      "a??b",
+      "x{2}",
+  };
+  const std::vector<std::string> names = {"",
+                                          "sshd",
+                                          "SSHD",
+                                          "sshd-session",
+                                          "sshd-auth",
+                                          "sshd-",
+                                          "sshdx",
+                                          "named",
+                                          "bind",
+                                          "bind9",
+                                          "bind99",
+                                          "login",
+                                          "login(pam_unix)",
+                                          "syslogd",
+                                          "syslog.info",
+                                          "syslog.notice",
+                                          "syslogxinfo",
+                                          "in.klogind",
+                                          "klogind",
+                                          "eklogind",
+                                          "in.rshd",
+                                          "in.",
+                                          "ftpd",
+                                          "in.ftpd",
+                                          "wu.ftpd",
+                                          "wu-ftpd",
+                                          "tnftpd",
+                                          "ftp",
+                                          "vsftpd",
+                                          "rsyslogd",
+                                          "rsyslogd-8",
+                                          "/usr/sbin/cron",
+                                          "cron",
+                                          "crond",
+                                          "ab",
+                                          "b",
+                                          "xx",
+                                          "/usr/sbin/sshd",
+                                          "/usr/sbin/bind9",
+                                          "/x/",
+                                          "/"};
+  for (const std::string& program : programs) {
+    auto set = MustCompile({MakeRule("p", {"hello"}, {}, program)});
+    auto scratch = set->NewScratch();
+    ASSERT_TRUE(scratch.ok());
+    RE2::Options o;
+    o.set_case_sensitive(false);
+    o.set_encoding(RE2::Options::EncodingLatin1);
+    const RE2 re("(?:" + program + ")", o);
+    ASSERT_TRUE(re.ok()) << program;
+    std::vector<RuleHit> hits;
+    for (const std::string& name : names) {
+      const size_t slash = name.rfind('/');
+      const bool want =
+          RE2::FullMatch(name, re) || (slash != std::string::npos && slash + 1 < name.size() &&
+                                       RE2::FullMatch(name.substr(slash + 1), re));
+      set->Match(Msg(name, "hello"), **scratch, &hits);
+      EXPECT_EQ(!hits.empty(), want) << program << " on \"" << name << "\"";
+    }
+  }
+}
+
 TEST(RuleSetTest, PrefilterErrorsNameTheirLine) {
   Rule bad_pre = MakeRule("p", {"x"});
   bad_pre.prefilter = {"fine", "(unbalanced"};
@@ -486,8 +565,7 @@ TEST(MakeAlertTest, FillsEveryFieldFromMessageAndHit) {
   EXPECT_EQ(MakeAlert(m, hit).host, "192.0.2.77");
 
   m.repeats = 4;  // "message repeated 4 times: [...]": the alert says so
-  EXPECT_THAT(MakeAlert(m, hit).fields,
-              ElementsAre(Field{"user", "root"}, Field{"repeated", "4"}));
+  EXPECT_THAT(MakeAlert(m, hit).fields, ElementsAre(Field{"user", "root"}, Field{"repeated", "4"}));
 }
 
 }  // namespace
