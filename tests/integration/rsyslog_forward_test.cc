@@ -39,6 +39,17 @@ class RsyslogForwardTest : public ::testing::Test {
         dir_.File("rsyslogd"));
   }
 
+  // konseki on one TCP listener, its alerts in `alerts`.
+  bool StartKonsekiOnTcp(const std::string& alerts) {
+    return k_.Start(dir_,
+                    "listen: ['tcp://127.0.0.1:0']\narchive: {dir: " + dir_.File("archive") +
+                        "}\nalerts: {file: " + alerts +
+                        ", stdout: false}\nmetrics: {listen: ''}\n"
+                        "heartbeat: {state_dir: " +
+                        dir_.File("state") + "}\n",
+                    &err_);
+  }
+
   TempDir dir_;
   Konseki k_;
   std::string err_;
@@ -200,14 +211,7 @@ TEST_F(RsyslogForwardTest, SenderOutsideTheAllowListIsRefusedAndAlerted) {
 // rules anchored at the text's start must still see the daemon's line.
 TEST_F(RsyslogForwardTest, Rfc5424TemplateOfRfc3164LinesRaisesTheAnchoredRules) {
   const std::string alerts = dir_.File("alerts.jsonl");
-  ASSERT_TRUE(k_.Start(dir_,
-                       "listen: ['tcp://127.0.0.1:0']\narchive: {dir: " + dir_.File("archive") +
-                           "}\nalerts: {file: " + alerts +
-                           ", stdout: false}\nmetrics: {listen: ''}\n"
-                           "heartbeat: {state_dir: " +
-                           dir_.File("state") + "}\n",
-                       &err_))
-      << err_;
+  ASSERT_TRUE(StartKonsekiOnTcp(alerts)) << err_;
   const int in_tcp = FreeTcpPort();
   std::ostringstream conf;
   conf << "module(load=\"imtcp\")\n"
@@ -246,14 +250,7 @@ TEST_F(RsyslogForwardTest, Rfc5424TemplateOfRfc3164LinesRaisesTheAnchoredRules) 
 // the file is an ssh.bruteforce on the host.
 TEST_F(RsyslogForwardTest, ImfileForwardedAuthLogIsReadAsSshdsLines) {
   const std::string alerts = dir_.File("alerts.jsonl");
-  ASSERT_TRUE(k_.Start(dir_,
-                       "listen: ['tcp://127.0.0.1:0']\narchive: {dir: " + dir_.File("archive") +
-                           "}\nalerts: {file: " + alerts +
-                           ", stdout: false}\nmetrics: {listen: ''}\n"
-                           "heartbeat: {state_dir: " +
-                           dir_.File("state") + "}\n",
-                       &err_))
-      << err_;
+  ASSERT_TRUE(StartKonsekiOnTcp(alerts)) << err_;
   {
     std::ofstream log(dir_.File("auth.log"));
     for (int i = 0; i < 10; ++i) {

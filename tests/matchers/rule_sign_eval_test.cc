@@ -17,6 +17,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -59,15 +60,27 @@ std::vector<EvalRow> ReadEvalSet() {
   return rows;
 }
 
-TEST(RuleSignEvalTest, EverySignLineHitsItsSignAndBenignLinesHitNothing) {
+// The shipped packs, compiled once per test.
+class RuleSignEvalTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    StatusOr<std::vector<Rule>> rules = LoadRuleDir(kPatterns);
+    ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+    auto set = RuleSet::Compile(std::move(rules).value());
+    ASSERT_TRUE(set.ok()) << set.status().ToString();
+    set_ = *set;
+    auto scratch = set_->NewScratch();
+    ASSERT_TRUE(scratch.ok());
+    scratch_ = std::move(scratch).value();
+  }
+  std::shared_ptr<const RuleSet> set_;
+  std::unique_ptr<RuleSet::Scratch> scratch_;
+};
+
+TEST_F(RuleSignEvalTest, EverySignLineHitsItsSignAndBenignLinesHitNothing) {
   const std::vector<EvalRow> rows = ReadEvalSet();
   ASSERT_GT(rows.size(), 150u) << "cannot read " << kEvalFile;
-  StatusOr<std::vector<Rule>> rules = LoadRuleDir(kPatterns);
-  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
-  auto set = RuleSet::Compile(std::move(rules).value());
-  ASSERT_TRUE(set.ok()) << set.status().ToString();
-  auto scratch = (*set)->NewScratch();
-  ASSERT_TRUE(scratch.ok());
+  const std::shared_ptr<const RuleSet>& set = set_;
 
   const receiver::Parser parser;
   Message msg;
@@ -75,7 +88,7 @@ TEST(RuleSignEvalTest, EverySignLineHitsItsSignAndBenignLinesHitNothing) {
   std::map<std::string, std::pair<int, int>> per_sign;  // sign -> {right, total}
   for (const EvalRow& row : rows) {
     parser.Parse(row.line, TimePoint(std::chrono::seconds(1'767'225'600)), &msg);
-    (*set)->Match(msg, **scratch, &hits);
+    set->Match(msg, *scratch_, &hits);
     std::erase_if(hits, [](const RuleHit& h) { return IsSessionHalf(h.rule->sign); });
     std::string got;
     for (const RuleHit& h : hits)
@@ -98,7 +111,7 @@ TEST(RuleSignEvalTest, EverySignLineHitsItsSignAndBenignLinesHitNothing) {
   }
   // Every sign the shipped rules raise is judged on a few lines at least.
   // (Signs raised only by correlations, not by a rule, are not looked at.)
-  for (const Rule& rule : (*set)->rules()) {
+  for (const Rule& rule : set->rules()) {
     if (IsSessionHalf(rule.sign)) {
       EXPECT_FALSE(rule.alert) << rule.id << ": a session half or connection must be an input only";
       continue;
@@ -127,14 +140,9 @@ std::string SignsOf(const std::vector<RuleHit>& hits) {
 // a tag, re-written the way that template writes it, must read as the same
 // signs. (Rows rsyslog would mangle are skipped: no header, no host, or a
 // TAG that is a path, which has no APP-NAME in that form.)
-TEST(RuleSignEvalTest, RowsForwardedWithRsyslogsRfc5424TemplateReadTheSame) {
+TEST_F(RuleSignEvalTest, RowsForwardedWithRsyslogsRfc5424TemplateReadTheSame) {
   const std::vector<EvalRow> rows = ReadEvalSet();
-  StatusOr<std::vector<Rule>> rules = LoadRuleDir(kPatterns);
-  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
-  auto set = RuleSet::Compile(std::move(rules).value());
-  ASSERT_TRUE(set.ok()) << set.status().ToString();
-  auto scratch = (*set)->NewScratch();
-  ASSERT_TRUE(scratch.ok());
+  const std::shared_ptr<const RuleSet>& set = set_;
   const receiver::Parser parser;
   const TimePoint received(std::chrono::seconds(1'767'225'600));
   Message msg;
@@ -147,7 +155,7 @@ TEST(RuleSignEvalTest, RowsForwardedWithRsyslogsRfc5424TemplateReadTheSame) {
         msg.repeats != 1) {
       continue;
     }
-    (*set)->Match(msg, **scratch, &hits);
+    set->Match(msg, *scratch_, &hits);
     const std::string direct = SignsOf(hits);
     const std::string app(msg.app_name.substr(0, msg.app_name.find('/')));
     const std::string forwarded =
@@ -155,7 +163,7 @@ TEST(RuleSignEvalTest, RowsForwardedWithRsyslogsRfc5424TemplateReadTheSame) {
         (msg.procid.empty() ? "-" : std::string(msg.procid)) + " - -  " + std::string(msg.msg);
     Message fwd;
     parser.Parse(forwarded, received, &fwd);
-    (*set)->Match(fwd, **scratch, &hits);
+    set->Match(fwd, *scratch_, &hits);
     EXPECT_EQ(SignsOf(hits), direct)
         << "line " << row.line_no << "\n  " << row.line << "\n  " << forwarded;
     ++compared;
