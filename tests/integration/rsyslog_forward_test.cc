@@ -13,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "tests/integration/konseki_process.h"
 
@@ -238,9 +239,13 @@ TEST_F(RsyslogForwardTest, Rfc5424TemplateOfRfc3164LinesRaisesTheAnchoredRules) 
       },
       std::chrono::seconds(30)))
       << ReadFile(alerts) << rs_.Stderr();
-  // It was the two-space form on the wire.
-  const auto archived = ArchiveLines(dir_.File("archive"), "rs5424");
-  ASSERT_FALSE(archived.empty());
+  // It was the two-space form on the wire. Alerts go out as the lines are
+  // matched, the archive at its next flush: wait for it.
+  std::vector<std::string> archived;
+  ASSERT_TRUE(WaitFor([&] {
+    archived = ArchiveLines(dir_.File("archive"), "rs5424");
+    return !archived.empty();
+  }));
   EXPECT_THAT(archived[0], ::testing::HasSubstr(" - -  Accepted password")) << archived[0];
 }
 
