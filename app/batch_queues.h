@@ -38,6 +38,12 @@ struct Batch {
     // With `parsed`: HostKeyHash of the unpacked message's host(), from the
     // hash the Router picked the worker with (common/host_key.h).
     uint32_t host_hash;
+    // The frame this listener's Router took just before this one (not
+    // refused) named the same host, spelt the same, from the same sender,
+    // and is the entry before this one in this batch: what the worker
+    // looked up for that host holds for this one (the correlator's and the
+    // heartbeat's host records), so it is not looked up or compared again.
+    bool same_origin;
     TimePoint received;
     uint64_t ack_cookie;  // 0: nobody waits for this one
     PackedMessage header;

@@ -16,6 +16,7 @@ Router::Router(BatchQueues& queues, const receiver::Parser& parser, bool drop_wh
       open_(queues.num_workers(), nullptr) {
   last_host_.reserve(256);  // host names are at most 255 bytes (RFC 5424)
   last_host_hash_ = HostHash(last_host_);
+  last_sender_.reserve(64);
 }
 
 Router::~Router() { Flush(); }
@@ -31,15 +32,26 @@ bool Router::Push(const Frame& frame) {
   // A connection's (a relay's: a burst's) lines mostly name the host the
   // line before named: compare instead of hashing again (FNV-1a is a
   // multiply per byte, one after the other).
+  bool same_origin = last_taken_;
   if (host != last_host_) {
     last_host_.assign(host);
     last_host_hash_ = HostHash(host);
+    same_origin = false;
+  }
+  const std::string_view sender = frame.sender.substr(0, sender_length);
+  if (sender != last_sender_) {
+    last_sender_.assign(sender);
+    same_origin = false;
   }
   const uint64_t host_hash = last_host_hash_;
   const size_t w = ShardOfHash(host_hash, open_.size());
   // The listener counts a refused frame (FrameSink contract): counting it
   // here too made every UDP queue drop count twice.
-  if (drop_when_full_ && !queues_.HasRoom(w)) return false;
+  if (drop_when_full_ && !queues_.HasRoom(w)) {
+    last_taken_ = false;
+    return false;
+  }
+  last_taken_ = true;
   Batch*& b = open_[w];
   const size_t need = frame.bytes.size() + sender_length;
   if (b != nullptr && b->bytes.size() + need > BatchQueues::kMaxBytesPerBatch) {
@@ -59,13 +71,16 @@ bool Router::Push(const Frame& frame) {
   b->bytes.append(frame.bytes);
   e.sender_offset = static_cast<uint32_t>(b->bytes.size());
   e.sender_length = static_cast<uint16_t>(sender_length);
-  b->bytes.append(frame.sender.substr(0, sender_length));
+  b->bytes.append(sender);
   e.listener_id = frame.listener_id;
   e.truncated = frame.truncated;
   e.received = frame.received;
   e.ack_cookie = frame.ack_cookie;
   e.parsed = PackedMessage::Pack(msg, frame.bytes, &e.header);
   e.host_hash = HostKeyHashFromShardHash(host_hash);
+  // Same host and worker as the frame before: if the batch is not new,
+  // that frame is its last entry.
+  e.same_origin = same_origin && !b->entries.empty();
   if (frame.ack_cookie != 0) b->ack_sink = ack_sink_;
   b->entries.push_back(e);
   if (b->entries.size() >= BatchQueues::kMaxFramesPerBatch ||

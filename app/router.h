@@ -55,9 +55,14 @@ class Router final : public FrameSink {
   // A member: Parse sets every field anyway, and a local was constructed
   // once more per frame.
   Message msg_;
-  // The host of the last frame and its HostHash.
+  // The host of the last frame and its HostHash, and its sender (as the
+  // batch keeps it).
   std::string last_host_;
   uint64_t last_host_hash_;
+  std::string last_sender_;
+  // The last frame was taken (not refused): a frame naming the same host
+  // from the same sender is then Batch::Entry::same_origin.
+  bool last_taken_ = false;
 };
 
 }  // namespace konseki::app

@@ -224,16 +224,15 @@ void Worker::RefreshCorrelator() {
   correlator_ = std::move(next).value();
 }
 
-void Worker::Correlate(const Message& msg, const HostKey& host_key) {
+void Worker::Correlate(const Message& msg, const HostKey& host_key, bool same_origin) {
   correlation_alerts_.clear();
   const bool host = correlator_ != nullptr;
-  if (host && !(observed_.valid && observed_.host.hash == host_key.hash &&
-                observed_.host.name == host_key.name && observed_.sender == msg.sender)) {
+  if (host && !(observed_ && same_origin)) {
     correlator_->ObserveHost(host_key, msg.sender, msg.received);
-    observed_ = {host_key, msg.sender, true};
+    observed_ = true;
   }
   if (hits_.empty()) return;  // most lines: nothing to correlate, nothing superseded
-  observed_.valid = false;    // a hit may restart the host's watch
+  observed_ = false;          // a hit may restart the host's watch
   superseded_.assign(hits_.size(), false);
   if (!host && fleet_inputs_.empty()) return;
   // Unique across workers: hits of one message count once per correlation.
@@ -373,11 +372,13 @@ void Worker::Process(Batch& batch) {
   if (reopen_.exchange(false, std::memory_order_acq_rel) && archive_) archive_->Reopen();
   Message msg;
   bool append_failed = false;
-  observed_.valid = false;  // its views were into the previous batch
+  observed_ = false;  // what it stood for was a line of another batch
   for (const Batch::Entry& e : batch.entries) {
     // The host's key, for the archive, the correlator and the heartbeat:
     // hashed by the Router, not here (one hash per message, not three).
     HostKey host;
+    // Only with the Router's parse: the host it compared is msg.host().
+    const bool same_origin = e.parsed && e.same_origin;
     if (e.parsed) {
       e.header.Unpack(batch.frame(e), e.received, batch.sender(e), &msg);
       host = HostKey{msg.host(), e.host_hash};
@@ -432,13 +433,13 @@ void Worker::Process(Batch& batch) {
               ->Inc();
         }
       }
-      Correlate(msg, host);
+      Correlate(msg, host, same_origin);
       // Alerts come from hits (correlations only raise theirs on a hit).
       if (!hits_.empty()) EmitAlerts(msg);
     }
     if (heartbeat_) {
       if (stop_message) heartbeat_->NoteStopMessage(msg);
-      heartbeat_->Observe(msg, host);
+      heartbeat_->Observe(msg, host, same_origin);
     }
   }
   processed_->Inc(batch.entries.size());

@@ -155,8 +155,8 @@ class Worker final : public BatchRunner {
   void RefreshCorrelator();
   // Host hits of one message into the correlators: fills
   // correlation_alerts_ and, when there are hits, superseded_ (after the
-  // rules). host is msg.host()'s key.
-  void Correlate(const Message& msg, const HostKey& host);
+  // rules). host is msg.host()'s key; same_origin is the batch entry's.
+  void Correlate(const Message& msg, const HostKey& host, bool same_origin);
   // The rule alerts of the message's hits (not ignored, not input-only, not
   // superseded by a correlation's alert), then its correlation alerts.
   void EmitAlerts(const Message& msg);
@@ -186,15 +186,12 @@ class Worker final : public BatchRunner {
   matchers::InputFilter fleet_inputs_;
   std::vector<Alert> correlation_alerts_;
   uint64_t correlator_generation_ = 0;
-  // What Correlate last gave the correlator's ObserveHost, while observing
-  // it again would change nothing: in the same batch (views into it), no
-  // hit since, the same host spelt the same and the same sender. Most
-  // lines of a batch are one host's; the lookup cost ~60 instructions each.
-  struct Observed {
-    HostKey host;
-    std::string_view sender;
-    bool valid = false;
-  } observed_;
+  // The correlator's ObserveHost was given the host and sender of the
+  // batch's previous entry, and observing them again would change nothing:
+  // no hit since. Most lines of a batch are one host's; the lookup cost ~60
+  // instructions each, and comparing host and sender to tell ~40 (the
+  // Router compares once for everyone: Batch::Entry::same_origin).
+  bool observed_ = false;
   uint64_t message_seq_ = 0;
   TimePoint last_correlation_tick_;
 

@@ -218,6 +218,7 @@ int64_t HeartbeatTracker::AddHost(std::string_view name) {
 }
 
 void HeartbeatTracker::RemoveHost(uint32_t slot) {
+  if (slot == last_slot_) last_slot_ = HeartbeatIndex::kNone;
   Slot& s = slots_[slot];
   if (s.state.silent) --silent_count_;
   index_.Erase(HostKeyHash(s.state.name), slot);
@@ -311,34 +312,41 @@ void HeartbeatTracker::ArmForgetCheck(uint32_t slot) {
 
 void HeartbeatTracker::Observe(const Message& msg) { Observe(msg, HostKey::Of(msg.host())); }
 
-void HeartbeatTracker::Observe(const Message& msg, const HostKey& key) {
-  const std::string_view host = key.name;
-  if (host.empty()) {
-    counters_.dropped_no_host->Inc();
-    return;
-  }
-  if (host.size() > kMaxHostLength) {
-    counters_.dropped_host_too_long->Inc();
-    return;
-  }
-  ++unflushed_messages_;  // an atomic add per message would wait for the stores before it
+void HeartbeatTracker::Observe(const Message& msg, const HostKey& key, bool same_origin) {
   const int64_t now = Ns(msg.received);
-
   uint32_t slot;
   bool is_new = false;
-  if (uint32_t found = Lookup(key); found != HeartbeatIndex::kNone) {
-    slot = found;
+  // The record of the previous call's host, which holds its sender.
+  const bool repeat = same_origin && last_slot_ != HeartbeatIndex::kNone;
+  if (repeat) {
+    slot = last_slot_;
   } else {
-    int64_t added = AddHost(host);
-    if (added < 0 && EvictTransient(now)) added = AddHost(host);
-    if (added < 0) {
-      counters_.dropped_max_hosts->Inc();
+    last_slot_ = HeartbeatIndex::kNone;
+    const std::string_view host = key.name;
+    if (host.empty()) {
+      counters_.dropped_no_host->Inc();
       return;
     }
-    slot = static_cast<uint32_t>(added);
-    is_new = true;
-    NoteTransient(slot);
+    if (host.size() > kMaxHostLength) {
+      counters_.dropped_host_too_long->Inc();
+      return;
+    }
+    if (uint32_t found = Lookup(key); found != HeartbeatIndex::kNone) {
+      slot = found;
+    } else {
+      int64_t added = AddHost(host);
+      if (added < 0 && EvictTransient(now)) added = AddHost(host);
+      if (added < 0) {
+        counters_.dropped_max_hosts->Inc();
+        return;
+      }
+      slot = static_cast<uint32_t>(added);
+      is_new = true;
+      NoteTransient(slot);
+    }
+    last_slot_ = slot;
   }
+  ++unflushed_messages_;  // an atomic add per message would wait for the stores before it
   Slot& s = slots_[slot];
   HostState& h = s.state;
   if (const int64_t day = now / kNsPerDay; day != s.today) {
@@ -361,7 +369,9 @@ void HeartbeatTracker::Observe(const Message& msg, const HostKey& key) {
     LearnGap(h, now);
     h.last_seen_ns = now;
   }
-  if (h.sender != msg.sender) NoteSender(msg.sender, options_.max_senders_per_host, &h);
+  if (!repeat && h.sender != msg.sender) {
+    NoteSender(msg.sender, options_.max_senders_per_host, &h);
+  }
   // Every line of a host replaces its last message. A line that fits the
   // buffer (the host's longer lines grew it) is copied in place: assign's
   // aliasing and capacity checks cost more than copying 256 bytes.
@@ -372,7 +382,7 @@ void HeartbeatTracker::Observe(const Message& msg, const HostKey& key) {
   } else {
     h.last_message.assign(line);
   }
-  CheckClock(s, msg);
+  CheckClock(s, msg, repeat);
 
   const bool resumed = h.silent;
   if (resumed) {
@@ -435,12 +445,19 @@ bool HeartbeatTracker::StopLinked(const Slot& s) const {
          h.stop_time_ns >= h.last_seen_ns - SecsToNs(options_.stop_link_secs);
 }
 
-void HeartbeatTracker::CheckClock(Slot& s, const Message& msg) {
-  if (options_.clock_jump_tolerance_secs <= 0 || !msg.has_timestamp) return;
+void HeartbeatTracker::CheckClock(Slot& s, const Message& msg, bool repeat) {
+  if (options_.clock_jump_tolerance_secs <= 0 || !msg.has_timestamp) {
+    checked_valid_ = false;
+    return;
+  }
   HostState& h = s.state;
   const int64_t received = Ns(msg.received);
-  const ClockJump j =
-      TrackClock(Ns(msg.timestamp), received, SecsToNs(options_.clock_jump_tolerance_secs), &h);
+  const int64_t ts = Ns(msg.timestamp);
+  if (repeat && checked_valid_ && ts == checked_ts_ns_ && received == checked_received_ns_) return;
+  checked_ts_ns_ = ts;
+  checked_received_ns_ = received;
+  checked_valid_ = true;
+  const ClockJump j = TrackClock(ts, received, SecsToNs(options_.clock_jump_tolerance_secs), &h);
   if (j.kind.empty()) return;
   if (h.last_clock_alert_ns != 0 &&
       received - h.last_clock_alert_ns < SecsToNs(options_.clock_jump_alert_interval_secs)) {

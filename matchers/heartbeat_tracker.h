@@ -203,7 +203,13 @@ class HeartbeatTracker {
   // The same, with msg.host()'s key computed by the caller (the worker has
   // it from the Router: no hashing here). Precondition: host.name ==
   // msg.host() and host.hash == HostKeyHash(host.name).
-  void Observe(const Message& msg, const HostKey& host);
+  // same_origin: the caller knows that the previous call of this tracker
+  // (Observe, or NoteStopMessage observing a new host) was for a message
+  // of the same host, spelt the same, from the same sender
+  // (Batch::Entry::same_origin, app/batch_queues.h). Then the host's
+  // record is not looked up again nor its sender compared; the result is
+  // the same (bench/RESULTS.md, issue 17: ~100 instructions per message).
+  void Observe(const Message& msg, const HostKey& host, bool same_origin = false);
 
   // When the rule engine gave msg the sign syslog.stopped; before or after
   // Observe(msg) for the same message. A host not yet known is observed here.
@@ -293,7 +299,11 @@ class HeartbeatTracker {
   int64_t DueFor(const Slot& s, double threshold_secs) const;
   void Arm(uint32_t slot, int64_t due_ns);
   void ArmForgetCheck(uint32_t slot);
-  void CheckClock(Slot& s, const Message& msg);
+  // repeat: s is the previous call's slot (Observe's same_origin). Then a
+  // line with the previous checked line's timestamp and receive time is not
+  // checked again: TrackClock would change nothing and find no jump (it
+  // took that offset in the first time).
+  void CheckClock(Slot& s, const Message& msg, bool repeat);
   // Adds the gap since the host's previous message to its cadence.
   void LearnGap(HostState& h, int64_t now_ns);
   void FireSilent(Slot& s, int64_t now_ns, double threshold_secs);
@@ -316,6 +326,14 @@ class HeartbeatTracker {
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_slots_;
   HeartbeatIndex index_;  // host name -> slot
+  // The slot the last Observe call ended on (HeartbeatIndex::kNone: none,
+  // or freed since): what a same_origin call observes.
+  uint32_t last_slot_ = HeartbeatIndex::kNone;
+  // The host timestamp and receive time (ns) CheckClock last gave
+  // TrackClock for last_slot_; valid only while checked_valid_.
+  int64_t checked_ts_ns_ = 0;
+  int64_t checked_received_ns_ = 0;
+  bool checked_valid_ = false;
   DeadlineQueue deadlines_;
 
   int64_t start_ns_;       // construction time

@@ -362,5 +362,48 @@ TEST(RouterTest, CarriedTimestampFollowsTheReceiveTimeOfEachFrame) {
   EXPECT_EQ(stamps.size(), 4u);
 }
 
+// same_origin: the frame before, in the same batch, named the same host
+// (spelt the same) from the same sender; a refused frame breaks the chain.
+TEST(RouterTest, SameOriginMarksRepeatsOfHostAndSenderWithinABatch) {
+  MetricsRegistry metrics;
+  BatchQueues q(1, 1 << 20, metrics);
+  receiver::Parser parser;
+  Router r(q, parser, false);
+  const std::vector<std::pair<std::string, std::string>> frames = {
+      {"a", "192.0.2.1"}, {"a", "192.0.2.1"}, {"b", "192.0.2.1"}, {"b", "192.0.2.2"},
+      {"b", "192.0.2.2"}, {"B", "192.0.2.2"}, {"B", "192.0.2.2"}};
+  for (const auto& [host, sender] : frames) {
+    r.Push(MakeFrame("<13>Nov 23 08:00:00 " + host + " app: x", sender));
+  }
+  r.Flush();
+  Batch* b = q.Dequeue(0, std::chrono::microseconds(0));
+  ASSERT_NE(b, nullptr);
+  std::vector<bool> same;
+  for (const Batch::Entry& e : b->entries) same.push_back(e.same_origin);
+  EXPECT_EQ(same, (std::vector<bool>{false, true, false, false, true, false, true}));
+  q.Release(b);
+
+  // UDP: a frame refused (queue full) is not in the batch; the next one
+  // starts a new chain.
+  BatchQueues small(1, 1, metrics);  // full after one batch
+  Router udp(small, parser, true);
+  const std::string line = "<13>Nov 23 08:00:00 a app: x";
+  ASSERT_TRUE(udp.Push(MakeFrame(line, "192.0.2.1")));
+  udp.Flush();
+  EXPECT_FALSE(udp.Push(MakeFrame(line, "192.0.2.1")));
+  Batch* first = small.Dequeue(0, std::chrono::microseconds(0));
+  ASSERT_NE(first, nullptr);
+  small.Release(first);
+  ASSERT_TRUE(udp.Push(MakeFrame(line, "192.0.2.1")));
+  ASSERT_TRUE(udp.Push(MakeFrame(line, "192.0.2.1")));
+  udp.Flush();
+  Batch* second = small.Dequeue(0, std::chrono::microseconds(0));
+  ASSERT_NE(second, nullptr);
+  ASSERT_EQ(second->entries.size(), 2u);
+  EXPECT_FALSE(second->entries[0].same_origin);
+  EXPECT_TRUE(second->entries[1].same_origin);
+  small.Release(second);
+}
+
 }  // namespace
 }  // namespace konseki::app

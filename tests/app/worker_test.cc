@@ -228,6 +228,8 @@ TEST_P(WorkerTest, BlockedArchiveQueuesBatchesAndKeepsTheirOrder) {
   Router relp{queues_, parser_, false, &acks_};
   Send(0, relp);
   ASSERT_TRUE(WaitFor([&] { return !queues_.HasRoom(0); }));
+  // The queue's worker blocks before it is Done with the batch that failed.
+  ASSERT_TRUE(WaitFor([&] { return queues_.InFlight(0) == 0; }));
   EXPECT_FALSE(relp.HasCapacity());
   for (int i = 1; i < 4; ++i) Send(i, relp);
   EXPECT_EQ(queues_.InFlight(0), 3u) << "processed while blocked";

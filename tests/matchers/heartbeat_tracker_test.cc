@@ -922,6 +922,78 @@ TEST_F(HeartbeatTrackerTest, InterleavedHostsObservedByKeyAreOneHostEach) {
     ASSERT_EQ(tracker_->ThresholdSecs("host-" + std::to_string(h)), 60);
 }
 
+// same_origin (the worker's repeats of one host and sender) skips the
+// lookup, the sender check and the clock check of a line stamped and
+// received as the line before: every observable result is the one of full
+// observations, also across silences, resumptions, clock jumps (and their
+// repeats) and a host forgotten between two of its messages.
+TEST_F(HeartbeatTrackerTest, SameOriginRepeatsGiveTheResultsOfFullObservations) {
+  options_.silence_after_secs = 60;
+  options_.forget_after_secs = 300;
+  options_.metrics_interval_secs = 1;
+  options_.new_host_alerts_per_minute = 0;  // unlimited
+  Make();
+  CapturingSink full_sink;
+  MetricsRegistry full_metrics;
+  HeartbeatTracker full(options_, 0, 1, clock_, full_sink, full_metrics);
+  struct Line {
+    const char* host;
+    const char* sender;
+    int advance_secs;  // before the line, with a Tick after each second
+    int ts_offset_secs;
+  };
+  const std::vector<Line> lines = {
+      {"a", "192.0.2.1", 0, 0},    {"a", "192.0.2.1", 0, 0},     {"a", "192.0.2.1", 1, 0},
+      {"a", "192.0.2.2", 0, 0},    {"a", "192.0.2.2", 0, 0},     {"b", "192.0.2.2", 0, 0},
+      {"b", "192.0.2.2", 2, 0},    {"A", "192.0.2.2", 0, 0},     {"A", "192.0.2.2", 0, 0},
+      {"a", "192.0.2.2", 90, 0},   {"a", "192.0.2.2", 0, 0},     {"a", "192.0.2.2", 0, 7200},
+      {"a", "192.0.2.2", 0, 7200}, {"a", "192.0.2.2", 0, -7200}, {"a", "192.0.2.2", 400, 0},
+      {"a", "192.0.2.2", 0, 0},    {"b", "192.0.2.1", 0, 0}};
+  const Line* prev = nullptr;
+  for (const Line& l : lines) {
+    for (int i = 0; i < l.advance_secs; ++i) {
+      clock_.Advance(seconds(1));
+      tracker_->Tick();
+      full.Tick();
+    }
+    TestMessage m(l.host, clock_.Now(), std::string("line of ") + l.host, l.sender,
+                  clock_.Now() + seconds(l.ts_offset_secs));
+    const HostKey key = HostKey::Of(m.msg().host());
+    const bool same = prev != nullptr && std::string_view(prev->host) == l.host &&
+                      std::string_view(prev->sender) == l.sender;
+    tracker_->Observe(m.msg(), key, same);
+    full.Observe(m.msg(), key);
+    prev = &l;
+  }
+  clock_.Advance(seconds(2));
+  tracker_->Tick();
+  full.Tick();
+  std::vector<HostRow> got, want;
+  tracker_->Hosts()(&got);
+  full.Hosts()(&want);
+  ASSERT_EQ(got.size(), want.size());
+  ASSERT_EQ(got.size(), 2u);  // "a" (also "A"), "b": both forgotten and new again
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].name, want[i].name);
+    EXPECT_EQ(got[i].sender, want[i].sender) << got[i].name;
+    EXPECT_EQ(got[i].senders, want[i].senders) << got[i].name;
+    EXPECT_EQ(got[i].messages_today, want[i].messages_today) << got[i].name;
+    EXPECT_EQ(got[i].last_seen_ns, want[i].last_seen_ns) << got[i].name;
+    EXPECT_EQ(got[i].first_seen_ns, want[i].first_seen_ns) << got[i].name;
+    EXPECT_EQ(got[i].cadence_secs, want[i].cadence_secs) << got[i].name;
+    EXPECT_EQ(got[i].threshold_secs, want[i].threshold_secs) << got[i].name;
+    EXPECT_EQ(got[i].silent, want[i].silent) << got[i].name;
+  }
+  ASSERT_EQ(sink_.alerts.size(), full_sink.alerts.size());
+  for (size_t i = 0; i < sink_.alerts.size(); ++i) {
+    EXPECT_EQ(sink_.alerts[i].sign, full_sink.alerts[i].sign);
+    EXPECT_EQ(sink_.alerts[i].host, full_sink.alerts[i].host);
+  }
+  for (const char* sign : {"host.new", "host.silent", "host.resumed", "host.clock_jump"}) {
+    EXPECT_GE(full_sink.Count(sign), 1u) << sign << ": the sequence should raise it";
+  }
+}
+
 TEST_F(HeartbeatTrackerTest, TheDeadlineHeapStaysProportionalToHosts) {
   Make();
   for (int minute = 0; minute < 24 * 60; ++minute) {
