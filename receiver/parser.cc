@@ -92,8 +92,7 @@ void UnwrapRepeated(Message* out) {
     n = n * 10 + static_cast<uint64_t>(m[p] - '0');
     ++p;
   }
-  if (p == digits_start || n == 0 || n > UINT32_MAX ||
-      m.compare(p, kTimes.size(), kTimes) != 0) {
+  if (p == digits_start || n == 0 || n > UINT32_MAX || m.compare(p, kTimes.size(), kTimes) != 0) {
     return;
   }
   m.remove_prefix(p + kTimes.size());

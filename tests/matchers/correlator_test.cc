@@ -62,8 +62,7 @@ TEST(ThresholdTest, OneAlertAtTheNthHitOfABurst) {
 TEST(ThresholdTest, ALineStandingForNEventsCountsN) {
   Driver d(Pack({Threshold(8, 120)}));
   EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("203.0.113.7"), "web1", 0), IsEmpty());
-  EXPECT_THAT(d.Repeats(6).Hit("r", "ssh.auth_failure", Src("203.0.113.7"), "web1", 30),
-              IsEmpty());
+  EXPECT_THAT(d.Repeats(6).Hit("r", "ssh.auth_failure", Src("203.0.113.7"), "web1", 30), IsEmpty());
   auto alerts = d.Hit("r", "ssh.auth_failure", Src("203.0.113.7"), "web1", 31);
   ASSERT_THAT(alerts, SizeIs(1));
   EXPECT_EQ(FieldOf(alerts[0], "count"), "8");
