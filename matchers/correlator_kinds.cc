@@ -19,8 +19,9 @@ void InsertMember(std::vector<KeyMember>* members, KeyMember m) {
   members->insert(pos, std::move(m));
 }
 
-void InsertTime(std::vector<int64_t>* times, int64_t t) {
-  times->insert(std::upper_bound(times->begin(), times->end(), t), t);
+// Inserts n copies of t (a line standing for n events), keeping the order.
+void InsertTimes(std::vector<int64_t>* times, int64_t t, size_t n) {
+  times->insert(std::upper_bound(times->begin(), times->end(), t), n, t);
 }
 
 // Drops, oldest first, the times beyond the newest `keep` and those older
@@ -132,9 +133,7 @@ void Correlator::Impl::Threshold(CompiledCorrelation& c, const HitEvent& hit,
   }
   // A line standing for N events ("message repeated N times") counts N;
   // more than `count` stamps are never needed.
-  for (uint32_t i = 0; i < std::min<uint32_t>(hit.repeats, c.def.count); ++i) {
-    InsertTime(&st->times, t);
-  }
+  InsertTimes(&st->times, t, std::min<size_t>(hit.repeats, c.def.count));
   InsertMember(&st->members, MemberOf(hit, t));
   TrimWindow(st, c.def.count, c.window_ns);
   if (st->members.size() > options.max_members) st->members.resize(options.max_members);
@@ -215,7 +214,7 @@ void Correlator::Impl::Sequence(CompiledCorrelation& c, Role role, const HitEven
   if (role == kAfter) {
     KeyState* st = Insert(c, key, ToNs(hit.received));
     const size_t keep = std::max<size_t>(c.def.count, kMaxSequenceStamps);
-    for (size_t i = 0; i < std::min<size_t>(hit.repeats, keep); ++i) InsertTime(&st->times, t);
+    InsertTimes(&st->times, t, std::min<size_t>(hit.repeats, keep));
     InsertMember(&st->members, MemberOf(hit, t));
     TrimWindow(st, keep, c.window_ns);
     if (st->members.size() >= options.max_members) st->members.erase(st->members.begin());

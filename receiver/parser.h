@@ -4,8 +4,8 @@
 // every byte): a log file's whole line sent as the text (rsyslog imfile:
 // tag, pid, text and stamp are the line's), rsyslog's "message repeated N
 // times: [text]" (msg = text, repeats = N) and Solaris' "[ID 800047
-// auth.notice] " prefix. Pure: no I/O, no
-// allocation, no clock (year inference uses the receive time).
+// auth.notice] " prefix. Pure: no I/O, no allocation, no clock (year
+// inference uses the receive time).
 #ifndef KONSEKI_RECEIVER_PARSER_H_
 #define KONSEKI_RECEIVER_PARSER_H_
 
