@@ -18,6 +18,18 @@
 
 namespace konseki::app {
 
+namespace {
+
+// A repeat notice's text starts with "last", "Last" or "--- last", after
+// the space rsyslog's old form keeps: a byte or two compared per line
+// before receiver::ReadRepeatNotice reads it.
+inline bool MayBeRepeatNotice(std::string_view m) {
+  auto starts = [](char c) { return (c | 0x20) == 'l' || c == '-'; };
+  return !m.empty() && (starts(m[0]) || (m[0] == ' ' && m.size() > 1 && starts(m[1])));
+}
+
+}  // namespace
+
 Worker::Worker(const WorkerOptions& options, const WorkerDeps& deps,
                std::unique_ptr<outputs::Archive> archive,
                std::unique_ptr<matchers::HeartbeatTracker> heartbeat,
@@ -31,6 +43,8 @@ Worker::Worker(const WorkerOptions& options, const WorkerDeps& deps,
       correlator_(std::move(correlator)) {
   // The correlator was built for the slot's current generation.
   correlator_generation_ = deps_.rules->generation();
+  last_lines_.resize(kLastLineSlots);
+  hit_lines_.resize(kHitLineSlots);
   if (auto pack = deps_.rules->correlations(); pack && deps_.fleet != nullptr) {
     fleet_inputs_ = matchers::InputFilter(*pack, matchers::KeyScope::kFleet);
   }
@@ -271,6 +285,68 @@ void Worker::EmitAlerts(const Message& msg) {
   }
 }
 
+// Inlined in Process, where it runs for every line.
+[[gnu::always_inline]] inline bool Worker::RunRules(const Message& msg, const HostKey& host,
+                                                    bool same_origin) {
+  bool stop_message = false;
+  // Not cleared first: Match recycles the RuleHits already in hits_ (and
+  // their fields' strings) and resizes it; clearing freed them, so every
+  // hit allocated its fields again.
+  rules_->Match(msg, *scratch_, &hits_);
+  for (const matchers::RuleHit& hit : hits_) {
+    auto it = rule_counters_.find(hit.rule->id);
+    if (it == rule_counters_.end()) {
+      it = rule_counters_
+               .emplace(hit.rule->id, deps_.metrics->GetCounter("konseki_rule_matches_total",
+                                                                "Messages matched, per rule.",
+                                                                {{"rule", hit.rule->id}}))
+               .first;
+    }
+    it->second->Inc();
+    if (hit.rule->heartbeat_stop) stop_message = true;
+    if (hit.ignored) {
+      // rules.ignore: counted, but no alert and no correlation input
+      // (as fail2ban's ignoreip never bans).
+      RuleCounter(&ignored_counters_, "konseki_alerts_ignored_total",
+                  "Rule matches that raised no alert: their src_ip or user is in "
+                  "rules.ignore.",
+                  hit.rule->id)
+          ->Inc();
+    }
+  }
+  Correlate(msg, host, same_origin);
+  // Alerts come from hits (correlations only raise theirs on a hit).
+  if (!hits_.empty()) EmitAlerts(msg);
+  return stop_message;
+}
+
+void Worker::ReplayRepeated(const Message& notice, const HostKey& host, uint64_t previous,
+                            uint64_t line, uint32_t count, std::string_view quoted) {
+  HitLine& kept = hit_lines_[host.hash % kHitLineSlots];
+  if (kept.hash != host.hash || kept.line != previous) return;  // no hits, or not kept
+  deps_.parser->Parse(kept.raw, notice.received, &replayed_);
+  replayed_.sender = kept.sender;
+  // The same host (not another with the same hash); the same program
+  // unless the notice names syslogd itself (FreeBSD) or none (sysklogd);
+  // syslog-ng's quoted start of the text.
+  if (!HostNamesEqual(replayed_.host(), host.name)) return;
+  if (!notice.app_name.empty() && notice.app_name != "syslogd" &&
+      notice.app_name != replayed_.app_name) {
+    return;
+  }
+  if (!quoted.empty() && replayed_.msg.substr(0, quoted.size()) != quoted) return;
+  // The repeats happened between the line and the notice: the notice's
+  // time is when the last of them had happened.
+  replayed_.timestamp = notice.timestamp;
+  replayed_.has_timestamp = notice.has_timestamp;
+  replayed_.received = notice.received;
+  replayed_.repeats = count;
+  RunRules(replayed_, host, false);
+  // A later notice (sysklogd writes one every 30 s while the repeats go on)
+  // follows this one: it repeats the same line.
+  kept.line = line;
+}
+
 void Worker::CorrelationHousekeeping(TimePoint now) {
   if (!correlator_) return;
   if (heartbeat_sink_) {
@@ -408,34 +484,29 @@ void Worker::Process(Batch& batch) {
 
     bool stop_message = false;
     if (rules_) {
-      // Not cleared first: Match recycles the RuleHits already in hits_ (and
-      // their fields' strings) and resizes it; clearing freed them, so every
-      // hit allocated its fields again.
-      rules_->Match(msg, *scratch_, &hits_);
-      for (const matchers::RuleHit& hit : hits_) {
-        auto it = rule_counters_.find(hit.rule->id);
-        if (it == rule_counters_.end()) {
-          it = rule_counters_
-                   .emplace(hit.rule->id, deps_.metrics->GetCounter("konseki_rule_matches_total",
-                                                                    "Messages matched, per rule.",
-                                                                    {{"rule", hit.rule->id}}))
-                   .first;
-        }
-        it->second->Inc();
-        if (hit.rule->heartbeat_stop) stop_message = true;
-        if (hit.ignored) {
-          // rules.ignore: counted, but no alert and no correlation input
-          // (as fail2ban's ignoreip never bans).
-          RuleCounter(&ignored_counters_, "konseki_alerts_ignored_total",
-                      "Rule matches that raised no alert: their src_ip or user is in "
-                      "rules.ignore.",
-                      hit.rule->id)
-              ->Inc();
+      const uint64_t line = ++line_seq_;
+      LastLine& last = last_lines_[host.hash % kLastLineSlots];
+      const uint64_t previous = last.hash == host.hash ? last.line : 0;
+      last = {host.hash, line};
+      // A notice is the syslogd's text, not the daemon's, so the rules do
+      // not read it (syslog-ng's quotes the line's first 20 bytes: "Failed
+      // password for " would count as one more failure); the line it
+      // repeats does.
+      uint32_t count;
+      std::string_view quoted;
+      if (MayBeRepeatNotice(msg.msg) && receiver::ReadRepeatNotice(msg.msg, &count, &quoted)) {
+        if (previous != 0) ReplayRepeated(msg, host, previous, line, count, quoted);
+      } else {
+        stop_message = RunRules(msg, host, same_origin);
+        if (!hits_.empty()) {
+          HitLine& kept = hit_lines_[host.hash % kHitLineSlots];
+          kept.hash = host.hash;
+          kept.line = line;
+          kept.raw.assign(msg.raw);
+          kept.sender.assign(msg.sender);
+          kept.received = msg.received;
         }
       }
-      Correlate(msg, host, same_origin);
-      // Alerts come from hits (correlations only raise theirs on a hit).
-      if (!hits_.empty()) EmitAlerts(msg);
     }
     if (heartbeat_) {
       if (stop_message) heartbeat_->NoteStopMessage(msg);

@@ -161,6 +161,15 @@ class Worker final : public BatchRunner {
   // superseded by a correlation's alert), then its correlation alerts.
   void EmitAlerts(const Message& msg);
   void CorrelationHousekeeping(TimePoint now);
+  // The rules on one message: per-rule counters, correlation, alerts. True
+  // if a hit's rule marks the host's syslogd stopping (heartbeat_stop).
+  bool RunRules(const Message& msg, const HostKey& host, bool same_origin);
+  // A repeat notice (receiver::ReadRepeatNotice) from `host`: when the
+  // host's line before it (`previous`, from last_lines_) is the line
+  // hit_lines_ kept, that line runs the rules again as `count` lines
+  // (Message::repeats), stamped as the notice. `line` is the notice's number.
+  void ReplayRepeated(const Message& notice, const HostKey& host, uint64_t previous, uint64_t line,
+                      uint32_t count, std::string_view quoted);
   // konseki_alerts_ignored_total{rule}: matches rules.ignore silenced;
   // konseki_alerts_superseded_total{rule}: rule alerts a correlation's
   // alert took the place of.
@@ -193,6 +202,31 @@ class Worker final : public BatchRunner {
   // Router compares once for everyone: Batch::Entry::same_origin).
   bool observed_ = false;
   uint64_t message_seq_ = 0;
+  // For repeat notices ("last message repeated 5 times": sysklogd, BSD
+  // syslogd, syslog-ng's suppress()), which name the line they repeat only
+  // by coming next from its host. line_seq_ numbers the lines this worker
+  // ran the rules on (from 1). last_lines_: each host's last line number,
+  // one slot per host hash (a slot another host took since reads as
+  // unknown, and nothing is replayed). hit_lines_: each host's last line
+  // with hits, kept whole (copied only for lines with hits) to be parsed and
+  // matched again. Fixed sizes: 16 KiB and 256 lines' bytes per worker.
+  struct LastLine {
+    uint32_t hash = 0;
+    uint64_t line = 0;  // 0: none
+  };
+  struct HitLine {
+    uint32_t hash = 0;
+    uint64_t line = 0;
+    std::string raw;
+    std::string sender;
+    TimePoint received;
+  };
+  static constexpr size_t kLastLineSlots = 1024;
+  static constexpr size_t kHitLineSlots = 256;
+  std::vector<LastLine> last_lines_;
+  std::vector<HitLine> hit_lines_;
+  uint64_t line_seq_ = 0;
+  Message replayed_;
   TimePoint last_correlation_tick_;
 
   Counter* processed_;

@@ -193,4 +193,78 @@ void Parser::Parse(std::string_view bytes, TimePoint received, TimestampCache* c
   }
 }
 
+namespace {
+
+bool StartsWithCaseless(std::string_view s, std::string_view lower_prefix) {
+  if (s.size() < lower_prefix.size()) return false;
+  for (size_t i = 0; i < lower_prefix.size(); ++i) {
+    char c = s[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
+    if (c != lower_prefix[i]) return false;
+  }
+  return true;
+}
+
+// "repeated N time(s)" at the start of *m: N, and *m is what follows.
+bool ReadRepeatedCount(std::string_view* m, uint32_t* count) {
+  constexpr std::string_view kRepeated = "repeated ";
+  if (m->compare(0, kRepeated.size(), kRepeated) != 0) return false;
+  size_t p = kRepeated.size();
+  uint64_t n = 0;
+  const size_t digits_start = p;
+  while (p < m->size() && p - digits_start < 10 && (*m)[p] >= '0' && (*m)[p] <= '9') {
+    n = n * 10 + static_cast<uint64_t>((*m)[p] - '0');
+    ++p;
+  }
+  if (p == digits_start || n == 0 || n > UINT32_MAX) return false;
+  constexpr std::string_view kTime = " time";
+  if (m->compare(p, kTime.size(), kTime) != 0) return false;
+  p += kTime.size();
+  if (p < m->size() && (*m)[p] == 's') ++p;
+  m->remove_prefix(p);
+  *count = static_cast<uint32_t>(n);
+  return true;
+}
+
+}  // namespace
+
+bool ReadRepeatNotice(std::string_view msg, uint32_t* count, std::string_view* quoted) {
+  std::string_view m = msg;
+  if (!m.empty() && m.front() == ' ') m.remove_prefix(1);
+  const bool dashes = m.compare(0, 4, "--- ") == 0;
+  if (dashes) m.remove_prefix(4);
+  constexpr std::string_view kHead = "last message ";
+  if (!StartsWithCaseless(m, kHead)) return false;
+  m.remove_prefix(kHead.size());
+  std::string_view q;
+  if (!m.empty() && m.front() == '\'') {
+    // syslog-ng: '%.20s' of the earlier text, so the closing quote is within
+    // 21 bytes; the text itself may hold "' ".
+    constexpr std::string_view kClose = "' repeated ";
+    for (size_t at = m.find(kClose, 1); at != std::string_view::npos && at <= 21;
+         at = m.find(kClose, at + 1)) {
+      std::string_view rest = m.substr(at + 2);
+      uint32_t n = 0;
+      constexpr std::string_view kBy = ", suppressed by syslog-ng on ";
+      if (ReadRepeatedCount(&rest, &n) && rest.compare(0, kBy.size(), kBy) == 0) {
+        *count = n;
+        *quoted = m.substr(1, at - 1);
+        return !dashes;
+      }
+    }
+    return false;
+  }
+  uint32_t n = 0;
+  if (!ReadRepeatedCount(&m, &n)) return false;
+  while (!m.empty() && m.back() == ' ') m.remove_suffix(1);
+  if (dashes) {
+    if (m != " ---") return false;
+  } else if (!m.empty()) {
+    return false;
+  }
+  *count = n;
+  *quoted = q;
+  return true;
+}
+
 }  // namespace konseki::receiver

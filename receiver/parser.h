@@ -9,6 +9,7 @@
 #ifndef KONSEKI_RECEIVER_PARSER_H_
 #define KONSEKI_RECEIVER_PARSER_H_
 
+#include <cstdint>
 #include <string_view>
 
 #include "common/clock.h"
@@ -54,6 +55,20 @@ class Parser {
  private:
   ParserOptions options_;
 };
+
+// A repeat notice: the text a syslogd writes, after N lines identical to the
+// one before, in place of them; it names the earlier line only by being
+// the host's next (app/worker.cc replays that line N times):
+//   "last message repeated 5 times"          sysklogd, BSD syslogd (FreeBSD
+//                                            as program "syslogd"), rsyslog's
+//                                            old form under the line's own tag
+//   "--- last message repeated 1 time ---"   macOS syslogd
+//   "Last message 'Failed password for ' repeated 5 times, suppressed by
+//    syslog-ng on HOST"                      syslog-ng's suppress(): the first
+//                                            20 bytes of the line's text
+// `msg` is a Message's msg (one leading space is skipped). On a notice:
+// true, *count = N (>= 1), *quoted = syslog-ng's quoted text (else empty).
+bool ReadRepeatNotice(std::string_view msg, uint32_t* count, std::string_view* quoted);
 
 }  // namespace konseki::receiver
 

@@ -129,6 +129,43 @@ TEST_F(CorrelationTest, ARepeatedLineCountsEveryFailureItStandsFor) {
               ::testing::HasSubstr("\"count\":8"));
 }
 
+// The older repeat notices carry no text: "last message repeated N times"
+// stands for N more of the host's line before it. Here as FreeBSD's
+// syslogd writes it (program "syslogd") and as syslog-ng's suppress() does
+// (the line's program, its text's first 20 bytes quoted).
+TEST_F(CorrelationTest, ANoticeOfRepeatsCountsTheHostsLineBeforeItAgain) {
+  StartKonseki("  session_min_observed_secs: 0\n");
+  const std::string failure = "Failed password for root from 203.0.113.52 port 40000 ssh2";
+  Log("sshd", 3000, failure);
+  Log("syslogd", 700, "last message repeated 3 times");
+  Log("sshd", 3000, failure);
+  Log("sshd", 3000,
+      "Last message 'Failed password for ' repeated 3 times, suppressed by syslog-ng on loghost");
+  ASSERT_TRUE(WaitFor([&] { return !AlertsWithSign(dir_, "ssh.bruteforce").empty(); }));
+  EXPECT_EQ(k_.process().Signal(SIGTERM), 0);
+  const auto bf = AlertsWithSign(dir_, "ssh.bruteforce");
+  ASSERT_EQ(bf.size(), 1u);
+  EXPECT_THAT(bf[0], ::testing::HasSubstr("\"count\":8"));
+}
+
+// A notice repeats the line right before it only: after another line of the
+// host (here one without hits) it counts nothing, and neither does a notice
+// under another program's tag (rsyslog's old form keeps the line's tag).
+TEST_F(CorrelationTest, ANoticeAfterAnotherLineOfTheHostCountsNothing) {
+  StartKonseki("  session_min_observed_secs: 0\n");
+  const std::string failure = "Failed password for root from 203.0.113.53 port 40000 ssh2";
+  Log("sshd", 3000, failure);
+  Log("cron", 900, "(root) CMD (run-parts /etc/cron.hourly)");
+  Log("syslogd", 700, "last message repeated 9 times");
+  Log("sshd", 3001, failure);
+  Log("named", 800, "last message repeated 9 times");
+  Log("sshd", 3002, "Accepted password for root from 203.0.113.53 port 41000 ssh2");
+  ASSERT_TRUE(WaitFor([&] { return !AlertsWithSign(dir_, "ssh.login").empty(); }));
+  EXPECT_EQ(k_.process().Signal(SIGTERM), 0);
+  EXPECT_TRUE(AlertsWithSign(dir_, "ssh.bruteforce").empty());
+  EXPECT_TRUE(AlertsWithSign(dir_, "ssh.bruteforce_success").empty());
+}
+
 TEST_F(CorrelationTest, LoginFromLoopbackIsALocalSource) {
   StartKonseki("  session_min_observed_secs: 0\n");
   Log("sshd", 3000, "Accepted publickey for alice from 192.0.2.77 port 50000 ssh2");

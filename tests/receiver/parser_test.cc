@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include <chrono>
+#include <initializer_list>
 #include <set>
 #include <string>
 #include <string_view>
@@ -515,6 +516,59 @@ TEST(RepeatedTest, AnythingElseIsLeftAsWritten) {
   EXPECT_EQ(u.format, MessageFormat::kUnparsed);
   EXPECT_EQ(u.msg, "message repeated 5 times: [ x]");
   EXPECT_EQ(u.repeats, 1u);
+}
+
+// The notices that stand for repeats of the host's line before them
+// (sysklogd and BSD syslogd's fprintlog, rsyslog's old form, macOS,
+// syslog-ng's log_writer_emit_suppress_summary): read here, replayed by
+// the worker.
+TEST(RepeatNoticeTest, EverySyslogdsWordingGivesItsCount) {
+  struct Case {
+    const char* msg;
+    uint32_t count;
+    const char* quoted;
+  };
+  for (const Case& c : std::initializer_list<Case>{
+           {"last message repeated 5 times", 5, ""},         // sysklogd, FreeBSD ("syslogd")
+           {" last message repeated 12 times", 12, ""},      // rsyslog, under the line's tag
+           {"--- last message repeated 1 time ---", 1, ""},  // macOS
+           {"--- last message repeated 3 times ---", 3, ""},
+           {"Last message 'Failed password for ' repeated 7 times, suppressed by syslog-ng on "
+            "loghost.example.org",
+            7, "Failed password for "},
+           // %.20s of a text holding the quote and "' repeated " itself.
+           {"Last message 'it' repeated 'x ' repeated 2 times, suppressed by syslog-ng on h", 2,
+            "it' repeated 'x "},
+           {"Last message '' repeated 4 times, suppressed by syslog-ng on h", 4, ""},
+       }) {
+    uint32_t count = 0;
+    std::string_view quoted = "unset";
+    ASSERT_TRUE(ReadRepeatNotice(c.msg, &count, &quoted)) << c.msg;
+    EXPECT_EQ(count, c.count) << c.msg;
+    EXPECT_EQ(quoted, c.quoted) << c.msg;
+  }
+}
+
+TEST(RepeatNoticeTest, AnythingElseIsNoNotice) {
+  for (const char* msg : {
+           "last message repeated",                    // no count
+           "last message repeated 0 times",            // no repeats
+           "last message repeated 99999999999 times",  // over 32 bits
+           "last message repeated 5 times, then 6",    // more text: a daemon's own line
+           "the last message repeated 5 times",
+           "last message repeated five times",
+           "--- last message repeated 2 times",  // macOS closes its dashes
+           "last message repeated 2 times ---",
+           "message repeated 5 times: [ x]",       // rsyslog's form with the text: the parser's
+           "Last message 'abc' repeated 5 times",  // syslog-ng always names itself
+           "Last message 'abcdefghijklmnopqrstuvwxyz' repeated 5 times, suppressed by syslog-ng "
+           "on h",  // more than 20 quoted bytes
+           "",
+       }) {
+    uint32_t count = 0;
+    std::string_view quoted;
+    EXPECT_FALSE(ReadRepeatNotice(msg, &count, &quoted)) << msg;
+  }
 }
 
 // rsyslog imfile forwarding /var/log/auth.log with Tag="auth:": the file's
