@@ -18,18 +18,6 @@
 
 namespace konseki::app {
 
-namespace {
-
-// A repeat notice's text starts with "last", "Last" or "--- last", after
-// the space rsyslog's old form keeps: a byte or two compared per line
-// before receiver::ReadRepeatNotice reads it.
-inline bool MayBeRepeatNotice(std::string_view m) {
-  auto starts = [](char c) { return (c | 0x20) == 'l' || c == '-'; };
-  return !m.empty() && (starts(m[0]) || (m[0] == ' ' && m.size() > 1 && starts(m[1])));
-}
-
-}  // namespace
-
 Worker::Worker(const WorkerOptions& options, const WorkerDeps& deps,
                std::unique_ptr<outputs::Archive> archive,
                std::unique_ptr<matchers::HeartbeatTracker> heartbeat,
@@ -326,15 +314,11 @@ void Worker::ReplayRepeated(const Message& notice, const HostKey& host, uint64_t
   if (kept.hash != host.hash || kept.line != previous) return;  // no hits, or not kept
   deps_.parser->Parse(kept.raw, notice.received, &replayed_);
   replayed_.sender = kept.sender;
-  // The same host (not another with the same hash); the same program
-  // unless the notice names syslogd itself (FreeBSD) or none (sysklogd);
-  // syslog-ng's quoted start of the text.
-  if (!HostNamesEqual(replayed_.host(), host.name)) return;
-  if (!notice.app_name.empty() && notice.app_name != "syslogd" &&
-      notice.app_name != replayed_.app_name) {
+  // The same host (not another with the same hash), program and text.
+  if (!HostNamesEqual(replayed_.host(), host.name) ||
+      !receiver::RepeatNoticeFits(notice, replayed_, quoted)) {
     return;
   }
-  if (!quoted.empty() && replayed_.msg.substr(0, quoted.size()) != quoted) return;
   // The repeats happened between the line and the notice: the notice's
   // time is when the last of them had happened.
   replayed_.timestamp = notice.timestamp;
@@ -494,7 +478,8 @@ void Worker::Process(Batch& batch) {
       // repeats does.
       uint32_t count;
       std::string_view quoted;
-      if (MayBeRepeatNotice(msg.msg) && receiver::ReadRepeatNotice(msg.msg, &count, &quoted)) {
+      if (receiver::MayBeRepeatNotice(msg.msg) &&
+          receiver::ReadRepeatNotice(msg.msg, &count, &quoted)) {
         if (previous != 0) ReplayRepeated(msg, host, previous, line, count, quoted);
       } else {
         stop_message = RunRules(msg, host, same_origin);

@@ -1,5 +1,7 @@
 #include "matchers/offline_analyzer.h"
 
+#include "common/host_key.h"
+
 namespace konseki::matchers {
 StatusOr<std::unique_ptr<OfflineAnalyzer>> OfflineAnalyzer::Create(
     std::shared_ptr<const RuleSet> rules, const RulePack& pack, const CorrelatorOptions& options,
@@ -18,13 +20,58 @@ StatusOr<std::unique_ptr<OfflineAnalyzer>> OfflineAnalyzer::Create(
   return a;
 }
 
+namespace {
+
+std::string LowerHost(std::string_view host) {
+  std::string out(host);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
+  }
+  return out;
+}
+
+}  // namespace
+
 void OfflineAnalyzer::Feed(std::string_view line, std::string_view sender,
                            std::vector<RuleHit>* hits, std::vector<Alert>* alerts) {
   alerts->clear();
   parser_.Parse(line, reference_, &msg_);
   msg_.sender = sender;
   msg_.received = msg_.has_timestamp ? msg_.timestamp : reference_;
-  rules_->Match(msg_, *scratch_, hits);
+  uint32_t count = 0;
+  std::string_view quoted;
+  EarlierLine& earlier = earlier_[LowerHost(msg_.host())];
+  if (receiver::MayBeRepeatNotice(msg_.msg) &&
+      receiver::ReadRepeatNotice(msg_.msg, &count, &quoted)) {
+    // The rules read the line the notice stands for, not the notice.
+    const Message notice = msg_;
+    bool fits = false;
+    if (earlier.hit) {
+      replayed_ = earlier;
+      parser_.Parse(replayed_.line, reference_, &msg_);
+      msg_.sender = replayed_.sender;
+      fits = HostNamesEqual(msg_.host(), notice.host()) &&
+             receiver::RepeatNoticeFits(notice, msg_, quoted);
+    }
+    if (!fits) {
+      msg_ = notice;
+      earlier = {std::string(line), std::string(sender), false};
+      hits->clear();
+      superseded_.clear();
+      correlator_->ObserveHost(msg_.host(), msg_.sender, msg_.received);
+      return;
+    }
+    msg_.timestamp = notice.timestamp;
+    msg_.has_timestamp = notice.has_timestamp;
+    msg_.received = notice.received;
+    msg_.repeats = count;
+    rules_->Match(msg_, *scratch_, hits);
+  } else {
+    rules_->Match(msg_, *scratch_, hits);
+    earlier.line.assign(line);
+    earlier.sender.assign(sender);
+    earlier.hit = !hits->empty();
+  }
   correlator_->ObserveHost(msg_.host(), msg_.sender, msg_.received);
   ++seq_;
   superseded_.assign(hits->size(), false);

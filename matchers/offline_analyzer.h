@@ -11,12 +11,18 @@
 // takes the year that puts it at most a month after the reference instant:
 // by default 2026-01-01, so that examples give the same results every day;
 // test-rules sets a file's modification time (its last line was written
-// then). Not thread-safe.
+// then). A repeat notice ("last message repeated 5 times",
+// receiver::ReadRepeatNotice) right after a line of its host with hits is
+// that line again, 5 times, as in the server (app/worker.cc): the notice's
+// hits, message() and correlation input are that line's, with repeats = 5
+// and the notice's stamp. Not thread-safe.
 #ifndef KONSEKI_MATCHERS_OFFLINE_ANALYZER_H_
 #define KONSEKI_MATCHERS_OFFLINE_ANALYZER_H_
 
 #include <memory>
+#include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/alert.h"
@@ -45,7 +51,8 @@ class OfflineAnalyzer {
             std::vector<Alert>* alerts);
   // The instant year-less stamps are read against (see above).
   void set_reference(TimePoint reference) { reference_ = reference; }
-  // The last line's parse (views into the last line).
+  // The last line's parse (views into the last line, or for a repeat
+  // notice into the line it repeats).
   const Message& message() const { return msg_; }
   // Per hit of the last line: a correlation with `supersedes` alerted on it,
   // so the server raises no alert of the rule's own for it.
@@ -64,6 +71,15 @@ class OfflineAnalyzer {
   std::vector<bool> superseded_;
   TimePoint reference_ = kDefaultReference;
   uint64_t seq_ = 0;
+  // Each host's last line (by lower-case host), for repeat notices; `hit`:
+  // it had rule hits. A notice that stood for it leaves it in place.
+  struct EarlierLine {
+    std::string line;
+    std::string sender;
+    bool hit = false;
+  };
+  std::unordered_map<std::string, EarlierLine> earlier_;
+  EarlierLine replayed_;  // what msg_ views while it is a notice's line
 };
 
 }  // namespace konseki::matchers

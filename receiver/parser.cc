@@ -267,4 +267,12 @@ bool ReadRepeatNotice(std::string_view msg, uint32_t* count, std::string_view* q
   return true;
 }
 
+bool RepeatNoticeFits(const Message& notice, const Message& earlier, std::string_view quoted) {
+  if (!notice.app_name.empty() && notice.app_name != "syslogd" &&
+      notice.app_name != earlier.app_name) {
+    return false;
+  }
+  return earlier.msg.substr(0, quoted.size()) == quoted;
+}
+
 }  // namespace konseki::receiver

@@ -70,6 +70,20 @@ class Parser {
 // true, *count = N (>= 1), *quoted = syslog-ng's quoted text (else empty).
 bool ReadRepeatNotice(std::string_view msg, uint32_t* count, std::string_view* quoted);
 
+// Whether `msg` can be a repeat notice at all: it starts with "last",
+// "Last" or "--- last" (after one space): a byte or two compared, for
+// every line, before ReadRepeatNotice reads it.
+inline bool MayBeRepeatNotice(std::string_view msg) {
+  auto starts = [](char c) { return (c | 0x20) == 'l' || c == '-'; };
+  return !msg.empty() && (starts(msg[0]) || (msg[0] == ' ' && msg.size() > 1 && starts(msg[1])));
+}
+
+// Whether a notice (`quoted` from ReadRepeatNotice) can stand for
+// `earlier`, its host's line before it (the caller compares the hosts):
+// under the same program unless the notice's tag is syslogd's (FreeBSD) or
+// absent (sysklogd), and with syslog-ng's quoted start of the text.
+bool RepeatNoticeFits(const Message& notice, const Message& earlier, std::string_view quoted);
+
 }  // namespace konseki::receiver
 
 #endif  // KONSEKI_RECEIVER_PARSER_H_

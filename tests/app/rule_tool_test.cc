@@ -129,6 +129,35 @@ TEST(RunTestRulesTest, PrintsMatchesAndSummary) {
   EXPECT_THAT(out.str(), HasSubstr("  1\tsshd.accepted [ssh.login]"));
 }
 
+// A repeat notice is the host's line before it again (as in the server):
+// the notice's matches and the brute force it completes are that line's.
+// After another line of the host, or under another program, it is nothing.
+TEST(RunTestRulesTest, ARepeatNoticeIsTheHostsLineBeforeIt) {
+  TempDir dir;
+  const std::string log = dir.Write(
+      "auth.log",
+      "Mar  7 18:53:20 bar sshd[1556]: Failed password for root from 192.0.2.7 port 4 ssh2\n"
+      "Mar  7 18:53:21 bar syslogd: last message repeated 7 times\n"
+      "Mar  7 18:53:22 foo sshd[20]: Failed password for root from 192.0.2.8 port 4 ssh2\n"
+      "Mar  7 18:53:23 foo cron[21]: (root) CMD (true)\n"
+      "Mar  7 18:53:24 foo syslogd: last message repeated 7 times\n"
+      "Mar  7 18:53:25 foo sshd[20]: Failed password for root from 192.0.2.8 port 4 ssh2\n"
+      "Mar  7 18:53:26 foo named[22]: last message repeated 7 times\n");
+  TestRulesOptions opts;
+  opts.rules_dir = kPatterns;
+  opts.files = {log};
+  opts.correlate = true;
+  std::ostringstream out, err;
+  ASSERT_EQ(RunTestRules(opts, out, err), 0) << err.str();
+  EXPECT_THAT(out.str(), HasSubstr(log + ":2: sshd.failed_auth [ssh.auth_failure] method=password "
+                                         "user=root src_ip=192.0.2.7"));
+  EXPECT_THAT(out.str(), HasSubstr(log + ":2: => ssh.bruteforce.host [ssh.bruteforce] medium "
+                                         "host=bar src_ip=192.0.2.7 count=8"));
+  EXPECT_THAT(out.str(), ::testing::Not(HasSubstr(log + ":5:")));
+  EXPECT_THAT(out.str(), ::testing::Not(HasSubstr(log + ":7:")));
+  EXPECT_THAT(out.str(), ::testing::Not(HasSubstr("src_ip=192.0.2.8 count=")));
+}
+
 // (sshd.invalid_user is an input of correlations only: "alert":false.)
 TEST(RunTestRulesTest, JsonModeWritesOneEscapedObjectPerMatch) {
   TempDir dir;
