@@ -126,3 +126,11 @@ konseki_add_test(local_rules_integration_test
   LIBS konseki_test_process
   LABELS integration)
 add_dependencies(local_rules_integration_test konseki)
+
+# A real syslog-ng's suppress() summary counted as the failures it stands
+# for (fetches syslog-ng into ~/.cache/konseki first: a few seconds once).
+add_test(NAME syslog_ng_suppress_integration_test
+  COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/syslog_ng_suppress_test.sh $<TARGET_FILE:konseki>
+    ${CMAKE_SOURCE_DIR})
+set_tests_properties(syslog_ng_suppress_integration_test PROPERTIES
+  LABELS integration TIMEOUT 300 SKIP_RETURN_CODE 77)
