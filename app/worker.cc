@@ -489,7 +489,6 @@ void Worker::Process(Batch& batch) {
           kept.line = line;
           kept.raw.assign(msg.raw);
           kept.sender.assign(msg.sender);
-          kept.received = msg.received;
         }
       }
     }

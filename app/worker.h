@@ -219,7 +219,6 @@ class Worker final : public BatchRunner {
     uint64_t line = 0;
     std::string raw;
     std::string sender;
-    TimePoint received;
   };
   static constexpr size_t kLastLineSlots = 1024;
   static constexpr size_t kHitLineSlots = 256;
