@@ -62,6 +62,10 @@ struct Rule {
   // Hyperscan hit ("sshd|sshd-session"); when the whole name does not match,
   // over what follows its last '/' ("/usr/sbin/sshd"). Empty: any program.
   std::string program;
+  // Programs the rule never applies to, in lower case: compared without
+  // case with the whole name and with what follows its last '/' (so
+  // "/usr/sbin/cron" is cron), before `program`. Empty: none.
+  std::vector<std::string> program_except;
 
   // Hyperscan expressions (PCRE syntax subset) over Message::msg; any of them
   // hitting makes the rule hit. At least one.

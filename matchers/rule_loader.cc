@@ -113,8 +113,8 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
                 Rule* rule) {
   RETURN_IF_ERROR(r.CheckKeys(
       node, "",
-      {"id", "sign", "title", "severity", "description", "program", "match", "prefilter", "extract",
-       "case_sensitive", "alert", "replace", "heartbeat_stop", "examples"},
+      {"id", "sign", "title", "severity", "description", "program", "program_except", "match",
+       "prefilter", "extract", "case_sensitive", "alert", "replace", "heartbeat_stop", "examples"},
       "rule"));
   rule->file = path;
   rule->line = yaml::LineOf(node);
@@ -143,6 +143,20 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
   RETURN_IF_ERROR(r.GetString(node["description"], "description", &rule->description));
   if (node["program"]) {
     RETURN_IF_ERROR(r.GetString(node["program"], "program", &rule->program));
+  }
+  if (node["program_except"]) {
+    RETURN_IF_ERROR(r.GetStringOrList(node["program_except"], "program_except",
+                                      &rule->program_except, nullptr));
+    for (std::string& name : rule->program_except) {
+      if (name.empty() || name.find_first_of("/ \t") != std::string::npos) {
+        return r.Error(
+            node["program_except"], "program_except",
+            "a program name without '/' or spaces, not \"" + name + "\" (rule " + rule->id + ")");
+      }
+      for (char& c : name) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
+      }
+    }
   }
   RETURN_IF_ERROR(r.GetStringOrList(node["match"], "match", &rule->match, &rule->match_lines));
   if (rule->match.empty()) return r.Error(node["match"], "match", "no expression");

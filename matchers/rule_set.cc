@@ -472,6 +472,14 @@ StatusOr<std::unique_ptr<RuleSet::Scratch>> RuleSet::NewScratch() const {
 
 bool RuleSet::ProgramMatches(size_t rule_index, std::string_view app_name) const {
   const Compiled& c = *compiled_[rule_index];
+  if (const std::vector<std::string>& except = rules_[rule_index].program_except; !except.empty()) {
+    const size_t slash = app_name.rfind('/');
+    const std::string_view last =
+        slash == std::string_view::npos ? app_name : app_name.substr(slash + 1);
+    for (const std::string& name : except) {
+      if (EqualsIgnoreCase(app_name, name) || EqualsIgnoreCase(last, name)) return false;
+    }
+  }
   if (c.program == nullptr) return true;
   auto matches = [&c](std::string_view name) {
     if (c.program_is_literal) {

@@ -108,6 +108,19 @@ TEST(LoadRuleTextTest, UnknownKeyNamesFileLineAndKey) {
               HasSubstr("f.yaml:16: key 'lines': unknown key in example"));
 }
 
+TEST(LoadRuleTextTest, ProgramExceptIsANameOrListOfNamesInLowerCase) {
+  auto rules = LoadRuleText(
+      Edit("    program: sshd|sshd-session\n", "    program_except: [CRON, logrotate]\n"),
+      "f.yaml");
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  EXPECT_EQ((*rules)[0].program_except, (std::vector<std::string>{"cron", "logrotate"}));
+  EXPECT_TRUE((*rules)[1].program_except.empty());
+  EXPECT_THAT(
+      ErrorOf(Edit("    program: sshd|sshd-session\n", "    program_except: /usr/sbin/cron\n")),
+      HasSubstr("f.yaml:8: key 'program_except': a program name without '/' or "
+                "spaces, not \"/usr/sbin/cron\" (rule t.one)"));
+}
+
 TEST(LoadRuleTextTest, BadValuesAreErrors) {
   EXPECT_THAT(ErrorOf(Edit("severity: high", "severity: urgent")),
               HasSubstr("f.yaml:6: key 'severity': unknown severity \"urgent\" in rule t.one"));

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <re2/re2.h>
 
+#include <algorithm>
+#include <cctype>
 #include <memory>
 
 #include "matchers/rule_loader.h"
@@ -48,6 +50,19 @@ class ReferenceRule {
 
   // "" if the rule does not hit, else "id field=value ...".
   std::string Hit(std::string_view app, std::string_view text) const {
+    // program_except: the whole name or its last component, without case.
+    const std::string_view last =
+        app.substr(app.rfind('/') == std::string_view::npos ? 0 : app.rfind('/') + 1);
+    for (const std::string& name : rule_.program_except) {
+      for (std::string_view n : {app, last}) {
+        if (n.size() == name.size() &&
+            std::equal(n.begin(), n.end(), name.begin(), [](char a, char b) {
+              return std::tolower(static_cast<unsigned char>(a)) == b;
+            })) {
+          return "";
+        }
+      }
+    }
     if (program_ != nullptr && !RE2::FullMatch(app, *program_)) {
       // A program logging under its path is its last component.
       const size_t slash = app.rfind('/');

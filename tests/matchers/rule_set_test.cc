@@ -128,6 +128,31 @@ TEST(RuleSetTest, ProgramFilterTakesTheLastComponentOfAPath) {
   }
 }
 
+// program_except: never these programs, by their whole name or, for a
+// program logging under its path, its last component; without case.
+TEST(RuleSetTest, ProgramExceptLeavesOutTheNamedProgramsAlsoByTheirPath) {
+  Rule any_but_cron = MakeRule("e", {"find /var/log"}, {}, ".+");
+  any_but_cron.program_except = {"cron", "logrotate"};
+  Rule only_except = MakeRule("o", {"find /var/log"});
+  only_except.program_except = {"cron"};
+  auto set = MustCompile({any_but_cron, only_except});
+  auto scratch = set->NewScratch();
+  std::vector<RuleHit> hits;
+  for (const char* app : {"cron", "CRON", "/usr/sbin/cron", "logrotate"}) {
+    set->Match(Msg(app, "find /var/log -delete"), **scratch, &hits);
+    EXPECT_THAT(HitIds(hits), ::testing::Not(::testing::Contains("e"))) << app;
+  }
+  for (const char* app : {"bash", "/bin/bash", "crond2", "snoopy"}) {
+    set->Match(Msg(app, "find /var/log -delete"), **scratch, &hits);
+    EXPECT_THAT(HitIds(hits), ElementsAre("e", "o")) << app;
+  }
+  // `program: .+` still wants a program; program_except alone does not.
+  set->Match(Msg("", "find /var/log -delete"), **scratch, &hits);
+  EXPECT_THAT(HitIds(hits), ElementsAre("o"));
+  set->Match(Msg("/usr/sbin/cron", "find /var/log -delete"), **scratch, &hits);
+  EXPECT_TRUE(hits.empty());
+}
+
 TEST(RuleSetTest, ProgramFilterWithRegexSyntaxOrEscapes) {
   auto set =
       MustCompile({MakeRule("re", {"Relay access denied"}, {}, R"(postfix(?:/[\w.-]+)*/smtpd)"),
