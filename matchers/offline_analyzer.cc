@@ -1,7 +1,5 @@
 #include "matchers/offline_analyzer.h"
 
-#include "common/host_key.h"
-
 namespace konseki::matchers {
 StatusOr<std::unique_ptr<OfflineAnalyzer>> OfflineAnalyzer::Create(
     std::shared_ptr<const RuleSet> rules, const RulePack& pack, const CorrelatorOptions& options,
@@ -20,18 +18,6 @@ StatusOr<std::unique_ptr<OfflineAnalyzer>> OfflineAnalyzer::Create(
   return a;
 }
 
-namespace {
-
-std::string LowerHost(std::string_view host) {
-  std::string out(host);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
-  }
-  return out;
-}
-
-}  // namespace
-
 void OfflineAnalyzer::Feed(std::string_view line, std::string_view sender,
                            std::vector<RuleHit>* hits, std::vector<Alert>* alerts) {
   alerts->clear();
@@ -40,22 +26,23 @@ void OfflineAnalyzer::Feed(std::string_view line, std::string_view sender,
   msg_.received = msg_.has_timestamp ? msg_.timestamp : reference_;
   uint32_t count = 0;
   std::string_view quoted;
-  EarlierLine& earlier = earlier_[LowerHost(msg_.host())];
+  // By the host's name as written: a notice comes from the syslogd that
+  // wrote the line it repeats, with the same name.
+  EarlierLine& earlier = earlier_[std::string(msg_.host())];
   if (receiver::MayBeRepeatNotice(msg_.msg) &&
       receiver::ReadRepeatNotice(msg_.msg, &count, &quoted)) {
     // The rules read the line the notice stands for, not the notice.
     const Message notice = msg_;
     bool fits = false;
     if (earlier.hit) {
-      replayed_ = earlier;
-      parser_.Parse(replayed_.line, reference_, &msg_);
-      msg_.sender = replayed_.sender;
-      fits = HostNamesEqual(msg_.host(), notice.host()) &&
-             receiver::RepeatNoticeFits(notice, msg_, quoted);
+      // msg_ views `earlier` until the next Feed, which parses first.
+      parser_.Parse(earlier.line, reference_, &msg_);
+      msg_.sender = earlier.sender;
+      fits = receiver::RepeatNoticeFits(notice, msg_, quoted);
     }
     if (!fits) {
       msg_ = notice;
-      earlier = {std::string(line), std::string(sender), false};
+      earlier.hit = false;  // the host's line before the next one is this notice
       hits->clear();
       superseded_.clear();
       correlator_->ObserveHost(msg_.host(), msg_.sender, msg_.received);

@@ -71,15 +71,14 @@ class OfflineAnalyzer {
   std::vector<bool> superseded_;
   TimePoint reference_ = kDefaultReference;
   uint64_t seq_ = 0;
-  // Each host's last line (by lower-case host), for repeat notices; `hit`:
-  // it had rule hits. A notice that stood for it leaves it in place.
+  // Each host's last line, for repeat notices; `hit`: it had rule hits. A
+  // notice that stood for it leaves it in place.
   struct EarlierLine {
     std::string line;
     std::string sender;
     bool hit = false;
   };
   std::unordered_map<std::string, EarlierLine> earlier_;
-  EarlierLine replayed_;  // what msg_ views while it is a notice's line
 };
 
 }  // namespace konseki::matchers
