@@ -146,12 +146,14 @@ struct Correlation {
   // unpaired: a host.silent gap resets the watch (false for a boot, which
   // makes its own gap; konseki restarts reset it always)
   bool reset_on_host_gap = true;
-  // unpaired: the key (one field) is a counter the host allocates in
+  // unpaired: the key's last field is a counter the host allocates in
   // increasing order, such as systemd-logind's session ids ("9", "c3": a
-  // prefix and a number). A close whose number is above that of an open
-  // konseki received during the current watch was opened during the watch
-  // too, so its missing open is alerted at once, without waiting
-  // min_observed_secs.
+  // prefix and a number) or a program's pids (key [program, pid]). A close
+  // whose number is above that of an open konseki received from the host
+  // during the current watch, with the same prefix (whatever the other key
+  // fields: one pid space), was opened during the watch too, so its missing open is
+  // alerted at once, without waiting min_observed_secs. Not after the
+  // counter wrapped in the watch (an open below half the highest).
   bool ordered = false;
   // first_seen: the tuple; learning <0 = correlation.learning_days
   std::vector<FieldRef> first_values;

@@ -294,10 +294,9 @@ Status CheckKindKeys(const yaml::Reader& r, const YAML::Node& node, const Correl
       RETURN_IF_ERROR(need("after"));
       return need("window_secs");
     case CorrelationKind::kUnpaired:
-      if (node["ordered"] &&
-          (!node["key"] || !node["key"].IsSequence() || node["key"].size() != 1)) {
+      if (node["ordered"] && (!node["key"] || (node["key"].IsSequence() && node["key"].size() == 0))) {
         return r.Error(node["ordered"], "ordered",
-                       "needs a key of exactly one field, the counter (correlation " + c.id + ")");
+                       "needs a key whose last field is the counter (correlation " + c.id + ")");
       }
       return need("after");
     case CorrelationKind::kMembership:

@@ -26,7 +26,7 @@
 //       host_addresses: true           # membership: the host's own addresses
 //       min_observed_secs: 86400       # unpaired (default correlation.session_min_observed_secs)
 //       reset_on_host_gap: true        # unpaired
-//       ordered: false                 # unpaired: the one key field is an increasing counter
+//       ordered: false                 # unpaired: the key's last field is an increasing counter
 //       first_seen: ['src_ip|net']     # first_seen: the tuple
 //       learning_secs: 1209600         # first_seen (default correlation.learning_days)
 //       max_values_per_key: 64         # first_seen

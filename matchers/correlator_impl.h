@@ -90,11 +90,17 @@ struct CompiledCorrelation {
   Counter* evictions = nullptr;
   Counter* alerts = nullptr;
   // unpaired with `ordered`: per host (lower case) and counter prefix, the
-  // lowest number of an open received during the host's current watch
-  // (the watch's start is kept with it; another start makes it stale).
+  // lowest and highest number of an open
+  // received during the host's current watch (the watch's start is kept
+  // with it; another start makes it stale). `wrapped`: an open came with
+  // less than half the highest number, so the counter started again (pids
+  // at pid_max) and a number above the lowest proves nothing any more in
+  // this watch.
   struct LowestOpen {
     int64_t watch_ns = 0;
     uint64_t number = 0;
+    uint64_t highest = 0;
+    bool wrapped = false;
   };
   std::unordered_map<std::string, LowestOpen> lowest_open;
   // direction: `metric` counters per host (lower case) and direction, at

@@ -275,8 +275,11 @@ void Correlator::Impl::Unpaired(CompiledCorrelation& c, Role role, const HitEven
                                 std::vector<Alert>* out) {
   std::string_view prefix;
   uint64_t number = 0;
-  const bool counter = c.def.ordered && c.def.key.size() == 1 &&
-                       SplitCounter(FieldValue(hit, c.def.key[0]), &prefix, &number);
+  // The counter is the key's last field. The host hands its numbers out in
+  // one sequence per non-digit prefix, whatever the other key fields say
+  // (one pid space for every program).
+  const bool counter = c.def.ordered && !c.def.key.empty() &&
+                       SplitCounter(FieldValue(hit, c.def.key.back()), &prefix, &number);
   std::string lowest_key;
   if (counter) lowest_key = AsciiLower(hit.host) + '\0' + std::string(prefix);
   if (role == kAfter) {
@@ -289,7 +292,15 @@ void Correlator::Impl::Unpaired(CompiledCorrelation& c, Role role, const HitEven
         c.lowest_open.clear();
       }
       CompiledCorrelation::LowestOpen& low = c.lowest_open[lowest_key];
-      if (low.watch_ns != watch || number < low.number) low = {watch, number};
+      if (low.watch_ns != watch) {
+        low = {watch, number, number, false};
+      } else {
+        // Opens come a little out of order (one login typed slower than
+        // the next); only a fall below half the highest is a wrap.
+        if (number < low.highest / 2) low.wrapped = true;
+        low.number = std::min(low.number, number);
+        low.highest = std::max(low.highest, number);
+      }
     }
     return;
   }
@@ -303,8 +314,8 @@ void Correlator::Impl::Unpaired(CompiledCorrelation& c, Role role, const HitEven
   bool proven = false;
   if (const int64_t watch = counter ? WatchStart(c, hit) : 0; watch != 0) {
     auto it = c.lowest_open.find(lowest_key);
-    proven =
-        it != c.lowest_open.end() && it->second.watch_ns == watch && it->second.number < number;
+    proven = it != c.lowest_open.end() && it->second.watch_ns == watch && !it->second.wrapped &&
+             it->second.number < number;
     if (proven) below = it->second.number;
   }
   if (!proven && !Watched(c, hit)) return;

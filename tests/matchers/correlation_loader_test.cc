@@ -101,9 +101,9 @@ TEST(CorrelationLoaderTest, ErrorsNameFileLineAndKey) {
        "p.yaml:23: key 'ordered': not a parameter of kind threshold"},
       {"    kind: threshold\n    on: [t.fail]\n    key: [src_ip]\n    window_secs: 60\n    count: "
        "2",
-       "    kind: unpaired\n    after: [t.fail]\n    on: [t.fail]\n    key: [src_ip, user]\n"
+       "    kind: unpaired\n    after: [t.fail]\n    on: [t.fail]\n    key: []\n"
        "    ordered: true",
-       "p.yaml:23: key 'ordered': needs a key of exactly one field"},
+       "p.yaml:23: key 'ordered': needs a key whose last field is the counter"},
   };
   for (const BadCase& c : cases) {
     std::string text = std::string(kRule) + kCorrelation;

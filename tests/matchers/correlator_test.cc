@@ -341,6 +341,46 @@ TEST(UnpairedTest, OrderedKeysProveAMissingOpenWithinTheWatch) {
   EXPECT_THAT(close("46", 3800), SizeIs(1));  // watched 3,700 s: the old rule
 }
 
+// `ordered` with a key of several fields: the last is the counter (a pid),
+// one sequence per host whatever the others (the program) say. After the
+// counter wraps (an open below half the highest, as pids do at pid_max) a
+// higher number proves nothing until the next watch.
+TEST(UnpairedTest, OrderedPidsProveAMissingOpenAcrossProgramsUntilTheyWrap) {
+  Correlation ordered = Unpaired();
+  ordered.key = {"program", "pid"};
+  ordered.ordered = true;
+  Driver d(Pack({ordered}));
+  auto open = [&](const std::string& program, const std::string& pid, double t) {
+    return d.Hit("o", "session.open", {{"program", program}, {"pid", pid}}, "h", t);
+  };
+  auto close = [&](const std::string& program, const std::string& pid, double t) {
+    return d.Hit("c", "session.close", {{"program", program}, {"pid", pid}}, "h", t);
+  };
+  open("sshd", "2000", 0);
+  EXPECT_THAT(close("sshd", "2000", 5), IsEmpty());  // paired
+  EXPECT_THAT(close("sshd", "1500", 6), IsEmpty());  // older than the watch
+  EXPECT_THAT(close("CRON", "1900", 7), IsEmpty());
+  EXPECT_THAT(close("CRON", "2050", 8), SizeIs(1));  // forked after sshd 2000
+  auto a = close("sshd", "2100", 10);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "program"), "sshd");
+  EXPECT_EQ(FieldOf(a[0], "pid"), "2100");
+  EXPECT_EQ(FieldOf(a[0], "earlier_open_received"), "2000");
+  EXPECT_THAT(d.Hit("c", "session.close", {{"program", "sshd"}, {"pid", "2200"}}, "H", 11),
+              SizeIs(1));  // the host in another case
+  open("sshd", "1990", 20);  // a slower login: out of order, not a wrap
+  EXPECT_THAT(close("sshd", "2300", 21), SizeIs(1));
+  open("sshd", "4000000", 30);
+  open("sshd", "350", 40);  // pid_max reached: the pids start again
+  EXPECT_THAT(close("sshd", "3000", 50), IsEmpty());
+  EXPECT_THAT(close("sshd", "400", 60), IsEmpty());
+  EXPECT_THAT(close("sshd", "5000", 3700), SizeIs(1));  // watched an hour: the time rule
+  d.c().OnHostGap("h");
+  d.Hit("x", "other", {}, "h", 4000);
+  open("sshd", "700", 4010);  // a new watch: counted afresh
+  EXPECT_THAT(close("sshd", "800", 4020), SizeIs(1));
+}
+
 // Hosts are found by their HostKey hash: two names with the same hash are
 // two hosts, each with its own watch and gaps; any spelling finds a host.
 TEST(HostsTest, HostsWhoseKeysCollideAreWatchedApart) {
