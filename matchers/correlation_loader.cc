@@ -257,7 +257,7 @@ std::set<std::string> KindKeys(CorrelationKind k) {
     case CorrelationKind::kBeacon:
       return {"window_secs", "count", "score", "reservoir", "size_field", "burst_secs"};
     case CorrelationKind::kDirection:
-      return {"src", "dst", "in", "out", "set", "severity_by_direction", "metric"};
+      return {"src", "dst", "in", "out", "set", "severity_by_direction", "metric", "quiet_secs"};
   }
   return {};
 }
@@ -294,7 +294,8 @@ Status CheckKindKeys(const yaml::Reader& r, const YAML::Node& node, const Correl
       RETURN_IF_ERROR(need("after"));
       return need("window_secs");
     case CorrelationKind::kUnpaired:
-      if (node["ordered"] && (!node["key"] || (node["key"].IsSequence() && node["key"].size() == 0))) {
+      if (node["ordered"] &&
+          (!node["key"] || (node["key"].IsSequence() && node["key"].size() == 0))) {
         return r.Error(node["ordered"], "ordered",
                        "needs a key whose last field is the counter (correlation " + c.id + ")");
       }

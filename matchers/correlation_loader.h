@@ -17,7 +17,7 @@
 //       scope: host                    # host (default) | fleet
 //       window_secs: 120               # threshold, distinct, sequence
 //       count: 8                       # threshold, distinct, sequence (A hits)
-//       quiet_secs: 120                # threshold, distinct: re-arm gap (default window)
+//       quiet_secs: 120                # threshold, distinct: re-arm gap (default window); membership, direction: hold repeats
 //       summary_fields: [user]         # threshold: distinct values in the alert
 //       field: user                    # distinct, membership
 //       values: [daemon, bin]          # membership

@@ -543,9 +543,10 @@ void Correlator::Impl::Dispatch(const HitEvent& hit, int depth, std::vector<Aler
       if (c.last_dispatch[s.role] == dispatch) continue;  // named twice (id and sign)
       if (hit.message_seq != 0 && c.last_seq[s.role] == hit.message_seq) continue;
       if (!Passes(c, hit)) continue;
-      // Membership keeps a key only to hold its alerts back (quiet_secs).
-      const bool keyless = (c.def.kind == CorrelationKind::kMembership && c.def.quiet_secs <= 0) ||
-                           c.def.kind == CorrelationKind::kDirection;
+      // Membership and direction keep a key only to hold alerts back (quiet_secs).
+      const bool keyless = (c.def.kind == CorrelationKind::kMembership ||
+                            c.def.kind == CorrelationKind::kDirection) &&
+                           c.def.quiet_secs <= 0;
       if (!keyless && !BuildKey(c, hit, &key)) continue;
       c.last_dispatch[s.role] = dispatch;
       c.last_seq[s.role] = hit.message_seq;
@@ -572,7 +573,7 @@ void Correlator::Impl::Dispatch(const HitEvent& hit, int depth, std::vector<Aler
           Beacon(c, hit, key, t, depth, out);
           break;
         case CorrelationKind::kDirection:
-          DirectionOf(c, hit, t, depth, out);
+          DirectionOf(c, hit, key, t, depth, out);
           break;
       }
     }
@@ -604,7 +605,8 @@ void Correlator::Tick(TimePoint now) {
         keep_ns = std::max(c.window_ns, c.quiet_ns);
         break;
       case CorrelationKind::kMembership:
-        if (c.quiet_ns <= 0) continue;
+      case CorrelationKind::kDirection:
+        if (c.def.quiet_secs <= 0) continue;
         keep_ns = c.quiet_ns;
         break;
       case CorrelationKind::kSequence:

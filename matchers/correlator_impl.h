@@ -204,13 +204,17 @@ struct Correlator::Impl {
                 int64_t t, int depth, std::vector<Alert>* out);
   void Membership(CompiledCorrelation& c, const HitEvent& hit, const std::string& key, int64_t t,
                   int depth, std::vector<Alert>* out);
+  // quiet_secs: true when an alert of this key came less than quiet_secs
+  // before this hit, with no quiet_secs gap between matching hits since
+  // (the hit is then held back); records the hit either way.
+  bool HeldQuiet(CompiledCorrelation& c, const HitEvent& hit, const std::string& key, int64_t t);
   void FirstSeen(CompiledCorrelation& c, const HitEvent& hit, const std::string& key, int64_t t,
                  int depth, std::vector<Alert>* out);
   // correlator_net.cc
   void Beacon(CompiledCorrelation& c, const HitEvent& hit, const std::string& key, int64_t t,
               int depth, std::vector<Alert>* out);
-  void DirectionOf(CompiledCorrelation& c, const HitEvent& hit, int64_t t, int depth,
-                   std::vector<Alert>* out);
+  void DirectionOf(CompiledCorrelation& c, const HitEvent& hit, const std::string& key, int64_t t,
+                   int depth, std::vector<Alert>* out);
   Counter* DirectionCounter(CompiledCorrelation& c, std::string_view host, Direction d);
   bool InSet(const CompiledSetCondition& cond, const HitEvent& hit) const;
   Status CompileSet(const ValueSet& def, CompiledSet* out) const;

@@ -333,6 +333,18 @@ void Correlator::Impl::Unpaired(CompiledCorrelation& c, Role role, const HitEven
   Raise(c, std::move(a), depth, out);
 }
 
+bool Correlator::Impl::HeldQuiet(CompiledCorrelation& c, const HitEvent& hit,
+                                 const std::string& key, int64_t t) {
+  KeyState* st = Insert(c, key, ToNs(hit.received));
+  const bool held = st->alerted && t <= st->last_ns + c.quiet_ns && t >= st->first_ns - c.quiet_ns;
+  if (!st->alerted || !held) st->first_ns = t;
+  st->alerted = true;
+  st->last_ns = std::max(st->last_ns, t);
+  if (held) return true;
+  st->last_ns = t;
+  return false;
+}
+
 void Correlator::Impl::Membership(CompiledCorrelation& c, const HitEvent& hit,
                                   const std::string& key, int64_t t, int depth,
                                   std::vector<Alert>* out) {
@@ -362,18 +374,8 @@ void Correlator::Impl::Membership(CompiledCorrelation& c, const HitEvent& hit,
     matched = "host_address";
   }
   if (matched.empty()) return;
-  if (c.def.quiet_secs > 0) {
-    // One alert per key until quiet_secs pass without a matching hit: the
-    // lines of one login (sshd, PAM, logind) are one alert.
-    KeyState* st = Insert(c, key, ToNs(hit.received));
-    const bool held =
-        st->alerted && t <= st->last_ns + c.quiet_ns && t >= st->first_ns - c.quiet_ns;
-    if (!st->alerted || !held) st->first_ns = t;
-    st->alerted = true;
-    st->last_ns = std::max(st->last_ns, t);
-    if (held) return;
-    st->last_ns = t;
-  }
+  // The lines of one login (sshd, PAM, logind) are one alert.
+  if (c.def.quiet_secs > 0 && HeldQuiet(c, hit, key, t)) return;
   Alert a = MakeAlert(c, hit, t);
   if (std::find(c.def.key.begin(), c.def.key.end(), c.def.field) == c.def.key.end()) {
     a.fields.emplace_back(c.def.field, std::string(v));  // else MakeAlert gave it

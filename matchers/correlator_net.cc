@@ -188,8 +188,9 @@ Counter* Correlator::Impl::DirectionCounter(CompiledCorrelation& c, std::string_
   return it->second[static_cast<int>(d)];
 }
 
-void Correlator::Impl::DirectionOf(CompiledCorrelation& c, const HitEvent& hit, int64_t t,
-                                   int depth, std::vector<Alert>* out) {
+void Correlator::Impl::DirectionOf(CompiledCorrelation& c, const HitEvent& hit,
+                                   const std::string& key, int64_t t, int depth,
+                                   std::vector<Alert>* out) {
   std::string_view src = FieldValue(hit, c.def.src_field);
   std::string_view dst = FieldValue(hit, c.def.dst_field);
   if (src.empty() || dst.empty()) return;
@@ -205,6 +206,10 @@ void Correlator::Impl::DirectionOf(CompiledCorrelation& c, const HitEvent& hit, 
   if (!c.def.metric.empty()) DirectionCounter(c, hit.host, d)->Inc(hit.repeats);
   const int di = static_cast<int>(d);
   if (!c.def.alert_direction[di]) return;
+  // With quiet_secs, one alert per key (source, destination, port) until
+  // that long without a drop: a blocked program retrying every minute is
+  // one alert, not 1,440 a day; the metric counts every drop.
+  if (c.def.quiet_secs > 0 && HeldQuiet(c, hit, key, t)) return;
   Alert a = MakeAlert(c, hit, t);
   a.severity = c.def.direction_severity[di];
   if (hit.fields != nullptr) {

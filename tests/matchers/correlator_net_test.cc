@@ -206,6 +206,25 @@ TEST(DirectionTest, InboundDropsAreCountedOutboundAndInternalOnesAlert) {
   EXPECT_EQ(m.ValueOf(name, {{"host", "gw1"}, {"direction", "transit"}}), 1);
 }
 
+// quiet_secs: one alert per key (here source and destination) until that
+// long without a drop of it; every drop is still counted.
+TEST(DirectionTest, QuietSecsHoldsRepeatedDropsOfOneKey) {
+  Correlation c = DropDirection();
+  c.key = {"src_ip", "dst_ip"};
+  c.quiet_secs = 600;
+  Driver d(Pack({c}, {Set("internal", {"10.0.0.0/8"})}));
+  auto drop = [&](const std::string& dst, double t) {
+    return d.Hit("drop", "firewall.drop", Drop("", "eth0", "10.0.0.5", dst), "web1", t);
+  };
+  EXPECT_THAT(drop("198.51.100.1", 0), SizeIs(1));
+  for (int i = 1; i <= 30; ++i) EXPECT_THAT(drop("198.51.100.1", 60.0 * i), IsEmpty());
+  EXPECT_THAT(drop("198.51.100.2", 1900), SizeIs(1));        // another destination
+  EXPECT_THAT(drop("198.51.100.1", 1800 + 601), SizeIs(1));  // ten quiet minutes later
+  EXPECT_EQ(d.metrics().ValueOf("konseki_firewall_drops_total",
+                                {{"host", "web1"}, {"direction", "outbound"}}),
+            33);
+}
+
 TEST(DirectionTest, DropSeverityFromTheConfigAppliesToFirewallDrops) {
   CorrelatorOptions o;
   o.drop_severity = {{"inbound", "low"}, {"internal", "none"}};

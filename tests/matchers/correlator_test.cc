@@ -367,7 +367,7 @@ TEST(UnpairedTest, OrderedPidsProveAMissingOpenAcrossProgramsUntilTheyWrap) {
   EXPECT_EQ(FieldOf(a[0], "pid"), "2100");
   EXPECT_EQ(FieldOf(a[0], "earlier_open_received"), "2000");
   EXPECT_THAT(d.Hit("c", "session.close", {{"program", "sshd"}, {"pid", "2200"}}, "H", 11),
-              SizeIs(1));  // the host in another case
+              SizeIs(1));    // the host in another case
   open("sshd", "1990", 20);  // a slower login: out of order, not a wrap
   EXPECT_THAT(close("sshd", "2300", 21), SizeIs(1));
   open("sshd", "4000000", 30);
