@@ -174,12 +174,21 @@ TEST_F(NetworkTest, ReplayedBeaconsAlertOnceAndBrowsingAndAllowListedTimersDoNot
       << out.substr(0, 4000);
 }
 
-TEST_F(NetworkTest, WithoutTheAllowListTheTimersAreBeaconsToo) {
-  const std::string out = RunTestRules(dir_, "  beacon:\n    score: 0.8\n");
+TEST_F(NetworkTest, WithAnEmptyAllowListTheTimersAreBeaconsToo) {
+  const std::string out = RunTestRules(dir_, "  beacon:\n    score: 0.8\n    allow: []\n");
   const auto beacons = Beacons(out);
   EXPECT_EQ(beacons.count("10.0.0.30 -> 192.0.2.123"), 1u);
   EXPECT_EQ(beacons.count("10.0.0.31 -> deb.debian.org"), 1u);
   for (const std::string& b : beacons) EXPECT_EQ(b.find("10.0.0.50"), std::string::npos) << b;
+}
+
+// The default allow list (patterns/network.yaml) leaves NTP (port 123) out,
+// not a package mirror.
+TEST_F(NetworkTest, TheDefaultAllowListLeavesTheNtpTimerOut) {
+  const std::string out = RunTestRules(dir_, "  beacon:\n    score: 0.8\n");
+  const auto beacons = Beacons(out);
+  EXPECT_EQ(beacons.count("10.0.0.30 -> 192.0.2.123"), 0u);
+  EXPECT_EQ(beacons.count("10.0.0.31 -> deb.debian.org"), 1u);
 }
 
 TEST_F(NetworkTest, BeaconsAreFoundAfterAboutTwentyCalls) {
