@@ -155,6 +155,10 @@ const std::map<std::string, SignCounts>& Expected() {
       {"fail2ban/sshd-journal",
        {{"ssh.auth_failure", 28}, {"tcpd.refused", 1}, {"session.open", 2}}},
       {"fail2ban/xinetd-fail", {{"tcpd.refused", 2}}},
+      // grep -c "USER_AUTH.*op=PAM:authentication .*exe=\"/usr/sbin/sshd\".*res=failed"
+      //   (audit.ssh_auth_failure; op=password and op=pubkey are RHEL patch records
+      //   left out)
+      {"fail2ban/selinux-ssh", {{"ssh.auth_failure", 1}}},
       // grep -cE 'sudo: .*(NOT in sudoers|incorrect password attempt)'; su failures:
       //   grep -ciE 'BAD SU|FAILED SU|su(\(pam_unix\))?\[[0-9]+\]: (authentication failure|failed:
       //   )'
