@@ -8,7 +8,9 @@
 //               burst, re-armed after `quiet_secs` without a hit
 //   distinct    `count` distinct values of `field` per key within `window_secs`
 //   sequence    `count` hits of `after` (A), then a hit of `on` (B), equal key,
-//               the A hits within `window_secs` before B
+//               the A hits within `window_secs` before B; with `field`,
+//               `count` distinct values of it among the A hits, and B's
+//               value one of them or in the network (/24, /64) of one
 //   unpaired    a hit of `on` (a close) with no earlier `after` (its open) for
 //               the key, while the host was watched for `min_observed_secs`
 //   membership  `field`'s value in `values`, `cidrs`, the named `set`, or one
@@ -134,7 +136,7 @@ struct Correlation {
   // further alerts of the same key (host + `key`) until this long without a
   // matching hit (the several lines of one login are one alert); 0 = none.
   double quiet_secs = 0;
-  std::string field;                        // distinct, membership
+  std::string field;                        // distinct, membership, sequence
   std::vector<std::string> summary_fields;  // threshold: distinct values reported
   // membership
   std::vector<std::string> values;

@@ -247,7 +247,7 @@ std::set<std::string> KindKeys(CorrelationKind k) {
     case CorrelationKind::kDistinct:
       return {"window_secs", "count", "quiet_secs", "field"};
     case CorrelationKind::kSequence:
-      return {"after", "window_secs", "count"};
+      return {"after", "window_secs", "count", "field"};
     case CorrelationKind::kUnpaired:
       return {"after", "min_observed_secs", "reset_on_host_gap", "ordered"};
     case CorrelationKind::kMembership:

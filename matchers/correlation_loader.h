@@ -19,7 +19,7 @@
 //       count: 8                       # threshold, distinct, sequence (A hits)
 //       quiet_secs: 120                # threshold, distinct: re-arm gap (default window); membership, direction: hold repeats
 //       summary_fields: [user]         # threshold: distinct values in the alert
-//       field: user                    # distinct, membership
+//       field: user                    # distinct, membership; sequence: distinct A values, B among them
 //       values: [daemon, bin]          # membership
 //       cidrs: [127.0.0.0/8]           # membership
 //       set: system_accounts           # membership: a named set

@@ -160,6 +160,8 @@ struct Correlator::Impl {
   // the A hits in the window (up to this many), not the threshold. 8 bytes
   // each, and only keys with that many hits in the window hold them.
   static constexpr size_t kMaxSequenceStamps = 100;
+  // sequence with `field`: distinct values of the A hits kept per key.
+  static constexpr size_t kMaxSequenceValues = 256;
   static constexpr size_t kMaxCounterHosts = 1000;
   // Alerts feeding correlations nest at most this deep (the loader refuses
   // cycles; this is a backstop).
@@ -204,6 +206,9 @@ struct Correlator::Impl {
                 int64_t t, int depth, std::vector<Alert>* out);
   void Membership(CompiledCorrelation& c, const HitEvent& hit, const std::string& key, int64_t t,
                   int depth, std::vector<Alert>* out);
+  // sequence with `field`: records an A hit's value (bounded per key).
+  void RememberSequenceValue(const CompiledCorrelation& c, const HitEvent& hit, int64_t t,
+                             KeyState* st);
   // quiet_secs: true when an alert of this key came less than quiet_secs
   // before this hit, with no quiet_secs gap between matching hits since
   // (the hit is then held back); records the hit either way.

@@ -90,6 +90,18 @@ void AddMembers(const std::vector<KeyMember>& members, size_t max, Alert* a) {
   }
 }
 
+// An address's network, as `|net` writes it: "a.b.c.0/24" for IPv4 (and
+// IPv4-mapped), the /64 for IPv6. Anything else is returned as it is.
+std::string NetOf(std::string_view v) {
+  auto addr = receiver::SenderAddress::Parse(v);
+  if (!addr) return std::string(v);
+  receiver::SenderAddress n = *addr;
+  const bool v4 = n.is_v4();
+  // IPv4 /24 (stored as ::ffff:a.b.c.d: clear the last byte); IPv6 /64.
+  for (size_t i = v4 ? 15 : 8; i < 16; ++i) n.bytes[i] = 0;
+  return n.ToString() + (v4 ? "/24" : "/64");
+}
+
 // The first_seen tuple: each field with its transform; empty when a field is.
 bool Tuple(const Correlation& def, const HitEvent& hit,
            std::vector<std::pair<std::string, std::string>>* out) {
@@ -99,13 +111,7 @@ bool Tuple(const Correlation& def, const HitEvent& hit,
     if (f.transform == "lower") {
       v = AsciiLower(v);
     } else if (f.transform == "net") {
-      if (auto addr = receiver::SenderAddress::Parse(v)) {
-        receiver::SenderAddress n = *addr;
-        const bool v4 = n.is_v4();
-        // IPv4 /24 (stored as ::ffff:a.b.c.d: clear the last byte); IPv6 /64.
-        for (size_t i = v4 ? 15 : 8; i < 16; ++i) n.bytes[i] = 0;
-        v = n.ToString() + (v4 ? "/24" : "/64");
-      }
+      v = NetOf(v);
     }
     out->emplace_back(f.name, std::move(v));
   }
@@ -208,6 +214,26 @@ void Correlator::Impl::Distinct(CompiledCorrelation& c, const HitEvent& hit, con
   Raise(c, std::move(a), depth, out);
 }
 
+void Correlator::Impl::RememberSequenceValue(const CompiledCorrelation& c, const HitEvent& hit,
+                                             int64_t t, KeyState* st) {
+  const std::string_view v = FieldValue(hit, c.def.field).substr(0, kMaxValueBytes);
+  if (v.empty()) return;
+  auto it = std::find(st->values.begin(), st->values.end(), v);
+  if (it != st->values.end()) {
+    int64_t& vt = st->value_times[static_cast<size_t>(it - st->values.begin())];
+    vt = std::max(vt, t);
+  } else if (st->values.size() < kMaxSequenceValues) {
+    st->values.emplace_back(v);
+    st->value_times.push_back(t);
+  } else {
+    // Full: the value seen longest ago makes room.
+    const size_t oldest = static_cast<size_t>(
+        std::min_element(st->value_times.begin(), st->value_times.end()) - st->value_times.begin());
+    st->values[oldest] = std::string(v);
+    st->value_times[oldest] = t;
+  }
+}
+
 void Correlator::Impl::Sequence(CompiledCorrelation& c, Role role, const HitEvent& hit,
                                 const std::string& key, int64_t t, int depth,
                                 std::vector<Alert>* out) {
@@ -218,6 +244,7 @@ void Correlator::Impl::Sequence(CompiledCorrelation& c, Role role, const HitEven
     InsertMember(&st->members, MemberOf(hit, t));
     TrimWindow(st, keep, c.window_ns);
     if (st->members.size() >= options.max_members) st->members.erase(st->members.begin());
+    if (!c.def.field.empty()) RememberSequenceValue(c, hit, t, st);
     return;
   }
   KeyState* st = c.keys.Find(key, ToNs(hit.received));
@@ -225,13 +252,35 @@ void Correlator::Impl::Sequence(CompiledCorrelation& c, Role role, const HitEven
   // The A hits within the window before B (a stamp equal to B's counts).
   auto lo = std::lower_bound(st->times.begin(), st->times.end(), t - c.window_ns);
   auto hi = std::upper_bound(st->times.begin(), st->times.end(), t);
-  const size_t n = static_cast<size_t>(hi - lo);
-  if (n < c.def.count || n == 0) return;
+  size_t n = static_cast<size_t>(hi - lo);
+  std::vector<std::string> live;  // with `field`: its distinct values in the window
+  if (!c.def.field.empty()) {
+    n = 0;
+    const std::string_view bv = FieldValue(hit, c.def.field);
+    if (bv.empty()) return;
+    const std::string bnet = NetOf(bv);
+    bool near = false;
+    for (size_t i = 0; i < st->values.size(); ++i) {
+      if (st->value_times[i] < t - c.window_ns || st->value_times[i] > t) continue;
+      ++n;
+      near = near || st->values[i] == bv || NetOf(st->values[i]) == bnet;
+      if (live.size() < kMaxSummaryValues) live.push_back(st->values[i]);
+    }
+    if (!near) return;
+  }
+  if (n < c.def.count || n == 0 || lo == hi) return;
   st->count = n;
   st->first_ns = *lo;
   st->last_ns = t;
   Alert a = MakeAlert(c, hit, t);
   AddBurstFields(*st, &a);
+  if (!c.def.field.empty()) {
+    if (std::find(c.def.key.begin(), c.def.key.end(), c.def.field) == c.def.key.end()) {
+      a.fields.emplace_back(c.def.field, std::string(FieldValue(hit, c.def.field)));
+    }
+    std::sort(live.begin(), live.end());
+    a.fields.emplace_back(c.def.field + "_values", Join(live));
+  }
   std::vector<KeyMember> members;
   for (const KeyMember& m : st->members) {
     if (m.event_ns >= *lo && m.event_ns <= t) members.push_back(m);

@@ -249,6 +249,39 @@ TEST(SequenceTest, ACanBeACorrelation) {
   EXPECT_EQ(a[0].rule, "bfs");
 }
 
+// With `field`: `count` distinct values among the A hits, and B's value one
+// of them or in the same /24 or /64 (a spray, then a login from it).
+TEST(SequenceTest, WithAFieldCountsDistinctValuesAndWantsBsValueAmongThem) {
+  Correlation c = Sequence(5, 3600);
+  c.key = {"user"};
+  c.field = "src_ip";
+  Driver d(Pack({c}));
+  for (int i = 1; i <= 4; ++i) {
+    d.Hit("f", "ssh.auth_failure", Src("198.51.100." + std::to_string(i), "admin"), "h", i);
+    d.Hit("f", "ssh.auth_failure", Src("198.51.100." + std::to_string(i), "admin"), "h", i + 10);
+  }
+  // Eight failures but four sources: no alert.
+  EXPECT_THAT(d.Hit("s", "ssh.login", Src("198.51.100.1", "admin"), "h", 20), IsEmpty());
+  d.Hit("f", "ssh.auth_failure", Src("203.0.113.9", "admin"), "h", 30);
+  // Five sources now; a login from elsewhere (the user at home) is none of them.
+  EXPECT_THAT(d.Hit("s", "ssh.login", Src("192.0.2.50", "admin"), "h", 40), IsEmpty());
+  // One from the same /24 as a source is.
+  auto a = d.Hit("s", "ssh.login", Src("203.0.113.77", "admin"), "h", 50);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "user"), "admin");
+  EXPECT_EQ(FieldOf(a[0], "src_ip"), "203.0.113.77");
+  EXPECT_EQ(FieldOf(a[0], "count"), "5");
+  EXPECT_EQ(FieldOf(a[0], "src_ip_values"),
+            "198.51.100.1,198.51.100.2,198.51.100.3,198.51.100.4,203.0.113.9");
+  // IPv6: the /64.
+  for (int i = 1; i <= 5; ++i) {
+    d.Hit("f", "ssh.auth_failure", Src("2001:db8:1:2::" + std::to_string(i), "oracle"), "h",
+          100 + i);
+  }
+  EXPECT_THAT(d.Hit("s", "ssh.login", Src("2001:db8:1:3::9", "oracle"), "h", 120), IsEmpty());
+  EXPECT_THAT(d.Hit("s", "ssh.login", Src("2001:db8:1:2::99", "oracle"), "h", 121), SizeIs(1));
+}
+
 // ---- unpaired ----
 
 Correlation Unpaired() {
