@@ -153,9 +153,9 @@ struct Correlation {
   // prefix and a number) or a program's pids (key [program, pid]). A close
   // whose number is above that of an open konseki received from the host
   // during the current watch, with the same prefix (whatever the other key
-  // fields: one pid space), was opened during the watch too, so its missing open is
-  // alerted at once, without waiting min_observed_secs. Not after the
-  // counter wrapped in the watch (an open below half the highest).
+  // fields: one pid space), was opened during the watch too, so its missing
+  // open is alerted at once, without waiting min_observed_secs. Not after
+  // the counter wrapped in the watch (an open below half the highest).
   bool ordered = false;
   // first_seen: the tuple; learning <0 = correlation.learning_days
   std::vector<FieldRef> first_values;

@@ -90,9 +90,9 @@ struct CompiledCorrelation {
   Counter* evictions = nullptr;
   Counter* alerts = nullptr;
   // unpaired with `ordered`: per host (lower case) and counter prefix, the
-  // lowest and highest number of an open
-  // received during the host's current watch (the watch's start is kept
-  // with it; another start makes it stale). `wrapped`: an open came with
+  // lowest and highest number of an open received during the host's
+  // current watch (the watch's start is kept with it; another start makes
+  // it stale). `wrapped`: an open came with
   // less than half the highest number, so the counter started again (pids
   // at pid_max) and a number above the lowest proves nothing any more in
   // this watch.
@@ -206,9 +206,6 @@ struct Correlator::Impl {
                 int64_t t, int depth, std::vector<Alert>* out);
   void Membership(CompiledCorrelation& c, const HitEvent& hit, const std::string& key, int64_t t,
                   int depth, std::vector<Alert>* out);
-  // sequence with `field`: records an A hit's value (bounded per key).
-  void RememberSequenceValue(const CompiledCorrelation& c, const HitEvent& hit, int64_t t,
-                             KeyState* st);
   // quiet_secs: true when an alert of this key came less than quiet_secs
   // before this hit, with no quiet_secs gap between matching hits since
   // (the hit is then held back); records the hit either way.

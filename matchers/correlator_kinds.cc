@@ -102,6 +102,24 @@ std::string NetOf(std::string_view v) {
   return n.ToString() + (v4 ? "/24" : "/64");
 }
 
+// Records a value and when it was last seen in st->values / value_times, at
+// most `max` of them: when full, the value seen longest ago makes room.
+void RememberValue(KeyState* st, std::string_view v, int64_t t, size_t max) {
+  auto it = std::find(st->values.begin(), st->values.end(), v);
+  if (it != st->values.end()) {
+    int64_t& vt = st->value_times[static_cast<size_t>(it - st->values.begin())];
+    vt = std::max(vt, t);
+  } else if (st->values.size() < max) {
+    st->values.emplace_back(v);
+    st->value_times.push_back(t);
+  } else {
+    const size_t oldest = static_cast<size_t>(
+        std::min_element(st->value_times.begin(), st->value_times.end()) - st->value_times.begin());
+    st->values[oldest] = std::string(v);
+    st->value_times[oldest] = t;
+  }
+}
+
 // The first_seen tuple: each field with its transform; empty when a field is.
 bool Tuple(const Correlation& def, const HitEvent& hit,
            std::vector<std::pair<std::string, std::string>>* out) {
@@ -171,20 +189,7 @@ void Correlator::Impl::Distinct(CompiledCorrelation& c, const HitEvent& hit, con
     if (st->members.size() < options.max_members) InsertMember(&st->members, MemberOf(hit, t));
     return;
   }
-  auto it = std::find(st->values.begin(), st->values.end(), v);
-  if (it != st->values.end()) {
-    int64_t& vt = st->value_times[static_cast<size_t>(it - st->values.begin())];
-    vt = std::max(vt, t);
-  } else if (st->values.size() < c.def.count) {
-    st->values.emplace_back(v);
-    st->value_times.push_back(t);
-  } else {
-    // Full: the value seen longest ago makes room.
-    size_t oldest = static_cast<size_t>(
-        std::min_element(st->value_times.begin(), st->value_times.end()) - st->value_times.begin());
-    st->values[oldest] = std::string(v);
-    st->value_times[oldest] = t;
-  }
+  RememberValue(st, v, t, c.def.count);
   InsertMember(&st->members, MemberOf(hit, t));
   if (st->members.size() > options.max_members) st->members.erase(st->members.begin());
   const int64_t newest = *std::max_element(st->value_times.begin(), st->value_times.end());
@@ -214,26 +219,6 @@ void Correlator::Impl::Distinct(CompiledCorrelation& c, const HitEvent& hit, con
   Raise(c, std::move(a), depth, out);
 }
 
-void Correlator::Impl::RememberSequenceValue(const CompiledCorrelation& c, const HitEvent& hit,
-                                             int64_t t, KeyState* st) {
-  const std::string_view v = FieldValue(hit, c.def.field).substr(0, kMaxValueBytes);
-  if (v.empty()) return;
-  auto it = std::find(st->values.begin(), st->values.end(), v);
-  if (it != st->values.end()) {
-    int64_t& vt = st->value_times[static_cast<size_t>(it - st->values.begin())];
-    vt = std::max(vt, t);
-  } else if (st->values.size() < kMaxSequenceValues) {
-    st->values.emplace_back(v);
-    st->value_times.push_back(t);
-  } else {
-    // Full: the value seen longest ago makes room.
-    const size_t oldest = static_cast<size_t>(
-        std::min_element(st->value_times.begin(), st->value_times.end()) - st->value_times.begin());
-    st->values[oldest] = std::string(v);
-    st->value_times[oldest] = t;
-  }
-}
-
 void Correlator::Impl::Sequence(CompiledCorrelation& c, Role role, const HitEvent& hit,
                                 const std::string& key, int64_t t, int depth,
                                 std::vector<Alert>* out) {
@@ -244,7 +229,10 @@ void Correlator::Impl::Sequence(CompiledCorrelation& c, Role role, const HitEven
     InsertMember(&st->members, MemberOf(hit, t));
     TrimWindow(st, keep, c.window_ns);
     if (st->members.size() >= options.max_members) st->members.erase(st->members.begin());
-    if (!c.def.field.empty()) RememberSequenceValue(c, hit, t, st);
+    if (!c.def.field.empty()) {
+      const std::string_view v = FieldValue(hit, c.def.field).substr(0, kMaxValueBytes);
+      if (!v.empty()) RememberValue(st, v, t, kMaxSequenceValues);
+    }
     return;
   }
   KeyState* st = c.keys.Find(key, ToNs(hit.received));
