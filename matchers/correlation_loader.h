@@ -17,9 +17,11 @@
 //       scope: host                    # host (default) | fleet
 //       window_secs: 120               # threshold, distinct, sequence
 //       count: 8                       # threshold, distinct, sequence (A hits)
-//       quiet_secs: 120                # threshold, distinct: re-arm gap (default window); membership, direction: hold repeats
+//       quiet_secs: 120                # threshold, distinct: re-arm gap (default window);
+//                                      # membership, direction: hold repeated alerts
 //       summary_fields: [user]         # threshold: distinct values in the alert
-//       field: user                    # distinct, membership; sequence: distinct A values, B among them
+//       field: user                    # distinct, membership; sequence: A's distinct
+//                                      # values, B's among them (or in their /24, /64)
 //       values: [daemon, bin]          # membership
 //       cidrs: [127.0.0.0/8]           # membership
 //       set: system_accounts           # membership: a named set
