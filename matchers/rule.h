@@ -68,6 +68,10 @@ struct Rule {
   // case with the whole name and with what follows its last '/' (so
   // "/usr/sbin/cron" is cron), before `program`. Empty: none.
   std::vector<std::string> program_except;
+  // Digits, or empty. When set, a line that carries a PROCID must carry
+  // this one ("1": systemd's PID 1, not a user's systemd --user manager,
+  // which writes the same words); a line without a PROCID is not held to it.
+  std::string pid;
 
   // Hyperscan expressions (PCRE syntax subset) over Message::msg; any of them
   // hitting makes the rule hit. At least one.

@@ -111,11 +111,11 @@ const std::pair<const char*, bool Rule::*> kRuleFlags[] = {
 
 Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node& node,
                 Rule* rule) {
-  RETURN_IF_ERROR(r.CheckKeys(
-      node, "",
-      {"id", "sign", "title", "severity", "description", "program", "program_except", "match",
-       "prefilter", "extract", "case_sensitive", "alert", "replace", "heartbeat_stop", "examples"},
-      "rule"));
+  RETURN_IF_ERROR(r.CheckKeys(node, "",
+                              {"id", "sign", "title", "severity", "description", "program",
+                               "program_except", "pid", "match", "prefilter", "extract",
+                               "case_sensitive", "alert", "replace", "heartbeat_stop", "examples"},
+                              "rule"));
   rule->file = path;
   rule->line = yaml::LineOf(node);
   for (const char* key : {"id", "sign", "title", "severity", "description", "match", "examples"}) {
@@ -143,6 +143,14 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
   RETURN_IF_ERROR(r.GetString(node["description"], "description", &rule->description));
   if (node["program"]) {
     RETURN_IF_ERROR(r.GetString(node["program"], "program", &rule->program));
+  }
+  if (node["pid"]) {
+    RETURN_IF_ERROR(r.GetString(node["pid"], "pid", &rule->pid));
+    if (rule->pid.empty() || rule->pid.size() > 10 ||
+        rule->pid.find_first_not_of("0123456789") != std::string::npos) {
+      return r.Error(node["pid"], "pid",
+                     "a process id in digits, not \"" + rule->pid + "\" (rule " + rule->id + ")");
+    }
   }
   if (node["program_except"]) {
     RETURN_IF_ERROR(r.GetStringOrList(node["program_except"], "program_except",

@@ -550,6 +550,10 @@ size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<Rule
   };
   for (unsigned r : ids) {
     if (!ProgramMatches(r, msg.app_name)) continue;
+    if (const std::string& pid = rules_[r].pid;
+        !pid.empty() && !msg.procid.empty() && msg.procid != pid) {
+      continue;
+    }
     if (!Confirms(r, text, compiled_[r]->confirm_lowered ? lower() : std::string_view())) {
       continue;
     }

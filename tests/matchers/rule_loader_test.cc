@@ -121,6 +121,15 @@ TEST(LoadRuleTextTest, ProgramExceptIsANameOrListOfNamesInLowerCase) {
                 "spaces, not \"/usr/sbin/cron\" (rule t.one)"));
 }
 
+TEST(LoadRuleTextTest, PidIsDigits) {
+  auto rules = LoadRuleText(Edit("    program: sshd|sshd-session\n", "    pid: '1'\n"), "f.yaml");
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  EXPECT_EQ((*rules)[0].pid, "1");
+  EXPECT_TRUE((*rules)[1].pid.empty());
+  EXPECT_THAT(ErrorOf(Edit("    program: sshd|sshd-session\n", "    pid: one\n")),
+              HasSubstr("f.yaml:8: key 'pid': a process id in digits, not \"one\" (rule t.one)"));
+}
+
 TEST(LoadRuleTextTest, BadValuesAreErrors) {
   EXPECT_THAT(ErrorOf(Edit("severity: high", "severity: urgent")),
               HasSubstr("f.yaml:6: key 'severity': unknown severity \"urgent\" in rule t.one"));

@@ -49,7 +49,9 @@ class ReferenceRule {
   }
 
   // "" if the rule does not hit, else "id field=value ...".
-  std::string Hit(std::string_view app, std::string_view text) const {
+  std::string Hit(std::string_view app, std::string_view procid, std::string_view text) const {
+    // pid: a line with a PROCID must carry the rule's.
+    if (!rule_.pid.empty() && !procid.empty() && procid != rule_.pid) return "";
     // program_except: the whole name or its last component, without case.
     const std::string_view last =
         app.substr(app.rfind('/') == std::string_view::npos ? 0 : app.rfind('/') + 1);
@@ -126,7 +128,9 @@ TEST(RuleSetReferenceTest, SameHitsAndFieldsAsPerRuleRe2OnEveryCorpusLine) {
     const std::string_view text = msg.format == MessageFormat::kUnparsed ? msg.raw : msg.msg;
     std::vector<std::string> want;
     for (const ReferenceRule& r : reference) {
-      if (std::string h = r.Hit(msg.app_name, text); !h.empty()) want.push_back(std::move(h));
+      if (std::string h = r.Hit(msg.app_name, msg.procid, text); !h.empty()) {
+        want.push_back(std::move(h));
+      }
     }
     (*set)->Match(msg, **scratch, &hits);
     std::vector<std::string> got;

@@ -12,6 +12,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using Field = std::pair<std::string, std::string>;
 
 Rule MakeRule(std::string id, std::vector<std::string> match, std::vector<std::string> extract = {},
@@ -126,6 +127,25 @@ TEST(RuleSetTest, ProgramFilterTakesTheLastComponentOfAPath) {
     set->Match(Msg(app, "Invalid user x from 192.0.2.1"), **scratch, &hits);
     EXPECT_TRUE(hits.empty()) << app;
   }
+}
+
+// pid: a line with a PROCID must carry the rule's; one without passes.
+TEST(RuleSetTest, PidHoldsLinesThatCarryAProcid) {
+  Rule pid1 = MakeRule("p", {"Reached target Shutdown"}, {}, "systemd");
+  pid1.pid = "1";
+  auto set = MustCompile({pid1});
+  auto scratch = set->NewScratch();
+  std::vector<RuleHit> hits;
+  auto match = [&](std::string_view procid) {
+    Message m = Msg("systemd", "Reached target Shutdown.");
+    m.procid = procid;
+    set->Match(m, **scratch, &hits);
+    return HitIds(hits);
+  };
+  EXPECT_THAT(match("1"), ElementsAre("p"));
+  EXPECT_THAT(match(""), ElementsAre("p"));
+  EXPECT_THAT(match("6181"), IsEmpty());
+  EXPECT_THAT(match("11"), IsEmpty());
 }
 
 // program_except: never these programs, by their whole name or, for a
