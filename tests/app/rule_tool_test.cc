@@ -139,7 +139,7 @@ TEST(RunTestRulesTest, ARepeatNoticeIsTheHostsLineBeforeIt) {
       "Mar  7 18:53:20 bar sshd[1556]: Failed password for root from 192.0.2.7 port 4 ssh2\n"
       "Mar  7 18:53:21 bar syslogd: last message repeated 7 times\n"
       "Mar  7 18:53:22 foo sshd[20]: Failed password for root from 192.0.2.8 port 4 ssh2\n"
-      "Mar  7 18:53:23 foo cron[21]: (root) CMD (true)\n"
+      "Mar  7 18:53:23 foo cron[21]: (CRON) INFO (Running @reboot jobs)\n"
       "Mar  7 18:53:24 foo syslogd: last message repeated 7 times\n"
       "Mar  7 18:53:25 foo sshd[20]: Failed password for root from 192.0.2.8 port 4 ssh2\n"
       "Mar  7 18:53:26 foo named[22]: last message repeated 7 times\n");
@@ -341,7 +341,8 @@ std::string WriteMixedLog(const TempDir& dir) {
                    "Mar  7 18:53:20 bar sshd[1]: Failed password for root from 192.0.2.1 port 22 "
                    "ssh2\n"
                    "Mar  7 18:53:21 bar sshd[1]: Server listening on 0.0.0.0 port 22.\n"
-                   "Mar  7 18:53:22 bar CRON[2]: (root) CMD (run-parts /etc/cron.hourly)\n"
+                   "Mar  7 18:53:22 bar CRON[2]: (CRON) info (No MTA installed, discarding "
+                   "output)\n"
                    "Mar  7 18:53:23 bar sshd[3]: Invalid user x from 192.0.2.9 port 1\n"
                    "Mar  7 18:53:24 bar sudo:  eve : user NOT in sudoers ; TTY=pts/1 ; PWD=/ ; "
                    "USER=root ; COMMAND=/bin/sh\n");
@@ -374,16 +375,16 @@ TEST(RunTestRulesTest, MissedPrintsTheUnmatchedLinesOptionallyOfOneProgram) {
                            ":2: Mar  7 18:53:21 bar sshd[1]: Server listening on 0.0.0.0 port "
                            "22.\n" +
                            log +
-                           ":3: Mar  7 18:53:22 bar CRON[2]: (root) CMD (run-parts "
-                           "/etc/cron.hourly)\n");
+                           ":3: Mar  7 18:53:22 bar CRON[2]: (CRON) info (No MTA installed, "
+                           "discarding output)\n");
   EXPECT_THAT(err.str(), HasSubstr("2 missed shown"));
 
   opts.missed_program = "cron";  // the TAG is "CRON": compared ignoring case
   std::ostringstream out2, err2;
   ASSERT_EQ(RunTestRules(opts, out2, err2), 0) << err2.str();
   EXPECT_EQ(out2.str(), log +
-                            ":3: Mar  7 18:53:22 bar CRON[2]: (root) CMD (run-parts "
-                            "/etc/cron.hourly)\n");
+                            ":3: Mar  7 18:53:22 bar CRON[2]: (CRON) info (No MTA installed, "
+                            "discarding output)\n");
 }
 
 TEST(RunExplainTest, TextShowsTheParsedHeaderAndEachMatchWithFields) {
