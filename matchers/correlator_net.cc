@@ -206,9 +206,10 @@ void Correlator::Impl::DirectionOf(CompiledCorrelation& c, const HitEvent& hit,
   if (!c.def.metric.empty()) DirectionCounter(c, hit.host, d)->Inc(hit.repeats);
   const int di = static_cast<int>(d);
   if (!c.def.alert_direction[di]) return;
-  // With quiet_secs, one alert per key (source, destination, port) until
-  // that long without a drop: a blocked program retrying every minute is
-  // one alert, not 1,440 a day; the metric counts every drop.
+  // With quiet_secs, one alert per key (firewall.drop's: source and
+  // destination) until that long without a matching hit: a blocked program
+  // retrying every minute is one alert, not 1,440 a day; the metric above
+  // counts every drop.
   if (c.def.quiet_secs > 0 && HeldQuiet(c, hit, key, t)) return;
   Alert a = MakeAlert(c, hit, t);
   a.severity = c.def.direction_severity[di];
