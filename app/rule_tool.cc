@@ -81,7 +81,7 @@ void AppendJsonFields(const std::vector<std::pair<std::string, std::string>>& fi
 
 // One test-rules match as a JSON line (input-only rules add "alert":false).
 void AppendMatchJson(const std::string& file, uint64_t line_no, const Message& msg,
-                     const RuleHit& h, bool superseded, std::string* json) {
+                     const RuleHit& h, bool superseded, bool held, std::string* json) {
   json->clear();
   *json += "{\"file\":";
   AppendJsonString(file, json);
@@ -100,6 +100,7 @@ void AppendMatchJson(const std::string& file, uint64_t line_no, const Message& m
   if (!h.rule->alert) *json += ",\"alert\":false";
   if (h.ignored) *json += ",\"ignored\":true";
   if (superseded) *json += ",\"superseded\":true";
+  if (held) *json += ",\"held\":true";
   *json += "}\n";
 }
 
@@ -432,24 +433,28 @@ namespace {
 // the correlation alerts it completed.
 void ReportLine(const TestRulesOptions& opts, const std::string& file, uint64_t line_no,
                 const std::string& line, const Message& msg, const std::vector<RuleHit>& hits,
-                const std::vector<bool>& superseded, const std::vector<Alert>& alerts,
-                TestRulesCounts* counts, std::ostream& out) {
+                const std::vector<bool>& superseded, const std::vector<bool>& held,
+                const std::vector<Alert>& alerts, TestRulesCounts* counts, std::ostream& out) {
   const bool print = !opts.summary && !opts.missed;
   std::string json;
   for (size_t i = 0; i < hits.size(); ++i) {
     const RuleHit& h = hits[i];
     const bool gone = i < superseded.size() && superseded[i];
+    const bool quiet = i < held.size() && held[i];
     ++counts->total_hits;
     if (h.ignored) ++counts->ignored_hits;
     ++counts->per_rule[h.rule];
     if (!print) continue;
     if (opts.json) {
-      AppendMatchJson(file, line_no, msg, h, gone, &json);
+      AppendMatchJson(file, line_no, msg, h, gone, quiet, &json);
       out << json;
     } else {
       out << file << ":" << line_no << ": " << h.rule->id << " [" << h.rule->sign << "] "
           << FieldsText(h.fields) << (h.rule->alert ? "" : " (input only)")
-          << (h.ignored ? " (ignored)" : "") << (gone ? " (superseded by a correlation)" : "")
+          << (h.ignored ? " (ignored)" : "")
+          << (quiet  ? " (held: an alert of this sign from the host came shortly before)"
+              : gone ? " (superseded by a correlation)"
+                     : "")
           << "\n    " << line << "\n";
     }
   }
@@ -516,8 +521,8 @@ int RunTestRules(const TestRulesOptions& opts, std::ostream& out, std::ostream& 
         continue;
       }
       ++counts.lines_matched;
-      ReportLine(opts, file, line_no, line, msg, hits, (*analyzer)->superseded(), alerts, &counts,
-                 out);
+      ReportLine(opts, file, line_no, line, msg, hits, (*analyzer)->superseded(),
+                 (*analyzer)->held(), alerts, &counts, out);
     }
     if (in.is_open() && in.bad()) {
       err << "test-rules: read error in " << file << ": " << std::strerror(errno) << "\n";

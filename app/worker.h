@@ -24,6 +24,7 @@
 #include "common/frame.h"
 #include "common/host_key.h"
 #include "common/metrics.h"
+#include "matchers/alert_hold.h"
 #include "matchers/correlator.h"
 #include "matchers/heartbeat_tracker.h"
 #include "matchers/rule_set.h"
@@ -158,7 +159,8 @@ class Worker final : public BatchRunner {
   // rules). host is msg.host()'s key; same_origin is the batch entry's.
   void Correlate(const Message& msg, const HostKey& host, bool same_origin);
   // The rule alerts of the message's hits (not ignored, not input-only, not
-  // superseded by a correlation's alert), then its correlation alerts.
+  // superseded by a correlation's alert, not held by the rule's quiet_secs),
+  // then its correlation alerts.
   void EmitAlerts(const Message& msg);
   void CorrelationHousekeeping(TimePoint now);
   // The rules on one message: per-rule counters, correlation, alerts. True
@@ -172,7 +174,8 @@ class Worker final : public BatchRunner {
                       uint32_t count, std::string_view quoted);
   // konseki_alerts_ignored_total{rule}: matches rules.ignore silenced;
   // konseki_alerts_superseded_total{rule}: rule alerts a correlation's
-  // alert took the place of.
+  // alert took the place of; konseki_alerts_held_total{rule}: rule alerts
+  // held by quiet_secs.
   Counter* RuleCounter(std::unordered_map<std::string, Counter*>* counters, const char* name,
                        const char* help, const std::string& rule);
 
@@ -189,7 +192,9 @@ class Worker final : public BatchRunner {
   std::unordered_map<std::string, Counter*> rule_counters_;
   std::unordered_map<std::string, Counter*> ignored_counters_;
   std::unordered_map<std::string, Counter*> superseded_counters_;
+  std::unordered_map<std::string, Counter*> held_counters_;
   std::vector<bool> superseded_;  // per hits_ entry
+  matchers::AlertHold hold_;      // rules' quiet_secs
 
   std::unique_ptr<matchers::Correlator> correlator_;
   matchers::InputFilter fleet_inputs_;

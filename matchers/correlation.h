@@ -130,11 +130,14 @@ struct Correlation {
   std::vector<SetCondition> unless_in;  // on `on` hits: none may hold
   std::vector<std::string> key;         // key fields; host is implied for scope host
 
-  double window_secs = 0;  // threshold, distinct, sequence
-  uint32_t count = 1;      // threshold N, distinct N, sequence: A hits needed
+  // threshold, distinct, sequence; unpaired: > 0, an open covers every
+  // close of its key within this long after it (0: one close takes it)
+  double window_secs = 0;
+  uint32_t count = 1;  // threshold N, distinct N, sequence: A hits needed
   // threshold/distinct: re-arm gap (0 = window_secs); membership: > 0 holds
   // further alerts of the same key (host + `key`) until this long without a
-  // matching hit (the several lines of one login are one alert); 0 = none.
+  // matching hit (the several lines of one login are one alert), and so do
+  // direction and unpaired; 0 = none.
   double quiet_secs = 0;
   std::string field;                        // distinct, membership, sequence
   std::vector<std::string> summary_fields;  // threshold: distinct values reported

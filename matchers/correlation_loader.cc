@@ -249,7 +249,8 @@ std::set<std::string> KindKeys(CorrelationKind k) {
     case CorrelationKind::kSequence:
       return {"after", "window_secs", "count", "field"};
     case CorrelationKind::kUnpaired:
-      return {"after", "min_observed_secs", "reset_on_host_gap", "ordered"};
+      return {"after",   "min_observed_secs", "reset_on_host_gap",
+              "ordered", "window_secs",       "quiet_secs"};
     case CorrelationKind::kMembership:
       return {"field", "values", "cidrs", "set", "host_addresses", "quiet_secs"};
     case CorrelationKind::kFirstSeen:

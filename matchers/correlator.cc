@@ -613,6 +613,11 @@ void Correlator::Tick(TimePoint now) {
       case CorrelationKind::kBeacon:
         keep_ns = c.window_ns;
         break;
+      case CorrelationKind::kUnpaired:
+        // An open that covers closes for window_secs is of no use after it.
+        if (c.window_ns <= 0) continue;
+        keep_ns = std::max(c.window_ns, c.quiet_ns);
+        break;
       default:
         continue;  // unpaired and first_seen keep their keys until evicted
     }

@@ -342,8 +342,15 @@ void Correlator::Impl::Unpaired(CompiledCorrelation& c, Role role, const HitEven
     return;
   }
   if (KeyState* st = c.keys.Find(key, ToNs(hit.received)); st != nullptr && st->open) {
+    // With window_secs, an open covers every close within that long after
+    // it (a sudo session, every line of the crontab edit it ran); without,
+    // one close takes it.
+    if (c.window_ns <= 0) {
+      EraseKey(c, key);
+      return;
+    }
+    if (t <= st->last_ns + c.window_ns) return;
     EraseKey(c, key);
-    return;
   }
   // With a counter, a number above an open received during this watch was
   // allocated during the watch: its open should have come.
@@ -356,6 +363,9 @@ void Correlator::Impl::Unpaired(CompiledCorrelation& c, Role role, const HitEven
     if (proven) below = it->second.number;
   }
   if (!proven && !Watched(c, hit)) return;
+  // One alert per key until quiet_secs without a close (the hold's own key:
+  // the open's state stays apart).
+  if (c.def.quiet_secs > 0 && HeldQuiet(c, hit, key + "\x1equiet", t)) return;
   Alert a = MakeAlert(c, hit, t);
   if (proven) {
     // The lower number whose open konseki received: the proof.

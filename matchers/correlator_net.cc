@@ -100,6 +100,19 @@ bool Correlator::Impl::InSet(const CompiledSetCondition& cond, const HitEvent& h
   for (const std::string& f : cond.fields) {
     if (s.Contains(FieldValue(hit, f))) return true;
   }
+  // And what the host taught the set (`learn:`: accounts useradd made with a
+  // nologin shell), as membership reads it.
+  if (s.learners.empty()) return false;
+  auto it = hosts.find(hit.host);
+  if (it == hosts.end() || cond.set >= it->second.learned.size()) return false;
+  const std::vector<std::string>& learned = it->second.learned[cond.set];
+  if (learned.empty()) return false;
+  for (const std::string& f : cond.fields) {
+    std::string_view v = FieldValue(hit, f);
+    if (v.empty()) continue;
+    const std::string lower = AsciiLower(v.substr(0, kMaxValueBytes));
+    if (std::find(learned.begin(), learned.end(), lower) != learned.end()) return true;
+  }
   return false;
 }
 

@@ -45,6 +45,7 @@ void OfflineAnalyzer::Feed(std::string_view line, std::string_view sender,
       earlier.hit = false;  // the host's line before the next one is this notice
       hits->clear();
       superseded_.clear();
+      held_.clear();
       correlator_->ObserveHost(msg_.host(), msg_.sender, msg_.received);
       return;
     }
@@ -67,6 +68,14 @@ void OfflineAnalyzer::Feed(std::string_view line, std::string_view sender,
     if (h.ignored) continue;  // rules.ignore: no correlation input
     HitEvent e = MakeHitEvent(msg_, h, seq_);
     superseded_[i] = correlator_->Process(e, alerts);
+  }
+  // After the correlations, as the server's worker: a superseded alert
+  // neither starts nor extends a hold.
+  held_.assign(hits->size(), false);
+  for (size_t i = 0; i < hits->size(); ++i) {
+    const RuleHit& h = (*hits)[i];
+    if (h.ignored || !h.rule->alert || superseded_[i] || h.rule->quiet_secs <= 0) continue;
+    if (hold_.Held(msg_.host(), *h.rule, msg_.received)) superseded_[i] = held_[i] = true;
   }
 }
 

@@ -28,6 +28,7 @@
 #include "common/alert.h"
 #include "common/message.h"
 #include "common/metrics.h"
+#include "matchers/alert_hold.h"
 #include "matchers/correlator.h"
 #include "matchers/rule_set.h"
 #include "receiver/parser.h"
@@ -56,7 +57,11 @@ class OfflineAnalyzer {
   const Message& message() const { return msg_; }
   // Per hit of the last line: a correlation with `supersedes` alerted on it,
   // so the server raises no alert of the rule's own for it.
+  // Also true for a hit whose alert the rule's quiet_secs held (held()).
   const std::vector<bool>& superseded() const { return superseded_; }
+  // Per hit of the last line: its rule's quiet_secs held its alert (an alert
+  // of the same sign from the host came shortly before).
+  const std::vector<bool>& held() const { return held_; }
   Correlator& correlator() { return *correlator_; }
   const RuleSet& rules() const { return *rules_; }
 
@@ -69,6 +74,8 @@ class OfflineAnalyzer {
   std::unique_ptr<Correlator> correlator_;
   Message msg_;
   std::vector<bool> superseded_;
+  std::vector<bool> held_;
+  AlertHold hold_;
   TimePoint reference_ = kDefaultReference;
   uint64_t seq_ = 0;
   // Each host's last line, for repeat notices; `hit`: it had rule hits. A

@@ -27,7 +27,7 @@ inline constexpr std::string_view kSigns[] = {
     "login.system_account", "login.local_source", "account.created_then_used",
     "session.close_without_open", "login.first_seen", "system.unclean_boot",
     // Inputs of correlations (patterns/sessions.yaml).
-    "session.open", "session.close",
+    "session.open", "session.close", "session.switch",
     // Network traces (patterns/network.yaml; issue #15).
     "net.connection", "net.beacon", "net.unexpected_outbound",
     // Resolver query lines, inputs of net.beacon.dns (patterns/dns.yaml).
@@ -100,6 +100,12 @@ struct Rule {
   // exiting): the heartbeat links it to the silence that follows
   // (HeartbeatTracker::NoteStopMessage). Default: the sign is syslog.stopped.
   bool heartbeat_stop = false;
+  // > 0: one alert per episode (matchers/alert_hold.h). The rule's alert is
+  // held when an alert of the same sign from the same host was raised or
+  // held less than this many seconds before and was not less severe; the
+  // hit is still counted, shown and fed to the correlations. 0: every hit
+  // alerts.
+  int quiet_secs = 0;
 
   std::vector<RuleExample> examples_match;
   std::vector<RuleExample> examples_no_match;

@@ -111,11 +111,12 @@ const std::pair<const char*, bool Rule::*> kRuleFlags[] = {
 
 Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node& node,
                 Rule* rule) {
-  RETURN_IF_ERROR(r.CheckKeys(node, "",
-                              {"id", "sign", "title", "severity", "description", "program",
-                               "program_except", "pid", "match", "prefilter", "extract",
-                               "case_sensitive", "alert", "replace", "heartbeat_stop", "examples"},
-                              "rule"));
+  RETURN_IF_ERROR(
+      r.CheckKeys(node, "",
+                  {"id", "sign", "title", "severity", "description", "program", "program_except",
+                   "pid", "match", "prefilter", "extract", "case_sensitive", "alert", "replace",
+                   "heartbeat_stop", "quiet_secs", "examples"},
+                  "rule"));
   rule->file = path;
   rule->line = yaml::LineOf(node);
   for (const char* key : {"id", "sign", "title", "severity", "description", "match", "examples"}) {
@@ -151,6 +152,9 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
       return r.Error(node["pid"], "pid",
                      "a process id in digits, not \"" + rule->pid + "\" (rule " + rule->id + ")");
     }
+  }
+  if (node["quiet_secs"]) {
+    RETURN_IF_ERROR(r.GetInt(node["quiet_secs"], "quiet_secs", 0, 86400, &rule->quiet_secs));
   }
   if (node["program_except"]) {
     RETURN_IF_ERROR(r.GetStringOrList(node["program_except"], "program_except",

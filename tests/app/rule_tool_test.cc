@@ -268,6 +268,45 @@ TEST(RunTestRulesTest, HitsWhoseAlertACorrelationSupersedesAreMarked) {
   EXPECT_THAT(out.str(), HasSubstr("\"sign\":\"login.system_account\""));
 }
 
+// A restart of rsyslog writes four syslog.stopped lines: one alert (the
+// rules' quiet_secs), the others marked held; a second restart ten minutes
+// later is an episode of its own, and auditd stopping (high) in the middle
+// of the first still alerts.
+TEST(RunTestRulesTest, OneAlertPerEpisodeTheRestHeld) {
+  TempDir dir;
+  const std::string restart =
+      "Mar  6 11:0%d:00 web1 systemd[1]: Stopping System Logging Service...\n"
+      "Mar  6 11:0%d:00 web1 rsyslogd: [origin software=\"rsyslogd\" swVersion=\"8.2302.0\" "
+      "x-pid=\"612\" x-info=\"https://www.rsyslog.com\"] exiting on signal 15.\n"
+      "Mar  6 11:0%d:01 web1 systemd[1]: rsyslog.service: Deactivated successfully.\n"
+      "Mar  6 11:0%d:01 web1 systemd[1]: Stopped System Logging Service.\n";
+  auto at = [&](int minute) {
+    std::string s = restart;
+    for (size_t p; (p = s.find("%d")) != std::string::npos;)
+      s.replace(p, 2, std::to_string(minute));
+    return s;
+  };
+  const std::string log = dir.Write(
+      "restart.log", at(0) +
+                         "Mar  6 11:00:02 web1 systemd[1]: Stopping Security Auditing Service...\n"
+                         "Mar  6 11:00:02 web1 auditd[700]: The audit daemon is exiting.\n" +
+                         at(9));
+  std::ostringstream out, err;
+  ASSERT_EQ(RunTestRules(JsonWithCorrelations(log), out, err), 0) << err.str();
+  std::istringstream lines(out.str());
+  std::vector<std::string> alerted, held;
+  for (std::string l; std::getline(lines, l);) {
+    if (l.find("\"sign\":\"syslog.stopped\"") == std::string::npos) continue;
+    (l.find("\"held\":true") != std::string::npos ? held : alerted).push_back(l);
+  }
+  ASSERT_EQ(alerted.size(), 3u) << out.str();
+  EXPECT_THAT(alerted[0], HasSubstr("\"line\":1,"));
+  EXPECT_THAT(alerted[1], HasSubstr("audit.daemon_stopped"));
+  EXPECT_THAT(alerted[2], HasSubstr("\"line\":7,"));
+  EXPECT_EQ(held.size(), 7u) << out.str();
+  for (const std::string& l : held) EXPECT_THAT(l, HasSubstr("\"superseded\":true"));
+}
+
 // Year-less stamps are read against the file's modification time: a burst
 // from Jan 31 23:59 to Feb 1 00:00 in a log last written in February 2027
 // stays one burst in 2027 (against a fixed reference the February lines

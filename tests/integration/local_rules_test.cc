@@ -125,6 +125,40 @@ TEST(LocalRulesTest, SitePacksAndOverridesApplyAndReloadOnSighup) {
   ASSERT_TRUE(WaitFor([&] { return ReadFile(alerts).find("canary-3") != std::string::npos; }));
 }
 
+// A restart of rsyslog, as systemd and rsyslogd write it: four matches of
+// the sign syslog.stopped, one alert (the rules' quiet_secs); the other
+// three are counted as held.
+TEST(LocalRulesTest, AnEpisodesLinesRaiseOneAlertAndTheRestAreCountedAsHeld) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  if (!HaveProgram("/usr/bin/logger")) GTEST_SKIP() << "util-linux logger not installed";
+  TempDir dir;
+  std::filesystem::create_directories(dir.File("site"));
+  Konseki k;
+  std::string err;
+  ASSERT_TRUE(k.Start(dir, Config(dir, ""), &err)) << err;
+  const int port = k.Port("tcp");
+  const std::string alerts = dir.File("alerts.jsonl");
+  Log(port, "systemd", "Stopping System Logging Service...", dir);
+  Log(port, "rsyslogd",
+      "[origin software=\"rsyslogd\" swVersion=\"8.2302.0\" x-pid=\"612\" "
+      "x-info=\"https://www.rsyslog.com\"] exiting on signal 15.",
+      dir);
+  Log(port, "systemd", "rsyslog.service: Deactivated successfully.", dir);
+  Log(port, "systemd", "Stopped System Logging Service.", dir);
+  ASSERT_TRUE(WaitFor([&] {
+    return Metric(k, "konseki_rule_matches_total", "syslog.systemd_logging_unit_stopped") == 3 &&
+           Metric(k, "konseki_rule_matches_total", "syslog.rsyslogd_exiting") == 1 &&
+           Metric(k, "konseki_alerts_held_total", "syslog.systemd_logging_unit_stopped") == 2 &&
+           Metric(k, "konseki_alerts_held_total", "syslog.rsyslogd_exiting") == 1;
+  })) << FetchMetrics(k.MetricsPort());
+  ASSERT_TRUE(WaitFor([&] {
+    return ReadFile(alerts).find("Stopping System Logging Service") != std::string::npos;
+  })) << ReadFile(alerts);
+  const std::string text = ReadFile(alerts);
+  EXPECT_EQ(Count(text, "\"sign\":\"syslog.stopped\""), 1u) << text;
+  EXPECT_THAT(text, HasSubstr("Stopping System Logging Service..."));
+}
+
 TEST(LocalRulesTest, CheckConfigRefusesAnUnknownRuleIdWithFileAndLine) {
   if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
   TempDir dir;

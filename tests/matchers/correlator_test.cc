@@ -338,6 +338,58 @@ TEST(UnpairedTest, EvictingAnOpenRestartsTheHostsWatch) {
   EXPECT_THAT(d.Hit("c", "session.close", {{"pid", "10"}}, "h", 4003), IsEmpty());
 }
 
+// window_secs: an open covers every close of its key within that long
+// after it (sudo -u postgres crontab -e: BEGIN EDIT, REPLACE, END EDIT);
+// quiet_secs: one alert per key until that long without a close.
+TEST(UnpairedTest, AWindowedOpenCoversEveryCloseWithinItAndQuietHoldsRepeats) {
+  Correlation c = Corr("cron", CorrelationKind::kUnpaired);
+  c.after = {Sign("session.open")};
+  c.on = {Sign("cron.change")};
+  c.key = {"user"};
+  c.min_observed_secs = 0;
+  c.window_secs = 3600;
+  c.quiet_secs = 600;
+  Driver d(Pack({c}));
+  auto edit = [&](const std::string& user, double t) {
+    return d.Hit("crontab", "cron.change", {{"user", user}}, "h", t);
+  };
+  ASSERT_THAT(edit("www-data", 0), SizeIs(1));   // no switch to www-data: alert
+  EXPECT_THAT(edit("www-data", 40), IsEmpty());  // the same edit's REPLACE: held
+  d.Hit("sudo", "session.open", {{"user", "postgres"}}, "h", 100);
+  EXPECT_THAT(edit("postgres", 100), IsEmpty());
+  EXPECT_THAT(edit("postgres", 260), IsEmpty());  // still covered: the open stays
+  EXPECT_THAT(edit("postgres", 3700), IsEmpty());
+  ASSERT_THAT(edit("postgres", 3701), SizeIs(1));  // an hour after the switch
+  EXPECT_THAT(edit("postgres", 3800), IsEmpty());  // held
+  EXPECT_THAT(edit("postgres", 4401), SizeIs(1));  // 601 s quiet: alerts again
+  EXPECT_THAT(edit("www-data", 5000), SizeIs(1));
+}
+
+// where_in reads what a host taught a set (`learn:`), as membership does:
+// an account useradd made with a nologin shell is a service account there.
+TEST(UnpairedTest, WhereInSetsIncludeWhatTheHostLearned) {
+  Correlation c = Corr("cron", CorrelationKind::kUnpaired);
+  c.after = {Sign("session.open")};
+  c.on = {Sign("cron.change")};
+  c.key = {"user"};
+  c.min_observed_secs = 0;
+  c.where_in = {SetCondition{{"user"}, "system_accounts"}};
+  ValueSet set;
+  set.id = "system_accounts";
+  set.values = {"www-data"};
+  set.learn = {SetLearner{{Id("useradd")}, "user", {{"shell", ".*/nologin"}}}};
+  Driver d(Pack({c}, {set}));
+  auto edit = [&](const std::string& user, const std::string& host) {
+    return d.Hit("crontab", "cron.change", {{"user", user}}, host, 10);
+  };
+  EXPECT_THAT(edit("alice", "web1"), IsEmpty());
+  EXPECT_THAT(edit("svc", "web1"), IsEmpty());
+  d.Hit("useradd", "account.change", {{"user", "svc"}, {"shell", "/usr/sbin/nologin"}}, "web1", 1);
+  EXPECT_THAT(edit("svc", "web1"), SizeIs(1));
+  EXPECT_THAT(edit("svc", "web2"), IsEmpty());  // learned per host
+  EXPECT_THAT(edit("WWW-DATA", "web2"), SizeIs(1));
+}
+
 // `ordered`: a close numbered above an open received in the current watch
 // alerts before min_observed_secs; below it, from another prefix, or after
 // the watch restarted, it waits for min_observed_secs as before.

@@ -138,7 +138,8 @@ const std::map<std::string, SignCounts>& Expected() {
         {"auth.login", 3},
         {"system.boot", 2},
         {"session.open", 123},
-        {"session.close", 123}}},
+        {"session.close", 123},
+        {"session.switch", 86}}},
       // 494 pam_unix + 524 "Failed <method> for" (2 inside "message repeated") + 113
       // "Invalid user": grep -cE 'sshd\[[0-9]+\]: (Failed [a-z]+ for |Invalid user |
       //   pam_unix\(sshd:auth\): authentication failure|message repeated [0-9]+ times: \[ Failed)'
@@ -167,12 +168,16 @@ const std::map<std::string, SignCounts>& Expected() {
       {"wazuh/sudo.ini", {{"sudo.violation", 3}}},
       {"wazuh/su.ini", {{"sudo.violation", 4}, {"su.success", 1}}},
       // auth.failure: grep -ciE 'vsftpd\(pam_unix\)\[[0-9]+\]: check pass; user unknown'
+      // session.switch (sessions.user_switch, also in Linux_2k above): grep -cE ' (su|sudo|
+      //   runuser)(\(pam_unix\))?(\[[0-9]+\])?: (pam_unix\((sudo|sudo-i|su|su-l|runuser|
+      //   runuser-l):session\): )?session opened for user'
       {"wazuh/pam.ini",
        {{"sudo.violation", 1},
         {"ssh.auth_failure", 1},
         {"auth.failure", 1},
         {"session.open", 1},
-        {"session.close", 1}}},
+        {"session.close", 1},
+        {"session.switch", 1}}},
   };
   return *expected;
 }

@@ -37,8 +37,8 @@ const std::string kPatterns = std::string(KONSEKI_SOURCE_DIR) + "/patterns";
 // line, drops included, is one; issue #15) and resolver queries
 // (net.dns_query).
 bool IsSessionHalf(const std::string& sign) {
-  return sign == "session.open" || sign == "session.close" || sign == "net.connection" ||
-         sign == "net.dns_query";
+  return sign == "session.open" || sign == "session.close" || sign == "session.switch" ||
+         sign == "net.connection" || sign == "net.dns_query";
 }
 
 struct EvalRow {

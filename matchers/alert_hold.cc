@@ -1,0 +1,48 @@
+#include "matchers/alert_hold.h"
+
+namespace konseki::matchers {
+
+bool AlertHold::Held(std::string_view host, const Rule& rule, TimePoint t) {
+  const int64_t now = t.time_since_epoch().count();
+  const int64_t quiet = int64_t{rule.quiet_secs} * 1'000'000'000;
+  key_.assign(host);
+  key_ += '\x1f';
+  key_ += rule.sign;
+  auto it = entries_.find(key_);
+  if (it == entries_.end()) {
+    if (entries_.size() >= kMaxEntries) Prune(now);
+    entries_.emplace(key_, Entry{now, now, rule.severity});
+    return false;
+  }
+  Entry& e = it->second;
+  // Lines out of order by less than the quiet time belong to the episode.
+  const bool within = now <= e.last_ns + quiet && now >= e.first_ns - quiet;
+  if (within && rule.severity <= e.severity) {
+    if (now > e.last_ns) e.last_ns = now;
+    return true;
+  }
+  if (within) {
+    // A more severe line of the episode: its alert goes, and holds the rest.
+    e.severity = rule.severity;
+    if (now > e.last_ns) e.last_ns = now;
+    return false;
+  }
+  e = Entry{now, now, rule.severity};
+  return false;
+}
+
+void AlertHold::Prune(int64_t now_ns) {
+  constexpr int64_t kDay = int64_t{86400} * 1'000'000'000;
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (it->second.last_ns < now_ns - kDay || it->second.last_ns > now_ns + kDay) {
+      it = entries_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  // Still full (a day of more host-and-sign pairs than the cap): start afresh
+  // rather than grow; the worst case is one alert more per pair.
+  if (entries_.size() >= kMaxEntries) entries_.clear();
+}
+
+}  // namespace konseki::matchers

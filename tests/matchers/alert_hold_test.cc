@@ -1,0 +1,91 @@
+#include "matchers/alert_hold.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+
+namespace konseki::matchers {
+namespace {
+
+Rule MakeRule(const std::string& sign, Severity severity, int quiet_secs) {
+  Rule r;
+  r.id = sign + ".rule";
+  r.sign = sign;
+  r.severity = severity;
+  r.quiet_secs = quiet_secs;
+  return r;
+}
+
+TimePoint At(int secs) { return TimePoint(std::chrono::seconds(1'767'225'600 + secs)); }
+
+TEST(AlertHoldTest, TheLinesOfOneEpisodeAlertOnce) {
+  AlertHold hold;
+  const Rule stop = MakeRule("syslog.stopped", Severity::kMedium, 300);
+  EXPECT_FALSE(hold.Held("web1", stop, At(0)));    // Stopping System Logging Service...
+  EXPECT_TRUE(hold.Held("web1", stop, At(0)));     // exiting on signal 15
+  EXPECT_TRUE(hold.Held("web1", stop, At(1)));     // Deactivated successfully
+  EXPECT_TRUE(hold.Held("web1", stop, At(1)));     // Stopped System Logging Service
+  EXPECT_FALSE(hold.Held("web1", stop, At(302)));  // 301 s without one: a new episode
+}
+
+TEST(AlertHoldTest, TheHoldLastsWhileTheLinesKeepComing) {
+  AlertHold hold;
+  const Rule lost = MakeRule("log.lost", Severity::kMedium, 300);
+  EXPECT_FALSE(hold.Held("db1", lost, At(0)));
+  // A flood writes "Suppressed ..." every 30 s for an hour: one alert.
+  for (int t = 30; t <= 3600; t += 30) EXPECT_TRUE(hold.Held("db1", lost, At(t))) << t;
+  EXPECT_FALSE(hold.Held("db1", lost, At(3600 + 301)));
+}
+
+TEST(AlertHoldTest, OtherHostsAndOtherSignsAreTheirOwnEpisodes) {
+  AlertHold hold;
+  const Rule stop = MakeRule("syslog.stopped", Severity::kMedium, 300);
+  const Rule down = MakeRule("system.shutdown", Severity::kMedium, 300);
+  EXPECT_FALSE(hold.Held("web1", stop, At(0)));
+  EXPECT_FALSE(hold.Held("web2", stop, At(0)));
+  EXPECT_FALSE(hold.Held("web1", down, At(0)));
+  EXPECT_TRUE(hold.Held("web2", stop, At(10)));
+  EXPECT_EQ(hold.size(), 3u);
+}
+
+TEST(AlertHoldTest, AMoreSevereLineAlertsAndThenHoldsTheRest) {
+  AlertHold hold;
+  const Rule rsyslog = MakeRule("syslog.stopped", Severity::kMedium, 300);
+  const Rule auditd = MakeRule("syslog.stopped", Severity::kHigh, 300);
+  EXPECT_FALSE(hold.Held("web1", rsyslog, At(0)));
+  EXPECT_FALSE(hold.Held("web1", auditd, At(5)));  // auditd stopped too: worth its alert
+  EXPECT_TRUE(hold.Held("web1", auditd, At(6)));
+  EXPECT_TRUE(hold.Held("web1", rsyslog, At(7)));
+}
+
+TEST(AlertHoldTest, LinesALittleOutOfOrderBelongToTheEpisode) {
+  AlertHold hold;
+  const Rule typo = MakeRule("sudo.violation", Severity::kMedium, 300);
+  EXPECT_FALSE(hold.Held("web1", typo, At(100)));
+  EXPECT_TRUE(hold.Held("web1", typo, At(98)));     // audit's line, stamped earlier
+  EXPECT_FALSE(hold.Held("web1", typo, At(-300)));  // far before: another episode
+}
+
+TEST(AlertHoldTest, EachRuleUsesItsOwnQuietTime) {
+  AlertHold hold;
+  const Rule brief = MakeRule("sudo.violation", Severity::kMedium, 10);
+  EXPECT_FALSE(hold.Held("web1", brief, At(0)));
+  EXPECT_TRUE(hold.Held("web1", brief, At(10)));
+  EXPECT_FALSE(hold.Held("web1", brief, At(21)));
+}
+
+TEST(AlertHoldTest, AFullTableDropsWhatIsADayOld) {
+  AlertHold hold;
+  const Rule stop = MakeRule("syslog.stopped", Severity::kMedium, 300);
+  for (size_t i = 0; i < AlertHold::kMaxEntries; ++i) {
+    ASSERT_FALSE(hold.Held("h" + std::to_string(i), stop, At(0)));
+  }
+  EXPECT_EQ(hold.size(), AlertHold::kMaxEntries);
+  EXPECT_FALSE(hold.Held("late", stop, At(2 * 86400)));
+  EXPECT_EQ(hold.size(), 1u);
+  EXPECT_TRUE(hold.Held("late", stop, At(2 * 86400 + 1)));
+}
+
+}  // namespace
+}  // namespace konseki::matchers
