@@ -122,13 +122,18 @@ struct Correlation {
   CorrelationKind kind = CorrelationKind::kThreshold;
   KeyScope scope = KeyScope::kHost;
 
-  std::vector<InputRef> on;             // B inputs (every kind)
-  std::vector<InputRef> after;          // A inputs: sequence (A), unpaired (open)
-  std::vector<FieldCondition> where;    // on `on` hits: all must match
-  std::vector<FieldCondition> unless;   // on `on` hits: none may match
-  std::vector<SetCondition> where_in;   // on `on` hits: every one must hold
-  std::vector<SetCondition> unless_in;  // on `on` hits: none may hold
-  std::vector<std::string> key;         // key fields; host is implied for scope host
+  std::vector<InputRef> on;     // B inputs (every kind)
+  std::vector<InputRef> after;  // A inputs: sequence (A), unpaired (open)
+  // On every hit (`on` and `after`):
+  std::vector<FieldCondition> where;    // all must match
+  std::vector<FieldCondition> unless;   // none may match
+  std::vector<SetCondition> where_in;   // every one must hold
+  std::vector<SetCondition> unless_in;  // none may hold
+  // On `after` hits only (sequence, unpaired): none may match. A sequence's
+  // guesses without the logins: "Failed publickey" is an offered key, not a
+  // guessed password, but "Accepted publickey" is a login.
+  std::vector<FieldCondition> after_unless;
+  std::vector<std::string> key;  // key fields; host is implied for scope host
 
   // threshold, distinct, sequence; unpaired: > 0, an open covers every
   // close of its key within this long after it (0: one close takes it)

@@ -212,6 +212,7 @@ constexpr std::string_view kCommonKeys[] = {
     "scope", "add_fields", "max_keys", "examples", "supersedes"};
 // The keys only some kinds take (KindKeys says which).
 constexpr std::string_view kKindSpecificKeys[] = {"after",
+                                                  "after_unless",
                                                   "window_secs",
                                                   "count",
                                                   "quiet_secs",
@@ -247,10 +248,10 @@ std::set<std::string> KindKeys(CorrelationKind k) {
     case CorrelationKind::kDistinct:
       return {"window_secs", "count", "quiet_secs", "field"};
     case CorrelationKind::kSequence:
-      return {"after", "window_secs", "count", "field"};
+      return {"after", "after_unless", "window_secs", "count", "field"};
     case CorrelationKind::kUnpaired:
-      return {"after",   "min_observed_secs", "reset_on_host_gap",
-              "ordered", "window_secs",       "quiet_secs"};
+      return {"after",   "after_unless", "min_observed_secs", "reset_on_host_gap",
+              "ordered", "window_secs",  "quiet_secs"};
     case CorrelationKind::kMembership:
       return {"field", "values", "cidrs", "set", "host_addresses", "quiet_secs"};
     case CorrelationKind::kFirstSeen:
@@ -417,6 +418,8 @@ Status ReadLists(const yaml::Reader& r, const YAML::Node& node, Correlation* c) 
   if (node["after"]) RETURN_IF_ERROR(ReadInputs(r, node["after"], "after", &c->after));
   if (node["where"]) RETURN_IF_ERROR(ReadConditions(r, node["where"], "where", &c->where));
   if (node["unless"]) RETURN_IF_ERROR(ReadConditions(r, node["unless"], "unless", &c->unless));
+  if (node["after_unless"])
+    RETURN_IF_ERROR(ReadConditions(r, node["after_unless"], "after_unless", &c->after_unless));
   if (node["key"]) RETURN_IF_ERROR(r.GetStringOrList(node["key"], "key", &c->key, nullptr));
   if (node["summary_fields"])
     RETURN_IF_ERROR(

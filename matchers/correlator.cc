@@ -175,6 +175,7 @@ Status Correlator::Impl::CompileOne(const Correlation& def, const RulePack& pack
     }
   }
   for (const FieldCondition& f : d.unless) c->unless.push_back(CompileCondition(f));
+  for (const FieldCondition& f : d.after_unless) c->after_unless.push_back(CompileCondition(f));
   if (!d.cidrs.empty()) {
     auto cidrs = receiver::SenderAllowlist::Parse(d.cidrs);
     if (!cidrs.ok())
@@ -420,6 +421,14 @@ bool Correlator::Impl::Passes(const CompiledCorrelation& c, const HitEvent& hit)
   return true;
 }
 
+bool Correlator::Impl::PassesAfter(const CompiledCorrelation& c, const HitEvent& hit) const {
+  for (size_t i = 0; i < c.after_unless.size(); ++i) {
+    std::string_view v = FieldValue(hit, c.def.after_unless[i].field);
+    if (RE2::FullMatch(v, *c.after_unless[i])) return false;
+  }
+  return true;
+}
+
 bool Correlator::Impl::BuildKey(const CompiledCorrelation& c, const HitEvent& hit,
                                 std::string* key) const {
   key->clear();
@@ -543,6 +552,7 @@ void Correlator::Impl::Dispatch(const HitEvent& hit, int depth, std::vector<Aler
       if (c.last_dispatch[s.role] == dispatch) continue;  // named twice (id and sign)
       if (hit.message_seq != 0 && c.last_seq[s.role] == hit.message_seq) continue;
       if (!Passes(c, hit)) continue;
+      if (s.role == kAfter && !PassesAfter(c, hit)) continue;
       // Membership and direction keep a key only to hold alerts back (quiet_secs).
       const bool keyless = (c.def.kind == CorrelationKind::kMembership ||
                             c.def.kind == CorrelationKind::kDirection) &&

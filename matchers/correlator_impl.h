@@ -71,6 +71,7 @@ struct CompiledCorrelation {
   uint64_t fingerprint = 0;
   std::vector<std::unique_ptr<RE2>> where;
   std::vector<std::unique_ptr<RE2>> unless;
+  std::vector<std::unique_ptr<RE2>> after_unless;
   std::vector<CompiledSetCondition> where_in;
   std::vector<CompiledSetCondition> unless_in;
   receiver::SenderAllowlist cidrs;
@@ -177,6 +178,8 @@ struct Correlator::Impl {
   void Dispatch(const HitEvent& hit, int depth, std::vector<Alert>* out);
   void Learn(const HitEvent& hit);
   bool Passes(const CompiledCorrelation& c, const HitEvent& hit) const;
+  // The `after_unless` conditions, for an `after` hit.
+  bool PassesAfter(const CompiledCorrelation& c, const HitEvent& hit) const;
   bool BuildKey(const CompiledCorrelation& c, const HitEvent& hit, std::string* key) const;
   int64_t EventNs(const HitEvent& hit);
   // The host's record (created with now_ns as its first sight when

@@ -210,6 +210,31 @@ TEST(SequenceTest, BAfterEnoughAWithinTheWindowAlertsOnce) {
   EXPECT_THAT(d.Hit("s", "ssh.login", Src("192.0.2.7"), "web2", 3601), IsEmpty());
 }
 
+// after_unless filters the A hits only: refused keys are no guesses, but
+// a key login is a B hit all the same.
+TEST(SequenceTest, AfterUnlessLeavesOutAHitsOnly) {
+  Correlation c = Sequence(3, 3600);
+  c.after_unless = {{"method", "(?:publickey|hostbased|none)"}};
+  Driver d(Pack({c}));
+  auto fail = [&](const std::string& method, double t) {
+    return d.Hit("f", "ssh.auth_failure", {{"src_ip", "192.0.2.1"}, {"method", method}}, "h", t);
+  };
+  auto login = [&](const std::string& method, double t) {
+    return d.Hit("a", "ssh.login", {{"src_ip", "192.0.2.1"}, {"method", method}}, "h", t);
+  };
+  fail("publickey", 0);
+  fail("publickey", 1);
+  fail("none", 2);
+  fail("hostbased", 3);
+  EXPECT_THAT(login("publickey", 10), IsEmpty());
+  fail("password", 20);
+  fail("keyboard-interactive/pam", 21);
+  fail("password", 22);
+  auto a = login("publickey", 30);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "count"), "3");
+}
+
 TEST(SequenceTest, ARepeatedALineCountsItsEvents) {
   Driver d(Pack({Sequence(3, 3600)}));
   d.Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "web1", 0);
