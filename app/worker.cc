@@ -262,7 +262,7 @@ void Worker::EmitAlerts(const Message& msg) {
           ->Inc();
       continue;
     }
-    if (hit.rule->quiet_secs > 0 && hold_.Held(msg.host(), *hit.rule, msg.received)) {
+    if (hit.rule->quiet_secs > 0 && hold_.Held(msg, hit)) {
       RuleCounter(&held_counters_, "konseki_alerts_held_total",
                   "Rule matches that raised no alert: an alert of the same sign from the same "
                   "host came less than the rule's quiet_secs before (one alert per episode).",

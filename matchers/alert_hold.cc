@@ -2,12 +2,36 @@
 
 namespace konseki::matchers {
 
-bool AlertHold::Held(std::string_view host, const Rule& rule, TimePoint t) {
+bool AlertHold::Held(const Message& msg, const RuleHit& hit) {
+  const Rule& rule = *hit.rule;
+  values_.clear();
+  for (const std::string& name : rule.quiet_key) {
+    std::string_view v;
+    for (const auto& [k, value] : hit.fields) {
+      if (k == name) {
+        v = value;
+        break;
+      }
+    }
+    if (v.empty() && name == "program") v = msg.app_name;
+    if (v.empty() && name == "pid") v = msg.procid;
+    if (v.empty()) return false;
+    values_.push_back(v);
+  }
+  return Held(msg.host(), rule, msg.received, values_);
+}
+
+bool AlertHold::Held(std::string_view host, const Rule& rule, TimePoint t,
+                     const std::vector<std::string_view>& key) {
   const int64_t now = t.time_since_epoch().count();
   const int64_t quiet = int64_t{rule.quiet_secs} * 1'000'000'000;
   key_.assign(host);
   key_ += '\x1f';
   key_ += rule.sign;
+  for (std::string_view v : key) {
+    key_ += '\x1f';
+    key_ += v;
+  }
   auto it = entries_.find(key_);
   if (it == entries_.end()) {
     if (entries_.size() >= kMaxEntries) Prune(now);

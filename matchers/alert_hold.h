@@ -23,7 +23,9 @@
 
 #include "common/alert.h"
 #include "common/clock.h"
+#include "common/message.h"
 #include "matchers/rule.h"
+#include "matchers/rule_set.h"
 
 namespace konseki::matchers {
 
@@ -34,8 +36,15 @@ class AlertHold {
   static constexpr size_t kMaxEntries = 65536;
 
   // True if the alert of `rule` (quiet_secs > 0) on a line of `host` at
-  // `t` is held. Records the line either way.
-  bool Held(std::string_view host, const Rule& rule, TimePoint t);
+  // `t` is held. Records the line either way. `key` holds the values of
+  // the rule's quiet_key fields (the same sign and host, and these values);
+  // the caller leaves the alert unheld when one of them is missing.
+  bool Held(std::string_view host, const Rule& rule, TimePoint t,
+            const std::vector<std::string_view>& key = {});
+  // Held for a rule hit of msg (its receive time): the quiet_key fields are
+  // the hit's, or the message's own `program` and `pid` (its header). A
+  // field the line does not carry means no hold: the alert goes.
+  bool Held(const Message& msg, const RuleHit& hit);
 
   size_t size() const { return entries_.size(); }
 
@@ -49,6 +58,7 @@ class AlertHold {
 
   std::unordered_map<std::string, Entry> entries_;
   std::string key_;  // reused: no allocation per held line
+  std::vector<std::string_view> values_;
 };
 
 }  // namespace konseki::matchers

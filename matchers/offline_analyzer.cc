@@ -75,7 +75,7 @@ void OfflineAnalyzer::Feed(std::string_view line, std::string_view sender,
   for (size_t i = 0; i < hits->size(); ++i) {
     const RuleHit& h = (*hits)[i];
     if (h.ignored || !h.rule->alert || superseded_[i] || h.rule->quiet_secs <= 0) continue;
-    if (hold_.Held(msg_.host(), *h.rule, msg_.received)) superseded_[i] = held_[i] = true;
+    if (hold_.Held(msg_, h)) superseded_[i] = held_[i] = true;
   }
 }
 

@@ -106,6 +106,12 @@ struct Rule {
   // hit is still counted, shown and fed to the correlations. 0: every hit
   // alerts.
   int quiet_secs = 0;
+  // With quiet_secs: fields whose values join the hold's key (sign and
+  // host): `pid` makes one crash's lines (the kernel's segfault, the
+  // core dump, the daemon's "child exited on signal 11") one alert, and
+  // leaves the next crash its own. A field of the hit, or the line's own
+  // `program` or `pid`; a line without one of them is not held.
+  std::vector<std::string> quiet_key;
 
   std::vector<RuleExample> examples_match;
   std::vector<RuleExample> examples_no_match;

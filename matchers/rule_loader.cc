@@ -115,7 +115,7 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
       r.CheckKeys(node, "",
                   {"id", "sign", "title", "severity", "description", "program", "program_except",
                    "pid", "match", "prefilter", "extract", "case_sensitive", "alert", "replace",
-                   "heartbeat_stop", "quiet_secs", "examples"},
+                   "heartbeat_stop", "quiet_secs", "quiet_key", "examples"},
                   "rule"));
   rule->file = path;
   rule->line = yaml::LineOf(node);
@@ -155,6 +155,12 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
   }
   if (node["quiet_secs"]) {
     RETURN_IF_ERROR(r.GetInt(node["quiet_secs"], "quiet_secs", 0, 86400, &rule->quiet_secs));
+  }
+  if (node["quiet_key"]) {
+    if (!node["quiet_secs"]) {
+      return r.Error(node["quiet_key"], "quiet_key", "needs quiet_secs (rule " + rule->id + ")");
+    }
+    RETURN_IF_ERROR(r.GetStringOrList(node["quiet_key"], "quiet_key", &rule->quiet_key, nullptr));
   }
   if (node["program_except"]) {
     RETURN_IF_ERROR(r.GetStringOrList(node["program_except"], "program_except",

@@ -75,6 +75,35 @@ TEST(AlertHoldTest, EachRuleUsesItsOwnQuietTime) {
   EXPECT_FALSE(hold.Held("web1", brief, At(21)));
 }
 
+// quiet_key: one crash's lines (the kernel's segfault of pid 4521, its
+// core dump) are one alert; the next crash (another pid) is its own; a line
+// without the field is not held; `pid` falls back to the line's PROCID.
+TEST(AlertHoldTest, TheQuietKeyKeepsOneAlertPerValue) {
+  AlertHold hold;
+  Rule segv = MakeRule("crash", Severity::kHigh, 300);
+  segv.quiet_key = {"pid"};
+  Rule core = segv;
+  core.id = "systemd.coredump";
+  Message msg;
+  msg.hostname = "shell";
+  msg.received = At(0);
+  auto hit = [](const Rule* r, std::vector<std::pair<std::string, std::string>> fields) {
+    RuleHit h;
+    h.rule = r;
+    h.fields = std::move(fields);
+    return h;
+  };
+  EXPECT_FALSE(hold.Held(msg, hit(&segv, {{"program", "hw3"}, {"pid", "4521"}})));
+  msg.received = At(1);
+  EXPECT_TRUE(hold.Held(msg, hit(&core, {{"pid", "4521"}, {"program", "hw3"}})));
+  EXPECT_FALSE(hold.Held(msg, hit(&segv, {{"program", "hw3"}, {"pid", "4530"}})));
+  EXPECT_FALSE(hold.Held(msg, hit(&segv, {{"program", "hw3"}})));  // no pid: alerts
+  EXPECT_FALSE(hold.Held(msg, hit(&segv, {{"program", "hw3"}})));
+  msg.procid = "777";  // the line's own pid
+  EXPECT_FALSE(hold.Held(msg, hit(&segv, {})));
+  EXPECT_TRUE(hold.Held(msg, hit(&segv, {})));
+}
+
 TEST(AlertHoldTest, AFullTableDropsWhatIsADayOld) {
   AlertHold hold;
   const Rule stop = MakeRule("syslog.stopped", Severity::kMedium, 300);
