@@ -421,6 +421,15 @@ Status ReadLists(const yaml::Reader& r, const YAML::Node& node, Correlation* c) 
   if (node["after_unless"])
     RETURN_IF_ERROR(ReadConditions(r, node["after_unless"], "after_unless", &c->after_unless));
   if (node["key"]) RETURN_IF_ERROR(r.GetStringOrList(node["key"], "key", &c->key, nullptr));
+  for (const std::string& k : c->key) {
+    const size_t bar = k.find('|');
+    if (k.empty() || bar == 0 ||
+        (bar != std::string::npos && k.substr(bar) != "|net" && k.substr(bar) != "|lower")) {
+      return r.Error(
+          node["key"], "key",
+          "\"" + k + "\" is not a field, field|net or field|lower (correlation " + c->id + ")");
+    }
+  }
   if (node["summary_fields"])
     RETURN_IF_ERROR(
         r.GetStringOrList(node["summary_fields"], "summary_fields", &c->summary_fields, nullptr));

@@ -162,6 +162,14 @@ Status Correlator::Impl::CompileOne(const Correlation& def, const RulePack& pack
   if (Status st = ApplyOptions(options, &c->def); !st.ok()) return st;
   const Correlation& d = c->def;
   for (const FieldCondition& f : d.where) c->where.push_back(CompileCondition(f));
+  for (const std::string& k : d.key) {
+    KeyRef r;
+    const size_t bar = k.find('|');
+    r.name = k.substr(0, bar);
+    if (bar != std::string::npos) r.transform = k.substr(bar + 1);
+    r.alert_name = r.transform == "net" ? r.name + "_net" : r.name;
+    c->key.push_back(std::move(r));
+  }
   for (int in = 0; in < 2; ++in) {
     for (const SetCondition& sc : in == 0 ? d.where_in : d.unless_in) {
       CompiledSetCondition cc{sc.fields, sets.size()};
@@ -436,12 +444,19 @@ bool Correlator::Impl::BuildKey(const CompiledCorrelation& c, const HitEvent& hi
     for (char ch : hit.host) key->push_back(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
     key->push_back(kSep);
   }
-  for (const std::string& f : c.def.key) {
-    std::string_view v = FieldValue(hit, f);
+  for (const KeyRef& f : c.key) {
+    std::string_view v = FieldValue(hit, f.name);
     // A hit without a key field cannot be told apart from others: it does
     // not take part (rather than lumping every such hit into one key).
     if (v.empty()) return false;
-    key->append(v.substr(0, kMaxValueBytes));
+    v = v.substr(0, kMaxValueBytes);
+    if (f.transform.empty()) {
+      key->append(v);
+    } else if (f.transform == "net") {
+      key->append(NetOf(v));
+    } else {
+      for (char ch : v) key->push_back(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+    }
     key->push_back(kSep);
   }
   return true;
@@ -492,7 +507,10 @@ Alert Correlator::Impl::MakeAlert(const CompiledCorrelation& c, const HitEvent& 
   a.program = std::string(hit.program);
   a.pid = std::string(hit.pid);
   a.message = std::string(hit.raw);
-  for (const std::string& f : c.def.key) a.fields.emplace_back(f, FieldValue(hit, f));
+  for (const KeyRef& f : c.key) {
+    std::string_view v = FieldValue(hit, f.name);
+    a.fields.emplace_back(f.alert_name, f.transform == "net" ? NetOf(v) : std::string(v));
+  }
   return a;
 }
 

@@ -61,6 +61,17 @@ std::string_view FieldValue(const HitEvent& hit, std::string_view name);
 const std::string* HitField(const HitEvent& hit, std::string_view name);
 
 // A set condition with its set resolved (index into Impl::sets).
+// An address's network, as `|net` writes it: "a.b.c.0/24" for IPv4 (and
+// IPv4-mapped), the /64 for IPv6. Anything else is returned as it is.
+std::string NetOf(std::string_view v);
+
+// A `key` entry: a field, with `|net` (its network) or `|lower`.
+struct KeyRef {
+  std::string name;        // the field
+  std::string transform;   // "", "net" or "lower"
+  std::string alert_name;  // the alert's field: name, or name + "_net"
+};
+
 struct CompiledSetCondition {
   std::vector<std::string> fields;
   size_t set = 0;
@@ -73,6 +84,7 @@ struct CompiledCorrelation {
   std::vector<std::unique_ptr<RE2>> unless;
   std::vector<std::unique_ptr<RE2>> after_unless;
   std::vector<CompiledSetCondition> where_in;
+  std::vector<KeyRef> key;  // def.key, split at '|'
   std::vector<CompiledSetCondition> unless_in;
   receiver::SenderAllowlist cidrs;
   bool has_cidrs = false;

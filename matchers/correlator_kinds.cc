@@ -90,8 +90,8 @@ void AddMembers(const std::vector<KeyMember>& members, size_t max, Alert* a) {
   }
 }
 
-// An address's network, as `|net` writes it: "a.b.c.0/24" for IPv4 (and
-// IPv4-mapped), the /64 for IPv6. Anything else is returned as it is.
+}  // namespace
+
 std::string NetOf(std::string_view v) {
   auto addr = receiver::SenderAddress::Parse(v);
   if (!addr) return std::string(v);
@@ -101,6 +101,8 @@ std::string NetOf(std::string_view v) {
   for (size_t i = v4 ? 15 : 8; i < 16; ++i) n.bytes[i] = 0;
   return n.ToString() + (v4 ? "/24" : "/64");
 }
+
+namespace {
 
 // Records a value and when it was last seen in st->values / value_times, at
 // most `max` of them: when full, the value seen longest ago makes room.

@@ -99,6 +99,8 @@ TEST(CorrelationLoaderTest, ErrorsNameFileLineAndKey) {
        "p.yaml:21: key 'colour': unknown key in correlation"},
       {"    window_secs: 60", "    window_secs: 60\n    ordered: true",
        "p.yaml:23: key 'ordered': not a parameter of kind threshold"},
+      {"    key: [src_ip]", "    key: [src_ip|upper]",
+       "p.yaml:21: key 'key': \"src_ip|upper\" is not a field, field|net or field|lower"},
       {"    window_secs: 60", "    window_secs: 60\n    after_unless: {method: publickey}",
        "p.yaml:23: key 'after_unless': not a parameter of kind threshold"},
       {"    kind: threshold\n    on: [t.fail]\n    key: [src_ip]\n    window_secs: 60\n    count: "

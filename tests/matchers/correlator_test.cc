@@ -235,6 +235,42 @@ TEST(SequenceTest, AfterUnlessLeavesOutAHitsOnly) {
   EXPECT_EQ(FieldOf(a[0], "count"), "3");
 }
 
+// A key field with |net: the addresses of one /24 (/64) share a key, and
+// the alert names the network as <field>_net.
+TEST(SequenceTest, AKeyOnTheNetworkJoinsNeighbouringAddresses) {
+  Correlation c = Corr("net", CorrelationKind::kSequence);
+  c.after = {Sign("ssh.auth_failure")};
+  c.on = {Sign("ssh.login")};
+  c.key = {"src_ip|net"};
+  c.scope = KeyScope::kFleet;
+  c.field = "src_ip";
+  c.count = 3;
+  c.window_secs = 3600;
+  Driver d(Pack({c}));
+  auto fail = [&](const std::string& ip, double t) {
+    return d.Hit("f", "ssh.auth_failure", {{"src_ip", ip}}, "h", t);
+  };
+  auto login = [&](const std::string& ip, double t) {
+    return d.Hit("a", "ssh.login", {{"src_ip", ip}}, "h2", t);
+  };
+  fail("198.51.100.11", 0);
+  fail("198.51.100.12", 10);
+  fail("203.0.113.13", 20);  // another network: its own key
+  EXPECT_THAT(login("198.51.100.14", 30), IsEmpty());
+  fail("198.51.100.13", 40);
+  EXPECT_THAT(login("203.0.113.14", 50), IsEmpty());
+  auto a = login("198.51.100.14", 60);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "src_ip_net"), "198.51.100.0/24");
+  EXPECT_EQ(FieldOf(a[0], "src_ip"), "198.51.100.14");
+  fail("2001:db8:1:2::a", 70);
+  fail("2001:db8:1:2::b", 71);
+  fail("2001:db8:1:2::c", 72);
+  auto v6 = login("2001:db8:1:2::99", 80);
+  ASSERT_THAT(v6, SizeIs(1));
+  EXPECT_EQ(FieldOf(v6[0], "src_ip_net"), "2001:db8:1:2::/64");
+}
+
 TEST(SequenceTest, ARepeatedALineCountsItsEvents) {
   Driver d(Pack({Sequence(3, 3600)}));
   d.Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "web1", 0);
