@@ -369,6 +369,14 @@ void Correlator::Impl::Unpaired(CompiledCorrelation& c, Role role, const HitEven
   // the open's state stays apart).
   if (c.def.quiet_secs > 0 && HeldQuiet(c, hit, key + "\x1equiet", t)) return;
   Alert a = MakeAlert(c, hit, t);
+  // The close's own fields (the session's user, the module's name).
+  if (hit.fields != nullptr) {
+    for (const auto& [k, v] : *hit.fields) {
+      const bool have = std::any_of(a.fields.begin(), a.fields.end(),
+                                    [&](const auto& f) { return f.first == k; });
+      if (!have) a.fields.emplace_back(k, v);
+    }
+  }
   if (proven) {
     // The lower number whose open konseki received: the proof.
     a.fields.emplace_back("earlier_open_received", std::string(prefix) + std::to_string(below));
