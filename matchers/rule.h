@@ -30,6 +30,8 @@ inline constexpr std::string_view kSigns[] = {
     "session.open", "session.close", "session.switch",
     // Network traces (patterns/network.yaml; issue #15).
     "net.connection", "net.beacon", "net.unexpected_outbound",
+    // A network interface put into promiscuous mode (a sniffer; patterns/kernel.yaml).
+    "net.promiscuous",
     // Resolver query lines, inputs of net.beacon.dns (patterns/dns.yaml).
     "net.dns_query",
     // Password logins to other services (login(1), FTP, IMAP/POP3, SMTP AUTH;
