@@ -37,6 +37,8 @@ inline constexpr std::string_view kSigns[] = {
     // Password logins to other services (login(1), FTP, IMAP/POP3, SMTP AUTH;
     // patterns/login.yaml, service_auth.yaml) and their correlations.
     "auth.failure", "auth.login", "auth.bruteforce", "auth.user_enum", "auth.bruteforce_success",
+    // One mail account logging in from many addresses at once (stolen password).
+    "auth.many_sources",
     // One client causing many 5xx answers (patterns/correlations.yaml).
     "web.5xx_burst",
 };
