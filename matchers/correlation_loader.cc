@@ -141,8 +141,10 @@ Status ReadFieldRefs(const yaml::Reader& r, const YAML::Node& node, std::string_
     f.name = item.substr(0, bar);
     if (bar != std::string::npos) f.transform = item.substr(bar + 1);
     if (f.name.empty()) return r.Error(node, key, "empty field name");
-    if (!f.transform.empty() && f.transform != "net" && f.transform != "lower") {
-      return r.Error(node, key, "unknown transform \"" + f.transform + "\" (use net or lower)");
+    if (!f.transform.empty() && f.transform != "net" && f.transform != "net16" &&
+        f.transform != "lower") {
+      return r.Error(node, key,
+                     "unknown transform \"" + f.transform + "\" (use net, net16 or lower)");
     }
     out->push_back(std::move(f));
   }

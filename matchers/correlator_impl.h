@@ -63,7 +63,8 @@ const std::string* HitField(const HitEvent& hit, std::string_view name);
 // A set condition with its set resolved (index into Impl::sets).
 // An address's network, as `|net` writes it: "a.b.c.0/24" for IPv4 (and
 // IPv4-mapped), the /64 for IPv6. Anything else is returned as it is.
-std::string NetOf(std::string_view v);
+// With wide: the /16 (IPv4) or /48 (IPv6), as `|net16` writes it.
+std::string NetOf(std::string_view v, bool wide = false);
 
 // A `key` entry: a field, with `|net` (its network) or `|lower`.
 struct KeyRef {

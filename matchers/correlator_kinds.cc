@@ -92,14 +92,16 @@ void AddMembers(const std::vector<KeyMember>& members, size_t max, Alert* a) {
 
 }  // namespace
 
-std::string NetOf(std::string_view v) {
+std::string NetOf(std::string_view v, bool wide) {
   auto addr = receiver::SenderAddress::Parse(v);
   if (!addr) return std::string(v);
   receiver::SenderAddress n = *addr;
   const bool v4 = n.is_v4();
   // IPv4 /24 (stored as ::ffff:a.b.c.d: clear the last byte); IPv6 /64.
-  for (size_t i = v4 ? 15 : 8; i < 16; ++i) n.bytes[i] = 0;
-  return n.ToString() + (v4 ? "/24" : "/64");
+  // Wide: /16 and /48, an ISP's pool rather than one customer's network.
+  const size_t from = v4 ? (wide ? 14 : 15) : (wide ? 6 : 8);
+  for (size_t i = from; i < 16; ++i) n.bytes[i] = 0;
+  return n.ToString() + (v4 ? (wide ? "/16" : "/24") : (wide ? "/48" : "/64"));
 }
 
 namespace {
@@ -130,8 +132,8 @@ bool Tuple(const Correlation& def, const HitEvent& hit,
     if (v.empty()) return false;
     if (f.transform == "lower") {
       v = AsciiLower(v);
-    } else if (f.transform == "net") {
-      v = NetOf(v);
+    } else if (f.transform == "net" || f.transform == "net16") {
+      v = NetOf(v, f.transform == "net16");
     }
     out->emplace_back(f.name, std::move(v));
   }
