@@ -41,6 +41,8 @@ inline constexpr std::string_view kSigns[] = {
     "auth.many_sources",
     // One client causing many 5xx answers (patterns/correlations.yaml).
     "web.5xx_burst",
+    // Attacks that the web server answered with 200 (patterns/web.yaml).
+    "web.attack",
 };
 // clang-format on
 
