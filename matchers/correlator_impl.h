@@ -235,6 +235,8 @@ struct Correlator::Impl {
                    int depth, std::vector<Alert>* out);
   Counter* DirectionCounter(CompiledCorrelation& c, std::string_view host, Direction d);
   bool InSet(const CompiledSetCondition& cond, const HitEvent& hit) const;
+  // `lower` is among the values the host taught set `set` (`learn:`).
+  bool Learned(std::string_view host, size_t set, std::string_view lower) const;
   Status CompileSet(const ValueSet& def, CompiledSet* out) const;
 
   CorrelatorOptions options;

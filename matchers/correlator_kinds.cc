@@ -420,11 +420,7 @@ void Correlator::Impl::Membership(CompiledCorrelation& c, const HitEvent& hit,
     const CompiledSet& s = sets[static_cast<size_t>(c.set)];
     bool in = s.values.count(lower) > 0;
     if (!in) {
-      if (auto it = hosts.find(hit.host); it != hosts.end()) {
-        const auto& learned = it->second.learned[static_cast<size_t>(c.set)];
-        in = std::find(learned.begin(), learned.end(), lower) != learned.end();
-        if (in) matched = "learned:" + s.def.id;
-      }
+      if (Learned(hit.host, static_cast<size_t>(c.set), lower)) matched = "learned:" + s.def.id;
     } else {
       matched = "set:" + s.def.id;
     }

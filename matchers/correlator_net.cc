@@ -103,17 +103,20 @@ bool Correlator::Impl::InSet(const CompiledSetCondition& cond, const HitEvent& h
   // And what the host taught the set (`learn:`: accounts useradd made with a
   // nologin shell), as membership reads it.
   if (s.learners.empty()) return false;
-  auto it = hosts.find(hit.host);
-  if (it == hosts.end() || cond.set >= it->second.learned.size()) return false;
-  const std::vector<std::string>& learned = it->second.learned[cond.set];
-  if (learned.empty()) return false;
   for (const std::string& f : cond.fields) {
     std::string_view v = FieldValue(hit, f);
-    if (v.empty()) continue;
-    const std::string lower = AsciiLower(v.substr(0, kMaxValueBytes));
-    if (std::find(learned.begin(), learned.end(), lower) != learned.end()) return true;
+    if (!v.empty() && Learned(hit.host, cond.set, AsciiLower(v.substr(0, kMaxValueBytes)))) {
+      return true;
+    }
   }
   return false;
+}
+
+bool Correlator::Impl::Learned(std::string_view host, size_t set, std::string_view lower) const {
+  auto it = hosts.find(host);
+  if (it == hosts.end() || set >= it->second.learned.size()) return false;
+  const std::vector<std::string>& learned = it->second.learned[set];
+  return std::find(learned.begin(), learned.end(), lower) != learned.end();
 }
 
 void Correlator::Impl::Beacon(CompiledCorrelation& c, const HitEvent& hit, const std::string& key,
