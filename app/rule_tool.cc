@@ -289,6 +289,11 @@ int CheckCorrelationCase(const std::shared_ptr<const RuleSet>& set, const RulePa
     if (got[i].sign != want.sign) {
       failures += fail(want.source_line, "alert has sign " + got[i].sign + ", want " + want.sign);
     }
+    if (!want.severity.empty() && want.severity != SeverityName(got[i].severity)) {
+      failures +=
+          fail(want.source_line, std::string("alert has severity ") +
+                                     SeverityName(got[i].severity) + ", want " + want.severity);
+    }
     for (const auto& [key, value] : want.fields) {
       auto it = std::find_if(got[i].fields.begin(), got[i].fields.end(),
                              [&](const auto& f) { return f.first == key; });

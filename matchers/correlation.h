@@ -95,6 +95,7 @@ struct FieldRef {
 // One alert an example case must raise.
 struct ExpectedAlert {
   std::string sign;
+  std::string severity;  // optional: the alert's severity name must be this
   std::vector<std::pair<std::string, std::string>> fields;  // must be present, equal
   int source_line = 0;
 };
@@ -134,6 +135,16 @@ struct Correlation {
   // guessed password, but "Accepted publickey" is a login.
   std::vector<FieldCondition> after_unless;
   std::vector<std::string> key;  // key fields; host is implied for scope host
+  // sequence: when every A hit in the window carried `field` equal (ASCII
+  // case aside) to B's, and there were at most `max_count`, the alert takes
+  // `severity` instead and names the value (`sole_<field>`): a mail client
+  // retrying a changed password fails as its own user only, a guesser
+  // rarely does. Unset: field empty.
+  struct SoleValue {
+    std::string field;
+    uint32_t max_count = 0;
+    Severity severity = Severity::kHigh;
+  } sole_value;
 
   // threshold, distinct, sequence; unpaired: > 0, an open covers every
   // close of its key within this long after it (0: one close takes it)

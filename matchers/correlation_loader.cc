@@ -131,6 +131,32 @@ Status ReadDirectionSeverities(const yaml::Reader& r, const YAML::Node& node, Co
   return Status::Ok();
 }
 
+// {field: user, max_count: 20, severity: high}
+Status ReadSoleValue(const yaml::Reader& r, const YAML::Node& node, Correlation* c) {
+  RETURN_IF_ERROR(
+      r.CheckKeys(node, "sole_value", {"field", "max_count", "severity"}, "sole_value"));
+  if (!node["field"] || !node["max_count"] || !node["severity"]) {
+    return r.Error(node, "sole_value", "needs field:, max_count: and severity:");
+  }
+  Correlation::SoleValue& s = c->sole_value;
+  RETURN_IF_ERROR(r.GetString(node["field"], "field", &s.field));
+  double max = 0;
+  RETURN_IF_ERROR(r.GetNumber(node["max_count"], "max_count", 1, 10000, &max));
+  s.max_count = static_cast<uint32_t>(max);
+  std::string severity;
+  RETURN_IF_ERROR(r.GetString(node["severity"], "severity", &severity));
+  if (!ParseSeverity(severity, &s.severity)) {
+    return r.Error(
+        node["severity"], "severity",
+        "unknown severity \"" + severity + "\" (use info, low, medium, high or critical)");
+  }
+  if (s.field.empty()) return r.Error(node["field"], "field", "must name a field");
+  if (!c->field.empty()) {
+    return r.Error(node, "sole_value", "a sequence with field: cannot also take sole_value:");
+  }
+  return Status::Ok();
+}
+
 Status ReadFieldRefs(const yaml::Reader& r, const YAML::Node& node, std::string_view key,
                      std::vector<FieldRef>* out) {
   std::vector<std::string> list;
@@ -153,9 +179,18 @@ Status ReadFieldRefs(const yaml::Reader& r, const YAML::Node& node, std::string_
 
 Status ReadExpectedAlert(const yaml::Reader& r, const YAML::Node& node, ExpectedAlert* a) {
   a->source_line = yaml::LineOf(node);
-  RETURN_IF_ERROR(r.CheckKeys(node, "", {"sign", "fields"}, "alert"));
+  RETURN_IF_ERROR(r.CheckKeys(node, "", {"sign", "severity", "fields"}, "alert"));
   if (!node["sign"]) return r.Error(a->source_line, "sign", "an expected alert needs its sign");
   RETURN_IF_ERROR(r.GetString(node["sign"], "sign", &a->sign));
+  if (const YAML::Node s = node["severity"]) {
+    RETURN_IF_ERROR(r.GetString(s, "severity", &a->severity));
+    Severity unused;
+    if (!ParseSeverity(a->severity, &unused)) {
+      return r.Error(
+          a->source_line, "severity",
+          "unknown severity \"" + a->severity + "\" (use info, low, medium, high or critical)");
+    }
+  }
   if (const YAML::Node f = node["fields"]) {
     return r.GetStringMap(f, "fields", &a->fields);
   }
@@ -215,6 +250,7 @@ constexpr std::string_view kCommonKeys[] = {
 // The keys only some kinds take (KindKeys says which).
 constexpr std::string_view kKindSpecificKeys[] = {"after",
                                                   "after_unless",
+                                                  "sole_value",
                                                   "window_secs",
                                                   "count",
                                                   "quiet_secs",
@@ -250,7 +286,7 @@ std::set<std::string> KindKeys(CorrelationKind k) {
     case CorrelationKind::kDistinct:
       return {"window_secs", "count", "quiet_secs", "field"};
     case CorrelationKind::kSequence:
-      return {"after", "after_unless", "window_secs", "count", "field"};
+      return {"after", "after_unless", "window_secs", "count", "field", "sole_value"};
     case CorrelationKind::kUnpaired:
       return {"after",   "after_unless", "min_observed_secs", "reset_on_host_gap",
               "ordered", "window_secs",  "quiet_secs"};
@@ -458,6 +494,7 @@ Status ReadLists(const yaml::Reader& r, const YAML::Node& node, Correlation* c) 
   if (!c->metric.empty() && !RE2::FullMatch(c->metric, "konseki_[a-z0-9_]+_total")) {
     return r.Error(node["metric"], "metric", "a counter name konseki_<thing>_total in lower case");
   }
+  if (node["sole_value"]) RETURN_IF_ERROR(ReadSoleValue(r, node["sole_value"], c));
   if (node["where_in"])
     RETURN_IF_ERROR(ReadSetConditions(r, node["where_in"], "where_in", &c->where_in));
   if (node["unless_in"])

@@ -108,6 +108,9 @@ namespace {
 
 // Records a value and when it was last seen in st->values / value_times, at
 // most `max` of them: when full, the value seen longest ago makes room.
+// What a sequence with sole_value remembers for an A hit without the field.
+constexpr char kNoValue[] = "\x01";
+
 void RememberValue(KeyState* st, std::string_view v, int64_t t, size_t max) {
   auto it = std::find(st->values.begin(), st->values.end(), v);
   if (it != st->values.end()) {
@@ -236,6 +239,12 @@ void Correlator::Impl::Sequence(CompiledCorrelation& c, Role role, const HitEven
     if (!c.def.field.empty()) {
       const std::string_view v = FieldValue(hit, c.def.field).substr(0, kMaxValueBytes);
       if (!v.empty()) RememberValue(st, v, t, kMaxSequenceValues);
+    } else if (!c.def.sole_value.field.empty()) {
+      // The values the A hits named; a hit without one is kNoValue, which
+      // no B value equals.
+      const std::string_view v = FieldValue(hit, c.def.sole_value.field).substr(0, kMaxValueBytes);
+      const std::string lower = v.empty() ? std::string(kNoValue) : AsciiLower(v);
+      RememberValue(st, lower, t, kMaxSequenceValues);
     }
     return;
   }
@@ -266,6 +275,19 @@ void Correlator::Impl::Sequence(CompiledCorrelation& c, Role role, const HitEven
   st->last_ns = t;
   Alert a = MakeAlert(c, hit, t);
   AddBurstFields(*st, &a);
+  if (const Correlation::SoleValue& sole = c.def.sole_value; !sole.field.empty()) {
+    const std::string_view bv = FieldValue(hit, sole.field);
+    const std::string lower = AsciiLower(bv.substr(0, kMaxValueBytes));
+    bool only = !bv.empty() && n <= sole.max_count;
+    for (size_t i = 0; only && i < st->values.size(); ++i) {
+      if (st->value_times[i] < t - c.window_ns || st->value_times[i] > t) continue;
+      only = st->values[i] == lower;
+    }
+    if (only) {
+      a.severity = sole.severity;
+      a.fields.emplace_back("sole_" + sole.field, std::string(bv));
+    }
+  }
   if (!c.def.field.empty()) {
     if (std::find(c.def.key.begin(), c.def.key.end(), c.def.field) == c.def.key.end()) {
       a.fields.emplace_back(c.def.field, std::string(FieldValue(hit, c.def.field)));

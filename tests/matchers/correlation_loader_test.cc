@@ -103,6 +103,22 @@ TEST(CorrelationLoaderTest, ErrorsNameFileLineAndKey) {
        "p.yaml:21: key 'key': \"src_ip|upper\" is not a field, field|net or field|lower"},
       {"    window_secs: 60", "    window_secs: 60\n    after_unless: {method: publickey}",
        "p.yaml:23: key 'after_unless': not a parameter of kind threshold"},
+      {"    window_secs: 60", "    window_secs: 60\n    sole_value: {field: user}",
+       "p.yaml:23: key 'sole_value': not a parameter of kind threshold"},
+      {"    kind: threshold\n    on: [t.fail]\n    key: [src_ip]\n    window_secs: 60\n    count: "
+       "2",
+       "    kind: sequence\n    after: [t.fail]\n    on: [t.fail]\n    key: [src_ip]\n"
+       "    window_secs: 60\n    count: 2\n    sole_value: {field: user, max_count: 5}",
+       "key 'sole_value': needs field:, max_count: and severity:"},
+      {"    kind: threshold\n    on: [t.fail]\n    key: [src_ip]\n    window_secs: 60\n    count: "
+       "2",
+       "    kind: sequence\n    after: [t.fail]\n    on: [t.fail]\n    key: [src_ip]\n"
+       "    window_secs: 60\n    count: 2\n"
+       "    sole_value: {field: user, max_count: 5, severity: urgent}",
+       "key 'severity': unknown severity \"urgent\""},
+      {"            fields: {src_ip: 192.0.2.1, ",
+       "            severity: dire\n            fields: {src_ip: 192.0.2.1, ",
+       "key 'severity': unknown severity \"dire\""},
       {"    kind: threshold\n    on: [t.fail]\n    key: [src_ip]\n    window_secs: 60\n    count: "
        "2",
        "    kind: unpaired\n    after: [t.fail]\n    on: [t.fail]\n    key: []\n"

@@ -235,6 +235,52 @@ TEST(SequenceTest, AfterUnlessLeavesOutAHitsOnly) {
   EXPECT_EQ(FieldOf(a[0], "count"), "3");
 }
 
+// sole_value: a run whose every A hit named B's user, no more than
+// max_count of them, takes the lower severity and names the user; one A hit
+// naming another user or none, or one too many, keeps the correlation's.
+TEST(SequenceTest, SoleValueLowersTheSeverityOfARunOfOneUsersFailures) {
+  Correlation c = Sequence(3, 3600);
+  c.severity = Severity::kCritical;
+  c.sole_value = {"user", 4, Severity::kHigh};
+  Driver d(Pack({c}));
+  auto fail = [&](const std::string& ip, const std::string& user, double t) {
+    Fields f = {{"src_ip", ip}};
+    if (!user.empty()) f.emplace_back("user", user);
+    return d.Hit("f", "ssh.auth_failure", f, "h", t);
+  };
+  auto login = [&](const std::string& ip, const std::string& user, double t) {
+    return d.Hit("a", "ssh.login", {{"src_ip", ip}, {"user", user}}, "h", t);
+  };
+  fail("192.0.2.1", "Mori", 0);
+  fail("192.0.2.1", "mori", 1);
+  fail("192.0.2.1", "mori", 2);
+  auto one = login("192.0.2.1", "mori", 10);
+  ASSERT_THAT(one, SizeIs(1));
+  EXPECT_EQ(one[0].severity, Severity::kHigh);
+  EXPECT_EQ(FieldOf(one[0], "sole_user"), "mori");
+
+  fail("192.0.2.2", "ueda", 100);
+  fail("192.0.2.2", "kudo", 101);  // another account among them
+  fail("192.0.2.2", "ueda", 102);
+  auto mixed = login("192.0.2.2", "ueda", 110);
+  ASSERT_THAT(mixed, SizeIs(1));
+  EXPECT_EQ(mixed[0].severity, Severity::kCritical);
+  EXPECT_EQ(FieldOf(mixed[0], "sole_user"), "<none>");
+
+  fail("192.0.2.3", "sato", 200);
+  fail("192.0.2.3", "", 201);  // SMTP AUTH's failure names nobody
+  fail("192.0.2.3", "sato", 202);
+  EXPECT_EQ(login("192.0.2.3", "sato", 210).at(0).severity, Severity::kCritical);
+
+  for (int i = 0; i < 5; ++i) fail("192.0.2.4", "ito", 300 + i);  // one more than max_count
+  EXPECT_EQ(login("192.0.2.4", "ito", 310).at(0).severity, Severity::kCritical);
+
+  // Another user's failure outside the window does not count against it.
+  fail("192.0.2.5", "abe", 400);
+  for (int i = 0; i < 3; ++i) fail("192.0.2.5", "oda", 5000 + i);
+  EXPECT_EQ(login("192.0.2.5", "oda", 5010).at(0).severity, Severity::kHigh);
+}
+
 // A key field with |net: the addresses of one /24 (/64) share a key, and
 // the alert names the network as <field>_net.
 TEST(SequenceTest, AKeyOnTheNetworkJoinsNeighbouringAddresses) {
