@@ -96,6 +96,9 @@ TEST_F(RuleSignEvalTest, EverySignLineHitsItsSignAndBenignLinesHitNothing) {
     auto& [right, total] = per_sign[row.sign];
     ++total;
     if (row.sign == "-") {
+      // Inputs of correlations only (alert: false) raise nothing by
+      // themselves: an admin's sudo useradd feeds a learned set.
+      std::erase_if(hits, [](const RuleHit& h) { return !h.rule->alert; });
       EXPECT_TRUE(hits.empty()) << "benign line " << row.line_no << " raised " << got << "\n  "
                                 << row.line;
       if (hits.empty()) ++right;
