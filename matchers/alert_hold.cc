@@ -15,7 +15,10 @@ bool AlertHold::Held(const Message& msg, const RuleHit& hit) {
     }
     if (v.empty() && name == "program") v = msg.app_name;
     if (v.empty() && name == "pid") v = msg.procid;
-    if (v.empty()) return false;
+    // A line without a header names no program: the host's headerless
+    // lines (a raw log file relayed as is) are one program's, the empty
+    // one. Any other missing field could be anyone's: no hold.
+    if (v.empty() && name != "program") return false;
     values_.push_back(v);
   }
   return Held(msg.host(), rule, msg.received, values_);

@@ -43,7 +43,8 @@ class AlertHold {
             const std::vector<std::string_view>& key = {});
   // Held for a rule hit of msg (its receive time): the quiet_key fields are
   // the hit's, or the message's own `program` and `pid` (its header). A
-  // field the line does not carry means no hold: the alert goes.
+  // field the line does not carry means no hold: the alert goes; but a
+  // line without a program (no header) holds under the empty program.
   bool Held(const Message& msg, const RuleHit& hit);
 
   size_t size() const { return entries_.size(); }

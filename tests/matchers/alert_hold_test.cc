@@ -104,6 +104,25 @@ TEST(AlertHoldTest, TheQuietKeyKeepsOneAlertPerValue) {
   EXPECT_TRUE(hold.Held(msg, hit(&segv, {})));
 }
 
+// Lines without a header (an Apache error log relayed raw) name no
+// program: they hold under the empty one, apart from a named program's.
+TEST(AlertHoldTest, HeaderlessLinesHoldUnderTheEmptyProgram) {
+  AlertHold hold;
+  Rule crash = MakeRule("crash", Severity::kHigh, 3600);
+  crash.quiet_key = {"program"};
+  Message msg;
+  msg.hostname = "web7";
+  msg.received = At(0);
+  RuleHit h;
+  h.rule = &crash;
+  EXPECT_FALSE(hold.Held(msg, h));
+  msg.received = At(5);
+  EXPECT_TRUE(hold.Held(msg, h));
+  msg.app_name = "apache2";
+  EXPECT_FALSE(hold.Held(msg, h));
+  EXPECT_TRUE(hold.Held(msg, h));
+}
+
 TEST(AlertHoldTest, AFullTableDropsWhatIsADayOld) {
   AlertHold hold;
   const Rule stop = MakeRule("syslog.stopped", Severity::kMedium, 300);
