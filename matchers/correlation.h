@@ -233,6 +233,10 @@ struct ValueSet {
   std::string id;
   std::vector<std::string> values;
   std::vector<SetLearner> learn;
+  // Learned values kept per host, most recently learned last (0: the
+  // correlator's bound). A small bound keeps what is current (the
+  // addresses a host's DHCP client holds now, not every one it ever had).
+  size_t max_learned = 0;
   std::string file;
   int line = 0;
 };

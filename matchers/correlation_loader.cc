@@ -554,13 +554,18 @@ Status ReadSets(const yaml::Reader& r, const YAML::Node& node, std::vector<Value
   }
   for (const YAML::Node& item : node) {
     ValueSet v;
-    RETURN_IF_ERROR(r.CheckKeys(item, "", {"id", "values", "learn"}, "set"));
+    RETURN_IF_ERROR(r.CheckKeys(item, "", {"id", "values", "learn", "max_learned"}, "set"));
     if (!item["id"]) return r.Error(item, "id", "missing required key in set");
     v.file = r.source();
     v.line = yaml::LineOf(item["id"]);
     RETURN_IF_ERROR(r.GetString(item["id"], "id", &v.id));
     if (item["values"]) {
       RETURN_IF_ERROR(r.GetStringOrList(item["values"], "values", &v.values, nullptr));
+    }
+    if (const YAML::Node m = item["max_learned"]) {
+      double max = 0;
+      RETURN_IF_ERROR(r.GetNumber(m, "max_learned", 1, 1024, &max));
+      v.max_learned = static_cast<size_t>(max);
     }
     if (const YAML::Node learn = item["learn"]) {
       if (!learn.IsSequence()) return r.Error(learn, "learn", "expected a list");

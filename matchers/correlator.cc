@@ -551,8 +551,16 @@ void Correlator::Impl::Learn(const HitEvent& hit) {
       HostInfo* h = Host(hit.host, true, ToNs(hit.received));
       std::vector<std::string>& learned = h->learned[s.set];
       std::string lower = AsciiLower(v.substr(0, kMaxValueBytes));
-      if (std::find(learned.begin(), learned.end(), lower) != learned.end()) continue;
-      if (learned.size() >= kMaxLearnedPerSet) learned.erase(learned.begin());
+      const size_t max_learned = sets[s.set].def.max_learned;
+      auto known = std::find(learned.begin(), learned.end(), lower);
+      if (known != learned.end()) {
+        // A bounded set keeps the values learned last: learned again is new.
+        if (max_learned != 0) std::rotate(known, known + 1, learned.end());
+        continue;
+      }
+      const size_t cap =
+          max_learned != 0 ? std::min(max_learned, kMaxLearnedPerSet) : kMaxLearnedPerSet;
+      while (learned.size() >= cap) learned.erase(learned.begin());
       learned.push_back(std::move(lower));
     }
   };

@@ -34,6 +34,9 @@ inline constexpr std::string_view kSigns[] = {
     "net.promiscuous",
     // Resolver query lines, inputs of net.beacon.dns (patterns/dns.yaml).
     "net.dns_query",
+    // The host's own address from its DHCP client's lease lines, input of
+    // login.local_source (patterns/network.yaml).
+    "net.address",
     // Password logins to other services (login(1), FTP, IMAP/POP3, SMTP AUTH;
     // patterns/login.yaml, service_auth.yaml) and their correlations.
     "auth.failure", "auth.login", "auth.bruteforce", "auth.user_enum", "auth.bruteforce_success",

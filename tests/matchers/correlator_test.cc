@@ -671,6 +671,33 @@ TEST(MembershipTest, ValuesCidrsSetsAndLearnedValues) {
   EXPECT_EQ(FieldOf(upper[0], "matched"), "learned:system_accounts");
 }
 
+// A set with max_learned keeps the values each host taught it last: the
+// addresses its DHCP client holds now, not one it gave up since.
+TEST(MembershipTest, ABoundedLearnedSetKeepsWhatWasLearnedLast) {
+  Correlation local = Corr("local", CorrelationKind::kMembership);
+  local.on = {Sign("ssh.login")};
+  local.field = "src_ip";
+  local.set = "own";
+  ValueSet set;
+  set.id = "own";
+  set.max_learned = 2;
+  set.learn = {SetLearner{{Id("lease")}, "addr", {}}};
+  Driver d(Pack({local}, {set}));
+  auto lease = [&](const std::string& ip, double t) {
+    d.Hit("lease", "net.address", {{"addr", ip}}, "ws1", t);
+  };
+  auto login = [&](const std::string& ip, double t) {
+    return d.Hit("acc", "ssh.login", {{"src_ip", ip}}, "ws1", t, -1, "192.0.2.250");
+  };
+  lease("192.168.7.21", 0);
+  lease("192.168.7.40", 1);
+  lease("192.168.7.21", 2);  // renewed: learned last again
+  lease("10.0.0.5", 3);      // a third address: 192.168.7.40 goes
+  EXPECT_THAT(login("192.168.7.21", 10), SizeIs(1));
+  EXPECT_THAT(login("10.0.0.5", 11), SizeIs(1));
+  EXPECT_THAT(login("192.168.7.40", 12), IsEmpty());
+}
+
 TEST(MembershipTest, ASenderAddressSharedByHostsIsARelayNotTheirOwn) {
   Correlation local = Corr("local", CorrelationKind::kMembership);
   local.on = {Sign("ssh.login")};
