@@ -16,3 +16,7 @@ konseki_add_bench(network_bench
 # min-of-N timings) on what `rule_set_bench --dump_fixture=DIR` writes.
 add_executable(hs_probe ${CMAKE_CURRENT_LIST_DIR}/hs_probe.cc)
 target_link_libraries(hs_probe PRIVATE PkgConfig::HS)
+# A literal-atom first stage (FilteredRE2's atoms) against the one database:
+# candidates per line, instructions and time (bench/atom_probe.cc).
+add_executable(atom_probe ${CMAKE_CURRENT_LIST_DIR}/atom_probe.cc)
+target_link_libraries(atom_probe PRIVATE PkgConfig::HS PkgConfig::RE2)
