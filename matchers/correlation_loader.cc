@@ -642,6 +642,27 @@ Status CheckCorrelations(const RulePack& pack) {
       return Status::InvalidArgument(yaml::Where(v.file, v.line, "id") + ": duplicate set " + v.id);
     }
   }
+  // A set learns from rule hits and host-scoped correlation alerts (fleet
+  // alerts are made on another thread, which has no host's sets).
+  for (const ValueSet& v : pack.sets) {
+    for (const SetLearner& l : v.learn) {
+      for (const InputRef& in : l.on) {
+        const auto corr = corr_ids.find(in.id);
+        const bool known = in.sign.empty() ? rule_ids.count(in.id) > 0 || corr != corr_ids.end()
+                                           : signs.count(in.sign) > 0;
+        if (!known) {
+          return Status::InvalidArgument(
+              yaml::Where(v.file, v.line, "learn") + ": set " + v.id + ": no rule" +
+              (in.sign.empty() ? " or correlation has id " + in.id : " has sign " + in.sign));
+        }
+        if (corr != corr_ids.end() && corr->second->scope == KeyScope::kFleet) {
+          return Status::InvalidArgument(yaml::Where(v.file, v.line, "learn") + ": set " + v.id +
+                                         ": cannot learn from the fleet-scoped correlation " +
+                                         in.id);
+        }
+      }
+    }
+  }
   std::map<const Correlation*, std::vector<const Correlation*>> feeds;
   for (const Correlation& c : pack.correlations) {
     std::vector<const Correlation*>& f = feeds[&c];

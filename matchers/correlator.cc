@@ -535,6 +535,7 @@ void Correlator::Impl::Raise(CompiledCorrelation& c, Alert alert, int depth,
   e.pid = pid;
   e.event_time = a.time;
   e.received = a.received;
+  if (c.def.scope == KeyScope::kHost) Learn(e);  // a set may learn from it
   Dispatch(e, depth + 1, out);
 }
 

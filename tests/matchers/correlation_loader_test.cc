@@ -175,6 +175,28 @@ TEST_F(PackDirTest, InputsMustExistAndCorrelationsMayNotLoop) {
   EXPECT_TRUE(LoadPackDir(dir_).ok()) << LoadPackDir(dir_).status().ToString();
 }
 
+// A set learns from rules and host-scoped correlations that exist: a typo
+// in learn's on: would otherwise learn nothing, silently.
+TEST_F(PackDirTest, ASetLearnsOnlyFromInputsThatExist) {
+  Write("a.yaml", kRule);
+  Write("b.yaml", kCorrelation);
+  auto set = [&](const std::string& on) {
+    Write("c.yaml", "pack: s\nsets:\n  - id: seen\n    learn:\n      - on: [" + on +
+                        "]\n        field: src_ip\n");
+    return LoadPackDir(dir_).status();
+  };
+  EXPECT_TRUE(set("t.fail").ok()) << set("t.fail").ToString();
+  EXPECT_TRUE(set("t.burst").ok()) << set("t.burst").ToString();
+  EXPECT_THAT(set("t.flail").message(),
+              HasSubstr("c.yaml:3: key 'learn': set seen: no rule or correlation has id t.flail"));
+  EXPECT_THAT(set("sign:nope.none").message(), HasSubstr("no rule has sign nope.none"));
+  std::string fleet = kCorrelation;
+  fleet.replace(fleet.find("    key: [src_ip]"), 17, "    key: [src_ip]\n    scope: fleet");
+  Write("b.yaml", fleet);
+  EXPECT_THAT(set("t.burst").message(),
+              HasSubstr("cannot learn from the fleet-scoped correlation t.burst"));
+}
+
 TEST_F(PackDirTest, CheckRulesRunsCorrelationExamplesAndReportsWrongOnes) {
   Write("a.yaml", std::string(kRule) + kCorrelation);
   std::ostringstream out, err;
