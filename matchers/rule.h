@@ -46,6 +46,10 @@ inline constexpr std::string_view kSigns[] = {
     "web.5xx_burst",
     // Attacks that the web server answered with 200 (patterns/web.yaml).
     "web.attack",
+    // Persistence an intruder leaves behind and the clock set by hand
+    // (patterns/persistence.yaml): a systemd unit written or enabled, a
+    // file made setuid or setgid, the system clock set outside NTP.
+    "persistence.service", "persistence.setuid", "system.clock_change",
 };
 // clang-format on
 

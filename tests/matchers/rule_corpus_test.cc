@@ -58,6 +58,8 @@ const std::map<std::string, SignCounts>& Expected() {
       // log.lost: grep -cE 'rsyslogd(-[0-9]+)?: .*(begins? to drop|messages lost|lost [0-9]+
       //   messages).* due to rate-limiting'
       {"wazuh/syslog.ini", {{"log.lost", 2}}},
+      // system.clock_change (systemd.time_changed, low): grep -c 'systemd: Time has been changed'
+      {"wazuh/systemd.ini", {{"system.clock_change", 1}}},
       // grep -ciE 'kernel: .*(drop|reject|block|deny|denied)[^=]*IN='
       // (the unprefixed and [UFW AUDIT] lines do not say the packet was dropped)
       // net.connection (every netfilter LOG line, input only):
