@@ -33,21 +33,12 @@
 #include <string>
 #include <vector>
 
+#include "bench/probe_files.h"
+
 namespace {
 
-std::vector<std::string> ReadLines(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  for (std::string l; std::getline(in, l);) lines.push_back(l);
-  return lines;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using konseki::bench::ReadFile;
+using konseki::bench::ReadLines;
 
 struct Db {
   hs_database_t* db = nullptr;

@@ -16,7 +16,9 @@ konseki_add_bench(network_bench
 # min-of-N timings) on what `rule_set_bench --dump_fixture=DIR` writes.
 add_executable(hs_probe ${CMAKE_CURRENT_LIST_DIR}/hs_probe.cc)
 target_link_libraries(hs_probe PRIVATE PkgConfig::HS)
+target_include_directories(hs_probe PRIVATE ${PROJECT_SOURCE_DIR})
 # A literal-atom first stage (FilteredRE2's atoms) against the one database:
 # candidates per line, instructions and time (bench/atom_probe.cc).
 add_executable(atom_probe ${CMAKE_CURRENT_LIST_DIR}/atom_probe.cc)
 target_link_libraries(atom_probe PRIVATE PkgConfig::HS PkgConfig::RE2)
+target_include_directories(atom_probe PRIVATE ${PROJECT_SOURCE_DIR})
