@@ -44,12 +44,20 @@ inline constexpr std::string_view kSigns[] = {
     "auth.many_sources",
     // One client causing many 5xx answers (patterns/correlations.yaml).
     "web.5xx_burst",
-    // Attacks that the web server answered with 200 (patterns/web.yaml).
+    // Attacks that the web server answered with 200, and commands its
+    // account ran (a web shell in use; patterns/web.yaml).
     "web.attack",
     // Persistence an intruder leaves behind and the clock set by hand
     // (patterns/persistence.yaml): a systemd unit written or enabled, a
     // file made setuid or setgid, the system clock set outside NTP.
     "persistence.service", "persistence.setuid", "system.clock_change",
+    // Web login forms (WordPress, phpMyAdmin, Drupal, XML-RPC): attempts and
+    // successes, inputs of web.bruteforce and its success correlation.
+    "web.login_attempt", "web.login",
+    // One client guessing web passwords (patterns/correlations.yaml).
+    "web.bruteforce",
+    // Scanners' probes answered 4xx, and log4j JNDI lookups (patterns/web.yaml).
+    "web.probe",
 };
 // clang-format on
 

@@ -45,11 +45,19 @@ const std::map<std::string, SignCounts>& Expected() {
       {"crowdsec/CVE-2023-4911--CVE-2023-4911.log", {{"crash", 3}}},
       {"crowdsec/segfault-logs--segfault-logs.log", {{"crash", 2}}},
       // grep -c '\] "[^"]*" 5[0-9][0-9] '   (status after the request only)
-      {"crowdsec/apache2-logs--apache2-logs.log", {{"web.5xx", 5}}},
+      // auth.failure (input only; Apache 2.4's HTTP basic/digest refusals,
+      //   patterns/web.yaml): grep -cE '(AH0161[78]|AH0179[02]): user '
+      {"crowdsec/apache2-logs--apache2-logs.log", {{"web.5xx", 5}, {"auth.failure", 1}}},
+      {"fail2ban/apache-auth", {{"auth.failure", 6}}},
       {"crowdsec/nginx_http-logs--nginx_http-logs.log", {{"web.5xx", 4}}},
       // nginx error log causes of a 502/504: grep -ciE 'while connecting to upstream|
       //   upstream timed out|prematurely closed|no live upstreams'
-      {"fail2ban/nginx-http-auth", {{"web.5xx", 1}}},
+      // auth.failure: grep -cE "\*[0-9]+ (PAM: )?user [\"'][^\"']*[\"'](:? password mismatch|
+      //   was not found in| - not authenticated)"
+      {"fail2ban/nginx-http-auth", {{"web.5xx", 1}, {"auth.failure", 10}}},
+      // web.probe (a scanner's request answered 4xx): grep -ciE '"[A-Z]+ [^"]*(\.\./|%2e%2e|
+      //   union(%20|\+)+select|\.env|\.git/)[^"]*" 4[0-9][0-9] '
+      {"wazuh/web_rules.ini", {{"web.probe", 1}}},
       // grep -c 'type=ANOM_ABEND'
       {"crowdsec/auditd-suid-crash--auditd-suid-crash.log", {{"crash", 1}}},
       // syslog.stopped: grep -ciE 'type=DAEMON_(END|ABORT)|audit_enabled=0 |audit_pid=0 '
