@@ -155,6 +155,10 @@ struct Correlation {
   // matching hit (the several lines of one login are one alert), and so do
   // direction and unpaired; 0 = none.
   double quiet_secs = 0;
+  // sequence: > 0, B alerts only when the last A hit came at least this
+  // long before it (a later phase than another correlation's window: a
+  // password found in a burst and used hours after it).
+  double min_gap_secs = 0;
   std::string field;                        // distinct, membership, sequence
   std::vector<std::string> summary_fields;  // threshold: distinct values reported
   // membership

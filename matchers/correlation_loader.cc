@@ -251,6 +251,7 @@ constexpr std::string_view kCommonKeys[] = {
 constexpr std::string_view kKindSpecificKeys[] = {"after",
                                                   "after_unless",
                                                   "sole_value",
+                                                  "min_gap_secs",
                                                   "window_secs",
                                                   "count",
                                                   "quiet_secs",
@@ -286,7 +287,8 @@ std::set<std::string> KindKeys(CorrelationKind k) {
     case CorrelationKind::kDistinct:
       return {"window_secs", "count", "quiet_secs", "field"};
     case CorrelationKind::kSequence:
-      return {"after", "after_unless", "window_secs", "count", "field", "sole_value"};
+      return {"after", "after_unless", "window_secs", "count",
+              "field", "sole_value",   "min_gap_secs"};
     case CorrelationKind::kUnpaired:
       return {"after",   "after_unless", "min_observed_secs", "reset_on_host_gap",
               "ordered", "window_secs",  "quiet_secs"};
@@ -417,6 +419,7 @@ struct NumberKey {
 const NumberKey kNumberKeys[] = {
     {"window_secs", 0.001, kMaxWindowSecs, [](Correlation* c, double v) { c->window_secs = v; }},
     {"quiet_secs", 0.001, kMaxWindowSecs, [](Correlation* c, double v) { c->quiet_secs = v; }},
+    {"min_gap_secs", 0.001, kMaxWindowSecs, [](Correlation* c, double v) { c->min_gap_secs = v; }},
     {"count", 1, 10000, [](Correlation* c, double v) { c->count = static_cast<uint32_t>(v); }},
     {"score", 0, 1, [](Correlation* c, double v) { c->score = v; }},
     {"reservoir", 4, 1024,

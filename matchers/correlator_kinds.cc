@@ -270,6 +270,10 @@ void Correlator::Impl::Sequence(CompiledCorrelation& c, Role role, const HitEven
     if (!near) return;
   }
   if (n < c.def.count || n == 0 || lo == hi) return;
+  // min_gap_secs: the last A hit must be that long before B.
+  if (c.def.min_gap_secs > 0 && *(hi - 1) > t - SecsToNs(c.def.min_gap_secs)) {
+    return;
+  }
   st->count = n;
   st->first_ns = *lo;
   st->last_ns = t;

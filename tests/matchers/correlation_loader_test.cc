@@ -103,6 +103,8 @@ TEST(CorrelationLoaderTest, ErrorsNameFileLineAndKey) {
        "p.yaml:21: key 'key': \"src_ip|upper\" is not a field, field|net or field|lower"},
       {"    window_secs: 60", "    window_secs: 60\n    after_unless: {method: publickey}",
        "p.yaml:23: key 'after_unless': not a parameter of kind threshold"},
+      {"    window_secs: 60", "    window_secs: 60\n    min_gap_secs: 600",
+       "p.yaml:23: key 'min_gap_secs': not a parameter of kind threshold"},
       {"    window_secs: 60", "    window_secs: 60\n    sole_value: {field: user}",
        "p.yaml:23: key 'sole_value': not a parameter of kind threshold"},
       {"    kind: threshold\n    on: [t.fail]\n    key: [src_ip]\n    window_secs: 60\n    count: "

@@ -281,6 +281,27 @@ TEST(SequenceTest, SoleValueLowersTheSeverityOfARunOfOneUsersFailures) {
   EXPECT_EQ(login("192.0.2.5", "oda", 5010).at(0).severity, Severity::kHigh);
 }
 
+// min_gap_secs: B alerts only when the last A hit is that long before it;
+// a B inside the gap neither alerts nor uses up the A hits.
+TEST(SequenceTest, MinGapWantsTheLastAHitThatLongBeforeB) {
+  Correlation c = Sequence(3, 86400);
+  c.min_gap_secs = 3600;
+  Driver d(Pack({c}));
+  auto fail = [&](double t) {
+    return d.Hit("f", "ssh.auth_failure", {{"src_ip", "192.0.2.1"}}, "h", t);
+  };
+  auto login = [&](double t) { return d.Hit("a", "ssh.login", {{"src_ip", "192.0.2.1"}}, "h", t); };
+  fail(0);
+  fail(10);
+  fail(20);
+  EXPECT_THAT(login(1000), IsEmpty());  // 980 s after the last guess
+  fail(2000);
+  EXPECT_THAT(login(5000), IsEmpty());  // 3000 s
+  auto a = login(5700);                 // 3700 s
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "count"), "4");
+}
+
 // A key field with |net: the addresses of one /24 (/64) share a key, and
 // the alert names the network as <field>_net.
 TEST(SequenceTest, AKeyOnTheNetworkJoinsNeighbouringAddresses) {
