@@ -337,11 +337,12 @@ AtomSet MakeAtomSet(const std::vector<Expr>& exprs, int min_atom_len) {
 // runs gave 1,456 and 1,457 atoms), so `build` writes the filters it
 // compiled the databases for and the scan side reads them back. One line
 // per expression: unfiltered, atoms in hex, minimal sets.
-std::string Hex(const std::string& bytes) {
+// Each byte as two hex digits, after `prefix` ("" or "\\x").
+std::string Hex(const std::string& bytes, const char* prefix = "") {
   std::string out;
-  char buf[4];
+  char buf[8];
   for (unsigned char c : bytes) {
-    std::snprintf(buf, sizeof buf, "%02x", c);
+    std::snprintf(buf, sizeof buf, "%s%02x", prefix, c);
     out += buf;
   }
   return out;
@@ -420,15 +421,7 @@ hs_database_t* CompileLiteralsOrDie(const std::vector<std::string>& lits, unsign
   return db;
 }
 
-std::string EscapeLiteral(const std::string& lit) {
-  std::string out;
-  char buf[8];
-  for (unsigned char c : lit) {
-    std::snprintf(buf, sizeof buf, "\\x%02x", c);
-    out += buf;
-  }
-  return out;
-}
+std::string EscapeLiteral(const std::string& lit) { return Hex(lit, "\\x"); }
 
 int Record(unsigned id, unsigned long long, unsigned long long, unsigned, void* ctx) {
   static_cast<std::vector<unsigned>*>(ctx)->push_back(id);

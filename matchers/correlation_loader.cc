@@ -109,6 +109,17 @@ Status ReadSetConditions(const yaml::Reader& r, const YAML::Node& node, std::str
   return Status::Ok();
 }
 
+// A severity name (info ... critical) at `key`; *text keeps the name.
+Status GetSeverity(const yaml::Reader& r, const YAML::Node& node, std::string_view key,
+                   Severity* out, std::string* text) {
+  RETURN_IF_ERROR(r.GetString(node, key, text));
+  if (!ParseSeverity(*text, out)) {
+    return r.Error(node, key,
+                   "unknown severity \"" + *text + "\" (use info, low, medium, high or critical)");
+  }
+  return Status::Ok();
+}
+
 // {outbound: high, internal: medium, inbound: none}
 Status ReadDirectionSeverities(const yaml::Reader& r, const YAML::Node& node, Correlation* c) {
   std::vector<std::pair<std::string, std::string>> map;
@@ -144,12 +155,7 @@ Status ReadSoleValue(const yaml::Reader& r, const YAML::Node& node, Correlation*
   RETURN_IF_ERROR(r.GetNumber(node["max_count"], "max_count", 1, 10000, &max));
   s.max_count = static_cast<uint32_t>(max);
   std::string severity;
-  RETURN_IF_ERROR(r.GetString(node["severity"], "severity", &severity));
-  if (!ParseSeverity(severity, &s.severity)) {
-    return r.Error(
-        node["severity"], "severity",
-        "unknown severity \"" + severity + "\" (use info, low, medium, high or critical)");
-  }
+  RETURN_IF_ERROR(GetSeverity(r, node["severity"], "severity", &s.severity, &severity));
   if (s.field.empty()) return r.Error(node["field"], "field", "must name a field");
   if (!c->field.empty()) {
     return r.Error(node, "sole_value", "a sequence with field: cannot also take sole_value:");
@@ -183,13 +189,8 @@ Status ReadExpectedAlert(const yaml::Reader& r, const YAML::Node& node, Expected
   if (!node["sign"]) return r.Error(a->source_line, "sign", "an expected alert needs its sign");
   RETURN_IF_ERROR(r.GetString(node["sign"], "sign", &a->sign));
   if (const YAML::Node s = node["severity"]) {
-    RETURN_IF_ERROR(r.GetString(s, "severity", &a->severity));
     Severity unused;
-    if (!ParseSeverity(a->severity, &unused)) {
-      return r.Error(
-          a->source_line, "severity",
-          "unknown severity \"" + a->severity + "\" (use info, low, medium, high or critical)");
-    }
+    RETURN_IF_ERROR(GetSeverity(r, s, "severity", &unused, &a->severity));
   }
   if (const YAML::Node f = node["fields"]) {
     return r.GetStringMap(f, "fields", &a->fields);
@@ -386,11 +387,7 @@ Status ReadHeader(const yaml::Reader& r, const YAML::Node& node, Correlation* c)
   }
   RETURN_IF_ERROR(r.GetString(node["title"], "title", &c->title));
   std::string text;
-  RETURN_IF_ERROR(r.GetString(node["severity"], "severity", &text));
-  if (!ParseSeverity(text, &c->severity)) {
-    return r.Error(node["severity"], "severity",
-                   "unknown severity \"" + text + "\" (use info, low, medium, high or critical)");
-  }
+  RETURN_IF_ERROR(GetSeverity(r, node["severity"], "severity", &c->severity, &text));
   RETURN_IF_ERROR(r.GetString(node["description"], "description", &c->description));
   RETURN_IF_ERROR(r.GetString(node["kind"], "kind", &text));
   if (!ParseCorrelationKind(text, &c->kind)) {
