@@ -1,5 +1,8 @@
 #include "matchers/offline_analyzer.h"
 
+#include "receiver/local_zone.h"
+#include "receiver/timestamp.h"
+
 namespace konseki::matchers {
 StatusOr<std::unique_ptr<OfflineAnalyzer>> OfflineAnalyzer::Create(
     std::shared_ptr<const RuleSet> rules, const RulePack& pack, const CorrelatorOptions& options,
@@ -23,6 +26,14 @@ void OfflineAnalyzer::Feed(std::string_view line, std::string_view sender,
   alerts->clear();
   parser_.Parse(line, reference_, &msg_);
   msg_.sender = sender;
+  if (!msg_.has_timestamp && msg_.issue == ParseIssue::kNoHeader) {
+    // A line of a web server's, PHP's, auditd's or squid's own file: its
+    // own stamp, where the server would have the (live) receive time.
+    const receiver::ParserOptions& o = parser_.options();
+    const int offset =
+        o.local_zone != nullptr ? o.local_zone->OffsetAt(reference_) : o.default_utc_offset_secs;
+    if (receiver::ReadFileLineTime(msg_.msg, offset, &msg_.timestamp)) msg_.has_timestamp = true;
+  }
   msg_.received = msg_.has_timestamp ? msg_.timestamp : reference_;
   uint32_t count = 0;
   std::string_view quoted;

@@ -11,7 +11,11 @@
 // takes the year that puts it at most a month after the reference instant:
 // by default 2026-01-01, so that examples give the same results every day;
 // test-rules sets a file's modification time (its last line was written
-// then). A repeat notice ("last message repeated 5 times",
+// then). A line without a syslog header, as a web server, PHP, auditd or
+// squid writes its own file, is read at the stamp its format carries
+// (receiver::ReadFileLineTime), so a day's access log replays over the day;
+// the server, which gets such lines as they are written, uses their
+// receive time. A repeat notice ("last message repeated 5 times",
 // receiver::ReadRepeatNotice) right after a line of its host with hits is
 // that line again, 5 times, as in the server (app/worker.cc): the notice's
 // hits, message() and correlation input are that line's, with repeats = 5

@@ -52,6 +52,8 @@ class Parser {
   // result is the same with and without it. One cache per thread.
   void Parse(std::string_view bytes, TimePoint received, TimestampCache* cache, Message* out) const;
 
+  const ParserOptions& options() const { return options_; }
+
  private:
   ParserOptions options_;
 };

@@ -243,4 +243,155 @@ bool ResolveBsdTimestamp(const BsdTimestamp& bsd, TimePoint received, int utc_of
   return Resolve<true>(bsd, received, utc_offset_secs, max_future, out, span);
 }
 
+namespace {
+
+// "SECONDS.FRACTION" (9 or 10 digits, then '.' and 1 to 9 digits) at
+// s[pos..], followed by `end` ('\0': a space or the end of s).
+bool ReadEpoch(std::string_view s, size_t pos, char end, TimePoint* out) {
+  size_t p = pos;
+  int64_t secs = 0;
+  while (p < s.size() && IsDigit(s[p]) && p - pos < 10) secs = secs * 10 + (s[p++] - '0');
+  if (p - pos < 9) return false;
+  uint32_t nanos;
+  if (p >= s.size() || s[p] != '.' || !ReadFraction(s, &p, &nanos)) return false;
+  if (end == '\0' ? (p < s.size() && s[p] != ' ') : (p >= s.size() || s[p] != end)) return false;
+  *out = TimePoint(std::chrono::seconds(secs) + std::chrono::nanoseconds(nanos));
+  return true;
+}
+
+// A day, month and year read from a file line's stamp; false when the day
+// does not exist or the year is out of range.
+bool ValidDate(unsigned year, unsigned month, unsigned day) {
+  return year >= kMinYear && year <= kMaxYear && month >= 1 && month <= 12 && day >= 1 &&
+         day <= DaysInMonth(year, month);
+}
+
+// "dd/Mon/yyyy:hh:mm:ss[.frac][ +hhmm]]" at s[pos..] (CLF's %t without its '[').
+bool ReadClfStamp(std::string_view s, size_t pos, int local_offset, TimePoint* out) {
+  unsigned day, year, h, m, sec;
+  if (!ReadFixedDigits(s, pos, 2, &day) || pos + 20 > s.size() || s[pos + 2] != '/' ||
+      s[pos + 6] != '/' || s[pos + 11] != ':') {
+    return false;
+  }
+  const unsigned month = MonthFromName(s, pos + 3);
+  if (!ReadFixedDigits(s, pos + 7, 4, &year) || !ValidDate(year, month, day) ||
+      !ReadClock(s, pos + 12, &h, &m, &sec)) {
+    return false;
+  }
+  size_t p = pos + 20;
+  uint32_t nanos;
+  if (!ReadFraction(s, &p, &nanos)) return false;
+  int64_t offset = local_offset;
+  if (p + 6 <= s.size() && s[p] == ' ' && (s[p + 1] == '+' || s[p + 1] == '-')) {
+    unsigned oh, om;
+    if (!ReadFixedDigits(s, p + 2, 2, &oh) || !ReadFixedDigits(s, p + 4, 2, &om) || oh > 23 ||
+        om > 59) {
+      return false;
+    }
+    offset = static_cast<int64_t>(oh * 3600 + om * 60) * (s[p + 1] == '-' ? -1 : 1);
+    p += 6;
+  }
+  if (p >= s.size() || s[p] != ']') return false;
+  *out = MakeTime(DaysFromCivil(year, month, day), h, m, sec, nanos, offset);
+  return true;
+}
+
+// "[Www Mmm dd hh:mm:ss[.frac] yyyy]" (Apache's error log, ctime's order).
+bool ReadApacheErrorStamp(std::string_view s, int local_offset, TimePoint* out) {
+  if (s.size() < 26 || s[0] != '[' || s[4] != ' ' || s[8] != ' ' || s[11] != ' ') return false;
+  const unsigned month = MonthFromName(s, 5);
+  unsigned day, h, m, sec, year;
+  if (month == 0 || !ReadFixedDigits(s, 9, 2, &day) || !ReadClock(s, 12, &h, &m, &sec)) {
+    return false;
+  }
+  size_t p = 20;
+  uint32_t nanos;
+  if (!ReadFraction(s, &p, &nanos) || p + 6 > s.size() || s[p] != ' ' ||
+      !ReadFixedDigits(s, p + 1, 4, &year) || s[p + 5] != ']' || !ValidDate(year, month, day)) {
+    return false;
+  }
+  *out = MakeTime(DaysFromCivil(year, month, day), h, m, sec, nanos, local_offset);
+  return true;
+}
+
+// "yyyy/mm/dd hh:mm:ss " (nginx's error log).
+bool ReadNginxErrorStamp(std::string_view s, int local_offset, TimePoint* out) {
+  unsigned year, month, day, h, m, sec;
+  if (s.size() < 20 || s[4] != '/' || s[7] != '/' || s[10] != ' ' || s[19] != ' ' ||
+      !ReadFixedDigits(s, 0, 4, &year) || !ReadFixedDigits(s, 5, 2, &month) ||
+      !ReadFixedDigits(s, 8, 2, &day) || !ValidDate(year, month, day) ||
+      !ReadClock(s, 11, &h, &m, &sec)) {
+    return false;
+  }
+  *out = MakeTime(DaysFromCivil(year, month, day), h, m, sec, 0, local_offset);
+  return true;
+}
+
+// "[dd-Mmm-yyyy hh:mm:ss]" or "[dd-Mmm-yyyy hh:mm:ss ZONE]" (php-fpm, PHP's
+// error_log; only the zone "UTC" is read, others are taken as local).
+bool ReadPhpStamp(std::string_view s, int local_offset, TimePoint* out) {
+  unsigned day, year, h, m, sec;
+  if (s.size() < 22 || s[0] != '[' || s[3] != '-' || s[7] != '-' || s[12] != ' ' ||
+      !ReadFixedDigits(s, 1, 2, &day) || !ReadFixedDigits(s, 8, 4, &year) ||
+      !ReadClock(s, 13, &h, &m, &sec)) {
+    return false;
+  }
+  const unsigned month = MonthFromName(s, 4);
+  if (!ValidDate(year, month, day)) return false;
+  int64_t offset = local_offset;
+  if (s[21] == ' ') {
+    const size_t close = s.find(']', 22);
+    if (close == std::string_view::npos || close > 22 + 64) return false;
+    if (s.substr(22, close - 22) == "UTC") offset = 0;
+  } else if (s[21] != ']') {
+    return false;
+  }
+  *out = MakeTime(DaysFromCivil(year, month, day), h, m, sec, 0, offset);
+  return true;
+}
+
+bool ReadFileLineTimeInto(std::string_view line, int local_utc_offset_secs, TimePoint* out) {
+  if (line.empty()) return false;
+  const char c = line[0];
+  if (c == '[') {
+    if (ReadApacheErrorStamp(line, local_utc_offset_secs, out) ||
+        ReadPhpStamp(line, local_utc_offset_secs, out)) {
+      return true;
+    }
+    const size_t n = ReadIsoTimestamp(line.substr(1), local_utc_offset_secs, out);
+    return n != 0 && n + 1 < line.size() && line[n + 1] == ']';
+  }
+  if (IsDigit(c)) {
+    if (ReadNginxErrorStamp(line, local_utc_offset_secs, out)) return true;
+    if (const size_t n = ReadIsoTimestamp(line, local_utc_offset_secs, out);
+        n != 0 && (n == line.size() || line[n] == ' ' || line[n] == '\t')) {
+      return true;
+    }
+    if (ReadEpoch(line, 0, '\0', out)) return true;  // squid
+  }
+  // auditd: "type=T msg=audit(S.ms:serial): ", after "node=NAME " when
+  // the node name is logged.
+  if (c == 't' || c == 'n') {
+    const size_t at = line.substr(0, 160).find(" msg=audit(");
+    if (at != std::string_view::npos) return ReadEpoch(line, at + 11, ':', out);
+  }
+  // CLF: "%h %l %u [stamp]" (vhost and port first in vhost_combined).
+  const std::string_view head = line.substr(0, 512);
+  for (size_t at = head.find('['); at != std::string_view::npos; at = head.find('[', at + 1)) {
+    if (at > 0 && line[at - 1] == ' ' && ReadClfStamp(line, at + 1, local_utc_offset_secs, out)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+bool ReadFileLineTime(std::string_view line, int local_utc_offset_secs, TimePoint* out) {
+  TimePoint t;  // *out is left alone when the line has no stamp
+  if (!ReadFileLineTimeInto(line, local_utc_offset_secs, &t)) return false;
+  *out = t;
+  return true;
+}
+
 }  // namespace konseki::receiver

@@ -73,6 +73,24 @@ struct ReceivedSpan {
 bool ResolveBsdTimestamp(const BsdTimestamp& bsd, TimePoint received, int utc_offset_secs,
                          Duration max_future, TimePoint* out, ReceivedSpan* span);
 
+// The time a line written straight to a log file, with no syslog header,
+// carries in its own format (a file replayed through test-rules: each line
+// at its own instant, not at the moment the file was read):
+//   203.0.113.5 - - [03/Dec/2026:10:00:01 +0900] "GET / ...   Apache / nginx
+//                   access logs (CLF %t, $time_local; a fraction allowed)
+//   [Thu Dec 03 10:00:01.123456 2026] [core:error] ...          Apache 2.4 error log
+//   [Thu Dec 03 10:00:01 2026] [error] ...                      Apache 2.2
+//   2026/12/03 10:00:01 [error] 812#812: ...                    nginx error log
+//   [03-Dec-2026 10:00:01] WARNING: [pool www] ...              php-fpm
+//   [03-Dec-2026 10:00:01 UTC] PHP Warning: ...                 PHP error_log
+//   type=SYSCALL msg=audit(1764756001.123:456): ...             auditd's audit.log
+//   1764756001.123    123 192.0.2.9 TCP_MISS/200 ...            squid's access.log
+//   2026-12-03T10:00:01.5+09:00 ..., 2026-12-03 10:00:01,123 ... ISO 8601 first
+// Stamps without a zone are local time `local_utc_offset_secs` ahead of UTC
+// (PHP's "UTC" is read as such). Returns false when the line starts with
+// none of these (the CLF stamp is looked for in its first 512 bytes).
+bool ReadFileLineTime(std::string_view line, int local_utc_offset_secs, TimePoint* out);
+
 }  // namespace konseki::receiver
 
 #endif  // KONSEKI_RECEIVER_TIMESTAMP_H_

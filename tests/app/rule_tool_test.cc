@@ -329,6 +329,36 @@ TEST(RunTestRulesTest, YearOfBsdStampsFollowsTheFileModificationTime) {
   EXPECT_THAT(out.str(), Not(HasSubstr("2025-")));
 }
 
+// A web server's own access log, replayed: each line at its [stamp], so
+// 25 login posts over two hours are no burst, and the same 25 within a
+// minute are (read at the file's modification time, both were one burst).
+TEST(RunTestRulesTest, HeaderlessAccessLogLinesRunAtTheirOwnStamps) {
+  TempDir dir;
+  auto posts = [](int seconds_apart) {
+    std::string text;
+    for (int i = 0; i < 25; ++i) {
+      const int t = i * seconds_apart;
+      char stamp[32];
+      std::snprintf(stamp, sizeof stamp, "03/Dec/2026:%02d:%02d:%02d", 10 + t / 3600, t / 60 % 60,
+                    t % 60);
+      text += std::string("203.0.113.5 - - [") + stamp +
+              " +0900] \"POST /wp-login.php HTTP/1.1\" 200 4523 \"-\" \"Mozilla/5.0\"\n";
+    }
+    return text;
+  };
+  for (const auto& [seconds_apart, burst] : {std::pair{300, false}, std::pair{2, true}}) {
+    const std::string log = dir.Write("access.log", posts(seconds_apart));
+    std::ostringstream out, err;
+    ASSERT_EQ(RunTestRules(JsonWithCorrelations(log), out, err), 0) << err.str();
+    if (burst) {
+      EXPECT_THAT(out.str(), HasSubstr("\"rule\":\"web.bruteforce.host\""));
+      EXPECT_THAT(out.str(), HasSubstr("\"first_time\":\"2026-12-03T01:00:00"));
+    } else {
+      EXPECT_THAT(out.str(), Not(HasSubstr("web.bruteforce"))) << out.str();
+    }
+  }
+}
+
 TEST(RunTestRulesTest, ReportsProgressOnStderr) {
   TempDir dir;
   std::string text;

@@ -68,6 +68,75 @@ TEST(ReadIsoTimestampTest, RejectsOutOfRangeAndShortForms) {
   }
 }
 
+// Each file format at its daemon's own wording; 9 h ahead of UTC as local.
+TEST(ReadFileLineTimeTest, EachFormatAtItsOwnStamp) {
+  constexpr int kTokyo = 9 * 3600;
+  const TimePoint at_10 = UtcTime(2026, 12, 3, 1, 0, 1);  // 10:00:01 in Tokyo
+  struct Case {
+    std::string_view line;
+    TimePoint want;
+  } cases[] = {
+      {"203.0.113.5 - - [03/Dec/2026:10:00:01 +0900] \"GET / HTTP/1.1\" 200 512", at_10},
+      {"2001:db8::5 - bob [03/Dec/2026:01:00:01 +0000] \"POST /wp-login.php HTTP/2.0\" 200 9",
+       at_10},
+      {"blog.example:443 198.51.100.7 - - [02/Dec/2026:20:00:01 -0500] \"GET / HTTP/1.1\" 200 1",
+       at_10},  // vhost_combined
+      {"203.0.113.5 - - [03/Dec/2026:10:00:01.250 +0900] \"GET / HTTP/1.1\" 200 5",
+       at_10 + std::chrono::milliseconds(250)},
+      {"[Thu Dec 03 10:00:01.123456 2026] [core:error] [pid 812:tid 9] [client 203.0.113.5:4711] "
+       "AH00126: Invalid URI in request GET /..%2f..%2fetc/passwd HTTP/1.1",
+       at_10 + microseconds(123456)},
+      {"[Thu Dec 03 10:00:01 2026] [error] [client 203.0.113.5] File does not exist: /var/www/x",
+       at_10},
+      {"2026/12/03 10:00:01 [error] 812#812: *1 open() \"/usr/share/nginx/html/x\" failed (2: No "
+       "such file or directory), client: 203.0.113.5",
+       at_10},
+      {"[03-Dec-2026 10:00:01] WARNING: [pool www] child 4711 exited on signal 11 (SIGSEGV) after "
+       "1.5 seconds from start",
+       at_10},
+      {"[03-Dec-2026 01:00:01 UTC] PHP Warning:  include(../../etc/passwd): Failed to open stream",
+       at_10},
+      {"[03-Dec-2026 10:00:01 Asia/Tokyo] PHP Fatal error:  Uncaught Error", at_10},
+      {"type=SYSCALL msg=audit(1796259601.123:456): arch=c000003e syscall=59 success=yes",
+       at_10 + std::chrono::milliseconds(123)},
+      {"node=web1 type=EXECVE msg=audit(1796259601.123:456): argc=2 a0=\"id\"",
+       at_10 + std::chrono::milliseconds(123)},
+      {"1796259601.123    412 192.0.2.9 TCP_MISS/200 5120 GET http://example.com/ - "
+       "HIER_DIRECT/93.184.216.34 text/html",
+       at_10 + std::chrono::milliseconds(123)},
+      {"2026-12-03 10:00:01,500 INFO worker started", at_10 + std::chrono::milliseconds(500)},
+      {"2026-12-03T01:00:01Z worker started", at_10},
+      {"[2026-12-03 10:00:01] production.ERROR: boom", at_10},
+  };
+  for (const Case& c : cases) {
+    TimePoint t;
+    ASSERT_TRUE(ReadFileLineTime(c.line, kTokyo, &t)) << c.line;
+    EXPECT_EQ(t, c.want) << c.line;
+  }
+}
+
+TEST(ReadFileLineTimeTest, LinesWithoutAStampOfTheseFormatsAreLeftAlone) {
+  const TimePoint before = UtcTime(2000, 1, 1, 0, 0, 0);
+  for (std::string_view line : {
+           "",
+           "plain text with no stamp",
+           "203.0.113.5 - - [33/Dec/2026:10:00:01 +0900] \"GET / HTTP/1.1\" 200 5",  // day 33
+           "203.0.113.5 - - [03/Foo/2026:10:00:01 +0900] \"GET / HTTP/1.1\" 200 5",  // month
+           "203.0.113.5 - - [03/Dec/2026:10:00:01 +0900 \"GET / HTTP/1.1\" 200 5",   // no ']'
+           "203.0.113.5 - -[03/Dec/2026:10:00:01 +0900] \"GET / HTTP/1.1\" 200 5",   // no space
+           "[Thu Feb 30 10:00:01 2026] [error] no such day",
+           "2026/13/03 10:00:01 [error] month 13",
+           "[2026-12-03 10:00:01 production.ERROR: no bracket closes the stamp",
+           "type=SYSCALL msg=audit(17647236.1:456): too few digits",
+           "12345 is not a squid stamp",
+           "2026-12-03T01:00:01Zworker",
+       }) {
+    TimePoint t = before;
+    EXPECT_FALSE(ReadFileLineTime(line, 0, &t)) << line;
+    EXPECT_EQ(t, before) << line;
+  }
+}
+
 TEST(ReadBsdTimestampTest, DayForms) {
   BsdTimestamp b;
   EXPECT_EQ(ReadBsdTimestamp("Nov  3 07:05:09 host", &b), 15u);
