@@ -35,13 +35,21 @@ bool AlertHold::Held(std::string_view host, const Rule& rule, TimePoint t,
     key_ += '\x1f';
     key_ += v;
   }
+  const bool announced = Announced(host, rule, now, quiet);
   auto it = entries_.find(key_);
   if (it == entries_.end()) {
     if (entries_.size() >= kMaxEntries) Prune(now);
     entries_.emplace(key_, Entry{now, now, rule.severity});
-    return false;
+    return announced;
   }
   Entry& e = it->second;
+  if (announced) {
+    // Part of the announced event: held, and its own episode goes on.
+    if (now > e.last_ns + quiet || now < e.first_ns - quiet) e = Entry{now, now, rule.severity};
+    if (now > e.last_ns) e.last_ns = now;
+    if (rule.severity > e.severity) e.severity = rule.severity;
+    return true;
+  }
   // Lines out of order by less than the quiet time belong to the episode.
   const bool within = now <= e.last_ns + quiet && now >= e.first_ns - quiet;
   if (within && rule.severity <= e.severity) {
@@ -55,6 +63,20 @@ bool AlertHold::Held(std::string_view host, const Rule& rule, TimePoint t,
     return false;
   }
   e = Entry{now, now, rule.severity};
+  return false;
+}
+
+bool AlertHold::Announced(std::string_view host, const Rule& rule, int64_t now, int64_t quiet) {
+  for (const std::string& sign : rule.quiet_after) {
+    other_.assign(host);
+    other_ += '\x1f';
+    other_ += sign;
+    auto it = entries_.find(other_);
+    if (it != entries_.end() && now <= it->second.last_ns + quiet &&
+        now >= it->second.first_ns - quiet) {
+      return true;
+    }
+  }
   return false;
 }
 

@@ -9,7 +9,9 @@
 // severe (a high audit.daemon_stopped after a medium rsyslogd stop alerts).
 // The hold lasts while the lines keep coming (quiet_secs without one ends
 // it), as Wazuh's `ignore` and swatch's `throttle` do per rule, but per
-// sign and host: the rules of one sign describe the same event.
+// sign and host: the rules of one sign describe the same event. A rule's
+// `quiet_after` signs announce it: a reboot's system.shutdown alert holds
+// the syslog.stopped alerts of the loggers and auditd stopping after it.
 //
 // Per worker (a host belongs to one worker): no lock. Time is the
 // message's receive time (test-rules: its stamp).
@@ -55,10 +57,13 @@ class AlertHold {
     int64_t last_ns = 0;   // the latest line, raised or held
     Severity severity = Severity::kInfo;
   };
+  // An episode of one of rule.quiet_after's signs from `host` around `now`.
+  bool Announced(std::string_view host, const Rule& rule, int64_t now, int64_t quiet);
   void Prune(int64_t now_ns);
 
   std::unordered_map<std::string, Entry> entries_;
   std::string key_;  // reused: no allocation per held line
+  std::string other_;
   std::vector<std::string_view> values_;
 };
 

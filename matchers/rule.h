@@ -133,6 +133,12 @@ struct Rule {
   // leaves the next crash its own. A field of the hit, or the line's own
   // `program` or `pid`; a line without one of them is not held.
   std::vector<std::string> quiet_key;
+  // With quiet_secs: signs that announce this one. The rule's alert is also
+  // held, whatever its severity, while an alert of one of them from the
+  // same host was raised or held less than quiet_secs before (an episode
+  // of that sign kept without quiet_key values): a reboot stops the loggers
+  // and auditd, and system.shutdown's alert has told it once.
+  std::vector<std::string> quiet_after;
 
   std::vector<RuleExample> examples_match;
   std::vector<RuleExample> examples_no_match;

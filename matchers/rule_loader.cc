@@ -115,7 +115,7 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
       r.CheckKeys(node, "",
                   {"id", "sign", "title", "severity", "description", "program", "program_except",
                    "pid", "match", "prefilter", "extract", "case_sensitive", "alert", "replace",
-                   "heartbeat_stop", "quiet_secs", "quiet_key", "examples"},
+                   "heartbeat_stop", "quiet_secs", "quiet_key", "quiet_after", "examples"},
                   "rule"));
   rule->file = path;
   rule->line = yaml::LineOf(node);
@@ -161,6 +161,21 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
       return r.Error(node["quiet_key"], "quiet_key", "needs quiet_secs (rule " + rule->id + ")");
     }
     RETURN_IF_ERROR(r.GetStringOrList(node["quiet_key"], "quiet_key", &rule->quiet_key, nullptr));
+  }
+  if (node["quiet_after"]) {
+    if (!node["quiet_secs"]) {
+      return r.Error(node["quiet_after"], "quiet_after",
+                     "needs quiet_secs (rule " + rule->id + ")");
+    }
+    RETURN_IF_ERROR(
+        r.GetStringOrList(node["quiet_after"], "quiet_after", &rule->quiet_after, nullptr));
+    for (const std::string& sign : rule->quiet_after) {
+      if (Status st = CheckSign(sign); !st.ok() || sign == rule->sign) {
+        return r.Error(
+            node["quiet_after"], "quiet_after",
+            (st.ok() ? "names the rule's own sign" : st.message()) + " (rule " + rule->id + ")");
+      }
+    }
   }
   if (node["program_except"]) {
     RETURN_IF_ERROR(r.GetStringOrList(node["program_except"], "program_except",

@@ -307,6 +307,50 @@ TEST(RunTestRulesTest, OneAlertPerEpisodeTheRestHeld) {
   for (const std::string& l : held) EXPECT_THAT(l, HasSubstr("\"superseded\":true"));
 }
 
+// `sudo reboot` on RHEL 9: one alert (the shutdown); the loggers and
+// auditd stopping after it are held (quiet_after), auditd's high too. The
+// same stops without a shutdown before them alert.
+TEST(RunTestRulesTest, APlannedRebootAlertsOnceTheStopsAfterItAreHeld) {
+  TempDir dir;
+  const std::string stops =
+      "Dec  3 06:00:01 rhel9 systemd[1]: Stopping Security Auditing Service...\n"
+      "Dec  3 06:00:01 rhel9 auditd[780]: The audit daemon is exiting.\n"
+      "Dec  3 06:00:01 rhel9 kernel: audit: type=1305 audit(1796277601.123:700): op=set "
+      "audit_pid=0 old=780 auid=4294967295 ses=4294967295 res=1\n"
+      "Dec  3 06:00:01 rhel9 systemd[1]: Stopped Security Auditing Service.\n"
+      "Dec  3 06:00:01 rhel9 systemd[1]: Stopping System Logging Service...\n"
+      "Dec  3 06:00:01 rhel9 rsyslogd[1102]: [origin software=\"rsyslogd\" "
+      "swVersion=\"8.2102.0-117.el9\" x-pid=\"1102\" x-info=\"https://www.rsyslog.com\"] exiting "
+      "on signal 15.\n"
+      "Dec  3 06:00:02 rhel9 systemd-journald[650]: Journal stopped\n";
+  const std::string reboot =
+      "Dec  3 06:00:00 rhel9 sudo[5001]:    alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; "
+      "COMMAND=/usr/sbin/reboot\n"
+      "Dec  3 06:00:00 rhel9 systemd-logind[801]: System is rebooting.\n";
+  auto raised = [&](const std::string& text) {
+    std::ostringstream out, err;
+    EXPECT_EQ(RunTestRules(JsonWithCorrelations(dir.Write("messages", text)), out, err), 0)
+        << err.str();
+    std::vector<std::string> alerts;
+    std::istringstream lines(out.str());
+    for (std::string l; std::getline(lines, l);) {
+      if (l.find("\"severity\":\"medium\"") == std::string::npos &&
+          l.find("\"severity\":\"high\"") == std::string::npos) {
+        continue;
+      }
+      if (l.find("\"held\":true") == std::string::npos) alerts.push_back(l);
+    }
+    return alerts;
+  };
+  const std::vector<std::string> planned = raised(reboot + stops);
+  ASSERT_EQ(planned.size(), 1u);
+  EXPECT_THAT(planned[0], HasSubstr("\"sign\":\"system.shutdown\""));
+  const std::vector<std::string> unannounced = raised(stops);
+  ASSERT_EQ(unannounced.size(), 2u);  // the first stop, and auditd's more severe one
+  EXPECT_THAT(unannounced[0], HasSubstr("\"sign\":\"syslog.stopped\""));
+  EXPECT_THAT(unannounced[1], HasSubstr("\"severity\":\"high\""));
+}
+
 // Year-less stamps are read against the file's modification time: a burst
 // from Jan 31 23:59 to Feb 1 00:00 in a log last written in February 2027
 // stays one burst in 2027 (against a fixed reference the February lines

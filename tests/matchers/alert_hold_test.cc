@@ -59,6 +59,32 @@ TEST(AlertHoldTest, AMoreSevereLineAlertsAndThenHoldsTheRest) {
   EXPECT_TRUE(hold.Held("web1", rsyslog, At(7)));
 }
 
+// `sudo reboot`: system.shutdown's alert; rsyslog's and auditd's stops
+// after it are held, auditd's high too; a stop on another host, or long
+// after the reboot, alerts.
+TEST(AlertHoldTest, AnAnnouncingSignHoldsWhatFollowsWhateverItsSeverity) {
+  AlertHold hold;
+  const Rule down = MakeRule("system.shutdown", Severity::kMedium, 300);
+  Rule rsyslog = MakeRule("syslog.stopped", Severity::kMedium, 300);
+  rsyslog.quiet_after = {"system.shutdown"};
+  Rule auditd = MakeRule("syslog.stopped", Severity::kHigh, 300);
+  auditd.quiet_after = {"system.shutdown"};
+  EXPECT_FALSE(hold.Held("web1", down, At(0)));
+  EXPECT_TRUE(hold.Held("web1", down, At(0)));  // logind: System is rebooting.
+  EXPECT_TRUE(hold.Held("web1", auditd, At(1)));
+  EXPECT_TRUE(hold.Held("web1", rsyslog, At(1)));
+  EXPECT_FALSE(hold.Held("web2", rsyslog, At(1)));
+  // The rsyslog stop's own episode goes on: it holds its next line even
+  // after the shutdown's has ended.
+  EXPECT_TRUE(hold.Held("web1", rsyslog, At(250)));
+  EXPECT_TRUE(hold.Held("web1", rsyslog, At(500)));
+  EXPECT_FALSE(hold.Held("web1", auditd, At(2000)));  // no reboot announced it
+  // Without quiet_after, a more severe stop after a shutdown alerts.
+  const Rule plain = MakeRule("syslog.stopped", Severity::kHigh, 300);
+  EXPECT_FALSE(hold.Held("web3", down, At(0)));
+  EXPECT_FALSE(hold.Held("web3", plain, At(1)));
+}
+
 TEST(AlertHoldTest, LinesALittleOutOfOrderBelongToTheEpisode) {
   AlertHold hold;
   const Rule typo = MakeRule("sudo.violation", Severity::kMedium, 300);

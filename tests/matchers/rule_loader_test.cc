@@ -130,6 +130,25 @@ TEST(LoadRuleTextTest, PidIsDigits) {
               HasSubstr("f.yaml:8: key 'pid': a process id in digits, not \"one\" (rule t.one)"));
 }
 
+TEST(LoadRuleTextTest, QuietAfterNamesOtherSignsAndNeedsQuietSecs) {
+  const std::string quiet = "    quiet_secs: 300\n";
+  auto rules = LoadRuleText(
+      Edit("    program: sshd|sshd-session\n", quiet + "    quiet_after: system.shutdown\n"),
+      "f.yaml");
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  EXPECT_EQ((*rules)[0].quiet_after, (std::vector<std::string>{"system.shutdown"}));
+  EXPECT_TRUE((*rules)[1].quiet_after.empty());
+  EXPECT_THAT(
+      ErrorOf(Edit("    program: sshd|sshd-session\n", "    quiet_after: [system.shutdown]\n")),
+      HasSubstr("f.yaml:8: key 'quiet_after': needs quiet_secs (rule t.one)"));
+  EXPECT_THAT(ErrorOf(Edit("    program: sshd|sshd-session\n",
+                           quiet + "    quiet_after: [system.shutdwn]\n")),
+              HasSubstr("key 'quiet_after': unknown sign \"system.shutdwn\""));
+  EXPECT_THAT(ErrorOf(Edit("    program: sshd|sshd-session\n",
+                           quiet + "    quiet_after: [ssh.auth_failure]\n")),
+              HasSubstr("key 'quiet_after': names the rule's own sign (rule t.one)"));
+}
+
 TEST(LoadRuleTextTest, BadValuesAreErrors) {
   EXPECT_THAT(ErrorOf(Edit("severity: high", "severity: urgent")),
               HasSubstr("f.yaml:6: key 'severity': unknown severity \"urgent\" in rule t.one"));
