@@ -164,6 +164,35 @@ size_t ReadTag(std::string_view line, size_t pos, bool strong_only, Message* out
   return p;
 }
 
+// busybox syslogd writes its own file as "STAMP HOST FACILITY.PRIORITY
+// MSG" (syslogd.c's timestamp_and_log, unless -S): "Dec  3 11:01:07
+// alpine1 authpriv.info sshd[4207]: ...". Returns where the token after
+// `pos` ends (past its space) when it is such a pair of the names
+// <syslog.h> gives busybox (facilitynames, prioritynames), else pos.
+size_t SkipFacilityPriority(std::string_view line, size_t pos) {
+  const size_t dot = line.find('.', pos);
+  if (dot == std::string_view::npos || dot - pos < 3 || dot - pos > 8) return pos;
+  const size_t end = line.find(' ', dot);
+  if (end == std::string_view::npos || end - dot < 4 || end - dot > 8) return pos;
+  const std::string_view facility = line.substr(pos, dot - pos);
+  const std::string_view priority = line.substr(dot + 1, end - dot - 1);
+  static constexpr std::string_view kFacilities[] = {
+      "auth",   "authpriv", "cron",     "daemon", "ftp",    "kern",  "lpr",    "mail",
+      "mark",   "news",     "security", "syslog", "user",   "uucp",  "local0", "local1",
+      "local2", "local3",   "local4",   "local5", "local6", "local7"};
+  static constexpr std::string_view kPriorities[] = {"alert",  "crit",  "debug", "emerg",
+                                                     "err",    "error", "info",  "none",
+                                                     "notice", "panic", "warn",  "warning"};
+  auto in = [](std::string_view word, const auto& names) {
+    for (std::string_view n : names) {
+      if (word == n) return true;
+    }
+    return false;
+  };
+  if (!in(facility, kFacilities) || !in(priority, kPriorities)) return pos;
+  return end + 1;
+}
+
 }  // namespace
 
 bool ParseRfc3164(std::string_view line, size_t pos, bool has_pri, const ParserOptions& options,
@@ -186,6 +215,8 @@ bool ParseRfc3164(std::string_view line, size_t pos, bool has_pri, const ParserO
   if (token_end > pos && !LooksLikeTag(line.substr(pos, token_end - pos))) {
     out->hostname = line.substr(pos, token_end - pos);
     pos = SkipSpaces(line, token_end);
+    // Only in a file (a line over the network starts with its <PRI>).
+    if (!has_pri) pos = SkipFacilityPriority(line, pos);
   }
   pos = ReadTag(line, pos, /*strong_only=*/false, out);
   out->msg = line.substr(pos);

@@ -345,6 +345,31 @@ TEST(Rfc3164Test, PriWithoutTimestampKeepsTextAsMsg) {
   EXPECT_EQ(m.msg, "hello world");
 }
 
+// busybox syslogd's own file (Alpine, OpenWrt): "facility.priority"
+// between the host and the tag. Over the network (with a PRI) the token is
+// the sender's, and a word that only looks like one is left alone.
+TEST(Rfc3164Test, BusyboxFacilityPriorityInAFileIsNoTag) {
+  Message m = ParseWith("Dec  3 11:01:07 alpine1 authpriv.info sshd[4207]: Failed password");
+  EXPECT_EQ(m.hostname, "alpine1");
+  EXPECT_EQ(m.app_name, "sshd");
+  EXPECT_EQ(m.procid, "4207");
+  EXPECT_EQ(m.msg, "Failed password");
+  m = ParseWith("Sep 25 02:33:53 host01 syslog.info syslogd exiting");
+  EXPECT_EQ(m.app_name, "syslogd");
+  EXPECT_EQ(m.msg, "exiting");
+  m = ParseWith("Jun 27 15:50:12 (none) user.notice kernel: klogd: exiting");
+  EXPECT_EQ(m.app_name, "kernel");
+  EXPECT_EQ(m.msg, "klogd: exiting");
+  m = ParseWith("Dec  3 12:11:03 alpine1 local7.warn crontab[5303]: (root) REPLACE (root)");
+  EXPECT_EQ(m.app_name, "crontab");
+  for (const char* kept : {"<38>Dec  3 11:01:07 alpine1 auth.info sshd[1]: x",
+                           "Dec  3 11:01:07 alpine1 auth.infos sshd[1]: x",
+                           "Dec  3 11:01:07 alpine1 web.info sshd[1]: x"}) {
+    m = ParseWith(kept);
+    EXPECT_NE(m.app_name, "sshd") << kept;
+  }
+}
+
 TEST(Rfc3164Test, Ipv6HostnameIsNotATag) {
   const Message m = ParseWith("<13>Nov 23 08:00:00 2001:db8::1 sshd[1]: x");
   EXPECT_EQ(m.hostname, "2001:db8::1");
