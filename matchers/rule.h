@@ -37,8 +37,9 @@ inline constexpr std::string_view kSigns[] = {
     // The host's own address from its DHCP client's lease lines, input of
     // login.local_source (patterns/network.yaml).
     "net.address",
-    // Password logins to other services (login(1), FTP, IMAP/POP3, SMTP AUTH;
-    // patterns/login.yaml, service_auth.yaml) and their correlations.
+    // Password logins to other services (login(1), FTP, IMAP/POP3, SMTP AUTH,
+    // Samba, the database servers; patterns/login.yaml, service_auth.yaml,
+    // database.yaml) and their correlations.
     "auth.failure", "auth.login", "auth.bruteforce", "auth.user_enum", "auth.bruteforce_success",
     // One mail account logging in from many addresses at once (stolen password).
     "auth.many_sources",
