@@ -395,10 +395,10 @@ TEST(RunTestRulesTest, HeaderlessAccessLogLinesRunAtTheirOwnStamps) {
     std::ostringstream out, err;
     ASSERT_EQ(RunTestRules(JsonWithCorrelations(log), out, err), 0) << err.str();
     if (burst) {
-      EXPECT_THAT(out.str(), HasSubstr("\"rule\":\"web.bruteforce.host\""));
+      EXPECT_THAT(out.str(), HasSubstr("\"sign\":\"web.bruteforce\""));
       EXPECT_THAT(out.str(), HasSubstr("\"first_time\":\"2026-12-03T01:00:00"));
     } else {
-      EXPECT_THAT(out.str(), Not(HasSubstr("web.bruteforce"))) << out.str();
+      EXPECT_THAT(out.str(), Not(HasSubstr("\"sign\":\"web.bruteforce\""))) << out.str();
     }
   }
 }
