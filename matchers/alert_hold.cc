@@ -43,27 +43,16 @@ bool AlertHold::Held(std::string_view host, const Rule& rule, TimePoint t,
     return announced;
   }
   Entry& e = it->second;
-  if (announced) {
-    // Part of the announced event: held, and its own episode goes on.
-    if (now > e.last_ns + quiet || now < e.first_ns - quiet) e = Entry{now, now, rule.severity};
-    if (now > e.last_ns) e.last_ns = now;
-    if (rule.severity > e.severity) e.severity = rule.severity;
-    return true;
+  if (!e.Around(now, quiet)) {
+    e = Entry{now, now, rule.severity};
+    return announced;
   }
-  // Lines out of order by less than the quiet time belong to the episode.
-  const bool within = now <= e.last_ns + quiet && now >= e.first_ns - quiet;
-  if (within && rule.severity <= e.severity) {
-    if (now > e.last_ns) e.last_ns = now;
-    return true;
-  }
-  if (within) {
-    // A more severe line of the episode: its alert goes, and holds the rest.
-    e.severity = rule.severity;
-    if (now > e.last_ns) e.last_ns = now;
-    return false;
-  }
-  e = Entry{now, now, rule.severity};
-  return false;
+  if (now > e.last_ns) e.last_ns = now;
+  if (rule.severity <= e.severity) return true;
+  // A more severe line of the episode: its alert goes (unless a sign of
+  // quiet_after announced it), and holds the rest.
+  e.severity = rule.severity;
+  return announced;
 }
 
 bool AlertHold::Announced(std::string_view host, const Rule& rule, int64_t now, int64_t quiet) {
@@ -72,10 +61,7 @@ bool AlertHold::Announced(std::string_view host, const Rule& rule, int64_t now, 
     other_ += '\x1f';
     other_ += sign;
     auto it = entries_.find(other_);
-    if (it != entries_.end() && now <= it->second.last_ns + quiet &&
-        now >= it->second.first_ns - quiet) {
-      return true;
-    }
+    if (it != entries_.end() && it->second.Around(now, quiet)) return true;
   }
   return false;
 }

@@ -56,6 +56,11 @@ class AlertHold {
     int64_t first_ns = 0;  // the alert raised
     int64_t last_ns = 0;   // the latest line, raised or held
     Severity severity = Severity::kInfo;
+    // `now` belongs to the episode: lines out of order by less than the
+    // quiet time do too.
+    bool Around(int64_t now, int64_t quiet) const {
+      return now <= last_ns + quiet && now >= first_ns - quiet;
+    }
   };
   // An episode of one of rule.quiet_after's signs from `host` around `now`.
   bool Announced(std::string_view host, const Rule& rule, int64_t now, int64_t quiet);

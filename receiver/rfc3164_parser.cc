@@ -170,8 +170,9 @@ size_t ReadTag(std::string_view line, size_t pos, bool strong_only, Message* out
 // `pos` ends (past its space) when it is such a pair of the names
 // <syslog.h> gives busybox (facilitynames, prioritynames), else pos.
 size_t SkipFacilityPriority(std::string_view line, size_t pos) {
-  const size_t dot = line.find('.', pos);
-  if (dot == std::string_view::npos || dot - pos < 3 || dot - pos > 8) return pos;
+  // The longest facility name is 8 bytes: look no further for its dot.
+  const size_t dot = line.substr(0, pos + 9).find('.', pos);
+  if (dot == std::string_view::npos || dot - pos < 3) return pos;
   const size_t end = line.find(' ', dot);
   if (end == std::string_view::npos || end - dot < 4 || end - dot > 8) return pos;
   const std::string_view facility = line.substr(pos, dot - pos);
