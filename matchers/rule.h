@@ -30,6 +30,9 @@ inline constexpr std::string_view kSigns[] = {
     "session.open", "session.close", "session.switch",
     // Network traces (patterns/network.yaml; issue #15).
     "net.connection", "net.beacon", "net.unexpected_outbound",
+    // One source probing many ports, or one port on many hosts, and dropped
+    // (patterns/network.yaml's net.portscan.* correlations).
+    "net.portscan",
     // A network interface put into promiscuous mode (a sniffer; patterns/kernel.yaml).
     "net.promiscuous",
     // Resolver query lines, inputs of net.beacon.dns (patterns/dns.yaml).
