@@ -419,7 +419,8 @@ Status ParseCorrelationOverrides(const Ctx& ctx, const YAML::Node& v,
     const std::string k = key + "." + id;
     RETURN_IF_ERROR(ctx.CheckKeys(
         kv.second, k,
-        {"window_secs", "count", "quiet_secs", "min_observed_secs", "learning_secs"}));
+        {"window_secs", "count", "quiet_secs", "min_observed_secs", "learning_secs",
+         "established_count", "established_secs"}));
     matchers::CorrelationOverride& ov = o->overrides[id];
     const YAML::Node& n = kv.second;
     if (n["window_secs"]) {
@@ -440,6 +441,14 @@ Status ParseCorrelationOverrides(const Ctx& ctx, const YAML::Node& v,
     if (n["learning_secs"]) {
       RETURN_IF_ERROR(
           ctx.GetNumber(n["learning_secs"], k + ".learning_secs", 0, kYear, &ov.learning_secs));
+    }
+    if (n["established_count"]) {
+      RETURN_IF_ERROR(ctx.GetNumber(n["established_count"], k + ".established_count", 0, 10000,
+                                    &ov.established_count));
+    }
+    if (n["established_secs"]) {
+      RETURN_IF_ERROR(ctx.GetNumber(n["established_secs"], k + ".established_secs", 0, kYear,
+                                    &ov.established_secs));
     }
   }
   return Status::Ok();

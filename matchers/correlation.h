@@ -184,6 +184,12 @@ struct Correlation {
   std::vector<FieldRef> first_values;
   double learning_secs = -1;
   size_t max_values_per_key = 64;  // first_seen: remembered tuples per key
+  // first_seen: a key seen at least established_count times, its first and
+  // last sightings at least established_secs apart by the lines' own stamps,
+  // is learned for this key: a new tuple alerts even while the host (or the
+  // fleet) is still in its learning period. 0 = only the learning period.
+  uint32_t established_count = 0;
+  double established_secs = 0;
   // first_seen: false = no alert for the first tuple of a key never seen
   // (another rule reports the new key itself, e.g. a user's first login).
   bool new_keys = true;

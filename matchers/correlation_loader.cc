@@ -269,6 +269,8 @@ constexpr std::string_view kKindSpecificKeys[] = {"after",
                                                   "learning_secs",
                                                   "max_values_per_key",
                                                   "new_keys",
+                                                  "established_count",
+                                                  "established_secs",
                                                   "score",
                                                   "reservoir",
                                                   "size_field",
@@ -296,7 +298,8 @@ std::set<std::string> KindKeys(CorrelationKind k) {
     case CorrelationKind::kMembership:
       return {"field", "values", "cidrs", "set", "host_addresses", "quiet_secs"};
     case CorrelationKind::kFirstSeen:
-      return {"first_seen", "learning_secs", "max_values_per_key", "new_keys"};
+      return {"first_seen", "learning_secs",     "max_values_per_key",
+              "new_keys",   "established_count", "established_secs"};
     case CorrelationKind::kBeacon:
       return {"window_secs", "count", "score", "reservoir", "size_field", "burst_secs"};
     case CorrelationKind::kDirection:
@@ -427,6 +430,10 @@ const NumberKey kNumberKeys[] = {
     {"learning_secs", 0, kMaxWindowSecs, [](Correlation* c, double v) { c->learning_secs = v; }},
     {"max_values_per_key", 1, 4096,
      [](Correlation* c, double v) { c->max_values_per_key = static_cast<size_t>(v); }},
+    {"established_count", 1, 10000,
+     [](Correlation* c, double v) { c->established_count = static_cast<uint32_t>(v); }},
+    {"established_secs", 0, kMaxWindowSecs,
+     [](Correlation* c, double v) { c->established_secs = v; }},
     {"max_keys", 1, 1e8, [](Correlation* c, double v) { c->max_keys = static_cast<size_t>(v); }},
 };
 const std::pair<const char*, bool Correlation::*> kBoolKeys[] = {

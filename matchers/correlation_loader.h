@@ -32,6 +32,8 @@
 //       first_seen: ['src_ip|net']     # first_seen: the tuple
 //       learning_secs: 1209600         # first_seen (default correlation.learning_days)
 //       max_values_per_key: 64         # first_seen
+//       established_count: 5           # first_seen: a key seen this often over
+//       established_secs: 43200        #   this span (stamps) is learned at once
 //       where_in: {"host,src_ip": no_outbound}  # optional: any field's value in the set
 //       unless_in: {dst: beacon_allow}         # optional
 //       score: 0.8                     # beacon: alert threshold (0..1)

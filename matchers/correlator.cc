@@ -127,6 +127,8 @@ Status ApplyOptions(const CorrelatorOptions& options, Correlation* d) {
     if (o.quiet_secs >= 0) d->quiet_secs = o.quiet_secs;
     if (o.min_observed_secs >= 0) d->min_observed_secs = o.min_observed_secs;
     if (o.learning_secs >= 0) d->learning_secs = o.learning_secs;
+    if (o.established_count >= 0) d->established_count = static_cast<uint32_t>(o.established_count);
+    if (o.established_secs >= 0) d->established_secs = o.established_secs;
   }
   if (d->kind == CorrelationKind::kBeacon) {
     if (options.beacon_score >= 0) d->score = options.beacon_score;

@@ -104,6 +104,8 @@ struct CorrelationOverride {
   double quiet_secs = -1;
   double min_observed_secs = -1;
   double learning_secs = -1;
+  double established_count = -1;  // 0 switches it off
+  double established_secs = -1;
 };
 
 struct CorrelatorOptions {

@@ -475,6 +475,13 @@ void Correlator::Impl::FirstSeen(CompiledCorrelation& c, const HitEvent& hit,
   for (const auto& kv : tuple) h = Fnv64(kv.second, Fnv64("\x1f", h));
   const int64_t rx = ToNs(hit.received);
   KeyState* st = Insert(c, key, rx);
+  // The key's history before this line: how often and over what span of
+  // the lines' own stamps (an established key needs no learning period).
+  const uint64_t seen = st->count;
+  const int64_t seen_first = st->first_ns, seen_last = st->last_ns;
+  ++st->count;
+  if (seen == 0 || t < st->first_ns) st->first_ns = t;
+  if (seen == 0 || t > st->last_ns) st->last_ns = t;
   auto it = std::find(st->hashes.begin(), st->hashes.end(), h);
   if (it != st->hashes.end()) {
     // Most recently seen last: the oldest is forgotten first when full.
@@ -486,17 +493,27 @@ void Correlator::Impl::FirstSeen(CompiledCorrelation& c, const HitEvent& hit,
   if (st->hashes.size() >= c.def.max_values_per_key) st->hashes.erase(st->hashes.begin());
   st->hashes.push_back(h);
   if (new_key && !c.def.new_keys) return;
-  if (first_start_ns == 0) first_start_ns = rx;
-  int64_t learn_from = first_start_ns;
-  if (c.def.scope == KeyScope::kHost) {
-    const HostInfo* info = Host(hit.host, true, rx);
-    learn_from = info->first_seen_ns;
+  const bool established = c.def.established_count > 0 && seen >= c.def.established_count &&
+                           seen_last - seen_first >= SecsToNs(c.def.established_secs);
+  if (!established) {
+    if (first_start_ns == 0) first_start_ns = rx;
+    int64_t learn_from = first_start_ns;
+    if (c.def.scope == KeyScope::kHost) {
+      const HostInfo* info = Host(hit.host, true, rx);
+      learn_from = info->first_seen_ns;
+    }
+    if (learn_from == 0 || rx - learn_from < c.learning_ns) return;  // still learning
   }
-  if (learn_from == 0 || rx - learn_from < c.learning_ns) return;  // still learning
   Alert a = MakeAlert(c, hit, t);
   for (auto& kv : tuple) {
     if (std::find(c.def.key.begin(), c.def.key.end(), kv.first) != c.def.key.end()) continue;
     a.fields.push_back(std::move(kv));
+  }
+  // What the news is measured against: the key's earlier sightings (a key
+  // from a state file of an older version counts from its upgrade).
+  if (seen > 0) {
+    a.fields.emplace_back("known_count", std::to_string(seen));
+    a.fields.emplace_back("known_since", FormatRfc3339Micros(FromNs(seen_first)));
   }
   a.members.push_back(AlertMember{std::string(hit.host), hit.received});
   Raise(c, std::move(a), depth, out);

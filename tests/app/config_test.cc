@@ -455,7 +455,8 @@ correlation:
   host_addresses: {web1: [192.0.2.10, '2001:db8::10']}
   max_keys: 5000
   max_keys_per_rule: 100
-  overrides: {ssh.bruteforce.host: {window_secs: 300, count: 10}}
+  overrides: {ssh.bruteforce.host: {window_secs: 300, count: 10},
+              login.first_seen.network: {established_count: 0}}
 )",
                        "c.yaml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -471,6 +472,8 @@ correlation:
   EXPECT_EQ(o.overrides.at("ssh.bruteforce.host").window_secs, 300);
   EXPECT_EQ(o.overrides.at("ssh.bruteforce.host").count, 10);
   EXPECT_EQ(o.overrides.at("ssh.bruteforce.host").quiet_secs, -1);
+  EXPECT_EQ(o.overrides.at("ssh.bruteforce.host").established_count, -1);
+  EXPECT_EQ(o.overrides.at("login.first_seen.network").established_count, 0);
   // Defaults come from the engine itself.
   auto d = ParseConfig("listen: [udp://127.0.0.1:1]\n", "d.yaml");
   ASSERT_TRUE(d.ok());

@@ -777,6 +777,43 @@ TEST(FirstSeenTest, NewKeysAlertUnlessTheRuleSaysNot) {
   EXPECT_THAT(b, SizeIs(2));
 }
 
+TEST(FirstSeenTest, AnEstablishedKeyNeedsNoLearningPeriodByItsLinesOwnStamps) {
+  Correlation c = FirstSeenNet();
+  c.learning_secs = 14 * 86400.0;
+  c.established_count = 5;
+  c.established_secs = 43200;
+  Driver d(Pack({c}));
+  // A forwarder's replay: two days of stamps received within seconds.
+  const double day = 86400;
+  auto login = [&](const std::string& user, const std::string& ip, double t, double rx) {
+    return d.Hit("a", "ssh.login", {{"src_ip", ip}, {"user", user}}, "h", 5 * day + t, 7 * day + rx);
+  };
+  for (int i = 0; i < 4; ++i) EXPECT_THAT(login("alice", "192.0.2.1", i * 0.4 * day, i), IsEmpty());
+  // Four sightings over 1.2 days: not yet established.
+  EXPECT_THAT(login("alice", "198.51.100.1", 1.3 * day, 4), IsEmpty());
+  // Five earlier sightings over 1.3 days now: a new network is news.
+  auto a = login("alice", "203.0.113.9", 1.5 * day, 5);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "src_ip"), "203.0.113.0/24");
+  EXPECT_EQ(FieldOf(a[0], "known_count"), "5");
+  EXPECT_EQ(FieldOf(a[0], "known_since"), FormatRfc3339Micros(At(5 * day)));
+  EXPECT_THAT(login("alice", "203.0.113.10", 1.5 * day + 60, 6), IsEmpty());  // known now
+  // Many sightings within a few hours are no history.
+  for (int i = 0; i < 9; ++i) EXPECT_THAT(login("bob", "192.0.2.7", i * 1800, 10 + i), IsEmpty());
+  EXPECT_THAT(login("bob", "203.0.113.77", 5 * 3600, 20), IsEmpty());
+  // correlation.overrides.net.established_count: 0 leaves the learning period alone.
+  CorrelatorOptions o;
+  o.overrides["net"].established_count = 0;
+  Driver off(Pack({c}), o);
+  for (int i = 0; i < 6; ++i) {
+    off.Hit("a", "ssh.login", {{"src_ip", "192.0.2.1"}, {"user", "alice"}}, "h", 5 * day + i * day / 4,
+            7 * day + i);
+  }
+  EXPECT_THAT(off.Hit("a", "ssh.login", {{"src_ip", "203.0.113.9"}, {"user", "alice"}}, "h",
+                      6.6 * day, 7 * day + 9),
+              IsEmpty());
+}
+
 // ---- memory ----
 
 TEST(EvictionTest, AFloodOfSpoofedSourcesStaysWithinTheCaps) {
