@@ -230,7 +230,11 @@ void Correlator::Impl::DirectionOf(CompiledCorrelation& c, const HitEvent& hit,
   Alert a = MakeAlert(c, hit, t);
   a.severity = c.def.direction_severity[di];
   if (hit.fields != nullptr) {
-    for (const auto& kv : *hit.fields) a.fields.push_back(kv);
+    // pf's and ipfw's own `direction` (in/out of an interface) gives way to
+    // the correlation's.
+    for (const auto& kv : *hit.fields) {
+      if (kv.first != "direction") a.fields.push_back(kv);
+    }
   }
   a.fields.emplace_back("direction", kDirectionNames[di]);
   a.members.push_back(AlertMember{std::string(hit.host), hit.received});
