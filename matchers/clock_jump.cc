@@ -10,7 +10,10 @@ ClockJump TrackClock(int64_t ts_ns, int64_t received_ns, int64_t tolerance_ns, H
   if (!h->has_ts) {
     h->has_ts = true;
     h->last_ts_ns = ts_ns;
-    h->offset_baseline_ns = j.offset_ns;
+    // A late first line is a queued one (a relay's or a forwarder's backlog
+    // after an outage, a replay): the stamps catching up with the receive
+    // time afterwards are no jump. Only a rise above the receive time is.
+    h->offset_baseline_ns = std::max<int64_t>(j.offset_ns, 0);
     if (j.offset_ns > tolerance_ns) {
       j.kind = "ahead";
       j.jump_ns = j.offset_ns;
@@ -20,7 +23,9 @@ ClockJump TrackClock(int64_t ts_ns, int64_t received_ns, int64_t tolerance_ns, H
     j.jump_ns = h->last_ts_ns - ts_ns;
     j.previous_ts_ns = h->last_ts_ns;
     h->last_ts_ns = ts_ns;
-    h->offset_baseline_ns = j.offset_ns;
+    // The same after a step back: stamps returning to the receive time are
+    // the clock set right again, not a jump of its own.
+    h->offset_baseline_ns = std::max<int64_t>(j.offset_ns, 0);
   } else if (j.offset_ns > h->offset_baseline_ns + tolerance_ns) {
     // The baseline is the highest offset seen: queueing only makes offsets
     // smaller, so a rise beyond it is the host's clock moving forward.

@@ -40,5 +40,27 @@ TEST(ClockJumpTest, OffsetRisingPastTheHighestSeenIsForward) {
   EXPECT_EQ(j.offset_ns, 500 * kSec);
 }
 
+TEST(ClockJumpTest, ABacklogCatchingUpWithTheReceiveTimeIsNoJump) {
+  // A forwarder's queue after an outage (or a replay): a quiet host's five
+  // hours, a line every half hour, received within ten seconds, then live
+  // lines.
+  HostState h;
+  for (int i = 0; i <= 10; ++i) {
+    EXPECT_TRUE(TrackClock((10000 + i * 1800) * kSec, (28000 + i) * kSec, kTol, &h).kind.empty())
+        << i;
+  }
+  EXPECT_TRUE(TrackClock(28011 * kSec, 28011 * kSec, kTol, &h).kind.empty());
+  // A clock that then runs ahead of the receive time still is one.
+  EXPECT_EQ(TrackClock(28800 * kSec, 28012 * kSec, kTol, &h).kind, "forward");
+}
+
+TEST(ClockJumpTest, AClockSetRightAfterAStepBackIsNoSecondJump) {
+  HostState h;
+  TrackClock(10000 * kSec, 10000 * kSec, kTol, &h);
+  EXPECT_EQ(TrackClock(6400 * kSec, 10010 * kSec, kTol, &h).kind, "backwards");
+  EXPECT_TRUE(TrackClock(6450 * kSec, 10060 * kSec, kTol, &h).kind.empty());
+  EXPECT_TRUE(TrackClock(10070 * kSec, 10070 * kSec, kTol, &h).kind.empty());  // set right
+}
+
 }  // namespace
 }  // namespace konseki::matchers
