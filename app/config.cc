@@ -417,10 +417,9 @@ Status ParseCorrelationOverrides(const Ctx& ctx, const YAML::Node& v,
   for (const auto& kv : v) {
     const std::string id = kv.first.as<std::string>();
     const std::string k = key + "." + id;
-    RETURN_IF_ERROR(ctx.CheckKeys(
-        kv.second, k,
-        {"window_secs", "count", "quiet_secs", "min_observed_secs", "learning_secs",
-         "established_count", "established_secs"}));
+    RETURN_IF_ERROR(ctx.CheckKeys(kv.second, k,
+                                  {"window_secs", "count", "quiet_secs", "min_observed_secs",
+                                   "learning_secs", "established_count", "established_secs"}));
     matchers::CorrelationOverride& ov = o->overrides[id];
     const YAML::Node& n = kv.second;
     if (n["window_secs"]) {

@@ -199,6 +199,10 @@ struct Correlation {
   // connection (none: the score has no size part); gaps shorter than
   // `burst_secs` are parts of one call.
   double score = 0.8;
+  // beacon: from early_count calls (0: off) on, before `count`, a key alerts
+  // when it scores at least early_score.
+  uint32_t early_count = 0;
+  double early_score = 0.95;
   uint32_t reservoir = 32;
   std::string size_field;
   double burst_secs = 2;

@@ -273,6 +273,8 @@ constexpr std::string_view kKindSpecificKeys[] = {"after",
                                                   "established_secs",
                                                   "score",
                                                   "reservoir",
+                                                  "early_count",
+                                                  "early_score",
                                                   "size_field",
                                                   "burst_secs",
                                                   "src",
@@ -301,7 +303,8 @@ std::set<std::string> KindKeys(CorrelationKind k) {
       return {"first_seen", "learning_secs",     "max_values_per_key",
               "new_keys",   "established_count", "established_secs"};
     case CorrelationKind::kBeacon:
-      return {"window_secs", "count", "score", "reservoir", "size_field", "burst_secs"};
+      return {"window_secs", "count",      "score",       "reservoir",
+              "size_field",  "burst_secs", "early_count", "early_score"};
     case CorrelationKind::kDirection:
       return {"src", "dst", "in", "out", "set", "severity_by_direction", "metric", "quiet_secs"};
   }
@@ -422,6 +425,9 @@ const NumberKey kNumberKeys[] = {
     {"min_gap_secs", 0.001, kMaxWindowSecs, [](Correlation* c, double v) { c->min_gap_secs = v; }},
     {"count", 1, 10000, [](Correlation* c, double v) { c->count = static_cast<uint32_t>(v); }},
     {"score", 0, 1, [](Correlation* c, double v) { c->score = v; }},
+    {"early_count", 4, 10000,
+     [](Correlation* c, double v) { c->early_count = static_cast<uint32_t>(v); }},
+    {"early_score", 0, 1, [](Correlation* c, double v) { c->early_score = v; }},
     {"reservoir", 4, 1024,
      [](Correlation* c, double v) { c->reservoir = static_cast<uint32_t>(v); }},
     {"burst_secs", 0, 3600, [](Correlation* c, double v) { c->burst_secs = v; }},

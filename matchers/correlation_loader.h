@@ -38,6 +38,8 @@
 //       unless_in: {dst: beacon_allow}         # optional
 //       score: 0.8                     # beacon: alert threshold (0..1)
 //       reservoir: 32                  # beacon: gaps and sizes kept per key
+//       early_count: 12                # beacon: from this many calls, before count,
+//       early_score: 0.95              #   alert at this score (near-perfect)
 //       size_field: bytes              # beacon: connection size (optional)
 //       burst_secs: 2                  # beacon: shorter gaps are one call
 //       src: src_ip                    # direction: address fields

@@ -151,8 +151,13 @@ void Correlator::Impl::Beacon(CompiledCorrelation& c, const HitEvent& hit, const
   if (has_size) Push(&b.sizes, &b.size_next, cap, size);
 
   if (b.alerted_ns != 0 && t - b.alerted_ns < c.window_ns) return;  // once per window
-  const size_t calls_needed = std::min<size_t>(c.def.count, cap + 1);
-  if (st->count < c.def.count || b.gaps_ms.size() + 1 < calls_needed || b.gaps_ms.size() < 3) {
+  // Before `count` calls, only an early_score (a near-perfect beacon) over
+  // at least early_count calls: few gaps score noisily (Poisson arrivals
+  // reach 0.8 over a dozen).
+  const bool early = c.def.early_count > 0 && st->count < c.def.count;
+  const uint32_t count_needed = early ? c.def.early_count : c.def.count;
+  const size_t calls_needed = std::min<size_t>(count_needed, cap + 1);
+  if (st->count < count_needed || b.gaps_ms.size() + 1 < calls_needed || b.gaps_ms.size() < 3) {
     return;
   }
   // Scoring is O(reservoir log reservoir): amortised over several calls
@@ -167,7 +172,7 @@ void Correlator::Impl::Beacon(CompiledCorrelation& c, const HitEvent& hit, const
   if (sizes_scratch.size() < 3) sizes_scratch.clear();
   const BeaconScore s =
       ScoreBeacon(&gaps_scratch, &sizes_scratch, options.beacon_weights, &mad_scratch);
-  if (s.score < c.def.score) return;
+  if (s.score < (early ? std::max(c.def.score, c.def.early_score) : c.def.score)) return;
   b.alerted_ns = t;
   Alert a = MakeAlert(c, hit, t);
   a.fields.emplace_back("period", Fixed(s.period_secs, 1));

@@ -75,6 +75,34 @@ TEST(BeaconTest, ARegularCallerAlertsOnceAtTheTwentiethCallWithItsParts) {
   EXPECT_THAT(Calls(d, "10.0.0.23", "203.0.113.7", 60, 60, 1420 * 60, Wobble), SizeIs(1));
 }
 
+TEST(BeaconTest, ANearPerfectBeaconAlertsFromEarlyCountAnIrregularOneWaitsForCount) {
+  Correlation c = BeaconCorr();
+  c.early_count = 12;
+  c.early_score = 0.95;
+  Driver d(Pack({c}, {Set("beacon_allow", {})}));
+  // Every 60 s within +-1.5 s: news at the twelfth call.
+  EXPECT_THAT(Calls(d, "10.0.0.23", "203.0.113.7", 11, 60, 0, Wobble), IsEmpty());
+  auto a = Calls(d, "10.0.0.23", "203.0.113.7", 1, 60, 11 * 60, Wobble);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "count"), "12");
+  // Gaps of 48-72 s, a tenth off the median on the whole (score ~0.9):
+  // nothing before the twentieth call, then the ordinary threshold.
+  const double gaps[] = {60, 52, 66, 71, 55, 60, 49, 63, 68, 57,
+                         61, 50, 72, 58, 64, 54, 67, 48, 62};
+  double t = 0;
+  std::vector<Alert> early;
+  for (double g : gaps) {
+    for (Alert& x : d.Hit("fw", "net.connection", Conn("10.0.0.24", "203.0.113.8"), "gw1", t)) {
+      early.push_back(std::move(x));
+    }
+    t += g;
+  }
+  EXPECT_THAT(early, IsEmpty());
+  auto at20 = d.Hit("fw", "net.connection", Conn("10.0.0.24", "203.0.113.8"), "gw1", t);
+  ASSERT_THAT(at20, SizeIs(1));
+  EXPECT_LT(std::stod(FieldOf(at20[0], "score")), 0.95);
+}
+
 TEST(BeaconTest, CallsOfOneSecondBurstCountOnceAndIrregularCallersStaySilent) {
   Driver d(Pack({BeaconCorr()}, {Set("beacon_allow", {})}));
   // Two connections per call, 0.5 s apart: still a 60 s beacon.

@@ -786,7 +786,8 @@ TEST(FirstSeenTest, AnEstablishedKeyNeedsNoLearningPeriodByItsLinesOwnStamps) {
   // A forwarder's replay: two days of stamps received within seconds.
   const double day = 86400;
   auto login = [&](const std::string& user, const std::string& ip, double t, double rx) {
-    return d.Hit("a", "ssh.login", {{"src_ip", ip}, {"user", user}}, "h", 5 * day + t, 7 * day + rx);
+    return d.Hit("a", "ssh.login", {{"src_ip", ip}, {"user", user}}, "h", 5 * day + t,
+                 7 * day + rx);
   };
   for (int i = 0; i < 4; ++i) EXPECT_THAT(login("alice", "192.0.2.1", i * 0.4 * day, i), IsEmpty());
   // Four sightings over 1.2 days: not yet established.
@@ -806,8 +807,8 @@ TEST(FirstSeenTest, AnEstablishedKeyNeedsNoLearningPeriodByItsLinesOwnStamps) {
   o.overrides["net"].established_count = 0;
   Driver off(Pack({c}), o);
   for (int i = 0; i < 6; ++i) {
-    off.Hit("a", "ssh.login", {{"src_ip", "192.0.2.1"}, {"user", "alice"}}, "h", 5 * day + i * day / 4,
-            7 * day + i);
+    off.Hit("a", "ssh.login", {{"src_ip", "192.0.2.1"}, {"user", "alice"}}, "h",
+            5 * day + i * day / 4, 7 * day + i);
   }
   EXPECT_THAT(off.Hit("a", "ssh.login", {{"src_ip", "203.0.113.9"}, {"user", "alice"}}, "h",
                       6.6 * day, 7 * day + 9),
