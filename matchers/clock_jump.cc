@@ -7,6 +7,19 @@ namespace konseki::matchers {
 ClockJump TrackClock(int64_t ts_ns, int64_t received_ns, int64_t tolerance_ns, HostState* h) {
   ClockJump j;
   j.offset_ns = ts_ns - received_ns;
+  if (h->back_rx_ns != 0 && ts_ns >= h->last_ts_ns - tolerance_ns) {
+    if (j.offset_ns > h->back_offset_ns + tolerance_ns) {
+      h->back_rx_ns = 0;  // caught up faster than real time: replayed lines
+    } else if (received_ns - h->back_rx_ns >= kBackConfirmNs) {
+      j.kind = "backwards";
+      j.jump_ns = h->back_jump_ns;
+      j.previous_ts_ns = h->back_from_ts_ns;
+      h->back_rx_ns = 0;
+      h->last_ts_ns = std::max(h->last_ts_ns, ts_ns);
+      h->offset_baseline_ns = std::max(h->offset_baseline_ns, j.offset_ns);
+      return j;
+    }
+  }
   if (!h->has_ts) {
     h->has_ts = true;
     h->last_ts_ns = ts_ns;
@@ -19,9 +32,14 @@ ClockJump TrackClock(int64_t ts_ns, int64_t received_ns, int64_t tolerance_ns, H
       j.jump_ns = j.offset_ns;
     }
   } else if (ts_ns < h->last_ts_ns - tolerance_ns) {
-    j.kind = "backwards";
-    j.jump_ns = h->last_ts_ns - ts_ns;
-    j.previous_ts_ns = h->last_ts_ns;
+    // Held until a line at least kBackConfirmNs later keeps the new offset:
+    // a clock set back runs on from there at the receive time's pace, while
+    // older lines sent after newer ones (a backlog behind live lines, a
+    // story replayed after another) catch up faster than real time.
+    h->back_rx_ns = received_ns;
+    h->back_offset_ns = j.offset_ns;
+    h->back_jump_ns = h->last_ts_ns - ts_ns;
+    h->back_from_ts_ns = h->last_ts_ns;
     h->last_ts_ns = ts_ns;
     // The same after a step back: stamps returning to the receive time are
     // the clock set right again, not a jump of its own.

@@ -21,10 +21,17 @@ struct ClockJump {
   int64_t previous_ts_ns = -1;  // the host's newest timestamp before the jump; -1 for "ahead"
 };
 
+// How long a step back is held before it is a jump: a line this much later
+// (receive time) must keep the stepped offset (see TrackClock).
+inline constexpr int64_t kBackConfirmNs = 60'000'000'000;
+
 // Takes one message's host timestamp and receive time (Unix ns) into the
 // host's track (HostState::has_ts, last_ts_ns, offset_baseline_ns) and
 // returns the jump it shows beyond tolerance_ns. Late timestamps (queued or
-// relayed lines) are normal; early ones and steps back are not.
+// relayed lines) are normal; early ones and steps back are not. A step back
+// is returned with the first line at least kBackConfirmNs after it whose
+// offset has not risen beyond the tolerance since (the clock runs on from
+// its new time); stamps catching up faster drop it.
 ClockJump TrackClock(int64_t ts_ns, int64_t received_ns, int64_t tolerance_ns, HostState* h);
 
 }  // namespace konseki::matchers

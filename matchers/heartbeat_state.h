@@ -48,6 +48,12 @@ struct HostState {
   int64_t first_seen_ns = 0;
   int64_t stop_time_ns = 0;         // receive time of stop_message
   int64_t last_clock_alert_ns = 0;  // when host.clock_jump last fired
+  // A step back not yet confirmed (TrackClock): receive time of the step
+  // (0: none), the offset after it, how far and from which stamp. Not saved.
+  int64_t back_rx_ns = 0;
+  int64_t back_offset_ns = 0;
+  int64_t back_jump_ns = 0;
+  int64_t back_from_ts_ns = 0;
 };
 
 inline constexpr std::string_view kStateFileHeader = "konseki-heartbeat-state 1";
