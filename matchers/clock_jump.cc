@@ -41,8 +41,8 @@ ClockJump TrackClock(int64_t ts_ns, int64_t received_ns, int64_t tolerance_ns, H
     h->back_jump_ns = h->last_ts_ns - ts_ns;
     h->back_from_ts_ns = h->last_ts_ns;
     h->last_ts_ns = ts_ns;
-    // The same after a step back: stamps returning to the receive time are
-    // the clock set right again, not a jump of its own.
+    // Stamps returning to the receive time after a step back are the clock
+    // set right again, not a jump of its own.
     h->offset_baseline_ns = std::max<int64_t>(j.offset_ns, 0);
   } else if (j.offset_ns > h->offset_baseline_ns + tolerance_ns) {
     // The baseline is the highest offset seen: queueing only makes offsets
