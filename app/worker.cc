@@ -460,7 +460,7 @@ void Worker::Process(Batch& batch) {
     }
     if (e.truncated) truncated_seen_->Inc();
     if (archive_) {
-      Status st = archive_->Append(msg, host);
+      Status st = archive_->Append(msg, host, same_origin);
       if (!st.ok()) {
         archive_errors_->Inc();
         append_failed = true;

@@ -253,14 +253,15 @@ void AppendArchiveLine(const Message& msg, std::string* out) {
   AppendLineRest(msg, out);
 }
 
-void Archive::AppendLine(const Message& msg, std::string* out) {
+void Archive::AppendLine(const Message& msg, std::string* out, bool same_origin) {
   // Same text as AppendRfc3339Micros, but formatted once per receive time
   // (the frames of one read, or of one UDP wake-up, share it: usually the
   // whole batch), and the "YYYY-MM-DDTHH:MM:SS." part once per second.
   const int64_t ns = msg.received.time_since_epoch().count();
   if (ns != stamp_ns_) FormatStamp(ns);
   // The sender's text too: one connection's lines (a read, a batch) share it.
-  if (msg.sender != last_sender_ || sender_text_.empty()) {
+  if (!(same_origin && !sender_text_.empty()) &&
+      (msg.sender != last_sender_ || sender_text_.empty())) {
     last_sender_.assign(msg.sender);
     sender_text_.clear();
     AppendSender(msg.sender, &sender_text_);
@@ -735,9 +736,9 @@ Archive::Entry* Archive::EntryOf(const HostKey& host) {
 
 Status Archive::Append(const Message& msg) { return Append(msg, HostKey::Of(msg.host())); }
 
-Status Archive::Append(const Message& msg, const HostKey& host) {
+Status Archive::Append(const Message& msg, const HostKey& host, bool same_origin) {
   const int64_t day = DayOf(msg.received);
-  Entry* e = EntryOf(host);
+  Entry* e = same_origin && last_entry_ != nullptr ? last_entry_ : EntryOf(host);
   if (e->day != day) {
     CloseEntry(e);  // writes out the previous day's lines
     e->day = day;
@@ -753,7 +754,7 @@ Status Archive::Append(const Message& msg, const HostKey& host) {
   const bool through = !files_.ReserveBuffer(e, msg.raw.size() + msg.sender.size() + 64);
   e->touched = true;
   const size_t before = e->buf.size();
-  AppendLine(msg, &e->buf);
+  AppendLine(msg, &e->buf, same_origin);
   files_.Account(e);
   const size_t len = e->buf.size() - before;
   if (e->fd < 0 && pending_bytes_ + len > options_.max_pending_bytes) {

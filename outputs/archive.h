@@ -157,8 +157,11 @@ class Archive {
   Status Append(const Message& msg);
   // The same, with msg.host()'s key computed by the caller (the worker has
   // it from the Router: no hashing here). Precondition: host.name ==
-  // msg.host() and host.hash == HostKeyHash(host.name).
-  Status Append(const Message& msg, const HostKey& host);
+  // msg.host() and host.hash == HostKeyHash(host.name). same_origin: this
+  // archive's previous Append was of a line of the same host, spelt the
+  // same, from the same sender (Batch::Entry::same_origin), so its entry and
+  // sender text are taken again without comparing.
+  Status Append(const Message& msg, const HostKey& host, bool same_origin = false);
 
   // Writes all buffers to their files and retries data held back by earlier
   // errors; then fsyncs according to the sync policy. Call at least once a
@@ -244,7 +247,8 @@ class Archive {
   // The entry of a (raw, unsanitised) host name; cached for the next line.
   Entry* EntryOf(const HostKey& host);
   // AppendArchiveLine with the timestamp text cached (stamp_).
-  void AppendLine(const Message& msg, std::string* out);
+  // same_origin: msg.sender is the last line's (see Append).
+  void AppendLine(const Message& msg, std::string* out, bool same_origin = false);
   // Formats the receive time ns into stamp_.
   void FormatStamp(int64_t ns);
 

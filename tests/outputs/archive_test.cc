@@ -431,6 +431,41 @@ TEST_F(ArchiveTest, HostCacheKeepsCollidingAndRecycledHostsApart) {
   }
 }
 
+// Batch::Entry::same_origin: a line of the host and sender of the line
+// before takes that line's entry and sender text without comparing; a new
+// day still opens the next file, and the run's last line hands over to a
+// line that is not of the same origin.
+TEST_F(ArchiveTest, SameOriginLinesFollowTheLineBefore) {
+  options_.max_open_files = 2;
+  auto a = OpenArchive();
+  ASSERT_TRUE(a);
+  auto append = [&](const std::string& host, const std::string& sender, const std::string& raw,
+                    TimePoint t, bool same_origin) {
+    Message m = Msg(host, raw, t);
+    m.sender = sender;
+    return a->Append(m, HostKey::Of(host), same_origin).ok();
+  };
+  ASSERT_TRUE(append("web1", "192.0.2.7", "a1", At(kBaseSecs), false));
+  ASSERT_TRUE(append("web1", "192.0.2.7", "a2", At(kBaseSecs), true));
+  ASSERT_TRUE(append("web1", "192.0.2.7", "a3", At(kBaseSecs + 86400), true));
+  ASSERT_TRUE(append("db1", "192.0.2.8", "b1", At(kBaseSecs + 86400), false));
+  ASSERT_TRUE(append("db1", "192.0.2.8", "b2", At(kBaseSecs + 86400), true));
+  ASSERT_TRUE(append("mail1", "192.0.2.9", "c1", At(kBaseSecs + 86400), false));
+  ASSERT_TRUE(append("web1", "192.0.2.7", "a4", At(kBaseSecs + 86400), false));
+  ASSERT_TRUE(append("web1", "192.0.2.7", "a5", At(kBaseSecs + 86400), true));
+  ASSERT_TRUE(a->Flush().ok());
+  const fs::path dir(options_.dir);
+  const std::string day1 = FormatRfc3339Micros(At(kBaseSecs));
+  const std::string day2 = FormatRfc3339Micros(At(kBaseSecs + 86400));
+  EXPECT_EQ(ReadFile(dir / "web1" / "2023-11-14.log"),
+            day1 + " 192.0.2.7 a1\n" + day1 + " 192.0.2.7 a2\n");
+  EXPECT_EQ(ReadFile(dir / "web1" / "2023-11-15.log"),
+            day2 + " 192.0.2.7 a3\n" + day2 + " 192.0.2.7 a4\n" + day2 + " 192.0.2.7 a5\n");
+  EXPECT_EQ(ReadFile(dir / "db1" / "2023-11-15.log"),
+            day2 + " 192.0.2.8 b1\n" + day2 + " 192.0.2.8 b2\n");
+  EXPECT_EQ(ReadFile(dir / "mail1" / "2023-11-15.log"), day2 + " 192.0.2.9 c1\n");
+}
+
 // The entry a host's previous line used is recycled for another host before
 // its next line (max_open_files 2): the next line must not follow a
 // remembered pointer into the other host's file.
