@@ -282,9 +282,9 @@ void Worker::EmitAlerts(const Message& msg) {
 }
 
 // Inlined in Process, where it runs for every line.
-[[gnu::always_inline]] inline bool Worker::RunRules(const Message& msg, const HostKey& host,
-                                                    bool same_origin) {
-  bool stop_message = false;
+[[gnu::always_inline]] inline unsigned Worker::RunRules(const Message& msg, const HostKey& host,
+                                                        bool same_origin) {
+  unsigned heartbeat_bits = 0;
   // Not cleared first: Match recycles the RuleHits already in hits_ (and
   // their fields' strings) and resizes it; clearing freed them, so every
   // hit allocated its fields again.
@@ -299,7 +299,8 @@ void Worker::EmitAlerts(const Message& msg) {
                .first;
     }
     it->second->Inc();
-    if (hit.rule->heartbeat_stop) stop_message = true;
+    if (hit.rule->heartbeat_stop) heartbeat_bits |= kStopLine;
+    if (hit.rule->heartbeat_shutdown) heartbeat_bits |= kShutdownLine;
     if (hit.ignored) {
       // rules.ignore: counted, but no alert and no correlation input
       // (as fail2ban's ignoreip never bans).
@@ -313,7 +314,7 @@ void Worker::EmitAlerts(const Message& msg) {
   Correlate(msg, host, same_origin);
   // Alerts come from hits (correlations only raise theirs on a hit).
   if (!hits_.empty()) EmitAlerts(msg);
-  return stop_message;
+  return heartbeat_bits;
 }
 
 void Worker::ReplayRepeated(const Message& notice, const HostKey& host, uint64_t previous,
@@ -474,7 +475,7 @@ void Worker::Process(Batch& batch) {
       pending_acks_.push_back({batch.ack_sink, e.ack_cookie});
     }
 
-    bool stop_message = false;
+    unsigned heartbeat_bits = 0;
     if (rules_) {
       const uint64_t line = ++line_seq_;
       LastLine& last = last_lines_[host.hash % kLastLineSlots];
@@ -490,7 +491,7 @@ void Worker::Process(Batch& batch) {
           receiver::ReadRepeatNotice(msg.msg, &count, &quoted)) {
         if (previous != 0) ReplayRepeated(msg, host, previous, line, count, quoted);
       } else {
-        stop_message = RunRules(msg, host, same_origin);
+        heartbeat_bits = RunRules(msg, host, same_origin);
         if (!hits_.empty()) {
           HitLine& kept = hit_lines_[host.hash % kHitLineSlots];
           kept.hash = host.hash;
@@ -501,7 +502,8 @@ void Worker::Process(Batch& batch) {
       }
     }
     if (heartbeat_) {
-      if (stop_message) heartbeat_->NoteStopMessage(msg);
+      if (heartbeat_bits & kStopLine) heartbeat_->NoteStopMessage(msg);
+      if (heartbeat_bits & kShutdownLine) heartbeat_->NoteShutdownMessage(msg);
       heartbeat_->Observe(msg, host, same_origin);
     }
   }

@@ -163,9 +163,12 @@ class Worker final : public BatchRunner {
   // then its correlation alerts.
   void EmitAlerts(const Message& msg);
   void CorrelationHousekeeping(TimePoint now);
-  // The rules on one message: per-rule counters, correlation, alerts. True
-  // if a hit's rule marks the host's syslogd stopping (heartbeat_stop).
-  bool RunRules(const Message& msg, const HostKey& host, bool same_origin);
+  // What a line's hits tell the heartbeat (bits of RunRules' result).
+  static constexpr unsigned kStopLine = 1;      // a rule with heartbeat_stop
+  static constexpr unsigned kShutdownLine = 2;  // a rule with heartbeat_shutdown
+  // The rules on one message: per-rule counters, correlation, alerts.
+  // Returns kStopLine / kShutdownLine bits.
+  unsigned RunRules(const Message& msg, const HostKey& host, bool same_origin);
   // A repeat notice (receiver::ReadRepeatNotice) from `host`: when the
   // host's line before it (`previous`, from last_lines_) is the line
   // hit_lines_ kept, that line runs the rules again as `count` lines

@@ -54,6 +54,11 @@ struct HostState {
   int64_t back_offset_ns = 0;
   int64_t back_jump_ns = 0;
   int64_t back_from_ts_ns = 0;
+  // The last system.shutdown line and its receive time (0: none). Not
+  // saved: after a restart of konseki a planned silence is reported as
+  // any other.
+  int64_t shutdown_time_ns = 0;
+  std::string shutdown_message;
 };
 
 inline constexpr std::string_view kStateFileHeader = "konseki-heartbeat-state 1";

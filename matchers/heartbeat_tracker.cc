@@ -423,7 +423,7 @@ void HeartbeatTracker::LearnGap(HostState& h, int64_t now) {
   h.cadence.AddGap(gap, NsToSecs(now), options_.cadence_half_life_secs);
 }
 
-void HeartbeatTracker::NoteStopMessage(const Message& msg) {
+HostState* HeartbeatTracker::StateFor(const Message& msg) {
   const HostKey key = HostKey::Of(msg.host());
   uint32_t slot = Lookup(key);
   if (slot == HeartbeatIndex::kNone) {
@@ -431,12 +431,30 @@ void HeartbeatTracker::NoteStopMessage(const Message& msg) {
     // (the Observe that follows is then a no-op apart from the counter).
     Observe(msg, key);
     slot = Lookup(key);
-    if (slot == HeartbeatIndex::kNone) return;  // refused (no host, max_hosts)
+    if (slot == HeartbeatIndex::kNone) return nullptr;  // refused (no host, max_hosts)
   }
-  HostState& h = slots_[slot].state;
-  h.stop_seen = true;
-  h.stop_time_ns = Ns(msg.received);
-  h.stop_message.assign(msg.raw.substr(0, options_.max_last_message_bytes));
+  return &slots_[slot].state;
+}
+
+void HeartbeatTracker::NoteStopMessage(const Message& msg) {
+  HostState* h = StateFor(msg);
+  if (h == nullptr) return;
+  h->stop_seen = true;
+  h->stop_time_ns = Ns(msg.received);
+  h->stop_message.assign(msg.raw.substr(0, options_.max_last_message_bytes));
+}
+
+void HeartbeatTracker::NoteShutdownMessage(const Message& msg) {
+  HostState* h = StateFor(msg);
+  if (h == nullptr) return;
+  h->shutdown_time_ns = Ns(msg.received);
+  h->shutdown_message.assign(msg.raw.substr(0, options_.max_last_message_bytes));
+}
+
+bool HeartbeatTracker::ShutdownLinked(const Slot& s) const {
+  const HostState& h = s.state;
+  return h.seen && h.shutdown_time_ns != 0 &&
+         h.shutdown_time_ns >= h.last_seen_ns - SecsToNs(options_.shutdown_link_secs);
 }
 
 bool HeartbeatTracker::StopLinked(const Slot& s) const {
@@ -550,6 +568,9 @@ void HeartbeatTracker::FireResumed(Slot& s, const Message& msg, int64_t prev_see
 void HeartbeatTracker::FireSilent(Slot& s, int64_t now_ns, double threshold_secs) {
   HostState& h = s.state;
   const bool stop = StopLinked(s);
+  // A reboot or power-off the host announced: planned, but a host that
+  // stays down is still news (medium), and its lines may say otherwise.
+  const bool planned = ShutdownLinked(s);
   h.silent = true;
   h.silent_after_stop = stop;
   ++silent_count_;
@@ -564,10 +585,14 @@ void HeartbeatTracker::FireSilent(Slot& s, int64_t now_ns, double threshold_secs
   a.sender = h.sender;
   a.rule = "heartbeat.silent";
   a.sign = "host.silent";
-  a.severity = stop ? Severity::kCritical : Severity::kHigh;
+  a.severity = planned ? Severity::kMedium : stop ? Severity::kCritical : Severity::kHigh;
   if (h.seen) {
     a.title = h.name + " silent for " + silence + " s (threshold " + threshold + " s)";
-    if (stop) a.title += " after a syslog stop message";
+    if (planned) {
+      a.title += " after an announced shutdown";
+    } else if (stop) {
+      a.title += " after a syslog stop message";
+    }
   } else {
     a.title = "expected host " + h.name + " has not reported for " + silence + " s";
   }
@@ -582,6 +607,8 @@ void HeartbeatTracker::FireSilent(Slot& s, int64_t now_ns, double threshold_secs
               {"threshold_source", source},
               {"preceded_by_stop", stop ? "true" : "false"}};
   if (stop) a.fields.emplace_back("stop_message", h.stop_message);
+  a.fields.emplace_back("planned_shutdown", planned ? "true" : "false");
+  if (planned) a.fields.emplace_back("shutdown_message", h.shutdown_message);
   a.fields.emplace_back("last_message", h.last_message);
   Emit(a);
 }

@@ -125,6 +125,11 @@ struct HeartbeatOptions {
   // after) the host's last message makes the following silence "preceded by
   // a stop message" (severity critical instead of high).
   double stop_link_secs = 60;
+  // heartbeat.shutdown_link_secs: a system.shutdown message (a reboot or
+  // power-off announced) this close to (or after) the host's last message
+  // makes the following silence planned: host.silent at medium, whatever
+  // stop message came with it.
+  double shutdown_link_secs = 900;
   // heartbeat.max_hosts: hosts tracked over all shards (each shard takes
   // ceil(max_hosts / num_shards)); further hosts are refused and counted,
   // unless a transient host can give its slot (transient_host_secs).
@@ -214,6 +219,8 @@ class HeartbeatTracker {
   // When the rule engine gave msg the sign syslog.stopped; before or after
   // Observe(msg) for the same message. A host not yet known is observed here.
   void NoteStopMessage(const Message& msg);
+  // The same for a line the rule engine gave the sign system.shutdown.
+  void NoteShutdownMessage(const Message& msg);
 
   // At least once a second and after idle waits: fires due host.silent
   // alerts, saves the state every save_interval_secs and refreshes metrics.
@@ -311,6 +318,11 @@ class HeartbeatTracker {
   void FireResumed(Slot& s, const Message& msg, int64_t prev_seen_ns);
   void FireNew(Slot& s, const Message& msg);
   bool StopLinked(const Slot& s) const;
+  // A system.shutdown line within shutdown_link_secs of the last message.
+  bool ShutdownLinked(const Slot& s) const;
+  // The host's record for NoteStopMessage / NoteShutdownMessage, observing
+  // a host not yet known; null if refused.
+  HostState* StateFor(const Message& msg);
   void Emit(Alert& alert);
   void PublishSnapshot();
   void CompactDeadlines();

@@ -125,6 +125,11 @@ struct Rule {
   // exiting): the heartbeat links it to the silence that follows
   // (HeartbeatTracker::NoteStopMessage). Default: the sign is syslog.stopped.
   bool heartbeat_stop = false;
+  // The line announces a planned shutdown or reboot of the host: a silence
+  // that follows within heartbeat.shutdown_link_secs is planned, and
+  // host.silent says so at medium (HeartbeatTracker::NoteShutdownMessage).
+  // Default: the sign is system.shutdown.
+  bool heartbeat_shutdown = false;
   // > 0: one alert per episode (matchers/alert_hold.h). The rule's alert is
   // held when an alert of the same sign from the same host was raised or
   // held less than this many seconds before and was not less severe; the

@@ -107,16 +107,18 @@ const std::pair<const char*, bool Rule::*> kRuleFlags[] = {
     {"alert", &Rule::alert},
     {"replace", &Rule::replace},
     {"heartbeat_stop", &Rule::heartbeat_stop},
+    {"heartbeat_shutdown", &Rule::heartbeat_shutdown},
 };
 
 Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node& node,
                 Rule* rule) {
-  RETURN_IF_ERROR(
-      r.CheckKeys(node, "",
-                  {"id", "sign", "title", "severity", "description", "program", "program_except",
-                   "pid", "match", "prefilter", "extract", "case_sensitive", "alert", "replace",
-                   "heartbeat_stop", "quiet_secs", "quiet_key", "quiet_after", "examples"},
-                  "rule"));
+  RETURN_IF_ERROR(r.CheckKeys(node, "",
+                              {"id",          "sign",      "title",          "severity",
+                               "description", "program",   "program_except", "pid",
+                               "match",       "prefilter", "extract",        "case_sensitive",
+                               "alert",       "replace",   "heartbeat_stop", "heartbeat_shutdown",
+                               "quiet_secs",  "quiet_key", "quiet_after",    "examples"},
+                              "rule"));
   rule->file = path;
   rule->line = yaml::LineOf(node);
   for (const char* key : {"id", "sign", "title", "severity", "description", "match", "examples"}) {
@@ -215,6 +217,8 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
   // A line of the syslog.stopped sign tells the heartbeat why a host went
   // quiet, unless the rule says otherwise.
   rule->heartbeat_stop = rule->sign == "syslog.stopped";
+  // A system.shutdown line tells it the silence is planned.
+  rule->heartbeat_shutdown = rule->sign == "system.shutdown";
   for (const auto& [key, flag] : kRuleFlags) {
     if (const YAML::Node n = node[key]) RETURN_IF_ERROR(r.GetBool(n, key, &(rule->*flag)));
   }

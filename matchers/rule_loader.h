@@ -20,6 +20,7 @@
 //       replace: false               # optional; site packs only: takes the
 //                                    # place of the bundled rule of this id
 //       heartbeat_stop: true         # optional; default: sign is syslog.stopped
+//       heartbeat_shutdown: true     # optional; default: sign is system.shutdown
 //       examples:
 //         match:                     # at least one
 //           - line: "<full syslog line>"

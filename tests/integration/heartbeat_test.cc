@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "tests/integration/konseki_process.h"
+#include "tests/testing/loopback.h"
 
 namespace konseki::testing {
 namespace {
@@ -130,6 +131,55 @@ TEST(HeartbeatIntegrationTest, KilledRsyslogdIsReportedSilentThenResumed) {
   EXPECT_EQ(Field(after_stop, "preceded_by_stop"), "true") << after_stop;
   EXPECT_EQ(Field(after_stop, "severity"), "critical");
   EXPECT_FALSE(AlertsWithSign(alerts, "syslog.stopped").empty());
+}
+
+// Through the whole server (rules, worker, heartbeat): one host announces a
+// reboot (systemd-logind) before its rsyslogd stops, another only stops.
+// The first silence is planned (medium), the second critical.
+TEST(HeartbeatIntegrationTest, AnnouncedRebootMakesTheSilenceThatFollowsPlanned) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  Konseki k;
+  std::string err;
+  const std::string alerts = dir.File("alerts.jsonl");
+  ASSERT_TRUE(k.Start(dir,
+                      "listen: [tcp://127.0.0.1:0]\narchive: {dir: " + dir.File("archive") +
+                          "}\nalerts: {file: " + alerts +
+                          ", stdout: false}\nmetrics: {listen: ''}\nworkers: 2\n"
+                          "heartbeat:\n  silence_after_secs: " +
+                          std::to_string(kThresholdSecs) +
+                          "\n  startup_grace_secs: 0\n  state_dir: " + dir.File("state") + "\n",
+                      &err))
+      << err;
+  std::string wire;
+  for (const std::string host : {"node1", "node2"}) {
+    wire += "<30>Dec  4 10:00:00 " + host + " systemd[1]: Started Session 4 of User alice.\n";
+  }
+  wire += "<38>Dec  4 10:00:01 node1 systemd-logind[712]: System is rebooting.\n";
+  for (const std::string host : {"node1", "node2"}) {
+    wire += "<46>Dec  4 10:00:02 " + host +
+            " rsyslogd: [origin software=\"rsyslogd\" swVersion=\"8.2302.0\" x-pid=\"601\" "
+            "x-info=\"https://www.rsyslog.com\"] exiting on signal 15.\n";
+  }
+  const int fd = ConnectTcp(k.Port("tcp"));
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(SendAll(fd, wire));
+  close(fd);
+  ASSERT_TRUE(WaitFor([&] { return AlertsWithSign(alerts, "host.silent").size() >= 2; },
+                      std::chrono::seconds(kThresholdSecs + 10)))
+      << ReadFile(alerts);
+  for (const std::string& a : AlertsWithSign(alerts, "host.silent")) {
+    EXPECT_EQ(Field(a, "preceded_by_stop"), "true") << a;
+    if (Field(a, "host") == "node1") {
+      EXPECT_EQ(Field(a, "severity"), "medium") << a;
+      EXPECT_EQ(Field(a, "planned_shutdown"), "true") << a;
+      EXPECT_THAT(Field(a, "shutdown_message"), ::testing::HasSubstr("System is rebooting."));
+    } else {
+      EXPECT_EQ(Field(a, "host"), "node2") << a;
+      EXPECT_EQ(Field(a, "severity"), "critical") << a;
+      EXPECT_EQ(Field(a, "planned_shutdown"), "false") << a;
+    }
+  }
 }
 
 }  // namespace

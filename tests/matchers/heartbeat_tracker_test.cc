@@ -183,6 +183,53 @@ TEST_F(HeartbeatTrackerTest, StopMessageJustBeforeTheSilenceMakesItCritical) {
   EXPECT_EQ(Field(*sink_.Last("host.resumed"), "preceded_by_stop"), "true");
 }
 
+// A reboot the host announced (system.shutdown), then rsyslogd's stop: the
+// silence is planned (medium, both lines named); an announcement older than
+// shutdown_link_secs before the last message is not (critical as before).
+TEST_F(HeartbeatTrackerTest, AnnouncedShutdownMakesTheSilencePlanned) {
+  options_.silence_after_secs = 60;
+  Make();
+  Send("web1");
+  // web2 announced a reboot, came back, and logged for 16 minutes.
+  TestMessage old("web2", clock_.Now(), "<38>1 - web2 systemd-logind - - - System is rebooting.");
+  tracker_->NoteShutdownMessage(old.msg());
+  tracker_->Observe(old.msg());
+  for (int i = 0; i < 17; ++i) {
+    clock_.Advance(seconds(55));
+    Send("web1");
+    Send("web2");
+  }
+  clock_.Advance(seconds(5));
+  TestMessage reboot("web1", clock_.Now(),
+                     "<38>1 - web1 systemd-logind - - - System is rebooting.");
+  tracker_->NoteShutdownMessage(reboot.msg());
+  tracker_->Observe(reboot.msg());
+  clock_.Advance(seconds(2));
+  for (const std::string host : {"web1", "web2"}) {
+    TestMessage stop(host, clock_.Now(),
+                     "<46>1 - " + host + " rsyslogd - - - exiting on signal 15");
+    tracker_->NoteStopMessage(stop.msg());
+    tracker_->Observe(stop.msg());
+  }
+  Run(seconds(61));
+  ASSERT_EQ(sink_.Count("host.silent"), 2u);
+  for (const Alert& a : sink_.alerts) {
+    if (a.sign != "host.silent") continue;
+    EXPECT_EQ(Field(a, "preceded_by_stop"), "true") << a.host;
+    if (a.host == "web1") {
+      EXPECT_EQ(a.severity, Severity::kMedium);
+      EXPECT_EQ(Field(a, "planned_shutdown"), "true");
+      EXPECT_EQ(Field(a, "shutdown_message"),
+                "<38>1 - web1 systemd-logind - - - System is rebooting.");
+      EXPECT_NE(a.title.find("announced shutdown"), std::string::npos) << a.title;
+    } else {
+      EXPECT_EQ(a.severity, Severity::kCritical) << "announced 940 s before its last line";
+      EXPECT_EQ(Field(a, "planned_shutdown"), "false");
+      EXPECT_EQ(Field(a, "shutdown_message"), "<absent>");
+    }
+  }
+}
+
 TEST_F(HeartbeatTrackerTest, StopMessageLongBeforeTheLastMessageIsNotLinked) {
   options_.silence_after_secs = 120;
   Make();
