@@ -137,7 +137,7 @@ void StripSolarisId(Message* out) {
 
 void Parser::Parse(std::string_view bytes, TimePoint received, TimestampCache* cache,
                    Message* out) const {
-  *out = Message();
+  out->Clear();
   out->raw = bytes;
   out->received = received;
   out->timestamp = received;
@@ -174,7 +174,7 @@ void Parser::Parse(std::string_view bytes, TimePoint received, TimestampCache* c
     // Nothing of a half-read header survives: the line is kept whole.
     const int kept_pri = out->pri;
     const ParseIssue issue = out->issue;
-    *out = Message();
+    out->Clear();
     out->raw = bytes;
     out->received = received;
     out->timestamp = received;
