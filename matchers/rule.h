@@ -62,6 +62,10 @@ inline constexpr std::string_view kSigns[] = {
     "web.bruteforce",
     // Scanners' probes answered 4xx, and log4j JNDI lookups (patterns/web.yaml).
     "web.probe",
+    // One program crashing again and again (an exploit retrying a memory
+    // corruption), one client refused relay for many recipients (a relay
+    // probe): correlations over the crash and relay-refusal rules.
+    "crash.repeated", "mail.relay_probe",
 };
 // clang-format on
 

@@ -58,6 +58,9 @@ const std::map<std::string, SignCounts>& Expected() {
       // web.probe (a scanner's request answered 4xx): grep -ciE '"[A-Z]+ [^"]*(\.\./|%2e%2e|
       //   union(%20|\+)+select|\.env|\.git/)[^"]*" 4[0-9][0-9] '
       {"wazuh/web_rules.ini", {{"web.probe", 1}}},
+      // web.probe (Apache refusing a path above the root, web.apache_bad_uri):
+      //   grep -ciE 'AH10244: invalid URI path \(|AH00126: Invalid URI in request .*(\.\./|%2e%2e)'
+      {"fail2ban/apache-overflows", {{"web.probe", 4}}},
       // grep -c 'type=ANOM_ABEND'
       {"crowdsec/auditd-suid-crash--auditd-suid-crash.log", {{"crash", 1}}},
       // syslog.stopped: grep -ciE 'type=DAEMON_(END|ABORT)|audit_enabled=0 |audit_pid=0 '
