@@ -62,6 +62,9 @@ inline constexpr std::string_view kSigns[] = {
     "web.bruteforce",
     // Scanners' probes answered 4xx, and log4j JNDI lookups (patterns/web.yaml).
     "web.probe",
+    // A port of an internal host reached from outside for the first time
+    // (patterns/network.yaml's net.first_seen.source).
+    "net.first_seen",
 };
 // clang-format on
 
