@@ -65,6 +65,9 @@ inline constexpr std::string_view kSigns[] = {
     // A port of an internal host reached from outside for the first time
     // (patterns/network.yaml's net.first_seen.source).
     "net.first_seen",
+    // Zone transfers refused to, or started for, an address (patterns/dns.yaml),
+    // and resolver queries shaped like DNS tunnelling.
+    "net.dns_zone_transfer", "net.dns_tunnel",
 };
 // clang-format on
 
