@@ -68,6 +68,8 @@ inline constexpr std::string_view kSigns[] = {
     // Zone transfers refused to, or started for, an address (patterns/dns.yaml),
     // and resolver queries shaped like DNS tunnelling.
     "net.dns_zone_transfer", "net.dns_tunnel",
+    // An intrusion prevention tool's ban of an address (fail2ban; patterns/ips.yaml).
+    "ips.ban",
 };
 // clang-format on
 
