@@ -70,6 +70,8 @@ inline constexpr std::string_view kSigns[] = {
     "net.dns_zone_transfer", "net.dns_tunnel",
     // An intrusion prevention tool's ban of an address (fail2ban; patterns/ips.yaml).
     "ips.ban",
+    // A web application firewall's verdict (ModSecurity; patterns/web_error.yaml).
+    "web.waf",
 };
 // clang-format on
 
