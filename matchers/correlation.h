@@ -86,10 +86,14 @@ bool ParseDirection(std::string_view name, Direction* out);
 
 // A field reference with an optional transform, written "src_ip|net":
 //   net    IPv4 -> its /24 ("192.0.2.0/24"), IPv6 -> its /64; others as is
+//   net16  the /16 (IPv4) or /48 (IPv6)
 //   lower  ASCII lower case
+//   in:S   (first_seen only) whether the value is in the named set S: a
+//          first_seen tuple of "src_ip|in:internal" tells an outside source
+//          from an inside one, and the alert names the value itself
 struct FieldRef {
   std::string name;
-  std::string transform;  // "", "net" or "lower"
+  std::string transform;  // "", "net", "net16", "lower" or "in:<set>"
 };
 
 // One alert an example case must raise.
@@ -193,6 +197,10 @@ struct Correlation {
   // first_seen: false = no alert for the first tuple of a key never seen
   // (another rule reports the new key itself, e.g. a user's first login).
   bool new_keys = true;
+  // first_seen: a new tuple of a hit whose field is in the set teaches the
+  // key but raises no alert (a port reached from outside, then for the
+  // first time from inside, is no news; the reverse is).
+  std::vector<SetCondition> alert_unless_in;
   // beacon: `count` is the least number of connections in the window before
   // a key is scored; `score` the alert threshold; `reservoir` the gaps (and
   // sizes) kept per key; `size_field` the field with the bytes of a

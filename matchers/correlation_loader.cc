@@ -173,10 +173,11 @@ Status ReadFieldRefs(const yaml::Reader& r, const YAML::Node& node, std::string_
     f.name = item.substr(0, bar);
     if (bar != std::string::npos) f.transform = item.substr(bar + 1);
     if (f.name.empty()) return r.Error(node, key, "empty field name");
+    const bool in_set = f.transform.rfind("in:", 0) == 0 && f.transform.size() > 3;
     if (!f.transform.empty() && f.transform != "net" && f.transform != "net16" &&
-        f.transform != "lower") {
+        f.transform != "lower" && !in_set) {
       return r.Error(node, key,
-                     "unknown transform \"" + f.transform + "\" (use net, net16 or lower)");
+                     "unknown transform \"" + f.transform + "\" (use net, net16, lower or in:SET)");
     }
     out->push_back(std::move(f));
   }
@@ -269,6 +270,7 @@ constexpr std::string_view kKindSpecificKeys[] = {"after",
                                                   "learning_secs",
                                                   "max_values_per_key",
                                                   "new_keys",
+                                                  "alert_unless_in",
                                                   "established_count",
                                                   "established_secs",
                                                   "score",
@@ -300,8 +302,8 @@ std::set<std::string> KindKeys(CorrelationKind k) {
     case CorrelationKind::kMembership:
       return {"field", "values", "cidrs", "set", "host_addresses", "quiet_secs"};
     case CorrelationKind::kFirstSeen:
-      return {"first_seen", "learning_secs",     "max_values_per_key",
-              "new_keys",   "established_count", "established_secs"};
+      return {"first_seen",      "learning_secs",     "max_values_per_key", "new_keys",
+              "alert_unless_in", "established_count", "established_secs"};
     case CorrelationKind::kBeacon:
       return {"window_secs", "count",      "score",       "reservoir",
               "size_field",  "burst_secs", "early_count", "early_score"};
@@ -512,6 +514,10 @@ Status ReadLists(const yaml::Reader& r, const YAML::Node& node, Correlation* c) 
     RETURN_IF_ERROR(ReadSetConditions(r, node["where_in"], "where_in", &c->where_in));
   if (node["unless_in"])
     RETURN_IF_ERROR(ReadSetConditions(r, node["unless_in"], "unless_in", &c->unless_in));
+  if (node["alert_unless_in"]) {
+    RETURN_IF_ERROR(
+        ReadSetConditions(r, node["alert_unless_in"], "alert_unless_in", &c->alert_unless_in));
+  }
   if (node["severity_by_direction"])
     RETURN_IF_ERROR(ReadDirectionSeverities(r, node["severity_by_direction"], c));
   if (node["first_seen"])
@@ -685,12 +691,19 @@ Status CheckCorrelations(const RulePack& pack) {
       return Status::InvalidArgument(yaml::Where(c.file, c.line, "set") + ": correlation " + c.id +
                                      ": no set named " + c.set);
     }
-    for (const auto* conds : {&c.where_in, &c.unless_in}) {
+    for (const auto* conds : {&c.where_in, &c.unless_in, &c.alert_unless_in}) {
       for (const SetCondition& sc : *conds) {
         if (!set_ids.count(sc.set)) {
           return Status::InvalidArgument(yaml::Where(c.file, c.line, "where_in/unless_in") +
                                          ": correlation " + c.id + ": no set named " + sc.set);
         }
+      }
+    }
+    for (const FieldRef& f : c.first_values) {
+      if (f.transform.rfind("in:", 0) == 0 && !set_ids.count(f.transform.substr(3))) {
+        return Status::InvalidArgument(yaml::Where(c.file, c.line, "first_seen") +
+                                       ": correlation " + c.id + ": no set named " +
+                                       f.transform.substr(3));
       }
     }
     for (const Correlation* in : f) {

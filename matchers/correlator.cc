@@ -184,6 +184,29 @@ Status Correlator::Impl::CompileOne(const Correlation& def, const RulePack& pack
       (in == 0 ? c->where_in : c->unless_in).push_back(std::move(cc));
     }
   }
+  auto set_index = [&](const std::string& id) {
+    for (size_t i = 0; i < sets.size(); ++i) {
+      if (sets[i].def.id == id) return i;
+    }
+    return sets.size();
+  };
+  for (const SetCondition& sc : d.alert_unless_in) {
+    CompiledSetCondition cc{sc.fields, set_index(sc.set)};
+    if (cc.set == sets.size()) {
+      return Status::InvalidArgument("correlation " + d.id + ": no set " + sc.set);
+    }
+    c->alert_unless_in.push_back(std::move(cc));
+  }
+  for (const FieldRef& f : d.first_values) {
+    CompiledSetCondition cc{{f.name}, sets.size()};
+    if (f.transform.rfind("in:", 0) == 0) {
+      cc.set = set_index(f.transform.substr(3));
+      if (cc.set == sets.size()) {
+        return Status::InvalidArgument("correlation " + d.id + ": no set " + f.transform.substr(3));
+      }
+    }
+    c->tuple_sets.push_back(std::move(cc));
+  }
   for (const FieldCondition& f : d.unless) c->unless.push_back(CompileCondition(f));
   for (const FieldCondition& f : d.after_unless) c->after_unless.push_back(CompileCondition(f));
   if (!d.cidrs.empty()) {

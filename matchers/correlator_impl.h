@@ -87,6 +87,10 @@ struct CompiledCorrelation {
   std::vector<CompiledSetCondition> where_in;
   std::vector<KeyRef> key;  // def.key, split at '|'
   std::vector<CompiledSetCondition> unless_in;
+  std::vector<CompiledSetCondition> alert_unless_in;  // first_seen
+  // first_seen: per def.first_values entry, its `in:` set (set = sets.size()
+  // when the entry has no such transform).
+  std::vector<CompiledSetCondition> tuple_sets;
   receiver::SenderAllowlist cidrs;
   bool has_cidrs = false;
   SvSet values;  // lower case

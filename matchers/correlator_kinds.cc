@@ -472,7 +472,14 @@ void Correlator::Impl::FirstSeen(CompiledCorrelation& c, const HitEvent& hit,
   std::vector<std::pair<std::string, std::string>> tuple;
   if (!Tuple(c.def, hit, &tuple)) return;
   uint64_t h = 1469598103934665603ull;
-  for (const auto& kv : tuple) h = Fnv64(kv.second, Fnv64("\x1f", h));
+  for (size_t i = 0; i < tuple.size(); ++i) {
+    // An `in:` entry is remembered as in or out of its set; the alert names
+    // the value itself.
+    const CompiledSetCondition& sc = c.tuple_sets[i];
+    const std::string_view v = sc.set == sets.size() ? std::string_view(tuple[i].second)
+                                                     : (InSet(sc, hit) ? "\x01" : "\x02");
+    h = Fnv64(v, Fnv64("\x1f", h));
+  }
   const int64_t rx = ToNs(hit.received);
   KeyState* st = Insert(c, key, rx);
   // The key's history before this line: how often and over what span of
@@ -493,6 +500,9 @@ void Correlator::Impl::FirstSeen(CompiledCorrelation& c, const HitEvent& hit,
   if (st->hashes.size() >= c.def.max_values_per_key) st->hashes.erase(st->hashes.begin());
   st->hashes.push_back(h);
   if (new_key && !c.def.new_keys) return;
+  for (const CompiledSetCondition& sc : c.alert_unless_in) {
+    if (InSet(sc, hit)) return;  // learned, not news
+  }
   const bool established = c.def.established_count > 0 && seen >= c.def.established_count &&
                            seen_last - seen_first >= SecsToNs(c.def.established_secs);
   if (!established) {

@@ -227,11 +227,14 @@ void Correlator::Impl::DirectionOf(CompiledCorrelation& c, const HitEvent& hit,
   if (!c.def.metric.empty()) DirectionCounter(c, hit.host, d)->Inc(hit.repeats);
   const int di = static_cast<int>(d);
   if (!c.def.alert_direction[di]) return;
-  // With quiet_secs, one alert per key (firewall.drop's: source and
-  // destination) until that long without a matching hit: a blocked program
-  // retrying every minute is one alert, not 1,440 a day; the metric above
-  // counts every drop.
-  if (c.def.quiet_secs > 0 && HeldQuiet(c, hit, key, t)) return;
+  // With quiet_secs, one alert per key and direction (firewall.drop's: the
+  // source) until that long without a matching hit: a blocked program
+  // retrying every minute is one alert, not 1,440 a day, a sweep of a
+  // subnet one; the metric above counts every drop. The direction is part
+  // of the key: a source's outbound drop is not held by its internal one.
+  if (c.def.quiet_secs > 0 && HeldQuiet(c, hit, key + '\x1f' + kDirectionNames[di], t)) {
+    return;
+  }
   Alert a = MakeAlert(c, hit, t);
   a.severity = c.def.direction_severity[di];
   if (hit.fields != nullptr) {

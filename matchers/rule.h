@@ -66,6 +66,16 @@ inline constexpr std::string_view kSigns[] = {
     // corruption), one client refused relay for many recipients (a relay
     // probe): correlations over the crash and relay-refusal rules.
     "crash.repeated", "mail.relay_probe",
+    // A port of an internal host reached from outside for the first time
+    // (patterns/network.yaml's net.first_seen.source).
+    "net.first_seen",
+    // Zone transfers refused to, or started for, an address (patterns/dns.yaml),
+    // and resolver queries shaped like DNS tunnelling.
+    "net.dns_zone_transfer", "net.dns_tunnel",
+    // An intrusion prevention tool's ban of an address (fail2ban; patterns/ips.yaml).
+    "ips.ban",
+    // A web application firewall's verdict (ModSecurity; patterns/web_error.yaml).
+    "web.waf",
 };
 // clang-format on
 

@@ -101,6 +101,12 @@ TEST(CorrelationLoaderTest, ErrorsNameFileLineAndKey) {
        "p.yaml:23: key 'ordered': not a parameter of kind threshold"},
       {"    key: [src_ip]", "    key: [src_ip|upper]",
        "p.yaml:21: key 'key': \"src_ip|upper\" is not a field, field|net or field|lower"},
+      {"    window_secs: 60", "    window_secs: 60\n    alert_unless_in: {src_ip: internal}",
+       "p.yaml:23: key 'alert_unless_in': not a parameter of kind threshold"},
+      {"    kind: threshold\n    on: [t.fail]\n    key: [src_ip]\n    window_secs: 60\n    count: "
+       "2",
+       "    kind: first_seen\n    on: [t.fail]\n    key: [user]\n    first_seen: [src_ip|in]",
+       "key 'first_seen': unknown transform \"in\" (use net, net16, lower or in:SET)"},
       {"    window_secs: 60", "    window_secs: 60\n    after_unless: {method: publickey}",
        "p.yaml:23: key 'after_unless': not a parameter of kind threshold"},
       {"    window_secs: 60", "    window_secs: 60\n    min_gap_secs: 600",

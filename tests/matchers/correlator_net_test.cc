@@ -253,6 +253,57 @@ TEST(DirectionTest, QuietSecsHoldsRepeatedDropsOfOneKey) {
             33);
 }
 
+// The direction is part of the quiet key: a source's internal sweep does
+// not hold its outbound drop, and one source is one alert per direction.
+TEST(DirectionTest, QuietSecsPerSourceHoldsASweepButNotAnotherDirection) {
+  Correlation c = DropDirection();
+  c.key = {"src_ip"};
+  c.quiet_secs = 600;
+  Driver d(Pack({c}, {Set("internal", {"10.0.0.0/8"})}));
+  auto drop = [&](const std::string& src, const std::string& dst, double t) {
+    return d.Hit("drop", "firewall.drop", Drop("eth1", "eth2", src, dst), "gw1", t);
+  };
+  EXPECT_THAT(drop("10.0.3.44", "10.0.1.1", 0), SizeIs(1));
+  for (int i = 2; i <= 14; ++i)
+    EXPECT_THAT(drop("10.0.3.44", "10.0.1." + std::to_string(i), i), IsEmpty());
+  auto out = drop("10.0.3.44", "198.51.100.9", 20);
+  ASSERT_THAT(out, SizeIs(1));
+  EXPECT_EQ(FieldOf(out[0], "direction"), "outbound");
+  EXPECT_THAT(drop("10.0.3.45", "10.0.1.1", 21), SizeIs(1));  // another source
+  EXPECT_THAT(drop("10.0.3.44", "10.0.1.20", 14 + 601), SizeIs(1));
+}
+
+// `in:SET` remembers whether the value was in the set, not the value: a
+// port the internet reaches learns "outside" once; alert_unless_in keeps a
+// new inside source from alerting while it still teaches the key.
+TEST(FirstSeenNetTest, InSetTupleAlertsOnTheFirstOutsideSourceOfAnInsidePort) {
+  Correlation c = Corr("svc", CorrelationKind::kFirstSeen);
+  c.on = {Id("conn")};
+  c.key = {"dst", "dst_port"};
+  c.first_values = {FieldRef{"src_ip", "in:internal"}};
+  c.alert_unless_in = {SetCondition{{"src_ip"}, "internal"}};
+  c.new_keys = false;
+  c.learning_secs = 1000;
+  Driver d(Pack({c}, {Set("internal", {"10.0.0.0/8"})}));
+  auto conn = [&](const std::string& src, const std::string& port, double t) {
+    return d.Hit("conn", "net.connection",
+                 {{"src_ip", src}, {"dst", "10.0.1.20"}, {"dst_port", port}}, "db1", t);
+  };
+  EXPECT_THAT(conn("10.0.1.10", "5432", 0), IsEmpty());       // the key's first tuple
+  EXPECT_THAT(conn("10.0.1.11", "5432", 10), IsEmpty());      // inside again: no news
+  EXPECT_THAT(conn("198.51.100.1", "443", 20), IsEmpty());    // another port, outside first
+  EXPECT_THAT(conn("198.51.100.2", "5432", 999), IsEmpty());  // learning: remembered
+  EXPECT_THAT(conn("10.0.1.10", "443", 1001), IsEmpty());     // new inside source of 443
+  EXPECT_THAT(conn("203.0.113.7", "443", 1002), IsEmpty());   // outside known for 443
+  EXPECT_THAT(conn("203.0.113.8", "5432", 1003), IsEmpty());  // learned during learning
+  EXPECT_THAT(conn("10.0.1.12", "22", 1004), IsEmpty());
+  auto a = conn("185.225.74.19", "22", 1005);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "src_ip"), "185.225.74.19");  // the value, not its class
+  EXPECT_EQ(FieldOf(a[0], "dst_port"), "22");
+  EXPECT_THAT(conn("185.225.74.20", "22", 1006), IsEmpty());
+}
+
 TEST(DirectionTest, DropSeverityFromTheConfigAppliesToFirewallDrops) {
   CorrelatorOptions o;
   o.drop_severity = {{"inbound", "low"}, {"internal", "none"}};

@@ -49,6 +49,13 @@ const std::map<std::string, SignCounts>& Expected() {
       //   patterns/web.yaml): grep -cE '(AH0161[78]|AH0179[02]): user '
       {"crowdsec/apache2-logs--apache2-logs.log", {{"web.5xx", 5}, {"auth.failure", 1}}},
       {"fail2ban/apache-auth", {{"auth.failure", 6}}},
+      // web.attack (bash refusing a Shellshock definition; patterns/web_error.yaml):
+      //   grep -cE 'bash: (warning: HTTP_.*: ignoring function definition attempt|error
+      //   importing function definition for .HTTP_)'
+      {"fail2ban/apache-shellshock", {{"web.attack", 2}}},
+      // net.dns_zone_transfer (input only; patterns/dns.yaml), syslog lines of named:
+      //   grep -cE 'named\[[0-9]+\]: client .*(zone transfer .* denied|bad zone transfer request)'
+      {"fail2ban/named-refused", {{"net.dns_zone_transfer", 3}}},
       {"crowdsec/nginx_http-logs--nginx_http-logs.log", {{"web.5xx", 4}}},
       // nginx error log causes of a 502/504: grep -ciE 'while connecting to upstream|
       //   upstream timed out|prematurely closed|no live upstreams'
