@@ -62,6 +62,9 @@ inline constexpr std::string_view kSigns[] = {
     "web.bruteforce",
     // Scanners' probes answered 4xx, and log4j JNDI lookups (patterns/web.yaml).
     "web.probe",
+    // sshd refusing new connections because too many are unauthenticated at
+    // once (MaxStartups): a connection flood (patterns/sshd.yaml).
+    "ssh.flood",
 };
 // clang-format on
 
