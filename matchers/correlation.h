@@ -165,6 +165,12 @@ struct Correlation {
   double min_gap_secs = 0;
   std::string field;                        // distinct, membership, sequence
   std::vector<std::string> summary_fields;  // threshold: distinct values reported
+  // threshold, sequence (A hits): a hit whose field of this name holds a
+  // whole number N > 1 counts N events, capped at kMaxHitWeight: a line that
+  // itself reports several failures ("auth failed, 3 attempts in 14 secs",
+  // "PAM 5 more authentication failures"). Without the field, or with a
+  // value that is not such a number, the hit counts one. Empty: off.
+  std::string weight_field;
   // membership
   std::vector<std::string> values;
   std::vector<std::string> cidrs;
@@ -240,6 +246,12 @@ struct Correlation {
   std::string file;
   int line = 0;
 };
+
+// The most events one hit counts through weight_field (before the line's
+// repeats): a garbled or hostile number cannot fill a window alone. Real
+// counts are small (sshd's MaxAuthTries 6, pam_unix's UNIX_MAX_RETRIES 3,
+// a Dovecot connection's handful).
+inline constexpr uint32_t kMaxHitWeight = 100;
 
 // A named set of values (`sets:`), for membership and where_in/unless_in.
 // Values are compared case-insensitively; a value with * ? or [ is a glob

@@ -258,6 +258,7 @@ constexpr std::string_view kKindSpecificKeys[] = {"after",
                                                   "count",
                                                   "quiet_secs",
                                                   "summary_fields",
+                                                  "weight_field",
                                                   "field",
                                                   "values",
                                                   "cidrs",
@@ -290,12 +291,12 @@ constexpr std::string_view kKindSpecificKeys[] = {"after",
 std::set<std::string> KindKeys(CorrelationKind k) {
   switch (k) {
     case CorrelationKind::kThreshold:
-      return {"window_secs", "count", "quiet_secs", "summary_fields"};
+      return {"window_secs", "count", "quiet_secs", "summary_fields", "weight_field"};
     case CorrelationKind::kDistinct:
       return {"window_secs", "count", "quiet_secs", "field"};
     case CorrelationKind::kSequence:
-      return {"after", "after_unless", "window_secs", "count",
-              "field", "sole_value",   "min_gap_secs"};
+      return {"after", "after_unless", "window_secs",  "count",
+              "field", "sole_value",   "min_gap_secs", "weight_field"};
     case CorrelationKind::kUnpaired:
       return {"after",   "after_unless", "min_observed_secs", "reset_on_host_gap",
               "ordered", "window_secs",  "quiet_secs"};
@@ -503,8 +504,18 @@ Status ReadLists(const yaml::Reader& r, const YAML::Node& node, Correlation* c) 
                           {"dst", &c->dst_field},
                           {"in", &c->in_field},
                           {"out", &c->out_field},
-                          {"metric", &c->metric}}) {
+                          {"metric", &c->metric},
+                          {"weight_field", &c->weight_field}}) {
     if (node[key]) RETURN_IF_ERROR(r.GetString(node[key], key, out));
+  }
+  if (node["weight_field"] && c->weight_field.empty()) {
+    return r.Error(node["weight_field"], "weight_field", "must name a field");
+  }
+  if (!c->weight_field.empty() && !c->field.empty()) {
+    return r.Error(node["weight_field"], "weight_field",
+                   "a sequence with field: counts distinct values, not weighted hits "
+                   "(correlation " +
+                       c->id + ")");
   }
   if (!c->metric.empty() && !RE2::FullMatch(c->metric, "konseki_[a-z0-9_]+_total")) {
     return r.Error(node["metric"], "metric", "a counter name konseki_<thing>_total in lower case");

@@ -20,6 +20,8 @@
 //       quiet_secs: 120                # threshold, distinct: re-arm gap (default window);
 //                                      # membership, direction: hold repeated alerts
 //       summary_fields: [user]         # threshold: distinct values in the alert
+//       weight_field: attempts         # threshold, sequence (A): a hit counts the
+//                                      # number in this field (1 without; at most 100)
 //       field: user                    # distinct, membership; sequence: A's distinct
 //                                      # values, B's among them (or in their /24, /64)
 //       values: [daemon, bin]          # membership

@@ -55,6 +55,8 @@ uint64_t Fingerprint(const Correlation& c) {
   add(std::to_string(c.window_secs));
   add(std::to_string(c.count));
   add(std::to_string(c.quiet_secs));
+  // Only when set: the other correlations keep their saved state.
+  if (!c.weight_field.empty()) add("weight=" + c.weight_field);
   if (c.kind == CorrelationKind::kBeacon) {
     add(std::to_string(c.reservoir));
     add(c.size_field);

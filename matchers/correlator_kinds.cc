@@ -1,6 +1,8 @@
 // The six correlation kinds, run on one key's state. Event times are the
 // clamped stamps (ns); out-of-order hits are placed by their stamp.
 #include <algorithm>
+#include <charconv>
+#include <cstdint>
 
 #include "matchers/correlator_impl.h"
 #include "receiver/sender_allowlist.h"
@@ -143,6 +145,22 @@ bool Tuple(const Correlation& def, const HitEvent& hit,
   return true;
 }
 
+// The events a hit stands for: the line's repeats ("message repeated N
+// times"), times the number in the correlation's weight_field when the line
+// reports several ("auth failed, 3 attempts").
+uint32_t Weight(const Correlation& def, const HitEvent& hit) {
+  uint64_t w = std::max<uint32_t>(hit.repeats, 1);
+  if (!def.weight_field.empty()) {
+    const std::string_view v = FieldValue(hit, def.weight_field);
+    uint32_t n = 0;
+    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec == std::errc() && end == v.data() + v.size() && n > 1) {
+      w *= std::min(n, kMaxHitWeight);
+    }
+  }
+  return static_cast<uint32_t>(std::min<uint64_t>(w, UINT32_MAX));
+}
+
 }  // namespace
 
 void Correlator::Impl::Threshold(CompiledCorrelation& c, const HitEvent& hit,
@@ -155,16 +173,17 @@ void Correlator::Impl::Threshold(CompiledCorrelation& c, const HitEvent& hit,
     AddSummaryValue(&st->values, i, FieldValue(hit, c.def.summary_fields[i]).substr(0, 128),
                     kMaxSummaryValues);
   }
+  const uint32_t weight = Weight(c.def, hit);
   if (st->alerted) {
-    st->count += hit.repeats;
+    st->count += weight;
     st->first_ns = std::min(st->first_ns, t);
     st->last_ns = std::max(st->last_ns, t);
     if (st->members.size() < options.max_members) InsertMember(&st->members, MemberOf(hit, t));
     return;
   }
-  // A line standing for N events ("message repeated N times") counts N;
-  // more than `count` stamps are never needed.
-  InsertTimes(&st->times, t, std::min<size_t>(hit.repeats, c.def.count));
+  // A line standing for N events ("message repeated N times", "3 attempts")
+  // counts N; more than `count` stamps are never needed.
+  InsertTimes(&st->times, t, std::min<size_t>(weight, c.def.count));
   InsertMember(&st->members, MemberOf(hit, t));
   TrimWindow(st, c.def.count, c.window_ns);
   if (st->members.size() > options.max_members) st->members.resize(options.max_members);
@@ -232,7 +251,7 @@ void Correlator::Impl::Sequence(CompiledCorrelation& c, Role role, const HitEven
   if (role == kAfter) {
     KeyState* st = Insert(c, key, ToNs(hit.received));
     const size_t keep = std::max<size_t>(c.def.count, kMaxSequenceStamps);
-    InsertTimes(&st->times, t, std::min<size_t>(hit.repeats, keep));
+    InsertTimes(&st->times, t, std::min<size_t>(Weight(c.def, hit), keep));
     InsertMember(&st->members, MemberOf(hit, t));
     TrimWindow(st, keep, c.window_ns);
     if (st->members.size() >= options.max_members) st->members.erase(st->members.begin());

@@ -76,6 +76,9 @@ inline constexpr std::string_view kSigns[] = {
     "ips.ban",
     // A web application firewall's verdict (ModSecurity; patterns/web_error.yaml).
     "web.waf",
+    // sshd refusing new connections because too many are unauthenticated at
+    // once (MaxStartups): a connection flood (patterns/sshd.yaml).
+    "ssh.flood",
 };
 // clang-format on
 

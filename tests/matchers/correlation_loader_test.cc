@@ -73,6 +73,15 @@ TEST(CorrelationLoaderTest, ReadsEveryKeyOfACorrelation) {
   EXPECT_FALSE(pack->rules[0].alert);
 }
 
+TEST(CorrelationLoaderTest, ReadsWeightField) {
+  std::string text = std::string(kRule) + kCorrelation;
+  const std::string at = "    count: 2\n";
+  text.replace(text.find(at), at.size(), at + "    weight_field: attempts\n");
+  auto pack = Load(text);
+  ASSERT_TRUE(pack.ok()) << pack.status().ToString();
+  EXPECT_EQ(pack->correlations[0].weight_field, "attempts");
+}
+
 struct BadCase {
   std::string replace;
   std::string with;
@@ -132,6 +141,18 @@ TEST(CorrelationLoaderTest, ErrorsNameFileLineAndKey) {
        "    kind: unpaired\n    after: [t.fail]\n    on: [t.fail]\n    key: []\n"
        "    ordered: true",
        "p.yaml:23: key 'ordered': needs a key whose last field is the counter"},
+      {"    kind: threshold\n    on: [t.fail]\n    key: [src_ip]\n    window_secs: 60\n    count: "
+       "2",
+       "    kind: distinct\n    on: [t.fail]\n    key: [src_ip]\n    window_secs: 60\n    count: "
+       "2\n    field: user\n    weight_field: attempts",
+       "key 'weight_field': not a parameter of kind distinct"},
+      {"    kind: threshold\n    on: [t.fail]\n    key: [src_ip]\n    window_secs: 60\n    count: "
+       "2",
+       "    kind: sequence\n    after: [t.fail]\n    on: [t.fail]\n    key: [user]\n"
+       "    window_secs: 60\n    count: 2\n    field: src_ip\n    weight_field: attempts",
+       "key 'weight_field': a sequence with field: counts distinct values"},
+      {"    window_secs: 60", "    window_secs: 60\n    weight_field: ''",
+       "key 'weight_field': must name a field"},
   };
   for (const BadCase& c : cases) {
     std::string text = std::string(kRule) + kCorrelation;

@@ -79,6 +79,57 @@ TEST(ThresholdTest, ALineStandingForNEventsCountsN) {
               IsEmpty());
 }
 
+// Dovecot's "Disconnected (auth failed, 3 attempts in 14 secs)" is three
+// guesses in one line: with weight_field the hit counts its number.
+TEST(ThresholdTest, AWeightFieldCountsTheNumberTheLineReports) {
+  Correlation c = Threshold(8, 600);
+  c.weight_field = "attempts";
+  Driver d(Pack({c}));
+  auto tried = [](const std::string& ip, const std::string& n) {
+    Fields f = Src(ip, "ann");
+    f.emplace_back("attempts", n);
+    return f;
+  };
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", tried("203.0.113.7", "3"), "mx", 0), IsEmpty());
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", tried("203.0.113.7", "3"), "mx", 30), IsEmpty());
+  auto alerts = d.Hit("r", "ssh.auth_failure", tried("203.0.113.7", "2"), "mx", 60);
+  ASSERT_THAT(alerts, SizeIs(1));
+  EXPECT_EQ(FieldOf(alerts[0], "count"), "8");
+  ASSERT_THAT(alerts[0].members, SizeIs(3));  // the three lines
+  // The burst goes on: the count adds the numbers.
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", tried("203.0.113.7", "5"), "mx", 61), IsEmpty());
+  // No number, not a number, 0 or 1: the line counts one.
+  const std::string other = "198.51.100.1";
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src(other), "mx", 100), IsEmpty());
+  for (const char* n : {"x", "0", "-4", "3 ", "", "99999999999999"}) {
+    EXPECT_THAT(d.Hit("r", "ssh.auth_failure", tried(other, n), "mx", 101), IsEmpty()) << n;
+  }
+  alerts = d.Hit("r", "ssh.auth_failure", tried(other, "1"), "mx", 102);
+  ASSERT_THAT(alerts, SizeIs(1));
+  EXPECT_EQ(FieldOf(alerts[0], "count"), "8");
+  // A line's repeats multiply its number.
+  EXPECT_THAT(d.Repeats(2).Hit("r", "ssh.auth_failure", tried("198.51.100.2", "3"), "mx", 200),
+              IsEmpty());
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", tried("198.51.100.2", "2"), "mx", 201), SizeIs(1));
+  // Without weight_field the number is just a field.
+  Driver plain(Pack({Threshold(8, 600)}));
+  EXPECT_THAT(plain.Hit("r", "ssh.auth_failure", tried("203.0.113.9", "50"), "mx", 0), IsEmpty());
+}
+
+// A garbled or hostile number counts at most kMaxHitWeight.
+TEST(ThresholdTest, AWeightIsCapped) {
+  Correlation c = Threshold(250, 600);
+  c.weight_field = "attempts";
+  Driver d(Pack({c}));
+  Fields f = Src("203.0.113.7");
+  f.emplace_back("attempts", "4000000000");
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", f, "mx", 0), IsEmpty());
+  EXPECT_THAT(d.Hit("r", "ssh.auth_failure", f, "mx", 1), IsEmpty());
+  auto alerts = d.Hit("r", "ssh.auth_failure", f, "mx", 2);
+  ASSERT_THAT(alerts, SizeIs(1));
+  EXPECT_EQ(kMaxHitWeight, 100u);
+}
+
 TEST(ThresholdTest, WindowEdgeIsInclusive) {
   Driver d(Pack({Threshold(2, 10)}));
   EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.1"), "h", 0), IsEmpty());
@@ -348,6 +399,20 @@ TEST(SequenceTest, ARepeatedALineCountsItsEvents) {
   // A repeated B is still one alert.
   d.Repeats(5).Hit("f", "ssh.auth_failure", Src("192.0.2.8"), "web1", 30);
   EXPECT_THAT(d.Repeats(3).Hit("s", "ssh.login", Src("192.0.2.8"), "web1", 40), SizeIs(1));
+}
+
+TEST(SequenceTest, AWeightFieldCountsTheNumberOfAnAHit) {
+  Correlation c = Sequence(5, 600);
+  c.weight_field = "attempts";
+  Driver d(Pack({c}));
+  Fields f = Src("192.0.2.7");
+  f.emplace_back("attempts", "3");
+  d.Hit("f", "ssh.auth_failure", f, "mx", 0);
+  EXPECT_THAT(d.Hit("s", "ssh.login", Src("192.0.2.7"), "mx", 5), IsEmpty());
+  d.Hit("f", "ssh.auth_failure", f, "mx", 10);
+  auto a = d.Hit("s", "ssh.login", Src("192.0.2.7"), "mx", 20);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "count"), "6");
 }
 
 TEST(SequenceTest, AOutsideTheWindowOrAfterBDoesNotCount) {
