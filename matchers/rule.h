@@ -62,6 +62,10 @@ inline constexpr std::string_view kSigns[] = {
     "web.bruteforce",
     // Scanners' probes answered 4xx, and log4j JNDI lookups (patterns/web.yaml).
     "web.probe",
+    // Every access-log 404 (an input, as net.connection is), and one client
+    // asking for many different missing paths: content discovery
+    // (patterns/web.yaml, correlations.yaml).
+    "web.not_found", "web.scan",
     // One program crashing again and again (an exploit retrying a memory
     // corruption), one client refused relay for many recipients (a relay
     // probe): correlations over the crash and relay-refusal rules.

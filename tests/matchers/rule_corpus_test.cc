@@ -56,7 +56,10 @@ const std::map<std::string, SignCounts>& Expected() {
       // net.dns_zone_transfer (input only; patterns/dns.yaml), syslog lines of named:
       //   grep -cE 'named\[[0-9]+\]: client .*(zone transfer .* denied|bad zone transfer request)'
       {"fail2ban/named-refused", {{"net.dns_zone_transfer", 3}}},
-      {"crowdsec/nginx_http-logs--nginx_http-logs.log", {{"web.5xx", 4}}},
+      // web.not_found (input only; an access-log 404): grep -cP '\] "(?:[^"\\]|\\.)*" 404
+      //   (?:[0-9]+|-)' here, in fail2ban/nginx-botsearch and in wazuh/web_rules.ini
+      {"crowdsec/nginx_http-logs--nginx_http-logs.log", {{"web.5xx", 4}, {"web.not_found", 1}}},
+      {"fail2ban/nginx-botsearch", {{"web.not_found", 8}}},
       // nginx error log causes of a 502/504: grep -ciE 'while connecting to upstream|
       //   upstream timed out|prematurely closed|no live upstreams'
       // auth.failure: grep -cE "\*[0-9]+ (PAM: )?user [\"'][^\"']*[\"'](:? password mismatch|
@@ -64,7 +67,7 @@ const std::map<std::string, SignCounts>& Expected() {
       {"fail2ban/nginx-http-auth", {{"web.5xx", 1}, {"auth.failure", 10}}},
       // web.probe (a scanner's request answered 4xx): grep -ciE '"[A-Z]+ [^"]*(\.\./|%2e%2e|
       //   union(%20|\+)+select|\.env|\.git/)[^"]*" 4[0-9][0-9] '
-      {"wazuh/web_rules.ini", {{"web.probe", 1}}},
+      {"wazuh/web_rules.ini", {{"web.probe", 1}, {"web.not_found", 3}}},
       // web.probe (Apache refusing a path above the root, web.apache_bad_uri):
       //   grep -ciE 'AH10244: invalid URI path \(|AH00126: Invalid URI in request .*(\.\./|%2e%2e)'
       {"fail2ban/apache-overflows", {{"web.probe", 4}}},

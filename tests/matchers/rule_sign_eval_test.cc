@@ -34,11 +34,12 @@ const std::string kPatterns = std::string(KONSEKI_SOURCE_DIR) + "/patterns";
 
 // Events that are inputs of correlations and no sign by themselves: the
 // session halves, and connections (net.connection: every netfilter LOG
-// line, drops included, is one; issue #15) and resolver queries
-// (net.dns_query).
+// line, drops included, is one; issue #15), resolver queries
+// (net.dns_query) and access-log 404s (web.not_found: a scanner's probe
+// answered 404 is one too, beside its web.probe).
 bool IsSessionHalf(const std::string& sign) {
   return sign == "session.open" || sign == "session.close" || sign == "session.switch" ||
-         sign == "net.connection" || sign == "net.dns_query";
+         sign == "net.connection" || sign == "net.dns_query" || sign == "web.not_found";
 }
 
 struct EvalRow {
