@@ -223,7 +223,7 @@ TEST_F(HeartbeatTrackerTest, AnnouncedShutdownMakesTheSilencePlanned) {
                 "<38>1 - web1 systemd-logind - - - System is rebooting.");
       EXPECT_NE(a.title.find("announced shutdown"), std::string::npos) << a.title;
     } else {
-      EXPECT_EQ(a.severity, Severity::kCritical) << "announced 940 s before its last line";
+      EXPECT_EQ(a.severity, Severity::kCritical) << "announced 942 s before its last line";
       EXPECT_EQ(Field(a, "planned_shutdown"), "false");
       EXPECT_EQ(Field(a, "shutdown_message"), "<absent>");
     }
