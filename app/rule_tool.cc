@@ -81,7 +81,8 @@ void AppendJsonFields(const std::vector<std::pair<std::string, std::string>>& fi
 
 // One test-rules match as a JSON line (input-only rules add "alert":false).
 void AppendMatchJson(const std::string& file, uint64_t line_no, const Message& msg,
-                     const RuleHit& h, bool superseded, bool held, std::string* json) {
+                     const RuleHit& h, bool superseded, bool held, bool pending,
+                     std::string* json) {
   json->clear();
   *json += "{\"file\":";
   AppendJsonString(file, json);
@@ -101,6 +102,7 @@ void AppendMatchJson(const std::string& file, uint64_t line_no, const Message& m
   if (h.ignored) *json += ",\"ignored\":true";
   if (superseded) *json += ",\"superseded\":true";
   if (held) *json += ",\"held\":true";
+  if (pending) *json += ",\"pending\":true";
   *json += "}\n";
 }
 
@@ -108,6 +110,7 @@ void AppendMatchJson(const std::string& file, uint64_t line_no, const Message& m
 struct TestRulesCounts {
   uint64_t lines_read = 0, lines_skipped = 0, lines_matched = 0, lines_missed = 0;
   uint64_t total_hits = 0, total_alerts = 0, ignored_hits = 0;
+  uint64_t waited_alerts = 0;  // rule alerts that waited for an answer (pending_secs)
   std::map<const Rule*, uint64_t> per_rule;
   std::map<std::string, uint64_t> per_correlation;  // alerts per correlation id
 };
@@ -117,6 +120,8 @@ void PrintTestRulesSummary(const TestRulesCounts& c, const RuleSet& rules, const
   summary << "\nLines: " << c.lines_read << " read, " << c.lines_skipped
           << " skipped (empty or #), " << c.lines_matched << " matched, " << c.total_hits
           << " matches, " << c.total_alerts << " correlation alerts";
+  if (c.waited_alerts > 0)
+    summary << ", " << c.waited_alerts << " alerts that waited for an answer";
   if (c.ignored_hits > 0) summary << " (" << c.ignored_hits << " ignored by rules.ignore)";
   if (missed) summary << ", " << c.lines_missed << " missed shown";
   summary << "\nRules (" << rules.rules().size() << " loaded from " << dir << "):\n";
@@ -391,7 +396,9 @@ int RunCheckRules(const std::string& dir, std::ostream& out, std::ostream& err) 
 namespace {
 
 // One JSON object for a correlation alert raised at line_no.
-void AppendCorrelationJson(const std::string& file, uint64_t line_no, const Alert& a,
+// A correlation's alert, or (waited) a rule's alert that waited for an
+// answer (pending_secs) and is raised under the line that decided it.
+void AppendCorrelationJson(const std::string& file, uint64_t line_no, const Alert& a, bool waited,
                            std::string* json) {
   json->clear();
   *json += "{\"file\":";
@@ -408,7 +415,7 @@ void AppendCorrelationJson(const std::string& file, uint64_t line_no, const Aler
   AppendJsonString(a.program, json);
   *json += ",\"fields\":";
   AppendJsonFields(a.fields, json);
-  *json += ",\"correlation\":true}\n";
+  *json += waited ? ",\"waited\":true}\n" : ",\"correlation\":true}\n";
 }
 
 // The analyzer test-rules runs: the rules of `dir`, and its correlations
@@ -439,40 +446,50 @@ namespace {
 void ReportLine(const TestRulesOptions& opts, const std::string& file, uint64_t line_no,
                 const std::string& line, const Message& msg, const std::vector<RuleHit>& hits,
                 const std::vector<bool>& superseded, const std::vector<bool>& held,
-                const std::vector<Alert>& alerts, TestRulesCounts* counts, std::ostream& out) {
+                const std::vector<bool>& pending, const std::vector<Alert>& alerts,
+                const RuleSet& rules, TestRulesCounts* counts, std::ostream& out) {
   const bool print = !opts.summary && !opts.missed;
   std::string json;
   for (size_t i = 0; i < hits.size(); ++i) {
     const RuleHit& h = hits[i];
     const bool gone = i < superseded.size() && superseded[i];
     const bool quiet = i < held.size() && held[i];
+    const bool waits = i < pending.size() && pending[i];
     ++counts->total_hits;
     if (h.ignored) ++counts->ignored_hits;
     ++counts->per_rule[h.rule];
     if (!print) continue;
     if (opts.json) {
-      AppendMatchJson(file, line_no, msg, h, gone, quiet, &json);
+      AppendMatchJson(file, line_no, msg, h, gone, quiet, waits, &json);
       out << json;
     } else {
       out << file << ":" << line_no << ": " << h.rule->id << " [" << h.rule->sign << "] "
           << FieldsText(h.fields) << (h.rule->alert ? "" : " (input only)")
           << (h.ignored ? " (ignored)" : "")
-          << (quiet  ? " (held: an alert of this sign from the host came shortly before)"
+          << (quiet   ? " (held: an alert of this sign from the host came shortly before)"
+              : waits ? " (pending: its alert waits " + std::to_string(h.rule->pending_secs) +
+                            " s for an answer)"
               : gone ? " (superseded by a correlation)"
-                     : "")
+                     : std::string())
           << "\n    " << line << "\n";
     }
   }
   for (const Alert& a : alerts) {
-    ++counts->total_alerts;
-    ++counts->per_correlation[a.rule];
+    const Rule* waited = rules.FindRule(a.rule);  // else a correlation's
+    if (waited == nullptr) {
+      ++counts->total_alerts;
+      ++counts->per_correlation[a.rule];
+    } else {
+      ++counts->waited_alerts;
+    }
     if (!print) continue;
     if (opts.json) {
-      AppendCorrelationJson(file, line_no, a, &json);
+      AppendCorrelationJson(file, line_no, a, waited != nullptr, &json);
       out << json;
     } else {
       out << file << ":" << line_no << ": => " << a.rule << " [" << a.sign << "] "
-          << SeverityName(a.severity) << " host=" << a.host << " " << FieldsText(a.fields) << "\n";
+          << SeverityName(a.severity) << " host=" << a.host << " " << FieldsText(a.fields)
+          << (waited != nullptr ? " (the alert that waited)" : "") << "\n";
     }
   }
 }
@@ -494,6 +511,8 @@ int RunTestRules(const TestRulesOptions& opts, std::ostream& out, std::ostream& 
   std::vector<RuleHit> hits;
   std::vector<Alert> alerts;
   std::string line, error;
+  std::string last_file;
+  uint64_t last_line = 0;
   for (const std::string& file : opts.files) {
     std::ifstream in;
     std::istream* is = OpenInput(file, &in, &error);
@@ -515,6 +534,8 @@ int RunTestRules(const TestRulesOptions& opts, std::ostream& out, std::ostream& 
         continue;
       }
       ++counts.lines_read;
+      last_file = file;
+      last_line = line_no;
       (*analyzer)->Feed(line, opts.sender, &hits, &alerts);
       const Message& msg = (*analyzer)->message();
       if (hits.empty()) {
@@ -523,16 +544,28 @@ int RunTestRules(const TestRulesOptions& opts, std::ostream& out, std::ostream& 
           ++counts.lines_missed;
           out << file << ":" << line_no << ": " << line << "\n";
         }
+        // Alerts that waited for an answer until this line's stamp.
+        if (!alerts.empty()) {
+          ReportLine(opts, file, line_no, line, msg, hits, {}, {}, {}, alerts, (*analyzer)->rules(),
+                     &counts, out);
+        }
         continue;
       }
       ++counts.lines_matched;
       ReportLine(opts, file, line_no, line, msg, hits, (*analyzer)->superseded(),
-                 (*analyzer)->held(), alerts, &counts, out);
+                 (*analyzer)->held(), (*analyzer)->pending(), alerts, (*analyzer)->rules(), &counts,
+                 out);
     }
     if (in.is_open() && in.bad()) {
       err << "test-rules: read error in " << file << ": " << std::strerror(errno) << "\n";
       return 1;
     }
+  }
+  // The input's end: alerts still waiting for an answer got none.
+  (*analyzer)->Finish(&alerts);
+  if (!alerts.empty()) {
+    ReportLine(opts, last_file, last_line, std::string(), (*analyzer)->message(), {}, {}, {}, {},
+               alerts, (*analyzer)->rules(), &counts, out);
   }
   const std::string from =
       dir + (opts.overrides.local_dir.empty() ? "" : " and " + opts.overrides.local_dir);

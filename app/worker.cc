@@ -270,8 +270,13 @@ void Worker::EmitAlerts(const Message& msg) {
           ->Inc();
       continue;
     }
+    if (hit.rule->pending_secs > 0) {
+      pending_.Defer(msg, hit, matchers::MakeAlert(msg, hit), &pending_out_);
+      continue;
+    }
     deps_.alerts->Emit(matchers::MakeAlert(msg, hit));
   }
+  if (!pending_out_.empty()) EmitPending();
   for (const Alert& a : correlation_alerts_) {
     deps_.alerts->Emit(a);
     // A host correlation's alert may feed a fleet correlation.
@@ -301,6 +306,9 @@ void Worker::EmitAlerts(const Message& msg) {
     it->second->Inc();
     if (hit.rule->heartbeat_stop) heartbeat_bits |= kStopLine;
     if (hit.rule->heartbeat_shutdown) heartbeat_bits |= kShutdownLine;
+    if (hit.rule->answers_pending && !hit.ignored) {
+      pending_.Answer(msg.host(), hit, msg.received, &pending_out_);
+    }
     if (hit.ignored) {
       // rules.ignore: counted, but no alert and no correlation input
       // (as fail2ban's ignoreip never bans).
@@ -340,7 +348,23 @@ void Worker::ReplayRepeated(const Message& notice, const HostKey& host, uint64_t
   kept.line = line;
 }
 
+void Worker::EmitPending() {
+  for (const std::string& rule : pending_out_.answered) {
+    RuleCounter(&answered_counters_, "konseki_alerts_answered_total",
+                "Rule alerts that waited for an answer (pending_secs) and got it: raised at "
+                "the rule's answered_severity, or not at all.",
+                rule)
+        ->Inc();
+  }
+  for (const Alert& a : pending_out_.alerts) deps_.alerts->Emit(a);
+  pending_out_.clear();
+}
+
 void Worker::CorrelationHousekeeping(TimePoint now) {
+  if (pending_.waiting() > 0) {
+    pending_.Expire(now, &pending_out_);
+    if (!pending_out_.empty()) EmitPending();
+  }
   if (!correlator_) return;
   if (heartbeat_sink_) {
     for (const std::string& host : heartbeat_sink_->TakeGaps()) correlator_->OnHostGap(host);
@@ -391,6 +415,9 @@ void Worker::Run() {
   }
   running_ = false;  // TryRun declines from now on: what comes is queued
   if (archive_) StopArchive();
+  // Alerts still waiting for their answer go now, as written: none is lost.
+  pending_.Flush(&pending_out_);
+  if (!pending_out_.empty()) EmitPending();
   if (heartbeat_) {
     if (Status s = heartbeat_->SaveState(); !s.ok()) {
       Log(LogLevel::kError, "worker %zu: %s", options_.index, s.ToString().c_str());

@@ -25,6 +25,7 @@
 #include "common/host_key.h"
 #include "common/metrics.h"
 #include "matchers/alert_hold.h"
+#include "matchers/alert_pending.h"
 #include "matchers/correlator.h"
 #include "matchers/heartbeat_tracker.h"
 #include "matchers/rule_set.h"
@@ -196,8 +197,13 @@ class Worker final : public BatchRunner {
   std::unordered_map<std::string, Counter*> ignored_counters_;
   std::unordered_map<std::string, Counter*> superseded_counters_;
   std::unordered_map<std::string, Counter*> held_counters_;
-  std::vector<bool> superseded_;  // per hits_ entry
-  matchers::AlertHold hold_;      // rules' quiet_secs
+  std::vector<bool> superseded_;                    // per hits_ entry
+  matchers::AlertHold hold_;                        // rules' quiet_secs
+  matchers::PendingAlerts pending_;                 // rules' pending_secs
+  matchers::PendingAlerts::Decisions pending_out_;  // answered or expired
+  std::unordered_map<std::string, Counter*> answered_counters_;
+  // Raises pending_out_'s alerts (counting the answered ones) and clears it.
+  void EmitPending();
 
   std::unique_ptr<matchers::Correlator> correlator_;
   matchers::InputFilter fleet_inputs_;

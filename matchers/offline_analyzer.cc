@@ -35,6 +35,10 @@ void OfflineAnalyzer::Feed(std::string_view line, std::string_view sender,
     if (receiver::ReadFileLineTime(msg_.msg, offset, &msg_.timestamp)) msg_.has_timestamp = true;
   }
   msg_.received = msg_.has_timestamp ? msg_.timestamp : reference_;
+  // Alerts that waited for an answer until before this line (server: the
+  // worker's housekeeping, by the clock).
+  decided_.clear();
+  pending_alerts_.Expire(msg_.received, &decided_);
   uint32_t count = 0;
   std::string_view quoted;
   // By the host's name as written: a notice comes from the syslogd that
@@ -57,6 +61,8 @@ void OfflineAnalyzer::Feed(std::string_view line, std::string_view sender,
       hits->clear();
       superseded_.clear();
       held_.clear();
+      pending_.clear();
+      alerts->insert(alerts->end(), decided_.alerts.begin(), decided_.alerts.end());
       correlator_->ObserveHost(msg_.host(), msg_.sender, msg_.received);
       return;
     }
@@ -88,6 +94,28 @@ void OfflineAnalyzer::Feed(std::string_view line, std::string_view sender,
     if (h.ignored || !h.rule->alert || superseded_[i] || h.rule->quiet_secs <= 0) continue;
     if (hold_.Held(msg_, h)) superseded_[i] = held_[i] = true;
   }
+  // Then the alerts that wait for an answer (matchers/alert_pending.h), as
+  // the worker: this line's answers first, then its own alerts wait.
+  pending_.assign(hits->size(), false);
+  for (const RuleHit& h : *hits) {
+    if (!h.ignored && h.rule->answers_pending) {
+      pending_alerts_.Answer(msg_.host(), h, msg_.received, &decided_);
+    }
+  }
+  for (size_t i = 0; i < hits->size(); ++i) {
+    const RuleHit& h = (*hits)[i];
+    if (h.ignored || !h.rule->alert || superseded_[i] || h.rule->pending_secs <= 0) continue;
+    pending_alerts_.Defer(msg_, h, MakeAlert(msg_, h), &decided_);
+    superseded_[i] = pending_[i] = true;
+  }
+  alerts->insert(alerts->end(), decided_.alerts.begin(), decided_.alerts.end());
+}
+
+void OfflineAnalyzer::Finish(std::vector<Alert>* alerts) {
+  alerts->clear();
+  decided_.clear();
+  pending_alerts_.Flush(&decided_);
+  alerts->insert(alerts->end(), decided_.alerts.begin(), decided_.alerts.end());
 }
 
 }  // namespace konseki::matchers

@@ -33,6 +33,7 @@
 #include "common/message.h"
 #include "common/metrics.h"
 #include "matchers/alert_hold.h"
+#include "matchers/alert_pending.h"
 #include "matchers/correlator.h"
 #include "matchers/rule_set.h"
 #include "receiver/parser.h"
@@ -66,6 +67,13 @@ class OfflineAnalyzer {
   // Per hit of the last line: its rule's quiet_secs held its alert (an alert
   // of the same sign from the host came shortly before).
   const std::vector<bool>& held() const { return held_; }
+  // Per hit of the last line: its rule's alert waits for an answer
+  // (pending_secs); it comes later in *alerts of the line that decides it,
+  // or of Finish. Also true in superseded().
+  const std::vector<bool>& pending() const { return pending_; }
+  // The end of the input: alerts still waiting for an answer go unanswered
+  // (*alerts cleared first).
+  void Finish(std::vector<Alert>* alerts);
   Correlator& correlator() { return *correlator_; }
   const RuleSet& rules() const { return *rules_; }
 
@@ -80,6 +88,9 @@ class OfflineAnalyzer {
   std::vector<bool> superseded_;
   std::vector<bool> held_;
   AlertHold hold_;
+  std::vector<bool> pending_;
+  PendingAlerts pending_alerts_;
+  PendingAlerts::Decisions decided_;
   TimePoint reference_ = kDefaultReference;
   uint64_t seq_ = 0;
   // Each host's last line, for repeat notices; `hit`: it had rule hits. A

@@ -20,6 +20,9 @@ inline constexpr std::string_view kSigns[] = {
     "ssh.login",      "sudo.violation",    "account.change", "cron.change", "kernel.module",
     "system.boot",    "syslog.stopped",    "firewall.drop",  "su.success",  "system.shutdown",
     "ssh.key_change", "log.tamper",        "exec.tmp_path",
+    // A logger started again (an input: answers syslog.stopped's pending
+    // alerts, patterns/syslog.yaml).
+    "syslog.started",
     // The host's own logging dropped lines (patterns/log_loss.yaml).
     "log.lost",
     // Correlation signs (patterns/correlations.yaml; issue #12).
@@ -169,6 +172,18 @@ struct Rule {
   // of that sign kept without quiet_key values): a reboot stops the loggers
   // and auditd, and system.shutdown's alert has told it once.
   std::vector<std::string> quiet_after;
+  // > 0: the rule's alert waits up to this many seconds for its answer
+  // (matchers/alert_pending.h): a line of one of `answered_by`'s signs from
+  // the same host within pending_secs before or after the line (a logger's
+  // start after its stop: a restart). Answered: raised at
+  // answered_severity when answered_raise, else dropped. Unanswered: raised
+  // as written, pending_secs late. Applies after quiet_secs' hold.
+  int pending_secs = 0;
+  std::vector<std::string> answered_by;
+  bool answered_raise = false;
+  Severity answered_severity = Severity::kLow;
+  // Set by RuleSet::Compile: this rule's sign is in some rule's answered_by.
+  bool answers_pending = false;
 
   std::vector<RuleExample> examples_match;
   std::vector<RuleExample> examples_no_match;

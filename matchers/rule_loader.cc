@@ -113,11 +113,29 @@ const std::pair<const char*, bool Rule::*> kRuleFlags[] = {
 Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node& node,
                 Rule* rule) {
   RETURN_IF_ERROR(r.CheckKeys(node, "",
-                              {"id",          "sign",      "title",          "severity",
-                               "description", "program",   "program_except", "pid",
-                               "match",       "prefilter", "extract",        "case_sensitive",
-                               "alert",       "replace",   "heartbeat_stop", "heartbeat_shutdown",
-                               "quiet_secs",  "quiet_key", "quiet_after",    "examples"},
+                              {"id",
+                               "sign",
+                               "title",
+                               "severity",
+                               "description",
+                               "program",
+                               "program_except",
+                               "pid",
+                               "match",
+                               "prefilter",
+                               "extract",
+                               "case_sensitive",
+                               "alert",
+                               "replace",
+                               "heartbeat_stop",
+                               "heartbeat_shutdown",
+                               "quiet_secs",
+                               "quiet_key",
+                               "quiet_after",
+                               "pending_secs",
+                               "answered_by",
+                               "answered_severity",
+                               "examples"},
                               "rule"));
   rule->file = path;
   rule->line = yaml::LineOf(node);
@@ -179,6 +197,39 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
       }
     }
   }
+  if (node["pending_secs"] || node["answered_by"] || node["answered_severity"]) {
+    if (!node["pending_secs"] || !node["answered_by"]) {
+      return r.Error(node, node["pending_secs"] ? "answered_by" : "pending_secs",
+                     "pending_secs and answered_by go together (rule " + rule->id + ")");
+    }
+    RETURN_IF_ERROR(r.GetInt(node["pending_secs"], "pending_secs", 1, 3600, &rule->pending_secs));
+    RETURN_IF_ERROR(
+        r.GetStringOrList(node["answered_by"], "answered_by", &rule->answered_by, nullptr));
+    if (rule->answered_by.empty()) {
+      return r.Error(node["answered_by"], "answered_by", "no sign (rule " + rule->id + ")");
+    }
+    for (const std::string& sign : rule->answered_by) {
+      if (Status st = CheckSign(sign); !st.ok() || sign == rule->sign) {
+        return r.Error(
+            node["answered_by"], "answered_by",
+            (st.ok() ? "names the rule's own sign" : st.message()) + " (rule " + rule->id + ")");
+      }
+    }
+    if (node["answered_severity"]) {
+      std::string answered;
+      RETURN_IF_ERROR(r.GetString(node["answered_severity"], "answered_severity", &answered));
+      if (answered != "none") {
+        if (!ParseSeverity(answered, &rule->answered_severity) ||
+            rule->answered_severity > rule->severity) {
+          return r.Error(node["answered_severity"], "answered_severity",
+                         "\"" + answered +
+                             "\": use none or a severity no higher than the rule's (rule " +
+                             rule->id + ")");
+        }
+        rule->answered_raise = true;
+      }
+    }
+  }
   if (node["program_except"]) {
     RETURN_IF_ERROR(r.GetStringOrList(node["program_except"], "program_except",
                                       &rule->program_except, nullptr));
@@ -221,6 +272,10 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
   rule->heartbeat_shutdown = rule->sign == "system.shutdown";
   for (const auto& [key, flag] : kRuleFlags) {
     if (const YAML::Node n = node[key]) RETURN_IF_ERROR(r.GetBool(n, key, &(rule->*flag)));
+  }
+  if (rule->pending_secs > 0 && !rule->alert) {
+    return r.Error(node["pending_secs"], "pending_secs",
+                   "an input rule (alert: false) raises no alert to wait (rule " + rule->id + ")");
   }
   return ReadExamples(r, node["examples"], rule);
 }

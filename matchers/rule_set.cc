@@ -389,6 +389,15 @@ StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rule
                                                           AlertIgnore ignore, HsCompileIn where) {
   std::shared_ptr<RuleSet> set(new RuleSet());
   set->rules_ = std::move(rules);
+  // The signs some rule's pending alert waits for (matchers/alert_pending.h).
+  std::vector<std::string_view> answer_signs;
+  for (const Rule& r : set->rules_) {
+    answer_signs.insert(answer_signs.end(), r.answered_by.begin(), r.answered_by.end());
+  }
+  for (Rule& r : set->rules_) {
+    r.answers_pending =
+        std::find(answer_signs.begin(), answer_signs.end(), r.sign) != answer_signs.end();
+  }
   set->ignore_ = std::move(ignore);
 
   HsExpressions hs;

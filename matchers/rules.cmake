@@ -3,6 +3,7 @@
 # tools that drive them are app/rule_tool).
 add_library(konseki_rules
   ${CMAKE_CURRENT_LIST_DIR}/alert_hold.cc
+  ${CMAKE_CURRENT_LIST_DIR}/alert_pending.cc
   ${CMAKE_CURRENT_LIST_DIR}/alert_ignore.cc
   ${CMAKE_CURRENT_LIST_DIR}/rule_packs.cc
   ${CMAKE_CURRENT_LIST_DIR}/rule_loader.cc

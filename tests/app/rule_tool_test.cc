@@ -158,6 +158,53 @@ TEST(RunTestRulesTest, ARepeatNoticeIsTheHostsLineBeforeIt) {
   EXPECT_THAT(out.str(), ::testing::Not(HasSubstr("src_ip=192.0.2.8 count=")));
 }
 
+// A logger's stop waits 60 s for its start (pending_secs): web1's restart
+// is answered by rsyslogd's start a second later and raised at low under
+// that line; web2's stop is not, and goes as written under the line whose
+// stamp passed its 60 s; web3's, the input's last line, at the end.
+TEST(RunTestRulesTest, AStopWaitsForTheLoggersStartAndIsRaisedWhereDecided) {
+  TempDir dir;
+  const std::string log = dir.Write(
+      "syslog",
+      "Mar  7 10:00:00 web1 rsyslogd: [origin software=\"rsyslogd\" swVersion=\"8.2302.0\" "
+      "x-pid=\"612\" x-info=\"https://www.rsyslog.com\"] exiting on signal 15.\n"
+      "Mar  7 10:00:00 web2 rsyslogd: [origin software=\"rsyslogd\" swVersion=\"8.2302.0\" "
+      "x-pid=\"613\" x-info=\"https://www.rsyslog.com\"] exiting on signal 15.\n"
+      "Mar  7 10:00:01 web1 rsyslogd: [origin software=\"rsyslogd\" swVersion=\"8.2302.0\" "
+      "x-pid=\"9012\" x-info=\"https://www.rsyslog.com\"] start\n"
+      "Mar  7 10:00:30 web2 CRON[5]: (root) CMD (true)\n"
+      "Mar  7 10:01:00 web4 CRON[6]: (root) CMD (true)\n"
+      "Mar  7 10:01:05 web3 systemd[1]: Stopped System Logging Service.\n");
+  TestRulesOptions opts;
+  opts.rules_dir = kPatterns;
+  opts.files = {log};
+  std::ostringstream out, err;
+  ASSERT_EQ(RunTestRules(opts, out, err), 0) << err.str();
+  const std::string text = out.str();
+  EXPECT_THAT(text, HasSubstr(log + ":1: syslog.rsyslogd_exiting [syslog.stopped] signo=15 "
+                                    "(pending: its alert waits 60 s for an answer)"));
+  EXPECT_THAT(text, HasSubstr(log + ":3: => syslog.rsyslogd_exiting [syslog.stopped] low "
+                                    "host=web1 signo=15 answered_by=syslog.daemon_started "
+                                    "answered_within_secs=1 (the alert that waited)"));
+  EXPECT_THAT(text, HasSubstr(log + ":5: => syslog.rsyslogd_exiting [syslog.stopped] medium "
+                                    "host=web2 signo=15 waited_secs=60 (the alert that waited)"));
+  EXPECT_THAT(text, HasSubstr(log + ":6: => syslog.systemd_logging_unit_stopped [syslog.stopped] "
+                                    "medium host=web3"));
+  EXPECT_THAT(text, HasSubstr("3 alerts that waited for an answer"));
+
+  opts.json = true;
+  std::ostringstream json, err2;
+  ASSERT_EQ(RunTestRules(opts, json, err2), 0) << err2.str();
+  EXPECT_THAT(json.str(), HasSubstr("\"line\":1,\"rule\":\"syslog.rsyslogd_exiting\""));
+  EXPECT_THAT(json.str(), HasSubstr("\"superseded\":true,\"pending\":true}"));
+  EXPECT_THAT(json.str(),
+              HasSubstr("{\"file\":\"" + log +
+                        "\",\"line\":5,\"rule\":\"syslog.rsyslogd_exiting\",\"sign\":"
+                        "\"syslog.stopped\",\"severity\":\"medium\",\"host\":\"web2\",\"program\":"
+                        "\"rsyslogd\",\"fields\":{\"signo\":\"15\",\"waited_secs\":\"60\"},"
+                        "\"waited\":true}"));
+}
+
 // (sshd.invalid_user is an input of correlations only: "alert":false.)
 TEST(RunTestRulesTest, JsonModeWritesOneEscapedObjectPerMatch) {
   TempDir dir;
@@ -294,15 +341,27 @@ TEST(RunTestRulesTest, OneAlertPerEpisodeTheRestHeld) {
   std::ostringstream out, err;
   ASSERT_EQ(RunTestRules(JsonWithCorrelations(log), out, err), 0) << err.str();
   std::istringstream lines(out.str());
-  std::vector<std::string> alerted, held;
+  std::vector<std::string> alerted, held, pending;
   for (std::string l; std::getline(lines, l);) {
     if (l.find("\"sign\":\"syslog.stopped\"") == std::string::npos) continue;
+    if (l.find("\"pending\":true") != std::string::npos) {
+      pending.push_back(l);
+      continue;
+    }
     (l.find("\"held\":true") != std::string::npos ? held : alerted).push_back(l);
   }
+  // The raised ones wait for the loggers' start (pending_secs): none comes,
+  // so each goes 60 s later, under the line that passed its time (line 7
+  // at 11:09 for the first two) or at the end.
+  ASSERT_EQ(pending.size(), 3u) << out.str();
+  EXPECT_THAT(pending[0], HasSubstr("\"line\":1,"));
+  EXPECT_THAT(pending[1], HasSubstr("audit.daemon_stopped"));
+  EXPECT_THAT(pending[2], HasSubstr("\"line\":7,"));
   ASSERT_EQ(alerted.size(), 3u) << out.str();
-  EXPECT_THAT(alerted[0], HasSubstr("\"line\":1,"));
-  EXPECT_THAT(alerted[1], HasSubstr("audit.daemon_stopped"));
-  EXPECT_THAT(alerted[2], HasSubstr("\"line\":7,"));
+  EXPECT_THAT(alerted[0], HasSubstr("\"line\":7,\"rule\":\"syslog.systemd_logging_unit_stopped\""));
+  EXPECT_THAT(alerted[1], HasSubstr("\"line\":7,\"rule\":\"audit.daemon_stopped\""));
+  EXPECT_THAT(alerted[2], HasSubstr("\"line\":10,"));
+  for (const std::string& l : alerted) EXPECT_THAT(l, HasSubstr("\"waited\":true"));
   EXPECT_EQ(held.size(), 7u) << out.str();
   for (const std::string& l : held) EXPECT_THAT(l, HasSubstr("\"superseded\":true"));
 }
@@ -335,6 +394,7 @@ TEST(RunTestRulesTest, APlannedRebootAlertsOnceTheStopsAfterItAreHeld) {
     std::istringstream lines(out.str());
     for (std::string l; std::getline(lines, l);) {
       if (l.find("\"severity\":\"info\"") != std::string::npos) continue;
+      if (l.find("\"pending\":true") != std::string::npos) continue;  // raised later
       if (l.find("\"held\":true") == std::string::npos) alerts.push_back(l);
     }
     return alerts;

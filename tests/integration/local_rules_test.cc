@@ -127,7 +127,8 @@ TEST(LocalRulesTest, SitePacksAndOverridesApplyAndReloadOnSighup) {
 
 // A restart of rsyslog, as systemd and rsyslogd write it: four matches of
 // the sign syslog.stopped, one alert (the rules' quiet_secs); the other
-// three are counted as held.
+// three are counted as held. The alert waits for the logger's start
+// (pending_secs) and, answered, is raised at low.
 TEST(LocalRulesTest, AnEpisodesLinesRaiseOneAlertAndTheRestAreCountedAsHeld) {
   if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
   if (!HaveProgram("/usr/bin/logger")) GTEST_SKIP() << "util-linux logger not installed";
@@ -145,6 +146,10 @@ TEST(LocalRulesTest, AnEpisodesLinesRaiseOneAlertAndTheRestAreCountedAsHeld) {
       dir);
   Log(port, "systemd", "rsyslog.service: Deactivated successfully.", dir);
   Log(port, "systemd", "Stopped System Logging Service.", dir);
+  Log(port, "rsyslogd",
+      "[origin software=\"rsyslogd\" swVersion=\"8.2302.0\" x-pid=\"9012\" "
+      "x-info=\"https://www.rsyslog.com\"] start",
+      dir);
   ASSERT_TRUE(WaitFor([&] {
     return Metric(k, "konseki_rule_matches_total", "syslog.systemd_logging_unit_stopped") == 3 &&
            Metric(k, "konseki_rule_matches_total", "syslog.rsyslogd_exiting") == 1 &&
@@ -157,6 +162,46 @@ TEST(LocalRulesTest, AnEpisodesLinesRaiseOneAlertAndTheRestAreCountedAsHeld) {
   const std::string text = ReadFile(alerts);
   EXPECT_EQ(Count(text, "\"sign\":\"syslog.stopped\""), 1u) << text;
   EXPECT_THAT(text, HasSubstr("Stopping System Logging Service..."));
+  EXPECT_THAT(text, HasSubstr("\"severity\":\"low\""));
+  EXPECT_THAT(text, HasSubstr("\"answered_by\":\"syslog.daemon_started\""));
+  EXPECT_EQ(Metric(k, "konseki_alerts_answered_total", "syslog.systemd_logging_unit_stopped"), 1);
+}
+
+// A site rule whose alert waits 2 s for an answer (pending_secs): alone, it
+// is raised as written once the 2 s have passed (the worker's housekeeping,
+// no line needed); answered by a logger's start (the bundled
+// syslog.logging_started) within them, it is dropped and counted.
+TEST(LocalRulesTest, AnAlertThatWaitsIsRaisedUnansweredOrDroppedAnswered) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  if (!HaveProgram("/usr/bin/logger")) GTEST_SKIP() << "util-linux logger not installed";
+  TempDir dir;
+  std::filesystem::create_directories(dir.File("site"));
+  std::string pack = SitePack("canary-[0-9]+ tripped");
+  pack += "    pending_secs: 2\n    answered_by: [syslog.started]\n";
+  std::ofstream(dir.File("site/site.yaml")) << pack;
+  Konseki k;
+  std::string err;
+  ASSERT_TRUE(k.Start(dir, Config(dir, ""), &err)) << err;
+  const int port = k.Port("tcp");
+  const std::string alerts = dir.File("alerts.jsonl");
+  Log(port, "app", "canary-1 tripped", dir);
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(alerts).find("canary-1") != std::string::npos; }))
+      << ReadFile(alerts);
+  EXPECT_THAT(ReadFile(alerts), HasSubstr("\"waited_secs\":2"));
+  EXPECT_THAT(ReadFile(alerts), HasSubstr("\"severity\":\"high\""));
+
+  Log(port, "app", "canary-2 tripped", dir);
+  Log(port, "systemd", "Started System Logging Service.", dir);
+  ASSERT_TRUE(WaitFor([&] {
+    return Metric(k, "konseki_alerts_answered_total", "site.canary") == 1;
+  })) << FetchMetrics(k.MetricsPort());
+  // Past its 2 s, and a later line through the same worker: still nothing.
+  sleep(3);
+  Log(port, "app", "canary-3 tripped", dir);
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(alerts).find("canary-3") != std::string::npos; }))
+      << ReadFile(alerts);
+  EXPECT_THAT(ReadFile(alerts), Not(HasSubstr("canary-2"))) << ReadFile(alerts);
+  EXPECT_EQ(Count(ReadFile(alerts), "\"rule\":\"site.canary\""), 2u) << ReadFile(alerts);
 }
 
 TEST(LocalRulesTest, CheckConfigRefusesAnUnknownRuleIdWithFileAndLine) {

@@ -149,6 +149,45 @@ TEST(LoadRuleTextTest, QuietAfterNamesOtherSignsAndNeedsQuietSecs) {
               HasSubstr("key 'quiet_after': names the rule's own sign (rule t.one)"));
 }
 
+TEST(LoadRuleTextTest, PendingSecsWaitsForOtherSignsAtNoHigherSeverity) {
+  const std::string at = "    program: sshd|sshd-session\n";
+  auto rules = LoadRuleText(Edit(at,
+                                 "    pending_secs: 60\n    answered_by: [syslog.started]\n"
+                                 "    answered_severity: low\n"),
+                            "f.yaml");
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  EXPECT_EQ((*rules)[0].pending_secs, 60);
+  EXPECT_EQ((*rules)[0].answered_by, (std::vector<std::string>{"syslog.started"}));
+  EXPECT_TRUE((*rules)[0].answered_raise);
+  EXPECT_EQ((*rules)[0].answered_severity, Severity::kLow);
+  EXPECT_EQ((*rules)[1].pending_secs, 0);
+  // Without answered_severity an answered alert is dropped; "none" says so.
+  auto drop = LoadRuleText(Edit(at,
+                                "    pending_secs: 5\n    answered_by: system.boot\n"
+                                "    answered_severity: none\n"),
+                           "f.yaml");
+  ASSERT_TRUE(drop.ok()) << drop.status().ToString();
+  EXPECT_FALSE((*drop)[0].answered_raise);
+  EXPECT_THAT(ErrorOf(Edit(at, "    pending_secs: 60\n")),
+              HasSubstr("pending_secs and answered_by go together (rule t.one)"));
+  EXPECT_THAT(ErrorOf(Edit(at, "    answered_by: [system.boot]\n")),
+              HasSubstr("pending_secs and answered_by go together (rule t.one)"));
+  EXPECT_THAT(ErrorOf(Edit(at, "    pending_secs: 0\n    answered_by: [system.boot]\n")),
+              HasSubstr("key 'pending_secs'"));
+  EXPECT_THAT(ErrorOf(Edit(at, "    pending_secs: 9\n    answered_by: [system.bot]\n")),
+              HasSubstr("key 'answered_by': unknown sign \"system.bot\""));
+  EXPECT_THAT(ErrorOf(Edit(at, "    pending_secs: 9\n    answered_by: [ssh.auth_failure]\n")),
+              HasSubstr("key 'answered_by': names the rule's own sign (rule t.one)"));
+  EXPECT_THAT(ErrorOf(Edit(at,
+                           "    pending_secs: 9\n    answered_by: [system.boot]\n"
+                           "    answered_severity: critical\n")),
+              HasSubstr("use none or a severity no higher than the rule's (rule t.one)"));
+  EXPECT_THAT(ErrorOf(Edit(at,
+                           "    pending_secs: 9\n    answered_by: [system.boot]\n"
+                           "    alert: false\n")),
+              HasSubstr("an input rule (alert: false) raises no alert to wait (rule t.one)"));
+}
+
 TEST(LoadRuleTextTest, BadValuesAreErrors) {
   EXPECT_THAT(ErrorOf(Edit("severity: high", "severity: urgent")),
               HasSubstr("f.yaml:6: key 'severity': unknown severity \"urgent\" in rule t.one"));

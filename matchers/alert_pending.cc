@@ -1,0 +1,134 @@
+#include "matchers/alert_pending.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
+namespace konseki::matchers {
+
+namespace {
+
+constexpr int64_t kSecond = 1'000'000'000;
+
+void LowerInto(std::string_view s, std::string* out) {
+  out->assign(s);
+  for (char& c : *out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
+  }
+}
+
+std::string SecondsText(int64_t ns) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.0f", static_cast<double>(std::max<int64_t>(ns, 0)) / kSecond);
+  return buf;
+}
+
+bool Lists(const std::vector<std::string>& signs, std::string_view sign) {
+  return std::find(signs.begin(), signs.end(), sign) != signs.end();
+}
+
+}  // namespace
+
+void PendingAlerts::Remember(std::string_view sign, int64_t t_ns, const std::string& rule_id) {
+  key_ = host_;
+  key_ += '\x1f';
+  key_ += sign;
+  auto it = answers_.find(key_);
+  if (it == answers_.end()) {
+    if (answers_.size() >= kMaxAnswers) {
+      // Forget answers older than an hour (no rule waits that long); still
+      // full, start afresh: the worst case is one alert raised unanswered.
+      const int64_t old = t_ns - 3600 * kSecond;
+      std::erase_if(answers_, [old](const auto& e) { return e.second.t_ns < old; });
+      if (answers_.size() >= kMaxAnswers) answers_.clear();
+    }
+    answers_.emplace(key_, LastAnswer{t_ns, rule_id});
+    return;
+  }
+  if (t_ns >= it->second.t_ns) it->second = LastAnswer{t_ns, rule_id};
+}
+
+void PendingAlerts::Answer(std::string_view host, const RuleHit& hit, TimePoint t, Decisions* out) {
+  const int64_t now = t.time_since_epoch().count();
+  LowerInto(host, &host_);
+  Remember(hit.rule->sign, now, hit.rule->id);
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    const int64_t window = it->deadline_ns - it->line_ns;
+    if (it->host == host_ && Lists(it->answered_by, hit.rule->sign) &&
+        now >= it->line_ns - window && now <= it->line_ns + window) {
+      Raise(*it, &hit, now, out);
+      it = waiting_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void PendingAlerts::Defer(const Message& msg, const RuleHit& hit, Alert alert, Decisions* out) {
+  const Rule& rule = *hit.rule;
+  const int64_t now = msg.received.time_since_epoch().count();
+  const int64_t window = int64_t{rule.pending_secs} * kSecond;
+  LowerInto(msg.host(), &host_);
+  // Answered before it came: the latest answering line within the window.
+  const LastAnswer* best = nullptr;
+  for (const std::string& sign : rule.answered_by) {
+    key_ = host_;
+    key_ += '\x1f';
+    key_ += sign;
+    auto it = answers_.find(key_);
+    if (it == answers_.end() || it->second.t_ns < now - window || it->second.t_ns > now + window) {
+      continue;
+    }
+    if (best == nullptr || it->second.t_ns > best->t_ns) best = &it->second;
+  }
+  if (best != nullptr) {
+    out->answered.push_back(rule.id);
+    if (rule.answered_raise) {
+      alert.severity = rule.answered_severity;
+      alert.fields.emplace_back("answered_by", best->rule);
+      alert.fields.emplace_back("answered_within_secs", SecondsText(now - best->t_ns));
+      out->alerts.push_back(std::move(alert));
+    }
+    return;
+  }
+  if (waiting_.size() >= kMaxPending) {
+    out->alerts.push_back(std::move(alert));  // no room to wait: raised as written
+    return;
+  }
+  waiting_.push_back(Waiting{host_, now, now + window, rule.answered_by, rule.answered_raise,
+                             rule.answered_severity, std::move(alert)});
+}
+
+void PendingAlerts::Raise(Waiting& w, const RuleHit* by, int64_t answer_ns, Decisions* out) {
+  if (by == nullptr) {
+    w.alert.fields.emplace_back("waited_secs", SecondsText(w.deadline_ns - w.line_ns));
+    out->alerts.push_back(std::move(w.alert));
+    return;
+  }
+  out->answered.push_back(w.alert.rule);
+  if (!w.answered_raise) return;
+  w.alert.severity = w.answered_severity;
+  w.alert.fields.emplace_back("answered_by", by->rule->id);
+  w.alert.fields.emplace_back("answered_within_secs", SecondsText(std::abs(answer_ns - w.line_ns)));
+  out->alerts.push_back(std::move(w.alert));
+}
+
+void PendingAlerts::Expire(TimePoint now, Decisions* out) {
+  if (waiting_.empty()) return;
+  const int64_t t = now.time_since_epoch().count();
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    if (it->deadline_ns <= t) {
+      Raise(*it, nullptr, 0, out);
+      it = waiting_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void PendingAlerts::Flush(Decisions* out) {
+  for (Waiting& w : waiting_) Raise(w, nullptr, 0, out);
+  waiting_.clear();
+}
+
+}  // namespace konseki::matchers

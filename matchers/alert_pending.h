@@ -1,0 +1,104 @@
+// An alert that waits for its answer: a rule's `pending_secs` and
+// `answered_by` (matchers/rule.h). rsyslogd's "exiting on signal 15" is a
+// logger stopped, or a logger restarted by a package upgrade or an admin's
+// `systemctl restart`, which writes the same stop lines and then, a second
+// later, the logger's start ("[origin software="rsyslogd" ...] start",
+// "Started System Logging Service."). At the stop line the two cannot be
+// told apart; a few seconds later they can. So the rule's alert waits:
+// when a line of one of `answered_by`'s signs comes from the same host
+// within pending_secs before or after it (receive time), the alert is
+// answered: raised at `answered_severity` (low for the loggers: the
+// restart is on record) with the fields `answered_by` (the answering
+// rule) and `answered_within_secs` (how far apart the two lines were), or dropped when that is
+// unset. When nothing answers within pending_secs, the alert goes as written (with `waited_secs`),
+// pending_secs after its line: the price of the proof. The journal's catch-up after a restart puts
+// systemd's "Stopped ..." lines after the logger's start: hence the look back.
+//
+// Per worker (a host belongs to one worker): no lock. Time is the receive
+// time (test-rules: the line's stamp); Expire is called with the clock's
+// time (the worker's housekeeping; test-rules: each line's stamp, and Flush
+// at the end of the input).
+#ifndef KONSEKI_MATCHERS_ALERT_PENDING_H_
+#define KONSEKI_MATCHERS_ALERT_PENDING_H_
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/alert.h"
+#include "common/clock.h"
+#include "common/message.h"
+#include "matchers/rule.h"
+#include "matchers/rule_set.h"
+
+namespace konseki::matchers {
+
+class PendingAlerts {
+ public:
+  // What a call decided: alerts to raise now, and the rules whose alert was
+  // answered (raised at answered_severity, or dropped), for the counters.
+  struct Decisions {
+    std::vector<Alert> alerts;
+    std::vector<std::string> answered;  // rule ids
+    bool empty() const { return alerts.empty() && answered.empty(); }
+    void clear() {
+      alerts.clear();
+      answered.clear();
+    }
+  };
+
+  // At most this many alerts wait at once; beyond, an alert goes at once
+  // (no loss, only no proof). Answers are remembered for this many
+  // host-and-sign pairs before the oldest are forgotten.
+  static constexpr size_t kMaxPending = 4096;
+  static constexpr size_t kMaxAnswers = 65536;
+
+  // A hit of a rule whose sign answers pending alerts (Rule::answers_pending)
+  // from `host` at `t`: remembered for alerts still to come, and answers
+  // those waiting. Answered alerts that are still raised go to *out.
+  void Answer(std::string_view host, const RuleHit& hit, TimePoint t, Decisions* out);
+
+  // The alert of a hit of a rule with pending_secs (MakeAlert(msg, hit)),
+  // line received at msg.received. Answered already (a line of one of
+  // answered_by's signs came at most pending_secs before): to *out at once
+  // when answered_severity is set. Otherwise it waits.
+  void Defer(const Message& msg, const RuleHit& hit, Alert alert, Decisions* out);
+
+  // Alerts unanswered pending_secs after their line, as of `now`: to *out.
+  void Expire(TimePoint now, Decisions* out);
+  // Every alert still waiting, unanswered (end of a replay, shutdown).
+  void Flush(Decisions* out);
+
+  size_t waiting() const { return waiting_.size(); }
+
+ private:
+  // The rule's settings are copied: the rules may be reloaded meanwhile.
+  struct Waiting {
+    std::string host;  // lower-cased
+    int64_t line_ns = 0;
+    int64_t deadline_ns = 0;
+    std::vector<std::string> answered_by;
+    bool answered_raise = false;
+    Severity answered_severity = Severity::kLow;
+    Alert alert;  // alert.rule: the rule's id
+  };
+  void Raise(Waiting& w, const RuleHit* by, int64_t answer_ns, Decisions* out);
+  void Remember(std::string_view sign, int64_t t_ns, const std::string& rule_id);
+
+  // Host (lower-cased) + '\x1f' + sign -> the latest answering line.
+  struct LastAnswer {
+    int64_t t_ns = 0;
+    std::string rule;
+  };
+  std::unordered_map<std::string, LastAnswer> answers_;
+  std::deque<Waiting> waiting_;  // in line order, mostly
+  std::string host_;             // reused
+  std::string key_;
+};
+
+}  // namespace konseki::matchers
+
+#endif  // KONSEKI_MATCHERS_ALERT_PENDING_H_

@@ -1,0 +1,165 @@
+#include "matchers/alert_pending.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+
+namespace konseki::matchers {
+namespace {
+
+TimePoint At(int secs) { return TimePoint(std::chrono::seconds(1'767'225'600 + secs)); }
+
+Rule Stop(bool raise) {
+  Rule r;
+  r.id = "syslog.rsyslogd_exiting";
+  r.sign = "syslog.stopped";
+  r.severity = Severity::kMedium;
+  r.pending_secs = 60;
+  r.answered_by = {"syslog.started", "system.boot"};
+  r.answered_raise = raise;
+  r.answered_severity = Severity::kLow;
+  return r;
+}
+
+Rule Start() {
+  Rule r;
+  r.id = "syslog.daemon_started";
+  r.sign = "system.boot";
+  r.severity = Severity::kInfo;
+  r.answers_pending = true;
+  return r;
+}
+
+// A line of `host` at `t` and the hit of `rule` on it.
+struct Line {
+  Line(const std::string& host, int t, const Rule& rule) : host(host) {
+    msg.hostname = this->host;
+    msg.received = At(t);
+    msg.timestamp = At(t);
+    hit.rule = &rule;
+  }
+  std::string host;
+  Message msg;
+  RuleHit hit;
+  Alert alert() const { return MakeAlert(msg, hit); }
+};
+
+std::string Field(const Alert& a, const std::string& name) {
+  for (const auto& [k, v] : a.fields) {
+    if (k == name) return v;
+  }
+  return "(none)";
+}
+
+TEST(PendingAlertsTest, AStartAfterTheStopAnswersItAtTheLowerSeverity) {
+  PendingAlerts p;
+  const Rule stop = Stop(true), start = Start();
+  PendingAlerts::Decisions out;
+  Line s("web1", 0, stop);
+  p.Defer(s.msg, s.hit, s.alert(), &out);
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(p.waiting(), 1u);
+  Line up("web1", 2, start);
+  p.Answer(up.msg.host(), up.hit, up.msg.received, &out);
+  ASSERT_EQ(out.alerts.size(), 1u);
+  EXPECT_EQ(out.alerts[0].severity, Severity::kLow);
+  EXPECT_EQ(out.alerts[0].rule, "syslog.rsyslogd_exiting");
+  EXPECT_EQ(Field(out.alerts[0], "answered_by"), "syslog.daemon_started");
+  EXPECT_EQ(Field(out.alerts[0], "answered_within_secs"), "2");
+  ASSERT_EQ(out.answered.size(), 1u);
+  EXPECT_EQ(out.answered[0], "syslog.rsyslogd_exiting");
+  EXPECT_EQ(p.waiting(), 0u);
+}
+
+TEST(PendingAlertsTest, AStartJustBeforeTheStopAnswersItAtOnce) {
+  // The journal's catch-up after a restart: systemd's "Stopped ..." comes
+  // after the new rsyslogd's "start".
+  PendingAlerts p;
+  const Rule stop = Stop(true), start = Start();
+  PendingAlerts::Decisions out;
+  Line up("WEB1", 100, start);
+  p.Answer(up.msg.host(), up.hit, up.msg.received, &out);
+  EXPECT_TRUE(out.empty());
+  Line s("web1", 101, stop);
+  p.Defer(s.msg, s.hit, s.alert(), &out);
+  ASSERT_EQ(out.alerts.size(), 1u);
+  EXPECT_EQ(out.alerts[0].severity, Severity::kLow);
+  EXPECT_EQ(Field(out.alerts[0], "answered_within_secs"), "1");
+  EXPECT_EQ(p.waiting(), 0u);
+}
+
+TEST(PendingAlertsTest, AnUnansweredAlertGoesAsWrittenWhenItsTimeIsUp) {
+  PendingAlerts p;
+  const Rule stop = Stop(true), start = Start();
+  PendingAlerts::Decisions out;
+  Line s("web1", 0, stop);
+  p.Defer(s.msg, s.hit, s.alert(), &out);
+  p.Expire(At(59), &out);
+  EXPECT_TRUE(out.empty());
+  // Another host's start answers nothing here.
+  Line other("web2", 30, start);
+  p.Answer(other.msg.host(), other.hit, other.msg.received, &out);
+  EXPECT_TRUE(out.empty());
+  p.Expire(At(60), &out);
+  ASSERT_EQ(out.alerts.size(), 1u);
+  EXPECT_EQ(out.alerts[0].severity, Severity::kMedium);
+  EXPECT_EQ(Field(out.alerts[0], "waited_secs"), "60");
+  EXPECT_TRUE(out.answered.empty());
+  // A start long after it (a logger back after an hour) answers nothing.
+  out.clear();
+  Line late("web1", 3600, start);
+  p.Answer(late.msg.host(), late.hit, late.msg.received, &out);
+  EXPECT_TRUE(out.empty());
+}
+
+TEST(PendingAlertsTest, AnAnsweredAlertWithoutAnsweredSeverityIsDroppedAndCounted) {
+  PendingAlerts p;
+  const Rule stop = Stop(false), start = Start();
+  PendingAlerts::Decisions out;
+  Line s("db1", 0, stop);
+  p.Defer(s.msg, s.hit, s.alert(), &out);
+  Line up("db1", 1, start);
+  p.Answer(up.msg.host(), up.hit, up.msg.received, &out);
+  EXPECT_TRUE(out.alerts.empty());
+  ASSERT_EQ(out.answered.size(), 1u);
+  p.Expire(At(120), &out);
+  EXPECT_TRUE(out.alerts.empty());
+}
+
+TEST(PendingAlertsTest, AStartAnswersOnlyTheSignsThatWaitForIt) {
+  PendingAlerts p;
+  Rule crash = Stop(true);
+  crash.id = "crash.rule";
+  crash.sign = "crash";
+  crash.answered_by = {"syslog.started"};  // not system.boot
+  const Rule start = Start();              // system.boot
+  PendingAlerts::Decisions out;
+  Line s("web1", 0, crash);
+  p.Defer(s.msg, s.hit, s.alert(), &out);
+  Line up("web1", 1, start);
+  p.Answer(up.msg.host(), up.hit, up.msg.received, &out);
+  EXPECT_TRUE(out.empty());
+  p.Flush(&out);  // the end of a replay: raised unanswered
+  ASSERT_EQ(out.alerts.size(), 1u);
+  EXPECT_EQ(out.alerts[0].severity, Severity::kMedium);
+  EXPECT_EQ(p.waiting(), 0u);
+}
+
+TEST(PendingAlertsTest, PastItsCapAnAlertGoesAtOnceAndNothingIsLost) {
+  PendingAlerts p;
+  const Rule stop = Stop(true);
+  PendingAlerts::Decisions out;
+  std::vector<std::unique_ptr<Line>> lines;
+  for (size_t i = 0; i <= PendingAlerts::kMaxPending; ++i) {
+    lines.push_back(std::make_unique<Line>("h" + std::to_string(i), 0, stop));
+    p.Defer(lines.back()->msg, lines.back()->hit, lines.back()->alert(), &out);
+  }
+  EXPECT_EQ(p.waiting(), PendingAlerts::kMaxPending);
+  EXPECT_EQ(out.alerts.size(), 1u);
+  p.Flush(&out);
+  EXPECT_EQ(out.alerts.size(), PendingAlerts::kMaxPending + 1);
+}
+
+}  // namespace
+}  // namespace konseki::matchers
