@@ -306,6 +306,7 @@ void Worker::EmitAlerts(const Message& msg) {
     it->second->Inc();
     if (hit.rule->heartbeat_stop) heartbeat_bits |= kStopLine;
     if (hit.rule->heartbeat_shutdown) heartbeat_bits |= kShutdownLine;
+    if (hit.rule->heartbeat_boot) heartbeat_bits |= kBootLine;
     if (hit.rule->answers_pending && !hit.ignored) {
       pending_.Answer(msg.host(), hit, msg.received, &pending_out_);
     }
@@ -531,6 +532,7 @@ void Worker::Process(Batch& batch) {
     if (heartbeat_) {
       if (heartbeat_bits & kStopLine) heartbeat_->NoteStopMessage(msg);
       if (heartbeat_bits & kShutdownLine) heartbeat_->NoteShutdownMessage(msg);
+      if (heartbeat_bits & kBootLine) heartbeat_->NoteBootMessage(msg);
       heartbeat_->Observe(msg, host, same_origin);
     }
   }

@@ -451,6 +451,14 @@ void HeartbeatTracker::NoteShutdownMessage(const Message& msg) {
   h->shutdown_message.assign(msg.raw.substr(0, options_.max_last_message_bytes));
 }
 
+void HeartbeatTracker::NoteBootMessage(const Message& msg) {
+  HostState* h = StateFor(msg);
+  if (h == nullptr || h->shutdown_time_ns == 0) return;
+  if (Ns(msg.received) < h->shutdown_time_ns) return;  // the boot before it
+  h->shutdown_time_ns = 0;
+  h->shutdown_message.clear();
+}
+
 bool HeartbeatTracker::ShutdownLinked(const Slot& s) const {
   const HostState& h = s.state;
   return h.seen && h.shutdown_time_ns != 0 &&
@@ -545,6 +553,11 @@ void HeartbeatTracker::FireResumed(Slot& s, const Message& msg, int64_t prev_see
   const int64_t gap_ns = Ns(msg.received) - (prev_seen_ns != 0 ? prev_seen_ns : start_ns_);
   h.silent = false;
   --silent_count_;
+  // The silence an announced shutdown explained is over: the next one is
+  // not planned by it (nor by a stop line before this one).
+  h.shutdown_time_ns = 0;
+  h.shutdown_message.clear();
+  h.stop_seen = false;
   Alert a;
   a.time = a.received = msg.received;
   a.host = h.name;

@@ -221,6 +221,11 @@ class HeartbeatTracker {
   void NoteStopMessage(const Message& msg);
   // The same for a line the rule engine gave the sign system.shutdown.
   void NoteShutdownMessage(const Message& msg);
+  // A line that says the host is up (a boot, a logger started: the rule's
+  // heartbeat_boot) after its announced shutdown: the announcement has had
+  // its reboot, and no longer makes the next silence planned. So does the
+  // host resuming after a silence.
+  void NoteBootMessage(const Message& msg);
 
   // At least once a second and after idle waits: fires due host.silent
   // alerts, saves the state every save_interval_secs and refreshes metrics.

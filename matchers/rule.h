@@ -154,6 +154,11 @@ struct Rule {
   // host.silent says so at medium (HeartbeatTracker::NoteShutdownMessage).
   // Default: the sign is system.shutdown.
   bool heartbeat_shutdown = false;
+  // The line says the host is up (again): a boot, a logger started. It
+  // ends an announced shutdown's hold on the host's next silence
+  // (HeartbeatTracker::NoteBootMessage). Default: the sign is system.boot
+  // or syslog.started.
+  bool heartbeat_boot = false;
   // > 0: one alert per episode (matchers/alert_hold.h). The rule's alert is
   // held when an alert of the same sign from the same host was raised or
   // held less than this many seconds before and was not less severe; the

@@ -108,6 +108,7 @@ const std::pair<const char*, bool Rule::*> kRuleFlags[] = {
     {"replace", &Rule::replace},
     {"heartbeat_stop", &Rule::heartbeat_stop},
     {"heartbeat_shutdown", &Rule::heartbeat_shutdown},
+    {"heartbeat_boot", &Rule::heartbeat_boot},
 };
 
 Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node& node,
@@ -129,6 +130,7 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
                                "replace",
                                "heartbeat_stop",
                                "heartbeat_shutdown",
+                               "heartbeat_boot",
                                "quiet_secs",
                                "quiet_key",
                                "quiet_after",
@@ -270,6 +272,8 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
   rule->heartbeat_stop = rule->sign == "syslog.stopped";
   // A system.shutdown line tells it the silence is planned.
   rule->heartbeat_shutdown = rule->sign == "system.shutdown";
+  // A system.boot or syslog.started line tells it the host is back.
+  rule->heartbeat_boot = rule->sign == "system.boot" || rule->sign == "syslog.started";
   for (const auto& [key, flag] : kRuleFlags) {
     if (const YAML::Node n = node[key]) RETURN_IF_ERROR(r.GetBool(n, key, &(rule->*flag)));
   }

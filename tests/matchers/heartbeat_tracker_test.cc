@@ -230,6 +230,47 @@ TEST_F(HeartbeatTrackerTest, AnnouncedShutdownMakesTheSilencePlanned) {
   }
 }
 
+// The live tester's b06: a host rebooted as announced and came back; a
+// logger killed minutes later is no planned silence. The boot line ends
+// the announcement (web1); so does the host resuming after the planned
+// silence (web2's reboot took longer than its threshold).
+TEST_F(HeartbeatTrackerTest, AShutdownAnnouncementEndsWithTheBootOrTheResume) {
+  options_.silence_after_secs = 60;
+  Make();
+  for (const std::string host : {"web1", "web2"}) {
+    TestMessage reboot(host, clock_.Now(),
+                       "<38>1 - " + host + " systemd-logind - - - System is rebooting.");
+    tracker_->NoteShutdownMessage(reboot.msg());
+    tracker_->Observe(reboot.msg());
+  }
+  Run(seconds(30));
+  TestMessage boot("web1", clock_.Now(),
+                   "<6>1 - web1 kernel - - - Linux version 6.1.0-28-amd64 (debian-kernel@lists)");
+  tracker_->NoteBootMessage(boot.msg());
+  tracker_->Observe(boot.msg());
+  Run(seconds(40));  // web2 is silent (planned, medium); web1 is up
+  ASSERT_EQ(sink_.Count("host.silent"), 1u);
+  EXPECT_EQ(sink_.Last("host.silent")->host, "web2");
+  EXPECT_EQ(sink_.Last("host.silent")->severity, Severity::kMedium);
+  Send("web2");  // back: host.resumed
+  ASSERT_EQ(sink_.Count("host.resumed"), 1u);
+  Send("web1");
+  // Both log on for five minutes, then their loggers are killed without a line.
+  for (int i = 0; i < 10; ++i) {
+    Run(seconds(30));
+    Send("web1");
+    Send("web2");
+  }
+  sink_.alerts.clear();
+  Run(seconds(61));
+  ASSERT_EQ(sink_.Count("host.silent"), 2u);
+  for (const Alert& a : sink_.alerts) {
+    if (a.sign != "host.silent") continue;
+    EXPECT_EQ(a.severity, Severity::kHigh) << a.host;
+    EXPECT_EQ(Field(a, "planned_shutdown"), "false") << a.host;
+  }
+}
+
 TEST_F(HeartbeatTrackerTest, StopMessageLongBeforeTheLastMessageIsNotLinked) {
   options_.silence_after_secs = 120;
   Make();
