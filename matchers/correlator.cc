@@ -291,6 +291,10 @@ Status Correlator::Impl::Compile(const RulePack& pack) {
   }
   hits = metrics.GetCounter("konseki_correlation_hits_total",
                             "Rule hits and correlation alerts fed to correlations.");
+  merged = metrics.GetCounter(
+      "konseki_correlation_alerts_merged_total",
+      "Correlation alerts left out: another of the same sign, as severe or more, came from the "
+      "same line (one finding, one alert).");
   clamped_future = metrics.GetCounter(
       "konseki_correlation_clamped_total",
       "Hits whose stamp was too far from their receive time (the receive time was used).",
@@ -653,7 +657,25 @@ bool Correlator::Process(const HitEvent& hit, std::vector<Alert>* out) {
   impl_->superseded = false;
   impl_->hit_severity = hit.severity;
   impl_->Learn(hit);
+  const size_t first = out->size();
   impl_->Dispatch(hit, 0, out);
+  // One finding, one alert: two correlations of one sign completed by the
+  // same line (a login after guesses from its own address, and after
+  // guesses of its account from many) keep the more severe (the first of
+  // equals), which names the finding best.
+  if (out->size() - first > 1) {
+    for (size_t i = first; i < out->size(); ++i) {
+      for (size_t j = i + 1; j < out->size();) {
+        if ((*out)[j].sign != (*out)[i].sign) {
+          ++j;
+          continue;
+        }
+        if ((*out)[j].severity > (*out)[i].severity) std::swap((*out)[i], (*out)[j]);
+        out->erase(out->begin() + static_cast<ptrdiff_t>(j));
+        impl_->merged->Inc();
+      }
+    }
+  }
   return impl_->superseded;
 }
 

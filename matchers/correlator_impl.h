@@ -274,6 +274,9 @@ struct Correlator::Impl {
 
   int64_t last_save_ns = 0;
   Counter* hits = nullptr;
+  // Alerts left out because another of the same sign, as severe or more,
+  // came from the same hit (Correlator::Process).
+  Counter* merged = nullptr;
   Counter* clamped_future = nullptr;
   Counter* clamped_past = nullptr;
   Counter* host_evictions = nullptr;

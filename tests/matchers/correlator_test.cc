@@ -261,6 +261,49 @@ TEST(SequenceTest, BAfterEnoughAWithinTheWindowAlertsOnce) {
   EXPECT_THAT(d.Hit("s", "ssh.login", Src("192.0.2.7"), "web2", 3601), IsEmpty());
 }
 
+// Two correlations of one sign completed by one line are one finding: the
+// more severe alert is kept (the first of equals), the other counted as
+// merged. Another sign's alert from the same line stays.
+TEST(SequenceTest, OneLineCompletingTwoOfOneSignRaisesTheMoreSevere) {
+  Correlation by_source = Sequence(3, 3600);
+  by_source.sign = "test.success";
+  by_source.severity = Severity::kHigh;
+  Correlation by_user = Corr("bfu", CorrelationKind::kSequence);
+  by_user.after = {Sign("ssh.auth_failure")};
+  by_user.on = {Sign("ssh.login")};
+  by_user.key = {"host", "user"};
+  by_user.scope = KeyScope::kFleet;
+  by_user.count = 3;
+  by_user.window_secs = 3600;
+  by_user.sign = "test.success";
+  by_user.severity = Severity::kCritical;
+  Correlation other = Sequence(3, 3600);
+  other.id = "other";
+  other.sign = "test.other";
+  Driver d(Pack({by_source, by_user, other}));
+  for (int i = 0; i < 3; ++i) d.Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "web1", i);
+  auto a = d.Hit("s", "ssh.login", Src("192.0.2.7"), "web1", 10);
+  ASSERT_THAT(a, SizeIs(2));
+  EXPECT_EQ(a[0].rule, "bfu");
+  EXPECT_EQ(a[0].severity, Severity::kCritical);
+  EXPECT_EQ(a[1].rule, "other");
+  EXPECT_EQ(d.metrics().ValueOf("konseki_correlation_alerts_merged_total", {}), 1);
+  // Apart, each alerts on its own: a login as another user from the
+  // guessing source (bfs), then one as the guessed user from elsewhere (bfu).
+  for (int i = 0; i < 3; ++i)
+    d.Hit("f", "ssh.auth_failure", Src("192.0.2.8", "bob"), "web2", 20 + i);
+  a = d.Hit("s", "ssh.login", Src("192.0.2.8", "dave"), "web2", 30);
+  ASSERT_THAT(a, SizeIs(2));
+  EXPECT_EQ(a[0].rule, "bfs");
+  EXPECT_EQ(a[1].rule, "other");
+  for (int i = 0; i < 3; ++i)
+    d.Hit("f", "ssh.auth_failure", Src("192.0.2.9", "erin"), "web2", 40 + i);
+  a = d.Hit("s", "ssh.login", Src("198.51.100.1", "erin"), "web2", 50);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(a[0].rule, "bfu");
+  EXPECT_EQ(d.metrics().ValueOf("konseki_correlation_alerts_merged_total", {}), 1);
+}
+
 // after_unless filters the A hits only: refused keys are no guesses, but
 // a key login is a B hit all the same.
 TEST(SequenceTest, AfterUnlessLeavesOutAHitsOnly) {

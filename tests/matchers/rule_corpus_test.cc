@@ -141,8 +141,14 @@ const std::map<std::string, SignCounts>& Expected() {
       //   grep -cE 'session (opened|closed) for user' (non-comment lines). The two
       //   "[sshd] User root ... not allowed" lines (tag in brackets, no host, so no
       //   program) count since sshd.user_not_allowed takes that form: 90 + 2.
+      // net.address: grep -cE 'sshd(-session)?\[[0-9]+\]: Connection from [0-9a-fA-F.:]+ port
+      //   [0-9]+ on ' (LogLevel VERBOSE's line naming the local address).
       {"fail2ban/sshd",
-       {{"ssh.auth_failure", 92}, {"ssh.login", 4}, {"tcpd.refused", 1}, {"session.open", 2}}},
+       {{"ssh.auth_failure", 92},
+        {"ssh.login", 4},
+        {"tcpd.refused", 1},
+        {"session.open", 2},
+        {"net.address", 5}}},
       // ssh.key_change: grep -ciE 'sshd\[[0-9]+\]: Authentication refused: bad ownership or modes'
       {"wazuh/sshd.ini", {{"ssh.auth_failure", 44}, {"ssh.key_change", 1}}},
       // grep -ciE 'sshd\[[0-9]+\]: \(pam_unix\) authentication failure'; auth.failure (PAM
