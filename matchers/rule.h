@@ -33,6 +33,8 @@ inline constexpr std::string_view kSigns[] = {
     "session.open", "session.close", "session.switch",
     // Network traces (patterns/network.yaml; issue #15).
     "net.connection", "net.beacon", "net.unexpected_outbound",
+    // A resolver asked for a machine-generated domain name (patterns/dns.yaml).
+    "net.dga",
     // One source probing many ports, or one port on many hosts, and dropped
     // (patterns/network.yaml's net.portscan.* correlations).
     "net.portscan",
