@@ -138,6 +138,16 @@ struct Correlation {
   // guesses without the logins: "Failed publickey" is an offered key, not a
   // guessed password, but "Accepted publickey" is a login.
   std::vector<FieldCondition> after_unless;
+  // `severity_if:` the alert takes `severity` when the line that completed
+  // it (the depth-0 hit) matches every `where` and `where_in` of an entry;
+  // the first entry that matches wins. A monitoring account's key login
+  // from the LAN is low where any other login of a service account is high.
+  struct SeverityIf {
+    Severity severity = Severity::kLow;
+    std::vector<FieldCondition> where;
+    std::vector<SetCondition> where_in;
+  };
+  std::vector<SeverityIf> severity_if;
   std::vector<std::string> key;  // key fields; host is implied for scope host
   // sequence: when every A hit in the window carried `field` equal (ASCII
   // case aside) to B's, and there were at most `max_count`, the alert takes
@@ -240,6 +250,10 @@ struct Correlation {
   // and su.success. Host scope only (fleet alerts come later, on another
   // thread).
   bool supersedes = false;
+  // With supersedes: takes its place even when less severe. The
+  // correlation knows the line is routine: useradd's medium line for an
+  // account an admin created at a terminal a second before is low.
+  bool replaces = false;
   size_t max_keys = 0;  // 0 = correlation.max_keys_per_rule
 
   std::vector<CorrelationExample> examples;

@@ -246,9 +246,9 @@ Status ReadCorrelationExamples(const yaml::Reader& r, const YAML::Node& node, Co
 
 // The keys every correlation may carry, whatever its kind.
 constexpr std::string_view kCommonKeys[] = {
-    "id",    "sign",       "title",    "severity", "description", "kind",
-    "on",    "where",      "unless",   "where_in", "unless_in",   "key",
-    "scope", "add_fields", "max_keys", "examples", "supersedes"};
+    "id",       "sign",     "title",      "severity",  "description", "kind",  "on",
+    "where",    "unless",   "where_in",   "unless_in", "key",         "scope", "add_fields",
+    "max_keys", "examples", "supersedes", "replaces",  "severity_if"};
 // The keys only some kinds take (KindKeys says which).
 constexpr std::string_view kKindSpecificKeys[] = {"after",
                                                   "after_unless",
@@ -451,6 +451,7 @@ const std::pair<const char*, bool Correlation::*> kBoolKeys[] = {
     {"new_keys", &Correlation::new_keys},
     {"host_addresses", &Correlation::host_addresses},
     {"supersedes", &Correlation::supersedes},
+    {"replaces", &Correlation::replaces},
 };
 
 Status ReadNumbers(const yaml::Reader& r, const YAML::Node& node, Correlation* c) {
@@ -546,6 +547,39 @@ Status ReadCorrelation(const yaml::Reader& r, const YAML::Node& node, Correlatio
   RETURN_IF_ERROR(CheckKindKeys(r, node, *c));
   RETURN_IF_ERROR(ReadNumbers(r, node, c));
   RETURN_IF_ERROR(ReadLists(r, node, c));
+  if (const YAML::Node list = node["severity_if"]) {
+    if (!list.IsSequence()) {
+      return r.Error(
+          list, "severity_if",
+          "expected a list of {severity, where, where_in}, found " + yaml::KindName(list));
+    }
+    for (const YAML::Node& e : list) {
+      RETURN_IF_ERROR(r.CheckKeys(e, "", {"severity", "where", "where_in"}, "severity_if"));
+      Correlation::SeverityIf s;
+      if (!e["severity"]) {
+        return r.Error(e, "severity_if", "an entry needs severity (correlation " + c->id + ")");
+      }
+      std::string name;
+      RETURN_IF_ERROR(r.GetString(e["severity"], "severity", &name));
+      if (!ParseSeverity(name, &s.severity)) {
+        return r.Error(e["severity"], "severity_if",
+                       "unknown severity \"" + name + "\" (correlation " + c->id + ")");
+      }
+      if (e["where"]) RETURN_IF_ERROR(ReadConditions(r, e["where"], "where", &s.where));
+      if (e["where_in"]) {
+        RETURN_IF_ERROR(ReadSetConditions(r, e["where_in"], "where_in", &s.where_in));
+      }
+      if (s.where.empty() && s.where_in.empty()) {
+        return r.Error(e, "severity_if",
+                       "an entry needs where or where_in (correlation " + c->id + ")");
+      }
+      c->severity_if.push_back(std::move(s));
+    }
+  }
+  if (c->replaces && !c->supersedes) {
+    return r.Error(node["replaces"], "replaces",
+                   "needs supersedes: true (correlation " + c->id + ")");
+  }
   if (c->supersedes && c->scope == KeyScope::kFleet) {
     return r.Error(node["supersedes"], "supersedes",
                    "only a host-scoped correlation can take the place of its input's alert "
@@ -702,7 +736,10 @@ Status CheckCorrelations(const RulePack& pack) {
       return Status::InvalidArgument(yaml::Where(c.file, c.line, "set") + ": correlation " + c.id +
                                      ": no set named " + c.set);
     }
-    for (const auto* conds : {&c.where_in, &c.unless_in, &c.alert_unless_in}) {
+    std::vector<const std::vector<SetCondition>*> all_conds = {&c.where_in, &c.unless_in,
+                                                               &c.alert_unless_in};
+    for (const Correlation::SeverityIf& s : c.severity_if) all_conds.push_back(&s.where_in);
+    for (const auto* conds : all_conds) {
       for (const SetCondition& sc : *conds) {
         if (!set_ids.count(sc.set)) {
           return Status::InvalidArgument(yaml::Where(c.file, c.line, "where_in/unless_in") +

@@ -209,6 +209,22 @@ Status Correlator::Impl::CompileOne(const Correlation& def, const RulePack& pack
     }
     c->tuple_sets.push_back(std::move(cc));
   }
+  for (const Correlation::SeverityIf& s : d.severity_if) {
+    CompiledCorrelation::CompiledSeverityIf cs;
+    cs.severity = s.severity;
+    for (const FieldCondition& f : s.where) {
+      cs.where.push_back(CompileCondition(f));
+      cs.where_fields.push_back(f.field);
+    }
+    for (const SetCondition& sc : s.where_in) {
+      CompiledSetCondition cc{sc.fields, set_index(sc.set)};
+      if (cc.set == sets.size()) {
+        return Status::InvalidArgument("correlation " + d.id + ": no set " + sc.set);
+      }
+      cs.where_in.push_back(std::move(cc));
+    }
+    c->severity_if.push_back(std::move(cs));
+  }
   for (const FieldCondition& f : d.unless) c->unless.push_back(CompileCondition(f));
   for (const FieldCondition& f : d.after_unless) c->after_unless.push_back(CompileCondition(f));
   if (!d.cidrs.empty()) {
@@ -548,7 +564,23 @@ Alert Correlator::Impl::MakeAlert(const CompiledCorrelation& c, const HitEvent& 
 void Correlator::Impl::Raise(CompiledCorrelation& c, Alert alert, int depth,
                              std::vector<Alert>* out) {
   for (const auto& kv : c.def.add_fields) alert.fields.push_back(kv);
-  if (depth == 0 && c.def.supersedes && alert.severity >= hit_severity) superseded = true;
+  if (depth == 0 && current_hit != nullptr) {
+    for (const CompiledCorrelation::CompiledSeverityIf& s : c.severity_if) {
+      bool all = true;
+      for (size_t i = 0; all && i < s.where.size(); ++i) {
+        all = RE2::FullMatch(FieldValue(*current_hit, s.where_fields[i]), *s.where[i]);
+      }
+      for (size_t i = 0; all && i < s.where_in.size(); ++i)
+        all = InSet(s.where_in[i], *current_hit);
+      if (all) {
+        alert.severity = s.severity;
+        break;
+      }
+    }
+  }
+  if (depth == 0 && c.def.supersedes && (alert.severity >= hit_severity || c.def.replaces)) {
+    superseded = true;
+  }
   c.alerts->Inc();
   out->push_back(std::move(alert));
   if (depth >= Impl::kMaxDepth) return;
@@ -656,9 +688,11 @@ bool Correlator::Process(const HitEvent& hit, std::vector<Alert>* out) {
   impl_->hits->Inc();
   impl_->superseded = false;
   impl_->hit_severity = hit.severity;
+  impl_->current_hit = &hit;
   impl_->Learn(hit);
   const size_t first = out->size();
   impl_->Dispatch(hit, 0, out);
+  impl_->current_hit = nullptr;
   // One finding, one alert: two correlations of one sign completed by the
   // same line (a login after guesses from its own address, and after
   // guesses of its account from many) keep the more severe (the first of

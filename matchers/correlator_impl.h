@@ -91,6 +91,13 @@ struct CompiledCorrelation {
   // first_seen: per def.first_values entry, its `in:` set (set = sets.size()
   // when the entry has no such transform).
   std::vector<CompiledSetCondition> tuple_sets;
+  struct CompiledSeverityIf {
+    Severity severity = Severity::kLow;
+    std::vector<std::unique_ptr<RE2>> where;
+    std::vector<std::string> where_fields;
+    std::vector<CompiledSetCondition> where_in;
+  };
+  std::vector<CompiledSeverityIf> severity_if;
   receiver::SenderAllowlist cidrs;
   bool has_cidrs = false;
   SvSet values;  // lower case
@@ -268,6 +275,7 @@ struct Correlator::Impl {
   // processed (depth 0); read and cleared by Process.
   bool superseded = false;
   Severity hit_severity = Severity::kInfo;  // of the hit being processed
+  const HitEvent* current_hit = nullptr;    // the hit being processed (depth 0)
 
   // Working space of beacon scoring.
   std::vector<double> gaps_scratch, sizes_scratch, mad_scratch;

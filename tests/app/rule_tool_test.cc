@@ -315,6 +315,37 @@ TEST(RunTestRulesTest, HitsWhoseAlertACorrelationSupersedesAreMarked) {
   EXPECT_THAT(out.str(), HasSubstr("\"sign\":\"login.system_account\""));
 }
 
+// A correlation with `replaces` takes the place of the line's alert even
+// when less severe: useradd's medium line for an account an admin created
+// with sudo at a terminal is accounts.user_added.admin, low; the same
+// account name created on another host without such a line stays medium.
+TEST(RunTestRulesTest, AReplacingCorrelationLowersTheLinesAlert) {
+  TempDir dir;
+  const std::string log = dir.Write(
+      "auth.log",
+      "Dec  3 10:15:33 app12 sudo[8001]:    alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; "
+      "COMMAND=/usr/sbin/adduser --gecos 'Dan Ek' dan\n"
+      "Dec  3 10:15:34 app12 useradd[8011]: new user: name=dan, UID=1007, GID=1007, "
+      "home=/home/dan, shell=/bin/bash, from=/dev/pts/0\n"
+      "Dec  3 10:20:00 app13 useradd[8012]: new user: name=dan, UID=1007, GID=1007, "
+      "home=/home/dan, shell=/bin/bash, from=none\n");
+  std::ostringstream out, err;
+  ASSERT_EQ(RunTestRules(JsonWithCorrelations(log), out, err), 0) << err.str();
+  std::istringstream lines(out.str());
+  std::vector<std::string> added;
+  for (std::string l; std::getline(lines, l);) {
+    if (l.find("\"rule\":\"accounts.user_added") != std::string::npos) added.push_back(l);
+  }
+  ASSERT_EQ(added.size(), 3u) << out.str();
+  EXPECT_THAT(added[0], HasSubstr("\"line\":2,"));
+  EXPECT_THAT(added[0], HasSubstr("\"superseded\":true"));
+  EXPECT_THAT(added[1], HasSubstr("\"rule\":\"accounts.user_added.admin\""));
+  EXPECT_THAT(added[1], HasSubstr("\"severity\":\"low\""));
+  EXPECT_THAT(added[2], HasSubstr("\"line\":3,"));
+  EXPECT_THAT(added[2], HasSubstr("\"severity\":\"medium\""));
+  EXPECT_THAT(added[2], Not(HasSubstr("superseded")));
+}
+
 // A restart of rsyslog writes four syslog.stopped lines: one alert (the
 // rules' quiet_secs), the others marked held; a second restart ten minutes
 // later is an episode of its own, and auditd stopping (high) in the middle

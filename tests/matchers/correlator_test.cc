@@ -802,6 +802,37 @@ TEST(MembershipTest, ValuesCidrsSetsAndLearnedValues) {
 
 // A set with max_learned keeps the values each host taught it last: the
 // addresses its DHCP client holds now, not one it gave up since.
+// severity_if: the first entry whose conditions all hold on the line sets
+// the alert's severity; otherwise the correlation's own.
+TEST(MembershipTest, SeverityIfTakesTheFirstEntryWhoseConditionsAllHold) {
+  Correlation sys = Corr("sys", CorrelationKind::kMembership);
+  sys.on = {Sign("ssh.login")};
+  sys.field = "user";
+  sys.values = {"nagios", "www-data"};
+  sys.severity = Severity::kHigh;
+  Correlation::SeverityIf low;
+  low.severity = Severity::kLow;
+  low.where = {{"method", "publickey"}, {"user", "nagios"}};
+  low.where_in = {SetCondition{{"src_ip"}, "internal"}};
+  Correlation::SeverityIf medium;
+  medium.severity = Severity::kMedium;
+  medium.where = {{"user", "nagios"}};
+  sys.severity_if = {low, medium};
+  ValueSet internal;
+  internal.id = "internal";
+  internal.values = {"10.0.0.0/8"};
+  Driver d(Pack({sys}, {internal}));
+  auto login = [&](const std::string& ip, const std::string& user, const std::string& method) {
+    auto a =
+        d.Hit("acc", "ssh.login", {{"src_ip", ip}, {"user", user}, {"method", method}}, "db1", 0);
+    return a.size() == 1 ? a[0].severity : Severity::kInfo;
+  };
+  EXPECT_EQ(login("10.0.8.5", "nagios", "publickey"), Severity::kLow);
+  EXPECT_EQ(login("10.0.8.5", "nagios", "password"), Severity::kMedium);
+  EXPECT_EQ(login("203.0.113.8", "nagios", "publickey"), Severity::kMedium);
+  EXPECT_EQ(login("10.0.8.5", "www-data", "publickey"), Severity::kHigh);
+}
+
 TEST(MembershipTest, ABoundedLearnedSetKeepsWhatWasLearnedLast) {
   Correlation local = Corr("local", CorrelationKind::kMembership);
   local.on = {Sign("ssh.login")};
@@ -875,6 +906,7 @@ TEST(FirstSeenTest, NewKeysAlertUnlessTheRuleSaysNot) {
   c.learning_secs = 0;
   Correlation quiet = c;
   quiet.id = "quiet";
+  quiet.sign = "test.quiet";  // of its own: one line's alerts of one sign merge
   quiet.new_keys = false;
   Driver d(Pack({c, quiet}));
   d.Hit("x", "other", {}, "h", 0);
