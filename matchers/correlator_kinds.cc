@@ -463,7 +463,8 @@ void Correlator::Impl::Membership(CompiledCorrelation& c, const HitEvent& hit,
     matched = "cidrs";
   } else if (c.set >= 0) {
     const CompiledSet& s = sets[static_cast<size_t>(c.set)];
-    bool in = s.values.count(lower) > 0;
+    // Its values, CIDRs and globs (run-*), as where_in reads them.
+    bool in = s.Contains(v);
     if (!in) {
       if (Learned(hit.host, static_cast<size_t>(c.set), lower)) matched = "learned:" + s.def.id;
     } else {

@@ -802,6 +802,27 @@ TEST(MembershipTest, ValuesCidrsSetsAndLearnedValues) {
 
 // A set with max_learned keeps the values each host taught it last: the
 // addresses its DHCP client holds now, not one it gave up since.
+// A membership's named set reads its globs and CIDRs too, as where_in does.
+TEST(MembershipTest, ASetsGlobsAndCidrsCount) {
+  Correlation c = Corr("tr", CorrelationKind::kMembership);
+  c.on = {Sign("cron.change")};
+  c.field = "unit";
+  c.set = "transient";
+  ValueSet set;
+  set.id = "transient";
+  set.values = {"run-*", "10.9.0.0/16", "exact.timer"};
+  Driver d(Pack({c}, {set}));
+  auto hit = [&](const std::string& unit) {
+    return d.Hit("t", "cron.change", {{"unit", unit}}, "h", 0).size();
+  };
+  EXPECT_EQ(hit("run-r5d0c3a1.timer"), 1u);
+  EXPECT_EQ(hit("RUN-u91.timer"), 1u);
+  EXPECT_EQ(hit("exact.timer"), 1u);
+  EXPECT_EQ(hit("10.9.3.4"), 1u);
+  EXPECT_EQ(hit("logrotate.timer"), 0u);
+  EXPECT_EQ(hit("10.8.3.4"), 0u);
+}
+
 // severity_if: the first entry whose conditions all hold on the line sets
 // the alert's severity; otherwise the correlation's own.
 TEST(MembershipTest, SeverityIfTakesTheFirstEntryWhoseConditionsAllHold) {
