@@ -295,8 +295,8 @@ std::set<std::string> KindKeys(CorrelationKind k) {
     case CorrelationKind::kDistinct:
       return {"window_secs", "count", "quiet_secs", "field"};
     case CorrelationKind::kSequence:
-      return {"after", "after_unless", "window_secs",  "count",
-              "field", "sole_value",   "min_gap_secs", "weight_field"};
+      return {"after",      "after_unless", "window_secs",  "count",     "field",
+              "sole_value", "min_gap_secs", "weight_field", "quiet_secs"};
     case CorrelationKind::kUnpaired:
       return {"after",   "after_unless", "min_observed_secs", "reset_on_host_gap",
               "ordered", "window_secs",  "quiet_secs"};

@@ -730,6 +730,8 @@ void Correlator::Tick(TimePoint now) {
         keep_ns = c.quiet_ns;
         break;
       case CorrelationKind::kSequence:
+        keep_ns = std::max(c.window_ns, c.quiet_ns);  // quiet_secs' hold keys
+        break;
       case CorrelationKind::kBeacon:
         keep_ns = c.window_ns;
         break;

@@ -293,6 +293,12 @@ void Correlator::Impl::Sequence(CompiledCorrelation& c, Role role, const HitEven
   if (c.def.min_gap_secs > 0 && *(hi - 1) > t - SecsToNs(c.def.min_gap_secs)) {
     return;
   }
+  // quiet_secs: one alert per key until that long without another run
+  // completed (the hold's own key); a held run is consumed all the same.
+  if (c.def.quiet_secs > 0 && HeldQuiet(c, hit, key + "\x1equiet", t)) {
+    EraseKey(c, key);
+    return;
+  }
   st->count = n;
   st->first_ns = *lo;
   st->last_ns = t;

@@ -304,6 +304,26 @@ TEST(SequenceTest, OneLineCompletingTwoOfOneSignRaisesTheMoreSevere) {
   EXPECT_EQ(d.metrics().ValueOf("konseki_correlation_alerts_merged_total", {}), 1);
 }
 
+// quiet_secs on a sequence: one alert per key until that long without
+// another completed run; a held run is consumed (its A hits count no more).
+TEST(SequenceTest, QuietSecsHoldsTheNextRunsOfTheKey) {
+  Correlation c = Sequence(3, 3600);
+  c.quiet_secs = 86400;
+  Driver d(Pack({c}));
+  auto run = [&](int at) {
+    for (int i = 0; i < 3; ++i) d.Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "web1", at + i);
+    return d.Hit("s", "ssh.login", Src("192.0.2.7"), "web1", at + 10).size();
+  };
+  EXPECT_EQ(run(0), 1u);
+  EXPECT_EQ(run(3600), 0u);       // an hour later: held
+  EXPECT_EQ(run(3600 * 20), 0u);  // within a day of the last held run
+  EXPECT_EQ(d.Hit("s", "ssh.login", Src("192.0.2.7"), "web1", 3600 * 20 + 20).size(), 0u);
+  EXPECT_EQ(run(3600 * 20 + 86400 + 60), 1u);  // a day without one: alerts again
+  // Another key is its own.
+  for (int i = 0; i < 3; ++i) d.Hit("f", "ssh.auth_failure", Src("192.0.2.8"), "web1", 3600 + i);
+  EXPECT_EQ(d.Hit("s", "ssh.login", Src("192.0.2.8"), "web1", 3620).size(), 1u);
+}
+
 // after_unless filters the A hits only: refused keys are no guesses, but
 // a key login is a B hit all the same.
 TEST(SequenceTest, AfterUnlessLeavesOutAHitsOnly) {
