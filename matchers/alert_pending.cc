@@ -83,8 +83,8 @@ void PendingAlerts::Defer(const Message& msg, const RuleHit& hit, Alert alert, D
   }
   if (best != nullptr) {
     out->answered.push_back(rule.id);
-    if (rule.answered_raise) {
-      alert.severity = rule.answered_severity;
+    if (rule.answered_severity) {
+      alert.severity = *rule.answered_severity;
       alert.fields.emplace_back("answered_by", best->rule);
       alert.fields.emplace_back("answered_within_secs", SecondsText(now - best->t_ns));
       out->alerts.push_back(std::move(alert));
@@ -95,8 +95,8 @@ void PendingAlerts::Defer(const Message& msg, const RuleHit& hit, Alert alert, D
     out->alerts.push_back(std::move(alert));  // no room to wait: raised as written
     return;
   }
-  waiting_.push_back(Waiting{host_, now, now + window, rule.answered_by, rule.answered_raise,
-                             rule.answered_severity, std::move(alert)});
+  waiting_.push_back(Waiting{host_, now, now + window, rule.answered_by, rule.answered_severity,
+                             std::move(alert)});
 }
 
 void PendingAlerts::Raise(Waiting& w, const RuleHit* by, int64_t answer_ns, Decisions* out) {
@@ -106,8 +106,8 @@ void PendingAlerts::Raise(Waiting& w, const RuleHit* by, int64_t answer_ns, Deci
     return;
   }
   out->answered.push_back(w.alert.rule);
-  if (!w.answered_raise) return;
-  w.alert.severity = w.answered_severity;
+  if (!w.answered_severity) return;
+  w.alert.severity = *w.answered_severity;
   w.alert.fields.emplace_back("answered_by", by->rule->id);
   w.alert.fields.emplace_back("answered_within_secs", SecondsText(std::abs(answer_ns - w.line_ns)));
   out->alerts.push_back(std::move(w.alert));

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -81,8 +82,7 @@ class PendingAlerts {
     int64_t line_ns = 0;
     int64_t deadline_ns = 0;
     std::vector<std::string> answered_by;
-    bool answered_raise = false;
-    Severity answered_severity = Severity::kLow;
+    std::optional<Severity> answered_severity;
     Alert alert;  // alert.rule: the rule's id
   };
   void Raise(Waiting& w, const RuleHit* by, int64_t answer_ns, Decisions* out);

@@ -3,6 +3,7 @@
 #ifndef KONSEKI_MATCHERS_RULE_H_
 #define KONSEKI_MATCHERS_RULE_H_
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -183,12 +184,11 @@ struct Rule {
   // (matchers/alert_pending.h): a line of one of `answered_by`'s signs from
   // the same host within pending_secs before or after the line (a logger's
   // start after its stop: a restart). Answered: raised at
-  // answered_severity when answered_raise, else dropped. Unanswered: raised
+  // answered_severity when set, else dropped. Unanswered: raised
   // as written, pending_secs late. Applies after quiet_secs' hold.
   int pending_secs = 0;
   std::vector<std::string> answered_by;
-  bool answered_raise = false;
-  Severity answered_severity = Severity::kLow;
+  std::optional<Severity> answered_severity;
   // Set by RuleSet::Compile: this rule's sign is in some rule's answered_by.
   bool answers_pending = false;
 

@@ -221,14 +221,14 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
       std::string answered;
       RETURN_IF_ERROR(r.GetString(node["answered_severity"], "answered_severity", &answered));
       if (answered != "none") {
-        if (!ParseSeverity(answered, &rule->answered_severity) ||
-            rule->answered_severity > rule->severity) {
+        Severity severity = Severity::kLow;
+        if (!ParseSeverity(answered, &severity) || severity > rule->severity) {
           return r.Error(node["answered_severity"], "answered_severity",
                          "\"" + answered +
                              "\": use none or a severity no higher than the rule's (rule " +
                              rule->id + ")");
         }
-        rule->answered_raise = true;
+        rule->answered_severity = severity;
       }
     }
   }

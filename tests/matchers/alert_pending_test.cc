@@ -17,8 +17,7 @@ Rule Stop(bool raise) {
   r.severity = Severity::kMedium;
   r.pending_secs = 60;
   r.answered_by = {"syslog.started", "system.boot"};
-  r.answered_raise = raise;
-  r.answered_severity = Severity::kLow;
+  if (raise) r.answered_severity = Severity::kLow;
   return r;
 }
 

@@ -158,7 +158,6 @@ TEST(LoadRuleTextTest, PendingSecsWaitsForOtherSignsAtNoHigherSeverity) {
   ASSERT_TRUE(rules.ok()) << rules.status().ToString();
   EXPECT_EQ((*rules)[0].pending_secs, 60);
   EXPECT_EQ((*rules)[0].answered_by, (std::vector<std::string>{"syslog.started"}));
-  EXPECT_TRUE((*rules)[0].answered_raise);
   EXPECT_EQ((*rules)[0].answered_severity, Severity::kLow);
   EXPECT_EQ((*rules)[1].pending_secs, 0);
   // Without answered_severity an answered alert is dropped; "none" says so.
@@ -167,7 +166,7 @@ TEST(LoadRuleTextTest, PendingSecsWaitsForOtherSignsAtNoHigherSeverity) {
                                 "    answered_severity: none\n"),
                            "f.yaml");
   ASSERT_TRUE(drop.ok()) << drop.status().ToString();
-  EXPECT_FALSE((*drop)[0].answered_raise);
+  EXPECT_FALSE((*drop)[0].answered_severity.has_value());
   EXPECT_THAT(ErrorOf(Edit(at, "    pending_secs: 60\n")),
               HasSubstr("pending_secs and answered_by go together (rule t.one)"));
   EXPECT_THAT(ErrorOf(Edit(at, "    answered_by: [system.boot]\n")),
