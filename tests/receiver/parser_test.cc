@@ -170,6 +170,34 @@ TEST(Rfc5424Test, HeaderCutShortIsKeptWholeAsUnparsed) {
   EXPECT_FALSE(m.has_timestamp);
 }
 
+
+// The header's spaces are found 64 bytes at a time: fields of every length
+// around the window edges (a hostname up to 255 bytes), headers cut short
+// inside and after a window, and header bytes that only look like spaces.
+TEST(Rfc5424Test, HeaderFieldsOfEveryLengthAcrossTheScanWindows) {
+  for (size_t host_len = 1; host_len <= 140; ++host_len) {
+    for (size_t app_len : {1, 7, 48}) {
+      const std::string host(host_len, 'h');
+      const std::string app(app_len, '\xa0');  // no space, though 0x20 | 0x80
+      const std::string head = "<13>1 2003-10-11T22:14:15.003Z " + host + " " + app + " 42 ID" +
+                               std::to_string(host_len);
+      const Message m = ParseWith(head + " - text " + host);
+      ASSERT_EQ(m.format, MessageFormat::kRfc5424) << host_len << " " << app_len;
+      EXPECT_TRUE(m.has_timestamp);
+      EXPECT_EQ(m.hostname, host);
+      EXPECT_EQ(m.app_name, app);
+      EXPECT_EQ(m.procid, "42");
+      EXPECT_EQ(m.msgid, "ID" + std::to_string(host_len));
+      EXPECT_EQ(m.msg, "text " + host);
+      // Cut short: no space after MSGID, or nothing after it.
+      EXPECT_EQ(ParseWith(head).format, MessageFormat::kUnparsed) << host_len;
+      EXPECT_EQ(ParseWith(head + " ").format, MessageFormat::kUnparsed) << host_len;
+      const Message bare = ParseWith(head + " -");
+      EXPECT_EQ(bare.format, MessageFormat::kRfc5424) << host_len;
+      EXPECT_EQ(bare.msg, "");
+    }
+  }
+}
 TEST(Rfc5424Test, BomOnlyStrippedAtStartOfMsg) {
   const Message m = ParseWith("<13>1 - h a - - - x\xEF\xBB\xBFy");
   EXPECT_EQ(m.msg, "x\xEF\xBB\xBFy");
