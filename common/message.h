@@ -43,6 +43,9 @@ struct Message {
 
   // Event time from the header; when has_timestamp is false it equals received.
   bool has_timestamp = false;
+  // The parser's UTF-8 pass saw that raw holds no byte below 0x20 and no
+  // 0x7f: the archive writes it without escaping (false: not known).
+  bool raw_plain = false;
   TimePoint timestamp;
 
   // Empty when the header had none (or NILVALUE); see host below.
@@ -75,6 +78,7 @@ struct Message {
     issue = ParseIssue::kNone;
     pri = -1;
     has_timestamp = false;
+    raw_plain = false;
     timestamp = {};
     hostname = {};
     app_name = {};

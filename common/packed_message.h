@@ -30,6 +30,7 @@ struct PackedMessage {
   MessageFormat format = MessageFormat::kUnparsed;
   ParseIssue issue = ParseIssue::kNone;
   bool has_timestamp = false;
+  bool raw_plain = false;
 
   // Packs `m`, whose views must lie inside `frame` (what Parser::Parse
   // promises for the bytes it was given). Returns false, leaving *out in an
@@ -58,6 +59,7 @@ struct PackedMessage {
     out->format = m.format;
     out->issue = m.issue;
     out->has_timestamp = m.has_timestamp;
+    out->raw_plain = m.raw_plain;
     return true;
   }
 
@@ -73,6 +75,7 @@ struct PackedMessage {
     out->pri = pri;
     out->repeats = repeats;
     out->has_timestamp = has_timestamp;
+    out->raw_plain = raw_plain;
     out->timestamp = timestamp;
     out->hostname = view(hostname);
     out->app_name = view(app_name);

@@ -62,7 +62,21 @@ size_t Utf8SequenceLength(const char* data, size_t n) {
   return len;
 }
 
-bool IsValidUtf8(std::string_view s) {
+namespace {
+
+#if defined(__SSE2__)
+// Lanes of v holding a byte below 0x20 or 0x7f (what the archive escapes).
+inline __m128i ControlLanes(__m128i v) {
+  return _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v),
+                      _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)));
+}
+#endif
+
+// One pass of IsValidUtf8; with kControls it also ORs into *control whether
+// an ASCII byte below 0x20 or 0x7f occurs (the parser's pass, so the archive
+// need not scan the line again).
+template <bool kControls>
+bool ScanUtf8(std::string_view s, bool* control) {
   const char* p = s.data();
   const char* const end = p + s.size();
   while (p < end) {
@@ -75,37 +89,69 @@ bool IsValidUtf8(std::string_view s) {
     // instructions sixteen bytes at a time, a third of it this way.
     while (end - p >= 64) {
       const auto* q = reinterpret_cast<const __m128i*>(p);
-      const __m128i any =
-          _mm_or_si128(_mm_or_si128(_mm_loadu_si128(q), _mm_loadu_si128(q + 1)),
-                       _mm_or_si128(_mm_loadu_si128(q + 2), _mm_loadu_si128(q + 3)));
+      const __m128i a = _mm_loadu_si128(q), b = _mm_loadu_si128(q + 1);
+      const __m128i c = _mm_loadu_si128(q + 2), d = _mm_loadu_si128(q + 3);
+      const __m128i any = _mm_or_si128(_mm_or_si128(a, b), _mm_or_si128(c, d));
       if (_mm_movemask_epi8(any) != 0) break;
+      if constexpr (kControls) {
+        const __m128i ctl = _mm_or_si128(_mm_or_si128(ControlLanes(a), ControlLanes(b)),
+                                         _mm_or_si128(ControlLanes(c), ControlLanes(d)));
+        if (_mm_movemask_epi8(ctl) != 0) *control = true;
+      }
       p += 64;
     }
     while (end - p >= 16) {
-      const int high = _mm_movemask_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      const int high = _mm_movemask_epi8(v);
       if (high != 0) {
+        if constexpr (kControls) {
+          // The ASCII bytes before the first high one.
+          const unsigned before = (1u << __builtin_ctz(static_cast<unsigned>(high))) - 1;
+          if ((static_cast<unsigned>(_mm_movemask_epi8(ControlLanes(v))) & before) != 0) {
+            *control = true;
+          }
+        }
         p += __builtin_ctz(static_cast<unsigned>(high));
         break;
+      }
+      if constexpr (kControls) {
+        if (_mm_movemask_epi8(ControlLanes(v)) != 0) *control = true;
       }
       p += 16;
     }
     // Under sixteen bytes left: when the last sixteen of the line (some
     // already checked) are all ASCII, so is the rest, in one test instead of
     // a pass of the byte loop per byte.
-    if (p < end && end - p < 16 && end - s.data() >= 16 &&
-        _mm_movemask_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(end - 16))) == 0) {
-      return true;
+    if (p < end && end - p < 16 && end - s.data() >= 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(end - 16));
+      if (_mm_movemask_epi8(v) == 0) {
+        if constexpr (kControls) {
+          if (_mm_movemask_epi8(ControlLanes(v)) != 0) *control = true;
+        }
+        return true;
+      }
     }
 #else
     while (end - p >= 8) {
       uint64_t word;
       std::memcpy(&word, p, 8);
       if ((word & 0x8080808080808080ULL) != 0) break;
+      if constexpr (kControls) {
+        constexpr uint64_t kOnes = 0x0101010101010101ull;
+        constexpr uint64_t kHigh = 0x8080808080808080ull;
+        const uint64_t below_space = (word - kOnes * 0x20) & ~word & kHigh;
+        const uint64_t x = word ^ (kOnes * 0x7f);
+        if ((below_space | ((x - kOnes) & ~x & kHigh)) != 0) *control = true;
+      }
       p += 8;
     }
 #endif
     if (p == end) break;
-    if (static_cast<unsigned char>(*p) < 0x80) {  // NUL included: it is valid here
+    const auto c = static_cast<unsigned char>(*p);
+    if (c < 0x80) {  // NUL included: it is valid here
+      if constexpr (kControls) {
+        if (c < 0x20 || c == 0x7f) *control = true;
+      }
       ++p;
       continue;
     }
@@ -114,6 +160,15 @@ bool IsValidUtf8(std::string_view s) {
     p += len;
   }
   return true;
+}
+
+}  // namespace
+
+bool IsValidUtf8(std::string_view s) { return ScanUtf8<false>(s, nullptr); }
+
+bool IsValidUtf8(std::string_view s, bool* has_control) {
+  *has_control = false;
+  return ScanUtf8<true>(s, has_control);
 }
 
 void AppendValidUtf8(std::string_view s, std::string* out) {

@@ -21,6 +21,11 @@ size_t Utf8SequenceLength(const char* data, size_t n);
 // NUL is valid. Fast on ASCII (eight bytes at a time).
 bool IsValidUtf8(std::string_view s);
 
+// IsValidUtf8 and, in the same pass, whether s holds a byte the archive
+// escapes (below 0x20, or 0x7f). *has_control is only meaningful when it
+// returns true (the scan stops at the first invalid sequence).
+bool IsValidUtf8(std::string_view s, bool* has_control);
+
 // Appends s to *out with invalid UTF-8 sequences and NUL replaced by U+FFFD
 // (one replacement per maximal invalid subpart, as in WHATWG/Unicode 15 §3.9).
 void AppendValidUtf8(std::string_view s, std::string* out);

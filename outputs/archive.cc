@@ -268,7 +268,12 @@ void Archive::AppendLine(const Message& msg, std::string* out, bool same_origin)
   }
   out->append(stamp_, sizeof(stamp_));
   out->append(sender_text_);
-  AppendEscaped(msg.raw, out);
+  // The parser's UTF-8 pass looked for control bytes already.
+  if (msg.raw_plain) {
+    out->append(msg.raw);
+  } else {
+    AppendEscaped(msg.raw, out);
+  }
   out->push_back('\n');
 }
 

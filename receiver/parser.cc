@@ -188,8 +188,14 @@ void Parser::Parse(std::string_view bytes, TimePoint received, TimestampCache* c
     if (out->msg.front() == '[') StripSolarisId(out);
     UnwrapRepeated(out);
   }
-  if (options_.validate_utf8 && out->issue == ParseIssue::kNone && !IsValidUtf8(line)) {
-    out->issue = ParseIssue::kInvalidUtf8;
+  if (options_.validate_utf8 && out->issue == ParseIssue::kNone) {
+    bool control = false;
+    if (!IsValidUtf8(line, &control)) {
+      out->issue = ParseIssue::kInvalidUtf8;
+    } else {
+      // Over the whole frame (a stripped line end is a control byte).
+      out->raw_plain = !control && line.size() == bytes.size();
+    }
   }
 }
 

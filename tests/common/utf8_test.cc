@@ -51,6 +51,38 @@ TEST(Utf8Test, ValidityAtEveryOffsetAroundTheFastPaths) {
   }
 }
 
+TEST(Utf8Test, ControlBytesAtEveryOffsetWithAndWithoutMultibyteText) {
+  // The parser's one pass also tells the archive whether a line needs its
+  // escaping: every byte below 0x20 and 0x7f, at every offset of lines
+  // around the 64- and 16-byte steps, alone and after or before a
+  // multi-byte sequence (which sends the scan down its slower paths).
+  const std::string controls[] = {std::string(1, '\0'), "\t", "\n", "\r", "\x1f", "\x7f"};
+  const std::string around[] = {"", "\xC3\xA9", "\xE6\x97\xA5"};
+  for (size_t len = 0; len <= 140; ++len) {
+    const std::string ascii(len, 'a');
+    for (const std::string& m : around) {
+      bool control = true;
+      ASSERT_TRUE(IsValidUtf8(ascii + m, &control));
+      EXPECT_FALSE(control) << len;
+      ASSERT_TRUE(IsValidUtf8(m + ascii, &control));
+      EXPECT_FALSE(control) << len;
+      ASSERT_TRUE(IsValidUtf8(ascii + " ~" + m, &control));
+      EXPECT_FALSE(control) << "space and tilde are plain";
+      for (size_t pos = 0; pos <= len; ++pos) {
+        for (const std::string& c : controls) {
+          for (const std::string& s : {ascii.substr(0, pos) + c + ascii.substr(pos) + m,
+                                       m + ascii.substr(0, pos) + c + ascii.substr(pos)}) {
+            control = false;
+            ASSERT_TRUE(IsValidUtf8(s, &control));
+            EXPECT_TRUE(control) << "len " << len << " at " << pos << " byte "
+                                 << static_cast<int>(c[0]) << " around " << m.size();
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(Utf8Test, ValidUtf8ReplacesEachMaximalInvalidSubpartAndNul) {
   EXPECT_EQ(ValidUtf8("\xc3\x28"), "\xEF\xBF\xBD(");
   EXPECT_EQ(ValidUtf8(std::string("a\0b", 3)),

@@ -198,6 +198,21 @@ TEST(Rfc5424Test, HeaderFieldsOfEveryLengthAcrossTheScanWindows) {
     }
   }
 }
+// raw_plain: the archive writes the frame unescaped only when the parser's
+// UTF-8 pass saw no control byte anywhere in it.
+TEST(ParserTest, RawIsPlainOnlyWithoutControlBytes) {
+  EXPECT_TRUE(ParseWith("<13>1 - h a - - - text").raw_plain);
+  EXPECT_TRUE(ParseWith("<13>Dec  3 10:00:00 h sshd[1]: caf\xC3\xA9").raw_plain);
+  EXPECT_FALSE(ParseWith("<13>1 - h a - - - a\tb").raw_plain);
+  EXPECT_FALSE(ParseWith("<13>1 - h a - - - a\x7f").raw_plain);
+  EXPECT_FALSE(ParseWith("<13>1 - h a - - - text\n").raw_plain);  // a line end the parser strips
+  EXPECT_FALSE(ParseWith("<13>1 - h a - - - \xff").raw_plain);    // invalid UTF-8: not scanned to the end
+  EXPECT_FALSE(ParseWith("plain text, no header").raw_plain);       // unparsed: not known
+  ParserOptions no_check;
+  no_check.validate_utf8 = false;
+  EXPECT_FALSE(ParseWith("<13>1 - h a - - - text", no_check).raw_plain);
+}
+
 TEST(Rfc5424Test, BomOnlyStrippedAtStartOfMsg) {
   const Message m = ParseWith("<13>1 - h a - - - x\xEF\xBB\xBFy");
   EXPECT_EQ(m.msg, "x\xEF\xBB\xBFy");
