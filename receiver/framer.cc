@@ -77,6 +77,21 @@ void Framer::FeedImpl(std::string_view data, Emit emit, void* ctx) {
     switch (state_) {
       case State::kFrameStart:
         if (*p >= '1' && *p <= '9') {
+          // "LEN SP" whole in this read (nearly always): read it here, not
+          // a digit at a time through buf_.
+          uint64_t len = 0;
+          const char* q = p;
+          while (q < end && IsDigit(*q) && static_cast<size_t>(q - p) < kMaxLenDigits) {
+            len = len * 10 + static_cast<uint64_t>(*q++ - '0');
+          }
+          if (q < end && *q == ' ') {
+            p = q + 1;
+            remaining_ = len;
+            kept_ = std::min<uint64_t>(len, max_);
+            octet_truncated_ = len > max_;
+            state_ = State::kOctetBody;
+            break;
+          }
           state_ = State::kOctetLen;
         } else {
           if (*p == '0') ++mutable_stats().malformed_octet_count;
