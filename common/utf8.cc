@@ -65,10 +65,12 @@ size_t Utf8SequenceLength(const char* data, size_t n) {
 namespace {
 
 #if defined(__SSE2__)
-// Lanes of v holding a byte below 0x20 or 0x7f (what the archive escapes).
+// Lanes of v holding a byte below 0x20 or 0x7f (what the archive escapes),
+// valid for ASCII lanes only (a byte >= 0x80 shows as a control byte; the
+// callers look only at lanes they know are ASCII): v + 1 as a signed byte
+// is below 0x21 exactly for 0x00-0x1f and 0x7f (which wraps to -128).
 inline __m128i ControlLanes(__m128i v) {
-  return _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v),
-                      _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)));
+  return _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8(1)), _mm_set1_epi8(0x21));
 }
 #endif
 
