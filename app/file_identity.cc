@@ -1,5 +1,6 @@
 #include "app/file_identity.h"
 
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/fsuid.h>
@@ -123,6 +124,32 @@ std::string WritableProblem(const std::string& key, const std::string& path, boo
     }
   }
   return "";
+}
+
+Status CheckWritableFolder(const std::string& dir) {
+  std::error_code ec;
+  fs::path p = fs::absolute(dir, ec).lexically_normal();
+  if (ec) return Status::InvalidArgument(dir + ": " + ec.message());
+  if (!p.has_filename()) p = p.parent_path();  // "dir/" -> "dir"
+  const std::string who = " by uid " + std::to_string(geteuid()) + " (gid " +
+                          std::to_string(getegid()) + ")";
+  // The folder itself, or the deepest ancestor konseki would create it in.
+  for (fs::path at = p;; at = at.parent_path()) {
+    struct stat st;
+    if (stat(at.c_str(), &st) != 0) {
+      if (errno == ENOENT && at.has_relative_path()) continue;
+      return Status::FromErrno(at.string() + ": cannot be looked at" + who, errno);
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      return Status::InvalidArgument(at.string() + " is not a folder");
+    }
+    if (faccessat(AT_FDCWD, at.c_str(), W_OK | X_OK, AT_EACCESS) != 0) {
+      const int err = errno;
+      const std::string what = at == p ? "cannot be written" : "cannot create " + p.string() + " in it";
+      return Status::FromErrno(at.string() + ": " + what + who, err);
+    }
+    return Status::Ok();
+  }
 }
 
 }  // namespace konseki::app

@@ -59,6 +59,13 @@ class ScopedFileIdentity {
 std::string WritableProblem(const std::string& key, const std::string& path, bool is_dir,
                             const RunAsIds& ids, const std::string& user_name);
 
+// Whether this process, as it runs now (after DropPrivileges), can create
+// entries in folder `dir`, or create `dir` in its deepest existing ancestor:
+// the kernel's own access check (faccessat with AT_EACCESS), so ACLs,
+// capabilities and read-only mounts count. The error names the folder, the
+// process's uid and gid, and what blocks it.
+Status CheckWritableFolder(const std::string& dir);
+
 }  // namespace konseki::app
 
 #endif  // KONSEKI_APP_FILE_IDENTITY_H_

@@ -92,6 +92,8 @@ void LogStarted(const konseki::app::Server& server, const std::string& source) {
   konseki::Log(konseki::LogLevel::kInfo, "ready (config %s)", source.c_str());
 }
 
+size_t ReportUnwritablePaths(const konseki::app::Config& c, const konseki::app::RunAsIds& ids);
+
 int Run(const std::string& config_path) {
   using konseki::app::Config;
   konseki::StatusOr<Config> config =
@@ -139,6 +141,15 @@ int Run(const std::string& config_path) {
     konseki::Log(konseki::LogLevel::kError, "cannot drop privileges: %s", s.message().c_str());
     return 1;
   }
+  // The archive is written by path (a folder per host) as the user dropped
+  // to: a daemon that said "ready" and then blocked on its first line hid an
+  // unwritable archive until senders were held back. Checked as that user,
+  // so permissions, ACLs and read-only mounts all count.
+  if (konseki::Status s = konseki::app::CheckWritableFolder(config->archive.dir); !s.ok()) {
+    konseki::Log(konseki::LogLevel::kError, "cannot start: %s: key 'archive.dir': %s",
+                 config->source.c_str(), s.message().c_str());
+    return 1;
+  }
   (*server)->Start();
   LogStarted(**server, config->source);
   konseki::app::SystemdNotifier systemd;
@@ -155,9 +166,11 @@ int Run(const std::string& config_path) {
   return 0;
 }
 
-// check-config: one warning on stderr per path that the run-as user will
-// not be able to create or write. Returns how many.
-size_t WarnUnwritablePaths(const konseki::app::Config& c, const konseki::app::RunAsIds& ids) {
+// One error on stderr per path that the run-as user will not be able to
+// create or write (check-config, and the daemon before it binds anything: a
+// daemon that said "ready" and then blocked on its first line hid the
+// mistake until senders were held back). Returns how many.
+size_t ReportUnwritablePaths(const konseki::app::Config& c, const konseki::app::RunAsIds& ids) {
   const std::string user = c.user.empty() ? std::to_string(ids.uid) : c.user;
   struct Path {
     const char* key;
@@ -173,7 +186,7 @@ size_t WarnUnwritablePaths(const konseki::app::Config& c, const konseki::app::Ru
   for (const Path& p : paths) {
     std::string problem = konseki::app::WritableProblem(p.key, p.path, p.is_dir, ids, user);
     if (problem.empty()) continue;
-    konseki::Log(konseki::LogLevel::kWarning, "warning: %s: %s", c.source.c_str(), problem.c_str());
+    konseki::Log(konseki::LogLevel::kError, "%s: %s", c.source.c_str(), problem.c_str());
     ++n;
   }
   return n;
@@ -226,9 +239,9 @@ int RunCheckConfig(const std::string& path) {
     konseki::Log(konseki::LogLevel::kError, "%s", rules.status().message().c_str());
     return 1;
   }
-  const size_t warnings = WarnUnwritablePaths(*c, *ids);
-  std::printf("%s: OK (%zu listeners, %zu rules, %zu warnings)\n", path.c_str(), c->listen.size(),
-              (*rules)->rules().size(), warnings);
+  if (const size_t unwritable = ReportUnwritablePaths(*c, *ids); unwritable > 0) return 1;
+  std::printf("%s: OK (%zu listeners, %zu rules)\n", path.c_str(), c->listen.size(),
+              (*rules)->rules().size());
   return 0;
 }
 

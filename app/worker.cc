@@ -604,6 +604,16 @@ void Worker::FlushArchive() {
     Log(LogLevel::kWarning, "worker %zu: archive.max_hosts reached; new hosts go to %s/",
         options_.index, outputs::OverflowFolder(options_.index).c_str());
   }
+  if (archive_) {
+    for (const outputs::Archive::DivertedHost& d : archive_->TakeDiverted()) {
+      EmitArchiveAlert("archive.host_unwritable", Severity::kHigh,
+                       "A host's archive folder cannot be written (its owner or mode changed, "
+                       "or something else took its place): its lines go to the overflow folder "
+                       "(konseki search --host finds them there) until it can, retried every "
+                       "minute; every other host is archived as before",
+                       {{"folder_host", d.host}, {"error", d.error}, {"folder", d.folder}});
+    }
+  }
   if (!st.ok()) {
     archive_errors_->Inc();
     last_write_error_ = st.ToString();

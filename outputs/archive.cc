@@ -16,6 +16,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "common/log.h"
 #include "outputs/host_path.h"
 
 namespace konseki::outputs {
@@ -119,6 +120,7 @@ struct Archive::Metrics {
   Counter* sync_errors;
   Counter* torn_lines;
   Counter* overflow_messages;
+  Counter* diverted_hosts;
   Gauge* buffer_bytes;
   Gauge* host_folders;
   Counter* dropped_buffer_full;
@@ -140,9 +142,14 @@ struct Archive::Metrics {
     torn_lines = r.GetCounter(
         "konseki_archive_torn_lines_total",
         "Archive files found ending inside a line (after a crash), completed with a newline.");
-    overflow_messages =
-        r.GetCounter("konseki_archive_overflow_messages_total",
-                     "Lines of hosts past archive.max_hosts, written to the overflow folders.");
+    overflow_messages = r.GetCounter(
+        "konseki_archive_overflow_messages_total",
+        "Lines written to the overflow folders: of hosts past archive.max_hosts, and of hosts "
+        "whose own folder cannot be opened (konseki_archive_diverted_total).");
+    diverted_hosts = r.GetCounter(
+        "konseki_archive_diverted_total",
+        "Times a host's own folder or file could not be opened (permission, not a folder) while "
+        "the overflow folder could: that host's lines went there (retried every minute).");
     buffer_bytes = r.GetGauge("konseki_archive_buffer_bytes",
                               "Memory held by the archive's write buffers, all workers.");
     host_folders = r.GetGauge("konseki_archive_host_folders",
@@ -453,7 +460,7 @@ StatusOr<uint64_t> Archive::Spool() {
 bool Archive::TakeHostCapReached() { return std::exchange(host_cap_reached_, false); }
 
 std::string_view Archive::Folder(const Entry& e) const {
-  return e.overflow ? std::string_view(overflow_folder_) : e.host;
+  return e.overflow || e.diverted ? std::string_view(overflow_folder_) : e.host;
 }
 
 void Archive::ReleaseIdleBuffers() {
@@ -595,6 +602,26 @@ int Archive::OpenFile(std::string_view host, int64_t day, bool continues, int* e
   return -1;
 }
 
+namespace {
+
+// An open error that belongs to one host's path (its folder or file is not
+// ours to write, or is not a folder/file), not to the archive as a whole
+// (a full or read-only file system, too many open files, I/O errors).
+bool HostPathError(int err) {
+  switch (err) {
+    case EACCES:
+    case EPERM:
+    case ENOTDIR:
+    case EISDIR:
+    case ELOOP:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
 Status Archive::OpenEntry(Entry* e) {
   int err = 0;
   e->fd = OpenFile(Folder(*e), e->day, e->continues, &err);
@@ -603,7 +630,37 @@ Status Archive::OpenEntry(Entry* e) {
     if (budget_->FirstOverflow()) host_cap_reached_ = true;
     e->fd = OpenFile(overflow_folder_, e->day, e->continues, &err);
   }
-  if (e->fd >= 0) return Status::Ok();
+  if (e->fd >= 0) {
+    if (!e->diverted && e->divert_reported) {
+      e->divert_reported = false;
+      Log(LogLevel::kInfo, "archive: %s/%.*s can be written again", options_.dir.c_str(),
+          static_cast<int>(e->host.size()), e->host.data());
+    }
+    return Status::Ok();
+  }
+  // One host's folder (a restore left it root's, a file in its place): its
+  // lines go to the overflow folder, where search --host finds them, and
+  // every other host goes on. Not with a line begun in its own file.
+  if (!e->overflow && !e->diverted && !e->continues && HostPathError(err)) {
+    const Status own = CountError("open", path_, err);
+    int overflow_err = 0;
+    e->fd = OpenFile(overflow_folder_, e->day, e->continues, &overflow_err);
+    if (e->fd >= 0) {
+      e->diverted = true;
+      e->diverted_at = clock_.Now();
+      metrics_->diverted_hosts->Inc();
+      if (!e->divert_reported) {
+        e->divert_reported = true;
+        diverted_.push_back({std::string(e->host), own.message(), overflow_folder_});
+        Log(LogLevel::kError, "%s: its lines go to %s/%s/ until it can be written",
+            own.message().c_str(), options_.dir.c_str(), overflow_folder_.c_str());
+      }
+      return Status::Ok();
+    }
+    e->blocked = true;
+    const Status overflow = CountError("open", path_, overflow_err);
+    return Status(own.code(), own.message() + "; and its overflow folder: " + overflow.message());
+  }
   e->blocked = true;
   return CountError("open", path_, err);
 }
@@ -672,6 +729,7 @@ void Archive::CloseEntry(Entry* e) {
   }
   e->unsynced = false;
   e->blocked = false;
+  e->diverted = false;  // the next file (a new day, a reopen) tries the host's folder again
 }
 
 Status Archive::WriteStranded() {
@@ -773,7 +831,7 @@ Status Archive::Append(const Message& msg, const HostKey& host, bool same_origin
   }
   pending_bytes_ += len;
   ++e->messages;
-  if (e->overflow) metrics_->overflow_messages->Inc();
+  if (e->overflow || e->diverted) metrics_->overflow_messages->Inc();
   if (e->fd >= 0 && (through || e->buf.size() >= options_.buffer_bytes)) {
     Status w = WriteEntry(e);
     if (st.ok()) st = w;
@@ -784,8 +842,24 @@ Status Archive::Append(const Message& msg, const HostKey& host, bool same_origin
 
 Status Archive::Flush() {
   Status first;
+  const TimePoint now = clock_.Now();
   files_.ForEach([&](Entry& e) {
     e.blocked = false;
+    if (e.diverted && now - e.diverted_at >= kDivertRetry) {
+      // Try the host's own folder again with its next line: what is
+      // buffered goes to the overflow file first (in order there).
+      if (e.fd >= 0 && !e.buf.empty()) {
+        if (Status st = WriteEntry(&e); !st.ok() && first.ok()) first = st;
+      }
+      if (e.buf.empty()) {
+        if (e.fd >= 0) {
+          if (e.unsynced) need_syncfs_ = true;
+          close(e.fd);
+          e.fd = -1;
+        }
+        e.diverted = false;
+      }
+    }
     if (e.buf.empty()) return;
     Status st;
     if (e.fd < 0) st = OpenEntry(&e);

@@ -209,6 +209,19 @@ class Archive {
   // ArchiveBudgetOptions::max_hosts (of all instances) to its overflow folder.
   bool TakeHostCapReached();
 
+  // A host whose own folder or file could not be opened for a reason of
+  // that path (permission, not a folder, ...) while the overflow folder
+  // could: its lines went there instead of holding every sender back. Each
+  // such host once, until its folder opens again (retried every
+  // kDivertRetry, and at the day's rollover and Reopen).
+  struct DivertedHost {
+    std::string host;    // the folder name (sanitised host)
+    std::string error;   // what failed, with the path
+    std::string folder;  // where its lines go
+  };
+  static constexpr std::chrono::seconds kDivertRetry{60};
+  std::vector<DivertedHost> TakeDiverted() { return std::exchange(diverted_, {}); }
+
  private:
   // One host's current file (outputs/archive_file_cache.h).
   using Entry = ArchiveEntry;
@@ -260,6 +273,7 @@ class Archive {
   ArchiveFileCache files_;  // the open files and their buffers
   const std::string overflow_folder_;
   bool host_cap_reached_ = false;
+  std::vector<DivertedHost> diverted_;  // not yet taken by TakeDiverted
   const std::string spool_path_;          // empty: no spool
   std::vector<std::string> spool_files_;  // taken back by Open(), not yet all written
   uint64_t spool_loaded_messages_ = 0;

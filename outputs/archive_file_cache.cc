@@ -57,6 +57,8 @@ ArchiveEntry* ArchiveFileCache::Recycle(std::string_view key) {
   e.day = kNoArchiveDay;
   e.messages = 0;
   e.overflow = false;
+  e.diverted = false;
+  e.divert_reported = false;
   e.continues = false;
   e.buf.clear();
   auto res = entries_.insert(std::move(node));

@@ -41,6 +41,12 @@ struct ArchiveEntry {
   bool unsynced = false;         // written since the last fsync
   bool continues = false;        // buf starts in the middle of a line already in the file
   bool overflow = false;         // over the host cap: writes to the overflow folder
+  // The host's own folder or file could not be opened (permission, a file
+  // where the folder should be, ...) while the archive as a whole can be
+  // written: its lines go to the overflow folder until the retry opens it.
+  bool diverted = false;
+  bool divert_reported = false;  // the divert was reported; cleared by a successful open
+  TimePoint diverted_at;
   bool touched = false;          // took a line since the last Flush()
   uint64_t messages = 0;         // lines in buf
   std::string buf;               // lines not yet written

@@ -223,8 +223,10 @@ TEST_P(WorkerTest, IdleFlushComesAfterTheStreamStops) {
 // again every line lands, in order, and is acknowledged.
 TEST_P(WorkerTest, BlockedArchiveQueuesBatchesAndKeepsTheirOrder) {
   StartWorker(outputs::ArchiveOptions());
-  // The host's folder cannot be created: a file holds its name.
+  // Neither the host's folder nor the overflow folder (where one host's
+  // unwritable folder sends its lines) can be created: files hold their names.
   { std::ofstream(root_ / "archive" / "w1") << "in the way\n"; }
+  { std::ofstream(root_ / "archive" / outputs::OverflowFolder(0)) << "in the way\n"; }
   Router relp{queues_, parser_, false, &acks_};
   Send(0, relp);
   ASSERT_TRUE(WaitFor([&] { return !queues_.HasRoom(0); }));
@@ -240,6 +242,7 @@ TEST_P(WorkerTest, BlockedArchiveQueuesBatchesAndKeepsTheirOrder) {
   EXPECT_EQ(alerts_.Count("archive.write_failed"), 1u);
 
   fs::remove(root_ / "archive" / "w1");
+  fs::remove(root_ / "archive" / outputs::OverflowFolder(0));
   ASSERT_TRUE(WaitFor([&] { return ArchivedLines() == 4 && acks_.acked.load() == 4; }));
   EXPECT_TRUE(queues_.HasRoom(0));
   for (int i = 4; i < 8; ++i) Send(i, relp);

@@ -448,6 +448,48 @@ TEST_F(DiskFullTest, StopWithNeitherArchiveNorSpoolWritableExitsNonZero) {
   EXPECT_NE(log.find("messages lost"), std::string::npos) << log;
 }
 
+// One host's folder that konseki cannot open (a restore left a file, or a
+// root-owned folder, in its place) must not hold back every sender: that
+// host's lines go to the overflow folder with one archive.host_unwritable
+// alert, the other hosts' lines to their own folders, nothing is held.
+TEST_F(DiskFullTest, OneHostsUnwritableFolderGoesToOverflowAndTheOthersGoOn) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  namespace fs = std::filesystem;
+  const std::string archive = dir_.File("archive");
+  fs::create_directories(archive);
+  { std::ofstream(archive + "/restored") << "a file where the host's folder should be\n"; }
+  std::string err;
+  ASSERT_TRUE(konseki_.Start(dir_, Config(archive, "tcp://127.0.0.1:0"), &err)) << err;
+  auto lines_in = [&](const std::string& folder) {
+    size_t n = 0;
+    std::error_code ec;
+    for (const auto& f : fs::directory_iterator(archive + "/" + folder, ec)) {
+      std::istringstream in(ReadFile(f.path().string()));
+      for (std::string l; std::getline(in, l);) n += l.find(" end") != std::string::npos;
+    }
+    return n;
+  };
+  constexpr int kLines = 2000;
+  {
+    TcpFeeder blocked(konseki_.Port("tcp"), "restored", 0, kLines);
+    TcpFeeder healthy(konseki_.Port("tcp"), "healthy", 0, kLines);
+    ASSERT_TRUE(blocked.connected() && healthy.connected());
+    blocked.Join();
+    healthy.Join();
+  }
+  ASSERT_TRUE(WaitFor([&] {
+    return lines_in("healthy") == kLines && lines_in("%overflow-0") == kLines;
+  })) << "healthy " << lines_in("healthy") << ", overflow " << lines_in("%overflow-0") << "\n"
+      << konseki_.process().Stderr();
+  EXPECT_EQ(CountAlerts(alerts_, "archive.host_unwritable"), 1u);
+  EXPECT_EQ(CountAlerts(alerts_, "archive.write_failed"), 0u);
+  EXPECT_NE(ReadFile(alerts_).find("\"folder_host\":\"restored\""), std::string::npos)
+      << ReadFile(alerts_);
+  EXPECT_EQ(Metric("konseki_archive_diverted_total"), 1);
+  EXPECT_EQ(Metric("konseki_archive_overflow_messages_total"), kLines);
+  EXPECT_TRUE(fs::is_regular_file(archive + "/restored"));  // left as the admin left it
+}
+
 TEST_F(DiskFullTest, FileSizeLimitBlocksWithoutCrashUntilRaised) {
   if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
   if (!HaveProgram(kPrlimit)) GTEST_SKIP() << "prlimit(1) not installed (util-linux)";

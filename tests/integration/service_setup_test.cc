@@ -115,9 +115,10 @@ TEST(ServiceSetupTest, RootWithUserUnderUnitCapabilitiesArchivesEverything) {
   EXPECT_EQ(Stat(log_dir + "/alerts").st_mode & 07777, 0750u) << "alerts dir mode";
 }
 
-// check-config, run by the unit's ExecStartPre: it must say which path
-// the user will not be able to write (and reject a user that does not exist).
-TEST(ServiceSetupTest, CheckConfigWarnsAboutPathsTheUserCannotWrite) {
+// check-config, run by the unit's ExecStartPre, and the daemon itself: they
+// must say which path the user will not be able to write and refuse it (and
+// reject a user that does not exist).
+TEST(ServiceSetupTest, CheckConfigAndTheDaemonRefusePathsTheUserCannotWrite) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root: creates the system user " << kUser;
   if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
   passwd pw;
@@ -125,6 +126,7 @@ TEST(ServiceSetupTest, CheckConfigWarnsAboutPathsTheUserCannotWrite) {
   TempDir dir;
   ASSERT_EQ(chmod(dir.path().c_str(), 0755), 0);  // root's, like /var/log
   AdminFolder(dir.File("log"), pw);
+  int status = -1;
   auto check = [&](const std::string& user, std::string* out, std::string* err) {
     std::ofstream(dir.File("k.yaml"))
         << "listen: [tcp://127.0.0.1:0]\nuser: " << user << "\n"
@@ -133,21 +135,47 @@ TEST(ServiceSetupTest, CheckConfigWarnsAboutPathsTheUserCannotWrite) {
         << "heartbeat: {state_dir: " << dir.File("log") << "/state}\n";
     ChildProcess p;
     EXPECT_TRUE(p.Start({KonsekiBinary(), "check-config", dir.File("k.yaml")}, dir.File("check")));
-    EXPECT_TRUE(WaitFor([&] { return !p.running(); }));
+    status = p.Signal(0, std::chrono::seconds(30));  // waits for its exit
     *out = p.Stdout();
     *err = p.Stderr();
   };
   std::string out, err;
   check(kUser, &out, &err);
-  EXPECT_NE(err.find("warning: " + dir.File("k.yaml") + ": archive.dir: " + dir.File("archive") +
+  EXPECT_NE(err.find(dir.File("k.yaml") + ": archive.dir: " + dir.File("archive") +
                      " will not be writable by user " + kUser),
             std::string::npos)
       << err;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
   EXPECT_NE(err.find("install -d -o konseki-test"), std::string::npos) << err;
   EXPECT_EQ(err.find("alerts.file"), std::string::npos)
       << "the admin's folder is writable: " << err;
   EXPECT_EQ(err.find("state_dir"), std::string::npos) << err;
-  EXPECT_NE(out.find("1 warnings"), std::string::npos) << out;
+  EXPECT_EQ(out.find("OK"), std::string::npos) << out;
+
+  // The daemon refuses to start on the same config rather than saying
+  // "ready" and blocking on the first line: with the folder missing (it
+  // cannot create it) and with the folder there but root's (a restore).
+  for (bool exists : {false, true}) {
+    if (exists) {
+      ASSERT_EQ(mkdir(dir.File("archive").c_str(), 0755), 0);
+    }
+    ChildProcess daemon;
+    ASSERT_TRUE(daemon.Start({KonsekiBinary(), "--config", dir.File("k.yaml")}, dir.File("run")));
+    // Waits for its exit (-1: still running after 30 s, i.e. it started).
+    const int run_status = daemon.Signal(0, std::chrono::seconds(30));
+    EXPECT_TRUE(WIFEXITED(run_status) && WEXITSTATUS(run_status) == 1) << run_status;
+    EXPECT_NE(daemon.Stderr().find("cannot start: " + dir.File("k.yaml")), std::string::npos)
+        << daemon.Stderr();
+    EXPECT_NE(daemon.Stderr().find(dir.File("archive")), std::string::npos) << daemon.Stderr();
+    EXPECT_EQ(daemon.Stderr().find("ready"), std::string::npos) << daemon.Stderr();
+  }
+  ASSERT_EQ(rmdir(dir.File("archive").c_str()), 0);
+
+  // Made writable as the hint says: check-config is fine.
+  ASSERT_EQ(chown(dir.path().c_str(), pw.pw_uid, pw.pw_gid), 0);
+  check(kUser, &out, &err);
+  EXPECT_NE(out.find("OK"), std::string::npos) << out << err;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << err;
 
   check("no-such-user-konseki", &out, &err);
   EXPECT_NE(err.find("\"no-such-user-konseki\" is not a user on this host"), std::string::npos)

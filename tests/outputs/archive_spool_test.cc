@@ -100,6 +100,8 @@ TEST_F(ArchiveSpoolTest, HeldLinesSurviveTheStopThroughTheSpool) {
     ASSERT_TRUE(a.ok()) << a.status().ToString();
     fs::create_directories(o.dir);
     std::ofstream(fs::path(o.dir) / "h") << "in the way";  // open fails: ENOTDIR
+    // and so does the overflow folder's (else h's lines would go there)
+    std::ofstream(fs::path(o.dir) / OverflowFolder(0)) << "in the way";
     for (const char* raw : {"one", "two", "three"}) {
       Message m;
       m.raw = raw;
@@ -122,6 +124,7 @@ TEST_F(ArchiveSpoolTest, HeldLinesSurviveTheStopThroughTheSpool) {
   ASSERT_TRUE(fs::exists(spool));
 
   fs::remove(fs::path(o.dir) / "h");
+  fs::remove(fs::path(o.dir) / OverflowFolder(0));
   auto b = Archive::Open(o, clock, metrics);
   ASSERT_TRUE(b.ok()) << b.status().ToString();
   EXPECT_EQ((*b)->spooled_messages_loaded(), 3u);

@@ -83,6 +83,16 @@ class ArchiveTest : public ::testing::Test {
 
   double SyncErrors() { return metrics_.ValueOf("konseki_archive_sync_errors_total"); }
 
+  // A file where worker 0's overflow folder would be: with a host's folder
+  // blocked the same way, the archive as a whole cannot write that host's
+  // lines (one host's folder alone diverts them there instead).
+  fs::path BlockOverflow() {
+    fs::path p = fs::path(options_.dir) / OverflowFolder(0);
+    fs::create_directories(options_.dir);
+    std::ofstream(p) << "in the way";
+    return p;
+  }
+
   fs::path root_;
   ArchiveOptions options_;
   FakeClock clock_;
@@ -589,20 +599,24 @@ TEST_F(ArchiveTest, RemovedArchiveDirIsRecreatedOnRetry) {
 TEST_F(ArchiveTest, UnwritablePathKeepsDataAndRecovers) {
   auto a = OpenArchive();
   ASSERT_TRUE(a);
-  // A regular file where the host folder should be: open fails (ENOTDIR).
+  // A regular file where the host folder should be: open fails (ENOTDIR),
+  // and where the overflow folder should be.
   fs::path host_dir = fs::path(options_.dir) / "h";
   { std::ofstream(host_dir) << "in the way"; }
+  const fs::path overflow = BlockOverflow();
   Status st = a->Append(Msg("h", "kept one", At(kBaseSecs)));
   EXPECT_FALSE(st.ok());
   EXPECT_NE(st.message().find("h/2023-11-14.log"), std::string::npos) << st.ToString();
   // Blocked until the next Flush: no retry (and no new error) per message.
   EXPECT_TRUE(a->Append(Msg("h", "kept two", At(kBaseSecs))).ok());
-  EXPECT_EQ(Errors("path"), 1);
+  EXPECT_EQ(Errors("path"), 2);  // the host's folder, then the overflow folder
   EXPECT_FALSE(a->Flush().ok());
-  EXPECT_EQ(Errors("path"), 2);
+  EXPECT_EQ(Errors("path"), 4);
   EXPECT_GT(a->buffered_bytes(), 0u);
+  EXPECT_TRUE(a->TakeDiverted().empty());
 
   fs::remove(host_dir);
+  fs::remove(overflow);
   ASSERT_TRUE(a->Flush().ok());
   EXPECT_EQ(ReadFile(host_dir / "2023-11-14.log"),
             "2023-11-14T22:13:20.000000Z 192.0.2.7 kept one\n"
@@ -645,6 +659,7 @@ TEST_F(ArchiveTest, PendingCapDropsAndCountsPastTheLimit) {
   ASSERT_TRUE(a);
   fs::path host_dir = fs::path(options_.dir) / "h";
   { std::ofstream(host_dir) << "in the way"; }
+  const fs::path overflow = BlockOverflow();
   std::string raw(62, 'x');  // 27 + 1 + 9 + 1 + 62 + 1 = 101 bytes a line
   int kept = 0, dropped = 0;
   for (int i = 0; i < 20; ++i) {
@@ -663,6 +678,7 @@ TEST_F(ArchiveTest, PendingCapDropsAndCountsPastTheLimit) {
                              {{"stage", "archive"}, {"reason", "buffer_full"}}),
             16);
   fs::remove(host_dir);
+  fs::remove(overflow);
   ASSERT_TRUE(a->Flush().ok());
   EXPECT_EQ(fs::file_size(host_dir / "2023-11-14.log"), 404u);
 }
@@ -673,14 +689,68 @@ TEST_F(ArchiveTest, DataOfAnEvictedUnwritableFileIsRetriedByFlush) {
   ASSERT_TRUE(a);
   fs::path bad = fs::path(options_.dir) / "bad";
   { std::ofstream(bad) << "in the way"; }
+  const fs::path overflow = BlockOverflow();
   EXPECT_FALSE(a->Append(Msg("bad", "stranded", At(kBaseSecs))).ok());
   ASSERT_TRUE(a->Append(Msg("good", "fine", At(kBaseSecs))).ok());  // evicts "bad"
   EXPECT_FALSE(a->Flush().ok());
   fs::remove(bad);
+  fs::remove(overflow);
   ASSERT_TRUE(a->Flush().ok());
   EXPECT_EQ(ReadFile(bad / "2023-11-14.log"), "2023-11-14T22:13:20.000000Z 192.0.2.7 stranded\n");
   EXPECT_EQ(ReadFile(fs::path(options_.dir) / "good" / "2023-11-14.log"),
             "2023-11-14T22:13:20.000000Z 192.0.2.7 fine\n");
+}
+
+// One host's folder that cannot be opened (here a file in its place:
+// ENOTDIR; a restore that left it root's gives EACCES) does not hold the
+// archive back: that host's lines go to the overflow folder, reported once,
+// every other host is written as before, and the host's own folder is
+// tried again a minute later.
+TEST_F(ArchiveTest, OneHostsUnwritableFolderDivertsItsLinesAndIsRetried) {
+  auto a = OpenArchive();
+  ASSERT_TRUE(a);
+  fs::create_directories(options_.dir);
+  const fs::path host_dir = fs::path(options_.dir) / "restored";
+  { std::ofstream(host_dir) << "in the way"; }
+  EXPECT_TRUE(a->Append(Msg("restored", "one", At(kBaseSecs))).ok());
+  EXPECT_TRUE(a->Append(Msg("other", "fine", At(kBaseSecs))).ok());
+  EXPECT_TRUE(a->Append(Msg("restored", "two", At(kBaseSecs))).ok());
+  ASSERT_TRUE(a->Flush().ok());
+  const std::vector<Archive::DivertedHost> d = a->TakeDiverted();
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].host, "restored");
+  EXPECT_EQ(d[0].folder, OverflowFolder(0));
+  EXPECT_NE(d[0].error.find("restored/2023-11-14.log"), std::string::npos) << d[0].error;
+  const fs::path overflow_file = fs::path(options_.dir) / OverflowFolder(0) / "2023-11-14.log";
+  EXPECT_EQ(ReadFile(overflow_file),
+            "2023-11-14T22:13:20.000000Z 192.0.2.7 one\n"
+            "2023-11-14T22:13:20.000000Z 192.0.2.7 two\n");
+  EXPECT_EQ(ReadFile(fs::path(options_.dir) / "other" / "2023-11-14.log"),
+            "2023-11-14T22:13:20.000000Z 192.0.2.7 fine\n");
+  EXPECT_EQ(metrics_.ValueOf("konseki_archive_diverted_total"), 1);
+  EXPECT_EQ(metrics_.ValueOf("konseki_archive_overflow_messages_total"), 2);
+  EXPECT_EQ(Errors("path"), 1);
+
+  // Still in the way a minute later: tried again, diverted again, not
+  // reported again.
+  clock_.Advance(std::chrono::seconds(61));
+  ASSERT_TRUE(a->Flush().ok());
+  EXPECT_TRUE(a->Append(Msg("restored", "three", At(kBaseSecs + 61))).ok());
+  ASSERT_TRUE(a->Flush().ok());
+  EXPECT_TRUE(a->TakeDiverted().empty());
+  EXPECT_EQ(metrics_.ValueOf("konseki_archive_diverted_total"), 2);
+  EXPECT_EQ(Errors("path"), 2);
+
+  // Fixed: within the minute the next line goes to the host's own folder.
+  fs::remove(host_dir);
+  EXPECT_TRUE(a->Append(Msg("restored", "still diverted", At(kBaseSecs + 62))).ok());
+  clock_.Advance(std::chrono::seconds(61));
+  ASSERT_TRUE(a->Flush().ok());
+  EXPECT_TRUE(a->Append(Msg("restored", "home", At(kBaseSecs + 123))).ok());
+  ASSERT_TRUE(a->Flush().ok());
+  EXPECT_EQ(ReadFile(host_dir / "2023-11-14.log"), "2023-11-14T22:15:23.000000Z 192.0.2.7 home\n");
+  EXPECT_NE(ReadFile(overflow_file).find("still diverted"), std::string::npos);
+  EXPECT_TRUE(a->TakeDiverted().empty());
 }
 
 TEST_F(ArchiveTest, DestructorWritesEverything) {
