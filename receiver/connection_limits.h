@@ -128,6 +128,11 @@ class ConnectionLimits {
   // every this many ms to look (its Clock may be fake).
   bool needs_ticks() const { return options_.first_frame_timeout_secs > 0; }
   size_t SourceCount(const SenderAddress& src) const;
+  // src is at max_connections_per_source: a new connection of its evicts one
+  // of its own.
+  bool SourceFull(const SenderAddress& src) const {
+    return SourceCount(src) >= options_.max_connections_per_source;
+  }
 
  private:
   // Never-framed connections go first (scanners, floods), then the one idle

@@ -165,15 +165,26 @@ std::string SenderAllowlist::ToString() const {
   return out;
 }
 
+namespace {
+
+const char* SignOf(RefusalReporter::Kind kind) {
+  return kind == RefusalReporter::Kind::kRefused ? "receiver.refused"
+                                                 : "receiver.connections_evicted";
+}
+
+}  // namespace
+
 RefusalReporter::RefusalReporter(AlertSink* sink, std::string listener, std::string transport,
-                                 MetricsRegistry& metrics, const RefusalReporterOptions& options)
+                                 MetricsRegistry& metrics, const RefusalReporterOptions& options,
+                                 Kind kind)
     : sink_(sink),
+      kind_(kind),
       listener_(std::move(listener)),
       transport_(std::move(transport)),
       options_(options),
       suppressed_counter_(metrics.GetCounter("konseki_suppressed_alerts_total",
                                              "Alerts held back by a rate limit",
-                                             {{"sign", "receiver.refused"}})) {}
+                                             {{"sign", SignOf(kind)}})) {}
 
 void RefusalReporter::Forget(TimePoint now) {
   const auto interval = std::chrono::duration_cast<Duration>(
@@ -214,10 +225,14 @@ bool RefusalReporter::Report(const SenderAddress& src, TimePoint now) {
     a.received = now;
     a.sender = src.ToString();
     a.host = a.sender;  // no hostname: nothing was parsed from a refused sender
-    a.rule = "receiver.refused";
-    a.sign = "receiver.refused";
+    a.rule = a.sign = SignOf(kind_);
     a.severity = Severity::kMedium;
-    a.title = "Sender not in the allowlist of " + listener_ + " refused";
+    a.title = kind_ == Kind::kRefused
+                  ? "Sender not in the allowlist of " + listener_ + " refused"
+                  : "A sender reached tcp.max_connections_per_source on " + listener_ +
+                        ": its longest idle connection was closed for a new one, and what it "
+                        "had just written there is lost (hosts behind one NAT address or "
+                        "relay: raise the limit)";
     a.fields = {{"src_ip", a.sender},
                 {"listener", listener_},
                 {"transport", transport_},

@@ -101,13 +101,21 @@ struct RefusalReporterOptions {
 // Every refusal not alerted is also counted in
 // konseki_suppressed_alerts_total{sign="receiver.refused"}.
 //
+// The same reporter, made with kEvicted, reports connections of one source
+// closed because it reached tcp.max_connections_per_source (sign
+// "receiver.connections_evicted", medium, same fields and limits): what its
+// sender wrote into the evicted connection is lost (plain TCP has no
+// acknowledgements), which happens to hosts behind one NAT address or relay.
+//
 // Not thread-safe: one reporter per listener thread. The sink (may be null:
 // nothing is emitted) must be thread-safe and outlive the reporter; the
 // registry must outlive it too.
 class RefusalReporter {
  public:
+  enum class Kind { kRefused, kEvicted };
   RefusalReporter(AlertSink* sink, std::string listener, std::string transport,
-                  MetricsRegistry& metrics, const RefusalReporterOptions& options = {});
+                  MetricsRegistry& metrics, const RefusalReporterOptions& options = {},
+                  Kind kind = Kind::kRefused);
   RefusalReporter(const RefusalReporter&) = delete;
   RefusalReporter& operator=(const RefusalReporter&) = delete;
 
@@ -120,6 +128,7 @@ class RefusalReporter {
   void Forget(TimePoint now);
 
   AlertSink* const sink_;
+  const Kind kind_;
   const std::string listener_;
   const std::string transport_;
   const RefusalReporterOptions options_;

@@ -179,6 +179,9 @@ StreamListener::StreamListener(const ListenAddress& address, const StreamListene
       ack_buf_(kAckBatch),
       reporter_(options.alerts, address.ToString(), std::string(TransportName(address.transport)),
                 metrics, options.refusal_alerts),
+      evictions_(options.alerts, address.ToString(),
+                 std::string(TransportName(address.transport)), metrics, options.refusal_alerts,
+                 RefusalReporter::Kind::kEvicted),
       limiter_(options.rate_limit),
       limits_(options.limits, options.max_connections, metrics, address.ToString()) {
   port_ = BoundPort(listen_fd_.get());
@@ -286,11 +289,13 @@ bool StreamListener::AcceptSome() {
       continue;
     }
     uint32_t victim = 0;
+    const bool source_full = limits_.SourceFull(src);
     switch (limits_.Admit(src, conns_, &victim, /*may_evict=*/state_ == State::kRunning)) {
       case ConnectionLimits::Admission::kAdmit:
         break;
       case ConnectionLimits::Admission::kEvictFirst:
         CloseConnection(victim);
+        if (source_full) evictions_.Report(src, clock_.Now());
         break;
       case ConnectionLimits::Admission::kRefuse:
         ::close(fd);

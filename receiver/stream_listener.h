@@ -335,6 +335,7 @@ class StreamListener final : public Listener, public AckSink {
   TimePoint last_expiry_scan_;
   TimePoint round_now_;
   RefusalReporter reporter_;
+  RefusalReporter evictions_;  // per-source evictions (receiver.connections_evicted)
   SenderRateLimiter limiter_;
   ConnectionLimits limits_;
   uint64_t pending_frames_ = 0;
