@@ -337,8 +337,10 @@ TEST(CliTest, CheckRulesPassesOnTheShippedPacksAndTestRulesFindsSigns) {
   std::string out = t.Stdout();
   size_t lines = 0;
   for (char c : out) lines += c == '\n';
-  EXPECT_EQ(lines, 2u) << out;
+  // The routine sudo line is an input only (sudo.command, alert false).
+  EXPECT_EQ(lines, 3u) << out;
   EXPECT_THAT(out, ::testing::HasSubstr("\"line\":1"));
+  EXPECT_THAT(out, ::testing::HasSubstr("\"line\":2,\"rule\":\"sudo.command\""));
   EXPECT_THAT(out, ::testing::HasSubstr("\"line\":3"));
   EXPECT_THAT(out, ::testing::HasSubstr("ssh.auth_failure"));
   EXPECT_THAT(out, ::testing::HasSubstr("203.0.113.5"));

@@ -199,7 +199,9 @@ const std::map<std::string, SignCounts>& Expected() {
       //   )'
       // su.success: grep -ciE 'su: [a-z]+ to [a-z]+ on /dev/' (root's own su
       //   sessions, "by (uid=0)", are not su.success)
-      {"wazuh/sudo.ini", {{"sudo.violation", 3}}},
+      // session.switch (sudo.command, sudo's line for a command it ran):
+      //   grep -cE 'sudo(\[[0-9]+\])?: +[^ :]+ : (HOST=[^ ]+ : )?TTY='
+      {"wazuh/sudo.ini", {{"sudo.violation", 3}, {"session.switch", 5}}},
       {"wazuh/su.ini", {{"sudo.violation", 4}, {"su.success", 1}}},
       // auth.failure: grep -ciE 'vsftpd\(pam_unix\)\[[0-9]+\]: check pass; user unknown'
       // session.switch (sessions.user_switch, also in Linux_2k above): grep -cE ' (su|sudo|
