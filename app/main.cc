@@ -391,6 +391,7 @@ int main(int argc, char** argv) {
       return konseki::app::RunIndex(index_cmd, std::cout, std::cerr);
     }
     search_cmd.today = today;
+    search_cmd.terminal = isatty(STDOUT_FILENO) != 0;
     return konseki::app::RunSearch(search_cmd, std::cout, std::cerr);
   }
   if (*seal_setup || *verify) {
