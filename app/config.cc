@@ -898,6 +898,19 @@ std::string Config::Where(std::string_view key) const {
          std::string(key) + "'";
 }
 
+Status CheckListenPorts(const Config& config, bool allow_port_zero) {
+  if (allow_port_zero) return Status::Ok();
+  const Ctx ctx{config.source};
+  for (const receiver::ListenerSpec& spec : config.listen) {
+    if (spec.address.port != 0) continue;
+    return ctx.Error(spec.line, "listen",
+                     spec.uri +
+                         ": port 0 would be a port the kernel picks at random, which senders "
+                         "cannot know; give the port they send to (514, 6514, 2514...)");
+  }
+  return Status::Ok();
+}
+
 StatusOr<int> ResolveUtcOffsetSecs(const std::string& tz, int64_t unix_secs) {
   if (tz == "local") {
     time_t t = static_cast<time_t>(unix_secs);

@@ -9,10 +9,12 @@
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <iostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "app/config.h"
@@ -52,6 +54,13 @@ konseki::Status SizeFdLimit(const konseki::app::Config& c, bool apply) {
     }
   }
   return konseki::Status::Ok();
+}
+
+// KONSEKI_ALLOW_PORT_0=1: listeners may be on port 0 (the tests read the
+// ports the kernel picked from the "listening on" lines).
+bool AllowPortZero() {
+  const char* v = std::getenv("KONSEKI_ALLOW_PORT_0");
+  return v != nullptr && std::string_view(v) == "1";
 }
 
 // Ticks the server every second, reloads on SIGHUP and returns on SIGINT or
@@ -102,6 +111,10 @@ int Run(const std::string& config_path) {
           : konseki::app::LoadConfigFile(config_path);
   if (!config.ok()) {
     konseki::Log(konseki::LogLevel::kError, "%s", config.status().message().c_str());
+    return 2;
+  }
+  if (konseki::Status s = konseki::app::CheckListenPorts(*config, AllowPortZero()); !s.ok()) {
+    konseki::Log(konseki::LogLevel::kError, "%s", s.message().c_str());
     return 2;
   }
 
@@ -216,6 +229,10 @@ int RunCheckConfig(const std::string& path) {
     konseki::Log(konseki::LogLevel::kError, "%s", c.status().message().c_str());
     return 1;
   }
+  if (konseki::Status s = konseki::app::CheckListenPorts(*c, AllowPortZero()); !s.ok()) {
+    konseki::Log(konseki::LogLevel::kError, "%s", s.message().c_str());
+    return 1;
+  }
   const konseki::app::PrivilegeOptions priv{c->user, c->group, c->chroot, c->allow_root};
   if (konseki::Status s = konseki::app::CheckRootPolicy(priv); !s.ok()) {
     konseki::Log(konseki::LogLevel::kError, "%s: %s", path.c_str(), s.message().c_str());
@@ -258,7 +275,7 @@ CLI::App* AddTestRulesCommand(CLI::App& app, TestRulesCommand* cmd) {
       "test-rules", "Run the parser and rules over log files and report matches");
   test_rules->add_option("--rules", cmd->opts.rules_dir,
                          "rule pack folder (default: the bundled packs)");
-  test_rules->add_option("--config", cmd->config_path,
+  test_rules->add_option("-c,--config", cmd->config_path,
                          "config file whose rules: section (dir, local_dir, disable, severity, "
                          "ignore), parser.timezone and correlation settings apply, as the "
                          "server would run them");
@@ -308,7 +325,7 @@ CLI::App* AddSearchCommand(CLI::App& app, konseki::app::SearchCommand* cmd) {
   CLI::App* search = app.add_subcommand(
       "search", "Search the archive (plain or compressed), lines in receive-time order");
   search->add_option("--dir", cmd->dir, "archive folder (default: the config's archive.dir)");
-  search->add_option("--config", cmd->config_path, "config file");
+  search->add_option("-c,--config", cmd->config_path, "config file");
   search->add_option("--host", cmd->host_glob, "host folders to search (glob, default *)");
   search->add_option("--since", cmd->since, "from this UTC time on (YYYY-MM-DD[THH:MM:SS])");
   search->add_option("--until", cmd->until, "before this UTC time");
@@ -345,11 +362,12 @@ int main(int argc, char** argv) {
   auto* seal_setup = app.add_subcommand(
       "seal-setup", "Create the archive's sealing key; print the verification key (last line)");
   std::string seal_config;
-  seal_setup->add_option("--config", seal_config, "config file (its archive.dir)")->required();
+  seal_setup->add_option("-c,--config", seal_config, "config file (its archive.dir)")->required();
   auto* verify = app.add_subcommand("verify", "Verify a sealed archive (exit 1 on any failure)");
   konseki::app::VerifyCommand verify_cmd;
   verify->add_option("--key", verify_cmd.key, "verification key (or a file holding it)");
-  verify->add_option("--config", verify_cmd.config_path, "config file, for archive.retention_days");
+  verify->add_option("-c,--config", verify_cmd.config_path,
+                     "config file, for archive.retention_days");
   verify->add_option("PATH", verify_cmd.paths, "archive folders or day files")->required();
 
   konseki::app::SearchCommand search_cmd;
@@ -358,13 +376,21 @@ int main(int argc, char** argv) {
       "index", "Write the search index of closed day files that have no current one");
   konseki::app::IndexCommand index_cmd;
   index->add_option("--dir", index_cmd.dir, "archive folder (default: the config's archive.dir)");
-  index->add_option("--config", index_cmd.config_path, "config file");
+  index->add_option("-c,--config", index_cmd.config_path, "config file");
   index->add_option("--host", index_cmd.host_glob, "host folders (glob, default *)");
   index->add_flag("--force", index_cmd.force, "rewrite current indexes too");
 
   konseki::app::console::ConsoleCommands console(app);
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // app.exit prints --help / --version on stdout (exit 0) or the error and
+    // a hint on stderr. A usage error exits 2, as search and verify do for
+    // theirs: CLI11's own codes (105 to 114) mean nothing to a script.
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
 
   if (int rc = console.RunConsole(std::cout, std::cerr); rc >= 0) return rc;
 
@@ -378,6 +404,7 @@ int main(int argc, char** argv) {
       return konseki::app::RunIndex(index_cmd, std::cout, std::cerr);
     }
     search_cmd.today = today;
+    search_cmd.terminal = isatty(STDOUT_FILENO) != 0;
     return konseki::app::RunSearch(search_cmd, std::cout, std::cerr);
   }
   if (*seal_setup || *verify) {

@@ -9,11 +9,13 @@
 #include <set>
 
 #include "app/config.h"
+#include "app/console/console_format.h"
 #include "common/clock.h"
 #include "matchers/rule_loader.h"
 #include "matchers/rule_set.h"
 #include "outputs/archive_index.h"
 #include "outputs/archive_search.h"
+#include "outputs/host_path.h"
 #include "outputs/seal_format.h"
 #include "receiver/parser.h"
 
@@ -53,6 +55,52 @@ struct SignFilter {
   }
 };
 
+// raw with the archive's "#ooo" escapes of control bytes (outputs/archive.h)
+// turned back into the bytes; false if it holds none.
+bool UnescapeControls(std::string_view raw, std::string* out) {
+  out->clear();
+  bool any = false;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] == '#' && i + 3 < raw.size() && raw[i + 1] >= '0' && raw[i + 1] <= '1' &&
+        raw[i + 2] >= '0' && raw[i + 2] <= '7' && raw[i + 3] >= '0' && raw[i + 3] <= '7') {
+      const int c = (raw[i + 1] - '0') * 64 + (raw[i + 2] - '0') * 8 + (raw[i + 3] - '0');
+      if (c < 0x20 || c == 0x7f) {
+        out->push_back(static_cast<char>(c));
+        i += 3;
+        any = true;
+        continue;
+      }
+    }
+    out->push_back(raw[i]);
+  }
+  return any;
+}
+
+// Whether a line of an overflow folder (outputs/archive_search.h) is of a
+// host whose folder name `glob` matches: the host as the daemon took it
+// (the header's hostname, else the sender: app/router.cc) through
+// SanitizeHost. The daemon parsed the raw bytes, the archive holds them
+// escaped: both readings are tried, so an escape can let a line of
+// another host through (shown, never hidden).
+bool OverflowLineOfHost(const receiver::Parser& parser, const std::string& glob,
+                        std::string_view line) {
+  if (line.size() < kTimeLen + 2) return false;
+  std::string_view rest = line.substr(kTimeLen + 1);
+  const size_t sp = rest.find(' ');
+  if (sp == std::string_view::npos) return false;
+  std::string_view sender = rest.substr(0, sp);
+  if (sender == "-") sender = {};
+  const std::string_view raw = rest.substr(sp + 1);
+  thread_local std::string folder, unescaped;
+  auto matches = [&](std::string_view bytes) {
+    Message msg;
+    parser.Parse(bytes, TimePoint(), &msg);
+    outputs::SanitizeHost(msg.hostname.empty() ? sender : msg.hostname, &folder);
+    return fnmatch(glob.c_str(), folder.c_str(), 0) == 0;
+  };
+  return matches(raw) || (UnescapeControls(raw, &unescaped) && matches(unescaped));
+}
+
 StatusOr<std::unique_ptr<SignFilter>> MakeSignFilter(const std::string& sign,
                                                      const std::string& dir) {
   auto all = matchers::LoadRuleDir(dir.empty() ? matchers::DefaultRulesDir() : dir);
@@ -86,14 +134,19 @@ StatusOr<std::unique_ptr<SignFilter>> MakeSignFilter(const std::string& sign,
 
 // Runs the search, writes the lines to out (and the figures to err with
 // --stats); the exit status.
-int PrintMatches(const outputs::ArchiveSearch& s, bool with_stats, std::ostream& out,
+int PrintMatches(const outputs::ArchiveSearch& s, bool with_stats, bool terminal, std::ostream& out,
                  std::ostream& err) {
   outputs::SearchStats stats;
   const auto t0 = std::chrono::steady_clock::now();
   std::string pending;  // written in large blocks: per-line stream writes cost more than the scan
   Status st = s.Run(
       [&](std::string_view l) {
-        pending.append(l).push_back('\n');
+        if (terminal) {
+          console::AppendTerminalSafe(l, &pending);
+        } else {
+          pending.append(l);
+        }
+        pending.push_back('\n');
         if (pending.size() >= (1 << 20)) {
           out.write(pending.data(), static_cast<std::streamsize>(pending.size()));
           pending.clear();
@@ -135,6 +188,10 @@ StatusOr<Config> LoadConfigOrDefault(const std::string& path) {
 int RunSearch(const SearchCommand& cmd, std::ostream& out, std::ostream& err) {
   outputs::SearchOptions o;
   o.host_glob = cmd.host_glob;
+  o.overflow_host_filter = [parser = receiver::Parser(),
+                            glob = cmd.host_glob](std::string_view line) {
+    return OverflowLineOfHost(parser, glob, line);
+  };
   o.caseless = cmd.caseless;
   o.threads = cmd.threads;
   o.root = cmd.dir;
@@ -185,7 +242,7 @@ int RunSearch(const SearchCommand& cmd, std::ostream& out, std::ostream& err) {
     err << "konseki " << s.status().message() << "\n";
     return 2;
   }
-  return PrintMatches(**s, cmd.stats, out, err);
+  return PrintMatches(**s, cmd.stats, cmd.terminal, out, err);
 }
 
 int RunIndex(const IndexCommand& cmd, std::ostream& out, std::ostream& err) {

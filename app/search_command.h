@@ -25,6 +25,11 @@ struct SearchCommand {
   bool stats = false;  // matches, bytes, what the index skipped and speed on `err`
   int threads = 0;
   bool no_index = false;  // scan every byte, whatever the indexes say
+  // `out` is a terminal (main sets it): lines are printed through
+  // console::TerminalSafe. The archive escapes C0 and DEL but keeps bytes
+  // >= 0x80 (C1 controls included) as received; into a pipe or a file the
+  // lines go byte for byte as archived.
+  bool terminal = false;
   // Today (UTC days since the epoch; main sets it from the clock): day files
   // older than yesterday without an index get a note. INT64_MIN: no note.
   int64_t today = INT64_MIN;

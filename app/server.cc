@@ -40,6 +40,17 @@ Status At(const std::string& where, const Status& st) {
   return Status(st.code(), where + ": " + st.message());
 }
 
+// The config key a TlsContext::Create error is about, to name its line:
+// the messages start with the key ("tls.key_file /x.key: No such file or
+// directory", "tls.ca_file ...: not a regular file"); anything else is
+// about the certificate.
+std::string TlsErrorKey(const Status& st) {
+  for (const char* key : {"tls.key_file", "tls.ca_file", "tls.permitted_peers"}) {
+    if (st.message().starts_with(key)) return key;
+  }
+  return "tls.cert_file";
+}
+
 bool UsesTls(const Config& c) {
   for (const receiver::ListenerSpec& spec : c.listen) {
     if (receiver::UsesTls(spec.address.transport)) return true;
@@ -70,7 +81,7 @@ void RegisterRuleSeries(const LoadedRules& loaded, MetricsRegistry& m) {
 Status CheckTlsFiles(const Config& config) {
   if (!UsesTls(config)) return Status::Ok();
   auto ctx = receiver::TlsContext::Create(config.tls);
-  if (!ctx.ok()) return At(config.Where("tls.cert_file"), ctx.status());
+  if (!ctx.ok()) return At(config.Where(TlsErrorKey(ctx.status())), ctx.status());
   return Status::Ok();
 }
 
@@ -115,7 +126,7 @@ StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config, const Clo
 Status Server::EnsureTlsContext() {
   if (tls_context_) return Status::Ok();
   auto ctx = receiver::TlsContext::Create(config_.tls);
-  if (!ctx.ok()) return At(config_.Where("tls.cert_file"), ctx.status());
+  if (!ctx.ok()) return At(config_.Where(TlsErrorKey(ctx.status())), ctx.status());
   tls_context_ = std::move(ctx).value();
   return Status::Ok();
 }

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "common/usable_cpus.h"
+#include "outputs/archive_budget.h"
 #include "outputs/archive_reader.h"
 #include "outputs/seal_format.h"
 
@@ -161,7 +162,8 @@ struct ArchiveSearch::File {
     uint64_t key;           // TimeKey of the line (or of the line before a torn fragment)
     size_t offset, length;  // in the mapping or the arena
   };
-  std::string path;  // "host/YYYY-MM-DD.log"
+  std::string path;           // "host/YYYY-MM-DD.log"
+  bool by_line_host = false;  // an overflow folder: lines kept by overflow_host_filter
   Mapping map;
   std::string arena;  // compressed files: matching lines
   std::vector<Hit> hits;
@@ -224,6 +226,7 @@ void ArchiveSearch::ScanText(std::string_view text, size_t offset, bool copy, Fi
       std::string_view ts = line.substr(0, kTimeLen);
       if ((!since.empty() && ts < since) || (!until.empty() && ts >= until)) return;
     }
+    if (f->by_line_host && !options_.overflow_host_filter(line)) return;
     if (options_.filter && !options_.filter(line)) return;
     TimeKey(line, &f->last_key);  // a torn fragment keeps the key before it
     if (copy) {
@@ -476,7 +479,10 @@ std::map<int64_t, std::vector<std::string>> ArchiveSearch::SelectFiles() const {
   if (!options_.until.empty()) ParseDayName(options_.until.substr(0, 10), &until_day);
   std::map<int64_t, std::vector<std::string>> days;
   for (const std::string& host : Names(options_.root)) {
-    if (fnmatch(options_.host_glob.c_str(), host.c_str(), 0) != 0) continue;
+    if (fnmatch(options_.host_glob.c_str(), host.c_str(), 0) != 0 &&
+        !(IsOverflowFolder(host) && options_.overflow_host_filter)) {
+      continue;
+    }
     for (const std::string& name : Names(options_.root + "/" + host)) {
       std::string_view h;
       int64_t day;
@@ -561,7 +567,12 @@ Status ArchiveSearch::Run(const std::function<void(std::string_view)>& out,
   std::string first_without;
   for (auto it = days.begin(); it != days.end(); ++it) {
     std::vector<File> files(it->second.size());
-    for (size_t i = 0; i < files.size(); ++i) files[i].path = it->second[i];
+    for (size_t i = 0; i < files.size(); ++i) {
+      files[i].path = it->second[i];
+      const std::string folder = files[i].path.substr(0, files[i].path.find('/'));
+      files[i].by_line_host =
+          IsOverflowFolder(folder) && fnmatch(options_.host_glob.c_str(), folder.c_str(), 0) != 0;
+    }
     std::atomic<size_t> next{0};
     auto work = [&](hs_scratch_t* s) {
       for (size_t i; (i = next.fetch_add(1)) < files.size();)
@@ -594,6 +605,17 @@ Status ArchiveSearch::Run(const std::function<void(std::string_view)>& out,
     MergeDay(files, out);
   }
   free_scratch();
+  if (!options_.overflow_host_filter) {
+    size_t left_out = 0;
+    for (const std::string& host : Names(options_.root)) {
+      left_out +=
+          IsOverflowFolder(host) && fnmatch(options_.host_glob.c_str(), host.c_str(), 0) != 0;
+    }
+    if (left_out > 0) {
+      stats->notes.push_back(std::to_string(left_out) +
+                             " overflow folder(s) (hosts past archive.max_hosts) not searched");
+    }
+  }
   if (no_index > 0) {
     stats->notes.push_back(std::to_string(no_index) + " day file(s) without an index (" +
                            first_without + (no_index > 1 ? " ..." : "") +

@@ -24,6 +24,11 @@
 // A search the index does not narrow (every block of the first files
 // passes, SearchOptions::index_give_up_bytes) stops consulting it.
 //
+// Hosts past archive.max_hosts: a host glob also searches the overflow
+// folders, line by line (SearchOptions::overflow_host_filter); their
+// indexes narrow by pattern and time as for any file, the host test comes
+// after.
+//
 // Threading: Run scans the files of a day on `threads` threads (one
 // Hyperscan scratch each); `filter` (optional) is called from those threads
 // and must be thread-safe. The output callback runs on the caller's thread.
@@ -53,8 +58,16 @@ namespace konseki::outputs {
 bool NormalizeSearchTime(std::string_view in, std::string* out);
 
 struct SearchOptions {
-  std::string root;                   // archive.dir; required
-  std::string host_glob = "*";        // fnmatch(3) over host folder names
+  std::string root;             // archive.dir; required
+  std::string host_glob = "*";  // fnmatch(3) over host folder names
+  // Lines of hosts past archive.max_hosts are in the overflow folders
+  // (%overflow-<worker>, outputs/archive_budget.h), mixed. When host_glob
+  // does not match an overflow folder's own name, that folder is searched
+  // too, keeping only the lines for which this returns true: the line's
+  // host (parsed from its raw message, app/search_command.cc) has a folder
+  // name host_glob matches. Called from the scanning threads: thread-safe.
+  // Null: such folders are left out, and SearchStats::notes says so.
+  std::function<bool(std::string_view line)> overflow_host_filter;
   std::string since;                  // inclusive, normalized (NormalizeSearchTime); "" = open
   std::string until;                  // exclusive, normalized; "" = open
   std::vector<std::string> patterns;  // empty: every line is a candidate

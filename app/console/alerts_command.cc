@@ -10,7 +10,8 @@ namespace konseki::app::console {
 namespace {
 
 // Time, severity, sign, host, title and the extracted fields (who and
-// from where: user=root src_ip=192.0.2.1).
+// from where: user=root src_ip=192.0.2.1). What a sender wrote is made
+// terminal-safe (TerminalSafe): a field can hold "\x1b]2;..." or a C1 CSI.
 std::vector<std::string> Cells(const ConsoleEnv& env, const AlertRecord& a) {
   const Palette& p = env.palette;
   JsonValue fields = a.json.Get("fields");
@@ -18,12 +19,9 @@ std::vector<std::string> Cells(const ConsoleEnv& env, const AlertRecord& a) {
   for (const std::string& k : fields.Keys()) {
     f += (f.empty() ? "" : " ") + k + "=" + fields.Str(k);
   }
-  return {FormatLocalTime(a.time),
-          p.Severity(SeverityName(a.severity)),
-          a.sign,
-          p.Bold(a.host),
-          a.title,
-          p.Dim(f)};
+  return {FormatLocalTime(a.time), p.Severity(SeverityName(a.severity)),
+          TerminalSafe(a.sign),    p.Bold(TerminalSafe(a.host)),
+          TerminalSafe(a.title),   p.Dim(TerminalSafe(f))};
 }
 
 std::string Row(const ConsoleEnv& env, const AlertRecord& a) {
@@ -35,7 +33,7 @@ std::string Row(const ConsoleEnv& env, const AlertRecord& a) {
 void Print(const ConsoleEnv& env, const AlertsOptions& o, const AlertRecord& a,
            std::string_view raw) {
   if (o.json) {
-    *env.out << raw << "\n";
+    *env.out << TerminalSafeJson(raw) << "\n";
   } else {
     *env.out << Row(env, a) << "\n";
   }

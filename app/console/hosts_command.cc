@@ -51,7 +51,7 @@ int RunHosts(const ConsoleEnv& env, const HostsOptions& options) {
   if (options.json) {
     JsonValue out = JsonValue::Object();
     out.Set("time", hosts->Num("time")).Set("live", !from_files).Set("hosts", shown);
-    *env.out << out.Dump() << "\n";
+    *env.out << TerminalSafeJson(out.Dump()) << "\n";
     return kExitOk;
   }
   if (from_files) {
@@ -62,9 +62,11 @@ int RunHosts(const ConsoleEnv& env, const HostsOptions& options) {
   for (size_t i = 0; i < shown.size(); ++i) {
     JsonValue h = shown.At(i);
     const double last = h.Num("last_seen");
-    t.Add({h.Str("name"), Colour(env.palette, h.Str("state")), FormatLocalTime(last),
-           last > 0 ? FormatDuration(env.now - last) : "-", Senders(h),
-           Secs(h.Num("cadence_secs"), "learning"), Secs(h.Num("threshold_secs"), "never"),
+    // The name is what a sender wrote in its header.
+    t.Add({TerminalSafe(h.Str("name")), Colour(env.palette, TerminalSafe(h.Str("state"))),
+           FormatLocalTime(last), last > 0 ? FormatDuration(env.now - last) : "-",
+           TerminalSafe(Senders(h)), Secs(h.Num("cadence_secs"), "learning"),
+           Secs(h.Num("threshold_secs"), "never"),
            from_files ? "-" : std::to_string(h.Int("messages_today"))});
   }
   if (t.rows() == 0) {

@@ -26,12 +26,18 @@ std::vector<Count> Ranked(const std::map<std::string, size_t>& m, size_t limit) 
   return v;
 }
 
+// Every value below that comes from an alert or a host (names, titles,
+// fields, messages: what senders wrote) goes through TerminalSafe, on its
+// own: the report is read on a terminal and mailed, and a value's own
+// newlines must not forge the report's lines.
 std::string Fields(const AlertRecord& a) {
   JsonValue f = a.json.Get("fields");
   std::string s;
   for (const std::string& k : f.Keys()) s += (s.empty() ? "" : " ") + k + "=" + f.Str(k);
-  return s;
+  return TerminalSafe(s);
 }
+
+std::string Safe(std::string_view s) { return TerminalSafe(s); }
 
 // Correlations whose inputs are failures from one source.
 bool IsFailureBurst(const std::string& sign) {
@@ -66,11 +72,11 @@ void HostsSection(const ConsoleEnv& env, std::ostream& o, double since) {
     } else if (state == "expected-never-seen") {
       what = "expected, never seen";
     } else if (first >= since) {
-      what = "new, first seen " + FormatLocalTime(first) + " from " + h.Str("sender");
+      what = "new, first seen " + FormatLocalTime(first) + " from " + Safe(h.Str("sender"));
     } else {
       continue;
     }
-    o << "  " << h.Str("name") << ": " << what << "\n";
+    o << "  " << Safe(h.Str("name")) << ": " << what << "\n";
     ++shown;
   }
   o << "  " << list.size() << " hosts tracked" << (shown ? "" : ", none silent or new")
@@ -95,8 +101,8 @@ void MembersLine(std::ostream& o, const JsonValue& members) {
   }
   for (const std::string& file : order) {
     const auto& [n, range] = files[file];
-    o << "    lines: " << n << " in " << file << " (" << FormatLocalTime(range.first) << " .. "
-      << FormatLocalTime(range.second) << ")\n";
+    o << "    lines: " << n << " in " << Safe(file) << " (" << FormatLocalTime(range.first)
+      << " .. " << FormatLocalTime(range.second) << ")\n";
   }
 }
 
@@ -124,14 +130,14 @@ void AlertsSections(std::ostream& o, const std::vector<AlertRecord>& alerts) {
     o << "  by sign:\n";
     for (const auto& [sign, n] : Ranked(by_sign, 30)) {
       char line[256];
-      std::snprintf(line, sizeof line, "    %-28s %6zu  (%s)\n", sign.c_str(), n,
+      std::snprintf(line, sizeof line, "    %-28s %6zu  (%s)\n", Safe(sign).c_str(), n,
                     SeverityName(sign_sev[sign]));
       o << line;
     }
     o << "  by host:\n";
     for (const auto& [host, n] : Ranked(by_host, 30)) {
       char line[256];
-      std::snprintf(line, sizeof line, "    %-28s %6zu\n", host.c_str(), n);
+      std::snprintf(line, sizeof line, "    %-28s %6zu\n", Safe(host).c_str(), n);
       o << line;
     }
   }
@@ -139,28 +145,28 @@ void AlertsSections(std::ostream& o, const std::vector<AlertRecord>& alerts) {
   // root (UID 0), a user put in sudo/wheel, a shell or password changed.
   o << "\nAccount changes\n";
   for (const AlertRecord* a : users) {
-    o << "  " << FormatLocalTime(a->time) << "  " << a->host << "  " << a->title << "  "
+    o << "  " << FormatLocalTime(a->time) << "  " << Safe(a->host) << "  " << Safe(a->title) << "  "
       << Fields(*a) << "\n";
   }
   if (users.empty()) o << "  none\n";
   o << "\nCron and kernel module changes\n";
   for (const AlertRecord* a : changes) {
-    o << "  " << FormatLocalTime(a->time) << "  " << a->host << "  " << a->title << "  "
+    o << "  " << FormatLocalTime(a->time) << "  " << Safe(a->host) << "  " << Safe(a->title) << "  "
       << Fields(*a) << "\n";
   }
   if (changes.empty()) o << "  none\n";
   o << "\nCorrelation alerts\n";
   for (const AlertRecord* a : correlations) {
-    o << "  " << FormatLocalTime(a->time) << "  " << SeverityName(a->severity) << "  " << a->sign
-      << "  " << a->host << "  " << a->title << "\n    " << Fields(*a) << "\n    "
-      << a->json.Str("message") << "\n";
+    o << "  " << FormatLocalTime(a->time) << "  " << SeverityName(a->severity) << "  "
+      << Safe(a->sign) << "  " << Safe(a->host) << "  " << Safe(a->title) << "\n    " << Fields(*a)
+      << "\n    " << Safe(a->json.Str("message")) << "\n";
     MembersLine(o, a->json.Get("members"));
   }
   if (correlations.empty()) o << "  none\n";
   o << "\nTop sources of failures\n";
   for (const auto& [src, n] : Ranked(sources, 10)) {
     char line[256];
-    std::snprintf(line, sizeof line, "  %-40s %6zu\n", src.c_str(), n);
+    std::snprintf(line, sizeof line, "  %-40s %6zu\n", Safe(src).c_str(), n);
     o << line;
   }
   if (sources.empty()) o << "  none\n";
@@ -178,7 +184,7 @@ void DropsSection(const ConsoleEnv& env, std::ostream& o) {
   for (size_t i = 0; i < drops.size(); ++i) {
     JsonValue d = drops.At(i);
     if (d.Int("messages") == 0) continue;
-    o << "  " << d.Str("stage") << "/" << d.Str("reason") << ": " << d.Int("messages") << "\n";
+    o << "  " << Safe(d.Str("stage") + "/" + d.Str("reason")) << ": " << d.Int("messages") << "\n";
     ++shown;
   }
   if (shown == 0) o << "  none\n";

@@ -47,7 +47,7 @@ void PrintLive(const ConsoleEnv& env, const JsonValue& s) {
   for (size_t i = 0; i < drops.size(); ++i) {
     JsonValue x = drops.At(i);
     if (x.Int("messages") == 0) continue;
-    d += (d.empty() ? "" : ", ") + x.Str("stage") + "/" + x.Str("reason") + " " +
+    d += (d.empty() ? "" : ", ") + TerminalSafe(x.Str("stage") + "/" + x.Str("reason")) + " " +
          std::to_string(x.Int("messages"));
   }
   o << "\nDrops:    " << (d.empty() ? p.Green("none") : p.Red(d)) << "\n";
@@ -70,14 +70,17 @@ void PrintLive(const ConsoleEnv& env, const JsonValue& s) {
   JsonValue last = r.Get("last_reload");
   o << "Rules:    " << r.Int("loaded") << " loaded from " << r.Str("dir") << "; last load "
     << FormatLocalTime(last.Num("time")) << " "
-    << (last.Bool("ok") ? p.Green("ok") : p.Red("FAILED: " + last.Str("error"))) << "\n";
+    << (last.Bool("ok") ? p.Green("ok") : p.Red("FAILED: " + TerminalSafe(last.Str("error"))))
+    << "\n";
   JsonValue al = s.Get("alerts");
   o << "Alerts:   last hour " << SeverityCounts(al.Get("last_hour"), p) << "; last day "
     << SeverityCounts(al.Get("last_day"), p) << "\n";
   JsonValue h = s.Get("hosts");
   JsonValue silent = h.Get("silent_hosts");
   std::string names;
-  for (size_t i = 0; i < silent.size(); ++i) names += (i ? ", " : "") + silent.At(i).AsString();
+  for (size_t i = 0; i < silent.size(); ++i) {
+    names += (i ? ", " : "") + TerminalSafe(silent.At(i).AsString());  // as senders named them
+  }
   o << "Hosts:    " << h.Int("tracked") << " tracked, "
     << (silent.size() ? p.Red(std::to_string(silent.size()) + " silent: " + names)
                       : p.Green("none silent"))

@@ -134,5 +134,67 @@ TEST_F(SearchCommandTest, AnIndexOfTheFirstFormatIsNotedThenRewrittenByIndex) {
   EXPECT_NE(err_.str().find("index: 1 files"), std::string::npos) << err_.str();
 }
 
+// A host past archive.max_hosts has its lines in %overflow-<worker>/ among
+// others: --host finds them by the host each line names (or its sender
+// when the header names none), through the index too.
+TEST_F(SearchCommandTest, HostFindsItsLinesInTheOverflowFolders) {
+  std::filesystem::create_directories(dir_ + "/%overflow-0");
+  std::ofstream(dir_ + "/%overflow-0/2025-12-01.log")
+      << "2025-12-01T00:00:04.000000Z 192.0.2.9 <13>Dec  1 00:00:04 spoof1 x: Accepted nothing\n"
+         "2025-12-01T00:00:05.000000Z 203.0.113.5 <38>Dec  1 00:00:05 WEB7 sshd[9]: Accepted "
+         "password for root from 203.0.113.50 port 5000 ssh2\n"
+         "2025-12-01T00:00:06.000000Z 203.0.113.6 <38>sshd[9]: Accepted headerless\n"
+         // The daemon saw "web8<ESC>": its folder is web8%1b.
+         "2025-12-01T00:00:07.000000Z 192.0.2.8 <13>Dec  1 00:00:07 web8#033 x: Accepted esc\n";
+  SearchCommand c;
+  c.patterns = {"Accepted"};
+  c.host_glob = "web7";
+  ASSERT_EQ(Run(c), 0) << err_.str();
+  EXPECT_EQ(out_.str(),
+            "2025-12-01T00:00:05.000000Z 203.0.113.5 <38>Dec  1 00:00:05 WEB7 sshd[9]: Accepted "
+            "password for root from 203.0.113.50 port 5000 ssh2\n");
+  c.host_glob = "203.0.113.6";  // no host in the header: the sender's folder
+  ASSERT_EQ(Run(c), 0) << err_.str();
+  EXPECT_NE(out_.str().find("Accepted headerless"), std::string::npos) << out_.str();
+  c.host_glob = "web8%1b";
+  ASSERT_EQ(Run(c), 0) << err_.str();
+  EXPECT_NE(out_.str().find("Accepted esc"), std::string::npos) << out_.str();
+  c.host_glob = "h*";  // h1's own folder, nothing from the overflow
+  ASSERT_EQ(Run(c), 0) << err_.str();
+  EXPECT_EQ(out_.str().find("WEB7"), std::string::npos) << out_.str();
+  c.host_glob = "spoof9";
+  EXPECT_EQ(Run(c), 1) << out_.str();
+  // Indexed (a closed day), with a time window so the index is consulted.
+  ASSERT_EQ(Index(), 0) << index_err_.str();
+  c.host_glob = "web7";
+  c.since = "2025-12-01";
+  c.stats = true;
+  ASSERT_EQ(Run(c), 0) << err_.str();
+  EXPECT_NE(out_.str().find("WEB7 sshd[9]"), std::string::npos) << out_.str();
+  EXPECT_NE(err_.str().find("index: 1 files"), std::string::npos) << err_.str();
+}
+
+// On a terminal the archive's bytes >= 0x80 that are C1 controls (kept as
+// received) and any raw control byte are escaped; into a pipe, byte for byte.
+TEST_F(SearchCommandTest, OnATerminalC1ControlsAreEscaped) {
+  std::ofstream(dir_ + "/h1/2025-12-01.log", std::ios::app)
+      << "2025-12-01T00:00:04.000000Z 192.0.2.1 <38>sshd[7]: Accepted \xc2\x9b"
+         "2J \x9b"
+         "2J "
+         "caf\xc3\xa9 #033\n";
+  SearchCommand c;
+  c.patterns = {"Accepted"};
+  c.host_glob = "h1";
+  ASSERT_EQ(Run(c), 0) << err_.str();
+  EXPECT_NE(out_.str().find("Accepted \xc2\x9b"
+                            "2J \x9b"
+                            "2J caf\xc3\xa9 #033\n"),
+            std::string::npos);
+  c.terminal = true;
+  ASSERT_EQ(Run(c), 0) << err_.str();
+  EXPECT_NE(out_.str().find("Accepted #302#2332J #2332J caf\xc3\xa9 #033\n"), std::string::npos)
+      << out_.str();
+}
+
 }  // namespace
 }  // namespace konseki::app

@@ -239,5 +239,75 @@ TEST_F(ConsoleIntegrationTest, FollowPrintsNewAlertsAcrossARotation) {
   follow.Kill();
 }
 
+// A sender's bytes never reach the admin's terminal raw: ESC, BEL,
+// an OSC title and C1 CSI (UTF-8 U+009B and a raw 0x9b, which the alert
+// JSON turns into U+FFFD) in a user name and ESC 7 in a host name come out escaped ("#033") in
+// alerts, report and hosts, and JSON-escaped in --json.
+TEST_F(ConsoleIntegrationTest, SenderControlBytesAreEscapedInEveryOutput) {
+  const std::string evil_user =
+      "\x1b[31mroot\x1b[0m\x1b]2;TITLE\a\xc2\x9b"
+      "2J\x9b"
+      "2J";
+  for (int i = 0; i < 8; ++i) {
+    SendUdp(k_.Port("udp"), "<38>Dec  1 10:00:0" + std::to_string(i) +
+                                " esc\x1b"
+                                "7host sshd[1]: "
+                                "Failed password for " +
+                                evil_user + " from 192.0.2.77 port 4100" + std::to_string(i) +
+                                " ssh2");
+  }
+  SendUdp(k_.Port("udp"),
+          "<38>Dec  1 10:00:09 esc\x1b"
+          "7host sshd[2]: Accepted password for r" +
+              evil_user + "oot from 192.0.2.77 port 1 ssh2");
+  Result json;
+  ASSERT_TRUE(WaitFor([&] {
+    json = RunKonseki(dir_, {"alerts", "-c", config_, "--json"});
+    return json.out.find("ssh.bruteforce") != std::string::npos &&
+           json.out.find("ssh.login") != std::string::npos;
+  })) << ReadFile(dir_.File("alerts.jsonl"));
+  auto raw_controls = [](const std::string& s) {
+    for (size_t i = 0; i < s.size(); ++i) {
+      const auto c = static_cast<unsigned char>(s[i]);
+      if ((c < 0x20 && c != '\n') || c == 0x7f || c == 0x9b) return true;
+    }
+    return false;
+  };
+  EXPECT_FALSE(raw_controls(json.out)) << json.out;
+  EXPECT_THAT(json.out, HasSubstr("\\u001b[31mroot"));
+  EXPECT_THAT(json.out, HasSubstr("\\u009b2J"));
+
+  Result table = RunKonseki(dir_, {"alerts", "-c", config_});
+  EXPECT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_FALSE(raw_controls(table.out)) << table.out;
+  EXPECT_THAT(table.out, HasSubstr("#033[31mroot#033[0m#033]2;TITLE#007#302#2332J"));
+  EXPECT_THAT(table.out, HasSubstr("esc#0337host"));
+
+  Result report = RunKonseki(dir_, {"report", "-c", config_, "--since", "1h"});
+  EXPECT_EQ(report.exit_code, 0) << report.err;
+  EXPECT_FALSE(raw_controls(report.out)) << report.out;
+  EXPECT_THAT(report.out, HasSubstr("#033[31mroot"));
+  const std::string mailer = dir_.File("sendmail");
+  std::ofstream(mailer) << "#!/bin/sh\ncat > " << dir_.File("mail.txt") << "\n";
+  chmod(mailer.c_str(), 0755);
+  Result mailed = RunKonseki(dir_, {"report", "-c", config_, "--mail-to", "root@example.org"},
+                             {{"KONSEKI_SENDMAIL", mailer}});
+  EXPECT_EQ(mailed.exit_code, 0) << mailed.err;
+  EXPECT_FALSE(raw_controls(ReadFile(dir_.File("mail.txt"))));
+  EXPECT_THAT(ReadFile(dir_.File("mail.txt")), HasSubstr("#033[31mroot"));
+
+  Result hosts;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        hosts = RunKonseki(dir_, {"hosts", "-c", config_});
+        return hosts.out.find("esc#0337host") != std::string::npos;
+      },
+      std::chrono::seconds(30)))
+      << hosts.out << hosts.err;
+  EXPECT_FALSE(raw_controls(hosts.out)) << hosts.out;
+  Result hosts_json = RunKonseki(dir_, {"hosts", "-c", config_, "--json"});
+  EXPECT_FALSE(raw_controls(hosts_json.out)) << hosts_json.out;
+}
+
 }  // namespace
 }  // namespace konseki::testing

@@ -31,6 +31,9 @@ class ChildProcess {
              const std::map<std::string, std::string>& env = {});
   pid_t pid() const { return pid_; }
   bool running();
+  // The exit code once running() has seen the child exit; -1 before, or
+  // when a signal ended it.
+  int exit_code() const { return exit_code_; }
   // Sends sig and waits up to timeout for exit; returns the exit status as
   // from waitpid (or -1 on timeout, after which the child is SIGKILLed).
   int Signal(int sig, std::chrono::milliseconds timeout = std::chrono::seconds(10));
@@ -40,10 +43,13 @@ class ChildProcess {
 
  private:
   pid_t pid_ = -1;
+  int exit_code_ = -1;
   std::string log_prefix_;
 };
 
-// The konseki binary in the build tree.
+// The konseki binary in the build tree. Also sets KONSEKI_ALLOW_PORT_0=1 in
+// this process's environment (inherited by every konseki a test starts):
+// the tests' configs listen on port 0 and read the ports from the log.
 std::string KonsekiBinary();
 
 // konseki started on a config text; knows its bound ports.

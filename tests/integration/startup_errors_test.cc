@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -54,6 +55,82 @@ TEST(StartupErrorsTest, CheckConfigRejectsMissingTlsFilesNamingTheKey) {
   EXPECT_EQ(p.Stdout().find("OK"), std::string::npos) << p.Stdout();
   EXPECT_NE(p.Stderr().find(conf + ":5: key 'tls.cert_file'"), std::string::npos) << p.Stderr();
   EXPECT_NE(p.Stderr().find("missing.pem"), std::string::npos) << p.Stderr();
+}
+
+TEST(StartupErrorsTest, CheckConfigNamesTheKeyFileLineWhenOnlyTheKeyIsMissing) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  const std::string conf = dir.File("k.yaml");
+  std::ofstream(dir.File("cert.pem")) << "not read: the key is checked for existence first\n";
+  std::ofstream(conf) << "listen: [tls://127.0.0.1:6514]\nallow_root: true\n"
+                      << "archive: {dir: " << dir.File("archive") << "}\n"
+                      << "tls:\n  cert_file: " << dir.File("cert.pem")
+                      << "\n  key_file: " << dir.File("missing.key") << "\n";
+  ChildProcess p;
+  ASSERT_TRUE(p.Start({KonsekiBinary(), "check-config", conf}, dir.File("check")));
+  ASSERT_TRUE(WaitFor([&] { return !p.running(); }));
+  EXPECT_EQ(p.exit_code(), 1);
+  EXPECT_NE(p.Stderr().find(conf + ":6: key 'tls.key_file': tls.key_file " +
+                            dir.File("missing.key") + ": No such file"),
+            std::string::npos)
+      << p.Stderr();
+}
+
+// A listener on port 0 would get a random port no sender knows: check-config
+// and the daemon refuse it, naming the line (the tests' own configs use port
+// 0 with KONSEKI_ALLOW_PORT_0=1, which KonsekiBinary() sets).
+TEST(StartupErrorsTest, ListenPortZeroIsRefusedByCheckConfigAndTheDaemon) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  const std::string conf = dir.File("k.yaml");
+  std::ofstream(conf) << "listen:\n  - udp://127.0.0.1:0\nallow_root: true\n"
+                      << "metrics: {listen: ''}\narchive: {dir: " << dir.File("archive") << "}\n";
+  for (const char* cmd : {"check-config", "-c"}) {
+    ChildProcess p;
+    ASSERT_TRUE(
+        p.Start({KonsekiBinary(), cmd, conf}, dir.File(cmd), {{"KONSEKI_ALLOW_PORT_0", "0"}}));
+    ASSERT_TRUE(WaitFor([&] { return !p.running(); }));
+    EXPECT_EQ(p.exit_code(), std::string(cmd) == "-c" ? 2 : 1) << cmd;
+    EXPECT_NE(p.Stderr().find(conf + ":2: key 'listen': udp://127.0.0.1:0: port 0"),
+              std::string::npos)
+        << p.Stderr();
+  }
+}
+
+// Usage errors exit 2 with CLI11's message; -c is --config everywhere.
+TEST(StartupErrorsTest, UsageErrorsExit2AndEveryCommandTakesDashC) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  const std::string conf = dir.File("k.yaml");
+  std::ofstream(conf) << "listen: [udp://127.0.0.1:5514]\narchive: {dir: " << dir.File("archive")
+                      << "}\n";
+  auto run = [&](const std::vector<std::string>& args, const std::string& name) {
+    ChildProcess p;
+    std::vector<std::string> argv = {KonsekiBinary()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    EXPECT_TRUE(p.Start(argv, dir.File(name)));
+    EXPECT_TRUE(WaitFor([&] { return !p.running(); }));
+    return std::make_pair(p.exit_code(), p.Stderr());
+  };
+  auto r = run({"search", "--bogus", "x"}, "bogus");
+  EXPECT_EQ(r.first, 2);
+  EXPECT_NE(r.second.find("--bogus"), std::string::npos) << r.second;
+  r = run({"alerts", "--since"}, "nosince");
+  EXPECT_EQ(r.first, 2) << r.second;
+  r = run({"no-such-command"}, "nocmd");
+  EXPECT_EQ(r.first, 2) << r.second;
+  r = run({"--version"}, "version");
+  EXPECT_EQ(r.first, 0) << r.second;
+  std::filesystem::create_directories(dir.File("archive"));
+  // An empty archive: no match (1), not a usage error.
+  r = run({"search", "-c", conf, "x"}, "search");
+  EXPECT_EQ(r.first, 1) << r.second;
+  r = run({"verify", "-c", conf, dir.File("archive")}, "verify");
+  EXPECT_EQ(r.first, 0) << r.second;
+  r = run({"index", "-c", conf}, "index");
+  EXPECT_EQ(r.first, 0) << r.second;
+  r = run({"test-rules", "-c", conf, "--explain", "x"}, "testrules");
+  EXPECT_NE(r.first, 2) << r.second;
 }
 
 // systemd.exec(5): JOURNAL_STREAM is "<dev>:<ino>" of the stream systemd

@@ -104,6 +104,59 @@ TEST_F(ArchiveSearchTest, BadPatternNamesIt) {
   EXPECT_NE(s.status().message().find("bad(["), std::string::npos);
 }
 
+// Hosts past archive.max_hosts share %overflow-<worker>/: a host glob
+// searches those folders too, keeping the lines whose host the filter
+// accepts; a glob naming the folder takes all of it; without a filter the
+// folders are left out with a note. Through an index the same.
+TEST_F(ArchiveSearchTest, HostGlobAlsoSearchesOverflowFoldersLineByLine) {
+  Log("web1", "a Accepted password for root");
+  ASSERT_TRUE(archive_->Flush().ok());
+  fs::create_directories(Path("%overflow-0"));
+  fs::create_directories(Path("%overflow-1"));
+  std::ofstream(Path("%overflow-0/2025-12-01.log"))
+      << "2025-12-01T00:00:01.000000Z 192.0.2.9 <13>Dec  1 00:00:01 spoof1 x: Accepted nothing\n"
+         "2025-12-01T00:00:02.000000Z 192.0.2.7 <13>Dec  1 00:00:02 web7 sshd: Accepted password\n";
+  std::ofstream(Path("%overflow-1/2025-12-01.log"))
+      << "2025-12-01T00:00:03.000000Z 192.0.2.8 <13>Dec  1 00:00:03 web8 sshd: Accepted key\n";
+  SearchOptions o;
+  o.patterns = {"Accepted"};
+  o.host_glob = "web7";
+  SearchStats stats;
+  EXPECT_TRUE(Search(o, nullptr, &stats).empty());
+  ASSERT_EQ(stats.notes.size(), 1u);
+  EXPECT_EQ(stats.notes[0], "2 overflow folder(s) (hosts past archive.max_hosts) not searched");
+  o.overflow_host_filter = [](std::string_view line) {
+    return line.find(" web7 ") != std::string_view::npos;
+  };
+  auto lines = Search(o, nullptr, &stats);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("web7 sshd: Accepted password"), std::string::npos);
+  EXPECT_TRUE(stats.notes.empty());
+  o.host_glob = "web*";
+  o.overflow_host_filter = [](std::string_view line) {  // as if it parsed the host
+    return line.find(" web") != std::string_view::npos;
+  };
+  lines = Search(o);
+  ASSERT_EQ(lines.size(), 3u);  // web7 and web8 from the overflow, then web1's own folder
+  EXPECT_NE(lines[0].find("web7"), std::string::npos);
+  EXPECT_NE(lines[1].find("web8"), std::string::npos);
+  EXPECT_NE(lines[2].find("root"), std::string::npos);
+  o.host_glob = "%overflow-0";
+  o.overflow_host_filter = [](std::string_view) { return false; };  // no host's folder is that
+  EXPECT_EQ(Search(o).size(), 2u);  // the folder asked for by name: every line of it
+  // The overflow day file indexed (as retention does): the same lines.
+  ASSERT_TRUE(ArchiveIndex::Build(Path("%overflow-0/2025-12-01.log")).ok());
+  o.host_glob = "web7";
+  o.since = "2025-12-01T00:00:00.000000Z";
+  o.overflow_host_filter = [](std::string_view line) {
+    return line.find(" web7 ") != std::string_view::npos;
+  };
+  lines = Search(o, nullptr, &stats);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("web7 sshd"), std::string::npos);
+  EXPECT_GE(stats.indexed_files, 1u);
+}
+
 // Random archive: three hosts, two days, timestamps that collide within and
 // across hosts, a torn fragment; plain files, files of many small frames
 // (CompressFile), frames cut inside a line, and a stream without content

@@ -99,5 +99,35 @@ TEST(ConsoleFormatTest, TableAlignsColumnsIgnoringColourCodes) {
   EXPECT_EQ(FormatBytes(1536), "1.5 KiB");
 }
 
+// What a sender writes (ESC, BEL, CR, an OSC title, a C1 CSI as UTF-8 and
+// as a raw byte) cannot reach the admin's terminal: escaped like the
+// archive's control bytes, one "#ooo" per byte.
+TEST(ConsoleFormatTest, TerminalSafeEscapesC0DelAndC1) {
+  EXPECT_EQ(TerminalSafe("plain text, é € 日本"), "plain text, é € 日本");
+  EXPECT_EQ(TerminalSafe("r\x1b[2Joot"), "r#033[2Joot");
+  EXPECT_EQ(TerminalSafe("\x1b]2;TITLE\a"), "#033]2;TITLE#007");
+  EXPECT_EQ(TerminalSafe("a\rb\nc\td\x7f"), "a#015b#012c#011d#177");
+  EXPECT_EQ(TerminalSafe(std::string_view("x\0y", 3)), "x#000y");
+  EXPECT_EQ(TerminalSafe("\xc2\x9b"
+                         "31m"),
+            "#302#23331m");  // U+009B, CSI
+  EXPECT_EQ(TerminalSafe("\xc2\x85 \xc2\x9f"), "#302#205 #302#237");
+  EXPECT_EQ(TerminalSafe("\x9b"
+                         "31m"),
+            "#23331m");                             // raw C1 byte
+  EXPECT_EQ(TerminalSafe("\xe2\x82"), "\xe2#202");  // truncated: the 0x82 alone
+  // Valid UTF-8 whose continuation bytes are in 0x80..0x9f stays (U+00A0, €).
+  EXPECT_EQ(TerminalSafe("\xc2\xa0\xe2\x82\xac"), "\xc2\xa0\xe2\x82\xac");
+  // Other invalid bytes are not controls: kept.
+  EXPECT_EQ(TerminalSafe("\xff\xa0"), "\xff\xa0");
+}
+
+TEST(ConsoleFormatTest, TerminalSafeJsonKeepsTheValue) {
+  EXPECT_EQ(TerminalSafeJson(R"({"a":"b\u001b[31m"})"), R"({"a":"b\u001b[31m"})");
+  EXPECT_EQ(TerminalSafeJson("{\"a\":\"x\x7fy\xc2\x9bz\"}"), R"({"a":"x\u007fy\u009bz"})");
+  EXPECT_EQ(TerminalSafeJson("{\"a\":\"\x9b\"}"), R"({"a":"\ufffd"})");
+  EXPECT_EQ(TerminalSafeJson("{\"a\":\"日本 é\"}"), "{\"a\":\"日本 é\"}");
+}
+
 }  // namespace
 }  // namespace konseki::app::console
