@@ -898,8 +898,7 @@ std::string Config::Where(std::string_view key) const {
          std::string(key) + "'";
 }
 
-Status CheckListenPorts(const Config& config, bool allow_port_zero) {
-  if (allow_port_zero) return Status::Ok();
+Status CheckListenPorts(const Config& config) {
   const Ctx ctx{config.source};
   for (const receiver::ListenerSpec& spec : config.listen) {
     if (spec.address.port != 0) continue;

@@ -187,11 +187,10 @@ size_t WorkerThreads(const Config& config);
 std::string HeartbeatStateDir(const Config& config);
 
 // A listener on port 0 gets a port the kernel picks, which no sender can
-// know: refused (naming the file, line and key) by check-config and at
-// start, unless `allow_port_zero` (main: the environment variable
-// KONSEKI_ALLOW_PORT_0=1, for tests that read the bound port from the log).
-// ParseConfig itself accepts port 0, for the tests that bind in-process.
-Status CheckListenPorts(const Config& config, bool allow_port_zero);
+// know: an error naming the file, line and key, which check-config prints
+// as a warning. The daemon accepts port 0 (it logs the port it got, which
+// is how tests and ad-hoc runs use it).
+Status CheckListenPorts(const Config& config);
 
 // Resolves parser_timezone into seconds east of UTC at `unix_secs`.
 StatusOr<int> ResolveUtcOffsetSecs(const std::string& tz, int64_t unix_secs);

@@ -56,13 +56,6 @@ konseki::Status SizeFdLimit(const konseki::app::Config& c, bool apply) {
   return konseki::Status::Ok();
 }
 
-// KONSEKI_ALLOW_PORT_0=1: listeners may be on port 0 (the tests read the
-// ports the kernel picked from the "listening on" lines).
-bool AllowPortZero() {
-  const char* v = std::getenv("KONSEKI_ALLOW_PORT_0");
-  return v != nullptr && std::string_view(v) == "1";
-}
-
 // Ticks the server every second, reloads on SIGHUP and returns on SIGINT or
 // SIGTERM (blocked in `set` before any thread started).
 void WaitForStop(const sigset_t& set, konseki::app::Server* server,
@@ -111,10 +104,6 @@ int Run(const std::string& config_path) {
           : konseki::app::LoadConfigFile(config_path);
   if (!config.ok()) {
     konseki::Log(konseki::LogLevel::kError, "%s", config.status().message().c_str());
-    return 2;
-  }
-  if (konseki::Status s = konseki::app::CheckListenPorts(*config, AllowPortZero()); !s.ok()) {
-    konseki::Log(konseki::LogLevel::kError, "%s", s.message().c_str());
     return 2;
   }
 
@@ -229,9 +218,10 @@ int RunCheckConfig(const std::string& path) {
     konseki::Log(konseki::LogLevel::kError, "%s", c.status().message().c_str());
     return 1;
   }
-  if (konseki::Status s = konseki::app::CheckListenPorts(*c, AllowPortZero()); !s.ok()) {
-    konseki::Log(konseki::LogLevel::kError, "%s", s.message().c_str());
-    return 1;
+  // Port 0 works (the daemon logs the port the kernel picked; tests use
+  // it), but no sender could be pointed at it: said, not refused.
+  if (konseki::Status s = konseki::app::CheckListenPorts(*c); !s.ok()) {
+    konseki::Log(konseki::LogLevel::kWarning, "warning: %s", s.message().c_str());
   }
   const konseki::app::PrivilegeOptions priv{c->user, c->group, c->chroot, c->allow_root};
   if (konseki::Status s = konseki::app::CheckRootPolicy(priv); !s.ok()) {

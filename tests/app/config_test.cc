@@ -417,14 +417,13 @@ TEST(ConfigTest, RejectsWhatStartUpWouldReject) {
 TEST(ConfigTest, ListenPortZeroIsRefusedNamingItsLine) {
   auto c = ParseConfig("listen:\n  - udp://127.0.0.1:514\n  - uri: tcp://127.0.0.1:0\n", "k.yaml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
-  const Status s = CheckListenPorts(*c, /*allow_port_zero=*/false);
+  const Status s = CheckListenPorts(*c);
   EXPECT_FALSE(s.ok());
   EXPECT_EQ(s.message().rfind("k.yaml:3: key 'listen': tcp://127.0.0.1:0: port 0", 0), 0u)
       << s.message();
-  EXPECT_TRUE(CheckListenPorts(*c, /*allow_port_zero=*/true).ok());
   auto fine = ParseConfig("listen: [udp://127.0.0.1:514, tcp://127.0.0.1:6514]\n", "k.yaml");
   ASSERT_TRUE(fine.ok());
-  EXPECT_TRUE(CheckListenPorts(*fine, false).ok());
+  EXPECT_TRUE(CheckListenPorts(*fine).ok());
 }
 
 TEST(ConfigTest, ListenEntriesAreParsedOnceIntoListenerSpecs) {

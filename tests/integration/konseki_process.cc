@@ -92,13 +92,7 @@ void ChildProcess::Kill() {
 std::string ChildProcess::Stdout() const { return ReadFile(log_prefix_ + ".out"); }
 std::string ChildProcess::Stderr() const { return ReadFile(log_prefix_ + ".err"); }
 
-std::string KonsekiBinary() {
-  // The tests' configs listen on port 0 and read the ports from the log;
-  // konseki refuses port 0 unless told so. Set here, in this process, so
-  // every konseki a test starts (by whatever means) inherits it.
-  setenv("KONSEKI_ALLOW_PORT_0", "1", 1);
-  return std::string(KONSEKI_BINARY_DIR) + "/konseki";
-}
+std::string KonsekiBinary() { return std::string(KONSEKI_BINARY_DIR) + "/konseki"; }
 
 bool Konseki::Start(const TempDir& dir, const std::string& config_yaml, std::string* error,
                     const std::vector<std::string>& wrapper) {

@@ -47,9 +47,7 @@ class ChildProcess {
   std::string log_prefix_;
 };
 
-// The konseki binary in the build tree. Also sets KONSEKI_ALLOW_PORT_0=1 in
-// this process's environment (inherited by every konseki a test starts):
-// the tests' configs listen on port 0 and read the ports from the log.
+// The konseki binary in the build tree.
 std::string KonsekiBinary();
 
 // konseki started on a config text; knows its bound ports.

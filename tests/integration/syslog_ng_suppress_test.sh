@@ -53,7 +53,7 @@ heartbeat:
   state_dir: $work/state
 allow_root: true
 CONF
-KONSEKI_ALLOW_PORT_0=1 "$konseki" -c "$work/konseki.yaml" 2>"$work/konseki.err" &
+"$konseki" -c "$work/konseki.yaml" 2>"$work/konseki.err" &
 k_pid=$!
 port=
 for _ in $(seq 1 100); do

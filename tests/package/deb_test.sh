@@ -92,7 +92,7 @@ sed -e 's|udp://0.0.0.0:514|udp://127.0.0.1:0|' -e 's|tcp://0.0.0.0:514|tcp://12
     -e 's|listen: 127.0.0.1:9514|listen: ""|' /etc/konseki/konseki.yaml >"$conf"
 install -d -o konseki -g konseki "$work/archive" "$work/log"
 chmod 755 "$work"
-KONSEKI_ALLOW_PORT_0=1 /usr/bin/konseki -c "$conf" 2>"$work/daemon.log" &
+/usr/bin/konseki -c "$conf" 2>"$work/daemon.log" &
 daemon_pid=$!
 for _ in $(seq 1 100); do
   grep -q ready "$work/daemon.log" && break
