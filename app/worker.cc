@@ -243,8 +243,22 @@ void Worker::Correlate(const Message& msg, const HostKey& host_key, bool same_or
     const matchers::RuleHit& hit = hits_[i];
     if (hit.ignored) continue;  // rules.ignore: no correlation input either
     matchers::HitEvent e = matchers::MakeHitEvent(msg, hit, seq);
-    if (host && correlator_->Wants(e.input_id, e.sign))
+    if (host && correlator_->Wants(e.input_id, e.sign)) {
+      const size_t before = correlation_alerts_.size();
       superseded_[i] = correlator_->Process(e, &correlation_alerts_);
+      // A correlation's alert that took the place of a waiting rule's alert
+      // (supersedes: true on a pending_secs rule) takes its hold and its
+      // wait too: a logger stop after a compromise sign that the logger's
+      // restart answers is raised at the rule's answered_severity.
+      if (superseded_[i] && hit.rule->alert && hit.rule->pending_secs > 0 &&
+          correlation_alerts_.size() > before) {
+        if (hit.rule->quiet_secs > 0) hold_.Held(msg, hit);
+        for (size_t k = before; k < correlation_alerts_.size(); ++k) {
+          pending_.Defer(msg, hit, std::move(correlation_alerts_[k]), &pending_out_);
+        }
+        correlation_alerts_.resize(before);
+      }
+    }
     if (fleet_inputs_.Wants(e.input_id, e.sign)) deps_.fleet->Push(FleetHit::From(e));
   }
 }

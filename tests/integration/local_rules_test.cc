@@ -167,6 +167,41 @@ TEST(LocalRulesTest, AnEpisodesLinesRaiseOneAlertAndTheRestAreCountedAsHeld) {
   EXPECT_EQ(Metric(k, "konseki_alerts_answered_total", "syslog.systemd_logging_unit_stopped"), 1);
 }
 
+// A correlation that takes a waiting rule's place (supersedes: true on a
+// pending_secs rule's hit) takes its wait and hold too: root's password
+// login from outside, then a restart of rsyslog is one log.tamper alert
+// (log.stopped_after_compromise), answered by the start and raised at low;
+// the stop rule's own alert is superseded and its other lines are held.
+TEST(LocalRulesTest, ACorrelationInAWaitingRulesPlaceWaitsForTheAnswerToo) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  if (!HaveProgram("/usr/bin/logger")) GTEST_SKIP() << "util-linux logger not installed";
+  TempDir dir;
+  std::filesystem::create_directories(dir.File("site"));
+  Konseki k;
+  std::string err;
+  ASSERT_TRUE(k.Start(dir, Config(dir, ""), &err)) << err;
+  const int port = k.Port("tcp");
+  const std::string alerts = dir.File("alerts.jsonl");
+  Log(port, "sshd", "Accepted password for root from 198.51.100.20 port 50000 ssh2", dir);
+  Log(port, "systemd", "Stopping System Logging Service...", dir);
+  Log(port, "systemd", "Stopped System Logging Service.", dir);
+  Log(port, "rsyslogd",
+      "[origin software=\"rsyslogd\" swVersion=\"8.2302.0\" x-pid=\"9012\" "
+      "x-info=\"https://www.rsyslog.com\"] start",
+      dir);
+  ASSERT_TRUE(WaitFor([&] {
+    return ReadFile(alerts).find("\"sign\":\"log.tamper\"") != std::string::npos;
+  })) << ReadFile(alerts);
+  const std::string text = ReadFile(alerts);
+  EXPECT_EQ(Count(text, "\"sign\":\"log.tamper\""), 1u) << text;
+  EXPECT_EQ(Count(text, "\"sign\":\"syslog.stopped\""), 0u) << text;
+  EXPECT_THAT(text, HasSubstr("\"answered_by\":\"syslog.daemon_started\""));
+  EXPECT_EQ(Metric(k, "konseki_alerts_superseded_total", "syslog.systemd_logging_unit_stopped"), 1)
+      << FetchMetrics(k.MetricsPort());
+  EXPECT_EQ(Metric(k, "konseki_alerts_held_total", "syslog.systemd_logging_unit_stopped"), 1)
+      << FetchMetrics(k.MetricsPort());
+}
+
 // A site rule whose alert waits 2 s for an answer (pending_secs): alone, it
 // is raised as written once the 2 s have passed (the worker's housekeeping,
 // no line needed); answered by a logger's start (the bundled
