@@ -87,10 +87,26 @@ Status ReadConditions(const yaml::Reader& r, const YAML::Node& node, std::string
 }
 
 // {"host,src_ip": no_outbound}: any of the comma-separated fields in the set.
+// {field[,field...]: set} or {field[,field...]: [set, set...]}: one
+// condition per set (where_in: each must hold; unless_in: any excludes).
 Status ReadSetConditions(const yaml::Reader& r, const YAML::Node& node, std::string_view key,
                          std::vector<SetCondition>* out) {
+  if (!node.IsMap()) return r.Error(node, key, "expected a mapping of field[,field...]: set");
   std::vector<std::pair<std::string, std::string>> map;
-  RETURN_IF_ERROR(r.GetStringMap(node, key, &map));
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    if (!it->first.IsScalar()) return r.Error(it->first, key, "names must be strings");
+    if (it->second.IsScalar()) {
+      map.emplace_back(it->first.Scalar(), it->second.Scalar());
+      continue;
+    }
+    if (!it->second.IsSequence() || it->second.size() == 0) {
+      return r.Error(it->second, key, "expected a set name or a list of set names");
+    }
+    for (const YAML::Node& set : it->second) {
+      if (!set.IsScalar()) return r.Error(set, key, "expected a set name");
+      map.emplace_back(it->first.Scalar(), set.Scalar());
+    }
+  }
   for (auto& [fields, set] : map) {
     SetCondition c;
     c.set = set;

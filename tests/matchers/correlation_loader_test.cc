@@ -82,6 +82,22 @@ TEST(CorrelationLoaderTest, ReadsWeightField) {
   EXPECT_EQ(pack->correlations[0].weight_field, "attempts");
 }
 
+TEST(CorrelationLoaderTest, ASetConditionMayNameSeveralSets) {
+  std::string text = std::string(kRule) + kCorrelation;
+  const std::string at = "    count: 2\n";
+  text.replace(text.find(at), at.size(),
+               at + "    unless_in: {src_ip: [internal, seen], \"user,src_ip\": gone}\n");
+  auto pack = Load(text);
+  ASSERT_TRUE(pack.ok()) << pack.status().ToString();
+  const std::vector<SetCondition>& u = pack->correlations[0].unless_in;
+  ASSERT_EQ(u.size(), 3u);
+  EXPECT_EQ(u[0].set, "internal");
+  EXPECT_EQ(u[1].set, "seen");
+  EXPECT_EQ(u[1].fields, std::vector<std::string>{"src_ip"});
+  EXPECT_EQ(u[2].set, "gone");
+  EXPECT_EQ(u[2].fields, (std::vector<std::string>{"user", "src_ip"}));
+}
+
 struct BadCase {
   std::string replace;
   std::string with;
@@ -127,6 +143,8 @@ TEST(CorrelationLoaderTest, ErrorsNameFileLineAndKey) {
        "key 'severity_if': an entry needs severity (correlation t.burst)"},
       {"    window_secs: 60", "    window_secs: 60\n    replaces: true",
        "key 'replaces': needs supersedes: true (correlation t.burst)"},
+      {"    window_secs: 60", "    window_secs: 60\n    unless_in: {src_ip: []}",
+       "p.yaml:23: key 'unless_in': expected a set name or a list of set names"},
       {"    window_secs: 60", "    window_secs: 60\n    min_gap_secs: 600",
        "p.yaml:23: key 'min_gap_secs': not a parameter of kind threshold"},
       {"    window_secs: 60", "    window_secs: 60\n    sole_value: {field: user}",
