@@ -114,6 +114,11 @@ class Sealer {
   void ReportSealing(const Status& written);
   void Emit(std::string_view line);
   Status EnsureSealFile();
+  // The open seal file was unlinked or replaced: report it, reopen.
+  void CheckSealFile();
+  // Emits a loss record (M) and raises archive.seal_stream_missing.
+  void ReportStreamLoss(std::string_view why, const std::string& detail);
+  std::string SealPath(int64_t day) const;
   Status FlushOut(bool sync);
   int64_t NowUnix() const;
   uint64_t WallEpoch() const;
