@@ -112,6 +112,7 @@ Sealer::Sealer(const SealerOptions& options, const Clock& clock, MetricsRegistry
       state_(state) {
   WipeSealBytes(&state.key);
   metrics_->epoch->Set(static_cast<double>(state_.epoch));
+  record_wall_ = WallEpoch();
 }
 
 Sealer::~Sealer() {
@@ -173,8 +174,15 @@ Status Sealer::Poll() {
   CheckSealFile();
   Status st = Scan(false);
   const uint64_t wall = WallEpoch();
-  if (wall > state_.epoch) {
-    Status s = Seal(wall);
+  // After a restart in the epoch a clean stop moved the key past, the key is
+  // one epoch ahead of the clock: seal at each wall-clock boundary all the
+  // same (with the key one step further), so the restart's first partial
+  // epoch is sealed at the next boundary, not the one after. At most one
+  // ahead: a key further ahead (two restarts in one epoch) waits for the
+  // clock to catch up to it.
+  const bool boundary = wall > state_.epoch || (wall == state_.epoch && wall > record_wall_);
+  if (boundary) {
+    Status s = Seal(std::max(wall, state_.epoch + 1));
     ReportSealing(s);
     if (st.ok()) st = s;
   } else if (out_.size() > kMaxOut) {
@@ -495,6 +503,7 @@ Status Sealer::Seal(uint64_t next) {
   }
   CheckSealFile();
   const int64_t now_ns = clock_.Now().time_since_epoch().count();
+  record_wall_ = WallEpoch();
   const SealBytes digest = stream_.Finish();
   const SealBytes tag = HmacSha256(
       state_.key, SealTagInput(state_.prev_tag, digest, state_.epoch, next, state_.seq, now_ns));

@@ -267,6 +267,34 @@ TEST_F(SealerTest, RestartWithoutTheStreamAlertsAndVerifyDoesNotBlameACrash) {
       << last_report_;
 }
 
+// A clean stop moves the key past the current epoch. A restart in that same
+// epoch seals its lines at the next wall-clock boundary (with the key one
+// step ahead), not one epoch later.
+TEST_F(SealerTest, RestartInTheStoppedEpochSealsAtTheNextBoundary) {
+  LogMany("web01", 2);  // clock: 12 s into epoch 0
+  ASSERT_TRUE(sealer_->Stop().ok());
+  sealer_.reset();
+  OpenSealer();
+  EXPECT_EQ(sealer_->key_epoch(), 1u);
+  Log("web01", "written right after the restart");
+  Advance(kEpoch - 2);  // 10 s past the boundary of epoch 1
+  Poll();
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok()) << last_report_;
+  EXPECT_EQ(Find(r, kDay1)->verified_lines, 3u) << last_report_;
+  EXPECT_EQ(Find(r, kDay1)->unsealed_lines, 0u) << last_report_;
+  // And so on at each boundary: the key stays exactly one step ahead.
+  Log("web01", "in epoch 1");
+  Advance(kEpoch);
+  Poll();
+  EXPECT_EQ(sealer_->key_epoch(), 3u);
+  r = Verify();
+  EXPECT_TRUE(r.ok()) << last_report_;
+  EXPECT_EQ(Find(r, kDay1)->unsealed_lines, 0u) << last_report_;
+  ASSERT_TRUE(sealer_->Stop().ok());
+  EXPECT_TRUE(Verify().ok()) << last_report_;
+}
+
 TEST_F(SealerTest, MissingKeyFileIsAPreciseStartupError) {
   std::filesystem::remove(DefaultSealKeyPath(dir_));
   SealerOptions so;
