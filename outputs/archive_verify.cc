@@ -341,7 +341,9 @@ class Verifier {
     }
     for (auto& [path, rg] : pending_) {
       rg.sealed_ns = r.time_ns;
-      rg.after_loss = loss;
+      // Once the stream lost records, a restart's U range may be bytes that
+      // were sealed in the lost part: never "written before a crash".
+      rg.after_loss = loss || (loss_seen_ && rg.kind == 'U');
       FileState& fs = files_[path];
       std::string_view host;
       ParseArchivePath(path, &host, &fs.day);

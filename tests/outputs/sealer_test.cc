@@ -198,6 +198,7 @@ TEST_F(SealerTest, WrongKeyFailsAuthentication) {
 // counts an error and starts the stream again with a loss record, which
 // verify reports as a break (exit 1), not as a clean archive.
 TEST_F(SealerTest, SealFolderDeletedWhileRunningIsNoticedAndVerifyReportsABreak) {
+  LogMany("db02", 1);  // sealed in the file about to be lost; nothing after
   LogMany("web01", 3);
   Advance(kEpoch);
   Poll();  // record 0 written: the seal file is open
@@ -219,6 +220,15 @@ TEST_F(SealerTest, SealFolderDeletedWhileRunningIsNoticedAndVerifyReportsABreak)
   // The lines sealed in the lost file have no seal any more: not OK.
   EXPECT_TRUE(Find(r, kDay1)->failed) << last_report_;
   EXPECT_EQ(Signs(alerts_).size(), 1u);  // once per loss, not per poll
+  // A restart finds db02's line in no record of the stream: unsealed, but
+  // not "written before a crash" (it was sealed in the lost file).
+  sealer_.reset();
+  OpenSealer();
+  ASSERT_TRUE(sealer_->Stop().ok());
+  r = Verify();
+  EXPECT_FALSE(r.ok()) << last_report_;
+  EXPECT_EQ(Find(r, "db02/2025-12-01.log")->lost_unsealed_lines, 1u) << last_report_;
+  EXPECT_FALSE(Contains(last_report_, "crash")) << last_report_;
 }
 
 TEST_F(SealerTest, SealFileReplacedWhileRunningIsNoticed) {
