@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "tests/integration/konseki_process.h"
 
@@ -164,6 +165,52 @@ TEST(SealIntegrationTest, DeletedSealStreamIsAlertedAndFailsVerifyLiveAndAcrossA
             std::string::npos)
       << out;
   EXPECT_EQ(out.find("crash"), std::string::npos) << out;
+}
+
+// A clean stop moves the key past the current epoch; a konseki restarted in
+// that same epoch seals its lines at the next wall-clock boundary (plus up
+// to a second), not at the one after.
+TEST(SealIntegrationTest, LinesAfterARestartInTheStoppedEpochAreSealedAtTheNextBoundary) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  constexpr int64_t kEpoch = 20;
+  auto now = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  TempDir dir;
+  const std::string archive = dir.File("archive");
+  const std::string config = "listen: [tcp://127.0.0.1:0]\narchive: {dir: " + archive +
+                             ", seal: true, seal_epoch_secs: " + std::to_string(kEpoch) +
+                             "}\nalerts: {stdout: false}\nmetrics: {listen: ''}\n"
+                             "allow_root: true\n";
+  std::ofstream(dir.File("setup.yaml")) << config;
+  std::string out;
+  ASSERT_EQ(RunTool(dir, {"seal-setup", "--config", dir.File("setup.yaml")}, &out), 0) << out;
+  const std::string key = LastLine(out);
+  TempDir run1;
+  Konseki first;
+  std::string err;
+  ASSERT_TRUE(first.Start(run1, config, &err)) << err;
+  SendLines(first.Port("tcp"), "first", 5);
+  ASSERT_TRUE(WaitFor([&] { return ArchiveLines(archive, "h1").size() == 5u; }));
+  // Stop at the start of an epoch, so that the restart falls in it.
+  while (now() % (kEpoch * 1000) > 500) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const int64_t epoch = now() / (kEpoch * 1000);
+  EXPECT_EQ(first.process().Signal(SIGTERM), 0) << first.process().Stderr();
+  TempDir run2;
+  Konseki second;
+  ASSERT_TRUE(second.Start(run2, config, &err)) << err;
+  SendLines(second.Port("tcp"), "restarted", 1);
+  ASSERT_TRUE(WaitFor([&] { return ArchiveLines(archive, "h1").size() == 6u; }));
+  if (now() / (kEpoch * 1000) != epoch) GTEST_SKIP() << "the restart took longer than an epoch";
+  // The next boundary plus a second (and a second of slack for the poll).
+  const int64_t deadline = (epoch + 1) * kEpoch * 1000 + 2000;
+  while (now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(RunTool(dir, {"verify", "--key", key, archive}, &out), 0) << out;
+  EXPECT_NE(out.find(": OK: 6 lines verified"), std::string::npos) << out;
+  EXPECT_EQ(out.find("unsealed"), std::string::npos) << out;
+  EXPECT_EQ(second.process().Signal(SIGTERM), 0) << second.process().Stderr();
 }
 
 // An archive that was never sealed: verify says so and does not pass.
