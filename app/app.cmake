@@ -5,6 +5,7 @@ target_link_libraries(konseki_rule_tool PUBLIC konseki_rules konseki_parse konse
 
 add_library(konseki_app
   ${CMAKE_CURRENT_LIST_DIR}/alert_fanout.cc
+  ${CMAKE_CURRENT_LIST_DIR}/archive_lock.cc
   ${CMAKE_CURRENT_LIST_DIR}/batch_queues.cc
   ${CMAKE_CURRENT_LIST_DIR}/config.cc
   ${CMAKE_CURRENT_LIST_DIR}/fd_budget.cc

@@ -353,7 +353,8 @@ int main(int argc, char** argv) {
       "seal-setup", "Create the archive's sealing key; print the verification key (last line)");
   std::string seal_config;
   seal_setup->add_option("-c,--config", seal_config, "config file (its archive.dir)")->required();
-  auto* verify = app.add_subcommand("verify", "Verify a sealed archive (exit 1 on any failure)");
+  auto* verify = app.add_subcommand(
+      "verify", "Verify a sealed archive (exit 1 on any failure, and when nothing is sealed)");
   konseki::app::VerifyCommand verify_cmd;
   verify->add_option("--key", verify_cmd.key, "verification key (or a file holding it)");
   verify->add_option("-c,--config", verify_cmd.config_path,

@@ -9,6 +9,7 @@
 #include <map>
 #include <sstream>
 
+#include "app/archive_lock.h"
 #include "app/config.h"
 #include "app/file_identity.h"
 #include "app/privileges.h"
@@ -79,7 +80,10 @@ int RunSealSetup(const std::string& config_path, const Clock& clock, bool qr_ter
     auto ids = ResolveRunAs(PrivilegeOptions{c->user, c->group, c->chroot, c->allow_root});
     auto as_user = ids.ok() ? ScopedFileIdentity::Enter(*ids)
                             : StatusOr<std::unique_ptr<ScopedFileIdentity>>(ids.status());
-    st = as_user.ok() ? outputs::SealKeyFile::Create(key_path, *state) : as_user.status();
+    // Not while a konseki runs on this archive (or another seal-setup).
+    auto lock = as_user.ok() ? ArchiveLock::Acquire(c->archive.dir, "konseki seal-setup")
+                             : StatusOr<std::unique_ptr<ArchiveLock>>(as_user.status());
+    st = lock.ok() ? outputs::SealKeyFile::Create(key_path, *state) : lock.status();
   }
   outputs::WipeSealBytes(&state->key);
   if (!st.ok()) {

@@ -13,7 +13,8 @@
 namespace konseki::app {
 
 // Creates the sealing key for the archive of `config_path` (refuses to
-// replace an existing one) and prints the verification key: the last line
+// replace an existing one, and to run while a konseki holds the archive's
+// lock, app/archive_lock.h) and prints the verification key: the last line
 // on `out` is the key alone. Shows it as a QR code too when `out` is a
 // terminal (qr_terminal). Exit 0, or 1 with the reason on `err`.
 int RunSealSetup(const std::string& config_path, const Clock& clock, bool qr_terminal,

@@ -132,6 +132,19 @@ Status Server::EnsureTlsContext() {
 }
 
 Status Server::Init() {
+  {
+    // Before anything is written (and before the rules are compiled: fail
+    // fast): one konseki per archive. Taken as the run-as user, so that the
+    // lock file belongs to it; the lock stays valid across the drop.
+    auto ids = ResolveRunAs(
+        PrivilegeOptions{config_.user, config_.group, config_.chroot, config_.allow_root});
+    if (!ids.ok()) return ids.status();
+    auto as_user = ScopedFileIdentity::Enter(*ids);
+    if (!as_user.ok()) return as_user.status();
+    auto lock = ArchiveLock::Acquire(config_.archive.dir, "konseki daemon");
+    if (!lock.ok()) return At(config_.Where("archive.dir"), lock.status());
+    archive_lock_ = std::move(lock).value();
+  }
   auto offset = ResolveUtcOffsetSecs(
       config_.parser_timezone,
       std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch()).count());

@@ -1,8 +1,10 @@
-// The running konseki: the only place that knows every stage. Create() binds
-// the listeners, compiles the rules, opens the outputs; any failure there is
-// fatal and precise. Started as root with `user:`, Create() creates and
-// opens the outputs as that user (app/file_identity.h), so the caller can
-// then DropPrivileges and still write them. Start() starts the threads; Stop() drains.
+// The running konseki: the only place that knows every stage. Create() takes
+// the archive's lock (app/archive_lock.h: one konseki per archive.dir; held
+// until the Server is destroyed), binds the listeners, compiles the rules,
+// opens the outputs; any failure there is fatal and precise. Started as root
+// with `user:`, Create() creates and opens the outputs as that user
+// (app/file_identity.h), so the caller can then DropPrivileges and still
+// write them. Start() starts the threads; Stop() drains.
 #ifndef KONSEKI_APP_SERVER_H_
 #define KONSEKI_APP_SERVER_H_
 
@@ -12,6 +14,7 @@
 
 #include "app/alert_fanout.h"
 #include "app/alert_tally.h"
+#include "app/archive_lock.h"
 #include "app/batch_queues.h"
 #include "app/config.h"
 #include "app/control_socket.h"
@@ -132,6 +135,9 @@ class Server {
   StatusOr<LoadedRules> ReloadRules();
 
   Config config_;
+  // Held for the whole life of the server (declared first: released last,
+  // after every member that writes the archive). app/archive_lock.h.
+  std::unique_ptr<ArchiveLock> archive_lock_;
   // config_'s rules: section as of the last successful reload.
   std::string rules_dir_;
   matchers::RuleOverrides rule_overrides_;

@@ -22,6 +22,8 @@ namespace konseki::outputs {
 namespace {
 
 constexpr size_t kChunk = 1 << 20;
+
+std::string Nanos(int64_t ns) { return FormatRfc3339Micros(TimePoint(Duration(ns))); }
 constexpr size_t kTail = 4096;
 
 std::vector<std::string> ListNames(const std::string& dir, bool dot) {
@@ -78,6 +80,7 @@ struct Range {
   SealBytes digest;
   std::vector<LRef> lrefs;
   int64_t sealed_ns = 0;
+  bool after_loss = false;  // U range in a segment with a loss record (M)
 };
 
 struct FileState {
@@ -136,7 +139,67 @@ class Verifier {
       }
       RunBatch();
     }
-    if (seal_paths_.empty()) rep_.notes.push_back("no seal stream in " + dir + ": nothing sealed");
+    if (segment_loss_ && !broken_) {
+      // A loss record no E seals yet: the loss is recent, report it.
+      rep_.chain_errors.push_back(loss_msg_);
+      loss_seen_ = true;
+    }
+    if (seal_paths_.empty() || (!have_e_ && !broken_)) {
+      // Nothing is sealed: never an OK. With a key the chain began at its
+      // epoch 0, so records must exist; without one, say so plainly.
+      const std::string what = seal_paths_.empty()
+                                   ? "no seal stream in " + dir
+                                   : "the seal stream in " + dir + " holds no seal record";
+      if (o_.key) {
+        rep_.chain_errors.push_back(
+            what + ", but the key's chain began on " + DayName(DayOfUnix(o_.key->start_unix)) +
+            ": the seal files were deleted (or the archive was never sealed with this key, or "
+            "konseki has not finished its first epoch yet)");
+      } else {
+        rep_.chain_errors.push_back(what + ": nothing in this archive is sealed");
+      }
+      return;
+    }
+    CheckLateStart();
+  }
+
+  // The day the chain began: the key's epoch 0, else the stream's header.
+  int64_t ChainStartDay() const {
+    if (o_.key) return DayOfUnix(o_.key->start_unix);
+    return have_h_ ? DayOfUnix(first_h_start_) : INT64_MIN;
+  }
+
+  // A stream whose first record is not record 0 lost its beginning. Only
+  // retention may explain that, and retention (outputs/retention.h) removes
+  // a seal file only when it is at least two days older than the day of the
+  // pass, together with every day file it sealed (older day files go first).
+  // So it is explained only if: no loss record (M) says otherwise; the chain
+  // began before the first seal file kept; the stream's last record is at
+  // least two days after that file's day; with --config, the retention
+  // period allows it (checked at the first record); and no day file of a
+  // removed seal file's day is still there (CheckUnreferenced).
+  void CheckLateStart() {
+    if (from_start_ || broken_ || loss_seen_) return;
+    late_start_ = true;
+    const int64_t chain_day = ChainStartDay();
+    const int64_t last_day = DayOfUnix(rep_.last_sealed_ns / 1'000'000'000);
+    const std::string head = "the seal stream starts at record " + std::to_string(first_seq_) +
+                             " (epoch " + std::to_string(rep_.first_epoch) + ") on " +
+                             DayName(first_seal_day_);
+    if (chain_day != INT64_MIN && first_seal_day_ <= chain_day) {
+      rep_.chain_errors.push_back(head + ", the day the chain began (" + DayName(chain_day) +
+                                  "): its first records were removed (seal file deleted or "
+                                  "replaced; retention never removes the chain's first day "
+                                  "while keeping that day's later records)");
+    } else if (last_day < first_seal_day_ + 2) {
+      rep_.chain_errors.push_back(
+          head + " but its last record is of " + DayName(last_day) +
+          ": retention removes only seal files at least two days older than a day konseki ran "
+          "on, so the older seal files were deleted");
+    } else {
+      rep_.notes.push_back(head + ": older seal files were removed (retention" +
+                           (o_.retention_days > 0 ? ", within archive.retention_days" : "") + ")");
+    }
   }
 
   void ReadSealFile(std::string_view data) {
@@ -167,6 +230,8 @@ class Verifier {
     }
     switch (r.kind) {
       case 'H':
+        if (!have_h_) first_h_start_ = r.start_unix;
+        have_h_ = true;
         h_start_ = r.start_unix;
         h_epoch_secs_ = r.epoch_secs;
         if (o_.key && (r.start_unix != o_.key->start_unix || r.epoch_secs != o_.key->epoch_secs)) {
@@ -190,6 +255,18 @@ class Verifier {
         pending_.emplace_back(std::string(r.path), std::move(rg));
         break;
       }
+      case 'M':
+        // Judged at the next E: if that record follows the last one kept,
+        // the files were put back and nothing is lost.
+        segment_loss_ = true;
+        loss_msg_ =
+            Where(line_no) + ": konseki found its seal stream " +
+            (r.why == "missing-at-start"
+                 ? std::string("missing when it started")
+                 : "deleted or replaced while it ran (" + std::string(r.why) + ")") +
+            " on " + Nanos(r.time_ns) + ", before record " + std::to_string(r.seq) +
+            ": the seal files before it were removed; what they sealed is no longer vouched for";
+        break;
       case 'E':
         OnEpoch(r, line_no);
         break;
@@ -215,20 +292,31 @@ class Verifier {
       return Break(where + ": the first record of a stream is of epoch 0, not " +
                    std::to_string(r.epoch) + " (relabelled)");
     }
+    bool loss = false;
+    if (segment_loss_) {
+      if (have_e_ && r.epoch == expected_next_ && r.seq == last_seq_ + 1 && r.prev == last_tag_) {
+        rep_.notes.push_back(loss_msg_.substr(0, loss_msg_.find(": the seal files")) +
+                             "; the stream was put back: the chain goes on unbroken");
+      } else {
+        loss = true;
+        loss_seen_ = true;
+        rep_.chain_errors.push_back(loss_msg_);
+      }
+    }
     if (!have_e_) {
       rep_.first_epoch = r.epoch;
+      first_seq_ = r.seq;
       from_start_ = r.seq == 0;
       const int64_t today = DayOfUnix(o_.now_unix);
-      if (r.seq != 0 && o_.retention_days > 0 && first_seal_day_ > today - o_.retention_days - 1) {
+      if (r.seq != 0 && !loss && o_.retention_days > 0 &&
+          first_seal_day_ > today - o_.retention_days - 1) {
         return Break(where + ": the seal stream starts on " + DayName(first_seal_day_) +
                      " but retention keeps " + std::to_string(o_.retention_days) +
                      " days: older seal files were removed");
       }
-      if (r.seq != 0) {
-        rep_.notes.push_back("the seal stream starts at record " + std::to_string(r.seq) +
-                             " (epoch " + std::to_string(r.epoch) +
-                             "): older seal files were removed (retention)");
-      }
+    } else if (loss) {
+      // After a loss record the stream goes on from the key's own record
+      // number; the break is already reported.
     } else if (r.epoch != expected_next_ || r.seq != last_seq_ + 1) {
       return Break(where + ": records missing: expected epoch " + std::to_string(expected_next_) +
                    " record " + std::to_string(last_seq_ + 1) + ", found epoch " +
@@ -253,6 +341,9 @@ class Verifier {
     }
     for (auto& [path, rg] : pending_) {
       rg.sealed_ns = r.time_ns;
+      // Once the stream lost records, a restart's U range may be bytes that
+      // were sealed in the lost part: never "written before a crash".
+      rg.after_loss = loss || (loss_seen_ && rg.kind == 'U');
       FileState& fs = files_[path];
       std::string_view host;
       ParseArchivePath(path, &host, &fs.day);
@@ -260,6 +351,7 @@ class Verifier {
       referenced_.insert(path);
     }
     pending_.clear();
+    segment_loss_ = false;
     have_e_ = true;
     expected_next_ = r.next;
     last_tag_ = r.tag;
@@ -304,7 +396,7 @@ class Verifier {
 
   void VerifyFile(FileState* fs, FileVerdict* v) {
     // Only a stream whose oldest records were removed has a retention edge.
-    const bool edge = !from_start_ && fs->day <= first_seal_day_;
+    const bool edge = !from_start_ && !loss_seen_ && fs->day <= first_seal_day_;
     std::vector<Range>& rs = fs->ranges;
     if (rs.front().start != 0) {
       if (edge) {
@@ -346,6 +438,8 @@ class Verifier {
         v->verified_bytes += rs[i].end - rs[i].start;
         if (rs[i].lines > 0) v->verified_until = LineTime(LastLine(tail));
         v->sealed_at_ns = rs[i].sealed_ns;
+      } else if (rs[i].after_loss) {
+        v->lost_unsealed_lines += rs[i].lines;
       } else {
         v->restart_unsealed_lines += rs[i].lines;
       }
@@ -492,11 +586,21 @@ class Verifier {
         v.path = path;
         auto r = ArchiveReader::OpenFile(o_.root + "/" + path);
         if (r.ok()) v.unsealed_lines = CountRest(r->get());
-        if (have_e_ && day > first_seal_day_ && day < last_day - 1) {
+        const int64_t chain_day = ChainStartDay();
+        if (!have_e_) {
+          v.note = "not sealed (no seal record)";
+        } else if (chain_day != INT64_MIN && day < chain_day) {
+          v.note = "not sealed (written before sealing began on " + DayName(chain_day) + ")";
+        } else if ((late_start_ || loss_seen_) && day < first_seal_day_) {
+          // Retention deletes a day file before the seal files that sealed it.
+          Fail(&v, 1, "",
+               "seal-removed: the seal files of this day were removed but the file is still "
+               "here (retention removes both): its lines are no longer vouched for");
+        } else if (day > first_seal_day_ && day < last_day - 1) {
           Fail(&v, 1, "",
                "not-in-chain: no seal record covers this file though sealing went on "
                "for days after it (inserted, or written while sealing was off)");
-        } else if (!have_e_ || day < first_seal_day_) {
+        } else if (day < first_seal_day_) {
           v.note = "not sealed (older than the seal stream)";
         }
         rep_.files.push_back(std::move(v));
@@ -514,7 +618,14 @@ class Verifier {
   int64_t h_epoch_secs_ = 0;
   Sha256Stream stream_;
   bool have_e_ = false;
-  bool from_start_ = false;  // the stream begins with record 0
+  bool from_start_ = false;    // the stream begins with record 0
+  bool late_start_ = false;    // it does not, and no loss record says why
+  bool segment_loss_ = false;  // a loss record (M) since the last E
+  bool loss_seen_ = false;     // a loss record that the next E shows real
+  std::string loss_msg_;
+  bool have_h_ = false;
+  int64_t first_h_start_ = 0;
+  uint64_t first_seq_ = 0;
   bool broken_ = false;
   uint64_t expected_next_ = 0;
   uint64_t last_seq_ = 0;
@@ -528,8 +639,6 @@ class Verifier {
   std::vector<std::pair<std::string, FileState>> batch_;
   std::atomic<uint64_t> hashed_{0};
 };
-
-std::string Nanos(int64_t ns) { return FormatRfc3339Micros(TimePoint(Duration(ns))); }
 
 }  // namespace
 
@@ -559,6 +668,8 @@ void PrintVerifyReport(const VerifyReport& rep, double seconds, std::ostream& ou
       if (f.fail_line > 0) out << " at line " << f.fail_line;
       if (!f.fail_time.empty()) out << " (" << f.fail_time << ")";
       out << ": " << f.why << ";";
+    } else if (rep.records == 0) {
+      out << "NOT SEALED:";
     } else {
       out << "OK:";
     }
@@ -569,8 +680,14 @@ void PrintVerifyReport(const VerifyReport& rep, double seconds, std::ostream& ou
     if (f.restart_unsealed_lines > 0) {
       out << "; " << f.restart_unsealed_lines << " lines unsealed (written before a crash)";
     }
-    if (f.unsealed_lines > 0)
-      out << "; " << f.unsealed_lines << " lines unsealed (after the last seal)";
+    if (f.lost_unsealed_lines > 0) {
+      out << "; " << f.lost_unsealed_lines
+          << " lines unsealed (found at a restart after the seal stream was removed)";
+    }
+    if (f.unsealed_lines > 0) {
+      out << "; " << f.unsealed_lines
+          << (rep.records == 0 ? " lines unsealed" : " lines unsealed (after the last seal)");
+    }
     if (!f.note.empty()) out << "; " << f.note;
     out << "\n";
   }

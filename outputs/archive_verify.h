@@ -12,9 +12,13 @@
 //   reordered  two sealed lines swapped
 //   truncated  the file ends before its sealed end
 //   missing    a sealed file is gone (a day missing in a host's chain)
-//   unsealed-range-changed / not-in-chain / uncovered: see docs/archive.md
+//   unsealed-range-changed / not-in-chain / uncovered / seal-removed: see
+//   docs/archive.md
 // and, for the stream itself, records that fail authentication, are
-// missing (an epoch gap not announced by the previous record) or replaced.
+// missing (an epoch gap not announced by the previous record) or replaced,
+// a loss record (M: the sealer found its stream gone), no stream or no
+// record at all (nothing is sealed: a failure, with or without a key), and
+// a stream that starts after record 0 where retention cannot explain it.
 //
 // Retention edge: seal files and day files older than the oldest seal file
 // kept are expected to be gone; files of that first day may miss their first
@@ -45,6 +49,7 @@ struct FileVerdict {
   int64_t sealed_at_ns = 0;             // time of the record that sealed it last
   uint64_t unsealed_lines = 0;          // after the last seal (not vouched for)
   uint64_t restart_unsealed_lines = 0;  // U ranges (crash before a seal)
+  uint64_t lost_unsealed_lines = 0;     // U ranges after a loss record (stream removed)
   uint64_t fail_line = 0;               // 1-based, when failed
   std::string fail_time;                // receive time at that line, if readable
   std::string why;                      // failure kind and detail

@@ -348,9 +348,14 @@ void ArchiveKeeper::PruneSealFiles(int64_t today) {
   // Keep the seal file of the day before the oldest kept day: it seals the
   // first bytes of that day.
   const int64_t oldest_kept = today - options_.retention_days;
+  // Never the newest one: after a long stop the sealer's first record goes
+  // to the seal file of its key's (old) day, and deleting that file under
+  // it would read as an attack (archive.seal_stream_missing).
   const std::string sdir = options_.dir + "/" + std::string(kSealDirName);
-  for (const std::string& name : Names(sdir, false)) {
+  const std::vector<std::string> names = Names(sdir, false);
+  for (const std::string& name : names) {
     int64_t day;
+    if (name == names.back()) continue;
     if (name.size() != 15 || !ParseDayName(name.substr(0, 10), &day)) continue;
     if (day >= oldest_kept - 1) continue;
     if (unlink((sdir + "/" + name).c_str()) == 0) {

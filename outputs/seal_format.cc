@@ -122,6 +122,10 @@ bool ParseSealLine(std::string_view line, SealRecord* r) {
              Num(f[2], &r->seq) && Num(f[3], &r->time_ns) && r->next >= r->epoch &&
              ParseHex(f[4], r->prev.data(), r->prev.size()) &&
              ParseHex(f[5], r->tag.data(), r->tag.size());
+    case 'M':
+      if (Split(line, f, 4) != 3 || f[2].empty()) return false;
+      r->why = f[2];
+      return Num(f[0], &r->seq) && Num(f[1], &r->time_ns);
     default:
       return false;
   }
@@ -137,6 +141,12 @@ std::string FormatRangeRecord(char kind, std::string_view path, uint64_t start, 
   s.append(" ").append(path);
   s += " " + std::to_string(start) + " " + std::to_string(end) + " " + std::to_string(lines) + " " +
        HexOf(digest) + "\n";
+  return s;
+}
+
+std::string FormatLossRecord(uint64_t seq, int64_t time_ns, std::string_view why) {
+  std::string s = "M " + std::to_string(seq) + " " + std::to_string(time_ns) + " ";
+  s.append(why).append("\n");
   return s;
 }
 

@@ -11,6 +11,12 @@
 //                             <path> ("host/YYYY-MM-DD.log") are sealed
 //   U <path> <start> <end> <lines> <sha256>           bytes found unsealed at
 //                             a restart (after a crash): recorded, not vouched for
+//   M <seq> <time ns> <why>   the sealer found the stream it had written gone
+//                             (a restart finding no record up to the key's, or
+//                             the open seal file unlinked or replaced): the
+//                             records before record <seq> are lost. <why>:
+//                             missing-at-start, unlinked, replaced. verify
+//                             reports it as a break (docs/archive.md)
 //   E <epoch> <next> <seq> <time ns> <prev tag> <tag> seals everything since
 //                             the previous E
 //
@@ -52,13 +58,14 @@ void AppendLineHashHex(uint16_t h, std::string* out);
 bool ParseLineHashHex(std::string_view hex4, uint16_t* h);
 
 struct SealRecord {
-  char kind = 0;                           // 'H', 'L', 'F', 'U', 'E'
+  char kind = 0;                           // 'H', 'L', 'F', 'U', 'M', 'E'
   std::string_view path;                   // L F U
   std::string_view hashes;                 // L
   uint64_t start = 0, end = 0, lines = 0;  // F U
   SealBytes digest{};                      // F U
-  uint64_t epoch = 0, next = 0, seq = 0;   // E
-  int64_t time_ns = 0;                     // E
+  uint64_t epoch = 0, next = 0, seq = 0;   // E (seq: M too)
+  int64_t time_ns = 0;                     // E M
+  std::string_view why;                    // M
   SealBytes prev{}, tag{};                 // E
   int64_t start_unix = 0, epoch_secs = 0;  // H
 };
@@ -68,6 +75,8 @@ bool ParseSealLine(std::string_view line, SealRecord* r);
 std::string FormatSealHeader(int64_t start_unix, int64_t epoch_secs);
 std::string FormatRangeRecord(char kind, std::string_view path, uint64_t start, uint64_t end,
                               uint64_t lines, const SealBytes& digest);
+// "M <seq> <time ns> <why>\n"; why is one word.
+std::string FormatLossRecord(uint64_t seq, int64_t time_ns, std::string_view why);
 std::string SealTagInput(const SealBytes& prev, const SealBytes& stream_digest, uint64_t epoch,
                          uint64_t next, uint64_t seq, int64_t time_ns);
 std::string FormatEpochRecord(uint64_t epoch, uint64_t next, uint64_t seq, int64_t time_ns,

@@ -112,6 +112,7 @@ Sealer::Sealer(const SealerOptions& options, const Clock& clock, MetricsRegistry
       state_(state) {
   WipeSealBytes(&state.key);
   metrics_->epoch->Set(static_cast<double>(state_.epoch));
+  record_wall_ = WallEpoch();
 }
 
 Sealer::~Sealer() {
@@ -170,10 +171,18 @@ Status Sealer::Stop() {
 }
 
 Status Sealer::Poll() {
+  CheckSealFile();
   Status st = Scan(false);
   const uint64_t wall = WallEpoch();
-  if (wall > state_.epoch) {
-    Status s = Seal(wall);
+  // After a restart in the epoch a clean stop moved the key past, the key is
+  // one epoch ahead of the clock: seal at each wall-clock boundary all the
+  // same (with the key one step further), so the restart's first partial
+  // epoch is sealed at the next boundary, not the one after. At most one
+  // ahead: a key further ahead (two restarts in one epoch) waits for the
+  // clock to catch up to it.
+  const bool boundary = wall > state_.epoch || (wall == state_.epoch && wall > record_wall_);
+  if (boundary) {
+    Status s = Seal(std::max(wall, state_.epoch + 1));
     ReportSealing(s);
     if (st.ok()) st = s;
   } else if (out_.size() > kMaxOut) {
@@ -215,9 +224,7 @@ void Sealer::ReportSealing(const Status& written) {
 // The part of the stream after the last E was never sealed: drop it, so
 // the restart's U records and E describe the files as they are now.
 Status Sealer::TrimStreamTail() {
-  const int64_t day = DayOfUnix(state_.EpochStart(state_.epoch));
-  const std::string path =
-      options_.archive_dir + "/" + std::string(kSealDirName) + "/" + SealFileName(day);
+  const std::string path = SealPath(DayOfUnix(state_.EpochStart(state_.epoch)));
   std::string data;
   if (!ReadWhole(path, &data)) return Status::Ok();  // no file for this epoch yet
   size_t keep = 0;
@@ -284,6 +291,8 @@ Status Sealer::Recover() {
   std::vector<std::string> names = ListDir(dir);
   std::string data;
   SealRecord r;
+  bool found = false;
+  uint64_t last_seq = 0;
   for (auto it = names.rbegin(); it != names.rend(); ++it) {
     if (!ReadWhole(dir + "/" + *it, &data)) continue;
     SealRecord last;
@@ -295,6 +304,8 @@ Status Sealer::Recover() {
       pos = nl + 1;
     }
     if (last.kind != 'E') continue;
+    found = true;
+    last_seq = last.seq;
     if (last.seq >= state_.seq) {
       state_.EvolveTo(std::max(last.next, state_.epoch));
       state_.prev_tag = last.tag;
@@ -304,8 +315,80 @@ Status Sealer::Recover() {
     break;
   }
   if (Status st = TrimStreamTail(); !st.ok()) return st;
+  // The key has made records the stream no longer holds: its files were
+  // deleted (or never written: a key copied without its archive). Say so in
+  // the stream itself, authenticated by the next record, so verify reports
+  // a break and not a crash; and tell the admin now.
+  if (state_.seq > 0 && (!found || last_seq + 1 < state_.seq)) {
+    const std::string what =
+        !found ? "no seal record at all" : "the last record is " + std::to_string(last_seq);
+    ReportStreamLoss("missing-at-start", "the key has made " + std::to_string(state_.seq) +
+                                             " seal records but the seal stream in " + dir +
+                                             " holds " + what + " (seal files deleted?)");
+  }
   LoadSealedEnds();
   return Scan(true);
+}
+
+// The stream written so far is gone: a loss record starts the stream again
+// (verify reports the break), one alert, one error, one log line.
+void Sealer::ReportStreamLoss(std::string_view why, const std::string& detail) {
+  metrics_->errors->Inc();
+  Log(LogLevel::kError,
+      "sealer: the seal stream is missing or replaced (%.*s): %s; sealing goes on in a new "
+      "stream (`konseki verify` reports a break here unless the files are put back)",
+      static_cast<int>(why.size()), why.data(), detail.c_str());
+  Emit(FormatLossRecord(state_.seq, clock_.Now().time_since_epoch().count(), why));
+  // On disk at once: the evidence must not wait for the epoch's end.
+  if (Status st = FlushOut(true); !st.ok()) metrics_->errors->Inc();
+  if (alerts_ == nullptr) return;
+  alerts_->Emit(ArchiveAlert(clock_.Now(), "archive.seal_stream_missing", Severity::kHigh,
+                             "The archive's seal stream was deleted or replaced",
+                             {{"dir", options_.archive_dir},
+                              {"epoch", std::to_string(state_.epoch)},
+                              {"record", std::to_string(state_.seq)},
+                              {"why", std::string(why)},
+                              {"error", detail}}));
+}
+
+// The seal file we append to must still be the one at its path: deleting
+// it (or .seal/) or putting another file there would otherwise go unseen,
+// the records going on into an unlinked inode. Checked every poll and before
+// each record; on a change the descriptor is dropped and a loss record
+// opens the stream again at the path.
+void Sealer::CheckSealFile() {
+  if (seal_fd_ < 0) return;
+  const std::string path = SealPath(seal_day_);
+  struct stat open_st;
+  struct stat path_st;
+  std::string_view why;
+  const bool open_ok = fstat(seal_fd_, &open_st) == 0;
+  const bool path_ok = stat(path.c_str(), &path_st) == 0;
+  const bool path_gone = !path_ok && (errno == ENOENT || errno == ENOTDIR);
+  if (path_ok && open_ok &&
+      (path_st.st_ino != open_st.st_ino || path_st.st_dev != open_st.st_dev)) {
+    why = "replaced";  // another file at the path (the old one moved away or deleted)
+  } else if (!open_ok || open_st.st_nlink == 0 || path_gone) {
+    why = "unlinked";  // deleted, renamed away, or .seal/ removed or replaced
+  } else {
+    return;  // the same file (or a transient stat error: checked again next poll)
+  }
+  close(seal_fd_);
+  seal_fd_ = -1;
+  // What was already written to the lost file is gone; what was not yet
+  // written (out_) is kept, in a new segment after the header and the loss
+  // record.
+  stream_.Finish();
+  deferred_.insert(0, out_);
+  out_.clear();
+  ReportStreamLoss(why,
+                   path + " was " +
+                       std::string(why == "replaced" ? "replaced by another file" : "deleted") +
+                       " while konseki was writing it");
+}
+
+std::string Sealer::SealPath(int64_t day) const {
+  return options_.archive_dir + "/" + std::string(kSealDirName) + "/" + SealFileName(day);
 }
 
 Status Sealer::Scan(bool recovering) {
@@ -418,7 +501,9 @@ Status Sealer::Seal(uint64_t next) {
     metrics_->errors->Inc();
     return st;
   }
+  CheckSealFile();
   const int64_t now_ns = clock_.Now().time_since_epoch().count();
+  record_wall_ = WallEpoch();
   const SealBytes digest = stream_.Finish();
   const SealBytes tag = HmacSha256(
       state_.key, SealTagInput(state_.prev_tag, digest, state_.epoch, next, state_.seq, now_ns));
@@ -451,12 +536,21 @@ void Sealer::Emit(std::string_view line) {
 // Opens the stream file of the key's epoch day, writing its header if new.
 Status Sealer::EnsureSealFile() {
   const int64_t day = DayOfUnix(state_.EpochStart(state_.epoch));
+  if (seal_fd_ >= 0 && day != seal_day_) CheckSealFile();  // before leaving it for good
   if (day == seal_day_ && seal_fd_ >= 0) return Status::Ok();
   if (Status st = FlushOut(true); !st.ok()) return st;
   if (seal_fd_ >= 0) close(seal_fd_);
-  const std::string path =
-      options_.archive_dir + "/" + std::string(kSealDirName) + "/" + SealFileName(day);
+  seal_fd_ = -1;
+  const std::string path = SealPath(day);
   seal_fd_ = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (seal_fd_ < 0 && errno == ENOENT) {
+    // .seal/ itself was removed: make it again (the loss is reported by
+    // CheckSealFile or Recover; here we only go on sealing).
+    const std::string seal_dir = options_.archive_dir + "/" + std::string(kSealDirName);
+    if (mkdir(seal_dir.c_str(), 0750) == 0 || errno == EEXIST) {
+      seal_fd_ = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    }
+  }
   if (seal_fd_ < 0) return Status::FromErrno("sealer: cannot open " + path, errno);
   seal_day_ = day;
   struct stat st;

@@ -19,7 +19,10 @@
 // that no record sealed, and records the bytes written since the last seal
 // (lines a crash left unsealed) as U ranges: verify reports them as
 // unsealed, never as verified. A clean Stop() seals everything, so nothing
-// is left unsealed.
+// is left unsealed, and moves the key past the current epoch: a restart in
+// that epoch runs one key step ahead of the clock and still seals at every
+// wall-clock boundary (never more than one step ahead: further ahead, it
+// waits for the clock).
 //
 // Threading: Open, Start, Stop and the destructor from one control thread.
 // After Start(), Poll runs on the sealer's own thread only; before Start()
@@ -114,6 +117,11 @@ class Sealer {
   void ReportSealing(const Status& written);
   void Emit(std::string_view line);
   Status EnsureSealFile();
+  // The open seal file was unlinked or replaced: report it, reopen.
+  void CheckSealFile();
+  // Emits a loss record (M) and raises archive.seal_stream_missing.
+  void ReportStreamLoss(std::string_view why, const std::string& detail);
+  std::string SealPath(int64_t day) const;
   Status FlushOut(bool sync);
   int64_t NowUnix() const;
   uint64_t WallEpoch() const;
@@ -127,9 +135,10 @@ class Sealer {
   std::map<std::string, std::unique_ptr<Tracked>, std::less<>> tracked_;
   int seal_fd_ = -1;
   int64_t seal_day_ = INT64_MIN;
-  std::string out_;       // stream bytes not yet written to seal_fd_
-  std::string deferred_;  // records emitted while the seal file could not be opened
-  Sha256Stream stream_;   // over the stream since the last E
+  uint64_t record_wall_ = 0;  // wall-clock epoch when the last record was written (or at Open)
+  std::string out_;           // stream bytes not yet written to seal_fd_
+  std::string deferred_;      // records emitted while the seal file could not be opened
+  Sha256Stream stream_;       // over the stream since the last E
   std::string read_buf_;
   bool stopped_ = false;
   AlertSink* alerts_ = nullptr;   // not owned; may be null

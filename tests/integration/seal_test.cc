@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "tests/integration/konseki_process.h"
 
@@ -94,6 +95,135 @@ TEST(SealIntegrationTest, SealedArchiveVerifiesAcrossReloadAndRestartAndCatchesA
   EXPECT_NE(out.find("edited"), std::string::npos) << out;
   // A wrong key is a usage error, not a silent pass.
   EXPECT_EQ(RunTool(dir, {"verify", "--key", "ksv1-zz", archive}, &out), 2) << out;
+}
+
+std::string SealFiles(const std::string& archive) {
+  std::string all;
+  if (!fs::exists(archive + "/.seal")) return all;
+  for (const auto& e : fs::directory_iterator(archive + "/.seal")) all += ReadFile(e.path());
+  return all;
+}
+
+// Deleting the seal stream must not pass: under a running konseki (which
+// keeps its seal file open) it is noticed within a poll, alerted
+// (archive.seal_stream_missing) and verify fails; while konseki is stopped,
+// the next start says so, and verify fails without blaming a crash.
+TEST(SealIntegrationTest, DeletedSealStreamIsAlertedAndFailsVerifyLiveAndAcrossARestart) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  const std::string archive = dir.File("archive");
+  const std::string alerts = dir.File("alerts.jsonl");
+  // 2 s epochs: a record is written within seconds.
+  const std::string config =
+      "listen: [tcp://127.0.0.1:0]\narchive: {dir: " + archive +
+      ", seal: true, seal_epoch_secs: 2}\nalerts: {stdout: false, file: " + alerts +
+      "}\nmetrics: {listen: ''}\nallow_root: true\n";
+  std::ofstream(dir.File("setup.yaml")) << config;
+  std::string out;
+  ASSERT_EQ(RunTool(dir, {"seal-setup", "--config", dir.File("setup.yaml")}, &out), 0) << out;
+  const std::string key = LastLine(out);
+  {
+    TempDir run_dir;
+    Konseki k;
+    std::string err;
+    ASSERT_TRUE(k.Start(run_dir, config, &err)) << err;
+    SendLines(k.Port("tcp"), "before", 10);
+    ASSERT_TRUE(WaitFor([&] { return SealFiles(archive).find("\nE ") != std::string::npos; }))
+        << k.process().Stderr();
+    fs::remove_all(archive + "/.seal");
+    ASSERT_TRUE(WaitFor([&] {
+      return k.process().Stderr().find("seal stream is missing or replaced (unlinked)") !=
+             std::string::npos;
+    })) << k.process().Stderr();
+    ASSERT_TRUE(WaitFor([&] {
+      return ReadFile(alerts).find("archive.seal_stream_missing") != std::string::npos;
+    })) << ReadFile(alerts);
+    SendLines(k.Port("tcp"), "after", 10);
+    ASSERT_TRUE(WaitFor([&] { return ArchiveLines(archive, "h1").size() == 20u; }));
+    EXPECT_EQ(k.process().Signal(SIGTERM), 0) << k.process().Stderr();
+  }
+  EXPECT_EQ(RunTool(dir, {"verify", "--key", key, archive}, &out), 1) << out;
+  EXPECT_NE(out.find("deleted or replaced while it ran (unlinked)"), std::string::npos) << out;
+
+  // Stopped, then the whole stream removed: the restart notices.
+  fs::remove_all(archive + "/.seal");
+  EXPECT_EQ(RunTool(dir, {"verify", "--key", key, archive}, &out), 1) << out;
+  EXPECT_NE(out.find("no seal stream"), std::string::npos) << out;
+  EXPECT_EQ(out.find(": OK:"), std::string::npos) << out;
+  {
+    TempDir run_dir;
+    Konseki k;
+    std::string err;
+    ASSERT_TRUE(k.Start(run_dir, config, &err)) << err;
+    EXPECT_NE(k.process().Stderr().find("(missing-at-start)"), std::string::npos)
+        << k.process().Stderr();
+    EXPECT_EQ(k.process().Signal(SIGTERM), 0) << k.process().Stderr();
+  }
+  EXPECT_EQ(RunTool(dir, {"verify", "--key", key, archive}, &out), 1) << out;
+  EXPECT_NE(out.find("missing when it started"), std::string::npos) << out;
+  EXPECT_NE(out.find("20 lines unsealed (found at a restart after the seal stream was removed)"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(out.find("crash"), std::string::npos) << out;
+}
+
+// A clean stop moves the key past the current epoch; a konseki restarted in
+// that same epoch seals its lines at the next wall-clock boundary (plus up
+// to a second), not at the one after.
+TEST(SealIntegrationTest, LinesAfterARestartInTheStoppedEpochAreSealedAtTheNextBoundary) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  constexpr int64_t kEpoch = 20;
+  auto now = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  TempDir dir;
+  const std::string archive = dir.File("archive");
+  const std::string config = "listen: [tcp://127.0.0.1:0]\narchive: {dir: " + archive +
+                             ", seal: true, seal_epoch_secs: " + std::to_string(kEpoch) +
+                             "}\nalerts: {stdout: false}\nmetrics: {listen: ''}\n"
+                             "allow_root: true\n";
+  std::ofstream(dir.File("setup.yaml")) << config;
+  std::string out;
+  ASSERT_EQ(RunTool(dir, {"seal-setup", "--config", dir.File("setup.yaml")}, &out), 0) << out;
+  const std::string key = LastLine(out);
+  TempDir run1;
+  Konseki first;
+  std::string err;
+  ASSERT_TRUE(first.Start(run1, config, &err)) << err;
+  SendLines(first.Port("tcp"), "first", 5);
+  ASSERT_TRUE(WaitFor([&] { return ArchiveLines(archive, "h1").size() == 5u; }));
+  // Stop at the start of an epoch, so that the restart falls in it.
+  while (now() % (kEpoch * 1000) > 500) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const int64_t epoch = now() / (kEpoch * 1000);
+  EXPECT_EQ(first.process().Signal(SIGTERM), 0) << first.process().Stderr();
+  TempDir run2;
+  Konseki second;
+  ASSERT_TRUE(second.Start(run2, config, &err)) << err;
+  SendLines(second.Port("tcp"), "restarted", 1);
+  ASSERT_TRUE(WaitFor([&] { return ArchiveLines(archive, "h1").size() == 6u; }));
+  if (now() / (kEpoch * 1000) != epoch) GTEST_SKIP() << "the restart took longer than an epoch";
+  // The next boundary plus a second (and a second of slack for the poll).
+  const int64_t deadline = (epoch + 1) * kEpoch * 1000 + 2000;
+  while (now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(RunTool(dir, {"verify", "--key", key, archive}, &out), 0) << out;
+  EXPECT_NE(out.find(": OK: 6 lines verified"), std::string::npos) << out;
+  EXPECT_EQ(out.find("unsealed"), std::string::npos) << out;
+  EXPECT_EQ(second.process().Signal(SIGTERM), 0) << second.process().Stderr();
+}
+
+// An archive that was never sealed: verify says so and does not pass.
+TEST(SealIntegrationTest, VerifyOfAnUnsealedArchiveSaysNothingIsSealed) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  fs::create_directories(dir.File("archive/h1"));
+  std::ofstream(dir.File("archive/h1/2026-12-04.log"))
+      << "2026-12-04T10:00:00.000000Z 192.0.2.1 <13>Dec  4 10:00:00 h1 app: hello\n";
+  std::string out;
+  EXPECT_EQ(RunTool(dir, {"verify", dir.File("archive")}, &out), 1) << out;
+  EXPECT_NE(out.find("nothing in this archive is sealed"), std::string::npos) << out;
+  EXPECT_NE(out.find("h1/2026-12-04.log: NOT SEALED:"), std::string::npos) << out;
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -39,6 +40,56 @@ TEST(StartupErrorsTest, BindFailureNamesTheConfigFileAndLine) {
                        &err));
   EXPECT_NE(err.find(dir.File("konseki.yaml") + ":3: listen " + uri), std::string::npos) << err;
   close(holder);
+}
+
+// One konseki per archive: a second one on the same archive.dir (its own
+// ports and state) refuses to start with exit 1, naming the lock file and
+// the holder's pid, also after the holder's SIGHUP; seal-setup refuses too.
+// Once the holder stops, the archive is free.
+TEST(StartupErrorsTest, SecondKonsekiOnTheSameArchiveIsRefusedNamingTheHolder) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  TempDir dir2;
+  const std::string archive = dir.File("archive");
+  const std::string config = "listen: [tcp://127.0.0.1:0]\narchive: {dir: " + archive +
+                             "}\nalerts: {stdout: false}\nmetrics: {listen: ''}\n"
+                             "allow_root: true\n";
+  Konseki first;
+  std::string err;
+  ASSERT_TRUE(first.Start(dir, config, &err)) << err;
+  ASSERT_EQ(kill(first.process().pid(), SIGHUP), 0);
+  ASSERT_TRUE(
+      WaitFor([&] { return first.process().Stderr().find("reloaded") != std::string::npos; }));
+  {
+    const std::string conf = dir2.File("konseki.yaml");
+    std::ofstream(conf) << config;
+    ChildProcess second;
+    ASSERT_TRUE(second.Start({KonsekiBinary(), "--config", conf}, dir2.File("second")));
+    const int status = second.Signal(0, std::chrono::seconds(60));  // signal 0: just wait
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
+    const std::string err = second.Stderr();
+    EXPECT_NE(err.find("the archive " + archive +
+                       " is in use by another konseki (konseki daemon, "
+                       "pid " +
+                       std::to_string(first.process().pid()) + ")"),
+              std::string::npos)
+        << err;
+    EXPECT_NE(err.find(archive + "/.state/lock is locked"), std::string::npos) << err;
+    EXPECT_EQ(err.find("ready"), std::string::npos) << err;
+  }
+  {
+    const std::string conf = dir2.File("setup.yaml");
+    std::ofstream(conf) << config;
+    ChildProcess p;
+    ASSERT_TRUE(p.Start({KonsekiBinary(), "seal-setup", "--config", conf}, dir2.File("setup")));
+    const int status = p.Signal(0, std::chrono::seconds(60));
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
+    EXPECT_NE(p.Stderr().find("in use by another konseki"), std::string::npos) << p.Stderr();
+  }
+  EXPECT_EQ(first.process().Signal(SIGTERM), 0) << first.process().Stderr();
+  TempDir dir3;
+  Konseki third;
+  EXPECT_TRUE(third.Start(dir3, config, &err)) << err;
 }
 
 TEST(StartupErrorsTest, CheckConfigRejectsMissingTlsFilesNamingTheKey) {

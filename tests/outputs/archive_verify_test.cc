@@ -230,6 +230,88 @@ TEST_F(ArchiveVerifyTest, FileOutsideTheChainIsReported) {
   EXPECT_EQ(f->why.substr(0, 12), "not-in-chain") << last_report_;
 }
 
+bool Contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+// `rm -r .seal` must not make an edited archive pass: with the key (whose
+// chain began at epoch 0) a missing stream is a failure; without a key,
+// verify says nothing is sealed and fails too. No file is "OK".
+TEST_F(ArchiveVerifyTest, NoSealStreamFailsWithOrWithoutTheKey) {
+  SealTwoEpochs();
+  EditLines([](std::vector<std::string>* l) { (*l)[2] += " EDITED"; });
+  std::filesystem::remove_all(Path(".seal"));
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok()) << last_report_;
+  ASSERT_FALSE(r.chain_errors.empty()) << last_report_;
+  EXPECT_TRUE(Contains(r.chain_errors[0], "no seal stream")) << last_report_;
+  EXPECT_TRUE(Contains(r.chain_errors[0], "the key's chain began on 2025-12-01")) << last_report_;
+  EXPECT_TRUE(Contains(last_report_, kFile + std::string(": NOT SEALED:"))) << last_report_;
+  EXPECT_FALSE(Contains(last_report_, ": OK:")) << last_report_;
+  r = Verify(false);
+  EXPECT_FALSE(r.ok()) << last_report_;
+  ASSERT_FALSE(r.chain_errors.empty()) << last_report_;
+  EXPECT_TRUE(Contains(r.chain_errors[0], "nothing in this archive is sealed")) << last_report_;
+}
+
+// A stream whose first file is of the chain's first day but that does not
+// start at record 0 lost its beginning: retention never does that. Here an
+// attacker holding the key of epoch 2 replaced the stream with one record
+// of its own, numbered as if older records had been removed by retention.
+TEST_F(ArchiveVerifyTest, StreamStartingLateOnTheChainsFirstDayFails) {
+  SealTwoEpochs();
+  const std::string header = "H konseki-seal 1 " + std::to_string(vk_.start_unix) + " " +
+                             std::to_string(vk_.epoch_secs) + "\n";
+  SealKeyState k;
+  k.key = vk_.key0;
+  k.EvolveTo(2);
+  Sha256Stream digest;
+  digest.Update(header);
+  const int64_t now_ns = clock_.Now().time_since_epoch().count();
+  const SealBytes prev{};
+  const SealBytes tag = HmacSha256(k.key, SealTagInput(prev, digest.Finish(), 2, 2, 5, now_ns));
+  WriteFile(".seal/2025-12-01.seal", header + FormatEpochRecord(2, 2, 5, now_ns, prev, tag));
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok()) << last_report_;
+  ASSERT_FALSE(r.chain_errors.empty()) << last_report_;
+  EXPECT_TRUE(Contains(r.chain_errors[0], "the day the chain began")) << last_report_;
+}
+
+// Over days: the stream from 12-02 on. Explained by retention only when the
+// day files of 12-01 are gone too and the stream goes on two days past its
+// first file; a seal file deleted with its day files kept is a failure.
+TEST_F(ArchiveVerifyTest, LateStartIsRetentionOnlyWhenItsDayFilesAreGoneAndDaysWentOn) {
+  for (int day = 0; day < 4; ++day) {
+    LogMany("web01", 3);
+    Advance(86400);
+    Poll();
+  }
+  LogMany("web01", 3);
+  ASSERT_TRUE(sealer_->Stop().ok());
+  ASSERT_TRUE(Verify().ok()) << last_report_;
+  std::filesystem::remove(Path(".seal/2025-12-01.seal"));
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok()) << last_report_;
+  const FileVerdict* f = Find(r, kFile);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->why.substr(0, 12), "seal-removed") << last_report_;
+  // Retention's way: the day files go with their seal file.
+  std::filesystem::remove(Path(kFile));
+  r = Verify();
+  EXPECT_TRUE(r.ok()) << last_report_;
+  EXPECT_TRUE(Contains(last_report_, "older seal files were removed (retention)")) << last_report_;
+  // But retention keeps two days before the last: a stream starting on the
+  // last day is not retention.
+  for (const char* day : {"02", "03", "04"}) {
+    std::filesystem::remove(Path(std::string(".seal/2025-12-") + day + ".seal"));
+    std::filesystem::remove(Path(std::string("web01/2025-12-") + day + ".log"));
+  }
+  r = Verify();
+  EXPECT_FALSE(r.ok()) << last_report_;
+  ASSERT_FALSE(r.chain_errors.empty()) << last_report_;
+  EXPECT_TRUE(Contains(r.chain_errors[0], "at least two days older")) << last_report_;
+}
+
 TEST_F(ArchiveVerifyTest, ChangedUnsealedTailIsNotAFailure) {
   LogMany("web01", 3);
   Advance(kEpoch);

@@ -141,6 +141,13 @@ TEST(SealFormatTest, RecordsRoundTrip) {
   EXPECT_EQ(r.next, 6u);
   EXPECT_FALSE(ParseSealLine("F ../etc/passwd 0 1 1 " + HexOf(d), &r));
   EXPECT_FALSE(ParseSealLine("E 5 4 1 1 " + HexOf(d) + " " + HexOf(d), &r));  // next < epoch
+  std::string m = FormatLossRecord(12, 456, "missing-at-start");
+  ASSERT_TRUE(ParseSealLine(std::string_view(m).substr(0, m.size() - 1), &r));
+  EXPECT_EQ(r.kind, 'M');
+  EXPECT_EQ(r.seq, 12u);
+  EXPECT_EQ(r.time_ns, 456);
+  EXPECT_EQ(r.why, "missing-at-start");
+  EXPECT_FALSE(ParseSealLine("M 12 456", &r));
   int64_t day;
   ASSERT_TRUE(ParseDayName("2025-12-01", &day));
   EXPECT_EQ(DayName(day), "2025-12-01");

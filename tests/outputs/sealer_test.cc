@@ -13,6 +13,16 @@ namespace {
 using SealerTest = SealFixture;
 constexpr char kDay1[] = "web01/2025-12-01.log";
 
+std::vector<std::string> Signs(const konseki::testing::RecordingAlertSink& sink) {
+  std::vector<std::string> out;
+  for (const Alert& a : sink.alerts()) out.push_back(a.sign);
+  return out;
+}
+
+bool Contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
 TEST_F(SealerTest, CleanArchiveVerifiesAfterStop) {
   LogMany("web01", 5);
   Advance(kEpoch);
@@ -33,16 +43,15 @@ TEST_F(SealerTest, CleanArchiveVerifiesAfterStop) {
 }
 
 // Sealing stops when its records cannot be written (here the seal folder
-// is replaced by a file, so the next day's seal file cannot be created:
-// ENOTDIR, even for root). The admin hears it once (alert, gauge, log),
-// konseki retries every poll, and once records can be written again the
-// lines archived meanwhile are sealed and the whole archive verifies.
+// is replaced by a file: ENOTDIR, even for root). The admin hears it once
+// (alert, gauge, log): first that the stream it was writing is gone
+// (archive.seal_stream_missing), then that sealing stopped; konseki retries
+// every poll, and once records can be written again (the folder put back)
+// the lines archived meanwhile are sealed and the whole archive verifies:
+// the loss record is followed by a record that continues the chain, so
+// verify notes the episode and passes.
 TEST_F(SealerTest, SealWriteFailureAlertsOnceThenResumesAndEverythingVerifies) {
-  auto signs = [&] {
-    std::vector<std::string> out;
-    for (const Alert& a : alerts_.alerts()) out.push_back(a.sign);
-    return out;
-  };
+  auto signs = [&] { return Signs(alerts_); };
   auto gauge = [&] { return metrics_.GetGauge("konseki_archive_seal_stopped", "")->Value(); };
   LogMany("web01", 3);
   Advance(kEpoch);
@@ -51,15 +60,16 @@ TEST_F(SealerTest, SealWriteFailureAlertsOnceThenResumesAndEverythingVerifies) {
   std::filesystem::rename(seal, seal + ".away");
   WriteFile(std::string(kSealDirName), "not a folder");
   Advance(86400);
-  Poll();  // seals into the open file of day 1; the key's epoch is now on day 2
-  EXPECT_TRUE(signs().empty());
+  EXPECT_FALSE(sealer_->Poll().ok());
+  EXPECT_EQ(signs(),
+            (std::vector<std::string>{"archive.seal_stream_missing", "archive.seal_stopped"}));
   for (int i = 0; i < 3; ++i) {
     Log("web01", "while sealing fails " + std::to_string(i));
     Advance(kEpoch);
     EXPECT_FALSE(sealer_->Poll().ok());
   }
-  EXPECT_EQ(signs(), std::vector<std::string>{"archive.seal_stopped"});
-  EXPECT_EQ(alerts_.alerts()[0].severity, Severity::kHigh);
+  EXPECT_EQ(signs().size(), 2u);
+  EXPECT_EQ(alerts_.alerts()[1].severity, Severity::kHigh);
   EXPECT_EQ(gauge(), 1);
   EXPECT_GT(metrics_.GetCounter("konseki_archive_seal_errors_total", "")->Value(), 0u);
 
@@ -68,11 +78,14 @@ TEST_F(SealerTest, SealWriteFailureAlertsOnceThenResumesAndEverythingVerifies) {
   Log("web01", "after the repair");
   Advance(kEpoch);
   Poll();
-  EXPECT_EQ(signs(), (std::vector<std::string>{"archive.seal_stopped", "archive.seal_resumed"}));
+  EXPECT_EQ(signs(), (std::vector<std::string>{"archive.seal_stream_missing",
+                                               "archive.seal_stopped", "archive.seal_resumed"}));
   EXPECT_EQ(gauge(), 0);
   ASSERT_TRUE(sealer_->Stop().ok());
   VerifyReport r = Verify();
   EXPECT_TRUE(r.ok()) << last_report_;
+  EXPECT_TRUE(Contains(last_report_, "the stream was put back: the chain goes on unbroken"))
+      << last_report_;
   EXPECT_EQ(Find(r, kDay1)->verified_lines, 3u) << last_report_;
   EXPECT_EQ(Find(r, "web01/2025-12-02.log")->verified_lines, 4u) << last_report_;
   EXPECT_EQ(Find(r, "web01/2025-12-02.log")->unsealed_lines, 0u) << last_report_;
@@ -178,6 +191,118 @@ TEST_F(SealerTest, WrongKeyFailsAuthentication) {
   EXPECT_FALSE(r.ok());
   ASSERT_EQ(r.chain_errors.size(), 1u) << last_report_;
   EXPECT_NE(r.chain_errors[0].find("fails authentication"), std::string::npos);
+}
+
+// The sealer keeps its seal file open: `rm -r .seal` under it must not go on
+// into an unlinked inode unseen. The next poll notices (st_nlink 0), alerts,
+// counts an error and starts the stream again with a loss record, which
+// verify reports as a break (exit 1), not as a clean archive.
+TEST_F(SealerTest, SealFolderDeletedWhileRunningIsNoticedAndVerifyReportsABreak) {
+  LogMany("db02", 1);  // sealed in the file about to be lost; nothing after
+  LogMany("web01", 3);
+  Advance(kEpoch);
+  Poll();  // record 0 written: the seal file is open
+  std::filesystem::remove_all(Path(".seal"));
+  Poll();
+  EXPECT_EQ(Signs(alerts_), std::vector<std::string>{"archive.seal_stream_missing"});
+  EXPECT_EQ(alerts_.alerts()[0].severity, Severity::kHigh);
+  EXPECT_GT(metrics_.GetCounter("konseki_archive_seal_errors_total", "")->Value(), 0u);
+  EXPECT_TRUE(std::filesystem::exists(Path(".seal/2025-12-01.seal")));
+  EXPECT_TRUE(Contains(ReadFile(".seal/2025-12-01.seal"), "\nM 1 "))
+      << ReadFile(".seal/2025-12-01.seal");
+  LogMany("web01", 2);
+  ASSERT_TRUE(sealer_->Stop().ok());
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok()) << last_report_;
+  ASSERT_FALSE(r.chain_errors.empty()) << last_report_;
+  EXPECT_TRUE(Contains(r.chain_errors[0], "deleted or replaced while it ran (unlinked)"))
+      << last_report_;
+  // The lines sealed in the lost file have no seal any more: not OK.
+  EXPECT_TRUE(Find(r, kDay1)->failed) << last_report_;
+  EXPECT_EQ(Signs(alerts_).size(), 1u);  // once per loss, not per poll
+  // A restart finds db02's line in no record of the stream: unsealed, but
+  // not "written before a crash" (it was sealed in the lost file).
+  sealer_.reset();
+  OpenSealer();
+  ASSERT_TRUE(sealer_->Stop().ok());
+  r = Verify();
+  EXPECT_FALSE(r.ok()) << last_report_;
+  EXPECT_EQ(Find(r, "db02/2025-12-01.log")->lost_unsealed_lines, 1u) << last_report_;
+  EXPECT_FALSE(Contains(last_report_, "crash")) << last_report_;
+}
+
+TEST_F(SealerTest, SealFileReplacedWhileRunningIsNoticed) {
+  LogMany("web01", 3);
+  Advance(kEpoch);
+  Poll();
+  const std::string seal = ".seal/2025-12-01.seal";
+  const std::string copy = ReadFile(seal);
+  std::filesystem::rename(Path(seal), Path(seal + ".old"));
+  // Another file: an attacker's rewrite without the first record.
+  WriteFile(seal, copy.substr(0, copy.find('\n') + 1));
+  LogMany("web01", 1);
+  EXPECT_EQ(Signs(alerts_), std::vector<std::string>{"archive.seal_stream_missing"});
+  EXPECT_TRUE(Contains(alerts_.alerts()[0].fields.back().second, "replaced by another file"));
+  ASSERT_TRUE(sealer_->Stop().ok());
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok()) << last_report_;
+  ASSERT_FALSE(r.chain_errors.empty()) << last_report_;
+  EXPECT_TRUE(Contains(r.chain_errors[0], "(replaced)")) << last_report_;
+}
+
+// A restart that finds the key past its first record but no stream: the
+// stream was removed (a clean stop seals everything, a crash leaves the
+// stream). Alert, and a loss record so that verify fails and does not call
+// the lines "written before a crash".
+TEST_F(SealerTest, RestartWithoutTheStreamAlertsAndVerifyDoesNotBlameACrash) {
+  LogMany("web01", 3);
+  ASSERT_TRUE(sealer_->Stop().ok());
+  sealer_.reset();
+  std::filesystem::remove_all(Path(".seal"));
+  Advance(10);
+  OpenSealer();
+  EXPECT_EQ(Signs(alerts_), std::vector<std::string>{"archive.seal_stream_missing"});
+  LogMany("web01", 2);
+  ASSERT_TRUE(sealer_->Stop().ok());
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok()) << last_report_;
+  ASSERT_FALSE(r.chain_errors.empty()) << last_report_;
+  EXPECT_TRUE(Contains(r.chain_errors[0], "missing when it started")) << last_report_;
+  const FileVerdict* f = Find(r, kDay1);
+  EXPECT_EQ(f->lost_unsealed_lines, 3u) << last_report_;
+  EXPECT_EQ(f->restart_unsealed_lines, 0u) << last_report_;
+  EXPECT_EQ(f->verified_lines, 2u) << last_report_;
+  EXPECT_FALSE(Contains(last_report_, "crash")) << last_report_;
+  EXPECT_TRUE(Contains(last_report_, "found at a restart after the seal stream was removed"))
+      << last_report_;
+}
+
+// A clean stop moves the key past the current epoch. A restart in that same
+// epoch seals its lines at the next wall-clock boundary (with the key one
+// step ahead), not one epoch later.
+TEST_F(SealerTest, RestartInTheStoppedEpochSealsAtTheNextBoundary) {
+  LogMany("web01", 2);  // clock: 12 s into epoch 0
+  ASSERT_TRUE(sealer_->Stop().ok());
+  sealer_.reset();
+  OpenSealer();
+  EXPECT_EQ(sealer_->key_epoch(), 1u);
+  Log("web01", "written right after the restart");
+  Advance(kEpoch - 2);  // 10 s past the boundary of epoch 1
+  Poll();
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok()) << last_report_;
+  EXPECT_EQ(Find(r, kDay1)->verified_lines, 3u) << last_report_;
+  EXPECT_EQ(Find(r, kDay1)->unsealed_lines, 0u) << last_report_;
+  // And so on at each boundary: the key stays exactly one step ahead.
+  Log("web01", "in epoch 1");
+  Advance(kEpoch);
+  Poll();
+  EXPECT_EQ(sealer_->key_epoch(), 3u);
+  r = Verify();
+  EXPECT_TRUE(r.ok()) << last_report_;
+  EXPECT_EQ(Find(r, kDay1)->unsealed_lines, 0u) << last_report_;
+  ASSERT_TRUE(sealer_->Stop().ok());
+  EXPECT_TRUE(Verify().ok()) << last_report_;
 }
 
 TEST_F(SealerTest, MissingKeyFileIsAPreciseStartupError) {
