@@ -131,8 +131,8 @@ Status CheckWritableFolder(const std::string& dir) {
   fs::path p = fs::absolute(dir, ec).lexically_normal();
   if (ec) return Status::InvalidArgument(dir + ": " + ec.message());
   if (!p.has_filename()) p = p.parent_path();  // "dir/" -> "dir"
-  const std::string who = " by uid " + std::to_string(geteuid()) + " (gid " +
-                          std::to_string(getegid()) + ")";
+  const std::string who =
+      " by uid " + std::to_string(geteuid()) + " (gid " + std::to_string(getegid()) + ")";
   // The folder itself, or the deepest ancestor konseki would create it in.
   for (fs::path at = p;; at = at.parent_path()) {
     struct stat st;
@@ -145,7 +145,8 @@ Status CheckWritableFolder(const std::string& dir) {
     }
     if (faccessat(AT_FDCWD, at.c_str(), W_OK | X_OK, AT_EACCESS) != 0) {
       const int err = errno;
-      const std::string what = at == p ? "cannot be written" : "cannot create " + p.string() + " in it";
+      const std::string what =
+          at == p ? "cannot be written" : "cannot create " + p.string() + " in it";
       return Status::FromErrno(at.string() + ": " + what + who, err);
     }
     return Status::Ok();

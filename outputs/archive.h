@@ -273,7 +273,7 @@ class Archive {
   ArchiveFileCache files_;  // the open files and their buffers
   const std::string overflow_folder_;
   bool host_cap_reached_ = false;
-  std::vector<DivertedHost> diverted_;  // not yet taken by TakeDiverted
+  std::vector<DivertedHost> diverted_;    // not yet taken by TakeDiverted
   const std::string spool_path_;          // empty: no spool
   std::vector<std::string> spool_files_;  // taken back by Open(), not yet all written
   uint64_t spool_loaded_messages_ = 0;

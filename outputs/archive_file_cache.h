@@ -34,13 +34,13 @@ inline constexpr size_t kArchiveLineSlack = 8 * 1024;
 
 // One host's current file.
 struct ArchiveEntry {
-  std::string_view host;         // the map key owning this entry (the host's folder)
-  int64_t day = kNoArchiveDay;   // UTC days since the epoch of the current file
-  int fd = -1;                   // -1: not open (never, closed, or failed)
-  bool blocked = false;          // open/write failed: no retry until Flush()
-  bool unsynced = false;         // written since the last fsync
-  bool continues = false;        // buf starts in the middle of a line already in the file
-  bool overflow = false;         // over the host cap: writes to the overflow folder
+  std::string_view host;        // the map key owning this entry (the host's folder)
+  int64_t day = kNoArchiveDay;  // UTC days since the epoch of the current file
+  int fd = -1;                  // -1: not open (never, closed, or failed)
+  bool blocked = false;         // open/write failed: no retry until Flush()
+  bool unsynced = false;        // written since the last fsync
+  bool continues = false;       // buf starts in the middle of a line already in the file
+  bool overflow = false;        // over the host cap: writes to the overflow folder
   // The host's own folder or file could not be opened (permission, a file
   // where the folder should be, ...) while the archive as a whole can be
   // written: its lines go to the overflow folder until the retry opens it.

@@ -179,9 +179,8 @@ StreamListener::StreamListener(const ListenAddress& address, const StreamListene
       ack_buf_(kAckBatch),
       reporter_(options.alerts, address.ToString(), std::string(TransportName(address.transport)),
                 metrics, options.refusal_alerts),
-      evictions_(options.alerts, address.ToString(),
-                 std::string(TransportName(address.transport)), metrics, options.refusal_alerts,
-                 RefusalReporter::Kind::kEvicted),
+      evictions_(options.alerts, address.ToString(), std::string(TransportName(address.transport)),
+                 metrics, options.refusal_alerts, RefusalReporter::Kind::kEvicted),
       limiter_(options.rate_limit),
       limits_(options.limits, options.max_connections, metrics, address.ToString()) {
   port_ = BoundPort(listen_fd_.get());

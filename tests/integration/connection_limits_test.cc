@@ -92,7 +92,8 @@ TEST(ConnectionLimitsTest, IdleSocketsFromFewAddressesCannotLockOutASender) {
       if (l.find("\"sign\":\"receiver.connections_evicted\"") == std::string::npos) continue;
       ++n;
       const size_t at = l.find("\"src_ip\":\"");
-      if (at != std::string::npos) sources.insert(l.substr(at + 10, l.find('"', at + 10) - at - 10));
+      if (at != std::string::npos)
+        sources.insert(l.substr(at + 10, l.find('"', at + 10) - at - 10));
     }
     return std::make_pair(n, sources.size());
   };

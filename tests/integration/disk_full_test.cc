@@ -479,7 +479,8 @@ TEST_F(DiskFullTest, OneHostsUnwritableFolderGoesToOverflowAndTheOthersGoOn) {
   }
   ASSERT_TRUE(WaitFor([&] {
     return lines_in("healthy") == kLines && lines_in("%overflow-0") == kLines;
-  })) << "healthy " << lines_in("healthy") << ", overflow " << lines_in("%overflow-0") << "\n"
+  })) << "healthy "
+      << lines_in("healthy") << ", overflow " << lines_in("%overflow-0") << "\n"
       << konseki_.process().Stderr();
   EXPECT_EQ(CountAlerts(alerts_, "archive.host_unwritable"), 1u);
   EXPECT_EQ(CountAlerts(alerts_, "archive.write_failed"), 0u);

@@ -170,7 +170,6 @@ TEST(Rfc5424Test, HeaderCutShortIsKeptWholeAsUnparsed) {
   EXPECT_FALSE(m.has_timestamp);
 }
 
-
 // The header's spaces are found 64 bytes at a time: fields of every length
 // around the window edges (a hostname up to 255 bytes), headers cut short
 // inside and after a window, and header bytes that only look like spaces.
@@ -206,8 +205,9 @@ TEST(ParserTest, RawIsPlainOnlyWithoutControlBytes) {
   EXPECT_FALSE(ParseWith("<13>1 - h a - - - a\tb").raw_plain);
   EXPECT_FALSE(ParseWith("<13>1 - h a - - - a\x7f").raw_plain);
   EXPECT_FALSE(ParseWith("<13>1 - h a - - - text\n").raw_plain);  // a line end the parser strips
-  EXPECT_FALSE(ParseWith("<13>1 - h a - - - \xff").raw_plain);    // invalid UTF-8: not scanned to the end
-  EXPECT_FALSE(ParseWith("plain text, no header").raw_plain);       // unparsed: not known
+  EXPECT_FALSE(
+      ParseWith("<13>1 - h a - - - \xff").raw_plain);  // invalid UTF-8: not scanned to the end
+  EXPECT_FALSE(ParseWith("plain text, no header").raw_plain);  // unparsed: not known
   ParserOptions no_check;
   no_check.validate_utf8 = false;
   EXPECT_FALSE(ParseWith("<13>1 - h a - - - text", no_check).raw_plain);
