@@ -138,6 +138,10 @@ class UdpListener final : public Listener {
   // Datagram i of a batch received at `now`: checks, frames and pushes it.
   void HandleDatagram(size_t i, TimePoint now, BatchTally* t);
   void PublishBatch(uint64_t got, const BatchTally& t);
+  // Counts the kernel's drops up to running_total (the socket's sk_drops).
+  void CountKernelDrops(uint32_t running_total);
+  // Reads the socket's drop count with SO_MEMINFO (when meminfo_drops_).
+  void PollKernelDrops();
   // ReceiveBatch until the socket is empty or kMaxBatchesPerWake; returns
   // true if the socket ran dry.
   bool Drain(int* received);
@@ -159,9 +163,12 @@ class UdpListener final : public Listener {
   std::vector<mmsghdr> msgs_;
   std::vector<iovec> iovs_;
   std::vector<sockaddr_storage> addrs_;
-  std::vector<char> control_;  // per-slot cmsg space for SO_RXQ_OVFL
+  std::vector<char> control_;  // per-slot cmsg space for SO_RXQ_OVFL (without SO_MEMINFO)
   size_t control_slot_ = 0;
   uint32_t last_kernel_drops_ = 0;
+  // SO_MEMINFO gives the drop count (polled per wake-up); else every
+  // datagram carries it (SO_RXQ_OVFL).
+  bool meminfo_drops_ = false;
   // What FormatSender's text depends on: the address family and address,
   // not the port.
   struct SenderKey {

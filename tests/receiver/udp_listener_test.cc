@@ -267,7 +267,8 @@ TEST_F(UdpListenerTest, RefusedPushesAreCountedAsQueueFullDrops) {
 }
 
 // With a tiny receive buffer and the pipeline stalled, the kernel drops
-// datagrams; SO_RXQ_OVFL reports them, so received + kernel drops == sent.
+// datagrams; the socket's drop count (SO_MEMINFO, polled per wake-up, or
+// SO_RXQ_OVFL) reports them, so received + kernel drops == sent.
 TEST_F(UdpListenerTest, KernelDropsAreCounted) {
   UdpListenerOptions o;
   o.rcvbuf_bytes = 4096;
