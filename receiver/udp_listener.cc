@@ -64,8 +64,7 @@ StatusOr<std::unique_ptr<UdpListener>> UdpListener::Bind(const ListenAddress& ad
       getsockopt(fd->get(), SOL_SOCKET, SO_MEMINFO, meminfo, &meminfo_len) == 0 &&
       meminfo_len >= (SK_MEMINFO_DROPS + 1) * sizeof(uint32_t);
   int one = 1;
-  if (!meminfo_drops &&
-      setsockopt(fd->get(), SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one) != 0) {
+  if (!meminfo_drops && setsockopt(fd->get(), SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one) != 0) {
     return Status::FromErrno("setsockopt(SO_RXQ_OVFL) for " + address.ToString(), errno);
   }
   std::unique_ptr<UdpListener> l(new UdpListener(address, options, listener_id, metrics, clock,
