@@ -9,12 +9,10 @@
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <iostream>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "app/config.h"
@@ -93,8 +91,6 @@ void LogStarted(const konseki::app::Server& server, const std::string& source) {
   }
   konseki::Log(konseki::LogLevel::kInfo, "ready (config %s)", source.c_str());
 }
-
-size_t ReportUnwritablePaths(const konseki::app::Config& c, const konseki::app::RunAsIds& ids);
 
 int Run(const std::string& config_path) {
   using konseki::app::Config;

@@ -247,16 +247,13 @@ void Worker::Correlate(const Message& msg, const HostKey& host_key, bool same_or
       const size_t before = correlation_alerts_.size();
       superseded_[i] = correlator_->Process(e, &correlation_alerts_);
       // A correlation's alert that took the place of a waiting rule's alert
-      // (supersedes: true on a pending_secs rule) takes its hold and its
-      // wait too: a logger stop after a compromise sign that the logger's
-      // restart answers is raised at the rule's answered_severity.
-      if (superseded_[i] && hit.rule->alert && hit.rule->pending_secs > 0 &&
-          correlation_alerts_.size() > before) {
-        if (hit.rule->quiet_secs > 0) hold_.Held(msg, hit);
-        for (size_t k = before; k < correlation_alerts_.size(); ++k) {
-          pending_.Defer(msg, hit, std::move(correlation_alerts_[k]), &pending_out_);
-        }
-        correlation_alerts_.resize(before);
+      // takes its wait and its hold too: a logger stop after a compromise
+      // sign that the logger's restart answers is raised at the rule's
+      // answered_severity.
+      if (superseded_[i] &&
+          pending_.DeferInPlaceOf(msg, hit, &correlation_alerts_, before, &pending_out_) &&
+          hit.rule->quiet_secs > 0) {
+        hold_.Held(msg, hit);
       }
     }
     if (fleet_inputs_.Wants(e.input_id, e.sign)) deps_.fleet->Push(FleetHit::From(e));

@@ -64,6 +64,14 @@ void PendingAlerts::Answer(std::string_view host, const RuleHit& hit, TimePoint 
   }
 }
 
+bool PendingAlerts::DeferInPlaceOf(const Message& msg, const RuleHit& hit,
+                                   std::vector<Alert>* alerts, size_t from, Decisions* out) {
+  if (!hit.rule->alert || hit.rule->pending_secs <= 0 || alerts->size() <= from) return false;
+  for (size_t k = from; k < alerts->size(); ++k) Defer(msg, hit, std::move((*alerts)[k]), out);
+  alerts->resize(from);
+  return true;
+}
+
 void PendingAlerts::Defer(const Message& msg, const RuleHit& hit, Alert alert, Decisions* out) {
   const Rule& rule = *hit.rule;
   const int64_t now = msg.received.time_since_epoch().count();

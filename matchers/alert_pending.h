@@ -68,6 +68,14 @@ class PendingAlerts {
   // when answered_severity is set. Otherwise it waits.
   void Defer(const Message& msg, const RuleHit& hit, Alert alert, Decisions* out);
 
+  // The alerts (*alerts)[from..] a correlation raised in place of hit's
+  // alert (supersedes: true): when hit's rule waits (an alerting rule with
+  // pending_secs) they wait in its place, for its answer (Defer), and leave
+  // *alerts. True when they did (the caller then holds hit as it would
+  // have held the rule's own alert).
+  bool DeferInPlaceOf(const Message& msg, const RuleHit& hit, std::vector<Alert>* alerts,
+                      size_t from, Decisions* out);
+
   // Alerts unanswered pending_secs after their line, as of `now`: to *out.
   void Expire(TimePoint now, Decisions* out);
   // Every alert still waiting, unanswered (end of a replay, shutdown).

@@ -86,16 +86,11 @@ void OfflineAnalyzer::Feed(std::string_view line, std::string_view sender,
     HitEvent e = MakeHitEvent(msg_, h, seq_);
     const size_t before = alerts->size();
     superseded_[i] = correlator_->Process(e, alerts);
-    // A correlation's alert that took the place of a waiting rule's alert
-    // (supersedes: true on a pending_secs rule) takes its hold and its wait
-    // too, as the worker: a logger stop after a compromise sign that a
-    // restart answers is raised at the rule's answered_severity.
-    if (superseded_[i] && h.rule->alert && h.rule->pending_secs > 0 && alerts->size() > before) {
-      if (h.rule->quiet_secs > 0) hold_.Held(msg_, h);
-      for (size_t k = before; k < alerts->size(); ++k) {
-        pending_alerts_.Defer(msg_, h, std::move((*alerts)[k]), &decided_);
-      }
-      alerts->resize(before);
+    // A correlation's alert in a waiting rule's place waits and holds as
+    // the rule's would (as the worker does).
+    if (superseded_[i] && pending_alerts_.DeferInPlaceOf(msg_, h, alerts, before, &decided_) &&
+        h.rule->quiet_secs > 0) {
+      hold_.Held(msg_, h);
     }
   }
   // After the correlations, as the server's worker: a superseded alert

@@ -155,8 +155,9 @@ void UdpListener::PrepareBatch() {
     h.msg_namelen = sizeof(sockaddr_storage);
     h.msg_iov = &iovs_[i];
     h.msg_iovlen = 1;
-    h.msg_control = control_.data() + i * control_slot_;
-    h.msg_controllen = control_slot_;
+    // Control space only where each datagram carries the drop count.
+    h.msg_control = meminfo_drops_ ? nullptr : control_.data() + i * control_slot_;
+    h.msg_controllen = meminfo_drops_ ? 0 : control_slot_;
     h.msg_flags = 0;
     msgs_[i].msg_len = 0;
   }
