@@ -13,6 +13,7 @@
 
 #include "common/clock.h"
 #include "common/json_string.h"
+#include "common/terminal_safe.h"
 #include "matchers/offline_analyzer.h"
 #include "matchers/rule_loader.h"
 #include "matchers/rule_set.h"
@@ -53,7 +54,8 @@ std::string FieldsText(const std::vector<std::pair<std::string, std::string>>& f
   std::string s;
   for (const auto& [k, v] : fields) {
     if (!s.empty()) s += ' ';
-    s += k + "=" + v;
+    s += k + "=";
+    AppendTerminalSafe(v, &s);  // sender text: no terminal controls
   }
   return s.empty() ? "(no fields)" : s;
 }
@@ -195,13 +197,15 @@ std::string ExplainText(const Message& msg, const std::vector<RuleHit>& hits) {
                          ", severity " + std::to_string(msg.severity()) + ")";
   s += "\ntime:            " + FormatRfc3339Micros(msg.timestamp);
   if (!msg.has_timestamp) s += " (none in the header: the receive time)";
-  s += "\nhost:            " + std::string(msg.hostname);
-  s += "\nprogram:         " + std::string(msg.app_name);
-  s += "\ntag:             " + TagOf(msg);
-  s += "\npid:             " + std::string(msg.procid);
-  s += "\nmsgid:           " + std::string(msg.msgid);
-  s += "\nstructured data: " + std::string(msg.structured_data);
-  s += "\nmessage:         " + std::string(msg.msg);
+  // What the sender wrote goes through TerminalSafe: a line can hold
+  // "\x1b]2;..." or a C1 CSI.
+  s += "\nhost:            " + TerminalSafe(msg.hostname);
+  s += "\nprogram:         " + TerminalSafe(msg.app_name);
+  s += "\ntag:             " + TerminalSafe(TagOf(msg));
+  s += "\npid:             " + TerminalSafe(msg.procid);
+  s += "\nmsgid:           " + TerminalSafe(msg.msgid);
+  s += "\nstructured data: " + TerminalSafe(msg.structured_data);
+  s += "\nmessage:         " + TerminalSafe(msg.msg);
   if (msg.repeats > 1) {
     s += "\nrepeated:        " + std::to_string(msg.repeats) +
          " times (the sender wrote one line for them; correlations count each)";
@@ -255,7 +259,7 @@ std::string ExplainJson(const Message& msg, const std::vector<RuleHit>& hits) {
     s += '}';
   }
   s += "]}\n";
-  return s;
+  return TerminalSafeJson(s);
 }
 
 std::string AlertText(const Alert& a) { return a.sign + " (" + FieldsText(a.fields) + ")"; }
@@ -467,7 +471,7 @@ void ReportLine(const TestRulesOptions& opts, const std::string& file, uint64_t 
     if (!print) continue;
     if (opts.json) {
       AppendMatchJson(file, line_no, msg, h, gone, quiet, waits, &json);
-      out << json;
+      out << TerminalSafeJson(json);
     } else {
       out << file << ":" << line_no << ": " << h.rule->id << " [" << h.rule->sign << "] "
           << FieldsText(h.fields) << (h.rule->alert ? "" : " (input only)")
@@ -477,7 +481,7 @@ void ReportLine(const TestRulesOptions& opts, const std::string& file, uint64_t 
                             " s for an answer)"
               : gone ? " (superseded by a correlation)"
                      : std::string())
-          << "\n    " << line << "\n";
+          << "\n    " << TerminalSafe(line) << "\n";
     }
   }
   for (const Alert& a : alerts) {
@@ -491,10 +495,10 @@ void ReportLine(const TestRulesOptions& opts, const std::string& file, uint64_t 
     if (!print) continue;
     if (opts.json) {
       AppendCorrelationJson(file, line_no, a, waited != nullptr, &json);
-      out << json;
+      out << TerminalSafeJson(json);
     } else {
       out << file << ":" << line_no << ": => " << a.rule << " [" << a.sign << "] "
-          << SeverityName(a.severity) << " host=" << a.host << " " << FieldsText(a.fields)
+          << SeverityName(a.severity) << " host=" << TerminalSafe(a.host) << " " << FieldsText(a.fields)
           << (waited != nullptr ? " (the alert that waited)" : "") << "\n";
     }
   }
@@ -548,7 +552,7 @@ int RunTestRules(const TestRulesOptions& opts, std::ostream& out, std::ostream& 
         if (opts.missed &&
             (opts.missed_program.empty() || EqualsIgnoreCase(msg.app_name, opts.missed_program))) {
           ++counts.lines_missed;
-          out << file << ":" << line_no << ": " << line << "\n";
+          out << file << ":" << line_no << ": " << TerminalSafe(line) << "\n";
         }
         // Alerts that waited for an answer until this line's stamp.
         if (!alerts.empty()) {

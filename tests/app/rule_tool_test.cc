@@ -589,6 +589,48 @@ TEST(RunTestRulesTest, MissedPrintsTheUnmatchedLinesOptionallyOfOneProgram) {
                             "discarding output)\n");
 }
 
+// A line can carry terminal controls (an OSC title, a C1 CSI, DEL): the
+// text output and --explain print them as the archive writes them ("#033"),
+// JSON escapes DEL and C1 as well as C0.
+TEST(RunTestRulesTest, TerminalControlsFromTheLinesArePrintedEscaped) {
+  TempDir dir;
+  const std::string line =
+      "Mar  7 18:53:20 bar sshd[1]: Failed password for ro\x1b]2;x\x07ot\x7f\xc2\x9b from "
+      "192.0.2.9 port 7 ssh2";
+  const std::string log = dir.Write("esc.log", line + "\n");
+  TestRulesOptions opts;
+  opts.rules_dir = kPatterns;
+  opts.files = {log};
+  std::ostringstream out, err;
+  ASSERT_EQ(RunTestRules(opts, out, err), 0) << err.str();
+  EXPECT_THAT(out.str(), HasSubstr("user=ro#033]2;x#007ot#177#302#233 src_ip=192.0.2.9"));
+  EXPECT_THAT(out.str(), HasSubstr("Failed password for ro#033]2;x#007ot#177#302#233 from"));
+  EXPECT_THAT(out.str(), Not(HasSubstr("\x1b")));
+  EXPECT_THAT(out.str(), Not(HasSubstr("\x7f")));
+  EXPECT_THAT(out.str(), Not(HasSubstr("\xc2\x9b")));
+
+  opts.json = true;
+  std::ostringstream json, json_err;
+  ASSERT_EQ(RunTestRules(opts, json, json_err), 0) << json_err.str();
+  EXPECT_THAT(json.str(), HasSubstr("\"user\":\"ro\\u001b]2;x\\u0007ot\\u007f\\u009b\""));
+
+  opts.json = false;
+  opts.missed = true;
+  const std::string missed_log = dir.Write("missed.log", "Mar  7 18:53:21 bar x[1]: a\x1b[2Jb\n");
+  opts.files = {missed_log};
+  std::ostringstream missed, missed_err;
+  ASSERT_EQ(RunTestRules(opts, missed, missed_err), 0) << missed_err.str();
+  EXPECT_EQ(missed.str(), missed_log + ":1: Mar  7 18:53:21 bar x[1]: a#033[2Jb\n");
+
+  ExplainOptions explain;
+  explain.rules_dir = kPatterns;
+  explain.line = line;
+  std::ostringstream text, text_err;
+  ASSERT_EQ(RunExplain(explain, text, text_err), 0) << text_err.str();
+  EXPECT_THAT(text.str(), HasSubstr("message:         Failed password for ro#033]2;x#007ot#177"));
+  EXPECT_THAT(text.str(), Not(HasSubstr("\x1b")));
+}
+
 TEST(RunExplainTest, TextShowsTheParsedHeaderAndEachMatchWithFields) {
   ExplainOptions opts;
   opts.rules_dir = kPatterns;
