@@ -44,6 +44,11 @@ Worker::Worker(const WorkerOptions& options, const WorkerDeps& deps,
       "konseki_worker_archive_errors_total",
       "Archive appends or flushes that reported an error (data kept and retried).",
       {{"worker", w}});
+  carry_evictions_ = deps_.metrics->GetCounter(
+      "konseki_carry_evictions_total",
+      "Fields remembered for a later line (a rule's remember: a client's address per "
+      "connection) dropped before their time because the worker's table was full.",
+      {{"worker", w}});
   truncated_seen_ = deps_.metrics->GetCounter(
       "konseki_processed_truncated_messages_total",
       "Truncated messages (longer than max_message_bytes) that reached a worker.");
@@ -305,6 +310,13 @@ void Worker::EmitAlerts(const Message& msg) {
   // their fields' strings) and resizes it; clearing freed them, so every
   // hit allocated its fields again.
   rules_->Match(msg, *scratch_, &hits_);
+  if (!hits_.empty() && rules_->has_carry()) {
+    carry_.Apply(msg, rules_->ignore(), &hits_);
+    if (carry_.evicted() != carry_evicted_) {
+      carry_evictions_->Inc(carry_.evicted() - carry_evicted_);
+      carry_evicted_ = carry_.evicted();
+    }
+  }
   for (const matchers::RuleHit& hit : hits_) {
     auto it = rule_counters_.find(hit.rule->id);
     if (it == rule_counters_.end()) {

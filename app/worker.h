@@ -27,6 +27,7 @@
 #include "matchers/alert_hold.h"
 #include "matchers/alert_pending.h"
 #include "matchers/correlator.h"
+#include "matchers/field_carry.h"
 #include "matchers/heartbeat_tracker.h"
 #include "matchers/rule_set.h"
 #include "outputs/archive.h"
@@ -200,6 +201,9 @@ class Worker final : public BatchRunner {
   std::unordered_map<std::string, Counter*> held_counters_;
   std::vector<bool> superseded_;                    // per hits_ entry
   matchers::AlertHold hold_;                        // rules' quiet_secs
+  matchers::FieldCarry carry_;                      // rules' remember / recall
+  uint64_t carry_evicted_ = 0;                      // carry_.evicted() counted
+  Counter* carry_evictions_;
   matchers::PendingAlerts pending_;                 // rules' pending_secs
   matchers::PendingAlerts::Decisions pending_out_;  // answered or expired
   std::unordered_map<std::string, Counter*> answered_counters_;

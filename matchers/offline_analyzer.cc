@@ -77,6 +77,7 @@ void OfflineAnalyzer::Feed(std::string_view line, std::string_view sender,
     earlier.sender.assign(sender);
     earlier.hit = !hits->empty();
   }
+  if (!hits->empty() && rules_->has_carry()) carry_.Apply(msg_, rules_->ignore(), hits);
   correlator_->ObserveHost(msg_.host(), msg_.sender, msg_.received);
   ++seq_;
   superseded_.assign(hits->size(), false);

@@ -35,6 +35,7 @@
 #include "matchers/alert_hold.h"
 #include "matchers/alert_pending.h"
 #include "matchers/correlator.h"
+#include "matchers/field_carry.h"
 #include "matchers/rule_set.h"
 #include "receiver/parser.h"
 
@@ -88,6 +89,7 @@ class OfflineAnalyzer {
   std::vector<bool> superseded_;
   std::vector<bool> held_;
   AlertHold hold_;
+  FieldCarry carry_;  // rules' remember / recall
   std::vector<bool> pending_;
   PendingAlerts pending_alerts_;
   PendingAlerts::Decisions decided_;

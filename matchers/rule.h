@@ -191,6 +191,23 @@ struct Rule {
   std::optional<Severity> answered_severity;
   // Set by RuleSet::Compile: this rule's sign is in some rule's answered_by.
   bool answers_pending = false;
+  // Fields a later line of the same connection or process needs and does
+  // not carry (matchers/field_carry.h): PostgreSQL names the client in
+  // "connection received: host=..." and not in the password failure of the
+  // same backend pid; slapd names it in the connection's ACCEPT and not in
+  // its BIND's RESULT. `remember` stores the hit's `fields` under the host,
+  // `name` and the values of `key` (fields of the hit, or the line's
+  // `program` or `pid`) for `secs`; `recall` adds to its hits the fields a
+  // remember of the same name stored under the same key values, where the
+  // line itself has none. Empty name: none.
+  struct Carry {
+    std::string name;
+    std::vector<std::string> key;
+    std::vector<std::string> fields;
+    int secs = 0;  // remember only
+  };
+  Carry remember;
+  Carry recall;
 
   std::vector<RuleExample> examples_match;
   std::vector<RuleExample> examples_no_match;

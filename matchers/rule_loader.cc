@@ -111,6 +111,49 @@ const std::pair<const char*, bool Rule::*> kRuleFlags[] = {
     {"heartbeat_boot", &Rule::heartbeat_boot},
 };
 
+// A rule's `remember:` or `recall:` (matchers/field_carry.h): {name, key,
+// fields} and, to remember, `secs`.
+Status ReadCarry(const yaml::Reader& r, const YAML::Node& node, const char* what,
+                 const std::string& id, Rule::Carry* carry) {
+  const bool remember = std::string_view(what) == "remember";
+  const std::string prefix = what;
+  if (!node.IsMap()) {
+    return r.Error(node, what, "expected a mapping {name, key, fields" +
+                                   std::string(remember ? ", secs" : "") + "} (rule " + id + ")");
+  }
+  if (remember) {
+    RETURN_IF_ERROR(r.CheckKeys(node, prefix, {"name", "key", "fields", "secs"}, "rule"));
+  } else {
+    RETURN_IF_ERROR(r.CheckKeys(node, prefix, {"name", "key", "fields"}, "rule"));
+  }
+  for (const char* key : {"name", "key", "fields"}) {
+    if (!node[key]) return r.Error(node, prefix + "." + key, "missing (rule " + id + ")");
+  }
+  RETURN_IF_ERROR(r.GetString(node["name"], prefix + ".name", &carry->name));
+  if (carry->name.empty() || carry->name.find_first_of(" \t\x1f") != std::string::npos) {
+    return r.Error(node["name"], prefix + ".name", "a name without spaces (rule " + id + ")");
+  }
+  RETURN_IF_ERROR(r.GetStringOrList(node["key"], prefix + ".key", &carry->key, nullptr));
+  RETURN_IF_ERROR(r.GetStringOrList(node["fields"], prefix + ".fields", &carry->fields, nullptr));
+  if (carry->key.empty() || carry->fields.empty()) {
+    return r.Error(node, prefix + (carry->key.empty() ? ".key" : ".fields"),
+                   "names no field (rule " + id + ")");
+  }
+  for (const std::string& f : carry->fields) {
+    if (std::find(carry->key.begin(), carry->key.end(), f) != carry->key.end() || f.empty()) {
+      return r.Error(node["fields"], prefix + ".fields",
+                     "\"" + f + "\" is empty or also in key (rule " + id + ")");
+    }
+  }
+  if (remember) {
+    carry->secs = 600;
+    if (node["secs"]) {
+      RETURN_IF_ERROR(r.GetInt(node["secs"], prefix + ".secs", 1, 86400, &carry->secs));
+    }
+  }
+  return Status::Ok();
+}
+
 Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node& node,
                 Rule* rule) {
   RETURN_IF_ERROR(r.CheckKeys(node, "",
@@ -137,6 +180,8 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
                                "pending_secs",
                                "answered_by",
                                "answered_severity",
+                               "remember",
+                               "recall",
                                "examples"},
                               "rule"));
   rule->file = path;
@@ -230,6 +275,12 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
         }
         rule->answered_severity = severity;
       }
+    }
+  }
+  for (const char* key : {"remember", "recall"}) {
+    if (const YAML::Node n = node[key]) {
+      RETURN_IF_ERROR(ReadCarry(r, n, key, rule->id,
+                                key[2] == 'm' ? &rule->remember : &rule->recall));
     }
   }
   if (node["program_except"]) {

@@ -399,6 +399,26 @@ StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rule
         std::find(answer_signs.begin(), answer_signs.end(), r.sign) != answer_signs.end();
   }
   set->ignore_ = std::move(ignore);
+  // A recall needs a remember of its name with as many key fields
+  // (matchers/field_carry.h).
+  for (const Rule& r : set->rules_) {
+    set->has_carry_ |= !r.remember.name.empty() || !r.recall.name.empty();
+    if (r.recall.name.empty()) continue;
+    const Rule* source = nullptr;
+    for (const Rule& other : set->rules_) {
+      if (other.remember.name == r.recall.name) source = &other;
+    }
+    if (source == nullptr) {
+      return Status::InvalidArgument(Where(r, r.line) + ": recall: no rule remembers \"" +
+                                     r.recall.name + "\"");
+    }
+    if (source->remember.key.size() != r.recall.key.size()) {
+      return Status::InvalidArgument(
+          Where(r, r.line) + ": recall: key has " + std::to_string(r.recall.key.size()) +
+          " fields, the remember of \"" + r.recall.name + "\" in rule " + source->id + " has " +
+          std::to_string(source->remember.key.size()));
+    }
+  }
 
   HsExpressions hs;
   std::vector<std::string>& exprs = hs.expressions;

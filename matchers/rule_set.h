@@ -108,6 +108,10 @@ class RuleSet {
   size_t database_bytes() const;
   // nullptr if no rule has this id.
   const Rule* FindRule(std::string_view id) const;
+  // rules.ignore, for hits whose fields change after Match (field_carry.h).
+  const AlertIgnore& ignore() const { return ignore_; }
+  // Some rule has a remember or a recall (matchers/field_carry.h).
+  bool has_carry() const { return has_carry_; }
 
  private:
   struct Compiled;  // per-rule RE2 objects
@@ -122,6 +126,7 @@ class RuleSet {
 
   std::vector<Rule> rules_;
   AlertIgnore ignore_;
+  bool has_carry_ = false;
   std::vector<std::unique_ptr<Compiled>> compiled_;  // parallel to rules_
   std::vector<unsigned> expr_rule_;                  // Hyperscan id -> rule index
   hs_database* db_ = nullptr;                        // null when there are no rules

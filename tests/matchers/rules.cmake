@@ -9,6 +9,7 @@ konseki_add_test(rules_test
     ${CMAKE_CURRENT_LIST_DIR}/rule_packs_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/alert_ignore_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/alert_hold_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/field_carry_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/alert_pending_test.cc
   LIBS konseki_rules konseki_rule_tool konseki_parse konseki_common)
 konseki_add_test(correlator_test
