@@ -498,8 +498,8 @@ void ReportLine(const TestRulesOptions& opts, const std::string& file, uint64_t 
       out << TerminalSafeJson(json);
     } else {
       out << file << ":" << line_no << ": => " << a.rule << " [" << a.sign << "] "
-          << SeverityName(a.severity) << " host=" << TerminalSafe(a.host) << " " << FieldsText(a.fields)
-          << (waited != nullptr ? " (the alert that waited)" : "") << "\n";
+          << SeverityName(a.severity) << " host=" << TerminalSafe(a.host) << " "
+          << FieldsText(a.fields) << (waited != nullptr ? " (the alert that waited)" : "") << "\n";
     }
   }
 }

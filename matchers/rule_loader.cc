@@ -118,8 +118,9 @@ Status ReadCarry(const yaml::Reader& r, const YAML::Node& node, const char* what
   const bool remember = std::string_view(what) == "remember";
   const std::string prefix = what;
   if (!node.IsMap()) {
-    return r.Error(node, what, "expected a mapping {name, key, fields" +
-                                   std::string(remember ? ", secs" : "") + "} (rule " + id + ")");
+    return r.Error(node, what,
+                   "expected a mapping {name, key, fields" + std::string(remember ? ", secs" : "") +
+                       "} (rule " + id + ")");
   }
   if (remember) {
     RETURN_IF_ERROR(r.CheckKeys(node, prefix, {"name", "key", "fields", "secs"}, "rule"));
@@ -279,8 +280,8 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
   }
   for (const char* key : {"remember", "recall"}) {
     if (const YAML::Node n = node[key]) {
-      RETURN_IF_ERROR(ReadCarry(r, n, key, rule->id,
-                                key[2] == 'm' ? &rule->remember : &rule->recall));
+      RETURN_IF_ERROR(
+          ReadCarry(r, n, key, rule->id, key[2] == 'm' ? &rule->remember : &rule->recall));
     }
   }
   if (node["program_except"]) {

@@ -202,6 +202,47 @@ TEST(LocalRulesTest, ACorrelationInAWaitingRulesPlaceWaitsForTheAnswerToo) {
       << FetchMetrics(k.MetricsPort());
 }
 
+// A PostgreSQL with the packaged log_line_prefix (no %h) and
+// log_connections: each backend's failure takes the client from its
+// "connection received" line by the pid (remember / recall), so eight
+// failures from one address are auth.bruteforce by source, not the
+// per-server auth.bruteforce.no_source.
+TEST(LocalRulesTest, AFailureTakesTheClientFromItsConnectionLineByPid) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  if (!HaveProgram("/usr/bin/logger")) GTEST_SKIP() << "util-linux logger not installed";
+  TempDir dir;
+  std::filesystem::create_directories(dir.File("site"));
+  Konseki k;
+  std::string err;
+  ASSERT_TRUE(k.Start(dir, Config(dir, ""), &err)) << err;
+  const int port = k.Port("tcp");
+  const std::string alerts = dir.File("alerts.jsonl");
+  for (int i = 0; i < 8; ++i) {
+    const std::string pid = std::to_string(3101 + i);
+    for (const std::string& text :
+         {"[3-1] 2026-12-05 01:00:00.101 UTC [" + pid +
+              "] LOG:  connection received: host=203.0.113.77 port=" + std::to_string(40001 + i),
+          "[4-1] 2026-12-05 01:00:00.120 UTC [" + pid +
+              "] postgres@postgres FATAL:  password authentication failed for user \"postgres\""}) {
+      ChildProcess p;
+      ASSERT_TRUE(p.Start({"/usr/bin/logger", "--tcp", "--rfc3164", "--server", "127.0.0.1",
+                           "--port", std::to_string(port), "-t", "postgres", "--id=" + pid, text},
+                          dir.File("logger")));
+      ASSERT_TRUE(WaitFor([&] { return !p.running(); }));
+    }
+  }
+  ASSERT_TRUE(WaitFor([&] {
+    return ReadFile(alerts).find("\"sign\":\"auth.bruteforce\"") != std::string::npos;
+  })) << ReadFile(alerts);
+  const std::string text = ReadFile(alerts);
+  EXPECT_THAT(text, HasSubstr("\"rule\":\"auth.bruteforce.host\""));
+  EXPECT_THAT(text, HasSubstr("\"src_ip\":\"203.0.113.77\""));
+  EXPECT_THAT(text, Not(HasSubstr("auth.bruteforce.no_source")));
+  EXPECT_EQ(Metric(k, "konseki_rule_matches_total", "postgresql.connection_received"), 8);
+  EXPECT_THAT(FetchMetrics(k.MetricsPort()),
+              HasSubstr("konseki_carry_evictions_total{worker=\"0\"} 0"));
+}
+
 // A site rule whose alert waits 2 s for an answer (pending_secs): alone, it
 // is raised as written once the 2 s have passed (the worker's housekeeping,
 // no line needed); answered by a logger's start (the bundled

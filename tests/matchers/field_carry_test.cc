@@ -85,13 +85,13 @@ class FieldCarryTest : public ::testing::Test {
 TEST_F(FieldCarryTest, ALaterLineOfTheSamePidTakesTheRememberedField) {
   Feed("<30>Dec  3 14:00:00 db2 postgres[2101]: connection received: host=203.0.113.77", 0);
   Feed("<30>Dec  3 14:00:00 db2 postgres[2102]: connection received: host=203.0.113.78", 0);
-  std::vector<RuleHit> hits =
-      Feed("<30>Dec  3 14:00:01 db2 postgres[2101]: password authentication failed for user "
-           "\"postgres\"",
-           1);
+  std::vector<RuleHit> hits = Feed(
+      "<30>Dec  3 14:00:01 db2 postgres[2101]: password authentication failed for user "
+      "\"postgres\"",
+      1);
   ASSERT_EQ(hits.size(), 1u);
-  EXPECT_THAT(hits[0].fields, UnorderedElementsAre(Pair("user", "postgres"),
-                                                   Pair("src_ip", "203.0.113.77")));
+  EXPECT_THAT(hits[0].fields,
+              UnorderedElementsAre(Pair("user", "postgres"), Pair("src_ip", "203.0.113.77")));
   EXPECT_FALSE(hits[0].ignored);
   // Another pid, another host: nothing remembered for them.
   hits = Feed("<30>Dec  3 14:00:02 db2 postgres[2199]: authentication failed for user \"a\"", 2);
@@ -104,12 +104,12 @@ TEST_F(FieldCarryTest, ALaterLineOfTheSamePidTakesTheRememberedField) {
 
 TEST_F(FieldCarryTest, TheLinesOwnValueWinsAndARememberedOneExpires) {
   Feed("<30>Dec  3 14:00:00 db2 postgres[7]: connection received: host=203.0.113.77", 0);
-  std::vector<RuleHit> hits =
-      Feed("<30>Dec  3 14:00:01 db2 postgres[7]: authentication failed for user from 198.51.100.1",
-           1);
+  std::vector<RuleHit> hits = Feed(
+      "<30>Dec  3 14:00:01 db2 postgres[7]: authentication failed for user from 198.51.100.1", 1);
   EXPECT_THAT(hits[0].fields, UnorderedElementsAre(Pair("src_ip", "198.51.100.1")));
   hits = Feed("<30>Dec  3 14:01:00 db2 postgres[7]: authentication failed for user \"b\"", 60);
-  EXPECT_THAT(hits[0].fields, UnorderedElementsAre(Pair("user", "b"), Pair("src_ip", "203.0.113.77")));
+  EXPECT_THAT(hits[0].fields,
+              UnorderedElementsAre(Pair("user", "b"), Pair("src_ip", "203.0.113.77")));
   // secs: 60 after the connection line: gone.
   hits = Feed("<30>Dec  3 14:01:01 db2 postgres[7]: authentication failed for user \"b\"", 61);
   EXPECT_THAT(hits[0].fields, UnorderedElementsAre(Pair("user", "b")));
@@ -145,7 +145,8 @@ TEST_F(FieldCarryTest, AFullTableDropsThePastFirstThenTheOldestHalf) {
   // The latest is kept.
   std::vector<RuleHit> hits =
       Feed("<30>Dec  3 14:03:01 db2 postgres[1999999]: authentication failed for user \"d\"", 151);
-  EXPECT_THAT(hits[0].fields, UnorderedElementsAre(Pair("user", "d"), Pair("src_ip", "203.0.113.9")));
+  EXPECT_THAT(hits[0].fields,
+              UnorderedElementsAre(Pair("user", "d"), Pair("src_ip", "203.0.113.9")));
 }
 
 std::string PackWith(const std::string& remember, const std::string& recall) {
@@ -158,7 +159,8 @@ rules:
     description: d
     match: 'aaa'
     extract: 'aaa (?P<src_ip>\S+) (?P<conn>\d+)'
-)") + remember + R"(
+)") + remember +
+         R"(
     examples: {match: ["x"]}
   - id: t.b
     sign: auth.failure
@@ -166,7 +168,8 @@ rules:
     severity: medium
     description: d
     match: 'bbb'
-)" + recall + R"(
+)" + recall +
+         R"(
     examples: {match: ["x"]}
 )";
 }
@@ -181,25 +184,25 @@ TEST(FieldCarryLoaderTest, ErrorsNameTheRuleAndWhatIsWrong) {
   EXPECT_TRUE(compile(PackWith("    remember: {name: c, key: conn, fields: src_ip}",
                                "    recall: {name: c, key: [conn], fields: [src_ip]}"))
                   .ok());
-  EXPECT_THAT(compile(PackWith("", "    recall: {name: c, key: [conn], fields: [src_ip]}"))
-                  .message(),
-              HasSubstr("recall: no rule remembers \"c\""));
+  EXPECT_THAT(
+      compile(PackWith("", "    recall: {name: c, key: [conn], fields: [src_ip]}")).message(),
+      HasSubstr("recall: no rule remembers \"c\""));
   EXPECT_THAT(compile(PackWith("    remember: {name: c, key: [conn], fields: [src_ip]}",
                                "    recall: {name: c, key: [host, pid], fields: [src_ip]}"))
                   .message(),
               HasSubstr("key has 2 fields, the remember of \"c\" in rule t.a has 1"));
-  EXPECT_THAT(compile(PackWith("    remember: {name: c, key: [conn], fields: [conn]}", "")).message(),
-              HasSubstr("\"conn\" is empty or also in key (rule t.a)"));
+  EXPECT_THAT(
+      compile(PackWith("    remember: {name: c, key: [conn], fields: [conn]}", "")).message(),
+      HasSubstr("\"conn\" is empty or also in key (rule t.a)"));
   EXPECT_THAT(compile(PackWith("    remember: {name: c, key: [conn]}", "")).message(),
               HasSubstr("key 'remember.fields': missing (rule t.a)"));
   EXPECT_THAT(
       compile(PackWith("    remember: {name: c, key: [conn], fields: [src_ip], secs: 0}", ""))
           .message(),
       HasSubstr("remember.secs"));
-  EXPECT_THAT(
-      compile(PackWith("", "    recall: {name: c, key: [conn], fields: [src_ip], secs: 5}"))
-          .message(),
-      HasSubstr("recall.secs"));
+  EXPECT_THAT(compile(PackWith("", "    recall: {name: c, key: [conn], fields: [src_ip], secs: 5}"))
+                  .message(),
+              HasSubstr("recall.secs"));
   EXPECT_THAT(compile(PackWith("    remember: [conn]", "")).message(),
               HasSubstr("expected a mapping {name, key, fields, secs} (rule t.a)"));
 }
