@@ -14,30 +14,76 @@ Status Named(std::string_view key, const std::string& name, const Status& st) {
 
 }  // namespace
 
-AlertFanout::~AlertFanout() = default;
+AlertFanout::~AlertFanout() {
+  std::lock_guard<std::mutex> lock(health_mu_);
+  closing_ = true;  // the sinks stop after this: their last failures tell nobody
+}
+
+void AlertFanout::OnSinkHealth(const std::string& sink, bool failing, std::string_view reason,
+                               uint64_t dropped) {
+  std::lock_guard<std::mutex> lock(health_mu_);
+  if (closing_) return;
+  Alert a;
+  a.time = a.received = clock_.Now();
+  a.host = "konseki";
+  a.rule = "konseki.alert_delivery";
+  a.fields.emplace_back("sink", sink);
+  if (failing) {
+    a.sign = "alert.delivery_failed";
+    a.severity = Severity::kHigh;
+    a.title = "alert sink " + sink +
+              " gives alerts up: the people or systems it notifies are not told (see konseki's "
+              "log and konseki_alert_delivery_dropped_total)";
+    a.fields.emplace_back("reason", std::string(reason));
+  } else {
+    a.sign = "alert.delivery_resumed";
+    a.severity = Severity::kLow;
+    a.title = "alert sink " + sink + " delivers again";
+    a.fields.emplace_back("dropped", std::to_string(dropped));
+  }
+  record_.Emit(a);
+  // The other notifying sinks (not the failing one: it would fail again),
+  // past their filters but not the throttle: one alert per episode.
+  for (size_t i = 0; i < multi_.targets.size(); ++i) {
+    if (names_[i] != sink) multi_.targets[i]->Emit(a);
+  }
+}
 
 StatusOr<std::unique_ptr<AlertFanout>> AlertFanout::Create(const Config& config, AlertSink& record,
                                                            const Clock& clock,
                                                            MetricsRegistry& metrics) {
-  std::unique_ptr<AlertFanout> f(new AlertFanout(record));
-  auto add = [&](std::unique_ptr<AlertSink> sink, const outputs::FilteredSinkOptions& filter) {
+  std::unique_ptr<AlertFanout> f(new AlertFanout(record, clock));
+  AlertFanout* self = f.get();
+  const outputs::DeliveryHealthFn health = [self](const std::string& sink, bool failing,
+                                                  std::string_view reason, uint64_t dropped) {
+    self->OnSinkHealth(sink, failing, reason, dropped);
+  };
+  auto add = [&](std::unique_ptr<AlertSink> sink, const outputs::FilteredSinkOptions& filter,
+                 const std::string& name) {
     f->multi_.targets.push_back(std::make_unique<outputs::FilteredSink>(*sink, filter));
+    f->names_.push_back(name);
     f->sinks_.push_back(std::move(sink));
   };
   for (const auto& c : config.alerts_syslog) {
-    auto s = outputs::SyslogForwarder::Create(c.options, metrics);
+    auto o = c.options;
+    o.queue.on_health = health;
+    auto s = outputs::SyslogForwarder::Create(o, metrics);
     if (!s.ok()) return Named("alerts.syslog", c.options.name, s.status());
-    add(std::move(s).value(), c.filter);
+    add(std::move(s).value(), c.filter, c.options.name);
   }
   for (const auto& c : config.alerts_webhook) {
-    auto s = outputs::WebhookSink::Create(c.options, metrics);
+    auto o = c.options;
+    o.queue.on_health = health;
+    auto s = outputs::WebhookSink::Create(o, metrics);
     if (!s.ok()) return Named("alerts.webhook", c.options.name, s.status());
-    add(std::move(s).value(), c.filter);
+    add(std::move(s).value(), c.filter, c.options.name);
   }
   for (const auto& c : config.alerts_exec) {
-    auto s = outputs::ExecSink::Create(c.options, metrics, &clock);
+    auto o = c.options;
+    o.queue.on_health = health;
+    auto s = outputs::ExecSink::Create(o, metrics, &clock);
     if (!s.ok()) return Named("alerts.exec", c.options.name, s.status());
-    add(std::move(s).value(), c.filter);
+    add(std::move(s).value(), c.filter, c.options.name);
   }
   if (!f->sinks_.empty()) {
     f->throttle_ =

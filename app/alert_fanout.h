@@ -6,6 +6,9 @@
 #define KONSEKI_APP_ALERT_FANOUT_H_
 
 #include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "app/config.h"
@@ -42,9 +45,18 @@ class AlertFanout final : public AlertSink {
     std::vector<std::unique_ptr<outputs::FilteredSink>> targets;
   };
 
-  explicit AlertFanout(AlertSink& record) : record_(record) {}
+  AlertFanout(AlertSink& record, const Clock& clock) : record_(record), clock_(clock) {}
+  // A notifying sink started giving alerts up, or delivers again: an alert
+  // about it to the file and to the other notifying sinks.
+  void OnSinkHealth(const std::string& sink, bool failing, std::string_view reason,
+                    uint64_t dropped);
 
   AlertSink& record_;
+  const Clock& clock_;
+  // Guards the sinks' use by OnSinkHealth against the destructor.
+  std::mutex health_mu_;
+  bool closing_ = false;
+  std::vector<std::string> names_;  // parallel to multi_.targets
   // Destroyed in reverse order: throttle, then filters, then the sinks.
   std::vector<std::unique_ptr<AlertSink>> sinks_;
   Multi multi_;

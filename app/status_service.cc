@@ -200,9 +200,20 @@ JsonValue StatusService::Status() {
   s.Set("listeners", Listeners(snap));
   JsonValue drops = JsonValue::Array();
   for (const MetricValue& m : snap) {
-    if (m.name != "konseki_dropped_messages_total") continue;
+    // Messages lost; hosts the heartbeat could not watch (its table full);
+    // alerts a notifying sink gave up on (someone was not told).
+    std::string stage;
+    if (m.name == "konseki_dropped_messages_total") {
+      stage = LabelOf(m, "stage");
+    } else if (m.name == "konseki_heartbeat_dropped_total" && LabelOf(m, "reason") == "max_hosts") {
+      stage = "heartbeat";
+    } else if (m.name == "konseki_alert_delivery_dropped_total") {
+      stage = "alerts." + LabelOf(m, "sink");
+    } else {
+      continue;
+    }
     JsonValue d = JsonValue::Object();
-    d.Set("stage", LabelOf(m, "stage")).Set("reason", LabelOf(m, "reason"));
+    d.Set("stage", stage).Set("reason", LabelOf(m, "reason"));
     d.Set("messages", static_cast<int64_t>(m.value));
     drops.Append(d);
   }

@@ -243,7 +243,7 @@ void HeartbeatTracker::NoteTransient(uint32_t slot) {
   });
 }
 
-bool HeartbeatTracker::EvictTransient(int64_t now_ns) {
+bool HeartbeatTracker::EvictTransient(int64_t now_ns, bool any_age) {
   if (options_.transient_host_secs <= 0) return false;
   const int64_t min_quiet_ns = SecsToNs(options_.transient_host_secs);
   while (!transients_.empty()) {
@@ -255,13 +255,48 @@ bool HeartbeatTracker::EvictTransient(int64_t now_ns) {
     }
     // The front is the oldest single-message host: if it is too young, so
     // are the others.
-    if (now_ns - t.state.last_seen_ns < min_quiet_ns) return false;
+    if (!any_age && now_ns - t.state.last_seen_ns < min_quiet_ns) return false;
     transients_.pop_front();
     RemoveHost(slot);
     counters_.evicted->Inc();
     return true;
   }
   return false;
+}
+
+int64_t HeartbeatTracker::AddWhenFull(const HostKey& key, const Message& msg) {
+  const int64_t now = Ns(msg.received);
+  if (EvictTransient(now)) return AddHost(key.name);
+  if (refused_.empty()) refused_.assign(kRefusedSlots, 0);
+  uint64_t& seen = refused_[key.hash % kRefusedSlots];
+  const uint64_t mark = key.hash | 1;  // 0 is "empty"
+  if (seen == mark && EvictTransient(now, /*any_age=*/true)) {
+    seen = 0;
+    return AddHost(key.name);
+  }
+  seen = mark;
+  counters_.dropped_max_hosts->Inc();
+  ++refused_since_alert_;
+  if (full_alert_ns_ != 0 && now - full_alert_ns_ < SecsToNs(3600)) return -1;
+  full_alert_ns_ = now;
+  Alert a;
+  a.time = a.received = msg.received;
+  a.host = "konseki";
+  a.rule = "heartbeat.max_hosts";
+  a.sign = "heartbeat.max_hosts_reached";
+  a.severity = Severity::kHigh;
+  a.title =
+      "the heartbeat's host table is full (heartbeat.max_hosts): new hosts are not watched, so "
+      "their logs stopping raises no host.silent; a flood of invented host names, or max_hosts "
+      "too low for the fleet";
+  a.fields = {{"shard", std::to_string(shard_)},
+              {"max_hosts", std::to_string(options_.max_hosts)},
+              {"refused", std::to_string(refused_since_alert_)},
+              {"refused_host", std::string(key.name)},
+              {"sender", std::string(msg.sender)}};
+  refused_since_alert_ = 0;
+  Emit(a);
+  return -1;
 }
 
 bool HeartbeatTracker::TakeAlertToken(double* tokens, int64_t* tokens_at_ns, int64_t now_ns) {
@@ -335,11 +370,8 @@ void HeartbeatTracker::Observe(const Message& msg, const HostKey& key, bool same
       slot = found;
     } else {
       int64_t added = AddHost(host);
-      if (added < 0 && EvictTransient(now)) added = AddHost(host);
-      if (added < 0) {
-        counters_.dropped_max_hosts->Inc();
-        return;
-      }
+      if (added < 0) added = AddWhenFull(key, msg);
+      if (added < 0) return;
       slot = static_cast<uint32_t>(added);
       is_new = true;
       NoteTransient(slot);
@@ -633,6 +665,8 @@ void HeartbeatTracker::Emit(Alert& alert) {
     counters_.alerts_resumed->Inc();
   } else if (alert.sign == "host.new") {
     counters_.alerts_new->Inc();
+  } else if (alert.sign == "heartbeat.max_hosts_reached") {
+    // counted by konseki_heartbeat_dropped_total{reason="max_hosts"}
   } else {
     counters_.alerts_clock_jump->Inc();
   }

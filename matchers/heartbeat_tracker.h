@@ -301,8 +301,15 @@ class HeartbeatTracker {
   // Queues a new host as a candidate for eviction.
   void NoteTransient(uint32_t slot);
   // Frees the slot of the oldest transient host silent for
-  // transient_host_secs; false if there is none.
-  bool EvictTransient(int64_t now_ns);
+  // transient_host_secs (any transient host when `any_age`); false if there
+  // is none.
+  bool EvictTransient(int64_t now_ns, bool any_age = false);
+  // A new host found the table full: a host refused before (its name's
+  // hash among the last refused) may take a single-message host's slot
+  // however young (a flood of names that each send one line must not keep
+  // a real host that sends several out); else it is refused, counted,
+  // remembered, and heartbeat.max_hosts_reached raised (once an hour).
+  int64_t AddWhenFull(const HostKey& key, const Message& msg);
   // Takes a token of a per-minute alert bucket (new_host_alerts_per_minute).
   bool TakeAlertToken(double* tokens, int64_t* tokens_at_ns, int64_t now_ns);
   void RemoveHost(uint32_t slot);
@@ -369,6 +376,13 @@ class HeartbeatTracker {
   // compacted when stale entries outnumber the hosts.
   std::deque<std::pair<uint32_t, uint64_t>> transients_;
   uint64_t next_transient_seq_ = 1;
+  // Hashes of the hosts refused last for want of a slot (AddWhenFull),
+  // direct-mapped: a flood overwrites them, a host sending again soon
+  // finds its own.
+  static constexpr size_t kRefusedSlots = 4096;
+  std::vector<uint64_t> refused_;
+  int64_t full_alert_ns_ = 0;         // the last heartbeat.max_hosts_reached
+  uint64_t refused_since_alert_ = 0;  // hosts refused since then
   size_t silent_count_ = 0;
   double published_tracked_ = 0;
   double published_silent_ = 0;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/log.h"
+
 namespace konseki::outputs {
 namespace {
 
@@ -60,6 +62,7 @@ bool AlertDeliveryQueue::Push(const Alert& alert) {
     CountDropped("shutdown");
   } else {
     dropped_queue_full_->Inc();
+    NoteTrouble(true, "queue_full");
   }
   return false;
 }
@@ -164,10 +167,55 @@ Counter* AlertDeliveryQueue::Labelled(std::string_view family, std::string_view 
 
 void AlertDeliveryQueue::CountFailure(std::string_view reason) {
   Labelled("konseki_alert_delivery_failures_total", kFailuresHelp, reason)->Inc();
+  NoteTrouble(false, reason);
 }
 
 void AlertDeliveryQueue::CountDropped(std::string_view reason) {
   Labelled("konseki_alert_delivery_dropped_total", kDroppedHelp, reason)->Inc();
+  if (reason != "shutdown") NoteTrouble(true, reason);
+}
+
+// One log line a minute per sink (the rest counted into the next), and
+// on_health at the first alert given up.
+void AlertDeliveryQueue::NoteTrouble(bool dropped, std::string_view reason) {
+  bool tell = false;
+  {
+    std::lock_guard<std::mutex> lock(health_mu_);
+    const auto now = std::chrono::steady_clock::now();
+    if (last_log_ == std::chrono::steady_clock::time_point{} ||
+        now - last_log_ >= std::chrono::minutes(1)) {
+      Log(LogLevel::kWarning,
+          "alert sink %s: %s (%.*s); %llu more failures since the last such line", sink_.c_str(),
+          dropped ? "alert given up" : "delivery attempt failed", static_cast<int>(reason.size()),
+          reason.data(), static_cast<unsigned long long>(unlogged_));
+      last_log_ = now;
+      unlogged_ = 0;
+    } else {
+      ++unlogged_;
+    }
+    if (dropped) {
+      ++dropped_while_failing_;
+      if (!failing_) {
+        failing_ = true;
+        tell = true;
+      }
+    }
+  }
+  if (tell && options_.on_health) options_.on_health(sink_, true, reason, 1);
+}
+
+void AlertDeliveryQueue::NoteDelivered() {
+  uint64_t dropped = 0;
+  {
+    std::lock_guard<std::mutex> lock(health_mu_);
+    if (!failing_) return;
+    failing_ = false;
+    dropped = dropped_while_failing_;
+    dropped_while_failing_ = 0;
+  }
+  Log(LogLevel::kInfo, "alert sink %s: delivering again (%llu alerts given up meanwhile)",
+      sink_.c_str(), static_cast<unsigned long long>(dropped));
+  if (options_.on_health) options_.on_health(sink_, false, {}, dropped);
 }
 
 }  // namespace konseki::outputs

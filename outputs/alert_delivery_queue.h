@@ -39,7 +39,17 @@ namespace konseki::outputs {
 // AlertToJson (outputs/alert_json.h). Must be thread-safe.
 using AlertEncoder = std::function<std::string(const Alert&)>;
 
+// Told when a sink starts giving alerts up (`failing` true: the first
+// drop after a delivery, with its reason) and when it delivers again
+// (`failing` false, `dropped` the alerts given up meanwhile). Called on the
+// sink's delivery thread (or a pushing thread for queue_full); must be
+// thread-safe and must not call back into the same sink synchronously.
+using DeliveryHealthFn = std::function<void(const std::string& sink, bool failing,
+                                            std::string_view reason, uint64_t dropped)>;
+
 struct AlertDeliveryQueueOptions {
+  DeliveryHealthFn on_health;  // optional
+
   // Alerts waiting for delivery; past it new alerts are dropped
   // (reason="queue_full"). Alerts are small and rare, so this is generous.
   size_t capacity = 1000;
@@ -115,7 +125,10 @@ class AlertDeliveryQueue {
   // True once the drain time is over: abandon retries.
   bool Aborting() const;
 
-  void CountDelivered() { delivered_->Inc(); }
+  void CountDelivered() {
+    delivered_->Inc();
+    NoteDelivered();
+  }
   void CountFailure(std::string_view reason);
   void CountDropped(std::string_view reason);
 
@@ -147,6 +160,14 @@ class AlertDeliveryQueue {
   bool stopped_ = false;
   std::map<std::string, Counter*, std::less<>> reason_counters_;
   std::thread thread_;
+  // Health (on_health) and the rate limit of the log lines about failures.
+  std::mutex health_mu_;
+  bool failing_ = false;
+  uint64_t dropped_while_failing_ = 0;
+  std::chrono::steady_clock::time_point last_log_{};
+  uint64_t unlogged_ = 0;
+  void NoteTrouble(bool dropped, std::string_view reason);
+  void NoteDelivered();
 };
 
 }  // namespace konseki::outputs

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 namespace konseki::app {
 namespace {
 
@@ -53,6 +55,26 @@ class StatusServiceTest : public ::testing::Test {
   Config config_;
   StatusSources src_;
 };
+
+// Drops are also the hosts the heartbeat could not watch (its table full)
+// and the alerts a notifying sink gave up on: someone was not told.
+TEST_F(StatusServiceTest, DropsIncludeUnwatchedHostsAndAlertsGivenUp) {
+  metrics_.GetCounter("konseki_heartbeat_dropped_total", "", {{"reason", "max_hosts"}})->Inc(103);
+  metrics_.GetCounter("konseki_heartbeat_dropped_total", "", {{"reason", "no_host"}})->Inc(2);
+  metrics_
+      .GetCounter("konseki_alert_delivery_dropped_total", "",
+                  {{"sink", "mail"}, {"reason", "permanent_error"}})
+      ->Inc(6);
+  StatusService s(src_);
+  JsonValue drops = s.Status().Get("drops");
+  ASSERT_EQ(drops.size(), 2u);
+  std::map<std::string, int64_t> got;
+  for (size_t i = 0; i < drops.size(); ++i) {
+    got[drops.At(i).Str("stage") + "/" + drops.At(i).Str("reason")] = drops.At(i).Int("messages");
+  }
+  EXPECT_EQ(got["heartbeat/max_hosts"], 103);
+  EXPECT_EQ(got["alerts.mail/permanent_error"], 6);
+}
 
 TEST_F(StatusServiceTest, StatusHasListenerRatesDropsRulesAlertsAndSilentHosts) {
   Counter* rx = metrics_.GetCounter("konseki_received_messages_total", "",

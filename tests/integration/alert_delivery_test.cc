@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <fstream>
 #include <sstream>
 #include <string>
 
@@ -86,6 +88,77 @@ TEST(AlertDeliveryTest, StormIsThrottledForPeopleButKeptInTheFile) {
   // The last line of the storm: written after the mail above may have gone.
   EXPECT_TRUE(WaitFor([&] { return CountLines(ReadFile(alerts), "tcpd.refused") == 1; }))
       << ReadFile(alerts);
+}
+
+// A notifying sink that gives alerts up (a pager program that fails) is
+// said: one alert.delivery_failed to the file and to the other sinks, a
+// rate-limited line in konseki's log, the drops in the status's Drops; and
+// alert.delivery_resumed once it delivers again.
+TEST(AlertDeliveryTest, ASinkGivingAlertsUpIsAnAlertToTheOthersAndALogLine) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  const std::string alerts = dir.File("alerts.jsonl");
+  const std::string mailbox = dir.File("mailbox");
+  const std::string broken = dir.File("pager-broken");
+  std::ofstream(broken) << "x";
+  Konseki k;
+  std::string err;
+  ASSERT_TRUE(k.Start(dir,
+                      "listen: [tcp://127.0.0.1:0]\n"
+                      "archive: {dir: " +
+                          dir.File("archive") +
+                          "}\n"
+                          "metrics: {listen: 127.0.0.1:0}\nworkers: 1\n"
+                          "alerts:\n"
+                          "  file: " +
+                          alerts +
+                          "\n"
+                          "  stdout: false\n"
+                          "  exec:\n"
+                          "    - name: pager\n"
+                          "      argv: ['/bin/sh', '-c', 'cat >/dev/null; test ! -e " +
+                          broken +
+                          "']\n"
+                          "    - name: mail\n"
+                          "      argv: ['/bin/sh', '-c', 'cat >> " +
+                          mailbox + "']\n",
+                      &err))
+      << err;
+  auto send = [&](const std::string& who) {
+    int fd = ConnectTcp(k.Port("tcp"));
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(SendAll(fd, "<86>Nov 23 08:00:00 bastion sudo:   " + who +
+                                " : user NOT in sudoers ; TTY=pts/1 ; PWD=/home/" + who +
+                                " ; USER=root ; COMMAND=/bin/cat /etc/shadow\n"));
+    close(fd);
+  };
+  send("mallory");
+  send("trudy");
+  ASSERT_TRUE(WaitFor([&] {
+    return CountLines(ReadFile(mailbox), "\"sign\":\"alert.delivery_failed\"") == 1 &&
+           CountLines(ReadFile(mailbox), "\"sign\":\"sudo.violation\"") == 2;
+  })) << ReadFile(mailbox)
+      << k.process().Stderr();
+  EXPECT_EQ(CountLines(ReadFile(alerts), "\"sign\":\"alert.delivery_failed\""), 1u)
+      << ReadFile(alerts);
+  EXPECT_THAT(ReadFile(alerts), ::testing::HasSubstr("\"sink\":\"pager\""));
+  EXPECT_TRUE(WaitFor([&] {
+    return k.process().Stderr().find("alert sink pager: delivery attempt failed (exit_status)") !=
+           std::string::npos;
+  })) << k.process().Stderr();
+
+  ASSERT_TRUE(WaitFor([&] {
+    return SumMetric(FetchMetrics(k.MetricsPort()), "konseki_alert_delivery_dropped_total",
+                     "sink=\"pager\"") == 2;
+  })) << FetchMetrics(k.MetricsPort());
+  std::remove(broken.c_str());  // the pager works again
+  send("eve");
+  ASSERT_TRUE(WaitFor([&] {
+    return CountLines(ReadFile(alerts), "\"sign\":\"alert.delivery_resumed\"") == 1;
+  })) << ReadFile(alerts);
+  // Both of the pager's alerts were given up (exit status: not retried).
+  EXPECT_THAT(ReadFile(alerts), ::testing::HasSubstr("\"dropped\":2"));
+  EXPECT_EQ(CountLines(ReadFile(alerts), "\"sign\":\"alert.delivery_failed\""), 1u);
 }
 
 }  // namespace

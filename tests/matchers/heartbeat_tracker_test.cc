@@ -769,6 +769,56 @@ TEST_F(HeartbeatTrackerTest, AtMaxHostsTheOldestSingleMessageHostGivesItsSlot) {
   EXPECT_EQ(metrics_.ValueOf("konseki_heartbeat_evicted_hosts_total"), 3);
 }
 
+// A flood of invented names, each sending one line, fills the table
+// within transient_host_secs: the table being full is an alert (once an
+// hour, high), and a real host refused once takes a single-message host's
+// slot however young at its next line, so it is watched and its silence
+// alerts.
+TEST_F(HeartbeatTrackerTest, AFullTableIsAnAlertAndAHostThatSendsAgainGetsASlot) {
+  options_.max_hosts = 5;
+  options_.transient_host_secs = 600;
+  options_.silence_after_secs = 20;
+  Make();
+  Send("real");
+  clock_.Advance(seconds(1));
+  Send("real");
+  for (int i = 0; i < 30; ++i) Send("flood" + std::to_string(i));  // 4 fit
+  EXPECT_EQ(metrics_.ValueOf("konseki_heartbeat_dropped_total", {{"reason", "max_hosts"}}), 26);
+  ASSERT_EQ(sink_.Count("heartbeat.max_hosts_reached"), 1u);
+  const Alert* full = sink_.Last("heartbeat.max_hosts_reached");
+  EXPECT_EQ(full->severity, Severity::kHigh);
+  EXPECT_EQ(full->host, "konseki");
+
+  clock_.Advance(seconds(8));
+  Send("db9");  // refused: the flood's hosts are young
+  EXPECT_EQ(tracker_->ThresholdSecs("db9"), -1);
+  Send("db9");  // again: a flood host gives way
+  EXPECT_NE(tracker_->ThresholdSecs("db9"), -1);
+  EXPECT_EQ(tracker_->hosts_tracked(), 5u);
+  EXPECT_EQ(metrics_.ValueOf("konseki_heartbeat_evicted_hosts_total"), 1);
+  EXPECT_NE(tracker_->ThresholdSecs("real"), -1);  // established hosts never give way
+  clock_.Advance(seconds(1));
+  Send("db9");
+  // db9's syslogd is killed: its silence is seen.
+  Run(seconds(60));
+  EXPECT_EQ(sink_.Count("host.silent", "db9"), 1u);
+
+  // Still full a minute later: no second alert within the hour.
+  for (int i = 30; i < 40; ++i) Send("flood" + std::to_string(i));
+  EXPECT_EQ(sink_.Count("heartbeat.max_hosts_reached"), 1u);
+  // An hour on, the flood's hosts give way to the next names; once none
+  // is left, the next refusal alerts again.
+  clock_.Advance(seconds(3600));
+  for (int i = 0; i < 3; ++i) Send("next" + std::to_string(i));
+  EXPECT_EQ(sink_.Count("heartbeat.max_hosts_reached"), 1u);
+  EXPECT_EQ(tracker_->hosts_tracked(), 5u);
+  Send("next3");
+  EXPECT_EQ(sink_.Count("heartbeat.max_hosts_reached"), 2u);
+  EXPECT_EQ(Field(*sink_.Last("heartbeat.max_hosts_reached"), "refused"),
+            "37");  // 25 + db9 + 10 + next3
+  EXPECT_NE(tracker_->ThresholdSecs("db9"), -1);
+}
+
 TEST_F(HeartbeatTrackerTest, TransientHostSecsZeroNeverEvicts) {
   options_.max_hosts = 2;
   options_.transient_host_secs = 0;
