@@ -23,16 +23,30 @@ std::string SecondsText(int64_t ns) {
   return buf;
 }
 
-bool Lists(const std::vector<std::string>& signs, std::string_view sign) {
-  return std::find(signs.begin(), signs.end(), sign) != signs.end();
+bool Lists(const std::vector<std::string>& names, std::string_view name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+// The hit's values of `fields`, joined by '\x1f'; false when it lacks one.
+bool KeyValues(const std::vector<std::pair<std::string, std::string>>& hit_fields,
+               const std::vector<std::string>& fields, std::string* out) {
+  out->clear();
+  for (size_t i = 0; i < fields.size(); ++i) {
+    auto it = std::find_if(hit_fields.begin(), hit_fields.end(),
+                           [&](const auto& f) { return f.first == fields[i]; });
+    if (it == hit_fields.end()) return false;
+    if (i > 0) *out += '\x1f';
+    *out += it->second;
+  }
+  return true;
 }
 
 }  // namespace
 
-void PendingAlerts::Remember(std::string_view sign, int64_t t_ns, const std::string& rule_id) {
+void PendingAlerts::Remember(std::string_view name, int64_t t_ns, const std::string& rule_id) {
   key_ = host_;
   key_ += '\x1f';
-  key_ += sign;
+  key_ += name;
   auto it = answers_.find(key_);
   if (it == answers_.end()) {
     if (answers_.size() >= kMaxAnswers) {
@@ -50,12 +64,19 @@ void PendingAlerts::Remember(std::string_view sign, int64_t t_ns, const std::str
 
 void PendingAlerts::Answer(std::string_view host, const RuleHit& hit, TimePoint t, Decisions* out) {
   const int64_t now = t.time_since_epoch().count();
+  const Rule& rule = *hit.rule;
   LowerInto(host, &host_);
-  Remember(hit.rule->sign, now, hit.rule->id);
+  Remember(rule.sign, now, rule.id);
+  Remember(rule.id, now, rule.id);
+  std::string values;
   for (auto it = waiting_.begin(); it != waiting_.end();) {
     const int64_t window = it->deadline_ns - it->line_ns;
-    if (it->host == host_ && Lists(it->answered_by, hit.rule->sign) &&
-        now >= it->line_ns - window && now <= it->line_ns + window) {
+    if (it->host == host_ &&
+        (Lists(it->answered_by, rule.sign) || Lists(it->answered_by, rule.id)) &&
+        now >= it->line_ns - window && now <= it->line_ns + window &&
+        (it->answer_key.empty() ||
+         (now >= it->line_ns && KeyValues(hit.fields, it->answer_key, &values) &&
+          values == it->key_values))) {
       Raise(*it, &hit, now, out);
       it = waiting_.erase(it);
     } else {
@@ -77,12 +98,21 @@ void PendingAlerts::Defer(const Message& msg, const RuleHit& hit, Alert alert, D
   const int64_t now = msg.received.time_since_epoch().count();
   const int64_t window = int64_t{rule.pending_secs} * kSecond;
   LowerInto(msg.host(), &host_);
-  // Answered before it came: the latest answering line within the window.
+  // With answer_key, only a line about the same thing (the same account)
+  // answers: a hit without the fields has nothing to wait for.
+  std::string values;
+  if (!rule.answer_key.empty() && !KeyValues(hit.fields, rule.answer_key, &values)) {
+    out->alerts.push_back(std::move(alert));
+    return;
+  }
+  // Answered before it came: the latest answering line within the window
+  // (not for an answer_key: only a later line about the same thing answers).
   const LastAnswer* best = nullptr;
-  for (const std::string& sign : rule.answered_by) {
+  const std::vector<std::string> none;
+  for (const std::string& name : rule.answer_key.empty() ? rule.answered_by : none) {
     key_ = host_;
     key_ += '\x1f';
-    key_ += sign;
+    key_ += name;
     auto it = answers_.find(key_);
     if (it == answers_.end() || it->second.t_ns < now - window || it->second.t_ns > now + window) {
       continue;
@@ -104,7 +134,7 @@ void PendingAlerts::Defer(const Message& msg, const RuleHit& hit, Alert alert, D
     return;
   }
   waiting_.push_back(Waiting{host_, now, now + window, rule.answered_by, rule.answered_severity,
-                             std::move(alert)});
+                             rule.answer_key, std::move(values), std::move(alert)});
 }
 
 void PendingAlerts::Raise(Waiting& w, const RuleHit* by, int64_t answer_ns, Decisions* out) {

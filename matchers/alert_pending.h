@@ -5,7 +5,7 @@
 // later, the logger's start ("[origin software="rsyslogd" ...] start",
 // "Started System Logging Service."). At the stop line the two cannot be
 // told apart; a few seconds later they can. So the rule's alert waits:
-// when a line of one of `answered_by`'s signs comes from the same host
+// when a line of one of `answered_by`'s signs (or rules) comes from the same host
 // within pending_secs before or after it (receive time), the alert is
 // answered: raised at `answered_severity` (low for the loggers: the
 // restart is on record) with the fields `answered_by` (the answering
@@ -13,6 +13,10 @@
 // unset. When nothing answers within pending_secs, the alert goes as written (with `waited_secs`),
 // pending_secs after its line: the price of the proof. The journal's catch-up after a restart puts
 // systemd's "Stopped ..." lines after the logger's start: hence the look back.
+// With the rule's `answer_key` the answer must be about the same thing and
+// come after it: a new account's alert waits for userdel of that account
+// (accounts.user_added), not of any account of the host, and a deletion
+// before a re-creation of the name answers nothing.
 //
 // Per worker (a host belongs to one worker): no lock. Time is the receive
 // time (test-rules: the line's stamp); Expire is called with the clock's
@@ -57,9 +61,11 @@ class PendingAlerts {
   static constexpr size_t kMaxPending = 4096;
   static constexpr size_t kMaxAnswers = 65536;
 
-  // A hit of a rule whose sign answers pending alerts (Rule::answers_pending)
-  // from `host` at `t`: remembered for alerts still to come, and answers
-  // those waiting. Answered alerts that are still raised go to *out.
+  // A hit of a rule whose sign or id answers pending alerts
+  // (Rule::answers_pending) from `host` at `t`: remembered for alerts still
+  // to come (those without an answer_key), and answers those waiting (with
+  // an answer_key, those whose hit had the same values). Answered alerts
+  // that are still raised go to *out.
   void Answer(std::string_view host, const RuleHit& hit, TimePoint t, Decisions* out);
 
   // The alert of a hit of a rule with pending_secs (MakeAlert(msg, hit)),
@@ -91,12 +97,17 @@ class PendingAlerts {
     int64_t deadline_ns = 0;
     std::vector<std::string> answered_by;
     std::optional<Severity> answered_severity;
+    // The rule's answer_key and the waiting hit's values of it (KeyValues);
+    // empty: any answering line of the host.
+    std::vector<std::string> answer_key;
+    std::string key_values;
     Alert alert;  // alert.rule: the rule's id
   };
   void Raise(Waiting& w, const RuleHit* by, int64_t answer_ns, Decisions* out);
-  void Remember(std::string_view sign, int64_t t_ns, const std::string& rule_id);
+  // Remembers the answering line under host_ + name (a sign or a rule id).
+  void Remember(std::string_view name, int64_t t_ns, const std::string& rule_id);
 
-  // Host (lower-cased) + '\x1f' + sign -> the latest answering line.
+  // Host (lower-cased) + '\x1f' + sign or rule id -> the latest answering line.
   struct LastAnswer {
     int64_t t_ns = 0;
     std::string rule;

@@ -181,15 +181,22 @@ struct Rule {
   // and auditd, and system.shutdown's alert has told it once.
   std::vector<std::string> quiet_after;
   // > 0: the rule's alert waits up to this many seconds for its answer
-  // (matchers/alert_pending.h): a line of one of `answered_by`'s signs from
-  // the same host within pending_secs before or after the line (a logger's
-  // start after its stop: a restart). Answered: raised at
-  // answered_severity when set, else dropped. Unanswered: raised
+  // (matchers/alert_pending.h): a line of one of `answered_by`'s signs (or
+  // rules, by id) from the same host within pending_secs before or after
+  // the line (a logger's start after its stop: a restart). Answered:
+  // raised at answered_severity when set, else dropped. Unanswered: raised
   // as written, pending_secs late. Applies after quiet_secs' hold.
   int pending_secs = 0;
-  std::vector<std::string> answered_by;
+  std::vector<std::string> answered_by;  // signs, or rule ids
   std::optional<Severity> answered_severity;
-  // Set by RuleSet::Compile: this rule's sign is in some rule's answered_by.
+  // With pending_secs: fields of the hit whose values the answering line's
+  // hit must carry too (useradd's alert is answered by userdel of the same
+  // account only, not by another's), and only a line after it answers (a
+  // deletion before a re-creation is its past, not its answer). Empty: any
+  // answering line of the host, before or after.
+  std::vector<std::string> answer_key;
+  // Set by RuleSet::Compile: this rule's sign or id is in some rule's
+  // answered_by.
   bool answers_pending = false;
   // Fields a later line of the same connection or process needs and does
   // not carry (matchers/field_carry.h): PostgreSQL names the client in

@@ -181,6 +181,7 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
                                "pending_secs",
                                "answered_by",
                                "answered_severity",
+                               "answer_key",
                                "remember",
                                "recall",
                                "examples"},
@@ -245,7 +246,8 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
       }
     }
   }
-  if (node["pending_secs"] || node["answered_by"] || node["answered_severity"]) {
+  if (node["pending_secs"] || node["answered_by"] || node["answered_severity"] ||
+      node["answer_key"]) {
     if (!node["pending_secs"] || !node["answered_by"]) {
       return r.Error(node, node["pending_secs"] ? "answered_by" : "pending_secs",
                      "pending_secs and answered_by go together (rule " + rule->id + ")");
@@ -256,11 +258,23 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
     if (rule->answered_by.empty()) {
       return r.Error(node["answered_by"], "answered_by", "no sign (rule " + rule->id + ")");
     }
+    // A sign, or a rule's id (a well-formed sign too: lower-case words
+    // joined by dots); RuleSet::Compile checks that some rule has it.
     for (const std::string& sign : rule->answered_by) {
-      if (Status st = CheckSign(sign); !st.ok() || sign == rule->sign) {
-        return r.Error(
-            node["answered_by"], "answered_by",
-            (st.ok() ? "names the rule's own sign" : st.message()) + " (rule " + rule->id + ")");
+      if (Status st = CheckSign(sign); !st.ok() || sign == rule->sign || sign == rule->id) {
+        return r.Error(node["answered_by"], "answered_by",
+                       (st.ok() ? "names the rule's own sign or id" : st.message()) + " (rule " +
+                           rule->id + ")");
+      }
+    }
+    if (node["answer_key"]) {
+      RETURN_IF_ERROR(
+          r.GetStringOrList(node["answer_key"], "answer_key", &rule->answer_key, nullptr));
+      for (const std::string& f : rule->answer_key) {
+        if (f.empty() || std::count(rule->answer_key.begin(), rule->answer_key.end(), f) > 1) {
+          return r.Error(node["answer_key"], "answer_key",
+                         "\"" + f + "\": a field name, once (rule " + rule->id + ")");
+        }
       }
     }
     if (node["answered_severity"]) {

@@ -97,6 +97,26 @@ Status ApplyOverrides(const std::string& dir, const RuleOverrides& o, RulePack* 
   }
   auto off = [&](const auto& x) { return disabled.count(x.id) > 0; };
   pack->rules.erase(std::remove_if(pack->rules.begin(), pack->rules.end(), off), pack->rules.end());
+  // A rule whose alert waited for a disabled rule's line (answered_by by id,
+  // or a sign only disabled rules had) no longer waits for it; with no
+  // answer left it alerts at once, as written.
+  if (!disabled.empty()) {
+    std::set<std::string> names;
+    for (const Rule& r : pack->rules) {
+      names.insert(r.id);
+      names.insert(r.sign);
+    }
+    for (Rule& r : pack->rules) {
+      if (r.answered_by.empty()) continue;
+      std::erase_if(r.answered_by,
+                    [&](const std::string& n) { return !IsKnownSign(n) && !names.count(n); });
+      if (r.answered_by.empty()) {
+        r.pending_secs = 0;
+        r.answered_severity.reset();
+        r.answer_key.clear();
+      }
+    }
+  }
   pack->correlations.erase(
       std::remove_if(pack->correlations.begin(), pack->correlations.end(), off),
       pack->correlations.end());

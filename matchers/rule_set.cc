@@ -389,14 +389,22 @@ StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rule
                                                           AlertIgnore ignore, HsCompileIn where) {
   std::shared_ptr<RuleSet> set(new RuleSet());
   set->rules_ = std::move(rules);
-  // The signs some rule's pending alert waits for (matchers/alert_pending.h).
-  std::vector<std::string_view> answer_signs;
-  for (const Rule& r : set->rules_) {
-    answer_signs.insert(answer_signs.end(), r.answered_by.begin(), r.answered_by.end());
-  }
-  for (Rule& r : set->rules_) {
-    r.answers_pending =
-        std::find(answer_signs.begin(), answer_signs.end(), r.sign) != answer_signs.end();
+  // The signs and rule ids some rule's pending alert waits for
+  // (matchers/alert_pending.h).
+  for (Rule& r : set->rules_) r.answers_pending = false;
+  for (const Rule& w : set->rules_) {
+    for (const std::string& name : w.answered_by) {
+      bool found = IsKnownSign(name);
+      for (Rule& r : set->rules_) {
+        if (r.sign != name && r.id != name) continue;
+        found = true;
+        r.answers_pending = true;
+      }
+      if (!found) {
+        return Status::InvalidArgument(Where(w, w.line) + ": answered_by: \"" + name +
+                                       "\" is no rule's sign or id");
+      }
+    }
   }
   set->ignore_ = std::move(ignore);
   // A recall needs a remember of its name with as many key fields

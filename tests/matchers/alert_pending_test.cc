@@ -145,6 +145,97 @@ TEST(PendingAlertsTest, AStartAnswersOnlyTheSignsThatWaitForIt) {
   EXPECT_EQ(p.waiting(), 0u);
 }
 
+Rule UserAdded() {
+  Rule r;
+  r.id = "accounts.user_added";
+  r.sign = "account.change";
+  r.severity = Severity::kMedium;
+  r.pending_secs = 3600;
+  r.answered_by = {"accounts.user_deleted"};  // a rule's id
+  r.answer_key = {"user"};
+  return r;
+}
+
+Rule UserDeleted() {
+  Rule r;
+  r.id = "accounts.user_deleted";
+  r.sign = "account.change";
+  r.severity = Severity::kMedium;
+  r.answers_pending = true;
+  return r;
+}
+
+TEST(PendingAlertsTest, AnAnswerKeyWantsTheSameValuesAndARuleIdAnswersByItself) {
+  PendingAlerts p;
+  const Rule added = UserAdded(), deleted = UserDeleted();
+  Rule chfn;  // the same sign, another rule: no answer
+  chfn.id = "accounts.info_changed";
+  chfn.sign = "account.change";
+  chfn.answers_pending = false;
+  PendingAlerts::Decisions out;
+  Line a1("ci3", 0, added);
+  a1.hit.fields = {{"user", "build-1"}};
+  p.Defer(a1.msg, a1.hit, a1.alert(), &out);
+  Line a2("ci3", 5, added);
+  a2.hit.fields = {{"user", "sysupdate"}};
+  p.Defer(a2.msg, a2.hit, a2.alert(), &out);
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(p.waiting(), 2u);
+  // Another account's deletion, and another host's, answer neither.
+  Line d0("ci3", 100, deleted);
+  d0.hit.fields = {{"user", "build-0"}};
+  p.Answer(d0.msg.host(), d0.hit, d0.msg.received, &out);
+  Line d9("ci4", 101, deleted);
+  d9.hit.fields = {{"user", "build-1"}};
+  p.Answer(d9.msg.host(), d9.hit, d9.msg.received, &out);
+  EXPECT_TRUE(out.empty());
+  // build-1's own deletion answers its creation (dropped: no answered_severity).
+  Line d1("ci3", 204, deleted);
+  d1.hit.fields = {{"user", "build-1"}};
+  p.Answer(d1.msg.host(), d1.hit, d1.msg.received, &out);
+  EXPECT_TRUE(out.alerts.empty());
+  ASSERT_EQ(out.answered.size(), 1u);
+  EXPECT_EQ(out.answered[0], "accounts.user_added");
+  EXPECT_EQ(p.waiting(), 1u);
+  // sysupdate is never deleted: medium, an hour late.
+  out.clear();
+  p.Expire(At(3605), &out);
+  ASSERT_EQ(out.alerts.size(), 1u);
+  EXPECT_EQ(Field(out.alerts[0], "user"), "sysupdate");
+  EXPECT_EQ(out.alerts[0].severity, Severity::kMedium);
+}
+
+TEST(PendingAlertsTest, AKeyedAnswerComesAfterAndAHitWithoutTheKeyGoesAtOnce) {
+  PendingAlerts p;
+  Rule added = UserAdded();
+  added.answered_severity = Severity::kLow;
+  const Rule deleted = UserDeleted();
+  PendingAlerts::Decisions out;
+  // userdel bob, then useradd bob (the name taken over): the deletion
+  // before it is no answer; bob's next deletion is.
+  Line d("ci3", 10, deleted);
+  d.hit.fields = {{"user", "bob"}};
+  p.Answer(d.msg.host(), d.hit, d.msg.received, &out);
+  Line same("ci3", 20, added);
+  same.hit.fields = {{"user", "bob"}};
+  p.Defer(same.msg, same.hit, same.alert(), &out);
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(p.waiting(), 1u);
+  Line d2("ci3", 80, deleted);
+  d2.hit.fields = {{"user", "bob"}};
+  p.Answer(d2.msg.host(), d2.hit, d2.msg.received, &out);
+  ASSERT_EQ(out.alerts.size(), 1u);
+  EXPECT_EQ(out.alerts[0].severity, Severity::kLow);
+  EXPECT_EQ(Field(out.alerts[0], "answered_by"), "accounts.user_deleted");
+  EXPECT_EQ(Field(out.alerts[0], "answered_within_secs"), "60");
+  out.clear();
+  Line nokey("ci3", 30, added);  // no user field: nothing to wait for
+  p.Defer(nokey.msg, nokey.hit, nokey.alert(), &out);
+  ASSERT_EQ(out.alerts.size(), 1u);
+  EXPECT_EQ(out.alerts[0].severity, Severity::kMedium);
+  EXPECT_EQ(p.waiting(), 0u);
+}
+
 TEST(PendingAlertsTest, PastItsCapAnAlertGoesAtOnceAndNothingIsLost) {
   PendingAlerts p;
   const Rule stop = Stop(true);

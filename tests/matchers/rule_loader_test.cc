@@ -176,7 +176,24 @@ TEST(LoadRuleTextTest, PendingSecsWaitsForOtherSignsAtNoHigherSeverity) {
   EXPECT_THAT(ErrorOf(Edit(at, "    pending_secs: 9\n    answered_by: [system.bot]\n")),
               HasSubstr("key 'answered_by': unknown sign \"system.bot\""));
   EXPECT_THAT(ErrorOf(Edit(at, "    pending_secs: 9\n    answered_by: [ssh.auth_failure]\n")),
-              HasSubstr("key 'answered_by': names the rule's own sign (rule t.one)"));
+              HasSubstr("key 'answered_by': names the rule's own sign or id (rule t.one)"));
+  EXPECT_THAT(ErrorOf(Edit(at, "    pending_secs: 9\n    answered_by: [t.one]\n")),
+              HasSubstr("key 'answered_by': names the rule's own sign or id (rule t.one)"));
+  // A rule's id answers too (RuleSet::Compile checks that one exists), and
+  // answer_key names the fields the answer must share.
+  auto keyed = LoadRuleText(Edit(at,
+                                 "    pending_secs: 3600\n    answered_by: [t.two]\n"
+                                 "    answer_key: [user, src_ip]\n"),
+                            "f.yaml");
+  ASSERT_TRUE(keyed.ok()) << keyed.status().ToString();
+  EXPECT_EQ((*keyed)[0].answered_by, (std::vector<std::string>{"t.two"}));
+  EXPECT_EQ((*keyed)[0].answer_key, (std::vector<std::string>{"user", "src_ip"}));
+  EXPECT_THAT(ErrorOf(Edit(at,
+                           "    pending_secs: 9\n    answered_by: [t.two]\n"
+                           "    answer_key: [user, user]\n")),
+              HasSubstr("key 'answer_key': \"user\": a field name, once (rule t.one)"));
+  EXPECT_THAT(ErrorOf(Edit(at, "    answer_key: [user]\n")),
+              HasSubstr("pending_secs and answered_by go together (rule t.one)"));
   EXPECT_THAT(ErrorOf(Edit(at,
                            "    pending_secs: 9\n    answered_by: [system.boot]\n"
                            "    answered_severity: critical\n")),

@@ -139,6 +139,36 @@ TEST_F(RulePacksTest, ADisabledRuleDoesNotFire) {
               ::testing::ElementsAre("b.invalid"));
 }
 
+// answered_by may name a rule by id; disabling that rule leaves the waiting
+// rule alerting at once, and an answer no rule gives is refused.
+TEST_F(RulePacksTest, ARuleIdInAnsweredByAndItsRuleDisabled) {
+  Write(local_ + "/site.yaml", OneRule("site.added", "account added",
+                                       "    pending_secs: 600\n    answered_by: [site.deleted]\n"
+                                       "    answer_key: [user]\n") +
+                                   OneRule("site.deleted", "account deleted").substr(7));
+  auto set = CompileRulePacks(bundled_, o_);
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  const Rule* deleted = (*set)->FindRule("site.deleted");
+  ASSERT_NE(deleted, nullptr);
+  EXPECT_TRUE(deleted->answers_pending);
+  EXPECT_FALSE((*set)->FindRule("b.failed")->answers_pending);  // same sign, not named
+
+  o_.disable.push_back({"site.deleted", "k.yaml:5"});
+  set = CompileRulePacks(bundled_, o_);
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  const Rule* added = (*set)->FindRule("site.added");
+  EXPECT_EQ(added->pending_secs, 0);
+  EXPECT_TRUE(added->answered_by.empty());
+
+  o_.disable.clear();
+  Write(local_ + "/site.yaml", OneRule("site.added", "account added",
+                                       "    pending_secs: 600\n    answered_by: [site.delted]\n"));
+  set = CompileRulePacks(bundled_, o_);
+  ASSERT_FALSE(set.ok());
+  EXPECT_THAT(set.status().message(),
+              HasSubstr("answered_by: \"site.delted\" is no rule's sign or id"));
+}
+
 TEST_F(RulePacksTest, SeverityOverrideShowsInTheAlert) {
   o_.severity.push_back({"b.failed", Severity::kCritical, "k.yaml:7: key 'rules.severity'"});
   auto set = CompileRulePacks(bundled_, o_);
