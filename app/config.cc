@@ -846,6 +846,7 @@ StatusOr<Config> ParseConfig(std::string_view yaml_text, std::string_view source
   Ctx ctx{std::string(source)};
   ctx.set_key_recorder([&c](const std::string& key, int line) { c.key_lines.emplace(key, line); });
   c.source = std::string(source);
+  c.text = std::string(yaml_text);
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml_text));
@@ -880,6 +881,57 @@ StatusOr<Config> LoadConfigFile(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ParseConfig(ss.str(), path);
+}
+
+namespace {
+
+// The same YAML value, whatever its style (flow or block, quoting).
+bool SameYaml(const YAML::Node& a, const YAML::Node& b) {
+  if (a.Type() != b.Type()) return false;
+  switch (a.Type()) {
+    case YAML::NodeType::Scalar:
+      return a.Scalar() == b.Scalar();
+    case YAML::NodeType::Sequence:
+      if (a.size() != b.size()) return false;
+      for (size_t i = 0; i < a.size(); ++i) {
+        if (!SameYaml(a[i], b[i])) return false;
+      }
+      return true;
+    case YAML::NodeType::Map:
+      if (a.size() != b.size()) return false;
+      for (const auto& kv : a) {
+        const YAML::Node other = b[kv.first.Scalar()];
+        if (!other || !SameYaml(kv.second, other)) return false;
+      }
+      return true;
+    default:
+      return true;  // both null or undefined
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> SectionsNeedingRestart(std::string_view running, std::string_view file) {
+  std::vector<std::string> changed;
+  YAML::Node a, b;
+  try {
+    a = YAML::Load(std::string(running));
+    b = YAML::Load(std::string(file));
+  } catch (const YAML::Exception&) {
+    return changed;  // the reload's own parse reports a broken file
+  }
+  if (!a.IsMap() || !b.IsMap()) return changed;
+  std::set<std::string> keys;
+  for (const auto& kv : a) keys.insert(kv.first.as<std::string>());
+  for (const auto& kv : b) keys.insert(kv.first.as<std::string>());
+  for (const std::string& key : keys) {
+    if (key == "rules") continue;  // what SIGHUP applies
+    const YAML::Node x = a[key], y = b[key];
+    if (!x || !y ? static_cast<bool>(x) != static_cast<bool>(y) : !SameYaml(x, y)) {
+      changed.push_back(key);
+    }
+  }
+  return changed;
 }
 
 size_t WorkerThreads(const Config& c) {

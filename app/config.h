@@ -83,6 +83,7 @@ struct CorrelationConfig {
 
 struct Config {
   std::string source;  // file name the config came from ("<embedded default>")
+  std::string text;    // the YAML it was parsed from (SIGHUP compares it)
   // Line (1-based) of every key given, by dotted name ("archive.dir"), for
   // start-up errors that happen after parsing (a listen: entry has its own).
   std::map<std::string, int, std::less<>> key_lines;
@@ -177,6 +178,12 @@ std::string_view EmbeddedDefaultConfig();
 StatusOr<Config> ParseConfig(std::string_view yaml_text, std::string_view source);
 // Reads `path` and parses it.
 StatusOr<Config> LoadConfigFile(const std::string& path);
+
+// The top-level sections (listen, archive, heartbeat, ...) whose content
+// differs between the running config's text and the file's now, besides
+// rules: (which SIGHUP applies): edits that take effect at a restart. Empty
+// when either text is not a YAML mapping.
+std::vector<std::string> SectionsNeedingRestart(std::string_view running, std::string_view file);
 
 // The number of worker threads: `workers:`, or the number of cores when 0.
 size_t WorkerThreads(const Config& config);

@@ -561,6 +561,17 @@ StatusOr<LoadedRules> Server::ReloadRules() {
     if (!fresh.ok()) return fresh.status();
     dir = fresh->rules_dir;
     overrides = fresh->rule_overrides;
+    // SIGHUP applies rules: (and reopens files, reloads TLS): say which
+    // other edits wait for a restart, instead of ignoring them silently.
+    const std::vector<std::string> waiting = SectionsNeedingRestart(config_.text, fresh->text);
+    if (!waiting.empty()) {
+      std::string names;
+      for (const std::string& k : waiting) names += (names.empty() ? "" : ", ") + k;
+      Log(LogLevel::kWarning,
+          "SIGHUP: %s changed in %s since the start: applied at the next restart "
+          "(SIGHUP applies rules:, reopens the files and reloads the TLS certificate)",
+          names.c_str(), config_.source.c_str());
+    }
   }
   auto rules = LoadRulesAndCorrelations(dir, overrides, matchers::HsCompileIn::kChildProcess);
   if (!rules.ok()) return rules.status();

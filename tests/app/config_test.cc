@@ -617,5 +617,27 @@ TEST(ConfigTest, BadArchiveSealRetentionValuesAreErrors) {
       ParseConfig(kListen + std::string("archive: {dir: /a, low_space: 120%}\n"), "t.yaml").ok());
 }
 
+// SIGHUP applies rules: only: the other sections whose content changed
+// in the file are named (listen added, heartbeat edited), rules: and
+// formatting or comments are not.
+TEST(ConfigTest, SectionsNeedingRestartNamesTheEditedSectionsButRules) {
+  const std::string running =
+      "listen: [tcp://127.0.0.1:5514]\n"
+      "archive: {dir: /var/lib/konseki}\n"
+      "rules:\n  disable: [a.b]\n";
+  const std::string file =
+      "# edited\n"
+      "listen:\n  - tcp://127.0.0.1:5514\n  - udp://127.0.0.1:5514\n"
+      "archive:\n  dir: /var/lib/konseki\n"
+      "heartbeat: {silence_after_secs: 60}\n"
+      "rules:\n  disable: [a.b, c.d]\n";
+  EXPECT_THAT(SectionsNeedingRestart(running, file), ::testing::ElementsAre("heartbeat", "listen"));
+  EXPECT_TRUE(SectionsNeedingRestart(running, running + "# a comment\n").empty());
+  EXPECT_TRUE(SectionsNeedingRestart(running, "listen: [").empty());  // the parse says it
+  auto c = ParseConfig(running, "t.yaml");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->text, running);
+}
+
 }  // namespace
 }  // namespace konseki::app
