@@ -5,7 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
+#include <algorithm>
+#include <cerrno>
 
 #include "app/console/console_format.h"
 
@@ -37,27 +38,128 @@ bool AlertFilter::Matches(const AlertRecord& a) const {
   return a.sign == sign;
 }
 
-StatusOr<std::vector<AlertRecord>> ReadAlerts(const std::string& path, const AlertFilter& filter,
-                                              size_t* malformed) {
-  std::vector<AlertRecord> out;
-  bool found = false;
-  for (const std::string& p : {path + ".1", path}) {
-    std::ifstream in(p);
-    if (!in) continue;
-    found = true;
-    std::string line;
-    AlertRecord rec;
-    while (std::getline(in, line)) {
-      if (line.empty()) continue;
-      if (!ParseAlertLine(line, &rec)) {
-        ++*malformed;
-        continue;
+// One file of the log, read line by line from the same descriptor on every
+// pass: a plain file up to its size at Open.
+class AlertLog::File {
+ public:
+  static StatusOr<std::unique_ptr<File>> Open(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      const int e = errno;
+      if (e == ENOENT) return Status::NotFound("no alert file " + path);
+      return Status::FromErrno("cannot read " + path, e);
+    }
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      const int e = errno;
+      ::close(fd);
+      return Status::FromErrno("cannot read " + path, e);
+    }
+    return std::unique_ptr<File>(new File(path, fd, st.st_size));
+  }
+  ~File() { ::close(fd_); }
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+
+  const std::string& path() const { return path_; }
+  void Rewind() {
+    offset_ = 0;
+    buf_.clear();
+    pos_ = 0;
+  }
+  // The next line without its end (a last line without one included);
+  // false at the end. The view lives until the next call.
+  bool NextLine(std::string_view* line) {
+    for (;;) {
+      const size_t nl = buf_.find('\n', pos_);
+      if (nl != std::string::npos) {
+        *line = std::string_view(buf_).substr(pos_, nl - pos_);
+        pos_ = nl + 1;
+        return true;
       }
-      if (filter.Matches(rec)) out.push_back(rec);
+      buf_.erase(0, pos_);
+      pos_ = 0;
+      if (!Fill()) {
+        if (buf_.empty()) return false;
+        tail_.swap(buf_);
+        buf_.clear();
+        *line = tail_;
+        return true;
+      }
     }
   }
-  if (!found) return Status::NotFound("no alert file " + path);
-  return out;
+
+ private:
+  // A line longer than this is not one konseki wrote: it is cut into
+  // pieces (malformed lines) rather than held whole.
+  static constexpr size_t kMaxLine = 16 << 20;
+
+  File(std::string path, int fd, off_t size) : path_(std::move(path)), fd_(fd), size_(size) {}
+  bool Fill() {
+    if (offset_ >= size_) return false;
+    const size_t want = static_cast<size_t>(std::min<off_t>(size_ - offset_, 1 << 16));
+    const size_t old = buf_.size();
+    buf_.resize(old + want);
+    ssize_t n;
+    do {
+      n = ::pread(fd_, buf_.data() + old, want, offset_);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) {
+      buf_.resize(old);
+      size_ = offset_;  // truncated under us: stop here
+      return false;
+    }
+    buf_.resize(old + static_cast<size_t>(n));
+    offset_ += n;
+    if (buf_.size() > kMaxLine && buf_.find('\n') == std::string::npos) buf_.push_back('\n');
+    return true;
+  }
+
+  std::string path_;
+  int fd_;
+  off_t size_;  // what is read of it
+  off_t offset_ = 0;
+  std::string buf_;  // read, from pos_ not yet returned
+  size_t pos_ = 0;
+  std::string tail_;  // the last line when it has no line end
+};
+
+AlertLog::~AlertLog() = default;
+
+StatusOr<std::unique_ptr<AlertLog>> AlertLog::Open(const std::string& path, double /*since*/) {
+  std::unique_ptr<AlertLog> log(new AlertLog());
+  for (const std::string& p : {path + ".1", path}) {
+    auto f = File::Open(p);
+    if (!f.ok() && f.status().code() == StatusCode::kNotFound) continue;
+    if (!f.ok()) return f.status();
+    log->files_.push_back(std::move(f).value());
+  }
+  if (log->files_.empty()) return Status::NotFound("no alert file " + path);
+  return log;
+}
+
+void AlertLog::ForEach(const AlertFilter& filter, const Visitor& fn) {
+  malformed_ = 0;
+  AlertRecord rec;
+  for (auto& f : files_) {
+    f->Rewind();
+    std::string_view line;
+    while (f->NextLine(&line)) {
+      if (line.empty()) continue;
+      if (!ParseAlertLine(line, &rec)) {
+        ++malformed_;
+        continue;
+      }
+      while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+      if (filter.Matches(rec)) fn(rec, line);
+    }
+  }
+}
+
+std::vector<std::string> AlertLog::files() const {
+  std::vector<std::string> v;
+  for (const auto& f : files_) v.push_back(f->path());
+  return v;
 }
 
 FileFollower::FileFollower(std::string path) : path_(std::move(path)) { Open(true); }

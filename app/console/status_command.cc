@@ -91,16 +91,20 @@ void PrintLive(const ConsoleEnv& env, const JsonValue& s) {
 void PrintFromFiles(const ConsoleEnv& env) {
   std::ostream& o = *env.out;
   if (!env.config.alerts_file.empty()) {
-    size_t bad = 0;
     AlertFilter f;
     f.since = env.now - 86400;
-    auto alerts = ReadAlerts(env.config.alerts_file, f, &bad);
-    if (alerts.ok()) {
-      size_t hour = 0;
-      for (const AlertRecord& a : *alerts) hour += a.time >= env.now - 3600 ? 1 : 0;
-      o << "From " << env.config.alerts_file << ": " << hour << " alerts in the last hour, "
-        << alerts->size() << " in the last day";
-      if (!alerts->empty()) o << "; newest " << FormatLocalTime(alerts->back().time);
+    auto log = AlertLog::Open(env.config.alerts_file, f.since);
+    if (log.ok()) {
+      size_t hour = 0, day = 0;
+      double newest = 0;
+      (*log)->ForEach(f, [&](const AlertRecord& a, std::string_view) {
+        ++day;
+        hour += a.time >= env.now - 3600 ? 1 : 0;
+        newest = a.time;
+      });
+      o << "From " << env.config.alerts_file << ": " << hour << " alerts in the last hour, " << day
+        << " in the last day";
+      if (day > 0) o << "; newest " << FormatLocalTime(newest);
       o << "\n";
     }
   }

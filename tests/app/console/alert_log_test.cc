@@ -16,6 +16,18 @@ std::string Line(const std::string& received, const std::string& sev, const std:
          R"(","title":"t","fields":{"user":"root","port":22}})";
 }
 
+// Every alert of the log that passes `f`, as the console commands see them.
+std::vector<AlertRecord> Read(const std::string& path, const AlertFilter& f, size_t* bad,
+                              Status* status = nullptr) {
+  std::vector<AlertRecord> v;
+  auto log = AlertLog::Open(path, f.since);
+  if (status != nullptr) *status = log.ok() ? Status::Ok() : log.status();
+  if (!log.ok()) return v;
+  (*log)->ForEach(f, [&](const AlertRecord& a, std::string_view) { v.push_back(a); });
+  *bad = (*log)->malformed();
+  return v;
+}
+
 class AlertLogTest : public ::testing::Test {
  protected:
   AlertLogTest() {
@@ -37,27 +49,47 @@ TEST_F(AlertLogTest, ReadsRotatedThenCurrentFileFilteredAndSkipsMalformedLines) 
                     Line("2023-11-14T22:12:00Z", "critical", "host.silent", "DB1") + "\n");
   size_t bad = 0;
   AlertFilter all;
-  auto v = ReadAlerts(path_, all, &bad);
-  ASSERT_TRUE(v.ok());
-  ASSERT_EQ(v->size(), 3u);
-  EXPECT_EQ((*v)[0].sign, "ssh.auth_failure");
-  EXPECT_EQ((*v)[2].severity, Severity::kCritical);
-  EXPECT_EQ((*v)[0].json.Get("fields").Int("port"), 22);
+  auto v = Read(path_, all, &bad);
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_EQ(v[0].sign, "ssh.auth_failure");
+  EXPECT_EQ(v[2].severity, Severity::kCritical);
+  EXPECT_EQ(v[0].json.Get("fields").Int("port"), 22);
   EXPECT_EQ(bad, 1u);
 
   AlertFilter f;
   f.sign = "ssh.*";
-  EXPECT_EQ(ReadAlerts(path_, f, &bad)->size(), 2u);
+  EXPECT_EQ(Read(path_, f, &bad).size(), 2u);
   f = AlertFilter();
   f.host = "db1";
-  EXPECT_EQ(ReadAlerts(path_, f, &bad)->size(), 1u);
+  EXPECT_EQ(Read(path_, f, &bad).size(), 1u);
   f = AlertFilter();
   f.min_severity = Severity::kHigh;
-  EXPECT_EQ(ReadAlerts(path_, f, &bad)->size(), 2u);
+  EXPECT_EQ(Read(path_, f, &bad).size(), 2u);
   f = AlertFilter();
   f.since = 1700000000 - 200;  // 22:13:20 - 200 s = 22:10:00
-  EXPECT_EQ(ReadAlerts(path_, f, &bad)->size(), 2u);
-  EXPECT_EQ(ReadAlerts(dir_ + "/none", all, &bad).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(Read(path_, f, &bad).size(), 2u);
+  Status st;
+  Read(dir_ + "/none", all, &bad, &st);
+  EXPECT_EQ(st.code(), StatusCode::kNotFound);
+}
+
+TEST_F(AlertLogTest, EveryPassReadsTheLinesThatWereThereAtOpen) {
+  Append(path_, Line("2023-11-14T22:10:00Z", "low", "ssh.login", "web1") + "\n" +
+                    Line("2023-11-14T22:11:00Z", "low", "ssh.login", "web2"));  // no line end yet
+  auto log = AlertLog::Open(path_, 0);
+  ASSERT_TRUE(log.ok()) << log.status().message();
+  Append(path_, "\n" + Line("2023-11-14T22:12:00Z", "low", "ssh.login", "web3") + "\n");
+  for (int pass = 0; pass < 2; ++pass) {
+    std::vector<std::string> hosts, lines;
+    (*log)->ForEach(AlertFilter(), [&](const AlertRecord& a, std::string_view line) {
+      hosts.push_back(a.host);
+      lines.emplace_back(line);
+    });
+    EXPECT_EQ(hosts, (std::vector<std::string>{"web1", "web2"})) << "pass " << pass;
+    ASSERT_EQ(lines.size(), 2u);
+    EXPECT_EQ(lines[1], Line("2023-11-14T22:11:00Z", "low", "ssh.login", "web2"));
+    EXPECT_EQ((*log)->malformed(), 0u);
+  }
 }
 
 TEST_F(AlertLogTest, FollowerReturnsNewLinesAndSurvivesRotationAndTruncation) {
