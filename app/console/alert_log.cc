@@ -138,13 +138,15 @@ StatusOr<std::unique_ptr<AlertLog>> AlertLog::Open(const std::string& path, doub
   return log;
 }
 
-void AlertLog::ForEach(const AlertFilter& filter, const Visitor& fn) {
+void AlertLog::ForEach(const AlertFilter& filter, const Visitor& fn,
+                       const std::atomic<bool>* stop) {
   malformed_ = 0;
   AlertRecord rec;
   for (auto& f : files_) {
     f->Rewind();
     std::string_view line;
     while (f->NextLine(&line)) {
+      if (stop != nullptr && stop->load(std::memory_order_relaxed)) return;
       if (line.empty()) continue;
       if (!ParseAlertLine(line, &rec)) {
         ++malformed_;

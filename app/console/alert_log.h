@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -60,8 +61,10 @@ class AlertLog {
   // end), oldest file first, in file order. Every call reads the same lines:
   // the current file only up to its size at Open (what the daemon appends
   // later is for --follow), so two passes (widths, then rows) agree.
+  // `stop` (optional, set from another thread) ends the pass early.
   using Visitor = std::function<void(const AlertRecord& alert, std::string_view line)>;
-  void ForEach(const AlertFilter& filter, const Visitor& fn);
+  void ForEach(const AlertFilter& filter, const Visitor& fn,
+               const std::atomic<bool>* stop = nullptr);
 
   // Lines the last ForEach could not parse (skipped).
   size_t malformed() const { return malformed_; }

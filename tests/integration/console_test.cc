@@ -66,19 +66,18 @@ class ConsoleIntegrationTest : public ::testing::Test {
   void SetUp() override {
     if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
     config_ = dir_.File("konseki.yaml");
-    ASSERT_TRUE(k_.Start(dir_,
-                         "listen: [udp://127.0.0.1:0, tcp://127.0.0.1:0]\n"
-                         "archive: {dir: " +
-                             dir_.File("archive") +
-                             "}\n"
-                             "alerts: {file: " +
-                             dir_.File("alerts.jsonl") +
-                             ", stdout: false}\n"
-                             "metrics: {listen: ''}\nworkers: 2\n"
-                             "heartbeat:\n  expected_hosts: [db9]\n  state_dir: " +
-                             dir_.File("state") + "\n",
-                         &err_))
-        << err_;
+    yaml_ =
+        "listen: [udp://127.0.0.1:0, tcp://127.0.0.1:0]\n"
+        "archive: {dir: " +
+        dir_.File("archive") +
+        "}\n"
+        "alerts: {file: " +
+        dir_.File("alerts.jsonl") +
+        ", stdout: false}\n"
+        "metrics: {listen: ''}\nworkers: 2\n"
+        "heartbeat:\n  expected_hosts: [db9]\n  state_dir: " +
+        dir_.File("state") + "\n";
+    ASSERT_TRUE(k_.Start(dir_, yaml_, &err_)) << err_;
   }
 
   // Eight failed passwords from ip: one ssh.bruteforce alert (the failures
@@ -106,6 +105,7 @@ class ConsoleIntegrationTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  std::string yaml_;
   Konseki k_;
   std::string config_;
   std::string err_;
@@ -217,6 +217,31 @@ TEST_F(ConsoleIntegrationTest, CommandsReadTheRunningDaemonThenTheFilesWhenItIsD
   EXPECT_THAT(saved.out, HasSubstr("127.0.0.2,127.0.0.1"));  // web2's senders, as saved
   Result old = RunKonseki(dir_, {"alerts", "-c", config_, "--sign", "ssh.*"});
   EXPECT_THAT(old.out, HasSubstr("ssh.bruteforce"));
+}
+
+// The daemon's hour and day counts start from the alert file: after a
+// restart, status agrees with `konseki alerts` instead of saying "none".
+TEST_F(ConsoleIntegrationTest, StatusCountsTheAlertsFromBeforeARestart) {
+  SendBurst("web1", "192.0.2.66");
+  SendBurst("web2", "198.51.100.9");
+  ASSERT_TRUE(WaitFor([&] {
+    Result r = RunKonseki(dir_, {"alerts", "-c", config_, "--json", "--sign", "ssh.bruteforce"});
+    return std::count(r.out.begin(), r.out.end(), '\n') >= 2;
+  })) << ReadFile(dir_.File("alerts.jsonl"));
+  Result before = RunKonseki(dir_, {"status", "-c", config_});
+  EXPECT_THAT(before.out, HasSubstr("Alerts:   last hour 2 medium"));
+  ASSERT_EQ(k_.process().Signal(SIGTERM), 0);
+
+  Konseki again;
+  ASSERT_TRUE(again.Start(dir_, yaml_, &err_)) << err_;
+  Result after;
+  EXPECT_TRUE(WaitFor([&] {
+    after = RunKonseki(dir_, {"status", "-c", config_});
+    return after.out.find("Alerts:   last hour 2 medium") != std::string::npos;
+  })) << after.out
+      << after.err;
+  EXPECT_THAT(after.out, HasSubstr("last day 2 medium"));
+  EXPECT_EQ(again.process().Signal(SIGTERM), 0);
 }
 
 TEST_F(ConsoleIntegrationTest, FollowPrintsNewAlertsAcrossARotation) {
