@@ -41,7 +41,9 @@ struct AlertFilter {
   bool Matches(const AlertRecord& a) const;
 };
 
-// The alert file and the last rotation beside it (`path.1`). Memory does
+// The alert file and the files logrotate left beside it (`path.1`,
+// `path.2.gz`, ...: plain or gzip, as dist/konseki.logrotate's
+// delaycompress leaves them), as far back as one window needs. Memory does
 // not grow with the number of alerts: ForEach hands over one alert at a
 // time. Not thread-safe.
 //
@@ -49,9 +51,11 @@ struct AlertFilter {
 //   (*log)->ForEach(filter, [&](const AlertRecord& a, std::string_view line) { ... });
 class AlertLog {
  public:
-  // Opens `path.1` (the last rotation, if present) and `path`. NotFound
-  // when neither exists; an error naming the file when one exists but
-  // cannot be read. `since` is the start of the window to be read.
+  // Opens `path` and the rotated files before it that can hold alerts
+  // received at or after `since`: path.N (or path.N.gz) is read when the
+  // first alert of the file after it is not older than `since`. NotFound
+  // when none of them exists; an error naming the file when one exists but
+  // cannot be read.
   static StatusOr<std::unique_ptr<AlertLog>> Open(const std::string& path, double since);
   ~AlertLog();
   AlertLog(const AlertLog&) = delete;
@@ -70,6 +74,11 @@ class AlertLog {
   size_t malformed() const { return malformed_; }
   // The files read, oldest first.
   std::vector<std::string> files() const;
+  // When the files do not reach back to `since`: the oldest file read is a
+  // rotated one (logrotate removed those before it, or nothing older was
+  // written) and its first alert is younger than `since`. That alert's
+  // receive time, else 0.
+  double reaches_back_only_to() const { return reaches_back_only_to_; }
 
  private:
   class File;
@@ -77,6 +86,7 @@ class AlertLog {
 
   std::vector<std::unique_ptr<File>> files_;  // oldest first
   size_t malformed_ = 0;
+  double reaches_back_only_to_ = 0;
 };
 
 // Follows a file like `tail -F`: returns the complete lines appended since

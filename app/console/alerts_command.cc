@@ -139,6 +139,11 @@ int RunAlerts(const ConsoleEnv& env, const AlertsOptions& o) {
       }
     }
     malformed = (*log)->malformed();
+    if (const double t = (*log)->reaches_back_only_to(); t > 0) {
+      *env.err << "konseki alerts: the alert files reach back only to " << FormatLocalTime(t)
+               << " (" << (*log)->files().front() << ", the oldest kept), not to "
+               << FormatLocalTime(filter.since) << "\n";
+    }
   }
   if (malformed > 0) {
     *env.err << "konseki alerts: skipped " << malformed << " malformed lines in "

@@ -213,7 +213,8 @@ class AlertsDigest {
       }
     }
   }
-  void Print(std::ostream& o) const;
+  // `notes` (about the files read) go under the total.
+  void Print(std::ostream& o, const std::string& notes) const;
 
  private:
   double since_;
@@ -222,8 +223,8 @@ class AlertsDigest {
   LatestList users_, changes_, correlations_;
 };
 
-void AlertsDigest::Print(std::ostream& o) const {
-  o << "\nAlerts: " << total_ << "\n";
+void AlertsDigest::Print(std::ostream& o, const std::string& notes) const {
+  o << "\nAlerts: " << total_ << "\n" << notes;
   if (total_ > 0) {
     o << "  by sign:\n";
     for (const auto& [sign, n] : by_sign_.Top(30)) {
@@ -345,10 +346,15 @@ StatusOr<std::string> BuildReport(const ConsoleEnv& env, double since) {
     if (!log.ok() && log.status().code() != StatusCode::kNotFound) return log.status();
     if (log.ok())
       (*log)->ForEach(f, [&](const AlertRecord& a, std::string_view) { digest.Add(a); });
-    digest.Print(o);
+    std::string notes;
     if (log.ok() && (*log)->malformed()) {
-      o << "  (" << (*log)->malformed() << " malformed lines skipped)\n";
+      notes += "  (" + std::to_string((*log)->malformed()) + " malformed lines skipped)\n";
     }
+    if (const double t = log.ok() ? (*log)->reaches_back_only_to() : 0; t > 0) {
+      notes += "  (the alert files reach back only to " + FormatLocalTime(t) + ": " +
+               Safe((*log)->files().front()) + " is the oldest kept)\n";
+    }
+    digest.Print(o, notes);
   }
   DropsSection(env, o);
   return o.str();

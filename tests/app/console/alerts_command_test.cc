@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cstring>
 #include <filesystem>
@@ -160,6 +161,47 @@ TEST_F(AlertsCommandTest, ReportListsTheLatestAccountChangesAndCountsTheEarlierO
   EXPECT_THAT(listed, HasSubstr("  web69  "));
   EXPECT_THAT(listed, HasSubstr("  web20  "));
   EXPECT_THAT(listed, ::testing::Not(HasSubstr("  web19  ")));
+}
+
+// A week of logrotate (daily, compress, delaycompress): today's file, .1,
+// then .2.gz to .6.gz, ten alerts each from its own day.
+TEST_F(AlertsCommandTest, AlertsAndReportReadTheCompressedRotationsTheWindowNeeds) {
+  for (int d = 0; d < 7; ++d) {
+    std::string text;
+    for (int i = 0; i < 10; ++i) {
+      text += Line(kNow - d * 86400 - 3600 + i, "critical", "account.change", "h", i) + "\n";
+    }
+    const std::string& base = env_.config.alerts_file;
+    if (d < 2) {
+      std::ofstream(d == 0 ? base : base + ".1") << text;
+      continue;
+    }
+    gzFile gz = gzopen((base + "." + std::to_string(d) + ".gz").c_str(), "wb");
+    ASSERT_NE(gz, nullptr);
+    gzwrite(gz, text.data(), static_cast<unsigned>(text.size()));
+    ASSERT_EQ(gzclose(gz), Z_OK);
+  }
+  AlertsOptions o;
+  o.json = true;
+  o.since = "1w";
+  ASSERT_EQ(RunAlerts(env_, o), 0) << err_.str();
+  const std::string out = out_.str();
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 70);
+  // Six days and an hour is all the files hold: said, naming the oldest.
+  EXPECT_THAT(err_.str(), HasSubstr("the alert files reach back only to " +
+                                    FormatLocalTime(kNow - 6 * 86400 - 3600) + " (" +
+                                    env_.config.alerts_file + ".6.gz, the oldest kept)"));
+  out_.str("");
+  err_.str("");
+  o.since = "3d";
+  ASSERT_EQ(RunAlerts(env_, o), 0) << err_.str();
+  const std::string three_days = out_.str();
+  EXPECT_EQ(std::count(three_days.begin(), three_days.end(), '\n'), 30);
+  EXPECT_EQ(err_.str(), "");
+
+  auto report = BuildReport(env_, kNow - 7 * 86400);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_THAT(*report, HasSubstr("Alerts: 70\n  (the alert files reach back only to "));
 }
 
 }  // namespace
