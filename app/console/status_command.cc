@@ -77,13 +77,18 @@ void PrintLive(const ConsoleEnv& env, const JsonValue& s) {
     << SeverityCounts(al.Get("last_day"), p) << "\n";
   JsonValue h = s.Get("hosts");
   JsonValue silent = h.Get("silent_hosts");
+  // The daemon sends the first kStatusSilentNames (an older one sent all).
+  const size_t count = std::max<size_t>(silent.size(), static_cast<size_t>(h.Int("silent")));
+  const size_t shown = std::min(silent.size(), kStatusSilentNames);
   std::string names;
-  for (size_t i = 0; i < silent.size(); ++i) {
+  for (size_t i = 0; i < shown; ++i) {
     names += (i ? ", " : "") + TerminalSafe(silent.At(i).AsString());  // as senders named them
   }
+  if (count > shown) {
+    names += " and " + std::to_string(count - shown) + " more (konseki hosts --silent)";
+  }
   o << "Hosts:    " << h.Int("tracked") << " tracked, "
-    << (silent.size() ? p.Red(std::to_string(silent.size()) + " silent: " + names)
-                      : p.Green("none silent"))
+    << (count ? p.Red(std::to_string(count) + " silent: " + names) : p.Green("none silent"))
     << "\n";
 }
 

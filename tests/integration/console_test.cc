@@ -244,6 +244,34 @@ TEST_F(ConsoleIntegrationTest, StatusCountsTheAlertsFromBeforeARestart) {
   EXPECT_EQ(again.process().Signal(SIGTERM), 0);
 }
 
+// However many hosts are silent, status gives them one short line: the
+// first ten names and how many more `konseki hosts --silent` lists.
+TEST(ConsoleStatusTest, StatusNamesTheFirstTenSilentHostsAndCountsTheRest) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  std::string expected;
+  for (int i = 1; i <= 13; ++i) {
+    expected += (i > 1 ? ", " : "") + std::string(i < 10 ? "db0" : "db") + std::to_string(i);
+  }
+  Konseki k;
+  std::string err;
+  ASSERT_TRUE(k.Start(dir,
+                      "listen: [udp://127.0.0.1:0]\narchive: {dir: " + dir.File("archive") +
+                          "}\nalerts: {stdout: false}\nmetrics: {listen: ''}\n"
+                          "heartbeat:\n  expected_hosts: [" +
+                          expected + "]\n  state_dir: " + dir.File("state") + "\n",
+                      &err))
+      << err;
+  Result status = RunKonseki(dir, {"status", "-c", dir.File("konseki.yaml")});
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_THAT(status.out,
+              HasSubstr("13 silent: db01, db02, db03, db04, db05, db06, db07, db08, db09, db10 "
+                        "and 3 more (konseki hosts --silent)\n"))
+      << status.out;
+  Result all = RunKonseki(dir, {"hosts", "-c", dir.File("konseki.yaml"), "--silent"});
+  EXPECT_THAT(all.out, HasSubstr("db13"));
+}
+
 TEST_F(ConsoleIntegrationTest, FollowPrintsNewAlertsAcrossARotation) {
   ChildProcess follow;
   ASSERT_TRUE(follow.Start({KonsekiBinary(), "alerts", "-c", config_, "--follow", "--since", "1h"},
