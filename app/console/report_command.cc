@@ -18,6 +18,13 @@ namespace {
 
 using Count = std::pair<std::string, size_t>;
 
+// How many distinct names a count table keeps (signs, hosts, sources: what
+// senders choose) and how many entries a list shows: the report reads a
+// period of alerts one at a time and its memory must not grow with them,
+// nor its text with a flood of invented host names.
+constexpr size_t kMaxNames = 100000;
+constexpr size_t kListed = 50;
+
 // Keys sorted by count (descending), then name.
 std::vector<Count> Ranked(const std::map<std::string, size_t>& m, size_t limit) {
   std::vector<Count> v(m.begin(), m.end());
@@ -61,12 +68,15 @@ void HostsSection(const ConsoleEnv& env, std::ostream& o, double since) {
     return;
   }
   JsonValue list = hosts->Get("hosts");
-  size_t shown = 0;
+  // Those that need a look first, then the new ones; kListed of each.
+  std::vector<std::string> look, fresh;
+  size_t looks = 0, news = 0;
   for (size_t i = 0; i < list.size(); ++i) {
     JsonValue h = list.At(i);
     const std::string state = h.Str("state");
     const double first = h.Num("first_seen");
     std::string what;
+    bool is_new = false;
     if (state == "silent" || state == "stopped") {
       what = state + ", last seen " + FormatLocalTime(h.Num("last_seen")) + " (" +
              FormatDuration(env.now - h.Num("last_seen")) + " ago)";
@@ -74,13 +84,22 @@ void HostsSection(const ConsoleEnv& env, std::ostream& o, double since) {
       what = "expected, never seen";
     } else if (first >= since) {
       what = "new, first seen " + FormatLocalTime(first) + " from " + Safe(h.Str("sender"));
+      is_new = true;
     } else {
       continue;
     }
-    o << "  " << Safe(h.Str("name")) << ": " << what << "\n";
-    ++shown;
+    std::vector<std::string>& to = is_new ? fresh : look;
+    ++(is_new ? news : looks);
+    if (to.size() < kListed) to.push_back("  " + Safe(h.Str("name")) + ": " + what + "\n");
   }
-  o << "  " << list.size() << " hosts tracked" << (shown ? "" : ", none silent or new")
+  for (const std::string& line : look) o << line;
+  if (looks > look.size()) {
+    o << "  (" << looks - look.size()
+      << " more silent, stopped or expected: konseki hosts --silent)\n";
+  }
+  for (const std::string& line : fresh) o << line;
+  if (news > fresh.size()) o << "  (" << news - fresh.size() << " more new: konseki hosts)\n";
+  o << "  " << list.size() << " hosts tracked" << (looks + news ? "" : ", none silent or new")
     << (from_files ? " (konseki is not running: as last saved)" : "") << "\n";
 }
 
@@ -106,12 +125,6 @@ void MembersLine(std::ostream& o, const JsonValue& members) {
       << " .. " << FormatLocalTime(range.second) << ")\n";
   }
 }
-
-// How many distinct names a count table keeps (signs, hosts, sources: what
-// senders choose) and how many entries a list shows: the report reads a
-// period of alerts one at a time and its memory must not grow with them.
-constexpr size_t kMaxNames = 100000;
-constexpr size_t kListed = 50;
 
 // Counts per name; past kMaxNames distinct names, new ones are counted
 // together as others.

@@ -245,12 +245,13 @@ TEST_F(ConsoleIntegrationTest, StatusCountsTheAlertsFromBeforeARestart) {
 }
 
 // However many hosts are silent, status gives them one short line: the
-// first ten names and how many more `konseki hosts --silent` lists.
+// first ten names and how many more `konseki hosts --silent` lists; the
+// report lists 50.
 TEST(ConsoleStatusTest, StatusNamesTheFirstTenSilentHostsAndCountsTheRest) {
   if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
   TempDir dir;
   std::string expected;
-  for (int i = 1; i <= 13; ++i) {
+  for (int i = 1; i <= 60; ++i) {
     expected += (i > 1 ? ", " : "") + std::string(i < 10 ? "db0" : "db") + std::to_string(i);
   }
   Konseki k;
@@ -265,11 +266,21 @@ TEST(ConsoleStatusTest, StatusNamesTheFirstTenSilentHostsAndCountsTheRest) {
   Result status = RunKonseki(dir, {"status", "-c", dir.File("konseki.yaml")});
   EXPECT_EQ(status.exit_code, 0) << status.err;
   EXPECT_THAT(status.out,
-              HasSubstr("13 silent: db01, db02, db03, db04, db05, db06, db07, db08, db09, db10 "
-                        "and 3 more (konseki hosts --silent)\n"))
+              HasSubstr("60 silent: db01, db02, db03, db04, db05, db06, db07, db08, db09, db10 "
+                        "and 50 more (konseki hosts --silent)\n"))
       << status.out;
   Result all = RunKonseki(dir, {"hosts", "-c", dir.File("konseki.yaml"), "--silent"});
-  EXPECT_THAT(all.out, HasSubstr("db13"));
+  EXPECT_THAT(all.out, HasSubstr("db60"));
+  Result report = RunKonseki(dir, {"report", "-c", dir.File("konseki.yaml")});
+  EXPECT_EQ(report.exit_code, 0) << report.err;
+  size_t listed = 0;
+  for (size_t at = 0; (at = report.out.find(": expected, never seen\n", at)) != std::string::npos;
+       ++at) {
+    ++listed;
+  }
+  EXPECT_EQ(listed, 50u) << report.out;
+  EXPECT_THAT(report.out,
+              HasSubstr("  (10 more silent, stopped or expected: konseki hosts --silent)\n"));
 }
 
 TEST_F(ConsoleIntegrationTest, FollowPrintsNewAlertsAcrossARotation) {
