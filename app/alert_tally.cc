@@ -1,6 +1,7 @@
 #include "app/alert_tally.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace konseki::app {
 
@@ -21,6 +22,20 @@ void AlertTally::Emit(const Alert& alert) {
     ++b.n[sev];
   }
   next_.Emit(alert);
+}
+
+void AlertTally::Seed(double received_unix_secs, Severity severity) {
+  const int64_t m = static_cast<int64_t>(std::floor(received_unix_secs / 60));
+  const int64_t now = MinuteNow();
+  if (m > now || m <= now - kMinutes) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  Bucket& b = ring_[static_cast<size_t>(((m % kMinutes) + kMinutes) % kMinutes)];
+  if (b.minute > m) return;  // counts a later minute already: this one is gone
+  if (b.minute < m) {
+    b.minute = m;
+    b.n = {};
+  }
+  ++b.n[std::min(static_cast<size_t>(severity), kSeverities - 1)];
 }
 
 AlertTally::Counts AlertTally::Last(std::chrono::seconds window) const {

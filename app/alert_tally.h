@@ -29,6 +29,12 @@ class AlertTally final : public AlertSink {
   // Counts the alert at the clock's minute, then passes it to `next`.
   void Emit(const Alert& alert) override;
 
+  // Counts an alert raised before this start (read back from the alert
+  // file, so `status` agrees with `konseki alerts` after a restart) at the
+  // minute it was received: ignored unless that minute is in the last day
+  // and its bucket has not been reused since. Does not pass it on.
+  void Seed(double received_unix_secs, Severity severity);
+
   // Alerts per severity (indexed by Severity) counted in the current minute
   // and the whole minutes before it that fit in `window` (at most 24 h).
   Counts Last(std::chrono::seconds window) const;

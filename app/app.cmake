@@ -33,7 +33,7 @@ add_library(konseki_app
   ${CMAKE_CURRENT_LIST_DIR}/console/status_command.cc
 )
 target_compile_definitions(konseki_app PRIVATE KONSEKI_VERSION="${PROJECT_VERSION}")
-target_link_libraries(konseki_app PRIVATE PkgConfig::FASTJSON)
+target_link_libraries(konseki_app PRIVATE PkgConfig::FASTJSON ZLIB::ZLIB)
 if(SYSTEMD_FOUND)
   target_compile_definitions(konseki_app PRIVATE KONSEKI_HAVE_SYSTEMD=1)
   target_link_libraries(konseki_app PRIVATE PkgConfig::SYSTEMD)

@@ -313,8 +313,10 @@ CLI::App* AddSearchCommand(CLI::App& app, konseki::app::SearchCommand* cmd) {
   search->add_option("--dir", cmd->dir, "archive folder (default: the config's archive.dir)");
   search->add_option("-c,--config", cmd->config_path, "config file");
   search->add_option("--host", cmd->host_glob, "host folders to search (glob, default *)");
-  search->add_option("--since", cmd->since, "from this UTC time on (YYYY-MM-DD[THH:MM:SS])");
-  search->add_option("--until", cmd->until, "before this UTC time");
+  search->add_option("--since", cmd->since,
+                     "from this time on (YYYY-MM-DD[THH:MM:SS]; local time unless it ends in Z "
+                     "or +HH:MM)");
+  search->add_option("--until", cmd->until, "before this time (as --since)");
   search->add_option("--sign", cmd->sign, "lines the rule packs' rules of this sign hit");
   search->add_option("--rules", cmd->rules_dir, "rule pack folder for --sign");
   search->add_flag("-i,--ignore-case", cmd->caseless, "caseless patterns");

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <memory>
 #include <set>
@@ -21,6 +22,52 @@
 
 namespace konseki::app {
 namespace {
+
+// --since / --until as the console's --since takes a date: local time unless
+// it ends in Z or +HH:MM/-HH:MM, so a time copied from `konseki alerts`
+// (local) or from an archive line (UTC, ending in Z) means what it says.
+// Out: the archive's UTC timestamp (outputs::NormalizeSearchTime). False
+// for anything else and for dates that do not exist (2025-02-30).
+bool SearchTimeToUtc(std::string_view in, std::string* out) {
+  bool local = true;
+  int offset = 0;
+  if (!in.empty() && (in.back() == 'Z' || in.back() == 'z')) {
+    in.remove_suffix(1);
+    local = false;
+  } else if (in.size() > 16 && (in[in.size() - 6] == '+' || in[in.size() - 6] == '-') &&
+             in[in.size() - 3] == ':') {
+    const std::string_view z = in.substr(in.size() - 6);
+    int h = 0, m = 0;
+    if (std::sscanf(std::string(z.substr(1)).c_str(), "%2d:%2d", &h, &m) != 2 || h > 23 || m > 59) {
+      return false;
+    }
+    offset = (z[0] == '-' ? -1 : 1) * (h * 3600 + m * 60);
+    in.remove_suffix(6);
+    local = false;
+  }
+  std::string norm;  // "YYYY-MM-DDTHH:MM:SS.ffffffZ", read as given
+  if (!outputs::NormalizeSearchTime(in, &norm)) return false;
+  struct tm tm = {};
+  if (std::sscanf(norm.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6) {
+    return false;
+  }
+  const int mday = tm.tm_mday, mon = tm.tm_mon;
+  if (mon < 1 || mon > 12 || mday < 1 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 59) {
+    return false;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  tm.tm_isdst = -1;
+  const time_t t = local ? mktime(&tm) : timegm(&tm) - offset;
+  if (tm.tm_mday != mday || tm.tm_mon != mon - 1) return false;  // rolled over: no such day
+  struct tm utc;
+  gmtime_r(&t, &utc);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &utc);
+  *out = buf + norm.substr(19);  // the fraction and the Z as given
+  return true;
+}
 
 constexpr size_t kTimeLen = 27;  // "2025-12-01T10:00:00.000000Z"
 
@@ -208,9 +255,10 @@ int RunSearch(const SearchCommand& cmd, std::ostream& out, std::ostream& err) {
     if (rules_dir.empty()) rules_dir = c->rules_dir;
   }
   for (auto [in, norm] : {std::pair{&cmd.since, &o.since}, std::pair{&cmd.until, &o.until}}) {
-    if (!in->empty() && !outputs::NormalizeSearchTime(*in, norm)) {
+    if (!in->empty() && !SearchTimeToUtc(*in, norm)) {
       err << "konseki search: bad time '" << *in
-          << "': expected YYYY-MM-DD[THH:MM[:SS[.ffffff]]][Z] (UTC)\n";
+          << "': expected YYYY-MM-DD[THH:MM[:SS[.ffffff]]], local time unless it ends in Z or "
+             "+HH:MM\n";
       return 2;
     }
   }

@@ -17,9 +17,11 @@ struct SearchCommand {
   std::string dir;          // archive folder; empty: archive.dir of config_path
   std::string config_path;  // empty: the embedded default config
   std::string host_glob = "*";
-  std::string since, until;  // see NormalizeSearchTime
-  std::string sign;          // the rule packs' patterns for this sign
-  std::string rules_dir;     // rule packs for --sign; empty: the config's / bundled
+  // Local time unless they end in Z or +HH:MM (as the console's --since):
+  // YYYY-MM-DD[THH:MM[:SS[.ffffff]]][Z|+HH:MM].
+  std::string since, until;
+  std::string sign;       // the rule packs' patterns for this sign
+  std::string rules_dir;  // rule packs for --sign; empty: the config's / bundled
   std::vector<std::string> patterns;
   bool caseless = false;
   bool stats = false;  // matches, bytes, what the index skipped and speed on `err`

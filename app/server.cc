@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "app/console/alert_log.h"
 #include "app/file_identity.h"
 #include "app/privileges.h"
 #include "common/log.h"
@@ -256,6 +257,18 @@ Status Server::OpenAlerts() {
       }
     }
   }
+  if (!aopts.path.empty()) {
+    // Before the writer appends anything: what is there now was not counted
+    // by this process. A file that cannot be read only loses the counts.
+    auto history = console::AlertLog::Open(
+        aopts.path, std::chrono::duration<double>(clock_.Now().time_since_epoch()).count() - 86400);
+    if (history.ok()) {
+      alert_history_ = std::move(history).value();
+    } else if (history.status().code() != StatusCode::kNotFound) {
+      Log(LogLevel::kWarning, "status will not count the alerts before this start: %s",
+          history.status().ToString().c_str());
+    }
+  }
   auto writer = outputs::AlertWriter::Open(aopts, metrics_);
   if (!writer.ok()) return At(config_.Where("alerts.file"), writer.status());
   alert_writer_ = std::move(writer).value();
@@ -485,6 +498,24 @@ void Server::Start() {
   if (sealer_) sealer_->Start();
   keeper_->Start();
   for (ListenerSlot& s : listeners_) s.listener->Start(s.router.get());
+  if (alert_history_) {
+    seed_thread_ = std::thread([this] {
+      console::AlertFilter last_day;
+      last_day.since =
+          std::chrono::duration<double>(clock_.Now().time_since_epoch()).count() - 86400;
+      size_t n = 0;
+      alert_history_->ForEach(
+          last_day,
+          [&](const console::AlertRecord& a, std::string_view) {
+            alert_tally_->Seed(a.time, a.severity);
+            ++n;
+          },
+          &seed_stop_);
+      alert_history_.reset();
+      if (n > 0)
+        Log(LogLevel::kInfo, "status counts %zu alerts of the last day from before this start", n);
+    });
+  }
 }
 
 void Server::EmitReloadFailure(const std::string& what, const std::string& sign,
@@ -581,6 +612,8 @@ StatusOr<LoadedRules> Server::ReloadRules() {
 }
 
 void Server::Stop() {
+  seed_stop_ = true;
+  if (seed_thread_.joinable()) seed_thread_.join();
   if (control_) control_->Stop();
   if (!started_ || stopped_) return;
   stopped_ = true;

@@ -8,8 +8,10 @@
 #ifndef KONSEKI_APP_SERVER_H_
 #define KONSEKI_APP_SERVER_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "app/alert_fanout.h"
@@ -42,6 +44,10 @@
 #include "receiver/udp_listener.h"
 
 namespace konseki::app {
+
+namespace console {
+class AlertLog;
+}
 
 // check-config: loads the TLS certificate, key and CA of `config` (when a
 // tls:// or relp+tls:// listener needs them) as start-up will, binding
@@ -149,7 +155,14 @@ class Server {
   RuleSlot rules_;
   std::unique_ptr<outputs::AlertWriter> alert_writer_;
   std::unique_ptr<AlertTally> alert_tally_;  // counts, then hands to alert_writer_
-  std::unique_ptr<AlertFanout> alerts_;      // writer + notifying sinks; what everyone emits to
+  // The alert file's last day as it was before this start, counted into
+  // alert_tally_ by seed_thread_ (started by Start, joined by Stop) so that
+  // `konseki status` agrees with `konseki alerts` after a restart; nullptr
+  // when there is no file yet.
+  std::unique_ptr<console::AlertLog> alert_history_;
+  std::thread seed_thread_;
+  std::atomic<bool> seed_stop_{false};
+  std::unique_ptr<AlertFanout> alerts_;  // writer + notifying sinks; what everyone emits to
   std::unique_ptr<BatchQueues> queues_;
   std::unique_ptr<outputs::Sealer> sealer_;         // archive.seal; outlives the workers
   std::unique_ptr<outputs::ArchiveKeeper> keeper_;  // compression, retention, free space

@@ -221,13 +221,17 @@ JsonValue StatusService::Status() {
   s.Set("rules", Rules()).Set("alerts", Alerts());
   std::vector<matchers::HostRow> rows;
   for (const auto& read : src_.hosts) read(&rows);
-  JsonValue silent = JsonValue::Array();
+  std::vector<std::string_view> names;
   for (const matchers::HostRow& r : rows) {
-    if (r.silent || !r.seen) silent.Append(r.name);
+    if (r.silent || !r.seen) names.push_back(r.name);
   }
+  const size_t shown = std::min(names.size(), kStatusSilentNames);
+  std::partial_sort(names.begin(), names.begin() + static_cast<ptrdiff_t>(shown), names.end());
+  JsonValue silent = JsonValue::Array();
+  for (size_t i = 0; i < shown; ++i) silent.Append(names[i]);
   JsonValue h = JsonValue::Object();
   h.Set("tracked", static_cast<int64_t>(rows.size()))
-      .Set("silent", static_cast<int64_t>(silent.size()));
+      .Set("silent", static_cast<int64_t>(names.size()));
   h.Set("silent_hosts", silent);
   s.Set("hosts", h);
   return s;

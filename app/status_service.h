@@ -14,6 +14,8 @@
 //            "rules": {"loaded", "dir", "last_reload": {"time", "ok", "error"}},
 //            "alerts": {"file", "last_hour": {<severity>: n}, "last_day": {...}},
 //            "hosts": {"tracked", "silent", "silent_hosts": [name...]}}
+//            (silent_hosts: the first kStatusSilentNames, in name order;
+//            "silent" counts them all)
 //   hosts:  {"time", "hosts": [{"name", "sender", "first_seen", "last_seen",
 //            "cadence_secs", "threshold_secs", "state", "expected",
 //            "messages_today"}]}
@@ -37,6 +39,11 @@
 #include "matchers/heartbeat_tracker.h"
 
 namespace konseki::app {
+
+// How many silent host names a status answer carries: senders choose how
+// many hosts there are (a flood of invented names), the one-screen status
+// must not grow with them; `konseki hosts --silent` lists them all.
+inline constexpr size_t kStatusSilentNames = 10;
 
 // Everything the service reads. All pointers must outlive the service.
 struct StatusSources {

@@ -21,7 +21,7 @@ build_packages=(
   build-essential cmake ninja-build pkg-config
   libhyperscan-dev libre2-dev libfastjson-dev libconcurrentqueue-dev librelp-dev
   libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev
-  libcli11-dev libssl-dev libzstd-dev libqrencode-dev libsystemd-dev
+  libcli11-dev libssl-dev libzstd-dev zlib1g-dev libqrencode-dev libsystemd-dev
 )
 test_packages=(
   clang bsdutils rsyslog rsyslog-relp rsyslog-gnutls prometheus gnutls-bin openssl

@@ -4,8 +4,10 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
-#include <fstream>
+#include <algorithm>
+#include <cerrno>
 
 #include "app/console/console_format.h"
 
@@ -37,27 +39,207 @@ bool AlertFilter::Matches(const AlertRecord& a) const {
   return a.sign == sign;
 }
 
-StatusOr<std::vector<AlertRecord>> ReadAlerts(const std::string& path, const AlertFilter& filter,
-                                              size_t* malformed) {
-  std::vector<AlertRecord> out;
-  bool found = false;
-  for (const std::string& p : {path + ".1", path}) {
-    std::ifstream in(p);
-    if (!in) continue;
-    found = true;
-    std::string line;
-    AlertRecord rec;
-    while (std::getline(in, line)) {
-      if (line.empty()) continue;
-      if (!ParseAlertLine(line, &rec)) {
-        ++*malformed;
-        continue;
+// One file of the log, read line by line from the same descriptor on every
+// pass: a plain file up to its size at Open, a gzip one (name ending in
+// .gz) through zlib, to its end.
+class AlertLog::File {
+ public:
+  static StatusOr<std::unique_ptr<File>> Open(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      const int e = errno;
+      if (e == ENOENT) return Status::NotFound("no alert file " + path);
+      return Status::FromErrno("cannot read " + path, e);
+    }
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      const int e = errno;
+      ::close(fd);
+      return Status::FromErrno("cannot read " + path, e);
+    }
+    gzFile gz = nullptr;
+    if (path.ends_with(".gz")) {
+      gz = gzdopen(fd, "rb");  // owns fd from here
+      if (gz == nullptr) {
+        ::close(fd);
+        return Status::IoError("cannot read " + path + ": zlib could not open it");
       }
-      if (filter.Matches(rec)) out.push_back(rec);
+      gzbuffer(gz, 1 << 16);
+    }
+    return std::unique_ptr<File>(new File(path, fd, gz, st.st_size));
+  }
+  ~File() {
+    if (gz_ != nullptr) {
+      gzclose(gz_);
+    } else {
+      ::close(fd_);
     }
   }
-  if (!found) return Status::NotFound("no alert file " + path);
-  return out;
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+
+  const std::string& path() const { return path_; }
+  void Rewind() {
+    if (gz_ != nullptr) gzrewind(gz_);
+    offset_ = 0;
+    buf_.clear();
+    pos_ = 0;
+  }
+  // The next line without its end (a last line without one included);
+  // false at the end. The view lives until the next call.
+  bool NextLine(std::string_view* line) {
+    for (;;) {
+      const size_t nl = buf_.find('\n', pos_);
+      if (nl != std::string::npos) {
+        *line = std::string_view(buf_).substr(pos_, nl - pos_);
+        pos_ = nl + 1;
+        return true;
+      }
+      buf_.erase(0, pos_);
+      pos_ = 0;
+      if (!Fill()) {
+        if (buf_.empty()) return false;
+        tail_.swap(buf_);
+        buf_.clear();
+        *line = tail_;
+        return true;
+      }
+    }
+  }
+
+ private:
+  // A line longer than this is not one konseki wrote: it is cut into
+  // pieces (malformed lines) rather than held whole.
+  static constexpr size_t kMaxLine = 16 << 20;
+
+  File(std::string path, int fd, gzFile gz, off_t size)
+      : path_(std::move(path)), fd_(fd), gz_(gz), size_(size) {}
+  bool Fill() {
+    if (gz_ != nullptr) return FillGzip();
+    if (offset_ >= size_) return false;
+    const size_t want = static_cast<size_t>(std::min<off_t>(size_ - offset_, 1 << 16));
+    const size_t old = buf_.size();
+    buf_.resize(old + want);
+    ssize_t n;
+    do {
+      n = ::pread(fd_, buf_.data() + old, want, offset_);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) {
+      buf_.resize(old);
+      size_ = offset_;  // truncated under us: stop here
+      return false;
+    }
+    buf_.resize(old + static_cast<size_t>(n));
+    offset_ += n;
+    if (buf_.size() > kMaxLine && buf_.find('\n') == std::string::npos) buf_.push_back('\n');
+    return true;
+  }
+  // A damaged or truncated .gz ends where zlib stops understanding it.
+  bool FillGzip() {
+    const size_t old = buf_.size();
+    buf_.resize(old + (1 << 16));
+    const int n = gzread(gz_, buf_.data() + old, 1 << 16);
+    if (n <= 0) {
+      buf_.resize(old);
+      return false;
+    }
+    buf_.resize(old + static_cast<size_t>(n));
+    if (buf_.size() > kMaxLine && buf_.find('\n') == std::string::npos) buf_.push_back('\n');
+    return true;
+  }
+
+  std::string path_;
+  int fd_;
+  gzFile gz_;   // nullptr: a plain file
+  off_t size_;  // what is read of a plain file
+  off_t offset_ = 0;
+  std::string buf_;  // read, from pos_ not yet returned
+  size_t pos_ = 0;
+  std::string tail_;  // the last line when it has no line end
+};
+
+AlertLog::~AlertLog() = default;
+
+namespace {
+
+// How far a first pass looks for the first alert of a file.
+constexpr int kFirstAlertLines = 1000;
+// logrotate's numbering stops long before this (dist: rotate 30).
+constexpr int kMaxRotations = 10000;
+
+// The receive time of the first alert in `f`, or 0 when none is found.
+template <typename F>
+double FirstAlertTime(F& f) {
+  f.Rewind();
+  std::string_view line;
+  AlertRecord rec;
+  double t = 0;
+  for (int i = 0; i < kFirstAlertLines && f.NextLine(&line); ++i) {
+    if (ParseAlertLine(line, &rec)) {
+      t = rec.time;
+      break;
+    }
+  }
+  f.Rewind();
+  return t;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<AlertLog>> AlertLog::Open(const std::string& path, double since) {
+  std::unique_ptr<AlertLog> log(new AlertLog());
+  std::vector<std::unique_ptr<File>> newest_first;
+  double oldest_first_alert = 0;
+  bool reached = false;  // a file starts before `since`: older ones are not needed
+  for (int n = 0; n <= kMaxRotations && !reached; ++n) {
+    const std::string base = n == 0 ? path : path + "." + std::to_string(n);
+    auto f = File::Open(base);
+    if (!f.ok() && f.status().code() == StatusCode::kNotFound && n > 0)
+      f = File::Open(base + ".gz");
+    if (!f.ok() && f.status().code() == StatusCode::kNotFound) {
+      if (n == 0) continue;  // rotated without `create`: the rotations may still be there
+      break;
+    }
+    if (!f.ok()) return f.status();
+    const double first = FirstAlertTime(**f);
+    if (first > 0) oldest_first_alert = first;
+    reached = first > 0 && first < since;
+    newest_first.push_back(std::move(f).value());
+  }
+  if (newest_first.empty()) return Status::NotFound("no alert file " + path);
+  if (!reached && newest_first.back()->path() != path && oldest_first_alert > since) {
+    log->reaches_back_only_to_ = oldest_first_alert;
+  }
+  for (auto it = newest_first.rbegin(); it != newest_first.rend(); ++it) {
+    log->files_.push_back(std::move(*it));
+  }
+  return log;
+}
+
+void AlertLog::ForEach(const AlertFilter& filter, const Visitor& fn,
+                       const std::atomic<bool>* stop) {
+  malformed_ = 0;
+  AlertRecord rec;
+  for (auto& f : files_) {
+    f->Rewind();
+    std::string_view line;
+    while (f->NextLine(&line)) {
+      if (stop != nullptr && stop->load(std::memory_order_relaxed)) return;
+      if (line.empty()) continue;
+      if (!ParseAlertLine(line, &rec)) {
+        ++malformed_;
+        continue;
+      }
+      while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+      if (filter.Matches(rec)) fn(rec, line);
+    }
+  }
+}
+
+std::vector<std::string> AlertLog::files() const {
+  std::vector<std::string> v;
+  for (const auto& f : files_) v.push_back(f->path());
+  return v;
 }
 
 FileFollower::FileFollower(std::string path) : path_(std::move(path)) { Open(true); }

@@ -1,6 +1,7 @@
 // konseki alerts: the alert file as a table, filtered, newest last;
 // --follow keeps printing new alerts like tail -F (surviving rotation).
 #include <chrono>
+#include <memory>
 #include <thread>
 
 #include "app/console/alert_log.h"
@@ -8,6 +9,10 @@
 
 namespace konseki::app::console {
 namespace {
+
+// Bytes of table rows held in memory (a few hundred per row; a field can be
+// long) before the table is printed in two passes over the file instead.
+constexpr size_t kHeldBytes = 8 << 20;
 
 // Time, severity, sign, host, title and the extracted fields (who and
 // from where: user=root src_ip=192.0.2.1). What a sender wrote is made
@@ -39,8 +44,8 @@ void Print(const ConsoleEnv& env, const AlertsOptions& o, const AlertRecord& a,
   }
 }
 
-int Follow(const ConsoleEnv& env, const AlertsOptions& o, const AlertFilter& filter) {
-  FileFollower follower(env.config.alerts_file);
+int Follow(const ConsoleEnv& env, const AlertsOptions& o, const AlertFilter& filter,
+           FileFollower& follower) {
   AlertFilter live = filter;
   live.since = 0;  // everything appended from now on is new
   for (;;) {
@@ -63,6 +68,7 @@ int RunAlerts(const ConsoleEnv& env, const AlertsOptions& o) {
     return kExitError;
   }
   AlertFilter filter;
+  std::unique_ptr<FileFollower> follower;
   auto since = ParseSince(o.since, env.now);
   if (!since.ok()) {
     *env.err << "konseki alerts: --since: " << since.status().message() << "\n";
@@ -76,27 +82,76 @@ int RunAlerts(const ConsoleEnv& env, const AlertsOptions& o) {
              << "' (info, low, medium, high, critical)\n";
     return kExitError;
   }
-  size_t malformed = 0;
-  auto alerts = ReadAlerts(env.config.alerts_file, filter, &malformed);
-  if (!alerts.ok() && !(o.follow && alerts.status().code() == StatusCode::kNotFound)) {
-    *env.err << "konseki alerts: " << alerts.status().message() << "\n";
+  auto log = AlertLog::Open(env.config.alerts_file, filter.since);
+  if (!log.ok() && !(o.follow && log.status().code() == StatusCode::kNotFound)) {
+    *env.err << "konseki alerts: " << log.status().message() << "\n";
     return kExitError;
   }
-  if (alerts.ok() && !o.json && !alerts->empty()) {
-    Table t({"TIME", "SEVERITY", "SIGN", "HOST", "TITLE", "FIELDS"});
-    for (const AlertRecord& a : *alerts) t.Add(Cells(env, a));
-    t.Print(*env.out, env.palette);
-  } else if (alerts.ok()) {
-    for (const AlertRecord& a : *alerts) Print(env, o, a, a.json.Dump());
-    if (alerts->empty() && !o.json && !o.follow) {
-      *env.out << "No alerts since " << FormatLocalTime(filter.since) << ".\n";
+  // Streamed: a day of alerts can be a million lines (the file is never
+  // throttled), and held as objects they took 5 KB each. --json copies the
+  // lines; a long table takes two passes, its column widths then its rows.
+  size_t malformed = 0;
+  if (log.ok()) {
+    // Before the passes, which can take seconds: what comes after the
+    // snapshot Open took is for --follow.
+    if (o.follow) follower = std::make_unique<FileFollower>(env.config.alerts_file);
+    size_t shown = 0;
+    if (o.json) {
+      (*log)->ForEach(filter, [&](const AlertRecord&, std::string_view line) {
+        *env.out << TerminalSafeJson(line) << "\n";
+        ++shown;
+      });
+    } else {
+      const std::vector<std::string> header = {"TIME", "SEVERITY", "SIGN",
+                                               "HOST", "TITLE",    "FIELDS"};
+      std::vector<size_t> widths;
+      Table::Widen(header, &widths);
+      // Up to kHeldBytes of rows are kept from the first pass (a filtered
+      // view is read once); past that, the second pass makes them again.
+      std::vector<std::vector<std::string>> held;
+      size_t held_bytes = 0;
+      bool second_pass = false;
+      (*log)->ForEach(filter, [&](const AlertRecord& a, std::string_view) {
+        std::vector<std::string> cells = Cells(env, a);
+        Table::Widen(cells, &widths);
+        ++shown;
+        if (second_pass) return;
+        for (const std::string& c : cells) held_bytes += c.size() + sizeof c;
+        if (held_bytes <= kHeldBytes) {
+          held.push_back(std::move(cells));
+        } else {
+          held = {};
+          second_pass = true;
+        }
+      });
+      if (shown > 0) {
+        *env.out << Table::FormatRow(header, widths, true, env.palette) << "\n";
+        for (const auto& row : held) {
+          *env.out << Table::FormatRow(row, widths, false, env.palette) << "\n";
+        }
+      }
+      if (second_pass) {
+        (*log)->ForEach(filter, [&](const AlertRecord& a, std::string_view) {
+          *env.out << Table::FormatRow(Cells(env, a), widths, false, env.palette) << "\n";
+        });
+      } else if (shown == 0 && !o.follow) {
+        *env.out << "No alerts since " << FormatLocalTime(filter.since) << ".\n";
+      }
+    }
+    malformed = (*log)->malformed();
+    if (const double t = (*log)->reaches_back_only_to(); t > 0) {
+      *env.err << "konseki alerts: the alert files reach back only to " << FormatLocalTime(t)
+               << " (" << (*log)->files().front() << ", the oldest kept), not to "
+               << FormatLocalTime(filter.since) << "\n";
     }
   }
   if (malformed > 0) {
     *env.err << "konseki alerts: skipped " << malformed << " malformed lines in "
              << env.config.alerts_file << "\n";
   }
-  return o.follow ? Follow(env, o, filter) : kExitOk;
+  if (!o.follow) return kExitOk;
+  if (!follower) follower = std::make_unique<FileFollower>(env.config.alerts_file);
+  return Follow(env, o, filter, *follower);
 }
 
 }  // namespace konseki::app::console

@@ -260,21 +260,28 @@ bool ColourWanted(int fd) {
          !(term != nullptr && std::string_view(term) == "dumb");
 }
 
+void Table::Widen(const std::vector<std::string>& row, std::vector<size_t>* widths) {
+  if (widths->size() < row.size()) widths->resize(row.size(), 0);
+  for (size_t c = 0; c < row.size(); ++c) {
+    (*widths)[c] = std::max((*widths)[c], VisibleWidth(row[c]));
+  }
+}
+
+std::string Table::FormatRow(const std::vector<std::string>& row, const std::vector<size_t>& widths,
+                             bool header, const Palette& p) {
+  std::string line;
+  for (size_t c = 0; c < row.size(); ++c) {
+    const std::string& cell = row[c];
+    line += header ? p.Bold(cell) : cell;
+    if (c + 1 < row.size()) line.append(widths[c] - VisibleWidth(cell) + 2, ' ');
+  }
+  return line;
+}
+
 void Table::Print(std::ostream& out, const Palette& p) const {
   std::vector<size_t> width;
-  for (const auto& row : rows_) {
-    if (width.size() < row.size()) width.resize(row.size(), 0);
-    for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], VisibleWidth(row[c]));
-  }
-  for (size_t r = 0; r < rows_.size(); ++r) {
-    std::string line;
-    for (size_t c = 0; c < rows_[r].size(); ++c) {
-      const std::string& cell = rows_[r][c];
-      line += r == 0 ? p.Bold(cell) : cell;
-      if (c + 1 < rows_[r].size()) line.append(width[c] - VisibleWidth(cell) + 2, ' ');
-    }
-    out << line << '\n';
-  }
+  for (const auto& row : rows_) Widen(row, &width);
+  for (size_t r = 0; r < rows_.size(); ++r) out << FormatRow(rows_[r], width, r == 0, p) << '\n';
 }
 
 }  // namespace konseki::app::console

@@ -63,6 +63,13 @@ class Table {
   size_t rows() const { return rows_.size() - 1; }
   void Print(std::ostream& out, const Palette& p) const;
 
+  // For a table too long to hold (the alert file): widen `widths` by every
+  // row in a first pass, then print each row with FormatRow in a second.
+  static void Widen(const std::vector<std::string>& row, std::vector<size_t>* widths);
+  // One line (no line end); the header row in bold.
+  static std::string FormatRow(const std::vector<std::string>& row,
+                               const std::vector<size_t>& widths, bool header, const Palette& p);
+
  private:
   std::vector<std::vector<std::string>> rows_;
 };

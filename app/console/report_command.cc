@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <deque>
 #include <map>
 #include <set>
 #include <sstream>
@@ -16,6 +17,13 @@ namespace konseki::app::console {
 namespace {
 
 using Count = std::pair<std::string, size_t>;
+
+// How many distinct names a count table keeps (signs, hosts, sources: what
+// senders choose) and how many entries a list shows: the report reads a
+// period of alerts one at a time and its memory must not grow with them,
+// nor its text with a flood of invented host names.
+constexpr size_t kMaxNames = 100000;
+constexpr size_t kListed = 50;
 
 // Keys sorted by count (descending), then name.
 std::vector<Count> Ranked(const std::map<std::string, size_t>& m, size_t limit) {
@@ -60,12 +68,15 @@ void HostsSection(const ConsoleEnv& env, std::ostream& o, double since) {
     return;
   }
   JsonValue list = hosts->Get("hosts");
-  size_t shown = 0;
+  // Those that need a look first, then the new ones; kListed of each.
+  std::vector<std::string> look, fresh;
+  size_t looks = 0, news = 0;
   for (size_t i = 0; i < list.size(); ++i) {
     JsonValue h = list.At(i);
     const std::string state = h.Str("state");
     const double first = h.Num("first_seen");
     std::string what;
+    bool is_new = false;
     if (state == "silent" || state == "stopped") {
       what = state + ", last seen " + FormatLocalTime(h.Num("last_seen")) + " (" +
              FormatDuration(env.now - h.Num("last_seen")) + " ago)";
@@ -73,13 +84,22 @@ void HostsSection(const ConsoleEnv& env, std::ostream& o, double since) {
       what = "expected, never seen";
     } else if (first >= since) {
       what = "new, first seen " + FormatLocalTime(first) + " from " + Safe(h.Str("sender"));
+      is_new = true;
     } else {
       continue;
     }
-    o << "  " << Safe(h.Str("name")) << ": " << what << "\n";
-    ++shown;
+    std::vector<std::string>& to = is_new ? fresh : look;
+    ++(is_new ? news : looks);
+    if (to.size() < kListed) to.push_back("  " + Safe(h.Str("name")) + ": " + what + "\n");
   }
-  o << "  " << list.size() << " hosts tracked" << (shown ? "" : ", none silent or new")
+  for (const std::string& line : look) o << line;
+  if (looks > look.size()) {
+    o << "  (" << looks - look.size()
+      << " more silent, stopped or expected: konseki hosts --silent)\n";
+  }
+  for (const std::string& line : fresh) o << line;
+  if (news > fresh.size()) o << "  (" << news - fresh.size() << " more new: konseki hosts)\n";
+  o << "  " << list.size() << " hosts tracked" << (looks + news ? "" : ", none silent or new")
     << (from_files ? " (konseki is not running: as last saved)" : "") << "\n";
 }
 
@@ -106,70 +126,152 @@ void MembersLine(std::ostream& o, const JsonValue& members) {
   }
 }
 
-void AlertsSections(std::ostream& o, const std::vector<AlertRecord>& alerts) {
-  std::map<std::string, size_t> by_sign, by_host, sources;
-  std::map<std::string, Severity> sign_sev;
-  std::vector<const AlertRecord*> users, changes, correlations;
-  for (const AlertRecord& a : alerts) {
-    ++by_sign[a.sign];
-    ++by_host[a.host];
-    sign_sev[a.sign] = std::max(sign_sev[a.sign], a.severity);
-    if (a.sign == "account.change") users.push_back(&a);
-    if (a.sign == "cron.change" || a.sign == "kernel.module") changes.push_back(&a);
-    if (a.json.Get("members").size() > 0) correlations.push_back(&a);
+// Counts per name; past kMaxNames distinct names, new ones are counted
+// together as others.
+class CappedCounts {
+ public:
+  void Add(const std::string& name, size_t n, Severity sev = Severity::kInfo) {
+    auto it = counts_.find(name);
+    if (it == counts_.end()) {
+      if (counts_.size() >= kMaxNames) {
+        others_ += n;
+        return;
+      }
+      it = counts_.emplace(name, Entry{}).first;
+    }
+    it->second.n += n;
+    it->second.worst = std::max(it->second.worst, sev);
+  }
+  bool empty() const { return counts_.empty() && others_ == 0; }
+  // The `limit` largest (by count, then name).
+  std::vector<std::pair<std::string, size_t>> Top(size_t limit) const {
+    std::map<std::string, size_t> m;
+    for (const auto& [k, e] : counts_) m.emplace(k, e.n);
+    return Ranked(m, limit);
+  }
+  Severity Worst(const std::string& name) const {
+    auto it = counts_.find(name);
+    return it == counts_.end() ? Severity::kInfo : it->second.worst;
+  }
+  // "    (N more in more than 100000 other <what>, not counted one by one)"
+  void PrintOthers(std::ostream& o, const char* indent, const char* what) const {
+    if (others_ == 0) return;
+    o << indent << "(" << others_ << " more for other " << what << ": past " << kMaxNames
+      << " different " << what << ", they are not counted one by one)\n";
+  }
+
+ private:
+  struct Entry {
+    size_t n = 0;
+    Severity worst = Severity::kInfo;
+  };
+  std::map<std::string, Entry> counts_;
+  size_t others_ = 0;
+};
+
+// The latest kListed entries (already rendered) and how many there were.
+class LatestList {
+ public:
+  void Add(std::string entry) {
+    ++total_;
+    entries_.push_back(std::move(entry));
+    if (entries_.size() > kListed) entries_.pop_front();
+  }
+  // `all` is the command that lists every one.
+  void Print(std::ostream& o, const std::string& all) const {
+    if (total_ > entries_.size()) {
+      o << "  (" << total_ - entries_.size() << " earlier not listed: " << all << ")\n";
+    }
+    for (const std::string& e : entries_) o << e;
+    if (total_ == 0) o << "  none\n";
+  }
+
+ private:
+  std::deque<std::string> entries_;
+  size_t total_ = 0;
+};
+
+std::string Entry(const AlertRecord& a) {
+  return "  " + FormatLocalTime(a.time) + "  " + Safe(a.host) + "  " + Safe(a.title) + "  " +
+         Fields(a) + "\n";
+}
+
+std::string CorrelationEntry(const AlertRecord& a) {
+  std::ostringstream o;
+  o << "  " << FormatLocalTime(a.time) << "  " << SeverityName(a.severity) << "  " << Safe(a.sign)
+    << "  " << Safe(a.host) << "  " << Safe(a.title) << "\n    " << Fields(a) << "\n    "
+    << Safe(a.json.Str("message")) << "\n";
+  MembersLine(o, a.json.Get("members"));
+  return o.str();
+}
+
+// The alert sections, counted as the alerts stream past.
+class AlertsDigest {
+ public:
+  explicit AlertsDigest(double since) : since_(since) {}
+  void Add(const AlertRecord& a) {
+    ++total_;
+    by_sign_.Add(a.sign, 1, a.severity);
+    by_host_.Add(a.host, 1);
+    if (a.sign == "account.change") users_.Add(Entry(a));
+    if (a.sign == "cron.change" || a.sign == "kernel.module") changes_.Add(Entry(a));
+    if (a.json.Get("members").size() > 0) correlations_.Add(CorrelationEntry(a));
     JsonValue f = a.json.Get("fields");
     if (f.Has("src_ip")) {
       // A failure line counts once; a brute-force or enumeration alert (the
       // failures are their inputs, not alerts) counts the failures it saw.
-      if (IsFailure(a.sign)) ++sources[f.Str("src_ip")];
-      if (IsFailureBurst(a.sign)) sources[f.Str("src_ip")] += std::max<int64_t>(1, f.Int("count"));
+      if (IsFailure(a.sign)) sources_.Add(f.Str("src_ip"), 1);
+      if (IsFailureBurst(a.sign)) {
+        sources_.Add(f.Str("src_ip"), static_cast<size_t>(std::max<int64_t>(1, f.Int("count"))));
+      }
     }
   }
-  o << "\nAlerts: " << alerts.size() << "\n";
-  if (!alerts.empty()) {
+  // `notes` (about the files read) go under the total.
+  void Print(std::ostream& o, const std::string& notes) const;
+
+ private:
+  double since_;
+  size_t total_ = 0;
+  CappedCounts by_sign_, by_host_, sources_;
+  LatestList users_, changes_, correlations_;
+};
+
+void AlertsDigest::Print(std::ostream& o, const std::string& notes) const {
+  o << "\nAlerts: " << total_ << "\n" << notes;
+  if (total_ > 0) {
     o << "  by sign:\n";
-    for (const auto& [sign, n] : Ranked(by_sign, 30)) {
+    for (const auto& [sign, n] : by_sign_.Top(30)) {
       char line[256];
       std::snprintf(line, sizeof line, "    %-28s %6zu  (%s)\n", Safe(sign).c_str(), n,
-                    SeverityName(sign_sev[sign]));
+                    SeverityName(by_sign_.Worst(sign)));
       o << line;
     }
+    by_sign_.PrintOthers(o, "    ", "signs");
     o << "  by host:\n";
-    for (const auto& [host, n] : Ranked(by_host, 30)) {
+    for (const auto& [host, n] : by_host_.Top(30)) {
       char line[256];
       std::snprintf(line, sizeof line, "    %-28s %6zu\n", Safe(host).c_str(), n);
       o << line;
     }
+    by_host_.PrintOthers(o, "    ", "hosts");
   }
+  const std::string since = " --since '" + FormatLocalTime(since_) + "'";
   // Every account change, not only useradd's "new user" line: a second
   // root (UID 0), a user put in sudo/wheel, a shell or password changed.
   o << "\nAccount changes\n";
-  for (const AlertRecord* a : users) {
-    o << "  " << FormatLocalTime(a->time) << "  " << Safe(a->host) << "  " << Safe(a->title) << "  "
-      << Fields(*a) << "\n";
-  }
-  if (users.empty()) o << "  none\n";
+  users_.Print(o, "konseki alerts --sign account.change" + since);
   o << "\nCron and kernel module changes\n";
-  for (const AlertRecord* a : changes) {
-    o << "  " << FormatLocalTime(a->time) << "  " << Safe(a->host) << "  " << Safe(a->title) << "  "
-      << Fields(*a) << "\n";
-  }
-  if (changes.empty()) o << "  none\n";
+  changes_.Print(o, "konseki alerts --sign cron.change" + since + ", --sign kernel.module");
   o << "\nCorrelation alerts\n";
-  for (const AlertRecord* a : correlations) {
-    o << "  " << FormatLocalTime(a->time) << "  " << SeverityName(a->severity) << "  "
-      << Safe(a->sign) << "  " << Safe(a->host) << "  " << Safe(a->title) << "\n    " << Fields(*a)
-      << "\n    " << Safe(a->json.Str("message")) << "\n";
-    MembersLine(o, a->json.Get("members"));
-  }
-  if (correlations.empty()) o << "  none\n";
+  correlations_.Print(o, "konseki alerts" + since);
   o << "\nTop sources of failures\n";
-  for (const auto& [src, n] : Ranked(sources, 10)) {
+  for (const auto& [src, n] : sources_.Top(10)) {
     char line[256];
     std::snprintf(line, sizeof line, "  %-40s %6zu\n", Safe(src).c_str(), n);
     o << line;
   }
-  if (sources.empty()) o << "  none\n";
+  sources_.PrintOthers(o, "  ", "sources");
+  if (sources_.empty()) o << "  none\n";
 }
 
 void DropsSection(const ConsoleEnv& env, std::ostream& o) {
@@ -247,18 +349,25 @@ StatusOr<std::string> BuildReport(const ConsoleEnv& env, double since) {
   o << "konseki report for " << HostName() << ": " << FormatLocalTime(since) << " to "
     << FormatLocalTime(env.now) << " (" << FormatDuration(env.now - since) << ")\n";
   HostsSection(env, o, since);
-  std::vector<AlertRecord> alerts;
   if (env.config.alerts_file.empty()) {
     o << "\nAlerts: unknown (" << env.config.source << " has no alerts.file)\n";
   } else {
-    size_t malformed = 0;
+    AlertsDigest digest(since);
     AlertFilter f;
     f.since = since;
-    auto read = ReadAlerts(env.config.alerts_file, f, &malformed);
-    if (!read.ok() && read.status().code() != StatusCode::kNotFound) return read.status();
-    if (read.ok()) alerts = std::move(read).value();
-    AlertsSections(o, alerts);
-    if (malformed) o << "  (" << malformed << " malformed lines skipped)\n";
+    auto log = AlertLog::Open(env.config.alerts_file, since);
+    if (!log.ok() && log.status().code() != StatusCode::kNotFound) return log.status();
+    if (log.ok())
+      (*log)->ForEach(f, [&](const AlertRecord& a, std::string_view) { digest.Add(a); });
+    std::string notes;
+    if (log.ok() && (*log)->malformed()) {
+      notes += "  (" + std::to_string((*log)->malformed()) + " malformed lines skipped)\n";
+    }
+    if (const double t = log.ok() ? (*log)->reaches_back_only_to() : 0; t > 0) {
+      notes += "  (the alert files reach back only to " + FormatLocalTime(t) + ": " +
+               Safe((*log)->files().front()) + " is the oldest kept)\n";
+    }
+    digest.Print(o, notes);
   }
   DropsSection(env, o);
   return o.str();

@@ -77,13 +77,18 @@ void PrintLive(const ConsoleEnv& env, const JsonValue& s) {
     << SeverityCounts(al.Get("last_day"), p) << "\n";
   JsonValue h = s.Get("hosts");
   JsonValue silent = h.Get("silent_hosts");
+  // The daemon sends the first kStatusSilentNames (an older one sent all).
+  const size_t count = std::max<size_t>(silent.size(), static_cast<size_t>(h.Int("silent")));
+  const size_t shown = std::min(silent.size(), kStatusSilentNames);
   std::string names;
-  for (size_t i = 0; i < silent.size(); ++i) {
+  for (size_t i = 0; i < shown; ++i) {
     names += (i ? ", " : "") + TerminalSafe(silent.At(i).AsString());  // as senders named them
   }
+  if (count > shown) {
+    names += " and " + std::to_string(count - shown) + " more (konseki hosts --silent)";
+  }
   o << "Hosts:    " << h.Int("tracked") << " tracked, "
-    << (silent.size() ? p.Red(std::to_string(silent.size()) + " silent: " + names)
-                      : p.Green("none silent"))
+    << (count ? p.Red(std::to_string(count) + " silent: " + names) : p.Green("none silent"))
     << "\n";
 }
 
@@ -91,16 +96,20 @@ void PrintLive(const ConsoleEnv& env, const JsonValue& s) {
 void PrintFromFiles(const ConsoleEnv& env) {
   std::ostream& o = *env.out;
   if (!env.config.alerts_file.empty()) {
-    size_t bad = 0;
     AlertFilter f;
     f.since = env.now - 86400;
-    auto alerts = ReadAlerts(env.config.alerts_file, f, &bad);
-    if (alerts.ok()) {
-      size_t hour = 0;
-      for (const AlertRecord& a : *alerts) hour += a.time >= env.now - 3600 ? 1 : 0;
-      o << "From " << env.config.alerts_file << ": " << hour << " alerts in the last hour, "
-        << alerts->size() << " in the last day";
-      if (!alerts->empty()) o << "; newest " << FormatLocalTime(alerts->back().time);
+    auto log = AlertLog::Open(env.config.alerts_file, f.since);
+    if (log.ok()) {
+      size_t hour = 0, day = 0;
+      double newest = 0;
+      (*log)->ForEach(f, [&](const AlertRecord& a, std::string_view) {
+        ++day;
+        hour += a.time >= env.now - 3600 ? 1 : 0;
+        newest = a.time;
+      });
+      o << "From " << env.config.alerts_file << ": " << hour << " alerts in the last hour, " << day
+        << " in the last day";
+      if (day > 0) o << "; newest " << FormatLocalTime(newest);
       o << "\n";
     }
   }

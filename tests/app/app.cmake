@@ -20,8 +20,9 @@ konseki_add_test(console_test
     ${CMAKE_CURRENT_LIST_DIR}/json_value_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/status_service_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/console/alert_log_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/console/alerts_command_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/console/console_format_test.cc
-  LIBS konseki_app)
+  LIBS konseki_app ZLIB::ZLIB)
 # No allocation per message on the worker path (issue 17): counted by a
 # replaced operator new, so the test binary has its own.
 konseki_add_test(worker_alloc_test

@@ -81,6 +81,45 @@ TEST_F(SearchCommandTest, ExitStatusAndErrors) {
   EXPECT_EQ(Run(c), 2);
 }
 
+// --since/--until read as `konseki alerts --since` reads them: local time
+// unless a zone is given (an archive line's own stamp ends in Z).
+TEST_F(SearchCommandTest, SinceAndUntilAreLocalTimeUnlessAZoneIsGiven) {
+  const char* old_tz = getenv("TZ");
+  const std::string saved = old_tz ? old_tz : "";
+  setenv("TZ", "Asia/Tokyo", 1);  // UTC+9, no DST
+  tzset();
+  SearchCommand c;
+  c.patterns = {"password"};
+  auto lines = [&] {
+    const std::string out = out_.str();
+    return std::count(out.begin(), out.end(), '\n');
+  };
+  for (const char* since : {"2025-12-01T09:00:02", "2025-12-01 09:00:02", "2025-12-01T00:00:02Z",
+                            "2025-12-01T09:00:02+09:00", "2025-11-30T23:00:02-01:00"}) {
+    c.since = since;
+    EXPECT_EQ(Run(c), 0) << since << ": " << err_.str();
+    EXPECT_EQ(lines(), 2) << since << ": " << out_.str();
+  }
+  c.until = "2025-12-01T09:00:03";
+  EXPECT_EQ(Run(c), 0) << err_.str();
+  EXPECT_EQ(lines(), 1) << out_.str();
+  c.until.clear();
+  c.since = "2025-12-01";  // local midnight: 2025-11-30T15:00Z, all three
+  EXPECT_EQ(Run(c), 0) << err_.str();
+  EXPECT_EQ(lines(), 3) << out_.str();
+  for (const char* bad : {"2025-02-30", "2025-12-01T24:00", "2025-12-01T10:00+25:00"}) {
+    c.since = bad;
+    EXPECT_EQ(Run(c), 2) << bad;
+    EXPECT_NE(err_.str().find("local time unless it ends in Z"), std::string::npos) << err_.str();
+  }
+  if (old_tz) {
+    setenv("TZ", saved.c_str(), 1);
+  } else {
+    unsetenv("TZ");
+  }
+  tzset();
+}
+
 TEST_F(SearchCommandTest, IndexCommandThenSearchNotesAStaleIndexAndNoIndexScansAll) {
   ASSERT_EQ(Index(), 0) << index_err_.str();
   EXPECT_NE(index_out_.str().find("1 indexes written, 0 current"), std::string::npos)

@@ -111,9 +111,32 @@ TEST_F(StatusServiceTest, StatusHasListenerRatesDropsRulesAlertsAndSilentHosts) 
   EXPECT_FALSE(j.Get("archive").Bool("blocked", true));
   EXPECT_EQ(j.Get("hosts").Int("tracked"), 3);
   EXPECT_EQ(j.Get("hosts").Int("silent"), 2);
+  EXPECT_EQ(j.Get("hosts").Get("silent_hosts").size(), 2u);
   EXPECT_DOUBLE_EQ(j.Num("uptime_secs"), 10);
   EXPECT_EQ(metrics_.ValueOf("konseki_reload_success"), 0);
   EXPECT_GT(metrics_.ValueOf("konseki_reload_timestamp_seconds"), 0);
+}
+
+// A flood of invented host names must not fill the one-screen status: the
+// first names (in order) and the count of all.
+TEST_F(StatusServiceTest, StatusNamesTheFirstTenSilentHostsAndCountsThemAll) {
+  src_.hosts.push_back([](std::vector<matchers::HostRow>* out) {
+    for (int i = 0; i < 500; ++i) {
+      char name[16];
+      std::snprintf(name, sizeof name, "spoof%03d", 499 - i);
+      out->push_back({name, "", 0, 0, 0, 300, false, true, false, false, 0, {}});
+    }
+  });
+  StatusService s(src_);
+  JsonValue h = s.Status().Get("hosts");
+  EXPECT_EQ(h.Int("tracked"), 503);
+  EXPECT_EQ(h.Int("silent"), 502);
+  JsonValue names = h.Get("silent_hosts");
+  ASSERT_EQ(names.size(), kStatusSilentNames);
+  EXPECT_EQ(names.At(0).AsString(), "app1");
+  EXPECT_EQ(names.At(1).AsString(), "db1");
+  EXPECT_EQ(names.At(2).AsString(), "spoof000");
+  EXPECT_EQ(names.At(9).AsString(), "spoof007");
 }
 
 TEST_F(StatusServiceTest, HostsAreSortedWithTheirStates) {

@@ -66,19 +66,18 @@ class ConsoleIntegrationTest : public ::testing::Test {
   void SetUp() override {
     if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
     config_ = dir_.File("konseki.yaml");
-    ASSERT_TRUE(k_.Start(dir_,
-                         "listen: [udp://127.0.0.1:0, tcp://127.0.0.1:0]\n"
-                         "archive: {dir: " +
-                             dir_.File("archive") +
-                             "}\n"
-                             "alerts: {file: " +
-                             dir_.File("alerts.jsonl") +
-                             ", stdout: false}\n"
-                             "metrics: {listen: ''}\nworkers: 2\n"
-                             "heartbeat:\n  expected_hosts: [db9]\n  state_dir: " +
-                             dir_.File("state") + "\n",
-                         &err_))
-        << err_;
+    yaml_ =
+        "listen: [udp://127.0.0.1:0, tcp://127.0.0.1:0]\n"
+        "archive: {dir: " +
+        dir_.File("archive") +
+        "}\n"
+        "alerts: {file: " +
+        dir_.File("alerts.jsonl") +
+        ", stdout: false}\n"
+        "metrics: {listen: ''}\nworkers: 2\n"
+        "heartbeat:\n  expected_hosts: [db9]\n  state_dir: " +
+        dir_.File("state") + "\n";
+    ASSERT_TRUE(k_.Start(dir_, yaml_, &err_)) << err_;
   }
 
   // Eight failed passwords from ip: one ssh.bruteforce alert (the failures
@@ -106,6 +105,7 @@ class ConsoleIntegrationTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  std::string yaml_;
   Konseki k_;
   std::string config_;
   std::string err_;
@@ -217,6 +217,70 @@ TEST_F(ConsoleIntegrationTest, CommandsReadTheRunningDaemonThenTheFilesWhenItIsD
   EXPECT_THAT(saved.out, HasSubstr("127.0.0.2,127.0.0.1"));  // web2's senders, as saved
   Result old = RunKonseki(dir_, {"alerts", "-c", config_, "--sign", "ssh.*"});
   EXPECT_THAT(old.out, HasSubstr("ssh.bruteforce"));
+}
+
+// The daemon's hour and day counts start from the alert file: after a
+// restart, status agrees with `konseki alerts` instead of saying "none".
+TEST_F(ConsoleIntegrationTest, StatusCountsTheAlertsFromBeforeARestart) {
+  SendBurst("web1", "192.0.2.66");
+  SendBurst("web2", "198.51.100.9");
+  ASSERT_TRUE(WaitFor([&] {
+    Result r = RunKonseki(dir_, {"alerts", "-c", config_, "--json", "--sign", "ssh.bruteforce"});
+    return std::count(r.out.begin(), r.out.end(), '\n') >= 2;
+  })) << ReadFile(dir_.File("alerts.jsonl"));
+  Result before = RunKonseki(dir_, {"status", "-c", config_});
+  EXPECT_THAT(before.out, HasSubstr("Alerts:   last hour 2 medium"));
+  ASSERT_EQ(k_.process().Signal(SIGTERM), 0);
+
+  Konseki again;
+  ASSERT_TRUE(again.Start(dir_, yaml_, &err_)) << err_;
+  Result after;
+  EXPECT_TRUE(WaitFor([&] {
+    after = RunKonseki(dir_, {"status", "-c", config_});
+    return after.out.find("Alerts:   last hour 2 medium") != std::string::npos;
+  })) << after.out
+      << after.err;
+  EXPECT_THAT(after.out, HasSubstr("last day 2 medium"));
+  EXPECT_EQ(again.process().Signal(SIGTERM), 0);
+}
+
+// However many hosts are silent, status gives them one short line: the
+// first ten names and how many more `konseki hosts --silent` lists; the
+// report lists 50.
+TEST(ConsoleStatusTest, StatusNamesTheFirstTenSilentHostsAndCountsTheRest) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  std::string expected;
+  for (int i = 1; i <= 60; ++i) {
+    expected += (i > 1 ? ", " : "") + std::string(i < 10 ? "db0" : "db") + std::to_string(i);
+  }
+  Konseki k;
+  std::string err;
+  ASSERT_TRUE(k.Start(dir,
+                      "listen: [udp://127.0.0.1:0]\narchive: {dir: " + dir.File("archive") +
+                          "}\nalerts: {stdout: false}\nmetrics: {listen: ''}\n"
+                          "heartbeat:\n  expected_hosts: [" +
+                          expected + "]\n  state_dir: " + dir.File("state") + "\n",
+                      &err))
+      << err;
+  Result status = RunKonseki(dir, {"status", "-c", dir.File("konseki.yaml")});
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_THAT(status.out,
+              HasSubstr("60 silent: db01, db02, db03, db04, db05, db06, db07, db08, db09, db10 "
+                        "and 50 more (konseki hosts --silent)\n"))
+      << status.out;
+  Result all = RunKonseki(dir, {"hosts", "-c", dir.File("konseki.yaml"), "--silent"});
+  EXPECT_THAT(all.out, HasSubstr("db60"));
+  Result report = RunKonseki(dir, {"report", "-c", dir.File("konseki.yaml")});
+  EXPECT_EQ(report.exit_code, 0) << report.err;
+  size_t listed = 0;
+  for (size_t at = 0; (at = report.out.find(": expected, never seen\n", at)) != std::string::npos;
+       ++at) {
+    ++listed;
+  }
+  EXPECT_EQ(listed, 50u) << report.out;
+  EXPECT_THAT(report.out,
+              HasSubstr("  (10 more silent, stopped or expected: konseki hosts --silent)\n"));
 }
 
 TEST_F(ConsoleIntegrationTest, FollowPrintsNewAlertsAcrossARotation) {

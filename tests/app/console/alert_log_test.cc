@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <filesystem>
 #include <fstream>
@@ -14,6 +15,27 @@ std::string Line(const std::string& received, const std::string& sev, const std:
   return R"({"time":")" + received + R"(","received":")" + received + R"(","host":")" + host +
          R"(","rule":"r","sign":")" + sign + R"(","severity":")" + sev +
          R"(","title":"t","fields":{"user":"root","port":22}})";
+}
+
+// Every alert of the log that passes `f`, as the console commands see them.
+std::vector<AlertRecord> Read(const std::string& path, const AlertFilter& f, size_t* bad,
+                              Status* status = nullptr) {
+  std::vector<AlertRecord> v;
+  auto log = AlertLog::Open(path, f.since);
+  if (status != nullptr) *status = log.ok() ? Status::Ok() : log.status();
+  if (!log.ok()) return v;
+  (*log)->ForEach(f, [&](const AlertRecord& a, std::string_view) { v.push_back(a); });
+  *bad = (*log)->malformed();
+  return v;
+}
+
+// Writes `text` gzip-compressed, as logrotate's compress does.
+void WriteGzip(const std::string& path, const std::string& text) {
+  gzFile gz = gzopen(path.c_str(), "wb");
+  ASSERT_NE(gz, nullptr);
+  ASSERT_EQ(gzwrite(gz, text.data(), static_cast<unsigned>(text.size())),
+            static_cast<int>(text.size()));
+  ASSERT_EQ(gzclose(gz), Z_OK);
 }
 
 class AlertLogTest : public ::testing::Test {
@@ -37,27 +59,90 @@ TEST_F(AlertLogTest, ReadsRotatedThenCurrentFileFilteredAndSkipsMalformedLines) 
                     Line("2023-11-14T22:12:00Z", "critical", "host.silent", "DB1") + "\n");
   size_t bad = 0;
   AlertFilter all;
-  auto v = ReadAlerts(path_, all, &bad);
-  ASSERT_TRUE(v.ok());
-  ASSERT_EQ(v->size(), 3u);
-  EXPECT_EQ((*v)[0].sign, "ssh.auth_failure");
-  EXPECT_EQ((*v)[2].severity, Severity::kCritical);
-  EXPECT_EQ((*v)[0].json.Get("fields").Int("port"), 22);
+  auto v = Read(path_, all, &bad);
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_EQ(v[0].sign, "ssh.auth_failure");
+  EXPECT_EQ(v[2].severity, Severity::kCritical);
+  EXPECT_EQ(v[0].json.Get("fields").Int("port"), 22);
   EXPECT_EQ(bad, 1u);
 
   AlertFilter f;
   f.sign = "ssh.*";
-  EXPECT_EQ(ReadAlerts(path_, f, &bad)->size(), 2u);
+  EXPECT_EQ(Read(path_, f, &bad).size(), 2u);
   f = AlertFilter();
   f.host = "db1";
-  EXPECT_EQ(ReadAlerts(path_, f, &bad)->size(), 1u);
+  EXPECT_EQ(Read(path_, f, &bad).size(), 1u);
   f = AlertFilter();
   f.min_severity = Severity::kHigh;
-  EXPECT_EQ(ReadAlerts(path_, f, &bad)->size(), 2u);
+  EXPECT_EQ(Read(path_, f, &bad).size(), 2u);
   f = AlertFilter();
   f.since = 1700000000 - 200;  // 22:13:20 - 200 s = 22:10:00
-  EXPECT_EQ(ReadAlerts(path_, f, &bad)->size(), 2u);
-  EXPECT_EQ(ReadAlerts(dir_ + "/none", all, &bad).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(Read(path_, f, &bad).size(), 2u);
+  Status st;
+  Read(dir_ + "/none", all, &bad, &st);
+  EXPECT_EQ(st.code(), StatusCode::kNotFound);
+}
+
+TEST_F(AlertLogTest, EveryPassReadsTheLinesThatWereThereAtOpen) {
+  Append(path_, Line("2023-11-14T22:10:00Z", "low", "ssh.login", "web1") + "\n" +
+                    Line("2023-11-14T22:11:00Z", "low", "ssh.login", "web2"));  // no line end yet
+  auto log = AlertLog::Open(path_, 0);
+  ASSERT_TRUE(log.ok()) << log.status().message();
+  Append(path_, "\n" + Line("2023-11-14T22:12:00Z", "low", "ssh.login", "web3") + "\n");
+  for (int pass = 0; pass < 2; ++pass) {
+    std::vector<std::string> hosts, lines;
+    (*log)->ForEach(AlertFilter(), [&](const AlertRecord& a, std::string_view line) {
+      hosts.push_back(a.host);
+      lines.emplace_back(line);
+    });
+    EXPECT_EQ(hosts, (std::vector<std::string>{"web1", "web2"})) << "pass " << pass;
+    ASSERT_EQ(lines.size(), 2u);
+    EXPECT_EQ(lines[1], Line("2023-11-14T22:11:00Z", "low", "ssh.login", "web2"));
+    EXPECT_EQ((*log)->malformed(), 0u);
+  }
+}
+
+// dist/konseki.logrotate: daily, compress, delaycompress: alerts.jsonl,
+// .1 (yesterday), .2.gz, .3.gz, ... Each file here holds one day, 2023-11-14
+// back to 11-11, two alerts at 00:00 and 12:00 UTC.
+TEST_F(AlertLogTest, ReadsTheRotatedFilesPlainOrGzipAsFarBackAsTheWindowAsks) {
+  auto day = [](int d) {
+    const std::string date = "2023-11-1" + std::to_string(d);
+    return Line(date + "T00:00:00Z", "high", "s", "day" + std::to_string(d)) + "\n" +
+           Line(date + "T12:00:00Z", "high", "s", "day" + std::to_string(d)) + "\n";
+  };
+  Append(path_, day(4));
+  Append(path_ + ".1", day(3));
+  WriteGzip(path_ + ".2.gz", day(2));
+  WriteGzip(path_ + ".3.gz", day(1));
+  const double d14 = 1699920000;  // 2023-11-14T00:00:00Z
+  auto hosts_and_files = [&](double since, std::vector<std::string>* files, double* back) {
+    std::vector<std::string> hosts;
+    auto log = AlertLog::Open(path_, since);
+    EXPECT_TRUE(log.ok()) << log.status().message();
+    if (!log.ok()) return hosts;
+    AlertFilter f;
+    f.since = since;
+    (*log)->ForEach(f, [&](const AlertRecord& a, std::string_view) { hosts.push_back(a.host); });
+    *files = (*log)->files();
+    *back = (*log)->reaches_back_only_to();
+    return hosts;
+  };
+  std::vector<std::string> files;
+  double back = -1;
+  // Within today's file: yesterday's is not even opened.
+  EXPECT_EQ(hosts_and_files(d14 + 3600, &files, &back), (std::vector<std::string>{"day4"}));
+  EXPECT_EQ(files, (std::vector<std::string>{path_}));
+  EXPECT_EQ(back, 0);
+  // From 11-12 06:00: .2.gz (11-12) holds the start; .3.gz is not needed.
+  EXPECT_EQ(hosts_and_files(d14 - 2 * 86400 + 6 * 3600, &files, &back),
+            (std::vector<std::string>{"day2", "day3", "day3", "day4", "day4"}));
+  EXPECT_EQ(files, (std::vector<std::string>{path_ + ".2.gz", path_ + ".1", path_}));
+  EXPECT_EQ(back, 0);
+  // A week: every file, and the oldest does not reach back that far.
+  EXPECT_EQ(hosts_and_files(d14 - 7 * 86400, &files, &back).size(), 8u);
+  EXPECT_EQ(files.front(), path_ + ".3.gz");
+  EXPECT_EQ(back, d14 - 3 * 86400);
 }
 
 TEST_F(AlertLogTest, FollowerReturnsNewLinesAndSurvivesRotationAndTruncation) {
