@@ -199,10 +199,10 @@ class Worker final : public BatchRunner {
   std::unordered_map<std::string, Counter*> ignored_counters_;
   std::unordered_map<std::string, Counter*> superseded_counters_;
   std::unordered_map<std::string, Counter*> held_counters_;
-  std::vector<bool> superseded_;                    // per hits_ entry
-  matchers::AlertHold hold_;                        // rules' quiet_secs
-  matchers::FieldCarry carry_;                      // rules' remember / recall
-  uint64_t carry_evicted_ = 0;                      // carry_.evicted() counted
+  std::vector<bool> superseded_;  // per hits_ entry
+  matchers::AlertHold hold_;      // rules' quiet_secs
+  matchers::FieldCarry carry_;    // rules' remember / recall
+  uint64_t carry_evicted_ = 0;    // carry_.evicted() counted
   Counter* carry_evictions_;
   matchers::PendingAlerts pending_;                 // rules' pending_secs
   matchers::PendingAlerts::Decisions pending_out_;  // answered or expired
