@@ -6,15 +6,7 @@ bool AlertHold::Held(const Message& msg, const RuleHit& hit) {
   const Rule& rule = *hit.rule;
   values_.clear();
   for (const std::string& name : rule.quiet_key) {
-    std::string_view v;
-    for (const auto& [k, value] : hit.fields) {
-      if (k == name) {
-        v = value;
-        break;
-      }
-    }
-    if (v.empty() && name == "program") v = msg.app_name;
-    if (v.empty() && name == "pid") v = msg.procid;
+    const std::string_view v = HitKeyValue(msg, hit, name);
     // A line without a header names no program: the host's headerless
     // lines (a raw log file relayed as is) are one program's, the empty
     // one. Any other missing field could be anyone's: no hold.

@@ -15,8 +15,8 @@
 // systemd's "Stopped ..." lines after the logger's start: hence the look back.
 // With the rule's `answer_key` the answer must be about the same thing and
 // come after it: a new account's alert waits for userdel of that account
-// (accounts.user_added), not of any account of the host, and a deletion
-// before a re-creation of the name answers nothing.
+// (a CI runner's site rule, docs/rules.md), not of any account of the
+// host, and a deletion before a re-creation of the name answers nothing.
 //
 // Per worker (a host belongs to one worker): no lock. Time is the receive
 // time (test-rules: the line's stamp); Expire is called with the clock's

@@ -19,9 +19,7 @@ bool FieldCarry::MakeKey(const Message& msg, const RuleHit& hit, const Rule::Car
   key_ += '\x1f';
   key_ += carry.name;
   for (const std::string& name : carry.key) {
-    std::string_view v = FieldOf(hit, name);
-    if (v.empty() && name == "program") v = msg.app_name;
-    if (v.empty() && name == "pid") v = msg.procid;
+    const std::string_view v = HitKeyValue(msg, hit, name);
     if (v.empty()) return false;
     key_ += '\x1f';
     key_ += v;

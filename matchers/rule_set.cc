@@ -642,6 +642,15 @@ const Rule* RuleSet::FindRule(std::string_view id) const {
   return nullptr;
 }
 
+std::string_view HitKeyValue(const Message& msg, const RuleHit& hit, std::string_view name) {
+  for (const auto& [k, v] : hit.fields) {
+    if (k == name && !v.empty()) return v;
+  }
+  if (name == "program") return msg.app_name;
+  if (name == "pid") return msg.procid;
+  return {};
+}
+
 Alert MakeAlert(const Message& msg, const RuleHit& hit) {
   Alert a;
   a.time = msg.timestamp;

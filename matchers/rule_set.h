@@ -132,6 +132,11 @@ class RuleSet {
   hs_database* db_ = nullptr;                        // null when there are no rules
 };
 
+// A hit's value of `name` for a key (quiet_key, remember / recall): the
+// extracted field, else the line's own `program` or `pid` from its header;
+// empty when neither has it.
+std::string_view HitKeyValue(const Message& msg, const RuleHit& hit, std::string_view name);
+
 // Builds the alert for one hit: time = msg.timestamp, received, host =
 // msg.host(), sender, rule id, sign, severity, title, program = app_name,
 // pid = procid, fields, message = raw. Owns all its strings.
