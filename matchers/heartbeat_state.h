@@ -33,6 +33,9 @@ struct HostState {
   int64_t last_seen_ns = 0;        // receive time of the newest message
   int64_t last_ts_ns = 0;          // newest host timestamp (reset when the clock went back)
   int64_t offset_baseline_ns = 0;  // max of (host timestamp - receive time) since last reset
+  // heartbeat.sender_change_secs: receive time of the first line from an
+  // address the host never used (0: no watch; tested by every message).
+  int64_t move_since_ns = 0;
   bool seen = false;               // false: an expected host that never reported
   bool silent = false;             // host.silent fired and the host has not come back
   bool stop_seen = false;          // stop_message/stop_time_ns are set
@@ -59,6 +62,10 @@ struct HostState {
   // any other.
   int64_t shutdown_time_ns = 0;
   std::string shutdown_message;
+  // heartbeat.sender_change_secs: the address a watch started with and the
+  // host's last sender before it (move_since_ns). Not saved.
+  std::string move_sender;
+  std::string move_from;
 };
 
 inline constexpr std::string_view kStateFileHeader = "konseki-heartbeat-state 1";

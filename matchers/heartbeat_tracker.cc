@@ -77,6 +77,7 @@ Status ValidateHeartbeatOptions(const HeartbeatOptions& o) {
   if (o.stall_secs < 0) return bad("stall_secs must be >= 0");
   if (o.forget_after_secs < 0) return bad("forget_after_secs must be >= 0");
   if (o.transient_host_secs < 0) return bad("transient_host_secs must be >= 0");
+  if (o.sender_change_secs < 0) return bad("sender_change_secs must be >= 0");
   if (o.max_hosts == 0) return bad("max_hosts must be > 0");
   return Status::Ok();
 }
@@ -91,8 +92,9 @@ HeartbeatTracker::HeartbeatTracker(const HeartbeatOptions& options, size_t shard
       max_hosts_((options.max_hosts + num_shards_ - 1) / num_shards_),
       snapshot_(std::make_shared<Snapshot>()) {
   start_ns_ = watch_from_ns_ = last_save_ns_ = new_host_tokens_at_ns_ =
-      transient_silent_tokens_at_ns_ = Ns(clock_.Now());
-  new_host_tokens_ = transient_silent_tokens_ = std::max(1.0, options_.new_host_alerts_per_minute);
+      transient_silent_tokens_at_ns_ = sender_change_tokens_at_ns_ = Ns(clock_.Now());
+  new_host_tokens_ = transient_silent_tokens_ = sender_change_tokens_ =
+      std::max(1.0, options_.new_host_alerts_per_minute);
 
   hosts_tracked_ = metrics.GetGauge("konseki_hosts_tracked", "Hosts tracked by the heartbeat.");
   hosts_silent_ = metrics.GetGauge("konseki_hosts_silent",
@@ -115,7 +117,12 @@ HeartbeatTracker::HeartbeatTracker(const HeartbeatOptions& options, size_t shard
       metrics.GetCounter("konseki_heartbeat_alerts_total", alerts_help, {{"sign", "host.new"}});
   counters_.alerts_clock_jump = metrics.GetCounter("konseki_heartbeat_alerts_total", alerts_help,
                                                    {{"sign", "host.clock_jump"}});
+  counters_.alerts_sender_changed = metrics.GetCounter(
+      "konseki_heartbeat_alerts_total", alerts_help, {{"sign", "host.sender_changed"}});
   const char* suppressed_help = "Heartbeat alerts not emitted, by sign and reason.";
+  counters_.suppressed_sender_changed =
+      metrics.GetCounter("konseki_heartbeat_suppressed_alerts_total", suppressed_help,
+                         {{"sign", "host.sender_changed"}, {"reason", "rate_limit"}});
   counters_.suppressed_new_first_run =
       metrics.GetCounter("konseki_heartbeat_suppressed_alerts_total", suppressed_help,
                          {{"sign", "host.new"}, {"reason", "first_run"}});
@@ -402,7 +409,13 @@ void HeartbeatTracker::Observe(const Message& msg, const HostKey& key, bool same
     h.last_seen_ns = now;
   }
   if (!repeat && h.sender != msg.sender) {
+    if (was_seen && options_.sender_change_secs > 0) WatchSenderChange(h, msg, now);
     NoteSender(msg.sender, options_.max_senders_per_host, &h);
+  }
+  // Watching implies this line is from the watched address: any other
+  // ended the watch above.
+  if (h.move_since_ns != 0 && now - h.move_since_ns >= SecsToNs(options_.sender_change_secs)) {
+    FireSenderChanged(s, msg, now);
   }
   // Every line of a host replaces its last message. A line that fits the
   // buffer (the host's longer lines grew it) is copied in place: assign's
@@ -580,6 +593,66 @@ void HeartbeatTracker::FireNew(Slot& s, const Message& msg) {
   Emit(a);
 }
 
+void HeartbeatTracker::WatchSenderChange(HostState& h, const Message& msg, int64_t now_ns) {
+  if (msg.sender.empty()) return;
+  if (h.move_since_ns != 0) {
+    // An address other than the watched one sent (the last sender is the
+    // watched one while watching): the host uses several, no move.
+    h.move_since_ns = 0;
+    h.move_sender.clear();
+    h.move_from.clear();
+    return;
+  }
+  if (h.sender.empty() || now_ns - h.first_seen_ns < SecsToNs(options_.sender_change_secs)) return;
+  if (std::find(h.senders.begin(), h.senders.end(), msg.sender) != h.senders.end()) return;
+  h.move_since_ns = now_ns;
+  h.move_sender.assign(msg.sender);
+  h.move_from = h.sender;
+}
+
+void HeartbeatTracker::FireSenderChanged(Slot& s, const Message& msg, int64_t now_ns) {
+  HostState& h = s.state;
+  const int64_t since_ns = h.move_since_ns;
+  h.move_since_ns = 0;
+  if (!TakeAlertToken(&sender_change_tokens_, &sender_change_tokens_at_ns_, now_ns)) {
+    counters_.suppressed_sender_changed->Inc();
+    return;
+  }
+  // The logger's stop line shortly before the first line from the new
+  // address: the host's own logger ended and another machine speaks for it.
+  const bool stop = h.stop_seen && h.stop_time_ns <= since_ns &&
+                    since_ns - h.stop_time_ns <=
+                        SecsToNs(std::max(options_.stop_link_secs, options_.sender_change_secs));
+  std::string earlier;
+  for (const std::string& sender : h.senders) {
+    if (sender == h.move_sender) continue;
+    if (!earlier.empty()) earlier += ',';
+    earlier += sender;
+  }
+  const std::string quiet = FormatSecs(NsToSecs(now_ns - since_ns), 0);
+  Alert a;
+  a.time = a.received = msg.received;
+  a.host = h.name;
+  a.sender = h.move_sender;
+  a.rule = "heartbeat.sender_changed";
+  a.sign = "host.sender_changed";
+  a.severity = stop ? Severity::kCritical : Severity::kMedium;
+  a.title = h.name + "'s lines come from " + h.move_sender + " since " +
+            FormatRfc3339Micros(FromNs(since_ns)) + "; nothing from " + h.move_from + " for " +
+            quiet + " s";
+  if (stop) a.title += " after a syslog stop message";
+  a.program.assign(msg.app_name);
+  a.pid.assign(msg.procid);
+  a.fields = {{"sender", h.move_sender},     {"previous_sender", h.move_from},
+              {"previous_senders", earlier}, {"since", FormatRfc3339Micros(FromNs(since_ns))},
+              {"quiet_secs", quiet},         {"preceded_by_stop", stop ? "true" : "false"}};
+  if (stop) a.fields.emplace_back("stop_message", h.stop_message);
+  h.move_sender.clear();
+  h.move_from.clear();
+  a.message.assign(msg.raw);
+  Emit(a);
+}
+
 void HeartbeatTracker::FireResumed(Slot& s, const Message& msg, int64_t prev_seen_ns) {
   HostState& h = s.state;
   const int64_t gap_ns = Ns(msg.received) - (prev_seen_ns != 0 ? prev_seen_ns : start_ns_);
@@ -665,6 +738,8 @@ void HeartbeatTracker::Emit(Alert& alert) {
     counters_.alerts_resumed->Inc();
   } else if (alert.sign == "host.new") {
     counters_.alerts_new->Inc();
+  } else if (alert.sign == "host.sender_changed") {
+    counters_.alerts_sender_changed->Inc();
   } else if (alert.sign == "heartbeat.max_hosts_reached") {
     // counted by konseki_heartbeat_dropped_total{reason="max_hosts"}
   } else {

@@ -151,6 +151,16 @@ struct HeartbeatOptions {
   // seen address is forgotten, so a host relayed or spoofed from many
   // addresses costs at most this many strings.
   size_t max_senders_per_host = 8;
+  // heartbeat.sender_change_secs: a host watched at least this long whose
+  // lines start coming from an address it never used (not among its
+  // remembered senders), while none of its earlier addresses sends for
+  // this long, raises host.sender_changed (with the next line from the new
+  // address after this long): a killed logger whose host name another
+  // machine keeps "alive" with forged lines, or a renumbered host or relay.
+  // A line from any other address meanwhile (dual-stack, several
+  // interfaces, a second relay) ends the watch without an alert. Rate-limited
+  // like host.new (new_host_alerts_per_minute). 0 disables.
+  double sender_change_secs = 600;
   // heartbeat.metrics_interval_secs: how often Tick refreshes the per-host
   // last-seen snapshot (an O(hosts) pass).
   double metrics_interval_secs = 10;
@@ -329,6 +339,11 @@ class HeartbeatTracker {
   // prev_seen_ns: last message before the gap, 0 if none ever.
   void FireResumed(Slot& s, const Message& msg, int64_t prev_seen_ns);
   void FireNew(Slot& s, const Message& msg);
+  // The sender watch of heartbeat.sender_change_secs: started, ended or
+  // fired for a message from a sender other than the host's last one
+  // (before NoteSender), or checked for a line from the watched address.
+  void WatchSenderChange(HostState& h, const Message& msg, int64_t now_ns);
+  void FireSenderChanged(Slot& s, const Message& msg, int64_t now_ns);
   bool StopLinked(const Slot& s) const;
   // A system.shutdown line within shutdown_link_secs of the last message.
   bool ShutdownLinked(const Slot& s) const;
@@ -368,6 +383,8 @@ class HeartbeatTracker {
   bool state_loaded_ = false;  // a saved state was found: unknown hosts are news
   double new_host_tokens_;
   int64_t new_host_tokens_at_ns_;
+  double sender_change_tokens_;
+  int64_t sender_change_tokens_at_ns_;
   double transient_silent_tokens_;
   int64_t transient_silent_tokens_at_ns_;
   // Hosts added by a message, in the order they came: the eviction
@@ -398,6 +415,8 @@ class HeartbeatTracker {
     Counter* alerts_resumed;
     Counter* alerts_new;
     Counter* alerts_clock_jump;
+    Counter* alerts_sender_changed;
+    Counter* suppressed_sender_changed;
     Counter* suppressed_new_first_run;
     Counter* suppressed_new_rate_limit;
     Counter* suppressed_clock_jump;

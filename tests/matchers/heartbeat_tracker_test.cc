@@ -1221,5 +1221,105 @@ TEST_F(HeartbeatTrackerTest, HostsListEverySenderAddressMostRecentFirstBoundedAn
   EXPECT_EQ(rows[0].senders, (std::vector<std::string>{"192.0.2.4", "2001:db8::9", "192.0.2.1"}));
 }
 
+// A host name whose lines start coming from an address it never used while
+// its own address stays quiet: its logger killed and another machine
+// speaking for it (or a renumbered host: medium, the admin knows which).
+TEST_F(HeartbeatTrackerTest, AHostsLinesMovingToANewAddressWhileTheOldIsQuietIsSaidOnce) {
+  options_.sender_change_secs = 600;
+  Make();
+  for (int i = 0; i < 20; ++i) {
+    Send("db1", "line", std::nullopt, "192.0.2.5");
+    Run(seconds(60), seconds(60));
+  }
+  const TimePoint first_new = clock_.Now();
+  for (int i = 0; i < 10; ++i) {
+    Send("db1", "forged", std::nullopt, "192.0.2.99");
+    Run(seconds(60), seconds(60));
+  }
+  EXPECT_EQ(sink_.Count("host.sender_changed"), 0u) << "not before 600 s";
+  Send("db1", "forged at 600 s", std::nullopt, "192.0.2.99");
+  ASSERT_EQ(sink_.Count("host.sender_changed"), 1u);
+  const Alert* a = sink_.Last("host.sender_changed");
+  EXPECT_EQ(a->host, "db1");
+  EXPECT_EQ(a->sender, "192.0.2.99");
+  EXPECT_EQ(a->severity, Severity::kMedium);
+  EXPECT_EQ(a->message, "forged at 600 s");
+  EXPECT_EQ(Field(*a, "previous_sender"), "192.0.2.5");
+  EXPECT_EQ(Field(*a, "previous_senders"), "192.0.2.5");
+  EXPECT_EQ(Field(*a, "since"), FormatRfc3339Micros(first_new));
+  EXPECT_EQ(Field(*a, "quiet_secs"), "600");
+  EXPECT_EQ(Field(*a, "preceded_by_stop"), "false");
+  EXPECT_EQ(metrics_.ValueOf("konseki_heartbeat_alerts_total", {{"sign", "host.sender_changed"}}),
+            1);
+  for (int i = 0; i < 30; ++i) {
+    Run(seconds(60), seconds(60));
+    Send("db1", "forged", std::nullopt, "192.0.2.99");
+  }
+  EXPECT_EQ(sink_.Count("host.sender_changed"), 1u) << "the new address is the host's now";
+  EXPECT_EQ(sink_.Count("host.silent"), 0u);
+}
+
+TEST_F(HeartbeatTrackerTest, ASecondAddressInUseOrAYoungHostIsNoSenderChange) {
+  options_.sender_change_secs = 600;
+  Make();
+  // Dual-stack: the old address still sends while the new one does.
+  for (int i = 0; i < 20; ++i) {
+    Send("web1", "line", std::nullopt, "192.0.2.10");
+    Run(seconds(60), seconds(60));
+  }
+  for (int i = 0; i < 30; ++i) {
+    Send("web1", "v6", std::nullopt, "2001:db8::10");
+    if (i == 5) Send("web1", "v4 again", std::nullopt, "192.0.2.10");
+    Run(seconds(60), seconds(60));
+  }
+  // A host first seen less than sender_change_secs before its move.
+  Send("new1", "line", std::nullopt, "192.0.2.20");
+  Run(seconds(60), seconds(60));
+  for (int i = 0; i < 30; ++i) {
+    Send("new1", "line", std::nullopt, "192.0.2.21");
+    Run(seconds(60), seconds(60));
+  }
+  EXPECT_EQ(sink_.Count("host.sender_changed"), 0u);
+
+  // Off: the same move as the test above says nothing.
+  options_.sender_change_secs = 0;
+  sink_.alerts.clear();
+  Make();
+  for (int i = 0; i < 20; ++i) {
+    Send("db1", "line", std::nullopt, "192.0.2.5");
+    Run(seconds(60), seconds(60));
+  }
+  for (int i = 0; i < 20; ++i) {
+    Send("db1", "forged", std::nullopt, "192.0.2.99");
+    Run(seconds(60), seconds(60));
+  }
+  EXPECT_EQ(sink_.Count("host.sender_changed"), 0u);
+}
+
+TEST_F(HeartbeatTrackerTest, ALoggerStopLineBeforeTheNewAddressMakesTheChangeCritical) {
+  options_.sender_change_secs = 600;
+  Make();
+  for (int i = 0; i < 20; ++i) {
+    Send("db1", "line", std::nullopt, "192.0.2.5");
+    Run(seconds(60), seconds(60));
+  }
+  TestMessage stop("db1", clock_.Now(),
+                   "<46>Dec  5 03:00:00 db1 rsyslogd: [origin software=\"rsyslogd\"] exiting on "
+                   "signal 15.",
+                   "192.0.2.5");
+  tracker_->Observe(stop.msg());
+  tracker_->NoteStopMessage(stop.msg());
+  Run(seconds(20), seconds(20));
+  for (int i = 0; i <= 11; ++i) {
+    Send("db1", "forged", std::nullopt, "192.0.2.99");
+    Run(seconds(60), seconds(60));
+  }
+  ASSERT_EQ(sink_.Count("host.sender_changed"), 1u);
+  const Alert* a = sink_.Last("host.sender_changed");
+  EXPECT_EQ(a->severity, Severity::kCritical);
+  EXPECT_EQ(Field(*a, "preceded_by_stop"), "true");
+  EXPECT_NE(Field(*a, "stop_message").find("exiting on signal 15"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace konseki::matchers
