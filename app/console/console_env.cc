@@ -1,6 +1,7 @@
 #include "app/console/console_env.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 
 #include "app/control_socket.h"
@@ -10,15 +11,15 @@
 namespace konseki::app::console {
 namespace {
 
-double Secs(int64_t ns) { return static_cast<double>(ns) / 1e9; }
-
 // Hosts of every heartbeat.<n>.state file in the state directory.
-StatusOr<JsonValue> HostsFromStateFiles(const ConsoleEnv& env) {
+StatusOr<HostList> HostsFromStateFiles(const ConsoleEnv& env) {
   const std::string dir = StateDir(env.config);
   std::error_code ec;
-  JsonValue list = JsonValue::Array();
   std::filesystem::directory_iterator it(dir, ec);
   if (ec) return Status::NotFound("no heartbeat state in " + dir + ": " + ec.message());
+  HostList list;
+  list.Begin(env.now);
+  const int64_t now_ns = static_cast<int64_t>(env.now * 1e9);
   for (const auto& entry : it) {
     const std::string name = entry.path().filename().string();
     if (!matchers::IsStateFileName(name)) continue;
@@ -36,21 +37,58 @@ StatusOr<JsonValue> HostsFromStateFiles(const ConsoleEnv& env) {
           h.name, h.sender, h.first_seen_ns, h.last_seen_ns, h.cadence.CadenceSecs(0.99),
           -1,     h.seen,   false,           h.silent,       h.silent_after_stop,
           0,      h.senders};
-      JsonValue o = JsonValue::Object();
-      o.Set("name", row.name).Set("sender", row.sender);
-      JsonValue senders = JsonValue::Array();
-      for (const std::string& a : row.senders) senders.Append(std::string_view(a));
-      o.Set("senders", senders);
-      o.Set("first_seen", Secs(row.first_seen_ns)).Set("last_seen", Secs(row.last_seen_ns));
-      o.Set("cadence_secs", row.cadence_secs).Set("threshold_secs", -1.0);
-      o.Set("state", HostStateName(row, static_cast<int64_t>(env.now * 1e9)));
-      o.Set("expected", false);
-      list.Append(o);
+      const size_t begin = list.text()->size();
+      AppendHostJson(row, now_ns, list.text());
+      list.EndHost(begin);
     }
   }
-  JsonValue out = JsonValue::Object();
-  out.Set("time", env.now).Set("hosts", list);
-  return out;
+  return list;
+}
+
+void SkipSpace(std::string_view t, size_t* i) {
+  while (*i < t.size() && (t[*i] == ' ' || t[*i] == '\t' || t[*i] == '\n' || t[*i] == '\r')) ++*i;
+}
+
+// Moves *i past the JSON string that starts there; false if unterminated.
+bool SkipString(std::string_view t, size_t* i) {
+  for (size_t j = *i + 1; j < t.size(); ++j) {
+    if (t[j] == '\\') {
+      ++j;
+    } else if (t[j] == '"') {
+      *i = j + 1;
+      return true;
+    }
+  }
+  return false;
+}
+
+// Moves *i past the JSON value that starts there (objects and arrays by
+// their brackets, outside strings); false if it does not end.
+bool SkipValue(std::string_view t, size_t* i) {
+  if (*i >= t.size()) return false;
+  if (t[*i] == '"') return SkipString(t, i);
+  if (t[*i] != '{' && t[*i] != '[') {
+    const size_t from = *i;
+    while (*i < t.size() && std::string_view(",}] \t\r\n").find(t[*i]) == std::string_view::npos)
+      ++*i;
+    return *i > from;
+  }
+  int depth = 0;
+  for (size_t j = *i; j < t.size(); ++j) {
+    const char c = t[j];
+    if (c == '"') {
+      if (!SkipString(t, &j)) return false;
+      --j;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      if (--depth == 0) {
+        *i = j + 1;
+        return true;
+      }
+    }
+  }
+  return false;
 }
 
 }  // namespace
@@ -74,10 +112,90 @@ StatusOr<ConsoleEnv> MakeConsoleEnv(const std::string& config_path, std::ostream
   return env;
 }
 
-StatusOr<JsonValue> LoadHosts(const ConsoleEnv& env, bool* from_files) {
-  auto live = env.Ask("hosts");
+StatusOr<HostList> HostList::FromText(std::string text) {
+  HostList list;
+  list.text_ = std::move(text);
+  const std::string_view t = list.text_;
+  const Status bad = Status::IoError("bad answer from konseki: not a host list");
+  size_t i = 0;
+  SkipSpace(t, &i);
+  if (i >= t.size() || t[i] != '{') return bad;
+  ++i;
+  bool hosts_seen = false;
+  while (true) {
+    SkipSpace(t, &i);
+    if (i < t.size() && t[i] == '}') break;
+    const size_t key_begin = i;
+    if (i >= t.size() || t[i] != '"' || !SkipString(t, &i)) return bad;
+    const std::string_view key = t.substr(key_begin + 1, i - key_begin - 2);
+    SkipSpace(t, &i);
+    if (i >= t.size() || t[i] != ':') return bad;
+    ++i;
+    SkipSpace(t, &i);
+    const size_t value_begin = i;
+    if (key == "hosts" && i < t.size() && t[i] == '[') {
+      hosts_seen = true;
+      ++i;
+      SkipSpace(t, &i);
+      if (i < t.size() && t[i] == ']') {
+        ++i;
+      } else {
+        while (true) {
+          SkipSpace(t, &i);
+          const size_t begin = i;
+          if (!SkipValue(t, &i)) return bad;
+          list.spans_.emplace_back(begin, i - begin);
+          SkipSpace(t, &i);
+          if (i < t.size() && t[i] == ',') {
+            ++i;
+            continue;
+          }
+          if (i < t.size() && t[i] == ']') {
+            ++i;
+            break;
+          }
+          return bad;
+        }
+      }
+    } else {
+      if (!SkipValue(t, &i)) return bad;
+      const std::string_view value = t.substr(value_begin, i - value_begin);
+      if (key == "error") {
+        auto message = JsonValue::Parse(value);
+        return Status::Internal("konseki: " +
+                                (message.ok() ? message->AsString() : std::string(value)));
+      }
+      if (key == "time") list.time_ = std::strtod(std::string(value).c_str(), nullptr);
+    }
+    SkipSpace(t, &i);
+    if (i < t.size() && t[i] == ',') {
+      ++i;
+    } else if (i < t.size() && t[i] == '}') {
+      break;
+    } else {
+      return bad;
+    }
+  }
+  if (!hosts_seen) return bad;
+  return list;
+}
+
+void HostList::Begin(double time) {
+  time_ = time;
+  text_.clear();
+  spans_.clear();
+}
+
+JsonValue HostList::Host(size_t i) const {
+  auto parsed = JsonValue::Parse(Text(i));
+  return parsed.ok() ? std::move(parsed).value() : JsonValue();
+}
+
+StatusOr<HostList> LoadHosts(const ConsoleEnv& env, bool* from_files) {
   *from_files = false;
-  if (live.ok() || live.status().code() != StatusCode::kUnavailable) return live;
+  auto answer = AskControlSocket(ControlSocketPath(env.config), "hosts");
+  if (answer.ok()) return HostList::FromText(std::move(answer).value());
+  if (answer.status().code() != StatusCode::kUnavailable) return answer.status();
   *from_files = true;
   return HostsFromStateFiles(env);
 }

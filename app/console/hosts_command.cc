@@ -42,16 +42,20 @@ int RunHosts(const ConsoleEnv& env, const HostsOptions& options) {
     *env.err << "konseki hosts: " << hosts.status().message() << "\n";
     return kExitError;
   }
-  JsonValue all = hosts->Get("hosts");
-  JsonValue shown = JsonValue::Array();
-  for (size_t i = 0; i < all.size(); ++i) {
-    JsonValue h = all.At(i);
-    if (!options.silent || IsSilentState(h.Str("state"))) shown.Append(h);
-  }
+  // One host parsed at a time; --json copies the shown hosts' text as the
+  // daemon wrote it.
   if (options.json) {
-    JsonValue out = JsonValue::Object();
-    out.Set("time", hosts->Num("time")).Set("live", !from_files).Set("hosts", shown);
-    *env.out << TerminalSafeJson(out.Dump()) << "\n";
+    std::string head = "{\"time\":";
+    AppendJsonNumber(hosts->time(), &head);
+    head += from_files ? ",\"live\":false,\"hosts\":[" : ",\"live\":true,\"hosts\":[";
+    *env.out << head;
+    bool first = true;
+    for (size_t i = 0; i < hosts->size(); ++i) {
+      if (options.silent && !IsSilentState(hosts->Host(i).Str("state"))) continue;
+      *env.out << (first ? "" : ",") << TerminalSafeJson(hosts->Text(i));
+      first = false;
+    }
+    *env.out << "]}\n";
     return kExitOk;
   }
   if (from_files) {
@@ -59,8 +63,9 @@ int RunHosts(const ConsoleEnv& env, const HostsOptions& options) {
              << StateDir(env.config) << " (thresholds and today's counts need the daemon)\n";
   }
   Table t({"HOST", "STATE", "LAST SEEN", "AGO", "SENDERS", "CADENCE", "THRESHOLD", "TODAY"});
-  for (size_t i = 0; i < shown.size(); ++i) {
-    JsonValue h = shown.At(i);
+  for (size_t i = 0; i < hosts->size(); ++i) {
+    JsonValue h = hosts->Host(i);
+    if (options.silent && !IsSilentState(h.Str("state"))) continue;
     const double last = h.Num("last_seen");
     // The name is what a sender wrote in its header.
     t.Add({TerminalSafe(h.Str("name")), Colour(env.palette, TerminalSafe(h.Str("state"))),

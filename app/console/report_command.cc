@@ -67,12 +67,11 @@ void HostsSection(const ConsoleEnv& env, std::ostream& o, double since) {
     o << "  unknown: " << hosts.status().message() << "\n";
     return;
   }
-  JsonValue list = hosts->Get("hosts");
   // Those that need a look first, then the new ones; kListed of each.
   std::vector<std::string> look, fresh;
   size_t looks = 0, news = 0;
-  for (size_t i = 0; i < list.size(); ++i) {
-    JsonValue h = list.At(i);
+  for (size_t i = 0; i < hosts->size(); ++i) {
+    JsonValue h = hosts->Host(i);
     const std::string state = h.Str("state");
     const double first = h.Num("first_seen");
     std::string what;
@@ -99,7 +98,7 @@ void HostsSection(const ConsoleEnv& env, std::ostream& o, double since) {
   }
   for (const std::string& line : fresh) o << line;
   if (news > fresh.size()) o << "  (" << news - fresh.size() << " more new: konseki hosts)\n";
-  o << "  " << list.size() << " hosts tracked" << (looks + news ? "" : ", none silent or new")
+  o << "  " << hosts->size() << " hosts tracked" << (looks + news ? "" : ", none silent or new")
     << (from_files ? " (konseki is not running: as last saved)" : "") << "\n";
 }
 

@@ -116,8 +116,7 @@ void PrintFromFiles(const ConsoleEnv& env) {
   bool from_files = false;
   auto hosts = LoadHosts(env, &from_files);
   if (hosts.ok()) {
-    JsonValue list = hosts->Get("hosts");
-    o << "From the heartbeat state in " << StateDir(env.config) << ": " << list.size()
+    o << "From the heartbeat state in " << StateDir(env.config) << ": " << hosts->size()
       << " hosts known (see konseki hosts)\n";
   }
 }

@@ -22,6 +22,7 @@ konseki_add_test(console_test
     ${CMAKE_CURRENT_LIST_DIR}/console/alert_log_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/console/alerts_command_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/console/console_format_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/console/host_list_test.cc
   LIBS konseki_app ZLIB::ZLIB)
 # No allocation per message on the worker path (issue 17): counted by a
 # replaced operator new, so the test binary has its own.
