@@ -233,9 +233,13 @@ int RunCheckConfig(const std::string& path) {
     konseki::Log(konseki::LogLevel::kError, "%s: %s", path.c_str(), ids.status().message().c_str());
     return 1;
   }
-  if (konseki::Status s = konseki::app::CheckTlsFiles(*c); !s.ok()) {
+  std::string tls_warning;
+  if (konseki::Status s = konseki::app::CheckTlsFiles(*c, &tls_warning); !s.ok()) {
     konseki::Log(konseki::LogLevel::kError, "%s", s.message().c_str());
     return 1;
+  }
+  if (!tls_warning.empty()) {
+    konseki::Log(konseki::LogLevel::kWarning, "warning: %s", tls_warning.c_str());
   }
   auto rules = konseki::app::LoadRules(c->rules_dir, c->rule_overrides);
   if (!rules.ok()) {

@@ -79,10 +79,17 @@ void RegisterRuleSeries(const LoadedRules& loaded, MetricsRegistry& m) {
 
 }  // namespace
 
-Status CheckTlsFiles(const Config& config) {
+Status CheckTlsFiles(const Config& config, std::string* warning) {
   if (!UsesTls(config)) return Status::Ok();
   auto ctx = receiver::TlsContext::Create(config.tls);
   if (!ctx.ok()) return At(config.Where(TlsErrorKey(ctx.status())), ctx.status());
+  bool unusable = false;
+  const std::string problem = receiver::TlsContext::DescribeValidity(
+      (*ctx)->validity(), static_cast<int64_t>(time(nullptr)), Server::kTlsWarnSecs, &unusable);
+  if (warning != nullptr && !problem.empty()) {
+    *warning =
+        config.Where("tls.cert_file") + ": tls.cert_file " + config.tls.cert_file + " " + problem;
+  }
   return Status::Ok();
 }
 
@@ -551,6 +558,7 @@ void Server::Reload() {
     // Renewed certificates: new TLS connections get them, open ones keep theirs.
     if (Status st = tls_context_->Reload(); st.ok()) {
       Log(LogLevel::kInfo, "reloaded TLS certificate %s", config_.tls.cert_file.c_str());
+      next_tls_check_ns_ = 0;  // the new one's dates, at the next Tick
     } else {
       EmitReloadFailure("tls", "konseki.tls_reload_failed",
                         "TLS certificate reload failed; the previous certificate stays in use",
@@ -639,9 +647,49 @@ void Server::Stop() {
   if (metrics_server_) metrics_server_->Stop();
 }
 
+void Server::CheckTlsCertificate() {
+  const receiver::TlsContext::Validity v = tls_context_->validity();
+  if (tls_not_after_ == nullptr) {
+    tls_not_after_ = metrics_.GetGauge(
+        "konseki_tls_certificate_expiry_timestamp_seconds",
+        "Unix time at which the TLS server certificate in use (tls.cert_file) expires.");
+  }
+  tls_not_after_->Set(static_cast<double>(v.not_after));
+  const int64_t now_ns = clock_.Now().time_since_epoch().count();
+  const int64_t now = now_ns / 1'000'000'000;
+  bool unusable = false;
+  const std::string problem =
+      receiver::TlsContext::DescribeValidity(v, now, kTlsWarnSecs, &unusable);
+  if (problem.empty()) return;
+  if (tls_alerted_not_after_ == v.not_after && now_ns - tls_alerted_ns_ < 86400'000'000'000LL) {
+    return;
+  }
+  tls_alerted_not_after_ = v.not_after;
+  tls_alerted_ns_ = now_ns;
+  Alert a;
+  a.time = a.received = clock_.Now();
+  a.host = "konseki";
+  a.rule = "konseki.tls";
+  a.sign = unusable ? "konseki.tls_certificate_expired" : "konseki.tls_certificate_expiring";
+  a.severity = unusable ? Severity::kHigh : Severity::kMedium;
+  a.title = "TLS certificate " + config_.tls.cert_file + " " + problem;
+  auto rfc3339 = [](int64_t t) { return FormatRfc3339Micros(TimePoint(std::chrono::seconds(t))); };
+  a.fields = {{"cert_file", config_.tls.cert_file},
+              {"subject", v.subject},
+              {"not_before", rfc3339(v.not_before)},
+              {"not_after", rfc3339(v.not_after)}};
+  alerts_->Emit(a);
+  Log(unusable ? LogLevel::kError : LogLevel::kWarning, "TLS certificate %s %s",
+      config_.tls.cert_file.c_str(), problem.c_str());
+}
+
 void Server::Tick() {
   alerts_->Tick();
   status_->Tick();
+  if (tls_context_ && clock_.Now().time_since_epoch().count() >= next_tls_check_ns_) {
+    next_tls_check_ns_ = clock_.Now().time_since_epoch().count() + 3600'000'000'000LL;
+    CheckTlsCertificate();
+  }
   // A drained backlog leaves its batches pooled, and glibc keeps the pages
   // of what it frees: when no worker has anything queued, free the pool's
   // excess and hand the pages back (unpinned udp in the ingest harness: a

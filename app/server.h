@@ -51,8 +51,11 @@ class AlertLog;
 
 // check-config: loads the TLS certificate, key and CA of `config` (when a
 // tls:// or relp+tls:// listener needs them) as start-up will, binding
-// nothing. Errors name the file and line of the tls: keys.
-Status CheckTlsFiles(const Config& config);
+// nothing. Errors name the file and line of the tls: keys. *warning (when
+// given) is set to what senders would object to in the certificate's dates
+// (expired, not yet valid, or ending within Server::kTlsWarnSecs): konseki
+// still starts with it (its other listeners work) and raises an alert.
+Status CheckTlsFiles(const Config& config, std::string* warning = nullptr);
 
 // Loads and compiles the rule packs of `dir` (empty = bundled packs) with
 // the site's packs and overrides (rules.local_dir, disable, severity,
@@ -75,6 +78,9 @@ StatusOr<LoadedRules> LoadRulesAndCorrelations(
 // Not thread-safe: driven by main's signal loop.
 class Server {
  public:
+  // konseki.tls_certificate_expiring is raised this long before the TLS
+  // certificate's end (check-config warns from then on too).
+  static constexpr int64_t kTlsWarnSecs = 14 * 86400;
   static StatusOr<std::unique_ptr<Server>> Create(const Config& config, const Clock& clock);
   ~Server();
   Server(const Server&) = delete;
@@ -188,6 +194,15 @@ class Server {
   // tcp://, tls://, relp:// and relp+tls:// (a TlsTransport for the TLS ones).
   StatusOr<std::unique_ptr<receiver::Listener>> BindStream(const ListenerCommon& common);
   std::unique_ptr<receiver::TlsContext> tls_context_;  // outlives the TLS listeners
+  // The TLS certificate's dates (Tick, hourly; at once after a reload):
+  // konseki.tls_certificate_expired (high) once it or a reload makes
+  // verifying senders refuse it, konseki.tls_certificate_expiring (medium)
+  // within kTlsWarnSecs of its end; each at most once a day per certificate.
+  void CheckTlsCertificate();
+  int64_t next_tls_check_ns_ = 0;
+  int64_t tls_alerted_not_after_ = 0;  // the certificate last alerted, and when
+  int64_t tls_alerted_ns_ = 0;
+  Gauge* tls_not_after_ = nullptr;
   std::vector<ListenerSlot> listeners_;
   std::vector<std::string> bound_;
   std::unique_ptr<outputs::MetricsServer> metrics_server_;

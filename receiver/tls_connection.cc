@@ -36,6 +36,7 @@ TlsCounters TlsCounters::Register(MetricsRegistry& metrics, const std::string& l
   c.hs_verify_failed = failure("cert_verify_failed");
   c.hs_not_permitted = failure("peer_not_permitted");
   c.hs_client_alert = failure("client_alert");
+  c.hs_closed_after = failure("closed_after_handshake");
   c.hs_protocol = failure("protocol_error");
   return c;
 }
@@ -99,12 +100,28 @@ IoResult TlsConnection::IoFailure(int ret) {
   const int e = SSL_get_error(ssl_, ret);
   if (e == SSL_ERROR_WANT_READ) return {IoStatus::kWantRead, 0};
   if (e == SSL_ERROR_WANT_WRITE) return {IoStatus::kWantWrite, 0};
-  if (e == SSL_ERROR_ZERO_RETURN) return {IoStatus::kClosed, 0};  // close_notify
+  // A sender that verifies the certificate itself after the handshake
+  // (rsyslog's gtls driver) and refuses it just closes: counted, since
+  // such a session carried nothing.
+  if (e == SSL_ERROR_ZERO_RETURN) {  // close_notify
+    if (!got_data_) counters_->hs_closed_after->Inc();
+    return {IoStatus::kClosed, 0};
+  }
   failed_ = true;
   const unsigned long err = ERR_peek_error();
   ERR_clear_error();
   // A client that closes without close_notify is common and not an error.
-  if (e == SSL_ERROR_SSL && IsUnexpectedEof(err)) return {IoStatus::kClosed, 0};
+  if (e == SSL_ERROR_SSL && IsUnexpectedEof(err)) {
+    if (!got_data_) counters_->hs_closed_after->Inc();
+    return {IoStatus::kClosed, 0};
+  }
+  if (e == SSL_ERROR_SSL && !got_data_ && ERR_GET_LIB(err) == ERR_LIB_SSL &&
+      ERR_GET_REASON(err) >= SSL_AD_REASON_OFFSET) {
+    // The client sent an alert instead of its first record: it refused our
+    // certificate (TLS 1.3) after the handshake was counted.
+    counters_->hs_client_alert->Inc();
+    return {IoStatus::kError, 0};
+  }
   if (e == SSL_ERROR_SSL) counters_->read_errors->Inc();
   return {IoStatus::kError, 0};
 }
@@ -118,7 +135,10 @@ IoResult TlsConnection::Read(char* buf, size_t len) {
   }
   ERR_clear_error();
   const int n = SSL_read(ssl_, buf, ClampLength(len));
-  if (n > 0) return {IoStatus::kOk, static_cast<size_t>(n)};
+  if (n > 0) {
+    got_data_ = true;
+    return {IoStatus::kOk, static_cast<size_t>(n)};
+  }
   return IoFailure(n);
 }
 

@@ -38,6 +38,7 @@ struct TlsCounters {
   Counter* hs_verify_failed;
   Counter* hs_not_permitted;
   Counter* hs_client_alert;
+  Counter* hs_closed_after;  // closed after the handshake, before any data
   Counter* hs_protocol;
 };
 
@@ -82,6 +83,10 @@ class TlsConnection final : public StreamConnection {
   const TlsCounters* const counters_;
   bool established_ = false;
   bool failed_ = false;  // a fatal TLS error: no close_notify
+  // Application data has been read: a TLS alert before it is the client
+  // refusing the session (TLS 1.3 clients verify the server's certificate
+  // after the server's side of the handshake has completed).
+  bool got_data_ = false;
 };
 
 // The tls:// and relp+tls:// transport: wraps each accepted socket in a

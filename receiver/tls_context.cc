@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 namespace konseki::receiver {
 namespace {
@@ -36,6 +37,38 @@ Status CheckReadable(std::string_view key, const std::string& path) {
     return Status::InvalidArgument("tls." + std::string(key) + " " + path + ": not a regular file");
   }
   return Status::Ok();
+}
+
+// The leaf certificate's validity period and subject.
+TlsContext::Validity ValidityOf(SSL_CTX* ctx) {
+  TlsContext::Validity v;
+  X509* cert = SSL_CTX_get0_certificate(ctx);
+  if (cert == nullptr) return v;
+  auto unix_time = [](const ASN1_TIME* t) -> int64_t {
+    struct tm tm = {};
+    if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return 0;
+    return static_cast<int64_t>(timegm(&tm));
+  };
+  v.not_before = unix_time(X509_get0_notBefore(cert));
+  v.not_after = unix_time(X509_get0_notAfter(cert));
+  if (BIO* bio = BIO_new(BIO_s_mem())) {
+    if (X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0) {
+      char* data = nullptr;
+      const long len = BIO_get_mem_data(bio, &data);
+      if (len > 0) v.subject.assign(data, static_cast<size_t>(len));
+    }
+    BIO_free(bio);
+  }
+  return v;
+}
+
+std::string UtcDate(int64_t t) {
+  const time_t tt = static_cast<time_t>(t);
+  struct tm tm;
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
 }
 
 }  // namespace
@@ -130,7 +163,34 @@ StatusOr<std::unique_ptr<TlsContext>> TlsContext::Create(const TlsOptions& optio
   auto ctx = c->NewCtx();
   if (!ctx.ok()) return ctx.status();
   c->ctx_ = *ctx;
+  c->validity_ = ValidityOf(c->ctx_);
   return c;
+}
+
+TlsContext::Validity TlsContext::validity() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return validity_;
+}
+
+std::string TlsContext::DescribeValidity(const Validity& v, int64_t now, int64_t warn_secs,
+                                         bool* expired) {
+  *expired = false;
+  if (v.not_after != 0 && now > v.not_after) {
+    *expired = true;
+    return "expired on " + UtcDate(v.not_after) + ": senders that verify it refuse to connect";
+  }
+  // Senders' clocks differ by a little: a certificate that starts within
+  // five minutes is taken as valid (Let's Encrypt back-dates by an hour).
+  if (v.not_before != 0 && now + 300 < v.not_before) {
+    *expired = true;
+    return "not valid before " + UtcDate(v.not_before) +
+           ": senders that verify it refuse to connect until then";
+  }
+  if (v.not_after != 0 && v.not_after - now <= warn_secs) {
+    return "expires on " + UtcDate(v.not_after) + " (in " +
+           std::to_string((v.not_after - now + 43200) / 86400) + " days)";
+  }
+  return "";
 }
 
 StatusOr<SSL_CTX*> TlsContext::NewCtx() {
@@ -196,11 +256,22 @@ Status TlsContext::Reload() {
   }
   auto fresh = NewCtx();
   if (!fresh.ok()) return fresh.status();
+  // A renewal that would lock every verifying sender out is refused: the
+  // certificate in use may still be good.
+  const Validity validity = ValidityOf(*fresh);
+  bool unusable = false;
+  const std::string problem =
+      DescribeValidity(validity, static_cast<int64_t>(time(nullptr)), 0, &unusable);
+  if (unusable) {
+    SSL_CTX_free(*fresh);
+    return Status::InvalidArgument("tls.cert_file " + options_.cert_file + ": " + problem);
+  }
   SSL_CTX* old;
   {
     std::lock_guard<std::mutex> lock(mu_);
     old = ctx_;
     ctx_ = *fresh;
+    validity_ = validity;
   }
   // Connections made with the old context hold a reference to it.
   SSL_CTX_free(old);

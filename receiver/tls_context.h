@@ -4,6 +4,7 @@
 #ifndef KONSEKI_RECEIVER_TLS_CONTEXT_H_
 #define KONSEKI_RECEIVER_TLS_CONTEXT_H_
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -74,6 +75,21 @@ class TlsContext {
 
   const TlsOptions& options() const { return options_; }
 
+  // The validity period of the certificate in use (the chain's leaf), Unix
+  // seconds; 0 when OpenSSL could not say.
+  struct Validity {
+    int64_t not_before = 0;
+    int64_t not_after = 0;
+    std::string subject;  // one line, OpenSSL's RFC 2253 form
+  };
+  Validity validity() const;
+  // What a sender verifying the certificate at `now` would object to:
+  // "expired on ...", "not valid before ...", or (within warn_secs of its
+  // end) "expires on ... (N days)"; empty when none. *expired is set when
+  // senders refuse it now.
+  static std::string DescribeValidity(const Validity& v, int64_t now, int64_t warn_secs,
+                                      bool* expired);
+
  private:
   explicit TlsContext(const TlsOptions& options) : options_(options) {}
   // A new SSL_CTX from options_ (files read now), owned by the caller.
@@ -81,8 +97,9 @@ class TlsContext {
   static int VerifyCallback(int preverify_ok, X509_STORE_CTX* store);
 
   const TlsOptions options_;
-  mutable std::mutex mu_;   // guards ctx_ (NewSsl vs Reload)
+  mutable std::mutex mu_;   // guards ctx_ and validity_ (NewSsl vs Reload)
   SSL_CTX* ctx_ = nullptr;  // owned
+  Validity validity_;
 };
 
 // The first OpenSSL error on this thread's queue as text ("error:...:reason"),

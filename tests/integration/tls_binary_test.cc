@@ -145,5 +145,51 @@ TEST(TlsBinaryTest, SighupServesRenewedCertificate) {
   EXPECT_TRUE(k.process().running());
 }
 
+// An expired certificate: check-config warns, the daemon starts (its other
+// listeners work), says so in an alert and the expiry metric, and a
+// verifying sender is refused and counted.
+TEST(TlsBinaryTest, AnExpiredCertificateIsSaidByCheckConfigAndAnAlert) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  if (!HaveProgram("/usr/bin/openssl")) GTEST_SKIP() << "openssl CLI not installed";
+  namespace fs = std::filesystem;
+  TempDir dir;
+  fs::create_directories(dir.File("pki"));
+  TestPki pki(dir.File("pki"));
+  CertFiles ca, expired;
+  ASSERT_TRUE(pki.MakeCa("ca", "konseki test CA", &ca) &&
+              pki.MakeDatedLeaf("expired", "konseki.test", ca, -30, -2, &expired))
+      << pki.error();
+  const std::string config =
+      "listen: [tls://127.0.0.1:0, udp://127.0.0.1:0]\n"
+      "tls: {cert_file: " +
+      expired.cert + ", key_file: " + expired.key +
+      "}\n"
+      "archive: {dir: " +
+      dir.File("archive") + "}\nalerts: {file: " + dir.File("alerts.jsonl") +
+      ", stdout: false}\nmetrics: {listen: ''}\n";
+  std::ofstream(dir.File("k.yaml")) << config << "allow_root: true\n";
+  ChildProcess check;
+  ASSERT_TRUE(check.Start({KonsekiBinary(), "check-config", dir.File("k.yaml")}, dir.File("cc")));
+  ASSERT_TRUE(WaitFor([&] { return !check.running(); }));
+  EXPECT_THAT(check.Stdout(), ::testing::HasSubstr("OK")) << check.Stderr();
+  EXPECT_THAT(check.Stderr(),
+              ::testing::HasSubstr("tls.cert_file " + expired.cert + " expired on"));
+
+  Konseki k;
+  std::string err;
+  ASSERT_TRUE(k.Start(dir, config, &err)) << err;
+  ASSERT_TRUE(WaitFor([&] {
+    std::ifstream in(dir.File("alerts.jsonl"));
+    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return all.find("\"sign\":\"konseki.tls_certificate_expired\"") != std::string::npos &&
+           all.find("\"severity\":\"high\"") != std::string::npos;
+  })) << "no konseki.tls_certificate_expired alert";
+  const uint16_t port = static_cast<uint16_t>(k.Port("tls"));
+  ASSERT_GT(port, 0);
+  TlsClient c;
+  EXPECT_FALSE(c.Connect(port, ca.cert)) << "a verifying sender refuses an expired certificate";
+  EXPECT_TRUE(k.process().running());
+}
+
 }  // namespace
 }  // namespace konseki::testing

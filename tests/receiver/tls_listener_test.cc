@@ -327,6 +327,89 @@ TEST_F(TlsListenerTest, MutualRefusesCertificateOfAnotherCa) {
   EXPECT_EQ(sink_.count(), 0u);
 }
 
+// What senders would object to in a certificate's dates.
+TEST(TlsValidityTest, ExpiredNotYetValidAndEndingSoonAreSaid) {
+  const int64_t now = 1'800'000'000;
+  bool expired = false;
+  TlsContext::Validity v{now - 86400, now + 30 * 86400, "CN=konseki.test"};
+  EXPECT_EQ(TlsContext::DescribeValidity(v, now, 14 * 86400, &expired), "");
+  EXPECT_FALSE(expired);
+  v.not_after = now + 3 * 86400 + 60;
+  EXPECT_NE(TlsContext::DescribeValidity(v, now, 14 * 86400, &expired).find("(in 3 days)"),
+            std::string::npos);
+  EXPECT_FALSE(expired);
+  v.not_after = now - 1;
+  EXPECT_NE(TlsContext::DescribeValidity(v, now, 14 * 86400, &expired).find("expired on"),
+            std::string::npos);
+  EXPECT_TRUE(expired);
+  v = {now + 3600, now + 86400, ""};
+  EXPECT_NE(TlsContext::DescribeValidity(v, now, 0, &expired).find("not valid before"),
+            std::string::npos);
+  EXPECT_TRUE(expired);
+  v.not_before = now + 200;  // within the five minutes senders' clocks may differ
+  EXPECT_EQ(TlsContext::DescribeValidity(v, now, 0, &expired), "");
+  EXPECT_FALSE(expired);
+}
+
+// An expired certificate: verifying senders refuse it after the handshake
+// (TLS 1.3), which is counted as their alert; a renewal to an expired one is
+// refused and the good certificate stays.
+TEST_F(TlsListenerTest, AnExpiredCertificateIsRefusedByClientsAndByReload) {
+  namespace fs = std::filesystem;
+  TestPki p(pki->dir);
+  CertFiles expired;
+  ASSERT_TRUE(p.MakeDatedLeaf("expired", "konseki.test", pki->ca, -30, -1, &expired));
+  TlsOptions o = ServerOptions(false);
+  o.cert_file = expired.cert;
+  o.key_file = expired.key;
+  StartListener(o);
+  EXPECT_LT(context_->validity().not_after, time(nullptr));
+  EXPECT_NE(context_->validity().subject.find("konseki.test"), std::string::npos);
+  TlsClient c;
+  if (c.Connect(listener_->port(), pki->ca.cert)) c.Send(OctetCounted("<13>refused"));
+  ASSERT_TRUE(WaitUntil([&] { return Failures("client_alert") == 1; }))
+      << Failures("protocol_error") << " " << Failures("closed") << " "
+      << Metric("konseki_tls_read_errors_total");
+  EXPECT_EQ(sink_.count(), 0u);
+
+  const std::string live_cert = pki->dir + "/live_dated.pem";
+  const std::string live_key = pki->dir + "/live_dated.key";
+  fs::copy_file(pki->server.cert, live_cert, fs::copy_options::overwrite_existing);
+  fs::copy_file(pki->server.key, live_key, fs::copy_options::overwrite_existing);
+  o.cert_file = live_cert;
+  o.key_file = live_key;
+  auto ctx = TlsContext::Create(o);
+  ASSERT_TRUE(ctx.ok()) << ctx.status().ToString();
+  const int64_t good_until = (*ctx)->validity().not_after;
+  EXPECT_GT(good_until, time(nullptr));
+  fs::copy_file(expired.cert, live_cert, fs::copy_options::overwrite_existing);
+  fs::copy_file(expired.key, live_key, fs::copy_options::overwrite_existing);
+  Status st = (*ctx)->Reload();
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("expired on"), std::string::npos) << st.ToString();
+  EXPECT_EQ((*ctx)->validity().not_after, good_until);
+}
+
+// rsyslog's gtls driver completes the handshake, checks the certificate
+// itself and closes when it refuses it: no line, but counted.
+TEST_F(TlsListenerTest, AClientClosingRightAfterTheHandshakeIsCounted) {
+  StartListener(ServerOptions(false));
+  {
+    TlsClient c;
+    ASSERT_TRUE(c.Connect(listener_->port(), pki->ca.cert)) << c.error();
+  }
+  ASSERT_TRUE(WaitUntil([&] { return Failures("closed_after_handshake") == 1; }));
+  EXPECT_EQ(Metric("konseki_tls_handshakes_total"), 1);
+  TlsClient sender;
+  ASSERT_TRUE(sender.Connect(listener_->port(), pki->ca.cert)) << sender.error();
+  ASSERT_TRUE(sender.Send(OctetCounted("<13>a line")));
+  ASSERT_TRUE(sink_.WaitForCount(1));
+  EXPECT_EQ(Metric("konseki_tls_handshakes_total"), 2);
+  sender.Close();
+  ASSERT_TRUE(WaitUntil([&] { return Metric("konseki_connections") == 0; }));
+  EXPECT_EQ(Failures("closed_after_handshake"), 1) << "a session that sent a line is not";
+}
+
 TEST_F(TlsListenerTest, ClientThatDistrustsTheServerIsCountedAsClientAlert) {
   StartListener(ServerOptions(false));
   TlsClient c;

@@ -6,7 +6,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -36,7 +38,7 @@ class TestPki {
     return Run(
         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
         " -keyout " +
-        out->key + " -out " + out->cert + " -days 2 -subj '/CN=" + cn +
+        out->key + " -out " + out->cert + " -days 30 -subj '/CN=" + cn +
         "' -addext basicConstraints=critical,CA:TRUE"
         " -addext keyUsage=critical,keyCertSign,cRLSign");
   }
@@ -56,8 +58,56 @@ class TestPki {
                " -keyout " +
                out->key + " -out " + csr + " -subj '/CN=" + cn + "'") &&
            Run("openssl x509 -req -in " + csr + " -CA " + ca.cert + " -CAkey " + ca.key +
-               " -CAserial " + dir_ + "/ca.srl -CAcreateserial -days 2 -extfile " + ext + " -out " +
-               out->cert);
+               " -CAserial " + dir_ + "/ca.srl -CAcreateserial -days 30 -extfile " + ext +
+               " -out " + out->cert);
+  }
+
+  // A leaf for cn (subjectAltName DNS:cn) signed by ca, valid from
+  // `from_days` to `to_days` days from now (negative: in the past), made with
+  // OpenSSL's API: the 3.0 CLI has no way to date a certificate back.
+  bool MakeDatedLeaf(const std::string& name, const std::string& cn, const CertFiles& ca,
+                     long from_days, long to_days, CertFiles* out) {
+    *out = Files(name);
+    bool ok = false;
+    FILE* f = std::fopen(ca.key.c_str(), "r");
+    EVP_PKEY* ca_key = f ? PEM_read_PrivateKey(f, nullptr, nullptr, nullptr) : nullptr;
+    if (f) std::fclose(f);
+    f = std::fopen(ca.cert.c_str(), "r");
+    X509* ca_cert = f ? PEM_read_X509(f, nullptr, nullptr, nullptr) : nullptr;
+    if (f) std::fclose(f);
+    EVP_PKEY* key = EVP_EC_gen("P-256");
+    X509* x = X509_new();
+    if (ca_key && ca_cert && key && x) {
+      X509_set_version(x, 2);
+      ASN1_INTEGER_set(X509_get_serialNumber(x), 4242 + to_days);
+      X509_gmtime_adj(X509_getm_notBefore(x), from_days * 86400);
+      X509_gmtime_adj(X509_getm_notAfter(x), to_days * 86400);
+      X509_set_pubkey(x, key);
+      X509_NAME* subject = X509_get_subject_name(x);
+      X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
+                                 reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+      X509_set_issuer_name(x, X509_get_subject_name(ca_cert));
+      X509V3_CTX v3;
+      X509V3_set_ctx(&v3, ca_cert, x, nullptr, nullptr, 0);
+      X509_EXTENSION* san =
+          X509V3_EXT_conf_nid(nullptr, &v3, NID_subject_alt_name, ("DNS:" + cn).c_str());
+      if (san) {
+        X509_add_ext(x, san, -1);
+        X509_EXTENSION_free(san);
+      }
+      FILE* cert_out = std::fopen(out->cert.c_str(), "w");
+      FILE* key_out = std::fopen(out->key.c_str(), "w");
+      ok = X509_sign(x, ca_key, EVP_sha256()) > 0 && cert_out && key_out &&
+           PEM_write_X509(cert_out, x) == 1 &&
+           PEM_write_PrivateKey(key_out, key, nullptr, nullptr, 0, nullptr, nullptr) == 1;
+      if (cert_out) std::fclose(cert_out);
+      if (key_out) std::fclose(key_out);
+    }
+    X509_free(x);
+    EVP_PKEY_free(key);
+    X509_free(ca_cert);
+    EVP_PKEY_free(ca_key);
+    return ok;
   }
 
   std::string error() const {
