@@ -51,6 +51,12 @@ struct HostState {
   int64_t first_seen_ns = 0;
   int64_t stop_time_ns = 0;         // receive time of stop_message
   int64_t last_clock_alert_ns = 0;  // when host.clock_jump last fired
+  // The senders (hashed) of the host.clock_jump alerts of the current
+  // interval and when: a forged line from another address cannot use up
+  // the host's own alert (HeartbeatTracker::CheckClock). Not saved.
+  static constexpr int kClockAlertSenders = 3;
+  uint64_t clock_alert_sender[kClockAlertSenders] = {};
+  int64_t clock_alert_ns[kClockAlertSenders] = {};
   // A step back not yet confirmed (TrackClock): receive time of the step
   // (0: none), the offset after it, how far and from which stamp. Not saved.
   int64_t back_rx_ns = 0;

@@ -530,11 +530,30 @@ void HeartbeatTracker::CheckClock(Slot& s, const Message& msg, bool repeat) {
   checked_valid_ = true;
   const ClockJump j = TrackClock(ts, received, SecsToNs(options_.clock_jump_tolerance_secs), &h);
   if (j.kind.empty()) return;
-  if (h.last_clock_alert_ns != 0 &&
-      received - h.last_clock_alert_ns < SecsToNs(options_.clock_jump_alert_interval_secs)) {
+  // At most one alert per interval per sender address, and kClockAlertSenders
+  // per host: any sender may write any host name, and one forged line must
+  // not silence the host's own jump for the interval. (After a restart the
+  // saved last alert's sender is unknown: the interval holds for all.)
+  const int64_t interval = SecsToNs(options_.clock_jump_alert_interval_secs);
+  const uint64_t sender = std::hash<std::string_view>()(msg.sender) | 1;
+  int live = 0, reuse = 0;
+  bool limited = false;
+  for (int i = 0; i < HostState::kClockAlertSenders; ++i) {
+    if (h.clock_alert_ns[i] != 0 && received - h.clock_alert_ns[i] < interval) {
+      ++live;
+      limited = limited || h.clock_alert_sender[i] == sender;
+    }
+    if (h.clock_alert_ns[i] < h.clock_alert_ns[reuse]) reuse = i;
+  }
+  if (live == 0 && h.last_clock_alert_ns != 0 && received - h.last_clock_alert_ns < interval) {
+    limited = true;  // alerted before a restart: sender unknown
+  }
+  if (limited || live >= HostState::kClockAlertSenders) {
     counters_.suppressed_clock_jump->Inc();
     return;
   }
+  h.clock_alert_sender[reuse] = sender;
+  h.clock_alert_ns[reuse] = received;
   h.last_clock_alert_ns = received;
 
   Alert a;
@@ -558,7 +577,8 @@ void HeartbeatTracker::CheckClock(Slot& s, const Message& msg, bool repeat) {
               {"host_timestamp", FormatRfc3339Micros(msg.timestamp)},
               {"received", FormatRfc3339Micros(msg.received)},
               {"offset_secs", FormatSecs(NsToSecs(j.offset_ns), 0)},
-              {"tolerance_secs", FormatSecs(options_.clock_jump_tolerance_secs, 0)}};
+              {"tolerance_secs", FormatSecs(options_.clock_jump_tolerance_secs, 0)},
+              {"sender", std::string(msg.sender)}};
   if (j.previous_ts_ns >= 0) {
     a.fields.emplace_back("previous_host_timestamp", FormatRfc3339Micros(FromNs(j.previous_ts_ns)));
   }

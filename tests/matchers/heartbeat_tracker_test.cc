@@ -1321,5 +1321,36 @@ TEST_F(HeartbeatTrackerTest, ALoggerStopLineBeforeTheNewAddressMakesTheChangeCri
   EXPECT_NE(Field(*a, "stop_message").find("exiting on signal 15"), std::string::npos);
 }
 
+// Any sender may write any host name: one forged line stamped days ahead
+// must not use up the host's own clock-jump alert for the interval.
+TEST_F(HeartbeatTrackerTest, AForgedLineCannotUseUpTheHostsOwnClockJumpAlert) {
+  options_.clock_jump_tolerance_secs = 300;
+  options_.clock_jump_alert_interval_secs = 3600;
+  Make();
+  for (int i = 0; i < 5; ++i) {
+    Send("victim", "", clock_.Now(), "192.0.2.5");
+    clock_.Advance(seconds(10));
+  }
+  Send("victim", "forged", clock_.Now() + seconds(3 * 86400), "203.0.113.66");
+  ASSERT_EQ(sink_.Count("host.clock_jump"), 1u);
+  EXPECT_EQ(Field(*sink_.Last("host.clock_jump"), "sender"), "203.0.113.66");
+  clock_.Advance(seconds(3));
+  Send("victim", "forged again", clock_.Now() + seconds(4 * 86400), "203.0.113.66");
+  EXPECT_EQ(sink_.Count("host.clock_jump"), 1u) << "the same sender is limited";
+  clock_.Advance(seconds(3));
+  // The host's own clock is set a week ahead (beyond the forged line's
+  // offset, which is the highest seen so far).
+  Send("victim", "real", clock_.Now() + seconds(7 * 86400), "192.0.2.5");
+  ASSERT_EQ(sink_.Count("host.clock_jump"), 2u);
+  EXPECT_EQ(sink_.Last("host.clock_jump")->message, "real");
+  EXPECT_EQ(Field(*sink_.Last("host.clock_jump"), "sender"), "192.0.2.5");
+  // Senders beyond three in the interval are limited too (a spoofing flood).
+  for (int i = 0; i < 5; ++i) {
+    clock_.Advance(seconds(3));
+    Send("victim", "", clock_.Now() + seconds((8 + i) * 86400), "198.51.100." + std::to_string(i));
+  }
+  EXPECT_EQ(sink_.Count("host.clock_jump"), 3u);
+}
+
 }  // namespace
 }  // namespace konseki::matchers
