@@ -5,6 +5,7 @@
 #define KONSEKI_APP_ALERT_TALLY_H_
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -34,6 +35,10 @@ class AlertTally final : public AlertSink {
   // minute it was received: ignored unless that minute is in the last day
   // and its bucket has not been reused since. Does not pass it on.
   void Seed(double received_unix_secs, Severity severity);
+  // While the alert file of before this start is still being read (Seed),
+  // the counts are partial; status says so.
+  void SetSeeding(bool seeding) { seeding_.store(seeding, std::memory_order_relaxed); }
+  bool seeding() const { return seeding_.load(std::memory_order_relaxed); }
 
   // Alerts per severity (indexed by Severity) counted in the current minute
   // and the whole minutes before it that fit in `window` (at most 24 h).
@@ -51,6 +56,7 @@ class AlertTally final : public AlertSink {
   const Clock& clock_;
   mutable std::mutex mu_;  // guards ring_
   std::array<Bucket, kMinutes> ring_;
+  std::atomic<bool> seeding_{false};
 };
 
 }  // namespace konseki::app

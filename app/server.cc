@@ -506,6 +506,7 @@ void Server::Start() {
   keeper_->Start();
   for (ListenerSlot& s : listeners_) s.listener->Start(s.router.get());
   if (alert_history_) {
+    alert_tally_->SetSeeding(true);
     seed_thread_ = std::thread([this] {
       console::AlertFilter last_day;
       last_day.since =
@@ -519,6 +520,7 @@ void Server::Start() {
           },
           &seed_stop_);
       alert_history_.reset();
+      alert_tally_->SetSeeding(false);
       if (n > 0)
         Log(LogLevel::kInfo, "status counts %zu alerts of the last day from before this start", n);
     });

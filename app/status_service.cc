@@ -215,6 +215,7 @@ JsonValue StatusService::Alerts() const {
   o.Set("file", src_.config->alerts_file);
   o.Set("last_hour", BySeverity(src_.tally->Last(std::chrono::hours(1))));
   o.Set("last_day", BySeverity(src_.tally->Last(std::chrono::hours(24))));
+  o.Set("counting_earlier", src_.tally->seeding());
   return o;
 }
 

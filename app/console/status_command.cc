@@ -74,7 +74,10 @@ void PrintLive(const ConsoleEnv& env, const JsonValue& s) {
     << "\n";
   JsonValue al = s.Get("alerts");
   o << "Alerts:   last hour " << SeverityCounts(al.Get("last_hour"), p) << "; last day "
-    << SeverityCounts(al.Get("last_day"), p) << "\n";
+    << SeverityCounts(al.Get("last_day"), p)
+    << (al.Bool("counting_earlier") ? " (so far: still reading the alert file of before the start)"
+                                    : "")
+    << "\n";
   JsonValue h = s.Get("hosts");
   JsonValue silent = h.Get("silent_hosts");
   // The daemon sends the first kStatusSilentNames (an older one sent all).

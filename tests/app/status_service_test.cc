@@ -107,6 +107,10 @@ TEST_F(StatusServiceTest, StatusHasListenerRatesDropsRulesAlertsAndSilentHosts) 
   EXPECT_FALSE(j.Get("rules").Get("last_reload").Bool("ok", true));
   EXPECT_EQ(j.Get("rules").Get("last_reload").Str("error"), "bad rule x");
   EXPECT_EQ(j.Get("alerts").Get("last_hour").Int("high"), 1);
+  EXPECT_FALSE(j.Get("alerts").Bool("counting_earlier", true));
+  tally_.SetSeeding(true);  // the alert file of before the start being read
+  EXPECT_TRUE(s.Status().Get("alerts").Bool("counting_earlier", false));
+  tally_.SetSeeding(false);
   EXPECT_EQ(j.Get("queue").Int("workers"), 2);
   EXPECT_FALSE(j.Get("archive").Bool("blocked", true));
   EXPECT_EQ(j.Get("hosts").Int("tracked"), 3);
