@@ -285,6 +285,7 @@ Status ParseHeartbeat(const Ctx& ctx, const YAML::Node& hb, HeartbeatConfig* out
       {"stop_link_secs", &Options::stop_link_secs, 0, kYear},
       {"shutdown_link_secs", &Options::shutdown_link_secs, 0, kYear},
       {"sender_change_secs", &Options::sender_change_secs, 0, kYear},
+      {"alert_link_secs", &Options::alert_link_secs, 0, kYear},
       {"metrics_interval_secs", &Options::metrics_interval_secs, 0.1, 3600},
   };
   std::vector<std::string_view> allowed = {"enabled",   "new_host_alerts",        "max_hosts",

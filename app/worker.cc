@@ -290,11 +290,11 @@ void Worker::EmitAlerts(const Message& msg) {
       pending_.Defer(msg, hit, matchers::MakeAlert(msg, hit), &pending_out_);
       continue;
     }
-    deps_.alerts->Emit(matchers::MakeAlert(msg, hit));
+    Raise(matchers::MakeAlert(msg, hit));
   }
   if (!pending_out_.empty()) EmitPending();
   for (const Alert& a : correlation_alerts_) {
-    deps_.alerts->Emit(a);
+    Raise(a);
     // A host correlation's alert may feed a fleet correlation.
     if (fleet_inputs_.Wants(a.rule, a.sign)) {
       deps_.fleet->Push(FleetHit::From(matchers::AlertHitEvent(a)));
@@ -372,6 +372,12 @@ void Worker::ReplayRepeated(const Message& notice, const HostKey& host, uint64_t
   kept.line = line;
 }
 
+void Worker::Raise(const Alert& a) {
+  deps_.alerts->Emit(a);
+  // A high alert about a host makes its silence soon after critical.
+  if (heartbeat_ && a.severity >= Severity::kHigh) heartbeat_->NoteAlert(a);
+}
+
 void Worker::EmitPending() {
   for (const std::string& rule : pending_out_.answered) {
     RuleCounter(&answered_counters_, "konseki_alerts_answered_total",
@@ -380,7 +386,7 @@ void Worker::EmitPending() {
                 rule)
         ->Inc();
   }
-  for (const Alert& a : pending_out_.alerts) deps_.alerts->Emit(a);
+  for (const Alert& a : pending_out_.alerts) Raise(a);
   pending_out_.clear();
 }
 

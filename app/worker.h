@@ -209,6 +209,9 @@ class Worker final : public BatchRunner {
   std::unordered_map<std::string, Counter*> answered_counters_;
   // Raises pending_out_'s alerts (counting the answered ones) and clears it.
   void EmitPending();
+  // Emits a rule's or correlation's alert; a high or critical one is also
+  // noted by the heartbeat (HeartbeatTracker::NoteAlert).
+  void Raise(const Alert& a);
 
   std::unique_ptr<matchers::Correlator> correlator_;
   matchers::InputFilter fleet_inputs_;

@@ -68,6 +68,11 @@ struct HostState {
   // any other.
   int64_t shutdown_time_ns = 0;
   std::string shutdown_message;
+  // The last high or critical alert about the host (NoteAlert): receive
+  // time (0: none), its sign and title. Not saved.
+  int64_t alert_time_ns = 0;
+  std::string alert_sign;
+  std::string alert_title;
   // heartbeat.sender_change_secs: the address a watch started with and the
   // host's last sender before it (move_since_ns). Not saved.
   std::string move_sender;

@@ -78,6 +78,7 @@ Status ValidateHeartbeatOptions(const HeartbeatOptions& o) {
   if (o.forget_after_secs < 0) return bad("forget_after_secs must be >= 0");
   if (o.transient_host_secs < 0) return bad("transient_host_secs must be >= 0");
   if (o.sender_change_secs < 0) return bad("sender_change_secs must be >= 0");
+  if (o.alert_link_secs < 0) return bad("alert_link_secs must be >= 0");
   if (o.max_hosts == 0) return bad("max_hosts must be > 0");
   return Status::Ok();
 }
@@ -510,6 +511,25 @@ bool HeartbeatTracker::ShutdownLinked(const Slot& s) const {
          h.shutdown_time_ns >= h.last_seen_ns - SecsToNs(options_.shutdown_link_secs);
 }
 
+void HeartbeatTracker::NoteAlert(const Alert& alert) {
+  if (options_.alert_link_secs <= 0 || alert.severity < Severity::kHigh || alert.host.empty() ||
+      alert.sign.starts_with("host.")) {
+    return;
+  }
+  const uint32_t slot = Lookup(HostKey::Of(alert.host));
+  if (slot == HeartbeatIndex::kNone) return;
+  HostState& h = slots_[slot].state;
+  h.alert_time_ns = Ns(alert.received);
+  h.alert_sign = alert.sign;
+  h.alert_title = alert.title;
+}
+
+bool HeartbeatTracker::AlertLinked(const Slot& s) const {
+  const HostState& h = s.state;
+  return h.seen && h.alert_time_ns != 0 &&
+         h.alert_time_ns >= h.last_seen_ns - SecsToNs(options_.alert_link_secs);
+}
+
 bool HeartbeatTracker::StopLinked(const Slot& s) const {
   const HostState& h = s.state;
   return h.seen && h.stop_seen &&
@@ -683,6 +703,7 @@ void HeartbeatTracker::FireResumed(Slot& s, const Message& msg, int64_t prev_see
   h.shutdown_time_ns = 0;
   h.shutdown_message.clear();
   h.stop_seen = false;
+  h.alert_time_ns = 0;  // that silence was told; the next one stands alone
   Alert a;
   a.time = a.received = msg.received;
   a.host = h.name;
@@ -709,6 +730,10 @@ void HeartbeatTracker::FireSilent(Slot& s, int64_t now_ns, double threshold_secs
   // A reboot or power-off the host announced: planned, but a host that
   // stays down is still news (medium), and its lines may say otherwise.
   const bool planned = ShutdownLinked(s);
+  // A host that stops logging soon after a high alert about it: what an
+  // intruder's kill -9 of the logger looks like (no stop line). Even an
+  // announced reboot then is no longer routine.
+  const bool after_alert = AlertLinked(s);
   h.silent = true;
   h.silent_after_stop = stop;
   ++silent_count_;
@@ -723,7 +748,10 @@ void HeartbeatTracker::FireSilent(Slot& s, int64_t now_ns, double threshold_secs
   a.sender = h.sender;
   a.rule = "heartbeat.silent";
   a.sign = "host.silent";
-  a.severity = planned ? Severity::kMedium : stop ? Severity::kCritical : Severity::kHigh;
+  a.severity = after_alert ? (planned ? Severity::kHigh : Severity::kCritical)
+               : planned   ? Severity::kMedium
+               : stop      ? Severity::kCritical
+                           : Severity::kHigh;
   if (h.seen) {
     a.title = h.name + " silent for " + silence + " s (threshold " + threshold + " s)";
     if (planned) {
@@ -731,6 +759,7 @@ void HeartbeatTracker::FireSilent(Slot& s, int64_t now_ns, double threshold_secs
     } else if (stop) {
       a.title += " after a syslog stop message";
     }
+    if (after_alert) a.title += (planned || stop ? " and " : " after ") + h.alert_sign;
   } else {
     a.title = "expected host " + h.name + " has not reported for " + silence + " s";
   }
@@ -747,6 +776,11 @@ void HeartbeatTracker::FireSilent(Slot& s, int64_t now_ns, double threshold_secs
   if (stop) a.fields.emplace_back("stop_message", h.stop_message);
   a.fields.emplace_back("planned_shutdown", planned ? "true" : "false");
   if (planned) a.fields.emplace_back("shutdown_message", h.shutdown_message);
+  a.fields.emplace_back("after_alert", after_alert ? h.alert_sign : "");
+  if (after_alert) {
+    a.fields.emplace_back("after_alert_time", FormatRfc3339Micros(FromNs(h.alert_time_ns)));
+    a.fields.emplace_back("after_alert_title", h.alert_title);
+  }
   a.fields.emplace_back("last_message", h.last_message);
   Emit(a);
 }

@@ -151,6 +151,12 @@ struct HeartbeatOptions {
   // seen address is forgotten, so a host relayed or spoofed from many
   // addresses costs at most this many strings.
   size_t max_senders_per_host = 8;
+  // heartbeat.alert_link_secs: a high or critical alert about a host (a
+  // rule's or a correlation's: a root login from outside, a brute force
+  // that succeeded, a web shell, a crash) this close before its last
+  // message makes the silence that follows critical ("after <sign>"): an
+  // intruder's kill -9 of the logger leaves no stop line. 0 disables.
+  double alert_link_secs = 1800;
   // heartbeat.sender_change_secs: a host watched at least this long whose
   // lines start coming from an address it never used (not among its
   // remembered senders), while none of its earlier addresses sends for
@@ -236,6 +242,10 @@ class HeartbeatTracker {
   // its reboot, and no longer makes the next silence planned. So does the
   // host resuming after a silence.
   void NoteBootMessage(const Message& msg);
+  // An alert the rules or correlations raised (any severity; only high and
+  // critical ones about a tracked host of this shard are kept): see
+  // alert_link_secs. Looks the host up by name.
+  void NoteAlert(const Alert& alert);
 
   // At least once a second and after idle waits: fires due host.silent
   // alerts, saves the state every save_interval_secs and refreshes metrics.
@@ -345,6 +355,8 @@ class HeartbeatTracker {
   void WatchSenderChange(HostState& h, const Message& msg, int64_t now_ns);
   void FireSenderChanged(Slot& s, const Message& msg, int64_t now_ns);
   bool StopLinked(const Slot& s) const;
+  // A high or critical alert within alert_link_secs before the last message.
+  bool AlertLinked(const Slot& s) const;
   // A system.shutdown line within shutdown_link_secs of the last message.
   bool ShutdownLinked(const Slot& s) const;
   // The host's record for NoteStopMessage / NoteShutdownMessage, observing

@@ -182,5 +182,51 @@ TEST(HeartbeatIntegrationTest, AnnouncedRebootMakesTheSilenceThatFollowsPlanned)
   }
 }
 
+// Through the whole server: an intruder logs in as root from outside and
+// kill -9s the logger (no stop line): the silence is critical, "after" the
+// login's alert; a host that only stops is high.
+TEST(HeartbeatIntegrationTest, ASilenceSoonAfterARootLoginFromOutsideIsCritical) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  Konseki k;
+  std::string err;
+  const std::string alerts = dir.File("alerts.jsonl");
+  ASSERT_TRUE(k.Start(dir,
+                      "listen: [tcp://127.0.0.1:0]\narchive: {dir: " + dir.File("archive") +
+                          "}\nalerts: {file: " + alerts +
+                          ", stdout: false}\nmetrics: {listen: ''}\nworkers: 2\n"
+                          "heartbeat:\n  silence_after_secs: " +
+                          std::to_string(kThresholdSecs) +
+                          "\n  startup_grace_secs: 0\n  state_dir: " + dir.File("state") + "\n",
+                      &err))
+      << err;
+  std::string wire;
+  for (const std::string host : {"node3", "node4"}) {
+    wire += "<30>Dec  4 10:00:00 " + host + " systemd[1]: Started Session 4 of User alice.\n";
+  }
+  wire +=
+      "<38>Dec  4 10:00:01 node3 sshd[812]: Accepted password for root from 203.0.113.9 port "
+      "50022 ssh2\n";
+  const int fd = ConnectTcp(k.Port("tcp"));
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(SendAll(fd, wire));
+  close(fd);
+  ASSERT_TRUE(WaitFor([&] { return AlertsWithSign(alerts, "host.silent").size() >= 2; },
+                      std::chrono::seconds(kThresholdSecs + 10)))
+      << ReadFile(alerts);
+  for (const std::string& a : AlertsWithSign(alerts, "host.silent")) {
+    EXPECT_EQ(Field(a, "preceded_by_stop"), "false") << a;
+    if (Field(a, "host") == "node3") {
+      EXPECT_EQ(Field(a, "severity"), "critical") << a;
+      EXPECT_FALSE(Field(a, "after_alert").empty()) << a;
+      EXPECT_THAT(Field(a, "title"), ::testing::HasSubstr(" after ")) << a;
+    } else {
+      EXPECT_EQ(Field(a, "host"), "node4") << a;
+      EXPECT_EQ(Field(a, "severity"), "high") << a;
+      EXPECT_EQ(Field(a, "after_alert"), "") << a;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace konseki::testing

@@ -1352,5 +1352,54 @@ TEST_F(HeartbeatTrackerTest, AForgedLineCannotUseUpTheHostsOwnClockJumpAlert) {
   EXPECT_EQ(sink_.Count("host.clock_jump"), 3u);
 }
 
+// An intruder's kill -9 of the logger leaves no stop line: a silence soon
+// after a high alert about the host (a root login from outside) is critical.
+TEST_F(HeartbeatTrackerTest, ASilenceSoonAfterAHighAlertAboutTheHostIsCritical) {
+  options_.silence_after_secs = 300;
+  options_.alert_link_secs = 1800;
+  Make();
+  auto alert = [&](const std::string& host, Severity severity, const std::string& sign) {
+    Alert a;
+    a.time = a.received = clock_.Now();
+    a.host = host;
+    a.sign = sign;
+    a.severity = severity;
+    a.title = sign + " on " + host;
+    tracker_->NoteAlert(a);
+  };
+  for (const char* h : {"web1", "web2", "web4"}) Send(h, "line");
+  alert("web1", Severity::kHigh, "login.root_remote");
+  alert("web2", Severity::kMedium, "ssh.bruteforce");         // medium: not linked
+  alert("web4", Severity::kCritical, "host.clock_jump");      // the heartbeat's own: not linked
+  alert("nosuch", Severity::kCritical, "login.root_remote");  // untracked: ignored
+  // web3: a high alert, then 31 minutes of lines: its silence stands alone.
+  Send("web3", "line");
+  alert("web3", Severity::kHigh, "login.root_remote");
+  for (int i = 0; i < 31; ++i) {
+    clock_.Advance(seconds(60));
+    Send("web3", "line");
+    tracker_->Tick();
+  }
+  Run(seconds(400), seconds(10));
+
+  ASSERT_EQ(sink_.Count("host.silent", "web1"), 1u);
+  const Alert* a = nullptr;
+  for (const Alert& x : sink_.alerts) {
+    if (x.sign == "host.silent" && x.host == "web1") a = &x;
+  }
+  EXPECT_EQ(a->severity, Severity::kCritical);
+  EXPECT_EQ(Field(*a, "after_alert"), "login.root_remote");
+  EXPECT_EQ(Field(*a, "after_alert_title"), "login.root_remote on web1");
+  EXPECT_NE(a->title.find("after login.root_remote"), std::string::npos) << a->title;
+  for (const Alert& x : sink_.alerts) {
+    if (x.sign != "host.silent" || x.host == "web1") continue;
+    EXPECT_EQ(x.severity, Severity::kHigh) << x.host;
+    EXPECT_EQ(Field(x, "after_alert"), "") << x.host;
+  }
+  EXPECT_EQ(sink_.Count("host.silent", "web2"), 1u);
+  EXPECT_EQ(sink_.Count("host.silent", "web3"), 1u);
+  EXPECT_EQ(sink_.Count("host.silent", "web4"), 1u);
+}
+
 }  // namespace
 }  // namespace konseki::matchers
