@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 
+#include "receiver/parser.h"
 #include "receiver/timestamp.h"
 #include "receiver/timestamp_cache.h"
 
@@ -196,6 +197,19 @@ size_t SkipFacilityPriority(std::string_view line, size_t pos) {
 
 }  // namespace
 
+namespace {
+
+// The whole of `rest` is a repeat notice (ReadRepeatNotice's forms). The
+// first byte is compared first: this runs for every line.
+bool UntaggedRepeatNotice(std::string_view rest) {
+  if (rest.empty() || ((rest[0] | 0x20) != 'l' && rest[0] != '-')) return false;
+  uint32_t count = 0;
+  std::string_view quoted;
+  return ReadRepeatNotice(rest, &count, &quoted);
+}
+
+}  // namespace
+
 bool ParseRfc3164(std::string_view line, size_t pos, bool has_pri, const ParserOptions& options,
                   TimestampCache* cache, Message* out) {
   if (has_pri) pos = SkipSpaces(line, pos);
@@ -212,12 +226,23 @@ bool ParseRfc3164(std::string_view line, size_t pos, bool has_pri, const ParserO
   out->format = MessageFormat::kRfc3164;
   out->has_timestamp = true;
   pos = SkipSpaces(line, ts_end);
+  // sysklogd and BSD syslogd write their repeat notice without a tag, and
+  // forward it without a host too ("<38>Dec  5 10:00:10 last message
+  // repeated 5 times"): "last" is neither the host nor the program.
+  if (UntaggedRepeatNotice(line.substr(pos))) {
+    out->msg = line.substr(pos);
+    return true;
+  }
   const size_t token_end = TokenEnd(line, pos);
   if (token_end > pos && !LooksLikeTag(line.substr(pos, token_end - pos))) {
     out->hostname = line.substr(pos, token_end - pos);
     pos = SkipSpaces(line, token_end);
     // Only in a file (a line over the network starts with its <PRI>).
     if (!has_pri) pos = SkipFacilityPriority(line, pos);
+    if (UntaggedRepeatNotice(line.substr(pos))) {
+      out->msg = line.substr(pos);
+      return true;
+    }
   }
   pos = ReadTag(line, pos, /*strong_only=*/false, out);
   out->msg = line.substr(pos);

@@ -617,6 +617,32 @@ TEST(RepeatNoticeTest, EverySyslogdsWordingGivesItsCount) {
   }
 }
 
+// sysklogd's and BSD syslogd's fprintlog write the notice after the host
+// with no tag, and forward it with neither host nor tag: "last" is not the
+// program, nor the host (the evasion tester: 42 guesses counted as 7).
+TEST(RepeatNoticeTest, AnUntaggedNoticeIsNoHostAndNoProgram) {
+  Message m = ParseWith("<38>Dec  5 10:00:10 oldbox last message repeated 5 times");
+  EXPECT_EQ(m.hostname, "oldbox");
+  EXPECT_EQ(m.app_name, "");
+  EXPECT_EQ(m.msg, "last message repeated 5 times");
+  m = ParseWith("<38>Dec  5 10:00:10 last message repeated 5 times");
+  EXPECT_EQ(m.hostname, "");
+  EXPECT_EQ(m.app_name, "");
+  EXPECT_EQ(m.msg, "last message repeated 5 times");
+  m = ParseWith("<38>Dec  5 10:00:10 mac1 --- last message repeated 2 times ---");
+  EXPECT_EQ(m.hostname, "mac1");
+  EXPECT_EQ(m.msg, "--- last message repeated 2 times ---");
+  // A host really named "last", a program really named "last": their lines
+  // are theirs.
+  m = ParseWith("<38>Dec  5 10:00:10 last sshd[7]: Accepted publickey for a from 192.0.2.1");
+  EXPECT_EQ(m.hostname, "last");
+  EXPECT_EQ(m.app_name, "sshd");
+  m = ParseWith("<38>Dec  5 10:00:10 h1 last: message repeated 5 times");
+  EXPECT_EQ(m.hostname, "h1");
+  EXPECT_EQ(m.app_name, "last");
+  EXPECT_EQ(m.msg, "message repeated 5 times");
+}
+
 TEST(RepeatNoticeTest, AnythingElseIsNoNotice) {
   for (const char* msg : {
            "last message repeated",                    // no count
