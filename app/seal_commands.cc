@@ -112,6 +112,7 @@ int RunVerify(const VerifyCommand& cmd, const Clock& clock, std::ostream& out, s
     key = *k;
   }
   int64_t retention_days = 0;
+  std::string config_key_state;
   if (!cmd.config_path.empty()) {
     auto c = LoadConfigFile(cmd.config_path);
     if (!c.ok()) {
@@ -119,6 +120,7 @@ int RunVerify(const VerifyCommand& cmd, const Clock& clock, std::ostream& out, s
       return 2;
     }
     retention_days = c->archive_retention.retention_days;
+    config_key_state = outputs::DefaultSealKeyPath(c->archive.dir);
   }
   // Group the arguments by archive folder: a day file names its own.
   std::map<std::string, std::vector<std::string>> roots;
@@ -148,6 +150,11 @@ int RunVerify(const VerifyCommand& cmd, const Clock& clock, std::ostream& out, s
     o.key = key;
     o.retention_days = retention_days;
     o.now_unix = UnixNow(clock);
+    // The archive's own key state, else (a copy without .state/) the config's.
+    struct stat st;
+    if (stat(outputs::DefaultSealKeyPath(root).c_str(), &st) != 0 && !config_key_state.empty()) {
+      o.key_state_path = config_key_state;
+    }
     const auto t0 = std::chrono::steady_clock::now();
     auto rep = outputs::VerifyArchive(o);
     const double secs =

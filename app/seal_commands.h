@@ -28,7 +28,9 @@ struct VerifyCommand {
   // (<dir>/<host>/<YYYY-MM-DD>.log[.zst]): then only those are reported.
   std::vector<std::string> paths;
   // Optional: its archive.retention_days lets verify tell removed old days
-  // from retention.
+  // from retention, and its archive.dir's key state (.state/seal.key) is
+  // read when the archive verified has none (a copy): the key state tells
+  // how many records the key made, so records cut off the end are caught.
   std::string config_path;
 };
 

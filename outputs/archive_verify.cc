@@ -17,6 +17,7 @@
 #include "common/usable_cpus.h"
 #include "outputs/archive_reader.h"
 #include "outputs/seal_format.h"
+#include "outputs/sealer.h"
 
 namespace konseki::outputs {
 namespace {
@@ -99,6 +100,7 @@ class Verifier {
   VerifyReport Run() {
     rep_.authenticated = o_.key.has_value();
     ReadStream();
+    CheckEnd();
     for (auto& [path, fs] : files_) Finish(path, &fs);
     files_.clear();
     RunBatch();
@@ -161,6 +163,54 @@ class Verifier {
       return;
     }
     CheckLateStart();
+  }
+
+  // Records cut off the end of the stream, with the day files truncated to
+  // what the kept records name, look like a konseki that stopped earlier:
+  // nothing in the stream itself tells. The key state does: it counts the
+  // records the key made (SealKeyState::seq), and the sealer writes each
+  // record before it stores the state. Without a readable state the report
+  // says how far the last record is from now, prominently.
+  void CheckEnd() {
+    const std::string path =
+        o_.key_state_path.empty() ? DefaultSealKeyPath(o_.root) : o_.key_state_path;
+    auto state = ReadSealKeyState(path);
+    if (!state.ok()) {
+      if (have_e_) {
+        const int64_t secs = last_e_epoch_secs_;
+        const int64_t age = std::max<int64_t>(0, o_.now_unix - rep_.last_sealed_ns / 1'000'000'000);
+        rep_.end_warning =
+            "the end of the stream is NOT checked (" + state.status().message() +
+            "): its last record (epoch " + std::to_string(rep_.last_epoch) + ", sealed " +
+            Nanos(rep_.last_sealed_ns) + ") is " + std::to_string(secs > 0 ? age / secs : 0) +
+            " epochs (" + std::to_string(age / 3600) + " h " + std::to_string(age % 3600 / 60) +
+            " min) before now: if konseki sealed until now, records were cut off the end. "
+            "Give the key state (the archive's .state/seal.key, or --config) to check";
+      }
+      return;
+    }
+    WipeSealBytes(&state->key);
+    if (broken_) return;
+    rep_.end_checked = true;
+    const bool same_chain =
+        have_e_ && state->start_unix == last_e_start_ && state->epoch_secs == last_e_epoch_secs_;
+    const uint64_t held = have_e_ ? last_seq_ + 1 : 0;
+    if (state->seq == 0 || (same_chain && state->seq <= held)) return;
+    if (!have_e_ || same_chain) {
+      rep_.chain_errors.push_back(
+          "records missing at the end: the key made " + std::to_string(state->seq) +
+          ", the stream holds " + std::to_string(held) +
+          (have_e_ ? " (its last record, " + std::to_string(last_seq_) + ", sealed " +
+                         Nanos(rep_.last_sealed_ns) + ")"
+                   : "") +
+          ": records and the lines they sealed were cut off the end (key state " + path +
+          "; or konseki could not write them: archive.seal_stopped)");
+    } else {
+      rep_.chain_errors.push_back(
+          "records missing at the end: the key state " + path + " belongs to a chain begun " +
+          Nanos(state->start_unix * 1'000'000'000) + " that made " + std::to_string(state->seq) +
+          " records, and the stream holds none of them");
+    }
   }
 
   // The day the chain began: the key's epoch 0, else the stream's header.
@@ -356,6 +406,8 @@ class Verifier {
     expected_next_ = r.next;
     last_tag_ = r.tag;
     last_seq_ = r.seq;
+    last_e_start_ = h_start_;
+    last_e_epoch_secs_ = h_epoch_secs_;
     ++rep_.records;
     rep_.last_epoch = r.epoch;
     rep_.last_sealed_ns = r.time_ns;
@@ -629,6 +681,8 @@ class Verifier {
   bool broken_ = false;
   uint64_t expected_next_ = 0;
   uint64_t last_seq_ = 0;
+  int64_t last_e_start_ = 0;  // the chain of the last E: its start and epoch length
+  int64_t last_e_epoch_secs_ = 0;
   SealBytes last_tag_{};
   SealBytes key_{};
   uint64_t key_epoch_ = 0;
@@ -700,6 +754,7 @@ void PrintVerifyReport(const VerifyReport& rep, double seconds, std::ostream& ou
   out << (rep.authenticated ? ", tags authenticated"
                             : ", tags NOT checked (no --key: digests and structure only)")
       << "\n";
+  if (!rep.end_warning.empty()) out << "seal stream: WARNING: " << rep.end_warning << "\n";
   char speed[128];
   std::snprintf(speed, sizeof(speed), "%.3f GB in %.2f s (%.2f GB/s)",
                 static_cast<double>(rep.bytes_hashed) / 1e9, seconds,

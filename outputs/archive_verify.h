@@ -18,7 +18,9 @@
 // missing (an epoch gap not announced by the previous record) or replaced,
 // a loss record (M: the sealer found its stream gone), no stream or no
 // record at all (nothing is sealed: a failure, with or without a key), and
-// a stream that starts after record 0 where retention cannot explain it.
+// a stream that starts after record 0 where retention cannot explain it,
+// and a stream that ends before the last record the key state says the key
+// made (records cut off the end).
 //
 // Retention edge: seal files and day files older than the oldest seal file
 // kept are expected to be gone; files of that first day may miss their first
@@ -65,6 +67,10 @@ struct VerifyReport {
   int64_t last_sealed_ns = 0;
   bool authenticated = false;  // tags checked with a key
   uint64_t bytes_hashed = 0;
+  // The stream's end was compared with the key state's record count.
+  bool end_checked = false;
+  // When it was not: why, and how far the last record is from now.
+  std::string end_warning;
   bool ok() const;
 };
 
@@ -78,7 +84,14 @@ struct VerifyOptions {
   // archive.retention_days, when known (> 0): a stream that starts later
   // than retention explains (older seal files gone too early) fails.
   int64_t retention_days = 0;
-  int64_t now_unix = 0;  // for the retention check
+  int64_t now_unix = 0;  // for the retention check and the age of the last record
+  // The sealer's key state file, only read: it holds how many records the
+  // key has made, so a stream that ends before the key's last record was
+  // cut at its end (no key is needed to cut records off the end and truncate
+  // the files to what the kept records name). Empty: <root>/.state/seal.key.
+  // A state that is missing or unreadable leaves the end unchecked, which
+  // the report says (VerifyReport::end_warning).
+  std::string key_state_path;
 };
 
 StatusOr<VerifyReport> VerifyArchive(const VerifyOptions& options);

@@ -320,11 +320,13 @@ Status Sealer::Recover() {
   // the stream itself, authenticated by the next record, so verify reports
   // a break and not a crash; and tell the admin now.
   if (state_.seq > 0 && (!found || last_seq + 1 < state_.seq)) {
-    const std::string what =
-        !found ? "no seal record at all" : "the last record is " + std::to_string(last_seq);
+    const std::string what = !found ? "holds no seal record at all"
+                                    : "ends at record " + std::to_string(last_seq) + " (" +
+                                          std::to_string(state_.seq - last_seq - 1) +
+                                          " records missing at the end)";
     ReportStreamLoss("missing-at-start", "the key has made " + std::to_string(state_.seq) +
-                                             " seal records but the seal stream in " + dir +
-                                             " holds " + what + " (seal files deleted?)");
+                                             " seal records but the seal stream in " + dir + " " +
+                                             what + " (seal files deleted or cut?)");
   }
   LoadSealedEnds();
   return Scan(true);

@@ -84,6 +84,8 @@ class SealFixture : public ::testing::Test {
   VerifyReport Verify(bool with_key = true) {
     VerifyOptions o;
     o.root = dir_;
+    o.now_unix =
+        std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch()).count();
     if (with_key) o.key = vk_;
     auto r = VerifyArchive(o);
     EXPECT_TRUE(r.ok());
