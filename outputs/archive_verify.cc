@@ -295,7 +295,8 @@ class Verifier {
             LRef{seal_paths_.size() - 1, offset + 3 + r.path.size(), r.hashes.size()});
         break;
       case 'F':
-      case 'U': {
+      case 'U':
+      case 'X': {
         Range rg{r.kind, r.start, r.end, r.lines, r.digest, {}, 0};
         auto it = pending_l_.find(r.path);
         if (it != pending_l_.end()) {
@@ -471,6 +472,9 @@ class Verifier {
     if ((*reader)->compressed()) v->path += ".zst";
     if (rs.front().start != 0) (*reader)->Skip(rs.front().start);
     uint64_t line = 0;
+    StampCheck stamps;
+    const Range* foreign = nullptr;  // the first X range
+    uint64_t foreign_line = 0;
     for (size_t i = 0; i < rs.size(); ++i) {
       if (i > 0 && rs[i].start != rs[i - 1].end) {
         return Fail(v, line + 1, "",
@@ -478,7 +482,18 @@ class Verifier {
                         ".." + std::to_string(rs[i].start));
       }
       std::string tail;
-      if (!HashRange(reader->get(), rs[i], &tail)) {
+      if (rs[i].kind == 'X') {
+        // Never vouched for, whatever its digest says; the file fails below.
+        HashRange(reader->get(), rs[i], &tail, &stamps);
+        if (foreign == nullptr) {
+          foreign = &rs[i];
+          foreign_line = line + 1;
+        }
+        v->foreign_lines += rs[i].lines;
+        line += rs[i].lines;
+        continue;
+      }
+      if (!HashRange(reader->get(), rs[i], &tail, &stamps)) {
         if (rs[i].kind == 'U') {
           return Fail(v, line + 1, "",
                       "unsealed-range-changed: lines found unsealed at a restart changed since");
@@ -497,11 +512,97 @@ class Verifier {
       }
       line += rs[i].lines;
     }
-    v->unsealed_lines = CountRest(reader->get());
+    v->unsealed_lines = CountRest(reader->get(), &stamps);
+    if (stamps.back_lines > 0) {
+      if (!v->note.empty()) v->note += "; ";
+      v->note += "receive times go back " + std::to_string(stamps.back_us / 1'000'000) +
+                 " s at line " + std::to_string(stamps.back_line) + " (" + stamps.back_text +
+                 " after " + stamps.max_at_back + ")" +
+                 (stamps.back_lines > 1
+                      ? " and at " + std::to_string(stamps.back_lines - 1) + " more lines"
+                      : "") +
+                 ": lines added by hand, or written late after a write error";
+    }
+    if (foreign != nullptr) {
+      Fail(v, foreign_line, "",
+           "foreign: bytes " + std::to_string(foreign->start) + ".." +
+               std::to_string(foreign->end) +
+               " were not written by konseki (another process wrote to this file; the sealer "
+               "raised archive.foreign_write)");
+    }
   }
 
+  // Receive times (the first 27 bytes of each line, RFC 3339 UTC micros as
+  // the archive writes them) that go back by more than kStampTolerance
+  // within a file: one listener may pass another by a few milliseconds, and
+  // lines held by a write error are written late, but a line stamped hours
+  // before its neighbours was most likely added by hand. A note, not a
+  // failure (the seal decides what is genuine).
+  struct StampCheck {
+    static constexpr int64_t kToleranceUs = 10'000'000;
+    static constexpr size_t kStampLen = 27;  // "YYYY-MM-DDTHH:MM:SS.uuuuuuZ"
+    uint64_t line = 0;                       // lines completed
+    std::string head;                        // the first bytes of the current line
+    std::string max_text;                    // the latest stamp so far
+    uint64_t back_lines = 0;                 // lines more than the tolerance behind
+    uint64_t back_line = 0;  // the first of them (1-based, counted from the range read first)
+    int64_t back_us = 0;
+    std::string back_text, max_at_back;
+
+    void Feed(std::string_view c) {
+      for (size_t pos = 0; pos < c.size();) {
+        const size_t nl = c.find('\n', pos);
+        const size_t end = nl == std::string_view::npos ? c.size() : nl;
+        if (head.size() < kStampLen) {
+          head.append(c.substr(pos, std::min(end - pos, kStampLen - head.size())));
+        }
+        if (nl == std::string_view::npos) return;
+        ++line;
+        Check();
+        head.clear();
+        pos = nl + 1;
+      }
+    }
+    // Fixed-width stamps order as text: only a line behind the latest one
+    // is parsed.
+    void Check() {
+      if (head.size() != kStampLen || head[10] != 'T' || head[26] != 'Z') return;
+      if (head >= max_text) {
+        max_text = head;
+        return;
+      }
+      const int64_t t = Micros(head);
+      const int64_t max_us = Micros(max_text);
+      if (t < 0 || max_us < 0 || max_us - t <= kToleranceUs) return;
+      if (back_lines++ == 0) {
+        back_line = line;
+        back_us = max_us - t;
+        back_text = head;
+        max_at_back = max_text;
+      }
+    }
+    // Microseconds since 1970 of "YYYY-MM-DDTHH:MM:SS.uuuuuuZ", or -1.
+    static int64_t Micros(std::string_view s) {
+      int64_t day;
+      if (!ParseDayName(s.substr(0, 10), &day) || s[13] != ':' || s[16] != ':' || s[19] != '.') {
+        return -1;
+      }
+      int64_t v = day;
+      const int kFields[4][3] = {{11, 2, 24}, {14, 2, 60}, {17, 2, 60}, {20, 6, 1'000'000}};
+      for (const auto& [at, digits, base] : kFields) {
+        int64_t x = 0;
+        for (int i = at; i < at + digits; ++i) {
+          if (s[i] < '0' || s[i] > '9') return -1;
+          x = x * 10 + (s[i] - '0');
+        }
+        v = v * base + x;
+      }
+      return v;
+    }
+  };
+
   // Hashes [start, end) from the reader's position; true if it matches.
-  bool HashRange(ArchiveReader* r, const Range& rg, std::string* tail) {
+  bool HashRange(ArchiveReader* r, const Range& rg, std::string* tail, StampCheck* stamps) {
     Sha256Stream sha;
     uint64_t left = rg.end - rg.start;
     std::string& buf = Buf();
@@ -510,6 +611,7 @@ class Verifier {
       if (!n.ok() || *n == 0) return false;
       std::string_view chunk(buf.data(), *n);
       sha.Update(chunk);
+      stamps->Feed(chunk);
       hashed_ += *n;
       left -= *n;
       if (chunk.size() >= kTail) {
@@ -522,7 +624,7 @@ class Verifier {
     return sha.Finish() == rg.digest;
   }
 
-  uint64_t CountRest(ArchiveReader* r) {
+  uint64_t CountRest(ArchiveReader* r, StampCheck* stamps = nullptr) {
     uint64_t lines = 0;
     bool partial = false;
     std::string& buf = Buf();
@@ -530,6 +632,7 @@ class Verifier {
       auto n = r->Read(buf.data(), kChunk);
       if (!n.ok() || *n == 0) break;
       hashed_ += *n;
+      if (stamps != nullptr) stamps->Feed(std::string_view(buf.data(), *n));
       lines += static_cast<uint64_t>(std::count(buf.data(), buf.data() + *n, '\n'));
       partial = buf[*n - 1] != '\n';
     }
@@ -737,6 +840,9 @@ void PrintVerifyReport(const VerifyReport& rep, double seconds, std::ostream& ou
     if (f.lost_unsealed_lines > 0) {
       out << "; " << f.lost_unsealed_lines
           << " lines unsealed (found at a restart after the seal stream was removed)";
+    }
+    if (f.foreign_lines > 0) {
+      out << "; " << f.foreign_lines << " lines foreign (not written by konseki)";
     }
     if (f.unsealed_lines > 0) {
       out << "; " << f.unsealed_lines

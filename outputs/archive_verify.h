@@ -12,8 +12,11 @@
 //   reordered  two sealed lines swapped
 //   truncated  the file ends before its sealed end
 //   missing    a sealed file is gone (a day missing in a host's chain)
+//   foreign    bytes the sealer found that konseki did not write (X)
 //   unsealed-range-changed / not-in-chain / uncovered / seal-removed: see
 //   docs/archive.md
+// and, as a note, receive times that go back by more than 10 s inside a
+// file (a line added by hand, or written late after a write error)
 // and, for the stream itself, records that fail authentication, are
 // missing (an epoch gap not announced by the previous record) or replaced,
 // a loss record (M: the sealer found its stream gone), no stream or no
@@ -52,6 +55,7 @@ struct FileVerdict {
   uint64_t unsealed_lines = 0;          // after the last seal (not vouched for)
   uint64_t restart_unsealed_lines = 0;  // U ranges (crash before a seal)
   uint64_t lost_unsealed_lines = 0;     // U ranges after a loss record (stream removed)
+  uint64_t foreign_lines = 0;           // X ranges: not written by konseki (a failure)
   uint64_t fail_line = 0;               // 1-based, when failed
   std::string fail_time;                // receive time at that line, if readable
   std::string why;                      // failure kind and detail

@@ -11,6 +11,10 @@
 //                             <path> ("host/YYYY-MM-DD.log") are sealed
 //   U <path> <start> <end> <lines> <sha256>           bytes found unsealed at
 //                             a restart (after a crash): recorded, not vouched for
+//   X <path> <start> <end> <lines> <sha256>           bytes konseki did not
+//                             write (another process appended them to a day
+//                             file it follows): recorded, never vouched for;
+//                             verify fails the file (foreign)
 //   M <seq> <time ns> <why>   the sealer found the stream it had written gone
 //                             (a restart finding no record up to the key's, or
 //                             the open seal file unlinked or replaced): the
@@ -25,7 +29,7 @@
 // Each E names the epoch of the next E (`next` >= `epoch`: a restart or an
 // idle stretch skips epochs explicitly, under the key of the older epoch), so
 // records cannot be removed, reordered or forged without the key of their epoch.
-// Bytes of a file are sealed in order: each F/U of a path starts where the
+// Bytes of a file are sealed in order: each F/U/X of a path starts where the
 // previous one ended.
 #ifndef KONSEKI_OUTPUTS_SEAL_FORMAT_H_
 #define KONSEKI_OUTPUTS_SEAL_FORMAT_H_
@@ -58,11 +62,11 @@ void AppendLineHashHex(uint16_t h, std::string* out);
 bool ParseLineHashHex(std::string_view hex4, uint16_t* h);
 
 struct SealRecord {
-  char kind = 0;                           // 'H', 'L', 'F', 'U', 'M', 'E'
-  std::string_view path;                   // L F U
+  char kind = 0;                           // 'H', 'L', 'F', 'U', 'X', 'M', 'E'
+  std::string_view path;                   // L F U X
   std::string_view hashes;                 // L
-  uint64_t start = 0, end = 0, lines = 0;  // F U
-  SealBytes digest{};                      // F U
+  uint64_t start = 0, end = 0, lines = 0;  // F U X
+  SealBytes digest{};                      // F U X
   uint64_t epoch = 0, next = 0, seq = 0;   // E (seq: M too)
   int64_t time_ns = 0;                     // E M
   std::string_view why;                    // M

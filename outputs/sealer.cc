@@ -59,10 +59,17 @@ struct Sealer::Tracked {
   Sha256Stream sha;         // over [sealed_end, read_end)
   std::string hashes;       // line hashes not yet written as L
   bool shrunk_reported = false;
+  // With a write log: what the writers reported past read_end, in order.
+  std::vector<ArchiveWriteLog::Range> written;
+  // Unreported bytes [tail_at, tail_size) were first seen at tail_since.
+  uint64_t tail_at = UINT64_MAX;
+  uint64_t tail_size = 0;
+  TimePoint tail_since;
 };
 
 struct Sealer::Metrics {
   Counter* bytes;
+  Counter* foreign;
   Counter* records;
   Counter* errors;
   Gauge* epoch;
@@ -70,6 +77,9 @@ struct Sealer::Metrics {
   explicit Metrics(MetricsRegistry& r)
       : bytes(r.GetCounter("konseki_archive_sealed_bytes_total",
                            "Archive bytes read back and hashed by the sealer.")),
+        foreign(r.GetCounter("konseki_archive_foreign_bytes_total",
+                             "Bytes found in archive day files that konseki did not write "
+                             "(archive.foreign_write); recorded, never sealed as genuine.")),
         records(r.GetCounter("konseki_archive_seal_records_total",
                              "Authenticated seal records (E) written.")),
         errors(r.GetCounter("konseki_archive_seal_errors_total",
@@ -161,7 +171,7 @@ Status Sealer::Stop() {
     cv_.notify_one();
     thread_.join();
   }
-  Status st = Scan(false);
+  Status st = Scan(ScanMode::kFinal);
   Status sealed = Seal(std::max(WallEpoch(), state_.epoch) + 1);
   if (seal_fd_ >= 0) {
     close(seal_fd_);
@@ -172,7 +182,7 @@ Status Sealer::Stop() {
 
 Status Sealer::Poll() {
   CheckSealFile();
-  Status st = Scan(false);
+  Status st = Scan(ScanMode::kPoll);
   const uint64_t wall = WallEpoch();
   // After a restart in the epoch a clean stop moved the key past, the key is
   // one epoch ahead of the clock: seal at each wall-clock boundary all the
@@ -268,7 +278,7 @@ void Sealer::LoadSealedEnds() {
       size_t nl = data.find('\n', pos);
       if (nl == std::string::npos) break;
       if (ParseSealLine(std::string_view(data).substr(pos, nl - pos), &r) &&
-          (r.kind == 'F' || r.kind == 'U')) {
+          (r.kind == 'F' || r.kind == 'U' || r.kind == 'X')) {
         auto it = tracked_.find(r.path);
         if (it == tracked_.end()) {
           auto t = std::make_unique<Tracked>();
@@ -329,7 +339,7 @@ Status Sealer::Recover() {
                                              what + " (seal files deleted or cut?)");
   }
   LoadSealedEnds();
-  return Scan(true);
+  return Scan(ScanMode::kRecover);
 }
 
 // The stream written so far is gone: a loss record starts the stream again
@@ -393,10 +403,14 @@ std::string Sealer::SealPath(int64_t day) const {
   return options_.archive_dir + "/" + std::string(kSealDirName) + "/" + SealFileName(day);
 }
 
-Status Sealer::Scan(bool recovering) {
+Status Sealer::Scan(ScanMode mode) {
+  const bool recovering = mode == ScanMode::kRecover;
   const int64_t today = DayOfUnix(NowUnix());
   Status first;
   bool unsealed = false;
+  // Before the files are looked at: a write that lands after this is seen
+  // as unreported bytes for a while (the grace), never as foreign at once.
+  if (options_.write_log) options_.write_log->TakeInto(&written_);
   for (const std::string& host : ListDir(options_.archive_dir)) {
     for (int64_t day = today - 1; day <= today; ++day) {
       const std::string path = host + "/" + DayName(day) + ".log";
@@ -410,7 +424,11 @@ Status Sealer::Scan(bool recovering) {
         it = tracked_.emplace(path, std::move(t)).first;
       }
       Tracked* t = it->second.get();
-      Status st = ReadNew(t);
+      if (auto w = written_.find(path); w != written_.end()) {
+        t->written.insert(t->written.end(), w->second.begin(), w->second.end());
+        written_.erase(w);
+      }
+      Status st = ReadNew(t, mode);
       if (!st.ok() && first.ok()) first = st;
       if (recovering && t->read_end > t->sealed_end) {
         // Written after the last seal and before this start: record, don't vouch.
@@ -428,6 +446,7 @@ Status Sealer::Scan(bool recovering) {
     Tracked* t = it->second.get();
     it = (t->day < today - 1 && t->read_end == t->sealed_end) ? tracked_.erase(it) : std::next(it);
   }
+  written_.clear();  // writes to files no longer followed (older days)
   if (unsealed) {
     Status st = Seal(std::max(WallEpoch(), state_.epoch));
     if (!st.ok() && first.ok()) first = st;
@@ -435,7 +454,7 @@ Status Sealer::Scan(bool recovering) {
   return first;
 }
 
-Status Sealer::ReadNew(Tracked* t) {
+Status Sealer::ReadNew(Tracked* t, ScanMode mode) {
   const std::string full = options_.archive_dir + "/" + t->path;
   struct stat pre;
   // Most files did not grow since the last poll: a stat, no open.
@@ -460,9 +479,48 @@ Status Sealer::ReadNew(Tracked* t) {
     }
     return Status::Ok();
   }
+  const bool check_writers = options_.write_log != nullptr && mode != ScanMode::kRecover;
   Status result;
   while (t->read_end < size) {
-    read_buf_.resize(static_cast<size_t>(std::min<uint64_t>(kReadChunk, size - t->read_end)));
+    uint64_t limit = size;
+    uint64_t gap_end = 0;  // a writer's range begins here, past foreign bytes
+    if (check_writers) {
+      // The writers' bytes from read_end on: [read_end, own).
+      std::vector<ArchiveWriteLog::Range>& w = t->written;
+      size_t drop = 0;
+      while (drop < w.size() && w[drop].end <= t->read_end) ++drop;
+      w.erase(w.begin(), w.begin() + static_cast<std::ptrdiff_t>(drop));
+      uint64_t own = t->read_end;
+      size_t k = 0;
+      for (; k < w.size() && w[k].start <= own; ++k) own = std::max(own, w[k].end);
+      if (own == t->read_end) {
+        // The bytes at read_end are no writer's, or not reported yet.
+        uint64_t foreign_end = 0;
+        if (!w.empty()) {
+          foreign_end = std::min(w.front().start, size);  // a writer wrote after them
+        } else if (mode == ScanMode::kFinal) {
+          foreign_end = size;
+        } else if (t->tail_at == t->read_end &&
+                   clock_.Now() - t->tail_since >=
+                       std::chrono::milliseconds(options_.foreign_grace_ms)) {
+          foreign_end = std::min(t->tail_size, size);
+        } else {
+          if (t->tail_at != t->read_end) {
+            t->tail_at = t->read_end;
+            t->tail_size = size;
+            t->tail_since = clock_.Now();
+          }
+          break;
+        }
+        result = SealForeign(fd, t, foreign_end);
+        if (!result.ok()) break;
+        continue;
+      }
+      t->tail_at = UINT64_MAX;
+      if (k < w.size()) gap_end = std::min(w[k].start, size);
+      limit = std::min(own, size);
+    }
+    read_buf_.resize(static_cast<size_t>(std::min<uint64_t>(kReadChunk, limit - t->read_end)));
     ssize_t n = pread(fd, read_buf_.data(), read_buf_.size(), static_cast<off_t>(t->read_end));
     if (n <= 0) {
       if (n < 0) result = Status::FromErrno("sealer: read " + full, errno);
@@ -470,7 +528,15 @@ Status Sealer::ReadNew(Tracked* t) {
     }
     std::string_view chunk(read_buf_.data(), static_cast<size_t>(n));
     const size_t last_nl = chunk.rfind('\n');
-    if (last_nl == std::string_view::npos) break;  // a partial line: wait for its end
+    if (last_nl == std::string_view::npos) {
+      // A partial line: wait for its end. A writer's line cut by a failed
+      // write and followed by foreign bytes is sealed with them as foreign.
+      if (gap_end > limit && t->read_end + chunk.size() == limit) {
+        result = SealForeign(fd, t, gap_end);
+        if (result.ok()) continue;
+      }
+      break;
+    }
     chunk = chunk.substr(0, last_nl + 1);
     t->sha.Update(chunk);
     for (size_t pos = 0; pos < chunk.size();) {
@@ -488,6 +554,59 @@ Status Sealer::ReadNew(Tracked* t) {
   }
   close(fd);
   return result;
+}
+
+// Bytes of a followed file that no writer put there: never sealed as
+// genuine. What was read before them is closed with an F, they get an X
+// of their own (verify fails the file), and the admin hears it at once.
+Status Sealer::SealForeign(int fd, Tracked* t, uint64_t end) {
+  const uint64_t start = t->read_end;
+  if (end <= start) return Status::Ok();
+  if (t->read_end > t->sealed_end) {
+    if (!t->hashes.empty()) Emit("L " + t->path + " " + t->hashes + "\n");
+    Emit(FormatRangeRecord('F', t->path, t->sealed_end, t->read_end, t->lines, t->sha.Finish()));
+    t->hashes.clear();
+    t->lines = 0;
+  }
+  Sha256Stream sha;
+  uint64_t lines = 0;
+  std::string first_line;
+  for (uint64_t pos = start; pos < end;) {
+    read_buf_.resize(static_cast<size_t>(std::min<uint64_t>(kReadChunk, end - pos)));
+    ssize_t n = pread(fd, read_buf_.data(), read_buf_.size(), static_cast<off_t>(pos));
+    if (n <= 0) {
+      return Status::FromErrno("sealer: read " + options_.archive_dir + "/" + t->path,
+                               n < 0 ? errno : EIO);
+    }
+    std::string_view chunk(read_buf_.data(), static_cast<size_t>(n));
+    if (pos == start) first_line = chunk.substr(0, std::min<size_t>(chunk.find('\n'), 160));
+    sha.Update(chunk);
+    lines += static_cast<uint64_t>(std::count(chunk.begin(), chunk.end(), '\n'));
+    pos += chunk.size();
+  }
+  Emit(FormatRangeRecord('X', t->path, start, end, lines, sha.Finish()));
+  t->sealed_end = t->read_end = end;
+  t->tail_at = UINT64_MAX;
+  metrics_->foreign->Inc(end - start);
+  Log(LogLevel::kError,
+      "sealer: %s/%s: bytes %llu..%llu (%llu lines) were not written by konseki (another "
+      "process wrote to the archive): recorded as foreign, not sealed as genuine "
+      "(archive.foreign_write)",
+      options_.archive_dir.c_str(), t->path.c_str(), static_cast<unsigned long long>(start),
+      static_cast<unsigned long long>(end), static_cast<unsigned long long>(lines));
+  if (alerts_ == nullptr) return Status::Ok();
+  for (char& c : first_line) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  alerts_->Emit(ArchiveAlert(clock_.Now(), "archive.foreign_write", Severity::kHigh,
+                             "Bytes konseki did not write were found in an archive file",
+                             {{"dir", options_.archive_dir},
+                              {"file", t->path},
+                              {"offset", std::to_string(start)},
+                              {"bytes", std::to_string(end - start)},
+                              {"lines", std::to_string(lines)},
+                              {"first_line", first_line}}));
+  return Status::Ok();
 }
 
 Status Sealer::Seal(uint64_t next) {

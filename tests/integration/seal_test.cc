@@ -213,6 +213,49 @@ TEST(SealIntegrationTest, LinesAfterARestartInTheStoppedEpochAreSealedAtTheNextB
   EXPECT_EQ(second.process().Signal(SIGTERM), 0) << second.process().Stderr();
 }
 
+// A line appended by hand to a live day file: the running konseki records
+// it as foreign and alerts (the archive's writers report what they wrote),
+// and verify fails the file at that line, though konseki's own lines
+// around it verify.
+TEST(SealIntegrationTest, LineAppendedByHandToALiveFileIsAlertedAndFailsVerify) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  const std::string archive = dir.File("archive");
+  const std::string alerts = dir.File("alerts.jsonl");
+  const std::string config =
+      "listen: [tcp://127.0.0.1:0]\narchive: {dir: " + archive +
+      ", seal: true, seal_epoch_secs: 2}\nalerts: {stdout: false, file: " + alerts +
+      "}\nmetrics: {listen: ''}\nallow_root: true\n";
+  std::ofstream(dir.File("setup.yaml")) << config;
+  std::string out;
+  ASSERT_EQ(RunTool(dir, {"seal-setup", "--config", dir.File("setup.yaml")}, &out), 0) << out;
+  const std::string key = LastLine(out);
+  {
+    TempDir run_dir;
+    Konseki k;
+    std::string err;
+    ASSERT_TRUE(k.Start(run_dir, config, &err)) << err;
+    SendLines(k.Port("tcp"), "before", 5);
+    ASSERT_TRUE(WaitFor([&] { return ArchiveLines(archive, "h1").size() == 5u; }));
+    const fs::path day = fs::directory_iterator(archive + "/h1")->path();
+    std::ofstream(day, std::ios::app)
+        << "2020-01-01T00:00:00.000000Z 10.9.9.9 <38>Jan  1 00:00:00 h1 sshd[77]: Accepted "
+           "password for root from 10.9.9.9 port 1 ssh2\n";
+    SendLines(k.Port("tcp"), "after", 5);
+    ASSERT_TRUE(WaitFor([&] { return ArchiveLines(archive, "h1").size() == 11u; }));
+    ASSERT_TRUE(WaitFor([&] {
+      return ReadFile(alerts).find("archive.foreign_write") != std::string::npos;
+    })) << ReadFile(alerts)
+        << k.process().Stderr();
+    EXPECT_EQ(k.process().Signal(SIGTERM), 0) << k.process().Stderr();
+  }
+  EXPECT_EQ(RunTool(dir, {"verify", "--key", key, archive}, &out), 1) << out;
+  EXPECT_NE(out.find("FAILED at line 6"), std::string::npos) << out;
+  EXPECT_NE(out.find("foreign: bytes"), std::string::npos) << out;
+  EXPECT_NE(out.find("10 lines verified"), std::string::npos) << out;
+  EXPECT_NE(out.find("receive times go back"), std::string::npos) << out;
+}
+
 // An archive that was never sealed: verify says so and does not pass.
 TEST(SealIntegrationTest, VerifyOfAnUnsealedArchiveSaysNothingIsSealed) {
   if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";

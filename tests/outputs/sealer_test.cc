@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "outputs/seal_format.h"
 #include "tests/outputs/seal_test_util.h"
@@ -303,6 +304,72 @@ TEST_F(SealerTest, RestartInTheStoppedEpochSealsAtTheNextBoundary) {
   EXPECT_EQ(Find(r, kDay1)->unsealed_lines, 0u) << last_report_;
   ASSERT_TRUE(sealer_->Stop().ok());
   EXPECT_TRUE(Verify().ok()) << last_report_;
+}
+
+// A line appended by hand to a live day file, stamped hours before its
+// neighbours, between lines konseki writes: the archive reports every
+// write's range, so the sealer seals konseki's lines (F) and records the
+// forged one as foreign (X) with an alert; verify fails the file at that
+// line and notes the receive time going back.
+TEST_F(SealerTest, LineAppendedByHandToALiveFileIsForeignNotSealed) {
+  LogMany("web01", 3);
+  {
+    std::ofstream out(Path(kDay1), std::ios::app);
+    out << "2025-11-30T22:00:00.000000Z 10.9.9.9 <38>Nov 30 22:00:00 web01 sshd[77]: "
+           "Accepted password for root from 10.9.9.9 port 1 ssh2\n";
+  }
+  LogMany("web01", 3);
+  EXPECT_EQ(Signs(alerts_), std::vector<std::string>{"archive.foreign_write"});
+  const Alert& a = alerts_.alerts()[0];
+  EXPECT_EQ(a.severity, Severity::kHigh);
+  Advance(kEpoch);
+  Poll();
+  ASSERT_TRUE(sealer_->Stop().ok());
+  EXPECT_GT(metrics_.GetCounter("konseki_archive_foreign_bytes_total", "")->Value(), 100u);
+  EXPECT_TRUE(Contains(ReadFile(".seal/2025-12-01.seal"), "\nX " + std::string(kDay1) + " "));
+
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok()) << last_report_;
+  const FileVerdict* f = Find(r, kDay1);
+  ASSERT_NE(f, nullptr);
+  EXPECT_TRUE(f->failed);
+  EXPECT_EQ(f->fail_line, 4u) << last_report_;
+  EXPECT_TRUE(Contains(f->why, "foreign: bytes ")) << last_report_;
+  EXPECT_EQ(f->verified_lines, 6u);
+  EXPECT_EQ(f->foreign_lines, 1u);
+  EXPECT_TRUE(Contains(f->note, "receive times go back")) << last_report_;
+}
+
+// Foreign bytes at the end of a file (no later write of konseki's to prove
+// them foreign) are foreign once they stay unreported past the grace, and
+// at once at Stop (after the writers' last flush). konseki's own writes
+// in between are never foreign, whatever the poll timing.
+TEST_F(SealerTest, ForeignBytesAtTheEndAreForeignAfterTheGraceOrAtStop) {
+  LogMany("web01", 2);
+  {
+    std::ofstream out(Path(kDay1), std::ios::app);
+    out << "2025-12-01T00:00:01.000000Z 10.9.9.9 forged\n";
+  }
+  Poll();
+  EXPECT_TRUE(alerts_.alerts().empty());  // could still be a write not reported yet
+  Advance(4);
+  Poll();
+  EXPECT_EQ(Signs(alerts_), std::vector<std::string>{"archive.foreign_write"});
+
+  LogMany("web01", 2);
+  {
+    std::ofstream out(Path(kDay1), std::ios::app);
+    out << "2025-12-01T00:00:02.000000Z 10.9.9.9 forged at the stop\n";
+  }
+  ASSERT_TRUE(sealer_->Stop().ok());
+  EXPECT_EQ(alerts_.alerts().size(), 2u);
+  VerifyReport r = Verify();
+  const FileVerdict* f = Find(r, kDay1);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->fail_line, 3u) << last_report_;
+  EXPECT_EQ(f->verified_lines, 4u) << last_report_;
+  EXPECT_EQ(f->foreign_lines, 2u) << last_report_;
+  EXPECT_EQ(f->unsealed_lines, 0u) << last_report_;
 }
 
 TEST_F(SealerTest, MissingKeyFileIsAPreciseStartupError) {
