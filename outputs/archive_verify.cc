@@ -82,6 +82,8 @@ struct Range {
   std::vector<LRef> lrefs;
   int64_t sealed_ns = 0;
   bool after_loss = false;  // U range in a segment with a loss record (M)
+  // F range of a chain no key was given for, while keys were given
+  bool unauthenticated = false;
 };
 
 struct FileState {
@@ -92,13 +94,17 @@ struct FileState {
 class Verifier {
  public:
   explicit Verifier(const VerifyOptions& o) : o_(o) {
-    if (o_.key) key_ = o_.key->key0;
+    if (o_.key) keys_.push_back(*o_.key);
+    keys_.insert(keys_.end(), o_.more_keys.begin(), o_.more_keys.end());
     only_.insert(o_.only.begin(), o_.only.end());
   }
-  ~Verifier() { WipeSealBytes(&key_); }
+  ~Verifier() {
+    WipeSealBytes(&key_);
+    for (VerificationKey& k : keys_) WipeSealBytes(&k.key0);
+  }
 
   VerifyReport Run() {
-    rep_.authenticated = o_.key.has_value();
+    rep_.authenticated = !keys_.empty();
     ReadStream();
     CheckEnd();
     for (auto& [path, fs] : files_) Finish(path, &fs);
@@ -215,7 +221,11 @@ class Verifier {
 
   // The day the chain began: the key's epoch 0, else the stream's header.
   int64_t ChainStartDay() const {
-    if (o_.key) return DayOfUnix(o_.key->start_unix);
+    if (!keys_.empty()) {
+      int64_t first = keys_.front().start_unix;
+      for (const VerificationKey& k : keys_) first = std::min(first, k.start_unix);
+      return DayOfUnix(first);
+    }
     return have_h_ ? DayOfUnix(first_h_start_) : INT64_MIN;
   }
 
@@ -284,11 +294,27 @@ class Verifier {
         have_h_ = true;
         h_start_ = r.start_unix;
         h_epoch_secs_ = r.epoch_secs;
-        if (o_.key && (r.start_unix != o_.key->start_unix || r.epoch_secs != o_.key->epoch_secs)) {
-          Break(Where(line_no) +
-                ": the key's start time or epoch length does not match this "
-                "archive's (wrong key?)");
+        // The key of this chain: the one made for its start and epoch
+        // length (none: the chain is not authenticated, said at its first E).
+        ck_ = nullptr;
+        for (const VerificationKey& k : keys_) {
+          if (k.start_unix == r.start_unix && k.epoch_secs == r.epoch_secs) ck_ = &k;
         }
+        break;
+      case 'N':
+        // A new chain (a new key) begins. It must follow the last record
+        // there is: a cut before it would otherwise hide behind the new key.
+        if (have_e_ && !broken_ && (r.seq != last_seq_ || r.tag != last_tag_)) {
+          Break(Where(line_no) + ": a new chain begins after record " + std::to_string(r.seq) +
+                ", but the stream before it ends at record " + std::to_string(last_seq_) +
+                " (records cut before the new chain, or the record was forged)");
+        }
+        chain_begun_ = true;
+        rep_.notes.push_back(
+            Where(line_no) + ": a new chain begins on " + Nanos(r.time_ns) +
+            ": the sealing key was replaced after record " + std::to_string(r.seq) +
+            " (`seal-setup --new-chain`, alert archive.seal_new_chain); each chain is checked "
+            "with its own key");
         break;
       case 'L':
         pending_l_[std::string(r.path)].push_back(
@@ -333,8 +359,8 @@ class Verifier {
     const SealBytes digest = stream_.Finish();
     if (broken_) return;
     const std::string where = Where(line_no);
-    const int64_t start = o_.key ? o_.key->start_unix : h_start_;
-    const int64_t len = o_.key ? o_.key->epoch_secs : h_epoch_secs_;
+    const int64_t start = ck_ ? ck_->start_unix : h_start_;
+    const int64_t len = ck_ ? ck_->epoch_secs : h_epoch_secs_;
     if (len > 0 && DayOfUnix(start + static_cast<int64_t>(r.epoch) * len) != seal_day_) {
       return Break(where + ": record of epoch " + std::to_string(r.epoch) +
                    " is not in the seal file of its day (moved or relabelled)");
@@ -368,6 +394,11 @@ class Verifier {
     } else if (loss) {
       // After a loss record the stream goes on from the key's own record
       // number; the break is already reported.
+    } else if (chain_begun_) {
+      if (r.seq != 0 || r.prev != SealBytes{}) {
+        return Break(where + ": the new chain does not begin with its record 0 (found record " +
+                     std::to_string(r.seq) + ")");
+      }
     } else if (r.epoch != expected_next_ || r.seq != last_seq_ + 1) {
       return Break(where + ": records missing: expected epoch " + std::to_string(expected_next_) +
                    " record " + std::to_string(last_seq_ + 1) + ", found epoch " +
@@ -376,10 +407,20 @@ class Verifier {
     } else if (r.prev != last_tag_) {
       return Break(where + ": record does not follow the previous one (replaced or reordered)");
     }
-    if (o_.key) {
-      if (r.epoch < key_epoch_) {
-        key_ = o_.key->key0;
+    const bool unauthenticated = !keys_.empty() && ck_ == nullptr;
+    if (unauthenticated && (chain_begun_ || !have_e_)) {
+      rep_.chain_errors.push_back(
+          where + ": the chain that begins here (start " + Nanos(h_start_ * 1'000'000'000) + ", " +
+          std::to_string(h_epoch_secs_) +
+          " s epochs) is not authenticated: no --key given matches its start time and epoch "
+          "length (wrong key? give each chain's key: --key OLD --key NEW)");
+    }
+    if (chain_begun_ || !have_e_) ++rep_.chains;
+    if (ck_ != nullptr) {
+      if (r.epoch < key_epoch_ || key_of_ != ck_) {
+        key_ = ck_->key0;
         key_epoch_ = 0;
+        key_of_ = ck_;
       }
       for (; key_epoch_ < r.epoch; ++key_epoch_) EvolveSealKey(&key_);
       const SealBytes tag =
@@ -395,6 +436,7 @@ class Verifier {
       // Once the stream lost records, a restart's U range may be bytes that
       // were sealed in the lost part: never "written before a crash".
       rg.after_loss = loss || (loss_seen_ && rg.kind == 'U');
+      rg.unauthenticated = unauthenticated;
       FileState& fs = files_[path];
       std::string_view host;
       ParseArchivePath(path, &host, &fs.day);
@@ -403,6 +445,7 @@ class Verifier {
     }
     pending_.clear();
     segment_loss_ = false;
+    chain_begun_ = false;
     have_e_ = true;
     expected_next_ = r.next;
     last_tag_ = r.tag;
@@ -500,7 +543,9 @@ class Verifier {
         }
         return Diagnose(rs, i, line, v);
       }
-      if (rs[i].kind == 'F') {
+      if (rs[i].kind == 'F' && rs[i].unauthenticated) {
+        v->unauthenticated_lines += rs[i].lines;
+      } else if (rs[i].kind == 'F') {
         v->verified_lines += rs[i].lines;
         v->verified_bytes += rs[i].end - rs[i].start;
         if (rs[i].lines > 0) v->verified_until = LineTime(LastLine(tail));
@@ -787,7 +832,11 @@ class Verifier {
   int64_t last_e_start_ = 0;  // the chain of the last E: its start and epoch length
   int64_t last_e_epoch_secs_ = 0;
   SealBytes last_tag_{};
+  std::vector<VerificationKey> keys_;    // o_.key and o_.more_keys
+  const VerificationKey* ck_ = nullptr;  // the key of the current chain (its H), if given
+  bool chain_begun_ = false;             // an N since the last E: a new chain's record 0 next
   SealBytes key_{};
+  const VerificationKey* key_of_ = nullptr;  // the key key_ evolved from
   uint64_t key_epoch_ = 0;
   std::vector<std::pair<std::string, Range>> pending_;
   std::map<std::string, std::vector<LRef>, std::less<>> pending_l_;
@@ -841,6 +890,10 @@ void PrintVerifyReport(const VerifyReport& rep, double seconds, std::ostream& ou
       out << "; " << f.lost_unsealed_lines
           << " lines unsealed (found at a restart after the seal stream was removed)";
     }
+    if (f.unauthenticated_lines > 0) {
+      out << "; " << f.unauthenticated_lines
+          << " lines sealed by a chain no --key was given for (not authenticated)";
+    }
     if (f.foreign_lines > 0) {
       out << "; " << f.foreign_lines << " lines foreign (not written by konseki)";
     }
@@ -854,8 +907,9 @@ void PrintVerifyReport(const VerifyReport& rep, double seconds, std::ostream& ou
   for (const std::string& e : rep.chain_errors) out << "seal stream: FAILED: " << e << "\n";
   size_t failed = 0;
   for (const FileVerdict& f : rep.files) failed += f.failed;
-  out << "seal stream: " << rep.records << " records, epochs " << rep.first_epoch << ".."
-      << rep.last_epoch;
+  out << "seal stream: " << rep.records << " records";
+  if (rep.chains > 1) out << " in " << rep.chains << " chains (the key was replaced)";
+  out << ", epochs " << rep.first_epoch << ".." << rep.last_epoch;
   if (rep.last_sealed_ns > 0) out << ", last sealed " << Nanos(rep.last_sealed_ns);
   out << (rep.authenticated ? ", tags authenticated"
                             : ", tags NOT checked (no --key: digests and structure only)")

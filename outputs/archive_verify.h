@@ -56,6 +56,7 @@ struct FileVerdict {
   uint64_t restart_unsealed_lines = 0;  // U ranges (crash before a seal)
   uint64_t lost_unsealed_lines = 0;     // U ranges after a loss record (stream removed)
   uint64_t foreign_lines = 0;           // X ranges: not written by konseki (a failure)
+  uint64_t unauthenticated_lines = 0;   // sealed by a chain no key was given for
   uint64_t fail_line = 0;               // 1-based, when failed
   std::string fail_time;                // receive time at that line, if readable
   std::string why;                      // failure kind and detail
@@ -67,6 +68,7 @@ struct VerifyReport {
   std::vector<std::string> notes;
   std::vector<FileVerdict> files;
   uint64_t records = 0;  // E records checked
+  uint64_t chains = 0;   // chains in the stream (a new one at each seal-setup --new-chain)
   uint64_t first_epoch = 0, last_epoch = 0;
   int64_t last_sealed_ns = 0;
   bool authenticated = false;  // tags checked with a key
@@ -85,6 +87,11 @@ struct VerifyOptions {
   // Without a key, digests and the chain's structure are checked but the
   // tags are not (anyone can recompute a digest).
   std::optional<VerificationKey> key;
+  // The keys of the other chains in the stream (a new chain begins at each
+  // `seal-setup --new-chain`). Each chain is checked with the key whose
+  // start and epoch length match its header; with keys given, a chain none
+  // matches fails (not authenticated).
+  std::vector<VerificationKey> more_keys;
   // archive.retention_days, when known (> 0): a stream that starts later
   // than retention explains (older seal files gone too early) fails.
   int64_t retention_days = 0;

@@ -50,6 +50,35 @@ std::string DefaultSealKeyPath(const std::string& archive_dir) {
   return archive_dir + "/.state/seal.key";
 }
 
+SealStreamSummary SummarizeSealStream(const std::string& archive_dir) {
+  SealStreamSummary sum;
+  const std::string dir = archive_dir + "/" + std::string(kSealDirName);
+  std::string data;
+  SealRecord r;
+  int64_t h_start = 0, h_secs = 0;
+  for (const std::string& name : ListDir(dir)) {
+    if (!ReadWhole(dir + "/" + name, &data)) continue;
+    for (size_t pos = 0; pos < data.size();) {
+      const size_t nl = data.find('\n', pos);
+      if (nl == std::string::npos) break;
+      if (ParseSealLine(std::string_view(data).substr(pos, nl - pos), &r)) {
+        if (r.kind == 'H') {
+          h_start = r.start_unix;
+          h_secs = r.epoch_secs;
+        } else if (r.kind == 'E') {
+          ++sum.records;
+          sum.last_seq = r.seq;
+          sum.last_time_ns = r.time_ns;
+          sum.last_chain_start = h_start;
+          sum.last_chain_epoch_secs = h_secs;
+        }
+      }
+      pos = nl + 1;
+    }
+  }
+  return sum;
+}
+
 struct Sealer::Tracked {
   std::string path;  // "host/YYYY-MM-DD.log"
   int64_t day = 0;
@@ -96,6 +125,23 @@ StatusOr<std::unique_ptr<Sealer>> Sealer::Open(const SealerOptions& options, con
   SealerOptions o = options;
   if (o.key_file.empty()) o.key_file = DefaultSealKeyPath(o.archive_dir);
   auto kf = SealKeyFile::Open(o.key_file);
+  if (!kf.ok() && kf.status().code() == StatusCode::kNotFound) {
+    // "Run seal-setup" is the wrong advice when a chain exists: its key is
+    // gone, by accident or not, and a new key cannot continue that chain.
+    const SealStreamSummary sum = SummarizeSealStream(o.archive_dir);
+    if (sum.records > 0) {
+      return Status::NotFound(
+          "seal key " + o.key_file + " not found, but the seal stream in " + o.archive_dir + "/" +
+          std::string(kSealDirName) + " holds " + std::to_string(sum.records) +
+          " seal records (the last, record " + std::to_string(sum.last_seq) + ", sealed " +
+          FormatRfc3339Micros(TimePoint(Duration(sum.last_time_ns))) +
+          "): the key of an existing chain is gone (a restore without .state/, an admin error, "
+          "or tampering). Put the key file back if you have it; check the archive with the "
+          "verification key you kept (`konseki verify --key KEY " +
+          o.archive_dir +
+          "`); only then start a new chain with `konseki seal-setup --new-chain --config FILE`");
+    }
+  }
   if (!kf.ok()) return kf.status();
   auto state = kf->Load();
   if (!state.ok()) return state.status();
@@ -243,8 +289,9 @@ Status Sealer::TrimStreamTail() {
   while (pos < data.size()) {
     size_t nl = data.find('\n', pos);
     if (nl == std::string::npos) break;
+    // A new chain's N and H (a crash before its first E) stay too.
     if (ParseSealLine(std::string_view(data).substr(pos, nl - pos), &r) &&
-        (r.kind == 'E' || (r.kind == 'H' && pos == 0))) {
+        (r.kind == 'E' || r.kind == 'H' || r.kind == 'N')) {
       keep = nl + 1;
     }
     pos = nl + 1;
@@ -296,24 +343,59 @@ void Sealer::LoadSealedEnds() {
 
 Status Sealer::Recover() {
   // The key file is rewritten after each E: if we crashed in between, the
-  // stream is ahead of it. Catch up with the last E of the newest file.
+  // stream is ahead of it. Catch up with the last E of the newest file, if
+  // that record is of this key's chain (the H before it names the key's
+  // start and epoch length).
   const std::string dir = options_.archive_dir + "/" + std::string(kSealDirName);
   std::vector<std::string> names = ListDir(dir);
   std::string data;
   SealRecord r;
   bool found = false;
   uint64_t last_seq = 0;
+  // The newest record is another chain's and this key made none: a new
+  // chain begins here (seal-setup --new-chain). prev_*: that record.
+  bool new_chain = false;
+  bool new_chain_marked = false;  // its N record is already there (a crash before our first E)
+  uint64_t prev_seq = 0;
+  SealBytes prev_tag{};
+  int64_t prev_start = 0;
   for (auto it = names.rbegin(); it != names.rend(); ++it) {
     if (!ReadWhole(dir + "/" + *it, &data)) continue;
     SealRecord last;
+    bool last_ours = false;
+    bool n_after_last = false;
+    int64_t h_start = 0, h_secs = 0, last_h_start = 0;
     for (size_t pos = 0; pos < data.size();) {
       size_t nl = data.find('\n', pos);
       if (nl == std::string::npos) break;
-      if (ParseSealLine(std::string_view(data).substr(pos, nl - pos), &r) && r.kind == 'E')
-        last = r;
+      if (ParseSealLine(std::string_view(data).substr(pos, nl - pos), &r)) {
+        if (r.kind == 'H') {
+          h_start = r.start_unix;
+          h_secs = r.epoch_secs;
+        } else if (r.kind == 'N') {
+          n_after_last = true;
+        } else if (r.kind == 'E') {
+          last = r;
+          last_ours = h_start == state_.start_unix && h_secs == state_.epoch_secs;
+          last_h_start = h_start;
+          n_after_last = false;
+        }
+      }
       pos = nl + 1;
     }
     if (last.kind != 'E') continue;
+    if (!last_ours) {
+      // Another chain's record is the newest: with a fresh key, ours begins
+      // now; with a key that made records, they are gone (reported below).
+      if (state_.seq == 0) {
+        new_chain = true;
+        new_chain_marked = n_after_last;
+        prev_seq = last.seq;
+        prev_tag = last.tag;
+        prev_start = last_h_start;
+      }
+      break;
+    }
     found = true;
     last_seq = last.seq;
     if (last.seq >= state_.seq) {
@@ -338,8 +420,34 @@ Status Sealer::Recover() {
                                              " seal records but the seal stream in " + dir + " " +
                                              what + " (seal files deleted or cut?)");
   }
+  if (new_chain && !new_chain_marked) ReportNewChain(prev_seq, prev_tag, prev_start, dir);
   LoadSealedEnds();
   return Scan(ScanMode::kRecover);
+}
+
+// This key's chain follows another in the same stream: the old key is gone
+// (seal-setup --new-chain refuses to run otherwise). The N record names the
+// previous chain's last record and the H after it this key's chain, both
+// authenticated by this key's first record, so verify checks each chain
+// with its own key and shows the replacement; the admin hears it now.
+void Sealer::ReportNewChain(uint64_t prev_seq, const SealBytes& prev_tag, int64_t prev_start,
+                            const std::string& dir) {
+  const int64_t now_ns = clock_.Now().time_since_epoch().count();
+  Emit(FormatNewChainRecord(prev_seq, now_ns, prev_tag));
+  Emit(FormatSealHeader(state_.start_unix, state_.epoch_secs));
+  if (Status st = FlushOut(true); !st.ok()) metrics_->errors->Inc();
+  const std::string prev_began = FormatRfc3339Micros(TimePoint(std::chrono::seconds(prev_start)));
+  Log(LogLevel::kWarning,
+      "sealer: a new sealing chain begins in %s after record %llu of the previous chain (begun "
+      "%s): the sealing key was replaced (seal-setup --new-chain). The previous chain's "
+      "verification key checks the records before this point, the new one those after",
+      dir.c_str(), static_cast<unsigned long long>(prev_seq), prev_began.c_str());
+  if (alerts_ == nullptr) return;
+  alerts_->Emit(ArchiveAlert(clock_.Now(), "archive.seal_new_chain", Severity::kHigh,
+                             "The archive's sealing key was replaced: a new chain begins",
+                             {{"dir", options_.archive_dir},
+                              {"previous_record", std::to_string(prev_seq)},
+                              {"previous_chain_start", prev_began}}));
 }
 
 // The stream written so far is gone: a loss record starts the stream again

@@ -92,6 +92,17 @@ struct SealerOptions {
 
 std::string DefaultSealKeyPath(const std::string& archive_dir);
 
+// What the seal stream of an archive holds, for the errors of a start or a
+// seal-setup that finds records but no key.
+struct SealStreamSummary {
+  uint64_t records = 0;  // E records, all chains
+  uint64_t last_seq = 0;
+  int64_t last_time_ns = 0;
+  int64_t last_chain_start = 0;  // start (unix) of the last record's chain
+  int64_t last_chain_epoch_secs = 0;
+};
+SealStreamSummary SummarizeSealStream(const std::string& archive_dir);
+
 class Sealer {
  public:
   // Loads the key, recovers after a crash (see above). Fails if there is no
@@ -146,6 +157,10 @@ class Sealer {
   Status EnsureSealFile();
   // The open seal file was unlinked or replaced: report it, reopen.
   void CheckSealFile();
+  // Emits the N record and this chain's H, logs and raises
+  // archive.seal_new_chain (a new chain after another's record prev_seq).
+  void ReportNewChain(uint64_t prev_seq, const SealBytes& prev_tag, int64_t prev_start,
+                      const std::string& dir);
   // Emits a loss record (M) and raises archive.seal_stream_missing.
   void ReportStreamLoss(std::string_view why, const std::string& detail);
   std::string SealPath(int64_t day) const;

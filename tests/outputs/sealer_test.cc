@@ -372,6 +372,69 @@ TEST_F(SealerTest, ForeignBytesAtTheEndAreForeignAfterTheGraceOrAtStop) {
   EXPECT_EQ(f->unsealed_lines, 0u) << last_report_;
 }
 
+// The key file is lost while the stream holds records: the start error
+// says so (not just "run seal-setup"). A new key (seal-setup --new-chain)
+// begins a new chain in the same stream, marked by an N record naming the
+// previous chain's last record and alerted; each key verifies its own
+// chain, and only both keys verify the whole archive. Records cut before
+// the N break the stream.
+TEST_F(SealerTest, NewChainAfterALostKeyIsMarkedAndEachKeyVerifiesItsPart) {
+  LogMany("web01", 3);
+  Advance(kEpoch);
+  Poll();
+  ASSERT_TRUE(sealer_->Stop().ok());
+  sealer_.reset();
+  std::filesystem::remove(DefaultSealKeyPath(dir_));
+  SealerOptions so;
+  so.archive_dir = dir_;
+  auto refused = Sealer::Open(so, clock_, metrics_, &alerts_);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(Contains(refused.status().message(), "holds 2 seal records"))
+      << refused.status().message();
+  EXPECT_TRUE(Contains(refused.status().message(), "seal-setup --new-chain"));
+
+  Advance(kEpoch);
+  VerificationKey vk2;
+  auto st = NewSealKeyState(
+      std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch()).count(),
+      kEpoch, &vk2);
+  ASSERT_TRUE(st.ok());
+  ASSERT_TRUE(SealKeyFile::Create(DefaultSealKeyPath(dir_), *st).ok());
+  OpenSealer();
+  EXPECT_EQ(Signs(alerts_), std::vector<std::string>{"archive.seal_new_chain"});
+  LogMany("web01", 2);
+  ASSERT_TRUE(sealer_->Stop().ok());
+  EXPECT_TRUE(Contains(ReadFile(".seal/2025-12-01.seal"), "\nN 1 "));
+
+  VerifyOptions o;
+  o.root = dir_;
+  o.key = vk_;
+  auto old_only = VerifyArchive(o);
+  ASSERT_TRUE(old_only.ok());
+  EXPECT_FALSE(old_only->ok());
+  ASSERT_EQ(old_only->files.size(), 1u);
+  EXPECT_EQ(old_only->files[0].verified_lines, 3u);
+  EXPECT_EQ(old_only->files[0].unauthenticated_lines, 2u);
+  o.more_keys = {vk2};
+  auto both = VerifyArchive(o);
+  ASSERT_TRUE(both.ok());
+  EXPECT_TRUE(both->ok()) << (both->chain_errors.empty() ? "" : both->chain_errors[0]);
+  EXPECT_EQ(both->chains, 2u);
+  EXPECT_EQ(both->files[0].verified_lines, 5u);
+
+  // The old chain's last record cut: the N no longer follows the stream.
+  std::string seal = ReadFile(".seal/2025-12-01.seal");
+  const size_t n = seal.find("\nN ");
+  const size_t e = seal.rfind("\nE ", n - 1);
+  WriteFile(".seal/2025-12-01.seal", seal.erase(e + 1, n - e));
+  auto cut = VerifyArchive(o);
+  ASSERT_TRUE(cut.ok());
+  EXPECT_FALSE(cut->ok());
+  ASSERT_FALSE(cut->chain_errors.empty());
+  EXPECT_TRUE(Contains(cut->chain_errors[0], "records cut before the new chain"))
+      << cut->chain_errors[0];
+}
+
 TEST_F(SealerTest, MissingKeyFileIsAPreciseStartupError) {
   std::filesystem::remove(DefaultSealKeyPath(dir_));
   SealerOptions so;
