@@ -94,6 +94,9 @@ struct Sealer::Tracked {
   uint64_t tail_at = UINT64_MAX;
   uint64_t tail_size = 0;
   TimePoint tail_since;
+  // The file's size at Recover: a predecessor's bytes (a line a crash tore
+  // is completed by the next writer and sealed with it), never foreign.
+  uint64_t recovered_end = 0;
 };
 
 struct Sealer::Metrics {
@@ -587,6 +590,7 @@ Status Sealer::ReadNew(Tracked* t, ScanMode mode) {
     }
     return Status::Ok();
   }
+  if (mode == ScanMode::kRecover) t->recovered_end = size;
   const bool check_writers = options_.write_log != nullptr && mode != ScanMode::kRecover;
   Status result;
   while (t->read_end < size) {
@@ -598,7 +602,7 @@ Status Sealer::ReadNew(Tracked* t, ScanMode mode) {
       size_t drop = 0;
       while (drop < w.size() && w[drop].end <= t->read_end) ++drop;
       w.erase(w.begin(), w.begin() + static_cast<std::ptrdiff_t>(drop));
-      uint64_t own = t->read_end;
+      uint64_t own = std::max(t->read_end, std::min(t->recovered_end, size));
       size_t k = 0;
       for (; k < w.size() && w[k].start <= own; ++k) own = std::max(own, w[k].end);
       if (own == t->read_end) {

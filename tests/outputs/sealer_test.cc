@@ -170,6 +170,51 @@ TEST_F(SealerTest, CrashLeavesLinesReportedAsUnsealedAfterRestart) {
   EXPECT_EQ(f->restart_unsealed_lines, 2u);
 }
 
+// A crash that tore the last line: the restart records the whole lines as
+// unsealed (U) and the next writer completes the torn one ('\n'); the torn
+// bytes are the predecessor's, not foreign.
+TEST_F(SealerTest, LineTornByACrashIsNotForeignAfterTheRestart) {
+  LogMany("web01", 3);
+  Advance(kEpoch);
+  Poll();
+  LogMany("web01", 2);
+  const std::string snap = dir_ + "/snap";
+  std::filesystem::create_directories(snap);
+  std::filesystem::copy(Path(".seal"), snap + "/seal");
+  std::filesystem::copy_file(DefaultSealKeyPath(dir_), snap + "/seal.key");
+  ASSERT_TRUE(sealer_->Stop().ok());
+  sealer_.reset();
+  archive_.reset();
+  std::filesystem::remove_all(Path(".seal"));
+  std::filesystem::copy(snap + "/seal", Path(".seal"));
+  std::filesystem::copy_file(snap + "/seal.key", DefaultSealKeyPath(dir_),
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::remove_all(snap);
+  {
+    std::ofstream out(Path(kDay1), std::ios::app);
+    out << "2025-12-01T00:15:20.000000Z 192.0.2.7 <13>torn by the cr";
+  }
+  OpenSealer();  // before any writer, as the server does
+  ArchiveOptions ao;
+  ao.dir = dir_;
+  ao.sync = SyncPolicy::kNone;
+  ao.write_log = write_log_;
+  auto a = Archive::Open(ao, clock_, metrics_);
+  ASSERT_TRUE(a.ok());
+  archive_ = std::move(a).value();
+  LogMany("web01", 2);
+  Advance(4);
+  Poll();
+  ASSERT_TRUE(sealer_->Stop().ok());
+  EXPECT_TRUE(alerts_.alerts().empty()) << alerts_.alerts()[0].sign;
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok()) << last_report_;
+  const FileVerdict* f = Find(r, kDay1);
+  EXPECT_EQ(f->verified_lines, 6u) << last_report_;
+  EXPECT_EQ(f->restart_unsealed_lines, 2u) << last_report_;
+  EXPECT_EQ(f->foreign_lines, 0u) << last_report_;
+}
+
 TEST_F(SealerTest, ChainSpansDaysAndHosts) {
   LogMany("web01", 2);
   LogMany("db02", 2);
