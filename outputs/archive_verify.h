@@ -15,8 +15,9 @@
 //   foreign    bytes the sealer found that konseki did not write (X)
 //   unsealed-range-changed / not-in-chain / uncovered / seal-removed: see
 //   docs/archive.md
-// and, as a note, receive times that go back by more than 10 s inside a
-// file (a line added by hand, or written late after a write error)
+// and, as a note, receive times of unsealed or foreign lines that go back
+// by more than 10 s inside a file (a line added by hand, or written late
+// after a write error)
 // and, for the stream itself, records that fail authentication, are
 // missing (an epoch gap not announced by the previous record) or replaced,
 // a loss record (M: the sealer found its stream gone), no stream or no

@@ -230,6 +230,25 @@ TEST_F(ArchiveVerifyTest, CompleteStreamPassesTheEndCheck) {
   EXPECT_EQ(last_report_.find("WARNING"), std::string::npos) << last_report_;
 }
 
+// A back-dated line appended to a copy after the last seal is unsealed (as
+// documented, not a failure) but its receive time going back hours is
+// noted; sealed lines are konseki's own and only their last stamp counts.
+TEST_F(ArchiveVerifyTest, UnsealedLineStampedHoursBackIsNoted) {
+  SealTwoEpochs();
+  EditLines([](std::vector<std::string>* lines) {
+    lines->push_back("2025-11-30T22:00:00.000000Z 10.9.9.9 <38>forged sshd[1]: Accepted");
+  });
+  VerifyReport r = Verify();
+  const FileVerdict* f = Find(r, kFile);
+  ASSERT_NE(f, nullptr);
+  EXPECT_FALSE(f->failed) << last_report_;
+  EXPECT_EQ(f->unsealed_lines, 1u);
+  EXPECT_NE(f->note.find("receive times go back 8129 s at line 21 (2025-11-30T22:00:00.000000Z "
+                         "after 2025-12-01T00:15:29.000000Z)"),
+            std::string::npos)
+      << last_report_;
+}
+
 TEST_F(ArchiveVerifyTest, AttackerWithTheCurrentKeyCannotRewriteOlderLines) {
   SealTwoEpochs();
   EditLines([](std::vector<std::string>* l) { (*l)[2].replace((*l)[2].find("root"), 4, "toor"); });
