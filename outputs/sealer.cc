@@ -679,6 +679,7 @@ Status Sealer::SealForeign(int fd, Tracked* t, uint64_t end) {
     Emit(FormatRangeRecord('F', t->path, t->sealed_end, t->read_end, t->lines, t->sha.Finish()));
     t->hashes.clear();
     t->lines = 0;
+    t->sealed_end = t->read_end;
   }
   Sha256Stream sha;
   uint64_t lines = 0;
