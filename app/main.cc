@@ -355,10 +355,18 @@ int main(int argc, char** argv) {
       "seal-setup", "Create the archive's sealing key; print the verification key (last line)");
   std::string seal_config;
   seal_setup->add_option("-c,--config", seal_config, "config file (its archive.dir)")->required();
+  bool seal_new_chain = false;
+  seal_setup->add_flag("--new-chain", seal_new_chain,
+                       "start a new chain although the seal stream holds records of one whose "
+                       "key is gone (marked in the stream)");
   auto* verify = app.add_subcommand(
       "verify", "Verify a sealed archive (exit 1 on any failure, and when nothing is sealed)");
   konseki::app::VerifyCommand verify_cmd;
-  verify->add_option("--key", verify_cmd.key, "verification key (or a file holding it)");
+  verify
+      ->add_option("--key", verify_cmd.keys,
+                   "verification key (or a file holding it); once per chain")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   verify->add_option("-c,--config", verify_cmd.config_path,
                      "config file, for archive.retention_days");
   verify->add_option("PATH", verify_cmd.paths, "archive folders or day files")->required();
@@ -403,8 +411,8 @@ int main(int argc, char** argv) {
   if (*seal_setup || *verify) {
     konseki::SystemClock clock;
     if (*verify) return konseki::app::RunVerify(verify_cmd, clock, std::cout, std::cerr);
-    return konseki::app::RunSealSetup(seal_config, clock, isatty(STDOUT_FILENO) != 0, std::cout,
-                                      std::cerr);
+    return konseki::app::RunSealSetup(seal_config, clock, isatty(STDOUT_FILENO) != 0,
+                                      seal_new_chain, std::cout, std::cerr);
   }
 
   if (*check_config) return RunCheckConfig(check_path);

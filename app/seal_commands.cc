@@ -57,10 +57,42 @@ std::string ReadKeyArg(const std::string& key) {
   return key;
 }
 
+// A seal stream with records and no key: the chain's key is gone. A new key
+// cannot continue that chain, so a new one begins only when asked
+// (--new-chain; the daemon then marks it in the stream), and not in the
+// epoch the last chain began in (the two would have the same header).
+Status CheckExistingChain(const std::string& archive_dir, const std::string& key_path,
+                          const outputs::SealKeyState& state, bool new_chain) {
+  struct stat st;
+  if (stat(key_path.c_str(), &st) == 0) return Status::Ok();  // Create says it exists
+  const outputs::SealStreamSummary sum = outputs::SummarizeSealStream(archive_dir);
+  if (sum.records == 0) return Status::Ok();
+  const std::string what =
+      "the seal stream in " + archive_dir + "/.seal holds " + std::to_string(sum.records) +
+      " seal records (the last, record " + std::to_string(sum.last_seq) + ", sealed " +
+      FormatRfc3339Micros(TimePoint(Duration(sum.last_time_ns))) + ") but " + key_path + " is gone";
+  if (!new_chain) {
+    return Status::InvalidArgument(
+        what +
+        ": a restore without .state/, an admin error, or tampering. Put the key file back if "
+        "you have it, and check the archive with the verification key you kept (`konseki "
+        "verify --key KEY " +
+        archive_dir +
+        "`). To start a new chain anyway, run seal-setup with --new-chain: konseki marks where "
+        "it begins, the old key still verifies the records before it");
+  }
+  if (sum.last_chain_start == state.start_unix && sum.last_chain_epoch_secs == state.epoch_secs) {
+    return Status::InvalidArgument(
+        what + ", and its chain began in this same epoch: run seal-setup --new-chain again after " +
+        FormatRfc3339Micros(TimePoint(std::chrono::seconds(state.start_unix + state.epoch_secs))));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 int RunSealSetup(const std::string& config_path, const Clock& clock, bool qr_terminal,
-                 std::ostream& out, std::ostream& err) {
+                 bool new_chain, std::ostream& out, std::ostream& err) {
   auto c = LoadConfigFile(config_path);
   if (!c.ok()) {
     err << "konseki: " << c.status().message() << "\n";
@@ -83,7 +115,9 @@ int RunSealSetup(const std::string& config_path, const Clock& clock, bool qr_ter
     // Not while a konseki runs on this archive (or another seal-setup).
     auto lock = as_user.ok() ? ArchiveLock::Acquire(c->archive.dir, "konseki seal-setup")
                              : StatusOr<std::unique_ptr<ArchiveLock>>(as_user.status());
-    st = lock.ok() ? outputs::SealKeyFile::Create(key_path, *state) : lock.status();
+    st =
+        lock.ok() ? CheckExistingChain(c->archive.dir, key_path, *state, new_chain) : lock.status();
+    if (st.ok()) st = outputs::SealKeyFile::Create(key_path, *state);
   }
   outputs::WipeSealBytes(&state->key);
   if (!st.ok()) {
@@ -92,8 +126,15 @@ int RunSealSetup(const std::string& config_path, const Clock& clock, bool qr_ter
   }
   out << "Sealing key written to " << key_path << " (epoch " << vk.epoch_secs << " s, starting "
       << FormatRfc3339Micros(TimePoint(std::chrono::seconds(vk.start_unix))) << ").\n"
-      << "Set archive.seal: true and restart konseki to seal the archive.\n"
-      << "Keep the verification key below OFF this host (it can verify, and forge, every epoch);\n"
+      << (c->archive_seal.enabled ? "Start (or restart) konseki to seal the archive.\n"
+                                  : "Set archive.seal: true and restart konseki to seal the "
+                                    "archive.\n");
+  if (new_chain) {
+    out << "A new chain: konseki marks where it begins in the seal stream (alert "
+           "archive.seal_new_chain);\nverify the records before it with the old verification "
+           "key, after it with this one\n(konseki verify --key OLD --key NEW).\n";
+  }
+  out << "Keep the verification key below OFF this host (it can verify, and forge, every epoch);\n"
       << "check the archive with: konseki verify --key KEY " << c->archive.dir << "\n";
   if (qr_terminal) PrintQr(vk.ToString(), out);
   out << vk.ToString() << "\n";
@@ -102,16 +143,17 @@ int RunSealSetup(const std::string& config_path, const Clock& clock, bool qr_ter
 }
 
 int RunVerify(const VerifyCommand& cmd, const Clock& clock, std::ostream& out, std::ostream& err) {
-  std::optional<outputs::VerificationKey> key;
-  if (!cmd.key.empty()) {
-    auto k = outputs::VerificationKey::Parse(ReadKeyArg(cmd.key));
+  std::vector<outputs::VerificationKey> keys;
+  for (const std::string& arg : cmd.keys) {
+    auto k = outputs::VerificationKey::Parse(ReadKeyArg(arg));
     if (!k.ok()) {
       err << "konseki verify: --key: " << k.status().message() << "\n";
       return 2;
     }
-    key = *k;
+    keys.push_back(*k);
   }
   int64_t retention_days = 0;
+  std::string config_key_state;
   if (!cmd.config_path.empty()) {
     auto c = LoadConfigFile(cmd.config_path);
     if (!c.ok()) {
@@ -119,6 +161,7 @@ int RunVerify(const VerifyCommand& cmd, const Clock& clock, std::ostream& out, s
       return 2;
     }
     retention_days = c->archive_retention.retention_days;
+    config_key_state = outputs::DefaultSealKeyPath(c->archive.dir);
   }
   // Group the arguments by archive folder: a day file names its own.
   std::map<std::string, std::vector<std::string>> roots;
@@ -145,9 +188,15 @@ int RunVerify(const VerifyCommand& cmd, const Clock& clock, std::ostream& out, s
     outputs::VerifyOptions o;
     o.root = root;
     o.only = only;
-    o.key = key;
+    if (!keys.empty()) o.key = keys.front();
+    o.more_keys.assign(keys.begin() + (keys.empty() ? 0 : 1), keys.end());
     o.retention_days = retention_days;
     o.now_unix = UnixNow(clock);
+    // The archive's own key state, else (a copy without .state/) the config's.
+    struct stat st;
+    if (stat(outputs::DefaultSealKeyPath(root).c_str(), &st) != 0 && !config_key_state.empty()) {
+      o.key_state_path = config_key_state;
+    }
     const auto t0 = std::chrono::steady_clock::now();
     auto rep = outputs::VerifyArchive(o);
     const double secs =

@@ -16,19 +16,25 @@ namespace konseki::app {
 // replace an existing one, and to run while a konseki holds the archive's
 // lock, app/archive_lock.h) and prints the verification key: the last line
 // on `out` is the key alone. Shows it as a QR code too when `out` is a
-// terminal (qr_terminal). Exit 0, or 1 with the reason on `err`.
+// terminal (qr_terminal). When the archive's seal stream holds records but
+// the key is gone, refuses unless `new_chain` (--new-chain): the daemon then
+// begins a new chain, marked in the stream (outputs/seal_format.h, N).
+// Exit 0, or 1 with the reason on `err`.
 int RunSealSetup(const std::string& config_path, const Clock& clock, bool qr_terminal,
-                 std::ostream& out, std::ostream& err);
+                 bool new_chain, std::ostream& out, std::ostream& err);
 
 struct VerifyCommand {
-  // The verification key, or a file holding it; empty: digests and the
-  // stream's structure only (reported as not authenticated).
-  std::string key;
+  // The verification keys, or files holding them: one per chain in the
+  // stream (a new chain begins at each seal-setup --new-chain). None:
+  // digests and the stream's structure only (reported as not authenticated).
+  std::vector<std::string> keys;
   // Archive folders (archive.dir), or day files inside one
   // (<dir>/<host>/<YYYY-MM-DD>.log[.zst]): then only those are reported.
   std::vector<std::string> paths;
   // Optional: its archive.retention_days lets verify tell removed old days
-  // from retention.
+  // from retention, and its archive.dir's key state (.state/seal.key) is
+  // read when the archive verified has none (a copy): the key state tells
+  // how many records the key made, so records cut off the end are caught.
   std::string config_path;
 };
 

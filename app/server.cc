@@ -291,6 +291,9 @@ Status Server::OpenArchiveKeeping() {
     // Before any worker writes: recovery looks at the files as they are.
     outputs::SealerOptions so;
     so.archive_dir = config_.archive.dir;
+    // The workers' archives report their writes: only those are sealed.
+    archive_write_log_ = std::make_shared<outputs::ArchiveWriteLog>();
+    so.write_log = archive_write_log_;
     auto sealer = outputs::Sealer::Open(so, clock_, metrics_, alerts_.get());
     if (!sealer.ok()) return At(config_.Where("archive.seal"), sealer.status());
     sealer_ = std::move(sealer).value();
@@ -311,6 +314,7 @@ StatusOr<outputs::ArchiveOptions> Server::WorkerArchiveOptions(size_t workers,
   // and archived at the next start (Archive::Spool).
   arch.spool_dir = state_dir + "/spool";
   arch.workers = workers;
+  arch.write_log = archive_write_log_;  // null unless sealing
   // One buffer budget and one host-folder cap for all workers' archives.
   arch.budget = std::make_shared<outputs::ArchiveBudget>(config_.archive_budget);
   if (Status st = arch.budget->CountExistingHosts(arch.dir); !st.ok()) {

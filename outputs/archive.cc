@@ -512,6 +512,15 @@ void Archive::BuildPath(std::string_view host, int64_t day) {
   path_.append(".log");
 }
 
+// O_APPEND put the write at the end of the file, past any bytes another
+// process appended: the descriptor's offset after it is where it ended.
+void Archive::ReportWrite(int fd, uint64_t bytes) {
+  if (!options_.write_log) return;
+  const off_t end = lseek(fd, 0, SEEK_CUR);
+  if (end < 0 || static_cast<uint64_t>(end) < bytes) return;
+  options_.write_log->Record(path_, static_cast<uint64_t>(end) - bytes, static_cast<uint64_t>(end));
+}
+
 int Archive::CompleteTornLine(int fd) {
   struct stat st;
   if (fstat(fd, &st) != 0) return errno;
@@ -526,6 +535,7 @@ int Archive::CompleteTornLine(int fd) {
     if (w < 0 && errno == EINTR) continue;
     return w < 0 ? errno : EIO;
   }
+  ReportWrite(fd, 1);
   metrics_->torn_lines->Inc();
   metrics_->written_bytes->Inc(1);
   return 0;
@@ -673,6 +683,7 @@ Status Archive::WriteAll(int fd, std::string* buf, uint64_t* messages, bool* con
     ssize_t w = write(fd, buf->data() + off, n - off);
     if (w > 0) {
       off += static_cast<size_t>(w);
+      ReportWrite(fd, static_cast<uint64_t>(w));
     } else if (w < 0 && errno == EINTR) {
       continue;
     } else {

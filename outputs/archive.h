@@ -58,6 +58,7 @@
 #include "outputs/archive_file_cache.h"
 #include "outputs/archive_spool.h"
 #include "outputs/archive_syncer.h"
+#include "outputs/archive_write_log.h"
 #include "outputs/intrusive_list.h"
 
 namespace konseki::outputs {
@@ -124,6 +125,11 @@ struct ArchiveOptions {
   // fsync/syncfs; nullptr = the real system calls. Not owned; must outlive
   // the archive. Tests inject failures here.
   SyncOps* sync_ops = nullptr;
+  // With sealing: every write's byte range is reported here, so the sealer
+  // seals only what the archive wrote (outputs/archive_write_log.h); costs
+  // one lseek per write (a write holds a whole buffer, not one line).
+  // nullptr: not reported.
+  std::shared_ptr<ArchiveWriteLog> write_log;
 };
 
 // Appends "<received> <sender|-> <escaped raw>\n" to *out (the line format
@@ -241,6 +247,8 @@ class Archive {
   int OpenFile(std::string_view host, int64_t day, bool continues, int* err);
   // Writes '\n' if the file of fd is not empty and does not end with one.
   int CompleteTornLine(int fd);
+  // Tells options_.write_log that the last write to fd (path_) put `bytes`.
+  void ReportWrite(int fd, uint64_t bytes);
   // The folder e's lines go to: its host's, or the overflow folder.
   std::string_view Folder(const Entry& e) const;
   void ReleaseIdleBuffers();

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <set>
 #include <string_view>
@@ -17,6 +18,7 @@
 #include "common/usable_cpus.h"
 #include "outputs/archive_reader.h"
 #include "outputs/seal_format.h"
+#include "outputs/sealer.h"
 
 namespace konseki::outputs {
 namespace {
@@ -81,6 +83,8 @@ struct Range {
   std::vector<LRef> lrefs;
   int64_t sealed_ns = 0;
   bool after_loss = false;  // U range in a segment with a loss record (M)
+  // F range of a chain no key was given for, while keys were given
+  bool unauthenticated = false;
 };
 
 struct FileState {
@@ -91,14 +95,19 @@ struct FileState {
 class Verifier {
  public:
   explicit Verifier(const VerifyOptions& o) : o_(o) {
-    if (o_.key) key_ = o_.key->key0;
+    if (o_.key) keys_.push_back(*o_.key);
+    keys_.insert(keys_.end(), o_.more_keys.begin(), o_.more_keys.end());
     only_.insert(o_.only.begin(), o_.only.end());
   }
-  ~Verifier() { WipeSealBytes(&key_); }
+  ~Verifier() {
+    WipeSealBytes(&key_);
+    for (VerificationKey& k : keys_) WipeSealBytes(&k.key0);
+  }
 
   VerifyReport Run() {
-    rep_.authenticated = o_.key.has_value();
+    rep_.authenticated = !keys_.empty();
     ReadStream();
+    CheckEnd();
     for (auto& [path, fs] : files_) Finish(path, &fs);
     files_.clear();
     RunBatch();
@@ -163,9 +172,61 @@ class Verifier {
     CheckLateStart();
   }
 
+  // Records cut off the end of the stream, with the day files truncated to
+  // what the kept records name, look like a konseki that stopped earlier:
+  // nothing in the stream itself tells. The key state does: it counts the
+  // records the key made (SealKeyState::seq), and the sealer writes each
+  // record before it stores the state. Without a readable state the report
+  // says how far the last record is from now, prominently.
+  void CheckEnd() {
+    const std::string path =
+        o_.key_state_path.empty() ? DefaultSealKeyPath(o_.root) : o_.key_state_path;
+    auto state = ReadSealKeyState(path);
+    if (!state.ok()) {
+      if (have_e_) {
+        const int64_t secs = last_e_epoch_secs_;
+        const int64_t age = std::max<int64_t>(0, o_.now_unix - rep_.last_sealed_ns / 1'000'000'000);
+        rep_.end_warning =
+            "the end of the stream is NOT checked (" + state.status().message() +
+            "): its last record (epoch " + std::to_string(rep_.last_epoch) + ", sealed " +
+            Nanos(rep_.last_sealed_ns) + ") is " + std::to_string(secs > 0 ? age / secs : 0) +
+            " epochs (" + std::to_string(age / 3600) + " h " + std::to_string(age % 3600 / 60) +
+            " min) before now: if konseki sealed until now, records were cut off the end. "
+            "Give the key state (the archive's .state/seal.key, or --config) to check";
+      }
+      return;
+    }
+    WipeSealBytes(&state->key);
+    if (broken_) return;
+    rep_.end_checked = true;
+    const bool same_chain =
+        have_e_ && state->start_unix == last_e_start_ && state->epoch_secs == last_e_epoch_secs_;
+    const uint64_t held = have_e_ ? last_seq_ + 1 : 0;
+    if (state->seq == 0 || (same_chain && state->seq <= held)) return;
+    if (!have_e_ || same_chain) {
+      rep_.chain_errors.push_back(
+          "records missing at the end: the key made " + std::to_string(state->seq) +
+          ", the stream holds " + std::to_string(held) +
+          (have_e_ ? " (its last record, " + std::to_string(last_seq_) + ", sealed " +
+                         Nanos(rep_.last_sealed_ns) + ")"
+                   : "") +
+          ": records and the lines they sealed were cut off the end (key state " + path +
+          "; or konseki could not write them: archive.seal_stopped)");
+    } else {
+      rep_.chain_errors.push_back(
+          "records missing at the end: the key state " + path + " belongs to a chain begun " +
+          Nanos(state->start_unix * 1'000'000'000) + " that made " + std::to_string(state->seq) +
+          " records, and the stream holds none of them");
+    }
+  }
+
   // The day the chain began: the key's epoch 0, else the stream's header.
   int64_t ChainStartDay() const {
-    if (o_.key) return DayOfUnix(o_.key->start_unix);
+    if (!keys_.empty()) {
+      int64_t first = keys_.front().start_unix;
+      for (const VerificationKey& k : keys_) first = std::min(first, k.start_unix);
+      return DayOfUnix(first);
+    }
     return have_h_ ? DayOfUnix(first_h_start_) : INT64_MIN;
   }
 
@@ -234,18 +295,35 @@ class Verifier {
         have_h_ = true;
         h_start_ = r.start_unix;
         h_epoch_secs_ = r.epoch_secs;
-        if (o_.key && (r.start_unix != o_.key->start_unix || r.epoch_secs != o_.key->epoch_secs)) {
-          Break(Where(line_no) +
-                ": the key's start time or epoch length does not match this "
-                "archive's (wrong key?)");
+        // The key of this chain: the one made for its start and epoch
+        // length (none: the chain is not authenticated, said at its first E).
+        ck_ = nullptr;
+        for (const VerificationKey& k : keys_) {
+          if (k.start_unix == r.start_unix && k.epoch_secs == r.epoch_secs) ck_ = &k;
         }
+        break;
+      case 'N':
+        // A new chain (a new key) begins. It must follow the last record
+        // there is: a cut before it would otherwise hide behind the new key.
+        if (have_e_ && !broken_ && (r.seq != last_seq_ || r.tag != last_tag_)) {
+          Break(Where(line_no) + ": a new chain begins after record " + std::to_string(r.seq) +
+                ", but the stream before it ends at record " + std::to_string(last_seq_) +
+                " (records cut before the new chain, or the record was forged)");
+        }
+        chain_begun_ = true;
+        rep_.notes.push_back(
+            Where(line_no) + ": a new chain begins on " + Nanos(r.time_ns) +
+            ": the sealing key was replaced after record " + std::to_string(r.seq) +
+            " (`seal-setup --new-chain`, alert archive.seal_new_chain); each chain is checked "
+            "with its own key");
         break;
       case 'L':
         pending_l_[std::string(r.path)].push_back(
             LRef{seal_paths_.size() - 1, offset + 3 + r.path.size(), r.hashes.size()});
         break;
       case 'F':
-      case 'U': {
+      case 'U':
+      case 'X': {
         Range rg{r.kind, r.start, r.end, r.lines, r.digest, {}, 0};
         auto it = pending_l_.find(r.path);
         if (it != pending_l_.end()) {
@@ -282,8 +360,8 @@ class Verifier {
     const SealBytes digest = stream_.Finish();
     if (broken_) return;
     const std::string where = Where(line_no);
-    const int64_t start = o_.key ? o_.key->start_unix : h_start_;
-    const int64_t len = o_.key ? o_.key->epoch_secs : h_epoch_secs_;
+    const int64_t start = ck_ ? ck_->start_unix : h_start_;
+    const int64_t len = ck_ ? ck_->epoch_secs : h_epoch_secs_;
     if (len > 0 && DayOfUnix(start + static_cast<int64_t>(r.epoch) * len) != seal_day_) {
       return Break(where + ": record of epoch " + std::to_string(r.epoch) +
                    " is not in the seal file of its day (moved or relabelled)");
@@ -317,6 +395,11 @@ class Verifier {
     } else if (loss) {
       // After a loss record the stream goes on from the key's own record
       // number; the break is already reported.
+    } else if (chain_begun_) {
+      if (r.seq != 0 || r.prev != SealBytes{}) {
+        return Break(where + ": the new chain does not begin with its record 0 (found record " +
+                     std::to_string(r.seq) + ")");
+      }
     } else if (r.epoch != expected_next_ || r.seq != last_seq_ + 1) {
       return Break(where + ": records missing: expected epoch " + std::to_string(expected_next_) +
                    " record " + std::to_string(last_seq_ + 1) + ", found epoch " +
@@ -325,10 +408,20 @@ class Verifier {
     } else if (r.prev != last_tag_) {
       return Break(where + ": record does not follow the previous one (replaced or reordered)");
     }
-    if (o_.key) {
-      if (r.epoch < key_epoch_) {
-        key_ = o_.key->key0;
+    const bool unauthenticated = !keys_.empty() && ck_ == nullptr;
+    if (unauthenticated && (chain_begun_ || !have_e_)) {
+      rep_.chain_errors.push_back(
+          where + ": the chain that begins here (start " + Nanos(h_start_ * 1'000'000'000) + ", " +
+          std::to_string(h_epoch_secs_) +
+          " s epochs) is not authenticated: no --key given matches its start time and epoch "
+          "length (wrong key? give each chain's key: --key OLD --key NEW)");
+    }
+    if (chain_begun_ || !have_e_) ++rep_.chains;
+    if (ck_ != nullptr) {
+      if (r.epoch < key_epoch_ || key_of_ != ck_) {
+        key_ = ck_->key0;
         key_epoch_ = 0;
+        key_of_ = ck_;
       }
       for (; key_epoch_ < r.epoch; ++key_epoch_) EvolveSealKey(&key_);
       const SealBytes tag =
@@ -344,6 +437,7 @@ class Verifier {
       // Once the stream lost records, a restart's U range may be bytes that
       // were sealed in the lost part: never "written before a crash".
       rg.after_loss = loss || (loss_seen_ && rg.kind == 'U');
+      rg.unauthenticated = unauthenticated;
       FileState& fs = files_[path];
       std::string_view host;
       ParseArchivePath(path, &host, &fs.day);
@@ -352,10 +446,13 @@ class Verifier {
     }
     pending_.clear();
     segment_loss_ = false;
+    chain_begun_ = false;
     have_e_ = true;
     expected_next_ = r.next;
     last_tag_ = r.tag;
     last_seq_ = r.seq;
+    last_e_start_ = h_start_;
+    last_e_epoch_secs_ = h_epoch_secs_;
     ++rep_.records;
     rep_.last_epoch = r.epoch;
     rep_.last_sealed_ns = r.time_ns;
@@ -419,6 +516,9 @@ class Verifier {
     if ((*reader)->compressed()) v->path += ".zst";
     if (rs.front().start != 0) (*reader)->Skip(rs.front().start);
     uint64_t line = 0;
+    StampCheck stamps;
+    const Range* foreign = nullptr;  // the first X range
+    uint64_t foreign_line = 0;
     for (size_t i = 0; i < rs.size(); ++i) {
       if (i > 0 && rs[i].start != rs[i - 1].end) {
         return Fail(v, line + 1, "",
@@ -426,14 +526,31 @@ class Verifier {
                         ".." + std::to_string(rs[i].start));
       }
       std::string tail;
-      if (!HashRange(reader->get(), rs[i], &tail)) {
+      if (rs[i].kind == 'X') {
+        // Never vouched for, whatever its digest says; the file fails below.
+        HashRange(reader->get(), rs[i], &tail, &stamps);
+        if (foreign == nullptr) {
+          foreign = &rs[i];
+          foreign_line = line + 1;
+        }
+        v->foreign_lines += rs[i].lines;
+        line += rs[i].lines;
+        continue;
+      }
+      // Sealed lines are konseki's own writes in konseki's order: only
+      // their last stamp matters to the check of what follows.
+      const bool sealed = rs[i].kind == 'F';
+      if (!HashRange(reader->get(), rs[i], &tail, sealed ? nullptr : &stamps)) {
         if (rs[i].kind == 'U') {
           return Fail(v, line + 1, "",
                       "unsealed-range-changed: lines found unsealed at a restart changed since");
         }
         return Diagnose(rs, i, line, v);
       }
-      if (rs[i].kind == 'F') {
+      if (sealed) stamps.Skip(rs[i].lines, LastLine(tail));
+      if (rs[i].kind == 'F' && rs[i].unauthenticated) {
+        v->unauthenticated_lines += rs[i].lines;
+      } else if (rs[i].kind == 'F') {
         v->verified_lines += rs[i].lines;
         v->verified_bytes += rs[i].end - rs[i].start;
         if (rs[i].lines > 0) v->verified_until = LineTime(LastLine(tail));
@@ -445,11 +562,122 @@ class Verifier {
       }
       line += rs[i].lines;
     }
-    v->unsealed_lines = CountRest(reader->get());
+    v->unsealed_lines = CountRest(reader->get(), &stamps);
+    if (stamps.back_lines > 0) {
+      if (!v->note.empty()) v->note += "; ";
+      v->note += "receive times go back " + std::to_string(stamps.back_us / 1'000'000) +
+                 " s at line " + std::to_string(stamps.back_line) + " (" + stamps.back_text +
+                 " after " + stamps.max_at_back + ")" +
+                 (stamps.back_lines > 1
+                      ? " and at " + std::to_string(stamps.back_lines - 1) + " more lines"
+                      : "") +
+                 ": lines added by hand, or written late after a write error";
+    }
+    if (foreign != nullptr) {
+      Fail(v, foreign_line, "",
+           "foreign: bytes " + std::to_string(foreign->start) + ".." +
+               std::to_string(foreign->end) +
+               " were not written by konseki (another process wrote to this file; the sealer "
+               "raised archive.foreign_write)");
+    }
   }
 
+  // Receive times (the first 27 bytes of each line, RFC 3339 UTC micros as
+  // the archive writes them) that go back by more than kToleranceUs within
+  // a file, among the lines no seal vouches for (U and X ranges, the tail
+  // after the last seal), each against the latest stamp before it (of a
+  // sealed range, its last line): one listener may pass another by a few
+  // milliseconds, and lines held by a write error are written late, but a
+  // line stamped hours before its neighbours was most likely added by hand
+  // (while konseki was stopped, or past its write log). A note, not a
+  // failure. Sealed (F) lines are konseki's own writes (the sealer's write
+  // log) and are not scanned line by line: that keeps verify at the speed
+  // of SHA-256.
+  struct StampCheck {
+    static constexpr int64_t kToleranceUs = 10'000'000;
+    static constexpr size_t kStampLen = 27;  // "YYYY-MM-DDTHH:MM:SS.uuuuuuZ"
+    uint64_t line = 0;                       // lines completed
+    char head[kStampLen];                    // the first bytes of the current line
+    size_t head_len = 0;
+    char max_text[kStampLen];  // the latest stamp so far
+    bool have_max = false;
+    uint64_t back_lines = 0;  // lines more than the tolerance behind
+    uint64_t back_line = 0;   // the first of them (1-based, counted from the range read first)
+    int64_t back_us = 0;
+    std::string back_text, max_at_back;
+
+    // Per line: a memchr, a 27-byte copy and compare; no allocation.
+    void Feed(std::string_view c) {
+      const char* p = c.data();
+      const char* const end = p + c.size();
+      while (p < end) {
+        const char* nl = static_cast<const char*>(std::memchr(p, '\n', end - p));
+        const char* line_end = nl == nullptr ? end : nl;
+        if (head_len < kStampLen) {
+          const size_t take = std::min<size_t>(line_end - p, kStampLen - head_len);
+          std::memcpy(head + head_len, p, take);
+          head_len += take;
+        }
+        if (nl == nullptr) return;
+        ++line;
+        Check();
+        head_len = 0;
+        p = nl + 1;
+      }
+    }
+    // n sealed lines, the last of them `last`: moves the count and the
+    // latest stamp on.
+    void Skip(uint64_t n, std::string_view last) {
+      line += n;
+      head_len = 0;
+      if (n == 0 || last.size() < kStampLen || last[10] != 'T' || last[26] != 'Z') return;
+      if (!have_max || std::memcmp(last.data(), max_text, kStampLen) > 0) {
+        std::memcpy(max_text, last.data(), kStampLen);
+        have_max = true;
+      }
+    }
+    // Fixed-width stamps order as text: only a line behind the latest one
+    // is parsed.
+    void Check() {
+      if (head_len != kStampLen || head[10] != 'T' || head[26] != 'Z') return;
+      if (!have_max || std::memcmp(head, max_text, kStampLen) >= 0) {
+        std::memcpy(max_text, head, kStampLen);
+        have_max = true;
+        return;
+      }
+      const std::string_view h(head, kStampLen), m(max_text, kStampLen);
+      const int64_t t = Micros(h);
+      const int64_t max_us = Micros(m);
+      if (t < 0 || max_us < 0 || max_us - t <= kToleranceUs) return;
+      if (back_lines++ == 0) {
+        back_line = line;
+        back_us = max_us - t;
+        back_text.assign(h);
+        max_at_back.assign(m);
+      }
+    }
+    // Microseconds since 1970 of "YYYY-MM-DDTHH:MM:SS.uuuuuuZ", or -1.
+    static int64_t Micros(std::string_view s) {
+      int64_t day;
+      if (!ParseDayName(s.substr(0, 10), &day) || s[13] != ':' || s[16] != ':' || s[19] != '.') {
+        return -1;
+      }
+      int64_t v = day;
+      const int kFields[4][3] = {{11, 2, 24}, {14, 2, 60}, {17, 2, 60}, {20, 6, 1'000'000}};
+      for (const auto& [at, digits, base] : kFields) {
+        int64_t x = 0;
+        for (int i = at; i < at + digits; ++i) {
+          if (s[i] < '0' || s[i] > '9') return -1;
+          x = x * 10 + (s[i] - '0');
+        }
+        v = v * base + x;
+      }
+      return v;
+    }
+  };
+
   // Hashes [start, end) from the reader's position; true if it matches.
-  bool HashRange(ArchiveReader* r, const Range& rg, std::string* tail) {
+  bool HashRange(ArchiveReader* r, const Range& rg, std::string* tail, StampCheck* stamps) {
     Sha256Stream sha;
     uint64_t left = rg.end - rg.start;
     std::string& buf = Buf();
@@ -458,6 +686,7 @@ class Verifier {
       if (!n.ok() || *n == 0) return false;
       std::string_view chunk(buf.data(), *n);
       sha.Update(chunk);
+      if (stamps != nullptr) stamps->Feed(chunk);
       hashed_ += *n;
       left -= *n;
       if (chunk.size() >= kTail) {
@@ -470,7 +699,7 @@ class Verifier {
     return sha.Finish() == rg.digest;
   }
 
-  uint64_t CountRest(ArchiveReader* r) {
+  uint64_t CountRest(ArchiveReader* r, StampCheck* stamps = nullptr) {
     uint64_t lines = 0;
     bool partial = false;
     std::string& buf = Buf();
@@ -478,6 +707,7 @@ class Verifier {
       auto n = r->Read(buf.data(), kChunk);
       if (!n.ok() || *n == 0) break;
       hashed_ += *n;
+      if (stamps != nullptr) stamps->Feed(std::string_view(buf.data(), *n));
       lines += static_cast<uint64_t>(std::count(buf.data(), buf.data() + *n, '\n'));
       partial = buf[*n - 1] != '\n';
     }
@@ -629,8 +859,14 @@ class Verifier {
   bool broken_ = false;
   uint64_t expected_next_ = 0;
   uint64_t last_seq_ = 0;
+  int64_t last_e_start_ = 0;  // the chain of the last E: its start and epoch length
+  int64_t last_e_epoch_secs_ = 0;
   SealBytes last_tag_{};
+  std::vector<VerificationKey> keys_;    // o_.key and o_.more_keys
+  const VerificationKey* ck_ = nullptr;  // the key of the current chain (its H), if given
+  bool chain_begun_ = false;             // an N since the last E: a new chain's record 0 next
   SealBytes key_{};
+  const VerificationKey* key_of_ = nullptr;  // the key key_ evolved from
   uint64_t key_epoch_ = 0;
   std::vector<std::pair<std::string, Range>> pending_;
   std::map<std::string, std::vector<LRef>, std::less<>> pending_l_;
@@ -684,6 +920,13 @@ void PrintVerifyReport(const VerifyReport& rep, double seconds, std::ostream& ou
       out << "; " << f.lost_unsealed_lines
           << " lines unsealed (found at a restart after the seal stream was removed)";
     }
+    if (f.unauthenticated_lines > 0) {
+      out << "; " << f.unauthenticated_lines
+          << " lines sealed by a chain no --key was given for (not authenticated)";
+    }
+    if (f.foreign_lines > 0) {
+      out << "; " << f.foreign_lines << " lines foreign (not written by konseki)";
+    }
     if (f.unsealed_lines > 0) {
       out << "; " << f.unsealed_lines
           << (rep.records == 0 ? " lines unsealed" : " lines unsealed (after the last seal)");
@@ -694,12 +937,14 @@ void PrintVerifyReport(const VerifyReport& rep, double seconds, std::ostream& ou
   for (const std::string& e : rep.chain_errors) out << "seal stream: FAILED: " << e << "\n";
   size_t failed = 0;
   for (const FileVerdict& f : rep.files) failed += f.failed;
-  out << "seal stream: " << rep.records << " records, epochs " << rep.first_epoch << ".."
-      << rep.last_epoch;
+  out << "seal stream: " << rep.records << " records";
+  if (rep.chains > 1) out << " in " << rep.chains << " chains (the key was replaced)";
+  out << ", epochs " << rep.first_epoch << ".." << rep.last_epoch;
   if (rep.last_sealed_ns > 0) out << ", last sealed " << Nanos(rep.last_sealed_ns);
   out << (rep.authenticated ? ", tags authenticated"
                             : ", tags NOT checked (no --key: digests and structure only)")
       << "\n";
+  if (!rep.end_warning.empty()) out << "seal stream: WARNING: " << rep.end_warning << "\n";
   char speed[128];
   std::snprintf(speed, sizeof(speed), "%.3f GB in %.2f s (%.2f GB/s)",
                 static_cast<double>(rep.bytes_hashed) / 1e9, seconds,

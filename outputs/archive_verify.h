@@ -12,13 +12,19 @@
 //   reordered  two sealed lines swapped
 //   truncated  the file ends before its sealed end
 //   missing    a sealed file is gone (a day missing in a host's chain)
+//   foreign    bytes the sealer found that konseki did not write (X)
 //   unsealed-range-changed / not-in-chain / uncovered / seal-removed: see
 //   docs/archive.md
+// and, as a note, receive times of unsealed or foreign lines that go back
+// by more than 10 s inside a file (a line added by hand, or written late
+// after a write error)
 // and, for the stream itself, records that fail authentication, are
 // missing (an epoch gap not announced by the previous record) or replaced,
 // a loss record (M: the sealer found its stream gone), no stream or no
 // record at all (nothing is sealed: a failure, with or without a key), and
-// a stream that starts after record 0 where retention cannot explain it.
+// a stream that starts after record 0 where retention cannot explain it,
+// and a stream that ends before the last record the key state says the key
+// made (records cut off the end).
 //
 // Retention edge: seal files and day files older than the oldest seal file
 // kept are expected to be gone; files of that first day may miss their first
@@ -50,6 +56,8 @@ struct FileVerdict {
   uint64_t unsealed_lines = 0;          // after the last seal (not vouched for)
   uint64_t restart_unsealed_lines = 0;  // U ranges (crash before a seal)
   uint64_t lost_unsealed_lines = 0;     // U ranges after a loss record (stream removed)
+  uint64_t foreign_lines = 0;           // X ranges: not written by konseki (a failure)
+  uint64_t unauthenticated_lines = 0;   // sealed by a chain no key was given for
   uint64_t fail_line = 0;               // 1-based, when failed
   std::string fail_time;                // receive time at that line, if readable
   std::string why;                      // failure kind and detail
@@ -61,10 +69,15 @@ struct VerifyReport {
   std::vector<std::string> notes;
   std::vector<FileVerdict> files;
   uint64_t records = 0;  // E records checked
+  uint64_t chains = 0;   // chains in the stream (a new one at each seal-setup --new-chain)
   uint64_t first_epoch = 0, last_epoch = 0;
   int64_t last_sealed_ns = 0;
   bool authenticated = false;  // tags checked with a key
   uint64_t bytes_hashed = 0;
+  // The stream's end was compared with the key state's record count.
+  bool end_checked = false;
+  // When it was not: why, and how far the last record is from now.
+  std::string end_warning;
   bool ok() const;
 };
 
@@ -75,10 +88,22 @@ struct VerifyOptions {
   // Without a key, digests and the chain's structure are checked but the
   // tags are not (anyone can recompute a digest).
   std::optional<VerificationKey> key;
+  // The keys of the other chains in the stream (a new chain begins at each
+  // `seal-setup --new-chain`). Each chain is checked with the key whose
+  // start and epoch length match its header; with keys given, a chain none
+  // matches fails (not authenticated).
+  std::vector<VerificationKey> more_keys;
   // archive.retention_days, when known (> 0): a stream that starts later
   // than retention explains (older seal files gone too early) fails.
   int64_t retention_days = 0;
-  int64_t now_unix = 0;  // for the retention check
+  int64_t now_unix = 0;  // for the retention check and the age of the last record
+  // The sealer's key state file, only read: it holds how many records the
+  // key has made, so a stream that ends before the key's last record was
+  // cut at its end (no key is needed to cut records off the end and truncate
+  // the files to what the kept records name). Empty: <root>/.state/seal.key.
+  // A state that is missing or unreadable leaves the end unchecked, which
+  // the report says (VerifyReport::end_warning).
+  std::string key_state_path;
 };
 
 StatusOr<VerifyReport> VerifyArchive(const VerifyOptions& options);

@@ -14,5 +14,5 @@ add_library(konseki_seal
   ${CMAKE_CURRENT_LIST_DIR}/seal_key.cc
   ${CMAKE_CURRENT_LIST_DIR}/sealer.cc
 )
-target_link_libraries(konseki_seal PUBLIC konseki_common
+target_link_libraries(konseki_seal PUBLIC konseki_common konseki_outputs
   PRIVATE PkgConfig::SEAL_CRYPTO PkgConfig::ZSTD PkgConfig::HS PkgConfig::RE2 Threads::Threads)

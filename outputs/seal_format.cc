@@ -113,6 +113,7 @@ bool ParseSealLine(std::string_view line, SealRecord* r) {
       return true;
     case 'F':
     case 'U':
+    case 'X':
       if (Split(line, f, 6) != 5 || !ParsePathField(f[0])) return false;
       r->path = f[0];
       return Num(f[1], &r->start) && Num(f[2], &r->end) && Num(f[3], &r->lines) &&
@@ -122,6 +123,9 @@ bool ParseSealLine(std::string_view line, SealRecord* r) {
              Num(f[2], &r->seq) && Num(f[3], &r->time_ns) && r->next >= r->epoch &&
              ParseHex(f[4], r->prev.data(), r->prev.size()) &&
              ParseHex(f[5], r->tag.data(), r->tag.size());
+    case 'N':
+      return Split(line, f, 4) == 3 && Num(f[0], &r->seq) && Num(f[1], &r->time_ns) &&
+             ParseHex(f[2], r->tag.data(), r->tag.size());
     case 'M':
       if (Split(line, f, 4) != 3 || f[2].empty()) return false;
       r->why = f[2];
@@ -148,6 +152,11 @@ std::string FormatLossRecord(uint64_t seq, int64_t time_ns, std::string_view why
   std::string s = "M " + std::to_string(seq) + " " + std::to_string(time_ns) + " ";
   s.append(why).append("\n");
   return s;
+}
+
+std::string FormatNewChainRecord(uint64_t prev_seq, int64_t time_ns, const SealBytes& prev_tag) {
+  return "N " + std::to_string(prev_seq) + " " + std::to_string(time_ns) + " " + HexOf(prev_tag) +
+         "\n";
 }
 
 std::string SealTagInput(const SealBytes& prev, const SealBytes& stream_digest, uint64_t epoch,

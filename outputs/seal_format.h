@@ -11,12 +11,21 @@
 //                             <path> ("host/YYYY-MM-DD.log") are sealed
 //   U <path> <start> <end> <lines> <sha256>           bytes found unsealed at
 //                             a restart (after a crash): recorded, not vouched for
+//   X <path> <start> <end> <lines> <sha256>           bytes konseki did not
+//                             write (another process appended them to a day
+//                             file it follows): recorded, never vouched for;
+//                             verify fails the file (foreign)
 //   M <seq> <time ns> <why>   the sealer found the stream it had written gone
 //                             (a restart finding no record up to the key's, or
 //                             the open seal file unlinked or replaced): the
 //                             records before record <seq> are lost. <why>:
 //                             missing-at-start, unlinked, replaced. verify
 //                             reports it as a break (docs/archive.md)
+//   N <seq> <time ns> <tag>   a new chain (a new key: seal-setup --new-chain)
+//                             begins after record <seq> (with <tag>) of the
+//                             previous one; an H with the new chain's start
+//                             follows, and its first E (record 0, epoch 0)
+//                             seals both. Each chain is verified with its own key
 //   E <epoch> <next> <seq> <time ns> <prev tag> <tag> seals everything since
 //                             the previous E
 //
@@ -25,7 +34,7 @@
 // Each E names the epoch of the next E (`next` >= `epoch`: a restart or an
 // idle stretch skips epochs explicitly, under the key of the older epoch), so
 // records cannot be removed, reordered or forged without the key of their epoch.
-// Bytes of a file are sealed in order: each F/U of a path starts where the
+// Bytes of a file are sealed in order: each F/U/X of a path starts where the
 // previous one ended.
 #ifndef KONSEKI_OUTPUTS_SEAL_FORMAT_H_
 #define KONSEKI_OUTPUTS_SEAL_FORMAT_H_
@@ -58,15 +67,15 @@ void AppendLineHashHex(uint16_t h, std::string* out);
 bool ParseLineHashHex(std::string_view hex4, uint16_t* h);
 
 struct SealRecord {
-  char kind = 0;                           // 'H', 'L', 'F', 'U', 'M', 'E'
-  std::string_view path;                   // L F U
+  char kind = 0;                           // 'H', 'L', 'F', 'U', 'X', 'M', 'N', 'E'
+  std::string_view path;                   // L F U X
   std::string_view hashes;                 // L
-  uint64_t start = 0, end = 0, lines = 0;  // F U
-  SealBytes digest{};                      // F U
-  uint64_t epoch = 0, next = 0, seq = 0;   // E (seq: M too)
-  int64_t time_ns = 0;                     // E M
+  uint64_t start = 0, end = 0, lines = 0;  // F U X
+  SealBytes digest{};                      // F U X
+  uint64_t epoch = 0, next = 0, seq = 0;   // E (seq: M, N too)
+  int64_t time_ns = 0;                     // E M N
   std::string_view why;                    // M
-  SealBytes prev{}, tag{};                 // E
+  SealBytes prev{}, tag{};                 // E (tag: N too)
   int64_t start_unix = 0, epoch_secs = 0;  // H
 };
 // Parses one line (without '\n'); false if malformed. Views point into line.
@@ -77,6 +86,8 @@ std::string FormatRangeRecord(char kind, std::string_view path, uint64_t start, 
                               uint64_t lines, const SealBytes& digest);
 // "M <seq> <time ns> <why>\n"; why is one word.
 std::string FormatLossRecord(uint64_t seq, int64_t time_ns, std::string_view why);
+// "N <prev seq> <time ns> <prev tag>\n".
+std::string FormatNewChainRecord(uint64_t prev_seq, int64_t time_ns, const SealBytes& prev_tag);
 std::string SealTagInput(const SealBytes& prev, const SealBytes& stream_digest, uint64_t epoch,
                          uint64_t next, uint64_t seq, int64_t time_ns);
 std::string FormatEpochRecord(uint64_t epoch, uint64_t next, uint64_t seq, int64_t time_ns,

@@ -68,6 +68,31 @@ void Wipe(std::string* s) {
   s->clear();
 }
 
+StatusOr<SealKeyState> ReadStateRecord(int fd, const std::string& path) {
+  std::string rec(kRecordBytes, '\0');
+  ssize_t n = pread(fd, rec.data(), rec.size(), 0);
+  if (n < 0) return Status::FromErrno("seal key: cannot read " + path, errno);
+  rec.resize(static_cast<size_t>(n));
+  while (!rec.empty() && (rec.back() == ' ' || rec.back() == '\n')) rec.pop_back();
+  const size_t sp = rec.rfind(' ');
+  SealKeyState s;
+  std::vector<std::string_view> f =
+      Fields(std::string_view(rec).substr(0, sp == std::string::npos ? 0 : sp), ' ');
+  const bool ok = sp != std::string::npos && rec.substr(sp + 1) == Checksum(rec.substr(0, sp)) &&
+                  f.size() == 8 && f[0] == "konseki-seal-state" && f[1] == "1" &&
+                  ParseHex(f[2], s.key.data(), s.key.size()) && ParseNum(f[3], &s.epoch) &&
+                  ParseNum(f[4], &s.start_unix) && ParseNum(f[5], &s.epoch_secs) &&
+                  ParseHex(f[6], s.prev_tag.data(), s.prev_tag.size()) && ParseNum(f[7], &s.seq) &&
+                  CheckSealEpochSecs(s.epoch_secs).ok();
+  Wipe(&rec);
+  if (!ok) {
+    WipeSealBytes(&s.key);
+    return Status::InvalidArgument("seal key " + path +
+                                   " is corrupt (bad format or checksum); sealing cannot go on");
+  }
+  return s;
+}
+
 }  // namespace
 
 void EvolveSealKey(SealBytes* k) {
@@ -208,28 +233,16 @@ StatusOr<SealKeyFile> SealKeyFile::Open(const std::string& path) {
   return SealKeyFile(fd, path);
 }
 
-StatusOr<SealKeyState> SealKeyFile::Load() const {
-  std::string rec(kRecordBytes, '\0');
-  ssize_t n = pread(fd_, rec.data(), rec.size(), 0);
-  if (n < 0) return Status::FromErrno("seal key: cannot read " + path_, errno);
-  rec.resize(static_cast<size_t>(n));
-  while (!rec.empty() && (rec.back() == ' ' || rec.back() == '\n')) rec.pop_back();
-  const size_t sp = rec.rfind(' ');
-  SealKeyState s;
-  std::vector<std::string_view> f =
-      Fields(std::string_view(rec).substr(0, sp == std::string::npos ? 0 : sp), ' ');
-  const bool ok = sp != std::string::npos && rec.substr(sp + 1) == Checksum(rec.substr(0, sp)) &&
-                  f.size() == 8 && f[0] == "konseki-seal-state" && f[1] == "1" &&
-                  ParseHex(f[2], s.key.data(), s.key.size()) && ParseNum(f[3], &s.epoch) &&
-                  ParseNum(f[4], &s.start_unix) && ParseNum(f[5], &s.epoch_secs) &&
-                  ParseHex(f[6], s.prev_tag.data(), s.prev_tag.size()) && ParseNum(f[7], &s.seq) &&
-                  CheckSealEpochSecs(s.epoch_secs).ok();
-  Wipe(&rec);
-  if (!ok) {
-    WipeSealBytes(&s.key);
-    return Status::InvalidArgument("seal key " + path_ +
-                                   " is corrupt (bad format or checksum); sealing cannot go on");
+StatusOr<SealKeyState> SealKeyFile::Load() const { return ReadStateRecord(fd_, path_); }
+
+StatusOr<SealKeyState> ReadSealKeyState(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return Status::NotFound("seal key state " + path + " not found");
+    return Status::FromErrno("seal key state: cannot open " + path, errno);
   }
+  StatusOr<SealKeyState> s = ReadStateRecord(fd, path);
+  close(fd);
   return s;
 }
 

@@ -84,6 +84,10 @@ struct SealKeyState {
 // down to a multiple of epoch_secs. Fills *vk with its verification key.
 StatusOr<SealKeyState> NewSealKeyState(int64_t now_unix, int64_t epoch_secs, VerificationKey* vk);
 
+// Reads a key file without opening it for writing (`konseki verify` reads
+// how many records the key has made). The caller wipes the key.
+StatusOr<SealKeyState> ReadSealKeyState(const std::string& path);
+
 // The key file. Not copyable; owns the descriptor.
 class SealKeyFile {
  public:

@@ -50,6 +50,35 @@ std::string DefaultSealKeyPath(const std::string& archive_dir) {
   return archive_dir + "/.state/seal.key";
 }
 
+SealStreamSummary SummarizeSealStream(const std::string& archive_dir) {
+  SealStreamSummary sum;
+  const std::string dir = archive_dir + "/" + std::string(kSealDirName);
+  std::string data;
+  SealRecord r;
+  int64_t h_start = 0, h_secs = 0;
+  for (const std::string& name : ListDir(dir)) {
+    if (!ReadWhole(dir + "/" + name, &data)) continue;
+    for (size_t pos = 0; pos < data.size();) {
+      const size_t nl = data.find('\n', pos);
+      if (nl == std::string::npos) break;
+      if (ParseSealLine(std::string_view(data).substr(pos, nl - pos), &r)) {
+        if (r.kind == 'H') {
+          h_start = r.start_unix;
+          h_secs = r.epoch_secs;
+        } else if (r.kind == 'E') {
+          ++sum.records;
+          sum.last_seq = r.seq;
+          sum.last_time_ns = r.time_ns;
+          sum.last_chain_start = h_start;
+          sum.last_chain_epoch_secs = h_secs;
+        }
+      }
+      pos = nl + 1;
+    }
+  }
+  return sum;
+}
+
 struct Sealer::Tracked {
   std::string path;  // "host/YYYY-MM-DD.log"
   int64_t day = 0;
@@ -59,10 +88,20 @@ struct Sealer::Tracked {
   Sha256Stream sha;         // over [sealed_end, read_end)
   std::string hashes;       // line hashes not yet written as L
   bool shrunk_reported = false;
+  // With a write log: what the writers reported past read_end, in order.
+  std::vector<ArchiveWriteLog::Range> written;
+  // Unreported bytes [tail_at, tail_size) were first seen at tail_since.
+  uint64_t tail_at = UINT64_MAX;
+  uint64_t tail_size = 0;
+  TimePoint tail_since;
+  // The file's size at Recover: a predecessor's bytes (a line a crash tore
+  // is completed by the next writer and sealed with it), never foreign.
+  uint64_t recovered_end = 0;
 };
 
 struct Sealer::Metrics {
   Counter* bytes;
+  Counter* foreign;
   Counter* records;
   Counter* errors;
   Gauge* epoch;
@@ -70,6 +109,9 @@ struct Sealer::Metrics {
   explicit Metrics(MetricsRegistry& r)
       : bytes(r.GetCounter("konseki_archive_sealed_bytes_total",
                            "Archive bytes read back and hashed by the sealer.")),
+        foreign(r.GetCounter("konseki_archive_foreign_bytes_total",
+                             "Bytes found in archive day files that konseki did not write "
+                             "(archive.foreign_write); recorded, never sealed as genuine.")),
         records(r.GetCounter("konseki_archive_seal_records_total",
                              "Authenticated seal records (E) written.")),
         errors(r.GetCounter("konseki_archive_seal_errors_total",
@@ -86,6 +128,23 @@ StatusOr<std::unique_ptr<Sealer>> Sealer::Open(const SealerOptions& options, con
   SealerOptions o = options;
   if (o.key_file.empty()) o.key_file = DefaultSealKeyPath(o.archive_dir);
   auto kf = SealKeyFile::Open(o.key_file);
+  if (!kf.ok() && kf.status().code() == StatusCode::kNotFound) {
+    // "Run seal-setup" is the wrong advice when a chain exists: its key is
+    // gone, by accident or not, and a new key cannot continue that chain.
+    const SealStreamSummary sum = SummarizeSealStream(o.archive_dir);
+    if (sum.records > 0) {
+      return Status::NotFound(
+          "seal key " + o.key_file + " not found, but the seal stream in " + o.archive_dir + "/" +
+          std::string(kSealDirName) + " holds " + std::to_string(sum.records) +
+          " seal records (the last, record " + std::to_string(sum.last_seq) + ", sealed " +
+          FormatRfc3339Micros(TimePoint(Duration(sum.last_time_ns))) +
+          "): the key of an existing chain is gone (a restore without .state/, an admin error, "
+          "or tampering). Put the key file back if you have it; check the archive with the "
+          "verification key you kept (`konseki verify --key KEY " +
+          o.archive_dir +
+          "`); only then start a new chain with `konseki seal-setup --new-chain --config FILE`");
+    }
+  }
   if (!kf.ok()) return kf.status();
   auto state = kf->Load();
   if (!state.ok()) return state.status();
@@ -161,7 +220,7 @@ Status Sealer::Stop() {
     cv_.notify_one();
     thread_.join();
   }
-  Status st = Scan(false);
+  Status st = Scan(ScanMode::kFinal);
   Status sealed = Seal(std::max(WallEpoch(), state_.epoch) + 1);
   if (seal_fd_ >= 0) {
     close(seal_fd_);
@@ -172,7 +231,7 @@ Status Sealer::Stop() {
 
 Status Sealer::Poll() {
   CheckSealFile();
-  Status st = Scan(false);
+  Status st = Scan(ScanMode::kPoll);
   const uint64_t wall = WallEpoch();
   // After a restart in the epoch a clean stop moved the key past, the key is
   // one epoch ahead of the clock: seal at each wall-clock boundary all the
@@ -233,8 +292,9 @@ Status Sealer::TrimStreamTail() {
   while (pos < data.size()) {
     size_t nl = data.find('\n', pos);
     if (nl == std::string::npos) break;
+    // A new chain's N and H (a crash before its first E) stay too.
     if (ParseSealLine(std::string_view(data).substr(pos, nl - pos), &r) &&
-        (r.kind == 'E' || (r.kind == 'H' && pos == 0))) {
+        (r.kind == 'E' || r.kind == 'H' || r.kind == 'N')) {
       keep = nl + 1;
     }
     pos = nl + 1;
@@ -268,7 +328,7 @@ void Sealer::LoadSealedEnds() {
       size_t nl = data.find('\n', pos);
       if (nl == std::string::npos) break;
       if (ParseSealLine(std::string_view(data).substr(pos, nl - pos), &r) &&
-          (r.kind == 'F' || r.kind == 'U')) {
+          (r.kind == 'F' || r.kind == 'U' || r.kind == 'X')) {
         auto it = tracked_.find(r.path);
         if (it == tracked_.end()) {
           auto t = std::make_unique<Tracked>();
@@ -286,24 +346,59 @@ void Sealer::LoadSealedEnds() {
 
 Status Sealer::Recover() {
   // The key file is rewritten after each E: if we crashed in between, the
-  // stream is ahead of it. Catch up with the last E of the newest file.
+  // stream is ahead of it. Catch up with the last E of the newest file, if
+  // that record is of this key's chain (the H before it names the key's
+  // start and epoch length).
   const std::string dir = options_.archive_dir + "/" + std::string(kSealDirName);
   std::vector<std::string> names = ListDir(dir);
   std::string data;
   SealRecord r;
   bool found = false;
   uint64_t last_seq = 0;
+  // The newest record is another chain's and this key made none: a new
+  // chain begins here (seal-setup --new-chain). prev_*: that record.
+  bool new_chain = false;
+  bool new_chain_marked = false;  // its N record is already there (a crash before our first E)
+  uint64_t prev_seq = 0;
+  SealBytes prev_tag{};
+  int64_t prev_start = 0;
   for (auto it = names.rbegin(); it != names.rend(); ++it) {
     if (!ReadWhole(dir + "/" + *it, &data)) continue;
     SealRecord last;
+    bool last_ours = false;
+    bool n_after_last = false;
+    int64_t h_start = 0, h_secs = 0, last_h_start = 0;
     for (size_t pos = 0; pos < data.size();) {
       size_t nl = data.find('\n', pos);
       if (nl == std::string::npos) break;
-      if (ParseSealLine(std::string_view(data).substr(pos, nl - pos), &r) && r.kind == 'E')
-        last = r;
+      if (ParseSealLine(std::string_view(data).substr(pos, nl - pos), &r)) {
+        if (r.kind == 'H') {
+          h_start = r.start_unix;
+          h_secs = r.epoch_secs;
+        } else if (r.kind == 'N') {
+          n_after_last = true;
+        } else if (r.kind == 'E') {
+          last = r;
+          last_ours = h_start == state_.start_unix && h_secs == state_.epoch_secs;
+          last_h_start = h_start;
+          n_after_last = false;
+        }
+      }
       pos = nl + 1;
     }
     if (last.kind != 'E') continue;
+    if (!last_ours) {
+      // Another chain's record is the newest: with a fresh key, ours begins
+      // now; with a key that made records, they are gone (reported below).
+      if (state_.seq == 0) {
+        new_chain = true;
+        new_chain_marked = n_after_last;
+        prev_seq = last.seq;
+        prev_tag = last.tag;
+        prev_start = last_h_start;
+      }
+      break;
+    }
     found = true;
     last_seq = last.seq;
     if (last.seq >= state_.seq) {
@@ -320,14 +415,42 @@ Status Sealer::Recover() {
   // the stream itself, authenticated by the next record, so verify reports
   // a break and not a crash; and tell the admin now.
   if (state_.seq > 0 && (!found || last_seq + 1 < state_.seq)) {
-    const std::string what =
-        !found ? "no seal record at all" : "the last record is " + std::to_string(last_seq);
+    const std::string what = !found ? "holds no seal record at all"
+                                    : "ends at record " + std::to_string(last_seq) + " (" +
+                                          std::to_string(state_.seq - last_seq - 1) +
+                                          " records missing at the end)";
     ReportStreamLoss("missing-at-start", "the key has made " + std::to_string(state_.seq) +
-                                             " seal records but the seal stream in " + dir +
-                                             " holds " + what + " (seal files deleted?)");
+                                             " seal records but the seal stream in " + dir + " " +
+                                             what + " (seal files deleted or cut?)");
   }
+  if (new_chain && !new_chain_marked) ReportNewChain(prev_seq, prev_tag, prev_start, dir);
   LoadSealedEnds();
-  return Scan(true);
+  return Scan(ScanMode::kRecover);
+}
+
+// This key's chain follows another in the same stream: the old key is gone
+// (seal-setup --new-chain refuses to run otherwise). The N record names the
+// previous chain's last record and the H after it this key's chain, both
+// authenticated by this key's first record, so verify checks each chain
+// with its own key and shows the replacement; the admin hears it now.
+void Sealer::ReportNewChain(uint64_t prev_seq, const SealBytes& prev_tag, int64_t prev_start,
+                            const std::string& dir) {
+  const int64_t now_ns = clock_.Now().time_since_epoch().count();
+  Emit(FormatNewChainRecord(prev_seq, now_ns, prev_tag));
+  Emit(FormatSealHeader(state_.start_unix, state_.epoch_secs));
+  if (Status st = FlushOut(true); !st.ok()) metrics_->errors->Inc();
+  const std::string prev_began = FormatRfc3339Micros(TimePoint(std::chrono::seconds(prev_start)));
+  Log(LogLevel::kWarning,
+      "sealer: a new sealing chain begins in %s after record %llu of the previous chain (begun "
+      "%s): the sealing key was replaced (seal-setup --new-chain). The previous chain's "
+      "verification key checks the records before this point, the new one those after",
+      dir.c_str(), static_cast<unsigned long long>(prev_seq), prev_began.c_str());
+  if (alerts_ == nullptr) return;
+  alerts_->Emit(ArchiveAlert(clock_.Now(), "archive.seal_new_chain", Severity::kHigh,
+                             "The archive's sealing key was replaced: a new chain begins",
+                             {{"dir", options_.archive_dir},
+                              {"previous_record", std::to_string(prev_seq)},
+                              {"previous_chain_start", prev_began}}));
 }
 
 // The stream written so far is gone: a loss record starts the stream again
@@ -391,10 +514,14 @@ std::string Sealer::SealPath(int64_t day) const {
   return options_.archive_dir + "/" + std::string(kSealDirName) + "/" + SealFileName(day);
 }
 
-Status Sealer::Scan(bool recovering) {
+Status Sealer::Scan(ScanMode mode) {
+  const bool recovering = mode == ScanMode::kRecover;
   const int64_t today = DayOfUnix(NowUnix());
   Status first;
   bool unsealed = false;
+  // Before the files are looked at: a write that lands after this is seen
+  // as unreported bytes for a while (the grace), never as foreign at once.
+  if (options_.write_log) options_.write_log->TakeInto(&written_);
   for (const std::string& host : ListDir(options_.archive_dir)) {
     for (int64_t day = today - 1; day <= today; ++day) {
       const std::string path = host + "/" + DayName(day) + ".log";
@@ -408,7 +535,11 @@ Status Sealer::Scan(bool recovering) {
         it = tracked_.emplace(path, std::move(t)).first;
       }
       Tracked* t = it->second.get();
-      Status st = ReadNew(t);
+      if (auto w = written_.find(path); w != written_.end()) {
+        t->written.insert(t->written.end(), w->second.begin(), w->second.end());
+        written_.erase(w);
+      }
+      Status st = ReadNew(t, mode);
       if (!st.ok() && first.ok()) first = st;
       if (recovering && t->read_end > t->sealed_end) {
         // Written after the last seal and before this start: record, don't vouch.
@@ -426,6 +557,7 @@ Status Sealer::Scan(bool recovering) {
     Tracked* t = it->second.get();
     it = (t->day < today - 1 && t->read_end == t->sealed_end) ? tracked_.erase(it) : std::next(it);
   }
+  written_.clear();  // writes to files no longer followed (older days)
   if (unsealed) {
     Status st = Seal(std::max(WallEpoch(), state_.epoch));
     if (!st.ok() && first.ok()) first = st;
@@ -433,7 +565,7 @@ Status Sealer::Scan(bool recovering) {
   return first;
 }
 
-Status Sealer::ReadNew(Tracked* t) {
+Status Sealer::ReadNew(Tracked* t, ScanMode mode) {
   const std::string full = options_.archive_dir + "/" + t->path;
   struct stat pre;
   // Most files did not grow since the last poll: a stat, no open.
@@ -458,9 +590,49 @@ Status Sealer::ReadNew(Tracked* t) {
     }
     return Status::Ok();
   }
+  if (mode == ScanMode::kRecover) t->recovered_end = size;
+  const bool check_writers = options_.write_log != nullptr && mode != ScanMode::kRecover;
   Status result;
   while (t->read_end < size) {
-    read_buf_.resize(static_cast<size_t>(std::min<uint64_t>(kReadChunk, size - t->read_end)));
+    uint64_t limit = size;
+    uint64_t gap_end = 0;  // a writer's range begins here, past foreign bytes
+    if (check_writers) {
+      // The writers' bytes from read_end on: [read_end, own).
+      std::vector<ArchiveWriteLog::Range>& w = t->written;
+      size_t drop = 0;
+      while (drop < w.size() && w[drop].end <= t->read_end) ++drop;
+      w.erase(w.begin(), w.begin() + static_cast<std::ptrdiff_t>(drop));
+      uint64_t own = std::max(t->read_end, std::min(t->recovered_end, size));
+      size_t k = 0;
+      for (; k < w.size() && w[k].start <= own; ++k) own = std::max(own, w[k].end);
+      if (own == t->read_end) {
+        // The bytes at read_end are no writer's, or not reported yet.
+        uint64_t foreign_end = 0;
+        if (!w.empty()) {
+          foreign_end = std::min(w.front().start, size);  // a writer wrote after them
+        } else if (mode == ScanMode::kFinal) {
+          foreign_end = size;
+        } else if (t->tail_at == t->read_end &&
+                   clock_.Now() - t->tail_since >=
+                       std::chrono::milliseconds(options_.foreign_grace_ms)) {
+          foreign_end = std::min(t->tail_size, size);
+        } else {
+          if (t->tail_at != t->read_end) {
+            t->tail_at = t->read_end;
+            t->tail_size = size;
+            t->tail_since = clock_.Now();
+          }
+          break;
+        }
+        result = SealForeign(fd, t, foreign_end);
+        if (!result.ok()) break;
+        continue;
+      }
+      t->tail_at = UINT64_MAX;
+      if (k < w.size()) gap_end = std::min(w[k].start, size);
+      limit = std::min(own, size);
+    }
+    read_buf_.resize(static_cast<size_t>(std::min<uint64_t>(kReadChunk, limit - t->read_end)));
     ssize_t n = pread(fd, read_buf_.data(), read_buf_.size(), static_cast<off_t>(t->read_end));
     if (n <= 0) {
       if (n < 0) result = Status::FromErrno("sealer: read " + full, errno);
@@ -468,7 +640,15 @@ Status Sealer::ReadNew(Tracked* t) {
     }
     std::string_view chunk(read_buf_.data(), static_cast<size_t>(n));
     const size_t last_nl = chunk.rfind('\n');
-    if (last_nl == std::string_view::npos) break;  // a partial line: wait for its end
+    if (last_nl == std::string_view::npos) {
+      // A partial line: wait for its end. A writer's line cut by a failed
+      // write and followed by foreign bytes is sealed with them as foreign.
+      if (gap_end > limit && t->read_end + chunk.size() == limit) {
+        result = SealForeign(fd, t, gap_end);
+        if (result.ok()) continue;
+      }
+      break;
+    }
     chunk = chunk.substr(0, last_nl + 1);
     t->sha.Update(chunk);
     for (size_t pos = 0; pos < chunk.size();) {
@@ -486,6 +666,60 @@ Status Sealer::ReadNew(Tracked* t) {
   }
   close(fd);
   return result;
+}
+
+// Bytes of a followed file that no writer put there: never sealed as
+// genuine. What was read before them is closed with an F, they get an X
+// of their own (verify fails the file), and the admin hears it at once.
+Status Sealer::SealForeign(int fd, Tracked* t, uint64_t end) {
+  const uint64_t start = t->read_end;
+  if (end <= start) return Status::Ok();
+  if (t->read_end > t->sealed_end) {
+    if (!t->hashes.empty()) Emit("L " + t->path + " " + t->hashes + "\n");
+    Emit(FormatRangeRecord('F', t->path, t->sealed_end, t->read_end, t->lines, t->sha.Finish()));
+    t->hashes.clear();
+    t->lines = 0;
+    t->sealed_end = t->read_end;
+  }
+  Sha256Stream sha;
+  uint64_t lines = 0;
+  std::string first_line;
+  for (uint64_t pos = start; pos < end;) {
+    read_buf_.resize(static_cast<size_t>(std::min<uint64_t>(kReadChunk, end - pos)));
+    ssize_t n = pread(fd, read_buf_.data(), read_buf_.size(), static_cast<off_t>(pos));
+    if (n <= 0) {
+      return Status::FromErrno("sealer: read " + options_.archive_dir + "/" + t->path,
+                               n < 0 ? errno : EIO);
+    }
+    std::string_view chunk(read_buf_.data(), static_cast<size_t>(n));
+    if (pos == start) first_line = chunk.substr(0, std::min<size_t>(chunk.find('\n'), 160));
+    sha.Update(chunk);
+    lines += static_cast<uint64_t>(std::count(chunk.begin(), chunk.end(), '\n'));
+    pos += chunk.size();
+  }
+  Emit(FormatRangeRecord('X', t->path, start, end, lines, sha.Finish()));
+  t->sealed_end = t->read_end = end;
+  t->tail_at = UINT64_MAX;
+  metrics_->foreign->Inc(end - start);
+  Log(LogLevel::kError,
+      "sealer: %s/%s: bytes %llu..%llu (%llu lines) were not written by konseki (another "
+      "process wrote to the archive): recorded as foreign, not sealed as genuine "
+      "(archive.foreign_write)",
+      options_.archive_dir.c_str(), t->path.c_str(), static_cast<unsigned long long>(start),
+      static_cast<unsigned long long>(end), static_cast<unsigned long long>(lines));
+  if (alerts_ == nullptr) return Status::Ok();
+  for (char& c : first_line) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  alerts_->Emit(ArchiveAlert(clock_.Now(), "archive.foreign_write", Severity::kHigh,
+                             "Bytes konseki did not write were found in an archive file",
+                             {{"dir", options_.archive_dir},
+                              {"file", t->path},
+                              {"offset", std::to_string(start)},
+                              {"bytes", std::to_string(end - start)},
+                              {"lines", std::to_string(lines)},
+                              {"first_line", first_line}}));
+  return Status::Ok();
 }
 
 Status Sealer::Seal(uint64_t next) {

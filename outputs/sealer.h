@@ -29,7 +29,15 @@
 // (tests) the caller drives Poll(). The Clock and MetricsRegistry must outlive
 // the Sealer. Not copyable.
 //
+// Foreign bytes: with SealerOptions::write_log, only the bytes the Archive
+// instances report having written are sealed. Bytes another process put in
+// a followed file (a line appended by hand: a forged, back-dated entry)
+// are recorded as an X range, never vouched for (`konseki verify` fails
+// the file), and raise `archive.foreign_write` (high; file, offset, bytes)
+// with a log line and konseki_archive_foreign_bytes_total.
+//
 // Metrics: konseki_archive_sealed_bytes_total, konseki_archive_seal_records_total,
+// konseki_archive_foreign_bytes_total,
 // konseki_archive_seal_errors_total, konseki_archive_seal_epoch (gauge: the
 // key's current epoch), konseki_archive_seal_stopped (gauge, 1 while failing).
 //
@@ -54,6 +62,7 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "common/status.h"
+#include "outputs/archive_write_log.h"
 #include "outputs/seal_format.h"
 #include "outputs/seal_key.h"
 
@@ -68,9 +77,31 @@ struct SealerOptions {
   // How often the thread reads newly written archive bytes. Reading often
   // keeps each read in the page cache; it does not change what is protected.
   int poll_interval_ms = 1000;
+  // Where the Archive instances report what they wrote (the same object in
+  // their ArchiveOptions). Given, only those bytes are sealed (F); any other
+  // bytes of a followed file are foreign: recorded as an X range (verify
+  // fails the file) and alerted (archive.foreign_write). nullptr: every
+  // byte the files hold is sealed (tools and tests without writers).
+  std::shared_ptr<ArchiveWriteLog> write_log;
+  // Bytes at the end of a file that no writer reported are foreign once
+  // they have stayed unreported this long (a writer reports right after its
+  // write; a later write of its own past them proves them foreign at once,
+  // and so does Stop(), after the writers' last flush).
+  int foreign_grace_ms = 3000;
 };
 
 std::string DefaultSealKeyPath(const std::string& archive_dir);
+
+// What the seal stream of an archive holds, for the errors of a start or a
+// seal-setup that finds records but no key.
+struct SealStreamSummary {
+  uint64_t records = 0;  // E records, all chains
+  uint64_t last_seq = 0;
+  int64_t last_time_ns = 0;
+  int64_t last_chain_start = 0;  // start (unix) of the last record's chain
+  int64_t last_chain_epoch_secs = 0;
+};
+SealStreamSummary SummarizeSealStream(const std::string& archive_dir);
 
 class Sealer {
  public:
@@ -107,10 +138,17 @@ class Sealer {
   Status Recover();
   Status TrimStreamTail();
   void LoadSealedEnds();
-  // Reads [read_end, last '\n') of t's file, hashing lines; *unsealed_out
-  // receives the range as a U record instead when given.
-  Status ReadNew(Tracked* t);
-  Status Scan(bool recovering);
+  // kRecover: at Open, before any writer (every byte is a predecessor's);
+  // kPoll: bytes the writers did not report are foreign after the grace;
+  // kFinal: at Stop, after the writers' last flush (foreign at once).
+  enum class ScanMode { kRecover, kPoll, kFinal };
+  // Reads [read_end, last '\n') of t's file, hashing lines (only the
+  // writers' bytes, with a write log; other bytes go to SealForeign).
+  Status ReadNew(Tracked* t, ScanMode mode);
+  // Records [read_end, end) of t's file (open as fd) as foreign: an X record
+  // after an F for what was read before it, the alert and the log line.
+  Status SealForeign(int fd, Tracked* t, uint64_t end);
+  Status Scan(ScanMode mode);
   // Writes F records for what was read, then E(epoch, next), evolves the key.
   Status Seal(uint64_t next);
   // Alerts, logs and sets the gauge when writing records stops or resumes.
@@ -119,6 +157,10 @@ class Sealer {
   Status EnsureSealFile();
   // The open seal file was unlinked or replaced: report it, reopen.
   void CheckSealFile();
+  // Emits the N record and this chain's H, logs and raises
+  // archive.seal_new_chain (a new chain after another's record prev_seq).
+  void ReportNewChain(uint64_t prev_seq, const SealBytes& prev_tag, int64_t prev_start,
+                      const std::string& dir);
   // Emits a loss record (M) and raises archive.seal_stream_missing.
   void ReportStreamLoss(std::string_view why, const std::string& detail);
   std::string SealPath(int64_t day) const;
@@ -133,6 +175,7 @@ class Sealer {
   SealKeyFile key_file_;
   SealKeyState state_;
   std::map<std::string, std::unique_ptr<Tracked>, std::less<>> tracked_;
+  ArchiveWriteLog::Ranges written_;  // taken from the write log, not yet given to tracked_
   int seal_fd_ = -1;
   int64_t seal_day_ = INT64_MIN;
   uint64_t record_wall_ = 0;  // wall-clock epoch when the last record was written (or at Open)

@@ -213,6 +213,107 @@ TEST(SealIntegrationTest, LinesAfterARestartInTheStoppedEpochAreSealedAtTheNextB
   EXPECT_EQ(second.process().Signal(SIGTERM), 0) << second.process().Stderr();
 }
 
+// The key file is lost (a restore without .state/, an admin error, an
+// intruder) while the seal stream holds records. The daemon's start error
+// says records exist; seal-setup refuses unless --new-chain; the new chain
+// is marked in the stream and alerted, and each key checks its own part:
+// the old key alone fails on the new chain, both keys pass.
+TEST(SealIntegrationTest, LostKeyNeedsAnExplicitNewChainThatEachKeyChecksItsPartOf) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  const std::string archive = dir.File("archive");
+  const std::string alerts = dir.File("alerts.jsonl");
+  const std::string config =
+      "listen: [tcp://127.0.0.1:0]\narchive: {dir: " + archive +
+      ", seal: true, seal_epoch_secs: 2}\nalerts: {stdout: false, file: " + alerts +
+      "}\nmetrics: {listen: ''}\nallow_root: true\n";
+  std::ofstream(dir.File("setup.yaml")) << config;
+  std::string out;
+  ASSERT_EQ(RunTool(dir, {"seal-setup", "--config", dir.File("setup.yaml")}, &out), 0) << out;
+  const std::string old_key = LastLine(out);
+  auto run = [&](const std::string& tag) {
+    TempDir run_dir;
+    Konseki k;
+    std::string err;
+    ASSERT_TRUE(k.Start(run_dir, config, &err)) << err;
+    const size_t before = ArchiveLines(archive, "h1").size();
+    SendLines(k.Port("tcp"), tag, 10);
+    ASSERT_TRUE(WaitFor([&] { return ArchiveLines(archive, "h1").size() == before + 10; }));
+    EXPECT_EQ(k.process().Signal(SIGTERM), 0) << k.process().Stderr();
+  };
+  run("old");
+  fs::remove(archive + "/.state/seal.key");
+
+  EXPECT_EQ(RunTool(dir, {"--config", dir.File("setup.yaml")}, &out), 1) << out;
+  EXPECT_NE(out.find("not found, but the seal stream in"), std::string::npos) << out;
+  EXPECT_NE(out.find("seal-setup --new-chain"), std::string::npos) << out;
+  EXPECT_EQ(RunTool(dir, {"seal-setup", "--config", dir.File("setup.yaml")}, &out), 1) << out;
+  EXPECT_NE(out.find("seal records"), std::string::npos) << out;
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // not the old chain's first epoch
+  ASSERT_EQ(RunTool(dir, {"seal-setup", "--new-chain", "--config", dir.File("setup.yaml")}, &out),
+            0)
+      << out;
+  // The tool's logs accumulate across runs: the key is the last one printed.
+  const size_t at = out.rfind("\nksv1-");
+  ASSERT_NE(at, std::string::npos) << out;
+  const std::string new_key = out.substr(at + 1, out.find('\n', at + 1) - at - 1);
+  ASSERT_NE(new_key, old_key);
+  run("new");
+  EXPECT_NE(ReadFile(alerts).find("archive.seal_new_chain"), std::string::npos) << ReadFile(alerts);
+  EXPECT_NE(SealFiles(archive).find("\nN "), std::string::npos);
+
+  EXPECT_EQ(RunTool(dir, {"verify", "--key", old_key, archive}, &out), 1) << out;
+  EXPECT_NE(out.find("OK: 10 lines verified"), std::string::npos) << out;
+  EXPECT_NE(out.find("is not authenticated"), std::string::npos) << out;
+  EXPECT_NE(out.find("a new chain begins"), std::string::npos) << out;
+  EXPECT_EQ(RunTool(dir, {"verify", "--key", old_key, "--key", new_key, archive}, &out), 0) << out;
+  EXPECT_NE(out.find("OK: 20 lines verified"), std::string::npos) << out;
+  EXPECT_NE(out.find("in 2 chains"), std::string::npos) << out;
+}
+
+// A line appended by hand to a live day file: the running konseki records
+// it as foreign and alerts (the archive's writers report what they wrote),
+// and verify fails the file at that line, though konseki's own lines
+// around it verify.
+TEST(SealIntegrationTest, LineAppendedByHandToALiveFileIsAlertedAndFailsVerify) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  const std::string archive = dir.File("archive");
+  const std::string alerts = dir.File("alerts.jsonl");
+  const std::string config =
+      "listen: [tcp://127.0.0.1:0]\narchive: {dir: " + archive +
+      ", seal: true, seal_epoch_secs: 2}\nalerts: {stdout: false, file: " + alerts +
+      "}\nmetrics: {listen: ''}\nallow_root: true\n";
+  std::ofstream(dir.File("setup.yaml")) << config;
+  std::string out;
+  ASSERT_EQ(RunTool(dir, {"seal-setup", "--config", dir.File("setup.yaml")}, &out), 0) << out;
+  const std::string key = LastLine(out);
+  {
+    TempDir run_dir;
+    Konseki k;
+    std::string err;
+    ASSERT_TRUE(k.Start(run_dir, config, &err)) << err;
+    SendLines(k.Port("tcp"), "before", 5);
+    ASSERT_TRUE(WaitFor([&] { return ArchiveLines(archive, "h1").size() == 5u; }));
+    const fs::path day = fs::directory_iterator(archive + "/h1")->path();
+    std::ofstream(day, std::ios::app)
+        << "2020-01-01T00:00:00.000000Z 10.9.9.9 <38>Jan  1 00:00:00 h1 sshd[77]: Accepted "
+           "password for root from 10.9.9.9 port 1 ssh2\n";
+    SendLines(k.Port("tcp"), "after", 5);
+    ASSERT_TRUE(WaitFor([&] { return ArchiveLines(archive, "h1").size() == 11u; }));
+    ASSERT_TRUE(WaitFor([&] {
+      return ReadFile(alerts).find("archive.foreign_write") != std::string::npos;
+    })) << ReadFile(alerts)
+        << k.process().Stderr();
+    EXPECT_EQ(k.process().Signal(SIGTERM), 0) << k.process().Stderr();
+  }
+  EXPECT_EQ(RunTool(dir, {"verify", "--key", key, archive}, &out), 1) << out;
+  EXPECT_NE(out.find("FAILED at line 6"), std::string::npos) << out;
+  EXPECT_NE(out.find("foreign: bytes"), std::string::npos) << out;
+  EXPECT_NE(out.find("10 lines verified"), std::string::npos) << out;
+  EXPECT_NE(out.find("receive times go back"), std::string::npos) << out;
+}
+
 // An archive that was never sealed: verify says so and does not pass.
 TEST(SealIntegrationTest, VerifyOfAnUnsealedArchiveSaysNothingIsSealed) {
   if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";

@@ -182,6 +182,73 @@ TEST_F(ArchiveVerifyTest, RemovedSealRecordsBreakTheChain) {
   EXPECT_FALSE(Verify().ok()) << last_report_;
 }
 
+// Cutting the last records off the stream and truncating the day file to
+// the end the kept records name needs no key, and the stream alone looks
+// like a konseki that stopped earlier. The key state counts the records
+// the key made: verify reads it (the archive's .state/seal.key) and fails.
+TEST_F(ArchiveVerifyTest, RecordsCutOffTheEndFailAgainstTheKeyState) {
+  SealTwoEpochs();
+  std::vector<std::string> lines = SplitLines(ReadFile(".seal/2025-12-01.seal"));
+  std::vector<std::string> kept;
+  uint64_t end = 0;
+  for (const std::string& l : lines) {
+    kept.push_back(l);
+    SealRecord r;
+    ASSERT_TRUE(ParseSealLine(l, &r));
+    if (r.kind == 'F') end = r.end;
+    if (r.kind == 'E') break;
+  }
+  WriteFile(".seal/2025-12-01.seal", JoinLines(kept));
+  std::filesystem::resize_file(Path(kFile), end);
+
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok()) << last_report_;
+  EXPECT_TRUE(r.end_checked);
+  ASSERT_EQ(r.chain_errors.size(), 1u) << last_report_;
+  EXPECT_NE(
+      r.chain_errors[0].find("records missing at the end: the key made 2, the stream holds 1"),
+      std::string::npos)
+      << last_report_;
+  EXPECT_EQ(Find(r, kFile)->verified_lines, 10u);
+
+  // Without the key state the end cannot be checked: the report says so
+  // prominently, with the age of the last record in epochs.
+  std::filesystem::remove(DefaultSealKeyPath(dir_));
+  r = Verify();
+  EXPECT_FALSE(r.end_checked);
+  EXPECT_NE(last_report_.find("WARNING: the end of the stream is NOT checked"), std::string::npos)
+      << last_report_;
+  EXPECT_NE(last_report_.find(" epochs ("), std::string::npos) << last_report_;
+}
+
+// A stream that holds every record the key made passes the end check.
+TEST_F(ArchiveVerifyTest, CompleteStreamPassesTheEndCheck) {
+  SealTwoEpochs();
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok()) << last_report_;
+  EXPECT_TRUE(r.end_checked);
+  EXPECT_EQ(last_report_.find("WARNING"), std::string::npos) << last_report_;
+}
+
+// A back-dated line appended to a copy after the last seal is unsealed (as
+// documented, not a failure) but its receive time going back hours is
+// noted; sealed lines are konseki's own and only their last stamp counts.
+TEST_F(ArchiveVerifyTest, UnsealedLineStampedHoursBackIsNoted) {
+  SealTwoEpochs();
+  EditLines([](std::vector<std::string>* lines) {
+    lines->push_back("2025-11-30T22:00:00.000000Z 10.9.9.9 <38>forged sshd[1]: Accepted");
+  });
+  VerifyReport r = Verify();
+  const FileVerdict* f = Find(r, kFile);
+  ASSERT_NE(f, nullptr);
+  EXPECT_FALSE(f->failed) << last_report_;
+  EXPECT_EQ(f->unsealed_lines, 1u);
+  EXPECT_NE(f->note.find("receive times go back 8129 s at line 21 (2025-11-30T22:00:00.000000Z "
+                         "after 2025-12-01T00:15:29.000000Z)"),
+            std::string::npos)
+      << last_report_;
+}
+
 TEST_F(ArchiveVerifyTest, AttackerWithTheCurrentKeyCannotRewriteOlderLines) {
   SealTwoEpochs();
   EditLines([](std::vector<std::string>* l) { (*l)[2].replace((*l)[2].find("root"), 4, "toor"); });

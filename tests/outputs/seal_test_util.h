@@ -40,6 +40,7 @@ class SealFixture : public ::testing::Test {
     ArchiveOptions ao;
     ao.dir = dir_;
     ao.sync = SyncPolicy::kNone;
+    ao.write_log = write_log_;
     auto a = Archive::Open(ao, clock_, metrics_);
     ASSERT_TRUE(a.ok());
     archive_ = std::move(a).value();
@@ -54,6 +55,7 @@ class SealFixture : public ::testing::Test {
   void OpenSealer() {
     SealerOptions so;
     so.archive_dir = dir_;
+    so.write_log = write_log_;
     auto s = Sealer::Open(so, clock_, metrics_, &alerts_);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     sealer_ = std::move(s).value();
@@ -84,6 +86,8 @@ class SealFixture : public ::testing::Test {
   VerifyReport Verify(bool with_key = true) {
     VerifyOptions o;
     o.root = dir_;
+    o.now_unix =
+        std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch()).count();
     if (with_key) o.key = vk_;
     auto r = VerifyArchive(o);
     EXPECT_TRUE(r.ok());
@@ -115,6 +119,8 @@ class SealFixture : public ::testing::Test {
   MetricsRegistry metrics_;
   konseki::testing::RecordingAlertSink alerts_;
   VerificationKey vk_;
+  // Shared by the archive and the sealer, as the server wires them.
+  std::shared_ptr<ArchiveWriteLog> write_log_ = std::make_shared<ArchiveWriteLog>();
   std::unique_ptr<Archive> archive_;
   std::unique_ptr<Sealer> sealer_;
   std::string last_report_;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "outputs/seal_format.h"
 #include "tests/outputs/seal_test_util.h"
@@ -169,6 +170,51 @@ TEST_F(SealerTest, CrashLeavesLinesReportedAsUnsealedAfterRestart) {
   EXPECT_EQ(f->restart_unsealed_lines, 2u);
 }
 
+// A crash that tore the last line: the restart records the whole lines as
+// unsealed (U) and the next writer completes the torn one ('\n'); the torn
+// bytes are the predecessor's, not foreign.
+TEST_F(SealerTest, LineTornByACrashIsNotForeignAfterTheRestart) {
+  LogMany("web01", 3);
+  Advance(kEpoch);
+  Poll();
+  LogMany("web01", 2);
+  const std::string snap = dir_ + "/snap";
+  std::filesystem::create_directories(snap);
+  std::filesystem::copy(Path(".seal"), snap + "/seal");
+  std::filesystem::copy_file(DefaultSealKeyPath(dir_), snap + "/seal.key");
+  ASSERT_TRUE(sealer_->Stop().ok());
+  sealer_.reset();
+  archive_.reset();
+  std::filesystem::remove_all(Path(".seal"));
+  std::filesystem::copy(snap + "/seal", Path(".seal"));
+  std::filesystem::copy_file(snap + "/seal.key", DefaultSealKeyPath(dir_),
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::remove_all(snap);
+  {
+    std::ofstream out(Path(kDay1), std::ios::app);
+    out << "2025-12-01T00:15:20.000000Z 192.0.2.7 <13>torn by the cr";
+  }
+  OpenSealer();  // before any writer, as the server does
+  ArchiveOptions ao;
+  ao.dir = dir_;
+  ao.sync = SyncPolicy::kNone;
+  ao.write_log = write_log_;
+  auto a = Archive::Open(ao, clock_, metrics_);
+  ASSERT_TRUE(a.ok());
+  archive_ = std::move(a).value();
+  LogMany("web01", 2);
+  Advance(4);
+  Poll();
+  ASSERT_TRUE(sealer_->Stop().ok());
+  EXPECT_TRUE(alerts_.alerts().empty()) << alerts_.alerts()[0].sign;
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok()) << last_report_;
+  const FileVerdict* f = Find(r, kDay1);
+  EXPECT_EQ(f->verified_lines, 6u) << last_report_;
+  EXPECT_EQ(f->restart_unsealed_lines, 2u) << last_report_;
+  EXPECT_EQ(f->foreign_lines, 0u) << last_report_;
+}
+
 TEST_F(SealerTest, ChainSpansDaysAndHosts) {
   LogMany("web01", 2);
   LogMany("db02", 2);
@@ -303,6 +349,135 @@ TEST_F(SealerTest, RestartInTheStoppedEpochSealsAtTheNextBoundary) {
   EXPECT_EQ(Find(r, kDay1)->unsealed_lines, 0u) << last_report_;
   ASSERT_TRUE(sealer_->Stop().ok());
   EXPECT_TRUE(Verify().ok()) << last_report_;
+}
+
+// A line appended by hand to a live day file, stamped hours before its
+// neighbours, between lines konseki writes: the archive reports every
+// write's range, so the sealer seals konseki's lines (F) and records the
+// forged one as foreign (X) with an alert; verify fails the file at that
+// line and notes the receive time going back.
+TEST_F(SealerTest, LineAppendedByHandToALiveFileIsForeignNotSealed) {
+  LogMany("web01", 3);
+  {
+    std::ofstream out(Path(kDay1), std::ios::app);
+    out << "2025-11-30T22:00:00.000000Z 10.9.9.9 <38>Nov 30 22:00:00 web01 sshd[77]: "
+           "Accepted password for root from 10.9.9.9 port 1 ssh2\n";
+  }
+  LogMany("web01", 3);
+  EXPECT_EQ(Signs(alerts_), std::vector<std::string>{"archive.foreign_write"});
+  const Alert& a = alerts_.alerts()[0];
+  EXPECT_EQ(a.severity, Severity::kHigh);
+  Advance(kEpoch);
+  Poll();
+  ASSERT_TRUE(sealer_->Stop().ok());
+  EXPECT_GT(metrics_.GetCounter("konseki_archive_foreign_bytes_total", "")->Value(), 100u);
+  EXPECT_TRUE(Contains(ReadFile(".seal/2025-12-01.seal"), "\nX " + std::string(kDay1) + " "));
+
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok()) << last_report_;
+  const FileVerdict* f = Find(r, kDay1);
+  ASSERT_NE(f, nullptr);
+  EXPECT_TRUE(f->failed);
+  EXPECT_EQ(f->fail_line, 4u) << last_report_;
+  EXPECT_TRUE(Contains(f->why, "foreign: bytes ")) << last_report_;
+  EXPECT_EQ(f->verified_lines, 6u);
+  EXPECT_EQ(f->foreign_lines, 1u);
+  EXPECT_TRUE(Contains(f->note, "receive times go back")) << last_report_;
+}
+
+// Foreign bytes at the end of a file (no later write of konseki's to prove
+// them foreign) are foreign once they stay unreported past the grace, and
+// at once at Stop (after the writers' last flush). konseki's own writes
+// in between are never foreign, whatever the poll timing.
+TEST_F(SealerTest, ForeignBytesAtTheEndAreForeignAfterTheGraceOrAtStop) {
+  LogMany("web01", 2);
+  {
+    std::ofstream out(Path(kDay1), std::ios::app);
+    out << "2025-12-01T00:00:01.000000Z 10.9.9.9 forged\n";
+  }
+  Poll();
+  EXPECT_TRUE(alerts_.alerts().empty());  // could still be a write not reported yet
+  Advance(4);
+  Poll();
+  EXPECT_EQ(Signs(alerts_), std::vector<std::string>{"archive.foreign_write"});
+
+  LogMany("web01", 2);
+  {
+    std::ofstream out(Path(kDay1), std::ios::app);
+    out << "2025-12-01T00:00:02.000000Z 10.9.9.9 forged at the stop\n";
+  }
+  ASSERT_TRUE(sealer_->Stop().ok());
+  EXPECT_EQ(alerts_.alerts().size(), 2u);
+  VerifyReport r = Verify();
+  const FileVerdict* f = Find(r, kDay1);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->fail_line, 3u) << last_report_;
+  EXPECT_EQ(f->verified_lines, 4u) << last_report_;
+  EXPECT_EQ(f->foreign_lines, 2u) << last_report_;
+  EXPECT_EQ(f->unsealed_lines, 0u) << last_report_;
+}
+
+// The key file is lost while the stream holds records: the start error
+// says so (not just "run seal-setup"). A new key (seal-setup --new-chain)
+// begins a new chain in the same stream, marked by an N record naming the
+// previous chain's last record and alerted; each key verifies its own
+// chain, and only both keys verify the whole archive. Records cut before
+// the N break the stream.
+TEST_F(SealerTest, NewChainAfterALostKeyIsMarkedAndEachKeyVerifiesItsPart) {
+  LogMany("web01", 3);
+  Advance(kEpoch);
+  Poll();
+  ASSERT_TRUE(sealer_->Stop().ok());
+  sealer_.reset();
+  std::filesystem::remove(DefaultSealKeyPath(dir_));
+  SealerOptions so;
+  so.archive_dir = dir_;
+  auto refused = Sealer::Open(so, clock_, metrics_, &alerts_);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(Contains(refused.status().message(), "holds 2 seal records"))
+      << refused.status().message();
+  EXPECT_TRUE(Contains(refused.status().message(), "seal-setup --new-chain"));
+
+  Advance(kEpoch);
+  VerificationKey vk2;
+  auto st = NewSealKeyState(
+      std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch()).count(),
+      kEpoch, &vk2);
+  ASSERT_TRUE(st.ok());
+  ASSERT_TRUE(SealKeyFile::Create(DefaultSealKeyPath(dir_), *st).ok());
+  OpenSealer();
+  EXPECT_EQ(Signs(alerts_), std::vector<std::string>{"archive.seal_new_chain"});
+  LogMany("web01", 2);
+  ASSERT_TRUE(sealer_->Stop().ok());
+  EXPECT_TRUE(Contains(ReadFile(".seal/2025-12-01.seal"), "\nN 1 "));
+
+  VerifyOptions o;
+  o.root = dir_;
+  o.key = vk_;
+  auto old_only = VerifyArchive(o);
+  ASSERT_TRUE(old_only.ok());
+  EXPECT_FALSE(old_only->ok());
+  ASSERT_EQ(old_only->files.size(), 1u);
+  EXPECT_EQ(old_only->files[0].verified_lines, 3u);
+  EXPECT_EQ(old_only->files[0].unauthenticated_lines, 2u);
+  o.more_keys = {vk2};
+  auto both = VerifyArchive(o);
+  ASSERT_TRUE(both.ok());
+  EXPECT_TRUE(both->ok()) << (both->chain_errors.empty() ? "" : both->chain_errors[0]);
+  EXPECT_EQ(both->chains, 2u);
+  EXPECT_EQ(both->files[0].verified_lines, 5u);
+
+  // The old chain's last record cut: the N no longer follows the stream.
+  std::string seal = ReadFile(".seal/2025-12-01.seal");
+  const size_t n = seal.find("\nN ");
+  const size_t e = seal.rfind("\nE ", n - 1);
+  WriteFile(".seal/2025-12-01.seal", seal.erase(e + 1, n - e));
+  auto cut = VerifyArchive(o);
+  ASSERT_TRUE(cut.ok());
+  EXPECT_FALSE(cut->ok());
+  ASSERT_FALSE(cut->chain_errors.empty());
+  EXPECT_TRUE(Contains(cut->chain_errors[0], "records cut before the new chain"))
+      << cut->chain_errors[0];
 }
 
 TEST_F(SealerTest, MissingKeyFileIsAPreciseStartupError) {
