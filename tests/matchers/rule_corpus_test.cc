@@ -186,9 +186,11 @@ const std::map<std::string, SignCounts>& Expected() {
       // finds no program, so only the program-independent rules can fire: tcpd,
       // the session rules, and sshd.failed_auth (which takes an empty program,
       // its words unanchored): grep -cE 'sshd\[[0-9]+\]: (kernel: ?\[[^]]*\]:? )?Failed
-      // [a-z/-]+ for ' = 25 + the 3 with an injected "kernel:" prefix.
+      // [a-z/-]+ for ' = 25 + the 3 with an injected "kernel:" prefix; and
+      // sshd.pam_error (an empty program as sshd.failed_auth):
+      // grep -c 'sshd\[[0-9]*\]: error: PAM: ' = 11.
       {"fail2ban/sshd-journal",
-       {{"ssh.auth_failure", 28}, {"tcpd.refused", 1}, {"session.open", 2}}},
+       {{"ssh.auth_failure", 39}, {"tcpd.refused", 1}, {"session.open", 2}}},
       {"fail2ban/xinetd-fail", {{"tcpd.refused", 2}}},
       // grep -c "USER_AUTH.*op=PAM:authentication .*exe=\"/usr/sbin/sshd\".*res=failed"
       //   (audit.ssh_auth_failure; op=password and op=pubkey are RHEL patch records
