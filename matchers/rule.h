@@ -30,6 +30,9 @@ inline constexpr std::string_view kSigns[] = {
     "ssh.bruteforce", "ssh.bruteforce_success", "ssh.spray", "ssh.user_enum",
     "login.system_account", "login.local_source", "account.created_then_used",
     "session.close_without_open", "login.first_seen", "system.unclean_boot",
+    // A login from another watched host's own address after that host was
+    // entered from outside or compromised (patterns/correlations.yaml).
+    "login.lateral",
     // Inputs of correlations (patterns/sessions.yaml).
     "session.open", "session.close", "session.switch",
     // Network traces (patterns/network.yaml; issue #15).
