@@ -33,6 +33,12 @@ inline constexpr std::string_view kSigns[] = {
     // A login from another watched host's own address after that host was
     // entered from outside or compromised (patterns/correlations.yaml).
     "login.lateral",
+    // The same change (a downloading cron job, an authorized_keys write,
+    // an account made admin) on several hosts at once: one alert naming
+    // them (patterns/correlations.yaml). Its own sign: the host-scoped
+    // correlations that take cron.change, account.change and
+    // ssh.key_change cannot take a fleet correlation's alert.
+    "fleet.change",
     // Inputs of correlations (patterns/sessions.yaml).
     "session.open", "session.close", "session.switch",
     // Network traces (patterns/network.yaml; issue #15).
