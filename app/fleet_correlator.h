@@ -13,8 +13,11 @@
 // each own 1/N of the keys; a worker (or a receiver forwarding to its peers)
 // would send a hit to the owner of hash(key) mod N. Keys are plain strings
 // of field values, independent of which receiver saw the line, which is what
-// makes that split possible; only membership-by-host-address needs the
-// host's state and stays host-scoped.
+// makes that split possible; membership-by-host-address needs the host's
+// state and stays host-scoped. A `field|host` key (the host owning an
+// address: matchers/correlator.h) reads every host's learned addresses, so
+// a split would have to send those few learning hits (lease lines) to every
+// fleet thread.
 //
 // Threading: Push is thread-safe (any worker); Start/Stop from the control
 // thread. The correlator, its state file and its alerts belong to this

@@ -138,6 +138,9 @@ struct Correlation {
   // guesses without the logins: "Failed publickey" is an offered key, not a
   // guessed password, but "Accepted publickey" is a login.
   std::vector<FieldCondition> after_unless;
+  // On `after` hits only (sequence): none may hold. An outside login is
+  // the A of login.lateral_movement, while its B comes from inside.
+  std::vector<SetCondition> after_unless_in;
   // `severity_if:` the alert takes `severity` when the line that completed
   // it (the depth-0 hit) matches every `where` and `where_in` of an entry;
   // the first entry that matches wins. A monitoring account's key login
@@ -149,6 +152,11 @@ struct Correlation {
   };
   std::vector<SeverityIf> severity_if;
   std::vector<std::string> key;  // key fields; host is implied for scope host
+  // sequence: the key fields of the `after` hits, when they differ from
+  // the `on` hits' (empty: `key`). A fleet sequence keyed [src_ip|host] for
+  // B takes [host|lower] for A: a login from a host's address after that
+  // host's own compromise.
+  std::vector<std::string> after_key;
   // sequence: when every A hit in the window carried `field` equal (ASCII
   // case aside) to B's, and there were at most `max_count`, the alert takes
   // `severity` instead and names the value (`sole_<field>`): a mail client
@@ -184,7 +192,9 @@ struct Correlation {
   // membership
   std::vector<std::string> values;
   std::vector<std::string> cidrs;
-  std::string set;  // a named set (sets: section)
+  // A named set (sets: section): membership's values; for a `|host` key,
+  // the learned set of each host's own addresses (host_own_addresses).
+  std::string set;
   bool host_addresses = false;
   // unpaired: <0 = correlation.session_min_observed_secs
   double min_observed_secs = -1;

@@ -268,6 +268,8 @@ constexpr std::string_view kCommonKeys[] = {
 // The keys only some kinds take (KindKeys says which).
 constexpr std::string_view kKindSpecificKeys[] = {"after",
                                                   "after_unless",
+                                                  "after_unless_in",
+                                                  "after_key",
                                                   "sole_value",
                                                   "min_gap_secs",
                                                   "window_secs",
@@ -309,10 +311,10 @@ std::set<std::string> KindKeys(CorrelationKind k) {
     case CorrelationKind::kThreshold:
       return {"window_secs", "count", "quiet_secs", "summary_fields", "weight_field"};
     case CorrelationKind::kDistinct:
-      return {"window_secs", "count", "quiet_secs", "field"};
+      return {"window_secs", "count", "quiet_secs", "field", "set"};
     case CorrelationKind::kSequence:
-      return {"after",      "after_unless", "window_secs",  "count",     "field",
-              "sole_value", "min_gap_secs", "weight_field", "quiet_secs"};
+      return {"after", "after_unless", "after_unless_in", "after_key",    "window_secs", "count",
+              "field", "sole_value",   "min_gap_secs",    "weight_field", "quiet_secs",  "set"};
     case CorrelationKind::kUnpaired:
       return {"after",   "after_unless", "min_observed_secs", "reset_on_host_gap",
               "ordered", "window_secs",  "quiet_secs"};
@@ -491,14 +493,34 @@ Status ReadLists(const yaml::Reader& r, const YAML::Node& node, Correlation* c) 
   if (node["unless"]) RETURN_IF_ERROR(ReadConditions(r, node["unless"], "unless", &c->unless));
   if (node["after_unless"])
     RETURN_IF_ERROR(ReadConditions(r, node["after_unless"], "after_unless", &c->after_unless));
+  if (node["after_unless_in"]) {
+    RETURN_IF_ERROR(
+        ReadSetConditions(r, node["after_unless_in"], "after_unless_in", &c->after_unless_in));
+  }
   if (node["key"]) RETURN_IF_ERROR(r.GetStringOrList(node["key"], "key", &c->key, nullptr));
-  for (const std::string& k : c->key) {
-    const size_t bar = k.find('|');
-    if (k.empty() || bar == 0 ||
-        (bar != std::string::npos && k.substr(bar) != "|net" && k.substr(bar) != "|lower")) {
-      return r.Error(
-          node["key"], "key",
-          "\"" + k + "\" is not a field, field|net or field|lower (correlation " + c->id + ")");
+  if (node["after_key"]) {
+    RETURN_IF_ERROR(r.GetStringOrList(node["after_key"], "after_key", &c->after_key, nullptr));
+    if (c->after_key.size() != c->key.size()) {
+      return r.Error(node["after_key"], "after_key",
+                     "needs as many fields as key (correlation " + c->id + ")");
+    }
+  }
+  // |host (the watched host owning an address) only in the fleet: a host's
+  // own correlations see no other host.
+  for (const char* which : {"key", "after_key"}) {
+    for (const std::string& k : which[0] == 'k' ? c->key : c->after_key) {
+      const size_t bar = k.find('|');
+      const std::string t = bar == std::string::npos ? "" : k.substr(bar);
+      if (k.empty() || bar == 0 || (!t.empty() && t != "|net" && t != "|lower" && t != "|host")) {
+        return r.Error(node[which], which,
+                       "\"" + k +
+                           "\" is not a field, field|net, field|lower or field|host (correlation " +
+                           c->id + ")");
+      }
+      if (t == "|host" && c->scope != KeyScope::kFleet) {
+        return r.Error(node[which], which,
+                       "field|host needs scope: fleet (correlation " + c->id + ")");
+      }
     }
   }
   if (node["summary_fields"])
@@ -752,8 +774,8 @@ Status CheckCorrelations(const RulePack& pack) {
       return Status::InvalidArgument(yaml::Where(c.file, c.line, "set") + ": correlation " + c.id +
                                      ": no set named " + c.set);
     }
-    std::vector<const std::vector<SetCondition>*> all_conds = {&c.where_in, &c.unless_in,
-                                                               &c.alert_unless_in};
+    std::vector<const std::vector<SetCondition>*> all_conds = {
+        &c.where_in, &c.unless_in, &c.alert_unless_in, &c.after_unless_in};
     for (const Correlation::SeverityIf& s : c.severity_if) all_conds.push_back(&s.where_in);
     for (const auto* conds : all_conds) {
       for (const SetCondition& sc : *conds) {

@@ -50,6 +50,10 @@ uint64_t Fingerprint(const Correlation& c) {
   for (const InputRef& i : c.after) add(i.id + "/" + i.sign);
   s += '|';
   for (const std::string& k : c.key) add(k);
+  if (!c.after_key.empty()) {
+    s += "after_key|";
+    for (const std::string& k : c.after_key) add(k);
+  }
   for (const FieldRef& f : c.first_values) add(f.name + "|" + f.transform);
   add(c.field);
   add(std::to_string(c.window_secs));
@@ -166,16 +170,24 @@ Status Correlator::Impl::CompileOne(const Correlation& def, const RulePack& pack
   if (Status st = ApplyOptions(options, &c->def); !st.ok()) return st;
   const Correlation& d = c->def;
   for (const FieldCondition& f : d.where) c->where.push_back(CompileCondition(f));
-  for (const std::string& k : d.key) {
-    KeyRef r;
-    const size_t bar = k.find('|');
-    r.name = k.substr(0, bar);
-    if (bar != std::string::npos) r.transform = k.substr(bar + 1);
-    r.alert_name = r.transform == "net" ? r.name + "_net" : r.name;
-    c->key.push_back(std::move(r));
+  bool host_key = false;
+  for (int which = 0; which < 2; ++which) {
+    for (const std::string& k : which == 0 ? d.key : d.after_key) {
+      KeyRef r;
+      const size_t bar = k.find('|');
+      r.name = k.substr(0, bar);
+      if (bar != std::string::npos) r.transform = k.substr(bar + 1);
+      r.alert_name = r.transform == "net"    ? r.name + "_net"
+                     : r.transform == "host" ? r.name + "_host"
+                                             : r.name;
+      host_key = host_key || r.transform == "host";
+      (which == 0 ? c->key : c->after_key).push_back(std::move(r));
+    }
   }
-  for (int in = 0; in < 2; ++in) {
-    for (const SetCondition& sc : in == 0 ? d.where_in : d.unless_in) {
+  for (int in = 0; in < 3; ++in) {
+    for (const SetCondition& sc : in == 0   ? d.where_in
+                                  : in == 1 ? d.unless_in
+                                            : d.after_unless_in) {
       CompiledSetCondition cc{sc.fields, sets.size()};
       for (size_t i = 0; i < sets.size(); ++i) {
         if (sets[i].def.id == sc.set) cc.set = i;
@@ -183,7 +195,10 @@ Status Correlator::Impl::CompileOne(const Correlation& def, const RulePack& pack
       if (cc.set == sets.size()) {
         return Status::InvalidArgument("correlation " + d.id + ": no set " + sc.set);
       }
-      (in == 0 ? c->where_in : c->unless_in).push_back(std::move(cc));
+      (in == 0   ? c->where_in
+       : in == 1 ? c->unless_in
+                 : c->after_unless_in)
+          .push_back(std::move(cc));
     }
   }
   auto set_index = [&](const std::string& id) {
@@ -241,6 +256,10 @@ Status Correlator::Impl::CompileOne(const Correlation& def, const RulePack& pack
     }
     if (c->set < 0) return Status::InvalidArgument("correlation " + d.id + ": no set " + d.set);
   }
+  if (host_key) {
+    address_hosts = true;
+    if (c->set >= 0) address_sets[static_cast<size_t>(c->set)] = true;
+  }
   c->window_ns = SecsToNs(d.window_secs);
   c->quiet_ns = SecsToNs(d.quiet_secs > 0 ? d.quiet_secs : d.window_secs);
   c->min_observed_ns =
@@ -289,6 +308,7 @@ Status Correlator::Impl::Compile(const RulePack& pack) {
     }
     sets.push_back(std::move(s));
   }
+  address_sets.assign(sets.size(), false);
   for (const Correlation& def : pack.correlations) {
     const bool fleet = def.scope == KeyScope::kFleet;
     if (fleet ? !options.run_fleet : !options.run_host) continue;
@@ -303,6 +323,7 @@ Status Correlator::Impl::Compile(const RulePack& pack) {
                                        "\" is not an IPv4 or IPv6 address");
       }
       list.push_back(*parsed);
+      if (address_hosts) configured_host[*parsed] = AsciiLower(host);
     }
   }
   hits = metrics.GetCounter("konseki_correlation_hits_total",
@@ -407,9 +428,14 @@ void Correlator::ObserveHost(const HostKey& host, std::string_view sender, TimeP
     const uint64_t owner = HostHash(host.name) | 1;  // never 0
     auto [it, inserted] = m.sender_owner.emplace(*addr, owner);
     if (!inserted && it->second != owner) it->second = 0;
+    if (m.address_hosts) {
+      auto [named, fresh] = m.sender_host.try_emplace(*addr, AsciiLower(host.name));
+      if (!fresh && !HostNamesEqual(named->second, host.name)) named->second.clear();
+    }
     if (m.sender_owner.size() > m.options.max_hosts * 4) {
       // Start the ownership table afresh; every host records its sender again.
       m.sender_owner.clear();
+      m.sender_host.clear();
       for (auto& [name, info] : m.hosts) info.sender.clear();
     }
   }
@@ -481,17 +507,60 @@ bool Correlator::Impl::PassesAfter(const CompiledCorrelation& c, const HitEvent&
     std::string_view v = FieldValue(hit, c.def.after_unless[i].field);
     if (RE2::FullMatch(v, *c.after_unless[i])) return false;
   }
+  for (const CompiledSetCondition& sc : c.after_unless_in) {
+    if (InSet(sc, hit)) return false;
+  }
   return true;
 }
 
-bool Correlator::Impl::BuildKey(const CompiledCorrelation& c, const HitEvent& hit,
-                                std::string* key) const {
+std::string Correlator::Impl::AddressHost(std::string_view value, size_t set,
+                                          std::string_view hit_host) const {
+  auto addr = receiver::SenderAddress::Parse(value);
+  if (!addr) return {};
+  std::string owner;
+  if (auto it = configured_host.find(*addr); it != configured_host.end()) {
+    owner = it->second;
+  } else if (auto lt = set < sets.size() ? learned_host.find(*addr) : learned_host.end();
+             lt != learned_host.end()) {
+    // The host that learned it last, if it still holds it (a bounded set
+    // drops an address its DHCP client gave up).
+    if (auto ht = hosts.find(lt->second); ht != hosts.end() && set < ht->second.learned.size()) {
+      const std::vector<std::string>& held = ht->second.learned[set];
+      if (std::find(held.begin(), held.end(), AsciiLower(value.substr(0, kMaxValueBytes))) !=
+          held.end()) {
+        owner = lt->second;
+      }
+    }
+  }
+  if (owner.empty()) {
+    if (auto st = sender_host.find(*addr); st != sender_host.end()) owner = st->second;
+  }
+  // A login from the host itself is login.local_source's.
+  if (!owner.empty() && HostNamesEqual(owner, hit_host)) owner.clear();
+  return owner;
+}
+
+void Correlator::Impl::IndexLearnedAddresses() {
+  learned_host.clear();
+  if (!address_hosts) return;
+  for (const auto& [name, info] : hosts) {
+    for (size_t s = 0; s < address_sets.size() && s < info.learned.size(); ++s) {
+      if (!address_sets[s]) continue;
+      for (const std::string& v : info.learned[s]) {
+        if (auto addr = receiver::SenderAddress::Parse(v)) learned_host[*addr] = name;
+      }
+    }
+  }
+}
+
+bool Correlator::Impl::BuildKey(const CompiledCorrelation& c, const HitEvent& hit, std::string* key,
+                                Role role) const {
   key->clear();
   if (c.def.scope == KeyScope::kHost) {
     for (char ch : hit.host) key->push_back(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
     key->push_back(kSep);
   }
-  for (const KeyRef& f : c.key) {
+  for (const KeyRef& f : role == kAfter && !c.after_key.empty() ? c.after_key : c.key) {
     std::string_view v = FieldValue(hit, f.name);
     // A hit without a key field cannot be told apart from others: it does
     // not take part (rather than lumping every such hit into one key).
@@ -501,6 +570,12 @@ bool Correlator::Impl::BuildKey(const CompiledCorrelation& c, const HitEvent& hi
       key->append(v);
     } else if (f.transform == "net") {
       key->append(NetOf(v));
+    } else if (f.transform == "host") {
+      // Only a hit from another watched host's address takes part.
+      const std::string owner =
+          AddressHost(v, c.set >= 0 ? static_cast<size_t>(c.set) : sets.size(), hit.host);
+      if (owner.empty()) return false;
+      key->append(owner);
     } else {
       for (char ch : v) key->push_back(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
     }
@@ -556,6 +631,14 @@ Alert Correlator::Impl::MakeAlert(const CompiledCorrelation& c, const HitEvent& 
   a.message = std::string(hit.raw);
   for (const KeyRef& f : c.key) {
     std::string_view v = FieldValue(hit, f.name);
+    if (f.transform == "host") {
+      // The address and the host it belongs to.
+      a.fields.emplace_back(f.name, std::string(v));
+      a.fields.emplace_back(
+          f.alert_name,
+          AddressHost(v, c.set >= 0 ? static_cast<size_t>(c.set) : sets.size(), hit.host));
+      continue;
+    }
     a.fields.emplace_back(f.alert_name, f.transform == "net" ? NetOf(v) : std::string(v));
   }
   return a;
@@ -616,6 +699,14 @@ void Correlator::Impl::Learn(const HitEvent& hit) {
       std::vector<std::string>& learned = h->learned[s.set];
       std::string lower = AsciiLower(v.substr(0, kMaxValueBytes));
       const size_t max_learned = sets[s.set].def.max_learned;
+      if (address_sets[s.set]) {
+        // `|host` keys: this host holds the address now (learned again
+        // too: an address back from another host).
+        if (auto addr = receiver::SenderAddress::Parse(lower)) {
+          if (learned_host.size() >= options.max_hosts * 4) learned_host.clear();
+          learned_host[*addr] = AsciiLower(hit.host);
+        }
+      }
       auto known = std::find(learned.begin(), learned.end(), lower);
       if (known != learned.end()) {
         // A bounded set keeps the values learned last: learned again is new.
@@ -647,7 +738,7 @@ void Correlator::Impl::Dispatch(const HitEvent& hit, int depth, std::vector<Aler
       const bool keyless = (c.def.kind == CorrelationKind::kMembership ||
                             c.def.kind == CorrelationKind::kDirection) &&
                            c.def.quiet_secs <= 0;
-      if (!keyless && !BuildKey(c, hit, &key)) continue;
+      if (!keyless && !BuildKey(c, hit, &key, s.role)) continue;
       c.last_dispatch[s.role] = dispatch;
       c.last_seq[s.role] = hit.message_seq;
       switch (c.def.kind) {

@@ -66,11 +66,12 @@ const std::string* HitField(const HitEvent& hit, std::string_view name);
 // With wide: the /16 (IPv4) or /48 (IPv6), as `|net16` writes it.
 std::string NetOf(std::string_view v, bool wide = false);
 
-// A `key` entry: a field, with `|net` (its network) or `|lower`.
+// A `key` entry: a field, with `|net` (its network), `|lower`, or `|host`
+// (the other watched host whose own address the value is).
 struct KeyRef {
   std::string name;        // the field
-  std::string transform;   // "", "net" or "lower"
-  std::string alert_name;  // the alert's field: name, or name + "_net"
+  std::string transform;   // "", "net", "lower" or "host"
+  std::string alert_name;  // the alert's field: name, name + "_net" or name + "_host"
 };
 
 struct CompiledSetCondition {
@@ -85,7 +86,9 @@ struct CompiledCorrelation {
   std::vector<std::unique_ptr<RE2>> unless;
   std::vector<std::unique_ptr<RE2>> after_unless;
   std::vector<CompiledSetCondition> where_in;
-  std::vector<KeyRef> key;  // def.key, split at '|'
+  std::vector<KeyRef> key;        // def.key, split at '|'
+  std::vector<KeyRef> after_key;  // def.after_key (empty: key)
+  std::vector<CompiledSetCondition> after_unless_in;
   std::vector<CompiledSetCondition> unless_in;
   std::vector<CompiledSetCondition> alert_unless_in;  // first_seen
   // first_seen: per def.first_values entry, its `in:` set (set = sets.size()
@@ -204,7 +207,15 @@ struct Correlator::Impl {
   bool Passes(const CompiledCorrelation& c, const HitEvent& hit) const;
   // The `after_unless` conditions, for an `after` hit.
   bool PassesAfter(const CompiledCorrelation& c, const HitEvent& hit) const;
-  bool BuildKey(const CompiledCorrelation& c, const HitEvent& hit, std::string* key) const;
+  bool BuildKey(const CompiledCorrelation& c, const HitEvent& hit, std::string* key,
+                Role role = kOn) const;
+  // `|host`: the lower-case name of the watched host other than hit.host
+  // whose own address `value` is (configured, learned in set `set` (an
+  // index into sets, or sets.size() for none), or its only sender); empty
+  // when none.
+  std::string AddressHost(std::string_view value, size_t set, std::string_view hit_host) const;
+  // Rebuilds learned_host from the hosts' learned sets (after a load).
+  void IndexLearnedAddresses();
   int64_t EventNs(const HitEvent& hit);
   // The host's record (created with now_ns as its first sight when
   // `create`, evicting one past options.max_hosts), nullptr when unknown.
@@ -264,6 +275,15 @@ struct Correlator::Impl {
   // Sender address -> Fnv64 of the one host seen from it, 0 when several
   // hosts came from it (a relay: not any host's own address).
   std::unordered_map<receiver::SenderAddress, uint64_t, receiver::SenderAddressHash> sender_owner;
+  // `|host` keys (only when some correlation has one, address_hosts):
+  // address -> lower-case host, from the configured host_addresses, the
+  // sets such keys name (the host that learned it last; checked against
+  // its learned list, which may have dropped it since), and the senders
+  // (empty when several hosts came from it: a relay).
+  bool address_hosts = false;
+  std::vector<bool> address_sets;  // per set: a `|host` key names it
+  std::unordered_map<receiver::SenderAddress, std::string, receiver::SenderAddressHash>
+      configured_host, learned_host, sender_host;
   size_t total_keys = 0;
   int64_t first_start_ns = 0;  // first start ever (persisted): fleet learning
   uint64_t dispatch_seq = 0;

@@ -244,6 +244,10 @@ Status Correlator::LoadStateText(std::string_view text) {
           const uint64_t owner = HostHash(a) | 1;
           auto [it, inserted] = m.sender_owner.emplace(*parsed, owner);
           if (!inserted && it->second != owner) it->second = 0;
+          if (m.address_hosts) {
+            auto [named, fresh] = m.sender_host.try_emplace(*parsed, AsciiLower(a));
+            if (!fresh && !HostNamesEqual(named->second, a)) named->second.clear();
+          }
         }
       }
     } else if (f[0] == "L" && f.size() == 4 && Unescape(f[1], &a) && Unescape(f[2], &b) &&
@@ -269,6 +273,7 @@ Status Correlator::LoadStateText(std::string_view text) {
     }
     if (!ok) ++skipped;
   }
+  m.IndexLearnedAddresses();
   if (skipped > 0) {
     Log(LogLevel::kWarning, "%s: %zu malformed correlation state lines skipped",
         m.options.name.c_str(), skipped);
@@ -340,6 +345,13 @@ void Correlator::TakeStateFrom(Correlator& old) {
   }
   m.hosts = std::move(o.hosts);
   m.sender_owner = std::move(o.sender_owner);
+  if (m.address_hosts && o.address_hosts) {
+    m.sender_host = std::move(o.sender_host);
+  } else if (m.address_hosts) {
+    // Every host records its sender again (ObserveHost), now by name too.
+    for (auto& [name, h] : m.hosts) h.sender.clear();
+  }
+  m.IndexLearnedAddresses();
   m.first_start_ns = o.first_start_ns;
 }
 

@@ -30,6 +30,15 @@ inline constexpr std::string_view kSigns[] = {
     "ssh.bruteforce", "ssh.bruteforce_success", "ssh.spray", "ssh.user_enum",
     "login.system_account", "login.local_source", "account.created_then_used",
     "session.close_without_open", "login.first_seen", "system.unclean_boot",
+    // A login from another watched host's own address after that host was
+    // entered from outside or compromised (patterns/correlations.yaml).
+    "login.lateral",
+    // The same change (a downloading cron job, an authorized_keys write,
+    // an account made admin) on several hosts at once: one alert naming
+    // them (patterns/correlations.yaml). Its own sign: the host-scoped
+    // correlations that take cron.change, account.change and
+    // ssh.key_change cannot take a fleet correlation's alert.
+    "fleet.change",
     // Inputs of correlations (patterns/sessions.yaml).
     "session.open", "session.close", "session.switch",
     // Network traces (patterns/network.yaml; issue #15).

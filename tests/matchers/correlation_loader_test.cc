@@ -125,7 +125,18 @@ TEST(CorrelationLoaderTest, ErrorsNameFileLineAndKey) {
       {"    window_secs: 60", "    window_secs: 60\n    ordered: true",
        "p.yaml:23: key 'ordered': not a parameter of kind threshold"},
       {"    key: [src_ip]", "    key: [src_ip|upper]",
-       "p.yaml:21: key 'key': \"src_ip|upper\" is not a field, field|net or field|lower"},
+       "p.yaml:21: key 'key': \"src_ip|upper\" is not a field, field|net, field|lower or "
+       "field|host"},
+      {"    key: [src_ip]", "    key: [src_ip|host]",
+       "p.yaml:21: key 'key': field|host needs scope: fleet (correlation t.burst)"},
+      {"    kind: threshold\n    on: [t.fail]\n    key: [src_ip]",
+       "    kind: sequence\n    on: [t.fail]\n    after: [t.fail]\n    scope: fleet\n"
+       "    key: [src_ip|host]\n    after_key: [host, user]",
+       "key 'after_key': needs as many fields as key (correlation t.burst)"},
+      {"    window_secs: 60", "    window_secs: 60\n    after_key: [host]",
+       "p.yaml:23: key 'after_key': not a parameter of kind threshold"},
+      {"    window_secs: 60", "    window_secs: 60\n    after_unless_in: {src_ip: internal}",
+       "p.yaml:23: key 'after_unless_in': not a parameter of kind threshold"},
       {"    window_secs: 60", "    window_secs: 60\n    alert_unless_in: {src_ip: internal}",
        "p.yaml:23: key 'alert_unless_in': not a parameter of kind threshold"},
       {"    kind: threshold\n    on: [t.fail]\n    key: [src_ip]\n    window_secs: 60\n    count: "

@@ -913,6 +913,125 @@ TEST(MembershipTest, ASenderAddressSharedByHostsIsARelayNotTheirOwn) {
               IsEmpty());
 }
 
+// ---- `|host` keys and after_key: a login from another watched host ----
+
+// A fleet sequence: an outside login on host X (A, keyed by X's name),
+// then a login whose source is X's own address (B, keyed by the host that
+// owns src_ip).
+Correlation Lateral() {
+  Correlation c = Corr("lateral", CorrelationKind::kSequence);
+  c.scope = KeyScope::kFleet;
+  c.after = {Id("outside")};
+  c.on = {Id("acc")};
+  c.after_key = {"host|lower"};
+  c.key = {"src_ip|host"};
+  c.set = "own";
+  c.count = 1;
+  c.window_secs = 3600;
+  return c;
+}
+
+ValueSet OwnAddresses() {
+  ValueSet set;
+  set.id = "own";
+  set.max_learned = 2;
+  set.learn = {SetLearner{{Id("lease")}, "addr", {}}};
+  return set;
+}
+
+TEST(HostKeyTest, ALoginFromAnotherHostsLearnedAddressTakesThatHostsAHits) {
+  Driver d(Pack({Lateral()}, {OwnAddresses()}));
+  auto lease = [&](const std::string& host, const std::string& ip, double t) {
+    d.Hit("lease", "net.address", {{"addr", ip}}, host, t, -1, "");
+  };
+  auto login = [&](const std::string& host, const std::string& ip, double t) {
+    return d.Hit("acc", "ssh.login", {{"src_ip", ip}, {"user", "jdoe"}}, host, t, -1, "");
+  };
+  lease("Web03", "10.20.1.13", 0);
+  lease("app02", "10.20.2.22", 1);
+  // Before any outside login on web03: nothing to follow.
+  EXPECT_THAT(login("app02", "10.20.1.13", 10), IsEmpty());
+  d.Hit("outside", "ssh.login", {{"src_ip", "91.240.118.52"}}, "web03", 100, -1, "");
+  // From web03 itself (login.local_source's), from an address no host
+  // owns: no part of it.
+  EXPECT_THAT(login("WEB03", "10.20.1.13", 110), IsEmpty());
+  EXPECT_THAT(login("app02", "10.20.9.9", 120), IsEmpty());
+  auto a = login("app02", "10.20.1.13", 200);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(a[0].host, "app02");
+  EXPECT_EQ(FieldOf(a[0], "src_ip"), "10.20.1.13");
+  EXPECT_EQ(FieldOf(a[0], "src_ip_host"), "web03");
+  EXPECT_EQ(FieldOf(a[0], "count"), "1");
+  // The run is spent; a new outside login on app02 is app02's key.
+  EXPECT_THAT(login("db01", "10.20.1.13", 300), IsEmpty());
+  d.Hit("outside", "ssh.login", {{"src_ip", "91.240.118.52"}}, "app02", 400, -1, "");
+  EXPECT_THAT(login("db01", "10.20.1.13", 410), IsEmpty());
+  EXPECT_THAT(login("db01", "10.20.2.22", 420), SizeIs(1));
+}
+
+TEST(HostKeyTest, AnAddressMovesWithItsLeaseAndASenderAddressNamesItsHost) {
+  Driver d(Pack({Lateral()}, {OwnAddresses()}));
+  auto login = [&](const std::string& host, const std::string& ip, double t) {
+    return d.Hit("acc", "ssh.login", {{"src_ip", ip}}, host, t, -1, "");
+  };
+  d.Hit("lease", "net.address", {{"addr", "10.0.0.5"}}, "ws1", 0, -1, "");
+  d.Hit("lease", "net.address", {{"addr", "10.0.0.5"}}, "ws2", 1, -1, "");  // the lease moved
+  d.Hit("outside", "ssh.login", {{"src_ip", "203.0.113.1"}}, "ws1", 2, -1, "");
+  EXPECT_THAT(login("db1", "10.0.0.5", 10), IsEmpty());  // ws2's now
+  d.Hit("outside", "ssh.login", {{"src_ip", "203.0.113.1"}}, "ws2", 11, -1, "");
+  EXPECT_THAT(login("db1", "10.0.0.5", 12), SizeIs(1));
+  // A host known only by the address it sends from (no lease line).
+  d.Hit("x", "other", {}, "gw7", 20, -1, "192.0.2.77");
+  d.Hit("outside", "ssh.login", {{"src_ip", "203.0.113.2"}}, "gw7", 21, -1, "192.0.2.77");
+  auto a = login("db1", "192.0.2.77", 30);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "src_ip_host"), "gw7");
+  // A sender address two hosts share is a relay: nobody's.
+  d.Hit("x", "other", {}, "gw8", 40, -1, "192.0.2.77");
+  d.Hit("outside", "ssh.login", {{"src_ip", "203.0.113.2"}}, "gw7", 41, -1, "192.0.2.77");
+  EXPECT_THAT(login("db1", "192.0.2.77", 50), IsEmpty());
+}
+
+TEST(HostKeyTest, ConfiguredAddressesNameTheirHostAndLearnedOnesSurviveARestart) {
+  CorrelatorOptions o;
+  o.host_addresses = {{"Bastion", {"10.9.9.9"}}};
+  RulePack pack = Pack({Lateral()}, {OwnAddresses()});
+  std::string text;
+  {
+    Driver d(pack, o);
+    d.Hit("outside", "ssh.login", {{"src_ip", "203.0.113.1"}}, "bastion", 0, -1, "");
+    EXPECT_THAT(d.Hit("acc", "ssh.login", {{"src_ip", "10.9.9.9"}}, "db1", 10, -1, ""), SizeIs(1));
+    d.Hit("lease", "net.address", {{"addr", "10.0.0.5"}}, "ws1", 20, -1, "");
+    text = d.c().SerializeState();
+  }
+  Driver d(pack, o);
+  ASSERT_TRUE(d.c().LoadStateText(text).ok());
+  d.Hit("outside", "ssh.login", {{"src_ip", "203.0.113.1"}}, "ws1", 30, -1, "");
+  EXPECT_THAT(d.Hit("acc", "ssh.login", {{"src_ip", "10.0.0.5"}}, "db1", 40, -1, ""), SizeIs(1));
+}
+
+TEST(SequenceTest, AfterUnlessInLeavesOutAHitsOnly) {
+  Correlation c = Sequence(1, 3600);
+  c.after_unless_in = {SetCondition{{"src_ip"}, "lan"}};
+  ValueSet lan;
+  lan.id = "lan";
+  lan.values = {"10.0.0.0/8"};
+  Driver d(Pack({c}, {lan}));
+  d.Hit("f", "ssh.auth_failure", Src("10.1.2.3"), "h", 0);
+  EXPECT_THAT(d.Hit("s", "ssh.login", Src("10.1.2.3"), "h", 10), IsEmpty());
+  d.Hit("f", "ssh.auth_failure", Src("10.1.2.3"), "h", 20);
+  d.Hit("f", "ssh.auth_failure", Src("192.0.2.1"), "h", 21);
+  // B from the LAN still completes a run (the set is on A hits only).
+  Correlation keyed = Sequence(1, 3600);
+  keyed.id = "keyed";
+  keyed.after_unless_in = c.after_unless_in;
+  keyed.key = {"user"};
+  Driver k(Pack({keyed}, {lan}));
+  k.Hit("f", "ssh.auth_failure", Src("192.0.2.1", "bob"), "h", 0);
+  EXPECT_THAT(k.Hit("s", "ssh.login", Src("10.1.2.3", "bob"), "h", 10), SizeIs(1));
+  EXPECT_THAT(d.Hit("s", "ssh.login", Src("192.0.2.1"), "h", 30), SizeIs(1));
+}
+
 // ---- first_seen ----
 
 Correlation FirstSeenNet() {
