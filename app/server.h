@@ -170,7 +170,7 @@ class Server {
   std::atomic<bool> seed_stop_{false};
   std::unique_ptr<AlertFanout> alerts_;  // writer + notifying sinks; what everyone emits to
   std::unique_ptr<BatchQueues> queues_;
-  std::unique_ptr<outputs::Sealer> sealer_;         // archive.seal; outlives the workers
+  std::unique_ptr<outputs::Sealer> sealer_;  // archive.seal; outlives the workers
   std::shared_ptr<outputs::ArchiveWriteLog>
       archive_write_log_;                           // archive.seal: writes, for sealer_
   std::unique_ptr<outputs::ArchiveKeeper> keeper_;  // compression, retention, free space
