@@ -199,10 +199,10 @@ size_t SkipFacilityPriority(std::string_view line, size_t pos) {
 
 namespace {
 
-// The whole of `rest` is a repeat notice (ReadRepeatNotice's forms). The
-// first byte is compared first: this runs for every line.
+// The whole of `rest` is a repeat notice (ReadRepeatNotice's forms).
+// MayBeRepeatNotice's byte compare first: this runs for every line.
 bool UntaggedRepeatNotice(std::string_view rest) {
-  if (rest.empty() || ((rest[0] | 0x20) != 'l' && rest[0] != '-')) return false;
+  if (!MayBeRepeatNotice(rest)) return false;
   uint32_t count = 0;
   std::string_view quoted;
   return ReadRepeatNotice(rest, &count, &quoted);
