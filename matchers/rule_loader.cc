@@ -22,8 +22,9 @@ bool IsKnownSign(std::string_view sign) {
 // New signs are welcome (local packs), but a sign inside a namespace of the
 // fixed vocabulary ("ssh.auth_failures") is almost surely a typo of a fixed
 // one, which would silently break alert routing: refuse it.
-Status CheckSign(const std::string& sign) {
-  if (IsKnownSign(sign)) return Status::Ok();
+namespace {
+
+Status CheckSignShape(const std::string& sign) {
   bool well_formed = !sign.empty() && sign.front() != '.' && sign.back() != '.';
   for (char c : sign) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.')) {
@@ -34,6 +35,14 @@ Status CheckSign(const std::string& sign) {
     return Status::InvalidArgument("sign \"" + sign +
                                    "\" must be lower-case words joined by dots, e.g. local.canary");
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status CheckSign(const std::string& sign) {
+  if (IsKnownSign(sign)) return Status::Ok();
+  RETURN_IF_ERROR(CheckSignShape(sign));
   std::string_view ns = std::string_view(sign).substr(0, sign.find('.'));
   std::string known;
   bool clash = false;
@@ -258,10 +267,12 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
     if (rule->answered_by.empty()) {
       return r.Error(node["answered_by"], "answered_by", "no sign (rule " + rule->id + ")");
     }
-    // A sign, or a rule's id (a well-formed sign too: lower-case words
-    // joined by dots); RuleSet::Compile checks that some rule has it.
+    // A sign, or a rule's id (lower-case words joined by dots, in any
+    // namespace: `sudo.firewall_off` is a rule of the fixed namespace
+    // "sudo"); RuleSet::Compile checks that some rule has it, which
+    // catches a typo of a fixed sign too.
     for (const std::string& sign : rule->answered_by) {
-      if (Status st = CheckSign(sign); !st.ok() || sign == rule->sign || sign == rule->id) {
+      if (Status st = CheckSignShape(sign); !st.ok() || sign == rule->sign || sign == rule->id) {
         return r.Error(node["answered_by"], "answered_by",
                        (st.ok() ? "names the rule's own sign or id" : st.message()) + " (rule " +
                            rule->id + ")");

@@ -158,6 +158,47 @@ TEST(RunTestRulesTest, ARepeatNoticeIsTheHostsLineBeforeIt) {
   EXPECT_THAT(out.str(), ::testing::Not(HasSubstr("src_ip=192.0.2.8 count=")));
 }
 
+// `sudo systemctl stop firewalld` is sudo.firewall_off's medium at once;
+// systemd's stop lines a second later are the same stop, answered by the
+// sudo line (low, answered_by names the rule, in the fixed namespace
+// "sudo"). A stop with no sudo line and no start waits and stays medium.
+TEST(RunTestRulesTest, AFirewallStoppedThroughSudoIsOneMedium) {
+  TempDir dir;
+  const std::string log = dir.Write(
+      "syslog",
+      "Dec  4 22:31:00 web01 sudo:    alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; "
+      "COMMAND=/usr/bin/systemctl stop firewalld\n"
+      "Dec  4 22:31:01 web01 systemd[1]: Stopping firewalld - dynamic firewall daemon...\n"
+      "Dec  4 22:31:02 web01 systemd[1]: Stopped firewalld - dynamic firewall daemon.\n"
+      "Dec  4 22:31:03 web02 systemd[1]: Stopped firewalld - dynamic firewall daemon.\n"
+      "Dec  4 22:33:00 web02 CRON[6]: (root) CMD (true)\n");
+  TestRulesOptions opts;
+  opts.rules_dir = kPatterns;
+  opts.files = {log};
+  opts.json = true;
+  std::ostringstream out, err;
+  ASSERT_EQ(RunTestRules(opts, out, err), 0) << err.str();
+  std::map<std::string, int> raised;  // "rule severity host" of the alerts raised
+  std::istringstream lines(out.str());
+  for (std::string l; std::getline(lines, l);) {
+    if (l.find("\"alert\":false") != std::string::npos ||
+        l.find("\"superseded\":true") != std::string::npos) {
+      continue;
+    }
+    auto value = [&](const std::string& key) {
+      const size_t at = l.find("\"" + key + "\":\"");
+      if (at == std::string::npos) return std::string();
+      const size_t from = at + key.size() + 4;
+      return l.substr(from, l.find('"', from) - from);
+    };
+    ++raised[value("rule") + " " + value("severity") + " " + value("host")];
+  }
+  EXPECT_EQ(raised, (std::map<std::string, int>{{"sudo.firewall_off medium web01", 1},
+                                                {"systemd.firewall_stopped low web01", 1},
+                                                {"systemd.firewall_stopped medium web02", 1}}))
+      << out.str();
+}
+
 // A logger's stop waits 60 s for its start (pending_secs): web1's restart
 // is answered by rsyslogd's start a second later and raised at low under
 // that line; web2's stop is not, and goes as written under the line whose

@@ -167,6 +167,13 @@ TEST_F(RulePacksTest, ARuleIdInAnsweredByAndItsRuleDisabled) {
   ASSERT_FALSE(set.ok());
   EXPECT_THAT(set.status().message(),
               HasSubstr("answered_by: \"site.delted\" is no rule's sign or id"));
+  // A typo of a fixed sign is no rule's sign or id either.
+  Write(local_ + "/site.yaml", OneRule("site.added", "account added",
+                                       "    pending_secs: 600\n    answered_by: [system.bot]\n"));
+  set = CompileRulePacks(bundled_, o_);
+  ASSERT_FALSE(set.ok());
+  EXPECT_THAT(set.status().message(),
+              HasSubstr("answered_by: \"system.bot\" is no rule's sign or id"));
 }
 
 TEST_F(RulePacksTest, SeverityOverrideShowsInTheAlert) {
