@@ -1,6 +1,7 @@
 #include "matchers/correlator.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 
 #include "common/host_shard.h"
@@ -81,12 +82,30 @@ const std::string* HitField(const HitEvent& hit, std::string_view name) {
 
 // A hit's value of `name`: an extracted field, else one of the pseudo-fields
 // host, sender, program, pid.
+std::string_view NameStem(std::string_view v) {
+  size_t end = v.size();
+  bool digit = false;
+  while (end > 0 &&
+         (std::isdigit(static_cast<unsigned char>(v[end - 1])) ||
+          (v[end - 1] >= 'a' && v[end - 1] <= 'f') || (v[end - 1] >= 'A' && v[end - 1] <= 'F'))) {
+    digit |= std::isdigit(static_cast<unsigned char>(v[end - 1])) != 0;
+    --end;
+  }
+  if (!digit || end == v.size()) return {};
+  while (end > 0 && (v[end - 1] == '-' || v[end - 1] == '_' || v[end - 1] == '.')) --end;
+  return end >= 2 ? v.substr(0, end) : std::string_view();
+}
+
 std::string_view FieldValue(const HitEvent& hit, std::string_view name) {
   if (const std::string* v = HitField(hit, name)) return *v;
   if (name == "host") return hit.host;
   if (name == "sender") return hit.sender;
   if (name == "program") return hit.program;
   if (name == "pid") return hit.pid;
+  // "user|stem": the name without its number (matchers/correlator_impl.h).
+  if (constexpr std::string_view kStem = "|stem"; name.ends_with(kStem)) {
+    return NameStem(FieldValue(hit, name.substr(0, name.size() - kStem.size())));
+  }
   return {};
 }
 

@@ -97,6 +97,13 @@ HitEvent MakeHitEvent(const Message& msg, const RuleHit& hit, uint64_t message_s
 // message_seq 0: an alert is not a line).
 HitEvent AlertHitEvent(const Alert& a);
 
+// A generated name's stem, what "field|stem" reads: the value without its
+// trailing run of digits and hex letters (one digit at least) and the
+// - _ . before it: "build-880091" -> "build", "ci728" -> "ci",
+// "runner_3fa9c2" -> "runner". Empty when nothing is cut or less than two
+// characters are left ("alice", "u7").
+std::string_view NameStem(std::string_view v);
+
 // correlation.overrides.<id>: per-rule windows and counts; < 0 keeps the pack's.
 struct CorrelationOverride {
   double window_secs = -1;

@@ -56,6 +56,8 @@ uint64_t Fnv64(std::string_view s, uint64_t h = 1469598103934665603ull);
 std::string AsciiLower(std::string_view s);
 // A hit's value of `name`: an extracted field, else one of the pseudo-fields
 // host, sender, program, pid; empty when none.
+// "field|stem" is the field's value without the number a script gave it
+// (NameStem).
 std::string_view FieldValue(const HitEvent& hit, std::string_view name);
 // An extracted field of the hit, nullptr when the rule did not extract it.
 const std::string* HitField(const HitEvent& hit, std::string_view name);

@@ -485,7 +485,10 @@ void Correlator::Impl::Membership(CompiledCorrelation& c, const HitEvent& hit,
   if (c.def.quiet_secs > 0 && HeldQuiet(c, hit, key, t)) return;
   Alert a = MakeAlert(c, hit, t);
   if (std::find(c.def.key.begin(), c.def.key.end(), c.def.field) == c.def.key.end()) {
-    a.fields.emplace_back(c.def.field, std::string(v));  // else MakeAlert gave it
+    // else MakeAlert gave it; "user|stem" is named "user_stem"
+    std::string name = c.def.field;
+    std::replace(name.begin(), name.end(), '|', '_');
+    a.fields.emplace_back(std::move(name), std::string(v));
   }
   a.fields.emplace_back("matched", matched);
   a.members.push_back(AlertMember{std::string(hit.host), hit.received});

@@ -820,6 +820,41 @@ TEST(MembershipTest, ValuesCidrsSetsAndLearnedValues) {
   EXPECT_EQ(FieldOf(upper[0], "matched"), "learned:system_accounts");
 }
 
+// "field|stem" reads a generated name without its number, in learn: and in
+// a membership's field: a host that deleted build-880091 knows build-880107.
+TEST(MembershipTest, AStemFieldMatchesTheNamesOfOneGenerator) {
+  EXPECT_EQ(NameStem("build-880091"), "build");
+  EXPECT_EQ(NameStem("ci728"), "ci");
+  EXPECT_EQ(NameStem("runner_3fa9c2"), "runner");
+  EXPECT_EQ(NameStem("Job.17"), "Job");
+  EXPECT_EQ(NameStem("alice"), "");   // nothing cut
+  EXPECT_EQ(NameStem("backup"), "");  // no digit
+  EXPECT_EQ(NameStem("u7"), "");      // one letter left
+  EXPECT_EQ(NameStem("12345"), "");   // nothing left
+  Correlation c = Corr("job", CorrelationKind::kMembership);
+  c.on = {Id("useradd")};
+  c.key = {"user"};
+  c.field = "user|stem";
+  c.set = "stems";
+  ValueSet set;
+  set.id = "stems";
+  set.learn = {SetLearner{{Id("deleted_same_day")}, "user|stem", {}}};
+  Driver d(Pack({c}, {set}));
+  auto add = [&](const std::string& user, const std::string& host = "ci3") {
+    return d.Hit("useradd", "account.change", {{"user", user}}, host, 2);
+  };
+  EXPECT_THAT(add("build-880091"), IsEmpty());
+  d.Hit("deleted_same_day", "account.change", {{"user", "build-880091"}}, "ci3", 1);
+  d.Hit("deleted_same_day", "account.change", {{"user", "alice"}}, "ci3", 1);  // no stem
+  auto next = add("BUILD-880107");
+  ASSERT_THAT(next, SizeIs(1));
+  EXPECT_EQ(FieldOf(next[0], "user_stem"), "BUILD");
+  EXPECT_EQ(FieldOf(next[0], "matched"), "learned:stems");
+  EXPECT_THAT(add("build-880108", "web1"), IsEmpty());  // learned per host
+  EXPECT_THAT(add("sysupdate"), IsEmpty());
+  EXPECT_THAT(add("alice2"), IsEmpty());
+}
+
 // A set with max_learned keeps the values each host taught it last: the
 // addresses its DHCP client holds now, not one it gave up since.
 // A membership's named set reads its globs and CIDRs too, as where_in does.
