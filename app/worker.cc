@@ -248,6 +248,7 @@ void Worker::Correlate(const Message& msg, const HostKey& host_key, bool same_or
     const matchers::RuleHit& hit = hits_[i];
     if (hit.ignored) continue;  // rules.ignore: no correlation input either
     matchers::HitEvent e = matchers::MakeHitEvent(msg, hit, seq);
+    e.overflow_worker = line_overflow_;
     if (host && correlator_->Wants(e.input_id, e.sign)) {
       const size_t before = correlation_alerts_.size();
       superseded_[i] = correlator_->Process(e, &correlation_alerts_);
@@ -517,8 +518,10 @@ void Worker::Process(Batch& batch) {
       parse_issue_counters_[static_cast<size_t>(msg.issue)]->Inc();
     }
     if (e.truncated) truncated_seen_->Inc();
+    line_overflow_ = -1;
     if (archive_) {
       Status st = archive_->Append(msg, host, same_origin);
+      if (archive_->LastLineInOverflow()) line_overflow_ = static_cast<int32_t>(options_.index);
       if (!st.ok()) {
         archive_errors_->Inc();
         append_failed = true;

@@ -224,6 +224,9 @@ class Worker final : public BatchRunner {
   // Router compares once for everyone: Batch::Entry::same_origin).
   bool observed_ = false;
   uint64_t message_seq_ = 0;
+  // The worker whose overflow folder the archive wrote the current line to
+  // (options_.index), or -1: its host's own folder (or no archive).
+  int32_t line_overflow_ = -1;
   // For repeat notices ("last message repeated 5 times": sysklogd, BSD
   // syslogd, syslog-ng's suppress()), which name the line they repeat only
   // by coming next from its host. line_seq_ numbers the lines this worker

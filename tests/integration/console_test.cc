@@ -11,7 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "tests/integration/konseki_process.h"
 
@@ -281,6 +283,59 @@ TEST(ConsoleStatusTest, StatusNamesTheFirstTenSilentHostsAndCountsTheRest) {
   EXPECT_EQ(listed, 50u) << report.out;
   EXPECT_THAT(report.out,
               HasSubstr("  (10 more silent, stopped or expected: konseki hosts --silent)\n"));
+}
+
+// Past archive.max_hosts a host has no folder: its lines are in the
+// overflow folder, and a correlation alert's members and the report name
+// that file, not <host>/<date>.log, which does not exist.
+TEST(ConsoleOverflowTest, CorrelationMembersOfAHostPastMaxHostsNameTheOverflowFile) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  Konseki k;
+  std::string err;
+  ASSERT_TRUE(k.Start(dir,
+                      "listen: [udp://127.0.0.1:0]\narchive: {dir: " + dir.File("archive") +
+                          ", max_hosts: 1}\nalerts: {file: " + dir.File("alerts.jsonl") +
+                          ", stdout: false}\nmetrics: {listen: ''}\nworkers: 1\n"
+                          "heartbeat:\n  state_dir: " +
+                          dir.File("state") + "\n",
+                      &err))
+      << err;
+  // The one host folder allowed.
+  SendUdp(k.Port("udp"), "<38>Dec  1 09:59:00 first1 sshd[1]: Server listening on 0.0.0.0");
+  ASSERT_TRUE(WaitFor([&] { return !ArchiveLines(dir.File("archive"), "first1").empty(); }));
+  for (int i = 0; i < 8; ++i) {
+    SendUdp(k.Port("udp"), "<38>Dec  1 10:00:0" + std::to_string(i) +
+                               " late1 sshd[4242]: Failed password for root from 192.0.2.70 "
+                               "port 50022 ssh2");
+  }
+  std::string alert;
+  ASSERT_TRUE(WaitFor([&] {
+    std::istringstream in(ReadFile(dir.File("alerts.jsonl")));
+    for (std::string line; std::getline(in, line);) {
+      if (line.find("\"sign\":\"ssh.bruteforce\"") != std::string::npos) alert = line;
+    }
+    return !alert.empty();
+  }));
+  EXPECT_EQ(k.process().Signal(SIGTERM), 0);  // everything written
+  EXPECT_FALSE(std::filesystem::exists(dir.File("archive/late1")));
+  // Every member names the overflow file, and that file holds late1's lines.
+  size_t members = 0;
+  const std::string key = "\"file\":\"";
+  for (size_t at = alert.find(key); at != std::string::npos; at = alert.find(key, at + 1)) {
+    const size_t begin = at + key.size();
+    std::string file = alert.substr(begin, alert.find('"', begin) - begin);
+    for (size_t slash; (slash = file.find("\\/")) != std::string::npos;) file.erase(slash, 1);
+    EXPECT_THAT(file, ::testing::StartsWith("%overflow-0/")) << alert;
+    EXPECT_THAT(ReadFile(dir.File("archive/" + file)), HasSubstr(" late1 sshd[4242]: Failed"))
+        << file;
+    ++members;
+  }
+  EXPECT_EQ(members, 8u) << alert;
+  Result report = RunKonseki(dir, {"report", "-c", dir.File("konseki.yaml")});
+  EXPECT_EQ(report.exit_code, 0) << report.err;
+  EXPECT_THAT(report.out, HasSubstr("lines: 8 in %overflow-0/")) << report.out;
+  EXPECT_THAT(report.out, Not(HasSubstr("in late1/"))) << report.out;
 }
 
 TEST_F(ConsoleIntegrationTest, FollowPrintsNewAlertsAcrossARotation) {
