@@ -412,6 +412,45 @@ TEST(ConfigTest, RejectsWhatStartUpWouldReject) {
   EXPECT_TRUE(ParseConfig("listen: [udp://0.0.0.0:514, tcp://0.0.0.0:514]\n", "ok.yaml").ok());
 }
 
+// A wildcard address takes its port on every address it covers (konseki's
+// IPv6 sockets are dual-stack), and metrics.listen is a TCP socket too: the
+// daemon could not bind both, so neither does check-config accept them.
+TEST(ConfigTest, OverlappingListenAddressesAndTheMetricsPortAreRefused) {
+  ExpectRejected(
+      {
+          {"listen:\n  - tcp://127.0.0.1:47712\n  - tcp://0.0.0.0:47712\nmetrics: {listen: ''}\n",
+           "bad.yaml:3: key 'listen': tcp://0.0.0.0:47712 and tcp://127.0.0.1:47712 (line 2) "
+           "cannot both bind TCP port 47712"},
+          {"listen:\n  - udp://0.0.0.0:514\n  - udp://127.0.0.1:514\n", "bad.yaml:3"},
+          {"listen:\n  - tls://[::]:6514\n  - relp://127.0.0.1:6514\ntls: {cert_file: /c, "
+           "key_file: /k}\n",
+           "bad.yaml:3"},
+          {"listen:\n  - udp://[::1]:514\n  - udp://[0:0::1]:514\n", "bad.yaml:3"},
+          {"listen:\n  - tcp://127.0.0.1:47710\nmetrics:\n  listen: 127.0.0.1:47710\n",
+           "bad.yaml:4: key 'metrics.listen': 127.0.0.1:47710 is the TCP port of listener "
+           "tcp://127.0.0.1:47710 (line 2)"},
+          {"listen: [tcp://127.0.0.1:5514]\nmetrics: {listen: '0.0.0.0:5514'}\n",
+           "key 'metrics.listen'"},
+          {"listen: [relp://0.0.0.0:5514]\nmetrics: {listen: 'localhost:5514'}\n",
+           "key 'metrics.listen'"},
+          // Not given: the default 127.0.0.1:9514.
+          {"listen: [tcp://127.0.0.1:9514]\n",
+           "key 'metrics.listen': (default) 127.0.0.1:9514 is the TCP port"},
+      },
+      "bad.yaml");
+  for (const char* fine : {
+           "listen: [udp://0.0.0.0:514, tcp://127.0.0.1:514]\n",
+           "listen: [tcp://127.0.0.1:514, tcp://127.0.0.2:514]\n",
+           "listen: [tcp://0.0.0.0:514, 'tcp://[::1]:514']\n",
+           "listen: [udp://127.0.0.1:9514]\n",
+           "listen: [tcp://127.0.0.1:5514]\nmetrics: {listen: '127.0.0.2:5514'}\n",
+           "listen: [tcp://127.0.0.1:5514]\nmetrics: {listen: ''}\n",
+       }) {
+    auto c = ParseConfig(fine, "ok.yaml");
+    EXPECT_TRUE(c.ok()) << fine << c.status().ToString();
+  }
+}
+
 // Port 0 binds a port the kernel picks, which no sender can know: refused
 // at start and by check-config (not by ParseConfig: in-process tests bind it).
 TEST(ConfigTest, ListenPortZeroIsRefusedNamingItsLine) {
