@@ -958,6 +958,62 @@ StatusOr<Config> LoadConfigFile(const std::string& path) {
   return ParseConfig(ss.str(), path);
 }
 
+StatusOr<Config> LoadConsoleConfig(const std::string& path, std::string* warning) {
+  warning->clear();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::FromErrno("cannot read config file " + path, errno);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string text = ss.str();
+  auto full = ParseConfig(text, path);
+  if (full.ok()) return full;
+  const Status& error = full.status();
+  // The key the daemon's error names: "<file>:<line>: key '<key>': ...".
+  const std::string& m = error.message();
+  const size_t at = m.find(": key '");
+  if (at == std::string::npos) return error;
+  const size_t begin = at + 7;
+  const size_t end = m.find('\'', begin);
+  if (end == std::string::npos) return error;
+  const std::string key = m.substr(begin, end - begin);
+  const bool unknown = m.find("': unknown key", at) == end;
+  Config c;
+  c.source = path;
+  c.text = text;
+  Ctx ctx{path};
+  ctx.set_key_recorder([&c](const std::string& k, int line) { c.key_lines.emplace(k, line); });
+  struct Needed {
+    const char* section;
+    const char* key;
+    std::string* out;
+  };
+  const Needed needed[] = {{"archive", "dir", &c.archive.dir},
+                           {"alerts", "file", &c.alerts_file},
+                           {"heartbeat", "state_dir", &c.heartbeat.options.state_dir}};
+  try {
+    const YAML::Node root = YAML::Load(text);
+    if (!root.IsMap()) return error;
+    for (const Needed& n : needed) {
+      const std::string dotted = std::string(n.section) + "." + n.key;
+      if (key == n.section || key == dotted || key.starts_with(dotted + ".")) return error;
+      const YAML::Node section = root[n.section];
+      if (section && !section.IsMap()) return error;
+      const bool given = section && section[n.key];
+      if (given) {
+        if (!ctx.GetString(section[n.key], dotted, n.out).ok()) return error;
+        c.key_lines.emplace(dotted, yaml::LineOf(section[n.key]));
+      } else if (unknown && (key.find('.') == std::string::npos ||
+                             key.starts_with(std::string(n.section) + "."))) {
+        return error;  // maybe this key, or its section, misspelt
+      }
+    }
+  } catch (const YAML::Exception&) {
+    return error;
+  }
+  *warning = m;
+  return c;
+}
+
 namespace {
 
 // The same YAML value, whatever its style (flow or block, quoting).

@@ -16,6 +16,7 @@
 #include "receiver/framer.h"
 #include "receiver/stream_listener.h"
 #include "receiver/udp_listener.h"
+#include "tests/testing/temp_dir.h"
 
 namespace konseki::app {
 namespace {
@@ -603,6 +604,54 @@ TEST(ConfigTest, MissingFileIsAClearError) {
   auto c = LoadConfigFile("/nonexistent/konseki.yaml");
   ASSERT_FALSE(c.ok());
   EXPECT_THAT(c.status().message(), HasSubstr("/nonexistent/konseki.yaml"));
+}
+
+// The console needs three keys of the daemon's config: a typo elsewhere
+// (an edit in progress while the daemon runs on what it loaded) is a
+// warning, and the three keys are read as written; a typo that may be in
+// one of them is still an error.
+TEST(ConfigTest, TheConsoleReadsItsKeysPastAnErrorElsewhere) {
+  testing::TempDir dir;
+  const std::string head =
+      "listen: [udp://127.0.0.1:5514]\narchive:\n  dir: /srv/archive\n"
+      "alerts:\n  file: /srv/alerts.jsonl\nheartbeat:\n  state_dir: /srv/state\n";
+  std::string warning;
+  auto fine = LoadConsoleConfig(dir.Write("ok.yaml", head), &warning);
+  ASSERT_TRUE(fine.ok()) << fine.status().ToString();
+  EXPECT_EQ(warning, "");
+
+  for (const std::string& text :
+       {std::string("listen: [udp://127.0.0.1:5514]\narchive:\n  dir: /srv/archive\n"
+                    "  sync: intervall\nalerts:\n  file: /srv/alerts.jsonl\n"
+                    "heartbeat:\n  state_dir: /srv/state\n"),
+        head + "udpp: {}\n", head + "workers: many\n",
+        head + "metrics: {listen: 127.0.0.1:5514:1}\n"}) {
+    const std::string path = dir.Write("typo.yaml", text);
+    ASSERT_FALSE(LoadConfigFile(path).ok()) << text;
+    auto c = LoadConsoleConfig(path, &warning);
+    ASSERT_TRUE(c.ok()) << text << c.status().ToString();
+    EXPECT_THAT(warning, HasSubstr(path + ":")) << text;
+    EXPECT_EQ(c->archive.dir, "/srv/archive");
+    EXPECT_EQ(c->alerts_file, "/srv/alerts.jsonl");
+    EXPECT_EQ(HeartbeatStateDir(*c), "/srv/state");
+    EXPECT_EQ(c->source, path);
+  }
+  EXPECT_THAT(warning, HasSubstr(":8: key 'metrics.listen'"));
+
+  // Errors that touch the three keys, or may: still errors.
+  for (const std::string& bad : {
+           std::string("listen: [udp://127.0.0.1:1]\nalerts: {fiel: /srv/a.jsonl}\n"),
+           std::string("listen: [udp://127.0.0.1:1]\nalert: {file: /srv/a.jsonl}\n"),
+           std::string("listen: [udp://127.0.0.1:1]\narchive: {dir: [a, b]}\n"),
+           std::string("listen: [udp://127.0.0.1:1]\narchive: {dir: /a}\narchive: {dir: /b}\n"),
+           std::string("listen: [udp://127.0.0.1:1]\nheartbeat: {state_dri: /srv/s}\n"),
+           std::string("listen: [udp://127.0.0.1:1]\narchive: {dir: /a\n"),
+       }) {
+    const std::string path = dir.Write("bad.yaml", bad);
+    auto c = LoadConsoleConfig(path, &warning);
+    EXPECT_FALSE(c.ok()) << bad;
+    EXPECT_EQ(c.status().message(), LoadConfigFile(path).status().message());
+  }
 }
 
 TEST(ConfigTest, TimezoneOffsets) {

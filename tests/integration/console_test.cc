@@ -338,6 +338,53 @@ TEST(ConsoleOverflowTest, CorrelationMembersOfAHostPastMaxHostsNameTheOverflowFi
   EXPECT_THAT(report.out, Not(HasSubstr("in late1/"))) << report.out;
 }
 
+// An admin's edit in progress: a typo outside the keys the console reads
+// (archive.dir, alerts.file, heartbeat.state_dir) while the daemon runs on
+// the config it loaded. Every console command warns and goes on; a SIGHUP
+// says the config does not load and which key, not that the rules failed.
+TEST_F(ConsoleIntegrationTest, ATypoElsewhereInTheConfigLeavesTheConsoleWorking) {
+  SendBurst("web1", "192.0.2.77");
+  ASSERT_TRUE(WaitFor(
+      [&] { return ReadFile(dir_.File("alerts.jsonl")).find("192.0.2.77") != std::string::npos; }));
+  const std::string dir_key = "archive: {dir: " + dir_.File("archive");
+  std::string typo = yaml_;
+  ASSERT_NE(typo.find(dir_key), std::string::npos);
+  typo.insert(typo.find(dir_key) + dir_key.size(), ", sync: intervall");
+  std::ofstream(config_) << typo;
+
+  for (const char* command : {"status", "hosts", "alerts", "report"}) {
+    Result r = RunKonseki(dir_, {command, "-c", config_});
+    EXPECT_EQ(r.exit_code, 0) << command << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr("warning: " + config_ + ":2: key 'archive.sync'")) << command;
+    EXPECT_THAT(r.err, HasSubstr("the running konseki keeps the config it loaded")) << command;
+    if (std::string(command) == "status") {
+      EXPECT_THAT(r.out, HasSubstr(", pid " + std::to_string(k_.process().pid())));
+    } else if (std::string(command) != "hosts") {
+      EXPECT_THAT(r.out, HasSubstr("192.0.2.77")) << command;
+    }
+  }
+  // A typo in a key the console needs stays an error.
+  std::string needed = yaml_;
+  needed.replace(needed.find("alerts: {file: "), 15, "alerts: {fiel: ");
+  std::ofstream(config_) << needed;
+  Result r = RunKonseki(dir_, {"alerts", "-c", config_});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("key 'alerts.fiel': unknown key"));
+
+  std::ofstream(config_) << typo;
+  ASSERT_EQ(kill(k_.process().pid(), SIGHUP), 0);
+  ASSERT_TRUE(WaitFor([&] {
+    return ReadFile(dir_.File("alerts.jsonl")).find("konseki.config_invalid") != std::string::npos;
+  })) << k_.process().Stderr();
+  const std::string alerts = ReadFile(dir_.File("alerts.jsonl"));
+  EXPECT_THAT(alerts, HasSubstr("key 'archive.sync'"));
+  EXPECT_THAT(alerts, Not(HasSubstr("konseki.rules_invalid")));
+  EXPECT_THAT(k_.process().Stderr(), HasSubstr("config reload failed, keeping the running config "
+                                               "and rules"));
+  EXPECT_THAT(k_.process().Stderr(), Not(HasSubstr("rule reload failed")));
+  EXPECT_TRUE(k_.process().running());
+}
+
 TEST_F(ConsoleIntegrationTest, FollowPrintsNewAlertsAcrossARotation) {
   ChildProcess follow;
   ASSERT_TRUE(follow.Start({KonsekiBinary(), "alerts", "-c", config_, "--follow", "--since", "1h"},
