@@ -19,6 +19,7 @@
 #include "app/fleet_correlator.h"
 #include "app/host_gap_sink.h"
 #include "app/rule_slot.h"
+#include "app/truncation_watch.h"
 #include "common/alert.h"
 #include "common/clock.h"
 #include "common/frame.h"
@@ -146,6 +147,9 @@ class Worker final : public BatchRunner {
   // the data was written, only its durability is unconfirmed. Returns false
   // while syncs fail.
   bool CheckSync();
+  // A message cut at max_message_bytes: counted per sender, and the
+  // konseki.message_truncated alert (app/truncation_watch.h).
+  void NoteTruncated(const Message& msg);
   void EmitArchiveAlert(const char* sign, Severity severity, const std::string& title,
                         std::vector<std::pair<std::string, std::string>> fields);
   void ReleaseAcks();
@@ -256,6 +260,8 @@ class Worker final : public BatchRunner {
   Counter* processed_;
   Counter* archive_errors_;
   Counter* truncated_seen_;
+  Counter* truncated_senders_;
+  TruncationWatch truncation_;
   std::vector<Counter*> parse_issue_counters_;
 
   TimePoint last_flush_;

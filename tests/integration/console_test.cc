@@ -385,6 +385,57 @@ TEST_F(ConsoleIntegrationTest, ATypoElsewhereInTheConfigLeavesTheConsoleWorking)
   EXPECT_TRUE(k_.process().running());
 }
 
+// A sender padding its lines past max_message_bytes pushes their end out of
+// the archive and the rules: status shows the cut messages beside the drops,
+// and one low alert per sender puts it on record.
+TEST(ConsoleTruncationTest, CutMessagesShowInStatusAndRaiseOneAlertPerSender) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  Konseki k;
+  std::string err;
+  ASSERT_TRUE(k.Start(dir,
+                      "listen: [tcp://127.0.0.1:0]\narchive: {dir: " + dir.File("archive") +
+                          "}\nalerts: {file: " + dir.File("alerts.jsonl") +
+                          ", stdout: false}\nmetrics: {listen: ''}\nmax_message_bytes: 480\n"
+                          "heartbeat:\n  state_dir: " +
+                          dir.File("state") + "\n",
+                      &err))
+      << err;
+  Result before = RunKonseki(dir, {"status", "-c", dir.File("konseki.yaml")});
+  EXPECT_THAT(before.out, HasSubstr("Truncated: none\n")) << before.out;
+  const int fd = ConnectTcp(k.Port("tcp"));
+  ASSERT_GE(fd, 0);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(SendAll(fd, "<13>Dec  1 10:00:00 pad1 app: " + std::string(2000, 'x') + " END" +
+                                std::to_string(i) + "\n"));
+  }
+  ASSERT_TRUE(SendAll(fd, "<13>Dec  1 10:00:01 pad1 app: short\n"));
+  ASSERT_TRUE(WaitFor([&] { return ArchiveLines(dir.File("archive"), "pad1").size() == 4; }));
+  close(fd);
+  Result status;
+  ASSERT_TRUE(WaitFor([&] {
+    status = RunKonseki(dir, {"status", "-c", dir.File("konseki.yaml")});
+    return status.out.find("Truncated: 3 messages from 1 sender ") != std::string::npos;
+  })) << status.out
+      << status.err;
+  EXPECT_THAT(status.out, HasSubstr("Drops:    none\nTruncated: 3 messages from 1 sender"));
+  EXPECT_EQ(k.process().Signal(SIGTERM), 0);
+  size_t alerts = 0;
+  std::istringstream in(ReadFile(dir.File("alerts.jsonl")));
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("\"sign\":\"konseki.message_truncated\"") == std::string::npos) continue;
+    ++alerts;
+    EXPECT_THAT(line, HasSubstr("\"host\":\"pad1\""));
+    EXPECT_THAT(line, HasSubstr("\"severity\":\"low\""));
+    EXPECT_THAT(line, HasSubstr("\"sender\":\"127.0.0.1\""));
+    EXPECT_THAT(line, HasSubstr("\"kept_bytes\":480"));
+  }
+  EXPECT_EQ(alerts, 1u);  // one per sender per hour
+  for (const std::string& line : ArchiveLines(dir.File("archive"), "pad1")) {
+    EXPECT_THAT(line, Not(HasSubstr(" END")));
+  }
+}
+
 TEST_F(ConsoleIntegrationTest, FollowPrintsNewAlertsAcrossARotation) {
   ChildProcess follow;
   ASSERT_TRUE(follow.Start({KonsekiBinary(), "alerts", "-c", config_, "--follow", "--since", "1h"},
