@@ -1,5 +1,6 @@
 #include "app/config.h"
 
+#include <arpa/inet.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -392,22 +393,93 @@ Status ParseRules(const Ctx& ctx, const YAML::Node& v, Config* c) {
   return Status::Ok();
 }
 
-// Two listeners on the same socket (same kind, address and port) cannot both
-// bind: say so at parse time, naming both lines.
+// Whether two sockets of one protocol (TCP or UDP) on one port cannot both
+// bind on Linux: the same address, or a wildcard and an address it covers.
+// konseki sets no SO_REUSEPORT (and UDP no SO_REUSEADDR) and its IPv6
+// sockets are dual-stack (no IPV6_V6ONLY), so "::" takes the port on every
+// IPv4 address too. Hosts are numeric except metrics.listen's, which may be
+// a name ("localhost"): a name clashes with its equal and with wildcards.
+bool BindsClash(const std::string& a, const std::string& b) {
+  enum Kind { kV4, kV6, kName };
+  struct Addr {
+    Kind kind = kName;
+    unsigned char bytes[16] = {};
+    bool any = false;
+  };
+  const auto parse = [](const std::string& host) {
+    Addr r;
+    if (inet_pton(AF_INET, host.c_str(), r.bytes) == 1) {
+      r.kind = kV4;
+      r.any = std::all_of(r.bytes, r.bytes + 4, [](unsigned char x) { return x == 0; });
+    } else if (inet_pton(AF_INET6, host.c_str(), r.bytes) == 1) {
+      r.kind = kV6;
+      r.any = std::all_of(r.bytes, r.bytes + 16, [](unsigned char x) { return x == 0; });
+    }
+    return r;
+  };
+  const Addr x = parse(a);
+  const Addr y = parse(b);
+  if (x.kind == kName || y.kind == kName) {
+    if (a == b) return true;
+    const Addr& other = x.kind == kName ? y : x;
+    return other.any;  // a name may resolve to an IPv4 or IPv6 address
+  }
+  if ((x.kind == kV6 && x.any) || (y.kind == kV6 && y.any)) return true;
+  if (x.kind != y.kind) return false;
+  if (x.any || y.any) return true;
+  return std::equal(x.bytes, x.bytes + 16, y.bytes);
+}
+
+// Two listeners of one protocol (UDP; or TCP, TLS and RELP, which are all
+// TCP) on one port whose addresses overlap cannot both bind: say so at parse
+// time, naming both lines, rather than let the daemon fail at start.
 Status CheckListenerNotRepeated(const Ctx& ctx, const YAML::Node& item,
                                 const receiver::ListenAddress& addr, const Config& c) {
   if (addr.port == 0) return Status::Ok();
   const bool udp = addr.transport == receiver::Transport::kUdp;
   for (const receiver::ListenerSpec& other : c.listen) {
     const receiver::ListenAddress& o = other.address;
-    if (o.port != addr.port || o.host != addr.host ||
-        (o.transport == receiver::Transport::kUdp) != udp) {
+    if (o.port != addr.port || (o.transport == receiver::Transport::kUdp) != udp ||
+        !BindsClash(o.host, addr.host)) {
       continue;
     }
+    const std::string proto = udp ? "UDP" : "TCP";
+    if (o.host == addr.host) {
+      return ctx.Error(item, "listen",
+                       addr.ToString() + " uses the same " + proto + " address and port as " +
+                           o.ToString() + " (line " + std::to_string(other.line) +
+                           "); give each listener its own port");
+    }
     return ctx.Error(item, "listen",
-                     addr.ToString() + " uses the same " + (udp ? "UDP" : "TCP") +
-                         " address and port as " + o.ToString() + " (line " +
-                         std::to_string(other.line) + "); give each listener its own port");
+                     addr.ToString() + " and " + o.ToString() + " (line " +
+                         std::to_string(other.line) + ") cannot both bind " + proto + " port " +
+                         std::to_string(addr.port) +
+                         ": a wildcard address (0.0.0.0, ::) takes the port on the addresses it "
+                         "covers; keep one of them or give each its own port");
+  }
+  return Status::Ok();
+}
+
+// metrics.listen is a TCP socket too: it may not take a TCP, TLS or RELP
+// listener's port on an overlapping address (the default 127.0.0.1:9514
+// included, when metrics: is not given).
+Status CheckMetricsNotOnAListener(const Config& c) {
+  if (c.metrics_listen.empty()) return Status::Ok();
+  std::string host;
+  uint16_t port = 0;
+  if (!outputs::ParseListenAddress(c.metrics_listen, &host, &port).ok() || port == 0) {
+    return Status::Ok();
+  }
+  for (const receiver::ListenerSpec& spec : c.listen) {
+    const receiver::ListenAddress& o = spec.address;
+    if (o.transport == receiver::Transport::kUdp || o.port != port || !BindsClash(o.host, host)) {
+      continue;
+    }
+    const bool given = c.key_lines.count("metrics.listen") > 0;
+    return Status::InvalidArgument(
+        c.Where("metrics.listen") + ": " + (given ? "" : "(default) ") + c.metrics_listen +
+        " is the TCP port of listener " + o.ToString() + " (line " + std::to_string(spec.line) +
+        "): both cannot bind it; give metrics.listen another port (or '' to turn it off)");
   }
   return Status::Ok();
 }
@@ -874,6 +946,7 @@ StatusOr<Config> ParseConfig(std::string_view yaml_text, std::string_view source
                                    ": key 'listen': at least one listener is needed, e.g. "
                                    "'listen: [udp://127.0.0.1:5514]'");
   }
+  RETURN_IF_ERROR(CheckMetricsNotOnAListener(c));
   return c;
 }
 
@@ -883,6 +956,62 @@ StatusOr<Config> LoadConfigFile(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ParseConfig(ss.str(), path);
+}
+
+StatusOr<Config> LoadConsoleConfig(const std::string& path, std::string* warning) {
+  warning->clear();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::FromErrno("cannot read config file " + path, errno);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string text = ss.str();
+  auto full = ParseConfig(text, path);
+  if (full.ok()) return full;
+  const Status& error = full.status();
+  // The key the daemon's error names: "<file>:<line>: key '<key>': ...".
+  const std::string& m = error.message();
+  const size_t at = m.find(": key '");
+  if (at == std::string::npos) return error;
+  const size_t begin = at + 7;
+  const size_t end = m.find('\'', begin);
+  if (end == std::string::npos) return error;
+  const std::string key = m.substr(begin, end - begin);
+  const bool unknown = m.find("': unknown key", at) == end;
+  Config c;
+  c.source = path;
+  c.text = text;
+  Ctx ctx{path};
+  ctx.set_key_recorder([&c](const std::string& k, int line) { c.key_lines.emplace(k, line); });
+  struct Needed {
+    const char* section;
+    const char* key;
+    std::string* out;
+  };
+  const Needed needed[] = {{"archive", "dir", &c.archive.dir},
+                           {"alerts", "file", &c.alerts_file},
+                           {"heartbeat", "state_dir", &c.heartbeat.options.state_dir}};
+  try {
+    const YAML::Node root = YAML::Load(text);
+    if (!root.IsMap()) return error;
+    for (const Needed& n : needed) {
+      const std::string dotted = std::string(n.section) + "." + n.key;
+      if (key == n.section || key == dotted || key.starts_with(dotted + ".")) return error;
+      const YAML::Node section = root[n.section];
+      if (section && !section.IsMap()) return error;
+      const bool given = section && section[n.key];
+      if (given) {
+        if (!ctx.GetString(section[n.key], dotted, n.out).ok()) return error;
+        c.key_lines.emplace(dotted, yaml::LineOf(section[n.key]));
+      } else if (unknown && (key.find('.') == std::string::npos ||
+                             key.starts_with(std::string(n.section) + "."))) {
+        return error;  // maybe this key, or its section, misspelt
+      }
+    }
+  } catch (const YAML::Exception&) {
+    return error;
+  }
+  *warning = m;
+  return c;
 }
 
 namespace {

@@ -179,6 +179,18 @@ StatusOr<Config> ParseConfig(std::string_view yaml_text, std::string_view source
 // Reads `path` and parses it.
 StatusOr<Config> LoadConfigFile(const std::string& path);
 
+// For the console commands (status, hosts, alerts, report), which need only
+// alerts.file, heartbeat.state_dir and archive.dir (the control socket, the
+// alert file, the state files): the file as LoadConfigFile reads it; or,
+// when the daemon would refuse it for another key (an admin's edit in
+// progress while the daemon runs on the config it loaded), a Config with
+// those three keys as written and every other key at its default, and the
+// daemon's error in *warning. Still an error: a YAML syntax error, an error
+// in one of the three keys or their sections given twice, and an unknown
+// key where it may be one of them misspelt (at the top level, or in a
+// section that lacks its key: "alerts: {fiel: ...}").
+StatusOr<Config> LoadConsoleConfig(const std::string& path, std::string* warning);
+
 // The top-level sections (listen, archive, heartbeat, ...) whose content
 // differs between the running config's text and the file's now, besides
 // rules: (which SIGHUP applies): edits that take effect at a restart. Empty

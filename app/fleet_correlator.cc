@@ -18,6 +18,7 @@ FleetHit FleetHit::From(const matchers::HitEvent& e) {
   h.received = e.received;
   h.message_seq = e.message_seq;
   h.repeats = e.repeats;
+  h.overflow_worker = e.overflow_worker;
   return h;
 }
 
@@ -33,7 +34,8 @@ matchers::HitEvent FleetHit::View() const {
           .event_time = event_time,
           .received = received,
           .message_seq = message_seq,
-          .repeats = repeats};
+          .repeats = repeats,
+          .overflow_worker = overflow_worker};
 }
 
 FleetCorrelator::FleetCorrelator(const matchers::CorrelatorOptions& options, size_t max_queued,

@@ -573,7 +573,22 @@ void Server::Reload() {
           st.ToString().c_str());
     }
   }
-  auto rules = ReloadRules();
+  bool config_failed = false;
+  auto rules = ReloadRules(&config_failed);
+  if (!rules.ok() && config_failed) {
+    // The file does not load at all (a typo in any section): say that, and
+    // which key, rather than blame the rules.
+    EmitReloadFailure("config", "konseki.config_invalid",
+                      "Config reload failed: the config file does not load; the running config "
+                      "and rules stay in force (a restart would fail the same way)",
+                      rules.status().message());
+    Log(LogLevel::kError,
+        "config reload failed, keeping the running config and rules (a restart would fail "
+        "too): %s",
+        rules.status().message().c_str());
+    status_->NoteReload(false, rules.status().message());
+    return;
+  }
   if (!rules.ok()) {
     EmitReloadFailure("rules", "konseki.rules_invalid",
                       "Rule reload failed; the previous rules stay in force",
@@ -596,14 +611,17 @@ void Server::Reload() {
   malloc_trim(0);  // the new compilation's garbage, as at Start
 }
 
-StatusOr<LoadedRules> Server::ReloadRules() {
+StatusOr<LoadedRules> Server::ReloadRules(bool* config_failed) {
   std::string dir = rules_dir_;
   matchers::RuleOverrides overrides = rule_overrides_;
   // The embedded default has no file to re-read; under chroot the file is
   // out of reach, so the section read at start stays.
   if (!config_.source.empty() && config_.source[0] != '<' && config_.chroot.empty()) {
     auto fresh = LoadConfigFile(config_.source);
-    if (!fresh.ok()) return fresh.status();
+    if (!fresh.ok()) {
+      *config_failed = true;
+      return fresh.status();
+    }
     dir = fresh->rules_dir;
     overrides = fresh->rule_overrides;
     // SIGHUP applies rules: (and reopens files, reloads TLS): say which

@@ -144,7 +144,9 @@ class Server {
 
   // The rules: section of the config; Reload re-reads the config file and
   // takes a new one only when the file parses (control thread only).
-  StatusOr<LoadedRules> ReloadRules();
+  // *config_failed: the error is the config file's (it does not load), not
+  // the rules'.
+  StatusOr<LoadedRules> ReloadRules(bool* config_failed);
 
   Config config_;
   // Held for the whole life of the server (declared first: released last,

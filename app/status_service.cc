@@ -260,7 +260,19 @@ JsonValue StatusService::Status() {
     d.Set("messages", static_cast<int64_t>(m.value));
     drops.Append(d);
   }
-  s.Set("drops", drops).Set("queue", Queue()).Set("archive", Archive(snap));
+  // Messages cut at max_message_bytes (kept, not dropped, but their end is
+  // lost) and the senders that sent them (konseki.message_truncated).
+  double truncated = 0;
+  double truncating_senders = 0;
+  for (const MetricValue& m : snap) {
+    if (m.name == "konseki_processed_truncated_messages_total") truncated += m.value;
+    if (m.name == "konseki_truncated_senders_total") truncating_senders += m.value;
+  }
+  JsonValue cut = JsonValue::Object();
+  cut.Set("messages", static_cast<int64_t>(truncated));
+  cut.Set("senders", static_cast<int64_t>(truncating_senders));
+  s.Set("drops", drops).Set("truncated", cut);
+  s.Set("queue", Queue()).Set("archive", Archive(snap));
   s.Set("rules", Rules()).Set("alerts", Alerts());
   std::vector<matchers::HostRow> rows;
   for (const auto& read : src_.hosts) read(&rows);

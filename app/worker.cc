@@ -52,6 +52,11 @@ Worker::Worker(const WorkerOptions& options, const WorkerDeps& deps,
   truncated_seen_ = deps_.metrics->GetCounter(
       "konseki_processed_truncated_messages_total",
       "Truncated messages (longer than max_message_bytes) that reached a worker.");
+  truncated_senders_ = deps_.metrics->GetCounter(
+      "konseki_truncated_senders_total",
+      "Senders whose messages were cut at max_message_bytes (each raised "
+      "konseki.message_truncated; a sender counts again once forgotten: past 1024 others "
+      "per worker).");
   for (size_t i = 0; i < kParseIssueCount; ++i) {
     parse_issue_counters_.push_back(
         i == 0
@@ -248,6 +253,7 @@ void Worker::Correlate(const Message& msg, const HostKey& host_key, bool same_or
     const matchers::RuleHit& hit = hits_[i];
     if (hit.ignored) continue;  // rules.ignore: no correlation input either
     matchers::HitEvent e = matchers::MakeHitEvent(msg, hit, seq);
+    e.overflow_worker = line_overflow_;
     if (host && correlator_->Wants(e.input_id, e.sign)) {
       const size_t before = correlation_alerts_.size();
       superseded_[i] = correlator_->Process(e, &correlation_alerts_);
@@ -516,9 +522,14 @@ void Worker::Process(Batch& batch) {
     if (msg.issue != ParseIssue::kNone) {
       parse_issue_counters_[static_cast<size_t>(msg.issue)]->Inc();
     }
-    if (e.truncated) truncated_seen_->Inc();
+    if (e.truncated) {
+      truncated_seen_->Inc();
+      NoteTruncated(msg);
+    }
+    line_overflow_ = -1;
     if (archive_) {
       Status st = archive_->Append(msg, host, same_origin);
+      if (archive_->LastLineInOverflow()) line_overflow_ = static_cast<int32_t>(options_.index);
       if (!st.ok()) {
         archive_errors_->Inc();
         append_failed = true;
@@ -588,6 +599,32 @@ void Worker::EmitArchiveAlert(const char* sign, Severity severity, const std::st
   a.fields.emplace_back("worker", std::to_string(options_.index));
   for (auto& f : fields) a.fields.push_back(std::move(f));
   deps_.alerts->Emit(a);
+}
+
+void Worker::NoteTruncated(const Message& msg) {
+  const TruncationWatch::Verdict v = truncation_.Note(msg.sender, msg.received);
+  if (v.new_sender) truncated_senders_->Inc();
+  if (!v.alert) return;
+  // What came past max_message_bytes is neither archived nor read by the
+  // rules: a sender can pad a line to push its incriminating end out.
+  Alert a;
+  a.time = a.received = msg.received;
+  a.host = std::string(msg.host());
+  a.sender = std::string(msg.sender);
+  a.rule = "konseki.receive";
+  a.sign = "konseki.message_truncated";
+  a.severity = Severity::kLow;
+  a.title =
+      "A message longer than max_message_bytes was cut: its end is neither archived nor "
+      "read by the rules (one alert per sender per hour)";
+  a.program = std::string(msg.app_name);
+  a.pid = std::string(msg.procid);
+  a.fields.emplace_back("kept_bytes", std::to_string(msg.raw.size()));
+  a.fields.emplace_back("truncated_messages", std::to_string(v.messages));
+  // The line's start, enough to find it in the archive (the archive has it all).
+  constexpr size_t kShown = 200;
+  a.message = std::string(msg.raw.substr(0, kShown));
+  Raise(a);
 }
 
 bool Worker::CheckSync() {

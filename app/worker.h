@@ -19,6 +19,7 @@
 #include "app/fleet_correlator.h"
 #include "app/host_gap_sink.h"
 #include "app/rule_slot.h"
+#include "app/truncation_watch.h"
 #include "common/alert.h"
 #include "common/clock.h"
 #include "common/frame.h"
@@ -146,6 +147,9 @@ class Worker final : public BatchRunner {
   // the data was written, only its durability is unconfirmed. Returns false
   // while syncs fail.
   bool CheckSync();
+  // A message cut at max_message_bytes: counted per sender, and the
+  // konseki.message_truncated alert (app/truncation_watch.h).
+  void NoteTruncated(const Message& msg);
   void EmitArchiveAlert(const char* sign, Severity severity, const std::string& title,
                         std::vector<std::pair<std::string, std::string>> fields);
   void ReleaseAcks();
@@ -224,6 +228,9 @@ class Worker final : public BatchRunner {
   // Router compares once for everyone: Batch::Entry::same_origin).
   bool observed_ = false;
   uint64_t message_seq_ = 0;
+  // The worker whose overflow folder the archive wrote the current line to
+  // (options_.index), or -1: its host's own folder (or no archive).
+  int32_t line_overflow_ = -1;
   // For repeat notices ("last message repeated 5 times": sysklogd, BSD
   // syslogd, syslog-ng's suppress()), which name the line they repeat only
   // by coming next from its host. line_seq_ numbers the lines this worker
@@ -253,6 +260,8 @@ class Worker final : public BatchRunner {
   Counter* processed_;
   Counter* archive_errors_;
   Counter* truncated_seen_;
+  Counter* truncated_senders_;
+  TruncationWatch truncation_;
   std::vector<Counter*> parse_issue_counters_;
 
   TimePoint last_flush_;

@@ -2,6 +2,7 @@
 #ifndef KONSEKI_COMMON_ALERT_H_
 #define KONSEKI_COMMON_ALERT_H_
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,11 +19,15 @@ const char* SeverityName(Severity s);
 bool ParseSeverity(std::string_view name, Severity* out);
 
 // One line an alert is made of (correlation alerts): where it is in the
-// archive. The file is <archive.dir>/<SanitizeHost(host)>/<UTC date of
-// received>.log; outputs write it out.
+// archive. The file is <archive.dir>/<folder>/<UTC date of received>.log,
+// where <folder> is SanitizeHost(host), or the overflow folder
+// "%overflow-<overflow_worker>" when the archive wrote the line there (a host
+// past archive.max_hosts, or whose own folder could not be written:
+// outputs/archive.h); outputs write it out.
 struct AlertMember {
   std::string host;
   TimePoint received;
+  int32_t overflow_worker = -1;  // >= 0: in that worker's overflow folder
 };
 
 // Owns all its strings: alerts are rare and outlive the batch they came from.

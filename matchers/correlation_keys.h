@@ -18,6 +18,7 @@ struct KeyMember {
   std::string host;
   int64_t received_ns = 0;
   int64_t event_ns = 0;
+  int32_t overflow_worker = -1;  // AlertMember::overflow_worker
 };
 
 // A beacon key's reservoir: the last `reservoir` gaps between calls (ms)

@@ -128,16 +128,21 @@ HitEvent MakeHitEvent(const Message& msg, const RuleHit& hit, uint64_t message_s
 }
 
 HitEvent AlertHitEvent(const Alert& a) {
-  return {.input_id = a.rule,
-          .sign = a.sign,
-          .fields = &a.fields,
-          .host = a.host,
-          .sender = a.sender,
-          .program = a.program,
-          .pid = a.pid,
-          .raw = a.message,
-          .event_time = a.time,
-          .received = a.received};
+  HitEvent e{.input_id = a.rule,
+             .sign = a.sign,
+             .fields = &a.fields,
+             .host = a.host,
+             .sender = a.sender,
+             .program = a.program,
+             .pid = a.pid,
+             .raw = a.message,
+             .event_time = a.time,
+             .received = a.received};
+  // The alert's line is where its member of that host and time is.
+  for (const AlertMember& m : a.members) {
+    if (m.received == a.received && m.host == a.host) e.overflow_worker = m.overflow_worker;
+  }
+  return e;
 }
 
 namespace {

@@ -87,6 +87,10 @@ struct HitEvent {
   // The rule's severity: a `supersedes` correlation takes the place of the
   // rule's alert only when its own severity is not lower.
   Severity severity = Severity::kInfo;
+  // >= 0: the archive wrote the line to that worker's overflow folder, not
+  // the host's (AlertMember::overflow_worker); set by the worker after
+  // archiving it.
+  int32_t overflow_worker = -1;
 };
 
 // The input of one rule hit on msg (views into msg and hit). Event time is

@@ -11,7 +11,7 @@ namespace konseki::matchers {
 namespace {
 
 KeyMember MemberOf(const HitEvent& hit, int64_t t) {
-  return KeyMember{std::string(hit.host), ToNs(hit.received), t};
+  return KeyMember{std::string(hit.host), ToNs(hit.received), t, hit.overflow_worker};
 }
 
 // Keeps `members` sorted by event time.
@@ -88,7 +88,7 @@ void AddBurstFields(const KeyState& st, Alert* a) {
 void AddMembers(const std::vector<KeyMember>& members, size_t max, Alert* a) {
   for (const KeyMember& m : members) {
     if (a->members.size() >= max) break;
-    a->members.push_back(AlertMember{m.host, FromNs(m.received_ns)});
+    a->members.push_back(AlertMember{m.host, FromNs(m.received_ns), m.overflow_worker});
   }
 }
 
@@ -439,7 +439,7 @@ void Correlator::Impl::Unpaired(CompiledCorrelation& c, Role role, const HitEven
                         : c.def.reset_on_host_gap ? h->watched_since_ns
                                                   : h->up_since_ns;
   a.fields.emplace_back("watched_since", FormatRfc3339Micros(FromNs(since)));
-  a.members.push_back(AlertMember{std::string(hit.host), hit.received});
+  a.members.push_back(AlertMember{std::string(hit.host), hit.received, hit.overflow_worker});
   Raise(c, std::move(a), depth, out);
 }
 
@@ -491,7 +491,7 @@ void Correlator::Impl::Membership(CompiledCorrelation& c, const HitEvent& hit,
     a.fields.emplace_back(std::move(name), std::string(v));
   }
   a.fields.emplace_back("matched", matched);
-  a.members.push_back(AlertMember{std::string(hit.host), hit.received});
+  a.members.push_back(AlertMember{std::string(hit.host), hit.received, hit.overflow_worker});
   Raise(c, std::move(a), depth, out);
 }
 
@@ -554,7 +554,7 @@ void Correlator::Impl::FirstSeen(CompiledCorrelation& c, const HitEvent& hit,
     a.fields.emplace_back("known_count", std::to_string(seen));
     a.fields.emplace_back("known_since", FormatRfc3339Micros(FromNs(seen_first)));
   }
-  a.members.push_back(AlertMember{std::string(hit.host), hit.received});
+  a.members.push_back(AlertMember{std::string(hit.host), hit.received, hit.overflow_worker});
   Raise(c, std::move(a), depth, out);
 }
 

@@ -184,7 +184,7 @@ void Correlator::Impl::Beacon(CompiledCorrelation& c, const HitEvent& hit, const
   if (s.size >= 0) a.fields.emplace_back("score_size", Fixed(s.size, 3));
   a.fields.emplace_back("first_time", FormatRfc3339Micros(FromNs(st->first_ns)));
   a.fields.emplace_back("last_time", FormatRfc3339Micros(FromNs(t)));
-  a.members.push_back(AlertMember{std::string(hit.host), hit.received});
+  a.members.push_back(AlertMember{std::string(hit.host), hit.received, hit.overflow_worker});
   Raise(c, std::move(a), depth, out);
 }
 
@@ -245,7 +245,7 @@ void Correlator::Impl::DirectionOf(CompiledCorrelation& c, const HitEvent& hit,
     }
   }
   a.fields.emplace_back("direction", kDirectionNames[di]);
-  a.members.push_back(AlertMember{std::string(hit.host), hit.received});
+  a.members.push_back(AlertMember{std::string(hit.host), hit.received, hit.overflow_worker});
   Raise(c, std::move(a), depth, out);
 }
 

@@ -8,7 +8,8 @@
 //   L <set id> <host> <value>
 //   K <correlation id> <fingerprint> <touched ns> <key> <first ns> <last ns> <count>
 //     <alerted> <open> <times> <value times> <values> <hashes> <members> [<beacon>]
-// (K is one line; lists are comma-separated, members "host@received@event;...";
+// (K is one line; lists are comma-separated, members "host@received@event;..."
+// with "@<worker>" after event for a line in that worker's overflow folder;
 // beacon "gap_next,size_next,alerted_ns,scored_count;gaps_ms;sizes", empty
 // for other kinds; files written before beacons have 15 fields).
 // Keys are written least recently used first, so loading restores the order.
@@ -19,6 +20,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -126,6 +128,11 @@ void AppendKey(const CompiledCorrelation& c, const KeyTable::Node& n, std::strin
     Escape(st.members[i].host, out);
     *out += '@' + std::to_string(st.members[i].received_ns) + '@' +
             std::to_string(st.members[i].event_ns);
+    // Only for a line in an overflow folder, so most files stay readable by
+    // the versions before it.
+    if (st.members[i].overflow_worker >= 0) {
+      *out += '@' + std::to_string(st.members[i].overflow_worker);
+    }
   }
   *out += '\t';
   if (const BeaconState* b = st.beacon.get()) {
@@ -155,9 +162,14 @@ bool ParseKeyState(const std::vector<std::string_view>& f, KeyState* st) {
   for (std::string_view m : Split(f[14], ';')) {
     std::vector<std::string_view> p = Split(m, '@');
     KeyMember km;
-    if (p.size() != 3 || !Unescape(p[0], &km.host) || !ParseNum(p[1], &km.received_ns) ||
-        !ParseNum(p[2], &km.event_ns)) {
+    if ((p.size() != 3 && p.size() != 4) || !Unescape(p[0], &km.host) ||
+        !ParseNum(p[1], &km.received_ns) || !ParseNum(p[2], &km.event_ns)) {
       return false;
+    }
+    int64_t worker = -1;
+    if (p.size() == 4) {
+      if (!ParseNum(p[3], &worker) || worker < 0 || worker > INT32_MAX) return false;
+      km.overflow_worker = static_cast<int32_t>(worker);
     }
     st->members.push_back(std::move(km));
   }

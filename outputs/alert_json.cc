@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "common/utf8.h"
+#include "outputs/archive_budget.h"
 #include "outputs/host_path.h"
 
 namespace konseki::outputs {
@@ -111,8 +112,12 @@ std::string AlertToJson(const Alert& a) {
     for (const AlertMember& m : a.members) {
       JsonPtr member(fjson_object_new_object());
       Add(member.get(), "host", String(m.host, &scratch), &scratch);
-      Add(member.get(), "file",
-          String(SanitizedHost(m.host) + "/" + FormatUtcDate(m.received) + ".log", &scratch),
+      // The folder the archive really wrote the line to: a host past
+      // archive.max_hosts has no folder of its own.
+      const std::string folder = m.overflow_worker >= 0
+                                     ? OverflowFolder(static_cast<size_t>(m.overflow_worker))
+                                     : SanitizedHost(m.host);
+      Add(member.get(), "file", String(folder + "/" + FormatUtcDate(m.received) + ".log", &scratch),
           &scratch);
       Add(member.get(), "received", String(FormatRfc3339Micros(m.received), &scratch), &scratch);
       fjson_object_array_add(members.get(), member.release());

@@ -16,7 +16,9 @@ namespace konseki::outputs {
 //    "program":"...","pid":4242,"fields":{"user":"root","port":22,...},"message":"...",
 //    "members":[{"host":"web1","file":"web1/2026-11-23.log","received":"..."},...]}
 // members (correlation alerts only, absent otherwise) locate each line of the
-// alert in the archive: <archive.dir>/<file>, at <received>.
+// alert in the archive: <archive.dir>/<file>, at <received>; <file> is in
+// the overflow folder ("%overflow-0/2026-11-23.log") for a line the archive
+// wrote there (AlertMember::overflow_worker).
 // Times are RFC 3339 UTC with microseconds. Every field is always present
 // (empty strings when unknown). Values that are JSON numbers as written
 // ("22", "-1", "301.5", not "0022") and "true"/"false" are JSON numbers and

@@ -211,6 +211,14 @@ class Archive {
   StatusOr<uint64_t> Spool();
   const std::string& spool_path() const { return spool_path_; }
 
+  // Whether the line of the last Append went to this archive's overflow
+  // folder (OverflowFolder(worker)) rather than its host's: a host past
+  // max_hosts, or one whose own folder cannot be written. Correlation
+  // alerts name that folder as the line's file (common/alert.h).
+  bool LastLineInOverflow() const {
+    return last_entry_ != nullptr && (last_entry_->overflow || last_entry_->diverted);
+  }
+
   // True once, after this instance sent the first host past
   // ArchiveBudgetOptions::max_hosts (of all instances) to its overflow folder.
   bool TakeHostCapReached();

@@ -104,8 +104,16 @@ StatusOr<JsonValue> ConsoleEnv::Ask(const std::string& request) const {
 
 StatusOr<ConsoleEnv> MakeConsoleEnv(const std::string& config_path, std::ostream& out,
                                     std::ostream& err, bool colour) {
-  auto config = LoadConfigFile(config_path);
+  std::string warning;
+  auto config = LoadConsoleConfig(config_path, &warning);
   if (!config.ok()) return config.status();
+  if (!warning.empty()) {
+    // An edit in progress: the daemon runs on the config it loaded, and
+    // the console still finds its socket and files.
+    err << "konseki: warning: " << warning
+        << "\n  (check-config and a restart would refuse this file; the running konseki keeps "
+           "the config it loaded. Read here: archive.dir, alerts.file, heartbeat.state_dir)\n";
+  }
   ConsoleEnv env{std::move(config).value(), &out, &err, Palette(colour), 0};
   env.now =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();

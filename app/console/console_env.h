@@ -34,8 +34,9 @@ struct ConsoleEnv {
   StatusOr<JsonValue> Ask(const std::string& request) const;
 };
 
-// Loads `config_path` (the daemon's config) and sets up colours for a
-// terminal stdout.
+// Loads `config_path` (the daemon's config: LoadConsoleConfig, so an error
+// the console does not need to stop at, outside the keys it reads, is a
+// warning on err) and sets up colours for a terminal stdout.
 StatusOr<ConsoleEnv> MakeConsoleEnv(const std::string& config_path, std::ostream& out,
                                     std::ostream& err, bool colour);
 

@@ -140,6 +140,7 @@ class CappedCounts {
     }
     it->second.n += n;
     it->second.worst = std::max(it->second.worst, sev);
+    counted_ += n;
   }
   bool empty() const { return counts_.empty() && others_ == 0; }
   // The `limit` largest (by count, then name).
@@ -151,6 +152,18 @@ class CappedCounts {
   Severity Worst(const std::string& name) const {
     auto it = counts_.find(name);
     return it == counts_.end() ? Severity::kInfo : it->second.worst;
+  }
+  // What Top(limit) left out, counted together: "    2970 more hosts
+  // (2970 alerts)" (`what` plural, `unit` what the counts count). Nothing
+  // when every name was shown.
+  void PrintRest(std::ostream& o, const char* indent,
+                 const std::vector<std::pair<std::string, size_t>>& shown, const char* what,
+                 const char* unit) const {
+    if (shown.size() >= counts_.size()) return;
+    size_t n = counted_;
+    for (const auto& s : shown) n -= s.second;
+    o << indent << counts_.size() - shown.size() << " more " << what << " (" << n << " " << unit
+      << ")\n";
   }
   // "    (N more in more than 100000 other <what>, not counted one by one)"
   void PrintOthers(std::ostream& o, const char* indent, const char* what) const {
@@ -165,6 +178,7 @@ class CappedCounts {
     Severity worst = Severity::kInfo;
   };
   std::map<std::string, Entry> counts_;
+  size_t counted_ = 0;  // the sum of counts_
   size_t others_ = 0;
 };
 
@@ -239,19 +253,23 @@ void AlertsDigest::Print(std::ostream& o, const std::string& notes) const {
   o << "\nAlerts: " << total_ << "\n" << notes;
   if (total_ > 0) {
     o << "  by sign:\n";
-    for (const auto& [sign, n] : by_sign_.Top(30)) {
+    const auto signs = by_sign_.Top(30);
+    for (const auto& [sign, n] : signs) {
       char line[256];
       std::snprintf(line, sizeof line, "    %-28s %6zu  (%s)\n", Safe(sign).c_str(), n,
                     SeverityName(by_sign_.Worst(sign)));
       o << line;
     }
+    by_sign_.PrintRest(o, "    ", signs, "signs", "alerts");
     by_sign_.PrintOthers(o, "    ", "signs");
     o << "  by host:\n";
-    for (const auto& [host, n] : by_host_.Top(30)) {
+    const auto hosts = by_host_.Top(30);
+    for (const auto& [host, n] : hosts) {
       char line[256];
       std::snprintf(line, sizeof line, "    %-28s %6zu\n", Safe(host).c_str(), n);
       o << line;
     }
+    by_host_.PrintRest(o, "    ", hosts, "hosts", "alerts");
     by_host_.PrintOthers(o, "    ", "hosts");
   }
   const std::string since = " --since '" + FormatLocalTime(since_) + "'";
@@ -264,11 +282,13 @@ void AlertsDigest::Print(std::ostream& o, const std::string& notes) const {
   o << "\nCorrelation alerts\n";
   correlations_.Print(o, "konseki alerts" + since);
   o << "\nTop sources of failures\n";
-  for (const auto& [src, n] : sources_.Top(10)) {
+  const auto sources = sources_.Top(10);
+  for (const auto& [src, n] : sources) {
     char line[256];
     std::snprintf(line, sizeof line, "  %-40s %6zu\n", Safe(src).c_str(), n);
     o << line;
   }
+  sources_.PrintRest(o, "  ", sources, "sources", "failures");
   sources_.PrintOthers(o, "  ", "sources");
   if (sources_.empty()) o << "  none\n";
 }

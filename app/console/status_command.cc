@@ -51,6 +51,19 @@ void PrintLive(const ConsoleEnv& env, const JsonValue& s) {
          std::to_string(x.Int("messages"));
   }
   o << "\nDrops:    " << (d.empty() ? p.Green("none") : p.Red(d)) << "\n";
+  // Kept but cut at max_message_bytes: their end is in neither the archive
+  // nor the rules (a sender padding lines to push content out).
+  JsonValue cut = s.Get("truncated");
+  const int64_t cut_messages = cut.Int("messages");
+  if (cut_messages == 0) {
+    o << "Truncated: " << p.Green("none") << "\n";
+  } else {
+    const int64_t senders = cut.Int("senders");
+    o << "Truncated: "
+      << p.Red(std::to_string(cut_messages) + (cut_messages == 1 ? " message" : " messages") +
+               " from " + std::to_string(senders) + (senders == 1 ? " sender" : " senders"))
+      << " (cut at max_message_bytes: konseki alerts --sign konseki.message_truncated)\n";
+  }
   JsonValue q = s.Get("queue");
   char fill[32];
   std::snprintf(fill, sizeof fill, "%.0f%%", 100 * q.Num("max_fill"));

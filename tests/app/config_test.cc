@@ -16,6 +16,7 @@
 #include "receiver/framer.h"
 #include "receiver/stream_listener.h"
 #include "receiver/udp_listener.h"
+#include "tests/testing/temp_dir.h"
 
 namespace konseki::app {
 namespace {
@@ -412,6 +413,45 @@ TEST(ConfigTest, RejectsWhatStartUpWouldReject) {
   EXPECT_TRUE(ParseConfig("listen: [udp://0.0.0.0:514, tcp://0.0.0.0:514]\n", "ok.yaml").ok());
 }
 
+// A wildcard address takes its port on every address it covers (konseki's
+// IPv6 sockets are dual-stack), and metrics.listen is a TCP socket too: the
+// daemon could not bind both, so neither does check-config accept them.
+TEST(ConfigTest, OverlappingListenAddressesAndTheMetricsPortAreRefused) {
+  ExpectRejected(
+      {
+          {"listen:\n  - tcp://127.0.0.1:47712\n  - tcp://0.0.0.0:47712\nmetrics: {listen: ''}\n",
+           "bad.yaml:3: key 'listen': tcp://0.0.0.0:47712 and tcp://127.0.0.1:47712 (line 2) "
+           "cannot both bind TCP port 47712"},
+          {"listen:\n  - udp://0.0.0.0:514\n  - udp://127.0.0.1:514\n", "bad.yaml:3"},
+          {"listen:\n  - tls://[::]:6514\n  - relp://127.0.0.1:6514\ntls: {cert_file: /c, "
+           "key_file: /k}\n",
+           "bad.yaml:3"},
+          {"listen:\n  - udp://[::1]:514\n  - udp://[0:0::1]:514\n", "bad.yaml:3"},
+          {"listen:\n  - tcp://127.0.0.1:47710\nmetrics:\n  listen: 127.0.0.1:47710\n",
+           "bad.yaml:4: key 'metrics.listen': 127.0.0.1:47710 is the TCP port of listener "
+           "tcp://127.0.0.1:47710 (line 2)"},
+          {"listen: [tcp://127.0.0.1:5514]\nmetrics: {listen: '0.0.0.0:5514'}\n",
+           "key 'metrics.listen'"},
+          {"listen: [relp://0.0.0.0:5514]\nmetrics: {listen: 'localhost:5514'}\n",
+           "key 'metrics.listen'"},
+          // Not given: the default 127.0.0.1:9514.
+          {"listen: [tcp://127.0.0.1:9514]\n",
+           "key 'metrics.listen': (default) 127.0.0.1:9514 is the TCP port"},
+      },
+      "bad.yaml");
+  for (const char* fine : {
+           "listen: [udp://0.0.0.0:514, tcp://127.0.0.1:514]\n",
+           "listen: [tcp://127.0.0.1:514, tcp://127.0.0.2:514]\n",
+           "listen: [tcp://0.0.0.0:514, 'tcp://[::1]:514']\n",
+           "listen: [udp://127.0.0.1:9514]\n",
+           "listen: [tcp://127.0.0.1:5514]\nmetrics: {listen: '127.0.0.2:5514'}\n",
+           "listen: [tcp://127.0.0.1:5514]\nmetrics: {listen: ''}\n",
+       }) {
+    auto c = ParseConfig(fine, "ok.yaml");
+    EXPECT_TRUE(c.ok()) << fine << c.status().ToString();
+  }
+}
+
 // Port 0 binds a port the kernel picks, which no sender can know: refused
 // at start and by check-config (not by ParseConfig: in-process tests bind it).
 TEST(ConfigTest, ListenPortZeroIsRefusedNamingItsLine) {
@@ -564,6 +604,54 @@ TEST(ConfigTest, MissingFileIsAClearError) {
   auto c = LoadConfigFile("/nonexistent/konseki.yaml");
   ASSERT_FALSE(c.ok());
   EXPECT_THAT(c.status().message(), HasSubstr("/nonexistent/konseki.yaml"));
+}
+
+// The console needs three keys of the daemon's config: a typo elsewhere
+// (an edit in progress while the daemon runs on what it loaded) is a
+// warning, and the three keys are read as written; a typo that may be in
+// one of them is still an error.
+TEST(ConfigTest, TheConsoleReadsItsKeysPastAnErrorElsewhere) {
+  testing::TempDir dir;
+  const std::string head =
+      "listen: [udp://127.0.0.1:5514]\narchive:\n  dir: /srv/archive\n"
+      "alerts:\n  file: /srv/alerts.jsonl\nheartbeat:\n  state_dir: /srv/state\n";
+  std::string warning;
+  auto fine = LoadConsoleConfig(dir.Write("ok.yaml", head), &warning);
+  ASSERT_TRUE(fine.ok()) << fine.status().ToString();
+  EXPECT_EQ(warning, "");
+
+  for (const std::string& text :
+       {std::string("listen: [udp://127.0.0.1:5514]\narchive:\n  dir: /srv/archive\n"
+                    "  sync: intervall\nalerts:\n  file: /srv/alerts.jsonl\n"
+                    "heartbeat:\n  state_dir: /srv/state\n"),
+        head + "udpp: {}\n", head + "workers: many\n",
+        head + "metrics: {listen: 127.0.0.1:5514:1}\n"}) {
+    const std::string path = dir.Write("typo.yaml", text);
+    ASSERT_FALSE(LoadConfigFile(path).ok()) << text;
+    auto c = LoadConsoleConfig(path, &warning);
+    ASSERT_TRUE(c.ok()) << text << c.status().ToString();
+    EXPECT_THAT(warning, HasSubstr(path + ":")) << text;
+    EXPECT_EQ(c->archive.dir, "/srv/archive");
+    EXPECT_EQ(c->alerts_file, "/srv/alerts.jsonl");
+    EXPECT_EQ(HeartbeatStateDir(*c), "/srv/state");
+    EXPECT_EQ(c->source, path);
+  }
+  EXPECT_THAT(warning, HasSubstr(":8: key 'metrics.listen'"));
+
+  // Errors that touch the three keys, or may: still errors.
+  for (const std::string& bad : {
+           std::string("listen: [udp://127.0.0.1:1]\nalerts: {fiel: /srv/a.jsonl}\n"),
+           std::string("listen: [udp://127.0.0.1:1]\nalert: {file: /srv/a.jsonl}\n"),
+           std::string("listen: [udp://127.0.0.1:1]\narchive: {dir: [a, b]}\n"),
+           std::string("listen: [udp://127.0.0.1:1]\narchive: {dir: /a}\narchive: {dir: /b}\n"),
+           std::string("listen: [udp://127.0.0.1:1]\nheartbeat: {state_dri: /srv/s}\n"),
+           std::string("listen: [udp://127.0.0.1:1]\narchive: {dir: /a\n"),
+       }) {
+    const std::string path = dir.Write("bad.yaml", bad);
+    auto c = LoadConsoleConfig(path, &warning);
+    EXPECT_FALSE(c.ok()) << bad;
+    EXPECT_EQ(c.status().message(), LoadConfigFile(path).status().message());
+  }
 }
 
 TEST(ConfigTest, TimezoneOffsets) {

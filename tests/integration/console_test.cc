@@ -11,7 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "tests/integration/konseki_process.h"
 
@@ -232,6 +234,11 @@ TEST_F(ConsoleIntegrationTest, StatusCountsTheAlertsFromBeforeARestart) {
   EXPECT_THAT(before.out, HasSubstr("Alerts:   last hour 2 medium"));
   ASSERT_EQ(k_.process().Signal(SIGTERM), 0);
 
+  // The child's logs are appended to: move the first run's away, or this
+  // start returns on the first run's "ready" and status may ask before the
+  // second daemon listens (under load, past WaitFor's bound).
+  std::filesystem::rename(dir_.File("konseki.err"), dir_.File("konseki.1.err"));
+  std::filesystem::rename(dir_.File("konseki.out"), dir_.File("konseki.1.out"));
   Konseki again;
   ASSERT_TRUE(again.Start(dir_, yaml_, &err_)) << err_;
   Result after;
@@ -281,6 +288,157 @@ TEST(ConsoleStatusTest, StatusNamesTheFirstTenSilentHostsAndCountsTheRest) {
   EXPECT_EQ(listed, 50u) << report.out;
   EXPECT_THAT(report.out,
               HasSubstr("  (10 more silent, stopped or expected: konseki hosts --silent)\n"));
+}
+
+// Past archive.max_hosts a host has no folder: its lines are in the
+// overflow folder, and a correlation alert's members and the report name
+// that file, not <host>/<date>.log, which does not exist.
+TEST(ConsoleOverflowTest, CorrelationMembersOfAHostPastMaxHostsNameTheOverflowFile) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  Konseki k;
+  std::string err;
+  ASSERT_TRUE(k.Start(dir,
+                      "listen: [udp://127.0.0.1:0]\narchive: {dir: " + dir.File("archive") +
+                          ", max_hosts: 1}\nalerts: {file: " + dir.File("alerts.jsonl") +
+                          ", stdout: false}\nmetrics: {listen: ''}\nworkers: 1\n"
+                          "heartbeat:\n  state_dir: " +
+                          dir.File("state") + "\n",
+                      &err))
+      << err;
+  // The one host folder allowed.
+  SendUdp(k.Port("udp"), "<38>Dec  1 09:59:00 first1 sshd[1]: Server listening on 0.0.0.0");
+  ASSERT_TRUE(WaitFor([&] { return !ArchiveLines(dir.File("archive"), "first1").empty(); }));
+  for (int i = 0; i < 8; ++i) {
+    SendUdp(k.Port("udp"), "<38>Dec  1 10:00:0" + std::to_string(i) +
+                               " late1 sshd[4242]: Failed password for root from 192.0.2.70 "
+                               "port 50022 ssh2");
+  }
+  std::string alert;
+  ASSERT_TRUE(WaitFor([&] {
+    std::istringstream in(ReadFile(dir.File("alerts.jsonl")));
+    for (std::string line; std::getline(in, line);) {
+      if (line.find("\"sign\":\"ssh.bruteforce\"") != std::string::npos) alert = line;
+    }
+    return !alert.empty();
+  }));
+  EXPECT_EQ(k.process().Signal(SIGTERM), 0);  // everything written
+  EXPECT_FALSE(std::filesystem::exists(dir.File("archive/late1")));
+  // Every member names the overflow file, and that file holds late1's lines.
+  size_t members = 0;
+  const std::string key = "\"file\":\"";
+  for (size_t at = alert.find(key); at != std::string::npos; at = alert.find(key, at + 1)) {
+    const size_t begin = at + key.size();
+    std::string file = alert.substr(begin, alert.find('"', begin) - begin);
+    for (size_t slash; (slash = file.find("\\/")) != std::string::npos;) file.erase(slash, 1);
+    EXPECT_THAT(file, ::testing::StartsWith("%overflow-0/")) << alert;
+    EXPECT_THAT(ReadFile(dir.File("archive/" + file)), HasSubstr(" late1 sshd[4242]: Failed"))
+        << file;
+    ++members;
+  }
+  EXPECT_EQ(members, 8u) << alert;
+  Result report = RunKonseki(dir, {"report", "-c", dir.File("konseki.yaml")});
+  EXPECT_EQ(report.exit_code, 0) << report.err;
+  EXPECT_THAT(report.out, HasSubstr("lines: 8 in %overflow-0/")) << report.out;
+  EXPECT_THAT(report.out, Not(HasSubstr("in late1/"))) << report.out;
+}
+
+// An admin's edit in progress: a typo outside the keys the console reads
+// (archive.dir, alerts.file, heartbeat.state_dir) while the daemon runs on
+// the config it loaded. Every console command warns and goes on; a SIGHUP
+// says the config does not load and which key, not that the rules failed.
+TEST_F(ConsoleIntegrationTest, ATypoElsewhereInTheConfigLeavesTheConsoleWorking) {
+  SendBurst("web1", "192.0.2.77");
+  ASSERT_TRUE(WaitFor(
+      [&] { return ReadFile(dir_.File("alerts.jsonl")).find("192.0.2.77") != std::string::npos; }));
+  const std::string dir_key = "archive: {dir: " + dir_.File("archive");
+  std::string typo = yaml_;
+  ASSERT_NE(typo.find(dir_key), std::string::npos);
+  typo.insert(typo.find(dir_key) + dir_key.size(), ", sync: intervall");
+  std::ofstream(config_) << typo;
+
+  for (const char* command : {"status", "hosts", "alerts", "report"}) {
+    Result r = RunKonseki(dir_, {command, "-c", config_});
+    EXPECT_EQ(r.exit_code, 0) << command << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr("warning: " + config_ + ":2: key 'archive.sync'")) << command;
+    EXPECT_THAT(r.err, HasSubstr("the running konseki keeps the config it loaded")) << command;
+    if (std::string(command) == "status") {
+      EXPECT_THAT(r.out, HasSubstr(", pid " + std::to_string(k_.process().pid())));
+    } else if (std::string(command) != "hosts") {
+      EXPECT_THAT(r.out, HasSubstr("192.0.2.77")) << command;
+    }
+  }
+  // A typo in a key the console needs stays an error.
+  std::string needed = yaml_;
+  needed.replace(needed.find("alerts: {file: "), 15, "alerts: {fiel: ");
+  std::ofstream(config_) << needed;
+  Result r = RunKonseki(dir_, {"alerts", "-c", config_});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("key 'alerts.fiel': unknown key"));
+
+  std::ofstream(config_) << typo;
+  ASSERT_EQ(kill(k_.process().pid(), SIGHUP), 0);
+  ASSERT_TRUE(WaitFor([&] {
+    return ReadFile(dir_.File("alerts.jsonl")).find("konseki.config_invalid") != std::string::npos;
+  })) << k_.process().Stderr();
+  const std::string alerts = ReadFile(dir_.File("alerts.jsonl"));
+  EXPECT_THAT(alerts, HasSubstr("key 'archive.sync'"));
+  EXPECT_THAT(alerts, Not(HasSubstr("konseki.rules_invalid")));
+  EXPECT_THAT(k_.process().Stderr(), HasSubstr("config reload failed, keeping the running config "
+                                               "and rules"));
+  EXPECT_THAT(k_.process().Stderr(), Not(HasSubstr("rule reload failed")));
+  EXPECT_TRUE(k_.process().running());
+}
+
+// A sender padding its lines past max_message_bytes pushes their end out of
+// the archive and the rules: status shows the cut messages beside the drops,
+// and one low alert per sender puts it on record.
+TEST(ConsoleTruncationTest, CutMessagesShowInStatusAndRaiseOneAlertPerSender) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  Konseki k;
+  std::string err;
+  ASSERT_TRUE(k.Start(dir,
+                      "listen: [tcp://127.0.0.1:0]\narchive: {dir: " + dir.File("archive") +
+                          "}\nalerts: {file: " + dir.File("alerts.jsonl") +
+                          ", stdout: false}\nmetrics: {listen: ''}\nmax_message_bytes: 480\n"
+                          "heartbeat:\n  state_dir: " +
+                          dir.File("state") + "\n",
+                      &err))
+      << err;
+  Result before = RunKonseki(dir, {"status", "-c", dir.File("konseki.yaml")});
+  EXPECT_THAT(before.out, HasSubstr("Truncated: none\n")) << before.out;
+  const int fd = ConnectTcp(k.Port("tcp"));
+  ASSERT_GE(fd, 0);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(SendAll(fd, "<13>Dec  1 10:00:00 pad1 app: " + std::string(2000, 'x') + " END" +
+                                std::to_string(i) + "\n"));
+  }
+  ASSERT_TRUE(SendAll(fd, "<13>Dec  1 10:00:01 pad1 app: short\n"));
+  ASSERT_TRUE(WaitFor([&] { return ArchiveLines(dir.File("archive"), "pad1").size() == 4; }));
+  close(fd);
+  Result status;
+  ASSERT_TRUE(WaitFor([&] {
+    status = RunKonseki(dir, {"status", "-c", dir.File("konseki.yaml")});
+    return status.out.find("Truncated: 3 messages from 1 sender ") != std::string::npos;
+  })) << status.out
+      << status.err;
+  EXPECT_THAT(status.out, HasSubstr("Drops:    none\nTruncated: 3 messages from 1 sender"));
+  EXPECT_EQ(k.process().Signal(SIGTERM), 0);
+  size_t alerts = 0;
+  std::istringstream in(ReadFile(dir.File("alerts.jsonl")));
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("\"sign\":\"konseki.message_truncated\"") == std::string::npos) continue;
+    ++alerts;
+    EXPECT_THAT(line, HasSubstr("\"host\":\"pad1\""));
+    EXPECT_THAT(line, HasSubstr("\"severity\":\"low\""));
+    EXPECT_THAT(line, HasSubstr("\"sender\":\"127.0.0.1\""));
+    EXPECT_THAT(line, HasSubstr("\"kept_bytes\":480"));
+  }
+  EXPECT_EQ(alerts, 1u);  // one per sender per hour
+  for (const std::string& line : ArchiveLines(dir.File("archive"), "pad1")) {
+    EXPECT_THAT(line, Not(HasSubstr(" END")));
+  }
 }
 
 TEST_F(ConsoleIntegrationTest, FollowPrintsNewAlertsAcrossARotation) {

@@ -1243,6 +1243,35 @@ TEST(StateTest, MalformedLinesAndHostileKeysAreSafe) {
   EXPECT_EQ(e.c().SerializeState(), text);
 }
 
+// A line the archive wrote to an overflow folder (a host past
+// archive.max_hosts) is a member there, also after a restart: the alert
+// names the file the line is really in.
+TEST(StateTest, MembersInAnOverflowFolderKeepItAcrossARestart) {
+  Driver d(Pack({Threshold(3, 600)}));
+  d.InOverflow(2).Hit("r", "ssh.auth_failure", Src("192.0.2.9"), "late1", 0);
+  // The host's folder could be written again (a diverted host).
+  d.Hit("r", "ssh.auth_failure", Src("192.0.2.9"), "late1", 1);
+  const std::string text = d.c().SerializeState();
+  // A state written before the field (three parts per member) still loads.
+  Driver old(Pack({Threshold(3, 600)}));
+  std::string before = text;
+  ASSERT_NE(before.find("@2;"), std::string::npos) << text;
+  before.replace(before.find("@2;"), 2, "");
+  ASSERT_TRUE(old.c().LoadStateText(before).ok());
+  EXPECT_EQ(old.c().live_keys(), 1u);
+  Driver e(Pack({Threshold(3, 600)}));
+  ASSERT_TRUE(e.c().LoadStateText(text).ok());
+  EXPECT_EQ(e.c().SerializeState(), text);
+  auto a = e.InOverflow(2).Hit("r", "ssh.auth_failure", Src("192.0.2.9"), "late1", 2);
+  ASSERT_THAT(a, SizeIs(1));
+  ASSERT_THAT(a[0].members, SizeIs(3));
+  EXPECT_EQ(a[0].members[0].host, "late1");
+  EXPECT_EQ(a[0].members[0].overflow_worker, 2);
+  EXPECT_EQ(a[0].members[1].host, "late1");
+  EXPECT_EQ(a[0].members[1].overflow_worker, -1);
+  EXPECT_EQ(a[0].members[2].overflow_worker, 2);
+}
+
 TEST(StateTest, FileRoundTripIsAtomicAndAMissingFileIsAFirstRun) {
   const std::string dir =
       (std::filesystem::temp_directory_path() / ("corr_state_" + std::to_string(getpid())))

@@ -60,6 +60,8 @@ class Driver {
     e.message_seq = ++seq_;
     e.repeats = next_repeats_;
     next_repeats_ = 1;
+    e.overflow_worker = next_overflow_;
+    next_overflow_ = -1;
     // As the worker calls it: with the key the Router hashed.
     correlator_->ObserveHost(HostKey::Of(host), sender, e.received);
     std::vector<Alert> out;
@@ -69,6 +71,11 @@ class Driver {
   // The next Hit stands for n events (a "message repeated n times" line).
   Driver& Repeats(uint32_t n) {
     next_repeats_ = n;
+    return *this;
+  }
+  // The next Hit's line was archived in worker w's overflow folder.
+  Driver& InOverflow(int32_t w) {
+    next_overflow_ = w;
     return *this;
   }
   Correlator& c() { return *correlator_; }
@@ -82,6 +89,7 @@ class Driver {
   Fields fields_;
   uint64_t seq_ = 0;
   uint32_t next_repeats_ = 1;
+  int32_t next_overflow_ = -1;
 };
 
 inline RulePack Pack(std::vector<Correlation> corrs, std::vector<ValueSet> sets = {}) {

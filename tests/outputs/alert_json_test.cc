@@ -107,6 +107,22 @@ TEST(AlertJsonTest, MembersLocateEachLineInTheArchiveOnlyWhenPresent) {
   EXPECT_EQ(Get(fjson_object_array_get_idx(members, 1), "file"), "db%2f1/2023-11-15.log");
 }
 
+// A host past archive.max_hosts has no folder: its line is in the overflow
+// folder of the worker that wrote it, and that is the file named.
+TEST(AlertJsonTest, AMemberInAnOverflowFolderNamesThatFile) {
+  Alert a = Sample();
+  a.members = {{"late1", TimePoint(std::chrono::seconds(1'700'000'000)), 3},
+               {"web01", TimePoint(std::chrono::seconds(1'700'000'000))}};
+  Json j = Parse(AlertToJson(a));
+  ASSERT_TRUE(j);
+  fjson_object* members = nullptr;
+  ASSERT_TRUE(fjson_object_object_get_ex(j.get(), "members", &members));
+  ASSERT_EQ(fjson_object_array_length(members), 2u);
+  EXPECT_EQ(Get(fjson_object_array_get_idx(members, 0), "host"), "late1");
+  EXPECT_EQ(Get(fjson_object_array_get_idx(members, 0), "file"), "%overflow-3/2023-11-14.log");
+  EXPECT_EQ(Get(fjson_object_array_get_idx(members, 1), "file"), "web01/2023-11-14.log");
+}
+
 TEST(AlertJsonTest, RepeatedFieldNameKeepsTheLastValue) {
   Alert a = Sample();
   a.fields = {{"user", "first"}, {"port", "22"}, {"user", "second"}};

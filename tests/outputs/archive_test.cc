@@ -1014,14 +1014,22 @@ TEST_F(ArchiveTest, HostCapCountsFoldersAlreadyThere) {
   EXPECT_EQ(options_.budget->hosts(), 2u);
   auto a = OpenArchive();
   ASSERT_TRUE(a);
+  // Whether each line went to the overflow folder (correlation alerts name
+  // that file for it).
+  std::vector<bool> in_overflow;
   for (const char* h : {"new1", "new2", "old1"}) {
     ASSERT_TRUE(a->Append(Msg(h, h, At(kBaseSecs))).ok());
+    in_overflow.push_back(a->LastLineInOverflow());
   }
+  EXPECT_EQ(in_overflow, (std::vector<bool>{false, true, false}));
+  ASSERT_TRUE(a->Append(Msg("new2", "again", At(kBaseSecs))).ok());
+  EXPECT_TRUE(a->LastLineInOverflow());
   ASSERT_TRUE(a->Flush().ok());
   EXPECT_TRUE(fs::exists(fs::path(options_.dir) / "new1" / "2023-11-14.log"));
   EXPECT_FALSE(fs::exists(fs::path(options_.dir) / "new2"));
   EXPECT_EQ(ReadFile(fs::path(options_.dir) / "%overflow-0" / "2023-11-14.log"),
-            "2023-11-14T22:13:20.000000Z 192.0.2.7 new2\n");
+            "2023-11-14T22:13:20.000000Z 192.0.2.7 new2\n"
+            "2023-11-14T22:13:20.000000Z 192.0.2.7 again\n");
   EXPECT_EQ(ReadFile(fs::path(options_.dir) / "old1" / "2023-11-14.log"),
             "2023-11-14T22:13:20.000000Z 192.0.2.7 old1\n");
   EXPECT_TRUE(a->TakeHostCapReached());

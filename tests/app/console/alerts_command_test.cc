@@ -163,6 +163,34 @@ TEST_F(AlertsCommandTest, ReportListsTheLatestAccountChangesAndCountsTheEarlierO
   EXPECT_THAT(listed, ::testing::Not(HasSubstr("  web19  ")));
 }
 
+// Each section cut to its top names says how many it left out and what
+// they count together (README: "the rest counted together").
+TEST_F(AlertsCommandTest, ReportCountsTheHostsSignsAndSourcesPastItsTopLists) {
+  {
+    std::ofstream f(env_.config.alerts_file);
+    // 3000 hosts with one failure each (sources 203.0.113.0-249), the first
+    // twice; 40 signs.
+    for (int i = 0; i < 3000; ++i) {
+      char host[16];
+      std::snprintf(host, sizeof host, "fh%04d", i);
+      f << Line(kNow - 3600 + i % 600, "low", "t" + std::to_string(i % 40) + ".auth_failure", host,
+                i)
+        << "\n";
+    }
+    f << Line(kNow - 60, "low", "t0.auth_failure", "fh0000", 0) << "\n";
+  }
+  auto report = BuildReport(env_, kNow - 86400);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_THAT(*report, HasSubstr("Alerts: 3001\n"));
+  // 30 hosts shown (fh0000 with 2, then 29 with 1): 2970 more with one each.
+  EXPECT_THAT(*report, HasSubstr("    fh0029                            1\n    2970 more hosts "
+                                 "(2970 alerts)\n"));
+  // 30 of 40 signs shown, each with 75 (t0 76): 10 more with 750.
+  EXPECT_THAT(*report, HasSubstr("    10 more signs (750 alerts)\n"));
+  // 10 of 250 sources shown, 12 failures each (203.0.113.0 13): 240 more.
+  EXPECT_THAT(*report, HasSubstr("  240 more sources (2880 failures)\n"));
+}
+
 // A week of logrotate (daily, compress, delaycompress): today's file, .1,
 // then .2.gz to .6.gz, ten alerts each from its own day.
 TEST_F(AlertsCommandTest, AlertsAndReportReadTheCompressedRotationsTheWindowNeeds) {
