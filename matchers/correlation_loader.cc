@@ -179,6 +179,19 @@ Status ReadSoleValue(const yaml::Reader& r, const YAML::Node& node, Correlation*
   return Status::Ok();
 }
 
+// A `field:` (a kind's, a set's learn:) is read by FieldValue: a name, or
+// "name|stem"; the keys' and first_seen's transforms (net, lower, ...)
+// would silently match nothing there.
+Status CheckPlainField(const yaml::Reader& r, const YAML::Node& node, std::string_view key,
+                       const std::string& field) {
+  const size_t bar = field.find('|');
+  if (bar == std::string::npos || (bar > 0 && field.substr(bar) == "|stem")) return Status::Ok();
+  return r.Error(node, key,
+                 "\"" + field +
+                     "\": a field name, or name|stem (the transforms net, lower, ... "
+                     "are for key: and first_seen:)");
+}
+
 Status ReadFieldRefs(const yaml::Reader& r, const YAML::Node& node, std::string_view key,
                      std::vector<FieldRef>* out) {
   std::vector<std::string> list;
@@ -529,7 +542,10 @@ Status ReadLists(const yaml::Reader& r, const YAML::Node& node, Correlation* c) 
   if (c->summary_fields.size() > 10) {
     return r.Error(node["summary_fields"], "summary_fields", "at most 10 fields");
   }
-  if (node["field"]) RETURN_IF_ERROR(r.GetString(node["field"], "field", &c->field));
+  if (node["field"]) {
+    RETURN_IF_ERROR(r.GetString(node["field"], "field", &c->field));
+    RETURN_IF_ERROR(CheckPlainField(r, node["field"], "field", c->field));
+  }
   if (node["values"])
     RETURN_IF_ERROR(r.GetStringOrList(node["values"], "values", &c->values, nullptr));
   if (node["cidrs"]) {
@@ -677,6 +693,7 @@ Status ReadSets(const yaml::Reader& r, const YAML::Node& node, std::vector<Value
         if (!l["on"] || !l["field"]) return r.Error(l, "learn", "needs on: and field:");
         RETURN_IF_ERROR(ReadInputs(r, l["on"], "on", &sl.on));
         RETURN_IF_ERROR(r.GetString(l["field"], "field", &sl.field));
+        RETURN_IF_ERROR(CheckPlainField(r, l["field"], "field", sl.field));
         if (l["where"]) {
           RETURN_IF_ERROR(ReadConditions(r, l["where"], "where", &sl.where));
         }

@@ -129,6 +129,10 @@ TEST(CorrelationLoaderTest, ErrorsNameFileLineAndKey) {
        "field|host"},
       {"    key: [src_ip]", "    key: [src_ip|host]",
        "p.yaml:21: key 'key': field|host needs scope: fleet (correlation t.burst)"},
+      // A kind's field is read as it is, or as name|stem: |lower there
+      // matched nothing (scen12 services).
+      {"kind: threshold", "kind: distinct\n    field: 'user|lower'",
+       "key 'field': \"user|lower\": a field name, or name|stem"},
       {"    kind: threshold\n    on: [t.fail]\n    key: [src_ip]",
        "    kind: sequence\n    on: [t.fail]\n    after: [t.fail]\n    scope: fleet\n"
        "    key: [src_ip|host]\n    after_key: [host, user]",
