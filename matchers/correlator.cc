@@ -620,6 +620,21 @@ KeyState* Correlator::Impl::Insert(CompiledCorrelation& c, std::string_view key,
     c.evictions->Inc();
     Evicted(c, victim);
   }
+  if (total_keys > options.max_keys) {
+    // c holds only this key and the other correlations the rest (the soak's
+    // 601 of 600): the one holding the most gives its oldest up.
+    CompiledCorrelation* largest = nullptr;
+    for (auto& o : corrs) {
+      if (o.get() != &c && (largest == nullptr || o->keys.size() > largest->keys.size())) {
+        largest = o.get();
+      }
+    }
+    if (largest != nullptr && largest->keys.PopOldest(&victim)) {
+      --total_keys;
+      largest->evictions->Inc();
+      Evicted(*largest, victim);
+    }
+  }
   return st;
 }
 

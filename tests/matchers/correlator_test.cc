@@ -1172,6 +1172,28 @@ TEST(EvictionTest, AFloodOfSpoofedSourcesStaysWithinTheCaps) {
   EXPECT_EQ(d.metrics().ValueOf("konseki_correlation_keys", {{"correlator", "correlator"}}), 1500);
 }
 
+// The first key of a correlation that holds none, with the other
+// correlations at the total cap, takes a key from the one holding the most
+// (the soak once saw 601 live keys against correlation.max_keys 600).
+TEST(EvictionTest, AFirstKeyAtTheTotalCapTakesOneFromTheLargest) {
+  CorrelatorOptions o;
+  o.max_keys_per_rule = 100;
+  o.max_keys = 3;
+  Correlation other = Corr("other", CorrelationKind::kThreshold);
+  other.on = {Id("o")};
+  other.key = {"src_ip"};
+  other.count = 5;
+  other.window_secs = 60;
+  Driver d(Pack({Threshold(8, 120), other}), o);
+  for (int i = 1; i <= 3; ++i) {
+    d.Hit("r", "ssh.auth_failure", Src("192.0.2." + std::to_string(i)), "h", i);
+  }
+  EXPECT_EQ(d.c().live_keys(), 3u);
+  d.Hit("o", "test.input", Src("198.51.100.1"), "h", 4);
+  EXPECT_EQ(d.c().live_keys(), 3u);
+  EXPECT_EQ(d.metrics().ValueOf("konseki_correlation_evictions_total", {{"rule", "bf"}}), 1);
+}
+
 TEST(EvictionTest, TickDropsExpiredKeys) {
   Driver d(Pack({Threshold(8, 120)}));
   d.Hit("r", "ssh.auth_failure", Src("192.0.2.1"), "h", 0);
