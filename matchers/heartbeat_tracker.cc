@@ -878,26 +878,43 @@ void HeartbeatTracker::PublishSnapshot() {
   published_silent_ = silent;
 
   size_t cap = (options_.max_host_metrics + num_shards_ - 1) / num_shards_;
-  std::vector<Sample> samples;
-  samples.reserve(std::min(cap, index_.size()));
+  std::vector<Sample>& samples = spare_samples_;
+  size_t n = 0;
   for (int pass = 0; pass < 2; ++pass) {
     for (const Slot& s : slots_) {
-      if (samples.size() >= cap) break;
+      if (n >= cap) break;
       if (!s.live || !s.state.seen || s.state.silent != (pass == 0)) continue;
-      samples.push_back(Sample{{{"host", s.state.name}}, NsToSecs(s.state.last_seen_ns)});
+      if (n == samples.size()) samples.emplace_back();
+      Sample& out = samples[n++];
+      out.labels.resize(1);
+      out.labels[0].first = "host";
+      out.labels[0].second = s.state.name;
+      out.value = NsToSecs(s.state.last_seen_ns);
     }
   }
-  std::vector<HostRow> hosts;
-  hosts.reserve(index_.size());
+  samples.resize(n);
+  std::vector<HostRow>& hosts = spare_hosts_;
+  n = 0;
   const int64_t today = last_snapshot_ns_ / kNsPerDay;
   for (const Slot& s : slots_) {
     if (!s.live) continue;
     const HostState& h = s.state;
-    hosts.push_back(HostRow{h.name, h.sender, h.first_seen_ns, h.last_seen_ns,
-                            h.cadence.CadenceSecs(options_.cadence_quantile), ThresholdFor(s),
-                            h.seen, s.expected, h.silent, h.silent_after_stop,
-                            s.today == today ? s.messages_today : 0, h.senders});
+    if (n == hosts.size()) hosts.emplace_back();
+    HostRow& row = hosts[n++];
+    row.name = h.name;
+    row.sender = h.sender;
+    row.first_seen_ns = h.first_seen_ns;
+    row.last_seen_ns = h.last_seen_ns;
+    row.cadence_secs = h.cadence.CadenceSecs(options_.cadence_quantile);
+    row.threshold_secs = ThresholdFor(s);
+    row.seen = h.seen;
+    row.expected = s.expected;
+    row.silent = h.silent;
+    row.silent_after_stop = h.silent_after_stop;
+    row.messages_today = s.today == today ? s.messages_today : 0;
+    row.senders = h.senders;
   }
+  hosts.resize(n);
   std::lock_guard<std::mutex> lock(snapshot_->mu);
   snapshot_->samples.swap(samples);
   snapshot_->hosts.swap(hosts);

@@ -444,6 +444,11 @@ class HeartbeatTracker {
   Counters counters_{};
 
   std::shared_ptr<Snapshot> snapshot_;
+  // The snapshot before the last, filled again in place by PublishSnapshot
+  // and swapped in: its strings keep their capacity, so a refresh of
+  // unchanged hosts allocates nothing.
+  std::vector<Sample> spare_samples_;
+  std::vector<HostRow> spare_hosts_;
   Gauge* hosts_tracked_;
   Gauge* hosts_silent_;
   uint64_t unflushed_messages_ = 0;  // observed since the last Tick

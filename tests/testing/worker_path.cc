@@ -51,13 +51,19 @@ Status WorkerPath::Init(const WorkerPathOptions& options) {
       metrics_.GetCounter("konseki_processed_messages_total",
                           "Messages parsed, archived and analysed, per worker.", {{"worker", "0"}});
   if (options.run_to_completion) queues_->SetRunner(0, worker_.get());
-  worker_->Start();
+  if (!options.start_paused) StartWorker();
   return Status::Ok();
+}
+
+void WorkerPath::StartWorker() {
+  if (started_) return;
+  started_ = true;
+  worker_->Start();
 }
 
 WorkerPath::~WorkerPath() {
   if (router_) router_->Flush();
-  if (worker_) {
+  if (worker_ && started_) {
     worker_->RequestStop();
     worker_->Join();
   }

@@ -46,6 +46,10 @@ struct WorkerPathOptions {
   // it closes on the calling thread while the worker is idle, as the server
   // does with one worker on one CPU.
   bool run_to_completion = false;
+  // The worker starts only at StartWorker(): what is pushed before waits in
+  // its queue (up to the queue limit, 8 MiB), so a test can fill the batch
+  // pool with as many batches as that push needed.
+  bool start_paused = false;
 };
 
 // Counts alerts; Emit does not allocate. Thread-safe.
@@ -77,6 +81,8 @@ class WorkerPath {
   bool WaitProcessed(uint64_t total,
                      std::chrono::milliseconds timeout = std::chrono::seconds(60)) const;
   uint64_t processed() const { return processed_->Value(); }
+  // Starts a worker created with start_paused (once).
+  void StartWorker();
   uint64_t alerts() const { return alerts_.count(); }
   MetricsRegistry& metrics() { return metrics_; }
 
@@ -93,6 +99,7 @@ class WorkerPath {
   std::unique_ptr<app::Router> router_;
   std::unique_ptr<app::Worker> worker_;
   Counter* processed_ = nullptr;
+  bool started_ = false;
 };
 
 }  // namespace konseki::testing
