@@ -586,7 +586,9 @@ void Server::Reload() {
         "config reload failed, keeping the running config and rules (a restart would fail "
         "too): %s",
         rules.status().message().c_str());
-    status_->NoteReload(false, rules.status().message());
+    // `status` shows this under Rules: say it was the config file.
+    status_->NoteReload(false,
+                        "config file (running config and rules kept): " + rules.status().message());
     return;
   }
   if (!rules.ok()) {

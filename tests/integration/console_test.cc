@@ -388,6 +388,11 @@ TEST_F(ConsoleIntegrationTest, ATypoElsewhereInTheConfigLeavesTheConsoleWorking)
                                                "and rules"));
   EXPECT_THAT(k_.process().Stderr(), Not(HasSubstr("rule reload failed")));
   EXPECT_TRUE(k_.process().running());
+  // status blames the config file, not the rules.
+  Result status = RunKonseki(dir_, {"status", "-c", config_});
+  EXPECT_THAT(status.out, HasSubstr("FAILED: config file (running config and rules kept): "))
+      << status.out;
+  EXPECT_THAT(status.out, HasSubstr("key 'archive.sync'")) << status.out;
 }
 
 // A sender padding its lines past max_message_bytes pushes their end out of
