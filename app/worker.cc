@@ -337,7 +337,7 @@ void Worker::EmitAlerts(const Message& msg) {
     if (hit.rule->heartbeat_shutdown) heartbeat_bits |= kShutdownLine;
     if (hit.rule->heartbeat_boot) heartbeat_bits |= kBootLine;
     if (hit.rule->answers_pending && !hit.ignored) {
-      pending_.Answer(msg.host(), hit, msg.received, &pending_out_);
+      pending_.Answer(msg, hit, &pending_out_);
     }
     if (hit.ignored) {
       // rules.ignore: counted, but no alert and no correlation input

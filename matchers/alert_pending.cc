@@ -41,9 +41,20 @@ bool KeyValues(const std::vector<std::pair<std::string, std::string>>& hit_field
   return true;
 }
 
+// The process a line is about when its rule extracts it (rsyslogd's x-pid).
+// Not the header's pid: systemd[1] writes both the start and the stop of
+// every unit, and the shutdown lines that answer them.
+std::string_view ExtractedPid(const RuleHit& hit) {
+  for (const auto& [k, v] : hit.fields) {
+    if (k == "pid") return v;
+  }
+  return {};
+}
+
 }  // namespace
 
-void PendingAlerts::Remember(std::string_view name, int64_t t_ns, const std::string& rule_id) {
+void PendingAlerts::Remember(std::string_view name, int64_t t_ns, const std::string& rule_id,
+                            std::string_view pid) {
   key_ = host_;
   key_ += '\x1f';
   key_ += name;
@@ -56,18 +67,23 @@ void PendingAlerts::Remember(std::string_view name, int64_t t_ns, const std::str
       std::erase_if(answers_, [old](const auto& e) { return e.second.t_ns < old; });
       if (answers_.size() >= kMaxAnswers) answers_.clear();
     }
-    answers_.emplace(key_, LastAnswer{t_ns, rule_id});
+    answers_.emplace(key_, LastAnswer{t_ns, rule_id, std::string(pid)});
     return;
   }
-  if (t_ns >= it->second.t_ns) it->second = LastAnswer{t_ns, rule_id};
+  if (t_ns >= it->second.t_ns) {
+    it->second.t_ns = t_ns;
+    it->second.rule = rule_id;
+    it->second.pid.assign(pid);
+  }
 }
 
-void PendingAlerts::Answer(std::string_view host, const RuleHit& hit, TimePoint t, Decisions* out) {
-  const int64_t now = t.time_since_epoch().count();
+void PendingAlerts::Answer(const Message& msg, const RuleHit& hit, Decisions* out) {
+  const int64_t now = msg.received.time_since_epoch().count();
   const Rule& rule = *hit.rule;
-  LowerInto(host, &host_);
-  Remember(rule.sign, now, rule.id);
-  Remember(rule.id, now, rule.id);
+  LowerInto(msg.host(), &host_);
+  const std::string_view pid = ExtractedPid(hit);
+  Remember(rule.sign, now, rule.id, pid);
+  Remember(rule.id, now, rule.id, pid);
   std::string values;
   for (auto it = waiting_.begin(); it != waiting_.end();) {
     const int64_t window = it->deadline_ns - it->line_ns;
@@ -108,6 +124,7 @@ void PendingAlerts::Defer(const Message& msg, const RuleHit& hit, Alert alert, D
   // Answered before it came: the latest answering line within the window
   // (not for an answer_key: only a later line about the same thing answers).
   const LastAnswer* best = nullptr;
+  const std::string_view pid = ExtractedPid(hit);
   const std::vector<std::string> none;
   for (const std::string& name : rule.answer_key.empty() ? rule.answered_by : none) {
     key_ = host_;
@@ -117,6 +134,8 @@ void PendingAlerts::Defer(const Message& msg, const RuleHit& hit, Alert alert, D
     if (it == answers_.end() || it->second.t_ns < now - window || it->second.t_ns > now + window) {
       continue;
     }
+    // The same process's own earlier line (its start before its stop).
+    if (!it->second.pid.empty() && it->second.pid == pid) continue;
     if (best == nullptr || it->second.t_ns > best->t_ns) best = &it->second;
   }
   if (best != nullptr) {

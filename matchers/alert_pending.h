@@ -13,6 +13,12 @@
 // unset. When nothing answers within pending_secs, the alert goes as written (with `waited_secs`),
 // pending_secs after its line: the price of the proof. The journal's catch-up after a restart puts
 // systemd's "Stopped ..." lines after the logger's start: hence the look back.
+// An earlier line of the same process (the same extracted `pid` field, such
+// as rsyslogd's x-pid; not the header's pid: systemd[1] writes the start,
+// the stop and the shutdown lines of every unit) answers nothing: a
+// daemon's own start line before its stop is no restart (an attacker who
+// stops the logger within a minute of its start must not look like an
+// upgrade).
 // With the rule's `answer_key` the answer must be about the same thing and
 // come after it: a new account's alert waits for userdel of that account
 // (a CI runner's site rule, docs/rules.md), not of any account of the
@@ -62,11 +68,12 @@ class PendingAlerts {
   static constexpr size_t kMaxAnswers = 65536;
 
   // A hit of a rule whose sign or id answers pending alerts
-  // (Rule::answers_pending) from `host` at `t`: remembered for alerts still
+  // (Rule::answers_pending): remembered for alerts still
   // to come (those without an answer_key), and answers those waiting (with
   // an answer_key, those whose hit had the same values). Answered alerts
   // that are still raised go to *out.
-  void Answer(std::string_view host, const RuleHit& hit, TimePoint t, Decisions* out);
+  // The host and the receive time are msg's; the pid is hit's `pid` field.
+  void Answer(const Message& msg, const RuleHit& hit, Decisions* out);
 
   // The alert of a hit of a rule with pending_secs (MakeAlert(msg, hit)),
   // line received at msg.received. Answered already (a line of one of
@@ -105,12 +112,14 @@ class PendingAlerts {
   };
   void Raise(Waiting& w, const RuleHit* by, int64_t answer_ns, Decisions* out);
   // Remembers the answering line under host_ + name (a sign or a rule id).
-  void Remember(std::string_view name, int64_t t_ns, const std::string& rule_id);
+  void Remember(std::string_view name, int64_t t_ns, const std::string& rule_id,
+                std::string_view pid);
 
   // Host (lower-cased) + '\x1f' + sign or rule id -> the latest answering line.
   struct LastAnswer {
     int64_t t_ns = 0;
     std::string rule;
+    std::string pid;  // of the answering line (empty: none)
   };
   std::unordered_map<std::string, LastAnswer> answers_;
   std::deque<Waiting> waiting_;  // in line order, mostly

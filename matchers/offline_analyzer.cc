@@ -107,7 +107,7 @@ void OfflineAnalyzer::Feed(std::string_view line, std::string_view sender,
   pending_.assign(hits->size(), false);
   for (const RuleHit& h : *hits) {
     if (!h.ignored && h.rule->answers_pending) {
-      pending_alerts_.Answer(msg_.host(), h, msg_.received, &decided_);
+      pending_alerts_.Answer(msg_, h, &decided_);
     }
   }
   for (size_t i = 0; i < hits->size(); ++i) {

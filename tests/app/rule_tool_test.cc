@@ -202,7 +202,8 @@ TEST(RunTestRulesTest, AFirewallStoppedThroughSudoIsOneMedium) {
 // A logger's stop waits 60 s for its start (pending_secs): web1's restart
 // is answered by rsyslogd's start a second later and raised at low under
 // that line; web2's stop is not, and goes as written under the line whose
-// stamp passed its 60 s; web3's, the input's last line, at the end.
+// stamp passed its 60 s; web3's and web5's at the end of the input (web5's
+// own start 20 s before its stop answers nothing: the same x-pid).
 TEST(RunTestRulesTest, AStopWaitsForTheLoggersStartAndIsRaisedWhereDecided) {
   TempDir dir;
   const std::string log = dir.Write(
@@ -215,35 +216,45 @@ TEST(RunTestRulesTest, AStopWaitsForTheLoggersStartAndIsRaisedWhereDecided) {
       "x-pid=\"9012\" x-info=\"https://www.rsyslog.com\"] start\n"
       "Mar  7 10:00:30 web2 CRON[5]: (root) CMD (true)\n"
       "Mar  7 10:01:00 web4 CRON[6]: (root) CMD (true)\n"
-      "Mar  7 10:01:05 web3 systemd[1]: Stopped System Logging Service.\n");
+      "Mar  7 10:01:05 web3 systemd[1]: Stopped System Logging Service.\n"
+      // fleet13: the logger's own start 20 s before its stop is no restart.
+      "Mar  7 10:01:10 web5 rsyslogd: [origin software=\"rsyslogd\" swVersion=\"8.2302.0\" "
+      "x-pid=\"700\" x-info=\"https://www.rsyslog.com\"] start\n"
+      "Mar  7 10:01:30 web5 rsyslogd: [origin software=\"rsyslogd\" swVersion=\"8.2302.0\" "
+      "x-pid=\"700\" x-info=\"https://www.rsyslog.com\"] exiting on signal 15.\n");
   TestRulesOptions opts;
   opts.rules_dir = kPatterns;
   opts.files = {log};
   std::ostringstream out, err;
   ASSERT_EQ(RunTestRules(opts, out, err), 0) << err.str();
   const std::string text = out.str();
-  EXPECT_THAT(text, HasSubstr(log + ":1: syslog.rsyslogd_exiting [syslog.stopped] signo=15 "
+  EXPECT_THAT(text, HasSubstr(log + ":1: syslog.rsyslogd_exiting [syslog.stopped] pid=612 signo=15 "
                                     "(pending: its alert waits 60 s for an answer)"));
   EXPECT_THAT(text, HasSubstr(log + ":3: => syslog.rsyslogd_exiting [syslog.stopped] low "
-                                    "host=web1 signo=15 answered_by=syslog.daemon_started "
+                                    "host=web1 pid=612 signo=15 answered_by=syslog.daemon_started "
                                     "answered_within_secs=1 (the alert that waited)"));
   EXPECT_THAT(text, HasSubstr(log + ":5: => syslog.rsyslogd_exiting [syslog.stopped] medium "
-                                    "host=web2 signo=15 waited_secs=60 (the alert that waited)"));
-  EXPECT_THAT(text, HasSubstr(log + ":6: => syslog.systemd_logging_unit_stopped [syslog.stopped] "
+                                    "host=web2 pid=613 signo=15 waited_secs=60 (the alert that "
+                                    "waited)"));
+  EXPECT_THAT(text, HasSubstr(log + ":8: => syslog.systemd_logging_unit_stopped [syslog.stopped] "
                                     "medium host=web3"));
-  EXPECT_THAT(text, HasSubstr("3 alerts that waited for an answer"));
+  EXPECT_THAT(text, HasSubstr(log + ":8: => syslog.rsyslogd_exiting [syslog.stopped] medium "
+                                    "host=web5 pid=700 signo=15 waited_secs=60 (the alert that "
+                                    "waited)"));
+  EXPECT_THAT(text, HasSubstr("4 alerts that waited for an answer"));
 
   opts.json = true;
   std::ostringstream json, err2;
   ASSERT_EQ(RunTestRules(opts, json, err2), 0) << err2.str();
   EXPECT_THAT(json.str(), HasSubstr("\"line\":1,\"rule\":\"syslog.rsyslogd_exiting\""));
   EXPECT_THAT(json.str(), HasSubstr("\"superseded\":true,\"pending\":true}"));
-  EXPECT_THAT(json.str(),
-              HasSubstr("{\"file\":\"" + log +
-                        "\",\"line\":5,\"rule\":\"syslog.rsyslogd_exiting\",\"sign\":"
-                        "\"syslog.stopped\",\"severity\":\"medium\",\"host\":\"web2\",\"program\":"
-                        "\"rsyslogd\",\"fields\":{\"signo\":\"15\",\"waited_secs\":\"60\"},"
-                        "\"waited\":true}"));
+  EXPECT_THAT(
+      json.str(),
+      HasSubstr("{\"file\":\"" + log +
+                "\",\"line\":5,\"rule\":\"syslog.rsyslogd_exiting\",\"sign\":"
+                "\"syslog.stopped\",\"severity\":\"medium\",\"host\":\"web2\",\"program\":"
+                "\"rsyslogd\",\"fields\":{\"pid\":\"613\",\"signo\":\"15\",\"waited_secs\":\"60\"},"
+                "\"waited\":true}"));
 }
 
 // (sshd.invalid_user is an input of correlations only: "alert":false.)

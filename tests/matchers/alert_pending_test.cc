@@ -60,7 +60,7 @@ TEST(PendingAlertsTest, AStartAfterTheStopAnswersItAtTheLowerSeverity) {
   EXPECT_TRUE(out.empty());
   EXPECT_EQ(p.waiting(), 1u);
   Line up("web1", 2, start);
-  p.Answer(up.msg.host(), up.hit, up.msg.received, &out);
+  p.Answer(up.msg, up.hit, &out);
   ASSERT_EQ(out.alerts.size(), 1u);
   EXPECT_EQ(out.alerts[0].severity, Severity::kLow);
   EXPECT_EQ(out.alerts[0].rule, "syslog.rsyslogd_exiting");
@@ -78,7 +78,7 @@ TEST(PendingAlertsTest, AStartJustBeforeTheStopAnswersItAtOnce) {
   const Rule stop = Stop(true), start = Start();
   PendingAlerts::Decisions out;
   Line up("WEB1", 100, start);
-  p.Answer(up.msg.host(), up.hit, up.msg.received, &out);
+  p.Answer(up.msg, up.hit, &out);
   EXPECT_TRUE(out.empty());
   Line s("web1", 101, stop);
   p.Defer(s.msg, s.hit, s.alert(), &out);
@@ -86,6 +86,53 @@ TEST(PendingAlertsTest, AStartJustBeforeTheStopAnswersItAtOnce) {
   EXPECT_EQ(out.alerts[0].severity, Severity::kLow);
   EXPECT_EQ(Field(out.alerts[0], "answered_within_secs"), "1");
   EXPECT_EQ(p.waiting(), 0u);
+}
+
+// fleet13: rsyslogd's own start (x-pid 30360) 21 s before its own
+// "exiting on signal 15" (x-pid 30360), and no start after: a logger
+// stopped, not restarted. The same process's earlier line answers nothing;
+// another process's (the restarted logger's) still does.
+TEST(PendingAlertsTest, TheSameProcesssEarlierStartDoesNotAnswerItsStop) {
+  PendingAlerts p;
+  const Rule stop = Stop(true), start = Start();
+  PendingAlerts::Decisions out;
+  Line up("mail2", 100, start);
+  up.hit.fields = {{"pid", "30360"}};
+  p.Answer(up.msg, up.hit, &out);
+  Line s("mail2", 121, stop);
+  s.hit.fields = {{"pid", "30360"}, {"signo", "15"}};
+  p.Defer(s.msg, s.hit, s.alert(), &out);
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(p.waiting(), 1u);
+  p.Expire(At(181), &out);
+  ASSERT_EQ(out.alerts.size(), 1u);
+  EXPECT_EQ(out.alerts[0].severity, Severity::kMedium);
+  EXPECT_EQ(Field(out.alerts[0], "waited_secs"), "60");
+
+  // A start of another process (the restarted logger) answers.
+  out.clear();
+  Line s2("mail3", 210, stop);
+  s2.hit.fields = {{"pid", "700"}};
+  p.Defer(s2.msg, s2.hit, s2.alert(), &out);
+  EXPECT_TRUE(out.empty());
+  Line up3("mail3", 211, start);
+  up3.hit.fields = {{"pid", "701"}};
+  p.Answer(up3.msg, up3.hit, &out);
+  ASSERT_EQ(out.alerts.size(), 1u);
+  EXPECT_EQ(out.alerts[0].severity, Severity::kLow);
+  EXPECT_EQ(p.waiting(), 0u);
+
+  // The header's pid is not the process a line is about: systemd[1]
+  // writes a unit's start and, later, its stop.
+  out.clear();
+  Line up4("mail4", 300, start);
+  up4.msg.procid = "1";
+  p.Answer(up4.msg, up4.hit, &out);
+  Line s4("mail4", 310, stop);
+  s4.msg.procid = "1";
+  p.Defer(s4.msg, s4.hit, s4.alert(), &out);
+  ASSERT_EQ(out.alerts.size(), 1u);
+  EXPECT_EQ(out.alerts[0].severity, Severity::kLow);
 }
 
 TEST(PendingAlertsTest, AnUnansweredAlertGoesAsWrittenWhenItsTimeIsUp) {
@@ -98,7 +145,7 @@ TEST(PendingAlertsTest, AnUnansweredAlertGoesAsWrittenWhenItsTimeIsUp) {
   EXPECT_TRUE(out.empty());
   // Another host's start answers nothing here.
   Line other("web2", 30, start);
-  p.Answer(other.msg.host(), other.hit, other.msg.received, &out);
+  p.Answer(other.msg, other.hit, &out);
   EXPECT_TRUE(out.empty());
   p.Expire(At(60), &out);
   ASSERT_EQ(out.alerts.size(), 1u);
@@ -108,7 +155,7 @@ TEST(PendingAlertsTest, AnUnansweredAlertGoesAsWrittenWhenItsTimeIsUp) {
   // A start long after it (a logger back after an hour) answers nothing.
   out.clear();
   Line late("web1", 3600, start);
-  p.Answer(late.msg.host(), late.hit, late.msg.received, &out);
+  p.Answer(late.msg, late.hit, &out);
   EXPECT_TRUE(out.empty());
 }
 
@@ -119,7 +166,7 @@ TEST(PendingAlertsTest, AnAnsweredAlertWithoutAnsweredSeverityIsDroppedAndCounte
   Line s("db1", 0, stop);
   p.Defer(s.msg, s.hit, s.alert(), &out);
   Line up("db1", 1, start);
-  p.Answer(up.msg.host(), up.hit, up.msg.received, &out);
+  p.Answer(up.msg, up.hit, &out);
   EXPECT_TRUE(out.alerts.empty());
   ASSERT_EQ(out.answered.size(), 1u);
   p.Expire(At(120), &out);
@@ -137,7 +184,7 @@ TEST(PendingAlertsTest, AStartAnswersOnlyTheSignsThatWaitForIt) {
   Line s("web1", 0, crash);
   p.Defer(s.msg, s.hit, s.alert(), &out);
   Line up("web1", 1, start);
-  p.Answer(up.msg.host(), up.hit, up.msg.received, &out);
+  p.Answer(up.msg, up.hit, &out);
   EXPECT_TRUE(out.empty());
   p.Flush(&out);  // the end of a replay: raised unanswered
   ASSERT_EQ(out.alerts.size(), 1u);
@@ -184,15 +231,15 @@ TEST(PendingAlertsTest, AnAnswerKeyWantsTheSameValuesAndARuleIdAnswersByItself) 
   // Another account's deletion, and another host's, answer neither.
   Line d0("ci3", 100, deleted);
   d0.hit.fields = {{"user", "build-0"}};
-  p.Answer(d0.msg.host(), d0.hit, d0.msg.received, &out);
+  p.Answer(d0.msg, d0.hit, &out);
   Line d9("ci4", 101, deleted);
   d9.hit.fields = {{"user", "build-1"}};
-  p.Answer(d9.msg.host(), d9.hit, d9.msg.received, &out);
+  p.Answer(d9.msg, d9.hit, &out);
   EXPECT_TRUE(out.empty());
   // build-1's own deletion answers its creation (dropped: no answered_severity).
   Line d1("ci3", 204, deleted);
   d1.hit.fields = {{"user", "build-1"}};
-  p.Answer(d1.msg.host(), d1.hit, d1.msg.received, &out);
+  p.Answer(d1.msg, d1.hit, &out);
   EXPECT_TRUE(out.alerts.empty());
   ASSERT_EQ(out.answered.size(), 1u);
   EXPECT_EQ(out.answered[0], "accounts.user_added");
@@ -215,7 +262,7 @@ TEST(PendingAlertsTest, AKeyedAnswerComesAfterAndAHitWithoutTheKeyGoesAtOnce) {
   // before it is no answer; bob's next deletion is.
   Line d("ci3", 10, deleted);
   d.hit.fields = {{"user", "bob"}};
-  p.Answer(d.msg.host(), d.hit, d.msg.received, &out);
+  p.Answer(d.msg, d.hit, &out);
   Line same("ci3", 20, added);
   same.hit.fields = {{"user", "bob"}};
   p.Defer(same.msg, same.hit, same.alert(), &out);
@@ -223,7 +270,7 @@ TEST(PendingAlertsTest, AKeyedAnswerComesAfterAndAHitWithoutTheKeyGoesAtOnce) {
   EXPECT_EQ(p.waiting(), 1u);
   Line d2("ci3", 80, deleted);
   d2.hit.fields = {{"user", "bob"}};
-  p.Answer(d2.msg.host(), d2.hit, d2.msg.received, &out);
+  p.Answer(d2.msg, d2.hit, &out);
   ASSERT_EQ(out.alerts.size(), 1u);
   EXPECT_EQ(out.alerts[0].severity, Severity::kLow);
   EXPECT_EQ(Field(out.alerts[0], "answered_by"), "accounts.user_deleted");
