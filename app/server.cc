@@ -423,7 +423,7 @@ void Server::ReportDamagedFiles() {
     a.rule = "konseki.state";
     a.sign = "konseki.state_corrupt";
     a.severity = Severity::kHigh;
-    a.title = "Damaged " + store + " state file set aside at start; what it held is lost";
+    a.title = "Damaged " + store + " state file set aside at start; what could not be read is lost";
     a.fields.emplace_back("store", store);
     a.fields.emplace_back("file", d.path);
     a.fields.emplace_back("damage", d.what);
