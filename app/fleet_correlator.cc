@@ -57,15 +57,14 @@ FleetCorrelator::FleetCorrelator(const matchers::CorrelatorOptions& options, siz
 
 FleetCorrelator::~FleetCorrelator() { Stop(); }
 
-Status FleetCorrelator::Init() {
+Status FleetCorrelator::Init(std::vector<DamagedFile>* damaged) {
   auto pack = rules_.correlations();
   generation_ = rules_.generation();
   if (!pack) return Status::Ok();
   auto c = matchers::Correlator::Create(*pack, options_, metrics_);
   if (!c.ok()) return c.status();
-  if (Status s = (*c)->LoadState(); !s.ok()) {
-    return Status(s.code(), "correlation state: " + s.message() +
-                                " (move the file away to start with no state)");
+  if (Status s = (*c)->LoadState(damaged); !s.ok()) {
+    return Status(s.code(), "correlation state: " + s.message());
   }
   correlator_ = std::move(c).value();
   return Status::Ok();

@@ -35,6 +35,7 @@
 #include "app/rule_slot.h"
 #include "common/alert.h"
 #include "common/clock.h"
+#include "common/damaged_file.h"
 #include "common/metrics.h"
 #include "matchers/correlator.h"
 
@@ -73,8 +74,9 @@ class FleetCorrelator {
   FleetCorrelator& operator=(const FleetCorrelator&) = delete;
 
   // Builds the correlator from the slot's current correlations and loads the
-  // saved state. Errors (a state file that cannot be read) are fatal.
-  Status Init();
+  // saved state. Errors (a state file that cannot be read) are fatal; a
+  // damaged one is appended to *damaged (Correlator::LoadState).
+  Status Init(std::vector<DamagedFile>* damaged = nullptr);
   void Start();
   // Processes what is queued, saves the state and joins.
   void Stop();

@@ -335,6 +335,9 @@ Status Server::AddWorker(size_t i, const outputs::ArchiveOptions& archive_option
     Log(LogLevel::kInfo, "worker %zu: %llu messages from the spool in %s to archive", i,
         static_cast<unsigned long long>(loaded), arch.spool_dir.c_str());
   }
+  for (const DamagedFile& d : (*archive)->damaged_spool_files()) {
+    damaged_files_.emplace_back("spool", d);
+  }
   std::unique_ptr<matchers::HeartbeatTracker> tracker;
   std::unique_ptr<HostGapSink> gaps;
   if (config_.heartbeat.enabled) {
@@ -342,10 +345,16 @@ Status Server::AddWorker(size_t i, const outputs::ArchiveOptions& archive_option
     gaps = std::make_unique<HostGapSink>(*alerts_);
     tracker =
         std::make_unique<matchers::HeartbeatTracker>(hb, i, arch.workers, clock_, *gaps, metrics_);
-    if (Status st = tracker->LoadState(); !st.ok()) {
+    std::vector<DamagedFile> damaged;
+    if (Status st = tracker->LoadState(&damaged); !st.ok()) {
       return At(config_.Where(HeartbeatStateKey(config_)),
                 Status(st.code(), "heartbeat state in " + hb.state_dir + ": " + st.message() +
                                       " (move the file away to start with no state)"));
+    }
+    // Every tracker reads every file (keeping its own shard's hosts): the
+    // first one reports.
+    if (i == 0) {
+      for (DamagedFile& d : damaged) damaged_files_.emplace_back("heartbeat", std::move(d));
     }
     host_readers_.push_back(tracker->Hosts());
   }
@@ -391,7 +400,38 @@ Status Server::OpenOutputs() {
       config_.correlation.state_dir.empty() ? hb.state_dir : config_.correlation.state_dir;
   RETURN_IF_ERROR(InitFleetCorrelator(corr_dir));
   for (size_t i = 0; i < n; ++i) RETURN_IF_ERROR(AddWorker(i, *arch, hb, corr_dir));
+  ReportDamagedFiles();
   return Status::Ok();
+}
+
+void Server::ReportDamagedFiles() {
+  for (auto& [store, d] : damaged_files_) {
+    if (d.moved_to.empty() && d.move_error.empty()) SetAside(&d, clock_.Now());
+    const std::string where =
+        d.moved_to.empty() ? "left in place: " + d.move_error : "moved to " + d.moved_to;
+    Log(LogLevel::kError, "%s state file %s is damaged (%s); lost: %s; %s; starting with the rest",
+        store.c_str(), d.path.c_str(), d.what.c_str(), d.lost.c_str(), where.c_str());
+    metrics_
+        .GetCounter("konseki_state_files_damaged_total",
+                    "State files (correlation, heartbeat, spool) found damaged at start and "
+                    "set aside, by store.",
+                    {{"store", store}})
+        ->Inc();
+    Alert a;
+    a.time = a.received = clock_.Now();
+    a.host = "konseki";
+    a.rule = "konseki.state";
+    a.sign = "konseki.state_corrupt";
+    a.severity = Severity::kHigh;
+    a.title = "Damaged " + store + " state file set aside at start; what could not be read is lost";
+    a.fields.emplace_back("store", store);
+    a.fields.emplace_back("file", d.path);
+    a.fields.emplace_back("damage", d.what);
+    a.fields.emplace_back("lost", d.lost);
+    a.fields.emplace_back("moved_to", d.moved_to.empty() ? d.move_error : d.moved_to);
+    alerts_->Emit(a);
+  }
+  damaged_files_.clear();
 }
 
 Status Server::BindListeners() {
@@ -473,7 +513,10 @@ Status Server::InitFleetCorrelator(const std::string& state_dir) {
   o.state_file = state_dir + "/correlation.fleet.state";
   fleet_ = std::make_unique<FleetCorrelator>(o, config_.correlation.fleet_queue_max, rules_,
                                              *alerts_, metrics_, clock_);
-  return fleet_->Init();
+  std::vector<DamagedFile> damaged;
+  RETURN_IF_ERROR(fleet_->Init(&damaged));
+  for (DamagedFile& d : damaged) damaged_files_.emplace_back("correlation", std::move(d));
+  return Status::Ok();
 }
 
 StatusOr<std::unique_ptr<matchers::Correlator>> Server::MakeWorkerCorrelator(
@@ -489,10 +532,11 @@ StatusOr<std::unique_ptr<matchers::Correlator>> Server::MakeWorkerCorrelator(
   o.state_file = state_dir + "/correlation." + std::to_string(i) + ".state";
   auto c = matchers::Correlator::Create(*pack, o, metrics_);
   if (!c.ok()) return c.status();
-  if (Status s = (*c)->LoadState(); !s.ok()) {
-    return Status(s.code(), "correlation state: " + s.message() +
-                                " (move the file away to start with no state)");
+  std::vector<DamagedFile> damaged;
+  if (Status s = (*c)->LoadState(&damaged); !s.ok()) {
+    return Status(s.code(), "correlation state: " + s.message());
   }
+  for (DamagedFile& d : damaged) damaged_files_.emplace_back("correlation", std::move(d));
   return c;
 }
 

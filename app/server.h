@@ -28,6 +28,7 @@
 #include "app/worker.h"
 #include "common/alert.h"
 #include "common/clock.h"
+#include "common/damaged_file.h"
 #include "common/metrics.h"
 #include "common/status.h"
 #include "matchers/heartbeat_tracker.h"
@@ -129,6 +130,12 @@ class Server {
                                                          const std::string& state_dir);
   Status AddWorker(size_t i, const outputs::ArchiveOptions& archive,
                    const matchers::HeartbeatOptions& heartbeat, const std::string& correlation_dir);
+  // The state files found damaged by OpenOutputs (correlation, heartbeat,
+  // spool): each not yet set aside is (common/damaged_file.h); each gets one
+  // log line, konseki_state_files_damaged_total{store} and a
+  // konseki.state_corrupt alert (high). The daemon starts with what was
+  // read intact: a receiver that refuses to start receives nothing.
+  void ReportDamagedFiles();
   // Binds every configured listener (as root when started as root); errors
   // name the config file and line of the listener.
   Status BindListeners();
@@ -157,6 +164,9 @@ class Server {
   matchers::RuleOverrides rule_overrides_;
   const Clock& clock_;
   MetricsRegistry metrics_;
+  // Damaged state files found while opening, by store ("correlation",
+  // "heartbeat", "spool"); reported once by ReportDamagedFiles.
+  std::vector<std::pair<std::string, DamagedFile>> damaged_files_;
   std::shared_ptr<ProcessMetrics> process_metrics_;  // process_* metrics
   receiver::LocalZone local_zone_;  // parser.timezone: local (declared before parser_)
   receiver::Parser parser_;

@@ -272,6 +272,10 @@ JsonValue StatusService::Status() {
   cut.Set("messages", static_cast<int64_t>(truncated));
   cut.Set("senders", static_cast<int64_t>(truncating_senders));
   s.Set("drops", drops).Set("truncated", cut);
+  // State files found damaged at this start and set aside (their lost
+  // content is in the konseki.state_corrupt alerts).
+  s.Set("damaged_state_files",
+        static_cast<int64_t>(Sum(snap, "konseki_state_files_damaged_total")));
   s.Set("queue", Queue()).Set("archive", Archive(snap));
   s.Set("rules", Rules()).Set("alerts", Alerts());
   std::vector<matchers::HostRow> rows;

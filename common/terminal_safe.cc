@@ -3,6 +3,29 @@
 #include "common/utf8.h"
 
 namespace konseki {
+namespace {
+
+// The Unicode format characters that reorder or break the rendered line
+// (Trojan Source, CVE-2021-42574): U+061C ALM, U+200E LRM, U+200F RLM,
+// U+2028 LINE SEPARATOR, U+2029 PARAGRAPH SEPARATOR, U+202A..U+202E
+// (LRE RLE PDF LRO RLO), U+2066..U+2069 (LRI RLI FSI PDI). `s` is one valid
+// UTF-8 sequence of `n` bytes.
+bool IsBidiOrLineSeparator(const unsigned char* s, size_t n) {
+  if (n == 2) return s[0] == 0xd8 && s[1] == 0x9c;
+  if (n != 3) return false;
+  if (s[0] != 0xe2) return false;
+  if (s[1] == 0x80) return s[2] == 0x8e || s[2] == 0x8f || (s[2] >= 0xa8 && s[2] <= 0xae);
+  if (s[1] == 0x81) return s[2] >= 0xa6 && s[2] <= 0xa9;
+  return false;
+}
+
+// The code point of one valid 2- or 3-byte UTF-8 sequence.
+unsigned CodePoint(const unsigned char* s, size_t n) {
+  if (n == 2) return ((s[0] & 0x1fu) << 6) | (s[1] & 0x3fu);
+  return ((s[0] & 0x0fu) << 12) | ((s[1] & 0x3fu) << 6) | (s[2] & 0x3fu);
+}
+
+}  // namespace
 
 void AppendTerminalSafe(std::string_view text, std::string* out) {
   auto escape = [out](unsigned char c) {
@@ -36,9 +59,10 @@ void AppendTerminalSafe(std::string_view text, std::string* out) {
       ++i;
       continue;
     }
-    if (n == 2 && c == 0xc2 && static_cast<unsigned char>(text[i + 1]) < 0xa0) {  // U+0080..9F
-      escape(c);
-      escape(static_cast<unsigned char>(text[i + 1]));
+    const auto* seq = reinterpret_cast<const unsigned char*>(text.data() + i);
+    if ((n == 2 && c == 0xc2 && seq[1] < 0xa0) ||  // U+0080..9F
+        IsBidiOrLineSeparator(seq, n)) {
+      for (size_t k = 0; k < n; ++k) escape(seq[k]);
     } else {
       out->append(text.data() + i, n);
     }
@@ -68,10 +92,12 @@ std::string TerminalSafeJson(std::string_view json) {
     if (n == 0) {
       out.append("\\ufffd");
       ++i;
-    } else if (c == 0x7f ||
-               (n == 2 && c == 0xc2 && static_cast<unsigned char>(json[i + 1]) < 0xa0)) {
-      const unsigned cp = c == 0x7f ? 0x7f : static_cast<unsigned char>(json[i + 1]);
-      const char esc[6] = {'\\', 'u', '0', '0', kHex[cp >> 4], kHex[cp & 15]};
+    } else if (const auto* seq = reinterpret_cast<const unsigned char*>(json.data() + i);
+               c == 0x7f || (n == 2 && c == 0xc2 && seq[1] < 0xa0) ||
+               IsBidiOrLineSeparator(seq, n)) {
+      const unsigned cp = c == 0x7f ? 0x7f : CodePoint(seq, n);
+      const char esc[6] = {
+          '\\', 'u', kHex[cp >> 12], kHex[(cp >> 8) & 15], kHex[(cp >> 4) & 15], kHex[cp & 15]};
       out.append(esc, 6);
       i += n;
     } else {

@@ -15,14 +15,19 @@ namespace konseki {
 // the bytes 0x80..0x9f outside a valid UTF-8 sequence, which an 8-bit
 // terminal takes for CSI, OSC...) becomes '#' and three octal digits per
 // byte, as the archive writes control bytes (ESC -> "#033", U+009B ->
-// "#302#233"). Everything else, valid UTF-8 and other invalid bytes
+// "#302#233"). So are the format characters that reorder or split the
+// rendered line (Trojan Source): U+061C, U+200E/200F, U+2028/2029,
+// U+202A..202E and U+2066..2069 (RLO U+202E -> "#342#200#256"): a host name
+// "bidi<RLO>log.exe" would show as "bidiexe.gol" and turn the rest of its
+// table row around. Everything else, valid UTF-8 and other invalid bytes
 // included, is kept. Assumes a UTF-8 terminal: on one set to an 8-bit
 // charset, a continuation byte of valid UTF-8 can still act as C1.
 std::string TerminalSafe(std::string_view text);
 void AppendTerminalSafe(std::string_view text, std::string* out);
 // A JSON document as text (libfastjson escapes only C0 in strings),
-// made terminal-safe without changing its value: DEL and C1 controls become
-// JSON escapes (backslash, "u007f", "u009b"...) and invalid UTF-8 bytes the
+// made terminal-safe without changing its value: DEL, C1 controls and the
+// bidi / line separator characters above become JSON escapes (backslash,
+// "u007f", "u009b", "u202e"...) and invalid UTF-8 bytes the
 // escape of U+FFFD. Such bytes can only stand inside JSON strings, so the
 // result is the same JSON.
 std::string TerminalSafeJson(std::string_view json);

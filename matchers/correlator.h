@@ -52,6 +52,7 @@
 
 #include "common/alert.h"
 #include "common/clock.h"
+#include "common/damaged_file.h"
 #include "common/host_key.h"
 #include "common/message.h"
 #include "common/metrics.h"
@@ -234,11 +235,17 @@ class Correlator {
   // definition is unchanged; a konseki restart is a gap for every host
   // (watches restart), learning periods and learned sets survive.
   std::string SerializeState() const;
-  Status LoadStateText(std::string_view text);
+  // A text that is not a state (bad first line) is an error and loads
+  // nothing; malformed lines are skipped and counted in *skipped (if given).
+  Status LoadStateText(std::string_view text, size_t* skipped = nullptr);
   // To/from options.state_file, atomically (temp file + rename). A missing
-  // file is a first run (Ok).
+  // file is a first run (Ok). A file that cannot be read is an error. A
+  // damaged file (empty, not a state, malformed lines) is not: what it holds
+  // intact is loaded, and one entry appended to *damaged (if given) says
+  // what was wrong and lost;
+  // the caller sets the file aside (common/damaged_file.h) and reports it.
   Status SaveState();
-  Status LoadState();
+  Status LoadState(std::vector<DamagedFile>* damaged = nullptr);
 
   size_t live_keys() const;
   size_t correlations() const;

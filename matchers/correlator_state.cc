@@ -225,7 +225,7 @@ std::string Correlator::SerializeState() const {
   return out;
 }
 
-Status Correlator::LoadStateText(std::string_view text) {
+Status Correlator::LoadStateText(std::string_view text, size_t* skipped_lines) {
   Impl& m = *impl_;
   std::vector<std::string_view> lines = Split(text, '\n');
   if (lines.empty() || lines[0] != kHeader) {
@@ -286,7 +286,9 @@ Status Correlator::LoadStateText(std::string_view text) {
     if (!ok) ++skipped;
   }
   m.IndexLearnedAddresses();
-  if (skipped > 0) {
+  if (skipped_lines != nullptr) {
+    *skipped_lines = skipped;
+  } else if (skipped > 0) {
     Log(LogLevel::kWarning, "%s: %zu malformed correlation state lines skipped",
         m.options.name.c_str(), skipped);
   }
@@ -318,7 +320,7 @@ Status Correlator::SaveState() {
   return Status::Ok();
 }
 
-Status Correlator::LoadState() {
+Status Correlator::LoadState(std::vector<DamagedFile>* damaged) {
   const std::string& path = impl_->options.state_file;
   if (path.empty()) return Status::Ok();
   std::ifstream in(path, std::ios::binary);
@@ -328,9 +330,26 @@ Status Correlator::LoadState() {
   }
   std::ostringstream buf;
   buf << in.rdbuf();
-  if (Status s = LoadStateText(buf.str()); !s.ok()) {
-    return Status::InvalidArgument(path + ": " + s.message());
+  if (in.bad()) return Status::IoError("cannot read " + path);
+  const std::string text = std::move(buf).str();
+  size_t skipped = 0;
+  DamagedFile d;
+  d.path = path;
+  if (Status s = LoadStateText(text, &skipped); !s.ok()) {
+    d.what = text.empty() ? std::string("empty file") : s.message();
+    d.lost = "all of it (" + std::to_string(text.size()) +
+             " bytes): every correlation window and learned set starts afresh";
+  } else if (skipped > 0) {
+    // One record a line: the lines before and after a damaged one are kept.
+    d.what =
+        std::to_string(skipped) + " malformed lines" +
+        (!text.empty() && text.back() != '\n' ? " (the file ends in the middle of a line)" : "");
+    d.lost = "those " + std::to_string(skipped) +
+             " records (correlation keys or hosts); the others are loaded";
+  } else {
+    return Status::Ok();
   }
+  if (damaged != nullptr) damaged->push_back(std::move(d));
   return Status::Ok();
 }
 

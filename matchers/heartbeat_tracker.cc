@@ -979,7 +979,7 @@ bool HeartbeatTracker::MergeLoaded(HostState&& loaded) {
   return true;
 }
 
-Status HeartbeatTracker::LoadState() {
+Status HeartbeatTracker::LoadState(std::vector<DamagedFile>* damaged) {
   if (options_.state_dir.empty()) return Status::Ok();
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -1006,34 +1006,63 @@ Status HeartbeatTracker::LoadState() {
       if (result.ok()) result = st;
       continue;
     }
+    DamagedFile bad;
+    bad.path = path;
     std::string_view rest = data;
     size_t nl = rest.find('\n');
     if (nl == std::string_view::npos || rest.substr(0, nl) != kStateFileHeader) {
       counters_.errors_parse->Inc();
+      bad.what = data.empty() ? "empty file"
+                              : "not a heartbeat state (first line is not \"" +
+                                    std::string(kStateFileHeader) + "\")";
+      bad.lost = "all of it (" + std::to_string(data.size()) + " bytes): its hosts are unknown";
+      if (damaged != nullptr) damaged->push_back(std::move(bad));
       continue;
     }
     rest.remove_prefix(nl + 1);
     state_loaded_ = true;
     size_t records = 0;
+    size_t malformed = 0;
     bool ended = false;
+    std::string end_count;
     while (!rest.empty()) {
       nl = rest.find('\n');
       std::string_view line = rest.substr(0, nl);
       rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
       if (line.starts_with("end ")) {
-        ended = line.substr(4) == std::to_string(records);
+        end_count = line.substr(4);
+        ended = end_count == std::to_string(records);
         break;
       }
       ++records;
       HostState loaded;
       if (!ParseHostStateLine(line, &loaded) || loaded.name.size() > kMaxHostLength) {
         counters_.errors_parse->Inc();
+        ++malformed;
         continue;
       }
       if (HostShard(loaded.name, num_shards_) != shard_) continue;
       MergeLoaded(std::move(loaded));
     }
     if (!ended) counters_.errors_parse->Inc();  // truncated or edited by hand
+    if (ended && malformed == 0) continue;
+    const size_t intact = records - malformed;
+    if (!ended && end_count.empty()) {
+      // A file cut short (its last line is usually cut too).
+      bad.what = "cut short (no end line) after " + std::to_string(records) + " host lines";
+      bad.lost = "the host records after the " + std::to_string(intact) +
+                 " read intact (how many is not known)";
+    } else if (!ended) {
+      bad.what =
+          "its end line says " + end_count + " host records, " + std::to_string(records) + " found";
+      bad.lost = malformed == 0 ? std::string("none known (the hosts found are loaded)")
+                                : std::to_string(malformed) + " malformed host records";
+    } else {
+      bad.what = std::to_string(malformed) + " malformed host records";
+      bad.lost = "those " + std::to_string(malformed) + " hosts; the other " +
+                 std::to_string(intact) + " are loaded";
+    }
+    if (damaged != nullptr) damaged->push_back(std::move(bad));
   }
 
   std::vector<std::pair<int64_t, uint32_t>> transient;  // (last seen, slot)

@@ -26,6 +26,7 @@
 
 #include "common/alert.h"
 #include "common/clock.h"
+#include "common/damaged_file.h"
 #include "common/host_key.h"
 #include "common/message.h"
 #include "common/metrics.h"
@@ -259,8 +260,12 @@ class HeartbeatTracker {
   // state_dir and keeps the hosts of this shard (the newest record of a host
   // wins when several files hold it, e.g. after a change of worker count).
   // A missing directory or file is a first run (Ok). Unreadable files are an
-  // error; malformed lines are skipped and counted (state_parse).
-  Status LoadState();
+  // error; malformed lines are skipped and counted (state_parse). A damaged
+  // file (empty, bad first line, malformed lines, no end line) keeps the
+  // hosts read intact and appends one entry per file to *damaged (if
+  // given), counting every record of the file, not only this shard's, so
+  // the trackers of all shards report the same file alike.
+  Status LoadState(std::vector<DamagedFile>* damaged = nullptr);
 
   // Copies this shard's hosts as of the last snapshot (Tick refreshes it
   // every metrics_interval_secs) into *out. The function is thread-safe,

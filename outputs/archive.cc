@@ -420,14 +420,23 @@ Status Archive::LoadSpool() {
   std::vector<std::string> files =
       SpoolFilesFor(options_.spool_dir, options_.worker, options_.workers);
   const size_t first = stranded_.size();
+  std::vector<std::string> intact;
   for (const std::string& f : files) {
-    if (Status st = ReadSpool(f, &stranded_); !st.ok()) return st;
+    const size_t before = damaged_spool_.size();
+    if (Status st = ReadSpool(f, &stranded_, &damaged_spool_); !st.ok()) return st;
+    if (damaged_spool_.size() == before) {
+      intact.push_back(f);
+      continue;
+    }
+    // What it held intact is in stranded_ now (held until written, spooled
+    // again at a stop): the file itself goes aside, out of the spool's way.
+    SetAside(&damaged_spool_.back(), clock_.Now());
   }
   for (size_t i = first; i < stranded_.size(); ++i) {
     pending_bytes_ += stranded_[i].data.size();
     spool_loaded_messages_ += stranded_[i].messages;
   }
-  spool_files_ = std::move(files);
+  spool_files_ = std::move(intact);
   return Status::Ok();
 }
 

@@ -203,6 +203,11 @@ class Archive {
   uint64_t held_messages() const;
   // Lines taken back from spool files by Open(), for the start-up log.
   uint64_t spooled_messages_loaded() const { return spool_loaded_messages_; }
+  // Spool files Open() found damaged (a crash or disk error tore them): their
+  // intact lines are taken back like any spool's, and the file is set aside
+  // as "<file>.corrupt-<UTC time>" (common/damaged_file.h) for the caller to
+  // report.
+  const std::vector<DamagedFile>& damaged_spool_files() const { return damaged_spool_; }
   // At the stop, when the archive still cannot be written: saves every held
   // line to this worker's spool file and forgets them (the destructor then
   // has nothing to drop). Returns how many lines were saved (0: nothing was
@@ -293,6 +298,7 @@ class Archive {
   const std::string spool_path_;          // empty: no spool
   std::vector<std::string> spool_files_;  // taken back by Open(), not yet all written
   uint64_t spool_loaded_messages_ = 0;
+  std::vector<DamagedFile> damaged_spool_;
   std::vector<Stranded> stranded_;
   size_t pending_bytes_ = 0;  // bytes in all buffers and stranded_
   bool need_syncfs_ = false;  // files created or closed since the last sync

@@ -113,42 +113,106 @@ Status WriteSpool(const std::string& path, const std::vector<SpoolRecord>& recor
   return Status::Ok();
 }
 
-Status ReadSpool(const std::string& path, std::vector<SpoolRecord>* out) {
+Status ReadSpool(const std::string& path, std::vector<SpoolRecord>* out,
+                 std::vector<DamagedFile>* damaged) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::FromErrno("spool: cannot open " + path, errno);
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto damaged = [&](size_t at, const std::string& why) {
-    return Status::InvalidArgument("spool file " + path + " is damaged at byte " +
-                                   std::to_string(at) + ": " + why +
-                                   " (move it away to start without it)");
-  };
-  if (text.compare(0, kMagic.size(), kMagic) != 0) return damaged(0, "not a konseki spool");
+  if (in.bad()) return Status::IoError("spool: cannot read " + path);
   std::vector<SpoolRecord> records;
-  size_t pos = kMagic.size();
-  while (pos < text.size()) {
+  // Where the damage starts, why, and the lines of a cut record kept.
+  size_t bad_at = std::string::npos;
+  std::string why;
+  uint64_t cut_messages_lost = 0;
+  bool cut_count_known = false;
+  size_t pos = 0;
+  if (text.compare(0, kMagic.size(), kMagic) != 0) {
+    bad_at = 0;
+    why = text.empty() ? "empty file" : "not a konseki spool";
+  } else {
+    pos = kMagic.size();
+  }
+  while (bad_at == std::string::npos && pos < text.size()) {
     const size_t eol = text.find('\n', pos);
-    if (eol == std::string::npos) return damaged(pos, "record header without newline");
+    if (eol == std::string::npos) {
+      bad_at = pos;
+      why = "record header without newline";
+      break;
+    }
     std::string_view head(text.data() + pos, eol - pos);
     std::string_view f[5];
-    for (int i = 0; i < 5; ++i) {
+    bool fields = true;
+    for (int i = 0; i < 5 && fields; ++i) {
       const size_t sp = i < 4 ? head.find(' ') : head.size();
-      if (sp == std::string_view::npos) return damaged(pos, "record header needs 5 fields");
+      if (sp == std::string_view::npos) {
+        fields = false;
+        break;
+      }
       f[i] = head.substr(0, sp);
       head.remove_prefix(std::min(head.size(), sp + 1));
     }
     SpoolRecord r;
     size_t size = 0;
-    if (!ValidFolder(f[0])) return damaged(pos, "bad folder name");
-    if (!ParseNumber(f[1], &r.day) || !ParseNumber(f[2], &r.messages) ||
-        (f[3] != "0" && f[3] != "1") || !ParseNumber(f[4], &size)) {
-      return damaged(pos, "bad record header");
+    if (!fields) {
+      why = "record header needs 5 fields";
+    } else if (!ValidFolder(f[0])) {
+      why = "bad folder name";
+    } else if (!ParseNumber(f[1], &r.day) || !ParseNumber(f[2], &r.messages) ||
+               (f[3] != "0" && f[3] != "1") || !ParseNumber(f[4], &size)) {
+      why = "bad record header";
     }
-    if (size > text.size() - eol - 1) return damaged(pos, "record longer than the file");
+    if (!why.empty()) {
+      bad_at = pos;
+      break;
+    }
     r.folder = std::string(f[0]);
     r.continues = f[3] == "1";
+    if (size > text.size() - eol - 1) {
+      bad_at = pos;
+      why = "record longer than the file";
+      // A torn last record: its complete lines are as good as any.
+      std::string_view part(text.data() + eol + 1, text.size() - eol - 1);
+      const size_t last_nl = part.rfind('\n');
+      if (damaged != nullptr && last_nl != std::string_view::npos) {
+        r.data = std::string(part.substr(0, last_nl + 1));
+        const auto lines = static_cast<uint64_t>(std::count(r.data.begin(), r.data.end(), '\n'));
+        // A record that continues a line starts with that line's end: not
+        // a message of its own.
+        const uint64_t kept = r.continues && lines > 0 ? lines - 1 : lines;
+        cut_count_known = r.messages >= kept;
+        cut_messages_lost = cut_count_known ? r.messages - kept : 0;
+        r.messages = kept;
+        pos = eol + 1 + r.data.size();
+        bad_at = pos;
+        records.push_back(std::move(r));
+      } else {
+        cut_count_known = true;
+        cut_messages_lost = r.messages;
+      }
+      break;
+    }
     r.data = text.substr(eol + 1, size);
     records.push_back(std::move(r));
     pos = eol + 1 + size;
+  }
+  if (bad_at != std::string::npos) {
+    if (damaged == nullptr) {
+      return Status::InvalidArgument("spool file " + path + " is damaged at byte " +
+                                     std::to_string(bad_at) + ": " + why +
+                                     " (move it away to start without it)");
+    }
+    DamagedFile d;
+    d.path = path;
+    d.what = "damaged at byte " + std::to_string(bad_at) + " of " + std::to_string(text.size()) +
+             ": " + why;
+    d.lost = "the last " + std::to_string(text.size() - bad_at) + " bytes";
+    if (cut_count_known) {
+      d.lost += " (" + std::to_string(cut_messages_lost) + " messages)";
+    }
+    uint64_t kept = 0;
+    for (const SpoolRecord& r : records) kept += r.messages;
+    d.lost += "; the " + std::to_string(kept) + " messages before it are archived";
+    damaged->push_back(std::move(d));
   }
   for (SpoolRecord& r : records) out->push_back(std::move(r));
   return Status::Ok();

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "common/damaged_file.h"
 #include "common/status.h"
 
 namespace konseki::outputs {
@@ -43,9 +44,17 @@ std::vector<std::string> SpoolFilesFor(const std::string& spool_dir, size_t work
 // needed). On error nothing is left under path that was not there before.
 Status WriteSpool(const std::string& path, const std::vector<SpoolRecord>& records);
 
-// Appends the records of path to *out. A damaged file is an error naming the
-// file and the byte offset; *out is then unchanged.
-Status ReadSpool(const std::string& path, std::vector<SpoolRecord>* out);
+// Appends the records of path to *out. A damaged file (torn by a crash or a
+// disk error, or garbage at some offset):
+// - damaged == nullptr: an error naming the file and the byte offset; *out is
+//   then unchanged;
+// - else Ok: every intact record before the damage is appended, and of the
+//   record the damage cuts, its complete lines (up to the last newline; the
+//   record's message count becomes their number). One entry appended to
+//   *damaged says where and what was lost (bytes and, when known, messages).
+//   The caller sets the file aside (common/damaged_file.h).
+Status ReadSpool(const std::string& path, std::vector<SpoolRecord>* out,
+                 std::vector<DamagedFile>* damaged = nullptr);
 
 }  // namespace konseki::outputs
 

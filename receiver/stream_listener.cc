@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include <cerrno>
 #include <chrono>
 
+#include "common/log.h"
 #include "receiver/framer_protocol.h"
 #include "receiver/relp_protocol.h"
 
@@ -207,6 +209,13 @@ void StreamListener::RegisterMetrics(MetricsRegistry& metrics, const ListenAddre
   rate_limit_pauses_ = metrics.GetCounter(
       "konseki_rate_limit_pauses_total",
       "Times a connection stopped being read because its sender exceeded its rate limit", lt);
+  stop_unread_bytes_ = metrics.GetCounter(
+      "konseki_stop_unread_bytes_total",
+      "Bytes a stop left unread in the connections it closed (lost: the sender was not told)", lt);
+  stop_unread_connections_ = metrics.GetCounter(
+      "konseki_stop_unread_connections_total",
+      "Connections a stop closed with input left unread (see konseki_stop_unread_bytes_total)", lt);
+  name_ = name;
 }
 
 StreamListener::~StreamListener() { Shutdown(); }
@@ -671,13 +680,54 @@ void StreamListener::CloseAll() {
   std::vector<uint32_t> serials;
   serials.reserve(conns_.size());
   for (const auto& [serial, c] : conns_) serials.push_back(serial);
+  uint64_t unread_bytes = 0;
+  uint64_t unread_conns = 0;
   for (uint32_t serial : serials) {
     Connection* c = conns_.at(serial).get();
+    if (!acknowledges_) {
+      // What the drain could not take by the deadline (a blocked pipeline:
+      // the archive full): gone with the close, and the sender does not
+      // know. Counted and logged so the admin can ask for a resend.
+      int queued = 0;
+      if (::ioctl(c->fd.get(), FIONREAD, &queued) != 0) queued = 0;
+      const uint64_t unread = static_cast<uint64_t>(std::max(queued, 0)) + c->held.size();
+      if (unread > 0) {
+        unread_bytes += unread;
+        ++unread_conns;
+      }
+    }
     c->handler->Goodbye();
     WriteOut(c);
     // Best effort close_notify; the socket is non-blocking.
     if (c->stream->Established()) c->stream->Shutdown();
     CloseConnection(serial);
+  }
+  if (unread_conns > 0) {
+    stop_unread_bytes_->Inc(unread_bytes);
+    stop_unread_connections_->Inc(unread_conns);
+    stop_unread_bytes_total_.fetch_add(unread_bytes, std::memory_order_relaxed);
+    // The alert file outlives the stop's log in the journal: `konseki
+    // alerts` after the restart shows what to ask the senders for.
+    if (options_.alerts != nullptr) {
+      Alert a;
+      a.time = a.received = clock_.Now();
+      a.host = "konseki";
+      a.rule = a.sign = "receiver.stop_unread";
+      a.severity = Severity::kHigh;
+      a.title = "The stop closed connections of " + name_ +
+                " with input not read: those lines are lost, their senders were not told";
+      a.fields = {{"listener", name_},
+                  {"connections", std::to_string(unread_conns)},
+                  {"unread_bytes", std::to_string(unread_bytes)}};
+      options_.alerts->Emit(a);
+    }
+    Log(LogLevel::kError,
+        "%s: the stop closed %llu connection%s with %llu bytes not read in konseki's socket "
+        "buffers (and whatever the senders still queued: the pipeline was blocked until "
+        "stop_timeout_secs, e.g. the archive full); those lines are lost and their senders "
+        "were not told: ask them to resend, or use relp://",
+        name_.c_str(), static_cast<unsigned long long>(unread_conns), unread_conns == 1 ? "" : "s",
+        static_cast<unsigned long long>(unread_bytes));
   }
 }
 

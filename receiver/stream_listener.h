@@ -178,6 +178,15 @@ struct StreamListenerOptions {
 //   konseki_rate_limit_pauses_total{listener,transport} (a connection stopped
 //     being read because its sender ran out of tokens)
 //   konseki_dropped_messages_total{stage="receiver",reason="queue_full"}
+//   konseki_stop_unread_bytes_total{listener,transport},
+//   konseki_stop_unread_connections_total{listener,transport}: tcp:// and
+//     tls:// connections the stop closed with input not read (left in the
+//     kernel's receive buffer, FIONREAD, TLS records as they came, or read
+//     but not yet taken by the pipeline); the stop logs them in one line.
+//     The sender got no sign of the loss: plain TCP syslog has no acks
+//     (relp:// leaves it with the sender, who resends). Also one
+//     receiver.stop_unread alert (high; fields listener, connections,
+//     unread_bytes) to `alerts`.
 // plus the protocol's (FramerProtocol: konseki_framing_errors_total;
 // RelpProtocol: konseki_relp_*) and, with TLS, the TLS counters its
 // TlsTransport registers under the same listener name (TlsCounters,
@@ -205,6 +214,10 @@ class StreamListener final : public Listener, public AckSink {
   ~StreamListener() override;
 
   uint16_t port() const override { return port_; }
+  // Bytes the stop left unread in the connections it closed (tcp://,
+  // tls://; see konseki_stop_unread_bytes_total). Any thread; final once
+  // Stop() returned.
+  uint64_t stop_unread_bytes() const { return stop_unread_bytes_total_.load(); }
 
   // Starts the epoll thread (Listener::Start).
   void Start(FrameSink* sink) override;
@@ -354,7 +367,11 @@ class StreamListener final : public Listener, public AckSink {
   Counter* accept_errors_;
   Counter* refused_senders_;
   Counter* rate_limit_pauses_;
+  Counter* stop_unread_bytes_;
+  Counter* stop_unread_connections_;
   Gauge* connections_;
+  std::string name_;  // address.ToString(), for the stop's log line
+  std::atomic<uint64_t> stop_unread_bytes_total_{0};
 };
 
 }  // namespace konseki::receiver

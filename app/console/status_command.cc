@@ -64,6 +64,14 @@ void PrintLive(const ConsoleEnv& env, const JsonValue& s) {
                " from " + std::to_string(senders) + (senders == 1 ? " sender" : " senders"))
       << " (cut at max_message_bytes: konseki alerts --sign konseki.message_truncated)\n";
   }
+  // Correlation / heartbeat state or spool that did not read back at start.
+  if (const int64_t damaged = s.Int("damaged_state_files"); damaged > 0) {
+    o << "State:    "
+      << p.Red(std::to_string(damaged) +
+               (damaged == 1 ? " damaged state file" : " damaged state files") +
+               " set aside at start")
+      << " (konseki alerts --sign konseki.state_corrupt)\n";
+  }
   JsonValue q = s.Get("queue");
   char fill[32];
   std::snprintf(fill, sizeof fill, "%.0f%%", 100 * q.Num("max_fill"));

@@ -76,6 +76,16 @@ TEST_F(StatusServiceTest, DropsIncludeUnwatchedHostsAndAlertsGivenUp) {
   EXPECT_EQ(got["alerts.mail/permanent_error"], 6);
 }
 
+// State files found damaged at the start (and set aside) are in the
+// status, so `konseki status` can point at the konseki.state_corrupt alerts.
+TEST_F(StatusServiceTest, StatusCountsDamagedStateFilesSetAsideAtStart) {
+  StatusService s(src_);
+  EXPECT_EQ(s.Status().Int("damaged_state_files", -1), 0);
+  metrics_.GetCounter("konseki_state_files_damaged_total", "", {{"store", "heartbeat"}})->Inc(2);
+  metrics_.GetCounter("konseki_state_files_damaged_total", "", {{"store", "spool"}})->Inc();
+  EXPECT_EQ(s.Status().Int("damaged_state_files", -1), 3);
+}
+
 TEST_F(StatusServiceTest, StatusHasListenerRatesDropsRulesAlertsAndSilentHosts) {
   Counter* rx = metrics_.GetCounter("konseki_received_messages_total", "",
                                     {{"listener", "udp://127.0.0.1:0"}, {"transport", "udp"}});

@@ -134,3 +134,9 @@ add_test(NAME syslog_ng_suppress_integration_test
     ${CMAKE_SOURCE_DIR})
 set_tests_properties(syslog_ng_suppress_integration_test PROPERTIES
   LABELS integration TIMEOUT 300 SKIP_RETURN_CODE 77)
+
+konseki_add_test(damaged_state_integration_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/damaged_state_test.cc
+  LIBS konseki_test_process
+  LABELS integration)
+add_dependencies(damaged_state_integration_test konseki)

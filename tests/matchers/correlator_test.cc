@@ -1312,6 +1312,55 @@ TEST(StateTest, FileRoundTripIsAtomicAndAMissingFileIsAFirstRun) {
   std::filesystem::remove_all(dir);
 }
 
+// A power loss can leave the file empty, a disk error garbage: the daemon
+// must start (a receiver that refuses to start receives nothing), with what
+// the file holds intact, and say what was lost.
+TEST(StateTest, ADamagedFileLoadsWhatIsIntactAndSaysWhatWasLost) {
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / ("corr_bad_" + std::to_string(getpid()))).string();
+  std::filesystem::create_directories(dir);
+  CorrelatorOptions o;
+  o.state_file = dir + "/correlation.0.state";
+  Driver d(Pack({Threshold(3, 600)}), o);
+  d.Hit("r", "ssh.auth_failure", Src("192.0.2.1"), "h", 0);
+  d.Hit("r", "ssh.auth_failure", Src("192.0.2.2"), "h", 0);
+  ASSERT_TRUE(d.c().SaveState().ok());
+  std::string good;
+  {
+    std::ifstream in(o.state_file, std::ios::binary);
+    good.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  for (const std::string& text : {std::string(), std::string("\x8f\x01garbage\xff\n\x02")}) {
+    std::ofstream(o.state_file, std::ios::binary | std::ios::trunc) << text;
+    Driver e(Pack({Threshold(3, 600)}), o);
+    std::vector<DamagedFile> damaged;
+    ASSERT_TRUE(e.c().LoadState(&damaged).ok());
+    EXPECT_EQ(e.c().live_keys(), 0u);
+    ASSERT_EQ(damaged.size(), 1u);
+    EXPECT_EQ(damaged[0].path, o.state_file);
+    EXPECT_EQ(damaged[0].what.empty(), false);
+    EXPECT_NE(damaged[0].lost.find("all of it"), std::string::npos) << damaged[0].lost;
+  }
+  // Cut in the middle of its last key: the first key is kept.
+  const size_t last_key = good.rfind("\nK\t");
+  ASSERT_NE(last_key, std::string::npos);
+  std::ofstream(o.state_file, std::ios::binary | std::ios::trunc) << good.substr(0, last_key + 10);
+  Driver f(Pack({Threshold(3, 600)}), o);
+  std::vector<DamagedFile> damaged;
+  ASSERT_TRUE(f.c().LoadState(&damaged).ok());
+  EXPECT_EQ(f.c().live_keys(), 1u);
+  ASSERT_EQ(damaged.size(), 1u);
+  EXPECT_NE(damaged[0].what.find("1 malformed lines"), std::string::npos) << damaged[0].what;
+  // An intact file reports nothing.
+  std::ofstream(o.state_file, std::ios::binary | std::ios::trunc) << good;
+  Driver g(Pack({Threshold(3, 600)}), o);
+  damaged.clear();
+  ASSERT_TRUE(g.c().LoadState(&damaged).ok());
+  EXPECT_EQ(g.c().live_keys(), 2u);
+  EXPECT_TRUE(damaged.empty());
+  std::filesystem::remove_all(dir);
+}
+
 TEST(ReloadTest, UnchangedCorrelationsKeepTheirStateChangedOnesStartAfresh) {
   Correlation keep = Threshold(3, 600);
   Correlation change = Distinct(3, 600);

@@ -678,6 +678,53 @@ TEST_F(HeartbeatTrackerTest, DamagedStateLinesAreSkippedAndCounted) {
   EXPECT_EQ(metrics_.ValueOf("konseki_heartbeat_errors_total", {{"reason", "state_parse"}}), 3);
 }
 
+// docs/heartbeat.md promises that silent hosts stay silent across a restart:
+// a damaged file keeps what it holds intact and each damaged file is
+// reported (path, what, what was lost) for the server to log and alert.
+TEST_F(HeartbeatTrackerTest, DamagedStateFilesAreReportedWithWhatWasLost) {
+  TempDir dir;
+  options_.state_dir = dir.path();
+  Make();
+  for (int i = 0; i < 4; ++i) Send("h" + std::to_string(i));
+  ASSERT_TRUE(tracker_->SaveState().ok());
+  const std::string path = dir.path() + "/heartbeat.0.state";
+  std::string content;
+  {
+    std::ifstream in(path);
+    std::getline(in, content, '\0');
+  }
+  // Cut in the middle of the third host line: two hosts intact.
+  size_t third = 0;
+  for (int i = 0; i < 3; ++i) third = content.find("\nH ", third + 1);
+  ASSERT_NE(third, std::string::npos);
+  std::ofstream(path, std::ios::trunc) << content.substr(0, third + 12);
+  std::ofstream(dir.path() + "/heartbeat.1.state", std::ios::trunc);  // empty
+  std::ofstream(dir.path() + "/heartbeat.2.state", std::ios::trunc) << "\x8f\x01garbage";
+  tracker_.reset();
+  Make();
+  std::vector<DamagedFile> damaged;
+  EXPECT_TRUE(tracker_->LoadState(&damaged).ok());
+  EXPECT_EQ(tracker_->hosts_tracked(), 2u);
+  ASSERT_EQ(damaged.size(), 3u);
+  EXPECT_EQ(damaged[0].path, path);
+  EXPECT_NE(damaged[0].what.find("cut short (no end line) after 3 host lines"), std::string::npos)
+      << damaged[0].what;
+  EXPECT_NE(damaged[0].lost.find("after the 2 read intact"), std::string::npos) << damaged[0].lost;
+  EXPECT_EQ(damaged[1].what, "empty file");
+  EXPECT_NE(damaged[2].what.find("not a heartbeat state"), std::string::npos);
+  EXPECT_NE(damaged[2].lost.find("all of it"), std::string::npos);
+  // A whole file reports nothing.
+  ASSERT_TRUE(tracker_->SaveState().ok());
+  std::filesystem::remove(dir.path() + "/heartbeat.1.state");
+  std::filesystem::remove(dir.path() + "/heartbeat.2.state");
+  tracker_.reset();
+  Make();
+  damaged.clear();
+  EXPECT_TRUE(tracker_->LoadState(&damaged).ok());
+  EXPECT_TRUE(damaged.empty());
+  EXPECT_EQ(tracker_->hosts_tracked(), 2u);
+}
+
 TEST_F(HeartbeatTrackerTest, MissingStateDirIsAFirstRunAndSaveCreatesIt) {
   TempDir dir;
   options_.state_dir = dir.path() + "/sub/dir";

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -72,6 +73,92 @@ TEST_F(ArchiveSpoolTest, DamagedFilesAreRefusedWithFileAndOffset) {
     EXPECT_NE(st.message().find(path), std::string::npos) << st.ToString();
     EXPECT_NE(st.message().find("byte"), std::string::npos) << st.ToString();
     EXPECT_TRUE(out.empty());
+  }
+}
+
+// A spool torn by a crash or a disk error: every intact record and the
+// complete lines of the cut one are read; the rest is reported, not fatal.
+TEST_F(ArchiveSpoolTest, ATornSpoolYieldsItsIntactRecordsAndLines) {
+  const std::string path = (root_ / "worker-0.spool").string();
+  std::string lines;
+  for (int i = 0; i < 10; ++i) lines += "line " + std::to_string(i) + "\n";
+  ASSERT_TRUE(
+      WriteSpool(path, {{"a", 1, "first\nsecond\n", 2, false}, {"b", 1, lines, 10, false}}).ok());
+  const std::string whole = ReadFile(path);
+  // Cut in the middle of "line 6".
+  const size_t cut = whole.find("line 6") + 3;
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << whole.substr(0, cut);
+  std::vector<SpoolRecord> out;
+  EXPECT_FALSE(ReadSpool(path, &out).ok());  // without *damaged: refused, as before
+  EXPECT_TRUE(out.empty());
+  std::vector<DamagedFile> damaged;
+  ASSERT_TRUE(ReadSpool(path, &out, &damaged).ok());
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].data, "first\nsecond\n");
+  EXPECT_EQ(out[0].messages, 2u);
+  EXPECT_EQ(out[1].folder, "b");
+  EXPECT_EQ(out[1].data, "line 0\nline 1\nline 2\nline 3\nline 4\nline 5\n");
+  EXPECT_EQ(out[1].messages, 6u);
+  ASSERT_EQ(damaged.size(), 1u);
+  EXPECT_EQ(damaged[0].path, path);
+  EXPECT_NE(damaged[0].lost.find("the last 3 bytes (4 messages)"), std::string::npos)
+      << damaged[0].lost;
+  EXPECT_NE(damaged[0].lost.find("the 8 messages before it"), std::string::npos) << damaged[0].lost;
+  // Garbage after the first record: that record is kept.
+  const size_t second = whole.find("b 1 10");
+  std::ofstream(path, std::ios::binary | std::ios::trunc)
+      << whole.substr(0, second) << "\x01\xff garbage\n";
+  out.clear();
+  damaged.clear();
+  ASSERT_TRUE(ReadSpool(path, &out, &damaged).ok());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].data, "first\nsecond\n");
+  ASSERT_EQ(damaged.size(), 1u);
+  // Empty: nothing, reported.
+  std::ofstream(path, std::ios::binary | std::ios::trunc);
+  out.clear();
+  damaged.clear();
+  ASSERT_TRUE(ReadSpool(path, &out, &damaged).ok());
+  EXPECT_TRUE(out.empty());
+  ASSERT_EQ(damaged.size(), 1u);
+  EXPECT_NE(damaged[0].what.find("empty file"), std::string::npos);
+}
+
+// The archive takes back what a torn spool holds intact, writes it, and
+// sets the file aside as <file>.corrupt-<UTC time>.
+TEST_F(ArchiveSpoolTest, ArchiveWritesTheIntactLinesOfATornSpoolAndSetsItAside) {
+  FakeClock clock;
+  clock.Set(TimePoint(std::chrono::seconds(1'700'000'000)));
+  MetricsRegistry metrics;
+  ArchiveOptions o;
+  o.dir = (root_ / "archive").string();
+  o.spool_dir = (root_ / "state" / "spool").string();
+  o.sync = SyncPolicy::kNone;
+  const std::string path = SpoolPath(o.spool_dir, 0);
+  std::string lines;
+  for (int i = 0; i < 100; ++i) lines += "seq=" + std::to_string(i) + "\n";
+  ASSERT_TRUE(WriteSpool(path, {{"web01", 19'675, lines, 100, false}}).ok());
+  const std::string whole = ReadFile(path);
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << whole.substr(0, whole.size() / 2);
+  {
+    auto a = Archive::Open(o, clock, metrics);
+    ASSERT_TRUE(a.ok()) << a.status().ToString();
+    const uint64_t loaded = (*a)->spooled_messages_loaded();
+    EXPECT_GT(loaded, 40u);
+    EXPECT_LT(loaded, 55u);
+    ASSERT_EQ((*a)->damaged_spool_files().size(), 1u);
+    const DamagedFile& d = (*a)->damaged_spool_files()[0];
+    EXPECT_EQ(d.path, path);
+    EXPECT_EQ(d.moved_to, path + ".corrupt-20231114T221320Z");
+    EXPECT_TRUE(fs::exists(d.moved_to));
+    EXPECT_FALSE(fs::exists(path));
+    ASSERT_TRUE((*a)->Flush().ok());
+    std::string archived;
+    for (const auto& e : fs::recursive_directory_iterator(o.dir)) {
+      if (e.is_regular_file() && e.path().extension() == ".log") archived += ReadFile(e.path());
+    }
+    EXPECT_EQ(static_cast<uint64_t>(std::count(archived.begin(), archived.end(), '\n')), loaded);
+    EXPECT_EQ(archived.substr(0, 12), "seq=0\nseq=1\n");
   }
 }
 

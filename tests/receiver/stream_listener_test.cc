@@ -489,6 +489,55 @@ TEST_F(TcpListenerTest, StopEmitsWhatWasSentAndClosesWithinASecond) {
   EXPECT_TRUE(c.WaitClosedByPeer());
 }
 
+// scen13 prod finding 3: a stop while the pipeline is blocked (the archive
+// full) closes connections whose input the kernel still holds. Plain TCP has
+// no acks, so that input is lost: the stop counts it (bytes, connections)
+// instead of dropping it without a trace.
+TEST_F(TcpListenerTest, StopCountsWhatItCouldNotReadWhileThePipelineWasBlocked) {
+  sink_.SetCapacity(false);
+  StreamListenerOptions o;
+  o.stop_timeout_ms = 300;
+  RecordingAlertSink alerts;
+  o.alerts = &alerts;
+  auto l = Start(kListener, o);
+  ASSERT_NE(l, nullptr);
+  std::string wire;
+  for (int i = 0; i < 200; ++i) wire += "<13>unread-" + std::to_string(i) + " padding\n";
+  Client a(l->port());
+  Client b(l->port());
+  ASSERT_TRUE(a.Send(wire));  // fits in the socket buffers: send returns
+  ASSERT_TRUE(b.Send(wire));
+  const auto start = std::chrono::steady_clock::now();
+  l->Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  EXPECT_EQ(sink_.count(), 0u);
+  const Labels lt = {{"listener", kListener}, {"transport", "tcp"}};
+  EXPECT_EQ(l->stop_unread_bytes(), 2 * wire.size());
+  EXPECT_EQ(Metric("konseki_stop_unread_bytes_total", lt), 2.0 * wire.size());
+  EXPECT_EQ(Metric("konseki_stop_unread_connections_total", lt), 2);
+  ASSERT_EQ(alerts.Count("receiver.stop_unread"), 1u);
+  const Alert alert = alerts.alerts().back();
+  EXPECT_EQ(alert.sign, "receiver.stop_unread");
+  EXPECT_EQ(Field(alert, "unread_bytes"), std::to_string(2 * wire.size()));
+  EXPECT_EQ(Field(alert, "connections"), "2");
+  EXPECT_EQ(alert.severity, Severity::kHigh);
+}
+
+TEST_F(TcpListenerTest, AStopThatReadEverythingCountsNothingUnread) {
+  auto l = Start(kListener);
+  ASSERT_NE(l, nullptr);
+  {
+    Client c(l->port());
+    ASSERT_TRUE(c.Send("<13>one\n<13>two\n"));
+  }
+  ASSERT_TRUE(sink_.WaitForCount(2));
+  l->Stop();
+  EXPECT_EQ(l->stop_unread_bytes(), 0u);
+  EXPECT_EQ(Metric("konseki_stop_unread_connections_total",
+                   {{"listener", kListener}, {"transport", "tcp"}}),
+            0);
+}
+
 // Issue 10 item 6: Stop() read at most 16 x 64 KiB per connection and
 // dropped the rest of what senders had written and closed before the stop.
 TEST_F(TcpListenerTest, StopReadsAllThatSendersWroteAndClosedBeforeIt) {

@@ -122,6 +122,35 @@ TEST(ConsoleFormatTest, TerminalSafeEscapesC0DelAndC1) {
   EXPECT_EQ(TerminalSafe("\xff\xa0"), "\xff\xa0");
 }
 
+// Trojan Source: the bidi controls and the line / paragraph separators
+// reorder or split what the terminal (or a mail reader) shows, so a host
+// "bidi<RLO>log.exe" would read "bidiexe.gol". Escaped per byte like C1.
+TEST(ConsoleFormatTest, TerminalSafeEscapesBidiAndLineSeparators) {
+  EXPECT_EQ(TerminalSafe("bidi\xe2\x80\xaelog.exe"), "bidi#342#200#256log.exe");  // U+202E
+  EXPECT_EQ(TerminalSafe("a\xe2\x80\xa8"
+                         "b\xe2\x80\xa9"
+                         "c"),
+            "a#342#200#250b#342#200#251c");
+  EXPECT_EQ(TerminalSafe("\xe2\x80\xaa\xe2\x80\xab\xe2\x80\xac\xe2\x80\xad"),
+            "#342#200#252#342#200#253#342#200#254#342#200#255");  // U+202A..202D
+  EXPECT_EQ(TerminalSafe("\xe2\x81\xa6\xe2\x81\xa7\xe2\x81\xa8\xe2\x81\xa9"),
+            "#342#201#246#342#201#247#342#201#250#342#201#251");  // U+2066..2069
+  EXPECT_EQ(TerminalSafe("\xe2\x80\x8e\xe2\x80\x8f\xd8\x9c"),
+            "#342#200#216#342#200#217#330#234");  // LRM, RLM, ALM
+  // Neighbours stay: U+2027, U+202F (narrow no-break space), U+2065 (unassigned),
+  // U+206A, U+200D (ZWJ, in emoji), U+2014 (em dash), U+061B (Arabic semicolon).
+  for (const char* kept : {"\xe2\x80\xa7", "\xe2\x80\xaf", "\xe2\x81\xa5", "\xe2\x81\xaa",
+                           "\xe2\x80\x8d", "\xe2\x80\x94", "\xd8\x9b"}) {
+    EXPECT_EQ(TerminalSafe(kept), kept);
+  }
+}
+
+TEST(ConsoleFormatTest, TerminalSafeJsonEscapesBidiAndLineSeparators) {
+  EXPECT_EQ(TerminalSafeJson("{\"h\":\"bidi\xe2\x80\xaelog\xe2\x80\xa8x\xe2\x81\xa9\xd8\x9c\"}"),
+            R"({"h":"bidi\u202elog\u2028x\u2069\u061c"})");
+  EXPECT_EQ(TerminalSafeJson("{\"h\":\"\xe2\x80\x94\"}"), "{\"h\":\"\xe2\x80\x94\"}");
+}
+
 TEST(ConsoleFormatTest, TerminalSafeJsonKeepsTheValue) {
   EXPECT_EQ(TerminalSafeJson(R"({"a":"b\u001b[31m"})"), R"({"a":"b\u001b[31m"})");
   EXPECT_EQ(TerminalSafeJson("{\"a\":\"x\x7fy\xc2\x9bz\"}"), R"({"a":"x\u007fy\u009bz"})");
