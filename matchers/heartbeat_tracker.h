@@ -308,7 +308,10 @@ class HeartbeatTracker {
     int64_t armed_due_ns = kNotArmed;  // due time of the live heap entry
     double override_secs = -1;         // >= 0 when an override matches
     uint32_t unchecked = 0;            // messages since the threshold was last recomputed
-    int64_t today = 0;                 // UTC day (days since the epoch) of messages_today
+    // host.flood: messages since flood_window_ns (Observe's one increment,
+    // on the record's first cache line, in unchecked's padding).
+    uint32_t flood_count = 0;
+    int64_t today = 0;  // UTC day (days since the epoch) of messages_today
     uint64_t messages_today = 0;
     bool expected = false;
     bool live = false;
@@ -322,12 +325,13 @@ class HeartbeatTracker {
     // the record's first cache line; 0: compare state.name.
     uint8_t name_len = 0;
     char name[kInlineName];
-    // host.flood: messages since flood_window_ns (the Tick before the first
-    // of them; 0: none yet), the Tick that last judged them (a slot freed
-    // and reused may be listed twice), whether this window alerted (or was
+    HostState state;
+    // host.flood, read by Tick only (after state: Observe's lines stay
+    // where they were): the start of the window (the Tick before its first
+    // message; 0: none yet), the Tick that last judged it (a slot freed and
+    // reused may be listed twice), whether this window alerted (or was
     // rate-limited), and the learned rate: decayed messages over decayed
     // seconds up to rate_at_ns. Not saved: relearned after a restart.
-    uint32_t flood_count = 0;
     uint32_t flood_tick = 0;
     bool flood_flagged = false;
     int64_t flood_window_ns = 0;
@@ -335,7 +339,6 @@ class HeartbeatTracker {
     double rate_messages = 0;
     double rate_secs = 0;
     int64_t flood_alert_ns = 0;
-    HostState state;
   };
 
   // Observe recomputes a host's threshold (to re-arm early when it dropped)
