@@ -288,6 +288,10 @@ Status ParseHeartbeat(const Ctx& ctx, const YAML::Node& hb, HeartbeatConfig* out
       {"sender_change_secs", &Options::sender_change_secs, 0, kYear},
       {"alert_link_secs", &Options::alert_link_secs, 0, kYear},
       {"metrics_interval_secs", &Options::metrics_interval_secs, 0.1, 3600},
+      {"flood_min_messages", &Options::flood_min_messages, 0, 1e9},
+      {"flood_window_secs", &Options::flood_window_secs, 1, 86400},
+      {"flood_multiplier", &Options::flood_multiplier, 1, 1e6},
+      {"flood_alert_interval_secs", &Options::flood_alert_interval_secs, 0, kYear},
   };
   std::vector<std::string_view> allowed = {"enabled",   "new_host_alerts",        "max_hosts",
                                            "state_dir", "max_last_message_bytes", "expected_hosts",

@@ -19,6 +19,7 @@ FleetHit FleetHit::From(const matchers::HitEvent& e) {
   h.message_seq = e.message_seq;
   h.repeats = e.repeats;
   h.overflow_worker = e.overflow_worker;
+  h.superseded_by = std::string(e.superseded_by);
   return h;
 }
 
@@ -35,7 +36,8 @@ matchers::HitEvent FleetHit::View() const {
           .received = received,
           .message_seq = message_seq,
           .repeats = repeats,
-          .overflow_worker = overflow_worker};
+          .overflow_worker = overflow_worker,
+          .superseded_by = superseded_by};
 }
 
 FleetCorrelator::FleetCorrelator(const matchers::CorrelatorOptions& options, size_t max_queued,

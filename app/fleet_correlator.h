@@ -56,6 +56,7 @@ struct FleetHit {
   uint64_t message_seq = 0;  // unique across workers (worker in the top bits)
   uint32_t repeats = 1;
   int32_t overflow_worker = -1;
+  std::string superseded_by;  // HitEvent::superseded_by
 
   static FleetHit From(const matchers::HitEvent& e);
   // The hit as the correlator takes it (views into this FleetHit).

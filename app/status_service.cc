@@ -85,6 +85,10 @@ void AppendHostJson(const matchers::HostRow& r, int64_t now_ns, std::string* out
   *out += r.expected ? ",\"expected\":true" : ",\"expected\":false";
   *out += ",\"messages_today\":";
   *out += std::to_string(r.messages_today);
+  *out += ",\"rate_per_sec\":";
+  AppendJsonNumber(r.rate_per_sec, out);
+  *out += ",\"last_flood\":";
+  AppendJsonNumber(Secs(r.last_flood_ns), out);
   out->push_back('}');
 }
 

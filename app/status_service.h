@@ -18,7 +18,8 @@
 //            "silent" counts them all)
 //   hosts:  {"time", "hosts": [{"name", "sender", "first_seen", "last_seen",
 //            "cadence_secs", "threshold_secs", "state", "expected",
-//            "messages_today"}]}
+//            "messages_today", "rate_per_sec", "last_flood"}]}
+//            (rate_per_sec: the learned usual rate host.flood compares with)
 //   Times are Unix seconds (numbers); 0 means never.
 #ifndef KONSEKI_APP_STATUS_SERVICE_H_
 #define KONSEKI_APP_STATUS_SERVICE_H_

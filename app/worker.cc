@@ -257,6 +257,7 @@ void Worker::Correlate(const Message& msg, const HostKey& host_key, bool same_or
     if (host && correlator_->Wants(e.input_id, e.sign)) {
       const size_t before = correlation_alerts_.size();
       superseded_[i] = correlator_->Process(e, &correlation_alerts_);
+      if (superseded_[i]) e.superseded_by = correlator_->superseded_by();
       // A correlation's alert that took the place of a waiting rule's alert
       // takes its wait and its hold too: a logger stop after a compromise
       // sign that the logger's restart answers is raised at the rule's

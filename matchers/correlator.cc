@@ -102,6 +102,7 @@ std::string_view FieldValue(const HitEvent& hit, std::string_view name) {
   if (name == "sender") return hit.sender;
   if (name == "program") return hit.program;
   if (name == "pid") return hit.pid;
+  if (name == "superseded_by") return hit.superseded_by;
   // "user|stem": the name without its number (matchers/correlator_impl.h).
   if (constexpr std::string_view kStem = "|stem"; name.ends_with(kStem)) {
     return NameStem(FieldValue(hit, name.substr(0, name.size() - kStem.size())));
@@ -333,6 +334,10 @@ Status Correlator::Impl::Compile(const RulePack& pack) {
     sets.push_back(std::move(s));
   }
   address_sets.assign(sets.size(), false);
+  // In pack order: where one process runs both scopes (test-rules,
+  // check-rules), a fleet correlation sees the superseded_by of the host
+  // correlations listed before it (and fed by the same id), as the fleet
+  // thread sees every host correlation's.
   for (const Correlation& def : pack.correlations) {
     const bool fleet = def.scope == KeyScope::kFleet;
     if (fleet ? !options.run_fleet : !options.run_host) continue;
@@ -412,6 +417,7 @@ bool Correlator::Wants(std::string_view input_id, std::string_view sign) const {
 }
 
 size_t Correlator::live_keys() const { return impl_->total_keys; }
+std::string_view Correlator::superseded_by() const { return impl_->superseded_by; }
 size_t Correlator::correlations() const { return impl_->corrs.size(); }
 
 HostInfo* Correlator::Impl::Host(const HostKey& host, bool create, int64_t now_ns) {
@@ -702,6 +708,9 @@ void Correlator::Impl::Raise(CompiledCorrelation& c, Alert alert, int depth,
   }
   if (depth == 0 && c.def.supersedes && (alert.severity >= hit_severity || c.def.replaces)) {
     superseded = true;
+    if (current_local != nullptr && current_local->superseded_by.empty()) {
+      current_local->superseded_by = c.def.id;
+    }
   }
   c.alerts->Inc();
   out->push_back(std::move(alert));
@@ -818,11 +827,15 @@ bool Correlator::Process(const HitEvent& hit, std::vector<Alert>* out) {
   impl_->hits->Inc();
   impl_->superseded = false;
   impl_->hit_severity = hit.severity;
-  impl_->current_hit = &hit;
+  // A copy whose superseded_by the host correlations fill in for the fleet
+  // ones after them (one process running both scopes).
+  HitEvent local = hit;
+  impl_->current_hit = impl_->current_local = &local;
   impl_->Learn(hit);
   const size_t first = out->size();
-  impl_->Dispatch(hit, 0, out);
-  impl_->current_hit = nullptr;
+  impl_->Dispatch(local, 0, out);
+  impl_->superseded_by = local.superseded_by;
+  impl_->current_hit = impl_->current_local = nullptr;
   // One finding, one alert: two correlations of one sign completed by the
   // same line (a login after guesses from its own address, and after
   // guesses of its account from many) keep the more severe (the first of

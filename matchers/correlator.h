@@ -92,6 +92,12 @@ struct HitEvent {
   // the host's (AlertMember::overflow_worker); set by the worker after
   // archiving it.
   int32_t overflow_worker = -1;
+  // The id of the host correlation whose alert took the place of this
+  // hit's rule alert (`supersedes`; with `replaces`, a correlation that
+  // knows the line is routine: an admin's or Ansible's useradd); empty when
+  // none. Set by the host correlator for the fleet correlations (which
+  // run after it) and readable by them as the field `superseded_by`.
+  std::string_view superseded_by;
 };
 
 // The input of one rule hit on msg (views into msg and hit). Event time is
@@ -222,6 +228,10 @@ class Correlator {
   // them has `supersedes`: the hit's own rule alert is then redundant and
   // the caller leaves it out.
   bool Process(const HitEvent& hit, std::vector<Alert>* out);
+  // After Process returned true: the id of the (first) correlation whose
+  // alert took the hit's place, for HitEvent::superseded_by; valid while
+  // this correlator lives. Empty after a Process that returned false.
+  std::string_view superseded_by() const;
 
   // Drops expired keys, refreshes the keys gauge and saves the state every
   // save_interval_secs. Call about once a second.

@@ -298,6 +298,8 @@ struct Correlator::Impl {
   bool superseded = false;
   Severity hit_severity = Severity::kInfo;  // of the hit being processed
   const HitEvent* current_hit = nullptr;    // the hit being processed (depth 0)
+  HitEvent* current_local = nullptr;        // the same, whose superseded_by Raise fills in
+  std::string_view superseded_by;           // of the last Process (a correlation's id)
 
   // Working space of beacon scoring.
   std::vector<double> gaps_scratch, sizes_scratch, mad_scratch;

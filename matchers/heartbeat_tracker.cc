@@ -80,6 +80,12 @@ Status ValidateHeartbeatOptions(const HeartbeatOptions& o) {
   if (o.sender_change_secs < 0) return bad("sender_change_secs must be >= 0");
   if (o.alert_link_secs < 0) return bad("alert_link_secs must be >= 0");
   if (o.max_hosts == 0) return bad("max_hosts must be > 0");
+  if (o.flood_min_messages < 0) return bad("flood_min_messages must be >= 0 (0: no host.flood)");
+  if (!(o.flood_window_secs >= 1)) return bad("flood_window_secs must be >= 1");
+  if (!(o.flood_multiplier >= 1)) {
+    return bad("flood_multiplier must be >= 1 (a host's rate times its own usual rate)");
+  }
+  if (o.flood_alert_interval_secs < 0) return bad("flood_alert_interval_secs must be >= 0");
   return Status::Ok();
 }
 
@@ -120,7 +126,12 @@ HeartbeatTracker::HeartbeatTracker(const HeartbeatOptions& options, size_t shard
                                                    {{"sign", "host.clock_jump"}});
   counters_.alerts_sender_changed = metrics.GetCounter(
       "konseki_heartbeat_alerts_total", alerts_help, {{"sign", "host.sender_changed"}});
+  counters_.alerts_flood =
+      metrics.GetCounter("konseki_heartbeat_alerts_total", alerts_help, {{"sign", "host.flood"}});
   const char* suppressed_help = "Heartbeat alerts not emitted, by sign and reason.";
+  counters_.suppressed_flood =
+      metrics.GetCounter("konseki_heartbeat_suppressed_alerts_total", suppressed_help,
+                         {{"sign", "host.flood"}, {"reason", "rate_limit"}});
   counters_.suppressed_sender_changed =
       metrics.GetCounter("konseki_heartbeat_suppressed_alerts_total", suppressed_help,
                          {{"sign", "host.sender_changed"}, {"reason", "rate_limit"}});
@@ -394,6 +405,8 @@ void HeartbeatTracker::Observe(const Message& msg, const HostKey& key, bool same
     s.messages_today = 0;
   }
   ++s.messages_today;
+  // host.flood: a count per message; Tick judges the rate.
+  if (++s.flood_count == 1 && options_.flood_min_messages > 0) flood_active_.push_back(slot);
 
   const bool was_seen = h.seen;
   const int64_t prev_seen_ns = h.last_seen_ns;
@@ -794,6 +807,8 @@ void HeartbeatTracker::Emit(Alert& alert) {
     counters_.alerts_new->Inc();
   } else if (alert.sign == "host.sender_changed") {
     counters_.alerts_sender_changed->Inc();
+  } else if (alert.sign == "host.flood") {
+    counters_.alerts_flood->Inc();
   } else if (alert.sign == "heartbeat.max_hosts_reached") {
     // counted by konseki_heartbeat_dropped_total{reason="max_hosts"}
   } else {
@@ -804,6 +819,7 @@ void HeartbeatTracker::Emit(Alert& alert) {
 
 void HeartbeatTracker::Tick() {
   const int64_t now = Ns(clock_.Now());
+  const int64_t prev_tick_ns = last_tick_ns_ != 0 ? last_tick_ns_ : start_ns_;
   if (last_tick_ns_ != 0 && options_.stall_secs > 0 &&
       now - last_tick_ns_ > SecsToNs(options_.stall_secs)) {
     watch_from_ns_ = now;
@@ -850,6 +866,7 @@ void HeartbeatTracker::Tick() {
     ArmForgetCheck(e.slot);
   }
   if (deadlines_.size() > 2 * index_.size() + 1024) CompactDeadlines();
+  if (!flood_active_.empty()) CheckFloods(now, prev_tick_ns);
 
   if (now - last_snapshot_ns_ >= SecsToNs(options_.metrics_interval_secs)) PublishSnapshot();
   if (options_.save_interval_secs > 0 && !options_.state_dir.empty() &&
@@ -857,6 +874,87 @@ void HeartbeatTracker::Tick() {
     last_save_ns_ = now;
     (void)SaveState();  // failures are counted in konseki_heartbeat_errors_total
   }
+}
+
+void HeartbeatTracker::CheckFloods(int64_t now_ns, int64_t prev_tick_ns) {
+  ++flood_tick_;
+  flood_checking_.swap(flood_active_);
+  const int64_t window_ns = SecsToNs(options_.flood_window_secs);
+  for (const uint32_t slot : flood_checking_) {
+    if (slot >= slots_.size()) continue;
+    Slot& s = slots_[slot];
+    if (!s.live || s.flood_count == 0 || s.flood_tick == flood_tick_) continue;
+    s.flood_tick = flood_tick_;
+    // Its first message came after the last Tick.
+    if (s.flood_window_ns == 0) s.flood_window_ns = std::min(prev_tick_ns, now_ns);
+    if (!s.flood_flagged && s.flood_count >= options_.flood_min_messages) JudgeFlood(s, now_ns);
+    if (now_ns - s.flood_window_ns >= window_ns) {
+      FoldRate(s, now_ns);  // a new window with its next message
+    } else {
+      flood_active_.push_back(slot);
+    }
+  }
+  flood_checking_.clear();
+}
+
+double HeartbeatTracker::UsualRate(const Slot& s) const {
+  return s.rate_secs > 0 ? s.rate_messages / s.rate_secs : 0;
+}
+
+void HeartbeatTracker::JudgeFlood(Slot& s, int64_t now_ns) {
+  // The usual rate is learned from the windows before this one; a host with
+  // none yet could be one that is always this busy.
+  if (s.rate_secs < options_.flood_window_secs) return;
+  const double secs = std::max(NsToSecs(now_ns - s.flood_window_ns), 1.0);
+  const double rate = s.flood_count / secs;
+  const double usual = UsualRate(s);
+  if (rate < options_.flood_multiplier * usual) return;
+  s.flood_flagged = true;
+  if (s.flood_alert_ns != 0 &&
+      now_ns - s.flood_alert_ns < SecsToNs(options_.flood_alert_interval_secs)) {
+    counters_.suppressed_flood->Inc();
+    return;
+  }
+  s.flood_alert_ns = now_ns;
+  const HostState& h = s.state;
+  const std::string count = std::to_string(s.flood_count);
+  const std::string window = FormatSecs(secs, 0);
+  const std::string times = usual > 0 ? FormatSecs(rate / usual, 0) : "";
+  Alert a;
+  a.time = a.received = FromNs(now_ns);
+  a.host = h.name;
+  a.sender = h.sender;
+  a.rule = "heartbeat.flood";
+  a.sign = "host.flood";
+  a.severity = Severity::kMedium;
+  a.title = h.name + " is flooding: " + count + " messages in " + window + " s (" +
+            FormatSecs(rate, 0) + "/s" +
+            (usual > 0 ? ", " + times + "x its usual " + FormatSecs(usual, 2) + "/s)"
+                       : ", it usually sends nothing)");
+  a.fields = {{"messages", count},
+              {"window_secs", window},
+              {"rate_per_sec", FormatSecs(rate, 1)},
+              {"usual_rate_per_sec", FormatSecs(usual, 3)},
+              {"times_usual", times},
+              {"min_messages", FormatSecs(options_.flood_min_messages, 0)},
+              {"multiplier", FormatSecs(options_.flood_multiplier, 0)},
+              {"messages_today", std::to_string(s.messages_today)},
+              {"sender", h.sender},
+              {"last_message", h.last_message}};
+  a.message = h.last_message;
+  Emit(a);
+}
+
+void HeartbeatTracker::FoldRate(Slot& s, int64_t now_ns) const {
+  const int64_t from = s.rate_at_ns != 0 ? s.rate_at_ns : s.flood_window_ns;
+  const double secs = NsToSecs(std::max<int64_t>(now_ns - from, 0));
+  const double keep = std::exp2(-secs / options_.cadence_half_life_secs);
+  s.rate_messages = s.rate_messages * keep + s.flood_count;
+  s.rate_secs = s.rate_secs * keep + secs;
+  s.rate_at_ns = now_ns;
+  s.flood_count = 0;
+  s.flood_window_ns = 0;
+  s.flood_flagged = false;
 }
 
 void HeartbeatTracker::CompactDeadlines() {
@@ -912,6 +1010,8 @@ void HeartbeatTracker::PublishSnapshot() {
     row.silent = h.silent;
     row.silent_after_stop = h.silent_after_stop;
     row.messages_today = s.today == today ? s.messages_today : 0;
+    row.rate_per_sec = UsualRate(s);
+    row.last_flood_ns = s.flood_alert_ns;
     row.senders = h.senders;
   }
   hosts.resize(n);

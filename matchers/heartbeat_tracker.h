@@ -1,6 +1,6 @@
 // Per-host heartbeat: notices when a host stops sending (rsyslogd killed,
 // forwarding cut), when it comes back, when a host is new, and when a host's
-// clock jumps.
+// clock jumps, and when a host floods.
 //
 // One HeartbeatTracker per worker thread. Hosts are sharded by
 // HostShard(host, num_shards) (common/host_shard.h); a tracker only ever sees
@@ -171,6 +171,23 @@ struct HeartbeatOptions {
   // heartbeat.metrics_interval_secs: how often Tick refreshes the per-host
   // last-seen snapshot (an O(hosts) pass).
   double metrics_interval_secs = 10;
+  // host.flood: a host whose messages within flood_window_secs number at
+  // least flood_min_messages (the absolute floor: 10,000 in 10 s is 1,000
+  // a second) and come at flood_multiplier times its own learned rate or
+  // more (so a host that is always that busy is not flagged). The learned
+  // rate is the host's messages over the time watched, older windows
+  // weighing less with cadence_half_life_secs; a host is judged once it
+  // has one window of history (a host that floods from its first line is
+  // host.new's). 0 flood_min_messages disables.
+  double flood_min_messages = 10000;
+  // heartbeat.flood_window_secs: the window the floor counts in; at the
+  // end of each a host's count goes into its learned rate.
+  double flood_window_secs = 10;
+  // heartbeat.flood_multiplier: how far above its learned rate a host must be.
+  double flood_multiplier = 50;
+  // heartbeat.flood_alert_interval_secs: at most one host.flood per host per
+  // this interval (a flood lasting hours is one alert an hour).
+  double flood_alert_interval_secs = 3600;
 };
 
 // One tracked host as the console shows it (HeartbeatTracker::HostsReader).
@@ -187,6 +204,8 @@ struct HostRow {
   bool silent_after_stop = false;    // ... and a stop message preceded the silence
   uint64_t messages_today = 0;       // messages received since 00:00 UTC
   std::vector<std::string> senders;  // distinct sender addresses, most recent first
+  double rate_per_sec = 0;           // learned usual message rate (host.flood; 0: none yet)
+  int64_t last_flood_ns = 0;         // last host.flood (0: none since konseki started)
 };
 
 // Checks ranges (multiplier > 0, floor <= ceiling, quantile in (0, 1], ...).
@@ -204,6 +223,7 @@ Status ValidateHeartbeatOptions(const HeartbeatOptions& options);
 //   konseki_heartbeat_dropped_total{reason=max_hosts|no_host|host_too_long}
 //   konseki_heartbeat_alerts_total{sign}
 //   konseki_heartbeat_suppressed_alerts_total{sign,reason=first_run|rate_limit}
+//     (host.flood: rate_limit, one per window over the floor)
 //   konseki_heartbeat_errors_total{reason=state_save|state_load|state_parse}
 //   konseki_heartbeat_state_saves_total, konseki_heartbeat_forgotten_hosts_total,
 //   konseki_heartbeat_evicted_hosts_total, konseki_heartbeat_stalls_total
@@ -249,7 +269,9 @@ class HeartbeatTracker {
   void NoteAlert(const Alert& alert);
 
   // At least once a second and after idle waits: fires due host.silent
-  // alerts, saves the state every save_interval_secs and refreshes metrics.
+  // alerts, judges the message rate of the hosts that sent since the last
+  // Tick (host.flood; O(those hosts)), saves the state every save_interval_secs and refreshes
+  // metrics.
   void Tick();
 
   // Writes this shard's hosts to state_dir/heartbeat.<shard>.state
@@ -291,7 +313,10 @@ class HeartbeatTracker {
     int64_t armed_due_ns = kNotArmed;  // due time of the live heap entry
     double override_secs = -1;         // >= 0 when an override matches
     uint32_t unchecked = 0;            // messages since the threshold was last recomputed
-    int64_t today = 0;                 // UTC day (days since the epoch) of messages_today
+    // host.flood: messages since flood_window_ns (Observe's one increment,
+    // on the record's first cache line, in unchecked's padding).
+    uint32_t flood_count = 0;
+    int64_t today = 0;  // UTC day (days since the epoch) of messages_today
     uint64_t messages_today = 0;
     bool expected = false;
     bool live = false;
@@ -306,6 +331,19 @@ class HeartbeatTracker {
     uint8_t name_len = 0;
     char name[kInlineName];
     HostState state;
+    // host.flood, read by Tick only (after state: Observe's lines stay
+    // where they were): the start of the window (the Tick before its first
+    // message; 0: none yet), the Tick that last judged it (a slot freed and
+    // reused may be listed twice), whether this window alerted (or was
+    // rate-limited), and the learned rate: decayed messages over decayed
+    // seconds up to rate_at_ns. Not saved: relearned after a restart.
+    uint32_t flood_tick = 0;
+    bool flood_flagged = false;
+    int64_t flood_window_ns = 0;
+    int64_t rate_at_ns = 0;
+    double rate_messages = 0;
+    double rate_secs = 0;
+    int64_t flood_alert_ns = 0;
   };
 
   // Observe recomputes a host's threshold (to re-arm early when it dropped)
@@ -354,6 +392,13 @@ class HeartbeatTracker {
   // prev_seen_ns: last message before the gap, 0 if none ever.
   void FireResumed(Slot& s, const Message& msg, int64_t prev_seen_ns);
   void FireNew(Slot& s, const Message& msg);
+  // host.flood: Tick's pass over the hosts that sent since the last one
+  // (flood_active_). prev_tick_ns: when the Tick before ran.
+  void CheckFloods(int64_t now_ns, int64_t prev_tick_ns);
+  void JudgeFlood(Slot& s, int64_t now_ns);
+  // The window's count into the host's learned rate; the window ends.
+  void FoldRate(Slot& s, int64_t now_ns) const;
+  double UsualRate(const Slot& s) const;
   // The sender watch of heartbeat.sender_change_secs: started, ended or
   // fired for a message from a sender other than the host's last one
   // (before NoteSender), or checked for a line from the watched address.
@@ -415,6 +460,12 @@ class HeartbeatTracker {
   // finds its own.
   static constexpr size_t kRefusedSlots = 4096;
   std::vector<uint64_t> refused_;
+  // Slots whose flood_count went from 0 to 1 (Observe), or whose window is
+  // still open (Tick): what CheckFloods looks at. The other list is its
+  // spare, swapped in each Tick.
+  std::vector<uint32_t> flood_active_;
+  std::vector<uint32_t> flood_checking_;
+  uint32_t flood_tick_ = 0;
   int64_t full_alert_ns_ = 0;         // the last heartbeat.max_hosts_reached
   uint64_t refused_since_alert_ = 0;  // hosts refused since then
   size_t silent_count_ = 0;
@@ -433,6 +484,8 @@ class HeartbeatTracker {
     Counter* alerts_new;
     Counter* alerts_clock_jump;
     Counter* alerts_sender_changed;
+    Counter* alerts_flood;
+    Counter* suppressed_flood;
     Counter* suppressed_sender_changed;
     Counter* suppressed_new_first_run;
     Counter* suppressed_new_rate_limit;

@@ -1,4 +1,6 @@
 // konseki hosts: every host the heartbeat tracks.
+#include <cstdio>
+
 #include "app/console/console_commands.h"
 #include "app/status_service.h"
 
@@ -33,6 +35,14 @@ std::string Senders(const JsonValue& h) {
   return out.empty() ? h.Str("sender", "-") : out;
 }
 
+// The learned usual rate (host.flood's yardstick); "-" before it is learned.
+std::string RatePerSec(double rate) {
+  if (rate <= 0) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, rate < 10 ? "%.2f" : "%.0f", rate);
+  return buf;
+}
+
 }  // namespace
 
 int RunHosts(const ConsoleEnv& env, const HostsOptions& options) {
@@ -62,7 +72,8 @@ int RunHosts(const ConsoleEnv& env, const HostsOptions& options) {
     *env.out << env.palette.Yellow("konseki is not running") << ": hosts as last saved in "
              << StateDir(env.config) << " (thresholds and today's counts need the daemon)\n";
   }
-  Table t({"HOST", "STATE", "LAST SEEN", "AGO", "SENDERS", "CADENCE", "THRESHOLD", "TODAY"});
+  Table t({"HOST", "STATE", "LAST SEEN", "AGO", "SENDERS", "CADENCE", "THRESHOLD", "TODAY",
+           "RATE/S", "FLOOD"});
   for (size_t i = 0; i < hosts->size(); ++i) {
     JsonValue h = hosts->Host(i);
     if (options.silent && !IsSilentState(h.Str("state"))) continue;
@@ -72,7 +83,9 @@ int RunHosts(const ConsoleEnv& env, const HostsOptions& options) {
            FormatLocalTime(last), last > 0 ? FormatDuration(env.now - last) : "-",
            TerminalSafe(Senders(h)), Secs(h.Num("cadence_secs"), "learning"),
            Secs(h.Num("threshold_secs"), "never"),
-           from_files ? "-" : std::to_string(h.Int("messages_today"))});
+           from_files ? "-" : std::to_string(h.Int("messages_today")),
+           from_files ? "-" : RatePerSec(h.Num("rate_per_sec")),
+           h.Num("last_flood") > 0 ? FormatDuration(env.now - h.Num("last_flood")) + " ago" : "-"});
   }
   if (t.rows() == 0) {
     *env.out << (options.silent ? "No silent hosts.\n" : "No hosts yet.\n");

@@ -396,6 +396,36 @@ heartbeat:
   EXPECT_THAT(bad.status().message(), HasSubstr("hb.yaml:2"));
 }
 
+TEST(ConfigTest, HeartbeatFloodKeysReachTheTrackerAndBadOnesNameTheKey) {
+  auto c = ParseConfig(R"(listen: [udp://127.0.0.1:1]
+heartbeat:
+  flood_min_messages: 5000
+  flood_window_secs: 30
+  flood_multiplier: 20
+  flood_alert_interval_secs: 600
+)",
+                       "hb.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const matchers::HeartbeatOptions& o = c->heartbeat.options;
+  EXPECT_EQ(o.flood_min_messages, 5000);
+  EXPECT_EQ(o.flood_window_secs, 30);
+  EXPECT_EQ(o.flood_multiplier, 20);
+  EXPECT_EQ(o.flood_alert_interval_secs, 600);
+  EXPECT_EQ(
+      ParseConfig("listen: [udp://127.0.0.1:1]\nheartbeat: {flood_min_messages: 0}\n", "hb.yaml")
+          ->heartbeat.options.flood_min_messages,
+      0);
+  for (const std::string bad :
+       {"flood_window_secs: 0", "flood_multiplier: 0.5", "flood_min_messages: -1",
+        "flood_alert_interval_secs: -5", "flood_multiplier: lots"}) {
+    auto r = ParseConfig("listen: [udp://127.0.0.1:1]\nheartbeat:\n  " + bad + "\n", "hb.yaml");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_THAT(r.status().message(), HasSubstr("hb.yaml:3"));
+    EXPECT_THAT(r.status().message(), HasSubstr("heartbeat." + bad.substr(0, bad.find(':'))))
+        << r.status().message();
+  }
+}
+
 // What start-up would reject, check-config (which binds nothing) must too.
 TEST(ConfigTest, RejectsWhatStartUpWouldReject) {
   ExpectRejected(

@@ -36,8 +36,10 @@ class StatusServiceTest : public ::testing::Test {
                            false,
                            false,
                            42,
-                           {"192.0.2.1", "198.51.100.9"}};
-      matchers::HostRow never{"db1", "", 0, 0, 0, 300, false, true, false, false, 0, {}};
+                           {"192.0.2.1", "198.51.100.9"},
+                           2.5,
+                           0};
+      matchers::HostRow never{"db1", "", 0, 0, 0, 300, false, true, false, false, 0, {}, 0, 0};
       matchers::HostRow stopped = ok;
       stopped.name = "app1";
       stopped.silent = stopped.silent_after_stop = true;
@@ -138,7 +140,7 @@ TEST_F(StatusServiceTest, StatusNamesTheFirstTenSilentHostsAndCountsThemAll) {
     for (int i = 0; i < 500; ++i) {
       char name[16];
       std::snprintf(name, sizeof name, "spoof%03d", 499 - i);
-      out->push_back({name, "", 0, 0, 0, 300, false, true, false, false, 0, {}});
+      out->push_back({name, "", 0, 0, 0, 300, false, true, false, false, 0, {}, 0, 0});
     }
   });
   StatusService s(src_);
@@ -166,6 +168,8 @@ TEST_F(StatusServiceTest, HostsAreSortedWithTheirStates) {
   EXPECT_TRUE(h.At(1).Bool("expected"));
   EXPECT_EQ(h.At(2).Str("state"), "ok");
   EXPECT_EQ(h.At(2).Int("messages_today"), 42);
+  EXPECT_EQ(h.At(2).Num("rate_per_sec"), 2.5);
+  EXPECT_EQ(h.At(2).Num("last_flood"), 0);
   EXPECT_EQ(h.At(2).Num("threshold_secs"), 300);
   EXPECT_EQ(h.At(2).Str("sender"), "192.0.2.1");
   ASSERT_EQ(h.At(2).Get("senders").size(), 2u);

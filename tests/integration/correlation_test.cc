@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tests/integration/konseki_process.h"
+#include "tests/testing/loopback.h"
 
 namespace konseki::testing {
 namespace {
@@ -269,6 +270,59 @@ TEST_F(CorrelationTest, StateSavedPeriodicallySurvivesSigkill) {
   k_.process().Kill();
   EXPECT_TRUE(AlertsWithSign(dir_, "ssh.bruteforce_success").empty());
   RestartThenSuccessCompletesTheSequence(cfg, 6100, "198.51.100.61");
+}
+
+// The fleet tester's S5: the same account created from a root shell on
+// three hosts (each host's line on its worker, the fleet thread joins them)
+// is one high fleet.change naming the hosts, beside each host's medium;
+// the same account created by Ansible's user module on three other hosts
+// is each host's low and no fleet alert (the hosts' correlations said so).
+TEST_F(CorrelationTest, TheSameAccountCreatedOnThreeHostsIsOneFleetAlertUnlessAnsibleMadeIt) {
+  StartKonseki("  session_min_observed_secs: 0\n");
+  std::string wire;
+  for (const std::string host : {"app5", "app6", "app7"}) {
+    wire += "<85>Dec  4 14:05:06 " + host +
+            " sudo:   deploy : TTY=unknown ; PWD=/home/deploy ; USER=root ; COMMAND=/bin/sh -c "
+            "echo BECOME-SUCCESS-yednrvrdvqoxoqmlzbcugaodnkjmqbqt ; /usr/bin/python3 "
+            "/home/deploy/.ansible/tmp/ansible-tmp-1796393104.52-24318-480/AnsiballZ_user.py\n";
+    wire += "<86>Dec  4 14:05:08 " + host +
+            " useradd[138863]: new user: name=mkato, UID=1012, GID=1012, home=/home/mkato, "
+            "shell=/bin/bash, from=none\n";
+  }
+  int pid = 3311;
+  for (const std::string host : {"ua1", "ua2", "ua3"}) {
+    wire += "<86>Dec  6 00:43:40 " + host + " useradd[" + std::to_string(pid++) +
+            "]: new user: name=sysbk, UID=1001, GID=1001, home=/home/sysbk, shell=/bin/bash, "
+            "from=/dev/pts/0\n";
+  }
+  const int fd = ConnectTcp(k_.Port("tcp"));
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(SendAll(fd, wire));
+  close(fd);
+  ASSERT_TRUE(WaitFor([&] { return !AlertsWithSign(dir_, "fleet.change").empty(); }))
+      << ReadFile(dir_.File("alerts.jsonl"));
+  ASSERT_TRUE(WaitFor([&] { return AlertsWithSign(dir_, "account.change").size() >= 6; }))
+      << ReadFile(dir_.File("alerts.jsonl"));
+  EXPECT_EQ(k_.process().Signal(SIGTERM), 0);
+  const auto fleet = AlertsWithSign(dir_, "fleet.change");
+  ASSERT_EQ(fleet.size(), 1u) << ReadFile(dir_.File("alerts.jsonl"));
+  EXPECT_THAT(fleet[0], ::testing::HasSubstr("\"rule\":\"accounts.user_added.fleet\""));
+  EXPECT_THAT(fleet[0], ::testing::HasSubstr("\"severity\":\"high\""));
+  EXPECT_THAT(fleet[0], ::testing::HasSubstr("\"user\":\"sysbk\""));
+  EXPECT_THAT(fleet[0], ::testing::HasSubstr("\"host_values\":\"ua1,ua2,ua3\""));
+  int low = 0, medium = 0;
+  for (const std::string& a : AlertsWithSign(dir_, "account.change")) {
+    if (a.find("\"severity\":\"low\"") != std::string::npos) {
+      EXPECT_THAT(a, ::testing::HasSubstr("\"rule\":\"accounts.change.config_mgmt\""));
+      ++low;
+    } else {
+      EXPECT_THAT(a, ::testing::HasSubstr("\"severity\":\"medium\""));
+      EXPECT_THAT(a, ::testing::HasSubstr("sysbk"));
+      ++medium;
+    }
+  }
+  EXPECT_EQ(low, 3);
+  EXPECT_EQ(medium, 3);
 }
 
 }  // namespace

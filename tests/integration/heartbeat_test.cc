@@ -228,5 +228,59 @@ TEST(HeartbeatIntegrationTest, ASilenceSoonAfterARootLoginFromOutsideIsCritical)
   }
 }
 
+// The fleet tester's S10: a host that sends a line every half second, then
+// 50,000 lines as fast as TCP takes them, then its usual line again: one
+// host.flood (medium) naming the counts; the quiet host beside it and the
+// busy host at its usual rate raise none.
+TEST(HeartbeatIntegrationTest, AHostFloodingFarAboveItsUsualRateIsOneFloodAlert) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  Konseki k;
+  std::string err;
+  const std::string alerts = dir.File("alerts.jsonl");
+  ASSERT_TRUE(k.Start(dir,
+                      "listen: [tcp://127.0.0.1:0]\narchive: {dir: " + dir.File("archive") +
+                          "}\nalerts: {file: " + alerts +
+                          ", stdout: false}\nmetrics: {listen: ''}\nworkers: 2\n"
+                          "heartbeat:\n  flood_window_secs: 2\n  flood_min_messages: 20000\n"
+                          "  state_dir: " +
+                          dir.File("state") + "\n",
+                      &err))
+      << err;
+  const int fd = ConnectTcp(k.Port("tcp"));
+  ASSERT_GE(fd, 0);
+  const std::string chatty =
+      "<86>Dec  6 00:44:00 chatty su(pam_unix)[21416]: session opened for user cyrus by (uid=0)\n";
+  std::string busy;
+  for (int i = 0; i < 500; ++i)
+    busy += "<30>Dec  6 00:44:00 busy app[7]: request " + std::to_string(i) + "\n";
+  // Five seconds of history: chatty twice a second, busy 1,000 a second.
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(SendAll(fd, chatty + "<30>Dec  6 00:44:00 quiet cron[9]: tick\n" + busy));
+    usleep(500 * 1000);
+  }
+  std::string flood;
+  for (int i = 0; i < 50000; ++i) flood += chatty;
+  ASSERT_TRUE(SendAll(fd, flood));
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(SendAll(fd, chatty + busy));
+    usleep(500 * 1000);
+  }
+  ASSERT_TRUE(WaitFor([&] { return !AlertsWithSign(alerts, "host.flood").empty(); },
+                      std::chrono::seconds(10)))
+      << ReadFile(alerts);
+  close(fd);
+  // Let a second window pass: no second alert for the same flood.
+  usleep(2500 * 1000);
+  const auto floods = AlertsWithSign(alerts, "host.flood");
+  ASSERT_EQ(floods.size(), 1u) << ReadFile(alerts);
+  EXPECT_EQ(Field(floods[0], "host"), "chatty");
+  EXPECT_EQ(Field(floods[0], "severity"), "medium");
+  EXPECT_EQ(Field(floods[0], "rule"), "heartbeat.flood");
+  EXPECT_GE(std::stoi(Field(floods[0], "messages")), 20000) << floods[0];
+  EXPECT_GT(std::stod(Field(floods[0], "times_usual")), 50) << floods[0];
+  EXPECT_THAT(Field(floods[0], "title"), ::testing::HasSubstr("chatty is flooding")) << floods[0];
+}
+
 }  // namespace
 }  // namespace konseki::testing

@@ -1375,5 +1375,80 @@ TEST(ReloadTest, UnchangedCorrelationsKeepTheirStateChangedOnesStartAfresh) {
   EXPECT_EQ(a[0].rule, "bf");
 }
 
+// ---- superseded_by: a fleet correlation leaves out the lines a host
+// correlation judged routine ----
+
+// A host membership that replaces the line's alert for the accounts it
+// knows (an admin's, Ansible's), and a fleet distinct over hosts that
+// leaves those lines out.
+RulePack ExplainedAccountsPack() {
+  Correlation explain = Corr("explain", CorrelationKind::kMembership);
+  explain.on = {Id("useradd")};
+  explain.field = "user";
+  explain.values = {"mkato"};
+  explain.severity = Severity::kLow;
+  explain.supersedes = explain.replaces = true;
+  Correlation fleet = Corr("fleet", CorrelationKind::kDistinct);
+  fleet.scope = KeyScope::kFleet;
+  fleet.on = {Id("useradd")};
+  fleet.unless = {{"superseded_by", "explain"}};
+  fleet.key = {"user"};
+  fleet.field = "host";
+  fleet.window_secs = 1800;
+  fleet.count = 3;
+  // One process running both scopes runs them in pack order.
+  return Pack({explain, fleet});
+}
+
+TEST(SupersededByTest, OneProcessRunningBothScopesLeavesOutTheExplainedLines) {
+  Driver d(ExplainedAccountsPack());
+  const char* hosts[] = {"ua1", "ua2", "ua3"};
+  for (int i = 0; i < 3; ++i) {
+    auto a = d.Hit("useradd", "account.change", {{"user", "mkato"}}, hosts[i], i * 10);
+    ASSERT_THAT(a, SizeIs(1));
+    EXPECT_EQ(a[0].rule, "explain");
+    EXPECT_EQ(d.c().superseded_by(), "explain");
+  }
+  std::vector<Alert> last;
+  for (int i = 0; i < 3; ++i) {
+    last = d.Hit("useradd", "account.change", {{"user", "sysbk"}}, hosts[i], 100 + i * 10);
+    EXPECT_EQ(d.c().superseded_by(), "");
+  }
+  ASSERT_THAT(last, SizeIs(1));
+  EXPECT_EQ(last[0].rule, "fleet");
+  EXPECT_EQ(FieldOf(last[0], "host_values"), "ua1,ua2,ua3");
+}
+
+// As the server runs them: the worker's host correlator, then the fleet
+// thread's, the hit carrying the host's superseded_by.
+TEST(SupersededByTest, TheFleetCorrelatorReadsTheHitsSupersededBy) {
+  const RulePack pack = ExplainedAccountsPack();
+  MetricsRegistry metrics;
+  CorrelatorOptions host_only, fleet_only;
+  host_only.run_fleet = false;
+  fleet_only.run_host = false;
+  auto host = Correlator::Create(pack, host_only, metrics);
+  auto fleet = Correlator::Create(pack, fleet_only, metrics);
+  ASSERT_TRUE(host.ok() && fleet.ok());
+  std::vector<Alert> fleet_alerts;
+  auto feed = [&](const std::string& user, const std::string& h, double t) {
+    Fields fields = {{"user", user}};
+    HitEvent e;
+    e.input_id = "useradd";
+    e.sign = "account.change";
+    e.fields = &fields;
+    e.host = h;
+    e.event_time = e.received = At(t);
+    std::vector<Alert> out;
+    if ((*host)->Process(e, &out)) e.superseded_by = (*host)->superseded_by();
+    (*fleet)->Process(e, &fleet_alerts);
+  };
+  for (const char* h : {"a1", "a2", "a3"}) feed("mkato", h, 0);
+  EXPECT_THAT(fleet_alerts, IsEmpty());
+  for (const char* h : {"a1", "a2", "a3"}) feed("sysbk", h, 10);
+  ASSERT_THAT(fleet_alerts, SizeIs(1));
+  EXPECT_EQ(FieldOf(fleet_alerts[0], "user"), "sysbk");
+}
+
 }  // namespace
 }  // namespace konseki::matchers

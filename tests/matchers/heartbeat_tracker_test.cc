@@ -1448,5 +1448,144 @@ TEST_F(HeartbeatTrackerTest, ASilenceSoonAfterAHighAlertAboutTheHostIsCritical) 
   EXPECT_EQ(sink_.Count("host.silent", "web4"), 1u);
 }
 
+TEST_F(HeartbeatTrackerTest, FloodOptionsAreValidatedByName) {
+  HeartbeatOptions o;
+  o.flood_window_secs = 0;
+  EXPECT_NE(ValidateHeartbeatOptions(o).message().find("heartbeat.flood_window_secs"),
+            std::string::npos);
+  o = HeartbeatOptions();
+  o.flood_multiplier = 0.5;
+  EXPECT_NE(ValidateHeartbeatOptions(o).message().find("heartbeat.flood_multiplier"),
+            std::string::npos);
+  o = HeartbeatOptions();
+  o.flood_min_messages = -1;
+  EXPECT_NE(ValidateHeartbeatOptions(o).message().find("heartbeat.flood_min_messages"),
+            std::string::npos);
+  o = HeartbeatOptions();
+  o.flood_min_messages = 0;  // off
+  EXPECT_TRUE(ValidateHeartbeatOptions(o).ok());
+}
+
+// The fleet tester's S10: a line every 5 s, then 50,000 in 2 s.
+TEST_F(HeartbeatTrackerTest, AHostFloodingFarAboveItsOwnRateIsOneMediumAlertWithTheCounts) {
+  Make();
+  auto usual_hour = [&] {
+    for (int i = 0; i < 720; ++i) {
+      Send("chatty");
+      Run(seconds(5), seconds(5));
+    }
+  };
+  usual_hour();
+  EXPECT_EQ(sink_.Count("host.flood"), 0u);
+  for (int s = 0; s < 2; ++s) {
+    for (int i = 0; i < 25000; ++i) Send("chatty");
+    Run(seconds(1));
+  }
+  ASSERT_EQ(sink_.Count("host.flood"), 1u);
+  const Alert* a = sink_.Last("host.flood");
+  EXPECT_EQ(a->rule, "heartbeat.flood");
+  EXPECT_EQ(a->severity, Severity::kMedium);
+  EXPECT_EQ(a->host, "chatty");
+  EXPECT_EQ(Field(*a, "messages"), "25000");
+  EXPECT_EQ(Field(*a, "window_secs"), "1");
+  EXPECT_EQ(Field(*a, "rate_per_sec"), "25000.0");
+  EXPECT_EQ(Field(*a, "usual_rate_per_sec"), "0.200");
+  EXPECT_EQ(Field(*a, "times_usual"), "125000");
+  EXPECT_NE(a->title.find("chatty is flooding: 25000 messages in 1 s"), std::string::npos)
+      << a->title;
+  EXPECT_EQ(metrics_.ValueOf("konseki_heartbeat_alerts_total", {{"sign", "host.flood"}}), 1);
+  // A second flood within the hour is counted, not alerted; after the
+  // hour it is alerted again.
+  Run(seconds(10));
+  for (int i = 0; i < 30000; ++i) Send("chatty");
+  Run(seconds(1));
+  EXPECT_EQ(sink_.Count("host.flood"), 1u);
+  EXPECT_EQ(metrics_.ValueOf("konseki_heartbeat_suppressed_alerts_total",
+                             {{"sign", "host.flood"}, {"reason", "rate_limit"}}),
+            1);
+  Run(seconds(10));
+  usual_hour();
+  for (int i = 0; i < 30000; ++i) Send("chatty");
+  Run(seconds(1));
+  EXPECT_EQ(sink_.Count("host.flood"), 2u);
+  std::vector<HostRow> rows;
+  Run(seconds(10));
+  tracker_->Hosts()(&rows);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].last_flood_ns, sink_.Last("host.flood")->time.time_since_epoch().count());
+  EXPECT_GT(rows[0].rate_per_sec, 1);
+}
+
+TEST_F(HeartbeatTrackerTest, ABusyHostAtItsUsualRateAndASmallBurstAreNoFlood) {
+  Make();
+  // busy: 2,000 lines a second for a minute, steadily; quiet: one line a
+  // minute, then a cron run's 500 lines at once (under the floor).
+  for (int s = 0; s < 60; ++s) {
+    for (int i = 0; i < 2000; ++i) Send("busy");
+    if (s % 60 == 0) Send("quiet");
+    Run(seconds(1));
+  }
+  for (int i = 0; i < 500; ++i) Send("quiet");
+  for (int s = 0; s < 30; ++s) {
+    for (int i = 0; i < 2000; ++i) Send("busy");
+    Run(seconds(1));
+  }
+  EXPECT_EQ(sink_.Count("host.flood"), 0u);
+  // The learned rates, for `konseki hosts`.
+  Run(seconds(10));
+  std::vector<HostRow> rows;
+  tracker_->Hosts()(&rows);
+  ASSERT_EQ(rows.size(), 2u);
+  for (const HostRow& r : rows) {
+    if (r.name == "busy") {
+      EXPECT_NEAR(r.rate_per_sec, 2000, 300);
+    } else {
+      EXPECT_GT(r.rate_per_sec, 0);
+      EXPECT_LT(r.rate_per_sec, 20);
+    }
+    EXPECT_EQ(r.last_flood_ns, 0);
+  }
+}
+
+TEST_F(HeartbeatTrackerTest, AHostWithoutAWindowOfHistoryIsNotJudgedAndZeroMinMessagesTurnsItOff) {
+  Make();
+  // Its first messages are a flood: nothing learned to compare with.
+  for (int i = 0; i < 50000; ++i) Send("fresh");
+  Run(seconds(2));
+  EXPECT_EQ(sink_.Count("host.flood"), 0u);
+
+  options_.flood_min_messages = 0;
+  Make();
+  for (int i = 0; i < 12; ++i) {
+    Send("chatty");
+    Run(seconds(5));
+  }
+  for (int i = 0; i < 50000; ++i) Send("chatty");
+  Run(seconds(2));
+  EXPECT_EQ(sink_.Count("host.flood"), 0u);
+}
+
+TEST_F(HeartbeatTrackerTest, FloodThresholdsAreTheOptions) {
+  options_.flood_min_messages = 100;
+  options_.flood_multiplier = 10;
+  options_.flood_window_secs = 5;
+  Make();
+  auto per_second = [&](int n, int secs) {
+    for (int s = 0; s < secs; ++s) {
+      for (int i = 0; i < n; ++i) Send("app");
+      Run(seconds(1));
+    }
+  };
+  per_second(5, 30);  // learned: 5 a second
+  per_second(40, 5);  // 8x, over the floor from the third second: not enough
+  per_second(5, 5);
+  EXPECT_EQ(sink_.Count("host.flood"), 0u);
+  per_second(120, 1);  // ~13x its learned rate (now 9.4/s), over the floor
+  ASSERT_EQ(sink_.Count("host.flood"), 1u);
+  EXPECT_EQ(Field(*sink_.Last("host.flood"), "messages"), "120");
+  EXPECT_EQ(Field(*sink_.Last("host.flood"), "min_messages"), "100");
+  EXPECT_EQ(Field(*sink_.Last("host.flood"), "multiplier"), "10");
+}
+
 }  // namespace
 }  // namespace konseki::matchers
