@@ -276,13 +276,13 @@ TEST(RunTestRulesTest, JsonModeWritesOneEscapedObjectPerMatch) {
   EXPECT_EQ(out.str(),
             "{\"file\":\"" + escaped_file +
                 "\",\"line\":1,\"rule\":\"sshd.invalid_user\",\"sign\":\"ssh.auth_failure\","
-                "\"severity\":\"medium\",\"host\":\"bar\",\"program\":\"sshd\","
+                "\"severity\":\"low\",\"host\":\"bar\",\"program\":\"sshd\","
                 "\"fields\":{\"user\":\"we\\\"ird\\\\\\u0001\\ufffd\","
                 "\"src_ip\":\"192.0.2.9\",\"port\":\"7\"},\"alert\":false}\n"
                 "{\"file\":\"" +
                 escaped_file +
                 "\",\"line\":3,\"rule\":\"sshd.invalid_user\",\"sign\":\"ssh.auth_failure\","
-                "\"severity\":\"medium\",\"host\":\"bar\",\"program\":\"sshd\","
+                "\"severity\":\"low\",\"host\":\"bar\",\"program\":\"sshd\","
                 "\"fields\":{\"user\":\"caf\xc3\xa9\","
                 "\"src_ip\":\"192.0.2.10\"},\"alert\":false}\n");
   EXPECT_THAT(err.str(), HasSubstr("Lines: 3 read"));
@@ -700,7 +700,7 @@ TEST(RunExplainTest, TextShowsTheParsedHeaderAndEachMatchWithFields) {
   EXPECT_THAT(out.str(), HasSubstr("message:         Failed password for root from"));
   EXPECT_THAT(out.str(),
               HasSubstr("rules:           1 match\n  sshd.failed_auth [ssh.auth_failure] "
-                        "medium: method=password user=root src_ip=192.0.2.1 port=22"));
+                        "low: method=password user=root src_ip=192.0.2.1 port=22"));
 }
 
 // A file line forwarded by imfile, holding a repeat line: the parts are the
