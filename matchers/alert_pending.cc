@@ -54,7 +54,7 @@ std::string_view ExtractedPid(const RuleHit& hit) {
 }  // namespace
 
 void PendingAlerts::Remember(std::string_view name, int64_t t_ns, const std::string& rule_id,
-                            std::string_view pid) {
+                             std::string_view pid) {
   key_ = host_;
   key_ += '\x1f';
   key_ += name;
