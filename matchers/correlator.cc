@@ -334,14 +334,16 @@ Status Correlator::Impl::Compile(const RulePack& pack) {
     sets.push_back(std::move(s));
   }
   address_sets.assign(sets.size(), false);
-  // In pack order: where one process runs both scopes (test-rules,
-  // check-rules), a fleet correlation sees the superseded_by of the host
-  // correlations listed before it (and fed by the same id), as the fleet
-  // thread sees every host correlation's.
-  for (const Correlation& def : pack.correlations) {
-    const bool fleet = def.scope == KeyScope::kFleet;
-    if (fleet ? !options.run_fleet : !options.run_host) continue;
-    if (Status s = CompileOne(def, pack); !s.ok()) return s;
+  // Host correlations first, then fleet ones, each in pack order: where one
+  // process runs both scopes (test-rules, check-rules), every fleet
+  // correlation then sees the superseded_by of every host correlation fed
+  // by the same line, as the fleet thread does, wherever the pack lists it.
+  for (const bool fleet_pass : {false, true}) {
+    if (fleet_pass ? !options.run_fleet : !options.run_host) continue;
+    for (const Correlation& def : pack.correlations) {
+      if ((def.scope == KeyScope::kFleet) != fleet_pass) continue;
+      if (Status s = CompileOne(def, pack); !s.ok()) return s;
+    }
   }
   for (const auto& [host, addrs] : options.host_addresses) {
     auto& list = configured_addresses[AsciiLower(host)];

@@ -1,5 +1,6 @@
 #include "matchers/correlator.h"
 
+#include <algorithm>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -1396,7 +1397,6 @@ RulePack ExplainedAccountsPack() {
   fleet.field = "host";
   fleet.window_secs = 1800;
   fleet.count = 3;
-  // One process running both scopes runs them in pack order.
   return Pack({explain, fleet});
 }
 
@@ -1417,6 +1417,21 @@ TEST(SupersededByTest, OneProcessRunningBothScopesLeavesOutTheExplainedLines) {
   ASSERT_THAT(last, SizeIs(1));
   EXPECT_EQ(last[0].rule, "fleet");
   EXPECT_EQ(FieldOf(last[0], "host_values"), "ua1,ua2,ua3");
+}
+
+// The pack's order does not matter: one process runs every host
+// correlation before any fleet one, as the server's fleet thread sees them.
+TEST(SupersededByTest, AFleetCorrelationListedFirstStillSeesTheHostsJudgement) {
+  RulePack pack = ExplainedAccountsPack();
+  std::reverse(pack.correlations.begin(), pack.correlations.end());
+  ASSERT_EQ(pack.correlations.front().id, "fleet");
+  Driver d(pack);
+  std::vector<Alert> last;
+  for (const char* h : {"ub1", "ub2", "ub3"}) {
+    last = d.Hit("useradd", "account.change", {{"user", "mkato"}}, h, 0);
+    ASSERT_THAT(last, SizeIs(1));
+    EXPECT_EQ(last[0].rule, "explain");
+  }
 }
 
 // As the server runs them: the worker's host correlator, then the fleet
