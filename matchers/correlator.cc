@@ -342,6 +342,7 @@ Status Correlator::Impl::Compile(const RulePack& pack) {
     if (fleet_pass ? !options.run_fleet : !options.run_host) continue;
     for (const Correlation& def : pack.correlations) {
       if ((def.scope == KeyScope::kFleet) != fleet_pass) continue;
+      if (fleet_pass && options.run_host) fleet_ids.insert(def.id);
       if (Status s = CompileOne(def, pack); !s.ok()) return s;
     }
   }
@@ -841,11 +842,15 @@ bool Correlator::Process(const HitEvent& hit, std::vector<Alert>* out) {
   // One finding, one alert: two correlations of one sign completed by the
   // same line (a login after guesses from its own address, and after
   // guesses of its account from many) keep the more severe (the first of
-  // equals), which names the finding best.
+  // equals), which names the finding best. A host and a fleet correlation's
+  // alerts both stay, as on the server.
   if (out->size() - first > 1) {
+    const auto& fleet_ids = impl_->fleet_ids;
+    auto is_fleet = [&](const Alert& a) { return fleet_ids.count(a.rule) != 0; };
     for (size_t i = first; i < out->size(); ++i) {
       for (size_t j = i + 1; j < out->size();) {
-        if ((*out)[j].sign != (*out)[i].sign) {
+        if ((*out)[j].sign != (*out)[i].sign ||
+            (!fleet_ids.empty() && is_fleet((*out)[j]) != is_fleet((*out)[i]))) {
           ++j;
           continue;
         }

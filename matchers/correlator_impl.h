@@ -309,6 +309,10 @@ struct Correlator::Impl {
   // Alerts left out because another of the same sign, as severe or more,
   // came from the same hit (Correlator::Process).
   Counter* merged = nullptr;
+  // Ids of the fleet correlations, where one process runs both scopes: their
+  // alerts are not merged with a host correlation's (the server makes them on
+  // another thread, so it raises both).
+  std::unordered_set<std::string> fleet_ids;
   Counter* clamped_future = nullptr;
   Counter* clamped_past = nullptr;
   Counter* host_evictions = nullptr;

@@ -1,9 +1,9 @@
 #include "matchers/correlator.h"
 
-#include <algorithm>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -303,6 +303,26 @@ TEST(SequenceTest, OneLineCompletingTwoOfOneSignRaisesTheMoreSevere) {
   ASSERT_THAT(a, SizeIs(1));
   EXPECT_EQ(a[0].rule, "bfu");
   EXPECT_EQ(d.metrics().ValueOf("konseki_correlation_alerts_merged_total", {}), 1);
+}
+
+// A host correlation and a fleet one of one sign completed by one line are
+// not merged where one process runs both: the server raises the fleet
+// thread's alert apart from the worker's, and test-rules shows what it does.
+TEST(SequenceTest, AHostAndAFleetAlertOfOneSignBothStay) {
+  Correlation fleet = Sequence(3, 3600);
+  fleet.sign = "test.success";
+  Correlation host = Sequence(3, 3600);
+  host.id = "bfs.host";
+  host.scope = KeyScope::kHost;
+  host.sign = "test.success";
+  host.severity = Severity::kCritical;
+  Driver d(Pack({fleet, host}));
+  for (int i = 0; i < 3; ++i) d.Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "web1", i);
+  auto a = d.Hit("s", "ssh.login", Src("192.0.2.7"), "web1", 10);
+  ASSERT_THAT(a, SizeIs(2));
+  EXPECT_EQ(a[0].rule, "bfs.host");
+  EXPECT_EQ(a[1].rule, "bfs");
+  EXPECT_EQ(d.metrics().ValueOf("konseki_correlation_alerts_merged_total", {}), 0);
 }
 
 // quiet_secs on a sequence: one alert per key until that long without
