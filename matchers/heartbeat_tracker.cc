@@ -38,6 +38,20 @@ std::string FormatSecs(double secs, int decimals) {
   return buf;
 }
 
+// The fields every alert about a host starts with: when, whose, from which
+// sender, what (rule heartbeat.WHAT, sign host.WHAT) and how serious.
+Alert HostAlert(TimePoint at, const std::string& host, std::string_view sender,
+                std::string_view what, Severity severity) {
+  Alert a;
+  a.time = a.received = at;
+  a.host = host;
+  a.sender.assign(sender);
+  a.rule.assign("heartbeat.").append(what);
+  a.sign.assign("host.").append(what);
+  a.severity = severity;
+  return a;
+}
+
 }  // namespace
 
 struct HeartbeatTracker::Snapshot {
@@ -589,13 +603,7 @@ void HeartbeatTracker::CheckClock(Slot& s, const Message& msg, bool repeat) {
   h.clock_alert_ns[reuse] = received;
   h.last_clock_alert_ns = received;
 
-  Alert a;
-  a.time = a.received = msg.received;
-  a.host = h.name;
-  a.sender.assign(msg.sender);
-  a.rule = "heartbeat.clock_jump";
-  a.sign = "host.clock_jump";
-  a.severity = Severity::kMedium;
+  Alert a = HostAlert(msg.received, h.name, msg.sender, "clock_jump", Severity::kMedium);
   const std::string kind(j.kind);
   std::string secs = FormatSecs(NsToSecs(j.jump_ns), 0);
   if (kind == "ahead") {
@@ -631,13 +639,7 @@ void HeartbeatTracker::FireNew(Slot& s, const Message& msg) {
     return;
   }
   const HostState& h = s.state;
-  Alert a;
-  a.time = a.received = msg.received;
-  a.host = h.name;
-  a.sender = h.sender;
-  a.rule = "heartbeat.new";
-  a.sign = "host.new";
-  a.severity = Severity::kMedium;
+  Alert a = HostAlert(msg.received, h.name, h.sender, "new", Severity::kMedium);
   a.title = "first message ever from " + h.name + " (sender " + h.sender + ")";
   a.program.assign(msg.app_name);
   a.pid.assign(msg.procid);
@@ -683,13 +685,8 @@ void HeartbeatTracker::FireSenderChanged(Slot& s, const Message& msg, int64_t no
     earlier += sender;
   }
   const std::string quiet = FormatSecs(NsToSecs(now_ns - since_ns), 0);
-  Alert a;
-  a.time = a.received = msg.received;
-  a.host = h.name;
-  a.sender = h.move_sender;
-  a.rule = "heartbeat.sender_changed";
-  a.sign = "host.sender_changed";
-  a.severity = stop ? Severity::kCritical : Severity::kMedium;
+  Alert a = HostAlert(msg.received, h.name, h.move_sender, "sender_changed",
+                      stop ? Severity::kCritical : Severity::kMedium);
   a.title = h.name + "'s lines come from " + h.move_sender + " since " +
             FormatRfc3339Micros(FromNs(since_ns)) + "; nothing from " + h.move_from + " for " +
             quiet + " s";
@@ -717,13 +714,7 @@ void HeartbeatTracker::FireResumed(Slot& s, const Message& msg, int64_t prev_see
   h.shutdown_message.clear();
   h.stop_seen = false;
   h.alert_time_ns = 0;  // that silence was told; the next one stands alone
-  Alert a;
-  a.time = a.received = msg.received;
-  a.host = h.name;
-  a.sender = h.sender;
-  a.rule = "heartbeat.resumed";
-  a.sign = "host.resumed";
-  a.severity = Severity::kMedium;
+  Alert a = HostAlert(msg.received, h.name, h.sender, "resumed", Severity::kMedium);
   std::string gap = FormatSecs(NsToSecs(gap_ns), 0);
   a.title = h.name + " resumed after " + gap + " s of silence";
   a.program.assign(msg.app_name);
@@ -755,16 +746,11 @@ void HeartbeatTracker::FireSilent(Slot& s, int64_t now_ns, double threshold_secs
   std::string threshold = FormatSecs(threshold_secs, 0);
   double cadence = h.cadence.CadenceSecs(options_.cadence_quantile);
 
-  Alert a;
-  a.time = a.received = FromNs(now_ns);
-  a.host = h.name;
-  a.sender = h.sender;
-  a.rule = "heartbeat.silent";
-  a.sign = "host.silent";
-  a.severity = after_alert ? (planned ? Severity::kHigh : Severity::kCritical)
-               : planned   ? Severity::kMedium
-               : stop      ? Severity::kCritical
-                           : Severity::kHigh;
+  Alert a = HostAlert(FromNs(now_ns), h.name, h.sender, "silent",
+                      after_alert ? (planned ? Severity::kHigh : Severity::kCritical)
+                      : planned   ? Severity::kMedium
+                      : stop      ? Severity::kCritical
+                                  : Severity::kHigh);
   if (h.seen) {
     a.title = h.name + " silent for " + silence + " s (threshold " + threshold + " s)";
     if (planned) {
@@ -920,13 +906,7 @@ void HeartbeatTracker::JudgeFlood(Slot& s, int64_t now_ns) {
   const std::string count = std::to_string(s.flood_count);
   const std::string window = FormatSecs(secs, 0);
   const std::string times = usual > 0 ? FormatSecs(rate / usual, 0) : "";
-  Alert a;
-  a.time = a.received = FromNs(now_ns);
-  a.host = h.name;
-  a.sender = h.sender;
-  a.rule = "heartbeat.flood";
-  a.sign = "host.flood";
-  a.severity = Severity::kMedium;
+  Alert a = HostAlert(FromNs(now_ns), h.name, h.sender, "flood", Severity::kMedium);
   a.title = h.name + " is flooding: " + count + " messages in " + window + " s (" +
             FormatSecs(rate, 0) + "/s" +
             (usual > 0 ? ", " + times + "x its usual " + FormatSecs(usual, 2) + "/s)"
