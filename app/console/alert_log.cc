@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <filesystem>
 
 #include "app/console/console_format.h"
 
@@ -164,7 +165,7 @@ namespace {
 
 // How far a first pass looks for the first alert of a file.
 constexpr int kFirstAlertLines = 1000;
-// logrotate's numbering stops long before this (dist: rotate 30).
+// Rotated files looked at, at most (dist: rotate 30).
 constexpr int kMaxRotations = 10000;
 
 // The receive time of the first alert in `f`, or 0 when none is found.
@@ -184,27 +185,82 @@ double FirstAlertTime(F& f) {
   return t;
 }
 
+// The rotated files logrotate leaves beside `path`: numbered (`path.1`,
+// `path.2.gz`) and dated (dateext: `path-20261205`, `path-20261204.gz`, or
+// any dateformat of digits and separators), plain or gzip.
+std::vector<std::string> RotatedFiles(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path p(path);
+  const std::string base = p.filename().string();
+  const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() <= base.size() + 1 || name.compare(0, base.size(), base) != 0) continue;
+    std::string_view rest = std::string_view(name).substr(base.size());
+    if (rest.ends_with(".gz")) rest.remove_suffix(3);
+    if (rest.size() < 2 || (rest[0] != '.' && rest[0] != '-' && rest[0] != '_')) continue;
+    bool digit = false, other = false;
+    for (const char c : rest.substr(1)) {
+      if (c >= '0' && c <= '9') {
+        digit = true;
+      } else if (c != '-' && c != '.' && c != '_') {
+        other = true;
+      }
+    }
+    if (digit && !other) out.push_back((dir / name).string());
+  }
+  return out;
+}
+
 }  // namespace
 
 StatusOr<std::unique_ptr<AlertLog>> AlertLog::Open(const std::string& path, double since) {
   std::unique_ptr<AlertLog> log(new AlertLog());
+  // The current file, then the rotated ones newest first: ordered by their
+  // first alert (numbered and dated names sort alike, and a change from one
+  // naming to the other keeps the order), by the file's time when it has none.
+  struct Candidate {
+    std::string name;
+    double first = 0;  // the first alert's receive time, 0: none
+    double order = 0;  // sort key
+  };
+  std::vector<Candidate> rotated;
+  for (std::string& name : RotatedFiles(path)) {
+    if (rotated.size() >= static_cast<size_t>(kMaxRotations)) break;
+    Candidate c{std::move(name)};
+    if (auto f = File::Open(c.name); f.ok()) c.first = c.order = FirstAlertTime(**f);
+    struct stat st;
+    if (c.order == 0 && ::stat(c.name.c_str(), &st) == 0) {
+      c.order = static_cast<double>(st.st_mtime);
+    }
+    rotated.push_back(std::move(c));
+  }
+  std::stable_sort(rotated.begin(), rotated.end(),
+                   [](const Candidate& a, const Candidate& b) { return a.order > b.order; });
+
   std::vector<std::unique_ptr<File>> newest_first;
   double oldest_first_alert = 0;
   bool reached = false;  // a file starts before `since`: older ones are not needed
-  for (int n = 0; n <= kMaxRotations && !reached; ++n) {
-    const std::string base = n == 0 ? path : path + "." + std::to_string(n);
-    auto f = File::Open(base);
-    if (!f.ok() && f.status().code() == StatusCode::kNotFound && n > 0)
-      f = File::Open(base + ".gz");
-    if (!f.ok() && f.status().code() == StatusCode::kNotFound) {
-      if (n == 0) continue;  // rotated without `create`: the rotations may still be there
-      break;
-    }
-    if (!f.ok()) return f.status();
-    const double first = FirstAlertTime(**f);
+  auto take = [&](std::unique_ptr<File> f, double first) {
     if (first > 0) oldest_first_alert = first;
     reached = first > 0 && first < since;
-    newest_first.push_back(std::move(f).value());
+    newest_first.push_back(std::move(f));
+  };
+  auto current = File::Open(path);
+  if (current.ok()) {
+    const double first = FirstAlertTime(**current);
+    take(std::move(current).value(), first);
+  } else if (current.status().code() != StatusCode::kNotFound) {
+    return current.status();
+  }  // else rotated without `create`: the rotations may still be there
+  for (const Candidate& c : rotated) {
+    if (reached) break;
+    auto f = File::Open(c.name);
+    if (!f.ok() && f.status().code() == StatusCode::kNotFound) continue;  // removed since
+    if (!f.ok()) return f.status();
+    take(std::move(f).value(), c.first);
   }
   if (newest_first.empty()) return Status::NotFound("no alert file " + path);
   if (!reached && newest_first.back()->path() != path && oldest_first_alert > since) {

@@ -58,6 +58,20 @@ read -r mode fuser fgroup < <(awk '$1 == "create" { print $2, $3, $4 }' "$logrot
 (( (8#$mode & 8#040) == 8#040 )) || fail "$logrotate: mode $mode, group $group cannot read $alerts"
 (( (8#$mode & 8#007) == 0 )) || fail "$logrotate: mode $mode, others can read $alerts"
 
+# Rotated files are named by number whatever /etc/logrotate.conf says, and
+# the postrotate's SIGHUP reaches the daemon alone: the report and `alerts
+# --follow` run as the same user and die of a SIGHUP (scen14 prod 2).
+grep -qE "^\s*nodateext\s*\$" "$logrotate" || fail "$logrotate: no nodateext"
+service=$(basename "$unit")
+grep -qE "systemctl kill --kill-whom=main --signal=HUP $service " "$logrotate" ||
+  fail "$logrotate: the postrotate does not signal $service's main process"
+exec_start=$(key "$unit" ExecStart)
+grep -qF "pkill -HUP -u $user -xf '$exec_start' " "$logrotate" ||
+  fail "$logrotate: without systemd, the pkill does not match the unit's ExecStart ($exec_start)"
+if grep -E '\bpkill\b' "$logrotate" | grep -vqF -- "-xf '$exec_start'"; then
+  fail "$logrotate: a pkill by name also signals the console commands of user $user"
+fi
+
 # The config is the daemon's group's, which the console reads too.
 grep -qE "^\s*chgrp $group /etc/konseki/konseki.yaml\$" "$postinst" ||
   fail "$postinst does not give the config to group $group"

@@ -145,6 +145,48 @@ TEST_F(AlertLogTest, ReadsTheRotatedFilesPlainOrGzipAsFarBackAsTheWindowAsks) {
   EXPECT_EQ(back, d14 - 3 * 86400);
 }
 
+// logrotate with dateext (RHEL's, Fedora's and SUSE's default, and Debian's
+// when uncommented in /etc/logrotate.conf): alerts.jsonl-20231113,
+// -20231112.gz, ... Read as the numbered ones, by the time of their first
+// alert; a change of naming (numbered files older than the dated ones) keeps
+// the order; other files beside the log are not alert files.
+TEST_F(AlertLogTest, ReadsDateextRotationsAndMixedNamesInTimeOrder) {
+  auto day = [](int d) {
+    const std::string date = "2023-11-1" + std::to_string(d);
+    return Line(date + "T00:00:00Z", "high", "s", "day" + std::to_string(d)) + "\n" +
+           Line(date + "T12:00:00Z", "high", "s", "day" + std::to_string(d)) + "\n";
+  };
+  Append(path_, day(4));
+  Append(path_ + "-20231114", day(3));  // rotated this morning, compressed tomorrow
+  WriteGzip(path_ + "-20231113.gz", day(2));
+  WriteGzip(path_ + ".1.gz", day(1));  // before dateext was turned on
+  WriteGzip(path_ + ".2.gz", day(0));
+  Append(path_ + ".tmp", day(9));
+  Append(path_ + "-old", day(9));
+  Append(dir_ + "/other.jsonl-20231113", day(9));
+  const double d14 = 1699920000;  // 2023-11-14T00:00:00Z
+  auto open = [&](double since, std::vector<std::string>* hosts) {
+    auto log = AlertLog::Open(path_, since);
+    EXPECT_TRUE(log.ok()) << log.status().message();
+    if (!log.ok()) return std::vector<std::string>();
+    AlertFilter f;
+    f.since = since;
+    (*log)->ForEach(f, [&](const AlertRecord& a, std::string_view) { hosts->push_back(a.host); });
+    EXPECT_EQ((*log)->reaches_back_only_to(), 0);
+    return (*log)->files();
+  };
+  std::vector<std::string> hosts;
+  EXPECT_EQ(open(d14 - 2 * 86400 + 6 * 3600, &hosts),
+            (std::vector<std::string>{path_ + "-20231113.gz", path_ + "-20231114", path_}));
+  EXPECT_EQ(hosts, (std::vector<std::string>{"day2", "day3", "day3", "day4", "day4"}));
+  hosts.clear();
+  EXPECT_EQ(open(d14 - 4 * 86400 + 6 * 3600, &hosts),
+            (std::vector<std::string>{path_ + ".2.gz", path_ + ".1.gz", path_ + "-20231113.gz",
+                                      path_ + "-20231114", path_}));
+  EXPECT_EQ(hosts.size(), 9u);
+  EXPECT_EQ(hosts.front(), "day0");
+}
+
 TEST_F(AlertLogTest, FollowerReturnsNewLinesAndSurvivesRotationAndTruncation) {
   Append(path_, "old\n");
   FileFollower f(path_);
