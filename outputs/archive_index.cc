@@ -346,11 +346,18 @@ std::string Serialize(uint64_t size, int64_t mtime_ns, int64_t ctime_ns, uint64_
   return out + filters;
 }
 
-Status WriteFile(const std::string& path, std::string_view data) {
+// Run as root (`konseki index` by hand), the file takes `owner`'s user and
+// group, as the daemon (as its `user:`) would have written it, so the group
+// that searches the archive can read it.
+Status WriteFile(const std::string& path, std::string_view data, const struct stat& owner) {
   const std::string tmp = path + ".tmp";
   const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
   if (fd < 0) return Status::FromErrno("index: create " + tmp, errno);
   Status st;
+  if (geteuid() == 0 && (owner.st_uid != 0 || owner.st_gid != 0) &&
+      fchown(fd, owner.st_uid, owner.st_gid) != 0) {
+    st = Status::FromErrno("index: chown " + tmp, errno);
+  }
   for (size_t done = 0; done < data.size() && st.ok();) {
     const ssize_t w = write(fd, data.data() + done, data.size() - done);
     if (w < 0 && errno == EINTR) continue;
@@ -431,7 +438,7 @@ Status ArchiveIndex::Build(const std::string& data_path, size_t block_bytes) {
   if (!sample.ok()) return sample.status();
   return WriteFile(
       data_path + std::string(kIndexSuffix),
-      Serialize(static_cast<uint64_t>(st.st_size), MtimeNs(st), CtimeNs(st), *sample, blocks));
+      Serialize(static_cast<uint64_t>(st.st_size), MtimeNs(st), CtimeNs(st), *sample, blocks), st);
 }
 
 StatusOr<ArchiveIndex> ArchiveIndex::Load(const std::string& data_path) {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -66,6 +67,21 @@ TEST_F(ArchiveIndexTest, PlainBlocksAreWholeLinesTilingTheFile) {
   }
   EXPECT_EQ(end, body_.size());
   EXPECT_GT(idx.index_bytes(), 0u);
+}
+
+// `konseki index` run by root on the daemon's archive: the index is the day
+// file's user's and group's, so the group that searches can read it (scen14
+// prod 3: root:root 0640, and search fell back to scanning every file).
+TEST_F(ArchiveIndexTest, BuiltByRootTheIndexTakesTheDayFilesOwner) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (as CI runs)";
+  ASSERT_EQ(chown(plain_.c_str(), 4242, 4343), 0);
+  ASSERT_TRUE(ArchiveIndex::Build(plain_, 2000).ok());
+  struct stat st;
+  ASSERT_EQ(stat((plain_ + std::string(kIndexSuffix)).c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 4242u);
+  EXPECT_EQ(st.st_gid, 4343u);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
+  EXPECT_TRUE(ArchiveIndex::Load(plain_).ok());
 }
 
 TEST_F(ArchiveIndexTest, FiltersTellWhichBlocksMayHoldAText) {
