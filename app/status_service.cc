@@ -292,10 +292,24 @@ JsonValue StatusService::Status() {
   std::partial_sort(names.begin(), names.begin() + static_cast<ptrdiff_t>(shown), names.end());
   JsonValue silent = JsonValue::Array();
   for (size_t i = 0; i < shown; ++i) silent.Append(names[i]);
+  // Hosts that raised host.flood within the hour (`konseki hosts` has the
+  // FLOOD column).
+  std::vector<std::string_view> flooding;
+  for (const matchers::HostRow& r : rows) {
+    if (r.last_flood_ns != 0 && now - r.last_flood_ns < int64_t{3600} * 1000000000) {
+      flooding.push_back(r.name);
+    }
+  }
+  const size_t flood_shown = std::min(flooding.size(), kStatusSilentNames);
+  std::partial_sort(flooding.begin(), flooding.begin() + static_cast<ptrdiff_t>(flood_shown),
+                    flooding.end());
+  JsonValue flood_names = JsonValue::Array();
+  for (size_t i = 0; i < flood_shown; ++i) flood_names.Append(flooding[i]);
   JsonValue h = JsonValue::Object();
   h.Set("tracked", static_cast<int64_t>(rows.size()))
       .Set("silent", static_cast<int64_t>(names.size()));
   h.Set("silent_hosts", silent);
+  h.Set("flooding", static_cast<int64_t>(flooding.size())).Set("flooding_hosts", flood_names);
   s.Set("hosts", h);
   return s;
 }

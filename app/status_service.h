@@ -13,9 +13,11 @@
 //                        "write_errors", "blocked"},
 //            "rules": {"loaded", "dir", "last_reload": {"time", "ok", "error"}},
 //            "alerts": {"file", "last_hour": {<severity>: n}, "last_day": {...}},
-//            "hosts": {"tracked", "silent", "silent_hosts": [name...]}}
+//            "hosts": {"tracked", "silent", "silent_hosts": [name...],
+//                      "flooding", "flooding_hosts": [name...]}}
 //            (silent_hosts: the first kStatusSilentNames, in name order;
-//            "silent" counts them all)
+//            "silent" counts them all; flooding: hosts whose host.flood
+//            was within the hour, the same way)
 //   hosts:  {"time", "hosts": [{"name", "sender", "first_seen", "last_seen",
 //            "cadence_secs", "threshold_secs", "state", "expected",
 //            "messages_today", "rate_per_sec", "last_flood"}]}

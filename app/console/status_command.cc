@@ -112,8 +112,21 @@ void PrintLive(const ConsoleEnv& env, const JsonValue& s) {
     names += " and " + std::to_string(count - shown) + " more (konseki hosts --silent)";
   }
   o << "Hosts:    " << h.Int("tracked") << " tracked, "
-    << (count ? p.Red(std::to_string(count) + " silent: " + names) : p.Green("none silent"))
-    << "\n";
+    << (count ? p.Red(std::to_string(count) + " silent: " + names) : p.Green("none silent"));
+  // Hosts that flooded within the hour (an older daemon sends none).
+  JsonValue flooding = h.Get("flooding_hosts");
+  const size_t floods = std::max<size_t>(flooding.size(), static_cast<size_t>(h.Int("flooding")));
+  if (floods > 0) {
+    std::string flood_names;
+    for (size_t i = 0; i < flooding.size(); ++i) {
+      flood_names += (i ? ", " : "") + TerminalSafe(flooding.At(i).AsString());
+    }
+    if (floods > flooding.size()) {
+      flood_names += " and " + std::to_string(floods - flooding.size()) + " more";
+    }
+    o << ", " << p.Red(std::to_string(floods) + " flooded in the last hour: " + flood_names);
+  }
+  o << "\n";
 }
 
 // The daemon is down: what the files still tell.

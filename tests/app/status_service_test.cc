@@ -155,6 +155,25 @@ TEST_F(StatusServiceTest, StatusNamesTheFirstTenSilentHostsAndCountsThemAll) {
   EXPECT_EQ(names.At(9).AsString(), "spoof007");
 }
 
+// Hosts whose host.flood was within the hour are named in the status (the
+// FLOOD column of `konseki hosts` has the time); an older flood is not.
+TEST_F(StatusServiceTest, StatusNamesTheHostsThatFloodedWithinTheHour) {
+  const int64_t now = clock_.Now().time_since_epoch().count();
+  src_.hosts.push_back([now](std::vector<matchers::HostRow>* out) {
+    const int64_t s = 1000000000;
+    out->push_back({"noisy", "", 0, 0, 0, 300, true, false, false, false, 0, {}, 5, now - 60 * s});
+    out->push_back({"loud", "", 0, 0, 0, 300, true, false, false, false, 0, {}, 5, now - 3599 * s});
+    out->push_back({"past", "", 0, 0, 0, 300, true, false, false, false, 0, {}, 5, now - 3601 * s});
+  });
+  StatusService s(src_);
+  JsonValue h = s.Status().Get("hosts");
+  EXPECT_EQ(h.Int("flooding"), 2);
+  JsonValue names = h.Get("flooding_hosts");
+  ASSERT_EQ(names.size(), 2u);
+  EXPECT_EQ(names.At(0).AsString(), "loud");
+  EXPECT_EQ(names.At(1).AsString(), "noisy");
+}
+
 TEST_F(StatusServiceTest, HostsAreSortedWithTheirStates) {
   StatusService s(src_);
   auto parsed = JsonValue::Parse(s.HostsJson());

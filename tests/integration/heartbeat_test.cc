@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -288,6 +289,22 @@ TEST(HeartbeatIntegrationTest, AHostFloodingFarAboveItsUsualRateIsOneFloodAlert)
   EXPECT_GE(std::stoi(Field(floods[0], "messages")), 20000) << floods[0];
   EXPECT_GT(std::stod(Field(floods[0], "times_usual")), 50) << floods[0];
   EXPECT_THAT(Field(floods[0], "title"), ::testing::HasSubstr("chatty is flooding")) << floods[0];
+  // `konseki status` names it for the hour, once the hosts' snapshot is
+  // refreshed (every 10 s).
+  std::string status;
+  const std::string command = KonsekiBinary() + " status -c " + dir.File("konseki.yaml") + " 2>&1";
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        status.clear();
+        FILE* p = popen(command.c_str(), "r");
+        if (p == nullptr) return false;
+        char buf[4096];
+        for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) status.append(buf, n);
+        return pclose(p) == 0 &&
+               status.find("1 flooded in the last hour: chatty") != std::string::npos;
+      },
+      std::chrono::seconds(30)))
+      << status;
 }
 
 }  // namespace
