@@ -8,7 +8,8 @@
 // only by "conn=1001". A remember rule stores its hit's fields under (host,
 // name, key values); a recall rule's hit gets the stored fields it lacks,
 // before the alerts, rules.ignore's check and the correlations see it, so
-// a burst of such failures is keyed by its source like any other.
+// a burst of such failures is keyed by its source like any other. An empty
+// key is the host alone (cloud-init's boot stage, then useradd).
 //
 // Per worker (a host belongs to one worker): no lock. Time is the
 // message's receive time (test-rules: its stamp). At most kMaxEntries

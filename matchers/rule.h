@@ -218,7 +218,7 @@ struct Rule {
   // line itself has none. Empty name: none.
   struct Carry {
     std::string name;
-    std::vector<std::string> key;
+    std::vector<std::string> key;  // may be empty: the host alone
     std::vector<std::string> fields;
     int secs = 0;  // remember only
   };

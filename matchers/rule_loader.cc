@@ -145,9 +145,10 @@ Status ReadCarry(const yaml::Reader& r, const YAML::Node& node, const char* what
   }
   RETURN_IF_ERROR(r.GetStringOrList(node["key"], prefix + ".key", &carry->key, nullptr));
   RETURN_IF_ERROR(r.GetStringOrList(node["fields"], prefix + ".fields", &carry->fields, nullptr));
-  if (carry->key.empty() || carry->fields.empty()) {
-    return r.Error(node, prefix + (carry->key.empty() ? ".key" : ".fields"),
-                   "names no field (rule " + id + ")");
+  // An empty key is the host alone: a boot-time line that no field ties
+  // to the lines after it (cloud-init's stage, then useradd).
+  if (carry->fields.empty()) {
+    return r.Error(node, prefix + ".fields", "names no field (rule " + id + ")");
   }
   for (const std::string& f : carry->fields) {
     if (std::find(carry->key.begin(), carry->key.end(), f) != carry->key.end() || f.empty()) {

@@ -149,6 +149,61 @@ TEST_F(FieldCarryTest, AFullTableDropsThePastFirstThenTheOldestHalf) {
               UnorderedElementsAre(Pair("user", "d"), Pair("src_ip", "203.0.113.9")));
 }
 
+// An empty key is the host alone: cloud-init's boot stage, then useradd, a
+// child of another pid with no field in common.
+TEST(FieldCarryHostKeyTest, AnEmptyKeyCarriesToAnyLaterLineOfTheHost) {
+  auto rules = LoadRuleText(R"y(pack: t
+rules:
+  - id: t.stage
+    sign: system.boot
+    title: s
+    severity: info
+    alert: false
+    description: d
+    program: cloud-init
+    match: 'running '
+    extract: 'running (?P<stage>\S+)'
+    remember: {name: boot, key: [], fields: [stage], secs: 600}
+    examples: {match: ["x"]}
+  - id: t.useradd
+    sign: account.change
+    title: u
+    severity: medium
+    description: d
+    match: 'new user: name='
+    extract: 'name=(?P<user>[^,]+)'
+    recall: {name: boot, key: [], fields: [stage]}
+    examples: {match: ["x"]}
+)y",
+                            "t.yaml");
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  auto set = RuleSet::Compile(std::move(*rules));
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  auto scratch = (*set)->NewScratch();
+  ASSERT_TRUE(scratch.ok());
+  receiver::Parser parser;
+  FieldCarry carry;
+  auto feed = [&](const std::string& line, int t) {
+    Message msg;
+    parser.Parse(line, At(t), &msg);
+    msg.received = At(t);
+    std::vector<RuleHit> hits;
+    (*set)->Match(msg, **scratch, &hits);
+    carry.Apply(msg, (*set)->ignore(), &hits);
+    return hits;
+  };
+  feed("<30>Dec  5 08:02:09 vm1 cloud-init[518]: running init", 0);
+  std::vector<RuleHit> hits =
+      feed("<38>Dec  5 08:02:10 vm1 useradd[561]: new user: name=ubuntu,", 1);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_THAT(hits[0].fields, UnorderedElementsAre(Pair("user", "ubuntu"), Pair("stage", "init")));
+  // Another host, and the same host past secs: nothing.
+  hits = feed("<38>Dec  5 08:02:10 vm2 useradd[561]: new user: name=ubuntu,", 1);
+  EXPECT_THAT(hits[0].fields, UnorderedElementsAre(Pair("user", "ubuntu")));
+  hits = feed("<38>Dec  5 08:12:10 vm1 useradd[900]: new user: name=sysupd,", 601);
+  EXPECT_THAT(hits[0].fields, UnorderedElementsAre(Pair("user", "sysupd")));
+}
+
 std::string PackWith(const std::string& remember, const std::string& recall) {
   return std::string(R"(pack: t
 rules:
