@@ -104,7 +104,17 @@ const std::map<std::string, SignCounts>& Expected() {
       //   authentication failed:'
       {"crowdsec/postfix-logs--postfix-logs.log", {{"mail.relay_denied", 2}, {"auth.failure", 1}}},
       {"crowdsec/postfix-relay--postfix-spam.log", {{"mail.relay_denied", 2}}},
-      {"fail2ban/postfix", {{"mail.relay_denied", 1}, {"auth.failure", 14}}},
+      // smtp.bot_rejected (input only): grep -cE 'postscreen\[[0-9]+\]: (PREGREET|DNSBL
+      //   rank|COMMAND PIPELINING|NON-SMTP|BARE NEWLINE)| blocked using '
+      // smtp.auth_abort (input only): grep -cE '(lost connection|timeout|too many errors)
+      //   after AUTH'; smtp.rate_limited: grep -cE '^[^#].*rate limit exceeded'
+      {"fail2ban/postfix",
+       {{"mail.relay_denied", 1},
+        {"auth.failure", 14},
+        {"smtp.auth_abort", 1},
+        {"smtp.bot_rejected", 5},
+        {"smtp.rate_limited", 2}}},
+      {"wazuh/postfix.ini", {{"smtp.bot_rejected", 1}}},
       // FTP login failures (auth.failure, input only): grep -ciE 'proftpd\[[0-9]+\].*(\(Login
       //   failed\): |: no such user found from |SECURITY VIOLATION: [^ ]+ login attempted|Maximum
       //   login attempts \([0-9]+\) exceeded)'; grep -cE ' vsftpd(\(pam_unix\))?(\[[0-9]+\])?:
