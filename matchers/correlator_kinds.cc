@@ -481,8 +481,20 @@ void Correlator::Impl::Membership(CompiledCorrelation& c, const HitEvent& hit,
     matched = "host_address";
   }
   if (matched.empty()) return;
-  // The lines of one login (sshd, PAM, logind) are one alert.
-  if (c.def.quiet_secs > 0 && HeldQuiet(c, hit, key, t)) return;
+  // The lines of one login (sshd, PAM, logind) are one alert. A held line
+  // is still this correlation's finding: the rule's alert it took the
+  // place of stays out as it did for the line that alerted (else the
+  // second crash of su within the hold came back as the crash rule's
+  // medium, which a superseded alert's hold never started).
+  if (c.def.quiet_secs > 0 && HeldQuiet(c, hit, key, t)) {
+    if (depth == 0 && c.def.supersedes && (c.def.severity >= hit_severity || c.def.replaces)) {
+      superseded = true;
+      if (current_local != nullptr && current_local->superseded_by.empty()) {
+        current_local->superseded_by = c.def.id;
+      }
+    }
+    return;
+  }
   Alert a = MakeAlert(c, hit, t);
   if (std::find(c.def.key.begin(), c.def.key.end(), c.def.field) == c.def.key.end()) {
     // else MakeAlert gave it; "user|stem" is named "user_stem"

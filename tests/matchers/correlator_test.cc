@@ -1454,6 +1454,32 @@ TEST(SupersededByTest, AFleetCorrelationListedFirstStillSeesTheHostsJudgement) {
   }
 }
 
+// A membership that judges a crash line by its program holds its alert
+// for an hour; the held lines are still its findings, so the crash rule's
+// own alert stays out for them too (a superseded alert starts no hold of
+// the rule's: without this the second crash came back at the rule's
+// severity).
+TEST(SupersededByTest, AMembershipHeldByItsQuietStillTakesTheLinesPlace) {
+  Correlation judge = Corr("judge", CorrelationKind::kMembership);
+  judge.on = {Id("segv")};
+  judge.field = "program";
+  judge.values = {"su"};
+  judge.severity = Severity::kHigh;
+  judge.supersedes = true;
+  judge.key = {"program"};
+  judge.quiet_secs = 3600;
+  Driver d(Pack({judge}));
+  auto a = d.Hit("segv", "crash", {{"program", "su"}}, "h", 0);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(d.c().superseded_by(), "judge");
+  EXPECT_THAT(d.Hit("segv", "crash", {{"program", "su"}}, "h", 60), IsEmpty());
+  EXPECT_EQ(d.c().superseded_by(), "judge");
+  EXPECT_THAT(d.Hit("segv", "crash", {{"program", "bash"}}, "h", 70), IsEmpty());
+  EXPECT_EQ(d.c().superseded_by(), "");
+  // After an hour without a crash of su the next one alerts again.
+  EXPECT_THAT(d.Hit("segv", "crash", {{"program", "su"}}, "h", 3800), SizeIs(1));
+}
+
 // As the server runs them: the worker's host correlator, then the fleet
 // thread's, the hit carrying the host's superseded_by.
 TEST(SupersededByTest, TheFleetCorrelatorReadsTheHitsSupersededBy) {

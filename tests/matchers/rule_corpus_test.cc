@@ -149,7 +149,11 @@ const std::map<std::string, SignCounts>& Expected() {
       {"crowdsec/ssh-bf--ssh-bf.log", {{"ssh.auth_failure", 6}}},
       {"crowdsec/ssh-time-based-bf--ssh-time-based-bf.log",
        {{"ssh.auth_failure", 14}, {"ssh.login", 1}}},
-      {"crowdsec/sshd-logs--sshd-logs.log", {{"ssh.auth_failure", 13}, {"tcpd.refused", 2}}},
+      // ssh.flood (sshd.grace_timeout, an input): grep -cE 'sshd(-session)?\[[0-9]+\]:
+      //   (fatal: )?Timeout before authentication for ': sshd-logs 1, fail2ban/sshd 2
+      //   (OpenSSH 9.8+'s "for connection from ... pid = N" one of them).
+      {"crowdsec/sshd-logs--sshd-logs.log",
+       {{"ssh.auth_failure", 13}, {"tcpd.refused", 2}, {"ssh.flood", 1}}},
       // Input-only hits (alert: false) are counted too. session.open / close:
       //   grep -cE 'session (opened|closed) for user' (non-comment lines). The two
       //   "[sshd] User root ... not allowed" lines (tag in brackets, no host, so no
@@ -161,7 +165,8 @@ const std::map<std::string, SignCounts>& Expected() {
         {"ssh.login", 4},
         {"tcpd.refused", 1},
         {"session.open", 2},
-        {"net.address", 5}}},
+        {"net.address", 5},
+        {"ssh.flood", 2}}},
       // ssh.key_change: grep -ciE 'sshd\[[0-9]+\]: Authentication refused: bad ownership or modes'
       {"wazuh/sshd.ini", {{"ssh.auth_failure", 44}, {"ssh.key_change", 1}}},
       // grep -ciE 'sshd\[[0-9]+\]: \(pam_unix\) authentication failure'; auth.failure (PAM
