@@ -17,6 +17,13 @@ std::string Line(const std::string& received, const std::string& sev, const std:
          R"(","title":"t","fields":{"user":"root","port":22}})";
 }
 
+// Two alerts of 2023-11-1<d>, at 00:00 and 12:00 UTC, from host "day<d>".
+std::string Day(int d) {
+  const std::string date = "2023-11-1" + std::to_string(d);
+  return Line(date + "T00:00:00Z", "high", "s", "day" + std::to_string(d)) + "\n" +
+         Line(date + "T12:00:00Z", "high", "s", "day" + std::to_string(d)) + "\n";
+}
+
 // Every alert of the log that passes `f`, as the console commands see them.
 std::vector<AlertRecord> Read(const std::string& path, const AlertFilter& f, size_t* bad,
                               Status* status = nullptr) {
@@ -106,15 +113,10 @@ TEST_F(AlertLogTest, EveryPassReadsTheLinesThatWereThereAtOpen) {
 // .1 (yesterday), .2.gz, .3.gz, ... Each file here holds one day, 2023-11-14
 // back to 11-11, two alerts at 00:00 and 12:00 UTC.
 TEST_F(AlertLogTest, ReadsTheRotatedFilesPlainOrGzipAsFarBackAsTheWindowAsks) {
-  auto day = [](int d) {
-    const std::string date = "2023-11-1" + std::to_string(d);
-    return Line(date + "T00:00:00Z", "high", "s", "day" + std::to_string(d)) + "\n" +
-           Line(date + "T12:00:00Z", "high", "s", "day" + std::to_string(d)) + "\n";
-  };
-  Append(path_, day(4));
-  Append(path_ + ".1", day(3));
-  WriteGzip(path_ + ".2.gz", day(2));
-  WriteGzip(path_ + ".3.gz", day(1));
+  Append(path_, Day(4));
+  Append(path_ + ".1", Day(3));
+  WriteGzip(path_ + ".2.gz", Day(2));
+  WriteGzip(path_ + ".3.gz", Day(1));
   const double d14 = 1699920000;  // 2023-11-14T00:00:00Z
   auto hosts_and_files = [&](double since, std::vector<std::string>* files, double* back) {
     std::vector<std::string> hosts;
@@ -151,19 +153,14 @@ TEST_F(AlertLogTest, ReadsTheRotatedFilesPlainOrGzipAsFarBackAsTheWindowAsks) {
 // alert; a change of naming (numbered files older than the dated ones) keeps
 // the order; other files beside the log are not alert files.
 TEST_F(AlertLogTest, ReadsDateextRotationsAndMixedNamesInTimeOrder) {
-  auto day = [](int d) {
-    const std::string date = "2023-11-1" + std::to_string(d);
-    return Line(date + "T00:00:00Z", "high", "s", "day" + std::to_string(d)) + "\n" +
-           Line(date + "T12:00:00Z", "high", "s", "day" + std::to_string(d)) + "\n";
-  };
-  Append(path_, day(4));
-  Append(path_ + "-20231114", day(3));  // rotated this morning, compressed tomorrow
-  WriteGzip(path_ + "-20231113.gz", day(2));
-  WriteGzip(path_ + ".1.gz", day(1));  // before dateext was turned on
-  WriteGzip(path_ + ".2.gz", day(0));
-  Append(path_ + ".tmp", day(9));
-  Append(path_ + "-old", day(9));
-  Append(dir_ + "/other.jsonl-20231113", day(9));
+  Append(path_, Day(4));
+  Append(path_ + "-20231114", Day(3));  // rotated this morning, compressed tomorrow
+  WriteGzip(path_ + "-20231113.gz", Day(2));
+  WriteGzip(path_ + ".1.gz", Day(1));  // before dateext was turned on
+  WriteGzip(path_ + ".2.gz", Day(0));
+  Append(path_ + ".tmp", Day(9));
+  Append(path_ + "-old", Day(9));
+  Append(dir_ + "/other.jsonl-20231113", Day(9));
   const double d14 = 1699920000;  // 2023-11-14T00:00:00Z
   auto open = [&](double since, std::vector<std::string>* hosts) {
     auto log = AlertLog::Open(path_, since);
