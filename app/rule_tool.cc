@@ -95,7 +95,9 @@ void AppendMatchJson(const std::string& file, uint64_t line_no, const Message& m
   *json += ",\"severity\":";
   AppendJsonString(SeverityName(h.rule->severity), json);
   *json += ",\"host\":";
-  AppendJsonString(msg.hostname, json);
+  // The alert's host, as the server names it: the line's host, else the
+  // sender's address (--sender) for a line without one (busybox -R).
+  AppendJsonString(msg.host(), json);
   *json += ",\"program\":";
   AppendJsonString(msg.app_name, json);
   *json += ",\"fields\":";

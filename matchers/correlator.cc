@@ -694,7 +694,27 @@ Alert Correlator::Impl::MakeAlert(const CompiledCorrelation& c, const HitEvent& 
 
 void Correlator::Impl::Raise(CompiledCorrelation& c, Alert alert, int depth,
                              std::vector<Alert>* out) {
-  for (const auto& kv : c.def.add_fields) alert.fields.push_back(kv);
+  // One value per field name (a JSON object with a key twice is rejected by
+  // strict parsers): the correlation's key fields come first and stay; a
+  // hit's copy of one of them is dropped; add_fields set theirs.
+  for (size_t i = 1; i < alert.fields.size();) {
+    bool seen = false;
+    for (size_t j = 0; j < i && !seen; ++j) seen = alert.fields[j].first == alert.fields[i].first;
+    if (seen) {
+      alert.fields.erase(alert.fields.begin() + static_cast<std::ptrdiff_t>(i));
+    } else {
+      ++i;
+    }
+  }
+  for (const auto& kv : c.def.add_fields) {
+    auto it = std::find_if(alert.fields.begin(), alert.fields.end(),
+                           [&kv](const auto& f) { return f.first == kv.first; });
+    if (it == alert.fields.end()) {
+      alert.fields.push_back(kv);
+    } else {
+      it->second = kv.second;
+    }
+  }
   if (depth == 0 && current_hit != nullptr) {
     for (const CompiledCorrelation::CompiledSeverityIf& s : c.severity_if) {
       bool all = true;

@@ -33,6 +33,9 @@ std::vector<std::string> Names(const std::string& dir, bool dot) {
     }
     closedir(d);
   }
+  // readdir's order is the file system's (ext4 and xfs: hash order), not
+  // the names'; passes and "the newest" go by name.
+  std::sort(out.begin(), out.end());
   return out;
 }
 
@@ -352,12 +355,16 @@ void ArchiveKeeper::PruneSealFiles(int64_t today) {
   // to the seal file of its key's (old) day, and deleting that file under
   // it would read as an attack (archive.seal_stream_missing).
   const std::string sdir = options_.dir + "/" + std::string(kSealDirName);
-  const std::vector<std::string> names = Names(sdir, false);
-  for (const std::string& name : names) {
+  std::vector<std::pair<int64_t, std::string>> seals;
+  for (const std::string& name : Names(sdir, false)) {
     int64_t day;
-    if (name == names.back()) continue;
     if (name.size() != 15 || !ParseDayName(name.substr(0, 10), &day)) continue;
-    if (day >= oldest_kept - 1) continue;
+    seals.emplace_back(day, name);
+  }
+  if (seals.empty()) return;
+  const int64_t newest = std::max_element(seals.begin(), seals.end())->first;
+  for (const auto& [day, name] : seals) {
+    if (day == newest || day >= oldest_kept - 1) continue;
     if (unlink((sdir + "/" + name).c_str()) == 0) {
       ++deleted_;
       metrics_->deleted->Inc();

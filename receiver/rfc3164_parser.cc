@@ -16,6 +16,8 @@ namespace {
 // (sender clocks run ahead; a stamp further ahead belongs to last year).
 constexpr Duration kMaxFuture = std::chrono::hours(24 * 31);
 
+constexpr std::string_view kFreeBsdForwarded = "Forwarded from ";
+
 // Longest "[pid]" we look for; longer brackets are message text.
 constexpr size_t kMaxPidLength = 128;
 
@@ -232,6 +234,19 @@ bool ParseRfc3164(std::string_view line, size_t pos, bool has_pri, const ParserO
   if (UntaggedRepeatNotice(line.substr(pos))) {
     out->msg = line.substr(pos);
     return true;
+  }
+  // FreeBSD's syslogd (12+, fprintlog_rfc3164) forwards another host's line
+  // as "<PRI>STAMP Forwarded from HOST: TAG[pid]: MSG" and its own without
+  // a host; HOST is a name or, unresolved, an address (IPv6 with colons).
+  if (line.substr(pos).starts_with(kFreeBsdForwarded)) {
+    const size_t host_pos = pos + kFreeBsdForwarded.size();
+    const size_t host_end = TokenEnd(line, host_pos);
+    if (host_end > host_pos + 1 && line[host_end - 1] == ':') {
+      out->hostname = line.substr(host_pos, host_end - 1 - host_pos);
+      pos = ReadTag(line, SkipSpaces(line, host_end), /*strong_only=*/false, out);
+      out->msg = line.substr(pos);
+      return true;
+    }
   }
   const size_t token_end = TokenEnd(line, pos);
   if (token_end > pos && !LooksLikeTag(line.substr(pos, token_end - pos))) {

@@ -14,7 +14,7 @@ namespace {
 // long) before the table is printed in two passes over the file instead.
 constexpr size_t kHeldBytes = 8 << 20;
 
-// Time, severity, sign, host, title and the extracted fields (who and
+// Time, severity, sign, host, sender, title and the extracted fields (who and
 // from where: user=root src_ip=192.0.2.1). What a sender wrote is made
 // terminal-safe (TerminalSafe): a field can hold "\x1b]2;..." or a C1 CSI.
 std::vector<std::string> Cells(const ConsoleEnv& env, const AlertRecord& a) {
@@ -24,9 +24,16 @@ std::vector<std::string> Cells(const ConsoleEnv& env, const AlertRecord& a) {
   for (const std::string& k : fields.Keys()) {
     f += (f.empty() ? "" : " ") + k + "=" + fields.Str(k);
   }
-  return {FormatLocalTime(a.time), p.Severity(SeverityName(a.severity)),
-          TerminalSafe(a.sign),    p.Bold(TerminalSafe(a.host)),
-          TerminalSafe(a.title),   p.Dim(TerminalSafe(f))};
+  // The address the alert's line came from beside the name it gave: a line
+  // under another host's name (a forged name) shows a sender of its own.
+  const std::string sender = a.json.Str("sender");
+  return {FormatLocalTime(a.time),
+          p.Severity(SeverityName(a.severity)),
+          TerminalSafe(a.sign),
+          p.Bold(TerminalSafe(a.host)),
+          TerminalSafe(sender.empty() ? "-" : sender),
+          TerminalSafe(a.title),
+          p.Dim(TerminalSafe(f))};
 }
 
 std::string Row(const ConsoleEnv& env, const AlertRecord& a) {
@@ -102,8 +109,8 @@ int RunAlerts(const ConsoleEnv& env, const AlertsOptions& o) {
         ++shown;
       });
     } else {
-      const std::vector<std::string> header = {"TIME", "SEVERITY", "SIGN",
-                                               "HOST", "TITLE",    "FIELDS"};
+      const std::vector<std::string> header = {"TIME",   "SEVERITY", "SIGN",  "HOST",
+                                               "SENDER", "TITLE",    "FIELDS"};
       std::vector<size_t> widths;
       Table::Widen(header, &widths);
       // Up to kHeldBytes of rows are kept from the first pass (a filtered

@@ -82,7 +82,20 @@ void HostsSection(const ConsoleEnv& env, std::ostream& o, double since) {
     } else if (state == "expected-never-seen") {
       what = "expected, never seen";
     } else if (first >= since) {
-      what = "new, first seen " + FormatLocalTime(first) + " from " + Safe(h.Str("sender"));
+      // "from" one address; a host name sent from two (a forged name sends
+      // from its own address) lists them all: the newest sender alone would
+      // name a forger as where the host came from (prod15).
+      const JsonValue senders = h.Get("senders");
+      what = "new, first seen " + FormatLocalTime(first);
+      if (senders.size() > 1) {
+        what += ", senders (latest first):";
+        for (size_t s = 0; s < senders.size(); ++s) {
+          what += (s == 0 ? " " : ", ") + Safe(senders.At(s).AsString());
+        }
+        what += " (more than one: check the name is not forged)";
+      } else {
+        what += " from " + Safe(h.Str("sender"));
+      }
       is_new = true;
     } else {
       continue;

@@ -288,6 +288,51 @@ TEST(RunTestRulesTest, JsonModeWritesOneEscapedObjectPerMatch) {
   EXPECT_THAT(err.str(), HasSubstr("Lines: 3 read"));
 }
 
+// A line without a host (busybox syslogd -R, OpenBSD's without -h, FreeBSD's
+// own) is the sender's, as in the server: --sender names the rule's alert
+// as it names the correlation's.
+TEST(RunTestRulesTest, ALineWithoutAHostIsTheSendersInEveryRecord) {
+  TempDir dir;
+  const std::string log = dir.Write(
+      "hostless.log",
+      "<38>Dec  6 06:10:09 sshd[4250]: Accepted password for root from 203.0.113.50 port 41010 "
+      "ssh2\n");
+  TestRulesOptions opts = JsonWithCorrelations(log);
+  opts.sender = "192.0.2.21";
+  std::ostringstream out, err;
+  ASSERT_EQ(RunTestRules(opts, out, err), 0) << err.str();
+  EXPECT_THAT(out.str(), HasSubstr("\"sign\":\"ssh.login\",\"severity\":\"high\","
+                                   "\"host\":\"192.0.2.21\""));
+  EXPECT_THAT(out.str(), Not(HasSubstr("\"host\":\"\"")));
+}
+
+// A correlation keyed on fields the hit also has names each field once
+// (network15: src_ip and dst_port twice in one JSON object, which strict
+// parsers reject).
+TEST(RunTestRulesTest, ACorrelationAlertNamesEachFieldOnce) {
+  TempDir dir;
+  const std::string log = dir.Write(
+      "fwd.log",
+      "Dec  5 16:20:00 gw1 kernel: [915600.000000] FWD-NEW: IN=eth2 OUT=eth0 "
+      "MAC=52:54:00:3a:11:02:52:54:00:9c:7e:41:08:00 SRC=10.0.1.40 DST=203.0.113.66 LEN=60 "
+      "TOS=0x00 PREC=0x00 TTL=64 ID=29892 DF PROTO=TCP SPT=53533 DPT=4444 WINDOW=1024 RES=0x00 "
+      "SYN URGP=0\n");
+  std::ostringstream out, err;
+  ASSERT_EQ(RunTestRules(JsonWithCorrelations(log), out, err), 0) << err.str();
+  std::istringstream lines(out.str());
+  size_t correlations = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("\"correlation\":true") == std::string::npos) continue;
+    ++correlations;
+    for (const char* key : {"\"src_ip\":", "\"dst_port\":"}) {
+      const size_t first = line.find(key);
+      ASSERT_NE(first, std::string::npos) << line;
+      EXPECT_EQ(line.find(key, first + 1), std::string::npos) << key << " twice: " << line;
+    }
+  }
+  EXPECT_GT(correlations, 0u) << out.str();
+}
+
 // test-rules --config: the config's rules: section applies as in the
 // server (disabled rule absent, severity changed, ignored hits marked).
 TEST(RunTestRulesTest, SiteOverridesApplyAsInTheServer) {

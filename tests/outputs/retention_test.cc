@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -114,6 +115,31 @@ TEST_F(RetentionTest, DeletesOldDaysAndTheirSealFilesAndVerifyStillPasses) {
   auto too_late = VerifyArchive(o);
   ASSERT_TRUE(too_late.ok());
   EXPECT_FALSE(too_late->ok()) << "a stream starting 4 days back with 30 days kept";
+}
+
+// "Never the newest seal file" is the newest by day, not the last name
+// readdir gives (hash order on ext4 and xfs): prod15 found an old seal file
+// kept and a newer one deleted, and verify then reported records cut. Old
+// seal files made in shuffled order: readdir hands any of them out last.
+TEST_F(RetentionTest, KeepsTheNewestSealFileByDayWhateverTheDirectoryOrder) {
+  LogDays(6);  // 12-01..06, now 12-07
+  const int order[] = {7, 19, 2, 11, 16, 4, 13, 1, 20, 9, 6, 17, 3, 14, 10, 18, 5, 12, 15, 8};
+  for (int d : order) {
+    char name[32];
+    std::snprintf(name, sizeof(name), ".seal/2025-11-%02d.seal", d);
+    WriteFile(name, "stale");
+  }
+  ASSERT_TRUE(Keeper(1, 3)->RunPass().ok());
+  for (int d : order) {
+    char name[32];
+    std::snprintf(name, sizeof(name), ".seal/2025-11-%02d.seal", d);
+    EXPECT_FALSE(fs::exists(Path(name))) << name;
+  }
+  EXPECT_FALSE(fs::exists(Path(".seal/2025-12-02.seal")));
+  for (const char* kept : {".seal/2025-12-03.seal", ".seal/2025-12-06.seal"}) {
+    EXPECT_TRUE(fs::exists(Path(kept))) << kept;
+  }
+  ASSERT_TRUE(sealer_->Stop().ok());
 }
 
 TEST_F(RetentionTest, IndexesClosedDaysAndRemovesIndexesWithTheirFiles) {

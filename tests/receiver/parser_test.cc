@@ -413,6 +413,31 @@ TEST(Rfc3164Test, BusyboxFacilityPriorityInAFileIsNoTag) {
   }
 }
 
+// FreeBSD's syslogd (usr.sbin/syslogd/syslogd.c, fprintlog_rfc3164, F_FORW)
+// relays another host's line as "STAMP Forwarded from HOST: TAG: MSG", the
+// host unresolved as its address; its own lines carry no host at all.
+TEST(Rfc3164Test, FreeBsdRelayForwardedFromNamesTheOriginHost) {
+  Message m = ParseWith(
+      "<38>Dec  6 06:10:09 Forwarded from web1: sshd-session[4250]: Accepted password for root "
+      "from 203.0.113.50 port 41010 ssh2");
+  EXPECT_EQ(m.hostname, "web1");
+  EXPECT_EQ(m.app_name, "sshd-session");
+  EXPECT_EQ(m.procid, "4250");
+  EXPECT_EQ(m.msg, "Accepted password for root from 203.0.113.50 port 41010 ssh2");
+  m = ParseWith(
+      "<13>Dec  6 06:10:09 Forwarded from 2001:db8::7: su: BAD SU alice to root on /dev/pts/1");
+  EXPECT_EQ(m.hostname, "2001:db8::7");
+  EXPECT_EQ(m.app_name, "su");
+  EXPECT_EQ(m.msg, "BAD SU alice to root on /dev/pts/1");
+  m = ParseWith("<38>Dec  6 06:10:09 sshd[4242]: Failed password for root from 203.0.113.50");
+  EXPECT_EQ(m.hostname, "");
+  EXPECT_EQ(m.app_name, "sshd");
+  // Not the relay's header: a host's own line that says it.
+  m = ParseWith("<38>Dec  6 06:10:09 gw1 fwd: Forwarded from web1: sshd[1]: x");
+  EXPECT_EQ(m.hostname, "gw1");
+  EXPECT_EQ(m.app_name, "fwd");
+}
+
 TEST(Rfc3164Test, Ipv6HostnameIsNotATag) {
   const Message m = ParseWith("<13>Nov 23 08:00:00 2001:db8::1 sshd[1]: x");
   EXPECT_EQ(m.hostname, "2001:db8::1");

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "app/console/console_commands.h"
+#include "matchers/heartbeat_state.h"
 
 namespace konseki::app::console {
 namespace {
@@ -132,7 +133,9 @@ TEST_F(AlertsCommandTest, TableColumnsAreAsWideAsTheWidestCellAndJsonCopiesTheLi
   // longest host name.
   EXPECT_EQ(header.find("HOST"), row1.find("web1"));
   EXPECT_EQ(header.find("HOST"), row2.find("a-much-longer-host"));
-  EXPECT_EQ(header.find("TITLE"), header.find("HOST") + std::strlen("a-much-longer-host") + 2);
+  EXPECT_EQ(header.find("SENDER"), header.find("HOST") + std::strlen("a-much-longer-host") + 2);
+  EXPECT_EQ(header.find("SENDER"), row1.find("192.0.2.7"));
+  EXPECT_EQ(header.find("TITLE"), header.find("SENDER") + std::strlen("192.0.2.7") + 2);
   EXPECT_EQ(row1.find("refused connect"), header.find("TITLE"));
 
   out_.str("");
@@ -189,6 +192,38 @@ TEST_F(AlertsCommandTest, ReportCountsTheHostsSignsAndSourcesPastItsTopLists) {
   EXPECT_THAT(*report, HasSubstr("    10 more signs (750 alerts)\n"));
   // 10 of 250 sources shown, 12 failures each (203.0.113.0 13): 240 more.
   EXPECT_THAT(*report, HasSubstr("  240 more sources (2880 failures)\n"));
+}
+
+// A new host whose name came from two addresses (prod15: a forger sent
+// under web01's name after web01's own lines): the report lists both, not
+// the forger's alone as where web01 was "first seen from".
+TEST_F(AlertsCommandTest, ReportListsEverySenderOfANewHostNamedFromTwoAddresses) {
+  std::ofstream(env_.config.alerts_file)
+      << Line(kNow - 60, "high", "ssh.login", "web01", 1) << "\n";
+  std::filesystem::create_directories(env_.config.heartbeat.options.state_dir);
+  std::string text;
+  matchers::HostState forged;
+  forged.name = "web01";
+  matchers::NoteSender("127.0.0.1", 8, &forged);
+  matchers::NoteSender("127.0.0.2", 8, &forged);
+  forged.seen = true;
+  forged.first_seen_ns = static_cast<int64_t>((kNow - 600) * 1e9);
+  forged.last_seen_ns = static_cast<int64_t>((kNow - 60) * 1e9);
+  matchers::AppendHostStateLine(forged, &text);
+  matchers::HostState one;
+  one.name = "db02";
+  matchers::NoteSender("192.0.2.8", 8, &one);
+  one.seen = true;
+  one.first_seen_ns = forged.first_seen_ns;
+  one.last_seen_ns = forged.last_seen_ns;
+  matchers::AppendHostStateLine(one, &text);
+  std::ofstream(env_.config.heartbeat.options.state_dir + "/heartbeat.0.state") << text;
+  auto report = BuildReport(env_, kNow - 86400);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_THAT(*report, ::testing::ContainsRegex("web01: new, first seen [^\n]*, senders \\(latest "
+                                                "first\\): 127\\.0\\.0\\.2, 127\\.0\\.0\\.1"));
+  EXPECT_THAT(*report,
+              ::testing::ContainsRegex("db02: new, first seen [^\n]* from 192\\.0\\.2\\.8\n"));
 }
 
 // A week of logrotate (daily, compress, delaycompress): today's file, .1,
