@@ -417,25 +417,32 @@ TEST(Rfc3164Test, BusyboxFacilityPriorityInAFileIsNoTag) {
 // relays another host's line as "STAMP Forwarded from HOST: TAG: MSG", the
 // host unresolved as its address; its own lines carry no host at all.
 TEST(Rfc3164Test, FreeBsdRelayForwardedFromNamesTheOriginHost) {
-  Message m = ParseWith(
-      "<38>Dec  6 06:10:09 Forwarded from web1: sshd-session[4250]: Accepted password for root "
-      "from 203.0.113.50 port 41010 ssh2");
-  EXPECT_EQ(m.hostname, "web1");
-  EXPECT_EQ(m.app_name, "sshd-session");
-  EXPECT_EQ(m.procid, "4250");
-  EXPECT_EQ(m.msg, "Accepted password for root from 203.0.113.50 port 41010 ssh2");
-  m = ParseWith(
-      "<13>Dec  6 06:10:09 Forwarded from 2001:db8::7: su: BAD SU alice to root on /dev/pts/1");
-  EXPECT_EQ(m.hostname, "2001:db8::7");
-  EXPECT_EQ(m.app_name, "su");
-  EXPECT_EQ(m.msg, "BAD SU alice to root on /dev/pts/1");
-  m = ParseWith("<38>Dec  6 06:10:09 sshd[4242]: Failed password for root from 203.0.113.50");
-  EXPECT_EQ(m.hostname, "");
-  EXPECT_EQ(m.app_name, "sshd");
-  // Not the relay's header: a host's own line that says it.
-  m = ParseWith("<38>Dec  6 06:10:09 gw1 fwd: Forwarded from web1: sshd[1]: x");
-  EXPECT_EQ(m.hostname, "gw1");
-  EXPECT_EQ(m.app_name, "fwd");
+  struct Case {
+    const char* line;
+    const char* host;
+    const char* program;
+    const char* msg;
+  };
+  const Case cases[] = {
+      {"<38>Dec  6 06:10:09 Forwarded from web1: sshd-session[4250]: Accepted password for root "
+       "from 203.0.113.50 port 41010 ssh2",
+       "web1", "sshd-session", "Accepted password for root from 203.0.113.50 port 41010 ssh2"},
+      {"<13>Dec  6 06:10:09 Forwarded from 2001:db8::7: su: BAD SU alice to root on /dev/pts/1",
+       "2001:db8::7", "su", "BAD SU alice to root on /dev/pts/1"},
+      // The relay's own line: no host.
+      {"<38>Dec  6 06:10:09 sshd[4242]: Failed password for root", "", "sshd",
+       "Failed password for root"},
+      // Not the relay's header: a host's own line that says it.
+      {"<38>Dec  6 06:10:09 gw1 fwd: Forwarded from web1: sshd[1]: x", "gw1", "fwd",
+       "Forwarded from web1: sshd[1]: x"},
+  };
+  for (const Case& c : cases) {
+    const Message m = ParseWith(c.line);
+    EXPECT_EQ(m.hostname, c.host) << c.line;
+    EXPECT_EQ(m.app_name, c.program) << c.line;
+    EXPECT_EQ(m.msg, c.msg) << c.line;
+  }
+  EXPECT_EQ(ParseWith(cases[0].line).procid, "4250");
 }
 
 TEST(Rfc3164Test, Ipv6HostnameIsNotATag) {
