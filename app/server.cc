@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -325,6 +326,12 @@ StatusOr<outputs::ArchiveOptions> Server::WorkerArchiveOptions(size_t workers,
   return arch;
 }
 
+namespace {
+std::string PendingFileName(size_t worker) {
+  return "pending." + std::to_string(worker) + ".state";
+}
+}  // namespace
+
 Status Server::AddWorker(size_t i, const outputs::ArchiveOptions& archive_options,
                          const matchers::HeartbeatOptions& hb, const std::string& corr_dir) {
   outputs::ArchiveOptions arch = archive_options;
@@ -372,6 +379,21 @@ Status Server::AddWorker(size_t i, const outputs::ArchiveOptions& archive_option
   // archive.sync: batch it lets the listener read while the worker waits
   // for its fsync.
   wopts.run_to_completion = arch.workers == 1 && UsableCpus() == 1 && !wopts.flush_each_batch;
+  // The alerts waiting for an answer, kept over a crash: beside the
+  // correlation state. The last worker also takes the files of workers a
+  // smaller worker count no longer has.
+  if (Status st = MakeDirs(corr_dir, 0750); !st.ok()) {
+    Log(LogLevel::kError, "worker %zu: alerts waiting for an answer are not kept over a crash: %s",
+        i, st.ToString().c_str());
+  } else {
+    wopts.pending_file = corr_dir + "/" + PendingFileName(i);
+  }
+  if (!wopts.pending_file.empty() && i + 1 == arch.workers) {
+    for (size_t j = arch.workers; j < arch.workers + 256; ++j) {
+      const std::string extra = corr_dir + "/" + PendingFileName(j);
+      if (::access(extra.c_str(), F_OK) == 0) wopts.pending_extra.push_back(extra);
+    }
+  }
   auto correlator = MakeWorkerCorrelator(i, corr_dir, &wopts.correlation);
   if (!correlator.ok()) return correlator.status();
   WorkerDeps deps{queues_.get(), &parser_, &rules_,     alerts_.get(),

@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "common/message.h"
+#include "matchers/heartbeat_state.h"
 #include "receiver/parse_issue.h"
 
 namespace konseki::app {
@@ -31,6 +32,7 @@ Worker::Worker(const WorkerOptions& options, const WorkerDeps& deps,
       correlator_(std::move(correlator)) {
   // The correlator was built for the slot's current generation.
   correlator_generation_ = deps_.rules->generation();
+  LoadPending();
   last_lines_.resize(kLastLineSlots);
   hit_lines_.resize(kHitLineSlots);
   if (auto pack = deps_.rules->correlations(); pack && deps_.fleet != nullptr) {
@@ -397,11 +399,58 @@ void Worker::EmitPending() {
   pending_out_.clear();
 }
 
+// Alerts that waited when the process died (SIGKILL, a crash) wait on:
+// those past their time are raised as written at the first housekeeping.
+void Worker::LoadPending() {
+  if (options_.pending_file.empty()) return;
+  std::vector<std::string> files = options_.pending_extra;
+  files.insert(files.begin(), options_.pending_file);
+  for (const std::string& path : files) {
+    std::string text;
+    if (::access(path.c_str(), F_OK) != 0 && errno == ENOENT) continue;  // none waited
+    if (Status s = matchers::ReadFileToString(path, &text); !s.ok()) {
+      Log(LogLevel::kError, "worker %zu: alerts waiting for an answer: %s", options_.index,
+          s.ToString().c_str());
+      continue;
+    }
+    if (!pending_.Load(text)) {
+      const std::string aside = path + ".damaged";
+      const bool moved = std::rename(path.c_str(), aside.c_str()) == 0;
+      Log(LogLevel::kError,
+          "worker %zu: %s is not a file of alerts waiting for an answer; %s, starting without it",
+          options_.index, path.c_str(), moved ? ("moved to " + aside).c_str() : "left in place");
+      continue;
+    }
+    if (path != options_.pending_file) std::remove(path.c_str());
+  }
+  if (pending_.waiting() > 0) {
+    Log(LogLevel::kInfo, "worker %zu: %zu alerts waiting for an answer from before the restart",
+        options_.index, pending_.waiting());
+  }
+  pending_saved_changes_ = pending_.changes();
+}
+
+void Worker::SavePending(TimePoint now, bool now_or_never) {
+  if (options_.pending_file.empty() || pending_.changes() == pending_saved_changes_) return;
+  if (!now_or_never && now - pending_saved_at_ < std::chrono::seconds(1)) return;
+  pending_saved_at_ = now;
+  pending_saved_changes_ = pending_.changes();
+  if (pending_.waiting() == 0) {
+    std::remove(options_.pending_file.c_str());
+    return;
+  }
+  if (Status s = matchers::WriteFileAtomically(options_.pending_file, pending_.Save()); !s.ok()) {
+    Log(LogLevel::kError, "worker %zu: alerts waiting for an answer: %s", options_.index,
+        s.ToString().c_str());
+  }
+}
+
 void Worker::CorrelationHousekeeping(TimePoint now) {
   if (pending_.waiting() > 0) {
     pending_.Expire(now, &pending_out_);
     if (!pending_out_.empty()) EmitPending();
   }
+  SavePending(now, false);
   if (!correlator_) return;
   if (heartbeat_sink_) {
     for (const std::string& host : heartbeat_sink_->TakeGaps()) correlator_->OnHostGap(host);
@@ -455,6 +504,7 @@ void Worker::Run() {
   // Alerts still waiting for their answer go now, as written: none is lost.
   pending_.Flush(&pending_out_);
   if (!pending_out_.empty()) EmitPending();
+  SavePending(deps_.clock->Now(), true);  // nothing waits: the file goes
   if (heartbeat_) {
     if (Status s = heartbeat_->SaveState(); !s.ok()) {
       Log(LogLevel::kError, "worker %zu: %s", options_.index, s.ToString().c_str());

@@ -71,6 +71,12 @@ struct WorkerOptions {
   // Options of the host correlator (its state file, caps, config keys), to
   // rebuild it at reload.
   matchers::CorrelatorOptions correlation;
+  // Where the alerts still waiting for an answer (pending_secs) are kept
+  // across a crash (empty: not kept); read at start, with `pending_extra`
+  // (files of workers a smaller worker count no longer has), which are then
+  // removed.
+  std::string pending_file;
+  std::vector<std::string> pending_extra;
 };
 
 // Everything a worker uses but does not own. All must outlive the worker.
@@ -210,6 +216,12 @@ class Worker final : public BatchRunner {
   Counter* carry_evictions_;
   matchers::PendingAlerts pending_;                 // rules' pending_secs
   matchers::PendingAlerts::Decisions pending_out_;  // answered or expired
+  // options_.pending_file: pending_'s changes() when last written, and when.
+  uint64_t pending_saved_changes_ = 0;
+  TimePoint pending_saved_at_;
+  void LoadPending();
+  // Writes pending_file (at most once a second; removed when nothing waits).
+  void SavePending(TimePoint now, bool now_or_never);
   std::unordered_map<std::string, Counter*> answered_counters_;
   // Raises pending_out_'s alerts (counting the answered ones) and clears it.
   void EmitPending();

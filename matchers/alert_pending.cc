@@ -1,6 +1,7 @@
 #include "matchers/alert_pending.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 
@@ -95,6 +96,7 @@ void PendingAlerts::Answer(const Message& msg, const RuleHit& hit, Decisions* ou
           values == it->key_values))) {
       Raise(*it, &hit, now, out);
       it = waiting_.erase(it);
+      ++changes_;
     } else {
       ++it;
     }
@@ -154,6 +156,7 @@ void PendingAlerts::Defer(const Message& msg, const RuleHit& hit, Alert alert, D
   }
   waiting_.push_back(Waiting{host_, now, now + window, rule.answered_by, rule.answered_severity,
                              rule.answer_key, std::move(values), std::move(alert)});
+  ++changes_;
 }
 
 void PendingAlerts::Raise(Waiting& w, const RuleHit* by, int64_t answer_ns, Decisions* out) {
@@ -177,6 +180,7 @@ void PendingAlerts::Expire(TimePoint now, Decisions* out) {
     if (it->deadline_ns <= t) {
       Raise(*it, nullptr, 0, out);
       it = waiting_.erase(it);
+      ++changes_;
     } else {
       ++it;
     }
@@ -184,8 +188,168 @@ void PendingAlerts::Expire(TimePoint now, Decisions* out) {
 }
 
 void PendingAlerts::Flush(Decisions* out) {
+  if (!waiting_.empty()) ++changes_;
   for (Waiting& w : waiting_) Raise(w, nullptr, 0, out);
   waiting_.clear();
+}
+
+// The text: "konseki-pending 1\n", then one line per waiting alert of
+// length-prefixed tokens ("5:hello"), each followed by one space; a list is
+// its count then its items. Length prefixes carry any byte (a line's text
+// is the sender's).
+namespace {
+
+constexpr std::string_view kPendingMagic = "konseki-pending 1\n";
+
+void Put(std::string_view v, std::string* out) {
+  *out += std::to_string(v.size());
+  *out += ':';
+  *out += v;
+  *out += ' ';
+}
+void PutInt(int64_t v, std::string* out) { Put(std::to_string(v), out); }
+int64_t Ns(TimePoint t) { return t.time_since_epoch().count(); }
+
+class Reader {
+ public:
+  explicit Reader(std::string_view text) : s_(text) {}
+  bool Get(std::string* out) {
+    size_t colon = s_.find(':', pos_);
+    if (colon == std::string_view::npos || colon == pos_ || colon - pos_ > 10) return false;
+    uint64_t n = 0;
+    for (size_t i = pos_; i < colon; ++i) {
+      if (s_[i] < '0' || s_[i] > '9') return false;
+      n = n * 10 + static_cast<uint64_t>(s_[i] - '0');
+    }
+    if (n > s_.size() - colon - 1 || colon + 1 + n >= s_.size() || s_[colon + 1 + n] != ' ') {
+      return false;
+    }
+    out->assign(s_.substr(colon + 1, n));
+    pos_ = colon + 2 + n;
+    return true;
+  }
+  bool GetInt(int64_t* out) {
+    std::string t;
+    if (!Get(&t) || t.empty() || t.size() > 20) return false;
+    char* end = nullptr;
+    errno = 0;
+    const long long v = std::strtoll(t.c_str(), &end, 10);
+    if (errno != 0 || end != t.c_str() + t.size()) return false;
+    *out = v;
+    return true;
+  }
+  bool GetCount(size_t* out) {
+    int64_t n = 0;
+    if (!GetInt(&n) || n < 0 || n > 100000) return false;
+    *out = static_cast<size_t>(n);
+    return true;
+  }
+  bool GetList(std::vector<std::string>* out) {
+    size_t n = 0;
+    if (!GetCount(&n)) return false;
+    out->resize(n);
+    for (std::string& v : *out) {
+      if (!Get(&v)) return false;
+    }
+    return true;
+  }
+  // The end of a record: a newline.
+  bool EndLine() {
+    if (pos_ >= s_.size() || s_[pos_] != '\n') return false;
+    ++pos_;
+    return true;
+  }
+  bool AtEnd() const { return pos_ == s_.size(); }
+
+ private:
+  std::string_view s_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
+std::string PendingAlerts::Save() const {
+  std::string out(kPendingMagic);
+  for (const Waiting& w : waiting_) {
+    Put(w.host, &out);
+    PutInt(w.line_ns, &out);
+    PutInt(w.deadline_ns, &out);
+    PutInt(static_cast<int64_t>(w.answered_by.size()), &out);
+    for (const std::string& v : w.answered_by) Put(v, &out);
+    Put(w.answered_severity ? SeverityName(*w.answered_severity) : "", &out);
+    PutInt(static_cast<int64_t>(w.answer_key.size()), &out);
+    for (const std::string& v : w.answer_key) Put(v, &out);
+    Put(w.key_values, &out);
+    const Alert& a = w.alert;
+    PutInt(Ns(a.time), &out);
+    PutInt(Ns(a.received), &out);
+    for (const std::string* v : {&a.host, &a.sender, &a.rule, &a.sign}) Put(*v, &out);
+    Put(SeverityName(a.severity), &out);
+    for (const std::string* v : {&a.title, &a.program, &a.pid}) Put(*v, &out);
+    PutInt(static_cast<int64_t>(a.fields.size()), &out);
+    for (const auto& [k, v] : a.fields) {
+      Put(k, &out);
+      Put(v, &out);
+    }
+    Put(a.message, &out);
+    PutInt(static_cast<int64_t>(a.members.size()), &out);
+    for (const AlertMember& m : a.members) {
+      Put(m.host, &out);
+      PutInt(Ns(m.received), &out);
+      PutInt(m.overflow_worker, &out);
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+bool PendingAlerts::Load(std::string_view text) {
+  if (!text.starts_with(kPendingMagic)) return false;
+  Reader r(text.substr(kPendingMagic.size()));
+  std::vector<Waiting> loaded;
+  std::string sev;
+  auto time_of = [](int64_t ns) { return TimePoint(Duration(ns)); };
+  while (!r.AtEnd()) {
+    Waiting w;
+    Alert& a = w.alert;
+    int64_t t = 0, received = 0;
+    size_t n = 0;
+    if (!r.Get(&w.host) || !r.GetInt(&w.line_ns) || !r.GetInt(&w.deadline_ns) ||
+        !r.GetList(&w.answered_by) || !r.Get(&sev)) {
+      return false;
+    }
+    if (!sev.empty()) {
+      Severity s;
+      if (!ParseSeverity(sev, &s)) return false;
+      w.answered_severity = s;
+    }
+    if (!r.GetList(&w.answer_key) || !r.Get(&w.key_values) || !r.GetInt(&t) ||
+        !r.GetInt(&received) || !r.Get(&a.host) || !r.Get(&a.sender) || !r.Get(&a.rule) ||
+        !r.Get(&a.sign) || !r.Get(&sev) || !ParseSeverity(sev, &a.severity) || !r.Get(&a.title) ||
+        !r.Get(&a.program) || !r.Get(&a.pid) || !r.GetCount(&n)) {
+      return false;
+    }
+    a.time = time_of(t);
+    a.received = time_of(received);
+    a.fields.resize(n);
+    for (auto& [k, v] : a.fields) {
+      if (!r.Get(&k) || !r.Get(&v)) return false;
+    }
+    if (!r.Get(&a.message) || !r.GetCount(&n)) return false;
+    a.members.resize(n);
+    for (AlertMember& m : a.members) {
+      int64_t ow = -1;
+      if (!r.Get(&m.host) || !r.GetInt(&received) || !r.GetInt(&ow)) return false;
+      m.received = time_of(received);
+      m.overflow_worker = static_cast<int32_t>(ow);
+    }
+    if (!r.EndLine()) return false;
+    loaded.push_back(std::move(w));
+  }
+  // Past kMaxPending too: these were judged already, and Expire raises them.
+  for (Waiting& w : loaded) waiting_.push_back(std::move(w));
+  if (!loaded.empty()) ++changes_;
+  return true;
 }
 
 }  // namespace konseki::matchers

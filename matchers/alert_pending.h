@@ -96,6 +96,18 @@ class PendingAlerts {
 
   size_t waiting() const { return waiting_.size(); }
 
+  // The alerts still waiting, as text, for a crash: a line received and
+  // judged is not lost with the process (prod15: SIGKILL within a logger
+  // stop's minute lost its alert and the critical correlation waiting in
+  // its place). changes() counts every change of what waits, so the caller
+  // saves only after one. Answers remembered for alerts still to come are
+  // not saved (an answer lost costs a raised alert, not a lost one).
+  uint64_t changes() const { return changes_; }
+  std::string Save() const;
+  // Adds the alerts of a Save() to those waiting (in their deadline order
+  // with Expire). False, adding nothing, on text that is not a Save()'s.
+  bool Load(std::string_view text);
+
  private:
   // The rule's settings are copied: the rules may be reloaded meanwhile.
   struct Waiting {
@@ -123,7 +135,8 @@ class PendingAlerts {
   };
   std::unordered_map<std::string, LastAnswer> answers_;
   std::deque<Waiting> waiting_;  // in line order, mostly
-  std::string host_;             // reused
+  uint64_t changes_ = 0;
+  std::string host_;  // reused
   std::string key_;
 };
 

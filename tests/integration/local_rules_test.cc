@@ -280,6 +280,39 @@ TEST(LocalRulesTest, AnAlertThatWaitsIsRaisedUnansweredOrDroppedAnswered) {
   EXPECT_EQ(Count(ReadFile(alerts), "\"rule\":\"site.canary\""), 2u) << ReadFile(alerts);
 }
 
+// A waiting alert survives a SIGKILL (prod15: a crash within a logger
+// stop's minute lost its alert): the worker keeps what waits in
+// <state>/pending.N.state; the next start raises it, unanswered, as written.
+TEST(LocalRulesTest, AnAlertThatWaitsSurvivesASigkill) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  if (!HaveProgram("/usr/bin/logger")) GTEST_SKIP() << "util-linux logger not installed";
+  TempDir dir;
+  std::filesystem::create_directories(dir.File("site"));
+  std::string pack = SitePack("canary-[0-9]+ tripped");
+  pack += "    pending_secs: 4\n    answered_by: [syslog.started]\n";
+  std::ofstream(dir.File("site/site.yaml")) << pack;
+  const std::string alerts = dir.File("alerts.jsonl");
+  const std::string waiting = dir.File("archive/.state/pending.0.state");
+  {
+    Konseki k;
+    std::string err;
+    ASSERT_TRUE(k.Start(dir, Config(dir, ""), &err)) << err;
+    Log(k.Port("tcp"), "app", "canary-7 tripped", dir);
+    ASSERT_TRUE(WaitFor([&] { return ReadFile(waiting).find("canary-7") != std::string::npos; }));
+    k.process().Kill();
+  }
+  EXPECT_EQ(ReadFile(alerts).find("canary-7"), std::string::npos) << ReadFile(alerts);
+  Konseki again;
+  std::string err;
+  ASSERT_TRUE(again.Start(dir, Config(dir, ""), &err)) << err;
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(alerts).find("canary-7") != std::string::npos; }))
+      << ReadFile(alerts);
+  EXPECT_THAT(ReadFile(alerts), HasSubstr("\"waited_secs\":4"));
+  EXPECT_EQ(Count(ReadFile(alerts), "canary-7"), 1u) << ReadFile(alerts);
+  // Raised: nothing waits, the file is gone.
+  ASSERT_TRUE(WaitFor([&] { return !std::filesystem::exists(waiting); }));
+}
+
 TEST(LocalRulesTest, CheckConfigRefusesAnUnknownRuleIdWithFileAndLine) {
   if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
   TempDir dir;

@@ -283,6 +283,69 @@ TEST(PendingAlertsTest, AKeyedAnswerComesAfterAndAHitWithoutTheKeyGoesAtOnce) {
   EXPECT_EQ(p.waiting(), 0u);
 }
 
+// What waits, saved and loaded by a new process (a crash's restart): each
+// alert whole (any byte of the sender's text), still answerable, and raised
+// as written when its time is up.
+TEST(PendingAlertsTest, SavedWaitingAlertsLoadWholeAndStillWaitForTheirAnswer) {
+  const Rule stop = Stop(true), start = Start();
+  PendingAlerts before;
+  PendingAlerts::Decisions out;
+  Line a("web1", 0, stop), b("db2", 5, stop);
+  Alert odd = a.alert();
+  odd.message = "rsyslogd: 12:ab \n\x1f\xff exiting on signal 15";
+  odd.fields = {{"pid", "612"}, {"empty", ""}, {"colon:key", "7: 8 "}};
+  odd.members.push_back(AlertMember{"web1", At(0), 1});
+  odd.sender = "192.0.2.7";
+  before.Defer(a.msg, a.hit, odd, &out);
+  before.Defer(b.msg, b.hit, b.alert(), &out);
+  ASSERT_EQ(before.waiting(), 2u);
+  const uint64_t changes = before.changes();
+  const std::string text = before.Save();
+
+  PendingAlerts after;
+  ASSERT_TRUE(after.Load(text));
+  EXPECT_EQ(after.waiting(), 2u);
+  EXPECT_EQ(after.Save(), text);
+  EXPECT_EQ(before.changes(), changes);  // Save changes nothing
+  Line up("db2", 30, start);
+  after.Answer(up.msg, up.hit, &out);
+  ASSERT_EQ(out.alerts.size(), 1u);
+  EXPECT_EQ(out.alerts[0].host, "db2");
+  EXPECT_EQ(out.alerts[0].severity, Severity::kLow);
+  out.clear();
+  after.Expire(At(61), &out);
+  ASSERT_EQ(out.alerts.size(), 1u);
+  const Alert& got = out.alerts[0];
+  EXPECT_EQ(got.message, odd.message);
+  EXPECT_EQ(got.sender, "192.0.2.7");
+  EXPECT_EQ(got.rule, "syslog.rsyslogd_exiting");
+  EXPECT_EQ(got.severity, Severity::kMedium);
+  EXPECT_EQ(got.time, odd.time);
+  ASSERT_EQ(got.members.size(), 1u);
+  EXPECT_EQ(got.members[0].overflow_worker, 1);
+  EXPECT_EQ(Field(got, "colon:key"), "7: 8 ");
+  EXPECT_EQ(Field(got, "empty"), "");
+  EXPECT_EQ(Field(got, "waited_secs"), "60");
+}
+
+TEST(PendingAlertsTest, TextThatIsNoSaveLoadsNothing) {
+  const Rule stop = Stop(false);
+  PendingAlerts p;
+  PendingAlerts::Decisions out;
+  Line a("web1", 0, stop);
+  p.Defer(a.msg, a.hit, a.alert(), &out);
+  const std::string text = p.Save();
+  PendingAlerts q;
+  EXPECT_FALSE(q.Load("hello\n"));
+  EXPECT_FALSE(q.Load(text.substr(0, text.size() - 9)));  // cut short
+  std::string bad = text;
+  bad[bad.find("syslog.stopped") - 3] = '9';  // a length that runs past its token
+  EXPECT_FALSE(q.Load(bad));
+  EXPECT_EQ(q.waiting(), 0u);
+  EXPECT_TRUE(q.Load(text));
+  EXPECT_EQ(q.waiting(), 1u);
+}
+
 TEST(PendingAlertsTest, PastItsCapAnAlertGoesAtOnceAndNothingIsLost) {
   PendingAlerts p;
   const Rule stop = Stop(true);
