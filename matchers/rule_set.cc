@@ -507,6 +507,29 @@ StatusOr<std::unique_ptr<RuleSet::Scratch>> RuleSet::NewScratch() const {
   return scratch;
 }
 
+// An address field's IPv4-mapped IPv6 form ("::ffff:203.0.113.74": dropbear,
+// vsftpd, Dovecot, Java daemons on a dual-stack socket) is the IPv4 address
+// the other daemons write: one source in every count, key and set (evasion15:
+// dropbear's failures and sshd's login of one address were two sources).
+// Fields named "ip" or "*_ip" only.
+std::string_view UnmappedIpv4(std::string_view name, std::string_view value) {
+  constexpr std::string_view kMapped = "::ffff:";
+  if (value.size() <= kMapped.size() + 6 || !(name == "ip" || name.ends_with("_ip"))) return value;
+  for (size_t i = 0; i < kMapped.size(); ++i) {
+    if ((value[i] | 0x20) != kMapped[i]) return value;
+  }
+  const std::string_view v4 = value.substr(kMapped.size());
+  int dots = 0;
+  for (char c : v4) {
+    if (c == '.') {
+      ++dots;
+    } else if (c < '0' || c > '9') {
+      return value;
+    }
+  }
+  return dots == 3 ? v4 : value;
+}
+
 bool RuleSet::ProgramMatches(size_t rule_index, std::string_view app_name) const {
   const Compiled& c = *compiled_[rule_index];
   if (const std::vector<std::string>& except = rules_[rule_index].program_except; !except.empty()) {
@@ -621,7 +644,7 @@ size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<Rule
           }
         }
         hit.fields[nfields].first.assign(name);
-        hit.fields[nfields].second.assign(value);
+        hit.fields[nfields].second.assign(UnmappedIpv4(name, value));
         ++nfields;
       }
       break;

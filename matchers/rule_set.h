@@ -137,6 +137,10 @@ class RuleSet {
 // empty when neither has it.
 std::string_view HitKeyValue(const Message& msg, const RuleHit& hit, std::string_view name);
 
+// value without its "::ffff:" when `name` is an address field ("ip",
+// "*_ip") holding an IPv4-mapped IPv6 address; else value.
+std::string_view UnmappedIpv4(std::string_view name, std::string_view value);
+
 // Builds the alert for one hit: time = msg.timestamp, received, host =
 // msg.host(), sender, rule id, sign, severity, title, program = app_name,
 // pid = procid, fields, message = raw. Owns all its strings.

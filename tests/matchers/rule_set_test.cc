@@ -78,6 +78,34 @@ TEST(RuleSetTest, ExtractsNamedGroupsInGroupOrderOnlyForRulesThatHit) {
   EXPECT_TRUE(hits.empty());
 }
 
+// dropbear's "from ::ffff:203.0.113.74:60495" and sshd's "from 203.0.113.74"
+// are one source (evasion15: two sources, no burst-then-success): an
+// address field's IPv4-mapped form is stored as the IPv4 address.
+TEST(RuleSetTest, AnAddressFieldsIpv4MappedFormIsTheIpv4Address) {
+  auto set = MustCompile({MakeRule(
+      "d", {"attempt for "},
+      {R"(attempt for '(?P<user>[^']*)' from (?P<src_ip>\S+):(?P<port>\d+) via (?P<addr>\S+))"})});
+  auto scratch = set->NewScratch();
+  ASSERT_TRUE(scratch.ok());
+  std::vector<RuleHit> hits;
+  set->Match(Msg("dropbear",
+                 "Bad password attempt for 'root' from ::ffff:203.0.113.74:60495 via "
+                 "::ffff:192.0.2.1"),
+             **scratch, &hits);
+  ASSERT_EQ(hits.size(), 1u);
+  // Only fields named ip or *_ip: addr is left as written.
+  EXPECT_THAT(hits[0].fields,
+              ElementsAre(Field{"user", "root"}, Field{"src_ip", "203.0.113.74"},
+                          Field{"port", "60495"}, Field{"addr", "::ffff:192.0.2.1"}));
+  EXPECT_EQ(UnmappedIpv4("ip", "::FFFF:10.0.0.1"), "10.0.0.1");
+  EXPECT_EQ(UnmappedIpv4("dst_ip", "::ffff:10.0.0.1"), "10.0.0.1");
+  for (const char* kept : {"::ffff:a.b.c.d", "::ffff:10.0.0", "::1", "2001:db8::ffff:10.0.0.1",
+                           "::ffff:", "10.0.0.1", "::ffff:10.0.0.1x"}) {
+    EXPECT_EQ(UnmappedIpv4("src_ip", kept), kept);
+  }
+  EXPECT_EQ(UnmappedIpv4("vip_name", "::ffff:10.0.0.1"), "::ffff:10.0.0.1");
+}
+
 TEST(RuleSetTest, CaselessByDefaultCaseSensitiveOnRequest) {
   Rule sensitive = MakeRule("cs", {"RELOAD"}, {"(?P<word>RELOAD)"});
   sensitive.case_sensitive = true;
