@@ -207,7 +207,9 @@ struct Correlation {
   // whose number is above that of an open konseki received from the host
   // during the current watch, with the same prefix (whatever the other key
   // fields: one pid space), was opened during the watch too, so its missing
-  // open is alerted at once, without waiting min_observed_secs. Not after
+  // open is alerted at once, without waiting min_observed_secs. A close
+  // below every open of the current watch began before them (maybe before
+  // the watch) and is never alerted, however long the watch. Neither after
   // the counter wrapped in the watch (an open below half the highest).
   bool ordered = false;
   // first_seen: the tuple; learning <0 = correlation.learning_days

@@ -409,13 +409,18 @@ void Correlator::Impl::Unpaired(CompiledCorrelation& c, Role role, const HitEven
   }
   // With a counter, a number above an open received during this watch was
   // allocated during the watch: its open should have come.
+  // Below every open of this watch (and no wrap seen): it began before
+  // them, maybe before the watch (a tunnel or tmux session of days), and
+  // no time watched proves its open was missed.
   uint64_t below = 0;
   bool proven = false;
   if (const int64_t watch = counter ? WatchStart(c, hit) : 0; watch != 0) {
     auto it = c.lowest_open.find(lowest_key);
-    proven = it != c.lowest_open.end() && it->second.watch_ns == watch && !it->second.wrapped &&
-             it->second.number < number;
-    if (proven) below = it->second.number;
+    if (it != c.lowest_open.end() && it->second.watch_ns == watch && !it->second.wrapped) {
+      if (number < it->second.number) return;
+      proven = it->second.number < number;
+      if (proven) below = it->second.number;
+    }
   }
   if (!proven && !Watched(c, hit)) return;
   // One alert per key until quiet_secs without a close (the hold's own key:

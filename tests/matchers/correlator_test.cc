@@ -668,8 +668,9 @@ TEST(UnpairedTest, WhereInSetsIncludeWhatTheHostLearned) {
 }
 
 // `ordered`: a close numbered above an open received in the current watch
-// alerts before min_observed_secs; below it, from another prefix, or after
-// the watch restarted, it waits for min_observed_secs as before.
+// alerts before min_observed_secs; below every such open it never alerts
+// (it began before them); from another prefix, or after the watch
+// restarted, it waits for min_observed_secs as before.
 TEST(UnpairedTest, OrderedKeysProveAMissingOpenWithinTheWatch) {
   Correlation ordered = Unpaired();
   ordered.key = {"session"};
@@ -700,7 +701,11 @@ TEST(UnpairedTest, OrderedKeysProveAMissingOpenWithinTheWatch) {
   EXPECT_THAT(close("45", 110), IsEmpty());
   open("50", 120);
   EXPECT_THAT(close("51", 130), SizeIs(1));
-  EXPECT_THAT(close("46", 3800), SizeIs(1));  // watched 3,700 s: the old rule
+  // Watched 3,700 s: a close below every open of this watch began before
+  // them (a session older than the watch); one of a prefix not opened in
+  // this watch falls to the time rule.
+  EXPECT_THAT(close("46", 3800), IsEmpty());
+  EXPECT_THAT(close("c2", 3801), SizeIs(1));
 }
 
 // `ordered` with a key of several fields: the last is the counter (a pid),
@@ -741,6 +746,10 @@ TEST(UnpairedTest, OrderedPidsProveAMissingOpenAcrossProgramsUntilTheyWrap) {
   d.Hit("x", "other", {}, "h", 4000);
   open("sshd", "700", 4010);  // a new watch: counted afresh
   EXPECT_THAT(close("sshd", "800", 4020), SizeIs(1));
+  // Watched over an hour: pids below every open of the watch (no wrap
+  // seen) are sessions from before it, the time rule does not judge them.
+  EXPECT_THAT(close("sshd", "600", 8000), IsEmpty());
+  EXPECT_THAT(close("CRON", "650", 8001), IsEmpty());
 }
 
 // Hosts are found by their HostKey hash: two names with the same hash are
