@@ -199,13 +199,15 @@ const std::map<std::string, SignCounts>& Expected() {
       {"crowdsec/sshd-refused-conn--sshd-refused-conn.log", {{"tcpd.refused", 1}}},
       // this file's lines have no syslog header ("srv sshd[1]: ..."): the parser
       // finds no program, so only the program-independent rules can fire: tcpd,
-      // the session rules, and sshd.failed_auth (which takes an empty program,
-      // its words unanchored): grep -cE 'sshd\[[0-9]+\]: (kernel: ?\[[^]]*\]:? )?Failed
-      // [a-z/-]+ for ' = 25 + the 3 with an injected "kernel:" prefix; and
-      // sshd.pam_error (an empty program as sshd.failed_auth):
+      // the session rules, and sshd.failed_auth (which takes an empty program and
+      // a headerless line's "HOST sshd[PID]: " before its anchored words):
+      // grep -cE 'sshd\[[0-9]+\]: Failed [a-z/-]+ for ' = 25 (the 3 lines with an
+      // injected "kernel:" between the tag and the words no longer count: the
+      // rule reads sshd's words where sshd's message starts, scen15 evasion15);
+      // and sshd.pam_error (an empty program as sshd.failed_auth):
       // grep -c 'sshd\[[0-9]*\]: error: PAM: ' = 11.
       {"fail2ban/sshd-journal",
-       {{"ssh.auth_failure", 39}, {"tcpd.refused", 1}, {"session.open", 2}}},
+       {{"ssh.auth_failure", 36}, {"tcpd.refused", 1}, {"session.open", 2}}},
       {"fail2ban/xinetd-fail", {{"tcpd.refused", 2}}},
       // grep -c "USER_AUTH.*op=PAM:authentication .*exe=\"/usr/sbin/sshd\".*res=failed"
       //   (audit.ssh_auth_failure; op=password and op=pubkey are RHEL patch records

@@ -82,7 +82,12 @@ class ReferenceRule {
       const int n = re->NumberOfCapturingGroups() + 1;
       if (!re->Match(text, 0, text.size(), RE2::UNANCHORED, groups, n)) continue;
       for (const auto& [index, name] : re->CapturingGroupNames()) {
-        if (groups[index].data() != nullptr) out += " " + name + "=" + std::string(groups[index]);
+        // Address fields hold an IPv4-mapped address as the IPv4 one
+        // (RuleSet's documented normalisation, UnmappedIpv4).
+        if (groups[index].data() != nullptr) {
+          const std::string_view v(groups[index].data(), groups[index].size());
+          out += " " + name + "=" + std::string(UnmappedIpv4(name, v));
+        }
       }
       break;
     }
