@@ -149,6 +149,11 @@ struct Rule {
   // RE2 patterns with named groups, tried in order on the same text; the
   // first that matches yields the fields. May be empty (a hit without fields).
   std::vector<std::string> extract;
+  // Every `extract` expression runs and each adds the fields it finds (their
+  // group names must differ): several short expressions, each started at its
+  // own key (`\bSRC=`, `\bPROTO=`), in place of one with `.*?` gaps walked
+  // across the line (issue 17).
+  bool extract_all = false;
   // Both `match` and `extract` are caseless unless this is set.
   bool case_sensitive = false;
   // false: an input of correlations only. Its hits are counted, feed the

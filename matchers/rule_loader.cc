@@ -112,11 +112,9 @@ Status ReadExamples(const yaml::Reader& r, const YAML::Node& node, Rule* rule) {
 
 // The true/false keys of a rule.
 const std::pair<const char*, bool Rule::*> kRuleFlags[] = {
-    {"case_sensitive", &Rule::case_sensitive},
-    {"alert", &Rule::alert},
-    {"replace", &Rule::replace},
-    {"heartbeat_stop", &Rule::heartbeat_stop},
-    {"heartbeat_shutdown", &Rule::heartbeat_shutdown},
+    {"case_sensitive", &Rule::case_sensitive}, {"alert", &Rule::alert},
+    {"extract_all", &Rule::extract_all},       {"replace", &Rule::replace},
+    {"heartbeat_stop", &Rule::heartbeat_stop}, {"heartbeat_shutdown", &Rule::heartbeat_shutdown},
     {"heartbeat_boot", &Rule::heartbeat_boot},
 };
 
@@ -179,6 +177,7 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
                                "match",
                                "prefilter",
                                "extract",
+                               "extract_all",
                                "case_sensitive",
                                "alert",
                                "replace",

@@ -14,7 +14,10 @@
 //       prefilter: 'for '            # optional, string or list: Hyperscan scans
 //                                    # for these instead, RE2 then confirms
 //                                    # `match` (Rule::prefilter)
-//       extract: '(?P<user>\S+)'     # optional, string or list (RE2)
+//       extract: '(?P<user>\S+)'     # optional, string or list (RE2); the
+//                                    # first that matches gives the fields
+//       extract_all: true            # optional: every extract adds its fields
+//                                    # (distinct group names)
 //       case_sensitive: false        # optional
 //       alert: false                 # optional: an input of correlations only
 //       replace: false               # optional; site packs only: takes the

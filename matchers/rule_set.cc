@@ -479,6 +479,19 @@ StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rule
         ex.named.emplace_back(index, name);
       }
       std::sort(ex.named.begin(), ex.named.end());
+      if (rule.extract_all) {
+        for (const auto& [index, name] : ex.named) {
+          for (const Compiled::Extractor& earlier : compiled->extract) {
+            for (const auto& [other_index, other_name] : earlier.named) {
+              if (other_name == name) {
+                return Status::InvalidArgument(
+                    Where(rule, rule.line) + ": extract_all: the group \"" + name +
+                    "\" is in two extract expressions (each field comes from one)");
+              }
+            }
+          }
+        }
+      }
       compiled->extract.push_back(std::move(ex));
     }
     set->compiled_.push_back(std::move(compiled));
@@ -647,7 +660,7 @@ size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<Rule
         hit.fields[nfields].second.assign(UnmappedIpv4(name, value));
         ++nfields;
       }
-      break;
+      if (!rules_[r].extract_all) break;
     }
     while (hit.fields.size() > nfields) {
       scratch.spare_values_.push_back(std::move(hit.fields.back()));

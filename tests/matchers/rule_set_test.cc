@@ -261,6 +261,42 @@ TEST(RuleSetTest, FirstMatchingExtractWinsAndNoExtractMatchStillHits) {
   EXPECT_TRUE(hits[0].fields.empty());
 }
 
+TEST(RuleSetTest, ExtractAllAddsEachExpressionsFieldsAndRefusesAGroupTwice) {
+  Rule all = MakeRule(
+      "nf", {"IN=\\S* OUT="},
+      {R"(\bIN=(?P<in>\S*) OUT=(?P<out>\S*) )", R"(\bSRC=(?P<src_ip>\S+) DST=(?P<dst_ip>\S+) )",
+       R"(\bPROTO=(?P<proto>\S+)(?: SPT=(?P<src_port>\d+) DPT=(?P<dst_port>\d+))?)"});
+  all.extract_all = true;
+  Rule first = all;
+  first.id = "first";
+  first.extract_all = false;
+  auto set = MustCompile({all, first});
+  auto scratch = set->NewScratch();
+  std::vector<RuleHit> hits;
+  set->Match(Msg("kernel",
+                 "DROP IN=eth0 OUT= SRC=198.51.100.7 DST=10.0.0.5 LEN=60 PROTO=TCP SPT=4000 DPT=22 "
+                 "WINDOW=0"),
+             **scratch, &hits);
+  ASSERT_THAT(HitIds(hits), ElementsAre("nf", "first"));
+  EXPECT_THAT(hits[0].fields,
+              ElementsAre(Field{"in", "eth0"}, Field{"out", ""}, Field{"src_ip", "198.51.100.7"},
+                          Field{"dst_ip", "10.0.0.5"}, Field{"proto", "TCP"},
+                          Field{"src_port", "4000"}, Field{"dst_port", "22"}));
+  EXPECT_THAT(hits[1].fields, ElementsAre(Field{"in", "eth0"}, Field{"out", ""}));
+  // An expression that does not match adds nothing; the others still do.
+  set->Match(Msg("kernel", "DROP IN=eth0 OUT= MAC=00:11 PROTO=2"), **scratch, &hits);
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_THAT(hits[0].fields,
+              ElementsAre(Field{"in", "eth0"}, Field{"out", ""}, Field{"proto", "2"}));
+
+  Rule twice = MakeRule("t", {"x"}, {R"(a=(?P<user>\S+))", R"(b=(?P<user>\S+))"});
+  twice.extract_all = true;
+  auto refused = RuleSet::Compile({twice});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("rule t: extract_all: the group \"user\" is in two extract expressions"));
+}
+
 // The fields of RE2's own unanchored leftmost-first match, the reference
 // for RuleSet's extraction (which runs RE2 anchored where a match can start).
 std::vector<Field> Re2Fields(const std::string& pattern, bool case_sensitive,
