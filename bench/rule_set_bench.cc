@@ -394,11 +394,22 @@ bool DumpFixture(const World& w, const std::string& dir) {
   return static_cast<bool>(exprs);
 }
 
+// "@PATH": the syslog lines of a file, as they are (a whole day of a
+// tester's benign host, say), parsed like the corpus.
 const Fixture* FixtureNamed(const World& w, std::string_view name) {
   if (name == "as_is") return &w.as_is;
   if (name == "padded256") return &w.padded256;
   if (name == "quiet256") return &w.quiet256;
-  return nullptr;
+  if (name.empty() || name[0] != '@') return nullptr;
+  static Fixture from_file;
+  std::ifstream in{std::string(name.substr(1))};
+  if (!in) return nullptr;
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) lines.push_back(line);
+  }
+  Build(lines, 0, &from_file);
+  return &from_file;
 }
 
 // RuleSet::Match over every message of `f`, `reps` times: the function
@@ -469,7 +480,8 @@ int main(int argc, char** argv) {
   constexpr std::string_view kMinRulesFlag = "--min_rules=";
   constexpr std::string_view kDumpFlag = "--dump_fixture=";
   // --count=FIXTURE[:REPS] (MatchAll, for callgrind) and --time_min=FIXTURE[:REPS]
-  // (TimeMin); FIXTURE is as_is, padded256 or quiet256. Neither builds the peers.
+  // (TimeMin); FIXTURE is as_is, padded256, quiet256 or @FILE (its syslog
+  // lines). Neither builds the peers.
   constexpr std::string_view kCountFlag = "--count=";
   constexpr std::string_view kTimeMinFlag = "--time_min=";
   std::string dump_dir, probe, probe_arg;
@@ -505,7 +517,7 @@ int main(int argc, char** argv) {
     const int reps = colon == std::string::npos ? 1 : std::stoi(probe_arg.substr(colon + 1));
     const auto* f = konseki::matchers::FixtureNamed(*w, probe_arg.substr(0, colon));
     if (f == nullptr) {
-      std::fprintf(stderr, "unknown fixture in %s (as_is, padded256, quiet256)\n",
+      std::fprintf(stderr, "unknown fixture in %s (as_is, padded256, quiet256, @FILE)\n",
                    probe_arg.c_str());
       return 1;
     }
