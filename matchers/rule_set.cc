@@ -278,7 +278,7 @@ void AsciiLowerCopy(std::string_view text, std::string* out) {
 }
 
 struct ScanContext {
-  const std::vector<unsigned>* expr_rule;
+  const std::vector<unsigned>* expr_hit;
   std::vector<unsigned>* rule_hits;
 };
 
@@ -286,7 +286,7 @@ struct ScanContext {
 int OnMatch(unsigned int id, unsigned long long /*from*/, unsigned long long /*to*/,
             unsigned int /*flags*/, void* ctx) {
   auto* c = static_cast<ScanContext*>(ctx);
-  c->rule_hits->push_back((*c->expr_rule)[id]);
+  c->rule_hits->push_back((*c->expr_hit)[id]);
   return 0;
 }
 
@@ -440,6 +440,9 @@ StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rule
       exprs.push_back(m);
       flags.push_back(HS_FLAG_SINGLEMATCH | (rule.case_sensitive ? 0u : HS_FLAG_CASELESS));
       set->expr_rule_.push_back(static_cast<unsigned>(i));
+      const bool exact = !rule.prefilter.empty() &&
+                         std::find(rule.match.begin(), rule.match.end(), m) != rule.match.end();
+      set->expr_hit_.push_back(static_cast<unsigned>(i) << 1 | (exact ? 1u : 0u));
     }
 
     auto compiled = std::make_unique<Compiled>();
@@ -602,14 +605,25 @@ size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<Rule
   if (text.size() > UINT_MAX) text = text.substr(0, UINT_MAX);
 
   scratch.rule_hits_.clear();
-  ScanContext ctx{&expr_rule_, &scratch.rule_hits_};
+  ScanContext ctx{&expr_hit_, &scratch.rule_hits_};
   hs_scan(db_, text.data(), static_cast<unsigned>(text.size()), 0, scratch.hs_, OnMatch, &ctx);
   if (scratch.rule_hits_.empty()) return used;
 
+  // One entry per rule, in rule order; a hit of an expression that is the
+  // rule's match itself (odd, so sorted after the rule's other hits) keeps
+  // the rule from RE2's confirmation.
   std::vector<unsigned>& ids = scratch.rule_hits_;
   if (ids.size() > 1) {
     std::sort(ids.begin(), ids.end());
-    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    size_t kept = 0;
+    for (const unsigned tagged : ids) {
+      if (kept > 0 && ids[kept - 1] >> 1 == tagged >> 1) {
+        ids[kept - 1] = tagged;
+      } else {
+        ids[kept++] = tagged;
+      }
+    }
+    ids.resize(kept);
   }
   re2::StringPiece groups[kMaxGroups + 1];
   const re2::StringPiece input(text.data(), text.size());
@@ -621,13 +635,15 @@ size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<Rule
     }
     return scratch.lowered_;
   };
-  for (unsigned r : ids) {
+  for (const unsigned tagged : ids) {
+    const unsigned r = tagged >> 1;
     if (!ProgramMatches(r, msg.app_name)) continue;
     if (const std::string& pid = rules_[r].pid;
         !pid.empty() && !msg.procid.empty() && msg.procid != pid) {
       continue;
     }
-    if (!Confirms(r, text, compiled_[r]->confirm_lowered ? lower() : std::string_view())) {
+    if ((tagged & 1u) == 0 &&
+        !Confirms(r, text, compiled_[r]->confirm_lowered ? lower() : std::string_view())) {
       continue;
     }
     if (used == hits->size()) {

@@ -62,7 +62,7 @@ class RuleSet {
     Scratch(hs_scratch* s, const RuleSet* owner) : hs_(s), owner_(owner) {}
     hs_scratch* hs_;
     const RuleSet* owner_;
-    std::vector<unsigned> rule_hits_;  // rule indices recorded by the callback
+    std::vector<unsigned> rule_hits_;  // expr_hit_ values recorded by the callback
     // Buffers that Match dropped from the end of a caller's vector (a message
     // with fewer hits, or a hit with fewer fields, than the previous one),
     // handed to the next hits and fields appended, so changing hit and field
@@ -129,7 +129,11 @@ class RuleSet {
   bool has_carry_ = false;
   std::vector<std::unique_ptr<Compiled>> compiled_;  // parallel to rules_
   std::vector<unsigned> expr_rule_;                  // Hyperscan id -> rule index
-  hs_database* db_ = nullptr;                        // null when there are no rules
+  // Hyperscan id -> rule index << 1, | 1 when the expression is one of the
+  // rule's `match` expressions itself (a prefilter written as the match):
+  // its hit needs no RE2 confirmation.
+  std::vector<unsigned> expr_hit_;
+  hs_database* db_ = nullptr;  // null when there are no rules
 };
 
 // A hit's value of `name` for a key (quiet_key, remember / recall): the

@@ -447,6 +447,33 @@ TEST(RuleSetTest, PrefilterHitsCountOnlyWhenAMatchExpressionConfirms) {
   EXPECT_TRUE(hits.empty());
 }
 
+TEST(RuleSetTest, APrefilterThatIsAMatchExpressionHitsWithoutConfirmation) {
+  // Prefilters: a loose one, and one written as the second match expression
+  // itself (its Hyperscan hit is the match: no RE2 confirmation).
+  Rule r = MakeRule("pre", {R"(^Accepted \S+ for \S+ from )", R"(^Pubkey auth succeeded for ')"},
+                    {R"(for (?P<user>\S+))"});
+  r.prefilter = {R"(Accepted \S+ for )", R"(^Pubkey auth succeeded for ')"};
+  r.prefilter_lines = {20, 21};
+  auto set = MustCompile({MakeRule("a", {"auth"}), r, MakeRule("z", {"succeeded"})});
+  auto scratch = set->NewScratch();
+  ASSERT_TRUE(scratch.ok());
+  std::vector<RuleHit> hits;
+  set->Match(Msg("dropbear", "Pubkey auth succeeded for 'root' with ssh-ed25519 key"), **scratch,
+             &hits);
+  EXPECT_THAT(HitIds(hits), ElementsAre("a", "pre", "z"));
+  // Both prefilters find this line; the loose one's hit alone would need
+  // RE2, the exact one's does not: one hit, in rule order.
+  set->Match(Msg("sshd", "Pubkey auth succeeded for 'x' after Accepted key for y from"), **scratch,
+             &hits);
+  EXPECT_THAT(HitIds(hits), ElementsAre("a", "pre", "z"));
+  // The loose prefilter alone, `match` not: no hit.
+  set->Match(Msg("sshd", "Received: Accepted key for root later"), **scratch, &hits);
+  EXPECT_TRUE(hits.empty());
+  set->Match(Msg("sshd", "Accepted publickey for root from 192.0.2.1"), **scratch, &hits);
+  ASSERT_THAT(HitIds(hits), ElementsAre("pre"));
+  EXPECT_THAT(hits[0].fields, ElementsAre(Field{"user", "root"}));
+}
+
 TEST(RuleSetTest, PrefilterConfirmationStartingAtLiteralsEqualsRe2Search) {
   // `match` expressions that begin with a literal are confirmed by RE2
   // anchored at each occurrence of it: a hit exactly when RE2's unanchored
