@@ -37,6 +37,21 @@ const char* HeartbeatStateKey(const Config& c) {
   return c.heartbeat.options.state_dir.empty() ? "archive.dir" : "heartbeat.state_dir";
 }
 
+// `path` made absolute (the lock file names the holder's config for a
+// refusal read from another working directory); as given when that fails.
+std::string AbsolutePath(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::path abs = std::filesystem::absolute(path, ec);
+  return ec ? path : abs.lexically_normal().string();
+}
+
+// Whether two existing paths name one folder (one locks it once: flock
+// refuses a second open of the lock file, even in the same process).
+bool SameFolder(const std::string& a, const std::string& b) {
+  std::error_code ec;
+  return std::filesystem::equivalent(a, b, ec);
+}
+
 // st with `where` ("konseki.yaml:12: key 'archive.dir'") in front.
 Status At(const std::string& where, const Status& st) {
   return Status(st.code(), where + ": " + st.message());
@@ -150,9 +165,35 @@ Status Server::Init() {
     if (!ids.ok()) return ids.status();
     auto as_user = ScopedFileIdentity::Enter(*ids);
     if (!as_user.ok()) return as_user.status();
-    auto lock = ArchiveLock::Acquire(config_.archive.dir, "konseki daemon");
+    const std::string who = "konseki daemon, config " + AbsolutePath(config_.source);
+    auto lock = ArchiveLock::Acquire(config_.archive.dir, who);
     if (!lock.ok()) return At(config_.Where("archive.dir"), lock.status());
     archive_lock_ = std::move(lock).value();
+    // And one konseki per state folder: a second daemon with its own
+    // archive but this state folder would take over the control socket's
+    // answers and the state files (app/archive_lock.h).
+    // Only a holder is fatal here: a folder that cannot be made or a lock
+    // file that cannot be opened means this konseki cannot write there
+    // either (no sharing), and what needs the folder says so itself (the
+    // heartbeat at start, the control socket as a warning, the spool at
+    // the stop).
+    const auto lock_state = [&](const std::string& dir, const char* key) {
+      auto l = ArchiveLock::AcquireStateDir(dir, who, key);
+      if (l.ok()) {
+        state_locks_.push_back(std::move(l).value());
+      } else if (l.status().code() == StatusCode::kUnavailable) {
+        return At(config_.Where(key), l.status());
+      } else {
+        state_lock_warnings_.push_back(At(config_.Where(key), l.status()).message());
+      }
+      return Status::Ok();
+    };
+    const std::string hb_dir = HeartbeatStateDir(config_);
+    RETURN_IF_ERROR(lock_state(hb_dir, HeartbeatStateKey(config_)));
+    const std::string& corr_dir = config_.correlation.state_dir;
+    if (config_.correlation.enabled && !corr_dir.empty() && !SameFolder(corr_dir, hb_dir)) {
+      RETURN_IF_ERROR(lock_state(corr_dir, "correlation.state_dir"));
+    }
   }
   auto offset = ResolveUtcOffsetSecs(
       config_.parser_timezone,
@@ -247,6 +288,9 @@ std::vector<std::string> Server::StartupLines() const {
   lines.push_back(std::string("state in ") + HeartbeatStateDir(config_) +
                   (config_.heartbeat.enabled ? " (heartbeat on, " : " (heartbeat off, ") +
                   std::to_string(workers_.size()) + " workers)");
+  for (const std::string& w : state_lock_warnings_) {
+    lines.push_back("warning: state folder not locked: " + w);
+  }
   lines.push_back(control_ ? "control socket " + control_->path()
                            : "warning: no control socket (console commands read files only): " +
                                  control_error_);

@@ -1,8 +1,8 @@
 // The running konseki: the only place that knows every stage. Create() takes
-// the archive's lock (app/archive_lock.h: one konseki per archive.dir; held
-// until the Server is destroyed), binds the listeners, compiles the rules,
-// opens the outputs; any failure there is fatal and precise. Started as root
-// with `user:`, Create() creates and opens the outputs as that user
+// the archive's lock and the state folder's (app/archive_lock.h: one konseki
+// per archive.dir and per state folder; held until the Server is destroyed),
+// binds the listeners, compiles the rules, opens the outputs; any failure there is fatal and
+// precise. Started as root with `user:`, Create() creates and opens the outputs as that user
 // (app/file_identity.h), so the caller can then DropPrivileges and still
 // write them. Start() starts the threads; Stop() drains.
 #ifndef KONSEKI_APP_SERVER_H_
@@ -159,6 +159,12 @@ class Server {
   // Held for the whole life of the server (declared first: released last,
   // after every member that writes the archive). app/archive_lock.h.
   std::unique_ptr<ArchiveLock> archive_lock_;
+  // The state folders' locks (heartbeat.state_dir, and correlation.state_dir
+  // when it is another folder), released last likewise.
+  std::vector<std::unique_ptr<ArchiveLock>> state_locks_;
+  // Why a state folder could not be locked (not held by another konseki:
+  // it cannot be made or opened), for StartupLines.
+  std::vector<std::string> state_lock_warnings_;
   // config_'s rules: section as of the last successful reload.
   std::string rules_dir_;
   matchers::RuleOverrides rule_overrides_;

@@ -41,7 +41,19 @@ struct HostState {
   bool stop_seen = false;          // stop_message/stop_time_ns are set
   bool has_ts = false;             // last_ts_ns/offset_baseline_ns are set
   bool silent_after_stop = false;  // the host.silent alert said a stop message preceded it
-  std::string sender;              // last sender address
+  // The host's home address (home_sender), the one most of its lines come
+  // from: a majority vote over its lines (Boyer-Moore), each line from home
+  // adding one vote up to kHomeVotesMax, each line from another address
+  // taking one; at 0 the next line's sender becomes home. A forger must
+  // outnumber the host's own lines to take it, and the new address of a
+  // host that really moved is home after at most kHomeVotesMax + 1 of its
+  // lines. sender_is_home caches
+  // sender == home_sender (compared when either changes, not per line). Not
+  // saved: after a konseki restart the first sender is home.
+  static constexpr uint32_t kHomeVotesMax = 1000;
+  bool sender_is_home = false;
+  uint32_t home_votes = 0;
+  std::string sender;  // last sender address
   // Distinct sender addresses, most recent first (sender included), at most
   // HeartbeatOptions::max_senders_per_host; kept up to date by NoteSender.
   std::vector<std::string> senders;
@@ -51,9 +63,11 @@ struct HostState {
   int64_t first_seen_ns = 0;
   int64_t stop_time_ns = 0;         // receive time of stop_message
   int64_t last_clock_alert_ns = 0;  // when host.clock_jump last fired
+  std::string home_sender;          // see home_votes
   // The senders (hashed) of the host.clock_jump alerts of the current
-  // interval and when: a forged line from another address cannot use up
-  // the host's own alert (HeartbeatTracker::CheckClock). Not saved.
+  // interval and when: the home sender has an alert of its own, the others
+  // share the rest, so forged lines from other addresses cannot use up the
+  // host's own alert (HeartbeatTracker::CheckClock). Not saved.
   static constexpr int kClockAlertSenders = 3;
   uint64_t clock_alert_sender[kClockAlertSenders] = {};
   int64_t clock_alert_ns[kClockAlertSenders] = {};

@@ -439,7 +439,9 @@ void HeartbeatTracker::Observe(const Message& msg, const HostKey& key, bool same
   if (!repeat && h.sender != msg.sender) {
     if (was_seen && options_.sender_change_secs > 0) WatchSenderChange(h, msg, now);
     NoteSender(msg.sender, options_.max_senders_per_host, &h);
+    h.sender_is_home = h.sender == h.home_sender;
   }
+  VoteHomeSender(h);
   // Watching implies this line is from the watched address: any other
   // ended the watch above.
   if (h.move_since_ns != 0 && now - h.move_since_ns >= SecsToNs(options_.sender_change_secs)) {
@@ -578,16 +580,21 @@ void HeartbeatTracker::CheckClock(Slot& s, const Message& msg, bool repeat) {
   const ClockJump j = TrackClock(ts, received, SecsToNs(options_.clock_jump_tolerance_secs), &h);
   if (j.kind.empty()) return;
   // At most one alert per interval per sender address, and kClockAlertSenders
-  // per host: any sender may write any host name, and one forged line must
-  // not silence the host's own jump for the interval. (After a restart the
-  // saved last alert's sender is unknown: the interval holds for all.)
+  // per host, one of them kept for the host's home sender (the address most
+  // of its lines come from): any sender may write any host name, and forged
+  // lines from other addresses must not silence the host's own jump for the
+  // interval. (After a restart the saved last alert's sender is unknown:
+  // the interval holds for all.)
   const int64_t interval = SecsToNs(options_.clock_jump_alert_interval_secs);
-  const uint64_t sender = std::hash<std::string_view>()(msg.sender) | 1;
-  int live = 0, reuse = 0;
+  const auto hash = [](std::string_view a) { return std::hash<std::string_view>()(a) | 1; };
+  const uint64_t sender = hash(msg.sender);
+  const uint64_t home = hash(h.home_sender);
+  int live = 0, others_live = 0, reuse = 0;
   bool limited = false;
   for (int i = 0; i < HostState::kClockAlertSenders; ++i) {
     if (h.clock_alert_ns[i] != 0 && received - h.clock_alert_ns[i] < interval) {
       ++live;
+      if (h.clock_alert_sender[i] != home) ++others_live;
       limited = limited || h.clock_alert_sender[i] == sender;
     }
     if (h.clock_alert_ns[i] < h.clock_alert_ns[reuse]) reuse = i;
@@ -595,6 +602,9 @@ void HeartbeatTracker::CheckClock(Slot& s, const Message& msg, bool repeat) {
   if (live == 0 && h.last_clock_alert_ns != 0 && received - h.last_clock_alert_ns < interval) {
     limited = true;  // alerted before a restart: sender unknown
   }
+  // The others' share, and the host's total (home may have moved within
+  // the interval: the old home's alert then counts as another's).
+  if (sender != home && others_live >= HostState::kClockAlertSenders - 1) limited = true;
   if (limited || live >= HostState::kClockAlertSenders) {
     counters_.suppressed_clock_jump->Inc();
     return;
@@ -625,6 +635,18 @@ void HeartbeatTracker::CheckClock(Slot& s, const Message& msg, bool repeat) {
   }
   a.message.assign(msg.raw);
   Emit(a);
+}
+
+void HeartbeatTracker::VoteHomeSender(HostState& h) {
+  if (h.home_votes == 0) {
+    h.home_sender = h.sender;
+    h.sender_is_home = true;
+    h.home_votes = 1;
+  } else if (h.sender_is_home) {
+    if (h.home_votes < HostState::kHomeVotesMax) ++h.home_votes;
+  } else {
+    --h.home_votes;
+  }
 }
 
 void HeartbeatTracker::FireNew(Slot& s, const Message& msg) {

@@ -386,6 +386,9 @@ class HeartbeatTracker {
   // checked again: TrackClock would change nothing and find no jump (it
   // took that offset in the first time).
   void CheckClock(Slot& s, const Message& msg, bool repeat);
+  // One line's vote for the host's home sender (HostState::home_votes);
+  // h.sender is the line's sender.
+  static void VoteHomeSender(HostState& h);
   // Adds the gap since the host's previous message to its cadence.
   void LearnGap(HostState& h, int64_t now_ns);
   void FireSilent(Slot& s, int64_t now_ns, double threshold_secs);

@@ -62,5 +62,29 @@ TEST(ArchiveLockTest, FileLeftByADeadHolderDoesNotBlock) {
   EXPECT_EQ(Slurp((*lock)->path()), std::to_string(getpid()) + " konseki daemon\n");
 }
 
+// The default state folder is <archive.dir>/.state itself: its lock is
+// another file there, so one daemon holds both; a second holder of the
+// state folder is refused naming the folder, the holder and the key.
+TEST(ArchiveLockTest, StateFolderLockSitsBesideTheArchiveLockAndRefusesASecondHolder) {
+  testing::TempDir dir;
+  const std::string archive = dir.File("archive");
+  auto lock = ArchiveLock::Acquire(archive, "konseki daemon");
+  ASSERT_TRUE(lock.ok()) << lock.status().ToString();
+  auto state = ArchiveLock::AcquireStateDir(archive + "/.state", "konseki daemon, config a.yaml",
+                                            "heartbeat.state_dir");
+  ASSERT_TRUE(state.ok()) << state.status().ToString();
+  EXPECT_EQ((*state)->path(), archive + "/.state/state.lock");
+  auto second = ArchiveLock::AcquireStateDir(archive + "/.state", "konseki daemon, config b.yaml",
+                                             "heartbeat.state_dir");
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(second.status().message(),
+            "the state folder " + archive +
+                "/.state is in use by another konseki (konseki daemon, config a.yaml, pid " +
+                std::to_string(getpid()) + "): " + archive +
+                "/.state/state.lock is locked. Stop it first, or give this instance its own "
+                "heartbeat.state_dir");
+}
+
 }  // namespace
 }  // namespace konseki::app

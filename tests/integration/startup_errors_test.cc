@@ -68,11 +68,11 @@ TEST(StartupErrorsTest, SecondKonsekiOnTheSameArchiveIsRefusedNamingTheHolder) {
     const int status = second.Signal(0, std::chrono::seconds(60));  // signal 0: just wait
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
     const std::string err = second.Stderr();
-    EXPECT_NE(err.find("the archive " + archive +
-                       " is in use by another konseki (konseki daemon, "
-                       "pid " +
-                       std::to_string(first.process().pid()) + ")"),
-              std::string::npos)
+    EXPECT_NE(
+        err.find("the archive " + archive +
+                 " is in use by another konseki (konseki daemon, config " +
+                 dir.File("konseki.yaml") + ", pid " + std::to_string(first.process().pid()) + ")"),
+        std::string::npos)
         << err;
     EXPECT_NE(err.find(archive + "/.state/lock is locked"), std::string::npos) << err;
     EXPECT_EQ(err.find("ready"), std::string::npos) << err;
@@ -90,6 +90,56 @@ TEST(StartupErrorsTest, SecondKonsekiOnTheSameArchiveIsRefusedNamingTheHolder) {
   TempDir dir3;
   Konseki third;
   EXPECT_TRUE(third.Start(dir3, config, &err)) << err;
+}
+
+// One konseki per state folder too (prod16 F1): a second one with its own
+// archive but the first one's heartbeat.state_dir would answer for it on the
+// control socket and write its state into the first one's files. It exits 1
+// naming the state folder's lock, the holder's pid and config; the console
+// commands, which take no lock, still answer for the running one.
+TEST(StartupErrorsTest, SecondKonsekiOnTheSameStateDirIsRefusedNamingTheHolder) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  TempDir dir2;
+  const std::string state = dir.File("state");
+  const auto config = [&](const TempDir& d) {
+    return "listen: [udp://127.0.0.1:0]\narchive: {dir: " + d.File("archive") +
+           "}\nheartbeat: {state_dir: " + state +
+           "}\nalerts: {stdout: false}\nmetrics: {listen: ''}\nallow_root: true\n";
+  };
+  Konseki first;
+  std::string err;
+  ASSERT_TRUE(first.Start(dir, config(dir), &err)) << err;
+  const std::string conf2 = dir2.File("second.yaml");
+  std::ofstream(conf2) << config(dir2);
+  {
+    ChildProcess second;
+    ASSERT_TRUE(second.Start({KonsekiBinary(), "--config", conf2}, dir2.File("second")));
+    const int status = second.Signal(0, std::chrono::seconds(60));  // signal 0: just wait
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
+    const std::string err = second.Stderr();
+    EXPECT_NE(
+        err.find(conf2 + ":3: key 'heartbeat.state_dir': the state folder " + state +
+                 " is in use by another konseki (konseki daemon, config " +
+                 dir.File("konseki.yaml") + ", pid " + std::to_string(first.process().pid()) + ")"),
+        std::string::npos)
+        << err;
+    EXPECT_NE(err.find(state + "/state.lock is locked"), std::string::npos) << err;
+    EXPECT_EQ(err.find("ready"), std::string::npos) << err;
+  }
+  {
+    ChildProcess status;
+    ASSERT_TRUE(status.Start({KonsekiBinary(), "status", "-c", dir.File("konseki.yaml")},
+                             dir.File("status")));
+    ASSERT_TRUE(WaitFor([&] { return !status.running(); }));
+    EXPECT_EQ(status.exit_code(), 0) << status.Stderr();
+    EXPECT_NE(status.Stdout().find("pid " + std::to_string(first.process().pid())),
+              std::string::npos)
+        << status.Stdout();
+  }
+  EXPECT_EQ(first.process().Signal(SIGTERM), 0) << first.process().Stderr();
+  Konseki third;
+  EXPECT_TRUE(third.Start(dir2, config(dir2), &err)) << err;
 }
 
 TEST(StartupErrorsTest, CheckConfigRejectsMissingTlsFilesNamingTheKey) {

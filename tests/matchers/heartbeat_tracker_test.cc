@@ -1399,6 +1399,68 @@ TEST_F(HeartbeatTrackerTest, AForgedLineCannotUseUpTheHostsOwnClockJumpAlert) {
   EXPECT_EQ(sink_.Count("host.clock_jump"), 3u);
 }
 
+// prod16 F2: three forged senders each stamp one line days ahead (three
+// alerts, the host's limit); the host's own clock set back an hour is still
+// alerted: its home address (the one most of its lines come from) keeps an
+// alert of its own. A fourth forged address is limited.
+TEST_F(HeartbeatTrackerTest, ForgedSendersCannotUseUpTheHomeSendersClockJumpAlert) {
+  options_.clock_jump_tolerance_secs = 300;
+  options_.clock_jump_alert_interval_secs = 3600;
+  Make();
+  for (int i = 0; i < 20; ++i) {
+    Send("h", "", clock_.Now(), "127.0.0.1");
+    clock_.Advance(seconds(5));
+  }
+  for (int d = 2; d <= 4; ++d) {
+    Send("h", "forged", clock_.Now() + seconds(d * 86400), "127.0.0." + std::to_string(d));
+    clock_.Advance(seconds(1));
+  }
+  EXPECT_EQ(sink_.Count("host.clock_jump"), 2u) << "the other senders share two alerts";
+  Send("h", "forged", clock_.Now() + seconds(5 * 86400), "127.0.0.5");
+  EXPECT_EQ(sink_.Count("host.clock_jump"), 2u);
+  // The real clock is set back 1 h and the host keeps logging for 90 s.
+  for (int i = 0; i < 90; i += 5) {
+    Send("h", "real " + std::to_string(i), clock_.Now() - seconds(3600), "127.0.0.1");
+    clock_.Advance(seconds(5));
+  }
+  ASSERT_EQ(sink_.Count("host.clock_jump"), 3u);
+  const Alert* a = sink_.Last("host.clock_jump");
+  EXPECT_EQ(Field(*a, "kind"), "backwards");
+  EXPECT_EQ(Field(*a, "sender"), "127.0.0.1");
+  // Its own allowance is one per interval too.
+  Send("h", "", clock_.Now() + seconds(86400), "127.0.0.1");
+  EXPECT_EQ(sink_.Count("host.clock_jump"), 3u);
+}
+
+// The home sender is the address most of a host's lines come from: a forger
+// sending more lines than the host takes it (its jumps then count as the
+// host's own), and the host's own address then shares the others' alerts;
+// a host that moved to a new address makes it home after its lines
+// outnumber the old address's.
+TEST_F(HeartbeatTrackerTest, TheHomeSenderIsTheAddressMostLinesComeFrom) {
+  options_.clock_jump_tolerance_secs = 300;
+  options_.clock_jump_alert_interval_secs = 3600;
+  Make();
+  for (int i = 0; i < 3; ++i) {
+    Send("m", "", clock_.Now(), "192.0.2.1");
+    clock_.Advance(seconds(5));
+  }
+  for (int i = 0; i < 10; ++i) {
+    Send("m", "", clock_.Now(), "192.0.2.2");
+    clock_.Advance(seconds(5));
+  }
+  // Two other addresses fill the others' share.
+  Send("m", "", clock_.Now() + seconds(2 * 86400), "192.0.2.1");
+  Send("m", "", clock_.Now() + seconds(3 * 86400), "192.0.2.3");
+  Send("m", "", clock_.Now() + seconds(4 * 86400), "192.0.2.4");
+  EXPECT_EQ(sink_.Count("host.clock_jump"), 2u);
+  EXPECT_EQ(Field(*sink_.Last("host.clock_jump"), "sender"), "192.0.2.3");
+  // 192.0.2.2, home now, still has its own.
+  Send("m", "", clock_.Now() + seconds(5 * 86400), "192.0.2.2");
+  ASSERT_EQ(sink_.Count("host.clock_jump"), 3u);
+  EXPECT_EQ(Field(*sink_.Last("host.clock_jump"), "sender"), "192.0.2.2");
+}
+
 // An intruder's kill -9 of the logger leaves no stop line: a silence soon
 // after a high alert about the host (a root login from outside) is critical.
 TEST_F(HeartbeatTrackerTest, ASilenceSoonAfterAHighAlertAboutTheHostIsCritical) {
