@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 namespace konseki::receiver {
 namespace {
@@ -41,6 +42,7 @@ void Framer::EmitFrame(std::string_view msg, bool truncated, Emit emit, void* ct
 }
 
 void Framer::EmitOctet(std::string_view msg, bool truncated, Emit emit, void* ctx) {
+  const bool rest = std::exchange(rest_of_stalled_, false);
   // A sender's template newline inside the count (rsyslog's forwarding
   // templates end in one) is framing, not message: rsyslog's receiver drops
   // it too. A truncated frame's end was cut off, so it has none to drop.
@@ -49,16 +51,17 @@ void Framer::EmitOctet(std::string_view msg, bool truncated, Emit emit, void* ct
     if (!msg.empty() && msg.back() == '\r') msg.remove_suffix(1);
     if (msg.empty()) return;
   }
-  EmitFrame(msg, truncated, emit, ctx);
+  EmitFrame(msg, truncated || rest, emit, ctx);
 }
 
 void Framer::EmitLf(std::string_view msg, Emit emit, void* ctx) {
+  const bool rest = std::exchange(rest_of_stalled_, false);
   if (!msg.empty() && msg.back() == '\r') msg.remove_suffix(1);
   if (msg.empty()) return;
   if (msg.size() > max_) {
     EmitFrame(msg.substr(0, max_), true, emit, ctx);
   } else {
-    EmitFrame(msg, false, emit, ctx);
+    EmitFrame(msg, rest, emit, ctx);
   }
 }
 
@@ -169,6 +172,7 @@ void Framer::FeedImpl(std::string_view data, Emit emit, void* ctx) {
         }
         // At least max_ + 2 bytes without a terminator: longer than the max
         // whatever comes next. Emit the first max_ bytes, skip the rest.
+        rest_of_stalled_ = false;
         if (buf_.empty()) {
           EmitFrame(std::string_view(p, max_), true, emit, ctx);
         } else {
@@ -222,10 +226,32 @@ void Framer::FinishImpl(Emit emit, void* ctx, End end) {
   remaining_ = 0;
   kept_ = 0;
   octet_truncated_ = false;
+  rest_of_stalled_ = false;
+}
+
+void Framer::FlushStalledImpl(Emit emit, void* ctx) {
+  if (!HasUnfinishedFrame()) return;
+  ++mutable_stats().stalled;
+  // An LF frame holds at most max_ + 1 bytes: a byte past the max stays
+  // for the rest.
+  const size_t n = std::min(buf_.size(), max_);
+  EmitFrame(std::string_view(buf_).substr(0, n), true, emit, ctx);
+  // An octet-counted frame keeps collecting what is left of its kept
+  // bytes (then skips past the max as before); an LF frame stays in kLf.
+  if (state_ == State::kOctetBody) kept_ -= n;
+  buf_.erase(0, n);
+  if (buf_.empty()) ClearBuffer();
+  rest_of_stalled_ = true;
 }
 
 void Framer::Feed(std::string_view data, std::vector<OwnedFrame>* out) {
   Feed(data, [out](std::string_view bytes, bool truncated) {
+    out->push_back(OwnedFrame{std::string(bytes), truncated});
+  });
+}
+
+void Framer::FlushStalled(std::vector<OwnedFrame>* out) {
+  FlushStalled([out](std::string_view bytes, bool truncated) {
     out->push_back(OwnedFrame{std::string(bytes), truncated});
   });
 }

@@ -82,11 +82,12 @@ Status ValidateOptions(const ListenAddress& address, const StreamListenerOptions
   if (options.max_message_bytes == 0 || options.read_chunk_bytes == 0 ||
       options.max_connections == 0 || options.max_unacked_per_connection == 0 ||
       options.handshake_timeout_secs <= 0 || options.idle_timeout_secs < 0 ||
-      options.stop_timeout_ms < 0) {
+      options.partial_frame_timeout_secs < 0 || options.stop_timeout_ms < 0) {
     return Status::InvalidArgument(
         name +
         ": max_message_bytes, read_chunk_bytes, max_connections, max_unacked_per_connection "
-        "and handshake_timeout_secs must be positive, idle_timeout_secs and stop_timeout_ms >= 0");
+        "and handshake_timeout_secs must be positive, idle_timeout_secs, "
+        "partial_frame_timeout_secs and stop_timeout_ms >= 0");
   }
   if (Status s = options.limits.Validate(); !s.ok()) {
     return Status::InvalidArgument(name + ": " + s.message());
@@ -596,6 +597,7 @@ void StreamListener::CloseExpired(TimePoint now) {
   if (now - last_expiry_scan_ >= std::chrono::seconds(1) ||
       now - last_expiry_scan_ < Duration::zero()) {
     last_expiry_scan_ = now;
+    FlushStalled(now);
     CloseHandshakeOrIdleExpired(now);
   }
   // After the handshake check: a connection past both timeouts counts as a
@@ -603,6 +605,26 @@ void StreamListener::CloseExpired(TimePoint now) {
   std::vector<uint32_t> unframed;
   limits_.Expired(now, conns_, &unframed);
   for (uint32_t serial : unframed) CloseConnection(serial);
+}
+
+void StreamListener::FlushStalled(TimePoint now) {
+  if (options_.partial_frame_timeout_secs <= 0 || state_ != State::kRunning ||
+      !sink_->HasCapacity()) {
+    return;
+  }
+  const auto limit = std::chrono::seconds(options_.partial_frame_timeout_secs);
+  for (const auto& [serial, c] : conns_) {
+    if (!c->stream->Established() || c->paused || !c->held.empty() ||
+        now - c->last_activity < limit || !c->handler->HoldsUnfinished() ||
+        c->stream->HasBufferedInput()) {
+      continue;
+    }
+    // Bytes in the socket (a round that did not get to this connection):
+    // the rest may be among them.
+    int queued = 0;
+    if (::ioctl(c->fd.get(), FIONREAD, &queued) != 0 || queued > 0) continue;
+    c->handler->OnStall();
+  }
 }
 
 void StreamListener::CloseHandshakeOrIdleExpired(TimePoint now) {

@@ -98,6 +98,18 @@ struct StreamListenerOptions {
   int handshake_timeout_secs = 10;
   // An established connection with no bytes for this long is closed. 0: never.
   int idle_timeout_secs = 0;
+  // tcp:// and tls://: a connection holding part of a message that sent
+  // nothing more for this long (checked about once a clock second), with
+  // nothing of it left unread, has that part emitted as it is: truncated =
+  // true, konseki_framing_errors_total{reason="stalled_frame"}, archived
+  // and matched like a frame cut by a close (Framer::FlushStalled; the
+  // rest, if it comes, is a frame of its own). Otherwise a sender, or a
+  // stuck relay, could keep its last message unarchived and unalerted for
+  // as long as it keeps the connection open (octet counting waits for LEN
+  // bytes, LF framing for the LF). Not while the connection is paused by
+  // its rate limit or the pipeline is full (the rest may be waiting in the
+  // kernel). 0: only at close.
+  int partial_frame_timeout_secs = 30;
   // listen(2) backlog.
   int backlog = 1024;
   // The stop's bound, in ms. tcp:// and tls://: Stop() reads open
@@ -293,10 +305,12 @@ class StreamListener final : public Listener, public AckSink {
   void ApplyAcks();
   // Re-offers held input of every connection that has some.
   void RefeedHeld();
-  // About once a clock second: handshake and idle timeouts; then the
-  // first-frame timeout (ConnectionLimits).
+  // About once a clock second: stalled frames, handshake and idle
+  // timeouts; then the first-frame timeout (ConnectionLimits).
   void CloseExpired(TimePoint now);
   void CloseHandshakeOrIdleExpired(TimePoint now);
+  // partial_frame_timeout_secs: emits what stalled senders left unfinished.
+  void FlushStalled(TimePoint now);
   void CloseConnection(uint32_t serial);
   // Stop requested: stop accepting; start the drain (no acks) or stop
   // reading, release the sink and let handlers wind down (acks).

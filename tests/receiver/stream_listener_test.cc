@@ -436,6 +436,48 @@ TEST_F(TcpListenerTest, ConnectionWithoutAFrameIsClosedAfterTheFirstFrameTimeout
   l->Stop();
 }
 
+// A sender (or a stuck relay) stops in the middle of an octet-counted
+// frame and keeps the connection open: after partial_frame_timeout_secs
+// what came is emitted as it is (truncated, counted), so the login it holds
+// is archived and matched without waiting for the close; the rest, when it
+// comes, is a frame of its own and the stream stays in step.
+TEST_F(TcpListenerTest, MessageTheSenderStoppedInTheMiddleOfIsEmittedAfterTheTimeout) {
+  StreamListenerOptions o;
+  o.partial_frame_timeout_secs = 30;
+  auto l = Start(kListener, o);
+  ASSERT_NE(l, nullptr);
+  Client c(l->port());
+  const std::string whole = "<13>whole\n";
+  const std::string held = "<38>sshd[1]: Accepted password for root from 198.51.100.7 port 4";
+  const std::string sent = whole + std::to_string(held.size() + 5) + " " + held;
+  ASSERT_TRUE(c.Send(sent));
+  ASSERT_TRUE(sink_.WaitForCount(1));
+  ASSERT_TRUE(WaitUntil([&] {
+    return Metric("konseki_received_bytes_total",
+                  {{"listener", kListener}, {"transport", "tcp"}}) ==
+           static_cast<double>(sent.size());
+  }));
+  clock_.Advance(std::chrono::seconds(20));
+  EXPECT_EQ(sink_.count(), 1u);
+  clock_.Advance(std::chrono::seconds(11));
+  ASSERT_TRUE(sink_.WaitForCount(2));
+  EXPECT_EQ(sink_.frames()[1].bytes, held);
+  EXPECT_TRUE(sink_.frames()[1].truncated);
+  const Labels stalled = {{"listener", kListener}, {"reason", "stalled_frame"}};
+  ASSERT_TRUE(WaitUntil([&] { return Metric("konseki_framing_errors_total", stalled) == 1; }));
+  ASSERT_TRUE(c.Send(" ssh2<13>next\n"));
+  ASSERT_TRUE(sink_.WaitForCount(4));
+  EXPECT_EQ(sink_.frames()[2].bytes, " ssh2");
+  EXPECT_TRUE(sink_.frames()[2].truncated);
+  EXPECT_EQ(sink_.frames()[3].bytes, "<13>next");
+  EXPECT_FALSE(sink_.frames()[3].truncated);
+  l->Stop();
+  EXPECT_EQ(sink_.count(), 4u);
+  EXPECT_EQ(Metric("konseki_framing_errors_total",
+                   {{"listener", kListener}, {"reason", "incomplete_frame"}}),
+            0);
+}
+
 TEST_F(TcpListenerTest, IdleConnectionsAreClosedByTheInjectedClock) {
   StreamListenerOptions o;
   o.idle_timeout_secs = 30;
