@@ -124,8 +124,24 @@ class Framer {
     return (state_ == State::kOctetBody || state_ == State::kLf) && !buf_.empty();
   }
 
+  // Feed that emits at most max_frames frames (a sender's rate-limit
+  // tokens): stops right after the last of them and returns how many bytes
+  // of `data` it consumed; the caller feeds the rest (data.substr(n)) later.
+  // Fewer than max_frames frames: all of data is consumed.
+  template <typename F>
+  size_t FeedSome(std::string_view data, uint64_t max_frames, F&& on_frame) {
+    using Fn = std::remove_reference_t<F>;
+    return FeedImpl(
+        data,
+        [](void* ctx, std::string_view bytes, bool truncated) {
+          (*static_cast<Fn*>(ctx))(bytes, truncated);
+        },
+        const_cast<void*>(static_cast<const void*>(&on_frame)), max_frames);
+  }
+
   // Convenience forms that append copies to *out.
   void Feed(std::string_view data, std::vector<OwnedFrame>* out);
+  size_t FeedSome(std::string_view data, uint64_t max_frames, std::vector<OwnedFrame>* out);
   void Finish(std::vector<OwnedFrame>* out, End end = End::kSenderClosed);
   void FlushStalled(std::vector<OwnedFrame>* out);
 
@@ -147,7 +163,8 @@ class Framer {
   };
   static constexpr size_t kMaxLenDigits = 12;
 
-  void FeedImpl(std::string_view data, Emit emit, void* ctx);
+  // Returns the bytes consumed: all of data unless max_frames were emitted.
+  size_t FeedImpl(std::string_view data, Emit emit, void* ctx, uint64_t max_frames = UINT64_MAX);
   void FinishImpl(Emit emit, void* ctx, End end);
   void FlushStalledImpl(Emit emit, void* ctx);
   // Emits an octet-counted message: drops one trailing LF or CR LF unless
@@ -156,6 +173,8 @@ class Framer {
   // Emits an LF-framed message: strips one trailing CR, cuts to the max.
   void EmitLf(std::string_view msg, Emit emit, void* ctx);
   void EmitFrame(std::string_view msg, bool truncated, Emit emit, void* ctx);
+  // Frames EmitFrame may still emit in this FeedImpl call.
+  uint64_t budget_ = UINT64_MAX;
   // Empties buf_, giving back a large allocation so idle connections stay small.
   void ClearBuffer();
   FramerStats& mutable_stats() { return stats_ != nullptr ? *stats_ : own_stats_; }

@@ -12,6 +12,11 @@ class FramerHandler final : public StreamHandler {
     framer_.Feed(bytes, [this](std::string_view frame, bool truncated) { Emit(frame, truncated); });
     return bytes.size();
   }
+  size_t OnBytesLimited(std::string_view bytes, uint64_t max_frames) override {
+    return framer_.FeedSome(bytes, max_frames, [this](std::string_view frame, bool truncated) {
+      Emit(frame, truncated);
+    });
+  }
   bool Framed() const override { return framed_; }
   bool HoldsUnfinished() const override { return framer_.HasUnfinishedFrame(); }
   void OnStall() override {

@@ -1,6 +1,7 @@
 // The RFC 6587 protocol of tcp:// and tls:// for StreamListener: each
 // connection's bytes go through its own Framer (octet counting or LF) and
-// every frame is emitted as it completes. Takes every byte it is given; no
+// every frame is emitted as it completes. Takes every byte it is given
+// (OnBytesLimited: up to the end of its last allowed frame); no
 // acknowledgements, nothing written back. A frame the sender stopped in the
 // middle of is emitted as it is on OnStall (Framer::FlushStalled). A protocol and its handler share
 // this file: the handler is the protocol's private per-connection half.

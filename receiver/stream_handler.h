@@ -47,6 +47,15 @@ class StreamHandler {
   // for now (WantsInput() is false): the listener keeps the rest, stops
   // reading the connection, and offers the rest again once WantsInput().
   virtual size_t OnBytes(std::string_view bytes) = 0;
+  // OnBytes that emits at most max_frames messages (the sender's rate-limit
+  // tokens, StreamListenerOptions::rate_limit) and returns the bytes it took
+  // up to the last of them; the listener keeps the rest and offers it again
+  // once the sender has tokens. Default: OnBytes, which may emit more (RELP:
+  // its window bounds a burst; what it emits past max_frames is charged as
+  // a debt the sender waits out).
+  virtual size_t OnBytesLimited(std::string_view bytes, uint64_t /*max_frames*/) {
+    return OnBytes(bytes);
+  }
   // False while OnBytes would take nothing (RELP: window full).
   virtual bool WantsInput() const { return true; }
   // A message (RELP: the open) completed: the sender speaks the protocol

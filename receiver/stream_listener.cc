@@ -374,7 +374,12 @@ void StreamListener::Charge(Connection* c, uint64_t frames) {
 
 void StreamListener::Offer(Connection* c, std::string_view bytes) {
   const uint64_t frames_before = pending_frames_;
-  const size_t used = c->handler->OnBytes(bytes);
+  // Rate limited: frame only as many messages as the sender has tokens
+  // (one read holds hundreds); the rest is held until it has more.
+  const size_t used =
+      limiter_.enabled() && state_ == State::kRunning
+          ? c->handler->OnBytesLimited(bytes, limiter_.Available(c->src, round_now_))
+          : c->handler->OnBytes(bytes);
   c->framed = c->handler->Framed();
   if (used < bytes.size()) {
     c->held.assign(bytes.substr(used));
@@ -383,8 +388,8 @@ void StreamListener::Offer(Connection* c, std::string_view bytes) {
       held_.push_back(c->serial);
     }
   }
-  // Charged after the read: what was read is delivered, and the connection
-  // then waits until its sender's debt is repaid.
+  // Charged for what was framed; a handler without a frame limit (RELP)
+  // may leave a debt, which the connection waits out.
   Charge(c, pending_frames_ - frames_before);
 }
 

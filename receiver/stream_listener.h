@@ -123,10 +123,14 @@ struct StreamListenerOptions {
   // object, no handshake), counted and reported to `alerts`.
   SenderAllowlist allow;
   // Per-source-address token bucket over messages (all connections from one
-  // address share it). A sender over its rate is not read until its bucket
-  // refills (RELP: its window fills, its acks slow down); nothing is dropped
-  // and other senders are unaffected. Handshakes are not limited. Disabled
-  // by default.
+  // address share it). tcp:// and tls://: messages are framed only while
+  // the sender has tokens, so burst and rate hold to the message (what a
+  // read brought beyond them is held, at most read_chunk_bytes per
+  // connection, and the connection is not read until the bucket refills).
+  // relp:// and relp+tls://: a read is framed whole and charged, the
+  // connection then waits out the debt (its window fills, its acks slow
+  // down). Nothing is dropped and other senders are unaffected. Handshakes
+  // are not limited. Disabled by default.
   TokenBucketOptions rate_limit;
   // Where refusals are reported (sign "receiver.refused", rate-limited per
   // RefusalReporterOptions); null = not reported. Not owned; must be
@@ -281,8 +285,8 @@ class StreamListener final : public Listener, public AckSink {
   // Reads up to read_chunk_bytes (or re-offers held input). Returns false if
   // the connection must be closed.
   bool ReadSome(Connection* c);
-  // Offers bytes to the handler, keeps what it did not take, charges the
-  // rate limit.
+  // Offers bytes to the handler (as many messages as the sender has
+  // tokens), keeps what it did not take, charges the rate limit.
   void Offer(Connection* c, std::string_view bytes);
   // Re-offers held-back input if the handler takes it again.
   void OfferHeld(Connection* c);

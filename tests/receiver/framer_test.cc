@@ -353,6 +353,41 @@ TEST(FramerTest, SharedStatsCountAcrossFramers) {
   EXPECT_EQ(&a.stats(), &stats);
 }
 
+// The rate limit's path: at most max_frames frames, then the bytes taken
+// up to the end of the last one; feeding the rest later gives the same
+// frames as one Feed, whatever the framing and the splits.
+TEST(FramerTest, FeedSomeStopsAfterMaxFramesAndTheRestFollowsInStep) {
+  const std::string stream = "5 first<13>lf one\n\n<13>lf two\n11 octet\nframe3 end4 cut";
+  std::vector<OwnedFrame> want;
+  {
+    Framer f(1024);
+    f.Feed(stream, &want);
+    f.Finish(&want);
+  }
+  ASSERT_EQ(want.size(), 6u);
+  for (uint64_t budget = 1; budget <= 7; ++budget) {
+    Framer f(1024);
+    std::vector<OwnedFrame> got;
+    std::string_view rest = stream;
+    while (!rest.empty()) {
+      const size_t before = got.size();
+      const size_t used = f.FeedSome(rest, budget, &got);
+      EXPECT_LE(got.size() - before, budget);
+      if (used < rest.size()) {
+        EXPECT_EQ(got.size() - before, budget);
+      }
+      rest.remove_prefix(used);
+    }
+    f.Finish(&got);
+    EXPECT_EQ(got, want) << "budget " << budget;
+  }
+  Framer f(1024);
+  std::vector<OwnedFrame> got;
+  EXPECT_EQ(f.FeedSome("a\nb\n", 0, &got), 0u);
+  EXPECT_EQ(f.FeedSome("a\nb\n", 1, &got), 2u);
+  EXPECT_THAT(got, ElementsAre(F("a")));
+}
+
 TEST(FramerTest, FinishOnEmptyFramerEmitsNothing) {
   Framer framer;
   std::vector<OwnedFrame> out;

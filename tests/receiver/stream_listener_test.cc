@@ -855,10 +855,11 @@ TEST_F(TcpListenerTest, RateLimitedSenderIsPausedOthersAreNot) {
   const Labels lt = {{"listener", kListener}, {"transport", "tcp"}};
   Client fast(l->port(), false, "127.0.0.1");
   ASSERT_TRUE(fast.connected());
-  // Ten messages against a burst of five: the connection is paused once the
-  // bucket is empty (what was already read is delivered, not dropped).
+  // Ten messages against a burst of five: five are framed, the connection
+  // is paused (the rest of what was read is held, not dropped).
   ASSERT_TRUE(fast.Send(Lines("fast", 1, 10)));
   ASSERT_TRUE(WaitUntil([&] { return Metric("konseki_rate_limit_pauses_total", lt) == 1; }));
+  EXPECT_EQ(sink_.count(), 5u);
   ASSERT_TRUE(fast.Send(Lines("fast", 11, 15)));
   // The fake clock stands still, so the fast sender stays paused while
   // another sender is read normally.
@@ -886,6 +887,43 @@ TEST_F(TcpListenerTest, RateLimitedSenderIsPausedOthersAreNot) {
   ExpectEachExactlyOnce(sink_.frames(), "calm", 3);
 }
 
+// A flood written at once: a read holds hundreds of lines, but only as many
+// are framed as the sender has tokens (burst 100, then 50 a second), so the
+// limit holds to the line, not to the read buffer (64 KiB).
+TEST_F(TcpListenerTest, RateLimitHoldsBurstAndRateToTheLineWithinOneRead) {
+  StreamListenerOptions o;
+  o.rate_limit.messages_per_sec = 50;
+  o.rate_limit.burst = 100;
+  auto l = Start(kListener, o);
+  ASSERT_NE(l, nullptr);
+  const Labels lt = {{"listener", kListener}, {"transport", "tcp"}};
+  Client flood(l->port());
+  std::thread writer([&] { EXPECT_TRUE(flood.Send(Lines("f", 1, 1000))); });
+  ASSERT_TRUE(sink_.WaitForCount(100));
+  ASSERT_TRUE(WaitUntil([&] { return Metric("konseki_rate_limit_pauses_total", lt) == 1; }));
+  EXPECT_EQ(sink_.count(), 100u);
+  clock_.Advance(std::chrono::seconds(1));
+  ASSERT_TRUE(WaitUntil([&] { return Metric("konseki_rate_limit_pauses_total", lt) == 2; }));
+  EXPECT_EQ(sink_.count(), 150u);
+  clock_.Advance(std::chrono::milliseconds(100));  // 5 tokens
+  ASSERT_TRUE(WaitUntil([&] { return Metric("konseki_rate_limit_pauses_total", lt) == 3; }));
+  EXPECT_EQ(sink_.count(), 155u);
+  clock_.Advance(std::chrono::seconds(60));  // the bucket holds at most the burst
+  ASSERT_TRUE(WaitUntil([&] { return Metric("konseki_rate_limit_pauses_total", lt) == 4; }));
+  EXPECT_EQ(sink_.count(), 255u);
+  ASSERT_TRUE(WaitUntil([&] {
+    clock_.Advance(std::chrono::seconds(1));
+    return sink_.count() == 1000u;
+  }));
+  writer.join();
+  l->Stop();
+  ExpectEachExactlyOnce(sink_.frames(), "f", 1000);
+  std::vector<CapturedFrame> frames = sink_.frames();
+  for (size_t i = 0; i < frames.size(); ++i) {
+    ASSERT_EQ(frames[i].bytes, "<13>f-" + std::to_string(i + 1) + " end");
+  }
+}
+
 TEST_F(TcpListenerTest, RateLimitIsSharedByConnectionsFromOneAddress) {
   StreamListenerOptions o;
   o.rate_limit.messages_per_sec = 1;
@@ -898,11 +936,14 @@ TEST_F(TcpListenerTest, RateLimitIsSharedByConnectionsFromOneAddress) {
   ASSERT_TRUE(sink_.WaitForCount(2));
   ASSERT_TRUE(WaitUntil([&] { return Metric("konseki_rate_limit_pauses_total", lt) == 1; }));
   Client b(l->port());
-  ASSERT_TRUE(b.Send(Lines("b", 1, 1)));  // same address, no token: read, then paused
+  ASSERT_TRUE(b.Send(Lines("b", 1, 1)));  // same address, no token: held, b paused too
   ASSERT_TRUE(WaitUntil([&] { return Metric("konseki_rate_limit_pauses_total", lt) == 2; }));
   ASSERT_TRUE(b.Send(Lines("b", 2, 2)));
+  EXPECT_EQ(sink_.count(), 2u);             // the fake clock has not moved
+  clock_.Advance(std::chrono::seconds(1));  // one token: b-1
   ASSERT_TRUE(sink_.WaitForCount(3));
-  EXPECT_EQ(sink_.count(), 3u);  // b-2 waits: the fake clock has not moved
+  ASSERT_TRUE(WaitUntil([&] { return Metric("konseki_rate_limit_pauses_total", lt) == 3; }));
+  EXPECT_EQ(sink_.count(), 3u);
   clock_.Advance(std::chrono::seconds(5));
   ASSERT_TRUE(sink_.WaitForCount(4));
   l->Stop();
