@@ -565,15 +565,19 @@ void StreamListener::RefeedHeld() {
 int StreamListener::ResumeReady(TimePoint now) {
   std::vector<uint32_t> ready;
   const int timeout = limiter_.TakeResumable(now, kClockCheckMs, conns_, &paused_, &ready);
+  bool refeed = false;
   for (uint32_t serial : ready) {
     Connection* c = conns_.at(serial).get();
     c->paused = false;
     c->last_activity = now;
-    // Held input (in held_) is offered by RefeedHeld; otherwise read on
+    // Held input (in held_) is offered by RefeedHeld at the start of the
+    // next round, which must not wait for epoll (nothing will wake it:
+    // the socket is not watched while input is held); otherwise read on
     // EPOLLIN, or next round if the transport holds some (Settle).
+    refeed = refeed || !c->held.empty();
     Settle(c);
   }
-  return timeout;
+  return refeed ? 0 : timeout;
 }
 
 void StreamListener::ServeBuffered() {

@@ -301,8 +301,8 @@ class StreamListener final : public Listener, public AckSink {
   bool Settle(Connection* c);
   // Writes out, then settles; false if c was closed.
   bool WriteAndSettle(Connection* c);
-  // Un-pauses connections whose sender has a token again; returns the epoll
-  // timeout (ms) until the next check, -1 if nothing is paused.
+  // Un-pauses connections whose sender has a token again; returns the epoll timeout (ms)
+  // until the next check, -1 if nothing is paused, 0 if one it un-paused holds input.
   int ResumeReady(TimePoint now);
   // Reads connections whose transport holds decrypted input epoll cannot see.
   void ServeBuffered();
