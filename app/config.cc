@@ -762,8 +762,9 @@ Status ParseUdp(const Ctx& ctx, const YAML::Node& v, Config* c) {
 }
 
 Status ParseTcp(const Ctx& ctx, const YAML::Node& v, Config* c) {
-  RETURN_IF_ERROR(ctx.CheckKeys(
-      v, "tcp", {"max_connections", "max_connections_per_source", "first_frame_timeout_secs"}));
+  RETURN_IF_ERROR(ctx.CheckKeys(v, "tcp",
+                                {"max_connections", "max_connections_per_source",
+                                 "first_frame_timeout_secs", "partial_frame_timeout_secs"}));
   receiver::StreamListenerOptions& s = c->stream;
   if (v["max_connections"]) {
     RETURN_IF_ERROR(
@@ -776,6 +777,10 @@ Status ParseTcp(const Ctx& ctx, const YAML::Node& v, Config* c) {
   if (v["first_frame_timeout_secs"]) {
     RETURN_IF_ERROR(ctx.GetInt(v["first_frame_timeout_secs"], "tcp.first_frame_timeout_secs", 0,
                                86400, &s.limits.first_frame_timeout_secs));
+  }
+  if (v["partial_frame_timeout_secs"]) {
+    RETURN_IF_ERROR(ctx.GetInt(v["partial_frame_timeout_secs"], "tcp.partial_frame_timeout_secs", 0,
+                               86400, &s.partial_frame_timeout_secs));
   }
   return Status::Ok();
 }

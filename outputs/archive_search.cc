@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -78,17 +79,31 @@ std::vector<std::string> Names(const std::string& dir) {
 // callback finds the bounds of the line around the match. Matches end in
 // increasing order in block mode, so a match ending inside the last
 // recorded line costs one compare.
+//
+// Which line a match belongs to: for most patterns, the line holding the
+// match's last byte (a '\n' belongs to the line it ends). A pattern that can
+// match the empty string ('^', '.*', 'x?', 'sshd|') may end a match right
+// after a '\n' without having read it: '^' of the next line. For those (no
+// start of match is asked of Hyperscan, it would limit the patterns), the
+// line holding the position the match ends at, so an empty match after the
+// last '\n' of the text belongs to no line, as for grep.
 struct ScanCtx {
   std::string_view text;
   std::vector<std::pair<size_t, size_t>>* lines;  // [start, end) in text
+  const std::vector<char>* empty_ok;              // by pattern id: may match ""
   size_t covered = 0;  // end of the last recorded line (its '\n' included)
 };
 
-int OnMatch(unsigned, unsigned long long, unsigned long long to, unsigned, void* p) {
+int OnMatch(unsigned id, unsigned long long, unsigned long long to, unsigned, void* p) {
   auto* c = static_cast<ScanCtx*>(p);
   const size_t end = static_cast<size_t>(to);
-  // The line holding the match's last byte (a '\n' belongs to the line it ends).
-  const size_t last = std::min(end > 0 ? end - 1 : 0, c->text.size() - 1);
+  size_t last;  // a byte of the line the match belongs to
+  if ((*c->empty_ok)[id]) {
+    if (end == c->text.size() && (end == 0 || c->text.back() == '\n')) return 0;
+    last = std::min(end, c->text.size() - 1);
+  } else {
+    last = std::min(end > 0 ? end - 1 : 0, c->text.size() - 1);
+  }
   if (last < c->covered) return 0;
   const char* base = c->text.data();
   const void* nl_before = last == 0 ? nullptr : memrchr(base, '\n', last);
@@ -190,7 +205,20 @@ StatusOr<std::unique_ptr<ArchiveSearch>> ArchiveSearch::Create(SearchOptions opt
   std::vector<unsigned> flags, ids;
   for (size_t i = 0; i < pats.size(); ++i) {
     exprs.push_back(pats[i].c_str());
-    flags.push_back(HS_FLAG_MULTILINE | (s->options_.caseless ? HS_FLAG_CASELESS : 0u));
+    unsigned f = HS_FLAG_MULTILINE | (s->options_.caseless ? HS_FLAG_CASELESS : 0u);
+    // grep -E takes patterns that match the empty string (every line has
+    // such a match); Hyperscan refuses them unless asked. A pattern it cannot
+    // analyse is left to hs_compile_multi, which names it.
+    hs_expr_info_t* info = nullptr;
+    hs_compile_error_t* info_err = nullptr;
+    const bool empty_ok =
+        hs_expression_info(exprs.back(), f | HS_FLAG_ALLOWEMPTY, &info, &info_err) == HS_SUCCESS &&
+        info->min_width == 0;
+    free(info);
+    hs_free_compile_error(info_err);
+    if (empty_ok) f |= HS_FLAG_ALLOWEMPTY;
+    s->empty_ok_.push_back(empty_ok);
+    flags.push_back(f);
     ids.push_back(static_cast<unsigned>(i));
   }
   hs_compile_error_t* err = nullptr;
@@ -247,7 +275,7 @@ void ArchiveSearch::ScanText(std::string_view text, size_t offset, bool copy, Fi
   }
   thread_local std::vector<std::pair<size_t, size_t>> lines;
   lines.clear();
-  ScanCtx ctx{text, &lines};
+  ScanCtx ctx{text, &lines, &empty_ok_};
   hs_scan(db_, text.data(), static_cast<unsigned>(text.size()), 0,
           static_cast<hs_scratch_t*>(scratch), OnMatch, &ctx);
   for (const auto& [a, b] : lines) consider(a, b);

@@ -9,7 +9,8 @@
 // archive lines ("<received> <sender> <raw>", outputs/archive.h), like
 // `grep -E` on the files: case-sensitive unless `caseless`, ^ and $ at line
 // boundaries. A match whose text would span two lines ([^x] classes match a
-// newline) counts for the line it ends in.
+// newline) counts for the line it ends in. A pattern that matches the empty
+// string ('.*', '^', 'x?', 'sshd|') matches every line, as for grep -E.
 //
 // Order: day by day (day files are named by receive date), the matching
 // lines of all selected hosts for that day are collected, then sorted by
@@ -128,6 +129,7 @@ class ArchiveSearch {
 
   const SearchOptions options_;
   hs_database* db_ = nullptr;
+  std::vector<char> empty_ok_;         // by pattern: can match the empty string (ScanCtx)
   std::unique_ptr<IndexQuery> query_;  // null: no index use
   // Per Run: plaintext bytes of the files whose index was consulted, and
   // whether it let any block be skipped.

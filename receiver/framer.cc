@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 namespace konseki::receiver {
 namespace {
@@ -36,11 +37,13 @@ void Framer::ClearBuffer() {
 void Framer::EmitFrame(std::string_view msg, bool truncated, Emit emit, void* ctx) {
   FramerStats& s = mutable_stats();
   ++s.frames;
+  --budget_;
   if (truncated) ++s.truncated;
   emit(ctx, msg, truncated);
 }
 
 void Framer::EmitOctet(std::string_view msg, bool truncated, Emit emit, void* ctx) {
+  const bool rest = std::exchange(rest_of_stalled_, false);
   // A sender's template newline inside the count (rsyslog's forwarding
   // templates end in one) is framing, not message: rsyslog's receiver drops
   // it too. A truncated frame's end was cut off, so it has none to drop.
@@ -49,16 +52,17 @@ void Framer::EmitOctet(std::string_view msg, bool truncated, Emit emit, void* ct
     if (!msg.empty() && msg.back() == '\r') msg.remove_suffix(1);
     if (msg.empty()) return;
   }
-  EmitFrame(msg, truncated, emit, ctx);
+  EmitFrame(msg, truncated || rest, emit, ctx);
 }
 
 void Framer::EmitLf(std::string_view msg, Emit emit, void* ctx) {
+  const bool rest = std::exchange(rest_of_stalled_, false);
   if (!msg.empty() && msg.back() == '\r') msg.remove_suffix(1);
   if (msg.empty()) return;
   if (msg.size() > max_) {
     EmitFrame(msg.substr(0, max_), true, emit, ctx);
   } else {
-    EmitFrame(msg, false, emit, ctx);
+    EmitFrame(msg, rest, emit, ctx);
   }
 }
 
@@ -69,10 +73,14 @@ void Framer::EmitLf(std::string_view msg, Emit emit, void* ctx) {
 // fewer messages per second in bench/framer_bench (BM_Framer_*, medians of
 // 3, old and new binaries in the same run, Dec 2026); RELP's decoder, split
 // the same way, kept its rate.
-void Framer::FeedImpl(std::string_view data, Emit emit, void* ctx) {
+size_t Framer::FeedImpl(std::string_view data, Emit emit, void* ctx, uint64_t max_frames) {
   const char* p = data.data();
   const char* const end = p + data.size();
+  // Every state ends its step (break) after emitting, so the budget is
+  // checked between frames; the framer's state is whole there.
+  budget_ = max_frames;
   while (p < end) {
+    if (budget_ == 0) return static_cast<size_t>(p - data.data());
     const size_t avail = static_cast<size_t>(end - p);
     switch (state_) {
       case State::kFrameStart:
@@ -101,7 +109,7 @@ void Framer::FeedImpl(std::string_view data, Emit emit, void* ctx) {
 
       case State::kOctetLen: {
         while (p < end && IsDigit(*p) && buf_.size() < kMaxLenDigits) buf_.push_back(*p++);
-        if (p == end) return;
+        if (p == end) return data.size();
         if (*p == ' ') {
           uint64_t len = 0;
           for (char c : buf_) len = len * 10 + static_cast<uint64_t>(c - '0');
@@ -130,7 +138,7 @@ void Framer::FeedImpl(std::string_view data, Emit emit, void* ctx) {
           buf_.append(p, take);
           p += take;
           remaining_ -= take;
-          if (buf_.size() < kept) return;
+          if (buf_.size() < kept) return data.size();
           EmitOctet(buf_, octet_truncated_, emit, ctx);
           ClearBuffer();
         }
@@ -165,10 +173,11 @@ void Framer::FeedImpl(std::string_view data, Emit emit, void* ctx) {
         }
         if (avail <= room) {
           buf_.append(p, avail);
-          return;
+          return data.size();
         }
         // At least max_ + 2 bytes without a terminator: longer than the max
         // whatever comes next. Emit the first max_ bytes, skip the rest.
+        rest_of_stalled_ = false;
         if (buf_.empty()) {
           EmitFrame(std::string_view(p, max_), true, emit, ctx);
         } else {
@@ -183,13 +192,14 @@ void Framer::FeedImpl(std::string_view data, Emit emit, void* ctx) {
 
       case State::kLfSkip: {
         const char* t = FindTerminator(p, avail);
-        if (t == nullptr) return;
+        if (t == nullptr) return data.size();
         p = t + 1;
         state_ = State::kFrameStart;
         break;
       }
     }
   }
+  return data.size();
 }
 
 void Framer::FinishImpl(Emit emit, void* ctx, End end) {
@@ -222,10 +232,38 @@ void Framer::FinishImpl(Emit emit, void* ctx, End end) {
   remaining_ = 0;
   kept_ = 0;
   octet_truncated_ = false;
+  rest_of_stalled_ = false;
+}
+
+void Framer::FlushStalledImpl(Emit emit, void* ctx) {
+  if (!HasUnfinishedFrame()) return;
+  ++mutable_stats().stalled;
+  // An LF frame holds at most max_ + 1 bytes: a byte past the max stays
+  // for the rest.
+  const size_t n = std::min(buf_.size(), max_);
+  EmitFrame(std::string_view(buf_).substr(0, n), true, emit, ctx);
+  // An octet-counted frame keeps collecting what is left of its kept
+  // bytes (then skips past the max as before); an LF frame stays in kLf.
+  if (state_ == State::kOctetBody) kept_ -= n;
+  buf_.erase(0, n);
+  if (buf_.empty()) ClearBuffer();
+  rest_of_stalled_ = true;
+}
+
+size_t Framer::FeedSome(std::string_view data, uint64_t max_frames, std::vector<OwnedFrame>* out) {
+  return FeedSome(data, max_frames, [out](std::string_view bytes, bool truncated) {
+    out->push_back(OwnedFrame{std::string(bytes), truncated});
+  });
 }
 
 void Framer::Feed(std::string_view data, std::vector<OwnedFrame>* out) {
   Feed(data, [out](std::string_view bytes, bool truncated) {
+    out->push_back(OwnedFrame{std::string(bytes), truncated});
+  });
+}
+
+void Framer::FlushStalled(std::vector<OwnedFrame>* out) {
+  FlushStalled([out](std::string_view bytes, bool truncated) {
     out->push_back(OwnedFrame{std::string(bytes), truncated});
   });
 }

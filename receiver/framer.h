@@ -18,6 +18,7 @@ struct FramerStats {
   uint64_t truncated = 0;              // frames longer than the max, cut to the max
   uint64_t malformed_octet_count = 0;  // digits not followed by SP; framed by LF instead
   uint64_t incomplete_at_close = 0;    // a frame cut short by close (see Finish)
+  uint64_t stalled = 0;                // an unfinished frame emitted by FlushStalled
 };
 
 // One frame that owns its bytes (for tests and tools; the listeners use the
@@ -100,9 +101,49 @@ class Framer {
                const_cast<void*>(static_cast<const void*>(&on_frame)), end);
   }
 
+  // The sender stopped in the middle of a message (the caller decides when:
+  // StreamListenerOptions::partial_frame_timeout_secs) while the stream
+  // stays open: emits the bytes that arrived of the unfinished frame
+  // (truncated = true, counted in FramerStats::stalled), as Finish(kCut)
+  // would, so a message held back is archived and matched now rather than
+  // at close. Nothing is lost if the rest comes after all: it is framed as
+  // a frame of its own (truncated = true too; an octet-counted frame's
+  // rest is its remaining LEN bytes, an LF frame's runs to the next LF or
+  // NUL), and the stream stays in step. No-op without such bytes
+  // (HasUnfinishedFrame false, e.g. only "LEN SP" arrived).
+  template <typename F>
+  void FlushStalled(F&& on_frame) {
+    using Fn = std::remove_reference_t<F>;
+    FlushStalledImpl([](void* ctx, std::string_view bytes,
+                        bool truncated) { (*static_cast<Fn*>(ctx))(bytes, truncated); },
+                     const_cast<void*>(static_cast<const void*>(&on_frame)));
+  }
+  // True if bytes of a message that has not ended are held (what
+  // FlushStalled would emit).
+  bool HasUnfinishedFrame() const {
+    return (state_ == State::kOctetBody || state_ == State::kLf) && !buf_.empty();
+  }
+
+  // Feed that emits at most max_frames frames (a sender's rate-limit
+  // tokens): stops right after the last of them and returns how many bytes
+  // of `data` it consumed; the caller feeds the rest (data.substr(n)) later.
+  // Fewer than max_frames frames: all of data is consumed.
+  template <typename F>
+  size_t FeedSome(std::string_view data, uint64_t max_frames, F&& on_frame) {
+    using Fn = std::remove_reference_t<F>;
+    return FeedImpl(
+        data,
+        [](void* ctx, std::string_view bytes, bool truncated) {
+          (*static_cast<Fn*>(ctx))(bytes, truncated);
+        },
+        const_cast<void*>(static_cast<const void*>(&on_frame)), max_frames);
+  }
+
   // Convenience forms that append copies to *out.
   void Feed(std::string_view data, std::vector<OwnedFrame>* out);
+  size_t FeedSome(std::string_view data, uint64_t max_frames, std::vector<OwnedFrame>* out);
   void Finish(std::vector<OwnedFrame>* out, End end = End::kSenderClosed);
+  void FlushStalled(std::vector<OwnedFrame>* out);
 
   // Bytes of an unfinished frame held right now (<= max_message_bytes + 1).
   size_t buffered_bytes() const { return buf_.size(); }
@@ -122,14 +163,18 @@ class Framer {
   };
   static constexpr size_t kMaxLenDigits = 12;
 
-  void FeedImpl(std::string_view data, Emit emit, void* ctx);
+  // Returns the bytes consumed: all of data unless max_frames were emitted.
+  size_t FeedImpl(std::string_view data, Emit emit, void* ctx, uint64_t max_frames = UINT64_MAX);
   void FinishImpl(Emit emit, void* ctx, End end);
+  void FlushStalledImpl(Emit emit, void* ctx);
   // Emits an octet-counted message: drops one trailing LF or CR LF unless
   // truncated.
   void EmitOctet(std::string_view msg, bool truncated, Emit emit, void* ctx);
   // Emits an LF-framed message: strips one trailing CR, cuts to the max.
   void EmitLf(std::string_view msg, Emit emit, void* ctx);
   void EmitFrame(std::string_view msg, bool truncated, Emit emit, void* ctx);
+  // Frames EmitFrame may still emit in this FeedImpl call.
+  uint64_t budget_ = UINT64_MAX;
   // Empties buf_, giving back a large allocation so idle connections stay small.
   void ClearBuffer();
   FramerStats& mutable_stats() { return stats_ != nullptr ? *stats_ : own_stats_; }
@@ -141,6 +186,9 @@ class Framer {
   uint64_t remaining_ = 0;  // kOctetBody: MSG bytes not yet seen; kOctetSkip: to skip
   uint64_t kept_ = 0;       // kOctetBody: MSG bytes to keep in total (min(LEN, max))
   bool octet_truncated_ = false;
+  // The frame being collected is the rest of one FlushStalled emitted: it
+  // is emitted truncated = true.
+  bool rest_of_stalled_ = false;
   std::string buf_;
 };
 

@@ -12,7 +12,17 @@ class FramerHandler final : public StreamHandler {
     framer_.Feed(bytes, [this](std::string_view frame, bool truncated) { Emit(frame, truncated); });
     return bytes.size();
   }
+  size_t OnBytesLimited(std::string_view bytes, uint64_t max_frames) override {
+    return framer_.FeedSome(bytes, max_frames, [this](std::string_view frame, bool truncated) {
+      Emit(frame, truncated);
+    });
+  }
   bool Framed() const override { return framed_; }
+  bool HoldsUnfinished() const override { return framer_.HasUnfinishedFrame(); }
+  void OnStall() override {
+    framer_.FlushStalled(
+        [this](std::string_view frame, bool truncated) { Emit(frame, truncated); });
+  }
   void OnClose(bool sender_closed) override {
     framer_.Finish([this](std::string_view frame, bool truncated) { Emit(frame, truncated); },
                    sender_closed ? Framer::End::kSenderClosed : Framer::End::kCut);
@@ -39,7 +49,10 @@ FramerProtocol::FramerProtocol(size_t max_message_bytes, MetricsRegistry& metric
           {{"listener", listener}, {"reason", "malformed_octet_count"}})),
       incomplete_frame_(metrics.GetCounter(
           "konseki_framing_errors_total", "Input that could not be framed as sent",
-          {{"listener", listener}, {"reason", "incomplete_frame"}})) {}
+          {{"listener", listener}, {"reason", "incomplete_frame"}})),
+      stalled_frame_(metrics.GetCounter("konseki_framing_errors_total",
+                                        "Input that could not be framed as sent",
+                                        {{"listener", listener}, {"reason", "stalled_frame"}})) {}
 
 std::unique_ptr<StreamHandler> FramerProtocol::NewHandler(FrameOut* out) {
   return std::make_unique<FramerHandler>(max_message_bytes_, &stats_, out);
@@ -51,6 +64,9 @@ void FramerProtocol::PublishCounters() {
   }
   if (stats_.incomplete_at_close != published_.incomplete_at_close) {
     incomplete_frame_->Inc(stats_.incomplete_at_close - published_.incomplete_at_close);
+  }
+  if (stats_.stalled != published_.stalled) {
+    stalled_frame_->Inc(stats_.stalled - published_.stalled);
   }
   published_ = stats_;
 }

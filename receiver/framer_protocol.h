@@ -1,11 +1,17 @@
 // The RFC 6587 protocol of tcp:// and tls:// for StreamListener: each
 // connection's bytes go through its own Framer (octet counting or LF) and
-// every frame is emitted as it completes. Takes every byte it is given; no
-// acknowledgements, nothing written back. A protocol and its handler share
+// every frame is emitted as it completes. Takes every byte it is given
+// (OnBytesLimited: up to the end of its last allowed frame); no
+// acknowledgements, nothing written back. A frame the sender stopped in the
+// middle of is emitted as it is on OnStall (Framer::FlushStalled). A protocol and its handler share
 // this file: the handler is the protocol's private per-connection half.
 //
 // Metrics (listener = the listener's name):
-//   konseki_framing_errors_total{listener,reason="malformed_octet_count"|"incomplete_frame"}
+//   konseki_framing_errors_total{listener,reason}: "malformed_octet_count"
+//     (digits not followed by SP), "incomplete_frame" (a frame cut by the
+//     connection's close), "stalled_frame" (a frame the sender stopped in the
+//     middle of, emitted by OnStall; if the connection then closes before
+//     the rest came, also "incomplete_frame")
 #ifndef KONSEKI_RECEIVER_FRAMER_PROTOCOL_H_
 #define KONSEKI_RECEIVER_FRAMER_PROTOCOL_H_
 
@@ -36,6 +42,7 @@ class FramerProtocol final : public StreamProtocol {
   FramerStats published_;
   Counter* malformed_octet_count_;
   Counter* incomplete_frame_;
+  Counter* stalled_frame_;
 };
 
 }  // namespace konseki::receiver

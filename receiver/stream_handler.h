@@ -12,6 +12,7 @@
 //   PendingOutput() / ConsumeOutput(n)   what to write back (RELP answers)
 //   Ack(id)                     the pipeline stored the frame emitted with id
 //   Stopping() / Goodbye()      the listener stops (see StreamProtocol)
+//   HoldsUnfinished() / OnStall()   the sender stopped mid-message
 //   OnClose(sender_closed)      the connection closes while frames still flow
 #ifndef KONSEKI_RECEIVER_STREAM_HANDLER_H_
 #define KONSEKI_RECEIVER_STREAM_HANDLER_H_
@@ -46,6 +47,15 @@ class StreamHandler {
   // for now (WantsInput() is false): the listener keeps the rest, stops
   // reading the connection, and offers the rest again once WantsInput().
   virtual size_t OnBytes(std::string_view bytes) = 0;
+  // OnBytes that emits at most max_frames messages (the sender's rate-limit
+  // tokens, StreamListenerOptions::rate_limit) and returns the bytes it took
+  // up to the last of them; the listener keeps the rest and offers it again
+  // once the sender has tokens. Default: OnBytes, which may emit more (RELP:
+  // its window bounds a burst; what it emits past max_frames is charged as
+  // a debt the sender waits out).
+  virtual size_t OnBytesLimited(std::string_view bytes, uint64_t /*max_frames*/) {
+    return OnBytes(bytes);
+  }
   // False while OnBytes would take nothing (RELP: window full).
   virtual bool WantsInput() const { return true; }
   // A message (RELP: the open) completed: the sender speaks the protocol
@@ -70,6 +80,14 @@ class StreamHandler {
   // The listener closes the connection for a stop: a last message to the
   // sender (RELP: serverclose), written before the transport shuts down.
   virtual void Goodbye() {}
+  // True while part of a message that has not ended is held (FramerProtocol:
+  // an unfinished frame).
+  virtual bool HoldsUnfinished() const { return false; }
+  // The sender sent nothing for a while (StreamListenerOptions::
+  // partial_frame_timeout_secs) while HoldsUnfinished(), the connection
+  // open and nothing of it unread: emit the unfinished message now, as it
+  // is (FramerProtocol: Framer::FlushStalled).
+  virtual void OnStall() {}
   // The connection closes (EOF, error, timeout, eviction, stop) while the
   // listener still feeds the pipeline, after the transport was established:
   // emit what is left (RFC 6587: an unterminated last frame). sender_closed:

@@ -82,11 +82,12 @@ Status ValidateOptions(const ListenAddress& address, const StreamListenerOptions
   if (options.max_message_bytes == 0 || options.read_chunk_bytes == 0 ||
       options.max_connections == 0 || options.max_unacked_per_connection == 0 ||
       options.handshake_timeout_secs <= 0 || options.idle_timeout_secs < 0 ||
-      options.stop_timeout_ms < 0) {
+      options.partial_frame_timeout_secs < 0 || options.stop_timeout_ms < 0) {
     return Status::InvalidArgument(
         name +
         ": max_message_bytes, read_chunk_bytes, max_connections, max_unacked_per_connection "
-        "and handshake_timeout_secs must be positive, idle_timeout_secs and stop_timeout_ms >= 0");
+        "and handshake_timeout_secs must be positive, idle_timeout_secs, "
+        "partial_frame_timeout_secs and stop_timeout_ms >= 0");
   }
   if (Status s = options.limits.Validate(); !s.ok()) {
     return Status::InvalidArgument(name + ": " + s.message());
@@ -373,7 +374,12 @@ void StreamListener::Charge(Connection* c, uint64_t frames) {
 
 void StreamListener::Offer(Connection* c, std::string_view bytes) {
   const uint64_t frames_before = pending_frames_;
-  const size_t used = c->handler->OnBytes(bytes);
+  // Rate limited: frame only as many messages as the sender has tokens
+  // (one read holds hundreds); the rest is held until it has more.
+  const size_t used =
+      limiter_.enabled() && state_ == State::kRunning
+          ? c->handler->OnBytesLimited(bytes, limiter_.Available(c->src, round_now_))
+          : c->handler->OnBytes(bytes);
   c->framed = c->handler->Framed();
   if (used < bytes.size()) {
     c->held.assign(bytes.substr(used));
@@ -382,8 +388,8 @@ void StreamListener::Offer(Connection* c, std::string_view bytes) {
       held_.push_back(c->serial);
     }
   }
-  // Charged after the read: what was read is delivered, and the connection
-  // then waits until its sender's debt is repaid.
+  // Charged for what was framed; a handler without a frame limit (RELP)
+  // may leave a debt, which the connection waits out.
   Charge(c, pending_frames_ - frames_before);
 }
 
@@ -559,15 +565,19 @@ void StreamListener::RefeedHeld() {
 int StreamListener::ResumeReady(TimePoint now) {
   std::vector<uint32_t> ready;
   const int timeout = limiter_.TakeResumable(now, kClockCheckMs, conns_, &paused_, &ready);
+  bool refeed = false;
   for (uint32_t serial : ready) {
     Connection* c = conns_.at(serial).get();
     c->paused = false;
     c->last_activity = now;
-    // Held input (in held_) is offered by RefeedHeld; otherwise read on
+    // Held input (in held_) is offered by RefeedHeld at the start of the
+    // next round, which must not wait for epoll (nothing will wake it:
+    // the socket is not watched while input is held); otherwise read on
     // EPOLLIN, or next round if the transport holds some (Settle).
+    refeed = refeed || !c->held.empty();
     Settle(c);
   }
-  return timeout;
+  return refeed ? 0 : timeout;
 }
 
 void StreamListener::ServeBuffered() {
@@ -596,6 +606,7 @@ void StreamListener::CloseExpired(TimePoint now) {
   if (now - last_expiry_scan_ >= std::chrono::seconds(1) ||
       now - last_expiry_scan_ < Duration::zero()) {
     last_expiry_scan_ = now;
+    FlushStalled(now);
     CloseHandshakeOrIdleExpired(now);
   }
   // After the handshake check: a connection past both timeouts counts as a
@@ -603,6 +614,26 @@ void StreamListener::CloseExpired(TimePoint now) {
   std::vector<uint32_t> unframed;
   limits_.Expired(now, conns_, &unframed);
   for (uint32_t serial : unframed) CloseConnection(serial);
+}
+
+void StreamListener::FlushStalled(TimePoint now) {
+  if (options_.partial_frame_timeout_secs <= 0 || state_ != State::kRunning ||
+      !sink_->HasCapacity()) {
+    return;
+  }
+  const auto limit = std::chrono::seconds(options_.partial_frame_timeout_secs);
+  for (const auto& [serial, c] : conns_) {
+    if (!c->stream->Established() || c->paused || !c->held.empty() ||
+        now - c->last_activity < limit || !c->handler->HoldsUnfinished() ||
+        c->stream->HasBufferedInput()) {
+      continue;
+    }
+    // Bytes in the socket (a round that did not get to this connection):
+    // the rest may be among them.
+    int queued = 0;
+    if (::ioctl(c->fd.get(), FIONREAD, &queued) != 0 || queued > 0) continue;
+    c->handler->OnStall();
+  }
 }
 
 void StreamListener::CloseHandshakeOrIdleExpired(TimePoint now) {

@@ -98,6 +98,18 @@ struct StreamListenerOptions {
   int handshake_timeout_secs = 10;
   // An established connection with no bytes for this long is closed. 0: never.
   int idle_timeout_secs = 0;
+  // tcp:// and tls://: a connection holding part of a message that sent
+  // nothing more for this long (checked about once a clock second), with
+  // nothing of it left unread, has that part emitted as it is: truncated =
+  // true, konseki_framing_errors_total{reason="stalled_frame"}, archived
+  // and matched like a frame cut by a close (Framer::FlushStalled; the
+  // rest, if it comes, is a frame of its own). Otherwise a sender, or a
+  // stuck relay, could keep its last message unarchived and unalerted for
+  // as long as it keeps the connection open (octet counting waits for LEN
+  // bytes, LF framing for the LF). Not while the connection is paused by
+  // its rate limit or the pipeline is full (the rest may be waiting in the
+  // kernel). 0: only at close.
+  int partial_frame_timeout_secs = 30;
   // listen(2) backlog.
   int backlog = 1024;
   // The stop's bound, in ms. tcp:// and tls://: Stop() reads open
@@ -111,10 +123,14 @@ struct StreamListenerOptions {
   // object, no handshake), counted and reported to `alerts`.
   SenderAllowlist allow;
   // Per-source-address token bucket over messages (all connections from one
-  // address share it). A sender over its rate is not read until its bucket
-  // refills (RELP: its window fills, its acks slow down); nothing is dropped
-  // and other senders are unaffected. Handshakes are not limited. Disabled
-  // by default.
+  // address share it). tcp:// and tls://: messages are framed only while
+  // the sender has tokens, so burst and rate hold to the message (what a
+  // read brought beyond them is held, at most read_chunk_bytes per
+  // connection, and the connection is not read until the bucket refills).
+  // relp:// and relp+tls://: a read is framed whole and charged, the
+  // connection then waits out the debt (its window fills, its acks slow
+  // down). Nothing is dropped and other senders are unaffected. Handshakes
+  // are not limited. Disabled by default.
   TokenBucketOptions rate_limit;
   // Where refusals are reported (sign "receiver.refused", rate-limited per
   // RefusalReporterOptions); null = not reported. Not owned; must be
@@ -269,8 +285,8 @@ class StreamListener final : public Listener, public AckSink {
   // Reads up to read_chunk_bytes (or re-offers held input). Returns false if
   // the connection must be closed.
   bool ReadSome(Connection* c);
-  // Offers bytes to the handler, keeps what it did not take, charges the
-  // rate limit.
+  // Offers bytes to the handler (as many messages as the sender has
+  // tokens), keeps what it did not take, charges the rate limit.
   void Offer(Connection* c, std::string_view bytes);
   // Re-offers held-back input if the handler takes it again.
   void OfferHeld(Connection* c);
@@ -285,18 +301,20 @@ class StreamListener final : public Listener, public AckSink {
   bool Settle(Connection* c);
   // Writes out, then settles; false if c was closed.
   bool WriteAndSettle(Connection* c);
-  // Un-pauses connections whose sender has a token again; returns the epoll
-  // timeout (ms) until the next check, -1 if nothing is paused.
+  // Un-pauses connections whose sender has a token again; returns the epoll timeout (ms)
+  // until the next check, -1 if nothing is paused, 0 if one it un-paused holds input.
   int ResumeReady(TimePoint now);
   // Reads connections whose transport holds decrypted input epoll cannot see.
   void ServeBuffered();
   void ApplyAcks();
   // Re-offers held input of every connection that has some.
   void RefeedHeld();
-  // About once a clock second: handshake and idle timeouts; then the
-  // first-frame timeout (ConnectionLimits).
+  // About once a clock second: stalled frames, handshake and idle
+  // timeouts; then the first-frame timeout (ConnectionLimits).
   void CloseExpired(TimePoint now);
   void CloseHandshakeOrIdleExpired(TimePoint now);
+  // partial_frame_timeout_secs: emits what stalled senders left unfinished.
+  void FlushStalled(TimePoint now);
   void CloseConnection(uint32_t serial);
   // Stop requested: stop accepting; start the drain (no acks) or stop
   // reading, release the sink and let handlers wind down (acks).

@@ -117,6 +117,12 @@ bool SenderRateLimiter::HasToken(const SenderAddress& src, TimePoint now) {
   return b == nullptr || b->HasToken(now);
 }
 
+uint64_t SenderRateLimiter::Available(const SenderAddress& src, TimePoint now) {
+  if (!enabled()) return UINT64_MAX;
+  const double t = BucketFor(src, now).tokens(now);
+  return t < 1 ? 0 : static_cast<uint64_t>(t);
+}
+
 Duration SenderRateLimiter::TimeUntilToken(const SenderAddress& src, TimePoint now) {
   if (!enabled()) return Duration::zero();
   TokenBucket* b = Find(src);

@@ -91,6 +91,9 @@ class SenderRateLimiter {
   bool TakeWithDebt(const SenderAddress& src, TimePoint now, double n);
   // True if src may send now (always when disabled or untracked).
   bool HasToken(const SenderAddress& src, TimePoint now);
+  // Whole tokens src has now (UINT64_MAX when disabled): the messages a
+  // stream listener may frame of its input before pausing it. Tracks src.
+  uint64_t Available(const SenderAddress& src, TimePoint now);
   Duration TimeUntilToken(const SenderAddress& src, TimePoint now);
 
   // For a stream listener's paused connections: moves every key whose

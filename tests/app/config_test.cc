@@ -229,6 +229,7 @@ TEST(ConfigTest, UnsetKeysKeepTheModulesOwnDefaults) {
   EXPECT_EQ(c->stream.max_connections, stream.max_connections);
   EXPECT_EQ(c->stream.limits.max_connections_per_source, stream.limits.max_connections_per_source);
   EXPECT_EQ(c->stream.limits.first_frame_timeout_secs, stream.limits.first_frame_timeout_secs);
+  EXPECT_EQ(c->stream.partial_frame_timeout_secs, stream.partial_frame_timeout_secs);
   EXPECT_EQ(c->stream.stop_timeout_ms, stream.stop_timeout_ms);
   EXPECT_EQ(c->stream.handshake_timeout_secs, stream.handshake_timeout_secs);
   const matchers::HeartbeatOptions hb;
@@ -271,7 +272,8 @@ max_message_bytes: 1000
 stop_timeout_secs: 2.5
 metrics: {max_host_series: 7}
 tls: {handshake_timeout_secs: 0.2}
-tcp: {max_connections: 9, max_connections_per_source: 3, first_frame_timeout_secs: 4}
+tcp: {max_connections: 9, max_connections_per_source: 3, first_frame_timeout_secs: 4,
+      partial_frame_timeout_secs: 5}
 udp: {receive_buffer_bytes: 8192}
 archive: {sync_interval_secs: 2.7, low_space: 7%}
 )",
@@ -286,6 +288,7 @@ archive: {sync_interval_secs: 2.7, low_space: 7%}
   EXPECT_EQ(c->stream.max_connections, 9u);
   EXPECT_EQ(c->stream.limits.max_connections_per_source, 3u);
   EXPECT_EQ(c->stream.limits.first_frame_timeout_secs, 4);
+  EXPECT_EQ(c->stream.partial_frame_timeout_secs, 5);
   EXPECT_EQ(c->udp.rcvbuf_bytes, 8192);
   EXPECT_EQ(c->archive.sync_interval_secs, 2);  // whole seconds
   EXPECT_EQ(c->archive_retention.low_space_percent, 7);

@@ -71,6 +71,12 @@ TEST_F(SearchCommandTest, ExitStatusAndErrors) {
   EXPECT_EQ(Run(c), 0);
   const std::string out = out_.str();
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 3);
+  // Patterns matching the empty string list every line, as grep -E does.
+  for (const char* p : {"^", ".*", "x?", "sshd|"}) {
+    c.patterns = {p};
+    EXPECT_EQ(Run(c), 0) << p << ": " << err_.str();
+    EXPECT_EQ(out_.str(), out) << p;
+  }
   c.patterns.clear();
   c.sign = "no.such.sign";
   EXPECT_EQ(Run(c), 2);

@@ -95,6 +95,48 @@ TEST_F(ArchiveSearchTest, CaseAnchorsAndEveryLineOnce) {
   EXPECT_EQ(Search(o).size(), 1u);
 }
 
+// grep -E prints every line for '^', '.*', 'x?' or 'sshd|' (each line holds
+// an empty match); '^' once left out the last line of each file (its match
+// at a line's start was taken for the line before). A last line without its
+// '\n' (a torn write) counts; after the last '\n' there is no line.
+TEST_F(ArchiveSearchTest, PatternsMatchingTheEmptyStringMatchEveryLineAsGrep) {
+  Log("web01", "a sshd[1]: Accepted password for root");
+  Advance(1);
+  Log("db02", "b cron[2]: job");
+  Advance(1);
+  Log("web01", "c last of the day");
+  ASSERT_TRUE(archive_->Flush().ok());
+  const std::vector<std::string> all = {"a sshd[1]: Accepted password for root", "b cron[2]: job",
+                                        "c last of the day"};
+  SearchOptions o;
+  for (const char* p : {"^", ".*", "x?", "sshd|", "$", "^|nothing", "(^)"}) {
+    o.patterns = {p};
+    EXPECT_EQ(Texts(Search(o)), all) << p;
+  }
+  o.patterns = {"^$"};  // can match "" but no archive line is empty
+  EXPECT_TRUE(Search(o).empty());
+  o.patterns = {"^", "sshd"};
+  EXPECT_EQ(Search(o).size(), 3u);
+  o.patterns = {"^2025-12-01T00:00:1[01]"};  // not empty: unchanged
+  EXPECT_EQ(Search(o).size(), 2u);
+
+  // A torn last line, and the same day compressed.
+  std::ofstream(Path("web01/2025-12-01.log"), std::ios::app) << "torn";
+  o.patterns = {"^"};
+  EXPECT_EQ(Search(o).size(), 4u);
+  o.patterns = {"n$"};
+  EXPECT_EQ(Search(o), (std::vector<std::string>{"torn"}));
+  o.patterns = {"^torn$"};
+  EXPECT_EQ(Search(o), (std::vector<std::string>{"torn"}));
+  const std::string p = Path("db02/2025-12-01.log");
+  ASSERT_TRUE(CompressFile(p, p + ".zst", 3).ok());
+  fs::remove(p);
+  o.patterns = {"^"};
+  EXPECT_EQ(Search(o).size(), 4u);
+  o.patterns = {"x?"};
+  EXPECT_EQ(Search(o).size(), 4u);
+}
+
 TEST_F(ArchiveSearchTest, BadPatternNamesIt) {
   SearchOptions o;
   o.root = dir_;
@@ -271,7 +313,8 @@ TEST_F(SearchReferenceTest, SameLinesInTheSameOrderAsAPerLineScan) {
   const std::vector<std::pair<std::vector<std::string>, bool>> cases = {
       {{"Failed password"}, false}, {{"Invalid user [a-z]+", "^2025-12-01T00:0", "root$"}, false},
       {{"failed"}, true},           {{"kernel: .*IN=[a-z0-9]* OUT="}, false},
-      {{"password"}, false},
+      {{"password"}, false},        {{"^"}, false},
+      {{".*", "x?"}, false},        {{"sshd|"}, false},
   };
   for (const auto& [patterns, caseless] : cases) {
     SearchOptions o;
@@ -321,6 +364,8 @@ TEST_F(IndexedSearchTest, SameLinesAsAPerLineScanWhileSkippingBlocks) {
       {{"203\\.0\\.113\\.77", "kdevtmpfsi"}, false},
       {{"KDEVTMPFSI"}, true},
       {{"x"}, false},
+      {{"^"}, false},
+      {{"sshd\\[7\\]:|"}, false},
   };
   for (const auto& [patterns, caseless] : cases) {
     SearchOptions o;
@@ -328,8 +373,9 @@ TEST_F(IndexedSearchTest, SameLinesAsAPerLineScanWhileSkippingBlocks) {
     o.caseless = caseless;
     SearchStats stats;
     EXPECT_EQ(Search(o, nullptr, &stats), Reference(o)) << patterns[0];
-    // "x" has no text of 3 bytes the index could look for: noted, scanned.
-    const bool narrows = patterns[0] != "x";
+    // "x" has no text of 3 bytes the index could look for, "^" and "sshd|"
+    // match the empty string: noted, scanned.
+    const bool narrows = patterns[0] != "x" && patterns[0] != "^" && patterns[0].back() != '|';
     EXPECT_EQ(stats.indexed_files, narrows ? 6u : 0u) << patterns[0];
     EXPECT_EQ(stats.notes.empty(), narrows) << patterns[0];
     o.host_glob = "[ag]*";

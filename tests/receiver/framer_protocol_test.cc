@@ -46,6 +46,25 @@ TEST(FramerProtocolTest, LastFrameOfACutConnectionIsTruncatedAndCounted) {
             1);
 }
 
+TEST(FramerProtocolTest, StalledFrameIsEmittedOnStallAndCounted) {
+  MetricsRegistry metrics;
+  FramerProtocol protocol(1024, metrics, "tcp://x");
+  RecordingFrameOut out;
+  auto h = protocol.NewHandler(&out);
+  EXPECT_FALSE(h->HoldsUnfinished());
+  h->OnBytes("<13>whole\n40 <13>held back");
+  EXPECT_TRUE(h->HoldsUnfinished());
+  h->OnStall();
+  EXPECT_FALSE(h->HoldsUnfinished());
+  h->OnStall();
+  protocol.PublishCounters();
+  EXPECT_EQ(out.frames,
+            (std::vector<Emitted>{{"<13>whole", false, 0}, {"<13>held back", true, 0}}));
+  EXPECT_EQ(metrics.ValueOf("konseki_framing_errors_total",
+                            {{"listener", "tcp://x"}, {"reason", "stalled_frame"}}),
+            1);
+}
+
 TEST(FramerProtocolTest, PublishesFramingErrorsOfAllConnections) {
   MetricsRegistry metrics;
   FramerProtocol protocol(1024, metrics, "tcp://x");

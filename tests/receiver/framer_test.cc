@@ -130,6 +130,78 @@ TEST(FramerTest, IncompleteOctetFrameOnFinishIsEmittedTruncatedAndCounted) {
   EXPECT_EQ(stats.incomplete_at_close, 1u);
 }
 
+// A sender stops in the middle of an octet-counted frame and keeps the
+// connection open: FlushStalled emits what came (truncated, counted); the
+// rest of the count, when it comes, is a frame of its own and the next
+// frame is read in step.
+TEST(FramerTest, StalledOctetFrameIsEmittedAsItIsAndItsRestFramedOnItsOwn) {
+  FramerStats stats;
+  Framer framer(1024, &stats);
+  std::vector<OwnedFrame> out;
+  framer.Feed("5 whole14 root login", &out);
+  EXPECT_TRUE(framer.HasUnfinishedFrame());
+  framer.FlushStalled(&out);
+  EXPECT_FALSE(framer.HasUnfinishedFrame());
+  framer.FlushStalled(&out);  // nothing more came: nothing to emit
+  EXPECT_THAT(out, ElementsAre(F("whole"), F("root login", true)));
+  EXPECT_EQ(stats.stalled, 1u);
+  framer.Feed(" ok\n3 abc", &out);
+  framer.Finish(&out);
+  EXPECT_THAT(out, ElementsAre(F("whole"), F("root login", true), F(" ok", true), F("abc")));
+  EXPECT_EQ(stats.incomplete_at_close, 0u);
+  EXPECT_EQ(stats.truncated, 2u);
+}
+
+TEST(FramerTest, StalledLfFrameIsEmittedAsItIsAndItsRestFramedOnItsOwn) {
+  FramerStats stats;
+  Framer framer(8, &stats);
+  std::vector<OwnedFrame> out;
+  framer.Feed("a\n<13>root", &out);
+  framer.FlushStalled(&out);
+  framer.Feed(" in\nnext\n", &out);
+  EXPECT_THAT(out, ElementsAre(F("a"), F("<13>root", true), F(" in", true), F("next")));
+  // A rest that is only the terminator adds nothing; the frame after it
+  // is not marked.
+  framer.Feed("cut", &out);
+  framer.FlushStalled(&out);
+  framer.Feed("\nafter\n", &out);
+  EXPECT_THAT(out, ElementsAre(F("a"), F("<13>root", true), F(" in", true), F("next"),
+                               F("cut", true), F("after")));
+  // Max + 1 bytes held (the max is 8): the ninth byte starts the rest.
+  framer.Feed("abcdefghi", &out);
+  framer.FlushStalled(&out);
+  framer.Feed("\n", &out);
+  EXPECT_EQ(out[out.size() - 2], F("abcdefgh", true));
+  EXPECT_EQ(out.back(), F("i", true));
+  EXPECT_EQ(stats.stalled, 3u);
+}
+
+TEST(FramerTest, StalledOversizeOctetFrameStillSkipsPastTheMax) {
+  Framer framer(6);
+  std::vector<OwnedFrame> out;
+  framer.Feed("10 abc", &out);
+  framer.FlushStalled(&out);
+  framer.Feed("defghij3 xyz", &out);  // 3 more kept (6 in all), 4 skipped
+  EXPECT_THAT(out, ElementsAre(F("abc", true), F("def", true), F("xyz")));
+}
+
+TEST(FramerTest, NothingToFlushWithoutMessageBytes) {
+  FramerStats stats;
+  Framer framer(1024, &stats);
+  std::vector<OwnedFrame> out;
+  for (const char* s : {"", "12", " "}) {  // nothing, then the count, then its SP
+    framer.Feed(s, &out);
+    EXPECT_FALSE(framer.HasUnfinishedFrame()) << s;
+    framer.FlushStalled(&out);
+  }
+  EXPECT_THAT(out, IsEmpty());
+  EXPECT_EQ(stats.stalled, 0u);
+  framer.Feed("abc", &out);
+  EXPECT_TRUE(framer.HasUnfinishedFrame());
+  framer.FlushStalled(&out);
+  EXPECT_THAT(out, ElementsAre(F("abc", true)));
+}
+
 TEST(FramerTest, DigitsWithoutSpaceFallBackToLfAndAreCounted) {
   FramerStats stats;
   EXPECT_THAT(FrameAll("12abc\n3 xyz2023-01-01 message\n", 1024, &stats),
@@ -279,6 +351,41 @@ TEST(FramerTest, SharedStatsCountAcrossFramers) {
   b.Feed("3 abc", &out);
   EXPECT_EQ(stats.frames, 2u);
   EXPECT_EQ(&a.stats(), &stats);
+}
+
+// The rate limit's path: at most max_frames frames, then the bytes taken
+// up to the end of the last one; feeding the rest later gives the same
+// frames as one Feed, whatever the framing and the splits.
+TEST(FramerTest, FeedSomeStopsAfterMaxFramesAndTheRestFollowsInStep) {
+  const std::string stream = "5 first<13>lf one\n\n<13>lf two\n11 octet\nframe3 end4 cut";
+  std::vector<OwnedFrame> want;
+  {
+    Framer f(1024);
+    f.Feed(stream, &want);
+    f.Finish(&want);
+  }
+  ASSERT_EQ(want.size(), 6u);
+  for (uint64_t budget = 1; budget <= 7; ++budget) {
+    Framer f(1024);
+    std::vector<OwnedFrame> got;
+    std::string_view rest = stream;
+    while (!rest.empty()) {
+      const size_t before = got.size();
+      const size_t used = f.FeedSome(rest, budget, &got);
+      EXPECT_LE(got.size() - before, budget);
+      if (used < rest.size()) {
+        EXPECT_EQ(got.size() - before, budget);
+      }
+      rest.remove_prefix(used);
+    }
+    f.Finish(&got);
+    EXPECT_EQ(got, want) << "budget " << budget;
+  }
+  Framer f(1024);
+  std::vector<OwnedFrame> got;
+  EXPECT_EQ(f.FeedSome("a\nb\n", 0, &got), 0u);
+  EXPECT_EQ(f.FeedSome("a\nb\n", 1, &got), 2u);
+  EXPECT_THAT(got, ElementsAre(F("a")));
 }
 
 TEST(FramerTest, FinishOnEmptyFramerEmitsNothing) {

@@ -436,6 +436,48 @@ TEST_F(TcpListenerTest, ConnectionWithoutAFrameIsClosedAfterTheFirstFrameTimeout
   l->Stop();
 }
 
+// A sender (or a stuck relay) stops in the middle of an octet-counted
+// frame and keeps the connection open: after partial_frame_timeout_secs
+// what came is emitted as it is (truncated, counted), so the login it holds
+// is archived and matched without waiting for the close; the rest, when it
+// comes, is a frame of its own and the stream stays in step.
+TEST_F(TcpListenerTest, MessageTheSenderStoppedInTheMiddleOfIsEmittedAfterTheTimeout) {
+  StreamListenerOptions o;
+  o.partial_frame_timeout_secs = 30;
+  auto l = Start(kListener, o);
+  ASSERT_NE(l, nullptr);
+  Client c(l->port());
+  const std::string whole = "<13>whole\n";
+  const std::string held = "<38>sshd[1]: Accepted password for root from 198.51.100.7 port 4";
+  const std::string sent = whole + std::to_string(held.size() + 5) + " " + held;
+  ASSERT_TRUE(c.Send(sent));
+  ASSERT_TRUE(sink_.WaitForCount(1));
+  ASSERT_TRUE(WaitUntil([&] {
+    return Metric("konseki_received_bytes_total",
+                  {{"listener", kListener}, {"transport", "tcp"}}) ==
+           static_cast<double>(sent.size());
+  }));
+  clock_.Advance(std::chrono::seconds(20));
+  EXPECT_EQ(sink_.count(), 1u);
+  clock_.Advance(std::chrono::seconds(11));
+  ASSERT_TRUE(sink_.WaitForCount(2));
+  EXPECT_EQ(sink_.frames()[1].bytes, held);
+  EXPECT_TRUE(sink_.frames()[1].truncated);
+  const Labels stalled = {{"listener", kListener}, {"reason", "stalled_frame"}};
+  ASSERT_TRUE(WaitUntil([&] { return Metric("konseki_framing_errors_total", stalled) == 1; }));
+  ASSERT_TRUE(c.Send(" ssh2<13>next\n"));
+  ASSERT_TRUE(sink_.WaitForCount(4));
+  EXPECT_EQ(sink_.frames()[2].bytes, " ssh2");
+  EXPECT_TRUE(sink_.frames()[2].truncated);
+  EXPECT_EQ(sink_.frames()[3].bytes, "<13>next");
+  EXPECT_FALSE(sink_.frames()[3].truncated);
+  l->Stop();
+  EXPECT_EQ(sink_.count(), 4u);
+  EXPECT_EQ(Metric("konseki_framing_errors_total",
+                   {{"listener", kListener}, {"reason", "incomplete_frame"}}),
+            0);
+}
+
 TEST_F(TcpListenerTest, IdleConnectionsAreClosedByTheInjectedClock) {
   StreamListenerOptions o;
   o.idle_timeout_secs = 30;
@@ -813,10 +855,11 @@ TEST_F(TcpListenerTest, RateLimitedSenderIsPausedOthersAreNot) {
   const Labels lt = {{"listener", kListener}, {"transport", "tcp"}};
   Client fast(l->port(), false, "127.0.0.1");
   ASSERT_TRUE(fast.connected());
-  // Ten messages against a burst of five: the connection is paused once the
-  // bucket is empty (what was already read is delivered, not dropped).
+  // Ten messages against a burst of five: five are framed, the connection
+  // is paused (the rest of what was read is held, not dropped).
   ASSERT_TRUE(fast.Send(Lines("fast", 1, 10)));
   ASSERT_TRUE(WaitUntil([&] { return Metric("konseki_rate_limit_pauses_total", lt) == 1; }));
+  EXPECT_EQ(sink_.count(), 5u);
   ASSERT_TRUE(fast.Send(Lines("fast", 11, 15)));
   // The fake clock stands still, so the fast sender stays paused while
   // another sender is read normally.
@@ -844,6 +887,43 @@ TEST_F(TcpListenerTest, RateLimitedSenderIsPausedOthersAreNot) {
   ExpectEachExactlyOnce(sink_.frames(), "calm", 3);
 }
 
+// A flood written at once: a read holds hundreds of lines, but only as many
+// are framed as the sender has tokens (burst 100, then 50 a second), so the
+// limit holds to the line, not to the read buffer (64 KiB).
+TEST_F(TcpListenerTest, RateLimitHoldsBurstAndRateToTheLineWithinOneRead) {
+  StreamListenerOptions o;
+  o.rate_limit.messages_per_sec = 50;
+  o.rate_limit.burst = 100;
+  auto l = Start(kListener, o);
+  ASSERT_NE(l, nullptr);
+  const Labels lt = {{"listener", kListener}, {"transport", "tcp"}};
+  Client flood(l->port());
+  std::thread writer([&] { EXPECT_TRUE(flood.Send(Lines("f", 1, 1000))); });
+  ASSERT_TRUE(sink_.WaitForCount(100));
+  ASSERT_TRUE(WaitUntil([&] { return Metric("konseki_rate_limit_pauses_total", lt) == 1; }));
+  EXPECT_EQ(sink_.count(), 100u);
+  clock_.Advance(std::chrono::seconds(1));
+  ASSERT_TRUE(WaitUntil([&] { return Metric("konseki_rate_limit_pauses_total", lt) == 2; }));
+  EXPECT_EQ(sink_.count(), 150u);
+  clock_.Advance(std::chrono::milliseconds(100));  // 5 tokens
+  ASSERT_TRUE(WaitUntil([&] { return Metric("konseki_rate_limit_pauses_total", lt) == 3; }));
+  EXPECT_EQ(sink_.count(), 155u);
+  clock_.Advance(std::chrono::seconds(60));  // the bucket holds at most the burst
+  ASSERT_TRUE(WaitUntil([&] { return Metric("konseki_rate_limit_pauses_total", lt) == 4; }));
+  EXPECT_EQ(sink_.count(), 255u);
+  ASSERT_TRUE(WaitUntil([&] {
+    clock_.Advance(std::chrono::seconds(1));
+    return sink_.count() == 1000u;
+  }));
+  writer.join();
+  l->Stop();
+  ExpectEachExactlyOnce(sink_.frames(), "f", 1000);
+  std::vector<CapturedFrame> frames = sink_.frames();
+  for (size_t i = 0; i < frames.size(); ++i) {
+    ASSERT_EQ(frames[i].bytes, "<13>f-" + std::to_string(i + 1) + " end");
+  }
+}
+
 TEST_F(TcpListenerTest, RateLimitIsSharedByConnectionsFromOneAddress) {
   StreamListenerOptions o;
   o.rate_limit.messages_per_sec = 1;
@@ -856,11 +936,14 @@ TEST_F(TcpListenerTest, RateLimitIsSharedByConnectionsFromOneAddress) {
   ASSERT_TRUE(sink_.WaitForCount(2));
   ASSERT_TRUE(WaitUntil([&] { return Metric("konseki_rate_limit_pauses_total", lt) == 1; }));
   Client b(l->port());
-  ASSERT_TRUE(b.Send(Lines("b", 1, 1)));  // same address, no token: read, then paused
+  ASSERT_TRUE(b.Send(Lines("b", 1, 1)));  // same address, no token: held, b paused too
   ASSERT_TRUE(WaitUntil([&] { return Metric("konseki_rate_limit_pauses_total", lt) == 2; }));
   ASSERT_TRUE(b.Send(Lines("b", 2, 2)));
+  EXPECT_EQ(sink_.count(), 2u);             // the fake clock has not moved
+  clock_.Advance(std::chrono::seconds(1));  // one token: b-1
   ASSERT_TRUE(sink_.WaitForCount(3));
-  EXPECT_EQ(sink_.count(), 3u);  // b-2 waits: the fake clock has not moved
+  ASSERT_TRUE(WaitUntil([&] { return Metric("konseki_rate_limit_pauses_total", lt) == 3; }));
+  EXPECT_EQ(sink_.count(), 3u);
   clock_.Advance(std::chrono::seconds(5));
   ASSERT_TRUE(sink_.WaitForCount(4));
   l->Stop();

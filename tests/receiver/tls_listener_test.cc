@@ -651,8 +651,8 @@ TEST_F(TlsListenerTest, RateLimitedSenderIsPausedOthersAreNot) {
   TlsClient fast;
   ASSERT_TRUE(fast.Connect(listener_->port(), pki->ca.cert, nullptr, 0, "127.0.0.1"))
       << fast.error();
-  // Ten messages against a burst of five: the connection is paused once the
-  // bucket is empty (what was already read is delivered, not dropped).
+  // Ten messages against a burst of five: five are framed, the connection
+  // is paused (the rest of what was read is held, not dropped).
   ASSERT_TRUE(fast.Send(Numbered("fast", 1, 10)));
   ASSERT_TRUE(
       WaitUntil([&] { return metrics_.ValueOf("konseki_rate_limit_pauses_total", lt) == 1; }));

@@ -174,5 +174,24 @@ TEST(SenderRateLimiterTest, TakeWithDebtReportsWhenToPause) {
   EXPECT_TRUE(l.HasToken(V4(1), clock.Now()));
 }
 
+// What a stream listener may frame of a read: whole tokens, none in debt.
+TEST(SenderRateLimiterTest, AvailableCountsWholeTokens) {
+  FakeClock clock;
+  TokenBucketOptions o;
+  EXPECT_EQ(SenderRateLimiter(o).Available(V4(1), clock.Now()), UINT64_MAX);  // disabled
+  o.messages_per_sec = 50;
+  o.burst = 100;
+  SenderRateLimiter l(o);
+  EXPECT_EQ(l.Available(V4(1), clock.Now()), 100u);  // a new sender: the burst
+  l.TakeWithDebt(V4(1), clock.Now(), 99.5);
+  EXPECT_EQ(l.Available(V4(1), clock.Now()), 0u);
+  clock.Advance(milliseconds(30));  // +1.5
+  EXPECT_EQ(l.Available(V4(1), clock.Now()), 2u);
+  l.TakeWithDebt(V4(1), clock.Now(), 10);
+  EXPECT_EQ(l.Available(V4(1), clock.Now()), 0u);
+  clock.Advance(seconds(60));
+  EXPECT_EQ(l.Available(V4(1), clock.Now()), 100u);
+}
+
 }  // namespace
 }  // namespace konseki::receiver
