@@ -291,19 +291,19 @@ int OnMatch(unsigned int id, unsigned long long /*from*/, unsigned long long /*t
 }
 
 // The error of a failed hs_compile_multi, pointing at the pack line of the
-// expression Hyperscan names (expr_rule maps expression -> rule index).
+// expression Hyperscan names (expr_hit maps expression -> rule index << 1).
 Status CompileError(const HsCompileError& err, const std::vector<std::string>& exprs,
-                    const std::vector<unsigned>& expr_rule, const std::vector<Rule>& rules) {
+                    const std::vector<unsigned>& expr_hit, const std::vector<Rule>& rules) {
   const std::string& msg = err.message;
   const int index = err.expression;
   if (index < 0 || static_cast<size_t>(index) >= exprs.size()) {
     return Status::InvalidArgument("Hyperscan cannot compile the rule set: " + msg);
   }
-  const unsigned r = expr_rule[index];
+  const unsigned r = expr_hit[index] >> 1;
   const Rule& rule = rules[r];
   // Which of this rule's expressions it was, to point at its own line.
   size_t first = 0;
-  while (expr_rule[first] != r) ++first;
+  while (expr_hit[first] >> 1 != r) ++first;
   const size_t k = static_cast<size_t>(index) - first;
   const bool pre = !rule.prefilter.empty();
   const std::vector<int>& lines = pre ? rule.prefilter_lines : rule.match_lines;
@@ -439,7 +439,6 @@ StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rule
     for (const std::string& m : rule.prefilter.empty() ? rule.match : rule.prefilter) {
       exprs.push_back(m);
       flags.push_back(HS_FLAG_SINGLEMATCH | (rule.case_sensitive ? 0u : HS_FLAG_CASELESS));
-      set->expr_rule_.push_back(static_cast<unsigned>(i));
       const bool exact = !rule.prefilter.empty() &&
                          std::find(rule.match.begin(), rule.match.end(), m) != rule.match.end();
       set->expr_hit_.push_back(static_cast<unsigned>(i) << 1 | (exact ? 1u : 0u));
@@ -506,7 +505,7 @@ StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rule
   if (Status st = CompileHsDatabase(hs, where, &set->db_, &refused); !st.ok()) {
     set->db_ = nullptr;
     if (st.code() != StatusCode::kInvalidArgument) return st;
-    return CompileError(refused, exprs, set->expr_rule_, set->rules_);
+    return CompileError(refused, exprs, set->expr_hit_, set->rules_);
   }
   return std::shared_ptr<const RuleSet>(std::move(set));
 }

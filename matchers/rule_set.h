@@ -128,7 +128,6 @@ class RuleSet {
   AlertIgnore ignore_;
   bool has_carry_ = false;
   std::vector<std::unique_ptr<Compiled>> compiled_;  // parallel to rules_
-  std::vector<unsigned> expr_rule_;                  // Hyperscan id -> rule index
   // Hyperscan id -> rule index << 1, | 1 when the expression is one of the
   // rule's `match` expressions itself (a prefilter written as the match):
   // its hit needs no RE2 confirmation.

@@ -250,30 +250,27 @@ void Framer::FlushStalledImpl(Emit emit, void* ctx) {
   rest_of_stalled_ = true;
 }
 
-size_t Framer::FeedSome(std::string_view data, uint64_t max_frames, std::vector<OwnedFrame>* out) {
-  return FeedSome(data, max_frames, [out](std::string_view bytes, bool truncated) {
+namespace {
+
+// The convenience forms' sink: a copy of each frame appended to *out.
+auto AppendTo(std::vector<OwnedFrame>* out) {
+  return [out](std::string_view bytes, bool truncated) {
     out->push_back(OwnedFrame{std::string(bytes), truncated});
-  });
+  };
+}
+
+}  // namespace
+
+size_t Framer::FeedSome(std::string_view data, uint64_t max_frames, std::vector<OwnedFrame>* out) {
+  return FeedSome(data, max_frames, AppendTo(out));
 }
 
 void Framer::Feed(std::string_view data, std::vector<OwnedFrame>* out) {
-  Feed(data, [out](std::string_view bytes, bool truncated) {
-    out->push_back(OwnedFrame{std::string(bytes), truncated});
-  });
+  Feed(data, AppendTo(out));
 }
 
-void Framer::FlushStalled(std::vector<OwnedFrame>* out) {
-  FlushStalled([out](std::string_view bytes, bool truncated) {
-    out->push_back(OwnedFrame{std::string(bytes), truncated});
-  });
-}
+void Framer::FlushStalled(std::vector<OwnedFrame>* out) { FlushStalled(AppendTo(out)); }
 
-void Framer::Finish(std::vector<OwnedFrame>* out, End end) {
-  Finish(
-      [out](std::string_view bytes, bool truncated) {
-        out->push_back(OwnedFrame{std::string(bytes), truncated});
-      },
-      end);
-}
+void Framer::Finish(std::vector<OwnedFrame>* out, End end) { Finish(AppendTo(out), end); }
 
 }  // namespace konseki::receiver
