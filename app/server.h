@@ -65,7 +65,8 @@ StatusOr<std::shared_ptr<const matchers::RuleSet>> LoadRules(
     const std::string& dir, const matchers::RuleOverrides& overrides);
 
 // The same, with the packs' correlations and sets (RulePack::rules empty:
-// the RuleSet holds them). The server passes HsCompileIn::kChildProcess
+// the RuleSet holds them), without the rules' and correlations' examples
+// (check-rules reads those through LoadRulePackSet). The server passes HsCompileIn::kChildProcess
 // (at start-up and on SIGHUP): Hyperscan's compiler then never runs in its
 // address space.
 struct LoadedRules {

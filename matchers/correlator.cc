@@ -30,11 +30,13 @@ namespace {
 
 constexpr char kSep = '\x1f';
 
-std::unique_ptr<RE2> CompileCondition(const FieldCondition& f) {
+// Checked when the correlation loaded (correlation_loader); compiled on
+// the first input that reaches it.
+LazyRe2 CompileCondition(const FieldCondition& f) {
   RE2::Options o;
   o.set_case_sensitive(false);
   o.set_log_errors(false);
-  return std::make_unique<RE2>(f.pattern, o);
+  return LazyRe2(f.pattern, o);
 }
 
 // Everything that changes a correlation's meaning: its state survives a

@@ -18,6 +18,7 @@
 #include "common/host_key.h"
 #include "matchers/correlation_keys.h"
 #include "matchers/correlator.h"
+#include "matchers/lazy_re2.h"
 #include "receiver/sender_allowlist.h"
 
 namespace konseki::matchers {
@@ -84,9 +85,9 @@ struct CompiledSetCondition {
 struct CompiledCorrelation {
   Correlation def;  // with the overrides applied
   uint64_t fingerprint = 0;
-  std::vector<std::unique_ptr<RE2>> where;
-  std::vector<std::unique_ptr<RE2>> unless;
-  std::vector<std::unique_ptr<RE2>> after_unless;
+  std::vector<LazyRe2> where;
+  std::vector<LazyRe2> unless;
+  std::vector<LazyRe2> after_unless;
   std::vector<CompiledSetCondition> where_in;
   std::vector<KeyRef> key;        // def.key, split at '|'
   std::vector<KeyRef> after_key;  // def.after_key (empty: key)
@@ -98,7 +99,7 @@ struct CompiledCorrelation {
   std::vector<CompiledSetCondition> tuple_sets;
   struct CompiledSeverityIf {
     Severity severity = Severity::kLow;
-    std::vector<std::unique_ptr<RE2>> where;
+    std::vector<LazyRe2> where;
     std::vector<std::string> where_fields;
     std::vector<CompiledSetCondition> where_in;
   };
@@ -140,7 +141,7 @@ struct CompiledCorrelation {
 
 struct CompiledLearner {
   SetLearner def;
-  std::vector<std::unique_ptr<RE2>> where;
+  std::vector<LazyRe2> where;
 };
 
 struct CompiledSet {

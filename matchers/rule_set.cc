@@ -10,17 +10,23 @@
 #include <cstdint>
 #include <cstring>
 
+#include "matchers/lazy_re2.h"
+
 namespace konseki::matchers {
 
 struct RuleSet::Compiled {
-  std::unique_ptr<re2::RE2> program;  // null: any program
+  // The rule's `program` (has_program: else any program), compiled on the
+  // first line whose program the names below cannot tell.
+  bool has_program = false;
+  LazyRe2 program;
   // When `program` denotes a small set of names ("sshd|sshd-session",
   // "(?:sshd|dropbear)?": ExpandNames), the names in lower case: compared
   // without RE2 on the hot path.
   bool program_is_literal = false;
   std::vector<std::string> program_names;
   struct Extractor {
-    std::unique_ptr<re2::RE2> re;
+    LazyRe2 re;                                      // compiled on the rule's first hit (LazyRe2)
+    int groups = 0;                                  // re's capturing groups
     std::vector<std::pair<int, std::string>> named;  // group index -> name, by index
     // Literals one of which every match of `re` begins with (read off the
     // pattern by LeadingLiterals; empty when it cannot tell), compared
@@ -37,9 +43,9 @@ struct RuleSet::Compiled {
     // start literals are caseless).
     bool Search(re2::StringPiece input, std::string_view lowered, re2::StringPiece* groups,
                 int n) const;
-    // An Extractor over `pattern` (check re->ok()), with its start literals
-    // when LeadingLiterals can read them.
-    static Extractor Make(const std::string& pattern, bool case_sensitive);
+    // An Extractor over `pattern`, with its groups and its start literals
+    // when LeadingLiterals can read them; *error: RE2's complaint, or empty.
+    static Extractor Make(const std::string& pattern, bool case_sensitive, std::string* error);
   };
   std::vector<Extractor> extract;
   // The rule's `match` expressions in RE2 when the rule has a `prefilter`:
@@ -349,10 +355,12 @@ bool RuleSet::Compiled::Extractor::Search(re2::StringPiece input, std::string_vi
 }
 
 RuleSet::Compiled::Extractor RuleSet::Compiled::Extractor::Make(const std::string& pattern,
-                                                                bool case_sensitive) {
+                                                                bool case_sensitive,
+                                                                std::string* error) {
   Compiled::Extractor ex;
-  ex.re = std::make_unique<re2::RE2>(pattern, Re2Options(case_sensitive));
-  if (ex.re->ok() && LeadingLiterals(pattern, &ex.starts)) {
+  ex.re = LazyRe2(pattern, Re2Options(case_sensitive));
+  *error = ex.re.Check(&ex.groups, &ex.named);
+  if (error->empty() && LeadingLiterals(pattern, &ex.starts)) {
     ex.starts_caseless = !case_sensitive;
     if (ex.starts_caseless) {
       for (std::string& lit : ex.starts) {
@@ -447,40 +455,40 @@ StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rule
     auto compiled = std::make_unique<Compiled>();
     if (!rule.prefilter.empty()) {
       for (size_t k = 0; k < rule.match.size(); ++k) {
-        Compiled::Extractor c = Compiled::Extractor::Make(rule.match[k], rule.case_sensitive);
-        if (!c.re->ok()) {
+        std::string error;
+        Compiled::Extractor c =
+            Compiled::Extractor::Make(rule.match[k], rule.case_sensitive, &error);
+        if (!error.empty()) {
           const int line = k < rule.match_lines.size() ? rule.match_lines[k] : rule.line;
-          return Status::InvalidArgument(Where(rule, line) +
-                                         ": match: RE2 (which checks the hits of `prefilter`): " +
-                                         c.re->error() + " in \"" + rule.match[k] + "\"");
+          return Status::InvalidArgument(
+              Where(rule, line) + ": match: RE2 (which checks the hits of `prefilter`): " + error +
+              " in \"" + rule.match[k] + "\"");
         }
         compiled->confirm_lowered |= c.starts_caseless;
         compiled->confirm.push_back(std::move(c));
       }
     }
     if (!rule.program.empty()) {
-      compiled->program = std::make_unique<re2::RE2>("(?:" + rule.program + ")", Re2Options(false));
-      if (!compiled->program->ok()) {
-        return Status::InvalidArgument(Where(rule, rule.line) + ": program: RE2: " +
-                                       compiled->program->error() + " in \"" + rule.program + "\"");
+      compiled->has_program = true;
+      compiled->program = LazyRe2("(?:" + rule.program + ")", Re2Options(false));
+      if (const std::string error = compiled->program.Check(); !error.empty()) {
+        return Status::InvalidArgument(Where(rule, rule.line) + ": program: RE2: " + error +
+                                       " in \"" + rule.program + "\"");
       }
       compiled->program_is_literal = ExpandNames(rule.program, &compiled->program_names);
     }
     for (const std::string& e : rule.extract) {
-      Compiled::Extractor ex = Compiled::Extractor::Make(e, rule.case_sensitive);
-      if (!ex.re->ok()) {
-        return Status::InvalidArgument(Where(rule, rule.line) +
-                                       ": extract: RE2: " + ex.re->error() + " in \"" + e + "\"");
+      std::string error;
+      Compiled::Extractor ex = Compiled::Extractor::Make(e, rule.case_sensitive, &error);
+      if (!error.empty()) {
+        return Status::InvalidArgument(Where(rule, rule.line) + ": extract: RE2: " + error +
+                                       " in \"" + e + "\"");
       }
-      if (ex.re->NumberOfCapturingGroups() > kMaxGroups) {
+      if (ex.groups > kMaxGroups) {
         return Status::InvalidArgument(Where(rule, rule.line) + ": extract: more than " +
                                        std::to_string(kMaxGroups) + " capturing groups in \"" + e +
                                        "\"");
       }
-      for (const auto& [name, index] : ex.re->NamedCapturingGroups()) {
-        ex.named.emplace_back(index, name);
-      }
-      std::sort(ex.named.begin(), ex.named.end());
       if (rule.extract_all) {
         for (const auto& [index, name] : ex.named) {
           for (const Compiled::Extractor& earlier : compiled->extract) {
@@ -555,7 +563,7 @@ bool RuleSet::ProgramMatches(size_t rule_index, std::string_view app_name) const
       if (EqualsIgnoreCase(app_name, name) || EqualsIgnoreCase(last, name)) return false;
     }
   }
-  if (c.program == nullptr) return true;
+  if (!c.has_program) return true;
   auto matches = [&c](std::string_view name) {
     if (c.program_is_literal) {
       for (const std::string& want : c.program_names) {
@@ -656,7 +664,7 @@ size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<Rule
     hit.rule = &rules_[r];
     size_t nfields = 0;
     for (const Compiled::Extractor& ex : compiled_[r]->extract) {
-      const int n = ex.re->NumberOfCapturingGroups() + 1;
+      const int n = ex.groups + 1;
       if (!ex.Search(input, ex.starts_caseless ? lower() : std::string_view(), groups, n)) {
         continue;
       }
@@ -684,6 +692,24 @@ size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<Rule
     hit.ignored = ignore_.Ignores(hit.fields);
   }
   return used;
+}
+
+size_t RuleSet::re2_expressions() const {
+  size_t n = 0;
+  for (const auto& c : compiled_) {
+    n += (c->has_program ? 1 : 0) + c->confirm.size() + c->extract.size();
+  }
+  return n;
+}
+
+size_t RuleSet::re2_built() const {
+  size_t n = 0;
+  for (const auto& c : compiled_) {
+    n += c->has_program && c->program.built() ? 1 : 0;
+    for (const Compiled::Extractor& e : c->confirm) n += e.re.built() ? 1 : 0;
+    for (const Compiled::Extractor& e : c->extract) n += e.re.built() ? 1 : 0;
+  }
+  return n;
 }
 
 const Rule* RuleSet::FindRule(std::string_view id) const {

@@ -106,6 +106,12 @@ class RuleSet {
   const std::vector<Rule>& rules() const { return rules_; }
   // Bytes of the Hyperscan database (0 without rules), for memory accounts.
   size_t database_bytes() const;
+  // RE2 expressions (program, prefilter confirmation, extract) of all rules,
+  // and how many of them have been compiled: each is compiled the first
+  // time a line needs it (matchers/lazy_re2.h), so a rule that never hits
+  // costs no RE2 memory.
+  size_t re2_expressions() const;
+  size_t re2_built() const;
   // nullptr if no rule has this id.
   const Rule* FindRule(std::string_view id) const;
   // rules.ignore, for hits whose fields change after Match (field_carry.h).

@@ -297,6 +297,57 @@ TEST(RuleSetTest, ExtractAllAddsEachExpressionsFieldsAndRefusesAGroupTwice) {
               HasSubstr("rule t: extract_all: the group \"user\" is in two extract expressions"));
 }
 
+// RE2 objects are compiled on first use (issue 17, memory): a rule that
+// never hits costs none; a bad expression is still refused at Compile.
+TEST(RuleSetTest, Re2ExpressionsAreCompiledWhenALineFirstNeedsThem) {
+  Rule ext = MakeRule("ext", {"Failed password for "}, {R"(for (?P<user>\S+) from)"});
+  Rule confirmed = MakeRule("conf", {R"(^session closed for \S+$)"});
+  confirmed.prefilter = {"session closed for "};
+  Rule prog = MakeRule("prog", {"Invalid user"}, {}, R"(ssh[d]|/opt/x)");
+  Rule idle = MakeRule("idle", {"never seen"}, {R"(seen (?P<what>\S+))"});
+  auto set = MustCompile({ext, confirmed, prog, idle});
+  EXPECT_EQ(set->re2_expressions(), 4u);
+  EXPECT_EQ(set->re2_built(), 0u);
+  auto scratch = set->NewScratch();
+  std::vector<RuleHit> hits;
+  set->Match(Msg("sshd", "Failed password for root from 192.0.2.1 port 22 ssh2"), **scratch, &hits);
+  ASSERT_THAT(HitIds(hits), ElementsAre("ext"));
+  EXPECT_THAT(hits[0].fields, ElementsAre(Field{"user", "root"}));
+  EXPECT_EQ(set->re2_built(), 1u);
+  set->Match(Msg("sshd", "session closed for alice"), **scratch, &hits);
+  EXPECT_THAT(HitIds(hits), ElementsAre("conf"));
+  set->Match(Msg("sshd", "Invalid user bob from 192.0.2.1"), **scratch, &hits);
+  EXPECT_THAT(HitIds(hits), ElementsAre("prog"));
+  EXPECT_EQ(set->re2_built(), 3u);  // "idle" never hit
+
+  // Workers that hit a rule's first line at once share one compiled RE2.
+  auto fresh = MustCompile({ext});
+  std::vector<std::thread> workers;
+  std::vector<std::vector<RuleHit>> got(8);
+  for (size_t t = 0; t < got.size(); ++t) {
+    workers.emplace_back([&, t] {
+      auto s = fresh->NewScratch();
+      fresh->Match(Msg("sshd", "Failed password for u" + std::to_string(t) + " from 192.0.2.1"),
+                   **s, &got[t]);
+    });
+  }
+  for (std::thread& w : workers) w.join();
+  for (size_t t = 0; t < got.size(); ++t) {
+    ASSERT_EQ(got[t].size(), 1u);
+    EXPECT_THAT(got[t][0].fields, ElementsAre(Field{"user", "u" + std::to_string(t)}));
+  }
+  EXPECT_EQ(fresh->re2_built(), 1u);
+
+  Rule bad = MakeRule("bad", {"x"}, {R"((?P<user>\S+)"});
+  auto refused = RuleSet::Compile({bad});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr("rule bad: extract: RE2: missing )"));
+  Rule bad_program = MakeRule("badp", {"x"}, {}, "ssh(d");
+  refused = RuleSet::Compile({bad_program});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr("rule badp: program: RE2: missing )"));
+}
+
 // The fields of RE2's own unanchored leftmost-first match, the reference
 // for RuleSet's extraction (which runs RE2 anchored where a match can start).
 std::vector<Field> Re2Fields(const std::string& pattern, bool case_sensitive,
