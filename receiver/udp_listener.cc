@@ -112,6 +112,9 @@ UdpListener::UdpListener(const ListenAddress& address, const UdpListenerOptions&
                                      {{"stage", "kernel"}, {"reason", "udp_receive_buffer"}});
   queue_full_drops_ = metrics.GetCounter("konseki_dropped_messages_total", "Messages dropped",
                                          {{"stage", "receiver"}, {"reason", "queue_full"}});
+  queue_waits_ =
+      metrics.GetCounter("konseki_receiver_waits_total",
+                         "Times a listener stopped reading because a worker's queue was full", lt);
   refused_senders_ = metrics.GetCounter("konseki_refused_senders_total",
                                         "Connections or datagrams from senders not allowed", lt);
   rate_limit_drops_ = metrics.GetCounter("konseki_dropped_messages_total", "Messages dropped",
@@ -227,7 +230,28 @@ void UdpListener::HandleDatagram(size_t i, TimePoint now, BatchTally* t) {
   f.listener_id = listener_id_;
   f.truncated = cut;
   if (cut) ++t->truncated;
-  if (!sink_->Push(f)) ++t->refused;
+  if (!sink_->Push(f) && !WaitAndPush(f)) ++t->refused;
+}
+
+bool UdpListener::WaitAndPush(const Frame& f) {
+  if (options_.queue_wait.count() <= 0) return false;
+  const auto start = std::chrono::steady_clock::now();
+  if (start < no_wait_until_) return false;
+  queue_waits_->Inc();
+  // What this read took so far goes to the workers before we wait on them;
+  // f's bytes and sender stay valid (nothing is read meanwhile).
+  sink_->Flush();
+  const auto deadline = start + options_.queue_wait;
+  pollfd wake = {wake_.fd(), POLLIN, 0};
+  constexpr timespec kNap = {0, 100'000};
+  for (;;) {
+    // Stop() ends the wait; Run() sees the same wake and stops.
+    if (ppoll(&wake, 1, &kNap, nullptr) > 0 && (wake.revents & POLLIN) != 0) return false;
+    if (sink_->Push(f)) return true;
+    if (std::chrono::steady_clock::now() >= deadline) break;
+  }
+  no_wait_until_ = deadline + std::chrono::seconds(1);
+  return false;
 }
 
 void UdpListener::PublishBatch(uint64_t got, const BatchTally& t) {

@@ -46,6 +46,13 @@ struct UdpListenerOptions {
   // datagrams (1 ms at 300,000/s: ~300, far below the default buffer). Zero:
   // flush after every read.
   std::chrono::microseconds gather_window{1000};
+  // When a worker's queue is full, the thread stops reading and waits up to
+  // this long for room, the datagrams that keep coming waiting in the
+  // kernel's receive buffer (rcvbuf_bytes) meanwhile, before it drops the
+  // datagram in hand (queue_full). After a wait that ran out it drops
+  // without waiting for a second, so a worker stuck on its archive does not
+  // slow the other workers' hosts. Zero: drop at once.
+  std::chrono::milliseconds queue_wait{50};
   // Senders accepted; default-constructed = everyone. A datagram from
   // elsewhere is dropped, counted and reported to `alerts`.
   SenderAllowlist allow;
@@ -72,7 +79,9 @@ struct UdpListenerOptions {
 //   konseki_truncated_messages_total{listener}
 //   konseki_framing_errors_total{listener,reason="empty_datagram"}
 //   konseki_dropped_messages_total{stage="kernel",reason="udp_receive_buffer"} (SO_RXQ_OVFL)
-//   konseki_dropped_messages_total{stage="receiver",reason="queue_full"} (Push refused)
+//   konseki_dropped_messages_total{stage="receiver",reason="queue_full"} (Push refused
+//     after options.queue_wait)
+//   konseki_receiver_waits_total{listener,transport} (times it stopped reading for room)
 //   konseki_dropped_messages_total{stage="receiver",reason="rate_limit"}
 //   konseki_refused_senders_total{listener,transport} (one per refused datagram)
 //   konseki_suppressed_alerts_total{sign="receiver.refused"}
@@ -145,6 +154,10 @@ class UdpListener final : public Listener {
   // ReceiveBatch until the socket is empty or kMaxBatchesPerWake; returns
   // true if the socket ran dry.
   bool Drain(int* received);
+  // After a refused Push of f: flushes, then retries every 100 µs for up to
+  // options_.queue_wait (not while no_wait_until_ holds, nor once Stop has
+  // been asked). True once f is taken.
+  bool WaitAndPush(const Frame& f);
 
   const UdpListenerOptions options_;
   const uint16_t listener_id_;
@@ -166,6 +179,7 @@ class UdpListener final : public Listener {
   std::vector<char> control_;  // per-slot cmsg space for SO_RXQ_OVFL (without SO_MEMINFO)
   size_t control_slot_ = 0;
   uint32_t last_kernel_drops_ = 0;
+  std::chrono::steady_clock::time_point no_wait_until_{};
   // SO_MEMINFO gives the drop count (polled per wake-up); else every
   // datagram carries it (SO_RXQ_OVFL).
   bool meminfo_drops_ = false;
@@ -190,6 +204,7 @@ class UdpListener final : public Listener {
   Counter* empty_datagrams_;
   Counter* kernel_drops_;
   Counter* queue_full_drops_;
+  Counter* queue_waits_;
   Counter* refused_senders_;
   Counter* rate_limit_drops_;
 };

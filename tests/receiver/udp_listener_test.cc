@@ -253,9 +253,14 @@ TEST_F(UdpListenerTest, StopDuringTheGatherWindowFlushesAndReturns) {
   EXPECT_EQ(sink_.flushed(), 1u);
 }
 
+// A queue that stays full: the first refused datagram is held for
+// queue_wait, then dropped; the next ones within a second are dropped
+// without waiting (a stuck worker must not slow the others' hosts).
 TEST_F(UdpListenerTest, RefusedPushesAreCountedAsQueueFullDrops) {
   sink_.SetRefuse(true);
-  auto l = Start("udp://127.0.0.1:0");
+  UdpListenerOptions o;
+  o.queue_wait = std::chrono::milliseconds(20);
+  auto l = Start("udp://127.0.0.1:0", o);
   ASSERT_NE(l, nullptr);
   SendTo(l->port(), {"<13>a", "<13>b", "<13>c"});
   ASSERT_TRUE(WaitUntil([&] {
@@ -263,7 +268,49 @@ TEST_F(UdpListenerTest, RefusedPushesAreCountedAsQueueFullDrops) {
                   {{"stage", "receiver"}, {"reason", "queue_full"}}) == 3;
   }));
   l->Stop();
-  EXPECT_EQ(sink_.refused(), 3u);
+  EXPECT_EQ(sink_.count(), 0u);
+  const Labels lt = {{"listener", "udp://127.0.0.1:0"}, {"transport", "udp"}};
+  EXPECT_EQ(Metric("konseki_receiver_waits_total", lt), 1);
+}
+
+// A queue full for a moment (the workers were descheduled, a burst): the
+// listener stops reading and waits for room instead of dropping; what
+// arrives meanwhile waits in the kernel's buffer. Nothing is lost.
+TEST_F(UdpListenerTest, AQueueFullForAMomentHoldsTheDatagramsInsteadOfDroppingThem) {
+  sink_.SetRefuse(true);
+  UdpListenerOptions o;
+  o.queue_wait = std::chrono::seconds(30);
+  auto l = Start("udp://127.0.0.1:0", o);
+  ASSERT_NE(l, nullptr);
+  const Labels lt = {{"listener", "udp://127.0.0.1:0"}, {"transport", "udp"}};
+  SendTo(l->port(), {"<13>a", "<13>b"});
+  ASSERT_TRUE(WaitUntil([&] { return Metric("konseki_receiver_waits_total", lt) == 1; }));
+  SendTo(l->port(), {"<13>c"});  // read after the wait
+  sink_.SetRefuse(false);
+  ASSERT_TRUE(WaitUntil([&] { return sink_.count() == 3; }));
+  l->Stop();
+  EXPECT_EQ(
+      Metric("konseki_dropped_messages_total", {{"stage", "receiver"}, {"reason", "queue_full"}}),
+      0);
+  EXPECT_EQ(sink_.frames()[0].bytes, "<13>a");
+  EXPECT_EQ(sink_.frames()[2].bytes, "<13>c");
+}
+
+// Stop() ends a wait for room at once: the datagram in hand is dropped
+// and counted, the thread returns.
+TEST_F(UdpListenerTest, StopEndsAWaitForRoom) {
+  sink_.SetRefuse(true);
+  UdpListenerOptions o;
+  o.queue_wait = std::chrono::hours(1);
+  auto l = Start("udp://127.0.0.1:0", o);
+  ASSERT_NE(l, nullptr);
+  const Labels lt = {{"listener", "udp://127.0.0.1:0"}, {"transport", "udp"}};
+  SendTo(l->port(), {"<13>a"});
+  ASSERT_TRUE(WaitUntil([&] { return Metric("konseki_receiver_waits_total", lt) == 1; }));
+  l->Stop();
+  EXPECT_EQ(
+      Metric("konseki_dropped_messages_total", {{"stage", "receiver"}, {"reason", "queue_full"}}),
+      1);
 }
 
 // With a tiny receive buffer and the pipeline stalled, the kernel drops
