@@ -84,14 +84,26 @@ bool WriteAll(int fd, const void* data, size_t n) {
   _exit(ok ? 0 : 4);
 }
 
+// Reads the child's reply to its end. A database reply is sized once its
+// length has arrived: appending it 64 KiB at a time doubled the string up to
+// twice the database, and the old and new buffers met in the server's peak
+// RSS beside the deserialized copy (issue 17).
 Status ReadAll(int fd, std::string* out) {
   char buf[65536];
+  bool sized = false;
+  constexpr size_t kHeader = 1 + sizeof(uint64_t);
   for (;;) {
     const ssize_t r = read(fd, buf, sizeof buf);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) return Status::Internal(std::string("reading from it: ") + strerror(errno));
     if (r == 0) return Status::Ok();
     out->append(buf, static_cast<size_t>(r));
+    if (!sized && out->size() >= kHeader) {
+      sized = true;
+      uint64_t n = 0;
+      std::memcpy(&n, out->data() + 1, sizeof n);
+      if ((*out)[0] == kDatabase && n <= (uint64_t{1} << 32)) out->reserve(kHeader + n);
+    }
   }
 }
 
