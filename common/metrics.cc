@@ -1,6 +1,10 @@
 #include "common/metrics.h"
 
+#include <sched.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdio>
 
@@ -8,15 +12,24 @@
 
 namespace konseki {
 
-size_t Counter::ShardIndex() {
-  static std::atomic<size_t> next{0};
-  thread_local size_t index = next.fetch_add(1, std::memory_order_relaxed) % kShards;
-  return index;
+size_t Counter::Shards() {
+  static const size_t shards = [] {
+    const long cpus = sysconf(_SC_NPROCESSORS_CONF);
+    return std::bit_ceil(static_cast<size_t>(std::clamp<long>(cpus, 1, 16)));
+  }();
+  return shards;
 }
+
+size_t Counter::ShardIndex() {
+  const int cpu = sched_getcpu();
+  return cpu < 0 ? 0 : static_cast<size_t>(cpu) & (Shards() - 1);
+}
+
+Counter::Counter() : cells_(new Cell[Shards()]) {}
 
 uint64_t Counter::Value() const {
   uint64_t sum = 0;
-  for (const Cell& c : cells_) sum += c.v.load(std::memory_order_relaxed);
+  for (size_t i = 0; i < Shards(); ++i) sum += cells_[i].v.load(std::memory_order_relaxed);
   return sum;
 }
 
