@@ -42,8 +42,13 @@ using AlertEncoder = std::function<std::string(const Alert&)>;
 // Told when a sink starts giving alerts up (`failing` true: the first
 // drop after a delivery, with its reason) and when it delivers again
 // (`failing` false, `dropped` the alerts given up meanwhile). Called on the
-// sink's delivery thread (or a pushing thread for queue_full); must be
-// thread-safe and must not call back into the same sink synchronously.
+// sink's delivery thread, or for queue_full on the thread that pushed (a
+// pipeline thread: it must not wait), with none of the queue's locks held.
+// Must be thread-safe. It may Push into this queue or another one; a Push
+// into a full queue of a sink already failing does not call it again, but
+// one into a full queue of a sink not yet failing does, nested in this
+// call, so it must not hold a lock that the nested call takes
+// (app/alert_fanout.cc queues its notices for that reason).
 using DeliveryHealthFn = std::function<void(const std::string& sink, bool failing,
                                             std::string_view reason, uint64_t dropped)>;
 
