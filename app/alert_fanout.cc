@@ -20,6 +20,8 @@ AlertFanout::~AlertFanout() {
   // being emitted now finishes first (its pushes never wait).
   closing_ = true;
   health_cv_.wait(lock, [&] { return !emitting_notices_; });
+  lock.unlock();
+  for (const auto& request_stop : request_stops_) request_stop();
 }
 
 void AlertFanout::OnSinkHealth(const std::string& sink, bool failing, std::string_view reason,
@@ -78,10 +80,10 @@ StatusOr<std::unique_ptr<AlertFanout>> AlertFanout::Create(const Config& config,
                                                   std::string_view reason, uint64_t dropped) {
     self->OnSinkHealth(sink, failing, reason, dropped);
   };
-  auto add = [&](std::unique_ptr<AlertSink> sink, const outputs::FilteredSinkOptions& filter,
-                 const std::string& name) {
+  auto add = [&](auto sink, const outputs::FilteredSinkOptions& filter, const std::string& name) {
     f->multi_.targets.push_back(std::make_unique<outputs::FilteredSink>(*sink, filter));
     f->names_.push_back(name);
+    f->request_stops_.push_back([s = sink.get()] { s->RequestStop(); });
     f->sinks_.push_back(std::move(sink));
   };
   for (const auto& c : config.alerts_syslog) {

@@ -7,6 +7,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -81,6 +82,9 @@ class AlertFanout final : public AlertSink {
   // thread gets to it.
   std::deque<Notice> notices_;
   std::vector<std::string> names_;  // parallel to multi_.targets
+  // Each sink's RequestStop: the destructor starts every sink's drain time
+  // at once, so stopping takes one drain_timeout, not one per sink.
+  std::vector<std::function<void()>> request_stops_;
   // Destroyed in reverse order: throttle, then filters, then the sinks.
   std::vector<std::unique_ptr<AlertSink>> sinks_;
   Multi multi_;
