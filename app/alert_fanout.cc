@@ -15,15 +15,19 @@ Status Named(std::string_view key, const std::string& name, const Status& st) {
 }  // namespace
 
 AlertFanout::~AlertFanout() {
-  std::lock_guard<std::mutex> lock(health_mu_);
-  closing_ = true;  // the sinks stop after this: their last failures tell nobody
+  std::unique_lock<std::mutex> lock(health_mu_);
+  // The sinks stop after this: their last failures tell nobody. A notice
+  // being emitted now finishes first (its pushes never wait).
+  closing_ = true;
+  health_cv_.wait(lock, [&] { return !emitting_notices_; });
+  lock.unlock();
+  for (const auto& request_stop : request_stops_) request_stop();
 }
 
 void AlertFanout::OnSinkHealth(const std::string& sink, bool failing, std::string_view reason,
                                uint64_t dropped) {
-  std::lock_guard<std::mutex> lock(health_mu_);
-  if (closing_) return;
-  Alert a;
+  Notice n{sink, {}};
+  Alert& a = n.alert;
   a.time = a.received = clock_.Now();
   a.host = "konseki";
   a.rule = "konseki.alert_delivery";
@@ -41,11 +45,29 @@ void AlertFanout::OnSinkHealth(const std::string& sink, bool failing, std::strin
     a.title = "alert sink " + sink + " delivers again";
     a.fields.emplace_back("dropped", std::to_string(dropped));
   }
-  record_.Emit(a);
+  std::unique_lock<std::mutex> lock(health_mu_);
+  if (closing_) return;
+  notices_.push_back(std::move(n));
+  if (emitting_notices_) return;  // that thread (perhaps this one, further up) emits it
+  emitting_notices_ = true;
+  while (!notices_.empty() && !closing_) {
+    const Notice next = std::move(notices_.front());
+    notices_.pop_front();
+    lock.unlock();
+    EmitNotice(next);
+    lock.lock();
+  }
+  notices_.clear();
+  emitting_notices_ = false;
+  health_cv_.notify_all();
+}
+
+void AlertFanout::EmitNotice(const Notice& notice) {
+  record_.Emit(notice.alert);
   // The other notifying sinks (not the failing one: it would fail again),
   // past their filters but not the throttle: one alert per episode.
   for (size_t i = 0; i < multi_.targets.size(); ++i) {
-    if (names_[i] != sink) multi_.targets[i]->Emit(a);
+    if (names_[i] != notice.sink) multi_.targets[i]->Emit(notice.alert);
   }
 }
 
@@ -58,10 +80,10 @@ StatusOr<std::unique_ptr<AlertFanout>> AlertFanout::Create(const Config& config,
                                                   std::string_view reason, uint64_t dropped) {
     self->OnSinkHealth(sink, failing, reason, dropped);
   };
-  auto add = [&](std::unique_ptr<AlertSink> sink, const outputs::FilteredSinkOptions& filter,
-                 const std::string& name) {
+  auto add = [&](auto sink, const outputs::FilteredSinkOptions& filter, const std::string& name) {
     f->multi_.targets.push_back(std::make_unique<outputs::FilteredSink>(*sink, filter));
     f->names_.push_back(name);
+    f->request_stops_.push_back([s = sink.get()] { s->RequestStop(); });
     f->sinks_.push_back(std::move(sink));
   };
   for (const auto& c : config.alerts_syslog) {

@@ -112,25 +112,47 @@ void AlertDeliveryQueue::Run() {
   const size_t abandoned = queue_.size();
   queue_.clear();
   depth_->Set(0);
+  finished_ = true;
+  drain_cv_.notify_all();
   lock.unlock();
   if (abandoned > 0)
     Labelled("konseki_alert_delivery_dropped_total", kDroppedHelp, "shutdown")->Inc(abandoned);
   if (idle_) idle_();
 }
 
-void AlertDeliveryQueue::Stop() {
+void AlertDeliveryQueue::RequestStop() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closing_) return;
+  closing_ = true;
+  drain_deadline_ = std::chrono::steady_clock::now() + options_.drain_timeout;
+  work_cv_.notify_all();
+}
+
+void AlertDeliveryQueue::Stop(const std::function<void()>& interrupt) {
+  RequestStop();
   std::unique_lock<std::mutex> lock(mu_);
   if (stopped_) return;
   stopped_ = true;
-  closing_ = true;
-  work_cv_.notify_all();
   if (thread_.joinable()) {
-    drain_cv_.wait_for(lock, options_.drain_timeout, [&] { return queue_.empty() && !busy_; });
+    drain_cv_.wait_until(lock, drain_deadline_, [&] { return queue_.empty() && !busy_; });
     aborting_ = true;
     work_cv_.notify_all();
+    // Again until the thread is out: a delivery that had not yet started its
+    // request when interrupt first ran would otherwise wait out its timeout.
+    while (interrupt && !finished_) {
+      lock.unlock();
+      interrupt();
+      lock.lock();
+      drain_cv_.wait_for(lock, std::chrono::milliseconds(50), [&] { return finished_; });
+    }
     lock.unlock();
     thread_.join();
   }
+}
+
+std::chrono::steady_clock::time_point AlertDeliveryQueue::DrainDeadline() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return drain_deadline_;
 }
 
 bool AlertDeliveryQueue::Sleep(std::chrono::milliseconds d) {

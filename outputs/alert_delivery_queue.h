@@ -42,8 +42,13 @@ using AlertEncoder = std::function<std::string(const Alert&)>;
 // Told when a sink starts giving alerts up (`failing` true: the first
 // drop after a delivery, with its reason) and when it delivers again
 // (`failing` false, `dropped` the alerts given up meanwhile). Called on the
-// sink's delivery thread (or a pushing thread for queue_full); must be
-// thread-safe and must not call back into the same sink synchronously.
+// sink's delivery thread, or for queue_full on the thread that pushed (a
+// pipeline thread: it must not wait), with none of the queue's locks held.
+// Must be thread-safe. It may Push into this queue or another one; a Push
+// into a full queue of a sink already failing does not call it again, but
+// one into a full queue of a sink not yet failing does, nested in this
+// call, so it must not hold a lock that the nested call takes
+// (app/alert_fanout.cc queues its notices for that reason).
 using DeliveryHealthFn = std::function<void(const std::string& sink, bool failing,
                                             std::string_view reason, uint64_t dropped)>;
 
@@ -54,7 +59,8 @@ struct AlertDeliveryQueueOptions {
   // (reason="queue_full"). Alerts are small and rare, so this is generous.
   size_t capacity = 1000;
   // At shutdown, how long queued alerts may still be delivered before the
-  // rest is dropped (reason="shutdown") and retries are abandoned.
+  // rest is dropped (reason="shutdown") and retries are abandoned. Counted
+  // from RequestStop (or Stop, if it comes first).
   std::chrono::milliseconds drain_timeout{2000};
 };
 
@@ -91,7 +97,8 @@ struct DeliveryResult {
 // to a delivery function. Owned by a sink as its LAST member so it stops (and
 // joins) before the members the delivery function uses are destroyed.
 //
-// Thread-safety: Push, Stop and the Count* methods are thread-safe. Sleep and
+// Thread-safety: Push, RequestStop, Stop and the Count* methods are
+// thread-safe. Sleep and
 // Stopping are meant for the delivery function (delivery thread).
 class AlertDeliveryQueue {
  public:
@@ -115,9 +122,19 @@ class AlertDeliveryQueue {
   // stopping).
   bool Push(const Alert& alert);
 
-  // Stops accepting, lets queued alerts be delivered for up to drain_timeout,
-  // then abandons the rest and joins. Idempotent.
-  void Stop();
+  // Stops accepting (later Pushes are dropped, reason="shutdown") and starts
+  // the drain time; returns at once, so that the owner of several sinks
+  // lets them drain together. Idempotent.
+  void RequestStop();
+  // RequestStop(), then lets queued alerts be delivered until the drain time
+  // is over, abandons the rest (counted, reason="shutdown"), calls interrupt
+  // (optional; on this thread while the delivery thread may be in a
+  // delivery: it must cut that delivery short, e.g. shut its socket down),
+  // and joins. Idempotent.
+  void Stop(const std::function<void()>& interrupt = nullptr);
+  // When the drain time ends: RequestStop's time + drain_timeout (the
+  // steady clock's epoch before RequestStop).
+  std::chrono::steady_clock::time_point DrainDeadline() const;
 
   // For the delivery function: waits d, or less if the queue is being
   // stopped past its drain time. Returns false when the caller must give up.
@@ -152,12 +169,14 @@ class AlertDeliveryQueue {
 
   mutable std::mutex mu_;             // guards everything below
   std::condition_variable work_cv_;   // wakes the delivery thread
-  std::condition_variable drain_cv_;  // wakes Stop() when the queue drains
+  std::condition_variable drain_cv_;  // wakes Stop(): queue drained, thread finished
   std::deque<Alert> queue_;
   bool busy_ = false;      // an alert is being delivered
   bool closing_ = false;   // Push refuses; thread exits once drained
   bool aborting_ = false;  // drain time over
   bool stopped_ = false;
+  bool finished_ = false;                                   // the delivery thread left its loop
+  std::chrono::steady_clock::time_point drain_deadline_{};  // set with closing_
   std::map<std::string, Counter*, std::less<>> reason_counters_;
   std::thread thread_;
   // Health (on_health) and the rate limit of the log lines about failures.

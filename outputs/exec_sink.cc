@@ -55,8 +55,10 @@ std::string EnvValue(std::string_view v) {
 }
 
 // Writes all of data to the non-blocking fd before deadline. Returns 0, or
-// the errno that stopped it (EPIPE: the child closed its stdin, ETIMEDOUT).
-int WriteAll(int fd, std::string_view data, SteadyClock::time_point deadline) {
+// the errno that stopped it (EPIPE: the child closed its stdin, ETIMEDOUT,
+// ECANCELED: the queue is aborting).
+int WriteAll(int fd, std::string_view data, SteadyClock::time_point deadline,
+             const AlertDeliveryQueue& queue) {
   size_t off = 0;
   while (off < data.size()) {
     ssize_t n = write(fd, data.data() + off, data.size() - off);
@@ -69,8 +71,9 @@ int WriteAll(int fd, std::string_view data, SteadyClock::time_point deadline) {
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
     if (left.count() <= 0) return ETIMEDOUT;
+    if (queue.Aborting()) return ECANCELED;
     pollfd p{fd, POLLOUT, 0};
-    poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
+    poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 100)));
   }
   return 0;
 }
@@ -120,9 +123,9 @@ ExecSink::ExecSink(const ExecSinkOptions& options, std::string program, MetricsR
 
 ExecSink::~ExecSink() {
   queue_.Stop();
-  // Give running children the rest of their time (bounded by the drain
-  // timeout), then kill what is left so no zombie outlives the sink.
-  const auto deadline = SteadyClock::now() + options_.queue.drain_timeout;
+  // Give running children what is left of the drain time, then kill what
+  // is left so no zombie outlives the sink.
+  const auto deadline = queue_.DrainDeadline();
   while (!children_.empty() && SteadyClock::now() < deadline) {
     Reap();
     if (!children_.empty()) usleep(10'000);
@@ -246,7 +249,7 @@ DeliveryResult ExecSink::Deliver(const Alert& alert) {
   fcntl(pipefd[1], F_SETFL, O_NONBLOCK);
   // A child that exits without reading (EPIPE) is judged by its exit status;
   // one that never reads is killed at its deadline by Reap().
-  if (WriteAll(pipefd[1], json, SteadyClock::now() + options_.timeout) == EPIPE) {
+  if (WriteAll(pipefd[1], json, SteadyClock::now() + options_.timeout, queue_) == EPIPE) {
     ConsumePendingSigpipe();
   }
   close(pipefd[1]);

@@ -53,11 +53,14 @@ class ExecSink final : public AlertSink {
   static StatusOr<std::unique_ptr<ExecSink>> Create(const ExecSinkOptions& options,
                                                     MetricsRegistry& registry,
                                                     const Clock* clock = nullptr);
-  // Drains the queue for up to queue.drain_timeout, waits for running
-  // children up to their timeout, then kills and reaps what is left.
+  // Drains the queue and waits for running children until queue.drain_timeout
+  // after RequestStop (or now), then kills and reaps what is left (each
+  // counted, reason="shutdown").
   ~ExecSink() override;
 
   void Emit(const Alert& alert) override { queue_.Push(alert); }
+  // Starts the drain time (see AlertDeliveryQueue::RequestStop).
+  void RequestStop() { queue_.RequestStop(); }
 
   // Children running now (for tests and a gauge).
   size_t Running() const;

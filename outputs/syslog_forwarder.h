@@ -71,9 +71,12 @@ class SyslogForwarder final : public AlertSink {
   // queue and failures are counted.
   static StatusOr<std::unique_ptr<SyslogForwarder>> Create(const SyslogForwarderOptions& options,
                                                            MetricsRegistry& registry);
-  ~SyslogForwarder() override;  // drains for up to queue.drain_timeout
+  // Drains until queue.drain_timeout after RequestStop (or now).
+  ~SyslogForwarder() override;
 
   void Emit(const Alert& alert) override { queue_.Push(alert); }
+  // Starts the drain time (see AlertDeliveryQueue::RequestStop).
+  void RequestStop() { queue_.RequestStop(); }
 
  private:
   SyslogForwarder(const SyslogForwarderOptions& options, MetricsRegistry& registry);

@@ -69,7 +69,11 @@ WebhookSink::WebhookSink(const WebhookSinkOptions& options, std::string path,
   queue_.Start([this](const Alert& a) { return Deliver(a); });
 }
 
-WebhookSink::~WebhookSink() { queue_.Stop(); }
+WebhookSink::~WebhookSink() {
+  // A server that accepts and never answers would otherwise hold the
+  // delivery thread (and so the stop) for connect_timeout + timeout.
+  queue_.Stop([this] { client_->stop(); });
+}
 
 DeliveryResult WebhookSink::Deliver(const Alert& alert) {
   const std::string body = options_.encoder ? options_.encoder(alert) : AlertToJson(alert);
@@ -78,6 +82,7 @@ DeliveryResult WebhookSink::Deliver(const Alert& alert) {
   for (const auto& [k, v] : options_.headers) headers.emplace(k, v);
 
   for (int attempt = 1;; ++attempt) {
+    if (queue_.Aborting()) return DeliveryResult::Dropped("shutdown");
     auto res = client_->Post(path_, headers, body, options_.content_type);
     std::chrono::milliseconds wait = backoff_.Next();
     if (res && res->status >= 200 && res->status < 300) {
@@ -85,6 +90,7 @@ DeliveryResult WebhookSink::Deliver(const Alert& alert) {
       return DeliveryResult::Delivered();
     }
     if (!res) {
+      if (queue_.Aborting()) return DeliveryResult::Dropped("shutdown");  // stop() cut it
       const httplib::Error e = res.error();
       queue_.CountFailure(e == httplib::Error::Read || e == httplib::Error::Write ? "io"
                                                                                   : "connect");

@@ -54,9 +54,13 @@ class WebhookSink final : public AlertSink {
   // Fails on a URL that is not http(s)://host...
   static StatusOr<std::unique_ptr<WebhookSink>> Create(const WebhookSinkOptions& options,
                                                        MetricsRegistry& registry);
-  ~WebhookSink() override;  // drains for up to queue.drain_timeout
+  // Drains until queue.drain_timeout after RequestStop (or now), then cuts
+  // a request in progress short (its alert counted, reason="shutdown").
+  ~WebhookSink() override;
 
   void Emit(const Alert& alert) override { queue_.Push(alert); }
+  // Starts the drain time (see AlertDeliveryQueue::RequestStop).
+  void RequestStop() { queue_.RequestStop(); }
 
  private:
   WebhookSink(const WebhookSinkOptions& options, std::string path,
@@ -65,7 +69,9 @@ class WebhookSink final : public AlertSink {
 
   const WebhookSinkOptions options_;
   const std::string path_;
-  std::unique_ptr<httplib::Client> client_;  // delivery thread only
+  // Delivery thread only, but for stop(), which cpp-httplib lets another
+  // thread call to shut a request in progress down.
+  std::unique_ptr<httplib::Client> client_;
   Backoff backoff_;
   AlertDeliveryQueue queue_;  // last: stops before the members above go
 };

@@ -1,5 +1,6 @@
 konseki_add_test(app_test
   SOURCES
+    ${CMAKE_CURRENT_LIST_DIR}/alert_fanout_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/archive_lock_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/config_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/router_test.cc

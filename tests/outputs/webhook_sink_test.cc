@@ -5,10 +5,15 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <libfastjson/json.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -216,6 +221,54 @@ TEST(WebhookSinkTest, EmitDoesNotWaitForASlowServer) {
   }
   server.stop();
   t.join();
+}
+
+TEST(WebhookSinkTest, StopCutsShortARequestToAServerThatNeverAnswers) {
+  // A listening socket nobody accepts on: the kernel completes the
+  // connection and takes the request, and no answer ever comes. With a one
+  // hour timeout, only stopping can end the request.
+  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(listener, 16), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+
+  MetricsRegistry registry;
+  WebhookSinkOptions o;
+  o.url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/hook";
+  o.timeout = std::chrono::hours(1);
+  o.queue.capacity = 2;
+  o.queue.drain_timeout = std::chrono::milliseconds(100);
+  auto sink = WebhookSink::Create(o, registry);
+  ASSERT_TRUE(sink.ok());
+  std::unique_ptr<WebhookSink> webhook = std::move(sink).value();
+  webhook->Emit(MakeAlert("a"));
+  ASSERT_TRUE(WaitFor([&] {
+    return registry.ValueOf("konseki_alert_delivery_queue_depth", {{"sink", "webhook"}}) == 0;
+  }));
+  webhook->Emit(MakeAlert("b"));
+
+  // Stopping ends: both alerts are counted as given up at shutdown.
+  auto stopped = std::make_shared<std::atomic<bool>>(false);
+  std::thread stopper([&webhook, stopped] {
+    webhook.reset();
+    stopped->store(true);
+  });
+  if (!WaitFor([&] { return stopped->load(); }, std::chrono::seconds(60))) {
+    ADD_FAILURE() << "stopping the webhook sink never returned";
+    std::fflush(stdout);
+    _exit(1);
+  }
+  stopper.join();
+  EXPECT_EQ(registry.ValueOf("konseki_alert_delivery_dropped_total",
+                             {{"sink", "webhook"}, {"reason", "shutdown"}}),
+            2);
+  EXPECT_EQ(registry.ValueOf("konseki_alert_deliveries_total", {{"sink", "webhook"}}), 0);
+  close(listener);
 }
 
 }  // namespace
