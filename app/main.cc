@@ -302,6 +302,7 @@ int RunTestRulesCommand(TestRulesCommand cmd) {
   if (!explain.line.empty()) {
     explain.rules_dir = opts.rules_dir;
     explain.overrides = opts.overrides;
+    explain.parser = opts.parser;
     explain.json = opts.json;
     return konseki::app::RunExplain(explain, std::cout, std::cerr);
   }
@@ -316,10 +317,12 @@ CLI::App* AddSearchCommand(CLI::App& app, konseki::app::SearchCommand* cmd) {
       "search", "Search the archive (plain or compressed), lines in receive-time order");
   search->add_option("--dir", cmd->dir, "archive folder (default: the config's archive.dir)");
   search->add_option("-c,--config", cmd->config_path, "config file");
-  search->add_option("--host", cmd->host_glob, "host folders to search (glob, default *)");
+  search->add_option("--host", cmd->host_glob,
+                     "hosts to search: a name as alerts and `konseki hosts` show it, or its "
+                     "archive folder's; a glob (default *)");
   search->add_option("--since", cmd->since,
-                     "from this time on (YYYY-MM-DD[THH:MM:SS]; local time unless it ends in Z "
-                     "or +HH:MM)");
+                     "from this time on (as alerts --since: 1h, 2d, today, yesterday, "
+                     "YYYY-MM-DD[THH:MM:SS]; local time unless it ends in Z or +HH:MM)");
   search->add_option("--until", cmd->until, "before this time (as --since)");
   search->add_option("--sign", cmd->sign, "lines the rule packs' rules of this sign hit");
   search->add_option("--rules", cmd->rules_dir, "rule pack folder for --sign");
@@ -341,8 +344,11 @@ int main(int argc, char** argv) {
                  "127.0.0.1:5514, archive under ./var/archive, alerts on stdout)");
 
   auto* check_config = app.add_subcommand("check-config", "Validate a config file and exit");
-  std::string check_path;
-  check_config->add_option("FILE", check_path, "config file")->required();
+  // FILE, -c FILE or --config FILE (README: every command that reads a
+  // config takes -c); `konseki -c FILE check-config` too.
+  std::string check_path, check_config_path;
+  check_config->add_option("FILE", check_path, "config file");
+  check_config->add_option("-c,--config", check_config_path, "config file (instead of FILE)");
 
   auto* check_rules = app.add_subcommand("check-rules", "Validate every rule and run its examples");
   std::string rules_dir;
@@ -378,7 +384,8 @@ int main(int argc, char** argv) {
   konseki::app::IndexCommand index_cmd;
   index->add_option("--dir", index_cmd.dir, "archive folder (default: the config's archive.dir)");
   index->add_option("-c,--config", index_cmd.config_path, "config file");
-  index->add_option("--host", index_cmd.host_glob, "host folders (glob, default *)");
+  index->add_option("--host", index_cmd.host_glob,
+                    "hosts (names or folder names, as search --host; glob, default *)");
   index->add_flag("--force", index_cmd.force, "rewrite current indexes too");
 
   konseki::app::console::ConsoleCommands console(app);
@@ -405,6 +412,8 @@ int main(int argc, char** argv) {
       return konseki::app::RunIndex(index_cmd, std::cout, std::cerr);
     }
     search_cmd.today = today;
+    search_cmd.now =
+        std::chrono::duration<double>(konseki::SystemClock().Now().time_since_epoch()).count();
     search_cmd.terminal = isatty(STDOUT_FILENO) != 0;
     return konseki::app::RunSearch(search_cmd, std::cout, std::cerr);
   }
@@ -415,7 +424,25 @@ int main(int argc, char** argv) {
                                       seal_new_chain, std::cout, std::cerr);
   }
 
-  if (*check_config) return RunCheckConfig(check_path);
+  if (*check_config) {
+    std::string path = check_path;
+    for (const std::string* other : {&check_config_path, &config_path}) {
+      if (other->empty()) continue;
+      if (!path.empty() && path != *other) {
+        std::fprintf(stderr, "konseki check-config: two config files given: %s and %s\n",
+                     path.c_str(), other->c_str());
+        return 2;
+      }
+      path = *other;
+    }
+    if (path.empty()) {
+      std::fprintf(stderr,
+                   "konseki check-config: give the config file: check-config FILE or "
+                   "check-config -c FILE\n");
+      return 2;
+    }
+    return RunCheckConfig(path);
+  }
   if (*check_rules) {
     return konseki::app::RunCheckRules(
         rules_dir.empty() ? konseki::matchers::DefaultRulesDir() : rules_dir, std::cout, std::cerr);

@@ -598,7 +598,7 @@ int RunExplain(const ExplainOptions& opts, std::ostream& out, std::ostream& err)
     err << "test-rules: " << scratch.status().message() << "\n";
     return 1;
   }
-  const receiver::Parser parser;
+  const receiver::Parser parser(opts.parser);
   Message msg;
   // Received now, as the server would: a stamp without a year gets the year
   // it has today (the examples' fixed date made "Dec  3" last year's).

@@ -78,6 +78,7 @@ struct ExplainOptions {
   std::string line;                     // one log line, as a sender or a log file has it
   bool json = false;                    // one JSON object instead of text
   matchers::RuleOverrides overrides{};  // as in TestRulesOptions
+  receiver::ParserOptions parser{};     // as in TestRulesOptions (parser.timezone)
 };
 
 // Shows how `line` is parsed (format, parse issue, PRI with facility and

@@ -1,19 +1,20 @@
 #include "app/search_command.h"
 
-#include <fnmatch.h>
-
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <memory>
 #include <set>
+#include <tuple>
 
 #include "app/config.h"
 #include "app/console/console_format.h"
 #include "common/clock.h"
 #include "matchers/rule_loader.h"
 #include "matchers/rule_set.h"
+#include "outputs/archive_budget.h"
 #include "outputs/archive_index.h"
 #include "outputs/archive_search.h"
 #include "outputs/host_path.h"
@@ -23,50 +24,21 @@
 namespace konseki::app {
 namespace {
 
-// --since / --until as the console's --since takes a date: local time unless
-// it ends in Z or +HH:MM/-HH:MM, so a time copied from `konseki alerts`
-// (local) or from an archive line (UTC, ending in Z) means what it says.
-// Out: the archive's UTC timestamp (outputs::NormalizeSearchTime). False
-// for anything else and for dates that do not exist (2025-02-30).
-bool SearchTimeToUtc(std::string_view in, std::string* out) {
-  bool local = true;
-  int offset = 0;
-  if (!in.empty() && (in.back() == 'Z' || in.back() == 'z')) {
-    in.remove_suffix(1);
-    local = false;
-  } else if (in.size() > 16 && (in[in.size() - 6] == '+' || in[in.size() - 6] == '-') &&
-             in[in.size() - 3] == ':') {
-    const std::string_view z = in.substr(in.size() - 6);
-    int h = 0, m = 0;
-    if (std::sscanf(std::string(z.substr(1)).c_str(), "%2d:%2d", &h, &m) != 2 || h > 23 || m > 59) {
-      return false;
-    }
-    offset = (z[0] == '-' ? -1 : 1) * (h * 3600 + m * 60);
-    in.remove_suffix(6);
-    local = false;
-  }
-  std::string norm;  // "YYYY-MM-DDTHH:MM:SS.ffffffZ", read as given
-  if (!outputs::NormalizeSearchTime(in, &norm)) return false;
-  struct tm tm = {};
-  if (std::sscanf(norm.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6) {
-    return false;
-  }
-  const int mday = tm.tm_mday, mon = tm.tm_mon;
-  if (mon < 1 || mon > 12 || mday < 1 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 59) {
-    return false;
-  }
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  tm.tm_isdst = -1;
-  const time_t t = local ? mktime(&tm) : timegm(&tm) - offset;
-  if (tm.tm_mday != mday || tm.tm_mon != mon - 1) return false;  // rolled over: no such day
+// --since / --until read by the console's own parser (`konseki alerts
+// --since`): "1h", "today", or a date and time, local unless it ends in Z
+// or +HH:MM. Out: the archive's UTC timestamp (outputs::NormalizeSearchTime
+// form), to the microsecond.
+StatusOr<std::string> SearchTimeToUtc(std::string_view in, double now, bool since) {
+  auto t = since ? console::ParseSince(in, now) : console::ParsePointInTime(in, now);
+  if (!t.ok()) return t.status();
+  const long long micros = std::llround(*t * 1e6);
+  const time_t secs = static_cast<time_t>(micros / 1000000);
   struct tm utc;
-  gmtime_r(&t, &utc);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &utc);
-  *out = buf + norm.substr(19);  // the fraction and the Z as given
-  return true;
+  gmtime_r(&secs, &utc);
+  char buf[40];
+  const size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &utc);
+  std::snprintf(buf + n, sizeof buf - n, ".%06lldZ", micros % 1000000);
+  return std::string(buf);
 }
 
 constexpr size_t kTimeLen = 27;  // "2025-12-01T10:00:00.000000Z"
@@ -143,7 +115,7 @@ bool OverflowLineOfHost(const receiver::Parser& parser, const std::string& glob,
     Message msg;
     parser.Parse(bytes, TimePoint(), &msg);
     outputs::SanitizeHost(msg.hostname.empty() ? sender : msg.hostname, &folder);
-    return fnmatch(glob.c_str(), folder.c_str(), 0) == 0;
+    return outputs::HostGlobMatches(glob, folder);
   };
   return matches(raw) || (UnescapeControls(raw, &unescaped) && matches(unescaped));
 }
@@ -225,6 +197,29 @@ int PrintMatches(const outputs::ArchiveSearch& s, bool with_stats, bool terminal
   return stats.matches > 0 ? 0 : 1;
 }
 
+// --host GLOB against the archive's folders: how many host folders it
+// names, and how many overflow folders it does not name itself (searched
+// line by line for the hosts past archive.max_hosts).
+struct HostFolders {
+  size_t named = 0;
+  size_t overflow = 0;
+};
+
+HostFolders CountHostFolders(const std::string& root, const std::string& glob) {
+  HostFolders n;
+  std::error_code ec;
+  for (const std::filesystem::directory_entry& e : std::filesystem::directory_iterator(root, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.empty() || name[0] == '.' || !e.is_directory(ec)) continue;  // .state, .seal...
+    if (outputs::HostGlobMatches(glob, name)) {
+      ++n.named;
+    } else if (outputs::IsOverflowFolder(name)) {
+      ++n.overflow;
+    }
+  }
+  return n;
+}
+
 StatusOr<Config> LoadConfigOrDefault(const std::string& path) {
   return path.empty() ? ParseConfig(EmbeddedDefaultConfig(), "<embedded default>")
                       : LoadConfigFile(path);
@@ -254,13 +249,15 @@ int RunSearch(const SearchCommand& cmd, std::ostream& out, std::ostream& err) {
     if (o.root.empty()) o.root = c->archive.dir;
     if (rules_dir.empty()) rules_dir = c->rules_dir;
   }
-  for (auto [in, norm] : {std::pair{&cmd.since, &o.since}, std::pair{&cmd.until, &o.until}}) {
-    if (!in->empty() && !SearchTimeToUtc(*in, norm)) {
-      err << "konseki search: bad time '" << *in
-          << "': expected YYYY-MM-DD[THH:MM[:SS[.ffffff]]], local time unless it ends in Z or "
-             "+HH:MM\n";
+  for (auto [in, norm, name] :
+       {std::tuple{&cmd.since, &o.since, "--since"}, std::tuple{&cmd.until, &o.until, "--until"}}) {
+    if (in->empty()) continue;
+    auto t = SearchTimeToUtc(*in, cmd.now, norm == &o.since);
+    if (!t.ok()) {
+      err << "konseki search: " << name << ": " << t.status().message() << "\n";
       return 2;
     }
+    *norm = std::move(t).value();
   }
   std::unique_ptr<SignFilter> sign;
   if (!cmd.sign.empty()) {
@@ -285,12 +282,31 @@ int RunSearch(const SearchCommand& cmd, std::ostream& out, std::ostream& err) {
       return 2;
     }
   }
+  // A --host that names no folder is not "no match": the host never sent a
+  // line here (or the name is mistyped). Said, and exit 2 like any error,
+  // unless overflow folders may hold its lines.
+  HostFolders folders;
+  if (cmd.host_glob != "*") {
+    folders = CountHostFolders(o.root, cmd.host_glob);
+    if (folders.named == 0 && folders.overflow == 0) {
+      err << "konseki search: no host folder in " << o.root << " is named '" << cmd.host_glob
+          << "' (as alerts and `konseki hosts` name hosts, or by folder name): no such host "
+             "in the archive\n";
+      return 2;
+    }
+  }
   auto s = outputs::ArchiveSearch::Create(std::move(o));
   if (!s.ok()) {
     err << "konseki " << s.status().message() << "\n";
     return 2;
   }
-  return PrintMatches(**s, cmd.stats, cmd.terminal, out, err);
+  const int rc = PrintMatches(**s, cmd.stats, cmd.terminal, out, err);
+  if (rc == 1 && cmd.host_glob != "*" && folders.named == 0) {
+    err << "konseki search: note: no host folder is named '" << cmd.host_glob << "'; the "
+        << folders.overflow
+        << " overflow folder(s) (hosts past archive.max_hosts) hold no matching line of it\n";
+  }
+  return rc;
 }
 
 int RunIndex(const IndexCommand& cmd, std::ostream& out, std::ostream& err) {
@@ -308,7 +324,7 @@ int RunIndex(const IndexCommand& cmd, std::ostream& out, std::ostream& err) {
   uint64_t built = 0, current = 0, data_bytes = 0, index_bytes = 0, failed = 0;
   for (const fs::directory_entry& host : fs::directory_iterator(root, ec)) {
     const std::string name = host.path().filename().string();
-    if (!host.is_directory() || fnmatch(cmd.host_glob.c_str(), name.c_str(), 0) != 0) continue;
+    if (!host.is_directory() || !outputs::HostGlobMatches(cmd.host_glob, name)) continue;
     for (const fs::directory_entry& file : fs::directory_iterator(host.path(), ec)) {
       std::string_view h;
       int64_t day;

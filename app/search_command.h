@@ -17,10 +17,12 @@ struct SearchCommand {
   std::string dir;          // archive folder; empty: archive.dir of config_path
   std::string config_path;  // empty: the embedded default config
   std::string host_glob = "*";
-  // Local time unless they end in Z or +HH:MM (as the console's --since):
-  // YYYY-MM-DD[THH:MM[:SS[.ffffff]]][Z|+HH:MM].
+  // As `konseki alerts --since` takes them (console::ParseSince): 1h, 2d,
+  // today, yesterday, or YYYY-MM-DD[THH:MM[:SS[.ffffff]]] in local time
+  // unless it ends in Z or +HH:MM. --since may not be after `now`.
   std::string since, until;
-  std::string sign;       // the rule packs' patterns for this sign
+  double now = 0;    // Unix seconds (main sets it from the clock): what 1h and today count from
+  std::string sign;  // the rule packs' patterns for this sign
   std::string rules_dir;  // rule packs for --sign; empty: the config's / bundled
   std::vector<std::string> patterns;
   bool caseless = false;

@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <hs/hs.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -21,6 +20,7 @@
 #include "common/usable_cpus.h"
 #include "outputs/archive_budget.h"
 #include "outputs/archive_reader.h"
+#include "outputs/host_path.h"
 #include "outputs/seal_format.h"
 
 namespace konseki::outputs {
@@ -507,7 +507,7 @@ std::map<int64_t, std::vector<std::string>> ArchiveSearch::SelectFiles() const {
   if (!options_.until.empty()) ParseDayName(options_.until.substr(0, 10), &until_day);
   std::map<int64_t, std::vector<std::string>> days;
   for (const std::string& host : Names(options_.root)) {
-    if (fnmatch(options_.host_glob.c_str(), host.c_str(), 0) != 0 &&
+    if (!HostGlobMatches(options_.host_glob, host) &&
         !(IsOverflowFolder(host) && options_.overflow_host_filter)) {
       continue;
     }
@@ -599,7 +599,7 @@ Status ArchiveSearch::Run(const std::function<void(std::string_view)>& out,
       files[i].path = it->second[i];
       const std::string folder = files[i].path.substr(0, files[i].path.find('/'));
       files[i].by_line_host =
-          IsOverflowFolder(folder) && fnmatch(options_.host_glob.c_str(), folder.c_str(), 0) != 0;
+          IsOverflowFolder(folder) && !HostGlobMatches(options_.host_glob, folder);
     }
     std::atomic<size_t> next{0};
     auto work = [&](hs_scratch_t* s) {
@@ -636,8 +636,7 @@ Status ArchiveSearch::Run(const std::function<void(std::string_view)>& out,
   if (!options_.overflow_host_filter) {
     size_t left_out = 0;
     for (const std::string& host : Names(options_.root)) {
-      left_out +=
-          IsOverflowFolder(host) && fnmatch(options_.host_glob.c_str(), host.c_str(), 0) != 0;
+      left_out += IsOverflowFolder(host) && !HostGlobMatches(options_.host_glob, host);
     }
     if (left_out > 0) {
       stats->notes.push_back(std::to_string(left_out) +

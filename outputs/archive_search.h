@@ -59,14 +59,16 @@ namespace konseki::outputs {
 bool NormalizeSearchTime(std::string_view in, std::string* out);
 
 struct SearchOptions {
-  std::string root;             // archive.dir; required
-  std::string host_glob = "*";  // fnmatch(3) over host folder names
+  std::string root;  // archive.dir; required
+  // Host folders to search: fnmatch(3) over their names or the host names
+  // they stand for (HostGlobMatches, outputs/host_path.h).
+  std::string host_glob = "*";
   // Lines of hosts past archive.max_hosts are in the overflow folders
   // (%overflow-<worker>, outputs/archive_budget.h), mixed. When host_glob
   // does not match an overflow folder's own name, that folder is searched
   // too, keeping only the lines for which this returns true: the line's
   // host (parsed from its raw message, app/search_command.cc) has a folder
-  // name host_glob matches. Called from the scanning threads: thread-safe.
+  // host_glob names. Called from the scanning threads: thread-safe.
   // Null: such folders are left out, and SearchStats::notes says so.
   std::function<bool(std::string_view line)> overflow_host_filter;
   std::string since;                  // inclusive, normalized (NormalizeSearchTime); "" = open

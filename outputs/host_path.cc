@@ -1,5 +1,7 @@
 #include "outputs/host_path.h"
 
+#include <fnmatch.h>
+
 #include <cstdint>
 
 #include "common/host_shard.h"
@@ -16,6 +18,30 @@ bool IsKept(unsigned char c, bool first) {
   if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) return true;
   if (c == '-' || c == '_' || c == ':') return true;
   return c == '.' && !first;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// The folder's "%xx" escapes turned back into their bytes (the case fold
+// and a cut name's "~hash" stay).
+std::string HostOfFolder(std::string_view folder) {
+  std::string host;
+  for (size_t i = 0; i < folder.size(); ++i) {
+    if (folder[i] == '%' && i + 2 < folder.size()) {
+      const int hi = HexValue(folder[i + 1]), lo = HexValue(folder[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        host.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    host.push_back(folder[i]);
+  }
+  return host;
 }
 
 }  // namespace
@@ -65,6 +91,12 @@ std::string SanitizedHost(std::string_view host) {
   std::string out;
   SanitizeHost(host, &out);
   return out;
+}
+
+bool HostGlobMatches(const std::string& glob, const std::string& folder) {
+  if (fnmatch(glob.c_str(), folder.c_str(), 0) == 0) return true;
+  if (fnmatch(glob.c_str(), HostOfFolder(folder).c_str(), FNM_CASEFOLD) == 0) return true;
+  return glob.find_first_of("*?[\\") == std::string::npos && SanitizedHost(glob) == folder;
 }
 
 }  // namespace konseki::outputs

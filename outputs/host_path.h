@@ -38,6 +38,15 @@ void SanitizeHost(std::string_view host, std::string* out);
 // Convenience for tests and tools.
 std::string SanitizedHost(std::string_view host);
 
+// Whether `glob` (fnmatch(3), as `konseki search --host` and `konseki index
+// --host` take it) names the host folder `folder`. Tried against the folder
+// name itself ("web-01", "caf%c3%a9", "lost%2bfound"), then against the
+// host name it stands for, as alerts and `konseki hosts` show it ("WEB-01",
+// "café", "lost+found"; ASCII case ignored, as SanitizeHost folds it). A
+// glob without wildcards also names the folder SanitizeHost gives it, so a
+// name cut to kMaxHostDirLen is found by its full name.
+bool HostGlobMatches(const std::string& glob, const std::string& folder);
+
 }  // namespace konseki::outputs
 
 #endif  // KONSEKI_OUTPUTS_HOST_PATH_H_

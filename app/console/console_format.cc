@@ -69,14 +69,22 @@ bool TakeZone(std::string_view* s, bool* has_zone, int* offset_secs) {
   return true;
 }
 
-// "YYYY-MM-DD[(T| )HH:MM[:SS]][Z|+HH:MM]": local time unless a zone is given.
-// Rejects dates that do not exist (2026-02-30) instead of rolling them over.
+// "YYYY-MM-DD[(T| )HH:MM[:SS[.ffffff]]][Z|+HH:MM]": local time unless a zone
+// is given (an archive line's stamp, copied, means that instant). Rejects
+// dates that do not exist (2026-02-30) instead of rolling them over.
 StatusOr<double> ParseDateTime(std::string_view s) {
   const Status bad =
       Status::InvalidArgument("'" + std::string(s) + "' is not a valid date or time");
   bool has_zone;
   int offset;
   if (!TakeZone(&s, &has_zone, &offset)) return bad;
+  double fraction = 0;
+  if (s.size() > 20 && s.size() <= 26 && s[19] == '.') {
+    int digits = 0;
+    if (!ParseInt(s.substr(20), &digits)) return bad;
+    fraction = digits / std::pow(10.0, static_cast<double>(s.size() - 20));
+    s.remove_suffix(s.size() - 19);
+  }
   int v[6] = {0, 0, 0, 0, 0, 0};
   if ((s.size() != 10 && s.size() != 16 && s.size() != 19) || s[4] != '-' || s[7] != '-' ||
       !ParseInt(s.substr(0, 4), &v[0]) || !ParseInt(s.substr(5, 2), &v[1]) ||
@@ -100,7 +108,7 @@ StatusOr<double> ParseDateTime(std::string_view s) {
   const time_t t = has_zone ? timegm(&tm) - offset : mktime(&tm);
   // timegm/mktime roll 2026-02-30 over into March: such a day does not exist.
   if (tm.tm_mday != v[2] || tm.tm_mon != v[1] - 1) return bad;
-  return static_cast<double>(t);
+  return static_cast<double>(t) + fraction;
 }
 
 }  // namespace
@@ -183,6 +191,15 @@ StatusOr<int64_t> ParseDurationSecs(std::string_view text) {
 }
 
 StatusOr<double> ParseSince(std::string_view text, double now) {
+  auto t = ParsePointInTime(text, now);
+  if (t.ok() && *t > now) {
+    return Status::InvalidArgument("'" + std::string(text) + "' (" + FormatLocalTime(*t) +
+                                   ") is in the future");
+  }
+  return t;
+}
+
+StatusOr<double> ParsePointInTime(std::string_view text, double now) {
   if (text == "today") return LocalMidnight(now, 0);
   if (text == "yesterday") return LocalMidnight(now, 1);
   if (text.size() >= 10 && text[4] == '-') {
@@ -192,10 +209,6 @@ StatusOr<double> ParseSince(std::string_view text, double now) {
                                      " (expected a date and time like 2026-12-01, "
                                      "2026-12-01T12:00 or 2026-12-01T12:00:30; local time "
                                      "unless it ends in Z or +HH:MM)");
-    }
-    if (*t > now) {
-      return Status::InvalidArgument("'" + std::string(text) + "' (" + FormatLocalTime(*t) +
-                                     ") is in the future");
     }
     return *t;
   }

@@ -27,13 +27,16 @@ std::string FormatBytes(double bytes);
 std::string FormatLocalTime(double unix_secs);
 // "1h", "30m", "2d", "90s", "1w" (or a plain number of seconds) -> seconds.
 StatusOr<int64_t> ParseDurationSecs(std::string_view text);
-// Start of a period given as --since: a duration back from `now` ("1h",
-// "2d", as ParseDurationSecs), "today" or "yesterday" (local midnight), or a
-// date and time "2026-12-01", "2026-12-01T12:00", "2026-12-01 12:00:30" in
-// local time ("Z" or "+09:00" at the end for another zone). Unix seconds;
-// an error naming the accepted forms for anything else, for dates that do
-// not exist (2026-02-30) and for times after `now`.
+// Start of a period given as --since (`alerts`, `report`, `search`): a
+// duration back from `now` ("1h", "2d", as ParseDurationSecs), "today" or
+// "yesterday" (local midnight), or a date and time "2026-12-01",
+// "2026-12-01T12:00", "2026-12-01 12:00:30", "2026-12-01T12:00:30.250000"
+// in local time ("Z" or "+09:00" at the end for another zone). Unix
+// seconds; an error naming the accepted forms for anything else, for dates
+// that do not exist (2026-02-30) and for times after `now`.
 StatusOr<double> ParseSince(std::string_view text, double now);
+// The same forms, a time after `now` included (`search --until`).
+StatusOr<double> ParsePointInTime(std::string_view text, double now);
 // RFC 3339 "2026-11-23T08:08:42.123456Z" or with "+09:00" -> Unix seconds.
 StatusOr<double> ParseRfc3339(std::string_view text);
 

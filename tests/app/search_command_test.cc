@@ -31,6 +31,7 @@ class SearchCommandTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
   int Run(SearchCommand c) {
     c.dir = dir_;
+    if (c.now == 0) c.now = static_cast<double>(today_) * 86400 + 43200;  // noon UTC
     c.rules_dir = std::string(KONSEKI_SOURCE_DIR) + "/patterns";
     out_.str("");
     err_.str("");
@@ -126,6 +127,101 @@ TEST_F(SearchCommandTest, SinceAndUntilAreLocalTimeUnlessAZoneIsGiven) {
   tzset();
 }
 
+// What `konseki alerts --since` takes (one parser, console::ParseSince):
+// durations back from now, today and yesterday (local midnight), fractions.
+TEST_F(SearchCommandTest, SinceTakesWhatAlertsSinceTakes) {
+  const char* old_tz = getenv("TZ");
+  const std::string saved = old_tz ? old_tz : "";
+  setenv("TZ", "Asia/Tokyo", 1);  // UTC+9, no DST
+  tzset();
+  SearchCommand c;
+  c.patterns = {"password"};
+  auto lines = [&] {
+    const std::string out = out_.str();
+    return std::count(out.begin(), out.end(), '\n');
+  };
+  // 2025-12-01T00:00:03.5Z: the lines are at :01, :02 and :03.
+  c.now = 1764547203.5;
+  c.since = "2s";
+  EXPECT_EQ(Run(c), 0) << err_.str();
+  EXPECT_EQ(lines(), 2) << out_.str();
+  c.since = "1h";
+  EXPECT_EQ(Run(c), 0) << err_.str();
+  EXPECT_EQ(lines(), 3) << out_.str();
+  c.since = "2025-12-01T00:00:02.5Z";
+  EXPECT_EQ(Run(c), 0) << err_.str();
+  EXPECT_EQ(lines(), 1) << out_.str();
+  c.since = "today";  // 2025-12-01T00:00+09:00
+  c.until = "2s";
+  EXPECT_EQ(Run(c), 0) << err_.str();
+  EXPECT_EQ(lines(), 1) << out_.str();
+  c.until = "2026-01-01";  // --until may be after now
+  EXPECT_EQ(Run(c), 0) << err_.str();
+  EXPECT_EQ(lines(), 3) << out_.str();
+  c.until.clear();
+  c.now += 15 * 3600;  // 2025-12-02T00:00:03.5+09:00: the lines were yesterday
+  EXPECT_EQ(Run(c), 1) << err_.str();
+  c.since = "yesterday";
+  EXPECT_EQ(Run(c), 0) << err_.str();
+  EXPECT_EQ(lines(), 3) << out_.str();
+  c.since = "2025-12-03";
+  EXPECT_EQ(Run(c), 2);
+  EXPECT_NE(err_.str().find("--since: '2025-12-03' (2025-12-03 00:00:00) is in the future"),
+            std::string::npos)
+      << err_.str();
+  c.since = "last tuesday";
+  EXPECT_EQ(Run(c), 2);
+  EXPECT_NE(err_.str().find("neither a duration (90s, 30m, 1h, 2d, 1w) nor a start time"),
+            std::string::npos)
+      << err_.str();
+  if (old_tz) {
+    setenv("TZ", saved.c_str(), 1);
+  } else {
+    unsetenv("TZ");
+  }
+  tzset();
+}
+
+// --host takes the name alerts and `konseki hosts` show as well as the
+// folder's (encoded) name; a name no folder has is said, and exits 2.
+TEST_F(SearchCommandTest, HostIsFoundByTheNameAlertsShowOrByItsFolder) {
+  const std::pair<const char*, const char*> hosts[] = {
+      {"WEB-01", "web-01"}, {"caf\xc3\xa9", "caf%c3%a9"}, {"lost+found", "lost%2bfound"}};
+  for (const auto& [host, folder] : hosts) {
+    std::filesystem::create_directories(dir_ + "/" + folder);
+    std::ofstream(dir_ + "/" + folder + "/2025-12-01.log")
+        << "2025-12-01T00:00:05.000000Z 192.0.2.5 <38>Dec  1 00:00:05 " << host
+        << " canary[1]: CANARY of " << folder << "\n";
+  }
+  SearchCommand c;
+  c.patterns = {"CANARY"};
+  for (const auto& [host, folder] : hosts) {
+    for (const char* name : {host, folder}) {
+      c.host_glob = name;
+      ASSERT_EQ(Run(c), 0) << name << ": " << err_.str();
+      EXPECT_EQ(out_.str(), "2025-12-01T00:00:05.000000Z 192.0.2.5 <38>Dec  1 00:00:05 " +
+                                std::string(host) + " canary[1]: CANARY of " + folder + "\n")
+          << name;
+    }
+  }
+  c.host_glob = "Web-*";
+  ASSERT_EQ(Run(c), 0) << err_.str();
+  EXPECT_NE(out_.str().find("CANARY of web-01"), std::string::npos) << out_.str();
+  // A host that has a folder but no such line: no match (1), nothing said.
+  c.host_glob = "WEB-01";
+  c.patterns = {"no such line"};
+  EXPECT_EQ(Run(c), 1);
+  EXPECT_EQ(err_.str(), "");
+  // A host no folder stands for: exit 2, said.
+  c.host_glob = "WEB-02";
+  EXPECT_EQ(Run(c), 2);
+  EXPECT_NE(err_.str().find("no host folder in " + dir_ +
+                            " is named 'WEB-02' (as alerts and `konseki hosts` name hosts, or "
+                            "by folder name): no such host in the archive"),
+            std::string::npos)
+      << err_.str();
+}
+
 TEST_F(SearchCommandTest, IndexCommandThenSearchNotesAStaleIndexAndNoIndexScansAll) {
   ASSERT_EQ(Index(), 0) << index_err_.str();
   EXPECT_NE(index_out_.str().find("1 indexes written, 0 current"), std::string::npos)
@@ -209,6 +305,10 @@ TEST_F(SearchCommandTest, HostFindsItsLinesInTheOverflowFolders) {
   EXPECT_EQ(out_.str().find("WEB7"), std::string::npos) << out_.str();
   c.host_glob = "spoof9";
   EXPECT_EQ(Run(c), 1) << out_.str();
+  EXPECT_NE(err_.str().find("note: no host folder is named 'spoof9'; the 1 overflow folder(s) "
+                            "(hosts past archive.max_hosts) hold no matching line of it"),
+            std::string::npos)
+      << err_.str();
   // Indexed (a closed day), with a time window so the index is consulted.
   ASSERT_EQ(Index(), 0) << index_err_.str();
   c.host_glob = "web7";

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "tests/integration/konseki_process.h"
 
@@ -195,6 +196,57 @@ TEST(StartupErrorsTest, CheckConfigWarnsAboutListenPortZero) {
       << p.Stderr();
 }
 
+// README: every command that reads a config takes it as -c FILE or
+// --config FILE; check-config took only the positional FILE.
+TEST(StartupErrorsTest, CheckConfigTakesTheFileAsDashCOrConfigToo) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  const std::string conf = dir.File("k.yaml");
+  std::ofstream(conf) << "listen:\n  - udp://127.0.0.1:5514\nallow_root: true\n"
+                      << "metrics: {listen: ''}\narchive: {dir: " << dir.File("archive") << "}\n";
+  const std::vector<std::vector<std::string>> forms = {{"check-config", conf},
+                                                       {"check-config", "-c", conf},
+                                                       {"check-config", "--config", conf},
+                                                       {"-c", conf, "check-config"}};
+  for (size_t i = 0; i < forms.size(); ++i) {
+    ChildProcess p;
+    std::vector<std::string> argv = {KonsekiBinary()};
+    argv.insert(argv.end(), forms[i].begin(), forms[i].end());
+    ASSERT_TRUE(p.Start(argv, dir.File("check" + std::to_string(i))));
+    ASSERT_TRUE(WaitFor([&] { return !p.running(); }));
+    EXPECT_EQ(p.exit_code(), 0) << forms[i][1] << ": " << p.Stderr();
+    EXPECT_NE(p.Stdout().find(conf + ": OK"), std::string::npos) << p.Stdout();
+  }
+  for (const std::vector<std::string>& bad : {std::vector<std::string>{"check-config"},
+                                              {"check-config", "-c", conf, dir.File("other")}}) {
+    ChildProcess p;
+    std::vector<std::string> argv = {KonsekiBinary()};
+    argv.insert(argv.end(), bad.begin(), bad.end());
+    ASSERT_TRUE(p.Start(argv, dir.File("bad")));
+    ASSERT_TRUE(WaitFor([&] { return !p.running(); }));
+    EXPECT_EQ(p.exit_code(), 2) << p.Stderr();
+    EXPECT_NE(p.Stderr().find("konseki check-config: "), std::string::npos) << p.Stderr();
+  }
+}
+
+// docs/rules.md: test-rules --config ... --explain runs "exactly as the
+// server would with that config", parser.timezone included.
+TEST(StartupErrorsTest, TestRulesExplainAppliesTheConfigsParserTimezone) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  const std::string conf = dir.File("k.yaml");
+  std::ofstream(conf) << "listen: [udp://127.0.0.1:5514]\nparser: {timezone: \"+02:00\"}\n"
+                      << "archive: {dir: " << dir.File("archive") << "}\n";
+  ChildProcess p;
+  ASSERT_TRUE(p.Start({KonsekiBinary(), "test-rules", "-c", conf, "--explain",
+                       "<13>Jul 10 12:00:00 h1 sshd[12]: Failed password for root from "
+                       "203.0.113.9 port 4242 ssh2"},
+                      dir.File("explain")));
+  ASSERT_TRUE(WaitFor([&] { return !p.running(); }, std::chrono::seconds(60)));
+  EXPECT_EQ(p.exit_code(), 0) << p.Stderr();
+  EXPECT_NE(p.Stdout().find("-07-10T10:00:00"), std::string::npos) << p.Stdout();
+}
+
 // Usage errors exit 2 with CLI11's message; -c is --config everywhere.
 TEST(StartupErrorsTest, UsageErrorsExit2AndEveryCommandTakesDashC) {
   if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
@@ -223,6 +275,23 @@ TEST(StartupErrorsTest, UsageErrorsExit2AndEveryCommandTakesDashC) {
   // An empty archive: no match (1), not a usage error.
   r = run({"search", "-c", conf, "x"}, "search");
   EXPECT_EQ(r.first, 1) << r.second;
+  // --since as `alerts --since` takes it (it was "bad time", exit 2).
+  for (const char* since : {"1h", "today", "yesterday"}) {
+    r = run({"search", "-c", conf, "--since", since, "x"}, std::string("since-") + since);
+    EXPECT_EQ(r.first, 1) << since << ": " << r.second;
+  }
+  // --host as alerts and `konseki hosts` name the host, or its folder; a
+  // name no folder has is exit 2, not "no match".
+  std::filesystem::create_directories(dir.File("archive/web-01"));
+  std::ofstream(dir.File("archive/web-01/2025-12-01.log"))
+      << "2025-12-01T00:00:05.000000Z 192.0.2.5 <38>Dec  1 00:00:05 WEB-01 x[1]: CANARY\n";
+  for (const char* host : {"WEB-01", "web-01"}) {
+    r = run({"search", "-c", conf, "--host", host, "CANARY"}, std::string("host-") + host);
+    EXPECT_EQ(r.first, 0) << host << ": " << r.second;
+  }
+  r = run({"search", "-c", conf, "--host", "WEB-02", "CANARY"}, "host-none");
+  EXPECT_EQ(r.first, 2) << r.second;
+  EXPECT_NE(r.second.find("no such host in the archive"), std::string::npos) << r.second;
   // An archive never sealed: verify fails (1), not a usage error.
   r = run({"verify", "-c", conf, dir.File("archive")}, "verify");
   EXPECT_EQ(r.first, 1) << r.second;

@@ -119,5 +119,26 @@ TEST(HostPathTest, ArbitraryBytesAlwaysSafe) {
   }
 }
 
+// `konseki search --host` takes a host as alerts and `konseki hosts` name it
+// as well as its folder's name; a glob over either.
+TEST(HostPathTest, AGlobNamesAFolderByItsHostNameOrByTheFolderName) {
+  for (const char* host : {"WEB-01", "caf\xc3\xa9", "lost+found", "a/b", "%overflow-0"}) {
+    const std::string folder = SanitizedHost(host);
+    EXPECT_TRUE(HostGlobMatches(host, folder)) << host << " -> " << folder;
+    EXPECT_TRUE(HostGlobMatches(folder, folder)) << folder;
+  }
+  EXPECT_TRUE(HostGlobMatches("web-01", "web-01"));
+  EXPECT_TRUE(HostGlobMatches("Web-0?", "web-01"));
+  EXPECT_TRUE(HostGlobMatches("caf*", "caf%c3%a9"));
+  EXPECT_TRUE(HostGlobMatches("lost+*", "lost%2bfound"));
+  EXPECT_FALSE(HostGlobMatches("web-02", "web-01"));
+  EXPECT_FALSE(HostGlobMatches("lost+found", "lost%2bfoundx"));
+  EXPECT_FALSE(HostGlobMatches("caf\xc3\xa9", "cafe"));
+  // A name cut to kMaxHostDirLen (with its hash) is found by the full name.
+  const std::string long_host = std::string(300, 'H');
+  EXPECT_TRUE(HostGlobMatches(long_host, SanitizedHost(long_host)));
+  EXPECT_FALSE(HostGlobMatches(long_host + "x", SanitizedHost(long_host)));
+}
+
 }  // namespace
 }  // namespace konseki::outputs

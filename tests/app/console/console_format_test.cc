@@ -63,6 +63,17 @@ TEST_F(SinceTest, DatesAndTimesAreLocalUnlessAZoneIsGiven) {
   EXPECT_DOUBLE_EQ(*ParseSince("2023-11-14T23:13:20+01:00", kNow), kNow);
   EXPECT_DOUBLE_EQ(*ParseSince("today", kNow), midnight_jst);
   EXPECT_DOUBLE_EQ(*ParseSince("yesterday", kNow), midnight_jst - 86400);
+  // An archive line's stamp, copied (`konseki search --since`).
+  EXPECT_DOUBLE_EQ(*ParseSince("2023-11-14T22:13:19.250000Z", kNow), kNow - 0.75);
+  EXPECT_DOUBLE_EQ(*ParseSince("2023-11-15T07:13:19.5", kNow), kNow - 0.5);
+}
+
+// `search --until` takes the same forms, a time after now included.
+TEST_F(SinceTest, APointInTimeMayBeInTheFuture) {
+  EXPECT_DOUBLE_EQ(*ParsePointInTime("2023-11-16", kNow), kNow + 86400 - 26000);
+  EXPECT_DOUBLE_EQ(*ParsePointInTime("1h", kNow), kNow - 3600);
+  EXPECT_FALSE(ParsePointInTime("2023-11-15T07:13:20.1234567", kNow).ok());
+  EXPECT_FALSE(ParsePointInTime("2023-11-15T07:13:20.", kNow).ok());
 }
 
 TEST_F(SinceTest, BadInputNamesTheAcceptedForms) {
