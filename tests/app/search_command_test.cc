@@ -29,6 +29,28 @@ class SearchCommandTest : public ::testing::Test {
            "password for bob from 198.51.100.8 port 2222 ssh2\n";
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
+  // TZ=Asia/Tokyo (UTC+9, no DST) while it lives; the old TZ after.
+  struct TokyoTime {
+    TokyoTime() : had(getenv("TZ") != nullptr), old(had ? getenv("TZ") : "") {
+      setenv("TZ", "Asia/Tokyo", 1);
+      tzset();
+    }
+    ~TokyoTime() {
+      if (had) {
+        setenv("TZ", old.c_str(), 1);
+      } else {
+        unsetenv("TZ");
+      }
+      tzset();
+    }
+    bool had;
+    std::string old;
+  };
+  // Lines the last Run printed.
+  long lines() const {
+    const std::string out = out_.str();
+    return std::count(out.begin(), out.end(), '\n');
+  }
   int Run(SearchCommand c) {
     c.dir = dir_;
     if (c.now == 0) c.now = static_cast<double>(today_) * 86400 + 43200;  // noon UTC
@@ -91,16 +113,9 @@ TEST_F(SearchCommandTest, ExitStatusAndErrors) {
 // --since/--until read as `konseki alerts --since` reads them: local time
 // unless a zone is given (an archive line's own stamp ends in Z).
 TEST_F(SearchCommandTest, SinceAndUntilAreLocalTimeUnlessAZoneIsGiven) {
-  const char* old_tz = getenv("TZ");
-  const std::string saved = old_tz ? old_tz : "";
-  setenv("TZ", "Asia/Tokyo", 1);  // UTC+9, no DST
-  tzset();
+  const TokyoTime tz;  // UTC+9, no DST
   SearchCommand c;
   c.patterns = {"password"};
-  auto lines = [&] {
-    const std::string out = out_.str();
-    return std::count(out.begin(), out.end(), '\n');
-  };
   for (const char* since : {"2025-12-01T09:00:02", "2025-12-01 09:00:02", "2025-12-01T00:00:02Z",
                             "2025-12-01T09:00:02+09:00", "2025-11-30T23:00:02-01:00"}) {
     c.since = since;
@@ -119,27 +134,14 @@ TEST_F(SearchCommandTest, SinceAndUntilAreLocalTimeUnlessAZoneIsGiven) {
     EXPECT_EQ(Run(c), 2) << bad;
     EXPECT_NE(err_.str().find("local time unless it ends in Z"), std::string::npos) << err_.str();
   }
-  if (old_tz) {
-    setenv("TZ", saved.c_str(), 1);
-  } else {
-    unsetenv("TZ");
-  }
-  tzset();
 }
 
 // What `konseki alerts --since` takes (one parser, console::ParseSince):
 // durations back from now, today and yesterday (local midnight), fractions.
 TEST_F(SearchCommandTest, SinceTakesWhatAlertsSinceTakes) {
-  const char* old_tz = getenv("TZ");
-  const std::string saved = old_tz ? old_tz : "";
-  setenv("TZ", "Asia/Tokyo", 1);  // UTC+9, no DST
-  tzset();
+  const TokyoTime tz;  // UTC+9, no DST
   SearchCommand c;
   c.patterns = {"password"};
-  auto lines = [&] {
-    const std::string out = out_.str();
-    return std::count(out.begin(), out.end(), '\n');
-  };
   // 2025-12-01T00:00:03.5Z: the lines are at :01, :02 and :03.
   c.now = 1764547203.5;
   c.since = "2s";
@@ -174,12 +176,6 @@ TEST_F(SearchCommandTest, SinceTakesWhatAlertsSinceTakes) {
   EXPECT_NE(err_.str().find("neither a duration (90s, 30m, 1h, 2d, 1w) nor a start time"),
             std::string::npos)
       << err_.str();
-  if (old_tz) {
-    setenv("TZ", saved.c_str(), 1);
-  } else {
-    unsetenv("TZ");
-  }
-  tzset();
 }
 
 // --host takes the name alerts and `konseki hosts` show as well as the

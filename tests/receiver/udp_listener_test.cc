@@ -59,6 +59,23 @@ class UdpListenerTest : public ::testing::Test {
     return metrics_.ValueOf(name, labels);
   }
 
+  // A listener on udp://127.0.0.1:0 whose sink refuses every push, waiting
+  // up to `wait` for room; and the counters of its waits and drops.
+  std::unique_ptr<UdpListener> StartRefused(std::chrono::milliseconds wait) {
+    sink_.SetRefuse(true);
+    UdpListenerOptions o;
+    o.queue_wait = wait;
+    return Start("udp://127.0.0.1:0", o);
+  }
+  double Waits() {
+    return Metric("konseki_receiver_waits_total",
+                  {{"listener", "udp://127.0.0.1:0"}, {"transport", "udp"}});
+  }
+  double QueueFullDrops() {
+    return Metric("konseki_dropped_messages_total",
+                  {{"stage", "receiver"}, {"reason", "queue_full"}});
+  }
+
   MetricsRegistry metrics_;
   SystemClock clock_;
   CapturingFrameSink sink_;
@@ -257,41 +274,28 @@ TEST_F(UdpListenerTest, StopDuringTheGatherWindowFlushesAndReturns) {
 // queue_wait, then dropped; the next ones within a second are dropped
 // without waiting (a stuck worker must not slow the others' hosts).
 TEST_F(UdpListenerTest, RefusedPushesAreCountedAsQueueFullDrops) {
-  sink_.SetRefuse(true);
-  UdpListenerOptions o;
-  o.queue_wait = std::chrono::milliseconds(20);
-  auto l = Start("udp://127.0.0.1:0", o);
+  auto l = StartRefused(std::chrono::milliseconds(20));
   ASSERT_NE(l, nullptr);
   SendTo(l->port(), {"<13>a", "<13>b", "<13>c"});
-  ASSERT_TRUE(WaitUntil([&] {
-    return Metric("konseki_dropped_messages_total",
-                  {{"stage", "receiver"}, {"reason", "queue_full"}}) == 3;
-  }));
+  ASSERT_TRUE(WaitUntil([&] { return QueueFullDrops() == 3; }));
   l->Stop();
   EXPECT_EQ(sink_.count(), 0u);
-  const Labels lt = {{"listener", "udp://127.0.0.1:0"}, {"transport", "udp"}};
-  EXPECT_EQ(Metric("konseki_receiver_waits_total", lt), 1);
+  EXPECT_EQ(Waits(), 1);
 }
 
 // A queue full for a moment (the workers were descheduled, a burst): the
 // listener stops reading and waits for room instead of dropping; what
 // arrives meanwhile waits in the kernel's buffer. Nothing is lost.
 TEST_F(UdpListenerTest, AQueueFullForAMomentHoldsTheDatagramsInsteadOfDroppingThem) {
-  sink_.SetRefuse(true);
-  UdpListenerOptions o;
-  o.queue_wait = std::chrono::seconds(30);
-  auto l = Start("udp://127.0.0.1:0", o);
+  auto l = StartRefused(std::chrono::seconds(30));
   ASSERT_NE(l, nullptr);
-  const Labels lt = {{"listener", "udp://127.0.0.1:0"}, {"transport", "udp"}};
   SendTo(l->port(), {"<13>a", "<13>b"});
-  ASSERT_TRUE(WaitUntil([&] { return Metric("konseki_receiver_waits_total", lt) == 1; }));
+  ASSERT_TRUE(WaitUntil([&] { return Waits() == 1; }));
   SendTo(l->port(), {"<13>c"});  // read after the wait
   sink_.SetRefuse(false);
   ASSERT_TRUE(WaitUntil([&] { return sink_.count() == 3; }));
   l->Stop();
-  EXPECT_EQ(
-      Metric("konseki_dropped_messages_total", {{"stage", "receiver"}, {"reason", "queue_full"}}),
-      0);
+  EXPECT_EQ(QueueFullDrops(), 0);
   EXPECT_EQ(sink_.frames()[0].bytes, "<13>a");
   EXPECT_EQ(sink_.frames()[2].bytes, "<13>c");
 }
@@ -299,18 +303,12 @@ TEST_F(UdpListenerTest, AQueueFullForAMomentHoldsTheDatagramsInsteadOfDroppingTh
 // Stop() ends a wait for room at once: the datagram in hand is dropped
 // and counted, the thread returns.
 TEST_F(UdpListenerTest, StopEndsAWaitForRoom) {
-  sink_.SetRefuse(true);
-  UdpListenerOptions o;
-  o.queue_wait = std::chrono::hours(1);
-  auto l = Start("udp://127.0.0.1:0", o);
+  auto l = StartRefused(std::chrono::hours(1));
   ASSERT_NE(l, nullptr);
-  const Labels lt = {{"listener", "udp://127.0.0.1:0"}, {"transport", "udp"}};
   SendTo(l->port(), {"<13>a"});
-  ASSERT_TRUE(WaitUntil([&] { return Metric("konseki_receiver_waits_total", lt) == 1; }));
+  ASSERT_TRUE(WaitUntil([&] { return Waits() == 1; }));
   l->Stop();
-  EXPECT_EQ(
-      Metric("konseki_dropped_messages_total", {{"stage", "receiver"}, {"reason", "queue_full"}}),
-      1);
+  EXPECT_EQ(QueueFullDrops(), 1);
 }
 
 // With a tiny receive buffer and the pipeline stalled, the kernel drops
