@@ -11,6 +11,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "common/thread_name.h"
+
 namespace konseki::app {
 namespace {
 
@@ -111,6 +113,7 @@ void ControlSocket::Stop() {
 }
 
 void ControlSocket::Run() {
+  SetThreadName("control");
   while (!stop_.load(std::memory_order_acquire)) {
     pollfd p[2] = {{fd_.get(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
     if (::poll(p, 2, -1) < 0) continue;

@@ -1,6 +1,7 @@
 #include "app/fleet_correlator.h"
 
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace konseki::app {
 
@@ -122,6 +123,7 @@ void FleetCorrelator::Handle(FleetHit& h) {
 }
 
 void FleetCorrelator::Run() {
+  SetThreadName("fleet");
   constexpr size_t kBulk = 256;
   // After a partial batch the thread lets hits gather this long before it
   // takes the next: one wake-up per batch instead of one per hit. Waking

@@ -15,6 +15,7 @@
 #include "app/privileges.h"
 #include "common/log.h"
 #include "common/make_dirs.h"
+#include "common/thread_name.h"
 #include "common/usable_cpus.h"
 #include "matchers/rule_loader.h"
 #include "outputs/archive.h"
@@ -631,6 +632,7 @@ void Server::Start() {
   if (alert_history_) {
     alert_tally_->SetSeeding(true);
     seed_thread_ = std::thread([this] {
+      SetThreadName("alert history");
       console::AlertFilter last_day;
       last_day.since =
           std::chrono::duration<double>(clock_.Now().time_since_epoch()).count() - 86400;

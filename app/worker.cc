@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "common/message.h"
+#include "common/thread_name.h"
 #include "matchers/heartbeat_state.h"
 #include "receiver/parse_issue.h"
 
@@ -462,6 +463,7 @@ void Worker::CorrelationHousekeeping(TimePoint now) {
 
 void Worker::Run() {
   const size_t w = options_.index;
+  SetThreadName("worker " + std::to_string(w));
   std::unique_lock<std::mutex> lock(mu_);
   std::optional<std::chrono::steady_clock::time_point> stop_deadline;
   for (;;) {

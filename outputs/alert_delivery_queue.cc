@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace konseki::outputs {
 namespace {
@@ -68,6 +69,7 @@ bool AlertDeliveryQueue::Push(const Alert& alert) {
 }
 
 void AlertDeliveryQueue::Run() {
+  SetThreadName("alerts " + sink_);
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
     if (queue_.empty() && !closing_) {

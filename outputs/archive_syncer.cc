@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <utility>
 
+#include "common/thread_name.h"
+
 namespace konseki::outputs {
 
 int SyncOps::Fsync(int fd) { return fsync(fd) == 0 ? 0 : errno; }
@@ -49,6 +51,7 @@ int ArchiveSyncer::SyncOnce() {
 }
 
 void ArchiveSyncer::Run() {
+  SetThreadName("archive sync");
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
     cv_.wait(lock, [this] { return requested_ || stop_; });

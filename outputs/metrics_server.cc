@@ -14,6 +14,8 @@
 #include <functional>
 #include <vector>
 
+#include "common/thread_name.h"
+
 #ifndef KONSEKI_VERSION
 #define KONSEKI_VERSION "unknown"
 #endif
@@ -234,6 +236,7 @@ StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string&
   httplib::Server* raw = server->server_.get();
   std::atomic<bool>* done = &server->serve_returned_;
   server->thread_ = std::thread([raw, done] {
+    SetThreadName("metrics");  // httplib's pool threads inherit it
     raw->listen_after_bind();
     done->store(true, std::memory_order_release);
   });

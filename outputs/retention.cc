@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/thread_name.h"
 #include "outputs/archive_alert.h"
 #include "outputs/archive_index.h"
 #include "outputs/seal_format.h"
@@ -201,6 +202,7 @@ void ArchiveKeeper::Stop() {
 }
 
 void ArchiveKeeper::Run() {
+  SetThreadName("retention");
   auto next_pass = std::chrono::steady_clock::now();
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {

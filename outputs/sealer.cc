@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/thread_name.h"
 #include "outputs/archive_alert.h"
 
 namespace konseki::outputs {
@@ -193,6 +194,7 @@ void Sealer::Start() {
 }
 
 void Sealer::Run() {
+  SetThreadName("sealer");
   std::unique_lock<std::mutex> lock(mu_);
   std::string last_error;  // logged once while it repeats (a full disk: every poll)
   while (!stop_) {

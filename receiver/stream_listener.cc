@@ -15,6 +15,7 @@
 #include <chrono>
 
 #include "common/log.h"
+#include "common/thread_name.h"
 #include "receiver/framer_protocol.h"
 #include "receiver/relp_protocol.h"
 
@@ -187,6 +188,7 @@ StreamListener::StreamListener(const ListenAddress& address, const StreamListene
       limiter_(options.rate_limit),
       limits_(options.limits, options.max_connections, metrics, address.ToString()) {
   port_ = BoundPort(listen_fd_.get());
+  thread_name_ = ListenerThreadName(TransportName(address.transport), port_);
   RegisterMetrics(metrics, address);
 }
 
@@ -896,6 +898,7 @@ bool StreamListener::Round(std::vector<epoll_event>* events) {
 }
 
 void StreamListener::Run() {
+  SetThreadName(thread_name_);
   // OpenSSL writes with write(2): a client gone away must give EPIPE here,
   // not kill the process (the signal is thread-directed).
   sigset_t block;

@@ -336,6 +336,7 @@ class StreamListener final : public Listener, public AckSink {
   WakeFd wake_;
   UniqueFd epoll_fd_;
   uint16_t port_ = 0;
+  std::string thread_name_;  // "tcp 601": the scheme and port
 
   FrameSink* sink_ = nullptr;
   std::thread thread_;

@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/thread_name.h"
+
 namespace konseki::receiver {
 namespace {
 
@@ -292,6 +294,7 @@ bool UdpListener::Drain(int* received) {
 }
 
 void UdpListener::Run() {
+  SetThreadName(ListenerThreadName("udp", port_));
   pollfd fds[2] = {{fd_.get(), POLLIN, 0}, {wake_.fd(), POLLIN, 0}};
   const auto window = std::chrono::duration_cast<std::chrono::nanoseconds>(options_.gather_window);
   const timespec gather = {static_cast<time_t>(window.count() / 1'000'000'000),

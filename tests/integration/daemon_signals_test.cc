@@ -11,6 +11,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <string>
 
 #include "tests/integration/konseki_process.h"
 
@@ -103,6 +105,43 @@ TEST(DaemonSignalsIntegrationTest, NotifiesSystemdAndExportsSeriesFromTheStart) 
 
   ASSERT_EQ(k.process().Signal(SIGTERM), 0);
   EXPECT_THAT(notify.Drain(), HasSubstr("STOPPING=1"));
+}
+
+// Every long-lived thread carries a name, so `top -H`, `ps -L -o comm` and
+// perf tell the listeners, workers and outputs apart.
+TEST(DaemonSignalsIntegrationTest, ThreadsAreNamedForTopAndPerf) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  Konseki k;
+  std::string err;
+  ASSERT_TRUE(k.Start(dir,
+                      "listen: [udp://127.0.0.1:0, tcp://127.0.0.1:0]\n"
+                      "workers: 2\n"
+                      "archive: {dir: " +
+                          dir.File("archive") +
+                          "}\n"
+                          "alerts: {file: " +
+                          dir.File("alerts.jsonl") +
+                          ", stdout: false}\n"
+                          "metrics: {listen: '127.0.0.1:0'}\n",
+                      &err))
+      << err;
+  std::multiset<std::string> names;
+  const std::string task = "/proc/" + std::to_string(k.process().pid()) + "/task";
+  for (const fs::directory_entry& t : fs::directory_iterator(task)) {
+    std::string comm = ReadFile(t.path().string() + "/comm");
+    if (!comm.empty() && comm.back() == '\n') comm.pop_back();
+    names.insert(comm);
+  }
+  std::string all;
+  for (const std::string& n : names) all += "[" + n + "]";
+  EXPECT_EQ(names.count("udp " + std::to_string(k.Port("udp"))), 1u) << all;
+  EXPECT_EQ(names.count("tcp " + std::to_string(k.Port("tcp"))), 1u) << all;
+  EXPECT_EQ(names.count("worker 0"), 1u) << all;
+  EXPECT_EQ(names.count("worker 1"), 1u) << all;
+  EXPECT_GE(names.count("metrics"), 1u) << all;
+  EXPECT_EQ(names.count("retention"), 1u) << all;
+  ASSERT_EQ(k.process().Signal(SIGTERM), 0);
 }
 
 }  // namespace
