@@ -81,7 +81,10 @@ void AppendJsonFields(const std::vector<std::pair<std::string, std::string>>& fi
   *json += '}';
 }
 
-// One test-rules match as a JSON line (input-only rules add "alert":false).
+// One test-rules match as a JSON line. "alert":false on every hit that raises
+// no alert of its own here: an input-only rule's, an ignored, a held or a
+// superseded one, and a waiting one (its alert is the later "waited" record),
+// so that counting the records without it counts what the daemon would send.
 void AppendMatchJson(const std::string& file, uint64_t line_no, const Message& msg,
                      const RuleHit& h, bool superseded, bool held, bool pending,
                      std::string* json) {
@@ -102,7 +105,7 @@ void AppendMatchJson(const std::string& file, uint64_t line_no, const Message& m
   AppendJsonString(msg.app_name, json);
   *json += ",\"fields\":";
   AppendJsonFields(h.fields, json);
-  if (!h.rule->alert) *json += ",\"alert\":false";
+  if (!h.rule->alert || h.ignored || superseded || held || pending) *json += ",\"alert\":false";
   if (h.ignored) *json += ",\"ignored\":true";
   if (superseded) *json += ",\"superseded\":true";
   if (held) *json += ",\"held\":true";

@@ -247,7 +247,7 @@ TEST(RunTestRulesTest, AStopWaitsForTheLoggersStartAndIsRaisedWhereDecided) {
   std::ostringstream json, err2;
   ASSERT_EQ(RunTestRules(opts, json, err2), 0) << err2.str();
   EXPECT_THAT(json.str(), HasSubstr("\"line\":1,\"rule\":\"syslog.rsyslogd_exiting\""));
-  EXPECT_THAT(json.str(), HasSubstr("\"superseded\":true,\"pending\":true}"));
+  EXPECT_THAT(json.str(), HasSubstr("\"alert\":false,\"superseded\":true,\"pending\":true}"));
   EXPECT_THAT(
       json.str(),
       HasSubstr("{\"file\":\"" + log +
@@ -407,8 +407,9 @@ TEST(RunTestRulesTest, HitsWhoseAlertACorrelationSupersedesAreMarked) {
     if (l.find("\"sign\":\"su.success\"") != std::string::npos) su.push_back(l);
   }
   ASSERT_EQ(su.size(), 2u) << out.str();
-  EXPECT_THAT(su[0], HasSubstr("\"superseded\":true"));
+  EXPECT_THAT(su[0], HasSubstr("\"alert\":false,\"superseded\":true"));
   EXPECT_THAT(su[1], Not(HasSubstr("superseded")));
+  EXPECT_THAT(su[1], Not(HasSubstr("\"alert\":false")));
   EXPECT_THAT(out.str(), HasSubstr("\"sign\":\"login.system_account\""));
 }
 
@@ -491,7 +492,9 @@ TEST(RunTestRulesTest, OneAlertPerEpisodeTheRestHeld) {
   EXPECT_THAT(alerted[2], HasSubstr("\"line\":10,"));
   for (const std::string& l : alerted) EXPECT_THAT(l, HasSubstr("\"waited\":true"));
   EXPECT_EQ(held.size(), 7u) << out.str();
-  for (const std::string& l : held) EXPECT_THAT(l, HasSubstr("\"superseded\":true"));
+  for (const std::string& l : held)
+    EXPECT_THAT(l, HasSubstr("\"alert\":false,\"superseded\":true"));
+  for (const std::string& l : alerted) EXPECT_THAT(l, Not(HasSubstr("\"alert\":false")));
 }
 
 // `sudo reboot` on RHEL 9: one alert (the shutdown); the loggers and
