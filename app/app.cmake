@@ -15,6 +15,7 @@ add_library(konseki_app
   ${CMAKE_CURRENT_LIST_DIR}/router.cc
   ${CMAKE_CURRENT_LIST_DIR}/server.cc
   ${CMAKE_CURRENT_LIST_DIR}/systemd_notify.cc
+  ${CMAKE_CURRENT_LIST_DIR}/loss_watch.cc
   ${CMAKE_CURRENT_LIST_DIR}/truncation_watch.cc
   ${CMAKE_CURRENT_LIST_DIR}/worker.cc
   # The control socket, its status service and the console commands

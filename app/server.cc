@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "app/console/alert_log.h"
@@ -830,9 +831,46 @@ void Server::CheckTlsCertificate() {
       config_.tls.cert_file.c_str(), problem.c_str());
 }
 
+void Server::CheckLosses() {
+  std::map<std::string, uint64_t> totals;
+  for (const MetricValue& m : metrics_.Snapshot("konseki_dropped_messages_total")) {
+    if (m.name != "konseki_dropped_messages_total") continue;
+    std::string stage, reason;
+    for (const auto& [k, v] : m.labels) {
+      if (k == "stage") stage = v;
+      if (k == "reason") reason = v;
+    }
+    totals[stage + "." + reason] += static_cast<uint64_t>(m.value);
+  }
+  const LossWatch::Verdict v = loss_watch_.Note(totals, clock_.Now());
+  if (!v.alert) return;
+  Alert a;
+  a.time = a.received = clock_.Now();
+  a.host = "konseki";
+  a.rule = "konseki.loss";
+  a.sign = "konseki.messages_lost";
+  a.severity = Severity::kHigh;
+  std::string causes;
+  a.fields.emplace_back("messages", std::to_string(v.messages));
+  for (const auto& [cause, n] : v.by_cause) {
+    if (!causes.empty()) causes += ", ";
+    causes += cause + " " + std::to_string(n);
+    a.fields.emplace_back(cause, std::to_string(n));
+  }
+  if (v.since.count() > 0) {
+    a.fields.emplace_back(
+        "since_secs",
+        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(v.since).count()));
+  }
+  a.title = "konseki lost " + std::to_string(v.messages) + " messages (" + causes + ")";
+  alerts_->Emit(a);
+  Log(LogLevel::kWarning, "%s", a.title.c_str());
+}
+
 void Server::Tick() {
   alerts_->Tick();
   status_->Tick();
+  CheckLosses();
   if (tls_context_ && clock_.Now().time_since_epoch().count() >= next_tls_check_ns_) {
     next_tls_check_ns_ = clock_.Now().time_since_epoch().count() + 3600'000'000'000LL;
     CheckTlsCertificate();

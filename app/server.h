@@ -21,6 +21,7 @@
 #include "app/config.h"
 #include "app/control_socket.h"
 #include "app/fleet_correlator.h"
+#include "app/loss_watch.h"
 #include "app/process_metrics.h"
 #include "app/router.h"
 #include "app/rule_slot.h"
@@ -220,6 +221,11 @@ class Server {
   // verifying senders refuse it, konseki.tls_certificate_expiring (medium)
   // within kTlsWarnSecs of its end; each at most once a day per certificate.
   void CheckTlsCertificate();
+  // Messages konseki lost (konseki_dropped_messages_total, any stage):
+  // konseki.messages_lost (high) at the first loss, then at most one every
+  // five minutes while it goes on (Tick).
+  void CheckLosses();
+  LossWatch loss_watch_;
   int64_t next_tls_check_ns_ = 0;
   int64_t tls_alerted_not_after_ = 0;  // the certificate last alerted, and when
   int64_t tls_alerted_ns_ = 0;

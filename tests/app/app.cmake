@@ -9,6 +9,7 @@ konseki_add_test(app_test
     ${CMAKE_CURRENT_LIST_DIR}/file_identity_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/fd_budget_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/rule_tool_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/loss_watch_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/truncation_watch_test.cc
   LIBS konseki_app)
 konseki_add_test(worker_test
