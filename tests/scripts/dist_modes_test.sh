@@ -65,12 +65,19 @@ grep -qE "^\s*nodateext\s*\$" "$logrotate" || fail "$logrotate: no nodateext"
 service=$(basename "$unit")
 grep -qE "systemctl kill --kill-whom=main --signal=HUP $service " "$logrotate" ||
   fail "$logrotate: the postrotate does not signal $service's main process"
-exec_start=$(key "$unit" ExecStart)
-grep -qF "pkill -HUP -u $user -xf '$exec_start' " "$logrotate" ||
-  fail "$logrotate: without systemd, the pkill does not match the unit's ExecStart ($exec_start)"
-if grep -E '\bpkill\b' "$logrotate" | grep -vqF -- "-xf '$exec_start'"; then
-  fail "$logrotate: a pkill by name also signals the console commands of user $user"
-fi
+# Without systemd, logrotate's pkill pattern finds the daemon however the
+# docs start it, and never the console commands of the same user.
+pattern=$(sed -nE "s/.*pkill -HUP -u $user -f '([^']*)'.*/\\1/p" "$logrotate")
+[ -n "$pattern" ] || fail "$logrotate: no pkill -f pattern for the non-systemd case"
+for daemon in "$(key "$unit" ExecStart)" \
+  "konseki --config /etc/konseki/konseki.yaml" "konseki -c /etc/konseki/konseki.yaml" \
+  "/usr/local/bin/konseki --config=/etc/konseki/konseki.yaml"; do
+  grep -qE -- "$pattern" <<<"$daemon" || fail "logrotate's pkill misses the daemon '$daemon'"
+done
+for console in "konseki alerts --follow" "/usr/bin/konseki report --config /etc/konseki/konseki.yaml" \
+  "konseki status -c /etc/konseki/konseki.yaml" "konseki check-config /etc/konseki/konseki.yaml"; do
+  if grep -qE -- "$pattern" <<<"$console"; then fail "logrotate's pkill would signal '$console'"; fi
+done
 
 # The config is the daemon's group's, which the console reads too.
 grep -qE "^\s*chgrp $group /etc/konseki/konseki.yaml\$" "$postinst" ||
