@@ -305,7 +305,7 @@ bool StreamListener::AcceptSome() {
       case ConnectionLimits::Admission::kAdmit:
         break;
       case ConnectionLimits::Admission::kEvictFirst:
-        CloseConnection(victim);
+        EvictConnection(victim);
         if (source_full) evictions_.Report(src, clock_.Now());
         break;
       case ConnectionLimits::Admission::kRefuse:
@@ -498,6 +498,20 @@ bool StreamListener::WriteAndSettle(Connection* c) {
     return false;
   }
   return Settle(c);
+}
+
+void StreamListener::EvictConnection(uint32_t serial) {
+  auto it = conns_.find(serial);
+  if (it == conns_.end()) return;
+  Connection* c = it->second.get();
+  // Plain TCP and TLS have no acknowledgements: what the sender already
+  // wrote counts as delivered, and may still sit in the socket (a burst of
+  // new connections is accepted before any of them is read). Read it first,
+  // as far as the sink takes it. RELP resends what was not acknowledged.
+  if (!acknowledges_ && c->stream->Established() && Reading(c) && sink_->HasCapacity()) {
+    ReadSome(c);
+  }
+  CloseConnection(serial);
 }
 
 void StreamListener::CloseConnection(uint32_t serial) {

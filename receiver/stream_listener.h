@@ -316,6 +316,9 @@ class StreamListener final : public Listener, public AckSink {
   // partial_frame_timeout_secs: emits what stalled senders left unfinished.
   void FlushStalled(TimePoint now);
   void CloseConnection(uint32_t serial);
+  // Closed to make room for a new connection (ConnectionLimits): reads what
+  // its sender already wrote first (TCP, TLS), then closes it.
+  void EvictConnection(uint32_t serial);
   // Stop requested: stop accepting; start the drain (no acks) or stop
   // reading, release the sink and let handlers wind down (acks).
   void BeginStop();

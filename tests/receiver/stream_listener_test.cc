@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -367,6 +368,34 @@ TEST_F(TcpListenerTest, FullListenerClosesTheLongestIdleConnectionForANewOne) {
             0);
   l->Stop();
   EXPECT_EQ(Connections(), 0);
+}
+
+// prod18 finding 4: a burst of new connections, each with a line already
+// written, is accepted before any is read; those evicted to make room lost
+// their line. Connected and written before the listener starts, so the whole
+// burst waits in the accept queue.
+TEST_F(TcpListenerTest, AnEvictedConnectionsWrittenLinesAreReadBeforeItCloses) {
+  StreamListenerOptions o;
+  o.max_connections = 2;
+  StatusOr<std::unique_ptr<StreamListener>> l =
+      StreamListener::Bind(*ListenAddress::Parse(kListener), o, 3, metrics_, clock_);
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  constexpr int kClients = 12;
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(std::make_unique<Client>((*l)->port()));
+    ASSERT_TRUE(clients.back()->Send("<13>burst-" + std::to_string(i) + " end\n"));
+  }
+  (*l)->Start(&sink_);
+  ASSERT_TRUE(WaitUntil([&] { return Evicted(metrics_, "max_connections") == kClients - 2; }))
+      << Evicted(metrics_, "max_connections");
+  ASSERT_TRUE(sink_.WaitForCount(kClients)) << sink_.count();
+  std::set<std::string> got;
+  for (const CapturedFrame& f : sink_.frames()) got.insert(f.bytes);
+  for (int i = 0; i < kClients; ++i) {
+    EXPECT_EQ(got.count("<13>burst-" + std::to_string(i) + " end"), 1u) << i;
+  }
+  (*l)->Stop();
 }
 
 // Issue 10 item 3: idle sockets from one address filled max_connections and
