@@ -15,7 +15,11 @@ StatusOr<std::unique_ptr<ArchiveReader>> ArchiveReader::Open(const std::string& 
   std::string full = root + "/" + std::string(path);
   auto r = OpenFile(full);
   if (r.ok() || r.status().code() != StatusCode::kNotFound) return r;
-  return OpenFile(full + ".zst");
+  auto z = OpenFile(full + ".zst");
+  if (z.ok() || z.status().code() != StatusCode::kNotFound) return z;
+  // Neither the day file nor its compressed form: name both (the day file
+  // is what was written; an admin looking for only a .zst is misled).
+  return Status::NotFound(full + " (or " + full + ".zst): no such file");
 }
 
 StatusOr<std::unique_ptr<ArchiveReader>> ArchiveReader::OpenFile(const std::string& full_path) {

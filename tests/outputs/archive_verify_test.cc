@@ -149,6 +149,12 @@ TEST_F(ArchiveVerifyTest, DeletedDayFileIsMissing) {
   ASSERT_NE(f, nullptr);
   EXPECT_TRUE(f->failed);
   EXPECT_EQ(f->why.substr(0, 7), "missing") << last_report_;
+  // The day file that is gone is named, not only its compressed form
+  // (prod18: "missing: .../2026-12-06.log.zst" sent the admin looking for a
+  // .zst).
+  EXPECT_NE(f->why.find(Path(kFile) + " (or " + Path(kFile) + ".zst): no such file"),
+            std::string::npos)
+      << f->why;
   EXPECT_FALSE(Find(r, "web01/2025-12-02.log")->failed);
 }
 
