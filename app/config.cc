@@ -227,6 +227,25 @@ Status ParseAlerts(const Ctx& ctx, const YAML::Node& v, Config* c) {
                     ParseExecSink, &c->alerts_exec);
 }
 
+// fnmatch(3) takes a '[' with no closing ']' as a literal character, so a
+// class the admin meant would silently never match.
+bool GlobBracketsClosed(std::string_view g) {
+  for (size_t i = 0; i < g.size(); ++i) {
+    if (g[i] == '\\') {
+      ++i;
+      continue;
+    }
+    if (g[i] != '[') continue;
+    size_t j = i + 1;
+    if (j < g.size() && (g[j] == '!' || g[j] == '^')) ++j;
+    if (j < g.size() && g[j] == ']') ++j;  // "[]...]": the ']' is a member
+    while (j < g.size() && g[j] != ']') ++j;
+    if (j >= g.size()) return false;
+    i = j;
+  }
+  return true;
+}
+
 Status ParseHeartbeatOverrides(const Ctx& ctx, const YAML::Node& v, const std::string& key,
                                matchers::HeartbeatOptions* out) {
   constexpr double kYear = 366 * 86400.0;
@@ -248,6 +267,10 @@ Status ParseHeartbeatOverrides(const Ctx& ctx, const YAML::Node& v, const std::s
       if (o.host.find_first_of("*?[") != std::string::npos) std::swap(o.host, o.host_pattern);
     } else {
       RETURN_IF_ERROR(ctx.GetString(item["host_pattern"], key + ".host_pattern", &o.host_pattern));
+    }
+    if (!o.host_pattern.empty() && !GlobBracketsClosed(o.host_pattern)) {
+      return ctx.Error(item, key,
+                       "'" + o.host_pattern + "': a '[' without its ']' (a glob's class is [...])");
     }
     RETURN_IF_ERROR(ctx.GetNumber(item["silence_after_secs"], key + ".silence_after_secs", 0, kYear,
                                   &o.silence_after_secs));

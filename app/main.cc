@@ -29,6 +29,7 @@
 #include "common/log.h"
 #include "matchers/rule_loader.h"
 #include "outputs/archive.h"
+#include "outputs/exec_sink.h"
 #include "receiver/local_zone.h"
 
 namespace {
@@ -241,14 +242,27 @@ int RunCheckConfig(const std::string& path) {
   if (!tls_warning.empty()) {
     konseki::Log(konseki::LogLevel::kWarning, "warning: %s", tls_warning.c_str());
   }
-  auto rules = konseki::app::LoadRules(c->rules_dir, c->rule_overrides);
+  auto rules = konseki::app::LoadRulesAndCorrelations(c->rules_dir, c->rule_overrides);
   if (!rules.ok()) {
     konseki::Log(konseki::LogLevel::kError, "%s", rules.status().message().c_str());
     return 1;
   }
+  // The daemon would refuse to start on an exec sink whose program is not
+  // there; say it now.
+  for (size_t i = 0; i < c->alerts_exec.size(); ++i) {
+    if (konseki::Status s = konseki::outputs::ExecSink::CheckProgram(c->alerts_exec[i].options);
+        !s.ok()) {
+      konseki::Log(konseki::LogLevel::kError, "%s: alerts.exec[%zu]: %s", path.c_str(), i,
+                   s.message().c_str());
+      return 1;
+    }
+  }
+  for (const std::string& w : konseki::app::UnknownSinkSigns(*c, *rules)) {
+    konseki::Log(konseki::LogLevel::kWarning, "warning: %s: %s", path.c_str(), w.c_str());
+  }
   if (const size_t unwritable = ReportUnwritablePaths(*c, *ids); unwritable > 0) return 1;
   std::printf("%s: OK (%zu listeners, %zu rules)\n", path.c_str(), c->listen.size(),
-              (*rules)->rules().size());
+              rules->rules->rules().size());
   return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "app/console/alert_log.h"
@@ -109,6 +110,47 @@ Status CheckTlsFiles(const Config& config, std::string* warning) {
         config.Where("tls.cert_file") + ": tls.cert_file " + config.tls.cert_file + " " + problem;
   }
   return Status::Ok();
+}
+
+std::vector<std::string> UnknownSinkSigns(const Config& config, const LoadedRules& loaded) {
+  std::set<std::string, std::less<>> known;
+  for (const matchers::Rule& r : loaded.rules->rules()) known.insert(r.sign);
+  for (const matchers::Correlation& c : loaded.correlations->correlations) known.insert(c.sign);
+  const auto own = [](std::string_view s) {
+    for (std::string_view p :
+         {"konseki.", "receiver.", "host.", "heartbeat.", "archive.", "alert."}) {
+      if (s.substr(0, p.size()) == p) return true;
+    }
+    return false;
+  };
+  const auto raised = [&](const std::string& s) {
+    if (own(s)) return true;
+    if (s.size() >= 2 && s.compare(s.size() - 2, 2, ".*") == 0) {
+      const std::string_view prefix = std::string_view(s).substr(0, s.size() - 1);  // "ssh."
+      auto it = known.lower_bound(prefix);
+      return it != known.end() && std::string_view(*it).substr(0, prefix.size()) == prefix;
+    }
+    return known.count(s) > 0;
+  };
+  std::vector<std::string> out;
+  const auto check = [&](const char* kind, size_t i, const outputs::FilteredSinkOptions& f) {
+    for (const std::string& s : f.signs) {
+      if (raised(s)) continue;
+      out.push_back("alerts." + std::string(kind) + "[" + std::to_string(i) + "].signs: '" + s +
+                    "' is raised by no loaded rule or correlation, nor by konseki itself: this "
+                    "entry never passes an alert");
+    }
+  };
+  for (size_t i = 0; i < config.alerts_syslog.size(); ++i) {
+    check("syslog", i, config.alerts_syslog[i].filter);
+  }
+  for (size_t i = 0; i < config.alerts_webhook.size(); ++i) {
+    check("webhook", i, config.alerts_webhook[i].filter);
+  }
+  for (size_t i = 0; i < config.alerts_exec.size(); ++i) {
+    check("exec", i, config.alerts_exec[i].filter);
+  }
+  return out;
 }
 
 StatusOr<LoadedRules> LoadRulesAndCorrelations(const std::string& dir,

@@ -78,6 +78,13 @@ StatusOr<LoadedRules> LoadRulesAndCorrelations(
     const std::string& dir, const matchers::RuleOverrides& overrides,
     matchers::HsCompileIn where = matchers::HsCompileIn::kThisProcess);
 
+// alerts.syslog / webhook / exec `signs:` entries that no loaded rule or
+// correlation raises and that name none of konseki's own alerts (konseki.*,
+// receiver.*, host.*, heartbeat.*, archive.*, alert.*): a typo there
+// (`ssh.logins`) makes the sink silently never fire. One message per entry,
+// for check-config's warnings.
+std::vector<std::string> UnknownSinkSigns(const Config& config, const LoadedRules& loaded);
+
 // Not thread-safe: driven by main's signal loop.
 class Server {
  public:

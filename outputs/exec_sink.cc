@@ -91,18 +91,23 @@ void ConsumePendingSigpipe() {
 
 }  // namespace
 
-StatusOr<std::unique_ptr<ExecSink>> ExecSink::Create(const ExecSinkOptions& options,
-                                                     MetricsRegistry& registry,
-                                                     const Clock* clock) {
+Status ExecSink::CheckProgram(const ExecSinkOptions& options) {
   if (options.argv.empty() || options.argv[0].empty()) {
     return Status::InvalidArgument("exec alert sink: argv is empty");
   }
-  std::string program = FindProgram(options.argv[0]);
-  if (program.empty()) {
+  if (FindProgram(options.argv[0]).empty()) {
     return Status::NotFound("exec alert sink: \"" + options.argv[0] +
                             "\" is not an executable file" +
                             (options.argv[0].find('/') == std::string::npos ? " in PATH" : ""));
   }
+  return Status::Ok();
+}
+
+StatusOr<std::unique_ptr<ExecSink>> ExecSink::Create(const ExecSinkOptions& options,
+                                                     MetricsRegistry& registry,
+                                                     const Clock* clock) {
+  if (Status s = CheckProgram(options); !s.ok()) return s;
+  std::string program = FindProgram(options.argv[0]);
   if (options.max_children == 0) {
     return Status::InvalidArgument("exec alert sink: max_children must be at least 1");
   }

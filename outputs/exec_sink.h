@@ -50,6 +50,8 @@ class ExecSink final : public AlertSink {
   // Fails if argv is empty or argv[0] is not an executable file (searched in
   // PATH when it has no '/'). clock decides when a child is past its
   // timeout (nullptr: the system clock); it must outlive the sink.
+  // What Create refuses about argv (check-config says it before a start).
+  static Status CheckProgram(const ExecSinkOptions& options);
   static StatusOr<std::unique_ptr<ExecSink>> Create(const ExecSinkOptions& options,
                                                     MetricsRegistry& registry,
                                                     const Clock* clock = nullptr);

@@ -397,6 +397,21 @@ heartbeat:
       "listen: [udp://127.0.0.1:1]\nheartbeat: {floor_secs: 500, ceiling_secs: 100}\n", "hb.yaml");
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(bad.status().message(), HasSubstr("hb.yaml:2"));
+  // An unclosed class would be a literal '[' to fnmatch: never matching the
+  // hosts the admin meant (prod18). Closed classes, escapes, "[]x]" are fine.
+  const auto with_glob = [](const char* glob) {
+    return ParseConfig(std::string("listen: [udp://127.0.0.1:1]\nheartbeat:\n  overrides:\n") +
+                           "    - {host_pattern: '" + glob + "', silence_after_secs: 60}\n",
+                       "hb.yaml");
+  };
+  for (const char* glob : {"[", "web[0-9", "db-[!a"}) {
+    auto unclosed = with_glob(glob);
+    ASSERT_FALSE(unclosed.ok()) << glob;
+    EXPECT_THAT(unclosed.status().message(), HasSubstr("without its ']'")) << glob;
+  }
+  for (const char* glob : {"web[0-9]*", "lab-\\[x", "db[]x]", "[!a]*"}) {
+    EXPECT_TRUE(with_glob(glob).ok()) << glob;
+  }
 }
 
 TEST(ConfigTest, HeartbeatFloodKeysReachTheTrackerAndBadOnesNameTheKey) {

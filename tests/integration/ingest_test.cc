@@ -361,6 +361,30 @@ TEST(CliTest, CheckConfigNamesTheBadKey) {
   ASSERT_TRUE(WaitFor([&] { return !q.running(); }));
   EXPECT_THAT(q.Stdout(), ::testing::HasSubstr("OK"));
 
+  // prod18: an exec sink whose program is not there (the daemon would not
+  // start) is an error; a signs: entry no rule raises (a typo) a warning,
+  // while real signs, families and konseki's own pass quietly.
+  std::ofstream(dir.File("exec.yaml")) << "listen: [udp://127.0.0.1:0]\nallow_root: true\n"
+                                          "alerts:\n  exec:\n    - {argv: [/nonexistent/pager]}\n";
+  ChildProcess e;
+  ASSERT_TRUE(e.Start({KonsekiBinary(), "check-config", dir.File("exec.yaml")}, dir.File("ce")));
+  ASSERT_TRUE(WaitFor([&] { return !e.running(); }));
+  EXPECT_NE(e.exit_code(), 0);
+  EXPECT_THAT(e.Stderr(), ::testing::HasSubstr("/nonexistent/pager"));
+  std::ofstream(dir.File("signs.yaml"))
+      << "listen: [udp://127.0.0.1:0]\nallow_root: true\n"
+         "alerts:\n  exec:\n    - {argv: [/bin/true], signs: [ssh.logins, ssh.login, ssh.*, "
+         "konseki.messages_lost, host.silent]}\n";
+  ChildProcess w;
+  ASSERT_TRUE(w.Start({KonsekiBinary(), "check-config", dir.File("signs.yaml")}, dir.File("cw")));
+  ASSERT_TRUE(WaitFor([&] { return !w.running(); }));
+  EXPECT_EQ(w.exit_code(), 0) << w.Stderr();
+  EXPECT_THAT(w.Stderr(), ::testing::HasSubstr("'ssh.logins' is raised by no loaded rule"));
+  EXPECT_THAT(w.Stderr(), ::testing::Not(::testing::HasSubstr("'ssh.login'")));
+  EXPECT_THAT(w.Stderr(), ::testing::Not(::testing::HasSubstr("'ssh.*'")));
+  EXPECT_THAT(w.Stderr(), ::testing::Not(::testing::HasSubstr("'konseki.messages_lost'")));
+  EXPECT_THAT(w.Stderr(), ::testing::Not(::testing::HasSubstr("'host.silent'")));
+
   if (geteuid() == 0) {
     // As root, a config without user: (or allow_root: true) is refused.
     std::ofstream(dir.File("root.yaml")) << "listen: [udp://127.0.0.1:0]\n";
