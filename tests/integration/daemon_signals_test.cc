@@ -115,15 +115,9 @@ TEST(DaemonSignalsIntegrationTest, ThreadsAreNamedForTopAndPerf) {
   Konseki k;
   std::string err;
   ASSERT_TRUE(k.Start(dir,
-                      "listen: [udp://127.0.0.1:0, tcp://127.0.0.1:0]\n"
-                      "workers: 2\n"
-                      "archive: {dir: " +
-                          dir.File("archive") +
-                          "}\n"
-                          "alerts: {file: " +
-                          dir.File("alerts.jsonl") +
-                          ", stdout: false}\n"
-                          "metrics: {listen: '127.0.0.1:0'}\n",
+                      "listen: [udp://127.0.0.1:0, tcp://127.0.0.1:0]\nworkers: 2\n"
+                      "metrics: {listen: '127.0.0.1:0'}\n" +
+                          ArchiveAndAlertsConfig(dir),
                       &err))
       << err;
   std::multiset<std::string> names;

@@ -300,15 +300,9 @@ TEST(LossAlertTest, KernelDropsOfAFloodRaiseMessagesLost) {
   Konseki k;
   std::string err;
   ASSERT_TRUE(k.Start(dir,
-                      "listen: [udp://127.0.0.1:0]\n"
-                      "udp: {receive_buffer_bytes: 4096}\n"
-                      "archive: {dir: " +
-                          dir.File("archive") +
-                          "}\n"
-                          "alerts: {file: " +
-                          dir.File("alerts.jsonl") +
-                          ", stdout: false}\n"
-                          "metrics: {listen: '127.0.0.1:0'}\n",
+                      "listen: [udp://127.0.0.1:0]\nudp: {receive_buffer_bytes: 4096}\n"
+                      "metrics: {listen: '127.0.0.1:0'}\n" +
+                          ArchiveAndAlertsConfig(dir),
                       &err))
       << err;
   int fd = socket(AF_INET, SOCK_DGRAM, 0);

@@ -136,6 +136,11 @@ int Konseki::Port(const std::string& transport) const {
   return it == ports_.end() ? 0 : it->second;
 }
 
+std::string ArchiveAndAlertsConfig(const TempDir& dir) {
+  return "archive: {dir: " + dir.File("archive") + "}\nalerts: {file: " + dir.File("alerts.jsonl") +
+         ", stdout: false}\n";
+}
+
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;

@@ -71,6 +71,11 @@ class Konseki {
   int metrics_port_ = 0;
 };
 
+// The archive and alert file a daemon test starts with (config lines):
+// "archive: {dir: DIR/archive}" and "alerts: {file: DIR/alerts.jsonl,
+// stdout: false}".
+std::string ArchiveAndAlertsConfig(const TempDir& dir);
+
 // All lines of every file below dir (recursively), in path order.
 std::vector<std::string> ReadAllLines(const std::string& dir);
 std::string ReadFile(const std::string& path);
