@@ -447,8 +447,8 @@ Status Server::AddWorker(size_t i, const outputs::ArchiveOptions& archive_option
   if (config_.heartbeat.enabled) {
     // host.silent also restarts the host's watch in its correlator.
     gaps = std::make_unique<HostGapSink>(*alerts_);
-    tracker =
-        std::make_unique<matchers::HeartbeatTracker>(hb, i, arch.workers, clock_, *gaps, metrics_);
+    tracker = std::make_unique<matchers::HeartbeatTracker>(hb, i, arch.workers, clock_, *gaps,
+                                                           metrics_, &own_clock_);
     std::vector<DamagedFile> damaged;
     if (Status st = tracker->LoadState(&damaged); !st.ok()) {
       return At(config_.Where(HeartbeatStateKey(config_)),
@@ -909,9 +909,46 @@ void Server::CheckLosses() {
   Log(LogLevel::kWarning, "%s", a.title.c_str());
 }
 
+// The log host's own clock stepped: every receive time, day file and seal
+// epoch follows it, and without this alert the only sign would be the
+// hosts' clock jumps it fakes (now taken out: own_clock_ is the trackers').
+void Server::CheckOwnClock() {
+  own_clock_.Refresh();
+  for (const ClockStepWatch::Step& step : own_clock_.TakeSteps()) {
+    if (own_clock_steps_ == nullptr) {
+      own_clock_steps_ = metrics_.GetCounter(
+          "konseki_clock_steps_total",
+          "Steps of the log host's own wall clock (CLOCK_REALTIME against CLOCK_BOOTTIME, "
+          "more than 5 s between two readings): konseki.clock_jump.");
+    }
+    own_clock_steps_->Inc();
+    const bool forward = step.jump_ns > 0;
+    const int64_t secs = ((forward ? step.jump_ns : -step.jump_ns) + 500'000'000) / 1'000'000'000;
+    const std::string before = FormatRfc3339Micros(TimePoint(Duration(step.wall_before_ns)));
+    const std::string after = FormatRfc3339Micros(TimePoint(Duration(step.wall_after_ns)));
+    Alert a;
+    a.time = a.received = clock_.Now();
+    a.host = "konseki";
+    a.rule = "konseki.clock";
+    a.sign = "konseki.clock_jump";
+    a.severity = Severity::kHigh;
+    a.title = "the log host's own clock jumped " + std::string(forward ? "forward" : "back") +
+              " by " + std::to_string(secs) + " s (from " + before + " to " + after +
+              "): archive receive times, day files and seal epochs follow it; the hosts' "
+              "clock-jump check discounts it";
+    a.fields = {{"kind", forward ? "forward" : "back"},
+                {"jump_secs", std::to_string(secs)},
+                {"clock_before", before},
+                {"clock_after", after}};
+    alerts_->Emit(a);
+    Log(LogLevel::kError, "%s", a.title.c_str());
+  }
+}
+
 void Server::Tick() {
   alerts_->Tick();
   status_->Tick();
+  CheckOwnClock();
   CheckLosses();
   if (tls_context_ && clock_.Now().time_since_epoch().count() >= next_tls_check_ns_) {
     next_tls_check_ns_ = clock_.Now().time_since_epoch().count() + 3600'000'000'000LL;

@@ -29,6 +29,7 @@
 #include "app/worker.h"
 #include "common/alert.h"
 #include "common/clock.h"
+#include "common/clock_step_watch.h"
 #include "common/damaged_file.h"
 #include "common/metrics.h"
 #include "common/status.h"
@@ -178,6 +179,9 @@ class Server {
   std::string rules_dir_;
   matchers::RuleOverrides rule_overrides_;
   const Clock& clock_;
+  // Steps of the log host's own wall clock (Tick: konseki.clock_jump); the
+  // heartbeat trackers take them out of the receive times (outlives them).
+  ClockStepWatch own_clock_{ClockStepWatch::SystemSource()};
   MetricsRegistry metrics_;
   // Damaged state files found while opening, by store ("correlation",
   // "heartbeat", "spool"); reported once by ReportDamagedFiles.
@@ -233,6 +237,11 @@ class Server {
   // five minutes while it goes on (Tick).
   void CheckLosses();
   LossWatch loss_watch_;
+  // A step of the log host's own wall clock (own_clock_, read every Tick
+  // and by the trackers): konseki.clock_jump (high) with how far and which
+  // way, and a log line, once per step.
+  void CheckOwnClock();
+  Counter* own_clock_steps_ = nullptr;
   int64_t next_tls_check_ns_ = 0;
   int64_t tls_alerted_not_after_ = 0;  // the certificate last alerted, and when
   int64_t tls_alerted_ns_ = 0;

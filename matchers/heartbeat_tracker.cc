@@ -104,12 +104,14 @@ Status ValidateHeartbeatOptions(const HeartbeatOptions& o) {
 }
 
 HeartbeatTracker::HeartbeatTracker(const HeartbeatOptions& options, size_t shard, size_t num_shards,
-                                   const Clock& clock, AlertSink& sink, MetricsRegistry& metrics)
+                                   const Clock& clock, AlertSink& sink, MetricsRegistry& metrics,
+                                   ClockStepWatch* own_clock)
     : options_(options),
       shard_(shard),
       num_shards_(num_shards == 0 ? 1 : num_shards),
       clock_(clock),
       sink_(sink),
+      own_clock_(own_clock),
       max_hosts_((options.max_hosts + num_shards_ - 1) / num_shards_),
       snapshot_(std::make_shared<Snapshot>()) {
   start_ns_ = watch_from_ns_ = last_save_ns_ = new_host_tokens_at_ns_ =
@@ -571,13 +573,32 @@ void HeartbeatTracker::CheckClock(Slot& s, const Message& msg, bool repeat) {
     return;
   }
   HostState& h = s.state;
-  const int64_t received = Ns(msg.received);
+  const int64_t raw_received = Ns(msg.received);
   const int64_t ts = Ns(msg.timestamp);
-  if (repeat && checked_valid_ && ts == checked_ts_ns_ && received == checked_received_ns_) return;
+  if (repeat && checked_valid_ && ts == checked_ts_ns_ && raw_received == checked_received_ns_) {
+    return;
+  }
   checked_ts_ns_ = ts;
-  checked_received_ns_ = received;
+  checked_received_ns_ = raw_received;
   checked_valid_ = true;
-  const ClockJump j = TrackClock(ts, received, SecsToNs(options_.clock_jump_tolerance_secs), &h);
+  const int64_t tolerance = SecsToNs(options_.clock_jump_tolerance_secs);
+  // The receive time without konseki's own clock steps: every host's
+  // offset moves when the log host's clock steps, and that is no host's
+  // jump. A line that looks like one may have been received right after a
+  // step the watch has not read yet: read the clocks and look again.
+  int64_t received = raw_received;
+  if (own_clock_ != nullptr) {
+    received = own_clock_->Unstep(raw_received);
+    const int64_t offset = ts - received;
+    const bool looks_like_jump =
+        h.has_ts ? (ts < h.last_ts_ns - tolerance || offset > h.offset_baseline_ns + tolerance)
+                 : offset > tolerance;
+    if (looks_like_jump) {
+      own_clock_->Refresh();
+      received = own_clock_->Unstep(raw_received);
+    }
+  }
+  const ClockJump j = TrackClock(ts, received, tolerance, &h);
   if (j.kind.empty()) return;
   // At most one alert per interval per sender address, and kClockAlertSenders
   // per host, one of them kept for the host's home sender (the address most

@@ -26,6 +26,7 @@
 
 #include "common/alert.h"
 #include "common/clock.h"
+#include "common/clock_step_watch.h"
 #include "common/damaged_file.h"
 #include "common/host_key.h"
 #include "common/message.h"
@@ -231,9 +232,17 @@ class HeartbeatTracker {
  public:
   // clock, sink and metrics must outlive the tracker. sink.Emit is called
   // from the caller's thread inside Observe/NoteStopMessage/Tick.
+  // own_clock (may be null; shared by every tracker, must outlive them):
+  // the steps of konseki's own wall clock, taken out of the receive times
+  // host.clock_jump compares the hosts' timestamps with, so a step of the
+  // log host's clock is not blamed on every sender (the server raises
+  // konseki.clock_jump for it). A message whose timestamp looks like a jump
+  // makes the tracker Refresh it first (a step in the last second, before
+  // the server's tick saw it).
   // Precondition: shard < num_shards (num_shards 0 is taken as 1).
   HeartbeatTracker(const HeartbeatOptions& options, size_t shard, size_t num_shards,
-                   const Clock& clock, AlertSink& sink, MetricsRegistry& metrics);
+                   const Clock& clock, AlertSink& sink, MetricsRegistry& metrics,
+                   ClockStepWatch* own_clock = nullptr);
   ~HeartbeatTracker();
   HeartbeatTracker(const HeartbeatTracker&) = delete;
   HeartbeatTracker& operator=(const HeartbeatTracker&) = delete;
@@ -425,7 +434,8 @@ class HeartbeatTracker {
   const size_t num_shards_;
   const Clock& clock_;
   AlertSink& sink_;
-  const size_t max_hosts_;  // this shard's share
+  ClockStepWatch* const own_clock_;  // not owned; may be null
+  const size_t max_hosts_;           // this shard's share
 
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_slots_;

@@ -112,6 +112,7 @@ class Verifier {
     files_.clear();
     RunBatch();
     CheckUnreferenced();
+    CheckStale();
     rep_.bytes_hashed = hashed_.load();
     std::sort(rep_.files.begin(), rep_.files.end(),
               [](const FileVerdict& a, const FileVerdict& b) { return a.path < b.path; });
@@ -137,9 +138,11 @@ class Verifier {
         return;
       }
       ReadSealFile(data);
-      // Files two days older than this stream day get no more records.
+      // Files two days older than this stream day get no more records (two
+      // days plus the key's lead on the clock, after the clock went back:
+      // records then go to the seal file of the key's day).
       for (auto it = files_.begin(); it != files_.end();) {
-        if (it->second.day <= day - 2) {
+        if (it->second.day <= day - 2 - lead_days_) {
           Finish(it->first, &it->second);
           it = files_.erase(it);
         } else {
@@ -445,6 +448,7 @@ class Verifier {
       referenced_.insert(path);
     }
     pending_.clear();
+    NoteKeyAhead(r, start, len);
     segment_loss_ = false;
     chain_begun_ = false;
     have_e_ = true;
@@ -456,6 +460,79 @@ class Verifier {
     ++rep_.records;
     rep_.last_epoch = r.epoch;
     rep_.last_sealed_ns = r.time_ns;
+  }
+
+  // A record is written at the end of its epoch, or up to two epochs
+  // before it after clean restarts (each moves the key one epoch past the
+  // clock). Earlier, the clock was behind the key: it went back after
+  // running ahead (or while konseki was stopped), and the sealer went on
+  // with keys ahead of the clock (archive.seal_key_ahead).
+  void NoteKeyAhead(const SealRecord& r, int64_t start, int64_t len) {
+    const int64_t sealed = r.time_ns / 1'000'000'000;
+    lead_days_ = std::max(lead_days_, seal_day_ - DayOfUnix(sealed));
+    if (len <= 0) return;
+    const int64_t begins = start + static_cast<int64_t>(r.epoch) * len;
+    if (sealed >= begins - 2 * len) return;
+    if (ahead_records_++ == 0) {
+      const int64_t ahead = begins - sealed;
+      ahead_first_ = "record " + std::to_string(r.seq) + " (epoch " + std::to_string(r.epoch) +
+                     ", which begins " + Nanos(begins * 1'000'000'000) + ") was sealed " +
+                     Nanos(r.time_ns) + ", " + std::to_string(ahead / 3600) + " h " +
+                     std::to_string(ahead % 3600 / 60) + " min before its epoch";
+    }
+  }
+
+  // What a konseki that stopped sealing leaves behind, seen from now:
+  // lines after the last seal received more than two epochs ago (sealed at
+  // each epoch end while konseki runs: it crashed and was not started
+  // again, its sealing stopped, or an older konseki whose clock went back
+  // waits for it to reach the key), and a last record sealed after now.
+  void CheckStale() {
+    if (ahead_records_ > 0) {
+      rep_.notes.push_back(
+          std::to_string(ahead_records_) +
+          " seal records were written before their epoch began; the first: " + ahead_first_ +
+          ": the log host's clock was behind the sealing key (set back after running ahead, or "
+          "while konseki was stopped: konseki.clock_jump, archive.seal_key_ahead); sealing went "
+          "on with keys ahead of the clock");
+    }
+    const int64_t len = last_e_epoch_secs_;
+    if (!have_e_ || o_.now_unix <= 0 || len <= 0) return;
+    const int64_t last_sealed = rep_.last_sealed_ns / 1'000'000'000;
+    if (last_sealed > o_.now_unix + len) {
+      const int64_t d = last_sealed - o_.now_unix;
+      rep_.warnings.push_back(
+          "the last seal record was written " + Nanos(rep_.last_sealed_ns) + ", " +
+          std::to_string(d / 3600) + " h " + std::to_string(d % 3600 / 60) +
+          " min after now by this host's clock: the clock that sealed it ran ahead (the log "
+          "host's clock went back since, or this host's clock is behind)");
+    }
+    const int64_t now_us = o_.now_unix * 1'000'000;
+    const int64_t limit_us = (2 * len + 60) * 1'000'000;
+    uint64_t lines = 0, files = 0;
+    int64_t oldest = INT64_MAX;
+    std::string oldest_text;
+    for (const FileVerdict& f : rep_.files) {
+      if (f.unsealed_lines == 0 || f.first_unsealed_time.size() != StampCheck::kStampLen) continue;
+      const int64_t t = StampCheck::Micros(f.first_unsealed_time);
+      if (t < 0 || now_us - t <= limit_us) continue;
+      lines += f.unsealed_lines;
+      ++files;
+      if (t < oldest) {
+        oldest = t;
+        oldest_text = f.first_unsealed_time;
+      }
+    }
+    if (lines == 0) return;
+    const int64_t age = (now_us - oldest) / 1'000'000;
+    rep_.warnings.push_back(
+        std::to_string(lines) + " lines in " + std::to_string(files) +
+        " files are not sealed though received more than two epochs ago (the oldest " +
+        oldest_text + ", " + std::to_string(age / 3600) + " h " + std::to_string(age % 3600 / 60) +
+        " min before now): a running konseki seals every epoch, so it is not sealing them "
+        "(crashed or killed and not started again; sealing stopped: archive.seal_stopped; or "
+        "its clock went back after running ahead and a konseki without the fix for that waits "
+        "for the clock to reach its key)");
   }
 
   bool Wanted(const std::string& path) const { return only_.empty() || only_.count(path) > 0; }
@@ -562,7 +639,7 @@ class Verifier {
       }
       line += rs[i].lines;
     }
-    v->unsealed_lines = CountRest(reader->get(), &stamps);
+    v->unsealed_lines = CountRest(reader->get(), &stamps, &v->first_unsealed_time);
     if (stamps.back_lines > 0) {
       if (!v->note.empty()) v->note += "; ";
       v->note += "receive times go back " + std::to_string(stamps.back_us / 1'000'000) +
@@ -699,13 +776,17 @@ class Verifier {
     return sha.Finish() == rg.digest;
   }
 
-  uint64_t CountRest(ArchiveReader* r, StampCheck* stamps = nullptr) {
+  // first: the receive time of the first line (its first bytes).
+  uint64_t CountRest(ArchiveReader* r, StampCheck* stamps = nullptr, std::string* first = nullptr) {
     uint64_t lines = 0;
     bool partial = false;
     std::string& buf = Buf();
     while (true) {
       auto n = r->Read(buf.data(), kChunk);
       if (!n.ok() || *n == 0) break;
+      if (first != nullptr && lines == 0 && !partial) {
+        first->assign(buf.data(), std::min<size_t>(*n, StampCheck::kStampLen));
+      }
       hashed_ += *n;
       if (stamps != nullptr) stamps->Feed(std::string_view(buf.data(), *n));
       lines += static_cast<uint64_t>(std::count(buf.data(), buf.data() + *n, '\n'));
@@ -861,6 +942,11 @@ class Verifier {
   uint64_t last_seq_ = 0;
   int64_t last_e_start_ = 0;  // the chain of the last E: its start and epoch length
   int64_t last_e_epoch_secs_ = 0;
+  // Days the key ran ahead of the clock (seal file day - the day a record
+  // was written), and the records sealed before their epoch (NoteKeyAhead).
+  int64_t lead_days_ = 0;
+  uint64_t ahead_records_ = 0;
+  std::string ahead_first_;
   SealBytes last_tag_{};
   std::vector<VerificationKey> keys_;    // o_.key and o_.more_keys
   const VerificationKey* ck_ = nullptr;  // the key of the current chain (its H), if given
@@ -945,6 +1031,7 @@ void PrintVerifyReport(const VerifyReport& rep, double seconds, std::ostream& ou
                             : ", tags NOT checked (no --key: digests and structure only)")
       << "\n";
   if (!rep.end_warning.empty()) out << "seal stream: WARNING: " << rep.end_warning << "\n";
+  for (const std::string& w : rep.warnings) out << "seal stream: WARNING: " << w << "\n";
   char speed[128];
   std::snprintf(speed, sizeof(speed), "%.3f GB in %.2f s (%.2f GB/s)",
                 static_cast<double>(rep.bytes_hashed) / 1e9, seconds,

@@ -26,6 +26,11 @@
 // and a stream that ends before the last record the key state says the key
 // made (records cut off the end).
 //
+// Clock steps: records written before their epoch began (the key ran ahead
+// of a clock set back) are a note; lines after the last seal received more
+// than two epochs before now, and a last record sealed after now, are
+// warnings (VerifyReport::warnings).
+//
 // Retention edge: seal files and day files older than the oldest seal file
 // kept are expected to be gone; files of that first day may miss their first
 // records. Whole-archive deletion is not detectable here (docs/archive.md).
@@ -54,6 +59,7 @@ struct FileVerdict {
   std::string verified_until;           // receive time of the last verified line
   int64_t sealed_at_ns = 0;             // time of the record that sealed it last
   uint64_t unsealed_lines = 0;          // after the last seal (not vouched for)
+  std::string first_unsealed_time;      // receive time of the first of them (its stamp)
   uint64_t restart_unsealed_lines = 0;  // U ranges (crash before a seal)
   uint64_t lost_unsealed_lines = 0;     // U ranges after a loss record (stream removed)
   uint64_t foreign_lines = 0;           // X ranges: not written by konseki (a failure)
@@ -78,6 +84,11 @@ struct VerifyReport {
   bool end_checked = false;
   // When it was not: why, and how far the last record is from now.
   std::string end_warning;
+  // Signs that sealing stopped, seen from now (VerifyOptions::now_unix):
+  // lines after the last seal received more than two epochs before now,
+  // a last record sealed after now. Printed as WARNING lines; not failures
+  // (a copy verified later, a konseki stopped by a crash).
+  std::vector<std::string> warnings;
   bool ok() const;
 };
 

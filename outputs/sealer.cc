@@ -107,6 +107,7 @@ struct Sealer::Metrics {
   Counter* errors;
   Gauge* epoch;
   Gauge* stopped;
+  Gauge* key_ahead;
   explicit Metrics(MetricsRegistry& r)
       : bytes(r.GetCounter("konseki_archive_sealed_bytes_total",
                            "Archive bytes read back and hashed by the sealer.")),
@@ -120,7 +121,11 @@ struct Sealer::Metrics {
         epoch(r.GetGauge("konseki_archive_seal_epoch", "Epoch of the current sealing key.")),
         stopped(r.GetGauge("konseki_archive_seal_stopped",
                            "1 while seal records cannot be written (archive.seal_stopped), "
-                           "else 0.")) {}
+                           "else 0.")),
+        key_ahead(r.GetGauge("konseki_archive_seal_key_ahead_seconds",
+                             "How far the sealing key's epoch begins after the clock's now "
+                             "(0 normally; up to an epoch after a restart; more after the "
+                             "clock went back: archive.seal_key_ahead).")) {}
 };
 
 StatusOr<std::unique_ptr<Sealer>> Sealer::Open(const SealerOptions& options, const Clock& clock,
@@ -160,6 +165,7 @@ StatusOr<std::unique_ptr<Sealer>> Sealer::Open(const SealerOptions& options, con
       new Sealer(o, clock, metrics, std::move(kf).value(), std::move(state).value()));
   s->alerts_ = alerts;
   if (Status st = s->Recover(); !st.ok()) return st;
+  s->CheckKeyAhead();
   return s;
 }
 
@@ -235,13 +241,26 @@ Status Sealer::Poll() {
   CheckSealFile();
   Status st = Scan(ScanMode::kPoll);
   const uint64_t wall = WallEpoch();
-  // After a restart in the epoch a clean stop moved the key past, the key is
-  // one epoch ahead of the clock: seal at each wall-clock boundary all the
-  // same (with the key one step further), so the restart's first partial
-  // epoch is sealed at the next boundary, not the one after. At most one
-  // ahead: a key further ahead (two restarts in one epoch) waits for the
-  // clock to catch up to it.
-  const bool boundary = wall > state_.epoch || (wall == state_.epoch && wall > record_wall_);
+  // The clock went back across an epoch boundary since the last record (a
+  // `date -s`, a VM snapshot restored, a bad NTP source after running
+  // ahead): its next boundary is the end of the epoch, whatever the key's.
+  if (wall < record_wall_) {
+    Log(LogLevel::kWarning,
+        "sealer: the clock went back %llu epochs since the last seal record (from epoch %llu to "
+        "%llu; the key is at epoch %llu): sealing goes on at each epoch end, under keys ahead of "
+        "the clock",
+        static_cast<unsigned long long>(record_wall_ - wall),
+        static_cast<unsigned long long>(record_wall_), static_cast<unsigned long long>(wall),
+        static_cast<unsigned long long>(state_.epoch));
+    record_wall_ = wall;
+    look_ahead_ = true;  // at the next Scan
+  }
+  // Seal at every wall-clock epoch boundary. A key ahead of the clock (a
+  // restart in the epoch a clean stop moved it past, or the clock set back
+  // after it ran ahead) takes one step per boundary and stays that far
+  // ahead: waiting for the clock to catch up would leave the lines of every
+  // epoch in between unsealed (ten hours after a clock ten hours ahead).
+  const bool boundary = wall > state_.epoch || wall > record_wall_;
   if (boundary) {
     Status s = Seal(std::max(wall, state_.epoch + 1));
     ReportSealing(s);
@@ -251,7 +270,45 @@ Status Sealer::Poll() {
     if (!s.ok()) ReportSealing(s);
     if (st.ok()) st = s;
   }
+  CheckKeyAhead();
   return st;
+}
+
+// A key more epochs ahead of the clock than restarts explain means the
+// clock went back (while konseki ran: konseki.clock_jump tells that too; or
+// while it was stopped: only this tells). Sealing goes on, but the records
+// are labelled with epochs (and seal files with days) ahead of their time,
+// and the key's time runs ahead of the clock for good: the admin must know.
+// Once per episode, and again when the key gets further ahead.
+void Sealer::CheckKeyAhead() {
+  const uint64_t wall = WallEpoch();
+  const int64_t ahead_secs = std::max<int64_t>(0, state_.EpochStart(state_.epoch) - NowUnix());
+  metrics_->key_ahead->Set(static_cast<double>(ahead_secs));
+  if (state_.epoch <= wall + kRestartLead) {
+    reported_lead_ = 0;
+    return;
+  }
+  const uint64_t lead = state_.epoch - wall;
+  if (lead <= reported_lead_) return;
+  reported_lead_ = lead;
+  const std::string key_time =
+      FormatRfc3339Micros(TimePoint(std::chrono::seconds(state_.EpochStart(state_.epoch))));
+  Log(LogLevel::kWarning,
+      "sealer: the sealing key (epoch %llu, which begins %s) is %llu epochs (%lld s) ahead of "
+      "the clock: the log host's clock went back after running ahead (or was set back while "
+      "konseki was stopped). Sealing goes on at each epoch end with keys ahead of the clock; "
+      "seal records and files carry the key's epochs and days (archive.seal_key_ahead)",
+      static_cast<unsigned long long>(state_.epoch), key_time.c_str(),
+      static_cast<unsigned long long>(lead), static_cast<long long>(ahead_secs));
+  if (alerts_ == nullptr) return;
+  alerts_->Emit(ArchiveAlert(clock_.Now(), "archive.seal_key_ahead", Severity::kMedium,
+                             "The archive's sealing key is ahead of the log host's clock "
+                             "(the clock went back); sealing goes on",
+                             {{"dir", options_.archive_dir},
+                              {"key_epoch", std::to_string(state_.epoch)},
+                              {"clock_epoch", std::to_string(wall)},
+                              {"key_epoch_begins", key_time},
+                              {"ahead_secs", std::to_string(ahead_secs)}}));
 }
 
 // A seal record or the key that could not be written means lines stay
@@ -524,7 +581,40 @@ Status Sealer::Scan(ScanMode mode) {
   // Before the files are looked at: a write that lands after this is seen
   // as unreported bytes for a while (the grace), never as foreign at once.
   if (options_.write_log) options_.write_log->TakeInto(&written_);
+  auto follow = [&](Tracked* t) {
+    if (auto w = written_.find(t->path); w != written_.end()) {
+      t->written.insert(t->written.end(), w->second.begin(), w->second.end());
+      written_.erase(w);
+    }
+    Status st = ReadNew(t, mode);
+    if (!st.ok() && first.ok()) first = st;
+    if (recovering && t->read_end > t->sealed_end) {
+      // Written after the last seal and before this start: record, don't vouch.
+      Emit(FormatRangeRecord('U', t->path, t->sealed_end, t->read_end, t->lines, t->sha.Finish()));
+      t->sealed_end = t->read_end;
+      t->lines = 0;
+      t->hashes.clear();
+      unsealed = true;
+    }
+  };
   for (const std::string& host : ListDir(options_.archive_dir)) {
+    if (look_ahead_) {
+      // Once, at the start and after the clock went back: day files of days
+      // after today, written while the clock ran ahead (followed below).
+      for (const std::string& name : ListDir(options_.archive_dir + "/" + host)) {
+        const std::string path = host + "/" + name;
+        std::string_view h;
+        int64_t day;
+        if (name.size() != 14 || !ParseArchivePath(path, &h, &day) || day <= today ||
+            tracked_.count(path) > 0) {
+          continue;
+        }
+        auto t = std::make_unique<Tracked>();
+        t->path = path;
+        t->day = day;
+        tracked_.emplace(path, std::move(t));
+      }
+    }
     for (int64_t day = today - 1; day <= today; ++day) {
       const std::string path = host + "/" + DayName(day) + ".log";
       auto it = tracked_.find(path);
@@ -536,23 +626,24 @@ Status Sealer::Scan(ScanMode mode) {
         t->day = day;
         it = tracked_.emplace(path, std::move(t)).first;
       }
-      Tracked* t = it->second.get();
-      if (auto w = written_.find(path); w != written_.end()) {
-        t->written.insert(t->written.end(), w->second.begin(), w->second.end());
-        written_.erase(w);
-      }
-      Status st = ReadNew(t, mode);
-      if (!st.ok() && first.ok()) first = st;
-      if (recovering && t->read_end > t->sealed_end) {
-        // Written after the last seal and before this start: record, don't vouch.
-        Emit(
-            FormatRangeRecord('U', t->path, t->sealed_end, t->read_end, t->lines, t->sha.Finish()));
-        t->sealed_end = t->read_end;
-        t->lines = 0;
-        t->hashes.clear();
-        unsealed = true;
-      }
+      follow(it->second.get());
     }
+  }
+  look_ahead_ = false;
+  // Files of days after today were written while the clock ran ahead: the
+  // clock is back, but their last lines still need their seal. A writer's
+  // report names such a file even if no Scan saw it before the step back.
+  for (const auto& [path, ranges] : written_) {
+    std::string_view h;
+    int64_t day;
+    if (tracked_.count(path) > 0 || !ParseArchivePath(path, &h, &day) || day <= today) continue;
+    auto t = std::make_unique<Tracked>();
+    t->path = path;
+    t->day = day;
+    tracked_.emplace(path, std::move(t));
+  }
+  for (auto& [path, t] : tracked_) {
+    if (t->day > today) follow(t.get());
   }
   // Files of days the Archive no longer writes, fully sealed: forget them.
   for (auto it = tracked_.begin(); it != tracked_.end();) {

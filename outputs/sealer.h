@@ -21,8 +21,19 @@
 // unsealed, never as verified. A clean Stop() seals everything, so nothing
 // is left unsealed, and moves the key past the current epoch: a restart in
 // that epoch runs one key step ahead of the clock and still seals at every
-// wall-clock boundary (never more than one step ahead: further ahead, it
-// waits for the clock).
+// wall-clock boundary.
+//
+// Clock steps: the key never goes back. A clock stepped forward moves the
+// key forward with it (the record skips the epochs explicitly). A clock set
+// back (after running ahead, or while konseki was stopped) leaves the key
+// ahead of it: the sealer still writes a record at every wall-clock epoch
+// boundary (the clock's boundary after the step back is the end of the
+// epoch), each record one key step further, so the key stays that far ahead
+// and nothing waits for the clock to catch up. Day files of days after today
+// (written while the clock ran ahead) stay followed until sealed. A key more
+// than kRestartLead epochs ahead is logged and raises
+// `archive.seal_key_ahead` (medium; key and clock epochs, ahead_secs) once
+// per episode; konseki_archive_seal_key_ahead_seconds shows the lead.
 //
 // Threading: Open, Start, Stop and the destructor from one control thread.
 // After Start(), Poll runs on the sealer's own thread only; before Start()
@@ -39,7 +50,9 @@
 // Metrics: konseki_archive_sealed_bytes_total, konseki_archive_seal_records_total,
 // konseki_archive_foreign_bytes_total,
 // konseki_archive_seal_errors_total, konseki_archive_seal_epoch (gauge: the
-// key's current epoch), konseki_archive_seal_stopped (gauge, 1 while failing).
+// key's current epoch), konseki_archive_seal_stopped (gauge, 1 while failing),
+// konseki_archive_seal_key_ahead_seconds (gauge: how far the key's epoch
+// begins after now).
 //
 // When a seal record or the key cannot be written (full disk, seal folder
 // unwritable...) sealing stops: the archive is still written, its new lines
@@ -153,6 +166,9 @@ class Sealer {
   Status Seal(uint64_t next);
   // Alerts, logs and sets the gauge when writing records stops or resumes.
   void ReportSealing(const Status& written);
+  // Sets the key_ahead gauge; logs and raises archive.seal_key_ahead when
+  // the key is further ahead of the clock than kRestartLead.
+  void CheckKeyAhead();
   void Emit(std::string_view line);
   Status EnsureSealFile();
   // The open seal file was unlinked or replaced: report it, reopen.
@@ -186,7 +202,14 @@ class Sealer {
   bool stopped_ = false;
   AlertSink* alerts_ = nullptr;   // not owned; may be null
   bool sealing_stopped_ = false;  // an archive.seal_stopped episode is on
-  std::mutex mu_;                 // guards stop_ for the thread's wait
+  // Clean restarts each move the key one epoch past the clock; two of them
+  // in one epoch are still no sign of a clock set back.
+  static constexpr uint64_t kRestartLead = 2;
+  uint64_t reported_lead_ = 0;  // key - clock epochs last alerted (0: none)
+  // The next Scan lists the host folders for day files of days after today
+  // (at the start, and after the clock went back).
+  bool look_ahead_ = true;
+  std::mutex mu_;  // guards stop_ for the thread's wait
   std::condition_variable cv_;
   bool stop_ = false;
   std::thread thread_;

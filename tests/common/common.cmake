@@ -1,6 +1,7 @@
 konseki_add_test(common_test
   SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/clock_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/clock_step_watch_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/host_key_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/json_string_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/log_test.cc

@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -140,6 +141,71 @@ TEST(HeartbeatIntegrationTest, KilledRsyslogdIsReportedSilentThenResumed) {
   const std::string stopped = AlertsWithSign(alerts, "syslog.stopped")[0];
   EXPECT_EQ(Field(stopped, "severity"), "medium") << stopped;
   EXPECT_EQ(Field(stopped, "waited_secs"), "60") << stopped;
+}
+
+// prod18 #3 through the daemon: the log host's own wall clock set back 2 h
+// and then set right (libfaketime on konseki only, the monotonic clocks
+// untouched, as with `date -s`) while two hosts send with correct stamps.
+// konseki says its own clock jumped, each way, and blames no sender.
+TEST(HeartbeatIntegrationTest, LogHostClockStepIsKonsekiClockJumpNotTheSenders) {
+  constexpr char kFaketime[] = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  if (access(kFaketime, R_OK) != 0) GTEST_SKIP() << "libfaketime not installed (apt faketime)";
+  TempDir dir;
+  const std::string ft = dir.File("faketime");
+  std::ofstream(ft) << "+0\n";
+  Konseki k;
+  std::string err;
+  const std::string alerts = dir.File("alerts.jsonl");
+  ASSERT_TRUE(k.Start(
+      dir,
+      "listen: [udp://127.0.0.1:0]\narchive: {dir: " + dir.File("archive") +
+          "}\nalerts: {file: " + alerts +
+          ", stdout: false}\nmetrics: {listen: ''}\nworkers: 2\n"
+          "parser: {timezone: UTC}\nheartbeat: {state_dir: " +
+          dir.File("state") + "}\n",
+      &err,
+      {"/usr/bin/env", std::string("LD_PRELOAD=") + kFaketime, "FAKETIME_TIMESTAMP_FILE=" + ft,
+       "FAKETIME_NO_CACHE=1", "FAKETIME_DONT_FAKE_MONOTONIC=1"}))
+      << err;
+  const int port = k.Port("udp");
+  int n = 0;
+  // Both hosts, stamped with the real time (this process is not faked).
+  auto send_for = [&](std::chrono::milliseconds d) {
+    const auto end = std::chrono::steady_clock::now() + d;
+    while (std::chrono::steady_clock::now() < end) {
+      const auto now = std::chrono::system_clock::now();
+      const time_t t = std::chrono::system_clock::to_time_t(now);
+      struct tm tm;
+      gmtime_r(&t, &tm);
+      char stamp[32];
+      strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+      for (const char* host : {"alpha", "beta"}) {
+        SendUdp(port, std::string("<13>1 ") + stamp + " " + host + " app - - - tick " +
+                          std::to_string(n));
+      }
+      ++n;
+      usleep(100'000);
+    }
+  };
+  auto steps = [&] { return AlertsWithSign(alerts, "konseki.clock_jump"); };
+  send_for(std::chrono::milliseconds(2000));
+  std::ofstream(ft, std::ios::trunc) << "-7200\n";
+  send_for(std::chrono::milliseconds(3000));
+  ASSERT_TRUE(WaitFor([&] { return steps().size() >= 1; })) << ReadFile(alerts);
+  std::ofstream(ft, std::ios::trunc) << "+0\n";
+  send_for(std::chrono::milliseconds(3000));
+  ASSERT_TRUE(WaitFor([&] { return steps().size() >= 2; })) << ReadFile(alerts);
+  send_for(std::chrono::milliseconds(1000));
+  const std::vector<std::string> s = steps();
+  ASSERT_EQ(s.size(), 2u) << ReadFile(alerts);
+  EXPECT_EQ(Field(s[0], "severity"), "high");
+  EXPECT_EQ(Field(s[0], "host"), "konseki");
+  EXPECT_EQ(Field(s[0], "kind"), "back");
+  EXPECT_NEAR(std::stoi(Field(s[0], "jump_secs")), 7200, 1) << s[0];
+  EXPECT_EQ(Field(s[1], "kind"), "forward");
+  EXPECT_TRUE(AlertsWithSign(alerts, "host.clock_jump").empty()) << ReadFile(alerts);
+  EXPECT_NE(k.process().Stderr().find("own clock jumped back by"), std::string::npos);
 }
 
 // Through the whole server (rules, worker, heartbeat): one host announces a

@@ -213,6 +213,68 @@ TEST(SealIntegrationTest, LinesAfterARestartInTheStoppedEpochAreSealedAtTheNextB
   EXPECT_EQ(second.process().Signal(SIGTERM), 0) << second.process().Stderr();
 }
 
+// prod18 #1 through the daemon: the log host's wall clock stepped 10 h
+// ahead long enough for the key to follow it, then set right (libfaketime
+// on konseki only; the monotonic clocks untouched, as with `date -s`).
+// The lines received after that are sealed at the next epoch end, not 10 h
+// later, and konseki says what happened: konseki.clock_jump each way and
+// archive.seal_key_ahead.
+TEST(SealIntegrationTest, ClockSetRightAfterRunningAheadKeepsSealingEveryEpoch) {
+  constexpr char kFaketime[] = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  if (access(kFaketime, R_OK) != 0) GTEST_SKIP() << "libfaketime not installed (apt faketime)";
+  constexpr int kEpoch = 5;
+  TempDir dir;
+  const std::string archive = dir.File("archive");
+  const std::string alerts = dir.File("alerts.jsonl");
+  const std::string config = "listen: [tcp://127.0.0.1:0]\narchive: {dir: " + archive +
+                             ", seal: true, seal_epoch_secs: " + std::to_string(kEpoch) +
+                             "}\nalerts: {file: " + alerts +
+                             ", stdout: false}\nmetrics: {listen: ''}\nallow_root: true\n";
+  std::ofstream(dir.File("setup.yaml")) << config;
+  std::string out;
+  ASSERT_EQ(RunTool(dir, {"seal-setup", "--config", dir.File("setup.yaml")}, &out), 0) << out;
+  const std::string key = LastLine(out);
+  const std::string ft = dir.File("faketime");
+  std::ofstream(ft) << "+0\n";
+  TempDir run;
+  Konseki k;
+  std::string err;
+  ASSERT_TRUE(k.Start(
+      run, config, &err,
+      {"/usr/bin/env", std::string("LD_PRELOAD=") + kFaketime, "FAKETIME_TIMESTAMP_FILE=" + ft,
+       "FAKETIME_NO_CACHE=1", "FAKETIME_DONT_FAKE_MONOTONIC=1"}))
+      << err;
+  auto wait_secs = [](int s) { std::this_thread::sleep_for(std::chrono::seconds(s)); };
+  SendLines(k.Port("tcp"), "before", 3);
+  ASSERT_TRUE(WaitFor([&] { return ArchiveLines(archive, "h1").size() == 3u; }));
+  std::ofstream(ft, std::ios::trunc) << "+36000\n";
+  wait_secs(3);  // the sealer's next poll seals with the key moved 10 h on
+  SendLines(k.Port("tcp"), "ahead", 2);
+  ASSERT_TRUE(WaitFor([&] { return ArchiveLines(archive, "h1").size() == 5u; }));
+  wait_secs(kEpoch + 2);
+  std::ofstream(ft, std::ios::trunc) << "+0\n";
+  wait_secs(2);
+  SendLines(k.Port("tcp"), "set-right", 2);
+  ASSERT_TRUE(WaitFor([&] { return ArchiveLines(archive, "h1").size() == 7u; }));
+  wait_secs(kEpoch + 2);  // the next epoch end, and a second for the poll
+  EXPECT_EQ(RunTool(dir, {"verify", "--key", key, archive}, &out), 0) << out;
+  EXPECT_EQ(out.find("unsealed"), std::string::npos) << out;
+  EXPECT_EQ(out.find("WARNING"), std::string::npos) << out;
+  EXPECT_NE(out.find("were written before their epoch began"), std::string::npos) << out;
+  const std::string a = ReadFile(alerts);
+  EXPECT_NE(a.find("\"sign\":\"archive.seal_key_ahead\""), std::string::npos) << a;
+  size_t jumps = 0;
+  for (size_t p = a.find("\"sign\":\"konseki.clock_jump\""); p != std::string::npos;
+       p = a.find("\"sign\":\"konseki.clock_jump\"", p + 1)) {
+    ++jumps;
+  }
+  EXPECT_EQ(jumps, 2u) << a;
+  EXPECT_EQ(k.process().Signal(SIGTERM), 0) << k.process().Stderr();
+  EXPECT_EQ(RunTool(dir, {"verify", "--key", key, archive}, &out), 0) << out;
+  EXPECT_EQ(out.find("unsealed"), std::string::npos) << out;
+}
+
 // The key file is lost (a restore without .state/, an admin error, an
 // intruder) while the seal stream holds records. The daemon's start error
 // says records exist; seal-setup refuses unless --new-chain; the new chain

@@ -3,12 +3,14 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "common/host_key.h"
 #include "common/host_shard.h"
@@ -35,9 +37,10 @@ class HeartbeatTrackerTest : public ::testing::Test {
     options_.stall_secs = 600;  // tests tick every 60 s at most, except the stall test
   }
 
-  HeartbeatTracker& Make(size_t shard = 0, size_t num_shards = 1) {
-    tracker_ =
-        std::make_unique<HeartbeatTracker>(options_, shard, num_shards, clock_, sink_, metrics_);
+  HeartbeatTracker& Make(size_t shard = 0, size_t num_shards = 1,
+                         ClockStepWatch* own_clock = nullptr) {
+    tracker_ = std::make_unique<HeartbeatTracker>(options_, shard, num_shards, clock_, sink_,
+                                                  metrics_, own_clock);
     return *tracker_;
   }
 
@@ -498,6 +501,81 @@ TEST_F(HeartbeatTrackerTest, ClockJumpsAreAlertedOncePerIntervalAndLateLinesAreN
   Send("h", "", clock_.Now() + seconds(5000));  // +23 min more
   ASSERT_EQ(sink_.Count("host.clock_jump"), 2u);
   EXPECT_EQ(Field(*sink_.Last("host.clock_jump"), "kind"), "forward");
+}
+
+// The log host's clocks as the ClockStepWatch reads them: the wall clock is
+// the test's FakeClock (the receive times), the steady one runs with real
+// time only.
+class LogHostClocks final : public ClockStepWatch::Source {
+ public:
+  explicit LogHostClocks(const FakeClock& wall) : wall_(wall) {}
+  ClockStepWatch::Reading Read() const override {
+    return {wall_.Now().time_since_epoch().count(), steady_ns.load()};
+  }
+  std::atomic<int64_t> steady_ns{1'000'000'000'000};
+
+ private:
+  const FakeClock& wall_;
+};
+
+// prod18 #3: the log host's own clock set back 2 h for 90 s (or forward),
+// while alpha and beta send every second with correct stamps and gamma's
+// own clock jumps an hour ahead during the step. Without the watch every
+// host is blamed ("forward", 7199 s); with it only gamma's real jump is
+// alerted, by its own size. `ticks`: the server reads the clocks every
+// second; without, the trackers must notice the step themselves (lines
+// received before the server's next tick).
+TEST_F(HeartbeatTrackerTest, TheLogHostsOwnClockStepIsNotBlamedOnTheHosts) {
+  struct Case {
+    int64_t step_secs;
+    bool watch;
+    bool ticks;
+    std::vector<std::string> blamed;  // hosts alerted, in order
+  };
+  const Case cases[] = {
+      {-7200, false, false, {"alpha", "beta", "gamma"}},  // before the fix (the report)
+      {-7200, true, true, {"gamma"}},
+      {-7200, true, false, {"gamma"}},
+      {7200, true, true, {"gamma"}},
+      {7200, true, false, {"gamma"}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::to_string(c.step_secs) + (c.watch ? " watch" : "") +
+                 (c.ticks ? " ticks" : ""));
+    sink_.alerts.clear();
+    LogHostClocks clocks(clock_);
+    ClockStepWatch watch(clocks);
+    Make(0, 1, c.watch ? &watch : nullptr);
+    TimePoint real = clock_.Now();
+    auto second = [&](int64_t log_host_step, int64_t gamma_ahead) {
+      real += seconds(1);
+      clocks.steady_ns += 1'000'000'000;
+      clock_.Set(real + seconds(log_host_step));
+      if (c.ticks) watch.Refresh();
+      Send("alpha", "", real);
+      Send("beta", "", real);
+      Send("gamma", "", real + seconds(gamma_ahead));
+    };
+    for (int i = 0; i < 20; ++i) second(0, 0);
+    for (int i = 0; i < 90; ++i) second(c.step_secs, i < 10 ? 0 : 3600);
+    for (int i = 0; i < 60; ++i) second(0, 3600);
+    std::vector<std::string> blamed;
+    for (const Alert& a : sink_.alerts) {
+      if (a.sign == "host.clock_jump") blamed.push_back(a.host);
+    }
+    EXPECT_EQ(blamed, c.blamed);
+    if (c.watch) {
+      const Alert* a = sink_.Last("host.clock_jump");
+      ASSERT_NE(a, nullptr);
+      EXPECT_EQ(Field(*a, "kind"), "forward");
+      EXPECT_EQ(Field(*a, "jump_secs"), "3600");
+      // Read every second, the watch saw both steps (for konseki.clock_jump).
+      if (c.ticks) {
+        EXPECT_EQ(watch.TakeSteps().size(), 2u);
+      }
+    }
+    clock_.Set(real);
+  }
 }
 
 TEST_F(HeartbeatTrackerTest, ClockAheadAtFirstSightIsAlertedOnce) {

@@ -396,5 +396,42 @@ TEST_F(ArchiveVerifyTest, ChangedUnsealedTailIsNotAFailure) {
   EXPECT_EQ(Find(r, kFile)->unsealed_lines, 2u);
 }
 
+// What a sealer that stopped sealing leaves (prod18 #1 before the fix: the
+// clock set back after running ahead, the key waiting for it): lines after
+// the last seal received epochs ago, and a last record sealed "in the
+// future". verify says both as warnings, not a quiet OK.
+TEST_F(ArchiveVerifyTest, LinesLeftUnsealedForEpochsAndARecordFromTheFutureAreWarnings) {
+  LogMany("web01", 3);
+  Advance(kEpoch);
+  Poll();
+  Advance(36000);
+  Log("web01", "while the clock is ahead");
+  Poll();  // sealed at the clock's time, 10 h ahead
+  Advance(-36000);
+  for (int i = 0; i < 4; ++i) {
+    Log("web01", "not sealed " + std::to_string(i));
+    Advance(kEpoch);  // no Poll: nothing seals them
+  }
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok()) << last_report_;  // a warning, not a failure
+  EXPECT_EQ(Find(r, kFile)->unsealed_lines, 4u) << last_report_;
+  ASSERT_EQ(r.warnings.size(), 2u) << last_report_;
+  EXPECT_NE(r.warnings[0].find("after now"), std::string::npos) << last_report_;
+  EXPECT_NE(r.warnings[1].find("4 lines in 1 files are not sealed though received more than two "
+                               "epochs ago"),
+            std::string::npos)
+      << last_report_;
+  EXPECT_NE(last_report_.find("seal stream: WARNING: 4 lines"), std::string::npos);
+  // Lines of the current epoch are no warning.
+  sealer_.reset();
+  OpenSealer();
+  Advance(kEpoch);
+  Poll();
+  Log("web01", "just now");
+  r = Verify();
+  EXPECT_TRUE(r.warnings.empty()) << last_report_;
+  EXPECT_EQ(Find(r, kFile)->unsealed_lines, 1u) << last_report_;
+}
+
 }  // namespace
 }  // namespace konseki::outputs

@@ -351,6 +351,111 @@ TEST_F(SealerTest, RestartInTheStoppedEpochSealsAtTheNextBoundary) {
   EXPECT_TRUE(Verify().ok()) << last_report_;
 }
 
+// Two clean restarts within one epoch leave the key two steps ahead of the
+// clock: the lines written after the second are still sealed at the next
+// wall-clock boundary (they used to wait for the clock to catch up), and
+// two steps are no sign of a clock set back (no archive.seal_key_ahead).
+TEST_F(SealerTest, TwoRestartsInOneEpochStillSealAtTheNextBoundary) {
+  LogMany("web01", 2);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(sealer_->Stop().ok());
+    sealer_.reset();
+    OpenSealer();
+  }
+  EXPECT_EQ(sealer_->key_epoch(), 2u);
+  Log("web01", "written after the second restart");
+  Advance(kEpoch);
+  Poll();
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok()) << last_report_;
+  EXPECT_EQ(Find(r, kDay1)->unsealed_lines, 0u) << last_report_;
+  EXPECT_EQ(sealer_->key_epoch(), 3u);
+  EXPECT_TRUE(Signs(alerts_).empty());
+}
+
+// prod18 #1: the log host's clock stepped ahead (past midnight) and then set
+// right. While ahead the key moved to the clock's epoch (it cannot go
+// back); once the clock is right again the sealer must go on sealing at
+// each epoch end, not wait hours for the clock to reach the key. The lines
+// of both days verify, nothing is left unsealed, and the admin is told
+// that the key runs ahead of the clock.
+TEST_F(SealerTest, ClockSetBackAfterRunningAheadKeepsSealingEveryEpoch) {
+  LogMany("web01", 3);
+  Advance(kEpoch);
+  Poll();                           // epoch 0 sealed, key at 1
+  constexpr int64_t kJump = 86000;  // 23 h 53 min: into 2025-12-02
+  Advance(kJump);
+  Log("web01", "received while the clock is ahead 1");
+  Poll();  // the clock left epoch 1 for 96: sealed, key at 96
+  EXPECT_EQ(sealer_->key_epoch(), 96u);
+  Log("web01", "received while the clock is ahead 2");  // not read before the step back
+  Log("db02", "a host whose day file the sealer never saw before the step back");
+  Advance(-kJump);
+  Log("web01", "received after the clock was set right");
+  Poll();
+  ASSERT_EQ(Signs(alerts_), std::vector<std::string>{"archive.seal_key_ahead"});
+  const Alert& a = alerts_.alerts()[0];
+  EXPECT_EQ(a.severity, Severity::kMedium);
+  auto field = [&](const std::string& k) {
+    for (const auto& [name, v] : a.fields) {
+      if (name == k) return v;
+    }
+    return std::string();
+  };
+  EXPECT_EQ(field("key_epoch"), "96");
+  EXPECT_EQ(field("clock_epoch"), "1");
+  EXPECT_GT(metrics_.GetGauge("konseki_archive_seal_key_ahead_seconds", "")->Value(), 80000);
+  Log("web01", "a line later in the epoch");
+  Advance(kEpoch);
+  Poll();  // the clock's next boundary: everything so far is sealed
+  EXPECT_EQ(sealer_->key_epoch(), 97u);
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok()) << last_report_;
+  EXPECT_EQ(Find(r, kDay1)->verified_lines, 5u) << last_report_;
+  EXPECT_EQ(Find(r, kDay1)->unsealed_lines, 0u) << last_report_;
+  EXPECT_EQ(Find(r, "web01/2025-12-02.log")->verified_lines, 2u) << last_report_;
+  EXPECT_EQ(Find(r, "web01/2025-12-02.log")->unsealed_lines, 0u) << last_report_;
+  EXPECT_EQ(Find(r, "db02/2025-12-02.log")->verified_lines, 1u) << last_report_;
+  EXPECT_TRUE(r.warnings.empty()) << last_report_;
+  EXPECT_TRUE(Contains(last_report_, "note: 1 seal records were written before their epoch began"))
+      << last_report_;
+  // And at every boundary after it, one key step each; one alert only.
+  for (int i = 0; i < 3; ++i) {
+    Log("web01", "epoch " + std::to_string(i));
+    Advance(kEpoch);
+    Poll();
+  }
+  EXPECT_EQ(sealer_->key_epoch(), 100u);
+  EXPECT_EQ(alerts_.alerts().size(), 1u);
+  r = Verify();
+  EXPECT_TRUE(r.ok()) << last_report_;
+  EXPECT_EQ(Find(r, kDay1)->unsealed_lines, 0u) << last_report_;
+  ASSERT_TRUE(sealer_->Stop().ok());
+  r = Verify();
+  EXPECT_TRUE(r.ok()) << last_report_;
+  EXPECT_EQ(Find(r, kDay1)->verified_lines, 8u) << last_report_;
+}
+
+// The clock set back while konseki was stopped: only the key state tells.
+// The start says so (archive.seal_key_ahead) and sealing goes on.
+TEST_F(SealerTest, StartWithTheKeyAheadOfTheClockAlertsAndSeals) {
+  LogMany("web01", 2);
+  Advance(10 * kEpoch);
+  Poll();
+  ASSERT_TRUE(sealer_->Stop().ok());
+  sealer_.reset();
+  Advance(-10 * kEpoch);
+  OpenSealer();
+  EXPECT_EQ(Signs(alerts_), std::vector<std::string>{"archive.seal_key_ahead"});
+  Log("web01", "after the start");
+  Advance(kEpoch);
+  Poll();
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok()) << last_report_;
+  EXPECT_EQ(Find(r, kDay1)->verified_lines, 3u) << last_report_;
+  EXPECT_EQ(Find(r, kDay1)->unsealed_lines, 0u) << last_report_;
+}
+
 // A line appended by hand to a live day file, stamped hours before its
 // neighbours, between lines konseki writes: the archive reports every
 // write's range, so the sealer seals konseki's lines (F) and records the
