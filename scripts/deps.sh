@@ -6,7 +6,9 @@
 #   scripts/deps.sh test    build + the real peers the tests and benchmarks
 #                           drive: logger, rsyslogd (RELP, TLS), promtool,
 #                           gnutls-cli, openssl, clang (fuzz smoke test),
-#                           ripgrep and zstd (bench/archive_search/run).
+#                           ripgrep and zstd (bench/archive_search/run),
+#                           libfaketime (the log host's clock stepped, for
+#                           konseki only: heartbeat and seal tests).
 #                           The default (scripts/dev test).
 #
 # It never stops, starts or disables a system service. rsyslog and prometheus
@@ -25,7 +27,7 @@ build_packages=(
 )
 test_packages=(
   clang bsdutils rsyslog rsyslog-relp rsyslog-gnutls prometheus gnutls-bin openssl
-  ripgrep zstd debhelper fakeroot lintian
+  ripgrep zstd debhelper fakeroot lintian libfaketime
 )
 
 case "${1:-test}" in
