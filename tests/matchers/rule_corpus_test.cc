@@ -210,9 +210,11 @@ const std::map<std::string, SignCounts>& Expected() {
        {{"ssh.auth_failure", 36}, {"tcpd.refused", 1}, {"session.open", 2}}},
       {"fail2ban/xinetd-fail", {{"tcpd.refused", 2}}},
       // grep -c "USER_AUTH.*op=PAM:authentication .*exe=\"/usr/sbin/sshd\".*res=failed"
-      //   (audit.ssh_auth_failure; op=password and op=pubkey are RHEL patch records
-      //   left out)
-      {"fail2ban/selinux-ssh", {{"ssh.auth_failure", 1}}},
+      //   = 1 (audit.ssh_auth_failure; op=password and op=pubkey are RHEL patch
+      //   records left out), plus
+      // grep -c 'type=USER_LOGIN.*op=login.*exe="/usr/sbin/sshd".*res=failed' = 6
+      //   (audit.ssh_login_failure, audit18: sshd's refused connections)
+      {"fail2ban/selinux-ssh", {{"ssh.auth_failure", 7}}},
       // grep -cE 'sudo: .*(NOT in sudoers|incorrect password attempt)'; su failures:
       //   grep -ciE 'BAD SU|FAILED SU|su(\(pam_unix\))?\[[0-9]+\]: (authentication failure|failed:
       //   )'
