@@ -67,10 +67,12 @@ const std::map<std::string, SignCounts>& Expected() {
       {"fail2ban/nginx-http-auth", {{"web.5xx", 1}, {"auth.failure", 10}}},
       // web.probe (a scanner's request answered 4xx): grep -ciE '"[A-Z]+ [^"]*(\.\./|%2e%2e|
       //   union(%20|\+)+select|\.env|\.git/)[^"]*" 4[0-9][0-9] '
-      // web.attack (web.sql_injection, a time-based probe answered 200): grep -ciE
-      //   '"[A-Z]+ [^" ]*(;|%3b|select(\+|%20)+)(pg_)?sleep(\(|%28)[0-9][^"]*" 200 '
-      //   (wazuh's "SQL injection attempt-2"; its "-1" escapes a quote as \" and is not read)
-      {"wazuh/web_rules.ini", {{"web.probe", 1}, {"web.not_found", 3}, {"web.attack", 1}}},
+      // web.attack (web.sql_injection, a time-based probe answered 200): grep -ciP
+      //   '"[A-Z]+ (?:[^"\\]|\\.)*(;|%3b|%2c|select(\+|%20)+)(pg_)?sleep(\(|%28)[0-9]
+      //   (?:[^"\\]|\\.)*" 200 '
+      //   (wazuh's "SQL injection attempt-1", whose request escapes a quote as Apache's \"
+      //   (read since evasion18), and "-2")
+      {"wazuh/web_rules.ini", {{"web.probe", 1}, {"web.not_found", 3}, {"web.attack", 2}}},
       // web.probe (Apache refusing a path above the root, web.apache_bad_uri):
       //   grep -ciE 'AH10244: invalid URI path \(|AH00126: Invalid URI in request .*(\.\./|%2e%2e)'
       {"fail2ban/apache-overflows", {{"web.probe", 4}}},
