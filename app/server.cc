@@ -536,12 +536,7 @@ void Server::ReportDamagedFiles() {
                     "set aside, by store.",
                     {{"store", store}})
         ->Inc();
-    Alert a;
-    a.time = a.received = clock_.Now();
-    a.host = "konseki";
-    a.rule = "konseki.state";
-    a.sign = "konseki.state_corrupt";
-    a.severity = Severity::kHigh;
+    Alert a = OwnAlert("konseki.state", "konseki.state_corrupt", Severity::kHigh);
     a.title = "Damaged " + store + " state file set aside at start; what could not be read is lost";
     a.fields.emplace_back("store", store);
     a.fields.emplace_back("file", d.path);
@@ -695,6 +690,16 @@ void Server::Start() {
   }
 }
 
+Alert Server::OwnAlert(std::string rule, std::string sign, Severity severity) const {
+  Alert a;
+  a.time = a.received = clock_.Now();
+  a.host = "konseki";
+  a.rule = std::move(rule);
+  a.sign = std::move(sign);
+  a.severity = severity;
+  return a;
+}
+
 void Server::EmitReloadFailure(const std::string& what, const std::string& sign,
                                const std::string& title, const std::string& error) {
   metrics_
@@ -702,12 +707,7 @@ void Server::EmitReloadFailure(const std::string& what, const std::string& sign,
                   "SIGHUP reloads that failed and kept the previous version, by what.",
                   {{"what", what}})
       ->Inc();
-  Alert a;
-  a.time = a.received = clock_.Now();
-  a.host = "konseki";
-  a.rule = "konseki.reload";
-  a.sign = sign;
-  a.severity = Severity::kHigh;
+  Alert a = OwnAlert("konseki.reload", sign, Severity::kHigh);
   a.title = title;
   a.fields.emplace_back("error", error);
   alerts_->Emit(a);
@@ -856,12 +856,10 @@ void Server::CheckTlsCertificate() {
   }
   tls_alerted_not_after_ = v.not_after;
   tls_alerted_ns_ = now_ns;
-  Alert a;
-  a.time = a.received = clock_.Now();
-  a.host = "konseki";
-  a.rule = "konseki.tls";
-  a.sign = unusable ? "konseki.tls_certificate_expired" : "konseki.tls_certificate_expiring";
-  a.severity = unusable ? Severity::kHigh : Severity::kMedium;
+  Alert a =
+      OwnAlert("konseki.tls",
+               unusable ? "konseki.tls_certificate_expired" : "konseki.tls_certificate_expiring",
+               unusable ? Severity::kHigh : Severity::kMedium);
   a.title = "TLS certificate " + config_.tls.cert_file + " " + problem;
   auto rfc3339 = [](int64_t t) { return FormatRfc3339Micros(TimePoint(std::chrono::seconds(t))); };
   a.fields = {{"cert_file", config_.tls.cert_file},
@@ -886,12 +884,7 @@ void Server::CheckLosses() {
   }
   const LossWatch::Verdict v = loss_watch_.Note(totals, clock_.Now());
   if (!v.alert) return;
-  Alert a;
-  a.time = a.received = clock_.Now();
-  a.host = "konseki";
-  a.rule = "konseki.loss";
-  a.sign = "konseki.messages_lost";
-  a.severity = Severity::kHigh;
+  Alert a = OwnAlert("konseki.loss", "konseki.messages_lost", Severity::kHigh);
   std::string causes;
   a.fields.emplace_back("messages", std::to_string(v.messages));
   for (const auto& [cause, n] : v.by_cause) {
@@ -926,12 +919,7 @@ void Server::CheckOwnClock() {
     const int64_t secs = ((forward ? step.jump_ns : -step.jump_ns) + 500'000'000) / 1'000'000'000;
     const std::string before = FormatRfc3339Micros(TimePoint(Duration(step.wall_before_ns)));
     const std::string after = FormatRfc3339Micros(TimePoint(Duration(step.wall_after_ns)));
-    Alert a;
-    a.time = a.received = clock_.Now();
-    a.host = "konseki";
-    a.rule = "konseki.clock";
-    a.sign = "konseki.clock_jump";
-    a.severity = Severity::kHigh;
+    Alert a = OwnAlert("konseki.clock", "konseki.clock_jump", Severity::kHigh);
     a.title = "the log host's own clock jumped " + std::string(forward ? "forward" : "back") +
               " by " + std::to_string(secs) + " s (from " + before + " to " + after +
               "): archive receive times, day files and seal epochs follow it; the hosts' "

@@ -232,6 +232,8 @@ class Server {
   // verifying senders refuse it, konseki.tls_certificate_expiring (medium)
   // within kTlsWarnSecs of its end; each at most once a day per certificate.
   void CheckTlsCertificate();
+  // An alert of konseki's own (host "konseki"), at the clock's now.
+  Alert OwnAlert(std::string rule, std::string sign, Severity severity) const;
   // Messages konseki lost (konseki_dropped_messages_total, any stage):
   // konseki.messages_lost (high) at the first loss, then at most one every
   // five minutes while it goes on (Tick).
