@@ -3,6 +3,7 @@
 //   BM_Archive_Append/<hosts>/<max_open_files>   konseki::outputs::Archive
 //   BM_Naive_OfstreamEndl/<hosts>                std::ofstream per host, "<<" and std::endl
 //   BM_Naive_Fprintf/<hosts>                     FILE* per host, fprintf (stdio-buffered)
+//   BM_Archive_WriteStall/<reserve_ahead>        batch latency on a disk, syncing (below)
 //
 // Messages are 256 bytes, hosts are taken round-robin (the worst case for the
 // LRU), Archive::Flush runs every 8192 messages like a worker's timer.
@@ -15,7 +16,9 @@
 // At the end the binary prints Archive/naive throughput ratios.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -24,6 +27,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -198,6 +202,73 @@ void BM_Naive_Fprintf(benchmark::State& state) {
       },
       [](FILE* f) { std::fclose(f); });
 }
+
+// What a worker's batch waits for on a real disk: 16 hosts' lines at a
+// steady 400,000 messages/s (100 MB/s, the UDP blaster's rate), a Flush
+// per batch of 512, the default sync (a syncfs per second on the
+// archive's own thread), arg 0: without ArchiveOptions::reserve_ahead (the
+// peer), 1: with it. Counters: the slowest batch and the batches that took
+// over 5 and 16 ms (a 4 MiB UDP buffer holds ~16 ms of that rate).
+// Files go to $KONSEKI_BENCH_DISK_DIR, else /var/tmp: a disk, not tmpfs.
+// Run with --benchmark_min_time=20 (a few syncs' worth); the load runs at
+// its rate whatever the machine, so the time is wall time.
+void BM_Archive_WriteStall(benchmark::State& state) {
+  constexpr size_t kBatch = 512;
+  constexpr auto kBatchEvery = std::chrono::nanoseconds(kBatch * 1'000'000'000 / 400'000);
+  Workload w(16);
+  const char* env = std::getenv("KONSEKI_BENCH_DISK_DIR");
+  std::string tmpl = std::string(env ? env : "/var/tmp") + "/konseki_stall_bench_XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr) {
+    state.SkipWithError("cannot make a folder in $KONSEKI_BENCH_DISK_DIR or /var/tmp");
+    return;
+  }
+  const fs::path dir = tmpl;
+  ArchiveOptions o;
+  o.dir = (dir / "archive").string();
+  o.sync = SyncPolicy::kInterval;
+  o.reserve_ahead = state.range(0) != 0;
+  SystemClock clock;
+  MetricsRegistry metrics;
+  auto archive = Archive::Open(o, clock, metrics);
+  if (!archive.ok()) {
+    state.SkipWithError(archive.status().ToString().c_str());
+    fs::remove_all(dir);
+    return;
+  }
+  Archive& a = **archive;
+  size_t i = 0;
+  std::vector<double> batch_ms;
+  auto next = std::chrono::steady_clock::now();
+  for (auto _ : state) {
+    const TimePoint now = clock.Now();
+    const auto start = std::chrono::steady_clock::now();
+    for (size_t k = 0; k < kBatch; ++k) a.Append(w.At(i++, now));
+    a.Flush();
+    const auto end = std::chrono::steady_clock::now();
+    batch_ms.push_back(std::chrono::duration<double, std::milli>(end - start).count());
+    next += kBatchEvery;
+    if (next > end) {
+      std::this_thread::sleep_until(next);
+    } else {
+      next = end;  // behind (a stall): the sender does not catch up faster
+    }
+  }
+  a.Flush();
+  state.SetItemsProcessed(static_cast<int64_t>(i));
+  std::sort(batch_ms.begin(), batch_ms.end());
+  const auto over = [&batch_ms](double ms) {
+    return static_cast<double>(batch_ms.end() -
+                               std::upper_bound(batch_ms.begin(), batch_ms.end(), ms));
+  };
+  state.counters["max_batch_ms"] = batch_ms.empty() ? 0 : batch_ms.back();
+  state.counters["p999_batch_ms"] = batch_ms.empty() ? 0 : batch_ms[batch_ms.size() * 999 / 1000];
+  state.counters["batches_over_5ms"] = over(5);
+  state.counters["batches_over_16ms"] = over(16);
+  archive->reset();
+  fs::remove_all(dir);
+}
+
+BENCHMARK(BM_Archive_WriteStall)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // {hosts, max_open_files}: all files open, then 1000 hosts through 256 fds.
 BENCHMARK(BM_Archive_Append)->Args({1, 256})->Args({1000, 1024})->Args({1000, 256});

@@ -714,10 +714,52 @@ Status Archive::WriteAll(int fd, std::string* buf, uint64_t* messages, bool* con
   return CountError("write", path_, err);
 }
 
+void Archive::ReserveAhead(Entry* e, size_t bytes) {
+  if (reserve_unsupported_ || !options_.reserve_ahead) return;
+  if (e->reserve_chunk == 0) {  // the first write since the open: where the file ends
+    struct stat st;
+    if (fstat(e->fd, &st) != 0) return;
+    e->file_end = e->reserved_end = static_cast<uint64_t>(st.st_size);
+    e->reserve_chunk = std::min<uint64_t>(options_.buffer_bytes, kArchiveReserveMax);
+  }
+  if (e->file_end + bytes <= e->reserved_end) return;
+  // A quiet host's file reserves about one buffer past its end, a busy one
+  // up to kArchiveReserveMax: given back when the file closes (CloseFd).
+  const uint64_t from = e->reserved_end;
+  const uint64_t len = e->file_end + bytes - from + e->reserve_chunk;
+  if (fallocate(e->fd, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(from), static_cast<off_t>(len)) ==
+      0) {
+    e->reserved_end = from + len;
+    e->reserve_chunk = std::min(2 * e->reserve_chunk, kArchiveReserveMax);
+  } else if (errno == EOPNOTSUPP || errno == ENOSYS) {
+    reserve_unsupported_ = true;  // NFS, some FUSE file systems: write as before
+  }
+  // Otherwise (ENOSPC, EDQUOT): the write finds out and says so.
+}
+
+void Archive::CloseFd(Entry* e) {
+  if (e->reserved_end > e->file_end) {
+    // ftruncate to the file's own size frees the blocks reserved past it
+    // (ext4, XFS); the size as fstat reads it, so no byte is cut.
+    struct stat st;
+    if (fstat(e->fd, &st) == 0 && static_cast<uint64_t>(st.st_size) < e->reserved_end &&
+        ftruncate(e->fd, st.st_size) != 0) {
+      errno = 0;  // the blocks stay reserved: nothing is lost
+    }
+  }
+  close(e->fd);
+  e->fd = -1;
+  e->file_end = e->reserved_end = e->reserve_chunk = 0;
+}
+
 Status Archive::WriteEntry(Entry* e) {
   if (e->buf.empty()) return Status::Ok();
   BuildPath(Folder(*e), e->day);  // for the error message only
+  ReserveAhead(e, e->buf.size());
+  const size_t before = e->buf.size();
   Status st = WriteAll(e->fd, &e->buf, &e->messages, &e->continues);
+  e->file_end += before - e->buf.size();
+  e->reserved_end = std::max(e->reserved_end, e->file_end);
   e->unsynced = true;
   if (st.ok() && e->buf.capacity() > 2 * (options_.buffer_bytes + kArchiveLineSlack)) {
     // A huge line (up to 4x max message size once escaped) grew this buffer:
@@ -726,8 +768,7 @@ Status Archive::WriteEntry(Entry* e) {
   }
   if (!st.ok()) {
     // Reopen by path on retry: the file may have been removed or replaced.
-    close(e->fd);
-    e->fd = -1;
+    CloseFd(e);
     e->blocked = true;
     need_syncfs_ = true;
   }
@@ -744,8 +785,7 @@ void Archive::CloseEntry(Entry* e) {
   }
   if (e->fd >= 0) {
     if (e->unsynced) need_syncfs_ = true;
-    close(e->fd);
-    e->fd = -1;
+    CloseFd(e);
   }
   e->unsynced = false;
   e->blocked = false;
@@ -874,8 +914,7 @@ Status Archive::Flush() {
       if (e.buf.empty()) {
         if (e.fd >= 0) {
           if (e.unsynced) need_syncfs_ = true;
-          close(e.fd);
-          e.fd = -1;
+          CloseFd(&e);
         }
         e.diverted = false;
       }

@@ -122,6 +122,12 @@ struct ArchiveOptions {
   // konseki_dropped_messages_total{stage="archive",reason="buffer_full"};
   // healthy files keep working. Keep it above max_open_files * buffer_bytes.
   size_t max_pending_bytes = 64 * 1024 * 1024;
+  // Reserve each open file's next blocks ahead of its writes (fallocate,
+  // the file's size unchanged; what is left is freed when the file
+  // closes), so write(2) does not wait for writeback's allocation (see
+  // ReserveAhead). Not a config key: off only for bench/archive_bench's
+  // comparison.
+  bool reserve_ahead = true;
   // fsync/syncfs; nullptr = the real system calls. Not owned; must outlive
   // the archive. Tests inject failures here.
   SyncOps* sync_ops = nullptr;
@@ -269,6 +275,17 @@ class Archive {
   Status WriteEntry(Entry* e);
   // Writes and closes e's file; unwritable data moves to stranded_.
   void CloseEntry(Entry* e);
+  // Reserves the disk blocks of e's next `bytes` and more ahead
+  // (fallocate(2) FALLOC_FL_KEEP_SIZE, the size unchanged), so the worker's
+  // write(2) finds its blocks allocated: a write that needs new blocks
+  // takes the inode's allocation lock, which writeback holds while it
+  // allocates (ext4's delayed allocation), and waited there 16-190 ms behind
+  // a sync or the kernel's own writeback while the UDP buffer overflowed
+  // (bench/RESULTS.md, "writes that wait for writeback"). Best effort: a
+  // file system without fallocate, or a full one, is written as before.
+  void ReserveAhead(Entry* e, size_t bytes);
+  // Gives back what ReserveAhead reserved past e's end, then closes e->fd.
+  void CloseFd(Entry* e);
   // True if stranded_ holds the rest of a line already begun in that file.
   bool StrandedContinues(std::string_view folder, int64_t day) const;
   // Moves e's buffered lines to stranded_ (unwritten).
@@ -294,6 +311,7 @@ class Archive {
   ArchiveFileCache files_;  // the open files and their buffers
   const std::string overflow_folder_;
   bool host_cap_reached_ = false;
+  bool reserve_unsupported_ = false;      // fallocate failed with EOPNOTSUPP: no more tries
   std::vector<DivertedHost> diverted_;    // not yet taken by TakeDiverted
   const std::string spool_path_;          // empty: no spool
   std::vector<std::string> spool_files_;  // taken back by Open(), not yet all written

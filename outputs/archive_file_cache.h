@@ -31,6 +31,8 @@ namespace konseki::outputs {
 inline constexpr int64_t kNoArchiveDay = INT64_MIN;
 // Room above buffer_bytes for the line that crosses it.
 inline constexpr size_t kArchiveLineSlack = 8 * 1024;
+// Archive::ReserveAhead's largest reservation past a file's end.
+inline constexpr uint64_t kArchiveReserveMax = 4 * 1024 * 1024;
 
 // One host's current file.
 struct ArchiveEntry {
@@ -47,7 +49,13 @@ struct ArchiveEntry {
   bool diverted = false;
   bool divert_reported = false;  // the divert was reported; cleared by a successful open
   TimePoint diverted_at;
-  bool touched = false;          // took a line since the last Flush()
+  bool touched = false;  // took a line since the last Flush()
+  // Disk blocks reserved ahead of the writes (Archive::ReserveAhead): the
+  // file's size as this entry knows it, where the reserved blocks end, and
+  // the next reservation's size (doubles up to kArchiveReserveMax).
+  uint64_t file_end = 0;
+  uint64_t reserved_end = 0;
+  uint64_t reserve_chunk = 0;
   uint64_t messages = 0;         // lines in buf
   std::string buf;               // lines not yet written
   size_t charged = 0;            // buf's capacity as charged to the budget (0: no buffer)
