@@ -9,6 +9,7 @@
 #include <map>
 #include <sstream>
 
+#include "app/archive_line_host.h"
 #include "app/archive_lock.h"
 #include "app/config.h"
 #include "app/file_identity.h"
@@ -16,6 +17,7 @@
 #include "outputs/archive_verify.h"
 #include "outputs/seal_key.h"
 #include "outputs/sealer.h"
+#include "receiver/parser.h"
 
 namespace konseki::app {
 namespace {
@@ -183,6 +185,8 @@ int RunVerify(const VerifyCommand& cmd, const Clock& clock, std::ostream& out, s
     if (rel.size() > 4 && rel.compare(rel.size() - 4, 4, ".zst") == 0) rel.resize(rel.size() - 4);
     roots[root].push_back(rel);
   }
+  // Reads back the host of the lines no seal vouches for (misplaced lines).
+  const receiver::Parser parser;
   bool ok = true;
   for (const auto& [root, only] : roots) {
     outputs::VerifyOptions o;
@@ -192,6 +196,10 @@ int RunVerify(const VerifyCommand& cmd, const Clock& clock, std::ostream& out, s
     o.more_keys.assign(keys.begin() + (keys.empty() ? 0 : 1), keys.end());
     o.retention_days = retention_days;
     o.now_unix = UnixNow(clock);
+    o.line_of_host = [&parser](std::string_view line, std::string_view folder, std::string* host) {
+      return ArchiveLineHostIs(
+          parser, line, [&](const std::string& f) { return f == folder; }, host);
+    };
     // The archive's own key state, else (a copy without .state/) the config's.
     struct stat st;
     if (stat(outputs::DefaultSealKeyPath(root).c_str(), &st) != 0 && !config_key_state.empty()) {

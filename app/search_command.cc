@@ -9,6 +9,7 @@
 #include <set>
 #include <tuple>
 
+#include "app/archive_line_host.h"
 #include "app/config.h"
 #include "app/console/console_format.h"
 #include "common/clock.h"
@@ -74,50 +75,14 @@ struct SignFilter {
   }
 };
 
-// raw with the archive's "#ooo" escapes of control bytes (outputs/archive.h)
-// turned back into the bytes; false if it holds none.
-bool UnescapeControls(std::string_view raw, std::string* out) {
-  out->clear();
-  bool any = false;
-  for (size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] == '#' && i + 3 < raw.size() && raw[i + 1] >= '0' && raw[i + 1] <= '1' &&
-        raw[i + 2] >= '0' && raw[i + 2] <= '7' && raw[i + 3] >= '0' && raw[i + 3] <= '7') {
-      const int c = (raw[i + 1] - '0') * 64 + (raw[i + 2] - '0') * 8 + (raw[i + 3] - '0');
-      if (c < 0x20 || c == 0x7f) {
-        out->push_back(static_cast<char>(c));
-        i += 3;
-        any = true;
-        continue;
-      }
-    }
-    out->push_back(raw[i]);
-  }
-  return any;
-}
-
 // Whether a line of an overflow folder (outputs/archive_search.h) is of a
-// host whose folder name `glob` matches: the host as the daemon took it
-// (the header's hostname, else the sender: app/router.cc) through
-// SanitizeHost. The daemon parsed the raw bytes, the archive holds them
-// escaped: both readings are tried, so an escape can let a line of
-// another host through (shown, never hidden).
+// host whose folder name `glob` matches (app/archive_line_host.h: an
+// escape can let a line of another host through, shown, never hidden).
 bool OverflowLineOfHost(const receiver::Parser& parser, const std::string& glob,
                         std::string_view line) {
-  if (line.size() < kTimeLen + 2) return false;
-  std::string_view rest = line.substr(kTimeLen + 1);
-  const size_t sp = rest.find(' ');
-  if (sp == std::string_view::npos) return false;
-  std::string_view sender = rest.substr(0, sp);
-  if (sender == "-") sender = {};
-  const std::string_view raw = rest.substr(sp + 1);
-  thread_local std::string folder, unescaped;
-  auto matches = [&](std::string_view bytes) {
-    Message msg;
-    parser.Parse(bytes, TimePoint(), &msg);
-    outputs::SanitizeHost(msg.hostname.empty() ? sender : msg.hostname, &folder);
+  return ArchiveLineHostIs(parser, line, [&](const std::string& folder) {
     return outputs::HostGlobMatches(glob, folder);
-  };
-  return matches(raw) || (UnescapeControls(raw, &unescaped) && matches(unescaped));
+  });
 }
 
 StatusOr<std::unique_ptr<SignFilter>> MakeSignFilter(const std::string& sign,

@@ -16,6 +16,7 @@
 
 #include "common/clock.h"
 #include "common/usable_cpus.h"
+#include "outputs/archive_budget.h"
 #include "outputs/archive_reader.h"
 #include "outputs/seal_format.h"
 #include "outputs/sealer.h"
@@ -569,6 +570,7 @@ class Verifier {
   }
 
   void VerifyFile(FileState* fs, FileVerdict* v) {
+    const std::string batch_path = v->path;  // before ".zst" is added
     // Only a stream whose oldest records were removed has a retention edge.
     const bool edge = !from_start_ && !loss_seen_ && fs->day <= first_seal_day_;
     std::vector<Range>& rs = fs->ranges;
@@ -594,6 +596,7 @@ class Verifier {
     if (rs.front().start != 0) (*reader)->Skip(rs.front().start);
     uint64_t line = 0;
     StampCheck stamps;
+    stamps.SetPlace(batch_path, o_);
     const Range* foreign = nullptr;  // the first X range
     uint64_t foreign_line = 0;
     for (size_t i = 0; i < rs.size(); ++i) {
@@ -654,9 +657,10 @@ class Verifier {
       Fail(v, foreign_line, "",
            "foreign: bytes " + std::to_string(foreign->start) + ".." +
                std::to_string(foreign->end) +
-               " were not written by konseki (another process wrote to this file; the sealer "
-               "raised archive.foreign_write)");
+               " were not written by konseki (another process wrote to this file, while konseki "
+               "ran or while it was stopped; the sealer raised archive.foreign_write)");
     }
+    FailMisplaced(stamps, v);
   }
 
   // Receive times (the first 27 bytes of each line, RFC 3339 UTC micros as
@@ -682,6 +686,29 @@ class Verifier {
     uint64_t back_line = 0;   // the first of them (1-based, counted from the range read first)
     int64_t back_us = 0;
     std::string back_text, max_at_back;
+    // Where the lines belong (SetPlace): the file's day ("YYYY-MM-DD") and,
+    // with a host reader, its host folder. Lines of another day or host
+    // are misplaced: a copy of another day's or host's file.
+    std::string day;
+    std::string folder;  // empty: hosts not checked
+    const VerifyOptions* opts = nullptr;
+    std::string cur;  // the current line, up to kMaxLine bytes (for its host)
+    static constexpr size_t kMaxLine = 64 * 1024;
+    uint64_t misplaced = 0;
+    uint64_t misplaced_line = 0;
+    std::string misplaced_time, misplaced_why;
+
+    // path: "host/YYYY-MM-DD.log".
+    void SetPlace(std::string_view path, const VerifyOptions& o) {
+      const size_t slash = path.find('/');
+      if (slash == std::string_view::npos || path.size() < slash + 11) return;
+      day.assign(path.substr(slash + 1, 10));
+      const std::string_view host = path.substr(0, slash);
+      if (o.line_of_host && !IsOverflowFolder(host)) {
+        folder.assign(host);
+        opts = &o;
+      }
+    }
 
     // Per line: a memchr, a 27-byte copy and compare; no allocation.
     void Feed(std::string_view c) {
@@ -695,10 +722,15 @@ class Verifier {
           std::memcpy(head + head_len, p, take);
           head_len += take;
         }
+        if (opts != nullptr && cur.size() < kMaxLine) {
+          cur.append(p, std::min<size_t>(line_end - p, kMaxLine - cur.size()));
+        }
         if (nl == nullptr) return;
         ++line;
         Check();
+        CheckPlace();
         head_len = 0;
+        cur.clear();
         p = nl + 1;
       }
     }
@@ -707,10 +739,33 @@ class Verifier {
     void Skip(uint64_t n, std::string_view last) {
       line += n;
       head_len = 0;
+      cur.clear();
       if (n == 0 || last.size() < kStampLen || last[10] != 'T' || last[26] != 'Z') return;
       if (!have_max || std::memcmp(last.data(), max_text, kStampLen) > 0) {
         std::memcpy(max_text, last.data(), kStampLen);
         have_max = true;
+      }
+    }
+    // A line without a stamp (the piece of a line a crash tore) is not judged.
+    void CheckPlace() {
+      if (day.empty() || head_len != kStampLen || head[10] != 'T' || head[26] != 'Z') return;
+      const std::string_view stamp(head, kStampLen);
+      std::string why;
+      if (stamp.substr(0, 10) != day) {
+        why = "was received " + std::string(stamp) + ", not on " + day +
+              ", the day this file is named for (a copy of another day's file?)";
+      } else if (opts != nullptr) {
+        std::string host;
+        if (opts->line_of_host(cur, folder, &host)) return;
+        why = "is of host folder '" + host + "', not '" + folder +
+              "' (a copy of another host's file?)";
+      } else {
+        return;
+      }
+      if (misplaced++ == 0) {
+        misplaced_line = line;
+        misplaced_time.assign(stamp);
+        misplaced_why = std::move(why);
       }
     }
     // Fixed-width stamps order as text: only a line behind the latest one
@@ -752,6 +807,22 @@ class Verifier {
       return v;
     }
   };
+
+  // Lines no seal vouches for that belong to another day or host fail the
+  // file (added to a failure already found).
+  void FailMisplaced(const StampCheck& stamps, FileVerdict* v) {
+    if (stamps.misplaced == 0) return;
+    v->misplaced_lines = stamps.misplaced;
+    std::string why =
+        "misplaced: line " + std::to_string(stamps.misplaced_line) + " " + stamps.misplaced_why +
+        (stamps.misplaced > 1 ? " and " + std::to_string(stamps.misplaced - 1) + " more lines"
+                              : "");
+    if (v->failed) {
+      v->why += "; " + why;
+    } else {
+      Fail(v, stamps.misplaced_line, stamps.misplaced_time, std::move(why));
+    }
+  }
 
   // Hashes [start, end) from the reader's position; true if it matches.
   bool HashRange(ArchiveReader* r, const Range& rg, std::string* tail, StampCheck* stamps) {
@@ -896,7 +967,9 @@ class Verifier {
         FileVerdict v;
         v.path = path;
         auto r = ArchiveReader::OpenFile(o_.root + "/" + path);
-        if (r.ok()) v.unsealed_lines = CountRest(r->get());
+        StampCheck stamps;
+        stamps.SetPlace(key, o_);
+        if (r.ok()) v.unsealed_lines = CountRest(r->get(), &stamps);
         const int64_t chain_day = ChainStartDay();
         if (!have_e_) {
           v.note = "not sealed (no seal record)";
@@ -914,6 +987,7 @@ class Verifier {
         } else if (day < first_seal_day_) {
           v.note = "not sealed (older than the seal stream)";
         }
+        FailMisplaced(stamps, &v);
         rep_.files.push_back(std::move(v));
       }
     }
@@ -1012,6 +1086,9 @@ void PrintVerifyReport(const VerifyReport& rep, double seconds, std::ostream& ou
     }
     if (f.foreign_lines > 0) {
       out << "; " << f.foreign_lines << " lines foreign (not written by konseki)";
+    }
+    if (f.misplaced_lines > 0) {
+      out << "; " << f.misplaced_lines << " lines misplaced (of another day or host)";
     }
     if (f.unsealed_lines > 0) {
       out << "; " << f.unsealed_lines

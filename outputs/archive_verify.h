@@ -12,7 +12,13 @@
 //   reordered  two sealed lines swapped
 //   truncated  the file ends before its sealed end
 //   missing    a sealed file is gone (a day missing in a host's chain)
-//   foreign    bytes the sealer found that konseki did not write (X)
+//   foreign    bytes the sealer found that konseki did not write (X): a
+//              line appended under a running konseki, or any unsealed bytes
+//              a start after a clean stop found (a file copied in)
+//   misplaced  a line no seal vouches for (U, X, after the last seal, or a
+//              file no record covers) was received on another day than the
+//              file's, or is of another host than the file's folder: a copy
+//              of another day's or host's file
 //   unsealed-range-changed / not-in-chain / uncovered / seal-removed: see
 //   docs/archive.md
 // and, as a note, receive times of unsealed or foreign lines that go back
@@ -41,6 +47,7 @@
 #define KONSEKI_OUTPUTS_ARCHIVE_VERIFY_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -63,6 +70,7 @@ struct FileVerdict {
   uint64_t restart_unsealed_lines = 0;  // U ranges (crash before a seal)
   uint64_t lost_unsealed_lines = 0;     // U ranges after a loss record (stream removed)
   uint64_t foreign_lines = 0;           // X ranges: not written by konseki (a failure)
+  uint64_t misplaced_lines = 0;         // unsealed lines of another day or host (a failure)
   uint64_t unauthenticated_lines = 0;   // sealed by a chain no key was given for
   uint64_t fail_line = 0;               // 1-based, when failed
   std::string fail_time;                // receive time at that line, if readable
@@ -115,6 +123,16 @@ struct VerifyOptions {
   // A state that is missing or unreadable leaves the end unchecked, which
   // the report says (VerifyReport::end_warning).
   std::string key_state_path;
+  // Whether an archive line can be of the host whose folder is `folder`
+  // (the daemon files a line under its header's host name, else its
+  // sender, through SanitizeHost; app/archive_line_host.h reads it back
+  // with the parser). On false, *host: the folder the line is of. Checked
+  // only on the lines no seal vouches for, and not in the overflow folders
+  // (hosts past archive.max_hosts share them). Called from several threads
+  // at once: must be thread-safe. Null: hosts are not checked (the lines'
+  // receive dates are, always).
+  std::function<bool(std::string_view line, std::string_view folder, std::string* host)>
+      line_of_host;
 };
 
 StatusOr<VerifyReport> VerifyArchive(const VerifyOptions& options);

@@ -13,8 +13,9 @@
 //                             a restart (after a crash): recorded, not vouched for
 //   X <path> <start> <end> <lines> <sha256>           bytes konseki did not
 //                             write (another process appended them to a day
-//                             file it follows): recorded, never vouched for;
-//                             verify fails the file (foreign)
+//                             file it follows, or they were found unsealed
+//                             by a start after a clean stop): recorded, never
+//                             vouched for; verify fails the file (foreign)
 //   M <seq> <time ns> <why>   the sealer found the stream it had written gone
 //                             (a restart finding no record up to the key's, or
 //                             the open seal file unlinked or replaced): the

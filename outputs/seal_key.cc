@@ -17,7 +17,9 @@ namespace konseki::outputs {
 namespace {
 
 constexpr std::string_view kEvolveLabel = "konseki-seal-evolve";
-constexpr std::string_view kStateMagic = "konseki-seal-state 1";
+// Version 2 adds the clean-stop mark; version 1 records (before it) are
+// read as "not stopped cleanly", which is what they could not tell.
+constexpr std::string_view kStateMagic = "konseki-seal-state 2";
 // Fixed record size: one sector, so the in-place rewrite is atomic.
 constexpr size_t kRecordBytes = 256;
 
@@ -54,7 +56,8 @@ std::vector<std::string_view> Fields(std::string_view s, char sep) {
 std::string StateBody(const SealKeyState& s) {
   std::string b(kStateMagic);
   b += " " + HexOf(s.key) + " " + std::to_string(s.epoch) + " " + std::to_string(s.start_unix) +
-       " " + std::to_string(s.epoch_secs) + " " + HexOf(s.prev_tag) + " " + std::to_string(s.seq);
+       " " + std::to_string(s.epoch_secs) + " " + HexOf(s.prev_tag) + " " + std::to_string(s.seq) +
+       " " + (s.clean_stop ? "1" : "0");
   return b;
 }
 
@@ -78,12 +81,15 @@ StatusOr<SealKeyState> ReadStateRecord(int fd, const std::string& path) {
   SealKeyState s;
   std::vector<std::string_view> f =
       Fields(std::string_view(rec).substr(0, sp == std::string::npos ? 0 : sp), ' ');
+  const bool v1 = f.size() == 8 && f[1] == "1";
+  const bool v2 = f.size() == 9 && f[1] == "2" && (f[8] == "0" || f[8] == "1");
   const bool ok = sp != std::string::npos && rec.substr(sp + 1) == Checksum(rec.substr(0, sp)) &&
-                  f.size() == 8 && f[0] == "konseki-seal-state" && f[1] == "1" &&
+                  (v1 || v2) && f[0] == "konseki-seal-state" &&
                   ParseHex(f[2], s.key.data(), s.key.size()) && ParseNum(f[3], &s.epoch) &&
                   ParseNum(f[4], &s.start_unix) && ParseNum(f[5], &s.epoch_secs) &&
                   ParseHex(f[6], s.prev_tag.data(), s.prev_tag.size()) && ParseNum(f[7], &s.seq) &&
                   CheckSealEpochSecs(s.epoch_secs).ok();
+  s.clean_stop = v2 && f[8] == "1";
   Wipe(&rec);
   if (!ok) {
     WipeSealBytes(&s.key);

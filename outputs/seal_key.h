@@ -73,6 +73,12 @@ struct SealKeyState {
   int64_t epoch_secs = kDefaultSealEpochSecs;
   SealBytes prev_tag{};  // tag of the last seal record (zeros: none yet)
   uint64_t seq = 0;      // sequence number of the next seal record
+  // Stored true only by the sealer's clean stop, with the record that
+  // sealed everything (Sealer::Stop), and false by every other store: a
+  // start that reads true knows every byte its predecessor wrote is sealed,
+  // so unsealed bytes in a day file are someone else's (foreign), not lines
+  // a crash left unsealed. Key files written before this field read false.
+  bool clean_stop = false;
 
   // Moves key forward to epoch `to` (>= epoch), wiping each old key.
   void EvolveTo(uint64_t to);

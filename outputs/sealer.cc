@@ -175,8 +175,11 @@ Sealer::Sealer(const SealerOptions& options, const Clock& clock, MetricsRegistry
       clock_(clock),
       metrics_(std::make_unique<Metrics>(metrics)),
       key_file_(std::move(key_file)),
-      state_(state) {
+      state_(state),
+      was_clean_(state.clean_stop) {
   WipeSealBytes(&state.key);
+  // Every store from now on says "not stopped cleanly", until Stop's.
+  state_.clean_stop = false;
   metrics_->epoch->Set(static_cast<double>(state_.epoch));
   record_wall_ = WallEpoch();
 }
@@ -229,7 +232,9 @@ Status Sealer::Stop() {
     thread_.join();
   }
   Status st = Scan(ScanMode::kFinal);
-  Status sealed = Seal(std::max(WallEpoch(), state_.epoch) + 1);
+  // Clean only if everything on disk was read and sealed: otherwise the
+  // next start must take what it finds unsealed for ours (U), not foreign.
+  Status sealed = Seal(std::max(WallEpoch(), state_.epoch) + 1, /*clean_stop=*/st.ok());
   if (seal_fd_ >= 0) {
     close(seal_fd_);
     seal_fd_ = -1;
@@ -386,8 +391,9 @@ void Sealer::LoadSealedEnds() {
     for (size_t pos = 0; pos < data.size();) {
       size_t nl = data.find('\n', pos);
       if (nl == std::string::npos) break;
-      if (ParseSealLine(std::string_view(data).substr(pos, nl - pos), &r) &&
-          (r.kind == 'F' || r.kind == 'U' || r.kind == 'X')) {
+      const bool parsed = ParseSealLine(std::string_view(data).substr(pos, nl - pos), &r);
+      if (parsed && r.kind == 'M') recent_loss_ = true;
+      if (parsed && (r.kind == 'F' || r.kind == 'U' || r.kind == 'X')) {
         auto it = tracked_.find(r.path);
         if (it == tracked_.end()) {
           auto t = std::make_unique<Tracked>();
@@ -473,7 +479,8 @@ Status Sealer::Recover() {
   // deleted (or never written: a key copied without its archive). Say so in
   // the stream itself, authenticated by the next record, so verify reports
   // a break and not a crash; and tell the admin now.
-  if (state_.seq > 0 && (!found || last_seq + 1 < state_.seq)) {
+  const bool lost = state_.seq > 0 && (!found || last_seq + 1 < state_.seq);
+  if (lost) {
     const std::string what = !found ? "holds no seal record at all"
                                     : "ends at record " + std::to_string(last_seq) + " (" +
                                           std::to_string(state_.seq - last_seq - 1) +
@@ -484,7 +491,23 @@ Status Sealer::Recover() {
   }
   if (new_chain && !new_chain_marked) ReportNewChain(prev_seq, prev_tag, prev_start, dir);
   LoadSealedEnds();
-  return Scan(ScanMode::kRecover);
+  // After a clean stop everything konseki wrote is sealed: bytes found
+  // unsealed now were put there while it was stopped (a line appended by
+  // hand, a day file copied in from another host or day). After a crash
+  // they are most likely its own last lines (U). A lost stream explains
+  // unsealed bytes by itself (what it sealed is gone): U after the loss,
+  // whether found now or by the last run (a loss record in the seal files
+  // of the days followed).
+  foreign_at_start_ = was_clean_ && !lost && !recent_loss_;
+  if (Status st = Scan(ScanMode::kRecover); !st.ok()) return st;
+  foreign_at_start_ = false;
+  // From here the lines are this run's: a crash must leave them U. (A Seal
+  // above stored this already.)
+  if (was_clean_) {
+    if (Status st = key_file_.Store(state_); !st.ok()) return st;
+    was_clean_ = false;
+  }
+  return Status::Ok();
 }
 
 // This key's chain follows another in the same stream: the old key is gone
@@ -586,8 +609,11 @@ Status Sealer::Scan(ScanMode mode) {
       t->written.insert(t->written.end(), w->second.begin(), w->second.end());
       written_.erase(w);
     }
+    const uint64_t sealed_before = t->sealed_end;
     Status st = ReadNew(t, mode);
     if (!st.ok() && first.ok()) first = st;
+    // Foreign bytes found at the start (an X): on disk with the next record, now.
+    if (recovering && t->sealed_end != sealed_before) unsealed = true;
     if (recovering && t->read_end > t->sealed_end) {
       // Written after the last seal and before this start: record, don't vouch.
       Emit(FormatRangeRecord('U', t->path, t->sealed_end, t->read_end, t->lines, t->sha.Finish()));
@@ -684,6 +710,12 @@ Status Sealer::ReadNew(Tracked* t, ScanMode mode) {
     return Status::Ok();
   }
   if (mode == ScanMode::kRecover) t->recovered_end = size;
+  if (mode == ScanMode::kRecover && foreign_at_start_) {
+    // Up to the end, a torn last line included: no writer of ours left one.
+    Status foreign = SealForeign(fd, t, size, /*at_start=*/true);
+    close(fd);
+    return foreign;
+  }
   const bool check_writers = options_.write_log != nullptr && mode != ScanMode::kRecover;
   Status result;
   while (t->read_end < size) {
@@ -764,7 +796,7 @@ Status Sealer::ReadNew(Tracked* t, ScanMode mode) {
 // Bytes of a followed file that no writer put there: never sealed as
 // genuine. What was read before them is closed with an F, they get an X
 // of their own (verify fails the file), and the admin hears it at once.
-Status Sealer::SealForeign(int fd, Tracked* t, uint64_t end) {
+Status Sealer::SealForeign(int fd, Tracked* t, uint64_t end, bool at_start) {
   const uint64_t start = t->read_end;
   if (end <= start) return Status::Ok();
   if (t->read_end > t->sealed_end) {
@@ -796,10 +828,11 @@ Status Sealer::SealForeign(int fd, Tracked* t, uint64_t end) {
   metrics_->foreign->Inc(end - start);
   Log(LogLevel::kError,
       "sealer: %s/%s: bytes %llu..%llu (%llu lines) were not written by konseki (another "
-      "process wrote to the archive): recorded as foreign, not sealed as genuine "
+      "process wrote to the archive%s): recorded as foreign, not sealed as genuine "
       "(archive.foreign_write)",
       options_.archive_dir.c_str(), t->path.c_str(), static_cast<unsigned long long>(start),
-      static_cast<unsigned long long>(end), static_cast<unsigned long long>(lines));
+      static_cast<unsigned long long>(end), static_cast<unsigned long long>(lines),
+      at_start ? " while konseki was stopped: it had stopped cleanly, sealing all it wrote" : "");
   if (alerts_ == nullptr) return Status::Ok();
   for (char& c : first_line) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
@@ -811,11 +844,12 @@ Status Sealer::SealForeign(int fd, Tracked* t, uint64_t end) {
                               {"offset", std::to_string(start)},
                               {"bytes", std::to_string(end - start)},
                               {"lines", std::to_string(lines)},
-                              {"first_line", first_line}}));
+                              {"first_line", first_line},
+                              {"found", at_start ? "at-start-after-clean-stop" : "running"}}));
   return Status::Ok();
 }
 
-Status Sealer::Seal(uint64_t next) {
+Status Sealer::Seal(uint64_t next, bool clean_stop) {
   for (auto& [path, t] : tracked_) {
     if (t->read_end == t->sealed_end) continue;
     if (!t->hashes.empty()) Emit("L " + t->path + " " + t->hashes + "\n");
@@ -842,7 +876,11 @@ Status Sealer::Seal(uint64_t next) {
   state_.EvolveTo(next);
   metrics_->epoch->Set(static_cast<double>(state_.epoch));
   Status st = FlushOut(true);
+  // The mark goes with the record that sealed everything, once it is on
+  // disk: a stop whose last record was not written is no clean stop.
+  state_.clean_stop = clean_stop && st.ok();
   Status stored = key_file_.Store(state_);
+  state_.clean_stop = false;
   if (!st.ok() || !stored.ok()) metrics_->errors->Inc();
   return st.ok() ? stored : st;
 }

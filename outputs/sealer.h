@@ -19,9 +19,15 @@
 // that no record sealed, and records the bytes written since the last seal
 // (lines a crash left unsealed) as U ranges: verify reports them as
 // unsealed, never as verified. A clean Stop() seals everything, so nothing
-// is left unsealed, and moves the key past the current epoch: a restart in
+// is left unsealed, moves the key past the current epoch (a restart in
 // that epoch runs one key step ahead of the clock and still seals at every
-// wall-clock boundary.
+// wall-clock boundary) and marks the key state "stopped cleanly"
+// (SealKeyState::clean_stop; any other store clears it). A start after a
+// clean stop records unsealed bytes it finds as foreign (X, with
+// archive.foreign_write): a day file copied into a host folder, or lines
+// appended, while konseki was stopped. After a crash (or kill -9) they stay
+// U, and after a lost stream (missing-at-start, or a loss record of the last
+// days) U after the loss.
 //
 // Clock steps: the key never goes back. A clock stepped forward moves the
 // key forward with it (the record skips the epochs explicitly). A clock set
@@ -160,10 +166,13 @@ class Sealer {
   Status ReadNew(Tracked* t, ScanMode mode);
   // Records [read_end, end) of t's file (open as fd) as foreign: an X record
   // after an F for what was read before it, the alert and the log line.
-  Status SealForeign(int fd, Tracked* t, uint64_t end);
+  // at_start: found by Recover after a clean stop (said in the log and alert).
+  Status SealForeign(int fd, Tracked* t, uint64_t end, bool at_start = false);
   Status Scan(ScanMode mode);
   // Writes F records for what was read, then E(epoch, next), evolves the key.
-  Status Seal(uint64_t next);
+  // clean_stop: Stop's last record; the key state then marks a clean stop
+  // (SealKeyState::clean_stop) if the record reached the disk.
+  Status Seal(uint64_t next, bool clean_stop = false);
   // Alerts, logs and sets the gauge when writing records stops or resumes.
   void ReportSealing(const Status& written);
   // Sets the key_ahead gauge; logs and raises archive.seal_key_ahead when
@@ -190,6 +199,13 @@ class Sealer {
   std::unique_ptr<Metrics> metrics_;
   SealKeyFile key_file_;
   SealKeyState state_;
+  // The key state read at Open said the last konseki stopped cleanly.
+  bool was_clean_ = false;
+  // Recover records unsealed bytes as foreign (X), not as a crash's (U).
+  bool foreign_at_start_ = false;
+  // LoadSealedEnds saw a loss record (M) in the seal files of the last days:
+  // what the lost files sealed is unsealed now, and not foreign.
+  bool recent_loss_ = false;
   std::map<std::string, std::unique_ptr<Tracked>, std::less<>> tracked_;
   ArchiveWriteLog::Ranges written_;  // taken from the write log, not yet given to tracked_
   int seal_fd_ = -1;

@@ -376,6 +376,124 @@ TEST(SealIntegrationTest, LineAppendedByHandToALiveFileIsAlertedAndFailsVerify) 
   EXPECT_NE(out.find("receive times go back"), std::string::npos) << out;
 }
 
+// The one day file of <archive>/<host>/, by name ("" if none).
+std::string DayFileName(const std::string& archive, const std::string& host) {
+  if (!fs::exists(archive + "/" + host)) return "";
+  return fs::directory_iterator(archive + "/" + host)->path().filename().string();
+}
+
+std::string CleanStopConfig(const std::string& archive, const std::string& alerts) {
+  return "listen: [tcp://127.0.0.1:0]\narchive: {dir: " + archive +
+         ", seal: true}\nalerts: {stdout: false, file: " + alerts +
+         "}\nmetrics: {listen: ''}\nallow_root: true\n";
+}
+
+// prod18 finding 2: a sealed day file copied into a new host folder while
+// konseki is stopped. The stop was clean (SIGTERM), so every byte konseki
+// wrote is sealed and the key state says so: the restart records the copy
+// as foreign (not "written before a crash"), alerts archive.foreign_write,
+// and verify fails (exit 1) naming the file; h1's own file verifies.
+TEST(SealIntegrationTest, FileCopiedInAfterACleanStopIsForeignAtTheRestartAndFailsVerify) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  const std::string archive = dir.File("archive");
+  const std::string alerts = dir.File("alerts.jsonl");
+  const std::string config = CleanStopConfig(archive, alerts);
+  std::ofstream(dir.File("setup.yaml")) << config;
+  std::string out;
+  ASSERT_EQ(RunTool(dir, {"seal-setup", "--config", dir.File("setup.yaml")}, &out), 0) << out;
+  const std::string key = LastLine(out);
+  {
+    TempDir run_dir;
+    Konseki k;
+    std::string err;
+    ASSERT_TRUE(k.Start(run_dir, config, &err)) << err;
+    SendLines(k.Port("tcp"), "before", 10);
+    ASSERT_TRUE(WaitFor([&] { return ArchiveLines(archive, "h1").size() == 10u; }));
+    EXPECT_EQ(k.process().Signal(SIGTERM), 0) << k.process().Stderr();
+  }
+  ASSERT_EQ(RunTool(dir, {"verify", "--key", key, archive}, &out), 0) << out;
+  const std::string day = DayFileName(archive, "h1");
+  ASSERT_FALSE(day.empty());
+  fs::create_directories(archive + "/h2");
+  fs::copy_file(archive + "/h1/" + day, archive + "/h2/" + day);
+  {
+    TempDir run_dir;
+    Konseki k;
+    std::string err;
+    ASSERT_TRUE(k.Start(run_dir, config, &err)) << err;
+    ASSERT_TRUE(WaitFor([&] {
+      return ReadFile(alerts).find("archive.foreign_write") != std::string::npos;
+    })) << ReadFile(alerts)
+        << k.process().Stderr();
+    EXPECT_NE(ReadFile(alerts).find("at-start-after-clean-stop"), std::string::npos)
+        << ReadFile(alerts);
+    EXPECT_NE(ReadFile(alerts).find("\"file\":\"h2\\/" + day), std::string::npos)
+        << ReadFile(alerts);
+    EXPECT_NE(k.process().Stderr().find("while konseki was stopped"), std::string::npos)
+        << k.process().Stderr();
+    SendLines(k.Port("tcp"), "after", 5);
+    ASSERT_TRUE(WaitFor([&] { return ArchiveLines(archive, "h1").size() == 15u; }));
+    EXPECT_EQ(k.process().Signal(SIGTERM), 0) << k.process().Stderr();
+  }
+  EXPECT_EQ(RunTool(dir, {"verify", "--key", key, archive}, &out), 1) << out;
+  EXPECT_NE(out.find("h2/" + day + ": FAILED at line 1"), std::string::npos) << out;
+  EXPECT_NE(out.find("foreign: bytes 0.."), std::string::npos) << out;
+  EXPECT_NE(out.find("10 lines foreign (not written by konseki)"), std::string::npos) << out;
+  EXPECT_NE(out.find("h1/" + day + ": OK: 15 lines verified"), std::string::npos) << out;
+  EXPECT_EQ(out.find("crash"), std::string::npos) << out;
+}
+
+// The same copy after kill -9 (no clean stop; the run before it stopped
+// cleanly, which must not count): the restart cannot tell the copy from
+// konseki's own unsealed last lines, so both stay U ("written before a
+// crash") and nothing is alerted. verify still fails the copy: its lines
+// are of host h1, not of the folder h2 they are in.
+TEST(SealIntegrationTest, FileCopiedInAfterAKillStaysUnsealedButVerifyFailsItAsMisplaced) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  const std::string archive = dir.File("archive");
+  const std::string alerts = dir.File("alerts.jsonl");
+  const std::string config = CleanStopConfig(archive, alerts);
+  std::ofstream(dir.File("setup.yaml")) << config;
+  std::string out;
+  ASSERT_EQ(RunTool(dir, {"seal-setup", "--config", dir.File("setup.yaml")}, &out), 0) << out;
+  const std::string key = LastLine(out);
+  for (int run = 0; run < 2; ++run) {
+    TempDir run_dir;
+    Konseki k;
+    std::string err;
+    ASSERT_TRUE(k.Start(run_dir, config, &err)) << err;
+    SendLines(k.Port("tcp"), "run" + std::to_string(run), 10);
+    ASSERT_TRUE(WaitFor([&] { return ArchiveLines(archive, "h1").size() == 10u * run + 10; }));
+    if (run == 0) {
+      EXPECT_EQ(k.process().Signal(SIGTERM), 0) << k.process().Stderr();
+    } else {
+      k.process().Kill();  // before the 15-minute epoch ends: its lines stay unsealed
+    }
+  }
+  const std::string day = DayFileName(archive, "h1");
+  ASSERT_FALSE(day.empty());
+  fs::create_directories(archive + "/h2");
+  fs::copy_file(archive + "/h1/" + day, archive + "/h2/" + day);
+  {
+    TempDir run_dir;
+    Konseki k;
+    std::string err;
+    ASSERT_TRUE(k.Start(run_dir, config, &err)) << err;
+    EXPECT_EQ(k.process().Signal(SIGTERM), 0) << k.process().Stderr();
+  }
+  EXPECT_EQ(ReadFile(alerts).find("archive.foreign_write"), std::string::npos) << ReadFile(alerts);
+  EXPECT_EQ(RunTool(dir, {"verify", "--key", key, archive}, &out), 1) << out;
+  EXPECT_NE(out.find("h1/" + day + ": OK: 10 lines verified"), std::string::npos) << out;
+  EXPECT_NE(out.find("10 lines unsealed (written before a crash)"), std::string::npos) << out;
+  EXPECT_NE(out.find("h2/" + day + ": FAILED at line 1"), std::string::npos) << out;
+  EXPECT_NE(out.find("misplaced: line 1 is of host folder 'h1', not 'h2'"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("20 lines unsealed (written before a crash)"), std::string::npos) << out;
+  EXPECT_EQ(out.find("foreign"), std::string::npos) << out;
+}
+
 // An archive that was never sealed: verify says so and does not pass.
 TEST(SealIntegrationTest, VerifyOfAnUnsealedArchiveSaysNothingIsSealed) {
   if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";

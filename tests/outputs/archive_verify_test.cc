@@ -239,7 +239,26 @@ TEST_F(ArchiveVerifyTest, CompleteStreamPassesTheEndCheck) {
 // A back-dated line appended to a copy after the last seal is unsealed (as
 // documented, not a failure) but its receive time going back hours is
 // noted; sealed lines are konseki's own and only their last stamp counts.
+// A line stamped back within the file's day is a note (lines held by a
+// write error are written late); one stamped on another day cannot be in
+// this file (a line goes to the file of its receive date): misplaced.
 TEST_F(ArchiveVerifyTest, UnsealedLineStampedHoursBackIsNoted) {
+  SealTwoEpochs();
+  EditLines([](std::vector<std::string>* lines) {
+    lines->push_back("2025-12-01T00:00:01.000000Z 10.9.9.9 <38>forged sshd[1]: Accepted");
+  });
+  VerifyReport r = Verify();
+  const FileVerdict* f = Find(r, kFile);
+  ASSERT_NE(f, nullptr);
+  EXPECT_FALSE(f->failed) << last_report_;
+  EXPECT_EQ(f->unsealed_lines, 1u);
+  EXPECT_NE(f->note.find("receive times go back 928 s at line 21 (2025-12-01T00:00:01.000000Z "
+                         "after 2025-12-01T00:15:29.000000Z)"),
+            std::string::npos)
+      << last_report_;
+}
+
+TEST_F(ArchiveVerifyTest, UnsealedLineOfAnotherDayIsMisplaced) {
   SealTwoEpochs();
   EditLines([](std::vector<std::string>* lines) {
     lines->push_back("2025-11-30T22:00:00.000000Z 10.9.9.9 <38>forged sshd[1]: Accepted");
@@ -247,12 +266,14 @@ TEST_F(ArchiveVerifyTest, UnsealedLineStampedHoursBackIsNoted) {
   VerifyReport r = Verify();
   const FileVerdict* f = Find(r, kFile);
   ASSERT_NE(f, nullptr);
-  EXPECT_FALSE(f->failed) << last_report_;
-  EXPECT_EQ(f->unsealed_lines, 1u);
-  EXPECT_NE(f->note.find("receive times go back 8129 s at line 21 (2025-11-30T22:00:00.000000Z "
-                         "after 2025-12-01T00:15:29.000000Z)"),
+  EXPECT_TRUE(f->failed) << last_report_;
+  EXPECT_EQ(f->fail_line, 21u);
+  EXPECT_EQ(f->misplaced_lines, 1u);
+  EXPECT_NE(f->why.find("misplaced: line 21 was received 2025-11-30T22:00:00.000000Z, not on "
+                        "2025-12-01"),
             std::string::npos)
       << last_report_;
+  EXPECT_NE(f->note.find("receive times go back 8129 s"), std::string::npos) << last_report_;
 }
 
 TEST_F(ArchiveVerifyTest, AttackerWithTheCurrentKeyCannotRewriteOlderLines) {

@@ -99,6 +99,46 @@ TEST_F(SealKeyFileTest, StoreOverwritesInPlaceAndLoads) {
   EXPECT_EQ(text.find(HexOf(vk.key0)), std::string::npos);
 }
 
+// The clean-stop mark (SealKeyState::clean_stop) is stored and read back;
+// a key file of version 1 (written before the mark existed) reads as "not
+// stopped cleanly", so its next start keeps unsealed bytes as U.
+TEST_F(SealKeyFileTest, CleanStopMarkRoundTripsAndVersion1ReadsAsNotClean) {
+  VerificationKey vk;
+  auto s = NewSealKeyState(1'000'000'000, 900, &vk);
+  ASSERT_TRUE(s.ok());
+  EXPECT_FALSE(s->clean_stop);
+  const std::string path = dir_ + "/seal.key";
+  ASSERT_TRUE(SealKeyFile::Create(path, *s).ok());
+  auto f = SealKeyFile::Open(path);
+  ASSERT_TRUE(f.ok());
+  EXPECT_FALSE(f->Load()->clean_stop);
+  s->clean_stop = true;
+  ASSERT_TRUE(f->Store(*s).ok());
+  EXPECT_TRUE(f->Load()->clean_stop);
+  EXPECT_TRUE(ReadSealKeyState(path)->clean_stop);
+  s->clean_stop = false;
+  ASSERT_TRUE(f->Store(*s).ok());
+  EXPECT_FALSE(f->Load()->clean_stop);
+
+  // A version 1 record, as konseki wrote it before.
+  s->seq = 7;
+  const std::string body = "konseki-seal-state 1 " + HexOf(s->key) + " " +
+                           std::to_string(s->epoch) + " " + std::to_string(s->start_unix) + " " +
+                           std::to_string(s->epoch_secs) + " " + HexOf(s->prev_tag) + " 7";
+  Sha256Stream sha;
+  sha.Update(body);
+  const SealBytes sum = sha.Finish();
+  std::string rec = body + " " + HexOf(sum.data(), 8);
+  rec.resize(255, ' ');
+  rec.push_back('\n');
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << rec;
+  auto v1 = ReadSealKeyState(path);
+  ASSERT_TRUE(v1.ok()) << v1.status().ToString();
+  EXPECT_EQ(v1->seq, 7u);
+  EXPECT_EQ(v1->key, s->key);
+  EXPECT_FALSE(v1->clean_stop);
+}
+
 TEST_F(SealKeyFileTest, CreateRefusesAnExistingKey) {
   VerificationKey vk;
   auto s = NewSealKeyState(1'000'000'000, 900, &vk);

@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -89,6 +90,7 @@ class SealFixture : public ::testing::Test {
     o.now_unix =
         std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch()).count();
     if (with_key) o.key = vk_;
+    o.line_of_host = line_of_host_;
     auto r = VerifyArchive(o);
     EXPECT_TRUE(r.ok());
     std::ostringstream os;
@@ -124,6 +126,9 @@ class SealFixture : public ::testing::Test {
   std::unique_ptr<Archive> archive_;
   std::unique_ptr<Sealer> sealer_;
   std::string last_report_;
+  // VerifyOptions::line_of_host for Verify() (the app's reads the raw
+  // message with the parser; the lines Log() writes name no host).
+  std::function<bool(std::string_view, std::string_view, std::string*)> line_of_host_;
 };
 
 }  // namespace konseki::outputs

@@ -215,6 +215,158 @@ TEST_F(SealerTest, LineTornByACrashIsNotForeignAfterTheRestart) {
   EXPECT_EQ(f->foreign_lines, 0u) << last_report_;
 }
 
+// A crash as the restart sees it: the seal stream and key state of the
+// moment (the sealer's own Stop is undone).
+void CrashSealer(std::unique_ptr<Sealer>* sealer, const std::string& dir) {
+  const std::string snap = dir + "/snap";
+  std::filesystem::create_directories(snap);
+  std::filesystem::copy(dir + "/.seal", snap + "/seal");
+  std::filesystem::copy_file(DefaultSealKeyPath(dir), snap + "/seal.key");
+  ASSERT_TRUE((*sealer)->Stop().ok());
+  sealer->reset();
+  std::filesystem::remove_all(dir + "/.seal");
+  std::filesystem::copy(snap + "/seal", dir + "/.seal");
+  std::filesystem::copy_file(snap + "/seal.key", DefaultSealKeyPath(dir),
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::remove_all(snap);
+}
+
+std::string Field(const Alert& a, const std::string& name) {
+  for (const auto& [k, v] : a.fields) {
+    if (k == name) return v;
+  }
+  return "";
+}
+
+// prod18 finding 2: a clean stop seals every byte konseki wrote, so bytes
+// found unsealed at the next start were put there while it was stopped: a
+// sealed day file copied into a new host folder, or as another host's file
+// of another day. They are foreign (X), alerted, and verify fails both
+// files, naming them; the files konseki wrote still verify.
+TEST_F(SealerTest, FileCopiedInAfterACleanStopIsForeignAtTheRestart) {
+  LogMany("web01", 3);
+  LogMany("db02", 2);
+  ASSERT_TRUE(sealer_->Stop().ok());
+  sealer_.reset();
+  std::filesystem::create_directories(Path("mail03"));
+  std::filesystem::copy_file(Path(kDay1), Path("mail03/2025-12-01.log"));
+  std::filesystem::copy_file(Path(kDay1), Path("db02/2025-11-30.log"));
+  Advance(10);
+  OpenSealer();
+  ASSERT_EQ(Signs(alerts_),
+            (std::vector<std::string>{"archive.foreign_write", "archive.foreign_write"}));
+  for (const Alert& a : alerts_.alerts()) {
+    EXPECT_EQ(a.severity, Severity::kHigh);
+    EXPECT_EQ(Field(a, "found"), "at-start-after-clean-stop");
+    EXPECT_EQ(Field(a, "lines"), "3");
+  }
+  EXPECT_EQ(Field(alerts_.alerts()[0], "file"), "db02/2025-11-30.log");
+  EXPECT_EQ(Field(alerts_.alerts()[1], "file"), "mail03/2025-12-01.log");
+  // On disk at once, not at the end of the epoch.
+  EXPECT_TRUE(Contains(ReadFile(".seal/2025-12-01.seal"), "\nX mail03/2025-12-01.log 0 "));
+  LogMany("web01", 1);
+  ASSERT_TRUE(sealer_->Stop().ok());
+
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok()) << last_report_;
+  const FileVerdict* copy = Find(r, "mail03/2025-12-01.log");
+  ASSERT_NE(copy, nullptr);
+  EXPECT_TRUE(copy->failed);
+  EXPECT_TRUE(Contains(copy->why, "foreign: bytes 0..")) << last_report_;
+  EXPECT_EQ(copy->foreign_lines, 3u);
+  EXPECT_EQ(copy->restart_unsealed_lines, 0u);
+  const FileVerdict* other_day = Find(r, "db02/2025-11-30.log");
+  ASSERT_NE(other_day, nullptr);
+  EXPECT_TRUE(other_day->failed);
+  EXPECT_TRUE(Contains(other_day->why, "foreign")) << last_report_;
+  EXPECT_TRUE(Contains(other_day->why, "misplaced: line 1 was received 2025-12-01T"))
+      << last_report_;
+  EXPECT_EQ(other_day->misplaced_lines, 3u);
+  EXPECT_FALSE(Find(r, kDay1)->failed) << last_report_;
+  EXPECT_EQ(Find(r, kDay1)->verified_lines, 4u);
+  EXPECT_FALSE(Find(r, "db02/2025-12-01.log")->failed) << last_report_;
+  EXPECT_TRUE(Contains(last_report_, "mail03/2025-12-01.log: FAILED")) << last_report_;
+}
+
+// After a crash (kill -9) the lines found unsealed are most likely
+// konseki's own last ones: they stay U and raise no alert, and konseki's
+// own verify as before. A copied file among them stays U too, but verify
+// fails it: its lines were received on another day, or are another host's.
+TEST_F(SealerTest, FileCopiedInAfterACrashStaysUnsealedButVerifyFindsItMisplaced) {
+  LogMany("web01", 3);
+  Advance(kEpoch);
+  Poll();
+  LogMany("web01", 2);  // unsealed when the process dies
+  CrashSealer(&sealer_, dir_);
+  std::filesystem::create_directories(Path("db02"));
+  std::filesystem::copy_file(Path(kDay1), Path("db02/2025-11-30.log"));
+  std::filesystem::create_directories(Path("web02"));
+  std::filesystem::copy_file(Path(kDay1), Path("web02/2025-12-01.log"));
+  OpenSealer();
+  EXPECT_TRUE(alerts_.alerts().empty()) << alerts_.alerts()[0].sign;
+  LogMany("web01", 1);
+  ASSERT_TRUE(sealer_->Stop().ok());
+  // What the app's reader says of every line Log() wrote: host web01.
+  line_of_host_ = [](std::string_view, std::string_view folder, std::string* host) {
+    *host = "web01";
+    return folder == "web01";
+  };
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok()) << last_report_;
+  const FileVerdict* own = Find(r, kDay1);
+  EXPECT_FALSE(own->failed) << last_report_;
+  EXPECT_EQ(own->verified_lines, 4u);
+  EXPECT_EQ(own->restart_unsealed_lines, 2u);
+  EXPECT_EQ(own->misplaced_lines, 0u);
+  const FileVerdict* other_day = Find(r, "db02/2025-11-30.log");
+  EXPECT_TRUE(other_day->failed);
+  EXPECT_EQ(other_day->restart_unsealed_lines, 5u) << last_report_;
+  EXPECT_EQ(other_day->foreign_lines, 0u);
+  EXPECT_TRUE(Contains(other_day->why, "misplaced: line 1 was received 2025-12-01T"))
+      << last_report_;
+  EXPECT_TRUE(Contains(other_day->why, "and 4 more lines")) << last_report_;
+  const FileVerdict* other_host = Find(r, "web02/2025-12-01.log");
+  EXPECT_TRUE(other_host->failed);
+  EXPECT_EQ(other_host->restart_unsealed_lines, 5u);
+  EXPECT_TRUE(Contains(other_host->why, "is of host folder 'web01', not 'web02'")) << last_report_;
+  EXPECT_TRUE(Contains(last_report_, "5 lines misplaced (of another day or host)")) << last_report_;
+}
+
+// The clean-stop mark holds for one start only: a konseki started after a
+// clean stop and then killed leaves its own unsealed lines U, not foreign.
+TEST_F(SealerTest, CrashAfterAStartFromACleanStopLeavesItsLinesUnsealedNotForeign) {
+  LogMany("web01", 2);
+  ASSERT_TRUE(sealer_->Stop().ok());
+  sealer_.reset();
+  EXPECT_TRUE(ReadSealKeyState(DefaultSealKeyPath(dir_))->clean_stop);
+  Advance(10);
+  OpenSealer();  // nothing to record: the mark is cleared all the same
+  EXPECT_FALSE(ReadSealKeyState(DefaultSealKeyPath(dir_))->clean_stop);
+  LogMany("web01", 2);
+  CrashSealer(&sealer_, dir_);
+  OpenSealer();
+  EXPECT_TRUE(alerts_.alerts().empty()) << alerts_.alerts()[0].sign;
+  ASSERT_TRUE(sealer_->Stop().ok());
+  VerifyReport r = Verify();
+  EXPECT_TRUE(r.ok()) << last_report_;
+  EXPECT_EQ(Find(r, kDay1)->restart_unsealed_lines, 2u) << last_report_;
+  EXPECT_EQ(Find(r, kDay1)->foreign_lines, 0u) << last_report_;
+}
+
+// A copy no record covers (a day the sealer does not follow) was a note
+// ("older than the seal stream"); its lines received on another day fail it.
+TEST_F(SealerTest, UnsealedCopyOfAnotherDayFailsAsMisplaced) {
+  LogMany("web01", 2);
+  ASSERT_TRUE(sealer_->Stop().ok());
+  std::filesystem::copy_file(Path(kDay1), Path("web01/2025-11-20.log"));
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok()) << last_report_;
+  const FileVerdict* f = Find(r, "web01/2025-11-20.log");
+  EXPECT_TRUE(f->failed);
+  EXPECT_TRUE(Contains(f->why, "misplaced")) << last_report_;
+  EXPECT_EQ(f->misplaced_lines, 2u);
+}
+
 TEST_F(SealerTest, ChainSpansDaysAndHosts) {
   LogMany("web01", 2);
   LogMany("db02", 2);
