@@ -33,7 +33,11 @@
 //
 // Retention edge: seal files and day files older than the oldest seal file
 // kept are expected to be gone; files of that first day may miss their first
-// records. Whole-archive deletion is not detectable here (docs/archive.md).
+// records. Given archive.retention_days (VerifyOptions), a sealed day file
+// older than the retention period is expected to be gone too, whatever the
+// stream holds (retention keeps the seal file of the day before the oldest
+// kept day, also when it is the chain's first). Whole-archive deletion is
+// not detectable here (docs/archive.md).
 //
 // Memory: the byte ranges of at most ~3 days of files at a time, never the
 // archive's content; line hashes are re-read from the stream on failure only.
@@ -105,7 +109,9 @@ struct VerifyOptions {
   // matches fails (not authenticated).
   std::vector<VerificationKey> more_keys;
   // archive.retention_days, when known (> 0): a stream that starts later
-  // than retention explains (older seal files gone too early) fails.
+  // than retention explains (older seal files gone too early) fails, and a
+  // sealed day file older than now's day minus this many days that is gone
+  // is retention's (a note), not "missing".
   int64_t retention_days = 0;
   int64_t now_unix = 0;  // for the retention check and the age of the last record
   // The sealer's key state file, only read: it holds how many records the
