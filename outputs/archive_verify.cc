@@ -326,7 +326,8 @@ class Verifier {
         break;
       case 'F':
       case 'U':
-      case 'X': {
+      case 'X':
+      case 'R': {
         Range rg{r.kind, r.start, r.end, r.lines, r.digest, {}, 0};
         auto it = pending_l_.find(r.path);
         if (it != pending_l_.end()) {
@@ -617,7 +618,7 @@ class Verifier {
     if (rs.front().start != 0) (*reader)->Skip(rs.front().start);
     uint64_t line = 0;
     StampCheck stamps;
-    const Range* foreign = nullptr;  // the first X range
+    const Range* foreign = nullptr;  // the first X or R range
     uint64_t foreign_line = 0;
     for (size_t i = 0; i < rs.size(); ++i) {
       if (i > 0 && rs[i].start != rs[i - 1].end) {
@@ -626,15 +627,18 @@ class Verifier {
                         ".." + std::to_string(rs[i].start));
       }
       std::string tail;
-      if (rs[i].kind == 'X') {
+      if (rs[i].kind == 'X' || rs[i].kind == 'R') {
         // Never vouched for, whatever its digest says; the file fails below.
+        // An R range has no line count (the sealer could not read it).
+        const uint64_t before = stamps.line;
         HashRange(reader->get(), rs[i], &tail, &stamps);
+        const uint64_t lines = rs[i].kind == 'X' ? rs[i].lines : stamps.line - before;
         if (foreign == nullptr) {
           foreign = &rs[i];
           foreign_line = line + 1;
         }
-        v->foreign_lines += rs[i].lines;
-        line += rs[i].lines;
+        (rs[i].kind == 'X' ? v->foreign_lines : v->unread_lines) += lines;
+        line += lines;
         continue;
       }
       // Sealed lines are konseki's own writes in konseki's order: only
@@ -673,7 +677,13 @@ class Verifier {
                       : "") +
                  ": lines added by hand, or written late after a write error";
     }
-    if (foreign != nullptr) {
+    if (foreign != nullptr && foreign->kind == 'R') {
+      Fail(v, foreign_line, "",
+           "unread: bytes " + std::to_string(foreign->start) + ".." + std::to_string(foreign->end) +
+               " were written by konseki but never sealed: the sealer could not read the file "
+               "back (the file or its host folder was unreadable to konseki's user; it raised "
+               "archive.seal_unreadable)");
+    } else if (foreign != nullptr) {
       Fail(v, foreign_line, "",
            "foreign: bytes " + std::to_string(foreign->start) + ".." +
                std::to_string(foreign->end) +
@@ -1035,6 +1045,9 @@ void PrintVerifyReport(const VerifyReport& rep, double seconds, std::ostream& ou
     }
     if (f.foreign_lines > 0) {
       out << "; " << f.foreign_lines << " lines foreign (not written by konseki)";
+    }
+    if (f.unread_lines > 0) {
+      out << "; " << f.unread_lines << " lines unread (the sealer could not read them)";
     }
     if (f.unsealed_lines > 0) {
       out << "; " << f.unsealed_lines

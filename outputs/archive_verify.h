@@ -13,6 +13,8 @@
 //   truncated  the file ends before its sealed end
 //   missing    a sealed file is gone (a day missing in a host's chain)
 //   foreign    bytes the sealer found that konseki did not write (X)
+//   unread     bytes konseki wrote that the sealer could not read back (R:
+//              the file or its host folder unreadable to konseki's user)
 //   unsealed-range-changed / not-in-chain / uncovered / seal-removed: see
 //   docs/archive.md
 // and, as a note, receive times of unsealed or foreign lines that go back
@@ -67,6 +69,7 @@ struct FileVerdict {
   uint64_t restart_unsealed_lines = 0;  // U ranges (crash before a seal)
   uint64_t lost_unsealed_lines = 0;     // U ranges after a loss record (stream removed)
   uint64_t foreign_lines = 0;           // X ranges: not written by konseki (a failure)
+  uint64_t unread_lines = 0;            // R ranges: the sealer could not read them (a failure)
   uint64_t unauthenticated_lines = 0;   // sealed by a chain no key was given for
   uint64_t fail_line = 0;               // 1-based, when failed
   std::string fail_time;                // receive time at that line, if readable
