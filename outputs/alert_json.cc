@@ -56,6 +56,13 @@ bool IsJsonNumber(std::string_view v, bool* integer) {
   return i == v.size();
 }
 
+// A process id that fits an int64: 1 to 18 digits, no sign, no leading zero
+// (those would not be written back as received).
+bool IsPid(std::string_view v) {
+  bool integer = false;
+  return v.size() <= 18 && !v.empty() && v[0] != '-' && IsJsonNumber(v, &integer) && integer;
+}
+
 // A field value as JSON: numbers and booleans typed, the rest strings.
 JsonPtr Typed(std::string_view v, std::string* scratch) {
   if (v == "true" || v == "false") return JsonPtr(fjson_object_new_boolean(v == "true"));
@@ -93,10 +100,14 @@ std::string AlertToJson(const Alert& a) {
   Add(obj.get(), "severity", String(SeverityName(a.severity), &scratch), &scratch);
   Add(obj.get(), "title", String(a.title, &scratch), &scratch);
   Add(obj.get(), "program", String(a.program, &scratch), &scratch);
-  bool integer = false;
-  Add(obj.get(), "pid",
-      IsJsonNumber(a.pid, &integer) && integer ? Typed(a.pid, &scratch) : String(a.pid, &scratch),
-      &scratch);
+  // One type per key for typed consumers (a SIEM's index mapping): "pid" is
+  // always a number, "procid" always a string, and a line without one has
+  // neither key.
+  if (IsPid(a.pid)) {
+    Add(obj.get(), "pid", Typed(a.pid, &scratch), &scratch);
+  } else if (!a.pid.empty() && a.pid != "-") {
+    Add(obj.get(), "procid", String(a.pid, &scratch), &scratch);
+  }
   JsonPtr fields(fjson_object_new_object());
   for (const auto& [name, value] : a.fields) {
     // One "host" per alert: the log host. A rule's field of that name (the

@@ -19,11 +19,15 @@ namespace konseki::outputs {
 // alert in the archive: <archive.dir>/<file>, at <received>; <file> is in
 // the overflow folder ("%overflow-0/2026-11-23.log") for a line the archive
 // wrote there (AlertMember::overflow_worker).
-// Times are RFC 3339 UTC with microseconds. Every field is always present
-// (empty strings when unknown). Values that are JSON numbers as written
+// Times are RFC 3339 UTC with microseconds. Every other key is always
+// present (empty strings when unknown). Each key has one JSON type whatever
+// the line held, so a typed consumer (a SIEM's index mapping) never gets two:
+// "pid" is a number and is present only when the line has a numeric process
+// id ("sshd[811]:"); a non-numeric one (RFC 5424 PROCID "worker.1", "[abc]")
+// is the string "procid" instead; a line without one ("sshd:", RFC 5424 "-")
+// has neither key. Field values that are JSON numbers as written
 // ("22", "-1", "301.5", not "0022") and "true"/"false" are JSON numbers and
-// booleans, so jq and SIEMs compare them as such; pid is a number when it is
-// one ("" or "abc" stay strings). The only "host" is the log host: a rule
+// booleans, so jq and SIEMs compare them as such. The only "host" is the log host: a rule
 // field named host is written as remote_host. When a field name repeats, the
 // last value wins.
 //

@@ -327,7 +327,8 @@ class Verifier {
         break;
       case 'F':
       case 'U':
-      case 'X': {
+      case 'X':
+      case 'R': {
         Range rg{r.kind, r.start, r.end, r.lines, r.digest, {}, 0};
         auto it = pending_l_.find(r.path);
         if (it != pending_l_.end()) {
@@ -538,6 +539,29 @@ class Verifier {
 
   bool Wanted(const std::string& path) const { return only_.empty() || only_.count(path) > 0; }
 
+  // Retention (outputs/retention.h) deletes day files older than
+  // archive.retention_days but keeps the seal file of the day before the
+  // oldest kept day (it seals that day's first bytes), so a sealed day file
+  // of that day is gone while its records are still in the stream, even
+  // when the stream begins at record 0 (prod19 finding 2). Told the period
+  // (--config), verify expects every day file past it to be gone; a day
+  // file within it that is gone still fails as missing.
+  bool PastRetention(int64_t day) const {
+    return o_.retention_days > 0 && o_.now_unix > 0 &&
+           day < DayOfUnix(o_.now_unix) - o_.retention_days;
+  }
+  std::string RetentionNote() const {
+    return "removed (retention: older than archive.retention_days, " +
+           std::to_string(o_.retention_days) + " days)";
+  }
+  // Only the first seal file's day can have sealed day files that retention
+  // removed while keeping their records: say how to tell.
+  std::string MissingHint(int64_t day) const {
+    if (o_.retention_days > 0 || day > first_seal_day_) return "";
+    return "; if archive.retention_days removed it, give --config so verify knows the retention "
+           "period";
+  }
+
   // Queues a file whose records are complete; RunBatch verifies the queue.
   void Finish(const std::string& path, FileState* fs) {
     if (Wanted(path)) batch_.emplace_back(path, std::move(*fs));
@@ -584,20 +608,20 @@ class Verifier {
     }
     auto reader = ArchiveReader::Open(o_.root, v->path);
     if (!reader.ok()) {
-      if (edge && reader.status().code() == StatusCode::kNotFound) {
-        v->note = "removed (retention edge)";
+      if (reader.status().code() == StatusCode::kNotFound && (edge || PastRetention(fs->day))) {
+        v->note = edge ? "removed (retention edge)" : RetentionNote();
         return;
       }
       return Fail(v, 0, "",
                   "missing: " + reader.status().message() + " (sealed " +
-                      std::to_string(rs.back().end) + " bytes)");
+                      std::to_string(rs.back().end) + " bytes)" + MissingHint(fs->day));
     }
     if ((*reader)->compressed()) v->path += ".zst";
     if (rs.front().start != 0) (*reader)->Skip(rs.front().start);
     uint64_t line = 0;
     StampCheck stamps;
     stamps.SetPlace(batch_path, o_);
-    const Range* foreign = nullptr;  // the first X range
+    const Range* foreign = nullptr;  // the first X or R range
     uint64_t foreign_line = 0;
     for (size_t i = 0; i < rs.size(); ++i) {
       if (i > 0 && rs[i].start != rs[i - 1].end) {
@@ -606,15 +630,18 @@ class Verifier {
                         ".." + std::to_string(rs[i].start));
       }
       std::string tail;
-      if (rs[i].kind == 'X') {
+      if (rs[i].kind == 'X' || rs[i].kind == 'R') {
         // Never vouched for, whatever its digest says; the file fails below.
+        // An R range has no line count (the sealer could not read it).
+        const uint64_t before = stamps.line;
         HashRange(reader->get(), rs[i], &tail, &stamps);
+        const uint64_t lines = rs[i].kind == 'X' ? rs[i].lines : stamps.line - before;
         if (foreign == nullptr) {
           foreign = &rs[i];
           foreign_line = line + 1;
         }
-        v->foreign_lines += rs[i].lines;
-        line += rs[i].lines;
+        (rs[i].kind == 'X' ? v->foreign_lines : v->unread_lines) += lines;
+        line += lines;
         continue;
       }
       // Sealed lines are konseki's own writes in konseki's order: only
@@ -653,7 +680,13 @@ class Verifier {
                       : "") +
                  ": lines added by hand, or written late after a write error";
     }
-    if (foreign != nullptr) {
+    if (foreign != nullptr && foreign->kind == 'R') {
+      Fail(v, foreign_line, "",
+           "unread: bytes " + std::to_string(foreign->start) + ".." + std::to_string(foreign->end) +
+               " were written by konseki but never sealed: the sealer could not read the file "
+               "back (the file or its host folder was unreadable to konseki's user; it raised "
+               "archive.seal_unreadable)");
+    } else if (foreign != nullptr) {
       Fail(v, foreign_line, "",
            "foreign: bytes " + std::to_string(foreign->start) + ".." +
                std::to_string(foreign->end) +
@@ -1089,6 +1122,9 @@ void PrintVerifyReport(const VerifyReport& rep, double seconds, std::ostream& ou
     }
     if (f.misplaced_lines > 0) {
       out << "; " << f.misplaced_lines << " lines misplaced (of another day or host)";
+    }
+    if (f.unread_lines > 0) {
+      out << "; " << f.unread_lines << " lines unread (the sealer could not read them)";
     }
     if (f.unsealed_lines > 0) {
       out << "; " << f.unsealed_lines

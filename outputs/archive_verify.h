@@ -19,6 +19,8 @@
 //              file no record covers) was received on another day than the
 //              file's, or is of another host than the file's folder: a copy
 //              of another day's or host's file
+//   unread     bytes konseki wrote that the sealer could not read back (R:
+//              the file or its host folder unreadable to konseki's user)
 //   unsealed-range-changed / not-in-chain / uncovered / seal-removed: see
 //   docs/archive.md
 // and, as a note, receive times of unsealed or foreign lines that go back
@@ -39,7 +41,11 @@
 //
 // Retention edge: seal files and day files older than the oldest seal file
 // kept are expected to be gone; files of that first day may miss their first
-// records. Whole-archive deletion is not detectable here (docs/archive.md).
+// records. Given archive.retention_days (VerifyOptions), a sealed day file
+// older than the retention period is expected to be gone too, whatever the
+// stream holds (retention keeps the seal file of the day before the oldest
+// kept day, also when it is the chain's first). Whole-archive deletion is
+// not detectable here (docs/archive.md).
 //
 // Memory: the byte ranges of at most ~3 days of files at a time, never the
 // archive's content; line hashes are re-read from the stream on failure only.
@@ -71,6 +77,7 @@ struct FileVerdict {
   uint64_t lost_unsealed_lines = 0;     // U ranges after a loss record (stream removed)
   uint64_t foreign_lines = 0;           // X ranges: not written by konseki (a failure)
   uint64_t misplaced_lines = 0;         // unsealed lines of another day or host (a failure)
+  uint64_t unread_lines = 0;            // R ranges: the sealer could not read them (a failure)
   uint64_t unauthenticated_lines = 0;   // sealed by a chain no key was given for
   uint64_t fail_line = 0;               // 1-based, when failed
   std::string fail_time;                // receive time at that line, if readable
@@ -113,7 +120,9 @@ struct VerifyOptions {
   // matches fails (not authenticated).
   std::vector<VerificationKey> more_keys;
   // archive.retention_days, when known (> 0): a stream that starts later
-  // than retention explains (older seal files gone too early) fails.
+  // than retention explains (older seal files gone too early) fails, and a
+  // sealed day file older than now's day minus this many days that is gone
+  // is retention's (a note), not "missing".
   int64_t retention_days = 0;
   int64_t now_unix = 0;  // for the retention check and the age of the last record
   // The sealer's key state file, only read: it holds how many records the

@@ -114,6 +114,7 @@ bool ParseSealLine(std::string_view line, SealRecord* r) {
     case 'F':
     case 'U':
     case 'X':
+    case 'R':
       if (Split(line, f, 6) != 5 || !ParsePathField(f[0])) return false;
       r->path = f[0];
       return Num(f[1], &r->start) && Num(f[2], &r->end) && Num(f[3], &r->lines) &&

@@ -16,6 +16,11 @@
 //                             file it follows, or they were found unsealed
 //                             by a start after a clean stop): recorded, never
 //                             vouched for; verify fails the file (foreign)
+//   R <path> <start> <end> 0 <64 zeros>                bytes konseki wrote
+//                             that the sealer could not read back (the file
+//                             or its host folder unreadable to konseki's
+//                             user: archive.seal_unreadable): never vouched
+//                             for; verify fails the file (unread)
 //   M <seq> <time ns> <why>   the sealer found the stream it had written gone
 //                             (a restart finding no record up to the key's, or
 //                             the open seal file unlinked or replaced): the
@@ -35,7 +40,7 @@
 // Each E names the epoch of the next E (`next` >= `epoch`: a restart or an
 // idle stretch skips epochs explicitly, under the key of the older epoch), so
 // records cannot be removed, reordered or forged without the key of their epoch.
-// Bytes of a file are sealed in order: each F/U/X of a path starts where the
+// Bytes of a file are sealed in order: each F/U/X/R of a path starts where the
 // previous one ended.
 #ifndef KONSEKI_OUTPUTS_SEAL_FORMAT_H_
 #define KONSEKI_OUTPUTS_SEAL_FORMAT_H_
@@ -68,11 +73,11 @@ void AppendLineHashHex(uint16_t h, std::string* out);
 bool ParseLineHashHex(std::string_view hex4, uint16_t* h);
 
 struct SealRecord {
-  char kind = 0;                           // 'H', 'L', 'F', 'U', 'X', 'M', 'N', 'E'
-  std::string_view path;                   // L F U X
+  char kind = 0;                           // 'H', 'L', 'F', 'U', 'X', 'R', 'M', 'N', 'E'
+  std::string_view path;                   // L F U X R
   std::string_view hashes;                 // L
-  uint64_t start = 0, end = 0, lines = 0;  // F U X
-  SealBytes digest{};                      // F U X
+  uint64_t start = 0, end = 0, lines = 0;  // F U X R
+  SealBytes digest{};                      // F U X R
   uint64_t epoch = 0, next = 0, seq = 0;   // E (seq: M, N too)
   int64_t time_ns = 0;                     // E M N
   std::string_view why;                    // M

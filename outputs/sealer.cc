@@ -98,6 +98,10 @@ struct Sealer::Tracked {
   // The file's size at Recover: a predecessor's bytes (a line a crash tore
   // is completed by the next writer and sealed with it), never foreign.
   uint64_t recovered_end = 0;
+  // errno of the last failed stat/open of the file (not ENOENT): the
+  // run-as user cannot read it (its host folder made root's 0700 after a
+  // restore, a chmod). 0 while it can. See Sealer::ReportUnreadable.
+  int unreadable = 0;
 };
 
 struct Sealer::Metrics {
@@ -393,7 +397,7 @@ void Sealer::LoadSealedEnds() {
       if (nl == std::string::npos) break;
       const bool parsed = ParseSealLine(std::string_view(data).substr(pos, nl - pos), &r);
       if (parsed && r.kind == 'M') recent_loss_ = true;
-      if (parsed && (r.kind == 'F' || r.kind == 'U' || r.kind == 'X')) {
+      if (parsed && (r.kind == 'F' || r.kind == 'U' || r.kind == 'X' || r.kind == 'R')) {
         auto it = tracked_.find(r.path);
         if (it == tracked_.end()) {
           auto t = std::make_unique<Tracked>();
@@ -646,7 +650,13 @@ Status Sealer::Scan(ScanMode mode) {
       auto it = tracked_.find(path);
       if (it == tracked_.end()) {
         struct stat st;
-        if (stat((options_.archive_dir + "/" + path).c_str(), &st) != 0) continue;
+        // A file the run-as user may not stat (EACCES: its folder is no
+        // longer readable) that the writers wrote to is followed: ReadNew
+        // reports it.
+        if (stat((options_.archive_dir + "/" + path).c_str(), &st) != 0 &&
+            (errno == ENOENT || errno == ENOTDIR || written_.count(path) == 0)) {
+          continue;
+        }
         auto t = std::make_unique<Tracked>();
         t->path = path;
         t->day = day;
@@ -674,7 +684,9 @@ Status Sealer::Scan(ScanMode mode) {
   // Files of days the Archive no longer writes, fully sealed: forget them.
   for (auto it = tracked_.begin(); it != tracked_.end();) {
     Tracked* t = it->second.get();
-    it = (t->day < today - 1 && t->read_end == t->sealed_end) ? tracked_.erase(it) : std::next(it);
+    it = (t->day < today - 1 && t->read_end == t->sealed_end && t->written.empty())
+             ? tracked_.erase(it)
+             : std::next(it);
   }
   written_.clear();  // writes to files no longer followed (older days)
   if (unsealed) {
@@ -692,7 +704,13 @@ Status Sealer::ReadNew(Tracked* t, ScanMode mode) {
     return Status::Ok();
   }
   int fd = open(full.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::Ok();  // not created yet, or removed: verify reports it
+  if (fd < 0) {
+    // Not created yet, or removed (verify reports it); else unreadable,
+    // if it is there at all: read or sealed before, or written to.
+    if (errno != ENOENT && (t->read_end > 0 || !t->written.empty())) ReportUnreadable(t, errno);
+    return Status::Ok();
+  }
+  if (t->unreadable != 0) ReportUnreadable(t, 0);
   struct stat st;
   if (fstat(fd, &st) != 0) {
     close(fd);
@@ -849,14 +867,69 @@ Status Sealer::SealForeign(int fd, Tracked* t, uint64_t end, bool at_start) {
   return Status::Ok();
 }
 
+// The writers go on appending through the descriptor they hold, but the
+// sealer opens the file by name each round as the run-as user: a host
+// folder made root's 0700 (a restore, a chown -R) or a file chmod'ed away
+// leaves konseki's new lines there unsealed. prod19 found that silent. Once
+// per episode: an alert naming the host and file, a seal error, a log line;
+// and each seal records what the writers put there meanwhile (RecordUnread).
+// err 0: the file can be read again.
+void Sealer::ReportUnreadable(Tracked* t, int err) {
+  if ((err != 0) == (t->unreadable != 0)) {
+    t->unreadable = err;
+    return;
+  }
+  t->unreadable = err;
+  const std::string full = options_.archive_dir + "/" + t->path;
+  if (err == 0) {
+    Log(LogLevel::kInfo, "sealer: %s can be read again: its new lines are sealed again",
+        full.c_str());
+    return;
+  }
+  metrics_->errors->Inc();
+  Log(LogLevel::kError,
+      "sealer: cannot read %s back to seal it: %s. konseki may still append to it through the "
+      "descriptor it holds, but those lines are not sealed: each seal record marks them as "
+      "unread and `konseki verify` fails the file (archive.seal_unreadable). Give the host "
+      "folder and its files back to konseki's user (owner and mode as the rest of the archive)",
+      full.c_str(), std::strerror(err));
+  if (alerts_ == nullptr) return;
+  std::string_view host;
+  int64_t day;
+  ParseArchivePath(t->path, &host, &day);
+  alerts_->Emit(ArchiveAlert(clock_.Now(), "archive.seal_unreadable", Severity::kHigh,
+                             "konseki cannot read an archive file back to seal it; its new lines "
+                             "stay unsealed",
+                             {{"dir", options_.archive_dir},
+                              {"folder_host", std::string(host)},
+                              {"file", t->path},
+                              {"error", std::strerror(err)}}));
+}
+
+// Bytes the writers reported past read_end of a file the sealer cannot
+// read: an R record (never vouched for; verify fails the file), and the
+// file is followed on after them. Without a write log nothing says how far
+// konseki wrote: only the alert tells.
+void Sealer::RecordUnread(Tracked* t) {
+  uint64_t end = t->read_end;
+  for (const ArchiveWriteLog::Range& w : t->written) end = std::max(end, w.end);
+  t->written.clear();
+  if (end == t->read_end) return;
+  Emit(FormatRangeRecord('R', t->path, t->read_end, end, 0, SealBytes{}));
+  t->sealed_end = t->read_end = end;
+  t->tail_at = UINT64_MAX;
+}
+
 Status Sealer::Seal(uint64_t next, bool clean_stop) {
   for (auto& [path, t] : tracked_) {
-    if (t->read_end == t->sealed_end) continue;
-    if (!t->hashes.empty()) Emit("L " + t->path + " " + t->hashes + "\n");
-    Emit(FormatRangeRecord('F', t->path, t->sealed_end, t->read_end, t->lines, t->sha.Finish()));
-    t->hashes.clear();
-    t->sealed_end = t->read_end;
-    t->lines = 0;
+    if (t->read_end != t->sealed_end) {
+      if (!t->hashes.empty()) Emit("L " + t->path + " " + t->hashes + "\n");
+      Emit(FormatRangeRecord('F', t->path, t->sealed_end, t->read_end, t->lines, t->sha.Finish()));
+      t->hashes.clear();
+      t->sealed_end = t->read_end;
+      t->lines = 0;
+    }
+    if (t->unreadable != 0) RecordUnread(t.get());
   }
   if (Status st = EnsureSealFile(); !st.ok()) {
     metrics_->errors->Inc();

@@ -60,6 +60,18 @@
 // konseki_archive_seal_key_ahead_seconds (gauge: how far the key's epoch
 // begins after now).
 //
+// Unreadable files: the writers append through the descriptors they hold,
+// but the sealer opens each file by name as the run-as user. A day file it
+// cannot open or stat (EACCES, EPERM: its host folder made root's 0700 by a
+// restore or a chown, the file chmod'ed) raises `archive.seal_unreadable`
+// (high; folder_host, file, error) once per episode, with a log line and a
+// seal error; at each seal the bytes the writers put there meanwhile (the
+// write log's ranges) are recorded as an R range, never vouched for:
+// `konseki verify` fails the file ("unread"). When the file can be read
+// again, the sealer logs it and seals its new lines after the R range.
+// (A new day file in such a folder cannot be created: the Archive diverts
+// the host's lines to the overflow folder, archive.host_unwritable.)
+//
 // When a seal record or the key cannot be written (full disk, seal folder
 // unwritable...) sealing stops: the archive is still written, its new lines
 // stay unsealed and the key stays at its epoch. The sealer retries every
@@ -169,10 +181,15 @@ class Sealer {
   // at_start: found by Recover after a clean stop (said in the log and alert).
   Status SealForeign(int fd, Tracked* t, uint64_t end, bool at_start = false);
   Status Scan(ScanMode mode);
-  // Writes F records for what was read, then E(epoch, next), evolves the key.
+  // Writes F records for what was read (R for what the writers wrote to a
+  // file the sealer cannot read), then E(epoch, next), evolves the key.
   // clean_stop: Stop's last record; the key state then marks a clean stop
   // (SealKeyState::clean_stop) if the record reached the disk.
   Status Seal(uint64_t next, bool clean_stop = false);
+  // t could not be opened (err, not ENOENT) or, err 0, can be again:
+  // alerts, logs and counts once per episode.
+  void ReportUnreadable(Tracked* t, int err);
+  void RecordUnread(Tracked* t);
   // Alerts, logs and sets the gauge when writing records stops or resumes.
   void ReportSealing(const Status& written);
   // Sets the key_ahead gauge; logs and raises archive.seal_key_ahead when

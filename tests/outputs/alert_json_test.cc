@@ -141,10 +141,43 @@ TEST(AlertJsonTest, EmptyAlertStillHasEveryField) {
   Json j = Parse(AlertToJson(Alert()));
   ASSERT_TRUE(j);
   for (const char* k : {"time", "received", "host", "sender", "rule", "sign", "severity", "title",
-                        "program", "pid", "message"}) {
+                        "program", "message"}) {
     EXPECT_NE(Get(j.get(), k), "<missing>") << k;
   }
   EXPECT_EQ(Get(j.get(), "severity"), "medium");
+  // No process id: no pid key at all (never "pid":"").
+  EXPECT_EQ(Get(j.get(), "pid"), "<missing>");
+  EXPECT_EQ(Get(j.get(), "procid"), "<missing>");
+}
+
+// prod19 finding 3: "pid" was 811 for "sshd[811]:" but "" for "sshd:" and
+// RFC 5424's "-": a SIEM that mapped it as a number from the first alert
+// then rejects the others. Each key now has one type.
+TEST(AlertJsonTest, PidIsAlwaysANumberOrAbsent) {
+  Alert a = Sample();
+  struct Case {
+    const char* pid;
+    fjson_type pid_type;  // fjson_type_null: no "pid" key
+    const char* procid;   // nullptr: no "procid" key
+  };
+  for (const Case& c :
+       {Case{"811", fjson_type_int, nullptr}, Case{"", fjson_type_null, nullptr},
+        Case{"-", fjson_type_null, nullptr}, Case{"worker.1", fjson_type_null, "worker.1"},
+        Case{"0022", fjson_type_null, "0022"}, Case{"-1", fjson_type_null, "-1"},
+        Case{"1234567890123456789", fjson_type_null, "1234567890123456789"}}) {
+    a.pid = c.pid;
+    const std::string text = AlertToJson(a);
+    Json j = Parse(text);
+    ASSERT_TRUE(j) << text;
+    fjson_object* pid = nullptr;
+    const bool has_pid = fjson_object_object_get_ex(j.get(), "pid", &pid);
+    EXPECT_EQ(has_pid, c.pid_type != fjson_type_null) << text;
+    if (has_pid) {
+      EXPECT_EQ(fjson_object_get_type(pid), c.pid_type) << text;
+      EXPECT_EQ(fjson_object_get_int64(pid), std::stoll(c.pid)) << text;
+    }
+    EXPECT_EQ(Get(j.get(), "procid"), c.procid == nullptr ? "<missing>" : c.procid) << text;
+  }
 }
 
 TEST(AlertJsonTest, ControlCharactersAreEscapedAndRoundTrip) {
@@ -259,7 +292,8 @@ TEST(AlertJsonTest, NumbersAndBooleansAreTypedAndThereIsOneHost) {
   // One host key in the whole object: the log host.
   EXPECT_EQ(json.find("\"host\""), json.rfind("\"host\"")) << json;
   a.pid = "abc";
-  EXPECT_NE(AlertToJson(a).find("\"pid\":\"abc\""), std::string::npos);
+  EXPECT_EQ(AlertToJson(a).find("\"pid\""), std::string::npos);
+  EXPECT_NE(AlertToJson(a).find("\"procid\":\"abc\""), std::string::npos);
 }
 
 }  // namespace

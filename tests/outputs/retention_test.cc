@@ -117,6 +117,55 @@ TEST_F(RetentionTest, DeletesOldDaysAndTheirSealFilesAndVerifyStillPasses) {
   EXPECT_FALSE(too_late->ok()) << "a stream starting 4 days back with 30 days kept";
 }
 
+// prod19 finding 2: the first pass that reaches the chain's first day
+// deletes its day files but keeps its seal file (the day before the oldest
+// kept day), which holds record 0: the stream starts at record 0, so no
+// retention edge applied and verify --config failed "missing" on the
+// untouched archive until the next day's pass removed that seal file. Told
+// the retention period, verify expects day files past it to be gone; a day
+// file within it that is gone still fails, and without the period the
+// failure says to give --config.
+TEST_F(RetentionTest, FirstDayRemovedWhileItsSealFileIsKeptVerifiesWithTheRetentionPeriod) {
+  LogDays(4);  // 12-01..04, now 12-05
+  auto k = Keeper(1, 3);
+  ASSERT_TRUE(k->RunPass().ok());
+  EXPECT_FALSE(fs::exists(Path("web01/2025-12-01.log.zst")));
+  EXPECT_FALSE(fs::exists(Path("web01/2025-12-01.log")));
+  EXPECT_TRUE(fs::exists(Path(".seal/2025-12-01.seal")));  // the chain's first, with record 0
+  ASSERT_TRUE(sealer_->Stop().ok());
+  VerifyOptions o;
+  o.root = dir_;
+  o.key = vk_;
+  o.retention_days = 3;
+  o.now_unix = kStart + 4 * 86400 + 100;
+  auto report = [&](const VerifyReport& r) {
+    std::ostringstream os;
+    PrintVerifyReport(r, 1, os);
+    return os.str();
+  };
+  auto r = VerifyArchive(o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->ok()) << report(*r);
+  EXPECT_NE(report(*r).find("web01/2025-12-01.log: OK: 0 lines verified; removed (retention"),
+            std::string::npos)
+      << report(*r);
+  // A kept day deleted by hand still fails.
+  fs::remove(Path("web01/2025-12-02.log.zst"));
+  r = VerifyArchive(o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->ok()) << report(*r);
+  EXPECT_NE(report(*r).find("web01/2025-12-02.log: FAILED: missing"), std::string::npos)
+      << report(*r);
+  // Without the period, the first day is missing too, and the report says why.
+  o.retention_days = 0;
+  r = VerifyArchive(o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->ok());
+  EXPECT_NE(report(*r).find("web01/2025-12-01.log: FAILED: missing"), std::string::npos)
+      << report(*r);
+  EXPECT_NE(report(*r).find("give --config"), std::string::npos) << report(*r);
+}
+
 // "Never the newest seal file" is the newest by day, not the last name
 // readdir gives (hash order on ext4 and xfs): prod15 found an old seal file
 // kept and a newer one deleted, and verify then reported records cut. Old

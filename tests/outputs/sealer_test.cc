@@ -674,6 +674,72 @@ TEST_F(SealerTest, ForeignBytesAtTheEndAreForeignAfterTheGraceOrAtStop) {
   EXPECT_EQ(f->unsealed_lines, 0u) << last_report_;
 }
 
+// prod19 finding 1: a host folder the run-as user can no longer read (a
+// root restore left it root:root 0700) kept taking the host's lines through
+// the writer's open descriptor, and the sealer, opening by name, silently
+// skipped them: no alert, no seal error, verify OK. Here the folder is
+// replaced by a file (ENOTDIR; root reads through any mode), the same for
+// the sealer. It alerts once naming the host and file, counts a seal error,
+// records what konseki wrote meanwhile as an R range at the seal, and
+// seals again once the folder is back; verify fails the file as unread.
+TEST_F(SealerTest, FileTheSealerCannotReadAlertsAndItsLinesAreRecordedUnread) {
+  LogMany("web01", 3);
+  Advance(kEpoch);
+  Poll();
+  std::filesystem::rename(Path("web01"), dir_ + "-web01.away");  // out of the archive
+  WriteFile("web01", "not a folder\n");
+  LogMany("web01", 2);  // through the writer's descriptor, into the moved folder
+  EXPECT_EQ(Signs(alerts_), std::vector<std::string>{"archive.seal_unreadable"});
+  ASSERT_FALSE(alerts_.alerts().empty());
+  const Alert a = alerts_.alerts()[0];
+  EXPECT_EQ(a.severity, Severity::kHigh);
+  bool named = false;
+  for (const auto& [k, v] : a.fields) named |= k == "file" && v == kDay1;
+  EXPECT_TRUE(named);
+  EXPECT_EQ(metrics_.GetCounter("konseki_archive_seal_errors_total", "")->Value(), 1u);
+  Advance(kEpoch);
+  Poll();  // the seal records the two lines as unread
+  EXPECT_TRUE(Contains(ReadFile(".seal/2025-12-01.seal"), "\nR " + std::string(kDay1) + " "));
+  std::filesystem::remove(Path("web01"));
+  std::filesystem::rename(dir_ + "-web01.away", Path("web01"));
+  LogMany("web01", 2);  // sealed again, after the R range
+  ASSERT_TRUE(sealer_->Stop().ok());
+  EXPECT_EQ(alerts_.alerts().size(), 1u);  // once per episode
+  EXPECT_EQ(metrics_.GetCounter("konseki_archive_seal_errors_total", "")->Value(), 1u);
+
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok()) << last_report_;
+  const FileVerdict* f = Find(r, kDay1);
+  ASSERT_NE(f, nullptr);
+  EXPECT_TRUE(f->failed);
+  EXPECT_EQ(f->fail_line, 4u) << last_report_;
+  EXPECT_TRUE(Contains(f->why, "unread: bytes ")) << last_report_;
+  EXPECT_EQ(f->verified_lines, 5u) << last_report_;
+  EXPECT_EQ(f->unread_lines, 2u) << last_report_;
+  EXPECT_EQ(f->unsealed_lines, 0u) << last_report_;
+}
+
+// Unreadable until the clean stop: the stop's seal records the lines as
+// unread, so verify does not pass them as "unsealed (after the last seal)".
+TEST_F(SealerTest, FileStillUnreadableAtTheStopIsRecordedUnread) {
+  LogMany("web01", 3);
+  std::filesystem::rename(Path("web01"), dir_ + "-web01.away");  // out of the archive
+  WriteFile("web01", "not a folder\n");
+  LogMany("web01", 2);
+  ASSERT_TRUE(sealer_->Stop().ok());
+  EXPECT_EQ(Signs(alerts_), std::vector<std::string>{"archive.seal_unreadable"});
+  std::filesystem::remove(Path("web01"));
+  std::filesystem::rename(dir_ + "-web01.away", Path("web01"));
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok()) << last_report_;
+  const FileVerdict* f = Find(r, kDay1);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->fail_line, 4u) << last_report_;
+  EXPECT_EQ(f->verified_lines, 3u) << last_report_;
+  EXPECT_EQ(f->unread_lines, 2u) << last_report_;
+  EXPECT_EQ(f->unsealed_lines, 0u) << last_report_;
+}
+
 // The key file is lost while the stream holds records: the start error
 // says so (not just "run seal-setup"). A new key (seal-setup --new-chain)
 // begins a new chain in the same stream, marked by an N record naming the
