@@ -14,6 +14,7 @@
 #include "common/usable_cpus.h"
 #include "common/yaml_reader.h"
 #include "matchers/alert_ignore.h"
+#include "matchers/work_hours.h"
 #include "outputs/metrics_server.h"
 #include "outputs/retention.h"
 #include "receiver/listen_address.h"
@@ -555,12 +556,64 @@ Status ParseCorrelationOverrides(const Ctx& ctx, const YAML::Node& v,
   return Status::Ok();
 }
 
+// correlation.working_hours: {days: [mon, ...], hours: ["07:00-21:00", ...],
+// holidays: ["2026-12-31", ...]}; keys not given keep their defaults.
+Status ParseWorkingHours(const Ctx& ctx, const YAML::Node& v, matchers::WorkHours* w) {
+  const std::string key = "correlation.working_hours";
+  if (!v.IsMap()) return ctx.Error(v, key, "expected {days: [...], hours: [...], holidays: [...]}");
+  RETURN_IF_ERROR(ctx.CheckKeys(v, key, {"days", "hours", "holidays"}));
+  std::vector<std::string> list;
+  if (v["days"]) {
+    RETURN_IF_ERROR(ctx.GetStringList(v["days"], key + ".days", &list));
+    w->days = 0;
+    for (const std::string& d : list) {
+      int day = 0;
+      if (!matchers::ParseWeekday(d, &day)) {
+        return ctx.Error(v["days"], key + ".days", "'" + d + "' is not a weekday (mon ... sun)");
+      }
+      w->days = static_cast<uint8_t>(w->days | (1u << day));
+    }
+  }
+  if (v["hours"]) {
+    RETURN_IF_ERROR(ctx.GetStringList(v["hours"], key + ".hours", &list));
+    if (list.empty()) {
+      return ctx.Error(v["hours"], key + ".hours",
+                       "give at least one shift (\"07:00-21:00\"; \"22:00-06:00\" crosses "
+                       "midnight, \"00:00-24:00\" is the whole day)");
+    }
+    w->shifts.clear();
+    for (const std::string& h : list) {
+      matchers::Shift shift;
+      if (!matchers::ParseShift(h, &shift)) {
+        return ctx.Error(
+            v["hours"], key + ".hours",
+            "'" + h + "' is not a shift HH:MM-HH:MM (\"07:00-21:00\", \"22:00-06:00\")");
+      }
+      w->shifts.push_back(shift);
+    }
+  }
+  if (v["holidays"]) {
+    RETURN_IF_ERROR(ctx.GetStringList(v["holidays"], key + ".holidays", &list));
+    w->holidays.clear();
+    for (const std::string& d : list) {
+      int32_t day = 0;
+      if (!matchers::ParseLocalDate(d, &day)) {
+        return ctx.Error(v["holidays"], key + ".holidays", "'" + d + "' is not a date YYYY-MM-DD");
+      }
+      w->holidays.push_back(day);
+    }
+    std::sort(w->holidays.begin(), w->holidays.end());
+    w->holidays.erase(std::unique(w->holidays.begin(), w->holidays.end()), w->holidays.end());
+  }
+  return Status::Ok();
+}
+
 Status ParseCorrelation(const Ctx& ctx, const YAML::Node& v, CorrelationConfig* out) {
   RETURN_IF_ERROR(
       ctx.CheckKeys(v, "correlation",
                     {"enabled", "learning_days", "session_min_observed_secs", "system_accounts",
                      "host_addresses", "max_keys", "max_keys_per_rule", "save_interval_secs",
-                     "state_dir", "fleet_queue_max", "overrides"}));
+                     "state_dir", "fleet_queue_max", "overrides", "working_hours"}));
   matchers::CorrelatorOptions& o = out->options;
   constexpr double kYear = 366 * 86400.0;
   for (const auto& kv : v) {
@@ -600,6 +653,8 @@ Status ParseCorrelation(const Ctx& ctx, const YAML::Node& v, CorrelationConfig* 
       RETURN_IF_ERROR(ctx.GetInt(n, key, 1, 1e8, &out->fleet_queue_max));
     } else if (k == "overrides") {
       RETURN_IF_ERROR(ParseCorrelationOverrides(ctx, n, &o));
+    } else if (k == "working_hours") {
+      RETURN_IF_ERROR(ParseWorkingHours(ctx, n, &o.work_hours));
     }
   }
   return Status::Ok();

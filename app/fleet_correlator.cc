@@ -38,7 +38,8 @@ matchers::HitEvent FleetHit::View() const {
           .message_seq = message_seq,
           .repeats = repeats,
           .overflow_worker = overflow_worker,
-          .superseded_by = superseded_by};
+          .superseded_by = superseded_by,
+          .local = {}};  // the fleet correlator computes it
 }
 
 FleetCorrelator::FleetCorrelator(const matchers::CorrelatorOptions& options, size_t max_queued,

@@ -203,6 +203,8 @@ konseki::Status ApplyConfigToTestRules(const konseki::app::Config& c,
   opts->parser.default_utc_offset_secs = *offset;
   if (c.parser_timezone == "local") opts->parser.local_zone = local_zone;
   opts->correlation = c.correlation.options;
+  opts->correlation.utc_offset_secs = opts->parser.default_utc_offset_secs;
+  opts->correlation.local_zone = opts->parser.local_zone;
   if (!c.correlation.enabled) opts->correlate = false;
   return konseki::Status::Ok();
 }

@@ -624,6 +624,7 @@ Status Server::InitFleetCorrelator(const std::string& state_dir) {
                                              });
   if (!any_fleet) return Status::Ok();
   matchers::CorrelatorOptions o = config_.correlation.options;
+  ParserZoneInto(&o);
   o.state_file = state_dir + "/correlation.fleet.state";
   fleet_ = std::make_unique<FleetCorrelator>(o, config_.correlation.fleet_queue_max, rules_,
                                              *alerts_, metrics_, clock_);
@@ -633,12 +634,20 @@ Status Server::InitFleetCorrelator(const std::string& state_dir) {
   return Status::Ok();
 }
 
+void Server::ParserZoneInto(matchers::CorrelatorOptions* o) const {
+  // The hour correlations read is the parser's: a zoneless stamp reads back
+  // as the wall time it was written with.
+  o->local_zone = parser_.options().local_zone;
+  o->utc_offset_secs = parser_.options().default_utc_offset_secs;
+}
+
 StatusOr<std::unique_ptr<matchers::Correlator>> Server::MakeWorkerCorrelator(
     size_t i, const std::string& state_dir, matchers::CorrelatorOptions* options) {
   auto pack = rules_.correlations();
   if (!config_.correlation.enabled || !pack) return std::unique_ptr<matchers::Correlator>();
   matchers::CorrelatorOptions& o = *options;
   o = config_.correlation.options;
+  ParserZoneInto(&o);
   o.run_fleet = false;
   o.name = "worker" + std::to_string(i);
   // One file per worker (hosts are sharded by worker). Changing the number

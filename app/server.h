@@ -155,6 +155,9 @@ class Server {
   Status InitFleetCorrelator(const std::string& state_dir);
   StatusOr<std::unique_ptr<matchers::Correlator>> MakeWorkerCorrelator(
       size_t i, const std::string& state_dir, matchers::CorrelatorOptions* options);
+  // parser.timezone as the correlators read the local hour (after Init set
+  // parser_).
+  void ParserZoneInto(matchers::CorrelatorOptions* o) const;
   // Creates tls_context_ from config_.tls on first use (tls:// and relp+tls://
   // listeners share it).
   Status EnsureTlsContext();

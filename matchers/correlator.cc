@@ -39,6 +39,34 @@ LazyRe2 CompileCondition(const FieldCondition& f) {
   return LazyRe2(f.pattern, o);
 }
 
+bool IsLocalTimeField(std::string_view name) {
+  return name == "hour" || name == "weekday" || name == "work_hours";
+}
+
+// Whether the correlation reads the event's local time (hour, weekday,
+// work_hours) anywhere: only then does Process compute it.
+bool ReadsLocalTime(const Correlation& c) {
+  auto any = [](const std::vector<FieldCondition>& v) {
+    return std::any_of(v.begin(), v.end(),
+                       [](const FieldCondition& f) { return IsLocalTimeField(f.field); });
+  };
+  auto any_name = [](const std::vector<std::string>& v) {
+    return std::any_of(v.begin(), v.end(), [](const std::string& k) {
+      return IsLocalTimeField(std::string_view(k).substr(0, k.find('|')));
+    });
+  };
+  if (any(c.where) || any(c.unless) || any(c.after_unless) || any_name(c.key) ||
+      any_name(c.after_key) || any_name(c.summary_fields) || IsLocalTimeField(c.field) ||
+      IsLocalTimeField(c.sole_value.field)) {
+    return true;
+  }
+  for (const Correlation::SeverityIf& s : c.severity_if) {
+    if (any(s.where)) return true;
+  }
+  return std::any_of(c.first_values.begin(), c.first_values.end(),
+                     [](const FieldRef& f) { return IsLocalTimeField(f.name); });
+}
+
 // Everything that changes a correlation's meaning: its state survives a
 // reload or restart only when this is equal.
 uint64_t Fingerprint(const Correlation& c) {
@@ -82,8 +110,6 @@ const std::string* HitField(const HitEvent& hit, std::string_view name) {
   return nullptr;
 }
 
-// A hit's value of `name`: an extracted field, else one of the pseudo-fields
-// host, sender, program, pid.
 std::string_view NameStem(std::string_view v) {
   size_t end = v.size();
   bool digit = false;
@@ -105,6 +131,9 @@ std::string_view FieldValue(const HitEvent& hit, std::string_view name) {
   if (name == "program") return hit.program;
   if (name == "pid") return hit.pid;
   if (name == "superseded_by") return hit.superseded_by;
+  if (name == "hour") return HourText(hit.local);
+  if (name == "weekday") return WeekdayText(hit.local);
+  if (name == "work_hours") return WorkHoursText(hit.local);
   // "user|stem": the name without its number (matchers/correlator_impl.h).
   if (constexpr std::string_view kStem = "|stem"; name.ends_with(kStem)) {
     return NameStem(FieldValue(hit, name.substr(0, name.size() - kStem.size())));
@@ -295,6 +324,8 @@ Status Correlator::Impl::CompileOne(const Correlation& def, const RulePack& pack
   c->burst_ns = SecsToNs(d.burst_secs);
   c->max_keys = d.max_keys > 0 ? d.max_keys : options.max_keys_per_rule;
   c->fingerprint = Fingerprint(d);
+  c->reads_local_time = ReadsLocalTime(d);
+  reads_local_time = reads_local_time || c->reads_local_time;
   c->evictions = metrics.GetCounter("konseki_correlation_evictions_total",
                                     "Correlation keys dropped to stay within the key caps "
                                     "(least recently used first).",
@@ -326,7 +357,10 @@ Status Correlator::Impl::Compile(const RulePack& pack) {
     for (size_t l = 0; l < s.def.learn.size(); ++l) {
       CompiledLearner cl;
       cl.def = s.def.learn[l];
-      for (const FieldCondition& f : cl.def.where) cl.where.push_back(CompileCondition(f));
+      for (const FieldCondition& f : cl.def.where) {
+        cl.where.push_back(CompileCondition(f));
+        reads_local_time = reads_local_time || IsLocalTimeField(f.field);
+      }
       for (const InputRef& in : cl.def.on) {
         LearnSub sub{static_cast<uint32_t>(i), static_cast<uint32_t>(l)};
         (in.sign.empty() ? learn_by_id[in.id] : learn_by_sign[in.sign]).push_back(sub);
@@ -505,17 +539,26 @@ bool Correlator::Impl::IsHostAddress(std::string_view host, std::string_view val
   return owner != sender_owner.end() && owner->second != 0;
 }
 
-int64_t Correlator::Impl::EventNs(const HitEvent& hit) {
+int64_t Correlator::Impl::ClampedNs(const HitEvent& hit, int* clamped) const {
   const int64_t rx = ToNs(hit.received);
   const int64_t t = ToNs(hit.event_time);
   if (t > rx + SecsToNs(options.max_future_secs)) {
-    clamped_future->Inc();
+    *clamped = 1;
     return rx;
   }
   if (t < rx - SecsToNs(options.max_past_secs)) {
-    clamped_past->Inc();
+    *clamped = -1;
     return rx;
   }
+  *clamped = 0;
+  return t;
+}
+
+int64_t Correlator::Impl::EventNs(const HitEvent& hit) {
+  int clamped = 0;
+  const int64_t t = ClampedNs(hit, &clamped);
+  if (clamped > 0) clamped_future->Inc();
+  if (clamped < 0) clamped_past->Inc();
   return t;
 }
 
@@ -691,6 +734,12 @@ Alert Correlator::Impl::MakeAlert(const CompiledCorrelation& c, const HitEvent& 
     }
     a.fields.emplace_back(f.alert_name, f.transform == "net" ? NetOf(v) : std::string(v));
   }
+  // What a time condition read, for the reader: "sat 01:34", and whether
+  // that is working time here.
+  if (c.reads_local_time && hit.local.hour >= 0) {
+    a.fields.emplace_back("local_time", LocalTimeText(hit.local));
+    a.fields.emplace_back("work_hours", std::string(WorkHoursText(hit.local)));
+  }
   return a;
 }
 
@@ -754,7 +803,8 @@ void Correlator::Impl::Raise(CompiledCorrelation& c, Alert alert, int depth,
   e.pid = pid;
   e.event_time = a.time;
   e.received = a.received;
-  if (c.def.scope == KeyScope::kHost) Learn(e);  // a set may learn from it
+  if (reads_local_time) e.local = calendar.At(a.time);  // a.time is clamped
+  if (c.def.scope == KeyScope::kHost) Learn(e);         // a set may learn from it
   Dispatch(e, depth + 1, out);
 }
 
@@ -855,8 +905,14 @@ bool Correlator::Process(const HitEvent& hit, std::vector<Alert>* out) {
   // A copy whose superseded_by the host correlations fill in for the fleet
   // ones after them (one process running both scopes).
   HitEvent local = hit;
+  if (impl_->reads_local_time) {
+    // The hour of the time the windows use: a stamp too far off is the
+    // receive time there, and here.
+    int clamped = 0;
+    local.local = impl_->calendar.At(FromNs(impl_->ClampedNs(hit, &clamped)));
+  }
   impl_->current_hit = impl_->current_local = &local;
-  impl_->Learn(hit);
+  impl_->Learn(local);
   const size_t first = out->size();
   impl_->Dispatch(local, 0, out);
   impl_->superseded_by = local.superseded_by;

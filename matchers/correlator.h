@@ -61,6 +61,7 @@
 #include "matchers/correlation.h"
 #include "matchers/rule_loader.h"
 #include "matchers/rule_set.h"
+#include "matchers/work_hours.h"
 
 namespace konseki::matchers {
 
@@ -98,6 +99,11 @@ struct HitEvent {
   // none. Set by the host correlator for the fleet correlations (which
   // run after it) and readable by them as the field `superseded_by`.
   std::string_view superseded_by;
+  // The event's local time (parser.timezone) and whether it falls within
+  // correlation.working_hours, read as the pseudo-fields hour, weekday and
+  // work_hours; set by Process from the clamped event time when some
+  // correlation reads them (hour < 0 otherwise: the fields are empty).
+  LocalTime local;
 };
 
 // The input of one rule hit on msg (views into msg and hit). Event time is
@@ -168,6 +174,16 @@ struct CorrelatorOptions {
   // the direction correlations of sign firewall.drop; directions not given
   // keep the pack's.
   std::map<std::string, std::string> drop_severity;
+  // correlation.working_hours: what the pseudo-field work_hours calls
+  // working time (matchers/work_hours.h; default Monday to Friday,
+  // 07:00-21:00).
+  WorkHours work_hours;
+  // parser.timezone, for the pseudo-fields hour, weekday and work_hours:
+  // local_zone when "local" (not owned; must outlive the correlator), else
+  // utc_offset_secs east of UTC. test-rules and check-rules without a config
+  // read the stamps in UTC, as their parser does.
+  const receiver::LocalZone* local_zone = nullptr;
+  int utc_offset_secs = 0;
   // Member lines (archive locations) per alert.
   size_t max_members = 20;
   // Which correlations this instance runs.

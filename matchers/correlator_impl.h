@@ -56,7 +56,9 @@ inline int64_t SecsToNs(double s) { return static_cast<int64_t>(s * 1e9); }
 uint64_t Fnv64(std::string_view s, uint64_t h = 1469598103934665603ull);
 std::string AsciiLower(std::string_view s);
 // A hit's value of `name`: an extracted field, else one of the pseudo-fields
-// host, sender, program, pid; empty when none.
+// host, sender, program, pid, superseded_by, and the event's local time
+// hour ("00".."23"), weekday ("mon".."sun") and work_hours ("yes"/"no",
+// correlation.working_hours; HitEvent::local); empty when none.
 // "field|stem" is the field's value without the number a script gave it
 // (NameStem).
 std::string_view FieldValue(const HitEvent& hit, std::string_view name);
@@ -85,6 +87,9 @@ struct CompiledSetCondition {
 struct CompiledCorrelation {
   Correlation def;  // with the overrides applied
   uint64_t fingerprint = 0;
+  // Some condition, key or tuple reads hour, weekday or work_hours: its
+  // alerts name the local time (local_time, work_hours).
+  bool reads_local_time = false;
   std::vector<LazyRe2> where;
   std::vector<LazyRe2> unless;
   std::vector<LazyRe2> after_unless;
@@ -198,7 +203,8 @@ struct Correlator::Impl {
   // cycles; this is a backstop).
   static constexpr int kMaxDepth = 16;
 
-  Impl(const CorrelatorOptions& o, MetricsRegistry& m) : options(o), metrics(m) {}
+  Impl(const CorrelatorOptions& o, MetricsRegistry& m)
+      : options(o), metrics(m), calendar(o.work_hours, o.utc_offset_secs, o.local_zone) {}
 
   // Set-up (correlator.cc).
   Status Compile(const RulePack& pack);
@@ -220,6 +226,9 @@ struct Correlator::Impl {
   // Rebuilds learned_host from the hosts' learned sets (after a load).
   void IndexLearnedAddresses();
   int64_t EventNs(const HitEvent& hit);
+  // The hit's event time as the windows use it; *clamped 1 (too far ahead),
+  // -1 (too far behind: the receive time is returned) or 0. Counts nothing.
+  int64_t ClampedNs(const HitEvent& hit, int* clamped) const;
   // The host's record (created with now_ns as its first sight when
   // `create`, evicting one past options.max_hosts), nullptr when unknown.
   HostInfo* Host(const HostKey& host, bool create, int64_t now_ns);
@@ -266,6 +275,10 @@ struct Correlator::Impl {
 
   CorrelatorOptions options;
   MetricsRegistry& metrics;
+  // The local time of hits (hour, weekday, work_hours), computed per hit
+  // only when reads_local_time: some correlation or set learner reads it.
+  LocalCalendar calendar;
+  bool reads_local_time = false;
   std::vector<std::unique_ptr<CompiledCorrelation>> corrs;
   std::vector<CompiledSet> sets;
   SvMap<std::vector<Sub>> by_id;

@@ -19,6 +19,7 @@ add_library(konseki_rules
   ${CMAKE_CURRENT_LIST_DIR}/correlator_net.cc
   ${CMAKE_CURRENT_LIST_DIR}/correlator_state.cc
   ${CMAKE_CURRENT_LIST_DIR}/offline_analyzer.cc
+  ${CMAKE_CURRENT_LIST_DIR}/work_hours.cc
 )
 target_link_libraries(konseki_rules
   PUBLIC konseki_common konseki_parse konseki_net

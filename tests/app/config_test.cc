@@ -633,6 +633,43 @@ TEST(ConfigTest, BadNetworkValuesNameTheKey) {
   }
 }
 
+// A site that works nights says so: its shifts, days and holidays replace
+// the default Monday-to-Friday 07:00-21:00.
+TEST(ConfigTest, WorkingHoursReplaceTheDefaultDaysShiftsAndHolidays) {
+  auto d = ParseConfig("listen: [udp://127.0.0.1:1]\n", "d.yaml");
+  ASSERT_TRUE(d.ok());
+  const matchers::WorkHours& def = d->correlation.options.work_hours;
+  EXPECT_EQ(def.days, 0b0111110);
+  ASSERT_EQ(def.shifts.size(), 1u);
+  EXPECT_EQ(def.shifts[0].start_min, 7 * 60);
+  EXPECT_EQ(def.shifts[0].end_min, 21 * 60);
+  EXPECT_TRUE(def.holidays.empty());
+  auto c = ParseConfig(R"(listen: [udp://127.0.0.1:1]
+correlation:
+  working_hours:
+    days: [mon, Tuesday, wed, thu, fri, sat]
+    hours: ["08:30-17:15", "22:00-06:00"]
+    holidays: [2027-01-01, 2026-12-31, 2027-01-01]
+)",
+                       "c.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const matchers::WorkHours& w = c->correlation.options.work_hours;
+  EXPECT_EQ(w.days, 0b1111110);
+  ASSERT_EQ(w.shifts.size(), 2u);
+  EXPECT_EQ(w.shifts[0].start_min, 8 * 60 + 30);
+  EXPECT_EQ(w.shifts[0].end_min, 17 * 60 + 15);
+  EXPECT_EQ(w.shifts[1].start_min, 22 * 60);
+  EXPECT_EQ(w.shifts[1].end_min, 6 * 60);
+  EXPECT_EQ(w.holidays, (std::vector<int32_t>{20818, 20819}));  // sorted, once each
+  auto always = ParseConfig(
+      "listen: [udp://127.0.0.1:1]\ncorrelation: {working_hours: {days: [sun, mon, tue, wed, "
+      "thu, fri, sat], hours: ['00:00-24:00']}}\n",
+      "a.yaml");
+  ASSERT_TRUE(always.ok()) << always.status().ToString();
+  EXPECT_EQ(always->correlation.options.work_hours.days, 0b1111111);
+  EXPECT_EQ(always->correlation.options.work_hours.shifts[0].end_min, 24 * 60);
+}
+
 TEST(ConfigTest, BadCorrelationValuesNameTheKey) {
   for (const char* yaml : {
            "listen: [udp://127.0.0.1:1]\ncorrelation: {learning_days: forever}\n",
@@ -640,6 +677,13 @@ TEST(ConfigTest, BadCorrelationValuesNameTheKey) {
            "listen: [udp://127.0.0.1:1]\ncorrelation: {overrides: {x: {count: 0}}}\n",
            "listen: [udp://127.0.0.1:1]\ncorrelation: {overrides: {x: {windo_secs: 1}}}\n",
            "listen: [udp://127.0.0.1:1]\ncorrelation: {max_key: 1}\n",
+           "listen: [udp://127.0.0.1:1]\ncorrelation: {working_hours: {days: [mo]}}\n",
+           "listen: [udp://127.0.0.1:1]\ncorrelation: {working_hours: {hours: ['7-21']}}\n",
+           "listen: [udp://127.0.0.1:1]\ncorrelation: {working_hours: {hours: ['07:00-24:30']}}\n",
+           "listen: [udp://127.0.0.1:1]\ncorrelation: {working_hours: {hours: []}}\n",
+           "listen: [udp://127.0.0.1:1]\ncorrelation: {working_hours: {holidays: [2026-02-29]}}\n",
+           "listen: [udp://127.0.0.1:1]\ncorrelation: {working_hours: {weekend: [sat]}}\n",
+           "listen: [udp://127.0.0.1:1]\ncorrelation: {working_hours: nights}\n",
        }) {
     auto c = ParseConfig(yaml, "bad.yaml");
     ASSERT_FALSE(c.ok()) << yaml;
