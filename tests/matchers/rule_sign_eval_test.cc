@@ -39,7 +39,8 @@ const std::string kPatterns = std::string(KONSEKI_SOURCE_DIR) + "/patterns";
 // answered 404 is one too, beside its web.probe).
 bool IsSessionHalf(const std::string& sign) {
   return sign == "session.open" || sign == "session.close" || sign == "session.switch" ||
-         sign == "net.connection" || sign == "net.dns_query" || sign == "web.not_found";
+         sign == "net.connection" || sign == "net.dns_query" || sign == "web.not_found" ||
+         sign == "system.boot_trace";  // a line written while a host boots (its uptime)
 }
 
 struct EvalRow {
