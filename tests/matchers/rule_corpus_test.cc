@@ -92,11 +92,11 @@ const std::map<std::string, SignCounts>& Expected() {
       // (the unprefixed and [UFW AUDIT] lines do not say the packet was dropped)
       // net.connection (every netfilter LOG line, input only):
       //   grep -cE 'kernel: .*\bIN=[^ ]* OUT=[^ ]* .*\bSRC=[^ ]+ DST=[^ ]+ .*\bPROTO='
-      // system.boot_trace (input only; a kernel line stamped in the first 300 s
+      // boot.trace (input only; a kernel line stamped in the first 300 s
       //   after boot, patterns/system.yaml system.kernel_boot_time):
       //   grep -cE 'kernel: \[ *([1-9]|[1-9][0-9]|[12][0-9][0-9])\.[0-9]{6}\]'
       {"crowdsec/iptables-logs--iptables-logs.log",
-       {{"firewall.drop", 1}, {"net.connection", 3}, {"system.boot_trace", 1}}},
+       {{"firewall.drop", 1}, {"net.connection", 3}, {"boot.trace", 1}}},
       {"crowdsec/iptables-scan-multi-port--iptables-scan-multi-port.log",
        {{"firewall.drop", 16}, {"net.connection", 49}}},
       {"wazuh/iptables.ini", {{"firewall.drop", 40}, {"net.connection", 43}}},

@@ -40,7 +40,7 @@ const std::string kPatterns = std::string(KONSEKI_SOURCE_DIR) + "/patterns";
 bool IsSessionHalf(const std::string& sign) {
   return sign == "session.open" || sign == "session.close" || sign == "session.switch" ||
          sign == "net.connection" || sign == "net.dns_query" || sign == "web.not_found" ||
-         sign == "system.boot_trace";  // a line written while a host boots (its uptime)
+         sign == "boot.trace";  // a line written while a host boots (its uptime)
 }
 
 struct EvalRow {
