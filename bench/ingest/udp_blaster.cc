@@ -5,7 +5,10 @@
 // receive rate on this machine; this finds how much more a receiver takes.
 //
 // Usage: udp_blaster --file F --port P [--connections 4] [--duration 10]
-//                    [--count 0]
+//                    [--count 0] [--rate 0]
+// --rate: datagrams per second in all (0: as fast as the kernel takes
+// them), paced per batch, so a receiver's stalls show as loss at a load it
+// otherwise keeps up with.
 // Prints one JSON line: {"sent": N, "secs": S, "errors": [...]}.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -36,10 +39,11 @@ struct Args {
   int connections = 4;
   double duration = 10;
   uint64_t count = 0;  // 0: until the duration ends
+  double rate = 0;     // datagrams/s in all; 0: unpaced
 };
 
 constexpr char kUsage[] =
-    "udp_blaster --file F --port P [--connections N] [--duration SECS] [--count N]";
+    "udp_blaster --file F --port P [--connections N] [--duration SECS] [--count N] [--rate N]";
 
 [[noreturn]] void Usage(const char* why) {
   std::fprintf(stderr, "udp_blaster: %s\nusage: %s\n", why, kUsage);
@@ -60,6 +64,8 @@ Args Parse(int argc, char** argv) {
                                      a.duration = std::atof(v);
                                    } else if (k == "--count") {
                                      a.count = std::strtoull(v, nullptr, 10);
+                                   } else if (k == "--rate") {
+                                     a.rate = std::atof(v);
                                    } else {
                                      return false;
                                    }
@@ -158,6 +164,14 @@ int main(int argc, char** argv) {
         }
       }
       mine += n;
+      if (a.rate > 0) {
+        // Where this sender should be by now at its share of the rate.
+        const auto due =
+            start +
+            std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                std::chrono::duration<double>(static_cast<double>(mine) * a.connections / a.rate));
+        std::this_thread::sleep_until(due);
+      }
     }
     sent += mine;
     ::close(fd);
