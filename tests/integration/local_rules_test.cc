@@ -265,6 +265,11 @@ TEST(LocalRulesTest, AnAlertThatWaitsIsRaisedUnansweredOrDroppedAnswered) {
       << ReadFile(alerts);
   EXPECT_THAT(ReadFile(alerts), HasSubstr("\"waited_secs\":2"));
   EXPECT_THAT(ReadFile(alerts), HasSubstr("\"severity\":\"high\""));
+  // Raised 2 s after its line, it names that line as its origin and says
+  // when its wait ended.
+  EXPECT_THAT(ReadFile(alerts), HasSubstr("\"decided\":\""));
+  EXPECT_THAT(ReadFile(alerts), HasSubstr("\"origin\":{\"host\":\""));
+  EXPECT_THAT(ReadFile(alerts), HasSubstr("canary-1 tripped\"}}"));
 
   Log(port, "app", "canary-2 tripped", dir);
   Log(port, "systemd", "Started System Logging Service.", dir);
@@ -308,7 +313,9 @@ TEST(LocalRulesTest, AnAlertThatWaitsSurvivesASigkill) {
   ASSERT_TRUE(WaitFor([&] { return ReadFile(alerts).find("canary-7") != std::string::npos; }))
       << ReadFile(alerts);
   EXPECT_THAT(ReadFile(alerts), HasSubstr("\"waited_secs\":4"));
-  EXPECT_EQ(Count(ReadFile(alerts), "canary-7"), 1u) << ReadFile(alerts);
+  EXPECT_EQ(Count(ReadFile(alerts), "\"rule\":\"site.canary\""), 1u) << ReadFile(alerts);
+  // The line it waited for is still named, after the restart too.
+  EXPECT_THAT(ReadFile(alerts), HasSubstr("canary-7 tripped\"}}"));
   // Raised: nothing waits, the file is gone.
   ASSERT_TRUE(WaitFor([&] { return !std::filesystem::exists(waiting); }));
 }
