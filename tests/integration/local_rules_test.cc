@@ -196,6 +196,12 @@ TEST(LocalRulesTest, ACorrelationInAWaitingRulesPlaceWaitsForTheAnswerToo) {
   EXPECT_EQ(Count(text, "\"sign\":\"log.tamper\""), 1u) << text;
   EXPECT_EQ(Count(text, "\"sign\":\"syslog.stopped\""), 0u) << text;
   EXPECT_THAT(text, HasSubstr("\"answered_by\":\"syslog.daemon_started\""));
+  // Raised when the start answered it, it names the stop line that caused it.
+  const size_t at = text.find("\"sign\":\"log.tamper\"");
+  const std::string tamper = text.substr(at, text.find('\n', at) - at);
+  EXPECT_THAT(tamper, HasSubstr("\"decided\":\""));
+  EXPECT_THAT(tamper, HasSubstr("Stopping System Logging Service...\"}"));
+  EXPECT_THAT(tamper, HasSubstr("\"origin\":{\"host\":\""));
   EXPECT_EQ(Metric(k, "konseki_alerts_superseded_total", "syslog.systemd_logging_unit_stopped"), 1)
       << FetchMetrics(k.MetricsPort());
   EXPECT_EQ(Metric(k, "konseki_alerts_held_total", "syslog.systemd_logging_unit_stopped"), 1)
