@@ -410,11 +410,46 @@ int RunCheckRules(const std::string& dir, std::ostream& out, std::ostream& err) 
 
 namespace {
 
+// Every input line's number across the files (Alert::origin_seq): an
+// alert raised under a later line, or at the input's end, names the line
+// that caused it by its file and line number.
+class InputLines {
+ public:
+  // Numbers the lines of `file` from the next number on.
+  void StartFile(const std::string& file) { starts_.emplace_back(next_, file); }
+  // The number of the file's next line (its first is 1).
+  uint64_t Next() { return next_++; }
+  // The file and line number of `seq`; false for 0 or a number not given.
+  bool Find(uint64_t seq, std::string* file, uint64_t* line_no) const {
+    if (seq == 0 || seq >= next_) return false;
+    auto it = std::upper_bound(starts_.begin(), starts_.end(), seq,
+                               [](uint64_t s, const auto& start) { return s < start.first; });
+    if (it == starts_.begin()) return false;
+    --it;
+    *file = it->second;
+    *line_no = seq - it->first + 1;
+    return true;
+  }
+
+ private:
+  std::vector<std::pair<uint64_t, std::string>> starts_;  // first number, file
+  uint64_t next_ = 1;
+};
+
+// Where the line that caused an alert is, when test-rules numbered it.
+struct AlertOrigin {
+  std::string file;
+  uint64_t line_no = 0;  // 0: not known
+};
+
 // One JSON object for a correlation alert raised at line_no.
 // A correlation's alert, or (waited) a rule's alert that waited for an
 // answer (pending_secs) and is raised under the line that decided it.
+// origin_line_no and origin name the line that caused it (for a waited
+// alert an earlier line; for a correlation's, the line that completed it,
+// unless it waited in a rule's place); decided is when a wait ended.
 void AppendCorrelationJson(const std::string& file, uint64_t line_no, const Alert& a, bool waited,
-                           std::string* json) {
+                           const AlertOrigin& origin, std::string* json) {
   json->clear();
   *json += "{\"file\":";
   AppendJsonString(file, json);
@@ -430,7 +465,23 @@ void AppendCorrelationJson(const std::string& file, uint64_t line_no, const Aler
   AppendJsonString(a.program, json);
   *json += ",\"fields\":";
   AppendJsonFields(a.fields, json);
-  *json += waited ? ",\"waited\":true}\n" : ",\"correlation\":true}\n";
+  *json += waited ? ",\"waited\":true" : ",\"correlation\":true";
+  if (a.decided != TimePoint{}) {
+    *json += ",\"decided\":";
+    AppendJsonString(FormatRfc3339Micros(a.decided), json);
+  }
+  if (origin.line_no > 0) {
+    *json += ",\"origin_line_no\":" + std::to_string(origin.line_no) + ",\"origin\":{\"file\":";
+    AppendJsonString(origin.file, json);
+    *json += ",\"line_no\":" + std::to_string(origin.line_no) + ",\"host\":";
+    AppendJsonString(a.host, json);
+    *json += ",\"time\":";
+    AppendJsonString(FormatRfc3339Micros(a.time), json);
+    *json += ",\"message\":";
+    AppendJsonString(a.message, json);
+    *json += '}';
+  }
+  *json += "}\n";
 }
 
 // The analyzer test-rules runs: the rules of `dir`, and its correlations
@@ -462,7 +513,8 @@ void ReportLine(const TestRulesOptions& opts, const std::string& file, uint64_t 
                 const std::string& line, const Message& msg, const std::vector<RuleHit>& hits,
                 const std::vector<bool>& superseded, const std::vector<bool>& held,
                 const std::vector<bool>& pending, const std::vector<Alert>& alerts,
-                const RuleSet& rules, TestRulesCounts* counts, std::ostream& out) {
+                const RuleSet& rules, const InputLines& input, TestRulesCounts* counts,
+                std::ostream& out) {
   const bool print = !opts.summary && !opts.missed;
   std::string json;
   for (size_t i = 0; i < hits.size(); ++i) {
@@ -498,13 +550,20 @@ void ReportLine(const TestRulesOptions& opts, const std::string& file, uint64_t 
       ++counts->waited_alerts;
     }
     if (!print) continue;
+    AlertOrigin origin;
+    input.Find(a.origin_seq, &origin.file, &origin.line_no);
     if (opts.json) {
-      AppendCorrelationJson(file, line_no, a, waited != nullptr, &json);
+      AppendCorrelationJson(file, line_no, a, waited != nullptr, origin, &json);
       out << TerminalSafeJson(json);
     } else {
       out << file << ":" << line_no << ": => " << a.rule << " [" << a.sign << "] "
           << SeverityName(a.severity) << " host=" << TerminalSafe(a.host) << " "
           << FieldsText(a.fields) << (waited != nullptr ? " (the alert that waited)" : "") << "\n";
+      // Raised under another line than its own: which line caused it.
+      if (origin.line_no > 0 && (origin.line_no != line_no || origin.file != file)) {
+        out << "    caused by " << origin.file << ":" << origin.line_no << ": "
+            << TerminalSafe(a.message) << "\n";
+      }
     }
   }
 }
@@ -528,6 +587,7 @@ int RunTestRules(const TestRulesOptions& opts, std::ostream& out, std::ostream& 
   std::string line, error;
   std::string last_file;
   uint64_t last_line = 0;
+  InputLines input;
   for (const std::string& file : opts.files) {
     std::ifstream in;
     std::istream* is = OpenInput(file, &in, &error);
@@ -536,9 +596,11 @@ int RunTestRules(const TestRulesOptions& opts, std::ostream& out, std::ostream& 
       return 1;
     }
     (*analyzer)->set_reference(ReferenceFor(file));
+    input.StartFile(file);
     uint64_t line_no = 0;
     while (std::getline(*is, line)) {
       ++line_no;
+      (*analyzer)->set_line_seq(input.Next());
       if (opts.progress_every_lines > 0 && line_no % opts.progress_every_lines == 0) {
         err << "test-rules: " << file << ": " << line_no << " lines, " << counts.total_hits
             << " matches so far\n";
@@ -562,14 +624,14 @@ int RunTestRules(const TestRulesOptions& opts, std::ostream& out, std::ostream& 
         // Alerts that waited for an answer until this line's stamp.
         if (!alerts.empty()) {
           ReportLine(opts, file, line_no, line, msg, hits, {}, {}, {}, alerts, (*analyzer)->rules(),
-                     &counts, out);
+                     input, &counts, out);
         }
         continue;
       }
       ++counts.lines_matched;
       ReportLine(opts, file, line_no, line, msg, hits, (*analyzer)->superseded(),
-                 (*analyzer)->held(), (*analyzer)->pending(), alerts, (*analyzer)->rules(), &counts,
-                 out);
+                 (*analyzer)->held(), (*analyzer)->pending(), alerts, (*analyzer)->rules(), input,
+                 &counts, out);
     }
     if (in.is_open() && in.bad()) {
       err << "test-rules: read error in " << file << ": " << std::strerror(errno) << "\n";
@@ -580,7 +642,7 @@ int RunTestRules(const TestRulesOptions& opts, std::ostream& out, std::ostream& 
   (*analyzer)->Finish(&alerts);
   if (!alerts.empty()) {
     ReportLine(opts, last_file, last_line, std::string(), (*analyzer)->message(), {}, {}, {}, {},
-               alerts, (*analyzer)->rules(), &counts, out);
+               alerts, (*analyzer)->rules(), input, &counts, out);
   }
   const std::string from =
       dir + (opts.overrides.local_dir.empty() ? "" : " and " + opts.overrides.local_dir);

@@ -504,7 +504,7 @@ void Worker::Run() {
   running_ = false;  // TryRun declines from now on: what comes is queued
   if (archive_) StopArchive();
   // Alerts still waiting for their answer go now, as written: none is lost.
-  pending_.Flush(&pending_out_);
+  pending_.Flush(deps_.clock->Now(), &pending_out_);
   if (!pending_out_.empty()) EmitPending();
   SavePending(deps_.clock->Now(), true);  // nothing waits: the file goes
   if (heartbeat_) {

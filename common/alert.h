@@ -46,6 +46,19 @@ struct Alert {
   std::string message;  // the original line (raw frame), empty for pure detector alerts
   // Correlation alerts: up to 20 of the lines that made it (empty otherwise).
   std::vector<AlertMember> members;
+  // An alert that waited for its answer (a rule's pending_secs, or a
+  // correlation's alert in such a rule's place) is raised after its line,
+  // under a later line or by the clock: `decided` is when its wait ended
+  // (the answering line's receive time, the end of pending_secs, or the
+  // shutdown or end of input that cut it short). time, received, host and
+  // message stay those of the line that caused it. Zero (the epoch) for an
+  // alert raised on its own line.
+  TimePoint decided{};
+  // The number the caller gave the line that caused the alert
+  // (matchers::OfflineAnalyzer::set_line_seq: test-rules numbers its input's
+  // lines), 0 when the lines are not numbered (the server). Neither written
+  // to the alert JSON nor saved with a waiting alert.
+  uint64_t origin_seq = 0;
 };
 
 // Receives alerts. Implementations say whether they are thread-safe; the

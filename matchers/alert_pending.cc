@@ -159,7 +159,10 @@ void PendingAlerts::Defer(const Message& msg, const RuleHit& hit, Alert alert, D
   ++changes_;
 }
 
-void PendingAlerts::Raise(Waiting& w, const RuleHit* by, int64_t answer_ns, Decisions* out) {
+void PendingAlerts::Raise(Waiting& w, const RuleHit* by, int64_t decided_ns, Decisions* out) {
+  // Raised after its line: the alert says when its wait ended; its time,
+  // host and message are still its line's.
+  w.alert.decided = TimePoint(Duration(decided_ns));
   if (by == nullptr) {
     w.alert.fields.emplace_back("waited_secs", SecondsText(w.deadline_ns - w.line_ns));
     out->alerts.push_back(std::move(w.alert));
@@ -169,7 +172,8 @@ void PendingAlerts::Raise(Waiting& w, const RuleHit* by, int64_t answer_ns, Deci
   if (!w.answered_severity) return;
   w.alert.severity = *w.answered_severity;
   w.alert.fields.emplace_back("answered_by", by->rule->id);
-  w.alert.fields.emplace_back("answered_within_secs", SecondsText(std::abs(answer_ns - w.line_ns)));
+  w.alert.fields.emplace_back("answered_within_secs",
+                              SecondsText(std::abs(decided_ns - w.line_ns)));
   out->alerts.push_back(std::move(w.alert));
 }
 
@@ -178,7 +182,7 @@ void PendingAlerts::Expire(TimePoint now, Decisions* out) {
   const int64_t t = now.time_since_epoch().count();
   for (auto it = waiting_.begin(); it != waiting_.end();) {
     if (it->deadline_ns <= t) {
-      Raise(*it, nullptr, 0, out);
+      Raise(*it, nullptr, it->deadline_ns, out);
       it = waiting_.erase(it);
       ++changes_;
     } else {
@@ -187,9 +191,10 @@ void PendingAlerts::Expire(TimePoint now, Decisions* out) {
   }
 }
 
-void PendingAlerts::Flush(Decisions* out) {
+void PendingAlerts::Flush(TimePoint now, Decisions* out) {
   if (!waiting_.empty()) ++changes_;
-  for (Waiting& w : waiting_) Raise(w, nullptr, 0, out);
+  const int64_t t = now.time_since_epoch().count();
+  for (Waiting& w : waiting_) Raise(w, nullptr, std::min(t, w.deadline_ns), out);
   waiting_.clear();
 }
 

@@ -91,8 +91,9 @@ class PendingAlerts {
 
   // Alerts unanswered pending_secs after their line, as of `now`: to *out.
   void Expire(TimePoint now, Decisions* out);
-  // Every alert still waiting, unanswered (end of a replay, shutdown).
-  void Flush(Decisions* out);
+  // Every alert still waiting, unanswered (end of a replay, shutdown), as
+  // of `now` (the alerts' `decided`; the deadline when that came first).
+  void Flush(TimePoint now, Decisions* out);
 
   size_t waiting() const { return waiting_.size(); }
 
@@ -122,7 +123,9 @@ class PendingAlerts {
     std::string key_values;
     Alert alert;  // alert.rule: the rule's id
   };
-  void Raise(Waiting& w, const RuleHit* by, int64_t answer_ns, Decisions* out);
+  // Raises w's alert (by: the answering hit, else unanswered), its wait
+  // ended at decided_ns (Alert::decided).
+  void Raise(Waiting& w, const RuleHit* by, int64_t decided_ns, Decisions* out);
   // Remembers the answering line under host_ + name (a sign or a rule id).
   void Remember(std::string_view name, int64_t t_ns, const std::string& rule_id,
                 std::string_view pid);

@@ -1,5 +1,7 @@
 #include "matchers/offline_analyzer.h"
 
+#include <utility>
+
 #include "receiver/local_zone.h"
 #include "receiver/timestamp.h"
 
@@ -87,6 +89,7 @@ void OfflineAnalyzer::Feed(std::string_view line, std::string_view sender,
     HitEvent e = MakeHitEvent(msg_, h, seq_);
     const size_t before = alerts->size();
     superseded_[i] = correlator_->Process(e, alerts);
+    for (size_t k = before; k < alerts->size(); ++k) (*alerts)[k].origin_seq = line_seq_;
     // A correlation's alert in a waiting rule's place waits and holds as
     // the rule's would (as the worker does).
     if (superseded_[i] && pending_alerts_.DeferInPlaceOf(msg_, h, alerts, before, &decided_) &&
@@ -113,7 +116,9 @@ void OfflineAnalyzer::Feed(std::string_view line, std::string_view sender,
   for (size_t i = 0; i < hits->size(); ++i) {
     const RuleHit& h = (*hits)[i];
     if (h.ignored || !h.rule->alert || superseded_[i] || h.rule->pending_secs <= 0) continue;
-    pending_alerts_.Defer(msg_, h, MakeAlert(msg_, h), &decided_);
+    Alert alert = MakeAlert(msg_, h);
+    alert.origin_seq = line_seq_;
+    pending_alerts_.Defer(msg_, h, std::move(alert), &decided_);
     superseded_[i] = pending_[i] = true;
   }
   alerts->insert(alerts->end(), decided_.alerts.begin(), decided_.alerts.end());
@@ -122,7 +127,8 @@ void OfflineAnalyzer::Feed(std::string_view line, std::string_view sender,
 void OfflineAnalyzer::Finish(std::vector<Alert>* alerts) {
   alerts->clear();
   decided_.clear();
-  pending_alerts_.Flush(&decided_);
+  // The last line's time: the input ended then.
+  pending_alerts_.Flush(msg_.received, &decided_);
   alerts->insert(alerts->end(), decided_.alerts.begin(), decided_.alerts.end());
 }
 

@@ -56,6 +56,11 @@ class OfflineAnalyzer {
   // this line's correlation alerts (both cleared first).
   void Feed(std::string_view line, std::string_view sender, std::vector<RuleHit>* hits,
             std::vector<Alert>* alerts);
+  // The number the next lines go by: the alerts a line causes carry it in
+  // Alert::origin_seq, also when they are raised under a later line or by
+  // Finish (a wait for an answer), so a caller that numbers its input
+  // (test-rules) can name the line. 0 (the default): not numbered.
+  void set_line_seq(uint64_t seq) { line_seq_ = seq; }
   // The instant year-less stamps are read against (see above).
   void set_reference(TimePoint reference) { reference_ = reference; }
   // The last line's parse (views into the last line, or for a repeat
@@ -95,6 +100,7 @@ class OfflineAnalyzer {
   PendingAlerts::Decisions decided_;
   TimePoint reference_ = kDefaultReference;
   uint64_t seq_ = 0;
+  uint64_t line_seq_ = 0;  // set_line_seq
   // Each host's last line, for repeat notices; `hit`: it had rule hits. A
   // notice that stood for it leaves it in place.
   struct EarlierLine {

@@ -117,6 +117,17 @@ std::string AlertToJson(const Alert& a) {
   }
   Add(obj.get(), "fields", std::move(fields), &scratch);
   Add(obj.get(), "message", String(a.message, &scratch), &scratch);
+  if (a.decided != TimePoint{}) {
+    // Raised after its line (a wait for an answer): the line that caused
+    // it, named as such, and when the wait ended.
+    Add(obj.get(), "decided", String(FormatRfc3339Micros(a.decided), &scratch), &scratch);
+    JsonPtr origin(fjson_object_new_object());
+    Add(origin.get(), "host", String(a.host, &scratch), &scratch);
+    Add(origin.get(), "time", String(FormatRfc3339Micros(a.time), &scratch), &scratch);
+    Add(origin.get(), "received", String(FormatRfc3339Micros(a.received), &scratch), &scratch);
+    Add(origin.get(), "message", String(a.message, &scratch), &scratch);
+    Add(obj.get(), "origin", std::move(origin), &scratch);
+  }
   if (!a.members.empty()) {
     // Where each line of a correlation alert is in the archive.
     JsonPtr members(fjson_object_new_array());

@@ -19,6 +19,16 @@ namespace konseki::outputs {
 // alert in the archive: <archive.dir>/<file>, at <received>; <file> is in
 // the overflow folder ("%overflow-0/2026-11-23.log") for a line the archive
 // wrote there (AlertMember::overflow_worker).
+// An alert raised after its line, when a wait for an answer ended
+// (Alert::decided: a rule's pending_secs, or a correlation's alert in such
+// a rule's place), also has
+//   "decided":"2026-11-23T08:09:42.123456Z",
+//   "origin":{"host":"web1","time":"...","received":"...","message":"..."}
+// (after "message"): the line that caused it, the same as the alert's own
+// time, received, host and message, which are always that line's, and the
+// instant its wait ended (the answering line's receive time, or
+// pending_secs after the line). Neither key is present on an alert raised
+// on its own line.
 // Times are RFC 3339 UTC with microseconds. Every other key is always
 // present (empty strings when unknown). Each key has one JSON type whatever
 // the line held, so a typed consumer (a SIEM's index mapping) never gets two:

@@ -254,7 +254,64 @@ TEST(RunTestRulesTest, AStopWaitsForTheLoggersStartAndIsRaisedWhereDecided) {
                 "\",\"line\":5,\"rule\":\"syslog.rsyslogd_exiting\",\"sign\":"
                 "\"syslog.stopped\",\"severity\":\"medium\",\"host\":\"web2\",\"program\":"
                 "\"rsyslogd\",\"fields\":{\"pid\":\"613\",\"signo\":\"15\",\"waited_secs\":\"60\"},"
-                "\"waited\":true}"));
+                "\"waited\":true,\"decided\":\""));
+  // It names the line that caused it: line 2, web2's stop, 60 s earlier.
+  EXPECT_THAT(json.str(),
+              HasSubstr("T10:01:00.000000Z\",\"origin_line_no\":2,\"origin\":{\"file\":\"" + log +
+                        "\",\"line_no\":2,\"host\":\"web2\",\"time\":\""));
+  EXPECT_THAT(json.str(),
+              HasSubstr("T10:00:00.000000Z\",\"message\":\"Mar  7 10:00:00 web2 rsyslogd: [origin "
+                        "software=\\\"rsyslogd\\\" swVersion=\\\"8.2302.0\\\" x-pid=\\\"613\\\""));
+  EXPECT_THAT(text, HasSubstr("(the alert that waited)\n    caused by " + log +
+                              ":2: Mar  7 10:00:00 web2 rsyslogd: "));
+}
+
+// An alert decided after its wait names the line that caused it, in every
+// file of the input: the stop after a root login (log.stopped_after_compromise
+// in the logger rule's place) waits for the logger's start, none comes, and
+// the alert raised under the next file's line says file 1, line 2; the
+// answered stop of web2 names its own line too. A correlation raised on its
+// own line names that line.
+TEST(RunTestRulesTest, AnAlertRaisedLaterNamesItsOriginLine) {
+  TempDir dir;
+  const std::string first = dir.Write(
+      "a.log",
+      "Nov 29 02:44:10 api sshd[51220]: Accepted password for root from 193.42.33.14 port 40412 "
+      "ssh2\n"
+      "Nov 29 02:45:02 api systemd[1]: Stopped System Logging Service.\n"
+      "# a comment keeps its line number\n"
+      "Nov 29 02:45:10 web2 rsyslogd: [origin software=\"rsyslogd\" swVersion=\"8.2302.0\" "
+      "x-pid=\"613\" x-info=\"https://www.rsyslog.com\"] exiting on signal 15.\n");
+  const std::string second = dir.Write(
+      "b.log",
+      "Nov 29 02:45:11 web2 rsyslogd: [origin software=\"rsyslogd\" swVersion=\"8.2302.0\" "
+      "x-pid=\"9012\" x-info=\"https://www.rsyslog.com\"] start\n"
+      "Nov 29 02:47:00 api CRON[6]: (root) CMD (true)\n");
+  TestRulesOptions opts = JsonWithCorrelations(first);
+  opts.files.push_back(second);
+  std::ostringstream out, err;
+  ASSERT_EQ(RunTestRules(opts, out, err), 0) << err.str();
+  std::istringstream lines(out.str());
+  std::string compromise, stop, web2;
+  for (std::string l; std::getline(lines, l);) {
+    if (l.find("\"alert\":false") != std::string::npos) continue;
+    if (l.find("log.stopped_after_compromise") != std::string::npos) compromise = l;
+    if (l.find("\"host\":\"web2\"") != std::string::npos) web2 = l;
+    if (l.find("\"rule\":\"syslog.systemd_logging_unit_stopped\"") != std::string::npos) stop = l;
+  }
+  ASSERT_FALSE(compromise.empty()) << out.str();
+  EXPECT_THAT(compromise, HasSubstr("{\"file\":\"" + second + "\",\"line\":2,"));
+  EXPECT_THAT(compromise, HasSubstr("\"origin_line_no\":2,\"origin\":{\"file\":\"" + first +
+                                    "\",\"line_no\":2,\"host\":\"api\",\"time\":\""));
+  EXPECT_THAT(compromise, HasSubstr("\"message\":\"Nov 29 02:45:02 api systemd[1]: Stopped System "
+                                    "Logging Service.\"}}"));
+  EXPECT_THAT(compromise, HasSubstr("T02:46:02.000000Z\",\"origin_line_no\""));
+  EXPECT_TRUE(stop.empty()) << stop;  // the correlation's alert took its place
+  ASSERT_FALSE(web2.empty()) << out.str();
+  EXPECT_THAT(web2, HasSubstr("{\"file\":\"" + second + "\",\"line\":1,"));
+  EXPECT_THAT(web2, HasSubstr("\"severity\":\"low\""));
+  EXPECT_THAT(web2, HasSubstr("T02:45:11.000000Z\",\"origin_line_no\":4,\"origin\":{\"file\":\"" +
+                              first + "\",\"line_no\":4,\"host\":\"web2\""));
 }
 
 // (sshd.invalid_user is an input of correlations only: "alert":false.)

@@ -196,6 +196,12 @@ TEST(LocalRulesTest, ACorrelationInAWaitingRulesPlaceWaitsForTheAnswerToo) {
   EXPECT_EQ(Count(text, "\"sign\":\"log.tamper\""), 1u) << text;
   EXPECT_EQ(Count(text, "\"sign\":\"syslog.stopped\""), 0u) << text;
   EXPECT_THAT(text, HasSubstr("\"answered_by\":\"syslog.daemon_started\""));
+  // Raised when the start answered it, it names the stop line that caused it.
+  const size_t at = text.find("\"sign\":\"log.tamper\"");
+  const std::string tamper = text.substr(at, text.find('\n', at) - at);
+  EXPECT_THAT(tamper, HasSubstr("\"decided\":\""));
+  EXPECT_THAT(tamper, HasSubstr("Stopping System Logging Service...\"}"));
+  EXPECT_THAT(tamper, HasSubstr("\"origin\":{\"host\":\""));
   EXPECT_EQ(Metric(k, "konseki_alerts_superseded_total", "syslog.systemd_logging_unit_stopped"), 1)
       << FetchMetrics(k.MetricsPort());
   EXPECT_EQ(Metric(k, "konseki_alerts_held_total", "syslog.systemd_logging_unit_stopped"), 1)
@@ -265,6 +271,11 @@ TEST(LocalRulesTest, AnAlertThatWaitsIsRaisedUnansweredOrDroppedAnswered) {
       << ReadFile(alerts);
   EXPECT_THAT(ReadFile(alerts), HasSubstr("\"waited_secs\":2"));
   EXPECT_THAT(ReadFile(alerts), HasSubstr("\"severity\":\"high\""));
+  // Raised 2 s after its line, it names that line as its origin and says
+  // when its wait ended.
+  EXPECT_THAT(ReadFile(alerts), HasSubstr("\"decided\":\""));
+  EXPECT_THAT(ReadFile(alerts), HasSubstr("\"origin\":{\"host\":\""));
+  EXPECT_THAT(ReadFile(alerts), HasSubstr("canary-1 tripped\"}}"));
 
   Log(port, "app", "canary-2 tripped", dir);
   Log(port, "systemd", "Started System Logging Service.", dir);
@@ -308,7 +319,9 @@ TEST(LocalRulesTest, AnAlertThatWaitsSurvivesASigkill) {
   ASSERT_TRUE(WaitFor([&] { return ReadFile(alerts).find("canary-7") != std::string::npos; }))
       << ReadFile(alerts);
   EXPECT_THAT(ReadFile(alerts), HasSubstr("\"waited_secs\":4"));
-  EXPECT_EQ(Count(ReadFile(alerts), "canary-7"), 1u) << ReadFile(alerts);
+  EXPECT_EQ(Count(ReadFile(alerts), "\"rule\":\"site.canary\""), 1u) << ReadFile(alerts);
+  // The line it waited for is still named, after the restart too.
+  EXPECT_THAT(ReadFile(alerts), HasSubstr("canary-7 tripped\"}}"));
   // Raised: nothing waits, the file is gone.
   ASSERT_TRUE(WaitFor([&] { return !std::filesystem::exists(waiting); }));
 }

@@ -186,7 +186,7 @@ TEST(PendingAlertsTest, AStartAnswersOnlyTheSignsThatWaitForIt) {
   Line up("web1", 1, start);
   p.Answer(up.msg, up.hit, &out);
   EXPECT_TRUE(out.empty());
-  p.Flush(&out);  // the end of a replay: raised unanswered
+  p.Flush(At(5), &out);  // the end of a replay: raised unanswered
   ASSERT_EQ(out.alerts.size(), 1u);
   EXPECT_EQ(out.alerts[0].severity, Severity::kMedium);
   EXPECT_EQ(p.waiting(), 0u);
@@ -346,6 +346,53 @@ TEST(PendingAlertsTest, TextThatIsNoSaveLoadsNothing) {
   EXPECT_EQ(q.waiting(), 1u);
 }
 
+TEST(PendingAlertsTest, AWaitedAlertKeepsItsLineAndSaysWhenItsWaitEnded) {
+  // Raised under a later line or by the clock, the alert still names the
+  // line that caused it (time, received, host, message): decided says when.
+  PendingAlerts p;
+  const Rule stop = Stop(true), start = Start();
+  PendingAlerts::Decisions out;
+  Line s("web1", 10, stop);
+  s.msg.raw = "Jan  1 00:00:10 web1 rsyslogd: exiting on signal 15.";
+  Alert waiting = s.alert();
+  waiting.message = std::string(s.msg.raw);
+  waiting.origin_seq = 7;
+  p.Defer(s.msg, s.hit, waiting, &out);
+  Line up("web1", 13, start);
+  p.Answer(up.msg, up.hit, &out);
+  ASSERT_EQ(out.alerts.size(), 1u);
+  EXPECT_EQ(out.alerts[0].decided, At(13));
+  EXPECT_EQ(out.alerts[0].received, At(10));
+  EXPECT_EQ(out.alerts[0].time, At(10));
+  EXPECT_EQ(out.alerts[0].host, "web1");
+  EXPECT_EQ(out.alerts[0].message, s.msg.raw);
+  EXPECT_EQ(out.alerts[0].origin_seq, 7u);
+  out.clear();
+  // Unanswered: its wait ended pending_secs after its line, whenever the
+  // clock came by.
+  Line s2("web2", 20, stop);
+  p.Defer(s2.msg, s2.hit, s2.alert(), &out);
+  p.Expire(At(95), &out);
+  ASSERT_EQ(out.alerts.size(), 1u);
+  EXPECT_EQ(out.alerts[0].decided, At(80));
+  EXPECT_EQ(out.alerts[0].received, At(20));
+  out.clear();
+  // Cut short by the end of the input.
+  Line s3("web3", 30, stop);
+  p.Defer(s3.msg, s3.hit, s3.alert(), &out);
+  p.Flush(At(40), &out);
+  ASSERT_EQ(out.alerts.size(), 1u);
+  EXPECT_EQ(out.alerts[0].decided, At(40));
+  // An alert answered before it came is raised on its own line: no wait.
+  out.clear();
+  Line up4("web4", 50, start);
+  p.Answer(up4.msg, up4.hit, &out);
+  Line s4("web4", 51, stop);
+  p.Defer(s4.msg, s4.hit, s4.alert(), &out);
+  ASSERT_EQ(out.alerts.size(), 1u);
+  EXPECT_EQ(out.alerts[0].decided, TimePoint{});
+}
+
 TEST(PendingAlertsTest, PastItsCapAnAlertGoesAtOnceAndNothingIsLost) {
   PendingAlerts p;
   const Rule stop = Stop(true);
@@ -357,7 +404,7 @@ TEST(PendingAlertsTest, PastItsCapAnAlertGoesAtOnceAndNothingIsLost) {
   }
   EXPECT_EQ(p.waiting(), PendingAlerts::kMaxPending);
   EXPECT_EQ(out.alerts.size(), 1u);
-  p.Flush(&out);
+  p.Flush(At(1), &out);
   EXPECT_EQ(out.alerts.size(), PendingAlerts::kMaxPending + 1);
 }
 

@@ -107,6 +107,32 @@ TEST(AlertJsonTest, MembersLocateEachLineInTheArchiveOnlyWhenPresent) {
   EXPECT_EQ(Get(fjson_object_array_get_idx(members, 1), "file"), "db%2f1/2023-11-15.log");
 }
 
+// An alert raised when its wait for an answer ended names the line that
+// caused it as its origin, and when the wait ended; one raised on its own
+// line has neither key.
+TEST(AlertJsonTest, AWaitedAlertNamesItsOriginLineAndWhenItWasDecided) {
+  Alert a = Sample();
+  std::string plain = AlertToJson(a);
+  EXPECT_EQ(plain.find("\"origin\""), std::string::npos) << plain;
+  EXPECT_EQ(plain.find("\"decided\""), std::string::npos) << plain;
+  a.decided = TimePoint(std::chrono::seconds(1'700'000'061));
+  a.origin_seq = 12;  // test-rules' own: not written
+  const std::string text = AlertToJson(a);
+  EXPECT_EQ(text.find("seq"), std::string::npos) << text;
+  Json j = Parse(text);
+  ASSERT_TRUE(j) << text;
+  EXPECT_EQ(Get(j.get(), "decided"), "2023-11-14T22:14:21.000000Z");
+  fjson_object* origin = nullptr;
+  ASSERT_TRUE(fjson_object_object_get_ex(j.get(), "origin", &origin)) << text;
+  ASSERT_TRUE(fjson_object_is_type(origin, fjson_type_object));
+  EXPECT_EQ(Get(origin, "host"), "web01");
+  EXPECT_EQ(Get(origin, "time"), "2023-11-14T22:13:20.000042Z");
+  EXPECT_EQ(Get(origin, "received"), "2023-11-14T22:13:21.000000Z");
+  EXPECT_EQ(Get(origin, "message"), a.message);
+  // The alert's own keys stay the line's.
+  EXPECT_EQ(Get(j.get(), "received"), "2023-11-14T22:13:21.000000Z");
+}
+
 // A host past archive.max_hosts has no folder: its line is in the overflow
 // folder of the worker that wrote it, and that is the file named.
 TEST(AlertJsonTest, AMemberInAnOverflowFolderNamesThatFile) {
