@@ -316,6 +316,8 @@ Status ParseHeartbeat(const Ctx& ctx, const YAML::Node& hb, HeartbeatConfig* out
       {"flood_window_secs", &Options::flood_window_secs, 1, 86400},
       {"flood_multiplier", &Options::flood_multiplier, 1, 1e6},
       {"flood_alert_interval_secs", &Options::flood_alert_interval_secs, 0, kYear},
+      {"sequence_gap", &Options::sequence_gap, 0, 2147483647},
+      {"sequence_alert_interval_secs", &Options::sequence_alert_interval_secs, 0, kYear},
   };
   std::vector<std::string_view> allowed = {"enabled",   "new_host_alerts",        "max_hosts",
                                            "state_dir", "max_last_message_bytes", "expected_hosts",

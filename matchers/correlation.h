@@ -177,6 +177,14 @@ struct Correlation {
   // matching hit (the several lines of one login are one alert), and so do
   // direction and unpaired; 0 = none.
   double quiet_secs = 0;
+  // unpaired, with quiet_secs: the hold's key, when coarser than `key`
+  // (host implied for scope host): fields (or pseudo-fields) the hits of
+  // many keys share, such as [program] while pairing by [program, pid]. Then the hold runs
+  // quiet_secs from the alert that started it (not from the last held
+  // hit: a steady loss of lines gives one alert per quiet_secs), and the
+  // next alert of the quiet key names how many it held (`held`). Empty:
+  // the hold is per `key` and slides with each held hit.
+  std::vector<std::string> quiet_key;
   // sequence: > 0, B alerts only when the last A hit came at least this
   // long before it (a later phase than another correlation's window: a
   // password found in a burst and used hours after it).

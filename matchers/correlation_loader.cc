@@ -288,6 +288,7 @@ constexpr std::string_view kKindSpecificKeys[] = {"after",
                                                   "window_secs",
                                                   "count",
                                                   "quiet_secs",
+                                                  "quiet_key",
                                                   "summary_fields",
                                                   "weight_field",
                                                   "field",
@@ -330,7 +331,7 @@ std::set<std::string> KindKeys(CorrelationKind k) {
               "field", "sole_value",   "min_gap_secs",    "weight_field", "quiet_secs",  "set"};
     case CorrelationKind::kUnpaired:
       return {"after",   "after_unless", "min_observed_secs", "reset_on_host_gap",
-              "ordered", "window_secs",  "quiet_secs"};
+              "ordered", "window_secs",  "quiet_secs",        "quiet_key"};
     case CorrelationKind::kMembership:
       return {"field", "values", "cidrs", "set", "host_addresses", "quiet_secs"};
     case CorrelationKind::kFirstSeen:
@@ -534,6 +535,24 @@ Status ReadLists(const yaml::Reader& r, const YAML::Node& node, Correlation* c) 
         return r.Error(node[which], which,
                        "field|host needs scope: fleet (correlation " + c->id + ")");
       }
+    }
+  }
+  if (node["quiet_key"]) {
+    RETURN_IF_ERROR(r.GetStringOrList(node["quiet_key"], "quiet_key", &c->quiet_key, nullptr));
+    if (!node["quiet_secs"]) {
+      return r.Error(node["quiet_key"], "quiet_key",
+                     "keys the hold of quiet_secs, which is missing (correlation " + c->id + ")");
+    }
+    for (const std::string& k : c->quiet_key) {
+      if (k.empty() || k.find('|') != std::string::npos) {
+        return r.Error(node["quiet_key"], "quiet_key",
+                       "\"" + k + "\": a field name (correlation " + c->id + ")");
+      }
+    }
+    if (c->quiet_key.empty() || c->quiet_key == c->key) {
+      return r.Error(
+          node["quiet_key"], "quiet_key",
+          "needs at least one field, and other fields than key (correlation " + c->id + ")");
     }
   }
   if (node["summary_fields"])

@@ -90,6 +90,10 @@ uint64_t Fingerprint(const Correlation& c) {
   add(std::to_string(c.window_secs));
   add(std::to_string(c.count));
   add(std::to_string(c.quiet_secs));
+  if (!c.quiet_key.empty()) {
+    s += "quiet_key|";
+    for (const std::string& k : c.quiet_key) add(k);
+  }
   // Only when set: the other correlations keep their saved state.
   if (!c.weight_field.empty()) add("weight=" + c.weight_field);
   if (c.kind == CorrelationKind::kBeacon) {
@@ -227,8 +231,8 @@ Status Correlator::Impl::CompileOne(const Correlation& def, const RulePack& pack
   const Correlation& d = c->def;
   for (const FieldCondition& f : d.where) c->where.push_back(CompileCondition(f));
   bool host_key = false;
-  for (int which = 0; which < 2; ++which) {
-    for (const std::string& k : which == 0 ? d.key : d.after_key) {
+  for (int which = 0; which < 3; ++which) {
+    for (const std::string& k : which == 0 ? d.key : which == 1 ? d.after_key : d.quiet_key) {
       KeyRef r;
       const size_t bar = k.find('|');
       r.name = k.substr(0, bar);
@@ -237,7 +241,7 @@ Status Correlator::Impl::CompileOne(const Correlation& def, const RulePack& pack
                      : r.transform == "host" ? r.name + "_host"
                                              : r.name;
       host_key = host_key || r.transform == "host";
-      (which == 0 ? c->key : c->after_key).push_back(std::move(r));
+      (which == 0 ? c->key : which == 1 ? c->after_key : c->quiet_key).push_back(std::move(r));
     }
   }
   for (int in = 0; in < 3; ++in) {
@@ -633,12 +637,17 @@ void Correlator::Impl::IndexLearnedAddresses() {
 
 bool Correlator::Impl::BuildKey(const CompiledCorrelation& c, const HitEvent& hit, std::string* key,
                                 Role role) const {
+  return BuildKeyOf(c, role == kAfter && !c.after_key.empty() ? c.after_key : c.key, hit, key);
+}
+
+bool Correlator::Impl::BuildKeyOf(const CompiledCorrelation& c, const std::vector<KeyRef>& refs,
+                                  const HitEvent& hit, std::string* key) const {
   key->clear();
   if (c.def.scope == KeyScope::kHost) {
     for (char ch : hit.host) key->push_back(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
     key->push_back(kSep);
   }
-  for (const KeyRef& f : role == kAfter && !c.after_key.empty() ? c.after_key : c.key) {
+  for (const KeyRef& f : refs) {
     std::string_view v = FieldValue(hit, f.name);
     // A hit without a key field cannot be told apart from others: it does
     // not take part (rather than lumping every such hit into one key).

@@ -96,6 +96,7 @@ struct CompiledCorrelation {
   std::vector<CompiledSetCondition> where_in;
   std::vector<KeyRef> key;        // def.key, split at '|'
   std::vector<KeyRef> after_key;  // def.after_key (empty: key)
+  std::vector<KeyRef> quiet_key;  // def.quiet_key (empty: the hold is by key)
   std::vector<CompiledSetCondition> after_unless_in;
   std::vector<CompiledSetCondition> unless_in;
   std::vector<CompiledSetCondition> alert_unless_in;  // first_seen
@@ -218,6 +219,9 @@ struct Correlator::Impl {
   bool PassesAfter(const CompiledCorrelation& c, const HitEvent& hit) const;
   bool BuildKey(const CompiledCorrelation& c, const HitEvent& hit, std::string* key,
                 Role role = kOn) const;
+  // The key text of these key fields (host first for scope host).
+  bool BuildKeyOf(const CompiledCorrelation& c, const std::vector<KeyRef>& refs,
+                  const HitEvent& hit, std::string* key) const;
   // `|host`: the lower-case name of the watched host other than hit.host
   // whose own address `value` is (configured, learned in set `set` (an
   // index into sets, or sets.size() for none), or its only sender); empty
@@ -260,6 +264,11 @@ struct Correlator::Impl {
   // before this hit, with no quiet_secs gap between matching hits since
   // (the hit is then held back); records the hit either way.
   bool HeldQuiet(CompiledCorrelation& c, const HitEvent& hit, const std::string& key, int64_t t);
+  // quiet_key: true when an alert of this (quiet) key came less than
+  // quiet_secs before this hit (held, and counted); else the hold starts
+  // here and *held_before is how many the last one held.
+  bool HeldFixed(CompiledCorrelation& c, const HitEvent& hit, const std::string& key, int64_t t,
+                 uint64_t* held_before);
   void FirstSeen(CompiledCorrelation& c, const HitEvent& hit, const std::string& key, int64_t t,
                  int depth, std::vector<Alert>* out);
   // correlator_net.cc

@@ -424,8 +424,18 @@ void Correlator::Impl::Unpaired(CompiledCorrelation& c, Role role, const HitEven
   }
   if (!proven && !Watched(c, hit)) return;
   // One alert per key until quiet_secs without a close (the hold's own key:
-  // the open's state stays apart).
-  if (c.def.quiet_secs > 0 && HeldQuiet(c, hit, key + "\x1equiet", t)) return;
+  // the open's state stays apart); with quiet_key, one per quiet key every
+  // quiet_secs (a forwarder dropping lines: one alert per host and program).
+  uint64_t held = 0;
+  if (c.def.quiet_secs > 0 && !c.quiet_key.empty()) {
+    std::string quiet;
+    if (BuildKeyOf(c, c.quiet_key, hit, &quiet) &&
+        HeldFixed(c, hit, quiet.append("\x1equiet"), t, &held)) {
+      return;
+    }
+  } else if (c.def.quiet_secs > 0 && HeldQuiet(c, hit, key + "\x1equiet", t)) {
+    return;
+  }
   Alert a = MakeAlert(c, hit, t);
   // The close's own fields (the session's user, the module's name).
   if (hit.fields != nullptr) {
@@ -444,8 +454,25 @@ void Correlator::Impl::Unpaired(CompiledCorrelation& c, Role role, const HitEven
                         : c.def.reset_on_host_gap ? h->watched_since_ns
                                                   : h->up_since_ns;
   a.fields.emplace_back("watched_since", FormatRfc3339Micros(FromNs(since)));
+  if (held > 0) a.fields.emplace_back("held", std::to_string(held));
   a.members.push_back(AlertMember{std::string(hit.host), hit.received, hit.overflow_worker});
   Raise(c, std::move(a), depth, out);
+}
+
+bool Correlator::Impl::HeldFixed(CompiledCorrelation& c, const HitEvent& hit,
+                                 const std::string& key, int64_t t, uint64_t* held_before) {
+  KeyState* st = Insert(c, key, ToNs(hit.received));
+  // Lines a little out of order (before the alert) are held as well.
+  if (st->alerted && t < st->first_ns + c.quiet_ns && t >= st->first_ns - c.quiet_ns) {
+    ++st->count;
+    st->last_ns = std::max(st->last_ns, t);
+    return true;
+  }
+  *held_before = st->count;
+  st->count = 0;
+  st->alerted = true;
+  st->first_ns = st->last_ns = t;
+  return false;
 }
 
 bool Correlator::Impl::HeldQuiet(CompiledCorrelation& c, const HitEvent& hit,

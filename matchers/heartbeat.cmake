@@ -6,5 +6,6 @@ add_library(konseki_heartbeat
   ${CMAKE_CURRENT_LIST_DIR}/heartbeat_index.cc
   ${CMAKE_CURRENT_LIST_DIR}/heartbeat_state.cc
   ${CMAKE_CURRENT_LIST_DIR}/heartbeat_tracker.cc
+  ${CMAKE_CURRENT_LIST_DIR}/sequence_watch.cc
 )
 target_link_libraries(konseki_heartbeat PUBLIC konseki_common)

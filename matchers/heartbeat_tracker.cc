@@ -100,6 +100,10 @@ Status ValidateHeartbeatOptions(const HeartbeatOptions& o) {
     return bad("flood_multiplier must be >= 1 (a host's rate times its own usual rate)");
   }
   if (o.flood_alert_interval_secs < 0) return bad("flood_alert_interval_secs must be >= 0");
+  if (!(o.sequence_gap >= 0 && o.sequence_gap <= kMaxSequenceId)) {
+    return bad("sequence_gap must be in 0..2147483647 (0: no log.gap)");
+  }
+  if (o.sequence_alert_interval_secs < 0) return bad("sequence_alert_interval_secs must be >= 0");
   return Status::Ok();
 }
 
@@ -113,6 +117,9 @@ HeartbeatTracker::HeartbeatTracker(const HeartbeatOptions& options, size_t shard
       sink_(sink),
       own_clock_(own_clock),
       max_hosts_((options.max_hosts + num_shards_ - 1) / num_shards_),
+      sequence_(SequenceWatchOptions{
+          static_cast<uint32_t>(std::clamp<double>(options.sequence_gap, 0, kMaxSequenceId)),
+          options.sequence_alert_interval_secs, max_hosts_}),
       snapshot_(std::make_shared<Snapshot>()) {
   start_ns_ = watch_from_ns_ = last_save_ns_ = new_host_tokens_at_ns_ =
       transient_silent_tokens_at_ns_ = sender_change_tokens_at_ns_ = Ns(clock_.Now());
@@ -144,6 +151,8 @@ HeartbeatTracker::HeartbeatTracker(const HeartbeatOptions& options, size_t shard
       "konseki_heartbeat_alerts_total", alerts_help, {{"sign", "host.sender_changed"}});
   counters_.alerts_flood =
       metrics.GetCounter("konseki_heartbeat_alerts_total", alerts_help, {{"sign", "host.flood"}});
+  counters_.alerts_sequence_gap =
+      metrics.GetCounter("konseki_heartbeat_alerts_total", alerts_help, {{"sign", "log.gap"}});
   const char* suppressed_help = "Heartbeat alerts not emitted, by sign and reason.";
   counters_.suppressed_flood =
       metrics.GetCounter("konseki_heartbeat_suppressed_alerts_total", suppressed_help,
@@ -460,6 +469,13 @@ void HeartbeatTracker::Observe(const Message& msg, const HostKey& key, bool same
     h.last_message.assign(line);
   }
   CheckClock(s, msg, repeat);
+  if (!msg.structured_data.empty()) {
+    if (const SequenceGap gap = sequence_.Observe(key, msg.sender, msg.structured_data, now);
+        gap.alert) {
+      Alert a = SequenceGapAlert(gap, msg, static_cast<uint32_t>(options_.sequence_gap));
+      Emit(a);
+    }
+  }
 
   const bool resumed = h.silent;
   if (resumed) {
@@ -529,6 +545,7 @@ void HeartbeatTracker::NoteShutdownMessage(const Message& msg) {
 }
 
 void HeartbeatTracker::NoteBootMessage(const Message& msg) {
+  sequence_.NoteLoggerStart(HostKey::Of(msg.host()), msg.sender);
   HostState* h = StateFor(msg);
   if (h == nullptr || h->shutdown_time_ns == 0) return;
   if (Ns(msg.received) < h->shutdown_time_ns) return;  // the boot before it
@@ -838,6 +855,8 @@ void HeartbeatTracker::Emit(Alert& alert) {
     counters_.alerts_sender_changed->Inc();
   } else if (alert.sign == "host.flood") {
     counters_.alerts_flood->Inc();
+  } else if (alert.sign == "log.gap") {
+    counters_.alerts_sequence_gap->Inc();
   } else if (alert.sign == "heartbeat.max_hosts_reached") {
     // counted by konseki_heartbeat_dropped_total{reason="max_hosts"}
   } else {

@@ -35,6 +35,7 @@
 #include "matchers/deadline_queue.h"
 #include "matchers/heartbeat_index.h"
 #include "matchers/heartbeat_state.h"
+#include "matchers/sequence_watch.h"
 
 namespace konseki::matchers {
 
@@ -189,6 +190,13 @@ struct HeartbeatOptions {
   // heartbeat.flood_alert_interval_secs: at most one host.flood per host per
   // this interval (a flood lasting hours is one alert an hour).
   double flood_alert_interval_secs = 3600;
+  // heartbeat.sequence_gap: log.gap when a sender's RFC 5424 meta
+  // sequenceId steps forward or back by more than this with no start of
+  // its logger in between (matchers/sequence_watch.h). 0 disables.
+  double sequence_gap = 100;
+  // heartbeat.sequence_alert_interval_secs: at most one log.gap per host
+  // and sender per this long (the next says how many it held).
+  double sequence_alert_interval_secs = 3600;
 };
 
 // One tracked host as the console shows it (HeartbeatTracker::HostsReader).
@@ -222,7 +230,7 @@ Status ValidateHeartbeatOptions(const HeartbeatOptions& options);
 //   konseki_host_last_seen_timestamp_seconds{host} (callback gauge)
 //   konseki_heartbeat_messages_total (added up by Tick)
 //   konseki_heartbeat_dropped_total{reason=max_hosts|no_host|host_too_long}
-//   konseki_heartbeat_alerts_total{sign}
+//   konseki_heartbeat_alerts_total{sign} (log.gap too)
 //   konseki_heartbeat_suppressed_alerts_total{sign,reason=first_run|rate_limit}
 //     (host.flood: rate_limit, one per window over the floor)
 //   konseki_heartbeat_errors_total{reason=state_save|state_load|state_parse}
@@ -270,7 +278,8 @@ class HeartbeatTracker {
   // A line that says the host is up (a boot, a logger started: the rule's
   // heartbeat_boot) after its announced shutdown: the announcement has had
   // its reboot, and no longer makes the next silence planned. So does the
-  // host resuming after a silence.
+  // host resuming after a silence. Its sender's sequenceId starts a new
+  // count (heartbeat.sequence_gap): call before Observe of the line.
   void NoteBootMessage(const Message& msg);
   // An alert the rules or correlations raised (any severity; only high and
   // critical ones about a tracked host of this shard are kept): see
@@ -449,6 +458,7 @@ class HeartbeatTracker {
   int64_t checked_received_ns_ = 0;
   bool checked_valid_ = false;
   DeadlineQueue deadlines_;
+  SequenceWatch sequence_;  // heartbeat.sequence_gap, this shard's hosts
 
   int64_t start_ns_;       // construction time
   int64_t watch_from_ns_;  // start, or the end of the last stall
@@ -498,6 +508,7 @@ class HeartbeatTracker {
     Counter* alerts_clock_jump;
     Counter* alerts_sender_changed;
     Counter* alerts_flood;
+    Counter* alerts_sequence_gap;
     Counter* suppressed_flood;
     Counter* suppressed_sender_changed;
     Counter* suppressed_new_first_run;

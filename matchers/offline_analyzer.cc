@@ -37,6 +37,9 @@ void OfflineAnalyzer::Feed(std::string_view line, std::string_view sender,
     if (receiver::ReadFileLineTime(msg_.msg, offset, &msg_.timestamp)) msg_.has_timestamp = true;
   }
   msg_.received = msg_.has_timestamp ? msg_.timestamp : reference_;
+  // The line as received (a repeat notice's own sequenceId, not the
+  // repeated line's), for the sequence watch after the rules.
+  const Message received = msg_;
   // Alerts that waited for an answer until before this line (server: the
   // worker's housekeeping, by the clock).
   decided_.clear();
@@ -66,6 +69,7 @@ void OfflineAnalyzer::Feed(std::string_view line, std::string_view sender,
       pending_.clear();
       alerts->insert(alerts->end(), decided_.alerts.begin(), decided_.alerts.end());
       correlator_->ObserveHost(msg_.host(), msg_.sender, msg_.received);
+      CheckSequence(received, *hits, alerts);
       return;
     }
     msg_.timestamp = notice.timestamp;
@@ -122,6 +126,25 @@ void OfflineAnalyzer::Feed(std::string_view line, std::string_view sender,
     superseded_[i] = pending_[i] = true;
   }
   alerts->insert(alerts->end(), decided_.alerts.begin(), decided_.alerts.end());
+  CheckSequence(received, *hits, alerts);
+}
+
+void OfflineAnalyzer::CheckSequence(const Message& line, const std::vector<RuleHit>& hits,
+                                    std::vector<Alert>* alerts) {
+  if (line.structured_data.empty()) return;
+  const HostKey host = HostKey::Of(line.host());
+  // As the worker: a boot or logger start line restarts the count first.
+  for (const RuleHit& h : hits) {
+    if (h.rule->heartbeat_boot) {
+      sequence_.NoteLoggerStart(host, line.sender);
+      break;
+    }
+  }
+  const int64_t now = line.received.time_since_epoch().count();
+  if (const SequenceGap gap = sequence_.Observe(host, line.sender, line.structured_data, now);
+      gap.alert) {
+    alerts->push_back(SequenceGapAlert(gap, line, SequenceWatchOptions().max_gap));
+  }
 }
 
 void OfflineAnalyzer::Finish(std::vector<Alert>* alerts) {

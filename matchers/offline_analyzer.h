@@ -19,7 +19,9 @@
 // receiver::ReadRepeatNotice) right after a line of its host with hits is
 // that line again, 5 times, as in the server (app/worker.cc): the notice's
 // hits, message() and correlation input are that line's, with repeats = 5
-// and the notice's stamp. Not thread-safe.
+// and the notice's stamp. A gap in a sender's RFC 5424 sequenceId is
+// alerted (log.gap) as the server's heartbeat does (heartbeat.sequence_gap
+// at its default). Not thread-safe.
 #ifndef KONSEKI_MATCHERS_OFFLINE_ANALYZER_H_
 #define KONSEKI_MATCHERS_OFFLINE_ANALYZER_H_
 
@@ -37,6 +39,7 @@
 #include "matchers/correlator.h"
 #include "matchers/field_carry.h"
 #include "matchers/rule_set.h"
+#include "matchers/sequence_watch.h"
 #include "receiver/parser.h"
 
 namespace konseki::matchers {
@@ -85,6 +88,10 @@ class OfflineAnalyzer {
 
  private:
   OfflineAnalyzer() = default;
+  // heartbeat.sequence_gap's log.gap (its defaults), as the server's
+  // heartbeat raises it: appended to *alerts.
+  void CheckSequence(const Message& line, const std::vector<RuleHit>& hits,
+                     std::vector<Alert>* alerts);
   std::shared_ptr<const RuleSet> rules_;
   std::unique_ptr<RuleSet::Scratch> scratch_;
   receiver::Parser parser_;
@@ -95,6 +102,7 @@ class OfflineAnalyzer {
   std::vector<bool> held_;
   AlertHold hold_;
   FieldCarry carry_;  // rules' remember / recall
+  SequenceWatch sequence_{SequenceWatchOptions()};
   std::vector<bool> pending_;
   PendingAlerts pending_alerts_;
   PendingAlerts::Decisions decided_;

@@ -23,7 +23,7 @@ add_library(konseki_rules
 )
 target_link_libraries(konseki_rules
   PUBLIC konseki_common konseki_parse konseki_net
-  PRIVATE PkgConfig::HS PkgConfig::RE2 konseki_yaml)
+  PRIVATE PkgConfig::HS PkgConfig::RE2 konseki_yaml konseki_heartbeat)
 # DefaultRulesDir() falls back to the source tree's packs (dev and test runs).
 target_compile_definitions(konseki_rules PRIVATE
   KONSEKI_PATTERNS_SOURCE_DIR="${CMAKE_SOURCE_DIR}/patterns")

@@ -421,6 +421,8 @@ heartbeat:
   flood_window_secs: 30
   flood_multiplier: 20
   flood_alert_interval_secs: 600
+  sequence_gap: 1000
+  sequence_alert_interval_secs: 60
 )",
                        "hb.yaml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -429,13 +431,16 @@ heartbeat:
   EXPECT_EQ(o.flood_window_secs, 30);
   EXPECT_EQ(o.flood_multiplier, 20);
   EXPECT_EQ(o.flood_alert_interval_secs, 600);
+  EXPECT_EQ(o.sequence_gap, 1000);
+  EXPECT_EQ(o.sequence_alert_interval_secs, 60);
   EXPECT_EQ(
       ParseConfig("listen: [udp://127.0.0.1:1]\nheartbeat: {flood_min_messages: 0}\n", "hb.yaml")
           ->heartbeat.options.flood_min_messages,
       0);
   for (const std::string bad :
        {"flood_window_secs: 0", "flood_multiplier: 0.5", "flood_min_messages: -1",
-        "flood_alert_interval_secs: -5", "flood_multiplier: lots"}) {
+        "flood_alert_interval_secs: -5", "flood_multiplier: lots", "sequence_gap: -1",
+        "sequence_gap: 3000000000"}) {
     auto r = ParseConfig("listen: [udp://127.0.0.1:1]\nheartbeat:\n  " + bad + "\n", "hb.yaml");
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_THAT(r.status().message(), HasSubstr("hb.yaml:3"));

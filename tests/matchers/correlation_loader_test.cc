@@ -195,6 +195,23 @@ TEST(CorrelationLoaderTest, ErrorsNameFileLineAndKey) {
        "key 'weight_field': a sequence with field: counts distinct values"},
       {"    window_secs: 60", "    window_secs: 60\n    weight_field: ''",
        "key 'weight_field': must name a field"},
+      {"    window_secs: 60", "    window_secs: 60\n    quiet_key: [src_ip]",
+       "p.yaml:23: key 'quiet_key': not a parameter of kind threshold"},
+      {"    kind: threshold\n    on: [t.fail]\n    key: [src_ip]\n    window_secs: 60\n    count: "
+       "2",
+       "    kind: unpaired\n    after: [t.fail]\n    on: [t.fail]\n    key: [program, pid]\n"
+       "    quiet_key: [program]",
+       "key 'quiet_key': keys the hold of quiet_secs, which is missing (correlation t.burst)"},
+      {"    kind: threshold\n    on: [t.fail]\n    key: [src_ip]\n    window_secs: 60\n    count: "
+       "2",
+       "    kind: unpaired\n    after: [t.fail]\n    on: [t.fail]\n    key: [program, pid]\n"
+       "    quiet_secs: 3600\n    quiet_key: [program, pid]",
+       "key 'quiet_key': needs at least one field, and other fields than key"},
+      {"    kind: threshold\n    on: [t.fail]\n    key: [src_ip]\n    window_secs: 60\n    count: "
+       "2",
+       "    kind: unpaired\n    after: [t.fail]\n    on: [t.fail]\n    key: [program, pid]\n"
+       "    quiet_secs: 3600\n    quiet_key: [program|lower]",
+       "key 'quiet_key': \"program|lower\": a field name (correlation t.burst)"},
   };
   for (const BadCase& c : cases) {
     std::string text = std::string(kRule) + kCorrelation;

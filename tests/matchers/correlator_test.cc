@@ -752,6 +752,43 @@ TEST(UnpairedTest, OrderedPidsProveAMissingOpenAcrossProgramsUntilTheyWrap) {
   EXPECT_THAT(close("CRON", "650", 8001), IsEmpty());
 }
 
+// quiet_key: the hold after an alert is per host and program while the
+// pairing is per program and pid. A forwarder dropping lines makes one
+// alert per host and program every quiet_secs (from the alert, however
+// steady the loss), and the next one says how many closes it held.
+TEST(UnpairedTest, QuietKeyHoldsAlertsPerCoarserKeyAndCountsThem) {
+  Correlation c = Unpaired();
+  c.key = {"program", "pid"};
+  c.ordered = true;
+  c.quiet_secs = 3600;
+  c.quiet_key = {"program"};
+  Driver d(Pack({c}));
+  auto open = [&](const std::string& program, const std::string& pid, double t) {
+    return d.Hit("o", "session.open", {{"program", program}, {"pid", pid}}, "h", t);
+  };
+  auto close = [&](const std::string& program, const std::string& pid, double t,
+                   const std::string& host = "h") {
+    return d.Hit("c", "session.close", {{"program", program}, {"pid", pid}}, host, t);
+  };
+  open("CRON", "100", 0);
+  auto a = close("CRON", "200", 300);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "held"), "<none>");  // none held before the first
+  // Every five minutes another lost open: held, though each one comes
+  // within quiet_secs of the last (the hold does not slide).
+  for (int i = 1; i <= 11; ++i) {
+    EXPECT_THAT(close("CRON", std::to_string(200 + i), 300 + 300.0 * i), IsEmpty()) << i;
+  }
+  EXPECT_THAT(close("sshd", "300", 400), SizeIs(1));  // another program: its own hold
+  EXPECT_THAT(d.Hit("o", "session.open", {{"program", "CRON"}, {"pid", "50"}}, "h2", 0), IsEmpty());
+  EXPECT_THAT(close("CRON", "60", 500, "h2"), SizeIs(1));  // another host: its own hold
+  a = close("CRON", "300", 3900);                          // an hour after the alert
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "pid"), "300");
+  EXPECT_EQ(FieldOf(a[0], "held"), "11");
+  EXPECT_THAT(close("CRON", "301", 4000), IsEmpty());
+}
+
 // Hosts are found by their HostKey hash: two names with the same hash are
 // two hosts, each with its own watch and gaps; any spelling finds a host.
 TEST(HostsTest, HostsWhoseKeysCollideAreWatchedApart) {

@@ -7,4 +7,5 @@ konseki_add_test(heartbeat_test
     ${CMAKE_CURRENT_LIST_DIR}/heartbeat_state_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/heartbeat_tracker_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/heartbeat_alloc_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/sequence_watch_test.cc
   LIBS konseki_heartbeat)

@@ -464,6 +464,44 @@ TEST_F(HeartbeatTrackerTest, OverridesByNameAndPatternWin) {
   EXPECT_EQ(sink_.Count("host.silent"), 3u);
 }
 
+// heartbeat.sequence_gap: a sender's RFC 5424 meta sequenceId going back
+// with no start of its logger between is log.gap (medium); after a boot
+// or logger start line (NoteBootMessage, before Observe of that line) the
+// count starts again.
+TEST_F(HeartbeatTrackerTest, ASequenceIdGoingBackWithoutALoggerStartIsLogGap) {
+  Make();
+  auto send = [&](uint32_t n, bool boot = false) {
+    const std::string sd = "[meta sequenceId=\"" + std::to_string(n) + "\"]";
+    TestMessage m("nas01", clock_.Now(),
+                  "<86>1 2026-12-04T11:20:00Z nas01 CRON 31000 - " + sd + " x");
+    m.m.structured_data = sd;
+    m.m.app_name = "CRON";
+    if (boot) tracker_->NoteBootMessage(m.msg());
+    tracker_->Observe(m.msg());
+    clock_.Advance(seconds(1));
+  };
+  for (uint32_t n = 51201; n <= 51280; ++n) send(n);
+  EXPECT_EQ(sink_.Count("log.gap"), 0u);
+  send(51081);
+  ASSERT_EQ(sink_.Count("log.gap"), 1u);
+  const Alert* a = sink_.Last("log.gap");
+  EXPECT_EQ(a->rule, "heartbeat.sequence_gap");
+  EXPECT_EQ(a->severity, Severity::kMedium);
+  EXPECT_EQ(a->host, "nas01");
+  EXPECT_EQ(a->program, "CRON");
+  EXPECT_EQ(Field(*a, "previous"), "51280");
+  EXPECT_EQ(Field(*a, "current"), "51081");
+  EXPECT_EQ(Field(*a, "direction"), "back");
+  EXPECT_EQ(metrics_.ValueOf("konseki_heartbeat_alerts_total", {{"sign", "log.gap"}}), 1);
+  // syslog-ng restarted: "syslog-ng starting up" carries sequenceId 1.
+  send(1, /*boot=*/true);
+  send(2);
+  EXPECT_EQ(sink_.Count("log.gap"), 1u);
+  // Lines without structured data (RFC 3164) are not judged.
+  Send("nas01");
+  EXPECT_EQ(sink_.Count("log.gap"), 1u);
+}
+
 TEST_F(HeartbeatTrackerTest, ClockJumpsAreAlertedOncePerIntervalAndLateLinesAreNot) {
   options_.clock_jump_tolerance_secs = 300;
   options_.clock_jump_alert_interval_secs = 3600;
