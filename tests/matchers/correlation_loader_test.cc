@@ -337,7 +337,11 @@ TEST_F(PackDirTest, TestRulesPrintsHitsAndCorrelationAlertsAsJson) {
                 "\"medium\",\"host\":\"h\",\"program\":\"sshd\",\"fields\":{\"src_ip\":\"192.0.2."
                 "1\",\"count\":\"2\","
                 "\"first_time\":\"2025-03-01T10:00:00.000000Z\",\"last_time\":\"2025-03-01T10:00:"
-                "30.000000Z\"},\"correlation\":true}\n");
+                "30.000000Z\"},\"correlation\":true,\"origin_line_no\":2,\"origin\":" +
+                f +
+                "\"line_no\":2,\"host\":\"h\",\"time\":\"2025-03-01T10:00:30.000000Z\","
+                "\"message\":\"Mar  1 10:00:30 h sshd[1]: Failed password for root from 192.0.2.1 "
+                "port 1 ssh2\"}}\n");
   EXPECT_THAT(err.str(), HasSubstr("1 correlation alerts"));
   // Without correlations: the hits only.
   opts.correlate = false;
