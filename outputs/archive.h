@@ -279,9 +279,10 @@ class Archive {
   // (fallocate(2) FALLOC_FL_KEEP_SIZE, the size unchanged), so the worker's
   // write(2) finds its blocks allocated: a write that needs new blocks
   // takes the inode's allocation lock, which writeback holds while it
-  // allocates (ext4's delayed allocation), and waited there 16-190 ms behind
+  // allocates (ext4's delayed allocation), and waited there 16-108 ms behind
   // a sync or the kernel's own writeback while the UDP buffer overflowed
-  // (bench/RESULTS.md, "writes that wait for writeback"). Best effort: a
+  // (bench/RESULTS.md, "writes that wait for writeback"; the wait for the
+  // last page's lock under writeback stays). Best effort: a
   // file system without fallocate, or a full one, is written as before.
   void ReserveAhead(Entry* e, size_t bytes);
   // Gives back what ReserveAhead reserved past e's end, then closes e->fd.
