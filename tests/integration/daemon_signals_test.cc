@@ -120,13 +120,22 @@ TEST(DaemonSignalsIntegrationTest, ThreadsAreNamedForTopAndPerf) {
                           ArchiveAndAlertsConfig(dir),
                       &err))
       << err;
+  // Each thread names itself when it starts running, which may be just after
+  // the daemon says it is ready: read the names until every one is there.
   std::multiset<std::string> names;
   const std::string task = "/proc/" + std::to_string(k.process().pid()) + "/task";
-  for (const fs::directory_entry& t : fs::directory_iterator(task)) {
-    std::string comm = ReadFile(t.path().string() + "/comm");
-    if (!comm.empty() && comm.back() == '\n') comm.pop_back();
-    names.insert(comm);
-  }
+  const auto read_names = [&] {
+    names.clear();
+    for (const fs::directory_entry& t : fs::directory_iterator(task)) {
+      std::string comm = ReadFile(t.path().string() + "/comm");
+      if (!comm.empty() && comm.back() == '\n') comm.pop_back();
+      names.insert(comm);
+    }
+    return names.count("tcp " + std::to_string(k.Port("tcp"))) == 1 &&
+           names.count("worker 1") == 1 && names.count("retention") == 1 &&
+           names.count("metrics") >= 1;
+  };
+  WaitFor(read_names);
   std::string all;
   for (const std::string& n : names) all += "[" + n + "]";
   EXPECT_EQ(names.count("udp " + std::to_string(k.Port("udp"))), 1u) << all;
