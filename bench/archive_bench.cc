@@ -3,7 +3,8 @@
 //   BM_Archive_Append/<hosts>/<max_open_files>   konseki::outputs::Archive
 //   BM_Naive_OfstreamEndl/<hosts>                std::ofstream per host, "<<" and std::endl
 //   BM_Naive_Fprintf/<hosts>                     FILE* per host, fprintf (stdio-buffered)
-//   BM_Archive_WriteStall/<reserve_ahead>        batch latency on a disk, syncing (below)
+//   BM_Archive_WriteStall/<reserve>/<flush_each_batch>
+//                                                batch latency on a disk, syncing (below)
 //
 // Messages are 256 bytes, hosts are taken round-robin (the worst case for the
 // LRU), Archive::Flush runs every 8192 messages like a worker's timer.
@@ -15,6 +16,8 @@
 // archive does not allocate per message in steady state.
 // At the end the binary prints Archive/naive throughput ratios.
 #include <benchmark/benchmark.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -204,11 +207,19 @@ void BM_Naive_Fprintf(benchmark::State& state) {
 }
 
 // What a worker's batch waits for on a real disk: 16 hosts' lines at a
-// steady 400,000 messages/s (100 MB/s, the UDP blaster's rate), a Flush
-// per batch of 512, the default sync (a syncfs per second on the
-// archive's own thread), arg 0: without ArchiveOptions::reserve_ahead (the
-// peer), 1: with it. Counters: the slowest batch and the batches that took
-// over 5 and 16 ms (a 4 MiB UDP buffer holds ~16 ms of that rate).
+// steady 400,000 messages/s (100 MB/s, the UDP blaster's rate), batches of
+// 512, the default sync (a syncfs per second on the archive's own thread).
+// Args: ArchiveOptions::reserve_ahead (0/1), and the flush: 0 every second,
+// as a worker under load flushes (its flush_interval; the buffers are
+// written when they fill up), 1 after every batch (a worker with RELP acks
+// waiting, or archive.sync: batch).
+// Counters: the slowest batch and the batches that took over 5 and 16 ms
+// (a 4 MiB UDP buffer holds ~16 ms of that rate); and, since on a shared
+// machine a batch also waits for a CPU, the batches that were blocked
+// (off the CPU and not waiting for one: the disk) over 5 ms and the most
+// blocked time of a batch: wall time less the thread's run time and
+// run-queue wait (/proc/thread-self/schedstat), so the other processes'
+// load does not count.
 // Files go to $KONSEKI_BENCH_DISK_DIR, else /var/tmp: a disk, not tmpfs.
 // Run with --benchmark_min_time=20 (a few syncs' worth); the load runs at
 // its rate whatever the machine, so the time is wall time.
@@ -227,6 +238,7 @@ void BM_Archive_WriteStall(benchmark::State& state) {
   o.dir = (dir / "archive").string();
   o.sync = SyncPolicy::kInterval;
   o.reserve_ahead = state.range(0) != 0;
+  const bool flush_each_batch = state.range(1) != 0;
   SystemClock clock;
   MetricsRegistry metrics;
   auto archive = Archive::Open(o, clock, metrics);
@@ -238,14 +250,35 @@ void BM_Archive_WriteStall(benchmark::State& state) {
   Archive& a = **archive;
   size_t i = 0;
   std::vector<double> batch_ms;
+  std::vector<double> blocked_ms;
+  // "<run ns> <run-queue wait ns> <slices>" of this thread.
+  const int schedstat = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+  const auto on_or_waiting_for_cpu_ns = [schedstat]() -> int64_t {
+    char buf[96];
+    const ssize_t n = schedstat < 0 ? -1 : pread(schedstat, buf, sizeof(buf) - 1, 0);
+    if (n <= 0) return -1;
+    buf[n] = '\0';
+    unsigned long long run = 0, wait = 0;
+    if (std::sscanf(buf, "%llu %llu", &run, &wait) != 2) return -1;
+    return static_cast<int64_t>(run + wait);
+  };
   auto next = std::chrono::steady_clock::now();
+  auto last_flush = next;
   for (auto _ : state) {
     const TimePoint now = clock.Now();
+    const int64_t cpu_before = on_or_waiting_for_cpu_ns();
     const auto start = std::chrono::steady_clock::now();
     for (size_t k = 0; k < kBatch; ++k) a.Append(w.At(i++, now));
-    a.Flush();
+    if (flush_each_batch || start - last_flush >= std::chrono::seconds(1)) {
+      a.Flush();
+      last_flush = start;
+    }
     const auto end = std::chrono::steady_clock::now();
+    const int64_t cpu_after = on_or_waiting_for_cpu_ns();
     batch_ms.push_back(std::chrono::duration<double, std::milli>(end - start).count());
+    if (cpu_before >= 0 && cpu_after >= 0) {
+      blocked_ms.push_back(std::max(0.0, batch_ms.back() - (cpu_after - cpu_before) / 1e6));
+    }
     next += kBatchEvery;
     if (next > end) {
       std::this_thread::sleep_until(next);
@@ -264,11 +297,22 @@ void BM_Archive_WriteStall(benchmark::State& state) {
   state.counters["p999_batch_ms"] = batch_ms.empty() ? 0 : batch_ms[batch_ms.size() * 999 / 1000];
   state.counters["batches_over_5ms"] = over(5);
   state.counters["batches_over_16ms"] = over(16);
+  std::sort(blocked_ms.begin(), blocked_ms.end());
+  state.counters["blocked_over_5ms"] = static_cast<double>(
+      blocked_ms.end() - std::upper_bound(blocked_ms.begin(), blocked_ms.end(), 5.0));
+  state.counters["max_blocked_ms"] = blocked_ms.empty() ? 0 : blocked_ms.back();
+  if (schedstat >= 0) close(schedstat);
   archive->reset();
   fs::remove_all(dir);
 }
 
-BENCHMARK(BM_Archive_WriteStall)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Archive_WriteStall)
+    ->Args({0, 0})
+    ->Args({1, 0})
+    ->Args({0, 1})
+    ->Args({1, 1})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 // {hosts, max_open_files}: all files open, then 1000 hosts through 256 fds.
 BENCHMARK(BM_Archive_Append)->Args({1, 256})->Args({1000, 1024})->Args({1000, 256});
