@@ -201,6 +201,15 @@ StatusOr<SSL_CTX*> TlsContext::NewCtx() {
   if (owned == nullptr) return Status::Internal("SSL_CTX_new: " + OpenSslErrorString());
   SSL_CTX* ctx = owned.get();
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  // TLS 1.2: forward-secret AEAD suites only (Mozilla's "intermediate"
+  // list), not OpenSSL's default, which still takes static-RSA and CBC-SHA1
+  // suites such as AES128-SHA. Every sender konseki documents (rsyslog's
+  // gtls and ossl drivers, librelp, syslog-ng, OpenSSL 1.0.1 and GnuTLS 3
+  // onwards) offers ECDHE with AES-GCM. TLS 1.3's suites are all of that
+  // kind and stay OpenSSL's.
+  if (SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1) {
+    return Status::Internal("SSL_CTX_set_cipher_list: " + OpenSslErrorString());
+  }
   // Syslog clients never resume sessions and never read: no tickets, no cache.
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_num_tickets(ctx, 0);

@@ -50,7 +50,16 @@ bool PeerNameMatches(std::string_view pattern, std::string_view name);
 // of patterns. A null cert matches nothing.
 bool CertificateMatches(X509* cert, const std::vector<std::string>& patterns);
 
-// Owns one SSL_CTX set up for a server: TLS 1.2 minimum, certificate and key
+// The TLS 1.2 suites a listener accepts (OpenSSL cipher list syntax):
+// ECDHE/DHE key exchange with AES-GCM or ChaCha20-Poly1305.
+inline constexpr const char* kTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305";
+
+// Owns one SSL_CTX set up for a server: TLS 1.2 minimum, kTls12Ciphers for
+// TLS 1.2, certificate and key
 // loaded and checked against each other, client verification per options.
 // Thread-safe (OpenSSL allows SSL_new from any thread on a shared SSL_CTX;
 // Reload swaps the SSL_CTX under a mutex). Not copyable.

@@ -264,6 +264,27 @@ TEST_F(TlsListenerTest, Tls12ClientAndLongMessagesAreTruncated) {
   EXPECT_TRUE(WaitUntil([&] { return Metric("konseki_truncated_messages_total") == 1; }));
 }
 
+// TLS 1.2 takes forward-secret AEAD suites only: a client offering nothing
+// but CBC suites (ECDHE-ECDSA-AES128-SHA, which OpenSSL's default list
+// still holds; static-RSA ones such as AES128-SHA need an RSA certificate,
+// this test's is ECDSA) is refused; the same client offering ECDHE with
+// AES-GCM, as rsyslog, librelp and syslog-ng do, gets through.
+TEST_F(TlsListenerTest, Tls12TakesOnlyForwardSecretAeadSuites) {
+  StartListener(ServerOptions(false), StreamListenerOptions{});
+  for (const char* weak : {"AES128-SHA", "AES256-SHA256", "ECDHE-ECDSA-AES128-SHA"}) {
+    TlsClient c;
+    EXPECT_FALSE(c.Connect(listener_->port(), pki->ca.cert, nullptr, TLS1_2_VERSION, "", weak))
+        << weak;
+  }
+  TlsClient good;
+  ASSERT_TRUE(good.Connect(listener_->port(), pki->ca.cert, nullptr, TLS1_2_VERSION, "",
+                           "ECDHE-ECDSA-AES128-GCM-SHA256"))
+      << good.error();
+  ASSERT_TRUE(good.Send(OctetCounted("<13>strong")));
+  ASSERT_TRUE(sink_.WaitForCount(1));
+  EXPECT_EQ(sink_.frames()[0].bytes, "<13>strong");
+}
+
 // A read budget far smaller than one TLS record leaves decrypted bytes inside
 // OpenSSL with nothing left in the socket for epoll to report: the listener
 // must come back for them by itself.

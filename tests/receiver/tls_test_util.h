@@ -163,12 +163,17 @@ class TlsClient {
 
   // Connects and completes the handshake (as far as the client sees it: in
   // TLS 1.3 the server may still refuse the client certificate afterwards).
-  // max_version 0 means the library's highest; source as in ConnectLoopback.
+  // max_version 0 means the library's highest; source as in ConnectLoopback;
+  // tls12_ciphers, if not empty, the only TLS 1.2 suites offered.
   bool Connect(uint16_t port, const std::string& ca_file, const CertFiles* client_cert = nullptr,
-               int max_version = 0, const std::string& source = "") {
+               int max_version = 0, const std::string& source = "",
+               const std::string& tls12_ciphers = "") {
     ctx_ = SSL_CTX_new(TLS_client_method());
     if (ctx_ == nullptr) return Fail("SSL_CTX_new");
     if (max_version != 0) SSL_CTX_set_max_proto_version(ctx_, max_version);
+    if (!tls12_ciphers.empty() && SSL_CTX_set_cipher_list(ctx_, tls12_ciphers.c_str()) != 1) {
+      return Fail("cipher list");
+    }
     if (SSL_CTX_load_verify_locations(ctx_, ca_file.c_str(), nullptr) != 1) return Fail("load CA");
     SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
     if (client_cert != nullptr &&
