@@ -276,6 +276,21 @@ JsonValue StatusService::Status() {
   cut.Set("messages", static_cast<int64_t>(truncated));
   cut.Set("senders", static_cast<int64_t>(truncating_senders));
   s.Set("drops", drops).Set("truncated", cut);
+  // Connections konseki closed to make room for new ones (a connection
+  // flood, a NAT or relay at its per-source cap): their senders' next lines
+  // went into closed sockets (plain TCP; receiver.connections_evicted).
+  double evicted_full = 0;
+  double evicted_per_source = 0;
+  for (const MetricValue& m : snap) {
+    if (m.name != "konseki_connections_evicted_total") continue;
+    const std::string reason = LabelOf(m, "reason");
+    if (reason == "max_connections") evicted_full += m.value;
+    if (reason == "max_connections_per_source") evicted_per_source += m.value;
+  }
+  JsonValue evicted = JsonValue::Object();
+  evicted.Set("max_connections", static_cast<int64_t>(evicted_full));
+  evicted.Set("max_connections_per_source", static_cast<int64_t>(evicted_per_source));
+  s.Set("evicted", evicted);
   // State files found damaged at this start and set aside (their lost
   // content is in the konseki.state_corrupt alerts).
   s.Set("damaged_state_files",

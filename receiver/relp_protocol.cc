@@ -23,6 +23,7 @@ class RelpStreamHandler final : public StreamHandler, private RelpHandler {
     if (session_.unacked() == 0) session_.ServerClose();
   }
   void Goodbye() override { session_.ServerClose(); }
+  bool AwaitsAcks() const override { return session_.unacked() > 0; }
 
  private:
   void OnSyslog(uint32_t txnr, std::string_view data, bool truncated) override {

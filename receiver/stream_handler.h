@@ -83,6 +83,10 @@ class StreamHandler {
   // True while part of a message that has not ended is held (FramerProtocol:
   // an unfinished frame).
   virtual bool HoldsUnfinished() const { return false; }
+  // True while messages received await their acknowledgement (RELP: the
+  // session's unacked() > 0). An evicted connection for which this,
+  // HoldsUnfinished() and unread input are all false lost nothing.
+  virtual bool AwaitsAcks() const { return false; }
   // The sender sent nothing for a while (StreamListenerOptions::
   // partial_frame_timeout_secs) while HoldsUnfinished(), the connection
   // open and nothing of it unread: emit the unfinished message now, as it

@@ -82,8 +82,9 @@ TEST(ConnectionLimitsTest, IdleSocketsFromFewAddressesCannotLockOutASender) {
   })) << FetchMetrics(k.MetricsPort());
   // Per-source evictions lose what the sender had just written into the
   // closed connection (hosts behind one NAT address): one alert per source
-  // a minute, the rest counted; evictions for the listener's cap are not
-  // alerted (that is a flood, not a sender losing lines).
+  // a minute, the rest counted; evictions for the listener's cap of
+  // connections that never sent a frame are not alerted (a flood of idle
+  // sockets, not a sender losing lines).
   auto evicted_alerts = [&] {
     std::istringstream in(ReadFile(dir.File("alerts.jsonl")));
     std::set<std::string> sources;
