@@ -381,6 +381,22 @@ TEST_F(StreamListenerRelpTest, FrameCompletedAfterAnotherConnectionsReadArrivesI
   EXPECT_THAT(sink_.frames(), ::testing::ElementsAre("XXXXX", "hello"));
 }
 
+// prod19b note: a zero-length syslog message was acknowledged and archived
+// as an empty line. It is acknowledged in order and counted, not archived.
+TEST_F(StreamListenerRelpTest, ZeroLengthMessageIsAcknowledgedCountedNotArchived) {
+  Listen(StreamListenerOptions{});
+  const Labels l = {{"listener", "relp://127.0.0.1:0"}};
+  RawRelpClient c(listener_->port());
+  ASSERT_TRUE(c.ok());
+  c.Send(kOpen);
+  c.Send("2 syslog 5 hello\n3 syslog 0\n4 syslog 5 world\n");
+  const std::string got = c.ReadUntil("4 rsp");
+  EXPECT_THAT(got, ::testing::HasSubstr("2 rsp 6 200 OK\n3 rsp 6 200 OK\n4 rsp"));
+  ASSERT_TRUE(sink_.WaitForFrames(2));
+  EXPECT_THAT(sink_.frames(), ::testing::ElementsAre("hello", "world"));
+  EXPECT_EQ(Metric("konseki_relp_empty_messages_total", l), 1);
+}
+
 TEST_F(StreamListenerRelpTest, AckForClosedConnectionIsCountedAsLate) {
   sink_.SetAcking(false);
   Listen(StreamListenerOptions{});
