@@ -266,16 +266,29 @@ JsonValue StatusService::Status() {
   }
   // Messages cut at max_message_bytes (kept, not dropped, but their end is
   // lost) and the senders that sent them (konseki.message_truncated).
+  // Messages cut short because their sender stalled mid-message or the
+  // connection closed first (kept as they were; the rest, if it came, is
+  // its own line) are "cut_short", not blamed on max_message_bytes.
   double truncated = 0;
   double truncating_senders = 0;
+  double cut_short = 0;
+  double cut_short_senders = 0;
   for (const MetricValue& m : snap) {
-    if (m.name == "konseki_processed_truncated_messages_total") truncated += m.value;
-    if (m.name == "konseki_truncated_senders_total") truncating_senders += m.value;
+    const bool too_long = LabelOf(m, "reason") == "max_message_bytes";
+    if (m.name == "konseki_processed_truncated_messages_total") {
+      (too_long ? truncated : cut_short) += m.value;
+    }
+    if (m.name == "konseki_truncated_senders_total") {
+      (too_long ? truncating_senders : cut_short_senders) += m.value;
+    }
   }
   JsonValue cut = JsonValue::Object();
   cut.Set("messages", static_cast<int64_t>(truncated));
   cut.Set("senders", static_cast<int64_t>(truncating_senders));
-  s.Set("drops", drops).Set("truncated", cut);
+  JsonValue shortened = JsonValue::Object();
+  shortened.Set("messages", static_cast<int64_t>(cut_short));
+  shortened.Set("senders", static_cast<int64_t>(cut_short_senders));
+  s.Set("drops", drops).Set("truncated", cut).Set("cut_short", shortened);
   // Connections konseki closed to make room for new ones (a connection
   // flood, a NAT or relay at its per-source cap): their senders' next lines
   // went into closed sockets (plain TCP; receiver.connections_evicted).

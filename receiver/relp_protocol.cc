@@ -36,7 +36,7 @@ class RelpStreamHandler final : public StreamHandler, private RelpHandler {
       session_.Ack(txnr);
       return;
     }
-    out_->Emit(data, truncated, txnr);
+    out_->Emit(data, truncated, txnr, TruncationCause::kTooLong);
   }
 
   RelpSession session_;

@@ -114,8 +114,9 @@ void ReadWakeFd(int fd) {
 // back while the handler takes none. Emits the handler's frames.
 struct StreamListener::Connection final : public FrameOut {
   Connection(StreamListener* l, uint32_t s) : listener(l), serial(s) {}
-  void Emit(std::string_view bytes, bool truncated, uint32_t ack_id) override {
-    listener->PushFrame(*this, bytes, truncated, ack_id);
+  void Emit(std::string_view bytes, bool truncated, uint32_t ack_id,
+            TruncationCause cause) override {
+    listener->PushFrame(*this, bytes, truncated, ack_id, cause);
   }
 
   StreamListener* const listener;
@@ -268,13 +269,14 @@ void StreamListener::Acknowledge(const uint64_t* cookies, size_t count) {
 }
 
 void StreamListener::PushFrame(const Connection& c, std::string_view bytes, bool truncated,
-                               uint32_t ack_id) {
+                               uint32_t ack_id, TruncationCause cause) {
   Frame f;
   f.bytes = bytes;
   f.sender = std::string_view(c.sender, c.sender_len);
   f.received = round_now_;
   f.listener_id = listener_id_;
   f.truncated = truncated;
+  f.truncation_cause = cause;
   if (acknowledges_) f.ack_cookie = (static_cast<uint64_t>(c.serial) << 32) | ack_id;
   ++pending_frames_;
   if (truncated) ++pending_truncated_;

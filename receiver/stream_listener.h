@@ -292,7 +292,8 @@ class StreamListener final : public Listener, public AckSink {
   void PauseAccept();
   void ResumeAccept();
   // Called from a handler through its connection's FrameOut.
-  void PushFrame(const Connection& c, std::string_view bytes, bool truncated, uint32_t ack_id);
+  void PushFrame(const Connection& c, std::string_view bytes, bool truncated, uint32_t ack_id,
+                 TruncationCause cause);
   // True if c is to be read now (reading, nothing held back, the handler
   // wants input, sender within its rate).
   bool Reading(const Connection* c) const;

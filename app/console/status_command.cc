@@ -78,6 +78,17 @@ void PrintLive(const ConsoleEnv& env, const JsonValue& s) {
       << " (plain TCP senders lose what they write before they notice: konseki alerts --sign "
          "receiver.connections_evicted)\n";
   }
+  // Cut because the sender stalled mid-message or the connection closed
+  // first: kept as they came, nothing skipped (shown only when some).
+  JsonValue shortened = s.Get("cut_short");
+  if (const int64_t n = shortened.Int("messages"); n > 0) {
+    const int64_t senders = shortened.Int("senders");
+    o << "Cut short: "
+      << p.Yellow(std::to_string(n) + (n == 1 ? " message" : " messages") + " from " +
+                  std::to_string(senders) + (senders == 1 ? " sender" : " senders"))
+      << " (stalled mid-message or closed first; archived as they came, a later rest as its "
+         "own line: konseki alerts --sign konseki.message_truncated)\n";
+  }
   // Correlation / heartbeat state or spool that did not read back at start.
   if (const int64_t damaged = s.Int("damaged_state_files"); damaged > 0) {
     o << "State:    "

@@ -629,5 +629,49 @@ TEST(ConnectionFloodTest, FloodEvictsItselfNotEstablishedSendersAndIsAlertedAndS
   for (int fd : flood) close(fd);
 }
 
+// prod19b finding 2 (repro 05-stall-alert.sh): a line the sender stalled
+// in the middle of was emitted after tcp.partial_frame_timeout_secs, and the
+// alert and status blamed max_message_bytes and said its end was lost,
+// although the rest was archived as a line of its own. Now they name the
+// real cause.
+TEST(ConsoleTruncationTest, StalledLineIsAlertedAsStalledNotAsTooLong) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  Konseki k;
+  std::string err;
+  ASSERT_TRUE(k.Start(dir,
+                      "listen: [tcp://127.0.0.1:0]\narchive: {dir: " + dir.File("archive") +
+                          "}\nalerts: {file: " + dir.File("alerts.jsonl") +
+                          ", stdout: false}\nmetrics: {listen: ''}\n"
+                          "tcp: {partial_frame_timeout_secs: 1}\n"
+                          "heartbeat:\n  state_dir: " +
+                          dir.File("state") + "\n",
+                      &err))
+      << err;
+  const int fd = ConnectTcp(k.Port("tcp"));
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(SendAll(fd, "<30>Dec  6 18:45:00 stallhost app[1]: half a line, the sender stalls"));
+  ASSERT_TRUE(WaitFor([&] { return ArchiveLines(dir.File("archive"), "stallhost").size() == 1; }));
+  ASSERT_TRUE(SendAll(fd, " and here is the rest\n"));
+  std::string alerts;
+  ASSERT_TRUE(WaitFor([&] {
+    alerts = ReadFile(dir.File("alerts.jsonl"));
+    return alerts.find("konseki.message_truncated") != std::string::npos;
+  })) << alerts;
+  EXPECT_THAT(alerts, HasSubstr("\"reason\":\"stalled_frame\""));
+  EXPECT_THAT(alerts, HasSubstr("partial_frame_timeout_secs"));
+  EXPECT_THAT(alerts, HasSubstr("archived as a line of its own"));
+  EXPECT_THAT(alerts, Not(HasSubstr("longer than max_message_bytes")));
+  Result status;
+  ASSERT_TRUE(WaitFor([&] {
+    status = RunKonseki(dir, {"status", "-c", dir.File("konseki.yaml")});
+    // The rest has no header: archived under the sender's address, so it
+    // may go to another worker, which counts the sender again.
+    return status.out.find("Cut short: 2 messages from ") != std::string::npos;
+  })) << status.out;
+  EXPECT_THAT(status.out, HasSubstr("Truncated: none\n"));
+  close(fd);
+}
+
 }  // namespace
 }  // namespace konseki::testing
