@@ -465,6 +465,53 @@ TEST_F(StreamListenerRelpTest, FullListenerClosesTheLongestIdleConnectionForANew
   EXPECT_TRUE(WaitForMetric("konseki_connections", l, 1));
 }
 
+// prod19b finding 3 (repro 06-halfopen.sh): a RELP sender frozen after its
+// line was acknowledged (a crashed host: no FIN) is evicted when it "boots"
+// again at its per-source cap. Everything was acknowledged: the alert must
+// not say that what it wrote there is lost.
+TEST_F(StreamListenerRelpTest, EvictingAnAcknowledgedSessionDoesNotClaimDataLost) {
+  RecordingAlertSink alerts;
+  StreamListenerOptions o;
+  o.limits.max_connections_per_source = 1;
+  o.alerts = &alerts;
+  Listen(o);
+  RawRelpClient dead(listener_->port());
+  ASSERT_TRUE(dead.ok());
+  dead.Send(kOpen);
+  dead.Send("2 syslog 5 hello\n");
+  EXPECT_THAT(dead.ReadUntil("2 rsp"), ::testing::HasSubstr("2 rsp 6 200 OK"));
+  RawRelpClient rebooted(listener_->port());
+  ASSERT_TRUE(rebooted.ok());
+  ASSERT_TRUE(WaitForMetric(
+      "konseki_connections_evicted_total",
+      {{"listener", "relp://127.0.0.1:0"}, {"reason", "max_connections_per_source"}}, 1));
+  std::vector<Alert> got = alerts.alerts();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].sign, "receiver.connections_evicted");
+  EXPECT_EQ(got[0].severity, Severity::kLow);
+  EXPECT_EQ(Field(got[0], "held_data"), "false");
+  EXPECT_EQ(got[0].title.find("is lost"), std::string::npos) << got[0].title;
+  EXPECT_THAT(got[0].title, ::testing::HasSubstr("nothing unread or unacknowledged"));
+}
+
+// tcp.idle_timeout_secs: an established session silent that long is closed.
+TEST_F(StreamListenerRelpTest, IdleSessionIsClosedAfterTheIdleTimeout) {
+  StreamListenerOptions o;
+  o.idle_timeout_secs = 600;
+  Listen(o);
+  const Labels l = {{"listener", "relp://127.0.0.1:0"}};
+  RawRelpClient idle(listener_->port());
+  ASSERT_TRUE(idle.ok());
+  idle.Send(kOpen);
+  idle.Send("2 syslog 5 hello\n");
+  EXPECT_THAT(idle.ReadUntil("2 rsp"), ::testing::HasSubstr("2 rsp 6 200 OK"));
+  clock_.Advance(std::chrono::seconds(599));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(Metric("konseki_connections", l), 1);
+  clock_.Advance(std::chrono::seconds(2));
+  EXPECT_TRUE(WaitForMetric("konseki_connections", l, 0));
+}
+
 TEST_F(StreamListenerRelpTest, ConnectionThatNeverOpensIsClosedAfterTheFirstFrameTimeout) {
   StreamListenerOptions o;
   o.limits.first_frame_timeout_secs = 30;
