@@ -36,6 +36,7 @@ struct Batch {
     uint16_t sender_length;
     uint16_t listener_id;
     bool truncated;
+    TruncationCause truncation_cause;  // with truncated: why (common/frame.h)
     // The Router's parse of the frame is in `header` (relative to the
     // frame's bytes); false only if the parser broke its contract and a view
     // left the frame: the worker then parses again.

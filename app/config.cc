@@ -842,9 +842,11 @@ Status ParseUdp(const Ctx& ctx, const YAML::Node& v, Config* c) {
 }
 
 Status ParseTcp(const Ctx& ctx, const YAML::Node& v, Config* c) {
-  RETURN_IF_ERROR(ctx.CheckKeys(v, "tcp",
-                                {"max_connections", "max_connections_per_source",
-                                 "first_frame_timeout_secs", "partial_frame_timeout_secs"}));
+  RETURN_IF_ERROR(
+      ctx.CheckKeys(v, "tcp",
+                    {"max_connections", "max_connections_per_source", "first_frame_timeout_secs",
+                     "partial_frame_timeout_secs", "idle_timeout_secs", "keepalive_idle_secs",
+                     "keepalive_interval_secs", "keepalive_count"}));
   receiver::StreamListenerOptions& s = c->stream;
   if (v["max_connections"]) {
     RETURN_IF_ERROR(
@@ -861,6 +863,23 @@ Status ParseTcp(const Ctx& ctx, const YAML::Node& v, Config* c) {
   if (v["partial_frame_timeout_secs"]) {
     RETURN_IF_ERROR(ctx.GetInt(v["partial_frame_timeout_secs"], "tcp.partial_frame_timeout_secs", 0,
                                86400, &s.partial_frame_timeout_secs));
+  }
+  if (v["idle_timeout_secs"]) {
+    RETURN_IF_ERROR(ctx.GetInt(v["idle_timeout_secs"], "tcp.idle_timeout_secs", 0, 30 * 86400,
+                               &s.idle_timeout_secs));
+  }
+  // TCP_KEEPIDLE and TCP_KEEPINTVL take at most 32767 s, TCP_KEEPCNT 127.
+  if (v["keepalive_idle_secs"]) {
+    RETURN_IF_ERROR(ctx.GetInt(v["keepalive_idle_secs"], "tcp.keepalive_idle_secs", 0, 32767,
+                               &s.keepalive_idle_secs));
+  }
+  if (v["keepalive_interval_secs"]) {
+    RETURN_IF_ERROR(ctx.GetInt(v["keepalive_interval_secs"], "tcp.keepalive_interval_secs", 1,
+                               32767, &s.keepalive_interval_secs));
+  }
+  if (v["keepalive_count"]) {
+    RETURN_IF_ERROR(
+        ctx.GetInt(v["keepalive_count"], "tcp.keepalive_count", 1, 127, &s.keepalive_count));
   }
   return Status::Ok();
 }

@@ -80,6 +80,7 @@ bool Router::Push(const Frame& frame) {
   b->bytes.append(sender);
   e.listener_id = frame.listener_id;
   e.truncated = frame.truncated;
+  e.truncation_cause = frame.truncation_cause;
   e.received = frame.received;
   e.ack_cookie = frame.ack_cookie;
   e.parsed = PackedMessage::Pack(msg, frame.bytes, &e.header);

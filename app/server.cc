@@ -205,7 +205,19 @@ Status Server::EnsureTlsContext() {
   auto ctx = receiver::TlsContext::Create(config_.tls);
   if (!ctx.ok()) return At(config_.Where(TlsErrorKey(ctx.status())), ctx.status());
   tls_context_ = std::move(ctx).value();
+  // Registered now, not at the first Tick: a scrape right after the daemon
+  // is ready has it (an absent() alert rule must not flap on restarts).
+  SetTlsExpiryGauge(tls_context_->validity());
   return Status::Ok();
+}
+
+void Server::SetTlsExpiryGauge(const receiver::TlsContext::Validity& v) {
+  if (tls_not_after_ == nullptr) {
+    tls_not_after_ = metrics_.GetGauge(
+        "konseki_tls_certificate_expiry_timestamp_seconds",
+        "Unix time at which the TLS server certificate in use (tls.cert_file) expires.");
+  }
+  tls_not_after_->Set(static_cast<double>(v.not_after));
 }
 
 Status Server::Init() {
@@ -848,12 +860,7 @@ void Server::Stop() {
 
 void Server::CheckTlsCertificate() {
   const receiver::TlsContext::Validity v = tls_context_->validity();
-  if (tls_not_after_ == nullptr) {
-    tls_not_after_ = metrics_.GetGauge(
-        "konseki_tls_certificate_expiry_timestamp_seconds",
-        "Unix time at which the TLS server certificate in use (tls.cert_file) expires.");
-  }
-  tls_not_after_->Set(static_cast<double>(v.not_after));
+  SetTlsExpiryGauge(v);
   const int64_t now_ns = clock_.Now().time_since_epoch().count();
   const int64_t now = now_ns / 1'000'000'000;
   bool unusable = false;

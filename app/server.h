@@ -235,6 +235,9 @@ class Server {
   // verifying senders refuse it, konseki.tls_certificate_expiring (medium)
   // within kTlsWarnSecs of its end; each at most once a day per certificate.
   void CheckTlsCertificate();
+  // Registers konseki_tls_certificate_expiry_timestamp_seconds (once) and
+  // sets it to v.not_after.
+  void SetTlsExpiryGauge(const receiver::TlsContext::Validity& v);
   // An alert of konseki's own (host "konseki"), at the clock's now.
   Alert OwnAlert(std::string rule, std::string sign, Severity severity) const;
   // Messages konseki lost (konseki_dropped_messages_total, any stage):

@@ -266,16 +266,44 @@ JsonValue StatusService::Status() {
   }
   // Messages cut at max_message_bytes (kept, not dropped, but their end is
   // lost) and the senders that sent them (konseki.message_truncated).
+  // Messages cut short because their sender stalled mid-message or the
+  // connection closed first (kept as they were; the rest, if it came, is
+  // its own line) are "cut_short", not blamed on max_message_bytes.
   double truncated = 0;
   double truncating_senders = 0;
+  double cut_short = 0;
+  double cut_short_senders = 0;
   for (const MetricValue& m : snap) {
-    if (m.name == "konseki_processed_truncated_messages_total") truncated += m.value;
-    if (m.name == "konseki_truncated_senders_total") truncating_senders += m.value;
+    const bool too_long = LabelOf(m, "reason") == "max_message_bytes";
+    if (m.name == "konseki_processed_truncated_messages_total") {
+      (too_long ? truncated : cut_short) += m.value;
+    }
+    if (m.name == "konseki_truncated_senders_total") {
+      (too_long ? truncating_senders : cut_short_senders) += m.value;
+    }
   }
   JsonValue cut = JsonValue::Object();
   cut.Set("messages", static_cast<int64_t>(truncated));
   cut.Set("senders", static_cast<int64_t>(truncating_senders));
-  s.Set("drops", drops).Set("truncated", cut);
+  JsonValue shortened = JsonValue::Object();
+  shortened.Set("messages", static_cast<int64_t>(cut_short));
+  shortened.Set("senders", static_cast<int64_t>(cut_short_senders));
+  s.Set("drops", drops).Set("truncated", cut).Set("cut_short", shortened);
+  // Connections konseki closed to make room for new ones (a connection
+  // flood, a NAT or relay at its per-source cap): their senders' next lines
+  // went into closed sockets (plain TCP; receiver.connections_evicted).
+  double evicted_full = 0;
+  double evicted_per_source = 0;
+  for (const MetricValue& m : snap) {
+    if (m.name != "konseki_connections_evicted_total") continue;
+    const std::string reason = LabelOf(m, "reason");
+    if (reason == "max_connections") evicted_full += m.value;
+    if (reason == "max_connections_per_source") evicted_per_source += m.value;
+  }
+  JsonValue evicted = JsonValue::Object();
+  evicted.Set("max_connections", static_cast<int64_t>(evicted_full));
+  evicted.Set("max_connections_per_source", static_cast<int64_t>(evicted_per_source));
+  s.Set("evicted", evicted);
   // State files found damaged at this start and set aside (their lost
   // content is in the konseki.state_corrupt alerts).
   s.Set("damaged_state_files",

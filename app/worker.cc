@@ -52,14 +52,19 @@ Worker::Worker(const WorkerOptions& options, const WorkerDeps& deps,
       "Fields remembered for a later line (a rule's remember: a client's address per "
       "connection) dropped before their time because the worker's table was full.",
       {{"worker", w}});
-  truncated_seen_ = deps_.metrics->GetCounter(
-      "konseki_processed_truncated_messages_total",
-      "Truncated messages (longer than max_message_bytes) that reached a worker.");
-  truncated_senders_ = deps_.metrics->GetCounter(
-      "konseki_truncated_senders_total",
-      "Senders whose messages were cut at max_message_bytes (each raised "
-      "konseki.message_truncated; a sender counts again once forgotten: past 1024 others "
-      "per worker).");
+  for (size_t i = 0; i < kTruncationCauses; ++i) {
+    const Labels reason = {{"reason", TruncationReason(static_cast<TruncationCause>(i))}};
+    truncated_seen_[i] = deps_.metrics->GetCounter(
+        "konseki_processed_truncated_messages_total",
+        "Truncated messages that reached a worker, by why they were cut: max_message_bytes, "
+        "stalled_frame (tcp.partial_frame_timeout_secs), incomplete_frame (closed first).",
+        reason);
+    truncated_senders_[i] = deps_.metrics->GetCounter(
+        "konseki_truncated_senders_total",
+        "Senders whose messages were cut, by why (each raised konseki.message_truncated; a "
+        "sender counts again once forgotten: past 1024 others per worker).",
+        reason);
+  }
   for (size_t i = 0; i < kParseIssueCount; ++i) {
     parse_issue_counters_.push_back(
         i == 0
@@ -576,8 +581,8 @@ void Worker::Process(Batch& batch) {
       parse_issue_counters_[static_cast<size_t>(msg.issue)]->Inc();
     }
     if (e.truncated) {
-      truncated_seen_->Inc();
-      NoteTruncated(msg);
+      truncated_seen_[static_cast<size_t>(e.truncation_cause)]->Inc();
+      NoteTruncated(msg, e.truncation_cause);
     }
     line_overflow_ = -1;
     if (archive_) {
@@ -654,12 +659,15 @@ void Worker::EmitArchiveAlert(const char* sign, Severity severity, const std::st
   deps_.alerts->Emit(a);
 }
 
-void Worker::NoteTruncated(const Message& msg) {
-  const TruncationWatch::Verdict v = truncation_.Note(msg.sender, msg.received);
-  if (v.new_sender) truncated_senders_->Inc();
+void Worker::NoteTruncated(const Message& msg, TruncationCause cause) {
+  const size_t i = static_cast<size_t>(cause);
+  const TruncationWatch::Verdict v = truncation_[i].Note(msg.sender, msg.received);
+  if (v.new_sender) truncated_senders_[i]->Inc();
   if (!v.alert) return;
   // What came past max_message_bytes is neither archived nor read by the
-  // rules: a sender can pad a line to push its incriminating end out.
+  // rules: a sender can pad a line to push its incriminating end out. A
+  // stalled or closed frame's rest is not lost that way: if it came, it is
+  // its own line (prod19b finding 2).
   Alert a;
   a.time = a.received = msg.received;
   a.host = std::string(msg.host());
@@ -667,11 +675,30 @@ void Worker::NoteTruncated(const Message& msg) {
   a.rule = "konseki.receive";
   a.sign = "konseki.message_truncated";
   a.severity = Severity::kLow;
-  a.title =
-      "A message longer than max_message_bytes was cut: its end is neither archived nor "
-      "read by the rules (one alert per sender per hour)";
+  switch (cause) {
+    case TruncationCause::kTooLong:
+      a.title =
+          "A message longer than max_message_bytes was cut: its end is neither archived nor "
+          "read by the rules (one alert per sender per hour)";
+      break;
+    case TruncationCause::kStalled:
+      a.title =
+          "A sender stopped in the middle of a message for tcp.partial_frame_timeout_secs: "
+          "what had arrived was archived and matched as it was; the rest, if it came later, "
+          "was archived as a line of its own under the sender's address (one alert per "
+          "sender per hour)";
+      break;
+    case TruncationCause::kCut:
+      a.title =
+          "A connection closed (konseki's stop, a timeout or an eviction, or a sender's "
+          "octet-counted frame short of its count) in the middle of a message: what had "
+          "arrived was archived and matched as it was; the rest never arrived (one alert per "
+          "sender per hour)";
+      break;
+  }
   a.program = std::string(msg.app_name);
   a.pid = std::string(msg.procid);
+  a.fields.emplace_back("reason", TruncationReason(cause));
   a.fields.emplace_back("kept_bytes", std::to_string(msg.raw.size()));
   a.fields.emplace_back("truncated_messages", std::to_string(v.messages));
   // The line's start, enough to find it in the archive (the archive has it all).

@@ -6,6 +6,7 @@
 #ifndef KONSEKI_APP_WORKER_H_
 #define KONSEKI_APP_WORKER_H_
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -155,7 +156,9 @@ class Worker final : public BatchRunner {
   bool CheckSync();
   // A message cut at max_message_bytes: counted per sender, and the
   // konseki.message_truncated alert (app/truncation_watch.h).
-  void NoteTruncated(const Message& msg);
+  // cause: why the listener cut it (common/frame.h); each cause has its own
+  // watch, so a stalled sender's alert does not hold back a padded line's.
+  void NoteTruncated(const Message& msg, TruncationCause cause);
   void EmitArchiveAlert(const char* sign, Severity severity, const std::string& title,
                         std::vector<std::pair<std::string, std::string>> fields);
   void ReleaseAcks();
@@ -271,9 +274,10 @@ class Worker final : public BatchRunner {
 
   Counter* processed_;
   Counter* archive_errors_;
-  Counter* truncated_seen_;
-  Counter* truncated_senders_;
-  TruncationWatch truncation_;
+  // Indexed by TruncationCause.
+  std::array<Counter*, kTruncationCauses> truncated_seen_;
+  std::array<Counter*, kTruncationCauses> truncated_senders_;
+  std::array<TruncationWatch, kTruncationCauses> truncation_;
   std::vector<Counter*> parse_issue_counters_;
 
   TimePoint last_flush_;

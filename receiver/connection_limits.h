@@ -1,8 +1,9 @@
 // Who gets a stream listener's connection slots (tcp://, tls://, relp://,
-// relp+tls://): a per-source cap, eviction of the longest idle connection
-// when the listener is full, and a timeout for connections that never
-// completed a frame. Before these, 4,096 idle sockets from one address filled
-// max_connections and every other sender was reset (issue 10 item 3).
+// relp+tls://): a per-source cap, eviction (from the source holding the most
+// slots, its longest idle connection) when the listener is full, and a
+// timeout for connections that never completed a frame. Before these, 4,096
+// idle sockets from one address filled max_connections and every other
+// sender was reset (issue 10 item 3).
 //
 // Usage, in a listener's epoll thread (conns: a map of key -> unique_ptr to
 // a connection with members `src` (SenderAddress), `last_activity`
@@ -58,8 +59,10 @@ struct ConnectionLimitOptions {
 
 // Connections konseki closed to make room or because they never framed:
 //   konseki_connections_evicted_total{listener,reason} with reason
-//     "max_connections"             the listener was full: the longest idle
-//                                   connection made room for a new one
+//     "max_connections"             the listener was full: a connection
+//                                   made room for a new one (never-framed
+//                                   first, then one of the source holding
+//                                   the most slots, its longest idle)
 //     "max_connections_per_source"  its source was at its cap
 //     "first_frame_timeout"         no frame within first_frame_timeout_secs
 // A new connection that finds no connection to evict (every one is paused by
@@ -91,10 +94,18 @@ class ConnectionLimits {
       return Admission::kRefuse;
     }
     const auto* best = static_cast<const typename Map::value_type*>(nullptr);
+    size_t best_slots = 0;
     for (const auto& entry : conns) {
       const auto& c = *entry.second;
       if (c.paused || (source_full && !(c.src == src))) continue;
-      if (best == nullptr || EvictsBefore(c, *best->second)) best = &entry;
+      // Per source full: all candidates share src. Listener full: the
+      // source holding the most slots goes first, so a flood evicts itself
+      // before the senders it floods out (prod19b finding 1).
+      const size_t slots = source_full ? 0 : SourceCount(c.src);
+      if (best == nullptr || EvictsBefore(c, slots, *best->second, best_slots)) {
+        best = &entry;
+        best_slots = slots;
+      }
     }
     if (best == nullptr) {
       rejected_->Inc();
@@ -135,11 +146,13 @@ class ConnectionLimits {
   }
 
  private:
-  // Never-framed connections go first (scanners, floods), then the one idle
+  // Never-framed connections go first (scanners, floods), then those of the
+  // source holding the most slots (a_slots, b_slots), then the one idle
   // longest; ties by accept order.
   template <typename C>
-  static bool EvictsBefore(const C& a, const C& b) {
+  static bool EvictsBefore(const C& a, size_t a_slots, const C& b, size_t b_slots) {
     if (a.framed != b.framed) return !a.framed;
+    if (a_slots != b_slots) return a_slots > b_slots;
     if (a.last_activity != b.last_activity) return a.last_activity < b.last_activity;
     return a.order < b.order;
   }

@@ -40,10 +40,12 @@ void Framer::EmitFrame(std::string_view msg, bool truncated, Emit emit, void* ct
   --budget_;
   if (truncated) ++s.truncated;
   emit(ctx, msg, truncated);
+  emitting_rest_ = false;
 }
 
 void Framer::EmitOctet(std::string_view msg, bool truncated, Emit emit, void* ctx) {
   const bool rest = std::exchange(rest_of_stalled_, false);
+  emitting_rest_ = rest;
   // A sender's template newline inside the count (rsyslog's forwarding
   // templates end in one) is framing, not message: rsyslog's receiver drops
   // it too. A truncated frame's end was cut off, so it has none to drop.
@@ -57,6 +59,7 @@ void Framer::EmitOctet(std::string_view msg, bool truncated, Emit emit, void* ct
 
 void Framer::EmitLf(std::string_view msg, Emit emit, void* ctx) {
   const bool rest = std::exchange(rest_of_stalled_, false);
+  emitting_rest_ = rest;
   if (!msg.empty() && msg.back() == '\r') msg.remove_suffix(1);
   if (msg.empty()) return;
   if (msg.size() > max_) {

@@ -118,6 +118,9 @@ class Framer {
                         bool truncated) { (*static_cast<Fn*>(ctx))(bytes, truncated); },
                      const_cast<void*>(static_cast<const void*>(&on_frame)));
   }
+  // During an on_frame call of Feed/FeedSome: the frame is the rest of one
+  // FlushStalled emitted (truncated for that reason, not for its length).
+  bool emitting_rest_of_stalled() const { return emitting_rest_; }
   // True if bytes of a message that has not ended are held (what
   // FlushStalled would emit).
   bool HasUnfinishedFrame() const {
@@ -189,6 +192,7 @@ class Framer {
   // The frame being collected is the rest of one FlushStalled emitted: it
   // is emitted truncated = true.
   bool rest_of_stalled_ = false;
+  bool emitting_rest_ = false;  // see emitting_rest_of_stalled()
   std::string buf_;
 };
 

@@ -9,29 +9,44 @@ class FramerHandler final : public StreamHandler {
       : framer_(max_message_bytes, stats), out_(out) {}
 
   size_t OnBytes(std::string_view bytes) override {
-    framer_.Feed(bytes, [this](std::string_view frame, bool truncated) { Emit(frame, truncated); });
+    framer_.Feed(bytes, [this](std::string_view frame, bool truncated) {
+      Emit(frame, truncated, FedCause());
+    });
     return bytes.size();
   }
   size_t OnBytesLimited(std::string_view bytes, uint64_t max_frames) override {
     return framer_.FeedSome(bytes, max_frames, [this](std::string_view frame, bool truncated) {
-      Emit(frame, truncated);
+      Emit(frame, truncated, FedCause());
     });
   }
   bool Framed() const override { return framed_; }
   bool HoldsUnfinished() const override { return framer_.HasUnfinishedFrame(); }
   void OnStall() override {
-    framer_.FlushStalled(
-        [this](std::string_view frame, bool truncated) { Emit(frame, truncated); });
+    framer_.FlushStalled([this](std::string_view frame, bool truncated) {
+      Emit(frame, truncated, TruncationCause::kStalled);
+    });
   }
   void OnClose(bool sender_closed) override {
-    framer_.Finish([this](std::string_view frame, bool truncated) { Emit(frame, truncated); },
-                   sender_closed ? Framer::End::kSenderClosed : Framer::End::kCut);
+    // A frame the close cut short (an octet-counted frame short of its
+    // count, an LF frame konseki closed): kCut.
+    framer_.Finish(
+        [this](std::string_view frame, bool truncated) {
+          Emit(frame, truncated,
+               framer_.emitting_rest_of_stalled() ? TruncationCause::kStalled
+                                                  : TruncationCause::kCut);
+        },
+        sender_closed ? Framer::End::kSenderClosed : Framer::End::kCut);
   }
 
  private:
-  void Emit(std::string_view frame, bool truncated) {
+  // Why a frame Feed emitted was cut: the rest of a stalled one, or its length.
+  TruncationCause FedCause() const {
+    return framer_.emitting_rest_of_stalled() ? TruncationCause::kStalled
+                                              : TruncationCause::kTooLong;
+  }
+  void Emit(std::string_view frame, bool truncated, TruncationCause cause) {
     framed_ = true;
-    out_->Emit(frame, truncated, 0);
+    out_->Emit(frame, truncated, 0, cause);
   }
 
   Framer framer_;

@@ -40,6 +40,7 @@ class RelpProtocol final : public StreamProtocol {
   const RelpSessionOptions options_;
   const RelpCounters counters_;
   Counter* late_acks_;
+  Counter* empty_messages_;  // konseki_relp_empty_messages_total{listener}
 };
 
 }  // namespace konseki::receiver

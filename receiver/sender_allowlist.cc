@@ -194,7 +194,7 @@ void RefusalReporter::Forget(TimePoint now) {
   if (last_alert_.size() >= options_.max_tracked_sources) last_alert_.clear();
 }
 
-bool RefusalReporter::Report(const SenderAddress& src, TimePoint now) {
+bool RefusalReporter::Admit(const SenderAddress& src, TimePoint now) {
   const auto interval = std::chrono::duration_cast<Duration>(
       std::chrono::duration<double>(options_.per_source_interval_secs));
   auto suppress = [&] {
@@ -219,27 +219,76 @@ bool RefusalReporter::Report(const SenderAddress& src, TimePoint now) {
     if (last_alert_.size() >= options_.max_tracked_sources) Forget(now);
     if (options_.max_tracked_sources > 0) last_alert_.emplace(src, now);
   }
+  return true;
+}
+
+void RefusalReporter::EmitAlert(const SenderAddress& src, TimePoint now, Severity severity,
+                                std::string title,
+                                std::vector<std::pair<std::string, std::string>> extra) {
   if (sink_ != nullptr) {
     Alert a;
     a.time = now;
     a.received = now;
     a.sender = src.ToString();
-    a.host = a.sender;  // no hostname: nothing was parsed from a refused sender
+    a.host = a.sender;  // no hostname: nothing was parsed from this sender
     a.rule = a.sign = SignOf(kind_);
-    a.severity = Severity::kMedium;
-    a.title = kind_ == Kind::kRefused
-                  ? "Sender not in the allowlist of " + listener_ + " refused"
-                  : "A sender reached tcp.max_connections_per_source on " + listener_ +
-                        ": its longest idle connection was closed for a new one, and what it "
-                        "had just written there is lost (hosts behind one NAT address or "
-                        "relay: raise the limit)";
-    a.fields = {{"src_ip", a.sender},
-                {"listener", listener_},
-                {"transport", transport_},
-                {"suppressed", std::to_string(suppressed_since_alert_)}};
+    a.severity = severity;
+    a.title = std::move(title);
+    a.fields = {{"src_ip", a.sender}, {"listener", listener_}, {"transport", transport_}};
+    for (auto& f : extra) a.fields.push_back(std::move(f));
+    a.fields.emplace_back("suppressed", std::to_string(suppressed_since_alert_));
     sink_->Emit(a);
   }
   suppressed_since_alert_ = 0;
+}
+
+bool RefusalReporter::Report(const SenderAddress& src, TimePoint now) {
+  if (!Admit(src, now)) return false;
+  if (kind_ == Kind::kRefused) {
+    EmitAlert(src, now, Severity::kMedium,
+              "Sender not in the allowlist of " + listener_ + " refused", {});
+  } else {
+    EmitAlert(src, now, Severity::kMedium,
+              "A sender reached tcp.max_connections_per_source on " + listener_ +
+                  ": its longest idle connection was closed for a new one, and what it had just "
+                  "written there is lost (hosts behind one NAT address or relay: raise the limit)",
+              {});
+  }
+  return true;
+}
+
+bool RefusalReporter::ReportEviction(const SenderAddress& evicted, const SenderAddress& newcomer,
+                                     bool held_data, bool acknowledges, TimePoint now) {
+  if (!Admit(evicted, now)) return false;
+  const bool full = kind_ == Kind::kEvictedFull;
+  std::string title =
+      full ? "The listener " + listener_ +
+                 " reached tcp.max_connections: a connection of the source holding the most "
+                 "slots was closed for a new one from " +
+                 newcomer.ToString() + " (a connection flood, or a limit too small)"
+           : "A sender reached tcp.max_connections_per_source on " + listener_ +
+                 ": its longest idle connection was closed for a new one";
+  if (acknowledges) {
+    title += held_data
+                 ? "; its messages not yet acknowledged stay with the sender, which resends them"
+                 : "; it held nothing unread or unacknowledged (an idle or dead session): "
+                   "nothing was lost";
+  } else if (held_data) {
+    title +=
+        "; what its sender had just written there is lost (plain TCP has no "
+        "acknowledgements)";
+  } else {
+    title += full ? "; it was idle and held nothing unread, but a line its sender writes before "
+                    "it notices the close is lost (plain TCP has no acknowledgements)"
+                  : "; it was idle and held nothing unread: nothing was lost";
+  }
+  if (!full) title += " (hosts behind one NAT address or relay: raise the limit)";
+  const Severity severity =
+      full || (held_data && !acknowledges) ? Severity::kMedium : Severity::kLow;
+  EmitAlert(evicted, now, severity, std::move(title),
+            {{"new_src_ip", newcomer.ToString()},
+             {"reason", full ? "max_connections" : "max_connections_per_source"},
+             {"held_data", held_data ? "true" : "false"}});
   return true;
 }
 

@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "common/alert.h"
@@ -101,18 +102,29 @@ struct RefusalReporterOptions {
 // Every refusal not alerted is also counted in
 // konseki_suppressed_alerts_total{sign="receiver.refused"}.
 //
-// The same reporter, made with kEvicted, reports connections of one source
-// closed because it reached tcp.max_connections_per_source (sign
-// "receiver.connections_evicted", medium, same fields and limits): what its
-// sender wrote into the evicted connection is lost (plain TCP has no
-// acknowledgements), which happens to hosts behind one NAT address or relay.
+// The same reporter, made with kEvicted or kEvictedFull, reports connections
+// konseki closed to make room for a new one (ReportEviction; sign
+// "receiver.connections_evicted", same limits, counted per evicted source):
+//   kEvicted      its source reached tcp.max_connections_per_source (hosts
+//                 behind one NAT address or relay, or a sender whose dead
+//                 sessions were never reaped);
+//   kEvictedFull  the listener reached tcp.max_connections (a connection
+//                 flood, or a limit too small for the senders).
+// Fields: src_ip (the evicted connection's source), new_src_ip (the
+// newcomer's), listener, transport, reason (as the metric's:
+// "max_connections_per_source" or "max_connections"), held_data ("true" if
+// the connection held input unread, an unfinished message or messages
+// awaiting their acknowledgement) and suppressed. Severity medium when it
+// held data or the listener was full (a flood evicts senders: their next
+// line goes into a closed socket, plain TCP has no acknowledgements), low
+// for an idle or dead connection evicted by its own source (nothing lost).
 //
 // Not thread-safe: one reporter per listener thread. The sink (may be null:
 // nothing is emitted) must be thread-safe and outlive the reporter; the
 // registry must outlive it too.
 class RefusalReporter {
  public:
-  enum class Kind { kRefused, kEvicted };
+  enum class Kind { kRefused, kEvicted, kEvictedFull };
   RefusalReporter(AlertSink* sink, std::string listener, std::string transport,
                   MetricsRegistry& metrics, const RefusalReporterOptions& options = {},
                   Kind kind = Kind::kRefused);
@@ -121,11 +133,21 @@ class RefusalReporter {
 
   // Returns true if an alert was emitted for this refusal.
   bool Report(const SenderAddress& src, TimePoint now);
+  // kEvicted, kEvictedFull: a connection of `evicted` was closed for one of
+  // `newcomer`. held_data: see above; acknowledges: the protocol acknowledges
+  // (RELP: what was not acknowledged stays with the sender, who resends it).
+  // Returns true if an alert was emitted.
+  bool ReportEviction(const SenderAddress& evicted, const SenderAddress& newcomer, bool held_data,
+                      bool acknowledges, TimePoint now);
 
   uint64_t suppressed_total() const { return suppressed_total_; }
 
  private:
   void Forget(TimePoint now);
+  // The per-source and global limits; true if src may be alerted now.
+  bool Admit(const SenderAddress& src, TimePoint now);
+  void EmitAlert(const SenderAddress& src, TimePoint now, Severity severity, std::string title,
+                 std::vector<std::pair<std::string, std::string>> extra);
 
   AlertSink* const sink_;
   const Kind kind_;

@@ -22,6 +22,8 @@
 #include <memory>
 #include <string_view>
 
+#include "common/frame.h"
+
 namespace konseki::receiver {
 
 // Where a handler hands on the messages it decoded. Implemented by the
@@ -30,10 +32,12 @@ namespace konseki::receiver {
 class FrameOut {
  public:
   virtual ~FrameOut() = default;
-  // `bytes` are valid only during the call. truncated: cut to the maximum
-  // message size. ack_id: what the handler will be given to Ack() once the
-  // pipeline stored the frame (only when its protocol acknowledges).
-  virtual void Emit(std::string_view bytes, bool truncated, uint32_t ack_id) = 0;
+  // `bytes` are valid only during the call. truncated: cut (cause: to the
+  // maximum message size, stalled, or cut by the close). ack_id: what the
+  // handler will be given to Ack() once the pipeline stored the frame (only
+  // when its protocol acknowledges).
+  virtual void Emit(std::string_view bytes, bool truncated, uint32_t ack_id,
+                    TruncationCause cause) = 0;
 };
 
 // One connection's protocol state. Not thread-safe: used by the listener's
@@ -83,6 +87,10 @@ class StreamHandler {
   // True while part of a message that has not ended is held (FramerProtocol:
   // an unfinished frame).
   virtual bool HoldsUnfinished() const { return false; }
+  // True while messages received await their acknowledgement (RELP: the
+  // session's unacked() > 0). An evicted connection for which this,
+  // HoldsUnfinished() and unread input are all false lost nothing.
+  virtual bool AwaitsAcks() const { return false; }
   // The sender sent nothing for a while (StreamListenerOptions::
   // partial_frame_timeout_secs) while HoldsUnfinished(), the connection
   // open and nothing of it unread: emit the unfinished message now, as it

@@ -83,12 +83,16 @@ Status ValidateOptions(const ListenAddress& address, const StreamListenerOptions
   if (options.max_message_bytes == 0 || options.read_chunk_bytes == 0 ||
       options.max_connections == 0 || options.max_unacked_per_connection == 0 ||
       options.handshake_timeout_secs <= 0 || options.idle_timeout_secs < 0 ||
-      options.partial_frame_timeout_secs < 0 || options.stop_timeout_ms < 0) {
+      options.partial_frame_timeout_secs < 0 || options.stop_timeout_ms < 0 ||
+      options.keepalive_idle_secs < 0 ||
+      (options.keepalive_idle_secs > 0 &&
+       (options.keepalive_interval_secs <= 0 || options.keepalive_count <= 0))) {
     return Status::InvalidArgument(
         name +
         ": max_message_bytes, read_chunk_bytes, max_connections, max_unacked_per_connection "
         "and handshake_timeout_secs must be positive, idle_timeout_secs, "
-        "partial_frame_timeout_secs and stop_timeout_ms >= 0");
+        "partial_frame_timeout_secs, stop_timeout_ms and keepalive_idle_secs >= 0, "
+        "keepalive_interval_secs and keepalive_count positive");
   }
   if (Status s = options.limits.Validate(); !s.ok()) {
     return Status::InvalidArgument(name + ": " + s.message());
@@ -110,8 +114,9 @@ void ReadWakeFd(int fd) {
 // back while the handler takes none. Emits the handler's frames.
 struct StreamListener::Connection final : public FrameOut {
   Connection(StreamListener* l, uint32_t s) : listener(l), serial(s) {}
-  void Emit(std::string_view bytes, bool truncated, uint32_t ack_id) override {
-    listener->PushFrame(*this, bytes, truncated, ack_id);
+  void Emit(std::string_view bytes, bool truncated, uint32_t ack_id,
+            TruncationCause cause) override {
+    listener->PushFrame(*this, bytes, truncated, ack_id, cause);
   }
 
   StreamListener* const listener;
@@ -185,6 +190,9 @@ StreamListener::StreamListener(const ListenAddress& address, const StreamListene
                 metrics, options.refusal_alerts),
       evictions_(options.alerts, address.ToString(), std::string(TransportName(address.transport)),
                  metrics, options.refusal_alerts, RefusalReporter::Kind::kEvicted),
+      evictions_full_(options.alerts, address.ToString(),
+                      std::string(TransportName(address.transport)), metrics,
+                      options.refusal_alerts, RefusalReporter::Kind::kEvictedFull),
       limiter_(options.rate_limit),
       limits_(options.limits, options.max_connections, metrics, address.ToString()) {
   port_ = BoundPort(listen_fd_.get());
@@ -261,13 +269,14 @@ void StreamListener::Acknowledge(const uint64_t* cookies, size_t count) {
 }
 
 void StreamListener::PushFrame(const Connection& c, std::string_view bytes, bool truncated,
-                               uint32_t ack_id) {
+                               uint32_t ack_id, TruncationCause cause) {
   Frame f;
   f.bytes = bytes;
   f.sender = std::string_view(c.sender, c.sender_len);
   f.received = round_now_;
   f.listener_id = listener_id_;
   f.truncated = truncated;
+  f.truncation_cause = cause;
   if (acknowledges_) f.ack_cookie = (static_cast<uint64_t>(c.serial) << 32) | ack_id;
   ++pending_frames_;
   if (truncated) ++pending_truncated_;
@@ -304,10 +313,20 @@ bool StreamListener::AcceptSome() {
     switch (limits_.Admit(src, conns_, &victim, /*may_evict=*/state_ == State::kRunning)) {
       case ConnectionLimits::Admission::kAdmit:
         break;
-      case ConnectionLimits::Admission::kEvictFirst:
-        EvictConnection(victim);
-        if (source_full) evictions_.Report(src, clock_.Now());
+      case ConnectionLimits::Admission::kEvictFirst: {
+        SenderAddress victim_src;
+        bool framed = false;
+        const bool held_data = EvictConnection(victim, &victim_src, &framed);
+        // A never-framed connection (a scanner, a flood, a TLS handshake
+        // never completed) carried no message: no alert, as the first-frame
+        // timeout.
+        if (source_full) {
+          evictions_.ReportEviction(victim_src, src, held_data, acknowledges_, clock_.Now());
+        } else if (framed) {
+          evictions_full_.ReportEviction(victim_src, src, held_data, acknowledges_, clock_.Now());
+        }
         break;
+      }
       case ConnectionLimits::Admission::kRefuse:
         ::close(fd);
         continue;
@@ -321,6 +340,15 @@ void StreamListener::AddConnection(int fd, const sockaddr_storage& ss, const Sen
   // Answers (RELP acks) are small and must not wait for Nagle.
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (options_.keepalive_idle_secs > 0) {
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &options_.keepalive_idle_secs,
+               sizeof options_.keepalive_idle_secs);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &options_.keepalive_interval_secs,
+               sizeof options_.keepalive_interval_secs);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &options_.keepalive_count,
+               sizeof options_.keepalive_count);
+  }
   const uint32_t serial = next_serial_++;
   if (next_serial_ < 2) next_serial_ = 2;  // after 2^32 connections
   auto c = std::make_unique<Connection>(this, serial);
@@ -500,10 +528,11 @@ bool StreamListener::WriteAndSettle(Connection* c) {
   return Settle(c);
 }
 
-void StreamListener::EvictConnection(uint32_t serial) {
+bool StreamListener::EvictConnection(uint32_t serial, SenderAddress* src, bool* framed) {
   auto it = conns_.find(serial);
-  if (it == conns_.end()) return;
+  if (it == conns_.end()) return false;
   Connection* c = it->second.get();
+  *src = c->src;
   // Plain TCP and TLS have no acknowledgements: what the sender already
   // wrote counts as delivered, and may still sit in the socket (a burst of
   // new connections is accepted before any of them is read). Read it first,
@@ -511,7 +540,16 @@ void StreamListener::EvictConnection(uint32_t serial) {
   if (!acknowledges_ && c->stream->Established() && Reading(c) && sink_->HasCapacity()) {
     ReadSome(c);
   }
+  *framed = c->framed;
+  // Held data: input not read (in the socket, held back, inside TLS), an
+  // unfinished message (emitted cut at the close), or messages awaiting
+  // their acknowledgement.
+  int queued = 0;
+  if (::ioctl(c->fd.get(), FIONREAD, &queued) != 0) queued = 0;
+  const bool held_data = queued > 0 || !c->held.empty() || c->stream->HasBufferedInput() ||
+                         c->handler->HoldsUnfinished() || c->handler->AwaitsAcks();
   CloseConnection(serial);
+  return held_data;
 }
 
 void StreamListener::CloseConnection(uint32_t serial) {

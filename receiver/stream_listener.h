@@ -96,8 +96,22 @@ struct StreamListenerOptions {
   // once a clock second) is closed and counted as reason="timeout". Must be
   // positive.
   int handshake_timeout_secs = 10;
-  // An established connection with no bytes for this long is closed. 0: never.
+  // An established connection with no bytes read (nor, RELP, acks) for this
+  // long is closed (as the handshake timeout: no alert, the connection
+  // simply ends; a RELP sender reconnects). 0: never (the default: a quiet
+  // host may send nothing for hours; keepalive below reaps dead peers).
   int idle_timeout_secs = 0;
+  // TCP keepalive on every accepted connection (SO_KEEPALIVE,
+  // TCP_KEEPIDLE/KEEPINTVL/KEEPCNT): a sender that vanished without FIN or
+  // RST (crash, power cut, a NAT or firewall that dropped the flow) is
+  // found dead after keepalive_idle_secs + keepalive_interval_secs *
+  // keepalive_count of silence (default 5 + 5 x 1 minutes) and its slot
+  // freed, instead of being held until an eviction (prod19b finding 3).
+  // Probes are answered by the peer's kernel, so a live but quiet sender
+  // is never closed. keepalive_idle_secs 0: off.
+  int keepalive_idle_secs = 300;
+  int keepalive_interval_secs = 60;
+  int keepalive_count = 5;
   // tcp:// and tls://: a connection holding part of a message that sent
   // nothing more for this long (checked about once a clock second), with
   // nothing of it left unread, has that part emitted as it is: truncated =
@@ -278,7 +292,8 @@ class StreamListener final : public Listener, public AckSink {
   void PauseAccept();
   void ResumeAccept();
   // Called from a handler through its connection's FrameOut.
-  void PushFrame(const Connection& c, std::string_view bytes, bool truncated, uint32_t ack_id);
+  void PushFrame(const Connection& c, std::string_view bytes, bool truncated, uint32_t ack_id,
+                 TruncationCause cause);
   // True if c is to be read now (reading, nothing held back, the handler
   // wants input, sender within its rate).
   bool Reading(const Connection* c) const;
@@ -317,8 +332,11 @@ class StreamListener final : public Listener, public AckSink {
   void FlushStalled(TimePoint now);
   void CloseConnection(uint32_t serial);
   // Closed to make room for a new connection (ConnectionLimits): reads what
-  // its sender already wrote first (TCP, TLS), then closes it.
-  void EvictConnection(uint32_t serial);
+  // its sender already wrote first (TCP, TLS), then closes it. Sets *src to
+  // its source and *framed to whether it completed a frame; returns true if
+  // it held data (unread input, an unfinished message or messages awaiting
+  // acks), false for an idle or dead connection.
+  bool EvictConnection(uint32_t serial, SenderAddress* src, bool* framed);
   // Stop requested: stop accepting; start the drain (no acks) or stop
   // reading, release the sink and let handlers wind down (acks).
   void BeginStop();
@@ -370,7 +388,8 @@ class StreamListener final : public Listener, public AckSink {
   TimePoint last_expiry_scan_;
   TimePoint round_now_;
   RefusalReporter reporter_;
-  RefusalReporter evictions_;  // per-source evictions (receiver.connections_evicted)
+  RefusalReporter evictions_;       // per-source evictions (receiver.connections_evicted)
+  RefusalReporter evictions_full_;  // listener-full evictions (the same sign)
   SenderRateLimiter limiter_;
   ConnectionLimits limits_;
   uint64_t pending_frames_ = 0;

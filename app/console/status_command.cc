@@ -64,6 +64,31 @@ void PrintLive(const ConsoleEnv& env, const JsonValue& s) {
                " from " + std::to_string(senders) + (senders == 1 ? " sender" : " senders"))
       << " (cut at max_message_bytes: konseki alerts --sign konseki.message_truncated)\n";
   }
+  // Connections closed for new ones: a flood, or senders behind one address
+  // at their cap; shown only when there were some.
+  JsonValue evicted = s.Get("evicted");
+  const int64_t evicted_full = evicted.Int("max_connections");
+  const int64_t evicted_source = evicted.Int("max_connections_per_source");
+  if (evicted_full + evicted_source > 0) {
+    const int64_t n = evicted_full + evicted_source;
+    o << "Evicted:  "
+      << p.Red(std::to_string(n) + (n == 1 ? " connection" : " connections") +
+               " closed for new ones (listener full " + std::to_string(evicted_full) +
+               ", per source " + std::to_string(evicted_source) + ")")
+      << " (plain TCP senders lose what they write before they notice: konseki alerts --sign "
+         "receiver.connections_evicted)\n";
+  }
+  // Cut because the sender stalled mid-message or the connection closed
+  // first: kept as they came, nothing skipped (shown only when some).
+  JsonValue shortened = s.Get("cut_short");
+  if (const int64_t n = shortened.Int("messages"); n > 0) {
+    const int64_t senders = shortened.Int("senders");
+    o << "Cut short: "
+      << p.Yellow(std::to_string(n) + (n == 1 ? " message" : " messages") + " from " +
+                  std::to_string(senders) + (senders == 1 ? " sender" : " senders"))
+      << " (stalled mid-message or closed first; archived as they came, a later rest as its "
+         "own line: konseki alerts --sign konseki.message_truncated)\n";
+  }
   // Correlation / heartbeat state or spool that did not read back at start.
   if (const int64_t damaged = s.Int("damaged_state_files"); damaged > 0) {
     o << "State:    "

@@ -273,7 +273,8 @@ stop_timeout_secs: 2.5
 metrics: {max_host_series: 7}
 tls: {handshake_timeout_secs: 0.2}
 tcp: {max_connections: 9, max_connections_per_source: 3, first_frame_timeout_secs: 4,
-      partial_frame_timeout_secs: 5}
+      partial_frame_timeout_secs: 5, idle_timeout_secs: 600, keepalive_idle_secs: 120,
+      keepalive_interval_secs: 30, keepalive_count: 3}
 udp: {receive_buffer_bytes: 8192}
 archive: {sync_interval_secs: 2.7, low_space: 7%}
 )",
@@ -289,6 +290,11 @@ archive: {sync_interval_secs: 2.7, low_space: 7%}
   EXPECT_EQ(c->stream.limits.max_connections_per_source, 3u);
   EXPECT_EQ(c->stream.limits.first_frame_timeout_secs, 4);
   EXPECT_EQ(c->stream.partial_frame_timeout_secs, 5);
+  // prod19b finding 3: dead senders are reaped (keepalive), idle ones may be.
+  EXPECT_EQ(c->stream.idle_timeout_secs, 600);
+  EXPECT_EQ(c->stream.keepalive_idle_secs, 120);
+  EXPECT_EQ(c->stream.keepalive_interval_secs, 30);
+  EXPECT_EQ(c->stream.keepalive_count, 3);
   EXPECT_EQ(c->udp.rcvbuf_bytes, 8192);
   EXPECT_EQ(c->archive.sync_interval_secs, 2);  // whole seconds
   EXPECT_EQ(c->archive_retention.low_space_percent, 7);

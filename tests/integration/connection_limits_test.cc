@@ -77,13 +77,19 @@ TEST(ConnectionLimitsTest, IdleSocketsFromFewAddressesCannotLockOutASender) {
     }
     return -1.0;
   };
+  // 300 sockets for 100 slots: 200 evicted. How they split between the two
+  // reasons depends on the order (a full listener evicts from the address
+  // holding the most slots, so fewer addresses reach their own cap).
   ASSERT_TRUE(WaitFor([&] {
-    return metric("max_connections_per_source") == 10 * 14 && metric("max_connections") == 60;
+    return metric("max_connections_per_source") + metric("max_connections") == 200;
   })) << FetchMetrics(k.MetricsPort());
+  const double per_source = metric("max_connections_per_source");
+  ASSERT_GT(per_source, 0);
   // Per-source evictions lose what the sender had just written into the
   // closed connection (hosts behind one NAT address): one alert per source
-  // a minute, the rest counted; evictions for the listener's cap are not
-  // alerted (that is a flood, not a sender losing lines).
+  // a minute, the rest counted; evictions for the listener's cap of
+  // connections that never sent a frame are not alerted (a flood of idle
+  // sockets, not a sender losing lines).
   auto evicted_alerts = [&] {
     std::istringstream in(ReadFile(dir.File("alerts.jsonl")));
     std::set<std::string> sources;
@@ -97,12 +103,15 @@ TEST(ConnectionLimitsTest, IdleSocketsFromFewAddressesCannotLockOutASender) {
     }
     return std::make_pair(n, sources.size());
   };
-  ASSERT_TRUE(WaitFor([&] { return evicted_alerts().first == 10; }))
-      << ReadFile(dir.File("alerts.jsonl"));
-  EXPECT_EQ(evicted_alerts().second, 10u);
-  EXPECT_EQ(SumMetric(FetchMetrics(k.MetricsPort()), "konseki_suppressed_alerts_total",
-                      "sign=\"receiver.connections_evicted\""),
-            10 * 14 - 10);
+  // Each address that reached its cap: one alert, the rest suppressed.
+  ASSERT_TRUE(WaitFor([&] {
+    const auto [n, sources] = evicted_alerts();
+    return n > 0 && SumMetric(FetchMetrics(k.MetricsPort()), "konseki_suppressed_alerts_total",
+                              "sign=\"receiver.connections_evicted\"") +
+                            static_cast<double>(n) ==
+                        per_source;
+  })) << ReadFile(dir.File("alerts.jsonl"));
+  EXPECT_EQ(evicted_alerts().first, evicted_alerts().second);
 
   const int kCount = 2000;
   std::string wire;

@@ -14,6 +14,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include "tests/integration/konseki_process.h"
 
@@ -534,6 +536,141 @@ TEST_F(ConsoleIntegrationTest, SenderControlBytesAreEscapedInEveryOutput) {
   EXPECT_FALSE(raw_controls(hosts.out)) << hosts.out;
   Result hosts_json = RunKonseki(dir_, {"hosts", "-c", config_, "--json"});
   EXPECT_FALSE(raw_controls(hosts_json.out)) << hosts_json.out;
+}
+
+// prod19b finding 1 (repro 03-evict-flood.sh, smaller): one address opens
+// connections past tcp.max_connections (below its per-source cap), each
+// sends one frame and stays idle, fresher than three established plain-TCP
+// senders. Those were evicted ("idle longest"), their next line went into a
+// closed socket, no alert was raised and status said "Drops: none". Now the
+// source holding the most slots is evicted, each such eviction is alerted
+// (receiver.connections_evicted, reason max_connections) and status shows
+// the evictions.
+TEST(ConnectionFloodTest, FloodEvictsItselfNotEstablishedSendersAndIsAlertedAndShown) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  Konseki k;
+  std::string err;
+  ASSERT_TRUE(k.Start(dir,
+                      "listen: [tcp://127.0.0.1:0]\narchive: {dir: " + dir.File("archive") +
+                          "}\nalerts: {file: " + dir.File("alerts.jsonl") +
+                          ", stdout: false}\nmetrics: {listen: ''}\n"
+                          "tcp: {max_connections: 20, max_connections_per_source: 1000}\n"
+                          "heartbeat:\n  state_dir: " +
+                          dir.File("state") + "\n",
+                      &err))
+      << err;
+  auto connect_from = [&](const std::string& source) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    inet_pton(AF_INET, source.c_str(), &from.sin_addr);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(static_cast<uint16_t>(k.Port("tcp")));
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0 ||
+        connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+      close(fd);
+      return -1;
+    }
+    return fd;
+  };
+  auto line = [](const std::string& host, int seq) {
+    return "<13>Dec  6 18:40:0" + std::to_string(seq) + " " + host +
+           " app[1]: seq=" + std::to_string(seq) + " end\n";
+  };
+  std::vector<int> legit;
+  for (int a = 2; a <= 4; ++a) {
+    legit.push_back(connect_from("127.0.0." + std::to_string(a)));
+    ASSERT_GE(legit.back(), 0);
+    ASSERT_TRUE(SendAll(legit.back(), line("legit" + std::to_string(a), 0)));
+  }
+  for (int a = 2; a <= 4; ++a) {
+    const std::string host = "legit" + std::to_string(a);
+    ASSERT_TRUE(WaitFor([&] { return ArchiveLines(dir.File("archive"), host).size() == 1; }));
+  }
+  // Fresher than the senders: each flood connection sends a frame.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  // Each is read before the next connects (a burst accepted before any is
+  // read would evict the flood's own never-framed connections first).
+  std::vector<int> flood;
+  for (size_t i = 0; i < 30; ++i) {
+    flood.push_back(connect_from("127.0.0.9"));
+    ASSERT_GE(flood.back(), 0);
+    ASSERT_TRUE(SendAll(flood.back(), line("flood", static_cast<int>(i % 10))));
+    ASSERT_TRUE(WaitFor([&] { return ArchiveLines(dir.File("archive"), "flood").size() == i + 1; }))
+        << i;
+  }
+  // The senders write again (a second apart, as a quiet host): nothing lost.
+  for (int seq = 1; seq <= 2; ++seq) {
+    for (size_t j = 0; j < legit.size(); ++j) {
+      ASSERT_TRUE(SendAll(legit[j], line("legit" + std::to_string(j + 2), seq)));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  for (int a = 2; a <= 4; ++a) {
+    const std::string host = "legit" + std::to_string(a);
+    EXPECT_TRUE(WaitFor([&] { return ArchiveLines(dir.File("archive"), host).size() == 3; }))
+        << host << " " << ArchiveLines(dir.File("archive"), host).size();
+  }
+  std::string alerts;
+  ASSERT_TRUE(WaitFor([&] {
+    alerts = ReadFile(dir.File("alerts.jsonl"));
+    return alerts.find("receiver.connections_evicted") != std::string::npos;
+  })) << alerts;
+  EXPECT_THAT(alerts, HasSubstr("\"reason\":\"max_connections\""));
+  EXPECT_THAT(alerts, HasSubstr("\"src_ip\":\"127.0.0.9\""));
+  EXPECT_THAT(alerts, Not(HasSubstr("\"src_ip\":\"127.0.0.2\"")));
+  Result status = RunKonseki(dir, {"status", "-c", dir.File("konseki.yaml")});
+  EXPECT_THAT(status.out, HasSubstr("Evicted:  "));
+  EXPECT_THAT(status.out, HasSubstr("closed for new ones (listener full "));
+  for (int fd : legit) close(fd);
+  for (int fd : flood) close(fd);
+}
+
+// prod19b finding 2 (repro 05-stall-alert.sh): a line the sender stalled
+// in the middle of was emitted after tcp.partial_frame_timeout_secs, and the
+// alert and status blamed max_message_bytes and said its end was lost,
+// although the rest was archived as a line of its own. Now they name the
+// real cause.
+TEST(ConsoleTruncationTest, StalledLineIsAlertedAsStalledNotAsTooLong) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  Konseki k;
+  std::string err;
+  ASSERT_TRUE(k.Start(dir,
+                      "listen: [tcp://127.0.0.1:0]\narchive: {dir: " + dir.File("archive") +
+                          "}\nalerts: {file: " + dir.File("alerts.jsonl") +
+                          ", stdout: false}\nmetrics: {listen: ''}\n"
+                          "tcp: {partial_frame_timeout_secs: 1}\n"
+                          "heartbeat:\n  state_dir: " +
+                          dir.File("state") + "\n",
+                      &err))
+      << err;
+  const int fd = ConnectTcp(k.Port("tcp"));
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(SendAll(fd, "<30>Dec  6 18:45:00 stallhost app[1]: half a line, the sender stalls"));
+  ASSERT_TRUE(WaitFor([&] { return ArchiveLines(dir.File("archive"), "stallhost").size() == 1; }));
+  ASSERT_TRUE(SendAll(fd, " and here is the rest\n"));
+  std::string alerts;
+  ASSERT_TRUE(WaitFor([&] {
+    alerts = ReadFile(dir.File("alerts.jsonl"));
+    return alerts.find("konseki.message_truncated") != std::string::npos;
+  })) << alerts;
+  EXPECT_THAT(alerts, HasSubstr("\"reason\":\"stalled_frame\""));
+  EXPECT_THAT(alerts, HasSubstr("partial_frame_timeout_secs"));
+  EXPECT_THAT(alerts, HasSubstr("archived as a line of its own"));
+  EXPECT_THAT(alerts, Not(HasSubstr("longer than max_message_bytes")));
+  Result status;
+  ASSERT_TRUE(WaitFor([&] {
+    status = RunKonseki(dir, {"status", "-c", dir.File("konseki.yaml")});
+    // The rest has no header: archived under the sender's address, so it
+    // may go to another worker, which counts the sender again.
+    return status.out.find("Cut short: 2 messages from ") != std::string::npos;
+  })) << status.out;
+  EXPECT_THAT(status.out, HasSubstr("Truncated: none\n"));
+  close(fd);
 }
 
 }  // namespace

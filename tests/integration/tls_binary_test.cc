@@ -145,6 +145,37 @@ TEST(TlsBinaryTest, SighupServesRenewedCertificate) {
   EXPECT_TRUE(k.process().running());
 }
 
+// prod19b note: the certificate expiry gauge was registered at the first
+// hourly check, 1-3 s after the daemon said it was ready, so a scrape right
+// after a restart could lack it (an absent() alert rule would flap).
+TEST(TlsBinaryTest, CertificateExpiryGaugeIsThereWhenReady) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  if (!HaveProgram("/usr/bin/openssl")) GTEST_SKIP() << "openssl CLI not installed";
+  namespace fs = std::filesystem;
+  TempDir dir;
+  fs::create_directories(dir.File("pki"));
+  TestPki pki(dir.File("pki"));
+  CertFiles ca, server;
+  ASSERT_TRUE(pki.MakeCa("ca", "konseki test CA", &ca) &&
+              pki.MakeLeaf("server", "konseki.test", "konseki.test", ca, &server))
+      << pki.error();
+  Konseki k;
+  std::string err;
+  ASSERT_TRUE(k.Start(dir,
+                      "listen: [tls://127.0.0.1:0]\n"
+                      "tls: {cert_file: " +
+                          server.cert + ", key_file: " + server.key +
+                          "}\n"
+                          "archive: {dir: " +
+                          dir.File("archive") + "}\nalerts: {file: " + dir.File("alerts.jsonl") +
+                          ", stdout: false}\nmetrics: {listen: '127.0.0.1:0'}\n",
+                      &err))
+      << err;
+  const std::string m = FetchMetrics(k.MetricsPort());
+  EXPECT_NE(m.find("\nkonseki_tls_certificate_expiry_timestamp_seconds "), std::string::npos)
+      << m.substr(0, 2000);
+}
+
 // An expired certificate: check-config warns, the daemon starts (its other
 // listeners work), says so in an alert and the expiry metric, and a
 // verifying sender is refused and counted.

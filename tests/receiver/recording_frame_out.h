@@ -21,7 +21,8 @@ struct Emitted {
 
 class RecordingFrameOut : public FrameOut {
  public:
-  void Emit(std::string_view bytes, bool truncated, uint32_t ack_id) override {
+  void Emit(std::string_view bytes, bool truncated, uint32_t ack_id,
+            TruncationCause /*cause*/) override {
     frames.push_back({std::string(bytes), truncated, ack_id});
   }
   std::vector<Emitted> frames;

@@ -381,6 +381,22 @@ TEST_F(StreamListenerRelpTest, FrameCompletedAfterAnotherConnectionsReadArrivesI
   EXPECT_THAT(sink_.frames(), ::testing::ElementsAre("XXXXX", "hello"));
 }
 
+// prod19b note: a zero-length syslog message was acknowledged and archived
+// as an empty line. It is acknowledged in order and counted, not archived.
+TEST_F(StreamListenerRelpTest, ZeroLengthMessageIsAcknowledgedCountedNotArchived) {
+  Listen(StreamListenerOptions{});
+  const Labels l = {{"listener", "relp://127.0.0.1:0"}};
+  RawRelpClient c(listener_->port());
+  ASSERT_TRUE(c.ok());
+  c.Send(kOpen);
+  c.Send("2 syslog 5 hello\n3 syslog 0\n4 syslog 5 world\n");
+  const std::string got = c.ReadUntil("4 rsp");
+  EXPECT_THAT(got, ::testing::HasSubstr("2 rsp 6 200 OK\n3 rsp 6 200 OK\n4 rsp"));
+  ASSERT_TRUE(sink_.WaitForFrames(2));
+  EXPECT_THAT(sink_.frames(), ::testing::ElementsAre("hello", "world"));
+  EXPECT_EQ(Metric("konseki_relp_empty_messages_total", l), 1);
+}
+
 TEST_F(StreamListenerRelpTest, AckForClosedConnectionIsCountedAsLate) {
   sink_.SetAcking(false);
   Listen(StreamListenerOptions{});
@@ -447,6 +463,53 @@ TEST_F(StreamListenerRelpTest, FullListenerClosesTheLongestIdleConnectionForANew
                             {{"listener", "relp://127.0.0.1:0"}, {"reason", "max_connections"}},
                             1));
   EXPECT_TRUE(WaitForMetric("konseki_connections", l, 1));
+}
+
+// prod19b finding 3 (repro 06-halfopen.sh): a RELP sender frozen after its
+// line was acknowledged (a crashed host: no FIN) is evicted when it "boots"
+// again at its per-source cap. Everything was acknowledged: the alert must
+// not say that what it wrote there is lost.
+TEST_F(StreamListenerRelpTest, EvictingAnAcknowledgedSessionDoesNotClaimDataLost) {
+  RecordingAlertSink alerts;
+  StreamListenerOptions o;
+  o.limits.max_connections_per_source = 1;
+  o.alerts = &alerts;
+  Listen(o);
+  RawRelpClient dead(listener_->port());
+  ASSERT_TRUE(dead.ok());
+  dead.Send(kOpen);
+  dead.Send("2 syslog 5 hello\n");
+  EXPECT_THAT(dead.ReadUntil("2 rsp"), ::testing::HasSubstr("2 rsp 6 200 OK"));
+  RawRelpClient rebooted(listener_->port());
+  ASSERT_TRUE(rebooted.ok());
+  ASSERT_TRUE(WaitForMetric(
+      "konseki_connections_evicted_total",
+      {{"listener", "relp://127.0.0.1:0"}, {"reason", "max_connections_per_source"}}, 1));
+  std::vector<Alert> got = alerts.alerts();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].sign, "receiver.connections_evicted");
+  EXPECT_EQ(got[0].severity, Severity::kLow);
+  EXPECT_EQ(Field(got[0], "held_data"), "false");
+  EXPECT_EQ(got[0].title.find("is lost"), std::string::npos) << got[0].title;
+  EXPECT_THAT(got[0].title, ::testing::HasSubstr("nothing unread or unacknowledged"));
+}
+
+// tcp.idle_timeout_secs: an established session silent that long is closed.
+TEST_F(StreamListenerRelpTest, IdleSessionIsClosedAfterTheIdleTimeout) {
+  StreamListenerOptions o;
+  o.idle_timeout_secs = 600;
+  Listen(o);
+  const Labels l = {{"listener", "relp://127.0.0.1:0"}};
+  RawRelpClient idle(listener_->port());
+  ASSERT_TRUE(idle.ok());
+  idle.Send(kOpen);
+  idle.Send("2 syslog 5 hello\n");
+  EXPECT_THAT(idle.ReadUntil("2 rsp"), ::testing::HasSubstr("2 rsp 6 200 OK"));
+  clock_.Advance(std::chrono::seconds(599));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(Metric("konseki_connections", l), 1);
+  clock_.Advance(std::chrono::seconds(2));
+  EXPECT_TRUE(WaitForMetric("konseki_connections", l, 0));
 }
 
 TEST_F(StreamListenerRelpTest, ConnectionThatNeverOpensIsClosedAfterTheFirstFrameTimeout) {

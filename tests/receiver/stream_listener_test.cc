@@ -437,6 +437,139 @@ TEST_F(TcpListenerTest, IdleFloodFromOtherAddressesCannotLockOutASender) {
   ExpectEachExactlyOnce(sink_.frames(), "sender", kCount);
 }
 
+// prod19b finding 1: a flood of framed connections from one address past
+// max_connections (below its per-source cap) evicted the established
+// senders, "idle longest" because the flood kept its sockets fresher: their
+// next lines went into closed sockets, with no alert. Now the source holding
+// the most slots loses them, and each listener-full eviction is alerted.
+TEST_F(TcpListenerTest, FullListenerEvictsFromTheSourceHoldingTheMostSlotsAndAlerts) {
+  RecordingAlertSink alerts;
+  StreamListenerOptions o;
+  o.max_connections = 6;
+  o.limits.max_connections_per_source = 1000;
+  o.alerts = &alerts;
+  auto l = Start(kListener, o);
+  ASSERT_NE(l, nullptr);
+  std::vector<std::unique_ptr<Client>> legit;
+  for (const char* source : {"127.0.0.2", "127.0.0.3", "127.0.0.4"}) {
+    legit.push_back(std::make_unique<Client>(l->port(), false, source));
+    ASSERT_TRUE(legit.back()->Send("<13>legit-" + std::string(source) + " end\n"));
+  }
+  ASSERT_TRUE(sink_.WaitForCount(3));
+  // The flood's connections are fresher than the senders'.
+  clock_.Advance(std::chrono::seconds(2));
+  std::vector<std::unique_ptr<Client>> flood;
+  for (int i = 0; i < 30; ++i) {
+    flood.push_back(std::make_unique<Client>(l->port(), false, "127.0.0.9"));
+    ASSERT_TRUE(flood.back()->Send("<13>flood-" + std::to_string(i) + " end\n"));
+    const size_t want = 4 + static_cast<size_t>(i);
+    ASSERT_TRUE(sink_.WaitForCount(want)) << i;
+  }
+  ASSERT_TRUE(WaitUntil([&] { return Evicted(metrics_, "max_connections") == 27; }))
+      << Evicted(metrics_, "max_connections");
+  // Every legitimate sender is still connected and read.
+  for (size_t i = 0; i < legit.size(); ++i) {
+    ASSERT_TRUE(legit[i]->Send("<13>legit-again-" + std::to_string(i) + " end\n"));
+  }
+  ASSERT_TRUE(WaitUntil([&] { return CountWith(sink_.frames(), "legit-again-") == 3; }));
+  l->Stop();
+  std::vector<Alert> got = alerts.alerts();
+  ASSERT_EQ(got.size(), 1u);  // one per evicted source a minute
+  EXPECT_EQ(got[0].sign, "receiver.connections_evicted");
+  EXPECT_EQ(got[0].severity, Severity::kMedium);
+  EXPECT_EQ(Field(got[0], "reason"), "max_connections");
+  EXPECT_EQ(Field(got[0], "src_ip"), "127.0.0.9");
+  EXPECT_EQ(Field(got[0], "new_src_ip"), "127.0.0.9");
+  EXPECT_EQ(Field(got[0], "held_data"), "false");
+  EXPECT_NE(got[0].title.find("tcp.max_connections"), std::string::npos) << got[0].title;
+  EXPECT_EQ(Metric("konseki_suppressed_alerts_total", {{"sign", "receiver.connections_evicted"}}),
+            26);
+}
+
+// prod19b finding 3: evicting a connection that held nothing unread must not
+// claim that what its sender wrote there is lost.
+TEST_F(TcpListenerTest, PerSourceEvictionOfAnIdleConnectionDoesNotClaimDataLost) {
+  RecordingAlertSink alerts;
+  StreamListenerOptions o;
+  o.limits.max_connections_per_source = 1;
+  o.limits.first_frame_timeout_secs = 0;  // the clock jumps a minute
+  o.alerts = &alerts;
+  auto l = Start(kListener, o);
+  ASSERT_NE(l, nullptr);
+  Client idle(l->port());
+  ASSERT_TRUE(idle.Send("<13>all of it\n"));
+  ASSERT_TRUE(sink_.WaitForCount(1));
+  Client next(l->port());
+  EXPECT_TRUE(idle.WaitClosedByPeer());
+  ASSERT_TRUE(WaitUntil([&] { return alerts.alerts().size() == 1; }));
+  Alert a = alerts.alerts()[0];
+  EXPECT_EQ(a.sign, "receiver.connections_evicted");
+  EXPECT_EQ(a.severity, Severity::kLow);
+  EXPECT_EQ(Field(a, "reason"), "max_connections_per_source");
+  EXPECT_EQ(Field(a, "held_data"), "false");
+  EXPECT_EQ(a.title.find("is lost"), std::string::npos) << a.title;
+  EXPECT_NE(a.title.find("nothing was lost"), std::string::npos) << a.title;
+  // One holding half a message (its end lost) still says so.
+  clock_.Advance(std::chrono::seconds(61));
+  ASSERT_TRUE(next.Send("<13>half a mess"));
+  ASSERT_TRUE(WaitUntil([&] {
+    return Metric("konseki_received_bytes_total",
+                  {{"listener", kListener}, {"transport", "tcp"}}) == 14 + 15;
+  })) << Metric("konseki_received_bytes_total", {{"listener", kListener}, {"transport", "tcp"}});
+  Client third(l->port());
+  EXPECT_TRUE(next.WaitClosedByPeer());
+  ASSERT_TRUE(WaitUntil([&] { return alerts.alerts().size() == 2; }));
+  a = alerts.alerts()[1];
+  EXPECT_EQ(a.severity, Severity::kMedium);
+  EXPECT_EQ(Field(a, "held_data"), "true");
+  EXPECT_NE(a.title.find("is lost"), std::string::npos) << a.title;
+  l->Stop();
+}
+
+// prod19b finding 3: accepted connections have TCP keepalive (so a sender
+// that vanished without FIN is reaped), with the configured timers.
+TEST_F(TcpListenerTest, AcceptedConnectionsHaveKeepalive) {
+  StreamListenerOptions o;
+  o.keepalive_idle_secs = 123;
+  o.keepalive_interval_secs = 17;
+  o.keepalive_count = 4;
+  auto l = Start(kListener, o);
+  ASSERT_NE(l, nullptr);
+  Client c(l->port());
+  ASSERT_TRUE(c.Send("<13>x\n"));
+  ASSERT_TRUE(sink_.WaitForCount(1));
+  // The server side of the connection: its local port is the listener's.
+  // /proc/net/tcp "tr" is 2 for a socket whose keepalive timer runs.
+  bool found = false;
+  ASSERT_TRUE(WaitUntil([&] {
+    FILE* f = std::fopen("/proc/net/tcp", "r");
+    if (f == nullptr) return false;
+    char line[512];
+    char want[16];
+    std::snprintf(want, sizeof want, ":%04X ", l->port());
+    while (std::fgets(line, sizeof line, f) != nullptr) {
+      std::string s(line);
+      // sl local_address rem_address st tx:rx tr:tm->when
+      const size_t local = s.find(':', s.find(':') + 1);  // after "sl:"
+      if (local == std::string::npos || s.compare(local, 6, want) != 0) continue;
+      if (s.find(" 01 ") == std::string::npos) continue;  // ESTABLISHED
+      found = s.find(" 02:") != std::string::npos;
+      if (found) break;
+    }
+    std::fclose(f);
+    return found;
+  }));
+  l->Stop();
+}
+
+TEST_F(TcpListenerTest, KeepaliveOptionsAreValidated) {
+  StreamListenerOptions o;
+  o.keepalive_interval_secs = 0;
+  EXPECT_FALSE(StreamListener::Bind(*ListenAddress::Parse(kListener), o, 3, metrics_, clock_).ok());
+  o.keepalive_idle_secs = 0;  // off: the others are not used
+  EXPECT_TRUE(StreamListener::Bind(*ListenAddress::Parse(kListener), o, 3, metrics_, clock_).ok());
+}
+
 TEST_F(TcpListenerTest, ConnectionWithoutAFrameIsClosedAfterTheFirstFrameTimeout) {
   StreamListenerOptions o;
   o.limits.first_frame_timeout_secs = 30;
