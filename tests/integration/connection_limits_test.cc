@@ -19,25 +19,6 @@
 namespace konseki::testing {
 namespace {
 
-// A TCP connection to 127.0.0.1:port from `source` (any 127/8 address is
-// local on Linux), or -1.
-int ConnectFrom(const char* source, int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in from{};
-  from.sin_family = AF_INET;
-  inet_pton(AF_INET, source, &from.sin_addr);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(static_cast<uint16_t>(port));
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0 ||
-      connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 TEST(ConnectionLimitsTest, IdleSocketsFromFewAddressesCannotLockOutASender) {
   if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
   TempDir dir;
@@ -60,7 +41,7 @@ TEST(ConnectionLimitsTest, IdleSocketsFromFewAddressesCannotLockOutASender) {
   for (int a = 2; a < 12; ++a) {
     const std::string source = "127.0.0." + std::to_string(a);
     for (int i = 0; i < 30; ++i) {
-      const int fd = ConnectFrom(source.c_str(), k.Port("tcp"));
+      const int fd = ConnectTcpFrom(source, k.Port("tcp"));
       ASSERT_GE(fd, 0) << source;
       idle.push_back(fd);
     }
@@ -118,7 +99,7 @@ TEST(ConnectionLimitsTest, IdleSocketsFromFewAddressesCannotLockOutASender) {
   for (int i = 0; i < kCount; ++i) {
     wire += "<13>Dec  1 12:00:00 goodhost app: seq=" + std::to_string(i) + " end\n";
   }
-  const int sender = ConnectFrom("127.0.0.1", k.Port("tcp"));
+  const int sender = ConnectTcpFrom("127.0.0.1", k.Port("tcp"));
   ASSERT_GE(sender, 0);
   ASSERT_TRUE(SendAll(sender, wire));
   close(sender);

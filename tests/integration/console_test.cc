@@ -31,6 +31,17 @@ struct Result {
   std::string err;
 };
 
+// konseki with one TCP listener, the archive, alerts to a file and the
+// heartbeat's state under dir, and `extra` (YAML lines) added.
+bool StartTcpOnly(Konseki* k, const TempDir& dir, const std::string& extra, std::string* err) {
+  return k->Start(dir,
+                  "listen: [tcp://127.0.0.1:0]\narchive: {dir: " + dir.File("archive") +
+                      "}\nalerts: {file: " + dir.File("alerts.jsonl") +
+                      ", stdout: false}\nmetrics: {listen: ''}\n" + extra +
+                      "heartbeat:\n  state_dir: " + dir.File("state") + "\n",
+                  err);
+}
+
 // Runs konseki with args to completion (killed after 30 s); output to files.
 Result RunKonseki(const TempDir& dir, const std::vector<std::string>& args,
                   const std::map<std::string, std::string>& env = {}) {
@@ -405,14 +416,7 @@ TEST(ConsoleTruncationTest, CutMessagesShowInStatusAndRaiseOneAlertPerSender) {
   TempDir dir;
   Konseki k;
   std::string err;
-  ASSERT_TRUE(k.Start(dir,
-                      "listen: [tcp://127.0.0.1:0]\narchive: {dir: " + dir.File("archive") +
-                          "}\nalerts: {file: " + dir.File("alerts.jsonl") +
-                          ", stdout: false}\nmetrics: {listen: ''}\nmax_message_bytes: 480\n"
-                          "heartbeat:\n  state_dir: " +
-                          dir.File("state") + "\n",
-                      &err))
-      << err;
+  ASSERT_TRUE(StartTcpOnly(&k, dir, "max_message_bytes: 480\n", &err)) << err;
   Result before = RunKonseki(dir, {"status", "-c", dir.File("konseki.yaml")});
   EXPECT_THAT(before.out, HasSubstr("Truncated: none\n")) << before.out;
   const int fd = ConnectTcp(k.Port("tcp"));
@@ -551,38 +555,16 @@ TEST(ConnectionFloodTest, FloodEvictsItselfNotEstablishedSendersAndIsAlertedAndS
   TempDir dir;
   Konseki k;
   std::string err;
-  ASSERT_TRUE(k.Start(dir,
-                      "listen: [tcp://127.0.0.1:0]\narchive: {dir: " + dir.File("archive") +
-                          "}\nalerts: {file: " + dir.File("alerts.jsonl") +
-                          ", stdout: false}\nmetrics: {listen: ''}\n"
-                          "tcp: {max_connections: 20, max_connections_per_source: 1000}\n"
-                          "heartbeat:\n  state_dir: " +
-                          dir.File("state") + "\n",
-                      &err))
+  ASSERT_TRUE(
+      StartTcpOnly(&k, dir, "tcp: {max_connections: 20, max_connections_per_source: 1000}\n", &err))
       << err;
-  auto connect_from = [&](const std::string& source) {
-    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in from{};
-    from.sin_family = AF_INET;
-    inet_pton(AF_INET, source.c_str(), &from.sin_addr);
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(static_cast<uint16_t>(k.Port("tcp")));
-    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0 ||
-        connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
-      close(fd);
-      return -1;
-    }
-    return fd;
-  };
   auto line = [](const std::string& host, int seq) {
     return "<13>Dec  6 18:40:0" + std::to_string(seq) + " " + host +
            " app[1]: seq=" + std::to_string(seq) + " end\n";
   };
   std::vector<int> legit;
   for (int a = 2; a <= 4; ++a) {
-    legit.push_back(connect_from("127.0.0." + std::to_string(a)));
+    legit.push_back(ConnectTcpFrom("127.0.0." + std::to_string(a), k.Port("tcp")));
     ASSERT_GE(legit.back(), 0);
     ASSERT_TRUE(SendAll(legit.back(), line("legit" + std::to_string(a), 0)));
   }
@@ -596,7 +578,7 @@ TEST(ConnectionFloodTest, FloodEvictsItselfNotEstablishedSendersAndIsAlertedAndS
   // read would evict the flood's own never-framed connections first).
   std::vector<int> flood;
   for (size_t i = 0; i < 30; ++i) {
-    flood.push_back(connect_from("127.0.0.9"));
+    flood.push_back(ConnectTcpFrom("127.0.0.9", k.Port("tcp")));
     ASSERT_GE(flood.back(), 0);
     ASSERT_TRUE(SendAll(flood.back(), line("flood", static_cast<int>(i % 10))));
     ASSERT_TRUE(WaitFor([&] { return ArchiveLines(dir.File("archive"), "flood").size() == i + 1; }))
@@ -639,15 +621,7 @@ TEST(ConsoleTruncationTest, StalledLineIsAlertedAsStalledNotAsTooLong) {
   TempDir dir;
   Konseki k;
   std::string err;
-  ASSERT_TRUE(k.Start(dir,
-                      "listen: [tcp://127.0.0.1:0]\narchive: {dir: " + dir.File("archive") +
-                          "}\nalerts: {file: " + dir.File("alerts.jsonl") +
-                          ", stdout: false}\nmetrics: {listen: ''}\n"
-                          "tcp: {partial_frame_timeout_secs: 1}\n"
-                          "heartbeat:\n  state_dir: " +
-                          dir.File("state") + "\n",
-                      &err))
-      << err;
+  ASSERT_TRUE(StartTcpOnly(&k, dir, "tcp: {partial_frame_timeout_secs: 1}\n", &err)) << err;
   const int fd = ConnectTcp(k.Port("tcp"));
   ASSERT_GE(fd, 0);
   ASSERT_TRUE(SendAll(fd, "<30>Dec  6 18:45:00 stallhost app[1]: half a line, the sender stalls"));

@@ -30,6 +30,20 @@ int ConnectTcp(int port) {
   return fd;
 }
 
+int ConnectTcpFrom(const std::string& source, int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  sockaddr_in to = Loopback(port);
+  if (inet_pton(AF_INET, source.c_str(), &from.sin_addr) != 1 ||
+      bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0 ||
+      connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 bool SendAll(int fd, const std::string& data) {
   size_t off = 0;
   while (off < data.size()) {

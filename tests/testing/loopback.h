@@ -12,6 +12,9 @@ namespace konseki::testing {
 int FreeTcpPort();
 // A connected TCP socket (the caller closes it), or -1.
 int ConnectTcp(int port);
+// The same from a given source address (any 127/8 address is local on
+// Linux), so a test can be several senders; -1 on failure.
+int ConnectTcpFrom(const std::string& source, int port);
 // Sends all of data (MSG_NOSIGNAL); false when the peer went away.
 bool SendAll(int fd, const std::string& data);
 // One datagram to 127.0.0.1:port.
