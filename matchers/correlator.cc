@@ -26,6 +26,14 @@ std::string AsciiLower(std::string_view s) {
   return out;
 }
 
+LowerValue::LowerValue(std::string_view s) : size_(std::min(s.size(), kMax)) {
+  for (size_t i = 0; i < size_; ++i) {
+    const char c = s[i];
+    buf_[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
+  }
+  buf_[size_] = '\0';
+}
+
 namespace {
 
 constexpr char kSep = '\x1f';

@@ -55,6 +55,20 @@ inline TimePoint FromNs(int64_t ns) { return TimePoint(Duration(ns)); }
 inline int64_t SecsToNs(double s) { return static_cast<int64_t>(s * 1e9); }
 uint64_t Fnv64(std::string_view s, uint64_t h = 1469598103934665603ull);
 std::string AsciiLower(std::string_view s);
+// The lower-case form of a value's first 256 bytes (kMaxValueBytes), held in
+// the object itself: the per-hit set and membership lookups' probe without a
+// heap allocation (AsciiLower's string is for what a correlation keeps).
+class LowerValue {
+ public:
+  static constexpr size_t kMax = 256;
+  explicit LowerValue(std::string_view s);
+  std::string_view view() const { return {buf_, size_}; }
+  const char* c_str() const { return buf_; }  // NUL-terminated, for fnmatch
+
+ private:
+  char buf_[kMax + 1];
+  size_t size_;
+};
 // A hit's value of `name`: an extracted field, else one of the pseudo-fields
 // host, sender, program, pid, superseded_by, and the event's local time
 // hour ("00".."23"), weekday ("mon".."sun") and work_hours ("yes"/"no",

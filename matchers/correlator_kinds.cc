@@ -129,12 +129,12 @@ void RememberValue(KeyState* st, std::string_view v, int64_t t, size_t max) {
   }
 }
 
-// The first_seen tuple: each field with its transform; empty when a field is.
-bool Tuple(const Correlation& def, const HitEvent& hit,
+// The first_seen tuple for an alert: each field with its transform (FirstSeen
+// has checked that none is empty and hashed these same values).
+void Tuple(const Correlation& def, const HitEvent& hit,
            std::vector<std::pair<std::string, std::string>>* out) {
   for (const FieldRef& f : def.first_values) {
     std::string v(FieldValue(hit, f.name).substr(0, 256));
-    if (v.empty()) return false;
     if (f.transform == "lower") {
       v = AsciiLower(v);
     } else if (f.transform == "net" || f.transform == "net16") {
@@ -142,7 +142,6 @@ bool Tuple(const Correlation& def, const HitEvent& hit,
     }
     out->emplace_back(f.name, std::move(v));
   }
-  return true;
 }
 
 // The events a hit stands for: the line's repeats ("message repeated N
@@ -492,9 +491,9 @@ void Correlator::Impl::Membership(CompiledCorrelation& c, const HitEvent& hit,
                                   std::vector<Alert>* out) {
   std::string_view v = FieldValue(hit, c.def.field);
   if (v.empty()) return;
-  const std::string lower = AsciiLower(v.substr(0, kMaxValueBytes));
+  const LowerValue lower(v);
   std::string matched;
-  if (c.values.count(lower)) {
+  if (c.values.find(lower.view()) != c.values.end()) {
     matched = "values";
   } else if (auto addr = c.has_cidrs ? receiver::SenderAddress::Parse(v) : std::nullopt;
              addr && c.cidrs.Allows(*addr)) {
@@ -504,7 +503,9 @@ void Correlator::Impl::Membership(CompiledCorrelation& c, const HitEvent& hit,
     // Its values, CIDRs and globs (run-*), as where_in reads them.
     bool in = s.Contains(v);
     if (!in) {
-      if (Learned(hit.host, static_cast<size_t>(c.set), lower)) matched = "learned:" + s.def.id;
+      if (Learned(hit.host, static_cast<size_t>(c.set), lower.view())) {
+        matched = "learned:" + s.def.id;
+      }
     } else {
       matched = "set:" + s.def.id;
     }
@@ -542,16 +543,26 @@ void Correlator::Impl::Membership(CompiledCorrelation& c, const HitEvent& hit,
 void Correlator::Impl::FirstSeen(CompiledCorrelation& c, const HitEvent& hit,
                                  const std::string& key, int64_t t, int depth,
                                  std::vector<Alert>* out) {
-  std::vector<std::pair<std::string, std::string>> tuple;
-  if (!Tuple(c.def, hit, &tuple)) return;
+  // The tuple's hash over its values as Tuple writes them (state files keep
+  // these hashes), without building the tuple: only an alert needs it, and
+  // building it allocated on every hit.
   uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < tuple.size(); ++i) {
+  for (size_t i = 0; i < c.def.first_values.size(); ++i) {
+    const FieldRef& f = c.def.first_values[i];
+    const std::string_view raw = FieldValue(hit, f.name).substr(0, 256);
+    if (raw.empty()) return;
+    h = Fnv64("\x1f", h);
     // An `in:` entry is remembered as in or out of its set; the alert names
     // the value itself.
-    const CompiledSetCondition& sc = c.tuple_sets[i];
-    const std::string_view v = sc.set == sets.size() ? std::string_view(tuple[i].second)
-                                                     : (InSet(sc, hit) ? "\x01" : "\x02");
-    h = Fnv64(v, Fnv64("\x1f", h));
+    if (const CompiledSetCondition& sc = c.tuple_sets[i]; sc.set != sets.size()) {
+      h = Fnv64(InSet(sc, hit) ? "\x01" : "\x02", h);
+    } else if (f.transform == "lower") {
+      h = Fnv64(LowerValue(raw).view(), h);
+    } else if (f.transform == "net" || f.transform == "net16") {
+      h = Fnv64(NetOf(raw, f.transform == "net16"), h);
+    } else {
+      h = Fnv64(raw, h);
+    }
   }
   const int64_t rx = ToNs(hit.received);
   KeyState* st = Insert(c, key, rx);
@@ -587,6 +598,8 @@ void Correlator::Impl::FirstSeen(CompiledCorrelation& c, const HitEvent& hit,
     }
     if (learn_from == 0 || rx - learn_from < c.learning_ns) return;  // still learning
   }
+  std::vector<std::pair<std::string, std::string>> tuple;
+  Tuple(c.def, hit, &tuple);
   Alert a = MakeAlert(c, hit, t);
   for (auto& kv : tuple) {
     if (std::find(c.def.key.begin(), c.def.key.end(), kv.first) != c.def.key.end()) continue;

@@ -59,8 +59,8 @@ bool ParseDirection(std::string_view name, Direction* out) {
 
 bool CompiledSet::Contains(std::string_view value) const {
   if (value.empty()) return false;
-  const std::string lower = AsciiLower(value.substr(0, 256));
-  if (values.count(lower)) return true;
+  const LowerValue lower(value);
+  if (values.find(lower.view()) != values.end()) return true;
   if (has_cidrs) {
     if (auto addr = receiver::SenderAddress::Parse(value); addr && cidrs.Allows(*addr)) return true;
   }
@@ -105,7 +105,7 @@ bool Correlator::Impl::InSet(const CompiledSetCondition& cond, const HitEvent& h
   if (s.learners.empty()) return false;
   for (const std::string& f : cond.fields) {
     std::string_view v = FieldValue(hit, f);
-    if (!v.empty() && Learned(hit.host, cond.set, AsciiLower(v.substr(0, kMaxValueBytes)))) {
+    if (!v.empty() && Learned(hit.host, cond.set, LowerValue(v).view())) {
       return true;
     }
   }

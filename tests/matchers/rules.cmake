@@ -32,3 +32,7 @@ konseki_add_test(hs_compile_test
 konseki_add_test(rule_set_alloc_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/rule_set_alloc_test.cc
   LIBS konseki_rules konseki_alloc_counter)
+# Correlator::Process allocates nothing for hits that add no state.
+konseki_add_test(correlator_alloc_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/correlator_alloc_test.cc
+  LIBS konseki_rules konseki_alloc_counter)

@@ -1,0 +1,86 @@
+// Correlator::Process allocates nothing for hits that add no state: values
+// looked up in sets (membership, where_in) and first_seen tuples the key has
+// already seen. Counted with the global operator new replacement of
+// tests/testing/alloc_counter.h (its own binary: it counts every operator
+// new of the process).
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/host_key.h"
+#include "matchers/correlator.h"
+#include "tests/matchers/correlator_test_util.h"
+#include "tests/testing/alloc_counter.h"
+
+namespace konseki::matchers {
+namespace {
+
+TEST(CorrelatorAllocTest, KnownValuesInSetLookupsAndFirstSeenTuplesDoNotAllocate) {
+  // membership of the user in a set with values, a glob and a learner
+  Correlation sys = Corr("sys", CorrelationKind::kMembership);
+  sys.on = {Sign("sudo.command")};
+  sys.field = "user";
+  sys.set = "system_accounts";
+  // where_in on the same set: the threshold never counts an admin
+  Correlation burst = Corr("burst", CorrelationKind::kThreshold);
+  burst.on = {Sign("sudo.command")};
+  burst.key = {"user"};
+  burst.count = 5;
+  burst.window_secs = 60;
+  burst.where_in = {SetCondition{{"user"}, "system_accounts"}};
+  // first_seen of (user lowered, source network) per host
+  Correlation first = Corr("first", CorrelationKind::kFirstSeen);
+  first.on = {Sign("sudo.command")};
+  first.key = {"host"};
+  first.first_values = {FieldRef{"user", "lower"}, FieldRef{"src_ip", "net"}};
+  first.learning_secs = 0;
+  ValueSet set;
+  set.id = "system_accounts";
+  set.values = {"www-data", "svc-*"};
+  set.learn = {SetLearner{{Id("useradd")}, "user", {{"shell", ".*/nologin"}}}};
+  RulePack pack = Pack({sys, burst, first}, {set});
+  MetricsRegistry metrics;
+  auto made = Correlator::Create(pack, {}, metrics);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  Correlator& c = **made;
+
+  // Account names past the small-string buffer, as a directory's are: a
+  // lower-case copy of each in a string of its own allocated.
+  const Fields fields[] = {
+      {{"user", "Administrator.Of.The.Web.Farm"}, {"src_ip", "203.0.113.40"}},
+      {{"user", "deployment-automation-account"}, {"src_ip", "198.51.100.7"}},
+  };
+  std::vector<Alert> out;
+  out.reserve(8);
+  const HostKey host = HostKey::Of("bastion01");
+  auto feed = [&](int i, double t) {
+    HitEvent e;
+    e.input_id = "sudo";
+    e.sign = "sudo.command";
+    e.fields = &fields[i % 2];
+    e.host = "bastion01";
+    e.sender = "192.0.2.250";
+    e.program = "sudo";
+    e.pid = "4242";
+    e.event_time = At(t);
+    e.received = At(t);
+    e.message_seq = static_cast<uint64_t>(i) + 1;
+    c.ObserveHost(host, e.sender, e.received);
+    out.clear();
+    c.Process(e, &out);
+  };
+  for (int i = 0; i < 8; ++i) feed(i, i);  // the tuples' first sight: state, alerts
+  size_t alerts = 0;
+  const uint64_t before = testing::AllocationCount();
+  for (int i = 8; i < 2008; ++i) {
+    feed(i, 8 + i * 0.001);
+    alerts += out.size();
+  }
+  EXPECT_EQ(testing::AllocationCount() - before, 0u);
+  EXPECT_EQ(alerts, 0u);
+}
+
+}  // namespace
+}  // namespace konseki::matchers
