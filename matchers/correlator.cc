@@ -486,6 +486,7 @@ HostInfo* Correlator::Impl::Host(const HostKey& host, bool create, int64_t now_n
   HostInfo& h = hosts.try_emplace(AsciiLower(host.name)).first->second;
   h.watched_since_ns = h.up_since_ns = h.first_seen_ns = now_ns;
   h.learned.resize(sets.size());
+  h.name_address = receiver::SenderAddress::Parse(host.name);
   return &h;
 }
 
@@ -544,6 +545,8 @@ bool Correlator::Impl::IsHostAddress(std::string_view host, std::string_view val
   }
   auto it = hosts.find(lower);
   if (it == hosts.end()) return false;
+  // Named by its address: no relay names other hosts' lines with it.
+  if (it->second.name_address == *addr) return true;
   const auto& seen = it->second.addresses;
   if (std::find(seen.begin(), seen.end(), *addr) == seen.end()) return false;
   // A sender address several hosts come from is a relay, not this host's own.
@@ -624,6 +627,12 @@ std::string Correlator::Impl::AddressHost(std::string_view value, size_t set,
   }
   if (owner.empty()) {
     if (auto st = sender_host.find(*addr); st != sender_host.end()) owner = st->second;
+  }
+  if (owner.empty()) {
+    // A host named by this address (its HOSTNAME field is the literal).
+    if (auto nt = hosts.find(value); nt != hosts.end() && nt->second.name_address == *addr) {
+      owner = nt->first;
+    }
   }
   // A login from the host itself is login.local_source's.
   if (!owner.empty() && HostNamesEqual(owner, hit_host)) owner.clear();

@@ -9,6 +9,7 @@
 #include <array>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -186,6 +187,12 @@ struct HostInfo {
   // First receive time ever (persisted): start of the learning period.
   int64_t first_seen_ns = 0;
   std::vector<receiver::SenderAddress> addresses;  // senders seen, at most kMaxAddresses
+  // The host's name when it is an IP address literal (an RFC 5424 or 3164
+  // HOSTNAME a sender without a resolvable name fills with its address,
+  // RFC 5424 6.2.4): one of its own addresses. Parsed once, when the slot
+  // is made (the name never changes), so the per-message path does nothing
+  // more for it; not persisted (made again from the name at load).
+  std::optional<receiver::SenderAddress> name_address;
   // The sender of the host's last message, as received (not persisted):
   // ObserveHost parses and records a sender only when it changes, which
   // keeps the per-message cost to one host lookup.

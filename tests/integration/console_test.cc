@@ -647,5 +647,74 @@ TEST(ConsoleTruncationTest, StalledLineIsAlertedAsStalledNotAsTooLong) {
   close(fd);
 }
 
+// A sender that closes in the middle of an octet-counted frame (RFC 6587
+// 3.4.1: its count promised more than came): what arrived is archived and
+// matched as it is, and the alert, the metrics' reason label and status
+// name the close (incomplete_frame), not max_message_bytes or a stall. No
+// test covered this cause end to end before (the framer's tests recorded no
+// cause).
+TEST(ConsoleTruncationTest, AFrameTheSenderClosedInTheMiddleOfIsAlertedAsIncomplete) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  Konseki k;
+  std::string err;
+  ASSERT_TRUE(k.Start(
+      dir,
+      "listen: [tcp://127.0.0.1:0]\n" + ArchiveAndAlertsConfig(dir) +
+          "metrics: {listen: '127.0.0.1:0'}\nheartbeat:\n  state_dir: " + dir.File("state") + "\n",
+      &err))
+      << err;
+  const std::string whole = "<30>Dec  6 18:46:00 cuthost app[1]: a whole line";
+  const std::string part = "<30>Dec  6 18:46:01 cuthost app[1]: the sender closes before its end";
+  const int fd = ConnectTcp(k.Port("tcp"));
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(SendAll(fd, std::to_string(whole.size()) + " " + whole +
+                              std::to_string(part.size() + 40) + " " + part));
+  close(fd);
+  std::vector<std::string> lines;
+  ASSERT_TRUE(WaitFor([&] {
+    lines = ArchiveLines(dir.File("archive"), "cuthost");
+    return lines.size() == 2;
+  })) << lines.size();
+  EXPECT_THAT(lines[0], HasSubstr("a whole line"));
+  EXPECT_THAT(lines[1], HasSubstr("the sender closes before its end"));
+  std::string alert;
+  ASSERT_TRUE(WaitFor([&] {
+    std::istringstream in(ReadFile(dir.File("alerts.jsonl")));
+    for (std::string line; std::getline(in, line);) {
+      if (line.find("\"sign\":\"konseki.message_truncated\"") != std::string::npos) alert = line;
+    }
+    return !alert.empty();
+  }));
+  EXPECT_THAT(alert, HasSubstr("\"reason\":\"incomplete_frame\""));
+  EXPECT_THAT(alert, HasSubstr("\"host\":\"cuthost\""));
+  EXPECT_THAT(alert, HasSubstr("\"sender\":\"127.0.0.1\""));
+  EXPECT_THAT(alert, HasSubstr("\"severity\":\"low\""));
+  EXPECT_THAT(alert, HasSubstr("\"kept_bytes\":" + std::to_string(part.size())));
+  EXPECT_THAT(alert, HasSubstr("A connection closed"));
+  EXPECT_THAT(alert, HasSubstr("octet-counted frame short of its count"));
+  EXPECT_THAT(alert, HasSubstr("the rest never arrived"));
+  EXPECT_THAT(alert, Not(HasSubstr("longer than max_message_bytes")));
+  EXPECT_THAT(alert, Not(HasSubstr("partial_frame_timeout_secs")));
+  std::string metrics;
+  ASSERT_TRUE(WaitFor([&] {
+    metrics = FetchMetrics(k.MetricsPort());
+    return SumMetric(metrics, "konseki_framing_errors_total", "reason=\"incomplete_frame\"") == 1 &&
+           SumMetric(metrics, "konseki_processed_truncated_messages_total",
+                     "reason=\"incomplete_frame\"") == 1;
+  })) << metrics;
+  EXPECT_EQ(SumMetric(metrics, "konseki_truncated_senders_total", "reason=\"incomplete_frame\""),
+            1);
+  EXPECT_EQ(SumMetric(metrics, "konseki_processed_truncated_messages_total",
+                      "reason=\"max_message_bytes\""),
+            0);
+  EXPECT_EQ(
+      SumMetric(metrics, "konseki_processed_truncated_messages_total", "reason=\"stalled_frame\""),
+      0);
+  Result status = RunKonseki(dir, {"status", "-c", dir.File("konseki.yaml")});
+  EXPECT_THAT(status.out, HasSubstr("Cut short: 1 message from 1 sender")) << status.out;
+  EXPECT_THAT(status.out, HasSubstr("Truncated: none\n")) << status.out;
+}
+
 }  // namespace
 }  // namespace konseki::testing

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -323,6 +324,67 @@ TEST_F(CorrelationTest, TheSameAccountCreatedOnThreeHostsIsOneFleetAlertUnlessAn
   }
   EXPECT_EQ(low, 3);
   EXPECT_EQ(medium, 3);
+}
+
+// A sender with no resolvable name puts its address in HOSTNAME (RFC 5424
+// 6.2.4; rsyslog and journald forwarding, 3164 senders alike): that address
+// is the host's own, so a login from it is a login from the host itself
+// (memory20 ls06: it was ssh.login's info). Both hosts send through one
+// address here (a relay's: nobody's own), so only the names can tell.
+const char kAddressNamedHosts[] =
+    "<38>1 2026-12-06T02:16:10+09:00 192.0.2.16 sshd 4410 - - Accepted password for ubuntu "
+    "from 192.0.2.16 port 41266 ssh2\n"
+    "<38>Dec  6 02:17:10 192.0.2.17 sshd[4411]: Accepted password for ubuntu from 192.0.2.17 "
+    "port 41267 ssh2\n"
+    "<38>Dec  6 02:18:10 192.0.2.17 sshd[4412]: Accepted password for ubuntu from 192.0.2.99 "
+    "port 41268 ssh2\n";
+
+// The two hosts' alerts, in either order (two workers).
+void ExpectTwoLocalSources(std::vector<std::string> local) {
+  ASSERT_EQ(local.size(), 2u);
+  std::sort(local.begin(), local.end(), [](const std::string& a, const std::string& b) {
+    return a.find("192.0.2.16") != std::string::npos && b.find("192.0.2.16") == std::string::npos;
+  });
+  EXPECT_THAT(local[0], ::testing::HasSubstr("\"src_ip\":\"192.0.2.16\""));
+  EXPECT_THAT(local[1], ::testing::HasSubstr("\"src_ip\":\"192.0.2.17\""));
+  for (const std::string& a : local) {
+    EXPECT_THAT(a, ::testing::HasSubstr("\"matched\":\"host_address\""));
+    EXPECT_THAT(a, ::testing::HasSubstr("\"severity\":\"high\""));
+  }
+}
+
+TEST_F(CorrelationTest, AHostNamedByItsAddressLogsInFromItself) {
+  StartKonseki("  session_min_observed_secs: 0\n");
+  const int fd = ConnectTcp(k_.Port("tcp"));
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(
+      SendAll(fd, std::string("<13>Dec  6 02:15:00 web9 app: same sender\n") + kAddressNamedHosts));
+  close(fd);
+  ASSERT_TRUE(WaitFor([&] {
+    return ReadFile(dir_.File("alerts.jsonl")).find("192.0.2.99") != std::string::npos &&
+           AlertsWithSign(dir_, "login.local_source").size() >= 2;
+  })) << ReadFile(dir_.File("alerts.jsonl"));
+  EXPECT_EQ(k_.process().Signal(SIGTERM), 0);
+  ExpectTwoLocalSources(AlertsWithSign(dir_, "login.local_source"));
+}
+
+TEST(CorrelationCliTest, TestRulesReadsAnAddressInHostnameAsTheHostsOwn) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  std::ofstream(dir.File("lines.log")) << kAddressNamedHosts;
+  ChildProcess t;
+  ASSERT_TRUE(
+      t.Start({KonsekiBinary(), "test-rules", "--json", dir.File("lines.log")}, dir.File("tr")));
+  ASSERT_TRUE(WaitFor([&] { return !t.running(); }, std::chrono::seconds(90)));
+  std::vector<std::string> local;
+  std::istringstream in(t.Stdout());
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("\"sign\":\"login.local_source\"") != std::string::npos &&
+        line.find("\"alert\":false") == std::string::npos) {
+      local.push_back(line);
+    }
+  }
+  ExpectTwoLocalSources(local);
 }
 
 }  // namespace

@@ -1015,6 +1015,31 @@ TEST(MembershipTest, ASenderAddressSharedByHostsIsARelayNotTheirOwn) {
               IsEmpty());
 }
 
+// memory20 ls06: a host with no resolvable name forwards with its address
+// in HOSTNAME (RFC 5424 6.2.4; rsyslog and 3164 senders alike). That
+// address is its own even when its lines come through a relay.
+TEST(MembershipTest, AHostNamedByItsAddressOwnsThatAddress) {
+  Correlation local = Corr("local", CorrelationKind::kMembership);
+  local.on = {Sign("ssh.login")};
+  local.field = "src_ip";
+  local.host_addresses = true;
+  Driver d(Pack({local}));
+  auto login = [&](const std::string& ip, const std::string& host) {
+    return d.Hit("a", "ssh.login", {{"src_ip", ip}}, host, 0, -1, "10.0.0.1");
+  };
+  auto v4 = login("192.0.2.16", "192.0.2.16");
+  ASSERT_THAT(v4, SizeIs(1));
+  EXPECT_EQ(FieldOf(v4[0], "matched"), "host_address");
+  EXPECT_THAT(login("2001:DB8::16", "2001:db8::16"), SizeIs(1));  // compared as addresses
+  EXPECT_THAT(login("192.0.2.17", "192.0.2.16"), IsEmpty());
+  EXPECT_THAT(login("192.0.2.16", "web16"), IsEmpty());
+  EXPECT_THAT(login("192.0.2.16", "192.0.2.160"), IsEmpty());
+  // The relay 10.0.0.1 sends for several hosts: nobody's own; the names
+  // still are.
+  EXPECT_THAT(login("10.0.0.1", "192.0.2.16"), IsEmpty());
+  EXPECT_THAT(login("192.0.2.16", "192.0.2.16"), SizeIs(1));
+}
+
 // ---- `|host` keys and after_key: a login from another watched host ----
 
 // A fleet sequence: an outside login on host X (A, keyed by X's name),
@@ -1092,6 +1117,15 @@ TEST(HostKeyTest, AnAddressMovesWithItsLeaseAndASenderAddressNamesItsHost) {
   d.Hit("x", "other", {}, "gw8", 40, -1, "192.0.2.77");
   d.Hit("outside", "ssh.login", {{"src_ip", "203.0.113.2"}}, "gw7", 41, -1, "192.0.2.77");
   EXPECT_THAT(login("db1", "192.0.2.77", 50), IsEmpty());
+}
+
+TEST(HostKeyTest, AHostNamedByItsAddressIsThatAddresssHost) {
+  Driver d(Pack({Lateral()}, {OwnAddresses()}));
+  // Relayed (no sender of its own), named by its address in HOSTNAME.
+  d.Hit("outside", "ssh.login", {{"src_ip", "203.0.113.1"}}, "192.0.2.16", 0, -1, "10.0.0.1");
+  auto a = d.Hit("acc", "ssh.login", {{"src_ip", "192.0.2.16"}}, "db1", 10, -1, "10.0.0.1");
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "src_ip_host"), "192.0.2.16");
 }
 
 TEST(HostKeyTest, ConfiguredAddressesNameTheirHostAndLearnedOnesSurviveARestart) {

@@ -22,6 +22,7 @@ struct CapturedFrame {
   std::string sender;
   uint16_t listener_id = 0;
   bool truncated = false;
+  TruncationCause cause = TruncationCause::kTooLong;  // why, when truncated
 };
 
 // Thread-safe: the listener thread pushes while the test thread inspects.
@@ -35,8 +36,8 @@ class CapturingFrameSink : public FrameSink {
       ++refused_;
       return false;
     }
-    frames_.push_back(
-        {std::string(frame.bytes), std::string(frame.sender), frame.listener_id, frame.truncated});
+    frames_.push_back({std::string(frame.bytes), std::string(frame.sender), frame.listener_id,
+                       frame.truncated, frame.truncation_cause});
     cv_.notify_all();
     return true;
   }

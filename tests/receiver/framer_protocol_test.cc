@@ -40,7 +40,8 @@ TEST(FramerProtocolTest, LastFrameOfACutConnectionIsTruncatedAndCounted) {
   h->OnBytes("<13>whole\n<13>seq=1");
   h->OnClose(false);
   protocol.PublishCounters();
-  EXPECT_EQ(out.frames, (std::vector<Emitted>{{"<13>whole", false, 0}, {"<13>seq=1", true, 0}}));
+  EXPECT_EQ(out.frames, (std::vector<Emitted>{{"<13>whole", false, 0},
+                                              {"<13>seq=1", true, 0, TruncationCause::kCut}}));
   EXPECT_EQ(metrics.ValueOf("konseki_framing_errors_total",
                             {{"listener", "tcp://x"}, {"reason", "incomplete_frame"}}),
             1);
@@ -59,7 +60,8 @@ TEST(FramerProtocolTest, StalledFrameIsEmittedOnStallAndCounted) {
   h->OnStall();
   protocol.PublishCounters();
   EXPECT_EQ(out.frames,
-            (std::vector<Emitted>{{"<13>whole", false, 0}, {"<13>held back", true, 0}}));
+            (std::vector<Emitted>{{"<13>whole", false, 0},
+                                  {"<13>held back", true, 0, TruncationCause::kStalled}}));
   EXPECT_EQ(metrics.ValueOf("konseki_framing_errors_total",
                             {{"listener", "tcp://x"}, {"reason", "stalled_frame"}}),
             1);
@@ -73,6 +75,8 @@ TEST(FramerProtocolTest, PublishesFramingErrorsOfAllConnections) {
   auto b = protocol.NewHandler(&out);
   a->OnBytes("12 cut");
   a->OnClose(true);
+  // The sender closed in the middle of the octet-counted frame: cut.
+  EXPECT_EQ(out.frames, (std::vector<Emitted>{{"cut", true, 0, TruncationCause::kCut}}));
   b->OnBytes("7x1\n");
   protocol.PublishCounters();
   protocol.PublishCounters();  // publishes each error once

@@ -16,14 +16,18 @@ struct Emitted {
   std::string bytes;
   bool truncated;
   uint32_t ack_id;
+  // Why it was cut; an untruncated frame's is recorded as kTooLong (what
+  // the handler passes with truncated false means nothing).
+  TruncationCause cause = TruncationCause::kTooLong;
   friend bool operator==(const Emitted&, const Emitted&) = default;
 };
 
 class RecordingFrameOut : public FrameOut {
  public:
   void Emit(std::string_view bytes, bool truncated, uint32_t ack_id,
-            TruncationCause /*cause*/) override {
-    frames.push_back({std::string(bytes), truncated, ack_id});
+            TruncationCause cause) override {
+    frames.push_back(
+        {std::string(bytes), truncated, ack_id, truncated ? cause : TruncationCause::kTooLong});
   }
   std::vector<Emitted> frames;
 };

@@ -200,6 +200,32 @@ TEST_F(TcpListenerTest, SilentAndHalfSentClientsDoNotDelayOthers) {
             0);
 }
 
+// A sender that closes in the middle of an octet-counted frame: what came
+// is emitted, truncated, with the cause the close (incomplete_frame), which
+// the alert and the truncation metrics name.
+TEST_F(TcpListenerTest, AFrameTheSenderClosedInTheMiddleOfIsEmittedAsCut) {
+  auto l = Start(kListener);
+  ASSERT_NE(l, nullptr);
+  Client c(l->port());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.Send("9 <13>whole60 <13>the sender closes before its end"));
+  ASSERT_TRUE(sink_.WaitForCount(1));
+  c.Close();
+  ASSERT_TRUE(sink_.WaitForCount(2));
+  l->Stop();
+  const std::vector<CapturedFrame> frames = sink_.frames();
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_EQ(frames[0].bytes, "<13>whole");
+  EXPECT_FALSE(frames[0].truncated);
+  EXPECT_EQ(frames[1].bytes, "<13>the sender closes before its end");
+  EXPECT_TRUE(frames[1].truncated);
+  EXPECT_EQ(frames[1].cause, TruncationCause::kCut);
+  EXPECT_EQ(frames[1].sender, "127.0.0.1");
+  EXPECT_EQ(Metric("konseki_framing_errors_total",
+                   {{"listener", kListener}, {"reason", "incomplete_frame"}}),
+            1);
+}
+
 TEST_F(TcpListenerTest, GigabyteOctetCountIsSkippedAndConnectionStaysUsable) {
   StreamListenerOptions o;
   o.max_message_bytes = 1024;
