@@ -110,6 +110,22 @@ Status ReadExamples(const yaml::Reader& r, const YAML::Node& node, Rule* rule) {
   return Status::Ok();
 }
 
+// Whether a hit of the rule can carry `name`: a named group of one of its
+// extract expressions, a field its recall adds, or the line's program or
+// pid (matchers/rule_set.h HitKeyValue).
+bool RuleCanCarry(const Rule& rule, const std::string& name) {
+  if (name == "program" || name == "pid") return true;
+  if (std::find(rule.recall.fields.begin(), rule.recall.fields.end(), name) !=
+      rule.recall.fields.end()) {
+    return true;
+  }
+  const std::string group = "(?P<" + name + ">";
+  for (const std::string& e : rule.extract) {
+    if (e.find(group) != std::string::npos) return true;
+  }
+  return false;
+}
+
 // The true/false keys of a rule.
 const std::pair<const char*, bool Rule::*> kRuleFlags[] = {
     {"case_sensitive", &Rule::case_sensitive}, {"alert", &Rule::alert},
@@ -357,6 +373,17 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
   if (rule->pending_secs > 0 && !rule->alert) {
     return r.Error(node["pending_secs"], "pending_secs",
                    "an input rule (alert: false) raises no alert to wait (rule " + rule->id + ")");
+  }
+  // A hold key names what a hit can carry: a line without one of its
+  // fields is never held, so `quiet_key: host` (the host is always in the
+  // hold's key) silently turned the hold off.
+  for (const std::string& name : rule->quiet_key) {
+    if (!RuleCanCarry(*rule, name)) {
+      return r.Error(node["quiet_key"], "quiet_key",
+                     "\"" + name + "\" is not a field of rule " + rule->id +
+                         " (an extract group, a recalled field, program or pid; the host is "
+                         "always part of the hold)");
+    }
   }
   return ReadExamples(r, node["examples"], rule);
 }

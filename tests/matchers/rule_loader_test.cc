@@ -130,6 +130,23 @@ TEST(LoadRuleTextTest, PidIsDigits) {
               HasSubstr("f.yaml:8: key 'pid': a process id in digits, not \"one\" (rule t.one)"));
 }
 
+// A hold key a hit cannot carry turned the hold off without a word (two
+// bundled rules had `quiet_key: host`: a scanner's twelve lines were twelve
+// high alerts).
+TEST(LoadRuleTextTest, QuietKeyNamesWhatAHitCarries) {
+  const std::string quiet = "    quiet_secs: 300\n";
+  for (const char* key : {"[user]", "[program, pid]", "user"}) {
+    auto rules = LoadRuleText(
+        Edit("    program: sshd|sshd-session\n", quiet + "    quiet_key: " + key + "\n"), "f.yaml");
+    EXPECT_TRUE(rules.ok()) << key << ": " << rules.status().ToString();
+  }
+  EXPECT_THAT(ErrorOf(Edit("    program: sshd|sshd-session\n", quiet + "    quiet_key: host\n")),
+              HasSubstr("f.yaml:9: key 'quiet_key': \"host\" is not a field of rule t.one"));
+  EXPECT_THAT(
+      ErrorOf(Edit("    program: sshd|sshd-session\n", quiet + "    quiet_key: [user, src_ip]\n")),
+      HasSubstr("\"src_ip\" is not a field of rule t.one"));
+}
+
 TEST(LoadRuleTextTest, QuietAfterNamesOtherSignsAndNeedsQuietSecs) {
   const std::string quiet = "    quiet_secs: 300\n";
   auto rules = LoadRuleText(
