@@ -274,7 +274,7 @@ void BM_Re2Set(benchmark::State& state) {
       ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
       for (int r : ids) AfterHit(w->re2_rules[r], m, text, &hits);
     } else if (error.kind != RE2::Set::kNoError) {
-      ++set_errors;   // the DFA gave up: this line was not matched at all
+      ++set_errors;  // the DFA gave up: this line was not matched at all
     }
     total_hits += hits.size();
     if (++i == f.messages.size()) i = 0;

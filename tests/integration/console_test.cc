@@ -42,6 +42,21 @@ bool StartTcpOnly(Konseki* k, const TempDir& dir, const std::string& extra, std:
                   err);
 }
 
+// Waits for an alert of `sign` in dir's alerts.jsonl; the last such line,
+// empty when none came within WaitFor's time.
+std::string WaitForAlert(const TempDir& dir, const std::string& sign) {
+  const std::string want = "\"sign\":\"" + sign + "\"";
+  std::string alert;
+  WaitFor([&] {
+    std::istringstream in(ReadFile(dir.File("alerts.jsonl")));
+    for (std::string line; std::getline(in, line);) {
+      if (line.find(want) != std::string::npos) alert = line;
+    }
+    return !alert.empty();
+  });
+  return alert;
+}
+
 // Runs konseki with args to completion (killed after 30 s); output to files.
 Result RunKonseki(const TempDir& dir, const std::vector<std::string>& args,
                   const std::map<std::string, std::string>& env = {}) {
@@ -327,14 +342,8 @@ TEST(ConsoleOverflowTest, CorrelationMembersOfAHostPastMaxHostsNameTheOverflowFi
                                " late1 sshd[4242]: Failed password for root from 192.0.2.70 "
                                "port 50022 ssh2");
   }
-  std::string alert;
-  ASSERT_TRUE(WaitFor([&] {
-    std::istringstream in(ReadFile(dir.File("alerts.jsonl")));
-    for (std::string line; std::getline(in, line);) {
-      if (line.find("\"sign\":\"ssh.bruteforce\"") != std::string::npos) alert = line;
-    }
-    return !alert.empty();
-  }));
+  const std::string alert = WaitForAlert(dir, "ssh.bruteforce");
+  ASSERT_FALSE(alert.empty());
   EXPECT_EQ(k.process().Signal(SIGTERM), 0);  // everything written
   EXPECT_FALSE(std::filesystem::exists(dir.File("archive/late1")));
   // Every member names the overflow file, and that file holds late1's lines.
@@ -678,14 +687,8 @@ TEST(ConsoleTruncationTest, AFrameTheSenderClosedInTheMiddleOfIsAlertedAsIncompl
   })) << lines.size();
   EXPECT_THAT(lines[0], HasSubstr("a whole line"));
   EXPECT_THAT(lines[1], HasSubstr("the sender closes before its end"));
-  std::string alert;
-  ASSERT_TRUE(WaitFor([&] {
-    std::istringstream in(ReadFile(dir.File("alerts.jsonl")));
-    for (std::string line; std::getline(in, line);) {
-      if (line.find("\"sign\":\"konseki.message_truncated\"") != std::string::npos) alert = line;
-    }
-    return !alert.empty();
-  }));
+  const std::string alert = WaitForAlert(dir, "konseki.message_truncated");
+  ASSERT_FALSE(alert.empty());
   EXPECT_THAT(alert, HasSubstr("\"reason\":\"incomplete_frame\""));
   EXPECT_THAT(alert, HasSubstr("\"host\":\"cuthost\""));
   EXPECT_THAT(alert, HasSubstr("\"sender\":\"127.0.0.1\""));

@@ -1001,12 +1001,17 @@ TEST(MembershipTest, ABoundedLearnedSetKeepsWhatWasLearnedLast) {
   EXPECT_THAT(login("192.168.7.40", 12), IsEmpty());
 }
 
-TEST(MembershipTest, ASenderAddressSharedByHostsIsARelayNotTheirOwn) {
+// A login from one of the host's own addresses (login.local_source's shape).
+Correlation OwnAddressLogin() {
   Correlation local = Corr("local", CorrelationKind::kMembership);
   local.on = {Sign("ssh.login")};
   local.field = "src_ip";
   local.host_addresses = true;
-  Driver d(Pack({local}));
+  return local;
+}
+
+TEST(MembershipTest, ASenderAddressSharedByHostsIsARelayNotTheirOwn) {
+  Driver d(Pack({OwnAddressLogin()}));
   d.Hit("x", "other", {}, "web1", 0, -1, "10.0.0.1");
   EXPECT_THAT(d.Hit("a", "ssh.login", {{"src_ip", "10.0.0.1"}}, "web1", 1, -1, "10.0.0.1"),
               SizeIs(1));
@@ -1019,11 +1024,7 @@ TEST(MembershipTest, ASenderAddressSharedByHostsIsARelayNotTheirOwn) {
 // in HOSTNAME (RFC 5424 6.2.4; rsyslog and 3164 senders alike). That
 // address is its own even when its lines come through a relay.
 TEST(MembershipTest, AHostNamedByItsAddressOwnsThatAddress) {
-  Correlation local = Corr("local", CorrelationKind::kMembership);
-  local.on = {Sign("ssh.login")};
-  local.field = "src_ip";
-  local.host_addresses = true;
-  Driver d(Pack({local}));
+  Driver d(Pack({OwnAddressLogin()}));
   auto login = [&](const std::string& ip, const std::string& host) {
     return d.Hit("a", "ssh.login", {{"src_ip", ip}}, host, 0, -1, "10.0.0.1");
   };
