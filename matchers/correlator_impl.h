@@ -332,6 +332,7 @@ struct Correlator::Impl {
       configured_host, learned_host, sender_host;
   size_t total_keys = 0;
   int64_t first_start_ns = 0;  // first start ever (persisted): fleet learning
+  std::string tuple_value;     // FirstSeen's buffer for one tuple value (reused)
   uint64_t dispatch_seq = 0;
   // Dispatch's key text, one per nesting depth (an alert raised while a hit
   // is dispatched is dispatched inside that call): reused, so building a key

@@ -129,18 +129,21 @@ void RememberValue(KeyState* st, std::string_view v, int64_t t, size_t max) {
   }
 }
 
-// The first_seen tuple for an alert: each field with its transform (FirstSeen
-// has checked that none is empty and hashed these same values).
-void Tuple(const Correlation& def, const HitEvent& hit,
-           std::vector<std::pair<std::string, std::string>>* out) {
-  for (const FieldRef& f : def.first_values) {
-    std::string v(FieldValue(hit, f.name).substr(0, 256));
-    if (f.transform == "lower") {
-      v = AsciiLower(v);
-    } else if (f.transform == "net" || f.transform == "net16") {
-      v = NetOf(v, f.transform == "net16");
+// A first_seen field's value as the tuple holds it: the field's first 256
+// bytes, lowered (`lower`) or reduced to its network (`net`, `net16`);
+// empty when the hit has none. Written into *out, which the per-hit hash
+// reuses (no allocation once it has grown; `net` builds its string).
+void TupleValue(const FieldRef& f, const HitEvent& hit, std::string* out) {
+  const std::string_view raw = FieldValue(hit, f.name).substr(0, 256);
+  if (!raw.empty() && (f.transform == "net" || f.transform == "net16")) {
+    *out = NetOf(raw, f.transform == "net16");
+    return;
+  }
+  out->assign(raw);
+  if (f.transform == "lower") {
+    for (char& ch : *out) {
+      if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch + 32);
     }
-    out->emplace_back(f.name, std::move(v));
   }
 }
 
@@ -543,26 +546,19 @@ void Correlator::Impl::Membership(CompiledCorrelation& c, const HitEvent& hit,
 void Correlator::Impl::FirstSeen(CompiledCorrelation& c, const HitEvent& hit,
                                  const std::string& key, int64_t t, int depth,
                                  std::vector<Alert>* out) {
-  // The tuple's hash over its values as Tuple writes them (state files keep
-  // these hashes), without building the tuple: only an alert needs it, and
-  // building it allocated on every hit.
+  // The tuple's hash over its values (state files keep these hashes),
+  // each written into one reused string: building the whole tuple on every
+  // hit allocated; only an alert needs it.
   uint64_t h = 1469598103934665603ull;
   for (size_t i = 0; i < c.def.first_values.size(); ++i) {
-    const FieldRef& f = c.def.first_values[i];
-    const std::string_view raw = FieldValue(hit, f.name).substr(0, 256);
-    if (raw.empty()) return;
-    h = Fnv64("\x1f", h);
+    TupleValue(c.def.first_values[i], hit, &tuple_value);
+    if (tuple_value.empty()) return;
     // An `in:` entry is remembered as in or out of its set; the alert names
     // the value itself.
-    if (const CompiledSetCondition& sc = c.tuple_sets[i]; sc.set != sets.size()) {
-      h = Fnv64(InSet(sc, hit) ? "\x01" : "\x02", h);
-    } else if (f.transform == "lower") {
-      h = Fnv64(LowerValue(raw).view(), h);
-    } else if (f.transform == "net" || f.transform == "net16") {
-      h = Fnv64(NetOf(raw, f.transform == "net16"), h);
-    } else {
-      h = Fnv64(raw, h);
-    }
+    const CompiledSetCondition& sc = c.tuple_sets[i];
+    const std::string_view v =
+        sc.set == sets.size() ? std::string_view(tuple_value) : (InSet(sc, hit) ? "\x01" : "\x02");
+    h = Fnv64(v, Fnv64("\x1f", h));
   }
   const int64_t rx = ToNs(hit.received);
   KeyState* st = Insert(c, key, rx);
@@ -598,12 +594,12 @@ void Correlator::Impl::FirstSeen(CompiledCorrelation& c, const HitEvent& hit,
     }
     if (learn_from == 0 || rx - learn_from < c.learning_ns) return;  // still learning
   }
-  std::vector<std::pair<std::string, std::string>> tuple;
-  Tuple(c.def, hit, &tuple);
   Alert a = MakeAlert(c, hit, t);
-  for (auto& kv : tuple) {
-    if (std::find(c.def.key.begin(), c.def.key.end(), kv.first) != c.def.key.end()) continue;
-    a.fields.push_back(std::move(kv));
+  for (const FieldRef& f : c.def.first_values) {
+    if (std::find(c.def.key.begin(), c.def.key.end(), f.name) != c.def.key.end()) continue;
+    std::string v;
+    TupleValue(f, hit, &v);
+    a.fields.emplace_back(f.name, std::move(v));
   }
   // What the news is measured against: the key's earlier sightings (a key
   // from a state file of an older version counts from its upgrade).
