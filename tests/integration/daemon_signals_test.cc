@@ -131,9 +131,10 @@ TEST(DaemonSignalsIntegrationTest, ThreadsAreNamedForTopAndPerf) {
       if (!comm.empty() && comm.back() == '\n') comm.pop_back();
       names.insert(comm);
     }
-    return names.count("tcp " + std::to_string(k.Port("tcp"))) == 1 &&
-           names.count("worker 1") == 1 && names.count("retention") == 1 &&
-           names.count("metrics") >= 1;
+    return names.count("udp " + std::to_string(k.Port("udp"))) == 1 &&
+           names.count("tcp " + std::to_string(k.Port("tcp"))) == 1 &&
+           names.count("worker 0") == 1 && names.count("worker 1") == 1 &&
+           names.count("retention") == 1 && names.count("metrics") >= 1;
   };
   WaitFor(read_names);
   std::string all;
