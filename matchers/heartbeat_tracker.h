@@ -410,8 +410,11 @@ class HeartbeatTracker {
   // Adds the gap since the host's previous message to its cadence.
   void LearnGap(HostState& h, int64_t now_ns);
   void FireSilent(Slot& s, int64_t now_ns, double threshold_secs);
-  // prev_seen_ns: last message before the gap, 0 if none ever.
-  void FireResumed(Slot& s, const Message& msg, int64_t prev_seen_ns);
+  // prev_seen_ns: last message before the gap, 0 if none ever;
+  // prev_ts_ns: the host's newest own timestamp before msg, 0 if none;
+  // threshold_secs: the threshold its silence was judged by.
+  void FireResumed(Slot& s, const Message& msg, int64_t prev_seen_ns, int64_t prev_ts_ns,
+                   double threshold_secs);
   void FireNew(Slot& s, const Message& msg);
   // host.flood: Tick's pass over the hosts that sent since the last one
   // (flood_active_). prev_tick_ns: when the Tick before ran.
