@@ -1,6 +1,7 @@
 #include "matchers/heartbeat_tracker.h"
 
 #include <fnmatch.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cmath>
@@ -1196,6 +1197,12 @@ Status HeartbeatTracker::LoadState(std::vector<DamagedFile>* damaged) {
     }
     rest.remove_prefix(nl + 1);
     state_loaded_ = true;
+    // Saved at every save_interval_secs and at the stop: the newest file's
+    // time is when the previous run last saved (app: its downtime began).
+    if (struct stat st{}; ::stat(path.c_str(), &st) == 0) {
+      const int64_t mtime = int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
+      previous_save_ns_ = std::max(previous_save_ns_, mtime);
+    }
     size_t records = 0;
     size_t malformed = 0;
     bool ended = false;
