@@ -476,6 +476,12 @@ Status Server::AddWorker(size_t i, const outputs::ArchiveOptions& archive_option
   }
   WorkerOptions wopts;
   wopts.index = i;
+  // konseki's own downtime, for the rules' own_downtime_severity: the
+  // senders' lines about konseki being gone (rsyslog's suspended action).
+  if (tracker != nullptr && tracker->previous_save() != TimePoint{}) {
+    wopts.own_down_from = tracker->previous_save();
+    wopts.own_down_until = tracker->started();
+  }
   wopts.flush_each_batch = arch.sync == outputs::SyncPolicy::kBatch;
   wopts.sync_at_stop = arch.sync != outputs::SyncPolicy::kNone;
   // A blocked archive is retried this long after the listeners' drain

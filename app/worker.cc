@@ -293,7 +293,10 @@ void Worker::EmitAlerts(const Message& msg) {
           ->Inc();
       continue;
     }
-    if (hit.rule->quiet_secs > 0 && hold_.Held(msg, hit)) {
+    // A line the sender wrote while konseki itself was down, about konseki
+    // being gone (own_downtime_severity): lowered, and held as lowered.
+    const std::optional<Severity> lowered = OwnDowntimeSeverity(msg, *hit.rule);
+    if (hit.rule->quiet_secs > 0 && hold_.Held(msg, hit, lowered)) {
       RuleCounter(&held_counters_, "konseki_alerts_held_total",
                   "Rule matches that raised no alert: an alert of the same sign from the same "
                   "host came less than the rule's quiet_secs before (one alert per episode).",
@@ -301,11 +304,13 @@ void Worker::EmitAlerts(const Message& msg) {
           ->Inc();
       continue;
     }
+    Alert a = matchers::MakeAlert(msg, hit);
+    if (lowered) MarkOwnDowntime(*lowered, &a);
     if (hit.rule->pending_secs > 0) {
-      pending_.Defer(msg, hit, matchers::MakeAlert(msg, hit), &pending_out_);
+      pending_.Defer(msg, hit, std::move(a), &pending_out_);
       continue;
     }
-    Raise(matchers::MakeAlert(msg, hit));
+    Raise(a);
   }
   if (!pending_out_.empty()) EmitPending();
   for (const Alert& a : correlation_alerts_) {
@@ -315,6 +320,25 @@ void Worker::EmitAlerts(const Message& msg) {
       deps_.fleet->Push(FleetHit::From(matchers::AlertHitEvent(a)));
     }
   }
+}
+
+std::optional<Severity> Worker::OwnDowntimeSeverity(const Message& msg,
+                                                    const matchers::Rule& rule) const {
+  if (!rule.own_downtime_severity || !msg.has_timestamp || options_.own_down_from == TimePoint{} ||
+      options_.own_down_until == TimePoint{} ||
+      msg.timestamp < options_.own_down_from - options_.own_down_margin ||
+      msg.timestamp > options_.own_down_until + options_.own_down_margin) {
+    return std::nullopt;
+  }
+  return std::min(*rule.own_downtime_severity, rule.severity);
+}
+
+void Worker::MarkOwnDowntime(Severity severity, Alert* a) const {
+  a->severity = severity;
+  a->fields.emplace_back("konseki_down", "true");
+  a->fields.emplace_back("konseki_down_from", FormatRfc3339Micros(options_.own_down_from));
+  a->fields.emplace_back("konseki_down_until", FormatRfc3339Micros(options_.own_down_until));
+  a->title += " (while konseki itself was down)";
 }
 
 // Inlined in Process, where it runs for every line.

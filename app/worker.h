@@ -78,6 +78,15 @@ struct WorkerOptions {
   // removed.
   std::string pending_file;
   std::vector<std::string> pending_extra;
+  // konseki's own last downtime: from the last save of the heartbeat state
+  // before it stopped (HeartbeatTracker::previous_save) to this start; the
+  // epoch: not known (a first run, no heartbeat). A rule hit with
+  // own_downtime_severity on a line whose own stamp falls in it, give or
+  // take own_down_margin (the sender's and the log host's clocks, the
+  // listeners opening after the start), is raised at that severity.
+  TimePoint own_down_from{};
+  TimePoint own_down_until{};
+  Duration own_down_margin = std::chrono::seconds(60);
 };
 
 // Everything a worker uses but does not own. All must outlive the worker.
@@ -177,6 +186,11 @@ class Worker final : public BatchRunner {
   // superseded by a correlation's alert, not held by the rule's quiet_secs),
   // then its correlation alerts.
   void EmitAlerts(const Message& msg);
+  // The rule's own_downtime_severity when msg's own stamp falls within
+  // konseki's own last downtime (WorkerOptions::own_down_from), else none.
+  std::optional<Severity> OwnDowntimeSeverity(const Message& msg, const matchers::Rule& rule) const;
+  // Lowers a to `severity` and says konseki itself was down then.
+  void MarkOwnDowntime(Severity severity, Alert* a) const;
   void CorrelationHousekeeping(TimePoint now);
   // What a line's hits tell the heartbeat (bits of RunRules' result).
   static constexpr unsigned kStopLine = 1;      // a rule with heartbeat_stop

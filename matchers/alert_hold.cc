@@ -2,7 +2,7 @@
 
 namespace konseki::matchers {
 
-bool AlertHold::Held(const Message& msg, const RuleHit& hit) {
+bool AlertHold::Held(const Message& msg, const RuleHit& hit, std::optional<Severity> severity) {
   const Rule& rule = *hit.rule;
   values_.clear();
   for (const std::string& name : rule.quiet_key) {
@@ -13,11 +13,13 @@ bool AlertHold::Held(const Message& msg, const RuleHit& hit) {
     if (v.empty() && name != "program") return false;
     values_.push_back(v);
   }
-  return Held(msg.host(), rule, msg.received, values_);
+  return Held(msg.host(), rule, msg.received, values_, severity);
 }
 
 bool AlertHold::Held(std::string_view host, const Rule& rule, TimePoint t,
-                     const std::vector<std::string_view>& key) {
+                     const std::vector<std::string_view>& key,
+                     std::optional<Severity> severity_in) {
+  const Severity severity = severity_in.value_or(rule.severity);
   const int64_t now = t.time_since_epoch().count();
   const int64_t quiet = int64_t{rule.quiet_secs} * 1'000'000'000;
   key_.assign(host);
@@ -31,19 +33,19 @@ bool AlertHold::Held(std::string_view host, const Rule& rule, TimePoint t,
   auto it = entries_.find(key_);
   if (it == entries_.end()) {
     if (entries_.size() >= kMaxEntries) Prune(now);
-    entries_.emplace(key_, Entry{now, now, rule.severity});
+    entries_.emplace(key_, Entry{now, now, severity});
     return announced;
   }
   Entry& e = it->second;
   if (!e.Around(now, quiet)) {
-    e = Entry{now, now, rule.severity};
+    e = Entry{now, now, severity};
     return announced;
   }
   if (now > e.last_ns) e.last_ns = now;
-  if (rule.severity <= e.severity) return true;
+  if (severity <= e.severity) return true;
   // A more severe line of the episode: its alert goes (unless a sign of
   // quiet_after announced it), and holds the rest.
-  e.severity = rule.severity;
+  e.severity = severity;
   return announced;
 }
 

@@ -19,6 +19,7 @@
 #define KONSEKI_MATCHERS_ALERT_HOLD_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -41,13 +42,16 @@ class AlertHold {
   // `t` is held. Records the line either way. `key` holds the values of
   // the rule's quiet_key fields (the same sign and host, and these values);
   // the caller leaves the alert unheld when one of them is missing.
+  // `severity`: the alert's, when not the rule's (own_downtime_severity).
   bool Held(std::string_view host, const Rule& rule, TimePoint t,
-            const std::vector<std::string_view>& key = {});
+            const std::vector<std::string_view>& key = {},
+            std::optional<Severity> severity = std::nullopt);
   // Held for a rule hit of msg (its receive time): the quiet_key fields are
   // the hit's, or the message's own `program` and `pid` (its header). A
   // field the line does not carry means no hold: the alert goes; but a
   // line without a program (no header) holds under the empty program.
-  bool Held(const Message& msg, const RuleHit& hit);
+  bool Held(const Message& msg, const RuleHit& hit,
+            std::optional<Severity> severity = std::nullopt);
 
   size_t size() const { return entries_.size(); }
 

@@ -3,6 +3,34 @@
 #include <algorithm>
 
 namespace konseki::matchers {
+namespace {
+
+// The "behind" watch of TrackClock, for a line that showed no other jump.
+void WatchBehind(int64_t received_ns, int64_t tolerance_ns, HostState* h, ClockJump* j) {
+  if (j->offset_ns >= -tolerance_ns) {
+    h->behind_rx_ns = 0;  // on time (or late within the tolerance): no slow clock
+    h->behind_told = false;
+    return;
+  }
+  // A step back waiting for its own proof tells it (as backwards).
+  if (h->behind_told || h->back_rx_ns != 0) return;
+  const int64_t band = std::min(tolerance_ns, kBehindSteadyNs);
+  if (h->behind_rx_ns == 0 || j->offset_ns > h->behind_offset_ns + band ||
+      j->offset_ns < h->behind_offset_ns - band) {
+    // The first line behind, or the offset moved (a backlog catching up, a
+    // queue growing): the minute of proof starts again from here.
+    h->behind_rx_ns = received_ns;
+    h->behind_offset_ns = j->offset_ns;
+    return;
+  }
+  if (received_ns - h->behind_rx_ns < kBackConfirmNs) return;
+  j->kind = "behind";
+  j->jump_ns = -j->offset_ns;
+  h->behind_rx_ns = 0;
+  h->behind_told = true;
+}
+
+}  // namespace
 
 ClockJump TrackClock(int64_t ts_ns, int64_t received_ns, int64_t tolerance_ns, HostState* h) {
   ClockJump j;
@@ -17,6 +45,9 @@ ClockJump TrackClock(int64_t ts_ns, int64_t received_ns, int64_t tolerance_ns, H
       h->back_rx_ns = 0;
       h->last_ts_ns = std::max(h->last_ts_ns, ts_ns);
       h->offset_baseline_ns = std::max(h->offset_baseline_ns, j.offset_ns);
+      // Behind the receive time now: told as this jump, not again as behind.
+      h->behind_rx_ns = 0;
+      h->behind_told = j.offset_ns < -tolerance_ns;
       return j;
     }
   }
@@ -56,6 +87,7 @@ ClockJump TrackClock(int64_t ts_ns, int64_t received_ns, int64_t tolerance_ns, H
     h->last_ts_ns = std::max(h->last_ts_ns, ts_ns);
     h->offset_baseline_ns = std::max(h->offset_baseline_ns, j.offset_ns);
   }
+  if (j.kind.empty()) WatchBehind(received_ns, tolerance_ns, h, &j);
   return j;
 }
 

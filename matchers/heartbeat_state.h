@@ -77,6 +77,13 @@ struct HostState {
   int64_t back_offset_ns = 0;
   int64_t back_jump_ns = 0;
   int64_t back_from_ts_ns = 0;
+  // A clock behind the receive time by more than the tolerance, not yet
+  // proven (TrackClock): receive time the steady offset was first seen
+  // (0: no watch) and that offset; behind_told: alerted (kind behind or
+  // backwards) and not back within the tolerance since. Not saved.
+  int64_t behind_rx_ns = 0;
+  int64_t behind_offset_ns = 0;
+  bool behind_told = false;
   // The last system.shutdown line and its receive time (0: none). Not
   // saved: after a restart of konseki a planned silence is reported as
   // any other.

@@ -1,6 +1,7 @@
 #include "matchers/heartbeat_tracker.h"
 
 #include <fnmatch.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cmath>
@@ -440,6 +441,8 @@ void HeartbeatTracker::Observe(const Message& msg, const HostKey& key, bool same
   // rate-limited) must be recomputed now.
   const bool second = was_seen && prev_seen_ns == h.first_seen_ns && now > prev_seen_ns;
   if (second) s.silence_suppressed = false;
+  // The threshold its silence was judged by, before the gap is learned.
+  const double silent_threshold = h.silent ? ThresholdFor(s) : 0;
   if (!h.seen) {
     h.seen = true;
     h.first_seen_ns = h.last_seen_ns = now;
@@ -468,6 +471,8 @@ void HeartbeatTracker::Observe(const Message& msg, const HostKey& key, bool same
   } else {
     h.last_message.assign(line);
   }
+  // The host's newest own stamp before this line (host.resumed compares it).
+  const int64_t prev_ts_ns = h.has_ts ? h.last_ts_ns : 0;
   CheckClock(s, msg, repeat);
   if (!msg.structured_data.empty()) {
     if (const SequenceGap gap = sequence_.Observe(key, msg.sender, msg.structured_data, now);
@@ -479,7 +484,7 @@ void HeartbeatTracker::Observe(const Message& msg, const HostKey& key, bool same
 
   const bool resumed = h.silent;
   if (resumed) {
-    FireResumed(s, msg, was_seen ? prev_seen_ns : 0);
+    FireResumed(s, msg, was_seen ? prev_seen_ns : 0, prev_ts_ns, silent_threshold);
   } else if (is_new && !s.expected) {
     FireNew(s, msg);
   }
@@ -607,9 +612,13 @@ void HeartbeatTracker::CheckClock(Slot& s, const Message& msg, bool repeat) {
   if (own_clock_ != nullptr) {
     received = own_clock_->Unstep(raw_received);
     const int64_t offset = ts - received;
+    // A clock behind is read again once, when its minute of proof is over.
+    const bool looks_behind = offset < -tolerance && h.behind_rx_ns != 0 && !h.behind_told &&
+                              received - h.behind_rx_ns >= kBackConfirmNs;
     const bool looks_like_jump =
-        h.has_ts ? (ts < h.last_ts_ns - tolerance || offset > h.offset_baseline_ns + tolerance)
-                 : offset > tolerance;
+        looks_behind ||
+        (h.has_ts ? (ts < h.last_ts_ns - tolerance || offset > h.offset_baseline_ns + tolerance)
+                  : offset > tolerance);
     if (looks_like_jump) {
       own_clock_->Refresh();
       received = own_clock_->Unstep(raw_received);
@@ -656,6 +665,8 @@ void HeartbeatTracker::CheckClock(Slot& s, const Message& msg, bool repeat) {
   std::string secs = FormatSecs(NsToSecs(j.jump_ns), 0);
   if (kind == "ahead") {
     a.title = "clock of " + h.name + " is " + secs + " s ahead of the receive time";
+  } else if (kind == "behind") {
+    a.title = "clock of " + h.name + " is " + secs + " s behind the receive time";
   } else {
     a.title = "clock of " + h.name + " jumped " + kind + " by " + secs + " s";
   }
@@ -763,9 +774,19 @@ void HeartbeatTracker::FireSenderChanged(Slot& s, const Message& msg, int64_t no
   Emit(a);
 }
 
-void HeartbeatTracker::FireResumed(Slot& s, const Message& msg, int64_t prev_seen_ns) {
+void HeartbeatTracker::FireResumed(Slot& s, const Message& msg, int64_t prev_seen_ns,
+                                   int64_t prev_ts_ns, double threshold_secs) {
   HostState& h = s.state;
   const int64_t gap_ns = Ns(msg.received) - (prev_seen_ns != 0 ? prev_seen_ns : start_ns_);
+  // The silence in the host's own stamps: its first line after it against
+  // its last one before. A delivery outage (network cut, log host down, a
+  // stopped forwarder with a queue) leaves the host's clock gap short: it
+  // logged on and its queued lines come now; a host that was down itself
+  // (or its logger) shows the whole silence in its stamps too.
+  const bool stamps = msg.has_timestamp && prev_ts_ns != 0 && prev_seen_ns != 0;
+  const int64_t stamp_gap_ns = stamps ? Ns(msg.timestamp) - prev_ts_ns : 0;
+  // By the measure that made it silent, its own clock shows no silence.
+  const bool logged_on = stamps && NsToSecs(stamp_gap_ns) < threshold_secs;
   h.silent = false;
   --silent_count_;
   // The silence an announced shutdown explained is over: the next one is
@@ -777,12 +798,25 @@ void HeartbeatTracker::FireResumed(Slot& s, const Message& msg, int64_t prev_see
   Alert a = HostAlert(msg.received, h.name, h.sender, "resumed", Severity::kMedium);
   std::string gap = FormatSecs(NsToSecs(gap_ns), 0);
   a.title = h.name + " resumed after " + gap + " s of silence";
+  const std::string stamp_gap = stamps ? FormatSecs(NsToSecs(stamp_gap_ns), 0) : "unknown";
+  if (logged_on) {
+    a.title += "; its first line is stamped " + stamp_gap +
+               " s after its last one: the host logged on, its lines came late";
+  }
   a.program.assign(msg.app_name);
   a.pid.assign(msg.procid);
   a.fields = {
       {"gap_secs", gap},
       {"last_seen", prev_seen_ns != 0 ? FormatRfc3339Micros(FromNs(prev_seen_ns)) : "never"},
-      {"preceded_by_stop", h.silent_after_stop ? "true" : "false"}};
+      {"preceded_by_stop", h.silent_after_stop ? "true" : "false"},
+      {"host_stamp_gap_secs", stamp_gap},
+      {"logged_during_silence", !stamps     ? "unknown"
+                                : logged_on ? "true"
+                                            : "false"}};
+  if (stamps) {
+    a.fields.emplace_back("last_host_timestamp", FormatRfc3339Micros(FromNs(prev_ts_ns)));
+    a.fields.emplace_back("host_timestamp", FormatRfc3339Micros(msg.timestamp));
+  }
   h.silent_after_stop = false;
   a.message.assign(msg.raw);
   Emit(a);
@@ -1163,6 +1197,12 @@ Status HeartbeatTracker::LoadState(std::vector<DamagedFile>* damaged) {
     }
     rest.remove_prefix(nl + 1);
     state_loaded_ = true;
+    // Saved at every save_interval_secs and at the stop: the newest file's
+    // time is when the previous run last saved (app: its downtime began).
+    if (struct stat st{}; ::stat(path.c_str(), &st) == 0) {
+      const int64_t mtime = int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
+      previous_save_ns_ = std::max(previous_save_ns_, mtime);
+    }
     size_t records = 0;
     size_t malformed = 0;
     bool ended = false;

@@ -314,6 +314,13 @@ class HeartbeatTracker {
   using HostsReader = std::function<void(std::vector<HostRow>*)>;
   HostsReader Hosts() const;
 
+  // When the previous run last saved the state: the newest modification
+  // time of the state files LoadState read (every save_interval_secs and at
+  // the stop); the epoch when none was read. With the time this tracker
+  // was made, konseki's own downtime (app::WorkerOptions::own_down_from).
+  TimePoint previous_save() const { return TimePoint(Duration(previous_save_ns_)); }
+  TimePoint started() const { return TimePoint(Duration(start_ns_)); }
+
   // Introspection for tests and tools.
   size_t hosts_tracked() const { return index_.size(); }
   size_t hosts_silent() const { return silent_count_; }
@@ -410,8 +417,11 @@ class HeartbeatTracker {
   // Adds the gap since the host's previous message to its cadence.
   void LearnGap(HostState& h, int64_t now_ns);
   void FireSilent(Slot& s, int64_t now_ns, double threshold_secs);
-  // prev_seen_ns: last message before the gap, 0 if none ever.
-  void FireResumed(Slot& s, const Message& msg, int64_t prev_seen_ns);
+  // prev_seen_ns: last message before the gap, 0 if none ever;
+  // prev_ts_ns: the host's newest own timestamp before msg, 0 if none;
+  // threshold_secs: the threshold its silence was judged by.
+  void FireResumed(Slot& s, const Message& msg, int64_t prev_seen_ns, int64_t prev_ts_ns,
+                   double threshold_secs);
   void FireNew(Slot& s, const Message& msg);
   // host.flood: Tick's pass over the hosts that sent since the last one
   // (flood_active_). prev_tick_ns: when the Tick before ran.
@@ -465,7 +475,8 @@ class HeartbeatTracker {
   int64_t last_tick_ns_ = 0;
   int64_t last_save_ns_;
   int64_t last_snapshot_ns_ = 0;
-  bool state_loaded_ = false;  // a saved state was found: unknown hosts are news
+  bool state_loaded_ = false;     // a saved state was found: unknown hosts are news
+  int64_t previous_save_ns_ = 0;  // see previous_save()
   double new_host_tokens_;
   int64_t new_host_tokens_at_ns_;
   double sender_change_tokens_;

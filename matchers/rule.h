@@ -209,6 +209,15 @@ struct Rule {
   // deletion before a re-creation is its past, not its answer). Empty: any
   // answering line of the host, before or after.
   std::vector<std::string> answer_key;
+  // The line is the sender seeing konseki itself gone (rsyslog suspending
+  // its forwarding action while konseki was down): a hit on a line whose
+  // own time stamp falls within konseki's own last downtime (from the last
+  // save of the heartbeat state before the stop to this start, with
+  // app::WorkerOptions::own_down_margin either side) is raised at this
+  // severity (when lower than the rule's, a site override included), with the
+  // fields konseki_down "true", konseki_down_from and konseki_down_until.
+  // Only the server knows its downtime; test-rules never lowers.
+  std::optional<Severity> own_downtime_severity;
   // Set by RuleSet::Compile: this rule's sign or id is in some rule's
   // answered_by.
   bool answers_pending = false;

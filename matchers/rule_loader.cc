@@ -207,6 +207,7 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
                                "answered_by",
                                "answered_severity",
                                "answer_key",
+                               "own_downtime_severity",
                                "remember",
                                "recall",
                                "examples"},
@@ -318,6 +319,17 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
         rule->answered_severity = severity;
       }
     }
+  }
+  if (node["own_downtime_severity"]) {
+    std::string lowered;
+    RETURN_IF_ERROR(r.GetString(node["own_downtime_severity"], "own_downtime_severity", &lowered));
+    Severity severity = Severity::kLow;
+    if (!ParseSeverity(lowered, &severity) || severity >= rule->severity) {
+      return r.Error(
+          node["own_downtime_severity"], "own_downtime_severity",
+          "\"" + lowered + "\": use a severity lower than the rule's (rule " + rule->id + ")");
+    }
+    rule->own_downtime_severity = severity;
   }
   for (const char* key : {"remember", "recall"}) {
     if (const YAML::Node n = node[key]) {

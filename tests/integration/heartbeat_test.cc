@@ -373,5 +373,63 @@ TEST(HeartbeatIntegrationTest, AHostFloodingFarAboveItsUsualRateIsOneFloodAlert)
       << status;
 }
 
+// RFC 3339 UTC stamp of t, to the second.
+std::string Stamp(std::chrono::system_clock::time_point t) {
+  const time_t secs = std::chrono::system_clock::to_time_t(t);
+  struct tm tm {};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// live21 F2: rsyslog's forwarder says its action was suspended when konseki
+// stops; with a queue it delivers that line (and every other) once konseki
+// is back. Stamped while konseki itself was down, it is konseki's own
+// restart seen from the sender: low, saying so. The same line stamped
+// before the downtime is a loss konseki did not cause: medium.
+TEST(HeartbeatIntegrationTest, ASuspendedForwardStampedWhileKonsekiWasDownIsLow) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  const std::string alerts = dir.File("alerts.jsonl");
+  const std::string config = "listen: [udp://127.0.0.1:0]\n" + ArchiveAndAlertsConfig(dir) +
+                             "metrics: {listen: ''}\nworkers: 1\n"
+                             "heartbeat:\n  state_dir: " +
+                             dir.File("state") + "\n";
+  std::string err;
+  {
+    Konseki first;
+    ASSERT_TRUE(first.Start(dir, config, &err)) << err;
+    SendUdp(first.Port("udp"), "<78>1 " + Stamp(std::chrono::system_clock::now()) +
+                                   " app1 CRON 3066 - - (root) CMD (run-parts /etc/cron.hourly)");
+    ASSERT_TRUE(WaitFor([&] { return CountInArchive(dir.File("archive"), "app1", "CMD") == 1; }));
+    ASSERT_EQ(first.process().Signal(SIGTERM), 0);  // saves the heartbeat state
+  }
+  const auto down = std::chrono::system_clock::now();
+  // Its own folder for the config and the log (Port reads the log): the
+  // archive and the state are the first one's.
+  TempDir run2;
+  Konseki second;
+  ASSERT_TRUE(second.Start(run2, config, &err)) << err;
+  const std::string suspended =
+      " app1 rsyslogd - - - action 'action-0-builtin:omfwd' suspended (module "
+      "'builtin:omfwd'), retry 0. There should be messages before this one giving the reason for "
+      "suspension. [v8.2302.0 try https://www.rsyslog.com/e/2007 ]";
+  SendUdp(second.Port("udp"), "<43>1 " + Stamp(down) + suspended);
+  ASSERT_TRUE(WaitFor([&] { return AlertsWithSign(alerts, "log.lost").size() == 1; }))
+      << ReadFile(alerts);
+  // An hour before konseki stopped: the forwarder's own trouble, delivered late.
+  SendUdp(second.Port("udp"), "<43>1 " + Stamp(down - std::chrono::hours(1)) + suspended);
+  ASSERT_TRUE(WaitFor([&] { return AlertsWithSign(alerts, "log.lost").size() == 2; }))
+      << ReadFile(alerts);
+  const std::vector<std::string> lost = AlertsWithSign(alerts, "log.lost");
+  EXPECT_EQ(Field(lost[0], "severity"), "low") << lost[0];
+  EXPECT_EQ(Field(lost[0], "konseki_down"), "true") << lost[0];
+  EXPECT_THAT(Field(lost[0], "title"), ::testing::HasSubstr("while konseki itself was down"));
+  EXPECT_NE(Field(lost[0], "konseki_down_from"), "");
+  EXPECT_EQ(Field(lost[1], "severity"), "medium") << lost[1];
+  EXPECT_EQ(Field(lost[1], "konseki_down"), "") << lost[1];
+}
+
 }  // namespace
 }  // namespace konseki::testing

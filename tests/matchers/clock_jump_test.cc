@@ -77,5 +77,51 @@ TEST(ClockJumpTest, AClockSetRightAfterAStepBackIsNoSecondJump) {
   EXPECT_TRUE(TrackClock(10090 * kSec, 10090 * kSec, kTol, &h).kind.empty());  // set right
 }
 
+TEST(ClockJumpTest, AClockBehindFromItsFirstLineIsBehindOnceItsOffsetHoldsAMinute) {
+  // live21 F3: ntp-slow, every stamp 3 h behind the receive time, a line
+  // every 5 s: no backlog catches up that slowly.
+  HostState h;
+  for (int i = 0; i < 12; ++i) {
+    EXPECT_TRUE(TrackClock((10000 + i * 5) * kSec, (20800 + i * 5) * kSec, kTol, &h).kind.empty())
+        << i;
+  }
+  ClockJump j = TrackClock(10060 * kSec, 20861 * kSec, kTol, &h);  // a minute on, 1 s of jitter
+  EXPECT_EQ(j.kind, "behind");
+  EXPECT_EQ(j.jump_ns, 10801 * kSec);
+  EXPECT_EQ(j.offset_ns, -10801 * kSec);
+  EXPECT_EQ(j.previous_ts_ns, -1);
+  EXPECT_TRUE(TrackClock(10125 * kSec, 20925 * kSec, kTol, &h).kind.empty());  // once
+  // Set right, then slow again: a second time.
+  EXPECT_TRUE(TrackClock(21000 * kSec, 21000 * kSec, kTol, &h).kind.empty());
+  EXPECT_TRUE(TrackClock(10200 * kSec, 21001 * kSec, kTol, &h).kind.empty());
+  EXPECT_TRUE(TrackClock(10259 * kSec, 21060 * kSec, kTol, &h).kind.empty()) << "held (step back)";
+  EXPECT_EQ(TrackClock(10261 * kSec, 21062 * kSec, kTol, &h).kind, "backwards");
+  EXPECT_TRUE(TrackClock(10330 * kSec, 21130 * kSec, kTol, &h).kind.empty()) << "told as backwards";
+}
+
+TEST(ClockJumpTest, ABacklogStampedHoursBehindThatCatchesUpIsNotBehind) {
+  // A forwarder's queue of three hours, a line every 5 s, drained over two
+  // minutes of receive time (far slower than rsyslog drains it), then live.
+  HostState h;
+  const int64_t rx0 = 30000 * kSec;
+  for (int i = 0; i < 2160; ++i) {
+    const int64_t ts = rx0 - 10800 * kSec + i * 5 * kSec;
+    const int64_t rx = rx0 + i * (120 * kSec / 2160);
+    ASSERT_TRUE(TrackClock(ts, rx, kTol, &h).kind.empty()) << i;
+  }
+  for (int i = 0; i < 30; ++i) {
+    const int64_t t = rx0 + (120 + i * 5) * kSec;
+    ASSERT_TRUE(TrackClock(t, t, kTol, &h).kind.empty()) << i;
+  }
+  // A delay that shrinks by 20 s a minute (just inside the steady band) for
+  // over a minute is taken for a slow clock: the band is what tells them.
+  HostState slow;
+  for (int i = 0; i <= 13; ++i) {
+    const int64_t rx = rx0 + i * 5 * kSec;
+    const ClockJump j = TrackClock(rx - 10800 * kSec + i * kSec * 5 / 3, rx, kTol, &slow);
+    EXPECT_EQ(j.kind, i == 12 ? "behind" : "") << i;
+  }
+}
+
 }  // namespace
 }  // namespace konseki::matchers

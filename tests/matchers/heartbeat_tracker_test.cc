@@ -541,6 +541,84 @@ TEST_F(HeartbeatTrackerTest, ClockJumpsAreAlertedOncePerIntervalAndLateLinesAreN
   EXPECT_EQ(Field(*sink_.Last("host.clock_jump"), "kind"), "forward");
 }
 
+TEST_F(HeartbeatTrackerTest, AClockBehindFromTheFirstLineIsReportedOnceAfterAMinute) {
+  // live21 F3: ntp-slow's stamps are 3 h behind from its first line on, a
+  // line every 5 s (the mirror of a clock ahead, told at first sight).
+  options_.clock_jump_tolerance_secs = 300;
+  Make();
+  for (int i = 0; i < 30; ++i) {
+    Send("ntp-slow", "<13>1 - ntp-slow app - - - " + std::to_string(i),
+         clock_.Now() - seconds(10800));
+    if (i == 11) {
+      EXPECT_EQ(sink_.Count("host.clock_jump"), 0u) << "55 s: no proof yet";
+    }
+    clock_.Advance(seconds(5));
+  }
+  ASSERT_EQ(sink_.Count("host.clock_jump"), 1u);
+  const Alert* a = sink_.Last("host.clock_jump");
+  EXPECT_EQ(a->severity, Severity::kMedium);
+  EXPECT_EQ(Field(*a, "kind"), "behind");
+  EXPECT_EQ(Field(*a, "jump_secs"), "10800");
+  EXPECT_EQ(Field(*a, "offset_secs"), "-10800");
+  EXPECT_EQ(Field(*a, "previous_host_timestamp"), "<absent>");
+  EXPECT_EQ(a->title, "clock of ntp-slow is 10800 s behind the receive time");
+  EXPECT_EQ(a->message, "<13>1 - ntp-slow app - - - 12");
+}
+
+TEST_F(HeartbeatTrackerTest, AForwardersBacklogHoursOldIsNoClockJumpAndResumedSaysItLoggedOn) {
+  // live21 F3 and F6: db1 logs every 5 s, its link is cut for 3 h, then its
+  // queue (every line of the cut, original stamps) arrives within 10 s and
+  // live lines follow.
+  options_.clock_jump_tolerance_secs = 300;
+  options_.silence_after_secs = 60;
+  Make();
+  for (int i = 0; i < 12; ++i) {
+    Send("db1", "", clock_.Now());
+    clock_.Advance(seconds(5));
+  }
+  const TimePoint cut = clock_.Now() - seconds(5);  // the last line's stamp
+  Run(seconds(3 * 3600), seconds(10));
+  ASSERT_EQ(sink_.Count("host.silent"), 1u);
+  const int queued = 3 * 3600 / 5;
+  for (int i = 1; i <= queued; ++i) {
+    if (i % 216 == 0) clock_.Advance(seconds(1));
+    Send("db1", "", cut + seconds(5 * i));
+  }
+  ASSERT_EQ(sink_.Count("host.resumed"), 1u);
+  const Alert* r = sink_.Last("host.resumed");
+  EXPECT_EQ(Field(*r, "host_stamp_gap_secs"), "5");
+  EXPECT_EQ(Field(*r, "logged_during_silence"), "true");
+  EXPECT_EQ(Field(*r, "last_host_timestamp"), FormatRfc3339Micros(cut));
+  EXPECT_EQ(Field(*r, "host_timestamp"), FormatRfc3339Micros(cut + seconds(5)));
+  EXPECT_NE(r->title.find("the host logged on"), std::string::npos) << r->title;
+  for (int i = 0; i < 40; ++i) {
+    clock_.Advance(seconds(5));
+    Send("db1", "", clock_.Now());
+  }
+  EXPECT_EQ(sink_.Count("host.clock_jump"), 0u);
+}
+
+TEST_F(HeartbeatTrackerTest, ResumedAfterTheHostItselfWasDownSaysItsStampsShowTheSilence) {
+  options_.silence_after_secs = 60;
+  Make();
+  Send("app1", "", clock_.Now());
+  Run(seconds(300));
+  ASSERT_EQ(sink_.Count("host.silent"), 1u);
+  Send("app1", "", clock_.Now() - seconds(1));  // stamped on its own clock, 1 s in transit
+  ASSERT_EQ(sink_.Count("host.resumed"), 1u);
+  const Alert* r = sink_.Last("host.resumed");
+  EXPECT_EQ(Field(*r, "gap_secs"), "300");
+  EXPECT_EQ(Field(*r, "host_stamp_gap_secs"), "299");
+  EXPECT_EQ(Field(*r, "logged_during_silence"), "false");
+  EXPECT_EQ(r->title, "app1 resumed after 300 s of silence");
+  // Lines without a stamp of the host's own (RFC 3164 from a file without
+  // one never reach here, but a sender may omit it in RFC 5424): unknown.
+  Run(seconds(300));
+  Send("app1");
+  EXPECT_EQ(Field(*sink_.Last("host.resumed"), "logged_during_silence"), "unknown");
+  EXPECT_EQ(Field(*sink_.Last("host.resumed"), "host_stamp_gap_secs"), "unknown");
+}
+
 // The log host's clocks as the ClockStepWatch reads them: the wall clock is
 // the test's FakeClock (the receive times), the steady one runs with real
 // time only.

@@ -166,6 +166,19 @@ TEST(LoadRuleTextTest, QuietAfterNamesOtherSignsAndNeedsQuietSecs) {
               HasSubstr("key 'quiet_after': names the rule's own sign (rule t.one)"));
 }
 
+TEST(LoadRuleTextTest, OwnDowntimeSeverityIsLowerThanTheRules) {
+  const std::string at = "    program: sshd|sshd-session\n";
+  auto rules = LoadRuleText(Edit(at, "    own_downtime_severity: low\n"), "f.yaml");
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  EXPECT_EQ((*rules)[0].own_downtime_severity, Severity::kLow);
+  EXPECT_FALSE((*rules)[1].own_downtime_severity.has_value());
+  EXPECT_THAT(ErrorOf(Edit(at, "    own_downtime_severity: high\n")),
+              HasSubstr("key 'own_downtime_severity': \"high\": use a severity lower than the "
+                        "rule's (rule t.one)"));
+  EXPECT_THAT(ErrorOf(Edit(at, "    own_downtime_severity: lo\n")),
+              HasSubstr("key 'own_downtime_severity'"));
+}
+
 TEST(LoadRuleTextTest, PendingSecsWaitsForOtherSignsAtNoHigherSeverity) {
   const std::string at = "    program: sshd|sshd-session\n";
   auto rules = LoadRuleText(Edit(at,
