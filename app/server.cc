@@ -155,7 +155,8 @@ std::vector<std::string> UnknownSinkSigns(const Config& config, const LoadedRule
 
 StatusOr<LoadedRules> LoadRulesAndCorrelations(const std::string& dir,
                                                const matchers::RuleOverrides& overrides,
-                                               matchers::HsCompileIn where) {
+                                               matchers::HsCompileIn where,
+                                               matchers::HsCache* cache) {
   StatusOr<matchers::AlertIgnore> ignore =
       matchers::AlertIgnore::Create(overrides.ignore_sources, overrides.ignore_users);
   if (!ignore.ok()) return Status::InvalidArgument("rules.ignore: " + ignore.status().message());
@@ -170,13 +171,22 @@ StatusOr<LoadedRules> LoadRulesAndCorrelations(const std::string& dir,
   for (matchers::Correlation& c : pack->correlations) {
     std::vector<matchers::CorrelationExample>().swap(c.examples);
   }
-  auto set = matchers::RuleSet::Compile(std::move(pack->rules), std::move(ignore).value(), where);
+  auto set =
+      matchers::RuleSet::Compile(std::move(pack->rules), std::move(ignore).value(), where, cache);
   if (!set.ok()) return set.status();
   pack->rules.clear();
   LoadedRules out;
   out.rules = std::move(set).value();
   out.correlations = std::make_shared<const matchers::RulePack>(std::move(pack).value());
   return out;
+}
+
+std::string RulesCacheDir(const Config& config) {
+  if (const char* env = std::getenv("CACHE_DIRECTORY"); env != nullptr && *env != '\0') {
+    const std::string_view dirs(env);
+    return std::string(dirs.substr(0, dirs.find(':')));
+  }
+  return HeartbeatStateDir(config) + "/cache";
 }
 
 StatusOr<std::shared_ptr<const matchers::RuleSet>> LoadRules(
@@ -273,8 +283,18 @@ Status Server::Init() {
       ->Set(1);
   rules_loaded_ = metrics_.GetGauge("konseki_rules_loaded", "Rules in the live rule set.");
 
-  auto rules =
-      LoadRulesAndCorrelations(rules_dir_, rule_overrides_, matchers::HsCompileIn::kChildProcess);
+  // What konseki creates must belong to the user it drops to (main calls
+  // DropPrivileges right after Create): see app/file_identity.h. The rules
+  // are read as that user too, as every SIGHUP will read them.
+  auto ids = ResolveRunAs(
+      PrivilegeOptions{config_.user, config_.group, config_.chroot, config_.allow_root});
+  if (!ids.ok()) return ids.status();
+  StatusOr<LoadedRules> rules = Status::Internal("not loaded");
+  {
+    auto as_user = ScopedFileIdentity::Enter(*ids);
+    if (!as_user.ok()) return as_user.status();
+    rules = LoadCompiledRules(rules_dir_, rule_overrides_);
+  }
   if (!rules.ok()) return rules.status();
   rules_loaded_->Set(static_cast<double>(rules->rules->rules().size()));
   rules_at_start_ = rules->rules->rules().size();
@@ -286,11 +306,6 @@ Status Server::Init() {
   rules_.Set(std::move(rules->rules), std::move(rules->correlations));
 
   {
-    // What konseki creates must belong to the user it drops to (main calls
-    // DropPrivileges right after Create): see app/file_identity.h.
-    auto ids = ResolveRunAs(
-        PrivilegeOptions{config_.user, config_.group, config_.chroot, config_.allow_root});
-    if (!ids.ok()) return ids.status();
     auto as_user = ScopedFileIdentity::Enter(*ids);
     if (!as_user.ok()) return as_user.status();
     if (Status st = OpenOutputs(); !st.ok()) return st;
@@ -305,6 +320,30 @@ Status Server::Init() {
     metrics_server_ = std::move(ms).value();
   }
   return StartControl();
+}
+
+StatusOr<LoadedRules> Server::LoadCompiledRules(const std::string& dir,
+                                                const matchers::RuleOverrides& overrides) {
+  matchers::HsCache cache;
+  cache.dir = RulesCacheDir(config_);
+  const auto start = std::chrono::steady_clock::now();
+  auto rules =
+      LoadRulesAndCorrelations(dir, overrides, matchers::HsCompileIn::kChildProcess, &cache);
+  if (!rules.ok()) return rules;
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (cache.hit) {
+    Log(LogLevel::kInfo, "rules: %zu rules, their compiled database read from %s (%.2f s)",
+        rules->rules->rules().size(), cache.dir.c_str(), secs);
+  } else {
+    Log(LogLevel::kInfo, "rules: %zu rules compiled (%.2f s)", rules->rules->rules().size(), secs);
+  }
+  if (!cache.problem.empty() && cache.problem != rules_cache_problem_) {
+    Log(LogLevel::kWarning, "rules: the cache of compiled rules is not used: %s",
+        cache.problem.c_str());
+  }
+  rules_cache_problem_ = cache.problem;
+  return rules;
 }
 
 Status Server::StartControl() {
@@ -829,7 +868,7 @@ StatusOr<LoadedRules> Server::ReloadRules(bool* config_failed) {
           names.c_str(), config_.source.c_str());
     }
   }
-  auto rules = LoadRulesAndCorrelations(dir, overrides, matchers::HsCompileIn::kChildProcess);
+  auto rules = LoadCompiledRules(dir, overrides);
   if (!rules.ok()) return rules.status();
   rules_dir_ = std::move(dir);
   rule_overrides_ = std::move(overrides);

@@ -70,14 +70,20 @@ StatusOr<std::shared_ptr<const matchers::RuleSet>> LoadRules(
 // the RuleSet holds them), without the rules' and correlations' examples
 // (check-rules reads those through LoadRulePackSet). The server passes HsCompileIn::kChildProcess
 // (at start-up and on SIGHUP): Hyperscan's compiler then never runs in its
-// address space.
+// address space; and its cache of compiled databases (RulesCacheDir).
 struct LoadedRules {
   std::shared_ptr<const matchers::RuleSet> rules;
   std::shared_ptr<const matchers::RulePack> correlations;
 };
 StatusOr<LoadedRules> LoadRulesAndCorrelations(
     const std::string& dir, const matchers::RuleOverrides& overrides,
-    matchers::HsCompileIn where = matchers::HsCompileIn::kThisProcess);
+    matchers::HsCompileIn where = matchers::HsCompileIn::kThisProcess,
+    matchers::HsCache* cache = nullptr);
+
+// The server's folder of compiled rule databases (matchers::HsCache): the
+// first folder of $CACHE_DIRECTORY when set (systemd's CacheDirectory=, the
+// unit's /var/cache/konseki), else the state folder's cache/.
+std::string RulesCacheDir(const Config& config);
 
 // alerts.syslog / webhook / exec `signs:` entries that no loaded rule or
 // correlation raises and that name none of konseki's own alerts (konseki.*,
@@ -261,12 +267,18 @@ class Server {
   // The console's view (konseki status / hosts) and its socket; the socket
   // stops before anything it reads is destroyed.
   Status StartControl();
+  // LoadRulesAndCorrelations in a child process, with the cache of compiled
+  // databases (RulesCacheDir); logs how the database was had and, once per
+  // new problem, why the cache is not used. Start-up and SIGHUP.
+  StatusOr<LoadedRules> LoadCompiledRules(const std::string& dir,
+                                          const matchers::RuleOverrides& overrides);
   void BindControlSocket();
   std::vector<matchers::HeartbeatTracker::HostsReader> host_readers_;  // one per tracker
   std::unique_ptr<StatusService> status_;
   std::unique_ptr<ControlSocket> control_;
   std::string control_error_;  // why there is no control socket
   size_t rules_at_start_ = 0;
+  std::string rules_cache_problem_;  // the last cache problem logged (LoadCompiledRules)
   size_t correlations_at_start_ = 0;
   bool started_ = false;
   bool stopped_ = false;

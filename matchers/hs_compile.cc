@@ -7,11 +7,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/make_dirs.h"
 
 namespace konseki::matchers {
 namespace {
@@ -114,8 +124,10 @@ std::string ExitText(int status) {
   return "stopped";
 }
 
-// Parses the child's reply into *db or *refused.
-Status ParseReply(const std::string& reply, hs_database** db, HsCompileError* refused) {
+// Parses the child's reply into *db or *refused; *serialized (when not
+// null) gets the database's bytes as the child serialized them.
+Status ParseReply(const std::string& reply, hs_database** db, HsCompileError* refused,
+                  std::string* serialized) {
   size_t pos = 1;
   auto take = [&](void* dst, size_t n) {
     if (reply.size() - pos < n) return false;
@@ -129,6 +141,7 @@ Status ParseReply(const std::string& reply, hs_database** db, HsCompileError* re
       *db = nullptr;
       return Status::Internal("hs_deserialize_database failed with code " + std::to_string(rc));
     }
+    if (serialized != nullptr) serialized->assign(reply, pos, n);
     return Status::Ok();
   }
   int32_t e = -1;
@@ -141,7 +154,8 @@ Status ParseReply(const std::string& reply, hs_database** db, HsCompileError* re
   return Status::Internal("short or malformed reply (" + std::to_string(reply.size()) + " bytes)");
 }
 
-Status CompileInChild(const HsExpressions& in, hs_database** db, HsCompileError* refused) {
+Status CompileInChild(const HsExpressions& in, hs_database** db, HsCompileError* refused,
+                      std::string* serialized) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return Status::Internal(std::string("pipe: ") + strerror(errno));
   const pid_t parent = getpid();
@@ -176,26 +190,191 @@ Status CompileInChild(const HsExpressions& in, hs_database** db, HsCompileError*
   const bool exited_ok = w < 0 || (WIFEXITED(status) && WEXITSTATUS(status) == 0);
   if (!read.ok()) return read;
   if (!exited_ok) return Status::Internal("the compiling child " + ExitText(status));
-  return ParseReply(reply, db, refused);
+  return ParseReply(reply, db, refused, serialized);
+}
+
+// The cache (HsCache in hs_compile.h). File layout: kMagic, u64 key size,
+// the key, u64 database size, u64 FNV-1a of the database, the database.
+constexpr char kMagic[8] = {'K', 'S', 'K', 'H', 'S', 'D', 'B', '1'};
+constexpr uint64_t kMaxCacheFile = uint64_t{1} << 30;
+
+uint64_t Fnv1a(std::string_view bytes) {
+  uint64_t h = 14695981039346656037ull;
+  for (const unsigned char c : bytes) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+void AppendU64(std::string* out, uint64_t v) { out->append(reinterpret_cast<const char*>(&v), 8); }
+
+// Everything the database depends on: the expressions and flags in order,
+// Hyperscan's version, and the platform a native compile targets.
+std::string CacheKey(const HsExpressions& in) {
+  std::string key = "konseki hyperscan cache 1\n";
+  key += hs_version();
+  key += '\n';
+  hs_platform_info_t platform{};
+  if (hs_populate_platform(&platform) == HS_SUCCESS) {
+    AppendU64(&key, platform.tune);
+    AppendU64(&key, platform.cpu_features);
+  }
+  AppendU64(&key, in.expressions.size());
+  for (size_t i = 0; i < in.expressions.size(); ++i) {
+    AppendU64(&key, i < in.flags.size() ? in.flags[i] : 0);
+    AppendU64(&key, in.expressions[i].size());
+    key += in.expressions[i];
+  }
+  return key;
+}
+
+std::string CachePath(const std::string& dir, const std::string& key) {
+  char name[40];
+  std::snprintf(name, sizeof name, "/rules-%016llx.hsdb",
+                static_cast<unsigned long long>(Fnv1a(key)));
+  return dir + name;
+}
+
+// The whole file, or false (missing, unreadable, larger than any database).
+bool ReadCacheFile(const std::string& path, std::string* out) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st;
+  bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+            static_cast<uint64_t>(st.st_size) <= kMaxCacheFile;
+  if (ok) {
+    out->resize(static_cast<size_t>(st.st_size));
+    size_t got = 0;
+    while (got < out->size()) {
+      const ssize_t r = read(fd, out->data() + got, out->size() - got);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) break;
+      got += static_cast<size_t>(r);
+    }
+    ok = got == out->size();
+  }
+  close(fd);
+  return ok;
+}
+
+// The database of the file at path when its key is `key` and its bytes are
+// whole; nullptr otherwise.
+hs_database* LoadCached(const std::string& path, const std::string& key) {
+  std::string file;
+  if (!ReadCacheFile(path, &file)) return nullptr;
+  size_t pos = 0;
+  auto u64 = [&](uint64_t* v) {
+    if (file.size() - pos < 8) return false;
+    std::memcpy(v, file.data() + pos, 8);
+    pos += 8;
+    return true;
+  };
+  if (file.size() < sizeof kMagic || std::memcmp(file.data(), kMagic, sizeof kMagic) != 0) {
+    return nullptr;
+  }
+  pos = sizeof kMagic;
+  uint64_t key_size = 0, db_size = 0, sum = 0;
+  if (!u64(&key_size) || file.size() - pos < key_size ||
+      std::string_view(file).substr(pos, key_size) != key) {
+    return nullptr;
+  }
+  pos += key_size;
+  if (!u64(&db_size) || !u64(&sum) || file.size() - pos != db_size) return nullptr;
+  const std::string_view bytes = std::string_view(file).substr(pos);
+  if (Fnv1a(bytes) != sum) return nullptr;
+  hs_database* db = nullptr;
+  if (hs_deserialize_database(bytes.data(), bytes.size(), &db) != HS_SUCCESS) return nullptr;
+  return db;
+}
+
+// Writes the file for key under a temporary name and renames it into place,
+// then leaves only the HsCache::kKeep newest rules-*.hsdb. Returns what went
+// wrong, or "".
+std::string StoreCached(const std::string& dir, const std::string& path, const std::string& key,
+                        std::string_view db) {
+  std::string tmp = dir + "/.rules-XXXXXX";
+  const int fd = mkostemp(tmp.data(), O_CLOEXEC);
+  if (fd < 0) return "cannot create a file in " + dir + ": " + strerror(errno);
+  std::string head(kMagic, sizeof kMagic);
+  AppendU64(&head, key.size());
+  head += key;
+  AppendU64(&head, db.size());
+  AppendU64(&head, Fnv1a(db));
+  bool ok = fchmod(fd, 0640) == 0 && WriteAll(fd, head.data(), head.size()) &&
+            WriteAll(fd, db.data(), db.size());
+  const int err = errno;
+  ok = close(fd) == 0 && ok;
+  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string why = strerror(ok ? errno : err);
+    unlink(tmp.c_str());
+    return "cannot write " + path + ": " + why;
+  }
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<std::pair<fs::file_time_type, fs::path>> files;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.starts_with("rules-") && name.ends_with(".hsdb")) {
+      files.emplace_back(e.last_write_time(ec), e.path());
+    }
+  }
+  std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a > b; });
+  for (size_t i = HsCache::kKeep; i < files.size(); ++i) {
+    if (files[i].second != path) fs::remove(files[i].second, ec);
+  }
+  return "";
 }
 
 }  // namespace
 
 Status CompileHsDatabase(const HsExpressions& in, HsCompileIn where, hs_database** db,
-                         HsCompileError* refused) {
+                         HsCompileError* refused, HsCache* cache) {
   *db = nullptr;
+  std::string key, path;
+  if (cache != nullptr) {
+    cache->hit = false;
+    cache->problem.clear();
+    if (!cache->dir.empty()) {
+      if (Status st = MakeDirs(cache->dir, 0750); !st.ok()) {
+        cache->problem = st.message();
+      } else {
+        key = CacheKey(in);
+        path = CachePath(cache->dir, key);
+        if ((*db = LoadCached(path, key)) != nullptr) {
+          cache->hit = true;
+          utimensat(AT_FDCWD, path.c_str(), nullptr, 0);  // the newest again
+          return Status::Ok();
+        }
+      }
+    }
+  }
+  std::string serialized;
   if (where == HsCompileIn::kChildProcess) {
-    Status st = CompileInChild(in, db, refused);
-    if (st.ok() || st.code() == StatusCode::kInvalidArgument) return st;
-    return Status::Internal("cannot compile the rule database in a child process: " + st.message());
-  }
-  Compiled c = CompileHere(in);
-  if (c.ok) {
+    Status st = CompileInChild(in, db, refused, path.empty() ? nullptr : &serialized);
+    if (st.code() == StatusCode::kInvalidArgument) return st;
+    if (!st.ok()) {
+      return Status::Internal("cannot compile the rule database in a child process: " +
+                              st.message());
+    }
+  } else {
+    Compiled c = CompileHere(in);
+    if (!c.ok) {
+      *refused = std::move(c.refused);
+      return Status::InvalidArgument(refused->message);
+    }
     *db = c.db;
-    return Status::Ok();
+    char* bytes = nullptr;
+    size_t size = 0;
+    if (!path.empty() && hs_serialize_database(*db, &bytes, &size) == HS_SUCCESS) {
+      serialized.assign(bytes, size);
+      free(bytes);  // Hyperscan's misc allocator: malloc unless a program sets another
+    }
   }
-  *refused = std::move(c.refused);
-  return Status::InvalidArgument(refused->message);
+  if (!path.empty() && !serialized.empty()) {
+    cache->problem = StoreCached(cache->dir, path, key, serialized);
+  }
+  return Status::Ok();
 }
 
 }  // namespace konseki::matchers

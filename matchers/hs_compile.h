@@ -49,13 +49,41 @@ enum class HsCompileIn {
   kChildProcess,
 };
 
+// A folder of compiled databases, so that a start or a SIGHUP with the same
+// rules reads the database back instead of compiling it again (the bundled
+// packs take seconds of CPU to compile; reading them back, milliseconds).
+// The server's is $CACHE_DIRECTORY (systemd's CacheDirectory=) or the state
+// folder's cache/.
+//
+// A file, rules-<64-bit hash of the key>.hsdb, holds the whole key (every
+// expression and flag, Hyperscan's version, this CPU's platform as
+// hs_populate_platform reads it) and a checksum of the database after it:
+// the key is compared byte for byte and the checksum verified before the
+// database is used, so a hash collision, a file of another version or CPU,
+// or a torn or damaged file is a miss, never a wrong database. Files are
+// written under a temporary name and renamed (two konseki sharing the
+// folder see a whole file or none); a hit refreshes the file's time, and
+// only the kKeep most recent files stay.
+//
+// Not thread-safe: one compile at a time per HsCache object.
+struct HsCache {
+  static constexpr size_t kKeep = 4;
+  std::string dir;      // in: the folder (made 0750 if missing)
+  bool hit = false;     // out: the database was read from the folder
+  std::string problem;  // out: why the folder could not be read or written
+                        // (the compile went on without it); empty when fine
+};
+
 // Compiles `in` in block mode. On success *db owns a new database (free it
 // with hs_free_database). When Hyperscan refuses an expression, returns
 // InvalidArgument and fills *refused (the same in both modes). Any other
 // failure (no child could be forked, the child died, a short or corrupt
 // reply) returns Internal with what happened; *refused is then untouched.
+// With a cache (non-null, dir not empty) the database is looked up there
+// first and stored there after a compile; the cache never makes a compile
+// fail.
 Status CompileHsDatabase(const HsExpressions& in, HsCompileIn where, hs_database** db,
-                         HsCompileError* refused);
+                         HsCompileError* refused, HsCache* cache = nullptr);
 
 }  // namespace konseki::matchers
 

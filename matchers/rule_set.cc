@@ -394,7 +394,8 @@ size_t RuleSet::database_bytes() const {
 }
 
 StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rules,
-                                                          AlertIgnore ignore, HsCompileIn where) {
+                                                          AlertIgnore ignore, HsCompileIn where,
+                                                          HsCache* cache) {
   std::shared_ptr<RuleSet> set(new RuleSet());
   set->rules_ = std::move(rules);
   // The signs and rule ids some rule's pending alert waits for
@@ -510,7 +511,7 @@ StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rule
   if (exprs.empty()) return std::shared_ptr<const RuleSet>(std::move(set));
 
   HsCompileError refused;
-  if (Status st = CompileHsDatabase(hs, where, &set->db_, &refused); !st.ok()) {
+  if (Status st = CompileHsDatabase(hs, where, &set->db_, &refused, cache); !st.ok()) {
     set->db_ = nullptr;
     if (st.code() != StatusCode::kInvalidArgument) return st;
     return CompileError(refused, exprs, set->expr_hit_, set->rules_);

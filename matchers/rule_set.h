@@ -83,10 +83,11 @@ class RuleSet {
   // `where`: where Hyperscan's compiler runs (matchers/hs_compile.h); the
   // RE2 programs are always compiled here. The result and the error messages
   // are the same either way; kChildProcess can also fail with Internal when
-  // no child could run.
+  // no child could run. `cache` (optional): the folder of compiled databases
+  // looked up first and filled after a compile (HsCache, hs_compile.h).
   static StatusOr<std::shared_ptr<const RuleSet>> Compile(
       std::vector<Rule> rules, AlertIgnore ignore = {},
-      HsCompileIn where = HsCompileIn::kThisProcess);
+      HsCompileIn where = HsCompileIn::kThisProcess, HsCache* cache = nullptr);
 
   ~RuleSet();
   RuleSet(const RuleSet&) = delete;

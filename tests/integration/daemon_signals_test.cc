@@ -21,6 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // A datagram socket standing in for systemd's notify socket.
 class NotifySocket {
@@ -145,6 +146,60 @@ TEST(DaemonSignalsIntegrationTest, ThreadsAreNamedForTopAndPerf) {
   EXPECT_EQ(names.count("worker 1"), 1u) << all;
   EXPECT_GE(names.count("metrics"), 1u) << all;
   EXPECT_EQ(names.count("retention"), 1u) << all;
+  ASSERT_EQ(k.process().Signal(SIGTERM), 0);
+}
+
+// A restart or a SIGHUP with unchanged packs reads the compiled rule
+// database from CACHE_DIRECTORY instead of compiling it again; a changed
+// pack is compiled (and cached beside it).
+TEST(DaemonSignalsIntegrationTest, RestartAndReloadReadTheCompiledRulesFromTheCache) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  const std::string rules = dir.File("rules.d");
+  fs::create_directories(rules);
+  const std::string config = "listen: [udp://127.0.0.1:0]\n" + ArchiveAndAlertsConfig(dir) +
+                             "rules: {local_dir: " + rules + "}\n";
+  const std::string cache = dir.File("cache");
+  std::string err;
+  {
+    Konseki k;
+    k.set_cache_dir(cache);
+    ASSERT_TRUE(k.Start(dir, config, &err)) << err;
+    EXPECT_THAT(k.process().Stderr(), HasSubstr("rules compiled ("));
+    ASSERT_EQ(k.process().Signal(SIGTERM), 0);
+  }
+  size_t files = 0;
+  for (const auto& e : fs::directory_iterator(cache)) files += e.path().extension() == ".hsdb";
+  EXPECT_EQ(files, 1u);
+
+  // The same archive and state, its own log (Start appends to the folder's).
+  TempDir second;
+  Konseki k;
+  k.set_cache_dir(cache);
+  ASSERT_TRUE(k.Start(second, config, &err)) << err;
+  EXPECT_THAT(k.process().Stderr(), HasSubstr("their compiled database read from " + cache));
+  EXPECT_THAT(k.process().Stderr(), Not(HasSubstr("rules compiled (")));
+
+  // A new site rule: compiled, and the reload says so.
+  std::ofstream(rules + "/site.yaml")
+      << "rules:\n  - id: site.canary\n    sign: site.canary\n    title: canary\n"
+         "    severity: medium\n    description: a line the test writes\n"
+         "    match: 'konseki cache canary'\n"
+         "    examples:\n      match:\n        - \"Dec  7 02:00:00 h app: konseki cache canary\"\n"
+         "      no_match:\n        - \"Dec  7 02:00:00 h app: konseki cache\"\n";
+  kill(k.process().pid(), SIGHUP);
+  ASSERT_TRUE(WaitFor([&] {
+    return k.process().Stderr().find("rules compiled (") != std::string::npos;
+  })) << k.process().Stderr();
+  // Back to the packs of the start: read from the cache again.
+  fs::remove(rules + "/site.yaml");
+  kill(k.process().pid(), SIGHUP);
+  ASSERT_TRUE(WaitFor([&] {
+    const std::string e = k.process().Stderr();
+    const size_t first = e.find("their compiled database read from");
+    return first != std::string::npos &&
+           e.find("their compiled database read from", first + 1) != std::string::npos;
+  })) << k.process().Stderr();
   ASSERT_EQ(k.process().Signal(SIGTERM), 0);
 }
 

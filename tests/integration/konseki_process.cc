@@ -94,6 +94,10 @@ std::string ChildProcess::Stderr() const { return ReadFile(log_prefix_ + ".err")
 
 std::string KonsekiBinary() { return std::string(KONSEKI_BINARY_DIR) + "/konseki"; }
 
+std::map<std::string, std::string> TestCacheEnv() {
+  return {{"CACHE_DIRECTORY", std::string(KONSEKI_BINARY_DIR) + "/test-rules-cache"}};
+}
+
 bool Konseki::Start(const TempDir& dir, const std::string& config_yaml, std::string* error,
                     const std::vector<std::string>& wrapper) {
   std::string conf = dir.File("konseki.yaml");
@@ -104,7 +108,12 @@ bool Konseki::Start(const TempDir& dir, const std::string& config_yaml, std::str
                               : "");
   std::vector<std::string> argv = wrapper;
   for (const std::string& a : {KonsekiBinary(), std::string("--config"), conf}) argv.push_back(a);
-  if (!process_.Start(argv, dir.File("konseki"))) {
+  // One cache of compiled rule databases for every daemon the tests start
+  // (app/server.h RulesCacheDir): a start compiles the packs once per build
+  // tree, not once per test.
+  std::map<std::string, std::string> env = TestCacheEnv();
+  if (!cache_dir_.empty()) env["CACHE_DIRECTORY"] = cache_dir_;
+  if (!process_.Start(argv, dir.File("konseki"), env)) {
     *error = "fork failed";
     return false;
   }

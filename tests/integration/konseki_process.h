@@ -50,6 +50,10 @@ class ChildProcess {
 // The konseki binary in the build tree.
 std::string KonsekiBinary();
 
+// The environment of a daemon a test starts: CACHE_DIRECTORY, the build
+// tree's one folder of compiled rule databases for all tests.
+std::map<std::string, std::string> TestCacheEnv();
+
 // konseki started on a config text; knows its bound ports.
 class Konseki {
  public:
@@ -60,6 +64,9 @@ class Konseki {
   // konseki in the same process so that process().pid() is konseki's.
   bool Start(const TempDir& dir, const std::string& config_yaml, std::string* error,
              const std::vector<std::string>& wrapper = {});
+  // The folder of compiled rule databases for the next Start (CACHE_DIRECTORY;
+  // TestCacheEnv's shared one unless set).
+  void set_cache_dir(std::string dir) { cache_dir_ = std::move(dir); }
   // "udp" / "tcp" -> port of the first such listener.
   int Port(const std::string& transport) const;
   int MetricsPort() const { return metrics_port_; }
@@ -69,6 +76,7 @@ class Konseki {
   ChildProcess process_;
   std::map<std::string, int> ports_;
   int metrics_port_ = 0;
+  std::string cache_dir_;
 };
 
 // The archive and alert file a daemon test starts with (config lines):

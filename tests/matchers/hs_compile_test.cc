@@ -5,10 +5,14 @@
 #include <hs/hs.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "matchers/rule_set.h"
+#include "tests/testing/temp_dir.h"
 
 namespace konseki::matchers {
 namespace {
@@ -101,6 +105,156 @@ TEST(HsCompileTest, RuleSetErrorIsTheSameWhenCompiledInAChild) {
   EXPECT_THAT(child.status().message(),
               ::testing::StartsWith("local.yaml:12: rule local.bad: match: Hyperscan cannot "
                                     "compile \"a{2,1}\": "));
+}
+
+// The cache's files in dir (rules-*.hsdb), sorted.
+std::vector<std::string> CacheFiles(const std::string& dir) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    names.push_back(e.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST(HsCacheTest, ASecondCompileOfTheSameExpressionsIsReadBackInBothModes) {
+  testing::TempDir tmp;
+  const HsExpressions in =
+      Expressions({"refused connect from \\S+", "^Failed password for", "segfault at [0-9a-f]+"});
+  for (HsCompileIn where : {HsCompileIn::kChildProcess, HsCompileIn::kThisProcess}) {
+    HsCache cache;
+    cache.dir = tmp.File(where == HsCompileIn::kChildProcess ? "child/cache" : "here/cache");
+    HsCompileError refused;
+    hs_database* first = nullptr;
+    ASSERT_TRUE(CompileHsDatabase(in, where, &first, &refused, &cache).ok());
+    EXPECT_FALSE(cache.hit);
+    EXPECT_EQ(cache.problem, "");
+    ASSERT_EQ(CacheFiles(cache.dir).size(), 1u);
+    hs_database* second = nullptr;
+    ASSERT_TRUE(CompileHsDatabase(in, where, &second, &refused, &cache).ok());
+    EXPECT_TRUE(cache.hit);
+    EXPECT_EQ(cache.problem, "");
+    for (const std::string& line :
+         {std::string("refused connect from 203.0.113.9"), std::string("Failed password for root"),
+          std::string("x Failed password for root"), std::string("segfault at 7f00 ip 0")}) {
+      EXPECT_EQ(Scan(second, line), Scan(first, line)) << line;
+    }
+    EXPECT_THAT(Scan(second, "refused connect from a; segfault at 0"),
+                ::testing::ElementsAre(0, 2));
+    hs_free_database(first);
+    hs_free_database(second);
+  }
+}
+
+TEST(HsCacheTest, OtherExpressionsOrFlagsAreAnotherFileAndOnlyTheNewestFourStay) {
+  testing::TempDir tmp;
+  HsCache cache;
+  cache.dir = tmp.File("cache");
+  HsCompileError refused;
+  HsExpressions caseless = Expressions({"alpha", "beta"});
+  HsExpressions exact = caseless;
+  exact.flags.assign(2, HS_FLAG_SINGLEMATCH);
+  hs_database* db = nullptr;
+  ASSERT_TRUE(CompileHsDatabase(caseless, HsCompileIn::kThisProcess, &db, &refused, &cache).ok());
+  hs_free_database(db);
+  ASSERT_TRUE(CompileHsDatabase(exact, HsCompileIn::kThisProcess, &db, &refused, &cache).ok());
+  EXPECT_FALSE(cache.hit);  // same expressions, other flags: not the caseless database
+  EXPECT_TRUE(Scan(db, "ALPHA").empty());
+  hs_free_database(db);
+  EXPECT_EQ(CacheFiles(cache.dir).size(), 2u);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(CompileHsDatabase(Expressions({"gamma" + std::to_string(i)}),
+                                  HsCompileIn::kThisProcess, &db, &refused, &cache)
+                    .ok());
+    hs_free_database(db);
+  }
+  EXPECT_EQ(CacheFiles(cache.dir).size(), HsCache::kKeep);
+  // The newest stay: the last set is read back.
+  ASSERT_TRUE(
+      CompileHsDatabase(Expressions({"gamma4"}), HsCompileIn::kThisProcess, &db, &refused, &cache)
+          .ok());
+  EXPECT_TRUE(cache.hit);
+  hs_free_database(db);
+}
+
+TEST(HsCacheTest, ADamagedOrForeignFileIsCompiledAgainAndReplaced) {
+  testing::TempDir tmp;
+  HsCache cache;
+  cache.dir = tmp.File("cache");
+  HsCompileError refused;
+  const HsExpressions a = Expressions({"alpha [0-9]+"});
+  const HsExpressions b = Expressions({"beta [0-9]+"});
+  hs_database* db = nullptr;
+  ASSERT_TRUE(CompileHsDatabase(b, HsCompileIn::kThisProcess, &db, &refused, &cache).ok());
+  hs_free_database(db);
+  const std::string b_file = cache.dir + "/" + CacheFiles(cache.dir)[0];
+  const std::string b_bytes = Slurp(b_file);
+  std::filesystem::remove(b_file);
+  ASSERT_TRUE(CompileHsDatabase(a, HsCompileIn::kThisProcess, &db, &refused, &cache).ok());
+  hs_free_database(db);
+  const std::string a_file = cache.dir + "/" + CacheFiles(cache.dir)[0];
+  const std::string a_bytes = Slurp(a_file);
+
+  // b's file under a's name (a hash collision, or a file of another
+  // version): its key differs, so a is compiled, not b's database used.
+  std::ofstream(a_file, std::ios::binary | std::ios::trunc) << b_bytes;
+  ASSERT_TRUE(CompileHsDatabase(a, HsCompileIn::kChildProcess, &db, &refused, &cache).ok());
+  EXPECT_FALSE(cache.hit);
+  EXPECT_THAT(Scan(db, "alpha 7 beta 8"), ::testing::ElementsAre(0));
+  hs_free_database(db);
+  EXPECT_EQ(Slurp(a_file), a_bytes);  // replaced by a's own
+
+  // One byte of the database flipped, and a file cut short: both compiled again.
+  std::string flipped = a_bytes;
+  flipped[flipped.size() - 100] ^= 0x40;
+  std::ofstream(a_file, std::ios::binary | std::ios::trunc) << flipped;
+  ASSERT_TRUE(CompileHsDatabase(a, HsCompileIn::kThisProcess, &db, &refused, &cache).ok());
+  EXPECT_FALSE(cache.hit);
+  hs_free_database(db);
+  std::ofstream(a_file, std::ios::binary | std::ios::trunc) << a_bytes.substr(0, 200);
+  ASSERT_TRUE(CompileHsDatabase(a, HsCompileIn::kThisProcess, &db, &refused, &cache).ok());
+  EXPECT_FALSE(cache.hit);
+  EXPECT_THAT(Scan(db, "alpha 7"), ::testing::ElementsAre(0));
+  hs_free_database(db);
+  EXPECT_EQ(Slurp(a_file), a_bytes);
+}
+
+TEST(HsCacheTest, AFolderThatCannotBeMadeIsAProblemNotAFailure) {
+  testing::TempDir tmp;
+  const std::string file = tmp.Write("plain", "not a folder\n");
+  HsCache cache;
+  cache.dir = file + "/cache";
+  HsCompileError refused;
+  hs_database* db = nullptr;
+  ASSERT_TRUE(
+      CompileHsDatabase(Expressions({"alpha"}), HsCompileIn::kChildProcess, &db, &refused, &cache)
+          .ok());
+  EXPECT_FALSE(cache.hit);
+  EXPECT_THAT(cache.problem, ::testing::HasSubstr(file));
+  EXPECT_THAT(Scan(db, "alpha"), ::testing::ElementsAre(0));
+  hs_free_database(db);
+}
+
+TEST(HsCacheTest, ARefusedExpressionIsRefusedWithACacheToo) {
+  testing::TempDir tmp;
+  HsCache cache;
+  cache.dir = tmp.File("cache");
+  HsCompileError refused;
+  hs_database* db = nullptr;
+  const Status st = CompileHsDatabase(Expressions({"ok", "a{2,1}"}), HsCompileIn::kChildProcess,
+                                      &db, &refused, &cache);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(refused.expression, 1);
+  EXPECT_EQ(db, nullptr);
+  EXPECT_TRUE(CacheFiles(cache.dir).empty());
 }
 
 }  // namespace
