@@ -23,10 +23,13 @@ class TimestampCache;
 //
 // Hostname vs tag: the first token after the timestamp is the TAG (and there
 // is no hostname) when it contains '[' or ends with ':' ("sshd[12]:",
-// "kernel:"), except for IPv6 addresses; otherwise it is the hostname. The
-// TAG ends at ' ', ':' or '['; "[pid]" gives procid; one ':' and one space
-// after the tag are consumed. The rest is msg, kept as is (kernel "[  1.2]"
-// uptime included).
+// "kernel:"), except for IPv6 addresses; otherwise it is the hostname. A
+// lone ':' after the hostname (Cisco ASA's "ID : %ASA-6-605004: ...") is
+// skipped when a TAG closed by ':' or "[pid]" follows. The TAG ends at ' ',
+// ':', '[' or a TAB, and a bare word also at rsyslog's "#011" (Snare's
+// "MSWinEventLog<TAB>..."); "[pid]" gives procid; one ':' and one space (or
+// TAB, or "#011") after the tag are consumed. The rest is msg, kept as is
+// (kernel "[  1.2]" uptime included).
 //
 // Without a timestamp: returns false if !has_pri (the caller keeps the line
 // unparsed); with a PRI, fills kRfc3164 with kBadTimestamp, no hostname, and

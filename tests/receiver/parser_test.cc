@@ -451,6 +451,83 @@ TEST(Rfc3164Test, Ipv6HostnameIsNotATag) {
   EXPECT_EQ(m.app_name, "sshd");
 }
 
+// Cisco ASA with "logging device-id" writes its id, then " : ", then the
+// message id as the TAG; with "logging timestamp" the stamp has a year
+// (Cisco ASA Series General Operations CLI Configuration Guide, "Including
+// the Device ID in Non-EMBLEM Format Syslog Messages", "Including the Date
+// and Time in Syslog Messages"). firewall.yaml and vpn.yaml key on that
+// TAG (program '%(?:ASA|FTD|PIX)-[0-7]-1060...').
+TEST(Rfc3164Test, CiscoAsaDeviceIdColonIsNoPartOfTheTag) {
+  struct Case {
+    const char* line;
+    const char* host;
+    const char* program;
+    const char* msg;
+  };
+  const Case cases[] = {
+      {"<166>Dec 07 2026 02:10:11 asa-tokyo01 : %ASA-6-113005: AAA user authentication Rejected "
+       ": reason = AAA failure : server = 10.0.8.20 : user = bob : user IP = 203.0.113.9",
+       "asa-tokyo01", "%ASA-6-113005",
+       "AAA user authentication Rejected : reason = AAA failure : server = 10.0.8.20 : user = "
+       "bob : user IP = 203.0.113.9"},
+      {"<164>Dec  7 02:10:11 asa-tokyo01 : %ASA-4-106023: Deny tcp src outside:203.0.113.9/4000 "
+       "dst inside:10.0.0.5/22 by access-group \"outside_in\" [0x0, 0x0]",
+       "asa-tokyo01", "%ASA-4-106023",
+       "Deny tcp src outside:203.0.113.9/4000 dst inside:10.0.0.5/22 by access-group "
+       "\"outside_in\" [0x0, 0x0]"},
+      // "logging device-id ipaddress inside".
+      {"<166>Dec  7 02:10:11 10.0.0.1 : %ASA-6-605004: Login denied from 192.0.2.10/32597 to "
+       "outside:192.0.2.14/ssh for user \"root\"",
+       "10.0.0.1", "%ASA-6-605004",
+       "Login denied from 192.0.2.10/32597 to outside:192.0.2.14/ssh for user \"root\""},
+      // Without a device id, and without "logging timestamp".
+      {"<166>Dec  7 02:10:11 asa1 %ASA-6-605005: Login permitted", "asa1", "%ASA-6-605005",
+       "Login permitted"},
+      {"<166>%ASA-6-605004: Login denied from 192.0.2.10/1", "", "%ASA-6-605004",
+       "Login denied from 192.0.2.10/1"},
+      // A lone ':' not followed by a TAG stays in the text.
+      {"<13>Dec  7 02:10:11 host1 : plain words", "host1", "", ": plain words"},
+  };
+  for (const Case& c : cases) {
+    const Message m = ParseWith(c.line);
+    EXPECT_EQ(m.format, MessageFormat::kRfc3164) << c.line;
+    EXPECT_EQ(m.hostname, c.host) << c.line;
+    EXPECT_EQ(m.app_name, c.program) << c.line;
+    EXPECT_EQ(m.msg, c.msg) << c.line;
+  }
+  EXPECT_EQ(ParseWith(cases[0].line).timestamp, UtcTime(2026, 12, 7, 2, 10, 11));
+}
+
+// Snare for Windows: "MSWinEventLog<TAB>criticality<TAB>log<TAB>..." (Snare
+// Agent, "Appendix A - Windows Event Output Format"); a relay that escapes
+// control characters (rsyslog's default, "#011") writes the TABs as #011.
+// The TAG is MSWinEventLog, the rest is the text.
+TEST(Rfc3164Test, SnareTabEndsTheTag) {
+  struct Case {
+    const char* line;
+    const char* program;
+    const char* msg;
+  };
+  const Case cases[] = {
+      {"<13>Dec  7 02:10:11 dc01 MSWinEventLog\t1\tSecurity\t123\tMon Dec 07 02:10:11 "
+       "2026\t4625\tMicrosoft-Windows-Security-Auditing",
+       "MSWinEventLog",
+       "1\tSecurity\t123\tMon Dec 07 02:10:11 2026\t4625\tMicrosoft-Windows-Security-Auditing"},
+      {"<13>Dec  7 02:10:11 dc01 MSWinEventLog#0111#011Security#011123#011Mon Dec 07 02:10:11 "
+       "2026#0114625",
+       "MSWinEventLog", "1#011Security#011123#011Mon Dec 07 02:10:11 2026#0114625"},
+      // Any other '#' is part of the TAG.
+      {"<13>Dec  7 02:10:11 dc01 a#b: x", "a#b", "x"},
+      {"<13>Dec  7 02:10:11 dc01 a#01: x", "a#01", "x"},
+  };
+  for (const Case& c : cases) {
+    const Message m = ParseWith(c.line);
+    EXPECT_EQ(m.hostname, "dc01") << c.line;
+    EXPECT_EQ(m.app_name, c.program) << c.line;
+    EXPECT_EQ(m.msg, c.msg) << c.line;
+  }
+}
+
 TEST(Rfc3164Test, DefaultOffsetAppliesToBsdStamps) {
   ParserOptions options;
   options.default_utc_offset_secs = 9 * 3600;
