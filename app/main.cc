@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -244,7 +245,27 @@ int RunCheckConfig(const std::string& path) {
   if (!tls_warning.empty()) {
     konseki::Log(konseki::LogLevel::kWarning, "warning: %s", tls_warning.c_str());
   }
-  auto rules = konseki::app::LoadRulesAndCorrelations(c->rules_dir, c->rule_overrides);
+  // The rules as the daemon will read them: as its user, and through its
+  // cache of compiled databases (the unit's ExecStartPre then leaves the
+  // database for ExecStart to read back), when the folder the cache lives
+  // in is already there (check-config creates no state folder).
+  konseki::matchers::HsCache cache;
+  cache.dir = konseki::app::RulesCacheDir(*c);
+  std::error_code ec;
+  const bool cached =
+      std::filesystem::is_directory(std::filesystem::path(cache.dir).parent_path(), ec);
+  konseki::StatusOr<konseki::app::LoadedRules> rules = konseki::Status::Internal("not loaded");
+  {
+    auto as_user = konseki::app::ScopedFileIdentity::Enter(*ids);
+    if (!as_user.ok()) {
+      konseki::Log(konseki::LogLevel::kError, "%s: %s", path.c_str(),
+                   as_user.status().message().c_str());
+      return 1;
+    }
+    rules = konseki::app::LoadRulesAndCorrelations(c->rules_dir, c->rule_overrides,
+                                                   konseki::matchers::HsCompileIn::kThisProcess,
+                                                   cached ? &cache : nullptr);
+  }
   if (!rules.ok()) {
     konseki::Log(konseki::LogLevel::kError, "%s", rules.status().message().c_str());
     return 1;

@@ -203,5 +203,30 @@ TEST(DaemonSignalsIntegrationTest, RestartAndReloadReadTheCompiledRulesFromTheCa
   ASSERT_EQ(k.process().Signal(SIGTERM), 0);
 }
 
+// The unit's ExecStartPre (check-config) compiles the packs into the cache
+// that its ExecStart then reads back: one compile per start, not two.
+TEST(DaemonSignalsIntegrationTest, CheckConfigLeavesTheCompiledRulesForTheDaemon) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  const std::string config = "listen: [udp://127.0.0.1:0]\n" + ArchiveAndAlertsConfig(dir);
+  const std::string conf = dir.Write("check.yaml", config + "allow_root: true\n");
+  const std::string cache = dir.File("cache");
+  ChildProcess check;
+  ASSERT_TRUE(check.Start({KonsekiBinary(), "check-config", conf}, dir.File("check"),
+                          {{"CACHE_DIRECTORY", cache}}));
+  ASSERT_TRUE(WaitFor([&] { return !check.running(); }, std::chrono::seconds(60)));
+  ASSERT_EQ(check.exit_code(), 0) << check.Stderr();
+  size_t files = 0;
+  for (const auto& e : fs::directory_iterator(cache)) files += e.path().extension() == ".hsdb";
+  EXPECT_EQ(files, 1u);
+
+  Konseki k;
+  k.set_cache_dir(cache);
+  std::string err;
+  ASSERT_TRUE(k.Start(dir, config, &err)) << err;
+  EXPECT_THAT(k.process().Stderr(), HasSubstr("their compiled database read from " + cache));
+  ASSERT_EQ(k.process().Signal(SIGTERM), 0);
+}
+
 }  // namespace
 }  // namespace konseki::testing

@@ -42,6 +42,9 @@ bool ChildProcess::Start(const std::vector<std::string>& argv, const std::string
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
+    // Every konseki a test runs (daemon, check-config) shares the build
+    // tree's cache of compiled rules unless the test names its own.
+    for (const auto& [k, v] : TestCacheEnv()) setenv(k.c_str(), v.c_str(), 1);
     for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -108,10 +111,7 @@ bool Konseki::Start(const TempDir& dir, const std::string& config_yaml, std::str
                               : "");
   std::vector<std::string> argv = wrapper;
   for (const std::string& a : {KonsekiBinary(), std::string("--config"), conf}) argv.push_back(a);
-  // One cache of compiled rule databases for every daemon the tests start
-  // (app/server.h RulesCacheDir): a start compiles the packs once per build
-  // tree, not once per test.
-  std::map<std::string, std::string> env = TestCacheEnv();
+  std::map<std::string, std::string> env;
   if (!cache_dir_.empty()) env["CACHE_DIRECTORY"] = cache_dir_;
   if (!process_.Start(argv, dir.File("konseki"), env)) {
     *error = "fork failed";

@@ -26,7 +26,8 @@ class ChildProcess {
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 
-  // Starts argv[0] (a path) with argv; output to <log_prefix>.out/.err.
+  // Starts argv[0] (a path) with argv; output to <log_prefix>.out/.err;
+  // TestCacheEnv() and then `env` added to the environment.
   bool Start(const std::vector<std::string>& argv, const std::string& log_prefix,
              const std::map<std::string, std::string>& env = {});
   pid_t pid() const { return pid_; }
@@ -50,8 +51,10 @@ class ChildProcess {
 // The konseki binary in the build tree.
 std::string KonsekiBinary();
 
-// The environment of a daemon a test starts: CACHE_DIRECTORY, the build
-// tree's one folder of compiled rule databases for all tests.
+// What ChildProcess adds to every child's environment: CACHE_DIRECTORY,
+// the build tree's one folder of compiled rule databases (app/server.h
+// RulesCacheDir), so the packs are compiled once per build tree, not once
+// per daemon or check-config a test runs.
 std::map<std::string, std::string> TestCacheEnv();
 
 // konseki started on a config text; knows its bound ports.
