@@ -157,8 +157,8 @@ TEST(DaemonSignalsIntegrationTest, RestartAndReloadReadTheCompiledRulesFromTheCa
   TempDir dir;
   const std::string rules = dir.File("rules.d");
   fs::create_directories(rules);
-  const std::string config = "listen: [udp://127.0.0.1:0]\n" + ArchiveAndAlertsConfig(dir) +
-                             "rules: {local_dir: " + rules + "}\n";
+  const std::string config = "listen: [udp://127.0.0.1:0]\nmetrics: {listen: '127.0.0.1:0'}\n" +
+                             ArchiveAndAlertsConfig(dir) + "rules: {local_dir: " + rules + "}\n";
   const std::string cache = dir.File("cache");
   std::string err;
   {
@@ -208,7 +208,8 @@ TEST(DaemonSignalsIntegrationTest, RestartAndReloadReadTheCompiledRulesFromTheCa
 TEST(DaemonSignalsIntegrationTest, CheckConfigLeavesTheCompiledRulesForTheDaemon) {
   if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
   TempDir dir;
-  const std::string config = "listen: [udp://127.0.0.1:0]\n" + ArchiveAndAlertsConfig(dir);
+  const std::string config = "listen: [udp://127.0.0.1:0]\nmetrics: {listen: '127.0.0.1:0'}\n" +
+                             ArchiveAndAlertsConfig(dir);
   const std::string conf = dir.Write("check.yaml", config + "allow_root: true\n");
   const std::string cache = dir.File("cache");
   ChildProcess check;
