@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -23,7 +24,6 @@
 namespace konseki::app {
 
 using matchers::AlertIgnore;
-using matchers::CompileRulePacks;
 using matchers::Correlation;
 using matchers::CorrelationExample;
 using matchers::CorrelatorOptions;
@@ -45,9 +45,39 @@ namespace {
 // corpus carry no year, so any fixed instant gives reproducible results.
 const TimePoint kExampleReceived = TimePoint(std::chrono::seconds(1'767'225'600));  // 2026-01-01
 
+// The tools' cache of compiled rule databases (matchers::HsCache):
+// $XDG_CACHE_HOME/konseki, else ~/.cache/konseki, as command-line tools keep
+// theirs; none when neither variable is set. The first check-rules or
+// test-rules of a set of packs compiles them (seconds), the next ones read
+// the database back.
+std::string ToolCacheDir() {
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && xdg[0] == '/') {
+    return std::string(xdg) + "/konseki";
+  }
+  if (const char* home = std::getenv("HOME"); home != nullptr && home[0] == '/') {
+    return std::string(home) + "/.cache/konseki";
+  }
+  return "";
+}
+
+// RuleSet::Compile through the tools' cache (silent: a cache that cannot be
+// used costs only the compile).
+StatusOr<std::shared_ptr<const RuleSet>> CompileCached(std::vector<Rule> rules,
+                                                       AlertIgnore ignore = {}) {
+  matchers::HsCache cache;
+  cache.dir = ToolCacheDir();
+  return RuleSet::Compile(std::move(rules), std::move(ignore), matchers::HsCompileIn::kThisProcess,
+                          cache.dir.empty() ? nullptr : &cache);
+}
+
 StatusOr<std::shared_ptr<const RuleSet>> LoadAndCompile(const std::string& dir,
                                                         const RuleOverrides& overrides = {}) {
-  return CompileRulePacks(dir, overrides);
+  StatusOr<AlertIgnore> ignore =
+      AlertIgnore::Create(overrides.ignore_sources, overrides.ignore_users);
+  if (!ignore.ok()) return Status::InvalidArgument("rules.ignore: " + ignore.status().message());
+  StatusOr<std::vector<Rule>> rules = matchers::LoadRulePacks(dir, overrides);
+  if (!rules.ok()) return rules.status();
+  return CompileCached(std::move(rules).value(), std::move(ignore).value());
 }
 
 std::string FieldsText(const std::vector<std::pair<std::string, std::string>>& fields) {
@@ -336,7 +366,7 @@ int RunCheckRules(const std::string& dir, std::ostream& out, std::ostream& err) 
     err << "check-rules: " << pack.status().message() << "\n";
     return 1;
   }
-  StatusOr<std::shared_ptr<const RuleSet>> set = RuleSet::Compile(pack->rules);
+  StatusOr<std::shared_ptr<const RuleSet>> set = CompileCached(pack->rules);
   if (!set.ok()) {
     err << "check-rules: " << set.status().message() << "\n";
     return 1;
@@ -494,7 +524,7 @@ StatusOr<std::unique_ptr<OfflineAnalyzer>> MakeAnalyzer(const TestRulesOptions& 
   StatusOr<RulePack> pack = LoadRulePackSet(dir, opts.overrides);
   if (!pack.ok()) return pack.status();
   StatusOr<std::shared_ptr<const RuleSet>> set =
-      RuleSet::Compile(pack->rules, std::move(ignore).value());
+      CompileCached(pack->rules, std::move(ignore).value());
   if (!set.ok()) return set.status();
   if (!opts.correlate) {
     pack->correlations.clear();
