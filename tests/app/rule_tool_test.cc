@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "tests/testing/temp_dir.h"
 
@@ -42,6 +44,61 @@ TEST(RunCheckRulesTest, EveryShippedRuleExamplePasses) {
   EXPECT_EQ(rc, 0) << err.str();
   EXPECT_EQ(err.str(), "");
   EXPECT_THAT(out.str(), HasSubstr(" 0 failures"));
+}
+
+// The tools keep compiled rules in $XDG_CACHE_HOME/konseki: a second run
+// on the same packs reads them back (the file's time is refreshed), with the
+// same verdict; a broken copy there is compiled again, not used.
+TEST(RunCheckRulesTest, TheCompiledRulesAreKeptInXdgCacheHome) {
+  TempDir dir;
+  const std::string pack = dir.File("pack");
+  std::filesystem::create_directories(pack);
+  std::ofstream(pack + "/p.yaml") << R"y(rules:
+  - id: t.refused
+    sign: tcpd.refused
+    title: t
+    severity: low
+    description: d
+    match: 'refused connect from \S+'
+    examples:
+      match:
+        - "Jan  1 00:00:00 h sshd[1]: refused connect from 192.0.2.1 (192.0.2.1)"
+      no_match:
+        - "Jan  1 00:00:00 h sshd[1]: connect from 192.0.2.1 (192.0.2.1)"
+)y";
+  const char* old = std::getenv("XDG_CACHE_HOME");
+  const std::string saved = old == nullptr ? "" : old;
+  setenv("XDG_CACHE_HOME", dir.File("xdg").c_str(), 1);
+  const std::string cache = dir.File("xdg/konseki");
+  auto files = [&] {
+    std::vector<std::filesystem::path> found;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(cache, ec)) {
+      if (e.path().extension() == ".hsdb") found.push_back(e.path());
+    }
+    return found;
+  };
+  std::ostringstream out1, err1;
+  EXPECT_EQ(RunCheckRules(pack, out1, err1), 0) << err1.str();
+  ASSERT_EQ(files().size(), 1u);
+  const std::filesystem::path db = files()[0];
+  std::filesystem::last_write_time(db,
+                                   std::filesystem::last_write_time(db) - std::chrono::hours(1));
+  const auto before = std::filesystem::last_write_time(db);
+  std::ostringstream out2, err2;
+  EXPECT_EQ(RunCheckRules(pack, out2, err2), 0) << err2.str();
+  EXPECT_EQ(out2.str(), out1.str());
+  EXPECT_GT(std::filesystem::last_write_time(db), before);  // read back: refreshed
+  std::ofstream(db, std::ios::trunc) << "not a database";
+  std::ostringstream out3, err3;
+  EXPECT_EQ(RunCheckRules(pack, out3, err3), 0) << err3.str();
+  EXPECT_EQ(out3.str(), out1.str());
+  EXPECT_GT(std::filesystem::file_size(db), 1000u);  // compiled again and replaced
+  if (old == nullptr) {
+    unsetenv("XDG_CACHE_HOME");
+  } else {
+    setenv("XDG_CACHE_HOME", saved.c_str(), 1);
+  }
 }
 
 TEST(RunCheckRulesTest, ReportsAFailingExampleWithFileLineAndRule) {
