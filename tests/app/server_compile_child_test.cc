@@ -9,6 +9,7 @@
 #include <hs/hs.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -69,6 +70,7 @@ std::vector<long> CompilingPids(const std::string& path) {
 TEST(ServerCompileChildTest, RulesAreCompiledInAChildAtStartAndOnReload) {
   testing::TempDir dir;
   g_compile_log = dir.File("compiles");
+  unsetenv("CACHE_DIRECTORY");  // the cache is the state folder's cache/
   auto config = ParseConfig(
       "listen: [udp://127.0.0.1:0]\n"
       "archive: {dir: " +
@@ -90,9 +92,16 @@ TEST(ServerCompileChildTest, RulesAreCompiledInAChildAtStartAndOnReload) {
   EXPECT_NE(pids[0], static_cast<long>(getpid()));
   EXPECT_GT(RulesLoaded(**server), 100);
 
-  // Reload with the worker threads running: the child is forked from a
-  // process with threads.
+  // A reload of the same packs reads the compiled database back from the
+  // cache (the state folder's cache/ here): no compile.
   (*server)->Start();
+  (*server)->Reload();
+  EXPECT_EQ(CompilingPids(g_compile_log).size(), 1u) << "the reload read the cache";
+  EXPECT_EQ(RuleReloadErrors(**server), 0u);
+
+  // Without the cache, a reload with the worker threads running compiles
+  // in a child forked from a process with threads.
+  std::filesystem::remove_all(dir.File("archive/.state/cache"));
   (*server)->Reload();
   pids = CompilingPids(g_compile_log);
   ASSERT_EQ(pids.size(), 2u) << "the reload compiled once more";
