@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/utc_time.h"
 #include "receiver/parse_issue.h"
@@ -413,17 +414,29 @@ TEST(Rfc3164Test, BusyboxFacilityPriorityInAFileIsNoTag) {
   }
 }
 
+// A header form and what the parser must read from it.
+struct HeaderCase {
+  const char* line;
+  const char* host;
+  const char* program;
+  const char* msg;
+};
+
+void ExpectHeaders(const std::vector<HeaderCase>& cases) {
+  for (const HeaderCase& c : cases) {
+    const Message m = ParseWith(c.line);
+    EXPECT_EQ(m.format, MessageFormat::kRfc3164) << c.line;
+    EXPECT_EQ(m.hostname, c.host) << c.line;
+    EXPECT_EQ(m.app_name, c.program) << c.line;
+    EXPECT_EQ(m.msg, c.msg) << c.line;
+  }
+}
+
 // FreeBSD's syslogd (usr.sbin/syslogd/syslogd.c, fprintlog_rfc3164, F_FORW)
 // relays another host's line as "STAMP Forwarded from HOST: TAG: MSG", the
 // host unresolved as its address; its own lines carry no host at all.
 TEST(Rfc3164Test, FreeBsdRelayForwardedFromNamesTheOriginHost) {
-  struct Case {
-    const char* line;
-    const char* host;
-    const char* program;
-    const char* msg;
-  };
-  const Case cases[] = {
+  const std::vector<HeaderCase> cases = {
       {"<38>Dec  6 06:10:09 Forwarded from web1: sshd-session[4250]: Accepted password for root "
        "from 203.0.113.50 port 41010 ssh2",
        "web1", "sshd-session", "Accepted password for root from 203.0.113.50 port 41010 ssh2"},
@@ -436,12 +449,7 @@ TEST(Rfc3164Test, FreeBsdRelayForwardedFromNamesTheOriginHost) {
       {"<38>Dec  6 06:10:09 gw1 fwd: Forwarded from web1: sshd[1]: x", "gw1", "fwd",
        "Forwarded from web1: sshd[1]: x"},
   };
-  for (const Case& c : cases) {
-    const Message m = ParseWith(c.line);
-    EXPECT_EQ(m.hostname, c.host) << c.line;
-    EXPECT_EQ(m.app_name, c.program) << c.line;
-    EXPECT_EQ(m.msg, c.msg) << c.line;
-  }
+  ExpectHeaders(cases);
   EXPECT_EQ(ParseWith(cases[0].line).procid, "4250");
 }
 
@@ -458,13 +466,7 @@ TEST(Rfc3164Test, Ipv6HostnameIsNotATag) {
 // and Time in Syslog Messages"). firewall.yaml and vpn.yaml key on that
 // TAG (program '%(?:ASA|FTD|PIX)-[0-7]-1060...').
 TEST(Rfc3164Test, CiscoAsaDeviceIdColonIsNoPartOfTheTag) {
-  struct Case {
-    const char* line;
-    const char* host;
-    const char* program;
-    const char* msg;
-  };
-  const Case cases[] = {
+  const std::vector<HeaderCase> cases = {
       {"<166>Dec 07 2026 02:10:11 asa-tokyo01 : %ASA-6-113005: AAA user authentication Rejected "
        ": reason = AAA failure : server = 10.0.8.20 : user = bob : user IP = 203.0.113.9",
        "asa-tokyo01", "%ASA-6-113005",
@@ -488,13 +490,7 @@ TEST(Rfc3164Test, CiscoAsaDeviceIdColonIsNoPartOfTheTag) {
       // A lone ':' not followed by a TAG stays in the text.
       {"<13>Dec  7 02:10:11 host1 : plain words", "host1", "", ": plain words"},
   };
-  for (const Case& c : cases) {
-    const Message m = ParseWith(c.line);
-    EXPECT_EQ(m.format, MessageFormat::kRfc3164) << c.line;
-    EXPECT_EQ(m.hostname, c.host) << c.line;
-    EXPECT_EQ(m.app_name, c.program) << c.line;
-    EXPECT_EQ(m.msg, c.msg) << c.line;
-  }
+  ExpectHeaders(cases);
   EXPECT_EQ(ParseWith(cases[0].line).timestamp, UtcTime(2026, 12, 7, 2, 10, 11));
 }
 
@@ -503,29 +499,19 @@ TEST(Rfc3164Test, CiscoAsaDeviceIdColonIsNoPartOfTheTag) {
 // control characters (rsyslog's default, "#011") writes the TABs as #011.
 // The TAG is MSWinEventLog, the rest is the text.
 TEST(Rfc3164Test, SnareTabEndsTheTag) {
-  struct Case {
-    const char* line;
-    const char* program;
-    const char* msg;
-  };
-  const Case cases[] = {
+  const std::vector<HeaderCase> cases = {
       {"<13>Dec  7 02:10:11 dc01 MSWinEventLog\t1\tSecurity\t123\tMon Dec 07 02:10:11 "
        "2026\t4625\tMicrosoft-Windows-Security-Auditing",
-       "MSWinEventLog",
+       "dc01", "MSWinEventLog",
        "1\tSecurity\t123\tMon Dec 07 02:10:11 2026\t4625\tMicrosoft-Windows-Security-Auditing"},
       {"<13>Dec  7 02:10:11 dc01 MSWinEventLog#0111#011Security#011123#011Mon Dec 07 02:10:11 "
        "2026#0114625",
-       "MSWinEventLog", "1#011Security#011123#011Mon Dec 07 02:10:11 2026#0114625"},
+       "dc01", "MSWinEventLog", "1#011Security#011123#011Mon Dec 07 02:10:11 2026#0114625"},
       // Any other '#' is part of the TAG.
-      {"<13>Dec  7 02:10:11 dc01 a#b: x", "a#b", "x"},
-      {"<13>Dec  7 02:10:11 dc01 a#01: x", "a#01", "x"},
+      {"<13>Dec  7 02:10:11 dc01 a#b: x", "dc01", "a#b", "x"},
+      {"<13>Dec  7 02:10:11 dc01 a#01: x", "dc01", "a#01", "x"},
   };
-  for (const Case& c : cases) {
-    const Message m = ParseWith(c.line);
-    EXPECT_EQ(m.hostname, "dc01") << c.line;
-    EXPECT_EQ(m.app_name, c.program) << c.line;
-    EXPECT_EQ(m.msg, c.msg) << c.line;
-  }
+  ExpectHeaders(cases);
 }
 
 TEST(Rfc3164Test, DefaultOffsetAppliesToBsdStamps) {
