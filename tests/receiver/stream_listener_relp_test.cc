@@ -73,6 +73,7 @@ class AckingSink : public FrameSink {
     cookies_.push_back(frame.ack_cookie);
     unflushed_cookies_.push_back(frame.ack_cookie);
     max_unacked_ = std::max(max_unacked_, unacked_cookies_.size() + unflushed_cookies_.size());
+    if (frames_.size() == full_at_) capacity_.store(false);
     cv_.notify_all();
     return true;
   }
@@ -91,6 +92,12 @@ class AckingSink : public FrameSink {
   }
 
   void SetCapacity(bool c) { capacity_.store(c); }
+  // The pipeline turns full when the n-th frame is pushed (on the listener
+  // thread, however late the test thread runs).
+  void FullAt(size_t n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    full_at_ = n;
+  }
   void SetAcking(bool on) {
     std::lock_guard<std::mutex> lock(mu_);
     acking_ = on;
@@ -162,6 +169,7 @@ class AckingSink : public FrameSink {
   std::vector<uint64_t> unflushed_cookies_;
   std::vector<uint64_t> unacked_cookies_;
   size_t max_unacked_ = 0;
+  size_t full_at_ = 0;  // FullAt: 0 = never
   size_t pushes_without_capacity_ = 0;
   size_t pushes_after_release_ = 0;
 };
@@ -283,11 +291,13 @@ TEST_F(StreamListenerRelpTest, FullPipelineStopsReadingUntilCapacityReturns) {
   StreamListenerOptions o;
   o.read_chunk_bytes = 256;  // bounds what one read can push past a full sink
   Listen(o);
+  // Full from the 100th frame on: set by the sink itself, as the test
+  // thread may run only after the client has sent all 3,000.
+  sink_.FullAt(100);
   std::vector<std::string> errors;
   std::thread client(
       [&] { errors = SendWithLibrelp(listener_->port(), MakeMessages(3000), 1000); });
   ASSERT_TRUE(sink_.WaitForFrames(100));
-  sink_.SetCapacity(false);
   // The listener has seen the full pipeline many times over: it must not
   // have read on.
   const auto end = std::chrono::steady_clock::now() + 10s;
