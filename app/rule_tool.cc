@@ -60,24 +60,28 @@ std::string ToolCacheDir() {
   return "";
 }
 
-// RuleSet::Compile through the tools' cache (silent: a cache that cannot be
-// used costs only the compile).
+// The tools' cache for one compile: none when ToolCacheDir has no place
+// (silent either way: a cache that cannot be used costs only the compile).
+class ToolCache {
+ public:
+  ToolCache() { cache_.dir = ToolCacheDir(); }
+  matchers::HsCache* get() { return cache_.dir.empty() ? nullptr : &cache_; }
+
+ private:
+  matchers::HsCache cache_;
+};
+
 StatusOr<std::shared_ptr<const RuleSet>> CompileCached(std::vector<Rule> rules,
                                                        AlertIgnore ignore = {}) {
-  matchers::HsCache cache;
-  cache.dir = ToolCacheDir();
+  ToolCache cache;
   return RuleSet::Compile(std::move(rules), std::move(ignore), matchers::HsCompileIn::kThisProcess,
-                          cache.dir.empty() ? nullptr : &cache);
+                          cache.get());
 }
 
 StatusOr<std::shared_ptr<const RuleSet>> LoadAndCompile(const std::string& dir,
                                                         const RuleOverrides& overrides = {}) {
-  StatusOr<AlertIgnore> ignore =
-      AlertIgnore::Create(overrides.ignore_sources, overrides.ignore_users);
-  if (!ignore.ok()) return Status::InvalidArgument("rules.ignore: " + ignore.status().message());
-  StatusOr<std::vector<Rule>> rules = matchers::LoadRulePacks(dir, overrides);
-  if (!rules.ok()) return rules.status();
-  return CompileCached(std::move(rules).value(), std::move(ignore).value());
+  ToolCache cache;
+  return matchers::CompileRulePacks(dir, overrides, cache.get());
 }
 
 std::string FieldsText(const std::vector<std::pair<std::string, std::string>>& fields) {

@@ -144,12 +144,13 @@ StatusOr<std::vector<Rule>> LoadRulePacks(const std::string& dir, const RuleOver
 }
 
 StatusOr<std::shared_ptr<const RuleSet>> CompileRulePacks(const std::string& dir,
-                                                          const RuleOverrides& o) {
+                                                          const RuleOverrides& o, HsCache* cache) {
   StatusOr<AlertIgnore> ignore = AlertIgnore::Create(o.ignore_sources, o.ignore_users);
   if (!ignore.ok()) return Status::InvalidArgument("rules.ignore: " + ignore.status().message());
   StatusOr<std::vector<Rule>> rules = LoadRulePacks(dir, o);
   if (!rules.ok()) return rules.status();
-  return RuleSet::Compile(std::move(rules).value(), std::move(ignore).value());
+  return RuleSet::Compile(std::move(rules).value(), std::move(ignore).value(),
+                          HsCompileIn::kThisProcess, cache);
 }
 
 }  // namespace konseki::matchers

@@ -71,9 +71,11 @@ StatusOr<RulePack> LoadRulePackSet(const std::string& dir, const RuleOverrides& 
 // both disable and severity (the severity would be a dead letter).
 StatusOr<std::vector<Rule>> LoadRulePacks(const std::string& dir, const RuleOverrides& overrides);
 
-// LoadRulePacks, then RuleSet::Compile with the ignore list.
+// LoadRulePacks, then RuleSet::Compile with the ignore list (in this
+// process; through `cache` when given, hs_compile.h HsCache).
 StatusOr<std::shared_ptr<const RuleSet>> CompileRulePacks(const std::string& dir,
-                                                          const RuleOverrides& overrides);
+                                                          const RuleOverrides& overrides,
+                                                          HsCache* cache = nullptr);
 
 }  // namespace konseki::matchers
 
