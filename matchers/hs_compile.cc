@@ -241,7 +241,8 @@ bool ReadCacheFile(const std::string& path, std::string* out) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   struct stat st;
-  bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+  // A file that anyone but its owner may write is not read (UnsafeFolder).
+  bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0 &&
             static_cast<uint64_t>(st.st_size) <= kMaxCacheFile;
   if (ok) {
     out->resize(static_cast<size_t>(st.st_size));
@@ -256,6 +257,26 @@ bool ReadCacheFile(const std::string& path, std::string* out) {
   }
   close(fd);
   return ok;
+}
+
+// Why the files of dir cannot be trusted, or "". The key and the checksum
+// guard against accidents, not against a writer: anyone who can write a file
+// there can write one with the right key and a database made to match
+// nothing, and the analyzer would go blind without a word. So a folder that
+// its group or others may write (even with the sticky bit: they could still
+// add the file first) is not used at all, and a file they may write is not
+// read (ReadCacheFile). The owner is not checked: the folder's owner is the
+// user that runs konseki (or root), who could change the rules as well.
+std::string UnsafeFolder(const std::string& dir) {
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0) return "cannot read " + dir + ": " + strerror(errno);
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return dir + " is writable by users other than its owner (mode " + mode +
+           "): a database there could be made to match nothing; chmod go-w it";
+  }
+  return "";
 }
 
 // The database of the file at path when its key is `key` and its bytes are
@@ -338,6 +359,8 @@ Status CompileHsDatabase(const HsExpressions& in, HsCompileIn where, hs_database
     if (!cache->dir.empty()) {
       if (Status st = MakeDirs(cache->dir, 0750); !st.ok()) {
         cache->problem = st.message();
+      } else if (std::string unsafe = UnsafeFolder(cache->dir); !unsafe.empty()) {
+        cache->problem = std::move(unsafe);
       } else {
         key = CacheKey(in);
         path = CachePath(cache->dir, key);

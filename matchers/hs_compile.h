@@ -63,7 +63,11 @@ enum class HsCompileIn {
 // or a torn or damaged file is a miss, never a wrong database. Files are
 // written under a temporary name and renamed (two konseki sharing the
 // folder see a whole file or none); a hit refreshes the file's time, and
-// only the kKeep most recent files stay.
+// only the kKeep most recent files stay. The key and checksum guard
+// against accidents, not against a writer: a folder its group or others
+// may write is not used (`problem` says so), and a file they may write is
+// not read, since a database made to match nothing would blind the
+// analyzer without a word.
 //
 // Not thread-safe: one compile at a time per HsCache object.
 struct HsCache {

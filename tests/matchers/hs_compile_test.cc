@@ -243,6 +243,51 @@ TEST(HsCacheTest, AFolderThatCannotBeMadeIsAProblemNotAFailure) {
   hs_free_database(db);
 }
 
+// A file with a's key and checksum but a database that matches nothing
+// of a's is taken as a's: only the permissions keep such a file out.
+TEST(HsCacheTest, AFolderOrFileOthersMayWriteIsNotTrusted) {
+  testing::TempDir tmp;
+  HsCache cache;
+  cache.dir = tmp.File("cache");
+  HsCompileError refused;
+  const HsExpressions a = Expressions({"alpha [0-9]+"});
+  hs_database* db = nullptr;
+  ASSERT_TRUE(CompileHsDatabase(a, HsCompileIn::kThisProcess, &db, &refused, &cache).ok());
+  hs_free_database(db);
+  const std::string file = cache.dir + "/" + CacheFiles(cache.dir)[0];
+  const std::string bytes = Slurp(file);
+  namespace fs = std::filesystem;
+
+  // The folder writable by its group, then by all with the sticky bit:
+  // neither read nor written, and the problem says why.
+  for (fs::perms mode : {fs::perms(0770), fs::perms(01777)}) {
+    fs::permissions(cache.dir, mode);
+    ASSERT_TRUE(CompileHsDatabase(a, HsCompileIn::kChildProcess, &db, &refused, &cache).ok());
+    EXPECT_FALSE(cache.hit);
+    EXPECT_THAT(cache.problem, ::testing::HasSubstr(cache.dir + " is writable by users other"));
+    EXPECT_THAT(Scan(db, "alpha 7"), ::testing::ElementsAre(0));
+    hs_free_database(db);
+    EXPECT_EQ(CacheFiles(cache.dir).size(), 1u);
+  }
+  fs::permissions(cache.dir, fs::perms(0750));
+  ASSERT_TRUE(CompileHsDatabase(a, HsCompileIn::kThisProcess, &db, &refused, &cache).ok());
+  EXPECT_TRUE(cache.hit);
+  EXPECT_EQ(cache.problem, "");
+  hs_free_database(db);
+
+  // The file writable by others: compiled again and replaced by one that is not.
+  fs::permissions(file, fs::perms(0666));
+  ASSERT_TRUE(CompileHsDatabase(a, HsCompileIn::kThisProcess, &db, &refused, &cache).ok());
+  EXPECT_FALSE(cache.hit);
+  hs_free_database(db);
+  EXPECT_EQ((fs::status(file).permissions() & (fs::perms::group_write | fs::perms::others_write)),
+            fs::perms::none);
+  EXPECT_EQ(Slurp(file), bytes);
+  ASSERT_TRUE(CompileHsDatabase(a, HsCompileIn::kThisProcess, &db, &refused, &cache).ok());
+  EXPECT_TRUE(cache.hit);
+  hs_free_database(db);
+}
+
 TEST(HsCacheTest, ARefusedExpressionIsRefusedWithACacheToo) {
   testing::TempDir tmp;
   HsCache cache;
