@@ -11,6 +11,7 @@ add_library(konseki_app
   ${CMAKE_CURRENT_LIST_DIR}/fd_budget.cc
   ${CMAKE_CURRENT_LIST_DIR}/file_identity.cc
   ${CMAKE_CURRENT_LIST_DIR}/fleet_correlator.cc
+  ${CMAKE_CURRENT_LIST_DIR}/relay_silence.cc
   ${CMAKE_CURRENT_LIST_DIR}/privileges.cc
   ${CMAKE_CURRENT_LIST_DIR}/router.cc
   ${CMAKE_CURRENT_LIST_DIR}/server.cc

@@ -312,6 +312,7 @@ Status ParseHeartbeat(const Ctx& ctx, const YAML::Node& hb, HeartbeatConfig* out
       {"sender_change_secs", &Options::sender_change_secs, 0, kYear},
       {"alert_link_secs", &Options::alert_link_secs, 0, kYear},
       {"metrics_interval_secs", &Options::metrics_interval_secs, 0.1, 3600},
+      {"same_sender_secs", &Options::same_sender_secs, 0, 3600},
       {"flood_min_messages", &Options::flood_min_messages, 0, 1e9},
       {"flood_window_secs", &Options::flood_window_secs, 1, 86400},
       {"flood_multiplier", &Options::flood_multiplier, 1, 1e6},

@@ -497,7 +497,7 @@ Status Server::AddWorker(size_t i, const outputs::ArchiveOptions& archive_option
   std::unique_ptr<HostGapSink> gaps;
   if (config_.heartbeat.enabled) {
     // host.silent also restarts the host's watch in its correlator.
-    gaps = std::make_unique<HostGapSink>(*alerts_);
+    gaps = std::make_unique<HostGapSink>(*relay_silence_);
     tracker = std::make_unique<matchers::HeartbeatTracker>(hb, i, arch.workers, clock_, *gaps,
                                                            metrics_, &own_clock_);
     std::vector<DamagedFile> damaged;
@@ -575,7 +575,14 @@ Status Server::OpenOutputs() {
   const std::string corr_dir =
       config_.correlation.state_dir.empty() ? hb.state_dir : config_.correlation.state_dir;
   RETURN_IF_ERROR(InitFleetCorrelator(corr_dir));
+  if (config_.heartbeat.enabled) {
+    RelaySilenceOptions ro;
+    ro.same_sender_secs = hb.same_sender_secs;
+    ro.host_addresses = config_.correlation.options.host_addresses;
+    relay_silence_ = std::make_unique<RelaySilence>(ro, *alerts_, metrics_);
+  }
   for (size_t i = 0; i < n; ++i) RETURN_IF_ERROR(AddWorker(i, *arch, hb, corr_dir));
+  if (relay_silence_) relay_silence_->SetReaders(host_readers_);
   ReportDamagedFiles();
   return Status::Ok();
 }

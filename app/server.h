@@ -23,6 +23,7 @@
 #include "app/fleet_correlator.h"
 #include "app/loss_watch.h"
 #include "app/process_metrics.h"
+#include "app/relay_silence.h"
 #include "app/router.h"
 #include "app/rule_slot.h"
 #include "app/status_service.h"
@@ -217,6 +218,9 @@ class Server {
   // Fleet-scoped correlations (nullptr: none); outlives the workers that
   // push to it.
   std::unique_ptr<FleetCorrelator> fleet_;
+  // Between the trackers and alerts_ (host.silent of hosts behind one
+  // sender; nullptr without heartbeat); outlives the workers.
+  std::unique_ptr<RelaySilence> relay_silence_;
   std::vector<std::unique_ptr<Worker>> workers_;
   // One per configured listener, in config order. The listener's own thread
   // pushes into its router.

@@ -93,6 +93,7 @@ Status ValidateHeartbeatOptions(const HeartbeatOptions& o) {
   if (o.forget_after_secs < 0) return bad("forget_after_secs must be >= 0");
   if (o.transient_host_secs < 0) return bad("transient_host_secs must be >= 0");
   if (o.sender_change_secs < 0) return bad("sender_change_secs must be >= 0");
+  if (o.same_sender_secs < 0) return bad("same_sender_secs must be >= 0");
   if (o.alert_link_secs < 0) return bad("alert_link_secs must be >= 0");
   if (o.max_hosts == 0) return bad("max_hosts must be > 0");
   if (o.flood_min_messages < 0) return bad("flood_min_messages must be >= 0 (0: no host.flood)");

@@ -170,6 +170,11 @@ struct HeartbeatOptions {
   // interfaces, a second relay) ends the watch without an alert. Rate-limited
   // like host.new (new_host_alerts_per_minute). 0 disables.
   double sender_change_secs = 600;
+  // heartbeat.same_sender_secs: host.silent alerts of hosts whose last
+  // lines came from one sender this close together name each other, and
+  // two or more such hosts raise one host.relay_silent for the sender
+  // (app/relay_silence.h; the tracker itself does not read it). 0: off.
+  double same_sender_secs = 5;
   // heartbeat.metrics_interval_secs: how often Tick refreshes the per-host
   // last-seen snapshot (an O(hosts) pass).
   double metrics_interval_secs = 10;

@@ -11,6 +11,7 @@ konseki_add_test(app_test
     ${CMAKE_CURRENT_LIST_DIR}/rule_tool_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/loss_watch_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/truncation_watch_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/relay_silence_test.cc
   LIBS konseki_app)
 konseki_add_test(worker_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/worker_test.cc

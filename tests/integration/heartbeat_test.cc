@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/integration/konseki_process.h"
@@ -429,6 +431,122 @@ TEST(HeartbeatIntegrationTest, ASuspendedForwardStampedWhileKonsekiWasDownIsLow)
   EXPECT_NE(Field(lost[0], "konseki_down_from"), "");
   EXPECT_EQ(Field(lost[1], "severity"), "medium") << lost[1];
   EXPECT_EQ(Field(lost[1], "konseki_down"), "") << lost[1];
+}
+
+// live21 F4 with real peers: a relay rsyslogd (imtcp in, omfwd TCP out, its
+// own host name relay1, no immark) forwards three hosts to konseki. Its own
+// logging goes quiet while it forwards: relay1's silence is low, the relay
+// alive. Then it is killed (SIGKILL): h1..h3 stop in the same second, each
+// host.silent names the other two, and one host.relay_silent names them.
+TEST(HeartbeatIntegrationTest, HostsBehindAKilledRelayAreLinkedAndTheRelayNamedOnce) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  if (!HaveProgram(kRsyslogd)) GTEST_SKIP() << "rsyslogd not installed (apt-get install rsyslog)";
+  TempDir dir;
+  Konseki k;
+  std::string err;
+  const std::string alerts = dir.File("alerts.jsonl");
+  ASSERT_TRUE(k.Start(dir,
+                      "listen: [tcp://127.0.0.1:0]\n" + ArchiveAndAlertsConfig(dir) +
+                          "metrics: {listen: ''}\nworkers: 2\n"
+                          "heartbeat:\n  silence_after_secs: 3\n  startup_grace_secs: 0\n"
+                          "  metrics_interval_secs: 0.5\n  same_sender_secs: 2\n"
+                          "  overrides: [{host: relay1, silence_after_secs: 8}]\n"
+                          "  state_dir: " +
+                          dir.File("state") +
+                          "\ncorrelation:\n  host_addresses: {relay1: [127.0.0.1]}\n",
+                      &err))
+      << err;
+
+  const int relay_in = FreeTcpPort();
+  std::filesystem::create_directories(dir.File("rs"));
+  std::ofstream(dir.File("relay.conf"))
+      << "global(workDirectory=\"" << dir.File("rs")
+      << "\" processInternalMessages=\"on\" localHostname=\"relay1\")\n"
+      << "module(load=\"imtcp\")\n"
+      << "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"" << relay_in << "\")\n"
+      << "action(type=\"omfwd\" target=\"127.0.0.1\" port=\"" << k.Port("tcp")
+      << "\" protocol=\"tcp\" TCP_Framing=\"octet-counted\" "
+         "template=\"RSYSLOG_SyslogProtocol23Format\")\n";
+  ChildProcess relay;
+  ASSERT_TRUE(
+      relay.Start({kRsyslogd, "-n", "-f", dir.File("relay.conf"), "-i", dir.File("relay.pid")},
+                  dir.File("relay")));
+  std::vector<int> fds;
+  for (int h = 0; h < 3; ++h) {
+    int fd = -1;
+    ASSERT_TRUE(WaitFor([&] { return (fd = ConnectTcp(relay_in)) >= 0; })) << relay.Stderr();
+    fds.push_back(fd);
+  }
+  // The three hosts log every 300 ms (RFC 5424, their own names) until
+  // the relay is gone.
+  std::atomic<bool> stop{false};
+  std::thread hosts([&] {
+    for (int n = 0; !stop.load(); ++n) {
+      char stamp[32];
+      const time_t now = time(nullptr);
+      struct tm tm;
+      gmtime_r(&now, &tm);
+      strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+      for (int h = 0; h < 3; ++h) {
+        const std::string line = "<14>1 " + std::string(stamp) + " h" + std::to_string(h + 1) +
+                                 " app 100 - - tick " + std::to_string(n) + "\n";
+        if (!SendAll(fds[h], line)) return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));  // pacing
+    }
+  });
+  struct Join {
+    std::atomic<bool>& stop;
+    std::thread& t;
+    std::vector<int>& fds;
+    ~Join() {
+      stop.store(true);
+      if (t.joinable()) t.join();
+      for (int fd : fds) close(fd);
+    }
+  } join{stop, hosts, fds};
+
+  // relay1 said only its start line; its forwarding goes on.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const std::string& a : AlertsWithSign(alerts, "host.silent")) {
+          if (Field(a, "host") == "relay1") return true;
+        }
+        return false;
+      },
+      std::chrono::seconds(30)))
+      << ReadFile(alerts) << relay.Stderr();
+  std::string own;
+  for (const std::string& a : AlertsWithSign(alerts, "host.silent")) {
+    if (Field(a, "host") == "relay1") own = a;
+  }
+  EXPECT_EQ(Field(own, "severity"), "low") << own;
+  EXPECT_EQ(Field(own, "sender_alive"), "true") << own;
+  EXPECT_EQ(Field(own, "sender_alive_hosts"), "3") << own;
+  EXPECT_EQ(Field(own, "sender_host"), "relay1") << own;
+  EXPECT_TRUE(AlertsWithSign(alerts, "host.relay_silent").empty()) << ReadFile(alerts);
+
+  relay.Kill();  // SIGKILL: the relay and everything behind it stop at once
+  ASSERT_TRUE(WaitFor([&] { return AlertsWithSign(alerts, "host.silent").size() >= 4; },
+                      std::chrono::seconds(20)))
+      << ReadFile(alerts);
+  ASSERT_TRUE(WaitFor([&] { return !AlertsWithSign(alerts, "host.relay_silent").empty(); },
+                      std::chrono::seconds(5)))
+      << ReadFile(alerts);
+  for (const std::string& a : AlertsWithSign(alerts, "host.silent")) {
+    const std::string host = Field(a, "host");
+    if (host == "relay1") continue;
+    EXPECT_EQ(Field(a, "severity"), "high") << a;
+    EXPECT_EQ(Field(a, "same_sender_silent_count"), "2") << a;
+    EXPECT_EQ(Field(a, "sender_alive"), "false") << a;
+    EXPECT_EQ(Field(a, "same_sender_silent").find(host), std::string::npos) << a;
+  }
+  const auto relay_alerts = AlertsWithSign(alerts, "host.relay_silent");
+  ASSERT_EQ(relay_alerts.size(), 1u) << ReadFile(alerts);
+  EXPECT_EQ(Field(relay_alerts[0], "host"), "relay1") << relay_alerts[0];
+  EXPECT_EQ(Field(relay_alerts[0], "severity"), "high") << relay_alerts[0];
+  EXPECT_EQ(Field(relay_alerts[0], "hosts"), "h1, h2, h3") << relay_alerts[0];
+  EXPECT_EQ(Field(relay_alerts[0], "host_count"), "3") << relay_alerts[0];
 }
 
 }  // namespace

@@ -1,0 +1,232 @@
+#include "app/relay_silence.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+#include <unordered_set>
+#include <utility>
+
+namespace konseki::app {
+namespace {
+
+constexpr int64_t kNsPerSec = 1'000'000'000;
+// The snapshots change every heartbeat.metrics_interval_secs (10 s by
+// default): a second-old copy serves a burst of alerts (a relay with
+// hundreds of hosts) with one pass.
+constexpr int64_t kRowsMaxAgeNs = kNsPerSec;
+
+int64_t Ns(TimePoint t) { return t.time_since_epoch().count(); }
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+std::string Secs(double secs) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.0f", secs);
+  return buf;
+}
+
+std::string FormatSecsShort(double secs) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%g", secs);
+  return buf;
+}
+
+const std::string* FieldOf(const Alert& a, std::string_view key) {
+  for (const auto& [k, v] : a.fields) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
+
+// "a, b, c" of at most max names, then "and N more".
+std::string NameList(const std::vector<std::string>& names, size_t max) {
+  std::string out;
+  for (size_t i = 0; i < names.size() && i < max; ++i) {
+    if (i > 0) out += ", ";
+    out += names[i];
+  }
+  if (names.size() > max) out += " and " + std::to_string(names.size() - max) + " more";
+  return out;
+}
+
+}  // namespace
+
+RelaySilence::RelaySilence(const RelaySilenceOptions& options, AlertSink& next,
+                           MetricsRegistry& metrics)
+    : options_(options), next_(next) {
+  relay_alerts_ =
+      metrics.GetCounter("konseki_heartbeat_alerts_total", "Heartbeat alerts emitted, by sign.",
+                         {{"sign", "host.relay_silent"}});
+  for (const auto& [host, addresses] : options_.host_addresses) {
+    for (const std::string& a : addresses) owner_of_.emplace(Lower(a), host);
+  }
+}
+
+void RelaySilence::SetReaders(std::vector<matchers::HeartbeatTracker::HostsReader> readers) {
+  std::lock_guard<std::mutex> lock(mu_);
+  readers_ = std::move(readers);
+}
+
+void RelaySilence::Emit(const Alert& alert) {
+  if (alert.sign != "host.silent" || alert.sender.empty() || options_.same_sender_secs <= 0) {
+    next_.Emit(alert);
+    return;
+  }
+  Alert a = alert;
+  std::vector<Alert> extra;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Judge(a, &extra);
+  }
+  next_.Emit(a);
+  for (const Alert& e : extra) {
+    relay_alerts_->Inc();
+    next_.Emit(e);
+  }
+}
+
+void RelaySilence::RefreshRows(int64_t now_ns) {
+  if (rows_at_ns_ != 0 && now_ns - rows_at_ns_ < kRowsMaxAgeNs && now_ns >= rows_at_ns_) return;
+  rows_at_ns_ = now_ns;
+  rows_.clear();
+  for (const auto& read : readers_) read(&rows_);
+  by_sender_.clear();
+  for (matchers::HostRow& r : rows_) {
+    if (!r.seen || r.sender.empty()) continue;
+    by_sender_[Lower(r.sender)].push_back({Lower(r.name), std::move(r.name), r.last_seen_ns});
+  }
+  rows_.clear();
+}
+
+void RelaySilence::Judge(Alert& a, std::vector<Alert>* extra) {
+  const int64_t now = Ns(a.time);
+  const int64_t window = static_cast<int64_t>(options_.same_sender_secs * kNsPerSec);
+  RefreshRows(now);
+  const std::string self = Lower(a.host);
+  const std::string sender = Lower(a.sender);
+
+  // This host's last line: its row (exact), else the alert's own
+  // silence_secs (whole seconds).
+  static const std::vector<Peer> kNone;
+  const auto peers_it = by_sender_.find(sender);
+  const std::vector<Peer>& peers = peers_it != by_sender_.end() ? peers_it->second : kNone;
+  int64_t last = 0;
+  for (const Peer& p : peers) {
+    if (p.key == self) last = p.last_seen_ns;
+  }
+  if (last == 0) {
+    const std::string* silence = FieldOf(a, "silence_secs");
+    const std::string* seen = FieldOf(a, "last_seen");
+    if (silence == nullptr || (seen != nullptr && *seen == "never")) return;
+    last = now - static_cast<int64_t>(std::strtod(silence->c_str(), nullptr) * kNsPerSec);
+  }
+
+  // The other hosts of this sender: stopped together (last line within the
+  // window, nothing since) or still sending (a line after it). The rows
+  // decide for a host they hold; the silences alerted here since the copy
+  // was made add the hosts it does not.
+  std::map<std::string, std::pair<std::string, int64_t>> stopped;  // key -> name, last seen
+  size_t alive = 0;
+  int64_t alive_last = 0;
+  std::unordered_set<std::string_view> in_rows;
+  for (const Peer& p : peers) {
+    if (p.key == self) continue;
+    in_rows.insert(p.key);
+    if (p.last_seen_ns > last + window) {
+      ++alive;
+      alive_last = std::max(alive_last, p.last_seen_ns);
+    } else if (p.last_seen_ns >= last - window) {
+      stopped.emplace(p.key, std::make_pair(p.name, p.last_seen_ns));
+    }
+  }
+  for (const Silence& s : recent_) {
+    if (s.sender != sender || s.key == self || in_rows.count(s.key) != 0) continue;
+    if (s.last_seen_ns >= last - window && s.last_seen_ns <= last + window) {
+      stopped.emplace(s.key, std::make_pair(s.host, s.last_seen_ns));
+    }
+  }
+  recent_.push_back({self, a.host, sender, last});
+  while (recent_.size() > options_.max_recent) recent_.pop_front();
+
+  std::vector<std::string> names;
+  for (const auto& [key, v] : stopped) names.push_back(v.first);
+  const auto owner_it = owner_of_.find(sender);
+  const std::string owner = owner_it != owner_of_.end() ? owner_it->second : "";
+  const bool is_owner = !owner.empty() && Lower(owner) == self;
+
+  a.fields.emplace_back("same_sender_silent", NameList(names, options_.max_names));
+  a.fields.emplace_back("same_sender_silent_count", std::to_string(names.size()));
+  a.fields.emplace_back("sender_alive", alive > 0 ? "true" : "false");
+  a.fields.emplace_back("sender_alive_hosts", std::to_string(alive));
+  if (alive > 0) {
+    a.fields.emplace_back("sender_last_forwarded",
+                          FormatRfc3339Micros(TimePoint(Duration(alive_last))));
+  }
+  a.fields.emplace_back("sender_host", owner);
+  if (alive > 0) {
+    if (is_owner) {
+      // The relay forwards: its own logger (no immark) said nothing, its
+      // forwarding goes on. A kill of the relay's rsyslogd stops both.
+      if (a.severity == Severity::kHigh) a.severity = Severity::kLow;
+      a.title += "; its own lines only: it still forwards " + std::to_string(alive) +
+                 " hosts' lines from " + a.sender;
+    } else {
+      a.title +=
+          "; its sender " + a.sender + " still forwards " + std::to_string(alive) + " other hosts";
+    }
+  } else if (!names.empty()) {
+    a.title += "; " + std::to_string(names.size()) + " more hosts of sender " + a.sender +
+               " stopped with it";
+  }
+
+  // One host.relay_silent per outage of the sender: two or more hosts
+  // (its own name among them) stopped together and it forwards nothing.
+  if (alive > 0 || names.empty()) return;
+  int64_t first = last;
+  int64_t newest = last;
+  for (const auto& [key, v] : stopped) {
+    first = std::min(first, v.second);
+    newest = std::max(newest, v.second);
+  }
+  auto out = outages_.find(sender);
+  if (out != outages_.end() && last <= out->second.stopped_ns + window) return;
+  if (out == outages_.end() && outages_.size() >= options_.max_recent) {
+    auto oldest = std::min_element(
+        outages_.begin(), outages_.end(),
+        [](const auto& x, const auto& y) { return x.second.alerted_ns < y.second.alerted_ns; });
+    outages_.erase(oldest);
+  }
+  outages_[sender] = {newest, now};
+
+  names.push_back(a.host);
+  std::sort(names.begin(), names.end());
+  Alert r;
+  r.time = r.received = a.time;
+  r.host = owner.empty() ? a.sender : owner;
+  r.sender = a.sender;
+  r.rule = "heartbeat.relay_silent";
+  r.sign = "host.relay_silent";
+  r.severity = Severity::kHigh;
+  r.title = "sender " + a.sender + (owner.empty() ? "" : " (" + owner + ")") +
+            " silent: " + std::to_string(names.size()) + " hosts stopped within " +
+            FormatSecsShort(std::round(static_cast<double>(newest - first) / 1e8) / 10) +
+            " s of each other: " + NameList(names, options_.max_names);
+  r.fields = {{"sender_host", owner},
+              {"hosts", NameList(names, options_.max_names)},
+              {"host_count", std::to_string(names.size())},
+              {"first_stopped", FormatRfc3339Micros(TimePoint(Duration(first)))},
+              {"last_stopped", FormatRfc3339Micros(TimePoint(Duration(newest)))},
+              {"silence_secs", Secs(static_cast<double>(now - newest) / kNsPerSec)},
+              {"same_sender_secs", FormatSecsShort(options_.same_sender_secs)}};
+  extra->push_back(std::move(r));
+}
+
+}  // namespace konseki::app
