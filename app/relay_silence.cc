@@ -46,6 +46,13 @@ const std::string* FieldOf(const Alert& a, std::string_view key) {
   return nullptr;
 }
 
+// "1 host", "N hosts" (with `what` between: "1 other host").
+std::string Hosts(size_t n, std::string_view what = "") {
+  std::string out = std::to_string(n) + " ";
+  if (!what.empty()) (out += what) += " ";
+  return out + (n == 1 ? "host" : "hosts");
+}
+
 // "a, b, c" of at most max names, then "and N more".
 std::string NameList(const std::vector<std::string>& names, size_t max) {
   std::string out;
@@ -176,15 +183,13 @@ void RelaySilence::Judge(Alert& a, std::vector<Alert>* extra) {
       // The relay forwards: its own logger (no immark) said nothing, its
       // forwarding goes on. A kill of the relay's rsyslogd stops both.
       if (a.severity == Severity::kHigh) a.severity = Severity::kLow;
-      a.title += "; its own lines only: it still forwards " + std::to_string(alive) +
-                 " hosts' lines from " + a.sender;
-    } else {
       a.title +=
-          "; its sender " + a.sender + " still forwards " + std::to_string(alive) + " other hosts";
+          "; its own lines only: it still forwards " + Hosts(alive) + "' lines from " + a.sender;
+    } else {
+      a.title += "; its sender " + a.sender + " still forwards " + Hosts(alive, "other");
     }
   } else if (!names.empty()) {
-    a.title += "; " + std::to_string(names.size()) + " more hosts of sender " + a.sender +
-               " stopped with it";
+    a.title += "; " + Hosts(names.size(), "more") + " of sender " + a.sender + " stopped with it";
   }
 
   // One host.relay_silent per outage of the sender: two or more hosts

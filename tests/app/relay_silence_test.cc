@@ -135,6 +135,8 @@ TEST_F(RelaySilenceTest, RelayOwnHostSilentWhileItForwardsIsLow) {
   EXPECT_EQ(FieldOf(silent[0], "sender_host"), "relay1");
   EXPECT_EQ(FieldOf(silent[0], "sender_last_forwarded"), FormatRfc3339Micros(t + seconds(29)));
   EXPECT_EQ(FieldOf(silent[0], "same_sender_silent_count"), "0");
+  EXPECT_NE(silent[0].title.find("still forwards 3 hosts' lines from 10.0.0.5"), std::string::npos)
+      << silent[0].title;
   EXPECT_TRUE(sink_.WithSign("host.relay_silent").empty());
 }
 
@@ -154,7 +156,20 @@ TEST_F(RelaySilenceTest, HostBehindALiveRelayStaysHighAndSaysTheRelayForwards) {
   EXPECT_EQ(FieldOf(silent[0], "sender_alive_hosts"), "2");
   EXPECT_NE(silent[0].title.find("still forwards 2 other hosts"), std::string::npos)
       << silent[0].title;
+
   EXPECT_TRUE(sink_.WithSign("host.relay_silent").empty());
+}
+
+TEST_F(RelaySilenceTest, OneOtherHostIsSaidInTheSingular) {
+  Make(RelaySilenceOptions{});
+  const TimePoint t = kT0;
+  rows_ = {Row("h1", "10.0.0.5", t), Row("h2", "10.0.0.5", t + seconds(29))};
+  relay_->Emit(Silent("h1", "10.0.0.5", t, t + seconds(30)));
+  const auto silent = sink_.WithSign("host.silent");
+  ASSERT_EQ(silent.size(), 1u);
+  EXPECT_NE(silent[0].title.find("still forwards 1 other host"), std::string::npos)
+      << silent[0].title;
+  EXPECT_EQ(silent[0].title.find("1 other hosts"), std::string::npos) << silent[0].title;
 }
 
 TEST_F(RelaySilenceTest, RelayDeadWithItsOwnHostNamesTheRelay) {

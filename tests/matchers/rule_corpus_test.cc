@@ -48,7 +48,14 @@ const std::map<std::string, SignCounts>& Expected() {
       // auth.failure (input only; Apache 2.4's HTTP basic/digest refusals,
       //   patterns/web.yaml): grep -cE '(AH0161[78]|AH0179[02]): user '
       {"crowdsec/apache2-logs--apache2-logs.log", {{"web.5xx", 5}, {"auth.failure", 1}}},
-      {"fail2ban/apache-auth", {{"auth.failure", 6}}},
+      // web.not_found also from Apache's error_log (input only; legacy22's
+      //   web.apache_error_not_found, patterns/legacy.yaml): grep -ciE
+      //   "\[client [0-9a-f:.]+\] (AH00128: )?File does not exist: /|\[client
+      //   [0-9a-f:.]+\] script ('[^']+' not found or unable to stat|not found or
+      //   unable to stat: /)"
+      {"fail2ban/apache-auth", {{"auth.failure", 6}, {"web.not_found", 1}}},
+      {"fail2ban/apache-noscript", {{"web.not_found", 8}}},
+      {"wazuh/apache.ini", {{"web.not_found", 1}}},
       // web.attack (bash refusing a Shellshock definition; patterns/web_error.yaml):
       //   grep -cE 'bash: (warning: HTTP_.*: ignoring function definition attempt|error
       //   importing function definition for .HTTP_)'
