@@ -18,6 +18,7 @@
 #include "matchers/rule_loader.h"
 #include "matchers/rule_set.h"
 #include "receiver/parser.h"
+#include "tests/testing/source_dir.h"
 
 namespace konseki::matchers {
 namespace {
@@ -29,7 +30,7 @@ namespace fs = std::filesystem;
 using SignCounts = std::map<std::string, int>;
 
 const std::string kCorpus = KONSEKI_CORPUS_DIR;
-const std::string kPatterns = std::string(KONSEKI_SOURCE_DIR) + "/patterns";
+const std::string kPatterns = konseki::testing::TestSourceDir() + "/patterns";
 
 #define SKIP_WITHOUT_CORPUS()                                                             \
   if (!fs::is_directory(kCorpus + "/loghub")) {                                           \

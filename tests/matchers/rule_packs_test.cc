@@ -11,6 +11,7 @@
 #include <string>
 
 #include "receiver/parser.h"
+#include "tests/testing/source_dir.h"
 
 namespace konseki::matchers {
 namespace {
@@ -211,7 +212,7 @@ TEST_F(RulePacksTest, SiteRulesCanBeDisabledAndReweightedToo) {
 
 // disable and severity take correlation ids as well (the bundled packs').
 TEST_F(RulePacksTest, CorrelationsCanBeDisabledAndReweighted) {
-  const std::string patterns = std::string(KONSEKI_SOURCE_DIR) + "/patterns";
+  const std::string patterns = konseki::testing::TestSourceDir() + "/patterns";
   RuleOverrides o;
   o.disable.push_back({"ssh.spray", "k.yaml:5"});
   o.severity.push_back({"ssh.bruteforce.host", Severity::kHigh, "k.yaml:6"});

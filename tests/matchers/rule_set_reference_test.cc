@@ -15,6 +15,7 @@
 #include "matchers/rule_set.h"
 #include "receiver/parser.h"
 #include "tests/testing/corpus_lines.h"
+#include "tests/testing/source_dir.h"
 
 namespace konseki::matchers {
 namespace {
@@ -114,7 +115,7 @@ TEST(RuleSetReferenceTest, SameHitsAndFieldsAsPerRuleRe2OnEveryCorpusLine) {
     GTEST_SKIP() << "corpus not found at " << KONSEKI_CORPUS_DIR
                  << " (it lives in shared/ beside the checkout; user checkouts lack it)";
   }
-  auto rules = LoadRuleDir(std::string(KONSEKI_SOURCE_DIR) + "/patterns");
+  auto rules = LoadRuleDir(konseki::testing::TestSourceDir() + "/patterns");
   ASSERT_TRUE(rules.ok()) << rules.status().ToString();
   auto set = RuleSet::Compile(*rules);
   ASSERT_TRUE(set.ok()) << set.status().ToString();

@@ -24,13 +24,14 @@
 #include "matchers/rule_loader.h"
 #include "matchers/rule_set.h"
 #include "receiver/parser.h"
+#include "tests/testing/source_dir.h"
 
 namespace konseki::matchers {
 namespace {
 
 const std::string kEvalFile =
-    std::string(KONSEKI_SOURCE_DIR) + "/tests/matchers/testdata/sign_eval.tsv";
-const std::string kPatterns = std::string(KONSEKI_SOURCE_DIR) + "/patterns";
+    konseki::testing::TestSourceDir() + "/tests/matchers/testdata/sign_eval.tsv";
+const std::string kPatterns = konseki::testing::TestSourceDir() + "/patterns";
 
 // Events that are inputs of correlations and no sign by themselves: the
 // session halves, and connections (net.connection: every netfilter LOG
