@@ -8,6 +8,8 @@
 #include <unordered_set>
 #include <utility>
 
+#include "common/ascii.h"
+
 namespace konseki::app {
 namespace {
 
@@ -18,14 +20,6 @@ constexpr int64_t kNsPerSec = 1'000'000'000;
 constexpr int64_t kRowsMaxAgeNs = kNsPerSec;
 
 int64_t Ns(TimePoint t) { return t.time_since_epoch().count(); }
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 std::string Secs(double secs) {
   char buf[48];
@@ -73,7 +67,7 @@ RelaySilence::RelaySilence(const RelaySilenceOptions& options, AlertSink& next,
       metrics.GetCounter("konseki_heartbeat_alerts_total", "Heartbeat alerts emitted, by sign.",
                          {{"sign", "host.relay_silent"}});
   for (const auto& [host, addresses] : options_.host_addresses) {
-    for (const std::string& a : addresses) owner_of_.emplace(Lower(a), host);
+    for (const std::string& a : addresses) owner_of_.emplace(AsciiLower(a), host);
   }
 }
 
@@ -108,7 +102,8 @@ void RelaySilence::RefreshRows(int64_t now_ns) {
   by_sender_.clear();
   for (matchers::HostRow& r : rows_) {
     if (!r.seen || r.sender.empty()) continue;
-    by_sender_[Lower(r.sender)].push_back({Lower(r.name), std::move(r.name), r.last_seen_ns});
+    by_sender_[AsciiLower(r.sender)].push_back(
+        {AsciiLower(r.name), std::move(r.name), r.last_seen_ns});
   }
   rows_.clear();
 }
@@ -117,8 +112,8 @@ void RelaySilence::Judge(Alert& a, std::vector<Alert>* extra) {
   const int64_t now = Ns(a.time);
   const int64_t window = static_cast<int64_t>(options_.same_sender_secs * kNsPerSec);
   RefreshRows(now);
-  const std::string self = Lower(a.host);
-  const std::string sender = Lower(a.sender);
+  const std::string self = AsciiLower(a.host);
+  const std::string sender = AsciiLower(a.sender);
 
   // This host's last line: its row (exact), else the alert's own
   // silence_secs (whole seconds).
@@ -167,7 +162,7 @@ void RelaySilence::Judge(Alert& a, std::vector<Alert>* extra) {
   for (const auto& [key, v] : stopped) names.push_back(v.first);
   const auto owner_it = owner_of_.find(sender);
   const std::string owner = owner_it != owner_of_.end() ? owner_it->second : "";
-  const bool is_owner = !owner.empty() && Lower(owner) == self;
+  const bool is_owner = !owner.empty() && AsciiLower(owner) == self;
 
   a.fields.emplace_back("same_sender_silent", NameList(names, options_.max_names));
   a.fields.emplace_back("same_sender_silent_count", std::to_string(names.size()));

@@ -18,14 +18,6 @@ uint64_t Fnv64(std::string_view s, uint64_t h) {
   return h;
 }
 
-std::string AsciiLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  }
-  return out;
-}
-
 LowerValue::LowerValue(std::string_view s) : size_(std::min(s.size(), kMax)) {
   for (size_t i = 0; i < size_; ++i) {
     const char c = s[i];

@@ -16,6 +16,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "common/ascii.h"
 #include "common/host_key.h"
 #include "matchers/correlation_keys.h"
 #include "matchers/correlator.h"
@@ -55,7 +56,7 @@ inline int64_t ToNs(TimePoint t) { return t.time_since_epoch().count(); }
 inline TimePoint FromNs(int64_t ns) { return TimePoint(Duration(ns)); }
 inline int64_t SecsToNs(double s) { return static_cast<int64_t>(s * 1e9); }
 uint64_t Fnv64(std::string_view s, uint64_t h = 1469598103934665603ull);
-std::string AsciiLower(std::string_view s);
+using konseki::AsciiLower;  // common/ascii.h
 // The lower-case form of a value's first 256 bytes (kMaxValueBytes), held in
 // the object itself: the per-hit set and membership lookups' probe without a
 // heap allocation (AsciiLower's string is for what a correlation keeps).

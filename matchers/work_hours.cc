@@ -4,6 +4,8 @@
 #include <array>
 #include <chrono>
 
+#include "common/ascii.h"
+
 namespace konseki::matchers {
 
 namespace {
@@ -64,10 +66,7 @@ bool ParseShift(std::string_view text, Shift* out) {
 }
 
 bool ParseWeekday(std::string_view text, int* out) {
-  std::string lower(text);
-  for (char& c : lower) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  }
+  const std::string lower = AsciiLower(text);
   for (int d = 0; d < 7; ++d) {
     if (lower == kDays[static_cast<size_t>(d)] || lower == kDayNames[static_cast<size_t>(d)]) {
       *out = d;
