@@ -154,10 +154,11 @@ void ControlSocket::Run() {
     for (size_t i = 0; i < clients.size(); ++i) {
       Client& c = clients[i];
       const short ev = p[i + 2].revents;
-      if (ev == 0) {
-        done[i] = now >= c.deadline;  // too slow: no answer
+      if (now >= c.deadline) {
+        done[i] = true;  // too slow (also one that dribbles its line): no answer
         continue;
       }
+      if (ev == 0) continue;
       if (c.out.empty()) {
         char buf[kMaxRequestBytes];
         const ssize_t n = ::recv(c.fd.get(), buf, sizeof buf, 0);

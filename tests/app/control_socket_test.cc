@@ -153,6 +153,27 @@ TEST_F(ControlSocketTest, StuckClientsDelayNoOther) {
     EXPECT_EQ(*a, "{\"echo\":\"status\"}");
     EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(1000));
   }
+  // One that dribbles its line a byte at a time is dropped at its deadline.
+  {
+    ControlSocketOptions quick;
+    quick.path = dir_ + "/quick.sock";
+    quick.io_timeout_ms = 300;
+    auto q = ControlSocket::Bind(quick, [](std::string_view) { return std::string("{}"); });
+    ASSERT_TRUE(q.ok()) << q.status().ToString();
+    (*q)->Start();
+    sockaddr_un qa{};
+    qa.sun_family = AF_UNIX;
+    std::strcpy(qa.sun_path, quick.path.c_str());
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&qa), sizeof qa), 0);
+    bool dropped = false;
+    for (int i = 0; i < 20 && !dropped; ++i) {
+      dropped = send(fd, "s", 1, MSG_NOSIGNAL) != 1;
+      usleep(100 * 1000);
+    }
+    EXPECT_TRUE(dropped) << "a client dribbling its request was never dropped";
+    close(fd);
+  }
   // Past the cap the oldest held connections are dropped for new ones.
   for (int i = 0; i < 20; ++i) hold(nullptr);
   auto a = AskControlSocket(path_, "hosts", 1500);
