@@ -4,8 +4,10 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -1059,21 +1061,40 @@ StatusOr<Config> ParseConfig(std::string_view yaml_text, std::string_view source
   return c;
 }
 
-StatusOr<Config> LoadConfigFile(const std::string& path) {
+namespace {
+
+// The whole file. A read error is an error: a folder given as the config
+// (`check-config /etc/konseki`, or the file replaced by a folder before a
+// SIGHUP) opens but reads EISDIR, which the stream read took for an empty
+// file ("at least one listener is needed").
+StatusOr<std::string> ReadConfigText(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::FromErrno("cannot read config file " + path, errno);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ParseConfig(ss.str(), path);
+  std::string text;
+  char buf[65536];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    text.append(buf, static_cast<size_t>(in.gcount()));
+  }
+  if (in.bad()) return Status::FromErrno("cannot read config file " + path, errno);
+  if (text.empty() && std::filesystem::is_directory(path)) {
+    return Status::FromErrno("cannot read config file " + path, EISDIR);
+  }
+  return text;
+}
+
+}  // namespace
+
+StatusOr<Config> LoadConfigFile(const std::string& path) {
+  auto text = ReadConfigText(path);
+  if (!text.ok()) return text.status();
+  return ParseConfig(*text, path);
 }
 
 StatusOr<Config> LoadConsoleConfig(const std::string& path, std::string* warning) {
   warning->clear();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::FromErrno("cannot read config file " + path, errno);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string text = ss.str();
+  auto read = ReadConfigText(path);
+  if (!read.ok()) return read.status();
+  const std::string text = std::move(read).value();
   auto full = ParseConfig(text, path);
   if (full.ok()) return full;
   const Status& error = full.status();

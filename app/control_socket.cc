@@ -8,8 +8,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <vector>
 
 #include "common/thread_name.h"
 
@@ -17,6 +21,8 @@ namespace konseki::app {
 namespace {
 
 constexpr size_t kMaxRequestBytes = 256;
+// Connections served at once (each a descriptor of the daemon's budget).
+constexpr size_t kMaxClients = 16;
 
 StatusOr<sockaddr_un> SocketAddress(const std::string& path) {
   sockaddr_un addr{};
@@ -112,34 +118,89 @@ void ControlSocket::Stop() {
   ::unlink(options_.path.c_str());
 }
 
+// One thread, every client at once: each connection is read and answered
+// without blocking (poll), so clients that connect and send nothing, or do
+// not read their answer, cost a slot until their deadline and delay nobody.
+// Past kMaxClients the oldest is dropped for the newcomer (a console
+// command sends its line as it connects: one kept waiting that long has
+// had its time).
 void ControlSocket::Run() {
   SetThreadName("control");
+  struct Client {
+    receiver::UniqueFd fd;
+    std::chrono::steady_clock::time_point deadline;
+    std::string in;   // the request so far
+    std::string out;  // the answer; empty until the request line is complete
+    size_t sent = 0;
+  };
+  std::vector<Client> clients;
+  std::vector<pollfd> p;
+  const auto timeout = std::chrono::milliseconds(options_.io_timeout_ms);
   while (!stop_.load(std::memory_order_acquire)) {
-    pollfd p[2] = {{fd_.get(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
-    if (::poll(p, 2, -1) < 0) continue;
+    p.assign({{fd_.get(), POLLIN, 0}, {wake_.get(), POLLIN, 0}});
+    auto now = std::chrono::steady_clock::now();
+    int wait_ms = -1;
+    for (const Client& c : clients) {
+      p.push_back({c.fd.get(), static_cast<short>(c.out.empty() ? POLLIN : POLLOUT), 0});
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(c.deadline - now).count();
+      const int ms = static_cast<int>(std::max<int64_t>(0, left)) + 1;
+      wait_ms = wait_ms < 0 ? ms : std::min(wait_ms, ms);
+    }
+    if (::poll(p.data(), p.size(), wait_ms) < 0) continue;
     if (p[1].revents != 0) break;
-    receiver::UniqueFd conn(::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-    if (conn.valid()) Serve(conn.get());
+    now = std::chrono::steady_clock::now();
+    std::vector<bool> done(clients.size(), false);
+    for (size_t i = 0; i < clients.size(); ++i) {
+      Client& c = clients[i];
+      const short ev = p[i + 2].revents;
+      if (now >= c.deadline) {
+        done[i] = true;  // too slow (also one that dribbles its line): no answer
+        continue;
+      }
+      if (ev == 0) continue;
+      if (c.out.empty()) {
+        char buf[kMaxRequestBytes];
+        const ssize_t n = ::recv(c.fd.get(), buf, sizeof buf, 0);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (n <= 0) {
+          done[i] = true;  // closed before its line, or an error
+          continue;
+        }
+        c.in.append(buf, static_cast<size_t>(n));
+        const size_t eol = c.in.find('\n');
+        if (eol == std::string::npos) {
+          done[i] = c.in.size() >= kMaxRequestBytes;  // too long: no answer
+          continue;
+        }
+        c.in.resize(eol);
+        if (!c.in.empty() && c.in.back() == '\r') c.in.pop_back();
+        c.out = handler_(c.in) + "\n";
+        c.deadline = now + timeout;  // as long again to take the answer
+      }
+      const ssize_t n =
+          ::send(c.fd.get(), c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
+      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (n <= 0) {
+        done[i] = true;
+        continue;
+      }
+      c.sent += static_cast<size_t>(n);
+      done[i] = c.sent == c.out.size();
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < clients.size(); ++i) {
+      if (!done[i]) clients[kept++] = std::move(clients[i]);
+    }
+    clients.resize(kept);
+    if (p[0].revents == 0) continue;
+    for (;;) {
+      receiver::UniqueFd conn(::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+      if (!conn.valid()) break;
+      if (clients.size() >= kMaxClients) clients.erase(clients.begin());
+      clients.push_back(Client{std::move(conn), now + timeout, {}, {}, 0});
+    }
   }
-}
-
-void ControlSocket::Serve(int fd) {
-  SetTimeouts(fd, options_.io_timeout_ms);
-  std::string request;
-  char buf[kMaxRequestBytes];
-  while (request.find('\n') == std::string::npos && request.size() < kMaxRequestBytes) {
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    request.append(buf, static_cast<size_t>(n));
-  }
-  size_t eol = request.find('\n');
-  if (eol == std::string::npos) return;  // too long, timed out or closed: no answer
-  request.resize(eol);
-  if (!request.empty() && request.back() == '\r') request.pop_back();
-  std::string answer = handler_(request);
-  answer += '\n';
-  WriteAll(fd, answer);
 }
 
 StatusOr<std::string> AskControlSocket(const std::string& path, std::string_view request,
@@ -167,6 +228,10 @@ StatusOr<std::string> AskControlSocket(const std::string& path, std::string_view
   for (;;) {
     ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      return Status::IoError("no answer from konseki on " + path + " within " +
+                             std::to_string(timeout_ms) + " ms (busy or hung: see its log)");
+    }
     if (n < 0) return Status::FromErrno("read from " + path, errno);
     if (n == 0) break;
     answer.append(buf, static_cast<size_t>(n));

@@ -13,7 +13,8 @@
 //
 // Usage:
 //   auto cs = ControlSocket::Bind(opts, [&](std::string_view req) { ... });
-//   (*cs)->Start();   // one thread serves requests one at a time
+//   (*cs)->Start();   // one thread serves every client at once (poll), the
+//                     // handler called for one request at a time
 //   ...
 //   (*cs)->Stop();    // also done by the destructor
 #ifndef KONSEKI_APP_CONTROL_SOCKET_H_
@@ -36,7 +37,8 @@ struct ControlSocketOptions {
   // left by a killed konseki is replaced. At most 107 bytes (sun_path).
   std::string path;
   // A client that does not send its line (or read the answer) within this
-  // time is dropped, so one stuck client cannot block the others for long.
+  // time is dropped. Clients are served at once, so a stuck one (or many,
+  // up to 16 held open; past that the oldest is dropped) delays no other.
   int io_timeout_ms = 2000;
 };
 
@@ -63,7 +65,6 @@ class ControlSocket {
   ControlSocket(const ControlSocketOptions& options, Handler handler, receiver::UniqueFd fd,
                 receiver::UniqueFd wake);
   void Run();
-  void Serve(int fd);
 
   const ControlSocketOptions options_;
   const Handler handler_;

@@ -168,14 +168,16 @@ int PrintMatches(const outputs::ArchiveSearch& s, bool with_stats, bool terminal
 struct HostFolders {
   size_t named = 0;
   size_t overflow = 0;
+  std::error_code error;  // the archive folder could not be read
 };
 
 HostFolders CountHostFolders(const std::string& root, const std::string& glob) {
   HostFolders n;
-  std::error_code ec;
-  for (const std::filesystem::directory_entry& e : std::filesystem::directory_iterator(root, ec)) {
+  std::error_code entry_ec;  // an entry gone meanwhile is no error
+  for (const std::filesystem::directory_entry& e :
+       std::filesystem::directory_iterator(root, n.error)) {
     const std::string name = e.path().filename().string();
-    if (name.empty() || name[0] == '.' || !e.is_directory(ec)) continue;  // .state, .seal...
+    if (name.empty() || name[0] == '.' || !e.is_directory(entry_ec)) continue;  // .state, .seal...
     if (outputs::HostGlobMatches(glob, name)) {
       ++n.named;
     } else if (outputs::IsOverflowFolder(name)) {
@@ -253,6 +255,11 @@ int RunSearch(const SearchCommand& cmd, std::ostream& out, std::ostream& err) {
   HostFolders folders;
   if (cmd.host_glob != "*") {
     folders = CountHostFolders(o.root, cmd.host_glob);
+    if (folders.error) {
+      err << "konseki search: cannot read the archive folder " << o.root << ": "
+          << folders.error.message() << "\n";
+      return 2;
+    }
     if (folders.named == 0 && folders.overflow == 0) {
       err << "konseki search: no host folder in " << o.root << " is named '" << cmd.host_glob
           << "' (as alerts and `konseki hosts` name hosts, or by folder name): no such host "

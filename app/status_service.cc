@@ -248,19 +248,25 @@ JsonValue StatusService::Status() {
   JsonValue drops = JsonValue::Array();
   for (const MetricValue& m : snap) {
     // Messages lost; hosts the heartbeat could not watch (its table full);
-    // alerts a notifying sink gave up on (someone was not told).
+    // alerts a notifying sink gave up on (someone was not told); alert lines
+    // the alerts file (or stdout) did not take whole: a full disk loses
+    // them, `konseki alerts` never shows them.
     std::string stage;
+    std::string reason = LabelOf(m, "reason");
     if (m.name == "konseki_dropped_messages_total") {
       stage = LabelOf(m, "stage");
     } else if (m.name == "konseki_heartbeat_dropped_total" && LabelOf(m, "reason") == "max_hosts") {
       stage = "heartbeat";
     } else if (m.name == "konseki_alert_delivery_dropped_total") {
       stage = "alerts." + LabelOf(m, "sink");
+    } else if (m.name == "konseki_alert_write_errors_total") {
+      stage = "alerts";
+      reason = "write_error";
     } else {
       continue;
     }
     JsonValue d = JsonValue::Object();
-    d.Set("stage", stage).Set("reason", LabelOf(m, "reason"));
+    d.Set("stage", stage).Set("reason", reason);
     d.Set("messages", static_cast<int64_t>(m.value));
     drops.Append(d);
   }

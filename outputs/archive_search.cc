@@ -62,13 +62,18 @@ bool TimeKey(std::string_view line, uint64_t* key) {
   return true;
 }
 
-std::vector<std::string> Names(const std::string& dir) {
+// The names in `dir` not starting with a dot, sorted; *err (optional): the
+// errno of a folder that cannot be opened (0: read).
+std::vector<std::string> Names(const std::string& dir, int* err = nullptr) {
   std::vector<std::string> out;
+  if (err != nullptr) *err = 0;
   if (DIR* d = opendir(dir.c_str())) {
     while (dirent* e = readdir(d)) {
       if (e->d_name[0] != '.') out.emplace_back(e->d_name);
     }
     closedir(d);
+  } else if (err != nullptr) {
+    *err = errno;
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -501,17 +506,29 @@ Status ArchiveSearch::ScanFile(File* f, void* scratch) const {
 // day -> the day files of the selected hosts (host order), "host/DAY.log"
 // whether plain or compressed. Days outside --since/--until are left out
 // by their names, without opening a file.
-std::map<int64_t, std::vector<std::string>> ArchiveSearch::SelectFiles() const {
+std::map<int64_t, std::vector<std::string>> ArchiveSearch::SelectFiles(Status* error) const {
   int64_t since_day = INT64_MIN, until_day = INT64_MAX;
   if (!options_.since.empty()) ParseDayName(options_.since.substr(0, 10), &since_day);
   if (!options_.until.empty()) ParseDayName(options_.until.substr(0, 10), &until_day);
   std::map<int64_t, std::vector<std::string>> days;
-  for (const std::string& host : Names(options_.root)) {
+  int err = 0;
+  const std::vector<std::string> hosts = Names(options_.root, &err);
+  if (err != 0) {
+    *error = Status::FromErrno("cannot read the archive folder " + options_.root, err);
+    return days;
+  }
+  for (const std::string& host : hosts) {
     if (!HostGlobMatches(options_.host_glob, host) &&
         !(IsOverflowFolder(host) && options_.overflow_host_filter)) {
       continue;
     }
-    for (const std::string& name : Names(options_.root + "/" + host)) {
+    const std::vector<std::string> names = Names(options_.root + "/" + host, &err);
+    // A folder retention removed meanwhile held nothing to find; any other
+    // failure (permissions) hides lines: said, and the rest still searched.
+    if (err != 0 && err != ENOENT && err != ENOTDIR && error->ok()) {
+      *error = Status::FromErrno("cannot read host folder " + options_.root + "/" + host, err);
+    }
+    for (const std::string& name : names) {
       std::string_view h;
       int64_t day;
       std::string rel = host + "/" + name;
@@ -574,7 +591,8 @@ void ArchiveSearch::MergeDay(std::vector<File>& files,
 
 Status ArchiveSearch::Run(const std::function<void(std::string_view)>& out,
                           SearchStats* stats) const {
-  const auto days = SelectFiles();
+  Status first;  // the first folder or file that failed; the others are still searched
+  const auto days = SelectFiles(&first);
   const int threads = options_.threads > 0 ? options_.threads : UsableCpus();
   std::vector<hs_scratch_t*> scratch(static_cast<size_t>(threads), nullptr);
   auto free_scratch = [&] {
@@ -590,7 +608,6 @@ Status ArchiveSearch::Run(const std::function<void(std::string_view)>& out,
   }
   consulted_bytes_ = 0;
   index_paid_ = false;
-  Status first;  // the first file that failed; the others are still searched
   uint64_t no_index = 0;
   std::string first_without;
   for (auto it = days.begin(); it != days.end(); ++it) {

@@ -108,7 +108,10 @@ class ArchiveSearch {
   ArchiveSearch(const ArchiveSearch&) = delete;
   ArchiveSearch& operator=(const ArchiveSearch&) = delete;
 
-  // Calls out(line) (without '\n') for each matching line, in order.
+  // Calls out(line) (without '\n') for each matching line, in order. Fails
+  // (after searching the rest) when a file or a host folder cannot be read,
+  // and when the archive folder itself is missing or cannot be read: an
+  // unreadable archive is an error, never "no match".
   Status Run(const std::function<void(std::string_view line)>& out, SearchStats* stats) const;
 
  private:
@@ -126,7 +129,9 @@ class ArchiveSearch {
   Status ScanCompressedStream(File* f, const std::string& full, void* scratch) const;
   size_t ScanBuffer(std::string_view text, bool eof, File* f, void* scratch) const;
   void ScanText(std::string_view text, size_t offset, bool copy, File* f, void* scratch) const;
-  std::map<int64_t, std::vector<std::string>> SelectFiles() const;
+  // The day files to search, by day; *error: the first folder that could not
+  // be read (the others are still listed).
+  std::map<int64_t, std::vector<std::string>> SelectFiles(Status* error) const;
   static void MergeDay(std::vector<File>& files, const std::function<void(std::string_view)>& out);
 
   const SearchOptions options_;

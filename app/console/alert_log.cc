@@ -80,8 +80,11 @@ class AlertLog::File {
   File& operator=(const File&) = delete;
 
   const std::string& path() const { return path_; }
+  // Since the last Rewind: why zlib stopped before the end (empty: it did not).
+  const std::string& damage() const { return damage_; }
   void Rewind() {
     if (gz_ != nullptr) gzrewind(gz_);
+    damage_.clear();
     offset_ = 0;
     buf_.clear();
     pos_ = 0;
@@ -142,6 +145,16 @@ class AlertLog::File {
     const int n = gzread(gz_, buf_.data() + old, 1 << 16);
     if (n <= 0) {
       buf_.resize(old);
+      int err = Z_OK;
+      const char* why = gzerror(gz_, &err);
+      // A truncated file reads 0 with Z_BUF_ERROR, a corrupt one -1.
+      if (n < 0 || (err != Z_OK && err != Z_STREAM_END)) {
+        std::string_view w = why != nullptr && *why != '\0' ? why : "unreadable";
+        if (w.starts_with("<fd:") && w.find(">: ") != std::string_view::npos) {
+          w.remove_prefix(w.find(">: ") + 3);  // gzdopen's name for the file
+        }
+        damage_ = w;
+      }
       return false;
     }
     buf_.resize(old + static_cast<size_t>(n));
@@ -157,6 +170,7 @@ class AlertLog::File {
   std::string buf_;  // read, from pos_ not yet returned
   size_t pos_ = 0;
   std::string tail_;  // the last line when it has no line end
+  std::string damage_;
 };
 
 AlertLog::~AlertLog() = default;
@@ -275,19 +289,29 @@ StatusOr<std::unique_ptr<AlertLog>> AlertLog::Open(const std::string& path, doub
 void AlertLog::ForEach(const AlertFilter& filter, const Visitor& fn,
                        const std::atomic<bool>* stop) {
   malformed_ = 0;
+  notes_.clear();
   AlertRecord rec;
   for (auto& f : files_) {
     f->Rewind();
     std::string_view line;
+    size_t malformed = 0;
     while (f->NextLine(&line)) {
       if (stop != nullptr && stop->load(std::memory_order_relaxed)) return;
       if (line.empty()) continue;
       if (!ParseAlertLine(line, &rec)) {
-        ++malformed_;
+        ++malformed;
         continue;
       }
       while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
       if (filter.Matches(rec)) fn(rec, line);
+    }
+    malformed_ += malformed;
+    if (malformed > 0) {
+      notes_.push_back("skipped " + std::to_string(malformed) + " malformed lines in " + f->path());
+    }
+    if (!f->damage().empty()) {
+      notes_.push_back(f->path() + " is damaged (zlib: " + f->damage() +
+                       "): its alerts after that point are not read");
     }
   }
 }

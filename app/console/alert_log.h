@@ -72,6 +72,11 @@ class AlertLog {
 
   // Lines the last ForEach could not parse (skipped).
   size_t malformed() const { return malformed_; }
+  // What the last ForEach could not read, one note per file, oldest file
+  // first: "skipped N malformed lines in FILE", "FILE is damaged (zlib:
+  // ...): its alerts after that point are not read" (a truncated or
+  // corrupt rotation ends where zlib stops understanding it).
+  const std::vector<std::string>& notes() const { return notes_; }
   // The files read, oldest first.
   std::vector<std::string> files() const;
   // When the files do not reach back to `since`: the oldest file read is a
@@ -86,6 +91,7 @@ class AlertLog {
 
   std::vector<std::unique_ptr<File>> files_;  // oldest first
   size_t malformed_ = 0;
+  std::vector<std::string> notes_;
   double reaches_back_only_to_ = 0;
 };
 

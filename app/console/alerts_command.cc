@@ -97,7 +97,7 @@ int RunAlerts(const ConsoleEnv& env, const AlertsOptions& o) {
   // Streamed: a day of alerts can be a million lines (the file is never
   // throttled), and held as objects they took 5 KB each. --json copies the
   // lines; a long table takes two passes, its column widths then its rows.
-  size_t malformed = 0;
+  std::vector<std::string> notes;  // malformed lines, damaged rotations (AlertLog::notes)
   if (log.ok()) {
     // Before the passes, which can take seconds: what comes after the
     // snapshot Open took is for --follow.
@@ -145,17 +145,14 @@ int RunAlerts(const ConsoleEnv& env, const AlertsOptions& o) {
         *env.out << "No alerts since " << FormatLocalTime(filter.since) << ".\n";
       }
     }
-    malformed = (*log)->malformed();
+    notes = (*log)->notes();
     if (const double t = (*log)->reaches_back_only_to(); t > 0) {
       *env.err << "konseki alerts: the alert files reach back only to " << FormatLocalTime(t)
                << " (" << (*log)->files().front() << ", the oldest kept), not to "
                << FormatLocalTime(filter.since) << "\n";
     }
   }
-  if (malformed > 0) {
-    *env.err << "konseki alerts: skipped " << malformed << " malformed lines in "
-             << env.config.alerts_file << "\n";
-  }
+  for (const std::string& note : notes) *env.err << "konseki alerts: " << note << "\n";
   if (!o.follow) return kExitOk;
   if (!follower) follower = std::make_unique<FileFollower>(env.config.alerts_file);
   return Follow(env, o, filter, *follower);

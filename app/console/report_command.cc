@@ -392,8 +392,8 @@ StatusOr<std::string> BuildReport(const ConsoleEnv& env, double since) {
     if (log.ok())
       (*log)->ForEach(f, [&](const AlertRecord& a, std::string_view) { digest.Add(a); });
     std::string notes;
-    if (log.ok() && (*log)->malformed()) {
-      notes += "  (" + std::to_string((*log)->malformed()) + " malformed lines skipped)\n";
+    if (log.ok()) {
+      for (const std::string& note : (*log)->notes()) notes += "  (" + Safe(note) + ")\n";
     }
     if (const double t = log.ok() ? (*log)->reaches_back_only_to() : 0; t > 0) {
       notes += "  (the alert files reach back only to " + FormatLocalTime(t) + ": " +

@@ -709,6 +709,21 @@ TEST(ConfigTest, MissingFileIsAClearError) {
   EXPECT_THAT(c.status().message(), HasSubstr("/nonexistent/konseki.yaml"));
 }
 
+// A folder given as the config (`konseki check-config /etc/konseki`, or the
+// file replaced by a folder before a SIGHUP) says so; it was read as an empty
+// file: "key 'listen': at least one listener is needed".
+TEST(ConfigTest, AFolderIsNotAnEmptyConfig) {
+  const std::string dir = ::testing::TempDir();
+  auto c = LoadConfigFile(dir);
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("cannot read config file " + dir));
+  EXPECT_THAT(c.status().message(), HasSubstr("directory"));
+  std::string warning;
+  auto console = LoadConsoleConfig(dir, &warning);
+  ASSERT_FALSE(console.ok());
+  EXPECT_THAT(console.status().message(), HasSubstr("directory"));
+}
+
 // The console needs three keys of the daemon's config: a typo elsewhere
 // (an edit in progress while the daemon runs on what it loaded) is a
 // warning, and the three keys are read as written; a typo that may be in

@@ -6,10 +6,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 namespace konseki::app {
 namespace {
@@ -115,6 +117,68 @@ TEST_F(ControlSocketTest, AClientThatSendsNoLineIsDroppedAndOthersAreServed) {
   close(fd);
   ASSERT_TRUE(a.ok()) << a.status().ToString();
   EXPECT_EQ(*a, "{\"echo\":\"hosts\"}");
+}
+
+// Clients are served at once: connections held open without a request (a
+// hung console command, or a group member holding the console hostage) and
+// one that never reads its large answer delay nobody; before, the server
+// served them one after the other, io_timeout_ms (2 s) each, and `konseki
+// status` timed out ("Resource temporarily unavailable") behind them.
+TEST_F(ControlSocketTest, StuckClientsDelayNoOther) {
+  ControlSocketOptions o;
+  o.path = path_;
+  auto cs = ControlSocket::Bind(o, [](std::string_view req) {
+    return req == "big" ? std::string(8 << 20, 'x') : "{\"echo\":\"" + std::string(req) + "\"}";
+  });
+  ASSERT_TRUE(cs.ok()) << cs.status().ToString();
+  (*cs)->Start();
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strcpy(addr.sun_path, path_.c_str());
+  std::vector<int> held;
+  auto hold = [&](const char* request) {
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    if (request != nullptr) {
+      ASSERT_GT(send(fd, request, std::strlen(request), 0), 0);
+    }
+    held.push_back(fd);
+  };
+  hold("big\n");                                               // asks for 8 MiB and never reads it
+  for (int i = 0; i < 10; ++i) hold(i % 2 ? "sta" : nullptr);  // no whole line
+  for (int i = 0; i < 3; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto a = AskControlSocket(path_, "status", 1500);
+    ASSERT_TRUE(a.ok()) << a.status().ToString();
+    EXPECT_EQ(*a, "{\"echo\":\"status\"}");
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(1000));
+  }
+  // One that dribbles its line a byte at a time is dropped at its deadline.
+  {
+    ControlSocketOptions quick;
+    quick.path = dir_ + "/quick.sock";
+    quick.io_timeout_ms = 300;
+    auto q = ControlSocket::Bind(quick, [](std::string_view) { return std::string("{}"); });
+    ASSERT_TRUE(q.ok()) << q.status().ToString();
+    (*q)->Start();
+    sockaddr_un qa{};
+    qa.sun_family = AF_UNIX;
+    std::strcpy(qa.sun_path, quick.path.c_str());
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&qa), sizeof qa), 0);
+    bool dropped = false;
+    for (int i = 0; i < 20 && !dropped; ++i) {
+      dropped = send(fd, "s", 1, MSG_NOSIGNAL) != 1;
+      usleep(100 * 1000);
+    }
+    EXPECT_TRUE(dropped) << "a client dribbling its request was never dropped";
+    close(fd);
+  }
+  // Past the cap the oldest held connections are dropped for new ones.
+  for (int i = 0; i < 20; ++i) hold(nullptr);
+  auto a = AskControlSocket(path_, "hosts", 1500);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  for (int fd : held) close(fd);
 }
 
 }  // namespace

@@ -110,6 +110,36 @@ TEST_F(SearchCommandTest, ExitStatusAndErrors) {
   EXPECT_EQ(Run(c), 2);
 }
 
+// An archive that cannot be read is an error (exit 2, saying why), never
+// "no match" (exit 1): a user outside the daemon's group, a mistyped --dir,
+// a host folder that cannot be opened (here a symlink loop, which refuses
+// root too; a folder of mode 0700 owned by another user does the same).
+TEST_F(SearchCommandTest, AnArchiveOrHostFolderThatCannotBeReadIsAnError) {
+  SearchCommand c;
+  c.patterns = {"Accepted"};
+  const std::string archive = dir_;
+  for (const std::string& bad : {archive + "/no-such-folder", archive + "/loop"}) {
+    std::filesystem::create_directory_symlink(archive + "/loop", archive + "/loop");
+    for (const char* host : {"*", "h1"}) {
+      c.host_glob = host;
+      dir_ = bad;
+      EXPECT_EQ(Run(c), 2) << bad << " --host " << host << ": " << err_.str();
+      EXPECT_NE(err_.str().find("cannot read the archive folder " + bad), std::string::npos)
+          << err_.str();
+      dir_ = archive;
+    }
+    std::filesystem::remove(archive + "/loop");
+  }
+  // One host folder unreadable: the others are searched and printed, and the
+  // exit status says the search was not complete.
+  std::filesystem::create_directory_symlink(archive + "/h2", archive + "/h2");
+  c.host_glob = "*";
+  EXPECT_EQ(Run(c), 2) << err_.str();
+  EXPECT_EQ(lines(), 1);
+  EXPECT_NE(err_.str().find("cannot read host folder " + archive + "/h2"), std::string::npos)
+      << err_.str();
+}
+
 // --since/--until read as `konseki alerts --since` reads them: local time
 // unless a zone is given (an archive line's own stamp ends in Z).
 TEST_F(SearchCommandTest, SinceAndUntilAreLocalTimeUnlessAZoneIsGiven) {

@@ -67,15 +67,19 @@ TEST_F(StatusServiceTest, DropsIncludeUnwatchedHostsAndAlertsGivenUp) {
       .GetCounter("konseki_alert_delivery_dropped_total", "",
                   {{"sink", "mail"}, {"reason", "permanent_error"}})
       ->Inc(6);
+  // Alert lines the alerts file did not take (a full disk): lost to
+  // `konseki alerts` and the report.
+  metrics_.GetCounter("konseki_alert_write_errors_total", "")->Inc(404);
   StatusService s(src_);
   JsonValue drops = s.Status().Get("drops");
-  ASSERT_EQ(drops.size(), 2u);
+  ASSERT_EQ(drops.size(), 3u);
   std::map<std::string, int64_t> got;
   for (size_t i = 0; i < drops.size(); ++i) {
     got[drops.At(i).Str("stage") + "/" + drops.At(i).Str("reason")] = drops.At(i).Int("messages");
   }
   EXPECT_EQ(got["heartbeat/max_hosts"], 103);
   EXPECT_EQ(got["alerts.mail/permanent_error"], 6);
+  EXPECT_EQ(got["alerts/write_error"], 404);
 }
 
 // State files found damaged at the start (and set aside) are in the

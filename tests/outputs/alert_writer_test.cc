@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 #include <libfastjson/json.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -126,6 +128,55 @@ TEST_F(AlertWriterTest, WriteErrorsAreCounted) {
   ASSERT_TRUE(w.ok()) << w.status().ToString();
   (*w)->Emit(MakeAlert("lost"));
   (*w)->Emit(MakeAlert("lost"));
+  EXPECT_EQ(metrics_.ValueOf("konseki_alert_write_errors_total"), 2);
+}
+
+// A file left ending in part of a line (a crash, a full disk before the
+// restart): the next alert starts on a line of its own, so `konseki alerts`
+// loses only the fragment, not the alert after it.
+TEST_F(AlertWriterTest, AFragmentLeftAtTheEndDoesNotSwallowTheNextAlert) {
+  AlertWriterOptions o;
+  o.path = (root_ / "alerts.jsonl").string();
+  {
+    std::ofstream f(o.path);
+    f << "{\"time\":\"2026-12-07T07:34:48Z\",\"host\":\"af117\",\"mess";
+  }
+  auto w = AlertWriter::Open(o, metrics_);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  (*w)->Emit(MakeAlert("after the fragment"));
+  const auto lines = ReadLines(o.path);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(TitleOf(lines[0]), "<unparsable>");
+  EXPECT_EQ(TitleOf(lines[1]), "after the fragment");
+}
+
+// A write cut short by the file system (here RLIMIT_FSIZE; a full disk or
+// quota alike) leaves part of the alert; once writes succeed again the next
+// alert is whole, on its own line.
+TEST_F(AlertWriterTest, AShortWriteDoesNotSwallowTheAlertAfterIt) {
+  AlertWriterOptions o;
+  o.path = (root_ / "alerts.jsonl").string();
+  auto w = AlertWriter::Open(o, metrics_);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  (*w)->Emit(MakeAlert("whole"));
+  const auto size = static_cast<rlim_t>(fs::file_size(o.path));
+  struct rlimit saved;
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &saved), 0);
+  void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+  struct rlimit small = saved;
+  small.rlim_cur = size + 40;  // room for part of the next line only
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  (*w)->Emit(MakeAlert("cut short"));
+  (*w)->Emit(MakeAlert("lost while full"));
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &saved), 0);
+  signal(SIGXFSZ, old_handler);
+  EXPECT_EQ(fs::file_size(o.path), size + 40);
+  (*w)->Emit(MakeAlert("after the disk had room again"));
+  const auto lines = ReadLines(o.path);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(TitleOf(lines[0]), "whole");
+  EXPECT_EQ(TitleOf(lines[1]), "<unparsable>");  // the fragment, alone
+  EXPECT_EQ(TitleOf(lines[2]), "after the disk had room again");
   EXPECT_EQ(metrics_.ValueOf("konseki_alert_write_errors_total"), 2);
 }
 

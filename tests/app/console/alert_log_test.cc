@@ -90,6 +90,38 @@ TEST_F(AlertLogTest, ReadsRotatedThenCurrentFileFilteredAndSkipsMalformedLines) 
   EXPECT_EQ(st.code(), StatusCode::kNotFound);
 }
 
+// What could not be read is named by file: malformed lines of a rotation
+// were reported as the current file's, and a truncated .gz rotation ended
+// without a word (a day of alerts missing from `alerts --since 1w`).
+TEST_F(AlertLogTest, NotesNameTheFileOfMalformedLinesAndADamagedRotation) {
+  // .2.gz cut in the middle, as a full disk during logrotate's compress leaves it.
+  std::string day;
+  for (int i = 0; i < 2000; ++i) day += Day(2);
+  WriteGzip(path_ + ".2.gz.whole", day);
+  const auto whole = std::filesystem::file_size(path_ + ".2.gz.whole");
+  std::filesystem::copy_file(path_ + ".2.gz.whole", path_ + ".2.gz");
+  std::filesystem::resize_file(path_ + ".2.gz", whole / 2);
+  std::filesystem::remove(path_ + ".2.gz.whole");
+  Append(path_ + ".1", Day(3) + "{\"time\":\"2023-11-13T23:00:00Z\",\"sev\n");
+  Append(path_, Day(4));
+  auto log = AlertLog::Open(path_, 0);
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  size_t n = 0;
+  (*log)->ForEach(AlertFilter(), [&](const AlertRecord&, std::string_view) { ++n; });
+  EXPECT_GT(n, 4u);
+  EXPECT_LT(n, 4000u + 4u);
+  const std::vector<std::string>& notes = (*log)->notes();
+  ASSERT_GE(notes.size(), 2u);
+  bool damaged = false, malformed_in_1 = false;
+  for (const std::string& note : notes) {
+    damaged |= note.starts_with(path_ + ".2.gz is damaged (zlib: ");
+    malformed_in_1 |= note.starts_with("skipped ") && note.ends_with("in " + path_ + ".1");
+    EXPECT_FALSE(note.ends_with("in " + path_)) << note;  // the current file is fine
+  }
+  EXPECT_TRUE(damaged) << ::testing::PrintToString(notes);
+  EXPECT_TRUE(malformed_in_1) << ::testing::PrintToString(notes);
+}
+
 TEST_F(AlertLogTest, EveryPassReadsTheLinesThatWereThereAtOpen) {
   Append(path_, Line("2023-11-14T22:10:00Z", "low", "ssh.login", "web1") + "\n" +
                     Line("2023-11-14T22:11:00Z", "low", "ssh.login", "web2"));  // no line end yet
