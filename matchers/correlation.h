@@ -189,7 +189,21 @@ struct Correlation {
   // long before it (a later phase than another correlation's window: a
   // password found in a burst and used hours after it).
   double min_gap_secs = 0;
-  std::string field;                        // distinct, membership, sequence
+  std::string field;  // distinct, membership, sequence
+  // distinct: a later event that withdraws a member (a value of `field`)
+  // from the window: a hit of `on` whose `same` fields equal those of the
+  // member's last input event, within `within_secs` after it (at or after
+  // its stamp). The member no longer counts toward `count`; an alert
+  // already raised stays. A student's mistyped password followed by that
+  // account's login from that address is a typo, not a guess. The
+  // correlation's where/unless conditions are for its members and do not
+  // apply to these hits; the key is built from them as from a member's.
+  // Empty `on`: off. Costs one 64-bit hash of the `same` values per member.
+  struct WithdrawnBy {
+    std::vector<InputRef> on;
+    std::vector<std::string> same;  // fields of both events (names, no transform)
+    double within_secs = 0;
+  } withdrawn_by;
   std::vector<std::string> summary_fields;  // threshold: distinct values reported
   // threshold, sequence (A hits): a hit whose field of this name holds a
   // whole number N > 1 counts N events, capped at kMaxHitWeight: a line that

@@ -213,6 +213,31 @@ Status ReadFieldRefs(const yaml::Reader& r, const YAML::Node& node, std::string_
   return Status::Ok();
 }
 
+// {on: [sshd.accepted], same: [user, src_ip], within_secs: 1800}
+Status ReadWithdrawnBy(const yaml::Reader& r, const YAML::Node& node, Correlation* c) {
+  RETURN_IF_ERROR(r.CheckKeys(node, "withdrawn_by", {"on", "same", "within_secs"}, "withdrawn_by"));
+  if (!node["on"] || !node["same"] || !node["within_secs"]) {
+    return r.Error(node, "withdrawn_by",
+                   "needs on:, same: and within_secs: (correlation " + c->id + ")");
+  }
+  Correlation::WithdrawnBy& w = c->withdrawn_by;
+  RETURN_IF_ERROR(ReadInputs(r, node["on"], "on", &w.on));
+  RETURN_IF_ERROR(r.GetStringOrList(node["same"], "same", &w.same, nullptr));
+  if (w.same.empty() || w.same.size() > 8) {
+    return r.Error(node["same"], "same",
+                   "needs one to eight fields the member's event and the withdrawing event "
+                   "share (correlation " +
+                       c->id + ")");
+  }
+  for (const std::string& f : w.same) {
+    if (f.empty() || f.find('|') != std::string::npos) {
+      return r.Error(node["same"], "same",
+                     "\"" + f + "\": a field name, without transform (correlation " + c->id + ")");
+    }
+  }
+  return r.GetNumber(node["within_secs"], "within_secs", 1, kMaxWindowSecs, &w.within_secs);
+}
+
 Status ReadExpectedAlert(const yaml::Reader& r, const YAML::Node& node, ExpectedAlert* a) {
   a->source_line = yaml::LineOf(node);
   RETURN_IF_ERROR(r.CheckKeys(node, "", {"sign", "severity", "fields"}, "alert"));
@@ -317,7 +342,8 @@ constexpr std::string_view kKindSpecificKeys[] = {"after",
                                                   "in",
                                                   "out",
                                                   "severity_by_direction",
-                                                  "metric"};
+                                                  "metric",
+                                                  "withdrawn_by"};
 
 // Which optional keys each kind takes (beyond the common ones).
 std::set<std::string> KindKeys(CorrelationKind k) {
@@ -325,7 +351,7 @@ std::set<std::string> KindKeys(CorrelationKind k) {
     case CorrelationKind::kThreshold:
       return {"window_secs", "count", "quiet_secs", "summary_fields", "weight_field"};
     case CorrelationKind::kDistinct:
-      return {"window_secs", "count", "quiet_secs", "field", "set"};
+      return {"window_secs", "count", "quiet_secs", "field", "set", "withdrawn_by"};
     case CorrelationKind::kSequence:
       return {"after", "after_unless", "after_unless_in", "after_key",    "window_secs", "count",
               "field", "sole_value",   "min_gap_secs",    "weight_field", "quiet_secs",  "set"};
@@ -649,6 +675,7 @@ Status ReadCorrelation(const yaml::Reader& r, const YAML::Node& node, Correlatio
       c->severity_if.push_back(std::move(s));
     }
   }
+  if (const YAML::Node w = node["withdrawn_by"]) RETURN_IF_ERROR(ReadWithdrawnBy(r, w, c));
   if (c->replaces && !c->supersedes) {
     return r.Error(node["replaces"], "replaces",
                    "needs supersedes: true (correlation " + c->id + ")");
@@ -753,6 +780,59 @@ Status CheckInputs(const RulePack& pack, const Correlation& c, const std::vector
   return Status::Ok();
 }
 
+// The names of the groups of a rule's extract patterns ("(?P<user>...)")
+// and the fields its recall adds: the fields its hits may carry.
+std::set<std::string> FieldsOf(const Rule& rule) {
+  std::set<std::string> out(rule.recall.fields.begin(), rule.recall.fields.end());
+  for (const std::string& re : rule.extract) {
+    for (size_t at = re.find("(?"); at != std::string::npos; at = re.find("(?", at + 2)) {
+      size_t start = at + 2;
+      if (start < re.size() && re[start] == 'P') ++start;
+      if (start >= re.size() || re[start] != '<') continue;
+      const size_t end = re.find('>', start);
+      if (end == std::string::npos || end == start + 1) continue;
+      out.insert(re.substr(start + 1, end - start - 1));
+    }
+  }
+  return out;
+}
+
+// withdrawn_by.same: each field must be one that some member input and
+// some withdrawing input may carry (a line's pseudo-fields always; a
+// correlation's alert may carry any), or nothing would ever be withdrawn.
+Status CheckWithdrawnBy(const RulePack& pack, const Correlation& c,
+                        const std::map<std::string, const Correlation*>& corr_ids) {
+  const Correlation::WithdrawnBy& w = c.withdrawn_by;
+  if (w.on.empty()) return Status::Ok();
+  auto carries = [&](const std::vector<InputRef>& ins, const std::string& field) {
+    for (const InputRef& in : ins) {
+      if (in.sign.empty() ? corr_ids.count(in.id) > 0
+                          : std::any_of(pack.correlations.begin(), pack.correlations.end(),
+                                        [&](const Correlation& o) { return o.sign == in.sign; })) {
+        return true;
+      }
+      for (const Rule& rule : pack.rules) {
+        if ((in.sign.empty() ? rule.id == in.id : rule.sign == in.sign) &&
+            FieldsOf(rule).count(field)) {
+          return true;
+        }
+      }
+    }
+    return false;
+  };
+  for (const std::string& f : w.same) {
+    if (f == "host" || f == "sender" || f == "program" || f == "pid") continue;
+    for (const auto* ins : {&c.on, &w.on}) {
+      if (carries(*ins, f)) continue;
+      return Status::InvalidArgument(
+          yaml::Where(c.file, c.line, "withdrawn_by") + ": correlation " + c.id +
+          ": withdrawn_by.same field " + f + " is extracted by none of the " +
+          (ins == &c.on ? "correlation's inputs (on:)" : "withdrawing inputs (withdrawn_by.on:)"));
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status CheckCorrelations(const RulePack& pack) {
@@ -806,6 +886,8 @@ Status CheckCorrelations(const RulePack& pack) {
     std::vector<const Correlation*>& f = feeds[&c];
     RETURN_IF_ERROR(CheckInputs(pack, c, c.on, corr_ids, rule_ids, signs, &f));
     RETURN_IF_ERROR(CheckInputs(pack, c, c.after, corr_ids, rule_ids, signs, &f));
+    RETURN_IF_ERROR(CheckInputs(pack, c, c.withdrawn_by.on, corr_ids, rule_ids, signs, &f));
+    RETURN_IF_ERROR(CheckWithdrawnBy(pack, c, corr_ids));
     if (!c.set.empty() && !set_ids.count(c.set)) {
       return Status::InvalidArgument(yaml::Where(c.file, c.line, "set") + ": correlation " + c.id +
                                      ": no set named " + c.set);

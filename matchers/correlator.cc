@@ -96,6 +96,12 @@ uint64_t Fingerprint(const Correlation& c) {
   }
   // Only when set: the other correlations keep their saved state.
   if (!c.weight_field.empty()) add("weight=" + c.weight_field);
+  if (!c.withdrawn_by.on.empty()) {
+    s += "withdrawn_by|";
+    for (const InputRef& i : c.withdrawn_by.on) add(i.id + "/" + i.sign);
+    for (const std::string& f : c.withdrawn_by.same) add(f);
+    add(std::to_string(c.withdrawn_by.within_secs));
+  }
   if (c.kind == CorrelationKind::kBeacon) {
     add(std::to_string(c.reservoir));
     add(c.size_field);
@@ -326,6 +332,13 @@ Status Correlator::Impl::CompileOne(const Correlation& def, const RulePack& pack
       SecsToNs(d.min_observed_secs >= 0 ? d.min_observed_secs : options.session_min_observed_secs);
   c->learning_ns = SecsToNs(d.learning_secs >= 0 ? d.learning_secs : options.learning_secs);
   c->burst_ns = SecsToNs(d.burst_secs);
+  c->within_ns = SecsToNs(d.withdrawn_by.within_secs);
+  if (!d.withdrawn_by.on.empty()) {
+    c->withdrawn = metrics.GetCounter(
+        "konseki_correlation_withdrawn_total",
+        "Members of distinct correlations withdrawn by a later event (withdrawn_by).",
+        {{"rule", d.id}});
+  }
   c->max_keys = d.max_keys > 0 ? d.max_keys : options.max_keys_per_rule;
   c->fingerprint = Fingerprint(d);
   c->reads_local_time = ReadsLocalTime(d);
@@ -337,8 +350,10 @@ Status Correlator::Impl::CompileOne(const Correlation& def, const RulePack& pack
   c->alerts = metrics.GetCounter("konseki_correlation_alerts_total",
                                  "Alerts raised by correlations.", {{"rule", d.id}});
   const uint32_t index = static_cast<uint32_t>(corrs.size());
-  for (int role = 0; role < 2; ++role) {
-    for (const InputRef& in : role == kOn ? d.on : d.after) {
+  for (int role = 0; role < 3; ++role) {
+    const std::vector<InputRef>& ins =
+        role == kOn ? d.on : (role == kAfter ? d.after : d.withdrawn_by.on);
+    for (const InputRef& in : ins) {
       Sub sub{index, static_cast<Role>(role)};
       if (in.sign.empty()) {
         by_id[in.id].push_back(sub);
@@ -441,6 +456,7 @@ InputFilter::InputFilter(const RulePack& pack, KeyScope scope) {
     if (c.scope != scope) continue;
     add(c.on);
     add(c.after);
+    add(c.withdrawn_by.on);
     for (const ValueSet& set : pack.sets) {
       if (set.id != c.set) continue;
       for (const SetLearner& l : set.learn) add(l.on);
@@ -873,6 +889,15 @@ void Correlator::Impl::Dispatch(const HitEvent& hit, int depth, std::vector<Aler
       CompiledCorrelation& c = *corrs[s.corr];
       if (c.last_dispatch[s.role] == dispatch) continue;  // named twice (id and sign)
       if (hit.message_seq != 0 && c.last_seq[s.role] == hit.message_seq) continue;
+      if (s.role == kWithdraw) {
+        // The conditions are the members'; the withdrawing event only
+        // needs the key.
+        if (!BuildKey(c, hit, &key, kOn)) continue;
+        c.last_dispatch[s.role] = dispatch;
+        c.last_seq[s.role] = hit.message_seq;
+        Withdraw(c, hit, key, t);
+        continue;
+      }
       if (!Passes(c, hit)) continue;
       if (s.role == kAfter && !PassesAfter(c, hit)) continue;
       // Membership and direction keep a key only to hold alerts back (quiet_secs).

@@ -134,12 +134,16 @@ struct CompiledCorrelation {
   int64_t quiet_ns = 0;
   int64_t min_observed_ns = 0;
   int64_t learning_ns = 0;
-  int64_t burst_ns = 0;  // beacon
+  int64_t burst_ns = 0;   // beacon
+  int64_t within_ns = 0;  // distinct: def.withdrawn_by.within_secs
+  // distinct with withdrawn_by: members withdrawn (a typo answered by its
+  // login); nullptr otherwise.
+  Counter* withdrawn = nullptr;
   size_t max_keys = 0;
   KeyTable keys;
   // Dedupe: the message (or dispatch) a role last took a hit from.
-  uint64_t last_seq[2] = {0, 0};
-  uint64_t last_dispatch[2] = {0, 0};
+  uint64_t last_seq[3] = {0, 0, 0};
+  uint64_t last_dispatch[3] = {0, 0, 0};
   Counter* evictions = nullptr;
   Counter* alerts = nullptr;
   // unpaired with `ordered`: per host (lower case) and counter prefix, the
@@ -202,7 +206,8 @@ struct HostInfo {
 };
 
 struct Correlator::Impl {
-  enum Role { kOn = 0, kAfter = 1 };
+  // kWithdraw: a hit of a distinct correlation's withdrawn_by.on.
+  enum Role { kOn = 0, kAfter = 1, kWithdraw = 2 };
   struct Sub {
     uint32_t corr;
     Role role;
@@ -274,6 +279,12 @@ struct Correlator::Impl {
                  int depth, std::vector<Alert>* out);
   void Distinct(CompiledCorrelation& c, const HitEvent& hit, const std::string& key, int64_t t,
                 int depth, std::vector<Alert>* out);
+  // distinct withdrawn_by: the hash of the hit's `same` values (0 when one
+  // is missing: nothing to withdraw, or a member nothing withdraws).
+  uint64_t SameHash(const CompiledCorrelation& c, const HitEvent& hit) const;
+  // distinct withdrawn_by: drops the key's members whose input event had
+  // this hit's `same` values, within_secs or less before it.
+  void Withdraw(CompiledCorrelation& c, const HitEvent& hit, const std::string& key, int64_t t);
   void Sequence(CompiledCorrelation& c, Role role, const HitEvent& hit, const std::string& key,
                 int64_t t, int depth, std::vector<Alert>* out);
   // unpaired `ordered`: the host's current watch start (0: not watched).

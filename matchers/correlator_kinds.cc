@@ -113,20 +113,24 @@ namespace {
 // What a sequence with sole_value remembers for an A hit without the field.
 constexpr char kNoValue[] = "\x01";
 
-void RememberValue(KeyState* st, std::string_view v, int64_t t, size_t max) {
+// Returns the value's index.
+size_t RememberValue(KeyState* st, std::string_view v, int64_t t, size_t max) {
   auto it = std::find(st->values.begin(), st->values.end(), v);
   if (it != st->values.end()) {
-    int64_t& vt = st->value_times[static_cast<size_t>(it - st->values.begin())];
-    vt = std::max(vt, t);
-  } else if (st->values.size() < max) {
+    const size_t i = static_cast<size_t>(it - st->values.begin());
+    st->value_times[i] = std::max(st->value_times[i], t);
+    return i;
+  }
+  if (st->values.size() < max) {
     st->values.emplace_back(v);
     st->value_times.push_back(t);
-  } else {
-    const size_t oldest = static_cast<size_t>(
-        std::min_element(st->value_times.begin(), st->value_times.end()) - st->value_times.begin());
-    st->values[oldest] = std::string(v);
-    st->value_times[oldest] = t;
+    return st->values.size() - 1;
   }
+  const size_t oldest = static_cast<size_t>(
+      std::min_element(st->value_times.begin(), st->value_times.end()) - st->value_times.begin());
+  st->values[oldest] = std::string(v);
+  st->value_times[oldest] = t;
+  return oldest;
 }
 
 // A first_seen field's value as the tuple holds it: the field's first 256
@@ -217,7 +221,14 @@ void Correlator::Impl::Distinct(CompiledCorrelation& c, const HitEvent& hit, con
     if (st->members.size() < options.max_members) InsertMember(&st->members, MemberOf(hit, t));
     return;
   }
-  RememberValue(st, v, t, c.def.count);
+  const size_t index = RememberValue(st, v, t, c.def.count);
+  if (c.withdrawn != nullptr) {
+    // Parallel to values (a state saved before withdrawn_by has none: 0,
+    // which nothing withdraws). The member's last input event is the one a
+    // later event may answer.
+    st->hashes.resize(st->values.size(), 0);
+    if (st->value_times[index] == t) st->hashes[index] = SameHash(c, hit);
+  }
   InsertMember(&st->members, MemberOf(hit, t));
   if (st->members.size() > options.max_members) st->members.erase(st->members.begin());
   const int64_t newest = *std::max_element(st->value_times.begin(), st->value_times.end());
@@ -245,6 +256,35 @@ void Correlator::Impl::Distinct(CompiledCorrelation& c, const HitEvent& hit, con
   a.fields.emplace_back(c.def.field + "_values", Join(live));
   AddMembers(st->members, options.max_members, &a);
   Raise(c, std::move(a), depth, out);
+}
+
+uint64_t Correlator::Impl::SameHash(const CompiledCorrelation& c, const HitEvent& hit) const {
+  uint64_t h = 1469598103934665603ull;
+  for (const std::string& f : c.def.withdrawn_by.same) {
+    const std::string_view v = FieldValue(hit, f).substr(0, kMaxValueBytes);
+    if (v.empty()) return 0;
+    h = Fnv64(v, Fnv64("\x1f", h));
+  }
+  return h == 0 ? 1 : h;
+}
+
+void Correlator::Impl::Withdraw(CompiledCorrelation& c, const HitEvent& hit, const std::string& key,
+                                int64_t t) {
+  KeyState* st = c.keys.Find(key, ToNs(hit.received));
+  // An alert already raised stays; its burst keeps no values to withdraw.
+  if (st == nullptr || st->alerted || st->values.empty()) return;
+  const uint64_t h = SameHash(c, hit);
+  if (h == 0) return;
+  st->hashes.resize(st->values.size(), 0);
+  for (size_t i = st->values.size(); i-- > 0;) {
+    const int64_t vt = st->value_times[i];
+    if (st->hashes[i] != h || vt > t || t - vt > c.within_ns) continue;
+    const auto at = static_cast<ptrdiff_t>(i);
+    st->values.erase(st->values.begin() + at);
+    st->value_times.erase(st->value_times.begin() + at);
+    st->hashes.erase(st->hashes.begin() + at);
+    c.withdrawn->Inc();
+  }
 }
 
 void Correlator::Impl::Sequence(CompiledCorrelation& c, Role role, const HitEvent& hit,

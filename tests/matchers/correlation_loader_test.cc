@@ -263,6 +263,80 @@ TEST_F(PackDirTest, InputsMustExistAndCorrelationsMayNotLoop) {
   EXPECT_TRUE(LoadPackDir(dir_).ok()) << LoadPackDir(dir_).status().ToString();
 }
 
+// withdrawn_by (kind distinct): its keys, its inputs, and `same` fields
+// that both the members' inputs and the withdrawing ones extract.
+TEST_F(PackDirTest, WithdrawnByIsReadAndCheckedAgainstItsInputs) {
+  const std::string login = R"(
+  - id: t.login
+    sign: ssh.login
+    title: t
+    severity: info
+    description: d
+    alert: false
+    program: sshd
+    match: 'Accepted password for '
+    extract: 'for (?P<user>\S+) from (?P<src_ip>\S+) port (?P<port>\d+)'
+    examples:
+      match: ["Mar  1 10:00:00 h sshd[1]: Accepted password for root from 192.0.2.1 port 1 ssh2"]
+)";
+  Write("a.yaml", kRule + login);
+  std::string corr = kCorrelation;
+  corr.replace(corr.find("kind: threshold"), 15, "kind: distinct\n    field: src_ip");
+  corr.replace(corr.find("    key: [src_ip]\n"), 18, "");
+  auto with = [&](const std::string& w) {
+    std::string text = corr;
+    text.replace(text.find("    window_secs: 60"), 19, "    window_secs: 60\n" + w);
+    Write("b.yaml", text);
+    return LoadPackDir(dir_);
+  };
+  auto ok = with("    withdrawn_by: {on: [t.login], same: [user, src_ip], within_secs: 1800}");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  const Correlation::WithdrawnBy& w = ok.value().correlations[0].withdrawn_by;
+  ASSERT_EQ(w.on.size(), 1u);
+  EXPECT_EQ(w.on[0].id, "t.login");
+  EXPECT_EQ(w.same, (std::vector<std::string>{"user", "src_ip"}));
+  EXPECT_EQ(w.within_secs, 1800);
+  EXPECT_TRUE(
+      with("    withdrawn_by: {on: [sign:ssh.login], same: [user, pid], within_secs: 60}").ok());
+  EXPECT_THAT(with("    withdrawn_by: {on: [t.login], same: [user], within_secs: 60, colour: red}")
+                  .status()
+                  .message(),
+              HasSubstr("key 'withdrawn_by.colour': unknown key in withdrawn_by"));
+  EXPECT_THAT(with("    withdrawn_by: {on: [t.login], same: [user]}").status().message(),
+              HasSubstr("needs on:, same: and within_secs: (correlation t.burst)"));
+  EXPECT_THAT(
+      with("    withdrawn_by: {on: [t.login], same: [], within_secs: 60}").status().message(),
+      HasSubstr("needs one to eight fields"));
+  EXPECT_THAT(with("    withdrawn_by: {on: [t.login], same: [src_ip|net], within_secs: 60}")
+                  .status()
+                  .message(),
+              HasSubstr("\"src_ip|net\": a field name, without transform"));
+  EXPECT_THAT(
+      with("    withdrawn_by: {on: [t.login], same: [user], within_secs: 0}").status().message(),
+      HasSubstr("key 'within_secs': value 0 out of range"));
+  EXPECT_THAT(
+      with("    withdrawn_by: {on: [t.logn], same: [user], within_secs: 60}").status().message(),
+      HasSubstr("correlation t.burst: no rule or correlation has id t.logn"));
+  EXPECT_THAT(with("    withdrawn_by: {on: [sign:ssh.nope], same: [user], within_secs: 60}")
+                  .status()
+                  .message(),
+              HasSubstr("no rule or correlation has sign ssh.nope"));
+  EXPECT_THAT(
+      with("    withdrawn_by: {on: [t.login], same: [port], within_secs: 60}").status().message(),
+      HasSubstr("withdrawn_by.same field port is extracted by none of the correlation's "
+                "inputs (on:)"));
+  EXPECT_THAT(
+      with("    withdrawn_by: {on: [t.fail], same: [tty], within_secs: 60}").status().message(),
+      HasSubstr("withdrawn_by.same field tty is extracted by none of the correlation's"));
+  // Only kind distinct takes it.
+  Write("b.yaml", std::string(kCorrelation)
+                      .replace(std::string(kCorrelation).find("    window_secs: 60"), 19,
+                               "    window_secs: 60\n    withdrawn_by: {on: [t.login], same: "
+                               "[user], within_secs: 60}"));
+  EXPECT_THAT(LoadPackDir(dir_).status().message(),
+              HasSubstr("key 'withdrawn_by': not a parameter of kind threshold"));
+}
+
 // A set learns from rules and host-scoped correlations that exist: a typo
 // in learn's on: would otherwise learn nothing, silently.
 TEST_F(PackDirTest, ASetLearnsOnlyFromInputsThatExist) {

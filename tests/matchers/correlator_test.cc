@@ -234,6 +234,84 @@ TEST(DistinctTest, ValuesOutsideTheWindowDoNotCount) {
   EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.5", "a"), "h", 63), SizeIs(1));
 }
 
+// withdrawn_by: a source whose failure is followed by that account's login
+// from it (a typo) stops counting; a guess never ends in a login.
+Correlation Withdrawable(uint32_t count) {
+  Correlation c = Corr("spread", CorrelationKind::kDistinct);
+  c.on = {Sign("ssh.auth_failure")};
+  c.field = "src_ip";
+  c.count = count;
+  c.window_secs = 21600;
+  c.withdrawn_by.on = {Id("login")};
+  c.withdrawn_by.same = {"user", "src_ip"};
+  c.withdrawn_by.within_secs = 1800;
+  return c;
+}
+
+TEST(DistinctTest, WithdrawnByALaterLoginOfTheSameUserAndSourceNoLongerCounts) {
+  Driver d(Pack({Withdrawable(3)}));
+  EXPECT_THAT(d.Hit("f", "ssh.auth_failure", Src("192.0.2.1", "s1"), "h", 0), IsEmpty());
+  EXPECT_THAT(d.Hit("login", "ssh.login", Src("192.0.2.1", "s1"), "h", 5), IsEmpty());
+  EXPECT_THAT(d.Hit("f", "ssh.auth_failure", Src("192.0.2.2", "s2"), "h", 60), IsEmpty());
+  EXPECT_THAT(d.Hit("login", "ssh.login", Src("192.0.2.2", "s2"), "h", 600), IsEmpty());
+  EXPECT_THAT(d.Hit("f", "ssh.auth_failure", Src("192.0.2.3", "root"), "h", 700), IsEmpty());
+  // Two typos withdrawn: a third and a fourth source make only two.
+  EXPECT_THAT(d.Hit("f", "ssh.auth_failure", Src("192.0.2.4", "admin"), "h", 800), IsEmpty());
+  auto a = d.Hit("f", "ssh.auth_failure", Src("192.0.2.5", "test"), "h", 900);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "src_ip_values"), "192.0.2.3,192.0.2.4,192.0.2.5");
+  EXPECT_EQ(d.metrics().ValueOf("konseki_correlation_withdrawn_total", {{"rule", "spread"}}), 2);
+}
+
+TEST(DistinctTest, WithdrawalNeedsEverySameFieldTheWindowAndALaterLogin) {
+  Driver d(Pack({Withdrawable(3)}));
+  d.Hit("f", "ssh.auth_failure", Src("192.0.2.1", "s1"), "h", 1000);
+  // Another account from that source, that account from another source,
+  // a login before the failure, one after within_secs, another host's:
+  // none withdraws it.
+  d.Hit("login", "ssh.login", Src("192.0.2.1", "s9"), "h", 1001);
+  d.Hit("login", "ssh.login", Src("192.0.2.9", "s1"), "h", 1002);
+  d.Hit("login", "ssh.login", Src("192.0.2.1", "s1"), "h", 999);
+  d.Hit("login", "ssh.login", Src("192.0.2.1", "s1"), "h", 2801);
+  d.Hit("login", "ssh.login", Src("192.0.2.1", "s1"), "other", 1003);
+  d.Hit("f", "ssh.auth_failure", Src("192.0.2.2", "root"), "h", 2900);
+  EXPECT_THAT(d.Hit("f", "ssh.auth_failure", Src("192.0.2.3", "root"), "h", 3000), SizeIs(1));
+}
+
+TEST(DistinctTest, AnAlertAlreadyRaisedStaysAndARetriedSourceCountsAgain) {
+  Driver d(Pack({Withdrawable(2)}));
+  d.Hit("f", "ssh.auth_failure", Src("192.0.2.1", "s1"), "h", 0);
+  EXPECT_THAT(d.Hit("f", "ssh.auth_failure", Src("192.0.2.2", "s2"), "h", 10), SizeIs(1));
+  EXPECT_THAT(d.Hit("login", "ssh.login", Src("192.0.2.1", "s1"), "h", 20), IsEmpty());
+  EXPECT_EQ(d.metrics().ValueOf("konseki_correlation_withdrawn_total", {{"rule", "spread"}}), 0);
+
+  Driver e(Pack({Withdrawable(2)}));
+  e.Hit("f", "ssh.auth_failure", Src("192.0.2.1", "s1"), "h", 0);
+  e.Hit("login", "ssh.login", Src("192.0.2.1", "s1"), "h", 5);
+  // The same source fails again as another name: a member again, whose
+  // own event (root) the earlier login does not answer.
+  e.Hit("f", "ssh.auth_failure", Src("192.0.2.1", "root"), "h", 100);
+  EXPECT_THAT(e.Hit("f", "ssh.auth_failure", Src("192.0.2.2", "admin"), "h", 200), SizeIs(1));
+}
+
+// The members' hashes are saved with their values: a typo before a
+// restart is withdrawn by its login after it.
+TEST(DistinctTest, WithdrawableMembersSurviveARestart) {
+  const RulePack pack = Pack({Withdrawable(2)});
+  std::string text;
+  {
+    Driver d(pack);
+    d.Hit("f", "ssh.auth_failure", Src("192.0.2.1", "s1"), "h", 0);
+    text = d.c().SerializeState();
+  }
+  Driver d(pack);
+  ASSERT_TRUE(d.c().LoadStateText(text).ok());
+  EXPECT_EQ(d.c().SerializeState(), text);
+  d.Hit("login", "ssh.login", Src("192.0.2.1", "s1"), "h", 10);
+  EXPECT_THAT(d.Hit("f", "ssh.auth_failure", Src("192.0.2.2", "root"), "h", 20), IsEmpty());
+  EXPECT_THAT(d.Hit("f", "ssh.auth_failure", Src("192.0.2.3", "root"), "h", 30), SizeIs(1));
+}
+
 // ---- sequence ----
 
 Correlation Sequence(uint32_t count, double window) {
