@@ -165,9 +165,13 @@ const std::map<std::string, SignCounts>& Expected() {
        {{"ssh.auth_failure", 14}, {"ssh.login", 1}}},
       // ssh.flood (sshd.grace_timeout, an input): grep -cE 'sshd(-session)?\[[0-9]+\]:
       //   (fatal: )?Timeout before authentication for ': sshd-logs 1, fail2ban/sshd 2
-      //   (OpenSSH 9.8+'s "for connection from ... pid = N" one of them).
+      //   (OpenSSH 9.8+'s "for connection from ... pid = N" one of them);
+      //   plus sshd.handshake_failed (an input, ssh23): grep -cE 'Unable to negotiate
+      //   with |banner exchange: Connection from |Bad protocol version identification
+      //   \x27|Protocol major versions differ for ': sshd-logs 3, fail2ban/sshd 8,
+      //   wazuh/sshd.ini 3.
       {"crowdsec/sshd-logs--sshd-logs.log",
-       {{"ssh.auth_failure", 13}, {"tcpd.refused", 2}, {"ssh.flood", 1}}},
+       {{"ssh.auth_failure", 13}, {"tcpd.refused", 2}, {"ssh.flood", 4}}},
       // Input-only hits (alert: false) are counted too. session.open / close:
       //   grep -cE 'session (opened|closed) for user' (non-comment lines). The two
       //   "[sshd] User root ... not allowed" lines (tag in brackets, no host, so no
@@ -180,9 +184,9 @@ const std::map<std::string, SignCounts>& Expected() {
         {"tcpd.refused", 1},
         {"session.open", 2},
         {"net.address", 5},
-        {"ssh.flood", 2}}},
+        {"ssh.flood", 10}}},
       // ssh.key_change: grep -ciE 'sshd\[[0-9]+\]: Authentication refused: bad ownership or modes'
-      {"wazuh/sshd.ini", {{"ssh.auth_failure", 44}, {"ssh.key_change", 1}}},
+      {"wazuh/sshd.ini", {{"ssh.auth_failure", 44}, {"ssh.key_change", 1}, {"ssh.flood", 3}}},
       // grep -ciE 'sshd\[[0-9]+\]: \(pam_unix\) authentication failure'; auth.failure (PAM
       //   of FTP and POP services): grep -cE ' (pure-ftpd|proftpd|pop|vsftpd)(\(pam_unix\))?
       //   (\[[0-9]+\])?: (\(pam_unix\) |pam_unix\([a-z-]+:auth\): )?authentication failure;'
