@@ -275,15 +275,17 @@ Status Sealer::Poll() {
   // key step per boundary would keep it ahead for good (prod23: every clean
   // restart added an epoch).
   const bool boundary = wall > state_.epoch || wall > record_wall_;
-  if (boundary && state_.epoch >= wall && !held_boundary_) {
+  if (boundary && state_.epoch >= wall && !held_boundary_ && !key_sealed_) {
     // The key is already at (or past) the epoch that begins now: a clean
     // restart (or the clock set back) put it there. Hold this boundary: no
     // record, the key stays, and the lines read so far are sealed with the
     // next epoch's at the next boundary. Each hold takes the key one epoch
     // closer to the clock, and never two in a row, so no line waits more
-    // than two epochs for its seal. The key held has sealed nothing yet
-    // (every record evolves the key past its epoch before it is stored), so
-    // no key that sealed anything outlives its record.
+    // than two epochs for its seal. Only a key that has sealed nothing is
+    // held (a record evolves the key past its epoch before the state is
+    // stored; the one exception, the record of what a start found unsealed,
+    // E(k, k), sets key_sealed_ and the boundary seals), so holding never
+    // keeps a key that sealed anything.
     held_boundary_ = true;
     record_wall_ = wall;
   } else if (boundary) {
@@ -997,7 +999,9 @@ Status Sealer::Seal(uint64_t next, bool clean_stop) {
   // Evolve before anything can fail: the old key must not outlive its epoch.
   state_.prev_tag = tag;
   ++state_.seq;
+  const uint64_t used = state_.epoch;
   state_.EvolveTo(next);
+  key_sealed_ = state_.epoch == used;  // E(k, k): the key goes on, and has sealed a record
   metrics_->epoch->Set(static_cast<double>(state_.epoch));
   Status st = FlushOut(true);
   // The mark goes with the record that sealed everything, once it is on

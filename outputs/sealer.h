@@ -265,6 +265,9 @@ class Sealer {
   // clock's new epoch); the next boundary seals, so lines wait two epochs
   // at most while the key catches up with the clock.
   bool held_boundary_ = false;
+  // The current key has already tagged a record (Recover's E(k, k) for what
+  // a start found unsealed): Poll must not hold it over a boundary.
+  bool key_sealed_ = false;
   // The next Scan lists the host folders for day files of days after today
   // (at the start, and after the clock went back).
   bool look_ahead_ = true;

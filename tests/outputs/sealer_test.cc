@@ -514,6 +514,36 @@ TEST_F(SealerTest, RestartInTheStoppedEpochCatchesUpWithTheClock) {
   EXPECT_TRUE(Signs(alerts_).empty());
 }
 
+// A start after a clean stop that finds bytes appended meanwhile records
+// them at once (X) in a record E(k, k) under the key it starts with. That
+// key has sealed something: the first boundary must seal and evolve it, not
+// hold it for another epoch to catch up with the clock.
+TEST_F(SealerTest, AKeyThatSealedWhatTheStartFoundIsNotHeldOverABoundary) {
+  LogMany("web01", 2);
+  ASSERT_TRUE(sealer_->Stop().ok());
+  sealer_.reset();
+  {
+    std::ofstream out(Path(kDay1), std::ios::app);
+    out << "appended while konseki was stopped\n";
+  }
+  OpenSealer();
+  EXPECT_EQ(Signs(alerts_), std::vector<std::string>{"archive.foreign_write"});
+  EXPECT_EQ(sealer_->key_epoch(), 1u);
+  Log("web01", "after the start");
+  Advance(kEpoch - 2);  // the boundary of epoch 1
+  Poll();
+  EXPECT_EQ(sealer_->key_epoch(), 2u);  // sealed and evolved: k_1 is gone
+  Advance(kEpoch);
+  Poll();  // k_2 has sealed nothing: held, the key is the clock's now
+  EXPECT_EQ(sealer_->key_epoch(), 2u);
+  Advance(kEpoch);
+  Poll();
+  EXPECT_EQ(sealer_->key_epoch(), 3u);
+  VerifyReport r = Verify();
+  EXPECT_EQ(Find(r, kDay1)->verified_lines, 3u) << last_report_;
+  EXPECT_EQ(Find(r, kDay1)->unsealed_lines, 0u) << last_report_;
+}
+
 // prod23: four clean restarts within one epoch (upgrades, config edits) put
 // the key four epochs ahead of the clock. That is no sign of a clock set
 // back: no archive.seal_key_ahead at any start (each start after the third
