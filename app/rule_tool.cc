@@ -370,6 +370,10 @@ int RunCheckRules(const std::string& dir, std::ostream& out, std::ostream& err) 
     err << "check-rules: " << pack.status().message() << "\n";
     return 1;
   }
+  for (const std::string& f : pack->skipped_files) {
+    err << "check-rules: warning: skipped " << f
+        << ": not a regular file (the daemon skips it too)\n";
+  }
   StatusOr<std::shared_ptr<const RuleSet>> set = CompileCached(pack->rules);
   if (!set.ok()) {
     err << "check-rules: " << set.status().message() << "\n";

@@ -282,6 +282,10 @@ Status Server::Init() {
   metrics_.GetGauge("konseki_build_info", "konseki version (always 1).", {{"version", Version()}})
       ->Set(1);
   rules_loaded_ = metrics_.GetGauge("konseki_rules_loaded", "Rules in the live rule set.");
+  rule_files_skipped_ =
+      metrics_.GetCounter("konseki_rule_files_skipped_total",
+                          "Rule pack entries (*.yaml, *.yml) a rule load (start or SIGHUP) "
+                          "skipped because they are not regular files.");
 
   // What konseki creates must belong to the user it drops to (main calls
   // DropPrivileges right after Create): see app/file_identity.h. The rules
@@ -337,6 +341,18 @@ StatusOr<LoadedRules> Server::LoadCompiledRules(const std::string& dir,
         rules->rules->rules().size(), cache.dir.c_str(), secs);
   } else {
     Log(LogLevel::kInfo, "rules: %zu rules compiled (%.2f s)", rules->rules->rules().size(), secs);
+  }
+  // A pack the admin put in the folder that is not a regular file (a FIFO,
+  // a symlink to a device or to nothing) is not read: once per load, a log
+  // line naming them all and the counter (prod23: skipped silently).
+  if (const std::vector<std::string>& skipped = rules->correlations->skipped_files;
+      !skipped.empty()) {
+    std::string names;
+    for (const std::string& f : skipped) names += (names.empty() ? "" : ", ") + f;
+    Log(LogLevel::kWarning,
+        "rules: %zu rule pack files skipped, not regular files (not loaded): %s", skipped.size(),
+        names.c_str());
+    if (rule_files_skipped_ != nullptr) rule_files_skipped_->Inc(skipped.size());
   }
   if (!cache.problem.empty() && cache.problem != rules_cache_problem_) {
     Log(LogLevel::kWarning, "rules: the cache of compiled rules is not used: %s",

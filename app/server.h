@@ -268,6 +268,7 @@ class Server {
   std::vector<std::string> bound_;
   std::unique_ptr<outputs::MetricsServer> metrics_server_;
   Gauge* rules_loaded_ = nullptr;
+  Counter* rule_files_skipped_ = nullptr;  // konseki_rule_files_skipped_total
   // The console's view (konseki status / hosts) and its socket; the socket
   // stops before anything it reads is destroyed.
   Status StartControl();

@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +18,12 @@ constexpr int64_t kNsPerSec = 1'000'000'000;
 constexpr int64_t kRateWindowNs = 10 * kNsPerSec;
 
 int64_t Ns(TimePoint t) { return t.time_since_epoch().count(); }
+
+int64_t BootTimeNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
 double Secs(int64_t ns) { return static_cast<double>(ns) / kNsPerSec; }
 
 std::string LabelOf(const MetricValue& m, std::string_view key) {
@@ -95,6 +102,7 @@ void AppendHostJson(const matchers::HostRow& r, int64_t now_ns, std::string* out
 StatusService::StatusService(StatusSources sources)
     : src_(std::move(sources)),
       start_ns_(Ns(src_.clock->Now())),
+      uptime_start_ns_(UptimeClockNs()),
       reload_success_(src_.metrics->GetGauge(
           "konseki_reload_success",
           "1 if the last rule load (start or SIGHUP) succeeded, 0 if it failed.")),
@@ -115,6 +123,10 @@ StatusService::StatusService(StatusSources sources)
           if (!r.seen) out->push_back({{{"host", r.name}}, 1});
         }
       });
+}
+
+int64_t StatusService::UptimeClockNs() const {
+  return src_.uptime_clock != nullptr ? Ns(src_.uptime_clock->Now()) : BootTimeNs();
 }
 
 void StatusService::NoteReload(bool ok, const std::string& error) {
@@ -242,7 +254,7 @@ JsonValue StatusService::Status() {
   const std::vector<MetricValue> snap = src_.metrics->Snapshot("konseki_");
   JsonValue s = JsonValue::Object();
   s.Set("version", KONSEKI_VERSION).Set("pid", static_cast<int64_t>(::getpid()));
-  s.Set("start_time", Secs(start_ns_)).Set("uptime_secs", Secs(now - start_ns_));
+  s.Set("start_time", Secs(start_ns_)).Set("uptime_secs", Secs(UptimeClockNs() - uptime_start_ns_));
   s.Set("config", src_.config->source);
   s.Set("listeners", Listeners(snap));
   JsonValue drops = JsonValue::Array();

@@ -55,6 +55,12 @@ struct StatusSources {
   const BatchQueues* queues = nullptr;
   const AlertTally* tally = nullptr;
   const Clock* clock = nullptr;
+  // Measures uptime_secs: a clock that never steps (only differences are
+  // read). nullptr: CLOCK_BOOTTIME, which a `date -s` or an NTP step does
+  // not move and which counts a suspend. The wall clock (`clock`) gives
+  // start_time only: uptime from it went negative ("up -") when the log
+  // host's clock was set back past the start (prod23).
+  const Clock* uptime_clock = nullptr;
   std::vector<matchers::HeartbeatTracker::HostsReader> hosts;  // one per tracker
   // Per configured listener: its metric label (address as configured) and
   // the address actually bound, in config order.
@@ -121,7 +127,10 @@ class StatusService {
   JsonValue Rules();
 
   const StatusSources src_;
+  int64_t UptimeClockNs() const;
+
   const int64_t start_ns_;
+  const int64_t uptime_start_ns_;  // UptimeClockNs() at construction
   Gauge* reload_success_;
   Gauge* reload_time_;
   std::mutex mu_;  // guards samples_ and the last_reload_* fields

@@ -467,6 +467,58 @@ StatusOr<std::vector<Rule>> LoadRuleFile(const std::string& path) {
   return std::move(pack->rules);
 }
 
+namespace {
+
+// What a pack-named entry that is not a regular file is, for the log.
+std::string NonRegularKind(const std::filesystem::path& p) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status link = fs::symlink_status(p, ec);
+  const fs::file_status target = fs::status(p, ec);
+  auto name = [](fs::file_type t) -> std::string {
+    switch (t) {
+      case fs::file_type::fifo:
+        return "a FIFO";
+      case fs::file_type::character:
+        return "a character device";
+      case fs::file_type::block:
+        return "a block device";
+      case fs::file_type::socket:
+        return "a socket";
+      case fs::file_type::directory:
+        return "a folder";
+      case fs::file_type::not_found:
+        return "nothing";
+      default:
+        return "not a regular file";
+    }
+  };
+  if (fs::is_symlink(link)) return "a symlink to " + name(target.type());
+  return name(link.type());
+}
+
+}  // namespace
+
+Status ListPackFiles(const std::string& dir, std::vector<std::string>* files,
+                     std::vector<std::string>* skipped) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+    const std::string ext = e.path().extension().string();
+    if (ext != ".yaml" && ext != ".yml") continue;
+    std::error_code type_ec;
+    if (e.is_regular_file(type_ec)) {
+      files->push_back(e.path().string());
+    } else {
+      skipped->push_back(e.path().string() + " (" + NonRegularKind(e.path()) + ")");
+    }
+  }
+  if (ec) return Status::IoError("cannot list rule directory " + dir + ": " + ec.message());
+  std::sort(files->begin(), files->end());
+  std::sort(skipped->begin(), skipped->end());
+  return Status::Ok();
+}
+
 StatusOr<RulePack> LoadPackDir(const std::string& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -475,15 +527,10 @@ StatusOr<RulePack> LoadPackDir(const std::string& dir) {
                             " does not exist (set KONSEKI_RULES_DIR or --rules-dir)");
   }
   std::vector<std::string> files;
-  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
-    const std::string ext = e.path().extension().string();
-    if (e.is_regular_file() && (ext == ".yaml" || ext == ".yml")) {
-      files.push_back(e.path().string());
-    }
-  }
-  if (ec) return Status::IoError("cannot list rule directory " + dir + ": " + ec.message());
-  std::sort(files.begin(), files.end());
+  std::vector<std::string> skipped;
+  if (Status st = ListPackFiles(dir, &files, &skipped); !st.ok()) return st;
   RulePack all;
+  all.skipped_files = std::move(skipped);
   for (const std::string& f : files) {
     StatusOr<RulePack> pack = LoadPackFile(f);
     if (!pack.ok()) return pack.status();
@@ -501,7 +548,11 @@ StatusOr<RulePack> LoadPackDir(const std::string& dir) {
     }
   }
   if (all.rules.empty()) {
-    return Status::NotFound("no rules in " + dir + " (expected *.yaml rule packs)");
+    std::string why;
+    for (const std::string& f : all.skipped_files) {
+      why += (why.empty() ? "; not regular files, skipped: " : ", ") + f;
+    }
+    return Status::NotFound("no rules in " + dir + " (expected *.yaml rule packs" + why + ")");
   }
   RETURN_IF_ERROR(CheckCorrelations(all));
   return all;

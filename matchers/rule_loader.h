@@ -54,6 +54,12 @@ struct RulePack {
   std::vector<Rule> rules;
   std::vector<Correlation> correlations;
   std::vector<ValueSet> sets;
+  // LoadPackDir: entries named *.yaml / *.yml that are not regular files
+  // (a FIFO, a device, a socket, a folder, a symlink to one of those or to
+  // nothing), not read, each as "PATH (what it is)". A pack the admin put
+  // there is not in force: the caller says so (the server logs them once
+  // per load and counts them, konseki_rule_files_skipped_total).
+  std::vector<std::string> skipped_files;
 };
 
 // A sign for a rule or a correlation: one of kSigns, or lower-case words
@@ -68,6 +74,11 @@ Status CheckSign(const std::string& sign);
 StatusOr<RulePack> LoadPackText(const std::string& text, const std::string& path);
 StatusOr<RulePack> LoadPackFile(const std::string& path);
 StatusOr<RulePack> LoadPackDir(const std::string& dir);
+// The entries of dir named *.yaml / *.yml, sorted: regular files (a symlink
+// to one counts) into *files, the others into *skipped as
+// RulePack::skipped_files has them. Other names are not packs: not listed.
+Status ListPackFiles(const std::string& dir, std::vector<std::string>* files,
+                     std::vector<std::string>* skipped);
 
 // Parses one YAML file. Does not compile the expressions (RuleSet::Compile
 // does) but checks every key, type, severity and sign, and that ids are

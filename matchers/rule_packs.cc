@@ -13,19 +13,19 @@ namespace {
 
 std::string At(const Rule& r) { return r.file + ":" + std::to_string(r.line); }
 
-// The site's folder may be empty (created for later); it must exist.
-StatusOr<std::vector<Rule>> LoadLocalDir(const RuleOverrides& o) {
+// The site's folder may be empty (created for later); it must exist. The
+// result holds rules and skipped_files only.
+StatusOr<RulePack> LoadLocalDir(const RuleOverrides& o) {
   std::error_code ec;
   if (!std::filesystem::is_directory(o.local_dir, ec)) {
     return Status::NotFound(o.local_dir_where + ": folder " + o.local_dir + " does not exist");
   }
-  bool any = false;
-  for (const auto& e : std::filesystem::directory_iterator(o.local_dir, ec)) {
-    const std::string ext = e.path().extension().string();
-    if (e.is_regular_file() && (ext == ".yaml" || ext == ".yml")) any = true;
+  std::vector<std::string> files;
+  RulePack out;
+  if (Status st = ListPackFiles(o.local_dir, &files, &out.skipped_files); !st.ok()) {
+    return Status::IoError(o.local_dir_where + ": " + st.message());
   }
-  if (ec) return Status::IoError(o.local_dir_where + ": " + o.local_dir + ": " + ec.message());
-  if (!any) return std::vector<Rule>{};
+  if (files.empty()) return out;
   StatusOr<RulePack> pack = LoadPackDir(o.local_dir);
   if (!pack.ok()) return pack.status();
   if (!pack->correlations.empty()) {
@@ -34,7 +34,8 @@ StatusOr<std::vector<Rule>> LoadLocalDir(const RuleOverrides& o) {
                                    ": site packs (rules.local_dir) hold rules only; " +
                                    "tune a bundled correlation in the config (correlation:)");
   }
-  return std::move(pack->rules);
+  out.rules = std::move(pack->rules);
+  return out;
 }
 
 Status Merge(std::vector<Rule>* bundled, std::vector<Rule> local) {
@@ -129,9 +130,10 @@ StatusOr<RulePack> LoadRulePackSet(const std::string& dir, const RuleOverrides& 
   StatusOr<RulePack> pack = LoadPackDir(dir);
   if (!pack.ok()) return pack.status();
   if (!o.local_dir.empty()) {
-    StatusOr<std::vector<Rule>> local = LoadLocalDir(o);
+    StatusOr<RulePack> local = LoadLocalDir(o);
     if (!local.ok()) return local.status();
-    if (Status s = Merge(&pack->rules, std::move(local).value()); !s.ok()) return s;
+    for (std::string& f : local->skipped_files) pack->skipped_files.push_back(std::move(f));
+    if (Status s = Merge(&pack->rules, std::move(local->rules)); !s.ok()) return s;
   }
   if (Status s = ApplyOverrides(dir, o, &*pack); !s.ok()) return s;
   return pack;

@@ -128,8 +128,9 @@ struct Sealer::Metrics {
                            "else 0.")),
         key_ahead(r.GetGauge("konseki_archive_seal_key_ahead_seconds",
                              "How far the sealing key's epoch begins after the clock's now "
-                             "(0 normally; up to an epoch after a restart; more after the "
-                             "clock went back: archive.seal_key_ahead).")) {}
+                             "(0 normally; up to N epochs after N clean restarts within an "
+                             "epoch, or more after the clock went back, shrinking by one epoch "
+                             "every second epoch boundary).")) {}
 };
 
 StatusOr<std::unique_ptr<Sealer>> Sealer::Open(const SealerOptions& options, const Clock& clock,
@@ -169,6 +170,7 @@ StatusOr<std::unique_ptr<Sealer>> Sealer::Open(const SealerOptions& options, con
       new Sealer(o, clock, metrics, std::move(kf).value(), std::move(state).value()));
   s->alerts_ = alerts;
   if (Status st = s->Recover(); !st.ok()) return st;
+  s->NoteKeyAheadAtStart();
   s->CheckKeyAhead();
   return s;
 }
@@ -254,6 +256,7 @@ Status Sealer::Poll() {
   // `date -s`, a VM snapshot restored, a bad NTP source after running
   // ahead): its next boundary is the end of the epoch, whatever the key's.
   if (wall < record_wall_) {
+    clock_went_back_ = true;
     Log(LogLevel::kWarning,
         "sealer: the clock went back %llu epochs since the last seal record (from epoch %llu to "
         "%llu; the key is at epoch %llu): sealing goes on at each epoch end, under keys ahead of "
@@ -266,13 +269,30 @@ Status Sealer::Poll() {
   }
   // Seal at every wall-clock epoch boundary. A key ahead of the clock (a
   // restart in the epoch a clean stop moved it past, or the clock set back
-  // after it ran ahead) takes one step per boundary and stays that far
-  // ahead: waiting for the clock to catch up would leave the lines of every
-  // epoch in between unsealed (ten hours after a clock ten hours ahead).
+  // after it ran ahead) catches up one epoch at every second boundary:
+  // waiting for the clock to reach it would leave the lines of every epoch
+  // in between unsealed (ten hours after a clock ten hours ahead), and one
+  // key step per boundary would keep it ahead for good (prod23: every clean
+  // restart added an epoch).
   const bool boundary = wall > state_.epoch || wall > record_wall_;
-  if (boundary) {
+  if (boundary && state_.epoch >= wall && !held_boundary_ && !key_sealed_) {
+    // The key is already at (or past) the epoch that begins now: a clean
+    // restart (or the clock set back) put it there. Hold this boundary: no
+    // record, the key stays, and the lines read so far are sealed with the
+    // next epoch's at the next boundary. Each hold takes the key one epoch
+    // closer to the clock, and never two in a row, so no line waits more
+    // than two epochs for its seal. Only a key that has sealed nothing is
+    // held (a record evolves the key past its epoch before the state is
+    // stored; the one exception, the record of what a start found unsealed,
+    // E(k, k), sets key_sealed_ and the boundary seals), so holding never
+    // keeps a key that sealed anything.
+    held_boundary_ = true;
+    record_wall_ = wall;
+  } else if (boundary) {
+    const uint64_t seq = state_.seq;
     Status s = Seal(std::max(wall, state_.epoch + 1));
     ReportSealing(s);
+    if (state_.seq != seq) held_boundary_ = false;  // a record was made: the next may hold
     if (st.ok()) st = s;
   } else if (out_.size() > kMaxOut) {
     Status s = FlushOut(false);
@@ -283,20 +303,51 @@ Status Sealer::Poll() {
   return st;
 }
 
-// A key more epochs ahead of the clock than restarts explain means the
-// clock went back (while konseki ran: konseki.clock_jump tells that too; or
-// while it was stopped: only this tells). Sealing goes on, but the records
-// are labelled with epochs (and seal files with days) ahead of their time,
-// and the key's time runs ahead of the clock for good: the admin must know.
-// Once per episode, and again when the key gets further ahead.
+// Why the key is ahead of the clock at a start. Each clean stop moves the
+// key one epoch past the clock's (Stop), so a start in the same epoch finds
+// it ahead: normal, said at info. Only a clock behind the epoch of the last
+// seal record (each record carries the wall time it was written at) was set
+// back while konseki was stopped; the lead alone cannot tell (prod23: four
+// clean restarts in a minute put the key four epochs ahead, and every later
+// start blamed the clock).
+void Sealer::NoteKeyAheadAtStart() {
+  const uint64_t wall = WallEpoch();
+  if (state_.epoch <= wall) return;
+  if (last_record_unix_ != INT64_MIN) {
+    const int64_t d = last_record_unix_ - state_.start_unix;
+    const uint64_t record_epoch = d <= 0 ? 0 : static_cast<uint64_t>(d / state_.epoch_secs);
+    if (wall < record_epoch) clock_went_back_ = true;
+  } else if (state_.epoch > wall + kRestartLead) {
+    clock_went_back_ = true;  // no record to compare with: the lead must do
+  }
+  if (clock_went_back_) return;  // CheckKeyAhead says it
+  Log(LogLevel::kInfo,
+      "sealer: the sealing key (epoch %llu) is %llu epochs ahead of the clock, as the last run "
+      "left it (each clean stop moves the key one epoch past the current one; a clock set back "
+      "while konseki ran leaves it further ahead). The clock is not behind the last seal record, "
+      "so it was not set back while konseki was stopped. The key catches up one epoch at every "
+      "second epoch boundary",
+      static_cast<unsigned long long>(state_.epoch),
+      static_cast<unsigned long long>(state_.epoch - wall));
+}
+
+// A key further ahead of the clock than restarts explain after the clock
+// went back (while konseki ran: konseki.clock_jump tells that too; or while
+// it was stopped: only this tells). Sealing goes on, but the records are
+// labelled with epochs (and seal files with days) ahead of their time until
+// the key has caught up: the admin must know. Once per episode, and again
+// when the key gets further ahead. A lead from clean restarts alone (the
+// clock never went back) is no sign of anything: no alert.
 void Sealer::CheckKeyAhead() {
   const uint64_t wall = WallEpoch();
   const int64_t ahead_secs = std::max<int64_t>(0, state_.EpochStart(state_.epoch) - NowUnix());
   metrics_->key_ahead->Set(static_cast<double>(ahead_secs));
   if (state_.epoch <= wall + kRestartLead) {
     reported_lead_ = 0;
+    clock_went_back_ = false;  // the episode is over
     return;
   }
+  if (!clock_went_back_) return;
   const uint64_t lead = state_.epoch - wall;
   if (lead <= reported_lead_) return;
   reported_lead_ = lead;
@@ -305,8 +356,9 @@ void Sealer::CheckKeyAhead() {
   Log(LogLevel::kWarning,
       "sealer: the sealing key (epoch %llu, which begins %s) is %llu epochs (%lld s) ahead of "
       "the clock: the log host's clock went back after running ahead (or was set back while "
-      "konseki was stopped). Sealing goes on at each epoch end with keys ahead of the clock; "
-      "seal records and files carry the key's epochs and days (archive.seal_key_ahead)",
+      "konseki was stopped). Sealing goes on, and the key catches up one epoch at every second "
+      "epoch boundary; until then seal records and files carry the key's epochs and days "
+      "(archive.seal_key_ahead)",
       static_cast<unsigned long long>(state_.epoch), key_time.c_str(),
       static_cast<unsigned long long>(lead), static_cast<long long>(ahead_secs));
   if (alerts_ == nullptr) return;
@@ -470,6 +522,7 @@ Status Sealer::Recover() {
     }
     found = true;
     last_seq = last.seq;
+    last_record_unix_ = last.time_ns / 1'000'000'000;
     if (last.seq >= state_.seq) {
       state_.EvolveTo(std::max(last.next, state_.epoch));
       state_.prev_tag = last.tag;
@@ -946,7 +999,9 @@ Status Sealer::Seal(uint64_t next, bool clean_stop) {
   // Evolve before anything can fail: the old key must not outlive its epoch.
   state_.prev_tag = tag;
   ++state_.seq;
+  const uint64_t used = state_.epoch;
   state_.EvolveTo(next);
+  key_sealed_ = state_.epoch == used;  // E(k, k): the key goes on, and has sealed a record
   metrics_->epoch->Set(static_cast<double>(state_.epoch));
   Status st = FlushOut(true);
   // The mark goes with the record that sealed everything, once it is on

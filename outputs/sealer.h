@@ -20,8 +20,8 @@
 // (lines a crash left unsealed) as U ranges: verify reports them as
 // unsealed, never as verified. A clean Stop() seals everything, so nothing
 // is left unsealed, moves the key past the current epoch (a restart in
-// that epoch runs one key step ahead of the clock and still seals at every
-// wall-clock boundary) and marks the key state "stopped cleanly"
+// that epoch finds the key one step ahead of the clock; see "Catching up")
+// and marks the key state "stopped cleanly"
 // (SealKeyState::clean_stop; any other store clears it). A start after a
 // clean stop records unsealed bytes it finds as foreign (X, with
 // archive.foreign_write): a day file copied into a host folder, or lines
@@ -32,14 +32,24 @@
 // Clock steps: the key never goes back. A clock stepped forward moves the
 // key forward with it (the record skips the epochs explicitly). A clock set
 // back (after running ahead, or while konseki was stopped) leaves the key
-// ahead of it: the sealer still writes a record at every wall-clock epoch
-// boundary (the clock's boundary after the step back is the end of the
-// epoch), each record one key step further, so the key stays that far ahead
-// and nothing waits for the clock to catch up. Day files of days after today
-// (written while the clock ran ahead) stay followed until sealed. A key more
-// than kRestartLead epochs ahead is logged and raises
+// ahead of it. Day files of days after today (written while the clock ran
+// ahead) stay followed until sealed. A key more than kRestartLead epochs
+// ahead after the clock went back (across a boundary while running, or
+// below the epoch of the last record at a start) is logged and raises
 // `archive.seal_key_ahead` (medium; key and clock epochs, ahead_secs) once
-// per episode; konseki_archive_seal_key_ahead_seconds shows the lead.
+// per episode; a lead from clean restarts alone is logged at info, no
+// alert. konseki_archive_seal_key_ahead_seconds shows the lead.
+//
+// Catching up: a key ahead of the clock (clean restarts, a clock set back)
+// seals at the clock's epoch boundaries, but at a boundary where the key is
+// already at (or past) the epoch that begins, and the previous boundary
+// wrote a record, it holds: no record, the key stays, and the lines read so
+// far are sealed with the next epoch's lines at the next boundary. So the
+// key comes one epoch closer to the clock at every second boundary until it
+// is the clock's, and no line waits more than two epochs (plus a poll) for
+// its seal meanwhile. Forward security is kept: a key is held only while it
+// has sealed nothing (every record evolves the key past its epoch before
+// the state is stored), so no key of a sealed epoch is ever left to recover.
 //
 // Threading: Open, Start, Stop and the destructor from one control thread.
 // After Start(), Poll runs on the sealer's own thread only; before Start()
@@ -192,8 +202,12 @@ class Sealer {
   void RecordUnread(Tracked* t);
   // Alerts, logs and sets the gauge when writing records stops or resumes.
   void ReportSealing(const Status& written);
+  // At Open: logs why the key is ahead of the clock, if it is, and notes a
+  // clock behind the last record's epoch (set back while stopped).
+  void NoteKeyAheadAtStart();
   // Sets the key_ahead gauge; logs and raises archive.seal_key_ahead when
-  // the key is further ahead of the clock than kRestartLead.
+  // the key is further ahead of the clock than kRestartLead after the clock
+  // went back.
   void CheckKeyAhead();
   void Emit(std::string_view line);
   Status EnsureSealFile();
@@ -235,10 +249,25 @@ class Sealer {
   bool stopped_ = false;
   AlertSink* alerts_ = nullptr;   // not owned; may be null
   bool sealing_stopped_ = false;  // an archive.seal_stopped episode is on
-  // Clean restarts each move the key one epoch past the clock; two of them
-  // in one epoch are still no sign of a clock set back.
+  // A clock set back by up to this many epochs (an NTP step, a VM resumed)
+  // raises no archive.seal_key_ahead; konseki.clock_jump tells a step while
+  // konseki runs.
   static constexpr uint64_t kRestartLead = 2;
   uint64_t reported_lead_ = 0;  // key - clock epochs last alerted (0: none)
+  // The clock went back: below the epoch of the last record at Open, or
+  // across a boundary since the last record (Poll). Only then is a lead
+  // more than kRestartLead alerted; a lead from clean restarts alone is not.
+  // Cleared when the lead is back within kRestartLead.
+  bool clock_went_back_ = false;
+  // Wall time (unix s) of the chain's last record found at Open (INT64_MIN: none).
+  int64_t last_record_unix_ = INT64_MIN;
+  // Poll held the last boundary (no record: the key was already at the
+  // clock's new epoch); the next boundary seals, so lines wait two epochs
+  // at most while the key catches up with the clock.
+  bool held_boundary_ = false;
+  // The current key has already tagged a record (Recover's E(k, k) for what
+  // a start found unsealed): Poll must not hold it over a boundary.
+  bool key_sealed_ = false;
   // The next Scan lists the host folders for day files of days after today
   // (at the start, and after the clock went back).
   bool look_ahead_ = true;

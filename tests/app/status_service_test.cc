@@ -21,6 +21,7 @@ class StatusServiceTest : public ::testing::Test {
     src_.queues = &queues_;
     src_.tally = &tally_;
     src_.clock = &clock_;
+    src_.uptime_clock = &clock_;  // moves with the wall clock unless a test says otherwise
     src_.listeners = {{"udp://127.0.0.1:0", "udp://127.0.0.1:40000"}};
     src_.rules_dir = "/rules";
     const int64_t now = clock_.Now().time_since_epoch().count();
@@ -135,6 +136,29 @@ TEST_F(StatusServiceTest, StatusHasListenerRatesDropsRulesAlertsAndSilentHosts) 
   EXPECT_DOUBLE_EQ(j.Num("uptime_secs"), 10);
   EXPECT_EQ(metrics_.ValueOf("konseki_reload_success"), 0);
   EXPECT_GT(metrics_.ValueOf("konseki_reload_timestamp_seconds"), 0);
+}
+
+// prod23: the log host's clock set back past the start made uptime negative
+// and `konseki status` print "up -". Uptime comes from a clock that never
+// steps; start_time stays the wall-clock time of the start.
+TEST_F(StatusServiceTest, UptimeSurvivesTheClockSetBackPastTheStart) {
+  FakeClock steady(TimePoint(std::chrono::seconds(5000)));
+  src_.uptime_clock = &steady;
+  const int64_t start =
+      std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch()).count();
+  StatusService s(src_);
+  clock_.Advance(-std::chrono::hours(2));
+  steady.Advance(std::chrono::seconds(90));
+  JsonValue j = s.Status();
+  EXPECT_DOUBLE_EQ(j.Num("uptime_secs"), 90);
+  EXPECT_DOUBLE_EQ(j.Num("start_time"), static_cast<double>(start));
+  // Without an uptime clock: CLOCK_BOOTTIME, not the wall clock.
+  src_.uptime_clock = nullptr;
+  StatusService boot(src_);
+  clock_.Advance(-std::chrono::hours(2));
+  const double up = boot.Status().Num("uptime_secs");
+  EXPECT_GE(up, 0);
+  EXPECT_LT(up, 60);
 }
 
 // A flood of invented host names must not fill the one-screen status: the

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -63,6 +64,8 @@ TEST(LocalRulesTest, SitePacksAndOverridesApplyAndReloadOnSighup) {
   TempDir dir;
   std::filesystem::create_directories(dir.File("site"));
   std::ofstream(dir.File("site/site.yaml")) << SitePack("canary-[0-9]+ tripped");
+  // prod23: not a regular file: skipped, but logged once per load and counted.
+  ASSERT_EQ(mkfifo(dir.File("site/fifo.yaml").c_str(), 0600), 0);
   Konseki k;
   std::string err;
   ASSERT_TRUE(k.Start(dir, Config(dir, "sudo.not_in_sudoers"), &err)) << err;
@@ -85,6 +88,10 @@ TEST(LocalRulesTest, SitePacksAndOverridesApplyAndReloadOnSighup) {
   })) << ReadFile(alerts)
       << FetchMetrics(k.MetricsPort());
   const std::string first = ReadFile(alerts);
+  EXPECT_EQ(Count(k.process().Stderr(), "rule pack files skipped, not regular files"), 1)
+      << k.process().Stderr();
+  EXPECT_THAT(k.process().Stderr(), HasSubstr("fifo.yaml (a FIFO)"));
+  EXPECT_EQ(SumMetric(FetchMetrics(k.MetricsPort()), "konseki_rule_files_skipped_total", ""), 1);
   // Severity override in the alert; ignored source and user: counted, no alert.
   EXPECT_THAT(first, HasSubstr("\"rule\":\"sshd.accepted\",\"sign\":\"ssh.login\","
                                "\"severity\":\"critical\""));
@@ -103,6 +110,8 @@ TEST(LocalRulesTest, SitePacksAndOverridesApplyAndReloadOnSighup) {
   ASSERT_EQ(kill(k.process().pid(), SIGHUP), 0);
   ASSERT_TRUE(WaitFor([&] { return Count(k.process().Stderr(), "reloaded") >= 1; }))
       << k.process().Stderr();
+  EXPECT_EQ(Count(k.process().Stderr(), "rule pack files skipped, not regular files"), 2);
+  EXPECT_EQ(SumMetric(FetchMetrics(k.MetricsPort()), "konseki_rule_files_skipped_total", ""), 2);
   Log(port, "app", "canary-2 sprung", dir);
   Log(port, "sudo", refused, dir);
   ASSERT_TRUE(WaitFor([&] {

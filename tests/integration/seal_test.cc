@@ -168,9 +168,10 @@ TEST(SealIntegrationTest, DeletedSealStreamIsAlertedAndFailsVerifyLiveAndAcrossA
 }
 
 // A clean stop moves the key past the current epoch; a konseki restarted in
-// that same epoch seals its lines at the next wall-clock boundary (plus up
-// to a second), not at the one after.
-TEST(SealIntegrationTest, LinesAfterARestartInTheStoppedEpochAreSealedAtTheNextBoundary) {
+// that same epoch holds the next wall-clock boundary (the key is already
+// that epoch's: it catches up with the clock) and seals the lines at the
+// one after (plus up to a second), never later.
+TEST(SealIntegrationTest, LinesAfterARestartInTheStoppedEpochAreSealedWithinTwoBoundaries) {
   if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
   constexpr int64_t kEpoch = 20;
   auto now = [] {
@@ -204,8 +205,8 @@ TEST(SealIntegrationTest, LinesAfterARestartInTheStoppedEpochAreSealedAtTheNextB
   SendLines(second.Port("tcp"), "restarted", 1);
   ASSERT_TRUE(WaitFor([&] { return ArchiveLines(archive, "h1").size() == 6u; }));
   if (now() / (kEpoch * 1000) != epoch) GTEST_SKIP() << "the restart took longer than an epoch";
-  // The next boundary plus a second (and a second of slack for the poll).
-  const int64_t deadline = (epoch + 1) * kEpoch * 1000 + 2000;
+  // The second boundary plus a second (and a second of slack for the poll).
+  const int64_t deadline = (epoch + 2) * kEpoch * 1000 + 2000;
   while (now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_EQ(RunTool(dir, {"verify", "--key", key, archive}, &out), 0) << out;
   EXPECT_NE(out.find(": OK: 6 lines verified"), std::string::npos) << out;
@@ -213,11 +214,59 @@ TEST(SealIntegrationTest, LinesAfterARestartInTheStoppedEpochAreSealedAtTheNextB
   EXPECT_EQ(second.process().Signal(SIGTERM), 0) << second.process().Stderr();
 }
 
+// prod23 (repro/seal_restarts.sh): four clean stops and starts within one
+// epoch put the key four epochs ahead of the clock. No clock moved: no
+// archive.seal_key_ahead, no log line blaming the clock (each start after
+// the second raised and logged both), and every line verifies.
+TEST(SealIntegrationTest, CleanRestartsWithinAnEpochRaiseNoClockAlert) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  constexpr int64_t kEpoch = 60;
+  auto now = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  TempDir dir;
+  const std::string archive = dir.File("archive");
+  const std::string alerts = dir.File("alerts.jsonl");
+  const std::string config = "listen: [tcp://127.0.0.1:0]\narchive: {dir: " + archive +
+                             ", seal: true, seal_epoch_secs: " + std::to_string(kEpoch) +
+                             "}\nalerts: {file: " + alerts +
+                             ", stdout: false}\nmetrics: {listen: ''}\nallow_root: true\n";
+  std::ofstream(dir.File("setup.yaml")) << config;
+  std::string out;
+  ASSERT_EQ(RunTool(dir, {"seal-setup", "--config", dir.File("setup.yaml")}, &out), 0) << out;
+  const std::string key = LastLine(out);
+  // Start early in an epoch, so that the four runs fall in it.
+  while (now() % (kEpoch * 1000) > 5000)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const int64_t epoch = now() / (kEpoch * 1000);
+  std::string logs;
+  for (int i = 0; i < 4; ++i) {
+    TempDir run;
+    Konseki k;
+    std::string err;
+    ASSERT_TRUE(k.Start(run, config, &err)) << err;
+    SendLines(k.Port("tcp"), "run" + std::to_string(i), 1);
+    ASSERT_TRUE(WaitFor([&] { return ArchiveLines(archive, "h1").size() == i + 1u; }));
+    EXPECT_EQ(k.process().Signal(SIGTERM), 0) << k.process().Stderr();
+    logs += k.process().Stderr();
+  }
+  if (now() / (kEpoch * 1000) != epoch) GTEST_SKIP() << "the restarts took longer than an epoch";
+  EXPECT_EQ(logs.find("clock went back"), std::string::npos) << logs;
+  EXPECT_NE(logs.find("as the last run left it"), std::string::npos) << logs;
+  const std::string a = ReadFile(alerts);
+  EXPECT_EQ(a.find("archive.seal_key_ahead"), std::string::npos) << a;
+  EXPECT_EQ(RunTool(dir, {"verify", "--key", key, archive}, &out), 0) << out;
+  EXPECT_NE(out.find(": OK: 4 lines verified"), std::string::npos) << out;
+}
+
 // prod18 #1 through the daemon: the log host's wall clock stepped 10 h
 // ahead long enough for the key to follow it, then set right (libfaketime
 // on konseki only; the monotonic clocks untouched, as with `date -s`).
-// The lines received after that are sealed at the next epoch end, not 10 h
-// later, and konseki says what happened: konseki.clock_jump each way and
+// The lines received after that are sealed within two epoch ends (the key,
+// ahead, holds every second boundary to catch up), not 10 h later, and
+// konseki says what happened: konseki.clock_jump each way and
 // archive.seal_key_ahead.
 TEST(SealIntegrationTest, ClockSetRightAfterRunningAheadKeepsSealingEveryEpoch) {
   constexpr char kFaketime[] = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
@@ -257,7 +306,7 @@ TEST(SealIntegrationTest, ClockSetRightAfterRunningAheadKeepsSealingEveryEpoch) 
   wait_secs(2);
   SendLines(k.Port("tcp"), "set-right", 2);
   ASSERT_TRUE(WaitFor([&] { return ArchiveLines(archive, "h1").size() == 7u; }));
-  wait_secs(kEpoch + 2);  // the next epoch end, and a second for the poll
+  wait_secs(2 * kEpoch + 2);  // the second epoch end, and a second for the poll
   EXPECT_EQ(RunTool(dir, {"verify", "--key", key, archive}, &out), 0) << out;
   EXPECT_EQ(out.find("unsealed"), std::string::npos) << out;
   EXPECT_EQ(out.find("WARNING"), std::string::npos) << out;

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -92,6 +93,32 @@ TEST_F(RulePacksTest, AnEmptySiteFolderIsFineAMissingOneIsNot) {
   ASSERT_FALSE(rules.ok());
   EXPECT_THAT(rules.status().message(), HasSubstr("k.yaml:3: key 'rules.local_dir'"));
   EXPECT_THAT(rules.status().message(), HasSubstr("does not exist"));
+}
+
+// prod23: a FIFO, a symlink to a device and a dangling symlink named like
+// packs were skipped without a word. They are still not read (a FIFO would
+// block the load), but the load names each with what it is; a symlink to a
+// regular pack is followed; other names are no packs and not listed.
+TEST_F(RulePacksTest, PackNamedEntriesThatAreNotRegularFilesAreListedAsSkipped) {
+  Write(local_ + "/site.yaml", OneRule("site.canary", "canary tripped"));
+  Write(local_ + "/README", "not a pack");
+  ASSERT_EQ(::mkfifo((local_ + "/fifo.yaml").c_str(), 0600), 0);
+  std::filesystem::create_symlink("/dev/null", local_ + "/null.yaml");
+  std::filesystem::create_symlink(local_ + "/gone", local_ + "/dangling.yml");
+  std::filesystem::create_symlink(local_ + "/site.yaml", local_ + "/link.yaml.off");
+  auto pack = LoadRulePackSet(bundled_, o_);
+  ASSERT_TRUE(pack.ok()) << pack.status().ToString();
+  EXPECT_EQ(pack->rules.size(), 3u);
+  EXPECT_THAT(pack->skipped_files,
+              ::testing::ElementsAre(local_ + "/dangling.yml (a symlink to nothing)",
+                                     local_ + "/fifo.yaml (a FIFO)",
+                                     local_ + "/null.yaml (a symlink to a character device)"));
+  // Only skipped entries: no site rule (allowed), and still listed.
+  std::filesystem::remove(local_ + "/site.yaml");
+  pack = LoadRulePackSet(bundled_, o_);
+  ASSERT_TRUE(pack.ok()) << pack.status().ToString();
+  EXPECT_EQ(pack->rules.size(), 2u);
+  EXPECT_EQ(pack->skipped_files.size(), 3u);
 }
 
 TEST_F(RulePacksTest, ReusingABundledIdNeedsReplace) {

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "outputs/seal_format.h"
 #include "tests/outputs/seal_test_util.h"
@@ -476,53 +477,125 @@ TEST_F(SealerTest, RestartWithoutTheStreamAlertsAndVerifyDoesNotBlameACrash) {
 }
 
 // A clean stop moves the key past the current epoch. A restart in that same
-// epoch seals its lines at the next wall-clock boundary (with the key one
-// step ahead), not one epoch later.
-TEST_F(SealerTest, RestartInTheStoppedEpochSealsAtTheNextBoundary) {
+// epoch finds the key at the next one: the first boundary holds (no record;
+// the key is already the epoch's that begins), the next seals the lines of
+// both epochs, and from then on the key is the clock's again (it used to
+// stay one step ahead for good).
+TEST_F(SealerTest, RestartInTheStoppedEpochCatchesUpWithTheClock) {
   LogMany("web01", 2);  // clock: 12 s into epoch 0
   ASSERT_TRUE(sealer_->Stop().ok());
   sealer_.reset();
   OpenSealer();
   EXPECT_EQ(sealer_->key_epoch(), 1u);
   Log("web01", "written right after the restart");
-  Advance(kEpoch - 2);  // 10 s past the boundary of epoch 1
+  Advance(kEpoch - 2);  // 10 s past the boundary of epoch 1: held
   Poll();
+  EXPECT_EQ(sealer_->key_epoch(), 1u);
+  Log("web01", "in epoch 1");
+  Advance(kEpoch);  // the boundary of epoch 2: both epochs' lines sealed under k_1
+  Poll();
+  EXPECT_EQ(sealer_->key_epoch(), 2u);
   VerifyReport r = Verify();
   EXPECT_TRUE(r.ok()) << last_report_;
-  EXPECT_EQ(Find(r, kDay1)->verified_lines, 3u) << last_report_;
+  EXPECT_EQ(Find(r, kDay1)->verified_lines, 4u) << last_report_;
   EXPECT_EQ(Find(r, kDay1)->unsealed_lines, 0u) << last_report_;
-  // And so on at each boundary: the key stays exactly one step ahead.
-  Log("web01", "in epoch 1");
+  // Caught up: the key is the clock's epoch, sealed at each boundary as usual.
+  EXPECT_EQ(metrics_.GetGauge("konseki_archive_seal_key_ahead_seconds", "")->Value(), 0);
+  Log("web01", "in epoch 2");
   Advance(kEpoch);
   Poll();
   EXPECT_EQ(sealer_->key_epoch(), 3u);
   r = Verify();
   EXPECT_TRUE(r.ok()) << last_report_;
   EXPECT_EQ(Find(r, kDay1)->unsealed_lines, 0u) << last_report_;
+  EXPECT_FALSE(Contains(last_report_, "before their epoch began")) << last_report_;
   ASSERT_TRUE(sealer_->Stop().ok());
   EXPECT_TRUE(Verify().ok()) << last_report_;
+  EXPECT_TRUE(Signs(alerts_).empty());
 }
 
-// Two clean restarts within one epoch leave the key two steps ahead of the
-// clock: the lines written after the second are still sealed at the next
-// wall-clock boundary (they used to wait for the clock to catch up), and
-// two steps are no sign of a clock set back (no archive.seal_key_ahead).
-TEST_F(SealerTest, TwoRestartsInOneEpochStillSealAtTheNextBoundary) {
+// A start after a clean stop that finds bytes appended meanwhile records
+// them at once (X) in a record E(k, k) under the key it starts with. That
+// key has sealed something: the first boundary must seal and evolve it, not
+// hold it for another epoch to catch up with the clock.
+TEST_F(SealerTest, AKeyThatSealedWhatTheStartFoundIsNotHeldOverABoundary) {
   LogMany("web01", 2);
-  for (int i = 0; i < 2; ++i) {
+  ASSERT_TRUE(sealer_->Stop().ok());
+  sealer_.reset();
+  {
+    std::ofstream out(Path(kDay1), std::ios::app);
+    out << "appended while konseki was stopped\n";
+  }
+  OpenSealer();
+  EXPECT_EQ(Signs(alerts_), std::vector<std::string>{"archive.foreign_write"});
+  EXPECT_EQ(sealer_->key_epoch(), 1u);
+  Log("web01", "after the start");
+  Advance(kEpoch - 2);  // the boundary of epoch 1
+  Poll();
+  EXPECT_EQ(sealer_->key_epoch(), 2u);  // sealed and evolved: k_1 is gone
+  Advance(kEpoch);
+  Poll();  // k_2 has sealed nothing: held, the key is the clock's now
+  EXPECT_EQ(sealer_->key_epoch(), 2u);
+  Advance(kEpoch);
+  Poll();
+  EXPECT_EQ(sealer_->key_epoch(), 3u);
+  VerifyReport r = Verify();
+  EXPECT_EQ(Find(r, kDay1)->verified_lines, 3u) << last_report_;
+  EXPECT_EQ(Find(r, kDay1)->unsealed_lines, 0u) << last_report_;
+}
+
+// prod23: four clean restarts within one epoch (upgrades, config edits) put
+// the key four epochs ahead of the clock. That is no sign of a clock set
+// back: no archive.seal_key_ahead at any start (each start after the third
+// raised it, blaming the clock). The key catches up one epoch every second
+// boundary, no line waits more than two boundaries for its seal, no record's
+// key survives on disk, and once caught up a restart is one step ahead only.
+TEST_F(SealerTest, ManyRestartsInOneEpochCatchUpWithoutAClockAlert) {
+  LogMany("web01", 2);
+  for (int i = 0; i < 4; ++i) {
     ASSERT_TRUE(sealer_->Stop().ok());
     sealer_.reset();
     OpenSealer();
   }
-  EXPECT_EQ(sealer_->key_epoch(), 2u);
-  Log("web01", "written after the second restart");
-  Advance(kEpoch);
-  Poll();
+  EXPECT_EQ(sealer_->key_epoch(), 4u);
+  EXPECT_TRUE(Signs(alerts_).empty());
+  int caught_up_at = -1;
+  for (int b = 1; b <= 10; ++b) {
+    Log("web01", "before boundary " + std::to_string(b));
+    Advance(kEpoch);
+    Poll();
+    const uint64_t wall = static_cast<uint64_t>(b);
+    if (caught_up_at < 0 && sealer_->key_epoch() == wall) caught_up_at = b;
+    // Every line is sealed by the second boundary after it was written.
+    if (b % 2 == 0) {
+      VerifyReport r = Verify();
+      EXPECT_TRUE(r.ok()) << last_report_;
+      EXPECT_EQ(Find(r, kDay1)->unsealed_lines, 0u) << "boundary " << b << "\n" << last_report_;
+    }
+    // Forward security: the key on disk is past every epoch a record used.
+    auto state = ReadSealKeyState(DefaultSealKeyPath(dir_));
+    ASSERT_TRUE(state.ok());
+    uint64_t last_record_epoch = 0;
+    std::istringstream in(ReadFile(".seal/2025-12-01.seal"));
+    for (std::string line; std::getline(in, line);) {
+      SealRecord rec;
+      if (ParseSealLine(line, &rec) && rec.kind == 'E') last_record_epoch = rec.epoch;
+    }
+    EXPECT_GT(state->epoch, last_record_epoch) << "boundary " << b;
+  }
+  EXPECT_EQ(caught_up_at, 7);  // 4 epochs ahead: held at boundaries 1, 3, 5 and 7
+  EXPECT_EQ(sealer_->key_epoch(), 10u);
+  EXPECT_EQ(metrics_.GetGauge("konseki_archive_seal_key_ahead_seconds", "")->Value(), 0);
+  // A clean restart now is one step ahead, not five.
+  ASSERT_TRUE(sealer_->Stop().ok());
+  sealer_.reset();
+  OpenSealer();
+  EXPECT_EQ(sealer_->key_epoch(), 11u);
+  EXPECT_TRUE(Signs(alerts_).empty());
   VerifyReport r = Verify();
   EXPECT_TRUE(r.ok()) << last_report_;
+  EXPECT_EQ(Find(r, kDay1)->verified_lines, 12u) << last_report_;
   EXPECT_EQ(Find(r, kDay1)->unsealed_lines, 0u) << last_report_;
-  EXPECT_EQ(sealer_->key_epoch(), 3u);
-  EXPECT_TRUE(Signs(alerts_).empty());
 }
 
 // prod18 #1: the log host's clock stepped ahead (past midnight) and then set
@@ -559,7 +632,10 @@ TEST_F(SealerTest, ClockSetBackAfterRunningAheadKeepsSealingEveryEpoch) {
   EXPECT_GT(metrics_.GetGauge("konseki_archive_seal_key_ahead_seconds", "")->Value(), 80000);
   Log("web01", "a line later in the epoch");
   Advance(kEpoch);
-  Poll();  // the clock's next boundary: everything so far is sealed
+  Poll();  // the clock's next boundary: held, the key is ahead (it catches up)
+  EXPECT_EQ(sealer_->key_epoch(), 96u);
+  Advance(kEpoch);
+  Poll();  // the one after: everything so far is sealed
   EXPECT_EQ(sealer_->key_epoch(), 97u);
   VerifyReport r = Verify();
   EXPECT_TRUE(r.ok()) << last_report_;
@@ -571,17 +647,19 @@ TEST_F(SealerTest, ClockSetBackAfterRunningAheadKeepsSealingEveryEpoch) {
   EXPECT_TRUE(r.warnings.empty()) << last_report_;
   EXPECT_TRUE(Contains(last_report_, "note: 1 seal records were written before their epoch began"))
       << last_report_;
-  // And at every boundary after it, one key step each; one alert only.
+  // And on: a key step at every second boundary while it catches up with
+  // the clock; one alert only.
   for (int i = 0; i < 3; ++i) {
     Log("web01", "epoch " + std::to_string(i));
     Advance(kEpoch);
     Poll();
   }
-  EXPECT_EQ(sealer_->key_epoch(), 100u);
+  EXPECT_EQ(sealer_->key_epoch(), 98u);
   EXPECT_EQ(alerts_.alerts().size(), 1u);
   r = Verify();
   EXPECT_TRUE(r.ok()) << last_report_;
-  EXPECT_EQ(Find(r, kDay1)->unsealed_lines, 0u) << last_report_;
+  // The last boundary held: its epoch's line waits for the next one.
+  EXPECT_EQ(Find(r, kDay1)->unsealed_lines, 1u) << last_report_;
   ASSERT_TRUE(sealer_->Stop().ok());
   r = Verify();
   EXPECT_TRUE(r.ok()) << last_report_;
@@ -600,6 +678,8 @@ TEST_F(SealerTest, StartWithTheKeyAheadOfTheClockAlertsAndSeals) {
   OpenSealer();
   EXPECT_EQ(Signs(alerts_), std::vector<std::string>{"archive.seal_key_ahead"});
   Log("web01", "after the start");
+  Advance(kEpoch);
+  Poll();  // held: the key is ahead, it catches up
   Advance(kEpoch);
   Poll();
   VerifyReport r = Verify();
