@@ -677,7 +677,13 @@ size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<Rule
   bool lowered_sd = false;  // scratch.lowered_sd_ holds its structured data
   for (const unsigned tagged : ids) {
     const unsigned r = tagged >> 1;
-    const bool reads_sd = rules_[r].text == Rule::Text::kStructuredData;
+    if (!ProgramMatches(r, msg.app_name)) continue;
+    const Rule& rule = rules_[r];
+    if (!rule.pid.empty() && !msg.procid.empty() && msg.procid != rule.pid) continue;
+    // Which text the rule reads is looked at only past the program filter,
+    // which rejects most Hyperscan hits of a benign line.
+    if (rule.empty_message && !IsBlank(text)) continue;
+    const bool reads_sd = rule.text == Rule::Text::kStructuredData;
     const std::string_view read = reads_sd ? sd : text;
     const re2::StringPiece input(read.data(), read.size());
     auto lower = [&]() -> std::string_view {
@@ -689,12 +695,6 @@ size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<Rule
       }
       return buffer;
     };
-    if (!ProgramMatches(r, msg.app_name)) continue;
-    if (const std::string& pid = rules_[r].pid;
-        !pid.empty() && !msg.procid.empty() && msg.procid != pid) {
-      continue;
-    }
-    if (rules_[r].empty_message && !IsBlank(text)) continue;
     if ((tagged & 1u) == 0 &&
         !Confirms(r, read, compiled_[r]->confirm_lowered ? lower() : std::string_view())) {
       continue;

@@ -2,7 +2,7 @@
 // block-mode database, then RE2 extraction only for the rules that hit.
 // Rules that read the structured data (Rule::text) have a second database,
 // scanned only over a message that has structured data, and only when some
-// rule reads it: the others pay one test of a pointer for it.
+// rule reads it: other lines pay a few tests for it (bench/RESULTS.md).
 //
 //   auto set = RuleSet::Compile(std::move(rules));      // once, at start-up
 //   // (the server: RuleSet::Compile(std::move(rules), ignore, HsCompileIn::kChildProcess))
