@@ -412,7 +412,10 @@ int RunCheckRules(const std::string& dir, std::ostream& out, std::ostream& err) 
       }
       if (own == nullptr) {
         fail(ex, "match example does not hit (parsed app_name=\"" + std::string(msg.app_name) +
-                     "\", msg=\"" + std::string(msg.msg) + "\")");
+                     (rule.text == matchers::Rule::Text::kStructuredData
+                          ? "\", structured_data=\"" + std::string(msg.structured_data)
+                          : "\", msg=\"" + std::string(msg.msg)) +
+                     "\")");
         continue;
       }
       for (const auto& [key, want] : ex.fields) {

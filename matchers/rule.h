@@ -3,6 +3,7 @@
 #ifndef KONSEKI_MATCHERS_RULE_H_
 #define KONSEKI_MATCHERS_RULE_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -134,8 +135,29 @@ struct Rule {
   // which writes the same words); a line without a PROCID is not held to it.
   std::string pid;
 
-  // Hyperscan expressions (PCRE syntax subset) over Message::msg; any of them
-  // hitting makes the rule hit. At least one.
+  // Which part of a message `match`, `prefilter` and `extract` read.
+  enum class Text : uint8_t {
+    // The free text, Message::msg (the whole frame of an unparsed line).
+    kMessage,
+    // The RFC 5424 structured data as written, Message::structured_data
+    // ("[NXLOG@14506 EventID=\"4625\" ...]"): for senders that put the whole
+    // event there and leave the text empty (NXLog's to_syslog_ietf after
+    // delete($Message)). A line without structured data (RFC 3164, "-")
+    // never hits such a rule. YAML `text: structured_data`.
+    kStructuredData,
+  };
+  Text text = Text::kMessage;
+  // The rule applies only to a line whose free text (Message::msg) is empty
+  // or blank. For the structured-data twin of a text rule: NXLog's
+  // to_syslog_ietf sends the same [NXLOG@14506 ...] element with the
+  // rendered event text (which the text rule reads) and, after
+  // delete($Message), without it; the twin reads the second form only, so
+  // one event is one hit either way (a burst counted once, not twice).
+  bool empty_message = false;
+
+  // Hyperscan expressions (PCRE syntax subset) over the rule's `text`
+  // (Message::msg unless set); any of them hitting makes the rule hit. At
+  // least one.
   std::vector<std::string> match;
   // Optional. When set, Hyperscan scans for these expressions instead of
   // `match`, and a line they find is a hit only if RE2 finds one of `match`

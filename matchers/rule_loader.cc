@@ -131,7 +131,7 @@ const std::pair<const char*, bool Rule::*> kRuleFlags[] = {
     {"case_sensitive", &Rule::case_sensitive}, {"alert", &Rule::alert},
     {"extract_all", &Rule::extract_all},       {"replace", &Rule::replace},
     {"heartbeat_stop", &Rule::heartbeat_stop}, {"heartbeat_shutdown", &Rule::heartbeat_shutdown},
-    {"heartbeat_boot", &Rule::heartbeat_boot},
+    {"heartbeat_boot", &Rule::heartbeat_boot}, {"empty_message", &Rule::empty_message},
 };
 
 // A rule's `remember:` or `recall:` (matchers/field_carry.h): {name, key,
@@ -190,6 +190,8 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
                                "program",
                                "program_except",
                                "pid",
+                               "text",
+                               "empty_message",
                                "match",
                                "prefilter",
                                "extract",
@@ -349,6 +351,19 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
       for (char& c : name) {
         if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
       }
+    }
+  }
+  if (node["text"]) {
+    std::string text;
+    RETURN_IF_ERROR(r.GetString(node["text"], "text", &text));
+    if (text == "message") {
+      rule->text = Rule::Text::kMessage;
+    } else if (text == "structured_data") {
+      rule->text = Rule::Text::kStructuredData;
+    } else {
+      return r.Error(
+          node["text"], "text",
+          "\"" + text + "\": use message (the default) or structured_data (rule " + rule->id + ")");
     }
   }
   RETURN_IF_ERROR(r.GetStringOrList(node["match"], "match", &rule->match, &rule->match_lines));

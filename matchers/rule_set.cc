@@ -157,6 +157,14 @@ bool ExpandNames(std::string_view pattern, std::vector<std::string>* names) {
   return true;
 }
 
+// Nothing but spaces, TABs and line breaks (or nothing).
+bool IsBlank(std::string_view text) {
+  for (const char c : text) {
+    if (c != ' ' && c != '\t' && c != '\r' && c != '\n') return false;
+  }
+  return true;
+}
+
 unsigned char AsciiLower(unsigned char c) { return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c; }
 
 // b is in lower case. ASCII only, inline: std::tolower is a libc call per
@@ -375,6 +383,7 @@ RuleSet::RuleSet() = default;
 
 RuleSet::~RuleSet() {
   if (db_ != nullptr) hs_free_database(db_);
+  if (sd_db_ != nullptr) hs_free_database(sd_db_);
 }
 
 RuleSet::Scratch::~Scratch() {
@@ -388,9 +397,12 @@ size_t RuleSet::Scratch::bytes() const {
 }
 
 size_t RuleSet::database_bytes() const {
-  size_t n = 0;
-  if (db_ != nullptr && hs_database_size(db_, &n) != HS_SUCCESS) n = 0;
-  return n;
+  size_t total = 0;
+  for (const hs_database* db : {db_, sd_db_}) {
+    size_t n = 0;
+    if (db != nullptr && hs_database_size(db, &n) == HS_SUCCESS) total += n;
+  }
+  return total;
 }
 
 StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rules,
@@ -437,20 +449,23 @@ StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rule
     }
   }
 
-  HsExpressions hs;
-  std::vector<std::string>& exprs = hs.expressions;
-  std::vector<unsigned>& flags = hs.flags;
+  // One database per text a rule can read; expression ids index each
+  // database's own expr_hit vector.
+  HsExpressions hs, hs_sd;
   for (size_t i = 0; i < set->rules_.size(); ++i) {
     const Rule& rule = set->rules_[i];
     if (rule.match.empty()) {
       return Status::InvalidArgument(Where(rule, rule.line) + ": match: no expression");
     }
+    const bool sd = rule.text == Rule::Text::kStructuredData;
+    HsExpressions& into = sd ? hs_sd : hs;
+    std::vector<unsigned>& expr_hit = sd ? set->sd_expr_hit_ : set->expr_hit_;
     for (const std::string& m : rule.prefilter.empty() ? rule.match : rule.prefilter) {
-      exprs.push_back(m);
-      flags.push_back(HS_FLAG_SINGLEMATCH | (rule.case_sensitive ? 0u : HS_FLAG_CASELESS));
+      into.expressions.push_back(m);
+      into.flags.push_back(HS_FLAG_SINGLEMATCH | (rule.case_sensitive ? 0u : HS_FLAG_CASELESS));
       const bool exact = !rule.prefilter.empty() &&
                          std::find(rule.match.begin(), rule.match.end(), m) != rule.match.end();
-      set->expr_hit_.push_back(static_cast<unsigned>(i) << 1 | (exact ? 1u : 0u));
+      expr_hit.push_back(static_cast<unsigned>(i) << 1 | (exact ? 1u : 0u));
     }
 
     auto compiled = std::make_unique<Compiled>();
@@ -508,21 +523,36 @@ StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rule
     set->compiled_.push_back(std::move(compiled));
   }
 
-  if (exprs.empty()) return std::shared_ptr<const RuleSet>(std::move(set));
-
-  HsCompileError refused;
-  if (Status st = CompileHsDatabase(hs, where, &set->db_, &refused, cache); !st.ok()) {
-    set->db_ = nullptr;
-    if (st.code() != StatusCode::kInvalidArgument) return st;
-    return CompileError(refused, exprs, set->expr_hit_, set->rules_);
+  auto build = [&](const HsExpressions& in, const std::vector<unsigned>& expr_hit,
+                   hs_database** db) -> Status {
+    if (in.expressions.empty()) return Status::Ok();
+    HsCompileError refused;
+    if (Status st = CompileHsDatabase(in, where, db, &refused, cache); !st.ok()) {
+      *db = nullptr;
+      if (st.code() != StatusCode::kInvalidArgument) return st;
+      return CompileError(refused, in.expressions, expr_hit, set->rules_);
+    }
+    return Status::Ok();
+  };
+  RETURN_IF_ERROR(build(hs, set->expr_hit_, &set->db_));
+  // The cache answers for both databases: read from it only if both were.
+  const bool first_hit = cache == nullptr || hs.expressions.empty() || cache->hit;
+  const std::string first_problem = cache == nullptr ? std::string() : cache->problem;
+  RETURN_IF_ERROR(build(hs_sd, set->sd_expr_hit_, &set->sd_db_));
+  if (cache != nullptr && !hs_sd.expressions.empty()) {
+    cache->hit = cache->hit && first_hit;
+    if (cache->problem.empty()) cache->problem = first_problem;
   }
   return std::shared_ptr<const RuleSet>(std::move(set));
 }
 
 StatusOr<std::unique_ptr<RuleSet::Scratch>> RuleSet::NewScratch() const {
   hs_scratch_t* s = nullptr;
-  if (db_ != nullptr) {
-    if (hs_error_t rc = hs_alloc_scratch(db_, &s); rc != HS_SUCCESS) {
+  // One scratch serves both databases (hs_alloc_scratch grows it to fit).
+  for (const hs_database* db : {db_, sd_db_}) {
+    if (db == nullptr) continue;
+    if (hs_error_t rc = hs_alloc_scratch(db, &s); rc != HS_SUCCESS) {
+      if (s != nullptr) hs_free_scratch(s);
       return Status::Internal("hs_alloc_scratch failed with code " + std::to_string(rc));
     }
   }
@@ -608,13 +638,22 @@ bool RuleSet::Confirms(size_t rule_index, std::string_view text, std::string_vie
 
 size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<RuleHit>* hits) const {
   size_t used = 0;
-  if (db_ == nullptr) return used;
   std::string_view text = msg.format == MessageFormat::kUnparsed ? msg.raw : msg.msg;
   if (text.size() > UINT_MAX) text = text.substr(0, UINT_MAX);
+  std::string_view sd = msg.structured_data;
+  if (sd.size() > UINT_MAX) sd = sd.substr(0, UINT_MAX);
 
   scratch.rule_hits_.clear();
-  ScanContext ctx{&expr_hit_, &scratch.rule_hits_};
-  hs_scan(db_, text.data(), static_cast<unsigned>(text.size()), 0, scratch.hs_, OnMatch, &ctx);
+  if (db_ != nullptr) {
+    ScanContext ctx{&expr_hit_, &scratch.rule_hits_};
+    hs_scan(db_, text.data(), static_cast<unsigned>(text.size()), 0, scratch.hs_, OnMatch, &ctx);
+  }
+  // The only cost of the structured-data rules for a line without
+  // structured data, or for every line when no rule reads it.
+  if (sd_db_ != nullptr && !sd.empty()) {
+    ScanContext ctx{&sd_expr_hit_, &scratch.rule_hits_};
+    hs_scan(sd_db_, sd.data(), static_cast<unsigned>(sd.size()), 0, scratch.hs_, OnMatch, &ctx);
+  }
   if (scratch.rule_hits_.empty()) return used;
 
   // One entry per rule, in rule order; a hit of an expression that is the
@@ -634,24 +673,30 @@ size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<Rule
     ids.resize(kept);
   }
   re2::StringPiece groups[kMaxGroups + 1];
-  const re2::StringPiece input(text.data(), text.size());
-  bool lowered = false;  // scratch.lowered_ holds this message's text
-  auto lower = [&]() -> std::string_view {
-    if (!lowered) {
-      AsciiLowerCopy(text, &scratch.lowered_);
-      lowered = true;
-    }
-    return scratch.lowered_;
-  };
+  bool lowered = false;     // scratch.lowered_ holds this message's text
+  bool lowered_sd = false;  // scratch.lowered_sd_ holds its structured data
   for (const unsigned tagged : ids) {
     const unsigned r = tagged >> 1;
     if (!ProgramMatches(r, msg.app_name)) continue;
-    if (const std::string& pid = rules_[r].pid;
-        !pid.empty() && !msg.procid.empty() && msg.procid != pid) {
-      continue;
-    }
+    const Rule& rule = rules_[r];
+    if (!rule.pid.empty() && !msg.procid.empty() && msg.procid != rule.pid) continue;
+    // Which text the rule reads is looked at only past the program filter,
+    // which rejects most Hyperscan hits of a benign line.
+    if (rule.empty_message && !IsBlank(text)) continue;
+    const bool reads_sd = rule.text == Rule::Text::kStructuredData;
+    const std::string_view read = reads_sd ? sd : text;
+    const re2::StringPiece input(read.data(), read.size());
+    auto lower = [&]() -> std::string_view {
+      bool& done = reads_sd ? lowered_sd : lowered;
+      std::string& buffer = reads_sd ? scratch.lowered_sd_ : scratch.lowered_;
+      if (!done) {
+        AsciiLowerCopy(read, &buffer);
+        done = true;
+      }
+      return buffer;
+    };
     if ((tagged & 1u) == 0 &&
-        !Confirms(r, text, compiled_[r]->confirm_lowered ? lower() : std::string_view())) {
+        !Confirms(r, read, compiled_[r]->confirm_lowered ? lower() : std::string_view())) {
       continue;
     }
     if (used == hits->size()) {

@@ -1,5 +1,8 @@
 // The rule matcher: every rule's `match` expressions in ONE Hyperscan
 // block-mode database, then RE2 extraction only for the rules that hit.
+// Rules that read the structured data (Rule::text) have a second database,
+// scanned only over a message that has structured data, and only when some
+// rule reads it: other lines pay a few tests for it (bench/RESULTS.md).
 //
 //   auto set = RuleSet::Compile(std::move(rules));      // once, at start-up
 //   // (the server: RuleSet::Compile(std::move(rules), ignore, HsCompileIn::kChildProcess))
@@ -71,8 +74,10 @@ class RuleSet {
     std::vector<std::vector<std::pair<std::string, std::string>>> spare_fields_;
     std::vector<std::pair<std::string, std::string>> spare_values_;
     // The scanned text in ASCII lower case, made once per message for the
-    // caseless extracts' start literals (Match reuses the buffer).
+    // caseless extracts' start literals (Match reuses the buffer); the
+    // structured data's, for the rules that read it.
     std::string lowered_;
+    std::string lowered_sd_;
   };
 
   // Compiles all rules (Hyperscan for `match`, RE2 for `program` and
@@ -95,9 +100,11 @@ class RuleSet {
 
   StatusOr<std::unique_ptr<Scratch>> NewScratch() const;
 
-  // Scans msg.msg (the whole raw frame for kUnparsed messages) and appends one
-  // RuleHit per rule that hit, in rule order, to *hits (which it clears
-  // first). The callback only records rule indices; the program filter and
+  // Scans msg.msg (the whole raw frame for kUnparsed messages), and
+  // msg.structured_data when it is not empty and some rule reads it, and
+  // appends one RuleHit per rule that hit, in rule order, to *hits (which it
+  // clears first). Each rule's match, prefilter and extract read its own
+  // Rule::text only. The callback only records rule indices; the program filter and
   // RE2 extraction run afterwards for those rules only. Field values are
   // copies, so hits outlive the message. Pass the same vector every time
   // (do not clear it): its hits and their field buffers are recycled, with
@@ -105,7 +112,9 @@ class RuleSet {
   void Match(const Message& msg, Scratch& scratch, std::vector<RuleHit>* hits) const;
 
   const std::vector<Rule>& rules() const { return rules_; }
-  // Bytes of the Hyperscan database (0 without rules), for memory accounts.
+  // Some rule reads the structured data (Rule::Text::kStructuredData).
+  bool reads_structured_data() const { return sd_db_ != nullptr; }
+  // Bytes of the Hyperscan databases (0 without rules), for memory accounts.
   size_t database_bytes() const;
   // RE2 expressions (program, prefilter confirmation, extract) of all rules,
   // and how many of them have been compiled: each is compiled the first
@@ -139,7 +148,11 @@ class RuleSet {
   // rule's `match` expressions itself (a prefilter written as the match):
   // its hit needs no RE2 confirmation.
   std::vector<unsigned> expr_hit_;
-  hs_database* db_ = nullptr;  // null when there are no rules
+  hs_database* db_ = nullptr;  // null when no rule reads the message text
+  // The same for the rules that read the structured data: their
+  // expressions, and null when there are none.
+  std::vector<unsigned> sd_expr_hit_;
+  hs_database* sd_db_ = nullptr;
 };
 
 // A hit's value of `name` for a key (quiet_key, remember / recall): the

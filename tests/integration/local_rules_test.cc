@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "tests/integration/konseki_process.h"
+#include "tests/testing/loopback.h"
 
 namespace konseki::testing {
 namespace {
@@ -56,6 +57,64 @@ size_t Count(const std::string& text, const std::string& needle) {
   size_t n = 0;
   for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
   return n;
+}
+
+// NXLog's to_syslog_ietf after delete($Message) (winjson23 s08): the whole
+// event in [NXLOG@14506 ...], no text. Through the real TCP listener and
+// parser, the shipped structured-data rule and a site's own one read it; the
+// same element with the rendered text is the text rule's alone (one event,
+// one hit), and the same words in an RFC 3164 text are no SD rule's.
+TEST(LocalRulesTest, StructuredDataRulesReadTheStructuredDataOfRfc5424Lines) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  std::filesystem::create_directories(dir.File("site"));
+  std::ofstream(dir.File("site/site.yaml"))
+      << "pack: site\nrules:\n  - id: site.sa_failed\n    sign: local.sa_failed\n"
+         "    title: sa failed\n    severity: high\n    description: d\n"
+         "    text: structured_data\n"
+         "    match: '\\bEventID=\"4625\"\\s.*\\bTargetUserName=\"sa\"'\n"
+         "    extract: '\\bIpAddress=\"(?P<src_ip>[^\"]*)\"'\n"
+         "    examples:\n      match: ['<11>1 2026-12-07T05:30:00+09:00 h app 1 - "
+         "[x@1 EventID=\"4625\" TargetUserName=\"sa\"]']\n";
+  Konseki k;
+  std::string err;
+  ASSERT_TRUE(k.Start(dir, Config(dir, ""), &err)) << err;
+  const std::string sd =
+      "[NXLOG@14506 Keywords=\"-9218868437227405312\" EventType=\"AUDIT_FAILURE\" "
+      "EventID=\"4625\" Channel=\"Security\" Category=\"Logon\" SubjectUserSid=\"S-1-0-0\" "
+      "SubjectUserName=\"-\" TargetUserSid=\"S-1-0-0\" TargetUserName=\"sa\" "
+      "TargetDomainName=\"\" Status=\"0xc000006d\" FailureReason=\"%%2313\" "
+      "SubStatus=\"0xc000006a\" LogonType=\"3\" LogonProcessName=\"NtLmSsp \" "
+      "WorkstationName=\"-\" IpAddress=\"203.0.113.172\" IpPort=\"0\" "
+      "SourceModuleName=\"eventlog\" SourceModuleType=\"im_msvistalog\"]";
+  const std::string header =
+      "<11>1 2026-12-07T05:30:00.126108+09:00 SQL01.corp.example "
+      "Microsoft-Windows-Security-Auditing 640 - ";
+  const std::string text =
+      " An account failed to log on.  Subject:  Security ID:  S-1-0-0  Account Name:  -  "
+      "Account Domain:  -  Logon ID:  0x0  Logon Type:   3  Account For Which Logon Failed:  "
+      "Security ID:  S-1-0-0  Account Name:  sa  Account Domain:    Failure Information:  "
+      "Failure Reason:  Unknown user name or bad password.  Status:   0xC000006D  Sub Status:  "
+      "0xC000006A  Process Information:  Caller Process ID: 0x0  Caller Process Name: -  "
+      "Network Information:  Workstation Name: -  Source Network Address: 203.0.113.172  "
+      "Source Port:  0";
+  const int fd = ConnectTcp(k.Port("tcp"));
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(SendAll(fd, header + sd + "\n" + header + sd + text + "\n" +
+                              "<11>Dec  7 05:30:02 SQL01 app[1]: " + sd + "\n"));
+  close(fd);
+  const std::string alerts = dir.File("alerts.jsonl");
+  ASSERT_TRUE(WaitFor([&] {
+    return Metric(k, "konseki_rule_matches_total", "windows.sd.logon_failed") == 1 &&
+           Metric(k, "konseki_rule_matches_total", "windows.logon_failed") == 1 &&
+           Metric(k, "konseki_rule_matches_total", "site.sa_failed") == 2;
+  })) << ReadFile(alerts)
+      << FetchMetrics(k.MetricsPort());
+  const std::string got = ReadFile(alerts);
+  EXPECT_THAT(got, HasSubstr("\"rule\":\"windows.sd.logon_failed\""));
+  EXPECT_THAT(got, HasSubstr("\"user\":\"sa\""));
+  EXPECT_THAT(got, HasSubstr("\"src_ip\":\"203.0.113.172\""));
+  EXPECT_EQ(Count(got, "\"rule\":\"site.sa_failed\""), 2u);
 }
 
 TEST(LocalRulesTest, SitePacksAndOverridesApplyAndReloadOnSighup) {

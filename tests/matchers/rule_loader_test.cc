@@ -263,6 +263,26 @@ TEST(LoadRuleTextTest, BadValuesAreErrors) {
   EXPECT_THAT(ErrorOf(""), HasSubstr("empty rule file"));
 }
 
+TEST(LoadRuleTextTest, TextIsMessageOrStructuredData) {
+  StatusOr<std::vector<Rule>> plain = LoadRuleText(kGood, "f.yaml");
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  EXPECT_EQ((*plain)[0].text, Rule::Text::kMessage);
+  EXPECT_FALSE((*plain)[0].empty_message);
+  StatusOr<std::vector<Rule>> sd = LoadRuleText(
+      Edit("case_sensitive: true", "text: structured_data\n    empty_message: true"), "f.yaml");
+  ASSERT_TRUE(sd.ok()) << sd.status().ToString();
+  EXPECT_EQ((*sd)[0].text, Rule::Text::kStructuredData);
+  EXPECT_TRUE((*sd)[0].empty_message);
+  EXPECT_EQ((*sd)[1].text, Rule::Text::kMessage);
+  StatusOr<std::vector<Rule>> msg =
+      LoadRuleText(Edit("case_sensitive: true", "text: message"), "f.yaml");
+  ASSERT_TRUE(msg.ok()) << msg.status().ToString();
+  EXPECT_EQ((*msg)[0].text, Rule::Text::kMessage);
+  EXPECT_THAT(ErrorOf(Edit("case_sensitive: true", "text: sd")),
+              HasSubstr("f.yaml:13: key 'text': \"sd\": use message (the default) or "
+                        "structured_data (rule t.one)"));
+}
+
 TEST(LoadRuleTextTest, PrefilterIsAStringOrListWithLines) {
   StatusOr<std::vector<Rule>> rules =
       LoadRuleText(Edit("    extract: 'for",

@@ -73,5 +73,45 @@ TEST(RuleSetAllocTest, ChangingHitCountsReuseFieldBuffers) {
   EXPECT_EQ(hits[1].fields[0].second, "administrator-account-name");
 }
 
+// The structured-data rules' scan, confirmation and caseless extraction
+// (their own lowered copy of the SD) allocate nothing once warm either.
+TEST(RuleSetAllocTest, StructuredDataRulesAllocateNothingOnceWarm) {
+  std::vector<Rule> rules;
+  rules.push_back(MakeRule("text", "Failed password for ", R"(for (?P<user>\S+))"));
+  Rule sd = MakeRule("sd", R"(\beventid="4625")", R"re(\btargetusername="(?P<user>[^"\\]+)")re");
+  sd.text = Rule::Text::kStructuredData;
+  sd.prefilter = {"EventID="};
+  sd.prefilter_lines = {1};
+  rules.push_back(std::move(sd));
+  auto set = RuleSet::Compile(std::move(rules));
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  auto scratch = (*set)->NewScratch();
+  ASSERT_TRUE(scratch.ok());
+  const std::string text = "Failed password for administrator-account-name from 192.0.2.1";
+  Message both = Msg(text);
+  both.format = MessageFormat::kRfc5424;
+  both.structured_data =
+      R"([NXLOG@14506 EventID="4625" TargetUserName="administrator-account-name-in-sd"])";
+  Message sd_only = both;
+  sd_only.msg = "";
+  const Message messages[] = {both, Msg(text), sd_only, Msg("nothing")};
+  std::vector<RuleHit> hits;
+  for (const Message& m : messages) (*set)->Match(m, **scratch, &hits);  // warm up
+
+  const uint64_t before = testing::AllocationCount();
+  size_t total = 0;
+  for (int pass = 0; pass < 100; ++pass) {
+    for (const Message& m : messages) {
+      (*set)->Match(m, **scratch, &hits);
+      total += hits.size();
+    }
+  }
+  EXPECT_EQ(testing::AllocationCount() - before, 0u);
+  EXPECT_EQ(total, 100u * (2 + 1 + 1 + 0));
+  (*set)->Match(sd_only, **scratch, &hits);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].fields[0].second, "administrator-account-name-in-sd");
+}
+
 }  // namespace
 }  // namespace konseki::matchers

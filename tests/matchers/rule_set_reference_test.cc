@@ -50,10 +50,18 @@ class ReferenceRule {
     return ok;
   }
 
-  // "" if the rule does not hit, else "id field=value ...".
-  std::string Hit(std::string_view app, std::string_view procid, std::string_view text) const {
+  // "" if the rule does not hit, else "id field=value ...". `text`: the
+  // message's text, `sd`: its structured data.
+  std::string Hit(std::string_view app, std::string_view procid, std::string_view message,
+                  std::string_view sd) const {
     // pid: a line with a PROCID must carry the rule's.
     if (!rule_.pid.empty() && !procid.empty() && procid != rule_.pid) return "";
+    // empty_message: a line with text is not the rule's.
+    if (rule_.empty_message && message.find_first_not_of(" \t\r\n") != std::string_view::npos) {
+      return "";
+    }
+    // text: the part of the message the rule reads.
+    const std::string_view text = rule_.text == Rule::Text::kStructuredData ? sd : message;
     // program_except: the whole name or its last component, without case.
     const std::string_view last =
         app.substr(app.rfind('/') == std::string_view::npos ? 0 : app.rfind('/') + 1);
@@ -135,7 +143,7 @@ TEST(RuleSetReferenceTest, SameHitsAndFieldsAsPerRuleRe2OnEveryCorpusLine) {
     const std::string_view text = msg.format == MessageFormat::kUnparsed ? msg.raw : msg.msg;
     std::vector<std::string> want;
     for (const ReferenceRule& r : reference) {
-      if (std::string h = r.Hit(msg.app_name, msg.procid, text); !h.empty()) {
+      if (std::string h = r.Hit(msg.app_name, msg.procid, text, msg.structured_data); !h.empty()) {
         want.push_back(std::move(h));
       }
     }

@@ -460,6 +460,111 @@ TEST(RuleSetTest, HyperscanErrorNamesFileLineRuleAndExpression) {
   EXPECT_THAT(set.status().message(), HasSubstr("parenthes"));
 }
 
+// An RFC 5424 message with structured data, as the parser fills it.
+Message SdMsg(std::string_view app, std::string_view sd, std::string_view text) {
+  Message m;
+  m.raw = text;
+  m.format = MessageFormat::kRfc5424;
+  m.app_name = app;
+  m.structured_data = sd;
+  m.msg = text;
+  return m;
+}
+
+Rule SdRule(std::string id, std::vector<std::string> match, std::vector<std::string> extract = {}) {
+  Rule r = MakeRule(std::move(id), std::move(match), std::move(extract));
+  r.text = Rule::Text::kStructuredData;
+  return r;
+}
+
+constexpr std::string_view kNxlogSd =
+    R"([NXLOG@14506 EventID="4625" TargetUserName="sa" LogonType="3" IpAddress="192.0.2.7"])";
+
+TEST(RuleSetTest, StructuredDataRulesReadOnlyTheStructuredData) {
+  auto set = MustCompile({
+      MakeRule("text", {R"(EventID="4625")"}, {R"re(TargetUserName="(?P<user>[^"]*)")re"}),
+      SdRule("sd", {R"(\bEventID="4625")"},
+             {R"re(\bTargetUserName="(?P<user>[^"\\]*)".*\bIpAddress="(?P<src_ip>[^"\\]*)")re"}),
+  });
+  EXPECT_TRUE(set->reads_structured_data());
+  auto scratch = set->NewScratch();
+  ASSERT_TRUE(scratch.ok());
+  std::vector<RuleHit> hits;
+
+  // The event only in the structured data: the SD rule, with its fields.
+  set->Match(SdMsg("Microsoft-Windows-Security-Auditing", kNxlogSd, ""), **scratch, &hits);
+  ASSERT_EQ(HitIds(hits), std::vector<std::string>{"sd"});
+  EXPECT_THAT(hits[0].fields, ElementsAre(Field{"user", "sa"}, Field{"src_ip", "192.0.2.7"}));
+
+  // The same words in the text: the text rule only.
+  set->Match(Msg("app", R"(EventID="4625" TargetUserName="root")"), **scratch, &hits);
+  ASSERT_EQ(HitIds(hits), std::vector<std::string>{"text"});
+  EXPECT_THAT(hits[0].fields, ElementsAre(Field{"user", "root"}));
+
+  // Both: both rules, in rule order, each with the fields of its own text.
+  set->Match(SdMsg("app", kNxlogSd, R"(EventID="4625" TargetUserName="root")"), **scratch, &hits);
+  ASSERT_EQ(HitIds(hits), (std::vector<std::string>{"text", "sd"}));
+  EXPECT_THAT(hits[0].fields, ElementsAre(Field{"user", "root"}));
+  EXPECT_THAT(hits[1].fields, ElementsAre(Field{"user", "sa"}, Field{"src_ip", "192.0.2.7"}));
+
+  // Without structured data, an SD rule never hits.
+  set->Match(SdMsg("app", "", "nothing"), **scratch, &hits);
+  EXPECT_THAT(hits, IsEmpty());
+}
+
+TEST(RuleSetTest, ASetOfStructuredDataRulesOnlyScansNoText) {
+  Rule caseless =
+      SdRule("sd", {R"(EventID="1102")"}, {R"re(\bsubjectusername="(?P<user>[^"]*)")re"});
+  auto set = MustCompile({caseless});
+  EXPECT_TRUE(set->reads_structured_data());
+  EXPECT_GT(set->database_bytes(), 0u);
+  auto scratch = set->NewScratch();
+  ASSERT_TRUE(scratch.ok());
+  EXPECT_GT((*scratch)->bytes(), 0u);
+  std::vector<RuleHit> hits;
+  set->Match(Msg("app", R"(EventID="1102")"), **scratch, &hits);
+  EXPECT_THAT(hits, IsEmpty());
+  // Caseless like a text rule, start literals found in the lowered SD.
+  set->Match(SdMsg("app", R"([NXLOG@14506 EventID="1102" SubjectUserName="adm"])", ""), **scratch,
+             &hits);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_THAT(hits[0].fields, ElementsAre(Field{"user", "adm"}));
+}
+
+TEST(RuleSetTest, WithoutStructuredDataRulesTheSetDoesNotReadIt) {
+  auto set = MustCompile({MakeRule("text", {"EventID"})});
+  EXPECT_FALSE(set->reads_structured_data());
+  auto scratch = set->NewScratch();
+  ASSERT_TRUE(scratch.ok());
+  std::vector<RuleHit> hits;
+  set->Match(SdMsg("app", kNxlogSd, ""), **scratch, &hits);
+  EXPECT_THAT(hits, IsEmpty());
+}
+
+TEST(RuleSetTest, EmptyMessageRulesSkipLinesWithText) {
+  Rule twin = SdRule("twin", {R"(EventID="4625")"});
+  twin.empty_message = true;
+  auto set = MustCompile({twin});
+  auto scratch = set->NewScratch();
+  ASSERT_TRUE(scratch.ok());
+  std::vector<RuleHit> hits;
+  for (std::string_view blank : {"", " ", " \t\r\n"}) {
+    set->Match(SdMsg("app", kNxlogSd, blank), **scratch, &hits);
+    EXPECT_EQ(HitIds(hits), std::vector<std::string>{"twin"}) << "text \"" << blank << "\"";
+  }
+  set->Match(SdMsg("app", kNxlogSd, "An account failed to log on."), **scratch, &hits);
+  EXPECT_THAT(hits, IsEmpty());
+}
+
+TEST(RuleSetTest, StructuredDataRuleHyperscanErrorNamesItsLine) {
+  Rule bad = SdRule("broken", {"fine", "(unbalanced"});
+  auto set = RuleSet::Compile({MakeRule("ok", {"fine"}), bad});
+  ASSERT_FALSE(set.ok());
+  EXPECT_THAT(set.status().message(),
+              HasSubstr("test.yaml:11: rule broken: match: Hyperscan cannot compile "
+                        "\"(unbalanced\": "));
+}
+
 TEST(RuleSetTest, Re2ErrorsNameTheRule) {
   auto bad_extract = RuleSet::Compile({MakeRule("e", {"x"}, {"(?P<a>"})});
   ASSERT_FALSE(bad_extract.ok());
