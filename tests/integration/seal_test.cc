@@ -35,6 +35,30 @@ int RunTool(const TempDir& dir, const std::vector<std::string>& args, std::strin
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+// The wall clock in milliseconds, as the sealer reads it for its epochs.
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A sealed archive's config (TCP on loopback, alerts to `alerts`, no
+// metrics) with epochs of `epoch_secs`, and the key `konseki seal-setup`
+// printed for it (empty, with a test failure, if it failed).
+std::string SealedConfig(const TempDir& dir, const std::string& archive, const std::string& alerts,
+                         int64_t epoch_secs, std::string* key) {
+  const std::string config = "listen: [tcp://127.0.0.1:0]\narchive: {dir: " + archive +
+                             ", seal: true, seal_epoch_secs: " + std::to_string(epoch_secs) +
+                             "}\nalerts: {file: " + alerts +
+                             ", stdout: false}\nmetrics: {listen: ''}\nallow_root: true\n";
+  std::ofstream(dir.File("setup.yaml")) << config;
+  std::string out;
+  const int rc = RunTool(dir, {"seal-setup", "--config", dir.File("setup.yaml")}, &out);
+  EXPECT_EQ(rc, 0) << out;
+  *key = rc == 0 ? LastLine(out) : "";
+  return config;
+}
+
 void SendLines(int port, const std::string& tag, int n) {
   int fd = ConnectTcp(port);
   ASSERT_GE(fd, 0);
@@ -174,11 +198,7 @@ TEST(SealIntegrationTest, DeletedSealStreamIsAlertedAndFailsVerifyLiveAndAcrossA
 TEST(SealIntegrationTest, LinesAfterARestartInTheStoppedEpochAreSealedWithinTwoBoundaries) {
   if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
   constexpr int64_t kEpoch = 20;
-  auto now = [] {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  };
+  auto now = NowMs;
   TempDir dir;
   const std::string archive = dir.File("archive");
   const std::string config = "listen: [tcp://127.0.0.1:0]\narchive: {dir: " + archive +
@@ -221,22 +241,14 @@ TEST(SealIntegrationTest, LinesAfterARestartInTheStoppedEpochAreSealedWithinTwoB
 TEST(SealIntegrationTest, CleanRestartsWithinAnEpochRaiseNoClockAlert) {
   if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
   constexpr int64_t kEpoch = 60;
-  auto now = [] {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  };
+  auto now = NowMs;
   TempDir dir;
   const std::string archive = dir.File("archive");
   const std::string alerts = dir.File("alerts.jsonl");
-  const std::string config = "listen: [tcp://127.0.0.1:0]\narchive: {dir: " + archive +
-                             ", seal: true, seal_epoch_secs: " + std::to_string(kEpoch) +
-                             "}\nalerts: {file: " + alerts +
-                             ", stdout: false}\nmetrics: {listen: ''}\nallow_root: true\n";
-  std::ofstream(dir.File("setup.yaml")) << config;
+  std::string key;
+  const std::string config = SealedConfig(dir, archive, alerts, kEpoch, &key);
+  ASSERT_FALSE(key.empty());
   std::string out;
-  ASSERT_EQ(RunTool(dir, {"seal-setup", "--config", dir.File("setup.yaml")}, &out), 0) << out;
-  const std::string key = LastLine(out);
   // Start early in an epoch, so that the four runs fall in it.
   while (now() % (kEpoch * 1000) > 5000)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -276,14 +288,10 @@ TEST(SealIntegrationTest, ClockSetRightAfterRunningAheadKeepsSealingEveryEpoch) 
   TempDir dir;
   const std::string archive = dir.File("archive");
   const std::string alerts = dir.File("alerts.jsonl");
-  const std::string config = "listen: [tcp://127.0.0.1:0]\narchive: {dir: " + archive +
-                             ", seal: true, seal_epoch_secs: " + std::to_string(kEpoch) +
-                             "}\nalerts: {file: " + alerts +
-                             ", stdout: false}\nmetrics: {listen: ''}\nallow_root: true\n";
-  std::ofstream(dir.File("setup.yaml")) << config;
+  std::string key;
+  const std::string config = SealedConfig(dir, archive, alerts, kEpoch, &key);
+  ASSERT_FALSE(key.empty());
   std::string out;
-  ASSERT_EQ(RunTool(dir, {"seal-setup", "--config", dir.File("setup.yaml")}, &out), 0) << out;
-  const std::string key = LastLine(out);
   const std::string ft = dir.File("faketime");
   std::ofstream(ft) << "+0\n";
   TempDir run;
