@@ -35,6 +35,23 @@ Message Msg(std::string_view text) {
   return m;
 }
 
+// Matches `messages` once to warm `scratch` and `hits` up, then 100 times
+// more: the allocations of those 100 passes; *total sums their hits.
+template <size_t N>
+uint64_t AllocationsOnceWarm(const RuleSet& set, RuleSet::Scratch& scratch,
+                             const Message (&messages)[N], std::vector<RuleHit>* hits,
+                             size_t* total) {
+  for (const Message& m : messages) set.Match(m, scratch, hits);
+  const uint64_t before = testing::AllocationCount();
+  for (int pass = 0; pass < 100; ++pass) {
+    for (const Message& m : messages) {
+      set.Match(m, scratch, hits);
+      *total += hits->size();
+    }
+  }
+  return testing::AllocationCount() - before;
+}
+
 TEST(RuleSetAllocTest, ChangingHitCountsReuseFieldBuffers) {
   std::vector<Rule> rules;
   rules.push_back(MakeRule("failed", "Failed password for ",
@@ -55,17 +72,8 @@ TEST(RuleSetAllocTest, ChangingHitCountsReuseFieldBuffers) {
   const std::string none = "Accepted publickey for somebody-else-entirely from 192.0.2.1";
   const Message messages[] = {Msg(two), Msg(none), Msg(one), Msg(two), Msg(none), Msg(two)};
   std::vector<RuleHit> hits;
-  for (const Message& m : messages) (*set)->Match(m, **scratch, &hits);  // warm up
-
-  const uint64_t before = testing::AllocationCount();
   size_t total = 0;
-  for (int pass = 0; pass < 100; ++pass) {
-    for (const Message& m : messages) {
-      (*set)->Match(m, **scratch, &hits);
-      total += hits.size();
-    }
-  }
-  EXPECT_EQ(testing::AllocationCount() - before, 0u);
+  EXPECT_EQ(AllocationsOnceWarm(**set, **scratch, messages, &hits, &total), 0u);
   EXPECT_EQ(total, 100u * (2 + 0 + 1 + 2 + 0 + 2));
   (*set)->Match(Msg(two), **scratch, &hits);
   ASSERT_EQ(hits.size(), 2u);
@@ -96,17 +104,8 @@ TEST(RuleSetAllocTest, StructuredDataRulesAllocateNothingOnceWarm) {
   sd_only.msg = "";
   const Message messages[] = {both, Msg(text), sd_only, Msg("nothing")};
   std::vector<RuleHit> hits;
-  for (const Message& m : messages) (*set)->Match(m, **scratch, &hits);  // warm up
-
-  const uint64_t before = testing::AllocationCount();
   size_t total = 0;
-  for (int pass = 0; pass < 100; ++pass) {
-    for (const Message& m : messages) {
-      (*set)->Match(m, **scratch, &hits);
-      total += hits.size();
-    }
-  }
-  EXPECT_EQ(testing::AllocationCount() - before, 0u);
+  EXPECT_EQ(AllocationsOnceWarm(**set, **scratch, messages, &hits, &total), 0u);
   EXPECT_EQ(total, 100u * (2 + 1 + 1 + 0));
   (*set)->Match(sd_only, **scratch, &hits);
   ASSERT_EQ(hits.size(), 1u);
