@@ -39,9 +39,11 @@ bool Router::Push(const Frame& frame) {
     same_origin = false;
   }
   const std::string_view sender = frame.sender.substr(0, sender_length);
+  bool same_sender = last_taken_;
   if (sender != last_sender_) {
     last_sender_.assign(sender);
     same_origin = false;
+    same_sender = false;
   }
   const uint64_t host_hash = last_host_hash_;
   const size_t w = ShardOfHash(host_hash, open_.size());
@@ -68,6 +70,14 @@ bool Router::Push(const Frame& frame) {
   // Same host and worker as the frame before: if the batch is not new,
   // that frame is its last entry.
   const bool after_same = same_origin && !b->entries.empty();
+  // The frame before came from the same sender and is this batch's last
+  // entry: this one shares its copy of the sender's text (a connection's
+  // frames all name one sender; one copy per batch, not per frame).
+  uint32_t shared_sender = UINT32_MAX;
+  if (same_sender && last_worker_ == w && !b->entries.empty()) {
+    shared_sender = b->entries.back().sender_offset;
+  }
+  last_worker_ = w;
   // Filled where it lives: an Entry built on the stack and copied in was
   // written in narrow stores and read back in 16-byte loads, which stalled
   // store forwarding (a third of Push's own time in a pinned TCP profile).
@@ -75,9 +85,13 @@ bool Router::Push(const Frame& frame) {
   e.offset = static_cast<uint32_t>(b->bytes.size());
   e.length = static_cast<uint32_t>(frame.bytes.size());
   b->bytes.append(frame.bytes);
-  e.sender_offset = static_cast<uint32_t>(b->bytes.size());
   e.sender_length = static_cast<uint16_t>(sender_length);
-  b->bytes.append(sender);
+  if (shared_sender != UINT32_MAX) {
+    e.sender_offset = shared_sender;
+  } else {
+    e.sender_offset = static_cast<uint32_t>(b->bytes.size());
+    b->bytes.append(sender);
+  }
   e.listener_id = frame.listener_id;
   e.truncated = frame.truncated;
   e.truncation_cause = frame.truncation_cause;

@@ -63,6 +63,8 @@ class Router final : public FrameSink {
   // The last frame was taken (not refused): a frame naming the same host
   // from the same sender is then Batch::Entry::same_origin.
   bool last_taken_ = false;
+  // The worker whose batch took the last frame (with last_taken_).
+  size_t last_worker_ = 0;
 };
 
 }  // namespace konseki::app

@@ -6,14 +6,20 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define KONSEKI_UTF8_AVX2 1
+#endif
 
 namespace konseki {
 namespace {
 
 // What a lead byte allows: the sequence length and the range of the second
 // byte (RFC 3629: no overlongs, no surrogates, <= U+10FFFF). false for a
-// byte that cannot start a multi-byte sequence.
-bool LeadByte(unsigned char c, size_t* len, unsigned char* lo, unsigned char* hi) {
+// byte that cannot start a multi-byte sequence. Inlined into the scans: a
+// call per multi-byte sequence (a loggen line's BOM) cost ~50 instructions.
+inline __attribute__((always_inline)) bool LeadByte(unsigned char c, size_t* len, unsigned char* lo,
+                                                    unsigned char* hi) {
   *lo = 0x80;
   *hi = 0xBF;
   if (c >= 0xC2 && c <= 0xDF) {
@@ -46,9 +52,8 @@ size_t InvalidSubpart(const unsigned char* p, size_t n) {
   return i;
 }
 
-}  // namespace
-
-size_t Utf8SequenceLength(const char* data, size_t n) {
+// Utf8SequenceLength, inlined into the scans below.
+inline __attribute__((always_inline)) size_t SequenceLength(const char* data, size_t n) {
   const auto* p = reinterpret_cast<const unsigned char*>(data);
   if (n == 0 || p[0] == 0) return 0;
   if (p[0] < 0x80) return 1;
@@ -61,6 +66,10 @@ size_t Utf8SequenceLength(const char* data, size_t n) {
   }
   return len;
 }
+
+}  // namespace
+
+size_t Utf8SequenceLength(const char* data, size_t n) { return SequenceLength(data, n); }
 
 namespace {
 
@@ -157,18 +166,120 @@ bool ScanUtf8(std::string_view s, bool* control) {
       ++p;
       continue;
     }
-    const size_t len = Utf8SequenceLength(p, end - p);
+    const size_t len = SequenceLength(p, end - p);
     if (len == 0) return false;
     p += len;
   }
   return true;
 }
 
+#if defined(KONSEKI_UTF8_AVX2)
+// ScanUtf8 thirty-two bytes to a vector, for CPUs with AVX2 (chosen at run
+// time: the build targets baseline x86-64). The same steps as ScanUtf8's SSE2
+// ones, and one more: with kControls, sixty-four bytes that are all
+// printable ASCII (the usual line) pass with one test, because ControlLanes
+// marks every byte >= 0x80 too. Per 256-byte line (callgrind, 10,000 calls):
+// a loggen line (a BOM after the header) 303 instructions in the SSE2 pass
+// with an out-of-line sequence check, 208 here; plain ASCII 175, 104.
+__attribute__((target("avx2"))) inline __m256i ControlLanes256(__m256i v) {
+  return _mm256_cmpgt_epi8(_mm256_set1_epi8(0x21), _mm256_add_epi8(v, _mm256_set1_epi8(1)));
+}
+
+__attribute__((target("avx2"))) inline unsigned Mask256(__m256i v) {
+  return static_cast<unsigned>(_mm256_movemask_epi8(v));
+}
+
+template <bool kControls>
+__attribute__((target("avx2"))) bool ScanUtf8Avx2(std::string_view s, bool* control) {
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  while (p < end) {
+    while (end - p >= 64) {
+      const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+      const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32));
+      if constexpr (kControls) {
+        // Printable ASCII throughout: nothing to tell.
+        if (Mask256(_mm256_or_si256(ControlLanes256(a), ControlLanes256(b))) == 0) {
+          p += 64;
+          continue;
+        }
+      }
+      if (Mask256(_mm256_or_si256(a, b)) != 0) break;  // the loop below finds the byte
+      if constexpr (kControls) *control = true;        // ASCII, so a control byte
+      p += 64;
+    }
+    while (end - p >= 32) {
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+      const unsigned high = Mask256(v);
+      if (high != 0) {
+        if constexpr (kControls) {
+          // The ASCII bytes before the first high one.
+          const unsigned before = (1u << __builtin_ctz(high)) - 1;
+          if ((Mask256(ControlLanes256(v)) & before) != 0) *control = true;
+        }
+        p += __builtin_ctz(high);
+        break;
+      }
+      if constexpr (kControls) {
+        if (Mask256(ControlLanes256(v)) != 0) *control = true;
+      }
+      p += 32;
+    }
+    // Under thirty-two bytes left: the last thirty-two of the line at once
+    // when they are all ASCII (the bytes already checked among them are).
+    if (p < end && end - p < 32 && end - s.data() >= 32) {
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(end - 32));
+      if (Mask256(v) == 0) {
+        if constexpr (kControls) {
+          if (Mask256(ControlLanes256(v)) != 0) *control = true;
+        }
+        return true;
+      }
+    }
+    if (p == end) break;
+    const auto c = static_cast<unsigned char>(*p);
+    if (c < 0x80) {
+      if constexpr (kControls) {
+        if (c < 0x20 || c == 0x7f) *control = true;
+      }
+      ++p;
+      continue;
+    }
+    const size_t len = SequenceLength(p, end - p);
+    if (len == 0) return false;
+    p += len;
+  }
+  return true;
+}
+
+bool HasAvx2() {
+  __builtin_cpu_init();  // may run before the runtime's own initialisation
+  return __builtin_cpu_supports("avx2");
+}
+
+// Read once at start-up; false (the SSE2 pass) for a caller in another
+// translation unit's static initialisation that runs before this one.
+const bool kHasAvx2 = HasAvx2();
+#endif
+
 }  // namespace
 
-bool IsValidUtf8(std::string_view s) { return ScanUtf8<false>(s, nullptr); }
+bool IsValidUtf8(std::string_view s) {
+#if defined(KONSEKI_UTF8_AVX2)
+  if (kHasAvx2) return ScanUtf8Avx2<false>(s, nullptr);
+#endif
+  return ScanUtf8<false>(s, nullptr);
+}
 
 bool IsValidUtf8(std::string_view s, bool* has_control) {
+  *has_control = false;
+#if defined(KONSEKI_UTF8_AVX2)
+  if (kHasAvx2) return ScanUtf8Avx2<true>(s, has_control);
+#endif
+  return ScanUtf8<true>(s, has_control);
+}
+
+bool IsValidUtf8Baseline(std::string_view s, bool* has_control) {
   *has_control = false;
   return ScanUtf8<true>(s, has_control);
 }

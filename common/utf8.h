@@ -18,13 +18,17 @@ inline constexpr std::string_view kUtf8Replacement = "\xEF\xBF\xBD";
 size_t Utf8SequenceLength(const char* data, size_t n);
 
 // Structural UTF-8 check (RFC 3629: no overlongs, no surrogates, <= U+10FFFF).
-// NUL is valid. Fast on ASCII (eight bytes at a time).
+// NUL is valid. Fast on ASCII (16 or 32 bytes to a vector, 64 to a test).
 bool IsValidUtf8(std::string_view s);
 
 // IsValidUtf8 and, in the same pass, whether s holds a byte the archive
 // escapes (below 0x20, or 0x7f). *has_control is only meaningful when it
 // returns true (the scan stops at the first invalid sequence).
 bool IsValidUtf8(std::string_view s, bool* has_control);
+
+// IsValidUtf8(s, has_control) without the AVX2 pass it takes on CPUs that
+// have AVX2, for tests that compare the two.
+bool IsValidUtf8Baseline(std::string_view s, bool* has_control);
 
 // Appends s to *out with invalid UTF-8 sequences and NUL replaced by U+FFFD
 // (one replacement per maximal invalid subpart, as in WHATWG/Unicode 15 §3.9).

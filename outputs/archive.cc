@@ -265,16 +265,25 @@ void Archive::AppendLine(const Message& msg, std::string* out, bool same_origin)
   // (the frames of one read, or of one UDP wake-up, share it: usually the
   // whole batch), and the "YYYY-MM-DDTHH:MM:SS." part once per second.
   const int64_t ns = msg.received.time_since_epoch().count();
-  if (ns != stamp_ns_) FormatStamp(ns);
+  bool changed = false;
+  if (ns != stamp_ns_) {
+    FormatStamp(ns);
+    changed = true;
+  }
   // The sender's text too: one connection's lines (a read, a batch) share it.
   if (!(same_origin && !sender_text_.empty()) &&
       (msg.sender != last_sender_ || sender_text_.empty())) {
     last_sender_.assign(msg.sender);
     sender_text_.clear();
     AppendSender(msg.sender, &sender_text_);
+    changed = true;
   }
-  out->append(stamp_, sizeof(stamp_));
-  out->append(sender_text_);
+  // Both in one piece, appended with one call (was two per line).
+  if (changed) {
+    line_prefix_.assign(stamp_, sizeof(stamp_));
+    line_prefix_.append(sender_text_);
+  }
+  out->append(line_prefix_);
   // The parser's UTF-8 pass looked for control bytes already.
   if (msg.raw_plain) {
     out->append(msg.raw);
@@ -379,6 +388,7 @@ Archive::Archive(const ArchiveOptions& options, const Clock& clock,
   host_cache_mask_ = slots - 1;
   last_sender_.reserve(64);  // INET6_ADDRSTRLEN and more: no allocation per new sender
   sender_text_.reserve(80);
+  line_prefix_.reserve(sizeof(stamp_) + 80);
   path_.reserve(kMaxHostDirLen + 32);
   ts_scratch_.reserve(32);
 }

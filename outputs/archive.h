@@ -357,6 +357,7 @@ class Archive {
   char stamp_[27] = {};               // "YYYY-MM-DDTHH:MM:SS.uuuuuuZ"
   std::string last_sender_;           // raw sender of the last line
   std::string sender_text_;           // " <escaped sender or -> " of last_sender_
+  std::string line_prefix_;           // stamp_ then sender_text_: what AppendLine writes first
   std::string ts_scratch_;
 };
 

@@ -41,7 +41,9 @@ bool SplitHeader(std::string_view line, size_t* pos, std::string_view* fields) {
   for (size_t p = start; got < kFields && p + 64 <= line.size(); p += 64) {
     for (uint64_t m = SpaceMask64(line.data() + p); m != 0 && got < kFields; m &= m - 1) {
       const size_t at = p + static_cast<size_t>(__builtin_ctzll(m));
-      fields[got++] = line.substr(start, at - start);
+      // at >= start, inside the line: no substr bounds check (~30
+      // instructions per header in callgrind of bench/worker_bench Loggen).
+      fields[got++] = std::string_view(line.data() + start, at - start);
       start = at + 1;
     }
   }
@@ -56,8 +58,9 @@ bool SplitHeader(std::string_view line, size_t* pos, std::string_view* fields) {
   return true;
 }
 
-std::string_view NilToEmpty(std::string_view field) {
-  return field == kNil ? std::string_view() : field;
+// Inlined: it was a call per field, four per line.
+inline __attribute__((always_inline)) std::string_view NilToEmpty(std::string_view field) {
+  return field.size() == 1 && field[0] == '-' ? std::string_view() : field;
 }
 
 // SD-NAME: 1..32 printable US-ASCII except '=', SP, ']', '"'. Returns its

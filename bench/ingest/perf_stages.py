@@ -29,7 +29,7 @@ STAGES = [
     ("archive line (escaping, host sanitising, file cache, Append)",
      r"AppendEscaped|SanitizeHost|Archive|ArchiveEntry|ArchiveFileCache|AppendLineRest|FormatStamp"),
     ("parse (RFC 5424/3164, UTF-8 check, timestamps)",
-     r"Parser::|Rfc5424|Rfc3164|NextField|ReadIsoTimestamp|IsValidUtf8|ReadTag|ParseRfc|"
+     r"Parser::|Rfc5424|Rfc3164|NextField|ReadIsoTimestamp|IsValidUtf8|ScanUtf8|ReadTag|ParseRfc|"
      r"Timestamp|ParsePri|LocalZone"),
     ("framing + listener loop",
      r"Framer|StreamListener|UdpListener|StreamConnection|Connection::|HandleDatagram|"

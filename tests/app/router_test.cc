@@ -405,5 +405,59 @@ TEST(RouterTest, SameOriginMarksRepeatsOfHostAndSenderWithinABatch) {
   small.Release(second);
 }
 
+TEST(RouterTest, FramesOfOneSenderShareOneCopyOfItsTextInABatch) {
+  MetricsRegistry metrics;
+  receiver::Parser parser;
+  const std::string s1 = "192.0.2.1", s2 = "198.51.100.22";
+  auto line = [](const std::string& host) { return "<13>Nov 23 08:00:00 " + host + " app: x"; };
+  {
+    // One worker: a run of one sender's frames (hosts may change: a relay)
+    // holds its text once; a change of sender copies the new one.
+    BatchQueues q(1, 1 << 20, metrics);
+    Router r(q, parser, false);
+    const std::vector<std::pair<std::string, std::string>> frames = {
+        {"a", s1}, {"b", s1}, {"c", s1}, {"a", s2}, {"a", s2}, {"a", s1}};
+    size_t frame_bytes = 0;
+    for (const auto& [host, sender] : frames) {
+      r.Push(MakeFrame(line(host), sender));
+      frame_bytes += line(host).size();
+    }
+    r.Flush();
+    Batch* b = q.Dequeue(0, std::chrono::microseconds(0));
+    ASSERT_NE(b, nullptr);
+    ASSERT_EQ(b->entries.size(), frames.size());
+    for (size_t i = 0; i < frames.size(); ++i) {
+      EXPECT_EQ(b->frame(b->entries[i]), line(frames[i].first)) << i;
+      EXPECT_EQ(b->sender(b->entries[i]), frames[i].second) << i;
+    }
+    EXPECT_EQ(b->bytes.size(), frame_bytes + 2 * s1.size() + s2.size());
+    q.Release(b);
+  }
+  {
+    // Two workers, hosts alternating between them from one sender: each
+    // batch has its own copy (the frame before is in the other batch).
+    BatchQueues q(2, 1 << 20, metrics);
+    std::string hosts[2];
+    for (int i = 0; hosts[0].empty() || hosts[1].empty(); ++i) {
+      const std::string h = "host" + std::to_string(i);
+      std::string& slot = hosts[ShardOfHash(HostHash(h), 2)];
+      if (slot.empty()) slot = h;
+    }
+    Router r(q, parser, false);
+    for (int i = 0; i < 6; ++i) r.Push(MakeFrame(line(hosts[i % 2]), i < 4 ? s1 : s2));
+    r.Flush();
+    for (size_t w = 0; w < 2; ++w) {
+      Batch* b = q.Dequeue(w, std::chrono::microseconds(0));
+      ASSERT_NE(b, nullptr);
+      ASSERT_EQ(b->entries.size(), 3u);
+      for (size_t k = 0; k < 3; ++k) {
+        EXPECT_EQ(b->frame(b->entries[k]), line(hosts[w])) << w << " " << k;
+        EXPECT_EQ(b->sender(b->entries[k]), 2 * k + w < 4 ? s1 : s2) << w << " " << k;
+      }
+      q.Release(b);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace konseki::app

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
 
 namespace konseki {
@@ -77,6 +78,60 @@ TEST(Utf8Test, ControlBytesAtEveryOffsetWithAndWithoutMultibyteText) {
             EXPECT_TRUE(control) << "len " << len << " at " << pos << " byte "
                                  << static_cast<int>(c[0]) << " around " << m.size();
           }
+        }
+      }
+    }
+  }
+}
+
+TEST(Utf8Test, WidePassAgreesWithTheBaselineOnMixedLines) {
+  // On a CPU with AVX2 IsValidUtf8 takes a 32-byte pass: it must say what
+  // the SSE2 one says, validity and control bytes, for lines of every
+  // length up to past four 64-byte steps that mix printable ASCII with
+  // control bytes, multi-byte text and invalid bytes at random places.
+  const std::string pieces[] = {"a",
+                                "a",
+                                "a",
+                                "a",
+                                "a",
+                                "a",
+                                "a",
+                                "a",
+                                " ",
+                                "~",
+                                "\t",
+                                "\x7f",
+                                std::string(1, '\0'),
+                                "\xC3\xA9",
+                                "\xE6\x97\xA5",
+                                "\xEF\xBB\xBF",
+                                "\xF0\x9F\x98\x80",
+                                "\xFF",
+                                "\x80",
+                                "\xC3"};
+  constexpr size_t kPieces = sizeof(pieces) / sizeof(pieces[0]);
+  uint64_t seed = 0x9E3779B97F4A7C15ull;
+  auto next = [&seed] {
+    seed ^= seed << 13;
+    seed ^= seed >> 7;
+    seed ^= seed << 17;
+    return seed;
+  };
+  for (size_t len = 0; len <= 300; ++len) {
+    for (int rare = 0; rare < 4; ++rare) {  // how often a piece is not 'a'
+      for (int trial = 0; trial < 8; ++trial) {
+        std::string s;
+        while (s.size() < len) {
+          const bool plain = next() % (rare * 24 + 2) != 0;
+          s += plain ? std::string("a") : pieces[next() % kPieces];
+        }
+        bool wide_control = false, base_control = false;
+        const bool wide = IsValidUtf8(s, &wide_control);
+        const bool base = IsValidUtf8Baseline(s, &base_control);
+        ASSERT_EQ(wide, base) << "len " << s.size();
+        ASSERT_EQ(wide, IsValidUtf8(s)) << "len " << s.size();
+        if (wide) {
+          ASSERT_EQ(wide_control, base_control) << "len " << s.size();
         }
       }
     }
