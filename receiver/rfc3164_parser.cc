@@ -224,9 +224,104 @@ size_t SkipFacilityPriority(std::string_view line, size_t pos) {
   return true;
 }
 
-}  // namespace
+// `n` decimal digits at s[pos..]: their value, or -1.
+int Digits(std::string_view s, size_t pos, size_t n) {
+  if (pos + n > s.size()) return -1;
+  int v = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const unsigned d = static_cast<unsigned>(static_cast<unsigned char>(s[pos + i]) - '0');
+    if (d > 9) return -1;
+    v = v * 10 + static_cast<int>(d);
+  }
+  return v;
+}
 
-namespace {
+// The value of the key=value pair `key` (" devname=") among the first
+// kFortinetKeysSpan bytes of `text`, quotes taken off; empty when absent.
+constexpr size_t kFortinetKeysSpan = 512;
+
+std::string_view KvValue(std::string_view text, std::string_view key) {
+  const size_t at = text.substr(0, kFortinetKeysSpan).find(key);
+  if (at == std::string_view::npos) return {};
+  size_t p = at + key.size();
+  if (p < text.size() && text[p] == '"') {
+    const size_t close = text.find('"', p + 1);
+    if (close == std::string_view::npos) return {};
+    return text.substr(p + 1, close - p - 1);
+  }
+  return text.substr(p, TokenEnd(text, p) - p);
+}
+
+// FortiOS (FortiGate) and the Fortinet appliances built on its log format
+// (FortiWeb, FortiMail, FortiAnalyzer forwarding) send over syslog, in the
+// default `set format default`, no syslog header at all: the log's own
+// fields, date and time first ("<189>date=2026-12-03 time=01:10:40
+// devname="FGT-HQ" devid="FG100F..." eventtime=1796227840000000000
+// tz="+0900" logid="0100032546" type="event" ...": Fortinet's FortiOS Log
+// Message Reference, "Log message fields"; tz since FortiOS 6.2, quotes
+// optional before 6.0). Read as the header they stand for: the device's
+// name (devname; the serial devid or device_id when it has none) is the
+// host and date/time the stamp, in tz when given, else the log host's
+// zone as for any zoneless stamp. The fields stay the message, as rules
+// read them. False (nothing set) for any other text.
+bool ReadFortinetHeader(std::string_view line, size_t pos, const ParserOptions& options,
+                        Message* out) {
+  const std::string_view text = line.substr(pos);
+  // "date=YYYY-MM-DD time=hh:mm:ss" and a space or the end.
+  constexpr std::string_view kDate = "date=";
+  constexpr std::string_view kTime = " time=";
+  constexpr size_t kTimeAt = kDate.size() + 10;
+  constexpr size_t kEnd = kTimeAt + kTime.size() + 8;
+  if (text.size() < kEnd || !text.starts_with(kDate) ||
+      text.compare(kTimeAt, kTime.size(), kTime) != 0 || text[kDate.size() + 4] != '-' ||
+      text[kDate.size() + 7] != '-' || text[kTimeAt + kTime.size() + 2] != ':' ||
+      text[kTimeAt + kTime.size() + 5] != ':' || (text.size() > kEnd && text[kEnd] != ' ')) {
+    return false;
+  }
+  const int year = Digits(text, kDate.size(), 4);
+  const int month = Digits(text, kDate.size() + 5, 2);
+  const int day = Digits(text, kDate.size() + 8, 2);
+  const size_t t = kTimeAt + kTime.size();
+  const int hour = Digits(text, t, 2);
+  const int minute = Digits(text, t + 3, 2);
+  const int second = Digits(text, t + 6, 2);
+  if (year < 1970 || year > 2200 || month < 1 || month > 12 || day < 1 ||
+      day > static_cast<int>(DaysInMonth(year, static_cast<unsigned>(month))) || hour < 0 ||
+      hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 60) {
+    return false;
+  }
+  const int64_t wall_secs =
+      DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 +
+      hour * 3600 + minute * 60 + second;
+  // tz="+0900" / "-0500" (FortiOS writes hhmm; "+09:00" read too).
+  int offset = 0;
+  bool zoned = false;
+  if (const std::string_view tz = KvValue(text, " tz="); tz.size() >= 5) {
+    const bool colon = tz.size() >= 6 && tz[3] == ':';
+    const int hh = Digits(tz, 1, 2);
+    const int mm = Digits(tz, colon ? 4 : 3, 2);
+    if ((tz[0] == '+' || tz[0] == '-') && hh >= 0 && hh <= 14 && mm >= 0 && mm < 60) {
+      offset = (hh * 3600 + mm * 60) * (tz[0] == '-' ? -1 : 1);
+      zoned = true;
+    }
+  }
+  if (!zoned) {
+    offset = options.local_zone != nullptr ? options.local_zone->OffsetAt(out->received)
+                                           : options.default_utc_offset_secs;
+  }
+  TimePoint stamp{std::chrono::seconds(wall_secs - offset)};
+  if (!zoned && options.local_zone != nullptr) stamp = options.local_zone->FixOffset(stamp, offset);
+  std::string_view host = KvValue(text, " devname=");
+  if (host.empty()) host = KvValue(text, " devid=");
+  if (host.empty()) host = KvValue(text, " device_id=");
+  out->format = MessageFormat::kRfc3164;
+  out->issue = ParseIssue::kNone;
+  out->timestamp = stamp;
+  out->has_timestamp = true;
+  out->hostname = host;
+  out->msg = text;
+  return true;
+}
 
 // The whole of `rest` is a repeat notice (ReadRepeatNotice's forms).
 // MayBeRepeatNotice's byte compare first: this runs for every line.
@@ -245,6 +340,7 @@ bool ParseRfc3164(std::string_view line, size_t pos, bool has_pri, const ParserO
   size_t ts_end = 0;
   if (!ReadTimestamp(line, pos, options, cache, out, &ts_end)) {
     out->timestamp = out->received;
+    if (ReadFortinetHeader(line, pos, options, out)) return true;
     if (!has_pri) return false;
     out->format = MessageFormat::kRfc3164;
     out->issue = ParseIssue::kBadTimestamp;

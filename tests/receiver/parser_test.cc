@@ -453,6 +453,56 @@ TEST(Rfc3164Test, FreeBsdRelayForwardedFromNamesTheOriginHost) {
   EXPECT_EQ(ParseWith(cases[0].line).procid, "4250");
 }
 
+// FortiOS' default syslog format has no header: the log's fields, date and
+// time first (Fortinet FortiOS Log Message Reference, "Log message
+// fields"). The device's name is the host, date/time in tz the stamp, the
+// fields the message; a FortiOS 5/6.0 log has no tz (the log host's zone)
+// and may leave the values unquoted; FortiMail names itself by device_id.
+TEST(Rfc3164Test, FortinetHeaderlessLogNamesItsDeviceAndTime) {
+  const std::string vpn =
+      "<185>date=2026-12-07 time=03:20:01 devname=\"FGT-HQ\" devid=\"FG100FTK21000123\" "
+      "eventtime=1796580001000000000 tz=\"+0900\" logid=\"0101039426\" type=\"event\" "
+      "subtype=\"vpn\" level=\"alert\" vd=\"root\" logdesc=\"SSL VPN login fail\" "
+      "remip=5.181.86.22 user=\"kimura\"";
+  Message m = ParseWith(vpn);
+  EXPECT_EQ(m.format, MessageFormat::kRfc3164);
+  EXPECT_EQ(m.issue, ParseIssue::kNone);
+  EXPECT_EQ(m.pri, 185);
+  EXPECT_TRUE(m.has_timestamp);
+  EXPECT_EQ(m.timestamp, UtcTime(2026, 12, 6, 18, 20, 1));
+  EXPECT_EQ(m.hostname, "FGT-HQ");
+  EXPECT_EQ(m.app_name, "");
+  EXPECT_EQ(m.msg, vpn.substr(5));
+
+  ParserOptions tokyo;
+  tokyo.default_utc_offset_secs = 9 * 3600;
+  const std::string old =
+      "date=2016-06-17 time=02:37:41 devname=Mobipay_Firewall devid=FGTXXXX9999999999 "
+      "logid=0100032002 type=event subtype=system level=alert";
+  m = ParseWith(old, tokyo);
+  EXPECT_EQ(m.format, MessageFormat::kRfc3164);
+  EXPECT_EQ(m.timestamp, UtcTime(2016, 6, 16, 17, 37, 41));
+  EXPECT_EQ(m.hostname, "Mobipay_Firewall");
+  EXPECT_EQ(m.msg, old);
+
+  m = ParseWith(
+      "<190>date=2026-12-07 time=09:00:00 device_id=FE-3KE3R17000012 log_id=0001001623 "
+      "type=event subtype=admin pri=information user=admin ui=GUI(198.51.100.4) "
+      "action=login status=success tz=\"-05:00\"");
+  EXPECT_EQ(m.hostname, "FE-3KE3R17000012");
+  EXPECT_EQ(m.timestamp, UtcTime(2026, 12, 7, 14, 0, 0));
+
+  // Not a Fortinet log: the parser's usual answers.
+  for (const std::string_view other :
+       {"<185>date=2026-12-07 is today", "<185>date=2026-13-07 time=03:20:01 devname=x",
+        "<185>date=2026-12-07 time=03:20:01x devname=x"}) {
+    m = ParseWith(other);
+    EXPECT_EQ(m.issue, ParseIssue::kBadTimestamp) << other;
+    EXPECT_EQ(m.hostname, "") << other;
+    EXPECT_EQ(m.timestamp, kReceived) << other;
+  }
+}
+
 TEST(Rfc3164Test, Ipv6HostnameIsNotATag) {
   const Message m = ParseWith("<13>Nov 23 08:00:00 2001:db8::1 sshd[1]: x");
   EXPECT_EQ(m.hostname, "2001:db8::1");
