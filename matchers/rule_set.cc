@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "matchers/lazy_re2.h"
+#include "matchers/simple_regex.h"
 
 namespace konseki::matchers {
 
@@ -35,6 +36,9 @@ struct RuleSet::Compiled {
     // can start instead of RE2's unanchored search (a forward DFA pass from
     // the line's start, a reverse one, then the submatch engine): issue 17.
     std::vector<std::string> starts;  // at most kMaxStarts are used
+    // The expression in SimpleRegex when it is simple enough (nullptr
+    // otherwise): searched without RE2, which is asked only when it gives up.
+    std::unique_ptr<const SimpleRegex> simple;
     bool starts_caseless = false;
     static constexpr size_t kMaxStarts = 16;
 
@@ -338,6 +342,10 @@ Status CompileError(const HsCompileError& err, const std::vector<std::string>& e
 // (no match starts earlier) keeps the work linear in the line.
 bool RuleSet::Compiled::Extractor::Search(re2::StringPiece input, std::string_view lowered,
                                           re2::StringPiece* groups, int n) const {
+  if (simple != nullptr) {
+    const SimpleRegex::Result r = simple->Search(input, groups, n);
+    if (r != SimpleRegex::Result::kGaveUp) return r == SimpleRegex::Result::kMatch;
+  }
   if (starts.empty() || starts.size() > kMaxStarts || input.empty()) {
     return re->Match(input, 0, input.size(), re2::RE2::UNANCHORED, groups, n);
   }
@@ -368,6 +376,10 @@ RuleSet::Compiled::Extractor RuleSet::Compiled::Extractor::Make(const std::strin
   Compiled::Extractor ex;
   ex.re = LazyRe2(pattern, Re2Options(case_sensitive));
   *error = ex.re.Check(&ex.groups, &ex.named);
+  if (error->empty()) {
+    ex.simple = SimpleRegex::Compile(pattern, case_sensitive);
+    if (ex.simple != nullptr && ex.simple->groups() != ex.groups) ex.simple.reset();
+  }
   if (error->empty() && LeadingLiterals(pattern, &ex.starts)) {
     ex.starts_caseless = !case_sensitive;
     if (ex.starts_caseless) {
