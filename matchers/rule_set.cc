@@ -492,6 +492,10 @@ StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rule
               Where(rule, line) + ": match: RE2 (which checks the hits of `prefilter`): " + error +
               " in \"" + rule.match[k] + "\"");
         }
+        // Without submatches RE2 runs only its DFA, which SimpleRegex's
+        // backtracking does not beat on these alternations (callgrind:
+        // confirmation 6.8 M -> 13.1 M instructions on the corpus).
+        c.simple.reset();
         compiled->confirm_lowered |= c.starts_caseless;
         compiled->confirm.push_back(std::move(c));
       }

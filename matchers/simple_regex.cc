@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 
 namespace konseki::matchers {
 
@@ -28,6 +29,7 @@ void Fold(ByteSet* s) {
     }
   }
 }
+unsigned char Lower(unsigned char c) { return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c; }
 bool IsWordByte(unsigned char c) {
   return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
 }
@@ -82,10 +84,16 @@ class SimpleRegex::Parser {
 
  private:
   int Emit(Inst in) {
+    mergeable_ = false;
     re_->prog_.push_back(in);
     return static_cast<int>(re_->prog_.size()) - 1;
   }
-  int Here() const { return static_cast<int>(re_->prog_.size()); }
+  // The next instruction's index, as a jump target: no literal may grow
+  // into it from before.
+  int Here() {
+    mergeable_ = false;
+    return static_cast<int>(re_->prog_.size());
+  }
   uint16_t AddSet(ByteSet s) {
     re_->sets_.push_back(s);
     return static_cast<uint16_t>(re_->sets_.size() - 1);
@@ -308,6 +316,7 @@ class SimpleRegex::Parser {
     if (c == ')' || c == '|') return false;
     ++i_;
     ByteSet s{};
+    int literal = -1;  // a single byte, caseless or not (kLit)
     if (c == '^' || c == '$') {
       Emit({.op = c == '^' ? Op::kBot : Op::kEot});
       return !(More() && (Peek() == '*' || Peek() == '+' || Peek() == '?' || Peek() == '{'));
@@ -320,6 +329,12 @@ class SimpleRegex::Parser {
     if (c == '\\') {
       bool is_class = false;
       if (!Escape(&s, &is_class)) return false;
+      if (!is_class) {
+        for (unsigned b = 0; b < 256; ++b) {
+          if (In(s, static_cast<unsigned char>(b))) literal = static_cast<int>(b);
+        }
+        if (literal >= 0x80) literal = -1;  // \xHH >= 0x80: a class of one byte
+      }
       if (fold_ && !is_class) Fold(&s);
     } else if (c == '[') {
       if (!Class(&s)) return false;
@@ -332,10 +347,22 @@ class SimpleRegex::Parser {
       if (static_cast<unsigned char>(c) >= 0x80) return false;
       Add(&s, static_cast<unsigned char>(c));
       if (fold_) Fold(&s);
+      literal = static_cast<unsigned char>(c);
     }
     int min = 1, max = 1;
     bool greedy = true, present = false;
     if (!Repeat(&min, &max, &greedy, &present)) return false;
+    if (literal >= 0 && !present) {
+      // One byte of a literal run: appended to the kLit just before, if
+      // nothing jumps between them.
+      const char b = static_cast<char>(fold_ ? std::tolower(literal) : literal);
+      const bool grow = mergeable_ && re_->prog_.back().op == Op::kLit;
+      if (!grow) Emit({.op = Op::kLit, .x = static_cast<int>(re_->lits_.size())});
+      re_->lits_.push_back(b);
+      ++re_->prog_.back().y;
+      mergeable_ = true;
+      return true;
+    }
     Emit({.op = Op::kRun, .greedy = greedy, .set = AddSet(s), .min = min, .max = max});
     return true;
   }
@@ -343,11 +370,13 @@ class SimpleRegex::Parser {
   std::string_view p_;
   size_t i_ = 0;
   bool fold_;
+  bool mergeable_ = false;  // the last instruction is a kLit nothing jumps past
   SimpleRegex* re_;
 };
 
 std::unique_ptr<SimpleRegex> SimpleRegex::Compile(std::string_view pattern, bool case_sensitive) {
   std::unique_ptr<SimpleRegex> re(new SimpleRegex());
+  re->fold_ = !case_sensitive;
   Parser parser(pattern, case_sensitive, re.get());
   if (!parser.Parse() || re->ncap_ > 31) return nullptr;
   // Anchored: the first instruction that is not a no-op jump is ^.
@@ -370,6 +399,12 @@ std::unique_ptr<SimpleRegex> SimpleRegex::Compile(std::string_view pattern, bool
     seen[at] = true;
     const Inst& in = re->prog_[at];
     switch (in.op) {
+      case Op::kLit: {
+        const unsigned char b = static_cast<unsigned char>(re->lits_[in.x]);
+        Add(&first, b);
+        if (re->fold_) Add(&first, static_cast<unsigned char>(std::toupper(b)));
+        break;
+      }
       case Op::kRun:
         for (int k = 0; k < 4; ++k) first[k] |= re->sets_[in.set][k];
         if (in.min == 0) todo.push_back(at + 1);
@@ -432,6 +467,25 @@ bool SimpleRegex::Run(std::string_view text, size_t start, int* caps, int ncaps,
     const Inst& in = prog_[pc];
     bool ok = true;
     switch (in.op) {
+      case Op::kLit: {
+        const size_t len = static_cast<size_t>(in.y);
+        if (n - pos < len) {
+          ok = false;
+          break;
+        }
+        const char* lit = lits_.data() + in.x;
+        const char* at = text.data() + pos;
+        if (fold_) {
+          for (size_t k = 0; k < len && ok; ++k) {
+            ok = Lower(static_cast<unsigned char>(at[k])) == static_cast<unsigned char>(lit[k]);
+          }
+        } else {
+          ok = std::memcmp(at, lit, len) == 0;
+        }
+        pos += len;
+        ++pc;
+        break;
+      }
       case Op::kRun: {
         const ByteSet& s = sets_[in.set];
         const size_t room = n - pos;

@@ -34,6 +34,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -56,13 +57,13 @@ class SimpleRegex {
   int groups() const { return ncap_; }
 
  private:
-  enum class Op : uint8_t { kRun, kSplit, kJmp, kSave, kBot, kEot, kWord, kNotWord, kMatch };
+  enum class Op : uint8_t { kLit, kRun, kSplit, kJmp, kSave, kBot, kEot, kWord, kNotWord, kMatch };
   struct Inst {
     Op op;
     bool greedy = true;    // kRun
     uint16_t set = 0;      // kRun: index into sets_
     int min = 0, max = 0;  // kRun: repeat bounds (max -1: unbounded); kSave: slot
-    int x = 0, y = 0;      // kSplit: preferred, other; kJmp: x
+    int x = 0, y = 0;      // kSplit: preferred, other; kJmp: x; kLit: offset, length in lits_
   };
   using ByteSet = std::array<uint64_t, 4>;
   static bool Has(const ByteSet& s, unsigned char c) { return (s[c >> 6] >> (c & 63)) & 1; }
@@ -72,6 +73,8 @@ class SimpleRegex {
 
   std::vector<Inst> prog_;
   std::vector<ByteSet> sets_;
+  std::string lits_;        // kLit bytes, in lower case when caseless
+  bool fold_ = false;       // caseless: kLit compares text bytes lowered
   int ncap_ = 0;            // capturing groups
   bool anchored_ = false;   // begins with ^: only position 0
   bool has_first_ = false;  // every match begins with a byte of first_
