@@ -40,6 +40,8 @@ struct RuleSet::Compiled {
     // otherwise): searched without RE2, which is asked only when it gives up.
     std::unique_ptr<const SimpleRegex> simple;
     bool starts_caseless = false;
+    // Search reads `lowered`: the start literals or SimpleRegex's are caseless.
+    bool reads_lowered = false;
     static constexpr size_t kMaxStarts = 16;
 
     // RE2's leftmost-first match of `re` in input, submatches in
@@ -343,7 +345,7 @@ Status CompileError(const HsCompileError& err, const std::vector<std::string>& e
 bool RuleSet::Compiled::Extractor::Search(re2::StringPiece input, std::string_view lowered,
                                           re2::StringPiece* groups, int n) const {
   if (simple != nullptr) {
-    const SimpleRegex::Result r = simple->Search(input, groups, n);
+    const SimpleRegex::Result r = simple->Search(input, groups, n, lowered);
     if (r != SimpleRegex::Result::kGaveUp) return r == SimpleRegex::Result::kMatch;
   }
   if (starts.empty() || starts.size() > kMaxStarts || input.empty()) {
@@ -388,6 +390,7 @@ RuleSet::Compiled::Extractor RuleSet::Compiled::Extractor::Make(const std::strin
       }
     }
   }
+  ex.reads_lowered = ex.starts_caseless || (ex.simple != nullptr && ex.simple->reads_lowered());
   return ex;
 }
 
@@ -727,7 +730,7 @@ size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<Rule
     size_t nfields = 0;
     for (const Compiled::Extractor& ex : compiled_[r]->extract) {
       const int n = ex.groups + 1;
-      if (!ex.Search(input, ex.starts_caseless ? lower() : std::string_view(), groups, n)) {
+      if (!ex.Search(input, ex.reads_lowered ? lower() : std::string_view(), groups, n)) {
         continue;
       }
       for (const auto& [index, name] : ex.named) {

@@ -386,6 +386,10 @@ std::unique_ptr<SimpleRegex> SimpleRegex::Compile(std::string_view pattern, bool
     ++pc;
   }
   re->anchored_ = pc < re->prog_.size() && re->prog_[pc].op == Op::kBot;
+  if (pc < re->prog_.size() && re->prog_[pc].op == Op::kLit) {
+    re->lead_ = re->lits_.substr(static_cast<size_t>(re->prog_[pc].x),
+                                 static_cast<size_t>(re->prog_[pc].y));
+  }
   // The bytes a match can begin with, when every path consumes one before
   // it can match (the program has no backward jumps: the walk ends).
   ByteSet first{};
@@ -601,8 +605,8 @@ bool SimpleRegex::Run(std::string_view text, size_t start, int* caps, int ncaps,
   }
 }
 
-SimpleRegex::Result SimpleRegex::Search(re2::StringPiece text, re2::StringPiece* groups,
-                                        int n) const {
+SimpleRegex::Result SimpleRegex::Search(re2::StringPiece text, re2::StringPiece* groups, int n,
+                                        std::string_view lowered) const {
   const std::string_view t(text.data(), text.size());
   if (t.size() > (1u << 30)) return Result::kGaveUp;
   constexpr int kMaxSlots = 64;
@@ -611,8 +615,14 @@ SimpleRegex::Result SimpleRegex::Search(re2::StringPiece text, re2::StringPiece*
   for (int i = 0; i < ncaps; ++i) caps[i] = -1;
   long budget = static_cast<long>(t.size() + 1) * static_cast<long>(prog_.size() + 8) * 2;
   const size_t last = anchored_ ? 0 : t.size();
-  for (size_t start = 0; start <= last; ++start) {
-    if (has_first_ && (start == t.size() || !Has(first_, static_cast<unsigned char>(t[start])))) {
+  // Where a match can start: at an occurrence of the leading literal (found
+  // with find: memchr and memcmp), else at a byte of first_.
+  const bool by_lead = !anchored_ && !lead_.empty() && (!fold_ || lowered.size() == t.size());
+  const std::string_view hay = fold_ ? lowered : t;
+  for (size_t start = by_lead ? hay.find(lead_) : 0; start <= last;
+       start = by_lead ? hay.find(lead_, start + 1) : start + 1) {
+    if (!by_lead && has_first_ &&
+        (start == t.size() || !Has(first_, static_cast<unsigned char>(t[start])))) {
       continue;
     }
     if (Run(t, start, caps, ncaps, &budget)) {

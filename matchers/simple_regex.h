@@ -52,7 +52,12 @@ class SimpleRegex {
   // (UNANCHORED) reports it: groups[0] the match, groups[i] capturing group
   // i (a null StringPiece when it took no part), for i < n. n <= 1 +
   // groups(). kGaveUp: undecided (the budget ran out); groups are garbage.
-  Result Search(re2::StringPiece text, re2::StringPiece* groups, int n) const;
+  // `lowered`: text in ASCII lower case, read only when reads_lowered()
+  // (a caseless expression that begins with a literal: its occurrences in
+  // lowered are the only places a match can start).
+  Result Search(re2::StringPiece text, re2::StringPiece* groups, int n,
+                std::string_view lowered = {}) const;
+  bool reads_lowered() const { return fold_ && !lead_.empty(); }
 
   int groups() const { return ncap_; }
 
@@ -79,6 +84,7 @@ class SimpleRegex {
   bool anchored_ = false;   // begins with ^: only position 0
   bool has_first_ = false;  // every match begins with a byte of first_
   ByteSet first_{};
+  std::string lead_;  // the literal every match begins with (lower case when caseless), or ""
 };
 
 }  // namespace konseki::matchers

@@ -32,7 +32,11 @@ std::string Compare(const RE2& re, const SimpleRegex& simple, std::string_view t
   const int n = re.NumberOfCapturingGroups() + 1;
   std::vector<re2::StringPiece> want(n), got(n);
   const bool re2_hit = re.Match(text, 0, text.size(), RE2::UNANCHORED, want.data(), n);
-  const SimpleRegex::Result r = simple.Search(text, got.data(), n);
+  std::string lowered(text);
+  for (char& c : lowered) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  const SimpleRegex::Result r = simple.Search(text, got.data(), n, lowered);
   if (r == SimpleRegex::Result::kGaveUp) return "";  // RuleSet asks RE2 then
   auto describe = [&](bool hit, const std::vector<re2::StringPiece>& g) {
     if (!hit) return std::string("no match");
