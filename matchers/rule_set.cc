@@ -37,7 +37,8 @@ struct RuleSet::Compiled {
     // the line's start, a reverse one, then the submatch engine): issue 17.
     std::vector<std::string> starts;  // at most kMaxStarts are used
     // The expression in SimpleRegex when it is simple enough (nullptr
-    // otherwise): searched without RE2, which is asked only when it gives up.
+    // otherwise; always for confirmations): MatchInto searches with it
+    // first and calls Search (RE2) only when it gives up.
     std::unique_ptr<const SimpleRegex> simple;
     bool starts_caseless = false;
     // Search reads `lowered`: the start literals or SimpleRegex's are caseless.
@@ -344,10 +345,6 @@ Status CompileError(const HsCompileError& err, const std::vector<std::string>& e
 // (no match starts earlier) keeps the work linear in the line.
 bool RuleSet::Compiled::Extractor::Search(re2::StringPiece input, std::string_view lowered,
                                           re2::StringPiece* groups, int n) const {
-  if (simple != nullptr) {
-    const SimpleRegex::Result r = simple->Search(input, groups, n, lowered);
-    if (r != SimpleRegex::Result::kGaveUp) return r == SimpleRegex::Result::kMatch;
-  }
   if (starts.empty() || starts.size() > kMaxStarts || input.empty()) {
     return re->Match(input, 0, input.size(), re2::RE2::UNANCHORED, groups, n);
   }
@@ -730,7 +727,13 @@ size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<Rule
     size_t nfields = 0;
     for (const Compiled::Extractor& ex : compiled_[r]->extract) {
       const int n = ex.groups + 1;
-      if (!ex.Search(input, ex.reads_lowered ? lower() : std::string_view(), groups, n)) {
+      const std::string_view lowered_text = ex.reads_lowered ? lower() : std::string_view();
+      // SimpleRegex when the extract is simple; RE2 when it is not, or when
+      // SimpleRegex gives up (its step budget).
+      SimpleRegex::Result simple = SimpleRegex::Result::kGaveUp;
+      if (ex.simple != nullptr) simple = ex.simple->Search(input, groups, n, lowered_text);
+      if (simple == SimpleRegex::Result::kNoMatch ||
+          (simple == SimpleRegex::Result::kGaveUp && !ex.Search(input, lowered_text, groups, n))) {
         continue;
       }
       for (const auto& [index, name] : ex.named) {
