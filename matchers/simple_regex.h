@@ -1,9 +1,10 @@
-// SimpleRegex: a small backtracking matcher for the plain extract and
-// confirmation expressions of the rule packs (literals, classes and their
-// repeats, groups, alternation, `?` groups, ^ $ \b), with RE2's
-// leftmost-first results on them, so RuleSet::Match need not call RE2 for
-// most hits (issue 17: RE2's BitState, which RE2 runs for submatches after
-// a `^` or an anchored start, cost a third of a corpus line).
+// SimpleRegex: a small backtracking matcher for the plain extract
+// expressions of the rule packs (literals, classes and their repeats,
+// groups, alternation, `?` groups, ^ $ \b), with RE2's leftmost-first
+// results on them, so RuleSet::Match need not call RE2 for most hits
+// (issue 17: RE2 was a third of a corpus line, most of it BitState, which
+// RE2 runs for submatches after a `^` or an anchored start;
+// bench/RESULTS.md, the thirty-sixth session).
 //
 //   auto re = SimpleRegex::Compile(pattern, case_sensitive);  // nullptr: not simple
 //   re2::StringPiece groups[8];
