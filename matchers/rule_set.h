@@ -1,5 +1,7 @@
 // The rule matcher: every rule's `match` expressions in ONE Hyperscan
-// block-mode database, then RE2 extraction only for the rules that hit.
+// block-mode database, then extraction only for the rules that hit
+// (SimpleRegex for the simple extract expressions, RE2 for the others and
+// for prefilter confirmations).
 // Rules that read the structured data (Rule::text) have a second database,
 // scanned only over a message that has structured data, and only when some
 // rule reads it: other lines pay a few tests for it (bench/RESULTS.md).

@@ -10,6 +10,7 @@ add_library(konseki_rules
   ${CMAKE_CURRENT_LIST_DIR}/rule_loader.cc
   ${CMAKE_CURRENT_LIST_DIR}/lazy_re2.cc
   ${CMAKE_CURRENT_LIST_DIR}/rule_set.cc
+  ${CMAKE_CURRENT_LIST_DIR}/simple_regex.cc
   ${CMAKE_CURRENT_LIST_DIR}/hs_compile.cc
   ${CMAKE_CURRENT_LIST_DIR}/beacon_score.cc
   ${CMAKE_CURRENT_LIST_DIR}/correlation_loader.cc

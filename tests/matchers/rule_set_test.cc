@@ -299,8 +299,20 @@ TEST(RuleSetTest, ExtractAllAddsEachExpressionsFieldsAndRefusesAGroupTwice) {
 
 // RE2 objects are compiled on first use (issue 17, memory): a rule that
 // never hits costs none; a bad expression is still refused at Compile.
-TEST(RuleSetTest, Re2ExpressionsAreCompiledWhenALineFirstNeedsThem) {
+TEST(RuleSetTest, ASimpleExtractBuildsNoRe2) {
   Rule ext = MakeRule("ext", {"Failed password for "}, {R"(for (?P<user>\S+) from)"});
+  auto set = MustCompile({ext});
+  auto scratch = set->NewScratch();
+  std::vector<RuleHit> hits;
+  set->Match(Msg("sshd", "Failed password for root from 192.0.2.1 port 22 ssh2"), **scratch, &hits);
+  ASSERT_THAT(HitIds(hits), ElementsAre("ext"));
+  EXPECT_THAT(hits[0].fields, ElementsAre(Field{"user", "root"}));
+  EXPECT_EQ(set->re2_built(), 0u);  // SimpleRegex extracted it
+}
+
+TEST(RuleSetTest, Re2ExpressionsAreCompiledWhenALineFirstNeedsThem) {
+  // A repeated group: RE2's, not SimpleRegex's (which would build no RE2).
+  Rule ext = MakeRule("ext", {"Failed password for "}, {R"(for (?P<user>\S+) from(?:\s+\S+)*)"});
   Rule confirmed = MakeRule("conf", {R"(^session closed for \S+$)"});
   confirmed.prefilter = {"session closed for "};
   Rule prog = MakeRule("prog", {"Invalid user"}, {}, R"(ssh[d]|/opt/x)");
