@@ -8,6 +8,7 @@
 #include "receiver/parser.h"
 #include "receiver/timestamp.h"
 #include "receiver/timestamp_cache.h"
+#include "receiver/zone_map.h"
 
 namespace konseki::receiver {
 namespace {
@@ -239,8 +240,42 @@ bool UntaggedRepeatNotice(std::string_view rest) {
 
 }  // namespace
 
+namespace {
+
+// parser.timezones: a line whose HOST (or sender) has a zone of its own
+// gets its stamp read again in that zone (the stamp comes before the HOST,
+// so it was read in the global one). One table probe for every other line.
+void ApplySenderZone(std::string_view line, size_t stamp_pos, const ParserOptions& options,
+                     TimestampCache* cache, Message* out) {
+  const ZoneMap::Zone* zone = options.zones->Find(out->hostname, out->sender,
+                                                  cache != nullptr ? &cache->zone_memo() : nullptr);
+  if (zone == nullptr) return;
+  ParserOptions own = options;
+  own.local_zone = zone->zone;
+  own.default_utc_offset_secs = zone->fixed_offset_secs;
+  own.zones = nullptr;
+  size_t end = 0;
+  ReadTimestamp(line, stamp_pos, own, cache, out, &end);  // it read before: it reads again
+}
+
+bool ParseRfc3164Header(std::string_view line, size_t pos, bool has_pri,
+                        const ParserOptions& options, TimestampCache* cache, Message* out);
+
+}  // namespace
+
 bool ParseRfc3164(std::string_view line, size_t pos, bool has_pri, const ParserOptions& options,
                   TimestampCache* cache, Message* out) {
+  if (!ParseRfc3164Header(line, pos, has_pri, options, cache, out)) return false;
+  if (options.zones != nullptr && out->has_timestamp && !options.zones->empty()) {
+    ApplySenderZone(line, has_pri ? SkipSpaces(line, pos) : pos, options, cache, out);
+  }
+  return true;
+}
+
+namespace {
+
+bool ParseRfc3164Header(std::string_view line, size_t pos, bool has_pri,
+                        const ParserOptions& options, TimestampCache* cache, Message* out) {
   if (has_pri) pos = SkipSpaces(line, pos);
   size_t ts_end = 0;
   if (!ReadTimestamp(line, pos, options, cache, out, &ts_end)) {
@@ -299,5 +334,7 @@ bool ParseRfc3164(std::string_view line, size_t pos, bool has_pri, const ParserO
   out->msg = line.substr(pos);
   return true;
 }
+
+}  // namespace
 
 }  // namespace konseki::receiver
