@@ -136,8 +136,9 @@ void StripSolarisId(Message* out) {
 
 }  // namespace
 
-void Parser::Parse(std::string_view bytes, TimePoint received, std::string_view sender,
-                   TimestampCache* cache, Message* out) const {
+void Parser::ParseKeepingSender(std::string_view bytes, TimePoint received, TimestampCache* cache,
+                                Message* out) const {
+  const std::string_view sender = out->sender;
   out->Clear();
   out->raw = bytes;
   out->received = received;

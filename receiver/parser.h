@@ -58,16 +58,24 @@ class Parser {
   // result is the same with and without it. One cache per thread.
   void Parse(std::string_view bytes, TimePoint received, TimestampCache* cache,
              Message* out) const {
-    Parse(bytes, received, {}, cache, out);
+    out->sender = {};
+    ParseKeepingSender(bytes, received, cache, out);
   }
   // The same for a line from peer `sender` (address text; out->sender is
   // set to it), which options.zones may map to a zone of its own.
   void Parse(std::string_view bytes, TimePoint received, std::string_view sender,
-             TimestampCache* cache, Message* out) const;
+             TimestampCache* cache, Message* out) const {
+    out->sender = sender;
+    ParseKeepingSender(bytes, received, cache, out);
+  }
 
   const ParserOptions& options() const { return options_; }
 
  private:
+  // Parse with out->sender kept (four arguments: all in registers).
+  void ParseKeepingSender(std::string_view bytes, TimePoint received, TimestampCache* cache,
+                          Message* out) const;
+
   ParserOptions options_;
 };
 

@@ -118,6 +118,11 @@ TEST(ZoneMapTest, ParserReadsAMappedSendersStampsInItsZone) {
     // A file line without <PRI> (test-rules input) and an RFC 5424 stamp's own zone.
     p.Parse("Dec  7 01:00:02 us-legacy sshd[1200]: x", Utc(1796623203), "", c, &m);
     EXPECT_EQ(m.timestamp, Utc(1796623202));
+    // An ISO stamp without an offset: the zone's offset at reception.
+    p.Parse("<38>2026-12-07T01:00:02 us-legacy sshd[1200]: x", Utc(1796623203), "", c, &m);
+    EXPECT_EQ(m.timestamp, Utc(1796623202));
+    p.Parse("<38>2026-12-07T01:00:02-05:00 us-legacy sshd[1200]: x", Utc(1796623203), "", c, &m);
+    EXPECT_EQ(m.timestamp, Utc(1796623202));
     p.Parse("<38>1 2026-12-07T01:00:02+09:00 us-legacy sshd 1 - - x", Utc(1796623203), "", c, &m);
     EXPECT_EQ(m.timestamp, Utc(1796605202 - 9 * 3600));
   }
