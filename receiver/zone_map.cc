@@ -10,10 +10,23 @@ namespace {
 
 char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c; }
 
+uint64_t Load8(const char* p, size_t n) {
+  uint64_t v = 0;
+  std::memcpy(&v, p, n);
+  return v;
+}
+
+// The length and the first and last 8 bytes with 0x20 set in each (upper
+// and lower case letters alike; other bytes may meet, the compare after
+// the probe decides): a few loads and multiplies, no loop over the name.
 uint64_t HashName(std::string_view s) {
-  uint64_t h = 14695981039346656037ull;
-  for (const char c : s) h = (h ^ static_cast<uint8_t>(Lower(c))) * 1099511628211ull;
-  return h;
+  constexpr uint64_t kFold = 0x2020202020202020ull;
+  const size_t n = s.size();
+  const uint64_t head = Load8(s.data(), std::min<size_t>(n, 8)) | kFold;
+  const uint64_t tail = n > 8 ? Load8(s.data() + n - 8, 8) | kFold : 0;
+  uint64_t h = (head ^ (n * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
+  h = (h ^ (h >> 29) ^ tail) * 0xc4ceb9fe1a85ec53ull;
+  return h ^ (h >> 32);
 }
 
 bool EqualsLower(std::string_view s, std::string_view lower) {
