@@ -88,6 +88,24 @@ StatusOr<std::unique_ptr<LocalZone>> LocalZone::Load(std::string_view name) {
     zone->transitions_.push_back(t);
     zone->offsets_.push_back(static_cast<int32_t>(ReadBig(p + types_at + type * 6, 4)));
   }
+  // The footer (v2+): a POSIX TZ rule for the times after the last
+  // transition. A "slim" file (zic -b slim) stops its transitions early
+  // and leaves the daylight saving of later years to that rule, which is
+  // not read here: refuse it rather than read summer stamps an hour off.
+  if (time_bytes == 8) {
+    const size_t footer =
+        types_at + static_cast<size_t>(typecnt * 6 + c[5] + c[2] * 12 + c[1] + c[0]);
+    const size_t end = footer < data.size() ? data.find('\n', footer + 1) : std::string::npos;
+    const bool dst_rule = end != std::string::npos &&
+                          data.substr(footer, end - footer).find(',') != std::string::npos;
+    constexpr int64_t k2033 = 2'000'000'000;
+    if (dst_rule && (zone->transitions_.empty() || zone->transitions_.back() < k2033)) {
+      return Status::InvalidArgument(quoted + ": " + path +
+                                     " is a 'slim' zoneinfo file (its daylight saving rule for "
+                                     "later years is not read): give a fixed offset (\"-05:00\") "
+                                     "or install the 'fat' files");
+    }
+  }
   return zone;
 }
 

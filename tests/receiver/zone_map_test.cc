@@ -4,6 +4,12 @@
 #include "receiver/zone_map.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 
 #include "receiver/parser.h"
 #include "receiver/timestamp_cache.h"
@@ -30,6 +36,40 @@ TEST(ZoneMapTest, NamedZoneReadFromZoneinfoHasDaylightSaving) {
   auto tokyo = LocalZone::Load("Asia/Tokyo");
   ASSERT_TRUE(tokyo.ok());
   EXPECT_EQ((*tokyo)->OffsetAt(Utc(1783400402)), 9 * 3600);
+}
+
+// zic -b slim leaves later years' daylight saving to the footer's POSIX
+// rule, which is not read: such a file is refused, a fat one read.
+TEST(ZoneMapTest, SlimZoneinfoFileIsRefusedFatOneRead) {
+  if (access("/usr/sbin/zic", X_OK) != 0) GTEST_SKIP() << "no zic";
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("konseki-zic-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "t.zi") << "Rule US 2007 max - Mar Sun>=8 2:00 1:00 D\n"
+                                 "Rule US 2007 max - Nov Sun>=1 2:00 0 S\n"
+                                 "Zone Test/East -5:00 US E%sT\n";
+  for (const char* kind : {"slim", "fat"}) {
+    const std::string cmd = std::string("/usr/sbin/zic -b ") + kind + " -d " +
+                            (dir / kind).string() + " " + (dir / "t.zi").string();
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  }
+  const char* old = getenv("TZDIR");
+  const std::string saved = old != nullptr ? old : "";
+  setenv("TZDIR", (dir / "slim").c_str(), 1);
+  auto slim = LocalZone::Load("Test/East");
+  setenv("TZDIR", (dir / "fat").c_str(), 1);
+  auto fat = LocalZone::Load("Test/East");
+  if (old != nullptr) {
+    setenv("TZDIR", saved.c_str(), 1);
+  } else {
+    unsetenv("TZDIR");
+  }
+  fs::remove_all(dir);
+  ASSERT_FALSE(slim.ok());
+  EXPECT_NE(slim.status().message().find("slim"), std::string::npos) << slim.status().message();
+  ASSERT_TRUE(fat.ok()) << fat.status().message();
+  EXPECT_EQ((*fat)->OffsetAt(Utc(1783400402)), -4 * 3600);
+  EXPECT_EQ((*fat)->OffsetAt(Utc(1796623202)), -5 * 3600);
 }
 
 TEST(ZoneMapTest, BadEntriesAreErrorsNamingThem) {
