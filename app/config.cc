@@ -918,12 +918,38 @@ Status ParseMetrics(const Ctx& ctx, const YAML::Node& v, Config* c) {
 }
 
 Status ParseParserKeys(const Ctx& ctx, const YAML::Node& v, Config* c) {
-  RETURN_IF_ERROR(ctx.CheckKeys(v, "parser", {"timezone"}));
+  RETURN_IF_ERROR(ctx.CheckKeys(v, "parser", {"timezone", "timezones"}));
   if (v["timezone"]) {
     RETURN_IF_ERROR(ctx.GetString(v["timezone"], "parser.timezone", &c->parser_timezone));
     if (auto off = ResolveUtcOffsetSecs(c->parser_timezone, 0); !off.ok()) {
       return ctx.Error(v["timezone"], "parser.timezone", off.status().message());
     }
+  }
+  if (const YAML::Node list = v["timezones"]; list) {
+    if (!list.IsSequence()) {
+      return ctx.Error(list, "parser.timezones",
+                       "must be a list of {hosts: [...], networks: [...], zone: ...}");
+    }
+    std::vector<receiver::ZoneRuleSpec> specs;
+    for (size_t i = 0; i < list.size(); ++i) {
+      const YAML::Node e = list[i];
+      const std::string key = "parser.timezones[" + std::to_string(i) + "]";
+      if (!e.IsMap()) return ctx.Error(e, key, "must be a map {hosts, networks, zone}");
+      RETURN_IF_ERROR(ctx.CheckKeys(e, key, {"hosts", "networks", "zone"}));
+      receiver::ZoneRuleSpec spec;
+      if (e["hosts"]) RETURN_IF_ERROR(ctx.GetStringList(e["hosts"], key + ".hosts", &spec.hosts));
+      if (e["networks"]) {
+        RETURN_IF_ERROR(ctx.GetStringList(e["networks"], key + ".networks", &spec.networks));
+      }
+      if (e["zone"]) RETURN_IF_ERROR(ctx.GetString(e["zone"], key + ".zone", &spec.zone));
+      specs.push_back(std::move(spec));
+    }
+    // Read every zone now: an unknown one is an error at start and on
+    // SIGHUP (the running config stays), not a silent 14 h later.
+    if (auto map = receiver::ZoneMap::Build(specs); !map.ok()) {
+      return ctx.Error(list, "parser.timezones", map.status().message());
+    }
+    c->parser_timezones = std::move(specs);
   }
   return Status::Ok();
 }

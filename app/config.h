@@ -28,6 +28,7 @@
 #include "receiver/stream_listener.h"
 #include "receiver/tls_context.h"
 #include "receiver/udp_listener.h"
+#include "receiver/zone_map.h"
 
 namespace konseki::app {
 
@@ -161,6 +162,10 @@ struct Config {
   // parser: offset assumed for RFC 3164 timestamps without a zone.
   // "local" (the log host's zone, as rsyslog does) or "+09:00" / "UTC".
   std::string parser_timezone = "local";
+  // parser.timezones: per-host / per-sender-network zones for RFC 3164
+  // senders writing in another zone (receiver/zone_map.h); checked (zone
+  // files read, networks parsed) when the config is read.
+  std::vector<receiver::ZoneRuleSpec> parser_timezones;
 
   HeartbeatConfig heartbeat;
   // tls: certificates for tls:// (RFC 5425) and relp+tls:// listeners

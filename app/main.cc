@@ -13,6 +13,7 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,7 @@
 #include "outputs/archive.h"
 #include "outputs/exec_sink.h"
 #include "receiver/local_zone.h"
+#include "receiver/zone_map.h"
 
 namespace {
 
@@ -196,6 +198,7 @@ size_t ReportUnwritablePaths(const konseki::app::Config& c, const konseki::app::
 // server would use with that file (its heartbeat and listeners aside).
 konseki::Status ApplyConfigToTestRules(const konseki::app::Config& c,
                                        const konseki::receiver::LocalZone* local_zone,
+                                       std::unique_ptr<konseki::receiver::ZoneMap>* zones,
                                        konseki::app::TestRulesOptions* opts) {
   if (opts->rules_dir.empty()) opts->rules_dir = c.rules_dir;
   opts->overrides = c.rule_overrides;
@@ -203,6 +206,12 @@ konseki::Status ApplyConfigToTestRules(const konseki::app::Config& c,
   if (!offset.ok()) return offset.status();
   opts->parser.default_utc_offset_secs = *offset;
   if (c.parser_timezone == "local") opts->parser.local_zone = local_zone;
+  if (!c.parser_timezones.empty()) {
+    auto map = konseki::receiver::ZoneMap::Build(c.parser_timezones);
+    if (!map.ok()) return map.status();
+    *zones = std::move(map).value();
+    opts->parser.zones = zones->get();
+  }
   opts->correlation = c.correlation.options;
   opts->correlation.utc_offset_secs = opts->parser.default_utc_offset_secs;
   opts->correlation.local_zone = opts->parser.local_zone;
@@ -326,11 +335,13 @@ int RunTestRulesCommand(TestRulesCommand cmd) {
   konseki::app::TestRulesOptions& opts = cmd.opts;
   konseki::app::ExplainOptions& explain = cmd.explain;
   const std::string& config_path = cmd.config_path;
-  const konseki::receiver::LocalZone local_zone;  // parser.timezone: local
+  const konseki::receiver::LocalZone local_zone;      // parser.timezone: local
+  std::unique_ptr<konseki::receiver::ZoneMap> zones;  // parser.timezones
   opts.correlate = !cmd.no_correlations;
   if (!config_path.empty()) {
     auto c = konseki::app::LoadConfigFile(config_path);
-    konseki::Status s = c.ok() ? ApplyConfigToTestRules(*c, &local_zone, &opts) : c.status();
+    konseki::Status s =
+        c.ok() ? ApplyConfigToTestRules(*c, &local_zone, &zones, &opts) : c.status();
     if (!s.ok()) {
       std::fprintf(stderr, "konseki: %s\n", s.message().c_str());
       return 1;

@@ -23,7 +23,7 @@ Router::~Router() { Flush(); }
 
 bool Router::Push(const Frame& frame) {
   Message& msg = msg_;
-  parser_.Parse(frame.bytes, frame.received, &stamps_, &msg);
+  parser_.Parse(frame.bytes, frame.received, frame.sender, &stamps_, &msg);
   const size_t sender_length = std::min<size_t>(frame.sender.size(), 0xffff);
   // The host as the worker will see it (the sender as the batch keeps it),
   // hashed once: for the shard and for the worker's per-host tables.

@@ -277,6 +277,12 @@ Status Server::Init() {
   receiver::ParserOptions popts;
   popts.default_utc_offset_secs = *offset;
   if (config_.parser_timezone == "local") popts.local_zone = &local_zone_;
+  if (!config_.parser_timezones.empty()) {
+    auto zones = receiver::ZoneMap::Build(config_.parser_timezones);
+    if (!zones.ok()) return zones.status();
+    zone_map_ = std::move(zones).value();
+    popts.zones = zone_map_.get();
+  }
   parser_ = receiver::Parser(popts);
 
   metrics_.GetGauge("konseki_build_info", "konseki version (always 1).", {{"version", Version()}})

@@ -46,6 +46,7 @@
 #include "receiver/tls_connection.h"
 #include "receiver/tls_context.h"
 #include "receiver/udp_listener.h"
+#include "receiver/zone_map.h"
 
 namespace konseki::app {
 
@@ -197,7 +198,8 @@ class Server {
   // "heartbeat", "spool"); reported once by ReportDamagedFiles.
   std::vector<std::pair<std::string, DamagedFile>> damaged_files_;
   std::shared_ptr<ProcessMetrics> process_metrics_;  // process_* metrics
-  receiver::LocalZone local_zone_;  // parser.timezone: local (declared before parser_)
+  receiver::LocalZone local_zone_;               // parser.timezone: local (declared before parser_)
+  std::unique_ptr<receiver::ZoneMap> zone_map_;  // parser.timezones (before parser_)
   receiver::Parser parser_;
   RuleSlot rules_;
   std::unique_ptr<outputs::AlertWriter> alert_writer_;

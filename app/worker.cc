@@ -392,7 +392,7 @@ void Worker::ReplayRepeated(const Message& notice, const HostKey& host, uint64_t
                             uint64_t line, uint32_t count, std::string_view quoted) {
   HitLine& kept = hit_lines_[host.hash % kHitLineSlots];
   if (kept.hash != host.hash || kept.line != previous) return;  // no hits, or not kept
-  deps_.parser->Parse(kept.raw, notice.received, &replayed_);
+  deps_.parser->Parse(kept.raw, notice.received, kept.sender, nullptr, &replayed_);
   replayed_.sender = kept.sender;
   // The same host (not another with the same hash), program and text.
   if (!HostNamesEqual(replayed_.host(), host.name) ||
@@ -597,7 +597,7 @@ void Worker::Process(Batch& batch) {
       e.header.Unpack(batch.frame(e), e.received, batch.sender(e), &msg);
       host = HostKey{msg.host(), e.host_hash};
     } else {
-      deps_.parser->Parse(batch.frame(e), e.received, &msg);
+      deps_.parser->Parse(batch.frame(e), e.received, batch.sender(e), nullptr, &msg);
       msg.sender = batch.sender(e);
       host = HostKey::Of(msg.host());
     }

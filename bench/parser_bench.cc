@@ -19,6 +19,7 @@
 #include "common/utc_time.h"
 #include "receiver/parser.h"
 #include "receiver/timestamp_cache.h"
+#include "receiver/zone_map.h"
 
 namespace konseki::receiver {
 namespace {
@@ -163,6 +164,35 @@ void RunParserWithCache(benchmark::State& state, const std::vector<std::string>&
   });
 }
 void BM_Parser_CorpusWithCache(benchmark::State& state) { RunParserWithCache(state, Lines()); }
+
+// The same with parser.timezones set (receiver/zone_map.h): four exact
+// names, a pattern and a network none of the corpus's hosts has (what every
+// other sender's line pays), then with a map naming every host's zone
+// (each line's stamp read again in it).
+void RunParserWithZones(benchmark::State& state, bool all) {
+  std::vector<ZoneRuleSpec> specs = {
+      {{"us-legacy", "us-legacy2", "nyc-db1", "nyc-db2", "nyc-*"}, {}, "America/New_York"},
+      {{}, {"10.8.0.0/16"}, "-05:00"}};
+  if (all) specs.insert(specs.begin(), {{"*"}, {}, "America/New_York"});
+  auto zones = ZoneMap::Build(specs);
+  if (!zones.ok()) {
+    state.SkipWithError(zones.status().message().c_str());
+    return;
+  }
+  ParserOptions o;
+  o.zones = zones->get();
+  const Parser parser(o);
+  TimestampCache cache;
+  Message m;
+  RunOver(state, Lines(), [&](const std::string& line) {
+    parser.Parse(line, kReceived, "192.0.2.1", &cache, &m);
+    benchmark::DoNotOptimize(m);
+  });
+}
+void BM_Parser_CorpusWithCacheAndZones(benchmark::State& state) {
+  RunParserWithZones(state, state.range(0) != 0);
+}
+BENCHMARK(BM_Parser_CorpusWithCacheAndZones)->ArgName("all_mapped")->Arg(0)->Arg(1);
 BENCHMARK(BM_Parser_CorpusWithCache);
 void BM_Parser_Rfc5424WithCache(benchmark::State& state) {
   RunParserWithCache(state, Rfc5424Lines());

@@ -26,8 +26,7 @@ StatusOr<std::unique_ptr<OfflineAnalyzer>> OfflineAnalyzer::Create(
 void OfflineAnalyzer::Feed(std::string_view line, std::string_view sender,
                            std::vector<RuleHit>* hits, std::vector<Alert>* alerts) {
   alerts->clear();
-  parser_.Parse(line, reference_, &msg_);
-  msg_.sender = sender;
+  parser_.Parse(line, reference_, sender, nullptr, &msg_);
   if (!msg_.has_timestamp && msg_.issue == ParseIssue::kNoHeader) {
     // A line of a web server's, PHP's, auditd's or squid's own file: its
     // own stamp, where the server would have the (live) receive time.
@@ -56,8 +55,7 @@ void OfflineAnalyzer::Feed(std::string_view line, std::string_view sender,
     bool fits = false;
     if (earlier.hit) {
       // msg_ views `earlier` until the next Feed, which parses first.
-      parser_.Parse(earlier.line, reference_, &msg_);
-      msg_.sender = earlier.sender;
+      parser_.Parse(earlier.line, reference_, earlier.sender, nullptr, &msg_);
       fits = receiver::RepeatNoticeFits(notice, msg_, quoted);
     }
     if (!fits) {

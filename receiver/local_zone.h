@@ -14,15 +14,30 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "common/clock.h"
+#include "common/status.h"
 
 namespace konseki::receiver {
 
+// A named zone (parser.timezones' "America/New_York") is read once from
+// the system's zoneinfo (TZif, RFC 8536: $TZDIR or /usr/share/zoneinfo) and
+// answers from its transitions with the same per-hour cache; after the
+// file's last transition (2037 in Debian's "fat" files) the last offset
+// holds.
+//
 // Thread-safe (const methods, atomics). Not copyable.
 class LocalZone {
  public:
+  // The process's zone (localtime_r).
   LocalZone() = default;
+  // The zone `name` ("Asia/Tokyo") from the zoneinfo directory; an error
+  // naming it when it is not a zone name or its file is missing or not TZif.
+  static StatusOr<std::unique_ptr<LocalZone>> Load(std::string_view name);
   LocalZone(const LocalZone&) = delete;
   LocalZone& operator=(const LocalZone&) = delete;
 
@@ -38,6 +53,15 @@ class LocalZone {
   TimePoint FixOffset(TimePoint t, int assumed_offset_secs) const;
 
  private:
+  // The offset of the UTC hour starting at `hour * 3600` (uncached).
+  int Compute(int64_t hour) const;
+
+  // Named zones only: transition instants (ascending) and the offset in
+  // force from each; before the first, initial_offset_.
+  bool named_ = false;
+  std::vector<int64_t> transitions_;
+  std::vector<int32_t> offsets_;
+  int32_t initial_offset_ = 0;
   static constexpr size_t kSlots = 64;
   // hour since the epoch << 20 | (offset + kBias); 0 = empty.
   static constexpr int64_t kBias = 1 << 19;

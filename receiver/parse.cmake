@@ -6,6 +6,7 @@ add_library(konseki_parse
   ${CMAKE_CURRENT_LIST_DIR}/timestamp.cc
   ${CMAKE_CURRENT_LIST_DIR}/timestamp_cache.cc
   ${CMAKE_CURRENT_LIST_DIR}/local_zone.cc
+  ${CMAKE_CURRENT_LIST_DIR}/zone_map.cc
   ${CMAKE_CURRENT_LIST_DIR}/parse_issue.h
 )
 target_link_libraries(konseki_parse PUBLIC konseki_common)

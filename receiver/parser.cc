@@ -53,6 +53,7 @@ void UnwrapFileLine(const ParserOptions& options, Message* out) {
   inner.raw = m;
   inner.received = out->received;
   inner.timestamp = out->received;
+  inner.sender = out->sender;
   if (!ParseRfc3164(m, 0, /*has_pri=*/false, options, nullptr, &inner)) return;
   if (!inner.has_timestamp || inner.hostname.empty() || inner.app_name.empty()) return;
   // The tag was closed by ':' or "[pid]" (then ':'): the byte before the text.
@@ -135,12 +136,14 @@ void StripSolarisId(Message* out) {
 
 }  // namespace
 
-void Parser::Parse(std::string_view bytes, TimePoint received, TimestampCache* cache,
-                   Message* out) const {
+void Parser::ParseKeepingSender(std::string_view bytes, TimePoint received, TimestampCache* cache,
+                                Message* out) const {
+  const std::string_view sender = out->sender;
   out->Clear();
   out->raw = bytes;
   out->received = received;
   out->timestamp = received;
+  out->sender = sender;
 
   // The framer strips line ends; tolerate them anyway, outside every view but raw.
   std::string_view line = bytes;
@@ -178,6 +181,7 @@ void Parser::Parse(std::string_view bytes, TimePoint received, TimestampCache* c
     out->raw = bytes;
     out->received = received;
     out->timestamp = received;
+    out->sender = sender;
     out->pri = kept_pri;
     out->issue = issue == ParseIssue::kNone ? ParseIssue::kNoHeader : issue;
     out->msg = line;

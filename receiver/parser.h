@@ -19,6 +19,7 @@
 namespace konseki::receiver {
 
 class TimestampCache;
+class ZoneMap;
 
 struct ParserOptions {
   // Offset from UTC, in seconds, assumed for RFC 3164 timestamps that carry
@@ -29,6 +30,11 @@ struct ParserOptions {
   // included) instead of default_utc_offset_secs. Not owned; must outlive
   // the parser.
   const LocalZone* local_zone = nullptr;
+  // parser.timezones: senders whose zoneless RFC 3164 stamps are read in
+  // another zone than the two above (by the line's HOST or the sender's
+  // network; receiver/zone_map.h). Null or empty: none. Not owned; must
+  // outlive the parser.
+  const ZoneMap* zones = nullptr;
   // Check that parsed messages are valid UTF-8 and set ParseIssue::kInvalidUtf8
   // (a count hint only: bytes are never altered) when they are not and no
   // other issue was found. Costs one pass over the bytes.
@@ -50,11 +56,26 @@ class Parser {
   // The same, with the timestamps this thread read lately in `cache` (may be
   // null): a line stamped as a recent one skips reading its stamp. The
   // result is the same with and without it. One cache per thread.
-  void Parse(std::string_view bytes, TimePoint received, TimestampCache* cache, Message* out) const;
+  void Parse(std::string_view bytes, TimePoint received, TimestampCache* cache,
+             Message* out) const {
+    out->sender = {};
+    ParseKeepingSender(bytes, received, cache, out);
+  }
+  // The same for a line from peer `sender` (address text; out->sender is
+  // set to it), which options.zones may map to a zone of its own.
+  void Parse(std::string_view bytes, TimePoint received, std::string_view sender,
+             TimestampCache* cache, Message* out) const {
+    out->sender = sender;
+    ParseKeepingSender(bytes, received, cache, out);
+  }
 
   const ParserOptions& options() const { return options_; }
 
  private:
+  // Parse with out->sender kept (four arguments: all in registers).
+  void ParseKeepingSender(std::string_view bytes, TimePoint received, TimestampCache* cache,
+                          Message* out) const;
+
   ParserOptions options_;
 };
 

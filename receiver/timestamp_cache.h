@@ -25,6 +25,7 @@
 #include "common/clock.h"
 #include "common/message.h"
 #include "receiver/timestamp.h"
+#include "receiver/zone_map.h"
 
 namespace konseki::receiver {
 
@@ -58,6 +59,9 @@ class TimestampCache {
   void Store(std::string_view stamp, MessageFormat format, const ParserOptions& options,
              const ReceivedSpan& span, TimePoint t);
 
+  // The thread's memo of parser.timezones' last sender network match.
+  ZoneMap::Memo& zone_memo() { return zone_memo_; }
+
  private:
   struct Entry {
     TimePoint t;
@@ -77,6 +81,7 @@ class TimestampCache {
   // UDP wake-up, do not evict each other on every line.
   Entry entries_[2];
   uint8_t newest_ = 0;
+  ZoneMap::Memo zone_memo_;
 };
 
 }  // namespace konseki::receiver

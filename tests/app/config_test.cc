@@ -321,6 +321,26 @@ TEST(ConfigTest, BadRulesSectionsNameFileLineAndKey) {
       "k.yaml", "listen: [udp://127.0.0.1:1]\n");
 }
 
+// parser.timezones: per-host and per-network zones for RFC 3164 senders.
+TEST(ConfigTest, ParserTimezonesAreRead) {
+  auto c = ParseConfig(R"(
+listen: [udp://127.0.0.1:1]
+parser:
+  timezone: "+09:00"
+  timezones:
+    - {hosts: [us-legacy, "us-*"], zone: America/New_York}
+    - {networks: [10.8.0.0/16, "2001:db8::/32"], zone: "-05:00"}
+)",
+                       "tz.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_EQ(c->parser_timezones.size(), 2u);
+  EXPECT_EQ(c->parser_timezones[0].hosts, (std::vector<std::string>{"us-legacy", "us-*"}));
+  EXPECT_EQ(c->parser_timezones[0].zone, "America/New_York");
+  EXPECT_EQ(c->parser_timezones[1].networks,
+            (std::vector<std::string>{"10.8.0.0/16", "2001:db8::/32"}));
+  EXPECT_EQ(c->parser_timezones[1].zone, "-05:00");
+}
+
 TEST(ConfigTest, BadValuesAreErrorsNotDefaults) {
   ExpectRejected(
       {
@@ -332,6 +352,14 @@ TEST(ConfigTest, BadValuesAreErrorsNotDefaults) {
           {"listen: [tcp://localhost:514]\n", "listen"},
           {"listen: udp://127.0.0.1:1\n", "expected a list"},
           {"listen: [udp://127.0.0.1:1]\nparser: {timezone: Mars/Olympus}\n", "timezone"},
+          {"listen: [udp://127.0.0.1:1]\nparser: {timezones: [{hosts: [a], zone: Mars/Olympus}]}\n",
+           "parser.timezones[0]: time zone 'Mars/Olympus': unknown zone"},
+          {"listen: [udp://127.0.0.1:1]\nparser: {timezones: [{networks: [10.8.0.0/40], zone: "
+           "UTC}]}\n",
+           "network '10.8.0.0/40' is not an address or CIDR"},
+          {"listen: [udp://127.0.0.1:1]\nparser: {timezones: [{zone: UTC}]}\n", "hosts, networks"},
+          {"listen: [udp://127.0.0.1:1]\nparser: {timezones: [{host: [a], zone: UTC}]}\n", "host"},
+          {"listen: [udp://127.0.0.1:1]\nparser: {timezones: {a: UTC}}\n", "must be a list"},
           {"listen: [udp://127.0.0.1:1]\nheartbeat: {overrides: [{host: a}]}\n",
            "silence_after_secs"},
           {"archive: {dir: x}\n", "at least one listener"},

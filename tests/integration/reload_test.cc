@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -139,6 +140,80 @@ TEST(ReloadTest, FailedAlertFileReopenIsAlertedCountedAndKeepsTheOldFile) {
             1);
   EXPECT_NE(k.process().Stderr().find("cannot reopen the alert file"), std::string::npos);
   EXPECT_FALSE(fs::exists(alerts)) << "the folder was not recreated behind the admin's back";
+}
+
+}  // namespace
+}  // namespace konseki::testing
+
+namespace konseki::testing {
+namespace {
+
+// "Mmm dd HH:MM:SS" of `t` shifted by `offset_secs` (an RFC 3164 stamp).
+std::string BsdStamp(time_t t, int offset_secs) {
+  t += offset_secs;
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  char buf[32];
+  strftime(buf, sizeof buf, "%b %e %H:%M:%S", &tm);
+  return buf;
+}
+
+std::string Rfc3339Second(time_t t) {
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  char buf[32];
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return buf;
+}
+
+// parser.timezones: a sender's zone applies to its stamps; a config with an
+// unknown zone does not start, and on SIGHUP it is refused (an alert says
+// which entry) while the running map stays in force.
+TEST(ReloadTest, SenderZonesApplyAndABadZoneIsRefusedOnStartAndOnSighup) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  TempDir dir;
+  const std::string rules = dir.File("rules");
+  fs::create_directories(rules);
+  std::ofstream(rules + "/local.yaml") << kNewRule;
+  const std::string alerts = dir.File("alerts.jsonl");
+  const std::string base = "listen: [tcp://127.0.0.1:0]\nrules: {dir: " + rules +
+                           "}\narchive: {dir: " + dir.File("archive") +
+                           "}\nalerts: {file: " + alerts +
+                           ", stdout: false}\nmetrics: {listen: ''}\n";
+  const std::string bad_zone =
+      "parser:\n  timezone: \"+09:00\"\n  timezones: [{hosts: [us-legacy], zone: Mars/Olympus}]\n";
+  {
+    Konseki refused;
+    std::string err;
+    EXPECT_FALSE(refused.Start(dir, base + bad_zone, &err));
+    EXPECT_THAT(err + refused.process().Stderr(), ::testing::HasSubstr("Mars/Olympus"));
+  }
+  Konseki k;
+  std::string err;
+  const std::string good =
+      "parser:\n  timezone: \"+09:00\"\n  timezones: [{hosts: [us-legacy], zone: \"-05:00\"}]\n";
+  ASSERT_TRUE(k.Start(dir, base + good, &err)) << err;
+  int fd = ConnectTcp(k.Port("tcp"));
+  ASSERT_GE(fd, 0);
+  const time_t event = time(nullptr) - 60;
+  Send(fd, "<13>" + BsdStamp(event, -5 * 3600) + " us-legacy app: canary-1 tripped\n");
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(alerts).find("\"id\":1") != std::string::npos; }))
+      << ReadFile(alerts);
+  EXPECT_THAT(ReadFile(alerts), ::testing::HasSubstr("\"time\":\"" + Rfc3339Second(event)));
+
+  std::ofstream(dir.File("konseki.yaml")) << base + bad_zone + "allow_root: true\n";
+  ASSERT_EQ(kill(k.process().pid(), SIGHUP), 0);
+  ASSERT_TRUE(WaitFor([&] {
+    return ReadFile(alerts).find("konseki.config_invalid") != std::string::npos;
+  })) << ReadFile(alerts)
+      << k.process().Stderr();
+  EXPECT_THAT(ReadFile(alerts), ::testing::HasSubstr("parser.timezones[0]: time zone 'Mars"));
+  Send(fd, "<13>" + BsdStamp(event + 1, -5 * 3600) + " us-legacy app: canary-2 tripped\n");
+  ASSERT_TRUE(WaitFor([&] { return ReadFile(alerts).find("\"id\":2") != std::string::npos; }))
+      << ReadFile(alerts);
+  EXPECT_THAT(ReadFile(alerts), ::testing::HasSubstr("\"time\":\"" + Rfc3339Second(event + 1)));
+  close(fd);
+  EXPECT_TRUE(k.process().running());
 }
 
 }  // namespace

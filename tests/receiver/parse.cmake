@@ -5,6 +5,7 @@ konseki_add_test(parse_test
     ${CMAKE_CURRENT_LIST_DIR}/timestamp_parse_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/timestamp_cache_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/local_zone_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/zone_map_test.cc
   LIBS konseki_parse)
 
 # The parser against rsyslog's own parser test vectors, through
