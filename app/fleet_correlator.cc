@@ -19,6 +19,7 @@ FleetHit FleetHit::From(const matchers::HitEvent& e) {
   h.received = e.received;
   h.message_seq = e.message_seq;
   h.repeats = e.repeats;
+  h.dedupe_secs = e.dedupe_secs;
   h.overflow_worker = e.overflow_worker;
   h.superseded_by = std::string(e.superseded_by);
   return h;
@@ -37,6 +38,7 @@ matchers::HitEvent FleetHit::View() const {
           .received = received,
           .message_seq = message_seq,
           .repeats = repeats,
+          .dedupe_secs = dedupe_secs,
           .overflow_worker = overflow_worker,
           .superseded_by = superseded_by,
           .local = {}};  // the fleet correlator computes it

@@ -165,6 +165,7 @@ HitEvent MakeHitEvent(const Message& msg, const RuleHit& hit, uint64_t message_s
   e.received = msg.received;
   e.message_seq = message_seq;
   e.repeats = msg.repeats;
+  e.dedupe_secs = static_cast<uint32_t>(hit.rule->dedupe_secs);
   e.severity = hit.rule->severity;
   return e;
 }
@@ -415,6 +416,10 @@ Status Correlator::Impl::Compile(const RulePack& pack) {
   }
   hits = metrics.GetCounter("konseki_correlation_hits_total",
                             "Rule hits and correlation alerts fed to correlations.");
+  resent = metrics.GetCounter(
+      "konseki_correlation_resent_total",
+      "Rule hits not taken by the correlations: identical to one of the same rule within the "
+      "rule's dedupe_secs (a line resent after a reconnect).");
   merged = metrics.GetCounter(
       "konseki_correlation_alerts_merged_total",
       "Correlation alerts left out: another of the same sign, as severe or more, came from the "
@@ -941,9 +946,39 @@ void Correlator::Impl::Dispatch(const HitEvent& hit, int depth, std::vector<Aler
   if (auto it = by_sign.find(hit.sign); it != by_sign.end()) run(it->second);
 }
 
+bool Correlator::Impl::Resent(const HitEvent& hit) {
+  uint64_t h = Fnv64(hit.input_id);
+  h = Fnv64(hit.host, Fnv64("\x1f", h));
+  h = Fnv64(hit.program, Fnv64("\x1f", h));
+  h = Fnv64(hit.pid, Fnv64("\x1f", h));
+  // The line itself too: sshd writes one "Failed publickey" line per key a
+  // client offers, in one second from one pid and port, differing only in
+  // the key's fingerprint, which no field may hold.
+  h = Fnv64(hit.raw, Fnv64("\x1f", h));
+  const int64_t stamp = ToNs(hit.event_time);
+  h = Fnv64(std::string_view(reinterpret_cast<const char*>(&stamp), sizeof stamp),
+            Fnv64("\x1f", h));
+  if (hit.fields != nullptr) {
+    for (const auto& [k, v] : *hit.fields) h = Fnv64(v, Fnv64(k, Fnv64("\x1f", h)));
+  }
+  if (h == 0) h = 1;
+  if (dedupe.empty()) dedupe.resize(kDedupeSlots);
+  DedupeSlot& slot = dedupe[h & (kDedupeSlots - 1)];
+  const int64_t rx = ToNs(hit.received);
+  if (slot.hash == h && rx >= slot.received_ns &&
+      rx - slot.received_ns <= int64_t{hit.dedupe_secs} * 1'000'000'000) {
+    resent->Inc();
+    return true;
+  }
+  slot = {h, rx};
+  return false;
+}
+
 bool Correlator::Process(const HitEvent& hit, std::vector<Alert>* out) {
   impl_->hits->Inc();
   impl_->superseded = false;
+  impl_->superseded_by = {};
+  if (hit.dedupe_secs > 0 && hit.message_seq != 0 && impl_->Resent(hit)) return false;
   impl_->hit_severity = hit.severity;
   // A copy whose superseded_by the host correlations fill in for the fleet
   // ones after them (one process running both scopes).

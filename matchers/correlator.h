@@ -86,6 +86,10 @@ struct HitEvent {
   // How many events the line stands for (Message::repeats: a sender's
   // "message repeated N times"): threshold and sequence count each.
   uint32_t repeats = 1;
+  // The rule's dedupe_secs (matchers/rule.h): a hit identical to one of the
+  // same rule taken less than this many seconds before (receive time) is a
+  // resent line, not taken again; 0: every hit counts.
+  uint32_t dedupe_secs = 0;
   // The rule's severity: a `supersedes` correlation takes the place of the
   // rule's alert only when its own severity is not lower.
   Severity severity = Severity::kInfo;

@@ -160,6 +160,17 @@ struct CompiledCorrelation {
     bool wrapped = false;
   };
   std::unordered_map<std::string, LowestOpen> lowest_open;
+  // unpaired without window_secs: the keys closes took lately, a ring of
+  // kTakenKeys (made at the first close): a close of the same key with the
+  // same stamp received within kTakenSecs is that close resent (RELP or TCP
+  // after a reconnect), covered by the open the first one took.
+  struct TakenKey {
+    uint64_t key_hash = 0;
+    int64_t event_ns = 0;
+    int64_t received_ns = 0;
+  };
+  std::vector<TakenKey> taken;
+  size_t taken_next = 0;
   // direction: `metric` counters per host (lower case) and direction, at
   // most Impl::kMaxCounterHosts hosts; later ones count under host "other".
   SvMap<std::array<Counter*, kDirections>> direction_counters;
@@ -227,6 +238,10 @@ struct Correlator::Impl {
   // sequence with `field`: distinct values of the A hits kept per key.
   static constexpr size_t kMaxSequenceValues = 256;
   static constexpr size_t kMaxCounterHosts = 1000;
+  // unpaired: closes remembered per correlation for their resends (24
+  // bytes each), and for how long (receive time).
+  static constexpr size_t kTakenKeys = 1024;
+  static constexpr int64_t kTakenNs = 600'000'000'000;
   // Alerts feeding correlations nest at most this deep (the loader refuses
   // cycles; this is a backstop).
   static constexpr int kMaxDepth = 16;
@@ -287,6 +302,12 @@ struct Correlator::Impl {
   void Withdraw(CompiledCorrelation& c, const HitEvent& hit, const std::string& key, int64_t t);
   void Sequence(CompiledCorrelation& c, Role role, const HitEvent& hit, const std::string& key,
                 int64_t t, int depth, std::vector<Alert>* out);
+  // sequence: keeps a B hit that completed nothing as the key's late_b.
+  void KeepLateB(CompiledCorrelation& c, const HitEvent& hit, const std::string& key, int64_t t);
+  // sequence: runs the key's late_b's check again (an A hit stamped at or
+  // before it has just come); puts it back when it completes nothing.
+  void ReplayLateB(CompiledCorrelation& c, const std::string& key, int64_t now_ns, int depth,
+                   std::vector<Alert>* out);
   // unpaired `ordered`: the host's current watch start (0: not watched).
   int64_t WatchStart(const CompiledCorrelation& c, const HitEvent& hit) const;
   void Unpaired(CompiledCorrelation& c, Role role, const HitEvent& hit, const std::string& key,
@@ -346,6 +367,7 @@ struct Correlator::Impl {
   int64_t first_start_ns = 0;  // first start ever (persisted): fleet learning
   std::string tuple_value;     // FirstSeen's buffer for one tuple value (reused)
   uint64_t dispatch_seq = 0;
+  bool replaying_late_b = false;  // ReplayLateB is running: keep no B
   // Dispatch's key text, one per nesting depth (an alert raised while a hit
   // is dispatched is dispatched inside that call): reused, so building a key
   // longer than the small-string buffer does not allocate per hit.
@@ -360,6 +382,20 @@ struct Correlator::Impl {
 
   // Working space of beacon scoring.
   std::vector<double> gaps_scratch, sizes_scratch, mad_scratch;
+
+  // dedupe_secs: hashes of the hits of such rules taken lately, by the
+  // hash's low bits (kDedupeSlots, made at the first such hit; a collision
+  // only forgets the older hit: a resend then counts, as before).
+  struct DedupeSlot {
+    uint64_t hash = 0;
+    int64_t received_ns = 0;
+  };
+  static constexpr size_t kDedupeSlots = 4096;  // 64 KiB per correlator
+  std::vector<DedupeSlot> dedupe;
+  // True when the hit is a resend of one taken within its rule's
+  // dedupe_secs (then counted in resent); records it otherwise.
+  bool Resent(const HitEvent& hit);
+  Counter* resent = nullptr;
 
   int64_t last_save_ns = 0;
   Counter* hits = nullptr;
