@@ -146,6 +146,9 @@ void FleetCorrelator::Run() {
     if (correlator_ && now - last_tick >= std::chrono::seconds(1)) {
       last_tick = now;
       correlator_->Tick(now);
+      alerts_.clear();
+      correlator_->TakeDue(now, &alerts_);  // late_open_secs
+      for (const Alert& a : alerts_) sink_.Emit(a);
     }
     const bool stopping = stop_.load(std::memory_order_acquire);
     if (n == 0 && stopping && queue_.size_approx() == 0) break;

@@ -825,6 +825,23 @@ void Correlator::Impl::Raise(CompiledCorrelation& c, Alert alert, int depth,
       current_local->superseded_by = c.def.id;
     }
   }
+  if (holding != nullptr && holding->corr == &c) {
+    // A close without its open: it waits for a late open (late_open_secs).
+    alert.origin_seq = origin_seq;
+    holding->alert = std::move(alert);
+    if (held_closes.size() >= kMaxHeldCloses) {
+      Emit(*held_closes.front().corr, std::move(held_closes.front().alert), 0, out);
+      held_closes.pop_front();
+    }
+    held_closes.push_back(std::move(*holding));
+    holding = nullptr;
+    return;
+  }
+  Emit(c, std::move(alert), depth, out);
+}
+
+void Correlator::Impl::Emit(CompiledCorrelation& c, Alert alert, int depth,
+                            std::vector<Alert>* out) {
   c.alerts->Inc();
   out->push_back(std::move(alert));
   if (depth >= Impl::kMaxDepth) return;
@@ -1018,6 +1035,23 @@ bool Correlator::Process(const HitEvent& hit, std::vector<Alert>* out) {
   }
   return impl_->superseded;
 }
+
+void Correlator::Impl::ReleaseHeld(int64_t now_ns, bool all, std::vector<Alert>* out) {
+  while (!held_closes.empty() && (all || held_closes.front().due_ns <= now_ns)) {
+    HeldClose h = std::move(held_closes.front());
+    held_closes.pop_front();
+    h.alert.decided = FromNs(now_ns);
+    h.alert.fields.emplace_back("waited_secs",
+                                std::to_string(static_cast<int64_t>(h.corr->def.late_open_secs)));
+    Emit(*h.corr, std::move(h.alert), 0, out);
+  }
+}
+
+void Correlator::TakeDue(TimePoint now, std::vector<Alert>* out, bool all) {
+  impl_->ReleaseHeld(ToNs(now), all, out);
+}
+
+void Correlator::set_origin_seq(uint64_t seq) { impl_->origin_seq = seq; }
 
 void Correlator::Tick(TimePoint now) {
   Impl& m = *impl_;

@@ -253,6 +253,15 @@ class Correlator {
   // this correlator lives. Empty after a Process that returned false.
   std::string_view superseded_by() const;
 
+  // Appends the alerts whose wait ended by `now` (unpaired late_open_secs:
+  // a close that no late open answered), with Alert::decided = now; with
+  // `all`, every waiting alert (the end of test-rules' input). Call about
+  // once a second (the worker's housekeeping) and per line (test-rules).
+  void TakeDue(TimePoint now, std::vector<Alert>* out, bool all = false);
+  // The Alert::origin_seq of alerts held from the next Process calls
+  // (OfflineAnalyzer's line numbers; 0: none).
+  void set_origin_seq(uint64_t seq);
+
   // Drops expired keys, refreshes the keys gauge and saves the state every
   // save_interval_secs. Call about once a second.
   void Tick(TimePoint now);

@@ -7,6 +7,7 @@
 #include <re2/re2.h>
 
 #include <array>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -288,6 +289,9 @@ struct Correlator::Impl {
   void Evicted(CompiledCorrelation& c, const std::string& key);
   Alert MakeAlert(const CompiledCorrelation& c, const HitEvent& hit, int64_t t_ns) const;
   void Raise(CompiledCorrelation& c, Alert alert, int depth, std::vector<Alert>* out);
+  // Raise's last part: counts the alert, appends it and feeds it to the
+  // correlations that take it.
+  void Emit(CompiledCorrelation& c, Alert alert, int depth, std::vector<Alert>* out);
 
   // The kinds (correlator_kinds.cc). Each gets the hit's clamped event time.
   void Threshold(CompiledCorrelation& c, const HitEvent& hit, const std::string& key, int64_t t,
@@ -367,6 +371,27 @@ struct Correlator::Impl {
   int64_t first_start_ns = 0;  // first start ever (persisted): fleet learning
   std::string tuple_value;     // FirstSeen's buffer for one tuple value (reused)
   uint64_t dispatch_seq = 0;
+  // unpaired late_open_secs: closes without their open, waiting (oldest
+  // first) for an open stamped at or before them; at most kMaxHeldCloses
+  // (the oldest is raised early to make room). Not in the state file.
+  struct HeldClose {
+    CompiledCorrelation* corr = nullptr;
+    std::string key;
+    std::string quiet_key;  // the hold Unpaired started for it ("": none)
+    int64_t close_ns = 0;   // the close's event time
+    int64_t due_ns = 0;     // receive time its wait ends
+    Alert alert;
+  };
+  static constexpr size_t kMaxHeldCloses = 4096;
+  std::deque<HeldClose> held_closes;
+  // Set by Unpaired around its Raise: Raise keeps the alert in
+  // held_closes instead of emitting it.
+  HeldClose* holding = nullptr;
+  // The number OfflineAnalyzer gives the alerts of the line being
+  // processed (Alert::origin_seq), kept with a held alert.
+  uint64_t origin_seq = 0;
+  // Emits the held closes due at now_ns (all of them with `all`).
+  void ReleaseHeld(int64_t now_ns, bool all, std::vector<Alert>* out);
   bool replaying_late_b = false;  // ReplayLateB is running: keep no B
   // Dispatch's key text, one per nesting depth (an alert raised while a hit
   // is dispatched is dispatched inside that call): reused, so building a key

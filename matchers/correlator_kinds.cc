@@ -522,6 +522,19 @@ void Correlator::Impl::Unpaired(CompiledCorrelation& c, Role role, const HitEven
         low.highest = std::max(low.highest, number);
       }
     }
+    // The open of a close that waits for it (late_open_secs), stamped at or
+    // before it: its line came late. Paired: the close raises nothing, and
+    // the hold that close started is undone.
+    for (auto it = held_closes.begin(); it != held_closes.end(); ++it) {
+      if (it->corr != &c || t > it->close_ns || it->key != key) continue;
+      if (!it->quiet_key.empty()) {
+        const KeyState* q = c.keys.Find(it->quiet_key, ToNs(hit.received));
+        if (q != nullptr && q->first_ns == it->close_ns) EraseKey(c, it->quiet_key);
+      }
+      held_closes.erase(it);
+      EraseKey(c, key);
+      break;
+    }
     return;
   }
   if (KeyState* st = c.keys.Find(key, ToNs(hit.received)); st != nullptr && st->open) {
@@ -569,13 +582,13 @@ void Correlator::Impl::Unpaired(CompiledCorrelation& c, Role role, const HitEven
   // the open's state stays apart); with quiet_key, one per quiet key every
   // quiet_secs (a forwarder dropping lines: one alert per host and program).
   uint64_t held = 0;
+  std::string quiet;  // the hold's key
   if (c.def.quiet_secs > 0 && !c.quiet_key.empty()) {
-    std::string quiet;
     if (BuildKeyOf(c, c.quiet_key, hit, &quiet) &&
         HeldFixed(c, hit, quiet.append("\x1equiet"), t, &held)) {
       return;
     }
-  } else if (c.def.quiet_secs > 0 && HeldQuiet(c, hit, key + "\x1equiet", t)) {
+  } else if (c.def.quiet_secs > 0 && HeldQuiet(c, hit, quiet = key + "\x1equiet", t)) {
     return;
   }
   Alert a = MakeAlert(c, hit, t);
@@ -598,7 +611,20 @@ void Correlator::Impl::Unpaired(CompiledCorrelation& c, Role role, const HitEven
   a.fields.emplace_back("watched_since", FormatRfc3339Micros(FromNs(since)));
   if (held > 0) a.fields.emplace_back("held", std::to_string(held));
   a.members.push_back(AlertMember{std::string(hit.host), hit.received, hit.overflow_worker});
+  if (c.def.late_open_secs <= 0) {
+    Raise(c, std::move(a), depth, out);
+    return;
+  }
+  // Waits for a late open (Raise keeps it in held_closes).
+  HeldClose wait;
+  wait.corr = &c;
+  wait.key = key;
+  wait.quiet_key = std::move(quiet);
+  wait.close_ns = t;
+  wait.due_ns = ToNs(hit.received) + SecsToNs(c.def.late_open_secs);
+  holding = &wait;
   Raise(c, std::move(a), depth, out);
+  holding = nullptr;
 }
 
 bool Correlator::Impl::HeldFixed(CompiledCorrelation& c, const HitEvent& hit,

@@ -756,6 +756,35 @@ TEST(UnpairedTest, AResentCloseIsCoveredByTheOpenItsFirstCopyTook) {
   EXPECT_THAT(d.Hit("c", "session.close", {{"pid", "7"}}, "h", 9000), SizeIs(1));
 }
 
+// time24 r5: the open (stamped before its close) arrives after it. With
+// late_open_secs the close waits that long (receive time) for it; an open
+// stamped after the close answers nothing; a close nothing answers is
+// raised when its wait ends (TakeDue), decided then.
+TEST(UnpairedTest, ACloseWaitsLateOpenSecsForAnOpenDeliveredLate) {
+  Correlation c = Unpaired();
+  c.late_open_secs = 120;
+  Driver d(Pack({c}));
+  d.Hit("x", "other", {}, "h", 0);
+  EXPECT_THAT(d.Hit("c", "session.close", {{"pid", "7"}}, "h", 4060), IsEmpty());
+  EXPECT_THAT(d.Hit("o", "session.open", {{"pid", "7"}}, "h", 4000, 4070), IsEmpty());
+  std::vector<Alert> due;
+  d.c().TakeDue(At(5000), &due, true);
+  EXPECT_THAT(due, IsEmpty());
+  EXPECT_THAT(d.Hit("c", "session.close", {{"pid", "8"}}, "h", 6000), IsEmpty());
+  d.c().TakeDue(At(6119), &due);
+  EXPECT_THAT(due, IsEmpty());
+  d.c().TakeDue(At(6120), &due);
+  ASSERT_THAT(due, SizeIs(1));
+  EXPECT_EQ(FieldOf(due[0], "pid"), "8");
+  EXPECT_EQ(FieldOf(due[0], "waited_secs"), "120");
+  EXPECT_EQ(due[0].decided, At(6120));
+  due.clear();
+  d.Hit("c", "session.close", {{"pid", "9"}}, "h", 7000);
+  d.Hit("o", "session.open", {{"pid", "9"}}, "h", 7001, 7002);
+  d.c().TakeDue(At(7200), &due);
+  EXPECT_THAT(due, SizeIs(1));
+}
+
 // window_secs: an open covers every close of its key within that long
 // after it (sudo -u postgres crontab -e: BEGIN EDIT, REPLACE, END EDIT);
 // quiet_secs: one alert per key until that long without a close.
