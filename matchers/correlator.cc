@@ -972,15 +972,26 @@ bool Correlator::Impl::Resent(const HitEvent& hit) {
   // client offers, in one second from one pid and port, differing only in
   // the key's fingerprint, which no field may hold.
   h = Fnv64(hit.raw, Fnv64("\x1f", h));
-  const int64_t stamp = ToNs(hit.event_time);
-  h = Fnv64(std::string_view(reinterpret_cast<const char*>(&stamp), sizeof stamp),
-            Fnv64("\x1f", h));
+  // The line's bytes carry its stamp; a line without them (a test's hit)
+  // is told by its event time.
+  if (hit.raw.empty()) {
+    const int64_t stamp = ToNs(hit.event_time);
+    h = Fnv64(std::string_view(reinterpret_cast<const char*>(&stamp), sizeof stamp),
+              Fnv64("\x1f", h));
+  }
   if (hit.fields != nullptr) {
     for (const auto& [k, v] : *hit.fields) h = Fnv64(v, Fnv64(k, Fnv64("\x1f", h)));
   }
   if (h == 0) h = 1;
   if (dedupe.empty()) dedupe.resize(kDedupeSlots);
   DedupeSlot& slot = dedupe[h & (kDedupeSlots - 1)];
+  if (hit.repeats > 1) {
+    // A sender's repeat notice ("message repeated 3 times"): the line did
+    // recur (the hit is that line again, with the notice's stamp): counted,
+    // and the next copy of it is not taken for a resend either.
+    if (slot.hash == h) slot = {};
+    return false;
+  }
   const int64_t rx = ToNs(hit.received);
   if (slot.hash == h && rx >= slot.received_ns &&
       rx - slot.received_ns <= int64_t{hit.dedupe_secs} * 1'000'000'000) {

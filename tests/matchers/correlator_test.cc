@@ -384,6 +384,13 @@ TEST(SequenceTest, AResentFailureCountsOnceWithDedupe) {
   // A fourth, different failure completes the count.
   d.Dedupe(600).Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "db1", 41);
   EXPECT_THAT(d.Hit("s", "ssh.login", Src("192.0.2.7"), "db1", 42), SizeIs(1));
+  // A sender's repeat notice is the line again, counted: it and the next
+  // copy of the line are no resend.
+  Driver notice(Pack({Sequence(4, 600)}));
+  notice.Dedupe(600).Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "db1", 0);
+  notice.Dedupe(600).Repeats(2).Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "db1", 0);
+  notice.Dedupe(600).Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "db1", 0);
+  EXPECT_THAT(notice.Hit("s", "ssh.login", Src("192.0.2.7"), "db1", 40), SizeIs(1));
   Driver no(Pack({Sequence(4, 600)}));
   for (double t : {0.0, 12.0}) {
     no.Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "db1", t);
