@@ -357,6 +357,24 @@ TEST(SequenceTest, FailuresArrivingAfterTheSuccessTheyLedToAreLinked) {
   EXPECT_THAT(d.Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "db1", 36, 253), IsEmpty());
 }
 
+// The kept B is not in the state file; its key saves and loads as an empty
+// one.
+TEST(SequenceTest, AKeptSuccessLeavesALoadableState) {
+  const RulePack pack = Pack({Sequence(2, 600)});
+  std::string text;
+  {
+    Driver d(pack);
+    d.Hit("s", "ssh.login", Src("192.0.2.7"), "web1", 100);
+    text = d.c().SerializeState();
+  }
+  Driver d(pack);
+  size_t skipped = 0;
+  ASSERT_TRUE(d.c().LoadStateText(text, &skipped).ok());
+  EXPECT_EQ(skipped, 0u);
+  d.Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "db1", 90, 110);
+  EXPECT_THAT(d.Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "db1", 95, 111), IsEmpty());
+}
+
 // Failures stamped after the success are no lead-up to it; a success kept
 // longer than the window (receive time) is forgotten.
 TEST(SequenceTest, LateFailuresAfterTheSuccessOrPastTheWindowAreNotLinked) {
