@@ -19,6 +19,7 @@ FleetHit FleetHit::From(const matchers::HitEvent& e) {
   h.received = e.received;
   h.message_seq = e.message_seq;
   h.repeats = e.repeats;
+  h.dedupe_secs = e.dedupe_secs;
   h.overflow_worker = e.overflow_worker;
   h.superseded_by = std::string(e.superseded_by);
   return h;
@@ -37,6 +38,7 @@ matchers::HitEvent FleetHit::View() const {
           .received = received,
           .message_seq = message_seq,
           .repeats = repeats,
+          .dedupe_secs = dedupe_secs,
           .overflow_worker = overflow_worker,
           .superseded_by = superseded_by,
           .local = {}};  // the fleet correlator computes it
@@ -144,6 +146,9 @@ void FleetCorrelator::Run() {
     if (correlator_ && now - last_tick >= std::chrono::seconds(1)) {
       last_tick = now;
       correlator_->Tick(now);
+      alerts_.clear();
+      correlator_->TakeDue(now, &alerts_);  // late_open_secs
+      for (const Alert& a : alerts_) sink_.Emit(a);
     }
     const bool stopping = stop_.load(std::memory_order_acquire);
     if (n == 0 && stopping && queue_.size_approx() == 0) break;

@@ -55,6 +55,7 @@ struct FleetHit {
   TimePoint received;
   uint64_t message_seq = 0;  // unique across workers (worker in the top bits)
   uint32_t repeats = 1;
+  uint32_t dedupe_secs = 0;  // HitEvent::dedupe_secs
   int32_t overflow_worker = -1;
   std::string superseded_by;  // HitEvent::superseded_by
 

@@ -241,6 +241,11 @@ void Worker::RefreshCorrelator() {
     return;
   }
   (*next)->TakeStateFrom(*correlator_);
+  // Closes waiting for a late open in the old correlator go now, as
+  // written: its held alerts do not move over (none lost at a reload).
+  due_alerts_.clear();
+  correlator_->TakeDue(deps_.clock->Now(), &due_alerts_, true);
+  for (const Alert& a : due_alerts_) Raise(a);
   correlator_ = std::move(next).value();
 }
 
@@ -488,6 +493,15 @@ void Worker::CorrelationHousekeeping(TimePoint now) {
   if (now - last_correlation_tick_ < std::chrono::seconds(1)) return;
   last_correlation_tick_ = now;
   correlator_->Tick(now);
+  // Closes whose wait for a late open ended (late_open_secs).
+  due_alerts_.clear();
+  correlator_->TakeDue(now, &due_alerts_);
+  for (const Alert& a : due_alerts_) {
+    Raise(a);
+    if (fleet_inputs_.Wants(a.rule, a.sign)) {
+      deps_.fleet->Push(FleetHit::From(matchers::AlertHitEvent(a)));
+    }
+  }
 }
 
 void Worker::Run() {
@@ -542,6 +556,10 @@ void Worker::Run() {
     }
   }
   if (correlator_) {
+    // Closes still waiting for a late open go now, as written (none lost).
+    due_alerts_.clear();
+    correlator_->TakeDue(deps_.clock->Now(), &due_alerts_, true);
+    for (const Alert& a : due_alerts_) Raise(a);
     if (Status s = correlator_->SaveState(); !s.ok()) {
       Log(LogLevel::kError, "worker %zu: %s", options_.index, s.ToString().c_str());
     }

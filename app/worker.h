@@ -249,6 +249,7 @@ class Worker final : public BatchRunner {
   std::unique_ptr<matchers::Correlator> correlator_;
   matchers::InputFilter fleet_inputs_;
   std::vector<Alert> correlation_alerts_;
+  std::vector<Alert> due_alerts_;  // the correlator's TakeDue, per housekeeping
   uint64_t correlator_generation_ = 0;
   // The correlator's ObserveHost was given the host and sender of the
   // batch's previous entry, and observing them again would change nothing:

@@ -234,6 +234,12 @@ struct Correlation {
   // the watch) and is never alerted, however long the watch. Neither after
   // the counter wrapped in the watch (an open below half the highest).
   bool ordered = false;
+  // unpaired: a close without its open waits this long (receive time)
+  // before it is raised: an open of the key stamped at or before the close
+  // that arrives meanwhile (its line delivered late: another forwarder's
+  // queue, a reordering relay) pairs with it and nothing is raised. 0: the
+  // close is judged when it arrives.
+  double late_open_secs = 0;
   // first_seen: the tuple; learning <0 = correlation.learning_days
   std::vector<FieldRef> first_values;
   double learning_secs = -1;

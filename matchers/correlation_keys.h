@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace konseki::matchers {
@@ -32,10 +33,26 @@ struct BeaconState {
   uint64_t scored_count = 0;  // `count` when last scored
 };
 
+// sequence: the last B (`on`) hit of a key that completed nothing, kept
+// window_secs of receive time: A hits stamped at or before it that arrive
+// after it (a forwarder's queue sending its backlog late) run its check
+// again. Owns copies of what the alert needs (the line and its fields).
+// Heap only for keys whose B came without its A hits; not in the state
+// file (a restart forgets it).
+struct StoredHit {
+  std::string input_id, sign, host, sender, program, pid, raw;
+  std::vector<std::pair<std::string, std::string>> fields;
+  int64_t event_ns = 0;  // the clamped stamp the windows used
+  int64_t received_ns = 0;
+  uint32_t repeats = 1;
+  int severity = 0;  // Severity
+  int32_t overflow_worker = -1;
+};
+
 // One key of one correlation. Each kind uses a part:
 //   threshold  times (last `count` event times), members, values (summary)
 //   distinct   values + value_times (up to `count` most recent distinct)
-//   sequence   times (A hits), members
+//   sequence   times (A hits), members, late_b (a B that came first)
 //   unpaired   open (an open without its close yet), last_ns
 //   first_seen hashes (seen tuples, oldest first)
 //   beacon     beacon (reservoir), first_ns/last_ns (window), count
@@ -51,6 +68,7 @@ struct KeyState {
   bool alerted = false;  // threshold/distinct: inside a burst already alerted
   bool open = false;     // unpaired
   std::unique_ptr<BeaconState> beacon;
+  std::unique_ptr<StoredHit> late_b;  // sequence
 };
 
 // Keys of one correlation, least recently used last. Not thread-safe.

@@ -325,6 +325,7 @@ constexpr std::string_view kKindSpecificKeys[] = {"after",
                                                   "min_observed_secs",
                                                   "reset_on_host_gap",
                                                   "ordered",
+                                                  "late_open_secs",
                                                   "learning_secs",
                                                   "max_values_per_key",
                                                   "new_keys",
@@ -356,8 +357,8 @@ std::set<std::string> KindKeys(CorrelationKind k) {
       return {"after", "after_unless", "after_unless_in", "after_key",    "window_secs", "count",
               "field", "sole_value",   "min_gap_secs",    "weight_field", "quiet_secs",  "set"};
     case CorrelationKind::kUnpaired:
-      return {"after",   "after_unless", "min_observed_secs", "reset_on_host_gap",
-              "ordered", "window_secs",  "quiet_secs",        "quiet_key"};
+      return {"after",       "after_unless", "min_observed_secs", "reset_on_host_gap", "ordered",
+              "window_secs", "quiet_secs",   "quiet_key",         "late_open_secs"};
     case CorrelationKind::kMembership:
       return {"field", "values", "cidrs", "set", "host_addresses", "quiet_secs"};
     case CorrelationKind::kFirstSeen:
@@ -484,6 +485,7 @@ const NumberKey kNumberKeys[] = {
     {"window_secs", 0.001, kMaxWindowSecs, [](Correlation* c, double v) { c->window_secs = v; }},
     {"quiet_secs", 0.001, kMaxWindowSecs, [](Correlation* c, double v) { c->quiet_secs = v; }},
     {"min_gap_secs", 0.001, kMaxWindowSecs, [](Correlation* c, double v) { c->min_gap_secs = v; }},
+    {"late_open_secs", 0, 3600, [](Correlation* c, double v) { c->late_open_secs = v; }},
     {"count", 1, 10000, [](Correlation* c, double v) { c->count = static_cast<uint32_t>(v); }},
     {"score", 0, 1, [](Correlation* c, double v) { c->score = v; }},
     {"early_count", 4, 10000,

@@ -165,6 +165,7 @@ HitEvent MakeHitEvent(const Message& msg, const RuleHit& hit, uint64_t message_s
   e.received = msg.received;
   e.message_seq = message_seq;
   e.repeats = msg.repeats;
+  e.dedupe_secs = static_cast<uint32_t>(hit.rule->dedupe_secs);
   e.severity = hit.rule->severity;
   return e;
 }
@@ -415,6 +416,10 @@ Status Correlator::Impl::Compile(const RulePack& pack) {
   }
   hits = metrics.GetCounter("konseki_correlation_hits_total",
                             "Rule hits and correlation alerts fed to correlations.");
+  resent = metrics.GetCounter(
+      "konseki_correlation_resent_total",
+      "Rule hits not taken by the correlations: identical to one of the same rule within the "
+      "rule's dedupe_secs (a line resent after a reconnect).");
   merged = metrics.GetCounter(
       "konseki_correlation_alerts_merged_total",
       "Correlation alerts left out: another of the same sign, as severe or more, came from the "
@@ -820,6 +825,23 @@ void Correlator::Impl::Raise(CompiledCorrelation& c, Alert alert, int depth,
       current_local->superseded_by = c.def.id;
     }
   }
+  if (holding != nullptr && holding->corr == &c) {
+    // A close without its open: it waits for a late open (late_open_secs).
+    alert.origin_seq = origin_seq;
+    holding->alert = std::move(alert);
+    if (held_closes.size() >= kMaxHeldCloses) {
+      Emit(*held_closes.front().corr, std::move(held_closes.front().alert), 0, out);
+      held_closes.pop_front();
+    }
+    held_closes.push_back(std::move(*holding));
+    holding = nullptr;
+    return;
+  }
+  Emit(c, std::move(alert), depth, out);
+}
+
+void Correlator::Impl::Emit(CompiledCorrelation& c, Alert alert, int depth,
+                            std::vector<Alert>* out) {
   c.alerts->Inc();
   out->push_back(std::move(alert));
   if (depth >= Impl::kMaxDepth) return;
@@ -941,9 +963,50 @@ void Correlator::Impl::Dispatch(const HitEvent& hit, int depth, std::vector<Aler
   if (auto it = by_sign.find(hit.sign); it != by_sign.end()) run(it->second);
 }
 
+bool Correlator::Impl::Resent(const HitEvent& hit) {
+  uint64_t h = Fnv64(hit.input_id);
+  h = Fnv64(hit.host, Fnv64("\x1f", h));
+  h = Fnv64(hit.program, Fnv64("\x1f", h));
+  h = Fnv64(hit.pid, Fnv64("\x1f", h));
+  // The line itself too: sshd writes one "Failed publickey" line per key a
+  // client offers, in one second from one pid and port, differing only in
+  // the key's fingerprint, which no field may hold.
+  h = Fnv64(hit.raw, Fnv64("\x1f", h));
+  // The line's bytes carry its stamp; a line without them (a test's hit)
+  // is told by its event time.
+  if (hit.raw.empty()) {
+    const int64_t stamp = ToNs(hit.event_time);
+    h = Fnv64(std::string_view(reinterpret_cast<const char*>(&stamp), sizeof stamp),
+              Fnv64("\x1f", h));
+  }
+  if (hit.fields != nullptr) {
+    for (const auto& [k, v] : *hit.fields) h = Fnv64(v, Fnv64(k, Fnv64("\x1f", h)));
+  }
+  if (h == 0) h = 1;
+  if (dedupe.empty()) dedupe.resize(kDedupeSlots);
+  DedupeSlot& slot = dedupe[h & (kDedupeSlots - 1)];
+  if (hit.repeats > 1) {
+    // A sender's repeat notice ("message repeated 3 times"): the line did
+    // recur (the hit is that line again, with the notice's stamp): counted,
+    // and the next copy of it is not taken for a resend either.
+    if (slot.hash == h) slot = {};
+    return false;
+  }
+  const int64_t rx = ToNs(hit.received);
+  if (slot.hash == h && rx >= slot.received_ns &&
+      rx - slot.received_ns <= int64_t{hit.dedupe_secs} * 1'000'000'000) {
+    resent->Inc();
+    return true;
+  }
+  slot = {h, rx};
+  return false;
+}
+
 bool Correlator::Process(const HitEvent& hit, std::vector<Alert>* out) {
   impl_->hits->Inc();
   impl_->superseded = false;
+  impl_->superseded_by = {};
+  if (hit.dedupe_secs > 0 && hit.message_seq != 0 && impl_->Resent(hit)) return false;
   impl_->hit_severity = hit.severity;
   // A copy whose superseded_by the host correlations fill in for the fleet
   // ones after them (one process running both scopes).
@@ -983,6 +1046,23 @@ bool Correlator::Process(const HitEvent& hit, std::vector<Alert>* out) {
   }
   return impl_->superseded;
 }
+
+void Correlator::Impl::ReleaseHeld(int64_t now_ns, bool all, std::vector<Alert>* out) {
+  while (!held_closes.empty() && (all || held_closes.front().due_ns <= now_ns)) {
+    HeldClose h = std::move(held_closes.front());
+    held_closes.pop_front();
+    h.alert.decided = FromNs(now_ns);
+    h.alert.fields.emplace_back("waited_secs",
+                                std::to_string(static_cast<int64_t>(h.corr->def.late_open_secs)));
+    Emit(*h.corr, std::move(h.alert), 0, out);
+  }
+}
+
+void Correlator::TakeDue(TimePoint now, std::vector<Alert>* out, bool all) {
+  impl_->ReleaseHeld(ToNs(now), all, out);
+}
+
+void Correlator::set_origin_seq(uint64_t seq) { impl_->origin_seq = seq; }
 
 void Correlator::Tick(TimePoint now) {
   Impl& m = *impl_;

@@ -86,6 +86,10 @@ struct HitEvent {
   // How many events the line stands for (Message::repeats: a sender's
   // "message repeated N times"): threshold and sequence count each.
   uint32_t repeats = 1;
+  // The rule's dedupe_secs (matchers/rule.h): a hit identical to one of the
+  // same rule taken less than this many seconds before (receive time) is a
+  // resent line, not taken again; 0: every hit counts.
+  uint32_t dedupe_secs = 0;
   // The rule's severity: a `supersedes` correlation takes the place of the
   // rule's alert only when its own severity is not lower.
   Severity severity = Severity::kInfo;
@@ -248,6 +252,15 @@ class Correlator {
   // alert took the hit's place, for HitEvent::superseded_by; valid while
   // this correlator lives. Empty after a Process that returned false.
   std::string_view superseded_by() const;
+
+  // Appends the alerts whose wait ended by `now` (unpaired late_open_secs:
+  // a close that no late open answered), with Alert::decided = now; with
+  // `all`, every waiting alert (the end of test-rules' input). Call about
+  // once a second (the worker's housekeeping) and per line (test-rules).
+  void TakeDue(TimePoint now, std::vector<Alert>* out, bool all = false);
+  // The Alert::origin_seq of alerts held from the next Process calls
+  // (OfflineAnalyzer's line numbers; 0: none).
+  void set_origin_seq(uint64_t seq);
 
   // Drops expired keys, refreshes the keys gauge and saves the state every
   // save_interval_secs. Call about once a second.

@@ -7,6 +7,7 @@
 #include <re2/re2.h>
 
 #include <array>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -160,6 +161,17 @@ struct CompiledCorrelation {
     bool wrapped = false;
   };
   std::unordered_map<std::string, LowestOpen> lowest_open;
+  // unpaired without window_secs: the keys closes took lately, a ring of
+  // kTakenKeys (made at the first close): a close of the same key with the
+  // same stamp received within kTakenSecs is that close resent (RELP or TCP
+  // after a reconnect), covered by the open the first one took.
+  struct TakenKey {
+    uint64_t key_hash = 0;
+    int64_t event_ns = 0;
+    int64_t received_ns = 0;
+  };
+  std::vector<TakenKey> taken;
+  size_t taken_next = 0;
   // direction: `metric` counters per host (lower case) and direction, at
   // most Impl::kMaxCounterHosts hosts; later ones count under host "other".
   SvMap<std::array<Counter*, kDirections>> direction_counters;
@@ -227,6 +239,10 @@ struct Correlator::Impl {
   // sequence with `field`: distinct values of the A hits kept per key.
   static constexpr size_t kMaxSequenceValues = 256;
   static constexpr size_t kMaxCounterHosts = 1000;
+  // unpaired: closes remembered per correlation for their resends (24
+  // bytes each), and for how long (receive time).
+  static constexpr size_t kTakenKeys = 1024;
+  static constexpr int64_t kTakenNs = 600'000'000'000;
   // Alerts feeding correlations nest at most this deep (the loader refuses
   // cycles; this is a backstop).
   static constexpr int kMaxDepth = 16;
@@ -273,6 +289,9 @@ struct Correlator::Impl {
   void Evicted(CompiledCorrelation& c, const std::string& key);
   Alert MakeAlert(const CompiledCorrelation& c, const HitEvent& hit, int64_t t_ns) const;
   void Raise(CompiledCorrelation& c, Alert alert, int depth, std::vector<Alert>* out);
+  // Raise's last part: counts the alert, appends it and feeds it to the
+  // correlations that take it.
+  void Emit(CompiledCorrelation& c, Alert alert, int depth, std::vector<Alert>* out);
 
   // The kinds (correlator_kinds.cc). Each gets the hit's clamped event time.
   void Threshold(CompiledCorrelation& c, const HitEvent& hit, const std::string& key, int64_t t,
@@ -287,6 +306,12 @@ struct Correlator::Impl {
   void Withdraw(CompiledCorrelation& c, const HitEvent& hit, const std::string& key, int64_t t);
   void Sequence(CompiledCorrelation& c, Role role, const HitEvent& hit, const std::string& key,
                 int64_t t, int depth, std::vector<Alert>* out);
+  // sequence: keeps a B hit that completed nothing as the key's late_b.
+  void KeepLateB(CompiledCorrelation& c, const HitEvent& hit, const std::string& key, int64_t t);
+  // sequence: runs the key's late_b's check again (an A hit stamped at or
+  // before it has just come); puts it back when it completes nothing.
+  void ReplayLateB(CompiledCorrelation& c, const std::string& key, int64_t now_ns, int depth,
+                   std::vector<Alert>* out);
   // unpaired `ordered`: the host's current watch start (0: not watched).
   int64_t WatchStart(const CompiledCorrelation& c, const HitEvent& hit) const;
   void Unpaired(CompiledCorrelation& c, Role role, const HitEvent& hit, const std::string& key,
@@ -346,6 +371,28 @@ struct Correlator::Impl {
   int64_t first_start_ns = 0;  // first start ever (persisted): fleet learning
   std::string tuple_value;     // FirstSeen's buffer for one tuple value (reused)
   uint64_t dispatch_seq = 0;
+  // unpaired late_open_secs: closes without their open, waiting (oldest
+  // first) for an open stamped at or before them; at most kMaxHeldCloses
+  // (the oldest is raised early to make room). Not in the state file.
+  struct HeldClose {
+    CompiledCorrelation* corr = nullptr;
+    std::string key;
+    std::string quiet_key;  // the hold Unpaired started for it ("": none)
+    int64_t close_ns = 0;   // the close's event time
+    int64_t due_ns = 0;     // receive time its wait ends
+    Alert alert;
+  };
+  static constexpr size_t kMaxHeldCloses = 4096;
+  std::deque<HeldClose> held_closes;
+  // Set by Unpaired around its Raise: Raise keeps the alert in
+  // held_closes instead of emitting it.
+  HeldClose* holding = nullptr;
+  // The number OfflineAnalyzer gives the alerts of the line being
+  // processed (Alert::origin_seq), kept with a held alert.
+  uint64_t origin_seq = 0;
+  // Emits the held closes due at now_ns (all of them with `all`).
+  void ReleaseHeld(int64_t now_ns, bool all, std::vector<Alert>* out);
+  bool replaying_late_b = false;  // ReplayLateB is running: keep no B
   // Dispatch's key text, one per nesting depth (an alert raised while a hit
   // is dispatched is dispatched inside that call): reused, so building a key
   // longer than the small-string buffer does not allocate per hit.
@@ -360,6 +407,20 @@ struct Correlator::Impl {
 
   // Working space of beacon scoring.
   std::vector<double> gaps_scratch, sizes_scratch, mad_scratch;
+
+  // dedupe_secs: hashes of the hits of such rules taken lately, by the
+  // hash's low bits (kDedupeSlots, made at the first such hit; a collision
+  // only forgets the older hit: a resend then counts, as before).
+  struct DedupeSlot {
+    uint64_t hash = 0;
+    int64_t received_ns = 0;
+  };
+  static constexpr size_t kDedupeSlots = 4096;  // 64 KiB per correlator
+  std::vector<DedupeSlot> dedupe;
+  // True when the hit is a resend of one taken within its rule's
+  // dedupe_secs (then counted in resent); records it otherwise.
+  bool Resent(const HitEvent& hit);
+  Counter* resent = nullptr;
 
   int64_t last_save_ns = 0;
   Counter* hits = nullptr;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
+#include <memory>
 
 #include "matchers/correlator_impl.h"
 #include "receiver/sender_allowlist.h"
@@ -307,10 +308,23 @@ void Correlator::Impl::Sequence(CompiledCorrelation& c, Role role, const HitEven
       const std::string lower = v.empty() ? std::string(kNoValue) : AsciiLower(v);
       RememberValue(st, lower, t, kMaxSequenceValues);
     }
+    // A B that came first (out of order: this A hit's line was queued on
+    // its way) and completed nothing: its check again, this hit counted.
+    if (st->late_b != nullptr && !replaying_late_b) {
+      const int64_t rx = ToNs(hit.received);
+      if (rx - st->late_b->received_ns > c.window_ns) {
+        st->late_b.reset();
+      } else if (t <= st->late_b->event_ns) {
+        ReplayLateB(c, key, rx, depth, out);
+      }
+    }
     return;
   }
   KeyState* st = c.keys.Find(key, ToNs(hit.received));
-  if (st == nullptr) return;
+  if (st == nullptr) {
+    KeepLateB(c, hit, key, t);
+    return;
+  }
   // The A hits within the window before B (a stamp equal to B's counts).
   auto lo = std::lower_bound(st->times.begin(), st->times.end(), t - c.window_ns);
   auto hi = std::upper_bound(st->times.begin(), st->times.end(), t);
@@ -328,9 +342,15 @@ void Correlator::Impl::Sequence(CompiledCorrelation& c, Role role, const HitEven
       near = near || st->values[i] == bv || NetOf(st->values[i]) == bnet;
       if (live.size() < kMaxSummaryValues) live.push_back(st->values[i]);
     }
-    if (!near) return;
+    if (!near) {
+      KeepLateB(c, hit, key, t);
+      return;
+    }
   }
-  if (n < c.def.count || n == 0 || lo == hi) return;
+  if (n < c.def.count || n == 0 || lo == hi) {
+    KeepLateB(c, hit, key, t);
+    return;
+  }
   // min_gap_secs: the last A hit must be that long before B.
   if (c.def.min_gap_secs > 0 && *(hi - 1) > t - SecsToNs(c.def.min_gap_secs)) {
     return;
@@ -379,6 +399,72 @@ void Correlator::Impl::Sequence(CompiledCorrelation& c, Role role, const HitEven
   // One alert per run of A: the next B needs new A hits.
   EraseKey(c, key);
   Raise(c, std::move(a), depth, out);
+}
+
+void Correlator::Impl::KeepLateB(CompiledCorrelation& c, const HitEvent& hit,
+                                 const std::string& key, int64_t t) {
+  if (replaying_late_b || c.window_ns <= 0) return;
+  KeyState* st = Insert(c, key, ToNs(hit.received));
+  if (st->late_b == nullptr) st->late_b = std::make_unique<StoredHit>();
+  StoredHit& b = *st->late_b;  // the last B: its strings' room is reused
+  b.input_id.assign(hit.input_id);
+  b.sign.assign(hit.sign);
+  b.host.assign(hit.host);
+  b.sender.assign(hit.sender);
+  b.program.assign(hit.program);
+  b.pid.assign(hit.pid);
+  b.raw.assign(hit.raw);
+  if (hit.fields != nullptr) {
+    b.fields = *hit.fields;
+  } else {
+    b.fields.clear();
+  }
+  b.event_ns = t;
+  b.received_ns = ToNs(hit.received);
+  b.repeats = hit.repeats;
+  b.severity = static_cast<int>(hit.severity);
+  b.overflow_worker = hit.overflow_worker;
+}
+
+void Correlator::Impl::ReplayLateB(CompiledCorrelation& c, const std::string& key, int64_t now_ns,
+                                   int depth, std::vector<Alert>* out) {
+  KeyState* st = c.keys.Find(key, now_ns);
+  if (st == nullptr || st->late_b == nullptr) return;
+  std::unique_ptr<StoredHit> b = std::move(st->late_b);
+  HitEvent hb;
+  hb.input_id = b->input_id;
+  hb.sign = b->sign;
+  hb.fields = &b->fields;
+  hb.host = b->host;
+  hb.sender = b->sender;
+  hb.program = b->program;
+  hb.pid = b->pid;
+  hb.raw = b->raw;
+  hb.event_time = FromNs(b->event_ns);
+  hb.received = FromNs(b->received_ns);
+  hb.repeats = b->repeats;
+  hb.severity = static_cast<Severity>(b->severity);
+  hb.overflow_worker = b->overflow_worker;
+  // Raised for the B line: its severity_if reads it; the A hit being
+  // processed is not superseded by it (the B's own alert went out already).
+  const HitEvent* saved_hit = current_hit;
+  HitEvent* saved_local = current_local;
+  const bool saved_superseded = superseded;
+  const Severity saved_severity = hit_severity;
+  current_hit = &hb;
+  current_local = nullptr;
+  hit_severity = hb.severity;
+  replaying_late_b = true;
+  Sequence(c, kOn, hb, key, b->event_ns, depth, out);
+  replaying_late_b = false;
+  current_hit = saved_hit;
+  current_local = saved_local;
+  superseded = saved_superseded;
+  hit_severity = saved_severity;
+  // Completed nothing yet (the key is still there): kept for the next A.
+  if (KeyState* again = c.keys.Find(key, now_ns); again != nullptr && again->late_b == nullptr) {
+    again->late_b = std::move(b);
+  }
 }
 
 namespace {
@@ -436,6 +522,19 @@ void Correlator::Impl::Unpaired(CompiledCorrelation& c, Role role, const HitEven
         low.highest = std::max(low.highest, number);
       }
     }
+    // The open of a close that waits for it (late_open_secs), stamped at or
+    // before it: its line came late. Paired: the close raises nothing, and
+    // the hold that close started is undone.
+    for (auto it = held_closes.begin(); it != held_closes.end(); ++it) {
+      if (it->corr != &c || t > it->close_ns || it->key != key) continue;
+      if (!it->quiet_key.empty()) {
+        const KeyState* q = c.keys.Find(it->quiet_key, ToNs(hit.received));
+        if (q != nullptr && q->first_ns == it->close_ns) EraseKey(c, it->quiet_key);
+      }
+      held_closes.erase(it);
+      EraseKey(c, key);
+      break;
+    }
     return;
   }
   if (KeyState* st = c.keys.Find(key, ToNs(hit.received)); st != nullptr && st->open) {
@@ -443,11 +542,25 @@ void Correlator::Impl::Unpaired(CompiledCorrelation& c, Role role, const HitEven
     // it (a sudo session, every line of the crontab edit it ran); without,
     // one close takes it.
     if (c.window_ns <= 0) {
+      if (c.taken.empty()) c.taken.resize(kTakenKeys);
+      c.taken[c.taken_next] = {Fnv64(key), t, ToNs(hit.received)};
+      c.taken_next = (c.taken_next + 1) % kTakenKeys;
       EraseKey(c, key);
       return;
     }
     if (t <= st->last_ns + c.window_ns) return;
     EraseKey(c, key);
+  } else if (!c.taken.empty()) {
+    // The same close again (same key, same stamp), soon: a resent line
+    // whose open the first one took.
+    const uint64_t h = Fnv64(key);
+    const int64_t rx = ToNs(hit.received);
+    for (const CompiledCorrelation::TakenKey& k : c.taken) {
+      if (k.key_hash == h && k.event_ns == t && rx - k.received_ns <= kTakenNs &&
+          k.received_ns != 0) {
+        return;
+      }
+    }
   }
   // With a counter, a number above an open received during this watch was
   // allocated during the watch: its open should have come.
@@ -469,13 +582,13 @@ void Correlator::Impl::Unpaired(CompiledCorrelation& c, Role role, const HitEven
   // the open's state stays apart); with quiet_key, one per quiet key every
   // quiet_secs (a forwarder dropping lines: one alert per host and program).
   uint64_t held = 0;
+  std::string quiet;  // the hold's key
   if (c.def.quiet_secs > 0 && !c.quiet_key.empty()) {
-    std::string quiet;
     if (BuildKeyOf(c, c.quiet_key, hit, &quiet) &&
         HeldFixed(c, hit, quiet.append("\x1equiet"), t, &held)) {
       return;
     }
-  } else if (c.def.quiet_secs > 0 && HeldQuiet(c, hit, key + "\x1equiet", t)) {
+  } else if (c.def.quiet_secs > 0 && HeldQuiet(c, hit, quiet = key + "\x1equiet", t)) {
     return;
   }
   Alert a = MakeAlert(c, hit, t);
@@ -498,7 +611,20 @@ void Correlator::Impl::Unpaired(CompiledCorrelation& c, Role role, const HitEven
   a.fields.emplace_back("watched_since", FormatRfc3339Micros(FromNs(since)));
   if (held > 0) a.fields.emplace_back("held", std::to_string(held));
   a.members.push_back(AlertMember{std::string(hit.host), hit.received, hit.overflow_worker});
+  if (c.def.late_open_secs <= 0) {
+    Raise(c, std::move(a), depth, out);
+    return;
+  }
+  // Waits for a late open (Raise keeps it in held_closes).
+  HeldClose wait;
+  wait.corr = &c;
+  wait.key = key;
+  wait.quiet_key = std::move(quiet);
+  wait.close_ns = t;
+  wait.due_ns = ToNs(hit.received) + SecsToNs(c.def.late_open_secs);
+  holding = &wait;
   Raise(c, std::move(a), depth, out);
+  holding = nullptr;
 }
 
 bool Correlator::Impl::HeldFixed(CompiledCorrelation& c, const HitEvent& hit,

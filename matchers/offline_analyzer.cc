@@ -83,6 +83,7 @@ void OfflineAnalyzer::Feed(std::string_view line, std::string_view sender,
   }
   if (!hits->empty() && rules_->has_carry()) carry_.Apply(msg_, rules_->ignore(), hits);
   correlator_->ObserveHost(msg_.host(), msg_.sender, msg_.received);
+  correlator_->set_origin_seq(line_seq_);
   ++seq_;
   superseded_.assign(hits->size(), false);
   for (size_t i = 0; i < hits->size(); ++i) {
@@ -124,6 +125,9 @@ void OfflineAnalyzer::Feed(std::string_view line, std::string_view sender,
     superseded_[i] = pending_[i] = true;
   }
   alerts->insert(alerts->end(), decided_.alerts.begin(), decided_.alerts.end());
+  // Closes whose wait for a late open ended (late_open_secs), as the
+  // worker's housekeeping raises them.
+  correlator_->TakeDue(msg_.received, alerts);
   CheckSequence(received, *hits, alerts);
 }
 
@@ -151,6 +155,7 @@ void OfflineAnalyzer::Finish(std::vector<Alert>* alerts) {
   // The last line's time: the input ended then.
   pending_alerts_.Flush(msg_.received, &decided_);
   alerts->insert(alerts->end(), decided_.alerts.begin(), decided_.alerts.end());
+  correlator_->TakeDue(msg_.received, alerts, true);
 }
 
 }  // namespace konseki::matchers

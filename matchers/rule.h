@@ -223,6 +223,15 @@ struct Rule {
   // raised at answered_severity when set, else dropped. Unanswered: raised
   // as written, pending_secs late. Applies after quiet_secs' hold.
   int pending_secs = 0;
+  // > 0: a hit identical to one of this rule taken by the correlations less
+  // than this many seconds before (receive time) is not taken again: the
+  // same host, stamp, program, pid and extracted fields is the line resent
+  // (RELP or TCP after a reconnect), not a second event. Only for lines a
+  // daemon cannot write twice (sshd's failures: pam_unix's fail delay and
+  // a new port per connection; a pid's one session close), never for web
+  // access lines (one client's requests in one second are identical). The
+  // rule's own alert is not affected.
+  int dedupe_secs = 0;
   std::vector<std::string> answered_by;  // signs, or rule ids
   std::optional<Severity> answered_severity;
   // With pending_secs: fields of the hit whose values the answering line's

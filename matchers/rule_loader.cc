@@ -206,6 +206,7 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
                                "quiet_key",
                                "quiet_after",
                                "pending_secs",
+                               "dedupe_secs",
                                "answered_by",
                                "answered_severity",
                                "answer_key",
@@ -273,6 +274,9 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
             (st.ok() ? "names the rule's own sign" : st.message()) + " (rule " + rule->id + ")");
       }
     }
+  }
+  if (node["dedupe_secs"]) {
+    RETURN_IF_ERROR(r.GetInt(node["dedupe_secs"], "dedupe_secs", 1, 3600, &rule->dedupe_secs));
   }
   if (node["pending_secs"] || node["answered_by"] || node["answered_severity"] ||
       node["answer_key"]) {

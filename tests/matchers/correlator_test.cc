@@ -340,6 +340,83 @@ TEST(SequenceTest, BAfterEnoughAWithinTheWindowAlertsOnce) {
   EXPECT_THAT(d.Hit("s", "ssh.login", Src("192.0.2.7"), "web2", 3601), IsEmpty());
 }
 
+// time24 r1: the success came first; the failures stamped before it come
+// later (a forwarder's queue). The last B per key is kept for the window:
+// the A hit that completes the count raises the alert, at B's time.
+TEST(SequenceTest, FailuresArrivingAfterTheSuccessTheyLedToAreLinked) {
+  Driver d(Pack({Sequence(3, 600)}));
+  EXPECT_THAT(d.Hit("s", "ssh.login", Src("192.0.2.7"), "web1", 240, 240), IsEmpty());
+  EXPECT_THAT(d.Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "db1", 0, 250), IsEmpty());
+  EXPECT_THAT(d.Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "db1", 12, 251), IsEmpty());
+  auto a = d.Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "db1", 24, 252);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "count"), "3");
+  EXPECT_EQ(a[0].host, "web1");  // the login's alert
+  EXPECT_EQ(a[0].time, At(240));
+  // Consumed: more late failures raise nothing.
+  EXPECT_THAT(d.Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "db1", 36, 253), IsEmpty());
+}
+
+// The kept B is not in the state file; its key saves and loads as an empty
+// one.
+TEST(SequenceTest, AKeptSuccessLeavesALoadableState) {
+  const RulePack pack = Pack({Sequence(2, 600)});
+  std::string text;
+  {
+    Driver d(pack);
+    d.Hit("s", "ssh.login", Src("192.0.2.7"), "web1", 100);
+    text = d.c().SerializeState();
+  }
+  Driver d(pack);
+  size_t skipped = 0;
+  ASSERT_TRUE(d.c().LoadStateText(text, &skipped).ok());
+  EXPECT_EQ(skipped, 0u);
+  d.Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "db1", 90, 110);
+  EXPECT_THAT(d.Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "db1", 95, 111), IsEmpty());
+}
+
+// Failures stamped after the success are no lead-up to it; a success kept
+// longer than the window (receive time) is forgotten.
+TEST(SequenceTest, LateFailuresAfterTheSuccessOrPastTheWindowAreNotLinked) {
+  Driver d(Pack({Sequence(2, 600)}));
+  d.Hit("s", "ssh.login", Src("192.0.2.7"), "web1", 100, 100);
+  EXPECT_THAT(d.Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "db1", 101, 110), IsEmpty());
+  EXPECT_THAT(d.Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "db1", 102, 111), IsEmpty());
+  Driver late(Pack({Sequence(2, 600)}));
+  late.Hit("s", "ssh.login", Src("192.0.2.8"), "web1", 100, 100);
+  EXPECT_THAT(late.Hit("f", "ssh.auth_failure", Src("192.0.2.8"), "db1", 50, 800), IsEmpty());
+  EXPECT_THAT(late.Hit("f", "ssh.auth_failure", Src("192.0.2.8"), "db1", 60, 801), IsEmpty());
+}
+
+// time24 r3: each failure delivered twice (a RELP/TCP resend: the same
+// bytes). With the rule's dedupe_secs the copy is not counted; without, it
+// is (the rule's choice: web access lines repeat for real).
+TEST(SequenceTest, AResentFailureCountsOnceWithDedupe) {
+  Driver d(Pack({Sequence(4, 600)}));
+  for (double t : {0.0, 12.0, 24.0}) {
+    d.Dedupe(600).Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "db1", t);
+    d.Dedupe(600).Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "db1", t, t + 1);
+  }
+  EXPECT_THAT(d.Hit("s", "ssh.login", Src("192.0.2.7"), "db1", 40), IsEmpty());
+  EXPECT_EQ(d.metrics().ValueOf("konseki_correlation_resent_total", {}), 3);
+  // A fourth, different failure completes the count.
+  d.Dedupe(600).Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "db1", 41);
+  EXPECT_THAT(d.Hit("s", "ssh.login", Src("192.0.2.7"), "db1", 42), SizeIs(1));
+  // A sender's repeat notice is the line again, counted: it and the next
+  // copy of the line are no resend.
+  Driver notice(Pack({Sequence(4, 600)}));
+  notice.Dedupe(600).Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "db1", 0);
+  notice.Dedupe(600).Repeats(2).Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "db1", 0);
+  notice.Dedupe(600).Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "db1", 0);
+  EXPECT_THAT(notice.Hit("s", "ssh.login", Src("192.0.2.7"), "db1", 40), SizeIs(1));
+  Driver no(Pack({Sequence(4, 600)}));
+  for (double t : {0.0, 12.0}) {
+    no.Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "db1", t);
+    no.Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "db1", t, t + 1);
+  }
+  EXPECT_THAT(no.Hit("s", "ssh.login", Src("192.0.2.7"), "db1", 40), SizeIs(1));
+}
+
 // Two correlations of one sign completed by one line are one finding: the
 // more severe alert is kept (the first of equals), the other counted as
 // merged. Another sign's alert from the same line stays.
@@ -691,6 +768,46 @@ TEST(UnpairedTest, EvictingAnOpenRestartsTheHostsWatch) {
   open("12", 4002);  // evicts 10: its close must not look unpaired
   EXPECT_EQ(d.metrics().ValueOf("konseki_correlation_evictions_total", {{"rule", "cwo"}}), 1);
   EXPECT_THAT(d.Hit("c", "session.close", {{"pid", "10"}}, "h", 4003), IsEmpty());
+}
+
+// time24 r4: a close resent (same key, same stamp) finds its open taken by
+// the first copy: covered. A close of the key with another stamp is not.
+TEST(UnpairedTest, AResentCloseIsCoveredByTheOpenItsFirstCopyTook) {
+  Driver d(Pack({Unpaired()}));
+  d.Hit("x", "other", {}, "h", 0);
+  d.Hit("o", "session.open", {{"pid", "7"}}, "h", 4000);
+  EXPECT_THAT(d.Hit("c", "session.close", {{"pid", "7"}}, "h", 4600), IsEmpty());
+  EXPECT_THAT(d.Hit("c", "session.close", {{"pid", "7"}}, "h", 4600, 4660), IsEmpty());
+  EXPECT_THAT(d.Hit("c", "session.close", {{"pid", "7"}}, "h", 9000), SizeIs(1));
+}
+
+// time24 r5: the open (stamped before its close) arrives after it. With
+// late_open_secs the close waits that long (receive time) for it; an open
+// stamped after the close answers nothing; a close nothing answers is
+// raised when its wait ends (TakeDue), decided then.
+TEST(UnpairedTest, ACloseWaitsLateOpenSecsForAnOpenDeliveredLate) {
+  Correlation c = Unpaired();
+  c.late_open_secs = 120;
+  Driver d(Pack({c}));
+  d.Hit("x", "other", {}, "h", 0);
+  EXPECT_THAT(d.Hit("c", "session.close", {{"pid", "7"}}, "h", 4060), IsEmpty());
+  EXPECT_THAT(d.Hit("o", "session.open", {{"pid", "7"}}, "h", 4000, 4070), IsEmpty());
+  std::vector<Alert> due;
+  d.c().TakeDue(At(5000), &due, true);
+  EXPECT_THAT(due, IsEmpty());
+  EXPECT_THAT(d.Hit("c", "session.close", {{"pid", "8"}}, "h", 6000), IsEmpty());
+  d.c().TakeDue(At(6119), &due);
+  EXPECT_THAT(due, IsEmpty());
+  d.c().TakeDue(At(6120), &due);
+  ASSERT_THAT(due, SizeIs(1));
+  EXPECT_EQ(FieldOf(due[0], "pid"), "8");
+  EXPECT_EQ(FieldOf(due[0], "waited_secs"), "120");
+  EXPECT_EQ(due[0].decided, At(6120));
+  due.clear();
+  d.Hit("c", "session.close", {{"pid", "9"}}, "h", 7000);
+  d.Hit("o", "session.open", {{"pid", "9"}}, "h", 7001, 7002);
+  d.c().TakeDue(At(7200), &due);
+  EXPECT_THAT(due, SizeIs(1));
 }
 
 // window_secs: an open covers every close of its key within that long

@@ -60,6 +60,8 @@ class Driver {
     e.message_seq = ++seq_;
     e.repeats = next_repeats_;
     next_repeats_ = 1;
+    e.dedupe_secs = next_dedupe_;
+    next_dedupe_ = 0;
     e.overflow_worker = next_overflow_;
     next_overflow_ = -1;
     // As the worker calls it: with the key the Router hashed.
@@ -71,6 +73,11 @@ class Driver {
   // The next Hit stands for n events (a "message repeated n times" line).
   Driver& Repeats(uint32_t n) {
     next_repeats_ = n;
+    return *this;
+  }
+  // The next Hit's rule has dedupe_secs n (matchers/rule.h).
+  Driver& Dedupe(uint32_t n) {
+    next_dedupe_ = n;
     return *this;
   }
   // The next Hit's line was archived in worker w's overflow folder.
@@ -89,6 +96,7 @@ class Driver {
   Fields fields_;
   uint64_t seq_ = 0;
   uint32_t next_repeats_ = 1;
+  uint32_t next_dedupe_ = 0;
   int32_t next_overflow_ = -1;
 };
 
