@@ -131,6 +131,34 @@ TEST_F(HeartbeatTrackerTest, HostNewIsRateLimited) {
   EXPECT_EQ(tracker_->hosts_tracked(), 40u);
 }
 
+// A replay of files (test-rules): a host is judged silent only once the
+// input showed it logging for as long as its threshold; it is armed again
+// by its next line; no host.new. Live (the default) the same lines alert.
+TEST_F(HeartbeatTrackerTest, AReplayJudgesOnlyHostsItSawLogForTheirThreshold) {
+  options_.silence_after_secs = 600;
+  for (const bool replay : {false, true}) {
+    sink_.alerts.clear();
+    Make().set_replay(replay);
+    Send("burst");  // one line, then nothing: its rhythm is unknown
+    Run(seconds(700), seconds(10));
+    EXPECT_EQ(sink_.Count("host.silent"), replay ? 0u : 1u);
+    EXPECT_EQ(sink_.Count("host.new"), replay ? 0u : 1u);
+    // Lines every 60 s for 11 minutes, then silence: it is silent 600 s
+    // after its last line, in a replay too.
+    for (int i = 0; i < 11; ++i) {
+      Send("steady");
+      Run(seconds(60), seconds(10));
+    }
+    Send("steady");
+    Send("burst");  // a second line, 18 min after its first: armed again
+    Run(seconds(590), seconds(10));
+    EXPECT_EQ(sink_.Count("host.silent"), replay ? 0u : 1u);
+    Run(seconds(20), seconds(10));
+    EXPECT_EQ(sink_.Count("host.silent"), replay ? 2u : 3u) << replay;
+    ASSERT_NE(sink_.Last("host.silent"), nullptr);
+  }
+}
+
 TEST_F(HeartbeatTrackerTest, FixedThresholdFiresOncePerOutageAndResumes) {
   options_.silence_after_secs = 60;
   Make();
