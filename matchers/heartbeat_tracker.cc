@@ -938,7 +938,8 @@ void HeartbeatTracker::Tick() {
       continue;
     }
     if (replay_ && s.state.seen &&
-        s.state.last_seen_ns - s.state.first_seen_ns < SecsToNs(threshold)) {
+        (s.state.last_seen_ns - s.state.first_seen_ns < SecsToNs(threshold) ||
+         !(StopLinked(s) || ShutdownLinked(s) || AlertLinked(s)))) {
       // Its rhythm is not known from the input (set_replay): unarmed, so
       // its next line arms it again (a replay forgets no host).
       continue;

@@ -302,10 +302,16 @@ class HeartbeatTracker {
   // line in it is not its first ever, and what it did before is unknown.
   // Then a host's silence is judged only once the input has shown it
   // logging for at least as long as the threshold it would be judged by
-  // (its last line at least that long after its first): a host that sent a
-  // few lines, a burst, or logs twice a day is not silent for want of a
-  // history; one that logged all along and stopped is. host.new is not
-  // raised (every host is new to a replay). Call before the first Observe.
+  // (its last line at least that long after its first), and only when
+  // something in the input says why it matters: a stop line, an announced
+  // shutdown or a high alert about the host linked to its last line
+  // (stop_link_secs, shutdown_link_secs, alert_link_secs). A file shows
+  // only the lines its writer kept, and a host's quiet evening was learned
+  // by the server over earlier nights the file does not hold: a host that
+  // sent a few lines, a burst, logs twice a day or only when people work is
+  // not silent for want of a history; one that took a root login and
+  // stopped, or whose logger stopped, is. host.new is not raised (every
+  // host is new to a replay). Call before the first Observe.
   void set_replay(bool replay) { replay_ = replay; }
 
   // Writes this shard's hosts to state_dir/heartbeat.<shard>.state

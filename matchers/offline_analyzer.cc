@@ -45,8 +45,10 @@ void OfflineAnalyzer::Feed(std::string_view line, std::string_view sender,
   Message received = msg_;
   if (heartbeat_on_) {
     if (msg_.has_timestamp) AdvanceHeartbeat(msg_.received, alerts);
-    // A line without a stamp came when the file's clock says.
-    if (!msg_.has_timestamp && heartbeat_) received.received = heartbeat_clock_.Now();
+    // A line stamped before the file's clock (or not at all) came when the
+    // clock says: the file is in the order its lines were received (a host
+    // whose lines carry two zones is not silent between them).
+    if (heartbeat_) received.received = std::max(received.received, heartbeat_clock_.Now());
   }
   const size_t line_alerts_from = alerts->size();
   // Alerts that waited for an answer until before this line (server: the

@@ -26,12 +26,12 @@
 // With EnableHeartbeat, the server's heartbeat tracker (host.silent and its
 // kin, matchers/heartbeat_tracker.h) runs too, on the file's clock: each
 // line is received at its stamp, and the clock is the latest stamp seen so
-// far. When a line moves the clock on, the tracker is ticked at every
-// deadline it passes (so a silence is judged at the instant it was due, as
-// the server's once-a-second tick would) and at the new time; Finish ticks
-// once more at the end of the input. Its alerts come in *alerts before the
-// line's own, with origin_seq the line they are about (for host.silent,
-// the host's last line). Not thread-safe.
+// far (a line stamped before it is received at the clock, for the tracker
+// only: the file is in receive order). When a line moves the clock on, the tracker is ticked at
+// every deadline it passes (so a silence is judged at the instant it was due, as the server's
+// once-a-second tick would) and at the new time; Finish ticks once more at the end of the input.
+// Its alerts come in *alerts before the line's own, with origin_seq the line they are about (for
+// host.silent, the host's last line). Not thread-safe.
 #ifndef KONSEKI_MATCHERS_OFFLINE_ANALYZER_H_
 #define KONSEKI_MATCHERS_OFFLINE_ANALYZER_H_
 
