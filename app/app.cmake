@@ -1,7 +1,7 @@
 # The check-rules / test-rules command-line tools (app/rule_tool.h), apart
 # from the server so the rule tests link them without the whole app.
 add_library(konseki_rule_tool ${CMAKE_CURRENT_LIST_DIR}/rule_tool.cc)
-target_link_libraries(konseki_rule_tool PUBLIC konseki_rules konseki_parse konseki_common)
+target_link_libraries(konseki_rule_tool PUBLIC konseki_rules konseki_heartbeat konseki_parse konseki_common)
 
 add_library(konseki_app
   ${CMAKE_CURRENT_LIST_DIR}/alert_fanout.cc

@@ -195,7 +195,8 @@ size_t ReportUnwritablePaths(const konseki::app::Config& c, const konseki::app::
 }
 
 // test-rules --config: the rules, parser zone and correlation settings the
-// server would use with that file (its heartbeat and listeners aside).
+// server would use with that file (its heartbeat section too; listeners
+// aside).
 konseki::Status ApplyConfigToTestRules(const konseki::app::Config& c,
                                        const konseki::receiver::LocalZone* local_zone,
                                        std::unique_ptr<konseki::receiver::ZoneMap>* zones,
@@ -216,6 +217,8 @@ konseki::Status ApplyConfigToTestRules(const konseki::app::Config& c,
   opts->correlation.utc_offset_secs = opts->parser.default_utc_offset_secs;
   opts->correlation.local_zone = opts->parser.local_zone;
   if (!c.correlation.enabled) opts->correlate = false;
+  opts->heartbeat_options = c.heartbeat.options;
+  if (!c.heartbeat.enabled) opts->heartbeat = false;
   return konseki::Status::Ok();
 }
 
@@ -302,6 +305,7 @@ int RunCheckConfig(const std::string& path) {
 struct TestRulesCommand {
   std::string config_path;
   bool no_correlations = false;
+  bool no_heartbeat = false;
   konseki::app::TestRulesOptions opts;
   konseki::app::ExplainOptions explain;
 };
@@ -313,8 +317,8 @@ CLI::App* AddTestRulesCommand(CLI::App& app, TestRulesCommand* cmd) {
                          "rule pack folder (default: the bundled packs)");
   test_rules->add_option("-c,--config", cmd->config_path,
                          "config file whose rules: section (dir, local_dir, disable, severity, "
-                         "ignore), parser.timezone and correlation settings apply, as the "
-                         "server would run them");
+                         "ignore), parser.timezone, correlation and heartbeat settings apply, "
+                         "as the server would run them");
   test_rules->add_flag("--json", cmd->opts.json, "one JSON object per match");
   test_rules->add_flag("--summary", cmd->opts.summary, "only the counts per rule and sign");
   test_rules->add_flag("--missed", cmd->opts.missed, "print the lines that matched no rule");
@@ -325,6 +329,9 @@ CLI::App* AddTestRulesCommand(CLI::App& app, TestRulesCommand* cmd) {
   test_rules->add_option("--sender", cmd->opts.sender,
                          "sender address of every line (a host's own address)");
   test_rules->add_flag("--no-correlations", cmd->no_correlations, "run the single-line rules only");
+  test_rules->add_flag("--no-heartbeat", cmd->no_heartbeat,
+                       "do not run the heartbeat tracker (host.silent, host.new, ...) on the "
+                       "files' stamps");
   test_rules->add_option("FILE", cmd->opts.files, "log files (- for standard input)");
   return test_rules;
 }
@@ -338,6 +345,7 @@ int RunTestRulesCommand(TestRulesCommand cmd) {
   const konseki::receiver::LocalZone local_zone;      // parser.timezone: local
   std::unique_ptr<konseki::receiver::ZoneMap> zones;  // parser.timezones
   opts.correlate = !cmd.no_correlations;
+  opts.heartbeat = !cmd.no_heartbeat;
   if (!config_path.empty()) {
     auto c = konseki::app::LoadConfigFile(config_path);
     konseki::Status s =

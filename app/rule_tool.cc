@@ -154,7 +154,13 @@ struct TestRulesCounts {
   uint64_t waited_alerts = 0;  // rule alerts that waited for an answer (pending_secs)
   std::map<const Rule*, uint64_t> per_rule;
   std::map<std::string, uint64_t> per_correlation;  // alerts per correlation id
+  uint64_t heartbeat_alerts = 0;
+  std::map<std::string, uint64_t> per_heartbeat;  // heartbeat alerts per sign
 };
+
+// An alert of the heartbeat tracker (test-rules' --no-heartbeat turns them
+// off): its rules are "heartbeat.<what>" (matchers/heartbeat_tracker.cc).
+bool IsHeartbeatAlert(const Alert& a) { return a.rule.starts_with("heartbeat."); }
 
 void PrintTestRulesSummary(const TestRulesCounts& c, const RuleSet& rules, const std::string& dir,
                            bool missed, std::ostream& summary) {
@@ -163,6 +169,7 @@ void PrintTestRulesSummary(const TestRulesCounts& c, const RuleSet& rules, const
           << " matches, " << c.total_alerts << " correlation alerts";
   if (c.waited_alerts > 0)
     summary << ", " << c.waited_alerts << " alerts that waited for an answer";
+  if (c.heartbeat_alerts > 0) summary << ", " << c.heartbeat_alerts << " heartbeat alerts";
   if (c.ignored_hits > 0) summary << " (" << c.ignored_hits << " ignored by rules.ignore)";
   if (missed) summary << ", " << c.lines_missed << " missed shown";
   summary << "\nRules (" << rules.rules().size() << " loaded from " << dir << "):\n";
@@ -177,6 +184,8 @@ void PrintTestRulesSummary(const TestRulesCounts& c, const RuleSet& rules, const
   for (const auto& [sign, n] : per_sign) summary << "  " << n << "\t" << sign << "\n";
   if (!c.per_correlation.empty()) summary << "Correlations:\n";
   for (const auto& [id, n] : c.per_correlation) summary << "  " << n << "\t" << id << "\n";
+  if (!c.per_heartbeat.empty()) summary << "Heartbeat:\n";
+  for (const auto& [sign, n] : c.per_heartbeat) summary << "  " << n << "\t" << sign << "\n";
 }
 
 // Opens `file` ("-": standard input); on failure says why (errno text).
@@ -506,7 +515,14 @@ void AppendCorrelationJson(const std::string& file, uint64_t line_no, const Aler
   AppendJsonString(a.program, json);
   *json += ",\"fields\":";
   AppendJsonFields(a.fields, json);
-  *json += waited ? ",\"waited\":true" : ",\"correlation\":true";
+  if (IsHeartbeatAlert(a)) {
+    // When the tracker judged it (for host.silent: when the silence was
+    // due), on the file's clock.
+    *json += ",\"heartbeat\":true,\"time\":";
+    AppendJsonString(FormatRfc3339Micros(a.time), json);
+  } else {
+    *json += waited ? ",\"waited\":true" : ",\"correlation\":true";
+  }
   if (a.decided != TimePoint{}) {
     *json += ",\"decided\":";
     AppendJsonString(FormatRfc3339Micros(a.decided), json);
@@ -541,7 +557,13 @@ StatusOr<std::unique_ptr<OfflineAnalyzer>> MakeAnalyzer(const TestRulesOptions& 
     pack->correlations.clear();
     pack->sets.clear();
   }
-  return OfflineAnalyzer::Create(*set, *pack, opts.correlation, receiver::Parser(opts.parser));
+  auto analyzer =
+      OfflineAnalyzer::Create(*set, *pack, opts.correlation, receiver::Parser(opts.parser));
+  if (!analyzer.ok() || !opts.heartbeat) return analyzer;
+  if (Status s = (*analyzer)->EnableHeartbeat(opts.heartbeat_options); !s.ok()) {
+    return Status::InvalidArgument("heartbeat: " + s.message());
+  }
+  return analyzer;
 }
 
 }  // namespace
@@ -584,7 +606,11 @@ void ReportLine(const TestRulesOptions& opts, const std::string& file, uint64_t 
   }
   for (const Alert& a : alerts) {
     const Rule* waited = rules.FindRule(a.rule);  // else a correlation's
-    if (waited == nullptr) {
+    const bool heartbeat = IsHeartbeatAlert(a);
+    if (heartbeat) {
+      ++counts->heartbeat_alerts;
+      ++counts->per_heartbeat[a.sign];
+    } else if (waited == nullptr) {
       ++counts->total_alerts;
       ++counts->per_correlation[a.rule];
     } else {
@@ -599,11 +625,13 @@ void ReportLine(const TestRulesOptions& opts, const std::string& file, uint64_t 
     } else {
       out << file << ":" << line_no << ": => " << a.rule << " [" << a.sign << "] "
           << SeverityName(a.severity) << " host=" << TerminalSafe(a.host) << " "
-          << FieldsText(a.fields) << (waited != nullptr ? " (the alert that waited)" : "") << "\n";
-      // Raised under another line than its own: which line caused it.
+          << FieldsText(a.fields) << (waited != nullptr ? " (the alert that waited)" : "")
+          << (heartbeat ? " at " + FormatRfc3339Micros(a.time) : std::string()) << "\n";
+      // Raised under another line than its own: which line caused it (a
+      // silence: the host's last line).
       if (origin.line_no > 0 && (origin.line_no != line_no || origin.file != file)) {
-        out << "    caused by " << origin.file << ":" << origin.line_no << ": "
-            << TerminalSafe(a.message) << "\n";
+        out << "    " << (heartbeat ? "about " : "caused by ") << origin.file << ":"
+            << origin.line_no << (a.message.empty() ? "" : ": ") << TerminalSafe(a.message) << "\n";
       }
     }
   }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "matchers/correlator.h"
+#include "matchers/heartbeat_tracker.h"
 #include "matchers/rule_packs.h"
 #include "receiver/parser.h"
 
@@ -55,6 +56,18 @@ struct TestRulesOptions {
   // Copy-initialized: with `{}` GCC 12 at -O3 (the Debian package's build)
   // warned that WorkHours' shift vector may be used uninitialized.
   matchers::CorrelatorOptions correlation = matchers::CorrelatorOptions();
+  // Run the server's heartbeat tracker too (konseki test-rules does unless
+  // --no-heartbeat or the config's heartbeat.enabled is false), with these
+  // options (the config's heartbeat section, defaults otherwise), on the
+  // file's clock: each line received at its stamp, time advancing with the
+  // latest stamp seen, the tracker ticked at every deadline passed and once
+  // more at the end of the input (matchers/offline_analyzer.h). Its alerts
+  // (host.silent, host.resumed, host.new, ...) are printed like a
+  // correlation's, under the line that moved the clock past them; in JSON
+  // with "heartbeat":true, "time" (when it was judged) and the line it is
+  // about (for host.silent, the host's last line) as origin_line_no.
+  bool heartbeat = false;
+  matchers::HeartbeatOptions heartbeat_options = matchers::HeartbeatOptions();
   // Sender address of every line (--sender): the host's own address for
   // membership rules.
   std::string sender{};

@@ -700,7 +700,7 @@ void HeartbeatTracker::VoteHomeSender(HostState& h) {
 }
 
 void HeartbeatTracker::FireNew(Slot& s, const Message& msg) {
-  if (!options_.new_host_alerts) return;
+  if (!options_.new_host_alerts || replay_) return;
   const int64_t now = Ns(msg.received);
   if (!state_loaded_ && now - start_ns_ < SecsToNs(options_.new_host_learning_secs)) {
     counters_.suppressed_new_first_run->Inc();
@@ -935,6 +935,13 @@ void HeartbeatTracker::Tick() {
     int64_t due = DueFor(s, threshold);
     if (due > now) {
       Arm(e.slot, due);
+      continue;
+    }
+    if (replay_ && s.state.seen &&
+        (s.state.last_seen_ns - s.state.first_seen_ns < SecsToNs(threshold) ||
+         !(StopLinked(s) || ShutdownLinked(s) || AlertLinked(s)))) {
+      // Its rhythm is not known from the input (set_replay): unarmed, so
+      // its next line arms it again (a replay forgets no host).
       continue;
     }
     if (IsTransient(s) &&

@@ -297,6 +297,23 @@ class HeartbeatTracker {
   // metrics.
   void Tick();
 
+  // A replay of log files (test-rules, matchers/offline_analyzer.h), not a
+  // live watch: the input is a slice of the hosts' lives, so a host's first
+  // line in it is not its first ever, and what it did before is unknown.
+  // Then a host's silence is judged only once the input has shown it
+  // logging for at least as long as the threshold it would be judged by
+  // (its last line at least that long after its first), and only when
+  // something in the input says why it matters: a stop line, an announced
+  // shutdown or a high alert about the host linked to its last line
+  // (stop_link_secs, shutdown_link_secs, alert_link_secs). A file shows
+  // only the lines its writer kept, and a host's quiet evening was learned
+  // by the server over earlier nights the file does not hold: a host that
+  // sent a few lines, a burst, logs twice a day or only when people work is
+  // not silent for want of a history; one that took a root login and
+  // stopped, or whose logger stopped, is. host.new is not raised (every
+  // host is new to a replay). Call before the first Observe.
+  void set_replay(bool replay) { replay_ = replay; }
+
   // Writes this shard's hosts to state_dir/heartbeat.<shard>.state
   // atomically. Ok and no-op when state_dir is empty.
   Status SaveState();
@@ -336,6 +353,13 @@ class HeartbeatTracker {
   double CadenceSecs(std::string_view host) const;
   // Entries in the deadline heap (live and stale).
   size_t deadline_entries() const { return deadlines_.size(); }
+  // The earliest instant a Tick could have work (a silence, a forget
+  // check; possibly a stale entry, which that Tick drops), or
+  // TimePoint::max() when none: a replay (test-rules) that moves the clock
+  // in jumps ticks there first, so a silence is judged when it was due.
+  TimePoint NextDue() const {
+    return deadlines_.empty() ? TimePoint::max() : TimePoint(Duration(deadlines_.Top().due_ns));
+  }
 
  private:
   static constexpr size_t kInlineName = 40;
@@ -508,6 +532,7 @@ class HeartbeatTracker {
   int64_t full_alert_ns_ = 0;         // the last heartbeat.max_hosts_reached
   uint64_t refused_since_alert_ = 0;  // hosts refused since then
   size_t silent_count_ = 0;
+  bool replay_ = false;  // set_replay
   double published_tracked_ = 0;
   double published_silent_ = 0;
 

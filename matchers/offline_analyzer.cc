@@ -1,7 +1,9 @@
 #include "matchers/offline_analyzer.h"
 
+#include <algorithm>
 #include <utility>
 
+#include "common/ascii.h"
 #include "receiver/local_zone.h"
 #include "receiver/timestamp.h"
 
@@ -37,14 +39,24 @@ void OfflineAnalyzer::Feed(std::string_view line, std::string_view sender,
   }
   msg_.received = msg_.has_timestamp ? msg_.timestamp : reference_;
   // The line as received (a repeat notice's own sequenceId, not the
-  // repeated line's), for the sequence watch after the rules.
-  const Message received = msg_;
+  // repeated line's), for the sequence watch and the heartbeat after the
+  // rules.
+  Message received = msg_;
+  if (heartbeat_on_) {
+    if (msg_.has_timestamp) AdvanceHeartbeat(msg_.received, alerts);
+    // A line stamped before the file's clock (or not at all) came when the
+    // clock says: the file is in the order its lines were received (a host
+    // whose lines carry two zones is not silent between them).
+    if (heartbeat_) received.received = std::max(received.received, heartbeat_clock_.Now());
+  }
+  const size_t line_alerts_from = alerts->size();
   // Alerts that waited for an answer until before this line (server: the
   // worker's housekeeping, by the clock).
   decided_.clear();
   pending_alerts_.Expire(msg_.received, &decided_);
   uint32_t count = 0;
   std::string_view quoted;
+  bool repeated = false;  // the rules read the line a notice repeats
   // By the host's name as written: a notice comes from the syslogd that
   // wrote the line it repeats, with the same name.
   EarlierLine& earlier = earlier_[std::string(msg_.host())];
@@ -67,6 +79,7 @@ void OfflineAnalyzer::Feed(std::string_view line, std::string_view sender,
       pending_.clear();
       alerts->insert(alerts->end(), decided_.alerts.begin(), decided_.alerts.end());
       correlator_->ObserveHost(msg_.host(), msg_.sender, msg_.received);
+      if (heartbeat_) ObserveHeartbeat(received, nullptr, alerts, line_alerts_from);
       CheckSequence(received, *hits, alerts);
       return;
     }
@@ -75,6 +88,7 @@ void OfflineAnalyzer::Feed(std::string_view line, std::string_view sender,
     msg_.received = notice.received;
     msg_.repeats = count;
     rules_->Match(msg_, *scratch_, hits);
+    repeated = true;
   } else {
     rules_->Match(msg_, *scratch_, hits);
     earlier.line.assign(line);
@@ -128,7 +142,89 @@ void OfflineAnalyzer::Feed(std::string_view line, std::string_view sender,
   // Closes whose wait for a late open ended (late_open_secs), as the
   // worker's housekeeping raises them.
   correlator_->TakeDue(msg_.received, alerts);
+  // As the worker: a notice is observed as itself, and says nothing of a
+  // stop, shutdown or boot (the line it repeats did, once).
+  if (heartbeat_) ObserveHeartbeat(received, repeated ? nullptr : hits, alerts, line_alerts_from);
   CheckSequence(received, *hits, alerts);
+}
+
+Status OfflineAnalyzer::EnableHeartbeat(const HeartbeatOptions& options) {
+  HeartbeatOptions o = options;
+  o.state_dir.clear();
+  o.stall_secs = 0;
+  o.sequence_gap = 0;
+  // The stamp is the receive time here: no clock can be judged against it
+  // (a file whose lines of one host go back, e.g. two sources in two zones
+  // merged, is no clock set back).
+  o.clock_jump_tolerance_secs = 0;
+  if (Status s = ValidateHeartbeatOptions(o); !s.ok()) return s;
+  heartbeat_options_ = std::move(o);
+  heartbeat_on_ = true;
+  return Status::Ok();
+}
+
+void OfflineAnalyzer::AdvanceHeartbeat(TimePoint now, std::vector<Alert>* alerts) {
+  if (!heartbeat_) {
+    // The file's first instant is the tracker's start (its first run: the
+    // hosts of the first new_host_learning_secs are the known fleet).
+    heartbeat_clock_.Set(now);
+    heartbeat_ = std::make_unique<HeartbeatTracker>(heartbeat_options_, 0, 1, heartbeat_clock_,
+                                                    heartbeat_sink_, heartbeat_metrics_);
+    heartbeat_->set_replay(true);
+    return;
+  }
+  if (now <= heartbeat_clock_.Now()) return;  // the clock never goes back
+  // Each deadline passed on the way, at its instant: a silence is judged
+  // when it was due, not when the next line happens to come.
+  for (TimePoint due = heartbeat_->NextDue(); due <= now; due = heartbeat_->NextDue()) {
+    heartbeat_clock_.Set(std::max(due, heartbeat_clock_.Now()));
+    heartbeat_->Tick();
+  }
+  heartbeat_clock_.Set(now);
+  heartbeat_->Tick();
+  TakeHeartbeatAlerts(alerts);
+}
+
+void OfflineAnalyzer::ObserveHeartbeat(const Message& line, const std::vector<RuleHit>* hits,
+                                       std::vector<Alert>* alerts, size_t line_alerts_from) {
+  // The high alerts this line raised (its rules' that the server would
+  // raise now, its correlations', the waits it ended), as the worker's
+  // Raise tells the tracker.
+  for (size_t i = line_alerts_from; i < alerts->size(); ++i) {
+    if ((*alerts)[i].severity >= Severity::kHigh) heartbeat_->NoteAlert((*alerts)[i]);
+  }
+  if (hits != nullptr) {
+    for (size_t i = 0; i < hits->size(); ++i) {
+      const RuleHit& h = (*hits)[i];
+      if (h.ignored || !h.rule->alert || superseded_[i] || h.rule->severity < Severity::kHigh) {
+        continue;
+      }
+      heartbeat_->NoteAlert(MakeAlert(msg_, h));
+    }
+  }
+  heartbeat_last_line_[AsciiLower(line.host())] = line_seq_;
+  if (hits != nullptr) {
+    bool stop = false, shutdown = false, boot = false;
+    for (const RuleHit& h : *hits) {
+      stop |= h.rule->heartbeat_stop;
+      shutdown |= h.rule->heartbeat_shutdown;
+      boot |= h.rule->heartbeat_boot;
+    }
+    if (stop) heartbeat_->NoteStopMessage(line);
+    if (shutdown) heartbeat_->NoteShutdownMessage(line);
+    if (boot) heartbeat_->NoteBootMessage(line);
+  }
+  heartbeat_->Observe(line);
+  TakeHeartbeatAlerts(alerts);
+}
+
+void OfflineAnalyzer::TakeHeartbeatAlerts(std::vector<Alert>* alerts) {
+  for (Alert& a : heartbeat_sink_.alerts) {
+    auto it = heartbeat_last_line_.find(AsciiLower(a.host));
+    a.origin_seq = it != heartbeat_last_line_.end() ? it->second : 0;
+    alerts->push_back(std::move(a));
+  }
+  heartbeat_sink_.alerts.clear();
 }
 
 void OfflineAnalyzer::CheckSequence(const Message& line, const std::vector<RuleHit>& hits,
@@ -156,6 +252,10 @@ void OfflineAnalyzer::Finish(std::vector<Alert>* alerts) {
   pending_alerts_.Flush(msg_.received, &decided_);
   alerts->insert(alerts->end(), decided_.alerts.begin(), decided_.alerts.end());
   correlator_->TakeDue(msg_.received, alerts, true);
+  if (heartbeat_) {
+    heartbeat_->Tick();
+    TakeHeartbeatAlerts(alerts);
+  }
 }
 
 }  // namespace konseki::matchers

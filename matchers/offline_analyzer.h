@@ -21,7 +21,17 @@
 // hits, message() and correlation input are that line's, with repeats = 5
 // and the notice's stamp. A gap in a sender's RFC 5424 sequenceId is
 // alerted (log.gap) as the server's heartbeat does (heartbeat.sequence_gap
-// at its default). Not thread-safe.
+// at its default).
+//
+// With EnableHeartbeat, the server's heartbeat tracker (host.silent and its
+// kin, matchers/heartbeat_tracker.h) runs too, on the file's clock: each
+// line is received at its stamp, and the clock is the latest stamp seen so
+// far (a line stamped before it is received at the clock, for the tracker
+// only: the file is in receive order). When a line moves the clock on, the tracker is ticked at
+// every deadline it passes (so a silence is judged at the instant it was due, as the server's
+// once-a-second tick would) and at the new time; Finish ticks once more at the end of the input.
+// Its alerts come in *alerts before the line's own, with origin_seq the line they are about (for
+// host.silent, the host's last line). Not thread-safe.
 #ifndef KONSEKI_MATCHERS_OFFLINE_ANALYZER_H_
 #define KONSEKI_MATCHERS_OFFLINE_ANALYZER_H_
 
@@ -32,12 +42,14 @@
 #include <vector>
 
 #include "common/alert.h"
+#include "common/clock.h"
 #include "common/message.h"
 #include "common/metrics.h"
 #include "matchers/alert_hold.h"
 #include "matchers/alert_pending.h"
 #include "matchers/correlator.h"
 #include "matchers/field_carry.h"
+#include "matchers/heartbeat_tracker.h"
 #include "matchers/rule_set.h"
 #include "matchers/sequence_watch.h"
 #include "receiver/parser.h"
@@ -80,9 +92,20 @@ class OfflineAnalyzer {
   // (pending_secs); it comes later in *alerts of the line that decides it,
   // or of Finish. Also true in superseded().
   const std::vector<bool>& pending() const { return pending_; }
-  // The end of the input: alerts still waiting for an answer go unanswered
-  // (*alerts cleared first).
+  // The end of the input: alerts still waiting for an answer go unanswered,
+  // and the heartbeat ticks once more (*alerts cleared first).
   void Finish(std::vector<Alert>* alerts);
+  // Runs the heartbeat tracker (see above) with `options`, as the server's
+  // heartbeat section gives them, except that nothing is loaded or saved
+  // (state_dir is ignored) and stall_secs is 0: the file's clock has no
+  // stalls of konseki's own (a gap in the stamps is the hosts' silence).
+  // Its own log.gap is off: this analyzer raises that already. No
+  // host.clock_jump: with the stamp as the receive time there is no clock
+  // to judge a host's by. The tracker runs as a replay
+  // (HeartbeatTracker::set_replay: no host.new, a silence judged only once
+  // the input showed the host logging for that long). Call before
+  // the first Feed. Fails on options ValidateHeartbeatOptions refuses.
+  Status EnableHeartbeat(const HeartbeatOptions& options);
   Correlator& correlator() { return *correlator_; }
   const RuleSet& rules() const { return *rules_; }
 
@@ -92,6 +115,19 @@ class OfflineAnalyzer {
   // heartbeat raises it: appended to *alerts.
   void CheckSequence(const Message& line, const std::vector<RuleHit>& hits,
                      std::vector<Alert>* alerts);
+  // The heartbeat on the file's clock: moves it to `now` (if later),
+  // ticking at every deadline on the way; the tracker's alerts go to
+  // *alerts.
+  void AdvanceHeartbeat(TimePoint now, std::vector<Alert>* alerts);
+  // After the rules and correlations of msg_: the high alerts of the line
+  // (its hits, and *alerts from line_alerts_from on), its stop, shutdown
+  // and boot hits (hits null: none, a repeat notice), then `line` as
+  // received, as the worker tells the tracker (app/worker.cc).
+  void ObserveHeartbeat(const Message& line, const std::vector<RuleHit>* hits,
+                        std::vector<Alert>* alerts, size_t line_alerts_from);
+  // The tracker's alerts since the last call into *alerts, each with the
+  // line it is about.
+  void TakeHeartbeatAlerts(std::vector<Alert>* alerts);
   std::shared_ptr<const RuleSet> rules_;
   std::unique_ptr<RuleSet::Scratch> scratch_;
   receiver::Parser parser_;
@@ -117,6 +153,22 @@ class OfflineAnalyzer {
     bool hit = false;
   };
   std::unordered_map<std::string, EarlierLine> earlier_;
+  // EnableHeartbeat: the tracker is made at the first stamped line (its
+  // start is the file's first instant).
+  class CollectSink final : public AlertSink {
+   public:
+    void Emit(const Alert& alert) override { alerts.push_back(alert); }
+    std::vector<Alert> alerts;
+  };
+  bool heartbeat_on_ = false;
+  HeartbeatOptions heartbeat_options_;
+  FakeClock heartbeat_clock_;
+  CollectSink heartbeat_sink_;
+  MetricsRegistry heartbeat_metrics_;  // not exported
+  std::unique_ptr<HeartbeatTracker> heartbeat_;
+  // Each host's last line number (set_line_seq), by its name in lower
+  // case: what its host.silent is about.
+  std::unordered_map<std::string, uint64_t> heartbeat_last_line_;
 };
 
 }  // namespace konseki::matchers

@@ -927,5 +927,112 @@ TEST(RunExplainTest, JsonHasEveryParsedPartAndNullPriWithoutOne) {
               HasSubstr("\"format\":\"unparsed\",\"issue\":\"no_header\",\"pri\":null,"));
 }
 
+// "Dec  3 01:02:00" for a number of minutes since Dec 1 00:00, for the
+// heartbeat tests' files (read against a modification time of Dec 4 2026).
+std::string DecStamp(int minutes) {
+  char stamp[32];
+  std::snprintf(stamp, sizeof stamp, "Dec %2d %02d:%02d:00", 1 + minutes / 1440, minutes / 60 % 24,
+                minutes % 60);
+  return stamp;
+}
+
+std::string WriteDecLog(const TempDir& dir, const std::string& name, const std::string& text) {
+  const std::string log = dir.Write(name, text);
+  const timespec dec4[2] = {{1796342400, 0}, {1796342400, 0}};  // 2026-12-04T00:00:00Z
+  EXPECT_EQ(utimensat(AT_FDCWD, log.c_str(), dec4, 0), 0);
+  return log;
+}
+
+// The heartbeat on the file's stamps (time24's 10-host-stops-after-root,
+// stories22's bastion01): web1 logs every 10 min, takes a root password
+// login from outside at 02:05 and then nothing more, while web2 goes on
+// till 05:00. Its silence is judged when it was due, one learning
+// threshold (3600 s) after its last line, critical after the login's high
+// alert, about that last line; without the heartbeat there is none.
+TEST(RunTestRulesTest, AHostThatStopsIsSilentOnTheFilesClock) {
+  TempDir dir;
+  std::string text;
+  int accepted_line = 0, lines = 0;
+  for (int m = 0; m <= 300; m += 5) {
+    if (m % 10 == 0 && m <= 120) {
+      text += DecStamp(m) + " web1 CRON[" + std::to_string(100 + m) + "]: (root) CMD (true)\n";
+      ++lines;
+    }
+    if (m == 125) {
+      text += DecStamp(m) +
+              " web1 sshd[800]: Accepted password for root from 203.0.113.9 port 40000 ssh2\n";
+      accepted_line = ++lines;
+    }
+    if (m % 10 == 0) {
+      text += DecStamp(m) + " web2 CRON[" + std::to_string(500 + m) + "]: (root) CMD (true)\n";
+      ++lines;
+    }
+  }
+  const std::string log = WriteDecLog(dir, "syslog", text);
+  TestRulesOptions opts = JsonWithCorrelations(log);
+  opts.heartbeat = true;
+  std::ostringstream out, err;
+  ASSERT_EQ(RunTestRules(opts, out, err), 0) << err.str();
+  std::istringstream records(out.str());
+  std::vector<std::string> heartbeat;
+  for (std::string l; std::getline(records, l);) {
+    if (l.find("\"heartbeat\":true") != std::string::npos) heartbeat.push_back(l);
+  }
+  ASSERT_EQ(heartbeat.size(), 1u) << out.str();
+  EXPECT_THAT(heartbeat[0], HasSubstr("\"rule\":\"heartbeat.silent\",\"sign\":\"host.silent\","
+                                      "\"severity\":\"critical\",\"host\":\"web1\""));
+  EXPECT_THAT(heartbeat[0], HasSubstr("\"last_seen\":\"2026-12-01T02:05:00.000000Z\""));
+  EXPECT_THAT(heartbeat[0], HasSubstr("\"after_alert\":\"ssh.login\""));
+  EXPECT_THAT(heartbeat[0],
+              HasSubstr("\"heartbeat\":true,\"time\":\"2026-12-01T03:05:00.000000Z\""));
+  EXPECT_THAT(heartbeat[0], HasSubstr("\"origin_line_no\":" + std::to_string(accepted_line) + ","));
+  EXPECT_THAT(err.str(), HasSubstr("1 heartbeat alerts"));
+  EXPECT_THAT(err.str(), HasSubstr("Heartbeat:\n  1\thost.silent\n"));
+
+  opts.json = false;
+  std::ostringstream text_out, err2;
+  ASSERT_EQ(RunTestRules(opts, text_out, err2), 0) << err2.str();
+  EXPECT_THAT(text_out.str(), HasSubstr(": => heartbeat.silent [host.silent] critical host=web1 "));
+  EXPECT_THAT(text_out.str(), HasSubstr(" at 2026-12-01T03:05:00.000000Z\n    about " + log + ":" +
+                                        std::to_string(accepted_line) + "\n"));
+
+  opts.heartbeat = false;  // --no-heartbeat
+  std::ostringstream off, err3;
+  ASSERT_EQ(RunTestRules(opts, off, err3), 0) << err3.str();
+  EXPECT_THAT(off.str(), Not(HasSubstr("host.silent")));
+}
+
+// A host that logs twice a day (db1: 06:00 and 18:00 over three days) and
+// one that sent a single burst (fw1) are not silent in a replay: the input
+// never showed them logging for as long as the silence they would be
+// blamed for (the server, watching from their first line ever, learns
+// them; a replay starts in the middle of their lives). Nor is a host new
+// for coming after the input's first hour.
+TEST(RunTestRulesTest, AHostThatLogsRarelyIsNotSilentOnTheFilesClock) {
+  TempDir dir;
+  std::string text;
+  for (int m = 0; m < 3 * 1440; m += 30) {
+    text += DecStamp(m) + " web2 CRON[" + std::to_string(m) + "]: (root) CMD (true)\n";
+    if (m % 720 == 360) {
+      text += DecStamp(m) + " db1 CRON[" + std::to_string(m + 1) + "]: (root) CMD (true)\n";
+    }
+    if (m == 540) {
+      for (int i = 0; i < 5; ++i) {
+        text += DecStamp(m) +
+                " fw1 kernel: [UFW BLOCK] IN=eth0 OUT= SRC=198.51.100.7 "
+                "DST=192.0.2.10 LEN=60 PROTO=TCP SPT=4000" +
+                std::to_string(i) + " DPT=22\n";
+      }
+    }
+  }
+  const std::string log = WriteDecLog(dir, "syslog", text);
+  TestRulesOptions opts = JsonWithCorrelations(log);
+  opts.heartbeat = true;
+  std::ostringstream out, err;
+  ASSERT_EQ(RunTestRules(opts, out, err), 0) << err.str();
+  EXPECT_THAT(out.str(), Not(HasSubstr("\"heartbeat\":true"))) << out.str();
+  EXPECT_THAT(err.str(), Not(HasSubstr("Heartbeat:")));
+}
+
 }  // namespace
 }  // namespace konseki::app

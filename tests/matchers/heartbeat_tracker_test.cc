@@ -131,6 +131,48 @@ TEST_F(HeartbeatTrackerTest, HostNewIsRateLimited) {
   EXPECT_EQ(tracker_->hosts_tracked(), 40u);
 }
 
+// A replay of files (test-rules): a host is judged silent only once the
+// input showed it logging for as long as its threshold, and only when a
+// high alert (or a stop line) about it came before its last line; it is
+// armed again by its next line; no host.new. Live (the default) every
+// silence alerts.
+TEST_F(HeartbeatTrackerTest, AReplayJudgesOnlyHostsItSawLogAndWhoseSilenceIsLinked) {
+  options_.silence_after_secs = 600;
+  for (const bool replay : {false, true}) {
+    sink_.alerts.clear();
+    Make().set_replay(replay);
+    Send("burst");  // one line, then nothing: its rhythm is unknown
+    Run(seconds(700), seconds(10));
+    EXPECT_EQ(sink_.Count("host.silent"), replay ? 0u : 1u);
+    EXPECT_EQ(sink_.Count("host.new"), replay ? 0u : 1u);
+    // Lines every 60 s for 11 minutes, then silence: silent 600 s after
+    // the last line; in a replay only "killed", whose last line came
+    // after a high alert about it.
+    for (int i = 0; i < 11; ++i) {
+      Send("steady");
+      Send("killed");
+      Run(seconds(60), seconds(10));
+    }
+    Alert login;
+    login.host = "killed";
+    login.sign = "ssh.login";
+    login.severity = Severity::kHigh;
+    login.received = clock_.Now();
+    tracker_->NoteAlert(login);
+    Send("steady");
+    Send("killed");
+    Send("burst");  // a second line, 23 min after its first: armed again
+    Run(seconds(590), seconds(10));
+    EXPECT_EQ(sink_.Count("host.silent"), replay ? 0u : 1u);
+    Run(seconds(20), seconds(10));
+    ASSERT_EQ(sink_.Count("host.silent"), replay ? 1u : 4u) << replay;
+    if (replay) {
+      EXPECT_EQ(sink_.Last("host.silent")->host, "killed");
+      EXPECT_EQ(sink_.Last("host.silent")->severity, Severity::kCritical);
+    }
+  }
+}
+
 TEST_F(HeartbeatTrackerTest, FixedThresholdFiresOncePerOutageAndResumes) {
   options_.silence_after_secs = 60;
   Make();
