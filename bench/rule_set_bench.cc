@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "bench/extra_rules.h"
+#include "matchers/lazy_re2.h"
 #include "matchers/rule_loader.h"
 #include "matchers/rule_set.h"
 #include "receiver/parser.h"
@@ -51,14 +52,6 @@ struct Re2Rule {
   std::vector<std::unique_ptr<RE2>> match;
   std::vector<std::unique_ptr<RE2>> extract;
 };
-
-RE2::Options Options(bool case_sensitive) {
-  RE2::Options o;
-  o.set_case_sensitive(case_sensitive);
-  o.set_encoding(RE2::Options::EncodingLatin1);
-  o.set_log_errors(false);
-  return o;
-}
 
 struct Fixture {
   std::vector<std::string> texts;   // owns the lines the messages point into
@@ -146,7 +139,7 @@ World* GetWorld() {
     // default, one more case-sensitive branch (sshd.preauth_closed's
     // (?-i:...), issue 17) made the DFA cache thrash and the set 10x slower
     // on benign lines, which would flatter Hyperscan's ratio.
-    RE2::Options set_options = Options(false);
+    RE2::Options set_options = Re2Options(false);
     set_options.set_max_mem(int64_t{256} << 20);
     w->re2_set = std::make_unique<RE2::Set>(set_options, RE2::UNANCHORED);
     // RE2::Set has one options set; case-sensitive rules get (?-i) inline.
@@ -155,9 +148,9 @@ World* GetWorld() {
       Re2Rule rr;
       rr.rule = &r;
       if (!r.program.empty())
-        rr.program = std::make_unique<RE2>("(?:" + r.program + ")", Options(false));
+        rr.program = std::make_unique<RE2>("(?:" + r.program + ")", Re2Options(false));
       for (const std::string& m : r.match) {
-        rr.match.push_back(std::make_unique<RE2>(m, Options(r.case_sensitive)));
+        rr.match.push_back(std::make_unique<RE2>(m, Re2Options(r.case_sensitive)));
         std::string err;
         const int id = w->re2_set->Add(r.case_sensitive ? "(?-i:" + m + ")" : m, &err);
         if (id < 0) {
@@ -167,7 +160,7 @@ World* GetWorld() {
         w->set_expr_rule.push_back(static_cast<int>(w->re2_rules.size()));
       }
       for (const std::string& e : r.extract) {
-        rr.extract.push_back(std::make_unique<RE2>(e, Options(r.case_sensitive)));
+        rr.extract.push_back(std::make_unique<RE2>(e, Re2Options(r.case_sensitive)));
       }
       w->re2_rules.push_back(std::move(rr));
     }

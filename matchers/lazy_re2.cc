@@ -5,6 +5,14 @@
 
 namespace konseki::matchers {
 
+re2::RE2::Options Re2Options(bool case_sensitive) {
+  re2::RE2::Options o;
+  o.set_case_sensitive(case_sensitive);
+  o.set_log_errors(false);
+  o.set_encoding(re2::RE2::Options::EncodingLatin1);
+  return o;
+}
+
 LazyRe2& LazyRe2::operator=(LazyRe2&& other) noexcept {
   if (this != &other) {
     delete re_.exchange(other.re_.exchange(nullptr, std::memory_order_acq_rel),

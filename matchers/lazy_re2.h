@@ -21,6 +21,13 @@
 
 namespace konseki::matchers {
 
+// The options every rule expression is compiled with (the rule set, its
+// reference tests and benches): bytes, not UTF-8 (senders write invalid
+// UTF-8, and a field must still be extracted around it; Hyperscan, which
+// found the hit, is byte-based too; rule patterns are ASCII, so this
+// changes nothing else), caseless unless the rule says, no error log.
+re2::RE2::Options Re2Options(bool case_sensitive);
+
 class LazyRe2 {
  public:
   LazyRe2() = default;

@@ -69,17 +69,6 @@ std::string Where(const Rule& rule, int line) {
   return rule.file + ":" + std::to_string(line > 0 ? line : rule.line) + ": rule " + rule.id;
 }
 
-re2::RE2::Options Re2Options(bool case_sensitive) {
-  re2::RE2::Options o;
-  o.set_case_sensitive(case_sensitive);
-  o.set_log_errors(false);
-  // Bytes, not UTF-8: senders write invalid UTF-8, and a field must still
-  // be extracted around it (Hyperscan, which found the hit, is byte-based
-  // too). Rule patterns are ASCII, so this changes nothing else.
-  o.set_encoding(re2::RE2::Options::EncodingLatin1);
-  return o;
-}
-
 bool IsNameChar(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '/' ||
          c == ':' || c == '@' || c == '#' || c == '%' || c == '=' || c == ',' || c == '\'' ||

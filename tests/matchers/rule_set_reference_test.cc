@@ -11,6 +11,7 @@
 #include <cctype>
 #include <memory>
 
+#include "matchers/lazy_re2.h"
 #include "matchers/rule_loader.h"
 #include "matchers/rule_set.h"
 #include "receiver/parser.h"
@@ -20,26 +21,18 @@
 namespace konseki::matchers {
 namespace {
 
-RE2::Options Options(bool case_sensitive) {
-  RE2::Options o;
-  o.set_case_sensitive(case_sensitive);
-  o.set_encoding(RE2::Options::EncodingLatin1);
-  o.set_log_errors(false);
-  return o;
-}
-
 // One rule the slow, obvious way.
 class ReferenceRule {
  public:
   explicit ReferenceRule(const Rule& rule) : rule_(rule) {
     if (!rule.program.empty()) {
-      program_ = std::make_unique<RE2>("(?:" + rule.program + ")", Options(false));
+      program_ = std::make_unique<RE2>("(?:" + rule.program + ")", Re2Options(false));
     }
     for (const auto& m : rule.match) {
-      match_.push_back(std::make_unique<RE2>(m, Options(rule.case_sensitive)));
+      match_.push_back(std::make_unique<RE2>(m, Re2Options(rule.case_sensitive)));
     }
     for (const auto& e : rule.extract) {
-      extract_.push_back(std::make_unique<RE2>(e, Options(rule.case_sensitive)));
+      extract_.push_back(std::make_unique<RE2>(e, Re2Options(rule.case_sensitive)));
     }
   }
 

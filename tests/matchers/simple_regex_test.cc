@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "matchers/lazy_re2.h"
 #include "matchers/rule_loader.h"
 #include "receiver/parser.h"
 #include "tests/testing/corpus_lines.h"
@@ -18,14 +19,6 @@
 
 namespace konseki::matchers {
 namespace {
-
-RE2::Options Options(bool case_sensitive) {
-  RE2::Options o;
-  o.set_case_sensitive(case_sensitive);
-  o.set_encoding(RE2::Options::EncodingLatin1);
-  o.set_log_errors(false);
-  return o;
-}
 
 // "" when both agree, else what each found.
 std::string Compare(const RE2& re, const SimpleRegex& simple, std::string_view text) {
@@ -81,7 +74,7 @@ TEST(SimpleRegexTest, SameMatchAndGroupsAsRe2WhereBacktrackingOrderMatters) {
       {"$", true, "abc"},
   };
   for (const Case& c : cases) {
-    const RE2 re(c.pattern, Options(c.case_sensitive));
+    const RE2 re(c.pattern, Re2Options(c.case_sensitive));
     ASSERT_TRUE(re.ok()) << c.pattern;
     const auto simple = SimpleRegex::Compile(c.pattern, c.case_sensitive);
     ASSERT_NE(simple, nullptr) << c.pattern;
@@ -138,7 +131,7 @@ TEST(SimpleRegexTest, SameAsRe2ForEveryPackExpressionOnEveryExampleAndCorpusLine
       const auto simple = SimpleRegex::Compile(p, r.case_sensitive);
       if (simple == nullptr) continue;
       ++simple_ones;
-      const RE2 re(p, Options(r.case_sensitive));
+      const RE2 re(p, Re2Options(r.case_sensitive));
       ASSERT_TRUE(re.ok()) << p;
       ASSERT_EQ(simple->groups(), re.NumberOfCapturingGroups()) << p;
       for (const std::string& t : texts) {
