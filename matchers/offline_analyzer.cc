@@ -1,6 +1,7 @@
 #include "matchers/offline_analyzer.h"
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 
 #include "common/ascii.h"
@@ -8,6 +9,14 @@
 #include "receiver/timestamp.h"
 
 namespace konseki::matchers {
+namespace {
+
+// How far before the file's clock a line may be stamped while the input
+// still reads as a timeline for the heartbeat replay: relays' and queues'
+// usual disorder (minutes), not a file of lines from unrelated hours.
+constexpr Duration kReplayTimelineSlack = std::chrono::hours(1);
+
+}  // namespace
 StatusOr<std::unique_ptr<OfflineAnalyzer>> OfflineAnalyzer::Create(
     std::shared_ptr<const RuleSet> rules, const RulePack& pack, const CorrelatorOptions& options,
     const receiver::Parser& parser) {
@@ -42,6 +51,16 @@ void OfflineAnalyzer::Feed(std::string_view line, std::string_view sender,
   // repeated line's), for the sequence watch and the heartbeat after the
   // rules.
   Message received = msg_;
+  if (heartbeat_on_ && heartbeat_ && msg_.has_timestamp &&
+      msg_.received + kReplayTimelineSlack < heartbeat_clock_.Now()) {
+    // A line stamped more than an hour before the file's clock: the input
+    // is no timeline (a file of sample lines from many days and hosts,
+    // logs concatenated host by host, an hour's backlog flushed late), and
+    // the silences its clock would show are nobody's: no heartbeat for the
+    // rest of it (the alerts it already raised stand).
+    heartbeat_on_ = false;
+    heartbeat_.reset();
+  }
   if (heartbeat_on_) {
     if (msg_.has_timestamp) AdvanceHeartbeat(msg_.received, alerts);
     // A line stamped before the file's clock (or not at all) came when the

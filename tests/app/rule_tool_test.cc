@@ -949,10 +949,13 @@ std::string WriteDecLog(const TempDir& dir, const std::string& name, const std::
 // till 05:00. Its silence is judged when it was due, one learning
 // threshold (3600 s) after its last line, critical after the login's high
 // alert, about that last line; without the heartbeat there is none.
-TEST(RunTestRulesTest, AHostThatStopsIsSilentOnTheFilesClock) {
-  TempDir dir;
+// web1 logs every 10 min, a root login at 02:05, then nothing; web2 logs
+// every 10 min for five hours. With `late_at` >= 0, a line of web3 stamped
+// two hours before the file's clock comes at that minute. Returns the file;
+// *accepted_line is the login's line.
+std::string HostStopsAfterRootLogin(const TempDir& dir, int late_at, int* accepted_line) {
   std::string text;
-  int accepted_line = 0, lines = 0;
+  int lines = 0;
   for (int m = 0; m <= 300; m += 5) {
     if (m % 10 == 0 && m <= 120) {
       text += DecStamp(m) + " web1 CRON[" + std::to_string(100 + m) + "]: (root) CMD (true)\n";
@@ -961,24 +964,42 @@ TEST(RunTestRulesTest, AHostThatStopsIsSilentOnTheFilesClock) {
     if (m == 125) {
       text += DecStamp(m) +
               " web1 sshd[800]: Accepted password for root from 203.0.113.9 port 40000 ssh2\n";
-      accepted_line = ++lines;
+      *accepted_line = ++lines;
+    }
+    if (m == late_at) {
+      text += DecStamp(m - 120) + " web3 CRON[900]: (root) CMD (true)\n";
+      ++lines;
     }
     if (m % 10 == 0) {
       text += DecStamp(m) + " web2 CRON[" + std::to_string(500 + m) + "]: (root) CMD (true)\n";
       ++lines;
     }
   }
-  const std::string log = WriteDecLog(dir, "syslog", text);
-  TestRulesOptions opts = JsonWithCorrelations(log);
-  opts.heartbeat = true;
+  return WriteDecLog(dir, "syslog", text);
+}
+
+// The --json records of test-rules' heartbeat over `log`.
+std::vector<std::string> HeartbeatRecords(TestRulesOptions* opts, std::string* err_text) {
+  opts->heartbeat = true;
   std::ostringstream out, err;
-  ASSERT_EQ(RunTestRules(opts, out, err), 0) << err.str();
+  EXPECT_EQ(RunTestRules(*opts, out, err), 0) << err.str();
+  *err_text = err.str();
   std::istringstream records(out.str());
   std::vector<std::string> heartbeat;
   for (std::string l; std::getline(records, l);) {
     if (l.find("\"heartbeat\":true") != std::string::npos) heartbeat.push_back(l);
   }
-  ASSERT_EQ(heartbeat.size(), 1u) << out.str();
+  return heartbeat;
+}
+
+TEST(RunTestRulesTest, AHostThatStopsIsSilentOnTheFilesClock) {
+  TempDir dir;
+  int accepted_line = 0;
+  const std::string log = HostStopsAfterRootLogin(dir, -1, &accepted_line);
+  TestRulesOptions opts = JsonWithCorrelations(log);
+  std::string err_text;
+  const std::vector<std::string> heartbeat = HeartbeatRecords(&opts, &err_text);
+  ASSERT_EQ(heartbeat.size(), 1u);
   EXPECT_THAT(heartbeat[0], HasSubstr("\"rule\":\"heartbeat.silent\",\"sign\":\"host.silent\","
                                       "\"severity\":\"critical\",\"host\":\"web1\""));
   EXPECT_THAT(heartbeat[0], HasSubstr("\"last_seen\":\"2026-12-01T02:05:00.000000Z\""));
@@ -986,8 +1007,8 @@ TEST(RunTestRulesTest, AHostThatStopsIsSilentOnTheFilesClock) {
   EXPECT_THAT(heartbeat[0],
               HasSubstr("\"heartbeat\":true,\"time\":\"2026-12-01T03:05:00.000000Z\""));
   EXPECT_THAT(heartbeat[0], HasSubstr("\"origin_line_no\":" + std::to_string(accepted_line) + ","));
-  EXPECT_THAT(err.str(), HasSubstr("1 heartbeat alerts"));
-  EXPECT_THAT(err.str(), HasSubstr("Heartbeat:\n  1\thost.silent\n"));
+  EXPECT_THAT(err_text, HasSubstr("1 heartbeat alerts"));
+  EXPECT_THAT(err_text, HasSubstr("Heartbeat:\n  1\thost.silent\n"));
 
   opts.json = false;
   std::ostringstream text_out, err2;
@@ -1008,6 +1029,18 @@ TEST(RunTestRulesTest, AHostThatStopsIsSilentOnTheFilesClock) {
 // blamed for (the server, watching from their first line ever, learns
 // them; a replay starts in the middle of their lives). Nor is a host new
 // for coming after the input's first hour.
+
+// A line stamped more than an hour before the file's clock: the input is
+// no timeline (sample lines of unrelated hours), and the replay judges no
+// silence from there on.
+TEST(RunTestRulesTest, AFileThatIsNoTimelineStopsTheHeartbeat) {
+  TempDir dir;
+  int accepted_line = 0;
+  const std::string log = HostStopsAfterRootLogin(dir, 150, &accepted_line);
+  TestRulesOptions opts = JsonWithCorrelations(log);
+  std::string err_text;
+  EXPECT_THAT(HeartbeatRecords(&opts, &err_text), ::testing::IsEmpty());
+}
 TEST(RunTestRulesTest, AHostThatLogsRarelyIsNotSilentOnTheFilesClock) {
   TempDir dir;
   std::string text;
