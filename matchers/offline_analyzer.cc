@@ -239,6 +239,10 @@ void OfflineAnalyzer::ObserveHeartbeat(const Message& line, const std::vector<Ru
 
 void OfflineAnalyzer::TakeHeartbeatAlerts(std::vector<Alert>* alerts) {
   for (Alert& a : heartbeat_sink_.alerts) {
+    // A replay's resumption is the input's gap as much as the host's (a
+    // file of sample lines from two days, a writer's cut): low, where the
+    // server's is medium; the silence it ends carries the finding.
+    if (a.sign == "host.resumed" && a.severity > Severity::kLow) a.severity = Severity::kLow;
     auto it = heartbeat_last_line_.find(AsciiLower(a.host));
     a.origin_seq = it != heartbeat_last_line_.end() ? it->second : 0;
     alerts->push_back(std::move(a));

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <vector>
 
@@ -1040,6 +1041,25 @@ TEST(RunTestRulesTest, AFileThatIsNoTimelineStopsTheHeartbeat) {
   TestRulesOptions opts = JsonWithCorrelations(log);
   std::string err_text;
   EXPECT_THAT(HeartbeatRecords(&opts, &err_text), ::testing::IsEmpty());
+}
+
+// The host that stopped comes back: its resumption is low in a replay.
+TEST(RunTestRulesTest, AResumptionInAReplayIsLow) {
+  TempDir dir;
+  int accepted_line = 0;
+  const std::string story = HostStopsAfterRootLogin(dir, -1, &accepted_line);
+  std::string text;
+  {
+    std::ifstream in(story);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  text += DecStamp(305) + " web1 CRON[999]: (root) CMD (true)\n";
+  TestRulesOptions opts = JsonWithCorrelations(WriteDecLog(dir, "syslog2", text));
+  std::string err_text;
+  const std::vector<std::string> heartbeat = HeartbeatRecords(&opts, &err_text);
+  ASSERT_EQ(heartbeat.size(), 2u);
+  EXPECT_THAT(heartbeat[0], HasSubstr("\"sign\":\"host.silent\",\"severity\":\"critical\""));
+  EXPECT_THAT(heartbeat[1], HasSubstr("\"sign\":\"host.resumed\",\"severity\":\"low\""));
 }
 TEST(RunTestRulesTest, AHostThatLogsRarelyIsNotSilentOnTheFilesClock) {
   TempDir dir;
