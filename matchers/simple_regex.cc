@@ -394,11 +394,11 @@ std::unique_ptr<SimpleRegex> SimpleRegex::Compile(std::string_view pattern, bool
   // it can match (the program has no backward jumps: the walk ends).
   ByteSet first{};
   bool ok = true;
-  std::vector<int> todo = {0};
+  std::vector<int> to_visit = {0};
   std::vector<bool> seen(re->prog_.size(), false);
-  while (ok && !todo.empty()) {
-    const int at = todo.back();
-    todo.pop_back();
+  while (ok && !to_visit.empty()) {
+    const int at = to_visit.back();
+    to_visit.pop_back();
     if (seen[at]) continue;
     seen[at] = true;
     const Inst& in = re->prog_[at];
@@ -411,20 +411,20 @@ std::unique_ptr<SimpleRegex> SimpleRegex::Compile(std::string_view pattern, bool
       }
       case Op::kRun:
         for (int k = 0; k < 4; ++k) first[k] |= re->sets_[in.set][k];
-        if (in.min == 0) todo.push_back(at + 1);
+        if (in.min == 0) to_visit.push_back(at + 1);
         break;
       case Op::kSplit:
-        todo.push_back(in.x);
-        todo.push_back(in.y);
+        to_visit.push_back(in.x);
+        to_visit.push_back(in.y);
         break;
       case Op::kJmp:
-        todo.push_back(in.x);
+        to_visit.push_back(in.x);
         break;
       case Op::kSave:
       case Op::kBot:
       case Op::kWord:
       case Op::kNotWord:
-        todo.push_back(at + 1);
+        to_visit.push_back(at + 1);
         break;
       case Op::kEot:
       case Op::kMatch:
