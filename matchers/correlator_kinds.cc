@@ -482,8 +482,26 @@ void Correlator::Impl::ReplayLateB(CompiledCorrelation& c, const std::string& ke
 namespace {
 
 // An `ordered` key's value: a prefix of non-digits, then the number
-// ("9", "c3"). False for anything else.
+// ("9", "c3"), or "0x" and a hex number (Windows' logon ids, LUIDs from a
+// per-boot counter: "0x7c3e91a", "0x7C3E91A"; prefix "0x"). False for
+// anything else.
 bool SplitCounter(std::string_view v, std::string_view* prefix, uint64_t* number) {
+  if (v.size() > 2 && v.size() <= 18 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {
+    uint64_t n = 0;
+    for (char ch : v.substr(2)) {
+      const char lo = static_cast<char>(ch | 0x20);
+      if (ch >= '0' && ch <= '9') {
+        n = n * 16 + static_cast<uint64_t>(ch - '0');
+      } else if (lo >= 'a' && lo <= 'f') {
+        n = n * 16 + static_cast<uint64_t>(lo - 'a' + 10);
+      } else {
+        return false;
+      }
+    }
+    *prefix = v.substr(0, 2);
+    *number = n;
+    return true;
+  }
   size_t digits = v.size();
   while (digits > 0 && v[digits - 1] >= '0' && v[digits - 1] <= '9') --digits;
   const size_t n = v.size() - digits;

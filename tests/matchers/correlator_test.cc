@@ -939,6 +939,31 @@ TEST(UnpairedTest, OrderedKeysProveAMissingOpenWithinTheWatch) {
   EXPECT_THAT(close("c2", 3801), SizeIs(1));
 }
 
+// `ordered` on Windows' logon ids: "0x" and a hex number from one per-boot
+// counter (memory26 A18: 4634 for 0x7c3e91a after an open 0x5a1f000 of the
+// watch; an id below every open began before the watch). The case of the
+// hex digits does not matter.
+TEST(UnpairedTest, OrderedHexLogonIdsProveAMissingOpen) {
+  Correlation ordered = Unpaired();
+  ordered.key = {"logon_id"};
+  ordered.ordered = true;
+  Driver d(Pack({ordered}));
+  auto open = [&](const std::string& id, double t) {
+    return d.Hit("o", "session.open", {{"logon_id", id}}, "h", t);
+  };
+  auto close = [&](const std::string& id, double t) {
+    return d.Hit("c", "session.close", {{"logon_id", id}}, "h", t);
+  };
+  open("0x5a1f000", 0);
+  EXPECT_THAT(close("0x3e7a12", 10), IsEmpty());   // older than the watch
+  EXPECT_THAT(close("0x5A1F000", 20), IsEmpty());  // the open's number, upper case
+  auto a = close("0x7c3e91a", 30);                 // above the open: 9 < a in hex
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "logon_id"), "0x7c3e91a");
+  EXPECT_THAT(close("0x5a1effa", 40), IsEmpty());  // below it (decimal digits alone said above)
+  EXPECT_THAT(close("0xzz", 41), IsEmpty());       // not a number
+}
+
 // `ordered` with a key of several fields: the last is the counter (a pid),
 // one sequence per host whatever the others (the program) say. After the
 // counter wraps (an open below half the highest, as pids do at pid_max) a
