@@ -173,16 +173,17 @@ Status ReadSoleValue(const yaml::Reader& r, const YAML::Node& node, Correlation*
   std::string severity;
   RETURN_IF_ERROR(GetSeverity(r, node["severity"], "severity", &s.severity, &severity));
   if (s.field.empty()) return r.Error(node["field"], "field", "must name a field");
-  if (!c->field.empty()) {
-    // With distinct values, sole_value compares their networks.
-    for (const char* t : {"net", "net16"}) {
-      if (s.field == c->field + "|" + t) {
-        s.field = c->field;
-        s.by_network = true;
-        s.wide = std::string_view(t) == "net16";
-        return Status::Ok();
-      }
+  // FIELD|net, FIELD|net16: the values' networks are compared.
+  for (const std::string_view t : {"|net", "|net16"}) {
+    if (s.field.size() > t.size() && std::string_view(s.field).ends_with(t)) {
+      s.field.resize(s.field.size() - t.size());
+      s.by_network = true;
+      s.wide = t == "|net16";
+      break;
     }
+  }
+  if (!c->field.empty() && (!s.by_network || s.field != c->field)) {
+    // With distinct values, sole_value compares their networks.
     return r.Error(node["field"], "field",
                    "a sequence with field: " + c->field + " takes sole_value: on its network (" +
                        c->field + "|net or " + c->field + "|net16)");

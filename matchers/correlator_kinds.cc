@@ -304,8 +304,11 @@ void Correlator::Impl::Sequence(CompiledCorrelation& c, Role role, const HitEven
     } else if (!c.def.sole_value.field.empty()) {
       // The values the A hits named; a hit without one is kNoValue, which
       // no B value equals.
-      const std::string_view v = FieldValue(hit, c.def.sole_value.field).substr(0, kMaxValueBytes);
-      const std::string lower = v.empty() ? std::string(kNoValue) : AsciiLower(v);
+      const Correlation::SoleValue& sole = c.def.sole_value;
+      const std::string_view v = FieldValue(hit, sole.field).substr(0, kMaxValueBytes);
+      const std::string lower = v.empty()         ? std::string(kNoValue)
+                                : sole.by_network ? NetOf(v, sole.wide)
+                                                  : AsciiLower(v);
       RememberValue(st, lower, t, kMaxSequenceValues);
     }
     // A B that came first (out of order: this A hit's line was queued on
@@ -366,7 +369,8 @@ void Correlator::Impl::Sequence(CompiledCorrelation& c, Role role, const HitEven
   st->last_ns = t;
   Alert a = MakeAlert(c, hit, t);
   AddBurstFields(*st, &a);
-  if (const Correlation::SoleValue& sole = c.def.sole_value; sole.by_network) {
+  if (const Correlation::SoleValue& sole = c.def.sole_value;
+      sole.by_network && !c.def.field.empty()) {
     // Every distinct A value in B's network (n counted them).
     const std::string bnet = NetOf(FieldValue(hit, sole.field), sole.wide);
     bool only = n <= sole.max_count;
@@ -380,7 +384,8 @@ void Correlator::Impl::Sequence(CompiledCorrelation& c, Role role, const HitEven
     }
   } else if (!sole.field.empty()) {
     const std::string_view bv = FieldValue(hit, sole.field);
-    const std::string lower = AsciiLower(bv.substr(0, kMaxValueBytes));
+    const std::string lower = sole.by_network ? NetOf(bv.substr(0, kMaxValueBytes), sole.wide)
+                                              : AsciiLower(bv.substr(0, kMaxValueBytes));
     bool only = !bv.empty() && n <= sole.max_count;
     for (size_t i = 0; only && i < st->values.size(); ++i) {
       if (st->value_times[i] < t - c.window_ns || st->value_times[i] > t) continue;
@@ -388,7 +393,11 @@ void Correlator::Impl::Sequence(CompiledCorrelation& c, Role role, const HitEven
     }
     if (only) {
       a.severity = sole.severity;
-      a.fields.emplace_back("sole_" + sole.field, std::string(bv));
+      if (sole.by_network) {
+        a.fields.emplace_back("sole_" + sole.field + "_net", lower);
+      } else {
+        a.fields.emplace_back("sole_" + sole.field, std::string(bv));
+      }
     }
   }
   if (!c.def.field.empty()) {

@@ -607,6 +607,32 @@ TEST(SequenceTest, SoleNetworkLowersARunOfAddressesInTheLoginsPool) {
   EXPECT_EQ(many[0].severity, Severity::kHigh);
 }
 
+// sole_value on a network without `field`: every A hit from B's /16, the
+// address changing (a phone in its carrier's pool), takes the lower
+// severity; one A hit from elsewhere keeps the correlation's.
+TEST(SequenceTest, SoleNetworkWithoutFieldComparesEachHitsNetwork) {
+  Correlation c = Sequence(4, 3600);
+  c.key = {"user"};
+  c.severity = Severity::kHigh;
+  c.sole_value = {"src_ip", 20, Severity::kLow, /*by_network=*/true, /*wide=*/true};
+  Driver d(Pack({c}));
+  auto fail = [&](const std::string& ip, double t) {
+    return d.Hit("f", "ssh.auth_failure", {{"src_ip", ip}, {"user", "suzuki"}}, "h", t);
+  };
+  auto login = [&](const std::string& ip, double t) {
+    return d.Hit("a", "ssh.login", {{"src_ip", ip}, {"user", "suzuki"}}, "h", t);
+  };
+  for (int i = 0; i < 5; ++i) fail("49.98.10" + std::to_string(i) + ".7", 60.0 * i);
+  auto pool = login("49.98.102.44", 400);
+  ASSERT_THAT(pool, SizeIs(1));
+  EXPECT_EQ(pool[0].severity, Severity::kLow);
+  EXPECT_EQ(FieldOf(pool[0], "sole_src_ip_net"), "49.98.0.0/16");
+
+  for (int i = 0; i < 4; ++i) fail("49.98.10" + std::to_string(i) + ".7", 1000.0 + i);
+  fail("198.51.100.9", 1010);
+  EXPECT_EQ(login("49.98.102.44", 1020).at(0).severity, Severity::kHigh);
+}
+
 // min_gap_secs: B alerts only when the last A hit is that long before it;
 // a B inside the gap neither alerts nor uses up the A hits.
 TEST(SequenceTest, MinGapWantsTheLastAHitThatLongBeforeB) {
