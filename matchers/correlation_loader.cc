@@ -174,7 +174,18 @@ Status ReadSoleValue(const yaml::Reader& r, const YAML::Node& node, Correlation*
   RETURN_IF_ERROR(GetSeverity(r, node["severity"], "severity", &s.severity, &severity));
   if (s.field.empty()) return r.Error(node["field"], "field", "must name a field");
   if (!c->field.empty()) {
-    return r.Error(node, "sole_value", "a sequence with field: cannot also take sole_value:");
+    // With distinct values, sole_value compares their networks.
+    for (const char* t : {"net", "net16"}) {
+      if (s.field == c->field + "|" + t) {
+        s.field = c->field;
+        s.by_network = true;
+        s.wide = std::string_view(t) == "net16";
+        return Status::Ok();
+      }
+    }
+    return r.Error(node["field"], "field",
+                   "a sequence with field: " + c->field + " takes sole_value: on its network (" +
+                       c->field + "|net or " + c->field + "|net16)");
   }
   return Status::Ok();
 }

@@ -366,7 +366,19 @@ void Correlator::Impl::Sequence(CompiledCorrelation& c, Role role, const HitEven
   st->last_ns = t;
   Alert a = MakeAlert(c, hit, t);
   AddBurstFields(*st, &a);
-  if (const Correlation::SoleValue& sole = c.def.sole_value; !sole.field.empty()) {
+  if (const Correlation::SoleValue& sole = c.def.sole_value; sole.by_network) {
+    // Every distinct A value in B's network (n counted them).
+    const std::string bnet = NetOf(FieldValue(hit, sole.field), sole.wide);
+    bool only = n <= sole.max_count;
+    for (size_t i = 0; only && i < st->values.size(); ++i) {
+      if (st->value_times[i] < t - c.window_ns || st->value_times[i] > t) continue;
+      only = NetOf(st->values[i], sole.wide) == bnet;
+    }
+    if (only) {
+      a.severity = sole.severity;
+      a.fields.emplace_back("sole_" + sole.field + "_net", bnet);
+    }
+  } else if (!sole.field.empty()) {
     const std::string_view bv = FieldValue(hit, sole.field);
     const std::string lower = AsciiLower(bv.substr(0, kMaxValueBytes));
     bool only = !bv.empty() && n <= sole.max_count;

@@ -266,8 +266,9 @@ std::string_view KvValue(std::string_view text, std::string_view key) {
 // Message Reference, "Log message fields"; tz since FortiOS 6.2, quotes
 // optional before 6.0). Read as the header they stand for: the device's
 // name (devname; the serial devid or device_id when it has none) is the
-// host and date/time the stamp, in tz when given, else the log host's
-// zone as for any zoneless stamp. The fields stay the message, as rules
+// host and date/time the stamp, in tz when given, else the device's zone
+// from parser.timezones, else the log host's zone as for any zoneless
+// stamp. The fields stay the message, as rules
 // read them. False (nothing set) for any other text.
 bool ReadFortinetHeader(std::string_view line, size_t pos, const ParserOptions& options,
                         Message* out) {
@@ -310,15 +311,22 @@ bool ReadFortinetHeader(std::string_view line, size_t pos, const ParserOptions& 
       zoned = true;
     }
   }
-  if (!zoned) {
-    offset = options.local_zone != nullptr ? options.local_zone->OffsetAt(out->received)
-                                           : options.default_utc_offset_secs;
-  }
-  TimePoint stamp{std::chrono::seconds(wall_secs - offset)};
-  if (!zoned && options.local_zone != nullptr) stamp = options.local_zone->FixOffset(stamp, offset);
   std::string_view host = KvValue(text, " devname=");
   if (host.empty()) host = KvValue(text, " devid=");
   if (host.empty()) host = KvValue(text, " device_id=");
+  // Without tz: the device's own zone from parser.timezones (by its name
+  // or sender address), else the log host's.
+  const LocalZone* local = options.local_zone;
+  int fallback = options.default_utc_offset_secs;
+  if (!zoned && options.zones != nullptr && !options.zones->empty()) {
+    if (const ZoneMap::Zone* z = options.zones->Find(host, out->sender, nullptr)) {
+      local = z->zone;
+      fallback = z->fixed_offset_secs;
+    }
+  }
+  if (!zoned) offset = local != nullptr ? local->OffsetAt(out->received) : fallback;
+  TimePoint stamp{std::chrono::seconds(wall_secs - offset)};
+  if (!zoned && local != nullptr) stamp = local->FixOffset(stamp, offset);
   out->format = MessageFormat::kRfc3164;
   out->issue = ParseIssue::kNone;
   out->timestamp = stamp;

@@ -175,6 +175,12 @@ TEST(CorrelationLoaderTest, ErrorsNameFileLineAndKey) {
        "    window_secs: 60\n    count: 2\n"
        "    sole_value: {field: user, max_count: 5, severity: urgent}",
        "key 'severity': unknown severity \"urgent\""},
+      {"    kind: threshold\n    on: [t.fail]\n    key: [src_ip]\n    window_secs: 60\n    count: "
+       "2",
+       "    kind: sequence\n    after: [t.fail]\n    on: [t.fail]\n    key: [host]\n"
+       "    field: src_ip\n    window_secs: 60\n    count: 2\n"
+       "    sole_value: {field: user, max_count: 5, severity: low}",
+       "takes sole_value: on its network (src_ip|net or src_ip|net16)"},
       {"            fields: {src_ip: 192.0.2.1, ",
        "            severity: dire\n            fields: {src_ip: 192.0.2.1, ",
        "key 'severity': unknown severity \"dire\""},

@@ -571,6 +571,42 @@ TEST(SequenceTest, SoleValueLowersTheSeverityOfARunOfOneUsersFailures) {
   EXPECT_EQ(login("192.0.2.5", "oda", 5010).at(0).severity, Severity::kHigh);
 }
 
+// sole_value on a `field` sequence's network: distinct failing addresses
+// all in the login's /16 (a carrier's pool a phone moves through) take the
+// lower severity and name the network; one address outside it, or more
+// than max_count of them, keeps the correlation's (benign31 S04).
+TEST(SequenceTest, SoleNetworkLowersARunOfAddressesInTheLoginsPool) {
+  Correlation c = Sequence(4, 43200);
+  c.severity = Severity::kHigh;
+  c.key = {"user"};
+  c.scope = KeyScope::kHost;
+  c.field = "src_ip";
+  c.sole_value = {"src_ip", 6, Severity::kLow, /*by_network=*/true, /*wide=*/true};
+  Driver d(Pack({c}));
+  auto fail = [&](const std::string& ip, double t) {
+    return d.Hit("f", "ssh.auth_failure", {{"src_ip", ip}, {"user", "yoshida"}}, "h", t);
+  };
+  auto login = [&](const std::string& ip, double t) {
+    return d.Hit("a", "ssh.login", {{"src_ip", ip}, {"user", "yoshida"}}, "h", t);
+  };
+  for (int i = 0; i < 5; ++i) fail("49.98." + std::to_string(100 + i) + ".17", 600.0 * i);
+  auto pool = login("49.98.103.44", 4000);
+  ASSERT_THAT(pool, SizeIs(1));
+  EXPECT_EQ(pool[0].severity, Severity::kLow);
+  EXPECT_EQ(FieldOf(pool[0], "sole_src_ip_net"), "49.98.0.0/16");
+
+  for (int i = 0; i < 4; ++i) fail("49.98." + std::to_string(100 + i) + ".17", 10000.0 + i);
+  fail("203.0.113.9", 10010);  // a source outside the pool
+  auto mixed = login("49.98.101.17", 10020);
+  ASSERT_THAT(mixed, SizeIs(1));
+  EXPECT_EQ(mixed[0].severity, Severity::kHigh);
+
+  for (int i = 0; i < 7; ++i) fail("49.98." + std::to_string(100 + i) + ".18", 20000.0 + i);
+  auto many = login("49.98.100.18", 20020);  // seven addresses, max_count 6
+  ASSERT_THAT(many, SizeIs(1));
+  EXPECT_EQ(many[0].severity, Severity::kHigh);
+}
+
 // min_gap_secs: B alerts only when the last A hit is that long before it;
 // a B inside the gap neither alerts nor uses up the A hits.
 TEST(SequenceTest, MinGapWantsTheLastAHitThatLongBeforeB) {

@@ -168,5 +168,34 @@ TEST(ZoneMapTest, ParserReadsAMappedSendersStampsInItsZone) {
   }
 }
 
+// FortiOS' headerless log without tz (FortiOS before 6.2): the device's own
+// zone from parser.timezones, by its devname or its sender's network; a log
+// with tz keeps its own.
+TEST(ZoneMapTest, FortinetLogWithoutTzReadsItsDevicesZone) {
+  auto map = Build({{{"FGT-NY*"}, {}, "America/New_York"}, {{}, {"10.9.0.0/16"}, "-05:00"}});
+  ASSERT_NE(map, nullptr);
+  ParserOptions o;
+  o.default_utc_offset_secs = 9 * 3600;
+  o.zones = map.get();
+  const Parser p(o);
+  Message m;
+  // 01:00:02 EST is 06:00:02 UTC.
+  p.Parse("<185>date=2026-12-07 time=01:00:02 devname=FGT-NY01 devid=FGT60F type=event",
+          Utc(1796623203), "", nullptr, &m);
+  EXPECT_EQ(m.hostname, "FGT-NY01");
+  EXPECT_EQ(m.timestamp, Utc(1796623202));
+  p.Parse("<185>date=2026-12-07 time=01:00:02 devname=branch devid=FGT60F type=event",
+          Utc(1796623203), "10.9.4.4", nullptr, &m);
+  EXPECT_EQ(m.timestamp, Utc(1796623202));
+  // Unmapped: the log host's +09:00.
+  p.Parse("<185>date=2026-12-07 time=15:00:02 devname=FGT-HQ devid=FGT60F type=event",
+          Utc(1796623203), "", nullptr, &m);
+  EXPECT_EQ(m.timestamp, Utc(1796623202));
+  // tz wins over the map.
+  p.Parse("<185>date=2026-12-07 time=15:00:02 devname=FGT-NY01 tz=\"+0900\" type=event",
+          Utc(1796623203), "", nullptr, &m);
+  EXPECT_EQ(m.timestamp, Utc(1796623202));
+}
+
 }  // namespace
 }  // namespace konseki::receiver
