@@ -605,6 +605,9 @@ void Worker::Process(Batch& batch) {
   Message msg;
   bool append_failed = false;
   observed_ = false;  // what it stood for was a line of another batch
+  // The batch's bytes outlive the loop: the heartbeat copies a host's last
+  // line once per run of its lines.
+  if (heartbeat_) heartbeat_->BeginBatch();
   for (const Batch::Entry& e : batch.entries) {
     // The host's key, for the archive, the correlator and the heartbeat:
     // hashed by the Router, not here (one hash per message, not three).
@@ -676,6 +679,7 @@ void Worker::Process(Batch& batch) {
       heartbeat_->Observe(msg, host, same_origin);
     }
   }
+  if (heartbeat_) heartbeat_->EndBatch();
   processed_->Inc(batch.entries.size());
   dirty_ = true;
   // Senders waiting for acknowledgements get them right after this batch is

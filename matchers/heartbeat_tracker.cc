@@ -33,6 +33,18 @@ int64_t SecsToNs(double secs) {
 double NsToSecs(int64_t ns) { return static_cast<double>(ns) * (1 / kNsPerSec); }
 TimePoint FromNs(int64_t ns) { return TimePoint(Duration(ns)); }
 
+// A host's last line into its buffer. A line that fits (the host's longer
+// lines grew it) is copied in place: assign's aliasing and capacity checks
+// cost more than copying 256 bytes.
+inline void CopyLastLine(std::string_view line, std::string* to) {
+  if (line.size() <= to->capacity()) {
+    to->resize(line.size());
+    if (!line.empty()) std::memcpy(to->data(), line.data(), line.size());
+  } else {
+    to->assign(line);
+  }
+}
+
 std::string FormatSecs(double secs, int decimals) {
   char buf[48];
   std::snprintf(buf, sizeof buf, "%.*f", decimals, secs);
@@ -263,8 +275,15 @@ int64_t HeartbeatTracker::AddHost(std::string_view name) {
   return slot;
 }
 
+void HeartbeatTracker::FlushLastLine() {
+  if (pending_slot_ == HeartbeatIndex::kNone) return;
+  CopyLastLine(pending_line_, &slots_[pending_slot_].state.last_message);
+  pending_slot_ = HeartbeatIndex::kNone;
+}
+
 void HeartbeatTracker::RemoveHost(uint32_t slot) {
   if (slot == last_slot_) last_slot_ = HeartbeatIndex::kNone;
+  if (slot == pending_slot_) pending_slot_ = HeartbeatIndex::kNone;  // its line goes with it
   Slot& s = slots_[slot];
   if (s.state.silent) --silent_count_;
   index_.Erase(HostKeyHash(s.state.name), slot);
@@ -462,15 +481,15 @@ void HeartbeatTracker::Observe(const Message& msg, const HostKey& key, bool same
   if (h.move_since_ns != 0 && now - h.move_since_ns >= SecsToNs(options_.sender_change_secs)) {
     FireSenderChanged(s, msg, now);
   }
-  // Every line of a host replaces its last message. A line that fits the
-  // buffer (the host's longer lines grew it) is copied in place: assign's
-  // aliasing and capacity checks cost more than copying 256 bytes.
+  // Every line of a host replaces its last message; in a batch only the
+  // last of a run of the host's lines is copied (BeginBatch).
   const std::string_view line = msg.raw.substr(0, options_.max_last_message_bytes);
-  if (line.size() <= h.last_message.capacity()) {
-    h.last_message.resize(line.size());
-    if (!line.empty()) std::memcpy(h.last_message.data(), line.data(), line.size());
+  if (batch_open_) {
+    if (pending_slot_ != slot) FlushLastLine();
+    pending_slot_ = slot;
+    pending_line_ = line;
   } else {
-    h.last_message.assign(line);
+    CopyLastLine(line, &h.last_message);
   }
   // The host's newest own stamp before this line (host.resumed compares it).
   const int64_t prev_ts_ns = h.has_ts ? h.last_ts_ns : 0;
@@ -901,6 +920,7 @@ void HeartbeatTracker::Emit(Alert& alert) {
 }
 
 void HeartbeatTracker::Tick() {
+  FlushLastLine();  // the silence and flood alerts quote it
   const int64_t now = Ns(clock_.Now());
   const int64_t prev_tick_ns = last_tick_ns_ != 0 ? last_tick_ns_ : start_ns_;
   if (last_tick_ns_ != 0 && options_.stall_secs > 0 &&
@@ -1112,6 +1132,7 @@ HeartbeatTracker::HostsReader HeartbeatTracker::Hosts() const {
 }
 
 Status HeartbeatTracker::SaveState() {
+  FlushLastLine();
   if (options_.state_dir.empty()) return Status::Ok();
   if (Status st = MakeDirs(options_.state_dir, 0750); !st.ok()) {
     counters_.errors_save->Inc();

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -1289,6 +1290,42 @@ TEST_F(HeartbeatTrackerTest, SilenceReportsTheTrueLastMessageWhateverItsLength) 
     ASSERT_EQ(sink_.Count("host.silent"), 1u) << last;
     EXPECT_EQ(Field(*sink_.Last("host.silent"), "last_message"), last.substr(0, 40)) << last;
   }
+}
+
+// In the worker's batch (BeginBatch..EndBatch) a host's last line is copied
+// once per run of its lines, from bytes that live until EndBatch: after runs
+// of interleaved hosts, host.silent of each still quotes its true last line,
+// also when a Tick comes inside the batch and when the batch ends on another
+// host's line.
+TEST_F(HeartbeatTrackerTest, InABatchEachHostKeepsItsLastLineOfTheLastRun) {
+  options_.silence_after_secs = 60;
+  Make();
+  std::vector<std::unique_ptr<TestMessage>> batch;  // the batch's bytes
+  auto observe = [&](const std::string& host, const std::string& line) {
+    batch.push_back(std::make_unique<TestMessage>(host, clock_.Now(), line));
+    tracker_->Observe(batch.back()->msg(), HostKey::Of(host), false);
+  };
+  tracker_->BeginBatch();
+  observe("web1", "<13>1 - web1 app - - - w1 first");
+  observe("web1", "<13>1 - web1 app - - - w1 second");
+  observe("db1", "<13>1 - db1 app - - - d1 only");
+  observe("web1", std::string(600, 'W'));  // longer than max_last_message_bytes
+  observe("web1", "<13>1 - web1 app - - - w1 last");
+  tracker_->Tick();  // reads the last lines: takes the pending one first
+  observe("mail1", "<13>1 - mail1 app - - - m1 first");
+  observe("db1", "<13>1 - db1 app - - - d1 last");
+  observe("mail1", "<13>1 - mail1 app - - - m1 last");
+  tracker_->EndBatch();
+  batch.clear();  // the batch's bytes are gone; the tracker kept copies
+  Run(seconds(61));
+  ASSERT_EQ(sink_.Count("host.silent"), 3u);
+  std::map<std::string, std::string> last;
+  for (const Alert& a : sink_.alerts) {
+    if (a.sign == "host.silent") last[a.host] = Field(a, "last_message");
+  }
+  EXPECT_EQ(last["web1"], "<13>1 - web1 app - - - w1 last");
+  EXPECT_EQ(last["db1"], "<13>1 - db1 app - - - d1 last");
+  EXPECT_EQ(last["mail1"], "<13>1 - mail1 app - - - m1 last");
 }
 
 // The index is keyed by the 32-bit HostKey hash: two names with the same
