@@ -31,6 +31,7 @@ using matchers::CorrelatorOptions;
 using matchers::DecodeAuditHex;
 using matchers::DefaultRulesDir;
 using matchers::ExpectedAlert;
+using matchers::IsAuditRecord;
 using matchers::LoadPackDir;
 using matchers::LoadRulePackSet;
 using matchers::OfflineAnalyzer;
@@ -261,7 +262,8 @@ std::string ExplainText(const Message& msg, const std::vector<RuleHit>& hits) {
   s += "\nmsgid:           " + TerminalSafe(msg.msgid);
   s += "\nstructured data: " + TerminalSafe(msg.structured_data);
   s += "\nmessage:         " + TerminalSafe(msg.msg);
-  if (std::string decoded; DecodeAuditHex(ScannedText(msg), &decoded)) {
+  if (std::string decoded;
+      IsAuditRecord(ScannedText(msg), msg.app_name) && DecodeAuditHex(ScannedText(msg), &decoded)) {
     s += "\ndecoded:         " + TerminalSafe(decoded) +
          "\n                 (hex-encoded audit values decoded: the rules read this)";
   }
@@ -302,7 +304,8 @@ std::string ExplainJson(const Message& msg, const std::vector<RuleHit>& hits) {
     s += ",\"" + std::string(key) + "\":";
     AppendJsonString(value, &s);
   }
-  if (std::string decoded; DecodeAuditHex(ScannedText(msg), &decoded)) {
+  if (std::string decoded;
+      IsAuditRecord(ScannedText(msg), msg.app_name) && DecodeAuditHex(ScannedText(msg), &decoded)) {
     s += ",\"decoded\":";
     AppendJsonString(decoded, &s);
   }

@@ -87,6 +87,16 @@ void AppendDecoded(std::string_view hex, std::string* out) {
 
 }  // namespace
 
+bool IsAuditRecord(std::string_view text, std::string_view app_name) {
+  if (app_name == kAuditProgram || text.find("msg=audit(") != std::string_view::npos) return true;
+  for (size_t at = text.find(" audit("); at != std::string_view::npos;
+       at = text.find(" audit(", at + 1)) {
+    const size_t next = at + 7;
+    if (next < text.size() && text[next] >= '0' && text[next] <= '9') return true;
+  }
+  return false;
+}
+
 bool DecodeAuditHex(std::string_view text, std::string* out) {
   bool changed = false;
   bool execve_known = false;  // whether `execve` has been looked up

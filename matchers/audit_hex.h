@@ -24,21 +24,27 @@
 
 namespace konseki::matchers {
 
-// A Hyperscan expression (case-sensitive) that every line DecodeAuditHex
-// changes matches: RuleSet adds it to its database so that a line without
-// such a value pays no second pass. Lines it matches are not all decoded.
-inline constexpr std::string_view kAuditHexTrigger =
-    R"((?:\b(?:acct|cmd|comm|cwd|data|dir|exe|key|name|ocomm|path|proctitle|profile)|)"
-    R"(\ba[0-9]+(?:\[[0-9]+\])?)=[0-9A-F]{4})";
+// An audit record as a log host receives it: auditd's and its syslog
+// plugin's "type=X msg=audit(...)", the kernel's printk "audit: type=N
+// audit(...)", and journald's records under the identifier "audit"
+// ("audit[PID]: USER_CMD pid=..."). RuleSet decodes only these lines.
+// kAuditRecordTrigger is the Hyperscan expression (case-sensitive) of the
+// text part, added to the rules' database so that other lines pay no
+// extra pass (nothing measurable: bench/RESULTS.md, thirty-seventh
+// session); IsAuditRecord says the same in C++ (tools, tests).
+inline constexpr std::string_view kAuditRecordTrigger = R"((?:msg=audit\(| audit\([0-9]))";
+inline constexpr std::string_view kAuditProgram = "audit";
+bool IsAuditRecord(std::string_view text, std::string_view app_name);
 
 // Writes into *out text with every hex-encoded audit value `KEY=HEX`
 // rewritten as `KEY="decoded"` (NUL, the other control bytes and 0x7F as a
 // blank, trailing blanks dropped, an invalid UTF-8 byte as '?') and returns
 // true; returns false, leaving *out unspecified, when text holds none.
 // A value is decoded when
-//  - KEY is one the kernel or libaudit encodes (kAuditHexTrigger's names;
-//    `aN` and `aN[i]` only in an EXECVE record, one with `argc=`, since a
-//    SYSCALL record's a0..a3 are bare hex numbers),
+//  - KEY is one the kernel or libaudit encodes (acct, cmd, comm, cwd,
+//    data, dir, exe, key, name, ocomm, path, proctitle, profile; `aN` and
+//    `aN[i]` only in an EXECVE record, one with `argc=`, since a SYSCALL
+//    record's a0..a3 are bare hex numbers),
 //  - it follows the start of text, a blank, ' or ", and runs to the end, a
 //    blank, ' or the ENRICHED separator 0x1D,
 //  - it is an even number (>= 4) of upper-case hex digits, and

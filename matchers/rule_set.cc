@@ -288,13 +288,13 @@ void AsciiLowerCopy(std::string_view text, std::string* out) {
   }
 }
 
-// expr_hit_'s value for kAuditHexTrigger: no rule's.
+// expr_hit_'s value for kAuditRecordTrigger: no rule's.
 constexpr unsigned kAuditHexHit = UINT_MAX;
 
 struct ScanContext {
   const std::vector<unsigned>* expr_hit;
   std::vector<unsigned>* rule_hits;
-  bool audit_hex = false;  // kAuditHexTrigger matched
+  bool audit_record = false;  // kAuditRecordTrigger matched
 };
 
 // Only records; every other step runs after the scan for the rules that hit.
@@ -303,7 +303,7 @@ int OnMatch(unsigned int id, unsigned long long /*from*/, unsigned long long /*t
   auto* c = static_cast<ScanContext*>(ctx);
   const unsigned hit = (*c->expr_hit)[id];
   if (hit == kAuditHexHit) {
-    c->audit_hex = true;
+    c->audit_record = true;
   } else {
     c->rule_hits->push_back(hit);
   }
@@ -537,10 +537,10 @@ StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rule
     }
     set->compiled_.push_back(std::move(compiled));
   }
-  // Marks the lines that may hold a hex-encoded audit value (audit_hex.h):
-  // only they are decoded and scanned again.
+  // Marks audit records (audit_hex.h): only they are decoded, and scanned
+  // again when they hold a hex-encoded value.
   if (!hs.expressions.empty()) {
-    hs.expressions.emplace_back(kAuditHexTrigger);
+    hs.expressions.emplace_back(kAuditRecordTrigger);
     hs.flags.push_back(HS_FLAG_SINGLEMATCH);
     set->expr_hit_.push_back(kAuditHexHit);
   }
@@ -672,7 +672,8 @@ size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<Rule
     // An audit record's hex-encoded value: the rules read its decoded
     // copy, and what the raw bytes hit is dropped (a second pass, on such
     // lines only).
-    if (ctx.audit_hex && DecodeAuditHex(text, &scratch.decoded_)) {
+    if ((ctx.audit_record || msg.app_name == kAuditProgram) &&
+        DecodeAuditHex(text, &scratch.decoded_)) {
       text = scratch.decoded_;
       scratch.rule_hits_.clear();
       ScanContext again{&expr_hit_, &scratch.rule_hits_};

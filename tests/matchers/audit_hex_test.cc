@@ -72,6 +72,18 @@ TEST(AuditHexTest, EnrichedSeparatorEndsTheValue) {
   EXPECT_EQ(Decoded("exe=2F746D702F61206220\x1dUID=\"root\""), "exe=\"/tmp/a b\"\x1dUID=\"root\"");
 }
 
+// auditd and its plugin, the kernel's printk, the journal's identifier.
+TEST(AuditHexTest, TellsAuditRecords) {
+  EXPECT_TRUE(
+      IsAuditRecord("type=EXECVE msg=audit(1796641140.108:400084): argc=3", "audisp-syslog"));
+  EXPECT_TRUE(IsAuditRecord("node=h type=PATH msg=audit(1.2:3): item=0", ""));
+  EXPECT_TRUE(IsAuditRecord("audit: type=1309 audit(1718157600.008:8011): argc=2", "kernel"));
+  EXPECT_TRUE(IsAuditRecord("EXECVE argc=3 a0=\"sh\"", "audit"));
+  EXPECT_FALSE(IsAuditRecord("EXECVE argc=3 a0=\"sh\"", "sshd"));
+  EXPECT_FALSE(IsAuditRecord("the audit (2026) found nothing", "cron"));
+  EXPECT_FALSE(IsAuditRecord("Failed password for root from 192.0.2.1", "sshd"));
+}
+
 TEST(AuditHexTest, NeverLongerThanTheText) {
   const std::string text = "cmd=2020 a=1 cmd=4120 key=2042";
   std::string out;

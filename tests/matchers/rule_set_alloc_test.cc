@@ -126,7 +126,8 @@ TEST(RuleSetAllocTest, AuditHexDecodingAllocatesNothingOnceWarm) {
       "cmd=636174202F6574632F736861646F77202F6574632F7061737377642F2F2F2F2F2F2F2F "
       "exe=\"/usr/bin/sudo\" "
       "res=success'";
-  const std::string short_hex = "type=EXECVE argc=2 a0=\"cat\" a1=2F746D702F612062";
+  const std::string short_hex =
+      "type=EXECVE msg=audit(1.2:3): argc=2 a0=\"cat\" a1=2F746D702F612062";
   const Message messages[] = {Msg(hex), Msg("nothing"), Msg(short_hex), Msg(hex)};
   std::vector<RuleHit> hits;
   size_t total = 0;

@@ -2,8 +2,9 @@
 // plainest possible matcher over every real-world corpus line: for each rule
 // in order, RE2 on the program, each `match` expression with RE2, then the
 // first `extract` that matches (each, with `extract_all`), over the text
-// with its hex-encoded audit values decoded (DecodeAuditHex on every line:
-// RuleSet decodes only the lines its Hyperscan trigger marks). Any change to
+// with its hex-encoded audit values decoded when it is an audit record
+// (IsAuditRecord, DecodeAuditHex: RuleSet tells audit records by a
+// Hyperscan expression and the program). Any change to
 // how RuleSet partitions, scans or extracts must give exactly the same hits
 // and fields.
 #include <gtest/gtest.h>
@@ -139,7 +140,7 @@ TEST(RuleSetReferenceTest, SameHitsAndFieldsAsPerRuleRe2OnEveryCorpusLine) {
     parser.Parse(line, TimePoint(std::chrono::seconds(1'767'225'600)), &msg);
     std::string_view text = msg.format == MessageFormat::kUnparsed ? msg.raw : msg.msg;
     std::string decoded;
-    if (DecodeAuditHex(text, &decoded)) {
+    if (IsAuditRecord(text, msg.app_name) && DecodeAuditHex(text, &decoded)) {
       text = decoded;
       ++decoded_lines;
     }

@@ -900,8 +900,18 @@ TEST(RuleSetTest, AuditHexValuesAreReadDecoded) {
              **scratch, &hits);
   EXPECT_THAT(HitIds(hits), ElementsAre("stop", "uid"));
   // A SYSCALL record's bare hex numbers are not decoded.
-  set->Match(Msg("audisp-syslog", "type=SYSCALL a0=73797374656D63746C uid=1001"), **scratch, &hits);
+  set->Match(Msg("audisp-syslog", "type=SYSCALL msg=audit(1.2:3): a0=73797374656D63746C uid=1001"),
+             **scratch, &hits);
   EXPECT_THAT(HitIds(hits), ElementsAre("uid"));
+  // The journal's audit records (identifier "audit") are decoded.
+  set->Match(
+      Msg("audit", "USER_CMD pid=7 uid=1001 msg='cmd=73797374656D63746C2073746F7020617564697464'"),
+      **scratch, &hits);
+  EXPECT_THAT(HitIds(hits), ElementsAre("stop", "uid"));
+  // Another program's key=HEX is its own: not an audit record.
+  set->Match(Msg("myapp", "uid=1001 cmd=73797374656D63746C2073746F7020617564697464"), **scratch,
+             &hits);
+  EXPECT_THAT(HitIds(hits), ElementsAre("hex", "uid"));
 }
 
 }  // namespace
