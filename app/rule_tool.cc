@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/json_string.h"
 #include "common/terminal_safe.h"
+#include "matchers/audit_hex.h"
 #include "matchers/offline_analyzer.h"
 #include "matchers/rule_loader.h"
 #include "matchers/rule_set.h"
@@ -27,8 +28,10 @@ using matchers::AlertIgnore;
 using matchers::Correlation;
 using matchers::CorrelationExample;
 using matchers::CorrelatorOptions;
+using matchers::DecodeAuditHex;
 using matchers::DefaultRulesDir;
 using matchers::ExpectedAlert;
+using matchers::IsAuditRecord;
 using matchers::LoadPackDir;
 using matchers::LoadRulePackSet;
 using matchers::OfflineAnalyzer;
@@ -234,6 +237,11 @@ std::string TagOf(const Message& msg) {
   return std::string(rest.substr(0, n));
 }
 
+// The text RuleSet::Match scans: the whole frame of an unparsed line.
+std::string_view ScannedText(const Message& msg) {
+  return msg.format == MessageFormat::kUnparsed ? msg.raw : msg.msg;
+}
+
 // --explain: how one line was read, then what it hit.
 std::string ExplainText(const Message& msg, const std::vector<RuleHit>& hits) {
   std::string s;
@@ -254,6 +262,11 @@ std::string ExplainText(const Message& msg, const std::vector<RuleHit>& hits) {
   s += "\nmsgid:           " + TerminalSafe(msg.msgid);
   s += "\nstructured data: " + TerminalSafe(msg.structured_data);
   s += "\nmessage:         " + TerminalSafe(msg.msg);
+  if (std::string decoded;
+      IsAuditRecord(ScannedText(msg), msg.app_name) && DecodeAuditHex(ScannedText(msg), &decoded)) {
+    s += "\ndecoded:         " + TerminalSafe(decoded) +
+         "\n                 (hex-encoded audit values decoded: the rules read this)";
+  }
   if (msg.repeats > 1) {
     s += "\nrepeated:        " + std::to_string(msg.repeats) +
          " times (the sender wrote one line for them; correlations count each)";
@@ -290,6 +303,11 @@ std::string ExplainJson(const Message& msg, const std::vector<RuleHit>& hits) {
   for (const auto& [key, value] : parts) {
     s += ",\"" + std::string(key) + "\":";
     AppendJsonString(value, &s);
+  }
+  if (std::string decoded;
+      IsAuditRecord(ScannedText(msg), msg.app_name) && DecodeAuditHex(ScannedText(msg), &decoded)) {
+    s += ",\"decoded\":";
+    AppendJsonString(decoded, &s);
   }
   if (msg.repeats > 1) s += ",\"repeats\":" + std::to_string(msg.repeats);
   s += ",\"matches\":[";

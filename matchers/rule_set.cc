@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "matchers/audit_hex.h"
 #include "matchers/lazy_re2.h"
 #include "matchers/simple_regex.h"
 
@@ -287,16 +288,25 @@ void AsciiLowerCopy(std::string_view text, std::string* out) {
   }
 }
 
+// expr_hit_'s value for kAuditRecordTrigger: no rule's.
+constexpr unsigned kAuditHexHit = UINT_MAX;
+
 struct ScanContext {
   const std::vector<unsigned>* expr_hit;
   std::vector<unsigned>* rule_hits;
+  bool audit_record = false;  // kAuditRecordTrigger matched
 };
 
 // Only records; every other step runs after the scan for the rules that hit.
 int OnMatch(unsigned int id, unsigned long long /*from*/, unsigned long long /*to*/,
             unsigned int /*flags*/, void* ctx) {
   auto* c = static_cast<ScanContext*>(ctx);
-  c->rule_hits->push_back((*c->expr_hit)[id]);
+  const unsigned hit = (*c->expr_hit)[id];
+  if (hit == kAuditHexHit) {
+    c->audit_record = true;
+  } else {
+    c->rule_hits->push_back(hit);
+  }
   return 0;
 }
 
@@ -527,6 +537,13 @@ StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rule
     }
     set->compiled_.push_back(std::move(compiled));
   }
+  // Marks audit records (audit_hex.h): only they are decoded, and scanned
+  // again when they hold a hex-encoded value.
+  if (!hs.expressions.empty()) {
+    hs.expressions.emplace_back(kAuditRecordTrigger);
+    hs.flags.push_back(HS_FLAG_SINGLEMATCH);
+    set->expr_hit_.push_back(kAuditHexHit);
+  }
 
   auto build = [&](const HsExpressions& in, const std::vector<unsigned>& expr_hit,
                    hs_database** db) -> Status {
@@ -652,6 +669,17 @@ size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<Rule
   if (db_ != nullptr) {
     ScanContext ctx{&expr_hit_, &scratch.rule_hits_};
     hs_scan(db_, text.data(), static_cast<unsigned>(text.size()), 0, scratch.hs_, OnMatch, &ctx);
+    // An audit record's hex-encoded value: the rules read its decoded
+    // copy, and what the raw bytes hit is dropped (a second pass, on such
+    // lines only).
+    if ((ctx.audit_record || msg.app_name == kAuditProgram) &&
+        DecodeAuditHex(text, &scratch.decoded_)) {
+      text = scratch.decoded_;
+      scratch.rule_hits_.clear();
+      ScanContext again{&expr_hit_, &scratch.rule_hits_};
+      hs_scan(db_, text.data(), static_cast<unsigned>(text.size()), 0, scratch.hs_, OnMatch,
+              &again);
+    }
   }
   // The only cost of the structured-data rules for a line without
   // structured data, or for every line when no rule reads it.

@@ -80,6 +80,9 @@ class RuleSet {
     // structured data's, for the rules that read it.
     std::string lowered_;
     std::string lowered_sd_;
+    // The message text with its hex-encoded audit values decoded
+    // (DecodeAuditHex), for the lines that hold one; reused.
+    std::string decoded_;
   };
 
   // Compiles all rules (Hyperscan for `match`, RE2 for `program` and
@@ -102,7 +105,9 @@ class RuleSet {
 
   StatusOr<std::unique_ptr<Scratch>> NewScratch() const;
 
-  // Scans msg.msg (the whole raw frame for kUnparsed messages), and
+  // Scans msg.msg (the whole raw frame for kUnparsed messages) — or, when
+  // it holds a hex-encoded audit value (matchers/audit_hex.h), its decoded
+  // copy, which every rule's match, prefilter and extract then read — and
   // msg.structured_data when it is not empty and some rule reads it, and
   // appends one RuleHit per rule that hit, in rule order, to *hits (which it
   // clears first). Each rule's match, prefilter and extract read its own

@@ -5,6 +5,7 @@ add_library(konseki_rules
   ${CMAKE_CURRENT_LIST_DIR}/alert_hold.cc
   ${CMAKE_CURRENT_LIST_DIR}/alert_pending.cc
   ${CMAKE_CURRENT_LIST_DIR}/alert_ignore.cc
+  ${CMAKE_CURRENT_LIST_DIR}/audit_hex.cc
   ${CMAKE_CURRENT_LIST_DIR}/field_carry.cc
   ${CMAKE_CURRENT_LIST_DIR}/rule_packs.cc
   ${CMAKE_CURRENT_LIST_DIR}/rule_loader.cc

@@ -112,5 +112,28 @@ TEST(RuleSetAllocTest, StructuredDataRulesAllocateNothingOnceWarm) {
   EXPECT_EQ(hits[0].fields[0].second, "administrator-account-name-in-sd");
 }
 
+// A line with a hex-encoded audit value is decoded into the scratch's
+// buffer and scanned again: nothing allocated once warm.
+TEST(RuleSetAllocTest, AuditHexDecodingAllocatesNothingOnceWarm) {
+  std::vector<Rule> rules;
+  rules.push_back(MakeRule("cmd", R"(\bcmd="[^"]*shadow)", R"re(\bcmd="(?P<command>[^"]*)")re"));
+  auto set = RuleSet::Compile(std::move(rules));
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  auto scratch = (*set)->NewScratch();
+  ASSERT_TRUE(scratch.ok());
+  const std::string hex =
+      "type=USER_CMD msg=audit(1796644260.216:400168): pid=7719 uid=48 msg='cwd=\"/var/www\" "
+      "cmd=636174202F6574632F736861646F77202F6574632F7061737377642F2F2F2F2F2F2F2F "
+      "exe=\"/usr/bin/sudo\" "
+      "res=success'";
+  const std::string short_hex =
+      "type=EXECVE msg=audit(1.2:3): argc=2 a0=\"cat\" a1=2F746D702F612062";
+  const Message messages[] = {Msg(hex), Msg("nothing"), Msg(short_hex), Msg(hex)};
+  std::vector<RuleHit> hits;
+  size_t total = 0;
+  EXPECT_EQ(AllocationsOnceWarm(**set, **scratch, messages, &hits, &total), 0u);
+  EXPECT_EQ(total, 100u * 2);
+}
+
 }  // namespace
 }  // namespace konseki::matchers

@@ -1,7 +1,10 @@
 // RuleSet (Hyperscan databases split by program, RE2 extraction) against the
 // plainest possible matcher over every real-world corpus line: for each rule
 // in order, RE2 on the program, each `match` expression with RE2, then the
-// first `extract` that matches (each, with `extract_all`). Any change to
+// first `extract` that matches (each, with `extract_all`), over the text
+// with its hex-encoded audit values decoded when it is an audit record
+// (IsAuditRecord, DecodeAuditHex: RuleSet tells audit records by a
+// Hyperscan expression and the program). Any change to
 // how RuleSet partitions, scans or extracts must give exactly the same hits
 // and fields.
 #include <gtest/gtest.h>
@@ -11,6 +14,7 @@
 #include <cctype>
 #include <memory>
 
+#include "matchers/audit_hex.h"
 #include "matchers/lazy_re2.h"
 #include "matchers/rule_loader.h"
 #include "matchers/rule_set.h"
@@ -130,10 +134,16 @@ TEST(RuleSetReferenceTest, SameHitsAndFieldsAsPerRuleRe2OnEveryCorpusLine) {
   const receiver::Parser parser;
   std::vector<RuleHit> hits;
   size_t total = 0;
+  size_t decoded_lines = 0;
   for (const std::string& line : lines) {
     Message msg;
     parser.Parse(line, TimePoint(std::chrono::seconds(1'767'225'600)), &msg);
-    const std::string_view text = msg.format == MessageFormat::kUnparsed ? msg.raw : msg.msg;
+    std::string_view text = msg.format == MessageFormat::kUnparsed ? msg.raw : msg.msg;
+    std::string decoded;
+    if (IsAuditRecord(text, msg.app_name) && DecodeAuditHex(text, &decoded)) {
+      text = decoded;
+      ++decoded_lines;
+    }
     std::vector<std::string> want;
     for (const ReferenceRule& r : reference) {
       if (std::string h = r.Hit(msg.app_name, msg.procid, text, msg.structured_data); !h.empty()) {
@@ -146,7 +156,8 @@ TEST(RuleSetReferenceTest, SameHitsAndFieldsAsPerRuleRe2OnEveryCorpusLine) {
     EXPECT_EQ(got, want) << line;
     total += got.size();
   }
-  EXPECT_GT(total, 1000u);  // the corpus is mostly attacks: a real comparison
+  EXPECT_GT(total, 1000u);       // the corpus is mostly attacks: a real comparison
+  EXPECT_GT(decoded_lines, 0u);  // the corpus has audit records with hex values
 }
 
 }  // namespace

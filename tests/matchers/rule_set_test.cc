@@ -872,5 +872,47 @@ TEST(MakeAlertTest, FillsEveryFieldFromMessageAndHit) {
   EXPECT_THAT(MakeAlert(m, hit).fields, ElementsAre(Field{"user", "root"}, Field{"repeated", "4"}));
 }
 
+// An audit record's hex-encoded value (matchers/audit_hex.h): the rules
+// match and extract from the decoded text, the alert keeps the raw line,
+// and what only the hex spelling hit is not a hit.
+TEST(RuleSetTest, AuditHexValuesAreReadDecoded) {
+  auto set = MustCompile({
+      MakeRule("stop", {R"(\bcmd="?systemctl stop auditd\b)"},
+               {R"re(\bcmd="(?P<command>[^"]*)")re"}),
+      MakeRule("hex", {"cmd=73797374656D63746C"}),
+      MakeRule("uid", {R"(\buid=1001\b)"}, {R"(\buid=(?P<uid>\d+))"}),
+  });
+  auto scratch = set->NewScratch();
+  ASSERT_TRUE(scratch.ok());
+  const std::string line =
+      "type=USER_CMD msg=audit(1796644020.957:400161): pid=7712 uid=1001 auid=1001 "
+      "msg='cwd=\"/tmp\" cmd=73797374656D63746C2073746F7020617564697464 "
+      "exe=\"/usr/bin/sudo\" terminal=pts/2 res=success'";
+  const Message m = Msg("audisp-syslog", line);
+  std::vector<RuleHit> hits;
+  set->Match(m, **scratch, &hits);
+  EXPECT_THAT(HitIds(hits), ElementsAre("stop", "uid"));
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_THAT(hits[0].fields, ElementsAre(Field{"command", "systemctl stop auditd"}));
+  EXPECT_EQ(MakeAlert(m, hits[0]).message, line);
+  // The same scratch on a line without hex: the raw text again.
+  set->Match(Msg("audisp-syslog", "type=USER_CMD uid=1001 cmd=\"systemctl stop auditd\""),
+             **scratch, &hits);
+  EXPECT_THAT(HitIds(hits), ElementsAre("stop", "uid"));
+  // A SYSCALL record's bare hex numbers are not decoded.
+  set->Match(Msg("audisp-syslog", "type=SYSCALL msg=audit(1.2:3): a0=73797374656D63746C uid=1001"),
+             **scratch, &hits);
+  EXPECT_THAT(HitIds(hits), ElementsAre("uid"));
+  // The journal's audit records (identifier "audit") are decoded.
+  set->Match(
+      Msg("audit", "USER_CMD pid=7 uid=1001 msg='cmd=73797374656D63746C2073746F7020617564697464'"),
+      **scratch, &hits);
+  EXPECT_THAT(HitIds(hits), ElementsAre("stop", "uid"));
+  // Another program's key=HEX is its own: not an audit record.
+  set->Match(Msg("myapp", "uid=1001 cmd=73797374656D63746C2073746F7020617564697464"), **scratch,
+             &hits);
+  EXPECT_THAT(HitIds(hits), ElementsAre("hex", "uid"));
+}
+
 }  // namespace
 }  // namespace konseki::matchers

@@ -3,6 +3,7 @@ konseki_add_test(rules_test
   SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/rule_loader_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/rule_set_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/audit_hex_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/rule_set_reference_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/simple_regex_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/rule_corpus_test.cc
