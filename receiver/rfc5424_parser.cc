@@ -116,6 +116,50 @@ size_t ScanStructuredData(std::string_view sd) {
   return p;
 }
 
+// Cisco Meraki MX/MR/MS send "<134>1 1647478092.669153546 MX84 events
+// client_vpn_connect user id 'u' local ip ... connected from ..." (Meraki's
+// "Syslog Event Types and Log Samples"): RFC 5424's VERSION, then the epoch
+// time in seconds with a fraction, the device's name, the log's category
+// (events, urls, flows, firewall, ids-alerts, security_event, airmarshal_
+// events) and its text, with no PROCID, MSGID or structured data. Read as
+// that: the stamp, the host, the category as the program and the text from
+// the token after it as the message (read as RFC 5424 the event's name was
+// the PROCID and connect and disconnect read the same). False (nothing
+// set) for any stamp that is not an epoch time; only lines whose stamp
+// failed reach it.
+namespace {
+bool ReadMerakiHeader(std::string_view line, std::string_view ts, std::string_view host,
+                      std::string_view app, std::string_view text_start, Message* out) {
+  size_t i = 0;
+  int64_t secs = 0;
+  while (i < ts.size() && ts[i] >= '0' && ts[i] <= '9' && i < 11) {
+    secs = secs * 10 + (ts[i] - '0');
+    ++i;
+  }
+  if (i < 9 || i >= ts.size() || ts[i] != '.' || i + 1 == ts.size() || ts.size() - i - 1 > 9) {
+    return false;
+  }
+  int64_t nanos = 0;
+  size_t digits = 0;
+  for (size_t j = i + 1; j < ts.size(); ++j, ++digits) {
+    if (ts[j] < '0' || ts[j] > '9') return false;
+    nanos = nanos * 10 + (ts[j] - '0');
+  }
+  for (; digits < 9; ++digits) nanos *= 10;
+  out->format = MessageFormat::kRfc5424;
+  out->issue = ParseIssue::kNone;
+  out->has_timestamp = true;
+  out->timestamp = TimePoint(std::chrono::duration_cast<TimePoint::duration>(
+      std::chrono::seconds(secs) + std::chrono::nanoseconds(nanos)));
+  out->hostname = NilToEmpty(host);
+  out->app_name = NilToEmpty(app);
+  out->procid = {};
+  out->msgid = {};
+  out->msg = line.substr(static_cast<size_t>(text_start.data() - line.data()));
+  return true;
+}
+}  // namespace
+
 void ParseRfc5424(std::string_view line, size_t pos, const ParserOptions& options,
                   TimestampCache* cache, Message* out) {
   size_t p = pos + 2;  // "1 "
@@ -141,6 +185,8 @@ void ParseRfc5424(std::string_view line, size_t pos, const ParserOptions& option
       // A whole token: the next byte is a space. The reading does not depend
       // on the receive time.
       if (cache != nullptr) cache->Store(ts, MessageFormat::kRfc5424, options, ReceivedSpan(), t);
+    } else if (ReadMerakiHeader(line, ts, host, app, procid, out)) {
+      return;
     } else {
       out->issue = ParseIssue::kBadTimestamp;
     }

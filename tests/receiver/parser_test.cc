@@ -98,6 +98,38 @@ TEST(Rfc5424Test, Example4TwoElementsAndNoMsg) {
   EXPECT_TRUE(m.msg.empty());
 }
 
+// Cisco Meraki's syslog: VERSION 1, an epoch stamp, the device, the log's
+// category and its text, no PROCID/MSGID/SD ("Syslog Event Types and Log
+// Samples"). The category is the program, the text the message.
+TEST(Rfc5424Test, MerakiEpochStampAndCategory) {
+  const std::string vpn =
+      "<134>1 1647478092.669153546 MX84 events client_vpn_connect user id 'jwick@example.net' "
+      "local ip 172.16.0.145 connected from 81.2.69.193";
+  Message m = ParseWith(vpn);
+  EXPECT_EQ(m.format, MessageFormat::kRfc5424);
+  EXPECT_EQ(m.issue, ParseIssue::kNone);
+  EXPECT_TRUE(m.has_timestamp);
+  EXPECT_EQ(m.timestamp, UtcTime(2022, 3, 17, 0, 48, 12) + std::chrono::nanoseconds(669153546));
+  EXPECT_EQ(m.hostname, "MX84");
+  EXPECT_EQ(m.app_name, "events");
+  EXPECT_EQ(m.procid, "");
+  EXPECT_EQ(m.msg,
+            "client_vpn_connect user id 'jwick@example.net' local ip 172.16.0.145 connected from "
+            "81.2.69.193");
+  m = ParseWith(
+      "<134>1 1563249630.774247467 remote_DC1_appliance security_event ids_alerted "
+      "signature=1:41944:2 priority=1");
+  EXPECT_EQ(m.app_name, "security_event");
+  EXPECT_EQ(m.msg, "ids_alerted signature=1:41944:2 priority=1");
+  // Not an epoch stamp: the RFC 5424 reading's bad time stamp, as before.
+  for (const std::string_view other :
+       {"<134>1 16474780.5 MX84 events a b c d", "<134>1 1647478092 MX84 events a b c d",
+        "<134>1 1647478092.66x MX84 events a b c d"}) {
+    m = ParseWith(other);
+    EXPECT_EQ(m.issue, ParseIssue::kBadTimestamp) << other;
+  }
+}
+
 TEST(Rfc5424Test, NilValueForEveryHeaderField) {
   const Message m = ParseWith("<13>1 - - - - - -");
   EXPECT_EQ(m.format, MessageFormat::kRfc5424);
