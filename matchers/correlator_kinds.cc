@@ -507,7 +507,7 @@ bool SplitCounter(std::string_view v, std::string_view* prefix, uint64_t* number
         return false;
       }
     }
-    *prefix = v.substr(0, 2);
+    *prefix = "0x";  // one sequence whatever the case
     *number = n;
     return true;
   }
@@ -519,6 +519,14 @@ bool SplitCounter(std::string_view v, std::string_view* prefix, uint64_t* number
   *number = 0;
   for (char ch : v.substr(digits)) *number = *number * 10 + static_cast<uint64_t>(ch - '0');
   return true;
+}
+
+// A counter's number as the host writes it: hex after "0x".
+std::string NumberText(std::string_view prefix, uint64_t n) {
+  if (prefix != "0x") return std::to_string(n);
+  char buf[17];
+  const auto r = std::to_chars(buf, buf + sizeof buf, n, 16);
+  return std::string(buf, r.ptr);
 }
 
 }  // namespace
@@ -537,8 +545,13 @@ void Correlator::Impl::Unpaired(CompiledCorrelation& c, Role role, const HitEven
   // The counter is the key's last field. The host hands its numbers out in
   // one sequence per non-digit prefix, whatever the other key fields say
   // (one pid space for every program).
+  // The field's value as sent: a transform (`logon_id|lower`) keys the
+  // pairing, the number reads the same either way.
+  const std::string_view counter_field =
+      c.def.key.empty() ? std::string_view()
+                        : std::string_view(c.def.key.back()).substr(0, c.def.key.back().find('|'));
   const bool counter = c.def.ordered && !c.def.key.empty() &&
-                       SplitCounter(FieldValue(hit, c.def.key.back()), &prefix, &number);
+                       SplitCounter(FieldValue(hit, counter_field), &prefix, &number);
   std::string lowest_key;
   if (counter) lowest_key = AsciiLower(hit.host) + '\0' + std::string(prefix);
   if (role == kAfter) {
@@ -641,7 +654,7 @@ void Correlator::Impl::Unpaired(CompiledCorrelation& c, Role role, const HitEven
   }
   if (proven) {
     // The lower number whose open konseki received: the proof.
-    a.fields.emplace_back("earlier_open_received", std::string(prefix) + std::to_string(below));
+    a.fields.emplace_back("earlier_open_received", std::string(prefix) + NumberText(prefix, below));
   }
   const HostInfo* h = Host(hit.host, false, 0);
   const int64_t since = h == nullptr              ? 0

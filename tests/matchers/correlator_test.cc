@@ -971,7 +971,7 @@ TEST(UnpairedTest, OrderedKeysProveAMissingOpenWithinTheWatch) {
 // hex digits does not matter.
 TEST(UnpairedTest, OrderedHexLogonIdsProveAMissingOpen) {
   Correlation ordered = Unpaired();
-  ordered.key = {"logon_id"};
+  ordered.key = {"logon_id|lower"};  // NXLog's JSON writes 0x5a1f000, the text 0x5A1F000
   ordered.ordered = true;
   Driver d(Pack({ordered}));
   auto open = [&](const std::string& id, double t) {
@@ -982,10 +982,10 @@ TEST(UnpairedTest, OrderedHexLogonIdsProveAMissingOpen) {
   };
   open("0x5a1f000", 0);
   EXPECT_THAT(close("0x3e7a12", 10), IsEmpty());   // older than the watch
-  EXPECT_THAT(close("0x5A1F000", 20), IsEmpty());  // the open's number, upper case
+  EXPECT_THAT(close("0x5A1F000", 20), IsEmpty());  // paired, the text's upper case
   auto a = close("0x7c3e91a", 30);                 // above the open: 9 < a in hex
   ASSERT_THAT(a, SizeIs(1));
-  EXPECT_EQ(FieldOf(a[0], "logon_id"), "0x7c3e91a");
+  EXPECT_EQ(FieldOf(a[0], "earlier_open_received"), "0x5a1f000");
   EXPECT_THAT(close("0x5a1effa", 40), IsEmpty());  // below it (decimal digits alone said above)
   EXPECT_THAT(close("0xzz", 41), IsEmpty());       // not a number
 }
