@@ -161,17 +161,17 @@ struct Correlation {
   // case aside) to B's, and there were at most `max_count`, the alert takes
   // `severity` instead and names the value (`sole_<field>`): a mail client
   // retrying a changed password fails as its own user only, a guesser
-  // rarely does. Unset: field empty. With `field` (distinct values), the
-  // sole_value field is that field's network (`src_ip|net16`): when every
-  // distinct A value in the window lies in B's value's /24 (/64) or /16
-  // (/48), and there were at most `max_count` of them, the alert takes
-  // `severity` and names the network (`sole_<field>_net`): a phone retrying
-  // a changed password from one carrier's address pool.
+  // rarely does. Unset: field empty. Written `FIELD|net` / `FIELD|net16`,
+  // the values' /24 (/64) or /16 (/48) are compared instead and the alert
+  // names B's network (`sole_<field>_net`): a phone retrying a changed
+  // password from one carrier's address pool. With `field` (distinct
+  // values) only that field's network is allowed: every distinct A value
+  // in the window in B's network, at most `max_count` of them.
   struct SoleValue {
-    std::string field;  // with `field`: that field, the transform apart
+    std::string field;  // the transform apart
     uint32_t max_count = 0;
     Severity severity = Severity::kHigh;
-    bool by_network = false;  // set with `field`: compare networks
+    bool by_network = false;  // written with |net or |net16
     bool wide = false;        // by_network: /16 and /48 (net16), else /24 and /64
   } sole_value;
 

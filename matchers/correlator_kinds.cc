@@ -369,32 +369,24 @@ void Correlator::Impl::Sequence(CompiledCorrelation& c, Role role, const HitEven
   st->last_ns = t;
   Alert a = MakeAlert(c, hit, t);
   AddBurstFields(*st, &a);
-  if (const Correlation::SoleValue& sole = c.def.sole_value;
-      sole.by_network && !c.def.field.empty()) {
-    // Every distinct A value in B's network (n counted them).
-    const std::string bnet = NetOf(FieldValue(hit, sole.field), sole.wide);
-    bool only = n <= sole.max_count;
-    for (size_t i = 0; only && i < st->values.size(); ++i) {
-      if (st->value_times[i] < t - c.window_ns || st->value_times[i] > t) continue;
-      only = NetOf(st->values[i], sole.wide) == bnet;
-    }
-    if (only) {
-      a.severity = sole.severity;
-      a.fields.emplace_back("sole_" + sole.field + "_net", bnet);
-    }
-  } else if (!sole.field.empty()) {
+  if (const Correlation::SoleValue& sole = c.def.sole_value; !sole.field.empty()) {
+    // B's value (its network with by_network) against every A value in the
+    // window: a `field` sequence keeps the distinct values as sent (n
+    // counted them), the others what the A path stored (lowered, or the
+    // network already).
     const std::string_view bv = FieldValue(hit, sole.field);
-    const std::string lower = sole.by_network ? NetOf(bv.substr(0, kMaxValueBytes), sole.wide)
-                                              : AsciiLower(bv.substr(0, kMaxValueBytes));
+    const std::string_view cut = bv.substr(0, kMaxValueBytes);
+    const std::string want = sole.by_network ? NetOf(cut, sole.wide) : AsciiLower(cut);
+    const bool as_sent = !c.def.field.empty();
     bool only = !bv.empty() && n <= sole.max_count;
     for (size_t i = 0; only && i < st->values.size(); ++i) {
       if (st->value_times[i] < t - c.window_ns || st->value_times[i] > t) continue;
-      only = st->values[i] == lower;
+      only = (as_sent ? NetOf(st->values[i], sole.wide) : st->values[i]) == want;
     }
     if (only) {
       a.severity = sole.severity;
       if (sole.by_network) {
-        a.fields.emplace_back("sole_" + sole.field + "_net", lower);
+        a.fields.emplace_back("sole_" + sole.field + "_net", want);
       } else {
         a.fields.emplace_back("sole_" + sole.field, std::string(bv));
       }
