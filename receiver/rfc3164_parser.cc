@@ -336,6 +336,45 @@ bool ReadFortinetHeader(std::string_view line, size_t pos, const ParserOptions& 
   return true;
 }
 
+// OpenWrt's logread (openwrt/ubox log/logread.c, read_cb(): printf("%s
+// %s.%s%s %s\n", ctime without its '\n', facility, priority, " kernel:"
+// for the kernel's lines, msg)) prints, and with `-F FILE` (uci
+// system.log_file) writes, "Mon Dec  7 13:01:02 2026 authpriv.warn
+// dropbear[6862]: ..." : ctime's "Www Mmm dd hh:mm:ss yyyy" in the device's
+// local time, then the facility.priority pair, then TAG[pid]: MSG; no
+// host. Only lines without <PRI> (a file, or a file line relayed whole
+// inside another header): sets the stamp and returns where the tag starts,
+// or 0 (nothing set) for any other text.
+[[gnu::noinline]] size_t ReadCtimeFileStamp(std::string_view line, size_t pos,
+                                            const ParserOptions& options, Message* out) {
+  const std::string_view text = line.substr(pos);
+  static constexpr std::string_view kDays[] = {"Mon ", "Tue ", "Wed ", "Thu ",
+                                               "Fri ", "Sat ", "Sun "};
+  if (text.size() < 25 || std::none_of(std::begin(kDays), std::end(kDays),
+                                       [&](std::string_view d) { return text.starts_with(d); })) {
+    return 0;
+  }
+  BsdTimestamp bsd;
+  const size_t n = ReadBsdTimestamp(text.substr(4), &bsd);
+  // "Mmm dd hh:mm:ss" then " yyyy" and a space or the end.
+  size_t at = 4 + n;
+  if (n == 0 || bsd.year != 0 || at + 5 > text.size() || text[at] != ' ') return 0;
+  const int year = Digits(text, at + 1, 4);
+  at += 5;
+  if (year < 1970 || (at < text.size() && text[at] != ' ')) return 0;
+  bsd.year = year;
+  const int offset = options.local_zone != nullptr ? options.local_zone->OffsetAt(out->received)
+                                                   : options.default_utc_offset_secs;
+  TimePoint t;
+  if (!ResolveBsdTimestamp(bsd, out->received, offset, kMaxFuture, &t)) return 0;
+  if (options.local_zone != nullptr) t = options.local_zone->FixOffset(t, offset);
+  out->format = MessageFormat::kRfc3164;
+  out->issue = ParseIssue::kNone;
+  out->timestamp = t;
+  out->has_timestamp = true;
+  return SkipFacilityPriority(line, SkipSpaces(line, pos + at));
+}
+
 // The whole of `rest` is a repeat notice (ReadRepeatNotice's forms).
 // MayBeRepeatNotice's byte compare first: this runs for every line.
 bool UntaggedRepeatNotice(std::string_view rest) {
@@ -392,7 +431,12 @@ bool ParseRfc3164Header(std::string_view line, size_t pos, bool has_pri,
   if (!ReadTimestamp(line, pos, options, cache, out, &ts_end)) {
     out->timestamp = out->received;
     if (ReadFortinetHeader(line, pos, options, out)) return true;
-    if (!has_pri) return false;
+    if (!has_pri) {
+      const size_t tag_pos = ReadCtimeFileStamp(line, pos, options, out);
+      if (tag_pos == 0) return false;
+      out->msg = line.substr(ReadTag(line, tag_pos, /*strong_only=*/false, out));
+      return true;
+    }
     out->format = MessageFormat::kRfc3164;
     out->issue = ParseIssue::kBadTimestamp;
     const size_t msg_pos = ReadTag(line, pos, /*strong_only=*/true, out);

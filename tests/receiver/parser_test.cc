@@ -448,6 +448,45 @@ TEST(Rfc3164Test, BusyboxFacilityPriorityInAFileIsNoTag) {
   }
 }
 
+// OpenWrt's logread file (`logread -F FILE`, ubox log/logread.c): ctime's
+// stamp with its year, the facility.priority pair, the tag; no host. Read
+// in the log host's zone like any zoneless stamp; the same line relayed
+// whole inside another header is unwrapped the same way.
+TEST(Rfc3164Test, OpenWrtLogreadFileLine) {
+  ParserOptions tokyo;
+  tokyo.default_utc_offset_secs = 9 * 3600;
+  Message m = ParseWith(
+      "Mon Dec  7 13:01:02 2026 authpriv.warn dropbear[6862]: Bad password attempt for 'root' "
+      "from 203.0.113.241:5000",
+      tokyo);
+  EXPECT_EQ(m.format, MessageFormat::kRfc3164);
+  EXPECT_EQ(m.issue, ParseIssue::kNone);
+  EXPECT_TRUE(m.has_timestamp);
+  EXPECT_EQ(m.timestamp, UtcTime(2026, 12, 7, 4, 1, 2));
+  EXPECT_EQ(m.hostname, "");
+  EXPECT_EQ(m.app_name, "dropbear");
+  EXPECT_EQ(m.procid, "6862");
+  EXPECT_EQ(m.msg, "Bad password attempt for 'root' from 203.0.113.241:5000");
+  m = ParseWith(
+      "Mon Dec  7 13:02:00 2026 kern.info kernel: [812345.123456] uhttpd[1533]: segfault at 0");
+  EXPECT_EQ(m.app_name, "kernel");
+  EXPECT_EQ(m.msg, "[812345.123456] uhttpd[1533]: segfault at 0");
+  EXPECT_EQ(m.timestamp, UtcTime(2026, 12, 7, 13, 2, 0));
+  m = ParseWith(
+      "Thu Nov 19 23:59:59 2026 daemon.info procd: Instance uhttpd::instance1 s in a "
+      "crash loop 6 crashes, 0 seconds since last crash");
+  EXPECT_EQ(m.app_name, "procd");
+  EXPECT_EQ(m.timestamp, UtcTime(2026, 11, 19, 23, 59, 59));
+  // Not this form: no weekday, a year that is no year, over the network.
+  for (const char* other : {"Mox Dec  7 13:01:02 2026 authpriv.warn dropbear[1]: x",
+                            "Mon Dec  7 13:01:02 20x6 authpriv.warn dropbear[1]: x",
+                            "Mon Dec  7 13:01:02 20261 authpriv.warn dropbear[1]: x",
+                            "<38>Mon Dec  7 13:01:02 2026 authpriv.warn dropbear[1]: x"}) {
+    m = ParseWith(other);
+    EXPECT_NE(m.app_name, "dropbear") << other;
+  }
+}
+
 // A header form and what the parser must read from it.
 struct HeaderCase {
   const char* line;
