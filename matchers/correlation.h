@@ -241,6 +241,15 @@ struct Correlation {
   // the watch) and is never alerted, however long the watch. Neither after
   // the counter wrapped in the watch (an open below half the highest).
   bool ordered = false;
+  // unpaired with ordered: hits (rule ids or signs) that say the host's
+  // counter started again, such as a boot (Windows 4608: logon ids are
+  // unique only until the next boot). The host's lowest and highest opens
+  // are forgotten: the next open starts the order again, so a reboot does
+  // not end the proof for the watch as a wrap does. The correlation's
+  // where/unless do not apply to these hits. Raises nothing itself: a
+  // restart seen where there was none only forgets order (the counter
+  // still rises; earlier sessions stay below the next open).
+  std::vector<InputRef> restart_on;
   // unpaired: a close without its open waits this long (receive time)
   // before it is raised: an open of the key stamped at or before the close
   // that arrives meanwhile (its line delivered late: another forwarder's

@@ -337,6 +337,7 @@ constexpr std::string_view kKindSpecificKeys[] = {"after",
                                                   "min_observed_secs",
                                                   "reset_on_host_gap",
                                                   "ordered",
+                                                  "restart_on",
                                                   "late_open_secs",
                                                   "learning_secs",
                                                   "max_values_per_key",
@@ -369,8 +370,9 @@ std::set<std::string> KindKeys(CorrelationKind k) {
       return {"after", "after_unless", "after_unless_in", "after_key",    "window_secs", "count",
               "field", "sole_value",   "min_gap_secs",    "weight_field", "quiet_secs",  "set"};
     case CorrelationKind::kUnpaired:
-      return {"after",       "after_unless", "min_observed_secs", "reset_on_host_gap", "ordered",
-              "window_secs", "quiet_secs",   "quiet_key",         "late_open_secs"};
+      return {"after",          "after_unless", "min_observed_secs", "reset_on_host_gap",
+              "ordered",        "window_secs",  "quiet_secs",        "quiet_key",
+              "late_open_secs", "restart_on"};
     case CorrelationKind::kMembership:
       return {"field", "values", "cidrs", "set", "host_addresses", "quiet_secs"};
     case CorrelationKind::kFirstSeen:
@@ -422,6 +424,7 @@ Status CheckKindKeys(const yaml::Reader& r, const YAML::Node& node, const Correl
         return r.Error(node["ordered"], "ordered",
                        "needs a key whose last field is the counter (correlation " + c.id + ")");
       }
+
       return need("after");
     case CorrelationKind::kMembership:
       RETURN_IF_ERROR(need("field"));
@@ -543,6 +546,14 @@ Status ReadNumbers(const yaml::Reader& r, const YAML::Node& node, Correlation* c
 Status ReadLists(const yaml::Reader& r, const YAML::Node& node, Correlation* c) {
   RETURN_IF_ERROR(ReadInputs(r, node["on"], "on", &c->on));
   if (node["after"]) RETURN_IF_ERROR(ReadInputs(r, node["after"], "after", &c->after));
+  if (node["restart_on"]) {
+    if (!c->ordered) {
+      return r.Error(
+          node["restart_on"], "restart_on",
+          "restarts an ordered counter: needs ordered: true (correlation " + c->id + ")");
+    }
+    RETURN_IF_ERROR(ReadInputs(r, node["restart_on"], "restart_on", &c->restart_on));
+  }
   if (node["where"]) RETURN_IF_ERROR(ReadConditions(r, node["where"], "where", &c->where));
   if (node["unless"]) RETURN_IF_ERROR(ReadConditions(r, node["unless"], "unless", &c->unless));
   if (node["after_unless"])
@@ -901,6 +912,7 @@ Status CheckCorrelations(const RulePack& pack) {
     RETURN_IF_ERROR(CheckInputs(pack, c, c.on, corr_ids, rule_ids, signs, &f));
     RETURN_IF_ERROR(CheckInputs(pack, c, c.after, corr_ids, rule_ids, signs, &f));
     RETURN_IF_ERROR(CheckInputs(pack, c, c.withdrawn_by.on, corr_ids, rule_ids, signs, &f));
+    RETURN_IF_ERROR(CheckInputs(pack, c, c.restart_on, corr_ids, rule_ids, signs, &f));
     RETURN_IF_ERROR(CheckWithdrawnBy(pack, c, corr_ids));
     if (!c.set.empty() && !set_ids.count(c.set)) {
       return Status::InvalidArgument(yaml::Where(c.file, c.line, "set") + ": correlation " + c.id +

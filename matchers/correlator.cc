@@ -102,6 +102,10 @@ uint64_t Fingerprint(const Correlation& c) {
     for (const std::string& f : c.withdrawn_by.same) add(f);
     add(std::to_string(c.withdrawn_by.within_secs));
   }
+  if (!c.restart_on.empty()) {
+    s += "restart_on|";
+    for (const InputRef& i : c.restart_on) add(i.id + "/" + i.sign);
+  }
   if (c.kind == CorrelationKind::kBeacon) {
     add(std::to_string(c.reservoir));
     add(c.size_field);
@@ -351,9 +355,11 @@ Status Correlator::Impl::CompileOne(const Correlation& def, const RulePack& pack
   c->alerts = metrics.GetCounter("konseki_correlation_alerts_total",
                                  "Alerts raised by correlations.", {{"rule", d.id}});
   const uint32_t index = static_cast<uint32_t>(corrs.size());
-  for (int role = 0; role < 3; ++role) {
-    const std::vector<InputRef>& ins =
-        role == kOn ? d.on : (role == kAfter ? d.after : d.withdrawn_by.on);
+  for (int role = 0; role < kRoles; ++role) {
+    const std::vector<InputRef>& ins = role == kOn         ? d.on
+                                       : role == kAfter    ? d.after
+                                       : role == kWithdraw ? d.withdrawn_by.on
+                                                           : d.restart_on;
     for (const InputRef& in : ins) {
       Sub sub{index, static_cast<Role>(role)};
       if (in.sign.empty()) {
@@ -462,6 +468,7 @@ InputFilter::InputFilter(const RulePack& pack, KeyScope scope) {
     add(c.on);
     add(c.after);
     add(c.withdrawn_by.on);
+    add(c.restart_on);
     for (const ValueSet& set : pack.sets) {
       if (set.id != c.set) continue;
       for (const SetLearner& l : set.learn) add(l.on);
@@ -918,6 +925,13 @@ void Correlator::Impl::Dispatch(const HitEvent& hit, int depth, std::vector<Aler
         c.last_dispatch[s.role] = dispatch;
         c.last_seq[s.role] = hit.message_seq;
         Withdraw(c, hit, key, t);
+        continue;
+      }
+      if (s.role == kRestart) {
+        // The host's counter started again: no key, no conditions.
+        c.last_dispatch[s.role] = dispatch;
+        c.last_seq[s.role] = hit.message_seq;
+        RestartCounter(c, hit);
         continue;
       }
       if (!Passes(c, hit)) continue;

@@ -143,8 +143,8 @@ struct CompiledCorrelation {
   size_t max_keys = 0;
   KeyTable keys;
   // Dedupe: the message (or dispatch) a role last took a hit from.
-  uint64_t last_seq[3] = {0, 0, 0};
-  uint64_t last_dispatch[3] = {0, 0, 0};
+  uint64_t last_seq[4] = {0, 0, 0, 0};  // per Correlator::Impl::Role
+  uint64_t last_dispatch[4] = {0, 0, 0, 0};
   Counter* evictions = nullptr;
   Counter* alerts = nullptr;
   // unpaired with `ordered`: per host (lower case) and counter prefix, the
@@ -218,8 +218,10 @@ struct HostInfo {
 };
 
 struct Correlator::Impl {
-  // kWithdraw: a hit of a distinct correlation's withdrawn_by.on.
-  enum Role { kOn = 0, kAfter = 1, kWithdraw = 2 };
+  // kWithdraw: a hit of a distinct correlation's withdrawn_by.on; kRestart:
+  // of an ordered unpaired correlation's restart_on.
+  enum Role { kOn = 0, kAfter = 1, kWithdraw = 2, kRestart = 3 };
+  static constexpr int kRoles = 4;
   struct Sub {
     uint32_t corr;
     Role role;
@@ -314,6 +316,8 @@ struct Correlator::Impl {
                    std::vector<Alert>* out);
   // unpaired `ordered`: the host's current watch start (0: not watched).
   int64_t WatchStart(const CompiledCorrelation& c, const HitEvent& hit) const;
+  // restart_on: forgets the host's lowest and highest opens (every prefix).
+  void RestartCounter(CompiledCorrelation& c, const HitEvent& hit);
   void Unpaired(CompiledCorrelation& c, Role role, const HitEvent& hit, const std::string& key,
                 int64_t t, int depth, std::vector<Alert>* out);
   void Membership(CompiledCorrelation& c, const HitEvent& hit, const std::string& key, int64_t t,

@@ -529,6 +529,12 @@ int64_t Correlator::Impl::WatchStart(const CompiledCorrelation& c, const HitEven
   return c.def.reset_on_host_gap ? it->second.watched_since_ns : it->second.up_since_ns;
 }
 
+void Correlator::Impl::RestartCounter(CompiledCorrelation& c, const HitEvent& hit) {
+  if (c.lowest_open.empty()) return;
+  const std::string host = AsciiLower(hit.host) + '\0';
+  std::erase_if(c.lowest_open, [&](const auto& e) { return e.first.starts_with(host); });
+}
+
 void Correlator::Impl::Unpaired(CompiledCorrelation& c, Role role, const HitEvent& hit,
                                 const std::string& key, int64_t t, int depth,
                                 std::vector<Alert>* out) {

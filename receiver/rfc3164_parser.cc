@@ -365,6 +365,12 @@ bool ReadFortinetHeader(std::string_view line, size_t pos, const ParserOptions& 
   bsd.year = year;
   const int offset = options.local_zone != nullptr ? options.local_zone->OffsetAt(out->received)
                                                    : options.default_utc_offset_secs;
+  // logread always writes the pair; wu-ftpd's and vsftpd's xferlog lines
+  // start with the same ctime stamp and a number ("... 2026 1 192.0.2.150
+  // 734208 /srv/ftp/..."): the whole line is theirs.
+  const size_t pair = SkipSpaces(line, pos + at);
+  const size_t tag_pos = SkipFacilityPriority(line, pair);
+  if (tag_pos == pair) return 0;
   TimePoint t;
   if (!ResolveBsdTimestamp(bsd, out->received, offset, kMaxFuture, &t)) return 0;
   if (options.local_zone != nullptr) t = options.local_zone->FixOffset(t, offset);
@@ -372,7 +378,7 @@ bool ReadFortinetHeader(std::string_view line, size_t pos, const ParserOptions& 
   out->issue = ParseIssue::kNone;
   out->timestamp = t;
   out->has_timestamp = true;
-  return SkipFacilityPriority(line, SkipSpaces(line, pos + at));
+  return tag_pos;
 }
 
 // The whole of `rest` is a repeat notice (ReadRepeatNotice's forms).

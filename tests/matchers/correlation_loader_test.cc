@@ -191,6 +191,11 @@ TEST(CorrelationLoaderTest, ErrorsNameFileLineAndKey) {
        "p.yaml:23: key 'ordered': needs a key whose last field is the counter"},
       {"    kind: threshold\n    on: [t.fail]\n    key: [src_ip]\n    window_secs: 60\n    count: "
        "2",
+       "    kind: unpaired\n    after: [t.fail]\n    on: [t.fail]\n    key: [pid]\n"
+       "    restart_on: [t.fail]",
+       "key 'restart_on': restarts an ordered counter: needs ordered: true"},
+      {"    kind: threshold\n    on: [t.fail]\n    key: [src_ip]\n    window_secs: 60\n    count: "
+       "2",
        "    kind: distinct\n    on: [t.fail]\n    key: [src_ip]\n    window_secs: 60\n    count: "
        "2\n    field: user\n    weight_field: attempts",
        "key 'weight_field': not a parameter of kind distinct"},

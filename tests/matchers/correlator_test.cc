@@ -990,6 +990,34 @@ TEST(UnpairedTest, OrderedHexLogonIdsProveAMissingOpen) {
   EXPECT_THAT(close("0xzz", 41), IsEmpty());       // not a number
 }
 
+// restart_on: a boot (Windows 4608) starts the host's logon ids again. The
+// order is learned afresh from the next open, so a close above it is a
+// missing open at once; without restart_on the low open after the boot is
+// a wrap and ends the proof for the watch (win27's left item). Another
+// host's boot forgets nothing of this one.
+TEST(UnpairedTest, RestartOnStartsTheCounterOrderAgain) {
+  for (bool restart : {false, true}) {
+    Correlation ordered = Unpaired();
+    ordered.key = {"logon_id"};
+    ordered.ordered = true;
+    if (restart) ordered.restart_on = {Sign("system.boot")};
+    Driver d(Pack({ordered}));
+    auto open = [&](const std::string& id, const std::string& host, double t) {
+      return d.Hit("o", "session.open", {{"logon_id", id}}, host, t);
+    };
+    auto close = [&](const std::string& id, const std::string& host, double t) {
+      return d.Hit("c", "session.close", {{"logon_id", id}}, host, t);
+    };
+    open("0x5a1f000", "h", 0);
+    open("0x5a1f000", "g", 0);
+    d.Hit("b", "system.boot", {}, "h", 100);
+    open("0x3e8a0", "h", 110);                           // the first logon after the boot
+    EXPECT_THAT(close("0x3e000", "h", 115), IsEmpty());  // below it: from before
+    EXPECT_THAT(close("0x3f000", "h", 120), SizeIs(restart ? 1 : 0)) << restart;
+    EXPECT_THAT(close("0x5a1f100", "g", 130), SizeIs(1)) << restart;  // g did not boot
+  }
+}
+
 // `ordered` with a key of several fields: the last is the counter (a pid),
 // one sequence per host whatever the others (the program) say. After the
 // counter wraps (an open below half the highest, as pids do at pid_max) a

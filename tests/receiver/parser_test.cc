@@ -477,8 +477,11 @@ TEST(Rfc3164Test, OpenWrtLogreadFileLine) {
       "crash loop 6 crashes, 0 seconds since last crash");
   EXPECT_EQ(m.app_name, "procd");
   EXPECT_EQ(m.timestamp, UtcTime(2026, 11, 19, 23, 59, 59));
-  // Not this form: no weekday, a year that is no year, over the network.
-  for (const char* other : {"Mox Dec  7 13:01:02 2026 authpriv.warn dropbear[1]: x",
+  // Not this form: no weekday, a year that is no year, over the network,
+  // no facility.priority (an xferlog line: its own stamp, a number).
+  for (const char* other : {"Mon Mar  2 11:00:12 2026 1 192.0.2.150 734208 /srv/ftp/x b _ i a "
+                            "dropbear[1]: ftp 0 * c",
+                            "Mox Dec  7 13:01:02 2026 authpriv.warn dropbear[1]: x",
                             "Mon Dec  7 13:01:02 20x6 authpriv.warn dropbear[1]: x",
                             "Mon Dec  7 13:01:02 20261 authpriv.warn dropbear[1]: x",
                             "<38>Mon Dec  7 13:01:02 2026 authpriv.warn dropbear[1]: x"}) {
