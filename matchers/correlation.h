@@ -88,12 +88,17 @@ bool ParseDirection(std::string_view name, Direction* out);
 //   net    IPv4 -> its /24 ("192.0.2.0/24"), IPv6 -> its /64; others as is
 //   net16  the /16 (IPv4) or /48 (IPv6)
 //   lower  ASCII lower case
+//   domain the registered domain of a DNS name by the Public Suffix List,
+//          lower case (a8f3.evil.example.co.jp -> example.co.jp); an IP
+//          literal, a name under arpa or without a public suffix as it is
+//          (matchers/public_suffix_list.h). Also in `key:` (the alert names
+//          it <field>_domain beside the field)
 //   in:S   (first_seen only) whether the value is in the named set S: a
 //          first_seen tuple of "src_ip|in:internal" tells an outside source
 //          from an inside one, and the alert names the value itself
 struct FieldRef {
   std::string name;
-  std::string transform;  // "", "net", "net16", "lower" or "in:<set>"
+  std::string transform;  // "", "net", "net16", "lower", "domain" or "in:<set>"
 };
 
 // One alert an example case must raise.

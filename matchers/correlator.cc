@@ -248,10 +248,12 @@ Status Correlator::Impl::CompileOne(const Correlation& def, const RulePack& pack
       const size_t bar = k.find('|');
       r.name = k.substr(0, bar);
       if (bar != std::string::npos) r.transform = k.substr(bar + 1);
-      r.alert_name = r.transform == "net"    ? r.name + "_net"
-                     : r.transform == "host" ? r.name + "_host"
-                                             : r.name;
+      r.alert_name = r.transform == "net"      ? r.name + "_net"
+                     : r.transform == "host"   ? r.name + "_host"
+                     : r.transform == "domain" ? r.name + "_domain"
+                                               : r.name;
       host_key = host_key || r.transform == "host";
+      uses_domain = uses_domain || r.transform == "domain";
       (which == 0 ? c->key : which == 1 ? c->after_key : c->quiet_key).push_back(std::move(r));
     }
   }
@@ -286,6 +288,7 @@ Status Correlator::Impl::CompileOne(const Correlation& def, const RulePack& pack
     c->alert_unless_in.push_back(std::move(cc));
   }
   for (const FieldRef& f : d.first_values) {
+    uses_domain = uses_domain || f.transform == "domain";
     CompiledSetCondition cc{{f.name}, sets.size()};
     if (f.transform.rfind("in:", 0) == 0) {
       cc.set = set_index(f.transform.substr(3));
@@ -407,6 +410,11 @@ Status Correlator::Impl::Compile(const RulePack& pack) {
       if (fleet_pass && options.run_host) fleet_ids.insert(def.id);
       if (Status s = CompileOne(def, pack); !s.ok()) return s;
     }
+  }
+  if (uses_domain) {
+    auto list = PublicSuffixList::Load();
+    if (!list.ok()) return list.status();
+    psl = std::move(*list);
   }
   for (const auto& [host, addrs] : options.host_addresses) {
     auto& list = configured_addresses[AsciiLower(host)];
@@ -694,6 +702,9 @@ bool Correlator::Impl::BuildKeyOf(const CompiledCorrelation& c, const std::vecto
       key->append(v);
     } else if (f.transform == "net") {
       key->append(NetOf(v));
+    } else if (f.transform == "domain") {
+      // An IP literal or a name without a public suffix keys as it is.
+      for (char ch : DomainOf(v)) key->push_back(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
     } else if (f.transform == "host") {
       // Only a hit from another watched host's address takes part.
       const std::string owner =
@@ -776,6 +787,12 @@ Alert Correlator::Impl::MakeAlert(const CompiledCorrelation& c, const HitEvent& 
       a.fields.emplace_back(
           f.alert_name,
           AddressHost(v, c.set >= 0 ? static_cast<size_t>(c.set) : sets.size(), hit.host));
+      continue;
+    }
+    if (f.transform == "domain") {
+      // The name as asked and the domain it was keyed on.
+      a.fields.emplace_back(f.name, std::string(v));
+      a.fields.emplace_back(f.alert_name, std::string(DomainOf(v.substr(0, kMaxValueBytes))));
       continue;
     }
     a.fields.emplace_back(f.alert_name, f.transform == "net" ? NetOf(v) : std::string(v));

@@ -22,6 +22,7 @@
 #include "matchers/correlation_keys.h"
 #include "matchers/correlator.h"
 #include "matchers/lazy_re2.h"
+#include "matchers/public_suffix_list.h"
 #include "receiver/sender_allowlist.h"
 
 namespace konseki::matchers {
@@ -88,12 +89,13 @@ const std::string* HitField(const HitEvent& hit, std::string_view name);
 // With wide: the /16 (IPv4) or /48 (IPv6), as `|net16` writes it.
 std::string NetOf(std::string_view v, bool wide = false);
 
-// A `key` entry: a field, with `|net` (its network), `|lower`, or `|host`
-// (the other watched host whose own address the value is).
+// A `key` entry: a field, with `|net` (its network), `|lower`, `|domain`
+// (its registered domain by the Public Suffix List) or `|host` (the other
+// watched host whose own address the value is).
 struct KeyRef {
   std::string name;        // the field
-  std::string transform;   // "", "net", "lower" or "host"
-  std::string alert_name;  // the alert's field: name, name + "_net" or name + "_host"
+  std::string transform;   // "", "net", "lower", "domain" or "host"
+  std::string alert_name;  // the alert's field: name, or name + "_net", "_domain", "_host"
 };
 
 struct CompiledSetCondition {
@@ -408,6 +410,17 @@ struct Correlator::Impl {
   const HitEvent* current_hit = nullptr;    // the hit being processed (depth 0)
   HitEvent* current_local = nullptr;        // the same, whose superseded_by Raise fills in
   std::string_view superseded_by;           // of the last Process (a correlation's id)
+
+  // `|domain`: the Public Suffix List, loaded by Compile when a key or a
+  // first_seen tuple of the pack takes the transform (null otherwise), and
+  // the lowered name it reads (reused: no allocation once grown).
+  std::unique_ptr<PublicSuffixList> psl;
+  bool uses_domain = false;  // set by CompileOne
+  mutable std::string domain_scratch;
+  // The registered domain of v (v itself without a list).
+  std::string_view DomainOf(std::string_view v) const {
+    return psl ? psl->RegisteredDomain(v, &domain_scratch) : v;
+  }
 
   // Working space of beacon scoring.
   std::vector<double> gaps_scratch, sizes_scratch, mad_scratch;

@@ -135,17 +135,20 @@ size_t RememberValue(KeyState* st, std::string_view v, int64_t t, size_t max) {
 }
 
 // A first_seen field's value as the tuple holds it: the field's first 256
-// bytes, lowered (`lower`) or reduced to its network (`net`, `net16`);
-// empty when the hit has none. Written into *out, which the per-hit hash
-// reuses (no allocation once it has grown; `net` builds its string).
-void TupleValue(const FieldRef& f, const HitEvent& hit, std::string* out) {
+// bytes, lowered (`lower`, `domain`), reduced to its network (`net`,
+// `net16`) or to its registered domain (`domain`, by `psl`); empty when the
+// hit has none. Written into *out, which the per-hit hash reuses (no
+// allocation once it has grown; `net` builds its string).
+void TupleValue(const FieldRef& f, const HitEvent& hit, const PublicSuffixList* psl,
+                std::string* scratch, std::string* out) {
   const std::string_view raw = FieldValue(hit, f.name).substr(0, 256);
   if (!raw.empty() && (f.transform == "net" || f.transform == "net16")) {
     *out = NetOf(raw, f.transform == "net16");
     return;
   }
-  out->assign(raw);
-  if (f.transform == "lower") {
+  out->assign(f.transform == "domain" && psl != nullptr ? psl->RegisteredDomain(raw, scratch)
+                                                        : raw);
+  if (f.transform == "lower" || f.transform == "domain") {
     for (char& ch : *out) {
       if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch + 32);
     }
@@ -767,7 +770,7 @@ void Correlator::Impl::FirstSeen(CompiledCorrelation& c, const HitEvent& hit,
   // hit allocated; only an alert needs it.
   uint64_t h = 1469598103934665603ull;
   for (size_t i = 0; i < c.def.first_values.size(); ++i) {
-    TupleValue(c.def.first_values[i], hit, &tuple_value);
+    TupleValue(c.def.first_values[i], hit, psl.get(), &domain_scratch, &tuple_value);
     if (tuple_value.empty()) return;
     // An `in:` entry is remembered as in or out of its set; the alert names
     // the value itself.
@@ -814,7 +817,7 @@ void Correlator::Impl::FirstSeen(CompiledCorrelation& c, const HitEvent& hit,
   for (const FieldRef& f : c.def.first_values) {
     if (std::find(c.def.key.begin(), c.def.key.end(), f.name) != c.def.key.end()) continue;
     std::string v;
-    TupleValue(f, hit, &v);
+    TupleValue(f, hit, psl.get(), &domain_scratch, &v);
     a.fields.emplace_back(f.name, std::move(v));
   }
   // What the news is measured against: the key's earlier sightings (a key

@@ -82,5 +82,48 @@ TEST(CorrelatorAllocTest, KnownValuesInSetLookupsAndFirstSeenTuplesDoNotAllocate
   EXPECT_EQ(alerts, 0u);
 }
 
+// `|domain` in a key and in a first_seen tuple: a fresh random name under a
+// known domain at every hit (a beacon's a8f3.evil.example.co.jp, ...) reads
+// the list into the correlator's scratch, no string of its own.
+TEST(CorrelatorAllocTest, TheDomainTransformDoesNotAllocateOnceWarm) {
+  Correlation first = Corr("first", CorrelationKind::kFirstSeen);
+  first.on = {Sign("net.dns_query")};
+  first.key = {"src_ip", "query|domain"};
+  first.first_values = {FieldRef{"query", "domain"}};
+  first.learning_secs = 0;
+  MetricsRegistry metrics;
+  auto made = Correlator::Create(Pack({first}), {}, metrics);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  Correlator& c = **made;
+  std::vector<Fields> fields;
+  for (int i = 0; i < 64; ++i) {
+    fields.push_back({{"src_ip", "10.0.0.41"},
+                      {"query", "r" + std::to_string(i * 7919) + ".c2-relay.evil.Example.co.jp."}});
+  }
+  std::vector<Alert> out;
+  out.reserve(8);
+  const HostKey host = HostKey::Of("ns1");
+  auto feed = [&](int i, double t) {
+    HitEvent e;
+    e.input_id = "named";
+    e.sign = "net.dns_query";
+    e.fields = &fields[static_cast<size_t>(i) % fields.size()];
+    e.host = "ns1";
+    e.sender = "192.0.2.250";
+    e.program = "named";
+    e.pid = "812";
+    e.event_time = At(t);
+    e.received = At(t);
+    e.message_seq = static_cast<uint64_t>(i) + 1;
+    c.ObserveHost(host, e.sender, e.received);
+    out.clear();
+    c.Process(e, &out);
+  };
+  for (int i = 0; i < 4; ++i) feed(i, i);
+  const uint64_t before = testing::AllocationCount();
+  for (int i = 4; i < 2004; ++i) feed(i, 4 + i * 0.001);
+  EXPECT_EQ(testing::AllocationCount() - before, 0u);
+}
+
 }  // namespace
 }  // namespace konseki::matchers

@@ -75,6 +75,45 @@ TEST(BeaconTest, ARegularCallerAlertsOnceAtTheTwentiethCallWithItsParts) {
   EXPECT_THAT(Calls(d, "10.0.0.23", "203.0.113.7", 60, 60, 1420 * 60, Wobble), SizeIs(1));
 }
 
+// A bot asking every minute for a fresh random name under its own domain:
+// keyed on the name, each name is one lookup; keyed on `query|domain`, one
+// beacon to example.co.jp. The alert names the last name and the domain.
+TEST(BeaconTest, RandomNamesUnderOneDomainAreOneDestinationByDomain) {
+  Correlation c = Corr("beacon", CorrelationKind::kBeacon);
+  c.on = {Sign("net.dns_query")};
+  c.key = {"src_ip", "query|domain"};
+  c.window_secs = 86400;
+  c.count = 20;
+  c.score = 0.8;
+  c.reservoir = 32;
+  Driver d(Pack({c}));
+  std::vector<Alert> all;
+  for (int i = 0; i < 20; ++i) {
+    // a8f3, k29d, ...: four characters that differ at every call.
+    std::string label = {static_cast<char>('a' + i % 26), static_cast<char>('0' + (i * 7) % 10),
+                         static_cast<char>('a' + (i * 11) % 26), 'x'};
+    const std::string name = label + ".evil.Example.co.jp.";
+    for (Alert& a : d.Hit("dns", "net.dns_query", {{"src_ip", "10.0.0.23"}, {"query", name}}, "ns1",
+                          i * 60 + Wobble(i))) {
+      all.push_back(std::move(a));
+    }
+  }
+  ASSERT_THAT(all, SizeIs(1));
+  EXPECT_EQ(FieldOf(all[0], "query_domain"), "example.co.jp");
+  EXPECT_EQ(FieldOf(all[0], "query"), "t3bx.evil.Example.co.jp.");
+  EXPECT_EQ(FieldOf(all[0], "count"), "20");
+
+  // Reverse lookups and addresses key as they are: twenty PTR names of one
+  // /8 are twenty keys, not a beacon to "10.in-addr.arpa".
+  Driver r(Pack({c}));
+  for (int i = 0; i < 20; ++i) {
+    const std::string name = std::to_string(i) + ".0.0.10.in-addr.arpa";
+    EXPECT_THAT(
+        r.Hit("dns", "net.dns_query", {{"src_ip", "10.0.0.23"}, {"query", name}}, "ns1", i * 60.0),
+        IsEmpty());
+  }
+}
+
 TEST(BeaconTest, ANearPerfectBeaconAlertsFromEarlyCountAnIrregularOneWaitsForCount) {
   Correlation c = BeaconCorr();
   c.early_count = 12;
