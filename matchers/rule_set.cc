@@ -673,8 +673,8 @@ size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<Rule
     // copy, and what the raw bytes hit is dropped (a second pass, on such
     // lines only).
     if ((ctx.audit_record || msg.app_name == kAuditProgram) &&
-        DecodeAuditHex(text, &scratch.decoded_)) {
-      text = scratch.decoded_;
+        DecodeAuditRecord(text, &scratch.audit_)) {
+      text = scratch.audit_.text;
       scratch.rule_hits_.clear();
       ScanContext again{&expr_hit_, &scratch.rule_hits_};
       hs_scan(db_, text.data(), static_cast<unsigned>(text.size()), 0, scratch.hs_, OnMatch,
