@@ -170,6 +170,16 @@ bool IsAuditRecord(std::string_view text, std::string_view app_name) {
   return false;
 }
 
+bool StartsAsExecveRecord(std::string_view text, std::string_view app_name) {
+  if (app_name == kAuditProgram) return text.substr(0, 7) == "EXECVE ";
+  if (text.substr(0, 5) == "node=") {
+    const size_t blank = text.find(' ', 5);
+    if (blank == std::string_view::npos) return false;
+    text.remove_prefix(blank + 1);
+  }
+  return text.substr(0, 12) == "type=EXECVE ";
+}
+
 bool DecodeAuditRecord(std::string_view text, AuditBuffers* buffers) {
   std::string& out = buffers->text;
   std::string& cmdline = buffers->cmdline;

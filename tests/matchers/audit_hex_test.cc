@@ -145,6 +145,19 @@ TEST(AuditHexTest, ExecveArgumentsJoinedAsCmdline) {
   EXPECT_EQ(Decoded("type=PROCTITLE msg=audit(1.2:3): proctitle=\"id\""), "(unchanged)");
 }
 
+// RuleSet's test before its scan: the record's first bytes only.
+TEST(AuditHexTest, StartsAsExecveRecord) {
+  EXPECT_TRUE(
+      StartsAsExecveRecord("type=EXECVE msg=audit(1.2:3): argc=1 a0=\"id\"", "audisp-syslog"));
+  EXPECT_TRUE(StartsAsExecveRecord("node=db02 type=EXECVE msg=audit(1.2:3): argc=1", "audispd"));
+  EXPECT_TRUE(StartsAsExecveRecord("EXECVE argc=1 a0=\"id\"", "audit"));
+  EXPECT_FALSE(StartsAsExecveRecord("EXECVE argc=1 a0=\"id\"", "myapp"));
+  EXPECT_FALSE(
+      StartsAsExecveRecord("type=SYSCALL msg=audit(1.2:3): arch=c000003e", "audisp-syslog"));
+  EXPECT_FALSE(StartsAsExecveRecord("node=db02", "audispd"));
+  EXPECT_FALSE(StartsAsExecveRecord("Failed password for root from 192.0.2.1", "sshd"));
+}
+
 // The result is bounded (2 * text + 11), so one reused buffer serves all.
 TEST(AuditHexTest, CmdlineAtMostDoublesTheText) {
   const std::string text = "type=EXECVE msg=audit(1.2:3): argc=3 a0=\"a\" a1=\"b\" a2=2020";
