@@ -25,10 +25,11 @@
 namespace konseki::app {
 
 using matchers::AlertIgnore;
+using matchers::AuditBuffers;
 using matchers::Correlation;
 using matchers::CorrelationExample;
 using matchers::CorrelatorOptions;
-using matchers::DecodeAuditHex;
+using matchers::DecodeAuditRecord;
 using matchers::DefaultRulesDir;
 using matchers::ExpectedAlert;
 using matchers::IsAuditRecord;
@@ -262,10 +263,11 @@ std::string ExplainText(const Message& msg, const std::vector<RuleHit>& hits) {
   s += "\nmsgid:           " + TerminalSafe(msg.msgid);
   s += "\nstructured data: " + TerminalSafe(msg.structured_data);
   s += "\nmessage:         " + TerminalSafe(msg.msg);
-  if (std::string decoded;
-      IsAuditRecord(ScannedText(msg), msg.app_name) && DecodeAuditHex(ScannedText(msg), &decoded)) {
-    s += "\ndecoded:         " + TerminalSafe(decoded) +
-         "\n                 (hex-encoded audit values decoded: the rules read this)";
+  if (AuditBuffers decoded; IsAuditRecord(ScannedText(msg), msg.app_name) &&
+                            DecodeAuditRecord(ScannedText(msg), &decoded)) {
+    s += "\ndecoded:         " + TerminalSafe(decoded.text) +
+         "\n                 (hex-encoded audit values decoded, EXECVE's cmdline: the rules read "
+         "this)";
   }
   if (msg.repeats > 1) {
     s += "\nrepeated:        " + std::to_string(msg.repeats) +
@@ -304,10 +306,10 @@ std::string ExplainJson(const Message& msg, const std::vector<RuleHit>& hits) {
     s += ",\"" + std::string(key) + "\":";
     AppendJsonString(value, &s);
   }
-  if (std::string decoded;
-      IsAuditRecord(ScannedText(msg), msg.app_name) && DecodeAuditHex(ScannedText(msg), &decoded)) {
+  if (AuditBuffers decoded; IsAuditRecord(ScannedText(msg), msg.app_name) &&
+                            DecodeAuditRecord(ScannedText(msg), &decoded)) {
     s += ",\"decoded\":";
-    AppendJsonString(decoded, &s);
+    AppendJsonString(decoded.text, &s);
   }
   if (msg.repeats > 1) s += ",\"repeats\":" + std::to_string(msg.repeats);
   s += ",\"matches\":[";

@@ -667,14 +667,19 @@ size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<Rule
 
   scratch.rule_hits_.clear();
   if (db_ != nullptr) {
+    // An EXECVE record told by its first bytes is decoded first and
+    // scanned once (its copy, with the cmdline, is what the rules read).
+    const bool decoded =
+        StartsAsExecveRecord(text, msg.app_name) && DecodeAuditRecord(text, &scratch.audit_);
+    if (decoded) text = scratch.audit_.text;
     ScanContext ctx{&expr_hit_, &scratch.rule_hits_};
     hs_scan(db_, text.data(), static_cast<unsigned>(text.size()), 0, scratch.hs_, OnMatch, &ctx);
-    // An audit record's hex-encoded value: the rules read its decoded
-    // copy, and what the raw bytes hit is dropped (a second pass, on such
-    // lines only).
-    if ((ctx.audit_record || msg.app_name == kAuditProgram) &&
-        DecodeAuditHex(text, &scratch.decoded_)) {
-      text = scratch.decoded_;
+    // Another audit record with a hex-encoded value or an EXECVE record in
+    // another form: the rules read its decoded copy, and what the raw
+    // bytes hit is dropped (a second pass, on such lines only).
+    if (!decoded && (ctx.audit_record || msg.app_name == kAuditProgram) &&
+        DecodeAuditRecord(text, &scratch.audit_)) {
+      text = scratch.audit_.text;
       scratch.rule_hits_.clear();
       ScanContext again{&expr_hit_, &scratch.rule_hits_};
       hs_scan(db_, text.data(), static_cast<unsigned>(text.size()), 0, scratch.hs_, OnMatch,

@@ -25,6 +25,7 @@
 #include "common/message.h"
 #include "common/status.h"
 #include "matchers/alert_ignore.h"
+#include "matchers/audit_hex.h"
 #include "matchers/hs_compile.h"
 #include "matchers/rule.h"
 
@@ -80,9 +81,9 @@ class RuleSet {
     // structured data's, for the rules that read it.
     std::string lowered_;
     std::string lowered_sd_;
-    // The message text with its hex-encoded audit values decoded
-    // (DecodeAuditHex), for the lines that hold one; reused.
-    std::string decoded_;
+    // An audit record as the rules read it (DecodeAuditRecord: hex values
+    // decoded, EXECVE's cmdline=), for the records that need it; reused.
+    AuditBuffers audit_;
   };
 
   // Compiles all rules (Hyperscan for `match`, RE2 for `program` and
@@ -106,8 +107,10 @@ class RuleSet {
   StatusOr<std::unique_ptr<Scratch>> NewScratch() const;
 
   // Scans msg.msg (the whole raw frame for kUnparsed messages) — or, when
-  // it holds a hex-encoded audit value (matchers/audit_hex.h), its decoded
-  // copy, which every rule's match, prefilter and extract then read — and
+  // it is an audit record with a hex-encoded value or an EXECVE record
+  // (matchers/audit_hex.h), its decoded copy with the `cmdline="..."` of
+  // the arguments, which every rule's match, prefilter and extract then
+  // read — and
   // msg.structured_data when it is not empty and some rule reads it, and
   // appends one RuleHit per rule that hit, in rule order, to *hits (which it
   // clears first). Each rule's match, prefilter and extract read its own

@@ -128,7 +128,10 @@ TEST(RuleSetAllocTest, AuditHexDecodingAllocatesNothingOnceWarm) {
       "res=success'";
   const std::string short_hex =
       "type=EXECVE msg=audit(1.2:3): argc=2 a0=\"cat\" a1=2F746D702F612062";
-  const Message messages[] = {Msg(hex), Msg("nothing"), Msg(short_hex), Msg(hex)};
+  // An EXECVE record without hex: its cmdline="..." built and scanned.
+  const std::string execve =
+      "type=EXECVE msg=audit(1.2:4): argc=3 a0=\"cat\" a1=\"/etc/shadow\" a2=\"/etc/passwd\"";
+  const Message messages[] = {Msg(hex), Msg("nothing"), Msg(short_hex), Msg(execve), Msg(hex)};
   std::vector<RuleHit> hits;
   size_t total = 0;
   EXPECT_EQ(AllocationsOnceWarm(**set, **scratch, messages, &hits, &total), 0u);

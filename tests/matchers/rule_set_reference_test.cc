@@ -3,7 +3,7 @@
 // in order, RE2 on the program, each `match` expression with RE2, then the
 // first `extract` that matches (each, with `extract_all`), over the text
 // with its hex-encoded audit values decoded when it is an audit record
-// (IsAuditRecord, DecodeAuditHex: RuleSet tells audit records by a
+// (IsAuditRecord, DecodeAuditRecord: RuleSet tells audit records by a
 // Hyperscan expression and the program). Any change to
 // how RuleSet partitions, scans or extracts must give exactly the same hits
 // and fields.
@@ -139,9 +139,9 @@ TEST(RuleSetReferenceTest, SameHitsAndFieldsAsPerRuleRe2OnEveryCorpusLine) {
     Message msg;
     parser.Parse(line, TimePoint(std::chrono::seconds(1'767'225'600)), &msg);
     std::string_view text = msg.format == MessageFormat::kUnparsed ? msg.raw : msg.msg;
-    std::string decoded;
-    if (IsAuditRecord(text, msg.app_name) && DecodeAuditHex(text, &decoded)) {
-      text = decoded;
+    AuditBuffers decoded;
+    if (IsAuditRecord(text, msg.app_name) && DecodeAuditRecord(text, &decoded)) {
+      text = decoded.text;
       ++decoded_lines;
     }
     std::vector<std::string> want;

