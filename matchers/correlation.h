@@ -306,6 +306,16 @@ struct Correlation {
   std::string metric;
   // Constant fields added to every alert ({what: network}).
   std::vector<std::pair<std::string, std::string>> add_fields;
+  // Fields of the hit that completed the alert (a sequence's B, a
+  // threshold's last hit, an unpaired close; for an alert fed back, that
+  // alert's fields) copied into the alert, after the key fields, when the
+  // hit has them non-empty: a VPN login after guessing names the tunnel
+  // address the VPN gave that session (`carry_fields: [tunnel_ip, user]`),
+  // so a fleet sequence can take the alert as its `after` keyed on that
+  // address (`after_key: [tunnel_ip]`) and the servers' logins from it as
+  // its `on`. A key field of the same name wins. Names, or the
+  // pseudo-fields (host, program, ...). Costs only on alerts.
+  std::vector<std::string> carry_fields;
   // Its alert takes the place of the alert of the rule hit that raised it
   // (the same line): a su to postgres is one login.system_account, not that
   // and su.success. Host scope only (fleet alerts come later, on another

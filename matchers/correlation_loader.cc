@@ -313,9 +313,9 @@ Status ReadCorrelationExamples(const yaml::Reader& r, const YAML::Node& node, Co
 
 // The keys every correlation may carry, whatever its kind.
 constexpr std::string_view kCommonKeys[] = {
-    "id",       "sign",     "title",      "severity",  "description", "kind",  "on",
-    "where",    "unless",   "where_in",   "unless_in", "key",         "scope", "add_fields",
-    "max_keys", "examples", "supersedes", "replaces",  "severity_if"};
+    "id",       "sign",     "title",      "severity",  "description", "kind",        "on",
+    "where",    "unless",   "where_in",   "unless_in", "key",         "scope",       "add_fields",
+    "max_keys", "examples", "supersedes", "replaces",  "severity_if", "carry_fields"};
 // The keys only some kinds take (KindKeys says which).
 constexpr std::string_view kKindSpecificKeys[] = {"after",
                                                   "after_unless",
@@ -663,6 +663,16 @@ Status ReadLists(const yaml::Reader& r, const YAML::Node& node, Correlation* c) 
     RETURN_IF_ERROR(ReadFieldRefs(r, node["first_seen"], "first_seen", &c->first_values));
   if (node["add_fields"])
     RETURN_IF_ERROR(r.GetStringMap(node["add_fields"], "add_fields", &c->add_fields));
+  if (node["carry_fields"]) {
+    RETURN_IF_ERROR(
+        r.GetStringOrList(node["carry_fields"], "carry_fields", &c->carry_fields, nullptr));
+    for (const std::string& f : c->carry_fields) {
+      if (f.empty() || f.find('|') != std::string::npos) {
+        return r.Error(node["carry_fields"], "carry_fields",
+                       "\"" + f + "\" is not a field name (correlation " + c->id + ")");
+      }
+    }
+  }
   return Status::Ok();
 }
 

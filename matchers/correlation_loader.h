@@ -52,6 +52,7 @@
 //       severity_by_direction: {outbound: high, internal: medium, inbound: none}
 //       metric: konseki_firewall_drops_total  # direction: counter {host, direction}
 //       add_fields: {what: network}    # constant fields of every alert
+//       carry_fields: [tunnel_ip, user]  # fields of the completing hit, copied
 //       max_keys: 100000               # optional per-rule key cap
 //       examples:                      # at least one case raising an alert
 //         - lines: ["<full syslog line>", ...]

@@ -803,6 +803,15 @@ Alert Correlator::Impl::MakeAlert(const CompiledCorrelation& c, const HitEvent& 
     a.fields.emplace_back("local_time", LocalTimeText(hit.local));
     a.fields.emplace_back("work_hours", std::string(WorkHoursText(hit.local)));
   }
+  // The completing hit's own fields a later correlation keys on (a VPN
+  // session's tunnel address); Raise drops a later copy of the same name.
+  for (const std::string& f : c.def.carry_fields) {
+    std::string_view v = FieldValue(hit, f);
+    if (v.empty()) continue;
+    const bool have = std::any_of(a.fields.begin(), a.fields.end(),
+                                  [&f](const auto& kv) { return kv.first == f; });
+    if (!have) a.fields.emplace_back(f, std::string(v.substr(0, kMaxValueBytes)));
+  }
   return a;
 }
 

@@ -107,6 +107,19 @@ TEST(CorrelationLoaderTest, ASetConditionMayNameSeveralSets) {
   EXPECT_EQ(u[2].fields, (std::vector<std::string>{"user", "src_ip"}));
 }
 
+TEST(CorrelationLoaderTest, ReadsCarryFieldsAndRefusesATransform) {
+  std::string text = std::string(kRule) + kCorrelation;
+  const std::string at = "    count: 2\n";
+  text.replace(text.find(at), at.size(), at + "    carry_fields: [user, host]\n");
+  auto pack = Load(text);
+  ASSERT_TRUE(pack.ok()) << pack.status().ToString();
+  EXPECT_EQ(pack->correlations[0].carry_fields, (std::vector<std::string>{"user", "host"}));
+  text.replace(text.find("[user, host]"), 12, "[user|lower]");
+  auto bad = Load(text);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().ToString(), HasSubstr("\"user|lower\" is not a field name"));
+}
+
 struct BadCase {
   std::string replace;
   std::string with;

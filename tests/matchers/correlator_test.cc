@@ -1407,6 +1407,76 @@ TEST(HostKeyTest, ALoginFromAnotherHostsLearnedAddressTakesThatHostsAHits) {
   EXPECT_THAT(login("db01", "10.20.2.22", 420), SizeIs(1));
 }
 
+// ---- carry_fields: a later correlation keys on the completing hit ----
+
+// A VPN login after guessing (fleet sequence keyed by the outside address)
+// whose alert carries the tunnel address the VPN gave the session; then a
+// fleet sequence from that alert, keyed on the tunnel address, to the
+// servers' logins from it.
+RulePack TunnelPack(bool carry) {
+  Correlation guessed = Corr("guessed", CorrelationKind::kSequence);
+  guessed.scope = KeyScope::kFleet;
+  guessed.after = {Id("fail")};
+  guessed.on = {Id("vpnlogin")};
+  guessed.key = {"src_ip"};
+  guessed.count = 3;
+  guessed.window_secs = 600;
+  if (carry) guessed.carry_fields = {"tunnel_ip", "user", "src_ip", "absent"};
+  Correlation lateral = Corr("tunnel_lateral", CorrelationKind::kSequence);
+  lateral.scope = KeyScope::kFleet;
+  lateral.after = {Id("guessed")};
+  lateral.after_key = {"tunnel_ip"};
+  lateral.on = {Id("acc")};
+  lateral.key = {"src_ip"};
+  lateral.count = 1;
+  lateral.window_secs = 28800;
+  return Pack({guessed, lateral});
+}
+
+TEST(CarryFieldsTest, AnAlertCarriesTheCompletingHitsFieldsForALaterKey) {
+  Driver d(TunnelPack(true));
+  for (int i = 0; i < 3; ++i) {
+    d.Hit("fail", "auth.failure", {{"src_ip", "185.220.101.47"}, {"user", "yamada"}}, "fgt",
+          i * 7.0);
+  }
+  auto up =
+      d.Hit("vpnlogin", "auth.login",
+            {{"src_ip", "185.220.101.47"}, {"user", "yamada"}, {"tunnel_ip", "10.212.134.200"}},
+            "fgt", 100);
+  ASSERT_THAT(up, SizeIs(1));
+  EXPECT_EQ(up[0].rule, "guessed");
+  EXPECT_EQ(FieldOf(up[0], "tunnel_ip"), "10.212.134.200");
+  EXPECT_EQ(FieldOf(up[0], "user"), "yamada");
+  // A key field of the same name is not repeated; an absent field is not
+  // made up.
+  EXPECT_EQ(std::count_if(up[0].fields.begin(), up[0].fields.end(),
+                          [](const auto& kv) { return kv.first == "src_ip"; }),
+            1);
+  EXPECT_EQ(FieldOf(up[0], "absent"), "<none>");
+  auto login = [&](const std::string& host, const std::string& ip, double t) {
+    return d.Hit("acc", "ssh.login", {{"src_ip", ip}, {"user", "yamada"}}, host, t);
+  };
+  // Another address of the pool: no part of it.
+  EXPECT_THAT(login("app01", "10.212.134.201", 200), IsEmpty());
+  auto a = login("app01", "10.212.134.200", 300);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(a[0].rule, "tunnel_lateral");
+  EXPECT_EQ(a[0].host, "app01");
+  EXPECT_EQ(FieldOf(a[0], "src_ip"), "10.212.134.200");
+}
+
+TEST(CarryFieldsTest, WithoutCarryFieldsTheAlertHasNoTunnelAddressToKeyOn) {
+  Driver d(TunnelPack(false));
+  for (int i = 0; i < 3; ++i) {
+    d.Hit("fail", "auth.failure", {{"src_ip", "185.220.101.47"}}, "fgt", i * 7.0);
+  }
+  auto up = d.Hit("vpnlogin", "auth.login",
+                  {{"src_ip", "185.220.101.47"}, {"tunnel_ip", "10.212.134.200"}}, "fgt", 100);
+  ASSERT_THAT(up, SizeIs(1));
+  EXPECT_EQ(FieldOf(up[0], "tunnel_ip"), "<none>");
+  EXPECT_THAT(d.Hit("acc", "ssh.login", {{"src_ip", "10.212.134.200"}}, "app01", 300), IsEmpty());
+}
+
 TEST(HostKeyTest, AnAddressMovesWithItsLeaseAndASenderAddressNamesItsHost) {
   Driver d(Pack({Lateral()}, {OwnAddresses()}));
   auto login = [&](const std::string& host, const std::string& ip, double t) {
