@@ -381,6 +381,37 @@ bool ReadFortinetHeader(std::string_view line, size_t pos, const ParserOptions& 
   return tag_pos;
 }
 
+// AIX syslogd forwards another host's line with "Message forwarded from
+// HOST: " (AIX 7 also "From HOST: ") where RFC 3164's HOSTNAME belongs:
+// "<38>Dec  7 09:50:01 Message forwarded from aix-erp01: sshd[8126598]:
+// Failed password ..." (rsyslog's contrib/pmaixforwardedfrom, which drops
+// the words and the ':' after the host, case-insensitively; a space before
+// the ':' means it is not this form). Sets the host and returns where the
+// tag starts, or 0 (nothing set). Out of line: rarely taken.
+[[gnu::noinline]] size_t ReadAixForwardedHost(std::string_view line, size_t pos, Message* out) {
+  auto starts_with_nocase = [&](std::string_view word) {
+    if (line.size() - pos < word.size()) return false;
+    for (size_t i = 0; i < word.size(); ++i) {
+      const char c = line[pos + i];
+      if ((c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c) != word[i]) return false;
+    }
+    return true;
+  };
+  size_t host_pos = 0;
+  if (starts_with_nocase("message forwarded from ")) {
+    host_pos = pos + 23;
+  } else if (starts_with_nocase("from ")) {
+    host_pos = pos + 5;
+  } else {
+    return 0;
+  }
+  size_t end = host_pos;
+  while (end < line.size() && line[end] != ' ' && line[end] != ':') ++end;
+  if (end == host_pos || end >= line.size() || line[end] != ':') return 0;
+  out->hostname = line.substr(host_pos, end - host_pos);
+  return SkipSpaces(line, end + 1);
+}
+
 // The whole of `rest` is a repeat notice (ReadRepeatNotice's forms).
 // MayBeRepeatNotice's byte compare first: this runs for every line.
 bool UntaggedRepeatNotice(std::string_view rest) {
@@ -469,6 +500,12 @@ bool ParseRfc3164Header(std::string_view line, size_t pos, bool has_pri,
       out->hostname = line.substr(host_pos, host_end - 1 - host_pos);
       pos = ReadTag(line, SkipSpaces(line, host_end), /*strong_only=*/false, out);
       out->msg = line.substr(pos);
+      return true;
+    }
+  }
+  if (pos < line.size() && ((line[pos] | 0x20) == 'm' || (line[pos] | 0x20) == 'f')) {
+    if (const size_t tag_pos = ReadAixForwardedHost(line, pos, out); tag_pos != 0) {
+      out->msg = line.substr(ReadTag(line, tag_pos, /*strong_only=*/false, out));
       return true;
     }
   }

@@ -490,6 +490,32 @@ TEST(Rfc3164Test, OpenWrtLogreadFileLine) {
   }
 }
 
+// AIX syslogd's forwarded form (rsyslog's contrib/pmaixforwardedfrom):
+// "Message forwarded from HOST:" or AIX 7's "From HOST:" where the host
+// belongs, any case; a space before the ':' is some other text.
+TEST(Rfc3164Test, AixMessageForwardedFromNamesTheHost) {
+  Message m = ParseWith(
+      "<38>Dec  7 09:50:01 Message forwarded from aix-erp01: sshd[8126598]: Failed password for "
+      "root from 203.0.113.71 port 51022 ssh2");
+  EXPECT_EQ(m.hostname, "aix-erp01");
+  EXPECT_EQ(m.app_name, "sshd");
+  EXPECT_EQ(m.procid, "8126598");
+  EXPECT_EQ(m.msg, "Failed password for root from 203.0.113.71 port 51022 ssh2");
+  m = ParseWith("<38>Dec  7 09:50:01 From aix02: sshd[1]: Accepted password for root");
+  EXPECT_EQ(m.hostname, "aix02");
+  EXPECT_EQ(m.app_name, "sshd");
+  m = ParseWith("<38>Dec  7 09:50:01 message FORWARDED from aix03: cron[2]: x");
+  EXPECT_EQ(m.hostname, "aix03");
+  EXPECT_EQ(m.app_name, "cron");
+  // Not this form: a host named "mx1", a space before the ':'.
+  m = ParseWith("<38>Dec  7 09:50:01 mx1 postfix/smtpd[3]: connect from x");
+  EXPECT_EQ(m.hostname, "mx1");
+  m = ParseWith("<38>Dec  7 09:50:01 From aix02 : sshd[1]: x");
+  EXPECT_NE(m.app_name, "sshd");
+  m = ParseWith("<38>Dec  7 09:50:01 fw1 kernel: x");
+  EXPECT_EQ(m.hostname, "fw1");
+}
+
 // A header form and what the parser must read from it.
 struct HeaderCase {
   const char* line;
