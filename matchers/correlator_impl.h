@@ -21,6 +21,7 @@
 #include "common/host_key.h"
 #include "matchers/correlation_keys.h"
 #include "matchers/correlator.h"
+#include "matchers/geoip_country.h"
 #include "matchers/lazy_re2.h"
 #include "matchers/public_suffix_list.h"
 #include "receiver/sender_allowlist.h"
@@ -90,12 +91,14 @@ const std::string* HitField(const HitEvent& hit, std::string_view name);
 std::string NetOf(std::string_view v, bool wide = false);
 
 // A `key` entry: a field, with `|net` (its network), `|lower`, `|domain`
-// (its registered domain by the Public Suffix List) or `|host` (the other
-// watched host whose own address the value is).
+// (its registered domain by the Public Suffix List), `|country` (its
+// address's country by GeoIP) or `|host` (the other watched host whose own
+// address the value is).
 struct KeyRef {
   std::string name;        // the field
-  std::string transform;   // "", "net", "lower", "domain" or "host"
-  std::string alert_name;  // the alert's field: name, or name + "_net", "_domain", "_host"
+  std::string transform;   // "", "net", "lower", "domain", "country" or "host"
+  std::string alert_name;  // the alert's field: name, or name + "_net", "_domain", "_country",
+                           // "_host"
 };
 
 struct CompiledSetCondition {
@@ -420,6 +423,15 @@ struct Correlator::Impl {
   // The registered domain of v (v itself without a list).
   std::string_view DomainOf(std::string_view v) const {
     return psl ? psl->RegisteredDomain(v, &domain_scratch) : v;
+  }
+
+  // `|country`: the GeoIP country databases, loaded by Compile when a key or
+  // a first_seen tuple of the pack takes the transform (null otherwise).
+  std::unique_ptr<GeoIpCountry> geoip;
+  bool uses_country = false;  // set by CompileOne
+  // The country code of address v ("--" without a country or a database).
+  std::string_view CountryOf(std::string_view v) const {
+    return geoip ? geoip->CountryOf(v) : GeoIpCountry::kNone;
   }
 
   // Working space of beacon scoring.
