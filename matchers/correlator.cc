@@ -848,14 +848,13 @@ void Correlator::Impl::Raise(CompiledCorrelation& c, Alert alert, int depth,
       it->second = kv.second;
     }
   }
-  if (depth == 0 && current_hit != nullptr) {
+  if (const HitEvent* by = depth == 0 ? current_hit : derived_hit; by != nullptr) {
     for (const CompiledCorrelation::CompiledSeverityIf& s : c.severity_if) {
       bool all = true;
       for (size_t i = 0; all && i < s.where.size(); ++i) {
-        all = RE2::FullMatch(FieldValue(*current_hit, s.where_fields[i]), *s.where[i]);
+        all = RE2::FullMatch(FieldValue(*by, s.where_fields[i]), *s.where[i]);
       }
-      for (size_t i = 0; all && i < s.where_in.size(); ++i)
-        all = InSet(s.where_in[i], *current_hit);
+      for (size_t i = 0; all && i < s.where_in.size(); ++i) all = InSet(s.where_in[i], *by);
       if (all) {
         alert.severity = s.severity;
         break;
@@ -904,7 +903,10 @@ void Correlator::Impl::Emit(CompiledCorrelation& c, Alert alert, int depth,
   e.received = a.received;
   if (reads_local_time) e.local = calendar.At(a.time);  // a.time is clamped
   if (c.def.scope == KeyScope::kHost) Learn(e);         // a set may learn from it
+  const HitEvent* outer = derived_hit;
+  derived_hit = &e;
   Dispatch(e, depth + 1, out);
+  derived_hit = outer;
 }
 
 void Correlator::Impl::Learn(const HitEvent& hit) {

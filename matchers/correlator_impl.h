@@ -411,8 +411,12 @@ struct Correlator::Impl {
   bool superseded = false;
   Severity hit_severity = Severity::kInfo;  // of the hit being processed
   const HitEvent* current_hit = nullptr;    // the hit being processed (depth 0)
-  HitEvent* current_local = nullptr;        // the same, whose superseded_by Raise fills in
-  std::string_view superseded_by;           // of the last Process (a correlation's id)
+  // The alert being dispatched as an input (depth > 0), which severity_if
+  // reads for the correlations that take it: an OpenVPN login is
+  // openvpn.peer_login's alert, and its hour is the line's.
+  const HitEvent* derived_hit = nullptr;
+  HitEvent* current_local = nullptr;  // the same, whose superseded_by Raise fills in
+  std::string_view superseded_by;     // of the last Process (a correlation's id)
 
   // `|domain`: the Public Suffix List, loaded by Compile when a key or a
   // first_seen tuple of the pack takes the transform (null otherwise), and

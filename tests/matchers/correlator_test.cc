@@ -1257,6 +1257,37 @@ TEST(MembershipTest, ASetsGlobsAndCidrsCount) {
 
 // severity_if: the first entry whose conditions all hold on the line sets
 // the alert's severity; otherwise the correlation's own.
+// severity_if of a correlation whose input is another correlation's alert
+// (an OpenVPN login is openvpn.peer_login's) reads that alert, as it reads
+// the line for a rule's hit: it was not read at all.
+TEST(MembershipTest, SeverityIfReadsTheAlertOfACorrelationItTakes) {
+  Correlation login = Corr("peer_login", CorrelationKind::kMembership);
+  login.sign = "auth.login";
+  login.on = {Sign("vpn.connection")};
+  login.field = "user";
+  login.values = {"alice", "bob"};
+  login.severity = Severity::kInfo;
+  Correlation watch = Corr("watch", CorrelationKind::kMembership);
+  watch.sign = "test.watch";
+  watch.on = {Sign("auth.login")};
+  watch.field = "user";
+  watch.values = {"alice", "bob"};
+  watch.severity = Severity::kMedium;
+  Correlation::SeverityIf high;
+  high.severity = Severity::kHigh;
+  high.where = {{"user", "alice"}};
+  watch.severity_if = {high};
+  Driver d(Pack({login, watch}));
+  auto severity = [&](const std::string& user) {
+    for (const Alert& a : d.Hit("vpn", "vpn.connection", {{"user", user}}, "vpn1", 0)) {
+      if (a.rule == "watch") return a.severity;
+    }
+    return Severity::kInfo;
+  };
+  EXPECT_EQ(severity("alice"), Severity::kHigh);
+  EXPECT_EQ(severity("bob"), Severity::kMedium);
+}
+
 TEST(MembershipTest, SeverityIfTakesTheFirstEntryWhoseConditionsAllHold) {
   Correlation sys = Corr("sys", CorrelationKind::kMembership);
   sys.on = {Sign("ssh.login")};
