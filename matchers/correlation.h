@@ -93,12 +93,17 @@ bool ParseDirection(std::string_view name, Direction* out);
 //          literal, a name under arpa or without a public suffix as it is
 //          (matchers/public_suffix_list.h). Also in `key:` (the alert names
 //          it <field>_domain beside the field)
+//   country the ISO 3166-1 alpha-2 code of an IP address's country by GeoIP
+//          ("JP"), "--" for an address without one or a value that is no
+//          address (matchers/geoip_country.h). In a first_seen tuple a "--"
+//          takes no part; in `key:` it is a key (the alert names it
+//          <field>_country beside the field)
 //   in:S   (first_seen only) whether the value is in the named set S: a
 //          first_seen tuple of "src_ip|in:internal" tells an outside source
 //          from an inside one, and the alert names the value itself
 struct FieldRef {
   std::string name;
-  std::string transform;  // "", "net", "net16", "lower", "domain" or "in:<set>"
+  std::string transform;  // "", "net", "net16", "lower", "domain", "country" or "in:<set>"
 };
 
 // One alert an example case must raise.

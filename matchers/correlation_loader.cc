@@ -216,10 +216,10 @@ Status ReadFieldRefs(const yaml::Reader& r, const YAML::Node& node, std::string_
     if (f.name.empty()) return r.Error(node, key, "empty field name");
     const bool in_set = f.transform.rfind("in:", 0) == 0 && f.transform.size() > 3;
     if (!f.transform.empty() && f.transform != "net" && f.transform != "net16" &&
-        f.transform != "lower" && f.transform != "domain" && !in_set) {
-      return r.Error(
-          node, key,
-          "unknown transform \"" + f.transform + "\" (use net, net16, lower, domain or in:SET)");
+        f.transform != "lower" && f.transform != "domain" && f.transform != "country" && !in_set) {
+      return r.Error(node, key,
+                     "unknown transform \"" + f.transform +
+                         "\" (use net, net16, lower, domain, country or in:SET)");
     }
     out->push_back(std::move(f));
   }
@@ -578,12 +578,15 @@ Status ReadLists(const yaml::Reader& r, const YAML::Node& node, Correlation* c) 
       const size_t bar = k.find('|');
       const std::string t = bar == std::string::npos ? "" : k.substr(bar);
       if (k.empty() || bar == 0 ||
-          (!t.empty() && t != "|net" && t != "|lower" && t != "|domain" && t != "|host")) {
-        return r.Error(node[which], which,
-                       "\"" + k +
-                           "\" is not a field, field|net, field|lower, field|domain or field|host "
-                           "(correlation " +
-                           c->id + ")");
+          (!t.empty() && t != "|net" && t != "|lower" && t != "|domain" && t != "|country" &&
+           t != "|host")) {
+        return r.Error(
+            node[which], which,
+            "\"" + k +
+                "\" is not a field, field|net, field|lower, field|domain, field|country or "
+                "field|host "
+                "(correlation " +
+                c->id + ")");
       }
       if (t == "|host" && c->scope != KeyScope::kFleet) {
         return r.Error(node[which], which,

@@ -248,12 +248,14 @@ Status Correlator::Impl::CompileOne(const Correlation& def, const RulePack& pack
       const size_t bar = k.find('|');
       r.name = k.substr(0, bar);
       if (bar != std::string::npos) r.transform = k.substr(bar + 1);
-      r.alert_name = r.transform == "net"      ? r.name + "_net"
-                     : r.transform == "host"   ? r.name + "_host"
-                     : r.transform == "domain" ? r.name + "_domain"
-                                               : r.name;
+      r.alert_name = r.transform == "net"       ? r.name + "_net"
+                     : r.transform == "host"    ? r.name + "_host"
+                     : r.transform == "domain"  ? r.name + "_domain"
+                     : r.transform == "country" ? r.name + "_country"
+                                                : r.name;
       host_key = host_key || r.transform == "host";
       uses_domain = uses_domain || r.transform == "domain";
+      uses_country = uses_country || r.transform == "country";
       (which == 0 ? c->key : which == 1 ? c->after_key : c->quiet_key).push_back(std::move(r));
     }
   }
@@ -289,6 +291,7 @@ Status Correlator::Impl::CompileOne(const Correlation& def, const RulePack& pack
   }
   for (const FieldRef& f : d.first_values) {
     uses_domain = uses_domain || f.transform == "domain";
+    uses_country = uses_country || f.transform == "country";
     CompiledSetCondition cc{{f.name}, sets.size()};
     if (f.transform.rfind("in:", 0) == 0) {
       cc.set = set_index(f.transform.substr(3));
@@ -415,6 +418,12 @@ Status Correlator::Impl::Compile(const RulePack& pack) {
     auto list = PublicSuffixList::Load();
     if (!list.ok()) return list.status();
     psl = std::move(*list);
+  }
+  // The GeoIP databases (~10 MB in memory) only for a pack that asks.
+  if (uses_country) {
+    auto db = GeoIpCountry::Load();
+    if (!db.ok()) return db.status();
+    geoip = std::move(*db);
   }
   for (const auto& [host, addrs] : options.host_addresses) {
     auto& list = configured_addresses[AsciiLower(host)];
@@ -705,6 +714,10 @@ bool Correlator::Impl::BuildKeyOf(const CompiledCorrelation& c, const std::vecto
     } else if (f.transform == "domain") {
       // An IP literal or a name without a public suffix keys as it is.
       for (char ch : DomainOf(v)) key->push_back(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+    } else if (f.transform == "country") {
+      // "--" for an address without a country (and a value that is none):
+      // those hits share one key.
+      key->append(CountryOf(v));
     } else if (f.transform == "host") {
       // Only a hit from another watched host's address takes part.
       const std::string owner =
@@ -795,6 +808,12 @@ Alert Correlator::Impl::MakeAlert(const CompiledCorrelation& c, const HitEvent& 
       a.fields.emplace_back(f.alert_name, std::string(DomainOf(v.substr(0, kMaxValueBytes))));
       continue;
     }
+    if (f.transform == "country") {
+      // The address and the country it was keyed on.
+      a.fields.emplace_back(f.name, std::string(v));
+      a.fields.emplace_back(f.alert_name, std::string(CountryOf(v.substr(0, kMaxValueBytes))));
+      continue;
+    }
     a.fields.emplace_back(f.alert_name, f.transform == "net" ? NetOf(v) : std::string(v));
   }
   // What a time condition read, for the reader: "sat 01:34", and whether
@@ -838,14 +857,13 @@ void Correlator::Impl::Raise(CompiledCorrelation& c, Alert alert, int depth,
       it->second = kv.second;
     }
   }
-  if (depth == 0 && current_hit != nullptr) {
+  if (const HitEvent* by = depth == 0 ? current_hit : derived_hit; by != nullptr) {
     for (const CompiledCorrelation::CompiledSeverityIf& s : c.severity_if) {
       bool all = true;
       for (size_t i = 0; all && i < s.where.size(); ++i) {
-        all = RE2::FullMatch(FieldValue(*current_hit, s.where_fields[i]), *s.where[i]);
+        all = RE2::FullMatch(FieldValue(*by, s.where_fields[i]), *s.where[i]);
       }
-      for (size_t i = 0; all && i < s.where_in.size(); ++i)
-        all = InSet(s.where_in[i], *current_hit);
+      for (size_t i = 0; all && i < s.where_in.size(); ++i) all = InSet(s.where_in[i], *by);
       if (all) {
         alert.severity = s.severity;
         break;
@@ -894,7 +912,10 @@ void Correlator::Impl::Emit(CompiledCorrelation& c, Alert alert, int depth,
   e.received = a.received;
   if (reads_local_time) e.local = calendar.At(a.time);  // a.time is clamped
   if (c.def.scope == KeyScope::kHost) Learn(e);         // a set may learn from it
+  const HitEvent* outer = derived_hit;
+  derived_hit = &e;
   Dispatch(e, depth + 1, out);
+  derived_hit = outer;
 }
 
 void Correlator::Impl::Learn(const HitEvent& hit) {

@@ -21,6 +21,7 @@
 #include "common/host_key.h"
 #include "matchers/correlation_keys.h"
 #include "matchers/correlator.h"
+#include "matchers/geoip_country.h"
 #include "matchers/lazy_re2.h"
 #include "matchers/public_suffix_list.h"
 #include "receiver/sender_allowlist.h"
@@ -90,12 +91,14 @@ const std::string* HitField(const HitEvent& hit, std::string_view name);
 std::string NetOf(std::string_view v, bool wide = false);
 
 // A `key` entry: a field, with `|net` (its network), `|lower`, `|domain`
-// (its registered domain by the Public Suffix List) or `|host` (the other
-// watched host whose own address the value is).
+// (its registered domain by the Public Suffix List), `|country` (its
+// address's country by GeoIP) or `|host` (the other watched host whose own
+// address the value is).
 struct KeyRef {
   std::string name;        // the field
-  std::string transform;   // "", "net", "lower", "domain" or "host"
-  std::string alert_name;  // the alert's field: name, or name + "_net", "_domain", "_host"
+  std::string transform;   // "", "net", "lower", "domain", "country" or "host"
+  std::string alert_name;  // the alert's field: name, or name + "_net", "_domain", "_country",
+                           // "_host"
 };
 
 struct CompiledSetCondition {
@@ -408,8 +411,12 @@ struct Correlator::Impl {
   bool superseded = false;
   Severity hit_severity = Severity::kInfo;  // of the hit being processed
   const HitEvent* current_hit = nullptr;    // the hit being processed (depth 0)
-  HitEvent* current_local = nullptr;        // the same, whose superseded_by Raise fills in
-  std::string_view superseded_by;           // of the last Process (a correlation's id)
+  // The alert being dispatched as an input (depth > 0), which severity_if
+  // reads for the correlations that take it: an OpenVPN login is
+  // openvpn.peer_login's alert, and its hour is the line's.
+  const HitEvent* derived_hit = nullptr;
+  HitEvent* current_local = nullptr;  // the same, whose superseded_by Raise fills in
+  std::string_view superseded_by;     // of the last Process (a correlation's id)
 
   // `|domain`: the Public Suffix List, loaded by Compile when a key or a
   // first_seen tuple of the pack takes the transform (null otherwise), and
@@ -420,6 +427,15 @@ struct Correlator::Impl {
   // The registered domain of v (v itself without a list).
   std::string_view DomainOf(std::string_view v) const {
     return psl ? psl->RegisteredDomain(v, &domain_scratch) : v;
+  }
+
+  // `|country`: the GeoIP country databases, loaded by Compile when a key or
+  // a first_seen tuple of the pack takes the transform (null otherwise).
+  std::unique_ptr<GeoIpCountry> geoip;
+  bool uses_country = false;  // set by CompileOne
+  // The country code of address v ("--" without a country or a database).
+  std::string_view CountryOf(std::string_view v) const {
+    return geoip ? geoip->CountryOf(v) : GeoIpCountry::kNone;
   }
 
   // Working space of beacon scoring.

@@ -136,14 +136,27 @@ size_t RememberValue(KeyState* st, std::string_view v, int64_t t, size_t max) {
 
 // A first_seen field's value as the tuple holds it: the field's first 256
 // bytes, lowered (`lower`, `domain`), reduced to its network (`net`,
-// `net16`) or to its registered domain (`domain`, by `psl`); empty when the
-// hit has none. Written into *out, which the per-hit hash reuses (no
-// allocation once it has grown; `net` builds its string).
+// `net16`), to its registered domain (`domain`, by `psl`) or to its
+// address's country (`country`, by `geoip`); empty when the hit has none,
+// and for `country` when the address has no country ("--": a private
+// address or a host name is no news of a country). Written into *out,
+// which the per-hit hash reuses (no allocation once it has grown; `net`
+// builds its string).
 void TupleValue(const FieldRef& f, const HitEvent& hit, const PublicSuffixList* psl,
-                std::string* scratch, std::string* out) {
+                const GeoIpCountry* geoip, std::string* scratch, std::string* out) {
   const std::string_view raw = FieldValue(hit, f.name).substr(0, 256);
   if (!raw.empty() && (f.transform == "net" || f.transform == "net16")) {
     *out = NetOf(raw, f.transform == "net16");
+    return;
+  }
+  if (f.transform == "country") {
+    const std::string_view code =
+        geoip != nullptr && !raw.empty() ? geoip->CountryOf(raw) : GeoIpCountry::kNone;
+    if (code == GeoIpCountry::kNone) {
+      out->clear();
+    } else {
+      out->assign(code);
+    }
     return;
   }
   out->assign(f.transform == "domain" && psl != nullptr ? psl->RegisteredDomain(raw, scratch)
@@ -770,7 +783,7 @@ void Correlator::Impl::FirstSeen(CompiledCorrelation& c, const HitEvent& hit,
   // hit allocated; only an alert needs it.
   uint64_t h = 1469598103934665603ull;
   for (size_t i = 0; i < c.def.first_values.size(); ++i) {
-    TupleValue(c.def.first_values[i], hit, psl.get(), &domain_scratch, &tuple_value);
+    TupleValue(c.def.first_values[i], hit, psl.get(), geoip.get(), &domain_scratch, &tuple_value);
     if (tuple_value.empty()) return;
     // An `in:` entry is remembered as in or out of its set; the alert names
     // the value itself.
@@ -817,7 +830,14 @@ void Correlator::Impl::FirstSeen(CompiledCorrelation& c, const HitEvent& hit,
   for (const FieldRef& f : c.def.first_values) {
     if (std::find(c.def.key.begin(), c.def.key.end(), f.name) != c.def.key.end()) continue;
     std::string v;
-    TupleValue(f, hit, psl.get(), &domain_scratch, &v);
+    TupleValue(f, hit, psl.get(), geoip.get(), &domain_scratch, &v);
+    if (f.transform == "country") {
+      // The address and its country: "src_ip": "203.0.113.5",
+      // "src_ip_country": "CN".
+      a.fields.emplace_back(f.name, std::string(FieldValue(hit, f.name)));
+      a.fields.emplace_back(f.name + "_country", std::move(v));
+      continue;
+    }
     a.fields.emplace_back(f.name, std::move(v));
   }
   // What the news is measured against: the key's earlier sightings (a key

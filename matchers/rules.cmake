@@ -21,12 +21,13 @@ add_library(konseki_rules
   ${CMAKE_CURRENT_LIST_DIR}/correlator_net.cc
   ${CMAKE_CURRENT_LIST_DIR}/correlator_state.cc
   ${CMAKE_CURRENT_LIST_DIR}/offline_analyzer.cc
+  ${CMAKE_CURRENT_LIST_DIR}/geoip_country.cc
   ${CMAKE_CURRENT_LIST_DIR}/public_suffix_list.cc
   ${CMAKE_CURRENT_LIST_DIR}/work_hours.cc
 )
 target_link_libraries(konseki_rules
   PUBLIC konseki_common konseki_parse konseki_net
-  PRIVATE PkgConfig::HS PkgConfig::RE2 PkgConfig::PSL konseki_yaml konseki_heartbeat)
+  PRIVATE PkgConfig::HS PkgConfig::RE2 PkgConfig::PSL PkgConfig::GEOIP konseki_yaml konseki_heartbeat)
 # DefaultRulesDir() falls back to the source tree's packs (dev and test runs).
 target_compile_definitions(konseki_rules PRIVATE
   KONSEKI_PATTERNS_SOURCE_DIR="${CMAKE_SOURCE_DIR}/patterns")

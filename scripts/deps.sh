@@ -22,7 +22,7 @@ set -euo pipefail
 build_packages=(
   build-essential cmake ninja-build pkg-config
   libhyperscan-dev libre2-dev libfastjson-dev libconcurrentqueue-dev librelp-dev libpsl-dev
-  publicsuffix
+  publicsuffix libgeoip-dev geoip-database
   libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev
   libcli11-dev libssl-dev libzstd-dev zlib1g-dev libqrencode-dev libsystemd-dev
 )

@@ -91,6 +91,15 @@ TEST(CorrelationLoaderTest, KeysAndFirstSeenTakeTheDomainTransform) {
   EXPECT_EQ(pack->correlations[0].key, (std::vector<std::string>{"src_ip", "user|domain"}));
 }
 
+TEST(CorrelationLoaderTest, KeysAndFirstSeenTakeTheCountryTransform) {
+  std::string text = std::string(kRule) + kCorrelation;
+  const std::string at = "    key: [src_ip]\n";
+  text.replace(text.find(at), at.size(), "    key: [src_ip|country]\n");
+  auto pack = Load(text);
+  ASSERT_TRUE(pack.ok()) << pack.status().ToString();
+  EXPECT_EQ(pack->correlations[0].key, (std::vector<std::string>{"src_ip|country"}));
+}
+
 TEST(CorrelationLoaderTest, ASetConditionMayNameSeveralSets) {
   std::string text = std::string(kRule) + kCorrelation;
   const std::string at = "    count: 2\n";
@@ -148,7 +157,7 @@ TEST(CorrelationLoaderTest, ErrorsNameFileLineAndKey) {
        "p.yaml:23: key 'ordered': not a parameter of kind threshold"},
       {"    key: [src_ip]", "    key: [src_ip|upper]",
        "p.yaml:21: key 'key': \"src_ip|upper\" is not a field, field|net, field|lower, "
-       "field|domain or field|host"},
+       "field|domain, field|country or field|host"},
       {"    key: [src_ip]", "    key: [src_ip|host]",
        "p.yaml:21: key 'key': field|host needs scope: fleet (correlation t.burst)"},
       // A kind's field is read as it is, or as name|stem: |lower there
@@ -168,7 +177,8 @@ TEST(CorrelationLoaderTest, ErrorsNameFileLineAndKey) {
       {"    kind: threshold\n    on: [t.fail]\n    key: [src_ip]\n    window_secs: 60\n    count: "
        "2",
        "    kind: first_seen\n    on: [t.fail]\n    key: [user]\n    first_seen: [src_ip|in]",
-       "key 'first_seen': unknown transform \"in\" (use net, net16, lower, domain or in:SET)"},
+       "key 'first_seen': unknown transform \"in\" (use net, net16, lower, domain, country or "
+       "in:SET)"},
       {"    window_secs: 60", "    window_secs: 60\n    after_unless: {method: publickey}",
        "p.yaml:23: key 'after_unless': not a parameter of kind threshold"},
       {"    window_secs: 60", "    window_secs: 60\n    severity_if: [{severity: low}]",

@@ -125,5 +125,48 @@ TEST(CorrelatorAllocTest, TheDomainTransformDoesNotAllocateOnceWarm) {
   EXPECT_EQ(testing::AllocationCount() - before, 0u);
 }
 
+// `|country` in a key and in a first_seen tuple: each hit's address is
+// looked up in the databases in memory; no string of its own.
+TEST(CorrelatorAllocTest, TheCountryTransformDoesNotAllocateOnceWarm) {
+  Correlation first = Corr("first", CorrelationKind::kFirstSeen);
+  first.on = {Sign("ssh.login")};
+  first.key = {"user", "src_ip|country"};
+  first.first_values = {FieldRef{"src_ip", "country"}};
+  first.learning_secs = 0;
+  MetricsRegistry metrics;
+  auto made = Correlator::Create(Pack({first}), {}, metrics);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  Correlator& c = **made;
+  // JP, US, DE, a mapped JP address, JP and US over IPv6, private ones.
+  const std::vector<std::string> addresses = {
+      "133.242.0.1", "8.8.8.8",         "185.220.101.47", "::ffff:210.130.1.1",
+      "2001:218::1", "2001:4860::8888", "10.0.0.5",       "fe80::1%eth0"};
+  std::vector<Fields> fields;
+  for (const std::string& a : addresses) fields.push_back({{"src_ip", a}, {"user", "alice"}});
+  std::vector<Alert> out;
+  out.reserve(8);
+  const HostKey host = HostKey::Of("bastion");
+  auto feed = [&](int i, double t) {
+    HitEvent e;
+    e.input_id = "sshd";
+    e.sign = "ssh.login";
+    e.fields = &fields[static_cast<size_t>(i) % fields.size()];
+    e.host = "bastion";
+    e.sender = "192.0.2.250";
+    e.program = "sshd";
+    e.pid = "812";
+    e.event_time = At(t);
+    e.received = At(t);
+    e.message_seq = static_cast<uint64_t>(i) + 1;
+    c.ObserveHost(host, e.sender, e.received);
+    out.clear();
+    c.Process(e, &out);
+  };
+  for (int i = 0; i < 16; ++i) feed(i, i);
+  const uint64_t before = testing::AllocationCount();
+  for (int i = 16; i < 2016; ++i) feed(i, 16 + i * 0.001);
+  EXPECT_EQ(testing::AllocationCount() - before, 0u);
+}
+
 }  // namespace
 }  // namespace konseki::matchers

@@ -1257,6 +1257,37 @@ TEST(MembershipTest, ASetsGlobsAndCidrsCount) {
 
 // severity_if: the first entry whose conditions all hold on the line sets
 // the alert's severity; otherwise the correlation's own.
+// severity_if of a correlation whose input is another correlation's alert
+// (an OpenVPN login is openvpn.peer_login's) reads that alert, as it reads
+// the line for a rule's hit: it was not read at all.
+TEST(MembershipTest, SeverityIfReadsTheAlertOfACorrelationItTakes) {
+  Correlation login = Corr("peer_login", CorrelationKind::kMembership);
+  login.sign = "auth.login";
+  login.on = {Sign("vpn.connection")};
+  login.field = "user";
+  login.values = {"alice", "bob"};
+  login.severity = Severity::kInfo;
+  Correlation watch = Corr("watch", CorrelationKind::kMembership);
+  watch.sign = "test.watch";
+  watch.on = {Sign("auth.login")};
+  watch.field = "user";
+  watch.values = {"alice", "bob"};
+  watch.severity = Severity::kMedium;
+  Correlation::SeverityIf high;
+  high.severity = Severity::kHigh;
+  high.where = {{"user", "alice"}};
+  watch.severity_if = {high};
+  Driver d(Pack({login, watch}));
+  auto severity = [&](const std::string& user) {
+    for (const Alert& a : d.Hit("vpn", "vpn.connection", {{"user", user}}, "vpn1", 0)) {
+      if (a.rule == "watch") return a.severity;
+    }
+    return Severity::kInfo;
+  };
+  EXPECT_EQ(severity("alice"), Severity::kHigh);
+  EXPECT_EQ(severity("bob"), Severity::kMedium);
+}
+
 TEST(MembershipTest, SeverityIfTakesTheFirstEntryWhoseConditionsAllHold) {
   Correlation sys = Corr("sys", CorrelationKind::kMembership);
   sys.on = {Sign("ssh.login")};
@@ -1576,6 +1607,58 @@ TEST(FirstSeenTest, SilentWhileLearningThenNewNetworksAlert) {
   ASSERT_THAT(v6, SizeIs(1));
   EXPECT_EQ(FieldOf(v6[0], "src_ip"), "2001:db8:1:2::/64");
   EXPECT_THAT(login("2001:db8:1:2::99", 1005), IsEmpty());
+}
+
+// `src_ip|country`: a user's logins from Japan, then one from Germany is
+// news; a new Japanese ISP is not, nor is an address without a country
+// (private, documentation, a host name: "--" takes no part). The alert names
+// the address and its country.
+TEST(FirstSeenTest, ANewCountryAlertsAndAddressesWithoutOneTakeNoPart) {
+  Correlation c = Corr("country", CorrelationKind::kFirstSeen);
+  c.on = {Sign("ssh.login")};
+  c.key = {"user"};
+  c.first_values = {FieldRef{"src_ip", "country"}};
+  c.learning_secs = 1000;
+  Driver d(Pack({c}));
+  auto login = [&](const std::string& ip, double t) {
+    return d.Hit("a", "ssh.login", {{"src_ip", ip}, {"user", "alice"}}, "h", t);
+  };
+  EXPECT_THAT(login("133.242.0.1", 0), IsEmpty());     // learning: JP
+  EXPECT_THAT(login("210.130.1.1", 1001), IsEmpty());  // another JP ISP
+  EXPECT_THAT(login("2001:218::1", 1002), IsEmpty());  // JP over IPv6
+  EXPECT_THAT(login("10.0.0.5", 1003), IsEmpty());
+  EXPECT_THAT(login("203.0.113.5", 1004), IsEmpty());
+  EXPECT_THAT(login("gw.example.jp", 1005), IsEmpty());
+  auto a = login("185.220.101.47", 1006);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "src_ip"), "185.220.101.47");
+  EXPECT_EQ(FieldOf(a[0], "src_ip_country"), "DE");
+  EXPECT_EQ(FieldOf(a[0], "known_count"), "3");
+  EXPECT_THAT(login("185.220.100.1", 1007), IsEmpty());  // DE is known now
+  auto us = login("::ffff:8.8.8.8", 1008);
+  ASSERT_THAT(us, SizeIs(1));
+  EXPECT_EQ(FieldOf(us[0], "src_ip_country"), "US");
+}
+
+// `src_ip|country` in a key: the hits of one country share one key, which
+// the alert names beside the address.
+TEST(ThresholdTest, ACountryKeyCountsOneCountrysAddressesTogether) {
+  Correlation c = Corr("burst", CorrelationKind::kThreshold);
+  c.on = {Sign("ssh.fail")};
+  c.key = {"src_ip|country"};
+  c.window_secs = 60;
+  c.count = 3;
+  Driver d(Pack({c}));
+  auto fail = [&](const std::string& ip, double t) {
+    return d.Hit("f", "ssh.fail", {{"src_ip", ip}, {"user", "root"}}, "h", t);
+  };
+  EXPECT_THAT(fail("185.220.101.47", 0), IsEmpty());
+  EXPECT_THAT(fail("133.242.0.1", 1), IsEmpty());
+  EXPECT_THAT(fail("185.220.100.1", 2), IsEmpty());
+  auto a = fail("2a0b:f4c2::1", 3);  // a DE IPv6 block
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "src_ip"), "2a0b:f4c2::1");
+  EXPECT_EQ(FieldOf(a[0], "src_ip_country"), "DE");
 }
 
 TEST(FirstSeenTest, NewKeysAlertUnlessTheRuleSaysNot) {

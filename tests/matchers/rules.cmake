@@ -20,6 +20,7 @@ konseki_add_test(correlator_test
     ${CMAKE_CURRENT_LIST_DIR}/correlation_loader_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/correlator_net_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/public_suffix_list_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/geoip_country_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/correlator_time_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/work_hours_test.cc
   LIBS konseki_rules konseki_rule_tool konseki_parse konseki_common)
