@@ -17,6 +17,48 @@
 namespace konseki::matchers {
 namespace {
 
+// Feeds `c` hits of one host and program, cycling through `fields`: `warm`
+// hits first (first sights: state, alerts), then `measured` hits whose
+// allocations are counted (returned) and whose alerts are added to
+// *alerts when given. Stamps rise by 1 s while warming, 1 ms after.
+struct Feeder {
+  Correlator& c;
+  const std::vector<Fields>& fields;
+  std::string host;
+  std::string program;
+  std::string sign;
+  std::string pid;
+
+  uint64_t Allocations(int warm, int measured, size_t* alerts = nullptr) {
+    std::vector<Alert> out;
+    out.reserve(8);
+    const HostKey key = HostKey::Of(host);
+    auto feed = [&](int i, double t) {
+      HitEvent e;
+      e.input_id = program;
+      e.sign = sign;
+      e.fields = &fields[static_cast<size_t>(i) % fields.size()];
+      e.host = host;
+      e.sender = "192.0.2.250";
+      e.program = program;
+      e.pid = pid;
+      e.event_time = At(t);
+      e.received = At(t);
+      e.message_seq = static_cast<uint64_t>(i) + 1;
+      c.ObserveHost(key, e.sender, e.received);
+      out.clear();
+      c.Process(e, &out);
+    };
+    for (int i = 0; i < warm; ++i) feed(i, i);
+    const uint64_t before = testing::AllocationCount();
+    for (int i = warm; i < warm + measured; ++i) {
+      feed(i, warm + i * 0.001);
+      if (alerts != nullptr) *alerts += out.size();
+    }
+    return testing::AllocationCount() - before;
+  }
+};
+
 TEST(CorrelatorAllocTest, KnownValuesInSetLookupsAndFirstSeenTuplesDoNotAllocate) {
   // membership of the user in a set with values, a glob and a learner
   Correlation sys = Corr("sys", CorrelationKind::kMembership);
@@ -48,37 +90,13 @@ TEST(CorrelatorAllocTest, KnownValuesInSetLookupsAndFirstSeenTuplesDoNotAllocate
 
   // Account names past the small-string buffer, as a directory's are: a
   // lower-case copy of each in a string of its own allocated.
-  const Fields fields[] = {
+  const std::vector<Fields> fields = {
       {{"user", "Administrator.Of.The.Web.Farm"}, {"src_ip", "203.0.113.40"}},
       {{"user", "deployment-automation-account"}, {"src_ip", "198.51.100.7"}},
   };
-  std::vector<Alert> out;
-  out.reserve(8);
-  const HostKey host = HostKey::Of("bastion01");
-  auto feed = [&](int i, double t) {
-    HitEvent e;
-    e.input_id = "sudo";
-    e.sign = "sudo.command";
-    e.fields = &fields[i % 2];
-    e.host = "bastion01";
-    e.sender = "192.0.2.250";
-    e.program = "sudo";
-    e.pid = "4242";
-    e.event_time = At(t);
-    e.received = At(t);
-    e.message_seq = static_cast<uint64_t>(i) + 1;
-    c.ObserveHost(host, e.sender, e.received);
-    out.clear();
-    c.Process(e, &out);
-  };
-  for (int i = 0; i < 8; ++i) feed(i, i);  // the tuples' first sight: state, alerts
   size_t alerts = 0;
-  const uint64_t before = testing::AllocationCount();
-  for (int i = 8; i < 2008; ++i) {
-    feed(i, 8 + i * 0.001);
-    alerts += out.size();
-  }
-  EXPECT_EQ(testing::AllocationCount() - before, 0u);
+  Feeder feeder{c, fields, "bastion01", "sudo", "sudo.command", "4242"};
+  EXPECT_EQ(feeder.Allocations(8, 2000, &alerts), 0u);
   EXPECT_EQ(alerts, 0u);
 }
 
@@ -100,29 +118,8 @@ TEST(CorrelatorAllocTest, TheDomainTransformDoesNotAllocateOnceWarm) {
     fields.push_back({{"src_ip", "10.0.0.41"},
                       {"query", "r" + std::to_string(i * 7919) + ".c2-relay.evil.Example.co.jp."}});
   }
-  std::vector<Alert> out;
-  out.reserve(8);
-  const HostKey host = HostKey::Of("ns1");
-  auto feed = [&](int i, double t) {
-    HitEvent e;
-    e.input_id = "named";
-    e.sign = "net.dns_query";
-    e.fields = &fields[static_cast<size_t>(i) % fields.size()];
-    e.host = "ns1";
-    e.sender = "192.0.2.250";
-    e.program = "named";
-    e.pid = "812";
-    e.event_time = At(t);
-    e.received = At(t);
-    e.message_seq = static_cast<uint64_t>(i) + 1;
-    c.ObserveHost(host, e.sender, e.received);
-    out.clear();
-    c.Process(e, &out);
-  };
-  for (int i = 0; i < 4; ++i) feed(i, i);
-  const uint64_t before = testing::AllocationCount();
-  for (int i = 4; i < 2004; ++i) feed(i, 4 + i * 0.001);
-  EXPECT_EQ(testing::AllocationCount() - before, 0u);
+  Feeder feeder{c, fields, "ns1", "named", "net.dns_query", "812"};
+  EXPECT_EQ(feeder.Allocations(4, 2000), 0u);
 }
 
 // `|country` in a key and in a first_seen tuple: each hit's address is
@@ -143,29 +140,8 @@ TEST(CorrelatorAllocTest, TheCountryTransformDoesNotAllocateOnceWarm) {
       "2001:218::1", "2001:4860::8888", "10.0.0.5",       "fe80::1%eth0"};
   std::vector<Fields> fields;
   for (const std::string& a : addresses) fields.push_back({{"src_ip", a}, {"user", "alice"}});
-  std::vector<Alert> out;
-  out.reserve(8);
-  const HostKey host = HostKey::Of("bastion");
-  auto feed = [&](int i, double t) {
-    HitEvent e;
-    e.input_id = "sshd";
-    e.sign = "ssh.login";
-    e.fields = &fields[static_cast<size_t>(i) % fields.size()];
-    e.host = "bastion";
-    e.sender = "192.0.2.250";
-    e.program = "sshd";
-    e.pid = "812";
-    e.event_time = At(t);
-    e.received = At(t);
-    e.message_seq = static_cast<uint64_t>(i) + 1;
-    c.ObserveHost(host, e.sender, e.received);
-    out.clear();
-    c.Process(e, &out);
-  };
-  for (int i = 0; i < 16; ++i) feed(i, i);
-  const uint64_t before = testing::AllocationCount();
-  for (int i = 16; i < 2016; ++i) feed(i, 16 + i * 0.001);
-  EXPECT_EQ(testing::AllocationCount() - before, 0u);
+  Feeder feeder{c, fields, "bastion", "sshd", "ssh.login", "812"};
+  EXPECT_EQ(feeder.Allocations(16, 2000), 0u);
 }
 
 }  // namespace
