@@ -802,16 +802,13 @@ Alert Correlator::Impl::MakeAlert(const CompiledCorrelation& c, const HitEvent& 
           AddressHost(v, c.set >= 0 ? static_cast<size_t>(c.set) : sets.size(), hit.host));
       continue;
     }
-    if (f.transform == "domain") {
-      // The name as asked and the domain it was keyed on.
+    if (f.transform == "domain" || f.transform == "country") {
+      // The value as sent and what it was keyed on: the name's registered
+      // domain, the address's country.
+      const std::string_view in = v.substr(0, kMaxValueBytes);
       a.fields.emplace_back(f.name, std::string(v));
-      a.fields.emplace_back(f.alert_name, std::string(DomainOf(v.substr(0, kMaxValueBytes))));
-      continue;
-    }
-    if (f.transform == "country") {
-      // The address and the country it was keyed on.
-      a.fields.emplace_back(f.name, std::string(v));
-      a.fields.emplace_back(f.alert_name, std::string(CountryOf(v.substr(0, kMaxValueBytes))));
+      a.fields.emplace_back(f.alert_name,
+                            std::string(f.transform == "domain" ? DomainOf(in) : CountryOf(in)));
       continue;
     }
     a.fields.emplace_back(f.alert_name, f.transform == "net" ? NetOf(v) : std::string(v));
