@@ -172,6 +172,17 @@ bool IsAuditRecord(std::string_view text, std::string_view app_name) {
 
 bool StartsAsExecveRecord(std::string_view text, std::string_view app_name) {
   if (app_name == kAuditProgram) return text.substr(0, 7) == "EXECVE ";
+  if (app_name == "kernel") {
+    // kernel/audit.c's printk while no auditd listens: pr_notice("type=%d
+    // %s\n") under pr_fmt "audit: ", EXECVE being type 1309; imklog may
+    // keep the "[ SECONDS.MICROS] " stamp before it.
+    if (text.substr(0, 1) == "[") {
+      const size_t close = text.find("] ");
+      if (close == std::string_view::npos || close > 20) return false;
+      text.remove_prefix(close + 2);
+    }
+    return text.substr(0, 17) == "audit: type=1309 ";
+  }
   if (text.substr(0, 5) == "node=") {
     const size_t blank = text.find(' ', 5);
     if (blank == std::string_view::npos) return false;

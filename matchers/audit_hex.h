@@ -40,9 +40,11 @@ bool IsAuditRecord(std::string_view text, std::string_view app_name);
 
 // A few comparisons at the start of text, cheap enough for every line: it
 // begins as an EXECVE record does ("type=EXECVE " after an optional
-// "node=NAME ", or the journal's "EXECVE " under the identifier "audit").
-// RuleSet decodes these before its scan (one scan instead of two); other
-// EXECVE records (the kernel's printk) are found by kAuditRecordTrigger.
+// "node=NAME ", the journal's "EXECVE " under the identifier "audit", or
+// the kernel's printk "audit: type=1309 " under "kernel", after imklog's
+// optional "[ SECONDS] " stamp). RuleSet decodes these before its scan
+// (one scan instead of two); other audit records are found by
+// kAuditRecordTrigger.
 bool StartsAsExecveRecord(std::string_view text, std::string_view app_name);
 
 // Per-worker buffers of DecodeAuditRecord. Not thread-safe: one per worker

@@ -117,14 +117,13 @@ bool Konseki::Start(const TempDir& dir, const std::string& config_yaml, std::str
     *error = "fork failed";
     return false;
   }
-  // Starting compiles every rule pack (a few CPU seconds): under a loaded
-  // machine (ctest -j2 beside builds) that has taken longer than the 15 s
-  // of WaitFor's default. A start is not what these tests time.
+  // Starting compiles every rule pack: longer than WaitFor's default 15 s
+  // on a loaded machine.
   bool ready = WaitFor(
       [&] {
         return process_.Stderr().find("konseki: ready") != std::string::npos || !process_.running();
       },
-      std::chrono::seconds(90));
+      kCompileTimeout);
   std::string err = process_.Stderr();
   if (!ready || err.find("konseki: ready") == std::string::npos) {
     *error = "konseki did not start:\n" + err;

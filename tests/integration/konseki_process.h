@@ -57,6 +57,11 @@ std::string KonsekiBinary();
 // per daemon or check-config a test runs.
 std::map<std::string, std::string> TestCacheEnv();
 
+// How long a start or a SIGHUP reload may take to compile every rule pack:
+// a few CPU seconds, but on a loaded machine (ctest -j2 beside builds) it
+// has taken 40 s. A bound on a wait, not what the tests time.
+inline constexpr std::chrono::seconds kCompileTimeout{90};
+
 // konseki started on a config text; knows its bound ports.
 class Konseki {
  public:

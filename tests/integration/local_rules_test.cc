@@ -167,7 +167,8 @@ TEST(LocalRulesTest, SitePacksAndOverridesApplyAndReloadOnSighup) {
   std::ofstream(dir.File("site/site.yaml")) << SitePack("canary-[0-9]+ (?:tripped|sprung)");
   std::ofstream(dir.File("konseki.yaml")) << Config(dir, "");
   ASSERT_EQ(kill(k.process().pid(), SIGHUP), 0);
-  ASSERT_TRUE(WaitFor([&] { return Count(k.process().Stderr(), "reloaded") >= 1; }))
+  ASSERT_TRUE(
+      WaitFor([&] { return Count(k.process().Stderr(), "reloaded") >= 1; }, kCompileTimeout))
       << k.process().Stderr();
   EXPECT_EQ(Count(k.process().Stderr(), "rule pack files skipped, not regular files"), 2);
   EXPECT_EQ(SumMetric(FetchMetrics(k.MetricsPort()), "konseki_rule_files_skipped_total", ""), 2);

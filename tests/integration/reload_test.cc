@@ -76,7 +76,8 @@ TEST(ReloadTest, SighupSwapsRulesKeepsConnectionsAndRefusesBadRules) {
   fs::rename(day, day.string() + ".1");
   std::ofstream(rules + "/local.yaml") << kNewRule;
   ASSERT_EQ(kill(k.process().pid(), SIGHUP), 0);
-  ASSERT_TRUE(WaitFor([&] { return k.process().Stderr().find("reloaded") != std::string::npos; }))
+  ASSERT_TRUE(WaitFor([&] { return k.process().Stderr().find("reloaded") != std::string::npos; },
+                      kCompileTimeout))
       << k.process().Stderr();
 
   // Same connection, new rule in force, new archive file.

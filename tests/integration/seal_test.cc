@@ -93,8 +93,8 @@ TEST(SealIntegrationTest, SealedArchiveVerifiesAcrossReloadAndRestartAndCatchesA
     ASSERT_TRUE(WaitFor([&] { return ArchiveLines(archive, "h1").size() == 40u * run + 20; }))
         << k.process().Stderr() << ArchiveLines(archive, "h1").size();
     ASSERT_EQ(kill(k.process().pid(), SIGHUP), 0);
-    ASSERT_TRUE(
-        WaitFor([&] { return k.process().Stderr().find("reloaded") != std::string::npos; }));
+    ASSERT_TRUE(WaitFor([&] { return k.process().Stderr().find("reloaded") != std::string::npos; },
+                        kCompileTimeout));
     SendLines(k.Port("tcp"), "run" + std::to_string(run) + "b", 20);
     ASSERT_TRUE(WaitFor([&] { return ArchiveLines(archive, "h1").size() == 40u * run + 40; }))
         << k.process().Stderr() << ArchiveLines(archive, "h1").size();

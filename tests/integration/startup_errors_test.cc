@@ -60,7 +60,8 @@ TEST(StartupErrorsTest, SecondKonsekiOnTheSameArchiveIsRefusedNamingTheHolder) {
   ASSERT_TRUE(first.Start(dir, config, &err)) << err;
   ASSERT_EQ(kill(first.process().pid(), SIGHUP), 0);
   ASSERT_TRUE(
-      WaitFor([&] { return first.process().Stderr().find("reloaded") != std::string::npos; }));
+      WaitFor([&] { return first.process().Stderr().find("reloaded") != std::string::npos; },
+              kCompileTimeout));
   {
     const std::string conf = dir2.File("konseki.yaml");
     std::ofstream(conf) << config;

@@ -152,6 +152,12 @@ TEST(AuditHexTest, StartsAsExecveRecord) {
   EXPECT_TRUE(StartsAsExecveRecord("node=db02 type=EXECVE msg=audit(1.2:3): argc=1", "audispd"));
   EXPECT_TRUE(StartsAsExecveRecord("EXECVE argc=1 a0=\"id\"", "audit"));
   EXPECT_FALSE(StartsAsExecveRecord("EXECVE argc=1 a0=\"id\"", "myapp"));
+  EXPECT_TRUE(StartsAsExecveRecord("audit: type=1309 audit(1.2:3): argc=1 a0=\"id\"", "kernel"));
+  EXPECT_TRUE(StartsAsExecveRecord(
+      "[  812.044310] audit: type=1309 audit(1.2:3): argc=2 a0=\"ls\" a1=\"/\"", "kernel"));
+  EXPECT_FALSE(StartsAsExecveRecord("audit: type=1300 audit(1.2:3): arch=c000003e", "kernel"));
+  EXPECT_FALSE(StartsAsExecveRecord("audit: type=1309 audit(1.2:3): argc=1", "sshd"));
+  EXPECT_FALSE(StartsAsExecveRecord("[  812.044310 audit: type=1309 audit(1.2:3):", "kernel"));
   EXPECT_FALSE(
       StartsAsExecveRecord("type=SYSCALL msg=audit(1.2:3): arch=c000003e", "audisp-syslog"));
   EXPECT_FALSE(StartsAsExecveRecord("node=db02", "audispd"));
