@@ -70,6 +70,17 @@ struct FieldCondition {
   std::string pattern;
 };
 
+// `where_equal:` / `unless_equal:` entry ({rip: lip}): the two fields of
+// one hit hold the same value, ASCII case aside, two addresses compared as
+// addresses ("::ffff:10.0.0.5" is 10.0.0.5). A missing or empty field
+// equals nothing: where_equal fails, unless_equal passes. A login whose
+// remote address is the host's own local address (Dovecot's rip= and lip=,
+// sshd's "Connection from A port P on B port Q").
+struct FieldPair {
+  std::string field;
+  std::string other;
+};
+
 // `where_in:` / `unless_in:` entry: the value of any of `fields` (written
 // "host,src_ip") is (not) in the named set (values, globs, CIDRs).
 struct SetCondition {
@@ -101,9 +112,16 @@ bool ParseDirection(std::string_view name, Direction* out);
 //   in:S   (first_seen only) whether the value is in the named set S: a
 //          first_seen tuple of "src_ip|in:internal" tells an outside source
 //          from an inside one, and the alert names the value itself
+//   host   (scope fleet) the other watched host whose own address the value
+//          is, as a `key:` entry's |host reads it (configured
+//          host_addresses, the correlation's learned `set`, the host's only
+//          sender, a host named by the literal). In a first_seen tuple an
+//          address no other host owns takes no part: the memory is of
+//          which servers log in where, and a DHCP lease moving to another
+//          address of the same server is no news
 struct FieldRef {
   std::string name;
-  std::string transform;  // "", "net", "net16", "lower", "domain", "country" or "in:<set>"
+  std::string transform;  // "", "net", "net16", "lower", "domain", "country", "host" or "in:<set>"
 };
 
 // One alert an example case must raise.
@@ -144,6 +162,8 @@ struct Correlation {
   std::vector<FieldCondition> unless;   // none may match
   std::vector<SetCondition> where_in;   // every one must hold
   std::vector<SetCondition> unless_in;  // none may hold
+  std::vector<FieldPair> where_equal;   // every pair equal
+  std::vector<FieldPair> unless_equal;  // no pair equal
   // On `after` hits only (sequence, unpaired): none may match. A sequence's
   // guesses without the logins: "Failed publickey" is an offered key, not a
   // guessed password, but "Accepted publickey" is a login.
@@ -151,14 +171,17 @@ struct Correlation {
   // On `after` hits only (sequence): none may hold. An outside login is
   // the A of login.lateral_movement, while its B comes from inside.
   std::vector<SetCondition> after_unless_in;
-  // `severity_if:` the alert takes `severity` when the line that completed
-  // it (the depth-0 hit) matches every `where` and `where_in` of an entry;
-  // the first entry that matches wins. A monitoring account's key login
-  // from the LAN is low where any other login of a service account is high.
+  // `severity_if:` the alert takes `severity` when the hit that completed
+  // it (a line, or another correlation's alert at any depth: its fields,
+  // its time's hour, weekday and work_hours) matches every `where`,
+  // `where_in` and `where_equal` of an entry; the first entry that matches
+  // wins. A monitoring account's key login from the LAN is low where any
+  // other login of a service account is high.
   struct SeverityIf {
     Severity severity = Severity::kLow;
     std::vector<FieldCondition> where;
     std::vector<SetCondition> where_in;
+    std::vector<FieldPair> where_equal;
   };
   std::vector<SeverityIf> severity_if;
   std::vector<std::string> key;  // key fields; host is implied for scope host

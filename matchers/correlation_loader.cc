@@ -86,6 +86,42 @@ Status ReadConditions(const yaml::Reader& r, const YAML::Node& node, std::string
   return Status::Ok();
 }
 
+// {rip: lip}: the two fields of one hit hold the same value. Each name is
+// a field or pseudo-field (host, sender, ...), or name|stem; a field is
+// not paired with itself.
+Status ReadFieldPairs(const yaml::Reader& r, const YAML::Node& node, std::string_view key,
+                      const std::string& id, std::vector<FieldPair>* out) {
+  if (!node.IsMap() || node.size() == 0) {
+    return r.Error(node, key,
+                   "expected a mapping of field: other_field ({rip: lip}), found " +
+                       yaml::KindName(node) + " (correlation " + id + ")");
+  }
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    if (!it->first.IsScalar() || !it->second.IsScalar()) {
+      return r.Error(it->first, key,
+                     "expected field: other_field, two field names (correlation " + id + ")");
+    }
+    FieldPair p{it->first.Scalar(), it->second.Scalar()};
+    for (const std::string* f : {&p.field, &p.other}) {
+      if (f->empty()) {
+        return r.Error(it->first, key, "empty field name (correlation " + id + ")");
+      }
+      const size_t bar = f->find('|');
+      if (bar != std::string::npos && (bar == 0 || f->substr(bar) != "|stem")) {
+        return r.Error(it->first, key,
+                       "\"" + *f + "\": a field name, or name|stem (correlation " + id + ")");
+      }
+    }
+    if (p.field == p.other) {
+      return r.Error(
+          it->first, key,
+          "compares " + p.field + " with itself; name two fields (correlation " + id + ")");
+    }
+    out->push_back(std::move(p));
+  }
+  return Status::Ok();
+}
+
 // {"host,src_ip": no_outbound}: any of the comma-separated fields in the set.
 // {field[,field...]: set} or {field[,field...]: [set, set...]}: one
 // condition per set (where_in: each must hold; unless_in: any excludes).
@@ -216,10 +252,11 @@ Status ReadFieldRefs(const yaml::Reader& r, const YAML::Node& node, std::string_
     if (f.name.empty()) return r.Error(node, key, "empty field name");
     const bool in_set = f.transform.rfind("in:", 0) == 0 && f.transform.size() > 3;
     if (!f.transform.empty() && f.transform != "net" && f.transform != "net16" &&
-        f.transform != "lower" && f.transform != "domain" && f.transform != "country" && !in_set) {
+        f.transform != "lower" && f.transform != "domain" && f.transform != "country" &&
+        f.transform != "host" && !in_set) {
       return r.Error(node, key,
                      "unknown transform \"" + f.transform +
-                         "\" (use net, net16, lower, domain, country or in:SET)");
+                         "\" (use net, net16, lower, domain, country, host or in:SET)");
     }
     out->push_back(std::move(f));
   }
@@ -313,9 +350,10 @@ Status ReadCorrelationExamples(const yaml::Reader& r, const YAML::Node& node, Co
 
 // The keys every correlation may carry, whatever its kind.
 constexpr std::string_view kCommonKeys[] = {
-    "id",       "sign",     "title",      "severity",  "description", "kind",        "on",
-    "where",    "unless",   "where_in",   "unless_in", "key",         "scope",       "add_fields",
-    "max_keys", "examples", "supersedes", "replaces",  "severity_if", "carry_fields"};
+    "id",          "sign",         "title",       "severity",    "description", "kind",
+    "on",          "where",        "unless",      "where_in",    "unless_in",   "key",
+    "scope",       "add_fields",   "max_keys",    "examples",    "supersedes",  "replaces",
+    "severity_if", "carry_fields", "where_equal", "unless_equal"};
 // The keys only some kinds take (KindKeys says which).
 constexpr std::string_view kKindSpecificKeys[] = {"after",
                                                   "after_unless",
@@ -377,8 +415,9 @@ std::set<std::string> KindKeys(CorrelationKind k) {
     case CorrelationKind::kMembership:
       return {"field", "values", "cidrs", "set", "host_addresses", "quiet_secs"};
     case CorrelationKind::kFirstSeen:
+      // set: the learned addresses a first_seen entry's |host reads.
       return {"first_seen",      "learning_secs",     "max_values_per_key", "new_keys",
-              "alert_unless_in", "established_count", "established_secs"};
+              "alert_unless_in", "established_count", "established_secs",   "set"};
     case CorrelationKind::kBeacon:
       return {"window_secs", "count",      "score",       "reservoir",
               "size_field",  "burst_secs", "early_count", "early_score"};
@@ -652,6 +691,13 @@ Status ReadLists(const yaml::Reader& r, const YAML::Node& node, Correlation* c) 
     return r.Error(node["metric"], "metric", "a counter name konseki_<thing>_total in lower case");
   }
   if (node["sole_value"]) RETURN_IF_ERROR(ReadSoleValue(r, node["sole_value"], c));
+  if (node["where_equal"]) {
+    RETURN_IF_ERROR(ReadFieldPairs(r, node["where_equal"], "where_equal", c->id, &c->where_equal));
+  }
+  if (node["unless_equal"]) {
+    RETURN_IF_ERROR(
+        ReadFieldPairs(r, node["unless_equal"], "unless_equal", c->id, &c->unless_equal));
+  }
   if (node["where_in"])
     RETURN_IF_ERROR(ReadSetConditions(r, node["where_in"], "where_in", &c->where_in));
   if (node["unless_in"])
@@ -662,8 +708,17 @@ Status ReadLists(const yaml::Reader& r, const YAML::Node& node, Correlation* c) 
   }
   if (node["severity_by_direction"])
     RETURN_IF_ERROR(ReadDirectionSeverities(r, node["severity_by_direction"], c));
-  if (node["first_seen"])
+  if (node["first_seen"]) {
     RETURN_IF_ERROR(ReadFieldRefs(r, node["first_seen"], "first_seen", &c->first_values));
+    // |host reads the fleet's hosts and their addresses, which only the
+    // fleet correlator holds (as a key's |host).
+    for (const FieldRef& f : c->first_values) {
+      if (f.transform == "host" && c->scope != KeyScope::kFleet) {
+        return r.Error(node["first_seen"], "first_seen",
+                       f.name + "|host needs scope: fleet (correlation " + c->id + ")");
+      }
+    }
+  }
   if (node["add_fields"])
     RETURN_IF_ERROR(r.GetStringMap(node["add_fields"], "add_fields", &c->add_fields));
   if (node["carry_fields"]) {
@@ -689,12 +744,13 @@ Status ReadCorrelation(const yaml::Reader& r, const YAML::Node& node, Correlatio
   RETURN_IF_ERROR(ReadLists(r, node, c));
   if (const YAML::Node list = node["severity_if"]) {
     if (!list.IsSequence()) {
-      return r.Error(
-          list, "severity_if",
-          "expected a list of {severity, where, where_in}, found " + yaml::KindName(list));
+      return r.Error(list, "severity_if",
+                     "expected a list of {severity, where, where_in, where_equal}, found " +
+                         yaml::KindName(list));
     }
     for (const YAML::Node& e : list) {
-      RETURN_IF_ERROR(r.CheckKeys(e, "", {"severity", "where", "where_in"}, "severity_if"));
+      RETURN_IF_ERROR(
+          r.CheckKeys(e, "", {"severity", "where", "where_in", "where_equal"}, "severity_if"));
       Correlation::SeverityIf s;
       if (!e["severity"]) {
         return r.Error(e, "severity_if", "an entry needs severity (correlation " + c->id + ")");
@@ -709,9 +765,12 @@ Status ReadCorrelation(const yaml::Reader& r, const YAML::Node& node, Correlatio
       if (e["where_in"]) {
         RETURN_IF_ERROR(ReadSetConditions(r, e["where_in"], "where_in", &s.where_in));
       }
-      if (s.where.empty() && s.where_in.empty()) {
+      if (e["where_equal"]) {
+        RETURN_IF_ERROR(ReadFieldPairs(r, e["where_equal"], "where_equal", c->id, &s.where_equal));
+      }
+      if (s.where.empty() && s.where_in.empty() && s.where_equal.empty()) {
         return r.Error(e, "severity_if",
-                       "an entry needs where or where_in (correlation " + c->id + ")");
+                       "an entry needs where, where_in or where_equal (correlation " + c->id + ")");
       }
       c->severity_if.push_back(std::move(s));
     }
@@ -874,6 +933,54 @@ Status CheckWithdrawnBy(const RulePack& pack, const Correlation& c,
   return Status::Ok();
 }
 
+// where_equal, unless_equal and severity_if's where_equal: each field must
+// be a pseudo-field or one that some input (on:, after:) may carry (a rule
+// extracting it, or a correlation's alert), or the condition could never
+// hold ({rip: lpi}) and would silently pass or fail every hit.
+Status CheckFieldPairs(const RulePack& pack, const Correlation& c,
+                       const std::map<std::string, const Correlation*>& corr_ids) {
+  static constexpr std::string_view kPseudo[] = {
+      "host", "sender", "program", "pid", "superseded_by", "hour", "weekday", "work_hours"};
+  auto carried = [&](std::string_view field) {
+    if (std::find(std::begin(kPseudo), std::end(kPseudo), field) != std::end(kPseudo)) return true;
+    for (const auto* ins : {&c.on, &c.after}) {
+      for (const InputRef& in : *ins) {
+        if (in.sign.empty()
+                ? corr_ids.count(in.id) > 0
+                : std::any_of(pack.correlations.begin(), pack.correlations.end(),
+                              [&](const Correlation& o) { return o.sign == in.sign; })) {
+          return true;
+        }
+        for (const Rule& rule : pack.rules) {
+          if ((in.sign.empty() ? rule.id == in.id : rule.sign == in.sign) &&
+              FieldsOf(rule).count(std::string(field))) {
+            return true;
+          }
+        }
+      }
+    }
+    return false;
+  };
+  auto check = [&](const std::vector<FieldPair>& pairs, const char* key) -> Status {
+    for (const FieldPair& p : pairs) {
+      for (const std::string* f : {&p.field, &p.other}) {
+        const std::string_view name = std::string_view(*f).substr(0, f->find('|'));
+        if (carried(name)) continue;
+        return Status::InvalidArgument(yaml::Where(c.file, c.line, key) + ": correlation " + c.id +
+                                       ": " + key + " field " + std::string(name) +
+                                       " is extracted by none of the correlation's inputs");
+      }
+    }
+    return Status::Ok();
+  };
+  RETURN_IF_ERROR(check(c.where_equal, "where_equal"));
+  RETURN_IF_ERROR(check(c.unless_equal, "unless_equal"));
+  for (const Correlation::SeverityIf& s : c.severity_if) {
+    RETURN_IF_ERROR(check(s.where_equal, "severity_if"));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status CheckCorrelations(const RulePack& pack) {
@@ -930,6 +1037,7 @@ Status CheckCorrelations(const RulePack& pack) {
     RETURN_IF_ERROR(CheckInputs(pack, c, c.withdrawn_by.on, corr_ids, rule_ids, signs, &f));
     RETURN_IF_ERROR(CheckInputs(pack, c, c.restart_on, corr_ids, rule_ids, signs, &f));
     RETURN_IF_ERROR(CheckWithdrawnBy(pack, c, corr_ids));
+    RETURN_IF_ERROR(CheckFieldPairs(pack, c, corr_ids));
     if (!c.set.empty() && !set_ids.count(c.set)) {
       return Status::InvalidArgument(yaml::Where(c.file, c.line, "set") + ": correlation " + c.id +
                                      ": no set named " + c.set);

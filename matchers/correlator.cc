@@ -60,8 +60,14 @@ bool ReadsLocalTime(const Correlation& c) {
       IsLocalTimeField(c.sole_value.field)) {
     return true;
   }
+  auto any_pair = [](const std::vector<FieldPair>& v) {
+    return std::any_of(v.begin(), v.end(), [](const FieldPair& p) {
+      return IsLocalTimeField(p.field) || IsLocalTimeField(p.other);
+    });
+  };
+  if (any_pair(c.where_equal) || any_pair(c.unless_equal)) return true;
   for (const Correlation::SeverityIf& s : c.severity_if) {
-    if (any(s.where)) return true;
+    if (any(s.where) || any_pair(s.where_equal)) return true;
   }
   return std::any_of(c.first_values.begin(), c.first_values.end(),
                      [](const FieldRef& f) { return IsLocalTimeField(f.name); });
@@ -122,6 +128,22 @@ const std::string* HitField(const HitEvent& hit, std::string_view name) {
     if (k == name) return &v;
   }
   return nullptr;
+}
+
+bool FieldsEqual(const HitEvent& hit, const FieldPair& pair) {
+  const std::string_view a = FieldValue(hit, pair.field);
+  const std::string_view b = FieldValue(hit, pair.other);
+  if (a.empty() || b.empty()) return false;
+  if (HostNamesEqual(a, b)) return true;  // ASCII case aside
+  // Two spellings of one address ("::ffff:10.0.0.5" and "10.0.0.5",
+  // "2001:db8:0::5" and "2001:db8::5"); only IPv6 text has them.
+  if (a.find(':') == std::string_view::npos && b.find(':') == std::string_view::npos) {
+    return false;
+  }
+  const auto x = receiver::SenderAddress::Parse(a);
+  if (!x) return false;
+  const auto y = receiver::SenderAddress::Parse(b);
+  return y && *x == *y;
 }
 
 std::string_view NameStem(std::string_view v) {
@@ -290,6 +312,7 @@ Status Correlator::Impl::CompileOne(const Correlation& def, const RulePack& pack
     c->alert_unless_in.push_back(std::move(cc));
   }
   for (const FieldRef& f : d.first_values) {
+    host_key = host_key || f.transform == "host";
     uses_domain = uses_domain || f.transform == "domain";
     uses_country = uses_country || f.transform == "country";
     CompiledSetCondition cc{{f.name}, sets.size()};
@@ -315,6 +338,7 @@ Status Correlator::Impl::CompileOne(const Correlation& def, const RulePack& pack
       }
       cs.where_in.push_back(std::move(cc));
     }
+    cs.where_equal = s.where_equal;
     c->severity_if.push_back(std::move(cs));
   }
   for (const FieldCondition& f : d.unless) c->unless.push_back(CompileCondition(f));
@@ -350,6 +374,8 @@ Status Correlator::Impl::CompileOne(const Correlation& def, const RulePack& pack
         "Members of distinct correlations withdrawn by a later event (withdrawn_by).",
         {{"rule", d.id}});
   }
+  c->learns_per_host = d.kind == CorrelationKind::kFirstSeen && d.scope == KeyScope::kFleet &&
+                       std::find(d.key.begin(), d.key.end(), "host") != d.key.end();
   c->max_keys = d.max_keys > 0 ? d.max_keys : options.max_keys_per_rule;
   c->fingerprint = Fingerprint(d);
   c->reads_local_time = ReadsLocalTime(d);
@@ -629,6 +655,12 @@ bool Correlator::Impl::Passes(const CompiledCorrelation& c, const HitEvent& hit)
   for (const CompiledSetCondition& sc : c.unless_in) {
     if (InSet(sc, hit)) return false;
   }
+  for (const FieldPair& p : c.def.where_equal) {
+    if (!FieldsEqual(hit, p)) return false;
+  }
+  for (const FieldPair& p : c.def.unless_equal) {
+    if (FieldsEqual(hit, p)) return false;
+  }
   return true;
 }
 
@@ -645,35 +677,42 @@ bool Correlator::Impl::PassesAfter(const CompiledCorrelation& c, const HitEvent&
 
 std::string Correlator::Impl::AddressHost(std::string_view value, size_t set,
                                           std::string_view hit_host) const {
-  auto addr = receiver::SenderAddress::Parse(value);
-  if (!addr) return {};
   std::string owner;
+  AddressHostInto(value, set, hit_host, &owner);
+  return owner;
+}
+
+void Correlator::Impl::AddressHostInto(std::string_view value, size_t set,
+                                       std::string_view hit_host, std::string* out) const {
+  out->clear();
+  auto addr = receiver::SenderAddress::Parse(value);
+  if (!addr) return;
+  std::string& owner = *out;
   if (auto it = configured_host.find(*addr); it != configured_host.end()) {
-    owner = it->second;
+    owner.assign(it->second);
   } else if (auto lt = set < sets.size() ? learned_host.find(*addr) : learned_host.end();
              lt != learned_host.end()) {
     // The host that learned it last, if it still holds it (a bounded set
     // drops an address its DHCP client gave up).
     if (auto ht = hosts.find(lt->second); ht != hosts.end() && set < ht->second.learned.size()) {
       const std::vector<std::string>& held = ht->second.learned[set];
-      if (std::find(held.begin(), held.end(), AsciiLower(value.substr(0, kMaxValueBytes))) !=
-          held.end()) {
-        owner = lt->second;
+      const LowerValue lower(value.substr(0, kMaxValueBytes));
+      if (std::find(held.begin(), held.end(), lower.view()) != held.end()) {
+        owner.assign(lt->second);
       }
     }
   }
   if (owner.empty()) {
-    if (auto st = sender_host.find(*addr); st != sender_host.end()) owner = st->second;
+    if (auto st = sender_host.find(*addr); st != sender_host.end()) owner.assign(st->second);
   }
   if (owner.empty()) {
     // A host named by this address (its HOSTNAME field is the literal).
     if (auto nt = hosts.find(value); nt != hosts.end() && nt->second.name_address == *addr) {
-      owner = nt->first;
+      owner.assign(nt->first);
     }
   }
   // A login from the host itself is login.local_source's.
   if (!owner.empty() && HostNamesEqual(owner, hit_host)) owner.clear();
-  return owner;
 }
 
 void Correlator::Impl::IndexLearnedAddresses() {
@@ -831,7 +870,23 @@ Alert Correlator::Impl::MakeAlert(const CompiledCorrelation& c, const HitEvent& 
   return a;
 }
 
-void Correlator::Impl::Raise(CompiledCorrelation& c, Alert alert, int depth,
+Severity Correlator::Impl::SeverityFor(const CompiledCorrelation& c, const HitEvent& by,
+                                       Severity base) const {
+  for (const CompiledCorrelation::CompiledSeverityIf& s : c.severity_if) {
+    bool all = true;
+    for (size_t i = 0; all && i < s.where.size(); ++i) {
+      all = RE2::FullMatch(FieldValue(by, s.where_fields[i]), *s.where[i]);
+    }
+    for (size_t i = 0; all && i < s.where_in.size(); ++i) all = InSet(s.where_in[i], by);
+    for (size_t i = 0; all && i < s.where_equal.size(); ++i) {
+      all = FieldsEqual(by, s.where_equal[i]);
+    }
+    if (all) return s.severity;
+  }
+  return base;
+}
+
+void Correlator::Impl::Raise(CompiledCorrelation& c, const HitEvent& by, Alert alert, int depth,
                              std::vector<Alert>* out) {
   // One value per field name (a JSON object with a key twice is rejected by
   // strict parsers): the correlation's key fields come first and stay; a
@@ -854,19 +909,10 @@ void Correlator::Impl::Raise(CompiledCorrelation& c, Alert alert, int depth,
       it->second = kv.second;
     }
   }
-  if (const HitEvent* by = depth == 0 ? current_hit : derived_hit; by != nullptr) {
-    for (const CompiledCorrelation::CompiledSeverityIf& s : c.severity_if) {
-      bool all = true;
-      for (size_t i = 0; all && i < s.where.size(); ++i) {
-        all = RE2::FullMatch(FieldValue(*by, s.where_fields[i]), *s.where[i]);
-      }
-      for (size_t i = 0; all && i < s.where_in.size(); ++i) all = InSet(s.where_in[i], *by);
-      if (all) {
-        alert.severity = s.severity;
-        break;
-      }
-    }
-  }
+  // Read from the hit that completed the alert, whatever its depth: a
+  // correlation fed by other correlations' alerts is lowered by day as one
+  // fed by lines is.
+  alert.severity = SeverityFor(c, by, alert.severity);
   if (depth == 0 && c.def.supersedes && (alert.severity >= hit_severity || c.def.replaces)) {
     superseded = true;
     if (current_local != nullptr && current_local->superseded_by.empty()) {
@@ -909,10 +955,7 @@ void Correlator::Impl::Emit(CompiledCorrelation& c, Alert alert, int depth,
   e.received = a.received;
   if (reads_local_time) e.local = calendar.At(a.time);  // a.time is clamped
   if (c.def.scope == KeyScope::kHost) Learn(e);         // a set may learn from it
-  const HitEvent* outer = derived_hit;
-  derived_hit = &e;
   Dispatch(e, depth + 1, out);
-  derived_hit = outer;
 }
 
 void Correlator::Impl::Learn(const HitEvent& hit) {
@@ -1075,12 +1118,12 @@ bool Correlator::Process(const HitEvent& hit, std::vector<Alert>* out) {
     int clamped = 0;
     local.local = impl_->calendar.At(FromNs(impl_->ClampedNs(hit, &clamped)));
   }
-  impl_->current_hit = impl_->current_local = &local;
+  impl_->current_local = &local;
   impl_->Learn(local);
   const size_t first = out->size();
   impl_->Dispatch(local, 0, out);
   impl_->superseded_by = local.superseded_by;
-  impl_->current_hit = impl_->current_local = nullptr;
+  impl_->current_local = nullptr;
   // One finding, one alert: two correlations of one sign completed by the
   // same line (a login after guesses from its own address, and after
   // guesses of its account from many) keep the more severe (the first of

@@ -83,6 +83,10 @@ class LowerValue {
 std::string_view FieldValue(const HitEvent& hit, std::string_view name);
 // An extracted field of the hit, nullptr when the rule did not extract it.
 const std::string* HitField(const HitEvent& hit, std::string_view name);
+// `where_equal` / `unless_equal`: both fields (FieldValue) non-empty and
+// equal, ASCII case aside, or two spellings of one IP address. No
+// allocation.
+bool FieldsEqual(const HitEvent& hit, const FieldPair& pair);
 
 // A set condition with its set resolved (index into Impl::sets).
 // An address's network, as `|net` writes it: "a.b.c.0/24" for IPv4 (and
@@ -119,6 +123,10 @@ struct CompiledCorrelation {
   std::vector<KeyRef> key;        // def.key, split at '|'
   std::vector<KeyRef> after_key;  // def.after_key (empty: key)
   std::vector<KeyRef> quiet_key;  // def.quiet_key (empty: the hold is by key)
+  // first_seen in the fleet keyed by the pseudo-field host (as it is, no
+  // transform): each key is one host's memory, learned over that host's
+  // learning period (from its first hit here), as scope host learns.
+  bool learns_per_host = false;
   std::vector<CompiledSetCondition> after_unless_in;
   std::vector<CompiledSetCondition> unless_in;
   std::vector<CompiledSetCondition> alert_unless_in;  // first_seen
@@ -130,6 +138,7 @@ struct CompiledCorrelation {
     std::vector<LazyRe2> where;
     std::vector<std::string> where_fields;
     std::vector<CompiledSetCondition> where_in;
+    std::vector<FieldPair> where_equal;
   };
   std::vector<CompiledSeverityIf> severity_if;
   receiver::SenderAllowlist cidrs;
@@ -277,6 +286,10 @@ struct Correlator::Impl {
   // index into sets, or sets.size() for none), or its only sender); empty
   // when none.
   std::string AddressHost(std::string_view value, size_t set, std::string_view hit_host) const;
+  // The same into *out (cleared when none): a first_seen tuple's reused
+  // buffer, no allocation once it has grown.
+  void AddressHostInto(std::string_view value, size_t set, std::string_view hit_host,
+                       std::string* out) const;
   // Rebuilds learned_host from the hosts' learned sets (after a load).
   void IndexLearnedAddresses();
   int64_t EventNs(const HitEvent& hit);
@@ -295,7 +308,14 @@ struct Correlator::Impl {
   void EraseKey(CompiledCorrelation& c, std::string_view key);
   void Evicted(CompiledCorrelation& c, const std::string& key);
   Alert MakeAlert(const CompiledCorrelation& c, const HitEvent& hit, int64_t t_ns) const;
-  void Raise(CompiledCorrelation& c, Alert alert, int depth, std::vector<Alert>* out);
+  // `by` is the hit that completed the alert (a line at depth 0, another
+  // correlation's alert deeper, a sequence's B replayed): severity_if reads
+  // it, local time included.
+  void Raise(CompiledCorrelation& c, const HitEvent& by, Alert alert, int depth,
+             std::vector<Alert>* out);
+  // severity_if's severity for an alert completed by `by` (`base` when no
+  // entry matches).
+  Severity SeverityFor(const CompiledCorrelation& c, const HitEvent& by, Severity base) const;
   // Raise's last part: counts the alert, appends it and feeds it to the
   // correlations that take it.
   void Emit(CompiledCorrelation& c, Alert alert, int depth, std::vector<Alert>* out);
@@ -410,13 +430,9 @@ struct Correlator::Impl {
   // processed (depth 0); read and cleared by Process.
   bool superseded = false;
   Severity hit_severity = Severity::kInfo;  // of the hit being processed
-  const HitEvent* current_hit = nullptr;    // the hit being processed (depth 0)
-  // The alert being dispatched as an input (depth > 0), which severity_if
-  // reads for the correlations that take it: an OpenVPN login is
-  // openvpn.peer_login's alert, and its hour is the line's.
-  const HitEvent* derived_hit = nullptr;
-  HitEvent* current_local = nullptr;  // the same, whose superseded_by Raise fills in
-  std::string_view superseded_by;     // of the last Process (a correlation's id)
+  // The hit being processed (depth 0), whose superseded_by Raise fills in.
+  HitEvent* current_local = nullptr;
+  std::string_view superseded_by;  // of the last Process (a correlation's id)
 
   // `|domain`: the Public Suffix List, loaded by Compile when a key or a
   // first_seen tuple of the pack takes the transform (null otherwise), and

@@ -223,7 +223,7 @@ void Correlator::Impl::Threshold(CompiledCorrelation& c, const HitEvent& hit,
     a.fields.emplace_back(c.def.summary_fields[i] + "_values", SummaryOf(st->values, i));
   }
   AddMembers(st->members, options.max_members, &a);
-  Raise(c, std::move(a), depth, out);
+  Raise(c, hit, std::move(a), depth, out);
 }
 
 void Correlator::Impl::Distinct(CompiledCorrelation& c, const HitEvent& hit, const std::string& key,
@@ -272,7 +272,7 @@ void Correlator::Impl::Distinct(CompiledCorrelation& c, const HitEvent& hit, con
   if (live.size() > kMaxSummaryValues) live.resize(kMaxSummaryValues);
   a.fields.emplace_back(c.def.field + "_values", Join(live));
   AddMembers(st->members, options.max_members, &a);
-  Raise(c, std::move(a), depth, out);
+  Raise(c, hit, std::move(a), depth, out);
 }
 
 uint64_t Correlator::Impl::SameHash(const CompiledCorrelation& c, const HitEvent& hit) const {
@@ -427,7 +427,7 @@ void Correlator::Impl::Sequence(CompiledCorrelation& c, Role role, const HitEven
   AddMembers(members, options.max_members, &a);
   // One alert per run of A: the next B needs new A hits.
   EraseKey(c, key);
-  Raise(c, std::move(a), depth, out);
+  Raise(c, hit, std::move(a), depth, out);
 }
 
 void Correlator::Impl::KeepLateB(CompiledCorrelation& c, const HitEvent& hit,
@@ -474,19 +474,18 @@ void Correlator::Impl::ReplayLateB(CompiledCorrelation& c, const std::string& ke
   hb.repeats = b->repeats;
   hb.severity = static_cast<Severity>(b->severity);
   hb.overflow_worker = b->overflow_worker;
-  // Raised for the B line: its severity_if reads it; the A hit being
-  // processed is not superseded by it (the B's own alert went out already).
-  const HitEvent* saved_hit = current_hit;
+  // Raised for the B line: its severity_if reads it (its own local time,
+  // not the A hit's); the A hit being processed is not superseded by it
+  // (the B's own alert went out already).
+  if (reads_local_time) hb.local = calendar.At(FromNs(b->event_ns));
   HitEvent* saved_local = current_local;
   const bool saved_superseded = superseded;
   const Severity saved_severity = hit_severity;
-  current_hit = &hb;
   current_local = nullptr;
   hit_severity = hb.severity;
   replaying_late_b = true;
   Sequence(c, kOn, hb, key, b->event_ns, depth, out);
   replaying_late_b = false;
-  current_hit = saved_hit;
   current_local = saved_local;
   superseded = saved_superseded;
   hit_severity = saved_severity;
@@ -678,7 +677,7 @@ void Correlator::Impl::Unpaired(CompiledCorrelation& c, Role role, const HitEven
   if (held > 0) a.fields.emplace_back("held", std::to_string(held));
   a.members.push_back(AlertMember{std::string(hit.host), hit.received, hit.overflow_worker});
   if (c.def.late_open_secs <= 0) {
-    Raise(c, std::move(a), depth, out);
+    Raise(c, hit, std::move(a), depth, out);
     return;
   }
   // Waits for a late open (Raise keeps it in held_closes).
@@ -689,7 +688,7 @@ void Correlator::Impl::Unpaired(CompiledCorrelation& c, Role role, const HitEven
   wait.close_ns = t;
   wait.due_ns = ToNs(hit.received) + SecsToNs(c.def.late_open_secs);
   holding = &wait;
-  Raise(c, std::move(a), depth, out);
+  Raise(c, hit, std::move(a), depth, out);
   holding = nullptr;
 }
 
@@ -772,7 +771,7 @@ void Correlator::Impl::Membership(CompiledCorrelation& c, const HitEvent& hit,
   }
   a.fields.emplace_back("matched", matched);
   a.members.push_back(AlertMember{std::string(hit.host), hit.received, hit.overflow_worker});
-  Raise(c, std::move(a), depth, out);
+  Raise(c, hit, std::move(a), depth, out);
 }
 
 void Correlator::Impl::FirstSeen(CompiledCorrelation& c, const HitEvent& hit,
@@ -782,8 +781,16 @@ void Correlator::Impl::FirstSeen(CompiledCorrelation& c, const HitEvent& hit,
   // each written into one reused string: building the whole tuple on every
   // hit allocated; only an alert needs it.
   uint64_t h = 1469598103934665603ull;
+  const size_t own_set = c.set >= 0 ? static_cast<size_t>(c.set) : sets.size();
   for (size_t i = 0; i < c.def.first_values.size(); ++i) {
-    TupleValue(c.def.first_values[i], hit, psl.get(), geoip.get(), &domain_scratch, &tuple_value);
+    const FieldRef& f = c.def.first_values[i];
+    if (f.transform == "host") {
+      // The other watched host owning the address; none: no part.
+      AddressHostInto(FieldValue(hit, f.name).substr(0, kMaxValueBytes), own_set, hit.host,
+                      &tuple_value);
+    } else {
+      TupleValue(f, hit, psl.get(), geoip.get(), &domain_scratch, &tuple_value);
+    }
     if (tuple_value.empty()) return;
     // An `in:` entry is remembered as in or out of its set; the alert names
     // the value itself.
@@ -820,7 +827,7 @@ void Correlator::Impl::FirstSeen(CompiledCorrelation& c, const HitEvent& hit,
   if (!established) {
     if (first_start_ns == 0) first_start_ns = rx;
     int64_t learn_from = first_start_ns;
-    if (c.def.scope == KeyScope::kHost) {
+    if (c.def.scope == KeyScope::kHost || c.learns_per_host) {
       const HostInfo* info = Host(hit.host, true, rx);
       learn_from = info->first_seen_ns;
     }
@@ -830,6 +837,14 @@ void Correlator::Impl::FirstSeen(CompiledCorrelation& c, const HitEvent& hit,
   for (const FieldRef& f : c.def.first_values) {
     if (std::find(c.def.key.begin(), c.def.key.end(), f.name) != c.def.key.end()) continue;
     std::string v;
+    if (f.transform == "host") {
+      // The address and the host it belongs to, as a |host key names them.
+      a.fields.emplace_back(f.name, std::string(FieldValue(hit, f.name)));
+      a.fields.emplace_back(
+          f.name + "_host",
+          AddressHost(FieldValue(hit, f.name).substr(0, kMaxValueBytes), own_set, hit.host));
+      continue;
+    }
     TupleValue(f, hit, psl.get(), geoip.get(), &domain_scratch, &v);
     if (f.transform == "country") {
       // The address and its country: "src_ip": "203.0.113.5",
@@ -847,7 +862,7 @@ void Correlator::Impl::FirstSeen(CompiledCorrelation& c, const HitEvent& hit,
     a.fields.emplace_back("known_since", FormatRfc3339Micros(FromNs(seen_first)));
   }
   a.members.push_back(AlertMember{std::string(hit.host), hit.received, hit.overflow_worker});
-  Raise(c, std::move(a), depth, out);
+  Raise(c, hit, std::move(a), depth, out);
 }
 
 }  // namespace konseki::matchers

@@ -185,7 +185,7 @@ void Correlator::Impl::Beacon(CompiledCorrelation& c, const HitEvent& hit, const
   a.fields.emplace_back("first_time", FormatRfc3339Micros(FromNs(st->first_ns)));
   a.fields.emplace_back("last_time", FormatRfc3339Micros(FromNs(t)));
   a.members.push_back(AlertMember{std::string(hit.host), hit.received, hit.overflow_worker});
-  Raise(c, std::move(a), depth, out);
+  Raise(c, hit, std::move(a), depth, out);
 }
 
 Counter* Correlator::Impl::DirectionCounter(CompiledCorrelation& c, std::string_view host,
@@ -246,7 +246,7 @@ void Correlator::Impl::DirectionOf(CompiledCorrelation& c, const HitEvent& hit,
   }
   a.fields.emplace_back("direction", kDirectionNames[di]);
   a.members.push_back(AlertMember{std::string(hit.host), hit.received, hit.overflow_worker});
-  Raise(c, std::move(a), depth, out);
+  Raise(c, hit, std::move(a), depth, out);
 }
 
 }  // namespace konseki::matchers

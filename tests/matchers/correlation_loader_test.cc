@@ -129,6 +129,40 @@ TEST(CorrelationLoaderTest, ReadsCarryFieldsAndRefusesATransform) {
   EXPECT_THAT(bad.status().ToString(), HasSubstr("\"user|lower\" is not a field name"));
 }
 
+// where_equal, unless_equal and severity_if's where_equal read two
+// fields of one hit; first_seen takes |host in the fleet, with the learned
+// set it reads.
+TEST(CorrelationLoaderTest, ReadsFieldPairsAndAFirstSeenHostTuple) {
+  std::string text = std::string(kRule) + kCorrelation;
+  const std::string at = "    count: 2\n";
+  text.replace(text.find(at), at.size(),
+               at + "    where_equal: {src_ip: user}\n    unless_equal: {user: host}\n"
+                    "    severity_if: [{severity: low, where_equal: {src_ip: sender}}]\n");
+  auto pack = Load(text);
+  ASSERT_TRUE(pack.ok()) << pack.status().ToString();
+  const Correlation& c = pack->correlations[0];
+  ASSERT_EQ(c.where_equal.size(), 1u);
+  EXPECT_EQ(c.where_equal[0].field, "src_ip");
+  EXPECT_EQ(c.where_equal[0].other, "user");
+  ASSERT_EQ(c.unless_equal.size(), 1u);
+  EXPECT_EQ(c.unless_equal[0].other, "host");
+  ASSERT_EQ(c.severity_if.size(), 1u);
+  ASSERT_EQ(c.severity_if[0].where_equal.size(), 1u);
+  EXPECT_EQ(c.severity_if[0].where_equal[0].other, "sender");
+
+  std::string fs = std::string(kRule) + kCorrelation;
+  const std::string kind =
+      "    kind: threshold\n    on: [t.fail]\n    key: [src_ip]\n    window_secs: 60\n    count: 2";
+  fs.replace(fs.find(kind), kind.size(),
+             "    kind: first_seen\n    scope: fleet\n    on: [t.fail]\n    key: [host]\n"
+             "    first_seen: ['src_ip|host']\n    set: own");
+  auto first = Load(fs);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_EQ(first->correlations[0].first_values.size(), 1u);
+  EXPECT_EQ(first->correlations[0].first_values[0].transform, "host");
+  EXPECT_EQ(first->correlations[0].set, "own");
+}
+
 struct BadCase {
   std::string replace;
   std::string with;
@@ -177,12 +211,32 @@ TEST(CorrelationLoaderTest, ErrorsNameFileLineAndKey) {
       {"    kind: threshold\n    on: [t.fail]\n    key: [src_ip]\n    window_secs: 60\n    count: "
        "2",
        "    kind: first_seen\n    on: [t.fail]\n    key: [user]\n    first_seen: [src_ip|in]",
-       "key 'first_seen': unknown transform \"in\" (use net, net16, lower, domain, country or "
-       "in:SET)"},
+       "key 'first_seen': unknown transform \"in\" (use net, net16, lower, domain, country, host "
+       "or in:SET)"},
+      // |host in a first_seen tuple reads the fleet's hosts: fleet only.
+      {"    kind: threshold\n    on: [t.fail]\n    key: [src_ip]\n    window_secs: 60\n    count: "
+       "2",
+       "    kind: first_seen\n    on: [t.fail]\n    key: [host]\n    first_seen: [src_ip|host]",
+       "p.yaml:22: key 'first_seen': src_ip|host needs scope: fleet (correlation t.burst)"},
+      // where_equal / unless_equal: a mapping of two distinct field names.
+      {"    window_secs: 60", "    window_secs: 60\n    where_equal: [src_ip, user]",
+       "p.yaml:23: key 'where_equal': expected a mapping of field: other_field ({rip: lip}), "
+       "found a list (correlation t.burst)"},
+      {"    window_secs: 60", "    window_secs: 60\n    unless_equal: {src_ip: src_ip}",
+       "p.yaml:23: key 'unless_equal': compares src_ip with itself; name two fields (correlation "
+       "t.burst)"},
+      {"    window_secs: 60", "    window_secs: 60\n    where_equal: {src_ip: 'local_ip|net'}",
+       "p.yaml:23: key 'where_equal': \"local_ip|net\": a field name, or name|stem (correlation "
+       "t.burst)"},
+      {"    window_secs: 60", "    window_secs: 60\n    where_equal: {src_ip: [a, b]}",
+       "key 'where_equal': expected field: other_field, two field names (correlation t.burst)"},
+      {"    window_secs: 60",
+       "    window_secs: 60\n    severity_if: [{severity: low, where_equal: {user: user}}]",
+       "key 'where_equal': compares user with itself; name two fields (correlation t.burst)"},
       {"    window_secs: 60", "    window_secs: 60\n    after_unless: {method: publickey}",
        "p.yaml:23: key 'after_unless': not a parameter of kind threshold"},
       {"    window_secs: 60", "    window_secs: 60\n    severity_if: [{severity: low}]",
-       "key 'severity_if': an entry needs where or where_in (correlation t.burst)"},
+       "key 'severity_if': an entry needs where, where_in or where_equal (correlation t.burst)"},
       {"    window_secs: 60",
        "    window_secs: 60\n    severity_if: [{severity: dire, where: {user: root}}]",
        "key 'severity_if': unknown severity \"dire\" (correlation t.burst)"},
@@ -279,6 +333,31 @@ class PackDirTest : public ::testing::Test {
   }
   std::string dir_;
 };
+
+// A where_equal field that no input extracts could never be compared
+// ({rip: lpi}): refused, naming the correlation's line.
+TEST_F(PackDirTest, AFieldPairMustNameFieldsTheInputsCarry) {
+  Write("a.yaml", kRule);
+  std::string corr = kCorrelation;
+  corr.replace(corr.find("    key: [src_ip]"), 17,
+               "    key: [src_ip]\n    where_equal: {src_ip: lip}");
+  Write("b.yaml", corr);
+  EXPECT_THAT(LoadPackDir(dir_).status().message(),
+              HasSubstr("b.yaml:2: key 'where_equal': correlation t.burst: where_equal field lip "
+                        "is extracted by none of the correlation's inputs"));
+  corr = kCorrelation;
+  corr.replace(corr.find("    key: [src_ip]"), 17,
+               "    key: [src_ip]\n    severity_if: [{severity: low, where_equal: {user: usr}}]");
+  Write("b.yaml", corr);
+  EXPECT_THAT(LoadPackDir(dir_).status().message(),
+              HasSubstr("severity_if field usr is extracted by none"));
+  // Extracted fields and pseudo-fields are fine.
+  corr = kCorrelation;
+  corr.replace(corr.find("    key: [src_ip]"), 17,
+               "    key: [src_ip]\n    unless_equal: {user: host}");
+  Write("b.yaml", corr);
+  EXPECT_TRUE(LoadPackDir(dir_).ok()) << LoadPackDir(dir_).status().ToString();
+}
 
 TEST_F(PackDirTest, InputsMustExistAndCorrelationsMayNotLoop) {
   Write("a.yaml", kRule);

@@ -144,5 +144,39 @@ TEST(CorrelatorAllocTest, TheCountryTransformDoesNotAllocateOnceWarm) {
   EXPECT_EQ(feeder.Allocations(16, 2000), 0u);
 }
 
+// where_equal over two addresses (IPv6 spellings parsed on the stack) and
+// a first_seen tuple of the server an address belongs to (`|host`, names
+// past the small-string buffer): a known server's login is read into the
+// correlator's scratch.
+TEST(CorrelatorAllocTest, FieldPairsAndTheHostTransformDoNotAllocateOnceWarm) {
+  Correlation own = Corr("own", CorrelationKind::kMembership);
+  own.on = {Sign("auth.login")};
+  own.field = "user";
+  own.values = {"nobody-at-all"};
+  own.where_equal = {FieldPair{"src_ip", "local_ip"}};
+  Correlation first = Corr("first", CorrelationKind::kFirstSeen);
+  first.on = {Sign("auth.login")};
+  first.scope = KeyScope::kFleet;
+  first.key = {"host"};
+  first.first_values = {FieldRef{"src_ip", "host"}};
+  first.learning_secs = 0;
+  CorrelatorOptions options;
+  options.host_addresses = {{"backup-server-01.datacenter.example", {"2001:db8::9"}},
+                            {"deployment-controller.datacenter.example", {"10.0.0.21"}}};
+  MetricsRegistry metrics;
+  auto made = Correlator::Create(Pack({own, first}), options, metrics);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  Correlator& c = **made;
+  const std::vector<Fields> fields = {
+      {{"user", "alice"}, {"src_ip", "2001:DB8::9"}, {"local_ip", "2001:db8:0::25"}},
+      {{"user", "bob"}, {"src_ip", "10.0.0.21"}, {"local_ip", "10.0.0.25"}},
+      {{"user", "carol"}, {"src_ip", "::ffff:10.0.0.25"}, {"local_ip", "10.0.0.25"}},
+  };
+  size_t alerts = 0;
+  Feeder feeder{c, fields, "db01", "dovecot", "auth.login", "812"};
+  EXPECT_EQ(feeder.Allocations(6, 2000, &alerts), 0u);
+  EXPECT_EQ(alerts, 0u);
+}
+
 }  // namespace
 }  // namespace konseki::matchers

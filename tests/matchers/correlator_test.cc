@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <tuple>
 
 #include "common/host_key.h"
 #include "tests/matchers/correlator_test_util.h"
@@ -2053,6 +2054,101 @@ TEST(SupersededByTest, TheFleetCorrelatorReadsTheHitsSupersededBy) {
   for (const char* h : {"a1", "a2", "a3"}) feed("sysbk", h, 10);
   ASSERT_THAT(fleet_alerts, SizeIs(1));
   EXPECT_EQ(FieldOf(fleet_alerts[0], "user"), "sysbk");
+}
+
+// first_seen over ['src_ip|host'] keyed by the target host (fleet): the
+// memory of which servers log in where. A server's new lease is the same
+// server; an address no watched host owns, and the host's own, take no
+// part; each host learns over its own period (from its first hit), not
+// the fleet's.
+TEST(HostKeyTest, AFirstSeenTupleOfTheServerAnAddressBelongsTo) {
+  Correlation c = Corr("server_source", CorrelationKind::kFirstSeen);
+  c.scope = KeyScope::kFleet;
+  c.on = {Id("acc")};
+  c.key = {"host"};
+  c.first_values = {FieldRef{"src_ip", "host"}};
+  c.set = "own";
+  c.learning_secs = 1000;
+  Driver d(Pack({c}, {OwnAddresses()}));
+  auto lease = [&](const std::string& host, const std::string& ip, double t) {
+    d.Hit("lease", "net.address", {{"addr", ip}}, host, t, -1, "");
+  };
+  auto login = [&](const std::string& host, const std::string& ip, double t) {
+    return d.Hit("acc", "ssh.login", {{"src_ip", ip}, {"user", "jdoe"}}, host, t, -1, "");
+  };
+  lease("backup1", "10.0.0.9", 0);
+  lease("web1", "10.0.0.21", 0);
+  lease("db01", "10.0.0.30", 0);
+  // db01's learning period.
+  EXPECT_THAT(login("db01", "10.0.0.9", 10), IsEmpty());
+  // backup1 from a new lease is backup1; a workstation's address and
+  // db01's own are no server of the fleet.
+  lease("backup1", "10.0.0.10", 1500);
+  EXPECT_THAT(login("db01", "10.0.0.10", 1600), IsEmpty());
+  EXPECT_THAT(login("db01", "10.0.5.77", 1700), IsEmpty());
+  EXPECT_THAT(login("db01", "10.0.0.30", 1710), IsEmpty());
+  auto a = login("db01", "10.0.0.21", 1800);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "host"), "db01");
+  EXPECT_EQ(FieldOf(a[0], "src_ip"), "10.0.0.21");
+  EXPECT_EQ(FieldOf(a[0], "src_ip_host"), "web1");
+  EXPECT_THAT(login("db01", "10.0.0.21", 1900), IsEmpty());
+  // db02, first seen at 2000, learns until 3000 though the fleet's
+  // period is over.
+  lease("db02", "10.0.0.31", 2000);
+  EXPECT_THAT(login("db02", "10.0.0.21", 2100), IsEmpty());
+  ASSERT_THAT(login("db02", "10.0.0.9", 3100), SizeIs(1));
+}
+
+// where_equal / unless_equal compare two fields of one hit (Dovecot's
+// rip= and lip=): ASCII case aside, two spellings of one address are
+// equal, a missing or empty field equals nothing.
+TEST(MembershipTest, WhereEqualComparesTwoFieldsOfOneHit) {
+  Correlation c = Corr("own", CorrelationKind::kMembership);
+  c.on = {Sign("auth.login")};
+  c.field = "user";
+  c.values = {"bob"};
+  c.where_equal = {FieldPair{"src_ip", "local_ip"}};
+  Correlation u = c;
+  u.where_equal.clear();
+  u.unless_equal = {FieldPair{"src_ip", "local_ip"}};
+  Driver where(Pack({c}));
+  Driver unless(Pack({u}));
+  auto hits = [](Driver& d, const std::string& rip, const std::string& lip) {
+    Fields f = {{"user", "bob"}, {"src_ip", rip}};
+    if (!lip.empty()) f.emplace_back("local_ip", lip);
+    return d.Hit("dovecot.login", "auth.login", f, "mx1", 0).size();
+  };
+  for (auto [rip, lip, equal] : std::vector<std::tuple<std::string, std::string, bool>>{
+           {"10.0.0.5", "10.0.0.5", true},
+           {"10.0.0.5", "10.0.0.6", false},
+           {"10.0.0.5", "10.0.0.50", false},
+           {"2001:DB8::25", "2001:db8:0::25", true},
+           {"::ffff:10.0.0.5", "10.0.0.5", true},
+           {"2001:db8::25", "2001:db8::26", false},
+           {"Mail.Example.org", "mail.example.ORG", true},
+           {"10.0.0.5", "", false},
+       }) {
+    EXPECT_EQ(hits(where, rip, lip), equal ? 1u : 0u) << rip << " " << lip;
+    EXPECT_EQ(hits(unless, rip, lip), equal ? 0u : 1u) << rip << " " << lip;
+  }
+  // Against a pseudo-field, and in severity_if.
+  Correlation s = Corr("sev", CorrelationKind::kMembership);
+  s.on = {Sign("auth.login")};
+  s.field = "user";
+  s.values = {"bob"};
+  s.severity = Severity::kMedium;
+  Correlation::SeverityIf low;
+  low.severity = Severity::kLow;
+  low.where_equal = {FieldPair{"src_ip", "sender"}};
+  s.severity_if = {low};
+  Driver sev(Pack({s}));
+  auto a = sev.Hit("r", "auth.login", {{"user", "bob"}, {"src_ip", "192.0.2.250"}}, "mx1", 0);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(a[0].severity, Severity::kLow);
+  a = sev.Hit("r", "auth.login", {{"user", "bob"}, {"src_ip", "192.0.2.251"}}, "mx1", 1);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(a[0].severity, Severity::kMedium);
 }
 
 }  // namespace

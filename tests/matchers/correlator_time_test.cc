@@ -137,5 +137,61 @@ TEST(CorrelatorTimeTest, CorrelationsWithoutTimeConditionsDoNotNameIt) {
   EXPECT_THAT(d2.Hit("x", "ssh.login", {{"user", "alice"}, {"hour", "03"}}, "db1", 0), SizeIs(1));
 }
 
+// severity_if reads the time of the hit that completed the alert, at any
+// depth: a success kept until its failures came late is read at its own
+// stamp (it was read with no time: work_hours empty), and a correlation
+// fed by an alert fed by another reads its input's.
+TEST(CorrelatorTimeTest, SeverityIfReadsTheTimeOfTheCompletingHitAtAnyDepth) {
+  CorrelatorOptions o;
+  o.utc_offset_secs = kTokyo;
+  Correlation::SeverityIf day;
+  day.severity = Severity::kLow;
+  day.where = {{"work_hours", "yes"}};
+  Correlation seq = Corr("seq", CorrelationKind::kSequence);
+  seq.after = {Sign("ssh.auth_failure")};
+  seq.on = {Sign("ssh.login")};
+  seq.key = {"src_ip"};
+  seq.count = 2;
+  seq.window_secs = 600;
+  seq.severity = Severity::kHigh;
+  seq.severity_if = {day};
+  Driver d(Pack({seq}), o);
+  const Fields src = {{"src_ip", "192.0.2.7"}};
+  EXPECT_THAT(d.Hit("s", "ssh.login", src, "web1", Jst(10, 0)), IsEmpty());
+  EXPECT_THAT(d.Hit("f", "ssh.auth_failure", src, "web1", Jst(9, 58), Jst(10, 1)), IsEmpty());
+  auto a = d.Hit("f", "ssh.auth_failure", src, "web1", Jst(9, 59), Jst(10, 2));
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(a[0].severity, Severity::kLow);
+  EXPECT_EQ(FieldOf(a[0], "local_time"), "mon 10:00");
+
+  // login (depth 0) -> first (depth 1) -> spread (depth 2).
+  Correlation login = Corr("login", CorrelationKind::kMembership);
+  login.on = {Sign("ssh.login")};
+  login.field = "user";
+  login.values = {"alice"};
+  login.severity = Severity::kInfo;
+  Correlation first = Corr("first", CorrelationKind::kThreshold);
+  first.on = {Id("login")};
+  first.key = {"user"};
+  first.count = 1;
+  first.window_secs = 60;
+  first.severity = Severity::kInfo;
+  Correlation spread = Corr("spread", CorrelationKind::kMembership);
+  spread.on = {Id("first")};
+  spread.field = "user";
+  spread.values = {"alice"};
+  spread.severity = Severity::kHigh;
+  spread.severity_if = {day};
+  Driver chain(Pack({login, first, spread}), o);
+  auto severity = [&](double t) {
+    for (const Alert& x : chain.Hit("acc", "ssh.login", {{"user", "alice"}}, "db1", t)) {
+      if (x.rule == "spread") return x.severity;
+    }
+    return Severity::kInfo;
+  };
+  EXPECT_EQ(severity(Jst(10, 0)), Severity::kLow);
+  EXPECT_EQ(severity(Jst(3, 0, 1)), Severity::kHigh);
+}
+
 }  // namespace
 }  // namespace konseki::matchers
