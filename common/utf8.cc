@@ -197,7 +197,7 @@ __attribute__((target("avx2"))) bool ScanUtf8Avx2(std::string_view s, bool* cont
     while (end - p >= 64) {
       const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
       const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32));
-      uint64_t controls = 0;
+      [[maybe_unused]] uint64_t controls = 0;
       if constexpr (kControls) {
         // Printable ASCII throughout: nothing to tell.
         controls = Mask256(ControlLanes256(a)) | static_cast<uint64_t>(Mask256(ControlLanes256(b)))

@@ -68,7 +68,7 @@ ArchiveEntry* ArchiveFileCache::Recycle(std::string_view key) {
   return fresh;
 }
 
-void ArchiveFileCache::AccountChange(ArchiveEntry* e) {
+void ArchiveFileCache::Account(ArchiveEntry* e) {
   // An empty std::string's inline capacity is no heap buffer.
   static const size_t kInline = std::string().capacity();
   const size_t cap = e->buf.capacity() > kInline ? e->buf.capacity() : 0;
@@ -100,8 +100,9 @@ void ArchiveFileCache::FreeColdBuffers(const ArchiveEntry* keep, size_t need) {
   }
 }
 
-bool ArchiveFileCache::GrowBuffer(ArchiveEntry* e, size_t room) {
+bool ArchiveFileCache::ReserveBuffer(ArchiveEntry* e, size_t room) {
   const size_t size = e->buf.size();
+  if (e->buf.capacity() - size >= room) return true;
   // Grow by doubling up to buffer_bytes + slack (more only for one huge
   // line): a host that sends little holds little.
   const size_t want = std::min(std::max({kMinBuffer, 2 * e->buf.capacity(), size + room}),

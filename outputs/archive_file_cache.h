@@ -91,20 +91,9 @@ class ArchiveFileCache {
   // Makes room for `room` more bytes in e's buffer, growing it with the
   // budget's consent and writing out and freeing the coldest other buffers
   // if needed; false if the budget has no room even then.
-  bool ReserveBuffer(ArchiveEntry* e, size_t room) {
-    // The usual line: its host's buffer has room (inline: the call cost
-    // more than the test, per archived line).
-    if (e->buf.capacity() - e->buf.size() >= room) return true;
-    return GrowBuffer(e, room);
-  }
+  bool ReserveBuffer(ArchiveEntry* e, size_t room);
   // Charges or refunds the change of e's buffer capacity; keeps the warm list.
-  void Account(ArchiveEntry* e) {
-    // The usual line: the capacity charged unchanged (a charged buffer is
-    // past the inline capacity, so AccountChange would charge nothing) and
-    // e already the warmest.
-    if (e->charged > 0 && e->buf.capacity() == e->charged && warm_.front() == e) return;
-    AccountChange(e);
-  }
+  void Account(ArchiveEntry* e);
   // Frees e's (empty) buffer.
   void ReleaseBuffer(ArchiveEntry* e);
   // Entries touched since the last call become active now; the empty
@@ -128,8 +117,6 @@ class ArchiveFileCache {
   };
   using Map = std::unordered_map<std::string, ArchiveEntry, StringHash, std::equal_to<>>;
   ArchiveEntry* Recycle(std::string_view key);
-  bool GrowBuffer(ArchiveEntry* e, size_t room);
-  void AccountChange(ArchiveEntry* e);
   // Writes out and frees the coldest buffers (but keep's) until `need` more
   // bytes fit in the budget or none is left.
   void FreeColdBuffers(const ArchiveEntry* keep, size_t need);
