@@ -884,7 +884,10 @@ Status Archive::Append(const Message& msg, const HostKey& host, bool same_origin
   // No room in the budget: the line is written through (buffer freed right
   // after). The room asked for is the line unless escaping makes it longer
   // (then the string grows on its own and Account charges the difference).
-  const bool through = !files_.ReserveBuffer(e, msg.raw.size() + msg.sender.size() + 64);
+  // The usual line fits in its host's buffer: tested here, not in a call
+  // per line.
+  const size_t room = msg.raw.size() + msg.sender.size() + 64;
+  const bool through = e->buf.capacity() - e->buf.size() < room && !files_.ReserveBuffer(e, room);
   e->touched = true;
   const size_t before = e->buf.size();
   AppendLine(msg, &e->buf, same_origin);

@@ -405,6 +405,46 @@ TEST(RouterTest, SameOriginMarksRepeatsOfHostAndSenderWithinABatch) {
   small.Release(second);
 }
 
+TEST(RouterTest, SameOriginComparesEveryByteOfHostAndSender) {
+  // Host names and senders of every length up to past two words, differing
+  // from the frame before in one byte (first, middle, last): a changed host
+  // or sender is never a repeat, and the host's hash is its own.
+  MetricsRegistry metrics;
+  receiver::Parser parser;
+  for (size_t len = 1; len <= 40; ++len) {
+    for (const size_t pos : {size_t{0}, len / 2, len - 1}) {
+      for (const bool change_host : {true, false}) {
+        BatchQueues q(1, 1 << 20, metrics);
+        Router r(q, parser, false);
+        const std::string base(len, 'h');
+        std::string changed = base;
+        changed[pos] = 'k';
+        const std::string& host2 = change_host ? changed : base;
+        const std::string& sender2 = change_host ? base : changed;
+        const std::vector<std::pair<std::string, std::string>> frames = {
+            {base, base}, {base, base}, {host2, sender2}, {host2, sender2}};
+        for (const auto& [host, sender] : frames) {
+          ASSERT_TRUE(r.Push(MakeFrame("<13>Nov 23 08:00:00 " + host + " app: x", sender)));
+        }
+        r.Flush();
+        Batch* b = q.Dequeue(0, std::chrono::microseconds(0));
+        ASSERT_NE(b, nullptr);
+        ASSERT_EQ(b->entries.size(), frames.size());
+        std::vector<bool> same;
+        for (size_t i = 0; i < frames.size(); ++i) {
+          const Batch::Entry& e = b->entries[i];
+          same.push_back(e.same_origin);
+          EXPECT_EQ(e.host_hash, HostKeyHash(frames[i].first)) << len << " " << pos << " " << i;
+          EXPECT_EQ(b->sender(e), frames[i].second) << len << " " << pos << " " << i;
+        }
+        EXPECT_EQ(same, (std::vector<bool>{false, true, false, true}))
+            << "length " << len << ", byte " << pos << (change_host ? ", host" : ", sender");
+        q.Release(b);
+      }
+    }
+  }
+}
+
 TEST(RouterTest, FramesOfOneSenderShareOneCopyOfItsTextInABatch) {
   MetricsRegistry metrics;
   receiver::Parser parser;
