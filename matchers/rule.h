@@ -176,7 +176,16 @@ struct Rule {
   // own key (`\bSRC=`, `\bPROTO=`), in place of one with `.*?` gaps walked
   // across the line (issue 17).
   bool extract_all = false;
-  // Both `match` and `extract` are caseless unless this is set.
+  // Optional RE2 expression over the same text `match` reads: a hit whose
+  // text it also finds is dropped (no alert, no fields, no correlation
+  // input), as if the rule had not hit. For lines of the rule's own program
+  // that only repeat an outsider's words (nginx's error log quoting a
+  // requested path, Apache's AH00128 "File does not exist:"), which a
+  // `program` filter cannot tell apart. Run only on the rule's hits (RE2,
+  // compiled on the first), never in the Hyperscan database. Empty: none.
+  std::string unless;
+  int unless_line = 0;  // 1-based line of `unless`, for error messages
+  // Both `match`, `extract` and `unless` are caseless unless this is set.
   bool case_sensitive = false;
   // false: an input of correlations only. Its hits are counted, feed the
   // correlator and show in test-rules, but raise no alert of their own.

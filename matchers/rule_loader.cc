@@ -196,6 +196,7 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
                                "prefilter",
                                "extract",
                                "extract_all",
+                               "unless",
                                "case_sensitive",
                                "alert",
                                "replace",
@@ -390,6 +391,13 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
   }
   if (node["extract"]) {
     RETURN_IF_ERROR(r.GetStringOrList(node["extract"], "extract", &rule->extract, nullptr));
+  }
+  if (node["unless"]) {
+    rule->unless_line = yaml::LineOf(node["unless"]);
+    RETURN_IF_ERROR(r.GetString(node["unless"], "unless", &rule->unless));
+    if (rule->unless.empty()) {
+      return r.Error(node["unless"], "unless", "empty expression in rule " + rule->id);
+    }
   }
   // A line of the syslog.stopped sign tells the heartbeat why a host went
   // quiet, unless the rule says otherwise.

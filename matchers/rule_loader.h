@@ -18,6 +18,10 @@
 //                                    # first that matches gives the fields
 //       extract_all: true            # optional: every extract adds its fields
 //                                    # (distinct group names)
+//       unless: 'AH00128: '          # optional, one RE2 over the same text:
+//                                    # a hit it also finds is dropped
+//                                    # (Rule::unless; a YAML alias `*name`
+//                                    # shares one anchored `&name` value)
 //       case_sensitive: false        # optional
 //       alert: false                 # optional: an input of correlations only
 //       replace: false               # optional; site packs only: takes the

@@ -62,6 +62,10 @@ struct RuleSet::Compiled {
   // of their start literals, where a match can begin.
   std::vector<Extractor> confirm;
   bool confirm_lowered = false;  // some confirm has caseless start literals
+  // The rule's `unless` (has_unless: else none), searched like a
+  // confirmation on each line that is a hit so far: a match drops the hit.
+  bool has_unless = false;
+  Extractor unless;
 };
 
 namespace {
@@ -499,6 +503,17 @@ StatusOr<std::shared_ptr<const RuleSet>> RuleSet::Compile(std::vector<Rule> rule
         compiled->confirm.push_back(std::move(c));
       }
     }
+    if (!rule.unless.empty()) {
+      std::string error;
+      compiled->unless = Compiled::Extractor::Make(rule.unless, rule.case_sensitive, &error);
+      if (!error.empty()) {
+        return Status::InvalidArgument(Where(rule, rule.unless_line) + ": unless: RE2: " + error +
+                                       " in \"" + rule.unless + "\"");
+      }
+      // No submatches: RE2's DFA alone (as for confirmations).
+      compiled->unless.simple.reset();
+      compiled->has_unless = true;
+    }
     if (!rule.program.empty()) {
       compiled->has_program = true;
       compiled->program = LazyRe2("(?:" + rule.program + ")", Re2Options(false));
@@ -740,6 +755,13 @@ size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<Rule
         !Confirms(r, read, compiled_[r]->confirm_lowered ? lower() : std::string_view())) {
       continue;
     }
+    // The rule's exclusion: after every cheaper filter, on this rule's hit only.
+    if (const Compiled& c = *compiled_[r];
+        c.has_unless &&
+        c.unless.Search(input, c.unless.starts_caseless ? lower() : std::string_view(), nullptr,
+                        0)) {
+      continue;
+    }
     if (used == hits->size()) {
       hits->emplace_back();
       if (!scratch.spare_fields_.empty()) {
@@ -790,7 +812,7 @@ size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<Rule
 size_t RuleSet::re2_expressions() const {
   size_t n = 0;
   for (const auto& c : compiled_) {
-    n += (c->has_program ? 1 : 0) + c->confirm.size() + c->extract.size();
+    n += (c->has_program ? 1 : 0) + (c->has_unless ? 1 : 0) + c->confirm.size() + c->extract.size();
   }
   return n;
 }
@@ -799,6 +821,7 @@ size_t RuleSet::re2_built() const {
   size_t n = 0;
   for (const auto& c : compiled_) {
     n += c->has_program && c->program.built() ? 1 : 0;
+    n += c->has_unless && c->unless.re.built() ? 1 : 0;
     for (const Compiled::Extractor& e : c->confirm) n += e.re.built() ? 1 : 0;
     for (const Compiled::Extractor& e : c->extract) n += e.re.built() ? 1 : 0;
   }

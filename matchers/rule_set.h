@@ -113,7 +113,8 @@ class RuleSet {
   // read — and
   // msg.structured_data when it is not empty and some rule reads it, and
   // appends one RuleHit per rule that hit, in rule order, to *hits (which it
-  // clears first). Each rule's match, prefilter and extract read its own
+  // clears first). A line the rule's `unless` finds (in the same text) is
+  // not a hit of that rule. Each rule's match, prefilter and extract read its own
   // Rule::text only. The callback only records rule indices; the program filter and
   // RE2 extraction run afterwards for those rules only. Field values are
   // copies, so hits outlive the message. Pass the same vector every time
@@ -126,7 +127,7 @@ class RuleSet {
   bool reads_structured_data() const { return sd_db_ != nullptr; }
   // Bytes of the Hyperscan databases (0 without rules), for memory accounts.
   size_t database_bytes() const;
-  // RE2 expressions (program, prefilter confirmation, extract) of all rules,
+  // RE2 expressions (program, prefilter confirmation, unless, extract) of all rules,
   // and how many of them have been compiled: each is compiled the first
   // time a line needs it (matchers/lazy_re2.h), so a rule that never hits
   // costs no RE2 memory.

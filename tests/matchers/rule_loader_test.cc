@@ -121,6 +121,21 @@ TEST(LoadRuleTextTest, ProgramExceptIsANameOrListOfNamesInLowerCase) {
                 "spaces, not \"/usr/sbin/cron\" (rule t.one)"));
 }
 
+TEST(LoadRuleTextTest, UnlessIsOneExpressionAndAnAliasSharesIt) {
+  auto rules =
+      LoadRuleText(Edit("    program: sshd|sshd-session\n", "    unless: &forged 'AH00128: '\n") +
+                       "    unless: *forged\n",
+                   "f.yaml");
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  EXPECT_EQ((*rules)[0].unless, "AH00128: ");
+  EXPECT_EQ((*rules)[0].unless_line, 8);
+  EXPECT_EQ((*rules)[1].unless, "AH00128: ");
+  EXPECT_THAT(ErrorOf(Edit("    program: sshd|sshd-session\n", "    unless: ''\n")),
+              HasSubstr("f.yaml:8: key 'unless': empty expression in rule t.one"));
+  EXPECT_THAT(ErrorOf(Edit("    program: sshd|sshd-session\n", "    unless: [a, b]\n")),
+              HasSubstr("f.yaml:8: key 'unless': "));
+}
+
 TEST(LoadRuleTextTest, PidIsDigits) {
   auto rules = LoadRuleText(Edit("    program: sshd|sshd-session\n", "    pid: '1'\n"), "f.yaml");
   ASSERT_TRUE(rules.ok()) << rules.status().ToString();

@@ -138,5 +138,36 @@ TEST(RuleSetAllocTest, AuditHexDecodingAllocatesNothingOnceWarm) {
   EXPECT_EQ(total, 100u * 2);
 }
 
+// A rule's `unless` (RE2 on its hits, caseless: the lowered copy) drops
+// some hits and keeps others without allocating once warm.
+TEST(RuleSetAllocTest, UnlessAllocatesNothingOnceWarm) {
+  std::vector<Rule> rules;
+  Rule with_literal = MakeRule("lit", "Failed password for ", R"(for (?P<user>\S+))");
+  with_literal.unless = "AH00128: |AH01618: ";
+  rules.push_back(std::move(with_literal));
+  Rule anchored = MakeRule("anchored", "invalid user ", R"(invalid user (?P<invalid_user>\S+))");
+  anchored.unless = R"(^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[\w+\] \d+#\d+: )";
+  rules.push_back(std::move(anchored));
+  auto set = RuleSet::Compile(std::move(rules));
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  auto scratch = (*set)->NewScratch();
+  ASSERT_TRUE(scratch.ok());
+  const std::string real =
+      "Failed password for invalid user administrator-account-name from 192.0.2.1 port 22 ssh2";
+  const std::string forged_apache =
+      "[core:info] [pid 1] ah00128: File does not exist: /var/www/html/Failed password for "
+      "invalid user administrator-account-name";
+  const std::string forged_nginx =
+      "2026/12/07 10:00:01 [error] 1234#1234: *56 open() \"/usr/share/nginx/html/Failed "
+      "password for invalid user administrator-account-name\" failed (2: No such file)";
+  const Message messages[] = {Msg(real), Msg(forged_apache), Msg(forged_nginx), Msg("nothing"),
+                              Msg(real)};
+  std::vector<RuleHit> hits;
+  size_t total = 0;
+  EXPECT_EQ(AllocationsOnceWarm(**set, **scratch, messages, &hits, &total), 0u);
+  // real: both; Apache's: the anchored rule only; nginx's: the literal one only.
+  EXPECT_EQ(total, 100u * (2 + 1 + 1 + 0 + 2));
+}
+
 }  // namespace
 }  // namespace konseki::matchers

@@ -586,6 +586,50 @@ TEST(RuleSetTest, Re2ErrorsNameTheRule) {
   EXPECT_THAT(bad_program.status().message(), HasSubstr("test.yaml:7: rule p: program: RE2: "));
 }
 
+TEST(RuleSetTest, UnlessDropsTheRulesHitOnlyAndIsCheckedWithRe2) {
+  // An access-log rule and nginx's error log quoting the request as a path.
+  Rule r = MakeRule("shell", {R"("POST /[^"]*\.php[^"]* HTTP/[\d.]+" 200 )"},
+                    {R"(^(?P<src_ip>\S+) )"}, "nginx");
+  r.unless = R"(^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[\w+\] \d+#\d+: |\bAH00128: )";
+  r.unless_line = 30;
+  auto set = MustCompile({r, MakeRule("other", {"failed \\(2: "}, {}, "nginx")});
+  auto scratch = set->NewScratch();
+  ASSERT_TRUE(scratch.ok());
+  std::vector<RuleHit> hits;
+  // The real access line: kept, with its fields.
+  set->Match(
+      Msg("nginx",
+          R"(203.0.113.5 - - [07/Dec/2026:10:00:01 +0900] "POST /up/x.php HTTP/1.1" 200 12 "-" "curl")"),
+      **scratch, &hits);
+  ASSERT_THAT(HitIds(hits), ElementsAre("shell"));
+  EXPECT_THAT(hits[0].fields, ElementsAre(Field{"src_ip", "203.0.113.5"}));
+  // The same words inside the error log's open() path: dropped; the other
+  // rule's hit on the line stays.
+  set->Match(
+      Msg("nginx",
+          R"(2026/12/07 10:00:01 [error] 1234#1234: *56 open() "/usr/share/nginx/html/203.0.113.5 - - [07/Dec/2026:10:00:01 +0900] "POST /up/x.php HTTP/1.1" 200 12 "-" "curl"" failed (2: No such file or directory), client: 198.51.100.1)"),
+      **scratch, &hits);
+  EXPECT_THAT(HitIds(hits), ElementsAre("other"));
+  // Caseless like the rule.
+  set->Match(
+      Msg("nginx",
+          R"(ah00128: File does not exist: /var/www/1.2.3.4 - - [x] "POST /a.php HTTP/1.1" 200 1)"),
+      **scratch, &hits);
+  EXPECT_TRUE(hits.empty());
+  // Not in the Hyperscan database: a line only `unless` finds hits nothing.
+  set->Match(Msg("nginx", "AH00128: File does not exist: /var/www/html/x"), **scratch, &hits);
+  EXPECT_TRUE(hits.empty());
+  EXPECT_EQ(set->re2_expressions(), 4u);  // two programs, the extract, the unless
+
+  Rule bad = r;
+  bad.unless = "(unbalanced";
+  auto refused = RuleSet::Compile({bad});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("test.yaml:30: rule shell: unless: RE2: missing ): (unbalanced in "
+                        "\"(unbalanced\""));
+}
+
 TEST(RuleSetTest, PrefilterHitsCountOnlyWhenAMatchExpressionConfirms) {
   // Hyperscan scans for the prefilter; RE2 confirms the rule's `match`.
   Rule r = MakeRule("pre", {R"(\[[0-9]{2}/[a-z]{3}/[0-9]{4}[^\]]*\] "[^"]*" 5[0-9]{2} )"},
