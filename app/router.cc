@@ -8,45 +8,9 @@
 #include "common/host_shard.h"
 #include "common/message.h"
 #include "common/packed_message.h"
+#include "common/same_bytes.h"
 
 namespace konseki::app {
-namespace {
-
-// a == b, inlined: a host name or an address is a few words long, and the
-// libc memcmp call behind string_view's == cost ~18 instructions per
-// compare, two per frame (callgrind over bench/worker_bench Loggen).
-inline bool SameText(std::string_view a, std::string_view b) {
-  const size_t n = a.size();
-  if (n != b.size()) return false;
-  const char* x = a.data();
-  const char* y = b.data();
-  if (n >= 8) {
-    uint64_t u, v;
-    for (size_t i = 0; i + 8 < n; i += 8) {
-      std::memcpy(&u, x + i, 8);
-      std::memcpy(&v, y + i, 8);
-      if (u != v) return false;
-    }
-    // The last word, overlapping the one before.
-    std::memcpy(&u, x + n - 8, 8);
-    std::memcpy(&v, y + n - 8, 8);
-    return u == v;
-  }
-  if (n >= 4) {
-    uint32_t u0, v0, u1, v1;
-    std::memcpy(&u0, x, 4);
-    std::memcpy(&v0, y, 4);
-    std::memcpy(&u1, x + n - 4, 4);
-    std::memcpy(&v1, y + n - 4, 4);
-    return ((u0 ^ v0) | (u1 ^ v1)) == 0;
-  }
-  for (size_t i = 0; i < n; ++i) {
-    if (x[i] != y[i]) return false;
-  }
-  return true;
-}
-
-}  // namespace
 
 Router::Router(BatchQueues& queues, const receiver::Parser& parser, bool drop_when_full,
                AckSink* ack_sink)

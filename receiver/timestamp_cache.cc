@@ -2,26 +2,12 @@
 
 #include <cstring>
 
+#include "common/same_bytes.h"
 #include "receiver/parser.h"
 
 namespace konseki::receiver {
 
 namespace {
-
-// a[0, n) == b[0, n) for n >= 8, eight bytes at a time (the last word
-// overlaps the one before): a stamp is 14 to 25 bytes, and a call to memcmp
-// cost as much as the rest of a lookup.
-bool SameBytes(const char* a, const char* b, size_t n) {
-  uint64_t x, y;
-  for (size_t i = 0; i + 8 < n; i += 8) {
-    std::memcpy(&x, a + i, 8);
-    std::memcpy(&y, b + i, 8);
-    if (x != y) return false;
-  }
-  std::memcpy(&x, a + n - 8, 8);
-  std::memcpy(&y, b + n - 8, 8);
-  return x == y;
-}
 
 constexpr size_t kIsoSeconds = 19;  // "YYYY-MM-DDThh:mm:ss", the fraction after
 
@@ -64,12 +50,12 @@ size_t TimestampCache::Find(std::string_view text, MessageFormat format,
       continue;
     }
     if (e.iso && HasIsoFraction(text)) {
-      if (!SameBytes(text.data(), e.text, kIsoSeconds)) continue;  // another second
+      if (!SameBytes8(text.data(), e.text, kIsoSeconds)) continue;  // another second
       if (const size_t len = FindWithFraction(e, text, t); len > 0) return len;
       continue;
     }
     if (text.size() < n || (text.size() > n && text[n] != ' ') ||
-        !SameBytes(text.data(), e.text, n)) {
+        !SameBytes8(text.data(), e.text, n)) {
       continue;
     }
     *t = e.t;
