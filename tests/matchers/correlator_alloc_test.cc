@@ -149,10 +149,7 @@ TEST(CorrelatorAllocTest, TheCountryTransformDoesNotAllocateOnceWarm) {
 // past the small-string buffer): a known server's login is read into the
 // correlator's scratch.
 TEST(CorrelatorAllocTest, FieldPairsAndTheHostTransformDoNotAllocateOnceWarm) {
-  Correlation own = Corr("own", CorrelationKind::kMembership);
-  own.on = {Sign("auth.login")};
-  own.field = "user";
-  own.values = {"nobody-at-all"};
+  Correlation own = Membership("own", Sign("auth.login"), "user", {"nobody-at-all"});
   own.where_equal = {FieldPair{"src_ip", "local_ip"}};
   Correlation first = Corr("first", CorrelationKind::kFirstSeen);
   first.on = {Sign("auth.login")};

@@ -1290,10 +1290,7 @@ TEST(MembershipTest, SeverityIfReadsTheAlertOfACorrelationItTakes) {
 }
 
 TEST(MembershipTest, SeverityIfTakesTheFirstEntryWhoseConditionsAllHold) {
-  Correlation sys = Corr("sys", CorrelationKind::kMembership);
-  sys.on = {Sign("ssh.login")};
-  sys.field = "user";
-  sys.values = {"nagios", "www-data"};
+  Correlation sys = Membership("sys", Sign("ssh.login"), "user", {"nagios", "www-data"});
   sys.severity = Severity::kHigh;
   Correlation::SeverityIf low;
   low.severity = Severity::kLow;
@@ -1948,10 +1945,7 @@ TEST(ReloadTest, UnchangedCorrelationsKeepTheirStateChangedOnesStartAfresh) {
 // knows (an admin's, Ansible's), and a fleet distinct over hosts that
 // leaves those lines out.
 RulePack ExplainedAccountsPack() {
-  Correlation explain = Corr("explain", CorrelationKind::kMembership);
-  explain.on = {Id("useradd")};
-  explain.field = "user";
-  explain.values = {"mkato"};
+  Correlation explain = Membership("explain", Id("useradd"), "user", {"mkato"});
   explain.severity = Severity::kLow;
   explain.supersedes = explain.replaces = true;
   Correlation fleet = Corr("fleet", CorrelationKind::kDistinct);
@@ -2005,10 +1999,7 @@ TEST(SupersededByTest, AFleetCorrelationListedFirstStillSeesTheHostsJudgement) {
 // the rule's: without this the second crash came back at the rule's
 // severity).
 TEST(SupersededByTest, AMembershipHeldByItsQuietStillTakesTheLinesPlace) {
-  Correlation judge = Corr("judge", CorrelationKind::kMembership);
-  judge.on = {Id("segv")};
-  judge.field = "program";
-  judge.values = {"su"};
+  Correlation judge = Membership("judge", Id("segv"), "program", {"su"});
   judge.severity = Severity::kHigh;
   judge.supersedes = true;
   judge.key = {"program"};
@@ -2104,10 +2095,7 @@ TEST(HostKeyTest, AFirstSeenTupleOfTheServerAnAddressBelongsTo) {
 // rip= and lip=): ASCII case aside, two spellings of one address are
 // equal, a missing or empty field equals nothing.
 TEST(MembershipTest, WhereEqualComparesTwoFieldsOfOneHit) {
-  Correlation c = Corr("own", CorrelationKind::kMembership);
-  c.on = {Sign("auth.login")};
-  c.field = "user";
-  c.values = {"bob"};
+  Correlation c = Membership("own", Sign("auth.login"), "user", {"bob"});
   c.where_equal = {FieldPair{"src_ip", "local_ip"}};
   Correlation u = c;
   u.where_equal.clear();
@@ -2133,10 +2121,7 @@ TEST(MembershipTest, WhereEqualComparesTwoFieldsOfOneHit) {
     EXPECT_EQ(hits(unless, rip, lip), equal ? 0u : 1u) << rip << " " << lip;
   }
   // Against a pseudo-field, and in severity_if.
-  Correlation s = Corr("sev", CorrelationKind::kMembership);
-  s.on = {Sign("auth.login")};
-  s.field = "user";
-  s.values = {"bob"};
+  Correlation s = Membership("sev", Sign("auth.login"), "user", {"bob"});
   s.severity = Severity::kMedium;
   Correlation::SeverityIf low;
   low.severity = Severity::kLow;

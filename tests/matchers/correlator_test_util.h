@@ -32,6 +32,16 @@ inline Correlation Corr(const std::string& id, CorrelationKind kind) {
 inline InputRef Id(const std::string& id) { return InputRef{id, ""}; }
 inline InputRef Sign(const std::string& sign) { return InputRef{"", sign}; }
 
+// A membership correlation on one input: its field in a fixed list of values.
+inline Correlation Membership(const std::string& id, InputRef on, const std::string& field,
+                              std::vector<std::string> values) {
+  Correlation c = Corr(id, CorrelationKind::kMembership);
+  c.on = {std::move(on)};
+  c.field = field;
+  c.values = std::move(values);
+  return c;
+}
+
 // Drives a Correlator with hits built from plain values.
 class Driver {
  public:

@@ -20,10 +20,7 @@ double Jst(int hh, int mm, int days = 0) {
 }
 
 Correlation NightLogin() {
-  Correlation c = Corr("night", CorrelationKind::kMembership);
-  c.on = {Sign("ssh.login")};
-  c.field = "user";
-  c.values = {"alice"};
+  Correlation c = Membership("night", Sign("ssh.login"), "user", {"alice"});
   c.where = {{"hour", "0[0-5]"}};
   return c;
 }
@@ -65,10 +62,7 @@ TEST(CorrelatorTimeTest, AClampedStampReadsTheReceiveTimesHour) {
 
 // work_hours follows correlation.working_hours; severity_if reads it.
 TEST(CorrelatorTimeTest, SeverityIfReadsWorkHoursAsTheSiteSetsThem) {
-  Correlation c = Corr("sw", CorrelationKind::kMembership);
-  c.on = {Sign("sudo.command")};
-  c.field = "user";
-  c.values = {"bob"};
+  Correlation c = Membership("sw", Sign("sudo.command"), "user", {"bob"});
   c.severity = Severity::kHigh;
   Correlation::SeverityIf day;
   day.severity = Severity::kLow;
@@ -165,10 +159,7 @@ TEST(CorrelatorTimeTest, SeverityIfReadsTheTimeOfTheCompletingHitAtAnyDepth) {
   EXPECT_EQ(FieldOf(a[0], "local_time"), "mon 10:00");
 
   // login (depth 0) -> first (depth 1) -> spread (depth 2).
-  Correlation login = Corr("login", CorrelationKind::kMembership);
-  login.on = {Sign("ssh.login")};
-  login.field = "user";
-  login.values = {"alice"};
+  Correlation login = Membership("login", Sign("ssh.login"), "user", {"alice"});
   login.severity = Severity::kInfo;
   Correlation first = Corr("first", CorrelationKind::kThreshold);
   first.on = {Id("login")};
@@ -176,10 +167,7 @@ TEST(CorrelatorTimeTest, SeverityIfReadsTheTimeOfTheCompletingHitAtAnyDepth) {
   first.count = 1;
   first.window_secs = 60;
   first.severity = Severity::kInfo;
-  Correlation spread = Corr("spread", CorrelationKind::kMembership);
-  spread.on = {Id("first")};
-  spread.field = "user";
-  spread.values = {"alice"};
+  Correlation spread = Membership("spread", Id("first"), "user", {"alice"});
   spread.severity = Severity::kHigh;
   spread.severity_if = {day};
   Driver chain(Pack({login, first, spread}), o);
