@@ -172,7 +172,7 @@ bool IsAuditRecord(std::string_view text, std::string_view app_name) {
 
 bool StartsAsExecveRecord(std::string_view text, std::string_view app_name) {
   if (app_name == kAuditProgram) return text.substr(0, 7) == "EXECVE ";
-  if (app_name == "kernel") {
+  if (app_name == kKernelProgram) {
     // kernel/audit.c's printk while no auditd listens: pr_notice("type=%d
     // %s\n") under pr_fmt "audit: ", EXECVE being type 1309; imklog may
     // keep the "[ SECONDS.MICROS] " stamp before it.

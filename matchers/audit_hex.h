@@ -36,6 +36,8 @@ namespace konseki::matchers {
 // session); IsAuditRecord says the same in C++ (tools, tests).
 inline constexpr std::string_view kAuditRecordTrigger = R"((?:msg=audit\(| audit\([0-9]))";
 inline constexpr std::string_view kAuditProgram = "audit";
+// The program of the kernel's printk records ("audit: type=1309 ...").
+inline constexpr std::string_view kKernelProgram = "kernel";
 bool IsAuditRecord(std::string_view text, std::string_view app_name);
 
 // A few comparisons at the start of text, cheap enough for every line: it

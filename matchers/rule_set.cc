@@ -684,11 +684,13 @@ size_t RuleSet::MatchInto(const Message& msg, Scratch& scratch, std::vector<Rule
   if (db_ != nullptr) {
     // An EXECVE record told by its first bytes is decoded first and
     // scanned once (its copy, with the cmdline, is what the rules read).
-    // Such a record starts "EXECVE ", "node=" or "type=": its first byte
-    // spares every other line the call (~30 instructions per line).
-    const bool decoded = !text.empty() && (text[0] == 'E' || text[0] == 'n' || text[0] == 't') &&
-                         StartsAsExecveRecord(text, msg.app_name) &&
-                         DecodeAuditRecord(text, &scratch.audit_);
+    // Such a record starts "EXECVE ", "node=" or "type=", or is the
+    // kernel's printk: the first byte or the program spares every other
+    // line the call (~30 instructions per line).
+    const bool decoded =
+        !text.empty() &&
+        (text[0] == 'E' || text[0] == 'n' || text[0] == 't' || msg.app_name == kKernelProgram) &&
+        StartsAsExecveRecord(text, msg.app_name) && DecodeAuditRecord(text, &scratch.audit_);
     if (decoded) text = scratch.audit_.text;
     ScanContext ctx{&expr_hit_, &scratch.rule_hits_};
     hs_scan(db_, text.data(), static_cast<unsigned>(text.size()), 0, scratch.hs_, OnMatch, &ctx);
