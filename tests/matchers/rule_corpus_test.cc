@@ -63,7 +63,11 @@ const std::map<std::string, SignCounts>& Expected() {
       {"fail2ban/apache-shellshock", {{"web.attack", 2}}},
       // net.dns_zone_transfer (input only; patterns/dns.yaml), syslog lines of named:
       //   grep -cE 'named\[[0-9]+\]: client .*(zone transfer .* denied|bad zone transfer request)'
-      {"fail2ban/named-refused", {{"net.dns_zone_transfer", 3}}},
+      // net.dns_query (input only; net.dns_query.refused, patterns/dns.yaml), the
+      //   syslog-stamped lines of named (the stamp-less "atom named[1806]" is not
+      //   one): grep -cE "^[A-Z][a-z]{2} [ 0-9][0-9] [0-9:]{8} \S+ named\[[0-9]+\]:
+      //   client .*: query( \(cache\))? '[^']*' denied"
+      {"fail2ban/named-refused", {{"net.dns_query", 6}, {"net.dns_zone_transfer", 3}}},
       // web.not_found (input only; an access-log 404): grep -cP '\] "(?:[^"\\]|\\.)*" 404
       //   (?:[0-9]+|-)' here, in fail2ban/nginx-botsearch and in wazuh/web_rules.ini
       {"crowdsec/nginx_http-logs--nginx_http-logs.log", {{"web.5xx", 4}, {"web.not_found", 1}}},
