@@ -445,7 +445,7 @@ Status Correlator::Impl::Compile(const RulePack& pack) {
     if (!list.ok()) return list.status();
     psl = std::move(*list);
   }
-  // The GeoIP databases (~10 MB in memory) only for a pack that asks.
+  // The GeoIP databases (~10 MB mapped) only for a pack that asks.
   if (uses_country) {
     auto db = GeoIpCountry::Load();
     if (!db.ok()) return db.status();

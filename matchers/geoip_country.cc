@@ -12,8 +12,8 @@ namespace konseki::matchers {
 
 namespace {
 
-// Opens one database into memory; checks it is a country edition of the
-// address family it is read for.
+// Maps one database (GEOIP_MMAP_CACHE); checks it is a country edition of
+// the address family it is read for.
 StatusOr<GeoIP*> OpenOne(std::string_view path, bool v6) {
   const std::string p(path);
   // libGeoIP says only "Error Opening file" on stderr: say which, and what
@@ -24,7 +24,13 @@ StatusOr<GeoIP*> OpenOne(std::string_view path, bool v6) {
                             std::strerror(err) +
                             ") for the |country transform: install the geoip-database package");
   }
-  GeoIP* gi = GeoIP_open(p.c_str(), GEOIP_MEMORY_CACHE | GEOIP_SILENCE);
+  // Mapped, not read into the heap (GEOIP_MEMORY_CACHE): a lookup reads the
+  // same bytes through the same gi->cache pointer either way, but the copy
+  // made the 10 MB of both files resident for good (a quarter of the idle
+  // daemon's RSS), while a mapping holds only the tree pages lookups have
+  // touched, clean and shared with the page cache. Debian's package
+  // replaces the files by rename, so a mapped old inode stays valid.
+  GeoIP* gi = GeoIP_open(p.c_str(), GEOIP_MMAP_CACHE | GEOIP_SILENCE);
   if (gi == nullptr) {
     return Status::InvalidArgument("GeoIP country database " + p +
                                    " is not a GeoIP database (reinstall geoip-database)");

@@ -9,10 +9,11 @@
 // The databases are MaxMind's legacy GeoIP Country format as Debian ships
 // them (package geoip-database: /usr/share/GeoIP/GeoIP.dat for IPv4,
 // GeoIPv6.dat for IPv6, updated with the distribution), read through the
-// legacy libGeoIP (libgeoip1, libgeoip-dev). Both files are loaded into
-// memory (GEOIP_MEMORY_CACHE, ~10 MB): a lookup reads no file and keeps no
-// state in the handle (the `_gl` calls), so it is thread-safe and
-// allocates nothing.
+// legacy libGeoIP (libgeoip1, libgeoip-dev). Both files are mapped
+// read-only (GEOIP_MMAP_CACHE, ~10 MB of address space; resident are only
+// the pages lookups have touched, clean file pages): a lookup makes no
+// system call and keeps no state in the handle (the `_gl` calls), so it is
+// thread-safe and allocates nothing.
 //
 // Thread-safety: immutable after Load; CountryOf is const and may be called
 // from any number of threads.
