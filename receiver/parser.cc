@@ -103,6 +103,22 @@ void UnwrapRepeated(Message* out) {
   out->repeats = static_cast<uint32_t>(n);
 }
 
+// rsyslog escapes a control byte it did not drop as "#ooo"
+// ($EscapeControlCharactersOnReceive, on by default): a line end a sender left
+// at the end of its message (a kept LF, InterNetNews/inn#373; a CRLF sender's
+// CR, rsyslog#241) arrives as a trailing "#012" / "#015". It is dropped from
+// the message as a raw line end is (raw keeps it), so a rule anchored at the
+// message's end and the last field read what the daemon wrote. Only at the
+// end: "#012" inside a message is a real multi-line record.
+void DropTrailingEscapedLineEnds(Message* out) {
+  std::string_view m = out->msg;
+  while (m.size() >= 4 && m[m.size() - 4] == '#' && m[m.size() - 3] == '0' &&
+         m[m.size() - 2] == '1' && (m.back() == '2' || m.back() == '5')) {
+    m.remove_suffix(4);
+  }
+  out->msg = m;
+}
+
 // Solaris' syslogd puts a message id and the facility.level between the tag
 // and the text: "sshd[20247]: [ID 800047 auth.notice] Failed none for ...".
 // The text after it is the message (the id is no part of what the daemon
@@ -191,6 +207,9 @@ void Parser::ParseKeepingSender(std::string_view bytes, TimePoint received, Time
   if (!out->msg.empty()) {
     if (out->msg.front() == '[') StripSolarisId(out);
     UnwrapRepeated(out);
+    if (out->msg.size() >= 4 && (out->msg.back() == '2' || out->msg.back() == '5')) {
+      DropTrailingEscapedLineEnds(out);
+    }
   }
   if (options_.validate_utf8 && out->issue == ParseIssue::kNone) {
     bool control = false;

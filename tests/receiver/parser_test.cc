@@ -783,6 +783,27 @@ TEST(Rfc5424Test, TheTagsSpaceInRsyslogsMsgIsNoPartOfTheText) {
 
 // --- What a sender wrapped around the daemon's text ---
 
+// rsyslog's "#ooo" escape of a line end the sender left at the message's end
+// (a kept LF: InterNetNews/inn#373; a CRLF sender's CR: rsyslog#241) is
+// dropped from msg as a raw line end is; raw keeps it, and "#012" inside a
+// message (a multi-line record) stays.
+TEST(Rfc3164Test, TrailingEscapedLineEndsAreDroppedFromTheMessageOnly) {
+  const std::string kLine =
+      "<86>Dec  7 10:01:24 web01 sudo:   alice : TTY=pts/2 ; PWD=/home/alice ; USER=root ; "
+      "COMMAND=/usr/bin/cat /etc/shadow#015#012";
+  Message m = ParseWith(kLine);
+  EXPECT_EQ(m.msg,
+            "  alice : TTY=pts/2 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/cat /etc/shadow");
+  EXPECT_EQ(m.raw, kLine);
+  EXPECT_EQ(ParseWith("<38>Dec  7 10:01:07 web01 innd[88]: starting#012").msg, "starting");
+  EXPECT_EQ(ParseWith("<38>1 2026-12-07T10:01:07Z web01 sshd 42 - - user=root#012").msg,
+            "user=root");
+  EXPECT_EQ(ParseWith("<38>Dec  7 10:01:07 web01 app[1]: line one#012line two").msg,
+            "line one#012line two");
+  EXPECT_EQ(ParseWith("<38>Dec  7 10:01:07 web01 app[1]: count #0125").msg, "count #0125");
+  EXPECT_EQ(ParseWith("<38>Dec  7 10:01:07 web01 app[1]: #012").msg, "");
+}
+
 // rsyslog's repeat reduction (runtime/ratelimit.c): " message repeated %d
 // times: [%.800s]" over the original MSG, leading space included.
 TEST(RepeatedTest, RsyslogRepeatLineUnwrapsToTheTextAndItsCount) {
