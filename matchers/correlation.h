@@ -229,7 +229,14 @@ struct Correlation {
   // long before it (a later phase than another correlation's window: a
   // password found in a burst and used hours after it).
   double min_gap_secs = 0;
-  std::string field;  // distinct, membership, sequence
+  // distinct, membership, sequence. distinct only: written FIELD|net,
+  // FIELD|net16, FIELD|lower, FIELD|domain or FIELD|country, the values
+  // counted are the field's network, lower case, registered domain or
+  // country (as a first_seen tuple's: "--", no country, is no value), and
+  // the alert names them <field>_<transform>_values: one account's VPN
+  // logins from addresses in two countries within two hours (impossible
+  // travel) is `field: src_ip|country`, `count: 2`.
+  std::string field;
   // distinct: a later event that withdraws a member (a value of `field`)
   // from the window: a hit of `on` whose `same` fields equal those of the
   // member's last input event, within `within_secs` after it (at or after
@@ -289,6 +296,18 @@ struct Correlation {
   // queue, a reordering relay) pairs with it and nothing is raised. 0: the
   // close is judged when it arrives.
   double late_open_secs = 0;
+  // unpaired: a field of the close that says how long its session lasted
+  // (the ASA's 113019 "Duration: 2h:11m:09s", the FortiGate's
+  // "duration=9120": seconds, "1d 2h:03m:04s", "H:MM:SS"). A close whose
+  // duration says it began during the host's current watch (more than
+  // kDurationSlackSecs after its start) should have had its open received:
+  // its missing open is alerted at once, without waiting
+  // min_observed_secs, and the alert names when it began
+  // (`session_began`). A close that began before the watch (konseki's
+  // start, the host's first line, the last host.silent gap) or within the
+  // slack is never alerted, however long the watch. A close without the
+  // field, or with a value that is no duration, is judged as without it.
+  std::string duration_field;
   // first_seen: the tuple; learning <0 = correlation.learning_days
   std::vector<FieldRef> first_values;
   double learning_secs = -1;
@@ -359,6 +378,11 @@ struct Correlation {
   std::string file;
   int line = 0;
 };
+
+// unpaired with duration_field: a session that began less than this long
+// after the host's watch started is taken as begun before it (a sender's
+// clock ahead of the log host's by up to the 300 s the windows accept).
+inline constexpr double kDurationSlackSecs = 300;
 
 // The most events one hit counts through weight_field (before the line's
 // repeats): a garbled or hostile number cannot fill a window alone. Real

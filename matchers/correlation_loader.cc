@@ -240,6 +240,23 @@ Status CheckPlainField(const yaml::Reader& r, const YAML::Node& node, std::strin
                      "are for key: and first_seen:)");
 }
 
+// A distinct count's `field:` also takes the transforms that make sense of
+// one value: net, net16, lower, domain, country (not host nor in:SET, which
+// name another thing than the value).
+Status CheckDistinctField(const yaml::Reader& r, const YAML::Node& node, const std::string& field) {
+  const size_t bar = field.find('|');
+  if (bar == std::string::npos) return Status::Ok();
+  const std::string_view t = std::string_view(field).substr(bar + 1);
+  if (bar > 0 && (t == "stem" || t == "net" || t == "net16" || t == "lower" || t == "domain" ||
+                  t == "country")) {
+    return Status::Ok();
+  }
+  return r.Error(node, "field",
+                 "\"" + field +
+                     "\": a field name, or name|TRANSFORM with net, net16, lower, domain, "
+                     "country or stem");
+}
+
 Status ReadFieldRefs(const yaml::Reader& r, const YAML::Node& node, std::string_view key,
                      std::vector<FieldRef>* out) {
   std::vector<std::string> list;
@@ -378,6 +395,7 @@ constexpr std::string_view kKindSpecificKeys[] = {"after",
                                                   "ordered",
                                                   "restart_on",
                                                   "late_open_secs",
+                                                  "duration_field",
                                                   "learning_secs",
                                                   "max_values_per_key",
                                                   "new_keys",
@@ -411,7 +429,7 @@ std::set<std::string> KindKeys(CorrelationKind k) {
     case CorrelationKind::kUnpaired:
       return {"after",          "after_unless", "min_observed_secs", "reset_on_host_gap",
               "ordered",        "window_secs",  "quiet_secs",        "quiet_key",
-              "late_open_secs", "restart_on"};
+              "late_open_secs", "restart_on",   "duration_field"};
     case CorrelationKind::kMembership:
       return {"field", "values", "cidrs", "set", "host_addresses", "quiet_secs"};
     case CorrelationKind::kFirstSeen:
@@ -594,6 +612,16 @@ Status ReadLists(const yaml::Reader& r, const YAML::Node& node, Correlation* c) 
     }
     RETURN_IF_ERROR(ReadInputs(r, node["restart_on"], "restart_on", &c->restart_on));
   }
+  if (node["duration_field"]) {
+    RETURN_IF_ERROR(r.GetString(node["duration_field"], "duration_field", &c->duration_field));
+    if (c->duration_field.empty() || c->duration_field.find('|') != std::string::npos) {
+      return r.Error(node["duration_field"], "duration_field",
+                     "\"" + c->duration_field +
+                         "\": the name of the close's field that says how long its session "
+                         "lasted (correlation " +
+                         c->id + ")");
+    }
+  }
   if (node["where"]) RETURN_IF_ERROR(ReadConditions(r, node["where"], "where", &c->where));
   if (node["unless"]) RETURN_IF_ERROR(ReadConditions(r, node["unless"], "unless", &c->unless));
   if (node["after_unless"])
@@ -659,7 +687,9 @@ Status ReadLists(const yaml::Reader& r, const YAML::Node& node, Correlation* c) 
   }
   if (node["field"]) {
     RETURN_IF_ERROR(r.GetString(node["field"], "field", &c->field));
-    RETURN_IF_ERROR(CheckPlainField(r, node["field"], "field", c->field));
+    RETURN_IF_ERROR(c->kind == CorrelationKind::kDistinct
+                        ? CheckDistinctField(r, node["field"], c->field)
+                        : CheckPlainField(r, node["field"], "field", c->field));
   }
   if (node["values"])
     RETURN_IF_ERROR(r.GetStringOrList(node["values"], "values", &c->values, nullptr));

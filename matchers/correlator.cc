@@ -102,6 +102,7 @@ uint64_t Fingerprint(const Correlation& c) {
   }
   // Only when set: the other correlations keep their saved state.
   if (!c.weight_field.empty()) add("weight=" + c.weight_field);
+  if (!c.duration_field.empty()) add("duration=" + c.duration_field);
   if (!c.withdrawn_by.on.empty()) {
     s += "withdrawn_by|";
     for (const InputRef& i : c.withdrawn_by.on) add(i.id + "/" + i.sign);
@@ -310,6 +311,20 @@ Status Correlator::Impl::CompileOne(const Correlation& def, const RulePack& pack
       return Status::InvalidArgument("correlation " + d.id + ": no set " + sc.set);
     }
     c->alert_unless_in.push_back(std::move(cc));
+  }
+  if (d.kind == CorrelationKind::kDistinct) {
+    // "name|stem" is FieldValue's own; the other transforms are TupleValue's.
+    const size_t bar = d.field.find('|');
+    const bool stem = bar != std::string::npos && d.field.substr(bar) == "|stem";
+    c->distinct_field.name = stem ? d.field : d.field.substr(0, bar);
+    if (!stem && bar != std::string::npos) c->distinct_field.transform = d.field.substr(bar + 1);
+    c->distinct_values_name = c->distinct_field.name;
+    if (!c->distinct_field.transform.empty()) {
+      c->distinct_values_name += "_" + c->distinct_field.transform;
+    }
+    c->distinct_values_name += "_values";
+    uses_domain = uses_domain || c->distinct_field.transform == "domain";
+    uses_country = uses_country || c->distinct_field.transform == "country";
   }
   for (const FieldRef& f : d.first_values) {
     host_key = host_key || f.transform == "host";

@@ -151,6 +151,11 @@ struct CompiledCorrelation {
   int64_t learning_ns = 0;
   int64_t burst_ns = 0;   // beacon
   int64_t within_ns = 0;  // distinct: def.withdrawn_by.within_secs
+  // distinct: def.field split at '|' (transform empty, or net, net16,
+  // lower, domain, country; "name|stem" stays whole in name, FieldValue's),
+  // and the alert's name of its values.
+  FieldRef distinct_field;
+  std::string distinct_values_name;
   // distinct with withdrawn_by: members withdrawn (a typo answered by its
   // login); nullptr otherwise.
   Counter* withdrawn = nullptr;

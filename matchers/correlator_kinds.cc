@@ -228,7 +228,15 @@ void Correlator::Impl::Threshold(CompiledCorrelation& c, const HitEvent& hit,
 
 void Correlator::Impl::Distinct(CompiledCorrelation& c, const HitEvent& hit, const std::string& key,
                                 int64_t t, int depth, std::vector<Alert>* out) {
-  std::string_view v = FieldValue(hit, c.def.field).substr(0, kMaxValueBytes);
+  std::string_view v;
+  if (c.distinct_field.transform.empty()) {
+    v = FieldValue(hit, c.distinct_field.name).substr(0, kMaxValueBytes);
+  } else {
+    // The network, lower case, domain or country (no allocation once the
+    // buffer has grown; `net` of an IPv6 address builds its string).
+    TupleValue(c.distinct_field, hit, psl.get(), geoip.get(), &domain_scratch, &tuple_value);
+    v = std::string_view(tuple_value).substr(0, kMaxValueBytes);
+  }
   if (v.empty()) return;
   KeyState* st = Insert(c, key, ToNs(hit.received));
   if (st->alerted && t - st->last_ns > c.quiet_ns) *st = KeyState{};
@@ -270,7 +278,7 @@ void Correlator::Impl::Distinct(CompiledCorrelation& c, const HitEvent& hit, con
   AddBurstFields(*st, &a);
   std::sort(live.begin(), live.end());
   if (live.size() > kMaxSummaryValues) live.resize(kMaxSummaryValues);
-  a.fields.emplace_back(c.def.field + "_values", Join(live));
+  a.fields.emplace_back(c.distinct_values_name, Join(live));
   AddMembers(st->members, options.max_members, &a);
   Raise(c, hit, std::move(a), depth, out);
 }
@@ -538,6 +546,95 @@ std::string NumberText(std::string_view prefix, uint64_t n) {
 
 }  // namespace
 
+namespace {
+
+// How long a session lasted, as a close line says it: seconds ("9120",
+// "38.5"), units ("2h:11m:09s", "1d 2h:03m:04s", "45m", "3 h 2 m"), or a
+// clock ("02:11:09", "11:09"). False for anything else, and beyond a year
+// (a garbled number proves nothing).
+bool ParseDurationNs(std::string_view v, int64_t* out) {
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+  if (v.empty()) return false;
+  constexpr double kMaxSecs = 366.0 * 86400;
+  double total = 0;
+  double clock[3] = {0, 0, 0};
+  int clock_parts = 0;
+  bool units = false;
+  bool colons = false;
+  size_t i = 0;
+  while (i < v.size()) {
+    const char ch = v[i];
+    if (ch == ' ' || ch == ':' || ch == ',') {
+      colons = colons || ch == ':';
+      ++i;
+      continue;
+    }
+    if (ch < '0' || ch > '9') return false;
+    double n = 0;
+    size_t digits = 0;
+    while (i < v.size() && v[i] >= '0' && v[i] <= '9' && digits < 12) {
+      n = n * 10 + (v[i] - '0');
+      ++i;
+      ++digits;
+    }
+    if (i < v.size() && v[i] == '.') {
+      ++i;
+      double scale = 0.1;
+      while (i < v.size() && v[i] >= '0' && v[i] <= '9') {
+        n += (v[i] - '0') * scale;
+        scale /= 10;
+        ++i;
+      }
+    }
+    while (i < v.size() && v[i] == ' ') ++i;
+    double unit = 0;
+    if (i < v.size()) {
+      switch (v[i] | 0x20) {
+        case 'd':
+          unit = 86400;
+          break;
+        case 'h':
+          unit = 3600;
+          break;
+        case 'm':
+          unit = 60;
+          break;
+        case 's':
+          unit = 1;
+          break;
+        default:
+          break;
+      }
+    }
+    if (unit > 0) {
+      units = true;
+      total += n * unit;
+      // The unit's word ("sec", "min", "hours"): letters up to a separator.
+      while (i < v.size() && ((v[i] | 0x20) >= 'a' && (v[i] | 0x20) <= 'z')) ++i;
+      continue;
+    }
+    if (clock_parts == 3) return false;
+    clock[clock_parts++] = n;
+  }
+  if (units) {
+    if (clock_parts > 0) return false;  // "2h 30" says too little
+  } else if (clock_parts == 1 && !colons) {
+    total = clock[0];
+  } else if (clock_parts == 2 && colons) {
+    total = clock[0] * 60 + clock[1];
+  } else if (clock_parts == 3 && colons) {
+    total = clock[0] * 3600 + clock[1] * 60 + clock[2];
+  } else {
+    return false;
+  }
+  if (total > kMaxSecs) return false;
+  *out = static_cast<int64_t>(total * 1e9);
+  return true;
+}
+
+}  // namespace
+
 int64_t Correlator::Impl::WatchStart(const CompiledCorrelation& c, const HitEvent& hit) const {
   auto it = hosts.find(hit.host);
   if (it == hosts.end()) return 0;
@@ -627,6 +724,20 @@ void Correlator::Impl::Unpaired(CompiledCorrelation& c, Role role, const HitEven
       }
     }
   }
+  // The close's own duration: a session begun during this watch should have
+  // had its open received; one begun before it (or just after its start)
+  // proves nothing, however long the watch.
+  int64_t began = 0;
+  bool began_in_watch = false;
+  if (!c.def.duration_field.empty()) {
+    int64_t lasted = 0;
+    if (ParseDurationNs(FieldValue(hit, c.def.duration_field), &lasted)) {
+      const int64_t watch = WatchStart(c, hit);
+      began = t - lasted;
+      if (watch == 0 || began < watch + SecsToNs(kDurationSlackSecs)) return;
+      began_in_watch = true;
+    }
+  }
   // With a counter, a number above an open received during this watch was
   // allocated during the watch: its open should have come.
   // Below every open of this watch (and no wrap seen): it began before
@@ -642,7 +753,7 @@ void Correlator::Impl::Unpaired(CompiledCorrelation& c, Role role, const HitEven
       if (proven) below = it->second.number;
     }
   }
-  if (!proven && !Watched(c, hit)) return;
+  if (!proven && !began_in_watch && !Watched(c, hit)) return;
   // One alert per key until quiet_secs without a close (the hold's own key:
   // the open's state stays apart); with quiet_key, one per quiet key every
   // quiet_secs (a forwarder dropping lines: one alert per host and program).
@@ -674,6 +785,7 @@ void Correlator::Impl::Unpaired(CompiledCorrelation& c, Role role, const HitEven
                         : c.def.reset_on_host_gap ? h->watched_since_ns
                                                   : h->up_since_ns;
   a.fields.emplace_back("watched_since", FormatRfc3339Micros(FromNs(since)));
+  if (began_in_watch) a.fields.emplace_back("session_began", FormatRfc3339Micros(FromNs(began)));
   if (held > 0) a.fields.emplace_back("held", std::to_string(held));
   a.members.push_back(AlertMember{std::string(hit.host), hit.received, hit.overflow_worker});
   if (c.def.late_open_secs <= 0) {

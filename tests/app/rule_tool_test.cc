@@ -257,6 +257,58 @@ TEST(RunTestRulesTest, AFirewallStoppedThroughSudoIsOneMedium) {
       << out.str();
 }
 
+// An endpoint agent's stop waits 30 minutes for the start of the same unit
+// (pending_secs 1800, answer_key [unit]): web5's restart and app3's
+// restart by systemd after a kill are answered and raise nothing; web7's
+// admin starts it again after 25 minutes, answered too. web6's stop is
+// answered neither by another unit's start nor by another agent's: it is
+// raised high, 30 minutes after its first line, once, under the line
+// whose stamp passed the deadline.
+TEST(RunTestRulesTest, AnAgentStoppedAndNotStartedAgainWithinHalfAnHourIsRaised) {
+  TempDir dir;
+  const std::string log = dir.Write(
+      "syslog",
+      "Dec  7 02:10:00 web5 systemd[1]: Stopping falcon-sensor.service - CrowdStrike Falcon "
+      "Sensor...\n"
+      "Dec  7 02:10:01 web5 systemd[1]: falcon-sensor.service: Deactivated successfully.\n"
+      "Dec  7 02:10:01 web5 systemd[1]: Stopped falcon-sensor.service - CrowdStrike Falcon "
+      "Sensor.\n"
+      "Dec  7 02:10:03 web5 systemd[1]: Started falcon-sensor.service - CrowdStrike Falcon "
+      "Sensor.\n"
+      "Dec  7 02:11:00 web6 systemd[1]: falcon-sensor.service: Deactivated successfully.\n"
+      "Dec  7 02:11:00 web6 systemd[1]: Stopped falcon-sensor.service - CrowdStrike Falcon "
+      "Sensor.\n"
+      "Dec  7 02:12:00 web6 systemd[1]: Started logrotate.service - Rotate log files.\n"
+      "Dec  7 02:13:00 web6 systemd[1]: Started mdatp.service - Microsoft Defender for Endpoint.\n"
+      "Dec  7 02:20:00 app3 systemd[1]: mdatp.service: Failed with result 'signal'.\n"
+      "Dec  7 02:20:01 app3 systemd[1]: mdatp.service: Scheduled restart job, restart counter is "
+      "at "
+      "1.\n"
+      "Dec  7 02:30:00 web7 systemd[1]: Stopped wazuh-agent.service - Wazuh agent.\n"
+      "Dec  7 02:55:00 web7 systemd[1]: Started wazuh-agent.service - Wazuh agent.\n"
+      "Dec  7 03:00:00 web6 CRON[1]: (root) CMD (true)\n");
+  TestRulesOptions opts;
+  opts.rules_dir = kPatterns;
+  opts.files = {log};
+  opts.json = true;
+  std::ostringstream out, err;
+  ASSERT_EQ(RunTestRules(opts, out, err), 0) << err.str();
+  std::vector<std::string> raised;
+  std::istringstream lines(out.str());
+  for (std::string l; std::getline(lines, l);) {
+    if (l.find("systemd.security_agent") == std::string::npos ||
+        l.find("\"alert\":false") != std::string::npos) {
+      continue;
+    }
+    raised.push_back(l);
+  }
+  ASSERT_EQ(raised.size(), 1u) << out.str();
+  EXPECT_THAT(raised[0], HasSubstr("\"line\":12,\"rule\":\"systemd.security_agent_stopped\""));
+  EXPECT_THAT(raised[0], HasSubstr("\"severity\":\"high\",\"host\":\"web6\""));
+  EXPECT_THAT(raised[0], HasSubstr("\"unit\":\"falcon-sensor.service\",\"waited_secs\":\"1800\""));
+  EXPECT_THAT(raised[0], HasSubstr("\"origin_line_no\":5"));
+}
+
 // A logger's stop waits 60 s for its start (pending_secs): web1's restart
 // is answered by rsyslogd's start a second later and raised at low under
 // that line; web2's stop is not, and goes as written under the line whose

@@ -195,9 +195,22 @@ TEST(CorrelationLoaderTest, ErrorsNameFileLineAndKey) {
       {"    key: [src_ip]", "    key: [src_ip|host]",
        "p.yaml:21: key 'key': field|host needs scope: fleet (correlation t.burst)"},
       // A kind's field is read as it is, or as name|stem: |lower there
-      // matched nothing (scen12 services).
-      {"kind: threshold", "kind: distinct\n    field: 'user|lower'",
-       "key 'field': \"user|lower\": a field name, or name|stem"},
+      // matched nothing (scen12 services). A distinct count's takes the
+      // transforms of one value (net, net16, lower, domain, country), not
+      // |host nor an unknown one, and says so with its line.
+      {"    window_secs: 60", "    window_secs: 60\n    duration_field: duration",
+       "p.yaml:23: key 'duration_field': not a parameter of kind threshold"},
+      {"    kind: threshold\n    on: [t.fail]\n    key: [src_ip]\n    window_secs: 60\n    count: "
+       "2",
+       "    kind: unpaired\n    on: [t.fail]\n    after: [t.fail]\n    key: [src_ip]\n"
+       "    duration_field: 'duration|net'",
+       "p.yaml:23: key 'duration_field': \"duration|net\": the name of the close's field that says "
+       "how long its session lasted (correlation t.burst)"},
+      {"kind: threshold", "kind: distinct\n    field: 'src_ip|host'",
+       "p.yaml:20: key 'field': \"src_ip|host\": a field name, or name|TRANSFORM with net, net16, "
+       "lower, domain, country or stem"},
+      {"kind: threshold", "kind: distinct\n    field: 'src_ip|upper'",
+       "key 'field': \"src_ip|upper\": a field name, or name|TRANSFORM"},
       {"    kind: threshold\n    on: [t.fail]\n    key: [src_ip]",
        "    kind: sequence\n    on: [t.fail]\n    after: [t.fail]\n    scope: fleet\n"
        "    key: [src_ip|host]\n    after_key: [host, user]",

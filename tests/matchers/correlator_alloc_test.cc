@@ -144,6 +144,30 @@ TEST(CorrelatorAllocTest, TheCountryTransformDoesNotAllocateOnceWarm) {
   EXPECT_EQ(feeder.Allocations(16, 2000), 0u);
 }
 
+// A distinct count of `src_ip|country` (impossible travel): each hit's
+// country is read into the correlator's buffer and found among the key's
+// values; no string of its own. Warmed past the key's bound of members
+// (their vector's last growth is the key's state, not a hit's).
+TEST(CorrelatorAllocTest, ADistinctCountOfCountriesDoesNotAllocateOnceWarm) {
+  Correlation travel = Corr("travel", CorrelationKind::kDistinct);
+  travel.on = {Sign("ssh.login")};
+  travel.key = {"user"};
+  travel.field = "src_ip|country";
+  travel.count = 10;
+  travel.window_secs = 7200;
+  MetricsRegistry metrics;
+  auto made = Correlator::Create(Pack({travel}), {}, metrics);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  Correlator& c = **made;
+  const std::vector<std::string> addresses = {"133.242.0.1", "8.8.8.8",        "185.220.101.47",
+                                              "2001:218::1", "10.0.0.5",       "fe80::1%eth0",
+                                              "210.130.1.1", "2001:4860::8888"};
+  std::vector<Fields> fields;
+  for (const std::string& a : addresses) fields.push_back({{"src_ip", a}, {"user", "alice"}});
+  Feeder feeder{c, fields, "vpn1", "openvpn", "ssh.login", "812"};
+  EXPECT_EQ(feeder.Allocations(64, 2000), 0u);
+}
+
 // where_equal over two addresses (IPv6 spellings parsed on the stack) and
 // a first_seen tuple of the server an address belongs to (`|host`, names
 // past the small-string buffer): a known server's login is read into the

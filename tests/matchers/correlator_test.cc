@@ -235,6 +235,57 @@ TEST(DistinctTest, ValuesOutsideTheWindowDoNotCount) {
   EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.5", "a"), "h", 63), SizeIs(1));
 }
 
+// `field: src_ip|country` (impossible travel): the countries of one
+// account's logins are counted, not their addresses: two Japanese ISPs are
+// one value, an address without a country ("--": private, documentation,
+// a host name) none; a German address is the second. The alert names the
+// countries (src_ip_country_values).
+TEST(DistinctTest, ACountryFieldCountsCountriesNotAddresses) {
+  Correlation c = Corr("travel", CorrelationKind::kDistinct);
+  c.on = {Sign("ssh.login")};
+  c.key = {"user"};
+  c.field = "src_ip|country";
+  c.count = 2;
+  c.window_secs = 7200;
+  Driver d(Pack({c}));
+  auto login = [&](const std::string& ip, double t) {
+    return d.Hit("a", "ssh.login", {{"src_ip", ip}, {"user", "alice"}}, "h", t);
+  };
+  EXPECT_THAT(login("133.242.0.1", 0), IsEmpty());
+  EXPECT_THAT(login("210.130.1.1", 60), IsEmpty());
+  EXPECT_THAT(login("2001:218::1", 120), IsEmpty());
+  EXPECT_THAT(login("10.0.0.5", 180), IsEmpty());
+  EXPECT_THAT(login("203.0.113.5", 240), IsEmpty());
+  EXPECT_THAT(login("gw.example.jp", 300), IsEmpty());
+  auto a = login("185.220.101.47", 2400);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "src_ip_country_values"), "DE,JP");
+  EXPECT_EQ(FieldOf(a[0], "user"), "alice");
+}
+
+// `field: src_ip|net`: the /24s (/64s) are counted; three addresses of one
+// /24 are one value, as a key's |net reads them.
+TEST(DistinctTest, ANetFieldCountsNetworks) {
+  Correlation c = Corr("nets", CorrelationKind::kDistinct);
+  c.on = {Sign("ssh.auth_failure")};
+  c.key = {"user"};
+  c.field = "src_ip|net";
+  c.count = 3;
+  c.window_secs = 600;
+  Driver d(Pack({c}));
+  auto fail = [&](const std::string& ip, double t) {
+    return d.Hit("a", "ssh.auth_failure", {{"src_ip", ip}, {"user", "root"}}, "h", t);
+  };
+  EXPECT_THAT(fail("192.0.2.1", 0), IsEmpty());
+  EXPECT_THAT(fail("192.0.2.2", 1), IsEmpty());
+  EXPECT_THAT(fail("192.0.2.3", 2), IsEmpty());
+  EXPECT_THAT(fail("2001:db8:1:2::5", 3), IsEmpty());
+  EXPECT_THAT(fail("2001:db8:1:2::6", 4), IsEmpty());
+  auto a = fail("198.51.100.7", 5);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "src_ip_net_values"), "192.0.2.0/24,198.51.100.0/24,2001:db8:1:2::/64");
+}
+
 // withdrawn_by: a source whose failure is followed by that account's login
 // from it (a typo) stops counting; a guess never ends in a login.
 Correlation Withdrawable(uint32_t count) {
@@ -799,6 +850,41 @@ TEST(UnpairedTest, CloseWithoutOpenAlertsOnlyOnceTheHostWasWatchedLongEnough) {
   // Paired: nothing.
   d.Hit("o", "session.open", {}, "h", 4000);
   EXPECT_THAT(d.Hit("c", "session.close", {}, "h", 4001), IsEmpty());
+}
+
+// duration_field: the close says how long its session lasted. Begun during
+// the watch (more than 300 s after its start), its open should have come:
+// alerted at once, long before min_observed_secs, naming when it began.
+// Begun before the watch (or in its first 300 s) it is never one, however
+// long the watch; a close without a duration is judged as before.
+TEST(UnpairedTest, ACloseWhoseDurationSaysItBeganDuringTheWatchAlertsAtOnce) {
+  Correlation c = Unpaired();
+  c.key = {"user"};
+  c.min_observed_secs = 86400;
+  c.duration_field = "duration";
+  Driver d(Pack({c}));
+  auto close = [&](const std::string& user, const std::string& duration, double t) {
+    Fields f = {{"user", user}};
+    if (!duration.empty()) f.emplace_back("duration", duration);
+    return d.Hit("c", "session.close", f, "h", t);
+  };
+  d.Hit("x", "other", {}, "h", 0);
+  auto a = close("alice", "0h:40m:00s", 3600);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "user"), "alice");
+  EXPECT_EQ(FieldOf(a[0], "session_began"), FormatRfc3339Micros(At(1200)));
+  EXPECT_THAT(close("bob", "2h:00m:00s", 3600), IsEmpty());  // began before the watch
+  EXPECT_THAT(close("carol", "0:58:00", 3600), IsEmpty());   // in its first 300 s
+  EXPECT_THAT(close("frank", "soon", 3700), IsEmpty());      // no duration: 3700 s watched
+  EXPECT_THAT(close("ivan", "3000", 3700), SizeIs(1));       // seconds
+  // A day and more watched: a 30 h session began before it, still nothing;
+  // a close without a duration is min_observed_secs' as before.
+  EXPECT_THAT(close("dave", "1d 6h:00m:00s", 100000), IsEmpty());
+  EXPECT_THAT(close("erin", "", 100000), SizeIs(1));
+  EXPECT_THAT(close("hana", "1d 2h:03m:04s", 100000), SizeIs(1));  // began at 6216
+  // Paired: nothing.
+  d.Hit("o", "session.open", {{"user", "gina"}}, "h", 5000);
+  EXPECT_THAT(close("gina", "1000", 6000), IsEmpty());
 }
 
 TEST(UnpairedTest, AHostGapRestartsTheWatchUnlessTheRuleIgnoresGaps) {
