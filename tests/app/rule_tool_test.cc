@@ -180,7 +180,8 @@ TEST(RunTestRulesTest, PrintsMatchesAndSummary) {
   std::ostringstream out, err;
   ASSERT_EQ(RunTestRules(opts, out, err), 0) << err.str();
   EXPECT_THAT(out.str(), HasSubstr(log + ":2: sshd.accepted [ssh.login] method=password user=rda "
-                                         "src_ip=192.0.2.113 port=52100"));
+                                         "src_ip=192.0.2.113 src_net24=192.0.2 src_net16=192.0 "
+                                         "port=52100"));
   EXPECT_THAT(out.str(), HasSubstr(log + ":5: sshd.invalid_user [ssh.auth_failure] user=x"));
   EXPECT_THAT(out.str(), HasSubstr(log + ":6: sudo.not_in_sudoers [sudo.violation] user=eve"));
   EXPECT_THAT(out.str(), HasSubstr("Lines: 4 read, 2 skipped (empty or #), 3 matched, 3 matches"));
