@@ -29,12 +29,18 @@ using ::testing::Not;
 const std::string kPatterns = std::string(KONSEKI_SOURCE_DIR) + "/patterns";
 const std::string kTestdata = std::string(KONSEKI_SOURCE_DIR) + "/tests/matchers/testdata";
 
-// test-rules over `log` with the shipped packs, JSON output, correlations on.
-TestRulesOptions JsonWithCorrelations(const std::string& log) {
+// test-rules over `log` with the shipped packs, JSON output.
+TestRulesOptions Json(const std::string& log) {
   TestRulesOptions opts;
   opts.rules_dir = kPatterns;
   opts.files = {log};
   opts.json = true;
+  return opts;
+}
+
+// The same with correlations on.
+TestRulesOptions JsonWithCorrelations(const std::string& log) {
+  TestRulesOptions opts = Json(log);
   opts.correlate = true;
   return opts;
 }
@@ -231,10 +237,7 @@ TEST(RunTestRulesTest, AFirewallStoppedThroughSudoIsOneMedium) {
       "Dec  4 22:31:02 web01 systemd[1]: Stopped firewalld - dynamic firewall daemon.\n"
       "Dec  4 22:31:03 web02 systemd[1]: Stopped firewalld - dynamic firewall daemon.\n"
       "Dec  4 22:33:00 web02 CRON[6]: (root) CMD (true)\n");
-  TestRulesOptions opts;
-  opts.rules_dir = kPatterns;
-  opts.files = {log};
-  opts.json = true;
+  TestRulesOptions opts = Json(log);
   std::ostringstream out, err;
   ASSERT_EQ(RunTestRules(opts, out, err), 0) << err.str();
   std::map<std::string, int> raised;  // "rule severity host" of the alerts raised
@@ -288,10 +291,7 @@ TEST(RunTestRulesTest, AnAgentStoppedAndNotStartedAgainWithinHalfAnHourIsRaised)
       "Dec  7 02:30:00 web7 systemd[1]: Stopped wazuh-agent.service - Wazuh agent.\n"
       "Dec  7 02:55:00 web7 systemd[1]: Started wazuh-agent.service - Wazuh agent.\n"
       "Dec  7 03:00:00 web6 CRON[1]: (root) CMD (true)\n");
-  TestRulesOptions opts;
-  opts.rules_dir = kPatterns;
-  opts.files = {log};
-  opts.json = true;
+  TestRulesOptions opts = Json(log);
   std::ostringstream out, err;
   ASSERT_EQ(RunTestRules(opts, out, err), 0) << err.str();
   std::vector<std::string> raised;
@@ -434,10 +434,7 @@ TEST(RunTestRulesTest, JsonModeWritesOneEscapedObjectPerMatch) {
       "Mar  7 18:53:20 bar sshd[1]: Invalid user we\"ird\\\x01\xff from 192.0.2.9 port 7\n"
       "Mar  7 18:53:20 bar sshd[1]: Server listening\n"
       "Mar  7 18:53:20 bar sshd[1]: Invalid user caf\xc3\xa9 from 192.0.2.10\n");
-  TestRulesOptions opts;
-  opts.rules_dir = kPatterns;
-  opts.json = true;
-  opts.files = {log};
+  TestRulesOptions opts = Json(log);
   std::ostringstream out, err;
   ASSERT_EQ(RunTestRules(opts, out, err), 0) << err.str();
   std::string escaped_file = log;
