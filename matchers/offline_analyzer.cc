@@ -182,6 +182,12 @@ Status OfflineAnalyzer::EnableHeartbeat(const HeartbeatOptions& options) {
   return Status::Ok();
 }
 
+HeartbeatTracker::HostsReader OfflineAnalyzer::HeartbeatHosts() const {
+  return [this](std::vector<HostRow>* rows) {
+    if (heartbeat_) heartbeat_->Hosts()(rows);
+  };
+}
+
 void OfflineAnalyzer::AdvanceHeartbeat(TimePoint now, std::vector<Alert>* alerts) {
   if (!heartbeat_) {
     // The file's first instant is the tracker's start (its first run: the
