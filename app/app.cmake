@@ -1,6 +1,7 @@
 # The check-rules / test-rules command-line tools (app/rule_tool.h), apart
 # from the server so the rule tests link them without the whole app.
-add_library(konseki_rule_tool ${CMAKE_CURRENT_LIST_DIR}/rule_tool.cc)
+add_library(konseki_rule_tool ${CMAKE_CURRENT_LIST_DIR}/rule_tool.cc
+  ${CMAKE_CURRENT_LIST_DIR}/relay_silence.cc)
 target_link_libraries(konseki_rule_tool PUBLIC konseki_rules konseki_heartbeat konseki_parse konseki_common)
 
 add_library(konseki_app
@@ -11,7 +12,6 @@ add_library(konseki_app
   ${CMAKE_CURRENT_LIST_DIR}/fd_budget.cc
   ${CMAKE_CURRENT_LIST_DIR}/file_identity.cc
   ${CMAKE_CURRENT_LIST_DIR}/fleet_correlator.cc
-  ${CMAKE_CURRENT_LIST_DIR}/relay_silence.cc
   ${CMAKE_CURRENT_LIST_DIR}/privileges.cc
   ${CMAKE_CURRENT_LIST_DIR}/router.cc
   ${CMAKE_CURRENT_LIST_DIR}/server.cc

@@ -311,6 +311,7 @@ Status ParseHeartbeat(const Ctx& ctx, const YAML::Node& hb, HeartbeatConfig* out
       {"new_host_alerts_per_minute", &Options::new_host_alerts_per_minute, 0, 1e6},
       {"stop_link_secs", &Options::stop_link_secs, 0, kYear},
       {"shutdown_link_secs", &Options::shutdown_link_secs, 0, kYear},
+      {"suspend_max_secs", &Options::suspend_max_secs, 0, kYear},
       {"sender_change_secs", &Options::sender_change_secs, 0, kYear},
       {"alert_link_secs", &Options::alert_link_secs, 0, kYear},
       {"metrics_interval_secs", &Options::metrics_interval_secs, 0.1, 3600},

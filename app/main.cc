@@ -327,7 +327,8 @@ CLI::App* AddTestRulesCommand(CLI::App& app, TestRulesCommand* cmd) {
   test_rules->add_option("--explain", cmd->explain.line,
                          "show how one LINE is parsed and which rules it hits (no FILE)");
   test_rules->add_option("--sender", cmd->opts.sender,
-                         "sender address of every line (a host's own address)");
+                         "sender address of every line (a host's own address; the heartbeat "
+                         "groups its hosts' silences by it: host.relay_silent)");
   test_rules->add_flag("--no-correlations", cmd->no_correlations, "run the single-line rules only");
   test_rules->add_flag("--no-heartbeat", cmd->no_heartbeat,
                        "do not run the heartbeat tracker (host.silent, host.new, ...) on the "

@@ -103,7 +103,7 @@ void RelaySilence::RefreshRows(int64_t now_ns) {
   for (matchers::HostRow& r : rows_) {
     if (!r.seen || r.sender.empty()) continue;
     by_sender_[AsciiLower(r.sender)].push_back(
-        {AsciiLower(r.name), std::move(r.name), r.last_seen_ns});
+        {AsciiLower(r.name), std::move(r.name), r.last_seen_ns, r.cadence_secs});
   }
   rows_.clear();
 }
@@ -131,10 +131,20 @@ void RelaySilence::Judge(Alert& a, std::vector<Alert>* extra) {
     last = now - static_cast<int64_t>(std::strtod(silence->c_str(), nullptr) * kNsPerSec);
   }
 
-  // The other hosts of this sender: stopped together (last line within the
-  // window, nothing since) or still sending (a line after it). The rows
-  // decide for a host they hold; the silences alerted here since the copy
-  // was made add the hosts it does not.
+  // The other hosts of this sender: still sending, or stopped together
+  // with this one. The rows decide for a host they hold; the silences
+  // alerted here since the copy was made add the hosts it does not.
+  //  - still sending: a line after this host's last (plus the window) and
+  //    the host not quiet itself since: quiet for less than half of this
+  //    host's silence, or less than its own usual spacing (cadence);
+  //  - stopped together: its last line within the window of this host's;
+  //    or after it, and quiet since (the sender's last lines before it
+  //    died: a host that logs every 30 s has its last line up to 30 s
+  //    before the relay stops, one that logs every 5 min up to 5 min);
+  //    or before it, by less than its own spacing, and quiet since (it
+  //    had no line due before this host stopped);
+  //  - else a silence of its own, older (it is in neither list).
+  const int64_t silence = now - last;
   std::map<std::string, std::pair<std::string, int64_t>> stopped;  // key -> name, last seen
   size_t alive = 0;
   int64_t alive_last = 0;
@@ -142,10 +152,13 @@ void RelaySilence::Judge(Alert& a, std::vector<Alert>* extra) {
   for (const Peer& p : peers) {
     if (p.key == self) continue;
     in_rows.insert(p.key);
-    if (p.last_seen_ns > last + window) {
+    const int64_t spacing = static_cast<int64_t>(p.cadence_secs * kNsPerSec);
+    const bool quiet = now - p.last_seen_ns >= std::max(silence / 2, spacing);
+    if (p.last_seen_ns > last + window && !quiet) {
       ++alive;
       alive_last = std::max(alive_last, p.last_seen_ns);
-    } else if (p.last_seen_ns >= last - window) {
+    } else if (p.last_seen_ns >= last - window ||
+               (quiet && p.last_seen_ns >= last - std::max(window, spacing))) {
       stopped.emplace(p.key, std::make_pair(p.name, p.last_seen_ns));
     }
   }

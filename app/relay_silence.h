@@ -9,12 +9,15 @@
 // line came from the same sender (alert.sender), in the trackers'
 // snapshots (HeartbeatTracker::Hosts: refreshed every
 // heartbeat.metrics_interval_secs, so at most that old):
-//   - hosts whose last line came within same_sender_secs of this host's
-//     and nothing since ("stopped together") are named in the alert
-//     (same_sender_silent, same_sender_silent_count);
+//   - hosts whose last line came within same_sender_secs of this host's,
+//     or after it or less than their own cadence before it and that have
+//     been quiet since ("stopped together": a relay that dies leaves each
+//     host's last line up to that host's spacing before it), are named in
+//     the alert (same_sender_silent, same_sender_silent_count);
 //   - hosts from that sender seen after this host's last line plus
-//     same_sender_secs mean the sender still forwards (sender_alive,
-//     sender_alive_hosts). When the silent host is the sender's own (its
+//     same_sender_secs, and not quiet since (for less than half of this
+//     host's silence or than their own cadence), mean the sender still
+//     forwards (sender_alive, sender_alive_hosts). When the silent host is the sender's own (its
 //     address is listed for it in correlation.host_addresses), it is the
 //     relay's own logging that went quiet, not its forwarding: high is
 //     lowered to low;
@@ -26,6 +29,9 @@
 //
 // Cost: nothing per message. The snapshots are copied at most once a
 // second, only while host.silent alerts come (O(hosts) then).
+//
+// Used by the server (app/server.cc) and by test-rules (app/rule_tool.cc,
+// over its replay's heartbeat alerts when --sender names the sender).
 //
 // Threading: Emit is thread-safe (any worker's tracker); a mutex guards the
 // copied rows and the recent silences. `next` must be thread-safe. Readers
@@ -106,6 +112,7 @@ class RelaySilence final : public AlertSink {
     std::string key;   // lower-case host
     std::string name;  // as the tracker spells it
     int64_t last_seen_ns;
+    double cadence_secs;  // its learned spacing (0: not known yet)
   };
   std::vector<matchers::HostRow> rows_;  // RefreshRows' buffer
   std::unordered_map<std::string, std::vector<Peer>> by_sender_;

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 
+#include "app/relay_silence.h"
 #include "common/clock.h"
 #include "common/json_string.h"
 #include "common/terminal_safe.h"
@@ -586,6 +587,56 @@ StatusOr<std::unique_ptr<OfflineAnalyzer>> MakeAnalyzer(const TestRulesOptions& 
   return analyzer;
 }
 
+// The server's relay grouping (app/relay_silence.h) over the replay's
+// heartbeat alerts: each host.silent gets the same_sender_* and sender_*
+// fields, and a host.relay_silent follows the one that shows its sender
+// stopped. The sender is --sender's (every line's); without it the alerts
+// pass unchanged.
+class RelayReplay {
+ public:
+  RelayReplay(const TestRulesOptions& opts, const OfflineAnalyzer& analyzer)
+      : relay_(Options(opts), out_, metrics_) {
+    relay_.SetReaders({analyzer.HeartbeatHosts()});
+  }
+  // Rewrites *alerts in place: a relay alert comes right after the host
+  // alert that completed it, about the same line (that host's last).
+  void Apply(std::vector<Alert>* alerts) {
+    bool any = false;
+    for (const Alert& a : *alerts) any |= a.sign == "host.silent" && IsHeartbeatAlert(a);
+    if (!any) return;
+    std::vector<Alert> in;
+    in.swap(*alerts);
+    for (Alert& a : in) {
+      if (a.sign != "host.silent" || !IsHeartbeatAlert(a)) {
+        alerts->push_back(std::move(a));
+        continue;
+      }
+      relay_.Emit(a);
+      for (Alert& r : out_.alerts) {
+        r.origin_seq = a.origin_seq;
+        alerts->push_back(std::move(r));
+      }
+      out_.alerts.clear();
+    }
+  }
+
+ private:
+  class Collect final : public AlertSink {
+   public:
+    void Emit(const Alert& alert) override { alerts.push_back(alert); }
+    std::vector<Alert> alerts;
+  };
+  static RelaySilenceOptions Options(const TestRulesOptions& opts) {
+    RelaySilenceOptions o;
+    o.same_sender_secs = opts.heartbeat_options.same_sender_secs;
+    o.host_addresses = opts.correlation.host_addresses;
+    return o;
+  }
+  Collect out_;
+  MetricsRegistry metrics_;  // not exported
+  RelaySilence relay_;
+};
+
 }  // namespace
 
 namespace {
@@ -670,6 +721,8 @@ int RunTestRules(const TestRulesOptions& opts, std::ostream& out, std::ostream& 
     err << "test-rules: no input file (give log files, or - for standard input)\n";
     return 1;
   }
+  std::unique_ptr<RelayReplay> relay;
+  if (opts.heartbeat) relay = std::make_unique<RelayReplay>(opts, **analyzer);
   TestRulesCounts counts;
   std::vector<RuleHit> hits;
   std::vector<Alert> alerts;
@@ -703,6 +756,7 @@ int RunTestRules(const TestRulesOptions& opts, std::ostream& out, std::ostream& 
       last_file = file;
       last_line = line_no;
       (*analyzer)->Feed(line, opts.sender, &hits, &alerts);
+      if (relay) relay->Apply(&alerts);
       const Message& msg = (*analyzer)->message();
       if (hits.empty()) {
         if (opts.missed &&
@@ -729,6 +783,7 @@ int RunTestRules(const TestRulesOptions& opts, std::ostream& out, std::ostream& 
   }
   // The input's end: alerts still waiting for an answer got none.
   (*analyzer)->Finish(&alerts);
+  if (relay) relay->Apply(&alerts);
   if (!alerts.empty()) {
     ReportLine(opts, last_file, last_line, std::string(), (*analyzer)->message(), {}, {}, {}, {},
                alerts, (*analyzer)->rules(), input, &counts, out);

@@ -69,7 +69,10 @@ struct TestRulesOptions {
   bool heartbeat = false;
   matchers::HeartbeatOptions heartbeat_options = matchers::HeartbeatOptions();
   // Sender address of every line (--sender): the host's own address for
-  // membership rules.
+  // membership rules, and the sender the heartbeat's host.silent alerts are
+  // grouped by (app/relay_silence.h: same_sender_* fields,
+  // host.relay_silent; correlation.host_addresses names the relay). Empty:
+  // no grouping.
   std::string sender{};
   // Parser settings (the RFC 3164 zone of --config's parser.timezone).
   receiver::ParserOptions parser{};

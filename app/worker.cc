@@ -374,6 +374,7 @@ void Worker::MarkOwnDowntime(Severity severity, Alert* a) const {
     if (hit.rule->heartbeat_stop) heartbeat_bits |= kStopLine;
     if (hit.rule->heartbeat_shutdown) heartbeat_bits |= kShutdownLine;
     if (hit.rule->heartbeat_boot) heartbeat_bits |= kBootLine;
+    if (hit.rule->heartbeat_suspend) heartbeat_bits |= kSuspendLine;
     if (hit.rule->answers_pending && !hit.ignored) {
       pending_.Answer(msg, hit, &pending_out_);
     }
@@ -675,6 +676,7 @@ void Worker::Process(Batch& batch) {
     if (heartbeat_) {
       if (heartbeat_bits & kStopLine) heartbeat_->NoteStopMessage(msg);
       if (heartbeat_bits & kShutdownLine) heartbeat_->NoteShutdownMessage(msg);
+      if (heartbeat_bits & kSuspendLine) heartbeat_->NoteSuspendMessage(msg);
       if (heartbeat_bits & kBootLine) heartbeat_->NoteBootMessage(msg);
       heartbeat_->Observe(msg, host, same_origin);
     }

@@ -196,6 +196,7 @@ class Worker final : public BatchRunner {
   static constexpr unsigned kStopLine = 1;      // a rule with heartbeat_stop
   static constexpr unsigned kShutdownLine = 2;  // a rule with heartbeat_shutdown
   static constexpr unsigned kBootLine = 4;      // a rule with heartbeat_boot
+  static constexpr unsigned kSuspendLine = 8;   // a rule with heartbeat_suspend
   // The rules on one message: per-rule counters, correlation, alerts.
   // Returns kStopLine / kShutdownLine bits.
   unsigned RunRules(const Message& msg, const HostKey& host, bool same_origin);

@@ -89,6 +89,12 @@ struct HostState {
   // any other.
   int64_t shutdown_time_ns = 0;
   std::string shutdown_message;
+  // The same for the last system.suspend line (the host went to sleep).
+  // suspend_silent: the host's current silence was told at low for it,
+  // and its suspend_max_secs alert is still to come. Not saved.
+  int64_t suspend_time_ns = 0;
+  std::string suspend_message;
+  bool suspend_silent = false;
   // The last high or critical alert about the host (NoteAlert): receive
   // time (0: none), its sign and title. Not saved.
   int64_t alert_time_ns = 0;

@@ -102,6 +102,7 @@ Status ValidateHeartbeatOptions(const HeartbeatOptions& o) {
   if (o.save_interval_secs < 0) return bad("save_interval_secs must be >= 0");
   if (o.startup_grace_secs < 0) return bad("startup_grace_secs must be >= 0");
   if (o.stall_secs < 0) return bad("stall_secs must be >= 0");
+  if (o.suspend_max_secs < 0) return bad("suspend_max_secs must be >= 0");
   if (o.forget_after_secs < 0) return bad("forget_after_secs must be >= 0");
   if (o.transient_host_secs < 0) return bad("transient_host_secs must be >= 0");
   if (o.sender_change_secs < 0) return bad("sender_change_secs must be >= 0");
@@ -575,19 +576,39 @@ void HeartbeatTracker::NoteShutdownMessage(const Message& msg) {
   h->shutdown_message.assign(msg.raw.substr(0, options_.max_last_message_bytes));
 }
 
+void HeartbeatTracker::NoteSuspendMessage(const Message& msg) {
+  HostState* h = StateFor(msg);
+  if (h == nullptr) return;
+  h->suspend_time_ns = Ns(msg.received);
+  h->suspend_message.assign(msg.raw.substr(0, options_.max_last_message_bytes));
+}
+
 void HeartbeatTracker::NoteBootMessage(const Message& msg) {
   sequence_.NoteLoggerStart(HostKey::Of(msg.host()), msg.sender);
   HostState* h = StateFor(msg);
-  if (h == nullptr || h->shutdown_time_ns == 0) return;
-  if (Ns(msg.received) < h->shutdown_time_ns) return;  // the boot before it
-  h->shutdown_time_ns = 0;
-  h->shutdown_message.clear();
+  if (h == nullptr) return;
+  const int64_t at = Ns(msg.received);
+  // A boot or a wake-up answers the announcement before it (not one after).
+  if (h->shutdown_time_ns != 0 && at >= h->shutdown_time_ns) {
+    h->shutdown_time_ns = 0;
+    h->shutdown_message.clear();
+  }
+  if (h->suspend_time_ns != 0 && at >= h->suspend_time_ns) {
+    h->suspend_time_ns = 0;
+    h->suspend_message.clear();
+  }
 }
 
 bool HeartbeatTracker::ShutdownLinked(const Slot& s) const {
   const HostState& h = s.state;
   return h.seen && h.shutdown_time_ns != 0 &&
          h.shutdown_time_ns >= h.last_seen_ns - SecsToNs(options_.shutdown_link_secs);
+}
+
+bool HeartbeatTracker::SuspendLinked(const Slot& s) const {
+  const HostState& h = s.state;
+  return options_.suspend_max_secs > 0 && h.seen && h.suspend_time_ns != 0 &&
+         h.suspend_time_ns >= h.last_seen_ns - SecsToNs(options_.shutdown_link_secs);
 }
 
 void HeartbeatTracker::NoteAlert(const Alert& alert) {
@@ -819,6 +840,9 @@ void HeartbeatTracker::FireResumed(Slot& s, const Message& msg, int64_t prev_see
   // not planned by it (nor by a stop line before this one).
   h.shutdown_time_ns = 0;
   h.shutdown_message.clear();
+  h.suspend_time_ns = 0;
+  h.suspend_message.clear();
+  h.suspend_silent = false;
   h.stop_seen = false;
   h.alert_time_ns = 0;  // that silence was told; the next one stands alone
   Alert a = HostAlert(msg.received, h.name, h.sender, "resumed", Severity::kMedium);
@@ -858,6 +882,13 @@ void HeartbeatTracker::FireSilent(Slot& s, int64_t now_ns, double threshold_secs
   // intruder's kill -9 of the logger looks like (no stop line). Even an
   // announced reboot then is no longer routine.
   const bool after_alert = AlertLinked(s);
+  // A suspend the host announced (a laptop's lid closed): routine, low,
+  // unless its logger's stop line or a high alert came with it (a real
+  // suspend stops no logger; one written by an intruder after a root login
+  // stays critical), or it was also a shutdown (medium). Told again at
+  // medium after suspend_max_secs (FireSuspendOverdue).
+  const bool suspended = SuspendLinked(s) && !planned && !stop && !after_alert;
+  h.suspend_silent = suspended;
   h.silent = true;
   h.silent_after_stop = stop;
   ++silent_count_;
@@ -870,11 +901,14 @@ void HeartbeatTracker::FireSilent(Slot& s, int64_t now_ns, double threshold_secs
                       after_alert ? (planned ? Severity::kHigh : Severity::kCritical)
                       : planned   ? Severity::kMedium
                       : stop      ? Severity::kCritical
+                      : suspended ? Severity::kLow
                                   : Severity::kHigh);
   if (h.seen) {
     a.title = h.name + " silent for " + silence + " s (threshold " + threshold + " s)";
     if (planned) {
       a.title += " after an announced shutdown";
+    } else if (suspended) {
+      a.title += " after an announced suspend";
     } else if (stop) {
       a.title += " after a syslog stop message";
     }
@@ -895,12 +929,32 @@ void HeartbeatTracker::FireSilent(Slot& s, int64_t now_ns, double threshold_secs
   if (stop) a.fields.emplace_back("stop_message", h.stop_message);
   a.fields.emplace_back("planned_shutdown", planned ? "true" : "false");
   if (planned) a.fields.emplace_back("shutdown_message", h.shutdown_message);
+  a.fields.emplace_back("suspended", suspended ? "true" : "false");
+  if (suspended) a.fields.emplace_back("suspend_message", h.suspend_message);
   a.fields.emplace_back("after_alert", after_alert ? h.alert_sign : "");
   if (after_alert) {
     a.fields.emplace_back("after_alert_time", FormatRfc3339Micros(FromNs(h.alert_time_ns)));
     a.fields.emplace_back("after_alert_title", h.alert_title);
   }
   a.fields.emplace_back("last_message", h.last_message);
+  Emit(a);
+}
+
+void HeartbeatTracker::FireSuspendOverdue(Slot& s, int64_t now_ns) {
+  HostState& h = s.state;
+  h.suspend_silent = false;
+  const std::string silence = FormatSecs(NsToSecs(now_ns - h.last_seen_ns), 0);
+  Alert a = HostAlert(FromNs(now_ns), h.name, h.sender, "silent", Severity::kMedium);
+  a.title = h.name + " still silent " + silence +
+            " s after an announced suspend (heartbeat.suspend_max_secs " +
+            FormatSecs(options_.suspend_max_secs, 0) + " s): it has not woken up";
+  a.fields = {{"last_seen", FormatRfc3339Micros(FromNs(h.last_seen_ns))},
+              {"silence_secs", silence},
+              {"suspended", "true"},
+              {"suspend_overdue", "true"},
+              {"suspend_max_secs", FormatSecs(options_.suspend_max_secs, 0)},
+              {"suspend_message", h.suspend_message},
+              {"last_message", h.last_message}};
   Emit(a);
 }
 
@@ -948,6 +1002,17 @@ void HeartbeatTracker::Tick() {
     if (!s.live || s.armed_due_ns != e.due_ns) continue;  // stale entry
     s.armed_due_ns = kNotArmed;
     double threshold = ThresholdFor(s);
+    if (s.state.silent && s.state.suspend_silent) {
+      // Told at low for an announced suspend: once more when it lasts.
+      const int64_t overdue = s.state.last_seen_ns + SecsToNs(options_.suspend_max_secs);
+      if (overdue > now) {
+        Arm(e.slot, overdue);
+        continue;
+      }
+      FireSuspendOverdue(s, now);
+      ArmForgetCheck(e.slot);
+      continue;
+    }
     if (s.state.silent || threshold <= 0 || s.silence_suppressed) {
       if (options_.forget_after_secs > 0 && !s.expected && s.state.seen &&
           now - s.state.last_seen_ns >= SecsToNs(options_.forget_after_secs)) {
@@ -965,7 +1030,7 @@ void HeartbeatTracker::Tick() {
     }
     if (replay_ && s.state.seen &&
         (s.state.last_seen_ns - s.state.first_seen_ns < SecsToNs(threshold) ||
-         !(StopLinked(s) || ShutdownLinked(s) || AlertLinked(s)))) {
+         !(StopLinked(s) || ShutdownLinked(s) || SuspendLinked(s) || AlertLinked(s)))) {
       // Its rhythm is not known from the input (set_replay): unarmed, so
       // its next line arms it again (a replay forgets no host).
       continue;
@@ -979,7 +1044,11 @@ void HeartbeatTracker::Tick() {
       continue;
     }
     FireSilent(s, now, threshold);
-    ArmForgetCheck(e.slot);
+    if (s.state.suspend_silent) {
+      Arm(e.slot, s.state.last_seen_ns + SecsToNs(options_.suspend_max_secs));
+    } else {
+      ArmForgetCheck(e.slot);
+    }
   }
   if (deadlines_.size() > 2 * index_.size() + 1024) CompactDeadlines();
   if (!flood_active_.empty()) CheckFloods(now, prev_tick_ns);

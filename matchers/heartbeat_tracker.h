@@ -133,6 +133,14 @@ struct HeartbeatOptions {
   // makes the following silence planned: host.silent at medium, whatever
   // stop message came with it.
   double shutdown_link_secs = 900;
+  // heartbeat.suspend_max_secs: a system.suspend line (the host announced
+  // it goes to sleep) within shutdown_link_secs of the host's last message
+  // makes the following silence host.silent at low (not when a logger's
+  // stop line or a high alert is linked to it too: a real suspend stops no
+  // logger). Anyone who can write to the host's log can write that line,
+  // so the silence is told once more, at medium, when it has lasted this
+  // long without the host coming back. 0: a suspend line changes nothing.
+  double suspend_max_secs = 259200;
   // heartbeat.max_hosts: hosts tracked over all shards (each shard takes
   // ceil(max_hosts / num_shards)); further hosts are refused and counted,
   // unless a transient host can give its slot (transient_host_secs).
@@ -292,6 +300,8 @@ class HeartbeatTracker {
   void NoteStopMessage(const Message& msg);
   // The same for a line the rule engine gave the sign system.shutdown.
   void NoteShutdownMessage(const Message& msg);
+  // The same for a line the rule engine gave the sign system.suspend.
+  void NoteSuspendMessage(const Message& msg);
   // A line that says the host is up (a boot, a logger started: the rule's
   // heartbeat_boot) after its announced shutdown: the announcement has had
   // its reboot, and no longer makes the next silence planned. So does the
@@ -481,6 +491,12 @@ class HeartbeatTracker {
   bool AlertLinked(const Slot& s) const;
   // A system.shutdown line within shutdown_link_secs of the last message.
   bool ShutdownLinked(const Slot& s) const;
+  // A system.suspend line within shutdown_link_secs of the last message
+  // (suspend_max_secs > 0).
+  bool SuspendLinked(const Slot& s) const;
+  // The suspended host's silence reached suspend_max_secs: host.silent
+  // again, at medium.
+  void FireSuspendOverdue(Slot& s, int64_t now_ns);
   // The host's record for NoteStopMessage / NoteShutdownMessage, observing
   // a host not yet known; null if refused.
   HostState* StateFor(const Message& msg);

@@ -182,6 +182,12 @@ Status OfflineAnalyzer::EnableHeartbeat(const HeartbeatOptions& options) {
   return Status::Ok();
 }
 
+HeartbeatTracker::HostsReader OfflineAnalyzer::HeartbeatHosts() const {
+  return [this](std::vector<HostRow>* rows) {
+    if (heartbeat_) heartbeat_->Hosts()(rows);
+  };
+}
+
 void OfflineAnalyzer::AdvanceHeartbeat(TimePoint now, std::vector<Alert>* alerts) {
   if (!heartbeat_) {
     // The file's first instant is the tracker's start (its first run: the
@@ -223,14 +229,16 @@ void OfflineAnalyzer::ObserveHeartbeat(const Message& line, const std::vector<Ru
   }
   heartbeat_last_line_[AsciiLower(line.host())] = line_seq_;
   if (hits != nullptr) {
-    bool stop = false, shutdown = false, boot = false;
+    bool stop = false, shutdown = false, suspend = false, boot = false;
     for (const RuleHit& h : *hits) {
       stop |= h.rule->heartbeat_stop;
       shutdown |= h.rule->heartbeat_shutdown;
+      suspend |= h.rule->heartbeat_suspend;
       boot |= h.rule->heartbeat_boot;
     }
     if (stop) heartbeat_->NoteStopMessage(line);
     if (shutdown) heartbeat_->NoteShutdownMessage(line);
+    if (suspend) heartbeat_->NoteSuspendMessage(line);
     if (boot) heartbeat_->NoteBootMessage(line);
   }
   heartbeat_->Observe(line);

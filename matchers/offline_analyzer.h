@@ -106,6 +106,13 @@ class OfflineAnalyzer {
   // the input showed the host logging for that long). Call before
   // the first Feed. Fails on options ValidateHeartbeatOptions refuses.
   Status EnableHeartbeat(const HeartbeatOptions& options);
+  // The heartbeat tracker's snapshot of its hosts (HeartbeatTracker::Hosts,
+  // refreshed every metrics_interval_secs of the file's clock), for the
+  // relay grouping test-rules runs over the heartbeat's alerts
+  // (app/relay_silence.h). Nothing before the tracker starts (the first
+  // stamped line) or without EnableHeartbeat. The reader refers to this
+  // analyzer: call it while the analyzer lives, on its thread.
+  HeartbeatTracker::HostsReader HeartbeatHosts() const;
   Correlator& correlator() { return *correlator_; }
   const RuleSet& rules() const { return *rules_; }
 

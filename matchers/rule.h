@@ -25,6 +25,9 @@ inline constexpr std::string_view kSigns[] = {
     // A logger started again (an input: answers syslog.stopped's pending
     // alerts, patterns/syslog.yaml).
     "syslog.started",
+    // The host goes to sleep (suspend, hibernate) and wakes again: its
+    // silence in between is announced (patterns/system.yaml; heartbeat).
+    "system.suspend", "system.resume",
     // The host's own logging dropped lines (patterns/log_loss.yaml).
     "log.lost",
     // Correlation signs (patterns/correlations.yaml; issue #12).
@@ -202,10 +205,17 @@ struct Rule {
   // host.silent says so at medium (HeartbeatTracker::NoteShutdownMessage).
   // Default: the sign is system.shutdown.
   bool heartbeat_shutdown = false;
+  // The line announces that the host goes to sleep (suspend, hibernate): a
+  // silence that follows within heartbeat.shutdown_link_secs is host.silent
+  // at low, unless a logger's stop line or a high alert came with it, and
+  // a medium once more if it lasts heartbeat.suspend_max_secs
+  // (HeartbeatTracker::NoteSuspendMessage). Default: the sign is
+  // system.suspend.
+  bool heartbeat_suspend = false;
   // The line says the host is up (again): a boot, a logger started. It
   // ends an announced shutdown's hold on the host's next silence
-  // (HeartbeatTracker::NoteBootMessage). Default: the sign is system.boot
-  // or syslog.started.
+  // (HeartbeatTracker::NoteBootMessage), and an announced suspend's. Default:
+  // the sign is system.boot, syslog.started or system.resume.
   bool heartbeat_boot = false;
   // > 0: one alert per episode (matchers/alert_hold.h). The rule's alert is
   // held when an alert of the same sign from the same host was raised or

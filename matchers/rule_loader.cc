@@ -128,10 +128,15 @@ bool RuleCanCarry(const Rule& rule, const std::string& name) {
 
 // The true/false keys of a rule.
 const std::pair<const char*, bool Rule::*> kRuleFlags[] = {
-    {"case_sensitive", &Rule::case_sensitive}, {"alert", &Rule::alert},
-    {"extract_all", &Rule::extract_all},       {"replace", &Rule::replace},
-    {"heartbeat_stop", &Rule::heartbeat_stop}, {"heartbeat_shutdown", &Rule::heartbeat_shutdown},
-    {"heartbeat_boot", &Rule::heartbeat_boot}, {"empty_message", &Rule::empty_message},
+    {"case_sensitive", &Rule::case_sensitive},
+    {"alert", &Rule::alert},
+    {"extract_all", &Rule::extract_all},
+    {"replace", &Rule::replace},
+    {"heartbeat_stop", &Rule::heartbeat_stop},
+    {"heartbeat_shutdown", &Rule::heartbeat_shutdown},
+    {"heartbeat_suspend", &Rule::heartbeat_suspend},
+    {"heartbeat_boot", &Rule::heartbeat_boot},
+    {"empty_message", &Rule::empty_message},
 };
 
 // A rule's `remember:` or `recall:` (matchers/field_carry.h): {name, key,
@@ -202,6 +207,7 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
                                "replace",
                                "heartbeat_stop",
                                "heartbeat_shutdown",
+                               "heartbeat_suspend",
                                "heartbeat_boot",
                                "quiet_secs",
                                "quiet_key",
@@ -404,8 +410,12 @@ Status ReadRule(const yaml::Reader& r, const std::string& path, const YAML::Node
   rule->heartbeat_stop = rule->sign == "syslog.stopped";
   // A system.shutdown line tells it the silence is planned.
   rule->heartbeat_shutdown = rule->sign == "system.shutdown";
-  // A system.boot or syslog.started line tells it the host is back.
-  rule->heartbeat_boot = rule->sign == "system.boot" || rule->sign == "syslog.started";
+  // A system.suspend line tells it the host is going to sleep.
+  rule->heartbeat_suspend = rule->sign == "system.suspend";
+  // A system.boot, syslog.started or system.resume line tells it the host
+  // is back.
+  rule->heartbeat_boot = rule->sign == "system.boot" || rule->sign == "syslog.started" ||
+                         rule->sign == "system.resume";
   for (const auto& [key, flag] : kRuleFlags) {
     if (const YAML::Node n = node[key]) RETURN_IF_ERROR(r.GetBool(n, key, &(rule->*flag)));
   }

@@ -28,6 +28,7 @@
 //                                    # place of the bundled rule of this id
 //       heartbeat_stop: true         # optional; default: sign is syslog.stopped
 //       heartbeat_shutdown: true     # optional; default: sign is system.shutdown
+//       heartbeat_suspend: true      # optional; default: sign is system.suspend
 //       examples:
 //         match:                     # at least one
 //           - line: "<full syslog line>"

@@ -362,6 +362,7 @@ TEST(ConfigTest, BadValuesAreErrorsNotDefaults) {
           {"listen: [udp://127.0.0.1:1]\nparser: {timezones: {a: UTC}}\n", "must be a list"},
           {"listen: [udp://127.0.0.1:1]\nheartbeat: {overrides: [{host: a}]}\n",
            "silence_after_secs"},
+          {"listen: [udp://127.0.0.1:1]\nheartbeat: {suspend_max_secs: -1}\n", "suspend_max_secs"},
           {"archive: {dir: x}\n", "at least one listener"},
           {"listen: [udp://127.0.0.1:1\n", "YAML syntax error"},
       },
@@ -408,6 +409,7 @@ heartbeat:
   max_senders_per_host: 4
   learning_secs: 7200
   new_host_alerts: false
+  suspend_max_secs: 86400
   overrides:
     - {host_pattern: "lab-*", silence_after_secs: 0}
     - {host: db1, silence_after_secs: 60}
@@ -421,6 +423,7 @@ heartbeat:
   EXPECT_EQ(o.max_senders_per_host, 4u);
   EXPECT_EQ(o.learning_secs, 7200);
   EXPECT_FALSE(o.new_host_alerts);
+  EXPECT_EQ(o.suspend_max_secs, 86400);
   ASSERT_EQ(o.overrides.size(), 2u);
   EXPECT_EQ(o.overrides[0].host_pattern, "lab-*");
   EXPECT_EQ(o.overrides[1].host, "db1");

@@ -245,5 +245,49 @@ TEST_F(RelaySilenceTest, OtherAlertsAndGroupingOffPassUnchanged) {
   }
 }
 
+// heartbeat31 a11: a relay stops at t; the hosts behind it had their last
+// lines where their own spacing put them (web1, a line every 30 s, 6 s
+// before; db1 8 s after, the last line the relay forwarded). An hour on,
+// db1's line after the judged host's is no sign that the sender forwards:
+// db1 has been quiet since. Grouped, one relay alert.
+TEST_F(RelaySilenceTest, HostsStoppedWithinTheirOwnSpacingOfADeadRelayAreGrouped) {
+  Make();
+  const TimePoint t = kT0;
+  rows_ = {Row("relay1", "10.0.0.5", t), Row("web1", "10.0.0.5", t - seconds(6)),
+           Row("db1", "10.0.0.5", t + seconds(8)),
+           Row("old1", "10.0.0.5", t - seconds(600))};  // stopped long before
+  rows_[1].cadence_secs = 30;
+  rows_[2].cadence_secs = 300;
+  rows_[3].cadence_secs = 60;
+  relay_->Emit(Silent("relay1", "10.0.0.5", t, t + seconds(3600)));
+  const auto silent = sink_.WithSign("host.silent");
+  ASSERT_EQ(silent.size(), 1u);
+  EXPECT_EQ(FieldOf(silent[0], "sender_alive"), "false");
+  EXPECT_EQ(FieldOf(silent[0], "same_sender_silent"), "db1, web1");
+  const auto relay = sink_.WithSign("host.relay_silent");
+  ASSERT_EQ(relay.size(), 1u);
+  EXPECT_EQ(FieldOf(relay[0], "hosts"), "db1, relay1, web1");
+  EXPECT_EQ(FieldOf(relay[0], "first_stopped"), FormatRfc3339Micros(t - seconds(6)));
+  EXPECT_EQ(FieldOf(relay[0], "last_stopped"), FormatRfc3339Micros(t + seconds(8)));
+}
+
+// The same spread while the sender still forwards: a host seen after the
+// judged one and not quiet for half its silence (nor its own spacing)
+// keeps the sender alive; one before it, within its spacing but not yet
+// past it, is in neither list.
+TEST_F(RelaySilenceTest, APeerSeenLaterAndNotQuietSinceKeepsTheSenderAlive) {
+  Make();
+  const TimePoint t = kT0;
+  rows_ = {Row("h1", "10.0.0.5", t), Row("h2", "10.0.0.5", t + seconds(200)),
+           Row("h3", "10.0.0.5", t - seconds(100))};
+  rows_[2].cadence_secs = 600;  // logs every 10 min: not due yet
+  relay_->Emit(Silent("h1", "10.0.0.5", t, t + seconds(300)));
+  const auto silent = sink_.WithSign("host.silent");
+  ASSERT_EQ(silent.size(), 1u);
+  EXPECT_EQ(FieldOf(silent[0], "sender_alive_hosts"), "1");
+  EXPECT_EQ(FieldOf(silent[0], "same_sender_silent_count"), "0");
+  EXPECT_TRUE(sink_.WithSign("host.relay_silent").empty());
+}
+
 }  // namespace
 }  // namespace konseki::app

@@ -1138,5 +1138,81 @@ TEST(RunTestRulesTest, AHostThatLogsRarelyIsNotSilentOnTheFilesClock) {
   EXPECT_THAT(err.str(), Not(HasSubstr("Heartbeat:")));
 }
 
+// heartbeat31 a11: relay1 (10.0.0.5) forwards web1 (a line a minute) and
+// db1 (every 5 min) and logs itself every 5 min; at 02:00:11 its rsyslog
+// stops. The hosts' last lines are spread by their own spacing (web1
+// 02:00:05, db1 02:00:19), and nothing comes from the sender for 2.5 h.
+// With `relay_alive` web1 and db1 go on through it (only the relay's own
+// logger stopped). Every line came from 10.0.0.5 (--sender).
+std::string RelayStops(const TempDir& dir, bool relay_alive) {
+  auto stamp = [](int secs) {
+    char s[32];
+    std::snprintf(s, sizeof s, "Dec  1 %02d:%02d:%02d", secs / 3600, secs / 60 % 60, secs % 60);
+    return std::string(s);
+  };
+  std::string text;
+  const int stop = 2 * 3600 + 11;
+  for (int t = 0; t < 5 * 3600; t += 60) {
+    const bool down = t > stop && t < 4 * 3600 + 1800;
+    if (!down || relay_alive) {
+      text += stamp(t + 5) + " web1 CRON[" + std::to_string(1000 + t) + "]: (root) CMD (true)\n";
+    }
+    if (t % 300 == 0 && !down) {
+      text += stamp(t + 11) + " relay1 named[811]: resolver priming query complete: success\n";
+    }
+    if (t == 2 * 3600) {
+      text += stamp(stop) +
+              " relay1 rsyslogd: [origin software=\"rsyslogd\" swVersion=\"8.2112.0\" "
+              "x-pid=\"801\" x-info=\"https://www.rsyslog.com\"] exiting on signal 15.\n";
+    }
+    if (t % 300 == 0 && (!down || relay_alive)) {
+      text += stamp(t + 19) + " db1 postgres[1123]: [3-1] LOG:  checkpoint starting: time\n";
+    }
+  }
+  return WriteDecLog(dir, relay_alive ? "alive" : "dead", text);
+}
+
+TEST(RunTestRulesTest, ARelayThatStopsIsOneRelayAlertNamingItsHosts) {
+  TempDir dir;
+  TestRulesOptions opts = JsonWithCorrelations(RelayStops(dir, false));
+  opts.sender = "10.0.0.5";
+  opts.correlation.host_addresses["relay1"] = {"10.0.0.5"};
+  std::string err_text;
+  const std::vector<std::string> heartbeat = HeartbeatRecords(&opts, &err_text);
+  std::vector<std::string> relay;
+  for (const std::string& r : heartbeat) {
+    if (r.find("\"sign\":\"host.relay_silent\"") != std::string::npos) relay.push_back(r);
+  }
+  ASSERT_EQ(relay.size(), 1u) << err_text;
+  EXPECT_THAT(relay[0], HasSubstr("\"rule\":\"heartbeat.relay_silent\",\"sign\":\"host.relay_"
+                                  "silent\",\"severity\":\"high\",\"host\":\"relay1\""));
+  EXPECT_THAT(relay[0], HasSubstr("\"hosts\":\"db1, relay1, web1\""));
+  EXPECT_THAT(relay[0], HasSubstr("\"first_stopped\":\"2026-12-01T02:00:05.000000Z\""));
+  EXPECT_THAT(relay[0], HasSubstr("\"last_stopped\":\"2026-12-01T02:00:19.000000Z\""));
+  // relay1's own silence (its stop line: critical) names the others.
+  EXPECT_THAT(heartbeat[0], HasSubstr("\"sign\":\"host.silent\",\"severity\":\"critical\","
+                                      "\"host\":\"relay1\""));
+  EXPECT_THAT(heartbeat[0], HasSubstr("\"same_sender_silent\":\"db1, web1\""));
+  EXPECT_THAT(heartbeat[0], HasSubstr("\"sender_alive\":\"false\""));
+  EXPECT_THAT(err_text, HasSubstr("  1\thost.relay_silent\n"));
+
+  // Without --sender there is no sender to group by.
+  opts.sender.clear();
+  EXPECT_THAT(HeartbeatRecords(&opts, &err_text),
+              Not(::testing::Contains(HasSubstr("host.relay_silent"))));
+}
+
+TEST(RunTestRulesTest, ARelayWhoseOwnLoggerStoppedButForwardsIsNoRelayAlert) {
+  TempDir dir;
+  TestRulesOptions opts = JsonWithCorrelations(RelayStops(dir, true));
+  opts.sender = "10.0.0.5";
+  std::string err_text;
+  const std::vector<std::string> heartbeat = HeartbeatRecords(&opts, &err_text);
+  ASSERT_FALSE(heartbeat.empty()) << err_text;
+  EXPECT_THAT(heartbeat, Not(::testing::Contains(HasSubstr("host.relay_silent"))));
+  EXPECT_THAT(heartbeat[0], HasSubstr("\"host\":\"relay1\""));
+  EXPECT_THAT(heartbeat[0], HasSubstr("\"sender_alive\":\"true\""));
+}
+
 }  // namespace
 }  // namespace konseki::app

@@ -317,6 +317,89 @@ TEST_F(HeartbeatTrackerTest, AShutdownAnnouncementEndsWithTheBootOrTheResume) {
   }
 }
 
+// heartbeat31 b4: a laptop announces its suspend (systemd-sleep, the
+// kernel's PM line) and sleeps. Its silence is low, said to follow the
+// suspend; told once more at medium when it lasts suspend_max_secs without
+// the host coming back. A suspend line with a logger's stop line after it
+// (a real suspend stops no logger) is no suspend: critical as before.
+TEST_F(HeartbeatTrackerTest, AnAnnouncedSuspendMakesTheSilenceLowUntilItLastsTooLong) {
+  options_.silence_after_secs = 60;
+  options_.suspend_max_secs = 600;
+  Make();
+  for (const std::string host : {"lap1", "lap2"}) {
+    Send(host);
+    TestMessage sleep(host, clock_.Now(),
+                      "<6>1 - " + host + " systemd-sleep - - - Entering sleep state 'suspend'...");
+    tracker_->NoteSuspendMessage(sleep.msg());
+    tracker_->Observe(sleep.msg());
+  }
+  TestMessage stop("lap2", clock_.Now(), "<46>1 - lap2 rsyslogd - - - exiting on signal 15");
+  tracker_->NoteStopMessage(stop.msg());
+  tracker_->Observe(stop.msg());
+  Run(seconds(61));
+  ASSERT_EQ(sink_.Count("host.silent"), 2u);
+  for (const Alert& a : sink_.alerts) {
+    if (a.sign != "host.silent") continue;
+    if (a.host == "lap1") {
+      EXPECT_EQ(a.severity, Severity::kLow);
+      EXPECT_EQ(Field(a, "suspended"), "true");
+      EXPECT_EQ(Field(a, "suspend_message"),
+                "<6>1 - lap1 systemd-sleep - - - Entering sleep state 'suspend'...");
+      EXPECT_NE(a.title.find("announced suspend"), std::string::npos) << a.title;
+    } else {
+      EXPECT_EQ(a.severity, Severity::kCritical) << "a logger stopped after the suspend line";
+      EXPECT_EQ(Field(a, "suspended"), "false");
+    }
+  }
+  sink_.alerts.clear();
+  Run(seconds(600));
+  ASSERT_EQ(sink_.Count("host.silent"), 1u);
+  const Alert* overdue = sink_.Last("host.silent");
+  EXPECT_EQ(overdue->host, "lap1");
+  EXPECT_EQ(overdue->severity, Severity::kMedium);
+  EXPECT_EQ(Field(*overdue, "suspend_overdue"), "true");
+  EXPECT_NE(overdue->title.find("not woken up"), std::string::npos) << overdue->title;
+  sink_.alerts.clear();
+  Run(seconds(600));
+  EXPECT_EQ(sink_.Count("host.silent"), 0u) << "told once";
+}
+
+// The laptop wakes (the resume line: a boot line to the tracker) and
+// logs on; its logger killed later is high, not a suspend. One that wakes
+// after its low silence resumes, and nothing more is told.
+TEST_F(HeartbeatTrackerTest, ASuspendAnnouncementEndsWithTheResumeLine) {
+  options_.silence_after_secs = 60;
+  options_.suspend_max_secs = 600;
+  Make();
+  for (const std::string host : {"lap1", "lap2"}) {
+    TestMessage sleep(host, clock_.Now(),
+                      "<6>1 - " + host + " kernel - - - PM: suspend entry (deep)");
+    tracker_->NoteSuspendMessage(sleep.msg());
+    tracker_->Observe(sleep.msg());
+  }
+  Run(seconds(30));
+  TestMessage wake("lap1", clock_.Now(), "<6>1 - lap1 kernel - - - PM: suspend exit");
+  tracker_->NoteBootMessage(wake.msg());
+  tracker_->Observe(wake.msg());
+  Run(seconds(40));
+  ASSERT_EQ(sink_.Count("host.silent"), 1u);
+  EXPECT_EQ(sink_.Last("host.silent")->host, "lap2");
+  EXPECT_EQ(sink_.Last("host.silent")->severity, Severity::kLow);
+  Send("lap2");  // woke after its silence was told
+  ASSERT_EQ(sink_.Count("host.resumed"), 1u);
+  sink_.alerts.clear();
+  Run(seconds(61));
+  ASSERT_EQ(sink_.Count("host.silent"), 2u);
+  for (const Alert& a : sink_.alerts) {
+    if (a.sign != "host.silent") continue;
+    EXPECT_EQ(a.severity, Severity::kHigh) << a.host;
+    EXPECT_EQ(Field(a, "suspended"), "false") << a.host;
+  }
+  sink_.alerts.clear();
+  Run(seconds(700));
+  EXPECT_EQ(sink_.Count("host.silent"), 0u) << "no suspend to outlast";
+}
+
 TEST_F(HeartbeatTrackerTest, StopMessageLongBeforeTheLastMessageIsNotLinked) {
   options_.silence_after_secs = 120;
   Make();
