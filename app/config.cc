@@ -175,7 +175,7 @@ Status ParseSinks(const Ctx& ctx, const YAML::Node& list, const std::string& key
                   std::vector<std::string_view> own_keys,
                   Status (*parse_one)(const Ctx&, const YAML::Node&, const std::string&,
                                       SinkOptions*),
-                  std::vector<AlertSinkSpec<SinkOptions>>* out) {
+                  std::vector<AlertSinkSpec<SinkOptions>>* out, std::set<std::string>* names) {
   if (!list) return Status::Ok();
   if (!list.IsSequence()) return ctx.Error(list, key, "expected a list of sinks");
   own_keys.insert(own_keys.end(), {"name", "min_severity", "signs", "queue_capacity"});
@@ -183,8 +183,24 @@ Status ParseSinks(const Ctx& ctx, const YAML::Node& list, const std::string& key
     RETURN_IF_ERROR(ctx.CheckKeys(item, key, own_keys));
     AlertSinkSpec<SinkOptions> sink;
     RETURN_IF_ERROR(parse_one(ctx, item, key, &sink.options));
+    // The name is the sink label of the delivery metrics, of the log lines
+    // and of alert.delivery_failed: two webhooks both called "webhook" shared
+    // one queue-depth gauge and one set of counters, and a failing one could
+    // not be told from the other. A second unnamed sink of a kind is
+    // "webhook-2"; a name given twice is refused.
     if (item["name"]) {
       RETURN_IF_ERROR(ctx.GetString(item["name"], key + ".name", &sink.options.name));
+      if (!names->insert(sink.options.name).second) {
+        return ctx.Error(item["name"], key + ".name",
+                         "a sink named '" + sink.options.name +
+                             "' is already configured; give each sink its own name (the "
+                             "sink label of its metrics and log lines)");
+      }
+    } else {
+      const std::string kind = sink.options.name;
+      for (int n = 2; !names->insert(sink.options.name).second; ++n) {
+        sink.options.name = kind + "-" + std::to_string(n);
+      }
     }
     if (item["queue_capacity"]) {
       RETURN_IF_ERROR(ctx.GetInt(item["queue_capacity"], key + ".queue_capacity", 1, 1e7,
@@ -220,14 +236,15 @@ Status ParseAlerts(const Ctx& ctx, const YAML::Node& v, Config* c) {
           ctx.GetInt(t["max_per_rule"], "alerts.throttle.max_per_rule", 1, 1e6, &tc.max_per_rule));
     }
   }
+  std::set<std::string> names;
   RETURN_IF_ERROR(ParseSinks(ctx, v["syslog"], "alerts.syslog",
                              {"host", "port", "transport", "octet_counting", "facility"},
-                             ParseSyslogSink, &c->alerts_syslog));
+                             ParseSyslogSink, &c->alerts_syslog, &names));
   RETURN_IF_ERROR(ParseSinks(ctx, v["webhook"], "alerts.webhook",
                              {"url", "headers", "timeout_secs", "max_attempts"}, ParseWebhookSink,
-                             &c->alerts_webhook));
+                             &c->alerts_webhook, &names));
   return ParseSinks(ctx, v["exec"], "alerts.exec", {"argv", "timeout_secs", "max_children"},
-                    ParseExecSink, &c->alerts_exec);
+                    ParseExecSink, &c->alerts_exec, &names);
 }
 
 // fnmatch(3) takes a '[' with no closing ']' as a literal character, so a

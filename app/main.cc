@@ -131,6 +131,10 @@ int Run(const std::string& config_path) {
     konseki::Log(konseki::LogLevel::kError, "%s", s.message().c_str());
     return 2;
   }
+  if (konseki::Status s = konseki::app::CheckChrootDir(priv); !s.ok()) {
+    konseki::Log(konseki::LogLevel::kError, "%s: %s", config->source.c_str(), s.message().c_str());
+    return 2;
+  }
 
   konseki::SystemClock clock;
   auto server = konseki::app::Server::Create(*config, clock);
@@ -247,6 +251,10 @@ int RunCheckConfig(const std::string& path) {
   auto ids = konseki::app::ResolveRunAs(priv);
   if (!ids.ok()) {
     konseki::Log(konseki::LogLevel::kError, "%s: %s", path.c_str(), ids.status().message().c_str());
+    return 1;
+  }
+  if (konseki::Status s = konseki::app::CheckChrootDir(priv); !s.ok()) {
+    konseki::Log(konseki::LogLevel::kError, "%s: %s", path.c_str(), s.message().c_str());
     return 1;
   }
   std::string tls_warning;

@@ -88,6 +88,19 @@ Status CheckRootPolicy(const PrivilegeOptions& o, uid_t euid) {
   return Status::Ok();
 }
 
+Status CheckChrootDir(const PrivilegeOptions& o) {
+  if (o.chroot_dir.empty()) return Status::Ok();
+  struct stat st;
+  if (stat(o.chroot_dir.c_str(), &st) != 0) {
+    return Status::FromErrno(
+        "chroot: \"" + o.chroot_dir + "\" (create that folder or remove `chroot:`)", errno);
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return Status::InvalidArgument("chroot: \"" + o.chroot_dir + "\" is not a directory");
+  }
+  return Status::Ok();
+}
+
 Status DropPrivileges(const PrivilegeOptions& o) {
   const uid_t euid = geteuid();
   if (Status s = CheckRootPolicy(o, euid); !s.ok()) return s;
@@ -112,13 +125,7 @@ Status DropPrivileges(const PrivilegeOptions& o) {
     }
   }
   if (!o.chroot_dir.empty()) {
-    struct stat st;
-    if (stat(o.chroot_dir.c_str(), &st) != 0) {
-      return Status::FromErrno("chroot: \"" + o.chroot_dir + "\"", errno);
-    }
-    if (!S_ISDIR(st.st_mode)) {
-      return Status::InvalidArgument("chroot: \"" + o.chroot_dir + "\" is not a directory");
-    }
+    RETURN_IF_ERROR(CheckChrootDir(o));
     if (chdir(o.chroot_dir.c_str()) != 0 || chroot(".") != 0) {
       return Status::FromErrno("chroot: \"" + o.chroot_dir +
                                    "\" (needs root or CAP_SYS_CHROOT; remove `chroot:` "

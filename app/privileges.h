@@ -46,6 +46,11 @@ StatusOr<RunAsIds> ResolveRunAs(const PrivilegeOptions& options);
 // binding, so a bad config fails before anything opens.
 Status CheckRootPolicy(const PrivilegeOptions& options, uid_t euid = geteuid());
 
+// `chroot:` names an existing folder (no-op when unset). Side-effect free:
+// check-config and start-up call it, so a missing folder is said before the
+// rules are compiled and the ports bound, not by DropPrivileges after them.
+Status CheckChrootDir(const PrivilegeOptions& options);
+
 // Call once, after binding the listeners and opening files, and before any
 // thread is started (PR_SET_NO_NEW_PRIVS is per thread and inherited only by
 // threads and children created afterwards; the uid/gid changes apply to every

@@ -322,6 +322,24 @@ JsonValue StatusService::Status() {
   evicted.Set("max_connections", static_cast<int64_t>(evicted_full));
   evicted.Set("max_connections_per_source", static_cast<int64_t>(evicted_per_source));
   s.Set("evicted", evicted);
+  // TLS handshakes that failed, by reason (all TLS listeners): a sender
+  // writing plain syslog to a tls:// port (not_tls) loses every line and
+  // does not know; only the metric said so.
+  JsonValue tls_failed = JsonValue::Object();
+  std::vector<std::pair<std::string, double>> tls_reasons;
+  for (const MetricValue& m : snap) {
+    if (m.name != "konseki_tls_handshake_failures_total" || m.value == 0) continue;
+    const std::string reason = LabelOf(m, "reason");
+    auto it = std::find_if(tls_reasons.begin(), tls_reasons.end(),
+                           [&](const auto& r) { return r.first == reason; });
+    if (it == tls_reasons.end()) {
+      tls_reasons.emplace_back(reason, m.value);
+    } else {
+      it->second += m.value;
+    }
+  }
+  for (const auto& [reason, n] : tls_reasons) tls_failed.Set(reason, static_cast<int64_t>(n));
+  s.Set("tls_handshake_failures", tls_failed);
   // State files found damaged at this start and set aside (their lost
   // content is in the konseki.state_corrupt alerts).
   s.Set("damaged_state_files",

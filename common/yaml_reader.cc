@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <iomanip>
 #include <set>
 #include <sstream>
 
@@ -102,8 +103,10 @@ Status Reader::GetNumber(const YAML::Node& node, std::string_view key, double mi
     return Error(node, key, "expected a number, got '" + s + "'");
   }
   if (v < min || v > max) {
+    // Bounds are printed in full: ostream's default 6 digits made 16777216
+    // "1.67772e+07", a bound no admin can copy into the config.
     std::ostringstream os;
-    os << "value " << s << " out of range [" << min << ", " << max << "]";
+    os << std::setprecision(17) << "value " << s << " out of range [" << min << ", " << max << "]";
     return Error(node, key, os.str());
   }
   *out = v;

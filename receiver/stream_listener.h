@@ -288,6 +288,10 @@ class StreamListener final : public Listener, public AckSink {
   // Accepts up to a round's worth; true if more may be waiting.
   bool AcceptSome();
   void AddConnection(int fd, const sockaddr_storage& ss, const SenderAddress& src);
+  // Before src, at max_connections_per_source, loses a connection for a new
+  // one: reads its never-framed connections and closes those whose sender
+  // already wrote and closed (not evictions).
+  void ReapFinished(const SenderAddress& src);
   // Pausing accept after running out of file descriptors, and resuming it.
   void PauseAccept();
   void ResumeAccept();
@@ -383,6 +387,7 @@ class StreamListener final : public Listener, public AckSink {
   std::vector<uint32_t> held_;      // serials of connections with held input
   std::vector<uint32_t> paused_;    // serials of rate-limited connections
   std::vector<uint32_t> buffered_;  // serials with input buffered in the transport
+  std::vector<uint32_t> reap_;      // ReapFinished's candidates
   bool accept_paused_ = false;
   std::chrono::steady_clock::time_point accept_resume_;
   TimePoint last_expiry_scan_;

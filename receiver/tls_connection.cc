@@ -14,6 +14,18 @@ bool IsUnexpectedEof(unsigned long err) {
          ERR_GET_REASON(err) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
 }
 
+// OpenSSL's verdicts on a first record that is not TLS at all: a sender
+// configured for plain TCP (rsyslog omfwd without StreamDriver) pointed at a
+// tls:// port writes "<13>..." or "52 <13>...", whose bytes read as no TLS
+// version; its lines are lost, and `konseki status` names this apart from
+// other handshake failures.
+bool IsNotTls(unsigned long err) {
+  if (ERR_GET_LIB(err) != ERR_LIB_SSL) return false;
+  const int reason = ERR_GET_REASON(err);
+  return reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_HTTP_REQUEST ||
+         reason == SSL_R_HTTPS_PROXY_REQUEST;
+}
+
 int ClampLength(size_t len) { return static_cast<int>(std::min<size_t>(len, INT_MAX)); }
 
 }  // namespace
@@ -37,6 +49,7 @@ TlsCounters TlsCounters::Register(MetricsRegistry& metrics, const std::string& l
   c.hs_not_permitted = failure("peer_not_permitted");
   c.hs_client_alert = failure("client_alert");
   c.hs_closed_after = failure("closed_after_handshake");
+  c.hs_not_tls = failure("not_tls");
   c.hs_protocol = failure("protocol_error");
   return c;
 }
@@ -71,6 +84,8 @@ void TlsConnection::CountHandshakeFailure(int ssl_error) {
     counters_->hs_no_peer_cert->Inc();
   } else if (ERR_GET_LIB(err) == ERR_LIB_SSL && ERR_GET_REASON(err) >= SSL_AD_REASON_OFFSET) {
     counters_->hs_client_alert->Inc();  // e.g. the client does not trust our certificate
+  } else if (ssl_error == SSL_ERROR_SSL && IsNotTls(err)) {
+    counters_->hs_not_tls->Inc();
   } else if (ssl_error == SSL_ERROR_ZERO_RETURN || ssl_error == SSL_ERROR_SYSCALL ||
              IsUnexpectedEof(err)) {
     counters_->hs_closed->Inc();

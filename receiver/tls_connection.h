@@ -24,7 +24,9 @@ namespace konseki::receiver {
 //     "peer_not_permitted" verified, but no name is in permitted_peers
 //     "client_alert"       the client aborted with an alert, typically because
 //                          it does not trust the server certificate or name
-//     "protocol_error"     anything else (not TLS, no common version/cipher)
+//     "not_tls"            the first bytes are no TLS record: plain syslog (or
+//                          HTTP) sent to a TLS port; the sender's lines are lost
+//     "protocol_error"     anything else (no common version or cipher...)
 //   konseki_tls_read_errors_total{listener}  TLS errors after the handshake
 // The pointers belong to the registry, which must outlive every user.
 struct TlsCounters {
@@ -39,6 +41,7 @@ struct TlsCounters {
   Counter* hs_not_permitted;
   Counter* hs_client_alert;
   Counter* hs_closed_after;  // closed after the handshake, before any data
+  Counter* hs_not_tls;
   Counter* hs_protocol;
 };
 

@@ -78,6 +78,26 @@ void PrintLive(const ConsoleEnv& env, const JsonValue& s) {
       << " (plain TCP senders lose what they write before they notice: konseki alerts --sign "
          "receiver.connections_evicted)\n";
   }
+  // Failed TLS handshakes, shown only when some: a sender writing plain
+  // syslog to a TLS port (not_tls) loses every line it sends, unseen.
+  JsonValue tls_failed = s.Get("tls_handshake_failures");
+  if (const std::vector<std::string> reasons = tls_failed.Keys(); !reasons.empty()) {
+    int64_t n = 0;
+    std::string by_reason;
+    for (const std::string& r : reasons) {
+      n += tls_failed.Int(r);
+      by_reason += (by_reason.empty() ? "" : ", ") + TerminalSafe(r) + " " +
+                   std::to_string(tls_failed.Int(r));
+    }
+    const std::string text =
+        std::to_string(n) + (n == 1 ? " handshake" : " handshakes") + " failed (" + by_reason + ")";
+    o << "TLS:      " << (tls_failed.Int("not_tls") > 0 ? p.Red(text) : p.Yellow(text));
+    if (tls_failed.Int("not_tls") > 0) {
+      o << " (not_tls: a sender wrote plain syslog to a TLS port and its lines are lost; "
+           "konseki_tls_handshake_failures_total names the listener)";
+    }
+    o << "\n";
+  }
   // Cut because the sender stalled mid-message or the connection closed
   // first: kept as they came, nothing skipped (shown only when some).
   JsonValue shortened = s.Get("cut_short");

@@ -69,6 +69,42 @@ heartbeat:
   EXPECT_EQ(c->heartbeat.options.overrides[0].silence_after_secs, 7200);
 }
 
+// The name labels a sink's metrics and log lines: two unnamed webhooks both
+// called "webhook" shared one queue-depth gauge and one set of counters.
+TEST(ConfigTest, EverySinkGetsItsOwnName) {
+  auto c = ParseConfig(R"(
+listen: [udp://127.0.0.1:5514]
+alerts:
+  webhook:
+    - url: http://127.0.0.1:8080/chat
+    - url: http://127.0.0.1:8081/pager
+    - {url: "http://127.0.0.1:8082/x", name: ticket}
+  exec:
+    - argv: [/bin/true]
+)",
+                       "a.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_EQ(c->alerts_webhook.size(), 3u);
+  EXPECT_EQ(c->alerts_webhook[0].options.name, "webhook");
+  EXPECT_EQ(c->alerts_webhook[1].options.name, "webhook-2");
+  EXPECT_EQ(c->alerts_webhook[2].options.name, "ticket");
+  EXPECT_EQ(c->alerts_exec[0].options.name, "exec");
+
+  auto twice = ParseConfig(R"(
+listen: [udp://127.0.0.1:5514]
+alerts:
+  webhook:
+    - {url: "http://127.0.0.1:8080/chat", name: ops}
+  exec:
+    - {argv: [/bin/true], name: ops}
+)",
+                           "b.yaml");
+  ASSERT_FALSE(twice.ok());
+  EXPECT_THAT(twice.status().message(), HasSubstr("b.yaml:7"));
+  EXPECT_THAT(twice.status().message(), HasSubstr("alerts.exec.name"));
+  EXPECT_THAT(twice.status().message(), HasSubstr("a sink named 'ops' is already configured"));
+}
+
 TEST(ConfigTest, ReadsAlertDeliverySinks) {
   auto c = ParseConfig(R"(
 listen: [udp://127.0.0.1:5514]

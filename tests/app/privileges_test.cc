@@ -48,6 +48,21 @@ TEST(CheckRootPolicyTest, GroupWithoutUserIsRefused) {
   EXPECT_THAT(CheckRootPolicy(o, 1000).message(), HasSubstr("set `user:` as well"));
 }
 
+// check-config said OK for `chroot: /nonexistent`; the daemon then compiled
+// the rules, bound its ports and only failed in DropPrivileges.
+TEST(CheckChrootDirTest, MissingOrNonFolderIsSaidUnsetIsFine) {
+  EXPECT_TRUE(CheckChrootDir({}).ok());
+  PrivilegeOptions o;
+  o.chroot_dir = "/nonexistent-konseki-chroot-9f3";
+  Status s = CheckChrootDir(o);
+  EXPECT_THAT(s.message(), HasSubstr("chroot: \"/nonexistent-konseki-chroot-9f3\""));
+  EXPECT_THAT(s.message(), HasSubstr("remove `chroot:`"));
+  o.chroot_dir = "/dev/null";
+  EXPECT_THAT(CheckChrootDir(o).message(), HasSubstr("is not a directory"));
+  o.chroot_dir = "/";
+  EXPECT_TRUE(CheckChrootDir(o).ok());
+}
+
 TEST(DropPrivilegesTest, UnknownUserOrGroupFailsBeforeChangingAnything) {
   PrivilegeOptions o;
   o.user = "konseki-no-such-user-9f3";

@@ -46,6 +46,10 @@ TEST_F(YamlReaderTest, TypedGettersCheckTypeAndRange) {
   EXPECT_TRUE(reader_.GetNumber(n["n"], "n", 0, 3, &d).ok());
   EXPECT_EQ(d, 2.5);
   EXPECT_THAT(reader_.GetNumber(n["n"], "n", 0, 2, &d).message(), HasSubstr("out of range [0, 2]"));
+  EXPECT_THAT(reader_.GetNumber(n["i"], "i", 480, 16777216, &d).message(),
+              HasSubstr("value 7 out of range [480, 16777216]"));
+  EXPECT_THAT(reader_.GetNumber(n["i"], "i", 0.25, 1.5, &d).message(),
+              HasSubstr("out of range [0.25, 1.5]"));
   EXPECT_THAT(reader_.GetNumber(n["nan"], "nan", 0, 2, &d).message(),
               HasSubstr("expected a number"));
   int i = 0;

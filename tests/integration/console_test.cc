@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -654,6 +655,52 @@ TEST(ConsoleTruncationTest, StalledLineIsAlertedAsStalledNotAsTooLong) {
   })) << status.out;
   EXPECT_THAT(status.out, HasSubstr("Truncated: none\n"));
   close(fd);
+}
+
+// A sender set up for plain TCP but pointed at the tls:// port (rsyslog
+// omfwd without StreamDriver) loses every line while its own side sees a
+// connection: status names that apart from other handshake failures, where
+// before only a metric labelled protocol_error counted it.
+TEST(ConsoleStatusTest, PlainTextSentToTheTlsPortIsNamedOnTheTlsLine) {
+  if (!HaveProgram(KonsekiBinary())) GTEST_SKIP() << "konseki binary not built";
+  if (!HaveProgram("/usr/bin/openssl")) GTEST_SKIP() << "openssl CLI not installed";
+  TempDir dir;
+  const std::string cert = dir.File("server.pem");
+  const std::string key = dir.File("server.key");
+  ASSERT_EQ(std::system(("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1"
+                         " -nodes -keyout " +
+                         key + " -out " + cert + " -days 30 -subj /CN=localhost 2>/dev/null")
+                            .c_str()),
+            0);
+  Konseki k;
+  std::string err;
+  ASSERT_TRUE(k.Start(dir,
+                      "listen: [tls://127.0.0.1:0]\ntls: {cert_file: " + cert +
+                          ", key_file: " + key + "}\narchive: {dir: " + dir.File("archive") +
+                          "}\nalerts: {file: " + dir.File("alerts.jsonl") +
+                          ", stdout: false}\nmetrics: {listen: ''}\nheartbeat:\n  state_dir: " +
+                          dir.File("state") + "\n",
+                      &err))
+      << err;
+  Result before = RunKonseki(dir, {"status", "-c", dir.File("konseki.yaml")});
+  EXPECT_THAT(before.out, Not(HasSubstr("TLS:"))) << before.out;
+  for (int i = 0; i < 2; ++i) {
+    const int fd = ConnectTcp(k.Port("tls"));
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(SendAll(fd, "<13>Dec  1 10:00:00 plain1 app: plain text on the TLS port\n"));
+    char c;
+    EXPECT_LE(read(fd, &c, 1), 0);  // konseki closes it
+    close(fd);
+  }
+  Result status;
+  ASSERT_TRUE(WaitFor([&] {
+    status = RunKonseki(dir, {"status", "-c", dir.File("konseki.yaml")});
+    return status.out.find("TLS:      2 handshakes failed (not_tls 2)") != std::string::npos;
+  })) << status.out
+      << status.err;
+  EXPECT_THAT(status.out, HasSubstr("plain syslog to a TLS port"));
+  EXPECT_TRUE(ArchiveLines(dir.File("archive"), "plain1").empty());
+  EXPECT_EQ(k.process().Signal(SIGTERM), 0);
 }
 
 // A sender that closes in the middle of an octet-counted frame (RFC 6587

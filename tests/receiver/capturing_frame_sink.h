@@ -31,7 +31,9 @@ class CapturingFrameSink : public FrameSink {
   bool Push(const Frame& frame) override {
     std::unique_lock<std::mutex> lock(mu_);
     if (!capacity_.load()) ++pushes_without_capacity_;
+    ++waiting_;
     cv_.wait(lock, [this] { return gate_open_; });
+    --waiting_;
     if (refuse_) {
       ++refused_;
       return false;
@@ -73,6 +75,11 @@ class CapturingFrameSink : public FrameSink {
     std::lock_guard<std::mutex> lock(mu_);
     return frames_.size();
   }
+  // Pushes waiting at the closed gate (the pushing thread is stuck there).
+  int waiting() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return waiting_;
+  }
   uint64_t pushes_without_capacity() const {
     std::lock_guard<std::mutex> lock(mu_);
     return pushes_without_capacity_;
@@ -95,6 +102,7 @@ class CapturingFrameSink : public FrameSink {
   std::vector<CapturedFrame> frames_;
   bool refuse_ = false;
   bool gate_open_ = true;
+  int waiting_ = 0;
   uint64_t pushes_without_capacity_ = 0;
   uint64_t refused_ = 0;
   size_t flushed_ = 0;

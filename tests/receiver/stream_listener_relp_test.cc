@@ -753,7 +753,7 @@ TEST_P(RelpTlsRawTest, PlainRelpToATlsListenerIsRefused) {
   c.Send(kOpen);
   EXPECT_THAT(c.ReadUntil("rsp"), ::testing::Not(::testing::HasSubstr("rsp")));
   EXPECT_TRUE(WaitForMetric("konseki_tls_handshake_failures_total",
-                            {{"listener", kUri}, {"reason", "protocol_error"}}, 1));
+                            {{"listener", kUri}, {"reason", "not_tls"}}, 1));
   EXPECT_TRUE(sink_.frames().empty());
 }
 

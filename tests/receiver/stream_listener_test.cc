@@ -552,6 +552,41 @@ TEST_F(TcpListenerTest, PerSourceEvictionOfAnIdleConnectionDoesNotClaimDataLost)
   l->Stop();
 }
 
+// hostile41: a burst of connections is accepted before any is read. A
+// sender that connects, writes one line and closes (logger --tcp from the
+// hosts behind one NAT) then fills its per-source slots with finished
+// connections, and the longest idle of them, evicted for the next one, was
+// now and then a sender that had connected but not yet written: its line
+// went into a closed socket. Finished connections are reaped first.
+TEST_F(TcpListenerTest, PerSourceCapReapsFinishedConnectionsBeforeEvictingAnOpenOne) {
+  StreamListenerOptions o;
+  o.limits.max_connections_per_source = 4;
+  o.limits.first_frame_timeout_secs = 0;
+  auto l = Start(kListener, o);
+  ASSERT_NE(l, nullptr);
+  // Stall the listener in a push so that what follows queues up and is
+  // accepted in one burst.
+  sink_.SetGate(false);
+  Client blocker(l->port(), false, "127.0.0.2");
+  ASSERT_TRUE(blocker.Send("<13>blocker end\n"));
+  ASSERT_TRUE(WaitUntil([&] { return sink_.waiting() == 1; }));
+  Client open(l->port());  // connected, writes later
+  ASSERT_TRUE(open.connected());
+  for (int i = 0; i < 6; ++i) {
+    Client done(l->port());
+    ASSERT_TRUE(done.Send("<13>done-" + std::to_string(i + 1) + " end\n"));
+  }
+  sink_.SetGate(true);
+  ASSERT_TRUE(sink_.WaitForCount(1 + 6));
+  EXPECT_FALSE(open.WaitClosedByPeer(200));
+  ASSERT_TRUE(open.Send("<13>open-0 end\n"));
+  ASSERT_TRUE(sink_.WaitForCount(1 + 6 + 1)) << sink_.count();
+  EXPECT_EQ(Evicted(metrics_, "max_connections_per_source"), 0);
+  l->Stop();
+  ExpectEachExactlyOnce(sink_.frames(), "done", 6);
+  EXPECT_EQ(CountWith(sink_.frames(), "open-0 end"), 1u);
+}
+
 // prod19b finding 3: accepted connections have TCP keepalive (so a sender
 // that vanished without FIN is reaped), with the configured timers.
 TEST_F(TcpListenerTest, AcceptedConnectionsHaveKeepalive) {

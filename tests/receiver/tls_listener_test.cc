@@ -457,14 +457,24 @@ TEST_F(TlsListenerTest, IdleEstablishedConnectionIsClosedAfterIdleTimeout) {
   EXPECT_EQ(Failures("timeout"), 0);
 }
 
-TEST_F(TlsListenerTest, PlainTextClientIsAProtocolError) {
+TEST_F(TlsListenerTest, PlainTextClientIsCountedAsNotTls) {
   StartListener(ServerOptions(false));
   int fd = testing::ConnectLoopback(listener_->port());
   ASSERT_GE(fd, 0);
   const std::string line = "<13>Nov 23 08:00:00 h app: plain text on a TLS port\n";
   ASSERT_EQ(send(fd, line.data(), line.size(), MSG_NOSIGNAL), static_cast<ssize_t>(line.size()));
-  ASSERT_TRUE(WaitUntil([&] { return Failures("protocol_error") == 1; }));
+  ASSERT_TRUE(WaitUntil([&] { return Failures("not_tls") == 1; }));
   close(fd);
+  // An octet-counted sender and an HTTP probe are no TLS either.
+  for (const std::string text : {"52 <13>Nov 23 08:00:00 h app: octet-counted plain text",
+                                 "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"}) {
+    fd = testing::ConnectLoopback(listener_->port());
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(send(fd, text.data(), text.size(), MSG_NOSIGNAL), static_cast<ssize_t>(text.size()));
+    close(fd);
+  }
+  EXPECT_TRUE(WaitUntil([&] { return Failures("not_tls") == 3; }));
+  EXPECT_EQ(Failures("protocol_error"), 0);
   EXPECT_EQ(sink_.count(), 0u);
 }
 
@@ -628,7 +638,7 @@ TEST_F(TlsListenerTest, SenderOutsideAllowlistIsClosedBeforeAnyTlsWork) {
   // No handshake was attempted: neither completed nor counted as failed.
   EXPECT_EQ(Metric("konseki_tls_handshakes_total"), 0);
   for (const char* reason : {"timeout", "closed", "no_peer_cert", "cert_verify_failed",
-                             "peer_not_permitted", "client_alert", "protocol_error"}) {
+                             "peer_not_permitted", "client_alert", "not_tls", "protocol_error"}) {
     EXPECT_EQ(Failures(reason), 0) << reason;
   }
   std::vector<Alert> got = alerts.alerts();
