@@ -422,7 +422,7 @@ std::set<std::string> KindKeys(CorrelationKind k) {
     case CorrelationKind::kThreshold:
       return {"window_secs", "count", "quiet_secs", "summary_fields", "weight_field"};
     case CorrelationKind::kDistinct:
-      return {"window_secs", "count", "quiet_secs", "field", "set", "withdrawn_by"};
+      return {"window_secs", "count", "quiet_secs", "quiet_key", "field", "set", "withdrawn_by"};
     case CorrelationKind::kSequence:
       return {"after", "after_unless", "after_unless_in", "after_key",    "window_secs", "count",
               "field", "sole_value",   "min_gap_secs",    "weight_field", "quiet_secs",  "set"};
@@ -963,8 +963,8 @@ Status CheckWithdrawnBy(const RulePack& pack, const Correlation& c,
   return Status::Ok();
 }
 
-// where_equal, unless_equal and severity_if's where_equal: each field must
-// be a pseudo-field or one that some input (on:, after:) may carry (a rule
+// where_equal, unless_equal, severity_if's where_equal and quiet_key: each
+// field must be a pseudo-field or one that some input (on:, after:) may carry (a rule
 // extracting it, or a correlation's alert), or the condition could never
 // hold ({rip: lpi}) and would silently pass or fail every hit.
 Status CheckFieldPairs(const RulePack& pack, const Correlation& c,
@@ -1007,6 +1007,13 @@ Status CheckFieldPairs(const RulePack& pack, const Correlation& c,
   RETURN_IF_ERROR(check(c.unless_equal, "unless_equal"));
   for (const Correlation::SeverityIf& s : c.severity_if) {
     RETURN_IF_ERROR(check(s.where_equal, "severity_if"));
+  }
+  // A quiet_key field no hit carries would leave every alert unheld.
+  for (const std::string& f : c.quiet_key) {
+    if (carried(f)) continue;
+    return Status::InvalidArgument(yaml::Where(c.file, c.line, "quiet_key") + ": correlation " +
+                                   c.id + ": quiet_key field " + f +
+                                   " is extracted by none of the correlation's inputs");
   }
   return Status::Ok();
 }
