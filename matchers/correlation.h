@@ -190,6 +190,12 @@ struct Correlation {
   // B takes [host|lower] for A: a login from a host's address after that
   // host's own compromise.
   std::vector<std::string> after_key;
+  // sequence: {B_FIELD: A_FIELD} pairs: an A hit counts toward a B only
+  // when its A_FIELD equals B's B_FIELD (ASCII case aside; a hit lacking
+  // one takes no part), as if both were one more key field (compiled so:
+  // B's key gains B_FIELD|lower, A's A_FIELD|lower). A sudo line of alice
+  // running usermod, then usermod's line adding alice: {user: user}.
+  std::vector<FieldPair> equal_after;
   // sequence: when every A hit in the window carried `field` equal (ASCII
   // case aside) to B's, and there were at most `max_count`, the alert takes
   // `severity` instead and names the value (`sole_<field>`): a mail client

@@ -362,6 +362,28 @@ TEST(CorrelationLoaderTest, ReadsADistinctQuietKey) {
               HasSubstr("key 'quiet_key': needs at least one field, and other fields than key"));
 }
 
+// equal_after: {B_FIELD: A_FIELD}, the same name on both sides allowed.
+TEST(CorrelationLoaderTest, ReadsEqualAfter) {
+  const std::string body =
+      "    kind: sequence\n    after: [t.fail]\n    on: [t.fail]\n    key: [src_ip]\n"
+      "    window_secs: 60\n    count: 1\n    equal_after: ";
+  auto pack = Load(WithBody(body + "{user: user}"));
+  ASSERT_TRUE(pack.ok()) << pack.status().ToString();
+  ASSERT_EQ(pack->correlations[0].equal_after.size(), 1u);
+  EXPECT_EQ(pack->correlations[0].equal_after[0].field, "user");
+  EXPECT_EQ(pack->correlations[0].equal_after[0].other, "user");
+  EXPECT_THAT(Load(WithBody(body + "[user, user]")).status().message(),
+              HasSubstr("p.yaml:25: key 'equal_after': expected a mapping of on_field: "
+                        "after_field ({user: user}), found a list (correlation t.burst)"));
+  EXPECT_THAT(Load(WithBody(body + "{user: 'user|lower'}")).status().message(),
+              HasSubstr("key 'equal_after': \"user|lower\": a field name (correlation t.burst)"));
+  EXPECT_THAT(Load(WithBody("    kind: distinct\n    on: [t.fail]\n    key: [src_ip]\n"
+                            "    field: user\n    equal_after: {user: user}"))
+                  .status()
+                  .message(),
+              HasSubstr("key 'equal_after': not a parameter of kind distinct"));
+}
+
 class PackDirTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -397,6 +419,10 @@ TEST_F(PackDirTest, AFieldPairMustNameFieldsTheInputsCarry) {
       load("    field: user\n    quiet_secs: 600\n    quiet_key: [lip]", "distinct").message(),
       HasSubstr("b.yaml:2: key 'quiet_key': correlation t.burst: quiet_key field lip is "
                 "extracted by none of the correlation's inputs"));
+  // equal_after's A field must be one of the after: inputs'.
+  EXPECT_THAT(load("    after: [t.fail]\n    equal_after: {user: account}", "sequence").message(),
+              HasSubstr("b.yaml:2: key 'equal_after': correlation t.burst: equal_after field "
+                        "account is extracted by none of the after: inputs"));
   // Extracted fields and pseudo-fields are fine.
   const Status ok = load("    unless_equal: {user: host}");
   EXPECT_TRUE(ok.ok()) << ok.ToString();

@@ -412,6 +412,35 @@ Correlation Sequence(uint32_t count, double window) {
   return c;
 }
 
+// equal_after: B's field against A's. A sudo line names who ran usermod
+// (user) and the account it changed (account, the key); the grant names
+// the account (user). {user: user}: only a sudoer's grant to herself.
+TEST(SequenceTest, EqualAfterComparesAFieldOfBWithAFieldOfA) {
+  Correlation c = Corr("self", CorrelationKind::kSequence);
+  c.after = {Sign("sudo.usermod")};
+  c.after_key = {"account|lower"};
+  c.on = {Sign("group.added")};
+  c.key = {"user|lower"};
+  c.equal_after = {{"user", "user"}};
+  c.window_secs = 60;
+  c.count = 1;
+  Driver d(Pack({c}));
+  auto sudo = [&](const std::string& by, const std::string& account, double t) {
+    return d.Hit("s", "sudo.usermod", {{"user", by}, {"account", account}}, "h", t);
+  };
+  auto grant = [&](const std::string& user, double t) {
+    return d.Hit("g", "group.added", {{"user", user}}, "h", t);
+  };
+  sudo("alice", "bob", 0);
+  EXPECT_THAT(grant("bob", 1), IsEmpty());  // alice's grant to bob
+  sudo("Alice", "alice", 10);
+  auto a = grant("alice", 11);  // to herself (case aside)
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "user"), "alice");
+  d.Hit("s", "sudo.usermod", {{"account", "carol"}}, "h", 20);  // no user: no part
+  EXPECT_THAT(grant("carol", 21), IsEmpty());
+}
+
 TEST(SequenceTest, BAfterEnoughAWithinTheWindowAlertsOnce) {
   Driver d(Pack({Sequence(3, 3600)}));
   d.Hit("f", "ssh.auth_failure", Src("192.0.2.7"), "web1", 0);
