@@ -190,6 +190,12 @@ struct Correlation {
   // B takes [host|lower] for A: a login from a host's address after that
   // host's own compromise.
   std::vector<std::string> after_key;
+  // sequence: {B_FIELD: A_FIELD} pairs: an A hit counts toward a B only
+  // when its A_FIELD equals B's B_FIELD (ASCII case aside; a hit lacking
+  // one takes no part), as if both were one more key field (compiled so:
+  // B's key gains B_FIELD|lower, A's A_FIELD|lower). A sudo line of alice
+  // running usermod, then usermod's line adding alice: {user: user}.
+  std::vector<FieldPair> equal_after;
   // sequence: when every A hit in the window carried `field` equal (ASCII
   // case aside) to B's, and there were at most `max_count`, the alert takes
   // `severity` instead and names the value (`sole_<field>`): a mail client
@@ -217,13 +223,15 @@ struct Correlation {
   // matching hit (the several lines of one login are one alert), and so do
   // direction and unpaired; 0 = none.
   double quiet_secs = 0;
-  // unpaired, with quiet_secs: the hold's key, when coarser than `key`
-  // (host implied for scope host): fields (or pseudo-fields) the hits of
-  // many keys share, such as [program] while pairing by [program, pid]. Then the hold runs
+  // unpaired and distinct, with quiet_secs: the hold's key, when coarser
+  // than `key` (host implied for scope host): fields (or pseudo-fields) the
+  // hits of many keys share, such as [program] while pairing by [program,
+  // pid], or [host] while counting sources per account. Then the hold runs
   // quiet_secs from the alert that started it (not from the last held
   // hit: a steady loss of lines gives one alert per quiet_secs), and the
-  // next alert of the quiet key names how many it held (`held`). Empty:
-  // the hold is per `key` and slides with each held hit.
+  // next alert of the quiet key names how many it held (`held`: closes,
+  // or distinct's bursts). Empty: the hold is per `key` (unpaired: slides
+  // with each held hit; distinct: re-armed after quiet_secs without one).
   std::vector<std::string> quiet_key;
   // sequence: > 0, B alerts only when the last A hit came at least this
   // long before it (a later phase than another correlation's window: a

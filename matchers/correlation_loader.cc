@@ -376,6 +376,7 @@ constexpr std::string_view kKindSpecificKeys[] = {"after",
                                                   "after_unless",
                                                   "after_unless_in",
                                                   "after_key",
+                                                  "equal_after",
                                                   "sole_value",
                                                   "min_gap_secs",
                                                   "window_secs",
@@ -422,10 +423,12 @@ std::set<std::string> KindKeys(CorrelationKind k) {
     case CorrelationKind::kThreshold:
       return {"window_secs", "count", "quiet_secs", "summary_fields", "weight_field"};
     case CorrelationKind::kDistinct:
-      return {"window_secs", "count", "quiet_secs", "field", "set", "withdrawn_by"};
+      return {"window_secs", "count", "quiet_secs", "quiet_key", "field", "set", "withdrawn_by"};
     case CorrelationKind::kSequence:
-      return {"after", "after_unless", "after_unless_in", "after_key",    "window_secs", "count",
-              "field", "sole_value",   "min_gap_secs",    "weight_field", "quiet_secs",  "set"};
+      return {"after",       "after_unless", "after_unless_in", "after_key",
+              "equal_after", "window_secs",  "count",           "field",
+              "sole_value",  "min_gap_secs", "weight_field",    "quiet_secs",
+              "set"};
     case CorrelationKind::kUnpaired:
       return {"after",          "after_unless", "min_observed_secs", "reset_on_host_gap",
               "ordered",        "window_secs",  "quiet_secs",        "quiet_key",
@@ -724,6 +727,30 @@ Status ReadLists(const yaml::Reader& r, const YAML::Node& node, Correlation* c) 
   if (node["where_equal"]) {
     RETURN_IF_ERROR(ReadFieldPairs(r, node["where_equal"], "where_equal", c->id, &c->where_equal));
   }
+  if (node["equal_after"]) {
+    // {B_FIELD: A_FIELD}: the same name on both sides is the usual case.
+    const YAML::Node n = node["equal_after"];
+    if (!n.IsMap() || n.size() == 0) {
+      return r.Error(n, "equal_after",
+                     "expected a mapping of on_field: after_field ({user: user}), found " +
+                         yaml::KindName(n) + " (correlation " + c->id + ")");
+    }
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      if (!it->first.IsScalar() || !it->second.IsScalar()) {
+        return r.Error(
+            it->first, "equal_after",
+            "expected on_field: after_field, two field names (correlation " + c->id + ")");
+      }
+      FieldPair p{it->first.Scalar(), it->second.Scalar()};
+      for (const std::string* f : {&p.field, &p.other}) {
+        if (f->empty() || f->find('|') != std::string::npos) {
+          return r.Error(it->first, "equal_after",
+                         "\"" + *f + "\": a field name (correlation " + c->id + ")");
+        }
+      }
+      c->equal_after.push_back(std::move(p));
+    }
+  }
   if (node["unless_equal"]) {
     RETURN_IF_ERROR(
         ReadFieldPairs(r, node["unless_equal"], "unless_equal", c->id, &c->unless_equal));
@@ -963,17 +990,20 @@ Status CheckWithdrawnBy(const RulePack& pack, const Correlation& c,
   return Status::Ok();
 }
 
-// where_equal, unless_equal and severity_if's where_equal: each field must
-// be a pseudo-field or one that some input (on:, after:) may carry (a rule
-// extracting it, or a correlation's alert), or the condition could never
-// hold ({rip: lpi}) and would silently pass or fail every hit.
+// where_equal, unless_equal, severity_if's where_equal and quiet_key: each
+// field must be a pseudo-field or one that some input (on:, after:) may
+// carry (a rule extracting it, or a correlation's alert), or the condition
+// could never hold ({rip: lpi}) and would silently pass or fail every hit;
+// equal_after's B field one of on:, its A field one of after:.
 Status CheckFieldPairs(const RulePack& pack, const Correlation& c,
                        const std::map<std::string, const Correlation*>& corr_ids) {
   static constexpr std::string_view kPseudo[] = {
       "host", "sender", "program", "pid", "superseded_by", "hour", "weekday", "work_hours"};
-  auto carried = [&](std::string_view field) {
+  // By some input of `inputs` (0: on and after, 1: on, 2: after).
+  auto carried = [&](std::string_view field, int inputs = 0) {
     if (std::find(std::begin(kPseudo), std::end(kPseudo), field) != std::end(kPseudo)) return true;
     for (const auto* ins : {&c.on, &c.after}) {
+      if ((inputs == 1 && ins != &c.on) || (inputs == 2 && ins != &c.after)) continue;
       for (const InputRef& in : *ins) {
         if (in.sign.empty()
                 ? corr_ids.count(in.id) > 0
@@ -1007,6 +1037,23 @@ Status CheckFieldPairs(const RulePack& pack, const Correlation& c,
   RETURN_IF_ERROR(check(c.unless_equal, "unless_equal"));
   for (const Correlation::SeverityIf& s : c.severity_if) {
     RETURN_IF_ERROR(check(s.where_equal, "severity_if"));
+  }
+  for (const FieldPair& p : c.equal_after) {
+    for (int side : {1, 2}) {
+      const std::string& f = side == 1 ? p.field : p.other;
+      if (carried(f, side)) continue;
+      return Status::InvalidArgument(yaml::Where(c.file, c.line, "equal_after") + ": correlation " +
+                                     c.id + ": equal_after field " + f +
+                                     " is extracted by none of the " +
+                                     (side == 1 ? "on: inputs" : "after: inputs"));
+    }
+  }
+  // A quiet_key field no hit carries would leave every alert unheld.
+  for (const std::string& f : c.quiet_key) {
+    if (carried(f)) continue;
+    return Status::InvalidArgument(yaml::Where(c.file, c.line, "quiet_key") + ": correlation " +
+                                   c.id + ": quiet_key field " + f +
+                                   " is extracted by none of the correlation's inputs");
   }
   return Status::Ok();
 }

@@ -65,7 +65,7 @@ bool ReadsLocalTime(const Correlation& c) {
       return IsLocalTimeField(p.field) || IsLocalTimeField(p.other);
     });
   };
-  if (any_pair(c.where_equal) || any_pair(c.unless_equal)) return true;
+  if (any_pair(c.where_equal) || any_pair(c.unless_equal) || any_pair(c.equal_after)) return true;
   for (const Correlation::SeverityIf& s : c.severity_if) {
     if (any(s.where) || any_pair(s.where_equal)) return true;
   }
@@ -90,6 +90,10 @@ uint64_t Fingerprint(const Correlation& c) {
   if (!c.after_key.empty()) {
     s += "after_key|";
     for (const std::string& k : c.after_key) add(k);
+  }
+  if (!c.equal_after.empty()) {
+    s += "equal_after|";
+    for (const FieldPair& p : c.equal_after) add(p.field + "=" + p.other);
   }
   for (const FieldRef& f : c.first_values) add(f.name + "|" + f.transform);
   add(c.field);
@@ -265,8 +269,16 @@ Status Correlator::Impl::CompileOne(const Correlation& def, const RulePack& pack
   const Correlation& d = c->def;
   for (const FieldCondition& f : d.where) c->where.push_back(CompileCondition(f));
   bool host_key = false;
+  // equal_after: one more key field each side, B's and A's (in lower case).
+  std::vector<std::string> key = d.key;
+  std::vector<std::string> after_key = d.after_key;
+  if (!d.equal_after.empty() && after_key.empty()) after_key = d.key;
+  for (const FieldPair& p : d.equal_after) {
+    key.push_back(p.field + "|lower");
+    after_key.push_back(p.other + "|lower");
+  }
   for (int which = 0; which < 3; ++which) {
-    for (const std::string& k : which == 0 ? d.key : which == 1 ? d.after_key : d.quiet_key) {
+    for (const std::string& k : which == 0 ? key : which == 1 ? after_key : d.quiet_key) {
       KeyRef r;
       const size_t bar = k.find('|');
       r.name = k.substr(0, bar);

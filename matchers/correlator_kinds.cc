@@ -280,6 +280,21 @@ void Correlator::Impl::Distinct(CompiledCorrelation& c, const HitEvent& hit, con
   if (live.size() > kMaxSummaryValues) live.resize(kMaxSummaryValues);
   a.fields.emplace_back(c.distinct_values_name, Join(live));
   AddMembers(st->members, options.max_members, &a);
+  // quiet_key: one alert per quiet key (host and those fields) every
+  // quiet_secs from the alert; a held burst stays this key's (it alerts
+  // again only after a quiet gap) and the quiet key's next alert counts it
+  // (`held`): a botnet guessing seventeen accounts of a host in a day is
+  // one alert, not seventeen. (After the alert is built: inserting the
+  // quiet key may evict st.)
+  if (!c.quiet_key.empty()) {
+    std::string quiet;
+    uint64_t held = 0;
+    if (BuildKeyOf(c, c.quiet_key, hit, &quiet) &&
+        HeldFixed(c, hit, quiet.append("\x1equiet"), newest, &held)) {
+      return;
+    }
+    if (held > 0) a.fields.emplace_back("held", std::to_string(held));
+  }
   Raise(c, hit, std::move(a), depth, out);
 }
 

@@ -57,6 +57,16 @@ constexpr char kCorrelation[] = R"(correlations:
 
 StatusOr<RulePack> Load(const std::string& text) { return LoadPackText(text, "p.yaml"); }
 
+// kRule and kCorrelation with the correlation's kind, inputs, key, window
+// and count replaced by `body` (another kind's keys).
+std::string WithBody(const std::string& body) {
+  std::string text = std::string(kRule) + kCorrelation;
+  const std::string kind =
+      "    kind: threshold\n    on: [t.fail]\n    key: [src_ip]\n    window_secs: 60\n    count: 2";
+  text.replace(text.find(kind), kind.size(), body);
+  return text;
+}
+
 TEST(CorrelationLoaderTest, ReadsEveryKeyOfACorrelation) {
   auto pack = Load(std::string(kRule) + kCorrelation);
   ASSERT_TRUE(pack.ok()) << pack.status().ToString();
@@ -150,12 +160,9 @@ TEST(CorrelationLoaderTest, ReadsFieldPairsAndAFirstSeenHostTuple) {
   ASSERT_EQ(c.severity_if[0].where_equal.size(), 1u);
   EXPECT_EQ(c.severity_if[0].where_equal[0].other, "sender");
 
-  std::string fs = std::string(kRule) + kCorrelation;
-  const std::string kind =
-      "    kind: threshold\n    on: [t.fail]\n    key: [src_ip]\n    window_secs: 60\n    count: 2";
-  fs.replace(fs.find(kind), kind.size(),
-             "    kind: first_seen\n    scope: fleet\n    on: [t.fail]\n    key: [host]\n"
-             "    first_seen: ['src_ip|host']\n    set: own");
+  const std::string fs = WithBody(
+      "    kind: first_seen\n    scope: fleet\n    on: [t.fail]\n    key: [host]\n"
+      "    first_seen: ['src_ip|host']\n    set: own");
   auto first = Load(fs);
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   ASSERT_EQ(first->correlations[0].first_values.size(), 1u);
@@ -334,6 +341,49 @@ TEST(CorrelationLoaderTest, ErrorsNameFileLineAndKey) {
   }
 }
 
+// quiet_key on a distinct: the hold of many keys' bursts by fields they
+// share (one alert per host a day for the accounts guessed on it).
+TEST(CorrelationLoaderTest, ReadsADistinctQuietKey) {
+  const std::string text = WithBody(
+      "    kind: distinct\n    on: [t.fail]\n    key: [user]\n    field: src_ip\n"
+      "    window_secs: 60\n    count: 2\n    quiet_secs: 86400\n    quiet_key: [host]");
+  auto pack = Load(text);
+  ASSERT_TRUE(pack.ok()) << pack.status().ToString();
+  EXPECT_EQ(pack->correlations[0].quiet_key, (std::vector<std::string>{"host"}));
+  // Without quiet_secs, or keyed as the key itself, it holds nothing.
+  std::string no_secs = text;
+  no_secs.replace(no_secs.find("    quiet_secs: 86400\n"), 22, "");
+  EXPECT_THAT(Load(no_secs).status().message(),
+              HasSubstr("p.yaml:25: key 'quiet_key': keys the hold of quiet_secs, which is "
+                        "missing (correlation t.burst)"));
+  std::string same = text;
+  same.replace(same.find("quiet_key: [host]"), 17, "quiet_key: [user]");
+  EXPECT_THAT(Load(same).status().message(),
+              HasSubstr("key 'quiet_key': needs at least one field, and other fields than key"));
+}
+
+// equal_after: {B_FIELD: A_FIELD}, the same name on both sides allowed.
+TEST(CorrelationLoaderTest, ReadsEqualAfter) {
+  const std::string body =
+      "    kind: sequence\n    after: [t.fail]\n    on: [t.fail]\n    key: [src_ip]\n"
+      "    window_secs: 60\n    count: 1\n    equal_after: ";
+  auto pack = Load(WithBody(body + "{user: user}"));
+  ASSERT_TRUE(pack.ok()) << pack.status().ToString();
+  ASSERT_EQ(pack->correlations[0].equal_after.size(), 1u);
+  EXPECT_EQ(pack->correlations[0].equal_after[0].field, "user");
+  EXPECT_EQ(pack->correlations[0].equal_after[0].other, "user");
+  EXPECT_THAT(Load(WithBody(body + "[user, user]")).status().message(),
+              HasSubstr("p.yaml:25: key 'equal_after': expected a mapping of on_field: "
+                        "after_field ({user: user}), found a list (correlation t.burst)"));
+  EXPECT_THAT(Load(WithBody(body + "{user: 'user|lower'}")).status().message(),
+              HasSubstr("key 'equal_after': \"user|lower\": a field name (correlation t.burst)"));
+  EXPECT_THAT(Load(WithBody("    kind: distinct\n    on: [t.fail]\n    key: [src_ip]\n"
+                            "    field: user\n    equal_after: {user: user}"))
+                  .status()
+                  .message(),
+              HasSubstr("key 'equal_after': not a parameter of kind distinct"));
+}
+
 class PackDirTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -351,25 +401,31 @@ class PackDirTest : public ::testing::Test {
 // ({rip: lpi}): refused, naming the correlation's line.
 TEST_F(PackDirTest, AFieldPairMustNameFieldsTheInputsCarry) {
   Write("a.yaml", kRule);
-  std::string corr = kCorrelation;
-  corr.replace(corr.find("    key: [src_ip]"), 17,
-               "    key: [src_ip]\n    where_equal: {src_ip: lip}");
-  Write("b.yaml", corr);
-  EXPECT_THAT(LoadPackDir(dir_).status().message(),
+  // b.yaml: kCorrelation of `kind` with `after_key` after its key.
+  auto load = [&](const std::string& after_key, const std::string& kind = "threshold") {
+    std::string corr = kCorrelation;
+    corr.replace(corr.find("kind: threshold"), 15, "kind: " + kind);
+    corr.replace(corr.find("    key: [src_ip]"), 17, "    key: [src_ip]\n" + after_key);
+    Write("b.yaml", corr);
+    return LoadPackDir(dir_).status();
+  };
+  EXPECT_THAT(load("    where_equal: {src_ip: lip}").message(),
               HasSubstr("b.yaml:2: key 'where_equal': correlation t.burst: where_equal field lip "
                         "is extracted by none of the correlation's inputs"));
-  corr = kCorrelation;
-  corr.replace(corr.find("    key: [src_ip]"), 17,
-               "    key: [src_ip]\n    severity_if: [{severity: low, where_equal: {user: usr}}]");
-  Write("b.yaml", corr);
-  EXPECT_THAT(LoadPackDir(dir_).status().message(),
+  EXPECT_THAT(load("    severity_if: [{severity: low, where_equal: {user: usr}}]").message(),
               HasSubstr("severity_if field usr is extracted by none"));
+  // A quiet_key field no hit carries would hold nothing.
+  EXPECT_THAT(
+      load("    field: user\n    quiet_secs: 600\n    quiet_key: [lip]", "distinct").message(),
+      HasSubstr("b.yaml:2: key 'quiet_key': correlation t.burst: quiet_key field lip is "
+                "extracted by none of the correlation's inputs"));
+  // equal_after's A field must be one of the after: inputs'.
+  EXPECT_THAT(load("    after: [t.fail]\n    equal_after: {user: account}", "sequence").message(),
+              HasSubstr("b.yaml:2: key 'equal_after': correlation t.burst: equal_after field "
+                        "account is extracted by none of the after: inputs"));
   // Extracted fields and pseudo-fields are fine.
-  corr = kCorrelation;
-  corr.replace(corr.find("    key: [src_ip]"), 17,
-               "    key: [src_ip]\n    unless_equal: {user: host}");
-  Write("b.yaml", corr);
-  EXPECT_TRUE(LoadPackDir(dir_).ok()) << LoadPackDir(dir_).status().ToString();
+  const Status ok = load("    unless_equal: {user: host}");
+  EXPECT_TRUE(ok.ok()) << ok.ToString();
 }
 
 TEST_F(PackDirTest, InputsMustExistAndCorrelationsMayNotLoop) {

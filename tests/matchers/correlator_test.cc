@@ -364,6 +364,41 @@ TEST(DistinctTest, WithdrawableMembersSurviveARestart) {
   EXPECT_THAT(d.Hit("f", "ssh.auth_failure", Src("192.0.2.3", "root"), "h", 30), SizeIs(1));
 }
 
+// quiet_key: the accounts of one host guessed from several sources each
+// are one alert per host every quiet_secs (from the alert), not one per
+// account; a held account stays quiet until its own quiet gap, and the
+// host's next alert says how many bursts the hold took (`held`).
+TEST(DistinctTest, QuietKeyHoldsTheBurstsOfOtherKeysAndCountsThem) {
+  Correlation c = Distinct(2, 600);
+  c.key = {"user"};
+  c.field = "src_ip";
+  c.quiet_secs = 3600;
+  c.quiet_key = {"host"};
+  Driver d(Pack({c}));
+  auto guess = [&](const std::string& user, const std::string& ip, double t,
+                   const std::string& host = "h") {
+    return d.Hit("r", "ssh.auth_failure", Src(ip, user), host, t);
+  };
+  EXPECT_THAT(guess("alice", "192.0.2.1", 0), IsEmpty());
+  auto a = guess("alice", "192.0.2.2", 10);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "user"), "alice");
+  EXPECT_EQ(FieldOf(a[0], "held"), "<none>");
+  for (const char* user : {"bob", "carol"}) {
+    EXPECT_THAT(guess(user, "192.0.2.3", 20), IsEmpty()) << user;
+    EXPECT_THAT(guess(user, "192.0.2.4", 30), IsEmpty()) << user;
+  }
+  EXPECT_THAT(guess("bob", "192.0.2.5", 40), IsEmpty());  // bob's burst goes on, held
+  guess("dave", "192.0.2.1", 50, "h2");
+  EXPECT_THAT(guess("dave", "192.0.2.2", 60, "h2"), SizeIs(1));  // another host: its own
+  // An hour after the alert (however many bursts came since): the next.
+  guess("erin", "192.0.2.1", 3600);
+  a = guess("erin", "192.0.2.2", 3610);
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "user"), "erin");
+  EXPECT_EQ(FieldOf(a[0], "held"), "2");
+}
+
 // ---- sequence ----
 
 Correlation Sequence(uint32_t count, double window) {
@@ -375,6 +410,35 @@ Correlation Sequence(uint32_t count, double window) {
   c.count = count;
   c.window_secs = window;
   return c;
+}
+
+// equal_after: B's field against A's. A sudo line names who ran usermod
+// (user) and the account it changed (account, the key); the grant names
+// the account (user). {user: user}: only a sudoer's grant to herself.
+TEST(SequenceTest, EqualAfterComparesAFieldOfBWithAFieldOfA) {
+  Correlation c = Corr("self", CorrelationKind::kSequence);
+  c.after = {Sign("sudo.usermod")};
+  c.after_key = {"account|lower"};
+  c.on = {Sign("group.added")};
+  c.key = {"user|lower"};
+  c.equal_after = {{"user", "user"}};
+  c.window_secs = 60;
+  c.count = 1;
+  Driver d(Pack({c}));
+  auto sudo = [&](const std::string& by, const std::string& account, double t) {
+    return d.Hit("s", "sudo.usermod", {{"user", by}, {"account", account}}, "h", t);
+  };
+  auto grant = [&](const std::string& user, double t) {
+    return d.Hit("g", "group.added", {{"user", user}}, "h", t);
+  };
+  sudo("alice", "bob", 0);
+  EXPECT_THAT(grant("bob", 1), IsEmpty());  // alice's grant to bob
+  sudo("Alice", "alice", 10);
+  auto a = grant("alice", 11);  // to herself (case aside)
+  ASSERT_THAT(a, SizeIs(1));
+  EXPECT_EQ(FieldOf(a[0], "user"), "alice");
+  d.Hit("s", "sudo.usermod", {{"account", "carol"}}, "h", 20);  // no user: no part
+  EXPECT_THAT(grant("carol", 21), IsEmpty());
 }
 
 TEST(SequenceTest, BAfterEnoughAWithinTheWindowAlertsOnce) {
