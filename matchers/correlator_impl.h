@@ -384,8 +384,9 @@ struct Correlator::Impl {
   // What CompiledCorrelation::def refers to: the pack (shared, read-only,
   // with the correlators of the other threads), and the definitions the
   // site's settings change (ApplyOptions), copied here (a deque: stable
-  // addresses). At 460 correlations the pack's definitions are ~1 MiB,
-  // which three correlators (fleet + 2 workers) each copied before.
+  // addresses). Three correlators (fleet + 2 workers) each copying the
+  // 461 bundled definitions held 1.7 MiB of the idle heap
+  // (bench/RESULTS.md, session forty-first).
   std::shared_ptr<const RulePack> shared_pack;
   std::deque<Correlation> overridden;
   // The local time of hits (hour, weekday, work_hours), computed per hit
