@@ -67,7 +67,7 @@ Status FleetCorrelator::Init(std::vector<DamagedFile>* damaged) {
   auto pack = rules_.correlations();
   generation_ = rules_.generation();
   if (!pack) return Status::Ok();
-  auto c = matchers::Correlator::Create(*pack, options_, metrics_);
+  auto c = matchers::Correlator::Create(pack, options_, metrics_);
   if (!c.ok()) return c.status();
   if (Status s = (*c)->LoadState(damaged); !s.ok()) {
     return Status(s.code(), "correlation state: " + s.message());
@@ -105,7 +105,7 @@ void FleetCorrelator::Refresh() {
     correlator_.reset();
     return;
   }
-  auto c = matchers::Correlator::Create(*pack, options_, metrics_);
+  auto c = matchers::Correlator::Create(pack, options_, metrics_);
   if (!c.ok()) {
     // The loader checked the packs; keep the previous correlations anyway.
     Log(LogLevel::kError, "fleet correlations: %s", c.status().ToString().c_str());

@@ -747,7 +747,7 @@ StatusOr<std::unique_ptr<matchers::Correlator>> Server::MakeWorkerCorrelator(
   // One file per worker (hosts are sharded by worker). Changing the number
   // of workers starts the host correlations afresh.
   o.state_file = state_dir + "/correlation." + std::to_string(i) + ".state";
-  auto c = matchers::Correlator::Create(*pack, o, metrics_);
+  auto c = matchers::Correlator::Create(pack, o, metrics_);
   if (!c.ok()) return c.status();
   std::vector<DamagedFile> damaged;
   if (Status s = (*c)->LoadState(&damaged); !s.ok()) {

@@ -234,7 +234,7 @@ void Worker::RefreshCorrelator() {
                       ? matchers::InputFilter(*pack, matchers::KeyScope::kFleet)
                       : matchers::InputFilter();
   if (!correlator_ || !pack) return;  // correlation off (or no packs)
-  auto next = matchers::Correlator::Create(*pack, options_.correlation, *deps_.metrics);
+  auto next = matchers::Correlator::Create(pack, options_.correlation, *deps_.metrics);
   if (!next.ok()) {
     Log(LogLevel::kError, "worker %zu: correlations: %s", options_.index,
         next.status().ToString().c_str());

@@ -222,36 +222,47 @@ HitEvent AlertHitEvent(const Alert& a) {
 namespace {
 
 // The site's settings over a pack's correlation: correlation.overrides,
-// network.beacon and network.drop_severity.
-Status ApplyOptions(const CorrelatorOptions& options, Correlation* d) {
-  if (auto it = options.overrides.find(d->id); it != options.overrides.end()) {
+// network.beacon and network.drop_severity. *out is `def` itself when none
+// applies to it (the pack's definition, shared), else a copy in *copies
+// with them applied.
+Status ApplyOptions(const CorrelatorOptions& options, const Correlation& def,
+                    std::deque<Correlation>* copies, const Correlation** out) {
+  *out = &def;
+  Correlation* d = nullptr;
+  auto edit = [&]() -> Correlation& {
+    if (d == nullptr) *out = d = &copies->emplace_back(def);
+    return *d;
+  };
+  if (auto it = options.overrides.find(def.id); it != options.overrides.end()) {
     const CorrelationOverride& o = it->second;
-    if (o.window_secs >= 0) d->window_secs = o.window_secs;
-    if (o.count >= 1) d->count = static_cast<uint32_t>(o.count);
-    if (o.quiet_secs >= 0) d->quiet_secs = o.quiet_secs;
-    if (o.min_observed_secs >= 0) d->min_observed_secs = o.min_observed_secs;
-    if (o.learning_secs >= 0) d->learning_secs = o.learning_secs;
-    if (o.established_count >= 0) d->established_count = static_cast<uint32_t>(o.established_count);
-    if (o.established_secs >= 0) d->established_secs = o.established_secs;
-  }
-  if (d->kind == CorrelationKind::kBeacon) {
-    if (options.beacon_score >= 0) d->score = options.beacon_score;
-    if (options.beacon_min_connections >= 1) {
-      d->count = static_cast<uint32_t>(options.beacon_min_connections);
+    if (o.window_secs >= 0) edit().window_secs = o.window_secs;
+    if (o.count >= 1) edit().count = static_cast<uint32_t>(o.count);
+    if (o.quiet_secs >= 0) edit().quiet_secs = o.quiet_secs;
+    if (o.min_observed_secs >= 0) edit().min_observed_secs = o.min_observed_secs;
+    if (o.learning_secs >= 0) edit().learning_secs = o.learning_secs;
+    if (o.established_count >= 0) {
+      edit().established_count = static_cast<uint32_t>(o.established_count);
     }
-    if (options.beacon_window_secs > 0) d->window_secs = options.beacon_window_secs;
-    if (options.beacon_max_pairs > 0) d->max_keys = options.beacon_max_pairs;
-    if (options.beacon_burst_secs >= 0) d->burst_secs = options.beacon_burst_secs;
+    if (o.established_secs >= 0) edit().established_secs = o.established_secs;
   }
-  if (d->kind == CorrelationKind::kDirection && d->sign == "firewall.drop") {
+  if (def.kind == CorrelationKind::kBeacon) {
+    if (options.beacon_score >= 0) edit().score = options.beacon_score;
+    if (options.beacon_min_connections >= 1) {
+      edit().count = static_cast<uint32_t>(options.beacon_min_connections);
+    }
+    if (options.beacon_window_secs > 0) edit().window_secs = options.beacon_window_secs;
+    if (options.beacon_max_pairs > 0) edit().max_keys = options.beacon_max_pairs;
+    if (options.beacon_burst_secs >= 0) edit().burst_secs = options.beacon_burst_secs;
+  }
+  if (def.kind == CorrelationKind::kDirection && def.sign == "firewall.drop") {
     for (const auto& [name, severity] : options.drop_severity) {
       Direction dir;
       if (!ParseDirection(name, &dir)) {
         return Status::InvalidArgument("network.drop_severity: unknown direction " + name);
       }
       const int i = static_cast<int>(dir);
-      d->alert_direction[i] = severity != "none";
-      if (severity != "none" && !ParseSeverity(severity, &d->direction_severity[i])) {
+      edit().alert_direction[i] = severity != "none";
+      if (severity != "none" && !ParseSeverity(severity, &edit().direction_severity[i])) {
         return Status::InvalidArgument("network.drop_severity." + name + ": unknown severity " +
                                        severity);
       }
@@ -263,9 +274,9 @@ Status ApplyOptions(const CorrelatorOptions& options, Correlation* d) {
 }  // namespace
 
 Status Correlator::Impl::CompileOne(const Correlation& def, const RulePack& pack) {
-  auto c = std::make_unique<CompiledCorrelation>();
-  c->def = def;
-  if (Status st = ApplyOptions(options, &c->def); !st.ok()) return st;
+  const Correlation* applied = nullptr;
+  if (Status st = ApplyOptions(options, def, &overridden, &applied); !st.ok()) return st;
+  auto c = std::make_unique<CompiledCorrelation>(*applied);
   const Correlation& d = c->def;
   for (const FieldCondition& f : d.where) c->where.push_back(CompileCondition(f));
   bool host_key = false;
@@ -517,12 +528,22 @@ Status Correlator::Impl::Compile(const RulePack& pack) {
   return Status::Ok();
 }
 
-StatusOr<std::unique_ptr<Correlator>> Correlator::Create(const RulePack& pack,
+StatusOr<std::unique_ptr<Correlator>> Correlator::Create(std::shared_ptr<const RulePack> pack,
                                                          const CorrelatorOptions& options,
                                                          MetricsRegistry& metrics) {
   auto impl = std::make_unique<Impl>(options, metrics);
-  if (Status s = impl->Compile(pack); !s.ok()) return s;
+  impl->shared_pack = std::move(pack);
+  if (Status s = impl->Compile(*impl->shared_pack); !s.ok()) return s;
   return std::unique_ptr<Correlator>(new Correlator(std::move(impl)));
+}
+
+StatusOr<std::unique_ptr<Correlator>> Correlator::Create(const RulePack& pack,
+                                                         const CorrelatorOptions& options,
+                                                         MetricsRegistry& metrics) {
+  auto copy = std::make_shared<RulePack>();
+  copy->correlations = pack.correlations;
+  copy->sets = pack.sets;
+  return Create(std::shared_ptr<const RulePack>(std::move(copy)), options, metrics);
 }
 
 Correlator::Correlator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

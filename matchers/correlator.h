@@ -1,6 +1,6 @@
 // The correlation engine: rule hits in, correlation alerts out.
 //
-//   auto c = Correlator::Create(pack, options, metrics);   // once (and at SIGHUP)
+//   auto c = Correlator::Create(pack, options, metrics);   // once per pack (and at SIGHUP)
 //   c->ObserveHost(msg.host(), msg.sender, msg.received);  // every message
 //   for (hit of the message) {
 //     HitEvent e = ...;                                    // rule id, sign, fields, times
@@ -17,7 +17,8 @@
 // each worker runs one over the host-scoped correlations of its hosts, and
 // one fleet thread runs one over the fleet-scoped ones (options.run_host /
 // run_fleet). Wants() is const over immutable tables and may be called from
-// any thread.
+// any thread. The correlations' definitions (the RulePack given to Create)
+// are shared by the correlators built from it and only read after Create.
 //
 // Time: windows run on event time (the message's stamp, or its receive time
 // when it has none). A stamp more than max_future_secs ahead of the receive
@@ -219,6 +220,18 @@ class Correlator {
  public:
   // Compiles the pack's correlations and sets (RE2 conditions, CIDRs,
   // overrides). Errors name the correlation. metrics must outlive it.
+  // The correlator keeps `pack` and reads its definitions in place, so the
+  // correlators built from one pack (the fleet thread's and each worker's)
+  // share one copy of them: the pack must not change once given here (its
+  // `rules` are not read and may be empty). A definition the site's
+  // settings change (overrides, network.beacon, network.drop_severity) is
+  // copied into this correlator alone. A reload (SIGHUP) builds new
+  // correlators over a new pack; the old pack lives while a correlator
+  // built from it does.
+  static StatusOr<std::unique_ptr<Correlator>> Create(std::shared_ptr<const RulePack> pack,
+                                                      const CorrelatorOptions& options,
+                                                      MetricsRegistry& metrics);
+  // The same over a copy of the pack's correlations and sets (tools, tests).
   static StatusOr<std::unique_ptr<Correlator>> Create(const RulePack& pack,
                                                       const CorrelatorOptions& options,
                                                       MetricsRegistry& metrics);

@@ -347,31 +347,42 @@ std::string StoreCached(const std::string& dir, const std::string& path, const s
   return "";
 }
 
+// LoadCachedHsDatabase, leaving in *key and *path the file a compile
+// should store (empty when the folder cannot be used).
+bool LookUp(const HsExpressions& in, HsCache* cache, hs_database** db, std::string* key,
+            std::string* path) {
+  *db = nullptr;
+  if (cache == nullptr) return false;
+  cache->hit = false;
+  cache->problem.clear();
+  if (cache->dir.empty()) return false;
+  if (Status st = MakeDirs(cache->dir, 0750); !st.ok()) {
+    cache->problem = st.message();
+  } else if (std::string unsafe = UnsafeFolder(cache->dir); !unsafe.empty()) {
+    cache->problem = std::move(unsafe);
+  } else {
+    *key = CacheKey(in);
+    *path = CachePath(cache->dir, *key);
+    if ((*db = LoadCached(*path, *key)) != nullptr) {
+      cache->hit = true;
+      utimensat(AT_FDCWD, path->c_str(), nullptr, 0);  // the newest again
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
+
+bool LoadCachedHsDatabase(const HsExpressions& in, HsCache* cache, hs_database** db) {
+  std::string key, path;
+  return LookUp(in, cache, db, &key, &path);
+}
 
 Status CompileHsDatabase(const HsExpressions& in, HsCompileIn where, hs_database** db,
                          HsCompileError* refused, HsCache* cache) {
-  *db = nullptr;
   std::string key, path;
-  if (cache != nullptr) {
-    cache->hit = false;
-    cache->problem.clear();
-    if (!cache->dir.empty()) {
-      if (Status st = MakeDirs(cache->dir, 0750); !st.ok()) {
-        cache->problem = st.message();
-      } else if (std::string unsafe = UnsafeFolder(cache->dir); !unsafe.empty()) {
-        cache->problem = std::move(unsafe);
-      } else {
-        key = CacheKey(in);
-        path = CachePath(cache->dir, key);
-        if ((*db = LoadCached(path, key)) != nullptr) {
-          cache->hit = true;
-          utimensat(AT_FDCWD, path.c_str(), nullptr, 0);  // the newest again
-          return Status::Ok();
-        }
-      }
-    }
-  }
+  if (LookUp(in, cache, db, &key, &path)) return Status::Ok();
   std::string serialized;
   if (where == HsCompileIn::kChildProcess) {
     Status st = CompileInChild(in, db, refused, path.empty() ? nullptr : &serialized);

@@ -89,6 +89,12 @@ struct HsCache {
 Status CompileHsDatabase(const HsExpressions& in, HsCompileIn where, hs_database** db,
                          HsCompileError* refused, HsCache* cache = nullptr);
 
+// CompileHsDatabase's cache lookup alone (it never compiles): true when
+// cache->dir holds the database of `in`, which *db then owns (cache->hit
+// set); false otherwise (*db null; cache->problem says why when the folder
+// cannot be used). A hit implies Hyperscan took these expressions before.
+bool LoadCachedHsDatabase(const HsExpressions& in, HsCache* cache, hs_database** db);
+
 }  // namespace konseki::matchers
 
 #endif  // KONSEKI_MATCHERS_HS_COMPILE_H_

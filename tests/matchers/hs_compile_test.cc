@@ -302,5 +302,62 @@ TEST(HsCacheTest, ARefusedExpressionIsRefusedWithACacheToo) {
   EXPECT_TRUE(CacheFiles(cache.dir).empty());
 }
 
+TEST(HsCacheTest, LoadCachedFindsWhatACompileStoredAndNeverCompiles) {
+  testing::TempDir tmp;
+  HsCache cache;
+  cache.dir = tmp.File("cache");
+  const HsExpressions in = Expressions({"refused connect from \\S+", "segfault at [0-9a-f]+"});
+  hs_database* db = nullptr;
+  EXPECT_FALSE(LoadCachedHsDatabase(in, &cache, &db));
+  EXPECT_EQ(db, nullptr);
+  EXPECT_FALSE(cache.hit);
+  EXPECT_TRUE(CacheFiles(cache.dir).empty());  // a miss stores nothing
+  HsCompileError refused;
+  hs_database* compiled = nullptr;
+  ASSERT_TRUE(CompileHsDatabase(in, HsCompileIn::kThisProcess, &compiled, &refused, &cache).ok());
+  ASSERT_TRUE(LoadCachedHsDatabase(in, &cache, &db));
+  EXPECT_TRUE(cache.hit);
+  EXPECT_EQ(cache.problem, "");
+  EXPECT_THAT(Scan(db, "refused connect from a; segfault at 0"), ::testing::ElementsAre(0, 1));
+  hs_free_database(db);
+  hs_free_database(compiled);
+  db = nullptr;
+  EXPECT_FALSE(LoadCachedHsDatabase(Expressions({"other"}), &cache, &db));
+  EXPECT_EQ(db, nullptr);
+}
+
+// RuleSet::Compile reads a cached database before it builds the
+// extractors (the start-up peak): a rule set whose database is cached
+// reports the same extractor error as one compiled without a cache, and a
+// good one reports the hit.
+TEST(HsCacheTest, ARuleSetReadFromTheCacheReportsTheSameErrors) {
+  testing::TempDir tmp;
+  HsCache cache;
+  cache.dir = tmp.File("cache");
+  auto rules = [](const std::string& extract) {
+    std::vector<Rule> r{MakeRule("local.ok", {"canary"}, 3),
+                        MakeRule("local.user", {"Failed password for"}, 10)};
+    r[1].extract = {extract};
+    return r;
+  };
+  auto good = RuleSet::Compile(rules("for (?P<user>\\S+)"), {}, HsCompileIn::kThisProcess, &cache);
+  ASSERT_TRUE(good.ok()) << good.status().ToString();
+  EXPECT_FALSE(cache.hit);
+  auto again = RuleSet::Compile(rules("for (?P<user>\\S+)"), {}, HsCompileIn::kThisProcess, &cache);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_TRUE(cache.hit);
+  EXPECT_EQ(cache.problem, "");
+
+  const std::string broken = "for (?P<user>\\S+";
+  auto without = RuleSet::Compile(rules(broken), {}, HsCompileIn::kThisProcess);
+  auto cached = RuleSet::Compile(rules(broken), {}, HsCompileIn::kThisProcess, &cache);
+  ASSERT_FALSE(without.ok());
+  ASSERT_FALSE(cached.ok());
+  EXPECT_EQ(cached.status().code(), without.status().code());
+  EXPECT_EQ(cached.status().message(), without.status().message());
+  EXPECT_THAT(cached.status().message(),
+              ::testing::StartsWith("local.yaml:10: rule local.user: extract: RE2: "));
+}
+
 }  // namespace
 }  // namespace konseki::matchers

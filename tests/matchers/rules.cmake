@@ -17,6 +17,7 @@ konseki_add_test(rules_test
 konseki_add_test(correlator_test
   SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/correlator_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/correlator_share_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/correlation_loader_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/correlator_net_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/public_suffix_list_test.cc
