@@ -536,7 +536,8 @@ bool StreamListener::WriteAndSettle(Connection* c) {
 // idle one of them was harmless (its line is read first), but now and then
 // the victim was a sender that had connected and not yet written: its line
 // went into a closed socket (5 to 17 lines of 3,000 such connections from 8
-// senders, /work/scen19/hostile41/storm_only.py). Reaping the finished ones
+// senders; the test PerSourceCapReapsFinishedConnectionsBeforeEvictingAnOpenOne
+// holds that case). Reaping the finished ones
 // first leaves the slots to connections that are really open. Plain TCP/TLS
 // only: RELP resends what was not acknowledged.
 void StreamListener::ReapFinished(const SenderAddress& src) {
