@@ -995,6 +995,17 @@ Status ParseTls(const Ctx& ctx, const YAML::Node& v, Config* c) {
   return Status::Ok();
 }
 
+// user:, group:, chroot:: an empty value is refused rather than read as the
+// key left out (which has its own meaning, `instead`).
+Status GetNonEmpty(const Ctx& ctx, const YAML::Node& v, const char* key, const char* instead,
+                   std::string* out) {
+  RETURN_IF_ERROR(ctx.GetString(v, key, out));
+  if (out->empty()) {
+    return ctx.Error(v, key, std::string("empty; leave the key out to ") + instead);
+  }
+  return Status::Ok();
+}
+
 // The top-level keys, each with the function that reads its value.
 struct RootKey {
   std::string_view key;
@@ -1003,12 +1014,21 @@ struct RootKey {
 
 const RootKey kRootKeys[] = {
     {"listen", ParseListen},
-    {"user", [](const Ctx& ctx, const YAML::Node& v,
-                Config* c) { return ctx.GetString(v, "user", &c->user); }},
-    {"group", [](const Ctx& ctx, const YAML::Node& v,
-                 Config* c) { return ctx.GetString(v, "group", &c->group); }},
-    {"chroot", [](const Ctx& ctx, const YAML::Node& v,
-                  Config* c) { return ctx.GetString(v, "chroot", &c->chroot); }},
+    {"user",
+     [](const Ctx& ctx, const YAML::Node& v, Config* c) {
+       return GetNonEmpty(ctx, v, "user",
+                          "run as the user that starts konseki (as root that needs "
+                          "`allow_root: true`)",
+                          &c->user);
+     }},
+    {"group",
+     [](const Ctx& ctx, const YAML::Node& v, Config* c) {
+       return GetNonEmpty(ctx, v, "group", "use the primary group of `user:`", &c->group);
+     }},
+    {"chroot",
+     [](const Ctx& ctx, const YAML::Node& v, Config* c) {
+       return GetNonEmpty(ctx, v, "chroot", "run without a chroot", &c->chroot);
+     }},
     {"allow_root", [](const Ctx& ctx, const YAML::Node& v,
                       Config* c) { return ctx.GetBool(v, "allow_root", &c->allow_root); }},
     {"archive", ParseArchive},
@@ -1253,6 +1273,14 @@ std::string Config::Where(std::string_view key) const {
   auto it = key_lines.find(key);
   return source + (it == key_lines.end() ? "" : ":" + std::to_string(it->second)) + ": key '" +
          std::string(key) + "'";
+}
+
+PrivilegeOptions Config::Privileges() const {
+  PrivilegeOptions o{user, group, chroot, allow_root};
+  o.user_where = Where("user");
+  o.group_where = Where("group");
+  o.chroot_where = Where("chroot");
+  return o;
 }
 
 Status CheckListenPorts(const Config& config) {

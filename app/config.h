@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "app/privileges.h"
 #include "common/status.h"
 #include "matchers/correlator.h"
 #include "matchers/heartbeat_tracker.h"
@@ -97,10 +98,15 @@ struct Config {
 
   // Privileges, applied after binding: run as user/group, optionally
   // chrooted. Running as root without user: is refused unless allow_root.
+  // Given but empty is an error (a template's `user: ${KONSEKI_USER}` left
+  // unfilled must not read as "no user").
   std::string user;
   std::string group;
   std::string chroot;
   bool allow_root = false;
+  // The four above, with where each key was given so their errors name the
+  // file and line (every caller of ResolveRunAs/DropPrivileges uses this).
+  PrivilegeOptions Privileges() const;
 
   // archive: every key fills a module's own options, whose defaults are
   // documented there (docs/archive.md):

@@ -125,14 +125,14 @@ int Run(const std::string& config_path) {
     return 2;
   }
 
-  const konseki::app::PrivilegeOptions priv{config->user, config->group, config->chroot,
-                                            config->allow_root};
+  // Its errors name the file, line and key (Config::Privileges).
+  const konseki::app::PrivilegeOptions priv = config->Privileges();
   if (konseki::Status s = konseki::app::CheckRootPolicy(priv); !s.ok()) {
     konseki::Log(konseki::LogLevel::kError, "%s", s.message().c_str());
     return 2;
   }
   if (konseki::Status s = konseki::app::CheckChrootDir(priv); !s.ok()) {
-    konseki::Log(konseki::LogLevel::kError, "%s: %s", config->source.c_str(), s.message().c_str());
+    konseki::Log(konseki::LogLevel::kError, "%s", s.message().c_str());
     return 2;
   }
 
@@ -239,9 +239,12 @@ int RunCheckConfig(const std::string& path) {
   if (konseki::Status s = konseki::app::CheckListenPorts(*c); !s.ok()) {
     konseki::Log(konseki::LogLevel::kWarning, "warning: %s", s.message().c_str());
   }
-  const konseki::app::PrivilegeOptions priv{c->user, c->group, c->chroot, c->allow_root};
+  // Its errors name the file, line and key (Config::Privileges), except
+  // the refusal to run as root, which is about keys not given.
+  const konseki::app::PrivilegeOptions priv = c->Privileges();
   if (konseki::Status s = konseki::app::CheckRootPolicy(priv); !s.ok()) {
-    konseki::Log(konseki::LogLevel::kError, "%s: %s", path.c_str(), s.message().c_str());
+    konseki::Log(konseki::LogLevel::kError, "%s%s", priv.group.empty() ? (path + ": ").c_str() : "",
+                 s.message().c_str());
     return 1;
   }
   if (konseki::Status s = SizeFdLimit(*c, false); !s.ok()) {
@@ -250,11 +253,11 @@ int RunCheckConfig(const std::string& path) {
   }
   auto ids = konseki::app::ResolveRunAs(priv);
   if (!ids.ok()) {
-    konseki::Log(konseki::LogLevel::kError, "%s: %s", path.c_str(), ids.status().message().c_str());
+    konseki::Log(konseki::LogLevel::kError, "%s", ids.status().message().c_str());
     return 1;
   }
   if (konseki::Status s = konseki::app::CheckChrootDir(priv); !s.ok()) {
-    konseki::Log(konseki::LogLevel::kError, "%s: %s", path.c_str(), s.message().c_str());
+    konseki::Log(konseki::LogLevel::kError, "%s", s.message().c_str());
     return 1;
   }
   std::string tls_warning;

@@ -17,6 +17,11 @@ constexpr char kRootHelp[] =
     "add `user: konseki` (and optionally `group: konseki`) to the config so konseki drops root "
     "right after binding its ports, or set `allow_root: true` to run as root on purpose";
 
+// How an error about `key` starts: where the config gave it, or the key.
+std::string At(const std::string& where, const char* key) {
+  return where.empty() ? std::string(key) : where;
+}
+
 bool ParseId(const std::string& s, unsigned* out) {
   if (s.empty()) return false;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
@@ -43,7 +48,7 @@ StatusOr<RunAsIds> ResolveRunAs(const PrivilegeOptions& o) {
     unsigned id = 0;
     if (!ParseId(o.user, &id)) {
       return Status::InvalidArgument(
-          "user: \"" + o.user + "\" is not a user on this host" +
+          At(o.user_where, "user") + ": \"" + o.user + "\" is not a user on this host" +
           (err != 0 ? " (" + std::string(strerror(err)) + ")" : std::string()) +
           "; create it (e.g. `useradd --system --no-create-home konseki`) or name an existing "
           "user");
@@ -53,7 +58,7 @@ StatusOr<RunAsIds> ResolveRunAs(const PrivilegeOptions& o) {
     if (getpwuid_r(id, &pw, buf.data(), buf.size(), &pw_result) == 0 && pw_result != nullptr) {
       t.gid = pw.pw_gid;
     } else if (o.group.empty()) {
-      return Status::InvalidArgument("user: uid " + o.user +
+      return Status::InvalidArgument(At(o.user_where, "user") + ": uid " + o.user +
                                      " has no passwd entry, so `group:` must be given too");
     }
   }
@@ -66,7 +71,7 @@ StatusOr<RunAsIds> ResolveRunAs(const PrivilegeOptions& o) {
     } else {
       unsigned id = 0;
       if (!ParseId(o.group, &id)) {
-        return Status::InvalidArgument("group: \"" + o.group +
+        return Status::InvalidArgument(At(o.group_where, "group") + ": \"" + o.group +
                                        "\" is not a group on this host; create it or name an "
                                        "existing group");
       }
@@ -78,7 +83,7 @@ StatusOr<RunAsIds> ResolveRunAs(const PrivilegeOptions& o) {
 
 Status CheckRootPolicy(const PrivilegeOptions& o, uid_t euid) {
   if (!o.group.empty() && o.user.empty()) {
-    return Status::InvalidArgument("group: \"" + o.group +
+    return Status::InvalidArgument(At(o.group_where, "group") + ": \"" + o.group +
                                    "\" is set without `user:`; set `user:` as well (konseki "
                                    "changes group only when it changes user)");
   }
@@ -92,11 +97,13 @@ Status CheckChrootDir(const PrivilegeOptions& o) {
   if (o.chroot_dir.empty()) return Status::Ok();
   struct stat st;
   if (stat(o.chroot_dir.c_str(), &st) != 0) {
-    return Status::FromErrno(
-        "chroot: \"" + o.chroot_dir + "\" (create that folder or remove `chroot:`)", errno);
+    return Status::FromErrno(At(o.chroot_where, "chroot") + ": \"" + o.chroot_dir +
+                                 "\" (create that folder or remove `chroot:`)",
+                             errno);
   }
   if (!S_ISDIR(st.st_mode)) {
-    return Status::InvalidArgument("chroot: \"" + o.chroot_dir + "\" is not a directory");
+    return Status::InvalidArgument(At(o.chroot_where, "chroot") + ": \"" + o.chroot_dir +
+                                   "\" is not a directory");
   }
   return Status::Ok();
 }
@@ -111,13 +118,13 @@ Status DropPrivileges(const PrivilegeOptions& o) {
     if (!r.ok()) return r.status();
     t = *r;
     if (t.uid == 0 && !o.allow_root) {
-      return Status::InvalidArgument("user: \"" + o.user +
+      return Status::InvalidArgument(At(o.user_where, "user") + ": \"" + o.user +
                                      "\" is root (uid 0); name an unprivileged user, or set "
                                      "`allow_root: true` to run as root on purpose");
     }
     if (euid != 0 &&
         (t.uid != getuid() || t.uid != euid || t.gid != getgid() || t.gid != getegid())) {
-      return Status::InvalidArgument("user: \"" + o.user +
+      return Status::InvalidArgument(At(o.user_where, "user") + ": \"" + o.user +
                                      "\": switching user needs root, but konseki runs as uid " +
                                      std::to_string(euid) +
                                      "; start it as root (it drops to `user:` after binding) or "
@@ -127,7 +134,7 @@ Status DropPrivileges(const PrivilegeOptions& o) {
   if (!o.chroot_dir.empty()) {
     RETURN_IF_ERROR(CheckChrootDir(o));
     if (chdir(o.chroot_dir.c_str()) != 0 || chroot(".") != 0) {
-      return Status::FromErrno("chroot: \"" + o.chroot_dir +
+      return Status::FromErrno(At(o.chroot_where, "chroot") + ": \"" + o.chroot_dir +
                                    "\" (needs root or CAP_SYS_CHROOT; remove `chroot:` "
                                    "otherwise)",
                                errno);

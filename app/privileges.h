@@ -25,6 +25,12 @@ struct PrivilegeOptions {
   std::string chroot_dir;
   // `allow_root: true` runs as root on purpose when no `user:` is set.
   bool allow_root = false;
+  // Where the config gave `user:`, `group:` and `chroot:`, to start their
+  // errors with file, line and key ("c.yaml:6: key 'user'", Config::Where;
+  // Config::Privileges() fills them); empty = the bare key ("user").
+  std::string user_where;
+  std::string group_where;
+  std::string chroot_where;
 };
 
 // The ids konseki runs as after DropPrivileges.

@@ -111,7 +111,7 @@ int RunSealSetup(const std::string& config_path, const Clock& clock, bool qr_ter
   {
     // The running konseki (as `user:`) rewrites the key at every epoch: create
     // it as that user, as the server creates its outputs (app/file_identity.h).
-    auto ids = ResolveRunAs(PrivilegeOptions{c->user, c->group, c->chroot, c->allow_root});
+    auto ids = ResolveRunAs(c->Privileges());
     auto as_user = ids.ok() ? ScopedFileIdentity::Enter(*ids)
                             : StatusOr<std::unique_ptr<ScopedFileIdentity>>(ids.status());
     // Not while a konseki runs on this archive (or another seal-setup).

@@ -243,8 +243,7 @@ Status Server::Init() {
     // Before anything is written (and before the rules are compiled: fail
     // fast): one konseki per archive. Taken as the run-as user, so that the
     // lock file belongs to it; the lock stays valid across the drop.
-    auto ids = ResolveRunAs(
-        PrivilegeOptions{config_.user, config_.group, config_.chroot, config_.allow_root});
+    auto ids = ResolveRunAs(config_.Privileges());
     if (!ids.ok()) return ids.status();
     auto as_user = ScopedFileIdentity::Enter(*ids);
     if (!as_user.ok()) return as_user.status();
@@ -304,8 +303,7 @@ Status Server::Init() {
   // What konseki creates must belong to the user it drops to (main calls
   // DropPrivileges right after Create): see app/file_identity.h. The rules
   // are read as that user too, as every SIGHUP will read them.
-  auto ids = ResolveRunAs(
-      PrivilegeOptions{config_.user, config_.group, config_.chroot, config_.allow_root});
+  auto ids = ResolveRunAs(config_.Privileges());
   if (!ids.ok()) return ids.status();
   StatusOr<LoadedRules> rules = Status::Internal("not loaded");
   {

@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <iterator>
@@ -355,6 +356,52 @@ TEST(ConfigTest, BadRulesSectionsNameFileLineAndKey) {
           {"rules: {local_dir: \"\"}\n", "key 'rules.local_dir': must not be empty"},
       },
       "k.yaml", "listen: [udp://127.0.0.1:1]\n");
+}
+
+// `user: ""` (a template's variable left unfilled) was read as no user and
+// ended in "refusing to run as root"; it is an empty value.
+TEST(ConfigTest, EmptyUserGroupOrChrootIsRefusedNotReadAsLeftOut) {
+  ExpectRejected(
+      {
+          {"user: \"\"\n", "p.yaml:2: key 'user': empty; leave the key out to run as the user"},
+          {"user: konseki\ngroup: ''\n", "p.yaml:3: key 'group': empty; leave the key out"},
+          {"chroot: \"\"\n", "p.yaml:2: key 'chroot': empty; leave the key out"},
+      },
+      "p.yaml", "listen: [udp://127.0.0.1:1]\n");
+}
+
+// An unknown `user:` or `group:` is found after parsing (ResolveRunAs, at
+// check-config and start): its error named the file but not the line.
+TEST(ConfigTest, UnknownUserOrGroupErrorsNameFileLineAndKey) {
+  auto c = ParseConfig(
+      "listen: [udp://127.0.0.1:1]\nallow_root: true\nuser: konseki-no-such-user-9f3\n", "u.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  auto ids = ResolveRunAs(c->Privileges());
+  ASSERT_FALSE(ids.ok());
+  EXPECT_THAT(ids.status().message(),
+              ::testing::StartsWith(
+                  "u.yaml:3: key 'user': \"konseki-no-such-user-9f3\" is not a user on this host"));
+  EXPECT_THAT(DropPrivileges(c->Privileges()).message(),
+              ::testing::StartsWith("u.yaml:3: key 'user': "));
+
+  c = ParseConfig("listen: [udp://127.0.0.1:1]\nuser: \"" + std::to_string(getuid()) +
+                      "\"\n\ngroup: konseki-no-such-group-9f3\n",
+                  "g.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_THAT(ResolveRunAs(c->Privileges()).status().message(),
+              ::testing::StartsWith("g.yaml:4: key 'group': \"konseki-no-such-group-9f3\" is not "
+                                    "a group on this host"));
+
+  c = ParseConfig("listen: [udp://127.0.0.1:1]\ngroup: adm\n", "n.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_THAT(CheckRootPolicy(c->Privileges(), 1000).message(),
+              ::testing::StartsWith("n.yaml:2: key 'group': \"adm\" is set without `user:`"));
+
+  c = ParseConfig("listen: [udp://127.0.0.1:1]\nchroot: /nonexistent-konseki-chroot-9f3\n",
+                  "r.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_THAT(CheckChrootDir(c->Privileges()).message(),
+              ::testing::StartsWith("r.yaml:2: key 'chroot': \"/nonexistent-konseki-chroot-9f3\""));
 }
 
 // parser.timezones: per-host and per-network zones for RFC 3164 senders.

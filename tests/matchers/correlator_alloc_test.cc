@@ -149,12 +149,8 @@ TEST(CorrelatorAllocTest, TheCountryTransformDoesNotAllocateOnceWarm) {
 // values; no string of its own. Warmed past the key's bound of members
 // (their vector's last growth is the key's state, not a hit's).
 TEST(CorrelatorAllocTest, ADistinctCountOfCountriesDoesNotAllocateOnceWarm) {
-  Correlation travel = Corr("travel", CorrelationKind::kDistinct);
-  travel.on = {Sign("ssh.login")};
-  travel.key = {"user"};
-  travel.field = "src_ip|country";
-  travel.count = 10;
-  travel.window_secs = 7200;
+  const Correlation travel =
+      Distinct("travel", Sign("ssh.login"), {"user"}, "src_ip|country", 10, 7200);
   MetricsRegistry metrics;
   auto made = Correlator::Create(Pack({travel}), {}, metrics);
   ASSERT_TRUE(made.ok()) << made.status().ToString();

@@ -205,18 +205,13 @@ TEST(ThresholdTest, TwoHitsOfOneMessageCountOnce) {
 
 // ---- distinct ----
 
-Correlation Distinct(uint32_t count, double window) {
-  Correlation c = Corr("enum", CorrelationKind::kDistinct);
-  c.on = {Sign("ssh.auth_failure")};
-  c.key = {"src_ip"};
-  c.field = "user";
-  c.count = count;
-  c.window_secs = window;
-  return c;
+// One source trying several accounts.
+Correlation UserEnumeration(uint32_t count, double window) {
+  return Distinct("enum", Sign("ssh.auth_failure"), {"src_ip"}, "user", count, window);
 }
 
 TEST(DistinctTest, CountsDistinctValuesOnceAndAlertsOncePerBurst) {
-  Driver d(Pack({Distinct(3, 60)}));
+  Driver d(Pack({UserEnumeration(3, 60)}));
   EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.5", "a"), "h", 0), IsEmpty());
   EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.5", "a"), "h", 1), IsEmpty());
   EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.5", "b"), "h", 2), IsEmpty());
@@ -228,7 +223,7 @@ TEST(DistinctTest, CountsDistinctValuesOnceAndAlertsOncePerBurst) {
 }
 
 TEST(DistinctTest, ValuesOutsideTheWindowDoNotCount) {
-  Driver d(Pack({Distinct(3, 60)}));
+  Driver d(Pack({UserEnumeration(3, 60)}));
   EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.5", "a"), "h", 0), IsEmpty());
   EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.5", "b"), "h", 61), IsEmpty());
   EXPECT_THAT(d.Hit("r", "ssh.auth_failure", Src("192.0.2.5", "c"), "h", 62), IsEmpty());
@@ -241,13 +236,7 @@ TEST(DistinctTest, ValuesOutsideTheWindowDoNotCount) {
 // a host name) none; a German address is the second. The alert names the
 // countries (src_ip_country_values).
 TEST(DistinctTest, ACountryFieldCountsCountriesNotAddresses) {
-  Correlation c = Corr("travel", CorrelationKind::kDistinct);
-  c.on = {Sign("ssh.login")};
-  c.key = {"user"};
-  c.field = "src_ip|country";
-  c.count = 2;
-  c.window_secs = 7200;
-  Driver d(Pack({c}));
+  Driver d(Pack({Distinct("travel", Sign("ssh.login"), {"user"}, "src_ip|country", 2, 7200)}));
   auto login = [&](const std::string& ip, double t) {
     return d.Hit("a", "ssh.login", {{"src_ip", ip}, {"user", "alice"}}, "h", t);
   };
@@ -266,13 +255,7 @@ TEST(DistinctTest, ACountryFieldCountsCountriesNotAddresses) {
 // `field: src_ip|net`: the /24s (/64s) are counted; three addresses of one
 // /24 are one value, as a key's |net reads them.
 TEST(DistinctTest, ANetFieldCountsNetworks) {
-  Correlation c = Corr("nets", CorrelationKind::kDistinct);
-  c.on = {Sign("ssh.auth_failure")};
-  c.key = {"user"};
-  c.field = "src_ip|net";
-  c.count = 3;
-  c.window_secs = 600;
-  Driver d(Pack({c}));
+  Driver d(Pack({Distinct("nets", Sign("ssh.auth_failure"), {"user"}, "src_ip|net", 3, 600)}));
   auto fail = [&](const std::string& ip, double t) {
     return d.Hit("a", "ssh.auth_failure", {{"src_ip", ip}, {"user", "root"}}, "h", t);
   };
@@ -289,11 +272,7 @@ TEST(DistinctTest, ANetFieldCountsNetworks) {
 // withdrawn_by: a source whose failure is followed by that account's login
 // from it (a typo) stops counting; a guess never ends in a login.
 Correlation Withdrawable(uint32_t count) {
-  Correlation c = Corr("spread", CorrelationKind::kDistinct);
-  c.on = {Sign("ssh.auth_failure")};
-  c.field = "src_ip";
-  c.count = count;
-  c.window_secs = 21600;
+  Correlation c = Distinct("spread", Sign("ssh.auth_failure"), {}, "src_ip", count, 21600);
   c.withdrawn_by.on = {Id("login")};
   c.withdrawn_by.same = {"user", "src_ip"};
   c.withdrawn_by.within_secs = 1800;
@@ -369,7 +348,7 @@ TEST(DistinctTest, WithdrawableMembersSurviveARestart) {
 // account; a held account stays quiet until its own quiet gap, and the
 // host's next alert says how many bursts the hold took (`held`).
 TEST(DistinctTest, QuietKeyHoldsTheBurstsOfOtherKeysAndCountsThem) {
-  Correlation c = Distinct(2, 600);
+  Correlation c = UserEnumeration(2, 600);
   c.key = {"user"};
   c.field = "src_ip";
   c.quiet_secs = 3600;
@@ -1869,7 +1848,7 @@ TEST(EvictionTest, AFloodOfSpoofedSourcesStaysWithinTheCaps) {
   CorrelatorOptions o;
   o.max_keys_per_rule = 1000;
   o.max_keys = 1500;
-  Correlation other = Distinct(5, 900);
+  Correlation other = UserEnumeration(5, 900);
   Driver d(Pack({Threshold(8, 120), other}), o);
   for (int i = 0; i < 100000; ++i) {
     const std::string ip = "10." + std::to_string(i >> 16) + "." + std::to_string((i >> 8) & 255) +
@@ -2076,7 +2055,7 @@ TEST(StateTest, ADamagedFileLoadsWhatIsIntactAndSaysWhatWasLost) {
 
 TEST(ReloadTest, UnchangedCorrelationsKeepTheirStateChangedOnesStartAfresh) {
   Correlation keep = Threshold(3, 600);
-  Correlation change = Distinct(3, 600);
+  Correlation change = UserEnumeration(3, 600);
   Driver old(Pack({keep, change}));
   old.Hit("r", "ssh.auth_failure", Src("192.0.2.1", "a"), "h", 0);
   old.Hit("r", "ssh.auth_failure", Src("192.0.2.1", "b"), "h", 1);
@@ -2098,14 +2077,9 @@ RulePack ExplainedAccountsPack() {
   Correlation explain = Membership("explain", Id("useradd"), "user", {"mkato"});
   explain.severity = Severity::kLow;
   explain.supersedes = explain.replaces = true;
-  Correlation fleet = Corr("fleet", CorrelationKind::kDistinct);
+  Correlation fleet = Distinct("fleet", Id("useradd"), {"user"}, "host", 3, 1800);
   fleet.scope = KeyScope::kFleet;
-  fleet.on = {Id("useradd")};
   fleet.unless = {{"superseded_by", "explain"}};
-  fleet.key = {"user"};
-  fleet.field = "host";
-  fleet.window_secs = 1800;
-  fleet.count = 3;
   return Pack({explain, fleet});
 }
 

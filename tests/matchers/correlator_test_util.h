@@ -42,6 +42,19 @@ inline Correlation Membership(const std::string& id, InputRef on, const std::str
   return c;
 }
 
+// A distinct correlation on one input: `count` different values of `field`
+// within `window_secs` for one key.
+inline Correlation Distinct(const std::string& id, InputRef on, std::vector<std::string> key,
+                            const std::string& field, uint32_t count, double window_secs) {
+  Correlation c = Corr(id, CorrelationKind::kDistinct);
+  c.on = {std::move(on)};
+  c.key = std::move(key);
+  c.field = field;
+  c.count = count;
+  c.window_secs = window_secs;
+  return c;
+}
+
 // Drives a Correlator with hits built from plain values.
 class Driver {
  public:
