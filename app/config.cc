@@ -1276,7 +1276,11 @@ std::string Config::Where(std::string_view key) const {
 }
 
 PrivilegeOptions Config::Privileges() const {
-  PrivilegeOptions o{user, group, chroot, allow_root};
+  PrivilegeOptions o;
+  o.user = user;
+  o.group = group;
+  o.chroot_dir = chroot;
+  o.allow_root = allow_root;
   o.user_where = Where("user");
   o.group_where = Where("group");
   o.chroot_where = Where("chroot");
